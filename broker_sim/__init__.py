@@ -1,0 +1,82 @@
+"""broker-sim: run one trading strategy unchanged against a simulated broker and a real one."""
+
+from broker_sim.adapters.paper import PaperBroker
+from broker_sim.broker import Broker
+from broker_sim.calendar import TradingSession
+from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
+from broker_sim.errors import (
+    BrokerError,
+    ConfigError,
+    InvalidMarketData,
+    InvalidOrder,
+    InvalidRequest,
+    InvalidTransition,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderNotReplaceable,
+    OrderTimeout,
+    PluginError,
+    PositionNotFound,
+)
+from broker_sim.hookspecs import NO_FILL, Action, FillDecision, HookContext, hookimpl
+from broker_sim.models import (
+    Account,
+    Bar,
+    EventType,
+    Fill,
+    MarketData,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Quote,
+    Side,
+    TimeInForce,
+    Trade,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NO_FILL",
+    "Account",
+    "Action",
+    "Bar",
+    "Broker",
+    "BrokerError",
+    "Clock",
+    "ConfigError",
+    "EventType",
+    "Fill",
+    "FillDecision",
+    "HookContext",
+    "InvalidMarketData",
+    "InvalidOrder",
+    "InvalidRequest",
+    "InvalidTransition",
+    "MarketData",
+    "Order",
+    "OrderEvent",
+    "OrderNotCancelable",
+    "OrderNotFound",
+    "OrderNotReplaceable",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderTimeout",
+    "OrderType",
+    "PaperBroker",
+    "PluginError",
+    "Position",
+    "PositionNotFound",
+    "Quote",
+    "RealtimeClock",
+    "Side",
+    "SimulatedClock",
+    "TimeInForce",
+    "Trade",
+    "TradingSession",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,28 @@
+"""The one place that says when two quantities or two amounts of money count as equal.
+
+Prices, quantities and cash are floats (this is a simulator, not a clearing house). Every comparison that decides
+a fill, a rejection or a flat position goes through these helpers, so the tolerances live here and nowhere else.
+Rounding never happens silently: amounts are kept at full float precision and only compared with tolerance.
+"""
+
+from __future__ import annotations
+
+#: Quantities closer than this to each other are equal (fractional shares go to 1e-9 at most).
+QTY_EPSILON = 1e-9
+#: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
+MONEY_EPSILON = 1e-6
+
+
+def qty_is_zero(quantity: float) -> bool:
+    """Whether a quantity is zero within `QTY_EPSILON`."""
+    return -QTY_EPSILON < quantity < QTY_EPSILON
+
+
+def qty_at_least(quantity: float, target: float) -> bool:
+    """Whether `quantity` reaches `target` within `QTY_EPSILON` (e.g. an order is completely filled)."""
+    return quantity > target - QTY_EPSILON
+
+
+def money_covers(available: float, cost: float) -> bool:
+    """Whether `available` cash pays for `cost` within `MONEY_EPSILON`."""
+    return available >= cost - MONEY_EPSILON

@@ -1,0 +1,463 @@
+"""PaperBroker: the simulated venue. Latency, fills, slippage and fees come from pluggy hooks; money from the ledger.
+
+Life of an order: `submit_order` validates it, reserves buying power (or rejects it), and sends it to the venue
+after the latency model's delay on the broker's clock. At the venue it is accepted and offered to the fill
+model; whatever does not fill rests (day and gtc) or is canceled (ioc, fok) and is offered again on every
+market update for its symbol. `_execute` is the one place a fill decision becomes a ledger entry and an event.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pluggy
+
+from broker_sim._numeric import QTY_EPSILON, qty_at_least, qty_is_zero
+from broker_sim.broker import Broker
+from broker_sim.builtin import DEFAULT_MODELS
+from broker_sim.calendar import TradingSession
+from broker_sim.clock import Clock, SimulatedClock, TimerHandle
+from broker_sim.errors import (
+    BrokerError,
+    ConfigError,
+    InvalidMarketData,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderNotReplaceable,
+    PositionNotFound,
+)
+from broker_sim.hookspecs import Action, FillDecision, HookContext
+from broker_sim.ledger import DEFAULT_SHORT_MARGIN, Ledger
+from broker_sim.models import (
+    Account,
+    Bar,
+    EventType,
+    Fill,
+    MarketData,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Quote,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from broker_sim.orders import transition
+from broker_sim.plugins import build_registry, create_plugin_manager
+
+__all__ = ["PaperBroker"]
+
+_MARKET_TYPES = (Bar, Quote, Trade)
+_SUPPORTED_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
+_MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+_S = OrderStatus
+
+
+class _Working:
+    """What the venue tracks about an open order besides its snapshot."""
+
+    __slots__ = ("arrived", "expiry")
+
+    def __init__(self) -> None:
+        self.arrived = False
+        self.expiry: TimerHandle | None = None
+
+
+class PaperBroker(Broker):
+    """A simulated broker account whose latency, fill, slippage and commission models are pluggy plugins.
+
+    Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
+    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
+    `seed` seeds every random draw (None: a fresh seed from the OS). `clock` defaults to a simulated clock
+    starting now. `plugins` are extra plugin files; `plugin_manager` replaces the default one (built-ins +
+    entry points). `symbols`, when given, is the complete list of tradable symbols.
+    """
+
+    def __init__(
+        self,
+        initial_balance: float = 100_000.0,
+        *,
+        seed: int | None = 42,
+        allow_short: bool = False,
+        slippage: Mapping[str, Any] | str | None = None,
+        latency: Mapping[str, Any] | str | None = None,
+        fill: Mapping[str, Any] | str | None = None,
+        commission: Mapping[str, Any] | str | None = None,
+        clock: Clock | None = None,
+        plugins: Iterable[str] = (),
+        plugin_manager: pluggy.PluginManager | None = None,
+        symbols: Iterable[str] | None = None,
+        session: TradingSession | None = None,
+        short_margin: float = DEFAULT_SHORT_MARGIN,
+    ) -> None:
+        if isinstance(initial_balance, bool) or not isinstance(initial_balance, int | float):
+            raise ConfigError(f"initial_balance must be a number, got {initial_balance!r}")
+        if not math.isfinite(initial_balance) or initial_balance < 0:
+            raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance!r}")
+        super().__init__(clock if clock is not None else SimulatedClock())
+        self.seed = seed
+        self.session = session if session is not None else TradingSession()
+        self.symbols = frozenset(symbols) if symbols is not None else None
+        self.ledger = Ledger(initial_balance, allow_short=allow_short, short_margin=short_margin)
+        self._manager = plugin_manager if plugin_manager is not None else create_plugin_manager(plugins)
+        self._models = self._install_models(
+            {"slippage": slippage, "latency": latency, "fill": fill, "commission": commission}
+        )
+        self._hook = self._manager.hook
+        self._contexts = {
+            kind: HookContext(kind, name, seed, self.clock.time, self.ledger.account)
+            for kind, (name, _) in self._models.items()
+        }
+        self._fill_types: frozenset[OrderType] | None = getattr(self._models["fill"][1], "order_types", None)
+        self._orders: dict[str, Order] = {}
+        self._client_ids: dict[str, str] = {}
+        self._working: dict[str, _Working] = {}
+        self._resting: dict[str, dict[str, None]] = {}
+        self._market: dict[str, MarketData] = {}
+        self._marks = self.ledger.marks
+        self._fills: list[Fill] = []
+        self._ids = itertools.count(1)
+
+    def _install_models(self, chosen: Mapping[str, Mapping[str, Any] | str | None]) -> dict[str, tuple[str, Any]]:
+        """Build the selected models from the registry and register them as plugins of this broker."""
+        registry = build_registry(self._manager)
+        models = {}
+        for kind in _MODEL_KINDS:
+            spec = chosen[kind] if chosen[kind] is not None else DEFAULT_MODELS[kind]
+            model = registry.create(kind, spec)  # type: ignore[arg-type]
+            name = spec if isinstance(spec, str) else spec["model"]  # type: ignore[index]
+            hook = f"broker_sim_{kind}"
+            if not callable(getattr(model, hook, None)):
+                raise ConfigError(f"{kind} model {name!r} does not implement the {hook} hook")
+            self._manager.register(model, name=f"{kind}:{name}:{id(self)}")
+            models[kind] = (name, model)
+        return models
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """The model object selected for each kind (slippage, latency, fill, commission)."""
+        return {kind: model for kind, (_, model) in self._models.items()}
+
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """This broker's plugin manager: built-ins, entry points, plugin files and the selected models."""
+        return self._manager
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Every fill so far, in execution order (a copy)."""
+        return list(self._fills)
+
+    # -- market data ----------------------------------------------------------------------------------------
+
+    async def update_market(self, event: MarketData) -> None:
+        """Take a bar, quote or trade as the latest market for its symbol and offer it to the working orders."""
+        self.update_market_nowait(event)
+
+    def update_market_nowait(self, event: MarketData) -> None:
+        """`update_market` for callers outside a coroutine or on the replay hot path (no await at all).
+
+        With no working order for the symbol this is two dict writes: no hook call, no logging. It does not move
+        the clock; a replay moves it to the event's time first.
+        """
+        if type(event) not in _MARKET_TYPES:
+            raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
+        symbol = event.symbol
+        self._market[symbol] = event
+        self._marks[symbol] = event.price
+        resting = self._resting.get(symbol)
+        if resting:
+            for order_id in tuple(resting):
+                order = self._orders[order_id]
+                if order.status.is_open:
+                    self._offer(order)
+
+    # -- orders ---------------------------------------------------------------------------------------------
+
+    def _check_supported(self, request: OrderRequest) -> None:
+        where = f"{request.side.value} order for {request.symbol}"
+        if self.symbols is not None and request.symbol not in self.symbols:
+            raise InvalidOrder(f"unknown symbol {request.symbol!r} ({where}); tradable: {sorted(self.symbols)}")
+        if self._fill_types is not None and request.type not in self._fill_types:
+            raise InvalidOrder(
+                f"order type {request.type.value} is not supported by fill model {self._models['fill'][0]!r} "
+                f"({where}); supported: {', '.join(sorted(t.value for t in self._fill_types))}"
+            )
+        if request.time_in_force not in _SUPPORTED_TIF:
+            raise InvalidOrder(
+                f"time_in_force {request.time_in_force.value} is not supported by the paper adapter ({where}); "
+                f"supported: {', '.join(sorted(t.value for t in _SUPPORTED_TIF))}"
+            )
+
+    def _estimate_price(self, request: OrderRequest) -> float | None:
+        """The price a reservation is sized at: the limit for limit orders, else the last or reference price."""
+        if request.limit_price is not None:
+            return request.limit_price
+        market = self._market.get(request.symbol)
+        if market is not None:
+            return market.price
+        return request.reference_price
+
+    async def submit_order(self, request: OrderRequest) -> Order:
+        if not isinstance(request, OrderRequest):
+            raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
+        if request.client_order_id is not None:
+            known = self._client_ids.get(request.client_order_id)
+            if known is not None:
+                return self._orders[known]
+        self._check_supported(request)
+        now = self.clock.now()
+        order_id = f"paper-{next(self._ids):08d}"
+        order = Order(
+            id=order_id,
+            client_order_id=request.client_order_id or order_id,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=request.quantity,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            status=_S.NEW,
+            filled_quantity=0.0,
+            filled_avg_price=None,
+            reject_reason=None,
+            created_at=now,
+            updated_at=now,
+            reference_price=request.reference_price,
+        )
+        self._orders[order_id] = order
+        self._client_ids[order.client_order_id] = order_id
+        self._emit(OrderEvent(EventType.NEW, order, now))
+        price = self._estimate_price(request)
+        if price is None:
+            self._reject(order, f"no market price known for {request.symbol} and no reference_price given")
+        else:
+            reason = self.ledger.reserve(
+                order_id, order.symbol, order.side, order.quantity, self._cost_per_unit(order, price)
+            )
+            if reason is not None:
+                self._reject(order, reason)
+            else:
+                self._working[order_id] = _Working()
+                delay = self._latency(order, Action.SUBMIT)
+                if delay:
+                    self.clock.call_later(delay, self._arrive, order_id)
+                else:
+                    self._arrive(order_id)
+        return self._orders[order_id]
+
+    def _cost_per_unit(self, order: Order, price: float) -> float:
+        """One unit's estimated cash cost for the reservation: the slipped price plus the fee per unit."""
+        ctx = self._contexts["slippage"]
+        ctx.fill_quantity = order.quantity
+        slipped = self._hook.broker_sim_slippage(order=order, price=price, market=None, ctx=ctx)
+        slipped = price if slipped is None else slipped
+        if order.limit_price is not None and order.side is Side.BUY:
+            slipped = min(slipped, order.limit_price)
+        whole = Fill(order.id, order.symbol, order.side, order.quantity, slipped, 0.0, order.created_at, price)
+        fee = self._hook.broker_sim_commission(order=order, fill=whole, ctx=self._contexts["commission"]) or 0.0
+        return slipped + fee / order.quantity
+
+    def _latency(self, order: Order, action: Action) -> float:
+        """Seconds until the venue sees `action` for `order`, from the latency model."""
+        delay = self._hook.broker_sim_latency(order=order, action=action, ctx=self._contexts["latency"]) or 0.0
+        if not isinstance(delay, int | float) or not math.isfinite(delay) or delay < 0:
+            raise BrokerError(f"latency model {self._models['latency'][0]!r} returned {delay!r} seconds")
+        return delay
+
+    def _arrive(self, order_id: str) -> None:
+        """The venue sees the order: accept it, offer it to the fill model, then rest or cancel the rest."""
+        working = self._working.get(order_id)
+        order = self._orders[order_id]
+        if working is None or order.status.is_final:
+            return
+        working.arrived = True
+        if order.status is _S.NEW:
+            order = self._change(order, _S.ACCEPTED, EventType.ACCEPTED)
+        order = self._offer(order)
+        if not order.status.is_open:
+            return
+        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            self._finish(order, _S.CANCELED, EventType.CANCELED, reject_reason=None)
+            return
+        self._resting.setdefault(order.symbol, {})[order_id] = None
+        if order.time_in_force is TimeInForce.DAY:
+            working.expiry = self.clock.call_at(self.session.next_close(self.clock.time()), self._expire, order_id)
+
+    def _offer(self, order: Order) -> Order:
+        """Ask the fill model about `order` and execute what it decides; returns the latest snapshot."""
+        ctx = self._contexts["fill"]
+        decision = self._hook.broker_sim_fill(order=order, market=self._market.get(order.symbol), ctx=ctx)
+        if decision is None or decision.quantity <= QTY_EPSILON:
+            return order
+        if not isinstance(decision, FillDecision) or not math.isfinite(decision.price) or decision.price <= 0:
+            raise BrokerError(f"fill model {self._models['fill'][0]!r} returned {decision!r} for {order.id}")
+        remaining = order.quantity - order.filled_quantity
+        quantity = min(decision.quantity, remaining)
+        if order.time_in_force is TimeInForce.FOK and not qty_at_least(quantity, remaining):
+            return order
+        return self._execute(order, quantity, decision.price)
+
+    def _execute(self, order: Order, quantity: float, price: float) -> Order:
+        """Turn a fill decision into a fill: slippage, the limit cap, the fee, the ledger, the order, the event."""
+        market = self._market.get(order.symbol)
+        ctx = self._contexts["slippage"]
+        ctx.fill_quantity = quantity
+        slipped = self._hook.broker_sim_slippage(order=order, price=price, market=market, ctx=ctx)
+        executed = price if slipped is None else slipped
+        if not isinstance(executed, int | float) or not math.isfinite(executed) or executed <= 0:
+            raise BrokerError(f"slippage model {self._models['slippage'][0]!r} returned price {executed!r}")
+        if order.limit_price is not None:
+            # A limit order never executes beyond its limit, whatever the slippage model says.
+            limit = order.limit_price
+            executed = min(executed, limit) if order.side is Side.BUY else max(executed, limit)
+        now = self.clock.now()
+        fill = Fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price)
+        self._contexts["commission"].fill_quantity = quantity
+        fee = self._hook.broker_sim_commission(order=order, fill=fill, ctx=self._contexts["commission"])
+        if fee:
+            if not math.isfinite(fee) or fee < 0:
+                raise BrokerError(f"commission model {self._models['commission'][0]!r} returned fee {fee!r}")
+            fill = Fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price)
+        refused = self.ledger.apply_fill(fill, order.id)
+        if refused is not None:
+            return self._reject(order, refused)
+        self._fills.append(fill)
+        filled = order.filled_quantity + quantity
+        average = ((order.filled_avg_price or 0.0) * order.filled_quantity + executed * quantity) / filled
+        if qty_at_least(filled, order.quantity):
+            return self._finish(
+                order, _S.FILLED, EventType.FILL, fill, filled_quantity=order.quantity, filled_avg_price=average
+            )
+        return self._change(
+            order, _S.PARTIALLY_FILLED, EventType.PARTIAL_FILL, fill, filled_quantity=filled, filled_avg_price=average
+        )
+
+    def _change(
+        self, order: Order, status: OrderStatus, event: EventType, fill: Fill | None = None, **fields: Any
+    ) -> Order:
+        """Move `order` to `status` (through the state machine), store the snapshot and publish `event`."""
+        now = self.clock.now()
+        updated = transition(order, status, now, **fields)
+        self._orders[order.id] = updated
+        self._emit(OrderEvent(event, updated, now, fill))
+        return updated
+
+    def _emit(self, event: OrderEvent) -> None:
+        """Tell the `broker_sim_order_event` observers, then waiters, listeners and `events()` iterators."""
+        self._hook.broker_sim_order_event(event=event)
+        self._publish(event)
+
+    def _finish(
+        self, order: Order, status: OrderStatus, event: EventType, fill: Fill | None = None, **fields: Any
+    ) -> Order:
+        """Move `order` to a final status and free everything it held: reservation, resting slot, expiry timer."""
+        self.ledger.release(order.id)
+        working = self._working.pop(order.id, None)
+        if working is not None and working.expiry is not None:
+            working.expiry.cancel()
+        resting = self._resting.get(order.symbol)
+        if resting is not None:
+            resting.pop(order.id, None)
+        return self._change(order, status, event, fill, **fields)
+
+    def _reject(self, order: Order, reason: str) -> Order:
+        return self._finish(order, _S.REJECTED, EventType.REJECTED, reject_reason=reason)
+
+    def _expire(self, order_id: str) -> None:
+        order = self._orders[order_id]
+        if order.status.is_open and order.status is not _S.NEW:
+            self._finish(order, _S.EXPIRED, EventType.EXPIRED)
+
+    def _cancel_arrives(self, order_id: str) -> None:
+        order = self._orders[order_id]
+        if order.status.is_open:
+            self._finish(order, _S.CANCELED, EventType.CANCELED)
+
+    async def cancel_order(self, order_id: str) -> Order:
+        order = self._get(order_id)
+        if order.status.is_final:
+            raise OrderNotCancelable(f"order {order_id} ({order.symbol}) is already {order.status.value}")
+        if order.status is _S.PENDING_CANCEL:
+            return order
+        delay = self._latency(order, Action.CANCEL)
+        if not delay:
+            return self._finish(order, _S.CANCELED, EventType.CANCELED)
+        order = self._change(order, _S.PENDING_CANCEL, EventType.PENDING_CANCEL)
+        self.clock.call_later(delay, self._cancel_arrives, order_id)
+        return order
+
+    async def replace_order(
+        self,
+        order_id: str,
+        *,
+        quantity: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        time_in_force: TimeInForce | str | None = None,
+    ) -> Order:
+        order = self._get(order_id)
+        raise OrderNotReplaceable(
+            f"order {order_id} ({order.symbol}): the paper adapter does not replace orders yet; "
+            "cancel it and submit a new one"
+        )
+
+    def _get(self, order_id: str) -> Order:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"no order with id {order_id!r}")
+        return order
+
+    async def get_order(self, order_id: str) -> Order:
+        return self._get(order_id)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        order_id = self._client_ids.get(client_order_id)
+        if order_id is None:
+            raise OrderNotFound(f"no order with client_order_id {client_order_id!r}")
+        return self._orders[order_id]
+
+    async def list_orders(self, status: str = "open", symbols: Iterable[str] | None = None) -> list[Order]:
+        self._check_list_status(status)
+        wanted = None if symbols is None else frozenset([symbols] if isinstance(symbols, str) else symbols)
+        return [
+            order
+            for order in self._orders.values()
+            if (status == "all" or (status == "open") == order.status.is_open)
+            and (wanted is None or order.symbol in wanted)
+        ]
+
+    # -- positions and account ------------------------------------------------------------------------------
+
+    async def get_position(self, symbol: str) -> Position | None:
+        return self.ledger.position(symbol)
+
+    async def get_positions(self) -> list[Position]:
+        return self.ledger.positions()
+
+    async def close_position(self, symbol: str) -> Order:
+        quantity = self.ledger.quantity(symbol)
+        if qty_is_zero(quantity):
+            raise PositionNotFound(f"no open position in {symbol!r}")
+        side = Side.SELL if quantity > 0 else Side.BUY
+        return await self.submit_order(
+            OrderRequest(symbol, side, abs(quantity), reference_price=self.ledger.mark(symbol))
+        )
+
+    async def get_account(self) -> Account:
+        return self.ledger.account()
+
+    async def close(self) -> None:
+        """Stop the venue: pending timers (arrivals, expiries) no longer fire; `events()` iterators end."""
+        for working in self._working.values():
+            if working.expiry is not None:
+                working.expiry.cancel()
+        await super().close()

@@ -1,0 +1,211 @@
+"""The `Broker` interface every adapter implements, paper and live alike, and the errors it raises.
+
+Strategy code is written against `Broker` only, so the same code runs on `PaperBroker` and on a live adapter.
+All methods that talk to the venue are async. Events, listeners and `wait_for` are implemented here once, on
+top of the `_publish` calls each adapter makes.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, Self
+
+from broker_sim.clock import Clock
+from broker_sim.errors import (
+    BrokerError,
+    ConfigError,
+    InvalidMarketData,
+    InvalidOrder,
+    InvalidRequest,
+    InvalidTransition,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderNotReplaceable,
+    OrderTimeout,
+    PluginError,
+    PositionNotFound,
+)
+from broker_sim.events import EventHub, Listener
+from broker_sim.models import (
+    Account,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Side,
+    TimeInForce,
+)
+
+__all__ = [
+    "Broker",
+    "BrokerError",
+    "ConfigError",
+    "InvalidMarketData",
+    "InvalidOrder",
+    "InvalidRequest",
+    "InvalidTransition",
+    "OrderNotCancelable",
+    "OrderNotFound",
+    "OrderNotReplaceable",
+    "OrderTimeout",
+    "PluginError",
+    "PositionNotFound",
+]
+
+_LIST_STATUSES = ("open", "closed", "all")
+
+
+def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
+    result = set()
+    for value in values:
+        try:
+            result.add(OrderStatus(value))
+        except ValueError:
+            valid = ", ".join(s.value for s in OrderStatus)
+            raise InvalidRequest(f"unknown order status {value!r}; valid: {valid}") from None
+    return frozenset(result)
+
+
+class Broker(abc.ABC):
+    """A brokerage account: submit and cancel orders, read positions and the account, hear order events.
+
+    Use it as an async context manager (``async with broker:``) to connect and close. Errors: malformed input
+    raises `InvalidOrder`/`InvalidRequest` and changes nothing; unknown ids raise `OrderNotFound`; risk checks
+    (buying power, shorting) do not raise but return the order `rejected` with a `reject_reason`.
+    """
+
+    #: The time source of this broker; strategies read time from it too.
+    clock: Clock
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._hub = EventHub()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    async def connect(self) -> None:  # noqa: B027 - a no-op default adapters may override
+        """Open the connection to the venue (no-op for adapters that need none)."""
+
+    async def close(self) -> None:
+        """Close the connection and end every `events()` iterator."""
+        self._hub.close()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- orders ---------------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def submit_order(self, request: OrderRequest) -> Order:
+        """Send an order; returns its snapshot. A repeated `client_order_id` returns the existing order."""
+
+    @abc.abstractmethod
+    async def cancel_order(self, order_id: str) -> Order:
+        """Ask to cancel an open order; returns its snapshot (canceled, or pending_cancel under latency).
+
+        Raises `OrderNotFound` for an unknown id and `OrderNotCancelable` for an order already final.
+        """
+
+    @abc.abstractmethod
+    async def replace_order(
+        self,
+        order_id: str,
+        *,
+        quantity: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        time_in_force: TimeInForce | str | None = None,
+    ) -> Order:
+        """Replace an open order's quantity, prices or time in force; returns the snapshot of the new order."""
+
+    @abc.abstractmethod
+    async def get_order(self, order_id: str) -> Order:
+        """The latest snapshot of an order; raises `OrderNotFound`."""
+
+    @abc.abstractmethod
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        """The latest snapshot of the order with this client order id; raises `OrderNotFound`."""
+
+    @abc.abstractmethod
+    async def list_orders(self, status: str = "open", symbols: Iterable[str] | None = None) -> list[Order]:
+        """Orders by state: ``open``, ``closed`` or ``all``, optionally only for `symbols`; oldest first."""
+
+    # -- positions and account ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_position(self, symbol: str) -> Position | None:
+        """The open position in `symbol`, or None when flat."""
+
+    @abc.abstractmethod
+    async def get_positions(self) -> list[Position]:
+        """Every open position."""
+
+    @abc.abstractmethod
+    async def close_position(self, symbol: str) -> Order:
+        """Send a market order that flattens the position in `symbol`; raises `PositionNotFound` when flat."""
+
+    @abc.abstractmethod
+    async def get_account(self) -> Account:
+        """The account's cash, equity, buying power, P&L and fees."""
+
+    # -- conveniences ---------------------------------------------------------------------------------------
+
+    async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
+        """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
+        return await self.submit_order(OrderRequest(symbol=symbol, side=Side.BUY, quantity=quantity, **fields))
+
+    async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
+        """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
+        return await self.submit_order(OrderRequest(symbol=symbol, side=Side.SELL, quantity=quantity, **fields))
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    def events(self) -> AsyncIterator[OrderEvent]:
+        """Every order event from now on, in order, until the broker is closed (``async for event in ...``)."""
+        return self._hub.iterate()
+
+    def add_listener(self, callback: Listener) -> Any:
+        """Call `callback(event)` (sync or async) for every order event; returns a function that unsubscribes."""
+        return self._hub.add_listener(callback)
+
+    async def wait_for(self, order_id: str, *statuses: str | OrderStatus, timeout: float | None = None) -> Order:
+        """Wait until the order is in one of `statuses` (any final status if none are given) and return it.
+
+        Also returns as soon as the order reaches a final status that was not asked for (a rejected order never
+        fills), so check the returned status. `timeout` is in seconds of the broker's clock; on a simulated
+        clock the wait advances time itself and costs no wall time. Raises `OrderTimeout`, `OrderNotFound`.
+        """
+        wanted = _statuses(statuses)
+        order = await self.get_order(order_id)
+        if order.status in wanted or order.status.is_final:
+            return order
+        future = self._hub.waiter(order_id, wanted)
+        try:
+            return await self.clock.wait(future, timeout)
+        except TimeoutError:
+            current = await self.get_order(order_id)
+            wanted_text = ", ".join(sorted(s.value for s in wanted)) or "a final status"
+            raise OrderTimeout(
+                f"order {order_id} is still {current.status.value} after {timeout} s; waited for {wanted_text}"
+            ) from None
+        finally:
+            self._hub.drop_waiter(order_id, future)
+
+    def _publish(self, event: OrderEvent) -> None:
+        """Deliver an event to waiters, listeners and `events()` iterators (adapters call this)."""
+        self._hub.publish(event)
+
+    @staticmethod
+    def _check_list_status(status: str) -> str:
+        if status not in _LIST_STATUSES:
+            raise InvalidRequest(f"status must be one of {', '.join(_LIST_STATUSES)}; got {status!r}")
+        return status

@@ -1,0 +1,37 @@
+"""The built-in models, registered through `broker_sim_register` exactly like a third-party plugin's."""
+
+from __future__ import annotations
+
+from broker_sim.builtin.commission import BpsCommission, FixedCommission, NoCommission, PerShareCommission
+from broker_sim.builtin.fill import ImmediateFill
+from broker_sim.builtin.latency import ConstantLatency, NoLatency, UniformLatency
+from broker_sim.builtin.slippage import FixedAmountSlippage, FixedBpsSlippage, NoSlippage
+from broker_sim.hookspecs import hookimpl
+from broker_sim.registry import Registry
+
+#: What a broker uses when its config leaves a model out: the seed engine's behaviour.
+DEFAULT_MODELS: dict[str, dict[str, object]] = {
+    "slippage": {"model": "fixed_bps", "bps": 5.0},
+    "latency": {"model": "uniform", "low": 0.5, "high": 2.0},
+    "fill": {"model": "immediate"},
+    "commission": {"model": "none"},
+}
+
+
+@hookimpl
+def broker_sim_register(registry: Registry) -> None:
+    """Register the built-in slippage, latency, fill and commission models and the paper adapter."""
+    from broker_sim.adapters.paper import PaperBroker
+
+    registry.add("slippage", "none", NoSlippage)
+    registry.add("slippage", "fixed_bps", FixedBpsSlippage)
+    registry.add("slippage", "fixed", FixedAmountSlippage)
+    registry.add("latency", "none", NoLatency)
+    registry.add("latency", "constant", ConstantLatency)
+    registry.add("latency", "uniform", UniformLatency)
+    registry.add("fill", "immediate", ImmediateFill)
+    registry.add("commission", "none", NoCommission)
+    registry.add("commission", "per_share", PerShareCommission)
+    registry.add("commission", "bps", BpsCommission)
+    registry.add("commission", "fixed", FixedCommission)
+    registry.add("adapter", "paper", PaperBroker)

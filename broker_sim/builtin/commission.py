@@ -1,0 +1,56 @@
+"""Built-in commission models: the fee charged for one fill, in cash."""
+
+from __future__ import annotations
+
+import attrs
+
+from broker_sim.builtin._params import number
+from broker_sim.hookspecs import HookContext, hookimpl
+from broker_sim.models import Fill, Order
+
+__all__ = ["BpsCommission", "FixedCommission", "NoCommission", "PerShareCommission"]
+
+
+@attrs.frozen(slots=True)
+class NoCommission:
+    """No fees (the default, as on Alpaca)."""
+
+    @hookimpl
+    def broker_sim_commission(self, order: Order, fill: Fill, ctx: HookContext) -> float | None:
+        return 0.0
+
+
+@attrs.frozen(slots=True)
+class PerShareCommission:
+    """`rate` per share, at least `minimum` and at most `maximum` (cash, per fill; None = no cap)."""
+
+    rate: float = attrs.field(default=0.005, validator=number(minimum=0))
+    minimum: float = attrs.field(default=0.0, validator=number(minimum=0))
+    maximum: float | None = attrs.field(default=None, validator=number(minimum=0))
+
+    @hookimpl
+    def broker_sim_commission(self, order: Order, fill: Fill, ctx: HookContext) -> float | None:
+        fee = max(self.minimum, self.rate * fill.quantity)
+        return fee if self.maximum is None else min(fee, self.maximum)
+
+
+@attrs.frozen(slots=True)
+class BpsCommission:
+    """`bps` basis points of each fill's notional value."""
+
+    bps: float = attrs.field(validator=number(minimum=0))
+
+    @hookimpl
+    def broker_sim_commission(self, order: Order, fill: Fill, ctx: HookContext) -> float | None:
+        return fill.quantity * fill.price * self.bps / 10_000.0
+
+
+@attrs.frozen(slots=True)
+class FixedCommission:
+    """A flat `amount` per fill."""
+
+    amount: float = attrs.field(validator=number(minimum=0))
+
+    @hookimpl
+    def broker_sim_commission(self, order: Order, fill: Fill, ctx: HookContext) -> float | None:
+        return self.amount

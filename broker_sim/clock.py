@@ -1,0 +1,236 @@
+"""Clocks: where every timestamp, latency, timeout and expiry in broker-sim takes its time from.
+
+`SimulatedClock` keeps virtual time: scheduled callbacks run when the clock is advanced past them, so a 2-second
+latency or a day order's expiry costs no wall time. `RealtimeClock` is the wall clock of paper-live and live
+trading; it is the only object in broker-sim that reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["Clock", "RealtimeClock", "SimulatedClock", "TimerHandle"]
+
+_T = TypeVar("_T")
+
+#: How many event-loop turns `SimulatedClock` gives woken coroutines before time moves on (see `_settle`).
+_SETTLE_TURNS = 64
+
+
+class TimerHandle(Protocol):
+    """What scheduling returns: something that can be cancelled."""
+
+    def cancel(self) -> None: ...
+
+
+class Clock(abc.ABC):
+    """The time source of a broker, a stream and a strategy. Timestamps are timezone-aware UTC datetimes."""
+
+    #: True for virtual time (the simulated clock), False for the wall clock.
+    is_simulated: bool = False
+
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+    @abc.abstractmethod
+    def time(self) -> float:
+        """The current time as POSIX seconds (what `now()` tells, cheaper)."""
+
+    @abc.abstractmethod
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        """Run `callback(*args)` at POSIX time `when` (at once if it is past); returns a cancellable handle."""
+
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        """Run `callback(*args)` `delay` seconds from now; returns a cancellable handle."""
+        return self.call_at(self.time() + max(0.0, delay), callback, *args)
+
+    @abc.abstractmethod
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of this clock's time."""
+
+    @abc.abstractmethod
+    async def wait(self, future: asyncio.Future[_T], timeout: float | None = None) -> _T:
+        """Wait for `future` for at most `timeout` seconds of this clock's time; raises `TimeoutError`."""
+
+
+class _Timer:
+    __slots__ = ("args", "callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[..., object], args: tuple[Any, ...]) -> None:
+        self.when = when
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class SimulatedClock(Clock):
+    """Virtual time. Scheduled callbacks run, in time order, when the clock is advanced past them.
+
+    With `auto_advance` (the default) `sleep` and `wait` move time forward themselves, straight to the next
+    scheduled callback, so `await broker.wait_for(order_id, "filled")` returns at once in wall time. A replay
+    runner that moves time bar by bar sets `auto_advance=False`: then only `advance`/`advance_to` move time.
+    """
+
+    is_simulated = True
+
+    def __init__(self, start: datetime | float | None = None, *, auto_advance: bool = True) -> None:
+        if start is None:
+            start = RealtimeClock().now().replace(microsecond=0)
+        if isinstance(start, datetime):
+            if start.tzinfo is None:
+                raise ValueError(f"start {start.isoformat()} is naive; give it a timezone (UTC)")
+            start = start.timestamp()
+        self._now = float(start)
+        self.auto_advance = auto_advance
+        self._timers: list[tuple[float, int, _Timer]] = []
+        self._sequence = itertools.count()
+        self._timer_added: asyncio.Future[None] | None = None
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._now, UTC)
+
+    def time(self) -> float:
+        return self._now
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        timer = _Timer(max(when, self._now), callback, args)
+        heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
+        if self._timer_added is not None and not self._timer_added.done():
+            self._timer_added.set_result(None)
+        return timer
+
+    def next_timer(self) -> float | None:
+        """POSIX time of the next scheduled callback, or None when nothing is scheduled."""
+        timers = self._timers
+        while timers and timers[0][2].cancelled:
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward by `seconds`, running everything scheduled in that span in time order."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds}")
+        await self.advance_to(self._now + seconds)
+
+    async def advance_to(self, when: datetime | float) -> None:
+        """Move time forward to `when`, running everything scheduled until then in time order.
+
+        Coroutines woken by a callback (sleepers, waiters, listeners) get to run before time moves past it.
+        When nothing is due this is a plain assignment: no event-loop round trip. Moving backwards is refused.
+        """
+        target = when.timestamp() if isinstance(when, datetime) else float(when)
+        if target < self._now:
+            raise ValueError(
+                f"the simulated clock cannot go back from {self.now().isoformat()} "
+                f"to {datetime.fromtimestamp(target, UTC).isoformat()}"
+            )
+        timers = self._timers
+        while timers and timers[0][0] <= target:
+            due, _, timer = heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            if due > self._now:
+                self._now = due
+            timer.callback(*timer.args)
+            if not timers or timers[0][0] > due:
+                await self._settle()
+        if target > self._now:
+            self._now = target
+
+    @staticmethod
+    async def _settle() -> None:
+        """Let coroutines that callbacks woke run until they wait again (bounded, so a busy task can't hang us)."""
+        loop = asyncio.get_running_loop()
+        for _ in range(_SETTLE_TURNS):
+            await asyncio.sleep(0)
+            if not getattr(loop, "_ready", None):
+                break
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        timer = self.call_later(seconds, _wake, future)
+        try:
+            await self.wait(future)
+        finally:
+            timer.cancel()
+
+    async def wait(self, future: asyncio.Future[_T], timeout: float | None = None) -> _T:
+        deadline = None if timeout is None else self._now + max(0.0, timeout)
+        while not future.done():
+            if not self.auto_advance:
+                await self._wait_for_change(future, deadline)
+                continue
+            upcoming = self.next_timer()
+            if upcoming is not None and (deadline is None or upcoming <= deadline):
+                await self.advance_to(upcoming)
+                continue
+            # Nothing is scheduled before the deadline; other tasks may still finish the future or schedule more.
+            await self._settle()
+            if future.done() or self.next_timer() != upcoming:
+                continue
+            if deadline is None:
+                await self._wait_for_change(future, None)
+                continue
+            await self.advance_to(deadline)
+            if not future.done():
+                raise TimeoutError(f"timed out after {timeout} simulated seconds")
+        return future.result()
+
+    async def _wait_for_change(self, future: asyncio.Future[Any], deadline: float | None) -> None:
+        """Idle until `future` is done, a new callback is scheduled, or (externally driven) the deadline passes."""
+        loop = asyncio.get_running_loop()
+        if self._timer_added is None or self._timer_added.done():
+            self._timer_added = loop.create_future()
+        waiting: list[asyncio.Future[Any]] = [future, self._timer_added]
+        timer = None
+        if deadline is not None:
+            expired: asyncio.Future[None] = loop.create_future()
+            timer = self.call_at(deadline, _wake, expired)
+            waiting.append(expired)
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if deadline is not None and not future.done() and self._now >= deadline:
+            raise TimeoutError(f"timed out at {self.now().isoformat()} (simulated)")
+
+
+class RealtimeClock(Clock):
+    """The wall clock, for paper-live and live trading: latency is a real wait."""
+
+    is_simulated = False
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def time(self) -> float:
+        return datetime.now(UTC).timestamp()
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        loop = asyncio.get_running_loop()
+        return loop.call_later(max(0.0, when - self.time()), callback, *args)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    async def wait(self, future: asyncio.Future[_T], timeout: float | None = None) -> _T:
+        return await asyncio.wait_for(asyncio.shield(future), timeout)

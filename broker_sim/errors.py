@@ -1,0 +1,55 @@
+"""The error hierarchy every adapter raises, so strategy code catches one set of errors on paper and live.
+
+`broker.py` re-exports these names; they live here so that `models.py` can raise them without importing the
+`Broker` interface.
+"""
+
+from __future__ import annotations
+
+
+class BrokerError(Exception):
+    """Base of every error broker-sim raises on purpose."""
+
+
+class InvalidRequest(BrokerError, ValueError):
+    """A call's arguments are malformed; nothing was changed."""
+
+
+class InvalidOrder(InvalidRequest):
+    """An order request is malformed (bad quantity, missing price, unknown enum value...); nothing was changed."""
+
+
+class InvalidMarketData(InvalidRequest):
+    """A bar, quote or trade is malformed (non-finite price, naive timestamp...); nothing was changed."""
+
+
+class OrderNotFound(BrokerError, LookupError):
+    """No order has the given id or client order id."""
+
+
+class PositionNotFound(BrokerError, LookupError):
+    """There is no open position in the given symbol."""
+
+
+class OrderNotCancelable(BrokerError):
+    """The order is already in a final state (filled, canceled, expired, rejected, replaced)."""
+
+
+class OrderNotReplaceable(BrokerError):
+    """The order cannot be replaced in its current state."""
+
+
+class InvalidTransition(BrokerError):
+    """An order status change outside the table in `orders.py`: always a bug in an adapter."""
+
+
+class ConfigError(BrokerError, ValueError):
+    """A configuration mistake: unknown model name or parameter, bad value, missing file, broken plugin."""
+
+
+class PluginError(ConfigError):
+    """A plugin file or entry point could not be loaded; the message names it."""
+
+
+class OrderTimeout(BrokerError, TimeoutError):
+    """`wait_for` gave up: the order did not reach the awaited status within the timeout (clock time)."""

@@ -1,0 +1,150 @@
+"""Fan-out of order events to listeners, `events()` iterators and `wait_for` waiters, shared by every adapter.
+
+Policy: nothing is dropped and nobody stalls the broker. Sync listeners are called in order, at once; each async
+listener gets its own unbounded queue drained by its own task, so it sees every event in order however slow it
+is; `events()` iterators read unbounded queues. A listener that raises is logged with its name and keeps
+receiving events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from broker_sim.models import Order, OrderEvent, OrderStatus
+
+__all__ = ["EventHub", "Listener"]
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[OrderEvent], Awaitable[None] | None]
+
+_CLOSED: Any = object()
+
+
+def _name(callback: object) -> str:
+    return getattr(callback, "__qualname__", None) or repr(callback)
+
+
+class _AsyncListener:
+    """An async listener with its own queue and task, so it sees every event in order without blocking."""
+
+    __slots__ = ("callback", "queue", "task")
+
+    def __init__(self, callback: Callable[[OrderEvent], Awaitable[None]]) -> None:
+        self.callback = callback
+        self.queue: asyncio.Queue[OrderEvent] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    def deliver(self, event: OrderEvent) -> None:
+        self.queue.put_nowait(event)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._drain(), name=f"listener {_name(self.callback)}")
+
+    async def _drain(self) -> None:
+        while True:
+            event = await self.queue.get()
+            if event is _CLOSED:
+                return
+            try:
+                await self.callback(event)
+            except Exception:
+                log.exception("order event listener %s failed on %s", _name(self.callback), event.type.value)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.queue.put_nowait(_CLOSED)
+
+
+class EventHub:
+    """Delivers each `OrderEvent` to every listener, iterator and waiter, in publication order."""
+
+    def __init__(self) -> None:
+        self._sync: list[Callable[[OrderEvent], Any]] = []
+        self._async: list[_AsyncListener] = []
+        self._queues: list[asyncio.Queue[OrderEvent]] = []
+        self._waiters: dict[str, list[tuple[frozenset[OrderStatus], asyncio.Future[Order]]]] = {}
+        self._closed = False
+
+    def add_listener(self, callback: Listener) -> Callable[[], None]:
+        """Call `callback(event)` for every event (a coroutine function runs in its own task); returns unsubscribe."""
+        if not callable(callback):
+            raise TypeError(f"listener must be callable, got {callback!r}")
+        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+            getattr(callback, "__call__", None)  # noqa: B004 - an object with an async __call__
+        ):
+            entry = _AsyncListener(callback)  # type: ignore[arg-type]
+            self._async.append(entry)
+
+            def unsubscribe_async() -> None:
+                if entry in self._async:
+                    self._async.remove(entry)
+                    entry.stop()
+
+            return unsubscribe_async
+        self._sync.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._sync:
+                self._sync.remove(callback)
+
+        return unsubscribe
+
+    async def iterate(self) -> AsyncIterator[OrderEvent]:
+        """Yield every event published from now on, in order, until the hub is closed."""
+        queue: asyncio.Queue[OrderEvent] = asyncio.Queue()
+        self._queues.append(queue)
+        try:
+            while True:
+                event = await queue.get()
+                if event is _CLOSED:
+                    return
+                yield event
+        finally:
+            if queue in self._queues:
+                self._queues.remove(queue)
+
+    def waiter(self, order_id: str, statuses: frozenset[OrderStatus]) -> asyncio.Future[Order]:
+        """A future resolved with the order's snapshot once it is in one of `statuses` or in a final status."""
+        future: asyncio.Future[Order] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(order_id, []).append((statuses, future))
+        return future
+
+    def drop_waiter(self, order_id: str, future: asyncio.Future[Order]) -> None:
+        """Forget a waiter (after it resolved or timed out)."""
+        entries = self._waiters.get(order_id)
+        if entries:
+            entries[:] = [entry for entry in entries if entry[1] is not future]
+            if not entries:
+                del self._waiters[order_id]
+
+    def publish(self, event: OrderEvent) -> None:
+        """Deliver `event` to waiters, sync listeners, async listeners and iterators, in that order."""
+        order = event.order
+        entries = self._waiters.get(order.id)
+        if entries:
+            for statuses, future in entries:
+                if not future.done() and (order.status in statuses or order.status.is_final):
+                    future.set_result(order)
+        for callback in tuple(self._sync):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("order event listener %s failed on %s", _name(callback), event.type.value)
+        for entry in self._async:
+            entry.deliver(event)
+        for queue in self._queues:
+            queue.put_nowait(event)
+
+    def close(self) -> None:
+        """End every `iterate()` loop and stop the async listeners' tasks once they have drained."""
+        if self._closed:
+            return
+        self._closed = True
+        for queue in self._queues:
+            queue.put_nowait(_CLOSED)
+        for entry in self._async:
+            entry.stop()

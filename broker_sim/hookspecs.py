@@ -1,0 +1,199 @@
+"""The plugin author's manual: every hook broker-sim calls, with the types the hooks exchange.
+
+broker-sim's pluggy project name is ``"broker_sim"``. A plugin is any object or module with functions named after
+these hooks and decorated with `hookimpl`. The built-in models are ordinary plugins of these same hooks; yours
+sit beside them.
+
+Two ways to take part:
+
+1. **Provide a named model** that YAML can select. Implement `broker_sim_register` and add a factory (usually a
+   class) to the registry; its keyword parameters are what YAML passes. When a config selects it, the broker
+   calls the factory and registers the object it returns as a plugin, so its hook methods answer for that
+   broker. Example::
+
+       @attrs.frozen
+       class HalfSpread:
+           bps: float = 2.0
+
+           @hookimpl
+           def broker_sim_slippage(self, order, price, market, ctx):
+               return price * (1 + self.bps / 1e4) if order.side == "buy" else price * (1 - self.bps / 1e4)
+
+       @hookimpl
+       def broker_sim_register(registry):
+           registry.add("slippage", "half_spread", HalfSpread)
+
+2. **Wrap or observe** whatever model is selected: implement a hook at module level with
+   ``@hookimpl(wrapper=True)`` (pluggy's new-style wrapper: ``result = yield`` gives the inner answer, return the
+   adjusted one) or ``@hookimpl(tryfirst=True)`` to answer before the model. Such a plugin acts on every broker
+   that loads it (plugin files listed in the config, or an installed package's ``broker_sim`` entry point).
+
+Who decides what, for one fill: the **fill** hook decides *whether* an order fills now, *how much* and at what
+price *before slippage*; the **slippage** hook turns that into the execution price; the **commission** hook
+prices the fee. The adapter then books the fill in the ledger (one place, `PaperBroker._execute`), and never
+lets a limit order execute beyond its limit price, whatever slippage said. The **latency** hook says how long
+a submit, cancel or replace takes to reach the simulated venue.
+
+For `firstresult` hooks the first implementation that returns something other than ``None`` wins; ``None`` means
+"not mine, ask the next one". The selected models are registered when a broker is built, after every plugin
+module, so they answer before a plain module-level implementation: use ``tryfirst=True`` to answer before them,
+``wrapper=True`` to adjust their answer.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import attrs
+import pluggy
+
+from broker_sim.models import Account, Fill, MarketData, Order, OrderEvent
+
+if TYPE_CHECKING:
+    from broker_sim.registry import Registry
+
+__all__ = [
+    "NO_FILL",
+    "PROJECT_NAME",
+    "Action",
+    "FillDecision",
+    "HookContext",
+    "broker_sim_commission",
+    "broker_sim_fill",
+    "broker_sim_latency",
+    "broker_sim_order_event",
+    "broker_sim_register",
+    "broker_sim_slippage",
+    "hookimpl",
+    "hookspec",
+]
+
+PROJECT_NAME = "broker_sim"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+class Action(StrEnum):
+    """What travels to the venue, for the latency hook."""
+
+    SUBMIT = "submit"
+    CANCEL = "cancel"
+    REPLACE = "replace"
+
+
+@attrs.frozen(slots=True)
+class FillDecision:
+    """A fill model's answer: fill `quantity` now at `price` (before slippage). Quantity 0 means "not now"."""
+
+    quantity: float
+    price: float
+
+
+#: The answer "this order does not fill now" (distinct from None, which means "not my decision").
+NO_FILL = FillDecision(0.0, 0.0)
+
+
+class HookContext:
+    """What a hook may know besides its arguments: the time, its own seeded random stream, the account.
+
+    Each hook kind (slippage, latency, fill, commission) gets its own context whose `rng` is seeded from the
+    broker's seed and the selected model's name, so adding or changing one model never shifts another's draws.
+    A plugin that needs its own stream asks `rng_for("my_plugin")`.
+    """
+
+    __slots__ = ("_account", "_clock_time", "_rngs", "_seed", "fill_quantity", "kind", "rng")
+
+    def __init__(
+        self,
+        kind: str,
+        model_name: str,
+        seed: int | None,
+        clock_time: Callable[[], float],
+        account: Callable[[], Account],
+    ) -> None:
+        self.kind = kind
+        self._seed = seed
+        self._rngs: dict[str, random.Random] = {}
+        self.rng = self.rng_for(f"{kind}:{model_name}")
+        self._clock_time = clock_time
+        self._account = account
+        #: The quantity about to fill, set before the slippage and commission hooks are called.
+        self.fill_quantity = 0.0
+
+    @property
+    def now(self) -> datetime:
+        """The broker clock's current time (simulated or real), timezone-aware UTC."""
+        return datetime.fromtimestamp(self._clock_time(), UTC)
+
+    @property
+    def account(self) -> Account:
+        """A snapshot of the account now."""
+        return self._account()
+
+    def rng_for(self, name: str) -> random.Random:
+        """A `random.Random` for `name`, seeded from the broker's seed and `name` (None seed: from the OS)."""
+        rng = self._rngs.get(name)
+        if rng is None:
+            rng = self._rngs[name] = random.Random(None if self._seed is None else f"{self._seed}:{name}")
+        return rng
+
+
+@hookspec
+def broker_sim_register(registry: Registry) -> None:
+    """Add named models, price sources or adapters to `registry` so configs can select them by name.
+
+    Called once per plugin manager, on every plugin (all called). Use `registry.add(kind, name, factory)`, where
+    kind is one of ``slippage``, ``latency``, ``fill``, ``commission``, ``source``, ``adapter``.
+    """
+
+
+@hookspec(firstresult=True)
+def broker_sim_slippage(order: Order, price: float, market: MarketData | None, ctx: HookContext) -> float | None:
+    """Return the execution price of a fill whose price before slippage is `price`.
+
+    Called once per fill, after the fill hook decided it. `market` is the latest bar/quote/trade of the order's
+    symbol (None if none was seen); `ctx.fill_quantity` is the quantity filling. Buys should pay more and
+    sells receive less. Return None to leave the decision to the next implementation.
+    """
+
+
+@hookspec(firstresult=True)
+def broker_sim_latency(order: Order, action: Action, ctx: HookContext) -> float | None:
+    """Return the seconds until the venue sees `action` (submit, cancel or replace) for `order`.
+
+    Called once per submit, cancel and replace. 0 means the venue sees it at once. Draw randomness from
+    `ctx.rng` only, so runs are reproducible.
+    """
+
+
+@hookspec(firstresult=True)
+def broker_sim_fill(order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
+    """Decide whether `order` fills now: return a `FillDecision` (quantity, price before slippage) or `NO_FILL`.
+
+    Called when the order reaches the venue and then on every market update for its symbol while it works.
+    `market` is the latest bar/quote/trade of the symbol, or None when none was seen; then the order's
+    `reference_price` stands in for the market. A quantity above the order's remaining quantity is capped.
+    """
+
+
+@hookspec(firstresult=True)
+def broker_sim_commission(order: Order, fill: Fill, ctx: HookContext) -> float | None:
+    """Return the fee (in cash, >= 0) for `fill` of `order`; `fill.fee` is 0 while being priced.
+
+    Called once per fill, after slippage. Also called once at submission with a hypothetical fill of the whole
+    order, to size the buying-power reservation.
+    """
+
+
+@hookspec
+def broker_sim_order_event(event: OrderEvent) -> None:
+    """Observe an order event (new, accepted, fill, canceled...) right after the broker recorded it.
+
+    All implementations are called, in registration order, before the broker's listeners and `events()`
+    subscribers hear of it. Meant for loggers, journals and dashboards; must not raise.
+    """
+

@@ -1,0 +1,371 @@
+"""Value types that cross module boundaries: order requests and snapshots, fills, positions, market data.
+
+Every class here is a frozen, slotted attrs class: a snapshot never changes, every change is a new snapshot.
+Malformed input is refused at construction with an error that names the field and the value, so a bad request
+never reaches a broker's state.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import attrs
+
+from broker_sim.errors import InvalidMarketData, InvalidOrder
+
+__all__ = [
+    "Account",
+    "Bar",
+    "EventType",
+    "Fill",
+    "MarketData",
+    "Order",
+    "OrderEvent",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "Quote",
+    "Side",
+    "TimeInForce",
+    "Trade",
+]
+
+
+class _CaseInsensitiveEnum(StrEnum):
+    """A string enum that also accepts its values in any case ("BUY" -> Side.BUY), as the seed engine did."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            for member in cls:
+                if member.value == lowered:
+                    return member
+        return None
+
+
+class Side(_CaseInsensitiveEnum):
+    """Which way an order trades."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(_CaseInsensitiveEnum):
+    """How an order is priced (Alpaca's names). Which types an adapter fills is up to the adapter."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(_CaseInsensitiveEnum):
+    """How long an order stays working (Alpaca's names). Which ones an adapter supports is up to the adapter."""
+
+    DAY = "day"
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    OPG = "opg"
+    CLS = "cls"
+
+
+class OrderStatus(_CaseInsensitiveEnum):
+    """An order's lifecycle state (Alpaca's names); `orders.py` owns the allowed transitions."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
+    REPLACED = "replaced"
+
+    @property
+    def is_final(self) -> bool:
+        """True once the order can never change again."""
+        return self in _FINAL_STATUSES
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order may still fill or be canceled."""
+        return self not in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = frozenset(
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.EXPIRED,
+        OrderStatus.REJECTED,
+        OrderStatus.REPLACED,
+    }
+)
+
+
+class EventType(_CaseInsensitiveEnum):
+    """What happened to an order, as reported in an `OrderEvent`."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIAL_FILL = "partial_fill"
+    FILL = "fill"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    PENDING_CANCEL = "pending_cancel"
+    REPLACED = "replaced"
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum_converter(enum: type[_E], field: str) -> Any:
+    def convert(value: object) -> _E:
+        try:
+            return enum(value)
+        except ValueError:
+            valid = ", ".join(member.value for member in enum)
+            raise InvalidOrder(f"{field} must be one of {valid}; got {value!r}") from None
+
+    return convert
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_positive(value: object, field: str, where: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not _is_number(value):
+        raise InvalidOrder(f"{field} must be a number, got {value!r} ({where})")
+    if not math.isfinite(value):  # type: ignore[arg-type]
+        raise InvalidOrder(f"{field} must be finite, got {value!r} ({where})")
+    if value <= 0:  # type: ignore[operator]
+        raise InvalidOrder(f"{field} must be > 0, got {value!r} ({where})")
+
+
+@attrs.frozen(slots=True)
+class OrderRequest:
+    """What a strategy asks a broker to do. Validated at construction: a malformed request raises `InvalidOrder`.
+
+    `reference_price` is the price the caller saw when deciding: an adapter uses it when it knows no market price
+    for the symbol, and reports measure slippage against it.
+    """
+
+    symbol: str
+    side: Side = attrs.field(converter=_enum_converter(Side, "side"))
+    quantity: float
+    type: OrderType = attrs.field(default=OrderType.MARKET, converter=_enum_converter(OrderType, "type"))
+    time_in_force: TimeInForce = attrs.field(
+        default=TimeInForce.DAY, converter=_enum_converter(TimeInForce, "time_in_force")
+    )
+    limit_price: float | None = None
+    stop_price: float | None = None
+    client_order_id: str | None = None
+    reference_price: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.symbol, str) or not self.symbol.strip():
+            raise InvalidOrder(f"symbol must be a non-empty string, got {self.symbol!r}")
+        where = f"{self.side.value} order for {self.symbol}"
+        _check_positive(self.quantity, "quantity", where)
+        _check_positive(self.limit_price, "limit_price", where, optional=True)
+        _check_positive(self.stop_price, "stop_price", where, optional=True)
+        _check_positive(self.reference_price, "reference_price", where, optional=True)
+        if self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
+            raise InvalidOrder(f"limit_price is required for a {self.type.value} order ({where})")
+        if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
+            raise InvalidOrder(f"stop_price is required for a {self.type.value} order ({where})")
+        if self.type is OrderType.MARKET and self.limit_price is not None:
+            raise InvalidOrder(f"limit_price is not allowed on a market order ({where})")
+        if self.client_order_id is not None and (
+            not isinstance(self.client_order_id, str) or not self.client_order_id
+        ):
+            raise InvalidOrder(f"client_order_id must be a non-empty string, got {self.client_order_id!r}")
+
+
+@attrs.frozen(slots=True)
+class Order:
+    """An immutable snapshot of an order as the broker knows it; every change is a new snapshot."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    type: OrderType
+    time_in_force: TimeInForce
+    limit_price: float | None
+    stop_price: float | None
+    status: OrderStatus
+    filled_quantity: float
+    filled_avg_price: float | None
+    reject_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    reference_price: float | None = None
+
+    @property
+    def remaining_quantity(self) -> float:
+        """The quantity not yet filled."""
+        return self.quantity - self.filled_quantity
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order may still fill or be canceled."""
+        return self.status.is_open
+
+
+@attrs.frozen(slots=True)
+class Fill:
+    """One execution. `price` includes slippage; `reference_price` is the price before it; `fee` is in cash."""
+
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    price: float
+    fee: float
+    timestamp: datetime
+    reference_price: float
+
+    @property
+    def signed_quantity(self) -> float:
+        """Quantity with its sign: positive for buys, negative for sells."""
+        return self.quantity if self.side is Side.BUY else -self.quantity
+
+
+@attrs.frozen(slots=True)
+class Position:
+    """A snapshot of one symbol's holding. `quantity` is signed (negative = short); values are in cash."""
+
+    symbol: str
+    quantity: float
+    avg_price: float
+    market_price: float
+    market_value: float
+    cost_basis: float
+    realized_pnl: float
+    unrealized_pnl: float
+
+
+@attrs.frozen(slots=True)
+class Account:
+    """A snapshot of the account: cash, equity (cash + market value), buying power net of reservations."""
+
+    cash: float
+    equity: float
+    buying_power: float
+    realized_pnl: float
+    unrealized_pnl: float
+    fees: float
+    initial_balance: float
+
+
+@attrs.frozen(slots=True)
+class OrderEvent:
+    """Something that happened to an order; `fill` is set for fill and partial_fill events."""
+
+    type: EventType
+    order: Order
+    timestamp: datetime
+    fill: Fill | None = None
+
+
+def _check_market(symbol: object, timestamp: object, prices: dict[str, object], kind: str) -> datetime:
+    """Validate market data fields; return the timestamp in UTC. Raises `InvalidMarketData`."""
+    if not isinstance(symbol, str) or not symbol:
+        raise InvalidMarketData(f"{kind}: symbol must be a non-empty string, got {symbol!r}")
+    if not isinstance(timestamp, datetime):
+        raise InvalidMarketData(f"{kind} for {symbol}: timestamp must be a datetime, got {timestamp!r}")
+    if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+        raise InvalidMarketData(
+            f"{kind} for {symbol}: timestamp {timestamp.isoformat()} is naive; give it a timezone (UTC)"
+        )
+    for name, value in prices.items():
+        if not _is_number(value) or not math.isfinite(value) or value < 0:  # type: ignore[arg-type,operator]
+            raise InvalidMarketData(
+                f"{kind} for {symbol} at {timestamp.isoformat()}: {name} must be a finite number >= 0, "
+                f"got {value!r}"
+            )
+    return timestamp if timestamp.tzinfo is UTC else timestamp.astimezone(UTC)
+
+
+@attrs.frozen(slots=True)
+class Bar:
+    """An OHLCV bar; `timestamp` is when the bar's data became known (timezone-aware, stored in UTC)."""
+
+    symbol: str
+    timestamp: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        prices = {"open": self.open, "high": self.high, "low": self.low, "close": self.close}
+        prices["volume"] = self.volume
+        utc = _check_market(self.symbol, self.timestamp, prices, "bar")
+        if utc is not self.timestamp:
+            object.__setattr__(self, "timestamp", utc)
+        if self.low > self.high:
+            raise InvalidMarketData(f"bar for {self.symbol}: low {self.low} is above high {self.high}")
+
+    @property
+    def price(self) -> float:
+        """The last price this bar tells: its close."""
+        return self.close
+
+
+@attrs.frozen(slots=True)
+class Quote:
+    """A top-of-book quote (timezone-aware timestamp, stored in UTC)."""
+
+    symbol: str
+    timestamp: datetime
+    bid: float
+    ask: float
+    bid_size: float = 0.0
+    ask_size: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        prices = {"bid": self.bid, "ask": self.ask, "bid_size": self.bid_size, "ask_size": self.ask_size}
+        utc = _check_market(self.symbol, self.timestamp, prices, "quote")
+        if utc is not self.timestamp:
+            object.__setattr__(self, "timestamp", utc)
+        if self.bid > self.ask:
+            raise InvalidMarketData(f"quote for {self.symbol}: bid {self.bid} is above ask {self.ask}")
+
+    @property
+    def price(self) -> float:
+        """The last price this quote tells: the mid."""
+        return (self.bid + self.ask) / 2.0
+
+
+@attrs.frozen(slots=True)
+class Trade:
+    """A print on the tape (timezone-aware timestamp, stored in UTC)."""
+
+    symbol: str
+    timestamp: datetime
+    price: float
+    size: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        utc = _check_market(self.symbol, self.timestamp, {"price": self.price, "size": self.size}, "trade")
+        if utc is not self.timestamp:
+            object.__setattr__(self, "timestamp", utc)
+
+
+MarketData = Bar | Quote | Trade
