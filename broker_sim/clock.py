@@ -178,14 +178,15 @@ class SimulatedClock(Clock):
             if not self.auto_advance:
                 await self._wait_for_change(future, deadline)
                 continue
+            # Let tasks that are ready run first: they may schedule earlier work or finish the future.
+            await self._settle()
+            if future.done():
+                break
             upcoming = self.next_timer()
             if upcoming is not None and (deadline is None or upcoming <= deadline):
                 await self.advance_to(upcoming)
                 continue
-            # Nothing is scheduled before the deadline; other tasks may still finish the future or schedule more.
-            await self._settle()
-            if future.done() or self.next_timer() != upcoming:
-                continue
+            # Nothing is scheduled before the deadline, and no task is ready that could change that.
             if deadline is None:
                 await self._wait_for_change(future, None)
                 continue

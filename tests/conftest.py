@@ -1,0 +1,29 @@
+"""Shared fixtures: a fixed start time and paper brokers on the simulated clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from broker_sim import PaperBroker, SimulatedClock
+
+#: A Monday, 14:30 UTC (09:30 New York): the regular session is open.
+T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(T0)
+
+
+@pytest.fixture
+def broker(clock: SimulatedClock) -> PaperBroker:
+    """The seed's models (5 bps, 0.5-2 s uniform latency) on a simulated clock."""
+    return PaperBroker(100_000, seed=7, clock=clock)
+
+
+@pytest.fixture
+def instant(clock: SimulatedClock) -> PaperBroker:
+    """5 bps slippage and no latency: every order reaches the venue as it is submitted."""
+    return PaperBroker(100_000, seed=7, clock=clock, latency="none")

@@ -1,0 +1,95 @@
+"""Clocks: simulated time runs scheduled work in order and costs no wall time; the real clock is the wall."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from broker_sim import RealtimeClock, SimulatedClock
+from tests.conftest import T0
+
+
+async def test_advance_runs_callbacks_in_time_order(clock: SimulatedClock) -> None:
+    ran: list[tuple[str, datetime]] = []
+    clock.call_later(2.0, lambda: ran.append(("b", clock.now())))
+    clock.call_later(1.0, lambda: ran.append(("a", clock.now())))
+    clock.call_later(5.0, lambda: ran.append(("late", clock.now())))
+    await clock.advance(3.0)
+    assert ran == [("a", T0 + timedelta(seconds=1)), ("b", T0 + timedelta(seconds=2))]
+    assert clock.now() == T0 + timedelta(seconds=3)
+
+
+async def test_cancelled_timer_never_runs(clock: SimulatedClock) -> None:
+    ran: list[int] = []
+    handle = clock.call_later(1.0, ran.append, 1)
+    handle.cancel()
+    await clock.advance(2.0)
+    assert ran == []
+    assert clock.next_timer() is None
+
+
+async def test_time_cannot_go_backwards(clock: SimulatedClock) -> None:
+    with pytest.raises(ValueError, match="cannot go back"):
+        await clock.advance_to(T0 - timedelta(seconds=1))
+    with pytest.raises(ValueError, match="seconds must be >= 0"):
+        await clock.advance(-1)
+
+
+async def test_simulated_sleep_costs_no_wall_time(clock: SimulatedClock) -> None:
+    started = time.perf_counter()
+    await clock.sleep(3600)
+    assert clock.now() == T0 + timedelta(hours=1)
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_concurrent_sleepers_wake_in_time_order(clock: SimulatedClock) -> None:
+    woke: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append((name, clock.time() - T0.timestamp()))
+
+    await asyncio.gather(sleeper("slow", 10), sleeper("fast", 1), sleeper("mid", 5))
+    assert woke == [("fast", 1.0), ("mid", 5.0), ("slow", 10.0)]
+
+
+async def test_wait_times_out_at_the_simulated_deadline(clock: SimulatedClock) -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    with pytest.raises(TimeoutError):
+        await clock.wait(never, timeout=30)
+    assert clock.now() == T0 + timedelta(seconds=30)
+
+
+async def test_externally_driven_clock_only_moves_when_advanced() -> None:
+    clock = SimulatedClock(T0, auto_advance=False)
+    done: list[datetime] = []
+
+    async def sleeper() -> None:
+        await clock.sleep(5)
+        done.append(clock.now())
+
+    task = asyncio.create_task(sleeper())
+    await asyncio.sleep(0)
+    await clock.advance(4)
+    assert done == []
+    await clock.advance(1)
+    await task
+    assert done == [T0 + timedelta(seconds=5)]
+
+
+def test_simulated_clock_refuses_a_naive_start() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        SimulatedClock(datetime(2026, 1, 1))
+
+
+async def test_realtime_clock_tells_aware_utc_time_and_runs_timers() -> None:
+    clock = RealtimeClock()
+    now = clock.now()
+    assert now.tzinfo is UTC
+    assert abs(now.timestamp() - clock.time()) < 1.0
+    ran = asyncio.get_running_loop().create_future()
+    clock.call_later(0.0, ran.set_result, "ran")
+    assert await clock.wait(ran, timeout=1.0) == "ran"
