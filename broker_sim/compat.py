@@ -89,9 +89,7 @@ class PaperTradingEngine:
     @property
     def positions(self) -> dict[str, dict[str, float]]:
         """Open positions as the seed kept them: ``{symbol: {"quantity": q, "avg_price": p}}``."""
-        return {
-            p.symbol: {"quantity": p.quantity, "avg_price": p.avg_price} for p in self.broker.ledger.positions()
-        }
+        return {p.symbol: {"quantity": p.quantity, "avg_price": p.avg_price} for p in self.broker.ledger.positions()}
 
     async def submit_order(self, symbol: str, action: str, price: float, quantity: float) -> str:
         """Submit an order for execution at about `price` (the entry price); returns its id at once.
@@ -99,7 +97,7 @@ class PaperTradingEngine:
         `action` is "BUY" or "SELL". A malformed order raises `InvalidOrder`; an order the balance cannot pay
         for ends "cancelled" with a `reason`.
         """
-        request = OrderRequest(symbol=symbol, side=action, quantity=quantity, reference_price=price)  # type: ignore[arg-type]
+        request = OrderRequest(symbol=symbol, side=action, quantity=quantity, reference_price=price)
         order = await self.broker.submit_order(request)
         return order.id
 

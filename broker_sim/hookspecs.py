@@ -196,4 +196,3 @@ def broker_sim_order_event(event: OrderEvent) -> None:
     All implementations are called, in registration order, before the broker's listeners and `events()`
     subscribers hear of it. Meant for loggers, journals and dashboards; must not raise.
     """
-

@@ -8,6 +8,7 @@ never reaches a broker's state.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -128,15 +129,24 @@ class EventType(_CaseInsensitiveEnum):
 _E = TypeVar("_E", bound=StrEnum)
 
 
-def _enum_converter(enum: type[_E], field: str) -> Any:
-    def convert(value: object) -> _E:
-        try:
-            return enum(value)
-        except ValueError:
-            valid = ", ".join(member.value for member in enum)
-            raise InvalidOrder(f"{field} must be one of {valid}; got {value!r}") from None
+def _convert(enum: type[_E], field: str, value: object) -> _E:
+    try:
+        return enum(value)  # type: ignore[arg-type]
+    except ValueError:
+        valid = ", ".join(member.value for member in enum)
+        raise InvalidOrder(f"{field} must be one of {valid}; got {value!r}") from None
 
-    return convert
+
+def _to_side(value: object) -> Side:
+    return _convert(Side, "side", value)
+
+
+def _to_order_type(value: object) -> OrderType:
+    return _convert(OrderType, "type", value)
+
+
+def _to_time_in_force(value: object) -> TimeInForce:
+    return _convert(TimeInForce, "time_in_force", value)
 
 
 def _is_number(value: object) -> bool:
@@ -163,12 +173,10 @@ class OrderRequest:
     """
 
     symbol: str
-    side: Side = attrs.field(converter=_enum_converter(Side, "side"))
+    side: Side = attrs.field(converter=_to_side)
     quantity: float
-    type: OrderType = attrs.field(default=OrderType.MARKET, converter=_enum_converter(OrderType, "type"))
-    time_in_force: TimeInForce = attrs.field(
-        default=TimeInForce.DAY, converter=_enum_converter(TimeInForce, "time_in_force")
-    )
+    type: OrderType = attrs.field(default=OrderType.MARKET, converter=_to_order_type)
+    time_in_force: TimeInForce = attrs.field(default=TimeInForce.DAY, converter=_to_time_in_force)
     limit_price: float | None = None
     stop_price: float | None = None
     client_order_id: str | None = None
@@ -188,9 +196,7 @@ class OrderRequest:
             raise InvalidOrder(f"stop_price is required for a {self.type.value} order ({where})")
         if self.type is OrderType.MARKET and self.limit_price is not None:
             raise InvalidOrder(f"limit_price is not allowed on a market order ({where})")
-        if self.client_order_id is not None and (
-            not isinstance(self.client_order_id, str) or not self.client_order_id
-        ):
+        if self.client_order_id is not None and (not isinstance(self.client_order_id, str) or not self.client_order_id):
             raise InvalidOrder(f"client_order_id must be a non-empty string, got {self.client_order_id!r}")
 
 
@@ -282,7 +288,7 @@ class OrderEvent:
     fill: Fill | None = None
 
 
-def _check_market(symbol: object, timestamp: object, prices: dict[str, object], kind: str) -> datetime:
+def _check_market(symbol: object, timestamp: object, prices: Mapping[str, object], kind: str) -> datetime:
     """Validate market data fields; return the timestamp in UTC. Raises `InvalidMarketData`."""
     if not isinstance(symbol, str) or not symbol:
         raise InvalidMarketData(f"{kind}: symbol must be a non-empty string, got {symbol!r}")
@@ -295,8 +301,7 @@ def _check_market(symbol: object, timestamp: object, prices: dict[str, object], 
     for name, value in prices.items():
         if not _is_number(value) or not math.isfinite(value) or value < 0:  # type: ignore[arg-type,operator]
             raise InvalidMarketData(
-                f"{kind} for {symbol} at {timestamp.isoformat()}: {name} must be a finite number >= 0, "
-                f"got {value!r}"
+                f"{kind} for {symbol} at {timestamp.isoformat()}: {name} must be a finite number >= 0, got {value!r}"
             )
     return timestamp if timestamp.tzinfo is UTC else timestamp.astimezone(UTC)
 

@@ -80,9 +80,7 @@ class Registry:
             raise ConfigError(f"cannot register a {kind} with name {name!r}: names are non-empty strings")
         existing = self._entries[kind].get(name)
         if existing is not None and existing.factory is not factory:
-            raise ConfigError(
-                f"{kind} {name!r} is registered twice: by {existing.plugin} and by {self.current_plugin}"
-            )
+            raise ConfigError(f"{kind} {name!r} is registered twice: by {existing.plugin} and by {self.current_plugin}")
         doc = description or (inspect.getdoc(factory) or "").strip().split("\n", 1)[0]
         self._entries[kind][name] = RegistryEntry(kind, name, factory, self.current_plugin, doc)
 
@@ -117,9 +115,7 @@ class Registry:
         params = dict(spec)
         name = params.pop(key, None)
         if name is None:
-            raise ConfigError(
-                f"{kind}: missing {key!r}; valid {key}s: {', '.join(self.names(kind))}"
-            )
+            raise ConfigError(f"{kind}: missing {key!r}; valid {key}s: {', '.join(self.names(kind))}")
         entry = self.get(kind, name)
         valid = {p.name: p for p in entry.parameters}
         if not entry.accepts_any_keyword:

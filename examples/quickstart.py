@@ -77,7 +77,15 @@ def show(broker: PaperBroker) -> None:
     summary = Table(title="Account")
     summary.add_column("")
     summary.add_column("value", justify="right")
-    for name in ("initial_balance", "cash", "equity", "buying_power", "realized_pnl", "unrealized_pnl", "fees"):
+    for name in (
+        "initial_balance",
+        "cash",
+        "equity",
+        "buying_power",
+        "realized_pnl",
+        "unrealized_pnl",
+        "fees",
+    ):
         summary.add_row(name, f"{getattr(account, name):,.2f}")
     console.print(summary)
 

@@ -29,7 +29,9 @@ def test_session_in_another_zone() -> None:
     assert session.next_close(_utc(2026, 1, 5, 9, 0)) == _utc(2026, 1, 5, 16, 30)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [("close", "4pm", "HH:MM"), ("timezone", "Mars/Base", "unknown time zone")])
+@pytest.mark.parametrize(
+    ("field", "value", "message"), [("close", "4pm", "HH:MM"), ("timezone", "Mars/Base", "unknown time zone")]
+)
 def test_bad_session_settings_are_config_errors(field: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TradingSession(**{field: value})  # type: ignore[arg-type]

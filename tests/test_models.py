@@ -95,7 +95,7 @@ def test_market_data_with_naive_timestamp_is_refused() -> None:
 
 
 def test_bar_with_low_above_high_is_refused() -> None:
-    with pytest.raises(InvalidMarketData, match="low 3.0 is above high 2.0"):
+    with pytest.raises(InvalidMarketData, match=r"low 3\.0 is above high 2\.0"):
         Bar("AAPL", T0, 2.0, 2.0, 3.0, 2.0)
 
 

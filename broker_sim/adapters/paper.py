@@ -128,11 +128,11 @@ class PaperBroker(Broker):
     def _install_models(self, chosen: Mapping[str, Mapping[str, Any] | str | None]) -> dict[str, tuple[str, Any]]:
         """Build the selected models from the registry and register them as plugins of this broker."""
         registry = build_registry(self._manager)
-        models = {}
+        models: dict[str, tuple[str, Any]] = {}
         for kind in _MODEL_KINDS:
             spec = chosen[kind] if chosen[kind] is not None else DEFAULT_MODELS[kind]
             model = registry.create(kind, spec)  # type: ignore[arg-type]
-            name = spec if isinstance(spec, str) else spec["model"]  # type: ignore[index]
+            name = str(spec if isinstance(spec, str) else spec["model"])  # type: ignore[index]
             hook = f"broker_sim_{kind}"
             if not callable(getattr(model, hook, None)):
                 raise ConfigError(f"{kind} model {name!r} does not implement the {hook} hook")
@@ -335,10 +335,20 @@ class PaperBroker(Broker):
         average = ((order.filled_avg_price or 0.0) * order.filled_quantity + executed * quantity) / filled
         if qty_at_least(filled, order.quantity):
             return self._finish(
-                order, _S.FILLED, EventType.FILL, fill, filled_quantity=order.quantity, filled_avg_price=average
+                order,
+                _S.FILLED,
+                EventType.FILL,
+                fill,
+                filled_quantity=order.quantity,
+                filled_avg_price=average,
             )
         return self._change(
-            order, _S.PARTIALLY_FILLED, EventType.PARTIAL_FILL, fill, filled_quantity=filled, filled_avg_price=average
+            order,
+            _S.PARTIALLY_FILLED,
+            EventType.PARTIAL_FILL,
+            fill,
+            filled_quantity=filled,
+            filled_avg_price=average,
         )
 
     def _change(

@@ -39,7 +39,15 @@ async def _state(broker: PaperBroker) -> tuple[object, ...]:
 
 
 def _bar(symbol: str, price: float, when: object = T0, low: float | None = None, high: float | None = None) -> Bar:
-    return Bar(symbol, when, price, high if high is not None else price, low if low is not None else price, price, 1e6)  # type: ignore[arg-type]
+    return Bar(
+        symbol,
+        when,
+        price,
+        high if high is not None else price,
+        low if low is not None else price,
+        price,
+        1e6,
+    )  # type: ignore[arg-type]
 
 
 # -- the seed's four tests ----------------------------------------------------------------------------------
@@ -359,7 +367,9 @@ async def test_events_arrive_in_order_to_listeners_and_iterators(broker: PaperBr
     assert heard_async[:3] == expected
 
 
-async def test_a_raising_listener_does_not_stop_the_broker(instant: PaperBroker, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_raising_listener_does_not_stop_the_broker(
+    instant: PaperBroker, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(event: OrderEvent) -> None:
         raise RuntimeError("dashboard down")
 
