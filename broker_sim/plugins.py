@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
@@ -22,13 +23,74 @@ from broker_sim.registry import Registry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "PluginManager",
+    "SelectedHook",
     "build_registry",
+    "copy_plugin_manager",
     "create_plugin_manager",
     "load_entry_points",
     "load_plugin_file",
 ]
 
 ENTRY_POINT_GROUP = "broker_sim"
+_PREFIX = "broker_sim_"
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager for project ``broker_sim``, which, like pytest's, also takes undecorated functions.
+
+    Any callable attribute named ``broker_sim_*`` is a hook implementation, decorated or not, so a model method
+    that forgot ``@hookimpl`` still answers, and a misspelled hook name is refused instead of silently ignored.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith(_PREFIX) and callable(getattr(plugin, name, None)):
+            return {
+                "wrapper": False,
+                "hookwrapper": False,
+                "optionalhook": False,
+                "tryfirst": False,
+                "trylast": False,
+                "specname": None,
+            }
+        return opts
+
+
+def copy_plugin_manager(manager: pluggy.PluginManager) -> PluginManager:
+    """A new manager with the same plugins under the same names, so one broker can add its own models to it."""
+    twin = PluginManager()
+    for name, plugin in manager.list_name_plugin():
+        if name is not None and twin.get_plugin(name) is None:
+            twin.register(plugin, name=name)
+    return twin
+
+
+class SelectedHook:
+    """Calls one `firstresult` hook; straight to the selected model's method while it is the only implementation.
+
+    The answer is the one pluggy would give (one non-wrapper implementation answers alone); the direct call saves
+    the hook machinery on the paths a replay takes per bar. Any plugin added later, wrapper or not, takes the
+    ordinary pluggy path.
+    """
+
+    __slots__ = ("_caller", "_model")
+
+    def __init__(self, manager: pluggy.PluginManager, hook_name: str, model: object) -> None:
+        self._caller = getattr(manager.hook, hook_name)
+        self._model = model
+
+    def __call__(self, **kwargs: Any) -> Any:
+        impls = self._caller.get_hookimpls()
+        if len(impls) == 1:
+            impl = impls[0]
+            if impl.plugin is self._model and not impl.wrapper and not impl.hookwrapper:
+                return impl.function(*[kwargs[name] for name in impl.argnames])
+        return self._caller(**kwargs)
 
 
 def create_plugin_manager(
@@ -36,7 +98,7 @@ def create_plugin_manager(
     *,
     load_installed: bool = True,
     base_dir: str | Path | None = None,
-) -> pluggy.PluginManager:
+) -> PluginManager:
     """A plugin manager with the hook specs, the built-ins, installed entry points and `plugin_files`.
 
     Relative plugin paths are taken from `base_dir` (the config file's folder), else the working directory.
@@ -44,8 +106,7 @@ def create_plugin_manager(
     """
     from broker_sim import builtin
 
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
+    manager = PluginManager()
     manager.register(builtin, name="broker_sim.builtin")
     if load_installed:
         load_entry_points(manager)
@@ -128,9 +189,12 @@ def load_plugin_file(
 
 
 def build_registry(manager: pluggy.PluginManager) -> Registry:
-    """Ask every plugin's `broker_sim_register` to fill a new `Registry`, recording which plugin added what."""
+    """Ask every plugin's `broker_sim_register`, in registration order, to fill a new `Registry`.
+
+    The registry records which plugin added what; a name registered twice is refused, blaming the later plugin.
+    """
     registry = Registry()
-    for impl in reversed(manager.hook.broker_sim_register.get_hookimpls()):
+    for impl in manager.hook.broker_sim_register.get_hookimpls():
         registry.current_plugin = impl.plugin_name
         try:
             impl.function(registry=registry)

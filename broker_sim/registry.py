@@ -95,6 +95,10 @@ class Registry:
 
     def get(self, kind: str, name: str) -> RegistryEntry:
         """The entry `name` of `kind`; raises `ConfigError` listing the valid names."""
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"{kind} {KINDS[kind]} must be a name, got {name!r}; valid: {', '.join(self.names(kind))}"
+            )
         entry = self._entries[kind].get(name)
         if entry is None:
             raise ConfigError(f"unknown {kind} {KINDS[kind]} {name!r}; valid: {', '.join(self.names(kind))}")

@@ -50,7 +50,14 @@ from broker_sim.models import (
     Trade,
 )
 from broker_sim.orders import transition
-from broker_sim.plugins import build_registry, create_plugin_manager
+from broker_sim.plugins import (
+    PluginManager,
+    SelectedHook,
+    build_registry,
+    copy_plugin_manager,
+    create_plugin_manager,
+    load_plugin_file,
+)
 
 __all__ = ["PaperBroker"]
 
@@ -76,8 +83,9 @@ class PaperBroker(Broker):
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
     seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
     `seed` seeds every random draw (None: a fresh seed from the OS). `clock` defaults to a simulated clock
-    starting now. `plugins` are extra plugin files; `plugin_manager` replaces the default one (built-ins +
-    entry points). `symbols`, when given, is the complete list of tradable symbols.
+    starting now. `plugins` are extra plugin files; `plugin_manager`, when given, supplies the plugins instead of
+    the default set (built-ins + entry points): the broker copies it, so brokers never share selected models.
+    `symbols`, when given, is the complete list of tradable symbols.
     """
 
     def __init__(
@@ -106,11 +114,19 @@ class PaperBroker(Broker):
         self.session = session if session is not None else TradingSession()
         self.symbols = frozenset(symbols) if symbols is not None else None
         self.ledger = Ledger(initial_balance, allow_short=allow_short, short_margin=short_margin)
-        self._manager = plugin_manager if plugin_manager is not None else create_plugin_manager(plugins)
+        self._manager: PluginManager = (
+            create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
+        )
+        for path in plugins if plugin_manager is not None else ():
+            load_plugin_file(self._manager, path)
         self._models = self._install_models(
             {"slippage": slippage, "latency": latency, "fill": fill, "commission": commission}
         )
-        self._hook = self._manager.hook
+        self._slippage = SelectedHook(self._manager, "broker_sim_slippage", self._models["slippage"][1])
+        self._latency_hook = SelectedHook(self._manager, "broker_sim_latency", self._models["latency"][1])
+        self._fill = SelectedHook(self._manager, "broker_sim_fill", self._models["fill"][1])
+        self._commission = SelectedHook(self._manager, "broker_sim_commission", self._models["commission"][1])
+        self._event_hook = self._manager.hook.broker_sim_order_event
         self._contexts = {
             kind: HookContext(kind, name, seed, self.clock.time, self.ledger.account)
             for kind, (name, _) in self._models.items()
@@ -134,9 +150,9 @@ class PaperBroker(Broker):
             model = registry.create(kind, spec)  # type: ignore[arg-type]
             name = str(spec if isinstance(spec, str) else spec["model"])  # type: ignore[index]
             hook = f"broker_sim_{kind}"
-            if not callable(getattr(model, hook, None)):
+            self._manager.register(model, name=f"{kind}:{name}")
+            if not any(impl.plugin is model for impl in getattr(self._manager.hook, hook).get_hookimpls()):
                 raise ConfigError(f"{kind} model {name!r} does not implement the {hook} hook")
-            self._manager.register(model, name=f"{kind}:{name}:{id(self)}")
             models[kind] = (name, model)
         return models
 
@@ -146,8 +162,11 @@ class PaperBroker(Broker):
         return {kind: model for kind, (_, model) in self._models.items()}
 
     @property
-    def plugin_manager(self) -> pluggy.PluginManager:
-        """This broker's plugin manager: built-ins, entry points, plugin files and the selected models."""
+    def plugin_manager(self) -> PluginManager:
+        """This broker's own plugin manager: built-ins, entry points, plugin files and the selected models.
+
+        Plugins registered on it later (wrappers, observers) take effect from the next hook call.
+        """
         return self._manager
 
     @property
@@ -258,17 +277,17 @@ class PaperBroker(Broker):
         """One unit's estimated cash cost for the reservation: the slipped price plus the fee per unit."""
         ctx = self._contexts["slippage"]
         ctx.fill_quantity = order.quantity
-        slipped = self._hook.broker_sim_slippage(order=order, price=price, market=None, ctx=ctx)
+        slipped = self._slippage(order=order, price=price, market=None, ctx=ctx)
         slipped = price if slipped is None else slipped
         if order.limit_price is not None and order.side is Side.BUY:
             slipped = min(slipped, order.limit_price)
         whole = Fill(order.id, order.symbol, order.side, order.quantity, slipped, 0.0, order.created_at, price)
-        fee = self._hook.broker_sim_commission(order=order, fill=whole, ctx=self._contexts["commission"]) or 0.0
+        fee = self._commission(order=order, fill=whole, ctx=self._contexts["commission"]) or 0.0
         return slipped + fee / order.quantity
 
     def _latency(self, order: Order, action: Action) -> float:
         """Seconds until the venue sees `action` for `order`, from the latency model."""
-        delay = self._hook.broker_sim_latency(order=order, action=action, ctx=self._contexts["latency"]) or 0.0
+        delay = self._latency_hook(order=order, action=action, ctx=self._contexts["latency"]) or 0.0
         if not isinstance(delay, int | float) or not math.isfinite(delay) or delay < 0:
             raise BrokerError(f"latency model {self._models['latency'][0]!r} returned {delay!r} seconds")
         return delay
@@ -295,7 +314,7 @@ class PaperBroker(Broker):
     def _offer(self, order: Order) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot."""
         ctx = self._contexts["fill"]
-        decision = self._hook.broker_sim_fill(order=order, market=self._market.get(order.symbol), ctx=ctx)
+        decision = self._fill(order=order, market=self._market.get(order.symbol), ctx=ctx)
         if decision is None or decision.quantity <= QTY_EPSILON:
             return order
         if not isinstance(decision, FillDecision) or not math.isfinite(decision.price) or decision.price <= 0:
@@ -311,7 +330,7 @@ class PaperBroker(Broker):
         market = self._market.get(order.symbol)
         ctx = self._contexts["slippage"]
         ctx.fill_quantity = quantity
-        slipped = self._hook.broker_sim_slippage(order=order, price=price, market=market, ctx=ctx)
+        slipped = self._slippage(order=order, price=price, market=market, ctx=ctx)
         executed = price if slipped is None else slipped
         if not isinstance(executed, int | float) or not math.isfinite(executed) or executed <= 0:
             raise BrokerError(f"slippage model {self._models['slippage'][0]!r} returned price {executed!r}")
@@ -322,7 +341,7 @@ class PaperBroker(Broker):
         now = self.clock.now()
         fill = Fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price)
         self._contexts["commission"].fill_quantity = quantity
-        fee = self._hook.broker_sim_commission(order=order, fill=fill, ctx=self._contexts["commission"])
+        fee = self._commission(order=order, fill=fill, ctx=self._contexts["commission"])
         if fee:
             if not math.isfinite(fee) or fee < 0:
                 raise BrokerError(f"commission model {self._models['commission'][0]!r} returned fee {fee!r}")
@@ -363,7 +382,8 @@ class PaperBroker(Broker):
 
     def _emit(self, event: OrderEvent) -> None:
         """Tell the `broker_sim_order_event` observers, then waiters, listeners and `events()` iterators."""
-        self._hook.broker_sim_order_event(event=event)
+        if self._event_hook.get_hookimpls():
+            self._event_hook(event=event)
         self._publish(event)
 
     def _finish(

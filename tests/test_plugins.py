@@ -1,0 +1,495 @@
+"""The plugin system through the public API: model selection and its errors, plugin files, wrappers, observers,
+the registry, and per-model random streams."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from broker_sim import ConfigError, OrderEvent, OrderStatus, PaperBroker, PluginError, SimulatedClock
+from broker_sim.builtin.commission import NoCommission
+from broker_sim.builtin.fill import ImmediateFill
+from broker_sim.builtin.latency import UniformLatency
+from broker_sim.builtin.slippage import FixedBpsSlippage
+from broker_sim.plugins import build_registry, create_plugin_manager
+from tests.conftest import T0
+
+#: The built-in entries, by kind, that `broker_sim.builtin` registers.
+BUILTINS: dict[str, list[str]] = {
+    "slippage": ["fixed", "fixed_bps", "none"],
+    "latency": ["constant", "none", "uniform"],
+    "fill": ["immediate"],
+    "commission": ["bps", "fixed", "none", "per_share"],
+    "adapter": ["paper"],
+}
+
+#: A third-party slippage model: buys pay, sells give up, `k` bps times the square root of the fill quantity.
+SQRT_IMPACT = """
+    import math
+
+    import attrs
+
+    from broker_sim import Side, hookimpl
+
+
+    @attrs.frozen
+    class SqrtImpact:
+        \"\"\"Impact of k bps per square root of the quantity filled.\"\"\"
+
+        k: float = 10.0
+
+        @hookimpl
+        def broker_sim_slippage(self, order, price, market, ctx):
+            move = self.k * math.sqrt(ctx.fill_quantity) / 10_000
+            return price * (1 + move) if order.side is Side.BUY else price * (1 - move)
+
+
+    @hookimpl
+    def broker_sim_register(registry):
+        registry.add("slippage", "sqrt_impact", SqrtImpact)
+"""
+
+#: A slippage model that draws from its own random stream, to show it does not shift other models' draws.
+NOISY_SLIPPAGE = """
+    import attrs
+
+    from broker_sim import hookimpl
+
+
+    @attrs.frozen
+    class Noisy:
+        @hookimpl
+        def broker_sim_slippage(self, order, price, market, ctx):
+            return price * (1 + ctx.rng.random() / 10_000)
+
+
+    @hookimpl
+    def broker_sim_register(registry):
+        registry.add("slippage", "noisy", Noisy)
+"""
+
+#: An observer that records every order event it hears, and a spot for the test to interleave its own notes.
+OBSERVER = """
+    from broker_sim import hookimpl
+
+    seen = []
+
+
+    @hookimpl
+    def broker_sim_order_event(event):
+        seen.append(("observer", event.type.value, event.order.status.value))
+"""
+
+
+def _write_plugin(tmp_path: Path, name: str, source: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def _loaded_module(broker: PaperBroker, path: Path) -> ModuleType:
+    """The module a broker loaded from plugin file `path`."""
+    for plugin in broker.plugin_manager.get_plugins():
+        if isinstance(plugin, ModuleType) and getattr(plugin, "__file__", None) == str(path.resolve()):
+            return plugin
+    raise AssertionError(f"{path} is not loaded")
+
+
+def _instant(**kwargs: Any) -> PaperBroker:
+    """A broker on a simulated clock at T0 with no latency, so orders fill as they are submitted."""
+    kwargs.setdefault("latency", {"model": "none"})
+    return PaperBroker(100_000, seed=7, clock=SimulatedClock(T0), **kwargs)
+
+
+# -- choosing a model by name: every mistake is a ConfigError that says what is valid -------------------------
+
+
+def test_unknown_model_name_lists_the_valid_names() -> None:
+    with pytest.raises(ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, none"):
+        PaperBroker(slippage={"model": "nope"})
+
+
+def test_unknown_latency_model_given_as_a_bare_name_lists_the_valid_names() -> None:
+    with pytest.raises(ConfigError, match=r"unknown latency model 'slow'; valid: constant, none, uniform"):
+        PaperBroker(latency="slow")
+
+
+def test_missing_model_key_lists_the_valid_names() -> None:
+    with pytest.raises(ConfigError, match=r"slippage: missing 'model'; valid models: fixed, fixed_bps, none"):
+        PaperBroker(slippage={"bps": 3})
+
+
+def test_model_name_that_is_not_a_string_raises_config_error() -> None:
+    # YAML turns `model: [fixed_bps]` into a list; that is a config mistake, not a crash.
+    with pytest.raises(ConfigError, match=r"slippage.*\['fixed_bps'\].*valid.*fixed, fixed_bps, none"):
+        PaperBroker(slippage={"model": ["fixed_bps"]})
+
+
+def test_model_spec_that_is_neither_mapping_nor_name_raises_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"slippage must be a mapping .* got 5"):
+        PaperBroker(slippage=5)  # type: ignore[arg-type]
+
+
+def test_unknown_parameter_is_named_and_valid_parameters_listed() -> None:
+    with pytest.raises(ConfigError, match=r"unknown parameter 'bpz'; valid parameters: bps=5\.0"):
+        PaperBroker(slippage={"model": "fixed_bps", "bpz": 3})
+
+
+def test_missing_required_parameter_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"slippage model 'fixed': missing parameter 'amount'"):
+        PaperBroker(slippage={"model": "fixed"})
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-1, r"bps must be >= 0, got -1"),
+        ("abc", r"bps must be a finite number, got 'abc'"),
+        (math.nan, r"bps must be a finite number, got nan"),
+        (True, r"bps must be a finite number, got True"),
+    ],
+)
+def test_bad_parameter_value_names_the_field_and_the_value(value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"slippage model 'fixed_bps': {message}"):
+        PaperBroker(slippage={"model": "fixed_bps", "bps": value})
+
+
+def test_uniform_latency_with_high_below_low_raises() -> None:
+    with pytest.raises(ConfigError, match=r"latency model 'uniform': high must be >= low, got low=2\.0 high=1\.0"):
+        PaperBroker(latency={"model": "uniform", "low": 2.0, "high": 1.0})
+
+
+def test_uniform_latency_with_high_below_the_default_low_raises() -> None:
+    with pytest.raises(ConfigError, match=r"high must be >= low, got low=0\.5 high=0\.1"):
+        PaperBroker(latency={"model": "uniform", "high": 0.1})
+
+
+def test_default_broker_uses_the_seed_models() -> None:
+    models = PaperBroker().models
+    assert models["slippage"] == FixedBpsSlippage(bps=5)
+    assert models["latency"] == UniformLatency(0.5, 2.0)
+    assert models["fill"] == ImmediateFill()
+    assert models["commission"] == NoCommission()
+
+
+# -- plugin files that cannot be loaded ---------------------------------------------------------------------
+
+
+def test_missing_plugin_file_raises_plugin_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_plugin.py"
+    with pytest.raises(PluginError, match=r"plugin file .*no_such_plugin\.py does not exist"):
+        PaperBroker(plugins=[str(missing)])
+
+
+def test_plugin_file_that_raises_on_import_names_the_file_and_the_exception(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "broken.py", "raise RuntimeError('no API key set')\n")
+    with pytest.raises(PluginError, match=r"broken\.py failed to import: RuntimeError: no API key set"):
+        PaperBroker(plugins=[str(path)])
+
+
+def test_plugin_file_with_a_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "typo.py", "def broker_sim_slippage(:\n")
+    with pytest.raises(PluginError, match=r"typo\.py failed to import: SyntaxError"):
+        PaperBroker(plugins=[str(path)])
+
+
+def test_plugin_file_with_a_misspelled_hook_raises_plugin_error(tmp_path: Path) -> None:
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl
+        def broker_sim_slipage(order, price, market, ctx):
+            return price
+    """
+    path = _write_plugin(tmp_path, "misspelled.py", source)
+    with pytest.raises(PluginError, match=r"misspelled\.py.*broker_sim_slipage"):
+        PaperBroker(plugins=[str(path)])
+
+
+def test_plugin_hook_with_an_argument_the_spec_lacks_raises_plugin_error(tmp_path: Path) -> None:
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl
+        def broker_sim_slippage(order, px):
+            return px
+    """
+    path = _write_plugin(tmp_path, "bad_args.py", source)
+    with pytest.raises(PluginError, match=r"(?s)bad_args\.py.*broker_sim_slippage.*px"):
+        PaperBroker(plugins=[str(path)])
+
+
+def test_plugin_whose_register_hook_raises_is_named(tmp_path: Path) -> None:
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl
+        def broker_sim_register(registry):
+            raise KeyError("oops")
+    """
+    path = _write_plugin(tmp_path, "bad_register.py", source)
+    with pytest.raises(PluginError, match=r"bad_register\.py: broker_sim_register failed: KeyError"):
+        PaperBroker(plugins=[str(path)])
+
+
+def test_plugin_that_reuses_a_builtin_name_names_both_plugins(tmp_path: Path) -> None:
+    source = SQRT_IMPACT.replace('"sqrt_impact"', '"fixed_bps"')
+    path = _write_plugin(tmp_path, "clash.py", source)
+    with pytest.raises(PluginError, match=r"slippage 'fixed_bps' is registered twice") as raised:
+        PaperBroker(plugins=[str(path)])
+    assert str(path) in str(raised.value)
+    assert "broker_sim.builtin" in str(raised.value)
+
+
+async def test_model_method_without_hookimpl_still_answers(tmp_path: Path) -> None:
+    # Like pytest, any broker_sim_* method is a hook implementation, decorated or not: never silently ignored.
+    source = """
+        import attrs
+
+        from broker_sim import hookimpl
+
+
+        @attrs.frozen
+        class Undecorated:
+            def broker_sim_slippage(self, order, price, market, ctx):
+                return price + 100.0
+
+
+        @hookimpl
+        def broker_sim_register(registry):
+            registry.add("slippage", "undecorated", Undecorated)
+    """
+    path = _write_plugin(tmp_path, "undecorated.py", source)
+    broker = _instant(plugins=[str(path)], slippage="undecorated")
+    order = await broker.buy("AAPL", 1, reference_price=100.0)
+    assert order.filled_avg_price == 200.0
+
+
+def test_model_without_its_kinds_hook_raises_config_error(tmp_path: Path) -> None:
+    source = """
+        import attrs
+
+        from broker_sim import hookimpl
+
+
+        @attrs.frozen
+        class NotASlippage:
+            pass
+
+
+        @hookimpl
+        def broker_sim_register(registry):
+            registry.add("slippage", "hollow", NotASlippage)
+    """
+    path = _write_plugin(tmp_path, "hollow.py", source)
+    with pytest.raises(ConfigError, match=r"slippage model 'hollow' does not implement the broker_sim_slippage hook"):
+        PaperBroker(plugins=[str(path)], slippage="hollow")
+
+
+def test_undecorated_misspelled_hook_is_refused(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "typo.py", "def broker_sim_slipage(order, price, market, ctx):\n    return price\n")
+    with pytest.raises(PluginError, match=r"typo\.py"):
+        PaperBroker(plugins=[str(path)])
+
+
+# -- plugin files that provide or adjust a model --------------------------------------------------------------
+
+
+async def test_plugin_model_selected_by_name_sets_fill_prices_by_its_formula(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "sqrt_impact.py", SQRT_IMPACT)
+    broker = _instant(plugins=[str(path)], slippage={"model": "sqrt_impact", "k": 20.0})
+    buy = await broker.buy("AAPL", 16, reference_price=100.0)
+    sell = await broker.sell("AAPL", 9, reference_price=100.0)
+    assert buy.status is OrderStatus.FILLED
+    assert buy.filled_avg_price == pytest.approx(100.0 * (1 + 20.0 * 4 / 10_000), rel=1e-12)
+    assert sell.filled_avg_price == pytest.approx(100.0 * (1 - 20.0 * 3 / 10_000), rel=1e-12)
+
+
+async def test_plugin_model_uses_its_own_default_parameter(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "sqrt_impact.py", SQRT_IMPACT)
+    broker = _instant(plugins=[str(path)], slippage="sqrt_impact")
+    order = await broker.buy("AAPL", 10, reference_price=100.0)
+    assert order.filled_avg_price == pytest.approx(100.0 * (1 + 10.0 * math.sqrt(10) / 10_000), rel=1e-12)
+
+
+def test_unknown_parameter_of_a_plugin_model_lists_its_parameters(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "sqrt_impact.py", SQRT_IMPACT)
+    with pytest.raises(ConfigError, match=r"'sqrt_impact': unknown parameter 'kk'; valid parameters: k=10\.0"):
+        PaperBroker(plugins=[str(path)], slippage={"model": "sqrt_impact", "kk": 1})
+
+
+async def test_wrapper_plugin_adds_to_the_default_slippage(tmp_path: Path) -> None:
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl(wrapper=True)
+        def broker_sim_slippage(order, price, market, ctx):
+            result = yield
+            return result + 1.0
+    """
+    path = _write_plugin(tmp_path, "plus_one.py", source)
+    broker = PaperBroker(100_000, seed=7, clock=SimulatedClock(T0), plugins=[str(path)])
+    order = await broker.buy("AAPL", 10, reference_price=100.0)
+    filled = await broker.wait_for(order.id, "filled")
+    assert filled.filled_avg_price == pytest.approx(100.05 + 1.0, abs=1e-9)
+    assert broker.fills[0].reference_price == 100.0
+
+
+async def test_tryfirst_plugin_answers_before_the_model_and_none_passes_the_turn(tmp_path: Path) -> None:
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl(tryfirst=True)
+        def broker_sim_slippage(order, price, market, ctx):
+            return price + 2.0 if order.symbol == "MSFT" else None
+    """
+    path = _write_plugin(tmp_path, "msft_only.py", source)
+    broker = _instant(plugins=[str(path)])
+    msft = await broker.buy("MSFT", 10, reference_price=100.0)
+    aapl = await broker.buy("AAPL", 10, reference_price=100.0)
+    assert msft.filled_avg_price == pytest.approx(102.0, abs=1e-9)
+    assert aapl.filled_avg_price == pytest.approx(100.05, abs=1e-9)
+
+
+async def test_plain_module_level_hook_answers_only_after_the_selected_model(tmp_path: Path) -> None:
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl
+        def broker_sim_slippage(order, price, market, ctx):
+            return price * 2
+    """
+    path = _write_plugin(tmp_path, "late.py", source)
+    broker = _instant(plugins=[str(path)], slippage={"model": "fixed", "amount": 0.25})
+    order = await broker.buy("AAPL", 10, reference_price=100.0)
+    assert order.filled_avg_price == pytest.approx(100.25, abs=1e-9)
+
+
+async def test_same_plugin_file_listed_twice_is_loaded_once(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "sqrt_impact.py", SQRT_IMPACT)
+    broker = _instant(plugins=[str(path), str(path)], slippage={"model": "sqrt_impact", "k": 20.0})
+    order = await broker.buy("AAPL", 4, reference_price=100.0)
+    assert order.filled_avg_price == pytest.approx(100.0 * (1 + 20.0 * 2 / 10_000), rel=1e-12)
+
+
+def test_relative_plugin_path_is_taken_from_base_dir(tmp_path: Path) -> None:
+    _write_plugin(tmp_path, "sqrt_impact.py", SQRT_IMPACT)
+    manager = create_plugin_manager(["sqrt_impact.py"], base_dir=tmp_path)
+    assert "sqrt_impact" in build_registry(manager).names("slippage")
+
+
+async def test_two_brokers_on_one_plugin_manager_each_fill_with_their_own_models() -> None:
+    manager = create_plugin_manager()
+    plain = PaperBroker(plugin_manager=manager, clock=SimulatedClock(T0), slippage="none", latency="none")
+    costly = PaperBroker(
+        plugin_manager=manager,
+        clock=SimulatedClock(T0),
+        slippage={"model": "fixed", "amount": 1.0},
+        latency="none",
+    )
+    assert (await plain.buy("AAPL", 10, reference_price=100.0)).filled_avg_price == 100.0
+    assert (await costly.buy("AAPL", 10, reference_price=100.0)).filled_avg_price == 101.0
+
+
+# -- observers ----------------------------------------------------------------------------------------------
+
+
+async def test_order_event_observer_sees_new_accepted_fill_in_order(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "observer.py", OBSERVER)
+    broker = PaperBroker(100_000, seed=7, clock=SimulatedClock(T0), plugins=[str(path)])
+    seen = _loaded_module(broker, path).seen
+    order = await broker.buy("AAPL", 10, reference_price=100.0)
+    assert seen == [("observer", "new", "new")]
+    await broker.wait_for(order.id, "filled")
+    assert seen == [
+        ("observer", "new", "new"),
+        ("observer", "accepted", "accepted"),
+        ("observer", "fill", "filled"),
+    ]
+
+
+async def test_order_event_observer_hears_each_event_before_the_listeners(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "observer.py", OBSERVER)
+    broker = _instant(plugins=[str(path)])
+    seen = _loaded_module(broker, path).seen
+
+    def listener(event: OrderEvent) -> None:
+        seen.append(("listener", event.type.value, event.order.status.value))
+
+    broker.add_listener(listener)
+    await broker.buy("AAPL", 10, reference_price=100.0)
+    assert [(who, kind) for who, kind, _ in seen] == [
+        ("observer", "new"),
+        ("listener", "new"),
+        ("observer", "accepted"),
+        ("listener", "accepted"),
+        ("observer", "fill"),
+        ("listener", "fill"),
+    ]
+
+
+# -- the registry -------------------------------------------------------------------------------------------
+
+
+def test_registry_lists_every_builtin_by_kind_with_its_plugin() -> None:
+    registry = build_registry(create_plugin_manager())
+    builtins = [entry for entry in registry.entries() if entry.plugin == "broker_sim.builtin"]
+    by_kind: dict[str, list[str]] = {}
+    for entry in builtins:
+        by_kind.setdefault(entry.kind, []).append(entry.name)
+    assert by_kind == BUILTINS
+    for kind, names in BUILTINS.items():
+        assert set(names) <= set(registry.names(kind))
+    assert all(entry.description for entry in builtins)
+
+
+def test_registry_records_the_plugin_file_that_added_a_model(tmp_path: Path) -> None:
+    path = _write_plugin(tmp_path, "sqrt_impact.py", SQRT_IMPACT)
+    registry = build_registry(create_plugin_manager([path]))
+    entry = registry.get("slippage", "sqrt_impact")
+    assert str(path.resolve()) in entry.plugin
+    assert entry.description == "Impact of k bps per square root of the quantity filled."
+    assert [str(parameter) for parameter in entry.parameters] == ["k=10.0"]
+
+
+# -- randomness: one stream per model -----------------------------------------------------------------------
+
+
+async def _fill_times(slippage: dict[str, Any], plugins: Sequence[str] = (), seed: int = 11) -> list[datetime]:
+    """When each of six sequential market orders fills under 0.5-2.0 s uniform latency."""
+    broker = PaperBroker(
+        100_000,
+        seed=seed,
+        clock=SimulatedClock(T0),
+        slippage=slippage,
+        latency={"model": "uniform", "low": 0.5, "high": 2.0},
+        plugins=plugins,
+    )
+    times = []
+    for _ in range(6):
+        order = await broker.buy("AAPL", 1, reference_price=100.0)
+        times.append((await broker.wait_for(order.id, "filled")).updated_at)
+    return times
+
+
+async def test_changing_the_slippage_model_does_not_change_the_latency_draws(tmp_path: Path) -> None:
+    noisy = _write_plugin(tmp_path, "noisy.py", NOISY_SLIPPAGE)
+    without = await _fill_times({"model": "none"})
+    assert await _fill_times({"model": "fixed_bps", "bps": 5}) == without
+    assert await _fill_times({"model": "noisy"}, plugins=[str(noisy)]) == without
+    gaps = {(later - earlier).total_seconds() for earlier, later in zip([T0, *without], without, strict=False)}
+    assert len(gaps) == len(without) and all(0.5 <= gap <= 2.0 for gap in gaps)
+    assert await _fill_times({"model": "none"}, seed=12) != without
