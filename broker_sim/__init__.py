@@ -4,9 +4,11 @@ from broker_sim.adapters.paper import PaperBroker
 from broker_sim.broker import Broker
 from broker_sim.calendar import TradingSession
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
+from broker_sim.config import Config, load_config
 from broker_sim.errors import (
     BrokerError,
     ConfigError,
+    DataError,
     InvalidMarketData,
     InvalidOrder,
     InvalidRequest,
@@ -37,6 +39,9 @@ from broker_sim.models import (
     Trade,
 )
 
+from broker_sim.strategy import Strategy
+from broker_sim.streams import PriceStreamManager
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -47,7 +52,9 @@ __all__ = [
     "Broker",
     "BrokerError",
     "Clock",
+    "Config",
     "ConfigError",
+    "DataError",
     "EventType",
     "Fill",
     "FillDecision",
@@ -70,13 +77,16 @@ __all__ = [
     "PluginError",
     "Position",
     "PositionNotFound",
+    "PriceStreamManager",
     "Quote",
     "RealtimeClock",
     "Side",
     "SimulatedClock",
+    "Strategy",
     "TimeInForce",
     "Trade",
     "TradingSession",
     "__version__",
     "hookimpl",
+    "load_config",
 ]

@@ -121,6 +121,16 @@ class SimulatedClock(Clock):
             heapq.heappop(timers)
         return timers[0][0] if timers else None
 
+    def move_to(self, when: float) -> bool:
+        """Set the time to `when` if nothing is scheduled until then and return True; else change nothing and
+        return False (the caller then awaits `advance_to(when)`). The replay's per-event fast path."""
+        timers = self._timers
+        if timers and timers[0][0] <= when:
+            return False
+        if when > self._now:
+            self._now = when
+        return True
+
     async def advance(self, seconds: float) -> None:
         """Move time forward by `seconds`, running everything scheduled in that span in time order."""
         if seconds < 0:

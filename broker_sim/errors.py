@@ -53,3 +53,7 @@ class PluginError(ConfigError):
 
 class OrderTimeout(BrokerError, TimeoutError):
     """`wait_for` gave up: the order did not reach the awaited status within the timeout (clock time)."""
+
+
+class DataError(BrokerError, ValueError):
+    """Bad market data from a source (a CSV row, a feed message); the message names the source and the place."""

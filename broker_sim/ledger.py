@@ -291,6 +291,19 @@ class Ledger:
         """Realized P&L per symbol traded so far, open or flat."""
         return {symbol: held.realized_pnl for symbol, held in self._holdings.items()}
 
+    def equity_and_exposure(self) -> tuple[float, float]:
+        """Equity (cash + market value) and gross exposure (sum of |market value|), cheaply, for sampling."""
+        equity = self.cash
+        exposure = 0.0
+        marks = self.marks
+        for symbol, held in self._holdings.items():
+            quantity = held.quantity
+            if quantity:
+                value = quantity * marks.get(symbol, held.avg_price)
+                equity += value
+                exposure += abs(value)
+        return equity, exposure
+
     def account(self) -> Account:
         """A snapshot of the whole account at the current marks."""
         market_value = 0.0

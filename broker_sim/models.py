@@ -374,3 +374,44 @@ class Trade:
 
 
 MarketData = Bar | Quote | Trade
+
+
+_M = TypeVar("_M")
+
+
+def _unchecked_constructor(cls: type[_M], names: tuple[str, ...]) -> Any:
+    """A constructor that skips validation, for readers that validated the values themselves (the hot path)."""
+    setters = [getattr(cls, name).__set__ for name in names]
+    new = object.__new__
+    if len(names) == 7:
+        s1, s2, s3, s4, s5, s6, s7 = setters
+
+        def make7(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any) -> Any:
+            obj = new(cls)
+            s1(obj, a)
+            s2(obj, b)
+            s3(obj, c)
+            s4(obj, d)
+            s5(obj, e)
+            s6(obj, f)
+            s7(obj, g)
+            return obj
+
+        return make7
+
+    def make(*values: Any) -> Any:
+        obj = new(cls)
+        for setter, value in zip(setters, values, strict=True):
+            setter(obj, value)
+        return obj
+
+    return make
+
+
+#: ``unchecked_bar(symbol, timestamp, open, high, low, close, volume)``: a `Bar` without validation, ~5x faster.
+#: Only for sources that have checked the values already (finite, low <= high, aware UTC timestamp).
+unchecked_bar: Any = _unchecked_constructor(Bar, ("symbol", "timestamp", "open", "high", "low", "close", "volume"))
+#: ``unchecked_quote(symbol, timestamp, bid, ask, bid_size, ask_size)``: a `Quote` without validation.
+unchecked_quote: Any = _unchecked_constructor(Quote, ("symbol", "timestamp", "bid", "ask", "bid_size", "ask_size"))
+#: ``unchecked_trade(symbol, timestamp, price, size)``: a `Trade` without validation.
+unchecked_trade: Any = _unchecked_constructor(Trade, ("symbol", "timestamp", "price", "size"))

@@ -27,6 +27,7 @@ BUILTINS: dict[str, list[str]] = {
     "latency": ["constant", "none", "uniform"],
     "fill": ["immediate"],
     "commission": ["bps", "fixed", "none", "per_share"],
+    "source": ["csv", "synthetic"],
     "adapter": ["paper"],
 }
 

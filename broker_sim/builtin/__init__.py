@@ -20,8 +20,10 @@ DEFAULT_MODELS: dict[str, dict[str, object]] = {
 
 @hookimpl
 def broker_sim_register(registry: Registry) -> None:
-    """Register the built-in slippage, latency, fill and commission models and the paper adapter."""
+    """Register the built-in models, the csv/synthetic/websocket price sources and the paper adapter."""
     from broker_sim.adapters.paper import PaperBroker
+    from broker_sim.streams.csv_source import CsvSource
+    from broker_sim.streams.synthetic import SyntheticSource
 
     registry.add("slippage", "none", NoSlippage)
     registry.add("slippage", "fixed_bps", FixedBpsSlippage)
@@ -34,4 +36,6 @@ def broker_sim_register(registry: Registry) -> None:
     registry.add("commission", "per_share", PerShareCommission)
     registry.add("commission", "bps", BpsCommission)
     registry.add("commission", "fixed", FixedCommission)
+    registry.add("source", "csv", CsvSource)
+    registry.add("source", "synthetic", SyntheticSource)
     registry.add("adapter", "paper", PaperBroker)

@@ -1,0 +1,239 @@
+"""The ``broker-sim`` command: a thin shell over `run_simulation`, `load_config` and the plugin registry.
+
+Exit codes: 0 ok; 2 a bad config or bad input (one line naming file, key and line; no traceback); 1 an
+internal error (a bug: the traceback is printed).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from broker_sim.config import describe_error, load_config
+from broker_sim.errors import BrokerError
+from broker_sim.plugins import build_registry, create_plugin_manager, load_plugin_file
+from broker_sim.simulation import Result, run_simulation
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="broker-sim",
+    help="Run config-driven trading simulations on the paper broker and read their reports.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+#: Below this many estimated events no progress bar is shown: the run is over before it would matter.
+_PROGRESS_MIN_EVENTS = 200_000
+
+ConfigPath = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {describe_error(exc)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+class _RateColumn(ProgressColumn):
+    """Events per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} bars/s" if speed else "", style="progress.data.speed")
+
+
+@app.command()
+def run(
+    config: ConfigPath,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder (default: the config's report.out).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on long runs.")] = True,
+) -> None:
+    """Run the simulation CONFIG describes, write its report, print a summary."""
+    try:
+        loaded = load_config(config)
+    except BrokerError as exc:
+        raise _fail(exc) from None
+    started = time.perf_counter()
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task_id = None
+
+    def report(done: int, total: int | None) -> None:
+        nonlocal task_id
+        if not progress or (total or 0) < _PROGRESS_MIN_EVENTS:
+            return
+        if task_id is None:
+            bar.start()
+            task_id = bar.add_task(config.name, total=total)
+        bar.update(task_id, completed=done, total=max(total or done, done))
+
+    try:
+        result = run_simulation(loaded, out=out_dir, progress=report)
+    except BrokerError as exc:
+        raise _fail(exc) from None
+    finally:
+        bar.stop()
+    _summary(result, time.perf_counter() - started)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        if math.isinf(value):
+            return "inf"
+        return f"{value:,.4f}"
+    return str(value)
+
+
+_PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "win_rate", "exposure"}
+
+
+def _summary(result: Result, elapsed: float) -> None:
+    metrics = result.metrics
+    table = Table(title=f"{result.config.path.name if result.config.path else 'run'}: summary", show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in type(metrics).__attrs_attrs__:  # type: ignore[attr-defined]
+        value = getattr(metrics, name.name)
+        shown = f"{value:.2%}" if name.name in _PERCENT and isinstance(value, float) and math.isfinite(value) else _format(value)
+        table.add_row(name.name.replace("_", " "), shown)
+    out.print(table)
+    rate = result.events / elapsed if elapsed > 0 else float("inf")
+    out.print(f"{result.events:,} market events in {elapsed:.2f} s ({rate:,.0f}/s)")
+    if result.report_dir is not None:
+        out.print(f"report: {result.report_dir}")
+
+
+@app.command()
+def validate(config: ConfigPath) -> None:
+    """Check CONFIG without running it: keys, types, names, parameters, files, strategy classes."""
+    try:
+        loaded = load_config(config)
+    except BrokerError as exc:
+        raise _fail(exc) from None
+    strategies = ", ".join(s.class_ for s in loaded.all_strategies)
+    out.print(f"{config}: ok ({len(loaded.prices.sources)} source(s); strategies: {strategies})")
+
+
+@app.command()
+def plugins(
+    plugin_file: Annotated[
+        list[Path] | None, typer.Option("--plugin", "-p", help="Also load this plugin file.")
+    ] = None,
+) -> None:
+    """List every registered model, price source and adapter, with its parameters and its plugin."""
+    try:
+        manager = create_plugin_manager()
+        for path in plugin_file or ():
+            load_plugin_file(manager, path)
+        registry = build_registry(manager)
+    except BrokerError as exc:
+        raise _fail(exc) from None
+    table = Table(title="broker-sim plugins")
+    for column in ("kind", "name", "parameters", "plugin", "what"):
+        table.add_column(column)
+    for entry in registry.entries():
+        hidden = {"base_dir", "seed"} if entry.kind == "source" else set()
+        parameters = ", ".join(str(p) for p in entry.parameters if p.name not in hidden)
+        table.add_row(entry.kind, entry.name, parameters or "-", entry.plugin, entry.description)
+    out.print(table)
+
+
+STARTER_CONFIG = """\
+# A starter config: an SMA crossover on synthetic data through the paper broker.
+# Run it: broker-sim run {config}
+broker:
+  adapter: paper
+  initial_balance: 100000
+  seed: 42
+models:
+  slippage: {{model: fixed_bps, bps: 5}}
+  latency: {{model: uniform, low: 0.5, high: 2.0}}
+  fill: {{model: immediate}}
+  commission: {{model: none}}
+prices:
+  clock: simulated
+  sources:
+    - {{source: synthetic, symbols: [AAPL], interval: 60, count: 2000}}
+strategy:
+  class: {strategy}:MyStrategy
+  params: {{fast: 10, slow: 30, quantity: 100}}
+report:
+  out: reports/{stem}
+"""
+
+STARTER_STRATEGY = '''\
+"""A starter strategy: buy when the fast average crosses above the slow one, sell when it crosses below."""
+
+from collections import deque
+
+from broker_sim import Bar, Strategy
+
+
+class MyStrategy(Strategy):
+    def __init__(self, fast: int = 10, slow: int = 30, quantity: float = 100) -> None:
+        self.fast, self.slow, self.quantity = fast, slow, quantity
+        self.closes: deque[float] = deque(maxlen=slow)
+        self.long = False
+
+    async def on_bar(self, bar: Bar) -> None:
+        self.closes.append(bar.close)
+        if len(self.closes) < self.slow:
+            return
+        closes = list(self.closes)
+        above = sum(closes[-self.fast:]) / self.fast > sum(closes) / self.slow
+        if above and not self.long:
+            await self.broker.buy(bar.symbol, self.quantity)
+            self.long = True
+        elif not above and self.long:
+            await self.broker.sell(bar.symbol, self.quantity)
+            self.long = False
+'''
+
+
+@app.command()
+def init(
+    config: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("broker-sim.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write a starter config and a starter strategy next to it, ready to run."""
+    strategy = config.with_name("my_strategy.py")
+    for path in (config, strategy):
+        if path.exists() and not force:
+            err.print(f"[bold red]error:[/] {path} exists; pass --force to overwrite it", highlight=False)
+            raise typer.Exit(code=2)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(STARTER_CONFIG.format(config=config, strategy=strategy.name, stem=config.stem))
+    strategy.write_text(STARTER_STRATEGY)
+    out.print(f"wrote {config} and {strategy}; run: broker-sim run {config}")
+
+
+def main() -> None:
+    """Entry point for ``python -m broker_sim``."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,426 @@
+"""YAML config -> frozen attrs classes (through a cattrs converter), with errors that name file, key and line.
+
+`load_config` reads, substitutes ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) in string values, structures the
+data into `Config`, then checks everything a run would need: the adapter, model and source names and their
+parameters (against the plugin registry, plugin files included), the strategy classes and their parameters,
+the files they name. Every mistake is one `ConfigError` whose message reads
+``configs/demo.yaml:12: models.slippage.bps: bps must be >= 0, got -1``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import cattrs
+import yaml
+from cattrs.gen import make_dict_structure_fn, override
+
+from broker_sim.errors import BrokerError, ConfigError
+from broker_sim.registry import Registry
+
+__all__ = [
+    "Config",
+    "ModelsConfig",
+    "PricesConfig",
+    "ReportConfig",
+    "StrategyConfig",
+    "load_config",
+]
+
+_MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+
+
+@attrs.frozen(slots=True)
+class ModelsConfig:
+    """The paper adapter's models, each ``{model: name, **parameters}``; None keeps the adapter's default."""
+
+    slippage: dict[str, Any] | None = None
+    latency: dict[str, Any] | None = None
+    fill: dict[str, Any] | None = None
+    commission: dict[str, Any] | None = None
+
+    def given(self) -> dict[str, dict[str, Any]]:
+        """The models the config sets, by kind."""
+        return {kind: spec for kind in _MODEL_KINDS if (spec := getattr(self, kind)) is not None}
+
+
+@attrs.frozen(slots=True)
+class PricesConfig:
+    """Where market data comes from and which clock the run keeps."""
+
+    clock: Literal["simulated", "realtime"] = "simulated"
+    sources: tuple[dict[str, Any], ...] = ()
+
+
+@attrs.frozen(slots=True)
+class StrategyConfig:
+    """One strategy: ``class`` is ``module:Class`` or ``path/to/file.py:Class`` (relative to the config file)."""
+
+    class_: str
+    params: dict[str, Any] = attrs.Factory(dict)
+    symbols: tuple[str, ...] | None = None
+    name: str | None = None
+
+
+@attrs.frozen(slots=True)
+class ReportConfig:
+    """Where the report goes (relative to the config file) and how finely equity is sampled (seconds)."""
+
+    out: str | None = None
+    title: str | None = None
+    equity_interval: float = 3600.0
+
+
+@attrs.frozen(slots=True)
+class Config:
+    """A whole run: adapter, models, prices, strategies, plugins, report. Built by `load_config`."""
+
+    broker: dict[str, Any] = attrs.Factory(lambda: {"adapter": "paper"})
+    models: ModelsConfig = ModelsConfig()
+    prices: PricesConfig = PricesConfig()
+    strategy: StrategyConfig | None = None
+    strategies: tuple[StrategyConfig, ...] = ()
+    plugins: tuple[str, ...] = ()
+    report: ReportConfig = ReportConfig()
+    #: The file the config came from (None for text), and the folder relative paths are taken from.
+    path: Path | None = None
+    base_dir: Path = attrs.Factory(Path.cwd)
+    #: The YAML text after environment substitution, for the report.
+    text: str = ""
+
+    @property
+    def all_strategies(self) -> tuple[StrategyConfig, ...]:
+        """`strategy` and `strategies` together."""
+        return ((self.strategy,) if self.strategy is not None else ()) + self.strategies
+
+    @property
+    def seed(self) -> int | None:
+        """The run's seed (``broker.seed``), default 42."""
+        seed = self.broker.get("seed", 42)
+        return seed if isinstance(seed, int) or seed is None else None
+
+    def resolve(self, path: str | Path) -> Path:
+        """`path` relative to the config file's folder."""
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+
+for _cls in (ModelsConfig, PricesConfig, StrategyConfig, ReportConfig, Config):
+    attrs.resolve_types(_cls)
+
+
+# -- the converter ---------------------------------------------------------------------------------------------
+
+
+def _strict(kind: type, label: str) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, bool) and kind is not bool:
+            raise ConfigError(f"expected {label}, got {value!r}")
+        if kind is float and isinstance(value, int | float):
+            if not math.isfinite(value):
+                raise ConfigError(f"expected a finite number, got {value!r}")
+            return float(value)
+        if not isinstance(value, kind):
+            raise ConfigError(f"expected {label}, got {value!r}")
+        return value
+
+    return structure
+
+
+def _mapping(value: Any, _: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"expected a mapping (key: value), got {value!r}")
+    return dict(value)
+
+
+def _converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(int, _strict(int, "an integer"))
+    converter.register_structure_hook(float, _strict(float, "a number"))
+    converter.register_structure_hook(str, _strict(str, "a string"))
+    converter.register_structure_hook(bool, _strict(bool, "true or false"))
+    converter.register_structure_hook_func(lambda t: t == dict[str, Any], _mapping)
+    converter.register_structure_hook(
+        StrategyConfig,
+        make_dict_structure_fn(StrategyConfig, converter, _cattrs_forbid_extra_keys=True, class_=override(rename="class")),
+    )
+    return converter
+
+
+_CONVERTER = _converter()
+
+# -- YAML, lines and environment -------------------------------------------------------------------------------
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+Path_ = tuple[str | int, ...]
+
+
+class _Source:
+    """The YAML document's key lines, to point errors at the right line."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.lines: dict[Path_, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{name}{line}: not valid YAML: {problem}") from None
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: Path_) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                self.lines[child] = key.start_mark.line + 1
+                self._walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*path, index)
+                self.lines[child] = item.start_mark.line + 1
+                self._walk(item, child)
+
+    def line(self, path: Path_) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def error(self, path: Path_, message: str) -> ConfigError:
+        line = self.line(path)
+        where = f"{self.name}:{line}" if line is not None else self.name
+        key = _dotted(path)
+        return ConfigError(f"{where}: {key + ': ' if key else ''}{message}")
+
+
+def _dotted(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _substitute(value: Any, path: Path_, source: _Source, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise source.error(path, f"environment variable {name} is not set")
+
+        substituted = _ENV.sub(replace, value)
+        return yaml.safe_load(substituted) if substituted != value and _ENV.fullmatch(value) else substituted
+    if isinstance(value, dict):
+        return {k: _substitute(v, (*path, str(k)), source, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, (*path, i), source, env) for i, v in enumerate(value)]
+    return value
+
+
+_CATTRS_PATH = re.compile(r"^(?P<message>.*) @ \$(?P<path>.*)$")
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
+
+
+def _cattrs_errors(exc: Exception, source: _Source) -> ConfigError:
+    """The first structuring error as a `ConfigError` with its key path, line and the valid keys."""
+    messages = cattrs.transform_error(exc, path="$", format_exception=_describe)
+    match = _CATTRS_PATH.match(messages[0])
+    if match is None:
+        return source.error((), messages[0])
+    path: list[str | int] = []
+    for name, index, key in _PATH_PART.findall(match.group("path")):
+        path.append(int(index) if index else ("class" if name == "class_" else name or key))
+    message = match.group("message")
+    extra = re.match(r"extra fields found \((.*)\)", message)
+    if extra:
+        names = [n.strip() for n in extra.group(1).split(",")]
+        valid = _valid_keys(tuple(path))
+        first = names[0]
+        return source.error((*path, first), f"unknown key {first!r}; valid keys: {', '.join(valid)}")
+    return source.error(tuple(path), message)
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required key missing"
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return f"extra fields found ({', '.join(sorted(exc.extra_fields))})"
+    name = getattr(type_, "__name__", None) or str(type_)
+    choices = getattr(type_, "__args__", None)
+    if choices and all(isinstance(c, str) for c in choices):
+        return f"must be one of {', '.join(choices)}"
+    return f"invalid value for {name}: {exc}"
+
+
+def _valid_keys(path: Path_) -> list[str]:
+    """The keys the config classes allow at `path`."""
+    cls: Any = Config
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = attrs.fields_dict(cls).get("class_" if part == "class" else part)
+        if field is None:
+            return []
+        args = getattr(field.type, "__args__", ())
+        cls = next((a for a in (field.type, *args) if attrs.has(a)), None)
+        if cls is None:
+            return []
+    names = [("class" if f.name == "class_" else f.name) for f in attrs.fields(cls)]
+    return [n for n in names if n not in {"path", "base_dir", "text"}]
+
+
+# -- loading ---------------------------------------------------------------------------------------------------
+
+#: Broker keys that come from elsewhere in the config and may not be set under `broker:`.
+_WIRED = {"clock": "prices.clock", "plugin_manager": "plugins", "plugins": "plugins"} | {
+    kind: f"models.{kind}" for kind in _MODEL_KINDS
+}
+
+
+def load_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read, check and return the config in the YAML file `source`; raises `ConfigError` naming key and line.
+
+    `env` replaces ``os.environ`` for ``${VAR}`` substitution (tests use it).
+    """
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    return _load(text, str(path), path.parent.resolve(), path, env)
+
+
+def parse_config(text: str, *, base_dir: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Like `load_config`, from YAML text; relative paths are taken from `base_dir` (default: the working dir)."""
+    return _load(text, "<config>", Path(base_dir or Path.cwd()).resolve(), None, env)
+
+
+def _load(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[str, str] | None) -> Config:
+    source = _Source(name, text)
+    data = yaml.safe_load(text)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise source.error((), f"the config must be a mapping of sections, got {type(data).__name__}")
+    for reserved in ("path", "base_dir", "text"):
+        if reserved in data:
+            raise source.error((reserved,), f"unknown key {reserved!r}; valid keys: {', '.join(_valid_keys(()))}")
+    data = _substitute(data, (), source, os.environ if env is None else env)
+    try:
+        config = _CONVERTER.structure(data, Config)
+    except (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError) as exc:
+        raise _cattrs_errors(exc, source) from None
+    config = attrs.evolve(config, path=path, base_dir=base_dir, text=yaml.safe_dump(data, sort_keys=False))
+    _check(config, source)
+    return config
+
+
+def _key_in(message: str, spec: Mapping[str, Any], name_key: str) -> str | None:
+    """The key of `spec` a registry message is about (the first one it names), if any."""
+    for key in spec:
+        if key != name_key and re.search(rf"(?<![\w]){re.escape(str(key))}(?![\w])", message):
+            return str(key)
+    return None
+
+
+def _spec_error(source: _Source, path: Path_, spec: Mapping[str, Any], name_key: str, exc: Exception) -> ConfigError:
+    message = str(exc)
+    if "unknown" in message and name_key in spec and repr(spec[name_key]) in message:
+        return source.error((*path, name_key), message)
+    key = _key_in(message, spec, name_key)
+    return source.error((*path, key) if key else path, message)
+
+
+def _check(config: Config, source: _Source) -> None:
+    """Everything a run needs, checked without running: names, parameters, files, strategy classes."""
+    from broker_sim.plugins import build_registry, create_plugin_manager, load_plugin_file
+    from broker_sim.strategy import check_strategy_params, load_strategy_class
+
+    manager = create_plugin_manager()
+    for index, plugin in enumerate(config.plugins):
+        try:
+            load_plugin_file(manager, plugin, base_dir=config.base_dir)
+        except ConfigError as exc:
+            raise source.error(("plugins", index), str(exc)) from None
+    try:
+        registry = build_registry(manager)
+    except ConfigError as exc:
+        raise source.error(("plugins",), str(exc)) from None
+    _check_broker(config, source, registry)
+    for kind, spec in config.models.given().items():
+        try:
+            registry.create(kind, spec)
+        except ConfigError as exc:
+            raise _spec_error(source, ("models", kind), spec, "model", exc) from None
+    if not config.prices.sources:
+        raise source.error(("prices",), "no price sources: add prices.sources (e.g. {source: synthetic})")
+    for index, spec in enumerate(config.prices.sources):
+        try:
+            registry.create("source", spec, base_dir=config.base_dir, seed=config.seed)
+        except ConfigError as exc:
+            raise _spec_error(source, ("prices", "sources", index), spec, "source", exc) from None
+    entries: list[tuple[Path_, StrategyConfig]] = [(("strategies", i), s) for i, s in enumerate(config.strategies)]
+    if config.strategy is not None:
+        entries.insert(0, (("strategy",), config.strategy))
+    if not entries:
+        raise source.error((), "no strategy: set strategy (or strategies) with a class and its params")
+    for path, strategy in entries:
+        try:
+            cls = load_strategy_class(strategy.class_, base_dir=config.base_dir)
+        except ConfigError as exc:
+            raise source.error((*path, "class"), str(exc)) from None
+        try:
+            check_strategy_params(cls, strategy.params)
+        except ConfigError as exc:
+            key = _key_in(str(exc), strategy.params, "")
+            raise source.error((*path, "params", key) if key else (*path, "params"), str(exc)) from None
+    if not config.report.equity_interval > 0:
+        raise source.error(("report", "equity_interval"), f"must be > 0, got {config.report.equity_interval!r}")
+
+
+def _check_broker(config: Config, source: _Source, registry: Registry) -> None:
+    spec = config.broker
+    for key, home in _WIRED.items():
+        if key in spec:
+            raise source.error(("broker", key), f"{key} is not set under broker: set it in {home}")
+    name = spec.get("adapter", "paper")
+    try:
+        entry = registry.get("adapter", name)
+    except ConfigError as exc:
+        raise source.error(("broker", "adapter"), str(exc)) from None
+    valid = {p.name for p in entry.parameters} - set(_WIRED)
+    if not entry.accepts_any_keyword:
+        for key in spec:
+            if key != "adapter" and key not in valid:
+                raise source.error(
+                    ("broker", key), f"unknown key {key!r} for adapter {name!r}; valid keys: adapter, {', '.join(sorted(valid))}"
+                )
+    accepted = {p.name for p in entry.parameters}
+    for kind in config.models.given():
+        if kind not in accepted and not entry.accepts_any_keyword:
+            raise source.error(("models", kind), f"adapter {name!r} takes no {kind} model")
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line message for a user: our errors as they are, anything else with its type."""
+    if isinstance(exc, BrokerError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,383 @@
+"""The config-driven run: config -> plugins -> broker -> price stream -> strategies -> report.
+
+`run_simulation(config)` runs to the end from plain Python; ``await arun_simulation(config)`` does the same
+inside a running event loop (a notebook). On the simulated clock the run is deterministic: the same config and
+seed give byte-identical ``trades.csv``.
+
+The replay loop is the hot path. Per market event it moves the clock (a float assignment when nothing is
+due), hands the event to the broker (two dict writes when no order works on the symbol), calls the strategy
+handlers that subscribed to the symbol and, only when there are any, delivers order events and price-stream
+subscribers. Handlers that are ``async def`` but never wait complete inside ``coroutine.send``: no task and no
+event-loop round trip; one that does wait (``wait_for``, ``clock.sleep``) goes on in a task while the replay
+continues, and wakes when the replay moves the clock past what it waits for, as it would live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import inspect
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from broker_sim.broker import Broker
+from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
+from broker_sim.config import Config, load_config
+from broker_sim.errors import BrokerError, ConfigError
+from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade
+from broker_sim.plugins import PluginManager, build_registry, create_plugin_manager, load_plugin_file
+from broker_sim.report import EquitySample, Metrics, compute_metrics, write_report
+from broker_sim.strategy import Strategy, load_strategy_class, overrides
+from broker_sim.strategy_broker import StrategyBroker
+from broker_sim.streams.manager import PriceStreamManager
+
+__all__ = ["Result", "StrategyError", "arun_simulation", "build_broker", "run_simulation"]
+
+log = logging.getLogger(__name__)
+
+#: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
+DRAIN_SECONDS = 60.0
+#: How often (in events) the progress callback is called.
+PROGRESS_EVERY = 1 << 14
+_HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
+
+
+class StrategyError(BrokerError):
+    """A strategy's handler raised; the message names the strategy, the handler and the simulated time."""
+
+
+@attrs.frozen(slots=True)
+class Result:
+    """What a run produced: the final account, every order and fill, the equity curve, the metrics."""
+
+    account: Account
+    orders: tuple[Order, ...]
+    fills: tuple[Fill, ...]
+    equity: tuple[EquitySample, ...]
+    metrics: Metrics
+    report_dir: Path | None
+    events: int
+    config: Config
+
+
+def _plugin_manager(config: Config) -> PluginManager:
+    manager = create_plugin_manager()
+    for path in config.plugins:
+        load_plugin_file(manager, path, base_dir=config.base_dir)
+    return manager
+
+
+def build_broker(config: Config, *, clock: Clock | None = None, manager: PluginManager | None = None) -> Broker:
+    """The broker the config's ``broker:`` and ``models:`` sections describe, from any registered adapter."""
+    manager = manager if manager is not None else _plugin_manager(config)
+    registry = build_registry(manager)
+    spec = dict(config.broker)
+    spec.setdefault("adapter", "paper")
+    entry = registry.get("adapter", spec["adapter"])
+    accepted = {p.name for p in entry.parameters}
+    wiring: dict[str, Any] = {kind: model for kind, model in config.models.given().items()}
+    if "clock" in accepted:
+        wiring["clock"] = clock
+    if "plugin_manager" in accepted:
+        wiring["plugin_manager"] = manager
+    return registry.create("adapter", spec, **wiring)  # type: ignore[no-any-return]
+
+
+def run_simulation(config: Config | str | Path, *, out: str | Path | None = None, **options: Any) -> Result:
+    """Run the config (a `Config` or a YAML path) to the end and return the `Result`; writes the report to
+    `out` (default: the config's ``report.out``; no report when neither is set)."""
+    return asyncio.run(arun_simulation(config, out=out, **options))
+
+
+async def arun_simulation(
+    config: Config | str | Path,
+    *,
+    out: str | Path | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Result:
+    """`run_simulation` for code already inside an event loop. `progress(events_done, estimated_total)` is
+    called every few thousand events."""
+    if not isinstance(config, Config):
+        config = load_config(config, env=env)
+    run = _Run(config, progress)
+    return await run.execute(out)
+
+
+class _Run:
+    """One run's wiring and state."""
+
+    def __init__(self, config: Config, progress: Callable[[int, int | None], None] | None) -> None:
+        self.config = config
+        self.progress = progress
+        self.manager = _plugin_manager(config)
+        registry = build_registry(self.manager)
+        self.streams = PriceStreamManager()
+        for spec in config.prices.sources:
+            self.streams.add_source(registry.create("source", spec, base_dir=config.base_dir, seed=config.seed))
+        self.pending: deque[OrderEvent] = deque()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.failure: BaseException | None = None
+        self.equity: list[EquitySample] = []
+        self.events = 0
+
+    # -- wiring ---------------------------------------------------------------------------------------------
+
+    def _strategies(self, broker: Broker) -> list[tuple[Strategy, StrategyBroker]]:
+        built = []
+        names: set[str] = set()
+        for index, spec in enumerate(self.config.all_strategies):
+            cls = load_strategy_class(spec.class_, base_dir=self.config.base_dir)
+            try:
+                strategy = cls(**spec.params)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"strategy {spec.class_}: {exc}") from exc
+            name = spec.name or cls.__name__
+            if name in names:
+                name = f"{name}{index}"
+            names.add(name)
+            view = StrategyBroker(broker, name)
+            strategy.broker = view
+            strategy.clock = broker.clock
+            strategy.symbols = tuple(spec.symbols or ())
+            strategy.name = name
+            built.append((strategy, view))
+        return built
+
+    # -- running handlers -----------------------------------------------------------------------------------
+
+    def _call(self, handler: Any, argument: Any = None) -> None:
+        """Call a handler; run a coroutine it returns to its first real wait, then continue it in a task."""
+        result = handler() if argument is None else handler(argument)
+        if result is not None:
+            self._drive(result)
+
+    def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        if not inspect.iscoroutine(coroutine):
+            return
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            return
+        task = asyncio.get_running_loop().create_task(_resume(coroutine, waiting_on))
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self.failure is None:
+            self.failure = task.exception()
+
+    def _deliver_order_events(self, owners: list[tuple[Strategy, StrategyBroker]]) -> None:
+        pending = self.pending
+        while pending:
+            event = pending.popleft()
+            for strategy, view in owners:
+                if view.owns(event.order):
+                    self._call(strategy.on_order_event, event)
+                    break
+
+    def _sample(self, broker: Broker, seconds: float) -> None:
+        ledger = getattr(broker, "ledger", None)
+        if ledger is None:
+            return
+        equity, exposure = ledger.equity_and_exposure()
+        self.equity.append(EquitySample(broker.clock.now(), equity, exposure))
+
+    # -- the run --------------------------------------------------------------------------------------------
+
+    async def execute(self, out: str | Path | None) -> Result:
+        simulated = self.config.prices.clock == "simulated"
+        events = self.streams.replay()
+        first = next(events, None)
+        if simulated:
+            start = first[0] if first is not None else 0.0
+            clock: Clock = SimulatedClock(start, auto_advance=False)
+        else:
+            clock = RealtimeClock()
+        broker = build_broker(self.config, clock=clock, manager=self.manager)
+        strategies = self._strategies(broker)
+        owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
+        if owners:
+            broker.add_listener(self.pending.append)
+        async with broker:
+            for strategy, _ in strategies:
+                self._call(strategy.on_start)
+            if first is not None:
+                await self._replay(broker, strategies, owners, _chain(first, events), simulated)
+            if simulated:
+                assert isinstance(clock, SimulatedClock)
+                await clock.advance(DRAIN_SECONDS)
+            self._deliver_order_events(owners)
+            for strategy, _ in strategies:
+                self._call(strategy.on_stop)
+            self._deliver_order_events(owners)
+            await self._finish_tasks(clock)
+            self._sample(broker, clock.time())
+            account = await broker.get_account()
+            orders = tuple(await broker.list_orders("all"))
+        if self.failure is not None:
+            raise StrategyError(f"a strategy failed: {type(self.failure).__name__}: {self.failure}") from self.failure
+        fills = tuple(getattr(broker, "fills", ()))
+        equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
+        metrics = compute_metrics(equity, fills, orders, account.initial_balance)
+        report_dir = self._write_report(out, metrics, equity, fills, orders)
+        return Result(account, orders, fills, equity, metrics, report_dir, self.events, self.config)
+
+    async def _finish_tasks(self, clock: Clock) -> None:
+        """Let handlers still waiting finish if they can within the drain; cancel the rest (logged)."""
+        if not self.tasks:
+            return
+        await asyncio.sleep(0)
+        left = list(self.tasks)
+        if left:
+            log.warning("%d strategy handler(s) were still waiting at the end of the run and were cancelled", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+
+    def _write_report(
+        self, out: str | Path | None, metrics: Metrics, equity: tuple[EquitySample, ...], fills: tuple[Fill, ...],
+        orders: tuple[Order, ...],
+    ) -> Path | None:
+        target = Path(out) if out is not None else (
+            self.config.resolve(self.config.report.out) if self.config.report.out else None
+        )
+        if target is None:
+            return None
+        title = self.config.report.title or (self.config.path.stem if self.config.path else "broker-sim run")
+        write_report(target, metrics=metrics, equity=equity, fills=fills, orders=orders, title=title,
+                     config_text=self.config.text)
+        return target
+
+    async def _replay(
+        self,
+        broker: Broker,
+        strategies: list[tuple[Strategy, StrategyBroker]],
+        owners: list[tuple[Strategy, StrategyBroker]],
+        events: Iterator[tuple[float, MarketData]],
+        simulated: bool,
+    ) -> None:
+        """The hot loop. Kept flat and local-variable heavy on purpose: it runs once per market event."""
+        clock = broker.clock
+        update = getattr(broker, "update_market_nowait", None)
+        streams = self.streams
+        pending = self.pending
+        interval = self.config.report.equity_interval
+        next_sample = -float("inf")
+        progress = self.progress
+        estimate = _estimate(streams)
+        count = 0
+        drive = self._drive
+        move_to = clock.move_to if isinstance(clock, SimulatedClock) else None
+        cache: dict[tuple[type, str], list[Any]] = {}
+        paced_start: float | None = None
+        frozen = _relax_gc()
+        try:
+            for seconds, event in events:
+                if move_to is not None:
+                    if not move_to(seconds):
+                        await clock.advance_to(seconds)  # type: ignore[attr-defined]
+                else:
+                    paced_start = await _pace(clock, seconds, paced_start)
+                if update is not None:
+                    update(event)
+                if pending:
+                    self._deliver_order_events(owners)
+                key = (type(event), event.symbol)
+                handlers = cache.get(key)
+                if handlers is None:
+                    handlers = cache[key] = _handlers(strategies, *key)
+                for handler in handlers:
+                    result = handler(event)
+                    if result is not None:
+                        drive(result)
+                if pending:
+                    self._deliver_order_events(owners)
+                if seconds >= next_sample:
+                    self._sample(broker, seconds)
+                    next_sample = seconds - seconds % interval + interval
+                if streams.has_subscribers:
+                    streams.publish(event)
+                count += 1
+                if not count & (PROGRESS_EVERY - 1):
+                    if self.failure is not None:
+                        break
+                    if progress is not None:
+                        progress(count, estimate)
+        finally:
+            _restore_gc(frozen)
+            self.events = count
+        if progress is not None:
+            progress(count, count)
+
+
+def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, symbol: str) -> list[Any]:
+    """The bound handlers of the strategies that want events of `kind` for `symbol` (overridden ones only)."""
+    handler = _HANDLER_FOR[kind]
+    return [
+        getattr(strategy, handler)
+        for strategy, _ in strategies
+        if overrides(strategy, handler) and (not strategy.symbols or symbol in strategy.symbols)
+    ]
+
+
+def _chain(first: tuple[float, MarketData], rest: Iterator[tuple[float, MarketData]]) -> Iterator[tuple[float, MarketData]]:
+    yield first
+    yield from rest
+
+
+async def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+    """Go on running a coroutine that `_drive` started and that now waits on `waiting_on` (a future or None)."""
+    while True:
+        try:
+            if waiting_on is None:
+                await asyncio.sleep(0)
+            else:
+                waiting_on._asyncio_future_blocking = False
+                await asyncio.wait((waiting_on,))
+        except asyncio.CancelledError:
+            coroutine.close()
+            raise
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            return
+
+
+async def _pace(clock: Clock, seconds: float, start: float | None) -> float:
+    """On the real-time clock a replay keeps its events' spacing: wait until the event's offset has passed."""
+    now = clock.time()
+    if start is None:
+        return now - seconds
+    delay = seconds + start - now
+    if delay > 0:
+        await clock.sleep(delay)
+    return start
+
+
+def _estimate(streams: PriceStreamManager) -> int | None:
+    total = 0
+    for source in streams.sources:
+        estimate = getattr(source, "estimated_events", None)
+        if estimate is None:
+            return None
+        total += estimate()
+    return total
+
+
+def _relax_gc() -> tuple[int, int, int]:
+    """Raise the young-generation GC threshold for the replay: it allocates millions of short-lived events,
+    and the default threshold (700) makes the collector, not the replay, the largest cost. Restored after."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
+    return thresholds
+
+
+def _restore_gc(thresholds: tuple[int, int, int]) -> None:
+    gc.set_threshold(*thresholds)

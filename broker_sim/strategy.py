@@ -1,0 +1,147 @@
+"""The `Strategy` base class, and loading a strategy class named in a config.
+
+A strategy reacts to market data and order events and trades through `self.broker`, typed as the abstract
+`Broker`, so the same class runs on the paper adapter and on a live one. Every handler may be ``def`` or
+``async def``; the runner awaits coroutines. Plain ``def`` handlers, and ``async def`` handlers that never wait
+(paper orders never make them wait), cost no event-loop round trip in a replay.
+
+Config ``params`` are passed to the class's constructor as keyword arguments, so a strategy declares them as
+ordinary typed parameters::
+
+    class Momentum(Strategy):
+        def __init__(self, lookback: int = 20, quantity: float = 10) -> None:
+            self.lookback, self.quantity = lookback, quantity
+
+        async def on_bar(self, bar: Bar) -> None:
+            ...
+            await self.broker.buy(bar.symbol, self.quantity)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Awaitable, Mapping
+from pathlib import Path
+from typing import Any
+
+from broker_sim.broker import Broker
+from broker_sim.clock import Clock
+from broker_sim.errors import ConfigError
+from broker_sim.models import Bar, OrderEvent, Quote, Trade
+
+__all__ = ["Strategy", "check_strategy_params", "load_strategy_class"]
+
+HANDLERS = ("on_start", "on_bar", "on_quote", "on_trade", "on_order_event", "on_stop")
+
+
+class Strategy:
+    """Base class of strategies: override the handlers you need; each may be ``def`` or ``async def``.
+
+    Before `on_start` the runner sets `broker` (a `Broker`, never an adapter class), `clock` (simulated or real
+    time: ``self.clock.now()``), `symbols` (the symbols this strategy trades, from its config) and `name`.
+    A strategy only hears of its own orders in `on_order_event`, even when several share one account.
+    """
+
+    broker: Broker
+    clock: Clock
+    symbols: tuple[str, ...] = ()
+    name: str = ""
+
+    def on_start(self) -> Awaitable[None] | None:
+        """Called once, before the first market event."""
+        return None
+
+    def on_bar(self, bar: Bar) -> Awaitable[None] | None:
+        """Called for every bar of the strategy's symbols, in time order."""
+        return None
+
+    def on_quote(self, quote: Quote) -> Awaitable[None] | None:
+        """Called for every quote of the strategy's symbols."""
+        return None
+
+    def on_trade(self, trade: Trade) -> Awaitable[None] | None:
+        """Called for every trade print of the strategy's symbols."""
+        return None
+
+    def on_order_event(self, event: OrderEvent) -> Awaitable[None] | None:
+        """Called for every event of this strategy's orders (accepted, fill, canceled, ...), after the
+        handler that caused it has returned."""
+        return None
+
+    def on_stop(self) -> Awaitable[None] | None:
+        """Called once after the last market event (and the orders still in flight) were processed."""
+        return None
+
+
+def _import_file(path: Path) -> Any:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    module_name = f"broker_sim_strategy_{path.stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"strategy file {path} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise ConfigError(f"strategy file {path} failed to import: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def load_strategy_class(spec: str, *, base_dir: str | Path | None = None) -> type[Strategy]:
+    """The class named by ``module:Class`` or ``path/to/file.py:Class`` (a path relative to `base_dir`).
+
+    Raises `ConfigError` naming what could not be found.
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ConfigError(f"class must look like module:Class or path/to/file.py:Class, got {spec!r}")
+    target, _, class_name = spec.rpartition(":")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        file = Path(target)
+        if not file.is_absolute() and base_dir is not None:
+            file = Path(base_dir) / file
+        if not file.is_file():
+            raise ConfigError(f"strategy file {target} does not exist (looked for {file.resolve()})")
+        module = _import_file(file.resolve())
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import strategy module {target!r}: {exc}") from None
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        public = sorted(n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Strategy))
+        raise ConfigError(f"{target} has no class {class_name!r}; strategies there: {', '.join(public) or 'none'}")
+    if not (inspect.isclass(cls) and issubclass(cls, Strategy)):
+        raise ConfigError(f"{spec} is not a subclass of broker_sim.Strategy")
+    return cls
+
+
+def check_strategy_params(cls: type[Strategy], params: Mapping[str, Any]) -> None:
+    """Refuse parameters the class's constructor does not take (naming them and listing the valid ones)."""
+    signature = inspect.signature(cls)
+    accepted = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    valid = [p.name for p in accepted]
+    unknown = [name for name in params if name not in valid]
+    if unknown:
+        listed = ", ".join(str(p).split(":")[0] if p.default is p.empty else f"{p.name}={p.default!r}" for p in accepted)
+        raise ConfigError(
+            f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; valid: {listed or 'none'}"
+        )
+    missing = [p.name for p in accepted if p.default is p.empty and p.name not in params]
+    if missing:
+        raise ConfigError(f"{cls.__name__} needs parameter {', '.join(map(repr, missing))}")
+
+
+def overrides(strategy: Strategy, handler: str) -> bool:
+    """Whether `strategy`'s class overrides `handler` (the runner skips handlers left as the no-op default)."""
+    return getattr(type(strategy), handler) is not getattr(Strategy, handler)

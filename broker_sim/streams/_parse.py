@@ -1,0 +1,68 @@
+"""Parsing of timestamps and numbers from text sources (CSV rows, JSON messages), with errors that say what was
+wrong; the caller adds where (file and line, or feed and message)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, tzinfo
+
+__all__ = ["EPOCH_UNITS", "parse_number", "parse_timestamp"]
+
+#: Seconds per unit of an epoch timestamp; "auto" picks by magnitude (s < 1e11 <= ms < 1e14 <= us < 1e17 <= ns).
+EPOCH_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def _epoch_scale(value: float) -> float:
+    magnitude = abs(value)
+    if magnitude < 1e11:
+        return 1.0
+    if magnitude < 1e14:
+        return 1e-3
+    if magnitude < 1e17:
+        return 1e-6
+    return 1e-9
+
+
+def parse_timestamp(value: object, *, unit: str = "auto", timezone: tzinfo = UTC) -> float:
+    """POSIX seconds from an ISO-8601 string or an epoch number (in `unit`, or guessed by magnitude).
+
+    An ISO timestamp without an offset is read in `timezone` (UTC unless the source's config names another).
+    Raises ValueError saying what was wrong.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"timestamp must be ISO-8601 or an epoch number, got {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"timestamp {value!r} is neither ISO-8601 nor an epoch number") from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone)
+            return parsed.timestamp()
+    else:
+        raise ValueError(f"timestamp must be ISO-8601 or an epoch number, got {value!r}")
+    if not math.isfinite(number):
+        raise ValueError(f"timestamp {value!r} is not finite")
+    scale = _epoch_scale(number) if unit == "auto" else EPOCH_UNITS[unit]
+    return number * scale
+
+
+def parse_number(value: object, field: str, *, minimum: float | None = 0.0) -> float:
+    """A finite float from text or a number; `field` names it in the error. Refuses values below `minimum`."""
+    if isinstance(value, bool):
+        raise ValueError(f"{field} must be a number, got {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{field} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{field} must be finite, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{field} must be >= {minimum:g}, got {value!r}")
+    return number

@@ -1,0 +1,38 @@
+"""What a price source is: a replay source iterated synchronously in time order, or a live async source.
+
+Sources are registered by name through the `broker_sim_register` hook (kind ``source``) and built from their
+config mapping; the registry passes two wiring keywords besides the user's parameters: `base_dir` (the config
+file's folder, for relative paths) and `seed` (the run's seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Protocol, runtime_checkable
+
+from broker_sim.models import MarketData
+
+__all__ = ["LiveSource", "ReplaySource"]
+
+
+@runtime_checkable
+class ReplaySource(Protocol):
+    """A finite source replayed as fast as the CPU allows (CSV files, synthetic data)."""
+
+    #: A short label for messages and progress ("csv data/AAPL.csv").
+    name: str
+
+    def timed_events(self) -> Iterator[tuple[float, MarketData]]:
+        """Yield ``(posix_seconds, event)`` in non-decreasing time order; raises `DataError` on bad data."""
+        ...
+
+
+@runtime_checkable
+class LiveSource(Protocol):
+    """An endless source of live events (a websocket feed), consumed with ``async for``."""
+
+    name: str
+
+    def __aiter__(self) -> AsyncIterator[MarketData]:
+        """Yield events as they arrive, reconnecting as the source's policy says."""
+        ...
