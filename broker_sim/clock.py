@@ -73,6 +73,12 @@ class _Timer:
         self.cancelled = True
 
 
+def _has_ready_work() -> bool:
+    """Whether the running loop has callbacks ready (a woken coroutine); True when the loop does not tell."""
+    ready = getattr(asyncio.get_running_loop(), "_ready", None)
+    return ready is None or bool(ready)
+
+
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -157,7 +163,7 @@ class SimulatedClock(Clock):
             if due > self._now:
                 self._now = due
             timer.callback(*timer.args)
-            if not timers or timers[0][0] > due:
+            if (not timers or timers[0][0] > due) and _has_ready_work():
                 await self._settle()
         if target > self._now:
             self._now = target

@@ -18,6 +18,7 @@ Accounting rules, all in one place:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
 from broker_sim.models import Account, Fill, Position, Side
@@ -67,8 +68,9 @@ class _Reservation:
 class Ledger:
     """Cash, positions and reservations of one account. Not thread-safe; one event loop owns it.
 
-    `marks` maps symbols to their last price; the owner updates it as market data arrives (a plain dict write,
-    so the replay hot path pays nothing else). A position without a mark is valued at its average price.
+    `marks` gives each symbol's last price (``marks.get(symbol)``): a dict the owner updates, or a view the
+    owner computes on demand (the paper broker reads its latest market events only when the ledger asks, so the
+    replay hot path pays nothing). A position without a mark is valued at its average price.
     """
 
     def __init__(
@@ -77,12 +79,13 @@ class Ledger:
         *,
         allow_short: bool = False,
         short_margin: float = DEFAULT_SHORT_MARGIN,
-        marks: dict[str, float] | None = None,
+        marks: Any = None,
     ) -> None:
         self.initial_balance = float(initial_balance)
         self.allow_short = allow_short
         self.short_margin = short_margin
-        self.marks: dict[str, float] = {} if marks is None else marks
+        #: Last prices by symbol: anything with ``get(symbol, default)``; a plain dict unless the owner gives one.
+        self.marks: Any = {} if marks is None else marks
         self.cash = self.initial_balance
         self.fees = 0.0
         self.realized_pnl = 0.0
@@ -180,12 +183,14 @@ class Ledger:
         before = held.quantity
         if fill.side is Side.SELL and not self.allow_short and fill.quantity > max(0.0, before) + QTY_EPSILON:
             return f"short selling is disabled: cannot sell {fill.quantity:g} {symbol} holding {before:g}"
-        saved = (self.cash, self.fees, self.realized_pnl, held.copy(), self._snapshot_reservation(order_id))
+        after = before + fill.signed_quantity
+        grows = abs(after) > abs(before) + QTY_EPSILON or before * after < 0
+        # Only a fill that grows exposure can be refused; only then is the state saved for a roll-back.
+        saved = (self.cash, self.fees, self.realized_pnl, held.copy(), self._snapshot_reservation(order_id)) if grows else None
         if order_id is not None:
             self._use_reservation(order_id, fill, before)
         self._book(held, fill)
-        grows = abs(held.quantity) > abs(before) + QTY_EPSILON or (before * held.quantity < 0)
-        if grows and not money_covers(self.buying_power(), 0.0):
+        if saved is not None and not money_covers(self.buying_power(), 0.0):
             self._restore(symbol, order_id, saved)
             return (
                 f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "

@@ -138,15 +138,20 @@ def _convert(enum: type[_E], field: str, value: object) -> _E:
 
 
 def _to_side(value: object) -> Side:
-    return _convert(Side, "side", value)
+    return value if value.__class__ is Side else _convert(Side, "side", value)  # type: ignore[return-value]
 
 
 def _to_order_type(value: object) -> OrderType:
-    return _convert(OrderType, "type", value)
+    return value if value.__class__ is OrderType else _convert(OrderType, "type", value)  # type: ignore[return-value]
 
 
 def _to_time_in_force(value: object) -> TimeInForce:
+    if value.__class__ is TimeInForce:
+        return value  # type: ignore[return-value]
     return _convert(TimeInForce, "time_in_force", value)
+
+
+_PLAIN_NUMBERS = (int, float)
 
 
 def _is_number(value: object) -> bool:
@@ -186,10 +191,13 @@ class OrderRequest:
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise InvalidOrder(f"symbol must be a non-empty string, got {self.symbol!r}")
         where = f"{self.side.value} order for {self.symbol}"
-        _check_positive(self.quantity, "quantity", where)
-        _check_positive(self.limit_price, "limit_price", where, optional=True)
-        _check_positive(self.stop_price, "stop_price", where, optional=True)
-        _check_positive(self.reference_price, "reference_price", where, optional=True)
+        quantity = self.quantity
+        if not (quantity.__class__ in _PLAIN_NUMBERS and 0 < quantity < math.inf):  # the common case, checked fast
+            _check_positive(quantity, "quantity", where)
+        for name in ("limit_price", "stop_price", "reference_price"):
+            value = getattr(self, name)
+            if value is not None and not (value.__class__ in _PLAIN_NUMBERS and 0 < value < math.inf):
+                _check_positive(value, name, where)
         if self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
             raise InvalidOrder(f"limit_price is required for a {self.type.value} order ({where})")
         if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:

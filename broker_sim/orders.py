@@ -47,6 +47,9 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+_FIELDS = tuple(field.name for field in attrs.fields(Order))
+
+
 def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
     """Whether the table allows moving an order from `current` to `new`."""
     return new in ALLOWED_TRANSITIONS[current]
@@ -62,4 +65,6 @@ def transition(order: Order, status: OrderStatus, when: datetime, **changes: Any
             f"order {order.id} ({order.symbol}) cannot go from {order.status.value} to {status.value}; "
             f"allowed: {', '.join(sorted(s.value for s in ALLOWED_TRANSITIONS[order.status])) or 'none'}"
         )
-    return attrs.evolve(order, status=status, updated_at=when, **changes)
+    values = {name: getattr(order, name) for name in _FIELDS}
+    values.update(changes, status=status, updated_at=when)
+    return Order(**values)

@@ -46,6 +46,16 @@ class PluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
+        #: Bumped on every register/unregister, so callers can cache what they derived from the plugin set.
+        self.generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self.generation += 1
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self.generation += 1
+        return super().unregister(plugin, name)
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
         opts = super().parse_hookimpl_opts(plugin, name)
@@ -74,22 +84,30 @@ class SelectedHook:
     """Calls one `firstresult` hook; straight to the selected model's method while it is the only implementation.
 
     The answer is the one pluggy would give (one non-wrapper implementation answers alone); the direct call saves
-    the hook machinery on the paths a replay takes per bar. Any plugin added later, wrapper or not, takes the
-    ordinary pluggy path.
+    the hook machinery on the paths a replay takes per bar and per order. The choice is re-made whenever the
+    manager's plugin set changes, so a plugin added later, wrapper or not, takes the ordinary pluggy path.
     """
 
-    __slots__ = ("_caller", "_model")
+    __slots__ = ("_caller", "_direct", "_generation", "_manager", "_model")
 
-    def __init__(self, manager: pluggy.PluginManager, hook_name: str, model: object) -> None:
+    def __init__(self, manager: PluginManager, hook_name: str, model: object) -> None:
+        self._manager = manager
         self._caller = getattr(manager.hook, hook_name)
         self._model = model
+        self._generation = -1
+        self._direct: tuple[Any, tuple[str, ...]] | None = None
 
     def __call__(self, **kwargs: Any) -> Any:
-        impls = self._caller.get_hookimpls()
-        if len(impls) == 1:
-            impl = impls[0]
-            if impl.plugin is self._model and not impl.wrapper and not impl.hookwrapper:
-                return impl.function(*[kwargs[name] for name in impl.argnames])
+        if self._generation != self._manager.generation:
+            self._generation = self._manager.generation
+            impls = self._caller.get_hookimpls()
+            lone = impls[0] if len(impls) == 1 else None
+            alone = lone is not None and lone.plugin is self._model and not lone.wrapper and not lone.hookwrapper
+            self._direct = (lone.function, tuple(lone.argnames)) if alone and lone is not None else None
+        direct = self._direct
+        if direct is not None:
+            function, names = direct
+            return function(*[kwargs[name] for name in names])
         return self._caller(**kwargs)
 
 

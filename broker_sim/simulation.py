@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import itertools
 import logging
+from types import CoroutineType
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
@@ -42,8 +44,6 @@ log = logging.getLogger(__name__)
 
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
-#: How often (in events) the progress callback is called.
-PROGRESS_EVERY = 1 << 14
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
 
 
@@ -56,13 +56,13 @@ class Result:
     """What a run produced: the final account, every order and fill, the equity curve, the metrics."""
 
     account: Account
-    orders: tuple[Order, ...]
-    fills: tuple[Fill, ...]
-    equity: tuple[EquitySample, ...]
-    metrics: Metrics
-    report_dir: Path | None
-    events: int
-    config: Config
+    orders: tuple[Order, ...] = attrs.field(repr=lambda v: f"<{len(v)} orders>")
+    fills: tuple[Fill, ...] = attrs.field(repr=lambda v: f"<{len(v)} fills>")
+    equity: tuple[EquitySample, ...] = attrs.field(repr=lambda v: f"<{len(v)} samples>")
+    metrics: Metrics = attrs.field(repr=False)
+    report_dir: Path | None = None
+    events: int = 0
+    config: Config = attrs.field(repr=False, default=None)
 
 
 def _plugin_manager(config: Config) -> PluginManager:
@@ -158,8 +158,12 @@ class _Run:
             self._drive(result)
 
     def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        if not inspect.iscoroutine(coroutine):
-            return
+        """Run what a handler returned: a coroutine to its first real wait (then on in a task), any other
+        awaitable in a task."""
+        if coroutine.__class__ is not CoroutineType:
+            if not inspect.isawaitable(coroutine):
+                return
+            coroutine = _await(coroutine)
         try:
             waiting_on = coroutine.send(None)
         except StopIteration:
@@ -193,10 +197,10 @@ class _Run:
 
     async def execute(self, out: str | Path | None) -> Result:
         simulated = self.config.prices.clock == "simulated"
-        events = self.streams.replay()
-        first = next(events, None)
+        blocks = self.streams.replay_blocks()
+        first = next(blocks, None)
         if simulated:
-            start = first[0] if first is not None else 0.0
+            start = first[0][0] if first else 0.0
             clock: Clock = SimulatedClock(start, auto_advance=False)
         else:
             clock = RealtimeClock()
@@ -208,8 +212,8 @@ class _Run:
         async with broker:
             for strategy, _ in strategies:
                 self._call(strategy.on_start)
-            if first is not None:
-                await self._replay(broker, strategies, owners, _chain(first, events), simulated)
+            if first:
+                await self._replay(broker, strategies, owners, itertools.chain([first], blocks))
             if simulated:
                 assert isinstance(clock, SimulatedClock)
                 await clock.advance(DRAIN_SECONDS)
@@ -260,10 +264,10 @@ class _Run:
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
         owners: list[tuple[Strategy, StrategyBroker]],
-        events: Iterator[tuple[float, MarketData]],
-        simulated: bool,
+        blocks: Iterator[list[tuple[float, MarketData]]],
     ) -> None:
-        """The hot loop. Kept flat and local-variable heavy on purpose: it runs once per market event."""
+        """The hot loop, over blocks of events. Kept flat and local-variable heavy on purpose: it runs once per
+        market event. Subscribers added to the price stream take effect from the next block (4 096 events)."""
         clock = broker.clock
         update = getattr(broker, "update_market_nowait", None)
         streams = self.streams
@@ -277,44 +281,43 @@ class _Run:
         move_to = clock.move_to if isinstance(clock, SimulatedClock) else None
         cache: dict[tuple[type, str], list[Any]] = {}
         paced_start: float | None = None
-        frozen = _relax_gc()
+        thresholds = _relax_gc()
         try:
-            for seconds, event in events:
-                if move_to is not None:
-                    if not move_to(seconds):
-                        await clock.advance_to(seconds)  # type: ignore[attr-defined]
-                else:
-                    paced_start = await _pace(clock, seconds, paced_start)
-                if update is not None:
-                    update(event)
-                if pending:
-                    self._deliver_order_events(owners)
-                key = (type(event), event.symbol)
-                handlers = cache.get(key)
-                if handlers is None:
-                    handlers = cache[key] = _handlers(strategies, *key)
-                for handler in handlers:
-                    result = handler(event)
-                    if result is not None:
-                        drive(result)
-                if pending:
-                    self._deliver_order_events(owners)
-                if seconds >= next_sample:
-                    self._sample(broker, seconds)
-                    next_sample = seconds - seconds % interval + interval
-                if streams.has_subscribers:
-                    streams.publish(event)
-                count += 1
-                if not count & (PROGRESS_EVERY - 1):
-                    if self.failure is not None:
-                        break
-                    if progress is not None:
-                        progress(count, estimate)
+            for block in blocks:
+                publish = streams.publish if streams.has_subscribers else None
+                for seconds, event in block:
+                    if move_to is not None:
+                        if not move_to(seconds):
+                            await clock.advance_to(seconds)  # type: ignore[attr-defined]
+                    else:
+                        paced_start = await _pace(clock, seconds, paced_start)
+                    if update is not None:
+                        update(event)
+                    if pending:
+                        self._deliver_order_events(owners)
+                    key = (event.__class__, event.symbol)
+                    handlers = cache.get(key)
+                    if handlers is None:
+                        handlers = cache[key] = _handlers(strategies, *key)
+                    for handler in handlers:
+                        result = handler(event)
+                        if result is not None:
+                            drive(result)
+                    if pending:
+                        self._deliver_order_events(owners)
+                    if seconds >= next_sample:
+                        self._sample(broker, seconds)
+                        next_sample = seconds - seconds % interval + interval
+                    if publish is not None:
+                        publish(event)
+                count += len(block)
+                if self.failure is not None:
+                    break
+                if progress is not None:
+                    progress(count, estimate)
         finally:
-            _restore_gc(frozen)
+            _restore_gc(thresholds)
             self.events = count
-        if progress is not None:
-            progress(count, count)
 
 
 def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, symbol: str) -> list[Any]:
@@ -327,9 +330,8 @@ def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, sym
     ]
 
 
-def _chain(first: tuple[float, MarketData], rest: Iterator[tuple[float, MarketData]]) -> Iterator[tuple[float, MarketData]]:
-    yield first
-    yield from rest
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
 
 
 async def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> None:

@@ -5,6 +5,10 @@ A strategy reacts to market data and order events and trades through `self.broke
 ``async def``; the runner awaits coroutines. Plain ``def`` handlers, and ``async def`` handlers that never wait
 (paper orders never make them wait), cost no event-loop round trip in a replay.
 
+A handler may also be a plain ``def`` that returns an awaitable (``return self.broker.buy(...)``) only when it
+acts: the runner awaits what it returns, and the bars where it does nothing cost no coroutine at all. That is
+the fastest shape for a per-bar handler (see ``examples/sma_cross.py``).
+
 Config ``params`` are passed to the class's constructor as keyword arguments, so a strategy declares them as
 ordinary typed parameters::
 

@@ -15,7 +15,7 @@ import attrs
 
 from broker_sim.broker import Broker
 from broker_sim.events import Listener
-from broker_sim.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, TimeInForce
+from broker_sim.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, Side, TimeInForce
 
 __all__ = ["StrategyBroker"]
 
@@ -34,6 +34,14 @@ class StrategyBroker(Broker):
     def owns(self, order: Order) -> bool:
         """Whether `order` was submitted through this view."""
         return order.client_order_id in self.client_order_ids
+
+    async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
+        fields.setdefault("client_order_id", f"{self.name}-{next(self._ids)}")
+        return await self.submit_order(OrderRequest(symbol, Side.BUY, quantity, **fields))
+
+    async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
+        fields.setdefault("client_order_id", f"{self.name}-{next(self._ids)}")
+        return await self.submit_order(OrderRequest(symbol, Side.SELL, quantity, **fields))
 
     async def submit_order(self, request: OrderRequest) -> Order:
         if isinstance(request, OrderRequest) and request.client_order_id is None:

@@ -1,14 +1,29 @@
 """SMA crossover: long `quantity` shares while the fast moving average is above the slow one, flat otherwise.
 
-Written against `Broker` only, so it runs unchanged on the paper adapter and on a live one. The moving averages
-are running sums over fixed windows: O(1) per bar.
+Written against `Broker` only, so it runs unchanged on the paper adapter and on a live one. The averages are
+running sums over fixed windows (O(1) per bar), and `on_bar` is a plain ``def`` that returns the order coroutine
+only on the bars where it trades: the runner awaits it, and the other bars cost no coroutine at all.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable
 
-from broker_sim import Bar, Strategy
+from broker_sim import Bar, Order, Strategy
+
+
+class _Averages:
+    """One symbol's windows and running sums."""
+
+    __slots__ = ("fast_sum", "fast_window", "long", "slow_sum", "slow_window")
+
+    def __init__(self) -> None:
+        self.fast_window: deque[float] = deque()
+        self.slow_window: deque[float] = deque()
+        self.fast_sum = 0.0
+        self.slow_sum = 0.0
+        self.long = False
 
 
 class SmaCross(Strategy):
@@ -18,30 +33,24 @@ class SmaCross(Strategy):
         if not 0 < fast < slow:
             raise ValueError(f"need 0 < fast < slow, got fast={fast} slow={slow}")
         self.fast, self.slow, self.quantity = fast, slow, quantity
-        self._windows: dict[str, tuple[deque[float], deque[float], list[float]]] = {}
-        self._long: dict[str, bool] = {}
+        self._state: dict[str, _Averages] = {}
 
-    async def on_bar(self, bar: Bar) -> None:
-        state = self._windows.get(bar.symbol)
+    def on_bar(self, bar: Bar) -> Awaitable[Order] | None:
+        state = self._state.get(bar.symbol)
         if state is None:
-            state = self._windows[bar.symbol] = (deque(), deque(), [0.0, 0.0])
-        fast_window, slow_window, sums = state
+            state = self._state[bar.symbol] = _Averages()
         close = bar.close
-        fast_window.append(close)
-        slow_window.append(close)
-        sums[0] += close
-        sums[1] += close
-        if len(fast_window) > self.fast:
-            sums[0] -= fast_window.popleft()
-        if len(slow_window) > self.slow:
-            sums[1] -= slow_window.popleft()
-        else:
-            return  # not enough bars for the slow average yet
-        above = sums[0] / self.fast > sums[1] / self.slow
-        long = self._long.get(bar.symbol, False)
-        if above and not long:
-            self._long[bar.symbol] = True
-            await self.broker.buy(bar.symbol, self.quantity)
-        elif not above and long:
-            self._long[bar.symbol] = False
-            await self.broker.sell(bar.symbol, self.quantity)
+        state.fast_window.append(close)
+        state.fast_sum += close
+        if len(state.fast_window) > self.fast:
+            state.fast_sum -= state.fast_window.popleft()
+        state.slow_window.append(close)
+        state.slow_sum += close
+        if len(state.slow_window) <= self.slow:
+            return None  # not enough bars for the slow average yet
+        state.slow_sum -= state.slow_window.popleft()
+        above = state.fast_sum * self.slow > state.slow_sum * self.fast
+        if above is state.long:
+            return None
+        state.long = above
+        return self.broker.buy(bar.symbol, self.quantity) if above else self.broker.sell(bar.symbol, self.quantity)

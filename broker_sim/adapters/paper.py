@@ -61,7 +61,20 @@ from broker_sim.plugins import (
 
 __all__ = ["PaperBroker"]
 
-_MARKET_TYPES = (Bar, Quote, Trade)
+_MARKET_TYPES = frozenset({Bar, Quote, Trade})
+
+
+class _LastPrices:
+    """The ledger's marks, read from the latest market events only when the ledger asks (not per update)."""
+
+    __slots__ = ("_market",)
+
+    def __init__(self, market: dict[str, MarketData]) -> None:
+        self._market = market
+
+    def get(self, symbol: str, default: Any = None) -> Any:
+        event = self._market.get(symbol)
+        return default if event is None else event.price
 _SUPPORTED_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
 _MODEL_KINDS = ("slippage", "latency", "fill", "commission")
 _S = OrderStatus
@@ -113,7 +126,10 @@ class PaperBroker(Broker):
         self.seed = seed
         self.session = session if session is not None else TradingSession()
         self.symbols = frozenset(symbols) if symbols is not None else None
-        self.ledger = Ledger(initial_balance, allow_short=allow_short, short_margin=short_margin)
+        self._market: dict[str, MarketData] = {}
+        self.ledger = Ledger(
+            initial_balance, allow_short=allow_short, short_margin=short_margin, marks=_LastPrices(self._market)
+        )
         self._manager: PluginManager = (
             create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
         )
@@ -136,8 +152,6 @@ class PaperBroker(Broker):
         self._client_ids: dict[str, str] = {}
         self._working: dict[str, _Working] = {}
         self._resting: dict[str, dict[str, None]] = {}
-        self._market: dict[str, MarketData] = {}
-        self._marks = self.ledger.marks
         self._fills: list[Fill] = []
         self._ids = itertools.count(1)
 
@@ -186,11 +200,10 @@ class PaperBroker(Broker):
         With no working order for the symbol this is two dict writes: no hook call, no logging. It does not move
         the clock; a replay moves it to the event's time first.
         """
-        if type(event) not in _MARKET_TYPES:
+        if event.__class__ not in _MARKET_TYPES:
             raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
         symbol = event.symbol
         self._market[symbol] = event
-        self._marks[symbol] = event.price
         resting = self._resting.get(symbol)
         if resting:
             for order_id in tuple(resting):

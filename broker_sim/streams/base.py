@@ -7,12 +7,16 @@ file's folder, for relative paths) and `seed` (the run's seed).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Protocol, runtime_checkable
 
 from broker_sim.models import MarketData
 
-__all__ = ["LiveSource", "ReplaySource"]
+__all__ = ["BLOCK_EVENTS", "LiveSource", "ReplaySource", "chunked"]
+
+#: Events per block when a replay is handed over in lists.
+BLOCK_EVENTS = 4096
 
 
 @runtime_checkable
@@ -36,3 +40,9 @@ class LiveSource(Protocol):
     def __aiter__(self) -> AsyncIterator[MarketData]:
         """Yield events as they arrive, reconnecting as the source's policy says."""
         ...
+
+
+def chunked(pairs: Iterator[tuple[float, MarketData]], size: int = BLOCK_EVENTS) -> Iterator[list[tuple[float, MarketData]]]:
+    """Group ``(posix_seconds, event)`` pairs into lists of `size`: the replay loop takes blocks, not events."""
+    while chunk := list(itertools.islice(pairs, size)):
+        yield chunk

@@ -24,7 +24,7 @@ from operator import itemgetter
 from typing import Any
 
 from broker_sim.models import MarketData, Trade
-from broker_sim.streams.base import LiveSource, ReplaySource
+from broker_sim.streams.base import LiveSource, ReplaySource, chunked
 
 __all__ = ["DEFAULT_MAXSIZE", "PriceStreamManager", "Subscriber"]
 
@@ -186,6 +186,13 @@ class PriceStreamManager:
         if not isinstance(source, ReplaySource | LiveSource):
             raise TypeError(f"{source!r} is neither a replay source (timed_events) nor a live one (__aiter__)")
         self.sources.append(source)
+
+    def replay_blocks(self) -> Iterator[list[tuple[float, MarketData]]]:
+        """`replay()` in lists: a lone source's own blocks when it has `timed_blocks`, else merged and chunked."""
+        replays = [s for s in self.sources if isinstance(s, ReplaySource)]
+        if len(replays) == 1 and hasattr(replays[0], "timed_blocks"):
+            return replays[0].timed_blocks()  # type: ignore[attr-defined, no-any-return]
+        return chunked(self.replay())
 
     def replay(self) -> Iterator[tuple[float, MarketData]]:
         """The replay sources' ``(posix_seconds, event)`` pairs merged in time order (stable across sources)."""
