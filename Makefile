@@ -7,21 +7,22 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo bench lint format clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml plugins/example-package/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("broker-sim needs Python >= 3.11") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e ./plugins/example-package
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) examples/quickstart.py
+	$(VENV)/bin/broker-sim run configs/demo.yaml
 
 bench: $(STAMP)
 	$(PY) benchmarks/core.py
+	$(PY) benchmarks/replay.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -39,6 +39,7 @@ from broker_sim.models import (
     Trade,
 )
 
+from broker_sim.simulation import Result, arun_simulation, build_broker, run_simulation
 from broker_sim.strategy import Strategy
 from broker_sim.streams import PriceStreamManager
 
@@ -80,6 +81,7 @@ __all__ = [
     "PriceStreamManager",
     "Quote",
     "RealtimeClock",
+    "Result",
     "Side",
     "SimulatedClock",
     "Strategy",
@@ -87,6 +89,9 @@ __all__ = [
     "Trade",
     "TradingSession",
     "__version__",
+    "arun_simulation",
+    "build_broker",
     "hookimpl",
     "load_config",
+    "run_simulation",
 ]

@@ -158,7 +158,7 @@ def plugins(
         hidden = {"base_dir", "seed"} if entry.kind == "source" else set()
         parameters = ", ".join(str(p) for p in entry.parameters if p.name not in hidden)
         table.add_row(entry.kind, entry.name, parameters or "-", entry.plugin, entry.description)
-    out.print(table)
+    Console(width=max(out.width, 160)).print(table)
 
 
 STARTER_CONFIG = """\

@@ -108,7 +108,7 @@ class Config:
     def resolve(self, path: str | Path) -> Path:
         """`path` relative to the config file's folder."""
         candidate = Path(path)
-        return candidate if candidate.is_absolute() else self.base_dir / candidate
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
 
 for _cls in (ModelsConfig, PricesConfig, StrategyConfig, ReportConfig, Config):

@@ -1,0 +1,247 @@
+"""Run metrics from the equity curve, the fills and the orders; `write_report` writes the report's files.
+
+The rules, exactly:
+
+* **Returns** are taken on the equity resampled to daily closes (the last sample of each UTC date) when the
+  samples span at least two dates, annualised with `periods_per_year` (252); otherwise on the raw samples,
+  annualised with ``seconds per year / median sample spacing``.
+* **annual_volatility** = stdev(returns, ddof=1) x sqrt(periods); **sharpe** = mean(returns - rf per period) /
+  stdev x sqrt(periods); **sortino** = mean(excess returns) / downside deviation x sqrt(periods), the downside
+  deviation being the root mean square of min(0, excess return) over all returns. NaN with fewer than two
+  returns or a zero deviation.
+* **total_return** = final / initial - 1; **cagr** = (final / initial) ^ (365.25 days / span) - 1 (NaN for a
+  zero span); **max_drawdown** = the lowest equity / running peak - 1 over the samples (<= 0), and
+  **max_drawdown_duration_days** the longest time from a peak to the sample that regains it (or to the end).
+* **trades** are closed round trips, matched first in first out per symbol (a fill through zero closes the old
+  side and opens the new one); a trade's P&L is gross, its fees the matched share of entry and exit fees.
+  **win_rate** = winners / trades; **profit_factor** = gross profit / gross loss (inf without a loss, NaN
+  without trades). **exposure** = the share of equity samples with an open position. **slippage_cost** = the
+  sum over fills of |price - reference_price| x quantity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from broker_sim._numeric import QTY_EPSILON
+from broker_sim.models import Fill, Order, Side
+
+__all__ = ["ClosedTrade", "EquitySample", "Metrics", "closed_trades", "compute_metrics", "write_report"]
+
+_SECONDS_PER_YEAR = 365.25 * 86_400
+
+
+@attrs.frozen(slots=True)
+class EquitySample:
+    """The account's equity and gross exposure (sum of |market value|) at one moment."""
+
+    timestamp: datetime
+    equity: float
+    exposure: float
+
+
+@attrs.frozen(slots=True)
+class ClosedTrade:
+    """One round trip: `quantity` opened at `entry_price` and closed at `exit_price`."""
+
+    symbol: str
+    side: str
+    quantity: float
+    entry_time: datetime
+    exit_time: datetime
+    entry_price: float
+    exit_price: float
+    pnl: float
+    fees: float
+
+
+@attrs.frozen(slots=True)
+class Metrics:
+    """The numbers a report leads with (see the module docstring for how each is computed)."""
+
+    initial_balance: float
+    final_equity: float
+    total_return: float
+    cagr: float
+    annual_volatility: float
+    sharpe: float
+    sortino: float
+    max_drawdown: float
+    max_drawdown_duration_days: float
+    trades: int
+    win_rate: float
+    profit_factor: float
+    exposure: float
+    fees: float
+    slippage_cost: float
+    orders: int
+    fills: int
+    start: str
+    end: str
+
+
+class _Lot:
+    """An open lot waiting to be matched: signed quantity, price, time, fee per unit."""
+
+    __slots__ = ("fee_per_unit", "price", "quantity", "time")
+
+    def __init__(self, quantity: float, price: float, time: datetime, fee_per_unit: float) -> None:
+        self.quantity, self.price, self.time, self.fee_per_unit = quantity, price, time, fee_per_unit
+
+
+def closed_trades(fills: Sequence[Fill]) -> list[ClosedTrade]:
+    """Round trips from `fills`, matched first in first out per symbol."""
+    lots: dict[str, deque[_Lot]] = {}
+    trades: list[ClosedTrade] = []
+    for fill in fills:
+        queue = lots.setdefault(fill.symbol, deque())
+        buying = fill.side is Side.BUY
+        remaining = fill.quantity
+        fee_per_unit = fill.fee / fill.quantity if fill.quantity else 0.0
+        while remaining > QTY_EPSILON and queue and (queue[0].quantity > 0) != buying:
+            lot = queue[0]
+            long = lot.quantity > 0
+            size = min(remaining, abs(lot.quantity))
+            pnl = size * (fill.price - lot.price) * (1.0 if long else -1.0)
+            trades.append(
+                ClosedTrade(
+                    fill.symbol,
+                    "long" if long else "short",
+                    size,
+                    lot.time,
+                    fill.timestamp,
+                    lot.price,
+                    fill.price,
+                    pnl,
+                    size * (lot.fee_per_unit + fee_per_unit),
+                )
+            )
+            remaining -= size
+            left = abs(lot.quantity) - size
+            if left <= QTY_EPSILON:
+                queue.popleft()
+            else:
+                lot.quantity = left if long else -left
+        if remaining > QTY_EPSILON:
+            queue.append(_Lot(remaining if buying else -remaining, fill.price, fill.timestamp, fee_per_unit))
+    return trades
+
+
+def _returns(equity: Sequence[EquitySample], periods_per_year: int) -> tuple[np.ndarray, float]:
+    """Per-period returns and how many periods make a year (see the module docstring)."""
+    dates = {sample.timestamp.date() for sample in equity}
+    if len(dates) >= 2:
+        closes: dict[object, float] = {}
+        for sample in equity:
+            closes[sample.timestamp.date()] = sample.equity
+        values = np.array(list(closes.values()), dtype=float)
+        periods = float(periods_per_year)
+    else:
+        values = np.array([s.equity for s in equity], dtype=float)
+        times = np.array([s.timestamp.timestamp() for s in equity], dtype=float)
+        spacing = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+        periods = _SECONDS_PER_YEAR / spacing if spacing > 0 else math.nan
+    if len(values) < 2:
+        return np.array([], dtype=float), periods
+    previous = values[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.where(previous != 0, values[1:] / previous - 1.0, 0.0)
+    return returns, periods
+
+
+def _drawdown(equity: Sequence[EquitySample]) -> tuple[float, float]:
+    """Max drawdown (<= 0) and the longest peak-to-recovery time in days (to the end if never regained)."""
+    peak = -math.inf
+    peak_time = None
+    worst = 0.0
+    longest = 0.0
+    for sample in equity:
+        if sample.equity >= peak:
+            if peak_time is not None:
+                longest = max(longest, (sample.timestamp - peak_time).total_seconds())
+            peak, peak_time = sample.equity, sample.timestamp
+        elif peak > 0:
+            worst = min(worst, sample.equity / peak - 1.0)
+    if equity and peak_time is not None and equity[-1].equity < peak:
+        longest = max(longest, (equity[-1].timestamp - peak_time).total_seconds())
+    return worst, longest / 86_400
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 and math.isfinite(denominator) else math.nan
+
+
+def compute_metrics(
+    equity: Sequence[EquitySample],
+    fills: Sequence[Fill],
+    orders: Sequence[Order],
+    initial_balance: float,
+    *,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = 252,
+) -> Metrics:
+    """The run's metrics; `equity` must end with the final sample (its equity is the final equity)."""
+    final = equity[-1].equity if equity else initial_balance
+    span = (equity[-1].timestamp - equity[0].timestamp).total_seconds() if len(equity) > 1 else 0.0
+    total_return = final / initial_balance - 1.0 if initial_balance else math.nan
+    cagr = (final / initial_balance) ** (_SECONDS_PER_YEAR / span) - 1.0 if span > 0 and initial_balance and final > 0 else math.nan
+    returns, periods = _returns(equity, periods_per_year)
+    volatility = sharpe = sortino = math.nan
+    if len(returns) >= 2 and math.isfinite(periods):
+        excess = returns - risk_free_rate / periods
+        deviation = float(np.std(returns, ddof=1))
+        volatility = deviation * math.sqrt(periods)
+        sharpe = _ratio(float(np.mean(excess)), deviation) * math.sqrt(periods)
+        downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+        sortino = _ratio(float(np.mean(excess)), downside) * math.sqrt(periods)
+    max_drawdown, duration = _drawdown(equity)
+    trades = closed_trades(fills)
+    gains = sum(t.pnl for t in trades if t.pnl > 0)
+    losses = -sum(t.pnl for t in trades if t.pnl < 0)
+    profit_factor = math.nan if not trades else (gains / losses if losses > 0 else math.inf)
+    return Metrics(
+        initial_balance=initial_balance,
+        final_equity=final,
+        total_return=total_return,
+        cagr=cagr,
+        annual_volatility=volatility,
+        sharpe=sharpe,
+        sortino=sortino,
+        max_drawdown=max_drawdown,
+        max_drawdown_duration_days=duration,
+        trades=len(trades),
+        win_rate=sum(1 for t in trades if t.pnl > 0) / len(trades) if trades else math.nan,
+        profit_factor=profit_factor,
+        exposure=sum(1 for s in equity if s.exposure > 0) / len(equity) if equity else 0.0,
+        fees=sum(f.fee for f in fills),
+        slippage_cost=sum(abs(f.price - f.reference_price) * f.quantity for f in fills),
+        orders=len(orders),
+        fills=len(fills),
+        start=equity[0].timestamp.isoformat() if equity else "",
+        end=equity[-1].timestamp.isoformat() if equity else "",
+    )
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    metrics: Metrics,
+    equity: Sequence[EquitySample],
+    fills: Sequence[Fill],
+    orders: Sequence[Order],
+    title: str = "broker-sim report",
+    config_text: str | None = None,
+) -> dict[str, Path]:
+    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`."""
+    from broker_sim.report_files import write_files
+
+    return write_files(
+        Path(out_dir), metrics=metrics, equity=equity, fills=fills, orders=orders, title=title, config_text=config_text
+    )

@@ -1,0 +1,171 @@
+"""The report's files: summary.json, trades.csv, orders.csv, equity.csv, equity.png and a self-contained
+report.html (the plot embedded as a data URI, inline CSS, nothing fetched from anywhere).
+
+CSV numbers are written with ``repr`` (shortest round-trip form), so identical runs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jinja2
+from matplotlib.figure import Figure
+
+from broker_sim.models import Fill, Order
+from broker_sim.report import ClosedTrade, EquitySample, Metrics, closed_trades
+
+__all__ = ["write_files"]
+
+_HTML_TRADE_ROWS = 500
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return str(value.value)
+    return str(value)
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Any) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_cell(value) for value in row])
+
+
+def _drawdowns(equity: Sequence[EquitySample]) -> list[float]:
+    peak = -math.inf
+    result = []
+    for sample in equity:
+        peak = max(peak, sample.equity)
+        result.append(sample.equity / peak - 1.0 if peak > 0 else 0.0)
+    return result
+
+
+def _plot(equity: Sequence[EquitySample], drawdowns: list[float], title: str) -> bytes:
+    figure = Figure(figsize=(10, 6), dpi=100)
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    times = [s.timestamp for s in equity]
+    top.plot(times, [s.equity for s in equity], color="#1f5fa8", linewidth=1.2)
+    top.set_title(title)
+    top.set_ylabel("equity")
+    top.grid(alpha=0.3)
+    bottom.fill_between(times, [d * 100 for d in drawdowns], 0, color="#c0392b", alpha=0.4, step="post")
+    bottom.set_ylabel("drawdown %")
+    bottom.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+_TEMPLATE = jinja2.Environment(autoescape=True).from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
+th { background: #f3f3f3; } td.left, th.left { text-align: left; }
+pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; } img { max-width: 100%; }
+</style></head><body>
+<h1>{{ title }}</h1>
+<img alt="equity and drawdown" src="data:image/png;base64,{{ image }}">
+<h2>Metrics</h2>
+<table>{% for name, value in metrics %}<tr><th class="left">{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}</table>
+<h2>Closed trades ({{ trade_count }})</h2>
+{% if trade_count > trades|length %}<p>The first {{ trades|length }} of {{ trade_count }} are shown; trades.csv has every fill.</p>{% endif %}
+<table><tr><th class="left">symbol</th><th class="left">side</th><th>quantity</th><th class="left">entry</th>
+<th class="left">exit</th><th>entry price</th><th>exit price</th><th>P&amp;L</th><th>fees</th></tr>
+{% for t in trades %}<tr><td class="left">{{ t.symbol }}</td><td class="left">{{ t.side }}</td><td>{{ "%g"|format(t.quantity) }}</td>
+<td class="left">{{ t.entry_time.isoformat() }}</td><td class="left">{{ t.exit_time.isoformat() }}</td>
+<td>{{ "%.4f"|format(t.entry_price) }}</td><td>{{ "%.4f"|format(t.exit_price) }}</td>
+<td>{{ "%.2f"|format(t.pnl) }}</td><td>{{ "%.2f"|format(t.fees) }}</td></tr>{% endfor %}
+</table>
+{% if config_text %}<h2>Config</h2><pre>{{ config_text }}</pre>{% endif %}
+</body></html>
+"""
+)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else ("inf" if math.isinf(value) else f"{value:,.6g}")
+    return str(value)
+
+
+def write_files(
+    out_dir: Path,
+    *,
+    metrics: Metrics,
+    equity: Sequence[EquitySample],
+    fills: Sequence[Fill],
+    orders: Sequence[Order],
+    title: str,
+    config_text: str | None,
+) -> dict[str, Path]:
+    """Write every report file into `out_dir` (created if needed); returns their paths by name."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        name: out_dir / file
+        for name, file in (
+            ("summary", "summary.json"),
+            ("trades", "trades.csv"),
+            ("orders", "orders.csv"),
+            ("equity", "equity.csv"),
+            ("plot", "equity.png"),
+            ("html", "report.html"),
+        )
+    }
+    summary = {"title": title, **{k: _json_value(v) for k, v in attrs.asdict(metrics).items()}}
+    paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    _write_csv(
+        paths["trades"],
+        ("timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee"),
+        ((f.timestamp, f.order_id, f.symbol, f.side, f.quantity, f.price, f.reference_price, f.fee) for f in fills),
+    )
+    order_fields = (
+        "id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity", "limit_price", "stop_price",
+        "status", "filled_quantity", "filled_avg_price", "reject_reason", "created_at", "updated_at",
+    )  # fmt: skip
+    _write_csv(paths["orders"], order_fields, ([getattr(o, f) for f in order_fields] for o in orders))
+    drawdowns = _drawdowns(equity)
+    _write_csv(
+        paths["equity"],
+        ("timestamp", "equity", "exposure", "drawdown"),
+        ((s.timestamp, s.equity, s.exposure, d) for s, d in zip(equity, drawdowns, strict=True)),
+    )
+    image = _plot(equity, drawdowns, title)
+    paths["plot"].write_bytes(image)
+    trades: list[ClosedTrade] = closed_trades(fills)
+    html = _TEMPLATE.render(
+        title=title,
+        image=base64.b64encode(image).decode("ascii"),
+        metrics=[(k.replace("_", " "), _shown(v)) for k, v in attrs.asdict(metrics).items()],
+        trades=trades[:_HTML_TRADE_ROWS],
+        trade_count=len(trades),
+        config_text=config_text,
+    )
+    paths["html"].write_text(html, encoding="utf-8")
+    return paths
