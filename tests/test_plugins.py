@@ -113,7 +113,7 @@ def _instant(**kwargs: Any) -> PaperBroker:
 
 
 def test_unknown_model_name_lists_the_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, none"):
+    with pytest.raises(ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, (half_spread, )?none"):
         PaperBroker(slippage={"model": "nope"})
 
 
@@ -123,13 +123,13 @@ def test_unknown_latency_model_given_as_a_bare_name_lists_the_valid_names() -> N
 
 
 def test_missing_model_key_lists_the_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"slippage: missing 'model'; valid models: fixed, fixed_bps, none"):
+    with pytest.raises(ConfigError, match=r"slippage: missing 'model'; valid models: fixed, fixed_bps, (half_spread, )?none"):
         PaperBroker(slippage={"bps": 3})
 
 
 def test_model_name_that_is_not_a_string_raises_config_error() -> None:
     # YAML turns `model: [fixed_bps]` into a list; that is a config mistake, not a crash.
-    with pytest.raises(ConfigError, match=r"slippage.*\['fixed_bps'\].*valid.*fixed, fixed_bps, none"):
+    with pytest.raises(ConfigError, match=r"slippage.*\['fixed_bps'\].*valid.*fixed, fixed_bps, (half_spread, )?none"):
         PaperBroker(slippage={"model": ["fixed_bps"]})
 
 

@@ -1,0 +1,430 @@
+"""Ledger: average price, realized and unrealized P&L, fees, reservations and buying power, used directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from broker_sim.ledger import Ledger
+from broker_sim.models import Account, Fill, Position, Side
+
+T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+#: Prices and cash in these tests are exact in binary or a few operations deep: far below a cent.
+MONEY = 1e-9
+
+
+def _fill(side: str, quantity: float, price: float, *, symbol: str = "AAPL", fee: float = 0.0, n: int = 0) -> Fill:
+    return Fill(
+        order_id=f"o{n}",
+        symbol=symbol,
+        side=Side(side),
+        quantity=quantity,
+        price=price,
+        fee=fee,
+        timestamp=T0 + timedelta(seconds=n),
+        reference_price=price,
+    )
+
+
+def _book(ledger: Ledger, *fills: Fill) -> None:
+    for fill in fills:
+        assert ledger.apply_fill(fill) is None
+
+
+def _state(ledger: Ledger) -> tuple[Account, list[Position], float, float]:
+    """Everything a caller can see of the ledger, to check that a refused call changed nothing."""
+    return ledger.account(), ledger.positions(), ledger.reserved_cash, ledger.shares_available("AAPL")
+
+
+def _position(ledger: Ledger, symbol: str = "AAPL") -> Position:
+    position = ledger.position(symbol)
+    assert position is not None
+    return position
+
+
+# -- average price and realized P&L ------------------------------------------------------------------------
+
+
+def test_sell_realizes_pnl_at_average_price() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 10, 120.0, n=1), _fill("sell", 5, 130.0, n=2))
+
+    position = _position(ledger)
+    assert ledger.realized_pnl == pytest.approx(5 * (130.0 - 110.0), abs=MONEY)
+    assert position.realized_pnl == pytest.approx(100.0, abs=MONEY)
+    assert position.quantity == pytest.approx(15, abs=1e-12)
+    assert position.avg_price == pytest.approx(110.0, abs=MONEY)
+    assert ledger.cash == pytest.approx(10_000 - 1_000 - 1_200 + 650, abs=MONEY)
+
+
+def test_buying_more_moves_average_price_to_the_weighted_mean() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 30, 120.0, n=1))
+
+    position = _position(ledger)
+    assert position.quantity == pytest.approx(40, abs=1e-12)
+    assert position.avg_price == pytest.approx((10 * 100.0 + 30 * 120.0) / 40, abs=MONEY)
+    assert position.cost_basis == pytest.approx(4_600.0, abs=MONEY)
+    assert ledger.realized_pnl == 0.0
+
+
+def test_selling_part_of_a_position_keeps_its_average_price() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 10, 120.0, n=1), _fill("sell", 15, 90.0, n=2))
+
+    position = _position(ledger)
+    assert position.avg_price == pytest.approx(110.0, abs=MONEY)
+    assert ledger.realized_pnl == pytest.approx(15 * (90.0 - 110.0), abs=MONEY)
+
+
+def test_selling_everything_closes_the_position() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 10, 105.0, n=1))
+
+    assert ledger.position("AAPL") is None
+    assert ledger.positions() == []
+    assert ledger.quantity("AAPL") == 0.0
+    assert ledger.realized_by_symbol() == {"AAPL": pytest.approx(50.0, abs=MONEY)}
+    assert ledger.cash == pytest.approx(10_050.0, abs=MONEY)
+
+
+def test_covering_a_short_realizes_pnl_reversed() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("sell", 10, 50.0), _fill("buy", 4, 40.0, n=1))
+
+    position = _position(ledger)
+    assert position.quantity == pytest.approx(-6, abs=1e-12)
+    assert position.avg_price == pytest.approx(50.0, abs=MONEY)
+    assert ledger.realized_pnl == pytest.approx(4 * (50.0 - 40.0), abs=MONEY)
+
+
+def test_fill_that_crosses_zero_from_long_closes_the_long_and_opens_a_short_at_the_fill_price() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 25, 90.0, n=1))
+
+    position = _position(ledger)
+    assert ledger.realized_pnl == pytest.approx(10 * (90.0 - 100.0), abs=MONEY)
+    assert position.realized_pnl == pytest.approx(-100.0, abs=MONEY)
+    assert position.quantity == pytest.approx(-15, abs=1e-12)
+    assert position.avg_price == pytest.approx(90.0, abs=MONEY)
+    assert position.cost_basis == pytest.approx(-15 * 90.0, abs=MONEY)
+    assert ledger.cash == pytest.approx(10_000 - 1_000 + 25 * 90.0, abs=MONEY)
+
+
+def test_fill_that_crosses_zero_from_short_closes_the_short_and_opens_a_long_at_the_fill_price() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("sell", 10, 50.0), _fill("buy", 15, 40.0, n=1))
+
+    position = _position(ledger)
+    assert ledger.realized_pnl == pytest.approx(10 * (50.0 - 40.0), abs=MONEY)
+    assert position.quantity == pytest.approx(5, abs=1e-12)
+    assert position.avg_price == pytest.approx(40.0, abs=MONEY)
+    assert ledger.cash == pytest.approx(10_000 + 500 - 600, abs=MONEY)
+
+
+def test_fills_in_one_symbol_do_not_touch_another() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 5, 20.0, symbol="MSFT", n=1))
+    _book(ledger, _fill("sell", 10, 110.0, n=2))
+
+    assert ledger.position("AAPL") is None
+    msft = _position(ledger, "MSFT")
+    assert msft.quantity == pytest.approx(5, abs=1e-12)
+    assert msft.avg_price == pytest.approx(20.0, abs=MONEY)
+    assert msft.realized_pnl == 0.0
+    assert ledger.realized_by_symbol()["AAPL"] == pytest.approx(100.0, abs=MONEY)
+
+
+# -- marks: market value and unrealized P&L -----------------------------------------------------------------
+
+
+def test_unrealized_pnl_and_market_value_follow_the_marks() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0))
+    ledger.marks["AAPL"] = 130.0
+
+    position = _position(ledger)
+    assert position.market_price == 130.0
+    assert position.market_value == pytest.approx(1_300.0, abs=MONEY)
+    assert position.unrealized_pnl == pytest.approx(300.0, abs=MONEY)
+    account = ledger.account()
+    assert account.unrealized_pnl == pytest.approx(300.0, abs=MONEY)
+    assert account.equity == pytest.approx(9_000.0 + 1_300.0, abs=MONEY)
+    assert account.realized_pnl == 0.0
+
+
+def test_short_gains_unrealized_pnl_when_the_mark_falls() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("sell", 10, 50.0))
+    ledger.marks["AAPL"] = 40.0
+
+    position = _position(ledger)
+    assert position.market_value == pytest.approx(-400.0, abs=MONEY)
+    assert position.unrealized_pnl == pytest.approx(100.0, abs=MONEY)
+    assert ledger.account().equity == pytest.approx(10_500.0 - 400.0, abs=MONEY)
+
+
+def test_position_without_a_mark_is_valued_at_its_average_price() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0))
+
+    position = _position(ledger)
+    assert position.market_price == 100.0
+    assert position.unrealized_pnl == 0.0
+    assert ledger.account().equity == pytest.approx(10_000.0, abs=MONEY)
+
+
+def test_unrealized_pnl_sums_over_symbols_in_the_account() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 20, 30.0, symbol="MSFT", n=1))
+    ledger.marks.update({"AAPL": 90.0, "MSFT": 25.0})
+
+    account = ledger.account()
+    assert account.unrealized_pnl == pytest.approx(10 * -10.0 + -20 * -5.0, abs=MONEY)
+    assert account.equity == pytest.approx(ledger.cash + 900.0 - 500.0, abs=MONEY)
+
+
+# -- fees -----------------------------------------------------------------------------------------------------
+
+
+def test_fees_reduce_cash_and_accumulate_while_realized_pnl_stays_gross() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0, fee=1.5), _fill("sell", 10, 110.0, fee=2.0, n=1))
+
+    assert ledger.fees == pytest.approx(3.5, abs=MONEY)
+    assert ledger.realized_pnl == pytest.approx(100.0, abs=MONEY)
+    assert ledger.cash == pytest.approx(10_000 - 1_000 - 1.5 + 1_100 - 2.0, abs=MONEY)
+    account = ledger.account()
+    assert account.fees == pytest.approx(3.5, abs=MONEY)
+    assert account.realized_pnl == pytest.approx(100.0, abs=MONEY)
+
+
+def test_fees_do_not_enter_the_average_price() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0, fee=5.0))
+
+    assert _position(ledger).avg_price == pytest.approx(100.0, abs=MONEY)
+    assert ledger.cash == pytest.approx(8_995.0, abs=MONEY)
+
+
+def test_cash_plus_cost_basis_equals_initial_balance_plus_realized_pnl_less_fees() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(
+        ledger,
+        _fill("buy", 10, 100.0, fee=1.0),
+        _fill("sell", 25, 90.0, fee=1.25, n=1),
+        _fill("buy", 5, 95.0, fee=1.0, symbol="MSFT", n=2),
+        _fill("buy", 30, 80.0, fee=1.5, n=3),
+    )
+
+    cost_basis = sum(p.cost_basis for p in ledger.positions())
+    assert ledger.cash + cost_basis == pytest.approx(10_000 + ledger.realized_pnl - ledger.fees, abs=1e-6)
+
+
+# -- reservations and buying power --------------------------------------------------------------------------
+
+
+def test_reserve_rejects_a_buy_beyond_buying_power_and_changes_nothing() -> None:
+    ledger = Ledger(1_000)
+    _book(ledger, _fill("buy", 2, 100.0))
+    before = _state(ledger)
+
+    reason = ledger.reserve("o1", "AAPL", Side.BUY, 9, 100.0)
+
+    assert reason is not None
+    assert "insufficient buying power" in reason
+    assert _state(ledger) == before
+    assert ledger.buying_power() == pytest.approx(800.0, abs=MONEY)
+
+
+def test_reserve_holds_buying_power_for_an_open_buy() -> None:
+    ledger = Ledger(1_000)
+
+    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+
+    assert ledger.reserved_cash == pytest.approx(600.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(400.0, abs=MONEY)
+    assert ledger.account().buying_power == pytest.approx(400.0, abs=MONEY)
+    assert ledger.cash == 1_000.0
+    second = ledger.reserve("o2", "AAPL", Side.BUY, 6, 100.0)
+    assert second is not None and "insufficient buying power" in second
+
+
+def test_release_frees_the_reservation() -> None:
+    ledger = Ledger(1_000)
+    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+
+    ledger.release("o1")
+
+    assert ledger.reserved_cash == 0.0
+    assert ledger.buying_power() == pytest.approx(1_000.0, abs=MONEY)
+    assert ledger.reserve("o2", "AAPL", Side.BUY, 10, 100.0) is None
+
+
+def test_release_of_an_unknown_order_is_ignored() -> None:
+    ledger = Ledger(1_000)
+    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+
+    ledger.release("nope")
+
+    assert ledger.reserved_cash == pytest.approx(600.0, abs=MONEY)
+
+
+def test_fill_uses_up_its_reservation() -> None:
+    ledger = Ledger(1_000)
+    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+
+    assert ledger.apply_fill(_fill("buy", 4, 99.0, n=1), "o1") is None
+
+    assert ledger.reserved_cash == pytest.approx(2 * 100.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(1_000 - 4 * 99.0 - 200.0, abs=MONEY)
+    assert ledger.apply_fill(_fill("buy", 2, 99.0, n=2), "o1") is None
+    assert ledger.reserved_cash == pytest.approx(0.0, abs=MONEY)
+
+
+def test_sell_reservations_stop_two_sells_from_selling_the_same_shares() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0))
+
+    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+    assert ledger.shares_available("AAPL") == 0.0
+    before = _state(ledger)
+    reason = ledger.reserve("s2", "AAPL", Side.SELL, 10, 100.0)
+
+    assert reason is not None
+    assert "short selling" in reason
+    assert _state(ledger) == before
+
+
+def test_sell_reservation_of_part_leaves_the_rest_to_sell() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0))
+
+    assert ledger.reserve("s1", "AAPL", Side.SELL, 6, 100.0) is None
+    assert ledger.shares_available("AAPL") == pytest.approx(4, abs=1e-12)
+    assert ledger.reserve("s2", "AAPL", Side.SELL, 4, 100.0) is None
+    reason = ledger.reserve("s3", "AAPL", Side.SELL, 1, 100.0)
+    assert reason is not None and "short selling" in reason
+
+
+def test_releasing_a_sell_returns_its_shares() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0))
+    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+
+    ledger.release("s1")
+
+    assert ledger.shares_available("AAPL") == pytest.approx(10, abs=1e-12)
+    assert ledger.reserve("s2", "AAPL", Side.SELL, 10, 100.0) is None
+
+
+def test_selling_reserved_shares_releases_them_as_they_fill() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0))
+    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+
+    assert ledger.apply_fill(_fill("sell", 10, 105.0, n=1), "s1") is None
+    ledger.release("s1")
+
+    assert ledger.position("AAPL") is None
+    assert ledger.shares_available("AAPL") == 0.0
+    _book(ledger, _fill("buy", 3, 100.0, n=2))
+    assert ledger.shares_available("AAPL") == pytest.approx(3, abs=1e-12)
+
+
+def test_short_sale_without_holding_is_refused_when_shorting_is_disabled() -> None:
+    ledger = Ledger(10_000)
+    before = _state(ledger)
+
+    reserved = ledger.reserve("s1", "AAPL", Side.SELL, 5, 100.0)
+    booked = ledger.apply_fill(_fill("sell", 5, 100.0))
+
+    assert reserved is not None and "short selling" in reserved
+    assert booked is not None and "short selling" in booked
+    assert _state(ledger) == before
+
+
+def test_short_sale_is_allowed_with_shorting_and_buying_power_follows_its_market_value() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+
+    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+    # A short reserves only the margin beyond its own proceeds: (1.5 - 1) x 100 per share.
+    assert ledger.reserved_cash == pytest.approx(10 * 100.0 * 0.5, abs=MONEY)
+    assert ledger.apply_fill(_fill("sell", 10, 100.0, n=1), "s1") is None
+    ledger.release("s1")
+
+    assert ledger.cash == pytest.approx(11_000.0, abs=MONEY)
+    assert _position(ledger).quantity == pytest.approx(-10, abs=1e-12)
+    assert ledger.reserved_cash == 0.0
+    # buying_power = cash - reserved - short_margin x |short market value|
+    assert ledger.buying_power() == pytest.approx(11_000 - 1.5 * 1_000.0, abs=MONEY)
+    ledger.marks["AAPL"] = 120.0
+    assert ledger.buying_power() == pytest.approx(11_000 - 1.5 * 1_200.0, abs=MONEY)
+    ledger.marks["AAPL"] = 80.0
+    assert ledger.buying_power() == pytest.approx(11_000 - 1.5 * 800.0, abs=MONEY)
+    assert ledger.account().buying_power == pytest.approx(9_800.0, abs=MONEY)
+
+
+def test_short_margin_is_configurable() -> None:
+    ledger = Ledger(10_000, allow_short=True, short_margin=2.0)
+    _book(ledger, _fill("sell", 10, 100.0))
+
+    assert ledger.short_requirement() == pytest.approx(2.0 * 1_000.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(11_000 - 2_000.0, abs=MONEY)
+
+
+def test_short_sale_beyond_buying_power_is_rejected_at_reservation() -> None:
+    ledger = Ledger(1_000, allow_short=True)
+    before = _state(ledger)
+
+    reason = ledger.reserve("s1", "AAPL", Side.SELL, 30, 100.0)
+
+    assert reason is not None and "insufficient buying power" in reason
+    assert _state(ledger) == before
+
+
+def test_apply_fill_that_would_make_buying_power_negative_is_refused_and_changes_nothing() -> None:
+    ledger = Ledger(1_000)
+    assert ledger.reserve("o1", "AAPL", Side.BUY, 10, 100.0) is None
+    before = _state(ledger)
+
+    # The price ran away while the order was on its way: 10 at 120 costs 1,200, more than the account has.
+    reason = ledger.apply_fill(_fill("buy", 10, 120.0, fee=1.0, n=1), "o1")
+
+    assert reason is not None and "insufficient buying power" in reason
+    assert _state(ledger) == before
+    assert ledger.cash == 1_000.0
+    assert ledger.fees == 0.0
+    assert ledger.positions() == []
+    assert ledger.reserved_cash == pytest.approx(1_000.0, abs=MONEY)
+    ledger.release("o1")
+    assert ledger.buying_power() == pytest.approx(1_000.0, abs=MONEY)
+
+
+def test_refused_fill_keeps_an_existing_position_and_its_sell_reservations() -> None:
+    ledger = Ledger(1_000, allow_short=True)
+    _book(ledger, _fill("buy", 5, 100.0))
+    assert ledger.reserve("s1", "AAPL", Side.SELL, 5, 100.0) is None
+    before = _state(ledger)
+
+    # Selling 30 closes the 5 held and opens a 25-share short whose margin the account cannot carry.
+    reason = ledger.apply_fill(_fill("sell", 30, 100.0, n=1), "s1")
+
+    assert reason is not None and "insufficient buying power" in reason
+    assert _state(ledger) == before
+    assert _position(ledger).quantity == pytest.approx(5, abs=1e-12)
+    assert ledger.realized_pnl == 0.0
+
+
+def test_fill_that_only_shrinks_a_position_is_never_refused() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("sell", 10, 100.0))
+    ledger.marks["AAPL"] = 1_000.0
+    assert ledger.buying_power() < 0
+
+    assert ledger.apply_fill(_fill("buy", 10, 1_000.0, n=1)) is None
+
+    assert ledger.position("AAPL") is None
+    assert ledger.realized_pnl == pytest.approx(10 * (100.0 - 1_000.0), abs=MONEY)
