@@ -334,18 +334,22 @@ def _load(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[
 
 
 def _key_in(message: str, spec: Mapping[str, Any], name_key: str) -> str | None:
-    """The key of `spec` a registry message is about (the first one it names), if any."""
-    for key in spec:
-        if key != name_key and re.search(rf"(?<![\w]){re.escape(str(key))}(?![\w])", message):
-            return str(key)
+    """The key of `spec` a message is about: one it quotes, else the first it names."""
+    keys = [str(key) for key in spec if key != name_key]
+    for key in keys:
+        if repr(key) in message:
+            return key
+    for key in keys:
+        if re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", message):
+            return key
     return None
 
 
 def _spec_error(source: _Source, path: Path_, spec: Mapping[str, Any], name_key: str, exc: Exception) -> ConfigError:
     message = str(exc)
-    if "unknown" in message and name_key in spec and repr(spec[name_key]) in message:
-        return source.error((*path, name_key), message)
     key = _key_in(message, spec, name_key)
+    if key is None and name_key in spec and repr(spec[name_key]) in message:
+        key = name_key
     return source.error((*path, key) if key else path, message)
 
 
@@ -370,6 +374,7 @@ def _check(config: Config, source: _Source) -> None:
             registry.create(kind, spec)
         except ConfigError as exc:
             raise _spec_error(source, ("models", kind), spec, "model", exc) from None
+    _build_adapter(config, source, manager)
     if not config.prices.sources:
         raise source.error(("prices",), "no price sources: add prices.sources (e.g. {source: synthetic})")
     for index, spec in enumerate(config.prices.sources):
@@ -389,9 +394,11 @@ def _check(config: Config, source: _Source) -> None:
             raise source.error((*path, "class"), str(exc)) from None
         try:
             check_strategy_params(cls, strategy.params)
-        except ConfigError as exc:
+            cls(**strategy.params)
+        except (ConfigError, TypeError, ValueError) as exc:
             key = _key_in(str(exc), strategy.params, "")
-            raise source.error((*path, "params", key) if key else (*path, "params"), str(exc)) from None
+            message = str(exc) if isinstance(exc, ConfigError) else f"{cls.__name__}: {exc}"
+            raise source.error((*path, "params", key) if key else (*path, "params"), message) from None
     if not config.report.equity_interval > 0:
         raise source.error(("report", "equity_interval"), f"must be > 0, got {config.report.equity_interval!r}")
 
@@ -417,6 +424,17 @@ def _check_broker(config: Config, source: _Source, registry: Registry) -> None:
     for kind in config.models.given():
         if kind not in accepted and not entry.accepts_any_keyword:
             raise source.error(("models", kind), f"adapter {name!r} takes no {kind} model")
+
+
+def _build_adapter(config: Config, source: _Source, manager: Any) -> None:
+    """Build the adapter once (it does not connect), so its own parameter checks run at validation time."""
+    from broker_sim.clock import SimulatedClock
+    from broker_sim.simulation import build_broker
+
+    try:
+        build_broker(config, clock=SimulatedClock(0.0), manager=manager)
+    except ConfigError as exc:
+        raise _spec_error(source, ("broker",), config.broker, "adapter", exc) from None
 
 
 def describe_error(exc: BaseException) -> str:

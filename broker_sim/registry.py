@@ -101,7 +101,8 @@ class Registry:
             )
         entry = self._entries[kind].get(name)
         if entry is None:
-            raise ConfigError(f"unknown {kind} {KINDS[kind]} {name!r}; valid: {', '.join(self.names(kind))}")
+            what = kind if KINDS[kind] == kind else f"{kind} {KINDS[kind]}"
+            raise ConfigError(f"unknown {what} {name!r}; valid: {', '.join(self.names(kind))}")
         return entry
 
     def create(self, kind: str, spec: Mapping[str, Any] | str, **extra: Any) -> Any:

@@ -115,13 +115,25 @@ class PaperBroker(Broker):
         plugins: Iterable[str] = (),
         plugin_manager: pluggy.PluginManager | None = None,
         symbols: Iterable[str] | None = None,
-        session: TradingSession | None = None,
+        session: TradingSession | Mapping[str, Any] | None = None,
         short_margin: float = DEFAULT_SHORT_MARGIN,
     ) -> None:
         if isinstance(initial_balance, bool) or not isinstance(initial_balance, int | float):
             raise ConfigError(f"initial_balance must be a number, got {initial_balance!r}")
         if not math.isfinite(initial_balance) or initial_balance < 0:
             raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError(f"seed must be an integer (or null for a fresh one), got {seed!r}")
+        if not isinstance(allow_short, bool):
+            raise ConfigError(f"allow_short must be true or false, got {allow_short!r}")
+        if isinstance(short_margin, bool) or not isinstance(short_margin, int | float) or not short_margin >= 1:
+            raise ConfigError(f"short_margin must be a number >= 1, got {short_margin!r}")
+        if isinstance(session, Mapping):
+            session = TradingSession(**session)
+        elif session is not None and not isinstance(session, TradingSession):
+            raise ConfigError(f"session must be a mapping like {{close: '16:00', timezone: America/New_York}}, got {session!r}")
+        if symbols is not None and (isinstance(symbols, str) or not all(isinstance(s, str) and s for s in symbols)):
+            raise ConfigError(f"symbols must be a list of symbol names, got {symbols!r}")
         super().__init__(clock if clock is not None else SimulatedClock())
         self.seed = seed
         self.session = session if session is not None else TradingSession()

@@ -85,9 +85,9 @@ class CsvSource:
             raise ConfigError("path must name at least one file")
         root = Path(base_dir) if base_dir is not None else Path.cwd()
         self.paths = [p if p.is_absolute() else root / p for p in map(Path, paths)]
-        for file in self.paths:
+        for given, file in zip(paths, self.paths, strict=True):
             if not file.is_file():
-                raise ConfigError(f"CSV file {file} does not exist")
+                raise ConfigError(f"CSV file {file} does not exist (path: {str(given)!r})")
         known = {"timestamp", "symbol", *KIND_FIELDS[kind][0]}
         unknown = sorted(set(columns or {}) - known)
         if unknown:
