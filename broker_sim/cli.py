@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from rich.text import Text
 from broker_sim.config import describe_error, load_config
 from broker_sim.errors import BrokerError
 from broker_sim.plugins import build_registry, create_plugin_manager, load_plugin_file
-from broker_sim.simulation import Result, run_simulation
+from broker_sim.simulation import Result, StrategyError, run_simulation
 
 __all__ = ["app", "main"]
 
@@ -90,6 +91,13 @@ def run(
 
     try:
         result = run_simulation(loaded, out=out_dir, progress=report)
+    except StrategyError as exc:
+        bar.stop()
+        # The strategy's own bug: its traceback is what its author needs.
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        if exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        raise typer.Exit(code=1) from None
     except BrokerError as exc:
         raise _fail(exc) from None
     finally:

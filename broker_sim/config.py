@@ -324,6 +324,7 @@ def _load(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[
         if reserved in data:
             raise source.error((reserved,), f"unknown key {reserved!r}; valid keys: {', '.join(_valid_keys(()))}")
     data = _substitute(data, (), source, os.environ if env is None else env)
+    _expand_names(data)
     try:
         config = _CONVERTER.structure(data, Config)
     except (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError) as exc:
@@ -331,6 +332,18 @@ def _load(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[
     config = attrs.evolve(config, path=path, base_dir=base_dir, text=yaml.safe_dump(data, sort_keys=False))
     _check(config, source)
     return config
+
+
+def _expand_names(data: dict[str, Any]) -> None:
+    """Let a bare name stand for a model or a source with its defaults: ``latency: none``."""
+    models = data.get("models")
+    if isinstance(models, dict):
+        for kind, spec in models.items():
+            if isinstance(spec, str):
+                models[kind] = {"model": spec}
+    prices = data.get("prices")
+    if isinstance(prices, dict) and isinstance(prices.get("sources"), list):
+        prices["sources"] = [{"source": s} if isinstance(s, str) else s for s in prices["sources"]]
 
 
 def _key_in(message: str, spec: Mapping[str, Any], name_key: str) -> str | None:

@@ -21,7 +21,7 @@ import itertools
 import logging
 from types import CoroutineType
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,17 @@ async def arun_simulation(
     *,
     out: str | Path | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    subscribers: Iterable[Callable[[MarketData], Any]] = (),
     env: Mapping[str, str] | None = None,
 ) -> Result:
     """`run_simulation` for code already inside an event loop. `progress(events_done, estimated_total)` is
-    called every few thousand events."""
+    called every few thousand events; `subscribers` (sync or async callables, e.g. a dashboard) receive every
+    market event through the run's `PriceStreamManager`, under its delivery policy."""
     if not isinstance(config, Config):
         config = load_config(config, env=env)
     run = _Run(config, progress)
+    for subscriber in subscribers:
+        run.streams.subscribe(subscriber)
     return await run.execute(out)
 
 
@@ -123,6 +127,7 @@ class _Run:
         self.pending: deque[OrderEvent] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
         self.failure: BaseException | None = None
+        self.failed_handler = ""
         self.equity: list[EquitySample] = []
         self.events = 0
 
@@ -168,7 +173,8 @@ class _Run:
             waiting_on = coroutine.send(None)
         except StopIteration:
             return
-        task = asyncio.get_running_loop().create_task(_resume(coroutine, waiting_on))
+        name = getattr(coroutine, "__qualname__", "handler")
+        task = asyncio.get_running_loop().create_task(_resume(coroutine, waiting_on), name=name)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -176,6 +182,7 @@ class _Run:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None and self.failure is None:
             self.failure = task.exception()
+            self.failed_handler = task.get_name()
 
     def _deliver_order_events(self, owners: list[tuple[Strategy, StrategyBroker]]) -> None:
         pending = self.pending
@@ -226,7 +233,9 @@ class _Run:
             account = await broker.get_account()
             orders = tuple(await broker.list_orders("all"))
         if self.failure is not None:
-            raise StrategyError(f"a strategy failed: {type(self.failure).__name__}: {self.failure}") from self.failure
+            raise StrategyError(
+                f"strategy handler {self.failed_handler} failed: {type(self.failure).__name__}: {self.failure}"
+            ) from self.failure
         fills = tuple(getattr(broker, "fills", ()))
         equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
         metrics = compute_metrics(equity, fills, orders, account.initial_balance)
@@ -300,9 +309,12 @@ class _Run:
                     if handlers is None:
                         handlers = cache[key] = _handlers(strategies, *key)
                     for handler in handlers:
-                        result = handler(event)
-                        if result is not None:
-                            drive(result)
+                        try:
+                            result = handler(event)
+                            if result is not None:
+                                drive(result)
+                        except Exception as exc:
+                            raise _handler_error(handler, event, exc) from exc
                     if pending:
                         self._deliver_order_events(owners)
                     if seconds >= next_sample:
@@ -318,6 +330,15 @@ class _Run:
         finally:
             _restore_gc(thresholds)
             self.events = count
+
+
+def _handler_error(handler: Any, event: MarketData, exc: Exception) -> StrategyError:
+    name = getattr(handler, "__qualname__", repr(handler))
+    when = getattr(event, "timestamp", None)
+    return StrategyError(
+        f"strategy handler {name} failed on {type(event).__name__} {event.symbol} at "
+        f"{when.isoformat() if when else '?'}: {type(exc).__name__}: {exc}"
+    )
 
 
 def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, symbol: str) -> list[Any]:

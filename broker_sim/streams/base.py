@@ -7,7 +7,6 @@ file's folder, for relative paths) and `seed` (the run's seed).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Protocol, runtime_checkable
 
@@ -43,6 +42,20 @@ class LiveSource(Protocol):
 
 
 def chunked(pairs: Iterator[tuple[float, MarketData]], size: int = BLOCK_EVENTS) -> Iterator[list[tuple[float, MarketData]]]:
-    """Group ``(posix_seconds, event)`` pairs into lists of `size`: the replay loop takes blocks, not events."""
-    while chunk := list(itertools.islice(pairs, size)):
+    """Group ``(posix_seconds, event)`` pairs into lists of `size`: the replay loop takes blocks, not events.
+
+    If `pairs` raises, the pairs read before the error are delivered first, then the error.
+    """
+    chunk: list[tuple[float, MarketData]] = []
+    try:
+        for pair in pairs:
+            chunk.append(pair)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except Exception:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
         yield chunk

@@ -1,0 +1,197 @@
+"""Config-driven runs: hand-checked fills, determinism, reports that agree with the ledger, strategies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from broker_sim import Bar, OrderEvent, OrderStatus, Strategy, arun_simulation, run_simulation
+from broker_sim.config import parse_config
+from broker_sim.simulation import StrategyError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prices(count: int = 60) -> list[float]:
+    return [round(100 + 5 * math.sin(i / 4) + 0.1 * i, 2) for i in range(count)]
+
+
+def _write_bars(path: Path, closes: list[float]) -> Path:
+    lines = ["timestamp,open,high,low,close,volume"]
+    start = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
+    for i, close in enumerate(closes):
+        stamp = (start + timedelta(minutes=i)).isoformat()
+        lines.append(f"{stamp},{close},{close + 1},{close - 1},{close},1000")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _config(tmp_path: Path, *, strategy: str, params: str, latency: str = "none", extra: str = "", seed: int = 42) -> str:
+    return f"""
+broker: {{adapter: paper, initial_balance: 100000, seed: {seed}}}
+models:
+  slippage: {{model: fixed_bps, bps: 5}}
+  latency: {latency}
+prices:
+  sources: [{{source: csv, path: bars.csv, symbol: AAPL}}]
+strategy:
+  class: {strategy}
+  params: {params}
+report: {{equity_interval: 60}}
+{extra}
+"""
+
+
+def test_hand_checked_sma_run_matches_plain_arithmetic(tmp_path: Path) -> None:
+    closes = _prices()
+    _write_bars(tmp_path / "bars.csv", closes)
+    fast, slow, quantity = 3, 8, 10
+    text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross",
+                   params=f"{{fast: {fast}, slow: {slow}, quantity: {quantity}}}")
+    result = run_simulation(parse_config(text, base_dir=tmp_path))
+
+    # The same rule by plain arithmetic: decide on bar i's close, fill at once at that close +- 5 bps.
+    expected_fills, long, cash, position = [], False, 100_000.0, 0
+    for i in range(slow, len(closes)):
+        above = sum(closes[i - fast + 1 : i + 1]) / fast > sum(closes[i - slow + 1 : i + 1]) / slow
+        if above != long:
+            long = above
+            price = closes[i] * (1.0005 if above else 0.9995)
+            expected_fills.append(("buy" if above else "sell", price))
+            cash += -quantity * price if above else quantity * price
+            position += quantity if above else -quantity
+    final_equity = cash + position * closes[-1]
+
+    assert len(expected_fills) >= 4
+    assert [(f.side.value, f.price) for f in result.fills] == [(s, pytest.approx(p, abs=1e-9)) for s, p in expected_fills]
+    assert result.account.equity == pytest.approx(final_equity, abs=1e-9)
+    assert result.metrics.final_equity == pytest.approx(final_equity, abs=1e-9)
+    assert result.events == 60
+
+
+def test_same_config_and_seed_give_byte_identical_trades(tmp_path: Path) -> None:
+    _write_bars(tmp_path / "bars.csv", _prices(59))
+    uniform = "{model: uniform, low: 0.5, high: 2.0}"
+    text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}",
+                   latency=uniform)
+    first = run_simulation(parse_config(text, base_dir=tmp_path), out=tmp_path / "one")
+    second = run_simulation(parse_config(text, base_dir=tmp_path), out=tmp_path / "two")
+    other = run_simulation(parse_config(text.replace("seed: 42", "seed: 7"), base_dir=tmp_path), out=tmp_path / "three")
+    assert (tmp_path / "one/trades.csv").read_bytes() == (tmp_path / "two/trades.csv").read_bytes()
+    assert (tmp_path / "one/orders.csv").read_bytes() == (tmp_path / "two/orders.csv").read_bytes()
+    assert [f.timestamp for f in first.fills] == [f.timestamp for f in second.fills]
+    assert [f.timestamp for f in first.fills] != [f.timestamp for f in other.fills]
+
+
+def test_report_files_agree_with_the_ledger(tmp_path: Path) -> None:
+    _write_bars(tmp_path / "bars.csv", _prices())
+    text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}")
+    result = run_simulation(parse_config(text, base_dir=tmp_path), out=tmp_path / "report")
+    report = tmp_path / "report"
+    for name in ("summary.json", "trades.csv", "orders.csv", "equity.csv", "equity.png", "report.html"):
+        assert (report / name).stat().st_size > 0
+    summary = json.loads((report / "summary.json").read_text())
+    last_equity = float((report / "equity.csv").read_text().strip().splitlines()[-1].split(",")[1])
+    assert summary["final_equity"] == pytest.approx(result.account.equity, abs=1e-9)
+    assert last_equity == pytest.approx(result.account.equity, abs=1e-9)
+    assert len((report / "trades.csv").read_text().strip().splitlines()) == len(result.fills) + 1
+    assert summary["fills"] == len(result.fills)
+
+
+class Recorder(Strategy):
+    """Buys once per symbol and records what it hears."""
+
+    def __init__(self, quantity: float = 1) -> None:
+        self.quantity = quantity
+        self.heard: list[OrderEvent] = []
+        self.bought: set[str] = set()
+        self.started = self.stopped = False
+
+    def on_start(self) -> None:
+        self.started = True
+
+    async def on_bar(self, bar: Bar) -> None:
+        if bar.symbol not in self.bought:
+            self.bought.add(bar.symbol)
+            order = await self.broker.buy(bar.symbol, self.quantity)
+            final = await self.broker.wait_for(order.id, "filled")  # waits on simulated time, as live
+            assert final.status is OrderStatus.FILLED
+            assert self.clock.now() >= final.updated_at
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        self.heard.append(event)
+
+    def on_stop(self) -> None:
+        self.stopped = True
+
+
+INSTANCES: list[Recorder] = []
+
+
+class TrackedRecorder(Recorder):
+    def __init__(self, quantity: float = 1) -> None:
+        super().__init__(quantity)
+        INSTANCES.append(self)
+
+
+def test_strategies_share_one_account_and_hear_only_their_own_orders(tmp_path: Path) -> None:
+    INSTANCES.clear()
+    _write_bars(tmp_path / "bars.csv", _prices())
+    text = f"""
+broker: {{adapter: paper, initial_balance: 100000, seed: 1}}
+models: {{latency: {{model: uniform, low: 0.5, high: 2.0}}}}
+prices:
+  sources: [{{source: csv, path: bars.csv, symbol: AAPL}}, {{source: synthetic, symbols: [MSFT], count: 30}}]
+strategies:
+  - {{name: one, class: "tests.test_simulation:TrackedRecorder", params: {{quantity: 2}}, symbols: [AAPL]}}
+  - {{name: two, class: "tests.test_simulation:TrackedRecorder", params: {{quantity: 3}}, symbols: [MSFT]}}
+"""
+    result = run_simulation(parse_config(text, base_dir=tmp_path))
+    one, two = INSTANCES[-2:]  # validation builds them once too
+    assert one.started and one.stopped and two.started and two.stopped
+    assert {e.order.symbol for e in one.heard} == {"AAPL"}
+    assert {e.order.symbol for e in two.heard} == {"MSFT"}
+    assert [e.type.value for e in one.heard] == ["new", "accepted", "fill"]
+    assert all(e.order.client_order_id.startswith("one-") for e in one.heard)
+    positions = {f.symbol: f.quantity for f in result.fills}
+    assert positions == {"AAPL": 2, "MSFT": 3}
+
+
+def test_a_raising_subscriber_does_not_stop_the_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _write_bars(tmp_path / "bars.csv", _prices())
+    text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}")
+    seen: list[Bar] = []
+
+    def dashboard(event: Bar) -> None:
+        raise RuntimeError("dashboard down")
+
+    result = run_simulation(parse_config(text, base_dir=tmp_path), subscribers=[dashboard, seen.append])
+    assert result.events == 60
+    assert len(seen) == 60
+    assert "dashboard failed" in caplog.text or "dashboard" in caplog.text
+
+
+class Broken(Strategy):
+    def on_bar(self, bar: Bar) -> None:
+        raise ZeroDivisionError("oops")
+
+
+def test_a_failing_strategy_is_reported_with_its_handler_and_time(tmp_path: Path) -> None:
+    _write_bars(tmp_path / "bars.csv", _prices())
+    text = _config(tmp_path, strategy="tests.test_simulation:Broken", params="{}")
+    with pytest.raises(StrategyError, match=r"Broken\.on_bar failed on Bar AAPL at 2024-03-04T14:30:00\+00:00: "
+                                            r"ZeroDivisionError: oops"):
+        run_simulation(parse_config(text, base_dir=tmp_path))
+
+
+async def test_arun_simulation_runs_inside_an_event_loop(tmp_path: Path) -> None:
+    _write_bars(tmp_path / "bars.csv", _prices())
+    text = _config(tmp_path, strategy=f"{ROOT}/examples/buy_and_hold.py:BuyAndHold", params="{allocation: 0.5}")
+    result = await arun_simulation(parse_config(text, base_dir=tmp_path))
+    assert len(result.fills) == 1
+    assert asyncio.get_running_loop().is_running()
