@@ -38,7 +38,6 @@ from broker_sim.models import (
     TimeInForce,
     Trade,
 )
-
 from broker_sim.simulation import Result, arun_simulation, build_broker, run_simulation
 from broker_sim.strategy import Strategy
 from broker_sim.streams import PriceStreamManager

@@ -123,9 +123,13 @@ def _summary(result: Result, elapsed: float) -> None:
     table = Table(title=f"{result.config.path.name if result.config.path else 'run'}: summary", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name in type(metrics).__attrs_attrs__:  # type: ignore[attr-defined]
+    for name in type(metrics).__attrs_attrs__:
         value = getattr(metrics, name.name)
-        shown = f"{value:.2%}" if name.name in _PERCENT and isinstance(value, float) and math.isfinite(value) else _format(value)
+        shown = (
+            f"{value:.2%}"
+            if name.name in _PERCENT and isinstance(value, float) and math.isfinite(value)
+            else _format(value)
+        )
         table.add_row(name.name.replace("_", " "), shown)
     out.print(table)
     rate = result.events / elapsed if elapsed > 0 else float("inf")
@@ -244,4 +248,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -148,7 +148,9 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], _mapping)
     converter.register_structure_hook(
         StrategyConfig,
-        make_dict_structure_fn(StrategyConfig, converter, _cattrs_forbid_extra_keys=True, class_=override(rename="class")),
+        make_dict_structure_fn(
+            StrategyConfig, converter, _cattrs_forbid_extra_keys=True, class_=override(rename="class")
+        ),
     )
     return converter
 
@@ -431,7 +433,8 @@ def _check_broker(config: Config, source: _Source, registry: Registry) -> None:
         for key in spec:
             if key != "adapter" and key not in valid:
                 raise source.error(
-                    ("broker", key), f"unknown key {key!r} for adapter {name!r}; valid keys: adapter, {', '.join(sorted(valid))}"
+                    ("broker", key),
+                    f"unknown key {key!r} for adapter {name!r}; valid keys: adapter, {', '.join(sorted(valid))}",
                 )
     accepted = {p.name for p in entry.parameters}
     for kind in config.models.given():

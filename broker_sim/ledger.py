@@ -186,7 +186,11 @@ class Ledger:
         after = before + fill.signed_quantity
         grows = abs(after) > abs(before) + QTY_EPSILON or before * after < 0
         # Only a fill that grows exposure can be refused; only then is the state saved for a roll-back.
-        saved = (self.cash, self.fees, self.realized_pnl, held.copy(), self._snapshot_reservation(order_id)) if grows else None
+        saved = (
+            (self.cash, self.fees, self.realized_pnl, held.copy(), self._snapshot_reservation(order_id))
+            if grows
+            else None
+        )
         if order_id is not None:
             self._use_reservation(order_id, fill, before)
         self._book(held, fill)

@@ -138,16 +138,16 @@ def _convert(enum: type[_E], field: str, value: object) -> _E:
 
 
 def _to_side(value: object) -> Side:
-    return value if value.__class__ is Side else _convert(Side, "side", value)  # type: ignore[return-value]
+    return value if value.__class__ is Side else _convert(Side, "side", value)
 
 
 def _to_order_type(value: object) -> OrderType:
-    return value if value.__class__ is OrderType else _convert(OrderType, "type", value)  # type: ignore[return-value]
+    return value if value.__class__ is OrderType else _convert(OrderType, "type", value)
 
 
 def _to_time_in_force(value: object) -> TimeInForce:
     if value.__class__ is TimeInForce:
-        return value  # type: ignore[return-value]
+        return value
     return _convert(TimeInForce, "time_in_force", value)
 
 

@@ -191,7 +191,11 @@ def compute_metrics(
     final = equity[-1].equity if equity else initial_balance
     span = (equity[-1].timestamp - equity[0].timestamp).total_seconds() if len(equity) > 1 else 0.0
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
-    cagr = (final / initial_balance) ** (_SECONDS_PER_YEAR / span) - 1.0 if span > 0 and initial_balance and final > 0 else math.nan
+    cagr = (
+        (final / initial_balance) ** (_SECONDS_PER_YEAR / span) - 1.0
+        if span > 0 and initial_balance and final > 0
+        else math.nan
+    )
     returns, periods = _returns(equity, periods_per_year)
     volatility = sharpe = sortino = math.nan
     if len(returns) >= 2 and math.isfinite(periods):

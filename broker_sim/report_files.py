@@ -95,10 +95,12 @@ pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; } img { max-width: 1
 <h2>Metrics</h2>
 <table>{% for name, value in metrics %}<tr><th class="left">{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}</table>
 <h2>Closed trades ({{ trade_count }})</h2>
-{% if trade_count > trades|length %}<p>The first {{ trades|length }} of {{ trade_count }} are shown; trades.csv has every fill.</p>{% endif %}
+{% if trade_count > trades|length %}<p>The first {{ trades|length }} of {{ trade_count }} are shown;
+trades.csv has every fill.</p>{% endif %}
 <table><tr><th class="left">symbol</th><th class="left">side</th><th>quantity</th><th class="left">entry</th>
 <th class="left">exit</th><th>entry price</th><th>exit price</th><th>P&amp;L</th><th>fees</th></tr>
-{% for t in trades %}<tr><td class="left">{{ t.symbol }}</td><td class="left">{{ t.side }}</td><td>{{ "%g"|format(t.quantity) }}</td>
+{% for t in trades %}<tr><td class="left">{{ t.symbol }}</td><td class="left">{{ t.side }}</td>
+<td>{{ "%g"|format(t.quantity) }}</td>
 <td class="left">{{ t.entry_time.isoformat() }}</td><td class="left">{{ t.exit_time.isoformat() }}</td>
 <td>{{ "%.4f"|format(t.entry_price) }}</td><td>{{ "%.4f"|format(t.exit_price) }}</td>
 <td>{{ "%.2f"|format(t.pnl) }}</td><td>{{ "%.2f"|format(t.fees) }}</td></tr>{% endfor %}

@@ -19,10 +19,10 @@ import gc
 import inspect
 import itertools
 import logging
-from types import CoroutineType
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
+from types import CoroutineType
 from typing import Any
 
 import attrs
@@ -85,7 +85,7 @@ def build_broker(config: Config, *, clock: Clock | None = None, manager: PluginM
         wiring["clock"] = clock
     if "plugin_manager" in accepted:
         wiring["plugin_manager"] = manager
-    return registry.create("adapter", spec, **wiring)  # type: ignore[no-any-return]
+    return registry.create("adapter", spec, **wiring)
 
 
 def run_simulation(config: Config | str | Path, *, out: str | Path | None = None, **options: Any) -> Result:
@@ -255,17 +255,30 @@ class _Run:
             await asyncio.gather(*left, return_exceptions=True)
 
     def _write_report(
-        self, out: str | Path | None, metrics: Metrics, equity: tuple[EquitySample, ...], fills: tuple[Fill, ...],
+        self,
+        out: str | Path | None,
+        metrics: Metrics,
+        equity: tuple[EquitySample, ...],
+        fills: tuple[Fill, ...],
         orders: tuple[Order, ...],
     ) -> Path | None:
-        target = Path(out) if out is not None else (
-            self.config.resolve(self.config.report.out) if self.config.report.out else None
+        target = (
+            Path(out)
+            if out is not None
+            else (self.config.resolve(self.config.report.out) if self.config.report.out else None)
         )
         if target is None:
             return None
         title = self.config.report.title or (self.config.path.stem if self.config.path else "broker-sim run")
-        write_report(target, metrics=metrics, equity=equity, fills=fills, orders=orders, title=title,
-                     config_text=self.config.text)
+        write_report(
+            target,
+            metrics=metrics,
+            equity=equity,
+            fills=fills,
+            orders=orders,
+            title=title,
+            config_text=self.config.text,
+        )
         return target
 
     async def _replay(

@@ -137,10 +137,10 @@ def check_strategy_params(cls: type[Strategy], params: Mapping[str, Any]) -> Non
     valid = [p.name for p in accepted]
     unknown = [name for name in params if name not in valid]
     if unknown:
-        listed = ", ".join(str(p).split(":")[0] if p.default is p.empty else f"{p.name}={p.default!r}" for p in accepted)
-        raise ConfigError(
-            f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; valid: {listed or 'none'}"
+        listed = ", ".join(
+            str(p).split(":")[0] if p.default is p.empty else f"{p.name}={p.default!r}" for p in accepted
         )
+        raise ConfigError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; valid: {listed or 'none'}")
     missing = [p.name for p in accepted if p.default is p.empty and p.name not in params]
     if missing:
         raise ConfigError(f"{cls.__name__} needs parameter {', '.join(map(repr, missing))}")

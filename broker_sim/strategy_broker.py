@@ -87,7 +87,7 @@ class StrategyBroker(Broker):
             return await self.inner.close_position(symbol)  # raises PositionNotFound
         side = "sell" if position.quantity > 0 else "buy"
         return await self.submit_order(
-            OrderRequest(symbol, side, abs(position.quantity), reference_price=position.market_price)  # type: ignore[arg-type]
+            OrderRequest(symbol, side, abs(position.quantity), reference_price=position.market_price)
         )
 
     async def get_account(self) -> Account:

@@ -12,6 +12,7 @@ Hypothesis drives plain functions that run each scenario with ``asyncio.run`` on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -62,9 +63,7 @@ market_updates = st.tuples(st.sampled_from(["bar", "trade"]), symbols, prices)
 clock_steps = st.tuples(st.just("advance"), st.floats(min_value=0.0, max_value=3.0, allow_nan=False))
 
 instant_operations = st.lists(st.one_of(market_orders, limit_orders, cancels, market_updates), max_size=40)
-delayed_operations = st.lists(
-    st.one_of(market_orders, limit_orders, cancels, market_updates, clock_steps), max_size=40
-)
+delayed_operations = st.lists(st.one_of(market_orders, limit_orders, cancels, market_updates, clock_steps), max_size=40)
 
 
 def _broker(*, allow_short: bool, latency: dict[str, Any], seed: int = 42) -> PaperBroker:
@@ -90,10 +89,8 @@ async def _step(broker: PaperBroker, operation: tuple[Any, ...], orders: list[Or
         orders.append(await broker.submit_order(request))
     elif kind == "cancel":
         if orders:
-            try:
+            with contextlib.suppress(OrderNotCancelable):
                 await broker.cancel_order(orders[operation[1] % len(orders)].id)
-            except OrderNotCancelable:
-                pass
     elif kind == "bar":
         _, symbol, price = operation
         await broker.update_market(Bar(symbol, broker.clock.now(), price, price, price, price, 1e6))
@@ -133,10 +130,8 @@ async def _check_invariants(broker: PaperBroker, *, allow_short: bool) -> None:
 async def _settle_and_check(broker: PaperBroker, *, allow_short: bool) -> None:
     """Cancel whatever is still open, let it all reach the venue, and check that nothing stays reserved."""
     for order in await broker.list_orders("open"):
-        try:
+        with contextlib.suppress(OrderNotCancelable):
             await broker.cancel_order(order.id)
-        except OrderNotCancelable:
-            pass
     await broker.clock.advance(SETTLE_S)
     await _check_invariants(broker, allow_short=allow_short)
 

@@ -54,18 +54,34 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
     [
         ("  seed: 42", "  seed: 42\n  sede: 1", r"run\.yaml:5: broker\.sede: unknown key 'sede' .*valid keys: adapter"),
         ("  seed: 42", "  seed: forty", r"run\.yaml:4: broker\.seed: seed must be an integer"),
-        ("model: fixed_bps, bps: 5", "model: fixd_bps, bps: 5", r":6: models\.slippage\.model: unknown slippage "
-         r"model 'fixd_bps'; valid: fixed, fixed_bps"),
-        ("model: fixed_bps, bps: 5", "model: fixed_bps, bpz: 5", r":6: models\.slippage\.bpz: .*unknown parameter "
-         r"'bpz'; valid parameters: bps=5\.0"),
+        (
+            "model: fixed_bps, bps: 5",
+            "model: fixd_bps, bps: 5",
+            r":6: models\.slippage\.model: unknown slippage "
+            r"model 'fixd_bps'; valid: fixed, fixed_bps",
+        ),
+        (
+            "model: fixed_bps, bps: 5",
+            "model: fixed_bps, bpz: 5",
+            r":6: models\.slippage\.bpz: .*unknown parameter "
+            r"'bpz'; valid parameters: bps=5\.0",
+        ),
         ("model: fixed_bps, bps: 5", "model: fixed_bps, bps: -5", r":6: models\.slippage\.bps: .*bps must be >= 0"),
         ("low: 0.5, high: 2.0", "low: 3, high: 2.0", r":7: models\.latency\.(low|high): .*high must be >= low"),
-        ("source: synthetic,", "source: synthetik,", r":11: prices\.sources\[0\]\.source: unknown source "
-         r"'synthetik'; valid: csv, synthetic"),
+        (
+            "source: synthetic,",
+            "source: synthetik,",
+            r":11: prices\.sources\[0\]\.source: unknown source "
+            r"'synthetik'; valid: csv, synthetic",
+        ),
         ("count: 50", "count: -1", r":11: prices\.sources\[0\]\.count: count must be an integer >= 0"),
         ("clock: simulated", "clock: fast", r":9: prices\.clock: must be one of simulated, realtime"),
-        ("quantity: 100}", "qty: 100}", r":14: strategy\.params\.qty: SmaCross has no parameter 'qty'; "
-         r"valid: fast=10, slow=30, quantity=100"),
+        (
+            "quantity: 100}",
+            "qty: 100}",
+            r":14: strategy\.params\.qty: SmaCross has no parameter 'qty'; "
+            r"valid: fast=10, slow=30, quantity=100",
+        ),
         ("fast: 10,", "fast: 40,", r":14: strategy\.params\.fast: SmaCross: need 0 < fast < slow"),
         ("SmaCross\n", "SmaCros\n", r":13: strategy\.class: .*has no class 'SmaCros'; strategies there: SmaCross"),
         ("adapter: paper", "adapter: papr", r":2: broker\.adapter: unknown adapter 'papr'; valid: paper"),
@@ -73,10 +89,17 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
         ("  initial_balance: 100000", "  initial_balance: [1]", r":3: broker\.initial_balance: initial_balance must"),
         ("  out: reports/run", "  out: reports/run\n  equity_interval: soon", r":17: report\.equity_interval: "),
         ("symbols: [AAPL]", "symbols: [AAPL", r"run\.yaml:11: not valid YAML"),
-        ("  seed: 42", "  seed: ${BROKER_SIM_TEST_UNSET}", r":4: broker\.seed: environment variable "
-         r"BROKER_SIM_TEST_UNSET is not set"),
-        ("prices:\n  clock: simulated\n  sources:\n    - {source: synthetic, symbols: [AAPL], count: 50}\n", "",
-         r"run\.yaml: .*no price sources"),
+        (
+            "  seed: 42",
+            "  seed: ${BROKER_SIM_TEST_UNSET}",
+            r":4: broker\.seed: environment variable "
+            r"BROKER_SIM_TEST_UNSET is not set",
+        ),
+        (
+            "prices:\n  clock: simulated\n  sources:\n    - {source: synthetic, symbols: [AAPL], count: 50}\n",
+            "",
+            r"run\.yaml: .*no price sources",
+        ),
     ],
 )
 def test_each_mistake_is_one_config_error_naming_key_and_line(
@@ -95,7 +118,9 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_missing_csv_and_plugin_files_are_named(tmp_path: Path) -> None:
-    csv_config = GOOD.replace("{source: synthetic, symbols: [AAPL], count: 50}", "{source: csv, path: no.csv, symbol: A}")
+    csv_config = GOOD.replace(
+        "{source: synthetic, symbols: [AAPL], count: 50}", "{source: csv, path: no.csv, symbol: A}"
+    )
     with pytest.raises(ConfigError, match=r":11: prices\.sources\[0\]\.path: CSV file .*no\.csv does not exist"):
         load_config(_write(tmp_path, csv_config))
     plugin_config = GOOD + "plugins: [missing_plugin.py]\n"

@@ -113,7 +113,9 @@ def _instant(**kwargs: Any) -> PaperBroker:
 
 
 def test_unknown_model_name_lists_the_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, (half_spread, )?none"):
+    with pytest.raises(
+        ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, (half_spread, )?none"
+    ):
         PaperBroker(slippage={"model": "nope"})
 
 
@@ -123,7 +125,9 @@ def test_unknown_latency_model_given_as_a_bare_name_lists_the_valid_names() -> N
 
 
 def test_missing_model_key_lists_the_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"slippage: missing 'model'; valid models: fixed, fixed_bps, (half_spread, )?none"):
+    with pytest.raises(
+        ConfigError, match=r"slippage: missing 'model'; valid models: fixed, fixed_bps, (half_spread, )?none"
+    ):
         PaperBroker(slippage={"bps": 3})
 
 

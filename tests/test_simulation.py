@@ -31,7 +31,9 @@ def _write_bars(path: Path, closes: list[float]) -> Path:
     return path
 
 
-def _config(tmp_path: Path, *, strategy: str, params: str, latency: str = "none", extra: str = "", seed: int = 42) -> str:
+def _config(
+    tmp_path: Path, *, strategy: str, params: str, latency: str = "none", extra: str = "", seed: int = 42
+) -> str:
     return f"""
 broker: {{adapter: paper, initial_balance: 100000, seed: {seed}}}
 models:
@@ -51,8 +53,11 @@ def test_hand_checked_sma_run_matches_plain_arithmetic(tmp_path: Path) -> None:
     closes = _prices()
     _write_bars(tmp_path / "bars.csv", closes)
     fast, slow, quantity = 3, 8, 10
-    text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross",
-                   params=f"{{fast: {fast}, slow: {slow}, quantity: {quantity}}}")
+    text = _config(
+        tmp_path,
+        strategy=f"{ROOT}/examples/sma_cross.py:SmaCross",
+        params=f"{{fast: {fast}, slow: {slow}, quantity: {quantity}}}",
+    )
     result = run_simulation(parse_config(text, base_dir=tmp_path))
 
     # The same rule by plain arithmetic: decide on bar i's close, fill at once at that close +- 5 bps.
@@ -68,7 +73,9 @@ def test_hand_checked_sma_run_matches_plain_arithmetic(tmp_path: Path) -> None:
     final_equity = cash + position * closes[-1]
 
     assert len(expected_fills) >= 4
-    assert [(f.side.value, f.price) for f in result.fills] == [(s, pytest.approx(p, abs=1e-9)) for s, p in expected_fills]
+    assert [(f.side.value, f.price) for f in result.fills] == [
+        (s, pytest.approx(p, abs=1e-9)) for s, p in expected_fills
+    ]
     assert result.account.equity == pytest.approx(final_equity, abs=1e-9)
     assert result.metrics.final_equity == pytest.approx(final_equity, abs=1e-9)
     assert result.events == 60
@@ -77,8 +84,9 @@ def test_hand_checked_sma_run_matches_plain_arithmetic(tmp_path: Path) -> None:
 def test_same_config_and_seed_give_byte_identical_trades(tmp_path: Path) -> None:
     _write_bars(tmp_path / "bars.csv", _prices(59))
     uniform = "{model: uniform, low: 0.5, high: 2.0}"
-    text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}",
-                   latency=uniform)
+    text = _config(
+        tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}", latency=uniform
+    )
     first = run_simulation(parse_config(text, base_dir=tmp_path), out=tmp_path / "one")
     second = run_simulation(parse_config(text, base_dir=tmp_path), out=tmp_path / "two")
     other = run_simulation(parse_config(text.replace("seed: 42", "seed: 7"), base_dir=tmp_path), out=tmp_path / "three")
@@ -142,14 +150,14 @@ class TrackedRecorder(Recorder):
 def test_strategies_share_one_account_and_hear_only_their_own_orders(tmp_path: Path) -> None:
     INSTANCES.clear()
     _write_bars(tmp_path / "bars.csv", _prices())
-    text = f"""
-broker: {{adapter: paper, initial_balance: 100000, seed: 1}}
-models: {{latency: {{model: uniform, low: 0.5, high: 2.0}}}}
+    text = """
+broker: {adapter: paper, initial_balance: 100000, seed: 1}
+models: {latency: {model: uniform, low: 0.5, high: 2.0}}
 prices:
-  sources: [{{source: csv, path: bars.csv, symbol: AAPL}}, {{source: synthetic, symbols: [MSFT], count: 30}}]
+  sources: [{source: csv, path: bars.csv, symbol: AAPL}, {source: synthetic, symbols: [MSFT], count: 30}]
 strategies:
-  - {{name: one, class: "tests.test_simulation:TrackedRecorder", params: {{quantity: 2}}, symbols: [AAPL]}}
-  - {{name: two, class: "tests.test_simulation:TrackedRecorder", params: {{quantity: 3}}, symbols: [MSFT]}}
+  - {name: one, class: "tests.test_simulation:TrackedRecorder", params: {quantity: 2}, symbols: [AAPL]}
+  - {name: two, class: "tests.test_simulation:TrackedRecorder", params: {quantity: 3}, symbols: [MSFT]}
 """
     result = run_simulation(parse_config(text, base_dir=tmp_path))
     one, two = INSTANCES[-2:]  # validation builds them once too
@@ -184,8 +192,11 @@ class Broken(Strategy):
 def test_a_failing_strategy_is_reported_with_its_handler_and_time(tmp_path: Path) -> None:
     _write_bars(tmp_path / "bars.csv", _prices())
     text = _config(tmp_path, strategy="tests.test_simulation:Broken", params="{}")
-    with pytest.raises(StrategyError, match=r"Broken\.on_bar failed on Bar AAPL at 2024-03-04T14:30:00\+00:00: "
-                                            r"ZeroDivisionError: oops"):
+    with pytest.raises(
+        StrategyError,
+        match=r"Broken\.on_bar failed on Bar AAPL at 2024-03-04T14:30:00\+00:00: "
+        r"ZeroDivisionError: oops",
+    ):
         run_simulation(parse_config(text, base_dir=tmp_path))
 
 

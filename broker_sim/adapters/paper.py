@@ -75,6 +75,8 @@ class _LastPrices:
     def get(self, symbol: str, default: Any = None) -> Any:
         event = self._market.get(symbol)
         return default if event is None else event.price
+
+
 _SUPPORTED_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
 _MODEL_KINDS = ("slippage", "latency", "fill", "commission")
 _S = OrderStatus
@@ -131,7 +133,9 @@ class PaperBroker(Broker):
         if isinstance(session, Mapping):
             session = TradingSession(**session)
         elif session is not None and not isinstance(session, TradingSession):
-            raise ConfigError(f"session must be a mapping like {{close: '16:00', timezone: America/New_York}}, got {session!r}")
+            raise ConfigError(
+                f"session must be a mapping like {{close: '16:00', timezone: America/New_York}}, got {session!r}"
+            )
         if symbols is not None and (isinstance(symbols, str) or not all(isinstance(s, str) and s for s in symbols)):
             raise ConfigError(f"symbols must be a list of symbol names, got {symbols!r}")
         super().__init__(clock if clock is not None else SimulatedClock())

@@ -41,7 +41,9 @@ class LiveSource(Protocol):
         ...
 
 
-def chunked(pairs: Iterator[tuple[float, MarketData]], size: int = BLOCK_EVENTS) -> Iterator[list[tuple[float, MarketData]]]:
+def chunked(
+    pairs: Iterator[tuple[float, MarketData]], size: int = BLOCK_EVENTS
+) -> Iterator[list[tuple[float, MarketData]]]:
     """Group ``(posix_seconds, event)`` pairs into lists of `size`: the replay loop takes blocks, not events.
 
     If `pairs` raises, the pairs read before the error are delivered first, then the error.

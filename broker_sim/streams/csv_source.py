@@ -30,8 +30,8 @@ import pyarrow.csv as pcsv
 
 from broker_sim.errors import ConfigError, DataError
 from broker_sim.models import MarketData, unchecked_bar, unchecked_quote, unchecked_trade
-from broker_sim.streams.base import chunked
 from broker_sim.streams._parse import EPOCH_UNITS, parse_number, parse_timestamp
+from broker_sim.streams.base import chunked
 
 __all__ = ["KIND_FIELDS", "CsvSource"]
 
@@ -91,7 +91,9 @@ class CsvSource:
         known = {"timestamp", "symbol", *KIND_FIELDS[kind][0]}
         unknown = sorted(set(columns or {}) - known)
         if unknown:
-            raise ConfigError(f"columns: unknown field {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"columns: unknown field {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(known))}"
+            )
         self.kind = kind
         self.symbol = symbol
         self.columns = dict(columns or {})
@@ -192,7 +194,6 @@ class CsvSource:
         make = _MAKERS[self.kind]
         fixed_symbol = self.symbol
         last = -math.inf
-        utc = UTC
         for batch in reader:
             if batch.num_rows == 0:
                 continue

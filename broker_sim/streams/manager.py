@@ -191,7 +191,7 @@ class PriceStreamManager:
         """`replay()` in lists: a lone source's own blocks when it has `timed_blocks`, else merged and chunked."""
         replays = [s for s in self.sources if isinstance(s, ReplaySource)]
         if len(replays) == 1 and hasattr(replays[0], "timed_blocks"):
-            return replays[0].timed_blocks()  # type: ignore[attr-defined, no-any-return]
+            return replays[0].timed_blocks()
         return chunked(self.replay())
 
     def replay(self) -> Iterator[tuple[float, MarketData]]:
