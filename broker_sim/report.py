@@ -157,19 +157,25 @@ def _returns(equity: Sequence[EquitySample], periods_per_year: int) -> tuple[np.
 
 
 def _drawdown(equity: Sequence[EquitySample]) -> tuple[float, float]:
-    """Max drawdown (<= 0) and the longest peak-to-recovery time in days (to the end if never regained)."""
+    """Max drawdown (<= 0) and the longest peak-to-recovery time in days (to the end if never regained).
+
+    Only a fall below the peak starts a drawdown: a curve that never falls has a duration of 0.
+    """
     peak = -math.inf
     peak_time = None
+    fell = False
     worst = 0.0
     longest = 0.0
     for sample in equity:
         if sample.equity >= peak:
-            if peak_time is not None:
+            if fell and peak_time is not None:
                 longest = max(longest, (sample.timestamp - peak_time).total_seconds())
-            peak, peak_time = sample.equity, sample.timestamp
-        elif peak > 0:
-            worst = min(worst, sample.equity / peak - 1.0)
-    if equity and peak_time is not None and equity[-1].equity < peak:
+            peak, peak_time, fell = sample.equity, sample.timestamp, False
+        else:
+            fell = True
+            if peak > 0:
+                worst = min(worst, sample.equity / peak - 1.0)
+    if fell and peak_time is not None:
         longest = max(longest, (equity[-1].timestamp - peak_time).total_seconds())
     return worst, longest / 86_400
 

@@ -187,9 +187,10 @@ class CsvSource:
             wanted.append(symbol_column)
         reader = pcsv.open_csv(
             path,
-            read_options=pcsv.ReadOptions(block_size=_BLOCK_BYTES),
+            read_options=pcsv.ReadOptions(block_size=_BLOCK_BYTES, use_threads=False),
             parse_options=pcsv.ParseOptions(delimiter=self.delimiter),
             convert_options=pcsv.ConvertOptions(column_types=types, include_columns=wanted, strings_can_be_null=False),
+            memory_pool=pa.system_memory_pool(),
         )
         make = _MAKERS[self.kind]
         fixed_symbol = self.symbol

@@ -1,0 +1,334 @@
+"""Report metrics checked by hand, and the report's files as a user opens them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from broker_sim.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from broker_sim.report import EquitySample, closed_trades, compute_metrics, write_report
+
+T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+DAY = timedelta(days=1)
+EXACT = 1e-9
+
+
+def _fill(
+    side: str,
+    quantity: float,
+    price: float,
+    *,
+    n: int = 0,
+    fee: float = 0.0,
+    reference_price: float | None = None,
+    symbol: str = "AAPL",
+) -> Fill:
+    return Fill(
+        order_id=f"o{n}",
+        symbol=symbol,
+        side=Side(side),
+        quantity=quantity,
+        price=price,
+        fee=fee,
+        timestamp=T0 + timedelta(minutes=n),
+        reference_price=price if reference_price is None else reference_price,
+    )
+
+
+def _order(fill: Fill) -> Order:
+    return Order(
+        id=fill.order_id,
+        client_order_id=f"c-{fill.order_id}",
+        symbol=fill.symbol,
+        side=fill.side,
+        quantity=fill.quantity,
+        type=OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+        limit_price=None,
+        stop_price=None,
+        status=OrderStatus.FILLED,
+        filled_quantity=fill.quantity,
+        filled_avg_price=fill.price,
+        reject_reason=None,
+        created_at=fill.timestamp,
+        updated_at=fill.timestamp,
+        reference_price=fill.reference_price,
+    )
+
+
+def _daily(*equities: float, exposure: float = 0.0) -> list[EquitySample]:
+    return [EquitySample(T0 + i * DAY, equity, exposure) for i, equity in enumerate(equities)]
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _stdev(values: list[float]) -> float:
+    mean = _mean(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+# -- returns and drawdowns -------------------------------------------------------------------------------------
+
+
+def test_total_return_is_final_over_initial_equity() -> None:
+    metrics = compute_metrics(_daily(1000.0, 1100.0, 1150.0), [], [], 1000.0)
+    assert metrics.final_equity == 1150.0
+    assert metrics.total_return == pytest.approx(1150.0 / 1000.0 - 1.0, abs=EXACT)
+
+
+def test_max_drawdown_and_its_duration_run_from_peak_to_recovery_or_to_the_end() -> None:
+    # day 1 peak 110, trough 99 on day 2, regained on day 4: 3 days.
+    # day 5 peak 120, trough 100 on day 6, still below on day 7 (the end): 2 days.
+    equity = _daily(100.0, 110.0, 99.0, 105.0, 110.0, 120.0, 100.0, 115.0)
+    metrics = compute_metrics(equity, [], [], 100.0)
+    assert metrics.max_drawdown == pytest.approx(min(99 / 110 - 1, 100 / 120 - 1, 115 / 120 - 1), abs=EXACT)
+    assert metrics.max_drawdown == pytest.approx(-1 / 6, abs=EXACT)
+    assert metrics.max_drawdown_duration_days == pytest.approx(3.0, abs=EXACT)
+
+
+def test_drawdown_never_regained_lasts_to_the_end() -> None:
+    # peak on day 1, below it for the 4.5 days that follow until the last sample.
+    equity = [*_daily(100.0, 120.0, 90.0, 95.0), EquitySample(T0 + 5.5 * DAY, 110.0, 0.0)]
+    metrics = compute_metrics(equity, [], [], 100.0)
+    assert metrics.max_drawdown == pytest.approx(90 / 120 - 1, abs=EXACT)
+    assert metrics.max_drawdown_duration_days == pytest.approx(4.5, abs=EXACT)
+
+
+def test_a_curve_that_never_falls_has_no_drawdown_and_no_drawdown_duration() -> None:
+    metrics = compute_metrics(_daily(100.0, 101.0, 102.0, 103.0), [], [], 100.0)
+    assert metrics.max_drawdown == 0.0
+    assert metrics.max_drawdown_duration_days == pytest.approx(0.0, abs=EXACT)
+
+
+def test_cagr_over_exactly_one_year_is_the_total_return() -> None:
+    year = timedelta(days=365.25)
+    equity = [EquitySample(T0, 1000.0, 0.0), EquitySample(T0 + year, 1100.0, 0.0)]
+    assert compute_metrics(equity, [], [], 1000.0).cagr == pytest.approx(0.1, abs=EXACT)
+
+
+def test_cagr_over_two_years_is_the_geometric_annual_rate() -> None:
+    equity = [EquitySample(T0, 1000.0, 0.0), EquitySample(T0 + timedelta(days=2 * 365.25), 1210.0, 0.0)]
+    assert compute_metrics(equity, [], [], 1000.0).cagr == pytest.approx(0.1, abs=EXACT)
+
+
+def test_cagr_is_nan_for_a_zero_span() -> None:
+    assert math.isnan(compute_metrics([EquitySample(T0, 1000.0, 0.0)], [], [], 1000.0).cagr)
+
+
+def test_volatility_and_sharpe_use_daily_closes_sample_stdev_and_sqrt_252() -> None:
+    # Several samples a day: only the last of each UTC date counts.
+    closes = [100.0, 102.0, 101.0, 104.0, 103.0]
+    equity = []
+    for day, close in enumerate(closes):
+        equity.append(EquitySample(T0 + day * DAY - timedelta(hours=4), close * 0.9, 0.0))
+        equity.append(EquitySample(T0 + day * DAY, close, 0.0))
+    returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]
+    metrics = compute_metrics(equity, [], [], 100.0)
+    assert metrics.annual_volatility == pytest.approx(_stdev(returns) * math.sqrt(252), abs=EXACT)
+    assert metrics.sharpe == pytest.approx(_mean(returns) / _stdev(returns) * math.sqrt(252), abs=EXACT)
+
+
+def test_sharpe_subtracts_the_risk_free_rate_per_period() -> None:
+    closes = [100.0, 102.0, 101.0, 104.0, 103.0]
+    returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]
+    excess = [r - 0.05 / 252 for r in returns]
+    metrics = compute_metrics(_daily(*closes), [], [], 100.0, risk_free_rate=0.05)
+    assert metrics.sharpe == pytest.approx(_mean(excess) / _stdev(returns) * math.sqrt(252), abs=EXACT)
+
+
+def test_sortino_divides_by_the_root_mean_square_of_negative_returns_over_all_returns() -> None:
+    closes = [100.0, 103.0, 101.0, 104.0, 102.0, 106.0]
+    returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]
+    downside = math.sqrt(sum(min(0.0, r) ** 2 for r in returns) / len(returns))
+    metrics = compute_metrics(_daily(*closes), [], [], 100.0)
+    assert metrics.sortino == pytest.approx(_mean(returns) / downside * math.sqrt(252), abs=EXACT)
+
+
+def test_ratios_are_nan_with_fewer_than_two_returns() -> None:
+    metrics = compute_metrics(_daily(100.0, 101.0), [], [], 100.0)
+    assert math.isnan(metrics.annual_volatility)
+    assert math.isnan(metrics.sharpe)
+    assert math.isnan(metrics.sortino)
+
+
+# -- trades ----------------------------------------------------------------------------------------------------
+
+#: Buy 10 and 5, sell 4 (partial close), sell 16 (closes 11 long, opens 5 short), buy 5 (closes the short).
+ROUND_TRIPS = [
+    _fill("buy", 10, 100.0, n=1, fee=1.0, reference_price=99.5),
+    _fill("buy", 5, 110.0, n=2, fee=0.5, reference_price=110.0),
+    _fill("sell", 4, 120.0, n=3, fee=0.4, reference_price=120.25),
+    _fill("sell", 16, 90.0, n=4, fee=3.2, reference_price=90.5),
+    _fill("buy", 5, 80.0, n=5, fee=0.5, reference_price=79.0),
+]
+
+
+def test_closed_trades_match_fifo_with_a_partial_close_and_a_flip_through_zero() -> None:
+    trades = closed_trades(ROUND_TRIPS)
+    entry_fee = {1: 1.0 / 10, 2: 0.5 / 5, 4: 3.2 / 16}  # per unit
+    exit_fee = {3: 0.4 / 4, 4: 3.2 / 16, 5: 0.5 / 5}
+    expected = [
+        # (side, quantity, entry n, exit n, entry price, exit price, pnl, fees)
+        ("long", 4, 1, 3, 100.0, 120.0, 4 * (120 - 100), 4 * (entry_fee[1] + exit_fee[3])),
+        ("long", 6, 1, 4, 100.0, 90.0, 6 * (90 - 100), 6 * (entry_fee[1] + exit_fee[4])),
+        ("long", 5, 2, 4, 110.0, 90.0, 5 * (90 - 110), 5 * (entry_fee[2] + exit_fee[4])),
+        ("short", 5, 4, 5, 90.0, 80.0, 5 * (90 - 80), 5 * (entry_fee[4] + exit_fee[5])),
+    ]
+    assert len(trades) == len(expected)
+    for trade, (side, quantity, entry, exit_, entry_price, exit_price, pnl, fees) in zip(trades, expected, strict=True):
+        assert trade.symbol == "AAPL"
+        assert trade.side == side
+        assert trade.quantity == pytest.approx(quantity, abs=EXACT)
+        assert trade.entry_time == T0 + timedelta(minutes=entry)
+        assert trade.exit_time == T0 + timedelta(minutes=exit_)
+        assert trade.entry_price == entry_price
+        assert trade.exit_price == exit_price
+        assert trade.pnl == pytest.approx(pnl, abs=EXACT)
+        assert trade.fees == pytest.approx(fees, abs=EXACT)
+    assert sum(t.fees for t in trades) == pytest.approx(sum(f.fee for f in ROUND_TRIPS), abs=EXACT)
+
+
+def test_trades_are_matched_per_symbol() -> None:
+    fills = [
+        _fill("buy", 2, 10.0, n=1, symbol="AAPL"),
+        _fill("sell", 3, 50.0, n=2, symbol="MSFT"),
+        _fill("sell", 2, 12.0, n=3, symbol="AAPL"),
+        _fill("buy", 3, 45.0, n=4, symbol="MSFT"),
+    ]
+    trades = closed_trades(fills)
+    assert [(t.symbol, t.side, t.pnl) for t in trades] == [("AAPL", "long", 4.0), ("MSFT", "short", 15.0)]
+
+
+def test_win_rate_profit_factor_fees_slippage_and_counts() -> None:
+    equity = _daily(10_000.0, 10_050.0, 10_020.0)
+    orders = [_order(f) for f in ROUND_TRIPS]
+    metrics = compute_metrics(equity, ROUND_TRIPS, orders, 10_000.0)
+    assert metrics.trades == 4
+    assert metrics.win_rate == pytest.approx(2 / 4, abs=EXACT)
+    assert metrics.profit_factor == pytest.approx((80 + 50) / (60 + 100), abs=EXACT)
+    assert metrics.fees == pytest.approx(1.0 + 0.5 + 0.4 + 3.2 + 0.5, abs=EXACT)
+    slippage = 0.5 * 10 + 0.0 * 5 + 0.25 * 4 + 0.5 * 16 + 1.0 * 5
+    assert metrics.slippage_cost == pytest.approx(slippage, abs=EXACT)
+    assert metrics.orders == 5
+    assert metrics.fills == 5
+
+
+def test_profit_factor_is_inf_without_a_loss_and_nan_without_trades() -> None:
+    equity = _daily(1000.0, 1010.0)
+    winners = [_fill("buy", 1, 10.0, n=1), _fill("sell", 1, 20.0, n=2)]
+    assert compute_metrics(equity, winners, [], 1000.0).profit_factor == math.inf
+    assert compute_metrics(equity, winners, [], 1000.0).win_rate == 1.0
+    no_trades = compute_metrics(equity, [_fill("buy", 1, 10.0)], [], 1000.0)
+    assert no_trades.trades == 0
+    assert math.isnan(no_trades.profit_factor)
+    assert math.isnan(no_trades.win_rate)
+
+
+def test_exposure_is_the_share_of_samples_with_an_open_position() -> None:
+    equity = [
+        EquitySample(T0, 1000.0, 0.0),
+        EquitySample(T0 + DAY, 1000.0, 500.0),
+        EquitySample(T0 + 2 * DAY, 1000.0, 250.0),
+        EquitySample(T0 + 3 * DAY, 1000.0, 0.0),
+        EquitySample(T0 + 4 * DAY, 1000.0, 10.0),
+    ]
+    assert compute_metrics(equity, [], [], 1000.0).exposure == pytest.approx(3 / 5, abs=EXACT)
+
+
+_signed_quantities = st.lists(st.integers(-50, 50).filter(bool), min_size=1, max_size=25)
+_prices = st.integers(100, 100_000).map(lambda cents: cents / 100)
+
+
+@settings(max_examples=200, deadline=None)
+@given(quantities=_signed_quantities, data=st.data())
+def test_closed_trade_pnl_of_a_flat_sequence_equals_its_cash_pnl(quantities: list[int], data: st.DataObject) -> None:
+    position = sum(quantities)
+    if position:
+        quantities = [*quantities, -position]
+    fills = [
+        _fill("buy" if q > 0 else "sell", abs(q), data.draw(_prices), n=n, fee=data.draw(st.floats(0, 5)))
+        for n, q in enumerate(quantities)
+    ]
+    cash_pnl = sum(-f.signed_quantity * f.price for f in fills)
+    trades = closed_trades(fills)
+    assert sum(t.pnl for t in trades) == pytest.approx(cash_pnl, abs=1e-6)
+    assert sum(t.fees for t in trades) == pytest.approx(sum(f.fee for f in fills), abs=1e-6)
+
+
+# -- report files ----------------------------------------------------------------------------------------------
+
+REPORT_FILES = ("summary.json", "trades.csv", "orders.csv", "equity.csv", "equity.png", "report.html")
+
+
+def _write(out_dir: Path, equity: list[EquitySample], fills: list[Fill]) -> dict[str, Path]:
+    orders = [_order(f) for f in fills]
+    metrics = compute_metrics(equity, fills, orders, equity[0].equity)
+    return write_report(out_dir, metrics=metrics, equity=equity, fills=fills, orders=orders, config_text="seed: 1")
+
+
+def test_write_report_writes_every_file(tmp_path: Path) -> None:
+    paths = _write(tmp_path / "out", _daily(10_000.0, 10_050.0, 10_020.0, exposure=100.0), ROUND_TRIPS)
+    for name in REPORT_FILES:
+        assert (tmp_path / "out" / name).is_file()
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert {p.name for p in paths.values()} == set(REPORT_FILES)
+
+
+def test_summary_json_has_null_for_nan(tmp_path: Path) -> None:
+    _write(tmp_path, _daily(10_000.0, 10_050.0), [])
+    text = (tmp_path / "summary.json").read_text(encoding="utf-8")
+    assert "NaN" not in text
+    summary = json.loads(text)
+    assert summary["win_rate"] is None
+    assert summary["profit_factor"] is None
+    assert summary["sharpe"] is None
+    assert summary["trades"] == 0
+
+
+def test_equity_csv_ends_at_the_summarys_final_equity(tmp_path: Path) -> None:
+    _write(tmp_path, _daily(10_000.0, 10_050.0, 10_020.125, exposure=1.0), ROUND_TRIPS)
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    with (tmp_path / "equity.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3
+    assert float(rows[-1]["equity"]) == summary["final_equity"] == 10_020.125
+
+
+def test_trades_csv_is_byte_identical_across_two_writes(tmp_path: Path) -> None:
+    equity = _daily(10_000.0, 10_050.0, 10_020.0)
+    _write(tmp_path / "a", equity, ROUND_TRIPS)
+    _write(tmp_path / "b", equity, ROUND_TRIPS)
+    first = (tmp_path / "a" / "trades.csv").read_bytes()
+    assert first == (tmp_path / "b" / "trades.csv").read_bytes()
+    assert first.count(b"\n") == len(ROUND_TRIPS) + 1
+
+
+def test_report_html_is_self_contained(tmp_path: Path) -> None:
+    _write(tmp_path, _daily(10_000.0, 10_050.0, 10_020.0), ROUND_TRIPS)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html
+    assert "http://" not in html
+    assert "https://" not in html
+    assert "<script" not in html.lower()
+
+
+def test_an_empty_run_writes_every_file(tmp_path: Path) -> None:
+    equity = [EquitySample(T0, 10_000.0, 0.0)]
+    metrics = compute_metrics(equity, [], [], 10_000.0)
+    write_report(tmp_path, metrics=metrics, equity=equity, fills=[], orders=[])
+    for name in REPORT_FILES:
+        assert (tmp_path / name).is_file()
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["final_equity"] == 10_000.0
+    assert summary["total_return"] == 0.0
+    assert summary["cagr"] is None
+    assert (tmp_path / "trades.csv").read_text(encoding="utf-8").count("\n") == 1
