@@ -394,9 +394,14 @@ def _check(config: Config, source: _Source) -> None:
         raise source.error(("prices",), "no price sources: add prices.sources (e.g. {source: synthetic})")
     for index, spec in enumerate(config.prices.sources):
         try:
-            registry.create("source", spec, base_dir=config.base_dir, seed=config.seed)
+            built = registry.create("source", spec, base_dir=config.base_dir, seed=config.seed)
         except ConfigError as exc:
             raise _spec_error(source, ("prices", "sources", index), spec, "source", exc) from None
+        if config.prices.clock == "simulated" and not hasattr(built, "timed_events"):
+            raise source.error(
+                ("prices", "sources", index, "source"),
+                f"{spec.get('source')!r} is a live source: it needs prices.clock: realtime",
+            )
     entries: list[tuple[Path_, StrategyConfig]] = [(("strategies", i), s) for i, s in enumerate(config.strategies)]
     if config.strategy is not None:
         entries.insert(0, (("strategy",), config.strategy))

@@ -10,7 +10,8 @@ The rules, exactly:
   deviation being the root mean square of min(0, excess return) over all returns. NaN with fewer than two
   returns or a zero deviation.
 * **total_return** = final / initial - 1; **cagr** = (final / initial) ^ (365.25 days / span) - 1 (NaN for a
-  zero span); **max_drawdown** = the lowest equity / running peak - 1 over the samples (<= 0), and
+  span under one day, where annualising says nothing); **max_drawdown** = the lowest equity / running peak - 1
+  over the samples (<= 0), and
   **max_drawdown_duration_days** the longest time from a peak to the sample that regains it (or to the end).
 * **trades** are closed round trips, matched first in first out per symbol (a fill through zero closes the old
   side and opens the new one); a trade's P&L is gross, its fees the matched share of entry and exit fees.
@@ -197,11 +198,12 @@ def compute_metrics(
     final = equity[-1].equity if equity else initial_balance
     span = (equity[-1].timestamp - equity[0].timestamp).total_seconds() if len(equity) > 1 else 0.0
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
-    cagr = (
-        (final / initial_balance) ** (_SECONDS_PER_YEAR / span) - 1.0
-        if span > 0 and initial_balance and final > 0
-        else math.nan
-    )
+    cagr = math.nan
+    if span >= 86_400 and initial_balance > 0 and final > 0:
+        try:
+            cagr = (final / initial_balance) ** (_SECONDS_PER_YEAR / span) - 1.0
+        except OverflowError:
+            cagr = math.inf
     returns, periods = _returns(equity, periods_per_year)
     volatility = sharpe = sortino = math.nan
     if len(returns) >= 2 and math.isfinite(periods):

@@ -221,6 +221,8 @@ class _Run:
                 self._call(strategy.on_start)
             if first:
                 await self._replay(broker, strategies, owners, itertools.chain([first], blocks))
+            if self.streams.live_sources:
+                await self._live(broker, strategies, owners)
             if simulated:
                 assert isinstance(clock, SimulatedClock)
                 await clock.advance(DRAIN_SECONDS)
@@ -280,6 +282,43 @@ class _Run:
             config_text=self.config.text,
         )
         return target
+
+    async def _live(
+        self,
+        broker: Broker,
+        strategies: list[tuple[Strategy, StrategyBroker]],
+        owners: list[tuple[Strategy, StrategyBroker]],
+    ) -> None:
+        """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end."""
+        update = getattr(broker, "update_market_nowait", None)
+        interval = self.config.report.equity_interval
+        next_sample = -float("inf")
+        cache: dict[tuple[type, str], list[Any]] = {}
+
+        def on_event(event: MarketData) -> None:
+            nonlocal next_sample
+            if update is not None:
+                update(event)
+            self._deliver_order_events(owners)
+            key = (event.__class__, event.symbol)
+            handlers = cache.get(key)
+            if handlers is None:
+                handlers = cache[key] = _handlers(strategies, *key)
+            for handler in handlers:
+                try:
+                    result = handler(event)
+                    if result is not None:
+                        self._drive(result)
+                except Exception as exc:
+                    raise _handler_error(handler, event, exc) from exc
+            self._deliver_order_events(owners)
+            now = broker.clock.time()
+            if now >= next_sample:
+                self._sample(broker, now)
+                next_sample = now - now % interval + interval
+            self.events += 1
+
+        await self.streams.run_live(on_event)
 
     async def _replay(
         self,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim import Bar, OrderEvent, OrderStatus, Strategy, arun_simulation, run_simulation
+from broker_sim import Bar, ConfigError, OrderEvent, OrderStatus, Strategy, Trade, arun_simulation, run_simulation
 from broker_sim.config import parse_config
 from broker_sim.simulation import StrategyError
 
@@ -206,3 +206,60 @@ async def test_arun_simulation_runs_inside_an_event_loop(tmp_path: Path) -> None
     result = await arun_simulation(parse_config(text, base_dir=tmp_path))
     assert len(result.fills) == 1
     assert asyncio.get_running_loop().is_running()
+
+
+LIVE_SOURCE = '''
+from datetime import UTC, datetime
+
+from broker_sim import Trade, hookimpl
+
+
+class Ticks:
+    """A live source that delivers a few trades and ends."""
+
+    def __init__(self, prices=(100.0, 101.0, 102.0), base_dir=None, seed=None):
+        self.prices = list(prices)
+        self.name = "ticks"
+
+    async def __aiter__(self):
+        for price in self.prices:
+            yield Trade("LIVE", datetime.now(UTC), price, 10)
+
+
+@hookimpl
+def broker_sim_register(registry):
+    registry.add("source", "ticks", Ticks)
+'''
+
+
+class FirstTick(Strategy):
+    def on_trade(self, trade: Trade) -> object:
+        if trade.price == 100.0:
+            return self.broker.buy(trade.symbol, 5)
+        return None
+
+
+def test_a_live_source_runs_on_the_real_time_clock(tmp_path: Path) -> None:
+    (tmp_path / "ticks.py").write_text(LIVE_SOURCE)
+    text = """
+broker: {adapter: paper, initial_balance: 10000, seed: 1}
+models: {latency: none}
+plugins: [ticks.py]
+prices:
+  clock: realtime
+  sources: [{source: ticks}]
+strategy: {class: "tests.test_simulation:FirstTick"}
+"""
+    result = run_simulation(parse_config(text, base_dir=tmp_path))
+    assert result.events == 3
+    assert [(f.symbol, f.quantity, f.price) for f in result.fills] == [("LIVE", 5, pytest.approx(100.05))]
+    assert result.account.equity == pytest.approx(10_000 - 5 * 100.05 + 5 * 102.0)
+
+
+def test_a_live_source_needs_the_real_time_clock(tmp_path: Path) -> None:
+    (tmp_path / "ticks.py").write_text(LIVE_SOURCE)
+    text = "plugins: [ticks.py]\nprices: {sources: [{source: ticks}]}\nstrategy: {class: 'tests.test_simulation:FirstTick'}\n"
+    with pytest.raises(
+        ConfigError, match=r"prices\.sources\[0\]\.source: 'ticks' is a live source: it needs prices\.clock"
+    ):
+        parse_config(text, base_dir=tmp_path)

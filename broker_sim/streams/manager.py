@@ -187,9 +187,16 @@ class PriceStreamManager:
             raise TypeError(f"{source!r} is neither a replay source (timed_events) nor a live one (__aiter__)")
         self.sources.append(source)
 
+    @property
+    def live_sources(self) -> list[LiveSource]:
+        """The sources that are live only (consumed by `run_live`)."""
+        return [s for s in self.sources if isinstance(s, LiveSource) and not isinstance(s, ReplaySource)]
+
     def replay_blocks(self) -> Iterator[list[tuple[float, MarketData]]]:
         """`replay()` in lists: a lone source's own blocks when it has `timed_blocks`, else merged and chunked."""
         replays = [s for s in self.sources if isinstance(s, ReplaySource)]
+        if not replays:
+            return iter(())
         if len(replays) == 1 and hasattr(replays[0], "timed_blocks"):
             return replays[0].timed_blocks()
         return chunked(self.replay())
@@ -203,7 +210,7 @@ class PriceStreamManager:
 
     async def run_live(self, on_event: Callable[[MarketData], Any] | None = None) -> None:
         """Consume every live source concurrently, calling `on_event` (if given) then publishing each event."""
-        lives = [s for s in self.sources if isinstance(s, LiveSource) and not isinstance(s, ReplaySource)]
+        lives = self.live_sources
 
         async def pump(source: LiveSource) -> None:
             async for event in source:
