@@ -258,7 +258,10 @@ strategy: {class: "tests.test_simulation:FirstTick"}
 
 def test_a_live_source_needs_the_real_time_clock(tmp_path: Path) -> None:
     (tmp_path / "ticks.py").write_text(LIVE_SOURCE)
-    text = "plugins: [ticks.py]\nprices: {sources: [{source: ticks}]}\nstrategy: {class: 'tests.test_simulation:FirstTick'}\n"
+    text = (
+        "plugins: [ticks.py]\nprices: {sources: [{source: ticks}]}\n"
+        "strategy: {class: 'tests.test_simulation:FirstTick'}\n"
+    )
     with pytest.raises(
         ConfigError, match=r"prices\.sources\[0\]\.source: 'ticks' is a live source: it needs prices\.clock"
     ):
