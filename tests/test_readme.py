@@ -22,7 +22,34 @@ def test_readme_block_runs(block: str, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_readme_strategy_trades_as_it_says(capsys: pytest.CaptureFixture[str]) -> None:
-    exec(compile(BLOCKS[0], str(README), "exec"), {"__name__": "__readme__"})
+    block = next(b for b in BLOCKS if "async def on_price" in b)
+    exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})
     printed = capsys.readouterr().out
     # Bought 10 at 99 (+5 bps), sold 10 at 106 (-5 bps): realized P&L = 10 * (105.947 - 99.0495).
     assert "realized_pnl=68.975" in printed
+
+
+YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_config_is_valid_as_written() -> None:
+    from broker_sim.config import parse_config
+
+    config_block = next(b for b in YAML_BLOCKS if "strategies:" in b)
+    config = parse_config(config_block, base_dir=README.parent / "configs", env={})
+    assert config.seed == 42
+    assert [s.name for s in config.all_strategies] == ["fast", "hold"]
+
+
+def test_readme_breakout_strategy_runs(tmp_path: Path) -> None:
+    from broker_sim import run_simulation
+    from broker_sim.config import parse_config
+
+    block = next(b for b in BLOCKS if "class Breakout" in b)
+    (tmp_path / "breakout.py").write_text(block)
+    text = (
+        "prices: {sources: [{source: synthetic, symbols: [AAPL], count: 300}]}\n"
+        "strategy: {class: breakout.py:Breakout, params: {quantity: 5}}\n"
+    )
+    result = run_simulation(parse_config(text, base_dir=tmp_path))
+    assert result.fills and all(f.quantity == 5 for f in result.fills)
