@@ -87,10 +87,16 @@ class Action(StrEnum):
 
 @attrs.frozen(slots=True)
 class FillDecision:
-    """A fill model's answer: fill `quantity` now at `price` (before slippage). Quantity 0 means "not now"."""
+    """A fill model's answer: fill `quantity` now at `price` (before slippage). Quantity 0 means "not now".
+
+    `triggered` reports that a stop order's stop was reached: the broker remembers it, and from then on offers
+    the order to the fill model as what it became (a stop or trailing stop as a market order, a stop-limit as a
+    limit order), even if this decision fills nothing.
+    """
 
     quantity: float
     price: float
+    triggered: bool = False
 
 
 #: The answer "this order does not fill now" (distinct from None, which means "not my decision").

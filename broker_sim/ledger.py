@@ -140,6 +140,21 @@ class Ledger:
             self._reserved_shares[symbol] = self._reserved_shares.get(symbol, 0.0) + shares
         return None
 
+    def move_reservation(
+        self, old_id: str, new_id: str, symbol: str, side: Side, quantity: float, cash_per_unit: float
+    ) -> str | None:
+        """Free `old_id`'s reservation and reserve for `new_id` instead (a replace); if the account cannot carry
+        the new one, keep the old one as it was and return the reason."""
+        old = self._reservations.pop(old_id, None)
+        if old is not None and old.shares:
+            self._take_reserved_shares(old.symbol, old.shares)
+        reason = self.reserve(new_id, symbol, side, quantity, cash_per_unit)
+        if reason is not None and old is not None:
+            self._reservations[old_id] = old
+            if old.shares:
+                self._reserved_shares[old.symbol] = self._reserved_shares.get(old.symbol, 0.0) + old.shares
+        return reason
+
     def release(self, order_id: str) -> None:
         """Free what an order still holds; call it when the order ends. Unknown ids are ignored."""
         reservation = self._reservations.pop(order_id, None)

@@ -63,6 +63,7 @@ class OrderType(_CaseInsensitiveEnum):
     LIMIT = "limit"
     STOP = "stop"
     STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
 
 
 class TimeInForce(_CaseInsensitiveEnum):
@@ -123,7 +124,9 @@ class EventType(_CaseInsensitiveEnum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
     REPLACED = "replaced"
+    REPLACE_REJECTED = "replace_rejected"
 
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -186,6 +189,8 @@ class OrderRequest:
     stop_price: float | None = None
     client_order_id: str | None = None
     reference_price: float | None = None
+    trail_price: float | None = None
+    trail_percent: float | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.symbol, str) or not self.symbol.strip():
@@ -194,7 +199,7 @@ class OrderRequest:
         quantity = self.quantity
         if not (quantity.__class__ in _PLAIN_NUMBERS and 0 < quantity < math.inf):  # the common case, checked fast
             _check_positive(quantity, "quantity", where)
-        for name in ("limit_price", "stop_price", "reference_price"):
+        for name in ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent"):
             value = getattr(self, name)
             if value is not None and not (value.__class__ in _PLAIN_NUMBERS and 0 < value < math.inf):
                 _check_positive(value, name, where)
@@ -202,8 +207,18 @@ class OrderRequest:
             raise InvalidOrder(f"limit_price is required for a {self.type.value} order ({where})")
         if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
             raise InvalidOrder(f"stop_price is required for a {self.type.value} order ({where})")
-        if self.type is OrderType.MARKET and self.limit_price is not None:
-            raise InvalidOrder(f"limit_price is not allowed on a market order ({where})")
+        if self.type in (OrderType.MARKET, OrderType.STOP, OrderType.TRAILING_STOP) and self.limit_price is not None:
+            raise InvalidOrder(f"limit_price is not allowed on a {self.type.value} order ({where})")
+        trails = (self.trail_price is not None) + (self.trail_percent is not None)
+        if self.type is OrderType.TRAILING_STOP:
+            if trails != 1:
+                raise InvalidOrder(f"a trailing_stop order needs exactly one of trail_price, trail_percent ({where})")
+            if self.stop_price is not None:
+                raise InvalidOrder(f"stop_price is not allowed on a trailing_stop order: the trail sets it ({where})")
+            if self.trail_percent is not None and self.trail_percent >= 100:
+                raise InvalidOrder(f"trail_percent must be < 100, got {self.trail_percent!r} ({where})")
+        elif trails:
+            raise InvalidOrder(f"trail_price and trail_percent are only for trailing_stop orders ({where})")
         if self.client_order_id is not None and (not isinstance(self.client_order_id, str) or not self.client_order_id):
             raise InvalidOrder(f"client_order_id must be a non-empty string, got {self.client_order_id!r}")
 
@@ -228,6 +243,11 @@ class Order:
     created_at: datetime
     updated_at: datetime
     reference_price: float | None = None
+    trail_price: float | None = None
+    trail_percent: float | None = None
+    #: For a replacement: the id of the order it replaced; for a replaced order: the id of its replacement.
+    replaces: str | None = None
+    replaced_by: str | None = None
 
     @property
     def remaining_quantity(self) -> float:

@@ -14,7 +14,7 @@ import attrs
 from broker_sim.errors import InvalidTransition
 from broker_sim.models import Order, OrderStatus
 
-__all__ = ["ALLOWED_TRANSITIONS", "can_transition", "transition"]
+__all__ = ["ALLOWED_TRANSITIONS", "amend", "can_transition", "transition"]
 
 _S = OrderStatus
 
@@ -67,4 +67,13 @@ def transition(order: Order, status: OrderStatus, when: datetime, **changes: Any
         )
     values = {name: getattr(order, name) for name in _FIELDS}
     values.update(changes, status=status, updated_at=when)
+    return Order(**values)
+
+
+def amend(order: Order, when: datetime, **changes: Any) -> Order:
+    """A new snapshot of `order` with `changes` to fields other than its status (a trailing stop's stop price)."""
+    if "status" in changes:
+        raise InvalidTransition(f"amend cannot change the status of order {order.id}; use transition")
+    values = {name: getattr(order, name) for name in _FIELDS}
+    values.update(changes, updated_at=when)
     return Order(**values)

@@ -23,9 +23,9 @@ from tests.conftest import T0
 
 #: The built-in entries, by kind, that `broker_sim.builtin` registers.
 BUILTINS: dict[str, list[str]] = {
-    "slippage": ["fixed", "fixed_bps", "none"],
-    "latency": ["constant", "none", "uniform"],
-    "fill": ["immediate"],
+    "slippage": ["fixed", "fixed_bps", "none", "spread", "volume_share"],
+    "latency": ["constant", "lognormal", "none", "per_action", "uniform"],
+    "fill": ["bar", "immediate", "quote", "volume_limited"],
     "commission": ["bps", "fixed", "none", "per_share"],
     "source": ["csv", "synthetic"],
     "adapter": ["paper"],
@@ -113,27 +113,25 @@ def _instant(**kwargs: Any) -> PaperBroker:
 
 
 def test_unknown_model_name_lists_the_valid_names() -> None:
-    with pytest.raises(
-        ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, (half_spread, )?none"
-    ):
+    with pytest.raises(ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, .*none, spread"):
         PaperBroker(slippage={"model": "nope"})
 
 
 def test_unknown_latency_model_given_as_a_bare_name_lists_the_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"unknown latency model 'slow'; valid: constant, none, uniform"):
+    with pytest.raises(
+        ConfigError, match=r"unknown latency model 'slow'; valid: constant, lognormal, none, per_action, uniform"
+    ):
         PaperBroker(latency="slow")
 
 
 def test_missing_model_key_lists_the_valid_names() -> None:
-    with pytest.raises(
-        ConfigError, match=r"slippage: missing 'model'; valid models: fixed, fixed_bps, (half_spread, )?none"
-    ):
+    with pytest.raises(ConfigError, match=r"slippage: missing 'model'; valid models: fixed, fixed_bps, .*none, spread"):
         PaperBroker(slippage={"bps": 3})
 
 
 def test_model_name_that_is_not_a_string_raises_config_error() -> None:
     # YAML turns `model: [fixed_bps]` into a list; that is a config mistake, not a crash.
-    with pytest.raises(ConfigError, match=r"slippage.*\['fixed_bps'\].*valid.*fixed, fixed_bps, (half_spread, )?none"):
+    with pytest.raises(ConfigError, match=r"slippage.*\['fixed_bps'\].*valid.*fixed, fixed_bps, .*none, spread"):
         PaperBroker(slippage={"model": ["fixed_bps"]})
 
 

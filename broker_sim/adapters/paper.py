@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
 import pluggy
 
 from broker_sim._numeric import QTY_EPSILON, qty_at_least, qty_is_zero
@@ -49,7 +50,7 @@ from broker_sim.models import (
     TimeInForce,
     Trade,
 )
-from broker_sim.orders import transition
+from broker_sim.orders import amend, transition
 from broker_sim.plugins import (
     PluginManager,
     SelectedHook,
@@ -85,11 +86,23 @@ _S = OrderStatus
 class _Working:
     """What the venue tracks about an open order besides its snapshot."""
 
-    __slots__ = ("arrived", "expiry")
+    __slots__ = ("anchor", "arrived", "expiry", "triggered")
 
     def __init__(self) -> None:
         self.arrived = False
         self.expiry: TimerHandle | None = None
+        #: A stop, stop-limit or trailing stop whose stop was reached: offered as the market/limit it became.
+        self.triggered = False
+        #: A trailing stop's best price since it reached the venue (highest for sells, lowest for buys).
+        self.anchor: float | None = None
+
+
+#: What a stop order becomes once triggered.
+_TRIGGERED_AS = {
+    OrderType.STOP: OrderType.MARKET,
+    OrderType.TRAILING_STOP: OrderType.MARKET,
+    OrderType.STOP_LIMIT: OrderType.LIMIT,
+}
 
 
 class PaperBroker(Broker):
@@ -169,6 +182,8 @@ class PaperBroker(Broker):
         self._working: dict[str, _Working] = {}
         self._resting: dict[str, dict[str, None]] = {}
         self._fills: list[Fill] = []
+        #: The status an order had before it went pending_replace (to return to if the replace is refused).
+        self._pending_replace_from: dict[str, OrderStatus] = {}
         self._ids = itertools.count(1)
 
     def _install_models(self, chosen: Mapping[str, Mapping[str, Any] | str | None]) -> dict[str, tuple[str, Any]]:
@@ -245,9 +260,11 @@ class PaperBroker(Broker):
             )
 
     def _estimate_price(self, request: OrderRequest) -> float | None:
-        """The price a reservation is sized at: the limit for limit orders, else the last or reference price."""
+        """The price a reservation is sized at: the limit, else the stop, else the last or reference price."""
         if request.limit_price is not None:
             return request.limit_price
+        if request.stop_price is not None:
+            return request.stop_price
         market = self._market.get(request.symbol)
         if market is not None:
             return market.price
@@ -280,6 +297,8 @@ class PaperBroker(Broker):
             created_at=now,
             updated_at=now,
             reference_price=request.reference_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
         )
         self._orders[order_id] = order
         self._client_ids[order.client_order_id] = order_id
@@ -343,8 +362,19 @@ class PaperBroker(Broker):
     def _offer(self, order: Order) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot."""
         ctx = self._contexts["fill"]
-        decision = self._fill(order=order, market=self._market.get(order.symbol), ctx=ctx)
+        market = self._market.get(order.symbol)
+        working = self._working.get(order.id)
+        view = order
+        if working is not None and working.triggered:
+            view = attrs.evolve(order, type=_TRIGGERED_AS[order.type])
+        elif order.type is OrderType.TRAILING_STOP and working is not None and working.anchor is None:
+            order = view = self._trail(order, working, market)
+        decision = self._fill(order=view, market=market, ctx=ctx)
+        if decision is not None and decision.triggered and working is not None:
+            working.triggered = True
         if decision is None or decision.quantity <= QTY_EPSILON:
+            if order.type is OrderType.TRAILING_STOP and working is not None and not working.triggered:
+                return self._trail(order, working, market)
             return order
         if not isinstance(decision, FillDecision) or not math.isfinite(decision.price) or decision.price <= 0:
             raise BrokerError(f"fill model {self._models['fill'][0]!r} returned {decision!r} for {order.id}")
@@ -353,6 +383,31 @@ class PaperBroker(Broker):
         if order.time_in_force is TimeInForce.FOK and not qty_at_least(quantity, remaining):
             return order
         return self._execute(order, quantity, decision.price)
+
+    def _trail(self, order: Order, working: _Working, market: MarketData | None) -> Order:
+        """Move a trailing stop's stop after the best price seen so far (a bar's high for sells, low for buys).
+
+        The bar that moves the anchor is the one just evaluated, so the new stop applies from the next event.
+        """
+        buy = order.side is Side.BUY
+        if market is None:
+            best = order.reference_price
+        elif isinstance(market, Bar):
+            best = market.low if buy else market.high
+        else:
+            best = market.price
+        if best is None:
+            return order
+        anchor = working.anchor
+        if anchor is None or (best < anchor if buy else best > anchor):
+            working.anchor = anchor = best
+        offset = order.trail_price if order.trail_price is not None else anchor * (order.trail_percent or 0.0) / 100
+        stop = anchor + offset if buy else anchor - offset
+        if stop == order.stop_price:
+            return order
+        updated = amend(order, self.clock.now(), stop_price=stop)
+        self._orders[order.id] = updated
+        return updated
 
     def _execute(self, order: Order, quantity: float, price: float) -> Order:
         """Turn a fill decision into a fill: slippage, the limit cap, the fee, the ledger, the order, the event."""
@@ -463,11 +518,101 @@ class PaperBroker(Broker):
         stop_price: float | None = None,
         time_in_force: TimeInForce | str | None = None,
     ) -> Order:
+        """Replace an open order, as Alpaca does: the old order ends `replaced` and a new order (new id, linked
+        both ways through `replaces`/`replaced_by`) carries on with the changes.
+
+        `quantity` is the new total: the new order is for `quantity` less what the old one already filled.
+        Under latency the old order is `pending_replace` until the venue sees the request, and that snapshot
+        is returned (``wait_for(order_id)`` then gives the replaced order and its `replaced_by`); a fill that
+        arrives first wins, and a replace that finds the order filled changes nothing. Malformed changes raise
+        `InvalidOrder`; a final or pending order raises `OrderNotReplaceable`.
+        """
         order = self._get(order_id)
-        raise OrderNotReplaceable(
-            f"order {order_id} ({order.symbol}): the paper adapter does not replace orders yet; "
-            "cancel it and submit a new one"
+        if not order.status.is_open or order.status in (_S.PENDING_CANCEL, _S.PENDING_REPLACE):
+            state = order.status.value
+            raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
+        if quantity is None and limit_price is None and stop_price is None and time_in_force is None:
+            raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
+        request = OrderRequest(
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity if quantity is None else quantity,
+            type=order.type,
+            time_in_force=order.time_in_force if time_in_force is None else time_in_force,
+            limit_price=order.limit_price if limit_price is None else limit_price,
+            stop_price=(order.stop_price if stop_price is None else stop_price)
+            if order.type is not OrderType.TRAILING_STOP
+            else None,
+            reference_price=order.reference_price,
+            trail_price=order.trail_price,
+            trail_percent=order.trail_percent,
         )
+        if not request.quantity > order.filled_quantity + QTY_EPSILON:
+            raise InvalidOrder(
+                f"quantity {request.quantity:g} is not above the {order.filled_quantity:g} already filled "
+                f"(order {order_id}, {order.symbol})"
+            )
+        self._check_supported(request)
+        delay = self._latency(order, Action.REPLACE)
+        if not delay:
+            return self._replace_now(order_id, request)
+        pending = self._change(order, _S.PENDING_REPLACE, EventType.PENDING_REPLACE)
+        self._pending_replace_from[order_id] = order.status
+        self.clock.call_later(delay, self._replace_now, order_id, request)
+        return pending
+
+    def _replace_now(self, order_id: str, request: OrderRequest) -> Order:
+        """The venue sees the replace: end the old order `replaced` and start its successor, or do nothing if the
+        old order finished first. If the account cannot carry the successor, the old order stays as it was."""
+        old = self._orders[order_id]
+        previous = self._pending_replace_from.pop(order_id, None)
+        if not old.status.is_open:
+            return old
+        remaining = request.quantity - old.filled_quantity
+        if remaining <= QTY_EPSILON:
+            return old
+        new_id = f"paper-{next(self._ids):08d}"
+        price = self._estimate_price(request)
+        now = self.clock.now()
+        successor = Order(
+            id=new_id,
+            client_order_id=f"{old.client_order_id}.r{new_id[-8:].lstrip('0')}",
+            symbol=old.symbol,
+            side=old.side,
+            quantity=remaining,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            status=_S.NEW,
+            filled_quantity=0.0,
+            filled_avg_price=None,
+            reject_reason=None,
+            created_at=now,
+            updated_at=now,
+            reference_price=request.reference_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
+            replaces=order_id,
+        )
+        if price is None:
+            reason: str | None = f"no market price known for {old.symbol} and no reference_price"
+        else:
+            cost = self._cost_per_unit(successor, price)
+            reason = self.ledger.move_reservation(order_id, new_id, old.symbol, old.side, remaining, cost)
+        if reason is not None:
+            # Refused: the old order keeps working with its own reservation, as if never replaced.
+            if old.status is _S.PENDING_REPLACE:
+                back = previous if previous in (_S.ACCEPTED, _S.PARTIALLY_FILLED) else _S.ACCEPTED
+                return self._change(old, back, EventType.REPLACE_REJECTED, reject_reason=f"replace refused: {reason}")
+            raise OrderNotReplaceable(f"replace of order {order_id} refused: {reason}")
+        self._finish(old, _S.REPLACED, EventType.REPLACED, replaced_by=new_id)
+        self._orders[new_id] = successor
+        self._client_ids[successor.client_order_id] = new_id
+        self._working[new_id] = _Working()
+        self._emit(OrderEvent(EventType.NEW, successor, now))
+        self._arrive(new_id)  # the venue has it: the replace request carried it there
+        return self._orders[new_id]
 
     def _get(self, order_id: str) -> Order:
         order = self._orders.get(order_id)

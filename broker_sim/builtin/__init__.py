@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from broker_sim.builtin.commission import BpsCommission, FixedCommission, NoCommission, PerShareCommission
-from broker_sim.builtin.fill import ImmediateFill
-from broker_sim.builtin.latency import ConstantLatency, NoLatency, UniformLatency
-from broker_sim.builtin.slippage import FixedAmountSlippage, FixedBpsSlippage, NoSlippage
+from broker_sim.builtin.fill import BarFill, ImmediateFill, QuoteFill, VolumeLimitedFill
+from broker_sim.builtin.latency import ConstantLatency, LognormalLatency, NoLatency, PerActionLatency, UniformLatency
+from broker_sim.builtin.slippage import (
+    FixedAmountSlippage,
+    FixedBpsSlippage,
+    NoSlippage,
+    SpreadSlippage,
+    VolumeShareSlippage,
+)
 from broker_sim.hookspecs import hookimpl
 from broker_sim.registry import Registry
 
@@ -28,10 +34,17 @@ def broker_sim_register(registry: Registry) -> None:
     registry.add("slippage", "none", NoSlippage)
     registry.add("slippage", "fixed_bps", FixedBpsSlippage)
     registry.add("slippage", "fixed", FixedAmountSlippage)
+    registry.add("slippage", "spread", SpreadSlippage)
+    registry.add("slippage", "volume_share", VolumeShareSlippage)
     registry.add("latency", "none", NoLatency)
     registry.add("latency", "constant", ConstantLatency)
     registry.add("latency", "uniform", UniformLatency)
+    registry.add("latency", "lognormal", LognormalLatency)
+    registry.add("latency", "per_action", PerActionLatency)
     registry.add("fill", "immediate", ImmediateFill)
+    registry.add("fill", "bar", BarFill)
+    registry.add("fill", "quote", QuoteFill)
+    registry.add("fill", "volume_limited", VolumeLimitedFill)
     registry.add("commission", "none", NoCommission)
     registry.add("commission", "per_share", PerShareCommission)
     registry.add("commission", "bps", BpsCommission)

@@ -6,9 +6,9 @@ import attrs
 
 from broker_sim.builtin._params import number
 from broker_sim.hookspecs import HookContext, hookimpl
-from broker_sim.models import MarketData, Order, Side
+from broker_sim.models import Bar, MarketData, Order, Quote, Side
 
-__all__ = ["FixedAmountSlippage", "FixedBpsSlippage", "NoSlippage"]
+__all__ = ["FixedAmountSlippage", "FixedBpsSlippage", "NoSlippage", "SpreadSlippage", "VolumeShareSlippage"]
 
 
 @attrs.frozen(slots=True)
@@ -47,3 +47,40 @@ class FixedAmountSlippage:
         self, order: Order, price: float, market: MarketData | None, ctx: HookContext
     ) -> float | None:
         return price + self.amount if order.side is Side.BUY else max(0.0, price - self.amount)
+
+
+@attrs.frozen(slots=True)
+class SpreadSlippage:
+    """Cross the quoted spread: buys pay half the bid-ask spread above the price, sells half below it.
+
+    Without a quote for the symbol, `default_bps` (the full spread, in basis points) stands in for it.
+    """
+
+    default_bps: float = attrs.field(default=0.0, validator=number(minimum=0))
+
+    @hookimpl
+    def broker_sim_slippage(
+        self, order: Order, price: float, market: MarketData | None, ctx: HookContext
+    ) -> float | None:
+        quoted = isinstance(market, Quote)
+        half = (market.ask - market.bid) / 2 if quoted else price * self.default_bps / 20_000.0  # type: ignore[union-attr]
+        return price + half if order.side is Side.BUY else max(0.0, price - half)
+
+
+@attrs.frozen(slots=True)
+class VolumeShareSlippage:
+    """Impact grows with the fill's share of the bar's volume, as zipline's VolumeShareSlippage:
+    ``price x price_impact x share^2``, the share capped at `volume_limit`; no bar volume, no impact."""
+
+    price_impact: float = attrs.field(default=0.1, validator=number(minimum=0))
+    volume_limit: float = attrs.field(default=0.025, validator=number(above=0))
+
+    @hookimpl
+    def broker_sim_slippage(
+        self, order: Order, price: float, market: MarketData | None, ctx: HookContext
+    ) -> float | None:
+        if not isinstance(market, Bar) or market.volume <= 0:
+            return price
+        share = min(ctx.fill_quantity / market.volume, self.volume_limit)
+        impact = price * self.price_impact * share * share
+        return price + impact if order.side is Side.BUY else max(0.0, price - impact)
