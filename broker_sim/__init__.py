@@ -20,7 +20,7 @@ from broker_sim.errors import (
     PluginError,
     PositionNotFound,
 )
-from broker_sim.hookspecs import NO_FILL, Action, FillDecision, HookContext, hookimpl
+from broker_sim.hookspecs import NO_FILL, NOT_YET, Action, FillDecision, HookContext, hookimpl
 from broker_sim.models import (
     Account,
     Bar,
@@ -45,6 +45,7 @@ from broker_sim.streams import PriceStreamManager
 __version__ = "0.1.0"
 
 __all__ = [
+    "NOT_YET",
     "NO_FILL",
     "Account",
     "Action",

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from broker_sim.registry import Registry
 
 __all__ = [
+    "NOT_YET",
     "NO_FILL",
     "PROJECT_NAME",
     "Action",
@@ -97,10 +98,15 @@ class FillDecision:
     quantity: float
     price: float
     triggered: bool = False
+    #: "Not judged yet" (e.g. the bar the order was submitted in, under next-bar timing): an ioc or fok order
+    #: waits for the first real judgement instead of being canceled.
+    wait: bool = False
 
 
 #: The answer "this order does not fill now" (distinct from None, which means "not my decision").
 NO_FILL = FillDecision(0.0, 0.0)
+#: The answer "this order cannot be judged on this event yet; ask again on the next one" (no fill either).
+NOT_YET = FillDecision(0.0, 0.0, wait=True)
 
 
 class HookContext:

@@ -86,10 +86,12 @@ _S = OrderStatus
 class _Working:
     """What the venue tracks about an open order besides its snapshot."""
 
-    __slots__ = ("anchor", "arrived", "expiry", "triggered")
+    __slots__ = ("anchor", "arrived", "evaluated", "expiry", "triggered")
 
     def __init__(self) -> None:
         self.arrived = False
+        #: Whether the fill model has judged the order at least once (answered something other than NOT_YET).
+        self.evaluated = False
         self.expiry: TimerHandle | None = None
         #: A stop, stop-limit or trailing stop whose stop was reached: offered as the market/limit it became.
         self.triggered = False
@@ -240,7 +242,7 @@ class PaperBroker(Broker):
             for order_id in tuple(resting):
                 order = self._orders[order_id]
                 if order.status.is_open:
-                    self._offer(order)
+                    self._offer_once(self._offer(order))
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -349,15 +351,20 @@ class PaperBroker(Broker):
         working.arrived = True
         if order.status is _S.NEW:
             order = self._change(order, _S.ACCEPTED, EventType.ACCEPTED)
-        order = self._offer(order)
+        order = self._offer_once(self._offer(order))
         if not order.status.is_open:
-            return
-        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-            self._finish(order, _S.CANCELED, EventType.CANCELED, reject_reason=None)
             return
         self._resting.setdefault(order.symbol, {})[order_id] = None
         if order.time_in_force is TimeInForce.DAY:
             working.expiry = self.clock.call_at(self.session.next_close(self.clock.time()), self._expire, order_id)
+
+    def _offer_once(self, order: Order) -> Order:
+        """An ioc or fok order gets one evaluated offer (not a NOT_YET): whatever did not fill then is canceled."""
+        if order.status.is_open and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            working = self._working.get(order.id)
+            if working is not None and working.evaluated:
+                return self._finish(order, _S.CANCELED, EventType.CANCELED)
+        return order
 
     def _offer(self, order: Order) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot."""
@@ -370,6 +377,8 @@ class PaperBroker(Broker):
         elif order.type is OrderType.TRAILING_STOP and working is not None and working.anchor is None:
             order = view = self._trail(order, working, market)
         decision = self._fill(order=view, market=market, ctx=ctx)
+        if working is not None and not (decision is not None and decision.wait):
+            working.evaluated = True
         if decision is not None and decision.triggered and working is not None:
             working.triggered = True
         if decision is None or decision.quantity <= QTY_EPSILON:
@@ -554,10 +563,10 @@ class PaperBroker(Broker):
             )
         self._check_supported(request)
         delay = self._latency(order, Action.REPLACE)
+        self._pending_replace_from[order_id] = order.status
+        pending = self._change(order, _S.PENDING_REPLACE, EventType.PENDING_REPLACE)
         if not delay:
             return self._replace_now(order_id, request)
-        pending = self._change(order, _S.PENDING_REPLACE, EventType.PENDING_REPLACE)
-        self._pending_replace_from[order_id] = order.status
         self.clock.call_later(delay, self._replace_now, order_id, request)
         return pending
 
@@ -602,10 +611,8 @@ class PaperBroker(Broker):
             reason = self.ledger.move_reservation(order_id, new_id, old.symbol, old.side, remaining, cost)
         if reason is not None:
             # Refused: the old order keeps working with its own reservation, as if never replaced.
-            if old.status is _S.PENDING_REPLACE:
-                back = previous if previous in (_S.ACCEPTED, _S.PARTIALLY_FILLED) else _S.ACCEPTED
-                return self._change(old, back, EventType.REPLACE_REJECTED, reject_reason=f"replace refused: {reason}")
-            raise OrderNotReplaceable(f"replace of order {order_id} refused: {reason}")
+            back = previous if previous in (_S.ACCEPTED, _S.PARTIALLY_FILLED) else _S.ACCEPTED
+            return self._change(old, back, EventType.REPLACE_REJECTED, reject_reason=f"replace refused: {reason}")
         self._finish(old, _S.REPLACED, EventType.REPLACED, replaced_by=new_id)
         self._orders[new_id] = successor
         self._client_ids[successor.client_order_id] = new_id

@@ -31,7 +31,7 @@ from __future__ import annotations
 import attrs
 
 from broker_sim.builtin._params import number
-from broker_sim.hookspecs import NO_FILL, FillDecision, HookContext, hookimpl
+from broker_sim.hookspecs import NO_FILL, NOT_YET, FillDecision, HookContext, hookimpl
 from broker_sim.models import Bar, MarketData, Order, OrderType, Quote, Side
 
 __all__ = ["BarFill", "ImmediateFill", "QuoteFill", "VolumeLimitedFill"]
@@ -130,7 +130,7 @@ class BarFill:
     def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
         prices = _bar_prices(order, market, self.timing)
         if prices is None:
-            return NO_FILL
+            return NOT_YET
         return _decide(order, *prices, order.remaining_quantity, strict=False)
 
 
@@ -168,7 +168,7 @@ class VolumeLimitedFill:
     def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
         prices = _bar_prices(order, market, self.timing)
         if prices is None or not isinstance(market, Bar):
-            return NO_FILL
+            return NOT_YET
         available = market.volume * self.volume_limit
         decision = _decide(order, *prices, min(order.remaining_quantity, available), strict=False)
         if decision.quantity <= 0 and not decision.triggered:
