@@ -1,4 +1,4 @@
-"""The trading session: when the regular session closes, so day orders know when they expire.
+"""The trading session: when the regular session opens and closes, for day expiry and opg/cls orders.
 
 Weekends are not trading days; exchange holidays are not modelled (a day order placed on a holiday expires at
 that day's nominal close).
@@ -44,10 +44,17 @@ class TradingSession:
 
     def next_close(self, posix_time: float) -> float:
         """POSIX time of the first session close strictly after `posix_time`, skipping weekends."""
+        return self._next(self.close, posix_time)
+
+    def next_open(self, posix_time: float) -> float:
+        """POSIX time of the first session open strictly after `posix_time`, skipping weekends."""
+        return self._next(self.open, posix_time)
+
+    def _next(self, wall: time, posix_time: float) -> float:
         local = datetime.fromtimestamp(posix_time, self.timezone)
         day = local.date()
         while True:
-            candidate = datetime.combine(day, self.close, tzinfo=self.timezone)
+            candidate = datetime.combine(day, wall, tzinfo=self.timezone)
             if candidate.weekday() < 5 and candidate > local:
                 return candidate.timestamp()
             day += timedelta(days=1)

@@ -8,8 +8,9 @@ Accounting rules, all in one place:
   crosses zero closes the old side, realizing its P&L, and opens the new side at the fill price.
 * Fees are taken from cash and summed in `fees`; realized P&L is gross of fees. So at every moment
   ``cash + sum(quantity x avg_price) == initial_balance + realized_pnl - fees``.
-* Buying power is ``cash - reserved - short_margin x |market value of shorts|``: longs are paid in cash; a short
-  must keep `short_margin` (Reg T: 1.5) times its value in the account, its sale proceeds included.
+* Buying power is ``cash - reserved - (1 + short_margin) x |market value of shorts|``: longs are paid in cash;
+  a short keeps its own sale proceeds plus `short_margin` (Reg T initial margin: 1.5) times its value, so a
+  short sale needs, and uses, buying power of 1.5 x its value; both follow the short's market value.
 * Orders reserve buying power at submission (`reserve`), so concurrent orders can never spend the same cash
   twice; sells of a long reserve the shares they sell, so two sells cannot sell the same shares. Fills use the
   reservation up; `release` frees what is left when the order ends (filled, canceled, rejected, expired).
@@ -25,7 +26,7 @@ from broker_sim.models import Account, Fill, Position, Side
 
 __all__ = ["DEFAULT_SHORT_MARGIN", "Ledger"]
 
-#: Reg T initial margin for shorts: the account holds 150 % of a short's value, its proceeds included.
+#: Reg T initial margin for shorts: a short sale needs buying power of 1.5 x its value (besides its proceeds).
 DEFAULT_SHORT_MARGIN = 1.5
 
 
@@ -126,8 +127,8 @@ class Ledger:
                     f"short selling is disabled: selling {quantity:g} {symbol} but only {shares:g} are held "
                     f"and not already being sold"
                 )
-            # Opening a short brings in its proceeds; what it uses is the margin on top of them.
-            per_unit = cash_per_unit * max(0.0, self.short_margin - 1.0)
+            # A short needs buying power of `short_margin` x its value; its proceeds stay with it.
+            per_unit = cash_per_unit * self.short_margin
         needed = per_unit * units
         available = self.buying_power()
         if units > QTY_EPSILON and not money_covers(available, needed):
@@ -275,12 +276,12 @@ class Ledger:
         return held.quantity if held is not None else 0.0
 
     def short_requirement(self) -> float:
-        """What open shorts must keep in the account: `short_margin` x their market value."""
+        """What open shorts hold of the account: their proceeds plus `short_margin` x their market value."""
         total = 0.0
         for symbol, held in self._holdings.items():
             if held.quantity < 0:
                 total -= held.quantity * self.mark(symbol)
-        return total * self.short_margin
+        return total * (1.0 + self.short_margin)
 
     def buying_power(self) -> float:
         """Cash a new order may still use: cash, less reservations, less the margin open shorts hold."""

@@ -141,7 +141,7 @@ async def _settle_and_check(broker: PaperBroker, *, allow_short: bool) -> None:
     short_value = math.fsum(-position.market_value for position in positions if position.quantity < 0)
     # With no open order, buying power is cash less the margin of the shorts: no reservation is left behind.
     assert account.buying_power == pytest.approx(
-        account.cash - broker.ledger.short_margin * short_value, abs=MONEY_TOLERANCE
+        account.cash - (1 + broker.ledger.short_margin) * short_value, abs=MONEY_TOLERANCE
     )
 
 

@@ -350,29 +350,29 @@ def test_short_sale_is_allowed_with_shorting_and_buying_power_follows_its_market
     ledger = Ledger(10_000, allow_short=True)
 
     assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
-    # A short reserves only the margin beyond its own proceeds: (1.5 - 1) x 100 per share.
-    assert ledger.reserved_cash == pytest.approx(10 * 100.0 * 0.5, abs=MONEY)
+    # A short needs buying power of 1.5 x its value (Reg T initial margin), its proceeds aside.
+    assert ledger.reserved_cash == pytest.approx(10 * 100.0 * 1.5, abs=MONEY)
     assert ledger.apply_fill(_fill("sell", 10, 100.0, n=1), "s1") is None
     ledger.release("s1")
 
     assert ledger.cash == pytest.approx(11_000.0, abs=MONEY)
     assert _position(ledger).quantity == pytest.approx(-10, abs=1e-12)
     assert ledger.reserved_cash == 0.0
-    # buying_power = cash - reserved - short_margin x |short market value|
-    assert ledger.buying_power() == pytest.approx(11_000 - 1.5 * 1_000.0, abs=MONEY)
+    # buying_power = cash - reserved - (1 + short_margin) x |short market value|: the sale used 1.5 x 1,000.
+    assert ledger.buying_power() == pytest.approx(10_000 - 1.5 * 1_000.0, abs=MONEY)
     ledger.marks["AAPL"] = 120.0
-    assert ledger.buying_power() == pytest.approx(11_000 - 1.5 * 1_200.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(11_000 - 2.5 * 1_200.0, abs=MONEY)
     ledger.marks["AAPL"] = 80.0
-    assert ledger.buying_power() == pytest.approx(11_000 - 1.5 * 800.0, abs=MONEY)
-    assert ledger.account().buying_power == pytest.approx(9_800.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(11_000 - 2.5 * 800.0, abs=MONEY)
+    assert ledger.account().buying_power == pytest.approx(9_000.0, abs=MONEY)
 
 
 def test_short_margin_is_configurable() -> None:
     ledger = Ledger(10_000, allow_short=True, short_margin=2.0)
     _book(ledger, _fill("sell", 10, 100.0))
 
-    assert ledger.short_requirement() == pytest.approx(2.0 * 1_000.0, abs=MONEY)
-    assert ledger.buying_power() == pytest.approx(11_000 - 2_000.0, abs=MONEY)
+    assert ledger.short_requirement() == pytest.approx(3.0 * 1_000.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(11_000 - 3_000.0, abs=MONEY)
 
 
 def test_short_sale_beyond_buying_power_is_rejected_at_reservation() -> None:

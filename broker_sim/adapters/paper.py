@@ -49,6 +49,7 @@ from broker_sim.models import (
     Side,
     TimeInForce,
     Trade,
+    unchecked_bar,
 )
 from broker_sim.orders import amend, transition
 from broker_sim.plugins import (
@@ -78,8 +79,15 @@ class _LastPrices:
         return default if event is None else event.price
 
 
-_SUPPORTED_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
+_SUPPORTED_TIF = frozenset(TimeInForce)
 _MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+_ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
+
+
+def _volume(market: MarketData) -> float:
+    return market.volume if isinstance(market, Bar) else 0.0
+
+
 _S = OrderStatus
 
 
@@ -351,25 +359,61 @@ class PaperBroker(Broker):
         working.arrived = True
         if order.status is _S.NEW:
             order = self._change(order, _S.ACCEPTED, EventType.ACCEPTED)
+        if order.time_in_force is TimeInForce.OPG:
+            # Market (or limit) on open: judged on the first market event of the next session, then done.
+            self.clock.call_at(self.session.next_open(self.clock.time()), self._rest, order_id)
+            return
+        if order.time_in_force is TimeInForce.CLS:
+            # Market (or limit) on close: judged at the session close against the last market seen, then done.
+            self.clock.call_at(self.session.next_close(self.clock.time()), self._at_close, order_id)
+            return
         order = self._offer_once(self._offer(order))
         if not order.status.is_open:
+            return
+        self._rest(order_id)
+
+    def _rest(self, order_id: str) -> None:
+        """Put an accepted order on the book: offered on every market update of its symbol from now on."""
+        order = self._orders[order_id]
+        working = self._working.get(order_id)
+        if working is None or not order.status.is_open:
             return
         self._resting.setdefault(order.symbol, {})[order_id] = None
         if order.time_in_force is TimeInForce.DAY:
             working.expiry = self.clock.call_at(self.session.next_close(self.clock.time()), self._expire, order_id)
 
+    def _at_close(self, order_id: str) -> None:
+        """A cls order at the session close: one offer at the last price seen, the rest canceled."""
+        order = self._orders[order_id]
+        if not order.status.is_open:
+            return
+        market = self._market.get(order.symbol)
+        if market is not None:
+            price = market.price
+            closing = unchecked_bar(order.symbol, market.timestamp, price, price, price, price, _volume(market))
+            order = self._offer(order, closing)
+        if order.status.is_open:
+            self._finish(order, _S.CANCELED, EventType.CANCELED)
+
     def _offer_once(self, order: Order) -> Order:
-        """An ioc or fok order gets one evaluated offer (not a NOT_YET): whatever did not fill then is canceled."""
-        if order.status.is_open and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        """An ioc, fok or opg order gets one evaluated offer (not a NOT_YET): what did not fill then is canceled."""
+        if order.status.is_open and order.time_in_force in _ONE_SHOT:
             working = self._working.get(order.id)
             if working is not None and working.evaluated:
                 return self._finish(order, _S.CANCELED, EventType.CANCELED)
         return order
 
-    def _offer(self, order: Order) -> Order:
-        """Ask the fill model about `order` and execute what it decides; returns the latest snapshot."""
+    def _offer(self, order: Order, market: MarketData | None = None) -> Order:
+        """Ask the fill model about `order` and execute what it decides; returns the latest snapshot.
+
+        `market` defaults to the latest event of the symbol; an opg order sees only the event's open price.
+        """
         ctx = self._contexts["fill"]
-        market = self._market.get(order.symbol)
+        if market is None:
+            market = self._market.get(order.symbol)
+        if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar):
+            first = market.open
+            market = unchecked_bar(order.symbol, market.timestamp, first, first, first, first, market.volume)
         working = self._working.get(order.id)
         view = order
         if working is not None and working.triggered:

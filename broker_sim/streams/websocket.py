@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
+from websockets.exceptions import ConnectionClosedOK, WebSocketException
 
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.errors import ConfigError, DataError
@@ -107,7 +107,9 @@ class WebSocketSource:
         fields = dict(fields or {})
         unknown = sorted(set(fields) - known)
         if unknown:
-            raise ConfigError(f"fields: unknown field {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"fields: unknown field {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(known))}"
+            )
         bad_keys = {field: key for field, key in fields.items() if not isinstance(key, str) or not key}
         if bad_keys:
             raise ConfigError(f"fields: each JSON key must be a non-empty string, got {bad_keys!r}")
@@ -160,10 +162,11 @@ class WebSocketSource:
         while True:
             delivered = False
             error: BaseException | None = None
+            connection: ClientConnection | None = None
             try:
-                connection: ClientConnection | None = await connect(self.url)
+                connection = await connect(self.url)
             except _CONNECTION_ERRORS as exc:
-                connection, error = None, exc
+                error = exc
             if connection is not None:
                 if connected_before:
                     self.stats["reconnects"] += 1
@@ -205,7 +208,7 @@ class WebSocketSource:
 
     def _backoff(self, waits: int) -> float:
         """Seconds to wait before the next connect, after `waits` waits with no message in between."""
-        # Cap the exponent's result before multiplying so a long outage cannot overflow.
+        # Stop multiplying once at the cap, so a long outage cannot overflow.
         base = self.backoff_initial
         for _ in range(waits):
             base *= self.backoff_factor

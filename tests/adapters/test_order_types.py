@@ -326,3 +326,72 @@ async def test_a_replace_under_latency_ends_replaced_and_links_the_successor() -
     replaced = await broker.wait_for(order.id, "replaced")
     successor = await broker.get_order(replaced.replaced_by or "")
     assert successor.limit_price == 90.0 and successor.status is OrderStatus.ACCEPTED
+
+
+# -- opg, cls, day, margin -----------------------------------------------------------------------------------
+
+
+async def _bar_at(broker: PaperBroker, when: Any, open_: float, close: float) -> None:
+    await broker.clock.advance_to(when)  # type: ignore[attr-defined]
+    await broker.update_market(Bar("AAPL", when, open_, max(open_, close), min(open_, close), close, 1e6))
+
+
+async def test_opg_fills_at_the_next_sessions_opening_bar_open() -> None:
+    broker = _broker(fill={"model": "bar"})
+    evening = T0.replace(hour=20, minute=0)  # 15:00 New York
+    await _bar_at(broker, evening, 100, 101)
+    order = await broker.buy("AAPL", 10, time_in_force="opg")
+    await _bar_at(broker, evening + timedelta(minutes=30), 101, 102)  # same session: not yet
+    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    next_open = T0 + timedelta(days=1)  # 09:30 New York next day
+    await _bar_at(broker, next_open, 104, 106)
+    filled = await broker.get_order(order.id)
+    assert filled.status is OrderStatus.FILLED and filled.filled_avg_price == 104
+
+
+async def test_opg_limit_not_reached_at_the_open_is_canceled() -> None:
+    broker = _broker(fill={"model": "bar"})
+    await _bar_at(broker, T0.replace(hour=20), 100, 101)
+    order = await broker.buy("AAPL", 10, type="limit", limit_price=99.0, time_in_force="opg")
+    await _bar_at(broker, T0 + timedelta(days=1), 104, 98)  # opens above the limit (the low later doesn't count)
+    final = await broker.get_order(order.id)
+    assert final.status is OrderStatus.CANCELED and final.filled_quantity == 0
+
+
+async def test_cls_fills_at_the_last_bar_before_the_close() -> None:
+    broker = _broker(fill={"model": "bar"})
+    order_time = T0.replace(hour=19)
+    await _bar_at(broker, order_time, 100, 101)
+    order = await broker.buy("AAPL", 10, time_in_force="cls")
+    await _bar_at(broker, T0.replace(hour=20, minute=59), 102, 103.5)  # the last bar of the session
+    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    await _bar_at(broker, T0.replace(hour=22), 110, 111)  # after the close: the order was judged at 16:00
+    filled = await broker.get_order(order.id)
+    assert filled.status is OrderStatus.FILLED and filled.filled_avg_price == 103.5
+    assert filled.updated_at == T0.replace(hour=21, minute=0)
+
+
+async def test_day_order_expires_at_the_close_in_a_replay() -> None:
+    broker = _broker(fill={"model": "bar"})
+    await _bar_at(broker, T0, 100, 100)
+    order = await broker.buy("AAPL", 10, type="limit", limit_price=90.0)
+    await _bar_at(broker, T0.replace(hour=20, minute=59), 95, 95)
+    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    await _bar_at(broker, T0 + timedelta(days=1), 80, 80)  # next morning: too late, it expired at 16:00
+    expired = await broker.get_order(order.id)
+    assert expired.status is OrderStatus.EXPIRED and expired.updated_at == T0.replace(hour=21, minute=0)
+
+
+async def test_short_sale_needs_buying_power_of_one_and_a_half_times_its_value() -> None:
+    broker = PaperBroker(10_000, clock=SimulatedClock(T0), latency="none", slippage="none", allow_short=True)
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    too_big = await broker.sell("AAPL", 70)  # needs 10,500
+    assert too_big.status is OrderStatus.REJECTED
+    short = await broker.sell("AAPL", 60)  # needs 9,000
+    assert short.status is OrderStatus.FILLED
+    account = await broker.get_account()
+    assert account.cash == 16_000 and account.equity == 10_000
+    assert account.buying_power == pytest.approx(1_000)
+    await broker.update_market(Bar("AAPL", T0, 90, 90, 90, 90))  # the short gains; buying power follows
+    account = await broker.get_account()
+    assert account.equity == 10_600 and account.buying_power == pytest.approx(16_000 - 2.5 * 5_400)
