@@ -30,10 +30,11 @@ Two ways to take part:
 
 Who decides what, for one fill: the **fill** hook decides *whether* an order fills now, *how much* (so it alone
 makes partial fills), at what price *before slippage*, and whether a stop triggered (`FillDecision.triggered`)
-or the order cannot be judged on this event yet (`NOT_YET`, e.g. the bar it was submitted in); the **slippage** hook turns that into the execution price; the **commission** hook
-prices the fee. The adapter then books the fill in the ledger (one place, `PaperBroker._execute`), and never
-lets a limit order execute beyond its limit price, whatever slippage said. The **latency** hook says how long
-a submit, cancel or replace takes to reach the simulated venue.
+or the order cannot be judged on this event yet (`NOT_YET`, e.g. the bar it was submitted in); the
+**slippage** hook turns that into the execution price; the **commission** hook prices the fee. The adapter
+then books the fill in the ledger (one place, `PaperBroker._execute`), and never lets a limit order execute
+beyond its limit price, whatever slippage said. The **latency** hook says how long a submit, cancel or replace
+takes to reach the simulated venue.
 
 For `firstresult` hooks the first implementation that returns something other than ``None`` wins; ``None`` means
 "not mine, ask the next one". The selected models are registered when a broker is built, after every plugin

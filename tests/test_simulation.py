@@ -7,6 +7,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -266,3 +267,31 @@ def test_a_live_source_needs_the_real_time_clock(tmp_path: Path) -> None:
         ConfigError, match=r"prices\.sources\[0\]\.source: 'ticks' is a live source: it needs prices\.clock"
     ):
         parse_config(text, base_dir=tmp_path)
+
+
+async def test_paper_live_run_from_a_websocket_feed(tmp_path: Path) -> None:
+    from websockets.asyncio.server import serve
+
+    async def feed(connection: Any) -> None:
+        for price in (100.0, 101.0, 102.0):
+            await connection.send(json.dumps({"S": "LIVE", "p": price, "t": datetime.now(UTC).isoformat()}))
+
+    async with serve(feed, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        text = f"""
+broker: {{adapter: paper, initial_balance: 10000, seed: 1}}
+models: {{latency: none}}
+prices:
+  clock: realtime
+  sources:
+    - source: websocket
+      url: ws://127.0.0.1:{port}
+      kind: trade
+      fields: {{symbol: S, price: p, timestamp: t}}
+      reconnect: false
+strategy: {{class: "tests.test_simulation:FirstTick"}}
+"""
+        async with asyncio.timeout(10):
+            result = await arun_simulation(parse_config(text, base_dir=tmp_path))
+    assert result.events == 3
+    assert [(f.symbol, f.quantity) for f in result.fills] == [("LIVE", 5)]

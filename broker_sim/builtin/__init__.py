@@ -30,6 +30,7 @@ def broker_sim_register(registry: Registry) -> None:
     from broker_sim.adapters.paper import PaperBroker
     from broker_sim.streams.csv_source import CsvSource
     from broker_sim.streams.synthetic import SyntheticSource
+    from broker_sim.streams.websocket import WebSocketSource
 
     registry.add("slippage", "none", NoSlippage)
     registry.add("slippage", "fixed_bps", FixedBpsSlippage)
@@ -51,4 +52,5 @@ def broker_sim_register(registry: Registry) -> None:
     registry.add("commission", "fixed", FixedCommission)
     registry.add("source", "csv", CsvSource)
     registry.add("source", "synthetic", SyntheticSource)
+    registry.add("source", "websocket", WebSocketSource)
     registry.add("adapter", "paper", PaperBroker)
