@@ -102,13 +102,19 @@ class SimulatedClock(Clock):
                 raise ValueError(f"start {start.isoformat()} is naive; give it a timezone (UTC)")
             start = start.timestamp()
         self._now = float(start)
+        self._now_datetime: tuple[float, datetime] = (self._now, datetime.fromtimestamp(self._now, UTC))
         self.auto_advance = auto_advance
         self._timers: list[tuple[float, int, _Timer]] = []
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._now, UTC)
+        cached_at, cached = self._now_datetime
+        if cached_at == self._now:
+            return cached  # many events happen at one simulated instant: build its datetime once
+        cached = datetime.fromtimestamp(self._now, UTC)
+        self._now_datetime = (self._now, cached)
+        return cached
 
     def time(self) -> float:
         return self._now

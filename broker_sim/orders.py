@@ -6,6 +6,7 @@ not allow with `InvalidTransition` (always a bug in the adapter, never a user er
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,7 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 
 _FIELDS = tuple(field.name for field in attrs.fields(Order))
+_VALUES = operator.attrgetter(*_FIELDS)
 
 
 def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
@@ -65,7 +67,7 @@ def transition(order: Order, status: OrderStatus, when: datetime, **changes: Any
             f"order {order.id} ({order.symbol}) cannot go from {order.status.value} to {status.value}; "
             f"allowed: {', '.join(sorted(s.value for s in ALLOWED_TRANSITIONS[order.status])) or 'none'}"
         )
-    values = {name: getattr(order, name) for name in _FIELDS}
+    values = dict(zip(_FIELDS, _VALUES(order), strict=True))
     values.update(changes, status=status, updated_at=when)
     return Order(**values)
 
@@ -74,6 +76,6 @@ def amend(order: Order, when: datetime, **changes: Any) -> Order:
     """A new snapshot of `order` with `changes` to fields other than its status (a trailing stop's stop price)."""
     if "status" in changes:
         raise InvalidTransition(f"amend cannot change the status of order {order.id}; use transition")
-    values = {name: getattr(order, name) for name in _FIELDS}
+    values = dict(zip(_FIELDS, _VALUES(order), strict=True))
     values.update(changes, updated_at=when)
     return Order(**values)

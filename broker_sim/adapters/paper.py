@@ -182,6 +182,8 @@ class PaperBroker(Broker):
         self._fill = SelectedHook(self._manager, "broker_sim_fill", self._models["fill"][1])
         self._commission = SelectedHook(self._manager, "broker_sim_commission", self._models["commission"][1])
         self._event_hook = self._manager.hook.broker_sim_order_event
+        self._observed = -1
+        self._has_observers = False
         self._contexts = {
             kind: HookContext(kind, name, seed, self.clock.time, self.ledger.account)
             for kind, (name, _) in self._models.items()
@@ -519,7 +521,10 @@ class PaperBroker(Broker):
 
     def _emit(self, event: OrderEvent) -> None:
         """Tell the `broker_sim_order_event` observers, then waiters, listeners and `events()` iterators."""
-        if self._event_hook.get_hookimpls():
+        if self._observed != self._manager.generation:
+            self._observed = self._manager.generation
+            self._has_observers = bool(self._event_hook.get_hookimpls())
+        if self._has_observers:
             self._event_hook(event=event)
         self._publish(event)
 
