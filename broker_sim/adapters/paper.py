@@ -82,6 +82,7 @@ class _LastPrices:
 _SUPPORTED_TIF = frozenset(TimeInForce)
 _MODEL_KINDS = ("slippage", "latency", "fill", "commission")
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
+_PLAIN_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 
 
 def _volume(market: MarketData) -> float:
@@ -188,6 +189,7 @@ class PaperBroker(Broker):
             kind: HookContext(kind, name, seed, self.clock.time, self.ledger.account)
             for kind, (name, _) in self._models.items()
         }
+        self._fill_ctx = self._contexts["fill"]
         self._fill_types: frozenset[OrderType] | None = getattr(self._models["fill"][1], "order_types", None)
         self._orders: dict[str, Order] = {}
         self._client_ids: dict[str, str] = {}
@@ -252,7 +254,9 @@ class PaperBroker(Broker):
             for order_id in tuple(resting):
                 order = self._orders[order_id]
                 if order.status.is_open:
-                    self._offer_once(self._offer(order))
+                    order = self._offer(order, event)
+                    if order.time_in_force in _ONE_SHOT:
+                        self._offer_once(order)
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -410,13 +414,21 @@ class PaperBroker(Broker):
 
         `market` defaults to the latest event of the symbol; an opg order sees only the event's open price.
         """
-        ctx = self._contexts["fill"]
         if market is None:
             market = self._market.get(order.symbol)
+        working = self._working.get(order.id)
+        if order.type in _PLAIN_TYPES and order.time_in_force is not TimeInForce.OPG:
+            # The common case (market and limit orders): no trigger, no trail, no opening-price view.
+            decision = self._fill(order=order, market=market, ctx=self._fill_ctx)
+            if working is not None and not (decision is not None and decision.wait):
+                working.evaluated = True
+            if decision is None or decision.quantity <= QTY_EPSILON:
+                return order
+            return self._fill_decided(order, decision)
+        ctx = self._fill_ctx
         if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar):
             first = market.open
             market = unchecked_bar(order.symbol, market.timestamp, first, first, first, first, market.volume)
-        working = self._working.get(order.id)
         view = order
         if working is not None and working.triggered:
             view = attrs.evolve(order, type=_TRIGGERED_AS[order.type])
@@ -431,6 +443,10 @@ class PaperBroker(Broker):
             if order.type is OrderType.TRAILING_STOP and working is not None and not working.triggered:
                 return self._trail(order, working, market)
             return order
+        return self._fill_decided(order, decision)
+
+    def _fill_decided(self, order: Order, decision: FillDecision) -> Order:
+        """Check a fill model's decision, cap it to what remains (all or nothing for fok) and execute it."""
         if not isinstance(decision, FillDecision) or not math.isfinite(decision.price) or decision.price <= 0:
             raise BrokerError(f"fill model {self._models['fill'][0]!r} returned {decision!r} for {order.id}")
         remaining = order.quantity - order.filled_quantity
