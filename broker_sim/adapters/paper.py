@@ -576,6 +576,10 @@ class PaperBroker(Broker):
             raise OrderNotCancelable(f"order {order_id} ({order.symbol}) is already {order.status.value}")
         if order.status is _S.PENDING_CANCEL:
             return order
+        if order.status is _S.PENDING_REPLACE:
+            raise OrderNotCancelable(
+                f"order {order_id} ({order.symbol}) is pending_replace: cancel its replacement once it is accepted"
+            )
         delay = self._latency(order, Action.CANCEL)
         if not delay:
             return self._finish(order, _S.CANCELED, EventType.CANCELED)
@@ -602,7 +606,7 @@ class PaperBroker(Broker):
         `InvalidOrder`; a final or pending order raises `OrderNotReplaceable`.
         """
         order = self._get(order_id)
-        if not order.status.is_open or order.status in (_S.PENDING_CANCEL, _S.PENDING_REPLACE):
+        if not order.status.is_open or order.status in (_S.NEW, _S.PENDING_CANCEL, _S.PENDING_REPLACE):
             state = order.status.value
             raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
         if quantity is None and limit_price is None and stop_price is None and time_in_force is None:

@@ -395,3 +395,24 @@ async def test_short_sale_needs_buying_power_of_one_and_a_half_times_its_value()
     await broker.update_market(Bar("AAPL", T0, 90, 90, 90, 90))  # the short gains; buying power follows
     account = await broker.get_account()
     assert account.equity == 10_600 and account.buying_power == pytest.approx(16_000 - 2.5 * 5_400)
+
+
+async def test_orders_not_yet_accepted_or_pending_replace_refuse_replace_and_cancel_clearly() -> None:
+    from broker_sim import OrderNotCancelable
+
+    broker = _broker(latency={"model": "constant", "seconds": 1.0})
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    order = await broker.buy("AAPL", 10, type="limit", limit_price=95.0, time_in_force="gtc")
+    with pytest.raises(OrderNotReplaceable, match="is new: it cannot be replaced"):
+        await broker.replace_order(order.id, limit_price=90.0)
+    await broker.clock.advance(1.5)  # type: ignore[attr-defined]
+    await broker.replace_order(order.id, limit_price=90.0)
+    with pytest.raises(OrderNotCancelable, match="is pending_replace"):
+        await broker.cancel_order(order.id)
+    with pytest.raises(OrderNotReplaceable, match="is pending_replace"):
+        await broker.replace_order(order.id, limit_price=91.0)
+    replaced = await broker.wait_for(order.id, "replaced")
+    successor = replaced.replaced_by or ""
+    await broker.cancel_order(successor)
+    assert (await broker.wait_for(successor, "canceled")).status is OrderStatus.CANCELED
+    assert (await broker.get_account()).buying_power == 100_000
