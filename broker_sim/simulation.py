@@ -304,13 +304,7 @@ class _Run:
             handlers = cache.get(key)
             if handlers is None:
                 handlers = cache[key] = _handlers(strategies, *key)
-            for handler in handlers:
-                try:
-                    result = handler(event)
-                    if result is not None:
-                        self._drive(result)
-                except Exception as exc:
-                    raise _handler_error(handler, event, exc) from exc
+            self._dispatch(event, handlers)
             self._deliver_order_events(owners)
             now = broker.clock.time()
             if now >= next_sample:
@@ -319,6 +313,18 @@ class _Run:
             self.events += 1
 
         await self.streams.run_live(on_event)
+
+    def _dispatch(self, event: MarketData, handlers: list[Any]) -> None:
+        """Call each handler with `event`, driving what it returns; a handler's error names it and the event.
+
+        The replay loop does the same inline (one call fewer per event on the hot path)."""
+        for handler in handlers:
+            try:
+                result = handler(event)
+                if result is not None:
+                    self._drive(result)
+            except Exception as exc:
+                raise _handler_error(handler, event, exc) from exc
 
     async def _replay(
         self,

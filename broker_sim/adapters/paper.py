@@ -85,6 +85,33 @@ _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 _PLAIN_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 
 
+def _new_order(
+    order_id: str, client_order_id: str, request: OrderRequest, quantity: float, now: Any, replaces: str | None = None
+) -> Order:
+    """A new order's first snapshot (status new) from its request."""
+    return Order(
+        id=order_id,
+        client_order_id=client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        quantity=quantity,
+        type=request.type,
+        time_in_force=request.time_in_force,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        status=_S.NEW,
+        filled_quantity=0.0,
+        filled_avg_price=None,
+        reject_reason=None,
+        created_at=now,
+        updated_at=now,
+        reference_price=request.reference_price,
+        trail_price=request.trail_price,
+        trail_percent=request.trail_percent,
+        replaces=replaces,
+    )
+
+
 def _volume(market: MarketData) -> float:
     return market.volume if isinstance(market, Bar) else 0.0
 
@@ -296,26 +323,7 @@ class PaperBroker(Broker):
         self._check_supported(request)
         now = self.clock.now()
         order_id = f"paper-{next(self._ids):08d}"
-        order = Order(
-            id=order_id,
-            client_order_id=request.client_order_id or order_id,
-            symbol=request.symbol,
-            side=request.side,
-            quantity=request.quantity,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            status=_S.NEW,
-            filled_quantity=0.0,
-            filled_avg_price=None,
-            reject_reason=None,
-            created_at=now,
-            updated_at=now,
-            reference_price=request.reference_price,
-            trail_price=request.trail_price,
-            trail_percent=request.trail_percent,
-        )
+        order = _new_order(order_id, request.client_order_id or order_id, request, request.quantity, now)
         self._orders[order_id] = order
         self._client_ids[order.client_order_id] = order_id
         self._emit(OrderEvent(EventType.NEW, order, now))
@@ -652,27 +660,8 @@ class PaperBroker(Broker):
         new_id = f"paper-{next(self._ids):08d}"
         price = self._estimate_price(request)
         now = self.clock.now()
-        successor = Order(
-            id=new_id,
-            client_order_id=f"{old.client_order_id}.r{new_id[-8:].lstrip('0')}",
-            symbol=old.symbol,
-            side=old.side,
-            quantity=remaining,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            status=_S.NEW,
-            filled_quantity=0.0,
-            filled_avg_price=None,
-            reject_reason=None,
-            created_at=now,
-            updated_at=now,
-            reference_price=request.reference_price,
-            trail_price=request.trail_price,
-            trail_percent=request.trail_percent,
-            replaces=order_id,
-        )
+        client_id = f"{old.client_order_id}.r{new_id[-8:].lstrip('0')}"
+        successor = _new_order(new_id, client_id, request, remaining, now, replaces=order_id)
         if price is None:
             reason: str | None = f"no market price known for {old.symbol} and no reference_price"
         else:
