@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Sized
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +34,16 @@ import numpy as np
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.models import Fill, Order, Side
 
-__all__ = ["ClosedTrade", "EquitySample", "Metrics", "closed_trades", "compute_metrics", "write_report"]
+__all__ = [
+    "ClosedTrade",
+    "EquitySample",
+    "Metrics",
+    "TradeTally",
+    "closed_trades",
+    "compute_metrics",
+    "metrics_from",
+    "write_report",
+]
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
 
@@ -97,12 +106,23 @@ class _Lot:
         self.quantity, self.price, self.time, self.fee_per_unit = quantity, price, time, fee_per_unit
 
 
-def closed_trades(fills: Sequence[Fill]) -> list[ClosedTrade]:
-    """Round trips from `fills`, matched first in first out per symbol."""
-    lots: dict[str, deque[_Lot]] = {}
-    trades: list[ClosedTrade] = []
-    for fill in fills:
-        queue = lots.setdefault(fill.symbol, deque())
+class TradeTally:
+    """Fill-by-fill accounting of round trips (FIFO per symbol), fees and slippage, in memory that does not grow
+    with the number of fills: only open lots, the counters and the first `keep` closed trades are kept."""
+
+    def __init__(self, keep: int | None = None) -> None:
+        self.keep = keep
+        self.trades: list[ClosedTrade] = []
+        self.count = self.wins = self.fills = 0
+        self.gains = self.losses = self.fees = self.slippage = 0.0
+        self._lots: dict[str, deque[_Lot]] = {}
+
+    def add(self, fill: Fill) -> None:
+        """Account one fill: match it against the symbol's open lots, open a lot with what is left."""
+        self.fills += 1
+        self.fees += fill.fee
+        self.slippage += abs(fill.price - fill.reference_price) * fill.quantity
+        queue = self._lots.setdefault(fill.symbol, deque())
         buying = fill.side is Side.BUY
         remaining = fill.quantity
         fee_per_unit = fill.fee / fill.quantity if fill.quantity else 0.0
@@ -111,7 +131,7 @@ def closed_trades(fills: Sequence[Fill]) -> list[ClosedTrade]:
             long = lot.quantity > 0
             size = min(remaining, abs(lot.quantity))
             pnl = size * (fill.price - lot.price) * (1.0 if long else -1.0)
-            trades.append(
+            self._close(
                 ClosedTrade(
                     fill.symbol,
                     "long" if long else "short",
@@ -132,7 +152,24 @@ def closed_trades(fills: Sequence[Fill]) -> list[ClosedTrade]:
                 lot.quantity = left if long else -left
         if remaining > QTY_EPSILON:
             queue.append(_Lot(remaining if buying else -remaining, fill.price, fill.timestamp, fee_per_unit))
-    return trades
+
+    def _close(self, trade: ClosedTrade) -> None:
+        self.count += 1
+        if trade.pnl > 0:
+            self.wins += 1
+            self.gains += trade.pnl
+        elif trade.pnl < 0:
+            self.losses -= trade.pnl
+        if self.keep is None or len(self.trades) < self.keep:
+            self.trades.append(trade)
+
+
+def closed_trades(fills: Iterable[Fill]) -> list[ClosedTrade]:
+    """Round trips from `fills`, matched first in first out per symbol."""
+    tally = TradeTally()
+    for fill in fills:
+        tally.add(fill)
+    return tally.trades
 
 
 def _returns(equity: Sequence[EquitySample], periods_per_year: int) -> tuple[np.ndarray, float]:
@@ -187,14 +224,32 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def compute_metrics(
     equity: Sequence[EquitySample],
-    fills: Sequence[Fill],
-    orders: Sequence[Order],
+    fills: Iterable[Fill],
+    orders: Sized,
     initial_balance: float,
     *,
     risk_free_rate: float = 0.0,
     periods_per_year: int = 252,
 ) -> Metrics:
     """The run's metrics; `equity` must end with the final sample (its equity is the final equity)."""
+    tally = TradeTally(keep=0)
+    for fill in fills:
+        tally.add(fill)
+    return metrics_from(
+        equity, tally, len(orders), initial_balance, risk_free_rate=risk_free_rate, periods_per_year=periods_per_year
+    )
+
+
+def metrics_from(
+    equity: Sequence[EquitySample],
+    tally: TradeTally,
+    orders: int,
+    initial_balance: float,
+    *,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = 252,
+) -> Metrics:
+    """The run's metrics from the equity samples and a `TradeTally` fed every fill (what a run keeps)."""
     final = equity[-1].equity if equity else initial_balance
     span = (equity[-1].timestamp - equity[0].timestamp).total_seconds() if len(equity) > 1 else 0.0
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
@@ -214,10 +269,7 @@ def compute_metrics(
         downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
         sortino = _ratio(float(np.mean(excess)), downside) * math.sqrt(periods)
     max_drawdown, duration = _drawdown(equity)
-    trades = closed_trades(fills)
-    gains = sum(t.pnl for t in trades if t.pnl > 0)
-    losses = -sum(t.pnl for t in trades if t.pnl < 0)
-    profit_factor = math.nan if not trades else (gains / losses if losses > 0 else math.inf)
+    profit_factor = math.nan if not tally.count else (tally.gains / tally.losses if tally.losses > 0 else math.inf)
     return Metrics(
         initial_balance=initial_balance,
         final_equity=final,
@@ -228,14 +280,14 @@ def compute_metrics(
         sortino=sortino,
         max_drawdown=max_drawdown,
         max_drawdown_duration_days=duration,
-        trades=len(trades),
-        win_rate=sum(1 for t in trades if t.pnl > 0) / len(trades) if trades else math.nan,
+        trades=tally.count,
+        win_rate=tally.wins / tally.count if tally.count else math.nan,
         profit_factor=profit_factor,
         exposure=sum(1 for s in equity if s.exposure > 0) / len(equity) if equity else 0.0,
-        fees=sum(f.fee for f in fills),
-        slippage_cost=sum(abs(f.price - f.reference_price) * f.quantity for f in fills),
-        orders=len(orders),
-        fills=len(fills),
+        fees=tally.fees,
+        slippage_cost=tally.slippage,
+        orders=orders,
+        fills=tally.fills,
         start=equity[0].timestamp.isoformat() if equity else "",
         end=equity[-1].timestamp.isoformat() if equity else "",
     )
@@ -246,14 +298,24 @@ def write_report(
     *,
     metrics: Metrics,
     equity: Sequence[EquitySample],
-    fills: Sequence[Fill],
-    orders: Sequence[Order],
+    fills: Iterable[Fill],
+    orders: Iterable[Order],
     title: str = "broker-sim report",
     config_text: str | None = None,
+    tally: TradeTally | None = None,
 ) -> dict[str, Path]:
-    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`."""
+    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`.
+
+    `tally` (the run's `TradeTally`) saves going through the fills again for the closed-trades table."""
     from broker_sim.report_files import write_files
 
     return write_files(
-        Path(out_dir), metrics=metrics, equity=equity, fills=fills, orders=orders, title=title, config_text=config_text
+        Path(out_dir),
+        metrics=metrics,
+        equity=equity,
+        fills=fills,
+        orders=orders,
+        title=title,
+        config_text=config_text,
+        tally=tally,
     )

@@ -7,11 +7,10 @@ CSV numbers are written with ``repr`` (shortest round-trip form), so identical r
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ import jinja2
 from matplotlib.figure import Figure
 
 from broker_sim.models import Fill, Order
-from broker_sim.report import ClosedTrade, EquitySample, Metrics, closed_trades
+from broker_sim.report import EquitySample, Metrics, TradeTally
+from broker_sim.spool import FILL_COLUMNS, ORDER_COLUMNS, Spool, fill_row, order_row, write_rows
 
 __all__ = ["write_files"]
 
@@ -31,26 +31,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "value"):
-        return str(value.value)
-    return str(value)
-
-
-def _write_csv(path: Path, header: Sequence[str], rows: Any) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([_cell(value) for value in row])
 
 
 def _drawdowns(equity: Sequence[EquitySample]) -> list[float]:
@@ -122,10 +102,11 @@ def write_files(
     *,
     metrics: Metrics,
     equity: Sequence[EquitySample],
-    fills: Sequence[Fill],
-    orders: Sequence[Order],
+    fills: Iterable[Fill],
+    orders: Iterable[Order],
     title: str,
     config_text: str | None,
+    tally: TradeTally | None = None,
 ) -> dict[str, Path]:
     """Write every report file into `out_dir` (created if needed); returns their paths by name."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,31 +123,29 @@ def write_files(
     }
     summary = {"title": title, **{k: _json_value(v) for k, v in attrs.asdict(metrics).items()}}
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    _write_csv(
-        paths["trades"],
-        ("timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee"),
-        ((f.timestamp, f.order_id, f.symbol, f.side, f.quantity, f.price, f.reference_price, f.fee) for f in fills),
-    )
-    order_fields = (
-        "id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity", "limit_price", "stop_price",
-        "status", "filled_quantity", "filled_avg_price", "reject_reason", "created_at", "updated_at",
-    )  # fmt: skip
-    _write_csv(paths["orders"], order_fields, ([getattr(o, f) for f in order_fields] for o in orders))
+    write_rows(paths["trades"], FILL_COLUMNS, fills.rows() if isinstance(fills, Spool) else map(fill_row, fills))
+    write_rows(paths["orders"], ORDER_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders))
     drawdowns = _drawdowns(equity)
-    _write_csv(
+    write_rows(
         paths["equity"],
         ("timestamp", "equity", "exposure", "drawdown"),
-        ((s.timestamp, s.equity, s.exposure, d) for s, d in zip(equity, drawdowns, strict=True)),
+        (
+            [s.timestamp.isoformat(), repr(s.equity), repr(s.exposure), repr(d)]
+            for s, d in zip(equity, drawdowns, strict=True)
+        ),
     )
     image = _plot(equity, drawdowns, title)
     paths["plot"].write_bytes(image)
-    trades: list[ClosedTrade] = closed_trades(fills)
+    if tally is None:
+        tally = TradeTally(keep=_HTML_TRADE_ROWS)
+        for fill in fills:
+            tally.add(fill)
     html = _TEMPLATE.render(
         title=title,
         image=base64.b64encode(image).decode("ascii"),
         metrics=[(k.replace("_", " "), _shown(v)) for k, v in attrs.asdict(metrics).items()],
-        trades=trades[:_HTML_TRADE_ROWS],
-        trade_count=len(trades),
+        trades=tally.trades[:_HTML_TRADE_ROWS],
+        trade_count=tally.count,
         config_text=config_text,
     )
     paths["html"].write_text(html, encoding="utf-8")

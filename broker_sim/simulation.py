@@ -20,7 +20,7 @@ import inspect
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import CoroutineType
 from typing import Any
@@ -33,7 +33,8 @@ from broker_sim.config import Config, load_config
 from broker_sim.errors import BrokerError, ConfigError
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade
 from broker_sim.plugins import PluginManager, build_registry, create_plugin_manager, load_plugin_file
-from broker_sim.report import EquitySample, Metrics, compute_metrics, write_report
+from broker_sim.report import EquitySample, Metrics, TradeTally, metrics_from, write_report
+from broker_sim.spool import Spool
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import StrategyBroker
 from broker_sim.streams.manager import PriceStreamManager
@@ -42,6 +43,10 @@ __all__ = ["Result", "StrategyError", "arun_simulation", "build_broker", "run_si
 
 log = logging.getLogger(__name__)
 
+#: Closed orders the broker keeps in memory during a run (the run records all of them on disk itself).
+BROKER_HISTORY = 10_000
+#: Closed trades kept for the HTML report's table.
+HTML_TRADES = 500
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
@@ -56,8 +61,10 @@ class Result:
     """What a run produced: the final account, every order and fill, the equity curve, the metrics."""
 
     account: Account
-    orders: tuple[Order, ...] = attrs.field(repr=lambda v: f"<{len(v)} orders>")
-    fills: tuple[Fill, ...] = attrs.field(repr=lambda v: f"<{len(v)} fills>")
+    #: Every order (in the order they ended; those still working at the end last) and every fill; both are read
+    #: back from disk when iterated, so a long run's result stays small in memory.
+    orders: Sequence[Order] = attrs.field(repr=lambda v: f"<{len(v)} orders>")
+    fills: Sequence[Fill] = attrs.field(repr=lambda v: f"<{len(v)} fills>")
     equity: tuple[EquitySample, ...] = attrs.field(repr=lambda v: f"<{len(v)} samples>")
     metrics: Metrics = attrs.field(repr=False)
     report_dir: Path | None = None
@@ -72,8 +79,16 @@ def _plugin_manager(config: Config) -> PluginManager:
     return manager
 
 
-def build_broker(config: Config, *, clock: Clock | None = None, manager: PluginManager | None = None) -> Broker:
-    """The broker the config's ``broker:`` and ``models:`` sections describe, from any registered adapter."""
+def build_broker(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    manager: PluginManager | None = None,
+    history: int | None = None,
+) -> Broker:
+    """The broker the config's ``broker:`` and ``models:`` sections describe, from any registered adapter.
+
+    `history` bounds the closed orders an adapter keeps in memory, when it takes that parameter."""
     manager = manager if manager is not None else _plugin_manager(config)
     registry = build_registry(manager)
     spec = dict(config.broker)
@@ -85,6 +100,8 @@ def build_broker(config: Config, *, clock: Clock | None = None, manager: PluginM
         wiring["clock"] = clock
     if "plugin_manager" in accepted:
         wiring["plugin_manager"] = manager
+    if history is not None and "history" in accepted and "history" not in spec:
+        wiring["history"] = history
     return registry.create("adapter", spec, **wiring)
 
 
@@ -130,6 +147,10 @@ class _Run:
         self.failed_handler = ""
         self.equity: list[EquitySample] = []
         self.events = 0
+        #: Every fill and every order that ended, on disk as they happen: memory stays flat however long the run.
+        self.fills: Spool[Fill] = Spool.of_fills()
+        self.orders: Spool[Order] = Spool.of_orders()
+        self.tally = TradeTally(keep=HTML_TRADES)
 
     # -- wiring ---------------------------------------------------------------------------------------------
 
@@ -184,6 +205,15 @@ class _Run:
             self.failure = task.exception()
             self.failed_handler = task.get_name()
 
+    def _record(self, event: OrderEvent) -> None:
+        """Record a fill, and an order once it ended, in the run's spools and its trade tally."""
+        fill = event.fill
+        if fill is not None:
+            self.fills.append(fill)
+            self.tally.add(fill)
+        if event.order.status.is_final:
+            self.orders.append(event.order)
+
     def _deliver_order_events(self, owners: list[tuple[Strategy, StrategyBroker]]) -> None:
         pending = self.pending
         while pending:
@@ -211,9 +241,10 @@ class _Run:
             clock: Clock = SimulatedClock(start, auto_advance=False)
         else:
             clock = RealtimeClock()
-        broker = build_broker(self.config, clock=clock, manager=self.manager)
+        broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
         strategies = self._strategies(broker)
         owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
+        broker.add_listener(self._record)
         if owners:
             broker.add_listener(self.pending.append)
         async with broker:
@@ -233,14 +264,15 @@ class _Run:
             await self._finish_tasks(clock)
             self._sample(broker, clock.time())
             account = await broker.get_account()
-            orders = tuple(await broker.list_orders("all"))
+            for order in await broker.list_orders("open"):
+                self.orders.append(order)  # still working at the end: recorded as they stand
         if self.failure is not None:
             raise StrategyError(
                 f"strategy handler {self.failed_handler} failed: {type(self.failure).__name__}: {self.failure}"
             ) from self.failure
-        fills = tuple(getattr(broker, "fills", ()))
+        fills, orders = self.fills, self.orders
         equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
-        metrics = compute_metrics(equity, fills, orders, account.initial_balance)
+        metrics = metrics_from(equity, self.tally, len(orders), account.initial_balance)
         report_dir = self._write_report(out, metrics, equity, fills, orders)
         return Result(account, orders, fills, equity, metrics, report_dir, self.events, self.config)
 
@@ -261,8 +293,8 @@ class _Run:
         out: str | Path | None,
         metrics: Metrics,
         equity: tuple[EquitySample, ...],
-        fills: tuple[Fill, ...],
-        orders: tuple[Order, ...],
+        fills: Spool[Fill],
+        orders: Spool[Order],
     ) -> Path | None:
         target = (
             Path(out)
@@ -280,6 +312,7 @@ class _Run:
             orders=orders,
             title=title,
             config_text=self.config.text,
+            tally=self.tally,
         )
         return target
 

@@ -28,12 +28,20 @@ class StrategyBroker(Broker):
         self.inner = inner
         self.name = name
         self._ids = itertools.count(1)
-        #: Client order ids of the orders this strategy submitted.
-        self.client_order_ids: set[str] = set()
+        self._prefix = f"{name}-"
+        #: Client order ids this strategy chose itself (the ones it lets us number are recognised by their form,
+        #: so memory does not grow with the number of orders).
+        self.given_client_order_ids: set[str] = set()
+
+    def _numbered(self, client_order_id: str) -> bool:
+        """Whether the id is one this view generated: ``<name>-<n>``, or a replacement ``<name>-<n>.r<m>``."""
+        prefix = self._prefix
+        return client_order_id.startswith(prefix) and client_order_id[len(prefix) :].split(".r", 1)[0].isdigit()
 
     def owns(self, order: Order) -> bool:
-        """Whether `order` was submitted through this view."""
-        return order.client_order_id in self.client_order_ids
+        """Whether `order` was submitted through this view (or replaces one that was)."""
+        client_order_id = order.client_order_id
+        return self._numbered(client_order_id) or client_order_id.split(".r", 1)[0] in self.given_client_order_ids
 
     async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
         fields.setdefault("client_order_id", f"{self.name}-{next(self._ids)}")
@@ -46,8 +54,8 @@ class StrategyBroker(Broker):
     async def submit_order(self, request: OrderRequest) -> Order:
         if isinstance(request, OrderRequest) and request.client_order_id is None:
             request = attrs.evolve(request, client_order_id=f"{self.name}-{next(self._ids)}")
-        if isinstance(request, OrderRequest):
-            self.client_order_ids.add(request.client_order_id)  # type: ignore[arg-type]
+        if isinstance(request, OrderRequest) and not self._numbered(request.client_order_id or ""):
+            self.given_client_order_ids.add(request.client_order_id or "")
         return await self.inner.submit_order(request)
 
     async def cancel_order(self, order_id: str) -> Order:

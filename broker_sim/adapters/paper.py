@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -151,7 +152,9 @@ class PaperBroker(Broker):
     `seed` seeds every random draw (None: a fresh seed from the OS). `clock` defaults to a simulated clock
     starting now. `plugins` are extra plugin files; `plugin_manager`, when given, supplies the plugins instead of
     the default set (built-ins + entry points): the broker copies it, so brokers never share selected models.
-    `symbols`, when given, is the complete list of tradable symbols.
+    `symbols`, when given, is the complete list of tradable symbols. `history`, when given, bounds how many
+    closed orders and fills stay in memory (the oldest are forgotten: `get_order` on them raises
+    `OrderNotFound`); the simulation runner sets it, as it records every order and fill on disk itself.
     """
 
     def __init__(
@@ -170,6 +173,7 @@ class PaperBroker(Broker):
         symbols: Iterable[str] | None = None,
         session: TradingSession | Mapping[str, Any] | None = None,
         short_margin: float = DEFAULT_SHORT_MARGIN,
+        history: int | None = None,
     ) -> None:
         if isinstance(initial_balance, bool) or not isinstance(initial_balance, int | float):
             raise ConfigError(f"initial_balance must be a number, got {initial_balance!r}")
@@ -189,7 +193,11 @@ class PaperBroker(Broker):
             )
         if symbols is not None and (isinstance(symbols, str) or not all(isinstance(s, str) and s for s in symbols)):
             raise ConfigError(f"symbols must be a list of symbol names, got {symbols!r}")
+        if history is not None and (isinstance(history, bool) or not isinstance(history, int) or history < 1):
+            raise ConfigError(f"history must be an integer >= 1 (or null to keep everything), got {history!r}")
         super().__init__(clock if clock is not None else SimulatedClock())
+        self.history = history
+        self._closed: deque[str] = deque()
         self.seed = seed
         self.session = session if session is not None else TradingSession()
         self.symbols = frozenset(symbols) if symbols is not None else None
@@ -222,7 +230,7 @@ class PaperBroker(Broker):
         self._client_ids: dict[str, str] = {}
         self._working: dict[str, _Working] = {}
         self._resting: dict[str, dict[str, None]] = {}
-        self._fills: list[Fill] = []
+        self._fills: list[Fill] | deque[Fill] = [] if history is None else deque(maxlen=history)
         #: The status an order had before it went pending_replace (to return to if the replace is refused).
         self._pending_replace_from: dict[str, OrderStatus] = {}
         self._ids = itertools.count(1)
@@ -367,7 +375,9 @@ class PaperBroker(Broker):
     def _arrive(self, order_id: str) -> None:
         """The venue sees the order: accept it, offer it to the fill model, then rest or cancel the rest."""
         working = self._working.get(order_id)
-        order = self._orders[order_id]
+        order = self._orders.get(order_id)  # None: evicted from the bounded history
+        if order is None:
+            return
         if working is None or order.status.is_final:
             return
         working.arrived = True
@@ -388,7 +398,9 @@ class PaperBroker(Broker):
 
     def _rest(self, order_id: str) -> None:
         """Put an accepted order on the book: offered on every market update of its symbol from now on."""
-        order = self._orders[order_id]
+        order = self._orders.get(order_id)  # None: evicted from the bounded history
+        if order is None:
+            return
         working = self._working.get(order_id)
         if working is None or not order.status.is_open:
             return
@@ -398,7 +410,9 @@ class PaperBroker(Broker):
 
     def _at_close(self, order_id: str) -> None:
         """A cls order at the session close: one offer at the last price seen, the rest canceled."""
-        order = self._orders[order_id]
+        order = self._orders.get(order_id)  # None: evicted from the bounded history
+        if order is None:
+            return
         if not order.status.is_open:
             return
         market = self._market.get(order.symbol)
@@ -563,18 +577,29 @@ class PaperBroker(Broker):
         resting = self._resting.get(order.symbol)
         if resting is not None:
             resting.pop(order.id, None)
-        return self._change(order, status, event, fill, **fields)
+        final = self._change(order, status, event, fill, **fields)
+        if self.history is not None:
+            self._closed.append(order.id)
+            while len(self._closed) > self.history:
+                forgotten = self._orders.pop(self._closed.popleft(), None)
+                if forgotten is not None:
+                    self._client_ids.pop(forgotten.client_order_id, None)
+        return final
 
     def _reject(self, order: Order, reason: str) -> Order:
         return self._finish(order, _S.REJECTED, EventType.REJECTED, reject_reason=reason)
 
     def _expire(self, order_id: str) -> None:
-        order = self._orders[order_id]
+        order = self._orders.get(order_id)  # None: evicted from the bounded history
+        if order is None:
+            return
         if order.status.is_open and order.status is not _S.NEW:
             self._finish(order, _S.EXPIRED, EventType.EXPIRED)
 
     def _cancel_arrives(self, order_id: str) -> None:
-        order = self._orders[order_id]
+        order = self._orders.get(order_id)  # None: evicted from the bounded history
+        if order is None:
+            return
         if order.status.is_open:
             self._finish(order, _S.CANCELED, EventType.CANCELED)
 
@@ -650,10 +675,10 @@ class PaperBroker(Broker):
     def _replace_now(self, order_id: str, request: OrderRequest) -> Order:
         """The venue sees the replace: end the old order `replaced` and start its successor, or do nothing if the
         old order finished first. If the account cannot carry the successor, the old order stays as it was."""
-        old = self._orders[order_id]
+        old = self._orders.get(order_id)
         previous = self._pending_replace_from.pop(order_id, None)
-        if not old.status.is_open:
-            return old
+        if old is None or not old.status.is_open:
+            return old  # type: ignore[return-value]
         remaining = request.quantity - old.filled_quantity
         if remaining <= QTY_EPSILON:
             return old

@@ -1,0 +1,193 @@
+"""Fills and orders as CSV rows: the format of trades.csv and orders.csv, and `Spool`, a sequence kept on disk.
+
+A long run produces hundreds of thousands of orders; the simulation runner appends each to a `Spool` as it
+completes instead of keeping it in memory, and `Result.fills` / `Result.orders` read them back when iterated.
+Numbers are written with ``repr`` (shortest round trip), so reading a row back gives the same float, and
+identical runs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import operator
+import os
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar, overload
+
+from broker_sim.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+
+__all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
+
+_T = TypeVar("_T")
+
+FILL_COLUMNS = ("timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee")
+ORDER_COLUMNS = (
+    "id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity", "limit_price", "stop_price",
+    "status", "filled_quantity", "filled_avg_price", "reject_reason", "created_at", "updated_at",
+    "reference_price", "trail_price", "trail_percent", "replaces", "replaced_by",
+)  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return str(value.value)
+    return str(value)
+
+
+# Per-type formatting, looked up by exact type: a run writes every fill and order, so this is on its path.
+_FORMAT: dict[type, Callable[[Any], str]] = {
+    float: float.__repr__,
+    str: str,
+    int: repr,
+    type(None): lambda _: "",
+    datetime: datetime.isoformat,
+    Side: lambda v: v.value,
+    OrderType: lambda v: v.value,
+    TimeInForce: lambda v: v.value,
+    OrderStatus: lambda v: v.value,
+}
+_FILL_VALUES = operator.attrgetter(*FILL_COLUMNS)
+_ORDER_VALUES = operator.attrgetter(*ORDER_COLUMNS)
+
+
+def _row(values: tuple[Any, ...]) -> list[str]:
+    get = _FORMAT.get
+    return [(get(type(v)) or _cell)(v) for v in values]
+
+
+def fill_row(fill: Fill) -> list[str]:
+    """A fill as a trades.csv row."""
+    return _row(_FILL_VALUES(fill))
+
+
+def order_row(order: Order) -> list[str]:
+    """An order as an orders.csv row."""
+    return _row(_ORDER_VALUES(order))
+
+
+def _number(text: str) -> float | None:
+    return None if text == "" else float(text)
+
+
+def _fill(row: list[str]) -> Fill:
+    stamp, order_id, symbol, side, quantity, price, reference, fee = row
+    return Fill(
+        order_id, symbol, Side(side), float(quantity), float(price), float(fee),
+        datetime.fromisoformat(stamp), float(reference),
+    )  # fmt: skip
+
+
+def _order(row: list[str]) -> Order:
+    values = dict(zip(ORDER_COLUMNS, row, strict=True))
+    return Order(
+        id=values["id"],
+        client_order_id=values["client_order_id"],
+        symbol=values["symbol"],
+        side=Side(values["side"]),
+        quantity=float(values["quantity"]),
+        type=OrderType(values["type"]),
+        time_in_force=TimeInForce(values["time_in_force"]),
+        limit_price=_number(values["limit_price"]),
+        stop_price=_number(values["stop_price"]),
+        status=OrderStatus(values["status"]),
+        filled_quantity=float(values["filled_quantity"]),
+        filled_avg_price=_number(values["filled_avg_price"]),
+        reject_reason=values["reject_reason"] or None,
+        created_at=datetime.fromisoformat(values["created_at"]),
+        updated_at=datetime.fromisoformat(values["updated_at"]),
+        reference_price=_number(values["reference_price"]),
+        trail_price=_number(values["trail_price"]),
+        trail_percent=_number(values["trail_percent"]),
+        replaces=values["replaces"] or None,
+        replaced_by=values["replaced_by"] or None,
+    )
+
+
+def write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | Sequence[list[str]]) -> None:
+    """Write a CSV file with `header` and `rows` (``\\n`` line ends, as every report file)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+class Spool(Sequence[_T], Generic[_T]):
+    """An append-only sequence of fills or orders kept in a temporary CSV file, read back when iterated.
+
+    The file is removed when the spool is garbage-collected. Indexing reads the file up to the item: meant for
+    occasional access; iterate for everything.
+    """
+
+    def __init__(self, header: Sequence[str], to_row: Callable[[_T], list[str]], from_row: Callable[[list[str]], _T]):
+        handle, name = tempfile.mkstemp(prefix="broker-sim-", suffix=".csv")
+        os.close(handle)
+        self.path = Path(name)
+        self._header = tuple(header)
+        self._to_row = to_row
+        self._from_row = from_row
+        self._handle = self.path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._handle, lineterminator="\n")
+        self._count = 0
+        weakref.finalize(self, _remove, self._handle, self.path)
+
+    @classmethod
+    def of_fills(cls) -> Spool[Fill]:
+        return Spool(FILL_COLUMNS, fill_row, _fill)
+
+    @classmethod
+    def of_orders(cls) -> Spool[Order]:
+        return Spool(ORDER_COLUMNS, order_row, _order)
+
+    def append(self, item: _T) -> None:
+        """Add one item at the end."""
+        self._writer.writerow(self._to_row(item))
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[_T]:
+        self._handle.flush()
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.reader(handle):
+                yield self._from_row(row)
+
+    def rows(self) -> Iterator[list[str]]:
+        """The raw CSV rows, without parsing (to write a report file)."""
+        self._handle.flush()
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            yield from csv.reader(handle)
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[_T]: ...
+    def __getitem__(self, index: int | slice) -> _T | list[_T]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(f"spool index {index} out of range ({self._count} items)")
+        for position, item in enumerate(self):
+            if position == index:
+                return item
+        raise IndexError(index)  # pragma: no cover
+
+    def __repr__(self) -> str:
+        return f"<Spool of {self._count} rows at {self.path}>"
+
+
+def _remove(handle: Any, path: Path) -> None:
+    handle.close()
+    path.unlink(missing_ok=True)

@@ -1,0 +1,52 @@
+"""The spool keeps fills and orders on disk and gives back exactly what went in."""
+
+from __future__ import annotations
+
+import gc
+from datetime import timedelta
+
+import pytest
+
+from broker_sim import OrderNotFound, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim.spool import Spool
+from tests.conftest import T0
+
+
+async def test_fills_and_orders_come_back_exactly() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), commission={"model": "per_share", "rate": 0.013})
+    ids = [(await broker.buy("AAPL", 3.5, reference_price=101.37 + i)).id for i in range(5)]
+    for order_id in ids:
+        await broker.wait_for(order_id)
+    await broker.buy("AAPL", 1, type="limit", limit_price=1.0, time_in_force="gtc")
+    fills: Spool = Spool.of_fills()
+    orders: Spool = Spool.of_orders()
+    for fill in broker.fills:
+        fills.append(fill)
+    for order in await broker.list_orders("all"):
+        orders.append(order)
+    assert list(fills) == broker.fills
+    assert list(orders) == await broker.list_orders("all")
+    assert len(fills) == 5 and fills[-1] == broker.fills[-1] and fills[1:3] == broker.fills[1:3]
+    with pytest.raises(IndexError):
+        fills[5]
+
+
+def test_the_spool_file_goes_away_with_the_spool() -> None:
+    spool: Spool = Spool.of_fills()
+    path = spool.path
+    assert path.exists()
+    del spool
+    gc.collect()
+    assert not path.exists()
+
+
+async def test_a_bounded_history_forgets_the_oldest_closed_orders() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", history=3)
+    orders = [await broker.buy("AAPL", 1, reference_price=10.0) for _ in range(5)]
+    assert len(await broker.list_orders("all")) == 3
+    assert len(broker.fills) == 3
+    with pytest.raises(OrderNotFound):
+        await broker.get_order(orders[0].id)
+    assert (await broker.get_order(orders[-1].id)).status is OrderStatus.FILLED
+    assert (await broker.get_account()).cash == pytest.approx(1e6 - 5 * 10.005)
+    await broker.clock.advance(timedelta(seconds=1).total_seconds())

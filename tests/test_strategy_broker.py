@@ -1,0 +1,24 @@
+"""A strategy's view of the shared account tags and recognises its own orders, replacements included."""
+
+from __future__ import annotations
+
+from broker_sim import Bar, PaperBroker, SimulatedClock
+from broker_sim.strategy_broker import StrategyBroker
+from tests.conftest import T0
+
+
+async def test_each_view_owns_its_orders_and_their_replacements() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    alpha, alpha2 = StrategyBroker(broker, "alpha"), StrategyBroker(broker, "alpha-2")
+    numbered = await alpha.buy("AAPL", 1, type="limit", limit_price=90.0, time_in_force="gtc")
+    chosen = await alpha.buy("AAPL", 1, type="limit", limit_price=90.0, time_in_force="gtc", client_order_id="mine")
+    other = await alpha2.buy("AAPL", 1, type="limit", limit_price=90.0, time_in_force="gtc")
+    assert numbered.client_order_id == "alpha-1" and other.client_order_id == "alpha-2-1"
+    assert alpha.owns(numbered) and alpha.owns(chosen)
+    assert not alpha.owns(other) and alpha2.owns(other) and not alpha2.owns(numbered)
+    successor = await alpha.replace_order(chosen.id, limit_price=91.0)
+    assert successor.client_order_id.startswith("mine.r") and alpha.owns(successor)
+    renumbered = await alpha.replace_order(numbered.id, limit_price=92.0)
+    assert alpha.owns(renumbered) and not alpha2.owns(renumbered)
+    assert alpha.given_client_order_ids == {"mine"}
