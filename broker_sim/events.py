@@ -16,13 +16,20 @@ from typing import Any
 
 from broker_sim.models import Order, OrderEvent, OrderStatus
 
-__all__ = ["EventHub", "Listener"]
+__all__ = ["EventHub", "Listener", "is_async_callable"]
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[OrderEvent], Awaitable[None] | None]
 
 _CLOSED: Any = object()
+
+
+def is_async_callable(callback: object) -> bool:
+    """Whether calling `callback` gives a coroutine: an ``async def`` or an object with an async ``__call__``."""
+    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+        getattr(callback, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
 
 
 def _name(callback: object) -> str:
@@ -73,9 +80,7 @@ class EventHub:
         """Call `callback(event)` for every event (a coroutine function runs in its own task); returns unsubscribe."""
         if not callable(callback):
             raise TypeError(f"listener must be callable, got {callback!r}")
-        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-            getattr(callback, "__call__", None)  # noqa: B004 - an object with an async __call__
-        ):
+        if is_async_callable(callback):
             entry = _AsyncListener(callback)  # type: ignore[arg-type]
             self._async.append(entry)
 

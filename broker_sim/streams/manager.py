@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+from broker_sim.events import is_async_callable
 from broker_sim.models import MarketData, Trade
 from broker_sim.streams.base import LiveSource, ReplaySource, chunked
 
@@ -115,7 +116,7 @@ class PriceStreamManager:
             raise TypeError(f"subscriber must be callable, got {callback!r}")
         label = name or getattr(callback, "__qualname__", None) or repr(callback)
         wanted = _symbols(symbols)
-        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(getattr(callback, "__call__", None)):  # noqa: B004
+        if is_async_callable(callback):
             entry = _Queued(self, label, wanted, maxsize, callback)  # type: ignore[arg-type]
             self._queued.append(entry)
 
