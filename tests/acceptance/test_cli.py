@@ -161,3 +161,11 @@ def test_plugin_file_and_example_package_change_fills_as_their_formulas_say(work
     )
     for side, reference, price, _ in _fills(package, workdir):
         assert price == pytest.approx(reference + (0.02 if side == "buy" else -0.02), abs=1e-9)
+
+
+def test_the_quickstart_example_prints_its_fills_and_account(capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    runpy.run_path(str(ROOT / "examples/quickstart.py"), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert "Fills" in printed and "Account" in printed and "insufficient buying power" in printed
