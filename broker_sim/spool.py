@@ -23,6 +23,8 @@ from broker_sim.models import Fill, Order, OrderStatus, OrderType, Side, TimeInF
 __all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
 
 _T = TypeVar("_T")
+#: Items held before they are formatted and written together.
+_BATCH = 1024
 
 FILL_COLUMNS = ("timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee")
 ORDER_COLUMNS = (
@@ -138,6 +140,7 @@ class Spool(Sequence[_T], Generic[_T]):
         self._handle = self.path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle, lineterminator="\n")
         self._count = 0
+        self._pending: list[_T] = []
         weakref.finalize(self, _remove, self._handle, self.path)
 
     @classmethod
@@ -149,22 +152,32 @@ class Spool(Sequence[_T], Generic[_T]):
         return Spool(ORDER_COLUMNS, order_row, _order)
 
     def append(self, item: _T) -> None:
-        """Add one item at the end."""
-        self._writer.writerow(self._to_row(item))
+        """Add one item at the end (written to the file in batches)."""
+        pending = self._pending
+        pending.append(item)
         self._count += 1
+        if len(pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            to_row = self._to_row
+            self._writer.writerows([to_row(item) for item in self._pending])
+            self._pending.clear()
+        self._handle.flush()
 
     def __len__(self) -> int:
         return self._count
 
     def __iter__(self) -> Iterator[_T]:
-        self._handle.flush()
+        self._flush()
         with self.path.open(newline="", encoding="utf-8") as handle:
             for row in csv.reader(handle):
                 yield self._from_row(row)
 
     def rows(self) -> Iterator[list[str]]:
         """The raw CSV rows, without parsing (to write a report file)."""
-        self._handle.flush()
+        self._flush()
         with self.path.open(newline="", encoding="utf-8") as handle:
             yield from csv.reader(handle)
 
