@@ -70,6 +70,17 @@ def test_buying_more_moves_average_price_to_the_weighted_mean() -> None:
     assert ledger.realized_pnl == 0.0
 
 
+def test_selling_short_more_moves_the_short_average_price_to_the_weighted_mean() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("sell", 10, 50.0), _fill("sell", 30, 60.0, n=1))
+
+    position = _position(ledger)
+    assert position.quantity == pytest.approx(-40, abs=1e-12)
+    assert position.avg_price == pytest.approx((10 * 50.0 + 30 * 60.0) / 40, abs=MONEY)
+    assert position.cost_basis == pytest.approx(-2_300.0, abs=MONEY)
+    assert ledger.realized_pnl == 0.0
+
+
 def test_selling_part_of_a_position_keeps_its_average_price() -> None:
     ledger = Ledger(10_000)
     _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 10, 120.0, n=1), _fill("sell", 15, 90.0, n=2))
@@ -122,6 +133,16 @@ def test_fill_that_crosses_zero_from_short_closes_the_short_and_opens_a_long_at_
     assert position.quantity == pytest.approx(5, abs=1e-12)
     assert position.avg_price == pytest.approx(40.0, abs=MONEY)
     assert ledger.cash == pytest.approx(10_000 + 500 - 600, abs=MONEY)
+
+
+def test_new_side_after_crossing_zero_averages_from_the_crossing_price() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 15, 90.0, n=1), _fill("sell", 5, 80.0, n=2))
+
+    position = _position(ledger)
+    assert position.quantity == pytest.approx(-10, abs=1e-12)
+    assert position.avg_price == pytest.approx((5 * 90.0 + 5 * 80.0) / 10, abs=MONEY)
+    assert ledger.realized_pnl == pytest.approx(10 * (90.0 - 100.0), abs=MONEY)
 
 
 def test_fills_in_one_symbol_do_not_touch_another() -> None:
@@ -263,6 +284,54 @@ def test_release_frees_the_reservation() -> None:
     assert ledger.reserve("o2", "AAPL", Side.BUY, 10, 100.0) is None
 
 
+def test_release_frees_what_is_left_after_a_partial_fill() -> None:
+    ledger = Ledger(1_000)
+    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+    assert ledger.apply_fill(_fill("buy", 2, 100.0, n=1), "o1") is None
+
+    ledger.release("o1")
+
+    assert ledger.reserved_cash == 0.0
+    assert ledger.buying_power() == pytest.approx(800.0, abs=MONEY)
+
+
+def test_buy_that_covers_a_short_reserves_no_cash_for_the_covered_part() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("sell", 10, 100.0))
+
+    assert ledger.reserve("b1", "AAPL", Side.BUY, 14, 100.0) is None
+
+    # 10 of the 14 cover the short (its margin already counts against buying power); only 4 open a long.
+    assert ledger.reserved_cash == pytest.approx(4 * 100.0, abs=MONEY)
+
+
+def test_sell_of_held_shares_reserves_shares_not_cash() -> None:
+    ledger = Ledger(10_000)
+    _book(ledger, _fill("buy", 10, 100.0))
+    buying_power = ledger.buying_power()
+
+    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+
+    assert ledger.reserved_cash == 0.0
+    assert ledger.buying_power() == pytest.approx(buying_power, abs=MONEY)
+    assert ledger.shares_available("AAPL") == 0.0
+
+
+def test_failed_move_of_a_reservation_keeps_the_old_one() -> None:
+    ledger = Ledger(1_000)
+    assert ledger.reserve("o1", "AAPL", Side.BUY, 5, 100.0) is None
+    before = _state(ledger)
+
+    reason = ledger.move_reservation("o1", "o2", "AAPL", Side.BUY, 20, 100.0)
+
+    assert reason is not None and "insufficient buying power" in reason
+    assert _state(ledger) == before
+    ledger.release("o2")
+    assert ledger.reserved_cash == pytest.approx(500.0, abs=MONEY)
+    ledger.release("o1")
+    assert ledger.reserved_cash == 0.0
+
+
 def test_release_of_an_unknown_order_is_ignored() -> None:
     ledger = Ledger(1_000)
     assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
@@ -294,7 +363,7 @@ def test_sell_reservations_stop_two_sells_from_selling_the_same_shares() -> None
     reason = ledger.reserve("s2", "AAPL", Side.SELL, 10, 100.0)
 
     assert reason is not None
-    assert "short selling" in reason
+    assert "short selling is disabled" in reason
     assert _state(ledger) == before
 
 
@@ -306,7 +375,7 @@ def test_sell_reservation_of_part_leaves_the_rest_to_sell() -> None:
     assert ledger.shares_available("AAPL") == pytest.approx(4, abs=1e-12)
     assert ledger.reserve("s2", "AAPL", Side.SELL, 4, 100.0) is None
     reason = ledger.reserve("s3", "AAPL", Side.SELL, 1, 100.0)
-    assert reason is not None and "short selling" in reason
+    assert reason is not None and "short selling is disabled" in reason
 
 
 def test_releasing_a_sell_returns_its_shares() -> None:
@@ -341,8 +410,8 @@ def test_short_sale_without_holding_is_refused_when_shorting_is_disabled() -> No
     reserved = ledger.reserve("s1", "AAPL", Side.SELL, 5, 100.0)
     booked = ledger.apply_fill(_fill("sell", 5, 100.0))
 
-    assert reserved is not None and "short selling" in reserved
-    assert booked is not None and "short selling" in booked
+    assert reserved is not None and "short selling is disabled" in reserved
+    assert booked is not None and "short selling is disabled" in booked
     assert _state(ledger) == before
 
 
@@ -365,6 +434,19 @@ def test_short_sale_is_allowed_with_shorting_and_buying_power_follows_its_market
     ledger.marks["AAPL"] = 80.0
     assert ledger.buying_power() == pytest.approx(11_000 - 2.5 * 800.0, abs=MONEY)
     assert ledger.account().buying_power == pytest.approx(9_000.0, abs=MONEY)
+
+
+def test_buying_power_nets_open_reservations_and_short_margin_together() -> None:
+    ledger = Ledger(10_000, allow_short=True)
+    _book(ledger, _fill("sell", 10, 100.0, fee=1.0))
+    assert ledger.reserve("b1", "MSFT", Side.BUY, 5, 200.0) is None
+    ledger.marks["AAPL"] = 110.0
+
+    # cash - reserved - (1 + short_margin) x |short market value|, as the module docstring states.
+    cash = 10_000 + 1_000 - 1.0
+    assert ledger.cash == pytest.approx(cash, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(cash - 1_000.0 - 2.5 * 1_100.0, abs=MONEY)
+    assert ledger.account().buying_power == pytest.approx(ledger.buying_power(), abs=MONEY)
 
 
 def test_short_margin_is_configurable() -> None:
