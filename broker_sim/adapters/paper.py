@@ -80,7 +80,6 @@ class _LastPrices:
         return default if event is None else event.price
 
 
-_SUPPORTED_TIF = frozenset(TimeInForce)
 _MODEL_KINDS = ("slippage", "latency", "fill", "commission")
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 _PLAIN_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
@@ -303,11 +302,6 @@ class PaperBroker(Broker):
             raise InvalidOrder(
                 f"order type {request.type.value} is not supported by fill model {self._models['fill'][0]!r} "
                 f"({where}); supported: {', '.join(sorted(t.value for t in self._fill_types))}"
-            )
-        if request.time_in_force not in _SUPPORTED_TIF:
-            raise InvalidOrder(
-                f"time_in_force {request.time_in_force.value} is not supported by the paper adapter ({where}); "
-                f"supported: {', '.join(sorted(t.value for t in _SUPPORTED_TIF))}"
             )
 
     def _estimate_price(self, request: OrderRequest) -> float | None:
