@@ -67,8 +67,8 @@ async def _broker(latency: dict[str, object] | str = "none", *, resting_limit: b
     await broker.update_market(BARS[0])
     if resting_limit:
         order = await broker.buy(SYMBOL, 1, type="limit", limit_price=1.0, time_in_force="gtc")
-        if order.status is not OrderStatus.ACCEPTED:
-            raise SystemExit(f"benchmark set-up: the resting limit order is {order.status.value}, not accepted")
+        if order.status is not OrderStatus.NEW:
+            raise SystemExit(f"benchmark set-up: the resting limit order is {order.status.value}, not working (new)")
     return broker
 
 

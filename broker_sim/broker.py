@@ -10,16 +10,18 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from broker_sim.clock import Clock
 from broker_sim.errors import (
     BrokerError,
     ConfigError,
+    DuplicateClientOrderId,
     InvalidMarketData,
     InvalidOrder,
     InvalidRequest,
     InvalidTransition,
+    ModelError,
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
@@ -30,6 +32,7 @@ from broker_sim.errors import (
 from broker_sim.events import EventHub, Listener
 from broker_sim.models import (
     Account,
+    MarketData,
     Order,
     OrderEvent,
     OrderRequest,
@@ -43,10 +46,13 @@ __all__ = [
     "Broker",
     "BrokerError",
     "ConfigError",
+    "DuplicateClientOrderId",
     "InvalidMarketData",
     "InvalidOrder",
     "InvalidRequest",
     "InvalidTransition",
+    "MarketDataConsumer",
+    "ModelError",
     "OrderNotCancelable",
     "OrderNotFound",
     "OrderNotReplaceable",
@@ -67,6 +73,22 @@ def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
             valid = ", ".join(s.value for s in OrderStatus)
             raise InvalidRequest(f"unknown order status {value!r}; valid: {valid}") from None
     return frozenset(result)
+
+
+@runtime_checkable
+class MarketDataConsumer(Protocol):
+    """An adapter that is fed market data (the paper broker): the runner hands it every bar, quote and trade.
+
+    A live adapter's venue has its own prices and does not implement this.
+    """
+
+    async def update_market(self, event: MarketData) -> None:
+        """Take `event` as the latest market for its symbol (and act on it: working orders may fill)."""
+        ...
+
+    def update_market_nowait(self, event: MarketData) -> None:
+        """`update_market` without an await, for the replay hot path."""
+        ...
 
 
 class Broker(abc.ABC):
@@ -124,8 +146,14 @@ class Broker(abc.ABC):
         limit_price: float | None = None,
         stop_price: float | None = None,
         time_in_force: TimeInForce | str | None = None,
+        trail: float | None = None,
+        client_order_id: str | None = None,
     ) -> Order:
-        """Replace an open order's quantity, prices or time in force; returns the snapshot of the new order."""
+        """Replace an open order's quantity (the new total), prices, trail or time in force; returns the new order.
+
+        As on Alpaca: the old order goes `pending_replace` then `replaced`; the returned order (`replaces` = the
+        old id) may still be `pending_new`. Raises `OrderNotReplaceable` for an order that cannot be replaced.
+        """
 
     @abc.abstractmethod
     async def get_order(self, order_id: str) -> Order:
@@ -149,9 +177,18 @@ class Broker(abc.ABC):
     async def get_positions(self) -> list[Position]:
         """Every open position."""
 
-    @abc.abstractmethod
     async def close_position(self, symbol: str) -> Order:
-        """Send a market order that flattens the position in `symbol`; raises `PositionNotFound` when flat."""
+        """Send a market order that flattens the position in `symbol`; raises `PositionNotFound` when flat.
+
+        Built on `get_position` and `submit_order`; an adapter whose venue closes positions itself overrides it.
+        """
+        position = await self.get_position(symbol)
+        if position is None:
+            raise PositionNotFound(f"no open position in {symbol!r}")
+        side = Side.SELL if position.quantity > 0 else Side.BUY
+        return await self.submit_order(
+            OrderRequest(symbol, side, abs(position.quantity), reference_price=position.market_price)
+        )
 
     @abc.abstractmethod
     async def get_account(self) -> Account:

@@ -3,7 +3,8 @@
 Code written against the original keeps running: ``await engine.submit_order(symbol, action, price, quantity)``
 returns an order id at once, the order fills 0.5-2 s later (wall clock) with `slippage_bps` (5) against it,
 and `balance`, `positions`, `orders`, `trades_executed` and `trade_log` tell the outcome. Underneath it is an
-ordinary `PaperBroker` on a `RealtimeClock` (`engine.broker`), so new code can move to the `Broker` API bit by bit.
+ordinary `PaperBroker` on a `RealtimeClock` (`engine.broker`), read only through the `Broker` interface, so new
+code can move to the `Broker` API bit by bit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import attrs
 from broker_sim.adapters.paper import PaperBroker
 from broker_sim.clock import RealtimeClock
 from broker_sim.hookspecs import HookContext, hookimpl
-from broker_sim.models import EventType, MarketData, OrderEvent, OrderRequest, Side
+from broker_sim.models import EventType, MarketData, OrderEvent, OrderRequest, Position, Side
 
 __all__ = ["CompatOrder", "PaperTradingEngine"]
 
@@ -79,17 +80,29 @@ class PaperTradingEngine:
         self.trades_executed = 0
         self.trade_log: list[dict[str, Any]] = []
         self.slippage_bps: float = 5
+        self._cash = float(initial_balance)
+        self._positions: list[Position] = []
         self.broker.add_listener(self._on_event)
+        self.broker.add_listener(self._refresh_after_fill)
 
     @property
     def balance(self) -> float:
-        """Cash on the account."""
-        return self.broker.ledger.cash
+        """Cash on the account (as of the last fill the engine has heard of)."""
+        return self._cash
 
     @property
     def positions(self) -> dict[str, dict[str, float]]:
         """Open positions as the seed kept them: ``{symbol: {"quantity": q, "avg_price": p}}``."""
-        return {p.symbol: {"quantity": p.quantity, "avg_price": p.avg_price} for p in self.broker.ledger.positions()}
+        return {p.symbol: {"quantity": p.quantity, "avg_price": p.avg_price} for p in self._positions}
+
+    async def refresh(self) -> None:
+        """Read the account and positions from the broker (done after every fill, and by `wait`)."""
+        self._cash = (await self.broker.get_account()).cash
+        self._positions = await self.broker.get_positions()
+
+    async def _refresh_after_fill(self, event: OrderEvent) -> None:
+        if event.fill is not None:
+            await self.refresh()
 
     async def submit_order(self, symbol: str, action: str, price: float, quantity: float) -> str:
         """Submit an order for execution at about `price` (the entry price); returns its id at once.
@@ -104,11 +117,12 @@ class PaperTradingEngine:
     async def wait(self, order_id: str, timeout: float | None = None) -> CompatOrder:
         """Wait until the order is filled or cancelled (not in the seed's API; handy in tests)."""
         await self.broker.wait_for(order_id, timeout=timeout)
+        await self.refresh()
         return self.orders[order_id]
 
     def _on_event(self, event: OrderEvent) -> None:
         order = event.order
-        if event.type is EventType.NEW:
+        if order.id not in self.orders:
             self.orders[order.id] = CompatOrder(
                 order.id,
                 order.symbol,

@@ -19,6 +19,10 @@ class InvalidOrder(InvalidRequest):
     """An order request is malformed (bad quantity, missing price, unknown enum value...); nothing was changed."""
 
 
+class DuplicateClientOrderId(InvalidOrder):
+    """A `client_order_id` already names a different order (Alpaca answers 422); nothing was changed."""
+
+
 class InvalidMarketData(InvalidRequest):
     """A bar, quote or trade is malformed (non-finite price, naive timestamp...); nothing was changed."""
 
@@ -41,6 +45,14 @@ class OrderNotReplaceable(BrokerError):
 
 class InvalidTransition(BrokerError):
     """An order status change outside the table in `orders.py`: always a bug in an adapter."""
+
+
+class ModelError(BrokerError):
+    """A model or plugin answered nonsense (a NaN price, a negative latency); `model` names it."""
+
+    def __init__(self, message: str, model: str) -> None:
+        super().__init__(message)
+        self.model = model
 
 
 class ConfigError(BrokerError, ValueError):

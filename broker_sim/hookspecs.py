@@ -31,10 +31,26 @@ Two ways to take part:
 Who decides what, for one fill: the **fill** hook decides *whether* an order fills now, *how much* (so it alone
 makes partial fills), at what price *before slippage*, and whether a stop triggered (`FillDecision.triggered`)
 or the order cannot be judged on this event yet (`NOT_YET`, e.g. the bar it was submitted in); the
-**slippage** hook turns that into the execution price; the **commission** hook prices the fee. The adapter
-then books the fill in the ledger (one place, `PaperBroker._execute`), and never lets a limit order execute
-beyond its limit price, whatever slippage said. The **latency** hook says how long a submit, cancel or replace
-takes to reach the simulated venue.
+**slippage** hook turns that into the execution price; the **commission** hook prices the fee. The account
+then books the fill through its one door (`AccountState.apply`), and the adapter never lets a limit order
+execute beyond its limit price, whatever slippage said. The **latency** hook says how long a submit, cancel or
+replace takes to reach the simulated venue.
+
+Exactly when the paper adapter calls each hook, per order:
+
+* ``broker_sim_latency``: once per submit, once per cancel and once per replace request, when it is made.
+* ``broker_sim_slippage`` and ``broker_sim_commission``: once per fill with ``estimate=False``; and once per
+  submission and per replace with ``estimate=True``, to size the buying-power reservation. Estimate calls get a
+  context whose random streams are separate (``ctx.estimate`` is True), so a model that draws from ``ctx.rng``
+  draws exactly once per fill from its fill stream however many estimates were made.
+* ``broker_sim_fill``: when the order starts working at the venue, then on every market update of its symbol
+  while it works (an opg order at the next session's first event, a cls order at the session close).
+* ``broker_sim_order_event``: for every order event, after the change it reports is complete.
+
+Per-call data comes as hook arguments (``quantity``, ``estimate``); an implementation names only the arguments
+it wants, so new arguments never break an existing plugin. Answers are checked: a price that is not finite and
+positive, a latency that is not finite and >= 0, a fee that is not finite and >= 0 or a malformed fill decision
+raises `ModelError` naming the model (at submission the order is rejected with that reason instead).
 
 For `firstresult` hooks the first implementation that returns something other than ``None`` wins; ``None`` means
 "not mine, ask the next one". The selected models are registered when a broker is built, after every plugin
@@ -116,10 +132,11 @@ class HookContext:
 
     Each hook kind (slippage, latency, fill, commission) gets its own context whose `rng` is seeded from the
     broker's seed and the selected model's name, so adding or changing one model never shifts another's draws.
-    A plugin that needs its own stream asks `rng_for("my_plugin")`.
+    Estimates (`estimate` True) get contexts of their own, with separate streams. A plugin that needs its own
+    stream asks `rng_for("my_plugin")`.
     """
 
-    __slots__ = ("_account", "_clock_time", "_rngs", "_seed", "fill_quantity", "kind", "rng")
+    __slots__ = ("_account", "_clock_time", "_rngs", "_seed", "estimate", "fill_quantity", "kind", "rng")
 
     def __init__(
         self,
@@ -128,14 +145,17 @@ class HookContext:
         seed: int | None,
         clock_time: Callable[[], float],
         account: Callable[[], Account],
+        *,
+        estimate: bool = False,
     ) -> None:
         self.kind = kind
-        self._seed = seed
+        self.estimate = estimate
+        self._seed = seed if not estimate or seed is None else f"{seed}:estimate"
         self._rngs: dict[str, random.Random] = {}
         self.rng = self.rng_for(f"{kind}:{model_name}")
         self._clock_time = clock_time
         self._account = account
-        #: The quantity about to fill, set before the slippage and commission hooks are called.
+        #: Deprecated: the hooks' `quantity` argument. Still set before slippage and commission calls.
         self.fill_quantity = 0.0
 
     @property
@@ -166,12 +186,16 @@ def broker_sim_register(registry: Registry) -> None:
 
 
 @hookspec(firstresult=True)
-def broker_sim_slippage(order: Order, price: float, market: MarketData | None, ctx: HookContext) -> float | None:
-    """Return the execution price of a fill whose price before slippage is `price`.
+def broker_sim_slippage(
+    order: Order, price: float, market: MarketData | None, ctx: HookContext, quantity: float, estimate: bool
+) -> float | None:
+    """Return the execution price of `quantity` of `order` whose price before slippage is `price`.
 
-    Called once per fill, after the fill hook decided it. `market` is the latest bar/quote/trade of the order's
-    symbol (None if none was seen); `ctx.fill_quantity` is the quantity filling. Buys should pay more and
-    sells receive less. Return None to leave the decision to the next implementation.
+    Called once per fill (``estimate=False``), after the fill hook decided it; and once per submission and per
+    replace (``estimate=True``, `price` being the estimated price and `quantity` the whole order) to size the
+    buying-power reservation. `market` is the latest bar/quote/trade of the order's symbol (None if none was
+    seen). Buys should pay more and sells receive less. Return None to leave the decision to the next
+    implementation.
     """
 
 
@@ -179,8 +203,9 @@ def broker_sim_slippage(order: Order, price: float, market: MarketData | None, c
 def broker_sim_latency(order: Order, action: Action, ctx: HookContext) -> float | None:
     """Return the seconds until the venue sees `action` (submit, cancel or replace) for `order`.
 
-    Called once per submit, cancel and replace. 0 means the venue sees it at once. Draw randomness from
-    `ctx.rng` only, so runs are reproducible.
+    Called once per submit, cancel and replace request, when it is made (for a replace, `order` is the order
+    being replaced). 0 means the venue sees it at once. Draw randomness from `ctx.rng` only, so runs are
+    reproducible.
     """
 
 
@@ -188,25 +213,27 @@ def broker_sim_latency(order: Order, action: Action, ctx: HookContext) -> float 
 def broker_sim_fill(order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
     """Decide whether `order` fills now: return a `FillDecision` (quantity, price before slippage) or `NO_FILL`.
 
-    Called when the order reaches the venue and then on every market update for its symbol while it works.
-    `market` is the latest bar/quote/trade of the symbol, or None when none was seen; then the order's
-    `reference_price` stands in for the market. A quantity above the order's remaining quantity is capped.
+    Called when the order starts working at the venue and then on every market update for its symbol while it
+    works. `market` is the latest bar/quote/trade of the symbol, or None when none was seen; then the order's
+    `reference_price` stands in for the market. A quantity above the order's remaining quantity is capped. A
+    triggered stop is offered as what it became (a market or limit order).
     """
 
 
 @hookspec(firstresult=True)
-def broker_sim_commission(order: Order, fill: Fill, ctx: HookContext) -> float | None:
-    """Return the fee (in cash, >= 0) for `fill` of `order`; `fill.fee` is 0 while being priced.
+def broker_sim_commission(order: Order, fill: Fill, ctx: HookContext, quantity: float, estimate: bool) -> float | None:
+    """Return the fee (in cash, >= 0) for `fill` of `order` (`quantity` is `fill.quantity`); `fill.fee` is 0.
 
-    Called once per fill, after slippage. Also called once at submission with a hypothetical fill of the whole
-    order, to size the buying-power reservation.
+    Called once per fill, after slippage (``estimate=False``); and once per submission and per replace with a
+    hypothetical fill of the whole order (``estimate=True``), to size the buying-power reservation.
     """
 
 
 @hookspec
 def broker_sim_order_event(event: OrderEvent) -> None:
-    """Observe an order event (new, accepted, fill, canceled...) right after the broker recorded it.
+    """Observe an order event (pending_new, new, fill, canceled...) once the change it reports is complete.
 
     All implementations are called, in registration order, before the broker's listeners and `events()`
-    subscribers hear of it. Meant for loggers, journals and dashboards; must not raise.
+    subscribers hear of it. Meant for loggers and dashboards. An observer that raises is logged and the others
+    still hear the event; it cannot undo or interrupt the change.
     """

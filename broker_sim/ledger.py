@@ -21,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
 from broker_sim.models import Account, Fill, Position, Side
 
-__all__ = ["DEFAULT_SHORT_MARGIN", "Ledger"]
+__all__ = ["DEFAULT_SHORT_MARGIN", "Ledger", "Reservation"]
 
 #: Reg T initial margin for shorts: a short sale needs buying power of 1.5 x its value (besides its proceeds).
 DEFAULT_SHORT_MARGIN = 1.5
@@ -40,34 +42,50 @@ class _Holding:
         self.avg_price = 0.0
         self.realized_pnl = 0.0
 
-    def copy(self) -> _Holding:
-        twin = _Holding()
-        twin.quantity, twin.avg_price, twin.realized_pnl = self.quantity, self.avg_price, self.realized_pnl
-        return twin
 
+@attrs.frozen(slots=True)
+class Reservation:
+    """What one open order holds: `cash_units` units needing `cash_per_unit` each, and `shares` of a long it sells.
 
-class _Reservation:
-    """What one open order holds: `cash_units` units at `cash_per_unit` each, and `shares` of a long it sells."""
+    A value: the ledger replaces it as fills use it up. `cash` is the buying power it holds.
+    """
 
-    __slots__ = ("cash_per_unit", "cash_units", "shares", "side", "symbol")
-
-    def __init__(self, symbol: str, side: Side, cash_per_unit: float, cash_units: float, shares: float) -> None:
-        self.symbol = symbol
-        self.side = side
-        self.cash_per_unit = cash_per_unit
-        self.cash_units = cash_units
-        self.shares = shares
+    order_id: str
+    symbol: str
+    side: Side
+    cash_per_unit: float
+    cash_units: float
+    shares: float
 
     @property
     def cash(self) -> float:
+        """The buying power held."""
         return self.cash_per_unit * self.cash_units
 
-    def copy(self) -> _Reservation:
-        return _Reservation(self.symbol, self.side, self.cash_per_unit, self.cash_units, self.shares)
+
+def _after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:
+    """A holding of `quantity` at `avg_price` after `fill`: (quantity, average price, P&L realized by the fill)."""
+    signed = fill.signed_quantity
+    price = fill.price
+    if quantity == 0 or (quantity > 0) == (signed > 0):
+        total = quantity + signed
+        return total, (quantity * avg_price + signed * price) / total, 0.0
+    closing = min(abs(signed), abs(quantity))
+    pnl = closing * (price - avg_price) * (1.0 if quantity > 0 else -1.0)
+    remaining = quantity + signed
+    if qty_is_zero(remaining):
+        return 0.0, 0.0, pnl
+    if (remaining > 0) == (quantity > 0):
+        return remaining, avg_price, pnl
+    return remaining, price, pnl
 
 
 class Ledger:
     """Cash, positions and reservations of one account. Not thread-safe; one event loop owns it.
+
+    Each change comes in two steps, so a caller can check before it writes: `plan_reservation` and
+    `fill_refusal` only look; `hold`, `release` and `book_fill` change. `reserve`, `move_reservation` and
+    `apply_fill` do both in one call.
 
     `marks` gives each symbol's last price (``marks.get(symbol)``): a dict the owner updates, or a view the
     owner computes on demand (the paper broker reads its latest market events only when the ledger asks, so the
@@ -91,28 +109,50 @@ class Ledger:
         self.fees = 0.0
         self.realized_pnl = 0.0
         self._holdings: dict[str, _Holding] = {}
-        self._reservations: dict[str, _Reservation] = {}
+        self._reservations: dict[str, Reservation] = {}
         self._reserved_shares: dict[str, float] = {}
+        self._reserved_cash = 0.0
 
     # -- reservations -------------------------------------------------------------------------------------
 
     @property
     def reserved_cash(self) -> float:
         """Cash held by open orders."""
-        return sum(r.cash for r in self._reservations.values())
+        return self._reserved_cash
 
-    def shares_available(self, symbol: str) -> float:
-        """Long shares of `symbol` not already promised to an open sell order."""
+    def reservations(self) -> Mapping[str, Reservation]:
+        """What each open order holds, by order id (a read-only view)."""
+        return dict(self._reservations)
+
+    def reservation(self, order_id: str) -> Reservation | None:
+        """What the order `order_id` holds, or None."""
+        return self._reservations.get(order_id)
+
+    def shares_available(self, symbol: str, *, releasing: str | None = None) -> float:
+        """Long shares of `symbol` not already promised to an open sell order (other than `releasing`'s)."""
         held = self._holdings.get(symbol)
         long_qty = held.quantity if held is not None and held.quantity > 0 else 0.0
-        return max(0.0, long_qty - self._reserved_shares.get(symbol, 0.0))
+        promised = self._reserved_shares.get(symbol, 0.0)
+        freed = self._reservations.get(releasing) if releasing is not None else None
+        if freed is not None and freed.symbol == symbol:
+            promised -= freed.shares
+        return max(0.0, long_qty - promised)
 
-    def reserve(self, order_id: str, symbol: str, side: Side, quantity: float, cash_per_unit: float) -> str | None:
-        """Reserve what an order of `quantity` needs, at `cash_per_unit` per unit that needs cash.
+    def plan_reservation(
+        self,
+        order_id: str,
+        symbol: str,
+        side: Side,
+        quantity: float,
+        cash_per_unit: float,
+        *,
+        releasing: str | None = None,
+    ) -> Reservation | str:
+        """What an order of `quantity` must hold, or the reason it cannot be placed; changes nothing.
 
         `cash_per_unit` is the caller's estimate of one unit's cost, slippage and fees included; for short sales
-        the ledger takes only the margin part of it. Returns None when reserved, or the reason the order must be
-        rejected (nothing is reserved then).
+        the ledger takes only the margin part of it. `releasing` is an order whose reservation the new one
+        replaces (a replace): what it holds counts as available.
         """
         held = self._holdings.get(symbol)
         position = held.quantity if held is not None else 0.0
@@ -120,7 +160,7 @@ class Ledger:
             covering = min(quantity, max(0.0, -position))
             units, shares, per_unit = quantity - covering, 0.0, cash_per_unit
         else:
-            shares = min(quantity, self.shares_available(symbol))
+            shares = min(quantity, self.shares_available(symbol, releasing=releasing))
             units = quantity - shares
             if units > QTY_EPSILON and not self.allow_short:
                 return (
@@ -130,15 +170,33 @@ class Ledger:
             # A short needs buying power of `short_margin` x its value; its proceeds stay with it.
             per_unit = cash_per_unit * self.short_margin
         needed = per_unit * units
-        available = self.buying_power()
-        if units > QTY_EPSILON and not money_covers(available, needed):
-            return (
-                f"insufficient buying power: {side.value} {quantity:g} {symbol} needs {needed:.2f}, "
-                f"available {available:.2f}"
-            )
-        self._reservations[order_id] = _Reservation(symbol, side, per_unit, max(units, 0.0), shares)
-        if shares:
-            self._reserved_shares[symbol] = self._reserved_shares.get(symbol, 0.0) + shares
+        if units > QTY_EPSILON:
+            available = self.buying_power()
+            freed = self._reservations.get(releasing) if releasing is not None else None
+            if freed is not None:
+                available += freed.cash
+            if not money_covers(available, needed):
+                return (
+                    f"insufficient buying power: {side.value} {quantity:g} {symbol} needs {needed:.2f}, "
+                    f"available {available:.2f}"
+                )
+        return Reservation(order_id, symbol, side, per_unit, max(units, 0.0), shares)
+
+    def hold(self, reservation: Reservation) -> None:
+        """Hold a planned reservation (replacing any the order had)."""
+        self.release(reservation.order_id)
+        self._reservations[reservation.order_id] = reservation
+        self._reserved_cash += reservation.cash
+        if reservation.shares:
+            symbol = reservation.symbol
+            self._reserved_shares[symbol] = self._reserved_shares.get(symbol, 0.0) + reservation.shares
+
+    def reserve(self, order_id: str, symbol: str, side: Side, quantity: float, cash_per_unit: float) -> str | None:
+        """Plan and hold a reservation; returns None when held, or the reason the order must be rejected."""
+        plan = self.plan_reservation(order_id, symbol, side, quantity, cash_per_unit)
+        if isinstance(plan, str):
+            return plan
+        self.hold(plan)
         return None
 
     def move_reservation(
@@ -146,20 +204,20 @@ class Ledger:
     ) -> str | None:
         """Free `old_id`'s reservation and reserve for `new_id` instead (a replace); if the account cannot carry
         the new one, keep the old one as it was and return the reason."""
-        old = self._reservations.pop(old_id, None)
-        if old is not None and old.shares:
-            self._take_reserved_shares(old.symbol, old.shares)
-        reason = self.reserve(new_id, symbol, side, quantity, cash_per_unit)
-        if reason is not None and old is not None:
-            self._reservations[old_id] = old
-            if old.shares:
-                self._reserved_shares[old.symbol] = self._reserved_shares.get(old.symbol, 0.0) + old.shares
-        return reason
+        plan = self.plan_reservation(new_id, symbol, side, quantity, cash_per_unit, releasing=old_id)
+        if isinstance(plan, str):
+            return plan
+        self.release(old_id)
+        self.hold(plan)
+        return None
 
     def release(self, order_id: str) -> None:
         """Free what an order still holds; call it when the order ends. Unknown ids are ignored."""
         reservation = self._reservations.pop(order_id, None)
-        if reservation is not None and reservation.shares:
+        if reservation is None:
+            return
+        self._reserved_cash = self._reserved_cash - reservation.cash if self._reservations else 0.0
+        if reservation.shares:
             self._take_reserved_shares(reservation.symbol, reservation.shares)
 
     def _take_reserved_shares(self, symbol: str, shares: float) -> None:
@@ -169,96 +227,85 @@ class Ledger:
         else:
             self._reserved_shares[symbol] = left
 
-    def _use_reservation(self, order_id: str, fill: Fill, position_before: float) -> None:
-        """Shrink an order's reservation by what `fill` used: sold shares first, then cash units."""
-        reservation = self._reservations.get(order_id)
-        if reservation is None:
-            return
+    def _used(self, reservation: Reservation, fill: Fill, position_before: float) -> tuple[float, float]:
+        """(shares, cash units) of `reservation` that `fill` uses: sold shares first, then cash units."""
         if fill.side is Side.SELL:
             from_shares = min(fill.quantity, reservation.shares)
-            reservation.shares -= from_shares
-            self._take_reserved_shares(fill.symbol, from_shares)
             opened = fill.quantity - from_shares
         else:
+            from_shares = 0.0
             opened = fill.quantity - min(fill.quantity, max(0.0, -position_before))
-        reservation.cash_units = max(0.0, reservation.cash_units - opened)
+        return from_shares, min(reservation.cash_units, opened)
 
     # -- fills ----------------------------------------------------------------------------------------------
 
-    def apply_fill(self, fill: Fill, order_id: str | None = None) -> str | None:
-        """Book `fill`, using up the reservation of `order_id`. Returns None when booked.
+    def fill_refusal(self, fill: Fill, order_id: str | None = None) -> str | None:
+        """Why `fill` (of `order_id`, using its reservation) cannot be booked, or None; changes nothing.
 
         A fill that would leave buying power below zero (beyond its order's reservation, e.g. the price ran away
-        during latency) or open a short when shorting is disabled is refused: the reason is returned and nothing
-        changes.
+        during latency) or open a short when shorting is disabled is refused. A fill that only shrinks a
+        position is never refused.
         """
+        symbol = fill.symbol
+        held = self._holdings.get(symbol)
+        before = held.quantity if held is not None else 0.0
+        if fill.side is Side.SELL and not self.allow_short and fill.quantity > max(0.0, before) + QTY_EPSILON:
+            return f"short selling is disabled: cannot sell {fill.quantity:g} {symbol} holding {before:g}"
+        after, average, _ = _after(before, held.avg_price if held is not None else 0.0, fill)
+        if not (abs(after) > abs(before) + QTY_EPSILON or before * after < 0):
+            return None
+        cash = self.cash - fill.signed_quantity * fill.price - fill.fee
+        reserved = self._reserved_cash
+        reservation = self._reservations.get(order_id) if order_id is not None else None
+        if reservation is not None:
+            reserved -= reservation.cash_per_unit * self._used(reservation, fill, before)[1]
+        shorts = 0.0
+        for other, holding in self._holdings.items():
+            if other != symbol and holding.quantity < 0:
+                shorts -= holding.quantity * self.mark(other)
+        if after < 0:
+            mark = self.marks.get(symbol)
+            shorts -= after * (average if mark is None else mark)
+        if money_covers(cash - reserved - shorts * (1.0 + self.short_margin), 0.0):
+            return None
+        return (
+            f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "
+            f"at {fill.price:.4f} costs more than is available"
+        )
+
+    def book_fill(self, fill: Fill, order_id: str | None = None) -> None:
+        """Book `fill`, using up the reservation of `order_id`; no check (see `fill_refusal`)."""
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         if held is None:
             held = self._holdings[symbol] = _Holding()
-        before = held.quantity
-        if fill.side is Side.SELL and not self.allow_short and fill.quantity > max(0.0, before) + QTY_EPSILON:
-            return f"short selling is disabled: cannot sell {fill.quantity:g} {symbol} holding {before:g}"
-        after = before + fill.signed_quantity
-        grows = abs(after) > abs(before) + QTY_EPSILON or before * after < 0
-        # Only a fill that grows exposure can be refused; only then is the state saved for a roll-back.
-        saved = (
-            (self.cash, self.fees, self.realized_pnl, held.copy(), self._snapshot_reservation(order_id))
-            if grows
-            else None
-        )
-        if order_id is not None:
-            self._use_reservation(order_id, fill, before)
+        reservation = self._reservations.get(order_id) if order_id is not None else None
+        if reservation is not None:
+            shares, units = self._used(reservation, fill, held.quantity)
+            if shares:
+                self._take_reserved_shares(symbol, shares)
+            if units:
+                self._reserved_cash -= units * reservation.cash_per_unit
+            if shares or units:
+                self._reservations[reservation.order_id] = attrs.evolve(
+                    reservation, shares=reservation.shares - shares, cash_units=reservation.cash_units - units
+                )
         self._book(held, fill)
-        if saved is not None and not money_covers(self.buying_power(), 0.0):
-            self._restore(symbol, order_id, saved)
-            return (
-                f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "
-                f"at {fill.price:.4f} costs more than is available"
-            )
-        return None
+
+    def apply_fill(self, fill: Fill, order_id: str | None = None) -> str | None:
+        """Check and book `fill`; returns None when booked, or the reason it was refused (nothing changes then)."""
+        reason = self.fill_refusal(fill, order_id)
+        if reason is None:
+            self.book_fill(fill, order_id)
+        return reason
 
     def _book(self, held: _Holding, fill: Fill) -> None:
-        signed = fill.signed_quantity
-        price = fill.price
-        position = held.quantity
-        self.cash -= signed * price + fill.fee
+        self.cash -= fill.signed_quantity * fill.price + fill.fee
         self.fees += fill.fee
-        if position == 0 or (position > 0) == (signed > 0):
-            total = position + signed
-            held.avg_price = (position * held.avg_price + signed * price) / total
-            held.quantity = total
-            return
-        closing = min(abs(signed), abs(position))
-        pnl = closing * (price - held.avg_price) * (1.0 if position > 0 else -1.0)
-        held.realized_pnl += pnl
-        self.realized_pnl += pnl
-        remaining = position + signed
-        if qty_is_zero(remaining):
-            held.quantity, held.avg_price = 0.0, 0.0
-        elif (remaining > 0) == (position > 0):
-            held.quantity = remaining
-        else:
-            held.quantity, held.avg_price = remaining, price
-
-    def _snapshot_reservation(self, order_id: str | None) -> tuple[_Reservation | None, float]:
-        reservation = self._reservations.get(order_id) if order_id is not None else None
-        if reservation is None:
-            return None, 0.0
-        return reservation.copy(), self._reserved_shares.get(reservation.symbol, 0.0)
-
-    def _restore(
-        self,
-        symbol: str,
-        order_id: str | None,
-        saved: tuple[float, float, float, _Holding, tuple[_Reservation | None, float]],
-    ) -> None:
-        self.cash, self.fees, self.realized_pnl, holding, (reservation, reserved_shares) = saved
-        self._holdings[symbol] = holding
-        if order_id is not None and reservation is not None:
-            self._reservations[order_id] = reservation
-            if reserved_shares:
-                self._reserved_shares[reservation.symbol] = reserved_shares
+        held.quantity, held.avg_price, pnl = _after(held.quantity, held.avg_price, fill)
+        if pnl:
+            held.realized_pnl += pnl
+            self.realized_pnl += pnl
 
     # -- read side ------------------------------------------------------------------------------------------
 
@@ -316,34 +363,27 @@ class Ledger:
         """Realized P&L per symbol traded so far, open or flat."""
         return {symbol: held.realized_pnl for symbol, held in self._holdings.items()}
 
-    def equity_and_exposure(self) -> tuple[float, float]:
-        """Equity (cash + market value) and gross exposure (sum of |market value|), cheaply, for sampling."""
-        equity = self.cash
-        exposure = 0.0
-        marks = self.marks
+    def account(self) -> Account:
+        """A snapshot of the whole account at the current marks."""
+        long_value = short_value = unrealized = 0.0
         for symbol, held in self._holdings.items():
             quantity = held.quantity
             if quantity:
-                value = quantity * marks.get(symbol, held.avg_price)
-                equity += value
-                exposure += abs(value)
-        return equity, exposure
-
-    def account(self) -> Account:
-        """A snapshot of the whole account at the current marks."""
-        market_value = 0.0
-        unrealized = 0.0
-        for symbol, held in self._holdings.items():
-            if held.quantity:
                 price = self.mark(symbol)
-                market_value += held.quantity * price
-                unrealized += held.quantity * (price - held.avg_price)
+                value = quantity * price
+                if quantity > 0:
+                    long_value += value
+                else:
+                    short_value += value
+                unrealized += value - quantity * held.avg_price
         return Account(
             cash=self.cash,
-            equity=self.cash + market_value,
-            buying_power=self.buying_power(),
+            equity=self.cash + long_value + short_value,
+            buying_power=self.cash - self._reserved_cash + short_value * (1.0 + self.short_margin),
             realized_pnl=self.realized_pnl,
             unrealized_pnl=unrealized,
             fees=self.fees,
             initial_balance=self.initial_balance,
+            long_market_value=long_value,
+            short_market_value=short_value,
         )

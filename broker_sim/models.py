@@ -24,6 +24,7 @@ __all__ = [
     "Fill",
     "MarketData",
     "Order",
+    "OrderClass",
     "OrderEvent",
     "OrderRequest",
     "OrderStatus",
@@ -78,18 +79,32 @@ class TimeInForce(_CaseInsensitiveEnum):
 
 
 class OrderStatus(_CaseInsensitiveEnum):
-    """An order's lifecycle state (Alpaca's names); `orders.py` owns the allowed transitions."""
+    """An order's lifecycle state, with Alpaca's names and meanings; `orders.py` owns the allowed transitions.
 
-    NEW = "new"
+    `pending_new`: on its way to the venue. `accepted`: the venue has it but it is not working yet (queued for a
+    later session, an opg order before the open). `new`: working. `held`: a bracket's exit leg waiting for its
+    entry. The simulator never reports `done_for_day`, `stopped`, `suspended`, `calculated`, `pending_review`
+    or `accepted_for_bidding`; live adapters may.
+    """
+
+    PENDING_NEW = "pending_new"
     ACCEPTED = "accepted"
+    NEW = "new"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
+    DONE_FOR_DAY = "done_for_day"
     CANCELED = "canceled"
     EXPIRED = "expired"
-    REJECTED = "rejected"
+    REPLACED = "replaced"
     PENDING_CANCEL = "pending_cancel"
     PENDING_REPLACE = "pending_replace"
-    REPLACED = "replaced"
+    REJECTED = "rejected"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    CALCULATED = "calculated"
+    HELD = "held"
+    PENDING_REVIEW = "pending_review"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
 
     @property
     def is_final(self) -> bool:
@@ -114,19 +129,41 @@ _FINAL_STATUSES = frozenset(
 
 
 class EventType(_CaseInsensitiveEnum):
-    """What happened to an order, as reported in an `OrderEvent`."""
+    """What happened to an order, as reported in an `OrderEvent`: the event names of Alpaca's trade_updates.
 
-    NEW = "new"
+    `order_cancel_rejected` and `order_replace_rejected` report a cancel or replace that reached the venue too late
+    (the order had filled or ended first); the order itself is unchanged, or back to working.
+    """
+
+    PENDING_NEW = "pending_new"
     ACCEPTED = "accepted"
+    NEW = "new"
     PARTIAL_FILL = "partial_fill"
     FILL = "fill"
+    DONE_FOR_DAY = "done_for_day"
     CANCELED = "canceled"
     EXPIRED = "expired"
+    REPLACED = "replaced"
     REJECTED = "rejected"
     PENDING_CANCEL = "pending_cancel"
     PENDING_REPLACE = "pending_replace"
-    REPLACED = "replaced"
-    REPLACE_REJECTED = "replace_rejected"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    CALCULATED = "calculated"
+    HELD = "held"
+    ORDER_CANCEL_REJECTED = "order_cancel_rejected"
+    ORDER_REPLACE_REJECTED = "order_replace_rejected"
+    #: The name earlier versions used for `order_replace_rejected`.
+    REPLACE_REJECTED = "order_replace_rejected"
+
+
+class OrderClass(_CaseInsensitiveEnum):
+    """How an order relates to others (Alpaca's names): a plain order, or an entry with attached exits."""
+
+    SIMPLE = "simple"
+    BRACKET = "bracket"
+    OCO = "oco"
+    OTO = "oto"
 
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -155,34 +192,50 @@ def _to_time_in_force(value: object) -> TimeInForce:
 
 
 _PLAIN_NUMBERS = (int, float)
+_REQUEST_PRICES = ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "notional")
+#: Alpaca's limit on the length of a client order id.
+MAX_CLIENT_ORDER_ID = 128
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_positive(value: object, field: str, where: str, *, optional: bool = False) -> None:
+def _check_positive(value: object, field: str, where: str, *, optional: bool = False) -> float:
+    """`value` as a float if it is a finite number > 0; else `InvalidOrder` naming the field and the value."""
     if value is None and optional:
-        return
+        return value  # type: ignore[return-value]
     if not _is_number(value):
         raise InvalidOrder(f"{field} must be a number, got {value!r} ({where})")
-    if not math.isfinite(value):  # type: ignore[arg-type]
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        raise InvalidOrder(f"{field} is too large, got {value!r} ({where})") from None
+    if not math.isfinite(number):
         raise InvalidOrder(f"{field} must be finite, got {value!r} ({where})")
-    if value <= 0:  # type: ignore[operator]
+    if number <= 0:
         raise InvalidOrder(f"{field} must be > 0, got {value!r} ({where})")
+    return number
+
+
+def _to_order_class(value: object) -> OrderClass:
+    return value if value.__class__ is OrderClass else _convert(OrderClass, "order_class", value)
 
 
 @attrs.frozen(slots=True)
 class OrderRequest:
     """What a strategy asks a broker to do. Validated at construction: a malformed request raises `InvalidOrder`.
 
+    Give `quantity` (fractional allowed) or, for a market order, `notional` (an amount of cash; the paper adapter
+    turns it into a quantity at the estimated price when the order is submitted). Numbers are stored as floats.
     `reference_price` is the price the caller saw when deciding: an adapter uses it when it knows no market price
-    for the symbol, and reports measure slippage against it.
+    for the symbol, and reports measure slippage against it. `extended_hours` lets a limit order work outside the
+    regular session where the adapter supports it.
     """
 
     symbol: str
     side: Side = attrs.field(converter=_to_side)
-    quantity: float
+    quantity: float | None = None
     type: OrderType = attrs.field(default=OrderType.MARKET, converter=_to_order_type)
     time_in_force: TimeInForce = attrs.field(default=TimeInForce.DAY, converter=_to_time_in_force)
     limit_price: float | None = None
@@ -191,18 +244,30 @@ class OrderRequest:
     reference_price: float | None = None
     trail_price: float | None = None
     trail_percent: float | None = None
+    order_class: OrderClass = attrs.field(default=OrderClass.SIMPLE, converter=_to_order_class)
+    extended_hours: bool = False
+    notional: float | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise InvalidOrder(f"symbol must be a non-empty string, got {self.symbol!r}")
         where = f"{self.side.value} order for {self.symbol}"
         quantity = self.quantity
-        if not (quantity.__class__ in _PLAIN_NUMBERS and 0 < quantity < math.inf):  # the common case, checked fast
-            _check_positive(quantity, "quantity", where)
-        for name in ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent"):
+        if quantity.__class__ is not float or not 0 < quantity < math.inf:  # the common case, checked fast
+            if quantity is None:
+                if self.notional is None:
+                    raise InvalidOrder(f"quantity is required (or notional, for a market order) ({where})")
+            else:
+                object.__setattr__(self, "quantity", _check_positive(quantity, "quantity", where))
+        for name in _REQUEST_PRICES:
             value = getattr(self, name)
-            if value is not None and not (value.__class__ in _PLAIN_NUMBERS and 0 < value < math.inf):
-                _check_positive(value, name, where)
+            if value is not None and (value.__class__ is not float or not 0 < value < math.inf):
+                object.__setattr__(self, name, _check_positive(value, name, where))
+        if self.notional is not None:
+            if quantity is not None:
+                raise InvalidOrder(f"give quantity or notional, not both ({where})")
+            if self.type is not OrderType.MARKET or self.time_in_force is not TimeInForce.DAY:
+                raise InvalidOrder(f"notional is only for market orders with time_in_force day ({where})")
         if self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
             raise InvalidOrder(f"limit_price is required for a {self.type.value} order ({where})")
         if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
@@ -219,13 +284,27 @@ class OrderRequest:
                 raise InvalidOrder(f"trail_percent must be < 100, got {self.trail_percent!r} ({where})")
         elif trails:
             raise InvalidOrder(f"trail_price and trail_percent are only for trailing_stop orders ({where})")
-        if self.client_order_id is not None and (not isinstance(self.client_order_id, str) or not self.client_order_id):
-            raise InvalidOrder(f"client_order_id must be a non-empty string, got {self.client_order_id!r}")
+        client_order_id = self.client_order_id
+        if client_order_id is not None and (
+            not isinstance(client_order_id, str) or not client_order_id or len(client_order_id) > MAX_CLIENT_ORDER_ID
+        ):
+            raise InvalidOrder(
+                f"client_order_id must be a non-empty string of at most {MAX_CLIENT_ORDER_ID} characters, "
+                f"got {client_order_id!r}"
+            )
+        if not isinstance(self.extended_hours, bool):
+            raise InvalidOrder(f"extended_hours must be true or false, got {self.extended_hours!r} ({where})")
 
 
 @attrs.frozen(slots=True)
 class Order:
-    """An immutable snapshot of an order as the broker knows it; every change is a new snapshot."""
+    """An immutable snapshot of an order as the broker knows it; every change is a new snapshot.
+
+    The fields are Alpaca's, with the simulator's `reference_price` (the price the submitter saw) and
+    `triggered_at` (when a stop order's stop was reached). `legs` are the ids of a bracket/oco/oto order's exit
+    orders, `parent_id` a leg's entry; `replaces`/`replaced_by` link an order and its replacement. Quantities and
+    prices are floats; `filled_avg_price` is the volume-weighted mean of the fills.
+    """
 
     id: str
     client_order_id: str
@@ -248,6 +327,20 @@ class Order:
     #: For a replacement: the id of the order it replaced; for a replaced order: the id of its replacement.
     replaces: str | None = None
     replaced_by: str | None = None
+    submitted_at: datetime | None = None
+    filled_at: datetime | None = None
+    canceled_at: datetime | None = None
+    expired_at: datetime | None = None
+    failed_at: datetime | None = None
+    replaced_at: datetime | None = None
+    #: A trailing stop's high-water mark: the best price since it started working (highest for sells).
+    hwm: float | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    legs: tuple[str, ...] = ()
+    parent_id: str | None = None
+    extended_hours: bool = False
+    notional: float | None = None
+    triggered_at: datetime | None = None
 
     @property
     def remaining_quantity(self) -> float:
@@ -262,7 +355,11 @@ class Order:
 
 @attrs.frozen(slots=True)
 class Fill:
-    """One execution. `price` includes slippage; `reference_price` is the price before it; `fee` is in cash."""
+    """One execution. `price` includes slippage; `reference_price` is the price before it; `fee` is in cash.
+
+    `execution_id` identifies the execution across restarts and reconnects (de-duplication); empty when the
+    source of the fill gave none.
+    """
 
     order_id: str
     symbol: str
@@ -272,6 +369,7 @@ class Fill:
     fee: float
     timestamp: datetime
     reference_price: float
+    execution_id: str = ""
 
     @property
     def signed_quantity(self) -> float:
@@ -281,7 +379,10 @@ class Fill:
 
 @attrs.frozen(slots=True)
 class Position:
-    """A snapshot of one symbol's holding. `quantity` is signed (negative = short); values are in cash."""
+    """A snapshot of one symbol's holding. `quantity` is signed (negative = short); values are in cash.
+
+    `realized_pnl` is None where the broker does not report it (Alpaca does not).
+    """
 
     symbol: str
     quantity: float
@@ -289,31 +390,44 @@ class Position:
     market_price: float
     market_value: float
     cost_basis: float
-    realized_pnl: float
+    realized_pnl: float | None
     unrealized_pnl: float
 
 
 @attrs.frozen(slots=True)
 class Account:
-    """A snapshot of the account: cash, equity (cash + market value), buying power net of reservations."""
+    """A snapshot of the account: cash, equity (cash + market value), buying power net of reservations.
+
+    `long_market_value` and `short_market_value` (<= 0) are the positions' values. `realized_pnl`,
+    `unrealized_pnl`, `fees` and `initial_balance` are None where the broker does not report them (Alpaca does not).
+    """
 
     cash: float
     equity: float
     buying_power: float
-    realized_pnl: float
-    unrealized_pnl: float
-    fees: float
-    initial_balance: float
+    realized_pnl: float | None = None
+    unrealized_pnl: float | None = None
+    fees: float | None = None
+    initial_balance: float | None = None
+    long_market_value: float = 0.0
+    short_market_value: float = 0.0
+
+    @property
+    def gross_exposure(self) -> float:
+        """The sum of the positions' absolute market values."""
+        return self.long_market_value - self.short_market_value
 
 
 @attrs.frozen(slots=True)
 class OrderEvent:
-    """Something that happened to an order; `fill` is set for fill and partial_fill events."""
+    """Something that happened to an order; `fill` is set for fill and partial_fill events, with
+    `position_quantity`, the symbol's signed position after it (Alpaca's ``position_qty``)."""
 
     type: EventType
     order: Order
     timestamp: datetime
     fill: Fill | None = None
+    position_quantity: float | None = None
 
 
 def _check_market(symbol: object, timestamp: object, prices: Mapping[str, object], kind: str) -> datetime:

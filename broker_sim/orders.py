@@ -1,12 +1,19 @@
-"""The order state machine: the one table of allowed status changes, and the only function that changes one.
+"""The order state machine: the one table of allowed status changes, and the functions that make a changed snapshot.
 
-Adapters never build a changed `Order` by hand; they call `transition`, which refuses any change the table does
-not allow with `InvalidTransition` (always a bug in the adapter, never a user error).
+Two ways in. The simulator drives orders itself and uses `transition`, which refuses any change the strict table
+does not allow with `InvalidTransition` (always a bug in the adapter, never a user error). An adapter that only
+*reports* what a venue said (a stream can miss events) uses `observe`, which accepts any status reachable from
+the current one and ignores a stale report.
+
+The statuses and their meanings are Alpaca's (see `OrderStatus`). A fill that reaches the venue while a cancel
+or replace is on its way leaves the order `pending_cancel`/`pending_replace` (the fill wins, the request still
+travels); a refused replace returns the order to `new` or `partially_filled`.
 """
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,17 +22,23 @@ import attrs
 from broker_sim.errors import InvalidTransition
 from broker_sim.models import Order, OrderStatus
 
-__all__ = ["ALLOWED_TRANSITIONS", "amend", "can_transition", "transition"]
+__all__ = ["ALLOWED_TRANSITIONS", "REACHABLE", "amend", "can_transition", "observe", "transition"]
 
 _S = OrderStatus
 
-#: status -> the statuses it may move to. A status missing on the left is final.
-#: Fills may race a cancel or a replace on the way to the venue, as on a real venue, hence the fill targets
-#: from the pending states. `rejected` after acceptance covers a fill the account cannot pay for.
-ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    _S.NEW: frozenset({_S.ACCEPTED, _S.REJECTED, _S.CANCELED, _S.PENDING_CANCEL}),
-    _S.ACCEPTED: frozenset(
-        {
+
+def _table(entries: Mapping[OrderStatus, set[OrderStatus]]) -> dict[OrderStatus, frozenset[OrderStatus]]:
+    return {status: frozenset(entries.get(status, ())) for status in OrderStatus}
+
+
+#: status -> the statuses the simulator may move it to. A status with no entry (or an empty one) is final or is
+#: never produced by the simulator. `rejected` after `new` covers a fill the account cannot pay for.
+ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = _table(
+    {
+        _S.PENDING_NEW: {_S.NEW, _S.ACCEPTED, _S.REJECTED, _S.CANCELED, _S.PENDING_CANCEL},
+        _S.ACCEPTED: {_S.NEW, _S.CANCELED, _S.EXPIRED, _S.REJECTED, _S.PENDING_CANCEL, _S.PENDING_REPLACE},
+        _S.HELD: {_S.NEW, _S.ACCEPTED, _S.CANCELED, _S.EXPIRED, _S.REJECTED, _S.PENDING_CANCEL},
+        _S.NEW: {
             _S.PARTIALLY_FILLED,
             _S.FILLED,
             _S.CANCELED,
@@ -33,27 +46,69 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
             _S.REJECTED,
             _S.PENDING_CANCEL,
             _S.PENDING_REPLACE,
-        }
-    ),
-    _S.PARTIALLY_FILLED: frozenset(
-        {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.PENDING_CANCEL, _S.PENDING_REPLACE}
-    ),
-    _S.PENDING_CANCEL: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.REJECTED, _S.EXPIRED}),
-    _S.PENDING_REPLACE: frozenset({_S.ACCEPTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.REPLACED, _S.CANCELED, _S.EXPIRED}),
-    _S.FILLED: frozenset(),
-    _S.CANCELED: frozenset(),
-    _S.EXPIRED: frozenset(),
-    _S.REJECTED: frozenset(),
-    _S.REPLACED: frozenset(),
+        },
+        _S.PARTIALLY_FILLED: {
+            _S.PARTIALLY_FILLED,
+            _S.FILLED,
+            _S.CANCELED,
+            _S.EXPIRED,
+            _S.PENDING_CANCEL,
+            _S.PENDING_REPLACE,
+        },
+        _S.PENDING_CANCEL: {_S.PENDING_CANCEL, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED},
+        _S.PENDING_REPLACE: {
+            _S.PENDING_REPLACE,
+            _S.NEW,
+            _S.PARTIALLY_FILLED,
+            _S.FILLED,
+            _S.REPLACED,
+            _S.CANCELED,
+            _S.EXPIRED,
+            _S.REJECTED,
+        },
+    }
+)
+
+#: Moves a live venue may report besides the simulator's own (statuses the simulator never produces).
+_REPORTED_ONLY: dict[OrderStatus, set[OrderStatus]] = {
+    _S.PENDING_NEW: {_S.PENDING_REVIEW, _S.HELD, _S.ACCEPTED_FOR_BIDDING},
+    _S.PENDING_REVIEW: {_S.NEW, _S.ACCEPTED, _S.REJECTED, _S.CANCELED},
+    _S.ACCEPTED_FOR_BIDDING: {_S.NEW, _S.CANCELED, _S.REJECTED},
+    _S.ACCEPTED: {_S.PENDING_NEW},
+    _S.NEW: {_S.DONE_FOR_DAY, _S.STOPPED, _S.SUSPENDED, _S.CALCULATED},
+    _S.PARTIALLY_FILLED: {_S.DONE_FOR_DAY, _S.STOPPED, _S.SUSPENDED, _S.CALCULATED},
+    _S.DONE_FOR_DAY: {_S.NEW, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.PENDING_CANCEL},
+    _S.STOPPED: {_S.FILLED, _S.CANCELED, _S.EXPIRED},
+    _S.SUSPENDED: {_S.NEW, _S.PARTIALLY_FILLED, _S.CANCELED, _S.EXPIRED},
+    _S.CALCULATED: {_S.FILLED},
 }
 
+
+def _closure(edges: Mapping[OrderStatus, frozenset[OrderStatus]]) -> dict[OrderStatus, frozenset[OrderStatus]]:
+    reach: dict[OrderStatus, frozenset[OrderStatus]] = {}
+    for start in OrderStatus:
+        seen: set[OrderStatus] = set()
+        stack = list(edges[start])
+        while stack:
+            status = stack.pop()
+            if status not in seen:
+                seen.add(status)
+                stack.extend(edges[status])
+        reach[start] = frozenset(seen)
+    return reach
+
+
+#: status -> every status a venue may report after it (through any number of moves, missed events included).
+REACHABLE: dict[OrderStatus, frozenset[OrderStatus]] = _closure(
+    {status: ALLOWED_TRANSITIONS[status] | _REPORTED_ONLY.get(status, set()) for status in OrderStatus}
+)
 
 _FIELDS = tuple(field.name for field in attrs.fields(Order))
 _VALUES = operator.attrgetter(*_FIELDS)
 
 
 def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
-    """Whether the table allows moving an order from `current` to `new`."""
+    """Whether the simulator's table allows moving an order from `current` to `new`."""
     return new in ALLOWED_TRANSITIONS[current]
 
 
@@ -79,3 +134,19 @@ def amend(order: Order, when: datetime, **changes: Any) -> Order:
     values = dict(zip(_FIELDS, _VALUES(order), strict=True))
     values.update(changes, updated_at=when)
     return Order(**values)
+
+
+def observe(current: Order | None, reported: Order) -> Order | None:
+    """What an adapter should keep when a venue reports `reported` for an order it knew as `current`.
+
+    Returns `reported` when it is news (a first sight, the same status with other fields, or a status reachable
+    from the current one, even through events that were missed), and None when it is stale (an older report
+    arriving after a newer one, e.g. `new` after `filled`). Raises `InvalidTransition` if the ids differ.
+    """
+    if current is None:
+        return reported
+    if current.id != reported.id:
+        raise InvalidTransition(f"a report for order {reported.id} cannot update order {current.id}")
+    if reported.status is current.status:
+        return reported if reported.filled_quantity >= current.filled_quantity else None
+    return reported if reported.status in REACHABLE[current.status] else None

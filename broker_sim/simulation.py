@@ -4,11 +4,13 @@
 inside a running event loop (a notebook). On the simulated clock the run is deterministic: the same config and
 seed give byte-identical ``trades.csv``.
 
-The replay loop is the hot path. Per market event it moves the clock (a float assignment when nothing is
-due), hands the event to the broker (two dict writes when no order works on the symbol), calls the strategy
-handlers that subscribed to the symbol and, only when there are any, delivers order events and price-stream
-subscribers. Handlers that are ``async def`` but never wait complete inside ``coroutine.send``: no task and no
-event-loop round trip; one that does wait (``wait_for``, ``clock.sleep``) goes on in a task while the replay
+One function handles each market event, in a replay and in a live run alike (`_Run._stepper`): it hands the
+event to the broker if the adapter takes market data (`MarketDataConsumer`: two dict writes when no order works
+on the symbol), calls the strategy handlers that subscribed to the symbol, delivers order events when there are
+any, and samples equity through `Broker.get_account()` every `report.equity_interval`. The replay loop around it
+is the hot path: per event it moves the clock (a float assignment when nothing is due) and calls the function.
+Handlers that are ``async def`` but never wait complete inside ``coroutine.send``: no task and no event-loop
+round trip; one that does wait (``wait_for``, ``clock.sleep``) goes on in a task while the replay
 continues, and wakes when the replay moves the clock past what it waits for, as it would live.
 """
 
@@ -27,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config, load_config
 from broker_sim.errors import BrokerError, ConfigError
@@ -223,12 +225,61 @@ class _Run:
                     self._call(strategy.on_order_event, event)
                     break
 
-    def _sample(self, broker: Broker, seconds: float) -> None:
-        ledger = getattr(broker, "ledger", None)
-        if ledger is None:
-            return
-        equity, exposure = ledger.equity_and_exposure()
-        self.equity.append(EquitySample(broker.clock.now(), equity, exposure))
+    async def _sample(self, broker: Broker) -> None:
+        """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
+        account = await broker.get_account()
+        self.equity.append(EquitySample(broker.clock.now(), account.equity, account.gross_exposure))
+
+    def _failed(self) -> StrategyError:
+        failure = self.failure
+        return StrategyError(f"strategy handler {self.failed_handler} failed: {type(failure).__name__}: {failure}")
+
+    def _stepper(
+        self,
+        broker: Broker,
+        strategies: list[tuple[Strategy, StrategyBroker]],
+        owners: list[tuple[Strategy, StrategyBroker]],
+    ) -> Callable[[MarketData, float], Coroutine[Any, Any, None] | None]:
+        """The one per-event function of a run, replay or live: ``step(event, posix_seconds)``.
+
+        It returns None, or the equity sample to await when one is due (so the replay pays for no coroutine on
+        the other events). A handler that raises, or one that failed in its task, stops the run with a
+        `StrategyError` naming it."""
+        update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
+        pending = self.pending
+        deliver = self._deliver_order_events
+        drive = self._drive
+        interval = self.config.report.equity_interval
+        cache: dict[tuple[type, str], list[Any]] = {}
+        next_sample = -float("inf")
+
+        def step(event: MarketData, seconds: float) -> Coroutine[Any, Any, None] | None:
+            nonlocal next_sample
+            if update is not None:
+                update(event)
+            if pending:
+                deliver(owners)
+            key = (event.__class__, event.symbol)
+            handlers = cache.get(key)
+            if handlers is None:
+                handlers = cache[key] = _handlers(strategies, *key)
+            for handler in handlers:
+                try:
+                    result = handler(event)
+                    if result is not None:
+                        drive(result)
+                except Exception as exc:
+                    raise _handler_error(handler, event, exc) from exc
+            if pending:
+                deliver(owners)
+            if self.failure is not None:
+                raise self._failed() from self.failure
+            if seconds >= next_sample:
+                next_sample = seconds - seconds % interval + interval
+                return self._sample(broker)
+            return None
+
+        return step
 
     # -- the run --------------------------------------------------------------------------------------------
 
@@ -262,17 +313,17 @@ class _Run:
                 self._call(strategy.on_stop)
             self._deliver_order_events(owners)
             await self._finish_tasks(clock)
-            self._sample(broker, clock.time())
+            await self._sample(broker)
             account = await broker.get_account()
             for order in await broker.list_orders("open"):
                 self.orders.append(order)  # still working at the end: recorded as they stand
         if self.failure is not None:
-            raise StrategyError(
-                f"strategy handler {self.failed_handler} failed: {type(self.failure).__name__}: {self.failure}"
-            ) from self.failure
+            raise self._failed() from self.failure
         fills, orders = self.fills, self.orders
         equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
-        metrics = metrics_from(equity, self.tally, len(orders), account.initial_balance)
+        # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
+        initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
+        metrics = metrics_from(equity, self.tally, len(orders), initial)
         report_dir = self._write_report(out, metrics, equity, fills, orders)
         return Result(account, orders, fills, equity, metrics, report_dir, self.events, self.config)
 
@@ -323,41 +374,14 @@ class _Run:
         owners: list[tuple[Strategy, StrategyBroker]],
     ) -> None:
         """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end."""
-        update = getattr(broker, "update_market_nowait", None)
-        interval = self.config.report.equity_interval
-        next_sample = -float("inf")
-        cache: dict[tuple[type, str], list[Any]] = {}
+        step = self._stepper(broker, strategies, owners)
+        clock = broker.clock
 
-        def on_event(event: MarketData) -> None:
-            nonlocal next_sample
-            if update is not None:
-                update(event)
-            self._deliver_order_events(owners)
-            key = (event.__class__, event.symbol)
-            handlers = cache.get(key)
-            if handlers is None:
-                handlers = cache[key] = _handlers(strategies, *key)
-            self._dispatch(event, handlers)
-            self._deliver_order_events(owners)
-            now = broker.clock.time()
-            if now >= next_sample:
-                self._sample(broker, now)
-                next_sample = now - now % interval + interval
+        def on_event(event: MarketData) -> Coroutine[Any, Any, None] | None:
             self.events += 1
+            return step(event, clock.time())
 
         await self.streams.run_live(on_event)
-
-    def _dispatch(self, event: MarketData, handlers: list[Any]) -> None:
-        """Call each handler with `event`, driving what it returns; a handler's error names it and the event.
-
-        The replay loop does the same inline (one call fewer per event on the hot path)."""
-        for handler in handlers:
-            try:
-                result = handler(event)
-                if result is not None:
-                    self._drive(result)
-            except Exception as exc:
-                raise _handler_error(handler, event, exc) from exc
 
     async def _replay(
         self,
@@ -366,20 +390,15 @@ class _Run:
         owners: list[tuple[Strategy, StrategyBroker]],
         blocks: Iterator[list[tuple[float, MarketData]]],
     ) -> None:
-        """The hot loop, over blocks of events. Kept flat and local-variable heavy on purpose: it runs once per
-        market event. Subscribers added to the price stream take effect from the next block (4 096 events)."""
+        """The hot loop, over blocks of events: move the clock, then the run's one per-event function. Subscribers
+        added to the price stream take effect from the next block (4 096 events)."""
         clock = broker.clock
-        update = getattr(broker, "update_market_nowait", None)
+        step = self._stepper(broker, strategies, owners)
         streams = self.streams
-        pending = self.pending
-        interval = self.config.report.equity_interval
-        next_sample = -float("inf")
         progress = self.progress
         estimate = _estimate(streams)
         count = 0
-        drive = self._drive
         move_to = clock.move_to if isinstance(clock, SimulatedClock) else None
-        cache: dict[tuple[type, str], list[Any]] = {}
         paced_start: float | None = None
         thresholds = _relax_gc()
         try:
@@ -391,31 +410,13 @@ class _Run:
                             await clock.advance_to(seconds)  # type: ignore[attr-defined]
                     else:
                         paced_start = await _pace(clock, seconds, paced_start)
-                    if update is not None:
-                        update(event)
-                    if pending:
-                        self._deliver_order_events(owners)
-                    key = (event.__class__, event.symbol)
-                    handlers = cache.get(key)
-                    if handlers is None:
-                        handlers = cache[key] = _handlers(strategies, *key)
-                    for handler in handlers:
-                        try:
-                            result = handler(event)
-                            if result is not None:
-                                drive(result)
-                        except Exception as exc:
-                            raise _handler_error(handler, event, exc) from exc
-                    if pending:
-                        self._deliver_order_events(owners)
-                    if seconds >= next_sample:
-                        self._sample(broker, seconds)
-                        next_sample = seconds - seconds % interval + interval
+                    sample = step(event, seconds)
+                    if sample is not None:
+                        await sample
                     if publish is not None:
                         publish(event)
                 count += len(block)
-                if self.failure is not None:
-                    break
+                self.events = count
                 if progress is not None:
                     progress(count, estimate)
         finally:

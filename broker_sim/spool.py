@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
-from broker_sim.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from broker_sim.models import Fill, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce
 
 __all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
 
@@ -26,11 +26,15 @@ _T = TypeVar("_T")
 #: Items held before they are formatted and written together.
 _BATCH = 1024
 
-FILL_COLUMNS = ("timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee")
+FILL_COLUMNS = (
+    "timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee", "execution_id",
+)  # fmt: skip
 ORDER_COLUMNS = (
     "id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity", "limit_price", "stop_price",
     "status", "filled_quantity", "filled_avg_price", "reject_reason", "created_at", "updated_at",
-    "reference_price", "trail_price", "trail_percent", "replaces", "replaced_by",
+    "reference_price", "trail_price", "trail_percent", "replaces", "replaced_by", "submitted_at", "filled_at",
+    "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "order_class", "legs", "parent_id",
+    "extended_hours", "notional", "triggered_at",
 )  # fmt: skip
 
 
@@ -57,6 +61,9 @@ _FORMAT: dict[type, Callable[[Any], str]] = {
     OrderType: lambda v: v.value,
     TimeInForce: lambda v: v.value,
     OrderStatus: lambda v: v.value,
+    OrderClass: lambda v: v.value,
+    bool: lambda v: "true" if v else "false",
+    tuple: ";".join,
 }
 _FILL_VALUES = operator.attrgetter(*FILL_COLUMNS)
 _ORDER_VALUES = operator.attrgetter(*ORDER_COLUMNS)
@@ -81,38 +88,43 @@ def _number(text: str) -> float | None:
     return None if text == "" else float(text)
 
 
+def _time(text: str) -> datetime | None:
+    return None if text == "" else datetime.fromisoformat(text)
+
+
 def _fill(row: list[str]) -> Fill:
-    stamp, order_id, symbol, side, quantity, price, reference, fee = row
+    stamp, order_id, symbol, side, quantity, price, reference, fee, execution_id = row
     return Fill(
         order_id, symbol, Side(side), float(quantity), float(price), float(fee),
-        datetime.fromisoformat(stamp), float(reference),
+        datetime.fromisoformat(stamp), float(reference), execution_id,
     )  # fmt: skip
 
 
+#: How each orders.csv column is read back (text as it is when not listed).
+_ORDER_PARSERS: dict[str, Callable[[str], Any]] = {
+    "side": Side,
+    "type": OrderType,
+    "time_in_force": TimeInForce,
+    "status": OrderStatus,
+    "order_class": OrderClass,
+    "quantity": float,
+    "filled_quantity": float,
+    "extended_hours": lambda text: text == "true",
+    "legs": lambda text: tuple(text.split(";")) if text else (),
+    **{name: _number for name in ("limit_price", "stop_price", "filled_avg_price", "reference_price")},
+    **{name: _number for name in ("trail_price", "trail_percent", "hwm", "notional")},
+    "created_at": datetime.fromisoformat,
+    "updated_at": datetime.fromisoformat,
+    **{name: _time for name in ("submitted_at", "filled_at", "canceled_at", "expired_at", "failed_at", "replaced_at")},
+    "triggered_at": _time,
+    **{name: lambda text: text or None for name in ("reject_reason", "replaces", "replaced_by", "parent_id")},
+}
+
+
 def _order(row: list[str]) -> Order:
-    values = dict(zip(ORDER_COLUMNS, row, strict=True))
-    return Order(
-        id=values["id"],
-        client_order_id=values["client_order_id"],
-        symbol=values["symbol"],
-        side=Side(values["side"]),
-        quantity=float(values["quantity"]),
-        type=OrderType(values["type"]),
-        time_in_force=TimeInForce(values["time_in_force"]),
-        limit_price=_number(values["limit_price"]),
-        stop_price=_number(values["stop_price"]),
-        status=OrderStatus(values["status"]),
-        filled_quantity=float(values["filled_quantity"]),
-        filled_avg_price=_number(values["filled_avg_price"]),
-        reject_reason=values["reject_reason"] or None,
-        created_at=datetime.fromisoformat(values["created_at"]),
-        updated_at=datetime.fromisoformat(values["updated_at"]),
-        reference_price=_number(values["reference_price"]),
-        trail_price=_number(values["trail_price"]),
-        trail_percent=_number(values["trail_percent"]),
-        replaces=values["replaces"] or None,
-        replaced_by=values["replaced_by"] or None,
-    )
+    get = _ORDER_PARSERS.get
+    values: dict[str, Any] = {name: (get(name) or str)(text) for name, text in zip(ORDER_COLUMNS, row, strict=True)}
+    return Order(**values)
 
 
 def write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | Sequence[list[str]]) -> None:

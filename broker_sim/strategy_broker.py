@@ -1,8 +1,9 @@
 """A strategy's view of the shared account: a `Broker` that tags the strategy's orders and passes all else on.
 
 Several strategies may share one account; each gets its own `StrategyBroker` over the same adapter. Orders it
-submits carry a client order id that starts with the strategy's name (unless the strategy gives its own), so
-the runner can route each order event to the strategy that owns the order, and reports can tell who traded.
+submits or replaces carry a client order id that starts with the strategy's name (unless the strategy gives its
+own), so the runner can route each order event to the strategy that owns the order, and reports can tell who
+traded.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ import attrs
 
 from broker_sim.broker import Broker
 from broker_sim.events import Listener
-from broker_sim.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, Side, TimeInForce
+from broker_sim.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, TimeInForce
 
 __all__ = ["StrategyBroker"]
 
 
 class StrategyBroker(Broker):
-    """`inner` seen by the strategy `name`: the same account, with the strategy's orders tagged and tracked."""
+    """`inner` seen by the strategy `name`: the same account, with the strategy's orders tagged and tracked.
+
+    Orders it submits or replaces without a client order id get ``<name>-<n>``; ids the strategy chooses itself
+    are remembered. `buy`, `sell` and `close_position` are the `Broker` ones, built on this view's
+    `submit_order`, so their orders are tagged too.
+    """
 
     def __init__(self, inner: Broker, name: str) -> None:
         super().__init__(inner.clock)
@@ -33,29 +39,31 @@ class StrategyBroker(Broker):
         #: so memory does not grow with the number of orders).
         self.given_client_order_ids: set[str] = set()
 
+    def _next_client_order_id(self) -> str:
+        return f"{self._prefix}{next(self._ids)}"
+
     def _numbered(self, client_order_id: str) -> bool:
-        """Whether the id is one this view generated: ``<name>-<n>``, or a replacement ``<name>-<n>.r<m>``."""
+        """Whether the id is one this view generated: ``<name>-<n>``."""
         prefix = self._prefix
-        return client_order_id.startswith(prefix) and client_order_id[len(prefix) :].split(".r", 1)[0].isdigit()
+        return client_order_id.startswith(prefix) and client_order_id[len(prefix) :].isdigit()
 
     def owns(self, order: Order) -> bool:
-        """Whether `order` was submitted through this view (or replaces one that was)."""
+        """Whether `order` was submitted or replaced through this view."""
         client_order_id = order.client_order_id
-        return self._numbered(client_order_id) or client_order_id.split(".r", 1)[0] in self.given_client_order_ids
+        return self._numbered(client_order_id) or client_order_id in self.given_client_order_ids
 
-    async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
-        fields.setdefault("client_order_id", f"{self.name}-{next(self._ids)}")
-        return await self.submit_order(OrderRequest(symbol, Side.BUY, quantity, **fields))
-
-    async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
-        fields.setdefault("client_order_id", f"{self.name}-{next(self._ids)}")
-        return await self.submit_order(OrderRequest(symbol, Side.SELL, quantity, **fields))
+    def _tag(self, client_order_id: str | None) -> str:
+        if client_order_id is None:
+            return self._next_client_order_id()
+        if not self._numbered(client_order_id):
+            self.given_client_order_ids.add(client_order_id)
+        return client_order_id
 
     async def submit_order(self, request: OrderRequest) -> Order:
-        if isinstance(request, OrderRequest) and request.client_order_id is None:
-            request = attrs.evolve(request, client_order_id=f"{self.name}-{next(self._ids)}")
-        if isinstance(request, OrderRequest) and not self._numbered(request.client_order_id or ""):
-            self.given_client_order_ids.add(request.client_order_id or "")
+        if isinstance(request, OrderRequest):
+            client_order_id = self._tag(request.client_order_id)
+            if client_order_id is not request.client_order_id:
+                request = attrs.evolve(request, client_order_id=client_order_id)
         return await self.inner.submit_order(request)
 
     async def cancel_order(self, order_id: str) -> Order:
@@ -69,9 +77,17 @@ class StrategyBroker(Broker):
         limit_price: float | None = None,
         stop_price: float | None = None,
         time_in_force: TimeInForce | str | None = None,
+        trail: float | None = None,
+        client_order_id: str | None = None,
     ) -> Order:
         return await self.inner.replace_order(
-            order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price, time_in_force=time_in_force
+            order_id,
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            trail=trail,
+            client_order_id=self._tag(client_order_id),
         )
 
     async def get_order(self, order_id: str) -> Order:
@@ -88,15 +104,6 @@ class StrategyBroker(Broker):
 
     async def get_positions(self) -> list[Position]:
         return await self.inner.get_positions()
-
-    async def close_position(self, symbol: str) -> Order:
-        position = await self.inner.get_position(symbol)
-        if position is None:
-            return await self.inner.close_position(symbol)  # raises PositionNotFound
-        side = "sell" if position.quantity > 0 else "buy"
-        return await self.submit_order(
-            OrderRequest(symbol, side, abs(position.quantity), reference_price=position.market_price)
-        )
 
     async def get_account(self) -> Account:
         return await self.inner.get_account()

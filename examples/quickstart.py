@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from broker_sim import Bar, Broker, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import Bar, Broker, Fill, OrderStatus, PaperBroker, SimulatedClock
 
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # a Monday, 09:30 in New York
 
@@ -41,13 +41,14 @@ async def trade(broker: Broker, market: PaperBroker) -> None:
     print(f"rejected {too_big.id}: {too_big.reject_reason}")
 
 
-def show(broker: PaperBroker) -> None:
+async def show(broker: Broker, fills: list[Fill]) -> None:
+    """Print the fills heard from the broker's events, then its positions and account (any Broker)."""
     console = Console(width=max(Console().width, 100))
-    fills = Table(title="Fills")
+    table = Table(title="Fills")
     for column in ("order", "time (UTC)", "symbol", "side", "qty", "reference", "price", "fee"):
-        fills.add_column(column, justify="right" if column in {"qty", "reference", "price", "fee"} else "left")
-    for fill in broker.fills:
-        fills.add_row(
+        table.add_column(column, justify="right" if column in {"qty", "reference", "price", "fee"} else "left")
+    for fill in fills:
+        table.add_row(
             fill.order_id,
             fill.timestamp.strftime("%H:%M:%S.%f")[:-3],
             fill.symbol,
@@ -57,23 +58,23 @@ def show(broker: PaperBroker) -> None:
             f"{fill.price:.4f}",
             f"{fill.fee:.2f}",
         )
-    console.print(fills)
+    console.print(table)
 
     positions = Table(title="Positions")
     for column in ("symbol", "qty", "avg price", "market", "unrealized P&L", "realized P&L"):
         positions.add_column(column, justify="left" if column == "symbol" else "right")
-    for p in broker.ledger.positions():
+    for p in await broker.get_positions():
         positions.add_row(
             p.symbol,
             f"{p.quantity:g}",
             f"{p.avg_price:.4f}",
             f"{p.market_price:.2f}",
             f"{p.unrealized_pnl:,.2f}",
-            f"{p.realized_pnl:,.2f}",
+            "-" if p.realized_pnl is None else f"{p.realized_pnl:,.2f}",
         )
     console.print(positions)
 
-    account = broker.ledger.account()
+    account = await broker.get_account()
     summary = Table(title="Account")
     summary.add_column("")
     summary.add_column("value", justify="right")
@@ -86,14 +87,17 @@ def show(broker: PaperBroker) -> None:
         "unrealized_pnl",
         "fees",
     ):
-        summary.add_row(name, f"{getattr(account, name):,.2f}")
+        value = getattr(account, name)
+        summary.add_row(name, "-" if value is None else f"{value:,.2f}")
     console.print(summary)
 
 
 async def main() -> None:
     async with PaperBroker(initial_balance=100_000, seed=42, clock=SimulatedClock(START)) as broker:
+        fills: list[Fill] = []
+        broker.add_listener(lambda event: fills.append(event.fill) if event.fill is not None else None)
         await trade(broker, broker)
-        show(broker)
+        await show(broker, fills)
 
 
 if __name__ == "__main__":

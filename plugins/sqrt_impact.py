@@ -28,9 +28,9 @@ class SqrtImpact:
     default_volume: float = attrs.field(default=1_000_000.0, validator=_non_negative)
 
     @hookimpl
-    def broker_sim_slippage(self, order, price, market, ctx):  # type: ignore[no-untyped-def]
+    def broker_sim_slippage(self, order, price, market, quantity):  # type: ignore[no-untyped-def]
         volume = market.volume if isinstance(market, Bar) and market.volume > 0 else self.default_volume
-        impact = self.k * self.sigma * math.sqrt(ctx.fill_quantity / volume) if volume > 0 else 0.0
+        impact = self.k * self.sigma * math.sqrt(quantity / volume) if volume > 0 else 0.0
         return price * (1.0 + impact) if order.side == "buy" else price * (1.0 - impact)
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from broker_sim import PaperBroker, SimulatedClock
+from broker_sim import Broker, Fill, OrderEvent, PaperBroker, SimulatedClock
 
 #: A Monday, 14:30 UTC (09:30 New York): the regular session is open.
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -27,3 +27,15 @@ def broker(clock: SimulatedClock) -> PaperBroker:
 def instant(clock: SimulatedClock) -> PaperBroker:
     """5 bps slippage and no latency: every order reaches the venue as it is submitted."""
     return PaperBroker(100_000, seed=7, clock=clock, latency="none")
+
+
+def collect_fills(broker: Broker) -> list[Fill]:
+    """Every fill `broker` reports from now on, collected from its order events (any adapter)."""
+    fills: list[Fill] = []
+
+    def on_event(event: OrderEvent) -> None:
+        if event.fill is not None:
+            fills.append(event.fill)
+
+    broker.add_listener(on_event)
+    return fills

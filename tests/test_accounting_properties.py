@@ -32,7 +32,8 @@ from broker_sim import (
     Trade,
 )
 from broker_sim._numeric import MONEY_EPSILON
-from tests.conftest import T0
+from broker_sim.ledger import DEFAULT_SHORT_MARGIN
+from tests.conftest import T0, collect_fills
 
 SYMBOLS = ("AAPL", "MSFT")
 #: Small enough that random orders regularly run out of buying power, so rejections are exercised too.
@@ -114,10 +115,10 @@ async def _step(broker: PaperBroker, operation: tuple[Any, ...], orders: list[Or
         raise AssertionError(f"unknown operation {operation!r}")
 
 
-async def _check_invariants(broker: PaperBroker, *, allow_short: bool) -> None:
+async def _check_invariants(broker: PaperBroker, fills: list[Fill], *, allow_short: bool) -> None:
     account = await broker.get_account()
     positions = await broker.get_positions()
-    fills = broker.fills
+    assert account.realized_pnl is not None and account.fees is not None
 
     assert account.initial_balance == INITIAL_BALANCE
     money = MONEY_TOLERANCE * max(1.0, abs(account.cash))
@@ -140,13 +141,13 @@ async def _check_invariants(broker: PaperBroker, *, allow_short: bool) -> None:
         assert all(position.quantity > 0 for position in positions), positions
 
 
-async def _settle_and_check(broker: PaperBroker, *, allow_short: bool) -> None:
+async def _settle_and_check(broker: PaperBroker, fills: list[Fill], *, allow_short: bool) -> None:
     """Cancel whatever is still open, let it all reach the venue, and check that nothing stays reserved."""
     for order in await broker.list_orders("open"):
         with contextlib.suppress(OrderNotCancelable):
             await broker.cancel_order(order.id)
     await _clock(broker).advance(SETTLE_S)
-    await _check_invariants(broker, allow_short=allow_short)
+    await _check_invariants(broker, fills, allow_short=allow_short)
 
     assert await broker.list_orders("open") == []
     account = await broker.get_account()
@@ -154,7 +155,7 @@ async def _settle_and_check(broker: PaperBroker, *, allow_short: bool) -> None:
     short_value = math.fsum(-position.market_value for position in positions if position.quantity < 0)
     # With no open order, buying power is cash less the margin of the shorts: no reservation is left behind.
     assert account.buying_power == pytest.approx(
-        account.cash - (1 + broker.ledger.short_margin) * short_value, abs=MONEY_TOLERANCE * max(1.0, abs(account.cash))
+        account.cash - (1 + DEFAULT_SHORT_MARGIN) * short_value, abs=MONEY_TOLERANCE * max(1.0, abs(account.cash))
     )
 
 
@@ -162,13 +163,15 @@ async def _run(
     operations: Sequence[tuple[Any, ...]], *, allow_short: bool, latency: dict[str, Any], seed: int = 42
 ) -> list[Fill]:
     broker = _broker(allow_short=allow_short, latency=latency, seed=seed)
+    fills = collect_fills(broker)
     orders: list[Order] = []
     for operation in operations:
         await _step(broker, operation, orders)
-        await _check_invariants(broker, allow_short=allow_short)
-    await _settle_and_check(broker, allow_short=allow_short)
+        await _check_invariants(broker, fills, allow_short=allow_short)
+    await _settle_and_check(broker, fills, allow_short=allow_short)
+    assert broker.reservations() == {}
     await broker.close()
-    return broker.fills
+    return fills
 
 
 @pytest.mark.parametrize("allow_short", [False, True], ids=["long_only", "shorting"])
@@ -200,11 +203,11 @@ def test_same_seed_gives_identical_fills(operations: list[tuple[Any, ...]], allo
 
 async def _fill_times(seed: int) -> list[object]:
     broker = _broker(allow_short=False, latency=UNIFORM_LATENCY, seed=seed)
+    fills = collect_fills(broker)
     for quantity in range(1, 6):
         await broker.buy("AAPL", quantity, reference_price=100.0)
     await _clock(broker).advance(SETTLE_S)
     await broker.close()
-    fills = broker.fills
     assert len(fills) == 5
     return [fill.timestamp for fill in fills]
 

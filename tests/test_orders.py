@@ -1,13 +1,14 @@
-"""The order state machine allows exactly the table's transitions."""
+"""The order state machine: the simulator's strict table, and `observe` for statuses a venue reports."""
 
 from __future__ import annotations
 
 import itertools
 
+import attrs
 import pytest
 
 from broker_sim import InvalidTransition, Order, OrderStatus, OrderType, Side, TimeInForce
-from broker_sim.orders import ALLOWED_TRANSITIONS, can_transition, transition
+from broker_sim.orders import ALLOWED_TRANSITIONS, REACHABLE, can_transition, observe, transition
 from tests.conftest import T0
 
 
@@ -35,9 +36,64 @@ def test_every_status_has_a_row() -> None:
     assert set(ALLOWED_TRANSITIONS) == set(OrderStatus)
 
 
-def test_final_statuses_allow_nothing() -> None:
+#: Statuses only a live venue reports; the simulator never moves an order into or out of them.
+REPORTED_ONLY = {
+    OrderStatus.DONE_FOR_DAY,
+    OrderStatus.STOPPED,
+    OrderStatus.SUSPENDED,
+    OrderStatus.CALCULATED,
+    OrderStatus.PENDING_REVIEW,
+    OrderStatus.ACCEPTED_FOR_BIDDING,
+}
+
+
+def test_final_statuses_allow_nothing_and_every_status_the_simulator_uses_leads_somewhere() -> None:
     for status in OrderStatus:
-        assert (not ALLOWED_TRANSITIONS[status]) == status.is_final
+        if status.is_final or status in REPORTED_ONLY:
+            assert not ALLOWED_TRANSITIONS[status], status
+        else:
+            assert ALLOWED_TRANSITIONS[status], status
+
+
+def test_the_simulator_never_enters_a_reported_only_status() -> None:
+    for targets in ALLOWED_TRANSITIONS.values():
+        assert not targets & REPORTED_ONLY
+
+
+def test_statuses_are_alpacas() -> None:
+    assert {s.value for s in OrderStatus} >= {
+        "pending_new", "accepted", "new", "partially_filled", "filled", "done_for_day", "canceled", "expired",
+        "replaced", "pending_cancel", "pending_replace", "rejected", "stopped", "suspended",
+    }  # fmt: skip
+    assert OrderStatus("NEW") is OrderStatus.NEW  # any case, as the seed's "BUY"
+
+
+def test_a_fill_racing_a_cancel_or_replace_keeps_the_request_pending() -> None:
+    for pending in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
+        assert can_transition(pending, pending)  # a partial fill while the request travels
+        assert can_transition(pending, OrderStatus.FILLED)
+    assert can_transition(OrderStatus.PENDING_REPLACE, OrderStatus.PARTIALLY_FILLED)  # a refused replace
+
+
+def test_observe_accepts_any_reachable_status_even_past_missed_events() -> None:
+    working = _order(OrderStatus.NEW)
+    filled = transition(_order(OrderStatus.PARTIALLY_FILLED), OrderStatus.FILLED, T0, filled_quantity=10)
+    assert observe(working, filled) is filled  # the partial fills in between were missed
+    assert observe(None, working) is working
+    assert observe(working, _order(OrderStatus.DONE_FOR_DAY)) is not None
+
+
+def test_observe_ignores_a_stale_report() -> None:
+    filled = _order(OrderStatus.FILLED)
+    assert observe(filled, _order(OrderStatus.NEW)) is None  # an old `new` arriving after `fill`
+    assert observe(_order(OrderStatus.CANCELED), _order(OrderStatus.PENDING_CANCEL)) is None
+    assert OrderStatus.NEW not in REACHABLE[OrderStatus.FILLED]
+
+
+def test_observe_refuses_a_report_about_another_order() -> None:
+    other = attrs.evolve(_order(OrderStatus.NEW), id="o2")
+    with pytest.raises(InvalidTransition, match="cannot update order o1"):
+        observe(_order(OrderStatus.NEW), other)
 
 
 @pytest.mark.parametrize(("current", "new"), list(itertools.product(OrderStatus, OrderStatus)))

@@ -415,11 +415,11 @@ async def test_order_event_observer_sees_new_accepted_fill_in_order(tmp_path: Pa
     broker = PaperBroker(100_000, seed=7, clock=SimulatedClock(T0), plugins=[str(path)])
     seen = _loaded_module(broker, path).seen
     order = await broker.buy("AAPL", 10, reference_price=100.0)
-    assert seen == [("observer", "new", "new")]
+    assert seen == [("observer", "pending_new", "pending_new")]
     await broker.wait_for(order.id, "filled")
     assert seen == [
+        ("observer", "pending_new", "pending_new"),
         ("observer", "new", "new"),
-        ("observer", "accepted", "accepted"),
         ("observer", "fill", "filled"),
     ]
 
@@ -435,10 +435,10 @@ async def test_order_event_observer_hears_each_event_before_the_listeners(tmp_pa
     broker.add_listener(listener)
     await broker.buy("AAPL", 10, reference_price=100.0)
     assert [(who, kind) for who, kind, _ in seen] == [
+        ("observer", "pending_new"),
+        ("listener", "pending_new"),
         ("observer", "new"),
         ("listener", "new"),
-        ("observer", "accepted"),
-        ("listener", "accepted"),
         ("observer", "fill"),
         ("listener", "fill"),
     ]

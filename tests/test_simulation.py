@@ -165,7 +165,7 @@ strategies:
     assert one.started and one.stopped and two.started and two.stopped
     assert {e.order.symbol for e in one.heard} == {"AAPL"}
     assert {e.order.symbol for e in two.heard} == {"MSFT"}
-    assert [e.type.value for e in one.heard] == ["new", "accepted", "fill"]
+    assert [e.type.value for e in one.heard] == ["pending_new", "new", "fill"]
     assert all(e.order.client_order_id.startswith("one-") for e in one.heard)
     positions = {f.symbol: f.quantity for f in result.fills}
     assert positions == {"AAPL": 2, "MSFT": 3}

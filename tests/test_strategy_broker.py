@@ -18,7 +18,17 @@ async def test_each_view_owns_its_orders_and_their_replacements() -> None:
     assert alpha.owns(numbered) and alpha.owns(chosen)
     assert not alpha.owns(other) and alpha2.owns(other) and not alpha2.owns(numbered)
     successor = await alpha.replace_order(chosen.id, limit_price=91.0)
-    assert successor.client_order_id.startswith("mine.r") and alpha.owns(successor)
-    renumbered = await alpha.replace_order(numbered.id, limit_price=92.0)
+    assert successor.client_order_id == "alpha-2" and alpha.owns(successor)  # numbered by the view, no suffix
+    renumbered = await alpha.replace_order(numbered.id, limit_price=92.0, client_order_id="mine-too")
     assert alpha.owns(renumbered) and not alpha2.owns(renumbered)
-    assert alpha.given_client_order_ids == {"mine"}
+    assert alpha.given_client_order_ids == {"mine", "mine-too"}
+
+
+async def test_a_view_closes_a_position_with_its_own_tagged_order() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    alpha = StrategyBroker(broker, "alpha")
+    await alpha.buy("AAPL", 5)
+    closing = await alpha.close_position("AAPL")
+    assert closing.client_order_id == "alpha-2" and alpha.owns(closing)
+    assert await broker.get_position("AAPL") is None

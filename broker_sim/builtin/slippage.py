@@ -77,10 +77,10 @@ class VolumeShareSlippage:
 
     @hookimpl
     def broker_sim_slippage(
-        self, order: Order, price: float, market: MarketData | None, ctx: HookContext
+        self, order: Order, price: float, market: MarketData | None, quantity: float
     ) -> float | None:
         if not isinstance(market, Bar) or market.volume <= 0:
             return price
-        share = min(ctx.fill_quantity / market.volume, self.volume_limit)
+        share = min(quantity / market.volume, self.volume_limit)
         impact = price * self.price_impact * share * share
         return price + impact if order.side is Side.BUY else max(0.0, price - impact)

@@ -74,7 +74,7 @@ async def test_stop_triggers_when_the_bar_reaches_it() -> None:
     await tape.bar(100, 101, 99, 100)
     order = await broker.buy("AAPL", 10, type="stop", stop_price=103.0, time_in_force="gtc")
     await tape.bar(100, 102, 99, 101)
-    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await broker.get_order(order.id)).status is OrderStatus.NEW
     await tape.bar(101, 104, 100, 103.5)
     filled = await broker.get_order(order.id)
     assert filled.status is OrderStatus.FILLED
@@ -100,7 +100,7 @@ async def test_stop_limit_triggers_then_waits_as_a_limit() -> None:
     await tape.bar(100, 101, 99, 100)
     order = await broker.buy("AAPL", 10, type="stop_limit", stop_price=102.0, limit_price=102.5, time_in_force="gtc")
     await tape.bar(103, 104, 102.8, 103.5)  # gaps above the limit: triggered, not filled
-    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await broker.get_order(order.id)).status is OrderStatus.NEW
     await tape.bar(103, 103, 101.5, 102)  # back through the limit (and below the stop): fills as a limit
     filled = await broker.get_order(order.id)
     assert filled.status is OrderStatus.FILLED
@@ -118,7 +118,7 @@ async def test_trailing_stop_follows_the_high_and_triggers() -> None:
     for high in (101, 103, 106):
         await tape.bar(high - 1, high, high - 1.5, high - 0.5)
     trailing = await broker.get_order(order.id)
-    assert trailing.status is OrderStatus.ACCEPTED
+    assert trailing.status is OrderStatus.NEW
     assert trailing.stop_price == 104.0  # 106 - 2: it followed the high, never down
     await tape.bar(105, 105.5, 103, 103.5)
     filled = await broker.get_order(order.id)
@@ -145,7 +145,7 @@ async def test_next_bar_market_order_fills_at_the_next_open_never_the_submission
     tape = Tape(broker)
     submitted_on = await tape.bar(100, 110, 90, 105)
     order = await broker.buy("AAPL", 1)
-    assert order.status is OrderStatus.ACCEPTED  # nothing from the bar it was seen in
+    assert order.status is OrderStatus.NEW  # nothing from the bar it was seen in
     await tape.bar(107, 108, 106, 107.5)
     filled = await broker.get_order(order.id)
     assert filled.filled_avg_price == 107
@@ -164,7 +164,7 @@ async def test_limit_touched_but_not_crossed_does_not_fill_in_quote_mode() -> No
     await broker.update_market(Quote("AAPL", T0, 99.0, 100.0))
     order = await broker.buy("AAPL", 1, type="limit", limit_price=99.5, time_in_force="gtc")
     await broker.update_market(Quote("AAPL", T0, 99.0, 99.5))  # ask touches the limit
-    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await broker.get_order(order.id)).status is OrderStatus.NEW
     await broker.update_market(Quote("AAPL", T0, 99.0, 99.4))  # ask crosses it
     filled = await broker.get_order(order.id)
     assert filled.filled_avg_price == 99.4
@@ -245,7 +245,7 @@ async def test_per_action_latency_times_submit_and_cancel_separately() -> None:
     broker = _broker(latency=latency)
     await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
     order = await broker.buy("AAPL", 1, type="limit", limit_price=50.0, time_in_force="gtc")
-    accepted = await broker.wait_for(order.id, "accepted")
+    accepted = await broker.wait_for(order.id, "new")
     assert (accepted.updated_at - T0).total_seconds() == 2.0
     await broker.cancel_order(order.id)
     canceled = await broker.wait_for(order.id, "canceled")
@@ -278,7 +278,7 @@ async def test_replace_a_working_order() -> None:
     old = await broker.get_order(order.id)
     assert old.status is OrderStatus.REPLACED and old.replaced_by == new.id
     assert new.replaces == order.id and new.id != order.id
-    assert (new.quantity, new.limit_price, new.status) == (20, 95.0, OrderStatus.ACCEPTED)
+    assert (new.quantity, new.limit_price, new.status) == (20, 95.0, OrderStatus.NEW)
     assert (await broker.get_account()).buying_power == pytest.approx(100_000 - 20 * 95.0)
     await broker.update_market(Bar("AAPL", T0, 94, 94, 94, 94))
     assert (await broker.get_order(new.id)).status is OrderStatus.FILLED
@@ -305,16 +305,22 @@ async def test_replace_below_the_filled_quantity_is_invalid_and_changes_nothing(
 
 async def test_a_replace_racing_a_fill_under_latency_loses_to_the_fill() -> None:
     broker = _broker(latency={"model": "constant", "seconds": 1.0})
+    events: list[tuple[str, str]] = []
+    broker.add_listener(lambda event: events.append((event.type.value, event.order.id)))
     await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
     order = await broker.buy("AAPL", 10, type="limit", limit_price=95.0, time_in_force="gtc")
     await broker.clock.advance(1.5)  # type: ignore[attr-defined]
-    pending = await broker.replace_order(order.id, limit_price=90.0)
-    assert pending.status is OrderStatus.PENDING_REPLACE
+    successor = await broker.replace_order(order.id, limit_price=90.0)
+    assert successor.status is OrderStatus.PENDING_NEW and successor.replaces == order.id
+    assert (await broker.get_order(order.id)).status is OrderStatus.PENDING_REPLACE
     await broker.update_market(Bar("AAPL", T0, 94, 94, 94, 94))  # fills before the replace arrives
     await broker.clock.advance(2.0)  # type: ignore[attr-defined]
     final = await broker.get_order(order.id)
     assert final.status is OrderStatus.FILLED and final.replaced_by is None
-    assert len(await broker.list_orders("all")) == 1
+    refused = await broker.get_order(successor.id)
+    assert refused.status is OrderStatus.REJECTED and "already filled" in (refused.reject_reason or "")
+    assert events[-2:] == [("order_replace_rejected", order.id), ("rejected", successor.id)]
+    assert broker.reservations() == {}
 
 
 async def test_a_replace_under_latency_ends_replaced_and_links_the_successor() -> None:
@@ -325,7 +331,7 @@ async def test_a_replace_under_latency_ends_replaced_and_links_the_successor() -
     await broker.replace_order(order.id, limit_price=90.0)
     replaced = await broker.wait_for(order.id, "replaced")
     successor = await broker.get_order(replaced.replaced_by or "")
-    assert successor.limit_price == 90.0 and successor.status is OrderStatus.ACCEPTED
+    assert successor.limit_price == 90.0 and successor.status is OrderStatus.NEW
 
 
 # -- opg, cls, day, margin -----------------------------------------------------------------------------------
@@ -342,7 +348,7 @@ async def test_opg_fills_at_the_next_sessions_opening_bar_open() -> None:
     await _bar_at(broker, evening, 100, 101)
     order = await broker.buy("AAPL", 10, time_in_force="opg")
     await _bar_at(broker, evening + timedelta(minutes=30), 101, 102)  # same session: not yet
-    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED  # at the venue, not yet working
     next_open = T0 + timedelta(days=1)  # 09:30 New York next day
     await _bar_at(broker, next_open, 104, 106)
     filled = await broker.get_order(order.id)
@@ -364,7 +370,7 @@ async def test_cls_fills_at_the_last_bar_before_the_close() -> None:
     await _bar_at(broker, order_time, 100, 101)
     order = await broker.buy("AAPL", 10, time_in_force="cls")
     await _bar_at(broker, T0.replace(hour=20, minute=59), 102, 103.5)  # the last bar of the session
-    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await broker.get_order(order.id)).status is OrderStatus.NEW
     await _bar_at(broker, T0.replace(hour=22), 110, 111)  # after the close: the order was judged at 16:00
     filled = await broker.get_order(order.id)
     assert filled.status is OrderStatus.FILLED and filled.filled_avg_price == 103.5
@@ -376,7 +382,7 @@ async def test_day_order_expires_at_the_close_in_a_replay() -> None:
     await _bar_at(broker, T0, 100, 100)
     order = await broker.buy("AAPL", 10, type="limit", limit_price=90.0)
     await _bar_at(broker, T0.replace(hour=20, minute=59), 95, 95)
-    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await broker.get_order(order.id)).status is OrderStatus.NEW
     await _bar_at(broker, T0 + timedelta(days=1), 80, 80)  # next morning: too late, it expired at 16:00
     expired = await broker.get_order(order.id)
     assert expired.status is OrderStatus.EXPIRED and expired.updated_at == T0.replace(hour=21, minute=0)
@@ -403,7 +409,7 @@ async def test_orders_not_yet_accepted_or_pending_replace_refuse_replace_and_can
     broker = _broker(latency={"model": "constant", "seconds": 1.0})
     await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
     order = await broker.buy("AAPL", 10, type="limit", limit_price=95.0, time_in_force="gtc")
-    with pytest.raises(OrderNotReplaceable, match="is new: it cannot be replaced"):
+    with pytest.raises(OrderNotReplaceable, match="is pending_new: it cannot be replaced"):
         await broker.replace_order(order.id, limit_price=90.0)
     await broker.clock.advance(1.5)  # type: ignore[attr-defined]
     await broker.replace_order(order.id, limit_price=90.0)

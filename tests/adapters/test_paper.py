@@ -10,6 +10,7 @@ import pytest
 from broker_sim import (
     Bar,
     EventType,
+    Fill,
     InvalidMarketData,
     InvalidOrder,
     InvalidRequest,
@@ -55,8 +56,8 @@ def _bar(symbol: str, price: float, when: object = T0, low: float | None = None,
 
 async def test_order_submission_tracks_status_until_filled(broker: PaperBroker) -> None:
     order = await broker.buy("AAPL", 10, reference_price=150.0)
-    assert order.status is OrderStatus.NEW
-    assert (await broker.get_order(order.id)).status is OrderStatus.NEW
+    assert order.status is OrderStatus.PENDING_NEW
+    assert (await broker.get_order(order.id)).status is OrderStatus.PENDING_NEW
     filled = await broker.wait_for(order.id, "filled")
     assert filled.status is OrderStatus.FILLED
     assert filled.filled_quantity == 10
@@ -153,22 +154,29 @@ async def test_short_sale_is_rejected_when_shorting_is_disabled(instant: PaperBr
 async def test_concurrent_orders_never_spend_more_than_the_cash(broker: PaperBroker) -> None:
     # 20 orders of 10 000 each against 100 000: at most 9 can be paid for (slippage included).
     orders = await asyncio.gather(*(broker.buy("AAPL", 100, reference_price=100.0) for _ in range(20)))
-    cash_seen = []
-    broker.add_listener(lambda event: cash_seen.append(broker.ledger.cash))
+    cash_seen = [100_000.0]
+
+    def follow_cash(event: OrderEvent) -> None:
+        if event.fill is not None:
+            fill = event.fill
+            cash_seen.append(cash_seen[-1] - fill.signed_quantity * fill.price - fill.fee)
+
+    broker.add_listener(follow_cash)
     final = [await broker.wait_for(order.id) for order in orders]
     filled = [o for o in final if o.status is OrderStatus.FILLED]
     assert len(filled) == 9
     assert all(o.status is OrderStatus.REJECTED for o in final if o not in filled)
     account = await broker.get_account()
     assert account.cash >= 0
-    assert min(cash_seen) >= 0
+    assert len(cash_seen) == 10 and min(cash_seen) >= 0
+    assert account.cash == pytest.approx(cash_seen[-1], abs=1e-6)
     assert account.cash == pytest.approx(100_000 - 9 * 100 * 100.05, abs=1e-6)
 
 
 async def test_a_fill_the_account_cannot_pay_after_a_price_jump_is_rejected(broker: PaperBroker) -> None:
     await broker.update_market(_bar("AAPL", 100.0))
     order = await broker.buy("AAPL", 990, reference_price=100.0)
-    assert order.status is OrderStatus.NEW
+    assert order.status is OrderStatus.PENDING_NEW
     await broker.update_market(_bar("AAPL", 200.0))  # the price doubles while the order is on its way
     final = await broker.wait_for(order.id)
     assert final.status is OrderStatus.REJECTED
@@ -184,10 +192,10 @@ async def test_a_fill_the_account_cannot_pay_after_a_price_jump_is_rejected(brok
 async def test_limit_buy_rests_until_the_market_reaches_it(instant: PaperBroker) -> None:
     await instant.update_market(_bar("AAPL", 100.0))
     order = await instant.buy("AAPL", 10, type="limit", limit_price=95.0, time_in_force="gtc")
-    assert order.status is OrderStatus.ACCEPTED
+    assert order.status is OrderStatus.NEW
     assert (await instant.get_account()).buying_power == pytest.approx(100_000 - 10 * 95.0)
     await instant.update_market(_bar("AAPL", 96.0, T0 + timedelta(minutes=1)))
-    assert (await instant.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await instant.get_order(order.id)).status is OrderStatus.NEW
     await instant.update_market(_bar("AAPL", 94.0, T0 + timedelta(minutes=2)))
     filled = await instant.get_order(order.id)
     assert filled.status is OrderStatus.FILLED
@@ -244,7 +252,7 @@ async def test_gtc_order_outlives_the_session(broker: PaperBroker) -> None:
     await broker.update_market(_bar("AAPL", 100.0))
     order = await broker.buy("AAPL", 10, type="limit", limit_price=50.0, time_in_force="gtc")
     await broker.clock.advance(3 * 86_400)
-    assert (await broker.get_order(order.id)).status is OrderStatus.ACCEPTED
+    assert (await broker.get_order(order.id)).status is OrderStatus.NEW
 
 
 async def test_ioc_limit_that_cannot_fill_is_canceled(instant: PaperBroker) -> None:
@@ -359,7 +367,7 @@ async def test_events_arrive_in_order_to_listeners_and_iterators(broker: PaperBr
     await broker.buy("AAPL", 1, reference_price=10.0)
     await broker.close()
     await consumer
-    expected = [EventType.NEW, EventType.ACCEPTED, EventType.FILL]
+    expected = [EventType.PENDING_NEW, EventType.NEW, EventType.FILL]
     assert seen == expected
     assert iterated[:3] == expected
     assert heard_async[:3] == expected
@@ -393,7 +401,7 @@ async def test_wait_for_times_out_on_simulated_time(instant: PaperBroker) -> Non
     await instant.update_market(_bar("AAPL", 100.0))
     order = await instant.buy("AAPL", 1, type="limit", limit_price=50.0, time_in_force="gtc")
     start = instant.clock.time()
-    with pytest.raises(OrderTimeout, match="still accepted after 30 s"):
+    with pytest.raises(OrderTimeout, match="still new after 30 s"):
         await instant.wait_for(order.id, "filled", timeout=30)
     assert instant.clock.time() == start + 30
 
@@ -415,15 +423,19 @@ async def test_broker_works_as_an_async_context_manager(clock: SimulatedClock) -
 
 async def _run(seed: int) -> list[tuple[object, ...]]:
     broker = PaperBroker(100_000, seed=seed, clock=SimulatedClock(T0))
+    fills: list[Fill] = []
+    broker.add_listener(lambda event: fills.append(event.fill) if event.fill is not None else None)
     orders = [await broker.buy("AAPL", 1, reference_price=100.0 + i) for i in range(10)]
     for order in orders:
         await broker.wait_for(order.id)
-    return [(f.order_id, f.price, f.timestamp) for f in broker.fills]
+    position = {order.id: index for index, order in enumerate(orders)}
+    return [(position[f.order_id], f.price, f.timestamp, f.order_id, f.execution_id) for f in fills]
 
 
-async def test_same_seed_same_fills_other_seed_other_latencies() -> None:
+async def test_same_seed_same_fills_and_ids_other_seed_other_latencies() -> None:
     first, again, other = await _run(1), await _run(1), await _run(2)
-    assert first == again
+    assert first == again  # ids included: they come from the seed too
     assert [f[2] for f in first] != [f[2] for f in other]
+    assert {f[3] for f in first}.isdisjoint(f[3] for f in other)
     # Latency changes when orders fill, not at what price (no market moves here).
     assert sorted(f[:2] for f in first) == sorted(f[:2] for f in other)

@@ -1,0 +1,330 @@
+"""The account state and its one door: `AccountState.apply(change)` is the only way orders and money change.
+
+Each apply does three things in order:
+
+1. **validate**: the order exists, the status change is in the state machine's table, the fill fits the order,
+   and the account can carry it; a change that fails raises and changes nothing (`Refused` for a money
+   refusal the caller turns into a rejection, `InvalidTransition` for a bug);
+2. **record**: the change is handed to `recorder` (a journal) before anything moves;
+3. **change, then emit**: orders, reservations, cash and positions move together, then the order events go out
+   (observers, listeners, `events()`), so whoever hears of a change sees all of it.
+
+Recovery applies recorded changes again with ``replaying=True``: the same validation, except the money checks,
+which depend on market prices a journal does not keep.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from broker_sim._numeric import QTY_EPSILON, money_covers, qty_at_least
+from broker_sim.changes import (
+    Amendment,
+    Change,
+    Execution,
+    NewOrder,
+    Notice,
+    Replacement,
+    ReplaceRefused,
+    ReplaceRequest,
+    StatusChange,
+)
+from broker_sim.errors import BrokerError, InvalidTransition
+from broker_sim.ledger import Ledger
+from broker_sim.models import EventType, Fill, Order, OrderEvent, OrderStatus
+from broker_sim.orders import amend, transition
+
+__all__ = ["AccountState", "Refused"]
+
+_S = OrderStatus
+#: Statuses in which an order can fill (it is at the venue and working).
+_FILLABLE = frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
+#: Statuses that a fill leaves as they are (the request on its way still travels).
+_KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
+_FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
+
+
+class Refused(BrokerError):
+    """The account cannot take a change (not enough buying power, shorting disabled); nothing was changed.
+
+    `reason` is the text for the order's `reject_reason`.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AccountState:
+    """One account's orders, fills and money (a `Ledger`), changed only through `apply`.
+
+    `emit` receives every order event after its change is complete. `history`, when given, bounds how many
+    closed orders and fills stay in memory (the oldest are forgotten). `recorder`, when set, is called with each
+    validated change before it is applied (a journal); if it raises, nothing changes.
+    """
+
+    def __init__(self, ledger: Ledger, emit: Callable[[OrderEvent], None], *, history: int | None = None) -> None:
+        self.ledger = ledger
+        self.history = history
+        self.recorder: Callable[[Change], None] | None = None
+        self._emit = emit
+        self._orders: dict[str, Order] = {}
+        self._client_ids: dict[str, str] = {}
+        self._replaces: dict[str, ReplaceRequest] = {}
+        self._fills: list[Fill] | deque[Fill] = [] if history is None else deque(maxlen=history)
+        self._closed: deque[str] = deque()
+        self._handlers: dict[type, Callable[[Any, bool], Order]] = {
+            NewOrder: self._new_order,
+            StatusChange: self._status_change,
+            Execution: self._execution,
+            Amendment: self._amendment,
+            ReplaceRequest: self._replace_request,
+            Replacement: self._replacement,
+            ReplaceRefused: self._replace_refused,
+            Notice: self._notice,
+        }
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def order(self, order_id: str) -> Order | None:
+        """The latest snapshot of `order_id`, or None (unknown, or forgotten from a bounded history)."""
+        return self._orders.get(order_id)
+
+    def by_client_id(self, client_order_id: str) -> Order | None:
+        """The order with this client order id, or None."""
+        order_id = self._client_ids.get(client_order_id)
+        return None if order_id is None else self._orders[order_id]
+
+    def orders(self) -> Iterator[Order]:
+        """Every order still in memory, oldest first."""
+        return iter(self._orders.values())
+
+    def open_orders(self) -> list[Order]:
+        """The orders that are not final, oldest first."""
+        return [order for order in self._orders.values() if order.status.is_open]
+
+    def pending_replace(self, order_id: str) -> ReplaceRequest | None:
+        """The replace on its way for `order_id`, if any."""
+        return self._replaces.get(order_id)
+
+    @property
+    def fills(self) -> list[Fill]:
+        """The fills in memory, in execution order (a copy)."""
+        return list(self._fills)
+
+    # -- the door -------------------------------------------------------------------------------------------
+
+    def apply(self, change: Change, *, replaying: bool = False) -> Order:
+        """Validate, record, apply and announce one change; returns the snapshot of the order it changed (for a
+        replace, of the successor). Raises `Refused` or `InvalidTransition` with nothing changed."""
+        return self._handlers[change.__class__](change, replaying)
+
+    def replay(self, changes: Iterable[Change]) -> None:
+        """Apply recorded changes again, in order (recovery): no money checks, nothing recorded or emitted twice
+        is assumed of the caller, who sets `recorder` and listeners only after."""
+        for change in changes:
+            self.apply(change, replaying=True)
+
+    def _record(self, change: Change) -> None:
+        if self.recorder is not None:
+            self.recorder(change)
+
+    def _get(self, order_id: str) -> Order:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise InvalidTransition(f"no order {order_id!r} in this account")
+        return order
+
+    def _store(self, order: Order) -> None:
+        self._orders[order.id] = order
+        if order.status.is_final:
+            self.ledger.release(order.id)
+            if self.history is not None:
+                closed = self._closed
+                closed.append(order.id)
+                while len(closed) > self.history:
+                    forgotten = self._orders.pop(closed.popleft(), None)
+                    if forgotten is not None:
+                        self._client_ids.pop(forgotten.client_order_id, None)
+
+    def _check_new(self, order: Order) -> None:
+        if order.id in self._orders:
+            raise InvalidTransition(f"order id {order.id!r} is already taken")
+        if order.client_order_id in self._client_ids:
+            raise InvalidTransition(f"client_order_id {order.client_order_id!r} is already taken")
+
+    def _new_order(self, change: NewOrder, replaying: bool) -> Order:
+        order, reservation = change.order, change.reservation
+        self._check_new(order)
+        if order.status is _S.PENDING_NEW:
+            if reservation is None or reservation.order_id != order.id:
+                raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
+            if not replaying:
+                self._check_fits(reservation.cash, reservation.shares, reservation.symbol)
+        elif order.status is not _S.REJECTED or reservation is not None:
+            raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
+        self._record(change)
+        self._client_ids[order.client_order_id] = order.id
+        if reservation is not None:
+            self.ledger.hold(reservation)
+        self._store(order)
+        self._emit(OrderEvent(EventType(order.status.value), order, order.created_at))
+        return order
+
+    def _check_fits(self, cash: float, shares: float, symbol: str, releasing: str | None = None) -> None:
+        ledger = self.ledger
+        if cash > 0:
+            available = ledger.buying_power()
+            freed = ledger.reservation(releasing) if releasing is not None else None
+            if freed is not None:
+                available += freed.cash
+            if not money_covers(available, cash):
+                raise Refused(f"insufficient buying power: needs {cash:.2f}, available {available:.2f}")
+        if shares > QTY_EPSILON and shares > ledger.shares_available(symbol, releasing=releasing) + QTY_EPSILON:
+            raise Refused(f"cannot reserve {shares:g} {symbol}: they are held by other orders")
+
+    def _status_change(self, change: StatusChange, replaying: bool) -> Order:
+        order = self._get(change.order_id)
+        status = change.status
+        fields: dict[str, Any] = {}
+        if change.reject_reason is not None:
+            fields["reject_reason"] = change.reject_reason
+        if change.hwm is not None:
+            fields["hwm"] = change.hwm
+        if change.stop_price is not None:
+            fields["stop_price"] = change.stop_price
+        stamp = _FINAL_TIME_FIELD.get(status)
+        if stamp is not None:
+            fields[stamp] = change.timestamp
+        updated = transition(order, status, change.timestamp, **fields)
+        self._record(change)
+        self._store(updated)
+        self._emit(OrderEvent(change.event, updated, change.timestamp))
+        return updated
+
+    def _execution(self, change: Execution, replaying: bool) -> Order:
+        fill = change.fill
+        order = self._get(fill.order_id)
+        if order.status not in _FILLABLE:
+            raise InvalidTransition(f"order {order.id} cannot fill while {order.status.value}")
+        remaining = order.quantity - order.filled_quantity
+        if (
+            fill.symbol != order.symbol
+            or fill.side is not order.side
+            or not 0 < fill.quantity < remaining + QTY_EPSILON
+        ):
+            raise InvalidTransition(f"fill {fill} does not fit order {order.id} ({remaining:g} remaining)")
+        if not replaying:
+            reason = self.ledger.fill_refusal(fill, order.id)
+            if reason is not None:
+                raise Refused(reason)
+        filled = order.filled_quantity + fill.quantity
+        average = ((order.filled_avg_price or 0.0) * order.filled_quantity + fill.price * fill.quantity) / filled
+        if qty_at_least(filled, order.quantity):
+            updated = transition(
+                order,
+                _S.FILLED,
+                fill.timestamp,
+                filled_quantity=order.quantity,
+                filled_avg_price=average,
+                filled_at=fill.timestamp,
+            )
+            event = EventType.FILL
+        else:
+            status = order.status if order.status in _KEPT_BY_FILLS else _S.PARTIALLY_FILLED
+            updated = transition(order, status, fill.timestamp, filled_quantity=filled, filled_avg_price=average)
+            event = EventType.PARTIAL_FILL
+        self._record(change)
+        self.ledger.book_fill(fill, order.id)
+        self._fills.append(fill)
+        self._store(updated)
+        self._emit(OrderEvent(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))
+        return updated
+
+    def _amendment(self, change: Amendment, replaying: bool) -> Order:
+        order = self._get(change.order_id)
+        if not order.status.is_open:
+            raise InvalidTransition(f"order {order.id} is {order.status.value}: it cannot be amended")
+        fields = {
+            name: value
+            for name, value in (
+                ("stop_price", change.stop_price),
+                ("hwm", change.hwm),
+                ("triggered_at", change.triggered_at),
+            )
+            if value is not None
+        }
+        updated = amend(order, change.timestamp, **fields)
+        self._record(change)
+        self._orders[order.id] = updated
+        return updated
+
+    def _replace_request(self, change: ReplaceRequest, replaying: bool) -> Order:
+        old = self._get(change.order_id)
+        successor = change.successor
+        self._check_new(successor)
+        if successor.status is not _S.PENDING_NEW or successor.replaces != old.id:
+            raise InvalidTransition(f"a replacement starts pending_new and names the order it replaces: {successor}")
+        if old.id in self._replaces:
+            raise InvalidTransition(f"order {old.id} already has a replace on its way")
+        pending = transition(old, _S.PENDING_REPLACE, change.timestamp)
+        self._record(change)
+        self._replaces[old.id] = change
+        self._client_ids[successor.client_order_id] = successor.id
+        self._store(pending)
+        self._store(successor)
+        self._emit(OrderEvent(EventType.PENDING_REPLACE, pending, change.timestamp))
+        self._emit(OrderEvent(EventType.PENDING_NEW, successor, change.timestamp))
+        return successor
+
+    def _replacement(self, change: Replacement, replaying: bool) -> Order:
+        request = self._replaces.get(change.order_id)
+        if request is None or request.successor.id != change.successor_id:
+            raise InvalidTransition(f"no replace of order {change.order_id} by {change.successor_id} is on its way")
+        old, successor = self._get(change.order_id), self._get(change.successor_id)
+        reservation = change.reservation
+        if reservation.order_id != successor.id:
+            raise InvalidTransition(f"the reservation of replacement {successor.id} names {reservation.order_id}")
+        if not replaying:
+            self._check_fits(reservation.cash, reservation.shares, reservation.symbol, releasing=old.id)
+        when = change.timestamp
+        replaced = transition(old, _S.REPLACED, when, replaced_by=successor.id, replaced_at=when)
+        working = transition(successor, _S.NEW, when, quantity=change.quantity)
+        self._record(change)
+        del self._replaces[old.id]
+        self._store(replaced)
+        self.ledger.hold(reservation)
+        self._store(working)
+        self._emit(OrderEvent(EventType.REPLACED, replaced, when))
+        self._emit(OrderEvent(EventType.NEW, working, when))
+        return working
+
+    def _replace_refused(self, change: ReplaceRefused, replaying: bool) -> Order:
+        request = self._replaces.get(change.order_id)
+        if request is None or request.successor.id != change.successor_id:
+            raise InvalidTransition(f"no replace of order {change.order_id} by {change.successor_id} is on its way")
+        successor = self._get(change.successor_id)
+        when = change.timestamp
+        rejected = transition(successor, _S.REJECTED, when, reject_reason=change.reason, failed_at=when)
+        old = self._orders.get(change.order_id)
+        back = old
+        if old is not None and old.status is _S.PENDING_REPLACE:
+            status = _S.PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S.NEW
+            back = transition(old, status, when)
+        self._record(change)
+        del self._replaces[change.order_id]
+        if back is not None and back is not old:
+            self._store(back)
+        self._store(rejected)
+        if back is not None:
+            self._emit(OrderEvent(EventType.ORDER_REPLACE_REJECTED, back, when))
+        self._emit(OrderEvent(EventType.REJECTED, rejected, when))
+        return rejected
+
+    def _notice(self, change: Notice, replaying: bool) -> Order:
+        order = self._get(change.order_id)
+        self._record(change)
+        self._emit(OrderEvent(change.event, order, change.timestamp))
+        return order

@@ -1,0 +1,388 @@
+"""PaperBroker: the `Broker` interface over a simulated venue. Latency, fills, slippage and fees come from pluggy
+hooks (`ModelSet`); orders and money change only through the account's one door (`AccountState.apply`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pluggy
+
+from broker_sim._numeric import QTY_EPSILON
+from broker_sim.account import AccountState
+from broker_sim.broker import Broker
+from broker_sim.calendar import TradingSession
+from broker_sim.clock import Clock, SimulatedClock
+from broker_sim.errors import (
+    DuplicateClientOrderId,
+    InvalidMarketData,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderNotReplaceable,
+)
+from broker_sim.ids import IdSource
+from broker_sim.ledger import DEFAULT_SHORT_MARGIN, Ledger, Reservation
+from broker_sim.models import (
+    Account,
+    Bar,
+    Fill,
+    MarketData,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Quote,
+    TimeInForce,
+    Trade,
+)
+from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
+
+from .model_set import ModelSet
+from .settings import PaperSettings
+from .venue import Venue
+
+__all__ = ["PaperBroker"]
+
+log = logging.getLogger(__name__)
+
+_MARKET_TYPES = frozenset({Bar, Quote, Trade})
+_S = OrderStatus
+#: Statuses an order cannot be replaced from: on its way, not yet working, or with a request already on its way.
+_NOT_REPLACEABLE = frozenset({_S.PENDING_NEW, _S.ACCEPTED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
+
+
+class _LastPrices:
+    """The ledger's marks, read from the latest market events only when the ledger asks (not per update)."""
+
+    __slots__ = ("_market",)
+
+    def __init__(self, market: dict[str, MarketData]) -> None:
+        self._market = market
+
+    def get(self, symbol: str, default: Any = None) -> Any:
+        event = self._market.get(symbol)
+        return default if event is None else event.price
+
+
+def _same_request(order: Order, request: OrderRequest) -> bool:
+    """Whether `request` asks for what `order` was submitted as (an idempotent resubmission)."""
+    quantity_matches = (
+        order.notional == request.notional
+        if request.notional is not None
+        else request.quantity is not None and abs(order.quantity - request.quantity) <= QTY_EPSILON
+    )
+    return (
+        quantity_matches
+        and order.symbol == request.symbol
+        and order.side is request.side
+        and order.type is request.type
+        and order.time_in_force is request.time_in_force
+        and order.limit_price == request.limit_price
+        and (order.type is OrderType.TRAILING_STOP or order.stop_price == request.stop_price)
+        and order.trail_price == request.trail_price
+        and order.trail_percent == request.trail_percent
+        and order.order_class is request.order_class
+        and order.extended_hours == request.extended_hours
+    )
+
+
+class PaperBroker(Broker):
+    """A simulated broker account whose latency, fill, slippage and commission models are pluggy plugins.
+
+    Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
+    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
+    `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
+    simulated clock starting now. `plugins` are extra plugin files; `plugin_manager`, when given, supplies the
+    plugins instead of the default set (built-ins + entry points): the broker copies it, so brokers never share
+    selected models. `symbols`, when given, is the complete list of tradable symbols. `history`, when given,
+    bounds how many closed orders and fills stay in memory (the oldest are forgotten: `get_order` on them
+    raises `OrderNotFound`, and their client order ids may be used again); the simulation runner sets it, as
+    it records every order and fill on disk itself.
+
+    Every change to orders and money goes through `state` (`AccountState.apply`); read it, never write it.
+    """
+
+    def __init__(
+        self,
+        initial_balance: float = 100_000.0,
+        *,
+        seed: int | None = 42,
+        allow_short: bool = False,
+        slippage: Mapping[str, Any] | str | None = None,
+        latency: Mapping[str, Any] | str | None = None,
+        fill: Mapping[str, Any] | str | None = None,
+        commission: Mapping[str, Any] | str | None = None,
+        clock: Clock | None = None,
+        plugins: Iterable[str] = (),
+        plugin_manager: pluggy.PluginManager | None = None,
+        symbols: Iterable[str] | None = None,
+        session: TradingSession | Mapping[str, Any] | None = None,
+        short_margin: float = DEFAULT_SHORT_MARGIN,
+        history: int | None = None,
+    ) -> None:
+        settings = PaperSettings.check(
+            initial_balance=initial_balance,
+            seed=seed,
+            allow_short=allow_short,
+            short_margin=short_margin,
+            session=session,
+            symbols=symbols,
+            history=history,
+        )
+        super().__init__(clock if clock is not None else SimulatedClock())
+        self.settings = settings
+        self.seed = settings.seed
+        self.session = settings.session
+        self.symbols = settings.symbols
+        self.history = settings.history
+        self._market: dict[str, MarketData] = {}
+        ledger = Ledger(
+            settings.initial_balance,
+            allow_short=settings.allow_short,
+            short_margin=settings.short_margin,
+            marks=_LastPrices(self._market),
+        )
+        #: The account: orders, fills and money, changed only through `state.apply`.
+        self.state = AccountState(ledger, self._emit, history=settings.history)
+        self._manager: PluginManager = (
+            create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
+        )
+        for path in plugins if plugin_manager is not None else ():
+            load_plugin_file(self._manager, path)
+        self._models = ModelSet(
+            self._manager,
+            settings.models({"slippage": slippage, "latency": latency, "fill": fill, "commission": commission}),
+            settings.seed,
+            self.clock.time,
+            ledger.account,
+        )
+        self._observer_hook = self._manager.hook.broker_sim_order_event
+        self._observed = -1
+        self._observers: list[tuple[str, Any]] | None = []
+        #: Order, client order and execution ids (UUID strings) drawn from the seed.
+        self.ids = IdSource(settings.seed)
+        self._venue = Venue(self.state, self._models, self.clock, settings.session, self.ids, self._market)
+        self._book = self._venue.book
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """The model object selected for each kind (slippage, latency, fill, commission)."""
+        return dict(self._models.objects)
+
+    @property
+    def plugin_manager(self) -> PluginManager:
+        """This broker's own plugin manager: built-ins, entry points, plugin files and the selected models.
+
+        Plugins registered on it later (wrappers, observers) take effect from the next hook call.
+        """
+        return self._manager
+
+    @property
+    def fills(self) -> list[Fill]:
+        """The fills in memory (all of them unless `history` bounds it), in execution order (a copy)."""
+        return self.state.fills
+
+    def reservations(self) -> Mapping[str, Reservation]:
+        """What each working order holds of the account (cash units and shares), by order id."""
+        return self.state.ledger.reservations()
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    def _emit(self, event: OrderEvent) -> None:
+        """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
+        waiters, listeners and `events()` iterators."""
+        if self._observed != self._manager.generation:
+            self._observed = self._manager.generation
+            impls = self._observer_hook.get_hookimpls()
+            wrapped = any(impl.wrapper or impl.hookwrapper for impl in impls)
+            self._observers = None if wrapped else [(impl.plugin_name, impl.function) for impl in impls]
+        observers = self._observers
+        if observers is None:
+            try:
+                self._observer_hook(event=event)
+            except Exception:
+                log.exception("order event observers failed on %s", event.type.value)
+        else:
+            for name, function in observers:
+                try:
+                    function(event)
+                except Exception:
+                    log.exception("order event observer %s failed on %s", name, event.type.value)
+        self._publish(event)
+
+    # -- market data ----------------------------------------------------------------------------------------
+
+    async def update_market(self, event: MarketData) -> None:
+        """Take a bar, quote or trade as the latest market for its symbol and offer it to the working orders."""
+        self.update_market_nowait(event)
+
+    def update_market_nowait(self, event: MarketData) -> None:
+        """`update_market` for callers outside a coroutine or on the replay hot path (no await at all).
+
+        With no working order for the symbol this is two dict operations: no hook call, no logging. It does not
+        move the clock; a replay moves it to the event's time first.
+        """
+        if event.__class__ not in _MARKET_TYPES:
+            raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
+        self._market[event.symbol] = event
+        resting = self._book.get(event.symbol)
+        if resting:
+            self._venue.offer_resting(resting, event)
+
+    # -- orders ---------------------------------------------------------------------------------------------
+
+    def _check_supported(self, request: OrderRequest) -> None:
+        where = f"{request.side.value} order for {request.symbol}"
+        if self.symbols is not None and request.symbol not in self.symbols:
+            raise InvalidOrder(f"unknown symbol {request.symbol!r} ({where}); tradable: {sorted(self.symbols)}")
+        fill_types = self._models.fill_types
+        if fill_types is not None and request.type not in fill_types:
+            raise InvalidOrder(
+                f"order type {request.type.value} is not supported by fill model {self._models.names['fill']!r} "
+                f"({where}); supported: {', '.join(sorted(t.value for t in fill_types))}"
+            )
+
+    def _check_client_id(self, client_order_id: str, request: OrderRequest) -> Order | None:
+        """The order a repeated `client_order_id` names if `request` is the same (None if the id is new);
+        `DuplicateClientOrderId` if it names a different order."""
+        known = self.state.by_client_id(client_order_id)
+        if known is None:
+            return None
+        if _same_request(known, request):
+            return known
+        raise DuplicateClientOrderId(
+            f"client_order_id {client_order_id!r} is already used by order {known.id} "
+            f"({known.side.value} {known.quantity:g} {known.symbol} {known.type.value}); "
+            "client order ids must be unique"
+        )
+
+    async def submit_order(self, request: OrderRequest) -> Order:
+        if not isinstance(request, OrderRequest):
+            raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
+        if request.client_order_id is not None:
+            known = self._check_client_id(request.client_order_id, request)
+            if known is not None:
+                return self.state.order(known.id) or known
+        self._check_supported(request)
+        return self._venue.submit(request)
+
+    async def cancel_order(self, order_id: str) -> Order:
+        order = self._get(order_id)
+        if order.status.is_final:
+            raise OrderNotCancelable(f"order {order_id} ({order.symbol}) is already {order.status.value}")
+        if order.status is _S.PENDING_CANCEL:
+            return order
+        if order.status is _S.PENDING_REPLACE:
+            raise OrderNotCancelable(
+                f"order {order_id} ({order.symbol}) is pending_replace: cancel its replacement once it works"
+            )
+        if order.replaces is not None and self.state.pending_replace(order.replaces) is not None:
+            raise OrderNotCancelable(
+                f"order {order_id} ({order.symbol}) replaces {order.replaces} and is on its way: "
+                "cancel it once it works"
+            )
+        return self._venue.request_cancel(order)
+
+    async def replace_order(
+        self,
+        order_id: str,
+        *,
+        quantity: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        time_in_force: TimeInForce | str | None = None,
+        trail: float | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Replace an open order, as Alpaca does; returns the new order (`replaces` = the old id).
+
+        The old order goes `pending_replace`, then `replaced` (with `replaced_by`) when the venue sees the
+        request; the new order carries on for `quantity` (the new total) less what the old one filled by then.
+        Under latency the new order is `pending_new` until then; a fill that reaches the venue first wins, and a
+        replace that finds the old order ended is refused (the new order `rejected`, an
+        `order_replace_rejected` event). `trail` is a trailing stop's new trail_price or trail_percent
+        (whichever it has). Malformed changes raise `InvalidOrder`; an order that is final, not yet working or
+        with a request on its way raises `OrderNotReplaceable`.
+        """
+        order = self._get(order_id)
+        if not order.status.is_open or order.status in _NOT_REPLACEABLE:
+            state = order.status.value
+            raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
+        if all(value is None for value in (quantity, limit_price, stop_price, time_in_force, trail)):
+            raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
+        trailing = order.type is OrderType.TRAILING_STOP
+        if trail is not None and not trailing:
+            raise InvalidOrder(f"trail is only for trailing_stop orders; order {order_id} is {order.type.value}")
+        if stop_price is not None and trailing:
+            raise InvalidOrder(f"order {order_id} is a trailing_stop: change its trail, not its stop_price")
+        by_price = order.trail_price is not None
+        request = OrderRequest(
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity if quantity is None else quantity,
+            type=order.type,
+            time_in_force=order.time_in_force if time_in_force is None else time_in_force,
+            limit_price=order.limit_price if limit_price is None else limit_price,
+            stop_price=None if trailing else (order.stop_price if stop_price is None else stop_price),
+            reference_price=order.reference_price,
+            trail_price=(trail if by_price and trail is not None else order.trail_price),
+            trail_percent=(trail if not by_price and trail is not None else order.trail_percent),
+            client_order_id=client_order_id,
+            order_class=order.order_class,
+            extended_hours=order.extended_hours,
+        )
+        if not request.quantity > order.filled_quantity + QTY_EPSILON:  # type: ignore[operator]
+            raise InvalidOrder(
+                f"quantity {request.quantity:g} is not above the {order.filled_quantity:g} already filled "
+                f"(order {order_id}, {order.symbol})"
+            )
+        self._check_supported(request)
+        if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
+            raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")
+        return self._venue.request_replace(order, request, client_order_id)
+
+    def _get(self, order_id: str) -> Order:
+        order = self.state.order(order_id)
+        if order is None:
+            raise OrderNotFound(f"no order with id {order_id!r}")
+        return order
+
+    async def get_order(self, order_id: str) -> Order:
+        return self._get(order_id)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        order = self.state.by_client_id(client_order_id)
+        if order is None:
+            raise OrderNotFound(f"no order with client_order_id {client_order_id!r}")
+        return order
+
+    async def list_orders(self, status: str = "open", symbols: Iterable[str] | None = None) -> list[Order]:
+        self._check_list_status(status)
+        wanted = None if symbols is None else frozenset([symbols] if isinstance(symbols, str) else symbols)
+        return [
+            order
+            for order in self.state.orders()
+            if (status == "all" or (status == "open") == order.status.is_open)
+            and (wanted is None or order.symbol in wanted)
+        ]
+
+    # -- positions and account ------------------------------------------------------------------------------
+
+    async def get_position(self, symbol: str) -> Position | None:
+        return self.state.ledger.position(symbol)
+
+    async def get_positions(self) -> list[Position]:
+        return self.state.ledger.positions()
+
+    async def get_account(self) -> Account:
+        return self.state.ledger.account()
+
+    async def close(self) -> None:
+        """Stop the venue: every pending timer (arrivals, cancels, replaces, expiries) is canceled, so nothing
+        arrives or fills any more; `events()` iterators end."""
+        self._venue.close()
+        await super().close()

@@ -1,0 +1,96 @@
+"""The paper adapter's account settings, checked once when a `PaperBroker` is built, and its default models."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from broker_sim.calendar import TradingSession
+from broker_sim.errors import ConfigError
+
+__all__ = ["DEFAULT_MODELS", "MODEL_KINDS", "PaperSettings"]
+
+#: The kinds of models a paper broker takes, in the order they are installed.
+MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+
+#: What a paper broker uses when its config leaves a model out: the seed engine's behaviour.
+DEFAULT_MODELS: dict[str, dict[str, object]] = {
+    "slippage": {"model": "fixed_bps", "bps": 5.0},
+    "latency": {"model": "uniform", "low": 0.5, "high": 2.0},
+    "fill": {"model": "immediate"},
+    "commission": {"model": "none"},
+}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@attrs.frozen(slots=True)
+class PaperSettings:
+    """A paper account's settings (see `PaperBroker` for what each means); `check` builds one from arguments."""
+
+    initial_balance: float
+    seed: int | None
+    allow_short: bool
+    short_margin: float
+    session: TradingSession
+    symbols: frozenset[str] | None
+    history: int | None
+
+    @classmethod
+    def check(
+        cls,
+        *,
+        initial_balance: object,
+        seed: object,
+        allow_short: object,
+        short_margin: object,
+        session: object,
+        symbols: object,
+        history: object,
+    ) -> PaperSettings:
+        """The settings, or a `ConfigError` naming the first bad argument, its value and what is valid."""
+        if not _is_number(initial_balance):
+            raise ConfigError(f"initial_balance must be a number, got {initial_balance!r}")
+        if not math.isfinite(initial_balance) or initial_balance < 0:  # type: ignore[arg-type,operator]
+            raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ConfigError(f"seed must be an integer (or null for a fresh one), got {seed!r}")
+        if not isinstance(allow_short, bool):
+            raise ConfigError(f"allow_short must be true or false, got {allow_short!r}")
+        if not _is_number(short_margin) or not short_margin >= 1:  # type: ignore[operator]
+            raise ConfigError(f"short_margin must be a number >= 1, got {short_margin!r}")
+        if isinstance(session, Mapping):
+            session = TradingSession(**session)
+        elif session is None:
+            session = TradingSession()
+        elif not isinstance(session, TradingSession):
+            raise ConfigError(
+                f"session must be a mapping like {{close: '16:00', timezone: America/New_York}}, got {session!r}"
+            )
+        if symbols is not None and (
+            isinstance(symbols, str)
+            or not isinstance(symbols, Iterable)
+            or not all(isinstance(s, str) and s for s in symbols)
+        ):
+            raise ConfigError(f"symbols must be a list of symbol names, got {symbols!r}")
+        if history is not None and (isinstance(history, bool) or not isinstance(history, int) or history < 1):
+            raise ConfigError(f"history must be an integer >= 1 (or null to keep everything), got {history!r}")
+        return cls(
+            float(initial_balance),  # type: ignore[arg-type]
+            seed,
+            allow_short,
+            float(short_margin),  # type: ignore[arg-type]
+            session,
+            frozenset(symbols) if symbols is not None else None,
+            history,
+        )
+
+    @staticmethod
+    def models(chosen: Mapping[str, Mapping[str, Any] | str | None]) -> dict[str, Mapping[str, Any] | str]:
+        """The model spec of each kind: the chosen one, else the default."""
+        return {kind: chosen[kind] if chosen.get(kind) is not None else DEFAULT_MODELS[kind] for kind in MODEL_KINDS}  # type: ignore[misc]

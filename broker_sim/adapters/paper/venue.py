@@ -1,0 +1,514 @@
+"""The simulated venue: orders on their way, the book of working orders, triggers, trailing stops, expiry, and the
+races between fills and cancel/replace requests. It changes nothing itself: every change is a record applied
+through the account's door (`AccountState.apply`); the venue only keeps what it needs to decide (the latest
+market event per symbol, which orders rest on which symbol, its timers).
+
+Life of an order: `submit` checks and prices it, then records it `pending_new` holding its reservation (or
+`rejected`), and it reaches the venue after the latency model's delay on the clock. There it starts working
+(`new`; an opg order waits `accepted` for the open) and is offered to the fill model; what does not fill rests
+(day, gtc) or is canceled (ioc, fok) and is offered again on every market update for its symbol. A cancel or
+replace travels with its own latency; a fill that reaches the venue first wins, and the late request is refused
+with an `order_cancel_rejected` or `order_replace_rejected` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from broker_sim._numeric import QTY_EPSILON, qty_at_least
+from broker_sim.account import AccountState, Refused
+from broker_sim.calendar import TradingSession
+from broker_sim.changes import (
+    Amendment,
+    Change,
+    Execution,
+    NewOrder,
+    Notice,
+    Replacement,
+    ReplaceRefused,
+    ReplaceRequest,
+    StatusChange,
+)
+from broker_sim.clock import Clock, TimerHandle
+from broker_sim.errors import ModelError
+from broker_sim.hookspecs import Action, FillDecision
+from broker_sim.ids import IdSource
+from broker_sim.models import (
+    Bar,
+    EventType,
+    Fill,
+    MarketData,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    unchecked_bar,
+)
+
+from .model_set import ModelSet
+
+__all__ = ["Venue", "first_snapshot"]
+
+_S = OrderStatus
+_ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
+_PLAIN_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
+#: What a stop order becomes once triggered.
+_TRIGGERED_AS = {
+    OrderType.STOP: OrderType.MARKET,
+    OrderType.TRAILING_STOP: OrderType.MARKET,
+    OrderType.STOP_LIMIT: OrderType.LIMIT,
+}
+
+
+def first_snapshot(
+    order_id: str,
+    client_order_id: str,
+    request: OrderRequest,
+    quantity: float,
+    now: Any,
+    replaces: str | None = None,
+) -> Order:
+    """An order's first snapshot (`pending_new`) from its request."""
+    return Order(
+        id=order_id,
+        client_order_id=client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        quantity=quantity,
+        type=request.type,
+        time_in_force=request.time_in_force,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        status=_S.PENDING_NEW,
+        filled_quantity=0.0,
+        filled_avg_price=None,
+        reject_reason=None,
+        created_at=now,
+        updated_at=now,
+        reference_price=request.reference_price,
+        trail_price=request.trail_price,
+        trail_percent=request.trail_percent,
+        replaces=replaces,
+        submitted_at=now,
+        order_class=request.order_class,
+        extended_hours=request.extended_hours,
+        notional=request.notional,
+    )
+
+
+class _Working:
+    """What the venue tracks about a working order besides its snapshot."""
+
+    __slots__ = ("evaluated", "expiry")
+
+    def __init__(self) -> None:
+        #: Whether the fill model has judged the order at least once (answered something other than NOT_YET).
+        self.evaluated = False
+        self.expiry: TimerHandle | None = None
+
+
+class Venue:
+    """The simulated venue of one paper account. `market` is shared with the broker (the latest event per
+    symbol); `book` maps each symbol to the ids of the orders resting on it, in arrival order."""
+
+    def __init__(
+        self,
+        state: AccountState,
+        models: ModelSet,
+        clock: Clock,
+        session: TradingSession,
+        ids: IdSource,
+        market: dict[str, MarketData],
+    ) -> None:
+        self.state = state
+        self.models = models
+        self.clock = clock
+        self.session = session
+        self.ids = ids
+        self.market = market
+        self.book: dict[str, dict[str, None]] = {}
+        self._working: dict[str, _Working] = {}
+        self._timers: set[TimerHandle] = set()
+
+    # -- timers ---------------------------------------------------------------------------------------------
+
+    def _at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        """Run `callback(*args)` at clock time `when`, remembered so `close` can cancel it."""
+        timers = self._timers
+        handle: TimerHandle | None = None
+
+        def fire() -> None:
+            timers.discard(handle)
+            callback(*args)
+
+        handle = self.clock.call_at(when, fire)
+        timers.add(handle)
+        return handle
+
+    def close(self) -> None:
+        """Cancel every timer: nothing arrives, expires or fills any more."""
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+
+    # -- the door -------------------------------------------------------------------------------------------
+
+    def _apply(self, change: Change) -> Order:
+        """Apply `change` through the account's door; an order that ended leaves the book."""
+        order = self.state.apply(change)
+        if order.status.is_final:
+            self._retire(order.id)
+        return order
+
+    def _retire(self, order_id: str) -> None:
+        working = self._working.pop(order_id, None)
+        if working is None:
+            return
+        if working.expiry is not None:
+            working.expiry.cancel()
+            self._timers.discard(working.expiry)
+        for resting in self.book.values():
+            if resting.pop(order_id, 0) is None:
+                break
+
+    def _fail(self, order: Order, reason: str) -> Order:
+        """End an order the venue cannot go on with: rejected, or canceled if part of it filled already."""
+        now = self.clock.now()
+        if order.filled_quantity > QTY_EPSILON:
+            return self._apply(StatusChange(order.id, _S.CANCELED, now, EventType.CANCELED, reject_reason=reason))
+        return self._apply(StatusChange(order.id, _S.REJECTED, now, EventType.REJECTED, reject_reason=reason))
+
+    # -- submission -----------------------------------------------------------------------------------------
+
+    def estimate_price(self, request: OrderRequest) -> float | None:
+        """The price a reservation is sized at: the limit, else the stop, else the last or reference price."""
+        if request.limit_price is not None:
+            return request.limit_price
+        if request.stop_price is not None:
+            return request.stop_price
+        market = self.market.get(request.symbol)
+        if market is not None:
+            return market.price
+        return request.reference_price
+
+    def submit(self, request: OrderRequest) -> Order:
+        """Check, price and record a new order, and send it on its way; returns its snapshot.
+
+        Everything that can fail is asked before anything is recorded: the price estimate, the slippage and
+        commission estimates, the reservation, the latency. A failure records the order `rejected` with the
+        reason (a model's nonsense names the model).
+        """
+        now = self.clock.now()
+        order_id = self.ids.next()
+        client_order_id = request.client_order_id or self.ids.next()
+        price = self.estimate_price(request)
+        quantity = request.quantity
+        if quantity is None and price is not None:
+            quantity = round(request.notional / price, 9)  # type: ignore[operator]
+        order = first_snapshot(order_id, client_order_id, request, quantity or 0.0, now)
+        if price is None or not quantity:
+            reason = f"no market price known for {request.symbol} and no reference_price given"
+            return self._reject_new(order, reason, now)
+        try:
+            plan = self.state.ledger.plan_reservation(
+                order_id,
+                order.symbol,
+                order.side,
+                quantity,
+                self.models.cost_per_unit(order, price, self.market.get(order.symbol)),
+            )
+            if isinstance(plan, str):
+                return self._reject_new(order, plan, now)
+            delay = self.models.latency(order, Action.SUBMIT)
+        except ModelError as exc:
+            return self._reject_new(order, str(exc), now)
+        try:
+            self.state.apply(NewOrder(order, plan))
+        except Refused as exc:
+            return self._reject_new(order, exc.reason, now)
+        if delay:
+            self._at(self.clock.time() + delay, self._arrive, order_id)
+            return order
+        return self._arrive(order_id) or order
+
+    def _reject_new(self, order: Order, reason: str, now: Any) -> Order:
+        rejected = attrs.evolve(order, status=_S.REJECTED, reject_reason=reason, failed_at=now)
+        return self.state.apply(NewOrder(rejected, None))
+
+    # -- working --------------------------------------------------------------------------------------------
+
+    def _arrive(self, order_id: str) -> Order | None:
+        """The venue sees the order: it starts working (an opg order waits `accepted` for the open)."""
+        order = self.state.order(order_id)  # None: forgotten from a bounded history
+        if order is None or order.status.is_final or order_id in self._working:
+            return order
+        if order.status is _S.PENDING_NEW:
+            if order.time_in_force is TimeInForce.OPG:
+                order = self._apply(StatusChange(order_id, _S.ACCEPTED, self.clock.now(), EventType.ACCEPTED))
+            else:
+                order = self._apply(StatusChange(order_id, _S.NEW, self.clock.now(), EventType.NEW))
+        return self._start_working(order)
+
+    def _start_working(self, order: Order) -> Order:
+        order_id = order.id
+        self._working[order_id] = _Working()
+        now = self.clock.time()
+        if order.time_in_force is TimeInForce.OPG:
+            # Market (or limit) on open: judged on the first market event of the next session, then done.
+            self._at(self.session.next_open(now), self._open, order_id)
+            return order
+        if order.time_in_force is TimeInForce.CLS:
+            # Market (or limit) on close: judged at the session close against the last market seen, then done.
+            self._at(self.session.next_close(now), self._at_close, order_id)
+            return order
+        order = self._offer_once(self._offer(order))
+        if order.status.is_open:
+            self._rest(order)
+        return order
+
+    def _open(self, order_id: str) -> None:
+        """An opg order at the session open: it works from the first market event of the session."""
+        order = self.state.order(order_id)
+        if order is None or not order.status.is_open:
+            return
+        if order.status is _S.ACCEPTED:
+            order = self._apply(StatusChange(order_id, _S.NEW, self.clock.now(), EventType.NEW))
+        self._rest(order)
+
+    def _rest(self, order: Order) -> None:
+        """Put a working order on the book: offered on every market update of its symbol from now on."""
+        working = self._working.get(order.id)
+        if working is None:
+            return
+        self.book.setdefault(order.symbol, {})[order.id] = None
+        if order.time_in_force is TimeInForce.DAY and working.expiry is None:
+            working.expiry = self._at(self.session.next_close(self.clock.time()), self._expire, order.id)
+
+    def _at_close(self, order_id: str) -> None:
+        """A cls order at the session close: one offer at the last price seen, the rest canceled."""
+        order = self.state.order(order_id)
+        if order is None or not order.status.is_open:
+            return
+        market = self.market.get(order.symbol)
+        if market is not None:
+            price = market.price
+            volume = market.volume if isinstance(market, Bar) else 0.0
+            order = self._offer(
+                order, unchecked_bar(order.symbol, market.timestamp, price, price, price, price, volume)
+            )
+        if order.status.is_open:
+            self._apply(StatusChange(order_id, _S.CANCELED, self.clock.now(), EventType.CANCELED))
+
+    def _expire(self, order_id: str) -> None:
+        order = self.state.order(order_id)
+        if order is not None and order.status.is_open and order.status is not _S.PENDING_NEW:
+            self._apply(StatusChange(order_id, _S.EXPIRED, self.clock.now(), EventType.EXPIRED))
+
+    def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
+        """Offer `event` to every order resting on its symbol (the broker calls this on each market update)."""
+        get = self.state.order
+        for order_id in tuple(resting):
+            order = get(order_id)
+            if order is not None and order.status.is_open:
+                order = self._offer(order, event)
+                if order.time_in_force in _ONE_SHOT:
+                    self._offer_once(order)
+
+    def _offer_once(self, order: Order) -> Order:
+        """An ioc, fok or opg order gets one evaluated offer (not a NOT_YET): what did not fill then is canceled."""
+        if order.status.is_open and order.time_in_force in _ONE_SHOT:
+            working = self._working.get(order.id)
+            if working is not None and working.evaluated:
+                return self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED))
+        return order
+
+    def _offer(self, order: Order, market: MarketData | None = None) -> Order:
+        """Ask the fill model about `order` and execute what it decides; returns the latest snapshot.
+
+        `market` defaults to the latest event of the symbol; an opg order sees only the event's open price; a
+        triggered stop is offered as what it became.
+        """
+        if market is None:
+            market = self.market.get(order.symbol)
+        kind = order.type
+        view = order
+        if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar):
+            first = market.open
+            market = unchecked_bar(order.symbol, market.timestamp, first, first, first, first, market.volume)
+        if kind not in _PLAIN_TYPES:
+            if order.triggered_at is not None:
+                view = attrs.evolve(order, type=_TRIGGERED_AS[kind])
+            elif kind is OrderType.TRAILING_STOP and order.hwm is None:
+                order = view = self._trail(order, market)
+        try:
+            decision = self.models.fill(view, market)
+        except ModelError as exc:
+            return self._fail(order, str(exc))
+        working = self._working.get(order.id)
+        if working is not None and not (decision is not None and decision.wait):
+            working.evaluated = True
+        if decision is not None and decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
+            order = self._apply(Amendment(order.id, self.clock.now(), triggered_at=self.clock.now()))
+        if decision is None or decision.quantity <= QTY_EPSILON:
+            if kind is OrderType.TRAILING_STOP and order.triggered_at is None:
+                return self._trail(order, market)
+            return order
+        return self._fill_decided(order, decision)
+
+    def _fill_decided(self, order: Order, decision: FillDecision) -> Order:
+        """Cap a fill decision to what remains (all or nothing for fok) and execute it."""
+        remaining = order.quantity - order.filled_quantity
+        quantity = min(decision.quantity, remaining)
+        if order.time_in_force is TimeInForce.FOK and not qty_at_least(quantity, remaining):
+            return order
+        return self._execute(order, quantity, decision.price)
+
+    def _trail(self, order: Order, market: MarketData | None) -> Order:
+        """Move a trailing stop's high-water mark (`hwm`) and stop after the best price seen so far (a bar's high
+        for sells, low for buys). The bar that moves the mark is the one just evaluated, so the new stop applies
+        from the next event."""
+        buy = order.side is Side.BUY
+        if market is None:
+            best = order.reference_price
+        elif isinstance(market, Bar):
+            best = market.low if buy else market.high
+        else:
+            best = market.price
+        if best is None:
+            return order
+        mark = order.hwm
+        if mark is not None and not (best < mark if buy else best > mark):
+            return order
+        offset = order.trail_price if order.trail_price is not None else best * (order.trail_percent or 0.0) / 100
+        stop = best + offset if buy else best - offset
+        return self._apply(Amendment(order.id, self.clock.now(), stop_price=stop, hwm=best))
+
+    def _execute(self, order: Order, quantity: float, price: float) -> Order:
+        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door."""
+        market = self.market.get(order.symbol)
+        now = self.clock.now()
+        try:
+            executed = self.models.execution_price(order, price, market, quantity)
+            if order.limit_price is not None:
+                # A limit order never executes beyond its limit, whatever the slippage model says.
+                limit = order.limit_price
+                executed = min(executed, limit) if order.side is Side.BUY else max(executed, limit)
+            execution_id = self.ids.next()
+            fill = Fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
+            fee = self.models.fee(order, fill)
+        except ModelError as exc:
+            return self._fail(order, str(exc))
+        if fee:
+            fill = Fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price, execution_id)
+        try:
+            return self._apply(Execution(fill))
+        except Refused as exc:
+            return self._fail(order, exc.reason)
+
+    # -- cancel and replace ---------------------------------------------------------------------------------
+
+    def request_cancel(self, order: Order) -> Order:
+        """Send a cancel for a cancelable order: canceled at once without latency, else `pending_cancel` until the
+        venue sees it. Raises `ModelError` (nothing changed) if the latency model answers nonsense."""
+        delay = self.models.latency(order, Action.CANCEL)
+        now = self.clock.now()
+        if not delay:
+            return self._apply(StatusChange(order.id, _S.CANCELED, now, EventType.CANCELED))
+        pending = self._apply(StatusChange(order.id, _S.PENDING_CANCEL, now, EventType.PENDING_CANCEL))
+        self._at(self.clock.time() + delay, self._cancel_arrives, order.id)
+        return pending
+
+    def _cancel_arrives(self, order_id: str) -> None:
+        order = self.state.order(order_id)
+        if order is None:
+            return
+        now = self.clock.now()
+        if order.status.is_open:
+            self._apply(StatusChange(order_id, _S.CANCELED, now, EventType.CANCELED))
+        else:
+            reason = f"order {order_id} is already {order.status.value}"
+            self._apply(Notice(order_id, EventType.ORDER_CANCEL_REJECTED, now, reason))
+
+    def request_replace(self, order: Order, request: OrderRequest, client_order_id: str | None) -> Order:
+        """Send a replace: the old order goes `pending_replace` and its successor is recorded `pending_new` (and
+        returned). When the venue sees it, the successor takes over, or is rejected if the old order ended
+        first or the account cannot carry it. Raises `ModelError` (nothing changed) for a nonsense latency."""
+        delay = self.models.latency(order, Action.REPLACE)
+        now = self.clock.now()
+        remaining = request.quantity - order.filled_quantity  # type: ignore[operator]
+        successor = first_snapshot(
+            self.ids.next(), client_order_id or self.ids.next(), request, remaining, now, replaces=order.id
+        )
+        successor = self.state.apply(ReplaceRequest(order.id, successor, request, now))
+        if delay:
+            self._at(self.clock.time() + delay, self._replace_arrives, order.id)
+            return successor
+        return self._replace_arrives(order.id) or successor
+
+    def _replace_arrives(self, order_id: str) -> Order | None:
+        pending = self.state.pending_replace(order_id)
+        if pending is None:
+            return None
+        successor = pending.successor
+        old = self.state.order(order_id)
+        now = self.clock.now()
+
+        def refuse(reason: str) -> Order:
+            return self._apply(ReplaceRefused(order_id, successor.id, reason, now))
+
+        if old is None or not old.status.is_open:
+            return refuse(f"order {order_id} is already {old.status.value if old else 'forgotten'}")
+        request = pending.request
+        remaining = request.quantity - old.filled_quantity  # type: ignore[operator]
+        if remaining <= QTY_EPSILON:
+            return refuse(
+                f"the new quantity {request.quantity:g} is not above the {old.filled_quantity:g} already filled"
+            )
+        price = self.estimate_price(request)
+        if price is None:
+            return refuse(f"no market price known for {old.symbol} and no reference_price")
+        sized = attrs.evolve(successor, quantity=remaining)
+        try:
+            per_unit = self.models.cost_per_unit(sized, price, self.market.get(old.symbol))
+        except ModelError as exc:
+            return refuse(str(exc))
+        plan = self.state.ledger.plan_reservation(
+            successor.id, old.symbol, old.side, remaining, per_unit, releasing=order_id
+        )
+        if isinstance(plan, str):
+            return refuse(f"replace refused: {plan}")
+        try:
+            working = self.state.apply(Replacement(order_id, successor.id, remaining, plan, now))
+        except Refused as exc:
+            return refuse(f"replace refused: {exc.reason}")
+        self._retire(order_id)
+        return self._start_working(working)
+
+    # -- recovery -------------------------------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Rebuild the venue's book and timers from the account state (after a journal's changes were replayed):
+        orders on their way arrive, requests on their way are seen, now; working orders work again."""
+        state = self.state
+        for order in state.open_orders():
+            if order.id in self._working:
+                continue
+            if order.status is _S.PENDING_NEW:
+                if order.replaces is None or state.pending_replace(order.replaces) is None:
+                    self._arrive(order.id)  # a replacement arrives with its replace request instead
+                continue
+            waits = order.status is _S.ACCEPTED or order.time_in_force is TimeInForce.CLS
+            if waits:
+                self._start_working(order)
+            else:
+                self._working[order.id] = _Working()
+                self._rest(order)
+            if order.status is _S.PENDING_CANCEL:
+                self._cancel_arrives(order.id)
+            elif order.status is _S.PENDING_REPLACE:
+                self._replace_arrives(order.id)

@@ -1,0 +1,126 @@
+"""Change records: every change to an account's orders and money, as a small value passed to one door.
+
+`AccountState.apply(change)` (in `account.py`) is the only way anything in an account changes. Each record says
+what happened, not how to compute it: the reservation a new order holds is planned before the record is made,
+a fill carries its price and fee. So a journal can write each record before it is applied, and recovery can
+apply the same records again, in order, to rebuild the same state without asking any model or market price.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from broker_sim.ledger import Reservation
+from broker_sim.models import EventType, Fill, Order, OrderRequest, OrderStatus
+
+__all__ = [
+    "Amendment",
+    "Change",
+    "Execution",
+    "NewOrder",
+    "Notice",
+    "ReplaceRefused",
+    "ReplaceRequest",
+    "Replacement",
+    "StatusChange",
+]
+
+
+@attrs.frozen(slots=True)
+class NewOrder:
+    """An order is recorded: `order` is its first snapshot, `pending_new` holding `reservation`, or `rejected`
+    (then `reservation` is None). Emits `pending_new` or `rejected`."""
+
+    order: Order
+    reservation: Reservation | None
+
+
+@attrs.frozen(slots=True)
+class StatusChange:
+    """`order_id` moves to `status` at `timestamp`, emitting `event`.
+
+    Moving to a final status frees what the order holds. `reject_reason` says why an order was rejected,
+    canceled or expired by the venue; `hwm` and `stop_price` start a trailing stop when it begins to work.
+    """
+
+    order_id: str
+    status: OrderStatus
+    timestamp: datetime
+    event: EventType
+    reject_reason: str | None = None
+    hwm: float | None = None
+    stop_price: float | None = None
+
+
+@attrs.frozen(slots=True)
+class Execution:
+    """`fill` is booked: cash, position and the order's reservation, filled quantity, average price and status
+    (`filled` when complete; `partially_filled`, or still `pending_cancel`/`pending_replace`, otherwise)."""
+
+    fill: Fill
+
+
+@attrs.frozen(slots=True)
+class Amendment:
+    """A working order's fields move without an event: a trailing stop's `hwm` and `stop_price`, or the moment a
+    stop order's stop was reached (`triggered_at`). Fields left None are unchanged."""
+
+    order_id: str
+    timestamp: datetime
+    stop_price: float | None = None
+    hwm: float | None = None
+    triggered_at: datetime | None = None
+
+
+@attrs.frozen(slots=True)
+class ReplaceRequest:
+    """A replace is on its way: `order_id` goes `pending_replace` and its `successor` is recorded `pending_new`.
+
+    `request` is the replacement as asked for; its `quantity` is the new total, of which the successor carries
+    what the old order has not filled when the venue sees the request.
+    """
+
+    order_id: str
+    successor: Order
+    request: OrderRequest
+    timestamp: datetime
+
+
+@attrs.frozen(slots=True)
+class Replacement:
+    """The venue saw the replace: `order_id` ends `replaced`, its successor starts working (`new`) for `quantity`,
+    holding `reservation` instead of the old order's."""
+
+    order_id: str
+    successor_id: str
+    quantity: float
+    reservation: Reservation
+    timestamp: datetime
+
+
+@attrs.frozen(slots=True)
+class ReplaceRefused:
+    """The venue refused the replace (the old order ended first, or the account cannot carry the successor): the
+    successor is rejected with `reason`; the old order, if still open, goes back to working
+    (`order_replace_rejected`)."""
+
+    order_id: str
+    successor_id: str
+    reason: str
+    timestamp: datetime
+
+
+@attrs.frozen(slots=True)
+class Notice:
+    """An event about an order that changes nothing (`order_cancel_rejected`: the cancel came too late)."""
+
+    order_id: str
+    event: EventType
+    timestamp: datetime
+    reason: str
+
+
+#: Everything `AccountState.apply` takes.
+Change = NewOrder | StatusChange | Execution | Amendment | ReplaceRequest | Replacement | ReplaceRefused | Notice
