@@ -1,7 +1,7 @@
 """broker-sim: run one trading strategy unchanged against a simulated broker and a real one."""
 
 from broker_sim.adapters.paper import PaperBroker
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.calendar import TradingSession
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config, load_config
@@ -9,10 +9,12 @@ from broker_sim.errors import (
     BrokerError,
     ConfigError,
     DataError,
+    DuplicateClientOrderId,
     InvalidMarketData,
     InvalidOrder,
     InvalidRequest,
     InvalidTransition,
+    ModelError,
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
@@ -28,6 +30,7 @@ from broker_sim.models import (
     Fill,
     MarketData,
     Order,
+    OrderClass,
     OrderEvent,
     OrderRequest,
     OrderStatus,
@@ -56,6 +59,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataError",
+    "DuplicateClientOrderId",
     "EventType",
     "Fill",
     "FillDecision",
@@ -65,7 +69,10 @@ __all__ = [
     "InvalidRequest",
     "InvalidTransition",
     "MarketData",
+    "MarketDataConsumer",
+    "ModelError",
     "Order",
+    "OrderClass",
     "OrderEvent",
     "OrderNotCancelable",
     "OrderNotFound",

@@ -46,6 +46,10 @@ _KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
 _FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
 
 
+def _ignore(event: OrderEvent) -> None:
+    """The emitter while replaying: events were delivered when the changes were first applied."""
+
+
 class Refused(BrokerError):
     """The account cannot take a change (not enough buying power, shorting disabled); nothing was changed.
 
@@ -121,11 +125,22 @@ class AccountState:
         replace, of the successor). Raises `Refused` or `InvalidTransition` with nothing changed."""
         return self._handlers[change.__class__](change, replaying)
 
-    def replay(self, changes: Iterable[Change]) -> None:
-        """Apply recorded changes again, in order (recovery): no money checks, nothing recorded or emitted twice
-        is assumed of the caller, who sets `recorder` and listeners only after."""
-        for change in changes:
-            self.apply(change, replaying=True)
+    def replay(self, changes: Iterable[Change]) -> int:
+        """Apply recorded changes again, in order, to rebuild the state they made (recovery from a journal).
+
+        The same validation as `apply` except the money checks; nothing is recorded or emitted again. Returns
+        how many changes were applied.
+        """
+        emit, recorder = self._emit, self.recorder
+        self._emit, self.recorder = _ignore, None
+        count = 0
+        try:
+            for change in changes:
+                self.apply(change, replaying=True)
+                count += 1
+        finally:
+            self._emit, self.recorder = emit, recorder
+        return count
 
     def _record(self, change: Change) -> None:
         if self.recorder is not None:

@@ -1,8 +1,8 @@
 """Order, client order and execution ids: UUID strings, as Alpaca gives them, drawn from a seeded stream.
 
 Ids come from their own `random.Random`, seeded from the broker's seed, so the same config and seed give the
-same ids (and byte-identical reports), and drawing an id never shifts a model's random draws. `issued` counts
-the ids drawn; a journal that recovers an account calls `skip(issued)` so ids never repeat after a restart.
+same ids (and byte-identical reports), and drawing an id never shifts a model's random draws. An account
+recovered from a journal `reseed`s from a stream of its own, so ids never repeat after a restart.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ class IdSource:
         text = "%032x" % (self._bits(128) & _VERSION_MASK | _VERSION_BITS)
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
-    def skip(self, count: int) -> None:
-        """Draw `count` ids and forget them (to carry on after `count` ids were issued before a restart)."""
-        for _ in range(count):
-            self.next()
+    def reseed(self, seed: int | str) -> None:
+        """Draw from a new stream from now on (after recovery: a stream the ids issued before never came from)."""
+        self._bits = random.Random(f"{seed}:ids").getrandbits

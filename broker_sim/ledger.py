@@ -14,6 +14,8 @@ Accounting rules, all in one place:
 * Orders reserve buying power at submission (`reserve`), so concurrent orders can never spend the same cash
   twice; sells of a long reserve the shares they sell, so two sells cannot sell the same shares. Fills use the
   reservation up; `release` frees what is left when the order ends (filled, canceled, rejected, expired).
+  With shorting, a sale beyond its own promised shares can sell shares promised to another sell order: that
+  order's promise then becomes a short sale holding short margin instead.
 """
 
 from __future__ import annotations
@@ -291,6 +293,28 @@ class Ledger:
                     reservation, shares=reservation.shares - shares, cash_units=reservation.cash_units - units
                 )
         self._book(held, fill)
+        if fill.side is Side.SELL:
+            self._reclaim_shares(symbol, max(0.0, held.quantity))
+
+    def _reclaim_shares(self, symbol: str, long_quantity: float) -> None:
+        """After a sale left fewer long shares than sell orders were promised, the newest promises become short
+        sales: their shares turn into units that need short margin (shorting only; buying power may dip)."""
+        excess = self._reserved_shares.get(symbol, 0.0) - long_quantity
+        if excess <= QTY_EPSILON:
+            return
+        for order_id in reversed(list(self._reservations)):
+            reservation = self._reservations[order_id]
+            if reservation.symbol != symbol or not reservation.shares:
+                continue
+            moved = min(reservation.shares, excess)
+            self._reservations[order_id] = attrs.evolve(
+                reservation, shares=reservation.shares - moved, cash_units=reservation.cash_units + moved
+            )
+            self._reserved_cash += moved * reservation.cash_per_unit
+            self._take_reserved_shares(symbol, moved)
+            excess -= moved
+            if excess <= QTY_EPSILON:
+                return
 
     def apply_fill(self, fill: Fill, order_id: str | None = None) -> str | None:
         """Check and book `fill`; returns None when booked, or the reason it was refused (nothing changes then)."""

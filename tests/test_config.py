@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from broker_sim import ConfigError, load_config
@@ -45,8 +46,10 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
     assert config.all_strategies[0].params == {"fast": 10, "slow": 30, "quantity": 100}
     assert config.resolve(config.report.out or "") == tmp_path / "reports" / "run"
     assert config.seed == 42
-    with pytest.raises(AttributeError):
-        config.seed = 1  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.plugins = ("other.py",)  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.models.slippage = None  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(

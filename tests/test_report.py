@@ -8,6 +8,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -303,13 +304,15 @@ def test_equity_csv_ends_at_the_summarys_final_equity(tmp_path: Path) -> None:
     assert float(rows[-1]["equity"]) == summary["final_equity"] == 10_020.125
 
 
-def test_trades_csv_is_byte_identical_across_two_writes(tmp_path: Path) -> None:
-    equity = _daily(10_000.0, 10_050.0, 10_020.0)
-    _write(tmp_path / "a", equity, ROUND_TRIPS)
-    _write(tmp_path / "b", equity, ROUND_TRIPS)
-    first = (tmp_path / "a" / "trades.csv").read_bytes()
-    assert first == (tmp_path / "b" / "trades.csv").read_bytes()
-    assert first.count(b"\n") == len(ROUND_TRIPS) + 1
+def test_trades_csv_reads_back_to_the_very_same_fills(tmp_path: Path) -> None:
+    awkward = [attrs.evolve(fill, price=fill.price + 0.1 + 1e-12, fee=1 / 3) for fill in ROUND_TRIPS]
+    _write(tmp_path, _daily(10_000.0, 10_050.0, 10_020.0), awkward)
+    with (tmp_path / "trades.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(awkward)
+    for row, fill in zip(rows, awkward, strict=True):
+        assert float(row["price"]) == fill.price and float(row["fee"]) == fill.fee  # shortest round-trip repr
+        assert datetime.fromisoformat(row["timestamp"]) == fill.timestamp and row["order_id"] == fill.order_id
 
 
 def test_report_html_is_self_contained(tmp_path: Path) -> None:

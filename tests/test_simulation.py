@@ -182,7 +182,7 @@ def test_a_raising_subscriber_does_not_stop_the_run(tmp_path: Path, caplog: pyte
     result = run_simulation(parse_config(text, base_dir=tmp_path), subscribers=[dashboard, seen.append])
     assert result.events == 60
     assert len(seen) == 60
-    assert "dashboard failed" in caplog.text or "dashboard" in caplog.text
+    assert "price subscriber" in caplog.text and "dashboard" in caplog.text and "failed on Bar AAPL" in caplog.text
 
 
 class Broken(Strategy):

@@ -13,8 +13,10 @@ from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountState
 from broker_sim.broker import Broker
 from broker_sim.calendar import TradingSession
+from broker_sim.changes import Change
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import (
+    BrokerError,
     DuplicateClientOrderId,
     InvalidMarketData,
     InvalidOrder,
@@ -185,6 +187,17 @@ class PaperBroker(Broker):
     def fills(self) -> list[Fill]:
         """The fills in memory (all of them unless `history` bounds it), in execution order (a copy)."""
         return self.state.fills
+
+    def recover(self, changes: Iterable[Change]) -> int:
+        """Rebuild this new broker's account from recorded changes (a journal's), then let the venue carry on:
+        orders on their way arrive, working orders work again, requests on their way are seen. Returns how
+        many changes were replayed. Raises `BrokerError` if the broker has orders already."""
+        if next(self.state.orders(), None) is not None:
+            raise BrokerError("recover() rebuilds a new broker; this one has orders already")
+        count = self.state.replay(changes)
+        self.ids.reseed(f"{self.seed}:recovered:{count}")
+        self._venue.resume()
+        return count
 
     def reservations(self) -> Mapping[str, Reservation]:
         """What each working order holds of the account (cash units and shares), by order id."""

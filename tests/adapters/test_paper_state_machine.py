@@ -1,0 +1,225 @@
+"""A stateful property test of the paper broker: random submits, cancels, replaces, price moves and time passing,
+with latency, partial fills and every order type, and the account's invariants checked after every step.
+
+Also: replaying the changes the account recorded (what a journal keeps) rebuilds exactly the same account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from broker_sim import (
+    Bar,
+    Fill,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotReplaceable,
+    OrderRequest,
+    OrderStatus,
+    PaperBroker,
+    SimulatedClock,
+)
+from broker_sim._numeric import QTY_EPSILON
+from broker_sim.changes import Change
+from broker_sim.ledger import DEFAULT_SHORT_MARGIN
+from tests.conftest import T0
+
+#: What a caller may get for a request that cannot be done now; anything else escaping is a bug.
+REFUSALS = (InvalidOrder, OrderNotCancelable, OrderNotReplaceable)
+INITIAL = 100_000.0
+FILL_MODELS = [
+    {"model": "immediate"},
+    {"model": "bar"},
+    {"model": "bar", "timing": "same_bar_close"},
+    {"model": "quote"},
+    {"model": "volume_limited", "volume_limit": 0.05},
+]
+LATENCIES: list[Any] = ["none", {"model": "uniform", "low": 0.5, "high": 2.0}]
+
+
+class PaperBrokerMachine(RuleBasedStateMachine):
+    """The paper broker driven by random operations; its invariants hold after every one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.broker: PaperBroker
+        self.clock: SimulatedClock
+        self.fills: list[Fill] = []
+        self.changes: list[Change] = []
+        self.ids: list[str] = []
+        self.price = 100.0
+        self.allow_short = False
+
+    def run(self, coroutine: Any) -> Any:
+        return self.loop.run_until_complete(coroutine)
+
+    @initialize(fill=st.sampled_from(FILL_MODELS), latency=st.sampled_from(LATENCIES), allow_short=st.booleans())
+    def open_account(self, fill: dict[str, Any], latency: Any, allow_short: bool) -> None:
+        self.clock = SimulatedClock(T0, auto_advance=False)
+        self.allow_short = allow_short
+        self.broker = PaperBroker(
+            INITIAL,
+            seed=5,
+            clock=self.clock,
+            fill=fill,
+            latency=latency,
+            allow_short=allow_short,
+            commission={"model": "per_share", "rate": 0.01, "minimum": 1.0},
+        )
+        self.broker.state.recorder = self.changes.append
+        self.broker.add_listener(lambda event: self.fills.append(event.fill) if event.fill is not None else None)
+        self.run(self.broker.update_market(Bar("X", T0, 100, 100, 100, 100, 10_000)))
+
+    @rule(
+        side=st.sampled_from(["buy", "sell"]),
+        quantity=st.integers(1, 400),
+        kind=st.sampled_from(["market", "limit", "stop", "stop_limit", "trailing_stop"]),
+        offset=st.floats(-0.05, 0.05, allow_nan=False),
+        tif=st.sampled_from(["day", "gtc", "ioc", "fok", "opg", "cls"]),
+    )
+    def submit(self, side: str, quantity: int, kind: str, offset: float, tif: str) -> None:
+        fields: dict[str, Any] = {"type": kind, "time_in_force": tif}
+        if kind in ("limit", "stop_limit"):
+            fields["limit_price"] = round(self.price * (1 + offset), 2)
+        if kind in ("stop", "stop_limit"):
+            fields["stop_price"] = round(self.price * (1 - offset), 2)
+        if kind == "trailing_stop":
+            fields["trail_percent"] = abs(offset) * 100 + 0.5
+        try:
+            order = self.run(self.broker.submit_order(OrderRequest("X", side, quantity, **fields)))
+        except REFUSALS:
+            return
+        self.ids.append(order.id)
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(0, 10_000))
+    def cancel(self, pick: int) -> None:
+        with contextlib.suppress(*REFUSALS):
+            self.run(self.broker.cancel_order(self.ids[pick % len(self.ids)]))
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(0, 10_000), quantity=st.integers(1, 400), move=st.floats(-0.03, 0.03, allow_nan=False))
+    def replace(self, pick: int, quantity: int, move: float) -> None:
+        order = self.run(self.broker.get_order(self.ids[pick % len(self.ids)]))
+        changes: dict[str, Any] = {"quantity": quantity}
+        if order.limit_price is not None:
+            changes["limit_price"] = round(order.limit_price * (1 + move), 2)
+        try:
+            successor = self.run(self.broker.replace_order(order.id, **changes))
+        except REFUSALS:
+            return
+        self.ids.append(successor.id)
+
+    @rule(move=st.floats(-0.04, 0.04, allow_nan=False), volume=st.integers(0, 5_000), minutes=st.integers(1, 400))
+    def bar(self, move: float, volume: int, minutes: int) -> None:
+        when = self.clock.now() + timedelta(minutes=minutes)
+        self.run(self.clock.advance_to(when))
+        new = max(1.0, round(self.price * (1 + move), 2))
+        high, low = max(self.price, new) * 1.002, min(self.price, new) * 0.998
+        self.run(self.broker.update_market(Bar("X", when, self.price, high, low, new, volume)))
+        self.price = new
+
+    @rule(seconds=st.floats(0, 3, allow_nan=False))
+    def time_passes(self, seconds: float) -> None:
+        self.run(self.clock.advance(seconds))
+
+    @invariant()
+    def the_ledger_balances(self) -> None:
+        account = self.run(self.broker.get_account())
+        positions = self.run(self.broker.get_positions())
+        basis = math.fsum(p.cost_basis for p in positions)
+        expected = account.initial_balance + account.realized_pnl - account.fees  # type: ignore[operator]
+        assert math.isclose(account.cash + basis, expected, abs_tol=1e-6 * max(1.0, abs(account.cash)))
+        held = {p.symbol: p.quantity for p in positions}
+        filled = math.fsum(f.signed_quantity for f in self.fills)
+        assert math.isclose(held.get("X", 0.0), filled, abs_tol=1e-6)
+        if not self.allow_short:
+            assert all(p.quantity > 0 for p in positions)
+
+    @invariant()
+    def reservations_are_what_working_orders_need(self) -> None:
+        open_orders = {o.id: o for o in self.run(self.broker.list_orders("open"))}
+        reservations = self.broker.reservations()
+        assert set(reservations) <= set(open_orders)
+        for order_id, held in reservations.items():
+            order = open_orders[order_id]
+            remaining = order.quantity - order.filled_quantity
+            assert held.cash_units <= remaining + QTY_EPSILON and held.shares <= remaining + QTY_EPSILON
+            assert held.cash_units >= 0 and held.shares >= 0 and held.cash_per_unit >= 0
+        position = self.run(self.broker.get_position("X"))
+        long_quantity = position.quantity if position is not None and position.quantity > 0 else 0.0
+        assert math.fsum(r.shares for r in reservations.values()) <= long_quantity + 1e-6
+        if not open_orders:
+            account = self.run(self.broker.get_account())
+            assert reservations == {}
+            short = -position.market_value if position is not None and position.quantity < 0 else 0.0
+            assert math.isclose(
+                account.buying_power, account.cash - (1 + DEFAULT_SHORT_MARGIN) * short, abs_tol=1e-6 * INITIAL
+            )
+
+    @invariant()
+    def no_order_is_open_off_the_book(self) -> None:
+        venue = self.broker._venue
+        working = set(venue._working)
+        for order in self.run(self.broker.list_orders("open")):
+            if order.status is OrderStatus.PENDING_NEW:
+                assert order.id not in working
+            elif order.status is not OrderStatus.PENDING_CANCEL:  # a cancel may overtake the order on its way
+                assert order.id in working, order  # the venue still tracks it: it can fill, expire or be canceled
+        assert working <= {o.id for o in self.run(self.broker.list_orders("open"))}
+
+    def teardown(self) -> None:
+        if hasattr(self, "broker"):
+            self.run(self.recovery_rebuilds_the_same_account())
+            self.run(self.only_gtc_orders_outlive_the_week())
+            self.the_ledger_balances()
+            self.reservations_are_what_working_orders_need()
+            self.run(self.broker.close())
+        self.loop.close()
+
+    async def only_gtc_orders_outlive_the_week(self) -> None:
+        """A week later every request has arrived and every day, ioc, fok, opg and cls order has ended."""
+        await self.clock.advance(7 * 86_400)
+        for _ in range(3):  # opg and cls orders are judged at the next open and close
+            bar_time = self.clock.now()
+            await self.broker.update_market(Bar("X", bar_time, self.price, self.price, self.price, self.price, 0))
+            await self.clock.advance(86_400)
+        working = set(self.broker._venue._working)
+        for order in await self.broker.list_orders("open"):
+            assert order.time_in_force.value == "gtc" and order.id in working, order
+
+    async def recovery_rebuilds_the_same_account(self) -> None:
+        twin = PaperBroker(
+            INITIAL,
+            seed=5,
+            clock=SimulatedClock(self.clock.now(), auto_advance=False),
+            allow_short=self.allow_short,
+        )
+        assert twin.state.replay(self.changes) == len(self.changes)
+        last = self.broker._market.get("X")
+        if last is not None:
+            await twin.update_market(last)  # the same marks (the replayed venue has no book: nothing fills)
+        assert await twin.get_account() == await self.broker.get_account()
+        assert await twin.get_positions() == await self.broker.get_positions()
+        assert await twin.list_orders("all") == await self.broker.list_orders("all")
+        assert twin.reservations() == self.broker.reservations()
+        assert twin.fills == self.fills
+
+
+PaperBrokerMachine.TestCase.settings = settings(
+    max_examples=120,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+test_paper_broker_state_machine = PaperBrokerMachine.TestCase
