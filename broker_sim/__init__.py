@@ -4,7 +4,7 @@ from broker_sim.adapters.paper import PaperBroker
 from broker_sim.broker import Broker
 from broker_sim.calendar import TradingSession
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
-from broker_sim.config import Config, load_config
+from broker_sim.config import Config
 from broker_sim.errors import (
     BrokerError,
     ConfigError,
@@ -38,9 +38,10 @@ from broker_sim.models import (
     TimeInForce,
     Trade,
 )
-from broker_sim.simulation import Result, arun_simulation, build_broker, run_simulation
+from broker_sim.simulation import Result, arun_simulation, run_simulation
 from broker_sim.strategy import Strategy
 from broker_sim.streams import PriceStreamManager
+from broker_sim.wiring import build_broker, load_config
 
 __version__ = "0.1.0"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from broker_sim import ConfigError, load_config
-from broker_sim.config import parse_config
+from broker_sim.wiring import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
