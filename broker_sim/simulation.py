@@ -33,8 +33,9 @@ from broker_sim.config import Config
 from broker_sim.errors import BrokerError, ConfigError
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade
 from broker_sim.plugins import build_registry
-from broker_sim.report import EquitySample, Metrics, TradeTally, metrics_from, write_report
-from broker_sim.spool import Spool
+from broker_sim.report.files import HTML_TRADES, write_report
+from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, metrics_from
+from broker_sim.report.spool import Spool
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import StrategyBroker
 from broker_sim.streams.manager import PriceStreamManager
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 
 #: Closed orders the broker keeps in memory during a run (the run records all of them on disk itself).
 BROKER_HISTORY = 10_000
-#: Closed trades kept for the HTML report's table.
-HTML_TRADES = 500
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}

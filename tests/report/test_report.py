@@ -303,6 +303,15 @@ def test_equity_csv_ends_at_the_summarys_final_equity(tmp_path: Path) -> None:
     assert float(rows[-1]["equity"]) == summary["final_equity"] == 10_020.125
 
 
+def test_equity_csv_drawdowns_bottom_out_at_the_summarys_max_drawdown(tmp_path: Path) -> None:
+    _write(tmp_path, _daily(100.0, 110.0, 99.0, 105.0, 120.0, 100.0), [])
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    with (tmp_path / "equity.csv").open(newline="", encoding="utf-8") as handle:
+        drawdowns = [float(row["drawdown"]) for row in csv.DictReader(handle)]
+    assert drawdowns == pytest.approx([0.0, 0.0, 99 / 110 - 1, 105 / 110 - 1, 0.0, 100 / 120 - 1], abs=EXACT)
+    assert min(drawdowns) == summary["max_drawdown"]
+
+
 def test_trades_csv_is_byte_identical_across_two_writes(tmp_path: Path) -> None:
     equity = _daily(10_000.0, 10_050.0, 10_020.0)
     _write(tmp_path / "a", equity, ROUND_TRIPS)
