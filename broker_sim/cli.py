@@ -170,7 +170,8 @@ def plugins(
             description = entry.description
         except ConfigError as exc:  # a lazy entry whose module (or its optional extra) is not importable
             parameters, description = "", str(exc)
-        table.add_row(entry.kind, entry.name, parameters or "-", entry.plugin, description)
+        # Text, not markup: a description or a default may hold brackets, e.g. [alpaca].
+        table.add_row(*map(Text, (entry.kind, entry.name, parameters or "-", entry.plugin, description)))
     Console(width=max(out.width, 160)).print(table)
 
 
