@@ -1,7 +1,7 @@
 """The plugin manager: built-in models, installed entry points (group ``broker_sim``) and plugin files by path.
 
-The built-ins (the modules in `BUILTIN_PLUGINS`) are registered exactly like a third-party plugin. Loading failures are
-`PluginError`s that name the file or entry point, never a bare traceback from inside the plugin.
+The built-ins (the modules named in `BUILTIN_PLUGINS`) are registered exactly like a third-party plugin. Loading
+failures are `PluginError`s that name the file or entry point, never a bare traceback from inside the plugin.
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def test_the_cycle_check_sees_imports_inside_functions_and_skips_type_checking()
     assert [id(n) in skipped for n in imports] == [True, False]
 
 
-# -- what each layer loads --------------------------------------------------------------------------------------
+# -- what each layer loads -------------------------------------------------------------------------------------
 
 
 def test_each_layer_imported_alone_loads_only_what_it_needs() -> None:
