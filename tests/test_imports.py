@@ -34,6 +34,7 @@ MUST_NOT_LOAD: dict[str, tuple[str, ...]] = {
     "broker_sim.ledger": ("broker_sim.adapters", "pyarrow", "matplotlib"),
     "broker_sim.clock": ("broker_sim.adapters", "pyarrow", "matplotlib"),
     "broker_sim.report.metrics": ("matplotlib", "jinja2"),
+    "broker_sim.simulation": ("matplotlib",),  # plotted only when a report is written
     "broker_sim.registry": ("broker_sim.adapters", "broker_sim.builtin"),
     "broker_sim.plugins": ("broker_sim.adapters", "broker_sim.builtin", "pyarrow", "websockets"),
 }

@@ -16,7 +16,6 @@ from typing import Any
 
 import attrs
 import jinja2
-from matplotlib.figure import Figure
 
 from broker_sim.models import Fill, Order
 from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdowns
@@ -35,6 +34,10 @@ def _json_value(value: Any) -> Any:
 
 
 def _plot(equity: Sequence[EquitySample], series: list[float], title: str) -> bytes:
+    # Imported here, not at the top: matplotlib costs ~0.7 s and ~30 MB, and a run without a report (a notebook,
+    # the benchmarks) imports this module but never plots.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 6), dpi=100)
     top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     times = [s.timestamp for s in equity]
