@@ -52,7 +52,7 @@ def peak_rss_mb() -> float:
 
 def ours(path: Path) -> dict[str, float]:
     from broker_sim import run_simulation
-    from broker_sim.config import parse_config
+    from broker_sim.wiring import parse_config
 
     text = f"""
 broker: {{adapter: paper, initial_balance: 1000000000, seed: 42}}

@@ -1,49 +1,61 @@
-"""broker-sim: run one trading strategy unchanged against a simulated broker and a real one."""
+"""broker-sim: run one trading strategy unchanged against a simulated broker and a real one.
 
-from broker_sim.adapters.paper import PaperBroker
-from broker_sim.broker import Broker, MarketDataConsumer
-from broker_sim.calendar import TradingSession
-from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
-from broker_sim.config import Config, load_config
-from broker_sim.errors import (
-    BrokerError,
-    ConfigError,
-    DataError,
-    DuplicateClientOrderId,
-    InvalidMarketData,
-    InvalidOrder,
-    InvalidRequest,
-    InvalidTransition,
-    ModelError,
-    OrderNotCancelable,
-    OrderNotFound,
-    OrderNotReplaceable,
-    OrderTimeout,
-    PluginError,
-    PositionNotFound,
-)
-from broker_sim.hookspecs import NO_FILL, NOT_YET, Action, FillDecision, HookContext, hookimpl
-from broker_sim.models import (
-    Account,
-    Bar,
-    EventType,
-    Fill,
-    MarketData,
-    Order,
-    OrderClass,
-    OrderEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderType,
-    Position,
-    Quote,
-    Side,
-    TimeInForce,
-    Trade,
-)
-from broker_sim.simulation import Result, arun_simulation, build_broker, run_simulation
-from broker_sim.strategy import Strategy
-from broker_sim.streams import PriceStreamManager
+The public names are imported from their modules on first use (PEP 562), so ``import broker_sim.models`` does
+not load the paper adapter, the runner, pyarrow or matplotlib.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from broker_sim._imports import lazy_exports
+
+if TYPE_CHECKING:
+    from broker_sim.adapters.paper import PaperBroker
+    from broker_sim.broker import Broker, MarketDataConsumer
+    from broker_sim.calendar import TradingSession
+    from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
+    from broker_sim.config import Config
+    from broker_sim.errors import (
+        BrokerError,
+        ConfigError,
+        DataError,
+        DuplicateClientOrderId,
+        InvalidMarketData,
+        InvalidOrder,
+        InvalidRequest,
+        InvalidTransition,
+        ModelError,
+        OrderNotCancelable,
+        OrderNotFound,
+        OrderNotReplaceable,
+        OrderTimeout,
+        PluginError,
+        PositionNotFound,
+    )
+    from broker_sim.hookspecs import NO_FILL, NOT_YET, Action, FillDecision, HookContext, hookimpl
+    from broker_sim.models import (
+        Account,
+        Bar,
+        EventType,
+        Fill,
+        MarketData,
+        Order,
+        OrderClass,
+        OrderEvent,
+        OrderRequest,
+        OrderStatus,
+        OrderType,
+        Position,
+        Quote,
+        Side,
+        TimeInForce,
+        Trade,
+    )
+    from broker_sim.simulation import Result, arun_simulation, run_simulation
+    from broker_sim.strategy import Strategy
+    from broker_sim.streams import PriceStreamManager
+    from broker_sim.wiring import build_broker, load_config
 
 __version__ = "0.1.0"
 
@@ -102,3 +114,54 @@ __all__ = [
     "load_config",
     "run_simulation",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "broker_sim.adapters.paper": ("PaperBroker",),
+        "broker_sim.broker": ("Broker", "MarketDataConsumer"),
+        "broker_sim.calendar": ("TradingSession",),
+        "broker_sim.clock": ("Clock", "RealtimeClock", "SimulatedClock"),
+        "broker_sim.config": ("Config",),
+        "broker_sim.errors": (
+            "BrokerError",
+            "ConfigError",
+            "DataError",
+            "DuplicateClientOrderId",
+            "InvalidMarketData",
+            "InvalidOrder",
+            "InvalidRequest",
+            "InvalidTransition",
+            "ModelError",
+            "OrderNotCancelable",
+            "OrderNotFound",
+            "OrderNotReplaceable",
+            "OrderTimeout",
+            "PluginError",
+            "PositionNotFound",
+        ),
+        "broker_sim.hookspecs": ("NO_FILL", "NOT_YET", "Action", "FillDecision", "HookContext", "hookimpl"),
+        "broker_sim.models": (
+            "Account",
+            "Bar",
+            "EventType",
+            "Fill",
+            "MarketData",
+            "Order",
+            "OrderClass",
+            "OrderEvent",
+            "OrderRequest",
+            "OrderStatus",
+            "OrderType",
+            "Position",
+            "Quote",
+            "Side",
+            "TimeInForce",
+            "Trade",
+        ),
+        "broker_sim.simulation": ("Result", "arun_simulation", "run_simulation"),
+        "broker_sim.strategy": ("Strategy",),
+        "broker_sim.streams": ("PriceStreamManager",),
+        "broker_sim.wiring": ("build_broker", "load_config"),
+    },
+)

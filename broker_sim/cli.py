@@ -19,10 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from broker_sim.config import describe_error, load_config
-from broker_sim.errors import BrokerError
-from broker_sim.plugins import build_registry, create_plugin_manager, load_plugin_file
+from broker_sim.errors import BrokerError, ConfigError, describe_error
+from broker_sim.plugins import build_registry, create_plugin_manager
 from broker_sim.simulation import Result, StrategyError, run_simulation
+from broker_sim.wiring import load_config
 
 __all__ = ["app", "main"]
 
@@ -157,10 +157,7 @@ def plugins(
 ) -> None:
     """List every registered model, price source and adapter, with its parameters and its plugin."""
     try:
-        manager = create_plugin_manager()
-        for path in plugin_file or ():
-            load_plugin_file(manager, path)
-        registry = build_registry(manager)
+        registry = build_registry(create_plugin_manager(plugin_file or ()))
     except BrokerError as exc:
         raise _fail(exc) from None
     table = Table(title="broker-sim plugins")
@@ -168,8 +165,13 @@ def plugins(
         table.add_column(column)
     for entry in registry.entries():
         hidden = {"base_dir", "seed"} if entry.kind == "source" else set()
-        parameters = ", ".join(str(p) for p in entry.parameters if p.name not in hidden)
-        table.add_row(entry.kind, entry.name, parameters or "-", entry.plugin, entry.description)
+        try:
+            parameters = ", ".join(str(p) for p in entry.parameters if p.name not in hidden)
+            description = entry.description
+        except ConfigError as exc:  # a lazy entry whose module (or its optional extra) is not importable
+            parameters, description = "", str(exc)
+        # Text, not markup: a description or a default may hold brackets, e.g. [alpaca].
+        table.add_row(*map(Text, (entry.kind, entry.name, parameters or "-", entry.plugin, description)))
     Console(width=max(out.width, 160)).print(table)
 
 

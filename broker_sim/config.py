@@ -1,10 +1,11 @@
 """YAML config -> frozen attrs classes (through a cattrs converter), with errors that name file, key and line.
 
-`load_config` reads, substitutes ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) in string values, structures the
-data into `Config`, then checks everything a run would need: the adapter, model and source names and their
-parameters (against the plugin registry, plugin files included), the strategy classes and their parameters,
-the files they name. Every mistake is one `ConfigError` whose message reads
-``configs/demo.yaml:12: models.slippage.bps: bps must be >= 0, got -1``.
+`read_config` reads a file, substitutes ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) in string values and
+structures the data into a `Config`; `parse_text` does the same from text. Both check only what the YAML alone
+can say (keys, types, literal choices). The full check, which builds the adapter, models, sources and strategies
+without running them, is `broker_sim.wiring.load_config` / `parse_config` (what ``broker_sim.load_config`` is);
+it reports through `Config.error_at`, which keeps the YAML's line numbers. Every mistake is one `ConfigError`
+whose message reads ``configs/demo.yaml:12: models.slippage.bps: bps must be >= 0, got -1``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,85 @@ import cattrs
 import yaml
 from cattrs.gen import make_dict_structure_fn, override
 
-from broker_sim.errors import BrokerError, ConfigError
-from broker_sim.registry import Registry
+from broker_sim.errors import ConfigError
 
 __all__ = [
+    "MODEL_KINDS",
     "Config",
+    "KeyPath",
     "ModelsConfig",
     "PricesConfig",
     "ReportConfig",
+    "SourceLines",
     "StrategyConfig",
-    "load_config",
+    "parse_text",
+    "read_config",
 ]
 
-_MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+#: The kinds of model a config may set under ``models:``.
+MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+#: A key path in the YAML document: mapping keys and sequence indexes, e.g. ``("prices", "sources", 0)``.
+KeyPath = tuple[str | int, ...]
+
+
+# -- lines -----------------------------------------------------------------------------------------------------
+
+
+class SourceLines:
+    """The line of every key and item in a YAML document, to point errors at the right line."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.lines: dict[KeyPath, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{name}{line}: not valid YAML: {problem}") from None
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: KeyPath) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                self.lines[child] = key.start_mark.line + 1
+                self._walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*path, index)
+                self.lines[child] = item.start_mark.line + 1
+                self._walk(item, child)
+
+    def line(self, path: KeyPath) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def error(self, path: KeyPath, message: str) -> ConfigError:
+        """A `ConfigError` reading ``name:line: key.path: message``."""
+        return _located(self.name, self.line(path), path, message)
+
+
+def _located(name: str, line: int | None, path: KeyPath, message: str) -> ConfigError:
+    where = f"{name}:{line}" if line is not None else name
+    key = _dotted(path)
+    return ConfigError(f"{where}: {key + ': ' if key else ''}{message}")
+
+
+def _dotted(path: KeyPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# -- the config classes ----------------------------------------------------------------------------------------
 
 
 @attrs.frozen(slots=True)
@@ -47,7 +114,7 @@ class ModelsConfig:
 
     def given(self) -> dict[str, dict[str, Any]]:
         """The models the config sets, by kind."""
-        return {kind: spec for kind in _MODEL_KINDS if (spec := getattr(self, kind)) is not None}
+        return {kind: spec for kind in MODEL_KINDS if (spec := getattr(self, kind)) is not None}
 
 
 @attrs.frozen(slots=True)
@@ -93,6 +160,8 @@ class Config:
     base_dir: Path = attrs.Factory(Path.cwd)
     #: The YAML text after environment substitution, for the report.
     text: str = ""
+    #: Where each key stands in the YAML, for `error_at`; not part of the config's value.
+    source_lines: SourceLines | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def all_strategies(self) -> tuple[StrategyConfig, ...]:
@@ -110,6 +179,18 @@ class Config:
         candidate = Path(path)
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
+    def error_at(self, path: KeyPath, message: str) -> ConfigError:
+        """A `ConfigError` for the key at `path`, reading ``file:line: key.path: message``.
+
+        The line is that of `path` (or its nearest ancestor) in the YAML the config was read from; a config
+        built in Python has no lines and names no line."""
+        if self.source_lines is not None:
+            return self.source_lines.error(path, message)
+        return _located(str(self.path) if self.path is not None else "<config>", None, path, message)
+
+
+#: Config fields that come from where the YAML was read, never from the YAML itself.
+_DERIVED = ("path", "base_dir", "text", "source_lines")
 
 for _cls in (ModelsConfig, PricesConfig, StrategyConfig, ReportConfig, Config):
     attrs.resolve_types(_cls)
@@ -157,63 +238,12 @@ def _converter() -> cattrs.Converter:
 
 _CONVERTER = _converter()
 
-# -- YAML, lines and environment -------------------------------------------------------------------------------
+# -- YAML and environment --------------------------------------------------------------------------------------
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-Path_ = tuple[str | int, ...]
 
 
-class _Source:
-    """The YAML document's key lines, to point errors at the right line."""
-
-    def __init__(self, name: str, text: str) -> None:
-        self.name = name
-        self.lines: dict[Path_, int] = {}
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{name}{line}: not valid YAML: {problem}") from None
-        if node is not None:
-            self._walk(node, ())
-
-    def _walk(self, node: yaml.Node, path: Path_) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*path, str(key.value))
-                self.lines[child] = key.start_mark.line + 1
-                self._walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                child = (*path, index)
-                self.lines[child] = item.start_mark.line + 1
-                self._walk(item, child)
-
-    def line(self, path: Path_) -> int | None:
-        """The line of `path`, or of its nearest ancestor that has one."""
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return None
-
-    def error(self, path: Path_, message: str) -> ConfigError:
-        line = self.line(path)
-        where = f"{self.name}:{line}" if line is not None else self.name
-        key = _dotted(path)
-        return ConfigError(f"{where}: {key + ': ' if key else ''}{message}")
-
-
-def _dotted(path: Path_) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _substitute(value: Any, path: Path_, source: _Source, env: Mapping[str, str]) -> Any:
+def _substitute(value: Any, path: KeyPath, source: SourceLines, env: Mapping[str, str]) -> Any:
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:
@@ -237,7 +267,7 @@ _CATTRS_PATH = re.compile(r"^(?P<message>.*) @ \$(?P<path>.*)$")
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
 
 
-def _cattrs_errors(exc: Exception, source: _Source) -> ConfigError:
+def _cattrs_errors(exc: Exception, source: SourceLines) -> ConfigError:
     """The first structuring error as a `ConfigError` with its key path, line and the valid keys."""
     messages = cattrs.transform_error(exc, path="$", format_exception=_describe)
     match = _CATTRS_PATH.match(messages[0])
@@ -270,7 +300,7 @@ def _describe(exc: BaseException, type_: Any) -> str:
     return f"invalid value for {name}: {exc}"
 
 
-def _valid_keys(path: Path_) -> list[str]:
+def _valid_keys(path: KeyPath) -> list[str]:
     """The keys the config classes allow at `path`."""
     cls: Any = Config
     for part in path:
@@ -284,21 +314,17 @@ def _valid_keys(path: Path_) -> list[str]:
         if cls is None:
             return []
     names = [("class" if f.name == "class_" else f.name) for f in attrs.fields(cls)]
-    return [n for n in names if n not in {"path", "base_dir", "text"}]
+    return [n for n in names if n not in _DERIVED]
 
 
 # -- loading ---------------------------------------------------------------------------------------------------
 
-#: Broker keys that come from elsewhere in the config and may not be set under `broker:`.
-_WIRED = {"clock": "prices.clock", "plugin_manager": "plugins", "plugins": "plugins"} | {
-    kind: f"models.{kind}" for kind in _MODEL_KINDS
-}
 
+def read_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+    """The `Config` in the YAML file `source`, checked only as far as the YAML goes (keys, types, choices).
 
-def load_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
-    """Read, check and return the config in the YAML file `source`; raises `ConfigError` naming key and line.
-
-    `env` replaces ``os.environ`` for ``${VAR}`` substitution (tests use it).
+    `env` replaces ``os.environ`` for ``${VAR}`` substitution. Raises `ConfigError` naming file, key and line.
+    For the full check (names, parameters, files, strategies) use `broker_sim.wiring.load_config`.
     """
     path = Path(source)
     try:
@@ -307,22 +333,22 @@ def load_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> 
         raise ConfigError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    return _load(text, str(path), path.parent.resolve(), path, env)
+    return _parse(text, str(path), path.parent.resolve(), path, env)
 
 
-def parse_config(text: str, *, base_dir: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Like `load_config`, from YAML text; relative paths are taken from `base_dir` (default: the working dir)."""
-    return _load(text, "<config>", Path(base_dir or Path.cwd()).resolve(), None, env)
+def parse_text(text: str, *, base_dir: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Like `read_config`, from YAML text; relative paths are taken from `base_dir` (default: the working dir)."""
+    return _parse(text, "<config>", Path(base_dir or Path.cwd()).resolve(), None, env)
 
 
-def _load(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[str, str] | None) -> Config:
-    source = _Source(name, text)
+def _parse(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[str, str] | None) -> Config:
+    source = SourceLines(name, text)
     data = yaml.safe_load(text)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise source.error((), f"the config must be a mapping of sections, got {type(data).__name__}")
-    for reserved in ("path", "base_dir", "text"):
+    for reserved in _DERIVED:
         if reserved in data:
             raise source.error((reserved,), f"unknown key {reserved!r}; valid keys: {', '.join(_valid_keys(()))}")
     data = _substitute(data, (), source, os.environ if env is None else env)
@@ -331,9 +357,9 @@ def _load(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[
         config = _CONVERTER.structure(data, Config)
     except (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError) as exc:
         raise _cattrs_errors(exc, source) from None
-    config = attrs.evolve(config, path=path, base_dir=base_dir, text=yaml.safe_dump(data, sort_keys=False))
-    _check(config, source)
-    return config
+    return attrs.evolve(
+        config, path=path, base_dir=base_dir, text=yaml.safe_dump(data, sort_keys=False), source_lines=source
+    )
 
 
 def _expand_names(data: dict[str, Any]) -> None:
@@ -346,120 +372,3 @@ def _expand_names(data: dict[str, Any]) -> None:
     prices = data.get("prices")
     if isinstance(prices, dict) and isinstance(prices.get("sources"), list):
         prices["sources"] = [{"source": s} if isinstance(s, str) else s for s in prices["sources"]]
-
-
-def _key_in(message: str, spec: Mapping[str, Any], name_key: str) -> str | None:
-    """The key of `spec` a message is about: one it quotes, else the first it names."""
-    keys = [str(key) for key in spec if key != name_key]
-    for key in keys:
-        if repr(key) in message:
-            return key
-    for key in keys:
-        if re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", message):
-            return key
-    return None
-
-
-def _spec_error(source: _Source, path: Path_, spec: Mapping[str, Any], name_key: str, exc: Exception) -> ConfigError:
-    message = str(exc)
-    key = _key_in(message, spec, name_key)
-    if key is None and name_key in spec and repr(spec[name_key]) in message:
-        key = name_key
-    return source.error((*path, key) if key else path, message)
-
-
-def _check(config: Config, source: _Source) -> None:
-    """Everything a run needs, checked without running: names, parameters, files, strategy classes."""
-    from broker_sim.plugins import build_registry, create_plugin_manager, load_plugin_file
-    from broker_sim.strategy import check_strategy_params, load_strategy_class
-
-    manager = create_plugin_manager()
-    for index, plugin in enumerate(config.plugins):
-        try:
-            load_plugin_file(manager, plugin, base_dir=config.base_dir)
-        except ConfigError as exc:
-            raise source.error(("plugins", index), str(exc)) from None
-    try:
-        registry = build_registry(manager)
-    except ConfigError as exc:
-        raise source.error(("plugins",), str(exc)) from None
-    _check_broker(config, source, registry)
-    for kind, spec in config.models.given().items():
-        try:
-            registry.create(kind, spec)
-        except ConfigError as exc:
-            raise _spec_error(source, ("models", kind), spec, "model", exc) from None
-    _build_adapter(config, source, manager)
-    if not config.prices.sources:
-        raise source.error(("prices",), "no price sources: add prices.sources (e.g. {source: synthetic})")
-    for index, spec in enumerate(config.prices.sources):
-        try:
-            built = registry.create("source", spec, base_dir=config.base_dir, seed=config.seed)
-        except ConfigError as exc:
-            raise _spec_error(source, ("prices", "sources", index), spec, "source", exc) from None
-        if config.prices.clock == "simulated" and not hasattr(built, "timed_events"):
-            raise source.error(
-                ("prices", "sources", index, "source"),
-                f"{spec.get('source')!r} is a live source: it needs prices.clock: realtime",
-            )
-    entries: list[tuple[Path_, StrategyConfig]] = [(("strategies", i), s) for i, s in enumerate(config.strategies)]
-    if config.strategy is not None:
-        entries.insert(0, (("strategy",), config.strategy))
-    if not entries:
-        raise source.error((), "no strategy: set strategy (or strategies) with a class and its params")
-    for path, strategy in entries:
-        try:
-            cls = load_strategy_class(strategy.class_, base_dir=config.base_dir)
-        except ConfigError as exc:
-            raise source.error((*path, "class"), str(exc)) from None
-        try:
-            check_strategy_params(cls, strategy.params)
-            cls(**strategy.params)
-        except (ConfigError, TypeError, ValueError) as exc:
-            key = _key_in(str(exc), strategy.params, "")
-            message = str(exc) if isinstance(exc, ConfigError) else f"{cls.__name__}: {exc}"
-            raise source.error((*path, "params", key) if key else (*path, "params"), message) from None
-    if not config.report.equity_interval > 0:
-        raise source.error(("report", "equity_interval"), f"must be > 0, got {config.report.equity_interval!r}")
-
-
-def _check_broker(config: Config, source: _Source, registry: Registry) -> None:
-    spec = config.broker
-    for key, home in _WIRED.items():
-        if key in spec:
-            raise source.error(("broker", key), f"{key} is not set under broker: set it in {home}")
-    name = spec.get("adapter", "paper")
-    try:
-        entry = registry.get("adapter", name)
-    except ConfigError as exc:
-        raise source.error(("broker", "adapter"), str(exc)) from None
-    valid = {p.name for p in entry.parameters} - set(_WIRED)
-    if not entry.accepts_any_keyword:
-        for key in spec:
-            if key != "adapter" and key not in valid:
-                raise source.error(
-                    ("broker", key),
-                    f"unknown key {key!r} for adapter {name!r}; valid keys: adapter, {', '.join(sorted(valid))}",
-                )
-    accepted = {p.name for p in entry.parameters}
-    for kind in config.models.given():
-        if kind not in accepted and not entry.accepts_any_keyword:
-            raise source.error(("models", kind), f"adapter {name!r} takes no {kind} model")
-
-
-def _build_adapter(config: Config, source: _Source, manager: Any) -> None:
-    """Build the adapter once (it does not connect), so its own parameter checks run at validation time."""
-    from broker_sim.clock import SimulatedClock
-    from broker_sim.simulation import build_broker
-
-    try:
-        build_broker(config, clock=SimulatedClock(0.0), manager=manager)
-    except ConfigError as exc:
-        raise _spec_error(source, ("broker",), config.broker, "adapter", exc) from None
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line message for a user: our errors as they are, anything else with its type."""
-    if isinstance(exc, BrokerError):
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"{type(exc).__name__}: {exc}"

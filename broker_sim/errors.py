@@ -69,3 +69,10 @@ class OrderTimeout(BrokerError, TimeoutError):
 
 class DataError(BrokerError, ValueError):
     """Bad market data from a source (a CSV row, a feed message); the message names the source and the place."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line message for a user: our errors as they are, anything else with its type."""
+    if isinstance(exc, BrokerError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"

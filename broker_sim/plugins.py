@@ -1,14 +1,12 @@
 """The plugin manager: built-in models, installed entry points (group ``broker_sim``) and plugin files by path.
 
-The built-ins in `broker_sim.builtin` are registered exactly like a third-party plugin. Loading failures are
-`PluginError`s that name the file or entry point, never a bare traceback from inside the plugin.
+The built-ins (the modules named in `BUILTIN_PLUGINS`) are registered exactly like a third-party plugin. Loading
+failures are `PluginError`s that name the file or entry point, never a bare traceback from inside the plugin.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
+import importlib
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -18,10 +16,12 @@ from typing import Any
 import pluggy
 
 from broker_sim import hookspecs
+from broker_sim._imports import import_file
 from broker_sim.errors import PluginError
 from broker_sim.registry import Registry
 
 __all__ = [
+    "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "PluginManager",
     "SelectedHook",
@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "broker_sim"
+#: The built-in plugin modules, imported by name when a manager is created (as pytest lists its default
+#: plugins), so this module depends on none of them.
+BUILTIN_PLUGINS: tuple[str, ...] = ("broker_sim.builtin",)
 _PREFIX = "broker_sim_"
 
 
@@ -122,10 +125,9 @@ def create_plugin_manager(
     Relative plugin paths are taken from `base_dir` (the config file's folder), else the working directory.
     Raises `PluginError` naming the file or entry point that failed.
     """
-    from broker_sim import builtin
-
     manager = PluginManager()
-    manager.register(builtin, name="broker_sim.builtin")
+    for module_name in BUILTIN_PLUGINS:
+        manager.register(importlib.import_module(module_name), name=module_name)
     if load_installed:
         load_entry_points(manager)
     for path in plugin_files:
@@ -166,27 +168,6 @@ def load_entry_points(manager: pluggy.PluginManager) -> list[str]:
     return loaded
 
 
-def _import_file(path: Path) -> ModuleType:
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    module_name = f"broker_sim_plugin_{path.stem}_{digest}"
-    cached = sys.modules.get(module_name)
-    if cached is not None:
-        return cached
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise PluginError(f"plugin file {path} cannot be imported (is it a .py file?)")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # attrs and dataclasses look their module up while the file runs
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:
-        del sys.modules[module_name]
-        if not isinstance(exc, Exception):
-            raise
-        raise PluginError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}") from exc
-    return module
-
-
 def load_plugin_file(
     manager: pluggy.PluginManager, path: str | Path, *, base_dir: str | Path | None = None
 ) -> ModuleType:
@@ -201,7 +182,7 @@ def load_plugin_file(
     file = file.resolve()
     if not file.is_file():
         raise PluginError(f"plugin file {path} does not exist (looked for {file})")
-    module = _import_file(file)
+    module = import_file(file, prefix="broker_sim_plugin", what="plugin file", error=PluginError)
     _register(manager, module, f"file:{file}", f"plugin file {path}")
     return module
 

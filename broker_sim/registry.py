@@ -1,6 +1,7 @@
 """The registry of named models, price sources and adapters that configs select by name.
 
-Plugins fill it through the `broker_sim_register` hook; `create` builds a selected entry from a config mapping
+Plugins fill it through the `broker_sim_register` hook, each entry a factory or a ``"module:Class"`` reference
+that is imported only when a config selects it; `create` builds a selected entry from a config mapping
 such as ``{"model": "fixed_bps", "bps": 5}``, and refuses an unknown name or parameter with a `ConfigError` that
 lists what is valid.
 """
@@ -13,9 +14,10 @@ from typing import Any
 
 import attrs
 
-from broker_sim.errors import ConfigError
+from broker_sim._imports import import_reference, is_reference
+from broker_sim.errors import ConfigError, PluginError
 
-__all__ = ["KINDS", "Parameter", "Registry", "RegistryEntry"]
+__all__ = ["KINDS", "Factory", "Parameter", "Registry", "RegistryEntry"]
 
 #: The kinds of things a plugin can register, and the key that names the choice in a config mapping.
 KINDS: dict[str, str] = {
@@ -40,15 +42,40 @@ class Parameter:
         return self.name if self.required else f"{self.name}={self.default!r}"
 
 
-@attrs.frozen(slots=True)
+#: What `Registry.add` takes as a factory: a callable, or a ``"module:Class"`` reference imported when needed.
+Factory = Callable[..., Any] | str
+
+
+@attrs.define(slots=True, eq=False)
 class RegistryEntry:
-    """A named factory of one kind, and the plugin that registered it."""
+    """A named factory of one kind, and the plugin that registered it.
+
+    `target` is what was registered: the factory itself, or a ``"module:Class"`` reference that is imported the
+    first time the factory, its parameters or its description are asked for (`extra` names the optional extra
+    that installs what the module needs).
+    """
 
     kind: str
     name: str
-    factory: Callable[..., Any]
+    target: Factory
     plugin: str
-    description: str
+    extra: str | None = None
+    _description: str | None = attrs.field(default=None, alias="description")
+    _factory: Callable[..., Any] | None = attrs.field(default=None, init=False, repr=False)
+
+    @property
+    def factory(self) -> Callable[..., Any]:
+        """The callable that builds the entry; imports a reference on first use (`ConfigError` if it cannot)."""
+        if self._factory is None:
+            self._factory = self.target if callable(self.target) else self._resolve(self.target)
+        return self._factory
+
+    @property
+    def description(self) -> str:
+        """The description given at registration, else the first line of the factory's docstring."""
+        if self._description is None:
+            self._description = (inspect.getdoc(self.factory) or "").strip().split("\n", 1)[0]
+        return self._description
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -63,6 +90,26 @@ class RegistryEntry:
     def accepts_any_keyword(self) -> bool:
         return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(self.factory).parameters.values())
 
+    def _resolve(self, reference: str) -> Callable[..., Any]:
+        what = f"{self.kind} {self.name!r}"
+        try:
+            factory = import_reference(reference)
+        except ImportError as exc:
+            if self.extra is not None:
+                raise ConfigError(
+                    f"{what} needs the optional extra [{self.extra}]: pip install 'broker-sim[{self.extra}]' ({exc})"
+                ) from exc
+            raise ConfigError(f"{what} cannot be imported from {reference!r}: {exc}") from exc
+        except AttributeError as exc:
+            raise PluginError(f"plugin {self.plugin}: {what} refers to {reference!r}, which does not exist") from exc
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {self.plugin}: {what} ({reference}) failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not callable(factory):
+            raise PluginError(f"plugin {self.plugin}: {what} refers to {reference!r}, which is not callable")
+        return factory
+
 
 class Registry:
     """Named factories by kind. `add` is what plugins call; `create` is what brokers and configs call."""
@@ -72,17 +119,35 @@ class Registry:
         #: Set by the plugin manager while a plugin's `broker_sim_register` runs, to record who added what.
         self.current_plugin = "?"
 
-    def add(self, kind: str, name: str, factory: Callable[..., Any], *, description: str | None = None) -> None:
-        """Register `factory` as `name` of `kind` (slippage, latency, fill, commission, source, adapter)."""
+    def add(
+        self,
+        kind: str,
+        name: str,
+        factory: Factory,
+        *,
+        description: str | None = None,
+        extra: str | None = None,
+    ) -> None:
+        """Register `factory` as `name` of `kind` (slippage, latency, fill, commission, source, adapter).
+
+        `factory` is a callable, or a ``"module:Class"`` reference imported only when a config selects the
+        entry or its parameters are listed, so registering costs no import. `extra` names the optional extra
+        (``pip install 'broker-sim[extra]'``) that the referenced module needs; when that import fails the
+        `ConfigError` says which extra installs it.
+        """
         if kind not in self._entries:
             raise ConfigError(f"cannot register {name!r}: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
         if not isinstance(name, str) or not name:
             raise ConfigError(f"cannot register a {kind} with name {name!r}: names are non-empty strings")
+        if not callable(factory) and not is_reference(factory):
+            raise ConfigError(
+                f"cannot register {kind} {name!r}: the factory must be a callable or a 'module:Class' reference, "
+                f"got {factory!r}"
+            )
         existing = self._entries[kind].get(name)
-        if existing is not None and existing.factory is not factory:
+        if existing is not None and existing.target is not factory and existing.target != factory:
             raise ConfigError(f"{kind} {name!r} is registered twice: by {existing.plugin} and by {self.current_plugin}")
-        doc = description or (inspect.getdoc(factory) or "").strip().split("\n", 1)[0]
-        self._entries[kind][name] = RegistryEntry(kind, name, factory, self.current_plugin, doc)
+        self._entries[kind][name] = RegistryEntry(kind, name, factory, self.current_plugin, extra, description)
 
     def names(self, kind: str) -> list[str]:
         """The registered names of `kind`, sorted."""

@@ -31,24 +31,24 @@ import attrs
 
 from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
-from broker_sim.config import Config, load_config
+from broker_sim.config import Config
 from broker_sim.errors import BrokerError, ConfigError
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade
-from broker_sim.plugins import PluginManager, build_registry, create_plugin_manager, load_plugin_file
-from broker_sim.report import EquitySample, Metrics, TradeTally, metrics_from, write_report
-from broker_sim.spool import Spool
+from broker_sim.plugins import build_registry
+from broker_sim.report.files import HTML_TRADES, write_report
+from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, metrics_from
+from broker_sim.report.spool import Spool
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import StrategyBroker
 from broker_sim.streams.manager import PriceStreamManager
+from broker_sim.wiring import build_broker, build_source, load_config, plugin_manager
 
-__all__ = ["Result", "StrategyError", "arun_simulation", "build_broker", "run_simulation"]
+__all__ = ["Result", "StrategyError", "arun_simulation", "run_simulation"]
 
 log = logging.getLogger(__name__)
 
 #: Closed orders the broker keeps in memory during a run (the run records all of them on disk itself).
 BROKER_HISTORY = 10_000
-#: Closed trades kept for the HTML report's table.
-HTML_TRADES = 500
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
@@ -72,39 +72,6 @@ class Result:
     report_dir: Path | None = None
     events: int = 0
     config: Config = attrs.field(repr=False, default=None)
-
-
-def _plugin_manager(config: Config) -> PluginManager:
-    manager = create_plugin_manager()
-    for path in config.plugins:
-        load_plugin_file(manager, path, base_dir=config.base_dir)
-    return manager
-
-
-def build_broker(
-    config: Config,
-    *,
-    clock: Clock | None = None,
-    manager: PluginManager | None = None,
-    history: int | None = None,
-) -> Broker:
-    """The broker the config's ``broker:`` and ``models:`` sections describe, from any registered adapter.
-
-    `history` bounds the closed orders an adapter keeps in memory, when it takes that parameter."""
-    manager = manager if manager is not None else _plugin_manager(config)
-    registry = build_registry(manager)
-    spec = dict(config.broker)
-    spec.setdefault("adapter", "paper")
-    entry = registry.get("adapter", spec["adapter"])
-    accepted = {p.name for p in entry.parameters}
-    wiring: dict[str, Any] = {kind: model for kind, model in config.models.given().items()}
-    if "clock" in accepted:
-        wiring["clock"] = clock
-    if "plugin_manager" in accepted:
-        wiring["plugin_manager"] = manager
-    if history is not None and "history" in accepted and "history" not in spec:
-        wiring["history"] = history
-    return registry.create("adapter", spec, **wiring)
 
 
 def run_simulation(config: Config | str | Path, *, out: str | Path | None = None, **options: Any) -> Result:
@@ -138,11 +105,11 @@ class _Run:
     def __init__(self, config: Config, progress: Callable[[int, int | None], None] | None) -> None:
         self.config = config
         self.progress = progress
-        self.manager = _plugin_manager(config)
+        self.manager = plugin_manager(config)
         registry = build_registry(self.manager)
         self.streams = PriceStreamManager()
         for spec in config.prices.sources:
-            self.streams.add_source(registry.create("source", spec, base_dir=config.base_dir, seed=config.seed))
+            self.streams.add_source(build_source(config, registry, spec))
         self.pending: deque[OrderEvent] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
         self.failure: BaseException | None = None

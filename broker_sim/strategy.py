@@ -23,15 +23,13 @@ ordinary typed parameters::
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
 import inspect
-import sys
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
+from broker_sim._imports import import_file
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock
 from broker_sim.errors import ConfigError
@@ -81,24 +79,6 @@ class Strategy:
         return None
 
 
-def _import_file(path: Path) -> Any:
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    module_name = f"broker_sim_strategy_{path.stem}_{digest}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"strategy file {path} cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[module_name]
-        raise ConfigError(f"strategy file {path} failed to import: {type(exc).__name__}: {exc}") from exc
-    return module
-
-
 def load_strategy_class(spec: str, *, base_dir: str | Path | None = None) -> type[Strategy]:
     """The class named by ``module:Class`` or ``path/to/file.py:Class`` (a path relative to `base_dir`).
 
@@ -113,7 +93,7 @@ def load_strategy_class(spec: str, *, base_dir: str | Path | None = None) -> typ
             file = Path(base_dir) / file
         if not file.is_file():
             raise ConfigError(f"strategy file {target} does not exist (looked for {file.resolve()})")
-        module = _import_file(file.resolve())
+        module = import_file(file.resolve(), prefix="broker_sim_strategy", what="strategy file", error=ConfigError)
     else:
         try:
             module = importlib.import_module(target)

@@ -7,8 +7,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from broker_sim import ConfigError, load_config
-from broker_sim.config import parse_config
+from broker_sim import Config, ConfigError, load_config
+from broker_sim.config import parse_text
+from broker_sim.wiring import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,3 +161,37 @@ def test_parse_config_takes_text() -> None:
     config = parse_config(GOOD, base_dir=ROOT)
     assert config.path is None
     assert config.base_dir == ROOT
+
+
+def test_an_adapter_whose_optional_extra_is_missing_is_named_at_its_line(tmp_path: Path) -> None:
+    plugin = tmp_path / "alpaca_plugin.py"
+    plugin.write_text(
+        "def broker_sim_register(registry):\n"
+        "    registry.add('adapter', 'alpaca', 'broker_sim_tests_no_alpaca:AlpacaBroker', extra='alpaca')\n"
+    )
+    text = GOOD.replace("adapter: paper", "adapter: alpaca") + "plugins: [alpaca_plugin.py]\n"
+    with pytest.raises(ConfigError) as raised:
+        load_config(_write(tmp_path, text))
+    assert str(raised.value) == (
+        f"{tmp_path / 'run.yaml'}:2: broker.adapter: adapter 'alpaca' needs the optional extra [alpaca]: "
+        "pip install 'broker-sim[alpaca]' (No module named 'broker_sim_tests_no_alpaca')"
+    )
+
+
+def test_parse_text_checks_only_what_the_yaml_says_and_parse_config_checks_the_rest() -> None:
+    text = GOOD.replace("model: fixed_bps, bps: 5", "model: fixd_bps, bps: 5")
+    assert parse_text(text, base_dir=ROOT).models.slippage == {"model": "fixd_bps", "bps": 5}
+    with pytest.raises(ConfigError, match=r"<config>:6: models\.slippage\.model: unknown slippage model 'fixd_bps'"):
+        parse_config(text, base_dir=ROOT)
+    with pytest.raises(ConfigError, match=r"<config>:15: reprot: unknown key 'reprot'"):
+        parse_text(GOOD.replace("report:", "reprot:"), base_dir=ROOT)
+
+
+def test_the_line_map_points_errors_but_is_not_part_of_the_configs_value() -> None:
+    config = parse_text(GOOD, base_dir=ROOT)
+    shifted = parse_text("# a comment first\n" + GOOD, base_dir=ROOT)
+    assert config == shifted
+    assert "source_lines" not in repr(config)
+    assert str(config.error_at(("broker", "seed"), "bad")) == "<config>:4: broker.seed: bad"
+    assert str(shifted.error_at(("broker", "seed"), "bad")) == "<config>:5: broker.seed: bad"
+    assert str(Config().error_at(("prices",), "no sources")) == "<config>: prices: no sources"

@@ -33,7 +33,7 @@ YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
 
 
 def test_readme_config_is_valid_as_written() -> None:
-    from broker_sim.config import parse_config
+    from broker_sim.wiring import parse_config
 
     config_block = next(b for b in YAML_BLOCKS if "strategies:" in b)
     config = parse_config(config_block, base_dir=README.parent / "configs", env={})
@@ -43,7 +43,7 @@ def test_readme_config_is_valid_as_written() -> None:
 
 def test_readme_breakout_strategy_runs(tmp_path: Path) -> None:
     from broker_sim import run_simulation
-    from broker_sim.config import parse_config
+    from broker_sim.wiring import parse_config
 
     block = next(b for b in BLOCKS if "class Breakout" in b)
     (tmp_path / "breakout.py").write_text(block)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from broker_sim import Bar, ConfigError, OrderEvent, OrderStatus, Strategy, Trade, arun_simulation, run_simulation
-from broker_sim.config import parse_config
 from broker_sim.simulation import StrategyError
+from broker_sim.wiring import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

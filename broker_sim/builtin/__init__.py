@@ -1,4 +1,10 @@
-"""The built-in models, registered through `broker_sim_register` exactly like a third-party plugin's."""
+"""The built-in models, price sources and the paper adapter, registered through `broker_sim_register` exactly
+like a third-party plugin's.
+
+The models are small and imported here; the sources and the adapter are registered by ``"module:Class"``
+reference and imported only when a config selects them, so this package imports no adapter and no source
+(and neither pyarrow nor websockets).
+"""
 
 from __future__ import annotations
 
@@ -15,23 +21,9 @@ from broker_sim.builtin.slippage import (
 from broker_sim.hookspecs import hookimpl
 from broker_sim.registry import Registry
 
-#: What a broker uses when its config leaves a model out: the seed engine's behaviour.
-DEFAULT_MODELS: dict[str, dict[str, object]] = {
-    "slippage": {"model": "fixed_bps", "bps": 5.0},
-    "latency": {"model": "uniform", "low": 0.5, "high": 2.0},
-    "fill": {"model": "immediate"},
-    "commission": {"model": "none"},
-}
-
-
 @hookimpl
 def broker_sim_register(registry: Registry) -> None:
     """Register the built-in models, the csv/synthetic/websocket price sources and the paper adapter."""
-    from broker_sim.adapters.paper import PaperBroker
-    from broker_sim.streams.csv_source import CsvSource
-    from broker_sim.streams.synthetic import SyntheticSource
-    from broker_sim.streams.websocket import WebSocketSource
-
     registry.add("slippage", "none", NoSlippage)
     registry.add("slippage", "fixed_bps", FixedBpsSlippage)
     registry.add("slippage", "fixed", FixedAmountSlippage)
@@ -50,7 +42,7 @@ def broker_sim_register(registry: Registry) -> None:
     registry.add("commission", "per_share", PerShareCommission)
     registry.add("commission", "bps", BpsCommission)
     registry.add("commission", "fixed", FixedCommission)
-    registry.add("source", "csv", CsvSource)
-    registry.add("source", "synthetic", SyntheticSource)
-    registry.add("source", "websocket", WebSocketSource)
-    registry.add("adapter", "paper", PaperBroker)
+    registry.add("source", "csv", "broker_sim.streams.csv_source:CsvSource")
+    registry.add("source", "synthetic", "broker_sim.streams.synthetic:SyntheticSource")
+    registry.add("source", "websocket", "broker_sim.streams.websocket:WebSocketSource")
+    registry.add("adapter", "paper", "broker_sim.adapters.paper:PaperBroker")

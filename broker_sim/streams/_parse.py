@@ -1,18 +1,23 @@
 """Parsing of timestamps and numbers from text sources (CSV rows, JSON messages), with errors that say what was
-wrong; the caller adds where (file and line, or feed and message)."""
+wrong; the caller adds where (file and line, or feed and message). Also the checks of the timestamp settings
+the text sources share (`timestamp_unit`, `timezone`)."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["EPOCH_UNITS", "parse_number", "parse_timestamp"]
+from broker_sim.errors import ConfigError
+
+__all__ = ["EPOCH_UNITS", "check_timestamp_unit", "epoch_scale", "parse_number", "parse_timestamp", "timezone_named"]
 
 #: Seconds per unit of an epoch timestamp; "auto" picks by magnitude (s < 1e11 <= ms < 1e14 <= us < 1e17 <= ns).
 EPOCH_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
-def _epoch_scale(value: float) -> float:
+def epoch_scale(value: float) -> float:
+    """Seconds per unit of the epoch number `value`, guessed by its magnitude (see `EPOCH_UNITS`)."""
     magnitude = abs(value)
     if magnitude < 1e11:
         return 1.0
@@ -49,7 +54,7 @@ def parse_timestamp(value: object, *, unit: str = "auto", timezone: tzinfo = UTC
         raise ValueError(f"timestamp must be ISO-8601 or an epoch number, got {value!r}")
     if not math.isfinite(number):
         raise ValueError(f"timestamp {value!r} is not finite")
-    scale = _epoch_scale(number) if unit == "auto" else EPOCH_UNITS[unit]
+    scale = epoch_scale(number) if unit == "auto" else EPOCH_UNITS[unit]
     return number * scale
 
 
@@ -66,3 +71,18 @@ def parse_number(value: object, field: str, *, minimum: float | None = 0.0) -> f
     if minimum is not None and number < minimum:
         raise ValueError(f"{field} must be >= {minimum:g}, got {value!r}")
     return number
+
+
+def check_timestamp_unit(unit: str) -> str:
+    """`unit` if it is ``auto`` or one of `EPOCH_UNITS`; else a `ConfigError` listing them."""
+    if unit != "auto" and unit not in EPOCH_UNITS:
+        raise ConfigError(f"timestamp_unit must be auto, {', '.join(EPOCH_UNITS)}; got {unit!r}")
+    return unit
+
+
+def timezone_named(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (a source's ``timezone``); a `ConfigError` if there is none such."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(f"unknown timezone {name!r} (use an IANA name like America/New_York)") from None

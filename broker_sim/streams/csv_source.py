@@ -22,15 +22,22 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from broker_sim.errors import ConfigError, DataError
 from broker_sim.models import MarketData, unchecked_bar, unchecked_quote, unchecked_trade
-from broker_sim.streams._parse import EPOCH_UNITS, parse_number, parse_timestamp
+from broker_sim.streams._parse import (
+    EPOCH_UNITS,
+    check_timestamp_unit,
+    epoch_scale,
+    parse_number,
+    parse_timestamp,
+    timezone_named,
+)
 from broker_sim.streams.base import chunked
 
 __all__ = ["KIND_FIELDS", "CsvSource"]
@@ -72,14 +79,10 @@ class CsvSource:
             raise ConfigError(f"kind must be one of {', '.join(KIND_FIELDS)}; got {kind!r}")
         if on_bad_row not in _BAD_ROW_POLICIES:
             raise ConfigError(f"on_bad_row must be one of {', '.join(_BAD_ROW_POLICIES)}; got {on_bad_row!r}")
-        if timestamp_unit != "auto" and timestamp_unit not in EPOCH_UNITS:
-            raise ConfigError(f"timestamp_unit must be auto, {', '.join(EPOCH_UNITS)}; got {timestamp_unit!r}")
+        check_timestamp_unit(timestamp_unit)
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise ConfigError(f"delimiter must be one character, got {delimiter!r}")
-        try:
-            self.timezone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ConfigError(f"unknown timezone {timezone!r} (use an IANA name like America/New_York)") from None
+        self.timezone = timezone_named(timezone)
         paths = [path] if isinstance(path, str | Path) else list(path)
         if not paths:
             raise ConfigError("path must name at least one file")
@@ -216,7 +219,7 @@ class CsvSource:
         if epoch:
             seconds = column.to_numpy(zero_copy_only=False)
             if self.timestamp_unit == "auto":
-                scales = {_scale(float(seconds[0])), _scale(float(seconds[-1]))}
+                scales = {epoch_scale(float(seconds[0])), epoch_scale(float(seconds[-1]))}
                 if len(scales) != 1:
                     raise _Fallback
                 scale = scales.pop()
@@ -319,15 +322,8 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def _scale(value: float) -> float:
-    magnitude = abs(value)
-    return 1.0 if magnitude < 1e11 else 1e-3 if magnitude < 1e14 else 1e-6 if magnitude < 1e17 else 1e-9
-
-
 def _block_ok(times: Any, values: list[Any], kind: str) -> bool:
     """Vectorised checks of one block: times finite and non-decreasing, values finite, >= 0, low <= high."""
-    import numpy as np
-
     if not np.all(np.isfinite(times)) or (len(times) > 1 and bool(np.any(np.diff(times) < 0))):
         return False
     for column in values:

@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK, WebSocketException
@@ -29,7 +28,7 @@ from websockets.exceptions import ConnectionClosedOK, WebSocketException
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.errors import ConfigError, DataError
 from broker_sim.models import Bar, MarketData, Quote, Trade
-from broker_sim.streams._parse import EPOCH_UNITS, parse_number, parse_timestamp
+from broker_sim.streams._parse import check_timestamp_unit, parse_number, parse_timestamp, timezone_named
 
 __all__ = ["WebSocketSource"]
 
@@ -97,12 +96,8 @@ class WebSocketSource:
             raise ConfigError(f"url must be a ws:// or wss:// address, got {url!r}")
         if kind not in _KINDS:
             raise ConfigError(f"kind must be one of {', '.join(_KINDS)}; got {kind!r}")
-        if timestamp_unit != "auto" and timestamp_unit not in EPOCH_UNITS:
-            raise ConfigError(f"timestamp_unit must be auto, {', '.join(EPOCH_UNITS)}; got {timestamp_unit!r}")
-        try:
-            self.timezone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ConfigError(f"unknown timezone {timezone!r} (use an IANA name like America/New_York)") from None
+        check_timestamp_unit(timestamp_unit)
+        self.timezone = timezone_named(timezone)
         known = {"symbol", "timestamp", *_KINDS[kind][1]}
         fields = dict(fields or {})
         unknown = sorted(set(fields) - known)

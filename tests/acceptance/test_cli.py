@@ -169,3 +169,15 @@ def test_the_quickstart_example_prints_its_fills_and_account(capsys: pytest.Capt
     runpy.run_path(str(ROOT / "examples/quickstart.py"), run_name="__main__")
     printed = capsys.readouterr().out
     assert "Fills" in printed and "Account" in printed and "insufficient buying power" in printed
+
+
+def test_plugins_lists_an_entry_whose_optional_extra_is_missing_with_what_to_install(tmp_path: Path) -> None:
+    plugin = tmp_path / "alpaca_plugin.py"
+    plugin.write_text(
+        "def broker_sim_register(registry):\n"
+        "    registry.add('adapter', 'alpaca', 'broker_sim_tests_no_alpaca:AlpacaBroker', extra='alpaca')\n"
+    )
+    code, stdout, _ = _invoke("plugins", "--plugin", str(plugin))
+    assert code == 0
+    cells = re.sub(r"[│\s]+", " ", stdout)  # the table wraps long cells over lines
+    assert "adapter 'alpaca' needs the optional extra [alpaca]: pip install 'broker-sim[alpaca]'" in cells

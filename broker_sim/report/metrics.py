@@ -1,4 +1,4 @@
-"""Run metrics from the equity curve, the fills and the orders; `write_report` writes the report's files.
+"""Run metrics from the equity curve, the fills and the orders (the report's files are `report.files`).
 
 The rules, exactly:
 
@@ -10,8 +10,8 @@ The rules, exactly:
   deviation being the root mean square of min(0, excess return) over all returns. NaN with fewer than two
   returns or a zero deviation.
 * **total_return** = final / initial - 1; **cagr** = (final / initial) ^ (365.25 days / span) - 1 (NaN for a
-  span under one day, where annualising says nothing); **max_drawdown** = the lowest equity / running peak - 1
-  over the samples (<= 0), and
+  span under one day, where annualising says nothing); the **drawdown** of a sample is its equity / running
+  peak - 1 (<= 0; 0 while the peak is not positive); **max_drawdown** = the lowest drawdown, and
   **max_drawdown_duration_days** the longest time from a peak to the sample that regains it (or to the end).
 * **trades** are closed round trips, matched first in first out per symbol (a fill through zero closes the old
   side and opens the new one); a trade's P&L is gross, its fees the matched share of entry and exit fees.
@@ -26,13 +26,12 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence, Sized
 from datetime import datetime
-from pathlib import Path
 
 import attrs
 import numpy as np
 
 from broker_sim._numeric import QTY_EPSILON
-from broker_sim.models import Fill, Order, Side
+from broker_sim.models import Fill, Side
 
 __all__ = [
     "ClosedTrade",
@@ -41,8 +40,8 @@ __all__ = [
     "TradeTally",
     "closed_trades",
     "compute_metrics",
+    "drawdowns",
     "metrics_from",
-    "write_report",
 ]
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
@@ -194,28 +193,34 @@ def _returns(equity: Sequence[EquitySample], periods_per_year: int) -> tuple[np.
     return returns, periods
 
 
-def _drawdown(equity: Sequence[EquitySample]) -> tuple[float, float]:
+def drawdowns(equity: Sequence[EquitySample]) -> list[float]:
+    """Each sample's drawdown: equity / the running peak - 1 (<= 0; 0 while the peak is not positive)."""
+    peak = -math.inf
+    result = []
+    for sample in equity:
+        peak = max(peak, sample.equity)
+        result.append(sample.equity / peak - 1.0 if peak > 0 else 0.0)
+    return result
+
+
+def _max_drawdown(equity: Sequence[EquitySample], series: Sequence[float]) -> tuple[float, float]:
     """Max drawdown (<= 0) and the longest peak-to-recovery time in days (to the end if never regained).
 
     Only a fall below the peak starts a drawdown: a curve that never falls has a duration of 0.
     """
-    peak = -math.inf
     peak_time = None
     fell = False
-    worst = 0.0
     longest = 0.0
-    for sample in equity:
-        if sample.equity >= peak:
-            if fell and peak_time is not None:
-                longest = max(longest, (sample.timestamp - peak_time).total_seconds())
-            peak, peak_time, fell = sample.equity, sample.timestamp, False
-        else:
+    for sample, drawdown in zip(equity, series, strict=True):
+        if drawdown < 0.0:
             fell = True
-            if peak > 0:
-                worst = min(worst, sample.equity / peak - 1.0)
+            continue
+        if fell and peak_time is not None:
+            longest = max(longest, (sample.timestamp - peak_time).total_seconds())
+        peak_time, fell = sample.timestamp, False
     if fell and peak_time is not None:
         longest = max(longest, (equity[-1].timestamp - peak_time).total_seconds())
-    return worst, longest / 86_400
+    return min(series, default=0.0), longest / 86_400
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -268,7 +273,7 @@ def metrics_from(
         sharpe = _ratio(float(np.mean(excess)), deviation) * math.sqrt(periods)
         downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
         sortino = _ratio(float(np.mean(excess)), downside) * math.sqrt(periods)
-    max_drawdown, duration = _drawdown(equity)
+    max_drawdown, duration = _max_drawdown(equity, drawdowns(equity))
     profit_factor = math.nan if not tally.count else (tally.gains / tally.losses if tally.losses > 0 else math.inf)
     return Metrics(
         initial_balance=initial_balance,
@@ -290,32 +295,4 @@ def metrics_from(
         fills=tally.fills,
         start=equity[0].timestamp.isoformat() if equity else "",
         end=equity[-1].timestamp.isoformat() if equity else "",
-    )
-
-
-def write_report(
-    out_dir: Path,
-    *,
-    metrics: Metrics,
-    equity: Sequence[EquitySample],
-    fills: Iterable[Fill],
-    orders: Iterable[Order],
-    title: str = "broker-sim report",
-    config_text: str | None = None,
-    tally: TradeTally | None = None,
-) -> dict[str, Path]:
-    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`.
-
-    `tally` (the run's `TradeTally`) saves going through the fills again for the closed-trades table."""
-    from broker_sim.report_files import write_files
-
-    return write_files(
-        Path(out_dir),
-        metrics=metrics,
-        equity=equity,
-        fills=fills,
-        orders=orders,
-        title=title,
-        config_text=config_text,
-        tally=tally,
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from broker_sim import OrderNotFound, OrderStatus, PaperBroker, SimulatedClock
-from broker_sim.spool import Spool
+from broker_sim.report.spool import Spool
 from tests.conftest import T0
 
 

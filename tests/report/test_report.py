@@ -315,6 +315,15 @@ def test_trades_csv_reads_back_to_the_very_same_fills(tmp_path: Path) -> None:
         assert datetime.fromisoformat(row["timestamp"]) == fill.timestamp and row["order_id"] == fill.order_id
 
 
+def test_equity_csv_drawdowns_bottom_out_at_the_summarys_max_drawdown(tmp_path: Path) -> None:
+    _write(tmp_path, _daily(100.0, 110.0, 99.0, 105.0, 120.0, 100.0), [])
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    with (tmp_path / "equity.csv").open(newline="", encoding="utf-8") as handle:
+        drawdowns = [float(row["drawdown"]) for row in csv.DictReader(handle)]
+    assert drawdowns == pytest.approx([0.0, 0.0, 99 / 110 - 1, 105 / 110 - 1, 0.0, 100 / 120 - 1], abs=EXACT)
+    assert min(drawdowns) == summary["max_drawdown"]
+
+
 def test_report_html_is_self_contained(tmp_path: Path) -> None:
     _write(tmp_path, _daily(10_000.0, 10_050.0, 10_020.0), ROUND_TRIPS)
     html = (tmp_path / "report.html").read_text(encoding="utf-8")

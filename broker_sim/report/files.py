@@ -16,15 +16,15 @@ from typing import Any
 
 import attrs
 import jinja2
-from matplotlib.figure import Figure
 
 from broker_sim.models import Fill, Order
-from broker_sim.report import EquitySample, Metrics, TradeTally
-from broker_sim.spool import FILL_COLUMNS, ORDER_COLUMNS, Spool, fill_row, order_row, write_rows
+from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdowns
+from broker_sim.report.spool import FILL_COLUMNS, ORDER_COLUMNS, Spool, fill_row, order_row, write_rows
 
-__all__ = ["write_files"]
+__all__ = ["HTML_TRADES", "write_report"]
 
-_HTML_TRADE_ROWS = 500
+#: Closed trades shown in report.html's table (trades.csv has every fill); a run keeps no more than these.
+HTML_TRADES = 500
 
 
 def _json_value(value: Any) -> Any:
@@ -33,16 +33,11 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _drawdowns(equity: Sequence[EquitySample]) -> list[float]:
-    peak = -math.inf
-    result = []
-    for sample in equity:
-        peak = max(peak, sample.equity)
-        result.append(sample.equity / peak - 1.0 if peak > 0 else 0.0)
-    return result
+def _plot(equity: Sequence[EquitySample], series: list[float], title: str) -> bytes:
+    # Imported here, not at the top: matplotlib costs ~0.7 s and ~30 MB, and a run without a report (a notebook,
+    # the benchmarks) imports this module but never plots.
+    from matplotlib.figure import Figure
 
-
-def _plot(equity: Sequence[EquitySample], drawdowns: list[float], title: str) -> bytes:
     figure = Figure(figsize=(10, 6), dpi=100)
     top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     times = [s.timestamp for s in equity]
@@ -50,7 +45,7 @@ def _plot(equity: Sequence[EquitySample], drawdowns: list[float], title: str) ->
     top.set_title(title)
     top.set_ylabel("equity")
     top.grid(alpha=0.3)
-    bottom.fill_between(times, [d * 100 for d in drawdowns], 0, color="#c0392b", alpha=0.4, step="post")
+    bottom.fill_between(times, [d * 100 for d in series], 0, color="#c0392b", alpha=0.4, step="post")
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     figure.autofmt_xdate()
@@ -97,18 +92,23 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def write_files(
-    out_dir: Path,
+def write_report(
+    out_dir: str | Path,
     *,
     metrics: Metrics,
     equity: Sequence[EquitySample],
     fills: Iterable[Fill],
     orders: Iterable[Order],
-    title: str,
-    config_text: str | None,
+    title: str = "broker-sim report",
+    config_text: str | None = None,
     tally: TradeTally | None = None,
 ) -> dict[str, Path]:
-    """Write every report file into `out_dir` (created if needed); returns their paths by name."""
+    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`
+    (created if needed); returns their paths by name.
+
+    `tally` (the run's `TradeTally`, keeping `HTML_TRADES` trades) saves going through the fills again for the
+    closed-trades table."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         name: out_dir / file
@@ -125,26 +125,26 @@ def write_files(
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     write_rows(paths["trades"], FILL_COLUMNS, fills.rows() if isinstance(fills, Spool) else map(fill_row, fills))
     write_rows(paths["orders"], ORDER_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders))
-    drawdowns = _drawdowns(equity)
+    series = drawdowns(equity)
     write_rows(
         paths["equity"],
         ("timestamp", "equity", "exposure", "drawdown"),
         (
             [s.timestamp.isoformat(), repr(s.equity), repr(s.exposure), repr(d)]
-            for s, d in zip(equity, drawdowns, strict=True)
+            for s, d in zip(equity, series, strict=True)
         ),
     )
-    image = _plot(equity, drawdowns, title)
+    image = _plot(equity, series, title)
     paths["plot"].write_bytes(image)
     if tally is None:
-        tally = TradeTally(keep=_HTML_TRADE_ROWS)
+        tally = TradeTally(keep=HTML_TRADES)
         for fill in fills:
             tally.add(fill)
     html = _TEMPLATE.render(
         title=title,
         image=base64.b64encode(image).decode("ascii"),
         metrics=[(k.replace("_", " "), _shown(v)) for k, v in attrs.asdict(metrics).items()],
-        trades=tally.trades[:_HTML_TRADE_ROWS],
+        trades=tally.trades[:HTML_TRADES],
         trade_count=tally.count,
         config_text=config_text,
     )
