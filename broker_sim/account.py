@@ -33,7 +33,7 @@ from broker_sim.changes import (
 )
 from broker_sim.errors import BrokerError, InvalidTransition
 from broker_sim.ledger import Ledger
-from broker_sim.models import EventType, Fill, Order, OrderEvent, OrderStatus
+from broker_sim.models import FINAL_STATUSES, EventType, Fill, Order, OrderEvent, OrderStatus
 from broker_sim.orders import amend, transition
 
 __all__ = ["AccountState", "Refused"]
@@ -43,6 +43,7 @@ _S = OrderStatus
 _FILLABLE = frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
 #: Statuses that a fill leaves as they are (the request on its way still travels).
 _KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
+_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED}
 _FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
 
 
@@ -79,6 +80,9 @@ class AccountState:
         self._replaces: dict[str, ReplaceRequest] = {}
         self._fills: list[Fill] | deque[Fill] = [] if history is None else deque(maxlen=history)
         self._closed: deque[str] = deque()
+        #: ``order(order_id)``: the latest snapshot of the order, or None (unknown, or forgotten from a bounded
+        #: history). The dict's own ``get``: the venue asks it for every working order on every market event.
+        self.order: Callable[[str], Order | None] = self._orders.get
         self._handlers: dict[type, Callable[[Any, bool], Order]] = {
             NewOrder: self._new_order,
             StatusChange: self._status_change,
@@ -91,10 +95,6 @@ class AccountState:
         }
 
     # -- reading --------------------------------------------------------------------------------------------
-
-    def order(self, order_id: str) -> Order | None:
-        """The latest snapshot of `order_id`, or None (unknown, or forgotten from a bounded history)."""
-        return self._orders.get(order_id)
 
     def by_client_id(self, client_order_id: str) -> Order | None:
         """The order with this client order id, or None."""
@@ -142,10 +142,6 @@ class AccountState:
             self._emit, self.recorder = emit, recorder
         return count
 
-    def _record(self, change: Change) -> None:
-        if self.recorder is not None:
-            self.recorder(change)
-
     def _get(self, order_id: str) -> Order:
         order = self._orders.get(order_id)
         if order is None:
@@ -154,7 +150,7 @@ class AccountState:
 
     def _store(self, order: Order) -> None:
         self._orders[order.id] = order
-        if order.status.is_final:
+        if order.status in FINAL_STATUSES:
             self.ledger.release(order.id)
             if self.history is not None:
                 closed = self._closed
@@ -180,12 +176,13 @@ class AccountState:
                 self._check_fits(reservation.cash, reservation.shares, reservation.symbol)
         elif order.status is not _S.REJECTED or reservation is not None:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         self._client_ids[order.client_order_id] = order.id
         if reservation is not None:
             self.ledger.hold(reservation)
         self._store(order)
-        self._emit(OrderEvent(EventType(order.status.value), order, order.created_at))
+        self._emit(OrderEvent(_FIRST_EVENT[order.status], order, order.created_at))
         return order
 
     def _check_fits(self, cash: float, shares: float, symbol: str, releasing: str | None = None) -> None:
@@ -214,7 +211,8 @@ class AccountState:
         if stamp is not None:
             fields[stamp] = change.timestamp
         updated = transition(order, status, change.timestamp, **fields)
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         self._store(updated)
         self._emit(OrderEvent(change.event, updated, change.timestamp))
         return updated
@@ -251,7 +249,8 @@ class AccountState:
             status = order.status if order.status in _KEPT_BY_FILLS else _S.PARTIALLY_FILLED
             updated = transition(order, status, fill.timestamp, filled_quantity=filled, filled_avg_price=average)
             event = EventType.PARTIAL_FILL
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         self.ledger.book_fill(fill, order.id)
         self._fills.append(fill)
         self._store(updated)
@@ -272,7 +271,8 @@ class AccountState:
             if value is not None
         }
         updated = amend(order, change.timestamp, **fields)
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         self._orders[order.id] = updated
         return updated
 
@@ -285,7 +285,8 @@ class AccountState:
         if old.id in self._replaces:
             raise InvalidTransition(f"order {old.id} already has a replace on its way")
         pending = transition(old, _S.PENDING_REPLACE, change.timestamp)
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         self._replaces[old.id] = change
         self._client_ids[successor.client_order_id] = successor.id
         self._store(pending)
@@ -307,7 +308,8 @@ class AccountState:
         when = change.timestamp
         replaced = transition(old, _S.REPLACED, when, replaced_by=successor.id, replaced_at=when)
         working = transition(successor, _S.NEW, when, quantity=change.quantity)
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         del self._replaces[old.id]
         self._store(replaced)
         self.ledger.hold(reservation)
@@ -328,7 +330,8 @@ class AccountState:
         if old is not None and old.status is _S.PENDING_REPLACE:
             status = _S.PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S.NEW
             back = transition(old, status, when)
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         del self._replaces[change.order_id]
         if back is not None and back is not old:
             self._store(back)
@@ -340,6 +343,7 @@ class AccountState:
 
     def _notice(self, change: Notice, replaying: bool) -> Order:
         order = self._get(change.order_id)
-        self._record(change)
+        if self.recorder is not None:
+            self.recorder(change)
         self._emit(OrderEvent(change.event, order, change.timestamp))
         return order

@@ -187,7 +187,13 @@ class Broker(abc.ABC):
             raise PositionNotFound(f"no open position in {symbol!r}")
         side = Side.SELL if position.quantity > 0 else Side.BUY
         return await self.submit_order(
-            OrderRequest(symbol, side, abs(position.quantity), reference_price=position.market_price)
+            OrderRequest(
+                symbol,
+                side,
+                abs(position.quantity),
+                reference_price=position.market_price,
+                client_order_id=self._new_client_order_id(),
+            )
         )
 
     @abc.abstractmethod
@@ -198,11 +204,20 @@ class Broker(abc.ABC):
 
     async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
+        if fields.get("client_order_id") is None:
+            fields["client_order_id"] = self._new_client_order_id()
         return await self.submit_order(OrderRequest(symbol=symbol, side=Side.BUY, quantity=quantity, **fields))
 
     async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
+        if fields.get("client_order_id") is None:
+            fields["client_order_id"] = self._new_client_order_id()
         return await self.submit_order(OrderRequest(symbol=symbol, side=Side.SELL, quantity=quantity, **fields))
+
+    def _new_client_order_id(self) -> str | None:
+        """The client order id `buy`, `sell` and `close_position` give an order that names none; None lets the
+        venue generate one. A view that tags its orders (a strategy's) overrides it."""
+        return None
 
     # -- events ---------------------------------------------------------------------------------------------
 

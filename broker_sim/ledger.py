@@ -251,12 +251,13 @@ class Ledger:
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         before = held.quantity if held is not None else 0.0
-        if fill.side is Side.SELL and not self.allow_short and fill.quantity > max(0.0, before) + QTY_EPSILON:
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        if signed < 0 and not self.allow_short and -signed > max(0.0, before) + QTY_EPSILON:
             return f"short selling is disabled: cannot sell {fill.quantity:g} {symbol} holding {before:g}"
-        after, average, _ = _after(before, held.avg_price if held is not None else 0.0, fill)
+        after = before + signed
         if not (abs(after) > abs(before) + QTY_EPSILON or before * after < 0):
-            return None
-        cash = self.cash - fill.signed_quantity * fill.price - fill.fee
+            return None  # only a fill that grows exposure can be refused
+        cash = self.cash - signed * fill.price - fill.fee
         reserved = self._reserved_cash
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
@@ -267,7 +268,9 @@ class Ledger:
                 shorts -= holding.quantity * self.mark(other)
         if after < 0:
             mark = self.marks.get(symbol)
-            shorts -= after * (average if mark is None else mark)
+            if mark is None:  # a short with no market price is valued at its average price
+                mark = _after(before, held.avg_price if held is not None else 0.0, fill)[1]
+            shorts -= after * mark
         if money_covers(cash - reserved - shorts * (1.0 + self.short_margin), 0.0):
             return None
         return (
@@ -289,8 +292,13 @@ class Ledger:
             if units:
                 self._reserved_cash -= units * reservation.cash_per_unit
             if shares or units:
-                self._reservations[reservation.order_id] = attrs.evolve(
-                    reservation, shares=reservation.shares - shares, cash_units=reservation.cash_units - units
+                self._reservations[reservation.order_id] = Reservation(
+                    reservation.order_id,
+                    symbol,
+                    reservation.side,
+                    reservation.cash_per_unit,
+                    reservation.cash_units - units,
+                    reservation.shares - shares,
                 )
         self._book(held, fill)
         if fill.side is Side.SELL:

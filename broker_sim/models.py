@@ -18,6 +18,7 @@ import attrs
 from broker_sim.errors import InvalidMarketData, InvalidOrder
 
 __all__ = [
+    "FINAL_STATUSES",
     "Account",
     "Bar",
     "EventType",
@@ -109,15 +110,16 @@ class OrderStatus(_CaseInsensitiveEnum):
     @property
     def is_final(self) -> bool:
         """True once the order can never change again."""
-        return self in _FINAL_STATUSES
+        return self in FINAL_STATUSES
 
     @property
     def is_open(self) -> bool:
         """True while the order may still fill or be canceled."""
-        return self not in _FINAL_STATUSES
+        return self not in FINAL_STATUSES
 
 
-_FINAL_STATUSES = frozenset(
+#: The statuses an order never leaves (faster to test against than `OrderStatus.is_final` on hot paths).
+FINAL_STATUSES = frozenset(
     {
         OrderStatus.FILLED,
         OrderStatus.CANCELED,
@@ -193,6 +195,8 @@ def _to_time_in_force(value: object) -> TimeInForce:
 
 _PLAIN_NUMBERS = (int, float)
 _REQUEST_PRICES = ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "notional")
+#: Integers below this convert to floats exactly.
+_EXACT_INTEGERS = 2**53
 #: Alpaca's limit on the length of a client order id.
 MAX_CLIENT_ORDER_ID = 128
 
@@ -244,38 +248,90 @@ class OrderRequest:
     reference_price: float | None = None
     trail_price: float | None = None
     trail_percent: float | None = None
-    order_class: OrderClass = attrs.field(default=OrderClass.SIMPLE, converter=_to_order_class)
+    order_class: OrderClass = OrderClass.SIMPLE
     extended_hours: bool = False
     notional: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.symbol, str) or not self.symbol.strip():
-            raise InvalidOrder(f"symbol must be a non-empty string, got {self.symbol!r}")
-        where = f"{self.side.value} order for {self.symbol}"
+        symbol = self.symbol
+        if symbol.__class__ is not str or not symbol or symbol.isspace():
+            raise InvalidOrder(f"symbol must be a non-empty string, got {symbol!r}")
         quantity = self.quantity
         if quantity.__class__ is not float or not 0 < quantity < math.inf:  # the common case, checked fast
-            if quantity is None:
-                if self.notional is None:
-                    raise InvalidOrder(f"quantity is required (or notional, for a market order) ({where})")
+            if quantity.__class__ is int and 0 < quantity < _EXACT_INTEGERS:
+                object.__setattr__(self, "quantity", float(quantity))
             else:
-                object.__setattr__(self, "quantity", _check_positive(quantity, "quantity", where))
+                self._check_quantity()
+        limit, stop, trail_price, trail_percent = (
+            self.limit_price,
+            self.stop_price,
+            self.trail_price,
+            self.trail_percent,
+        )
+        if not (
+            (limit is None or (limit.__class__ is float and 0 < limit < math.inf))
+            and (stop is None or (stop.__class__ is float and 0 < stop < math.inf))
+            and (self.reference_price is None or _fast_positive(self.reference_price))
+            and trail_price is None
+            and trail_percent is None
+            and self.notional is None
+        ):
+            self._check_prices()
+        kind = self.type
+        if kind is OrderType.MARKET:
+            if limit is not None:
+                raise InvalidOrder(f"limit_price is not allowed on a market order ({self._where})")
+            if stop is not None or trail_price is not None or trail_percent is not None:
+                self._check_type()
+        else:
+            self._check_type()
+        client_order_id = self.client_order_id
+        if client_order_id is not None and (
+            client_order_id.__class__ is not str or not client_order_id or len(client_order_id) > MAX_CLIENT_ORDER_ID
+        ):
+            raise InvalidOrder(
+                f"client_order_id must be a non-empty string of at most {MAX_CLIENT_ORDER_ID} characters, "
+                f"got {client_order_id!r}"
+            )
+        if self.order_class.__class__ is not OrderClass:
+            object.__setattr__(self, "order_class", _to_order_class(self.order_class))
+        if self.extended_hours.__class__ is not bool:
+            raise InvalidOrder(f"extended_hours must be true or false, got {self.extended_hours!r} ({self._where})")
+
+    @property
+    def _where(self) -> str:
+        return f"{self.side.value} order for {self.symbol}"
+
+    def _check_quantity(self) -> None:
+        if self.quantity is None:
+            if self.notional is None:
+                raise InvalidOrder(f"quantity is required (or notional, for a market order) ({self._where})")
+        else:
+            object.__setattr__(self, "quantity", _check_positive(self.quantity, "quantity", self._where))
+
+    def _check_prices(self) -> None:
+        where = self._where
         for name in _REQUEST_PRICES:
             value = getattr(self, name)
-            if value is not None and (value.__class__ is not float or not 0 < value < math.inf):
+            if value is not None:
                 object.__setattr__(self, name, _check_positive(value, name, where))
         if self.notional is not None:
-            if quantity is not None:
+            if self.quantity is not None:
                 raise InvalidOrder(f"give quantity or notional, not both ({where})")
             if self.type is not OrderType.MARKET or self.time_in_force is not TimeInForce.DAY:
                 raise InvalidOrder(f"notional is only for market orders with time_in_force day ({where})")
-        if self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
-            raise InvalidOrder(f"limit_price is required for a {self.type.value} order ({where})")
-        if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
-            raise InvalidOrder(f"stop_price is required for a {self.type.value} order ({where})")
-        if self.type in (OrderType.MARKET, OrderType.STOP, OrderType.TRAILING_STOP) and self.limit_price is not None:
-            raise InvalidOrder(f"limit_price is not allowed on a {self.type.value} order ({where})")
+
+    def _check_type(self) -> None:
+        where = self._where
+        kind = self.type
+        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
+            raise InvalidOrder(f"limit_price is required for a {kind.value} order ({where})")
+        if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
+            raise InvalidOrder(f"stop_price is required for a {kind.value} order ({where})")
+        if kind in (OrderType.MARKET, OrderType.STOP, OrderType.TRAILING_STOP) and self.limit_price is not None:
+            raise InvalidOrder(f"limit_price is not allowed on a {kind.value} order ({where})")
         trails = (self.trail_price is not None) + (self.trail_percent is not None)
-        if self.type is OrderType.TRAILING_STOP:
+        if kind is OrderType.TRAILING_STOP:
             if trails != 1:
                 raise InvalidOrder(f"a trailing_stop order needs exactly one of trail_price, trail_percent ({where})")
             if self.stop_price is not None:
@@ -284,16 +340,12 @@ class OrderRequest:
                 raise InvalidOrder(f"trail_percent must be < 100, got {self.trail_percent!r} ({where})")
         elif trails:
             raise InvalidOrder(f"trail_price and trail_percent are only for trailing_stop orders ({where})")
-        client_order_id = self.client_order_id
-        if client_order_id is not None and (
-            not isinstance(client_order_id, str) or not client_order_id or len(client_order_id) > MAX_CLIENT_ORDER_ID
-        ):
-            raise InvalidOrder(
-                f"client_order_id must be a non-empty string of at most {MAX_CLIENT_ORDER_ID} characters, "
-                f"got {client_order_id!r}"
-            )
-        if not isinstance(self.extended_hours, bool):
-            raise InvalidOrder(f"extended_hours must be true or false, got {self.extended_hours!r} ({where})")
+        if kind is OrderType.MARKET and self.stop_price is not None:
+            raise InvalidOrder(f"stop_price is not allowed on a market order ({where})")
+
+
+def _fast_positive(value: object) -> bool:
+    return value.__class__ is float and 0 < value < math.inf
 
 
 @attrs.frozen(slots=True)

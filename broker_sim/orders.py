@@ -12,8 +12,7 @@ travels); a refused replace returns the order to `new` or `partially_filled`.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -103,8 +102,37 @@ REACHABLE: dict[OrderStatus, frozenset[OrderStatus]] = _closure(
     {status: ALLOWED_TRANSITIONS[status] | _REPORTED_ONLY.get(status, set()) for status in OrderStatus}
 )
 
-_FIELDS = tuple(field.name for field in attrs.fields(Order))
-_VALUES = operator.attrgetter(*_FIELDS)
+
+def _make_copier() -> Callable[[Order], Order]:
+    """A function that copies an `Order` field by field, without running `__init__` (straight-line code, as
+    attrs generates its own methods): an order changes three or four times in its life, so this is on the
+    order path. Values are copied from a valid snapshot, so there is nothing to check."""
+    names = [field.name for field in attrs.fields(Order)]
+    namespace: dict[str, Any] = {"new": object.__new__, "Order": Order}
+    lines = ["def copy(order):", "    twin = new(Order)"]
+    for index, name in enumerate(names):
+        namespace[f"set{index}"] = getattr(Order, name).__set__
+        lines.append(f"    set{index}(twin, order.{name})")
+    lines.append("    return twin")
+    exec("\n".join(lines), namespace)
+    return namespace["copy"]
+
+
+_copy = _make_copier()
+_SETTERS: dict[str, Callable[[Order, Any], None]] = {
+    field.name: getattr(Order, field.name).__set__ for field in attrs.fields(Order)
+}
+
+
+def _changed(order: Order, changes: dict[str, Any]) -> Order:
+    twin = _copy(order)
+    setters = _SETTERS
+    try:
+        for name, value in changes.items():
+            setters[name](twin, value)
+    except KeyError as exc:
+        raise TypeError(f"Order has no field {exc.args[0]!r}") from None
+    return twin
 
 
 def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
@@ -122,18 +150,17 @@ def transition(order: Order, status: OrderStatus, when: datetime, **changes: Any
             f"order {order.id} ({order.symbol}) cannot go from {order.status.value} to {status.value}; "
             f"allowed: {', '.join(sorted(s.value for s in ALLOWED_TRANSITIONS[order.status])) or 'none'}"
         )
-    values = dict(zip(_FIELDS, _VALUES(order), strict=True))
-    values.update(changes, status=status, updated_at=when)
-    return Order(**values)
+    changes["status"] = status
+    changes["updated_at"] = when
+    return _changed(order, changes)
 
 
 def amend(order: Order, when: datetime, **changes: Any) -> Order:
     """A new snapshot of `order` with `changes` to fields other than its status (a trailing stop's stop price)."""
     if "status" in changes:
         raise InvalidTransition(f"amend cannot change the status of order {order.id}; use transition")
-    values = dict(zip(_FIELDS, _VALUES(order), strict=True))
-    values.update(changes, updated_at=when)
-    return Order(**values)
+    changes["updated_at"] = when
+    return _changed(order, changes)
 
 
 def observe(current: Order | None, reported: Order) -> Order | None:

@@ -7,7 +7,8 @@ failures are `PluginError`s that name the file or entry point, never a bare trac
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
@@ -83,6 +84,16 @@ def copy_plugin_manager(manager: pluggy.PluginManager) -> PluginManager:
     return twin
 
 
+def _arguments(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function picking an implementation's arguments, in its order, out of the hook's keyword arguments."""
+    if not names:
+        return lambda kwargs: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda kwargs: (kwargs[name],)
+    return operator.itemgetter(*names)
+
+
 class SelectedHook:
     """Calls one `firstresult` hook; straight to the selected model's method while it is the only implementation.
 
@@ -98,7 +109,7 @@ class SelectedHook:
         self._caller = getattr(manager.hook, hook_name)
         self._model = model
         self._generation = -1
-        self._direct: tuple[Any, tuple[str, ...]] | None = None
+        self._direct: tuple[Any, Callable[[dict[str, Any]], tuple[Any, ...]]] | None = None
 
     def __call__(self, **kwargs: Any) -> Any:
         if self._generation != self._manager.generation:
@@ -106,11 +117,11 @@ class SelectedHook:
             impls = self._caller.get_hookimpls()
             lone = impls[0] if len(impls) == 1 else None
             alone = lone is not None and lone.plugin is self._model and not lone.wrapper and not lone.hookwrapper
-            self._direct = (lone.function, tuple(lone.argnames)) if alone and lone is not None else None
+            self._direct = (lone.function, _arguments(tuple(lone.argnames))) if alone and lone is not None else None
         direct = self._direct
         if direct is not None:
-            function, names = direct
-            return function(*[kwargs[name] for name in names])
+            function, arguments = direct
+            return function(*arguments(kwargs))
         return self._caller(**kwargs)
 
 

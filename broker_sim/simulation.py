@@ -201,52 +201,71 @@ class _Run:
         failure = self.failure
         return StrategyError(f"strategy handler {self.failed_handler} failed: {type(failure).__name__}: {failure}")
 
-    def _stepper(
+    def _processor(
         self,
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
         owners: list[tuple[Strategy, StrategyBroker]],
-    ) -> Callable[[MarketData, float], Coroutine[Any, Any, None] | None]:
-        """The one per-event function of a run, replay or live: ``step(event, posix_seconds)``.
+        *,
+        replay: bool,
+    ) -> Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]:
+        """The run's one per-event code, for a replay and a live run alike: ``await process(pairs)`` handles
+        ``(posix_seconds, event)`` pairs in order (a replay hands it blocks, a live run one event at a time).
 
-        It returns None, or the equity sample to await when one is due (so the replay pays for no coroutine on
-        the other events). A handler that raises, or one that failed in its task, stops the run with a
-        `StrategyError` naming it."""
+        Per event: a replay first brings the clock to the event's time (simulated: a float assignment when
+        nothing is due; real time: it keeps the events' spacing); then the event goes to the broker if the
+        adapter takes market data, to the strategy handlers of its symbol, to the strategies' order events,
+        to an equity sample every `report.equity_interval`, and to the price-stream subscribers. A handler that
+        raises, or one that failed in its task, stops the run with a `StrategyError` naming it."""
+        clock = broker.clock
+        move_to = clock.move_to if replay and isinstance(clock, SimulatedClock) else None
+        paced = replay and move_to is None
         update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
         pending = self.pending
         deliver = self._deliver_order_events
         drive = self._drive
+        streams = self.streams
         interval = self.config.report.equity_interval
         cache: dict[tuple[type, str], list[Any]] = {}
         next_sample = -float("inf")
+        paced_start: float | None = None
 
-        def step(event: MarketData, seconds: float) -> Coroutine[Any, Any, None] | None:
-            nonlocal next_sample
-            if update is not None:
-                update(event)
-            if pending:
-                deliver(owners)
-            key = (event.__class__, event.symbol)
-            handlers = cache.get(key)
-            if handlers is None:
-                handlers = cache[key] = _handlers(strategies, *key)
-            for handler in handlers:
-                try:
-                    result = handler(event)
-                    if result is not None:
-                        drive(result)
-                except Exception as exc:
-                    raise _handler_error(handler, event, exc) from exc
-            if pending:
-                deliver(owners)
-            if self.failure is not None:
-                raise self._failed() from self.failure
-            if seconds >= next_sample:
-                next_sample = seconds - seconds % interval + interval
-                return self._sample(broker)
-            return None
+        async def process(pairs: Sequence[tuple[float, MarketData]]) -> None:
+            nonlocal next_sample, paced_start
+            publish = streams.publish if streams.has_subscribers else None
+            for seconds, event in pairs:
+                if move_to is not None:
+                    if not move_to(seconds):
+                        await clock.advance_to(seconds)  # type: ignore[attr-defined]
+                elif paced:
+                    paced_start = await _pace(clock, seconds, paced_start)
+                if update is not None:
+                    update(event)
+                if pending:
+                    deliver(owners)
+                key = (event.__class__, event.symbol)
+                handlers = cache.get(key)
+                if handlers is None:
+                    handlers = cache[key] = _handlers(strategies, *key)
+                for handler in handlers:
+                    try:
+                        result = handler(event)
+                        if result is not None:
+                            drive(result)
+                    except Exception as exc:
+                        raise _handler_error(handler, event, exc) from exc
+                if pending:
+                    deliver(owners)
+                if self.failure is not None:
+                    raise self._failed() from self.failure
+                if seconds >= next_sample:
+                    next_sample = seconds - seconds % interval + interval
+                    await self._sample(broker)
+                if publish is not None:
+                    publish(event)
+            self.events += len(pairs)
 
-        return step
+        return process
 
     # -- the run --------------------------------------------------------------------------------------------
 
@@ -341,14 +360,13 @@ class _Run:
         owners: list[tuple[Strategy, StrategyBroker]],
     ) -> None:
         """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end."""
-        step = self._stepper(broker, strategies, owners)
+        process = self._processor(broker, strategies, owners, replay=False)
         clock = broker.clock
 
-        def on_event(event: MarketData) -> Coroutine[Any, Any, None] | None:
-            self.events += 1
-            return step(event, clock.time())
+        async def on_event(event: MarketData) -> None:
+            await process(((clock.time(), event),))
 
-        await self.streams.run_live(on_event)
+        await self.streams.run_live(on_event, publish=False)
 
     async def _replay(
         self,
@@ -357,38 +375,19 @@ class _Run:
         owners: list[tuple[Strategy, StrategyBroker]],
         blocks: Iterator[list[tuple[float, MarketData]]],
     ) -> None:
-        """The hot loop, over blocks of events: move the clock, then the run's one per-event function. Subscribers
-        added to the price stream take effect from the next block (4 096 events)."""
-        clock = broker.clock
-        step = self._stepper(broker, strategies, owners)
-        streams = self.streams
+        """The replay, block by block (4 096 events) through the run's one per-event code, with progress reports.
+        Subscribers added to the price stream take effect from the next block."""
+        process = self._processor(broker, strategies, owners, replay=True)
         progress = self.progress
-        estimate = _estimate(streams)
-        count = 0
-        move_to = clock.move_to if isinstance(clock, SimulatedClock) else None
-        paced_start: float | None = None
+        estimate = _estimate(self.streams)
         thresholds = _relax_gc()
         try:
             for block in blocks:
-                publish = streams.publish if streams.has_subscribers else None
-                for seconds, event in block:
-                    if move_to is not None:
-                        if not move_to(seconds):
-                            await clock.advance_to(seconds)  # type: ignore[attr-defined]
-                    else:
-                        paced_start = await _pace(clock, seconds, paced_start)
-                    sample = step(event, seconds)
-                    if sample is not None:
-                        await sample
-                    if publish is not None:
-                        publish(event)
-                count += len(block)
-                self.events = count
+                await process(block)
                 if progress is not None:
-                    progress(count, estimate)
+                    progress(self.events, estimate)
         finally:
             _restore_gc(thresholds)
-            self.events = count
 
 
 def _handler_error(handler: Any, event: MarketData, exc: Exception) -> StrategyError:

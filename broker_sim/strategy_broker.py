@@ -39,7 +39,7 @@ class StrategyBroker(Broker):
         #: so memory does not grow with the number of orders).
         self.given_client_order_ids: set[str] = set()
 
-    def _next_client_order_id(self) -> str:
+    def _new_client_order_id(self) -> str:
         return f"{self._prefix}{next(self._ids)}"
 
     def _numbered(self, client_order_id: str) -> bool:
@@ -54,7 +54,7 @@ class StrategyBroker(Broker):
 
     def _tag(self, client_order_id: str | None) -> str:
         if client_order_id is None:
-            return self._next_client_order_id()
+            return self._new_client_order_id()
         if not self._numbered(client_order_id):
             self.given_client_order_ids.add(client_order_id)
         return client_order_id

@@ -21,6 +21,7 @@ from broker_sim.builtin.slippage import (
 from broker_sim.hookspecs import hookimpl
 from broker_sim.registry import Registry
 
+
 @hookimpl
 def broker_sim_register(registry: Registry) -> None:
     """Register the built-in models, the csv/synthetic/websocket price sources and the paper adapter."""

@@ -209,8 +209,9 @@ class PriceStreamManager:
             return replays[0].timed_events()
         return heapq.merge(*(s.timed_events() for s in replays), key=itemgetter(0))
 
-    async def run_live(self, on_event: Callable[[MarketData], Any] | None = None) -> None:
-        """Consume every live source concurrently, calling `on_event` (if given) then publishing each event."""
+    async def run_live(self, on_event: Callable[[MarketData], Any] | None = None, *, publish: bool = True) -> None:
+        """Consume every live source concurrently, calling `on_event` (if given) then, with `publish`, publishing
+        each event to the subscribers (a caller that publishes itself passes ``publish=False``)."""
         lives = self.live_sources
 
         async def pump(source: LiveSource) -> None:
@@ -219,7 +220,8 @@ class PriceStreamManager:
                     result = on_event(event)
                     if inspect.isawaitable(result):
                         await result
-                self.publish(event)
+                if publish:
+                    self.publish(event)
 
         await asyncio.gather(*(pump(s) for s in lives))
 

@@ -422,3 +422,42 @@ async def test_orders_not_yet_accepted_or_pending_replace_refuse_replace_and_can
     await broker.cancel_order(successor)
     assert (await broker.wait_for(successor, "canceled")).status is OrderStatus.CANCELED
     assert (await broker.get_account()).buying_power == 100_000
+
+
+async def test_a_replace_the_account_cannot_carry_is_refused_and_the_old_order_keeps_working() -> None:
+    broker = PaperBroker(1_000, clock=SimulatedClock(T0), latency="none", slippage="none")
+    events: list[tuple[str, str]] = []
+    broker.add_listener(lambda event: events.append((event.type.value, event.order.id)))
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    order = await broker.buy("AAPL", 10, type="limit", limit_price=95.0, time_in_force="gtc")
+    held = broker.reservations()[order.id]
+    successor = await broker.replace_order(order.id, quantity=100)  # 9,500 against 1,000
+    assert successor.status is OrderStatus.REJECTED and successor.replaces == order.id
+    assert (
+        successor.reject_reason is not None and "replace refused: insufficient buying power" in successor.reject_reason
+    )
+    old = await broker.get_order(order.id)
+    assert old.status is OrderStatus.NEW and old.replaced_by is None  # back to working, as if never replaced
+    assert broker.reservations() == {order.id: held}
+    assert events[-2:] == [("order_replace_rejected", order.id), ("rejected", successor.id)]
+    await broker.update_market(Bar("AAPL", T0, 94, 94, 94, 94))
+    assert (await broker.get_order(order.id)).status is OrderStatus.FILLED  # it still works
+
+
+async def test_a_refused_replace_of_a_partly_filled_order_returns_it_to_partially_filled() -> None:
+    broker = PaperBroker(
+        10_000,
+        clock=SimulatedClock(T0),
+        latency="none",
+        slippage="none",
+        fill={"model": "volume_limited", "volume_limit": 0.01},
+    )
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100, volume=1000)
+    order = await broker.buy("AAPL", 50, type="limit", limit_price=101.0, time_in_force="gtc")
+    await tape.bar(100, 100, 100, 100, volume=1000)
+    assert (await broker.get_order(order.id)).status is OrderStatus.PARTIALLY_FILLED
+    refused = await broker.replace_order(order.id, quantity=500)
+    assert refused.status is OrderStatus.REJECTED
+    back = await broker.get_order(order.id)
+    assert back.status is OrderStatus.PARTIALLY_FILLED and back.filled_quantity == 10

@@ -76,6 +76,8 @@ class ModelSet:
     def latency(self, order: Order, action: Action) -> float:
         """Seconds until the venue sees `action` for `order` (finite, >= 0)."""
         delay = self._latency(order=order, action=action, ctx=self._ctx["latency"])
+        if delay.__class__ is float and 0 <= delay < math.inf:
+            return delay
         if delay is None:
             return 0.0
         if not _is_number(delay) or not 0 <= delay < math.inf:
@@ -85,9 +87,13 @@ class ModelSet:
     def fill(self, order: Order, market: MarketData | None) -> FillDecision | None:
         """The fill model's decision for `order` on `market` (None: no model decided)."""
         decision = self._fill(order=order, market=market, ctx=self._fill_ctx)
+        if decision.__class__ is FillDecision:
+            quantity, price = decision.quantity, decision.price
+            if quantity.__class__ is float and (quantity == 0 or (0 < quantity < math.inf and 0 < price < math.inf)):
+                return decision
         if decision is None:
             return None
-        if decision.__class__ is not FillDecision and not isinstance(decision, FillDecision):
+        if not isinstance(decision, FillDecision):
             raise self._error("fill", repr(decision), order)
         quantity = decision.quantity
         if not _is_number(quantity) or not 0 <= quantity < math.inf:
@@ -101,6 +107,8 @@ class ModelSet:
         ctx = self._ctx["slippage"]
         ctx.fill_quantity = quantity
         slipped = self._slippage(order=order, price=price, market=market, ctx=ctx, quantity=quantity, estimate=False)
+        if slipped.__class__ is float and 0 < slipped < math.inf:
+            return slipped
         if slipped is None:
             return price
         if not _is_number(slipped) or not 0 < slipped < math.inf:
@@ -112,7 +120,9 @@ class ModelSet:
         ctx = self._ctx["commission"]
         ctx.fill_quantity = fill.quantity
         fee = self._commission(order=order, fill=fill, ctx=ctx, quantity=fill.quantity, estimate=False)
-        if not fee:
+        if fee.__class__ is float and 0 <= fee < math.inf:
+            return fee
+        if fee is None:
             return 0.0
         if not _is_number(fee) or not 0 <= fee < math.inf:
             raise self._error("commission", f"fee {fee!r}", order)
@@ -129,7 +139,7 @@ class ModelSet:
         slipped = self._slippage(order=order, price=price, market=market, ctx=ctx, quantity=quantity, estimate=True)
         if slipped is None:
             slipped = price
-        elif not _is_number(slipped) or not 0 < slipped < math.inf:
+        elif (slipped.__class__ is not float and not _is_number(slipped)) or not 0 < slipped < math.inf:
             raise self._error("slippage", f"price {slipped!r} (estimate)", order)
         if order.limit_price is not None and order.side is Side.BUY:
             slipped = min(slipped, order.limit_price)
@@ -137,6 +147,6 @@ class ModelSet:
         ctx = self._estimate_ctx["commission"]
         ctx.fill_quantity = quantity
         fee = self._commission(order=order, fill=whole, ctx=ctx, quantity=quantity, estimate=True) or 0.0
-        if not _is_number(fee) or not 0 <= fee < math.inf:
+        if (fee.__class__ is not float and not _is_number(fee)) or not 0 <= fee < math.inf:
             raise self._error("commission", f"fee {fee!r} (estimate)", order)
         return slipped + fee / quantity

@@ -37,6 +37,7 @@ from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action, FillDecision
 from broker_sim.ids import IdSource
 from broker_sim.models import (
+    FINAL_STATUSES,
     Bar,
     EventType,
     Fill,
@@ -161,7 +162,7 @@ class Venue:
     def _apply(self, change: Change) -> Order:
         """Apply `change` through the account's door; an order that ended leaves the book."""
         order = self.state.apply(change)
-        if order.status.is_final:
+        if order.status in FINAL_STATUSES:
             self._retire(order.id)
         return order
 
@@ -267,7 +268,7 @@ class Venue:
             self._at(self.session.next_close(now), self._at_close, order_id)
             return order
         order = self._offer_once(self._offer(order))
-        if order.status.is_open:
+        if order.status not in FINAL_STATUSES:
             self._rest(order)
         return order
 
@@ -314,14 +315,14 @@ class Venue:
         get = self.state.order
         for order_id in tuple(resting):
             order = get(order_id)
-            if order is not None and order.status.is_open:
+            if order is not None and order.status not in FINAL_STATUSES:
                 order = self._offer(order, event)
                 if order.time_in_force in _ONE_SHOT:
                     self._offer_once(order)
 
     def _offer_once(self, order: Order) -> Order:
         """An ioc, fok or opg order gets one evaluated offer (not a NOT_YET): what did not fill then is canceled."""
-        if order.status.is_open and order.time_in_force in _ONE_SHOT:
+        if order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
             working = self._working.get(order.id)
             if working is not None and working.evaluated:
                 return self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED))
