@@ -16,7 +16,7 @@ Two ways to take part:
            bps: float = 2.0
 
            @hookimpl
-           def broker_sim_slippage(self, order, price, market, ctx):
+           def broker_sim_slippage(self, order, price, market):
                return price * (1 + self.bps / 1e4) if order.side == "buy" else price * (1 - self.bps / 1e4)
 
        @hookimpl
@@ -181,7 +181,9 @@ def broker_sim_register(registry: Registry) -> None:
     """Add named models, price sources or adapters to `registry` so configs can select them by name.
 
     Called once per plugin manager, on every plugin (all called). Use `registry.add(kind, name, factory)`, where
-    kind is one of ``slippage``, ``latency``, ``fill``, ``commission``, ``source``, ``adapter``.
+    kind is one of ``slippage``, ``latency``, ``fill``, ``commission``, ``source``, ``adapter``. `factory` may
+    be a ``"module:Class"`` string, imported only when a config selects it; pass ``extra="name"`` when that
+    import needs an optional extra, so a missing one is a `ConfigError` saying what to install.
     """
 
 
