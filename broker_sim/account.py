@@ -203,10 +203,6 @@ class AccountState:
         fields: dict[str, Any] = {}
         if change.reject_reason is not None:
             fields["reject_reason"] = change.reject_reason
-        if change.hwm is not None:
-            fields["hwm"] = change.hwm
-        if change.stop_price is not None:
-            fields["stop_price"] = change.stop_price
         stamp = _FINAL_TIME_FIELD.get(status)
         if stamp is not None:
             fields[stamp] = change.timestamp

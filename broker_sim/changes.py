@@ -42,7 +42,7 @@ class StatusChange:
     """`order_id` moves to `status` at `timestamp`, emitting `event`.
 
     Moving to a final status frees what the order holds. `reject_reason` says why an order was rejected,
-    canceled or expired by the venue; `hwm` and `stop_price` start a trailing stop when it begins to work.
+    canceled or expired by the venue.
     """
 
     order_id: str
@@ -50,8 +50,6 @@ class StatusChange:
     timestamp: datetime
     event: EventType
     reject_reason: str | None = None
-    hwm: float | None = None
-    stop_price: float | None = None
 
 
 @attrs.frozen(slots=True)

@@ -219,6 +219,12 @@ def broker_sim_fill(order: Order, market: MarketData | None, ctx: HookContext) -
     works. `market` is the latest bar/quote/trade of the symbol, or None when none was seen; then the order's
     `reference_price` stands in for the market. A quantity above the order's remaining quantity is capped. A
     triggered stop is offered as what it became (a market or limit order).
+
+    None means "not mine": if every implementation answers None the order is rejected (naming the models
+    asked), never left working forever. A model that declines to fill *now* answers `NO_FILL`. To decide only
+    some orders and let a built-in decide the rest, either delegate (``return BarFill().broker_sim_fill(order,
+    market, ctx)`` for the others) or implement this hook with ``@hookimpl(wrapper=True)`` around the selected
+    built-in model and return its answer (``answer = yield``) unchanged for the orders that are not yours.
     """
 
 

@@ -22,16 +22,24 @@ class NoCommission:
 
 @attrs.frozen(slots=True)
 class PerShareCommission:
-    """`rate` per share, at least `minimum` and at most `maximum` (cash, per fill; None = no cap)."""
+    """`rate` per share, at least `minimum` and at most `maximum` per order (cash; None = no cap).
+
+    The minimum and the cap apply to the whole order, as brokers charge them: an order filled in many partial
+    fills pays ``max(minimum, rate x shares)`` in all, the first fill carrying the minimum."""
 
     rate: float = attrs.field(default=0.005, validator=number(minimum=0))
     minimum: float = attrs.field(default=0.0, validator=number(minimum=0))
     maximum: float | None = attrs.field(default=None, validator=number(minimum=0))
 
-    @hookimpl
-    def broker_sim_commission(self, order: Order, fill: Fill, ctx: HookContext) -> float | None:
-        fee = max(self.minimum, self.rate * fill.quantity)
+    def _total(self, shares: float) -> float:
+        fee = max(self.minimum, self.rate * shares)
         return fee if self.maximum is None else min(fee, self.maximum)
+
+    @hookimpl
+    def broker_sim_commission(self, order: Order, fill: Fill) -> float | None:
+        before = order.filled_quantity
+        charged = self._total(before) if before > 0 else 0.0
+        return max(0.0, self._total(before + fill.quantity) - charged)
 
 
 @attrs.frozen(slots=True)

@@ -19,8 +19,9 @@ What each model sees:
   low: one price per update, no intrabar range.
 * `bar(timing)`: OHLC bars. ``next_bar`` (default, no look-ahead): an order is never filled from the bar during
   which it was submitted (``bar.timestamp <= order.created_at``); it fills from the next bar on, a market order
-  at that bar's open, as backtrader and NautilusTrader do. ``same_bar_close``: fills at a bar's close, the
-  submission bar included (for strategies that decide and trade at the close).
+  at that bar's open, as backtrader and NautilusTrader do. ``same_bar_close``: an order is judged at the close
+  of the bar it was submitted in (for strategies that decide and trade at the close); what does not fill then
+  is judged on the full range of the later bars, as under ``next_bar``.
 * `quote`: buys see the ask, sells the bid; a limit fills only when the opposite side crosses it.
 * `volume_limited(volume_limit, timing)`: the `bar` rules, but at most `volume_limit` (2.5 %) of each bar's
   volume fills; the rest keeps working on later bars (partial fills).
@@ -111,9 +112,12 @@ def _bar_prices(order: Order, market: MarketData | None, timing: str) -> tuple[f
     if market is None:
         price = order.reference_price
         return None if price is None or timing == "next_bar" else (price, price, price)
-    if timing == "next_bar" and market.timestamp <= order.created_at:
-        return None  # the bar (or print) the order was submitted during: no look-ahead
-    if timing == "same_bar_close" or not isinstance(market, Bar):
+    if market.timestamp <= order.created_at:  # the bar (or print) the order was submitted during
+        if timing == "next_bar":
+            return None  # no look-ahead
+        price = market.price  # same_bar_close: the signal bar's close, known when the order was sent
+        return price, price, price
+    if not isinstance(market, Bar):
         price = market.price
         return price, price, price
     return market.open, market.high, market.low

@@ -102,6 +102,13 @@ class ModelSet:
             raise self._error("fill", f"price {decision.price!r}", order)
         return decision
 
+    def declined(self, order: Order) -> str:
+        """The reason for rejecting `order` when no fill model decided it (every implementation answered None)."""
+        return (
+            f"no fill model decides {order.type.value} orders: asked {self._who('fill')}, and each answered None "
+            "('not mine'); a model that declines to fill now answers NO_FILL"
+        )
+
     def execution_price(self, order: Order, price: float, market: MarketData | None, quantity: float) -> float:
         """The price `quantity` of `order` executes at, `price` being the fill model's (finite, > 0)."""
         ctx = self._ctx["slippage"]

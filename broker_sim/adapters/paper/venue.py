@@ -102,6 +102,12 @@ def first_snapshot(
     )
 
 
+def _trailing_stop(order: Order, mark: float) -> float:
+    """A trailing stop's stop for high-water mark `mark`: below it for sells, above it for buys."""
+    offset = order.trail_price if order.trail_price is not None else mark * (order.trail_percent or 0.0) / 100
+    return mark + offset if order.side is Side.BUY else mark - offset
+
+
 class _Working:
     """What the venue tracks about a working order besides its snapshot."""
 
@@ -267,10 +273,21 @@ class Venue:
             # Market (or limit) on close: judged at the session close against the last market seen, then done.
             self._at(self.session.next_close(now), self._at_close, order_id)
             return order
+        if order.type is OrderType.TRAILING_STOP and order.hwm is None:
+            order = self._start_trail(order)
         order = self._offer_once(self._offer(order))
         if order.status not in FINAL_STATUSES:
             self._rest(order)
         return order
+
+    def _start_trail(self, order: Order) -> Order:
+        """A trailing stop starts working: its high-water mark is the price in force now (Alpaca's rule), the last
+        market price or, without one, the order's reference price; its stop trails that by the trail."""
+        market = self.market.get(order.symbol)
+        price = market.price if market is not None else order.reference_price
+        if price is None:
+            return order
+        return self._apply(Amendment(order.id, self.clock.now(), stop_price=_trailing_stop(order, price), hwm=price))
 
     def _open(self, order_id: str) -> None:
         """An opg order at the session open: it works from the first market event of the session."""
@@ -316,7 +333,7 @@ class Venue:
         for order_id in tuple(resting):
             order = get(order_id)
             if order is not None and order.status not in FINAL_STATUSES:
-                order = self._offer(order, event)
+                order = self._offer(order, event, fresh=True)
                 if order.time_in_force in _ONE_SHOT:
                     self._offer_once(order)
 
@@ -328,12 +345,12 @@ class Venue:
                 return self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED))
         return order
 
-    def _offer(self, order: Order, market: MarketData | None = None) -> Order:
+    def _offer(self, order: Order, market: MarketData | None = None, *, fresh: bool = False) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot.
 
         `market` defaults to the latest event of the symbol; an opg order sees only the event's open price; a
-        triggered stop is offered as what it became.
-        """
+        triggered stop is offered as what it became. `fresh` says the event came after the order started
+        working: only such events move a trailing stop (after it was judged on them)."""
         if market is None:
             market = self.market.get(order.symbol)
         kind = order.type
@@ -341,22 +358,21 @@ class Venue:
         if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar):
             first = market.open
             market = unchecked_bar(order.symbol, market.timestamp, first, first, first, first, market.volume)
-        if kind not in _PLAIN_TYPES:
-            if order.triggered_at is not None:
-                view = attrs.evolve(order, type=_TRIGGERED_AS[kind])
-            elif kind is OrderType.TRAILING_STOP and order.hwm is None:
-                order = view = self._trail(order, market)
+        if kind not in _PLAIN_TYPES and order.triggered_at is not None:
+            view = attrs.evolve(order, type=_TRIGGERED_AS[kind])
         try:
             decision = self.models.fill(view, market)
         except ModelError as exc:
             return self._fail(order, str(exc))
+        if decision is None:  # nobody decided: left alone, it would work forever without a word
+            return self._fail(order, self.models.declined(view))
         working = self._working.get(order.id)
-        if working is not None and not (decision is not None and decision.wait):
+        if working is not None and not decision.wait:
             working.evaluated = True
-        if decision is not None and decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
+        if decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
             order = self._apply(Amendment(order.id, self.clock.now(), triggered_at=self.clock.now()))
-        if decision is None or decision.quantity <= QTY_EPSILON:
-            if kind is OrderType.TRAILING_STOP and order.triggered_at is None:
+        if decision.quantity <= QTY_EPSILON:
+            if fresh and kind is OrderType.TRAILING_STOP and order.triggered_at is None:
                 return self._trail(order, market)
             return order
         return self._fill_decided(order, decision)
@@ -370,24 +386,17 @@ class Venue:
         return self._execute(order, quantity, decision.price)
 
     def _trail(self, order: Order, market: MarketData | None) -> Order:
-        """Move a trailing stop's high-water mark (`hwm`) and stop after the best price seen so far (a bar's high
-        for sells, low for buys). The bar that moves the mark is the one just evaluated, so the new stop applies
-        from the next event."""
-        buy = order.side is Side.BUY
+        """Move a trailing stop's high-water mark (`hwm`) and stop after the best price of an event that came
+        after it started working (a bar's high for sells, low for buys). The event that moves the mark was
+        judged against the old stop first, so the new stop applies from the next event."""
         if market is None:
-            best = order.reference_price
-        elif isinstance(market, Bar):
-            best = market.low if buy else market.high
-        else:
-            best = market.price
-        if best is None:
             return order
+        buy = order.side is Side.BUY
+        best = (market.low if buy else market.high) if isinstance(market, Bar) else market.price
         mark = order.hwm
         if mark is not None and not (best < mark if buy else best > mark):
             return order
-        offset = order.trail_price if order.trail_price is not None else best * (order.trail_percent or 0.0) / 100
-        stop = best + offset if buy else best - offset
-        return self._apply(Amendment(order.id, self.clock.now(), stop_price=stop, hwm=best))
+        return self._apply(Amendment(order.id, self.clock.now(), stop_price=_trailing_stop(order, best), hwm=best))
 
     def _execute(self, order: Order, quantity: float, price: float) -> Order:
         """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door."""
