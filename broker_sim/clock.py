@@ -19,6 +19,8 @@ __all__ = ["Clock", "RealtimeClock", "SimulatedClock", "TimerHandle"]
 
 _T = TypeVar("_T")
 
+#: On the wall clock, "after the events stamped t" is this long after t.
+_AFTER_EVENTS_S = 0.001
 #: How many event-loop turns `SimulatedClock` gives woken coroutines before time moves on (see `_settle`).
 _SETTLE_TURNS = 64
 
@@ -50,6 +52,11 @@ class Clock(abc.ABC):
     def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
         """Run `callback(*args)` `delay` seconds from now; returns a cancellable handle."""
         return self.call_at(self.time() + max(0.0, delay), callback, *args)
+
+    @abc.abstractmethod
+    def call_after(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        """Run `callback(*args)` at POSIX time `when`, but after the market events stamped `when` were delivered
+        (a day order expires at the close after the session's last bar was offered to it)."""
 
     @abc.abstractmethod
     async def sleep(self, seconds: float) -> None:
@@ -104,7 +111,8 @@ class SimulatedClock(Clock):
         self._now = float(start)
         self._now_datetime: tuple[float, datetime] = (self._now, datetime.fromtimestamp(self._now, UTC))
         self.auto_advance = auto_advance
-        self._timers: list[tuple[float, int, _Timer]] = []
+        #: (when, phase, sequence, timer): phase 1 timers (`call_after`) wait for the events at their instant.
+        self._timers: list[tuple[float, int, int, _Timer]] = []
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
 
@@ -120,8 +128,14 @@ class SimulatedClock(Clock):
         return self._now
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        return self._schedule(when, 0, callback, args)
+
+    def call_after(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        return self._schedule(when, 1, callback, args)
+
+    def _schedule(self, when: float, phase: int, callback: Callable[..., object], args: tuple[Any, ...]) -> _Timer:
         timer = _Timer(max(when, self._now), callback, args)
-        heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
+        heapq.heappush(self._timers, (timer.when, phase, next(self._sequence), timer))
         if self._timer_added is not None and not self._timer_added.done():
             self._timer_added.set_result(None)
         return timer
@@ -129,16 +143,19 @@ class SimulatedClock(Clock):
     def next_timer(self) -> float | None:
         """POSIX time of the next scheduled callback, or None when nothing is scheduled."""
         timers = self._timers
-        while timers and timers[0][2].cancelled:
+        while timers and timers[0][3].cancelled:
             heapq.heappop(timers)
         return timers[0][0] if timers else None
 
     def move_to(self, when: float) -> bool:
-        """Set the time to `when` if nothing is scheduled until then and return True; else change nothing and
-        return False (the caller then awaits `advance_to(when)`). The replay's per-event fast path."""
+        """Set the time to `when` for an event stamped `when`, if nothing is due before that event, and return
+        True; else change nothing and return False (the caller then awaits ``advance_to(when,
+        events_pending=True)``). The replay's per-event fast path."""
         timers = self._timers
-        if timers and timers[0][0] <= when:
-            return False
+        if timers:
+            due, phase = timers[0][0], timers[0][1]
+            if due < when or (due == when and phase == 0):
+                return False
         if when > self._now:
             self._now = when
         return True
@@ -149,11 +166,13 @@ class SimulatedClock(Clock):
             raise ValueError(f"seconds must be >= 0, got {seconds}")
         await self.advance_to(self._now + seconds)
 
-    async def advance_to(self, when: datetime | float) -> None:
+    async def advance_to(self, when: datetime | float, *, events_pending: bool = False) -> None:
         """Move time forward to `when`, running everything scheduled until then in time order.
 
-        Coroutines woken by a callback (sleepers, waiters, listeners) get to run before time moves past it.
-        When nothing is due this is a plain assignment: no event-loop round trip. Moving backwards is refused.
+        With `events_pending` (a replay about to deliver events stamped `when`), the `call_after` callbacks of
+        that very instant wait for the next move. Coroutines woken by a callback (sleepers, waiters, listeners)
+        get to run before time moves past it. When nothing is due this is a plain assignment: no event-loop
+        round trip. Moving backwards is refused.
         """
         target = when.timestamp() if isinstance(when, datetime) else float(when)
         if target < self._now:
@@ -162,8 +181,9 @@ class SimulatedClock(Clock):
                 f"to {datetime.fromtimestamp(target, UTC).isoformat()}"
             )
         timers = self._timers
-        while timers and timers[0][0] <= target:
-            due, _, timer = heapq.heappop(timers)
+        last_phase = 0 if events_pending else 1
+        while timers and (timers[0][0] < target or (timers[0][0] == target and timers[0][1] <= last_phase)):
+            due, _, _, timer = heapq.heappop(timers)
             if timer.cancelled:
                 continue
             if due > self._now:
@@ -251,6 +271,9 @@ class RealtimeClock(Clock):
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
         loop = asyncio.get_running_loop()
         return loop.call_later(max(0.0, when - self.time()), callback, *args)
+
+    def call_after(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        return self.call_at(when + _AFTER_EVENTS_S, callback, *args)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))

@@ -74,7 +74,8 @@ class PaperTradingEngine:
         latency: Mapping[str, Any] | str | None = None,
         seed: int | None = None,
     ) -> None:
-        self.broker = PaperBroker(initial_balance, seed=seed, clock=RealtimeClock(), latency=latency)
+        # The seed engine knew no trading hours: orders fill whenever they are sent.
+        self.broker = PaperBroker(initial_balance, seed=seed, clock=RealtimeClock(), latency=latency, session="always")
         self.broker.plugin_manager.register(_SeedSlippage(self), name=f"compat-slippage:{id(self)}")
         self.orders: dict[str, CompatOrder] = {}
         self.trades_executed = 0

@@ -212,13 +212,19 @@ def broker_sim_latency(order: Order, action: Action, ctx: HookContext) -> float 
 
 
 @hookspec(firstresult=True)
-def broker_sim_fill(order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
+def broker_sim_fill(
+    order: Order, market: MarketData | None, ctx: HookContext, working_since: datetime
+) -> FillDecision | None:
     """Decide whether `order` fills now: return a `FillDecision` (quantity, price before slippage) or `NO_FILL`.
 
     Called when the order starts working at the venue and then on every market update for its symbol while it
     works. `market` is the latest bar/quote/trade of the symbol, or None when none was seen; then the order's
     `reference_price` stands in for the market. A quantity above the order's remaining quantity is capped. A
-    triggered stop is offered as what it became (a market or limit order).
+    triggered stop is offered as what it became (a market or limit order). `working_since` is when the order
+    started working at the venue (after latency, or at the open for an order queued outside the session): a
+    bar that began before it must not price the order (the built-in `bar` model checks ``bar.timestamp -
+    bar.interval >= working_since``). Only market data inside the session reaches an order (extended hours for
+    the orders that allow them).
 
     None means "not mine": if every implementation answers None the order is rejected (naming the models
     asked), never left working forever. A model that declines to fill *now* answers `NO_FILL`. To decide only

@@ -236,7 +236,7 @@ class _Run:
             for seconds, event in pairs:
                 if move_to is not None:
                     if not move_to(seconds):
-                        await clock.advance_to(seconds)  # type: ignore[attr-defined]
+                        await clock.advance_to(seconds, events_pending=True)  # type: ignore[attr-defined]
                 elif paced:
                     paced_start = await _pace(clock, seconds, paced_start)
                 if update is not None:

@@ -243,7 +243,7 @@ class FirstTick(Strategy):
 def test_a_live_source_runs_on_the_real_time_clock(tmp_path: Path) -> None:
     (tmp_path / "ticks.py").write_text(LIVE_SOURCE)
     text = """
-broker: {adapter: paper, initial_balance: 10000, seed: 1}
+broker: {adapter: paper, initial_balance: 10000, seed: 1, session: always}
 models: {latency: none}
 plugins: [ticks.py]
 prices:
@@ -279,7 +279,7 @@ async def test_paper_live_run_from_a_websocket_feed(tmp_path: Path) -> None:
     async with serve(feed, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         text = f"""
-broker: {{adapter: paper, initial_balance: 10000, seed: 1}}
+broker: {{adapter: paper, initial_balance: 10000, seed: 1, session: always}}
 models: {{latency: none}}
 prices:
   clock: realtime

@@ -188,11 +188,13 @@ class PaperBrokerMachine(RuleBasedStateMachine):
 
     async def only_gtc_orders_outlive_the_week(self) -> None:
         """A week later every request has arrived and every day, ioc, fok, opg and cls order has ended."""
-        await self.clock.advance(7 * 86_400)
-        for _ in range(3):  # opg and cls orders are judged at the next open and close
+        session = self.broker.session
+        for _ in range(3):  # queued orders work from the next open; opg orders are judged on its first bar
+            inside = session.next_open(self.clock.time()) + 60
+            await self.clock.advance_to(inside)
             bar_time = self.clock.now()
             await self.broker.update_market(Bar("X", bar_time, self.price, self.price, self.price, self.price, 0))
-            await self.clock.advance(86_400)
+        await self.clock.advance(7 * 86_400)
         working = set(self.broker._venue._working)
         for order in await self.broker.list_orders("open"):
             assert order.time_in_force.value == "gtc" and order.id in working, order

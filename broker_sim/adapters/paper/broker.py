@@ -12,7 +12,7 @@ import pluggy
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountState
 from broker_sim.broker import Broker
-from broker_sim.calendar import TradingSession
+from broker_sim.calendar import Session
 from broker_sim.changes import Change
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import (
@@ -122,7 +122,7 @@ class PaperBroker(Broker):
         plugins: Iterable[str] = (),
         plugin_manager: pluggy.PluginManager | None = None,
         symbols: Iterable[str] | None = None,
-        session: TradingSession | Mapping[str, Any] | None = None,
+        session: Session | str | Mapping[str, Any] | None = None,
         short_margin: float = DEFAULT_SHORT_MARGIN,
         history: int | None = None,
     ) -> None:

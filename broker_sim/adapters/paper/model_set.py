@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from broker_sim.errors import ConfigError, ModelError
@@ -84,9 +85,10 @@ class ModelSet:
             raise self._error("latency", f"{delay!r} seconds", order)
         return float(delay)
 
-    def fill(self, order: Order, market: MarketData | None) -> FillDecision | None:
-        """The fill model's decision for `order` on `market` (None: no model decided)."""
-        decision = self._fill(order=order, market=market, ctx=self._fill_ctx)
+    def fill(self, order: Order, market: MarketData | None, working_since: datetime) -> FillDecision | None:
+        """The fill model's decision for `order` on `market` (None: no model decided); `working_since` is when
+        the order started working at the venue."""
+        decision = self._fill(order=order, market=market, ctx=self._fill_ctx, working_since=working_since)
         if decision.__class__ is FillDecision:
             quantity, price = decision.quantity, decision.price
             if quantity.__class__ is float and (quantity == 0 or (0 < quantity < math.inf and 0 < price < math.inf)):

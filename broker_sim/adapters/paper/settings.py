@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim.calendar import TradingSession
+from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError
 
 __all__ = ["DEFAULT_MODELS", "MODEL_KINDS", "PaperSettings"]
@@ -37,7 +37,7 @@ class PaperSettings:
     seed: int | None
     allow_short: bool
     short_margin: float
-    session: TradingSession
+    session: Session
     symbols: frozenset[str] | None
     history: int | None
 
@@ -64,14 +64,7 @@ class PaperSettings:
             raise ConfigError(f"allow_short must be true or false, got {allow_short!r}")
         if not _is_number(short_margin) or not short_margin >= 1:  # type: ignore[operator]
             raise ConfigError(f"short_margin must be a number >= 1, got {short_margin!r}")
-        if isinstance(session, Mapping):
-            session = TradingSession(**session)
-        elif session is None:
-            session = TradingSession()
-        elif not isinstance(session, TradingSession):
-            raise ConfigError(
-                f"session must be a mapping like {{close: '16:00', timezone: America/New_York}}, got {session!r}"
-            )
+        session = session_from(session)  # type: ignore[arg-type]
         if symbols is not None and (
             isinstance(symbols, str)
             or not isinstance(symbols, Iterable)

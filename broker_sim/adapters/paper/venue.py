@@ -14,13 +14,14 @@ with an `order_cancel_rejected` or `order_replace_rejected` event.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import attrs
 
 from broker_sim._numeric import QTY_EPSILON, qty_at_least
 from broker_sim.account import AccountState, Refused
-from broker_sim.calendar import TradingSession
+from broker_sim.calendar import Session
 from broker_sim.changes import (
     Amendment,
     Change,
@@ -111,12 +112,14 @@ def _trailing_stop(order: Order, mark: float) -> float:
 class _Working:
     """What the venue tracks about a working order besides its snapshot."""
 
-    __slots__ = ("evaluated", "expiry")
+    __slots__ = ("evaluated", "expiry", "since")
 
     def __init__(self) -> None:
         #: Whether the fill model has judged the order at least once (answered something other than NOT_YET).
         self.evaluated = False
         self.expiry: TimerHandle | None = None
+        #: When the order started working (None while it waits `accepted`): the fill hook's `working_since`.
+        self.since: datetime | None = None
 
 
 class Venue:
@@ -128,7 +131,7 @@ class Venue:
         state: AccountState,
         models: ModelSet,
         clock: Clock,
-        session: TradingSession,
+        session: Session,
         ids: IdSource,
         market: dict[str, MarketData],
     ) -> None:
@@ -144,8 +147,9 @@ class Venue:
 
     # -- timers ---------------------------------------------------------------------------------------------
 
-    def _at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
-        """Run `callback(*args)` at clock time `when`, remembered so `close` can cancel it."""
+    def _at(self, when: float, callback: Callable[..., object], *args: Any, after_events: bool = False) -> TimerHandle:
+        """Run `callback(*args)` at clock time `when` (`after_events`: after the market data stamped `when`),
+        remembered so `close` can cancel it."""
         timers = self._timers
         handle: TimerHandle | None = None
 
@@ -153,7 +157,7 @@ class Venue:
             timers.discard(handle)
             callback(*args)
 
-        handle = self.clock.call_at(when, fire)
+        handle = (self.clock.call_after if after_events else self.clock.call_at)(when, fire)
         timers.add(handle)
         return handle
 
@@ -250,32 +254,51 @@ class Venue:
     # -- working --------------------------------------------------------------------------------------------
 
     def _arrive(self, order_id: str) -> Order | None:
-        """The venue sees the order: it starts working (an opg order waits `accepted` for the open)."""
+        """The venue sees the order: it works at once during a session (`new`), else it waits `accepted` for the
+        next open (an opg order always does)."""
         order = self.state.order(order_id)  # None: forgotten from a bounded history
         if order is None or order.status.is_final or order_id in self._working:
             return order
         if order.status is _S.PENDING_NEW:
-            if order.time_in_force is TimeInForce.OPG:
-                order = self._apply(StatusChange(order_id, _S.ACCEPTED, self.clock.now(), EventType.ACCEPTED))
-            else:
-                order = self._apply(StatusChange(order_id, _S.NEW, self.clock.now(), EventType.NEW))
+            now = self.clock.time()
+            waits = order.time_in_force is TimeInForce.OPG or not self._may_work(order, now)
+            status, event = (_S.ACCEPTED, EventType.ACCEPTED) if waits else (_S.NEW, EventType.NEW)
+            order = self._apply(StatusChange(order_id, status, self.clock.now(), event))
         return self._start_working(order)
 
+    def _may_work(self, order: Order, posix_time: float) -> bool:
+        """Whether `order` may work at `posix_time`: in a session, or in extended hours if it allows them."""
+        session = self.session
+        return session.trading(posix_time) or (order.extended_hours and session.extended(posix_time))
+
+    def _eligible(self, order: Order, market: MarketData | None) -> bool:
+        """Whether `order` may be judged on `market`: data stamped inside a session (or in extended hours, for
+        an order that allows them). Without market data the order's reference price stands in: always."""
+        if market is None:
+            return True
+        stamp = market.timestamp.timestamp()
+        return self.session.in_session(stamp) or (order.extended_hours and self.session.extended(stamp))
+
     def _start_working(self, order: Order) -> Order:
-        order_id = order.id
-        self._working[order_id] = _Working()
-        now = self.clock.time()
-        if order.time_in_force is TimeInForce.OPG:
-            # Market (or limit) on open: judged on the first market event of the next session, then done.
-            self._at(self.session.next_open(now), self._open, order_id)
+        """Track an order at the venue: an `accepted` one waits for the next open, a working one begins."""
+        self._working[order.id] = _Working()
+        if order.status is _S.ACCEPTED:
+            self._at(self.session.next_open(self.clock.time()), self._open, order.id)
             return order
+        return self._begin(order)
+
+    def _begin(self, order: Order) -> Order:
+        """An order starts working: judged now on the market in force (if eligible), then rests on the book; a
+        cls order waits for the close, an opg order for the session's first event."""
+        working = self._working[order.id]
+        working.since = self.clock.now()
         if order.time_in_force is TimeInForce.CLS:
-            # Market (or limit) on close: judged at the session close against the last market seen, then done.
-            self._at(self.session.next_close(now), self._at_close, order_id)
+            self._at(self.session.next_close(self.clock.time()), self._at_close, order.id, after_events=True)
             return order
         if order.type is OrderType.TRAILING_STOP and order.hwm is None:
             order = self._start_trail(order)
-        order = self._offer_once(self._offer(order))
+        if order.time_in_force is not TimeInForce.OPG and self._eligible(order, self.market.get(order.symbol)):
+            order = self._offer_once(self._offer(order))
         if order.status not in FINAL_STATUSES:
             self._rest(order)
         return order
@@ -290,22 +313,25 @@ class Venue:
         return self._apply(Amendment(order.id, self.clock.now(), stop_price=_trailing_stop(order, price), hwm=price))
 
     def _open(self, order_id: str) -> None:
-        """An opg order at the session open: it works from the first market event of the session."""
+        """An accepted order at the session open: it works from now on."""
         order = self.state.order(order_id)
-        if order is None or not order.status.is_open:
+        if order is None or not order.status.is_open or order_id not in self._working:
             return
         if order.status is _S.ACCEPTED:
             order = self._apply(StatusChange(order_id, _S.NEW, self.clock.now(), EventType.NEW))
-        self._rest(order)
+        self._begin(order)
 
     def _rest(self, order: Order) -> None:
-        """Put a working order on the book: offered on every market update of its symbol from now on."""
+        """Put a working order on the book: offered on every market update of its symbol from now on. A day
+        order expires at the close of its session, after the market data stamped at the close."""
         working = self._working.get(order.id)
         if working is None:
             return
         self.book.setdefault(order.symbol, {})[order.id] = None
         if order.time_in_force is TimeInForce.DAY and working.expiry is None:
-            working.expiry = self._at(self.session.next_close(self.clock.time()), self._expire, order.id)
+            now = self.clock.time()
+            close = self.session.extended_end(now) if order.extended_hours else self.session.next_close(now)
+            working.expiry = self._at(close, self._expire, order.id, after_events=True)
 
     def _at_close(self, order_id: str) -> None:
         """A cls order at the session close: one offer at the last price seen, the rest canceled."""
@@ -328,14 +354,27 @@ class Venue:
             self._apply(StatusChange(order_id, _S.EXPIRED, self.clock.now(), EventType.EXPIRED))
 
     def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
-        """Offer `event` to every order resting on its symbol (the broker calls this on each market update)."""
+        """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
+        Orders are judged only on data inside a session, extended hours for the orders that allow them."""
         get = self.state.order
+        stamp = event.timestamp.timestamp()
+        session = self.session
+        in_session = session.in_session(stamp)
+        extended: bool | None = None
         for order_id in tuple(resting):
             order = get(order_id)
-            if order is not None and order.status not in FINAL_STATUSES:
-                order = self._offer(order, event, fresh=True)
-                if order.time_in_force in _ONE_SHOT:
-                    self._offer_once(order)
+            if order is None or order.status in FINAL_STATUSES:
+                continue
+            if not in_session:
+                if not order.extended_hours:
+                    continue
+                if extended is None:
+                    extended = session.extended(stamp)
+                if not extended:
+                    continue
+            order = self._offer(order, event, fresh=True)
+            if order.time_in_force in _ONE_SHOT:
+                self._offer_once(order)
 
     def _offer_once(self, order: Order) -> Order:
         """An ioc, fok or opg order gets one evaluated offer (not a NOT_YET): what did not fill then is canceled."""
@@ -360,13 +399,14 @@ class Venue:
             market = unchecked_bar(order.symbol, market.timestamp, first, first, first, first, market.volume)
         if kind not in _PLAIN_TYPES and order.triggered_at is not None:
             view = attrs.evolve(order, type=_TRIGGERED_AS[kind])
+        working = self._working.get(order.id)
+        since = working.since if working is not None and working.since is not None else order.created_at
         try:
-            decision = self.models.fill(view, market)
+            decision = self.models.fill(view, market, since)
         except ModelError as exc:
             return self._fail(order, str(exc))
         if decision is None:  # nobody decided: left alone, it would work forever without a word
             return self._fail(order, self.models.declined(view))
-        working = self._working.get(order.id)
         if working is not None and not decision.wait:
             working.evaluated = True
         if decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
@@ -512,11 +552,11 @@ class Venue:
                 if order.replaces is None or state.pending_replace(order.replaces) is None:
                     self._arrive(order.id)  # a replacement arrives with its replace request instead
                 continue
-            waits = order.status is _S.ACCEPTED or order.time_in_force is TimeInForce.CLS
-            if waits:
+            if order.status is _S.ACCEPTED or order.time_in_force is TimeInForce.CLS:
                 self._start_working(order)
             else:
-                self._working[order.id] = _Working()
+                working = self._working[order.id] = _Working()
+                working.since = self.clock.now()
                 self._rest(order)
             if order.status is _S.PENDING_CANCEL:
                 self._cancel_arrives(order.id)
