@@ -58,11 +58,11 @@ def test_demo_reports_where_its_config_says(workdir: Path) -> None:
     ("edit", "expected"),
     [
         (("seed: 42", "seed: 42\n  sede: 1"), r"demo\.yaml:7: broker\.sede: unknown key 'sede'"),
-        (("model: fixed_bps, bps: 5", "model: fixd_bps, bps: 5"), r"demo\.yaml:8: models\.slippage\.model: unknown"),
-        (("bps: 5}", "bps: lots}"), r"demo\.yaml:8: models\.slippage\.bps: .*bps must be a finite number"),
+        (("model: fixed_bps, bps: 5", "model: fixd_bps, bps: 5"), r"demo\.yaml:9: models\.slippage\.model: unknown"),
+        (("bps: 5}", "bps: lots}"), r"demo\.yaml:9: models\.slippage\.bps: .*bps must be a finite number"),
         (("interval: 300", "interval: -3"), r"demo\.yaml:\d+: prices\.sources\[0\]\.interval: interval must be > 0"),
         (("quantity: 100}", "qty: 100}"), r"demo\.yaml:\d+: strategy\.params\.qty: SmaCross has no parameter 'qty'"),
-        (("clock: simulated", "clock: sometimes"), r"demo\.yaml:13: prices\.clock: must be one of simulated, realtime"),
+        (("clock: simulated", "clock: sometimes"), r"demo\.yaml:14: prices\.clock: must be one of simulated, realtime"),
     ],
 )
 def test_config_mistakes_exit_2_with_one_line_naming_key_and_line(
