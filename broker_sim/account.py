@@ -226,7 +226,7 @@ class AccountState:
         ):
             raise InvalidTransition(f"fill {fill} does not fit order {order.id} ({remaining:g} remaining)")
         if not replaying:
-            reason = self.ledger.fill_refusal(fill, order.id)
+            reason = self.ledger.fill_refusal(fill, order.id, max(0.0, remaining - fill.quantity))
             if reason is not None:
                 raise Refused(reason)
         filled = order.filled_quantity + fill.quantity
@@ -247,7 +247,7 @@ class AccountState:
             event = EventType.PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
-        self.ledger.book_fill(fill, order.id)
+        self.ledger.book_fill(fill, order.id, max(0.0, remaining - fill.quantity))
         self._fills.append(fill)
         self._store(updated)
         self._emit(OrderEvent(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))

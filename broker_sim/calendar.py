@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -218,17 +219,19 @@ class ExchangeSession(_Rules):
             raise ConfigError(
                 f"session {code!r} needs the optional extra [calendars]: pip install 'broker-sim[calendars]' ({exc})"
             ) from None
-        try:
-            calendar = exchange_calendars.get_calendar(code, start="2000-01-01", end="2035-12-31")
-        except (exchange_calendars.errors.InvalidCalendarName, KeyError):
-            names = ", ".join(sorted(n for n in exchange_calendars.get_calendar_names() if n.startswith("X"))[:12])
-            raise ConfigError(f"unknown exchange calendar {code!r}; for example: {names}, ...") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the library's own pandas deprecation notices, not ours to act on
+            try:
+                calendar = exchange_calendars.get_calendar(code, start="2000-01-01", end="2035-12-31")
+            except (exchange_calendars.errors.InvalidCalendarName, KeyError):
+                names = ", ".join(sorted(n for n in exchange_calendars.get_calendar_names() if n.startswith("X")))
+                raise ConfigError(f"unknown exchange calendar {code!r}; valid codes include: {names}") from None
+            schedule = calendar.schedule
+            self._dates = [d.date() for d in schedule.index]
+            self._opens = [t.timestamp() for t in schedule["open"]]
+            self._closes = [t.timestamp() for t in schedule["close"]]
         self.code = code
         self.timezone = ZoneInfo(str(calendar.tz))
-        schedule = calendar.schedule
-        self._dates = [d.date() for d in schedule.index]
-        self._opens = [t.timestamp() for t in schedule["open"]]
-        self._closes = [t.timestamp() for t in schedule["close"]]
 
     def __repr__(self) -> str:
         return f"ExchangeSession({self.code!r})"

@@ -229,19 +229,26 @@ class Ledger:
         else:
             self._reserved_shares[symbol] = left
 
-    def _used(self, reservation: Reservation, fill: Fill, position_before: float) -> tuple[float, float]:
-        """(shares, cash units) of `reservation` that `fill` uses: sold shares first, then cash units."""
+    def _used(
+        self, reservation: Reservation, fill: Fill, position_before: float, remaining: float | None
+    ) -> tuple[float, float]:
+        """(shares, cash units) of `reservation` that `fill` uses: sold shares first, then cash units; at least
+        enough that neither is above what the order has left to fill (`remaining`, when known) afterwards."""
         if fill.side is Side.SELL:
             from_shares = min(fill.quantity, reservation.shares)
             opened = fill.quantity - from_shares
         else:
             from_shares = 0.0
             opened = fill.quantity - min(fill.quantity, max(0.0, -position_before))
-        return from_shares, min(reservation.cash_units, opened)
+        units = min(reservation.cash_units, opened)
+        if remaining is not None:
+            from_shares = max(from_shares, reservation.shares - remaining)
+            units = max(units, min(reservation.cash_units, reservation.cash_units - remaining))
+        return from_shares, units
 
     # -- fills ----------------------------------------------------------------------------------------------
 
-    def fill_refusal(self, fill: Fill, order_id: str | None = None) -> str | None:
+    def fill_refusal(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> str | None:
         """Why `fill` (of `order_id`, using its reservation) cannot be booked, or None; changes nothing.
 
         A fill that would leave buying power below zero (beyond its order's reservation, e.g. the price ran away
@@ -261,7 +268,7 @@ class Ledger:
         reserved = self._reserved_cash
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
-            reserved -= reservation.cash_per_unit * self._used(reservation, fill, before)[1]
+            reserved -= reservation.cash_per_unit * self._used(reservation, fill, before, remaining)[1]
         shorts = 0.0
         for other, holding in self._holdings.items():
             if other != symbol and holding.quantity < 0:
@@ -278,15 +285,16 @@ class Ledger:
             f"at {fill.price:.4f} costs more than is available"
         )
 
-    def book_fill(self, fill: Fill, order_id: str | None = None) -> None:
-        """Book `fill`, using up the reservation of `order_id`; no check (see `fill_refusal`)."""
+    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> None:
+        """Book `fill`, using up the reservation of `order_id` (`remaining`: what the order has left to fill after
+        it, when known); no check (see `fill_refusal`)."""
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         if held is None:
             held = self._holdings[symbol] = _Holding()
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
-            shares, units = self._used(reservation, fill, held.quantity)
+            shares, units = self._used(reservation, fill, held.quantity, remaining)
             if shares:
                 self._take_reserved_shares(symbol, shares)
             if units:

@@ -29,10 +29,11 @@ class _Averages:
 class SmaCross(Strategy):
     """Buy `quantity` when the `fast`-bar SMA crosses above the `slow`-bar SMA; sell it back when it crosses below."""
 
-    def __init__(self, fast: int = 10, slow: int = 30, quantity: float = 100) -> None:
+    def __init__(self, fast: int = 10, slow: int = 30, quantity: float = 100, time_in_force: str = "day") -> None:
         if not 0 < fast < slow:
             raise ValueError(f"need 0 < fast < slow, got fast={fast} slow={slow}")
         self.fast, self.slow, self.quantity = fast, slow, quantity
+        self.time_in_force = time_in_force
         self._state: dict[str, _Averages] = {}
 
     def on_bar(self, bar: Bar) -> Awaitable[Order] | None:
@@ -53,4 +54,5 @@ class SmaCross(Strategy):
         if above is state.long:
             return None
         state.long = above
-        return self.broker.buy(bar.symbol, self.quantity) if above else self.broker.sell(bar.symbol, self.quantity)
+        trade = self.broker.buy if above else self.broker.sell
+        return trade(bar.symbol, self.quantity, time_in_force=self.time_in_force)

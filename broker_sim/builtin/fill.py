@@ -17,8 +17,9 @@ What each model sees:
 
 * `immediate`: the last price (bar close, trade price, quote mid, else `reference_price`) as open, high and
   low: one price per update, no intrabar range.
-* `bar(timing)`: OHLC bars. ``next_bar`` (default, no look-ahead): an order is never filled from the bar during
-  which it was submitted (``bar.timestamp <= order.created_at``); it fills from the next bar on, a market order
+* `bar(timing)`: OHLC bars. An order is never priced from a bar that began before it started working (after
+  its latency, or at the open when it was queued), when the bar says how long it covers (`Bar.interval`).
+  ``next_bar`` (default, no look-ahead): an order is never filled from the bar during which it was submitted (``bar.timestamp <= order.created_at``); it fills from the next bar on, a market order
   at that bar's open, as backtrader and NautilusTrader do. ``same_bar_close``: an order is judged at the close
   of the bar it was submitted in (for strategies that decide and trade at the close); what does not fill then
   is judged on the full range of the later bars, as under ``next_bar``.
@@ -28,6 +29,8 @@ What each model sees:
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import attrs
 
@@ -107,7 +110,9 @@ def _check_timing(_: object, attribute: attrs.Attribute[str], value: str) -> Non
         raise ValueError(f"timing must be one of {', '.join(_TIMINGS)}, got {value!r}")
 
 
-def _bar_prices(order: Order, market: MarketData | None, timing: str) -> tuple[float, float, float] | None:
+def _bar_prices(
+    order: Order, market: MarketData | None, timing: str, working_since: datetime | None
+) -> tuple[float, float, float] | None:
     """(open, high, low) the order may trade at on this event under `timing`, or None if it may not trade."""
     if market is None:
         price = order.reference_price
@@ -120,6 +125,8 @@ def _bar_prices(order: Order, market: MarketData | None, timing: str) -> tuple[f
     if not isinstance(market, Bar):
         price = market.price
         return price, price, price
+    if market.interval and working_since is not None and market.start < working_since:
+        return None  # the bar began before the order worked: its open and range were not there to trade
     return market.open, market.high, market.low
 
 
@@ -131,8 +138,8 @@ class BarFill:
     timing: str = attrs.field(default="next_bar", validator=_check_timing)
 
     @hookimpl
-    def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
-        prices = _bar_prices(order, market, self.timing)
+    def broker_sim_fill(self, order: Order, market: MarketData | None, working_since: datetime) -> FillDecision | None:
+        prices = _bar_prices(order, market, self.timing, working_since)
         if prices is None:
             return NOT_YET
         return _decide(order, *prices, order.remaining_quantity, strict=False)
@@ -169,8 +176,8 @@ class VolumeLimitedFill:
             raise ValueError(f"volume_limit must be <= 1, got {self.volume_limit!r}")
 
     @hookimpl
-    def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
-        prices = _bar_prices(order, market, self.timing)
+    def broker_sim_fill(self, order: Order, market: MarketData | None, working_since: datetime) -> FillDecision | None:
+        prices = _bar_prices(order, market, self.timing, working_since)
         if prices is None or not isinstance(market, Bar):
             return NOT_YET
         available = market.volume * self.volume_limit

@@ -6,6 +6,13 @@ block that fails a check, or a file pyarrow cannot parse, is read again from tha
 reader, which finds the exact line: a bad row is then a `DataError` naming the file and line, or with
 ``on_bad_row: skip`` it is skipped and counted in `skipped_rows`.
 
+Bar timestamps: `bar_timestamp` says what a bar's time stamps, ``end`` (the default: when the bar's data became
+known, as the engine, backtrader and most CSV exports read it) or ``start`` (Alpaca's and Polygon's bars): a
+start-stamped bar is delivered when it is complete, at start + `bar_interval` (inferred from the first rows
+when not given). Every bar carries its `interval`. Daily bars stamped with a date (midnight) are session bars:
+each is delivered at its session's close (from `session`, the broker's, us_equity unless said otherwise) and
+covers the session, so a day order sent on day D's bar is judged on day D+1's bar.
+
 Columns: `columns` maps our field names to the file's headers (``{timestamp: Date, close: Adj Close}``);
 fields not mapped are read from the same-named header. Timestamps are ISO-8601 (an offset, or `timezone` when
 there is none) or epoch numbers (`timestamp_unit`: s, ms, us, ns, or auto by magnitude). The symbol comes from
@@ -28,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError, DataError
 from broker_sim.models import MarketData, unchecked_bar, unchecked_quote, unchecked_trade
 from broker_sim.streams._parse import (
@@ -50,6 +58,11 @@ KIND_FIELDS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
 }
 _MAKERS = {"bar": unchecked_bar, "quote": unchecked_quote, "trade": unchecked_trade}
 _BAD_ROW_POLICIES = ("error", "skip")
+_BAR_TIMESTAMPS = ("end", "start")
+#: Rows read ahead to infer a file's bar interval and whether it holds daily (date-stamped) bars.
+_SAMPLE_ROWS = 500
+#: Bars this long or longer, stamped at midnight, are daily session bars.
+_DAILY_S = 20 * 3600
 _BLOCK_BYTES = 1 << 20
 _fromtimestamp = datetime.fromtimestamp
 
@@ -72,6 +85,9 @@ class CsvSource:
         timezone: str = "UTC",
         on_bad_row: str = "error",
         delimiter: str = ",",
+        bar_timestamp: str = "end",
+        bar_interval: float | None = None,
+        session: Session | str | Mapping[str, Any] | None = None,
         base_dir: str | Path | None = None,
         seed: int | None = None,
     ) -> None:
@@ -82,6 +98,17 @@ class CsvSource:
         check_timestamp_unit(timestamp_unit)
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise ConfigError(f"delimiter must be one character, got {delimiter!r}")
+        if bar_timestamp not in _BAR_TIMESTAMPS:
+            raise ConfigError(f"bar_timestamp must be one of {', '.join(_BAR_TIMESTAMPS)}; got {bar_timestamp!r}")
+        if bar_interval is not None and (
+            isinstance(bar_interval, bool)
+            or not isinstance(bar_interval, int | float)
+            or not 0 < bar_interval < math.inf
+        ):
+            raise ConfigError(f"bar_interval must be a number of seconds > 0, got {bar_interval!r}")
+        self.bar_timestamp = bar_timestamp
+        self.bar_interval = None if bar_interval is None else float(bar_interval)
+        self.session = session_from(session)
         self.timezone = timezone_named(timezone)
         paths = [path] if isinstance(path, str | Path) else list(path)
         if not paths:
@@ -167,16 +194,47 @@ class CsvSource:
         header, first = self._header(path)
         layout = self._layout(path, header)
         epoch = first is not None and _looks_numeric(first[header.index(layout[0])])
+        stamping = self._stamping(path, layout) if self.kind == "bar" else None
         done = 0
         try:
-            for rows in self._arrow_blocks(path, layout, first is not None, epoch):
+            for rows in self._arrow_blocks(path, layout, first is not None, epoch, stamping):
                 done += len(rows)
                 yield rows
         except (_Fallback, pa.ArrowInvalid):
-            yield from chunked(self._exact_events(path, layout, skip=done))
+            yield from chunked(self._exact_events(path, layout, skip=done, stamping=stamping))
+
+    def _stamping(self, path: Path, layout: tuple[str, str | None, list[str | None]]) -> _Stamping:
+        """How this file's bar times become delivery times: its bar interval (given, or the smallest step
+        between the first rows' times) and whether its bars are daily session bars."""
+        times: list[float] = []
+        midnight = True
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            index = [h.strip() for h in next(reader)].index(layout[0])
+            for row in reader:
+                if len(times) >= _SAMPLE_ROWS:
+                    break
+                try:
+                    seconds = parse_timestamp(row[index], unit=self.timestamp_unit, timezone=self.timezone)
+                except (ValueError, IndexError):
+                    continue
+                times.append(seconds)
+                local = datetime.fromtimestamp(seconds, self.timezone)
+                midnight = midnight and (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+        steps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+        interval = self.bar_interval if self.bar_interval is not None else (min(steps) if steps else 0.0)
+        daily = bool(times) and midnight and interval >= _DAILY_S
+        if self.bar_timestamp == "start" and not interval and not daily:
+            raise DataError(f"{path}: cannot tell how long its bars are from one row; set bar_interval (seconds)")
+        return _Stamping(interval, daily, self.bar_timestamp == "start", self.session, self.timezone)
 
     def _arrow_blocks(
-        self, path: Path, layout: tuple[str, str | None, list[str | None]], has_rows: bool, epoch: bool
+        self,
+        path: Path,
+        layout: tuple[str, str | None, list[str | None]],
+        has_rows: bool,
+        epoch: bool,
+        stamping: _Stamping | None,
     ) -> Iterator[list[tuple[float, MarketData]]]:
         timestamp, symbol_column, value_columns = layout
         if not has_rows:
@@ -210,7 +268,11 @@ class CsvSource:
             symbols = batch.column(symbol_column).to_pylist() if symbol_column else [fixed_symbol] * batch.num_rows
             if symbol_column and any(not s for s in symbols):
                 raise _Fallback
-            yield _build(make, times.tolist(), symbols, lists)
+            if stamping is None:
+                yield _build(make, times.tolist(), symbols, lists)
+            else:
+                delivered, intervals = stamping.block(times)
+                yield _build(make, delivered, symbols, lists, intervals)
 
     def _arrow_times(self, column: pa.ChunkedArray | pa.Array, epoch: bool) -> Any:
         """POSIX seconds (a numpy array) of a block's timestamp column; raises `_Fallback` if any is unusable."""
@@ -240,7 +302,7 @@ class CsvSource:
     # -- the exact reader -----------------------------------------------------------------------------------
 
     def _exact_events(
-        self, path: Path, layout: tuple[str, str | None, list[str | None]], skip: int
+        self, path: Path, layout: tuple[str, str | None, list[str | None]], skip: int, stamping: _Stamping | None
     ) -> Iterator[tuple[float, MarketData]]:
         """Row by row with the stdlib, from data row `skip` on: finds and reports (or skips) the bad line."""
         timestamp, symbol_column, value_columns = layout
@@ -257,7 +319,7 @@ class CsvSource:
                 if not row:
                     continue
                 try:
-                    seconds, event = self._row_event(row, t_index, s_index, v_index, fields, make)
+                    seconds, event = self._row_event(row, t_index, s_index, v_index, fields, make, stamping)
                     if seconds < last:
                         raise ValueError(
                             f"timestamp {row[t_index]!r} is earlier than the row before; rows must be in time order"
@@ -280,6 +342,7 @@ class CsvSource:
         v_index: list[int | None],
         fields: tuple[str, ...],
         make: Any,
+        stamping: _Stamping | None = None,
     ) -> tuple[float, MarketData]:
         if len(row) < len(v_index):
             raise ValueError(f"expected {len(v_index) + 1} or more values, got {len(row)}")
@@ -292,16 +355,28 @@ class CsvSource:
             raise ValueError(f"low {values[2]} is above high {values[1]}")
         if self.kind == "quote" and values[0] > values[1]:
             raise ValueError(f"bid {values[0]} is above ask {values[1]}")
+        if stamping is not None:
+            seconds, interval = stamping.one(seconds)
+            values.append(interval)
         return seconds, make(symbol, datetime.fromtimestamp(seconds, UTC), *values)
 
 
-def _build(make: Any, seconds: list[float], symbols: list[Any], lists: list[list[float]]) -> list[Any]:
-    """One block's ``(posix_seconds, event)`` pairs; unrolled per field count, as this is the replay's hot loop."""
+def _build(
+    make: Any, seconds: list[float], symbols: list[Any], lists: list[list[float]], intervals: Any = None
+) -> list[Any]:
+    """One block's ``(posix_seconds, event)`` pairs; unrolled per field count, as this is the replay's hot loop.
+    `intervals` (bars only) is one interval for the block or a list of them."""
     fromts, utc = _fromtimestamp, UTC
     if len(lists) == 5:
         o, h, lo, c, v = lists
+        if isinstance(intervals, list):
+            return [
+                (t, make(s, fromts(t, utc), a, b, x, y, z, i))
+                for t, s, a, b, x, y, z, i in zip(seconds, symbols, o, h, lo, c, v, intervals, strict=True)
+            ]
+        interval = intervals or 0.0
         return [
-            (t, make(s, fromts(t, utc), a, b, x, y, z))
+            (t, make(s, fromts(t, utc), a, b, x, y, z, interval))
             for t, s, a, b, x, y, z in zip(seconds, symbols, o, h, lo, c, v, strict=True)
         ]
     if len(lists) == 4:
@@ -312,6 +387,42 @@ def _build(make: Any, seconds: list[float], symbols: list[Any], lists: list[list
         ]
     p2, s2 = lists
     return [(t, make(s, fromts(t, utc), a, b)) for t, s, a, b in zip(seconds, symbols, p2, s2, strict=True)]
+
+
+class _Stamping:
+    """Turns a file's bar times into delivery times (when each bar is complete) and intervals."""
+
+    def __init__(self, interval: float, daily: bool, start: bool, session: Session, timezone: Any) -> None:
+        self.interval = interval
+        self.daily = daily
+        self.start = start
+        self.session = session
+        self.timezone = timezone
+        self._days: dict[float, tuple[float, float]] = {}
+
+    def one(self, seconds: float) -> tuple[float, float]:
+        """(delivery time, interval) of a bar stamped `seconds`."""
+        if self.daily:
+            return self._session_bar(seconds)
+        return (seconds + self.interval if self.start else seconds), self.interval
+
+    def _session_bar(self, seconds: float) -> tuple[float, float]:
+        found = self._days.get(seconds)
+        if found is None:
+            day = datetime.fromtimestamp(seconds, self.timezone).date()
+            bounds = self.session.close_on(day)
+            if bounds is None:  # not a session day: delivered at the next close
+                close = self.session.next_close(seconds)
+                bounds = (self.session.bounds(close)[0], close)
+            found = self._days[seconds] = (bounds[1], bounds[1] - bounds[0])
+        return found
+
+    def block(self, times: Any) -> tuple[list[float], Any]:
+        """Delivery times and intervals (one for all, or a list) of a block's bar times (a numpy array)."""
+        if self.daily:
+            pairs = [self._session_bar(t) for t in times.tolist()]
+            return [p[0] for p in pairs], [p[1] for p in pairs]
+        return (times + self.interval if self.start else times).tolist(), self.interval
 
 
 def _looks_numeric(text: str) -> bool:

@@ -3,7 +3,8 @@
 Each symbol walks on its own `random.Random` seeded from the run's seed and the symbol, so adding a symbol never
 changes another's prices. Per bar the log price moves by ``(drift - volatility^2 / 2) dt + volatility sqrt(dt) Z``
 over `steps` sub-steps; the bar's high and low are the extremes of that path. `drift` and `volatility` are
-annualised (a year is 365.25 days of `interval`-second bars, as the bars run around the clock).
+annualised (a year is 365.25 days of `interval`-second bars, as the bars run around the clock). Each bar is
+stamped at its end and covers `interval` seconds (`Bar.interval`).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class SyntheticSource:
             for symbol in self.symbols
         ]
         prices = [price for _, _, price in walkers]
-        exp, utc = math.exp, UTC
+        exp, utc, interval = math.exp, UTC, float(self.interval)
         for index in range(self.count):
             seconds = self.start + index * self.interval
             when = datetime.fromtimestamp(seconds, utc)
@@ -114,4 +115,4 @@ class SyntheticSource:
                     low = min(low, price)
                 prices[position] = price
                 volume = round(self.volume * rng.lognormvariate(0.0, 0.5)) if self.volume else 0.0
-                yield seconds, unchecked_bar(symbol, when, open_, high, low, price, float(volume))
+                yield seconds, unchecked_bar(symbol, when, open_, high, low, price, float(volume), interval)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -218,7 +219,7 @@ class PaperBrokerMachine(RuleBasedStateMachine):
 
 
 PaperBrokerMachine.TestCase.settings = settings(
-    max_examples=120,
+    max_examples=int(os.environ.get("BROKER_SIM_STATE_MACHINE_EXAMPLES", "120")),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

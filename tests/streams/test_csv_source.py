@@ -30,9 +30,9 @@ def test_bars_are_read_in_order_with_aware_utc_timestamps(tmp_path: Path) -> Non
     source = CsvSource(_csv(tmp_path, HEADER + _rows(3)).name, symbol="AAPL", base_dir=tmp_path)
     pairs = list(source.timed_events())
     assert [event for _, event in pairs] == [
-        Bar("AAPL", datetime(2024, 3, 4, 14, i, tzinfo=UTC), 100 + i, 101 + i, 99 + i, 100.5 + i, 1000 + i)
+        Bar("AAPL", datetime(2024, 3, 4, 14, i, tzinfo=UTC), 100 + i, 101 + i, 99 + i, 100.5 + i, 1000 + i, 60)
         for i in range(3)
-    ]
+    ]  # stamped at their end (the default); each covers the minute the rows are apart
     assert [seconds for seconds, _ in pairs] == [datetime(2024, 3, 4, 14, i, tzinfo=UTC).timestamp() for i in range(3)]
 
 
