@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import heapq
+import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -221,7 +222,7 @@ class CsvSource:
                 times.append(seconds)
                 local = datetime.fromtimestamp(seconds, self.timezone)
                 midnight = midnight and (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
-        steps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+        steps = [b - a for a, b in itertools.pairwise(times) if b > a]
         interval = self.bar_interval if self.bar_interval is not None else (min(steps) if steps else 0.0)
         daily = bool(times) and midnight and interval >= _DAILY_S
         if self.bar_timestamp == "start" and not interval and not daily:
