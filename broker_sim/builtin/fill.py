@@ -20,9 +20,10 @@ What each model sees:
 * `bar(timing)`: OHLC bars. An order is never priced from a bar that began before it started working (after
   its latency, or at the open when it was queued), when the bar says how long it covers (`Bar.interval`).
   ``next_bar`` (default, no look-ahead): an order is never filled from the bar during which it was submitted
-  (``bar.timestamp <= order.created_at``); it fills from the next bar on, a market order at that bar's open, as backtrader and NautilusTrader do. ``same_bar_close``: an order is judged at the close
-  of the bar it was submitted in (for strategies that decide and trade at the close); what does not fill then
-  is judged on the full range of the later bars, as under ``next_bar``.
+  (``bar.timestamp <= order.created_at``); it fills from the next bar on, a market order at that bar's open,
+  as backtrader and NautilusTrader do. ``same_bar_close``: an order is judged at the close of the bar it was
+  submitted in (for strategies that decide and trade at the close); what does not fill then is judged on the
+  full range of the later bars, as under ``next_bar``.
 * `quote`: buys see the ask, sells the bid; a limit fills only when the opposite side crosses it.
 * `volume_limited(volume_limit, timing)`: the `bar` rules, but at most `volume_limit` (2.5 %) of each bar's
   volume fills; the rest keeps working on later bars (partial fills).
