@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import attrs
+
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_at_least
 from broker_sim.changes import (
     Amendment,
@@ -32,11 +34,11 @@ from broker_sim.changes import (
     StatusChange,
 )
 from broker_sim.errors import BrokerError, InvalidTransition
-from broker_sim.ledger import Ledger
+from broker_sim.ledger import Ledger, LedgerSnapshot
 from broker_sim.models import FINAL_STATUSES, EventType, Fill, Order, OrderEvent, OrderStatus
 from broker_sim.orders import amend, transition
 
-__all__ = ["AccountState", "Refused"]
+__all__ = ["AccountSnapshot", "AccountState", "Refused"]
 
 _S = OrderStatus
 #: Statuses in which an order can fill (it is at the venue and working).
@@ -60,6 +62,19 @@ class Refused(BrokerError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@attrs.frozen(slots=True)
+class AccountSnapshot:
+    """Everything an `AccountState` holds at one moment, for a journal's snapshot: the ledger, the orders in
+    memory (oldest first), the replaces on their way, the fills in memory and, under a bounded history, the
+    closed orders in the order they closed. `AccountState.restore` rebuilds exactly that state."""
+
+    ledger: LedgerSnapshot
+    orders: tuple[Order, ...]
+    replaces: tuple[ReplaceRequest, ...]
+    fills: tuple[Fill, ...]
+    closed: tuple[str, ...]
 
 
 class AccountState:
@@ -343,3 +358,29 @@ class AccountState:
             self.recorder(change)
         self._emit(OrderEvent(change.event, order, change.timestamp))
         return order
+
+    # -- snapshots ------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> AccountSnapshot:
+        """What the account holds now, for a journal's snapshot (recovery restores it, then replays what came
+        after it, instead of every change since the account opened)."""
+        return AccountSnapshot(
+            ledger=self.ledger.snapshot(),
+            orders=tuple(self._orders.values()),
+            replaces=tuple(self._replaces.values()),
+            fills=tuple(self._fills),
+            closed=tuple(self._closed),
+        )
+
+    def restore(self, snapshot: AccountSnapshot) -> None:
+        """Rebuild this new, empty account from `snapshot` (recovery from a journal); nothing is emitted. Raises
+        `BrokerError` if the account has orders already."""
+        if self._orders:
+            raise BrokerError("restore() rebuilds a new account; this one has orders already")
+        self.ledger.restore(snapshot.ledger)
+        for order in snapshot.orders:
+            self._orders[order.id] = order
+            self._client_ids[order.client_order_id] = order.id
+        self._replaces = {request.order_id: request for request in snapshot.replaces}
+        self._fills.extend(snapshot.fills)
+        self._closed.extend(snapshot.closed)

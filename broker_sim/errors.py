@@ -63,6 +63,11 @@ class PluginError(ConfigError):
     """A plugin file or entry point could not be loaded; the message names it."""
 
 
+class JournalError(ConfigError):
+    """A journal cannot be used: not a journal, truncated or corrupt, written by a newer version, another
+    account's, or in use by another process. The message names the file; the file was left as it was."""
+
+
 class OrderTimeout(BrokerError, TimeoutError):
     """`wait_for` gave up: the order did not reach the awaited status within the timeout (clock time)."""
 

@@ -28,7 +28,7 @@ import attrs
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
 from broker_sim.models import Account, Fill, Position, Side
 
-__all__ = ["DEFAULT_SHORT_MARGIN", "Ledger", "Reservation"]
+__all__ = ["DEFAULT_SHORT_MARGIN", "HoldingSnapshot", "Ledger", "LedgerSnapshot", "Reservation"]
 
 #: Reg T initial margin for shorts: a short sale needs buying power of 1.5 x its value (besides its proceeds).
 DEFAULT_SHORT_MARGIN = 1.5
@@ -63,6 +63,30 @@ class Reservation:
     def cash(self) -> float:
         """The buying power held."""
         return self.cash_per_unit * self.cash_units
+
+
+@attrs.frozen(slots=True)
+class HoldingSnapshot:
+    """One symbol's holding in a `LedgerSnapshot` (a flat symbol keeps its realized P&L)."""
+
+    symbol: str
+    quantity: float
+    avg_price: float
+    realized_pnl: float
+
+
+@attrs.frozen(slots=True)
+class LedgerSnapshot:
+    """Everything a ledger holds at one moment, for a journal's snapshot: `Ledger.restore` puts it back float for
+    float (the reserved totals are kept as they were summed, not summed again)."""
+
+    cash: float
+    fees: float
+    realized_pnl: float
+    holdings: tuple[HoldingSnapshot, ...]
+    reservations: tuple[Reservation, ...]
+    reserved_shares: dict[str, float]
+    reserved_cash: float
 
 
 def _after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:
@@ -427,3 +451,33 @@ class Ledger:
             long_market_value=long_value,
             short_market_value=short_value,
         )
+
+    # -- snapshots ------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> LedgerSnapshot:
+        """What the ledger holds now (its settings and marks excepted), for a journal's snapshot."""
+        return LedgerSnapshot(
+            cash=self.cash,
+            fees=self.fees,
+            realized_pnl=self.realized_pnl,
+            holdings=tuple(
+                HoldingSnapshot(symbol, held.quantity, held.avg_price, held.realized_pnl)
+                for symbol, held in self._holdings.items()
+            ),
+            reservations=tuple(self._reservations.values()),
+            reserved_shares=dict(self._reserved_shares),
+            reserved_cash=self._reserved_cash,
+        )
+
+    def restore(self, snapshot: LedgerSnapshot) -> None:
+        """Put back what `snapshot` holds (recovery from a journal), replacing the money, holdings and reservations."""
+        self.cash = snapshot.cash
+        self.fees = snapshot.fees
+        self.realized_pnl = snapshot.realized_pnl
+        self._holdings = {}
+        for record in snapshot.holdings:
+            held = self._holdings[record.symbol] = _Holding()
+            held.quantity, held.avg_price, held.realized_pnl = record.quantity, record.avg_price, record.realized_pnl
+        self._reservations = {reservation.order_id: reservation for reservation in snapshot.reservations}
+        self._reserved_shares = dict(snapshot.reserved_shares)
+        self._reserved_cash = snapshot.reserved_cash

@@ -76,8 +76,10 @@ def build_broker(
         wiring["clock"] = clock
     if "plugin_manager" in accepted:
         wiring["plugin_manager"] = manager
-    if history is not None and "history" in accepted and "history" not in spec:
-        wiring["history"] = history
+    if history is not None and "history" in accepted and "history" not in spec and not spec.get("journal"):
+        wiring["history"] = history  # a journaled account keeps its own, smaller default: its journal keeps all
+    if "journal" in accepted and isinstance(spec.get("journal"), str):
+        spec["journal"] = str(config.resolve(spec["journal"]))  # relative to the config file, as every path
     return registry.create("adapter", spec, **wiring)
 
 

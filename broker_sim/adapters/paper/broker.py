@@ -4,13 +4,15 @@ hooks (`ModelSet`); orders and money change only through the account's one door 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import pluggy
 
 from broker_sim._numeric import QTY_EPSILON
-from broker_sim.account import AccountState
+from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.broker import Broker
 from broker_sim.calendar import Session
 from broker_sim.changes import Change
@@ -20,11 +22,13 @@ from broker_sim.errors import (
     DuplicateClientOrderId,
     InvalidMarketData,
     InvalidOrder,
+    JournalError,
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
 )
 from broker_sim.ids import IdSource
+from broker_sim.journal import Journal, account_id_for, check_account, read_info
 from broker_sim.ledger import DEFAULT_SHORT_MARGIN, Ledger, Reservation
 from broker_sim.models import (
     Account,
@@ -58,15 +62,19 @@ _NOT_REPLACEABLE = frozenset({_S.PENDING_NEW, _S.ACCEPTED, _S.PENDING_CANCEL, _S
 
 
 class _LastPrices:
-    """The ledger's marks, read from the latest market events only when the ledger asks (not per update)."""
+    """The ledger's marks, read from the latest market events only when the ledger asks (not per update); a
+    symbol without fresh data is valued at the last event recovered from the journal, if any."""
 
-    __slots__ = ("_market",)
+    __slots__ = ("_market", "_recovered")
 
-    def __init__(self, market: dict[str, MarketData]) -> None:
+    def __init__(self, market: dict[str, MarketData], recovered: dict[str, MarketData]) -> None:
         self._market = market
+        self._recovered = recovered
 
     def get(self, symbol: str, default: Any = None) -> Any:
         event = self._market.get(symbol)
+        if event is None:
+            event = self._recovered.get(symbol)
         return default if event is None else event.price
 
 
@@ -105,6 +113,14 @@ class PaperBroker(Broker):
     raises `OrderNotFound`, and their client order ids may be used again); the simulation runner sets it, as
     it records every order and fill on disk itself.
 
+    `journal`, when given, is the path of the account's SQLite journal (`broker_sim.journal`): when the broker
+    connects (``async with broker`` or ``await broker.connect()``) it recovers the account from the journal if
+    the file exists (else creates it), then commits every change there before applying it; it refuses to trade
+    before that. `journal_sync` is ``normal`` (survives the process dying) or ``full`` (also a power loss, slower).
+    `account_id` names the account (default: derived from `seed`); a journal of another account, or one whose
+    account started with another `initial_balance`, is refused with a `JournalError`. With a journal, `history`
+    defaults to `JOURNAL_HISTORY` (the journal keeps every order and fill).
+
     Every change to orders and money goes through `state` (`AccountState.apply`); read it, never write it.
     """
 
@@ -125,6 +141,9 @@ class PaperBroker(Broker):
         session: Session | str | Mapping[str, Any] | None = None,
         short_margin: float = DEFAULT_SHORT_MARGIN,
         history: int | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        journal_sync: str = "normal",
+        account_id: str | None = None,
     ) -> None:
         settings = PaperSettings.check(
             initial_balance=initial_balance,
@@ -134,19 +153,30 @@ class PaperBroker(Broker):
             session=session,
             symbols=symbols,
             history=history,
+            journal=journal,
+            journal_sync=journal_sync,
+            account_id=account_id,
         )
+        #: The account's id: the one given, else derived from the seed; a journal's once connected to it.
+        self.account_id = settings.account_id or account_id_for(settings.seed)
+        if settings.journal is not None and settings.journal.exists():
+            check_account(read_info(settings.journal), self.account_id, settings.initial_balance)
         super().__init__(clock if clock is not None else SimulatedClock())
         self.settings = settings
         self.seed = settings.seed
         self.session = settings.session
         self.symbols = settings.symbols
         self.history = settings.history
+        #: The open journal while connected (None without one, or before `connect`).
+        self.journal: Journal | None = None
         self._market: dict[str, MarketData] = {}
+        #: The latest market event per symbol recovered from the journal: marks until fresh data comes.
+        self._recovered_market: dict[str, MarketData] = {}
         ledger = Ledger(
             settings.initial_balance,
             allow_short=settings.allow_short,
             short_margin=settings.short_margin,
-            marks=_LastPrices(self._market),
+            marks=_LastPrices(self._market, self._recovered_market),
         )
         #: The account: orders, fills and money, changed only through `state.apply`.
         self.state = AccountState(ledger, self._emit, history=settings.history)
@@ -198,6 +228,73 @@ class PaperBroker(Broker):
         self.ids.reseed(f"{self.seed}:recovered:{count}")
         self._venue.resume()
         return count
+
+    # -- the journal ----------------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """With a journal: open it (taking its lock), recover the account from it, record from now on, and let
+        the venue carry on with the recovered orders. A simulated clock behind the journal's last moment is
+        moved up to it first. Raises `JournalError` (the file left as it was) if the journal cannot be used."""
+        if self.settings.journal is not None and self.journal is None:
+            await self._open_journal(self.settings.journal)
+        await super().connect()
+
+    async def _open_journal(self, path: os.PathLike[str]) -> None:
+        settings = self.settings
+        journal = Journal.open(
+            path,
+            account_id=self.account_id,
+            settings={
+                "initial_balance": settings.initial_balance,
+                "allow_short": settings.allow_short,
+                "short_margin": settings.short_margin,
+                "seed": settings.seed,
+            },
+            sync=settings.journal_sync,
+            clock=self.clock.time,
+        )
+        try:
+            if next(self.state.orders(), None) is not None:
+                raise BrokerError(f"journal {path}: connect the broker before it trades, so it starts from the journal")
+            last_time = journal.info.last_time
+            if isinstance(self.clock, SimulatedClock) and last_time is not None and last_time > self.clock.time():
+                await self.clock.advance_to(last_time)
+            snapshot, count = journal.recover_into(self.state)
+            if snapshot is not None:
+                self._recovered_market.update((event.symbol, event) for event in snapshot.market)
+            if count:
+                self.ids.reseed(f"{self.seed}:recovered:{count}")
+            self.account_id = journal.account_id
+            journal.snapshot_source = self._snapshot_parts
+            self.state.recorder = journal.record
+            self._venue.resume()
+        except BaseException:
+            self.state.recorder = _closed_journal(path)
+            journal.snapshot_source = None
+            journal.close()
+            raise
+        self.journal = journal
+        log.info("journal %s: account %s recovered from %d change(s)", path, journal.account_id, journal.position)
+
+    def _snapshot_parts(self) -> tuple[AccountSnapshot, list[MarketData]]:
+        """The account and the latest market event per symbol, for the journal's snapshots."""
+        market = dict(self._recovered_market)
+        market.update(self._market)
+        return self.state.snapshot(), list(market.values())
+
+    def market_seen(self) -> dict[str, datetime]:
+        """When the latest market event of each symbol this account has seen was stamped, including those
+        recovered from its journal: a replay that resumes an account skips the events up to there."""
+        seen = {symbol: event.timestamp for symbol, event in self._recovered_market.items()}
+        seen.update((symbol, event.timestamp) for symbol, event in self._market.items())
+        return seen
+
+    def _check_journal(self) -> None:
+        if self.journal is None and self.settings.journal is not None:
+            raise BrokerError(
+                f"this account lives in journal {self.settings.journal}: connect the broker first "
+                "(async with broker, or await broker.connect()) so it trades from what the journal holds"
+            )
 
     def reservations(self) -> Mapping[str, Reservation]:
         """What each working order holds of the account (cash units and shares), by order id."""
@@ -276,6 +373,8 @@ class PaperBroker(Broker):
     async def submit_order(self, request: OrderRequest) -> Order:
         if not isinstance(request, OrderRequest):
             raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
+        if self.journal is None and self.settings.journal is not None:
+            self._check_journal()
         if request.client_order_id is not None:
             known = self._check_client_id(request.client_order_id, request)
             if known is not None:
@@ -284,6 +383,7 @@ class PaperBroker(Broker):
         return self._venue.submit(request)
 
     async def cancel_order(self, order_id: str) -> Order:
+        self._check_journal()
         order = self._get(order_id)
         if order.status.is_final:
             raise OrderNotCancelable(f"order {order_id} ({order.symbol}) is already {order.status.value}")
@@ -321,6 +421,7 @@ class PaperBroker(Broker):
         (whichever it has). Malformed changes raise `InvalidOrder`; an order that is final, not yet working or
         with a request on its way raises `OrderNotReplaceable`.
         """
+        self._check_journal()
         order = self._get(order_id)
         if not order.status.is_open or order.status in _NOT_REPLACEABLE:
             state = order.status.value
@@ -396,6 +497,20 @@ class PaperBroker(Broker):
 
     async def close(self) -> None:
         """Stop the venue: every pending timer (arrivals, cancels, replaces, expiries) is canceled, so nothing
-        arrives or fills any more; `events()` iterators end."""
+        arrives or fills any more; `events()` iterators end. A journal gets a last snapshot and is closed (its
+        lock released); working orders stay in it, and work again when the account is next connected."""
         self._venue.close()
+        journal, self.journal = self.journal, None
+        if journal is not None:
+            self.state.recorder = _closed_journal(journal.path)
+            journal.close()
         await super().close()
+
+
+def _closed_journal(path: os.PathLike[str]) -> Any:
+    """The recorder of an account whose journal is closed: any change is refused, never left unrecorded."""
+
+    def refuse(change: Change) -> None:
+        raise JournalError(f"journal {path} is closed: the account cannot change until it is connected again")
+
+    return refuse

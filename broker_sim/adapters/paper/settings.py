@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError
+from broker_sim.journal import SYNC_MODES
 
-__all__ = ["DEFAULT_MODELS", "MODEL_KINDS", "PaperSettings"]
+__all__ = ["DEFAULT_MODELS", "JOURNAL_HISTORY", "MODEL_KINDS", "PaperSettings"]
 
 #: The kinds of models a paper broker takes, in the order they are installed.
 MODEL_KINDS = ("slippage", "latency", "fill", "commission")
@@ -23,6 +26,11 @@ DEFAULT_MODELS: dict[str, dict[str, object]] = {
     "fill": {"model": "immediate"},
     "commission": {"model": "none"},
 }
+
+
+#: Closed orders and fills a journaled account keeps in memory when `history` is not given: the journal keeps all
+#: of them, and a snapshot holds what memory holds, so it stays small.
+JOURNAL_HISTORY = 1_000
 
 
 def _is_number(value: object) -> bool:
@@ -40,6 +48,9 @@ class PaperSettings:
     session: Session
     symbols: frozenset[str] | None
     history: int | None
+    journal: Path | None = None
+    journal_sync: str = "normal"
+    account_id: str | None = None
 
     @classmethod
     def check(
@@ -52,6 +63,9 @@ class PaperSettings:
         session: object,
         symbols: object,
         history: object,
+        journal: object = None,
+        journal_sync: object = "normal",
+        account_id: object = None,
     ) -> PaperSettings:
         """The settings, or a `ConfigError` naming the first bad argument, its value and what is valid."""
         if not _is_number(initial_balance):
@@ -73,6 +87,14 @@ class PaperSettings:
             raise ConfigError(f"symbols must be a list of symbol names, got {symbols!r}")
         if history is not None and (isinstance(history, bool) or not isinstance(history, int) or history < 1):
             raise ConfigError(f"history must be an integer >= 1 (or null to keep everything), got {history!r}")
+        if journal is not None and not isinstance(journal, str | os.PathLike):
+            raise ConfigError(f"journal must be the path of a journal file (or null for none), got {journal!r}")
+        if journal_sync not in SYNC_MODES:
+            raise ConfigError(f"journal_sync must be one of {', '.join(SYNC_MODES)}, got {journal_sync!r}")
+        if account_id is not None and (not isinstance(account_id, str) or not account_id.strip()):
+            raise ConfigError(f"account_id must be a non-empty string (or null: from the seed), got {account_id!r}")
+        if journal is not None and history is None:
+            history = JOURNAL_HISTORY
         return cls(
             float(initial_balance),  # type: ignore[arg-type]
             seed,
@@ -80,7 +102,10 @@ class PaperSettings:
             float(short_margin),  # type: ignore[arg-type]
             session,
             frozenset(symbols) if symbols is not None else None,
-            history,
+            history,  # type: ignore[arg-type]
+            Path(journal) if journal is not None else None,  # type: ignore[arg-type]
+            journal_sync,  # type: ignore[arg-type]
+            account_id,  # type: ignore[arg-type]
         )
 
     @staticmethod
