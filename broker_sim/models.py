@@ -155,6 +155,9 @@ class EventType(_CaseInsensitiveEnum):
     HELD = "held"
     ORDER_CANCEL_REJECTED = "order_cancel_rejected"
     ORDER_REPLACE_REJECTED = "order_replace_rejected"
+    #: The simulator's own: the order was sent to liquidate a position because the account fell below its
+    #: maintenance margin.
+    MARGIN_CALL = "margin_call"
     #: The name earlier versions used for `order_replace_rejected`.
     REPLACE_REJECTED = "order_replace_rejected"
 
@@ -463,6 +466,9 @@ class Account:
     initial_balance: float | None = None
     long_market_value: float = 0.0
     short_market_value: float = 0.0
+    #: What the positions require now (initial margin) and must keep (maintenance margin); None when unknown.
+    initial_margin: float | None = None
+    maintenance_margin: float | None = None
 
     @property
     def gross_exposure(self) -> float:

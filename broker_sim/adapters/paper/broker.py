@@ -25,7 +25,14 @@ from broker_sim.errors import (
     OrderNotReplaceable,
 )
 from broker_sim.ids import IdSource
-from broker_sim.ledger import DEFAULT_SHORT_MARGIN, Ledger, Reservation
+from broker_sim.ledger import (
+    DEFAULT_MAINTENANCE_LONG,
+    DEFAULT_MAINTENANCE_SHORT,
+    DEFAULT_MARGIN_MULTIPLIER,
+    DEFAULT_SHORT_MARGIN,
+    Ledger,
+    Reservation,
+)
 from broker_sim.models import (
     Account,
     Bar,
@@ -95,6 +102,13 @@ def _same_request(order: Order, request: OrderRequest) -> bool:
 class PaperBroker(Broker):
     """A simulated broker account whose latency, fill, slippage and commission models are pluggy plugins.
 
+    `account` is ``cash`` (the default: nothing is bought beyond cash; shorts, with `allow_short`, need buying
+    power of `short_margin` x their value) or ``margin`` (Reg T: buying power is `margin_multiplier` x the equity
+    above the initial margin, 50 % of positions' values for longs and shorts alike; shorts still need
+    `allow_short`). Either way, when the equity falls below the maintenance margin (`maintenance_margin_long` of
+    longs' value plus `maintenance_margin_short` of shorts'), a margin call liquidates positions with market
+    orders (each announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
+
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
     seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
     `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
@@ -125,6 +139,11 @@ class PaperBroker(Broker):
         session: Session | str | Mapping[str, Any] | None = None,
         short_margin: float = DEFAULT_SHORT_MARGIN,
         history: int | None = None,
+        account: str = "cash",
+        margin_multiplier: float = DEFAULT_MARGIN_MULTIPLIER,
+        maintenance_margin_long: float = DEFAULT_MAINTENANCE_LONG,
+        maintenance_margin_short: float = DEFAULT_MAINTENANCE_SHORT,
+        liquidate_on_margin_call: bool = True,
     ) -> None:
         settings = PaperSettings.check(
             initial_balance=initial_balance,
@@ -134,6 +153,11 @@ class PaperBroker(Broker):
             session=session,
             symbols=symbols,
             history=history,
+            account=account,
+            margin_multiplier=margin_multiplier,
+            maintenance_margin_long=maintenance_margin_long,
+            maintenance_margin_short=maintenance_margin_short,
+            liquidate_on_margin_call=liquidate_on_margin_call,
         )
         super().__init__(clock if clock is not None else SimulatedClock())
         self.settings = settings
@@ -147,6 +171,9 @@ class PaperBroker(Broker):
             allow_short=settings.allow_short,
             short_margin=settings.short_margin,
             marks=_LastPrices(self._market),
+            margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
+            maintenance_long=settings.maintenance_margin_long,
+            maintenance_short=settings.maintenance_margin_short,
         )
         #: The account: orders, fills and money, changed only through `state.apply`.
         self.state = AccountState(ledger, self._emit, history=settings.history)
@@ -167,8 +194,17 @@ class PaperBroker(Broker):
         self._observers: list[tuple[str, Any]] | None = []
         #: Order, client order and execution ids (UUID strings) drawn from the seed.
         self.ids = IdSource(settings.seed)
-        self._venue = Venue(self.state, self._models, self.clock, settings.session, self.ids, self._market)
+        self._venue = Venue(
+            self.state,
+            self._models,
+            self.clock,
+            settings.session,
+            self.ids,
+            self._market,
+            liquidate_on_margin_call=settings.liquidate_on_margin_call,
+        )
         self._book = self._venue.book
+        self._ledger = ledger
 
     @property
     def models(self) -> dict[str, Any]:
@@ -241,10 +277,13 @@ class PaperBroker(Broker):
         """
         if event.__class__ not in _MARKET_TYPES:
             raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
-        self._market[event.symbol] = event
-        resting = self._book.get(event.symbol)
+        symbol = event.symbol
+        self._market[symbol] = event
+        resting = self._book.get(symbol)
         if resting:
             self._venue.offer_resting(resting, event)
+        if self._ledger.at_risk:
+            self._venue.check_margin()
 
     # -- orders ---------------------------------------------------------------------------------------------
 

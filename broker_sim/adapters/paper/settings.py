@@ -10,9 +10,12 @@ import attrs
 
 from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError
+from broker_sim.ledger import DEFAULT_MAINTENANCE_LONG, DEFAULT_MAINTENANCE_SHORT, DEFAULT_MARGIN_MULTIPLIER
 
 __all__ = ["DEFAULT_MODELS", "MODEL_KINDS", "PaperSettings"]
 
+#: Account kinds: a cash account pays for what it buys; a margin account borrows under Reg T.
+_ACCOUNTS = ("cash", "margin")
 #: The kinds of models a paper broker takes, in the order they are installed.
 MODEL_KINDS = ("slippage", "latency", "fill", "commission")
 
@@ -40,6 +43,11 @@ class PaperSettings:
     session: Session
     symbols: frozenset[str] | None
     history: int | None
+    account: str = "cash"
+    margin_multiplier: float = DEFAULT_MARGIN_MULTIPLIER
+    maintenance_margin_long: float = DEFAULT_MAINTENANCE_LONG
+    maintenance_margin_short: float = DEFAULT_MAINTENANCE_SHORT
+    liquidate_on_margin_call: bool = True
 
     @classmethod
     def check(
@@ -52,6 +60,11 @@ class PaperSettings:
         session: object,
         symbols: object,
         history: object,
+        account: object = "cash",
+        margin_multiplier: object = DEFAULT_MARGIN_MULTIPLIER,
+        maintenance_margin_long: object = DEFAULT_MAINTENANCE_LONG,
+        maintenance_margin_short: object = DEFAULT_MAINTENANCE_SHORT,
+        liquidate_on_margin_call: object = True,
     ) -> PaperSettings:
         """The settings, or a `ConfigError` naming the first bad argument, its value and what is valid."""
         if not _is_number(initial_balance):
@@ -73,6 +86,18 @@ class PaperSettings:
             raise ConfigError(f"symbols must be a list of symbol names, got {symbols!r}")
         if history is not None and (isinstance(history, bool) or not isinstance(history, int) or history < 1):
             raise ConfigError(f"history must be an integer >= 1 (or null to keep everything), got {history!r}")
+        if account not in _ACCOUNTS:
+            raise ConfigError(f"account must be one of {', '.join(_ACCOUNTS)}; got {account!r}")
+        if not _is_number(margin_multiplier) or not 1 <= margin_multiplier <= 4:  # type: ignore[operator]
+            raise ConfigError(f"margin_multiplier must be a number from 1 to 4, got {margin_multiplier!r}")
+        for name, value in (
+            ("maintenance_margin_long", maintenance_margin_long),
+            ("maintenance_margin_short", maintenance_margin_short),
+        ):
+            if not _is_number(value) or not 0 <= value < 1:  # type: ignore[operator]
+                raise ConfigError(f"{name} must be a fraction from 0 to below 1, got {value!r}")
+        if not isinstance(liquidate_on_margin_call, bool):
+            raise ConfigError(f"liquidate_on_margin_call must be true or false, got {liquidate_on_margin_call!r}")
         return cls(
             float(initial_balance),  # type: ignore[arg-type]
             seed,
@@ -81,6 +106,11 @@ class PaperSettings:
             session,
             frozenset(symbols) if symbols is not None else None,
             history,
+            account,
+            float(margin_multiplier),  # type: ignore[arg-type]
+            float(maintenance_margin_long),  # type: ignore[arg-type]
+            float(maintenance_margin_short),  # type: ignore[arg-type]
+            liquidate_on_margin_call,
         )
 
     @staticmethod

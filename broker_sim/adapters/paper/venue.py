@@ -13,13 +13,14 @@ with an `order_cancel_rejected` or `order_replace_rejected` event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from broker_sim._numeric import QTY_EPSILON, qty_at_least
+from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON, qty_at_least
 from broker_sim.account import AccountState, Refused
 from broker_sim.calendar import Session
 from broker_sim.changes import (
@@ -55,6 +56,8 @@ from broker_sim.models import (
 from .model_set import ModelSet
 
 __all__ = ["Venue", "first_snapshot"]
+
+log = logging.getLogger(__name__)
 
 _S = OrderStatus
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
@@ -134,6 +137,8 @@ class Venue:
         session: Session,
         ids: IdSource,
         market: dict[str, MarketData],
+        *,
+        liquidate_on_margin_call: bool = True,
     ) -> None:
         self.state = state
         self.models = models
@@ -144,6 +149,10 @@ class Venue:
         self.book: dict[str, dict[str, None]] = {}
         self._working: dict[str, _Working] = {}
         self._timers: set[TimerHandle] = set()
+        self.liquidate_on_margin_call = liquidate_on_margin_call
+        #: Orders a margin call sent and that still work: no new call until they end.
+        self._liquidating: list[str] = []
+        self._margin_called = False
 
     # -- timers ---------------------------------------------------------------------------------------------
 
@@ -207,7 +216,7 @@ class Venue:
             return market.price
         return request.reference_price
 
-    def submit(self, request: OrderRequest) -> Order:
+    def submit(self, request: OrderRequest, *, announce: tuple[EventType, str] | None = None) -> Order:
         """Check, price and record a new order, and send it on its way; returns its snapshot.
 
         Everything that can fail is asked before anything is recorded: the price estimate, the slippage and
@@ -242,6 +251,8 @@ class Venue:
             self.state.apply(NewOrder(order, plan))
         except Refused as exc:
             return self._reject_new(order, exc.reason, now)
+        if announce is not None:
+            self.state.apply(Notice(order_id, announce[0], now, announce[1]))
         if delay:
             self._at(self.clock.time() + delay, self._arrive, order_id)
             return order
@@ -459,6 +470,44 @@ class Venue:
             return self._apply(Execution(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
+
+    # -- margin -------------------------------------------------------------------------------------------------
+
+    def check_margin(self) -> None:
+        """A margin call when the equity is below the maintenance margin: market orders close the largest
+        positions until the requirement is met (each announced by a ``margin_call`` event), unless liquidation
+        is off (then a warning). No new call while the orders of the last one still work."""
+        get = self.state.order
+        if self._liquidating:
+            self._liquidating = [i for i in self._liquidating if (o := get(i)) is not None and o.is_open]
+            if self._liquidating:
+                return
+        ledger = self.state.ledger
+        deficit = ledger.margin_deficit()
+        if deficit <= MONEY_EPSILON:
+            self._margin_called = False
+            return
+        account = ledger.account()
+        reason = (
+            f"margin call: equity {account.equity:,.2f} is below the maintenance margin "
+            f"{account.maintenance_margin or 0.0:,.2f}"
+        )
+        if not self.liquidate_on_margin_call:
+            if not self._margin_called:
+                log.warning("%s (liquidate_on_margin_call is off: positions are kept)", reason)
+            self._margin_called = True
+            return
+        self._margin_called = True
+        positions = sorted(ledger.positions(), key=lambda p: -abs(p.market_value))
+        for position in positions:
+            if deficit <= MONEY_EPSILON:
+                break
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            request = OrderRequest(position.symbol, side, abs(position.quantity), reference_price=position.market_price)
+            order = self.submit(request, announce=(EventType.MARGIN_CALL, reason))
+            self._liquidating.append(order.id)
+            rate = ledger.maintenance_long if position.quantity > 0 else ledger.maintenance_short
+            deficit -= abs(position.market_value) * rate
 
     # -- cancel and replace ---------------------------------------------------------------------------------
 
