@@ -364,6 +364,11 @@ class PaperBroker(Broker):
         if not order.status.is_open or order.status in _NOT_REPLACEABLE:
             state = order.status.value
             raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
+        if order.legs or order.parent_id is not None:
+            raise OrderNotReplaceable(
+                f"order {order_id} ({order.symbol}) belongs to a {order.order_class.value} order: the paper adapter "
+                "does not replace those; cancel it and submit a new one"
+            )
         if all(value is None for value in (quantity, limit_price, stop_price, time_in_force, trail)):
             raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
         trailing = order.type is OrderType.TRAILING_STOP
