@@ -116,6 +116,26 @@ def _format(value: Any) -> str:
 
 
 _PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "win_rate", "exposure"}
+#: A run whose orders were rejected or expired more than this often gets a warning line.
+FAILED_ORDERS_WARNING = 0.10
+
+
+def _warnings(metrics: Any) -> list[str]:
+    """What a user must not miss in a summary: most orders failing, or a run without a single fill."""
+    warnings = []
+    if metrics.orders and metrics.failed_share > FAILED_ORDERS_WARNING:
+        by_status = metrics.orders_by_status
+        reasons = "; ".join(f"{reason} ({count:,})" for reason, count in metrics.top_reasons[:3])
+        warnings.append(
+            f"{metrics.failed_share:.0%} of {metrics.orders:,} orders were rejected ({by_status.get('rejected', 0):,}) "
+            f"or expired ({by_status.get('expired', 0):,}); top reasons: {reasons or 'none given'}"
+        )
+    if metrics.fills == 0:
+        warnings.append(
+            f"the run made no fill ({metrics.orders:,} orders)"
+            + (": check the session, the time in force and the fill model" if metrics.orders else "")
+        )
+    return warnings
 
 
 def _summary(result: Result, elapsed: float) -> None:
@@ -125,13 +145,18 @@ def _summary(result: Result, elapsed: float) -> None:
     table.add_column("value", justify="right")
     for name in type(metrics).__attrs_attrs__:
         value = getattr(metrics, name.name)
-        shown = (
-            f"{value:.2%}"
-            if name.name in _PERCENT and isinstance(value, float) and math.isfinite(value)
-            else _format(value)
-        )
+        if name.name == "orders_by_status":
+            shown = ", ".join(f"{status} {count:,}" for status, count in value.items()) or "-"
+        elif name.name == "top_reasons":
+            shown = "; ".join(f"{reason} ({count:,})" for reason, count in value) or "-"
+        elif name.name in _PERCENT and isinstance(value, float) and math.isfinite(value):
+            shown = f"{value:.2%}"
+        else:
+            shown = _format(value)
         table.add_row(name.name.replace("_", " "), shown)
     out.print(table)
+    for warning in _warnings(metrics):
+        err.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     rate = result.events / elapsed if elapsed > 0 else float("inf")
     out.print(f"{result.events:,} market events in {elapsed:.2f} s ({rate:,.0f}/s)")
     if result.report_dir is not None:

@@ -36,7 +36,7 @@ from broker_sim.errors import BrokerError, ConfigError
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade
 from broker_sim.plugins import build_registry
 from broker_sim.report.files import HTML_TRADES, write_report
-from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, metrics_from
+from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
 from broker_sim.report.spool import Spool
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import StrategyBroker
@@ -120,6 +120,7 @@ class _Run:
         self.fills: Spool[Fill] = Spool.of_fills()
         self.orders: Spool[Order] = Spool.of_orders()
         self.tally = TradeTally(keep=HTML_TRADES)
+        self.outcomes = OrderOutcomes()
 
     # -- wiring ---------------------------------------------------------------------------------------------
 
@@ -182,6 +183,7 @@ class _Run:
             self.tally.add(fill)
         if event.order.status.is_final:
             self.orders.append(event.order)
+            self.outcomes.add(event.order)
 
     def _deliver_order_events(self, owners: list[tuple[Strategy, StrategyBroker]]) -> None:
         pending = self.pending
@@ -303,13 +305,14 @@ class _Run:
             account = await broker.get_account()
             for order in await broker.list_orders("open"):
                 self.orders.append(order)  # still working at the end: recorded as they stand
+                self.outcomes.add(order)
         if self.failure is not None:
             raise self._failed() from self.failure
         fills, orders = self.fills, self.orders
         equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
         # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
-        metrics = metrics_from(equity, self.tally, len(orders), initial)
+        metrics = metrics_from(equity, self.tally, len(orders), initial, outcomes=self.outcomes)
         report_dir = self._write_report(out, metrics, equity, fills, orders)
         return Result(account, orders, fills, equity, metrics, report_dir, self.events, self.config)
 
