@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from broker_sim.errors import BrokerError, ConfigError, describe_error
+from broker_sim.interrupts import RunInterrupted
 from broker_sim.plugins import build_registry, create_plugin_manager
 from broker_sim.simulation import Result, StrategyError, run_simulation
 from broker_sim.wiring import load_config
@@ -91,18 +92,34 @@ def run(
 
     try:
         result = run_simulation(loaded, out=out_dir, progress=report)
+    except RunInterrupted as exc:
+        bar.stop()
+        err.print(f"[bold yellow]{exc}[/]{_partial(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        bar.stop()
+        err.print("[bold yellow]interrupted[/]", highlight=False)
+        raise typer.Exit(code=130) from None
     except StrategyError as exc:
         bar.stop()
         # The strategy's own bug: its traceback is what its author needs.
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {exc}{_partial(exc)}", highlight=False, soft_wrap=True)
         if exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__, file=sys.stderr)
         raise typer.Exit(code=1) from None
     except BrokerError as exc:
-        raise _fail(exc) from None
+        bar.stop()
+        err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
     finally:
         bar.stop()
     _summary(result, time.perf_counter() - started)
+
+
+def _partial(exc: BaseException) -> str:
+    """Where the partial report of a run that stopped early went, as the end of the message line."""
+    report_dir = getattr(exc, "report_dir", None)
+    return f"; partial report (complete: false) in {report_dir}" if report_dir is not None else ""
 
 
 def _format(value: Any) -> str:
