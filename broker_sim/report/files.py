@@ -67,10 +67,11 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
 th { background: #f3f3f3; } td.left, th.left { text-align: left; }
+p.incomplete { background: #fde2e1; padding: 0.6rem; border: 1px solid #c0392b; }
 pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; } img { max-width: 100%; }
 </style></head><body>
 <h1>{{ title }}</h1>
-{% if not complete %}<p style="background:#fde2e1;padding:0.6rem;border:1px solid #c0392b"><strong>Incomplete run:</strong>
+{% if not complete %}<p class="incomplete"><strong>Incomplete run:</strong>
 {{ reason }}. Everything up to that moment is here.</p>{% endif %}
 <img alt="equity and drawdown" src="data:image/png;base64,{{ image }}">
 <h2>Metrics</h2>

@@ -89,7 +89,7 @@ prices: {{sources: [{{source: synthetic, symbols: [X], interval: 60, count: 500}
 strategy: {{class: "tests.acceptance.test_interrupts:FailsLater"}}
 report: {{out: {tmp_path / "report"}}}
 """
-    with pytest.raises(StrategyError, match="FailsLater.on_bar failed") as raised:
+    with pytest.raises(StrategyError, match=r"FailsLater\.on_bar failed") as raised:
         run_simulation(parse_config(text, base_dir=tmp_path))
     assert getattr(raised.value, "report_dir", None) == tmp_path / "report"
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
@@ -123,7 +123,7 @@ prices: {sources: [{source: csv, path: bars.csv, symbol: X}]}
 strategy: {class: "tests.acceptance.test_interrupts:FailsLater"}
 report: {out: report}
 """
-    with pytest.raises(BrokerError, match="bars.csv, line 22: close must be a number"):
+    with pytest.raises(BrokerError, match=r"bars\.csv, line 22: close must be a number"):
         run_simulation(parse_config(text, base_dir=tmp_path))
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary["complete"] is False and "line 22" in summary["reason"] and summary["fills"] == 3
