@@ -147,6 +147,10 @@ def _warnings(metrics: Any) -> list[str]:
             f"{metrics.failed_share:.0%} of {metrics.orders:,} orders were rejected ({by_status.get('rejected', 0):,}) "
             f"or expired ({by_status.get('expired', 0):,}); top reasons: {reasons or 'none given'}"
         )
+    if metrics.skipped_rows:
+        warnings.append(
+            f"{metrics.skipped_rows:,} bad rows of the price data were skipped (each is logged with its line)"
+        )
     if metrics.fills == 0:
         warnings.append(
             f"the run made no fill ({metrics.orders:,} orders)"

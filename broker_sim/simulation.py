@@ -139,8 +139,8 @@ class _Run:
             cls = load_strategy_class(spec.class_, base_dir=self.config.base_dir)
             try:
                 strategy = cls(**spec.params)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"strategy {spec.class_}: {exc}") from exc
+            except Exception as exc:  # the strategy's own constructor: whatever it raised, the config is wrong
+                raise ConfigError(f"strategy {spec.class_}: {type(exc).__name__}: {exc}") from exc
             name = spec.name or cls.__name__
             if name in names:
                 name = f"{name}{index}"
@@ -156,10 +156,14 @@ class _Run:
     # -- running handlers -----------------------------------------------------------------------------------
 
     def _call(self, handler: Any, argument: Any = None) -> None:
-        """Call a handler; run a coroutine it returns to its first real wait, then continue it in a task."""
-        result = handler() if argument is None else handler(argument)
-        if result is not None:
-            self._drive(result)
+        """Call a strategy's `handler` (on_start, on_order_event, on_stop); run a coroutine it returns to its first
+        real wait, then on in a task. What it raises stops the run as a `StrategyError` naming it."""
+        try:
+            result = handler() if argument is None else handler(argument)
+            if result is not None:
+                self._drive(result)
+        except Exception as exc:
+            raise _handler_error(handler, argument, exc) from exc
 
     def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run what a handler returned: a coroutine to its first real wait (then on in a task), any other
@@ -332,7 +336,10 @@ class _Run:
         equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
         # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
-        metrics = metrics_from(equity, self.tally, len(self.orders), initial, outcomes=self.outcomes)
+        skipped = sum(getattr(source, "skipped_rows", 0) for source in self.streams.sources)
+        metrics = metrics_from(
+            equity, self.tally, len(self.orders), initial, outcomes=self.outcomes, skipped_rows=skipped
+        )
         reason = None if stopped is None else _stop_reason(stopped)
         try:
             report_dir = self._write_report(target, metrics, equity, self.fills, self.orders, reason)
@@ -472,12 +479,21 @@ def _stop_reason(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _handler_error(handler: Any, event: MarketData, exc: Exception) -> StrategyError:
-    name = getattr(handler, "__qualname__", repr(handler))
-    when = getattr(event, "timestamp", None)
+def _handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Exception) -> StrategyError:
+    """A handler's failure, alike for every handler: the strategy, the handler, what it was handling and when."""
+    strategy = getattr(handler, "__self__", None)
+    name = getattr(strategy, "name", "") or type(strategy).__name__
+    method = getattr(handler, "__qualname__", repr(handler))
+    if isinstance(event, OrderEvent):
+        what = f"{event.type.value} of order {event.order.id} ({event.order.symbol})"
+        when: Any = event.timestamp
+    elif event is None:
+        what, when = "its call", getattr(getattr(strategy, "clock", None), "now", lambda: None)()
+    else:
+        what, when = f"{type(event).__name__} {event.symbol}", getattr(event, "timestamp", None)
     return StrategyError(
-        f"strategy handler {name} failed on {type(event).__name__} {event.symbol} at "
-        f"{when.isoformat() if when else '?'}: {type(exc).__name__}: {exc}"
+        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: "
+        f"{type(exc).__name__}: {exc}"
     )
 
 

@@ -101,6 +101,8 @@ class Metrics:
     orders_by_status: dict[str, int] = attrs.Factory(dict)
     #: The most common reasons orders were rejected, expired or canceled by the venue, with their counts.
     top_reasons: tuple[tuple[str, int], ...] = ()
+    #: Rows the price sources skipped as bad (``on_bad_row: skip``); each is logged with its line.
+    skipped_rows: int = 0
 
     @property
     def failed_share(self) -> float:
@@ -300,6 +302,7 @@ def metrics_from(
     risk_free_rate: float = 0.0,
     periods_per_year: int = 252,
     outcomes: OrderOutcomes | None = None,
+    skipped_rows: int = 0,
 ) -> Metrics:
     """The run's metrics from the equity samples and a `TradeTally` fed every fill (what a run keeps), and the
     orders' `outcomes` when counted."""
@@ -345,4 +348,5 @@ def metrics_from(
         end=equity[-1].timestamp.isoformat() if equity else "",
         orders_by_status=dict(sorted(outcomes.by_status.items())) if outcomes is not None else {},
         top_reasons=tuple(outcomes.reasons.most_common(TOP_REASONS)) if outcomes is not None else (),
+        skipped_rows=skipped_rows,
     )
