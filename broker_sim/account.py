@@ -35,7 +35,7 @@ from broker_sim.changes import (
 )
 from broker_sim.errors import BrokerError, InvalidTransition
 from broker_sim.ledger import Ledger, LedgerSnapshot
-from broker_sim.models import FINAL_STATUSES, EventType, Fill, Order, OrderEvent, OrderStatus
+from broker_sim.models import FINAL_STATUSES, EventType, Fill, Order, OrderClass, OrderEvent, OrderStatus
 from broker_sim.orders import amend, transition
 
 __all__ = ["AccountSnapshot", "AccountState", "Refused"]
@@ -45,7 +45,7 @@ _S = OrderStatus
 _FILLABLE = frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
 #: Statuses that a fill leaves as they are (the request on its way still travels).
 _KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
-_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED}
+_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED, _S.HELD: EventType.HELD}
 _FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
 
 
@@ -184,12 +184,16 @@ class AccountState:
     def _new_order(self, change: NewOrder, replaying: bool) -> Order:
         order, reservation = change.order, change.reservation
         self._check_new(order)
-        if order.status is _S.PENDING_NEW:
+        exit_order = order.parent_id is not None or order.order_class is OrderClass.OCO
+        if order.status is _S.PENDING_NEW and not (exit_order and reservation is None):
             if reservation is None or reservation.order_id != order.id:
                 raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
             if not replaying:
                 self._check_fits(reservation.cash, reservation.shares, reservation.symbol)
-        elif order.status is not _S.REJECTED or reservation is not None:
+        elif order.status is _S.HELD:
+            if order.parent_id is None or reservation is not None:
+                raise InvalidTransition(f"a held order ({order.id}) is an exit of a parent order and holds nothing")
+        elif order.status not in (_S.REJECTED, _S.PENDING_NEW) or reservation is not None:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
         if self.recorder is not None:
             self.recorder(change)
@@ -278,9 +282,12 @@ class AccountState:
                 ("stop_price", change.stop_price),
                 ("hwm", change.hwm),
                 ("triggered_at", change.triggered_at),
+                ("quantity", change.quantity),
             )
             if value is not None
         }
+        if change.quantity is not None and change.quantity < order.filled_quantity - QTY_EPSILON:
+            raise InvalidTransition(f"order {order.id} cannot shrink below the {order.filled_quantity:g} it filled")
         updated = amend(order, change.timestamp, **fields)
         if self.recorder is not None:
             self.recorder(change)

@@ -31,7 +31,8 @@ __all__ = [
 @attrs.frozen(slots=True)
 class NewOrder:
     """An order is recorded: `order` is its first snapshot, `pending_new` holding `reservation`, or `rejected`
-    (then `reservation` is None). Emits `pending_new` or `rejected`."""
+    (then `reservation` is None). The exits of a bracket, oto or oco hold none (`held` until their entry fills,
+    or `pending_new` for an oco). Emits `pending_new`, `held` or `rejected`."""
 
     order: Order
     reservation: Reservation | None
@@ -62,14 +63,16 @@ class Execution:
 
 @attrs.frozen(slots=True)
 class Amendment:
-    """A working order's fields move without an event: a trailing stop's `hwm` and `stop_price`, or the moment a
-    stop order's stop was reached (`triggered_at`). Fields left None are unchanged."""
+    """A working order's fields move without an event: a trailing stop's `hwm` and `stop_price`, the moment a
+    stop order's stop was reached (`triggered_at`), or an exit's `quantity` following its entry's fills and its
+    sibling's. Fields left None are unchanged."""
 
     order_id: str
     timestamp: datetime
     stop_price: float | None = None
     hwm: float | None = None
     triggered_at: datetime | None = None
+    quantity: float | None = None
 
 
 @attrs.frozen(slots=True)

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from broker_sim.errors import BrokerError, ConfigError, describe_error
+from broker_sim.interrupts import RunInterrupted
 from broker_sim.plugins import build_registry, create_plugin_manager
 from broker_sim.simulation import Result, StrategyError, run_simulation
 from broker_sim.wiring import load_config
@@ -91,18 +92,34 @@ def run(
 
     try:
         result = run_simulation(loaded, out=out_dir, progress=report)
+    except RunInterrupted as exc:
+        bar.stop()
+        err.print(f"[bold yellow]{exc}[/]{_partial(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        bar.stop()
+        err.print("[bold yellow]interrupted[/]", highlight=False)
+        raise typer.Exit(code=130) from None
     except StrategyError as exc:
         bar.stop()
         # The strategy's own bug: its traceback is what its author needs.
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {exc}{_partial(exc)}", highlight=False, soft_wrap=True)
         if exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__, file=sys.stderr)
         raise typer.Exit(code=1) from None
     except BrokerError as exc:
-        raise _fail(exc) from None
+        bar.stop()
+        err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
     finally:
         bar.stop()
     _summary(result, time.perf_counter() - started)
+
+
+def _partial(exc: BaseException) -> str:
+    """Where the partial report of a run that stopped early went, as the end of the message line."""
+    report_dir = getattr(exc, "report_dir", None)
+    return f"; partial report (complete: false) in {report_dir}" if report_dir is not None else ""
 
 
 def _format(value: Any) -> str:
@@ -116,6 +133,30 @@ def _format(value: Any) -> str:
 
 
 _PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "win_rate", "exposure"}
+#: A run whose orders were rejected or expired more than this often gets a warning line.
+FAILED_ORDERS_WARNING = 0.10
+
+
+def _warnings(metrics: Any) -> list[str]:
+    """What a user must not miss in a summary: most orders failing, or a run without a single fill."""
+    warnings = []
+    if metrics.orders and metrics.failed_share > FAILED_ORDERS_WARNING:
+        by_status = metrics.orders_by_status
+        reasons = "; ".join(f"{reason} ({count:,})" for reason, count in metrics.top_reasons[:3])
+        warnings.append(
+            f"{metrics.failed_share:.0%} of {metrics.orders:,} orders were rejected ({by_status.get('rejected', 0):,}) "
+            f"or expired ({by_status.get('expired', 0):,}); top reasons: {reasons or 'none given'}"
+        )
+    if metrics.skipped_rows:
+        warnings.append(
+            f"{metrics.skipped_rows:,} bad rows of the price data were skipped (each is logged with its line)"
+        )
+    if metrics.fills == 0:
+        warnings.append(
+            f"the run made no fill ({metrics.orders:,} orders)"
+            + (": check the session, the time in force and the fill model" if metrics.orders else "")
+        )
+    return warnings
 
 
 def _summary(result: Result, elapsed: float) -> None:
@@ -125,13 +166,18 @@ def _summary(result: Result, elapsed: float) -> None:
     table.add_column("value", justify="right")
     for name in type(metrics).__attrs_attrs__:
         value = getattr(metrics, name.name)
-        shown = (
-            f"{value:.2%}"
-            if name.name in _PERCENT and isinstance(value, float) and math.isfinite(value)
-            else _format(value)
-        )
+        if name.name == "orders_by_status":
+            shown = ", ".join(f"{status} {count:,}" for status, count in value.items()) or "-"
+        elif name.name == "top_reasons":
+            shown = "; ".join(f"{reason} ({count:,})" for reason, count in value) or "-"
+        elif name.name in _PERCENT and isinstance(value, float) and math.isfinite(value):
+            shown = f"{value:.2%}"
+        else:
+            shown = _format(value)
         table.add_row(name.name.replace("_", " "), shown)
     out.print(table)
+    for warning in _warnings(metrics):
+        err.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     rate = result.events / elapsed if elapsed > 0 else float("inf")
     out.print(f"{result.events:,} market events in {elapsed:.2f} s ({rate:,.0f}/s)")
     if result.report_dir is not None:

@@ -46,33 +46,58 @@ KeyPath = tuple[str | int, ...]
 # -- lines -----------------------------------------------------------------------------------------------------
 
 
+#: The largest config file read (bytes): a config is a page of settings, not data.
+MAX_CONFIG_BYTES = 1 << 20
+#: The most keys, items and values a config may expand to, aliases included (a few thousand is already a lot).
+MAX_CONFIG_NODES = 100_000
+
+
 class SourceLines:
-    """The line of every key and item in a YAML document, to point errors at the right line."""
+    """The line of every key and item in a YAML document, to point errors at the right line, and the document
+    itself (`data`), read once with limits: at most `MAX_CONFIG_BYTES` of text and `MAX_CONFIG_NODES` values
+    once aliases are expanded (a few hundred bytes of nested aliases can otherwise expand to gigabytes)."""
 
     def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.lines: dict[KeyPath, int] = {}
+        #: Paths of quoted scalars: an environment value put there stays text.
+        self.quoted: set[KeyPath] = set()
+        self._nodes = 0
+        if len(text) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{name}: the config is {len(text):,} bytes; configs are limited to {MAX_CONFIG_BYTES:,}")
+        loader = yaml.SafeLoader(text)
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            node = loader.get_single_node()
+            if node is not None:
+                self._walk(node, ())
+            self.data: Any = loader.construct_document(node) if node is not None else None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc)
             raise ConfigError(f"{name}{line}: not valid YAML: {problem}") from None
-        if node is not None:
-            self._walk(node, ())
+        finally:
+            loader.dispose()
 
     def _walk(self, node: yaml.Node, path: KeyPath) -> None:
+        self._nodes += 1
+        if self._nodes > MAX_CONFIG_NODES:
+            raise ConfigError(
+                f"{self.name}: the config expands to more than {MAX_CONFIG_NODES:,} values "
+                f"(nested aliases?); near line {node.start_mark.line + 1}"
+            )
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 child = (*path, str(key.value))
-                self.lines[child] = key.start_mark.line + 1
+                self.lines.setdefault(child, key.start_mark.line + 1)
                 self._walk(value, child)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 child = (*path, index)
-                self.lines[child] = item.start_mark.line + 1
+                self.lines.setdefault(child, item.start_mark.line + 1)
                 self._walk(item, child)
+        elif isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
+            self.quoted.add(path)
 
     def line(self, path: KeyPath) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -243,7 +268,29 @@ _CONVERTER = _converter()
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+_BOOLEANS = {"true": True, "false": False}
+_NULLS = {"null", "Null", "NULL", "~", ""}
+
+
+def _scalar(text: str) -> Any:
+    """An environment value put alone in a YAML value: a number, a boolean, null or else text, read as YAML 1.2
+    scalars are (``0123`` is 123, not octal 83) and never as a mapping or list (``{`` and ``@abc`` stay text)."""
+    if text.lower() in _BOOLEANS:
+        return _BOOLEANS[text.lower()]
+    if text in _NULLS:
+        return None
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
+    return text
+
+
 def _substitute(value: Any, path: KeyPath, source: SourceLines, env: Mapping[str, str]) -> Any:
+    """``${VAR}`` and ``${VAR:-default}`` in string values, from `env`. Text is put in as text: a value that is
+    only ``${VAR}`` becomes a number, boolean or null if the text reads as one (unless the YAML quoted it)."""
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:
@@ -255,7 +302,9 @@ def _substitute(value: Any, path: KeyPath, source: SourceLines, env: Mapping[str
             raise source.error(path, f"environment variable {name} is not set")
 
         substituted = _ENV.sub(replace, value)
-        return yaml.safe_load(substituted) if substituted != value and _ENV.fullmatch(value) else substituted
+        if substituted != value and _ENV.fullmatch(value) and path not in source.quoted:
+            return _scalar(substituted)
+        return substituted
     if isinstance(value, dict):
         return {k: _substitute(v, (*path, str(k)), source, env) for k, v in value.items()}
     if isinstance(value, list):
@@ -328,6 +377,9 @@ def read_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> 
     """
     path = Path(source)
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: the config is {size:,} bytes; configs are limited to {MAX_CONFIG_BYTES:,}")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
@@ -343,7 +395,7 @@ def parse_text(text: str, *, base_dir: str | Path | None = None, env: Mapping[st
 
 def _parse(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[str, str] | None) -> Config:
     source = SourceLines(name, text)
-    data = yaml.safe_load(text)
+    data = source.data
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -58,7 +58,13 @@ from broker_sim.changes import (
     StatusChange,
 )
 from broker_sim.errors import BrokerError, JournalError
-from broker_sim.ledger import Ledger
+from broker_sim.ledger import (
+    DEFAULT_MAINTENANCE_LONG,
+    DEFAULT_MAINTENANCE_SHORT,
+    DEFAULT_MARGIN_MULTIPLIER,
+    DEFAULT_SHORT_MARGIN,
+    Ledger,
+)
 from broker_sim.models import Fill, MarketData, Order, Trade
 
 __all__ = [
@@ -695,7 +701,14 @@ def read_account(path: str | Path) -> StoredAccount:
         ledger = Ledger(
             info.initial_balance,
             allow_short=bool(settings.get("allow_short", False)),
-            short_margin=float(settings.get("short_margin", 1.5)),
+            short_margin=float(settings.get("short_margin", DEFAULT_SHORT_MARGIN)),
+            margin_multiplier=(
+                float(settings.get("margin_multiplier", DEFAULT_MARGIN_MULTIPLIER))
+                if settings.get("account") == "margin"
+                else None
+            ),
+            maintenance_long=float(settings.get("maintenance_margin_long", DEFAULT_MAINTENANCE_LONG)),
+            maintenance_short=float(settings.get("maintenance_margin_short", DEFAULT_MAINTENANCE_SHORT)),
         )
         state = AccountState(ledger, lambda event: None)
         skipped = [0]

@@ -28,10 +28,24 @@ import attrs
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
 from broker_sim.models import Account, Fill, Position, Side
 
-__all__ = ["DEFAULT_SHORT_MARGIN", "HoldingSnapshot", "Ledger", "LedgerSnapshot", "Reservation"]
+__all__ = [
+    "DEFAULT_MAINTENANCE_LONG",
+    "DEFAULT_MAINTENANCE_SHORT",
+    "DEFAULT_MARGIN_MULTIPLIER",
+    "DEFAULT_SHORT_MARGIN",
+    "HoldingSnapshot",
+    "Ledger",
+    "LedgerSnapshot",
+    "Reservation",
+]
 
-#: Reg T initial margin for shorts: a short sale needs buying power of 1.5 x its value (besides its proceeds).
+#: Cash accounts: a short sale needs buying power of 1.5 x its value (besides its proceeds), Reg T's 150 %.
 DEFAULT_SHORT_MARGIN = 1.5
+#: Margin accounts: buying power is 2x the equity above the initial margin (Reg T's 50 %).
+DEFAULT_MARGIN_MULTIPLIER = 2.0
+#: Maintenance margin: the equity an account must keep, as a share of its positions' values (FINRA / Alpaca).
+DEFAULT_MAINTENANCE_LONG = 0.25
+DEFAULT_MAINTENANCE_SHORT = 0.30
 
 
 class _Holding:
@@ -125,10 +139,17 @@ class Ledger:
         allow_short: bool = False,
         short_margin: float = DEFAULT_SHORT_MARGIN,
         marks: Any = None,
+        margin_multiplier: float | None = None,
+        maintenance_long: float = DEFAULT_MAINTENANCE_LONG,
+        maintenance_short: float = DEFAULT_MAINTENANCE_SHORT,
     ) -> None:
         self.initial_balance = float(initial_balance)
         self.allow_short = allow_short
         self.short_margin = short_margin
+        #: None for a cash account; for a margin account, buying power is this multiple of the excess equity.
+        self.margin_multiplier = margin_multiplier
+        self.maintenance_long = maintenance_long
+        self.maintenance_short = maintenance_short
         #: Last prices by symbol: anything with ``get(symbol, default)``; a plain dict unless the owner gives one.
         self.marks: Any = {} if marks is None else marks
         self.cash = self.initial_balance
@@ -138,6 +159,9 @@ class Ledger:
         self._reservations: dict[str, Reservation] = {}
         self._reserved_shares: dict[str, float] = {}
         self._reserved_cash = 0.0
+        #: Whether a price move can take the account below its maintenance margin (it holds a short, or it is a
+        #: margin account holding anything): only then is the margin checked on market updates.
+        self.at_risk = False
 
     # -- reservations -------------------------------------------------------------------------------------
 
@@ -193,8 +217,9 @@ class Ledger:
                     f"short selling is disabled: selling {quantity:g} {symbol} but only {shares:g} are held "
                     f"and not already being sold"
                 )
-            # A short needs buying power of `short_margin` x its value; its proceeds stay with it.
-            per_unit = cash_per_unit * self.short_margin
+            # Cash account: a short needs buying power of `short_margin` x its value; its proceeds stay with it.
+            # Margin account: its value, as a long's (buying power already counts the multiplier).
+            per_unit = cash_per_unit if self.margin_multiplier is not None else cash_per_unit * self.short_margin
         needed = per_unit * units
         if units > QTY_EPSILON:
             available = self.buying_power()
@@ -293,16 +318,10 @@ class Ledger:
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
             reserved -= reservation.cash_per_unit * self._used(reservation, fill, before, remaining)[1]
-        shorts = 0.0
-        for other, holding in self._holdings.items():
-            if other != symbol and holding.quantity < 0:
-                shorts -= holding.quantity * self.mark(other)
-        if after < 0:
-            mark = self.marks.get(symbol)
-            if mark is None:  # a short with no market price is valued at its average price
-                mark = _after(before, held.avg_price if held is not None else 0.0, fill)[1]
-            shorts -= after * mark
-        if money_covers(cash - reserved - shorts * (1.0 + self.short_margin), 0.0):
+        mark = self.marks.get(symbol)
+        if mark is None and after:  # a position with no market price is valued at its (new) average price
+            mark = _after(before, held.avg_price if held is not None else 0.0, fill)[1]
+        if money_covers(self._power(cash, reserved, symbol, after, mark), 0.0):
             return None
         return (
             f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "
@@ -335,6 +354,8 @@ class Ledger:
         self._book(held, fill)
         if fill.side is Side.SELL:
             self._reclaim_shares(symbol, max(0.0, held.quantity))
+        margin = self.margin_multiplier is not None
+        self.at_risk = any(h.quantity < 0 or (margin and h.quantity) for h in self._holdings.values())
 
     def _reclaim_shares(self, symbol: str, long_quantity: float) -> None:
         """After a sale left fewer long shares than sell orders were promised, the newest promises become short
@@ -386,17 +407,57 @@ class Ledger:
         held = self._holdings.get(symbol)
         return held.quantity if held is not None else 0.0
 
+    def _values(
+        self, symbol: str | None = None, quantity: float = 0.0, mark: float | None = None
+    ) -> tuple[float, float]:
+        """(long, short) market values of the positions (short >= 0), with `symbol` held at `quantity` instead
+        (valued at `mark`, else its mark) when given."""
+        long_value = short_value = 0.0
+        for other, held in self._holdings.items():
+            if other == symbol:
+                continue
+            if held.quantity > 0:
+                long_value += held.quantity * self.mark(other)
+            elif held.quantity < 0:
+                short_value -= held.quantity * self.mark(other)
+        if symbol is not None:
+            price = mark if mark is not None else self.mark(symbol)
+            if quantity > 0:
+                long_value += quantity * price
+            else:
+                short_value -= quantity * price
+        return long_value, short_value
+
+    def _power(
+        self, cash: float, reserved: float, symbol: str | None = None, quantity: float = 0.0, mark: float | None = None
+    ) -> float:
+        long_value, short_value = self._values(symbol, quantity, mark)
+        multiplier = self.margin_multiplier
+        if multiplier is None:
+            return cash - reserved - short_value * (1.0 + self.short_margin)
+        equity = cash + long_value - short_value
+        return (equity - (long_value + short_value) / multiplier) * multiplier - reserved
+
     def short_requirement(self) -> float:
-        """What open shorts hold of the account: their proceeds plus `short_margin` x their market value."""
-        total = 0.0
-        for symbol, held in self._holdings.items():
-            if held.quantity < 0:
-                total -= held.quantity * self.mark(symbol)
-        return total * (1.0 + self.short_margin)
+        """Cash accounts: what open shorts hold of the account, their proceeds plus `short_margin` x their value."""
+        return self._values()[1] * (1.0 + self.short_margin)
 
     def buying_power(self) -> float:
-        """Cash a new order may still use: cash, less reservations, less the margin open shorts hold."""
-        return self.cash - self.reserved_cash - self.short_requirement()
+        """What a new order may still use. Cash account: cash, less reservations, less what shorts hold. Margin
+        account: `margin_multiplier` x (equity - initial margin), less reservations."""
+        return self._power(self.cash, self._reserved_cash)
+
+    def maintenance_requirement(self) -> float:
+        """The equity the positions require: `maintenance_long` of longs' value plus `maintenance_short` of shorts'."""
+        long_value, short_value = self._values()
+        return long_value * self.maintenance_long + short_value * self.maintenance_short
+
+    def margin_deficit(self) -> float:
+        """How much the equity is below the maintenance requirement (0 when it is not: no margin call)."""
+        long_value, short_value = self._values()
+        equity = self.cash + long_value - short_value
+        required = long_value * self.maintenance_long + short_value * self.maintenance_short
+        return max(0.0, required - equity)
 
     def position(self, symbol: str) -> Position | None:
         """A snapshot of the open position in `symbol`, or None when flat."""
@@ -438,18 +499,27 @@ class Ledger:
                 if quantity > 0:
                     long_value += value
                 else:
-                    short_value += value
+                    short_value -= value
                 unrealized += value - quantity * held.avg_price
+        multiplier = self.margin_multiplier
+        if multiplier is None:
+            power = self.cash - self._reserved_cash - short_value * (1.0 + self.short_margin)
+            initial = short_value * self.short_margin
+        else:
+            initial = (long_value + short_value) / multiplier
+            power = (self.cash + long_value - short_value - initial) * multiplier - self._reserved_cash
         return Account(
             cash=self.cash,
-            equity=self.cash + long_value + short_value,
-            buying_power=self.cash - self._reserved_cash + short_value * (1.0 + self.short_margin),
+            equity=self.cash + long_value - short_value,
+            buying_power=power,
             realized_pnl=self.realized_pnl,
             unrealized_pnl=unrealized,
             fees=self.fees,
             initial_balance=self.initial_balance,
             long_market_value=long_value,
-            short_market_value=short_value,
+            short_market_value=-short_value,
+            initial_margin=initial,
+            maintenance_margin=long_value * self.maintenance_long + short_value * self.maintenance_short,
         )
 
     # -- snapshots ------------------------------------------------------------------------------------------
@@ -481,3 +551,5 @@ class Ledger:
         self._reservations = {reservation.order_id: reservation for reservation in snapshot.reservations}
         self._reserved_shares = dict(snapshot.reserved_shares)
         self._reserved_cash = snapshot.reserved_cash
+        margin = self.margin_multiplier is not None
+        self.at_risk = any(h.quantity < 0 or (margin and h.quantity) for h in self._holdings.values())

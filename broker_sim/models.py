@@ -33,6 +33,8 @@ __all__ = [
     "Position",
     "Quote",
     "Side",
+    "StopLoss",
+    "TakeProfit",
     "TimeInForce",
     "Trade",
 ]
@@ -155,6 +157,9 @@ class EventType(_CaseInsensitiveEnum):
     HELD = "held"
     ORDER_CANCEL_REJECTED = "order_cancel_rejected"
     ORDER_REPLACE_REJECTED = "order_replace_rejected"
+    #: The simulator's own: the order was sent to liquidate a position because the account fell below its
+    #: maintenance margin.
+    MARGIN_CALL = "margin_call"
     #: The name earlier versions used for `order_replace_rejected`.
     REPLACE_REJECTED = "order_replace_rejected"
 
@@ -226,6 +231,54 @@ def _to_order_class(value: object) -> OrderClass:
     return value if value.__class__ is OrderClass else _convert(OrderClass, "order_class", value)
 
 
+def _positive_price(name: str) -> Any:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None:
+            object.__setattr__(instance, attribute.name, _check_positive(value, name, type(instance).__name__))
+
+    return check
+
+
+@attrs.frozen(slots=True)
+class TakeProfit:
+    """A bracket's (or oto's, oco's) profit-taking exit: a limit order at `limit_price`."""
+
+    limit_price: float = attrs.field(validator=_positive_price("take_profit.limit_price"))
+
+
+@attrs.frozen(slots=True)
+class StopLoss:
+    """A bracket's (or oto's, oco's) protective exit: a stop order at `stop_price`, a stop-limit with
+    `limit_price`."""
+
+    stop_price: float = attrs.field(validator=_positive_price("stop_loss.stop_price"))
+    limit_price: float | None = attrs.field(default=None, validator=_positive_price("stop_loss.limit_price"))
+
+
+def _to_take_profit(value: object) -> TakeProfit | None:
+    return _structure_leg(TakeProfit, "take_profit", value)
+
+
+def _to_stop_loss(value: object) -> StopLoss | None:
+    return _structure_leg(StopLoss, "stop_loss", value)
+
+
+def _structure_leg(cls: Any, name: str, value: object) -> Any:
+    """A leg from an attrs value or a mapping like ``{"limit_price": 110}``; `InvalidOrder` naming what is wrong."""
+    if value is None or isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidOrder(f"{name} must be a mapping like {{limit_price: ...}}, got {value!r}")
+    valid = [field.name for field in attrs.fields(cls)]
+    unknown = sorted(set(value) - set(valid))
+    if unknown:
+        raise InvalidOrder(f"{name}: unknown field {unknown[0]!r}; valid: {', '.join(valid)}")
+    try:
+        return cls(**value)
+    except TypeError:
+        raise InvalidOrder(f"{name} needs {valid[0]}, got {dict(value)!r}") from None
+
+
 @attrs.frozen(slots=True)
 class OrderRequest:
     """What a strategy asks a broker to do. Validated at construction: a malformed request raises `InvalidOrder`.
@@ -251,6 +304,9 @@ class OrderRequest:
     order_class: OrderClass = OrderClass.SIMPLE
     extended_hours: bool = False
     notional: float | None = None
+    #: A bracket's, oto's or oco's exits: `TakeProfit`/`StopLoss` values or mappings like ``{"limit_price": 110}``.
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
 
     def __attrs_post_init__(self) -> None:
         symbol = self.symbol
@@ -295,6 +351,8 @@ class OrderRequest:
             )
         if self.order_class.__class__ is not OrderClass:
             object.__setattr__(self, "order_class", _to_order_class(self.order_class))
+        if self.order_class is not OrderClass.SIMPLE or self.take_profit is not None or self.stop_loss is not None:
+            self._check_class()
         if self.extended_hours.__class__ is not bool:
             raise InvalidOrder(f"extended_hours must be true or false, got {self.extended_hours!r} ({self._where})")
 
@@ -320,6 +378,37 @@ class OrderRequest:
                 raise InvalidOrder(f"give quantity or notional, not both ({where})")
             if self.type is not OrderType.MARKET or self.time_in_force is not TimeInForce.DAY:
                 raise InvalidOrder(f"notional is only for market orders with time_in_force day ({where})")
+
+    def _check_class(self) -> None:
+        """Alpaca's rules for order classes: what legs each needs, and prices on the right side of each other."""
+        where = self._where
+        take, stop = _to_take_profit(self.take_profit), _to_stop_loss(self.stop_loss)
+        object.__setattr__(self, "take_profit", take)
+        object.__setattr__(self, "stop_loss", stop)
+        kind = self.order_class
+        if kind is OrderClass.SIMPLE:
+            raise InvalidOrder(f"take_profit and stop_loss need order_class bracket, oco or oto ({where})")
+        if kind in (OrderClass.BRACKET, OrderClass.OCO) and (take is None or stop is None):
+            raise InvalidOrder(f"a {kind.value} order needs both take_profit and stop_loss ({where})")
+        if kind is OrderClass.OTO and (take is None) == (stop is None):
+            raise InvalidOrder(f"an oto order needs exactly one of take_profit, stop_loss ({where})")
+        if self.time_in_force not in (TimeInForce.DAY, TimeInForce.GTC):
+            raise InvalidOrder(f"a {kind.value} order's time_in_force must be day or gtc ({where})")
+        if self.notional is not None:
+            raise InvalidOrder(f"a {kind.value} order cannot be notional ({where})")
+        if kind is OrderClass.OCO and (self.type is not OrderType.LIMIT or self.limit_price != take.limit_price):  # type: ignore[union-attr]
+            raise InvalidOrder(f"an oco order is a limit order at its take_profit.limit_price ({where})")
+        if kind is not OrderClass.OCO and self.type not in (OrderType.MARKET, OrderType.LIMIT):
+            raise InvalidOrder(f"a {kind.value} order's entry must be a market or limit order ({where})")
+        if take is not None and stop is not None:
+            # The exits sell above and below for a long (bought) position, the other way round for a short.
+            long = (self.side is Side.BUY) != (kind is OrderClass.OCO)
+            if (take.limit_price <= stop.stop_price) if long else (take.limit_price >= stop.stop_price):
+                relation = "above" if long else "below"
+                raise InvalidOrder(
+                    f"take_profit.limit_price {take.limit_price:g} must be {relation} stop_loss.stop_price "
+                    f"{stop.stop_price:g} ({where})"
+                )
 
     def _check_type(self) -> None:
         where = self._where
@@ -463,6 +552,9 @@ class Account:
     initial_balance: float | None = None
     long_market_value: float = 0.0
     short_market_value: float = 0.0
+    #: What the positions require now (initial margin) and must keep (maintenance margin); None when unknown.
+    initial_margin: float | None = None
+    maintenance_margin: float | None = None
 
     @property
     def gross_exposure(self) -> float:

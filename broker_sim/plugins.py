@@ -6,6 +6,7 @@ failures are `PluginError`s that name the file or entry point, never a bare trac
 
 from __future__ import annotations
 
+import functools
 import importlib
 import operator
 from collections.abc import Callable, Iterable
@@ -62,6 +63,8 @@ class PluginManager(pluggy.PluginManager):
         return super().unregister(plugin, name)
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        if name.startswith("__"):  # dunders are never hooks: skip the static lookup (brokers register models often)
+            return None
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and name.startswith(_PREFIX) and callable(getattr(plugin, name, None)):
             return {
@@ -165,10 +168,19 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str, where: s
     _check_hooks(manager, plugin, where)
 
 
+@functools.cache
+def _installed() -> tuple[Any, ...]:
+    """The installed entry points of group ``broker_sim``: read once per process (scanning the installed
+    packages' metadata takes milliseconds, and every broker asks)."""
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
 def load_entry_points(manager: pluggy.PluginManager) -> list[str]:
-    """Register every installed plugin of entry-point group ``broker_sim``; returns their names."""
+    """Register every installed plugin of entry-point group ``broker_sim``; returns their names.
+
+    The installed packages are read once per process: a package installed while it runs is seen by the next."""
     loaded = []
-    for point in entry_points(group=ENTRY_POINT_GROUP):
+    for point in _installed():
         where = f"plugin entry point {point.name!r} ({point.value})"
         try:
             plugin = point.load()

@@ -21,6 +21,7 @@ import gc
 import inspect
 import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,18 +33,19 @@ import attrs
 from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
-from broker_sim.errors import BrokerError, ConfigError
+from broker_sim.errors import BrokerError, ConfigError, describe_error
+from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade
 from broker_sim.plugins import build_registry
-from broker_sim.report.files import HTML_TRADES, write_report
-from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, metrics_from
+from broker_sim.report.files import HTML_TRADES, check_target, write_report
+from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
 from broker_sim.report.spool import Spool
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import StrategyBroker
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.wiring import build_broker, build_source, load_config, plugin_manager
 
-__all__ = ["Result", "StrategyError", "arun_simulation", "run_simulation"]
+__all__ = ["RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,10 @@ BROKER_HISTORY = 10_000
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
+
+
+class RecordingError(BrokerError):
+    """The run could not record its fills and orders (a full disk); it stopped, and the report says so."""
 
 
 class StrategyError(BrokerError):
@@ -112,14 +118,17 @@ class _Run:
             self.streams.add_source(build_source(config, registry, spec))
         self.pending: deque[OrderEvent] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.failure: BaseException | None = None
-        self.failed_handler = ""
+        #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
+        self.failure: BrokerError | None = None
         self.equity: list[EquitySample] = []
         self.events = 0
         #: Every fill and every order that ended, on disk as they happen: memory stays flat however long the run.
         self.fills: Spool[Fill] = Spool.of_fills()
         self.orders: Spool[Order] = Spool.of_orders()
         self.tally = TradeTally(keep=HTML_TRADES)
+        self.outcomes = OrderOutcomes()
+        self.stop = StopSignals()
+        self.live_task: asyncio.Future[None] | None = None
 
     # -- wiring ---------------------------------------------------------------------------------------------
 
@@ -130,8 +139,8 @@ class _Run:
             cls = load_strategy_class(spec.class_, base_dir=self.config.base_dir)
             try:
                 strategy = cls(**spec.params)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"strategy {spec.class_}: {exc}") from exc
+            except Exception as exc:  # the strategy's own constructor: whatever it raised, the config is wrong
+                raise ConfigError(f"strategy {spec.class_}: {type(exc).__name__}: {exc}") from exc
             name = spec.name or cls.__name__
             if name in names:
                 name = f"{name}{index}"
@@ -147,10 +156,14 @@ class _Run:
     # -- running handlers -----------------------------------------------------------------------------------
 
     def _call(self, handler: Any, argument: Any = None) -> None:
-        """Call a handler; run a coroutine it returns to its first real wait, then continue it in a task."""
-        result = handler() if argument is None else handler(argument)
-        if result is not None:
-            self._drive(result)
+        """Call a strategy's `handler` (on_start, on_order_event, on_stop); run a coroutine it returns to its first
+        real wait, then on in a task. What it raises stops the run as a `StrategyError` naming it."""
+        try:
+            result = handler() if argument is None else handler(argument)
+            if result is not None:
+                self._drive(result)
+        except Exception as exc:
+            raise _handler_error(handler, argument, exc) from exc
 
     def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run what a handler returned: a coroutine to its first real wait (then on in a task), any other
@@ -171,17 +184,25 @@ class _Run:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None and self.failure is None:
-            self.failure = task.exception()
-            self.failed_handler = task.get_name()
+            error = task.exception()
+            self.failure = StrategyError(f"strategy handler {task.get_name()} failed: {type(error).__name__}: {error}")
+            self.failure.__cause__ = error
 
     def _record(self, event: OrderEvent) -> None:
-        """Record a fill, and an order once it ended, in the run's spools and its trade tally."""
-        fill = event.fill
-        if fill is not None:
-            self.fills.append(fill)
-            self.tally.add(fill)
-        if event.order.status.is_final:
-            self.orders.append(event.order)
+        """Record a fill, and an order once it ended, in the run's spools and its trade tally. If recording
+        fails (a full disk), the run stops at the next event: the report must agree with the account."""
+        try:
+            fill = event.fill
+            if fill is not None:
+                self.fills.append(fill)
+                self.tally.add(fill)
+            if event.order.status.is_final:
+                self.orders.append(event.order)
+                self.outcomes.add(event.order)
+        except Exception as exc:
+            if not isinstance(self.failure, RecordingError):
+                self.failure = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
+                self.failure.__cause__ = exc
 
     def _deliver_order_events(self, owners: list[tuple[Strategy, StrategyBroker]]) -> None:
         pending = self.pending
@@ -196,10 +217,6 @@ class _Run:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
         account = await broker.get_account()
         self.equity.append(EquitySample(broker.clock.now(), account.equity, account.gross_exposure))
-
-    def _failed(self) -> StrategyError:
-        failure = self.failure
-        return StrategyError(f"strategy handler {self.failed_handler} failed: {type(failure).__name__}: {failure}")
 
     def _processor(
         self,
@@ -257,7 +274,7 @@ class _Run:
                 if pending:
                     deliver(owners)
                 if self.failure is not None:
-                    raise self._failed() from self.failure
+                    raise self.failure
                 if seconds >= next_sample:
                     next_sample = seconds - seconds % interval + interval
                     await self._sample(broker)
@@ -270,6 +287,10 @@ class _Run:
     # -- the run --------------------------------------------------------------------------------------------
 
     async def execute(self, out: str | Path | None) -> Result:
+        """Run to the end, or until stopped (a signal, a failing strategy, bad data, a lost feed): either way the
+        report holds everything up to that moment (``complete: false`` and the reason when it stopped early),
+        then the stop is raised again."""
+        target = self._report_target(out)
         simulated = self.config.prices.clock == "simulated"
         blocks = self.streams.replay_blocks()
         first = next(blocks, None)
@@ -284,34 +305,79 @@ class _Run:
         broker.add_listener(self._record)
         if owners:
             broker.add_listener(self.pending.append)
-        async with broker:
-            for strategy, _ in strategies:
-                self._call(strategy.on_start)
-            if first:
-                await self._replay(broker, strategies, owners, itertools.chain([first], blocks))
-            if self.streams.live_sources:
-                await self._live(broker, strategies, owners)
-            if simulated:
-                assert isinstance(clock, SimulatedClock)
-                await clock.advance(DRAIN_SECONDS)
-            self._deliver_order_events(owners)
-            for strategy, _ in strategies:
-                self._call(strategy.on_stop)
-            self._deliver_order_events(owners)
-            await self._finish_tasks(clock)
-            await self._sample(broker)
-            account = await broker.get_account()
-            for order in await broker.list_orders("open"):
-                self.orders.append(order)  # still working at the end: recorded as they stand
-        if self.failure is not None:
-            raise self._failed() from self.failure
-        fills, orders = self.fills, self.orders
+        stopped: BaseException | None = None
+        self.stop = StopSignals(self._cancel_live)
+        try:
+            with self.stop:
+                async with broker:
+                    for strategy, _ in strategies:
+                        self._call(strategy.on_start)
+                    if first:
+                        await self._replay(broker, strategies, owners, itertools.chain([first], blocks))
+                    if self.streams.live_sources:
+                        await self._live(broker, strategies, owners)
+                    if simulated:
+                        assert isinstance(clock, SimulatedClock)
+                        await clock.advance(DRAIN_SECONDS)
+                    self._deliver_order_events(owners)
+                    for strategy, _ in strategies:
+                        self._call(strategy.on_stop)
+                    self._deliver_order_events(owners)
+                    await self._finish_tasks(clock)
+                    self.stop.check()
+                    if self.failure is not None:
+                        raise self.failure
+        except (Exception, KeyboardInterrupt, asyncio.CancelledError) as exc:
+            stopped = exc
+        account = await self._final_account(broker)
+        for order in await _open_orders(broker):
+            self.orders.append(order)  # still working at the end: recorded as they stand
+            self.outcomes.add(order)
         equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
         # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
-        metrics = metrics_from(equity, self.tally, len(orders), initial)
-        report_dir = self._write_report(out, metrics, equity, fills, orders)
-        return Result(account, orders, fills, equity, metrics, report_dir, self.events, self.config)
+        skipped = sum(getattr(source, "skipped_rows", 0) for source in self.streams.sources)
+        metrics = metrics_from(
+            equity, self.tally, len(self.orders), initial, outcomes=self.outcomes, skipped_rows=skipped
+        )
+        reason = None if stopped is None else _stop_reason(stopped)
+        try:
+            report_dir = self._write_report(target, metrics, equity, self.fills, self.orders, reason)
+        finally:
+            if stopped is not None:
+                self.fills.close()
+                self.orders.close()
+        if stopped is not None:
+            if isinstance(stopped, BrokerError):
+                stopped.report_dir = report_dir  # type: ignore[attr-defined]
+            raise stopped
+        return Result(account, self.orders, self.fills, equity, metrics, report_dir, self.events, self.config)
+
+    def _report_target(self, out: str | Path | None) -> Path | None:
+        """Where the report goes, refused before the run if it cannot be a folder."""
+        if out is not None:
+            return check_target(out)
+        if self.config.report.out:
+            return check_target(self.config.resolve(self.config.report.out))
+        return None
+
+    async def _final_account(self, broker: Broker) -> Account:
+        """The account at the end; after a failure, the last equity sample stands in if the broker cannot say."""
+        try:
+            await self._sample(broker)
+        except Exception:  # the broker itself failed: what was sampled before stands
+            log.exception("the final equity sample failed")
+        try:
+            return await broker.get_account()
+        except Exception:
+            last = self.equity[-1].equity if self.equity else math.nan
+            return Account(cash=math.nan, equity=last, buying_power=math.nan)
+
+    def _cancel_live(self) -> None:
+        """A stop was asked for: a live run waiting for its next event stops waiting (a replay checks per block)."""
+        task = self.live_task
+        if task is not None and not task.done():
+            task.get_loop().call_soon_threadsafe(task.cancel)
 
     async def _finish_tasks(self, clock: Clock) -> None:
         """Let handlers still waiting finish if they can within the drain; cancel the rest (logged)."""
@@ -327,17 +393,13 @@ class _Run:
 
     def _write_report(
         self,
-        out: str | Path | None,
+        target: Path | None,
         metrics: Metrics,
         equity: tuple[EquitySample, ...],
         fills: Spool[Fill],
         orders: Spool[Order],
+        reason: str | None,
     ) -> Path | None:
-        target = (
-            Path(out)
-            if out is not None
-            else (self.config.resolve(self.config.report.out) if self.config.report.out else None)
-        )
         if target is None:
             return None
         title = self.config.report.title or (self.config.path.stem if self.config.path else "broker-sim run")
@@ -350,6 +412,8 @@ class _Run:
             title=title,
             config_text=self.config.text,
             tally=self.tally,
+            complete=reason is None,
+            reason=reason,
         )
         return target
 
@@ -366,7 +430,14 @@ class _Run:
         async def on_event(event: MarketData) -> None:
             await process(((clock.time(), event),))
 
-        await self.streams.run_live(on_event, publish=False)
+        self.live_task = asyncio.ensure_future(self.streams.run_live(on_event, publish=False))
+        try:
+            await self.live_task
+        except asyncio.CancelledError:
+            self.stop.check()  # stopped by a signal: say so
+            raise
+        finally:
+            self.live_task = None
 
     async def _replay(
         self,
@@ -386,16 +457,43 @@ class _Run:
                 await process(block)
                 if progress is not None:
                     progress(self.events, estimate)
+                self.stop.check()
         finally:
             _restore_gc(thresholds)
 
 
-def _handler_error(handler: Any, event: MarketData, exc: Exception) -> StrategyError:
-    name = getattr(handler, "__qualname__", repr(handler))
-    when = getattr(event, "timestamp", None)
+async def _open_orders(broker: Broker) -> list[Order]:
+    try:
+        return await broker.list_orders("open")
+    except Exception:  # the broker itself failed: nothing more can be recorded
+        log.exception("listing the open orders at the end failed")
+        return []
+
+
+def _stop_reason(exc: BaseException) -> str:
+    """Why a run stopped early, in one line for summary.json."""
+    if isinstance(exc, RunInterrupted):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+        return "interrupted"
+    return describe_error(exc)
+
+
+def _handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Exception) -> StrategyError:
+    """A handler's failure, alike for every handler: the strategy, the handler, what it was handling and when."""
+    strategy = getattr(handler, "__self__", None)
+    name = getattr(strategy, "name", "") or type(strategy).__name__
+    method = getattr(handler, "__qualname__", repr(handler))
+    if isinstance(event, OrderEvent):
+        what = f"{event.type.value} of order {event.order.id} ({event.order.symbol})"
+        when: Any = event.timestamp
+    elif event is None:
+        what, when = "its call", getattr(getattr(strategy, "clock", None), "now", lambda: None)()
+    else:
+        what, when = f"{type(event).__name__} {event.symbol}", getattr(event, "timestamp", None)
     return StrategyError(
-        f"strategy handler {name} failed on {type(event).__name__} {event.symbol} at "
-        f"{when.isoformat() if when else '?'}: {type(exc).__name__}: {exc}"
+        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: "
+        f"{type(exc).__name__}: {exc}"
     )
 
 

@@ -182,9 +182,14 @@ def _check_strategies(config: Config) -> None:
         try:
             check_strategy_params(cls, strategy.params)
             cls(**strategy.params)
-        except (ConfigError, TypeError, ValueError) as exc:
+        except Exception as exc:  # the strategy's own constructor: whatever it raised, the config is wrong
             key = _key_in(str(exc), strategy.params, "")
-            message = str(exc) if isinstance(exc, ConfigError) else f"{cls.__name__}: {exc}"
+            if isinstance(exc, ConfigError):
+                message = str(exc)
+            elif isinstance(exc, TypeError | ValueError):
+                message = f"{cls.__name__}: {exc}"
+            else:  # a bug in the constructor: its type says more than its text
+                message = f"{cls.__name__}: {type(exc).__name__}: {exc}"
             raise config.error_at((*path, "params", key) if key else (*path, "params"), message) from None
 
 

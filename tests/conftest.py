@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
 
 from broker_sim import Broker, Fill, OrderEvent, PaperBroker, SimulatedClock
+
+#: Whether ``pytest --slow`` asked for the long fuzz, stress and crash loops (CI runs them bounded).
+SLOW = os.environ.get("BROKER_SIM_SLOW") == "1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run the long fuzz, stress and crash loops in full")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--slow"):
+        os.environ["BROKER_SIM_SLOW"] = "1"  # read by test modules as they are collected
+        global SLOW
+        SLOW = True
+
 
 #: A Monday, 14:30 UTC (09:30 New York): the regular session is open.
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)

@@ -10,6 +10,9 @@ import base64
 import io
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,11 +20,12 @@ from typing import Any
 import attrs
 import jinja2
 
+from broker_sim.errors import ConfigError
 from broker_sim.models import Fill, Order
 from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdowns
 from broker_sim.report.spool import FILL_COLUMNS, ORDER_COLUMNS, Spool, fill_row, order_row, write_rows
 
-__all__ = ["HTML_TRADES", "write_report"]
+__all__ = ["HTML_TRADES", "check_target", "write_report"]
 
 #: Closed trades shown in report.html's table (trades.csv has every fill); a run keeps no more than these.
 HTML_TRADES = 500
@@ -63,9 +67,12 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
 th { background: #f3f3f3; } td.left, th.left { text-align: left; }
+p.incomplete { background: #fde2e1; padding: 0.6rem; border: 1px solid #c0392b; }
 pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; } img { max-width: 100%; }
 </style></head><body>
 <h1>{{ title }}</h1>
+{% if not complete %}<p class="incomplete"><strong>Incomplete run:</strong>
+{{ reason }}. Everything up to that moment is here.</p>{% endif %}
 <img alt="equity and drawdown" src="data:image/png;base64,{{ image }}">
 <h2>Metrics</h2>
 <table>{% for name, value in metrics %}<tr><th class="left">{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}</table>
@@ -92,6 +99,27 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def check_target(out_dir: str | Path) -> Path:
+    """`out_dir` as a report folder, refused with a `ConfigError` before a run if it cannot be one (it is a
+    file, or inside one)."""
+    target = Path(out_dir)
+    for place in (target, *target.parents):
+        if place.exists() and not place.is_dir():
+            raise ConfigError(f"report folder {target}: {place} is a file, not a folder")
+    return target
+
+
+def _swap_into(staging: Path, target: Path) -> None:
+    """Put the finished `staging` folder where `target` is, so `target` is always one whole run: the old folder
+    is moved aside first and removed last."""
+    aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(aside)
+    staging.rename(target)
+    if aside.exists():
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def write_report(
     out_dir: str | Path,
     *,
@@ -102,15 +130,30 @@ def write_report(
     title: str = "broker-sim report",
     config_text: str | None = None,
     tally: TradeTally | None = None,
+    complete: bool = True,
+    reason: str | None = None,
 ) -> dict[str, Path]:
-    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`
-    (created if needed); returns their paths by name.
+    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`;
+    returns their paths by name.
 
-    `tally` (the run's `TradeTally`, keeping `HTML_TRADES` trades) saves going through the fills again for the
-    closed-trades table."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
+    The files are written into a folder beside `out_dir` and moved into place whole, so an interrupted write
+    never leaves a folder that mixes two runs. A run that stopped early passes ``complete=False`` and the
+    `reason`: summary.json and the page say so. `tally` (the run's `TradeTally`, keeping `HTML_TRADES` trades)
+    saves going through the fills again for the closed-trades table."""
+    target = check_target(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        _write_files(out_dir, metrics, equity, fills, orders, title, config_text, tally, complete, reason)
+        _swap_into(out_dir, target)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return {name: target / path.name for name, path in _paths(target).items()}
+
+
+def _paths(out_dir: Path) -> dict[str, Path]:
+    return {
         name: out_dir / file
         for name, file in (
             ("summary", "summary.json"),
@@ -121,7 +164,27 @@ def write_report(
             ("html", "report.html"),
         )
     }
-    summary = {"title": title, **{k: _json_value(v) for k, v in attrs.asdict(metrics).items()}}
+
+
+def _write_files(
+    out_dir: Path,
+    metrics: Metrics,
+    equity: Sequence[EquitySample],
+    fills: Iterable[Fill],
+    orders: Iterable[Order],
+    title: str,
+    config_text: str | None,
+    tally: TradeTally | None,
+    complete: bool,
+    reason: str | None,
+) -> None:
+    paths = _paths(out_dir)
+    summary = {
+        "title": title,
+        "complete": complete,
+        "reason": reason,
+        **{k: _json_value(v) for k, v in attrs.asdict(metrics).items()},
+    }
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     write_rows(paths["trades"], FILL_COLUMNS, fills.rows() if isinstance(fills, Spool) else map(fill_row, fills))
     write_rows(paths["orders"], ORDER_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders))
@@ -147,6 +210,7 @@ def write_report(
         trades=tally.trades[:HTML_TRADES],
         trade_count=tally.count,
         config_text=config_text,
+        complete=complete,
+        reason=reason,
     )
     paths["html"].write_text(html, encoding="utf-8")
-    return paths

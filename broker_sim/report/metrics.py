@@ -23,7 +23,8 @@ The rules, exactly:
 from __future__ import annotations
 
 import math
-from collections import deque
+import re
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence, Sized
 from datetime import datetime
 
@@ -31,17 +32,19 @@ import attrs
 import numpy as np
 
 from broker_sim._numeric import QTY_EPSILON
-from broker_sim.models import Fill, Side
+from broker_sim.models import Fill, Order, OrderStatus, Side
 
 __all__ = [
     "ClosedTrade",
     "EquitySample",
     "Metrics",
+    "OrderOutcomes",
     "TradeTally",
     "closed_trades",
     "compute_metrics",
     "drawdowns",
     "metrics_from",
+    "reason_of",
 ]
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
@@ -94,6 +97,51 @@ class Metrics:
     fills: int
     start: str
     end: str
+    #: How the orders ended (or stand, for those still working at the end), by status.
+    orders_by_status: dict[str, int] = attrs.Factory(dict)
+    #: The most common reasons orders were rejected, expired or canceled by the venue, with their counts.
+    top_reasons: tuple[tuple[str, int], ...] = ()
+    #: Rows the price sources skipped as bad (``on_bad_row: skip``); each is logged with its line.
+    skipped_rows: int = 0
+
+    @property
+    def failed_share(self) -> float:
+        """The share of orders that were rejected or expired (0 without orders)."""
+        failed = self.orders_by_status.get("rejected", 0) + self.orders_by_status.get("expired", 0)
+        return failed / self.orders if self.orders else 0.0
+
+
+_NUMBERS = re.compile(r"[-+]?\d[\d,]*(\.\d+)?|'[^']*'|[0-9a-f]{8}-[0-9a-f-]{27}")
+
+
+def reason_of(order: Order) -> str | None:
+    """Why an order ended as it did, in words shared by orders alike (numbers and names left out), or None."""
+    if order.reject_reason:
+        text = order.reject_reason.split(":", 1)[0] if ":" in order.reject_reason else order.reject_reason
+        return _NUMBERS.sub("#", text).strip()
+    if order.status is OrderStatus.EXPIRED:
+        return f"{order.time_in_force.value} order expired"
+    return None
+
+
+class OrderOutcomes:
+    """Counts how a run's orders ended, by status and by reason, for the summary (nothing kept per order)."""
+
+    def __init__(self) -> None:
+        self.by_status: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+
+    def add(self, order: Order) -> None:
+        """Count one order, in its final status (or as it stands at the end of the run)."""
+        self.by_status[order.status.value] += 1
+        reason = reason_of(order) if order.status in _EXPLAINED else None
+        if reason is not None:
+            self.reasons[reason] += 1
+
+
+_EXPLAINED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED})
+#: Reasons listed in a summary.
+TOP_REASONS = 5
 
 
 class _Lot:
@@ -253,8 +301,11 @@ def metrics_from(
     *,
     risk_free_rate: float = 0.0,
     periods_per_year: int = 252,
+    outcomes: OrderOutcomes | None = None,
+    skipped_rows: int = 0,
 ) -> Metrics:
-    """The run's metrics from the equity samples and a `TradeTally` fed every fill (what a run keeps)."""
+    """The run's metrics from the equity samples and a `TradeTally` fed every fill (what a run keeps), and the
+    orders' `outcomes` when counted."""
     final = equity[-1].equity if equity else initial_balance
     span = (equity[-1].timestamp - equity[0].timestamp).total_seconds() if len(equity) > 1 else 0.0
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
@@ -295,4 +346,7 @@ def metrics_from(
         fills=tally.fills,
         start=equity[0].timestamp.isoformat() if equity else "",
         end=equity[-1].timestamp.isoformat() if equity else "",
+        orders_by_status=dict(sorted(outcomes.by_status.items())) if outcomes is not None else {},
+        top_reasons=tuple(outcomes.reasons.most_common(TOP_REASONS)) if outcomes is not None else (),
+        skipped_rows=skipped_rows,
     )

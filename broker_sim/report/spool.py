@@ -154,7 +154,7 @@ class Spool(Sequence[_T], Generic[_T]):
         self._writer = csv.writer(self._handle, lineterminator="\n")
         self._count = 0
         self._pending: list[_T] = []
-        weakref.finalize(self, _remove, self._handle, self.path)
+        self._finalizer = weakref.finalize(self, _remove, self._handle, self.path)
 
     @classmethod
     def of_fills(cls) -> Spool[Fill]:
@@ -178,6 +178,10 @@ class Spool(Sequence[_T], Generic[_T]):
             self._writer.writerows([to_row(item) for item in self._pending])
             self._pending.clear()
         self._handle.flush()
+
+    def close(self) -> None:
+        """Remove the file now (the items can no longer be read); otherwise it goes when the spool is collected."""
+        self._finalizer()
 
     def __len__(self) -> int:
         return self._count

@@ -10,8 +10,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broker_sim.errors import ConfigError
 
-__all__ = ["EPOCH_UNITS", "check_timestamp_unit", "epoch_scale", "parse_number", "parse_timestamp", "timezone_named"]
+__all__ = [
+    "EPOCH_MAX",
+    "EPOCH_MIN",
+    "EPOCH_UNITS",
+    "PRICE_FIELDS",
+    "check_timestamp_unit",
+    "epoch_scale",
+    "parse_number",
+    "parse_timestamp",
+    "timezone_named",
+]
 
+#: The fields that are prices: they must be > 0 (sizes and volumes may be 0).
+PRICE_FIELDS = frozenset({"open", "high", "low", "close", "bid", "ask", "price"})
+#: Timestamps outside these POSIX seconds (1900-01-01 to 2200-01-01) are refused as out of range.
+EPOCH_MIN = -2_208_988_800.0
+EPOCH_MAX = 7_258_118_400.0
 #: Seconds per unit of an epoch timestamp; "auto" picks by magnitude (s < 1e11 <= ms < 1e14 <= us < 1e17 <= ns).
 EPOCH_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
@@ -49,17 +64,20 @@ def parse_timestamp(value: object, *, unit: str = "auto", timezone: tzinfo = UTC
                 raise ValueError(f"timestamp {value!r} is neither ISO-8601 nor an epoch number") from None
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=timezone)
-            return parsed.timestamp()
+            number, unit = parsed.timestamp(), "s"
     else:
         raise ValueError(f"timestamp must be ISO-8601 or an epoch number, got {value!r}")
     if not math.isfinite(number):
         raise ValueError(f"timestamp {value!r} is not finite")
-    scale = epoch_scale(number) if unit == "auto" else EPOCH_UNITS[unit]
-    return number * scale
+    seconds = number * (epoch_scale(number) if unit == "auto" else EPOCH_UNITS[unit])
+    if not EPOCH_MIN <= seconds <= EPOCH_MAX:
+        raise ValueError(f"timestamp {value!r} is out of range (years 1900 to 2200)")
+    return seconds
 
 
-def parse_number(value: object, field: str, *, minimum: float | None = 0.0) -> float:
-    """A finite float from text or a number; `field` names it in the error. Refuses values below `minimum`."""
+def parse_number(value: object, field: str, *, minimum: float | None = 0.0, positive: bool = False) -> float:
+    """A finite float from text or a number; `field` names it in the error. Refuses values below `minimum`, and
+    0 too when `positive` (a price)."""
     if isinstance(value, bool):
         raise ValueError(f"{field} must be a number, got {value!r}")
     try:
@@ -70,6 +88,8 @@ def parse_number(value: object, field: str, *, minimum: float | None = 0.0) -> f
         raise ValueError(f"{field} must be finite, got {value!r}")
     if minimum is not None and number < minimum:
         raise ValueError(f"{field} must be >= {minimum:g}, got {value!r}")
+    if positive and number <= 0:
+        raise ValueError(f"{field} must be > 0, got {value!r}")
     return number
 
 

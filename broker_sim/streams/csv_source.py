@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import heapq
 import itertools
+import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -40,7 +41,10 @@ from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError, DataError
 from broker_sim.models import MarketData, unchecked_bar, unchecked_quote, unchecked_trade
 from broker_sim.streams._parse import (
+    EPOCH_MAX,
+    EPOCH_MIN,
     EPOCH_UNITS,
+    PRICE_FIELDS,
     check_timestamp_unit,
     epoch_scale,
     parse_number,
@@ -50,6 +54,8 @@ from broker_sim.streams._parse import (
 from broker_sim.streams.base import chunked
 
 __all__ = ["KIND_FIELDS", "CsvSource"]
+
+log = logging.getLogger(__name__)
 
 #: Per kind: the value fields in constructor order, and which of them may be missing (then 0).
 KIND_FIELDS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
@@ -133,6 +139,11 @@ class CsvSource:
         self.delimiter = delimiter
         self.skipped_rows = 0
         self.name = f"csv {', '.join(str(p) for p in paths)}"
+        for file in self.paths:  # the header must have the columns, now rather than mid-run
+            try:
+                self._layout(file, self._header(file)[0])
+            except DataError as exc:
+                raise ConfigError(str(exc)) from None
 
     def __iter__(self) -> Iterator[MarketData]:
         for _, event in self.timed_events():
@@ -166,7 +177,7 @@ class CsvSource:
     # -- one file -------------------------------------------------------------------------------------------
 
     def _header(self, path: Path) -> tuple[list[str], list[str] | None]:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             header = next(reader, None)
             first = next(reader, None)
@@ -209,7 +220,7 @@ class CsvSource:
         between the first rows' times) and whether its bars are daily session bars."""
         times: list[float] = []
         midnight = True
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             index = [h.strip() for h in next(reader)].index(layout[0])
             for row in reader:
@@ -305,35 +316,65 @@ class CsvSource:
     def _exact_events(
         self, path: Path, layout: tuple[str, str | None, list[str | None]], skip: int, stamping: _Stamping | None
     ) -> Iterator[tuple[float, MarketData]]:
-        """Row by row with the stdlib, from data row `skip` on: finds and reports (or skips) the bad line."""
+        """Row by row with the stdlib, from data row `skip` on: finds and reports the bad line, or with
+        ``on_bad_row: skip`` skips it, logged with its line and counted in `skipped_rows`.
+
+        Time order is judged against the last good row, one row ahead: a single row stamped in the future is the
+        one skipped, not every row after it."""
         timestamp, symbol_column, value_columns = layout
         fields = KIND_FIELDS[self.kind][0]
         make = _MAKERS[self.kind]
-        last = -math.inf
-        with path.open(newline="") as handle:
+        skipping = self.on_bad_row == "skip"
+        before = -math.inf  # the time of the last row given out
+        held: tuple[int, int, float, MarketData] | None = None  # a good row waiting for its successor (skip mode)
+
+        def skipped(number: int, line: int, reason: str) -> None:
+            if number >= skip:
+                self.skipped_rows += 1
+                log.warning("%s, line %d skipped: %s", path, line, reason)
+
+        # Undecodable bytes become surrogates, so the row that holds them is the one named (see `_row_event`).
+        with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
-            header = [h.strip() for h in next(reader)]
-            t_index = header.index(timestamp)
-            s_index = header.index(symbol_column) if symbol_column else None
-            v_index = [header.index(n) if n is not None else None for n in value_columns]
-            for number, row in enumerate(reader):
-                if not row:
-                    continue
-                try:
-                    seconds, event = self._row_event(row, t_index, s_index, v_index, fields, make, stamping)
-                    if seconds < last:
-                        raise ValueError(
-                            f"timestamp {row[t_index]!r} is earlier than the row before; rows must be in time order"
-                        )
-                except (ValueError, IndexError) as exc:
-                    if self.on_bad_row == "skip":
-                        if number >= skip:
-                            self.skipped_rows += 1
+            try:
+                header = [h.strip() for h in next(reader)]
+                t_index = header.index(timestamp)
+                s_index = header.index(symbol_column) if symbol_column else None
+                v_index = [header.index(n) if n is not None else None for n in value_columns]
+                for number, row in enumerate(reader):
+                    if not row:
                         continue
-                    raise DataError(f"{path}, line {reader.line_num}: {exc}") from None
-                last = seconds
-                if number >= skip:
-                    yield seconds, event
+                    try:
+                        seconds, event = self._row_event(row, t_index, s_index, v_index, fields, make, stamping)
+                        if not skipping and seconds < before:
+                            raise ValueError(
+                                f"timestamp {row[t_index]!r} is earlier than the row before; rows must be in time order"
+                            )
+                    except (ValueError, IndexError) as exc:
+                        if skipping:
+                            skipped(number, reader.line_num, str(exc))
+                            continue
+                        raise DataError(f"{path}, line {reader.line_num}: {exc}") from None
+                    if not skipping:
+                        before = seconds
+                        if number >= skip:
+                            yield seconds, event
+                        continue
+                    if held is not None and seconds < held[2]:
+                        if seconds >= before:  # the held row was the one out of time: it goes, this one stays
+                            skipped(held[0], held[1], "its timestamp is later than the rows after it")
+                        else:
+                            skipped(number, reader.line_num, f"timestamp {row[t_index]!r} is out of time order")
+                            continue
+                    elif held is not None:
+                        before = held[2]
+                        if held[0] >= skip:
+                            yield held[2], held[3]
+                    held = (number, reader.line_num, seconds, event)
+            except UnicodeDecodeError as exc:  # pragma: no cover - surrogateescape decodes every byte
+                raise DataError(f"{path}, line {reader.line_num + 1}: not UTF-8 text ({exc.reason})") from None
+        if held is not None and held[0] >= skip:
+            yield held[2], held[3]
 
     def _row_event(
         self,
@@ -347,11 +388,18 @@ class CsvSource:
     ) -> tuple[float, MarketData]:
         if len(row) < len(v_index):
             raise ValueError(f"expected {len(v_index) + 1} or more values, got {len(row)}")
+        try:
+            "".join(row).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("the row is not UTF-8 text") from None
         seconds = parse_timestamp(row[t_index], unit=self.timestamp_unit, timezone=self.timezone)
         symbol = self.symbol if s_index is None else row[s_index].strip()
         if not symbol:
             raise ValueError("symbol is empty")
-        values = [0.0 if i is None else parse_number(row[i], field) for i, field in zip(v_index, fields, strict=True)]
+        values = [
+            0.0 if i is None else parse_number(row[i], field, positive=field in PRICE_FIELDS)
+            for i, field in zip(v_index, fields, strict=True)
+        ]
         if self.kind == "bar" and values[2] > values[1]:
             raise ValueError(f"low {values[2]} is above high {values[1]}")
         if self.kind == "quote" and values[0] > values[1]:
@@ -435,13 +483,17 @@ def _looks_numeric(text: str) -> bool:
 
 
 def _block_ok(times: Any, values: list[Any], kind: str) -> bool:
-    """Vectorised checks of one block: times finite and non-decreasing, values finite, >= 0, low <= high."""
+    """Vectorised checks of one block: times finite, in range and non-decreasing, prices finite and > 0, sizes
+    >= 0, low <= high (bid <= ask)."""
     if not np.all(np.isfinite(times)) or (len(times) > 1 and bool(np.any(np.diff(times) < 0))):
         return False
-    for column in values:
+    if len(times) and (float(times.min()) < EPOCH_MIN or float(times.max()) > EPOCH_MAX):
+        return False
+    for field, column in zip(KIND_FIELDS[kind][0], values, strict=True):
         if column is None:
             continue
-        if column.null_count or not pc.all(pc.and_(pc.is_finite(column), pc.greater_equal(column, 0.0))).as_py():
+        floor = pc.greater(column, 0.0) if field in PRICE_FIELDS else pc.greater_equal(column, 0.0)
+        if column.null_count or not pc.all(pc.and_(pc.is_finite(column), floor)).as_py():
             return False
     if kind == "bar" and not pc.all(pc.less_equal(values[2], values[1])).as_py():
         return False

@@ -28,7 +28,13 @@ from websockets.exceptions import ConnectionClosedOK, WebSocketException
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.errors import ConfigError, DataError
 from broker_sim.models import Bar, MarketData, Quote, Trade
-from broker_sim.streams._parse import check_timestamp_unit, parse_number, parse_timestamp, timezone_named
+from broker_sim.streams._parse import (
+    PRICE_FIELDS,
+    check_timestamp_unit,
+    parse_number,
+    parse_timestamp,
+    timezone_named,
+)
 
 __all__ = ["WebSocketSource"]
 
@@ -252,7 +258,7 @@ class WebSocketSource:
                         values.append(0.0)
                         continue
                     raise _BadMessage(f"missing key {key!r} ({field})")
-                values.append(parse_number(item[key], field))
+                values.append(parse_number(item[key], field, positive=field in PRICE_FIELDS))
             return self._event_class(symbol, timestamp, *values)
         except _BadMessage:
             raise

@@ -181,3 +181,24 @@ def test_plugins_lists_an_entry_whose_optional_extra_is_missing_with_what_to_ins
     assert code == 0
     cells = re.sub(r"[│\s]+", " ", stdout)  # the table wraps long cells over lines
     assert "adapter 'alpaca' needs the optional extra [alpaca]: pip install 'broker-sim[alpaca]'" in cells
+
+
+def test_a_run_whose_orders_fail_says_so_in_the_summary_and_a_warning(workdir: Path) -> None:
+    path = workdir / "configs" / "demo.yaml"
+    path.write_text(path.read_text().replace("initial_balance: 100000", "initial_balance: 100"))
+    out = workdir / "out" / "poor"
+    code, _stdout, stderr = _invoke("run", str(path), "--out", str(out))
+    assert code == 0, stderr
+    assert "warning:" in stderr and "of 407 orders were rejected (407) or expired (0)" in stderr
+    assert "top reasons: insufficient buying power (204); short selling is disabled (203)" in stderr
+    assert "the run made no fill" in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["orders_by_status"] == {"rejected": 407}
+    assert summary["top_reasons"] == [["insufficient buying power", 204], ["short selling is disabled", 203]]
+
+
+def test_the_daily_config_trades_on_daily_bars_without_a_warning(workdir: Path) -> None:
+    code, _stdout, stderr = _invoke("run", str(workdir / "configs" / "daily.yaml"), "--out", str(workdir / "d"))
+    assert code == 0, stderr
+    assert "warning" not in stderr
+    assert json.loads((workdir / "d" / "summary.json").read_text())["orders_by_status"] == {"filled": 15}

@@ -29,7 +29,14 @@ from broker_sim.errors import (
 )
 from broker_sim.ids import IdSource
 from broker_sim.journal import Journal, account_id_for, check_account, read_info
-from broker_sim.ledger import DEFAULT_SHORT_MARGIN, Ledger, Reservation
+from broker_sim.ledger import (
+    DEFAULT_MAINTENANCE_LONG,
+    DEFAULT_MAINTENANCE_SHORT,
+    DEFAULT_MARGIN_MULTIPLIER,
+    DEFAULT_SHORT_MARGIN,
+    Ledger,
+    Reservation,
+)
 from broker_sim.models import (
     Account,
     Bar,
@@ -103,6 +110,13 @@ def _same_request(order: Order, request: OrderRequest) -> bool:
 class PaperBroker(Broker):
     """A simulated broker account whose latency, fill, slippage and commission models are pluggy plugins.
 
+    `account` is ``cash`` (the default: nothing is bought beyond cash; shorts, with `allow_short`, need buying
+    power of `short_margin` x their value) or ``margin`` (Reg T: buying power is `margin_multiplier` x the equity
+    above the initial margin, 50 % of positions' values for longs and shorts alike; shorts still need
+    `allow_short`). Either way, when the equity falls below the maintenance margin (`maintenance_margin_long` of
+    longs' value plus `maintenance_margin_short` of shorts'), a margin call liquidates positions with market
+    orders (each announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
+
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
     seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
     `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
@@ -141,6 +155,11 @@ class PaperBroker(Broker):
         session: Session | str | Mapping[str, Any] | None = None,
         short_margin: float = DEFAULT_SHORT_MARGIN,
         history: int | None = None,
+        account: str = "cash",
+        margin_multiplier: float = DEFAULT_MARGIN_MULTIPLIER,
+        maintenance_margin_long: float = DEFAULT_MAINTENANCE_LONG,
+        maintenance_margin_short: float = DEFAULT_MAINTENANCE_SHORT,
+        liquidate_on_margin_call: bool = True,
         journal: str | os.PathLike[str] | None = None,
         journal_sync: str = "normal",
         account_id: str | None = None,
@@ -153,6 +172,11 @@ class PaperBroker(Broker):
             session=session,
             symbols=symbols,
             history=history,
+            account=account,
+            margin_multiplier=margin_multiplier,
+            maintenance_margin_long=maintenance_margin_long,
+            maintenance_margin_short=maintenance_margin_short,
+            liquidate_on_margin_call=liquidate_on_margin_call,
             journal=journal,
             journal_sync=journal_sync,
             account_id=account_id,
@@ -177,6 +201,9 @@ class PaperBroker(Broker):
             allow_short=settings.allow_short,
             short_margin=settings.short_margin,
             marks=_LastPrices(self._market, self._recovered_market),
+            margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
+            maintenance_long=settings.maintenance_margin_long,
+            maintenance_short=settings.maintenance_margin_short,
         )
         #: The account: orders, fills and money, changed only through `state.apply`.
         self.state = AccountState(ledger, self._emit, history=settings.history)
@@ -197,8 +224,17 @@ class PaperBroker(Broker):
         self._observers: list[tuple[str, Any]] | None = []
         #: Order, client order and execution ids (UUID strings) drawn from the seed.
         self.ids = IdSource(settings.seed)
-        self._venue = Venue(self.state, self._models, self.clock, settings.session, self.ids, self._market)
+        self._venue = Venue(
+            self.state,
+            self._models,
+            self.clock,
+            settings.session,
+            self.ids,
+            self._market,
+            liquidate_on_margin_call=settings.liquidate_on_margin_call,
+        )
         self._book = self._venue.book
+        self._ledger = ledger
 
     @property
     def models(self) -> dict[str, Any]:
@@ -249,6 +285,10 @@ class PaperBroker(Broker):
                 "allow_short": settings.allow_short,
                 "short_margin": settings.short_margin,
                 "seed": settings.seed,
+                "account": settings.account,
+                "margin_multiplier": settings.margin_multiplier,
+                "maintenance_margin_long": settings.maintenance_margin_long,
+                "maintenance_margin_short": settings.maintenance_margin_short,
             },
             sync=settings.journal_sync,
             clock=self.clock.time,
@@ -338,10 +378,13 @@ class PaperBroker(Broker):
         """
         if event.__class__ not in _MARKET_TYPES:
             raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
-        self._market[event.symbol] = event
-        resting = self._book.get(event.symbol)
+        symbol = event.symbol
+        self._market[symbol] = event
+        resting = self._book.get(symbol)
         if resting:
             self._venue.offer_resting(resting, event)
+        if self._ledger.at_risk:
+            self._venue.check_margin()
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -426,6 +469,11 @@ class PaperBroker(Broker):
         if not order.status.is_open or order.status in _NOT_REPLACEABLE:
             state = order.status.value
             raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
+        if order.legs or order.parent_id is not None:
+            raise OrderNotReplaceable(
+                f"order {order_id} ({order.symbol}) belongs to a {order.order_class.value} order: the paper adapter "
+                "does not replace those; cancel it and submit a new one"
+            )
         if all(value is None for value in (quantity, limit_price, stop_price, time_in_force, trail)):
             raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
         trailing = order.type is OrderType.TRAILING_STOP

@@ -13,9 +13,12 @@ import attrs
 from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError
 from broker_sim.journal import SYNC_MODES
+from broker_sim.ledger import DEFAULT_MAINTENANCE_LONG, DEFAULT_MAINTENANCE_SHORT, DEFAULT_MARGIN_MULTIPLIER
 
 __all__ = ["DEFAULT_MODELS", "JOURNAL_HISTORY", "MODEL_KINDS", "PaperSettings"]
 
+#: Account kinds: a cash account pays for what it buys; a margin account borrows under Reg T.
+_ACCOUNTS = ("cash", "margin")
 #: The kinds of models a paper broker takes, in the order they are installed.
 MODEL_KINDS = ("slippage", "latency", "fill", "commission")
 
@@ -48,6 +51,11 @@ class PaperSettings:
     session: Session
     symbols: frozenset[str] | None
     history: int | None
+    account: str = "cash"
+    margin_multiplier: float = DEFAULT_MARGIN_MULTIPLIER
+    maintenance_margin_long: float = DEFAULT_MAINTENANCE_LONG
+    maintenance_margin_short: float = DEFAULT_MAINTENANCE_SHORT
+    liquidate_on_margin_call: bool = True
     journal: Path | None = None
     journal_sync: str = "normal"
     account_id: str | None = None
@@ -63,6 +71,11 @@ class PaperSettings:
         session: object,
         symbols: object,
         history: object,
+        account: object = "cash",
+        margin_multiplier: object = DEFAULT_MARGIN_MULTIPLIER,
+        maintenance_margin_long: object = DEFAULT_MAINTENANCE_LONG,
+        maintenance_margin_short: object = DEFAULT_MAINTENANCE_SHORT,
+        liquidate_on_margin_call: object = True,
         journal: object = None,
         journal_sync: object = "normal",
         account_id: object = None,
@@ -87,6 +100,18 @@ class PaperSettings:
             raise ConfigError(f"symbols must be a list of symbol names, got {symbols!r}")
         if history is not None and (isinstance(history, bool) or not isinstance(history, int) or history < 1):
             raise ConfigError(f"history must be an integer >= 1 (or null to keep everything), got {history!r}")
+        if account not in _ACCOUNTS:
+            raise ConfigError(f"account must be one of {', '.join(_ACCOUNTS)}; got {account!r}")
+        if not _is_number(margin_multiplier) or not 1 <= margin_multiplier <= 4:  # type: ignore[operator]
+            raise ConfigError(f"margin_multiplier must be a number from 1 to 4, got {margin_multiplier!r}")
+        for name, value in (
+            ("maintenance_margin_long", maintenance_margin_long),
+            ("maintenance_margin_short", maintenance_margin_short),
+        ):
+            if not _is_number(value) or not 0 <= value < 1:  # type: ignore[operator]
+                raise ConfigError(f"{name} must be a fraction from 0 to below 1, got {value!r}")
+        if not isinstance(liquidate_on_margin_call, bool):
+            raise ConfigError(f"liquidate_on_margin_call must be true or false, got {liquidate_on_margin_call!r}")
         if journal is not None and not isinstance(journal, str | os.PathLike):
             raise ConfigError(f"journal must be the path of a journal file (or null for none), got {journal!r}")
         if journal_sync not in SYNC_MODES:
@@ -103,6 +128,11 @@ class PaperSettings:
             session,
             frozenset(symbols) if symbols is not None else None,
             history,  # type: ignore[arg-type]
+            account,
+            float(margin_multiplier),  # type: ignore[arg-type]
+            float(maintenance_margin_long),  # type: ignore[arg-type]
+            float(maintenance_margin_short),  # type: ignore[arg-type]
+            liquidate_on_margin_call,
             Path(journal) if journal is not None else None,  # type: ignore[arg-type]
             journal_sync,  # type: ignore[arg-type]
             account_id,  # type: ignore[arg-type]

@@ -13,13 +13,14 @@ with an `order_cancel_rejected` or `order_replace_rejected` event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from broker_sim._numeric import QTY_EPSILON, qty_at_least
+from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON, qty_at_least
 from broker_sim.account import AccountState, Refused
 from broker_sim.calendar import Session
 from broker_sim.changes import (
@@ -37,6 +38,7 @@ from broker_sim.clock import Clock, TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action, FillDecision
 from broker_sim.ids import IdSource
+from broker_sim.ledger import Reservation
 from broker_sim.models import (
     FINAL_STATUSES,
     Bar,
@@ -44,6 +46,7 @@ from broker_sim.models import (
     Fill,
     MarketData,
     Order,
+    OrderClass,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -55,6 +58,8 @@ from broker_sim.models import (
 from .model_set import ModelSet
 
 __all__ = ["Venue", "first_snapshot"]
+
+log = logging.getLogger(__name__)
 
 _S = OrderStatus
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
@@ -103,6 +108,24 @@ def first_snapshot(
     )
 
 
+def _legs_of(request: OrderRequest) -> list[OrderRequest]:
+    """The exit orders of a bracket, oto or oco request, in the order of its `legs`: a take-profit limit and/or a
+    stop-loss stop (stop-limit). A bracket's and oto's exits trade the other way from the entry; an oco's are
+    the request's own side (the request itself is the take-profit, so only the stop-loss is a leg)."""
+    oco = request.order_class is OrderClass.OCO
+    side = request.side if oco else (Side.SELL if request.side is Side.BUY else Side.BUY)
+    quantity, tif, legs = request.quantity, request.time_in_force, []
+    take, stop = request.take_profit, request.stop_loss
+    if take is not None and not oco:
+        legs.append(OrderRequest(request.symbol, side, quantity, type="limit", limit_price=take.limit_price,
+                                 time_in_force=tif))  # fmt: skip
+    if stop is not None:
+        kind = "stop" if stop.limit_price is None else "stop_limit"
+        legs.append(OrderRequest(request.symbol, side, quantity, type=kind, stop_price=stop.stop_price,
+                                 limit_price=stop.limit_price, time_in_force=tif))  # fmt: skip
+    return legs
+
+
 def _trailing_stop(order: Order, mark: float) -> float:
     """A trailing stop's stop for high-water mark `mark`: below it for sells, above it for buys."""
     offset = order.trail_price if order.trail_price is not None else mark * (order.trail_percent or 0.0) / 100
@@ -134,6 +157,8 @@ class Venue:
         session: Session,
         ids: IdSource,
         market: dict[str, MarketData],
+        *,
+        liquidate_on_margin_call: bool = True,
     ) -> None:
         self.state = state
         self.models = models
@@ -144,6 +169,12 @@ class Venue:
         self.book: dict[str, dict[str, None]] = {}
         self._working: dict[str, _Working] = {}
         self._timers: set[TimerHandle] = set()
+        self.liquidate_on_margin_call = liquidate_on_margin_call
+        #: Each bracket, oto or oco parent's legs (its exits), by parent id.
+        self._children: dict[str, list[str]] = {}
+        #: Orders a margin call sent and that still work: no new call until they end.
+        self._liquidating: list[str] = []
+        self._margin_called = False
 
     # -- timers ---------------------------------------------------------------------------------------------
 
@@ -174,7 +205,9 @@ class Venue:
         order = self.state.apply(change)
         if order.status in FINAL_STATUSES:
             self._retire(order.id)
-        return order
+        if order.legs or order.parent_id is not None:
+            self._sync_group(order)
+        return self.state.order(order.id) or order
 
     def _retire(self, order_id: str) -> None:
         working = self._working.pop(order_id, None)
@@ -207,7 +240,7 @@ class Venue:
             return market.price
         return request.reference_price
 
-    def submit(self, request: OrderRequest) -> Order:
+    def submit(self, request: OrderRequest, *, announce: tuple[EventType, str] | None = None) -> Order:
         """Check, price and record a new order, and send it on its way; returns its snapshot.
 
         Everything that can fail is asked before anything is recorded: the price estimate, the slippage and
@@ -225,16 +258,27 @@ class Venue:
         if price is None or not quantity:
             reason = f"no market price known for {request.symbol} and no reference_price given"
             return self._reject_new(order, reason, now)
+        exits = request.order_class is OrderClass.OCO
+        if exits:
+            refusal = self._closes_position(request)
+            if refusal is not None:
+                return self._reject_new(order, refusal, now)
+            order = attrs.evolve(order, legs=(self.ids.next(),))
+        elif request.order_class is not OrderClass.SIMPLE:
+            order = attrs.evolve(order, legs=tuple(self.ids.next() for _ in _legs_of(request)))
+        plan: Reservation | None = None  # the exits of a position hold nothing: the position pays for them
         try:
-            plan = self.state.ledger.plan_reservation(
-                order_id,
-                order.symbol,
-                order.side,
-                quantity,
-                self.models.cost_per_unit(order, price, self.market.get(order.symbol)),
-            )
-            if isinstance(plan, str):
-                return self._reject_new(order, plan, now)
+            if not exits:
+                planned = self.state.ledger.plan_reservation(
+                    order_id,
+                    order.symbol,
+                    order.side,
+                    quantity,
+                    self.models.cost_per_unit(order, price, self.market.get(order.symbol)),
+                )
+                if isinstance(planned, str):
+                    return self._reject_new(order, planned, now)
+                plan = planned
             delay = self.models.latency(order, Action.SUBMIT)
         except ModelError as exc:
             return self._reject_new(order, str(exc), now)
@@ -242,13 +286,44 @@ class Venue:
             self.state.apply(NewOrder(order, plan))
         except Refused as exc:
             return self._reject_new(order, exc.reason, now)
+        if order.legs:
+            self._record_legs(order, request, now)
+        if announce is not None:
+            self.state.apply(Notice(order_id, announce[0], now, announce[1]))
         if delay:
             self._at(self.clock.time() + delay, self._arrive, order_id)
             return order
         return self._arrive(order_id) or order
 
+    def _closes_position(self, request: OrderRequest) -> str | None:
+        """Why an oco order (the two exits of a position) cannot be placed: there must be a position it closes."""
+        held = self.state.ledger.quantity(request.symbol)
+        closable = held if request.side is Side.SELL else -held
+        if closable + QTY_EPSILON < (request.quantity or 0.0):
+            side = "long" if request.side is Side.SELL else "short"
+            return (
+                f"an oco order closes a position: {request.quantity:g} {request.symbol} to "
+                f"{request.side.value} but the {side} position is {max(closable, 0.0):g}"
+            )
+        return None
+
+    def _record_legs(self, parent: Order, request: OrderRequest, now: Any) -> None:
+        """Record a bracket's or oto's exits `held` until the entry fills, or an oco's second exit `pending_new`
+        beside the first (both travel to the venue together). Exits hold no reservation."""
+        exits = parent.order_class is OrderClass.OCO
+        self._children[parent.id] = list(parent.legs)
+        for leg_id, leg_request in zip(parent.legs, _legs_of(request), strict=True):
+            leg = first_snapshot(leg_id, self.ids.next(), leg_request, parent.quantity, now)
+            leg = attrs.evolve(
+                leg,
+                status=_S.PENDING_NEW if exits else _S.HELD,
+                parent_id=parent.id,
+                order_class=parent.order_class,
+            )
+            self.state.apply(NewOrder(leg, None))
+
     def _reject_new(self, order: Order, reason: str, now: Any) -> Order:
-        rejected = attrs.evolve(order, status=_S.REJECTED, reject_reason=reason, failed_at=now)
+        rejected = attrs.evolve(order, status=_S.REJECTED, reject_reason=reason, failed_at=now, legs=())
         return self.state.apply(NewOrder(rejected, None))
 
     # -- working --------------------------------------------------------------------------------------------
@@ -264,7 +339,11 @@ class Venue:
             waits = order.time_in_force is TimeInForce.OPG or not self._may_work(order, now)
             status, event = (_S.ACCEPTED, EventType.ACCEPTED) if waits else (_S.NEW, EventType.NEW)
             order = self._apply(StatusChange(order_id, status, self.clock.now(), event))
-        return self._start_working(order)
+        started = self._start_working(order)
+        if order.order_class is OrderClass.OCO and order.parent_id is None:
+            for leg_id in self._children.get(order_id, ()):
+                self._arrive(leg_id)  # an oco's exits reach the venue together
+        return started
 
     def _may_work(self, order: Order, posix_time: float) -> bool:
         """Whether `order` may work at `posix_time`: in a session, or in extended hours if it allows them."""
@@ -460,6 +539,99 @@ class Venue:
         except Refused as exc:
             return self._fail(order, exc.reason)
 
+    # -- order classes ------------------------------------------------------------------------------------------
+
+    def _sync_group(self, order: Order) -> None:
+        """Keep a bracket's, oto's or oco's exits in step after `order` (a member) changed: a bracket/oto entry's
+        fills activate its exits for what it filled (or cancel them if it ended with nothing); an exit's fill
+        shrinks its sibling, and cancels it once the position it shared is closed."""
+        get = self.state.order
+        if order.order_class is OrderClass.OCO:
+            head = order if order.parent_id is None else get(order.parent_id)
+            if head is None:
+                return
+            members = [head, *(o for i in self._children.get(head.id, ()) if (o := get(i)) is not None)]
+            # The exits share one quantity: each is sized to it less what the others filled, so the member that
+            # just changed (its quantity untouched by its own fill or cancel) still tells it.
+            self._share(members, order.quantity + sum(m.filled_quantity for m in members if m.id != order.id))
+            return
+        if order.parent_id is None:  # a bracket or oto entry
+            legs = [o for i in self._children.get(order.id, ()) if (o := get(i)) is not None]
+            filled = order.filled_quantity
+            if filled <= QTY_EPSILON:
+                if order.status in FINAL_STATUSES:
+                    for leg in legs:
+                        leg = get(leg.id) or leg  # an earlier cancel may have canceled its sibling already
+                        if leg.status is _S.HELD:
+                            self._apply(StatusChange(leg.id, _S.CANCELED, self.clock.now(), EventType.CANCELED))
+                return
+            self._share(legs, filled)
+            for leg in legs:
+                leg = get(leg.id) or leg
+                if leg.status is _S.HELD:
+                    working = self._apply(StatusChange(leg.id, _S.NEW, self.clock.now(), EventType.NEW))
+                    self._start_working(working)
+            return
+        parent = get(order.parent_id)
+        if parent is not None:
+            legs = [o for i in self._children.get(parent.id, ()) if (o := get(i)) is not None]
+            self._share(legs, parent.filled_quantity)
+
+    def _share(self, members: list[Order], total: float) -> None:
+        """Size each open exit of a group to `total` less what its siblings filled; cancel one left with nothing."""
+        filled = sum(member.filled_quantity for member in members)
+        get = self.state.order
+        for member in members:
+            member = get(member.id) or member  # changes made while syncing an earlier member may have ended it
+            if member.status in FINAL_STATUSES:
+                continue
+            target = total - (filled - member.filled_quantity)
+            if target <= member.filled_quantity + QTY_EPSILON:
+                reason = "its sibling exit filled" if filled > QTY_EPSILON else "its entry did not fill"
+                self._apply(
+                    StatusChange(member.id, _S.CANCELED, self.clock.now(), EventType.CANCELED, reject_reason=reason)
+                )
+            elif abs(target - member.quantity) > QTY_EPSILON:
+                self._apply(Amendment(member.id, self.clock.now(), quantity=target))
+
+    # -- margin -------------------------------------------------------------------------------------------------
+
+    def check_margin(self) -> None:
+        """A margin call when the equity is below the maintenance margin: market orders close the largest
+        positions until the requirement is met (each announced by a ``margin_call`` event), unless liquidation
+        is off (then a warning). No new call while the orders of the last one still work."""
+        get = self.state.order
+        if self._liquidating:
+            self._liquidating = [i for i in self._liquidating if (o := get(i)) is not None and o.is_open]
+            if self._liquidating:
+                return
+        ledger = self.state.ledger
+        deficit = ledger.margin_deficit()
+        if deficit <= MONEY_EPSILON:
+            self._margin_called = False
+            return
+        account = ledger.account()
+        reason = (
+            f"margin call: equity {account.equity:,.2f} is below the maintenance margin "
+            f"{account.maintenance_margin or 0.0:,.2f}"
+        )
+        if not self.liquidate_on_margin_call:
+            if not self._margin_called:
+                log.warning("%s (liquidate_on_margin_call is off: positions are kept)", reason)
+            self._margin_called = True
+            return
+        self._margin_called = True
+        positions = sorted(ledger.positions(), key=lambda p: -abs(p.market_value))
+        for position in positions:
+            if deficit <= MONEY_EPSILON:
+                break
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            request = OrderRequest(position.symbol, side, abs(position.quantity), reference_price=position.market_price)
+            order = self.submit(request, announce=(EventType.MARGIN_CALL, reason))
+            self._liquidating.append(order.id)
+            rate = ledger.maintenance_long if position.quantity > 0 else ledger.maintenance_short
+            deficit -= abs(position.market_value) * rate
+
     # -- cancel and replace ---------------------------------------------------------------------------------
 
     def request_cancel(self, order: Order) -> Order:
@@ -545,8 +717,11 @@ class Venue:
         """Rebuild the venue's book and timers from the account state (after a journal's changes were replayed):
         orders on their way arrive, requests on their way are seen, now; working orders work again."""
         state = self.state
+        for order in state.orders():
+            if order.legs and order.id not in self._children:
+                self._children[order.id] = list(order.legs)
         for order in state.open_orders():
-            if order.id in self._working:
+            if order.id in self._working or order.status is _S.HELD:
                 continue
             if order.status is _S.PENDING_NEW:
                 if order.replaces is None or state.pending_replace(order.replaces) is None:
@@ -562,3 +737,10 @@ class Venue:
                 self._cancel_arrives(order.id)
             elif order.status is _S.PENDING_REPLACE:
                 self._replace_arrives(order.id)
+        # A process that died between a group member's change and the changes that keep its exits in step (an
+        # entry filled, its exits still held) is put in step now.
+        for parent_id in list(self._children):
+            parent = state.order(parent_id)
+            legs = [leg for i in self._children[parent_id] if (leg := state.order(i)) is not None]
+            if parent is not None and any(leg.status.is_open for leg in legs):
+                self._sync_group(parent)

@@ -1,0 +1,153 @@
+"""Runs that stop early still leave a whole report: Ctrl-C and SIGTERM in a subprocess, a failing strategy, bad
+data; reports move into place whole; temp files never stay behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from broker_sim import BrokerError, Strategy, run_simulation
+from broker_sim.simulation import StrategyError
+from broker_sim.wiring import parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+STRATEGY = '''
+import sys
+from broker_sim import Strategy
+
+
+class Talkative(Strategy):
+    """Buys and sells every 50 bars; says on stdout when it heard of its first fill."""
+
+    def __init__(self) -> None:
+        self.bars = 0
+        self.told = False
+
+    def on_bar(self, bar):
+        self.bars += 1
+        if self.bars % 50 == 0:
+            return (self.broker.buy if self.bars % 100 == 0 else self.broker.sell)(bar.symbol, 1)
+
+    def on_order_event(self, event):
+        if event.fill is not None and not self.told:
+            self.told = True
+            print("FIRST FILL", flush=True)
+'''
+
+CONFIG = """
+broker: {{adapter: paper, initial_balance: 1000000, seed: 1, session: always, allow_short: true}}
+prices: {{sources: [{{source: synthetic, symbols: [X], interval: 60, count: {count}}}]}}
+strategy: {{class: talkative.py:Talkative}}
+report: {{out: out}}
+"""
+
+
+def _cli(tmp_path: Path, count: int) -> subprocess.Popen[str]:
+    (tmp_path / "talkative.py").write_text(STRATEGY)
+    (tmp_path / "run.yaml").write_text(CONFIG.format(count=count))
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "broker_sim", "run", "run.yaml", "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_a_replay_at_once_with_a_partial_report(tmp_path: Path, sent: int, code: int) -> None:
+    process = _cli(tmp_path, count=5_000_000)  # minutes of work if it ran to the end
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "FIRST FILL"
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert f"interrupted by {signal.Signals(sent).name}" in stderr and "partial report (complete: false)" in stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["complete"] is False and summary["reason"] == f"interrupted by {signal.Signals(sent).name}"
+    trades = (tmp_path / "out" / "trades.csv").read_text().strip().splitlines()
+    assert summary["fills"] == len(trades) - 1 >= 1
+    assert list((tmp_path / "tmp").iterdir()) == []  # the spools are gone
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
+
+
+def test_a_failing_strategy_leaves_a_partial_report_with_its_fills(tmp_path: Path) -> None:
+    text = f"""
+broker: {{adapter: paper, initial_balance: 100000, seed: 1, session: always}}
+models: {{latency: none}}
+prices: {{sources: [{{source: synthetic, symbols: [X], interval: 60, count: 500}}]}}
+strategy: {{class: "tests.acceptance.test_interrupts:FailsLater"}}
+report: {{out: {tmp_path / "report"}}}
+"""
+    with pytest.raises(StrategyError, match=r"FailsLater\.on_bar failed") as raised:
+        run_simulation(parse_config(text, base_dir=tmp_path))
+    assert getattr(raised.value, "report_dir", None) == tmp_path / "report"
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["complete"] is False and "ZeroDivisionError" in summary["reason"]
+    assert summary["fills"] == 3
+
+
+class FailsLater(Strategy):
+    """Trades three times, then breaks."""
+
+    def __init__(self) -> None:
+        self.bars = 0
+
+    def on_bar(self, bar):  # type: ignore[no-untyped-def]
+        self.bars += 1
+        if self.bars <= 3:
+            return self.broker.buy(bar.symbol, 1)
+        if self.bars == 100:
+            return 1 / 0
+        return None
+
+
+def test_a_bad_csv_row_mid_file_leaves_a_partial_report(tmp_path: Path) -> None:
+    rows = [f"2026-03-02T14:{minute:02d}:00Z,100,101,99,100,1000" for minute in range(31, 59)]
+    rows[20] = "2026-03-02T14:51:00Z,100,101,99,abc,1000"
+    (tmp_path / "bars.csv").write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    text = """
+broker: {adapter: paper, initial_balance: 100000, seed: 1}
+models: {latency: none}
+prices: {sources: [{source: csv, path: bars.csv, symbol: X}]}
+strategy: {class: "tests.acceptance.test_interrupts:FailsLater"}
+report: {out: report}
+"""
+    with pytest.raises(BrokerError, match=r"bars\.csv, line 22: close must be a number"):
+        run_simulation(parse_config(text, base_dir=tmp_path))
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["complete"] is False and "line 22" in summary["reason"] and summary["fills"] == 3
+
+
+def test_a_report_replaces_an_older_one_whole(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "orders.csv").write_text("an older run\n")
+    (report / "notes.txt").write_text("not ours\n")
+    config = ROOT / "configs" / "demo.yaml"
+    run_simulation(config, out=report)
+    assert not (report / "notes.txt").exists()  # the folder is this run's, nothing else
+    assert "an older run" not in (report / "orders.csv").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_out_pointing_at_a_file_fails_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file")
+    process = subprocess.run(
+        [sys.executable, "-m", "broker_sim", "run", str(ROOT / "configs" / "demo.yaml"), "-o", str(tmp_path / "taken")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 2
+    assert f"report folder {tmp_path / 'taken'}: {tmp_path / 'taken'} is a file, not a folder" in process.stderr
