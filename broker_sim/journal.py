@@ -137,6 +137,8 @@ class JournalInfo:
     #: How many changes it holds, and the clock time of the last one or of the last snapshot (None: neither).
     changes: int
     last_time: float | None
+    #: The clock time of the last change (None: none yet): a resumed replay goes on from there.
+    last_change_time: float | None = None
 
     @property
     def initial_balance(self) -> float:
@@ -245,7 +247,9 @@ def _meta(connection: sqlite3.Connection, path: Path) -> dict[str, str]:
         rows = connection.execute("SELECT key, value FROM meta").fetchall()
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
-            raise JournalError(f"journal {path} is not a broker-sim journal (a SQLite file without its tables)") from None
+            raise JournalError(
+                f"journal {path} is not a broker-sim journal (a SQLite file without its tables)"
+            ) from None
         raise
     meta = dict(rows)
     if meta.get("application") != APPLICATION:
@@ -284,7 +288,7 @@ def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> Journal
         last_time = max(times) if times else None
     except sqlite3.DatabaseError as exc:
         raise JournalError(f"journal {path} is corrupt or not a broker-sim journal: {exc}") from None
-    return JournalInfo(path, version, account_id, meta.get("created_at", ""), settings, count, last_time)
+    return JournalInfo(path, version, account_id, meta.get("created_at", ""), settings, count, last_time, last_change)
 
 
 def read_info(path: str | Path) -> JournalInfo:
@@ -633,7 +637,9 @@ def _rows(connection: sqlite3.Connection, path: Path, after: int) -> Iterator[Ch
                         raise JournalError(
                             f"journal {path}: change #{seq} is of unknown kind {kind!r} (a newer broker-sim?)"
                         ) from None
-                    raise JournalError(f"journal {path}: change #{seq} ({kind}) is corrupt: a field is missing") from None
+                    raise JournalError(
+                        f"journal {path}: change #{seq} ({kind}) is corrupt: a field is missing"
+                    ) from None
                 except (ValueError, TypeError, AttributeError, BrokerError, cattrs.BaseValidationError) as exc:
                     raise JournalError(f"journal {path}: change #{seq} ({kind}) is corrupt: {exc}") from None
     except sqlite3.DatabaseError as exc:

@@ -310,10 +310,15 @@ class _Run:
         try:
             with self.stop:
                 async with broker:
+                    if getattr(broker, "journal", None) is not None:  # resumed: don't reuse its client order ids
+                        known = await broker.list_orders("all")
+                        for _, view in strategies:
+                            view.continue_numbering(known)
                     for strategy, _ in strategies:
                         self._call(strategy.on_start)
                     if first:
-                        await self._replay(broker, strategies, owners, itertools.chain([first], blocks))
+                        replay = _resumed(broker, itertools.chain([first], blocks))
+                        await self._replay(broker, strategies, owners, replay)
                     if self.streams.live_sources:
                         await self._live(broker, strategies, owners)
                     if simulated:
@@ -460,6 +465,39 @@ class _Run:
                 self.stop.check()
         finally:
             _restore_gc(thresholds)
+
+
+def _resumed(
+    broker: Broker, blocks: Iterator[list[tuple[float, MarketData]]]
+) -> Iterator[list[tuple[float, MarketData]]]:
+    """The replay's blocks, for an account that resumed from a journal without the events it has seen: those
+    before its last change, and those of a symbol up to the latest it had seen. Events at the very moment of the
+    last change come again (a strategy that must not act twice on one bar gives its orders client order ids)."""
+    point = getattr(broker, "resume_point", None)
+    last, seen = point() if point is not None else (None, {})
+    if last is None and not seen:
+        yield from blocks
+        return
+    horizon = max([*seen.values(), last if last is not None else -math.inf])
+    skipped = 0
+    for block in blocks:
+        if block[0][0] <= horizon:
+            kept = [
+                (seconds, event)
+                for seconds, event in block
+                if not (last is not None and seconds < last)
+                and not (event.symbol in seen and event.timestamp.timestamp() <= seen[event.symbol])
+            ]
+            skipped += len(block) - len(kept)
+            if kept:
+                yield kept
+            continue
+        if skipped:
+            log.info("resumed from the journal: %d market event(s) already seen were skipped", skipped)
+            skipped = 0
+        yield block
+    if skipped:
+        log.info("resumed from the journal: %d market event(s) already seen were skipped", skipped)
 
 
 async def _open_orders(broker: Broker) -> list[Order]:

@@ -42,6 +42,18 @@ class StrategyBroker(Broker):
     def _new_client_order_id(self) -> str:
         return f"{self._prefix}{next(self._ids)}"
 
+    def continue_numbering(self, orders: Iterable[Order]) -> None:
+        """Number this view's next orders after the highest ``<name>-<n>`` among `orders` (an account resumed
+        from a journal), so a restarted strategy never reuses a client order id its account still holds."""
+        prefix = self._prefix
+        highest = 0
+        for order in orders:
+            client_order_id = order.client_order_id
+            if self._numbered(client_order_id):
+                highest = max(highest, int(client_order_id[len(prefix) :]))
+        if highest:
+            self._ids = itertools.count(highest + 1)
+
     def _numbered(self, client_order_id: str) -> bool:
         """Whether the id is one this view generated: ``<name>-<n>``."""
         prefix = self._prefix

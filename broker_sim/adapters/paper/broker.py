@@ -296,7 +296,7 @@ class PaperBroker(Broker):
         try:
             if next(self.state.orders(), None) is not None:
                 raise BrokerError(f"journal {path}: connect the broker before it trades, so it starts from the journal")
-            last_time = journal.info.last_time
+            last_time = journal.info.last_change_time
             if isinstance(self.clock, SimulatedClock) and last_time is not None and last_time > self.clock.time():
                 await self.clock.advance_to(last_time)
             snapshot, count = journal.recover_into(self.state)
@@ -328,6 +328,14 @@ class PaperBroker(Broker):
         seen = {symbol: event.timestamp for symbol, event in self._recovered_market.items()}
         seen.update((symbol, event.timestamp) for symbol, event in self._market.items())
         return seen
+
+    def resume_point(self) -> tuple[float | None, dict[str, float]]:
+        """Where a replay that resumes this account goes on: the clock time of the journal's last change (None
+        without one) and, per symbol, the POSIX time of the latest market event the account had seen when it was
+        last closed. A resumed replay skips events before the last change, and those a symbol had seen."""
+        journal = self.journal
+        last = journal.info.last_change_time if journal is not None else None
+        return last, {symbol: stamp.timestamp() for symbol, stamp in self.market_seen().items()}
 
     def _check_journal(self) -> None:
         if self.journal is None and self.settings.journal is not None:

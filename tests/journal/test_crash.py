@@ -1,0 +1,93 @@
+"""Kill -9 at random moments: a journaled paper session loses nothing it announced, and duplicates nothing.
+
+A session process (``session.py``) trades on a simulated clock; the test reads what it announces and kills it
+(SIGKILL) after a seeded, random number of lines, i.e. at a random point of its work: between any two changes,
+inside a commit, while it writes a snapshot. After each kill the journal is checked (`checks.check_account`), and
+the next process resumes from it. At the end one process runs to completion and the account is checked again.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SLOW
+from tests.journal.checks import check_account
+
+SESSION = Path(__file__).with_name("session.py")
+ROOT = Path(__file__).resolve().parents[2]
+#: Kills in the loop: at least 20 in CI, many more with --slow.
+KILLS = 200 if SLOW else 20
+BARS = 4000 if SLOW else 600
+
+
+def _start(journal: Path, seed: int, bars: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, str(SESSION), str(journal), str(seed), str(bars)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _read(process: subprocess.Popen[str], told: set[str], orders: list[str], limit: int | None) -> bool:
+    """Read the session's lines (at most `limit`, None: to the end); True if it said DONE."""
+    assert process.stdout is not None
+    count = 0
+    for line in process.stdout:
+        kind, *rest = line.split()
+        if kind == "F":
+            told.add(rest[0])
+        elif kind == "O":
+            orders.append(rest[0])
+        elif kind == "DONE":
+            return True
+        count += 1
+        if limit is not None and count >= limit:
+            return False
+    return False
+
+
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    rng = random.Random(14)
+    journal = tmp_path / "account.db"
+    told: set[str] = set()
+    announced: list[str] = []
+    kills = 0
+    for _ in range(KILLS):
+        process = _start(journal, 3, BARS)
+        done = _read(process, told, announced, rng.randint(1, 120))
+        if not done:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        # What it printed before it died was told to the strategy: read it all.
+        done = _read(process, told, announced, None) or done
+        process.wait()
+        assert process.returncode in (0, -signal.SIGKILL), process.stderr.read() if process.stderr else ""
+        if process.stderr is not None:
+            process.stderr.close()
+        if process.stdout is not None:
+            process.stdout.close()
+        stored = check_account(journal, told)
+        assert set(announced) <= {o.id for o in stored.orders}
+        if done:
+            break
+    assert kills >= min(KILLS, 20)
+    process = _start(journal, 3, BARS)
+    assert _read(process, told, announced, None), process.stderr.read() if process.stderr else ""
+    process.wait()
+    assert process.returncode == 0
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+    stored = check_account(journal, told)
+    assert len(told) == len(stored.fills) > 100
+    assert not stored.state.open_orders() or all(
+        o.time_in_force.value == "gtc" or o.status.value == "held" for o in stored.state.open_orders()
+    )
