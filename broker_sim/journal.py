@@ -239,7 +239,20 @@ def _check_header(path: Path) -> None:
 
 def _read_only(path: Path) -> sqlite3.Connection:
     uri = f"{path.resolve().as_uri()}?mode=ro"
-    return sqlite3.connect(uri, uri=True, isolation_level=None)
+    return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0)
+
+
+def _in_use(path: Path) -> JournalError:
+    """The error for a journal another process is writing (its writer locks the file for itself)."""
+    try:
+        holder = path.with_name(path.name + ".lock").read_text().strip()
+    except OSError:
+        holder = ""
+    who = f" (pid {holder})" if holder.isdigit() else ""
+    return JournalError(
+        f"journal {path} is in use by another process{who}: one process at a time may trade an account, and its "
+        "journal can be read once that process has stopped"
+    )
 
 
 def _meta(connection: sqlite3.Connection, path: Path) -> dict[str, str]:
@@ -287,6 +300,8 @@ def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> Journal
         times = [t for t in (last_change, last_snapshot) if t is not None]
         last_time = max(times) if times else None
     except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc):
+            raise _in_use(path) from None
         raise JournalError(f"journal {path} is corrupt or not a broker-sim journal: {exc}") from None
     return JournalInfo(path, version, account_id, meta.get("created_at", ""), settings, count, last_time, last_change)
 
@@ -494,6 +509,8 @@ class Journal:
                     _migrate(connection, info.schema_version)
                     info = attrs.evolve(info, schema_version=SCHEMA_VERSION)
             except sqlite3.Error as exc:
+                if "locked" in str(exc):
+                    raise _in_use(path) from None
                 raise JournalError(f"journal {path} cannot be opened for writing: {exc}") from None
             return cls(path, connection, lock, info, sync=sync, clock=clock, snapshot_every=snapshot_every)
         except BaseException:

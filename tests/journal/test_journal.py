@@ -1,0 +1,303 @@
+"""The journal: recovery, refusals that leave the file untouched, one writer at a time, resume, schema."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from broker_sim import Bar, JournalError, OrderRequest, PaperBroker, SimulatedClock
+from broker_sim.journal import SCHEMA_VERSION, Journal, read_account, read_info
+from tests.journal.checks import check_account
+
+T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+
+
+def _broker(path: Path, **kwargs: object) -> PaperBroker:
+    options: dict[str, object] = {
+        "seed": 11,
+        "journal": path,
+        "clock": SimulatedClock(T0),
+        "session": "always",
+        "latency": "none",
+    }
+    options.update(kwargs)
+    return PaperBroker(100_000, **options)  # type: ignore[arg-type]
+
+
+def _bar(minute: int, price: float) -> Bar:
+    stamp = datetime.fromtimestamp(T0.timestamp() + 60 * minute, UTC)
+    return Bar("X", stamp, price, price + 0.5, price - 0.5, price, 1e6, 60.0)
+
+
+async def _trade(broker: PaperBroker) -> None:
+    """A few fills and a working limit order (it holds a reservation) and a working sell (it holds shares)."""
+    await broker.update_market(_bar(0, 100.0))
+    await broker.buy("X", 10)
+    await broker.sell("X", 4)
+    await broker.submit_order(OrderRequest("X", "buy", 5, "limit", "gtc", limit_price=90.0, client_order_id="dip"))
+    await broker.submit_order(OrderRequest("X", "sell", 3, "limit", "gtc", limit_price=130.0))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def _write(tmp_path: Path) -> Path:
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:
+        await _trade(broker)
+    return path
+
+
+def _written(tmp_path: Path) -> Path:
+    return asyncio.run(_write(tmp_path))
+
+
+async def test_recovery_rebuilds_cash_positions_orders_reservations_and_fills(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:
+        await _trade(broker)
+        account = await broker.get_account()
+        positions = await broker.get_positions()
+        orders = await broker.list_orders("all")
+        reservations = dict(broker.reservations())
+        fills = broker.state.fills
+    async with _broker(path) as again:
+        assert await again.get_account() == account
+        assert await again.get_positions() == positions
+        assert await again.list_orders("all") == orders
+        assert dict(again.reservations()) == reservations
+        assert again.state.fills == fills
+        # Working orders keep working: the limit buy fills when the price comes down to it.
+        await again.update_market(_bar(5, 89.0))
+        dip = await again.get_order_by_client_id("dip")
+        assert dip.status.value == "filled"
+        # A client order id the account holds stays taken after a restart.
+        same = await again.submit_order(
+            OrderRequest("X", "buy", 5, "limit", "gtc", limit_price=90.0, client_order_id="dip")
+        )
+        assert same.id == dip.id
+    check_account(path)
+
+
+async def test_recovery_without_snapshots_replays_every_change(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:
+        await _trade(broker)
+        account = await broker.get_account()
+        orders = await broker.list_orders("all")
+    connection = sqlite3.connect(path)
+    connection.execute("DELETE FROM snapshots")
+    connection.commit()
+    connection.close()
+    async with _broker(path) as again:
+        assert (await again.get_account()).cash == account.cash
+        assert await again.list_orders("all") == orders
+
+
+async def test_a_fill_recorded_twice_is_booked_once(tmp_path: Path) -> None:
+    path = await _write(tmp_path)
+    before = read_account(path)
+    connection = sqlite3.connect(path)
+    seq, payload = connection.execute(
+        "SELECT seq, payload FROM changes WHERE kind = 'Execution' ORDER BY seq LIMIT 1"
+    ).fetchone()
+    last = connection.execute("SELECT max(seq) FROM changes").fetchone()[0]
+    connection.execute(
+        "INSERT INTO changes (seq, kind, time, payload) VALUES (?, 'Execution', 0, ?)", (last + 1, payload)
+    )
+    connection.execute("DELETE FROM snapshots")
+    connection.commit()
+    connection.close()
+    after = read_account(path)
+    assert after.fills == before.fills
+    assert after.state.ledger.cash == before.state.ledger.cash
+    async with _broker(path) as broker:
+        assert broker.journal is not None and broker.journal.duplicates_skipped == 1
+        assert len(broker.state.fills) == len(before.fills)
+
+
+def test_every_kind_of_change_has_a_journal_record() -> None:
+    import typing
+
+    from broker_sim import changes
+    from broker_sim.journal import CHANGE_KINDS
+
+    assert set(CHANGE_KINDS.values()) == set(typing.get_args(changes.Change))
+
+
+def _refused(path: Path, match: str) -> None:
+    digest, size = _digest(path), path.stat().st_size
+    with pytest.raises(JournalError, match=match) as raised:
+        asyncio.run(_open_and_trade(path))
+    assert str(path) in str(raised.value)
+    assert _digest(path) == digest and path.stat().st_size == size
+    with pytest.raises(JournalError):
+        read_account(path)
+    assert _digest(path) == digest
+
+
+async def _open_and_trade(path: Path) -> None:
+    async with _broker(path) as broker:
+        await _trade(broker)
+
+
+def test_a_truncated_journal_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    _refused(path, "truncated")
+
+
+def test_a_corrupt_journal_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    data = bytearray(path.read_bytes())
+    for offset in range(2048, len(data), 1024):  # scribble over every page after the first two
+        data[offset + 8 : offset + 200] = b"\xa5" * 192
+    path.write_bytes(bytes(data))
+    _refused(path, "corrupt")
+
+
+def test_a_file_that_is_not_a_journal_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("my trading notes\n")
+    _refused(path, "not a broker-sim journal")
+
+
+def test_a_journal_of_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    connection.commit()
+    connection.close()
+    _refused(path, "newer broker-sim")
+
+
+def test_a_journal_of_another_account_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    digest = _digest(path)
+    with pytest.raises(JournalError, match="belongs to account") as raised:
+        _broker(path, seed=12)
+    assert str(path) in str(raised.value)
+    with pytest.raises(JournalError, match="belongs to account"):
+        _broker(path, account_id="someone-else")
+    with pytest.raises(JournalError, match="initial_balance"):
+        PaperBroker(5_000, seed=11, journal=path)
+    assert _digest(path) == digest
+
+
+def test_a_row_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE changes SET payload = '{\"fill\": 3}' WHERE seq = 2")
+    connection.execute("DELETE FROM snapshots")
+    connection.commit()
+    connection.close()
+    digest = _digest(path)
+    with pytest.raises(JournalError, match=r"change #2 .*corrupt"):
+        read_account(path)
+    with pytest.raises(JournalError, match=r"change #2"):
+        asyncio.run(_open_and_trade(path))
+    assert _digest(path) == digest
+
+
+_HOLD = """
+import asyncio, sys
+from datetime import UTC, datetime
+from broker_sim import PaperBroker, SimulatedClock
+
+async def main():
+    broker = PaperBroker(100_000, seed=11, journal=sys.argv[1], clock=SimulatedClock(datetime(2024, 1, 2, tzinfo=UTC)))
+    async with broker:
+        print("open", flush=True)
+        sys.stdin.readline()
+
+asyncio.run(main())
+"""
+
+
+def test_a_second_process_is_refused(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        digest = _digest(path)
+        with pytest.raises(JournalError, match=rf"in use by another process \(pid {holder.pid}\)"):
+            asyncio.run(_open_and_trade(path))
+        with pytest.raises(JournalError, match="in use"):
+            read_account(path)
+        assert _digest(path) == digest
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
+    asyncio.run(_open_and_trade(path))  # free again once the first process ended
+
+
+async def test_a_second_broker_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    async with _broker(path):
+        with pytest.raises(JournalError, match="in use"):
+            await _broker(path).connect()
+
+
+async def test_a_journaled_broker_must_connect_before_it_trades(tmp_path: Path) -> None:
+    broker = _broker(tmp_path / "account.db")
+    with pytest.raises(Exception, match="connect the broker first"):
+        await broker.buy("X", 1)
+
+
+def test_a_journal_keeps_the_settings_and_a_migration_path(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    info = read_info(path)
+    assert info.schema_version == SCHEMA_VERSION
+    assert info.settings["initial_balance"] == 100_000 and info.settings["account"] == "cash"
+    assert info.changes > 0 and info.last_change_time is not None
+    connection = sqlite3.connect(path)
+    payloads = [json.loads(p) for (p,) in connection.execute("SELECT payload FROM changes")]
+    connection.close()
+    assert all(isinstance(p, dict) for p in payloads)
+
+
+def test_journal_sync_full_is_accepted_and_a_bad_mode_is_a_config_error(tmp_path: Path) -> None:
+    from broker_sim import ConfigError
+
+    assert _broker(tmp_path / "a.db", journal_sync="full").settings.journal_sync == "full"
+    with pytest.raises(ConfigError, match="journal_sync"):
+        _broker(tmp_path / "b.db", journal_sync="sometimes")
+    with pytest.raises(JournalError, match="journal_sync"):
+        Journal.open(tmp_path / "c.db", account_id=None, settings={"initial_balance": 1}, sync="x", clock=lambda: 0.0)
+
+
+async def test_snapshots_are_written_as_the_journal_grows(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:
+        assert broker.journal is not None
+        broker.journal.snapshot_every = 10
+        broker.journal._next_snapshot = 10
+        await broker.update_market(_bar(0, 100.0))
+        for _ in range(20):
+            await broker.buy("X", 1)
+        fills = broker.state.fills
+    connection = sqlite3.connect(path)
+    snapshots = connection.execute("SELECT seq FROM snapshots ORDER BY seq").fetchall()
+    connection.close()
+    assert len(snapshots) == 2 and snapshots[-1][0] == read_info(path).changes
+    async with _broker(path) as again:
+        assert again.state.fills == fills
