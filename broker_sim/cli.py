@@ -274,6 +274,119 @@ class MyStrategy(Strategy):
 
 
 @app.command()
+def paper(
+    config: ConfigPath,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", help="Play replay sources (synthetic, csv) this many times faster than real time.", min=0.001),
+    ] = 1.0,
+    dashboard: Annotated[bool, typer.Option(help="Show the live dashboard (off: log lines only).")] = True,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder (default: the config's report.out).")
+    ] = None,
+) -> None:
+    """Run a paper-trading session on the real-time clock with a live dashboard, until the sources end or Ctrl-C
+    / SIGTERM. With broker.journal the account survives: working orders stay in the journal, and the next
+    session on the same journal carries on from them. Live sources (websocket) stream as they come; replay
+    sources (synthetic, csv) are played in real time (--speed to hurry them), stamped with the present."""
+    import asyncio
+
+    from broker_sim.dashboard import Dashboard
+    from broker_sim.simulation import arun_simulation
+
+    try:
+        loaded = load_config(config)
+    except BrokerError as exc:
+        raise _fail(exc) from None
+    journal = loaded.broker.get("journal") if isinstance(loaded.broker, dict) else None
+    if not journal:
+        err.print(
+            "[bold yellow]warning:[/] no broker.journal in the config: the account is lost when the session stops",
+            highlight=False,
+        )
+    board = Dashboard(out, title=f"paper session: {config.name}" + (f" · journal {journal}" if journal else ""))
+    watch = board.attach if dashboard and out.is_terminal else None
+
+    async def session() -> Result:
+        try:
+            result = await arun_simulation(loaded, out=out_dir, realtime=speed, watch=watch)
+        except BaseException as exc:
+            await board.stop(f"stopped: {_stop_words(exc)}")
+            raise
+        await board.stop("finished: the sources ended")
+        return result
+
+    started = time.perf_counter()
+    try:
+        result = asyncio.run(session())
+    except RunInterrupted as exc:
+        err.print(f"[bold yellow]{exc}[/]: the account is in its journal{_partial(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[bold yellow]interrupted[/]", highlight=False)
+        raise typer.Exit(code=130) from None
+    except StrategyError as exc:
+        err.print(f"[bold red]error:[/] {exc}{_partial(exc)}", highlight=False, soft_wrap=True)
+        if exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        raise typer.Exit(code=1) from None
+    except BrokerError as exc:
+        err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    _summary(result, time.perf_counter() - started)
+
+
+def _stop_words(exc: BaseException) -> str:
+    if isinstance(exc, RunInterrupted | KeyboardInterrupt):
+        return str(exc) or "interrupted"
+    return describe_error(exc)
+
+
+@app.command()
+def account(
+    journal: Annotated[Path, typer.Argument(help="The account's journal file (broker.journal).", show_default=False)],
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Also write the account's report (CSV/JSON/HTML, as a run's) into this folder."),
+    ] = None,
+    fills: Annotated[int, typer.Option("--fills", help="How many of the latest fills to list.", min=0)] = 20,
+) -> None:
+    """Print a paper account from its journal: balance, positions, open orders, latest fills. The file is only
+    read; a journal in use by a running session can be read once it stops."""
+    from broker_sim.dashboard import AccountView, account_tables, latest
+    from broker_sim.journal import read_account
+
+    try:
+        stored = read_account(journal)
+    except BrokerError as exc:
+        raise _fail(exc) from None
+    ledger = stored.state.ledger
+    info = stored.info
+    positions = tuple(sorted(ledger.positions(), key=lambda p: p.symbol))
+    view = AccountView(
+        title=f"account {info.account_id}",
+        account=ledger.account(),
+        positions=positions,
+        orders=tuple(stored.state.open_orders()),
+        fills=tuple(latest(stored.fills, fills)),
+        status=(
+            f"{journal}: {info.changes:,} changes, {len(stored.orders):,} orders, created {info.created_at}, "
+            f"schema {info.schema_version}"
+        ),
+        total_fills=len(stored.fills),
+    )
+    out.print(account_tables(view))
+    if export is not None:
+        from broker_sim.report.account import export_account
+
+        try:
+            folder = export_account(stored, export)
+        except BrokerError as exc:
+            raise _fail(exc) from None
+        out.print(f"report: {folder}")
+
+
+@app.command()
 def init(
     config: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("broker-sim.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,

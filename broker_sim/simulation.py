@@ -42,7 +42,9 @@ from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, Trad
 from broker_sim.report.spool import Spool
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import StrategyBroker
+from broker_sim.streams.base import ReplaySource
 from broker_sim.streams.manager import PriceStreamManager
+from broker_sim.streams.realtime import RealtimeReplay
 from broker_sim.wiring import build_broker, build_source, load_config, plugin_manager
 
 __all__ = ["RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
@@ -93,13 +95,20 @@ async def arun_simulation(
     progress: Callable[[int, int | None], None] | None = None,
     subscribers: Iterable[Callable[[MarketData], Any]] = (),
     env: Mapping[str, str] | None = None,
+    realtime: float | None = None,
+    watch: Callable[[Broker], Any] | None = None,
 ) -> Result:
     """`run_simulation` for code already inside an event loop. `progress(events_done, estimated_total)` is
     called every few thousand events; `subscribers` (sync or async callables, e.g. a dashboard) receive every
-    market event through the run's `PriceStreamManager`, under its delivery policy."""
+    market event through the run's `PriceStreamManager`, under its delivery policy.
+
+    `realtime` (a speed, 1 for real time) makes the run a paper session: the real-time clock, and the replay
+    sources played in real time as live ones (`RealtimeReplay`), `realtime` times faster than their stamps say.
+    `watch(broker)` is called once the broker is connected (a journaled account recovered), before any event."""
     if not isinstance(config, Config):
         config = load_config(config, env=env)
-    run = _Run(config, progress)
+    run = _Run(config, progress, realtime=realtime)
+    run.watch = watch
     for subscriber in subscribers:
         run.streams.subscribe(subscriber)
     return await run.execute(out)
@@ -108,14 +117,22 @@ async def arun_simulation(
 class _Run:
     """One run's wiring and state."""
 
-    def __init__(self, config: Config, progress: Callable[[int, int | None], None] | None) -> None:
+    def __init__(
+        self, config: Config, progress: Callable[[int, int | None], None] | None, *, realtime: float | None = None
+    ) -> None:
         self.config = config
         self.progress = progress
+        self.realtime = realtime
+        self.watch: Callable[[Broker], Any] | None = None
         self.manager = plugin_manager(config)
         registry = build_registry(self.manager)
         self.streams = PriceStreamManager()
+        self.wall_clock = RealtimeClock()
         for spec in config.prices.sources:
-            self.streams.add_source(build_source(config, registry, spec))
+            source = build_source(config, registry, spec)
+            if realtime is not None and isinstance(source, ReplaySource):
+                source = RealtimeReplay(source, self.wall_clock, speed=realtime)
+            self.streams.add_source(source)
         self.pending: deque[OrderEvent] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
         #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
@@ -291,14 +308,14 @@ class _Run:
         report holds everything up to that moment (``complete: false`` and the reason when it stopped early),
         then the stop is raised again."""
         target = self._report_target(out)
-        simulated = self.config.prices.clock == "simulated"
+        simulated = self.config.prices.clock == "simulated" and self.realtime is None
         blocks = self.streams.replay_blocks()
         first = next(blocks, None)
         if simulated:
             start = first[0][0] if first else 0.0
             clock: Clock = SimulatedClock(start, auto_advance=False)
         else:
-            clock = RealtimeClock()
+            clock = self.wall_clock
         broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
         strategies = self._strategies(broker)
         owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
@@ -314,6 +331,8 @@ class _Run:
                         known = await broker.list_orders("all")
                         for _, view in strategies:
                             view.continue_numbering(known)
+                    if self.watch is not None:
+                        self.watch(broker)
                     for strategy, _ in strategies:
                         self._call(strategy.on_start)
                     if first:

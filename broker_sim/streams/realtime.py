@@ -1,0 +1,44 @@
+"""A replay source played in real time, as a live source: for a paper session (`broker-sim paper`) on data that
+is not a live feed (``synthetic``, a CSV file).
+
+Each event is delivered when its offset from the first event has passed on the clock (divided by `speed`), and is
+stamped with the moment it is delivered, so the account sees it as a live event of now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import attrs
+
+from broker_sim.clock import Clock
+from broker_sim.models import MarketData
+from broker_sim.streams.base import ReplaySource
+
+__all__ = ["RealtimeReplay"]
+
+
+class RealtimeReplay:
+    """`source` (a replay source) as a live one on `clock` (a real-time clock), `speed` times faster than its
+    own time stamps say (1: as written)."""
+
+    def __init__(self, source: ReplaySource, clock: Clock, *, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0, got {speed!r}")
+        self.source = source
+        self.clock = clock
+        self.speed = float(speed)
+        self.name = f"{getattr(source, 'name', type(source).__name__)} (real time)"
+
+    async def __aiter__(self) -> AsyncIterator[MarketData]:
+        clock, speed = self.clock, self.speed
+        first: float | None = None
+        began = clock.time()
+        for seconds, event in self.source.timed_events():
+            if first is None:
+                first = seconds
+            delay = began + (seconds - first) / speed - clock.time()
+            if delay > 0:
+                await clock.sleep(delay)
+            yield attrs.evolve(event, timestamp=datetime.fromtimestamp(clock.time(), UTC))
