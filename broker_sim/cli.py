@@ -278,7 +278,9 @@ def paper(
     config: ConfigPath,
     speed: Annotated[
         float,
-        typer.Option("--speed", help="Play replay sources (synthetic, csv) this many times faster than real time.", min=0.001),
+        typer.Option(
+            "--speed", help="Play replay sources (synthetic, csv) this many times faster than real time.", min=0.001
+        ),
     ] = 1.0,
     dashboard: Annotated[bool, typer.Option(help="Show the live dashboard (off: log lines only).")] = True,
     out_dir: Annotated[
@@ -320,7 +322,9 @@ def paper(
     try:
         result = asyncio.run(session())
     except RunInterrupted as exc:
-        err.print(f"[bold yellow]{exc}[/]: the account is in its journal{_partial(exc)}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold yellow]{exc}[/]: the account is in its journal{_partial(exc)}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(code=exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("[bold yellow]interrupted[/]", highlight=False)

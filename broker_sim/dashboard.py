@@ -8,6 +8,7 @@ broker's public API (and its order events, for the fills).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -212,10 +213,8 @@ class Dashboard:
             await asyncio.gather(task, return_exceptions=True)
         self.status = status
         if self._broker is not None:
-            try:
+            with contextlib.suppress(Exception):  # the broker itself failed: the screen keeps its last state
                 await self.draw(self._broker)
-            except Exception:  # the broker itself failed: the screen keeps its last state
-                pass
         if self._live is not None:
             self._live.stop()
             self._live = None

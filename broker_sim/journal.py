@@ -176,7 +176,7 @@ def encode_change(change: Change) -> tuple[str, str]:
 
 def decode_change(kind: str, payload: str) -> Change:
     """The change a row's kind and payload describe; raises KeyError for an unknown kind."""
-    return _CONVERTER.structure(_decode(payload), CHANGE_KINDS[kind])  # type: ignore[no-any-return]
+    return _CONVERTER.structure(_decode(payload), CHANGE_KINDS[kind])
 
 
 # -- migrations ------------------------------------------------------------------------------------------------
@@ -281,7 +281,9 @@ def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> Journal
         try:
             version = int(meta["schema_version"])
         except (KeyError, ValueError):
-            raise JournalError(f"journal {path} is corrupt: meta.schema_version is {meta.get('schema_version')!r}")
+            raise JournalError(
+                f"journal {path} is corrupt: meta.schema_version is {meta.get('schema_version')!r}"
+            ) from None
         if version > SCHEMA_VERSION:
             raise JournalError(
                 f"journal {path} was written by a newer broker-sim (schema version {version}; this one reads up "
@@ -429,7 +431,7 @@ def _unique_fills(changes: Iterable[Change], seen: set[str], skipped: list[int])
     """`changes` without a fill whose execution id came before (counted in ``skipped[0]``)."""
     for change in changes:
         if change.__class__ is Execution:
-            execution_id = change.fill.execution_id  # type: ignore[union-attr]
+            execution_id = change.fill.execution_id
             if execution_id:
                 if execution_id in seen:
                     skipped[0] += 1
@@ -478,7 +480,7 @@ class Journal:
     @classmethod
     def open(
         cls,
-        path: str | Path,
+        path: str | os.PathLike[str],
         *,
         account_id: str | None,
         settings: Mapping[str, Any],

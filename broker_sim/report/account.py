@@ -48,9 +48,15 @@ def export_account(stored: StoredAccount, out_dir: str | Path) -> Path:
     created = datetime.fromisoformat(info.created_at) if info.created_at else None
     equity = equity_from_fills(stored.fills, info.initial_balance, created)
     account = stored.state.ledger.account()
-    last = max(
-        [s.timestamp for s in equity] + [e.timestamp for e in stored.market.values()] + [o.updated_at for o in stored.orders]
-    ) if equity or stored.market or stored.orders else None
+    last = (
+        max(
+            [s.timestamp for s in equity]
+            + [e.timestamp for e in stored.market.values()]
+            + [o.updated_at for o in stored.orders]
+        )
+        if equity or stored.market or stored.orders
+        else None
+    )
     if last is not None:
         final = EquitySample(last, account.equity, account.gross_exposure)
         if equity and equity[-1].timestamp == last:

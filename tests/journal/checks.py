@@ -34,8 +34,8 @@ def check_account(path: Path, told_fills: set[str] | None = None) -> StoredAccou
     * every fill has its own execution id, and every fill in `told_fills` (what the strategy was told) is there;
     * no order was recorded twice, and no client order id belongs to two orders;
     * the reservations are those of the working orders: each held by an open order, for no more than it has
-      left, and every open order that is not an exit (exits hold nothing) or a replacement on its way holds one; the ledger's reserved
-      total is their sum.
+      left, and every open order that is not an exit (exits hold nothing) or a replacement on its way holds one;
+      the ledger's reserved total is their sum.
     """
     stored = read_account(path)
     state, ledger = stored.state, stored.state.ledger

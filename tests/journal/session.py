@@ -13,6 +13,7 @@ goes on from the bar of its journal's last change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import sys
@@ -78,19 +79,15 @@ async def trade(broker: PaperBroker, index: int, seed: int) -> None:
         await broker.submit_order(request)
     open_orders = sorted(await broker.list_orders("open"), key=lambda o: o.client_order_id)
     if open_orders and rng.random() < 0.3:
-        try:
+        with contextlib.suppress(BrokerError):  # already ending, or an exit that its entry holds
             await broker.cancel_order(rng.choice(open_orders).id)
-        except BrokerError:
-            pass  # already ending, or an exit that its entry holds
     limits = [o for o in open_orders if o.limit_price is not None and o.parent_id is None and not o.legs]
     if limits and rng.random() < 0.2:
         order = rng.choice(limits)
-        try:
+        with contextlib.suppress(BrokerError):  # not replaceable now
             await broker.replace_order(
                 order.id, limit_price=round(order.limit_price * (1 + rng.uniform(-0.005, 0.005)), 2)
             )
-        except BrokerError:
-            pass  # not replaceable now
 
 
 async def main(path: str, seed: int, bars: int) -> None:

@@ -107,8 +107,8 @@ async def test_a_fill_recorded_twice_is_booked_once(tmp_path: Path) -> None:
     path = await _write(tmp_path)
     before = read_account(path)
     connection = sqlite3.connect(path)
-    seq, payload = connection.execute(
-        "SELECT seq, payload FROM changes WHERE kind = 'Execution' ORDER BY seq LIMIT 1"
+    (payload,) = connection.execute(
+        "SELECT payload FROM changes WHERE kind = 'Execution' ORDER BY seq LIMIT 1"
     ).fetchone()
     last = connection.execute("SELECT max(seq) FROM changes").fetchone()[0]
     connection.execute(

@@ -127,15 +127,15 @@ class PaperSettings:
             float(short_margin),  # type: ignore[arg-type]
             session,
             frozenset(symbols) if symbols is not None else None,
-            history,  # type: ignore[arg-type]
+            history,
             account,
             float(margin_multiplier),  # type: ignore[arg-type]
             float(maintenance_margin_long),  # type: ignore[arg-type]
             float(maintenance_margin_short),  # type: ignore[arg-type]
             liquidate_on_margin_call,
-            Path(journal) if journal is not None else None,  # type: ignore[arg-type]
-            journal_sync,  # type: ignore[arg-type]
-            account_id,  # type: ignore[arg-type]
+            Path(journal) if journal is not None else None,
+            journal_sync,
+            account_id,
         )
 
     @staticmethod
