@@ -6,6 +6,7 @@ internal error (a bug: the traceback is printed).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
 import time
@@ -19,10 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from broker_sim.dashboard import AccountView, Dashboard, account_tables, latest
 from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted
+from broker_sim.journal import read_account
 from broker_sim.plugins import build_registry, create_plugin_manager
-from broker_sim.simulation import Result, StrategyError, run_simulation
+from broker_sim.report.account import export_account
+from broker_sim.simulation import Result, StrategyError, arun_simulation, run_simulation
 from broker_sim.wiring import load_config
 
 __all__ = ["app", "main"]
@@ -291,11 +295,6 @@ def paper(
     / SIGTERM. With broker.journal the account survives: working orders stay in the journal, and the next
     session on the same journal carries on from them. Live sources (websocket) stream as they come; replay
     sources (synthetic, csv) are played in real time (--speed to hurry them), stamped with the present."""
-    import asyncio
-
-    from broker_sim.dashboard import Dashboard
-    from broker_sim.simulation import arun_simulation
-
     try:
         loaded = load_config(config)
     except BrokerError as exc:
@@ -357,8 +356,6 @@ def account(
 ) -> None:
     """Print a paper account from its journal: balance, positions, open orders, latest fills. The file is only
     read; a journal in use by a running session can be read once it stops."""
-    from broker_sim.dashboard import AccountView, account_tables, latest
-    from broker_sim.journal import read_account
 
     try:
         stored = read_account(journal)
@@ -381,8 +378,6 @@ def account(
     )
     out.print(account_tables(view))
     if export is not None:
-        from broker_sim.report.account import export_account
-
         try:
             folder = export_account(stored, export)
         except BrokerError as exc:
