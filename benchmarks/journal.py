@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import platform
 import sqlite3
@@ -91,7 +92,7 @@ async def _recover(path: Path, *, drop_snapshots: bool) -> float:
     from broker_sim import PaperBroker, SimulatedClock
 
     if drop_snapshots:
-        with sqlite3.connect(path) as connection:
+        with contextlib.closing(sqlite3.connect(path)) as connection, connection:
             connection.execute("DELETE FROM snapshots")
     broker = PaperBroker(1_000_000_000, seed=42, session="always", journal=path, clock=SimulatedClock(0.0))
     started = time.perf_counter()
@@ -107,7 +108,7 @@ def startup(folder: Path, changes: int) -> dict[str, float]:
     """Write a journal of about `changes` changes with the storm, then time a restart on it."""
     journal = folder / "startup.db"
     storm(folder, changes // 3, journal)
-    with sqlite3.connect(journal) as connection:
+    with contextlib.closing(sqlite3.connect(journal)) as connection:  # closed: the broker locks the file for itself
         count = connection.execute("SELECT count(*) FROM changes").fetchone()[0]
         snapshot = connection.execute("SELECT max(seq) FROM snapshots").fetchone()[0]
     size = journal.stat().st_size
