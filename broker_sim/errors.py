@@ -68,6 +68,10 @@ class JournalError(ConfigError):
     account's, or in use by another process. The message names the file; the file was left as it was."""
 
 
+class JournalInUse(JournalError):
+    """Another process has the journal open (one process at a time trades an account)."""
+
+
 class OrderTimeout(BrokerError, TimeoutError):
     """`wait_for` gave up: the order did not reach the awaited status within the timeout (clock time)."""
 

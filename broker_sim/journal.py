@@ -57,7 +57,7 @@ from broker_sim.changes import (
     ReplaceRequest,
     StatusChange,
 )
-from broker_sim.errors import BrokerError, JournalError
+from broker_sim.errors import BrokerError, JournalError, JournalInUse
 from broker_sim.ledger import (
     DEFAULT_MAINTENANCE_LONG,
     DEFAULT_MAINTENANCE_SHORT,
@@ -242,14 +242,14 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0)
 
 
-def _in_use(path: Path) -> JournalError:
+def _in_use(path: Path) -> JournalInUse:
     """The error for a journal another process is writing (its writer locks the file for itself)."""
     try:
         holder = path.with_name(path.name + ".lock").read_text().strip()
     except OSError:
         holder = ""
     who = f" (pid {holder})" if holder.isdigit() else ""
-    return JournalError(
+    return JournalInUse(
         f"journal {path} is in use by another process{who}: one process at a time may trade an account, and its "
         "journal can be read once that process has stopped"
     )
@@ -359,7 +359,7 @@ class _Lock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             os.close(fd)
             who = f" (pid {holder})" if holder.isdigit() else ""
-            raise JournalError(
+            raise JournalInUse(
                 f"journal {path} is in use by another process{who}: one process at a time may trade an account"
             ) from None
         os.ftruncate(fd, 0)

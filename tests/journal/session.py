@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import random
 import sys
 from datetime import UTC, datetime
@@ -31,12 +32,17 @@ def price_at(index: int) -> float:
     return 100.0 * (1.0 + 0.05 * math.sin(index / 9.0)) + 0.5 * math.sin(index * 1.7)
 
 
+def say(*words: object) -> None:
+    """One line on stdout in one write: a pipe takes it whole (a kill -9 never leaves half a line)."""
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
+
+
 def told(event: OrderEvent) -> None:
     """What the strategy hears, printed at once (a kill -9 loses nothing already printed)."""
     if event.type is EventType.PENDING_NEW or event.type is EventType.HELD:
-        print("O", event.order.id, event.order.client_order_id, flush=True)
+        say("O", event.order.id, event.order.client_order_id)
     if event.fill is not None:
-        print("F", event.fill.execution_id, flush=True)
+        say("F", event.fill.execution_id)
 
 
 async def trade(broker: PaperBroker, index: int, seed: int) -> None:
@@ -116,9 +122,9 @@ async def main(path: str, seed: int, bars: int) -> None:
                 Bar(SYMBOL, datetime.fromtimestamp(moment, UTC), close, close * 1.002, close * 0.998, close, 1e6, 60.0)
             )
             await trade(broker, index, seed)
-            print("B", index, flush=True)
+            say("B", index)
         await clock.advance(120.0)
-    print("DONE", flush=True)
+    say("DONE")
 
 
 if __name__ == "__main__":

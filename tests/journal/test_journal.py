@@ -241,6 +241,7 @@ def test_a_second_process_is_refused(tmp_path: Path) -> None:
             asyncio.run(_open_and_trade(path))
         with pytest.raises(JournalError, match="in use"):
             read_account(path)
+        _broker(path)  # building is fine (`broker-sim validate`); connecting is what is refused
         assert _digest(path) == digest
     finally:
         assert holder.stdin is not None
@@ -301,3 +302,77 @@ async def test_snapshots_are_written_as_the_journal_grows(tmp_path: Path) -> Non
     assert len(snapshots) == 2 and snapshots[-1][0] == read_info(path).changes
     async with _broker(path) as again:
         assert again.state.fills == fills
+
+
+async def test_a_margin_account_with_a_short_and_a_bracket_recovers_whole(tmp_path: Path) -> None:
+    path = tmp_path / "margin.db"
+    options = {"account": "margin", "allow_short": True}
+    async with _broker(path, **options) as broker:
+        await broker.update_market(_bar(0, 100.0))
+        await broker.sell("X", 20)
+        entry = await broker.submit_order(
+            OrderRequest(
+                "X",
+                "buy",
+                10,
+                "limit",
+                "gtc",
+                limit_price=99.0,
+                order_class="bracket",
+                take_profit={"limit_price": 110.0},
+                stop_loss={"stop_price": 95.0},
+            )
+        )
+        account = await broker.get_account()
+        orders = await broker.list_orders("all")
+        reservations = dict(broker.reservations())
+        assert broker.state.ledger.at_risk
+    assert read_info(path).settings["account"] == "margin"
+    async with _broker(path, **options) as again:
+        assert await again.get_account() == account
+        assert await again.list_orders("all") == orders
+        assert dict(again.reservations()) == reservations
+        assert again.state.ledger.at_risk and again.state.ledger.margin_multiplier == 2.0
+        legs = [await again.get_order(leg) for leg in entry.legs]
+        assert {leg.status.value for leg in legs} == {"held"}
+        # The entry still works after the restart; its fill releases the exits, sized to it.
+        await again.update_market(_bar(1, 98.5))
+        assert (await again.get_order(entry.id)).status.value == "filled"
+        legs = [await again.get_order(leg) for leg in entry.legs]
+        assert {leg.status.value for leg in legs} == {"new"} and {leg.quantity for leg in legs} == {10.0}
+    check_account(path)
+
+
+async def test_exits_left_held_by_a_crash_after_their_entry_filled_are_released_on_recovery(tmp_path: Path) -> None:
+    """A process that died right after an entry's fill was committed, before its exits were released: recovery
+    puts the group in step."""
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:
+        await broker.update_market(_bar(0, 100.0))
+        entry = await broker.submit_order(
+            OrderRequest(
+                "X",
+                "buy",
+                10,
+                "limit",
+                "gtc",
+                limit_price=99.0,
+                order_class="bracket",
+                take_profit={"limit_price": 110.0},
+                stop_loss={"stop_price": 90.0},
+            )
+        )
+        await broker.update_market(_bar(1, 98.5))
+    connection = sqlite3.connect(path)
+    execution = connection.execute("SELECT max(seq) FROM changes WHERE kind = 'Execution'").fetchone()[0]
+    connection.execute("DELETE FROM changes WHERE seq > ?", (execution,))  # what came after the fill never got written
+    connection.execute("DELETE FROM snapshots")
+    connection.commit()
+    connection.close()
+    held = [o for o in read_account(path).orders if o.parent_id == entry.id]
+    assert {o.status.value for o in held} == {"held"}
+    async with _broker(path) as again:
+        legs = [await again.get_order(leg) for leg in entry.legs]
+        assert {leg.status.value for leg in legs} == {"new"}
+        assert (await again.get_order(entry.id)).status.value == "filled"
+    check_account(path)

@@ -3,6 +3,7 @@ hooks (`ModelSet`); orders and money change only through the account's one door 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,7 @@ from broker_sim.errors import (
     InvalidMarketData,
     InvalidOrder,
     JournalError,
+    JournalInUse,
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
@@ -184,7 +186,10 @@ class PaperBroker(Broker):
         #: The account's id: the one given, else derived from the seed; a journal's once connected to it.
         self.account_id = settings.account_id or account_id_for(settings.seed)
         if settings.journal is not None and settings.journal.exists():
-            check_account(read_info(settings.journal), self.account_id, settings.initial_balance)
+            # Refuse a journal of another account at once (`connect` checks everything again). One a running
+            # session has open is no reason to refuse building the broker (`validate`): `connect` says so.
+            with contextlib.suppress(JournalInUse):
+                check_account(read_info(settings.journal), self.account_id, settings.initial_balance)
         super().__init__(clock if clock is not None else SimulatedClock())
         self.settings = settings
         self.seed = settings.seed
