@@ -85,4 +85,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
         if stream is not None:
             stream.close()
     stored = check_account(journal, told)
-    assert len(told) == len(stored.fills) > 100
+    # Every fill told of is there (checked above); a kill between a fill's commit and the strategy hearing of it
+    # leaves at most one fill per kill that was booked but never announced.
+    assert len(stored.fills) > 100
+    assert 0 <= len(stored.fills) - len(told) <= kills
