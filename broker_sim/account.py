@@ -177,7 +177,8 @@ class AccountState:
 
     def _new_order(self, change: NewOrder, replaying: bool) -> Order:
         order, reservation = change.order, change.reservation
-        self._check_new(order)
+        if order.id in self._orders or order.client_order_id in self._client_ids:
+            self._check_new(order)  # raises, naming which id is taken
         exit_order = order.parent_id is not None or order.order_class is OrderClass.OCO
         if order.status is _S.PENDING_NEW and not (exit_order and reservation is None):
             if reservation is None or reservation.order_id != order.id:
@@ -243,8 +244,9 @@ class AccountState:
             or not 0 < fill.quantity < remaining + QTY_EPSILON
         ):
             raise InvalidTransition(f"fill {fill} does not fit order {order.id} ({remaining:g} remaining)")
+        left = max(0.0, remaining - fill.quantity)
         if not replaying:
-            reason = self.ledger.fill_refusal(fill, order.id, max(0.0, remaining - fill.quantity))
+            reason = self.ledger.fill_refusal(fill, order.id, left)
             if reason is not None:
                 raise Refused(reason)
         filled = order.filled_quantity + fill.quantity
@@ -265,7 +267,7 @@ class AccountState:
             event = EventType.PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
-        self.ledger.book_fill(fill, order.id, max(0.0, remaining - fill.quantity))
+        self.ledger.book_fill(fill, order.id, left)
         self._fills.append(fill)
         self._store(updated)
         self._emit(unchecked_event(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))

@@ -211,7 +211,8 @@ class Ledger:
 
     def hold(self, reservation: Reservation) -> None:
         """Hold a planned reservation (replacing any the order had)."""
-        self.release(reservation.order_id)
+        if reservation.order_id in self._reservations:
+            self.release(reservation.order_id)
         self._reservations[reservation.order_id] = reservation
         self._reserved_cash += reservation.cash
         if reservation.shares:
@@ -370,7 +371,7 @@ class Ledger:
         return reason
 
     def _book(self, held: _Holding, fill: Fill) -> None:
-        self.cash -= fill.signed_quantity * fill.price + fill.fee
+        self.cash -= (fill.quantity if fill.side is Side.BUY else -fill.quantity) * fill.price + fill.fee
         self.fees += fill.fee
         held.quantity, held.avg_price, pnl = _after(held.quantity, held.avg_price, fill)
         if pnl:
