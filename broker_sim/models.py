@@ -704,3 +704,10 @@ unchecked_bar: Any = _unchecked_constructor(Bar)
 unchecked_quote: Any = _unchecked_constructor(Quote)
 #: ``unchecked_trade(symbol, timestamp, price, size)``: a `Trade` without validation.
 unchecked_trade: Any = _unchecked_constructor(Trade)
+#: An `Order` built field by field like the others (Order has no validators; this only skips attrs' slower
+#: generic setattr): the order path builds one per order.
+unchecked_order: Any = _unchecked_constructor(Order)
+#: A `Fill` likewise, built twice per execution.
+unchecked_fill: Any = _unchecked_constructor(Fill)
+#: An `OrderEvent` likewise, built for every change of an order.
+unchecked_event: Any = _unchecked_constructor(OrderEvent)

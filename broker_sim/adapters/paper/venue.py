@@ -43,7 +43,6 @@ from broker_sim.models import (
     FINAL_STATUSES,
     Bar,
     EventType,
-    Fill,
     MarketData,
     Order,
     OrderClass,
@@ -53,6 +52,8 @@ from broker_sim.models import (
     Side,
     TimeInForce,
     unchecked_bar,
+    unchecked_fill,
+    unchecked_order,
 )
 
 from .model_set import ModelSet
@@ -81,7 +82,7 @@ def first_snapshot(
     replaces: str | None = None,
 ) -> Order:
     """An order's first snapshot (`pending_new`) from its request."""
-    return Order(
+    return unchecked_order(
         id=order_id,
         client_order_id=client_order_id,
         symbol=request.symbol,
@@ -207,7 +208,8 @@ class Venue:
             self._retire(order.id)
         if order.legs or order.parent_id is not None:
             self._sync_group(order)
-        return self.state.order(order.id) or order
+            return self.state.order(order.id) or order
+        return order
 
     def _retire(self, order_id: str) -> None:
         working = self._working.pop(order_id, None)
@@ -275,6 +277,7 @@ class Venue:
                     order.side,
                     quantity,
                     self.models.cost_per_unit(order, price, self.market.get(order.symbol)),
+                    check_power=False,  # the door checks it when the order is recorded
                 )
                 if isinstance(planned, str):
                     return self._reject_new(order, planned, now)
@@ -336,7 +339,10 @@ class Venue:
             return order
         if order.status is _S.PENDING_NEW:
             now = self.clock.time()
-            waits = order.time_in_force is TimeInForce.OPG or not self._may_work(order, now)
+            session = self.session
+            waits = order.time_in_force is TimeInForce.OPG or not (
+                session.trading(now) or (order.extended_hours and session.extended(now))
+            )
             status, event = (_S.ACCEPTED, EventType.ACCEPTED) if waits else (_S.NEW, EventType.NEW)
             order = self._apply(StatusChange(order_id, status, self.clock.now(), event))
         started = self._start_working(order)
@@ -344,11 +350,6 @@ class Venue:
             for leg_id in self._children.get(order_id, ()):
                 self._arrive(leg_id)  # an oco's exits reach the venue together
         return started
-
-    def _may_work(self, order: Order, posix_time: float) -> bool:
-        """Whether `order` may work at `posix_time`: in a session, or in extended hours if it allows them."""
-        session = self.session
-        return session.trading(posix_time) or (order.extended_hours and session.extended(posix_time))
 
     def _eligible(self, order: Order, market: MarketData | None) -> bool:
         """Whether `order` may be judged on `market`: data stamped inside a session (or in extended hours, for
@@ -528,12 +529,12 @@ class Venue:
                 limit = order.limit_price
                 executed = min(executed, limit) if order.side is Side.BUY else max(executed, limit)
             execution_id = self.ids.next()
-            fill = Fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
+            fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
             fee = self.models.fee(order, fill)
         except ModelError as exc:
             return self._fail(order, str(exc))
         if fee:
-            fill = Fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price, execution_id)
+            fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price, execution_id)
         try:
             return self._apply(Execution(fill))
         except Refused as exc:
