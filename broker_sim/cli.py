@@ -128,11 +128,20 @@ def _format(value: Any) -> str:
             return "-"
         if math.isinf(value):
             return "inf"
-        return f"{value:,.4f}"
+        return f"{value:,.2f}"
     return str(value)
 
 
-_PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "win_rate", "exposure"}
+_PERCENT = {
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "max_drawdown",
+    "win_rate",
+    "time_in_market",
+    "benchmark_return",
+    "alpha",
+}
 #: A run whose orders were rejected or expired more than this often gets a warning line.
 FAILED_ORDERS_WARNING = 0.10
 
@@ -159,14 +168,48 @@ def _warnings(metrics: Any) -> list[str]:
     return warnings
 
 
+#: Metrics fields the summary shows in their own table, or not at all (the notes go beside the missing figures).
+_SHOWN_APART = {"notes", "by_strategy", "by_symbol"}
+_BENCHMARK = {"benchmark", "benchmark_return", "alpha", "beta"}
+
+
+def _title(result: Result) -> str:
+    """The run's name in the summary: the config's report.title, else its file name."""
+    if result.config is not None and result.config.report.title:
+        return result.config.report.title
+    return result.config.path.name if result.config is not None and result.config.path else "run"
+
+
+def _breakdown_table(metrics: Any) -> Table:
+    """Net P&L, fees, fills, round trips and win rate per strategy and per symbol."""
+    table = Table(title="by strategy and symbol")
+    for column in ("", "P&L (net)", "fees", "fills", "round trips", "win rate"):
+        table.add_column(column, justify="left" if not column else "right")
+    for kind, rows in (("strategy", metrics.by_strategy), ("symbol", metrics.by_symbol)):
+        for name, figures in rows.items():
+            table.add_row(
+                f"{kind} {name or '(none)'}",
+                f"{figures.pnl:,.2f}",
+                f"{figures.fees:,.2f}",
+                f"{figures.fills:,}",
+                f"{figures.round_trips:,}",
+                "-" if math.isnan(figures.win_rate) else f"{figures.win_rate:.2%}",
+            )
+    return table
+
+
 def _summary(result: Result, elapsed: float) -> None:
     metrics = result.metrics
-    table = Table(title=f"{result.config.path.name if result.config.path else 'run'}: summary", show_header=False)
+    table = Table(title=f"{_title(result)}: summary", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in type(metrics).__attrs_attrs__:
         value = getattr(metrics, name.name)
-        if name.name == "orders_by_status":
+        if name.name in _SHOWN_APART or (name.name in _BENCHMARK and not metrics.benchmark):
+            continue
+        if isinstance(value, float) and math.isnan(value) and name.name in metrics.notes:
+            shown = f"- ({metrics.notes[name.name]})"
+        elif name.name == "orders_by_status":
             shown = ", ".join(f"{status} {count:,}" for status, count in value.items()) or "-"
         elif name.name == "top_reasons":
             shown = "; ".join(f"{reason} ({count:,})" for reason, count in value) or "-"
@@ -176,6 +219,8 @@ def _summary(result: Result, elapsed: float) -> None:
             shown = _format(value)
         table.add_row(name.name.replace("_", " "), shown)
     out.print(table)
+    if len(metrics.by_strategy) > 1 or len(metrics.by_symbol) > 1:
+        out.print(_breakdown_table(metrics))
     for warning in _warnings(metrics):
         err.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     rate = result.events / elapsed if elapsed > 0 else float("inf")

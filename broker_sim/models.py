@@ -499,7 +499,8 @@ class Fill:
     """One execution. `price` includes slippage; `reference_price` is the price before it; `fee` is in cash.
 
     `execution_id` identifies the execution across restarts and reconnects (de-duplication); empty when the
-    source of the fill gave none.
+    source of the fill gave none. `strategy` names the strategy whose order it filled: set by the simulation
+    runner (from the order's client order id), empty for fills outside a run.
     """
 
     order_id: str
@@ -511,6 +512,7 @@ class Fill:
     timestamp: datetime
     reference_price: float
     execution_id: str = ""
+    strategy: str = ""
 
     @property
     def signed_quantity(self) -> float:

@@ -41,7 +41,7 @@ from broker_sim.report.files import HTML_TRADES, check_target, write_report
 from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
 from broker_sim.report.spool import Spool
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
-from broker_sim.strategy_broker import StrategyBroker
+from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.wiring import build_broker, build_source, load_config, plugin_manager
 
@@ -123,8 +123,10 @@ class _Run:
         self.equity: list[EquitySample] = []
         self.events = 0
         #: Every fill and every order that ended, on disk as they happen: memory stays flat however long the run.
+        #: Which strategy each order is of (filled in with the strategies when the run starts).
+        self.owners = OrderOwners()
         self.fills: Spool[Fill] = Spool.of_fills()
-        self.orders: Spool[Order] = Spool.of_orders()
+        self.orders: Spool[Order] = Spool.of_orders(self.owners)
         self.tally = TradeTally(keep=HTML_TRADES)
         self.outcomes = OrderOutcomes()
         self.stop = StopSignals()
@@ -193,7 +195,12 @@ class _Run:
         fails (a full disk), the run stops at the next event: the report must agree with the account."""
         try:
             fill = event.fill
+            if event.order.legs:
+                self.owners(event.order)  # remember the parent's strategy for its legs
             if fill is not None:
+                strategy = self.owners(event.order)
+                if strategy != fill.strategy:
+                    fill = attrs.evolve(fill, strategy=strategy)
                 self.fills.append(fill)
                 self.tally.add(fill)
             if event.order.status.is_final:
@@ -301,6 +308,7 @@ class _Run:
             clock = RealtimeClock()
         broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
         strategies = self._strategies(broker)
+        self.owners.views = [view for _, view in strategies]
         owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
         broker.add_listener(self._record)
         if owners:
@@ -338,7 +346,13 @@ class _Run:
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
         skipped = sum(getattr(source, "skipped_rows", 0) for source in self.streams.sources)
         metrics = metrics_from(
-            equity, self.tally, len(self.orders), initial, outcomes=self.outcomes, skipped_rows=skipped
+            equity,
+            self.tally,
+            len(self.orders),
+            initial,
+            outcomes=self.outcomes,
+            skipped_rows=skipped,
+            prices=_last_prices(broker),
         )
         reason = None if stopped is None else _stop_reason(stopped)
         try:
@@ -460,6 +474,16 @@ class _Run:
                 self.stop.check()
         finally:
             _restore_gc(thresholds)
+
+
+def _last_prices(broker: Broker) -> dict[str, float] | None:
+    """The broker's last market prices, if it can tell them (the paper broker); positions are marked at these."""
+    last_prices = getattr(broker, "last_prices", None)
+    try:
+        return last_prices() if last_prices is not None else None
+    except Exception:  # the broker itself failed: the report marks at the last fills instead
+        log.exception("reading the last market prices failed")
+        return None
 
 
 async def _open_orders(broker: Broker) -> list[Order]:

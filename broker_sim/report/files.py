@@ -23,7 +23,7 @@ import jinja2
 from broker_sim.errors import ConfigError
 from broker_sim.models import Fill, Order
 from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdowns
-from broker_sim.report.spool import FILL_COLUMNS, ORDER_COLUMNS, Spool, fill_row, order_row, write_rows
+from broker_sim.report.spool import FILL_COLUMNS, ORDER_CSV_COLUMNS, Spool, fill_row, order_row, write_rows
 
 __all__ = ["HTML_TRADES", "check_target", "write_report"]
 
@@ -32,8 +32,15 @@ HTML_TRADES = 500
 
 
 def _json_value(value: Any) -> Any:
+    """`value` for JSON: NaN and inf as null, attrs classes as objects, tuples as lists, all the way down."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if attrs.has(type(value)):
+        return {k: _json_value(v) for k, v in attrs.asdict(value, recurse=False).items()}
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
     return value
 
 
@@ -76,6 +83,14 @@ pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; } img { max-width: 1
 <img alt="equity and drawdown" src="data:image/png;base64,{{ image }}">
 <h2>Metrics</h2>
 <table>{% for name, value in metrics %}<tr><th class="left">{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}</table>
+{% for heading, rows in breakdowns %}<h2>{{ heading }}</h2>
+<table><tr><th class="left">name</th><th>P&amp;L (net)</th><th>realized</th><th>unrealized</th><th>fees</th>
+<th>fills</th><th>round trips</th><th>win rate</th><th>profit factor</th></tr>
+{% for name, b in rows.items() %}<tr><td class="left">{{ name or "(no strategy)" }}</td>
+<td>{{ "{:,.2f}".format(b.pnl) }}</td><td>{{ "{:,.2f}".format(b.realized_pnl) }}</td>
+<td>{{ "{:,.2f}".format(b.unrealized_pnl) }}</td><td>{{ "{:,.2f}".format(b.fees) }}</td><td>{{ b.fills }}</td>
+<td>{{ b.round_trips }}</td><td>{{ pct(b.win_rate) }}</td><td>{{ num(b.profit_factor) }}</td></tr>{% endfor %}
+</table>{% endfor %}
 <h2>Closed trades ({{ trade_count }})</h2>
 {% if trade_count > trades|length %}<p>The first {{ trades|length }} of {{ trade_count }} are shown;
 trades.csv has every fill.</p>{% endif %}
@@ -183,15 +198,17 @@ def _write_files(
         "title": title,
         "complete": complete,
         "reason": reason,
-        **{k: _json_value(v) for k, v in attrs.asdict(metrics).items()},
+        **_json_value(metrics),
     }
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     write_rows(paths["trades"], FILL_COLUMNS, fills.rows() if isinstance(fills, Spool) else map(fill_row, fills))
-    write_rows(paths["orders"], ORDER_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders))
+    write_rows(
+        paths["orders"], ORDER_CSV_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders)
+    )
     series = drawdowns(equity)
     write_rows(
         paths["equity"],
-        ("timestamp", "equity", "exposure", "drawdown"),
+        ("timestamp", "equity", "gross_exposure", "drawdown"),
         (
             [s.timestamp.isoformat(), repr(s.equity), repr(s.exposure), repr(d)]
             for s, d in zip(equity, series, strict=True)
@@ -207,6 +224,9 @@ def _write_files(
         title=title,
         image=base64.b64encode(image).decode("ascii"),
         metrics=[(k.replace("_", " "), _shown(v)) for k, v in attrs.asdict(metrics).items()],
+        breakdowns=[("By strategy", metrics.by_strategy), ("By symbol", metrics.by_symbol)],
+        pct=lambda v: "-" if math.isnan(v) else f"{v:.2%}",
+        num=_shown,
         trades=tally.trades[:HTML_TRADES],
         trade_count=tally.count,
         config_text=config_text,

@@ -219,6 +219,10 @@ class PaperBroker(Broker):
         """
         return self._manager
 
+    def last_prices(self) -> dict[str, float]:
+        """The last market price of every symbol this broker was given data for (what positions are marked at)."""
+        return {symbol: event.price for symbol, event in self._market.items()}
+
     @property
     def fills(self) -> list[Fill]:
         """The fills in memory (all of them unless `history` bounds it), in execution order (a copy)."""
