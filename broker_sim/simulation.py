@@ -40,12 +40,13 @@ from broker_sim.plugins import build_registry
 from broker_sim.report.files import HTML_TRADES, check_target, write_report
 from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
 from broker_sim.report.spool import Spool
+from broker_sim.report.tearsheet import benchmark_curve
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.manager import PriceStreamManager
-from broker_sim.wiring import build_broker, build_source, load_config, plugin_manager
+from broker_sim.wiring import build_broker, build_source, plugin_manager, resolve_config
 
-__all__ = ["RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
+__all__ = ["ConfigSource", "RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
 
 log = logging.getLogger(__name__)
 
@@ -80,37 +81,85 @@ class Result:
     config: Config = attrs.field(repr=False, default=None)
 
 
-def run_simulation(config: Config | str | Path, *, out: str | Path | None = None, **options: Any) -> Result:
-    """Run the config (a `Config` or a YAML path) to the end and return the `Result`; writes the report to
-    `out` (default: the config's ``report.out``; no report when neither is set)."""
-    return asyncio.run(arun_simulation(config, out=out, **options))
+#: What `run_simulation` takes as a config: a `Config`, a YAML file's path, or the YAML's data as a dict.
+ConfigSource = Config | str | Path | Mapping[str, Any]
+ProgressCallback = Callable[[int, int | None], None]
+
+
+def run_simulation(
+    config: ConfigSource,
+    *,
+    out: str | Path | bool | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Result:
+    """Run `config` to the end and return the `Result`.
+
+    `config` is a `Config`, a YAML path, or a dict of the YAML's data (relative paths from the working folder).
+    `overrides` change values by dotted key before the config is checked, as ``--set`` does:
+    ``{"strategy.params.fast": 5, "broker.seed": 7}``. `out` is the report folder; None (the default) means the
+    config's ``report.out``, False means no report files (a notebook looping over parameters).
+    `progress`: a ``progress(events_done, estimated_total)`` callable, or True for a progress bar on stderr,
+    False/None for none. The other options are `arun_simulation`'s."""
+    return asyncio.run(arun_simulation(config, out=out, overrides=overrides, **options))
 
 
 async def arun_simulation(
-    config: Config | str | Path,
+    config: ConfigSource,
     *,
-    out: str | Path | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
+    out: str | Path | bool | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | bool | None = None,
+    status: Callable[[str], None] | None = None,
     subscribers: Iterable[Callable[[MarketData], Any]] = (),
     env: Mapping[str, str] | None = None,
 ) -> Result:
     """`run_simulation` for code already inside an event loop. `progress(events_done, estimated_total)` is
-    called every few thousand events; `subscribers` (sync or async callables, e.g. a dashboard) receive every
-    market event through the run's `PriceStreamManager`, under its delivery policy."""
-    if not isinstance(config, Config):
-        config = load_config(config, env=env)
-    run = _Run(config, progress)
+    called every few thousand events; `status(message)` hears what the run does past the replay ("writing the
+    report to ..."); `subscribers` (sync or async callables, e.g. a dashboard) receive every market event through
+    the run's `PriceStreamManager`, under its delivery policy."""
+    config = resolve_config(config, overrides=overrides, env=env)
+    bar = _ProgressBar() if progress is True else None
+    callback = bar if bar is not None else (progress if callable(progress) else None)
+    run = _Run(config, callback, status)
     for subscriber in subscribers:
         run.streams.subscribe(subscriber)
-    return await run.execute(out)
+    try:
+        return await run.execute(None if out is True else out)
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+class _ProgressBar:
+    """``progress=True``: a rich progress bar on stderr (rich is a dependency already)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("replay", total=total)
+        self.bar.update(self.task, completed=done, total=max(total or done, done))
+
+    def stop(self) -> None:
+        self.bar.stop()
 
 
 class _Run:
     """One run's wiring and state."""
 
-    def __init__(self, config: Config, progress: Callable[[int, int | None], None] | None) -> None:
+    def __init__(
+        self, config: Config, progress: ProgressCallback | None, status: Callable[[str], None] | None = None
+    ) -> None:
         self.config = config
         self.progress = progress
+        self.status = status
         self.manager = plugin_manager(config)
         registry = build_registry(self.manager)
         self.streams = PriceStreamManager()
@@ -121,6 +170,8 @@ class _Run:
         #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
         self.failure: BrokerError | None = None
         self.equity: list[EquitySample] = []
+        #: The last market prices at each equity sample (empty when the adapter cannot tell them).
+        self.prices: list[dict[str, float]] = []
         self.events = 0
         #: Every fill and every order that ended, on disk as they happen: memory stays flat however long the run.
         #: Which strategy each order is of (filled in with the strategies when the run starts).
@@ -223,7 +274,9 @@ class _Run:
     async def _sample(self, broker: Broker) -> None:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
         account = await broker.get_account()
+        prices = _last_prices(broker) or {}
         self.equity.append(EquitySample(broker.clock.now(), account.equity, account.gross_exposure))
+        self.prices.append(prices)
 
     def _processor(
         self,
@@ -293,7 +346,7 @@ class _Run:
 
     # -- the run --------------------------------------------------------------------------------------------
 
-    async def execute(self, out: str | Path | None) -> Result:
+    async def execute(self, out: str | Path | bool | None) -> Result:
         """Run to the end, or until stopped (a signal, a failing strategy, bad data, a lost feed): either way the
         report holds everything up to that moment (``complete: false`` and the reason when it stopped early),
         then the stop is raised again."""
@@ -345,6 +398,10 @@ class _Run:
         # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
         skipped = sum(getattr(source, "skipped_rows", 0) for source in self.streams.sources)
+        prices = self.prices if len(self.prices) == len(equity) else [{} for _ in equity]
+        benchmark = benchmark_curve(
+            [sample.timestamp for sample in equity], prices, initial, self.config.report.benchmark
+        )
         metrics = metrics_from(
             equity,
             self.tally,
@@ -352,11 +409,13 @@ class _Run:
             initial,
             outcomes=self.outcomes,
             skipped_rows=skipped,
-            prices=_last_prices(broker),
+            prices=prices[-1],
+            benchmark=benchmark[1] if benchmark else None,
+            benchmark_name=benchmark[0] if benchmark else "",
         )
         reason = None if stopped is None else _stop_reason(stopped)
         try:
-            report_dir = self._write_report(target, metrics, equity, self.fills, self.orders, reason)
+            report_dir = self._write_report(target, metrics, equity, reason, prices, benchmark)
         finally:
             if stopped is not None:
                 self.fills.close()
@@ -367,9 +426,11 @@ class _Run:
             raise stopped
         return Result(account, self.orders, self.fills, equity, metrics, report_dir, self.events, self.config)
 
-    def _report_target(self, out: str | Path | None) -> Path | None:
-        """Where the report goes, refused before the run if it cannot be a folder."""
-        if out is not None:
+    def _report_target(self, out: str | Path | bool | None) -> Path | None:
+        """Where the report goes (None: nowhere), refused before the run if it cannot be a folder."""
+        if out is False:
+            return None
+        if out is not None and out is not True:
             return check_target(out)
         if self.config.report.out:
             return check_target(self.config.resolve(self.config.report.out))
@@ -410,24 +471,29 @@ class _Run:
         target: Path | None,
         metrics: Metrics,
         equity: tuple[EquitySample, ...],
-        fills: Spool[Fill],
-        orders: Spool[Order],
         reason: str | None,
+        prices: list[dict[str, float]],
+        benchmark: tuple[str, list[float]] | None,
     ) -> Path | None:
         if target is None:
             return None
+        if self.status is not None:
+            self.status(f"writing the report to {target}")
         title = self.config.report.title or (self.config.path.stem if self.config.path else "broker-sim run")
         write_report(
             target,
             metrics=metrics,
             equity=equity,
-            fills=fills,
-            orders=orders,
+            fills=self.fills,
+            orders=self.orders,
             title=title,
             config_text=self.config.text,
             tally=self.tally,
             complete=reason is None,
             reason=reason,
+            prices=prices,
+            benchmark=benchmark,
+            tearsheet=self.config.report.tearsheet,
         )
         return target
 

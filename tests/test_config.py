@@ -89,7 +89,11 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
         ("fast: 10,", "fast: 40,", r":14: strategy\.params\.fast: SmaCross: need 0 < fast < slow"),
         ("SmaCross\n", "SmaCros\n", r":13: strategy\.class: .*has no class 'SmaCros'; strategies there: SmaCross"),
         ("adapter: paper", "adapter: papr", r":2: broker\.adapter: unknown adapter 'papr'; valid: paper"),
-        ("report:", "reprot:", r":15: reprot: unknown key 'reprot'; valid keys: broker, models, prices, strategy"),
+        (
+            "report:",
+            "reprot:",
+            r":15: reprot: unknown key 'reprot' \(did you mean 'report'\?\); valid keys: broker, models, prices, strategy",
+        ),
         ("  initial_balance: 100000", "  initial_balance: [1]", r":3: broker\.initial_balance: initial_balance must"),
         ("  out: reports/run", "  out: reports/run\n  equity_interval: soon", r":17: report\.equity_interval: "),
         ("symbols: [AAPL]", "symbols: [AAPL", r"run\.yaml:11: not valid YAML"),

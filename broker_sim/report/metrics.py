@@ -227,9 +227,11 @@ def compute_metrics(
     risk_free_rate: float = 0.0,
     periods_per_year: int = 252,
     prices: Mapping[str, float] | None = None,
+    benchmark: tuple[str, Sequence[float]] | None = None,
 ) -> Metrics:
     """The run's metrics; `equity` must end with the final sample (its equity is the final equity). `prices` are
-    the last market prices open positions are valued at in the breakdowns (default: each symbol's last fill)."""
+    the last market prices open positions are valued at in the breakdowns (default: each symbol's last fill);
+    `benchmark` is the benchmark's name and its values at the equity samples' times."""
     tally = TradeTally(keep=0)
     for fill in fills:
         tally.add(fill)
@@ -241,6 +243,8 @@ def compute_metrics(
         risk_free_rate=risk_free_rate,
         periods_per_year=periods_per_year,
         prices=prices,
+        benchmark=benchmark[1] if benchmark else None,
+        benchmark_name=benchmark[0] if benchmark else "",
     )
 
 

@@ -98,3 +98,7 @@ def test_day23_trades_and_orders_csv_name_each_rows_strategy(day23: Path) -> Non
         assert figures["fills"] == sum(1 for row in fills if row["strategy"] == name)
     html = (day23 / "report.html").read_text()
     assert "By strategy" in html and "By symbol" in html
+    for section in ("summary", "returns", "drawdowns", "attribution", "trades", "orders", "closed-trades"):
+        assert f'id="{section}"' in html
+    assert "buy and hold equal-weight AAPL, MSFT, NVDA" in html  # the default benchmark: the traded symbols
+    assert summary["benchmark"] == "buy and hold equal-weight AAPL, MSFT, NVDA"
