@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import inspect
 import itertools
 import logging
@@ -67,7 +68,10 @@ class StrategyError(BrokerError):
 
 @attrs.frozen(slots=True)
 class Result:
-    """What a run produced: the final account, every order and fill, the equity curve, the metrics."""
+    """What a run produced: the final account, every order and fill, the equity curve, the metrics.
+
+    With the ``[dataframes]`` extra (pandas), `fills_df`, `trades_df`, `orders_df`, `equity_df` and `returns`
+    give them as DataFrames for a notebook."""
 
     account: Account
     #: Every order (in the order they ended; those still working at the end last) and every fill; both are read
@@ -79,6 +83,33 @@ class Result:
     report_dir: Path | None = None
     events: int = 0
     config: Config = attrs.field(repr=False, default=None)
+    #: The benchmark's name and its value at each equity sample (None without prices).
+    benchmark: tuple[str, tuple[float, ...]] | None = attrs.field(repr=False, default=None)
+
+    def fills_df(self) -> Any:
+        """Every fill as a pandas DataFrame (trades.csv's columns, strategy included)."""
+        return _frames().fills_frame(self.fills)
+
+    def trades_df(self) -> Any:
+        """Every round trip (FIFO within a strategy and symbol) as a DataFrame, with net P&L and holding time."""
+        return _frames().trades_frame(self.fills)
+
+    def orders_df(self) -> Any:
+        """Every order in its final status as a DataFrame (orders.csv's columns, strategy included)."""
+        return _frames().orders_frame(self.orders)
+
+    def equity_df(self) -> Any:
+        """The equity curve indexed by time: equity, gross_exposure, drawdown (and benchmark, if any)."""
+        return _frames().equity_frame(self.equity, self.benchmark)
+
+    def returns(self, daily: bool = True) -> Any:
+        """The equity's returns as a pandas Series: daily closes (as the metrics use) or per sample."""
+        return _frames().returns_series(self.equity, daily)
+
+
+def _frames() -> Any:
+    """`broker_sim.report.frames`, imported on first use: pandas is an optional extra."""
+    return importlib.import_module("broker_sim.report.frames")
 
 
 #: What `run_simulation` takes as a config: a `Config`, a YAML file's path, or the YAML's data as a dict.
@@ -424,7 +455,17 @@ class _Run:
             if isinstance(stopped, BrokerError):
                 stopped.report_dir = report_dir  # type: ignore[attr-defined]
             raise stopped
-        return Result(account, self.orders, self.fills, equity, metrics, report_dir, self.events, self.config)
+        return Result(
+            account,
+            self.orders,
+            self.fills,
+            equity,
+            metrics,
+            report_dir,
+            self.events,
+            self.config,
+            (benchmark[0], tuple(benchmark[1])) if benchmark else None,
+        )
 
     def _report_target(self, out: str | Path | bool | None) -> Path | None:
         """Where the report goes (None: nowhere), refused before the run if it cannot be a folder."""

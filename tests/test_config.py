@@ -92,7 +92,8 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
         (
             "report:",
             "reprot:",
-            r":15: reprot: unknown key 'reprot' \(did you mean 'report'\?\); valid keys: broker, models, prices, strategy",
+            r":15: reprot: unknown key 'reprot' \(did you mean 'report'\?\); "
+            r"valid keys: broker, models, prices, strategy",
         ),
         ("  initial_balance: 100000", "  initial_balance: [1]", r":3: broker\.initial_balance: initial_balance must"),
         ("  out: reports/run", "  out: reports/run\n  equity_interval: soon", r":17: report\.equity_interval: "),
