@@ -10,6 +10,7 @@ import math
 import sys
 import time
 import traceback
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +42,51 @@ err = Console(stderr=True)
 _PROGRESS_MIN_EVENTS = 200_000
 
 ConfigPath = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a config value by dotted key, e.g. strategy.params.fast=5 (repeatable; VALUE read as YAML).",
+    ),
+]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Override broker.seed.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"broker-sim {_installed_version()}", highlight=False)
+        raise typer.Exit()
+
+
+def _installed_version() -> str:
+    try:
+        return metadata.version("broker-sim")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Run config-driven trading simulations on the paper broker and read their reports."""
+
+
+def _overrides(sets: list[str] | None, seed: int | None) -> dict[str, str | int]:
+    """``--set KEY=VALUE`` and ``--seed`` as `run_simulation` overrides; a malformed one is a `ConfigError`."""
+    overrides: dict[str, str | int] = {}
+    for item in sets or ():
+        key, sign, value = item.partition("=")
+        if not sign or not key.strip():
+            raise ConfigError(f"--set takes KEY=VALUE (e.g. strategy.params.fast=5), got {item!r}")
+        overrides[key.strip()] = value
+    if seed is not None:
+        overrides["broker.seed"] = seed
+    return overrides
 
 
 def _fail(exc: BaseException) -> typer.Exit:
@@ -63,10 +109,12 @@ def run(
         Path | None, typer.Option("--out", "-o", help="Report folder (default: the config's report.out).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on long runs.")] = True,
+    sets: SetOption = None,
+    seed: SeedOption = None,
 ) -> None:
     """Run the simulation CONFIG describes, write its report, print a summary."""
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, overrides=_overrides(sets, seed))
     except BrokerError as exc:
         raise _fail(exc) from None
     started = time.perf_counter()
@@ -90,8 +138,13 @@ def run(
             task_id = bar.add_task(config.name, total=total)
         bar.update(task_id, completed=done, total=max(total or done, done))
 
+    def status(message: str) -> None:
+        if task_id is not None:
+            bar.stop()
+        err.print(f"{message} ...", highlight=False, soft_wrap=True)
+
     try:
-        result = run_simulation(loaded, out=out_dir, progress=report)
+        result = run_simulation(loaded, out=out_dir, progress=report, status=status)
     except RunInterrupted as exc:
         bar.stop()
         err.print(f"[bold yellow]{exc}[/]{_partial(exc)}", highlight=False, soft_wrap=True)
@@ -230,10 +283,10 @@ def _summary(result: Result, elapsed: float) -> None:
 
 
 @app.command()
-def validate(config: ConfigPath) -> None:
+def validate(config: ConfigPath, sets: SetOption = None, seed: SeedOption = None) -> None:
     """Check CONFIG without running it: keys, types, names, parameters, files, strategy classes."""
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, overrides=_overrides(sets, seed))
     except BrokerError as exc:
         raise _fail(exc) from None
     strategies = ", ".join(s.class_ for s in loaded.all_strategies)

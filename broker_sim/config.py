@@ -11,11 +11,10 @@ whose message reads ``configs/demo.yaml:12: models.slippage.bps: bps must be >= 
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +23,7 @@ import cattrs
 import yaml
 from cattrs.gen import make_dict_structure_fn, override
 
-from broker_sim.errors import ConfigError
+from broker_sim.errors import ConfigError, did_you_mean
 
 __all__ = [
     "MODEL_KINDS",
@@ -377,12 +376,6 @@ def _valid_keys(path: KeyPath) -> list[str]:
 
 
 # -- loading ---------------------------------------------------------------------------------------------------
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """``" (did you mean 'params'?)"`` when `name` is close to one of `choices` (difflib), else ``""``."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _override_value(text: Any) -> Any:
