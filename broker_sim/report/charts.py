@@ -18,6 +18,11 @@ __all__ = ["equity_chart", "pnl_chart", "returns_histogram", "rolling_chart"]
 _BLUE, _GREY, _RED, _GREEN = "#1f5fa8", "#888888", "#c0392b", "#2e8b57"
 
 
+def _thousands(value: float, _position: int) -> str:
+    """An axis tick in cash: thousands separated, no decimals."""
+    return f"{value:,.0f}"
+
+
 def _figure(width: float, height: float, rows: int = 1, **options: Any) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
@@ -95,6 +100,8 @@ def pnl_chart(groups: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> byte
         axes.barh(names, values, color=[_GREEN if v >= 0 else _RED for v in values])
         axes.axvline(0, color=_GREY, linewidth=0.8)
         axes.set_title(f"net P&L {heading}", fontsize=10)
+        axes.locator_params(axis="x", nbins=4)
+        axes.xaxis.set_major_formatter(_thousands)
         axes.invert_yaxis()
         axes.grid(alpha=0.3, axis="x")
     return _png(figure)

@@ -22,7 +22,16 @@ __all__ = ["DEFINITIONS", "PERCENT", "render_html", "shown"]
 
 #: Figures shown as percentages.
 PERCENT = frozenset(
-    {"total_return", "cagr", "annual_volatility", "max_drawdown", "win_rate", "time_in_market", "benchmark_return"}
+    {
+        "total_return",
+        "cagr",
+        "annual_volatility",
+        "max_drawdown",
+        "win_rate",
+        "time_in_market",
+        "benchmark_return",
+        "alpha",
+    }
 )
 #: Figures shown as money (two decimals, thousands separators).
 MONEY = frozenset(
