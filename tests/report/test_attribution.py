@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from broker_sim import PaperBroker, Trade
 from broker_sim.cli import app
-from broker_sim.models import Fill, Side
+from broker_sim.clock import SimulatedClock
+from broker_sim.models import Fill, OrderRequest, Side
 from broker_sim.report import EquitySample, closed_trades, compute_metrics
+from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
@@ -102,3 +105,22 @@ def test_day23_trades_and_orders_csv_name_each_rows_strategy(day23: Path) -> Non
         assert f'id="{section}"' in html
     assert "buy and hold equal-weight AAPL, MSFT, NVDA" in html  # the default benchmark: the traded symbols
     assert summary["benchmark"] == "buy and hold equal-weight AAPL, MSFT, NVDA"
+
+
+async def test_a_brackets_exit_belongs_to_the_strategy_of_its_entry() -> None:
+    broker = PaperBroker(clock=SimulatedClock(T0), latency="none", session="always")
+    owners = OrderOwners([StrategyBroker(broker, "scalper"), StrategyBroker(broker, "other")])
+    seen: list[tuple[str, str]] = []
+    broker.add_listener(lambda event: event.fill and seen.append((event.order.id, owners(event.order))))
+    await broker.update_market(Trade("AAPL", T0, 100.0, 10))
+    view = owners.views[0]
+    entry = await view.submit_order(
+        OrderRequest("AAPL", "buy", 5, order_class="bracket", take_profit={"limit_price": 101.0},
+                     stop_loss={"stop_price": 99.0})
+    )  # fmt: skip
+    await broker.clock.advance(1)
+    await broker.update_market(Trade("AAPL", T0 + timedelta(seconds=5), 101.5, 10))
+    await broker.clock.advance(1)
+    exit_ids = set(entry.legs)
+    assert any(order_id in exit_ids for order_id, _ in seen), seen  # the take-profit filled
+    assert {owner for _, owner in seen} == {"scalper"}
