@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import importlib.util
 import inspect
 import itertools
 import logging
@@ -433,9 +434,10 @@ class _Run:
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
         skipped = sum(getattr(source, "skipped_rows", 0) for source in self.streams.sources)
         prices = self.prices if len(self.prices) == len(equity) else [{} for _ in equity]
-        benchmark = benchmark_curve(
-            [sample.timestamp for sample in equity], prices, initial, self.config.report.benchmark
-        )
+        wanted = self.config.report.benchmark
+        benchmark = benchmark_curve([sample.timestamp for sample in equity], prices, initial, wanted)
+        if wanted and benchmark is None:
+            log.warning("report.benchmark %s had no price in the run: the report has no benchmark", wanted)
         metrics = metrics_from(
             equity,
             self.tally,
@@ -471,14 +473,19 @@ class _Run:
         )
 
     def _report_target(self, out: str | Path | bool | None) -> Path | None:
-        """Where the report goes (None: nowhere), refused before the run if it cannot be a folder."""
+        """Where the report goes (None: nowhere), refused before the run if it cannot be a folder, or if it
+        asks for a tearsheet without quantstats installed."""
         if out is False:
             return None
         if out is not None and out is not True:
-            return check_target(out)
-        if self.config.report.out:
-            return check_target(self.config.resolve(self.config.report.out))
-        return None
+            target = check_target(out)
+        elif self.config.report.out:
+            target = check_target(self.config.resolve(self.config.report.out))
+        else:
+            return None
+        if self.config.report.tearsheet and importlib.util.find_spec("quantstats") is None:
+            raise self.config.error_at(("report", "tearsheet"), "needs quantstats: pip install 'broker-sim[tearsheet]'")
+        return target
 
     async def _final_account(self, broker: Broker) -> Account:
         """The account at the end; after a failure, the last equity sample stands in if the broker cannot say."""

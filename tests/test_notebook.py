@@ -114,3 +114,16 @@ async def test_a_standalone_paper_broker_starts_its_clock_at_the_first_market_da
         await broker.update_market(Bar("AAPL", stale, 1.0, 1.0, 1.0, 1.0, 1))
     assert await broker.get_account() == account  # nothing changed
     assert not math.isnan(account.equity)
+
+
+def test_a_configured_benchmark_symbol_is_bought_and_held(tmp_path: Path) -> None:
+    result = run_simulation(
+        DAY23, overrides={"prices.sources.0.count": 300, "report.benchmark": "NVDA"}, out=tmp_path / "r"
+    )
+    assert result.metrics.benchmark == "buy and hold NVDA"
+    first, last = result.equity[0], result.equity[-1]
+    name, values = result.benchmark
+    assert values[0] == pytest.approx(result.metrics.initial_balance)
+    assert result.metrics.benchmark_return == pytest.approx(values[-1] / values[0] - 1)
+    assert first.timestamp < last.timestamp
+    assert "buy and hold NVDA" in (tmp_path / "r" / "report.html").read_text()
