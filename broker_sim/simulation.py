@@ -31,6 +31,8 @@ from types import CoroutineType
 from typing import Any
 
 import attrs
+from rich.console import Console
+from rich.progress import Progress
 
 from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
@@ -157,7 +159,7 @@ async def arun_simulation(
     for subscriber in subscribers:
         run.streams.subscribe(subscriber)
     try:
-        return await run.execute(None if out is True else out)
+        return await run.execute(out)
     finally:
         if bar is not None:
             bar.stop()
@@ -167,9 +169,6 @@ class _ProgressBar:
     """``progress=True``: a rich progress bar on stderr (rich is a dependency already)."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import Progress
-
         self.bar = Progress(console=Console(stderr=True), transient=True)
         self.task: Any = None
 
