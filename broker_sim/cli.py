@@ -222,7 +222,7 @@ def _warnings(metrics: Any) -> list[str]:
 
 
 #: Metrics fields the summary shows in their own table, or not at all (the notes go beside the missing figures).
-_SHOWN_APART = {"notes", "by_strategy", "by_symbol"}
+_SHOWN_APART = {"notes", "by_strategy", "by_symbol", "reasons_by_status"}
 _BENCHMARK = {"benchmark", "benchmark_return", "alpha", "beta"}
 
 

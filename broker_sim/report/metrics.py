@@ -112,6 +112,8 @@ class Metrics:
     orders_by_status: dict[str, int] = attrs.Factory(dict)
     #: The most common reasons orders were rejected, expired or canceled by the venue, with their counts.
     top_reasons: tuple[tuple[str, int], ...] = ()
+    #: The most common reasons per final status (rejected, expired, canceled), with their counts.
+    reasons_by_status: dict[str, tuple[tuple[str, int], ...]] = attrs.Factory(dict)
     #: Rows the price sources skipped as bad (``on_bad_row: skip``); each is logged with its line.
     skipped_rows: int = 0
     #: Why a figure is missing (NaN), by its name: ``{"cagr": "annualised only for runs of 365 days or more"}``.
@@ -146,13 +148,19 @@ class OrderOutcomes:
     def __init__(self) -> None:
         self.by_status: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.reasons_by_status: dict[str, Counter[str]] = {}
 
     def add(self, order: Order) -> None:
         """Count one order, in its final status (or as it stands at the end of the run)."""
-        self.by_status[order.status.value] += 1
+        status = order.status.value
+        self.by_status[status] += 1
         reason = reason_of(order) if order.status in _EXPLAINED else None
         if reason is not None:
             self.reasons[reason] += 1
+            counter = self.reasons_by_status.get(status)
+            if counter is None:
+                counter = self.reasons_by_status[status] = Counter()
+            counter[reason] += 1
 
 
 _EXPLAINED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED})
@@ -360,6 +368,10 @@ def metrics_from(
         beta=beta,
         orders_by_status=dict(sorted(outcomes.by_status.items())) if outcomes is not None else {},
         top_reasons=tuple(outcomes.reasons.most_common(TOP_REASONS)) if outcomes is not None else (),
+        reasons_by_status={
+            status: tuple(counter.most_common(TOP_REASONS))
+            for status, counter in sorted((outcomes.reasons_by_status if outcomes is not None else {}).items())
+        },
         skipped_rows=skipped_rows,
         notes=notes,
         by_strategy=tally.by_strategy(prices),

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from broker_sim.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from broker_sim.report import EquitySample, closed_trades, compute_metrics, write_report
+from broker_sim.report.metrics import OrderOutcomes, TradeTally, metrics_from
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -373,3 +374,22 @@ def test_an_empty_run_writes_every_file(tmp_path: Path) -> None:
     assert summary["total_return"] == 0.0
     assert summary["cagr"] is None
     assert (tmp_path / "trades.csv").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_orders_by_final_status_come_with_their_reasons(tmp_path: Path) -> None:
+    filled = _order(ROUND_TRIPS[0])
+    poor = attrs.evolve(filled, id="r1", status=OrderStatus.REJECTED, reject_reason="insufficient buying power: 12.5")
+    poorer = attrs.evolve(poor, id="r2", reject_reason="insufficient buying power: 99")
+    short = attrs.evolve(filled, id="r3", status=OrderStatus.REJECTED, reject_reason="shorting is disabled")
+    outcomes = OrderOutcomes()
+    for order in (filled, poor, poorer, short):
+        outcomes.add(order)
+    equity = _daily(10_000.0, 10_050.0)
+    metrics = metrics_from(equity, TradeTally(), 4, 10_000.0, outcomes=outcomes)
+    assert metrics.orders_by_status == {"filled": 1, "rejected": 3}
+    assert metrics.reasons_by_status == {"rejected": (("insufficient buying power", 2), ("shorting is disabled", 1))}
+    write_report(tmp_path, metrics=metrics, equity=equity, fills=[], orders=[filled, poor, poorer, short])
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["reasons_by_status"]["rejected"][0] == ["insufficient buying power", 2]
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "insufficient buying power (2); shorting is disabled (1)" in html
