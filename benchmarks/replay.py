@@ -7,6 +7,7 @@ strategy, report metrics; no report files); for the floor, a plain-Python loop t
 with the stdlib (timestamps parsed) and does the same SMA arithmetic; our speed as a ratio of the floor; and,
 when backtrader is installed (``pip install -e '.[bench]'``), backtrader on the same data. Each part runs in
 its own process, so each peak RSS is its own. The CSV is generated once (seeded) under benchmarks/.data/.
+The bars run around the clock, so the broker trades them with ``session: always`` (as backtrader does).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def ours(path: Path) -> dict[str, float]:
     from broker_sim.wiring import parse_config
 
     text = f"""
-broker: {{adapter: paper, initial_balance: 1000000000, seed: 42}}
+broker: {{adapter: paper, initial_balance: 1000000000, seed: 42, session: always}}
 models:
   slippage: {{model: fixed_bps, bps: 5}}
   latency: {{model: uniform, low: 0.5, high: 2.0}}

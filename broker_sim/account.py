@@ -33,7 +33,16 @@ from broker_sim.changes import (
 )
 from broker_sim.errors import BrokerError, InvalidTransition
 from broker_sim.ledger import Ledger
-from broker_sim.models import FINAL_STATUSES, EventType, Fill, Order, OrderClass, OrderEvent, OrderStatus
+from broker_sim.models import (
+    FINAL_STATUSES,
+    EventType,
+    Fill,
+    Order,
+    OrderClass,
+    OrderEvent,
+    OrderStatus,
+    unchecked_event,
+)
 from broker_sim.orders import amend, transition
 
 __all__ = ["AccountState", "Refused"]
@@ -168,13 +177,14 @@ class AccountState:
 
     def _new_order(self, change: NewOrder, replaying: bool) -> Order:
         order, reservation = change.order, change.reservation
-        self._check_new(order)
+        if order.id in self._orders or order.client_order_id in self._client_ids:
+            self._check_new(order)  # raises, naming which id is taken
         exit_order = order.parent_id is not None or order.order_class is OrderClass.OCO
         if order.status is _S.PENDING_NEW and not (exit_order and reservation is None):
             if reservation is None or reservation.order_id != order.id:
                 raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
             if not replaying:
-                self._check_fits(reservation.cash, reservation.shares, reservation.symbol)
+                self._check_fits(reservation.cash, reservation.shares, reservation.symbol, order=order)
         elif order.status is _S.HELD:
             if order.parent_id is None or reservation is not None:
                 raise InvalidTransition(f"a held order ({order.id}) is an exit of a parent order and holds nothing")
@@ -186,10 +196,14 @@ class AccountState:
         if reservation is not None:
             self.ledger.hold(reservation)
         self._store(order)
-        self._emit(OrderEvent(_FIRST_EVENT[order.status], order, order.created_at))
+        self._emit(unchecked_event(_FIRST_EVENT[order.status], order, order.created_at))
         return order
 
-    def _check_fits(self, cash: float, shares: float, symbol: str, releasing: str | None = None) -> None:
+    def _check_fits(
+        self, cash: float, shares: float, symbol: str, releasing: str | None = None, order: Order | None = None
+    ) -> None:
+        """Raise `Refused` unless the account can hold `cash` and `shares` of `symbol` (what `releasing` holds
+        counts as free); the reason names `order` when given."""
         ledger = self.ledger
         if cash > 0:
             available = ledger.buying_power()
@@ -197,7 +211,8 @@ class AccountState:
             if freed is not None:
                 available += freed.cash
             if not money_covers(available, cash):
-                raise Refused(f"insufficient buying power: needs {cash:.2f}, available {available:.2f}")
+                what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
+                raise Refused(f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}")
         if shares > QTY_EPSILON and shares > ledger.shares_available(symbol, releasing=releasing) + QTY_EPSILON:
             raise Refused(f"cannot reserve {shares:g} {symbol}: they are held by other orders")
 
@@ -214,7 +229,7 @@ class AccountState:
         if self.recorder is not None:
             self.recorder(change)
         self._store(updated)
-        self._emit(OrderEvent(change.event, updated, change.timestamp))
+        self._emit(unchecked_event(change.event, updated, change.timestamp))
         return updated
 
     def _execution(self, change: Execution, replaying: bool) -> Order:
@@ -229,8 +244,9 @@ class AccountState:
             or not 0 < fill.quantity < remaining + QTY_EPSILON
         ):
             raise InvalidTransition(f"fill {fill} does not fit order {order.id} ({remaining:g} remaining)")
+        left = max(0.0, remaining - fill.quantity)
         if not replaying:
-            reason = self.ledger.fill_refusal(fill, order.id, max(0.0, remaining - fill.quantity))
+            reason = self.ledger.fill_refusal(fill, order.id, left)
             if reason is not None:
                 raise Refused(reason)
         filled = order.filled_quantity + fill.quantity
@@ -251,10 +267,10 @@ class AccountState:
             event = EventType.PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
-        self.ledger.book_fill(fill, order.id, max(0.0, remaining - fill.quantity))
+        self.ledger.book_fill(fill, order.id, left)
         self._fills.append(fill)
         self._store(updated)
-        self._emit(OrderEvent(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))
+        self._emit(unchecked_event(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))
         return updated
 
     def _amendment(self, change: Amendment, replaying: bool) -> Order:

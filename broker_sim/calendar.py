@@ -186,6 +186,21 @@ class TradingSession(_Rules):
             day += timedelta(days=1)
         raise ConfigError("the session has no trading day within a year")  # pragma: no cover - days is not empty
 
+    def trading(self, posix_time: float) -> bool:
+        """Whether an order reaching the venue now works at once (open <= t < close); the cached session is
+        read inline (this is on every order's path)."""
+        low, open_, close = self._cache
+        if not low < posix_time <= close:
+            open_, close = self.bounds(posix_time)
+        return open_ <= posix_time < close
+
+    def in_session(self, posix_time: float) -> bool:
+        """Whether market data stamped `posix_time` is inside a session (open <= t <= close)."""
+        low, open_, close = self._cache
+        if not low < posix_time <= close:
+            open_ = self.bounds(posix_time)[0]
+        return open_ <= posix_time
+
     def _window(self, posix_time: float) -> tuple[float, float] | None:
         local = datetime.fromtimestamp(posix_time, self.timezone)
         if local.weekday() not in self.days:

@@ -79,7 +79,7 @@ class Reservation:
 
 def _after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:
     """A holding of `quantity` at `avg_price` after `fill`: (quantity, average price, P&L realized by the fill)."""
-    signed = fill.signed_quantity
+    signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
     price = fill.price
     if quantity == 0 or (quantity > 0) == (signed > 0):
         total = quantity + signed
@@ -171,12 +171,14 @@ class Ledger:
         cash_per_unit: float,
         *,
         releasing: str | None = None,
+        check_power: bool = True,
     ) -> Reservation | str:
         """What an order of `quantity` must hold, or the reason it cannot be placed; changes nothing.
 
         `cash_per_unit` is the caller's estimate of one unit's cost, slippage and fees included; for short sales
         the ledger takes only the margin part of it. `releasing` is an order whose reservation the new one
-        replaces (a replace): what it holds counts as available.
+        replaces (a replace): what it holds counts as available. `check_power=False` leaves the buying power
+        check to the caller (the account's door makes it when the reservation is held).
         """
         held = self._holdings.get(symbol)
         position = held.quantity if held is not None else 0.0
@@ -195,7 +197,7 @@ class Ledger:
             # Margin account: its value, as a long's (buying power already counts the multiplier).
             per_unit = cash_per_unit if self.margin_multiplier is not None else cash_per_unit * self.short_margin
         needed = per_unit * units
-        if units > QTY_EPSILON:
+        if check_power and units > QTY_EPSILON:
             available = self.buying_power()
             freed = self._reservations.get(releasing) if releasing is not None else None
             if freed is not None:
@@ -209,7 +211,8 @@ class Ledger:
 
     def hold(self, reservation: Reservation) -> None:
         """Hold a planned reservation (replacing any the order had)."""
-        self.release(reservation.order_id)
+        if reservation.order_id in self._reservations:
+            self.release(reservation.order_id)
         self._reservations[reservation.order_id] = reservation
         self._reserved_cash += reservation.cash
         if reservation.shares:
@@ -316,7 +319,11 @@ class Ledger:
                 self._take_reserved_shares(symbol, shares)
             if units:
                 self._reserved_cash -= units * reservation.cash_per_unit
-            if shares or units:
+            if remaining is not None and remaining <= QTY_EPSILON:  # the order is done: all of it is used up
+                del self._reservations[reservation.order_id]  # (what `release` would do when the order ends)
+                if not self._reservations:
+                    self._reserved_cash = 0.0
+            elif shares or units:
                 self._reservations[reservation.order_id] = Reservation(
                     reservation.order_id,
                     symbol,
@@ -325,11 +332,16 @@ class Ledger:
                     reservation.cash_units - units,
                     reservation.shares - shares,
                 )
+        before = held.quantity
         self._book(held, fill)
         if fill.side is Side.SELL:
             self._reclaim_shares(symbol, max(0.0, held.quantity))
         margin = self.margin_multiplier is not None
-        self.at_risk = any(h.quantity < 0 or (margin and h.quantity) for h in self._holdings.values())
+        quantity = held.quantity
+        if quantity < 0 or (margin and quantity):
+            self.at_risk = True
+        elif self.at_risk and (before < 0 or (margin and before)):  # it was at risk; is any other holding?
+            self.at_risk = any(h.quantity < 0 or (margin and h.quantity) for h in self._holdings.values())
 
     def _reclaim_shares(self, symbol: str, long_quantity: float) -> None:
         """After a sale left fewer long shares than sell orders were promised, the newest promises become short
@@ -359,7 +371,7 @@ class Ledger:
         return reason
 
     def _book(self, held: _Holding, fill: Fill) -> None:
-        self.cash -= fill.signed_quantity * fill.price + fill.fee
+        self.cash -= (fill.quantity if fill.side is Side.BUY else -fill.quantity) * fill.price + fill.fee
         self.fees += fill.fee
         held.quantity, held.avg_price, pnl = _after(held.quantity, held.avg_price, fill)
         if pnl:
@@ -405,10 +417,16 @@ class Ledger:
     def _power(
         self, cash: float, reserved: float, symbol: str | None = None, quantity: float = 0.0, mark: float | None = None
     ) -> float:
-        long_value, short_value = self._values(symbol, quantity, mark)
         multiplier = self.margin_multiplier
-        if multiplier is None:
+        if multiplier is None:  # a cash account: only shorts count, so longs need no mark
+            short_value = 0.0
+            for other, held in self._holdings.items():
+                if held.quantity < 0 and other != symbol:
+                    short_value -= held.quantity * self.mark(other)
+            if symbol is not None and quantity < 0:
+                short_value -= quantity * (mark if mark is not None else self.mark(symbol))
             return cash - reserved - short_value * (1.0 + self.short_margin)
+        long_value, short_value = self._values(symbol, quantity, mark)
         equity = cash + long_value - short_value
         return (equity - (long_value + short_value) / multiplier) * multiplier - reserved
 

@@ -151,3 +151,50 @@ def test_out_pointing_at_a_file_fails_before_the_run(tmp_path: Path) -> None:
     )
     assert process.returncode == 2
     assert f"report folder {tmp_path / 'taken'}: {tmp_path / 'taken'} is a file, not a folder" in process.stderr
+
+
+async def test_a_live_feed_that_gives_up_leaves_a_partial_report_with_its_fills(tmp_path: Path) -> None:
+    """A websocket feed that delivers three trades, then refuses every reconnect: the run ends with the source's
+    error, and the report written so far (the fill included) is on disk, marked incomplete."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from websockets.asyncio.server import serve
+
+    from broker_sim.simulation import arun_simulation
+
+    connections = 0
+
+    async def feed(connection: object) -> None:
+        nonlocal connections
+        connections += 1
+        if connections == 1:  # later connections close at once, without a message: failures in a row
+            for price in (100.0, 101.0, 102.0):
+                message = {"S": "LIVE", "p": price, "t": datetime.now(UTC).isoformat()}
+                await connection.send(json.dumps(message))  # type: ignore[attr-defined]
+
+    async with serve(feed, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        text = f"""
+broker: {{adapter: paper, initial_balance: 10000, seed: 1, session: always}}
+models: {{latency: none}}
+prices:
+  clock: realtime
+  sources:
+    - source: websocket
+      url: ws://127.0.0.1:{port}
+      kind: trade
+      fields: {{symbol: S, price: p, timestamp: t}}
+      max_retries: 2
+      backoff_initial: 0.01
+strategy: {{class: "tests.test_simulation:FirstTick"}}
+report: {{out: report}}
+"""
+        with pytest.raises(BrokerError, match=r"gave up after 2 failed connection\(s\)"):
+            async with asyncio.timeout(20):
+                await arun_simulation(parse_config(text, base_dir=tmp_path))
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["complete"] is False and "gave up after 2 failed connection(s)" in summary["reason"]
+    assert summary["fills"] == 1
+    trades = (tmp_path / "report" / "trades.csv").read_text().splitlines()
+    assert len(trades) == 2 and ",LIVE," in trades[1]

@@ -273,7 +273,7 @@ class PaperBroker(Broker):
                     function(event)
                 except Exception:
                     log.exception("order event observer %s failed on %s", name, event.type.value)
-        self._publish(event)
+        self._hub.publish(event)  # what `_publish` does, one call less on the order path
 
     # -- market data ----------------------------------------------------------------------------------------
 
@@ -317,14 +317,17 @@ class PaperBroker(Broker):
     # -- orders ---------------------------------------------------------------------------------------------
 
     def _check_supported(self, request: OrderRequest) -> None:
-        where = f"{request.side.value} order for {request.symbol}"
         if self.symbols is not None and request.symbol not in self.symbols:
-            raise InvalidOrder(f"unknown symbol {request.symbol!r} ({where}); tradable: {sorted(self.symbols)}")
+            raise InvalidOrder(
+                f"unknown symbol {request.symbol!r} ({request.side.value} order for {request.symbol}); "
+                f"tradable: {sorted(self.symbols)}"
+            )
         fill_types = self._models.fill_types
         if fill_types is not None and request.type not in fill_types:
             raise InvalidOrder(
                 f"order type {request.type.value} is not supported by fill model {self._models.names['fill']!r} "
-                f"({where}); supported: {', '.join(sorted(t.value for t in fill_types))}"
+                f"({request.side.value} order for {request.symbol}); "
+                f"supported: {', '.join(sorted(t.value for t in fill_types))}"
             )
 
     def _check_client_id(self, client_order_id: str, request: OrderRequest) -> Order | None:

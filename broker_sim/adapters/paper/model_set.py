@@ -10,7 +10,7 @@ from typing import Any
 
 from broker_sim.errors import ConfigError, ModelError
 from broker_sim.hookspecs import Action, FillDecision, HookContext
-from broker_sim.models import Account, Fill, MarketData, Order, OrderType, Side
+from broker_sim.models import Account, Fill, MarketData, Order, OrderType, Side, unchecked_fill
 from broker_sim.plugins import PluginManager, SelectedHook, build_registry
 
 __all__ = ["ModelSet"]
@@ -152,7 +152,7 @@ class ModelSet:
             raise self._error("slippage", f"price {slipped!r} (estimate)", order)
         if order.limit_price is not None and order.side is Side.BUY:
             slipped = min(slipped, order.limit_price)
-        whole = Fill(order.id, order.symbol, order.side, quantity, slipped, 0.0, order.created_at, price)
+        whole = unchecked_fill(order.id, order.symbol, order.side, quantity, slipped, 0.0, order.created_at, price)
         ctx = self._estimate_ctx["commission"]
         ctx.fill_quantity = quantity
         fee = self._commission(order=order, fill=whole, ctx=ctx, quantity=quantity, estimate=True) or 0.0

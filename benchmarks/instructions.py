@@ -1,0 +1,152 @@
+"""Instruction counts of the hot paths, for comparing two versions on a busy machine where wall time is noise.
+
+    python benchmarks/instructions.py [--tree PATH] [--bars-csv PATH]
+
+Runs each workload under valgrind's callgrind (``valgrind`` must be installed) at two sizes and prints, as one
+JSON object, the CPU instructions per unit of the larger run beyond the smaller one (start-up cancels out):
+per market order (latency none, and uniform 0.5-2.0 s), per market update with one resting limit order, and per
+replayed bar of the SMA crossover (`benchmarks/replay.py`'s config). ``--tree`` points at another checkout of
+broker-sim (e.g. a ``git worktree`` of an older commit) to measure that one instead. Counts are deterministic to
+a fraction of a percent (hash seed fixed), so a 10 % budget can be checked on a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+ORDERS = """
+import asyncio, sys
+from datetime import UTC, datetime
+from broker_sim import Bar, PaperBroker, SimulatedClock
+START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+async def run(n, latency):
+    broker = PaperBroker(1e12, seed=42, clock=SimulatedClock(START), latency=latency)
+    await broker.update_market(Bar("AAPL", START, 100, 100.1, 99.9, 100, 1000.0))
+    for i in range(n):
+        order = await (broker.buy("AAPL", 1) if i % 2 == 0 else broker.sell("AAPL", 1))
+        if latency != "none":
+            await broker.wait_for(order.id, "filled")
+latency = "none" if sys.argv[1] == "none" else {"model": "uniform", "low": 0.5, "high": 2.0}
+asyncio.run(run(int(sys.argv[2]), latency))
+"""
+
+RESTING = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from broker_sim import Bar, PaperBroker, SimulatedClock
+START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+bars = [Bar("AAPL", START + timedelta(seconds=i), 100.0, 100.1, 99.9, 100.0, 1000.0) for i in range(1000)]
+async def run(n):
+    broker = PaperBroker(1e12, seed=42, clock=SimulatedClock(START), latency="none")
+    await broker.update_market(bars[0])
+    await broker.buy("AAPL", 1, type="limit", limit_price=1.0, time_in_force="gtc")
+    update = broker.update_market_nowait
+    for _ in range(n // 1000):
+        for bar in bars:
+            update(bar)
+asyncio.run(run(int(sys.argv[1])))
+"""
+
+REPLAY = """
+import sys
+from pathlib import Path
+from broker_sim import run_simulation
+try:
+    from broker_sim.wiring import parse_config
+except ImportError:  # versions before the core reshape
+    from broker_sim.config import parse_config
+from broker_sim.errors import ConfigError
+root = Path(sys.argv[2])
+text = f'''
+broker: {{adapter: paper, initial_balance: 1000000000, seed: 42, session: always}}
+models:
+  slippage: {{model: fixed_bps, bps: 5}}
+  latency: {{model: uniform, low: 0.5, high: 2.0}}
+  fill: {{model: immediate}}
+prices:
+  clock: simulated
+  sources: [{{source: csv, path: '{sys.argv[1]}', symbol: BENCH}}]
+strategy:
+  class: '{root / "examples/sma_cross.py"}:SmaCross'
+  params: {{fast: 10, slow: 30, quantity: 100}}
+report: {{equity_interval: 86400}}
+'''
+try:
+    config = parse_config(text, base_dir=root)
+except ConfigError:  # versions before sessions traded every bar
+    config = parse_config(text.replace(", session: always", ""), base_dir=root)
+run_simulation(config)
+"""
+
+
+def instructions(tree: Path, script: Path, *args: str) -> int:
+    """CPU instructions of one run of `script` with `tree` first on the import path."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, str(script), *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_unit(tree: Path, script: Path, small: int, large: int, *args: str, size_first: bool = False) -> int:
+    """Instructions per unit of work: the difference between a run of `large` units and one of `small`."""
+
+    def sized(n: int) -> list[str]:
+        return [str(n), *args] if size_first else [*args, str(n)]
+
+    difference = instructions(tree, script, *sized(large)) - instructions(tree, script, *sized(small))
+    return round(difference / (large - small))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the broker-sim checkout to measure")
+    parser.add_argument("--orders", type=int, default=2000, help="orders beyond the smaller run")
+    parser.add_argument("--bars", type=int, default=20000, help="replayed bars beyond the smaller run")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (apt install valgrind)")
+    tree = args.tree.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        scripts = {}
+        for name, source in (("orders", ORDERS), ("resting", RESTING), ("replay", REPLAY)):
+            scripts[name] = work / f"{name}.py"
+            scripts[name].write_text(textwrap.dedent(source))
+        sys.path.insert(0, str(HERE))
+        from replay import generate  # the replay benchmark's seeded bars
+
+        small_bars, large_bars = 5000, 5000 + args.bars
+        csvs = {}
+        for n in (small_bars, large_bars):
+            csvs[n] = work / f"bars_{n}.csv"
+            generate(csvs[n], n)
+        replay = [instructions(tree, scripts["replay"], str(csvs[n]), str(tree)) for n in (small_bars, large_bars)]
+        result = {
+            "benchmark": "broker_sim.instructions",
+            "tree": str(tree),
+            "python": sys.version.split()[0],
+            "per_market_order_latency_none": per_unit(tree, scripts["orders"], 500, 500 + args.orders, "none"),
+            "per_market_order_latency_uniform": per_unit(tree, scripts["orders"], 500, 500 + args.orders, "uniform"),
+            "per_update_resting_limit": per_unit(tree, scripts["resting"], 10000, 60000, size_first=True),
+            "per_replayed_bar": round((replay[1] - replay[0]) / args.bars),
+        }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
