@@ -67,10 +67,10 @@ try:
     from broker_sim.wiring import parse_config
 except ImportError:  # versions before the core reshape
     from broker_sim.config import parse_config
+from broker_sim.errors import ConfigError
 root = Path(sys.argv[2])
-session = ", session: always" if sys.argv[3] == "yes" else ""
 text = f'''
-broker: {{adapter: paper, initial_balance: 1000000000, seed: 42{session}}}
+broker: {{adapter: paper, initial_balance: 1000000000, seed: 42, session: always}}
 models:
   slippage: {{model: fixed_bps, bps: 5}}
   latency: {{model: uniform, low: 0.5, high: 2.0}}
@@ -83,7 +83,11 @@ strategy:
   params: {{fast: 10, slow: 30, quantity: 100}}
 report: {{equity_interval: 86400}}
 '''
-run_simulation(parse_config(text, base_dir=root))
+try:
+    config = parse_config(text, base_dir=root)
+except ConfigError:  # versions before sessions traded every bar
+    config = parse_config(text.replace(", session: always", ""), base_dir=root)
+run_simulation(config)
 """
 
 
@@ -117,7 +121,6 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt install valgrind)")
     tree = args.tree.resolve()
-    has_sessions = (tree / "broker_sim" / "calendar.py").exists()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         scripts = {}
@@ -132,10 +135,7 @@ def main() -> None:
         for n in (small_bars, large_bars):
             csvs[n] = work / f"bars_{n}.csv"
             generate(csvs[n], n)
-        replay = [
-            instructions(tree, scripts["replay"], str(csvs[n]), str(tree), "yes" if has_sessions else "no")
-            for n in (small_bars, large_bars)
-        ]
+        replay = [instructions(tree, scripts["replay"], str(csvs[n]), str(tree)) for n in (small_bars, large_bars)]
         result = {
             "benchmark": "broker_sim.instructions",
             "tree": str(tree),

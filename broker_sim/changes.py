@@ -9,11 +9,12 @@ apply the same records again, in order, to rebuild the same state without asking
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import attrs
 
 from broker_sim.ledger import Reservation
-from broker_sim.models import EventType, Fill, Order, OrderRequest, OrderStatus
+from broker_sim.models import EventType, Fill, Order, OrderRequest, OrderStatus, unchecked_constructor
 
 __all__ = [
     "Amendment",
@@ -25,6 +26,9 @@ __all__ = [
     "ReplaceRequest",
     "Replacement",
     "StatusChange",
+    "execution_record",
+    "new_order_record",
+    "status_change_record",
 ]
 
 
@@ -125,3 +129,11 @@ class Notice:
 
 #: Everything `AccountState.apply` takes.
 Change = NewOrder | StatusChange | Execution | Amendment | ReplaceRequest | Replacement | ReplaceRefused | Notice
+
+
+#: Generated constructors of the records the order path makes for every order (`NewOrder(order, reservation)`,
+#: `StatusChange(order_id, status, timestamp, event)`, `Execution(fill)`): the same arguments and defaults,
+#: without attrs' generic setattr (the records have no validators).
+new_order_record: Any = unchecked_constructor(NewOrder)
+status_change_record: Any = unchecked_constructor(StatusChange)
+execution_record: Any = unchecked_constructor(Execution)

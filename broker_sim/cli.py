@@ -11,6 +11,7 @@ import math
 import sys
 import time
 import traceback
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,6 +46,51 @@ err = Console(stderr=True)
 _PROGRESS_MIN_EVENTS = 200_000
 
 ConfigPath = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a config value by dotted key, e.g. strategy.params.fast=5 (repeatable; VALUE read as YAML).",
+    ),
+]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Override broker.seed.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"broker-sim {_installed_version()}", highlight=False)
+        raise typer.Exit()
+
+
+def _installed_version() -> str:
+    try:
+        return metadata.version("broker-sim")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Run config-driven trading simulations on the paper broker and read their reports."""
+
+
+def _overrides(sets: list[str] | None, seed: int | None) -> dict[str, str | int]:
+    """``--set KEY=VALUE`` and ``--seed`` as `run_simulation` overrides; a malformed one is a `ConfigError`."""
+    overrides: dict[str, str | int] = {}
+    for item in sets or ():
+        key, sign, value = item.partition("=")
+        if not sign or not key.strip():
+            raise ConfigError(f"--set takes KEY=VALUE (e.g. strategy.params.fast=5), got {item!r}")
+        overrides[key.strip()] = value
+    if seed is not None:
+        overrides["broker.seed"] = seed
+    return overrides
 
 
 def _fail(exc: BaseException) -> typer.Exit:
@@ -67,10 +113,12 @@ def run(
         Path | None, typer.Option("--out", "-o", help="Report folder (default: the config's report.out).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on long runs.")] = True,
+    sets: SetOption = None,
+    seed: SeedOption = None,
 ) -> None:
     """Run the simulation CONFIG describes, write its report, print a summary."""
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, overrides=_overrides(sets, seed))
     except BrokerError as exc:
         raise _fail(exc) from None
     started = time.perf_counter()
@@ -94,8 +142,13 @@ def run(
             task_id = bar.add_task(config.name, total=total)
         bar.update(task_id, completed=done, total=max(total or done, done))
 
+    def status(message: str) -> None:
+        if task_id is not None:
+            bar.stop()
+        err.print(f"{message} ...", highlight=False, soft_wrap=True)
+
     try:
-        result = run_simulation(loaded, out=out_dir, progress=report)
+        result = run_simulation(loaded, out=out_dir, progress=report, status=status)
     except RunInterrupted as exc:
         bar.stop()
         err.print(f"[bold yellow]{exc}[/]{_partial(exc)}", highlight=False, soft_wrap=True)
@@ -132,11 +185,20 @@ def _format(value: Any) -> str:
             return "-"
         if math.isinf(value):
             return "inf"
-        return f"{value:,.4f}"
+        return f"{value:,.2f}"
     return str(value)
 
 
-_PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "win_rate", "exposure"}
+_PERCENT = {
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "max_drawdown",
+    "win_rate",
+    "time_in_market",
+    "benchmark_return",
+    "alpha",
+}
 #: A run whose orders were rejected or expired more than this often gets a warning line.
 FAILED_ORDERS_WARNING = 0.10
 
@@ -163,14 +225,48 @@ def _warnings(metrics: Any) -> list[str]:
     return warnings
 
 
+#: Metrics fields the summary shows in their own table, or not at all (the notes go beside the missing figures).
+_SHOWN_APART = {"notes", "by_strategy", "by_symbol", "reasons_by_status"}
+_BENCHMARK = {"benchmark", "benchmark_return", "alpha", "beta"}
+
+
+def _title(result: Result) -> str:
+    """The run's name in the summary: the config's report.title, else its file name."""
+    if result.config is not None and result.config.report.title:
+        return result.config.report.title
+    return result.config.path.name if result.config is not None and result.config.path else "run"
+
+
+def _breakdown_table(metrics: Any) -> Table:
+    """Net P&L, fees, fills, round trips and win rate per strategy and per symbol."""
+    table = Table(title="by strategy and symbol")
+    for column in ("", "P&L (net)", "fees", "fills", "round trips", "win rate"):
+        table.add_column(column, justify="left" if not column else "right")
+    for kind, rows in (("strategy", metrics.by_strategy), ("symbol", metrics.by_symbol)):
+        for name, figures in rows.items():
+            table.add_row(
+                f"{kind} {name or '(none)'}",
+                f"{figures.pnl:,.2f}",
+                f"{figures.fees:,.2f}",
+                f"{figures.fills:,}",
+                f"{figures.round_trips:,}",
+                "-" if math.isnan(figures.win_rate) else f"{figures.win_rate:.2%}",
+            )
+    return table
+
+
 def _summary(result: Result, elapsed: float) -> None:
     metrics = result.metrics
-    table = Table(title=f"{result.config.path.name if result.config.path else 'run'}: summary", show_header=False)
+    table = Table(title=f"{_title(result)}: summary", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in type(metrics).__attrs_attrs__:
         value = getattr(metrics, name.name)
-        if name.name == "orders_by_status":
+        if name.name in _SHOWN_APART or (name.name in _BENCHMARK and not metrics.benchmark):
+            continue
+        if isinstance(value, float) and math.isnan(value) and name.name in metrics.notes:
+            shown = f"- ({metrics.notes[name.name]})"
+        elif name.name == "orders_by_status":
             shown = ", ".join(f"{status} {count:,}" for status, count in value.items()) or "-"
         elif name.name == "top_reasons":
             shown = "; ".join(f"{reason} ({count:,})" for reason, count in value) or "-"
@@ -180,6 +276,8 @@ def _summary(result: Result, elapsed: float) -> None:
             shown = _format(value)
         table.add_row(name.name.replace("_", " "), shown)
     out.print(table)
+    if len(metrics.by_strategy) > 1 or len(metrics.by_symbol) > 1:
+        out.print(_breakdown_table(metrics))
     for warning in _warnings(metrics):
         err.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     rate = result.events / elapsed if elapsed > 0 else float("inf")
@@ -189,10 +287,10 @@ def _summary(result: Result, elapsed: float) -> None:
 
 
 @app.command()
-def validate(config: ConfigPath) -> None:
+def validate(config: ConfigPath, sets: SetOption = None, seed: SeedOption = None) -> None:
     """Check CONFIG without running it: keys, types, names, parameters, files, strategy classes."""
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, overrides=_overrides(sets, seed))
     except BrokerError as exc:
         raise _fail(exc) from None
     strategies = ", ".join(s.class_ for s in loaded.all_strategies)

@@ -147,6 +147,13 @@ class SimulatedClock(Clock):
             heapq.heappop(timers)
         return timers[0][0] if timers else None
 
+    def start_at(self, when: datetime | float) -> None:
+        """Set the time of a clock that has nothing scheduled, forward or back (a broker's own clock starting at
+        its first market data). Raises `RuntimeError` if callbacks are scheduled."""
+        if self.next_timer() is not None:
+            raise RuntimeError("start_at: callbacks are scheduled on this clock; it can no longer be restarted")
+        self._now = when.timestamp() if isinstance(when, datetime) else float(when)
+
     def move_to(self, when: float) -> bool:
         """Set the time to `when` for an event stamped `when`, if nothing is due before that event, and return
         True; else change nothing and return False (the caller then awaits ``advance_to(when,

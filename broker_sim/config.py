@@ -10,6 +10,7 @@ whose message reads ``configs/demo.yaml:12: models.slippage.bps: bps must be >= 
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import re
@@ -22,7 +23,7 @@ import cattrs
 import yaml
 from cattrs.gen import make_dict_structure_fn, override
 
-from broker_sim.errors import ConfigError
+from broker_sim.errors import ConfigError, did_you_mean
 
 __all__ = [
     "MODEL_KINDS",
@@ -33,6 +34,8 @@ __all__ = [
     "ReportConfig",
     "SourceLines",
     "StrategyConfig",
+    "apply_overrides",
+    "did_you_mean",
     "parse_text",
     "read_config",
 ]
@@ -162,11 +165,15 @@ class StrategyConfig:
 
 @attrs.frozen(slots=True)
 class ReportConfig:
-    """Where the report goes (relative to the config file) and how finely equity is sampled (seconds)."""
+    """Where the report goes (relative to the config file), how finely equity is sampled (seconds), the
+    benchmark symbol (default: an equal-weight basket of the run's symbols) and whether to add quantstats'
+    tearsheet.html (the ``[tearsheet]`` extra)."""
 
     out: str | None = None
     title: str | None = None
     equity_interval: float = 3600.0
+    benchmark: str | None = None
+    tearsheet: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -331,7 +338,9 @@ def _cattrs_errors(exc: Exception, source: SourceLines) -> ConfigError:
         names = [n.strip() for n in extra.group(1).split(",")]
         valid = _valid_keys(tuple(path))
         first = names[0]
-        return source.error((*path, first), f"unknown key {first!r}; valid keys: {', '.join(valid)}")
+        return source.error(
+            (*path, first), f"unknown key {first!r}{did_you_mean(first, valid)}; valid keys: {', '.join(valid)}"
+        )
     return source.error(tuple(path), message)
 
 
@@ -369,11 +378,99 @@ def _valid_keys(path: KeyPath) -> list[str]:
 # -- loading ---------------------------------------------------------------------------------------------------
 
 
-def read_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+def _override_value(text: Any) -> Any:
+    """An override's value: a string is read as a YAML value (``5`` is 5, ``true`` True, ``[a, b]`` a list)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return yaml.safe_load(text) if text.strip() else text
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the config `data` (the YAML as a dict) with each dotted key of `overrides` set to its value.
+
+    ``strategy.params.fast`` sets a nested key (made if missing); a number picks a list item
+    (``prices.sources.0.count``) and so does a strategy's name (``strategies.momentum.params.fast``). Keys of the
+    config's own sections are checked: an unknown one is a `ConfigError` naming the override and the valid keys
+    (with a "did you mean"). String values are read as YAML values. The result is then checked like any YAML."""
+    result = copy.deepcopy(dict(data))
+    for dotted, value in overrides.items():
+        parts = [p for p in str(dotted).split(".")]
+        if not dotted or not all(parts):
+            raise ConfigError(f"override {dotted!r}: give a dotted key such as strategy.params.fast")
+        node: Any = result
+        path: list[str | int] = []
+        for position, part in enumerate(parts):
+            last = position == len(parts) - 1
+            where = f"override {dotted}"
+            if isinstance(node, list):
+                index = _list_index(node, part)
+                if index is None:
+                    raise ConfigError(
+                        f"{where}: {_dotted(tuple(path)) or 'the config'} has no item {part!r} "
+                        f"(give 0 to {len(node) - 1} or a strategy's name)"
+                    )
+                path.append(index)
+                if last:
+                    node[index] = _override_value(value)
+                else:
+                    node = node[index]
+                continue
+            if not isinstance(node, dict):
+                raise ConfigError(f"{where}: {_dotted(tuple(path))} is a value, not a section")
+            valid = _valid_keys(tuple(path)) if _is_section(tuple(path)) else []
+            if valid and part not in valid:
+                raise ConfigError(
+                    f"{where}: unknown key {part!r}{did_you_mean(part, valid)}; valid keys: {', '.join(valid)}"
+                )
+            path.append(part)
+            if last:
+                node[part] = _override_value(value)
+            else:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+                node = child
+    return result
+
+
+def _list_index(items: list[Any], part: str) -> int | None:
+    """The item of `items` that `part` names: its index, or the item whose ``name`` is `part`."""
+    if part.isdigit():
+        index = int(part)
+        return index if index < len(items) else None
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and item.get("name") == part:
+            return index
+    return None
+
+
+def _is_section(path: KeyPath) -> bool:
+    """Whether `path` is one of the config's own classes (its keys are fixed), not free-form parameters."""
+    cls: Any = Config
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = attrs.fields_dict(cls).get("class_" if part == "class" else part)
+        if field is None:
+            return False
+        args = getattr(field.type, "__args__", ())
+        cls = next((a for a in (field.type, *args) if attrs.has(a)), None)
+        if cls is None:
+            return False
+    return True
+
+
+def read_config(
+    source: str | Path, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
     """The `Config` in the YAML file `source`, checked only as far as the YAML goes (keys, types, choices).
 
-    `env` replaces ``os.environ`` for ``${VAR}`` substitution. Raises `ConfigError` naming file, key and line.
-    For the full check (names, parameters, files, strategies) use `broker_sim.wiring.load_config`.
+    `env` replaces ``os.environ`` for ``${VAR}`` substitution; `overrides` are `apply_overrides`'. Raises
+    `ConfigError` naming file, key and line. For the full check (names, parameters, files, strategies) use
+    `broker_sim.wiring.load_config`.
     """
     path = Path(source)
     try:
@@ -385,15 +482,28 @@ def read_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> 
         raise ConfigError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    return _parse(text, str(path), path.parent.resolve(), path, env)
+    return _parse(text, str(path), path.parent.resolve(), path, env, overrides)
 
 
-def parse_text(text: str, *, base_dir: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+def parse_text(
+    text: str,
+    *,
+    base_dir: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
     """Like `read_config`, from YAML text; relative paths are taken from `base_dir` (default: the working dir)."""
-    return _parse(text, "<config>", Path(base_dir or Path.cwd()).resolve(), None, env)
+    return _parse(text, "<config>", Path(base_dir or Path.cwd()).resolve(), None, env, overrides)
 
 
-def _parse(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping[str, str] | None) -> Config:
+def _parse(
+    text: str,
+    name: str,
+    base_dir: Path,
+    path: Path | None,
+    env: Mapping[str, str] | None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
     source = SourceLines(name, text)
     data = source.data
     if data is None:
@@ -404,6 +514,8 @@ def _parse(text: str, name: str, base_dir: Path, path: Path | None, env: Mapping
         if reserved in data:
             raise source.error((reserved,), f"unknown key {reserved!r}; valid keys: {', '.join(_valid_keys(()))}")
     data = _substitute(data, (), source, os.environ if env is None else env)
+    if overrides:
+        data = apply_overrides(data, overrides)
     _expand_names(data)
     try:
         config = _CONVERTER.structure(data, Config)

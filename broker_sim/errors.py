@@ -1,10 +1,13 @@
 """The error hierarchy every adapter raises, so strategy code catches one set of errors on paper and live.
 
 `broker.py` re-exports these names; they live here so that `models.py` can raise them without importing the
-`Broker` interface.
+`Broker` interface. `did_you_mean` ends the "unknown name" messages.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 
 class BrokerError(Exception):
@@ -85,3 +88,12 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, BrokerError):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"{type(exc).__name__}: {exc}"
+
+
+def did_you_mean(name: object, choices: Iterable[str]) -> str:
+    """``" (did you mean 'params'?)"`` when `name` is close to one of `choices` (difflib), else ``""``: the tail
+    of an "unknown name" message."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

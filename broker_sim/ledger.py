@@ -105,7 +105,7 @@ class LedgerSnapshot:
 
 def _after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:
     """A holding of `quantity` at `avg_price` after `fill`: (quantity, average price, P&L realized by the fill)."""
-    signed = fill.signed_quantity
+    signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
     price = fill.price
     if quantity == 0 or (quantity > 0) == (signed > 0):
         total = quantity + signed

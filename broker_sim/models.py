@@ -499,7 +499,8 @@ class Fill:
     """One execution. `price` includes slippage; `reference_price` is the price before it; `fee` is in cash.
 
     `execution_id` identifies the execution across restarts and reconnects (de-duplication); empty when the
-    source of the fill gave none.
+    source of the fill gave none. `strategy` names the strategy whose order it filled: set by the simulation
+    runner (from the order's client order id), empty for fills outside a run.
     """
 
     order_id: str
@@ -511,6 +512,7 @@ class Fill:
     timestamp: datetime
     reference_price: float
     execution_id: str = ""
+    strategy: str = ""
 
     @property
     def signed_quantity(self) -> float:
@@ -677,7 +679,7 @@ MarketData = Bar | Quote | Trade
 _M = TypeVar("_M")
 
 
-def _unchecked_constructor(cls: Any) -> Any:
+def unchecked_constructor(cls: Any) -> Any:
     """A constructor that skips validation, for readers that validated the values themselves (the hot path):
     straight-line code generated from the class's fields, with their defaults."""
     fields = attrs.fields(cls)
@@ -699,15 +701,15 @@ def _unchecked_constructor(cls: Any) -> Any:
 #: ``unchecked_bar(symbol, timestamp, open, high, low, close, volume=0.0, interval=0.0)``: a `Bar` without
 #: validation, ~5x faster.
 #: Only for sources that have checked the values already (finite, low <= high, aware UTC timestamp).
-unchecked_bar: Any = _unchecked_constructor(Bar)
+unchecked_bar: Any = unchecked_constructor(Bar)
 #: ``unchecked_quote(symbol, timestamp, bid, ask, bid_size, ask_size)``: a `Quote` without validation.
-unchecked_quote: Any = _unchecked_constructor(Quote)
+unchecked_quote: Any = unchecked_constructor(Quote)
 #: ``unchecked_trade(symbol, timestamp, price, size)``: a `Trade` without validation.
-unchecked_trade: Any = _unchecked_constructor(Trade)
+unchecked_trade: Any = unchecked_constructor(Trade)
 #: An `Order` built field by field like the others (Order has no validators; this only skips attrs' slower
 #: generic setattr): the order path builds one per order.
-unchecked_order: Any = _unchecked_constructor(Order)
+unchecked_order: Any = unchecked_constructor(Order)
 #: A `Fill` likewise, built twice per execution.
-unchecked_fill: Any = _unchecked_constructor(Fill)
+unchecked_fill: Any = unchecked_constructor(Fill)
 #: An `OrderEvent` likewise, built for every change of an order.
-unchecked_event: Any = _unchecked_constructor(OrderEvent)
+unchecked_event: Any = unchecked_constructor(OrderEvent)

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from broker_sim._imports import import_reference, is_reference
-from broker_sim.errors import ConfigError, PluginError
+from broker_sim.errors import ConfigError, PluginError, did_you_mean
 
 __all__ = ["KINDS", "Factory", "Parameter", "Registry", "RegistryEntry"]
 
@@ -72,9 +72,10 @@ class RegistryEntry:
 
     @property
     def description(self) -> str:
-        """The description given at registration, else the first line of the factory's docstring."""
+        """The description given at registration, else the first paragraph of the factory's docstring."""
         if self._description is None:
-            self._description = (inspect.getdoc(self.factory) or "").strip().split("\n", 1)[0]
+            # the first paragraph, whole: a sentence wrapped over two lines is not cut in half
+            self._description = " ".join((inspect.getdoc(self.factory) or "").strip().split("\n\n", 1)[0].split())
         return self._description
 
     @property
@@ -167,7 +168,8 @@ class Registry:
         entry = self._entries[kind].get(name)
         if entry is None:
             what = kind if KINDS[kind] == kind else f"{kind} {KINDS[kind]}"
-            raise ConfigError(f"unknown {what} {name!r}; valid: {', '.join(self.names(kind))}")
+            names = self.names(kind)
+            raise ConfigError(f"unknown {what} {name!r}{did_you_mean(name, names)}; valid: {', '.join(names)}")
         return entry
 
     def create(self, kind: str, spec: Mapping[str, Any] | str, **extra: Any) -> Any:
@@ -193,8 +195,8 @@ class Registry:
             if unknown:
                 listed = ", ".join(str(p) for p in entry.parameters if p.name not in extra) or "none"
                 raise ConfigError(
-                    f"{kind} {key} {name!r}: unknown parameter {', '.join(map(repr, unknown))}; "
-                    f"valid parameters: {listed}"
+                    f"{kind} {key} {name!r}: unknown parameter {', '.join(map(repr, unknown))}"
+                    f"{did_you_mean(unknown[0], valid)}; valid parameters: {listed}"
                 )
         missing = [p.name for p in entry.parameters if p.required and p.name not in params and p.name not in extra]
         if missing:

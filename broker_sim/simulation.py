@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
+import importlib.util
 import inspect
 import itertools
 import logging
@@ -29,6 +31,8 @@ from types import CoroutineType
 from typing import Any
 
 import attrs
+from rich.console import Console
+from rich.progress import Progress
 
 from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
@@ -40,14 +44,15 @@ from broker_sim.plugins import build_registry
 from broker_sim.report.files import HTML_TRADES, check_target, write_report
 from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
 from broker_sim.report.spool import Spool
+from broker_sim.report.tearsheet import benchmark_curve
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
-from broker_sim.strategy_broker import StrategyBroker
+from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.base import ReplaySource
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.realtime import RealtimeReplay
-from broker_sim.wiring import build_broker, build_source, load_config, plugin_manager
+from broker_sim.wiring import build_broker, build_source, plugin_manager, resolve_config
 
-__all__ = ["RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
+__all__ = ["ConfigSource", "RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,10 @@ class StrategyError(BrokerError):
 
 @attrs.frozen(slots=True)
 class Result:
-    """What a run produced: the final account, every order and fill, the equity curve, the metrics."""
+    """What a run produced: the final account, every order and fill, the equity curve, the metrics.
+
+    With the ``[dataframes]`` extra (pandas), `fills_df`, `trades_df`, `orders_df`, `equity_df` and `returns`
+    give them as DataFrames for a notebook."""
 
     account: Account
     #: Every order (in the order they ended; those still working at the end last) and every fill; both are read
@@ -80,48 +88,123 @@ class Result:
     report_dir: Path | None = None
     events: int = 0
     config: Config = attrs.field(repr=False, default=None)
+    #: The benchmark's name and its value at each equity sample (None without prices).
+    benchmark: tuple[str, tuple[float, ...]] | None = attrs.field(repr=False, default=None)
+
+    def fills_df(self) -> Any:
+        """Every fill as a pandas DataFrame (trades.csv's columns, strategy included)."""
+        return _frames().fills_frame(self.fills)
+
+    def trades_df(self) -> Any:
+        """Every round trip (FIFO within a strategy and symbol) as a DataFrame, with net P&L and holding time."""
+        return _frames().trades_frame(self.fills)
+
+    def orders_df(self) -> Any:
+        """Every order in its final status as a DataFrame (orders.csv's columns, strategy included)."""
+        return _frames().orders_frame(self.orders)
+
+    def equity_df(self) -> Any:
+        """The equity curve indexed by time: equity, gross_exposure, drawdown (and benchmark, if any)."""
+        return _frames().equity_frame(self.equity, self.benchmark)
+
+    def returns(self, daily: bool = True) -> Any:
+        """The equity's returns as a pandas Series: daily closes (as the metrics use) or per sample."""
+        return _frames().returns_series(self.equity, daily)
 
 
-def run_simulation(config: Config | str | Path, *, out: str | Path | None = None, **options: Any) -> Result:
-    """Run the config (a `Config` or a YAML path) to the end and return the `Result`; writes the report to
-    `out` (default: the config's ``report.out``; no report when neither is set)."""
-    return asyncio.run(arun_simulation(config, out=out, **options))
+def _frames() -> Any:
+    """`broker_sim.report.frames`, imported on first use: pandas is an optional extra."""
+    return importlib.import_module("broker_sim.report.frames")
+
+
+#: What `run_simulation` takes as a config: a `Config`, a YAML file's path, or the YAML's data as a dict.
+ConfigSource = Config | str | Path | Mapping[str, Any]
+ProgressCallback = Callable[[int, int | None], None]
+
+
+def run_simulation(
+    config: ConfigSource,
+    *,
+    out: str | Path | bool | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Result:
+    """Run `config` to the end and return the `Result`.
+
+    `config` is a `Config`, a YAML path, or a dict of the YAML's data (relative paths from the working folder).
+    `overrides` change values by dotted key before the config is checked, as ``--set`` does:
+    ``{"strategy.params.fast": 5, "broker.seed": 7}``. `out` is the report folder; None (the default) means the
+    config's ``report.out``, False means no report files (a notebook looping over parameters).
+    `progress`: a ``progress(events_done, estimated_total)`` callable, or True for a progress bar on stderr,
+    False/None for none. The other options are `arun_simulation`'s."""
+    return asyncio.run(arun_simulation(config, out=out, overrides=overrides, **options))
 
 
 async def arun_simulation(
-    config: Config | str | Path,
+    config: ConfigSource,
     *,
-    out: str | Path | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
+    out: str | Path | bool | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | bool | None = None,
+    status: Callable[[str], None] | None = None,
     subscribers: Iterable[Callable[[MarketData], Any]] = (),
     env: Mapping[str, str] | None = None,
     realtime: float | None = None,
     watch: Callable[[Broker], Any] | None = None,
 ) -> Result:
     """`run_simulation` for code already inside an event loop. `progress(events_done, estimated_total)` is
-    called every few thousand events; `subscribers` (sync or async callables, e.g. a dashboard) receive every
-    market event through the run's `PriceStreamManager`, under its delivery policy.
+    called every few thousand events; `status(message)` hears what the run does past the replay ("writing the
+    report to ..."); `subscribers` (sync or async callables, e.g. a dashboard) receive every market event through
+    the run's `PriceStreamManager`, under its delivery policy.
 
     `realtime` (a speed, 1 for real time) makes the run a paper session: the real-time clock, and the replay
     sources played in real time as live ones (`RealtimeReplay`), `realtime` times faster than their stamps say.
     `watch(broker)` is called once the broker is connected (a journaled account recovered), before any event."""
-    if not isinstance(config, Config):
-        config = load_config(config, env=env)
-    run = _Run(config, progress, realtime=realtime)
+    config = resolve_config(config, overrides=overrides, env=env)
+    bar = _ProgressBar() if progress is True else None
+    callback = bar if bar is not None else (progress if callable(progress) else None)
+    run = _Run(config, callback, status, realtime=realtime)
     run.watch = watch
     for subscriber in subscribers:
         run.streams.subscribe(subscriber)
-    return await run.execute(out)
+    try:
+        return await run.execute(out)
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+class _ProgressBar:
+    """``progress=True``: a rich progress bar on stderr (rich is a dependency already)."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("replay", total=total)
+        self.bar.update(self.task, completed=done, total=max(total or done, done))
+
+    def stop(self) -> None:
+        self.bar.stop()
 
 
 class _Run:
     """One run's wiring and state."""
 
     def __init__(
-        self, config: Config, progress: Callable[[int, int | None], None] | None, *, realtime: float | None = None
+        self,
+        config: Config,
+        progress: ProgressCallback | None,
+        status: Callable[[str], None] | None = None,
+        *,
+        realtime: float | None = None,
     ) -> None:
         self.config = config
         self.progress = progress
+        self.status = status
         self.realtime = realtime
         self.watch: Callable[[Broker], Any] | None = None
         self.manager = plugin_manager(config)
@@ -138,10 +221,14 @@ class _Run:
         #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
         self.failure: BrokerError | None = None
         self.equity: list[EquitySample] = []
+        #: The last market prices at each equity sample (empty when the adapter cannot tell them).
+        self.prices: list[dict[str, float]] = []
         self.events = 0
         #: Every fill and every order that ended, on disk as they happen: memory stays flat however long the run.
+        #: Which strategy each order is of (filled in with the strategies when the run starts).
+        self.owners = OrderOwners()
         self.fills: Spool[Fill] = Spool.of_fills()
-        self.orders: Spool[Order] = Spool.of_orders()
+        self.orders: Spool[Order] = Spool.of_orders(self.owners)
         self.tally = TradeTally(keep=HTML_TRADES)
         self.outcomes = OrderOutcomes()
         self.stop = StopSignals()
@@ -210,7 +297,15 @@ class _Run:
         fails (a full disk), the run stops at the next event: the report must agree with the account."""
         try:
             fill = event.fill
+            if event.order.legs:
+                self.owners(event.order)  # remember the parent's strategy for its legs
             if fill is not None:
+                strategy = self.owners(event.order)
+                if strategy != fill.strategy:  # the constructor: a third of attrs.evolve's cost, once per fill
+                    fill = Fill(
+                        fill.order_id, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee,
+                        fill.timestamp, fill.reference_price, fill.execution_id, strategy,
+                    )  # fmt: skip
                 self.fills.append(fill)
                 self.tally.add(fill)
             if event.order.status.is_final:
@@ -233,7 +328,9 @@ class _Run:
     async def _sample(self, broker: Broker) -> None:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
         account = await broker.get_account()
+        prices = _last_prices(broker) or {}
         self.equity.append(EquitySample(broker.clock.now(), account.equity, account.gross_exposure))
+        self.prices.append(prices)
 
     def _processor(
         self,
@@ -303,7 +400,7 @@ class _Run:
 
     # -- the run --------------------------------------------------------------------------------------------
 
-    async def execute(self, out: str | Path | None) -> Result:
+    async def execute(self, out: str | Path | bool | None) -> Result:
         """Run to the end, or until stopped (a signal, a failing strategy, bad data, a lost feed): either way the
         report holds everything up to that moment (``complete: false`` and the reason when it stopped early),
         then the stop is raised again."""
@@ -318,6 +415,7 @@ class _Run:
             clock = self.wall_clock
         broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
         strategies = self._strategies(broker)
+        self.owners.views = [view for _, view in strategies]
         owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
         broker.add_listener(self._record)
         if owners:
@@ -361,12 +459,25 @@ class _Run:
         # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
         skipped = sum(getattr(source, "skipped_rows", 0) for source in self.streams.sources)
+        prices = self.prices if len(self.prices) == len(equity) else [{} for _ in equity]
+        wanted = self.config.report.benchmark
+        benchmark = benchmark_curve([sample.timestamp for sample in equity], prices, initial, wanted)
+        if wanted and benchmark is None:
+            log.warning("report.benchmark %s had no price in the run: the report has no benchmark", wanted)
         metrics = metrics_from(
-            equity, self.tally, len(self.orders), initial, outcomes=self.outcomes, skipped_rows=skipped
+            equity,
+            self.tally,
+            len(self.orders),
+            initial,
+            outcomes=self.outcomes,
+            skipped_rows=skipped,
+            prices=prices[-1],
+            benchmark=benchmark[1] if benchmark else None,
+            benchmark_name=benchmark[0] if benchmark else "",
         )
         reason = None if stopped is None else _stop_reason(stopped)
         try:
-            report_dir = self._write_report(target, metrics, equity, self.fills, self.orders, reason)
+            report_dir = self._write_report(target, metrics, equity, reason, prices, benchmark)
         finally:
             if stopped is not None:
                 self.fills.close()
@@ -375,15 +486,32 @@ class _Run:
             if isinstance(stopped, BrokerError):
                 stopped.report_dir = report_dir  # type: ignore[attr-defined]
             raise stopped
-        return Result(account, self.orders, self.fills, equity, metrics, report_dir, self.events, self.config)
+        return Result(
+            account,
+            self.orders,
+            self.fills,
+            equity,
+            metrics,
+            report_dir,
+            self.events,
+            self.config,
+            (benchmark[0], tuple(benchmark[1])) if benchmark else None,
+        )
 
-    def _report_target(self, out: str | Path | None) -> Path | None:
-        """Where the report goes, refused before the run if it cannot be a folder."""
-        if out is not None:
-            return check_target(out)
-        if self.config.report.out:
-            return check_target(self.config.resolve(self.config.report.out))
-        return None
+    def _report_target(self, out: str | Path | bool | None) -> Path | None:
+        """Where the report goes (None: nowhere), refused before the run if it cannot be a folder, or if it
+        asks for a tearsheet without quantstats installed."""
+        if out is False:
+            return None
+        if out is not None and out is not True:
+            target = check_target(out)
+        elif self.config.report.out:
+            target = check_target(self.config.resolve(self.config.report.out))
+        else:
+            return None
+        if self.config.report.tearsheet and importlib.util.find_spec("quantstats") is None:
+            raise self.config.error_at(("report", "tearsheet"), "needs quantstats: pip install 'broker-sim[tearsheet]'")
+        return target
 
     async def _final_account(self, broker: Broker) -> Account:
         """The account at the end; after a failure, the last equity sample stands in if the broker cannot say."""
@@ -420,24 +548,29 @@ class _Run:
         target: Path | None,
         metrics: Metrics,
         equity: tuple[EquitySample, ...],
-        fills: Spool[Fill],
-        orders: Spool[Order],
         reason: str | None,
+        prices: list[dict[str, float]],
+        benchmark: tuple[str, list[float]] | None,
     ) -> Path | None:
         if target is None:
             return None
+        if self.status is not None:
+            self.status(f"writing the report to {target}")
         title = self.config.report.title or (self.config.path.stem if self.config.path else "broker-sim run")
         write_report(
             target,
             metrics=metrics,
             equity=equity,
-            fills=fills,
-            orders=orders,
+            fills=self.fills,
+            orders=self.orders,
             title=title,
             config_text=self.config.text,
             tally=self.tally,
             complete=reason is None,
             reason=reason,
+            prices=prices,
+            benchmark=benchmark,
+            tearsheet=self.config.report.tearsheet,
         )
         return target
 
@@ -517,6 +650,16 @@ def _resumed(
         yield block
     if skipped:
         log.info("resumed from the journal: %d market event(s) already seen were skipped", skipped)
+
+
+def _last_prices(broker: Broker) -> dict[str, float] | None:
+    """The broker's last market prices, if it can tell them (the paper broker); positions are marked at these."""
+    last_prices = getattr(broker, "last_prices", None)
+    try:
+        return last_prices() if last_prices is not None else None
+    except Exception:  # the broker itself failed: the report marks at the last fills instead
+        log.exception("reading the last market prices failed")
+        return None
 
 
 async def _open_orders(broker: Broker) -> list[Order]:

@@ -32,7 +32,7 @@ from typing import Any
 from broker_sim._imports import import_file
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock
-from broker_sim.errors import ConfigError
+from broker_sim.errors import ConfigError, did_you_mean
 from broker_sim.models import Bar, OrderEvent, Quote, Trade
 
 __all__ = ["Strategy", "check_strategy_params", "load_strategy_class"]
@@ -120,7 +120,10 @@ def check_strategy_params(cls: type[Strategy], params: Mapping[str, Any]) -> Non
         listed = ", ".join(
             str(p).split(":")[0] if p.default is p.empty else f"{p.name}={p.default!r}" for p in accepted
         )
-        raise ConfigError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; valid: {listed or 'none'}")
+        hint = did_you_mean(unknown[0], [p.name for p in accepted])
+        raise ConfigError(
+            f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}{hint}; valid: {listed or 'none'}"
+        )
     missing = [p.name for p in accepted if p.default is p.empty and p.name not in params]
     if missing:
         raise ConfigError(f"{cls.__name__} needs parameter {', '.join(map(repr, missing))}")

@@ -18,7 +18,7 @@ from broker_sim.broker import Broker
 from broker_sim.events import Listener
 from broker_sim.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, TimeInForce
 
-__all__ = ["StrategyBroker"]
+__all__ = ["OrderOwners", "StrategyBroker"]
 
 
 class StrategyBroker(Broker):
@@ -134,3 +134,24 @@ class StrategyBroker(Broker):
 
     async def close(self) -> None:
         """The runner closes the shared adapter; a strategy's view has nothing of its own to close."""
+
+
+class OrderOwners:
+    """Which strategy an order belongs to, for the report: the strategy whose view submitted or replaced it; a
+    bracket's, oto's or oco's legs belong to their parent's strategy. Orders no strategy sent (a margin call's
+    liquidations) belong to none: ``""``."""
+
+    def __init__(self, views: Iterable[StrategyBroker] = ()) -> None:
+        self.views = list(views)
+        #: Owners of orders with legs, by order id: a leg's client order id is the venue's, not the strategy's.
+        self._parents: dict[str, str] = {}
+
+    def __call__(self, order: Order) -> str:
+        for view in self.views:
+            if view.owns(order):
+                if order.legs:
+                    self._parents[order.id] = view.name
+                return view.name
+        if order.parent_id is not None:
+            return self._parents.get(order.parent_id, "")
+        return ""

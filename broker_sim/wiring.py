@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+import yaml
+
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.config import MODEL_KINDS, Config, KeyPath, StrategyConfig, parse_text, read_config
@@ -30,20 +33,46 @@ _WIRED = {"clock": "prices.clock", "plugin_manager": "plugins", "plugins": "plug
 }
 
 
-def load_config(source: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    source: str | Path, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
     """Read, check and return the config in the YAML file `source`; raises `ConfigError` naming key and line.
 
     The full check: `broker_sim.config.read_config`, then `validate`. `env` replaces ``os.environ`` for
-    ``${VAR}`` substitution (tests use it).
+    ``${VAR}`` substitution (tests use it); `overrides` set dotted keys first (`config.apply_overrides`).
     """
-    config = read_config(source, env=env)
+    config = read_config(source, env=env, overrides=overrides)
     validate(config)
     return config
 
 
-def parse_config(text: str, *, base_dir: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+def resolve_config(
+    source: Config | str | Path | Mapping[str, Any],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """A checked `Config` from a `Config`, a YAML path or the YAML's data as a dict (relative paths from the
+    working folder), with `overrides` applied. A `Config` with overrides is re-read from its YAML text."""
+    if isinstance(source, Config):
+        if not overrides:
+            return source
+        config = parse_config(source.text, base_dir=source.base_dir, env=env, overrides=overrides)
+        return attrs.evolve(config, path=source.path)
+    if isinstance(source, Mapping):
+        return parse_config(yaml.safe_dump(dict(source), sort_keys=False), env=env, overrides=overrides)
+    return load_config(source, env=env, overrides=overrides)
+
+
+def parse_config(
+    text: str,
+    *,
+    base_dir: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
     """Like `load_config`, from YAML text; relative paths are taken from `base_dir` (default: the working dir)."""
-    config = parse_text(text, base_dir=base_dir, env=env)
+    config = parse_text(text, base_dir=base_dir, env=env, overrides=overrides)
     validate(config)
     return config
 

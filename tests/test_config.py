@@ -62,13 +62,13 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
             "model: fixed_bps, bps: 5",
             "model: fixd_bps, bps: 5",
             r":6: models\.slippage\.model: unknown slippage "
-            r"model 'fixd_bps'; valid: fixed, fixed_bps",
+            r"model 'fixd_bps' \(did you mean 'fixed_bps'\?\); valid: fixed, fixed_bps",
         ),
         (
             "model: fixed_bps, bps: 5",
             "model: fixed_bps, bpz: 5",
             r":6: models\.slippage\.bpz: .*unknown parameter "
-            r"'bpz'; valid parameters: bps=5\.0",
+            r"'bpz' \(did you mean 'bps'\?\); valid parameters: bps=5\.0",
         ),
         ("model: fixed_bps, bps: 5", "model: fixed_bps, bps: -5", r":6: models\.slippage\.bps: .*bps must be >= 0"),
         ("low: 0.5, high: 2.0", "low: 3, high: 2.0", r":7: models\.latency\.(low|high): .*high must be >= low"),
@@ -76,7 +76,7 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
             "source: synthetic,",
             "source: synthetik,",
             r":11: prices\.sources\[0\]\.source: unknown source "
-            r"'synthetik'; valid: csv, synthetic",
+            r"'synthetik' \(did you mean 'synthetic'\?\); valid: csv, synthetic",
         ),
         ("count: 50", "count: -1", r":11: prices\.sources\[0\]\.count: count must be an integer >= 0"),
         ("clock: simulated", "clock: fast", r":9: prices\.clock: must be one of simulated, realtime"),
@@ -88,8 +88,17 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
         ),
         ("fast: 10,", "fast: 40,", r":14: strategy\.params\.fast: SmaCross: need 0 < fast < slow"),
         ("SmaCross\n", "SmaCros\n", r":13: strategy\.class: .*has no class 'SmaCros'; strategies there: SmaCross"),
-        ("adapter: paper", "adapter: papr", r":2: broker\.adapter: unknown adapter 'papr'; valid: paper"),
-        ("report:", "reprot:", r":15: reprot: unknown key 'reprot'; valid keys: broker, models, prices, strategy"),
+        (
+            "adapter: paper",
+            "adapter: papr",
+            r":2: broker\.adapter: unknown adapter 'papr' \(did you mean 'paper'\?\); valid: paper",
+        ),
+        (
+            "report:",
+            "reprot:",
+            r":15: reprot: unknown key 'reprot' \(did you mean 'report'\?\); "
+            r"valid keys: broker, models, prices, strategy",
+        ),
         ("  initial_balance: 100000", "  initial_balance: [1]", r":3: broker\.initial_balance: initial_balance must"),
         ("  out: reports/run", "  out: reports/run\n  equity_interval: soon", r":17: report\.equity_interval: "),
         ("symbols: [AAPL]", "symbols: [AAPL", r"run\.yaml:11: not valid YAML"),

@@ -113,7 +113,9 @@ def _instant(**kwargs: Any) -> PaperBroker:
 
 
 def test_unknown_model_name_lists_the_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"unknown slippage model 'nope'; valid: fixed, fixed_bps, .*none, spread"):
+    with pytest.raises(
+        ConfigError, match=r"unknown slippage model 'nope' \(did you mean 'none'\?\); valid: fixed, fixed_bps, .*none"
+    ):
         PaperBroker(slippage={"model": "nope"})
 
 
@@ -141,7 +143,9 @@ def test_model_spec_that_is_neither_mapping_nor_name_raises_config_error() -> No
 
 
 def test_unknown_parameter_is_named_and_valid_parameters_listed() -> None:
-    with pytest.raises(ConfigError, match=r"unknown parameter 'bpz'; valid parameters: bps=5\.0"):
+    with pytest.raises(
+        ConfigError, match=r"unknown parameter 'bpz' \(did you mean 'bps'\?\); valid parameters: bps=5\.0"
+    ):
         PaperBroker(slippage={"model": "fixed_bps", "bpz": 3})
 
 
@@ -327,7 +331,9 @@ async def test_plugin_model_uses_its_own_default_parameter(tmp_path: Path) -> No
 
 def test_unknown_parameter_of_a_plugin_model_lists_its_parameters(tmp_path: Path) -> None:
     path = _write_plugin(tmp_path, "sqrt_impact.py", SQRT_IMPACT)
-    with pytest.raises(ConfigError, match=r"'sqrt_impact': unknown parameter 'kk'; valid parameters: k=10\.0"):
+    with pytest.raises(
+        ConfigError, match=r"'sqrt_impact': unknown parameter 'kk' \(did you mean 'k'\?\); valid parameters: k=10\.0"
+    ):
         PaperBroker(plugins=[str(path)], slippage={"model": "sqrt_impact", "kk": 1})
 
 

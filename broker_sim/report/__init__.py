@@ -14,6 +14,7 @@ from broker_sim._imports import lazy_exports
 if TYPE_CHECKING:
     from broker_sim.report.files import write_report
     from broker_sim.report.metrics import (
+        Breakdown,
         ClosedTrade,
         EquitySample,
         Metrics,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Breakdown",
     "ClosedTrade",
     "EquitySample",
     "Metrics",
@@ -39,6 +41,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "broker_sim.report.files": ("write_report",),
         "broker_sim.report.metrics": (
+            "Breakdown",
             "ClosedTrade",
             "EquitySample",
             "Metrics",

@@ -69,7 +69,10 @@ def export_account(stored: StoredAccount, out_dir: str | Path) -> Path:
     outcomes = OrderOutcomes()
     for order in stored.orders:
         outcomes.add(order)
-    metrics = metrics_from(equity, tally, len(stored.orders), info.initial_balance, outcomes=outcomes)
+    prices = {symbol: event.price for symbol, event in stored.market.items()}
+    metrics = metrics_from(
+        equity, tally, len(stored.orders), info.initial_balance, outcomes=outcomes, prices=prices or None
+    )
     target = Path(out_dir)
     write_report(
         target,

@@ -1,40 +1,49 @@
 """Run metrics from the equity curve, the fills and the orders (the report's files are `report.files`).
 
-The rules, exactly:
+The rules, exactly (the report and the README repeat them in one line each):
 
 * **Returns** are taken on the equity resampled to daily closes (the last sample of each UTC date) when the
   samples span at least two dates, annualised with `periods_per_year` (252); otherwise on the raw samples,
   annualised with ``seconds per year / median sample spacing``.
 * **annual_volatility** = stdev(returns, ddof=1) x sqrt(periods); **sharpe** = mean(returns - rf per period) /
   stdev x sqrt(periods); **sortino** = mean(excess returns) / downside deviation x sqrt(periods), the downside
-  deviation being the root mean square of min(0, excess return) over all returns. NaN with fewer than two
-  returns or a zero deviation.
-* **total_return** = final / initial - 1; **cagr** = (final / initial) ^ (365.25 days / span) - 1 (NaN for a
-  span under one day, where annualising says nothing); the **drawdown** of a sample is its equity / running
-  peak - 1 (<= 0; 0 while the peak is not positive); **max_drawdown** = the lowest drawdown, and
-  **max_drawdown_duration_days** the longest time from a peak to the sample that regains it (or to the end).
-* **trades** are closed round trips, matched first in first out per symbol (a fill through zero closes the old
-  side and opens the new one); a trade's P&L is gross, its fees the matched share of entry and exit fees.
-  **win_rate** = winners / trades; **profit_factor** = gross profit / gross loss (inf without a loss, NaN
-  without trades). **exposure** = the share of equity samples with an open position. **slippage_cost** = the
-  sum over fills of |price - reference_price| x quantity.
+  deviation being the root mean square of min(0, excess return) over all returns. These are quantstats'
+  formulas (a test checks them against it). With fewer than two returns or a zero deviation they are NaN, and
+  `notes` says why.
+* **total_return** = final / initial - 1; **pnl** = final - initial. **cagr** = (final / initial) ^ (365.25 days /
+  span) - 1, only for runs spanning at least `CAGR_MIN_DAYS` (a year): annualising a few days' return
+  says nothing (-80 % for a 17-day run that lost 7 %); shorter runs get NaN and a note.
+* The **drawdown** of a sample is its equity / running peak - 1 (<= 0; 0 while the peak is not positive);
+  **max_drawdown** = the lowest drawdown, and **max_drawdown_duration_days** the longest time from a peak to the
+  sample that regains it (or to the end).
+* **round_trips** are closed trades, matched first in first out per strategy and symbol (`report.trades`);
+  **fills** count executions. **win_rate**, **profit_factor**, **average_win**/**average_loss**, **expectancy**
+  are net of fees: a round trip wins when its P&L after its share of fees is > 0. **time_in_market** = the share
+  of equity samples with an open position (equity.csv's `gross_exposure` is the dollars held).
+  **slippage_cost** = the sum over fills of |price - reference_price| x quantity.
+* **benchmark_return** is the buy-and-hold of the benchmark (the configured symbol, else an equal-weight
+  basket of the run's symbols bought at their first sampled price); **beta** = cov(returns, benchmark
+  returns) / var(benchmark returns) and **alpha** = (mean return - beta x mean benchmark return) x periods, on the
+  same resampled returns (quantstats' `greeks`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter, deque
-from collections.abc import Iterable, Sequence, Sized
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from datetime import datetime
 
 import attrs
 import numpy as np
 
-from broker_sim._numeric import QTY_EPSILON
-from broker_sim.models import Fill, Order, OrderStatus, Side
+from broker_sim.models import Fill, Order, OrderStatus
+from broker_sim.report.trades import Breakdown, ClosedTrade, TradeTally, closed_trades
 
 __all__ = [
+    "CAGR_MIN_DAYS",
+    "Breakdown",
     "ClosedTrade",
     "EquitySample",
     "Metrics",
@@ -45,33 +54,26 @@ __all__ = [
     "drawdowns",
     "metrics_from",
     "reason_of",
+    "stamp",
 ]
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
+#: Runs shorter than this many days get no CAGR (see the module docstring).
+CAGR_MIN_DAYS = 365
+
+
+def stamp(moment: datetime) -> str:
+    """A timestamp as the report shows it: ISO 8601 to the second (``2024-01-02T14:30:00+00:00``)."""
+    return moment.isoformat(timespec="seconds")
 
 
 @attrs.frozen(slots=True)
 class EquitySample:
-    """The account's equity and gross exposure (sum of |market value|) at one moment."""
+    """The account's equity and gross exposure (sum of |market value|, in cash) at one moment."""
 
     timestamp: datetime
     equity: float
     exposure: float
-
-
-@attrs.frozen(slots=True)
-class ClosedTrade:
-    """One round trip: `quantity` opened at `entry_price` and closed at `exit_price`."""
-
-    symbol: str
-    side: str
-    quantity: float
-    entry_time: datetime
-    exit_time: datetime
-    entry_price: float
-    exit_price: float
-    pnl: float
-    fees: float
 
 
 @attrs.frozen(slots=True)
@@ -80,6 +82,7 @@ class Metrics:
 
     initial_balance: float
     final_equity: float
+    pnl: float
     total_return: float
     cagr: float
     annual_volatility: float
@@ -87,22 +90,37 @@ class Metrics:
     sortino: float
     max_drawdown: float
     max_drawdown_duration_days: float
-    trades: int
+    round_trips: int
     win_rate: float
     profit_factor: float
-    exposure: float
+    average_win: float
+    average_loss: float
+    expectancy: float
+    average_holding_hours: float
+    time_in_market: float
     fees: float
     slippage_cost: float
     orders: int
     fills: int
     start: str
     end: str
+    benchmark: str = ""
+    benchmark_return: float = math.nan
+    alpha: float = math.nan
+    beta: float = math.nan
     #: How the orders ended (or stand, for those still working at the end), by status.
     orders_by_status: dict[str, int] = attrs.Factory(dict)
     #: The most common reasons orders were rejected, expired or canceled by the venue, with their counts.
     top_reasons: tuple[tuple[str, int], ...] = ()
+    #: The most common reasons per final status (rejected, expired, canceled), with their counts.
+    reasons_by_status: dict[str, tuple[tuple[str, int], ...]] = attrs.Factory(dict)
     #: Rows the price sources skipped as bad (``on_bad_row: skip``); each is logged with its line.
     skipped_rows: int = 0
+    #: Why a figure is missing (NaN), by its name: ``{"cagr": "annualised only for runs of 365 days or more"}``.
+    notes: dict[str, str] = attrs.Factory(dict)
+    #: Each strategy's share, and each symbol's (their `pnl` add up to the account's).
+    by_strategy: dict[str, Breakdown] = attrs.Factory(dict)
+    by_symbol: dict[str, Breakdown] = attrs.Factory(dict)
 
     @property
     def failed_share(self) -> float:
@@ -130,13 +148,19 @@ class OrderOutcomes:
     def __init__(self) -> None:
         self.by_status: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.reasons_by_status: dict[str, Counter[str]] = {}
 
     def add(self, order: Order) -> None:
         """Count one order, in its final status (or as it stands at the end of the run)."""
-        self.by_status[order.status.value] += 1
+        status = order.status.value
+        self.by_status[status] += 1
         reason = reason_of(order) if order.status in _EXPLAINED else None
         if reason is not None:
             self.reasons[reason] += 1
+            counter = self.reasons_by_status.get(status)
+            if counter is None:
+                counter = self.reasons_by_status[status] = Counter()
+            counter[reason] += 1
 
 
 _EXPLAINED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED})
@@ -144,100 +168,27 @@ _EXPLAINED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.C
 TOP_REASONS = 5
 
 
-class _Lot:
-    """An open lot waiting to be matched: signed quantity, price, time, fee per unit."""
-
-    __slots__ = ("fee_per_unit", "price", "quantity", "time")
-
-    def __init__(self, quantity: float, price: float, time: datetime, fee_per_unit: float) -> None:
-        self.quantity, self.price, self.time, self.fee_per_unit = quantity, price, time, fee_per_unit
-
-
-class TradeTally:
-    """Fill-by-fill accounting of round trips (FIFO per symbol), fees and slippage, in memory that does not grow
-    with the number of fills: only open lots, the counters and the first `keep` closed trades are kept."""
-
-    def __init__(self, keep: int | None = None) -> None:
-        self.keep = keep
-        self.trades: list[ClosedTrade] = []
-        self.count = self.wins = self.fills = 0
-        self.gains = self.losses = self.fees = self.slippage = 0.0
-        self._lots: dict[str, deque[_Lot]] = {}
-
-    def add(self, fill: Fill) -> None:
-        """Account one fill: match it against the symbol's open lots, open a lot with what is left."""
-        self.fills += 1
-        self.fees += fill.fee
-        self.slippage += abs(fill.price - fill.reference_price) * fill.quantity
-        queue = self._lots.setdefault(fill.symbol, deque())
-        buying = fill.side is Side.BUY
-        remaining = fill.quantity
-        fee_per_unit = fill.fee / fill.quantity if fill.quantity else 0.0
-        while remaining > QTY_EPSILON and queue and (queue[0].quantity > 0) != buying:
-            lot = queue[0]
-            long = lot.quantity > 0
-            size = min(remaining, abs(lot.quantity))
-            pnl = size * (fill.price - lot.price) * (1.0 if long else -1.0)
-            self._close(
-                ClosedTrade(
-                    fill.symbol,
-                    "long" if long else "short",
-                    size,
-                    lot.time,
-                    fill.timestamp,
-                    lot.price,
-                    fill.price,
-                    pnl,
-                    size * (lot.fee_per_unit + fee_per_unit),
-                )
-            )
-            remaining -= size
-            left = abs(lot.quantity) - size
-            if left <= QTY_EPSILON:
-                queue.popleft()
-            else:
-                lot.quantity = left if long else -left
-        if remaining > QTY_EPSILON:
-            queue.append(_Lot(remaining if buying else -remaining, fill.price, fill.timestamp, fee_per_unit))
-
-    def _close(self, trade: ClosedTrade) -> None:
-        self.count += 1
-        if trade.pnl > 0:
-            self.wins += 1
-            self.gains += trade.pnl
-        elif trade.pnl < 0:
-            self.losses -= trade.pnl
-        if self.keep is None or len(self.trades) < self.keep:
-            self.trades.append(trade)
-
-
-def closed_trades(fills: Iterable[Fill]) -> list[ClosedTrade]:
-    """Round trips from `fills`, matched first in first out per symbol."""
-    tally = TradeTally()
-    for fill in fills:
-        tally.add(fill)
-    return tally.trades
-
-
-def _returns(equity: Sequence[EquitySample], periods_per_year: int) -> tuple[np.ndarray, float]:
-    """Per-period returns and how many periods make a year (see the module docstring)."""
-    dates = {sample.timestamp.date() for sample in equity}
-    if len(dates) >= 2:
+def period_returns(
+    times: Sequence[datetime], values: Sequence[float], periods_per_year: int = 252
+) -> tuple[np.ndarray, float]:
+    """Per-period returns of `values` sampled at `times`, and how many periods make a year (see the module
+    docstring: daily closes when the samples span two dates or more, else the raw samples)."""
+    if len({moment.date() for moment in times}) >= 2:
         closes: dict[object, float] = {}
-        for sample in equity:
-            closes[sample.timestamp.date()] = sample.equity
-        values = np.array(list(closes.values()), dtype=float)
+        for moment, value in zip(times, values, strict=True):
+            closes[moment.date()] = value
+        series = np.array(list(closes.values()), dtype=float)
         periods = float(periods_per_year)
     else:
-        values = np.array([s.equity for s in equity], dtype=float)
-        times = np.array([s.timestamp.timestamp() for s in equity], dtype=float)
-        spacing = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+        series = np.array(values, dtype=float)
+        seconds = np.array([moment.timestamp() for moment in times], dtype=float)
+        spacing = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 0.0
         periods = _SECONDS_PER_YEAR / spacing if spacing > 0 else math.nan
-    if len(values) < 2:
+    if len(series) < 2:
         return np.array([], dtype=float), periods
-    previous = values[:-1]
+    previous = series[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        returns = np.where(previous != 0, values[1:] / previous - 1.0, 0.0)
+        returns = np.where(previous != 0, series[1:] / previous - 1.0, 0.0)
     return returns, periods
 
 
@@ -283,14 +234,78 @@ def compute_metrics(
     *,
     risk_free_rate: float = 0.0,
     periods_per_year: int = 252,
+    prices: Mapping[str, float] | None = None,
+    benchmark: tuple[str, Sequence[float]] | None = None,
 ) -> Metrics:
-    """The run's metrics; `equity` must end with the final sample (its equity is the final equity)."""
+    """The run's metrics; `equity` must end with the final sample (its equity is the final equity). `prices` are
+    the last market prices open positions are valued at in the breakdowns (default: each symbol's last fill);
+    `benchmark` is the benchmark's name and its values at the equity samples' times."""
     tally = TradeTally(keep=0)
     for fill in fills:
         tally.add(fill)
     return metrics_from(
-        equity, tally, len(orders), initial_balance, risk_free_rate=risk_free_rate, periods_per_year=periods_per_year
+        equity,
+        tally,
+        len(orders),
+        initial_balance,
+        risk_free_rate=risk_free_rate,
+        periods_per_year=periods_per_year,
+        prices=prices,
+        benchmark=benchmark[1] if benchmark else None,
+        benchmark_name=benchmark[0] if benchmark else "",
     )
+
+
+def _risk(
+    returns: np.ndarray, periods: float, risk_free_rate: float, notes: dict[str, str]
+) -> tuple[float, float, float]:
+    """Annual volatility, Sharpe and Sortino (NaN, with a note, when they cannot be computed)."""
+    if len(returns) < 2 or not math.isfinite(periods):
+        why = f"needs at least 2 returns, the run has {len(returns)}"
+        notes.update(annual_volatility=why, sharpe=why, sortino=why)
+        return math.nan, math.nan, math.nan
+    excess = returns - risk_free_rate / periods
+    deviation = float(np.std(returns, ddof=1))
+    volatility = deviation * math.sqrt(periods)
+    sharpe = _ratio(float(np.mean(excess)), deviation) * math.sqrt(periods)
+    if math.isnan(sharpe):
+        notes["sharpe"] = "the returns do not vary (zero standard deviation)"
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    sortino = _ratio(float(np.mean(excess)), downside) * math.sqrt(periods)
+    if math.isnan(sortino):
+        notes["sortino"] = "no return below the risk-free rate (zero downside deviation)"
+    return volatility, sharpe, sortino
+
+
+def _greeks(returns: np.ndarray, benchmark: np.ndarray, periods: float, notes: dict[str, str]) -> tuple[float, float]:
+    """Alpha (annualised) and beta of `returns` against `benchmark` returns of the same periods."""
+    if len(returns) < 2 or len(benchmark) != len(returns) or not math.isfinite(periods):
+        notes["alpha"] = notes["beta"] = f"needs at least 2 returns of the run and the benchmark, has {len(returns)}"
+        return math.nan, math.nan
+    variance = float(np.var(benchmark, ddof=1))
+    if variance <= 0:
+        notes["alpha"] = notes["beta"] = "the benchmark's returns do not vary"
+        return math.nan, math.nan
+    beta = float(np.cov(returns, benchmark, ddof=1)[0, 1]) / variance
+    alpha = (float(np.mean(returns)) - beta * float(np.mean(benchmark))) * periods
+    return alpha, beta
+
+
+def _cagr(initial: float, final: float, span_seconds: float, notes: dict[str, str]) -> float:
+    days = span_seconds / 86_400
+    if days < CAGR_MIN_DAYS:
+        notes["cagr"] = (
+            f"annualised only for runs of {CAGR_MIN_DAYS} days or more; this one spans {days:,.1f} days "
+            "(see total return)"
+        )
+        return math.nan
+    if initial <= 0 or final <= 0:
+        notes["cagr"] = "undefined when the initial or final equity is not positive"
+        return math.nan
+    try:
+        return (final / initial) ** (_SECONDS_PER_YEAR / span_seconds) - 1.0
+    except OverflowError:
+        return math.inf
 
 
 def metrics_from(
@@ -303,50 +318,62 @@ def metrics_from(
     periods_per_year: int = 252,
     outcomes: OrderOutcomes | None = None,
     skipped_rows: int = 0,
+    prices: Mapping[str, float] | None = None,
+    benchmark: Sequence[float] | None = None,
+    benchmark_name: str = "",
 ) -> Metrics:
-    """The run's metrics from the equity samples and a `TradeTally` fed every fill (what a run keeps), and the
-    orders' `outcomes` when counted."""
+    """The run's metrics from the equity samples and a `TradeTally` fed every fill (what a run keeps), the
+    orders' `outcomes` when counted, the last market `prices` (for the breakdowns' open positions) and the
+    `benchmark`'s values at the equity samples' times, when there is one."""
+    notes: dict[str, str] = {}
     final = equity[-1].equity if equity else initial_balance
     span = (equity[-1].timestamp - equity[0].timestamp).total_seconds() if len(equity) > 1 else 0.0
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
-    cagr = math.nan
-    if span >= 86_400 and initial_balance > 0 and final > 0:
-        try:
-            cagr = (final / initial_balance) ** (_SECONDS_PER_YEAR / span) - 1.0
-        except OverflowError:
-            cagr = math.inf
-    returns, periods = _returns(equity, periods_per_year)
-    volatility = sharpe = sortino = math.nan
-    if len(returns) >= 2 and math.isfinite(periods):
-        excess = returns - risk_free_rate / periods
-        deviation = float(np.std(returns, ddof=1))
-        volatility = deviation * math.sqrt(periods)
-        sharpe = _ratio(float(np.mean(excess)), deviation) * math.sqrt(periods)
-        downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
-        sortino = _ratio(float(np.mean(excess)), downside) * math.sqrt(periods)
+    times = [sample.timestamp for sample in equity]
+    returns, periods = period_returns(times, [sample.equity for sample in equity], periods_per_year)
+    volatility, sharpe, sortino = _risk(returns, periods, risk_free_rate, notes)
+    benchmark_return = alpha = beta = math.nan
+    if benchmark is not None and len(benchmark) == len(equity) and equity:
+        benchmark_return = benchmark[-1] / benchmark[0] - 1.0 if benchmark[0] else math.nan
+        bench_returns, _ = period_returns(times, benchmark, periods_per_year)
+        alpha, beta = _greeks(returns, bench_returns, periods, notes)
     max_drawdown, duration = _max_drawdown(equity, drawdowns(equity))
-    profit_factor = math.nan if not tally.count else (tally.gains / tally.losses if tally.losses > 0 else math.inf)
+    statistics = tally.statistics()
+    if not tally.count:
+        for name in ("win_rate", "profit_factor", "expectancy", "average_holding_hours"):
+            notes[name] = "no closed round trip"
     return Metrics(
         initial_balance=initial_balance,
         final_equity=final,
+        pnl=final - initial_balance,
         total_return=total_return,
-        cagr=cagr,
+        cagr=_cagr(initial_balance, final, span, notes),
         annual_volatility=volatility,
         sharpe=sharpe,
         sortino=sortino,
         max_drawdown=max_drawdown,
         max_drawdown_duration_days=duration,
-        trades=tally.count,
-        win_rate=tally.wins / tally.count if tally.count else math.nan,
-        profit_factor=profit_factor,
-        exposure=sum(1 for s in equity if s.exposure > 0) / len(equity) if equity else 0.0,
+        round_trips=tally.count,
+        **statistics,
+        time_in_market=sum(1 for s in equity if s.exposure > 0) / len(equity) if equity else 0.0,
         fees=tally.fees,
         slippage_cost=tally.slippage,
         orders=orders,
         fills=tally.fills,
-        start=equity[0].timestamp.isoformat() if equity else "",
-        end=equity[-1].timestamp.isoformat() if equity else "",
+        start=stamp(equity[0].timestamp) if equity else "",
+        end=stamp(equity[-1].timestamp) if equity else "",
+        benchmark=benchmark_name if benchmark is not None else "",
+        benchmark_return=benchmark_return,
+        alpha=alpha,
+        beta=beta,
         orders_by_status=dict(sorted(outcomes.by_status.items())) if outcomes is not None else {},
         top_reasons=tuple(outcomes.reasons.most_common(TOP_REASONS)) if outcomes is not None else (),
+        reasons_by_status={
+            status: tuple(counter.most_common(TOP_REASONS))
+            for status, counter in sorted((outcomes.reasons_by_status if outcomes is not None else {}).items())
+        },
         skipped_rows=skipped_rows,
+        notes=notes,
+        by_strategy=tally.by_strategy(prices),
+        by_symbol=tally.by_symbol(prices),
     )

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from broker_sim.models import Fill, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce
 
-__all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
+__all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
 
 _T = TypeVar("_T")
 #: Items held before they are formatted and written together.
@@ -30,6 +30,7 @@ _BATCH = 1024
 
 FILL_COLUMNS = (
     "timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee", "execution_id",
+    "strategy",
 )  # fmt: skip
 ORDER_COLUMNS = (
     "id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity", "limit_price", "stop_price",
@@ -38,6 +39,9 @@ ORDER_COLUMNS = (
     "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "order_class", "legs", "parent_id",
     "extended_hours", "notional", "triggered_at",
 )  # fmt: skip
+#: orders.csv: the order's fields, then the strategy that submitted it (the runner knows it from the client order
+#: id; an `Order` itself does not carry it).
+ORDER_CSV_COLUMNS = (*ORDER_COLUMNS, "strategy")
 
 
 def _cell_expression(name: str, kind: Any) -> str:
@@ -80,9 +84,11 @@ def fill_row(fill: Fill) -> list[str]:
     return _FILL_ROW(fill)
 
 
-def order_row(order: Order) -> list[str]:
-    """An order as an orders.csv row."""
-    return _ORDER_ROW(order)
+def order_row(order: Order, strategy: str = "") -> list[str]:
+    """An order as an orders.csv row, `strategy` being the strategy that submitted it."""
+    row = _ORDER_ROW(order)
+    row.append(strategy)
+    return row
 
 
 def _number(text: str) -> float | None:
@@ -94,10 +100,10 @@ def _time(text: str) -> datetime | None:
 
 
 def _fill(row: list[str]) -> Fill:
-    stamp, order_id, symbol, side, quantity, price, reference, fee, execution_id = row
+    stamp, order_id, symbol, side, quantity, price, reference, fee, execution_id, strategy = row
     return Fill(
         order_id, symbol, Side(side), float(quantity), float(price), float(fee),
-        datetime.fromisoformat(stamp), float(reference), execution_id,
+        datetime.fromisoformat(stamp), float(reference), execution_id, strategy,
     )  # fmt: skip
 
 
@@ -124,7 +130,9 @@ _ORDER_PARSERS: dict[str, Callable[[str], Any]] = {
 
 def _order(row: list[str]) -> Order:
     get = _ORDER_PARSERS.get
-    values: dict[str, Any] = {name: (get(name) or str)(text) for name, text in zip(ORDER_COLUMNS, row, strict=True)}
+    values: dict[str, Any] = {
+        name: (get(name) or str)(text) for name, text in zip(ORDER_COLUMNS, row[: len(ORDER_COLUMNS)], strict=True)
+    }
     return Order(**values)
 
 
@@ -161,8 +169,11 @@ class Spool(Sequence[_T], Generic[_T]):
         return Spool(FILL_COLUMNS, fill_row, _fill)
 
     @classmethod
-    def of_orders(cls) -> Spool[Order]:
-        return Spool(ORDER_COLUMNS, order_row, _order)
+    def of_orders(cls, strategy_of: Callable[[Order], str] | None = None) -> Spool[Order]:
+        """A spool of orders; `strategy_of(order)` names the strategy of each for orders.csv (empty without)."""
+        if strategy_of is None:
+            return Spool(ORDER_CSV_COLUMNS, order_row, _order)
+        return Spool(ORDER_CSV_COLUMNS, lambda order: order_row(order, strategy_of(order)), _order)
 
     def append(self, item: _T) -> None:
         """Add one item at the end (written to the file in batches)."""

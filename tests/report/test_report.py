@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from broker_sim.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from broker_sim.report import EquitySample, closed_trades, compute_metrics, write_report
+from broker_sim.report.metrics import OrderOutcomes, TradeTally, metrics_from
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -125,6 +126,27 @@ def test_cagr_is_nan_for_a_zero_span() -> None:
     assert math.isnan(compute_metrics([EquitySample(T0, 1000.0, 0.0)], [], [], 1000.0).cagr)
 
 
+def test_a_run_shorter_than_a_year_has_no_cagr_and_a_note_saying_why() -> None:
+    equity = [EquitySample(T0, 100_000.0, 0.0), EquitySample(T0 + timedelta(days=17), 92_680.0, 0.0)]
+    metrics = compute_metrics(equity, [], [], 100_000.0)
+    assert math.isnan(metrics.cagr)
+    assert "365 days" in metrics.notes["cagr"] and "17.0 days" in metrics.notes["cagr"]
+    assert metrics.total_return == pytest.approx(-0.0732, abs=EXACT)
+
+
+def test_sharpe_and_sortino_say_why_they_are_missing() -> None:
+    flat = compute_metrics(_daily(100.0, 100.0, 100.0, 100.0), [], [], 100.0)
+    assert math.isnan(flat.sharpe) and "zero standard deviation" in flat.notes["sharpe"]
+    rising = compute_metrics(_daily(100.0, 101.0, 103.0, 104.0), [], [], 100.0)
+    assert rising.sharpe > 0 and math.isnan(rising.sortino) and "downside" in rising.notes["sortino"]
+
+
+def test_report_timestamps_have_no_microseconds() -> None:
+    moment = T0 + timedelta(microseconds=123_456)
+    metrics = compute_metrics([EquitySample(moment, 1.0, 0.0), EquitySample(moment + DAY, 1.0, 0.0)], [], [], 1.0)
+    assert metrics.start == "2026-03-02T14:30:00+00:00"
+
+
 def test_volatility_and_sharpe_use_daily_closes_sample_stdev_and_sqrt_252() -> None:
     # Several samples a day: only the last of each UTC date counts.
     closes = [100.0, 102.0, 101.0, 104.0, 103.0]
@@ -213,9 +235,16 @@ def test_win_rate_profit_factor_fees_slippage_and_counts() -> None:
     equity = _daily(10_000.0, 10_050.0, 10_020.0)
     orders = [_order(f) for f in ROUND_TRIPS]
     metrics = compute_metrics(equity, ROUND_TRIPS, orders, 10_000.0)
-    assert metrics.trades == 4
+    assert metrics.round_trips == 4
+    # net of each round trip's share of fees (see test_closed_trades_match_fifo...)
+    wins = [80 - 4 * (0.1 + 0.1), 50 - 5 * (0.2 + 0.1)]
+    losses = [60 + 6 * (0.1 + 0.2), 100 + 5 * (0.1 + 0.2)]
     assert metrics.win_rate == pytest.approx(2 / 4, abs=EXACT)
-    assert metrics.profit_factor == pytest.approx((80 + 50) / (60 + 100), abs=EXACT)
+    assert metrics.profit_factor == pytest.approx(sum(wins) / sum(losses), abs=EXACT)
+    assert metrics.average_win == pytest.approx(sum(wins) / 2, abs=EXACT)
+    assert metrics.average_loss == pytest.approx(-sum(losses) / 2, abs=EXACT)
+    assert metrics.expectancy == pytest.approx((sum(wins) - sum(losses)) / 4, abs=EXACT)
+    assert metrics.average_holding_hours == pytest.approx((2 + 3 + 2 + 1) / 60 / 4, abs=EXACT)
     assert metrics.fees == pytest.approx(1.0 + 0.5 + 0.4 + 3.2 + 0.5, abs=EXACT)
     slippage = 0.5 * 10 + 0.0 * 5 + 0.25 * 4 + 0.5 * 16 + 1.0 * 5
     assert metrics.slippage_cost == pytest.approx(slippage, abs=EXACT)
@@ -229,12 +258,12 @@ def test_profit_factor_is_inf_without_a_loss_and_nan_without_trades() -> None:
     assert compute_metrics(equity, winners, [], 1000.0).profit_factor == math.inf
     assert compute_metrics(equity, winners, [], 1000.0).win_rate == 1.0
     no_trades = compute_metrics(equity, [_fill("buy", 1, 10.0)], [], 1000.0)
-    assert no_trades.trades == 0
+    assert no_trades.round_trips == 0
     assert math.isnan(no_trades.profit_factor)
     assert math.isnan(no_trades.win_rate)
 
 
-def test_exposure_is_the_share_of_samples_with_an_open_position() -> None:
+def test_time_in_market_is_the_share_of_samples_with_an_open_position() -> None:
     equity = [
         EquitySample(T0, 1000.0, 0.0),
         EquitySample(T0 + DAY, 1000.0, 500.0),
@@ -242,7 +271,7 @@ def test_exposure_is_the_share_of_samples_with_an_open_position() -> None:
         EquitySample(T0 + 3 * DAY, 1000.0, 0.0),
         EquitySample(T0 + 4 * DAY, 1000.0, 10.0),
     ]
-    assert compute_metrics(equity, [], [], 1000.0).exposure == pytest.approx(3 / 5, abs=EXACT)
+    assert compute_metrics(equity, [], [], 1000.0).time_in_market == pytest.approx(3 / 5, abs=EXACT)
 
 
 _signed_quantities = st.lists(st.integers(-50, 50).filter(bool), min_size=1, max_size=25)
@@ -292,7 +321,8 @@ def test_summary_json_has_null_for_nan(tmp_path: Path) -> None:
     assert summary["win_rate"] is None
     assert summary["profit_factor"] is None
     assert summary["sharpe"] is None
-    assert summary["trades"] == 0
+    assert summary["round_trips"] == 0
+    assert "2 returns" in summary["notes"]["sharpe"]
 
 
 def test_equity_csv_ends_at_the_summarys_final_equity(tmp_path: Path) -> None:
@@ -344,3 +374,22 @@ def test_an_empty_run_writes_every_file(tmp_path: Path) -> None:
     assert summary["total_return"] == 0.0
     assert summary["cagr"] is None
     assert (tmp_path / "trades.csv").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_orders_by_final_status_come_with_their_reasons(tmp_path: Path) -> None:
+    filled = _order(ROUND_TRIPS[0])
+    poor = attrs.evolve(filled, id="r1", status=OrderStatus.REJECTED, reject_reason="insufficient buying power: 12.5")
+    poorer = attrs.evolve(poor, id="r2", reject_reason="insufficient buying power: 99")
+    short = attrs.evolve(filled, id="r3", status=OrderStatus.REJECTED, reject_reason="shorting is disabled")
+    outcomes = OrderOutcomes()
+    for order in (filled, poor, poorer, short):
+        outcomes.add(order)
+    equity = _daily(10_000.0, 10_050.0)
+    metrics = metrics_from(equity, TradeTally(), 4, 10_000.0, outcomes=outcomes)
+    assert metrics.orders_by_status == {"filled": 1, "rejected": 3}
+    assert metrics.reasons_by_status == {"rejected": (("insufficient buying power", 2), ("shorting is disabled", 1))}
+    write_report(tmp_path, metrics=metrics, equity=equity, fills=[], orders=[filled, poor, poorer, short])
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["reasons_by_status"]["rejected"][0] == ["insufficient buying power", 2]
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "insufficient buying power (2); shorting is disabled (1)" in html

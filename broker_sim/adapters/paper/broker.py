@@ -122,11 +122,14 @@ class PaperBroker(Broker):
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
     seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
     `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
-    simulated clock starting now. `plugins` are extra plugin files; `plugin_manager`, when given, supplies the
-    plugins instead of the default set (built-ins + entry points): the broker copies it, so brokers never share
-    selected models. `symbols`, when given, is the complete list of tradable symbols. `history`, when given,
-    bounds how many closed orders and fills stay in memory (the oldest are forgotten: `get_order` on them
-    raises `OrderNotFound`, and their client order ids may be used again); the simulation runner sets it, as
+    simulated clock of the broker's own that starts at the first market data it is given (2024 bars fed to a
+    new broker are 2024, not stale); after that, market data older than that clock raises `InvalidMarketData`
+    naming both times. Until the first data it reads now (UTC). `plugins` are extra plugin files;
+    `plugin_manager`, when given, supplies the plugins instead of the default set (built-ins + entry points):
+    the broker copies it, so brokers never share selected models. `symbols`, when given, is the complete list
+    of tradable symbols. `history`, when given, bounds how many closed orders and fills stay in memory (the
+    oldest are forgotten: `get_order` on them raises `OrderNotFound`, and their client order ids may be used
+    again); the simulation runner sets it, as
     it records every order and fill on disk itself.
 
     `journal`, when given, is the path of the account's SQLite journal (`broker_sim.journal`): when the broker
@@ -191,6 +194,10 @@ class PaperBroker(Broker):
             with contextlib.suppress(JournalInUse):
                 check_account(read_info(settings.journal), self.account_id, settings.initial_balance)
         super().__init__(clock if clock is not None else SimulatedClock())
+        if clock is None:
+            # The broker's own clock: set by the first market data, then data must not go back in time. Only
+            # such brokers pay for the check (the runner gives its clock and keeps the plain hot path).
+            self.update_market_nowait = self._update_own_clock  # type: ignore[method-assign]
         self.settings = settings
         self.seed = settings.seed
         self.session = settings.session
@@ -253,6 +260,10 @@ class PaperBroker(Broker):
         Plugins registered on it later (wrappers, observers) take effect from the next hook call.
         """
         return self._manager
+
+    def last_prices(self) -> dict[str, float]:
+        """The last market price of every symbol this broker was given data for (what positions are marked at)."""
+        return {symbol: event.price for symbol, event in self._market.items()}
 
     @property
     def fills(self) -> list[Fill]:
@@ -382,6 +393,23 @@ class PaperBroker(Broker):
     async def update_market(self, event: MarketData) -> None:
         """Take a bar, quote or trade as the latest market for its symbol and offer it to the working orders."""
         self.update_market_nowait(event)
+
+    def _update_own_clock(self, event: MarketData) -> None:
+        """`update_market_nowait` for a broker on its own clock: the first market data before any order sets the
+        clock to its time; data older than the clock afterwards raises `InvalidMarketData`, changing nothing."""
+        clock = self.clock
+        moment = getattr(event, "timestamp", None)
+        if isinstance(clock, SimulatedClock) and isinstance(moment, datetime):
+            when = moment.timestamp()
+            if not self._market and not self.ids.issued and clock.next_timer() is None:
+                clock.start_at(when)
+            elif when < clock.time():
+                raise InvalidMarketData(
+                    f"{type(event).__name__} for {event.symbol} at {moment.isoformat()} is older than the broker's "
+                    f"clock ({clock.now().isoformat()}); give market data in time order, or a clock "
+                    "(PaperBroker(clock=SimulatedClock(start)))"
+                )
+        PaperBroker.update_market_nowait(self, event)
 
     def update_market_nowait(self, event: MarketData) -> None:
         """`update_market` for callers outside a coroutine or on the replay hot path (no await at all).

@@ -14,8 +14,9 @@ with an `order_cancel_rejected` or `order_replace_rejected` event.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -26,17 +27,19 @@ from broker_sim.calendar import Session
 from broker_sim.changes import (
     Amendment,
     Change,
-    Execution,
     NewOrder,
     Notice,
     Replacement,
     ReplaceRefused,
     ReplaceRequest,
     StatusChange,
+    execution_record,
+    new_order_record,
+    status_change_record,
 )
 from broker_sim.clock import Clock, TimerHandle
 from broker_sim.errors import ModelError
-from broker_sim.hookspecs import Action, FillDecision
+from broker_sim.hookspecs import Action
 from broker_sim.ids import IdSource
 from broker_sim.ledger import Reservation
 from broker_sim.models import (
@@ -64,6 +67,8 @@ log = logging.getLogger(__name__)
 
 _S = OrderStatus
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
+#: A time before any market data (the session window before the first event).
+_NEVER = datetime.max.replace(tzinfo=UTC)
 _PLAIN_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 #: What a stop order becomes once triggered.
 _TRIGGERED_AS = {
@@ -176,6 +181,8 @@ class Venue:
         #: Orders a margin call sent and that still work: no new call until they end.
         self._liquidating: list[str] = []
         self._margin_called = False
+        #: The bounds of the last session market data was seen in: data stamped within is in session.
+        self._in_session_window: tuple[datetime, datetime] = (_NEVER, _NEVER)
 
     # -- timers ---------------------------------------------------------------------------------------------
 
@@ -286,7 +293,7 @@ class Venue:
         except ModelError as exc:
             return self._reject_new(order, str(exc), now)
         try:
-            self.state.apply(NewOrder(order, plan))
+            self.state.apply(new_order_record(order, plan))
         except Refused as exc:
             return self._reject_new(order, exc.reason, now)
         if order.legs:
@@ -344,7 +351,7 @@ class Venue:
                 session.trading(now) or (order.extended_hours and session.extended(now))
             )
             status, event = (_S.ACCEPTED, EventType.ACCEPTED) if waits else (_S.NEW, EventType.NEW)
-            order = self._apply(StatusChange(order_id, status, self.clock.now(), event))
+            order = self._apply(status_change_record(order_id, status, self.clock.now(), event))
         started = self._start_working(order)
         if order.order_class is OrderClass.OCO and order.parent_id is None:
             for leg_id in self._children.get(order_id, ()):
@@ -356,8 +363,24 @@ class Venue:
         an order that allows them). Without market data the order's reference price stands in: always."""
         if market is None:
             return True
-        stamp = market.timestamp.timestamp()
-        return self.session.in_session(stamp) or (order.extended_hours and self.session.extended(stamp))
+        stamp = market.timestamp
+        low, high = self._in_session_window
+        if low <= stamp <= high or self._data_in_session(stamp):
+            return True
+        return order.extended_hours and self.session.extended(stamp.timestamp())
+
+    def _data_in_session(self, stamp: datetime) -> bool:
+        """Whether market data stamped `stamp` is inside a session; remembers that session's bounds (as datetimes,
+        so the next events of the same session are two comparisons, with no conversion and no call)."""
+        posix = stamp.timestamp()
+        if not self.session.in_session(posix):
+            return False
+        bounds = getattr(self.session, "bounds", None)
+        if bounds is not None:
+            open_, close = bounds(posix)
+            if math.isfinite(open_) and math.isfinite(close):
+                self._in_session_window = (datetime.fromtimestamp(open_, UTC), datetime.fromtimestamp(close, UTC))
+        return True
 
     def _start_working(self, order: Order) -> Order:
         """Track an order at the venue: an `accepted` one waits for the next open, a working one begins."""
@@ -378,7 +401,9 @@ class Venue:
         if order.type is OrderType.TRAILING_STOP and order.hwm is None:
             order = self._start_trail(order)
         if order.time_in_force is not TimeInForce.OPG and self._eligible(order, self.market.get(order.symbol)):
-            order = self._offer_once(self._offer(order))
+            order = self._offer(order)
+            if order.time_in_force in _ONE_SHOT:
+                order = self._offer_once(order)
         if order.status not in FINAL_STATUSES:
             self._rest(order)
         return order
@@ -437,9 +462,9 @@ class Venue:
         """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
         Orders are judged only on data inside a session, extended hours for the orders that allow them."""
         get = self.state.order
-        stamp = event.timestamp.timestamp()
-        session = self.session
-        in_session = session.in_session(stamp)
+        stamp = event.timestamp
+        low, high = self._in_session_window
+        in_session = low <= stamp <= high or self._data_in_session(stamp)
         extended: bool | None = None
         for order_id in tuple(resting):
             order = get(order_id)
@@ -449,7 +474,7 @@ class Venue:
                 if not order.extended_hours:
                     continue
                 if extended is None:
-                    extended = session.extended(stamp)
+                    extended = self.session.extended(stamp.timestamp())
                 if not extended:
                     continue
             order = self._offer(order, event, fresh=True)
@@ -495,10 +520,7 @@ class Venue:
             if fresh and kind is OrderType.TRAILING_STOP and order.triggered_at is None:
                 return self._trail(order, market)
             return order
-        return self._fill_decided(order, decision)
-
-    def _fill_decided(self, order: Order, decision: FillDecision) -> Order:
-        """Cap a fill decision to what remains (all or nothing for fok) and execute it."""
+        # Cap the decision to what remains (all or nothing for fok) and execute it.
         remaining = order.quantity - order.filled_quantity
         quantity = min(decision.quantity, remaining)
         if order.time_in_force is TimeInForce.FOK and not qty_at_least(quantity, remaining):
@@ -536,7 +558,7 @@ class Venue:
         if fee:
             fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price, execution_id)
         try:
-            return self._apply(Execution(fill))
+            return self._apply(execution_record(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
 

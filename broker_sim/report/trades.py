@@ -1,0 +1,262 @@
+"""Round trips and who made them: `TradeTally` matches fills into closed trades and keeps a `Breakdown` of the
+run per strategy and per symbol.
+
+The rules, exactly:
+
+* A **round trip** (`ClosedTrade`) is a quantity opened by one fill and closed by a later one of the **same
+  strategy and symbol**, matched first in first out; a fill through zero closes the old side and opens the new
+  one. So one strategy's buy is never closed by another strategy's sell, even on a shared account.
+* A round trip's `pnl` is gross (quantity x price difference); its `fees` are the matched share of the entry and
+  exit fills' fees; its `net_pnl` is pnl - fees. A **win** is a round trip with net_pnl > 0, a loss one with
+  net_pnl < 0 (fees decide: a +0.50 trade with 2.00 of fees is a loss).
+* A group's (strategy's, symbol's) **pnl** is net and marked to market: the cash its fills paid and received,
+  plus what it still holds at the last price, minus its fees. **realized_pnl** is the gross P&L of its round
+  trips; **unrealized_pnl** = pnl + fees - realized_pnl (the open lots against the last price). The strategies'
+  pnl add up to the account's (final equity - initial balance), and so do the symbols'.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import attrs
+
+from broker_sim._numeric import QTY_EPSILON
+from broker_sim.models import Fill, Side
+
+__all__ = ["Breakdown", "ClosedTrade", "TradeTally", "closed_trades", "trade_statistics"]
+
+
+@attrs.frozen(slots=True)
+class ClosedTrade:
+    """One round trip of `strategy`: `quantity` opened at `entry_price` and closed at `exit_price`."""
+
+    symbol: str
+    side: str
+    quantity: float
+    entry_time: datetime
+    exit_time: datetime
+    entry_price: float
+    exit_price: float
+    #: Gross P&L (before fees).
+    pnl: float
+    fees: float
+    strategy: str = ""
+
+    @property
+    def net_pnl(self) -> float:
+        """P&L after the round trip's share of fees."""
+        return self.pnl - self.fees
+
+    @property
+    def holding_seconds(self) -> float:
+        """How long the quantity was held, in seconds."""
+        return (self.exit_time - self.entry_time).total_seconds()
+
+
+@attrs.frozen(slots=True)
+class Breakdown:
+    """One strategy's or one symbol's share of the run (see the module docstring for each figure)."""
+
+    fills: int
+    round_trips: int
+    pnl: float
+    realized_pnl: float
+    unrealized_pnl: float
+    fees: float
+    #: The quantity still held at the end, per symbol (signed; flat symbols left out).
+    open_quantity: dict[str, float]
+    #: Sum of |quantity x price| over the fills.
+    traded_value: float
+    win_rate: float
+    profit_factor: float
+    average_win: float
+    average_loss: float
+    expectancy: float
+    average_holding_hours: float
+
+
+class _Lot:
+    """An open lot waiting to be matched: signed quantity, price, time, fee per unit."""
+
+    __slots__ = ("fee_per_unit", "price", "quantity", "time")
+
+    def __init__(self, quantity: float, price: float, time: datetime, fee_per_unit: float) -> None:
+        self.quantity, self.price, self.time, self.fee_per_unit = quantity, price, time, fee_per_unit
+
+
+class _Group:
+    """Running totals of one strategy or one symbol."""
+
+    __slots__ = (
+        "cash", "count", "fees", "fills", "gains", "held", "holding", "losing", "losses", "realized", "traded", "wins",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.fills = self.count = self.wins = self.losing = 0
+        self.cash = self.fees = self.gains = self.losses = self.realized = self.holding = self.traded = 0.0
+        self.held: dict[str, float] = {}
+
+    def add_fill(self, fill: Fill) -> None:
+        self.fills += 1
+        self.fees += fill.fee
+        value = fill.quantity * fill.price
+        self.traded += value
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        self.cash -= value if signed > 0 else -value
+        self.held[fill.symbol] = self.held.get(fill.symbol, 0.0) + signed
+
+    def add_trade(self, trade: ClosedTrade) -> None:
+        self.count += 1
+        self.realized += trade.pnl
+        self.holding += trade.holding_seconds
+        net = trade.net_pnl
+        if net > 0:
+            self.wins += 1
+            self.gains += net
+        elif net < 0:
+            self.losing += 1
+            self.losses -= net
+
+    def breakdown(self, marks: Mapping[str, float]) -> Breakdown:
+        open_quantity = {s: q for s, q in sorted(self.held.items()) if abs(q) > QTY_EPSILON}
+        pnl = self.cash + sum(q * marks.get(s, math.nan) for s, q in open_quantity.items()) - self.fees
+        return Breakdown(
+            fills=self.fills,
+            round_trips=self.count,
+            pnl=pnl,
+            realized_pnl=self.realized,
+            # flat: nothing is unrealized (not the float residue of cash - realized)
+            unrealized_pnl=pnl + self.fees - self.realized if open_quantity else 0.0,
+            fees=self.fees,
+            open_quantity=open_quantity,
+            traded_value=self.traded,
+            **trade_statistics(self.count, self.wins, self.losing, self.gains, self.losses, self.holding),
+        )
+
+
+def trade_statistics(
+    count: int, wins: int, losing: int, gains: float, losses: float, holding_seconds: float
+) -> dict[str, float]:
+    """Win rate, profit factor, average win and loss (<= 0), expectancy and average holding time of `count` round
+    trips with `wins` winners and `losing` losers, net `gains` and net `losses` (>= 0). NaN where there is nothing
+    to average; the profit factor is inf with gains and no loss."""
+    nan = math.nan
+    return {
+        "win_rate": wins / count if count else nan,
+        "profit_factor": nan if not count else (gains / losses if losses > 0 else (math.inf if gains > 0 else nan)),
+        "average_win": gains / wins if wins else nan,
+        "average_loss": -losses / losing if losing else nan,
+        "expectancy": (gains - losses) / count if count else nan,
+        "average_holding_hours": holding_seconds / count / 3600 if count else nan,
+    }
+
+
+class TradeTally:
+    """Fill-by-fill accounting of round trips (FIFO per strategy and symbol), fees, slippage and the per-strategy
+    and per-symbol breakdowns, in memory that does not grow with the number of fills: only open lots, the
+    counters and the first `keep` closed trades are kept."""
+
+    def __init__(self, keep: int | None = None) -> None:
+        self.keep = keep
+        self.trades: list[ClosedTrade] = []
+        self.count = self.wins = self.fills = self.losing = 0
+        self.gains = self.losses = self.fees = self.slippage = self.holding = 0.0
+        self._lots: dict[tuple[str, str], deque[_Lot]] = {}
+        self._strategies: dict[str, _Group] = {}
+        self._symbols: dict[str, _Group] = {}
+        #: The last fill price per symbol: the mark of last resort.
+        self.last_price: dict[str, float] = {}
+
+    def add(self, fill: Fill) -> None:
+        """Account one fill: match it against its strategy's open lots in the symbol, open a lot with the rest."""
+        self.fills += 1
+        self.fees += fill.fee
+        self.slippage += abs(fill.price - fill.reference_price) * fill.quantity
+        self.last_price[fill.symbol] = fill.price
+        by_strategy = self._strategies.get(fill.strategy)
+        if by_strategy is None:
+            by_strategy = self._strategies[fill.strategy] = _Group()
+        by_symbol = self._symbols.get(fill.symbol)
+        if by_symbol is None:
+            by_symbol = self._symbols[fill.symbol] = _Group()
+        by_strategy.add_fill(fill)
+        by_symbol.add_fill(fill)
+        queue = self._lots.setdefault((fill.strategy, fill.symbol), deque())
+        buying = fill.side is Side.BUY
+        remaining = fill.quantity
+        fee_per_unit = fill.fee / fill.quantity if fill.quantity else 0.0
+        while remaining > QTY_EPSILON and queue and (queue[0].quantity > 0) != buying:
+            lot = queue[0]
+            long = lot.quantity > 0
+            size = min(remaining, abs(lot.quantity))
+            pnl = size * (fill.price - lot.price) * (1.0 if long else -1.0)
+            trade = ClosedTrade(
+                fill.symbol,
+                "long" if long else "short",
+                size,
+                lot.time,
+                fill.timestamp,
+                lot.price,
+                fill.price,
+                pnl,
+                size * (lot.fee_per_unit + fee_per_unit),
+                fill.strategy,
+            )
+            self._close(trade)
+            by_strategy.add_trade(trade)
+            by_symbol.add_trade(trade)
+            remaining -= size
+            left = abs(lot.quantity) - size
+            if left <= QTY_EPSILON:
+                queue.popleft()
+            else:
+                lot.quantity = left if long else -left
+        if remaining > QTY_EPSILON:
+            queue.append(_Lot(remaining if buying else -remaining, fill.price, fill.timestamp, fee_per_unit))
+
+    def _close(self, trade: ClosedTrade) -> None:
+        self.count += 1
+        self.holding += trade.holding_seconds
+        net = trade.net_pnl
+        if net > 0:
+            self.wins += 1
+            self.gains += net
+        elif net < 0:
+            self.losing += 1
+            self.losses -= net
+        if self.keep is None or len(self.trades) < self.keep:
+            self.trades.append(trade)
+
+    def statistics(self) -> dict[str, float]:
+        """The account's round-trip statistics (`trade_statistics` over every round trip)."""
+        return trade_statistics(self.count, self.wins, self.losing, self.gains, self.losses, self.holding)
+
+    def marks(self, prices: Mapping[str, float] | None = None) -> dict[str, float]:
+        """The prices open quantities are valued at: `prices` (the broker's last market prices) where given, else
+        the symbol's last fill price."""
+        marks = dict(self.last_price)
+        if prices:
+            marks.update(prices)
+        return marks
+
+    def by_strategy(self, prices: Mapping[str, float] | None = None) -> dict[str, Breakdown]:
+        """Each strategy's `Breakdown`, open quantities valued at `marks(prices)`."""
+        marks = self.marks(prices)
+        return {name: group.breakdown(marks) for name, group in sorted(self._strategies.items())}
+
+    def by_symbol(self, prices: Mapping[str, float] | None = None) -> dict[str, Breakdown]:
+        """Each symbol's `Breakdown`, open quantities valued at `marks(prices)`."""
+        marks = self.marks(prices)
+        return {name: group.breakdown(marks) for name, group in sorted(self._symbols.items())}
+
+
+def closed_trades(fills: Iterable[Fill]) -> list[ClosedTrade]:
+    """Round trips from `fills`, matched first in first out per strategy and symbol."""
+    tally = TradeTally()
+    for fill in fills:
+        tally.add(fill)
+    return tally.trades
