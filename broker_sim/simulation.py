@@ -39,7 +39,7 @@ from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
 from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted, StopSignals
-from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade
+from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade, unchecked_fill
 from broker_sim.plugins import build_registry
 from broker_sim.report.files import HTML_TRADES, check_target, write_report
 from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
@@ -301,8 +301,8 @@ class _Run:
                 self.owners(event.order)  # remember the parent's strategy for its legs
             if fill is not None:
                 strategy = self.owners(event.order)
-                if strategy != fill.strategy:  # the constructor: a third of attrs.evolve's cost, once per fill
-                    fill = Fill(
+                if strategy != fill.strategy:  # a copy naming the strategy (generated constructor: once per fill)
+                    fill = unchecked_fill(
                         fill.order_id, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee,
                         fill.timestamp, fill.reference_price, fill.execution_id, strategy,
                     )  # fmt: skip

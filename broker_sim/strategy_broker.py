@@ -145,8 +145,18 @@ class OrderOwners:
         self.views = list(views)
         #: Owners of orders with legs, by order id: a leg's client order id is the venue's, not the strategy's.
         self._parents: dict[str, str] = {}
+        #: The last order asked about and its owner: its fill and its final status are asked in a row.
+        self._last: tuple[str, str] = ("", "")
 
     def __call__(self, order: Order) -> str:
+        last_id, last_owner = self._last
+        if order.id == last_id:
+            return last_owner
+        owner = self._owner(order)
+        self._last = (order.id, owner)
+        return owner
+
+    def _owner(self, order: Order) -> str:
         for view in self.views:
             if view.owns(order):
                 if order.legs:

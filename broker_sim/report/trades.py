@@ -109,17 +109,24 @@ class _Group:
         self.cash -= value if signed > 0 else -value
         self.held[fill.symbol] = self.held.get(fill.symbol, 0.0) + signed
 
-    def add_trade(self, trade: ClosedTrade) -> None:
+    def add_trade(self, pnl: float, net: float, holding_seconds: float) -> None:
         self.count += 1
-        self.realized += trade.pnl
-        self.holding += trade.holding_seconds
-        net = trade.net_pnl
+        self.realized += pnl
+        self.holding += holding_seconds
         if net > 0:
             self.wins += 1
             self.gains += net
         elif net < 0:
             self.losing += 1
             self.losses -= net
+
+    def merge(self, other: _Group) -> None:
+        """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies')."""
+        for name in _Group.__slots__:
+            if name != "held":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        for symbol, quantity in other.held.items():
+            self.held[symbol] = self.held.get(symbol, 0.0) + quantity
 
     def breakdown(self, marks: Mapping[str, float]) -> Breakdown:
         open_quantity = {s: q for s, q in sorted(self.held.items()) if abs(q) > QTY_EPSILON}
@@ -166,8 +173,8 @@ class TradeTally:
         self.count = self.wins = self.fills = self.losing = 0
         self.gains = self.losses = self.fees = self.slippage = self.holding = 0.0
         self._lots: dict[tuple[str, str], deque[_Lot]] = {}
-        self._strategies: dict[str, _Group] = {}
-        self._symbols: dict[str, _Group] = {}
+        #: Running totals per (strategy, symbol): merged into per-strategy and per-symbol ones when asked.
+        self._groups: dict[tuple[str, str], _Group] = {}
         #: The last fill price per symbol: the mark of last resort.
         self.last_price: dict[str, float] = {}
 
@@ -177,15 +184,13 @@ class TradeTally:
         self.fees += fill.fee
         self.slippage += abs(fill.price - fill.reference_price) * fill.quantity
         self.last_price[fill.symbol] = fill.price
-        by_strategy = self._strategies.get(fill.strategy)
-        if by_strategy is None:
-            by_strategy = self._strategies[fill.strategy] = _Group()
-        by_symbol = self._symbols.get(fill.symbol)
-        if by_symbol is None:
-            by_symbol = self._symbols[fill.symbol] = _Group()
-        by_strategy.add_fill(fill)
-        by_symbol.add_fill(fill)
-        queue = self._lots.setdefault((fill.strategy, fill.symbol), deque())
+        key = (fill.strategy, fill.symbol)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+            self._lots[key] = deque()
+        group.add_fill(fill)
+        queue = self._lots[key]
         buying = fill.side is Side.BUY
         remaining = fill.quantity
         fee_per_unit = fill.fee / fill.quantity if fill.quantity else 0.0
@@ -206,9 +211,7 @@ class TradeTally:
                 size * (lot.fee_per_unit + fee_per_unit),
                 fill.strategy,
             )
-            self._close(trade)
-            by_strategy.add_trade(trade)
-            by_symbol.add_trade(trade)
+            self._close(trade, group)
             remaining -= size
             left = abs(lot.quantity) - size
             if left <= QTY_EPSILON:
@@ -218,10 +221,12 @@ class TradeTally:
         if remaining > QTY_EPSILON:
             queue.append(_Lot(remaining if buying else -remaining, fill.price, fill.timestamp, fee_per_unit))
 
-    def _close(self, trade: ClosedTrade) -> None:
+    def _close(self, trade: ClosedTrade, group: _Group) -> None:
         self.count += 1
-        self.holding += trade.holding_seconds
-        net = trade.net_pnl
+        holding = (trade.exit_time - trade.entry_time).total_seconds()
+        net = trade.pnl - trade.fees
+        group.add_trade(trade.pnl, net, holding)
+        self.holding += holding
         if net > 0:
             self.wins += 1
             self.gains += net
@@ -245,13 +250,22 @@ class TradeTally:
 
     def by_strategy(self, prices: Mapping[str, float] | None = None) -> dict[str, Breakdown]:
         """Each strategy's `Breakdown`, open quantities valued at `marks(prices)`."""
-        marks = self.marks(prices)
-        return {name: group.breakdown(marks) for name, group in sorted(self._strategies.items())}
+        return self._merged(0, prices)
 
     def by_symbol(self, prices: Mapping[str, float] | None = None) -> dict[str, Breakdown]:
         """Each symbol's `Breakdown`, open quantities valued at `marks(prices)`."""
+        return self._merged(1, prices)
+
+    def _merged(self, part: int, prices: Mapping[str, float] | None) -> dict[str, Breakdown]:
+        """The (strategy, symbol) groups merged by strategy (`part` 0) or by symbol (1), as `Breakdown`s."""
+        merged: dict[str, _Group] = {}
+        for key, group in self._groups.items():
+            total = merged.get(key[part])
+            if total is None:
+                total = merged[key[part]] = _Group()
+            total.merge(group)
         marks = self.marks(prices)
-        return {name: group.breakdown(marks) for name, group in sorted(self._symbols.items())}
+        return {name: total.breakdown(marks) for name, total in sorted(merged.items())}
 
 
 def closed_trades(fills: Iterable[Fill]) -> list[ClosedTrade]:
