@@ -33,10 +33,6 @@ _KEY_HEADER = b"apca-api-key-id"
 _SECRET_HEADER = b"apca-api-secret-key"
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class Guard:
     """ASGI middleware in front of every HTTP request: the API keys (401), the body size (413) and the request
     rate per key (429 with Retry-After). Websockets check their keys in their auth message instead."""
@@ -77,22 +73,11 @@ class Guard:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge
+            if received > limit:  # a body without a length, larger than it may be: the route answers 413
+                raise ApiError(413, CODE_TOO_LARGE, _too_large(limit)["message"])
             return message
 
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited, tracking)
-        except _BodyTooLarge:
-            if not started:
-                await _answer(send, 413, _too_large(limit))
+        await self.app(scope, limited, send)
 
     def _authorized(self, key: bytes | None, secret: bytes | None) -> bool:
         if key is None or secret is None:

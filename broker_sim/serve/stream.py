@@ -46,11 +46,18 @@ class TradeUpdates:
     def __init__(self, served: Served) -> None:
         self._queues: set[asyncio.Queue[OrderEvent]] = set()
         self._sent = asyncio.Event()
+        #: Set whenever a client starts listening (tests and monitors wait on it).
+        self.joined = asyncio.Event()
         served.broker.add_listener(self._publish)
 
     def _publish(self, event: OrderEvent) -> None:
         for queue in self._queues:
             queue.put_nowait(event)
+
+    @property
+    def listeners(self) -> int:
+        """How many clients listen now."""
+        return len(self._queues)
 
     def backlog(self) -> int:
         """The most events any listener has yet to be sent."""
@@ -70,6 +77,7 @@ class TradeUpdates:
         """A new queue that receives every event from now on, until `forget`."""
         queue: asyncio.Queue[OrderEvent] = asyncio.Queue()
         self._queues.add(queue)
+        self.joined.set()
         return queue
 
     def forget(self, queue: asyncio.Queue[OrderEvent]) -> None:
