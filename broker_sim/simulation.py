@@ -332,7 +332,12 @@ class _Run:
         return await self._finish(broker, clock, target, stopped)
 
     async def _finish(
-        self, broker: Broker, clock: Clock, target: Path | None, stopped: BaseException | None, reason: str | None = None
+        self,
+        broker: Broker,
+        clock: Clock,
+        target: Path | None,
+        stopped: BaseException | None,
+        reason: str | None = None,
     ) -> Result:
         """Write the report of a run that ended (`stopped`: what stopped it early, raised again after the report
         is written; `reason`: why it is incomplete when nothing was raised) and return its `Result`."""

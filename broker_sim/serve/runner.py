@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Closed orders the served broker keeps for GET /v2/orders?status=closed.
 SERVE_HISTORY = 100_000
-#: At --speed max, events handed to the broker between turns of the event loop (requests run in between).
-_MAX_SPEED_CHUNK = 64
+#: Events handed to the run's per-event code at once: at --speed max requests run in between.
+_CHUNK = 64
 #: How often and how long to look whether uvicorn has started (it starts in milliseconds: the socket is bound).
 _START_POLLS, _START_POLL_S = 1000, 0.005
 #: At --speed max, the replay waits while a listening client has more than this many messages unsent.
@@ -65,9 +65,12 @@ class ServeRun(_Run):
     `served` (the account the API serves) and `port` (the bound port: useful with port 0) are set once the
     server listens; `ready` is set then too."""
 
-    def __init__(self, config: Config, settings: ServeSettings) -> None:
+    def __init__(
+        self, config: Config, settings: ServeSettings, *, on_ready: Callable[[ServeRun], None] | None = None
+    ) -> None:
         super().__init__(config, None)
         self.settings = settings
+        self.on_ready = on_ready
         self.served: Served | None = None
         self.port: int | None = None
         self.ready = asyncio.Event()
@@ -125,6 +128,8 @@ class ServeRun(_Run):
                     feed_task = asyncio.create_task(self._feed(broker, strategies, owners, first, blocks, served))
                     stopping = asyncio.ensure_future(self._stopping.wait())
                     self.ready.set()
+                    if self.on_ready is not None:
+                        self.on_ready(self)
                     done, _ = await asyncio.wait(
                         {server_task, feed_task, stopping}, return_when=asyncio.FIRST_COMPLETED
                     )
@@ -174,11 +179,9 @@ class ServeRun(_Run):
         if first:
             paced = isinstance(clock, PacedClock) and clock.paced
             for block in _chain(first, blocks):
-                if paced:
-                    await process(block)
-                else:
-                    for start in range(0, len(block), _MAX_SPEED_CHUNK):
-                        await process(block[start : start + _MAX_SPEED_CHUNK])
+                for start in range(0, len(block), _CHUNK):
+                    await process(block[start : start + _CHUNK])
+                    if not paced:
                         await self._drained(served)
         if self.streams.live_sources:
             await self._live(broker, strategies, owners)
@@ -249,13 +252,16 @@ async def aserve(
     *,
     out: str | Path | None = None,
     env: Mapping[str, str] | None = None,
+    on_ready: Callable[[ServeRun], None] | None = None,
 ) -> Result:
-    """Serve `config` until SIGINT/SIGTERM (from inside a running event loop); returns the run's `Result`."""
+    """Serve `config` until SIGINT/SIGTERM (from inside a running event loop); returns the run's `Result`.
+
+    `on_ready(run)` is called once the server listens (`run.port` is the bound port)."""
     if not isinstance(config, Config):
         config = load_config(config, env=env)
     if settings is None:
         settings = ServeSettings.from_config(config, env=os.environ if env is None else env)
-    return await ServeRun(config, settings).execute(out)
+    return await ServeRun(config, settings, on_ready=on_ready).execute(out)
 
 
 def serve(config: Config | str | Path, settings: ServeSettings | None = None, **options: Any) -> Result:

@@ -100,17 +100,19 @@ async def test_bad_orders_are_refused_and_change_nothing(
 
 
 async def test_an_oversize_body_is_refused(tmp_path: Path) -> None:
-    async with serving(tmp_path, overrides={"serve": {"max_body_bytes": 1024}}) as server:
-        async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
-            padded = {**MARKET_BUY, "client_order_id": "x" * 2000}
-            error(await http.post("/v2/orders", json=padded), 413, 41310000, "larger than 1024 bytes")
+    async with (
+        serving(tmp_path, overrides={"serve": {"max_body_bytes": 1024}}) as server,
+        httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http,
+    ):
+        padded = {**MARKET_BUY, "client_order_id": "x" * 2000}
+        error(await http.post("/v2/orders", json=padded), 413, 41310000, "larger than 1024 bytes")
 
-            async def chunks() -> AsyncIterator[bytes]:  # no content-length: counted as it arrives
-                for _ in range(4):
-                    yield b" " * 512
+        async def chunks() -> AsyncIterator[bytes]:  # no content-length: counted as it arrives
+            for _ in range(4):
+                yield b" " * 512
 
-            error(await http.post("/v2/orders", content=chunks()), 413, 41310000, "larger than 1024 bytes")
-            await unchanged(server, http)
+        error(await http.post("/v2/orders", content=chunks()), 413, 41310000, "larger than 1024 bytes")
+        await unchanged(server, http)
 
 
 async def test_unknown_orders_and_positions_are_not_found(server: Server, http: httpx.AsyncClient) -> None:
@@ -135,13 +137,20 @@ async def test_bad_queries_name_the_parameter(server: Server, http: httpx.AsyncC
 
 
 async def test_a_replace_that_is_malformed_leaves_the_order_working(server: Server, http: httpx.AsyncClient) -> None:
-    placed = await http.post("/v2/orders", json={**MARKET_BUY, "type": "limit", "limit_price": "1", "time_in_force": "gtc"})
+    placed = await http.post(
+        "/v2/orders", json={**MARKET_BUY, "type": "limit", "limit_price": "1", "time_in_force": "gtc"}
+    )
     assert placed.status_code == 200
     order_id = placed.json()["id"]
     working = await server.broker.wait_for(order_id, "new", timeout=60)
     error(await http.patch(f"/v2/orders/{order_id}", json={"qty": "-1"}), 422, 40010001, "qty must be > 0")
     error(await http.patch(f"/v2/orders/{order_id}", json={"colour": 1}), 422, 40010001, "unknown field")
-    error(await http.patch(f"/v2/orders/{order_id}", content=b"{", headers={"content-type": "application/json"}), 400, 40010000, "not JSON")
+    error(
+        await http.patch(f"/v2/orders/{order_id}", content=b"{", headers={"content-type": "application/json"}),
+        400,
+        40010000,
+        "not JSON",
+    )
     assert await server.broker.get_order(order_id) == working
     assert (await http.delete(f"/v2/orders/{order_id}")).status_code == 204
     await server.broker.wait_for(order_id, "canceled", timeout=60)
@@ -149,10 +158,12 @@ async def test_a_replace_that_is_malformed_leaves_the_order_working(server: Serv
 
 
 async def test_past_the_request_rate_the_answer_is_429_with_retry_after(tmp_path: Path) -> None:
-    async with serving(tmp_path, overrides={"serve": {"rate_limit": 3}}) as server:
-        async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
-            statuses = [(await http.get("/v2/clock")).status_code for _ in range(3)]
-            assert statuses == [200, 200, 200]
-            limited = await http.get("/v2/clock")
-            error(limited, 429, 42910000, "rate limit exceeded")
-            assert int(limited.headers["retry-after"]) >= 1
+    async with (
+        serving(tmp_path, overrides={"serve": {"rate_limit": 3}}) as server,
+        httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http,
+    ):
+        statuses = [(await http.get("/v2/clock")).status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        limited = await http.get("/v2/clock")
+        error(limited, 429, 42910000, "rate limit exceeded")
+        assert int(limited.headers["retry-after"]) >= 1
