@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from broker_sim.clock import RealtimeClock
 
-from . import stream, trading
+from . import data_stream, market_data, stream, trading
 from .errors import CODE_RATE_LIMIT, CODE_TOO_LARGE, CODE_UNAUTHORIZED, ApiError
 from .state import Served
 
@@ -139,10 +139,11 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 def create_app(served: Served) -> Any:
     """The ASGI app serving `served`: the Trading API, trade_updates (/stream) and market data."""
     app = Starlette(
-        routes=[*trading.routes(), *stream.routes()],
+        routes=[*trading.routes(), *stream.routes(), *market_data.routes(), *data_stream.routes()],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     app.state.served = served
     app.state.trade_updates = stream.TradeUpdates(served)
-    served.hubs.append(app.state.trade_updates)
+    app.state.data_streams = data_stream.DataStreams(served)
+    served.hubs.extend((app.state.trade_updates, app.state.data_streams))
     return Guard(app, served)

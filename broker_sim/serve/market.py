@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from broker_sim.models import Bar, MarketData, Quote, Trade
@@ -27,6 +27,8 @@ class MarketHistory:
         #: Every symbol the config's sources declare or the replay has delivered.
         self.symbols: set[str] = set(symbols)
         self._series: dict[tuple[type, str], deque[MarketData]] = {}
+        #: Called with each event after it is recorded (the data stream's fan-out).
+        self.listeners: list[Callable[[MarketData], None]] = []
 
     def __call__(self, event: MarketData) -> None:
         """Record one delivered event (the `PriceStreamManager` subscriber)."""
@@ -36,6 +38,8 @@ class MarketHistory:
             series = self._series[key] = deque(maxlen=self.keep)
             self.symbols.add(event.symbol)
         series.append(event)
+        for listener in self.listeners:
+            listener(event)
 
     def series(
         self, kind: type[Bar] | type[Quote] | type[Trade], symbol: str, start: datetime | None, end: datetime | None

@@ -8,10 +8,7 @@ codes and bodies; a malformed request changes nothing.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import math
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -24,46 +21,17 @@ from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 
 from . import translate
 from .errors import ApiError
+from .routing import endpoint, read_json
 from .state import Served
 
 __all__ = ["routes"]
 
-Handler = Callable[[Request, Served], Awaitable[Any]]
 #: Alpaca's default and largest page of orders.
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 _LIST_STATUSES = ("open", "closed", "all")
 _DIRECTIONS = ("asc", "desc")
 #: The calendar answers at most this many days at once.
 MAX_CALENDAR_DAYS = 3660
-
-
-def _route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """A route: the served account, the clock brought up to date, errors answered as Alpaca does."""
-
-    @functools.wraps(handler)
-    async def endpoint(request: Request) -> Response:
-        served: Served = request.app.state.served
-        await served.catch_up()
-        try:
-            result = await handler(request, served)
-        except BrokerError as exc:
-            error = ApiError.from_broker(exc)
-            return JSONResponse(error.body, status_code=error.status)
-        except ApiError as error:
-            return JSONResponse(error.body, status_code=error.status)
-        if isinstance(result, Response):
-            return result
-        return JSONResponse(result)
-
-    return endpoint
-
-
-async def _body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, 40010000, "request body format is invalid: not JSON") from None
 
 
 def _query_flag(request: Request, name: str) -> bool:
@@ -87,7 +55,7 @@ def _order(served: Served, order: Order, nested: bool) -> dict[str, Any]:
 
 
 async def submit_order(request: Request, served: Served) -> Any:
-    order_request = translate.order_request(await _body(request))
+    order_request = translate.order_request(await read_json(request))
     _check_tradable(served, order_request)
     order = await served.broker.submit_order(order_request)
     if order.status is OrderStatus.REJECTED and order.failed_at == order.created_at and order.reject_reason:
@@ -174,7 +142,7 @@ async def get_order_by_client_id(request: Request, served: Served) -> Any:
 
 async def replace_order(request: Request, served: Served) -> Any:
     order_id = request.path_params["order_id"]
-    fields = translate.replace_fields(await _body(request))
+    fields = translate.replace_fields(await read_json(request))
     await served.broker.get_order(order_id)  # 404 before 422
     return _order(served, await served.broker.replace_order(order_id, **fields), nested=True)
 
@@ -383,22 +351,22 @@ async def list_activities(request: Request, served: Served) -> Any:
 def routes() -> list[Route]:
     """The Trading API v2 routes."""
     return [
-        Route("/v2/account", _route(get_account), methods=["GET"]),
-        Route("/v2/account/activities", _route(list_activities), methods=["GET"]),
-        Route("/v2/account/activities/{activity_type}", _route(list_activities), methods=["GET"]),
-        Route("/v2/orders", _route(submit_order), methods=["POST"]),
-        Route("/v2/orders", _route(list_orders), methods=["GET"]),
-        Route("/v2/orders", _route(cancel_all_orders), methods=["DELETE"]),
-        Route("/v2/orders:by_client_order_id", _route(get_order_by_client_id), methods=["GET"]),
-        Route("/v2/orders/{order_id}", _route(get_order), methods=["GET"]),
-        Route("/v2/orders/{order_id}", _route(replace_order), methods=["PATCH"]),
-        Route("/v2/orders/{order_id}", _route(cancel_order), methods=["DELETE"]),
-        Route("/v2/positions", _route(list_positions), methods=["GET"]),
-        Route("/v2/positions", _route(close_all_positions), methods=["DELETE"]),
-        Route("/v2/positions/{symbol}", _route(get_position), methods=["GET"]),
-        Route("/v2/positions/{symbol}", _route(close_position), methods=["DELETE"]),
-        Route("/v2/clock", _route(get_clock), methods=["GET"]),
-        Route("/v2/calendar", _route(get_calendar), methods=["GET"]),
-        Route("/v2/assets", _route(list_assets), methods=["GET"]),
-        Route("/v2/assets/{symbol}", _route(get_asset), methods=["GET"]),
+        Route("/v2/account", endpoint(get_account), methods=["GET"]),
+        Route("/v2/account/activities", endpoint(list_activities), methods=["GET"]),
+        Route("/v2/account/activities/{activity_type}", endpoint(list_activities), methods=["GET"]),
+        Route("/v2/orders", endpoint(submit_order), methods=["POST"]),
+        Route("/v2/orders", endpoint(list_orders), methods=["GET"]),
+        Route("/v2/orders", endpoint(cancel_all_orders), methods=["DELETE"]),
+        Route("/v2/orders:by_client_order_id", endpoint(get_order_by_client_id), methods=["GET"]),
+        Route("/v2/orders/{order_id}", endpoint(get_order), methods=["GET"]),
+        Route("/v2/orders/{order_id}", endpoint(replace_order), methods=["PATCH"]),
+        Route("/v2/orders/{order_id}", endpoint(cancel_order), methods=["DELETE"]),
+        Route("/v2/positions", endpoint(list_positions), methods=["GET"]),
+        Route("/v2/positions", endpoint(close_all_positions), methods=["DELETE"]),
+        Route("/v2/positions/{symbol}", endpoint(get_position), methods=["GET"]),
+        Route("/v2/positions/{symbol}", endpoint(close_position), methods=["DELETE"]),
+        Route("/v2/clock", endpoint(get_clock), methods=["GET"]),
+        Route("/v2/calendar", endpoint(get_calendar), methods=["GET"]),
+        Route("/v2/assets", endpoint(list_assets), methods=["GET"]),
+        Route("/v2/assets/{symbol}", endpoint(get_asset), methods=["GET"]),
     ]
