@@ -24,9 +24,12 @@ _MAX_WAIT_S = 0.25
 
 class PacedClock(SimulatedClock):
     """Simulated time moving at `speed` simulated seconds per wall second from `start` (`MAX_SPEED`: no wall
-    waits). `advance_to` is what the replay awaits before each market event; `catch_up` what requests call."""
+    waits); `paused`, it stands still until `restart`. `advance_to` is what the replay awaits before each market
+    event; `catch_up` what requests call."""
 
-    def __init__(self, start: datetime | float, speed: float, *, wall: RealtimeClock | None = None) -> None:
+    def __init__(
+        self, start: datetime | float, speed: float, *, paused: bool = False, wall: RealtimeClock | None = None
+    ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be > 0 simulated seconds per wall second, got {speed!r}")
         super().__init__(start, auto_advance=False)
@@ -35,9 +38,16 @@ class PacedClock(SimulatedClock):
         self._origin_sim = self.time()
         self._origin_wall = self._wall.time()
         #: The time of the next market event the replay waits to deliver: nothing may run past it before it is.
-        self._horizon: float | None = None
+        self._horizon: float | None = self.time()
+        self._paused = paused
         self._lock = asyncio.Lock()
         self._woken: asyncio.Event | None = None
+
+    def restart(self) -> None:
+        """Pace from here: the present simulated time is due now on the wall clock (ends a pause)."""
+        self._origin_sim = self.time()
+        self._origin_wall = self._wall.time()
+        self._paused = False
 
     @property
     def paced(self) -> bool:
@@ -46,6 +56,8 @@ class PacedClock(SimulatedClock):
 
     def due_time(self) -> float:
         """The simulated time the wall clock says it is now (POSIX seconds); infinite at `MAX_SPEED`."""
+        if self._paused:
+            return self.time()
         if not self.paced:
             return float("inf")
         return self._origin_sim + (self._wall.time() - self._origin_wall) * self.speed

@@ -56,6 +56,8 @@ class DataStreams:
     def __init__(self, served: Served) -> None:
         self._clients: set[_Client] = set()
         self._sent = asyncio.Event()
+        #: Set when a client first subscribes (a replay told to wait for its client starts then).
+        self.subscribed = asyncio.Event()
         served.market.listeners.append(self._publish)
 
     def _publish(self, event: MarketData) -> None:
@@ -104,6 +106,7 @@ class DataStreams:
                     if sender is None:
                         self._clients.add(client)
                         sender = asyncio.create_task(self._send_events(websocket, client))
+                    self.subscribed.set()
                     answer = {"T": "subscription", **{c: sorted(s) for c, s in client.channels.items()}}
                     await _send(websocket, packed, [{**answer, **{c: [] for c in _EMPTY_CHANNELS}}])
                 else:

@@ -33,6 +33,7 @@ from broker_sim.wiring import build_broker, load_config
 
 from .app import create_app
 from .clock import PacedClock
+from .data_stream import DataStreams
 from .market import MarketHistory
 from .settings import ServeSettings
 from .state import Served
@@ -92,7 +93,8 @@ class ServeRun(_Run):
         first = next(blocks, None)
         clock: Clock
         if self.config.prices.clock == "simulated":
-            clock = PacedClock(first[0][0] if first else RealtimeClock().time(), self.settings.speed)
+            start = first[0][0] if first else RealtimeClock().time()
+            clock = PacedClock(start, self.settings.speed, paused=self.settings.wait_for_client)
         else:
             clock = RealtimeClock()
         broker = build_broker(self.config, clock=clock, manager=self.manager, history=SERVE_HISTORY)
@@ -176,6 +178,12 @@ class ServeRun(_Run):
         live run (``clock: realtime``) feeds its live sources instead."""
         clock = broker.clock
         process = self._processor(broker, strategies, owners, replay=True)
+        if self.settings.wait_for_client:
+            streams = [hub for hub in served.hubs if isinstance(hub, DataStreams)]
+            log.info("waiting for a client to subscribe to the data stream before the replay starts")
+            await streams[0].subscribed.wait()
+            if isinstance(clock, PacedClock):
+                clock.restart()
         if first:
             paced = isinstance(clock, PacedClock) and clock.paced
             for block in _chain(first, blocks):

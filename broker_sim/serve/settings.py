@@ -23,7 +23,18 @@ __all__ = ["DEFAULT_SPEED", "ServeSettings", "parse_speed"]
 DEFAULT_SPEED = 60.0
 #: The largest request body accepted (bytes): an order is a few hundred.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-_KEYS = ("host", "port", "speed", "key_id", "secret_key", "max_body_bytes", "rate_limit", "exchange", "account")
+_KEYS = (
+    "host",
+    "port",
+    "speed",
+    "key_id",
+    "secret_key",
+    "max_body_bytes",
+    "rate_limit",
+    "exchange",
+    "account",
+    "wait_for_client",
+)
 
 
 def parse_speed(value: object) -> float:
@@ -45,7 +56,8 @@ class ServeSettings:
     """What `broker-sim serve` needs besides the run's config.
 
     `rate_limit` is requests per minute per key (None: unlimited; Alpaca's own is 200); `exchange` is the
-    exchange reported for assets and positions; `account` the account number.
+    exchange reported for assets and positions; `account` the account number. With `wait_for_client` the replay
+    starts when the first client subscribes to the data stream, so a bot sees every bar from the first.
     """
 
     key_id: str
@@ -57,6 +69,7 @@ class ServeSettings:
     rate_limit: float | None = None
     exchange: str = "NASDAQ"
     account: str = "PA-BROKER-SIM"
+    wait_for_client: bool = False
 
     @classmethod
     def from_config(
@@ -87,6 +100,10 @@ class ServeSettings:
             values["rate_limit"] = None if rate is None else float(rate)
             values["exchange"] = _text(section.get("exchange", "NASDAQ"), "exchange")
             values["account"] = _text(section.get("account", "PA-BROKER-SIM"), "account")
+            wait = section.get("wait_for_client", False)
+            if not isinstance(wait, bool):
+                raise ConfigError(f"wait_for_client must be true or false, got {wait!r}")
+            values["wait_for_client"] = wait
         except ConfigError as exc:
             bad = next((k for k in _KEYS if str(exc).startswith(k)), None)
             raise config.error_at(("serve", bad) if bad and bad in section else ("serve",), str(exc)) from None
