@@ -7,7 +7,9 @@ internal error (a bug: the traceback is printed).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import math
+import os
 import sys
 import time
 import traceback
@@ -287,13 +289,67 @@ def _summary(result: Result, elapsed: float) -> None:
 
 
 @app.command()
+def serve(
+    config: ConfigPath,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000; 0 picks a free one).")] = None,
+    speed: Annotated[
+        str | None,
+        typer.Option(help="Simulated seconds per wall second (default 60), or max: as fast as clients read."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder (default: the config's report.out).")
+    ] = None,
+) -> None:
+    """Serve CONFIG's paper broker as an Alpaca-compatible API until Ctrl-C (SIGINT) or SIGTERM, then write the
+    report. Needs the [serve] extra."""
+    try:
+        loaded = load_config(config)
+        serving = _serve_module()
+        settings = serving.ServeSettings.from_config(loaded, env=os.environ, host=host, port=port, speed=speed)
+    except BrokerError as exc:
+        raise _fail(exc) from None
+
+    def ready(run: Any) -> None:
+        where = f"{settings.host}:{run.port}"
+        pace = "max" if math.isinf(settings.speed) else f"{settings.speed:g}x"
+        err.print(
+            f"serving {config.name} on http://{where} (trade_updates ws://{where}/stream, data ws://{where}/v2/iex; "
+            f"speed {pace}); Ctrl-C stops and writes the report",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    started = time.perf_counter()
+    try:
+        result = asyncio.run(serving.aserve(loaded, settings, out=out_dir, on_ready=ready))
+    except KeyboardInterrupt:
+        err.print("[bold yellow]interrupted[/]", highlight=False)
+        raise typer.Exit(code=130) from None
+    except BrokerError as exc:
+        err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    _summary(result, time.perf_counter() - started)
+
+
+def _serve_module() -> Any:
+    """`broker_sim.serve`, imported when `serve` is run: it needs the optional [serve] extra."""
+    try:
+        return importlib.import_module("broker_sim.serve")
+    except ImportError as exc:
+        raise ConfigError(
+            f"broker-sim serve needs the [serve] extra ({exc.name or exc} is missing): pip install 'broker-sim[serve]'"
+        ) from None
+
+
+@app.command()
 def validate(config: ConfigPath, sets: SetOption = None, seed: SeedOption = None) -> None:
     """Check CONFIG without running it: keys, types, names, parameters, files, strategy classes."""
     try:
         loaded = load_config(config, overrides=_overrides(sets, seed))
     except BrokerError as exc:
         raise _fail(exc) from None
-    strategies = ", ".join(s.class_ for s in loaded.all_strategies)
+    strategies = ", ".join(s.class_ for s in loaded.all_strategies) or "none (served to bots)"
     out.print(f"{config}: ok ({len(loaded.prices.sources)} source(s); strategies: {strategies})")
 
 

@@ -187,6 +187,8 @@ class Config:
     strategies: tuple[StrategyConfig, ...] = ()
     plugins: tuple[str, ...] = ()
     report: ReportConfig = ReportConfig()
+    #: `broker-sim serve`'s settings (host, port, speed, keys, limits); checked by `broker_sim.serve`.
+    serve: dict[str, Any] | None = None
     #: The file the config came from (None for text), and the folder relative paths are taken from.
     path: Path | None = None
     base_dir: Path = attrs.Factory(Path.cwd)

@@ -451,6 +451,18 @@ class _Run:
                         raise self.failure
         except (Exception, KeyboardInterrupt, asyncio.CancelledError) as exc:
             stopped = exc
+        return await self._finish(broker, clock, target, stopped)
+
+    async def _finish(
+        self,
+        broker: Broker,
+        clock: Clock,
+        target: Path | None,
+        stopped: BaseException | None,
+        reason: str | None = None,
+    ) -> Result:
+        """Write the report of a run that ended (`stopped`: what stopped it early, raised again after the report
+        is written; `reason`: why it is incomplete when nothing was raised) and return its `Result`."""
         account = await self._final_account(broker)
         for order in await _open_orders(broker):
             self.orders.append(order)  # still working at the end: recorded as they stand
@@ -475,7 +487,8 @@ class _Run:
             benchmark=benchmark[1] if benchmark else None,
             benchmark_name=benchmark[0] if benchmark else "",
         )
-        reason = None if stopped is None else _stop_reason(stopped)
+        if stopped is not None:
+            reason = _stop_reason(stopped)
         try:
             report_dir = self._write_report(target, metrics, equity, reason, prices, benchmark)
         finally:

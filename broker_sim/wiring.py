@@ -201,8 +201,10 @@ def _check_strategies(config: Config) -> None:
     entries: list[tuple[KeyPath, StrategyConfig]] = [(("strategies", i), s) for i, s in enumerate(config.strategies)]
     if config.strategy is not None:
         entries.insert(0, (("strategy",), config.strategy))
-    if not entries:
-        raise config.error_at((), "no strategy: set strategy (or strategies) with a class and its params")
+    if not entries and config.serve is None:
+        raise config.error_at(
+            (), "no strategy: set strategy (or strategies) with a class and its params (or serve: for broker-sim serve)"
+        )
     for path, strategy in entries:
         try:
             cls = load_strategy_class(strategy.class_, base_dir=config.base_dir)

@@ -1,0 +1,53 @@
+"""What every HTTP route of the server does alike: reach the served account, bring its clock to the present,
+read a JSON body, and answer errors as Alpaca does."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from broker_sim.errors import BrokerError
+
+from .errors import ApiError
+from .state import Served
+
+__all__ = ["Handler", "endpoint", "read_json"]
+
+#: A route's work: the request and the served account in, a JSON-able answer (or a `Response`) out.
+Handler = Callable[[Request, Served], Awaitable[Any]]
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint running `handler` with the served account, the clock brought up to date, and
+    `ApiError`/`BrokerError` answered with Alpaca's status and body."""
+
+    @functools.wraps(handler)
+    async def run(request: Request) -> Response:
+        served: Served = request.app.state.served
+        await served.catch_up()
+        try:
+            result = await handler(request, served)
+        except BrokerError as exc:
+            error = ApiError.from_broker(exc)
+            return JSONResponse(error.body, status_code=error.status)
+        except ApiError as error:
+            return JSONResponse(error.body, status_code=error.status)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result)
+
+    return run
+
+
+async def read_json(request: Request) -> Any:
+    """The request's JSON body; 400 as Alpaca answers when it is not JSON."""
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, 40010000, "request body format is invalid: not JSON") from None
