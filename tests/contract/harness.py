@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import attrs
 
 from broker_sim import Broker, Fill, OrderEvent, PaperBroker, SimulatedClock, Trade
+from broker_sim.clock import Clock
 
 #: A Monday, 14:30 UTC (09:30 New York): the regular session is open.
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -96,7 +97,8 @@ class AlpacaHarness:
     name = "alpaca"
     capabilities = frozenset({"prices"})
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock
         self._stack = contextlib.AsyncExitStack()
         self.events: list[OrderEvent] = []
         self._heard = asyncio.Event()
@@ -129,7 +131,12 @@ class AlpacaHarness:
         }
         self.server = await self._stack.enter_async_context(serving(directory, overrides=overrides))
         self.broker: Broker = AlpacaBroker(
-            base_url=self.server.url, key_id=KEY, secret_key=SECRET, reconnect_backoff=0.01, seed=3
+            base_url=self.server.url,
+            key_id=KEY,
+            secret_key=SECRET,
+            reconnect_backoff=0.01,
+            seed=3,
+            clock=self._clock,
         )
         self.broker.add_listener(self._hear)
         await self.broker.connect()

@@ -68,6 +68,14 @@ def decimal_text(value: float) -> str:
     return text
 
 
+def parse_time(value: object, field: str) -> datetime:
+    """An RFC 3339 timestamp from Alpaca, in UTC; `PayloadError` naming `field` if it is missing or malformed."""
+    parsed = _time(value, field)
+    if parsed is None:
+        raise PayloadError(f"{field} must be an RFC 3339 timestamp, got {value!r}")
+    return parsed
+
+
 def _time(value: object, field: str) -> datetime | None:
     if value is None or value == "":
         return None
