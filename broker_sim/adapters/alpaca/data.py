@@ -70,6 +70,8 @@ class AlpacaDataSource:
                 "source 'alpaca' needs key_id and secret_key (or APCA_API_KEY_ID and APCA_API_SECRET_KEY)"
             )
         self.url = f"{url.rstrip('/')}/v2/{feed}"
+        #: How reports and warnings name this source.
+        self.name = f"alpaca {feed} {','.join(symbols)}"
         self.symbols = list(symbols)
         wanted = {"bars": bars, "quotes": quotes, "trades": trades}
         self.subscription = {channel: self.symbols for channel in _CHANNELS if wanted[channel]}
