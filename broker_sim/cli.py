@@ -248,7 +248,7 @@ def validate(config: ConfigPath) -> None:
         loaded = load_config(config)
     except BrokerError as exc:
         raise _fail(exc) from None
-    strategies = ", ".join(s.class_ for s in loaded.all_strategies)
+    strategies = ", ".join(s.class_ for s in loaded.all_strategies) or "none (served to bots)"
     out.print(f"{config}: ok ({len(loaded.prices.sources)} source(s); strategies: {strategies})")
 
 
