@@ -76,7 +76,7 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
             "source: synthetic,",
             "source: synthetik,",
             r":11: prices\.sources\[0\]\.source: unknown source "
-            r"'synthetik'; valid: csv, synthetic",
+            r"'synthetik'; valid: alpaca, csv, synthetic",
         ),
         ("count: 50", "count: -1", r":11: prices\.sources\[0\]\.count: count must be an integer >= 0"),
         ("clock: simulated", "clock: fast", r":9: prices\.clock: must be one of simulated, realtime"),
@@ -88,7 +88,7 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
         ),
         ("fast: 10,", "fast: 40,", r":14: strategy\.params\.fast: SmaCross: need 0 < fast < slow"),
         ("SmaCross\n", "SmaCros\n", r":13: strategy\.class: .*has no class 'SmaCros'; strategies there: SmaCross"),
-        ("adapter: paper", "adapter: papr", r":2: broker\.adapter: unknown adapter 'papr'; valid: paper"),
+        ("adapter: paper", "adapter: papr", r":2: broker\.adapter: unknown adapter 'papr'; valid: alpaca, paper"),
         ("report:", "reprot:", r":15: reprot: unknown key 'reprot'; valid keys: broker, models, prices, strategy"),
         ("  initial_balance: 100000", "  initial_balance: [1]", r":3: broker\.initial_balance: initial_balance must"),
         ("  out: reports/run", "  out: reports/run\n  equity_interval: soon", r":17: report\.equity_interval: "),
@@ -164,17 +164,17 @@ def test_parse_config_takes_text() -> None:
 
 
 def test_an_adapter_whose_optional_extra_is_missing_is_named_at_its_line(tmp_path: Path) -> None:
-    plugin = tmp_path / "alpaca_plugin.py"
+    plugin = tmp_path / "ibkr_plugin.py"
     plugin.write_text(
         "def broker_sim_register(registry):\n"
-        "    registry.add('adapter', 'alpaca', 'broker_sim_tests_no_alpaca:AlpacaBroker', extra='alpaca')\n"
+        "    registry.add('adapter', 'ibkr', 'broker_sim_tests_no_ibkr:IbkrBroker', extra='ibkr')\n"
     )
-    text = GOOD.replace("adapter: paper", "adapter: alpaca") + "plugins: [alpaca_plugin.py]\n"
+    text = GOOD.replace("adapter: paper", "adapter: ibkr") + "plugins: [ibkr_plugin.py]\n"
     with pytest.raises(ConfigError) as raised:
         load_config(_write(tmp_path, text))
     assert str(raised.value) == (
-        f"{tmp_path / 'run.yaml'}:2: broker.adapter: adapter 'alpaca' needs the optional extra [alpaca]: "
-        "pip install 'broker-sim[alpaca]' (No module named 'broker_sim_tests_no_alpaca')"
+        f"{tmp_path / 'run.yaml'}:2: broker.adapter: adapter 'ibkr' needs the optional extra [ibkr]: "
+        "pip install 'broker-sim[ibkr]' (No module named 'broker_sim_tests_no_ibkr')"
     )
 
 

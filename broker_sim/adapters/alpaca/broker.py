@@ -23,6 +23,7 @@ import httpx
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.errors import (
+    ConfigError,
     DuplicateClientOrderId,
     InvalidOrder,
     OrderNotFound,
@@ -89,8 +90,6 @@ class AlpacaBroker(Broker):
         self.settings = AlpacaSettings.resolve(
             base_url=base_url, key_id=key_id, secret_key=secret_key, stream_url=stream_url, live=live
         )
-        from broker_sim.errors import ConfigError
-
         for name, value in (("backoff", backoff), ("timeout", timeout), ("reconnect_backoff", reconnect_backoff)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 raise ConfigError(f"broker.{name} must be a number >= 0, got {value!r}")

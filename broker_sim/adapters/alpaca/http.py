@@ -22,6 +22,7 @@ from broker_sim.errors import (
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
+    PositionNotFound,
 )
 
 from .errors import AlpacaError, Forbidden, RateLimited, Unauthorized, VenueUnavailable
@@ -45,8 +46,6 @@ def error_for(status: int, body: object, context: Context = "other", retry_after
         return Forbidden(message, status=status, code=code)
     if status == 404:
         if context == "position":
-            from broker_sim.errors import PositionNotFound
-
             return PositionNotFound(message)
         return OrderNotFound(message)
     if status == 422 or status == 400:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import attrs
+
 from broker_sim.errors import BrokerError
 from broker_sim.models import (
     Account,
@@ -155,8 +157,6 @@ def legs_from_json(data: Mapping[str, Any]) -> list[Order]:
 
 
 def _with_parent(order: Order, parent: str) -> Order:
-    import attrs
-
     return attrs.evolve(order, parent_id=parent)
 
 
