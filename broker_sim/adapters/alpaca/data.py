@@ -34,7 +34,8 @@ _CHANNELS = ("bars", "quotes", "trades")
 
 
 class AlpacaDataSource:
-    """A live source of `symbols`' bars (and, if asked, quotes and trades) from Alpaca's `feed` (iex or sip)."""
+    """A live source of `symbols`' bars (and, if asked, quotes and trades) from Alpaca's `feed` (iex or sip);
+    endless, or ending after `limit` events."""
 
     def __init__(
         self,
@@ -53,11 +54,15 @@ class AlpacaDataSource:
         clock: Clock | None = None,
         base_dir: Any = None,
         seed: int | None = None,
+        limit: int | None = None,
     ) -> None:
         if isinstance(symbols, str) or not symbols or not all(isinstance(s, str) and s for s in symbols):
             raise ConfigError(f"symbols must be a non-empty list of symbols, got {symbols!r}")
         if feed not in ("iex", "sip"):
             raise ConfigError(f"feed must be iex or sip, got {feed!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ConfigError(f"limit must be a whole number >= 1 (events before the source ends), got {limit!r}")
+        self.limit = limit
         if not (bars or quotes or trades):
             raise ConfigError("subscribe to at least one of bars, quotes, trades")
         url = data_url or os.environ.get("APCA_API_DATA_URL") or DATA_URL
@@ -85,6 +90,7 @@ class AlpacaDataSource:
 
     async def __aiter__(self) -> AsyncIterator[MarketData]:
         attempt = 0
+        delivered = 0
         while True:
             try:
                 async with websockets.connect(self.url, max_size=2**24) as socket:
@@ -94,6 +100,9 @@ class AlpacaDataSource:
                     async for raw in socket:
                         for event in self._events(raw):
                             yield event
+                            delivered += 1
+                            if self.limit is not None and delivered >= self.limit:
+                                return
             except (OSError, TimeoutError, WebSocketException):
                 pass
             delay = min(self.backoff * 2**attempt, self.max_backoff) * (0.5 + self._rng.random() / 2)
