@@ -97,8 +97,10 @@ class AlpacaHarness:
     name = "alpaca"
     capabilities = frozenset({"prices"})
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(self, *, clock: Clock | None = None, stream_url: Callable[[str], str] | None = None) -> None:
         self._clock = clock
+        #: Makes the trade_updates URL from the server's ws:// base (tests put a proxy in between).
+        self._stream_url = stream_url
         self._stack = contextlib.AsyncExitStack()
         self.events: list[OrderEvent] = []
         self._heard = asyncio.Event()
@@ -137,6 +139,7 @@ class AlpacaHarness:
             reconnect_backoff=0.01,
             seed=3,
             clock=self._clock,
+            stream_url=self._stream_url(self.server.ws_url) if self._stream_url else None,
         )
         self.broker.add_listener(self._hear)
         await self.broker.connect()

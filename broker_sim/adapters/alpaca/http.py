@@ -1,6 +1,6 @@
 """Alpaca's REST API over httpx: keys on every request, Alpaca's errors as ours, retries where they are safe.
 
-Only calls that are safe to repeat are retried here (`retry=True`: reads, cancels); `AlpacaBroker.submit_order`
+Only calls that are safe to repeat are retried here (`retry=True`: reads); `AlpacaBroker.submit_order`
 runs its own retry, which first asks whether the order already exists under its client order id. Waits between
 tries (jittered exponential backoff, or the 429's ``Retry-After``) go through the broker's clock.
 """

@@ -4,6 +4,8 @@ or delivered twice."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,14 +15,61 @@ from broker_sim.adapters.alpaca import AlpacaBroker
 from tests.contract.harness import START, AlpacaHarness, fills_of
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[tuple[AlpacaHarness, SimulatedClock]]:
+class Cable:
+    """A TCP relay on 127.0.0.1 between the adapter and the server's stream that the test can cut, as a network
+    fault or a server going away would: the sockets close with no websocket close frame."""
+
+    def __init__(self) -> None:
+        self.target_port = 0
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@pytest.fixture(params=["client-drop", "cut-cable"])
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[tuple[AlpacaHarness, SimulatedClock]]:
     clock = SimulatedClock(START, auto_advance=False)  # the reconnect backoff waits until the test moves it
-    made = await AlpacaHarness(clock=clock).start()
+    cable = Cable()
+    port = await cable.start()
+
+    def through_cable(ws_url: str) -> str:
+        cable.target_port = int(ws_url.rsplit(":", 1)[1])
+        return f"ws://127.0.0.1:{port}/stream"
+
+    made = await AlpacaHarness(clock=clock, stream_url=through_cable).start()
+    made.drop = cable.cut if request.param == "cut-cable" else None  # type: ignore[attr-defined]
     try:
         yield made, clock
     finally:
         await made.close()
+        await cable.close()
 
 
 async def test_a_dropped_stream_reconnects_and_no_fill_is_missed_or_repeated(
@@ -32,7 +81,11 @@ async def test_a_dropped_stream_reconnects_and_no_fill_is_missed_or_repeated(
     await made.set_price("AAPL", 100.0)
     first = await broker.buy("AAPL", 1)
     await made.settle()
-    await broker.stream.drop()  # the connection goes; reconnecting waits for the backoff on the clock
+    if made.drop is None:  # type: ignore[attr-defined]
+        await broker.stream.drop()  # the adapter's side closes
+    else:
+        made.drop()  # type: ignore[attr-defined]  # the connection is cut under it
+    # the connection is gone; reconnecting waits for the backoff on the adapter's clock
     venue = made.server.broker
     during = [await venue.buy("AAPL", 2), await venue.buy("AAPL", 3)]
     resting = await venue.buy("AAPL", 1, type="limit", limit_price=50.0, time_in_force="gtc")
