@@ -14,7 +14,7 @@ import math
 import random
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -52,6 +52,8 @@ __all__ = ["AlpacaBroker"]
 #: How far back, before the last update heard, a reconnect re-reads orders and fills.
 _RESYNC_MARGIN = timedelta(minutes=5)
 _PAGE = 500
+_ACTIVITY_PAGE = 100
+_TICK = timedelta(microseconds=1)
 _STATUS_EVENTS = {
     status: EventType(status.value) for status in OrderStatus if status.value in EventType._value2member_map_
 }
@@ -192,11 +194,8 @@ class AlpacaBroker(Broker):
             if known.is_open and order_id not in latest:
                 with contextlib.suppress(OrderNotFound):
                     latest[order_id] = translate.order_from_json(await self._get(f"/v2/orders/{order_id}"))
-        activity_params: dict[str, Any] = {"direction": "asc", "page_size": 100}
-        if since is not None:
-            activity_params["after"] = translate.timestamp(since)
         missed: list[OrderEvent] = []
-        for activity in await self._get("/v2/account/activities/FILL", activity_params):
+        for activity in await self._fill_activities(since):
             fill = translate.fill_from_activity(activity)
             if fill.execution_id in self._executions or fill.order_id not in latest:
                 continue
@@ -214,6 +213,22 @@ class AlpacaBroker(Broker):
                 continue
             if self._remember(order) is not None and order.status in _STATUS_EVENTS:
                 self._publish(OrderEvent(_STATUS_EVENTS[order.status], order, order.updated_at))
+
+    async def _fill_activities(self, since: datetime | None) -> list[Mapping[str, Any]]:
+        """Every FILL activity after `since`, oldest first, page by page (a page starts a microsecond before the
+        last one ended, so fills sharing a timestamp are never skipped; repeats are dropped by id)."""
+        found: dict[str, Mapping[str, Any]] = {}
+        after = since
+        while True:
+            params: dict[str, Any] = {"direction": "asc", "page_size": _ACTIVITY_PAGE}
+            if after is not None:
+                params["after"] = translate.timestamp(after)
+            page = await self._get("/v2/account/activities/FILL", params)
+            new = [activity for activity in page if str(activity.get("id")) not in found]
+            found.update((str(activity.get("id")), activity) for activity in new)
+            if not new or len(page) < _ACTIVITY_PAGE:
+                return list(found.values())
+            after = translate.parse_time(page[-1].get("transaction_time"), "transaction_time") - _TICK
 
     # -- orders ---------------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from .settings import AlpacaSettings
 __all__ = ["TradeUpdatesStream"]
 
 _STREAM = "trade_updates"
+log = logging.getLogger(__name__)
 
 
 class TradeUpdatesStream:
@@ -100,7 +102,7 @@ class TradeUpdatesStream:
                         await self._handle(raw)
             except Unauthorized as exc:
                 if not self._ready(exc):
-                    raise
+                    log.error("%s; the stream stays closed (fix the keys and reconnect)", exc)
                 return
             except (OSError, TimeoutError, WebSocketException, VenueUnavailable) as exc:
                 failure = VenueUnavailable(f"trade_updates stream {self.settings.stream_url}: {exc!r}")

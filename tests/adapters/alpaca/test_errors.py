@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -172,4 +173,46 @@ async def test_resubmitting_a_request_alpaca_already_has_returns_that_order() ->
     broker = _broker(handler)
     request = OrderRequest("AAPL", "buy", 0.123456789, type="limit", limit_price=172.0999, client_order_id="again")
     assert (await broker.submit_order(request)).id == ORDER["id"]
+    await broker.close()
+
+
+async def test_a_resync_reads_every_fill_page_by_page_even_when_fills_share_a_timestamp() -> None:
+    base = datetime(2024, 1, 2, 15, tzinfo=UTC)
+    # 250 fills of one order, three to a millisecond, so a page boundary falls inside a shared timestamp
+    activities = [
+        {
+            "id": f"{i:05d}::exec-{i}",
+            "activity_type": "FILL",
+            "transaction_time": (base + timedelta(milliseconds=i // 3)).isoformat().replace("+00:00", "Z"),
+            "type": "partial_fill",
+            "price": "10",
+            "qty": "1",
+            "side": "buy",
+            "symbol": "AAPL",
+            "order_id": ORDER["id"],
+        }
+        for i in range(250)
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/orders":
+            return httpx.Response(
+                200, json=[{**ORDER, "qty": "1000", "filled_qty": "250", "status": "partially_filled"}]
+            )
+        after = request.url.params.get("after")
+        since = datetime.fromisoformat(after.replace("Z", "+00:00")) if after else None
+        chosen = [
+            a
+            for a in activities
+            if since is None or datetime.fromisoformat(str(a["transaction_time"]).replace("Z", "+00:00")) > since
+        ]
+        return httpx.Response(200, json=chosen[: int(request.url.params["page_size"])])
+
+    broker = _broker(handler)
+    heard: list[str] = []
+    broker.add_listener(lambda event: heard.append(event.fill.execution_id if event.fill else event.type.value))
+    await broker.resync()
+    assert heard == [f"exec-{i}" for i in range(250)]
+    await broker.resync()  # again: nothing new
+    assert len(heard) == 250
     await broker.close()
