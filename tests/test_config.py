@@ -76,7 +76,7 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
             "source: synthetic,",
             "source: synthetik,",
             r":11: prices\.sources\[0\]\.source: unknown source "
-            r"'synthetik' \(did you mean 'synthetic'\?\); valid: csv, synthetic",
+            r"'synthetik' \(did you mean 'synthetic'\?\); valid: alpaca, csv, synthetic",
         ),
         ("count: 50", "count: -1", r":11: prices\.sources\[0\]\.count: count must be an integer >= 0"),
         ("clock: simulated", "clock: fast", r":9: prices\.clock: must be one of simulated, realtime"),
@@ -91,7 +91,7 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
         (
             "adapter: paper",
             "adapter: papr",
-            r":2: broker\.adapter: unknown adapter 'papr' \(did you mean 'paper'\?\); valid: paper",
+            r":2: broker\.adapter: unknown adapter 'papr' \(did you mean 'paper'\?\); valid: alpaca, paper",
         ),
         (
             "report:",
@@ -173,17 +173,17 @@ def test_parse_config_takes_text() -> None:
 
 
 def test_an_adapter_whose_optional_extra_is_missing_is_named_at_its_line(tmp_path: Path) -> None:
-    plugin = tmp_path / "alpaca_plugin.py"
+    plugin = tmp_path / "ibkr_plugin.py"
     plugin.write_text(
         "def broker_sim_register(registry):\n"
-        "    registry.add('adapter', 'alpaca', 'broker_sim_tests_no_alpaca:AlpacaBroker', extra='alpaca')\n"
+        "    registry.add('adapter', 'ibkr', 'broker_sim_tests_no_ibkr:IbkrBroker', extra='ibkr')\n"
     )
-    text = GOOD.replace("adapter: paper", "adapter: alpaca") + "plugins: [alpaca_plugin.py]\n"
+    text = GOOD.replace("adapter: paper", "adapter: ibkr") + "plugins: [ibkr_plugin.py]\n"
     with pytest.raises(ConfigError) as raised:
         load_config(_write(tmp_path, text))
     assert str(raised.value) == (
-        f"{tmp_path / 'run.yaml'}:2: broker.adapter: adapter 'alpaca' needs the optional extra [alpaca]: "
-        "pip install 'broker-sim[alpaca]' (No module named 'broker_sim_tests_no_alpaca')"
+        f"{tmp_path / 'run.yaml'}:2: broker.adapter: adapter 'ibkr' needs the optional extra [ibkr]: "
+        "pip install 'broker-sim[ibkr]' (No module named 'broker_sim_tests_no_ibkr')"
     )
 
 

@@ -27,8 +27,8 @@ BUILTINS: dict[str, list[str]] = {
     "latency": ["constant", "lognormal", "none", "per_action", "uniform"],
     "fill": ["bar", "immediate", "quote", "volume_limited"],
     "commission": ["bps", "fixed", "none", "per_share"],
-    "source": ["csv", "synthetic", "websocket"],
-    "adapter": ["paper"],
+    "source": ["alpaca", "csv", "synthetic", "websocket"],
+    "adapter": ["alpaca", "paper"],
 }
 
 #: A third-party slippage model: buys pay, sells give up, `k` bps times the square root of the fill quantity.

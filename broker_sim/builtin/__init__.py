@@ -46,4 +46,6 @@ def broker_sim_register(registry: Registry) -> None:
     registry.add("source", "csv", "broker_sim.streams.csv_source:CsvSource")
     registry.add("source", "synthetic", "broker_sim.streams.synthetic:SyntheticSource")
     registry.add("source", "websocket", "broker_sim.streams.websocket:WebSocketSource")
+    registry.add("source", "alpaca", "broker_sim.adapters.alpaca.data:AlpacaDataSource", extra="alpaca")
     registry.add("adapter", "paper", "broker_sim.adapters.paper:PaperBroker")
+    registry.add("adapter", "alpaca", "broker_sim.adapters.alpaca:AlpacaBroker", extra="alpaca")

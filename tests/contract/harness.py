@@ -15,13 +15,18 @@ Capabilities (a test marked ``@pytest.mark.needs("name")`` runs only on the harn
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import attrs
 
 from broker_sim import Broker, Fill, OrderEvent, PaperBroker, SimulatedClock, Trade
+from broker_sim.clock import Clock
 
 #: A Monday, 14:30 UTC (09:30 New York): the regular session is open.
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -78,6 +83,91 @@ class PaperHarness:
         await self.broker.close()
 
 
+class AlpacaHarness:
+    """`AlpacaBroker` talking to `broker-sim serve` on 127.0.0.1: a served paper account (no slippage, no fees,
+    1 s latency) whose clock a synthetic feed for an unrelated symbol keeps moving at 600x.
+
+    `set_price` hands the served paper broker a trade, as the venue's own market would; `settle` lets 5 simulated
+    seconds pass at the venue and then waits until the adapter has heard, over trade_updates, every order status
+    the venue holds. Capabilities: ``prices`` only. Alpaca refuses an order the account cannot pay for with 403
+    at once (or rejects it later with no reason in the order entity), so no ``risk_rejection``; and the seed's
+    models are the paper adapter's.
+    """
+
+    name = "alpaca"
+    capabilities = frozenset({"prices"})
+
+    def __init__(self, *, clock: Clock | None = None, stream_url: Callable[[str], str] | None = None) -> None:
+        self._clock = clock
+        #: Makes the trade_updates URL from the server's ws:// base (tests put a proxy in between).
+        self._stream_url = stream_url
+        self._stack = contextlib.AsyncExitStack()
+        self.events: list[OrderEvent] = []
+        self._heard = asyncio.Event()
+
+    async def start(self) -> AlpacaHarness:
+        from broker_sim.adapters.alpaca import AlpacaBroker
+        from tests.serve.conftest import KEY, SECRET, serving
+
+        directory = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+        overrides: dict[str, Any] = {
+            "broker": {"initial_balance": INITIAL_BALANCE, "symbols": ["AAPL", "MSFT"]},
+            "models": {
+                "slippage": {"model": "none"},
+                "latency": {"model": "constant", "seconds": 1.0},
+                "fill": {"model": "immediate"},
+                "commission": {"model": "none"},
+            },
+            "prices": {
+                "clock": "simulated",
+                "sources": [
+                    {
+                        "source": "synthetic",
+                        "symbols": ["ZZZ"],
+                        "start": START.isoformat(),
+                        "interval": 60,
+                        "count": 200_000,
+                    }
+                ],
+            },
+        }
+        self.server = await self._stack.enter_async_context(serving(directory, overrides=overrides))
+        self.broker: Broker = AlpacaBroker(
+            base_url=self.server.url,
+            key_id=KEY,
+            secret_key=SECRET,
+            reconnect_backoff=0.01,
+            seed=3,
+            clock=self._clock,
+            stream_url=self._stream_url(self.server.ws_url) if self._stream_url else None,
+        )
+        self.broker.add_listener(self._hear)
+        await self.broker.connect()
+        self._stack.push_async_callback(self.broker.close)
+        return self
+
+    def _hear(self, event: OrderEvent) -> None:
+        self.events.append(event)
+        self._heard.set()
+
+    async def set_price(self, symbol: str, price: float) -> None:
+        paper = self.server.broker
+        await paper.update_market(Trade(symbol, paper.clock.now(), price, 100.0))
+
+    async def settle(self) -> None:
+        await self.server.broker.clock.sleep(5.0)
+        while True:
+            venue = {o.id: (o.status, o.filled_quantity) for o in await self.server.broker.list_orders("all")}
+            heard = {e.order.id: (e.order.status, e.order.filled_quantity) for e in self.events}
+            if all(heard.get(order_id) == state for order_id, state in venue.items()):
+                return
+            self._heard.clear()
+            await asyncio.wait_for(self._heard.wait(), 10.0)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+
 @attrs.frozen
 class HarnessSpec:
     """A harness the suite runs against: how to make a fresh one, and what its adapter can do."""
@@ -94,10 +184,15 @@ async def _paper_instant() -> Harness:
     return PaperHarness(latency=False)
 
 
+async def _alpaca() -> Harness:
+    return await AlpacaHarness().start()
+
+
 #: name -> harness; every contract test runs once per entry that has the capabilities it needs.
 HARNESSES: dict[str, HarnessSpec] = {
     "paper": HarnessSpec(_paper, PaperHarness.capabilities),
     "paper-instant": HarnessSpec(_paper_instant, frozenset({"prices", "risk_rejection"})),
+    "alpaca": HarnessSpec(_alpaca, AlpacaHarness.capabilities),
 }
 
 

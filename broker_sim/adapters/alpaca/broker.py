@@ -1,0 +1,372 @@
+"""`AlpacaBroker`: the `Broker` interface over Alpaca's Trading API v2, with order events from trade_updates.
+
+The adapter keeps the latest snapshot of every order it has seen and hands each reported status to
+`orders.observe`, so a stale or repeated report never moves an order backwards. Fills are de-duplicated by
+execution id: after a dropped stream the adapter re-reads recent orders and fill activities and publishes only
+what it had not heard of, so no fill is missed or delivered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+import httpx
+
+from broker_sim.broker import Broker
+from broker_sim.clock import Clock, RealtimeClock
+from broker_sim.errors import (
+    ConfigError,
+    DuplicateClientOrderId,
+    InvalidOrder,
+    OrderNotFound,
+    PositionNotFound,
+)
+from broker_sim.models import (
+    Account,
+    EventType,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    TimeInForce,
+)
+from broker_sim.orders import observe
+
+from . import translate
+from .errors import RateLimited, VenueUnavailable
+from .http import AlpacaHttp
+from .settings import AlpacaSettings
+from .stream import TradeUpdatesStream
+
+__all__ = ["AlpacaBroker"]
+
+#: How far back, before the last update heard, a reconnect re-reads orders and fills.
+_RESYNC_MARGIN = timedelta(minutes=5)
+_PAGE = 500
+_ACTIVITY_PAGE = 100
+_TICK = timedelta(microseconds=1)
+_STATUS_EVENTS = {
+    status: EventType(status.value) for status in OrderStatus if status.value in EventType._value2member_map_
+}
+_STATUS_EVENTS[OrderStatus.PARTIALLY_FILLED] = EventType.PARTIAL_FILL
+_STATUS_EVENTS[OrderStatus.FILLED] = EventType.FILL
+
+
+class AlpacaBroker(Broker):
+    """An Alpaca account (paper or live) as a `Broker`.
+
+    `base_url`, `key_id` and `secret_key` default to APCA_API_BASE_URL, APCA_API_KEY_ID and APCA_API_SECRET_KEY,
+    and `base_url` then to Alpaca's paper endpoint; `stream_url` is derived from it. Trading real money needs
+    `live: true` and the live `base_url`. `retries`/`backoff` govern retried calls, `reconnect_backoff` the
+    stream's reconnects (seconds, jittered, on the clock); `seed` seeds the jitter. Client order ids the adapter
+    makes are random UUIDs so they never collide with another run's.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        key_id: str | None = None,
+        secret_key: str | None = None,
+        stream_url: str | None = None,
+        live: bool = False,
+        *,
+        clock: Clock | None = None,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 10.0,
+        reconnect_backoff: float = 0.5,
+        max_reconnect_backoff: float = 30.0,
+        seed: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(clock if clock is not None else RealtimeClock())
+        self.settings = AlpacaSettings.resolve(
+            base_url=base_url, key_id=key_id, secret_key=secret_key, stream_url=stream_url, live=live
+        )
+        for name, value in (("backoff", backoff), ("timeout", timeout), ("reconnect_backoff", reconnect_backoff)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ConfigError(f"broker.{name} must be a number >= 0, got {value!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"broker.retries must be an integer >= 0, got {retries!r}")
+        self._rng = random.Random(seed)
+        self.retries = retries
+        self._transport = transport
+        self._backoff = float(backoff)
+        self._timeout = float(timeout)
+        self._stream_options = {"backoff": float(reconnect_backoff), "max_backoff": float(max_reconnect_backoff)}
+        self._http: AlpacaHttp | None = None
+        self.stream: TradeUpdatesStream | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._orders: dict[str, Order] = {}
+        self._executions: set[str] = set()
+        self._last_update: Any = None
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    @property
+    def http(self) -> AlpacaHttp:
+        """The REST client (made on first use)."""
+        if self._http is None:
+            self._http = AlpacaHttp(
+                self.settings,
+                sleep=self.clock.sleep,
+                rng=self._rng,
+                retries=self.retries,
+                backoff=self._backoff,
+                timeout=self._timeout,
+                transport=self._transport,
+            )
+        return self._http
+
+    async def connect(self) -> None:
+        """Open the trade_updates stream (authenticated and listening when this returns)."""
+        if self._stream_task is not None:
+            return
+        self.stream = TradeUpdatesStream(
+            self.settings,
+            clock=self.clock,
+            rng=self._rng,
+            on_update=self._on_update,
+            on_gap=self.resync,
+            **self._stream_options,
+        )
+        self._stream_task = await self.stream.start()
+
+    async def close(self) -> None:
+        """Stop the stream, close the connections and end every `events()` iterator."""
+        if self.stream is not None:
+            self.stream.stop()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._stream_task
+            self._stream_task = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        await super().close()
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    async def _on_update(self, data: Mapping[str, Any]) -> None:
+        self._accept(translate.event_from_json(data))
+
+    def _accept(self, event: OrderEvent) -> bool:
+        """Record and publish `event` unless it is a fill already delivered or a stale report; True if published."""
+        fill = event.fill
+        if fill is not None and fill.execution_id:
+            if fill.execution_id in self._executions:
+                return False
+            self._executions.add(fill.execution_id)
+        if self._last_update is None or event.timestamp > self._last_update:
+            self._last_update = event.timestamp
+        newer = self._remember(event.order)
+        if newer is None and fill is None and event.type not in _REJECTIONS:
+            return False
+        self._publish(event)
+        return True
+
+    def _remember(self, order: Order) -> Order | None:
+        current = self._orders.get(order.id)
+        newer = observe(current, order)
+        if newer is not None:
+            self._orders[order.id] = newer
+        return newer
+
+    async def resync(self) -> None:
+        """After a gap in the stream: re-read open and recent orders and fills and publish what was missed."""
+        since = self._last_update - _RESYNC_MARGIN if self._last_update is not None else None
+        params: dict[str, Any] = {"status": "all", "limit": _PAGE, "direction": "asc", "nested": "false"}
+        if since is not None:
+            params["after"] = translate.timestamp(since)
+        latest = {o.id: o for o in map(translate.order_from_json, await self._get("/v2/orders", params))}
+        for order_id, known in list(self._orders.items()):
+            if known.is_open and order_id not in latest:
+                with contextlib.suppress(OrderNotFound):
+                    latest[order_id] = translate.order_from_json(await self._get(f"/v2/orders/{order_id}"))
+        missed: list[OrderEvent] = []
+        for activity in await self._fill_activities(since):
+            fill = translate.fill_from_activity(activity)
+            if fill.execution_id in self._executions or fill.order_id not in latest:
+                continue
+            kind = EventType.PARTIAL_FILL if activity.get("type") == "partial_fill" else EventType.FILL
+            missed.append(OrderEvent(kind, latest[fill.order_id], fill.timestamp, fill))
+        filled_ids = {event.order.id for event in missed}
+        for event in sorted(missed, key=lambda e: e.timestamp):
+            self._accept(event)
+        for order in sorted(latest.values(), key=lambda o: o.updated_at):
+            if order.id in filled_ids or order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+                self._remember(order)
+                continue
+            current = self._orders.get(order.id)
+            if current is not None and current.status is order.status:
+                continue
+            if self._remember(order) is not None and order.status in _STATUS_EVENTS:
+                self._publish(OrderEvent(_STATUS_EVENTS[order.status], order, order.updated_at))
+
+    async def _fill_activities(self, since: datetime | None) -> list[Mapping[str, Any]]:
+        """Every FILL activity after `since`, oldest first, page by page (a page starts a microsecond before the
+        last one ended, so fills sharing a timestamp are never skipped; repeats are dropped by id)."""
+        found: dict[str, Mapping[str, Any]] = {}
+        after = since
+        while True:
+            params: dict[str, Any] = {"direction": "asc", "page_size": _ACTIVITY_PAGE}
+            if after is not None:
+                params["after"] = translate.timestamp(after)
+            page = await self._get("/v2/account/activities/FILL", params)
+            new = [activity for activity in page if str(activity.get("id")) not in found]
+            found.update((str(activity.get("id")), activity) for activity in new)
+            if not new or len(page) < _ACTIVITY_PAGE:
+                return list(found.values())
+            after = translate.parse_time(page[-1].get("transaction_time"), "transaction_time") - _TICK
+
+    # -- orders ---------------------------------------------------------------------------------------------
+
+    async def submit_order(self, request: OrderRequest) -> Order:
+        """POST /v2/orders. A request without a client order id gets one, so a retry (after a timeout or 5xx,
+        only ever with the same id) can never place a second order; a repeated id returns the existing order."""
+        if not isinstance(request, OrderRequest):
+            raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
+        if request.client_order_id is None:
+            request = attrs.evolve(request, client_order_id=str(uuid.uuid4()))
+        client_order_id = request.client_order_id
+        assert client_order_id is not None
+        body = translate.order_request_json(request)
+        attempt = 0
+        while True:
+            try:
+                data = await self.http.request("POST", "/v2/orders", json=body, context="submit")
+                break
+            except DuplicateClientOrderId:
+                existing = await self._by_client_id(client_order_id)
+                if existing is not None and _same_request(existing, request):
+                    return existing
+                raise
+            except (RateLimited, VenueUnavailable) as exc:
+                if attempt >= self.retries:
+                    raise
+                if not isinstance(exc, RateLimited):  # the order may have arrived: look before sending again
+                    existing = await self._by_client_id(client_order_id)
+                    if existing is not None:
+                        return existing
+                wait = exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else None
+                await self.clock.sleep(wait if wait is not None else self.http.delay(attempt))
+                attempt += 1
+        return self._snapshot(data)
+
+    async def _by_client_id(self, client_order_id: str) -> Order | None:
+        try:
+            return await self.get_order_by_client_id(client_order_id)
+        except OrderNotFound:
+            return None
+
+    def _snapshot(self, data: Any) -> Order:
+        order = translate.order_from_json(data)
+        for leg in translate.legs_from_json(data):
+            self._remember(leg)
+        return self._remember(order) or self._orders.get(order.id, order)
+
+    async def cancel_order(self, order_id: str) -> Order:
+        """DELETE /v2/orders/{id}, then the order's snapshot."""
+        await self.http.request("DELETE", f"/v2/orders/{order_id}", context="cancel", retry=False)
+        return await self.get_order(order_id)
+
+    async def replace_order(
+        self,
+        order_id: str,
+        *,
+        quantity: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        time_in_force: TimeInForce | str | None = None,
+        trail: float | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """PATCH /v2/orders/{id}; returns the new order. Malformed values are refused before anything is sent."""
+        numbers = {"quantity": quantity, "limit_price": limit_price, "stop_price": stop_price, "trail": trail}
+        for name, value in numbers.items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidOrder(f"{name} must be a finite number, got {value!r} (replace of order {order_id})")
+            if value <= 0:
+                raise InvalidOrder(f"{name} must be > 0, got {value!r} (replace of order {order_id})")
+        if time_in_force is not None:
+            try:
+                time_in_force = TimeInForce(time_in_force)
+            except ValueError:
+                raise InvalidOrder(f"time_in_force {time_in_force!r} is not one of Alpaca's") from None
+        fields = {**numbers, "time_in_force": time_in_force, "client_order_id": client_order_id}
+        body = translate.replace_json(fields)
+        if not body or set(body) == {"client_order_id"}:
+            raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
+        data = await self.http.request("PATCH", f"/v2/orders/{order_id}", json=body, context="replace")
+        return self._snapshot(data)
+
+    async def get_order(self, order_id: str) -> Order:
+        """GET /v2/orders/{id}."""
+        return self._snapshot(await self._get(f"/v2/orders/{order_id}", context="order"))
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        """GET /v2/orders:by_client_order_id."""
+        data = await self._get("/v2/orders:by_client_order_id", {"client_order_id": client_order_id}, "order")
+        return self._snapshot(data)
+
+    async def list_orders(self, status: str = "open", symbols: Iterable[str] | None = None) -> list[Order]:
+        """GET /v2/orders, oldest first (up to 500: Alpaca's page limit)."""
+        self._check_list_status(status)
+        params: dict[str, Any] = {"status": status, "limit": _PAGE, "direction": "asc"}
+        if symbols is not None:
+            params["symbols"] = ",".join(symbols)
+        orders = [self._snapshot(data) for data in await self._get("/v2/orders", params)]
+        return sorted(orders, key=lambda o: o.created_at)
+
+    # -- positions and account ------------------------------------------------------------------------------
+
+    async def get_position(self, symbol: str) -> Position | None:
+        """GET /v2/positions/{symbol}; None when flat."""
+        try:
+            return translate.position_from_json(await self._get(f"/v2/positions/{symbol}", context="position"))
+        except PositionNotFound:
+            return None
+
+    async def get_positions(self) -> list[Position]:
+        """GET /v2/positions."""
+        return [translate.position_from_json(data) for data in await self._get("/v2/positions")]
+
+    async def close_position(self, symbol: str) -> Order:
+        """DELETE /v2/positions/{symbol}: Alpaca sends the closing market order; `PositionNotFound` when flat."""
+        data = await self.http.request("DELETE", f"/v2/positions/{symbol}", context="position")
+        return self._snapshot(data)
+
+    async def get_account(self) -> Account:
+        """GET /v2/account."""
+        return translate.account_from_json(await self._get("/v2/account"))
+
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None, context: str = "other") -> Any:
+        return await self.http.request("GET", path, params=params, context=context, retry=True)
+
+
+_REJECTIONS = frozenset({EventType.ORDER_CANCEL_REJECTED, EventType.ORDER_REPLACE_REJECTED})
+
+
+def _same_request(order: Order, request: OrderRequest) -> bool:
+    """Whether `order` is what `request` asks for (a resubmission), not another order under the same id."""
+    return (
+        order.symbol == request.symbol
+        and order.side is request.side
+        and order.type is request.type
+        and (request.quantity is None or order.quantity == request.quantity)
+        and order.limit_price == request.limit_price
+        and order.stop_price == request.stop_price
+    )

@@ -1,0 +1,218 @@
+"""Alpaca's error answers mapped to our errors with Alpaca's message, and the retry rules: only idempotent calls
+are retried, 429 waits its Retry-After, and a submit is retried only with the same client order id, after asking
+whether the first try arrived. Cases the served venue cannot produce (429 with a long Retry-After, 5xx, lost
+responses) come from httpx's in-process mock transport; waits run on a simulated clock (no wall time)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from broker_sim import (
+    DuplicateClientOrderId,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderNotReplaceable,
+    OrderRequest,
+    SimulatedClock,
+)
+from broker_sim.adapters.alpaca import AlpacaBroker, Forbidden, RateLimited, Unauthorized, VenueUnavailable
+from tests.adapters.alpaca.test_payloads import ORDER
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _broker(handler: Handler, clock: SimulatedClock | None = None, retries: int = 3) -> AlpacaBroker:
+    return AlpacaBroker(
+        base_url="http://venue.test",
+        key_id="k",
+        secret_key="s",
+        clock=clock or SimulatedClock(0.0),
+        retries=retries,
+        backoff=1.0,
+        seed=5,
+        transport=httpx.MockTransport(handler),
+    )
+
+
+def _error(status: int, message: str, code: int = 40010001, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json={"code": code, "message": message}, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "error"),
+    [
+        (401, 40110000, "request is not authorized", Unauthorized),
+        (403, 40310000, "insufficient buying power", Forbidden),
+        (404, 40410000, "order not found", OrderNotFound),
+        (422, 40010001, "qty must be > 0", InvalidOrder),
+        (422, 40010001, "client_order_id must be unique", DuplicateClientOrderId),
+    ],
+)
+async def test_submit_errors_map_to_ours_with_alpacas_message(
+    status: int, code: int, message: str, error: type[Exception]
+) -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if request.method == "GET":  # the duplicate check looks the id up: another order holds it
+            return httpx.Response(200, json={**ORDER, "symbol": "MSFT"})
+        return _error(status, message, code)
+
+    broker = _broker(handler)
+    with pytest.raises(error, match=message):
+        await broker.submit_order(OrderRequest("AAPL", "buy", 1, client_order_id="cid"))
+    assert [c.method for c in calls if c.method == "POST"] == ["POST"]  # never retried
+    await broker.close()
+
+
+async def test_cancel_and_replace_of_final_orders_are_not_cancelable_or_replaceable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return _error(422, 'order is already in "filled" state', code=42210000)
+
+    broker = _broker(handler)
+    with pytest.raises(OrderNotCancelable, match="already in"):
+        await broker.cancel_order("id-1")
+    with pytest.raises(OrderNotReplaceable, match="already in"):
+        await broker.replace_order("id-1", quantity=2)
+    await broker.close()
+
+
+async def test_a_read_waits_out_429s_retry_after_on_the_clock_then_succeeds() -> None:
+    answers = iter(
+        [_error(429, "rate limit exceeded", 42910000, {"Retry-After": "7"}), httpx.Response(200, json=ORDER)]
+    )
+    clock = SimulatedClock(0.0)
+    broker = _broker(lambda request: next(answers), clock)
+    order = await broker.get_order(ORDER["id"])
+    assert order.id == ORDER["id"]
+    assert clock.time() == pytest.approx(7.0)  # Retry-After honoured, in clock time
+    await broker.close()
+
+
+async def test_reads_are_retried_on_5xx_and_timeouts_with_backoff_then_give_up() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls % 2:
+            raise httpx.ReadTimeout("slow", request=request)
+        return _error(503, "service unavailable", 50010000)
+
+    clock = SimulatedClock(0.0)
+    broker = _broker(handler, clock, retries=3)
+    with pytest.raises(VenueUnavailable, match="503: service unavailable"):
+        await broker.get_account()
+    assert calls == 4
+    # jittered exponential backoff: 1, 2, 4 s at 50-100 %
+    assert 0.5 * 7 <= clock.time() <= 7
+    await broker.close()
+
+
+async def test_a_429_outlasting_the_retries_says_how_long_to_wait() -> None:
+    broker = _broker(lambda request: _error(429, "rate limit exceeded", 42910000, {"Retry-After": "2"}), retries=1)
+    with pytest.raises(RateLimited, match="rate limit exceeded") as caught:
+        await broker.get_positions()
+    assert caught.value.retry_after == 2
+    await broker.close()
+
+
+async def test_a_submit_whose_response_is_lost_is_found_by_its_client_order_id_not_placed_twice() -> None:
+    placed: dict[str, dict[str, object]] = {}
+    posts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal posts
+        if request.method == "POST":
+            posts += 1
+            body = json.loads(request.content)
+            placed[body["client_order_id"]] = {**ORDER, "client_order_id": body["client_order_id"], "qty": body["qty"]}
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        client_order_id = request.url.params["client_order_id"]
+        if client_order_id in placed:
+            return httpx.Response(200, json=placed[client_order_id])
+        return _error(404, "order not found", 40410000)
+
+    broker = _broker(handler)
+    order = await broker.submit_order(OrderRequest("AAPL", "buy", 3, client_order_id="once"))
+    assert posts == 1 and order.client_order_id == "once" and order.quantity == 3
+    await broker.close()
+
+
+async def test_a_submit_that_did_not_arrive_is_sent_again_with_the_same_client_order_id() -> None:
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            sent.append(body["client_order_id"])
+            if len(sent) == 1:
+                return _error(500, "internal error", 50010000)
+            return httpx.Response(200, json={**ORDER, "client_order_id": body["client_order_id"]})
+        return _error(404, "order not found", 40410000)
+
+    broker = _broker(handler)
+    order = await broker.buy("AAPL", 1)  # no client order id given: the adapter makes one before the first try
+    assert len(sent) == 2 and sent[0] == sent[1] == order.client_order_id
+    await broker.close()
+
+
+async def test_resubmitting_a_request_alpaca_already_has_returns_that_order() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return _error(422, "client_order_id must be unique", 40010001)
+        return httpx.Response(200, json={**ORDER, "client_order_id": "again"})
+
+    broker = _broker(handler)
+    request = OrderRequest("AAPL", "buy", 0.123456789, type="limit", limit_price=172.0999, client_order_id="again")
+    assert (await broker.submit_order(request)).id == ORDER["id"]
+    await broker.close()
+
+
+async def test_a_resync_reads_every_fill_page_by_page_even_when_fills_share_a_timestamp() -> None:
+    base = datetime(2024, 1, 2, 15, tzinfo=UTC)
+    # 250 fills of one order, three to a millisecond, so a page boundary falls inside a shared timestamp
+    activities = [
+        {
+            "id": f"{i:05d}::exec-{i}",
+            "activity_type": "FILL",
+            "transaction_time": (base + timedelta(milliseconds=i // 3)).isoformat().replace("+00:00", "Z"),
+            "type": "partial_fill",
+            "price": "10",
+            "qty": "1",
+            "side": "buy",
+            "symbol": "AAPL",
+            "order_id": ORDER["id"],
+        }
+        for i in range(250)
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/orders":
+            return httpx.Response(
+                200, json=[{**ORDER, "qty": "1000", "filled_qty": "250", "status": "partially_filled"}]
+            )
+        after = request.url.params.get("after")
+        since = datetime.fromisoformat(after.replace("Z", "+00:00")) if after else None
+        chosen = [
+            a
+            for a in activities
+            if since is None or datetime.fromisoformat(str(a["transaction_time"]).replace("Z", "+00:00")) > since
+        ]
+        return httpx.Response(200, json=chosen[: int(request.url.params["page_size"])])
+
+    broker = _broker(handler)
+    heard: list[str] = []
+    broker.add_listener(lambda event: heard.append(event.fill.execution_id if event.fill else event.type.value))
+    await broker.resync()
+    assert heard == [f"exec-{i}" for i in range(250)]
+    await broker.resync()  # again: nothing new
+    assert len(heard) == 250
+    await broker.close()
