@@ -49,6 +49,13 @@ class PacedClock(SimulatedClock):
         self._origin_wall = self._wall.time()
         self._paused = False
 
+    def start_at(self, when: datetime | float) -> None:
+        """Set the time of a clock with nothing scheduled (a served account resuming from its journal starts at
+        its last change), and pace from there."""
+        super().start_at(when)
+        self._origin_sim = self._horizon = self.time()
+        self._origin_wall = self._wall.time()
+
     @property
     def paced(self) -> bool:
         """False at `MAX_SPEED`: time then jumps from event to event."""

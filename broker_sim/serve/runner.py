@@ -23,10 +23,11 @@ import uvicorn
 from broker_sim.adapters.paper import PaperBroker
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
-from broker_sim.errors import BrokerError, ConfigError
+from broker_sim.errors import BrokerError, ConfigError, JournalError
 from broker_sim.interrupts import RunInterrupted, StopSignals
+from broker_sim.journal import read_info
 from broker_sim.models import MarketData
-from broker_sim.simulation import Result, _Run
+from broker_sim.simulation import Result, _resumed, _Run
 from broker_sim.strategy import overrides
 from broker_sim.streams.base import LiveSource, ReplaySource
 from broker_sim.wiring import build_broker, load_config
@@ -102,12 +103,16 @@ class ServeRun(_Run):
             raise self.config.error_at(
                 ("broker", "adapter"), "broker-sim serve serves the paper adapter; set broker.adapter: paper"
             )
+        resume = _journal_resume_time(broker)
+        if isinstance(clock, PacedClock) and resume is not None and resume > clock.time():
+            clock.start_at(resume)  # a resumed account goes on from its last change (never moves time back)
         listener = _listen(self.settings.host, self.settings.port)
         market = MarketHistory(_declared_symbols(self.streams.sources))
         self.streams.subscribe(market, name="served market data")
         served = Served(broker, self.settings, market)
         app = create_app(served)
         strategies = self._strategies(broker)
+        self.owners.views = [view for _, view in strategies]
         owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
         broker.add_listener(self._record)
         if owners:
@@ -122,6 +127,10 @@ class ServeRun(_Run):
         try:
             with signals:
                 async with broker:
+                    if broker.journal is not None:  # resumed: don't reuse its client order ids
+                        known = await broker.list_orders("all")
+                        for _, view in strategies:
+                            view.continue_numbering(known)
                     server_task = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
                     await _started(server, server_task)
                     self.served, self.port = served, listener.getsockname()[1]
@@ -186,7 +195,7 @@ class ServeRun(_Run):
                 clock.restart()
         if first:
             paced = isinstance(clock, PacedClock) and clock.paced
-            for block in _chain(first, blocks):
+            for block in _resumed(broker, _chain(first, blocks)):
                 for start in range(0, len(block), _CHUNK):
                     await process(block[start : start + _CHUNK])
                     if not paced:
@@ -218,6 +227,19 @@ async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
             raise BrokerError("the server stopped while starting")
         await asyncio.sleep(_START_POLL_S)  # uvicorn tells no event when it has started
     raise BrokerError("the server did not start")
+
+
+def _journal_resume_time(broker: PaperBroker) -> float | None:
+    """The clock time of the last change in the broker's journal, if it has one already (read without opening
+    it: the clock must start there before the broker connects). A journal that cannot be read gives None:
+    connecting then says what is wrong with it."""
+    path = broker.settings.journal
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        return read_info(path).last_change_time
+    except JournalError:
+        return None
 
 
 def _chain(
