@@ -68,21 +68,7 @@ try:
 except ImportError:  # versions before the core reshape
     from broker_sim.config import parse_config
 from broker_sim.errors import ConfigError
-root = Path(sys.argv[2])
-text = f'''
-broker: {{adapter: paper, initial_balance: 1000000000, seed: 42, session: always}}
-models:
-  slippage: {{model: fixed_bps, bps: 5}}
-  latency: {{model: uniform, low: 0.5, high: 2.0}}
-  fill: {{model: immediate}}
-prices:
-  clock: simulated
-  sources: [{{source: csv, path: '{sys.argv[1]}', symbol: BENCH}}]
-strategy:
-  class: '{root / "examples/sma_cross.py"}:SmaCross'
-  params: {{fast: 10, slow: 30, quantity: 100}}
-report: {{equity_interval: 86400}}
-'''
+text, root = Path(sys.argv[1]).read_text(), Path(sys.argv[2])
 try:
     config = parse_config(text, base_dir=root)
 except ConfigError:  # versions before sessions traded every bar
@@ -128,14 +114,15 @@ def main() -> None:
             scripts[name] = work / f"{name}.py"
             scripts[name].write_text(textwrap.dedent(source))
         sys.path.insert(0, str(HERE))
-        from replay import generate  # the replay benchmark's seeded bars
+        from replay import config_text, generate  # the replay benchmark's seeded bars and its config
 
         small_bars, large_bars = 5000, 5000 + args.bars
-        csvs = {}
+        configs = {}
         for n in (small_bars, large_bars):
-            csvs[n] = work / f"bars_{n}.csv"
-            generate(csvs[n], n)
-        replay = [instructions(tree, scripts["replay"], str(csvs[n]), str(tree)) for n in (small_bars, large_bars)]
+            csv, configs[n] = work / f"bars_{n}.csv", work / f"replay_{n}.yaml"
+            generate(csv, n)
+            configs[n].write_text(config_text(csv, tree))
+        replay = [instructions(tree, scripts["replay"], str(configs[n]), str(tree)) for n in (small_bars, large_bars)]
         result = {
             "benchmark": "broker_sim.instructions",
             "tree": str(tree),

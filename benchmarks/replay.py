@@ -51,11 +51,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ours(path: Path) -> dict[str, float]:
-    from broker_sim import run_simulation
-    from broker_sim.wiring import parse_config
-
-    text = f"""
+def config_text(path: Path, root: Path = ROOT) -> str:
+    """The benchmark's config: the SMA crossover on the CSV at `path` (`root`: the checkout whose example runs)."""
+    return f"""
 broker: {{adapter: paper, initial_balance: 1000000000, seed: 42, session: always}}
 models:
   slippage: {{model: fixed_bps, bps: 5}}
@@ -65,11 +63,17 @@ prices:
   clock: simulated
   sources: [{{source: csv, path: '{path}', symbol: BENCH}}]
 strategy:
-  class: '{ROOT / "examples/sma_cross.py"}:SmaCross'
+  class: '{root / "examples/sma_cross.py"}:SmaCross'
   params: {{fast: {FAST}, slow: {SLOW}, quantity: {QUANTITY}}}
 report: {{equity_interval: 86400}}
 """
-    config = parse_config(text, base_dir=ROOT)
+
+
+def ours(path: Path) -> dict[str, float]:
+    from broker_sim import run_simulation
+    from broker_sim.wiring import parse_config
+
+    config = parse_config(config_text(path), base_dir=ROOT)
     started = time.perf_counter()
     result = run_simulation(config)
     elapsed = time.perf_counter() - started
