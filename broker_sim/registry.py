@@ -8,6 +8,7 @@ lists what is valid.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +29,12 @@ KINDS: dict[str, str] = {
     "source": "source",
     "adapter": "adapter",
 }
+
+
+@functools.cache
+def _signature(factory: Callable[..., Any]) -> inspect.Signature:
+    """A factory's signature, read once: every broker a test or a sweep builds asks again."""
+    return inspect.signature(factory)
 
 
 @attrs.frozen(slots=True)
@@ -83,13 +90,13 @@ class RegistryEntry:
         """The keyword parameters the factory takes (what a config may pass)."""
         return tuple(
             Parameter(p.name, None if p.default is p.empty else p.default, p.default is p.empty)
-            for p in inspect.signature(self.factory).parameters.values()
+            for p in _signature(self.factory).parameters.values()
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         )
 
     @property
     def accepts_any_keyword(self) -> bool:
-        return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(self.factory).parameters.values())
+        return any(p.kind is p.VAR_KEYWORD for p in _signature(self.factory).parameters.values())
 
     def _resolve(self, reference: str) -> Callable[..., Any]:
         what = f"{self.kind} {self.name!r}"

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from broker_sim.clock import RealtimeClock
 
-from . import data_stream, market_data, stream, trading
+from . import data_stream, market_data, openapi, stream, trading
 from .errors import CODE_RATE_LIMIT, CODE_TOO_LARGE, CODE_UNAUTHORIZED, ApiError
 from .state import Served
 
@@ -137,9 +137,16 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(served: Served) -> Any:
-    """The ASGI app serving `served`: the Trading API, trade_updates (/stream) and market data."""
+    """The ASGI app serving `served`: the Trading API, trade_updates (/stream), market data and its OpenAPI
+    document (/openapi.json)."""
     app = Starlette(
-        routes=[*trading.routes(), *stream.routes(), *market_data.routes(), *data_stream.routes()],
+        routes=[
+            *trading.routes(),
+            *stream.routes(),
+            *market_data.routes(),
+            *data_stream.routes(),
+            *openapi.routes(),
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     app.state.served = served

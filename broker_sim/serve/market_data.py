@@ -18,16 +18,18 @@ from starlette.routing import Route
 
 from broker_sim.models import Bar, MarketData, Quote, Trade
 
+from . import query
 from .errors import ApiError
-from .routing import endpoint
+from .routing import resource
 from .state import Served
-from .translate import parse_time, timestamp
+from .translate import timestamp
 
-__all__ = ["bar_json", "quote_json", "routes", "trade_json"]
+__all__ = ["TIMEFRAME", "bar_json", "quote_json", "routes", "trade_json"]
 
 #: Alpaca's default and largest page of market data.
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 10_000
-_TIMEFRAME = re.compile(r"(\d+)(Min|T|Hour|H|Day|D)")
+#: Alpaca's timeframes the simulator aggregates to: 1-59 minutes, 1-23 hours, or one day.
+TIMEFRAME = re.compile(r"([1-9]|[1-5][0-9])(Min|T)|([1-9]|1[0-9]|2[0-3])(Hour|H)|(1)(Day|D)")
 _UNIT_SECONDS = {"Min": 60, "T": 60, "Hour": 3600, "H": 3600, "Day": 86400, "D": 86400}
 #: The tape (Alpaca's ``z``) and exchange codes reported for simulated data.
 _TAPE, _EXCHANGE = "C", "V"
@@ -80,19 +82,23 @@ def trade_json(trade: Trade, *, packed: bool = False, number: int = 0) -> dict[s
 
 
 def _symbols(request: Request) -> list[str]:
-    text = request.query_params.get("symbols") or request.path_params.get("symbol")
-    if not text:
+    symbol = request.path_params.get("symbol")
+    chosen = [symbol] if symbol else query.symbols(request.query_params)
+    if not chosen:
         raise ApiError.invalid("symbols is required")
-    return [s.strip() for s in text.split(",") if s.strip()]
+    return chosen
 
 
 def _timeframe(text: str | None) -> float:
     if not text:
         raise ApiError.invalid("timeframe is required")
-    match = _TIMEFRAME.fullmatch(text)
-    if match is None or int(match.group(1)) < 1:
-        raise ApiError.invalid(f"invalid timeframe {text!r}: the simulator serves N Min, N Hour and N Day bars")
-    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    match = TIMEFRAME.fullmatch(text)
+    if match is None:
+        raise ApiError.invalid(
+            f"invalid timeframe {text!r}: the simulator serves 1-59 Min (or T), 1-23 Hour (or H) and 1 Day (or D) bars"
+        )
+    count, unit = (group for group in match.groups() if group is not None)
+    return float(int(count) * _UNIT_SECONDS[unit])
 
 
 def _aggregate(bars: Iterable[MarketData], seconds: float) -> list[Bar]:
@@ -138,11 +144,9 @@ def _aggregate(bars: Iterable[MarketData], seconds: float) -> list[Bar]:
 def _page(request: Request, series: dict[str, list[Any]]) -> tuple[dict[str, list[Any]], str | None]:
     """One page of `series` (by symbol, then time): `limit` items from `page_token`, and the next token."""
     params = request.query_params
-    limit = _int(params.get("limit"), "limit", DEFAULT_LIMIT)
-    offset = _int(params.get("page_token"), "page_token", 0, low=0)
-    sort = params.get("sort") or "asc"
-    if sort not in ("asc", "desc"):
-        raise ApiError.invalid(f"sort must be asc or desc; got {sort!r}")
+    limit = query.integer(params, "limit", DEFAULT_LIMIT, high=MAX_LIMIT)
+    offset = query.integer(params, "page_token", 0, low=0)
+    sort = query.choice(params, "sort", ("asc", "desc"), "asc")
     ordered = {symbol: items if sort == "asc" else items[::-1] for symbol, items in series.items()}
     flat = [(symbol, item) for symbol in sorted(ordered) for item in ordered[symbol]]
     chosen = flat[offset : offset + limit]
@@ -153,22 +157,9 @@ def _page(request: Request, series: dict[str, list[Any]]) -> tuple[dict[str, lis
     return page, (str(following) if following < len(flat) else None)
 
 
-def _int(text: str | None, name: str, default: int, *, low: int = 1) -> int:
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError.invalid(f"invalid {name}: {text!r} is not an integer") from None
-    if value < low:
-        raise ApiError.invalid(f"{name} must be >= {low}, got {value}")
-    return min(value, MAX_LIMIT) if name == "limit" else value
-
-
 def _window(request: Request) -> tuple[datetime | None, datetime | None]:
     params = request.query_params
-    start = parse_time(params["start"], "start") if params.get("start") else None
-    end = parse_time(params["end"], "end") if params.get("end") else None
+    start, end = query.moment(params, "start"), query.moment(params, "end")
     if start is not None and end is not None and end < start:
         raise ApiError.invalid("end should not be before start")
     return start, end
@@ -227,11 +218,11 @@ async def latest_trades(request: Request, served: Served) -> Any:
 def routes() -> list[Route]:
     """The stock market data routes."""
     return [
-        Route("/v2/stocks/bars", endpoint(get_bars), methods=["GET"]),
-        Route("/v2/stocks/bars/latest", endpoint(latest_bars), methods=["GET"]),
-        Route("/v2/stocks/quotes", endpoint(get_quotes), methods=["GET"]),
-        Route("/v2/stocks/quotes/latest", endpoint(latest_quotes), methods=["GET"]),
-        Route("/v2/stocks/trades", endpoint(get_trades), methods=["GET"]),
-        Route("/v2/stocks/trades/latest", endpoint(latest_trades), methods=["GET"]),
-        Route("/v2/stocks/{symbol}/bars", endpoint(get_bars), methods=["GET"]),
+        resource("/v2/stocks/bars", {"GET": get_bars}),
+        resource("/v2/stocks/bars/latest", {"GET": latest_bars}),
+        resource("/v2/stocks/quotes", {"GET": get_quotes}),
+        resource("/v2/stocks/quotes/latest", {"GET": latest_quotes}),
+        resource("/v2/stocks/trades", {"GET": get_trades}),
+        resource("/v2/stocks/trades/latest", {"GET": latest_trades}),
+        resource("/v2/stocks/{symbol}/bars", {"GET": get_bars}),
     ]

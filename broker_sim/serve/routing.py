@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from broker_sim.errors import BrokerError
 
 from .errors import ApiError
 from .state import Served
 
-__all__ = ["Handler", "endpoint", "read_json"]
+__all__ = ["Handler", "endpoint", "read_json", "resource"]
 
 #: A route's work: the request and the served account in, a JSON-able answer (or a `Response`) out.
 Handler = Callable[[Request, Served], Awaitable[Any]]
@@ -51,3 +52,16 @@ async def read_json(request: Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, 40010000, "request body format is invalid: not JSON") from None
+
+
+def resource(path: str, handlers: Mapping[str, Handler]) -> Route:
+    """One route for `path` answering each HTTP method with its handler (HEAD as GET); any other method gets
+    405 with an ``Allow`` header naming every method the path takes."""
+    endpoints = {method: endpoint(handler) for method, handler in handlers.items()}
+    if "GET" in endpoints:
+        endpoints["HEAD"] = endpoints["GET"]
+
+    async def dispatch(request: Request) -> Response:
+        return await endpoints[request.method](request)
+
+    return Route(path, dispatch, methods=list(handlers))

@@ -19,9 +19,9 @@ from starlette.routing import Route
 from broker_sim.errors import BrokerError
 from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 
-from . import translate
+from . import query, translate
 from .errors import ApiError
-from .routing import endpoint, read_json
+from .routing import read_json, resource
 from .state import Served
 
 __all__ = ["routes"]
@@ -32,15 +32,6 @@ _LIST_STATUSES = ("open", "closed", "all")
 _DIRECTIONS = ("asc", "desc")
 #: The calendar answers at most this many days at once.
 MAX_CALENDAR_DAYS = 3660
-
-
-def _query_flag(request: Request, name: str) -> bool:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return False
-    if value.lower() not in ("true", "false"):
-        raise ApiError.invalid(f"{name} must be true or false, got {value!r}")
-    return value.lower() == "true"
 
 
 def _legs(served: Served, order: Order) -> list[Order]:
@@ -71,21 +62,14 @@ def _check_tradable(served: Served, order_request: OrderRequest) -> None:
 
 async def list_orders(request: Request, served: Served) -> Any:
     params = request.query_params
-    status = params.get("status") or "open"
-    if status not in _LIST_STATUSES:
-        raise ApiError.invalid(f"status must be one of {', '.join(_LIST_STATUSES)}; got {status!r}")
-    limit = _int(params.get("limit"), "limit", DEFAULT_LIMIT)
-    direction = params.get("direction") or "desc"
-    if direction not in _DIRECTIONS:
-        raise ApiError.invalid(f"direction must be asc or desc; got {direction!r}")
-    after = translate.parse_time(params["after"], "after") if params.get("after") else None
-    until = translate.parse_time(params["until"], "until") if params.get("until") else None
-    symbols = [s.strip() for s in params["symbols"].split(",") if s.strip()] if params.get("symbols") else None
-    side = params.get("side")
-    if side is not None and side not in ("buy", "sell"):
-        raise ApiError.invalid(f"side must be buy or sell; got {side!r}")
-    nested = _query_flag(request, "nested")
-    orders = await served.broker.list_orders(status, symbols)
+    status = query.choice(params, "status", _LIST_STATUSES, "open")
+    limit = query.integer(params, "limit", DEFAULT_LIMIT, high=MAX_LIMIT)
+    direction = query.choice(params, "direction", _DIRECTIONS, "desc")
+    after, until = query.moment(params, "after"), query.moment(params, "until")
+    symbols = query.symbols(params) or None
+    side = query.choice(params, "side", ("buy", "sell"), None)
+    nested = query.flag(params, "nested")
+    orders = await served.broker.list_orders(status or "open", symbols)
     chosen = [
         order
         for order in orders
@@ -100,18 +84,6 @@ async def list_orders(request: Request, served: Served) -> Any:
 
 def _submitted(order: Order) -> datetime:
     return order.submitted_at or order.created_at
-
-
-def _int(text: str | None, name: str, default: int) -> int:
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError.invalid(f"{name} must be an integer, got {text!r}") from None
-    if value < 1:
-        raise ApiError.invalid(f"{name} must be >= 1, got {value}")
-    return min(value, MAX_LIMIT)
 
 
 async def cancel_all_orders(request: Request, served: Served) -> Any:
@@ -130,7 +102,7 @@ async def cancel_all_orders(request: Request, served: Served) -> Any:
 
 async def get_order(request: Request, served: Served) -> Any:
     order = await served.broker.get_order(request.path_params["order_id"])
-    return _order(served, order, _query_flag(request, "nested"))
+    return _order(served, order, query.flag(request.query_params, "nested"))
 
 
 async def get_order_by_client_id(request: Request, served: Served) -> Any:
@@ -185,24 +157,24 @@ async def get_position(request: Request, served: Served) -> Any:
 async def close_position(request: Request, served: Served) -> Any:
     symbol = request.path_params["symbol"]
     params = request.query_params
-    qty_text, percentage_text = params.get("qty"), params.get("percentage")
-    if qty_text and percentage_text:
+    asked, percentage = query.positive(params, "qty"), query.positive(params, "percentage")
+    if asked is not None and percentage is not None:
         raise ApiError.invalid("give qty or percentage, not both")
     position = await served.broker.get_position(symbol)
     if position is None:
         raise ApiError.not_found("position does not exist")
     held = abs(position.quantity)
     quantity = held
-    if qty_text:
-        quantity = _positive(qty_text, "qty")
+    if asked is not None:
+        quantity = asked
         if quantity > held + 1e-9:
             raise ApiError.forbidden(
-                f"insufficient qty available for order (requested: {qty_text}, available: {translate.number(held)})"
+                f"insufficient qty available for order (requested: {params['qty']}, "
+                f"available: {translate.number(held)})"
             )
-    elif percentage_text:
-        percentage = _positive(percentage_text, "percentage")
+    elif percentage is not None:
         if percentage > 100:
-            raise ApiError.invalid(f"percentage must be <= 100, got {percentage_text!r}")
+            raise ApiError.invalid(f"percentage must be <= 100, got {params['percentage']!r}")
         quantity = round(held * percentage / 100.0, 9)
     if math.isclose(quantity, held):
         order = await served.broker.close_position(symbol)
@@ -214,18 +186,8 @@ async def close_position(request: Request, served: Served) -> Any:
     return translate.order_json(order)
 
 
-def _positive(text: str, name: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ApiError.invalid(f"{name} must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ApiError.invalid(f"{name} must be > 0, got {text!r}")
-    return value
-
-
 async def close_all_positions(request: Request, served: Served) -> Any:
-    if _query_flag(request, "cancel_orders"):
+    if query.flag(request.query_params, "cancel_orders"):
         for order in await served.broker.list_orders("open"):
             if order.parent_id is None:
                 with contextlib.suppress(BrokerError):  # it ended on its own meanwhile
@@ -279,8 +241,8 @@ async def get_calendar(request: Request, served: Served) -> Any:
     zone = _zone(served)
     today = datetime.fromtimestamp(served.clock.time(), zone).date()
     params = request.query_params
-    start = translate.parse_date(params["start"], "start") if params.get("start") else today
-    end = translate.parse_date(params["end"], "end") if params.get("end") else start + timedelta(days=30)
+    start = query.day(params, "start") or today
+    end = query.day(params, "end") or start + timedelta(days=30)
     if end < start:
         raise ApiError.invalid(f"end {end} is before start {start}")
     if (end - start).days > MAX_CALENDAR_DAYS:
@@ -327,16 +289,13 @@ async def get_asset(request: Request, served: Served) -> Any:
 
 
 async def list_activities(request: Request, served: Served) -> Any:
-    kind = request.path_params.get("activity_type") or request.query_params.get("activity_types")
+    params = request.query_params
+    after, until = query.moment(params, "after"), query.moment(params, "until")
+    direction = query.choice(params, "direction", _DIRECTIONS, "desc")
+    page_size = query.integer(params, "page_size", 100, high=MAX_LIMIT)
+    kind = request.path_params.get("activity_type") or params.get("activity_types")
     if kind is not None and "FILL" not in kind.split(","):
         return []
-    params = request.query_params
-    after = translate.parse_time(params["after"], "after") if params.get("after") else None
-    until = translate.parse_time(params["until"], "until") if params.get("until") else None
-    direction = params.get("direction") or "desc"
-    if direction not in _DIRECTIONS:
-        raise ApiError.invalid(f"direction must be asc or desc; got {direction!r}")
-    page_size = _int(params.get("page_size"), "page_size", 100)
     fills = [
         (fill, order)
         for fill, order in served.activities
@@ -349,24 +308,18 @@ async def list_activities(request: Request, served: Served) -> Any:
 
 
 def routes() -> list[Route]:
-    """The Trading API v2 routes."""
+    """The Trading API routes."""
     return [
-        Route("/v2/account", endpoint(get_account), methods=["GET"]),
-        Route("/v2/account/activities", endpoint(list_activities), methods=["GET"]),
-        Route("/v2/account/activities/{activity_type}", endpoint(list_activities), methods=["GET"]),
-        Route("/v2/orders", endpoint(submit_order), methods=["POST"]),
-        Route("/v2/orders", endpoint(list_orders), methods=["GET"]),
-        Route("/v2/orders", endpoint(cancel_all_orders), methods=["DELETE"]),
-        Route("/v2/orders:by_client_order_id", endpoint(get_order_by_client_id), methods=["GET"]),
-        Route("/v2/orders/{order_id}", endpoint(get_order), methods=["GET"]),
-        Route("/v2/orders/{order_id}", endpoint(replace_order), methods=["PATCH"]),
-        Route("/v2/orders/{order_id}", endpoint(cancel_order), methods=["DELETE"]),
-        Route("/v2/positions", endpoint(list_positions), methods=["GET"]),
-        Route("/v2/positions", endpoint(close_all_positions), methods=["DELETE"]),
-        Route("/v2/positions/{symbol}", endpoint(get_position), methods=["GET"]),
-        Route("/v2/positions/{symbol}", endpoint(close_position), methods=["DELETE"]),
-        Route("/v2/clock", endpoint(get_clock), methods=["GET"]),
-        Route("/v2/calendar", endpoint(get_calendar), methods=["GET"]),
-        Route("/v2/assets", endpoint(list_assets), methods=["GET"]),
-        Route("/v2/assets/{symbol}", endpoint(get_asset), methods=["GET"]),
+        resource("/v2/account", {"GET": get_account}),
+        resource("/v2/account/activities", {"GET": list_activities}),
+        resource("/v2/account/activities/{activity_type}", {"GET": list_activities}),
+        resource("/v2/orders", {"POST": submit_order, "GET": list_orders, "DELETE": cancel_all_orders}),
+        resource("/v2/orders:by_client_order_id", {"GET": get_order_by_client_id}),
+        resource("/v2/orders/{order_id}", {"GET": get_order, "PATCH": replace_order, "DELETE": cancel_order}),
+        resource("/v2/positions", {"GET": list_positions, "DELETE": close_all_positions}),
+        resource("/v2/positions/{symbol}", {"GET": get_position, "DELETE": close_position}),
+        resource("/v2/clock", {"GET": get_clock}),
+        resource("/v2/calendar", {"GET": get_calendar}),
+        resource("/v2/assets", {"GET": list_assets}),
+        resource("/v2/assets/{symbol}", {"GET": get_asset}),
     ]

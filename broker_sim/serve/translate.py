@@ -8,9 +8,10 @@ as numeric strings, as Alpaca does; anything malformed raises `ApiError` (422) n
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,8 @@ ORDER_FIELDS = frozenset(
 )
 #: The body fields of PATCH /v2/orders/{id}.
 REPLACE_FIELDS = frozenset({"qty", "time_in_force", "limit_price", "stop_price", "trail", "client_order_id"})
+#: A number sent as a string: a plain decimal (no exponent, no spaces), as Alpaca writes them.
+DECIMAL_TEXT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _POSITION_INTENTS = frozenset({"buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"})
 
 
@@ -279,6 +282,8 @@ def _decimal(body: Mapping[str, Any], name: str, label: str | None = None) -> fl
     field = label or name
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ApiError.invalid(f"{field} must be a number, got {value!r}")
+    if isinstance(value, str) and not DECIMAL_TEXT.fullmatch(value):
+        raise ApiError.invalid(f'invalid {field}: {value!r} is not a number (a decimal such as "1.5")')
     try:
         result = float(value)
     except (ValueError, OverflowError):
@@ -373,20 +378,3 @@ def replace_fields(body: object) -> dict[str, Any]:
 def opposite(side: Side) -> Side:
     """The side that reduces a position opened with `side`."""
     return Side.SELL if side is Side.BUY else Side.BUY
-
-
-def parse_date(text: str, name: str) -> date:
-    """A ``YYYY-MM-DD`` query parameter; 422 naming it otherwise."""
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        raise ApiError.invalid(f"{name} must be a date (YYYY-MM-DD), got {text!r}") from None
-
-
-def parse_time(text: str, name: str) -> datetime:
-    """An RFC 3339 timestamp (or a date) query parameter, as UTC; 422 naming it otherwise."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise ApiError.invalid(f"{name} must be an RFC 3339 timestamp, got {text!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

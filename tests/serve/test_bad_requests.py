@@ -130,7 +130,7 @@ async def test_unknown_orders_and_positions_are_not_found(server: Server, http: 
 async def test_bad_queries_name_the_parameter(server: Server, http: httpx.AsyncClient) -> None:
     error(await http.get("/v2/orders", params={"status": "sleeping"}), 422, 40010001, "status must be one of")
     error(await http.get("/v2/orders", params={"limit": "many"}), 422, 40010001, "limit must be an integer")
-    error(await http.get("/v2/orders", params={"direction": "up"}), 422, 40010001, "direction must be asc or desc")
+    error(await http.get("/v2/orders", params={"direction": "up"}), 422, 40010001, "direction must be one of asc, desc")
     error(await http.get("/v2/orders", params={"after": "yesterday"}), 422, 40010001, "after must be an RFC 3339")
     error(await http.get("/v2/calendar", params={"start": "soon"}), 422, 40010001, "start must be a date")
     await unchanged(server, http)

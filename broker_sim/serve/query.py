@@ -1,0 +1,117 @@
+"""Query parameters read the way the OpenAPI document (``openapi.yaml``) describes them.
+
+A parameter that is absent takes its default; one that is given, even empty, must be valid, or the request is
+answered 422 naming the parameter and the value. The patterns here and in the document are the same, so a
+schema-driven client or fuzzer and the server agree on what is valid."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+
+from .errors import ApiError
+
+__all__ = ["DAY", "MOMENT", "choice", "day", "flag", "integer", "moment", "parse_moment", "positive", "symbols"]
+
+_DATE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+#: RFC 3339 (the offset may be left out, meaning UTC, or arrive as a space: a ``+`` a client did not
+#: URL-encode), or a plain date meaning its midnight in UTC.
+MOMENT = re.compile(rf"{_DATE}([Tt]{_CLOCK}:[0-5][0-9](\.[0-9]+)?([Zz]|[+\- ]{_CLOCK})?)?")
+#: A date, ``YYYY-MM-DD``.
+DAY = re.compile(_DATE)
+_INTEGER = re.compile(r"-?[0-9]+")
+_NATURAL = re.compile(r"[0-9]+")
+#: Booleans as JSON writes them, and as Python's ``requests`` writes ``True``.
+_FLAGS = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
+
+
+def flag(params: Mapping[str, str], name: str) -> bool:
+    """A boolean parameter (false when absent)."""
+    value = params.get(name)
+    if value is None:
+        return False
+    if value not in _FLAGS:
+        raise ApiError.invalid(f"{name} must be true or false, got {value!r}")
+    return _FLAGS[value]
+
+
+def integer(params: Mapping[str, str], name: str, default: int, *, low: int = 1, high: int | None = None) -> int:
+    """An integer parameter of at least `low`; past `high` it is taken as `high` (a page's largest size)."""
+    text = params.get(name)
+    if text is None:
+        return default
+    if not (_NATURAL if low >= 0 else _INTEGER).fullmatch(text):
+        raise ApiError.invalid(f"{name} must be an integer >= {low}, got {text!r}")
+    value = int(text)
+    if value < low:
+        raise ApiError.invalid(f"{name} must be >= {low}, got {value}")
+    return value if high is None else min(value, high)
+
+
+def choice(params: Mapping[str, str], name: str, options: Sequence[str], default: str | None) -> str | None:
+    """One of `options` (`default` when absent)."""
+    value = params.get(name)
+    if value is None:
+        return default
+    if value not in options:
+        raise ApiError.invalid(f"{name} must be one of {', '.join(options)}; got {value!r}")
+    return value
+
+
+def moment(params: Mapping[str, str], name: str) -> datetime | None:
+    """An RFC 3339 timestamp or a date, as UTC (None when absent)."""
+    text = params.get(name)
+    if text is None:
+        return None
+    return parse_moment(text, name)
+
+
+def parse_moment(text: str, name: str) -> datetime:
+    """`text` as `moment` reads it; 422 naming `name` when it is not a timestamp."""
+    value = None
+    if MOMENT.fullmatch(text):
+        try:
+            value = datetime.fromisoformat(text.replace(" ", "+").upper())
+        except ValueError:
+            value = None
+    if value is None:
+        raise ApiError.invalid(f"{name} must be an RFC 3339 timestamp or a date (YYYY-MM-DD), got {text!r}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def day(params: Mapping[str, str], name: str) -> date | None:
+    """A ``YYYY-MM-DD`` date (None when absent)."""
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        if DAY.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ApiError.invalid(f"{name} must be a date (YYYY-MM-DD), got {text!r}")
+
+
+def positive(params: Mapping[str, str], name: str) -> float | None:
+    """A finite number above zero (None when absent)."""
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError.invalid(f"{name} must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ApiError.invalid(f"{name} must be > 0, got {text!r}")
+    return value
+
+
+def symbols(params: Mapping[str, str], name: str = "symbols") -> list[str] | None:
+    """A comma-separated list of symbols (None when absent)."""
+    text = params.get(name)
+    if text is None:
+        return None
+    return [s.strip() for s in text.split(",") if s.strip()]
