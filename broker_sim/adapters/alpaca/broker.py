@@ -186,10 +186,8 @@ class AlpacaBroker(Broker):
     async def resync(self) -> None:
         """After a gap in the stream: re-read open and recent orders and fills and publish what was missed."""
         since = self._last_update - _RESYNC_MARGIN if self._last_update is not None else None
-        params: dict[str, Any] = {"status": "all", "limit": _PAGE, "direction": "asc", "nested": "false"}
-        if since is not None:
-            params["after"] = translate.timestamp(since)
-        latest = {o.id: o for o in map(translate.order_from_json, await self._get("/v2/orders", params))}
+        pages = self._paged("/v2/orders", {"status": "all", "nested": "false"}, "limit", _PAGE, "submitted_at", since)
+        latest = {o.id: o for o in map(translate.order_from_json, await pages)}
         for order_id, known in list(self._orders.items()):
             if known.is_open and order_id not in latest:
                 with contextlib.suppress(OrderNotFound):
@@ -215,20 +213,29 @@ class AlpacaBroker(Broker):
                 self._publish(OrderEvent(_STATUS_EVENTS[order.status], order, order.updated_at))
 
     async def _fill_activities(self, since: datetime | None) -> list[Mapping[str, Any]]:
-        """Every FILL activity after `since`, oldest first, page by page (a page starts a microsecond before the
-        last one ended, so fills sharing a timestamp are never skipped; repeats are dropped by id)."""
+        """Every FILL activity after `since`, oldest first."""
+        return await self._paged(
+            "/v2/account/activities/FILL", {}, "page_size", _ACTIVITY_PAGE, "transaction_time", since
+        )
+
+    async def _paged(
+        self, path: str, params: Mapping[str, Any], size: str, page_size: int, time_field: str, since: datetime | None
+    ) -> list[Mapping[str, Any]]:
+        """Every item of a list Alpaca answers in pages (oldest first, after `since`), read page by page: a page
+        starts a microsecond before the last one ended, so items sharing a timestamp are never skipped, and
+        repeats are dropped by id."""
         found: dict[str, Mapping[str, Any]] = {}
         after = since
         while True:
-            params: dict[str, Any] = {"direction": "asc", "page_size": _ACTIVITY_PAGE}
+            asked: dict[str, Any] = {**params, "direction": "asc", size: page_size}
             if after is not None:
-                params["after"] = translate.timestamp(after)
-            page = await self._get("/v2/account/activities/FILL", params)
-            new = [activity for activity in page if str(activity.get("id")) not in found]
-            found.update((str(activity.get("id")), activity) for activity in new)
-            if not new or len(page) < _ACTIVITY_PAGE:
+                asked["after"] = translate.timestamp(after)
+            page = await self._get(path, asked)
+            new = [item for item in page if str(item.get("id")) not in found]
+            found.update((str(item.get("id")), item) for item in new)
+            if not new or len(page) < page_size:
                 return list(found.values())
-            after = translate.parse_time(page[-1].get("transaction_time"), "transaction_time") - _TICK
+            after = translate.parse_time(page[-1].get(time_field), time_field) - _TICK
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -323,12 +330,13 @@ class AlpacaBroker(Broker):
         return self._snapshot(data)
 
     async def list_orders(self, status: str = "open", symbols: Iterable[str] | None = None) -> list[Order]:
-        """GET /v2/orders, oldest first (up to 500: Alpaca's page limit)."""
+        """GET /v2/orders, oldest first: every page of them (Alpaca answers at most 500 at a time)."""
         self._check_list_status(status)
-        params: dict[str, Any] = {"status": status, "limit": _PAGE, "direction": "asc"}
+        params: dict[str, Any] = {"status": status}
         if symbols is not None:
             params["symbols"] = ",".join(symbols)
-        orders = [self._snapshot(data) for data in await self._get("/v2/orders", params)]
+        pages = await self._paged("/v2/orders", params, "limit", _PAGE, "submitted_at", None)
+        orders = [self._snapshot(data) for data in pages]
         return sorted(orders, key=lambda o: o.created_at)
 
     # -- positions and account ------------------------------------------------------------------------------

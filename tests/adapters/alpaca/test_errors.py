@@ -216,3 +216,51 @@ async def test_a_resync_reads_every_fill_page_by_page_even_when_fills_share_a_ti
     await broker.resync()  # again: nothing new
     assert len(heard) == 250
     await broker.close()
+
+
+async def test_orders_are_read_page_by_page_past_alpacas_500_in_a_listing_and_in_a_resync() -> None:
+    base = datetime(2024, 1, 2, 15, tzinfo=UTC)
+    # 1,234 orders, four to a millisecond, so page boundaries fall inside shared submission times
+    orders = [
+        {
+            **ORDER,
+            "id": f"00000000-0000-4000-8000-{i:012d}",
+            "client_order_id": f"c-{i}",
+            "submitted_at": (stamp := (base + timedelta(milliseconds=i // 4)).isoformat().replace("+00:00", "Z")),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "status": "canceled" if i % 2 else "new",
+        }
+        for i in range(1234)
+    ]
+    asked: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v2/orders":
+            return httpx.Response(200, json=[])  # no fills
+        params = request.url.params
+        limit = int(params["limit"])
+        assert limit <= 500 and params["direction"] == "asc"
+        after = params.get("after")
+        since = datetime.fromisoformat(after.replace("Z", "+00:00")) if after else None
+        chosen = [
+            o
+            for o in orders
+            if (since is None or datetime.fromisoformat(str(o["submitted_at"]).replace("Z", "+00:00")) > since)
+            and (params["status"] == "all" or o["status"] == "new")
+        ]
+        asked.append(len(chosen[:limit]))
+        return httpx.Response(200, json=chosen[:limit])
+
+    broker = _broker(handler)
+    listed = await broker.list_orders("all")
+    assert [o.client_order_id for o in listed] == [f"c-{i}" for i in range(1234)]
+    assert len(asked) > 2  # it took several pages
+    assert [o.client_order_id for o in await broker.list_orders("open")] == [f"c-{i}" for i in range(0, 1234, 2)]
+    fresh = _broker(handler)
+    heard: list[str] = []
+    fresh.add_listener(lambda event: heard.append(event.order.client_order_id))
+    await fresh.resync()
+    assert sorted(heard, key=lambda c: int(c[2:])) == [f"c-{i}" for i in range(1234)]
+    await broker.close()
+    await fresh.close()
