@@ -87,11 +87,13 @@ class RegistryEntry:
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
-        """The keyword parameters the factory takes (what a config may pass)."""
+        """The keyword parameters the factory takes (what a config may pass): all but those the factory lists
+        in its `code_only_parameters` (objects only Python code can hand it, such as a test's transport)."""
+        code_only = getattr(self.factory, "code_only_parameters", ())
         return tuple(
             Parameter(p.name, None if p.default is p.empty else p.default, p.default is p.empty)
             for p in _signature(self.factory).parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in code_only
         )
 
     @property

@@ -15,7 +15,7 @@ import random
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import httpx
@@ -68,8 +68,12 @@ class AlpacaBroker(Broker):
     and `base_url` then to Alpaca's paper endpoint; `stream_url` is derived from it. Trading real money needs
     `live: true` and the live `base_url`. `retries`/`backoff` govern retried calls, `reconnect_backoff` the
     stream's reconnects (seconds, jittered, on the clock); `seed` seeds the jitter. Client order ids the adapter
-    makes are random UUIDs so they never collide with another run's.
+    makes are random UUIDs so they never collide with another run's. `transport` (an httpx transport, for
+    tests) can be given from Python only, never from a config.
     """
+
+    #: Keyword arguments a config may not set (the registry leaves them out of its parameters).
+    code_only_parameters: ClassVar[frozenset[str]] = frozenset({"transport"})
 
     def __init__(
         self,

@@ -83,6 +83,10 @@ def test_a_config_selects_the_adapter_and_its_mistakes_are_reported_at_the_broke
         validate(parse_config(_config("{adapter: alpaca}")))
     with pytest.raises(ConfigError, match="unknown key 'api_key' for adapter 'alpaca'"):
         validate(parse_config(_config("{adapter: alpaca, api_key: k}")))
+    # the test transport is for Python callers only: a config may not set it, and the error does not offer it
+    with pytest.raises(ConfigError, match="unknown key 'transport' for adapter 'alpaca'") as refused:
+        validate(parse_config(_config("{adapter: alpaca, key_id: k, secret_key: s, transport: mock}")))
+    assert "transport" not in str(refused.value).split("unknown key 'transport'", 1)[1]
 
 
 def test_configs_alpaca_paper_validates_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
