@@ -23,6 +23,7 @@ from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.protocol import State
 
 from broker_sim.clock import RealtimeClock
 from broker_sim.serve.data_stream import DataStreams
@@ -54,6 +55,8 @@ class Feed:
         async with serve(self._serve, "127.0.0.1", 0) as server:
             self.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
             yield self
+            if self._connection.done():  # the served run, stopped first, has closed its feed connection itself
+                assert self._connection.result().state is State.CLOSED
 
     async def push(self, bid: float, ask: float, bid_size: int = 300, ask_size: int = 200) -> dict[str, Any]:
         connection = await asyncio.wait_for(asyncio.shield(self._connection), WALL_LIMIT_S)
