@@ -169,10 +169,18 @@ class ServeRun(_Run):
             listener.close()
         reason = None
         if signals.requested is not None and not self.replay_done:
-            reason = str(RunInterrupted(signals.requested)) + " before the end of the replay"
+            reason = f"{RunInterrupted(signals.requested)} before {self._unfinished()}"
         elif stopped is None and not self.replay_done:
-            reason = "stopped before the end of the replay"
+            reason = f"stopped before {self._unfinished()}"
         return await self._finish(broker, clock, target, stopped, reason)
+
+    def _unfinished(self) -> str:
+        """What had not ended when the server stopped, for the report's reason: a live run's feeds (they end only
+        when they give up or close), else the replay."""
+        lives = len(self.streams.live_sources)
+        if lives:
+            return "the live feed ended" if lives == 1 else "the live feeds ended"
+        return "the end of the replay"
 
     async def _feed(
         self,

@@ -1,0 +1,194 @@
+"""`broker-sim serve` on a live feed (``prices.clock: realtime``): a local websocket feed pushes quotes, and
+alpaca-py sees wall time on /v2/clock, the pushed quotes on the data stream and the REST latest quote, a market
+order filled at the live ask plus the config's slippage, the position marked at the next quote; stopping the
+server writes the report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.live.stock import StockDataStream
+from alpaca.data.models import Quote as AlpacaQuote
+from alpaca.data.requests import StockLatestQuoteRequest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
+from alpaca.trading.models import TradeUpdate
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.protocol import State
+
+from broker_sim.clock import RealtimeClock
+from broker_sim.serve.data_stream import DataStreams
+
+from .conftest import KEY, SECRET, Server, serving
+from .test_stream import trading_stream
+
+#: A safety net, in wall seconds, for waits that complete in milliseconds: a broken server fails, not hangs.
+WALL_LIMIT_S = 20.0
+#: How far /v2/clock may be from the wall clock read around the request (the request's own round trip is less).
+CLOCK_TOLERANCE = timedelta(seconds=2)
+SLIPPAGE_BPS = 5.0
+
+
+class Feed:
+    """A live quote feed on 127.0.0.1 (a free port): `push` sends one quote, stamped now, to the source once it
+    has connected."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._connection: asyncio.Future[ServerConnection] = asyncio.get_running_loop().create_future()
+
+    async def _serve(self, connection: ServerConnection) -> None:
+        self._connection.set_result(connection)
+        await connection.wait_closed()  # the server's close then finds the handler done
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Feed]:
+        async with serve(self._serve, "127.0.0.1", 0) as server:
+            self.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+            yield self
+            if self._connection.done():  # the served run, stopped first, has closed its feed connection itself
+                assert self._connection.result().state is State.CLOSED
+
+    async def push(self, bid: float, ask: float, bid_size: int = 300, ask_size: int = 200) -> dict[str, Any]:
+        connection = await asyncio.wait_for(asyncio.shield(self._connection), WALL_LIMIT_S)
+        quote = {
+            "sym": "AAPL",
+            "bp": bid,
+            "ap": ask,
+            "bs": bid_size,
+            "as": ask_size,
+            "ts": RealtimeClock().now().isoformat(),
+        }
+        await connection.send(json.dumps(quote))
+        return quote
+
+
+def live_config(feed: Feed) -> dict[str, Any]:
+    source = {
+        "source": "websocket",
+        "url": feed.url,
+        "kind": "quote",
+        "symbols": ["AAPL"],
+        "fields": {"symbol": "sym", "bid": "bp", "ask": "ap", "bid_size": "bs", "ask_size": "as", "timestamp": "ts"},
+        "reconnect": False,
+    }
+    return {
+        "prices": {"clock": "realtime", "sources": [source]},
+        # No latency: on the real-time clock it would be a real wait. Buys pay the ask, then the slippage.
+        "models": {
+            "latency": {"model": "none"},
+            "fill": {"model": "quote"},
+            "slippage": {"model": "fixed_bps", "bps": SLIPPAGE_BPS},
+        },
+    }
+
+
+def same_quote(heard: AlpacaQuote, pushed: dict[str, Any]) -> None:
+    assert heard.symbol == pushed["sym"]
+    assert heard.timestamp == datetime.fromisoformat(pushed["ts"])
+    assert (heard.bid_price, heard.ask_price, heard.bid_size, heard.ask_size) == (
+        pushed["bp"],
+        pushed["ap"],
+        pushed["bs"],
+        pushed["as"],
+    )
+
+
+@contextlib.asynccontextmanager
+async def quote_stream(server: Server) -> AsyncIterator[asyncio.Queue[AlpacaQuote]]:
+    """alpaca-py's StockDataStream subscribed to AAPL's quotes; the block starts once the server has the
+    subscription (a quote pushed before would reach nobody, as on Alpaca)."""
+    heard: asyncio.Queue[AlpacaQuote] = asyncio.Queue()
+    stream = StockDataStream(KEY, SECRET, url_override=f"{server.ws_url}/v2/iex")
+    stream.subscribe_quotes(heard.put, "AAPL")
+    [hub] = [h for h in server.served.hubs if isinstance(h, DataStreams)]
+    task = asyncio.create_task(stream._run_forever())  # run() would start a loop of its own
+    try:
+        await asyncio.wait_for(hub.subscribed.wait(), WALL_LIMIT_S)
+        yield heard
+    finally:
+        await stream.stop_ws()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_live_feed_served_in_real_time_trades_at_the_live_price(tmp_path: Path) -> None:
+    async with Feed().running() as feed, serving(tmp_path, overrides=live_config(feed), report=True) as server:
+        trading = TradingClient(KEY, SECRET, paper=True, url_override=server.url)
+        data = StockHistoricalDataClient(KEY, SECRET, url_override=server.url)
+
+        before = RealtimeClock().now()
+        clock = await asyncio.to_thread(trading.get_clock)
+        after = RealtimeClock().now()
+        assert before - CLOCK_TOLERANCE <= clock.timestamp <= after + CLOCK_TOLERANCE  # wall time, not a replay's
+        assert clock.is_open  # the session is `always`
+
+        fills: asyncio.Queue[TradeUpdate] = asyncio.Queue()
+
+        async def on_update(update: TradeUpdate) -> None:
+            if update.event == "fill":
+                fills.put_nowait(update)
+
+        async with quote_stream(server) as quotes, trading_stream(server, on_update):
+            first = await feed.push(bid=189.98, ask=190.02)
+            same_quote(await asyncio.wait_for(quotes.get(), WALL_LIMIT_S), first)
+            latest = await asyncio.to_thread(
+                data.get_stock_latest_quote, StockLatestQuoteRequest(symbol_or_symbols="AAPL")
+            )
+            same_quote(latest["AAPL"], first)
+
+            order = await asyncio.to_thread(
+                trading.submit_order,
+                MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY),
+            )
+            fill = await asyncio.wait_for(fills.get(), WALL_LIMIT_S)
+            price = first["ap"] * (1 + SLIPPAGE_BPS / 10_000)  # the live ask, plus the config's slippage
+            assert str(fill.order.id) == str(order.id)
+            assert fill.price == pytest.approx(price) and fill.qty == 10 and fill.position_qty == 10
+            filled = await asyncio.to_thread(trading.get_order_by_id, order.id)
+            assert filled.status is OrderStatus.FILLED and float(filled.filled_avg_price) == pytest.approx(price)
+            assert before <= filled.filled_at <= RealtimeClock().now()  # stamped on the wall clock
+
+            # A sell limit above the market works until a live quote's bid crosses it.
+            limit = await asyncio.to_thread(
+                trading.submit_order,
+                LimitOrderRequest(
+                    symbol="AAPL", qty=4, side=OrderSide.SELL, time_in_force=TimeInForce.DAY, limit_price=190.90
+                ),
+            )
+            working = await asyncio.to_thread(trading.get_order_by_id, limit.id)
+            assert working.status is OrderStatus.NEW and fills.empty()
+            second = await feed.push(bid=191.00, ask=191.04)
+            same_quote(await asyncio.wait_for(quotes.get(), WALL_LIMIT_S), second)
+            sold = await asyncio.wait_for(fills.get(), WALL_LIMIT_S)
+            assert str(sold.order.id) == str(limit.id) and sold.qty == 4 and sold.position_qty == 6
+            assert sold.price is not None and 190.90 <= sold.price <= second["bp"]  # the bid, less slippage, capped
+            assert sold.timestamp >= datetime.fromisoformat(second["ts"])  # filled by the live quote, not before
+
+            position = await asyncio.to_thread(trading.get_open_position, "AAPL")
+            mid = (second["bp"] + second["ap"]) / 2  # the paper broker marks at the latest quote's mid
+            assert float(position.qty) == 6 and float(position.avg_entry_price) == pytest.approx(price)
+            assert float(position.current_price) == pytest.approx(mid)
+            assert float(position.unrealized_pl) == pytest.approx(6 * (mid - price))
+            account = await asyncio.to_thread(trading.get_account)
+            cash = 100_000 - 10 * price + 4 * sold.price
+            assert float(account.cash) == pytest.approx(cash)
+
+    result = server.run.result  # type: ignore[attr-defined]
+    assert [(f.side.value, f.quantity) for f in result.fills] == [("buy", 10), ("sell", 4)]
+    assert [f.price for f in result.fills] == [pytest.approx(price), pytest.approx(sold.price)]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["fills"] == 2 and summary["reason"] == "stopped before the live feed ended"
+    assert summary["final_equity"] == pytest.approx(cash + 6 * mid)
+    trades = (tmp_path / "report" / "trades.csv").read_text().splitlines()
+    assert len(trades) == 3 and all(",AAPL," in line for line in trades[1:])
