@@ -211,10 +211,13 @@ class _Run:
         registry = build_registry(self.manager)
         self.streams = PriceStreamManager()
         self.wall_clock = RealtimeClock()
+        # With `clock: realtime` a replay source plays as a live one, in real time and stamped now, as in a paper
+        # session: its old time stamps would otherwise lie in the wall clock's past.
+        speed = realtime if realtime is not None else (1.0 if config.prices.clock == "realtime" else None)
         for spec in config.prices.sources:
             source = build_source(config, registry, spec)
-            if realtime is not None and isinstance(source, ReplaySource):
-                source = RealtimeReplay(source, self.wall_clock, speed=realtime)
+            if speed is not None and isinstance(source, ReplaySource):
+                source = RealtimeReplay(source, self.wall_clock, speed=speed)
             self.streams.add_source(source)
         self.pending: deque[OrderEvent] = deque()
         self.tasks: set[asyncio.Task[None]] = set()

@@ -7,7 +7,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -255,6 +255,41 @@ strategy: {class: "tests.test_simulation:FirstTick"}
     assert result.events == 3
     assert [(f.symbol, f.quantity, f.price) for f in result.fills] == [("LIVE", 5, pytest.approx(100.05))]
     assert result.account.equity == pytest.approx(10_000 - 5 * 100.05 + 5 * 102.0)
+
+
+class BuyFirstBar(Strategy):
+    """Buys on the first bar; remembers every bar's time stamp (in `stamps`, for the test to read)."""
+
+    stamps: ClassVar[list[datetime]] = []
+
+    def on_start(self) -> None:
+        BuyFirstBar.stamps = []
+
+    def on_bar(self, bar: Bar) -> object:
+        self.stamps.append(bar.timestamp)
+        return self.broker.buy(bar.symbol, 1) if len(self.stamps) == 1 else None
+
+
+def test_a_replay_source_under_the_real_time_clock_plays_in_real_time_stamped_now(tmp_path: Path) -> None:
+    # the bar fill model fills a market order on the next bar: with the bars' 2024 stamps left as they were, every
+    # bar would be older than the order (stamped on the wall clock) and nothing would ever fill
+    text = """
+broker: {adapter: paper, initial_balance: 10000, seed: 1, session: always}
+models: {latency: none, fill: {model: bar, timing: next_bar}}
+prices:
+  clock: realtime
+  sources: [{source: synthetic, symbols: [AAPL], start: "2024-01-02T14:30:00Z", interval: 0.05, count: 4}]
+strategy: {class: "tests.test_simulation:BuyFirstBar"}
+"""
+    began = datetime.now(UTC)
+    result = run_simulation(parse_config(text, base_dir=tmp_path))
+    ended = datetime.now(UTC)
+    stamps = BuyFirstBar.stamps
+    assert len(stamps) == 4
+    assert all(began <= stamp <= ended for stamp in stamps)  # delivered live, stamped on the wall clock
+    assert (stamps[-1] - stamps[0]).total_seconds() >= 0.14  # spaced as the source's interval says (3 x 0.05 s)
+    assert [(f.symbol, f.quantity) for f in result.fills] == [("AAPL", 1)]
+    assert began <= result.fills[0].timestamp <= ended
 
 
 def test_a_live_source_needs_the_real_time_clock(tmp_path: Path) -> None:

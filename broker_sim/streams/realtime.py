@@ -1,5 +1,5 @@
 """A replay source played in real time, as a live source: for a paper session (`broker-sim paper`) on data that
-is not a live feed (``synthetic``, a CSV file).
+is not a live feed (``synthetic``, a CSV file), and for any run, served or not, with ``prices.clock: realtime``.
 
 Each event is delivered when its offset from the first event has passed on the clock (divided by `speed`), and is
 stamped with the moment it is delivered, so the account sees it as a live event of now.
@@ -30,6 +30,16 @@ class RealtimeReplay:
         self.clock = clock
         self.speed = float(speed)
         self.name = f"{getattr(source, 'name', type(source).__name__)} (real time)"
+
+    @property
+    def symbol(self) -> object:
+        """The one symbol the wrapped source says it carries (a CSV file's), if it says."""
+        return getattr(self.source, "symbol", None)
+
+    @property
+    def symbols(self) -> object:
+        """The symbols the wrapped source says it carries (synthetic's), if it says."""
+        return getattr(self.source, "symbols", None)
 
     async def __aiter__(self) -> AsyncIterator[MarketData]:
         clock, speed = self.clock, self.speed

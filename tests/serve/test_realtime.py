@@ -9,11 +9,13 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import websockets
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.live.stock import StockDataStream
 from alpaca.data.models import Quote as AlpacaQuote
@@ -28,7 +30,8 @@ from websockets.protocol import State
 from broker_sim.clock import RealtimeClock
 from broker_sim.serve.data_stream import DataStreams
 
-from .conftest import KEY, SECRET, Server, serving
+from .conftest import BASE_CONFIG, KEY, SECRET, Server, serving
+from .test_bad_requests import HEADERS
 from .test_stream import trading_stream
 
 #: A safety net, in wall seconds, for waits that complete in milliseconds: a broken server fails, not hangs.
@@ -192,3 +195,41 @@ async def test_a_live_feed_served_in_real_time_trades_at_the_live_price(tmp_path
     assert summary["final_equity"] == pytest.approx(cash + 6 * mid)
     trades = (tmp_path / "report" / "trades.csv").read_text().splitlines()
     assert len(trades) == 3 and all(",AAPL," in line for line in trades[1:])
+
+
+async def test_a_replay_source_served_under_the_real_time_clock_plays_live_stamped_now(tmp_path: Path) -> None:
+    """`clock: realtime` with a synthetic source: its bars arrive in real time, stamped now, and trade."""
+    sources = [{**BASE_CONFIG["prices"]["sources"][0], "interval": 0.05, "count": 400}]
+    overrides = {
+        "prices": {"clock": "realtime", "sources": sources},
+        "models": {**BASE_CONFIG["models"], "latency": {"model": "none"}},
+    }
+    began = datetime.now(UTC)
+    order = {"symbol": "AAPL", "qty": "2", "side": "buy", "type": "market", "time_in_force": "day"}
+    async with (
+        serving(tmp_path, overrides=overrides) as server,
+        httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http,
+    ):
+        assets = (await http.get("/v2/assets")).json()
+        assert [a["symbol"] for a in assets] == ["AAPL", "MSFT"]  # known before any bar arrives
+        async with websockets.connect(f"{server.ws_url}/v2/sip") as socket:  # JSON
+            await _recv(socket)
+            await socket.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}))
+            await _recv(socket)
+            await socket.send(json.dumps({"action": "subscribe", "bars": ["AAPL"]}))
+            assert (await _recv(socket))[0]["T"] == "subscription"
+            bars: list[dict[str, Any]] = []
+            while len(bars) < 3:
+                bars.extend(m for m in await _recv(socket) if m["T"] == "b")
+        placed = await http.post("/v2/orders", json=order)
+        assert placed.status_code == 200
+        filled = await server.broker.wait_for(placed.json()["id"], "filled", timeout=WALL_LIMIT_S)
+    ended = datetime.now(UTC)
+    starts = [datetime.fromisoformat(b["t"].replace("Z", "+00:00")) for b in bars]
+    assert all(began - timedelta(seconds=1) <= start <= ended for start in starts)  # a bar's start: now less 0.05 s
+    assert starts == sorted(starts)
+    assert began <= filled.filled_at <= ended  # type: ignore[operator]
+
+
+async def _recv(socket: Any) -> list[dict[str, Any]]:
+    return json.loads(await asyncio.wait_for(socket.recv(), WALL_LIMIT_S))  # type: ignore[no-any-return]
