@@ -82,9 +82,8 @@ def trade_json(trade: Trade, *, packed: bool = False, number: int = 0) -> dict[s
 
 
 def _symbols(request: Request) -> list[str]:
-    symbol = request.path_params.get("symbol")
-    chosen = [symbol] if symbol else query.symbols(request.query_params)
-    if not chosen:
+    chosen = query.symbols(request.query_params)
+    if chosen is None:
         raise ApiError.invalid("symbols is required")
     return chosen
 
@@ -166,14 +165,25 @@ def _window(request: Request) -> tuple[datetime | None, datetime | None]:
 
 
 async def get_bars(request: Request, served: Served) -> Any:
+    page, token = _bars_page(request, served, _symbols(request))
+    return {"bars": page, "next_page_token": token}
+
+
+async def get_symbol_bars(request: Request, served: Served) -> Any:
+    """One symbol's bars, in Alpaca's single-symbol shape: the list itself, and the symbol."""
+    symbol = request.path_params["symbol"]
+    page, token = _bars_page(request, served, [symbol])
+    return {"bars": page.get(symbol, []), "symbol": symbol, "next_page_token": token}
+
+
+def _bars_page(request: Request, served: Served, symbols: list[str]) -> tuple[dict[str, list[Any]], str | None]:
     seconds = _timeframe(request.query_params.get("timeframe"))
     start, end = _window(request)
     series = {}
-    for symbol in _symbols(request):
+    for symbol in symbols:
         bars = _aggregate(served.market.series(Bar, symbol, None, end), seconds)
         series[symbol] = [bar_json(b) for b in bars if start is None or b.start >= start]
-    page, token = _page(request, series)
-    return {"bars": page, "next_page_token": token}
+    return _page(request, series)
 
 
 async def get_quotes(request: Request, served: Served) -> Any:
@@ -224,5 +234,5 @@ def routes() -> list[Route]:
         resource("/v2/stocks/quotes/latest", {"GET": latest_quotes}),
         resource("/v2/stocks/trades", {"GET": get_trades}),
         resource("/v2/stocks/trades/latest", {"GET": latest_trades}),
-        resource("/v2/stocks/{symbol}/bars", {"GET": get_bars}),
+        resource("/v2/stocks/{symbol}/bars", {"GET": get_symbol_bars}),
     ]

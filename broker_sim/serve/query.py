@@ -13,7 +13,21 @@ from datetime import UTC, date, datetime
 
 from .errors import ApiError
 
-__all__ = ["DAY", "MOMENT", "choice", "day", "flag", "integer", "moment", "parse_moment", "positive", "symbols"]
+__all__ = [
+    "DAY",
+    "DECIMAL_TEXT",
+    "LAST_DAY",
+    "MOMENT",
+    "choice",
+    "day",
+    "flag",
+    "integer",
+    "moment",
+    "option",
+    "parse_moment",
+    "positive",
+    "symbols",
+]
 
 _DATE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 _CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
@@ -22,8 +36,13 @@ _CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
 MOMENT = re.compile(rf"{_DATE}([Tt]{_CLOCK}:[0-5][0-9](\.[0-9]+)?([Zz]|[+\- ]{_CLOCK})?)?")
 #: A date, ``YYYY-MM-DD``.
 DAY = re.compile(_DATE)
-_INTEGER = re.compile(r"-?[0-9]+")
-_NATURAL = re.compile(r"[0-9]+")
+#: A number sent as a string: a plain decimal (no exponent, no spaces, ASCII digits), as Alpaca writes them.
+DECIMAL_TEXT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+#: Integers of up to 18 digits (Python refuses to read very long ones, and no page is that large).
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+_NATURAL = re.compile(r"[0-9]{1,18}")
+#: The last date a date parameter may name: the calendar looks a month past it and settles a day after.
+LAST_DAY = date(9999, 11, 30)
 #: Booleans as JSON writes them, and as Python's ``requests`` writes ``True``.
 _FLAGS = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
 
@@ -44,19 +63,23 @@ def integer(params: Mapping[str, str], name: str, default: int, *, low: int = 1,
     if text is None:
         return default
     if not (_NATURAL if low >= 0 else _INTEGER).fullmatch(text):
-        raise ApiError.invalid(f"{name} must be an integer >= {low}, got {text!r}")
+        raise ApiError.invalid(f"{name} must be an integer >= {low} of at most 18 digits, got {text!r}")
     value = int(text)
     if value < low:
         raise ApiError.invalid(f"{name} must be >= {low}, got {value}")
     return value if high is None else min(value, high)
 
 
-def choice(params: Mapping[str, str], name: str, options: Sequence[str], default: str | None) -> str | None:
+def choice(params: Mapping[str, str], name: str, options: Sequence[str], default: str) -> str:
     """One of `options` (`default` when absent)."""
+    value = option(params, name, options)
+    return default if value is None else value
+
+
+def option(params: Mapping[str, str], name: str, options: Sequence[str]) -> str | None:
+    """One of `options`, or None when absent."""
     value = params.get(name)
-    if value is None:
-        return default
-    if value not in options:
+    if value is not None and value not in options:
         raise ApiError.invalid(f"{name} must be one of {', '.join(options)}; got {value!r}")
     return value
 
@@ -71,47 +94,47 @@ def moment(params: Mapping[str, str], name: str) -> datetime | None:
 
 def parse_moment(text: str, name: str) -> datetime:
     """`text` as `moment` reads it; 422 naming `name` when it is not a timestamp."""
-    value = None
     if MOMENT.fullmatch(text):
         try:
             value = datetime.fromisoformat(text.replace(" ", "+").upper())
-        except ValueError:
-            value = None
-    if value is None:
-        raise ApiError.invalid(f"{name} must be an RFC 3339 timestamp or a date (YYYY-MM-DD), got {text!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (ValueError, OverflowError):  # no such day, or past year 1 or 9999 once in UTC
+            pass
+    raise ApiError.invalid(f"{name} must be an RFC 3339 timestamp or a date (YYYY-MM-DD), got {text!r}")
 
 
 def day(params: Mapping[str, str], name: str) -> date | None:
-    """A ``YYYY-MM-DD`` date (None when absent)."""
+    """A ``YYYY-MM-DD`` date up to `LAST_DAY` (None when absent)."""
     text = params.get(name)
     if text is None:
         return None
     try:
-        if DAY.fullmatch(text):
-            return date.fromisoformat(text)
+        if DAY.fullmatch(text) and (value := date.fromisoformat(text)) <= LAST_DAY:
+            return value
     except ValueError:
         pass
-    raise ApiError.invalid(f"{name} must be a date (YYYY-MM-DD), got {text!r}")
+    raise ApiError.invalid(f"{name} must be a date (YYYY-MM-DD) up to {LAST_DAY}, got {text!r}")
 
 
 def positive(params: Mapping[str, str], name: str) -> float | None:
-    """A finite number above zero (None when absent)."""
+    """A plain decimal above zero (None when absent)."""
     text = params.get(name)
     if text is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ApiError.invalid(f"{name} must be a number, got {text!r}") from None
+    if not DECIMAL_TEXT.fullmatch(text):
+        raise ApiError.invalid(f"{name} must be a number (a decimal such as 1.5), got {text!r}")
+    value = float(text)
     if not (math.isfinite(value) and value > 0):
         raise ApiError.invalid(f"{name} must be > 0, got {text!r}")
     return value
 
 
 def symbols(params: Mapping[str, str], name: str = "symbols") -> list[str] | None:
-    """A comma-separated list of symbols (None when absent)."""
+    """A comma-separated list of symbols, at least one (None when absent)."""
     text = params.get(name)
     if text is None:
         return None
-    return [s.strip() for s in text.split(",") if s.strip()]
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    if not chosen:
+        raise ApiError.invalid(f"{name} must name at least one symbol, got {text!r}")
+    return chosen

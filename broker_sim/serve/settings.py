@@ -17,7 +17,7 @@ from broker_sim.errors import ConfigError
 
 from .clock import MAX_SPEED
 
-__all__ = ["DEFAULT_SPEED", "ServeSettings", "parse_speed"]
+__all__ = ["DEFAULT_SPEED", "EXCHANGES", "ServeSettings", "parse_speed"]
 
 #: Simulated seconds per wall second unless told otherwise: a minute of market per second.
 DEFAULT_SPEED = 60.0
@@ -98,7 +98,10 @@ class ServeSettings:
             if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0):
                 raise ConfigError(f"rate_limit must be a number > 0 of requests per minute (or null), got {rate!r}")
             values["rate_limit"] = None if rate is None else float(rate)
-            values["exchange"] = _text(section.get("exchange", "NASDAQ"), "exchange")
+            exchange = _text(section.get("exchange", "NASDAQ"), "exchange")
+            if exchange not in EXCHANGES:
+                raise ConfigError(f"exchange must be one of Alpaca's {', '.join(EXCHANGES)}; got {exchange!r}")
+            values["exchange"] = exchange
             values["account"] = _text(section.get("account", "PA-BROKER-SIM"), "account")
             wait = section.get("wait_for_client", False)
             if not isinstance(wait, bool):
@@ -116,6 +119,10 @@ class ServeSettings:
                 "serve.secret_key (e.g. ${MY_KEY}) in the config",
             )
         return cls(key_id=key_id, secret_key=secret, **values)
+
+
+#: The exchanges Alpaca names for US equities (what alpaca-py's `AssetExchange` accepts).
+EXCHANGES = ("AMEX", "ARCA", "ASCX", "BATS", "NYSE", "NASDAQ", "NYSEARCA", "OTC")
 
 
 def _text(value: object, name: str) -> str:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from broker_sim._numeric import QTY_EPSILON
 from broker_sim.errors import BrokerError
 from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 
@@ -30,6 +31,8 @@ __all__ = ["routes"]
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 _LIST_STATUSES = ("open", "closed", "all")
 _DIRECTIONS = ("asc", "desc")
+#: Alpaca's default and largest page of account activities.
+MAX_ACTIVITIES = 100
 #: The calendar answers at most this many days at once.
 MAX_CALENDAR_DAYS = 3660
 
@@ -66,10 +69,10 @@ async def list_orders(request: Request, served: Served) -> Any:
     limit = query.integer(params, "limit", DEFAULT_LIMIT, high=MAX_LIMIT)
     direction = query.choice(params, "direction", _DIRECTIONS, "desc")
     after, until = query.moment(params, "after"), query.moment(params, "until")
-    symbols = query.symbols(params) or None
-    side = query.choice(params, "side", ("buy", "sell"), None)
+    symbols = query.symbols(params)
+    side = query.option(params, "side", ("buy", "sell"))
     nested = query.flag(params, "nested")
-    orders = await served.broker.list_orders(status or "open", symbols)
+    orders = await served.broker.list_orders(status, symbols)
     chosen = [
         order
         for order in orders
@@ -167,7 +170,7 @@ async def close_position(request: Request, served: Served) -> Any:
     quantity = held
     if asked is not None:
         quantity = asked
-        if quantity > held + 1e-9:
+        if quantity > held + QTY_EPSILON:
             raise ApiError.forbidden(
                 f"insufficient qty available for order (requested: {params['qty']}, "
                 f"available: {translate.number(held)})"
@@ -289,22 +292,35 @@ async def get_asset(request: Request, served: Served) -> Any:
 
 
 async def list_activities(request: Request, served: Served) -> Any:
+    """FILL activities, as Alpaca pages them: `page_size` (at most 100) from after the activity whose id is
+    `page_token`, in `direction`, within `after`/`until` or on one exchange-time `date`."""
     params = request.query_params
     after, until = query.moment(params, "after"), query.moment(params, "until")
+    on = query.day(params, "date")
     direction = query.choice(params, "direction", _DIRECTIONS, "desc")
-    page_size = query.integer(params, "page_size", 100, high=MAX_LIMIT)
+    page_size = query.integer(params, "page_size", MAX_ACTIVITIES, high=MAX_ACTIVITIES)
+    token = params.get("page_token")
     kind = request.path_params.get("activity_type") or params.get("activity_types")
     if kind is not None and "FILL" not in kind.split(","):
         return []
-    fills = [
+    zone = _zone(served)
+    chosen = [
         (fill, order)
         for fill, order in served.activities
-        if (after is None or fill.timestamp > after) and (until is None or fill.timestamp < until)
+        if (after is None or fill.timestamp > after)
+        and (until is None or fill.timestamp < until)
+        and (on is None or fill.timestamp.astimezone(zone).date() == on)
     ]
     if direction == "desc":
-        fills.reverse()
+        chosen.reverse()
+    if token is not None:  # an activity's id ends with its fill's execution id
+        execution = token.rpartition("::")[2]
+        at = next((i for i, (fill, _) in enumerate(chosen) if fill.execution_id == execution), None)
+        if at is None or translate.activity_json(*chosen[at], account="")["id"] != token:
+            raise ApiError.invalid(f"page_token {token!r} is not the id of an activity in this listing")
+        chosen = chosen[at + 1 :]
     account = served.settings.account
-    return [translate.activity_json(fill, order, account=account) for fill, order in fills[:page_size]]
+    return [translate.activity_json(fill, order, account=account) for fill, order in chosen[:page_size]]
 
 
 def routes() -> list[Route]:

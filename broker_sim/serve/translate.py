@@ -8,7 +8,6 @@ as numeric strings, as Alpaca does; anything malformed raises `ApiError` (422) n
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 from broker_sim.models import Account, Fill, Order, OrderClass, OrderEvent, OrderRequest, Position, Side, TimeInForce
 
 from .errors import ApiError
+from .query import DECIMAL_TEXT
 
 __all__ = [
     "account_json",
@@ -60,8 +60,6 @@ ORDER_FIELDS = frozenset(
 )
 #: The body fields of PATCH /v2/orders/{id}.
 REPLACE_FIELDS = frozenset({"qty", "time_in_force", "limit_price", "stop_price", "trail", "client_order_id"})
-#: A number sent as a string: a plain decimal (no exponent, no spaces), as Alpaca writes them.
-DECIMAL_TEXT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _POSITION_INTENTS = frozenset({"buy_to_open", "buy_to_close", "sell_to_open", "sell_to_close"})
 
 

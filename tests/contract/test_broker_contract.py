@@ -101,6 +101,8 @@ async def test_orders_are_listed_by_state_and_symbol_and_found_by_either_id(harn
     assert [o.id for o in await broker.list_orders("closed")] == [done.id]
     assert {o.id for o in await broker.list_orders("all")} == {done.id, resting.id}
     assert [o.id for o in await broker.list_orders("all", symbols=["AAPL"])] == [done.id]
+    assert [o.id for o in await broker.list_orders("all", symbols="AAPL")] == [done.id]  # one symbol as a string
+    assert await broker.list_orders("all", symbols=[]) == []  # a filter naming no symbol selects nothing
     assert (await broker.get_order(done.id)).status is OrderStatus.FILLED
     assert (await broker.get_order_by_client_id("contract-done")).id == done.id
     with pytest.raises(OrderNotFound):

@@ -189,3 +189,12 @@ async def test_at_max_speed_a_subscriber_receives_every_bar_in_order(tmp_path: P
         for symbol in ("AAPL", "MSFT"):
             stamps = [b["t"] for b in bars if b["S"] == symbol]
             assert len(stamps) == count and stamps == sorted(stamps) and len(set(stamps)) == count
+
+
+async def test_a_symbols_own_bars_come_in_alpacas_single_symbol_shape(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
+        params = {"timeframe": "1Min", "limit": 2, "end": server.broker.clock.now().isoformat()}
+        several = (await http.get("/v2/stocks/bars", params={**params, "symbols": "AAPL"})).json()
+        one = (await http.get("/v2/stocks/AAPL/bars", params=params)).json()
+    assert several["bars"]["AAPL"]  # the replay has begun
+    assert one == {"bars": several["bars"]["AAPL"], "symbol": "AAPL", "next_page_token": several["next_page_token"]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import random
 import uuid
@@ -51,6 +52,7 @@ __all__ = ["AlpacaBroker"]
 
 #: How far back, before the last update heard, a reconnect re-reads orders and fills.
 _RESYNC_MARGIN = timedelta(minutes=5)
+log = logging.getLogger(__name__)
 _PAGE = 500
 _ACTIVITY_PAGE = 100
 _TICK = timedelta(microseconds=1)
@@ -190,8 +192,8 @@ class AlpacaBroker(Broker):
     async def resync(self) -> None:
         """After a gap in the stream: re-read open and recent orders and fills and publish what was missed."""
         since = self._last_update - _RESYNC_MARGIN if self._last_update is not None else None
-        pages = self._paged("/v2/orders", {"status": "all", "nested": "false"}, "limit", _PAGE, "submitted_at", since)
-        latest = {o.id: o for o in map(translate.order_from_json, await pages)}
+        recent = await self._orders_since({"status": "all", "nested": "false"}, since)
+        latest = {o.id: o for o in map(translate.order_from_json, recent)}
         for order_id, known in list(self._orders.items()):
             if known.is_open and order_id not in latest:
                 with contextlib.suppress(OrderNotFound):
@@ -216,30 +218,56 @@ class AlpacaBroker(Broker):
             if self._remember(order) is not None and order.status in _STATUS_EVENTS:
                 self._publish(OrderEvent(_STATUS_EVENTS[order.status], order, order.updated_at))
 
-    async def _fill_activities(self, since: datetime | None) -> list[Mapping[str, Any]]:
-        """Every FILL activity after `since`, oldest first."""
+    async def _orders_since(self, params: Mapping[str, Any], since: datetime | None) -> list[Mapping[str, Any]]:
+        """Every order submitted after `since` (all when None) that `params` select, oldest first, page by page
+        by submission time (Alpaca's `after` on orders). An order submitted earlier that changed since is not
+        among them: the resync asks for each open order it knows by id."""
         return await self._paged(
-            "/v2/account/activities/FILL", {}, "page_size", _ACTIVITY_PAGE, "transaction_time", since
+            "/v2/orders", params, size="limit", page_size=_PAGE, since=since, cursor="submitted_at"
+        )
+
+    async def _fill_activities(self, since: datetime | None) -> list[Mapping[str, Any]]:
+        """Every FILL activity after `since`, oldest first (paged by `page_token`, the last activity's id)."""
+        return await self._paged(
+            "/v2/account/activities/FILL", {}, size="page_size", page_size=_ACTIVITY_PAGE, since=since, cursor=None
         )
 
     async def _paged(
-        self, path: str, params: Mapping[str, Any], size: str, page_size: int, time_field: str, since: datetime | None
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        size: str,
+        page_size: int,
+        since: datetime | None,
+        cursor: str | None,
     ) -> list[Mapping[str, Any]]:
-        """Every item of a list Alpaca answers in pages (oldest first, after `since`), read page by page: a page
-        starts a microsecond before the last one ended, so items sharing a timestamp are never skipped, and
-        repeats are dropped by id."""
+        """Every item of a list Alpaca answers in pages, oldest first, after `since`. The next page starts after
+        the last item: by its id as ``page_token`` (`cursor` None), or a microsecond before its `cursor` time
+        field, so items sharing a time are not skipped (repeats are dropped by id)."""
         found: dict[str, Mapping[str, Any]] = {}
+        token: str | None = None
         after = since
         while True:
             asked: dict[str, Any] = {**params, "direction": "asc", size: page_size}
             if after is not None:
                 asked["after"] = translate.timestamp(after)
+            if token is not None:
+                asked["page_token"] = token
             page = await self._get(path, asked)
             new = [item for item in page if str(item.get("id")) not in found]
             found.update((str(item.get("id")), item) for item in new)
-            if not new or len(page) < page_size:
+            if len(page) < page_size:
                 return list(found.values())
-            after = translate.parse_time(page[-1].get(time_field), time_field) - _TICK
+            if not new:
+                log.warning(
+                    "%s: a whole page of %d shares one %s; the items past it cannot be read", path, page_size, cursor
+                )
+                return list(found.values())
+            if cursor is None:
+                token = str(page[-1].get("id"))
+            else:
+                after = translate.parse_time(page[-1].get(cursor), cursor) - _TICK
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -338,9 +366,11 @@ class AlpacaBroker(Broker):
         self._check_list_status(status)
         params: dict[str, Any] = {"status": status}
         if symbols is not None:
-            params["symbols"] = ",".join(symbols)
-        pages = await self._paged("/v2/orders", params, "limit", _PAGE, "submitted_at", None)
-        orders = [self._snapshot(data) for data in pages]
+            wanted = [symbols] if isinstance(symbols, str) else list(symbols)
+            if not wanted:
+                return []  # as the paper broker: a filter naming no symbol selects no order
+            params["symbols"] = ",".join(wanted)
+        orders = [self._snapshot(data) for data in await self._orders_since(params, None)]
         return sorted(orders, key=lambda o: o.created_at)
 
     # -- positions and account ------------------------------------------------------------------------------

@@ -178,12 +178,12 @@ async def test_resubmitting_a_request_alpaca_already_has_returns_that_order() ->
 
 async def test_a_resync_reads_every_fill_page_by_page_even_when_fills_share_a_timestamp() -> None:
     base = datetime(2024, 1, 2, 15, tzinfo=UTC)
-    # 250 fills of one order, three to a millisecond, so a page boundary falls inside a shared timestamp
+    # 250 fills of one order, 125 to a millisecond: a whole page shares a timestamp, so only a cursor gets past it
     activities = [
         {
             "id": f"{i:05d}::exec-{i}",
             "activity_type": "FILL",
-            "transaction_time": (base + timedelta(milliseconds=i // 3)).isoformat().replace("+00:00", "Z"),
+            "transaction_time": (base + timedelta(milliseconds=i // 125)).isoformat().replace("+00:00", "Z"),
             "type": "partial_fill",
             "price": "10",
             "qty": "1",
@@ -206,6 +206,9 @@ async def test_a_resync_reads_every_fill_page_by_page_even_when_fills_share_a_ti
             for a in activities
             if since is None or datetime.fromisoformat(str(a["transaction_time"]).replace("Z", "+00:00")) > since
         ]
+        token = request.url.params.get("page_token")  # Alpaca's cursor: the id of the last activity read
+        if token is not None:
+            chosen = chosen[[a["id"] for a in chosen].index(token) + 1 :]
         return httpx.Response(200, json=chosen[: int(request.url.params["page_size"])])
 
     broker = _broker(handler)

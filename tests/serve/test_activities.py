@@ -1,0 +1,43 @@
+"""Account activities (the served account's fills) page as Alpaca pages them: `page_size` at a time, the next page
+after the activity whose id is `page_token`, or one exchange-time `date`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from .conftest import Server
+from .test_bad_requests import HEADERS
+
+BUY = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"}
+
+
+async def _fills(http: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    answer = await http.get("/v2/account/activities/FILL", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+async def test_activities_page_by_their_ids_in_either_direction_and_by_date(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
+        for _ in range(5):
+            placed = await http.post("/v2/orders", json=BUY)
+            await server.broker.wait_for(placed.json()["id"], "filled", timeout=60)
+        for direction in ("asc", "desc"):
+            whole = await _fills(http, direction=direction)
+            assert len(whole) == 5
+            paged: list[dict[str, Any]] = []
+            page = await _fills(http, direction=direction, page_size=2)
+            while page:
+                assert len(page) <= 2
+                paged.extend(page)
+                page = await _fills(http, direction=direction, page_size=2, page_token=page[-1]["id"])
+            assert paged == whole
+        times = [datetime.fromisoformat(a["transaction_time"].replace("Z", "+00:00")) for a in whole]
+        assert times == sorted(times, reverse=True)  # the last listing was newest first
+        day = times[0].astimezone(server.served.session.timezone).date()  # type: ignore[attr-defined]
+        assert await _fills(http, date=day.isoformat()) == whole
+        assert await _fills(http, date="2001-01-01") == []
+        assert len(await _fills(http, page_size=1000)) == 5  # a page is at most 100: all five fit
