@@ -103,36 +103,40 @@ REACHABLE: dict[OrderStatus, frozenset[OrderStatus]] = _closure(
 )
 
 
-def _make_copier() -> Callable[[Order], Order]:
-    """A function that copies an `Order` field by field, without running `__init__` (straight-line code, as
-    attrs generates its own methods): an order changes three or four times in its life, so this is on the
-    order path. Values are copied from a valid snapshot, so there is nothing to check."""
+def _make_copier(changed: tuple[str, ...]) -> Callable[..., Order]:
+    """A function ``copy(order, *values)`` that copies an `Order` field by field with the fields named in
+    `changed` set to `values`, without running `__init__` (straight-line code, as attrs generates its own
+    methods): an order changes three or four times in its life, so this is on the order path. The other values
+    are copied from a valid snapshot, so there is nothing to check. Raises `TypeError` for an unknown field."""
     names = [field.name for field in attrs.fields(Order)]
+    unknown = [name for name in changed if name not in names]
+    if unknown:
+        raise TypeError(f"Order has no field {unknown[0]!r}")
+    given = {name: f"value{index}" for index, name in enumerate(changed)}
     namespace: dict[str, Any] = {"new": object.__new__, "Order": Order}
-    lines = ["def copy(order):", "    twin = new(Order)"]
+    lines = [f"def copy(order{''.join(f', {value}' for value in given.values())}):", "    twin = new(Order)"]
     for index, name in enumerate(names):
         namespace[f"set{index}"] = getattr(Order, name).__set__
-        lines.append(f"    set{index}(twin, order.{name})")
+        lines.append(f"    set{index}(twin, {given.get(name, f'order.{name}')})")
     lines.append("    return twin")
     exec("\n".join(lines), namespace)
     return namespace["copy"]
 
 
-_copy = _make_copier()
-_SETTERS: dict[str, Callable[[Order, Any], None]] = {
-    field.name: getattr(Order, field.name).__set__ for field in attrs.fields(Order)
-}
+#: A copier per set of changed fields (in the order given): the order path changes a handful of sets.
+_COPIERS: dict[tuple[str, ...], Callable[..., Order]] = {}
+#: More distinct sets than this (never on the engine's own paths) are made without keeping their copier.
+_MAX_COPIERS = 256
 
 
 def _changed(order: Order, changes: dict[str, Any]) -> Order:
-    twin = _copy(order)
-    setters = _SETTERS
-    try:
-        for name, value in changes.items():
-            setters[name](twin, value)
-    except KeyError as exc:
-        raise TypeError(f"Order has no field {exc.args[0]!r}") from None
-    return twin
+    names = tuple(changes)
+    copier = _COPIERS.get(names)
+    if copier is None:
+        copier = _make_copier(names)
+        if len(_COPIERS) < _MAX_COPIERS:
+            _COPIERS[names] = copier
+    return copier(order, *changes.values())
 
 
 def can_transition(current: OrderStatus, new: OrderStatus) -> bool:

@@ -410,7 +410,11 @@ class _Run:
         target = self._report_target(out)
         simulated = self.config.prices.clock == "simulated" and self.realtime is None
         blocks = self.streams.replay_blocks()
-        first = next(blocks, None)
+        thresholds = _relax_gc()  # the first block is read here: as many short-lived events as any other block
+        try:
+            first = next(blocks, None)
+        finally:
+            _restore_gc(thresholds)
         if simulated:
             start = first[0][0] if first else 0.0
             clock: Clock = SimulatedClock(start, auto_advance=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import attrs
 import pytest
@@ -107,3 +108,24 @@ def test_transition_follows_the_table(current: OrderStatus, new: OrderStatus) ->
     else:
         with pytest.raises(InvalidTransition, match=f"cannot go from {current.value} to {new.value}"):
             transition(order, new, T0)
+
+
+def test_a_transition_changes_only_what_it_names_in_any_order() -> None:
+    order = attrs.evolve(_order(OrderStatus.NEW), limit_price=9.5, type=OrderType.LIMIT, reference_price=9.4)
+    later = T0 + timedelta(minutes=1)
+    for changes in (
+        {"filled_quantity": 10.0, "filled_avg_price": 9.5},
+        {"filled_avg_price": 9.5, "filled_quantity": 10.0},
+    ):
+        filled = transition(order, OrderStatus.FILLED, later, filled_at=later, **changes)
+        assert filled == attrs.evolve(
+            order,
+            status=OrderStatus.FILLED,
+            updated_at=later,
+            filled_at=later,
+            filled_quantity=10.0,
+            filled_avg_price=9.5,
+        )
+    with pytest.raises(TypeError, match="Order has no field 'colour'"):
+        transition(order, OrderStatus.CANCELED, later, colour="red")
+    assert order.status is OrderStatus.NEW

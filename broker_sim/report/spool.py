@@ -65,13 +65,39 @@ def _cell_expression(name: str, kind: Any) -> str:
     return f"('' if {value} is None else {text})" if optional else text
 
 
+def _is_datetime(kind: Any) -> bool:
+    return kind is datetime or (
+        typing.get_origin(kind) in (typing.Union, types.UnionType) and datetime in typing.get_args(kind)
+    )
+
+
 def _row_formatter(cls: type, columns: Sequence[str]) -> Callable[[Any], list[str]]:
     """A function that turns an item of `cls` into its CSV row, generated once from the field types: every
-    fill and every ended order of a run passes through it."""
+    fill and every ended order of a run passes through it.
+
+    An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
+    is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell."""
     hints = typing.get_type_hints(cls)
-    cells = ", ".join(_cell_expression(name, hints[name]) for name in columns)
+    lines: list[str] = []
+    cells: list[str] = []
+    times: list[int] = []  # the indexes of the datetime columns so far
+    for index, name in enumerate(columns):
+        kind = hints[name]
+        if not _is_datetime(kind):
+            cells.append(_cell_expression(name, kind))
+            continue
+        lines.append(f"    d{index} = item.{name}")
+        text = f"d{index}.isoformat()"
+        for earlier in reversed(times):
+            text = f"t{earlier} if d{index} is d{earlier} else {text}"
+        if kind is not datetime:  # optional
+            text = f"'' if d{index} is None else {text}"
+        lines.append(f"    t{index} = {text}")
+        times.append(index)
+        cells.append(f"t{index}")
+    lines.append(f"    return [{', '.join(cells)}]")
     namespace: dict[str, Any] = {}
-    exec(f"def row(item):\n    return [{cells}]", namespace)
+    exec("def row(item):\n" + "\n".join(lines), namespace)
     return namespace["row"]
 
 
@@ -186,7 +212,7 @@ class Spool(Sequence[_T], Generic[_T]):
     def _flush(self) -> None:
         if self._pending:
             to_row = self._to_row
-            self._writer.writerows([to_row(item) for item in self._pending])
+            _write_batch(self._handle, self._writer, [to_row(item) for item in self._pending])
             self._pending.clear()
         self._handle.flush()
 
@@ -227,6 +253,28 @@ class Spool(Sequence[_T], Generic[_T]):
 
     def __repr__(self) -> str:
         return f"<Spool of {self._count} rows at {self.path}>"
+
+
+def _write_batch(handle: Any, writer: Any, rows: list[list[str]]) -> None:
+    """Write `rows` as `writer` (a ``csv.writer`` with ``\\n`` line ends over `handle`) would, in one write when
+    no cell needs quoting: no cell holds a quote, a comma or a line break (the commas and line breaks of the joined
+    text are then exactly the separators). Any other batch goes through `writer`."""
+    try:
+        text = "\n".join([",".join(row) for row in rows])
+    except TypeError:  # a cell that is not text: the csv writer formats it
+        writer.writerows(rows)
+        return
+    lengths = list(map(len, rows))
+    if (
+        '"' in text
+        or "\r" in text
+        or text.count("\n") != len(rows) - 1
+        or text.count(",") != sum(lengths) - len(rows)
+        or min(lengths) < 2  # a row of one empty cell is written as ""
+    ):
+        writer.writerows(rows)
+        return
+    handle.write(text + "\n")
 
 
 def _remove(handle: Any, path: Path) -> None:

@@ -169,7 +169,9 @@ class TradeTally:
 
     def __init__(self, keep: int | None = None) -> None:
         self.keep = keep
-        self.trades: list[ClosedTrade] = []
+        #: The kept round trips' fields, made `ClosedTrade`s when `trades` is read (most runs never read them).
+        self._kept: list[tuple[str, str, float, datetime, datetime, float, float, float, float, str]] = []
+        self._trades: list[ClosedTrade] = []
         self.count = self.wins = self.fills = self.losing = 0
         self.gains = self.losses = self.fees = self.slippage = self.holding = 0.0
         self._lots: dict[tuple[str, str], deque[_Lot]] = {}
@@ -178,13 +180,23 @@ class TradeTally:
         #: The last fill price per symbol: the mark of last resort.
         self.last_price: dict[str, float] = {}
 
+    @property
+    def trades(self) -> list[ClosedTrade]:
+        """The first `keep` round trips (all of them without `keep`), in the order they closed."""
+        trades, kept = self._trades, self._kept
+        if len(trades) < len(kept):
+            trades.extend(ClosedTrade(*fields) for fields in kept[len(trades) :])
+        return trades
+
     def add(self, fill: Fill) -> None:
         """Account one fill: match it against its strategy's open lots in the symbol, open a lot with the rest."""
         self.fills += 1
         self.fees += fill.fee
-        self.slippage += abs(fill.price - fill.reference_price) * fill.quantity
-        self.last_price[fill.symbol] = fill.price
-        key = (fill.strategy, fill.symbol)
+        price = fill.price
+        self.slippage += abs(price - fill.reference_price) * fill.quantity
+        symbol = fill.symbol
+        self.last_price[symbol] = price
+        key = (fill.strategy, symbol)
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group()
@@ -198,20 +210,13 @@ class TradeTally:
             lot = queue[0]
             long = lot.quantity > 0
             size = min(remaining, abs(lot.quantity))
-            pnl = size * (fill.price - lot.price) * (1.0 if long else -1.0)
-            trade = ClosedTrade(
-                fill.symbol,
-                "long" if long else "short",
-                size,
-                lot.time,
-                fill.timestamp,
-                lot.price,
-                fill.price,
-                pnl,
-                size * (lot.fee_per_unit + fee_per_unit),
-                fill.strategy,
-            )
-            self._close(trade, group)
+            pnl = size * (price - lot.price) * (1.0 if long else -1.0)
+            fees = size * (lot.fee_per_unit + fee_per_unit)
+            self._close(pnl, fees, (fill.timestamp - lot.time).total_seconds(), group)
+            kept = self._kept
+            if self.keep is None or len(kept) < self.keep:
+                side = "long" if long else "short"
+                kept.append((symbol, side, size, lot.time, fill.timestamp, lot.price, price, pnl, fees, fill.strategy))
             remaining -= size
             left = abs(lot.quantity) - size
             if left <= QTY_EPSILON:
@@ -219,13 +224,13 @@ class TradeTally:
             else:
                 lot.quantity = left if long else -left
         if remaining > QTY_EPSILON:
-            queue.append(_Lot(remaining if buying else -remaining, fill.price, fill.timestamp, fee_per_unit))
+            queue.append(_Lot(remaining if buying else -remaining, price, fill.timestamp, fee_per_unit))
 
-    def _close(self, trade: ClosedTrade, group: _Group) -> None:
+    def _close(self, pnl: float, fees: float, holding: float, group: _Group) -> None:
+        """Count one round trip: its gross `pnl`, its `fees` and how many seconds it was held."""
         self.count += 1
-        holding = (trade.exit_time - trade.entry_time).total_seconds()
-        net = trade.pnl - trade.fees
-        group.add_trade(trade.pnl, net, holding)
+        net = pnl - fees
+        group.add_trade(pnl, net, holding)
         self.holding += holding
         if net > 0:
             self.wins += 1
@@ -233,8 +238,6 @@ class TradeTally:
         elif net < 0:
             self.losing += 1
             self.losses -= net
-        if self.keep is None or len(self.trades) < self.keep:
-            self.trades.append(trade)
 
     def statistics(self) -> dict[str, float]:
         """The account's round-trip statistics (`trade_statistics` over every round trip)."""

@@ -220,6 +220,21 @@ def test_closed_trades_match_fifo_with_a_partial_close_and_a_flip_through_zero()
     assert sum(t.fees for t in trades) == pytest.approx(sum(f.fee for f in ROUND_TRIPS), abs=EXACT)
 
 
+def test_a_tally_keeps_the_first_round_trips_and_counts_them_all() -> None:
+    full = closed_trades(ROUND_TRIPS)
+    tally = TradeTally(keep=2)
+    for fill in ROUND_TRIPS[:3]:
+        tally.add(fill)
+    assert tally.trades == full[:1]  # read between fills: the trades so far
+    for fill in ROUND_TRIPS[3:]:
+        tally.add(fill)
+    assert tally.trades == full[:2] and tally.count == len(full) == 4
+    assert tally.holding == pytest.approx(sum(t.holding_seconds for t in full), abs=EXACT)
+    assert tally.wins + tally.losing == 4 and tally.gains - tally.losses == pytest.approx(
+        sum(t.net_pnl for t in full), abs=EXACT
+    )
+
+
 def test_trades_are_matched_per_symbol() -> None:
     fills = [
         _fill("buy", 2, 10.0, n=1, symbol="AAPL"),

@@ -50,3 +50,27 @@ async def test_a_bounded_history_forgets_the_oldest_closed_orders() -> None:
     assert (await broker.get_order(orders[-1].id)).status is OrderStatus.FILLED
     assert (await broker.get_account()).cash == pytest.approx(1e6 - 5 * 10.005)
     await broker.clock.advance(timedelta(seconds=1).total_seconds())
+
+
+def test_a_batch_is_written_as_the_csv_writer_writes_it(tmp_path) -> None:
+    """The spool writes a batch in one go when no cell needs quoting; cells with commas, quotes and line breaks
+    go through the csv writer: the file is byte for byte what csv.writer makes, and reads back the same."""
+    import csv
+    import io
+
+    from broker_sim.report.spool import _write_batch
+
+    plain = [["a", "1.5", "", "2020-01-01T00:00:00+00:00"], ["b", "2.0", "x y", ""]]
+    awkward = [*plain, ["c", "has, comma", 'say "hi"', "two\nlines", "cr\rhere"], [""]]
+    for rows in (plain, awkward, [["only"]], [[""]]):
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerows(rows)
+        written = io.StringIO()
+        _write_batch(written, csv.writer(written, lineterminator="\n"), rows)
+        assert written.getvalue() == expected.getvalue()
+        if not any("\r" in cell for row in rows for cell in row):
+            assert list(csv.reader(io.StringIO(written.getvalue(), newline=""))) == rows
+    spool = Spool(("a", "b"), lambda item: [item, "tail"], lambda row: row[0])
+    for item in ("plain", "with,comma", 'with"quote', "with\nbreak", ""):
+        spool.append(item)
+    assert list(spool) == ["plain", "with,comma", 'with"quote', "with\nbreak", ""]

@@ -193,7 +193,11 @@ class Venue:
         handle: TimerHandle | None = None
 
         def fire() -> None:
+            nonlocal handle
             timers.discard(handle)
+            # The handle holds `fire` and `fire` holds the handle: a fired timer breaks that cycle, so it is freed
+            # at once instead of waiting for the garbage collector (one per order on the replay's path).
+            handle = None
             callback(*args)
 
         handle = (self.clock.call_after if after_events else self.clock.call_at)(when, fire)
