@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml plugins/example-package/pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]' -e ./plugins/example-package
 	touch $(STAMP)
 
+# The suite runs on every core (pytest-xdist); `make test JOBS=0` runs it in one process.
+JOBS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS)
 
 demo: $(STAMP)
 	$(VENV)/bin/broker-sim run configs/demo.yaml

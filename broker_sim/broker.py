@@ -239,11 +239,13 @@ class Broker(abc.ABC):
         clock the wait advances time itself and costs no wall time. Raises `OrderTimeout`, `OrderNotFound`.
         """
         wanted = _statuses(statuses)
-        order = await self.get_order(order_id)
-        if order.status in wanted or order.status.is_final:
-            return order
+        # Wait first, then look: an event published while `get_order` is on its way (a live adapter's REST call)
+        # still reaches the waiter.
         future = self._hub.waiter(order_id, wanted)
         try:
+            order = await self.get_order(order_id)
+            if order.status in wanted or order.status.is_final:
+                return order
             return await self.clock.wait(future, timeout)
         except TimeoutError:
             current = await self.get_order(order_id)

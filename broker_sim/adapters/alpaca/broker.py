@@ -172,6 +172,7 @@ class AlpacaBroker(Broker):
         fill = event.fill
         if fill is not None and fill.execution_id:
             if fill.execution_id in self._executions:
+                self._remember(event.order)  # a repeat of a fill heard already; its order may be newer
                 return False
             self._executions.add(fill.execution_id)
         if self._last_update is None or event.timestamp > self._last_update:
@@ -190,8 +191,13 @@ class AlpacaBroker(Broker):
         return newer
 
     async def resync(self) -> None:
-        """After a gap in the stream: re-read open and recent orders and fills and publish what was missed."""
+        """After a gap in the stream: re-read fills and open and recent orders and publish what was missed.
+
+        Fills are read first: the orders read after them are at least as new, so a missed fill is published with
+        its order as it stands after that fill (a waiter for the order's status hears it, and the stream's own
+        copy of the fill, dropped as a repeat, is not needed to tell it)."""
         since = self._last_update - _RESYNC_MARGIN if self._last_update is not None else None
+        activities = await self._fill_activities(since)
         recent = await self._orders_since({"status": "all", "nested": "false"}, since)
         latest = {o.id: o for o in map(translate.order_from_json, recent)}
         for order_id, known in list(self._orders.items()):
@@ -199,7 +205,7 @@ class AlpacaBroker(Broker):
                 with contextlib.suppress(OrderNotFound):
                     latest[order_id] = translate.order_from_json(await self._get(f"/v2/orders/{order_id}"))
         missed: list[OrderEvent] = []
-        for activity in await self._fill_activities(since):
+        for activity in activities:
             fill = translate.fill_from_activity(activity)
             if fill.execution_id in self._executions or fill.order_id not in latest:
                 continue

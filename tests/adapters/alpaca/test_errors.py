@@ -15,13 +15,14 @@ import pytest
 from broker_sim import (
     DuplicateClientOrderId,
     InvalidOrder,
+    OrderEvent,
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
     OrderRequest,
     SimulatedClock,
 )
-from broker_sim.adapters.alpaca import AlpacaBroker, Forbidden, RateLimited, Unauthorized, VenueUnavailable
+from broker_sim.adapters.alpaca import AlpacaBroker, Forbidden, RateLimited, Unauthorized, VenueUnavailable, translate
 from tests.adapters.alpaca.test_payloads import ORDER
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -267,3 +268,73 @@ async def test_orders_are_read_page_by_page_past_alpacas_500_in_a_listing_and_in
     assert sorted(heard, key=lambda c: int(c[2:])) == [f"c-{i}" for i in range(1234)]
     await broker.close()
     await fresh.close()
+
+
+async def test_wait_for_hears_a_fill_that_arrives_while_it_looks_the_order_up() -> None:
+
+    filled = {**ORDER, "status": "filled", "filled_qty": ORDER["qty"], "filled_avg_price": "172.0999"}
+    update = {
+        "event": "fill",
+        "order": filled,
+        "timestamp": ORDER["updated_at"],
+        "price": "172.0999",
+        "qty": ORDER["qty"],
+        "position_qty": ORDER["qty"],
+        "execution_id": "exec-1",
+    }
+    broker: AlpacaBroker | None = None
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert broker is not None
+        broker._accept(translate.event_from_json(update))  # the stream's fill, while the REST answer is on its way
+        return httpx.Response(200, json=ORDER)  # still "accepted" when the venue answered
+
+    broker = _broker(handler)
+    order = await broker.wait_for(ORDER["id"], "filled", timeout=5.0)
+    assert order.status.value == "filled"
+    await broker.close()
+
+
+async def test_a_fill_made_between_the_resyncs_reads_is_heard_once_with_its_filled_order() -> None:
+
+    working = {**ORDER, "status": "new"}
+    filled = {**ORDER, "status": "filled", "filled_qty": ORDER["qty"], "filled_avg_price": "172.0999"}
+    activity = {
+        "id": "20210316183802000::exec-1",
+        "activity_type": "FILL",
+        "transaction_time": "2021-03-16T18:38:02Z",
+        "type": "fill",
+        "price": "172.0999",
+        "qty": ORDER["qty"],
+        "side": "buy",
+        "symbol": "AAPL",
+        "order_id": ORDER["id"],
+    }
+    requests: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request.url.path)
+        done = len(requests) > 1  # the order fills while the resync's first read is on its way
+        if request.url.path == "/v2/orders":
+            return httpx.Response(200, json=[filled if done else working])
+        if request.url.path == f"/v2/orders/{ORDER['id']}":
+            return httpx.Response(200, json=filled if done else working)
+        return httpx.Response(200, json=[activity] if done else [])
+
+    broker = _broker(handler)
+    heard: list[OrderEvent] = []
+    broker.add_listener(lambda event: heard.append(event) if event.fill is not None else None)
+    await broker.resync()
+    update = {
+        "event": "fill",
+        "order": filled,
+        "timestamp": activity["transaction_time"],
+        "price": "172.0999",
+        "qty": ORDER["qty"],
+        "position_qty": ORDER["qty"],
+        "execution_id": "exec-1",
+    }
+    broker._accept(translate.event_from_json(update))  # the stream's copy of the fill, after the resync
+    assert [(e.fill.execution_id, e.order.status.value) for e in heard if e.fill] == [("exec-1", "filled")]
+    assert (await broker.wait_for(ORDER["id"], "filled", timeout=1.0)).status.value == "filled"
+    await broker.close()

@@ -4,10 +4,12 @@ strategy exactly once — none lost while the server was down, none repeated by 
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections import defaultdict
 from pathlib import Path
 
-from broker_sim import Fill, OrderEvent
+from broker_sim import Fill, OrderEvent, OrderStatus
 from broker_sim.adapters.alpaca import AlpacaBroker
 from tests.serve.conftest import KEY, SECRET, serving
 
@@ -27,10 +29,14 @@ async def test_a_server_restart_loses_and_repeats_no_fill(tmp_path: Path) -> Non
         "serve": {"key_id": KEY, "secret_key": SECRET, "port": port},
     }
     heard: list[Fill] = []
+    #: Set when the adapter has heard an order's last fill: `wait_for` may answer from the REST API first.
+    completed: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
 
     def hear(event: OrderEvent) -> None:
         if event.fill is not None:
             heard.append(event.fill)
+            if event.order.status is OrderStatus.FILLED:
+                completed[event.order.id].set()
 
     broker: AlpacaBroker | None = None
     try:
@@ -52,6 +58,9 @@ async def test_a_server_restart_loses_and_repeats_no_fill(tmp_path: Path) -> Non
             await broker.wait_for(successor.id, "filled", timeout=WAIT_S)
             sold = await broker.sell("AAPL", 6)
             await broker.wait_for(sold.id, "filled", timeout=WAIT_S)
+            # Stop the server only once the adapter has heard both fills (they come by the stream, or the resync).
+            for order_id in (successor.id, sold.id):
+                await asyncio.wait_for(completed[order_id].wait(), WAIT_S)
             venue_fills = {fill.execution_id: fill for fill in second.broker.fills}
     finally:
         if broker is not None:
