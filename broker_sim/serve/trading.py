@@ -313,10 +313,9 @@ async def list_activities(request: Request, served: Served) -> Any:
     ]
     if direction == "desc":
         chosen.reverse()
-    if token is not None:  # an activity's id ends with its fill's execution id
-        execution = token.rpartition("::")[2]
-        at = next((i for i, (fill, _) in enumerate(chosen) if fill.execution_id == execution), None)
-        if at is None or translate.activity_json(*chosen[at], account="")["id"] != token:
+    if token is not None:
+        at = next((i for i, (fill, _) in enumerate(chosen) if translate.activity_id(fill) == token), None)
+        if at is None:
             raise ApiError.invalid(f"page_token {token!r} is not the id of an activity in this listing")
         chosen = chosen[at + 1 :]
     account = served.settings.account

@@ -21,6 +21,7 @@ from .query import DECIMAL_TEXT
 
 __all__ = [
     "account_json",
+    "activity_id",
     "activity_json",
     "asset_id",
     "asset_json",
@@ -223,12 +224,17 @@ def asset_json(symbol: str, *, exchange: str, shortable: bool) -> dict[str, Any]
     }
 
 
+def activity_id(fill: Fill) -> str:
+    """The id of a fill's account activity, as Alpaca shapes them: its time, ``::``, its execution id."""
+    when = fill.timestamp.astimezone(UTC)
+    return f"{when:%Y%m%d%H%M%S}{when.microsecond // 1000:03d}::{fill.execution_id}"
+
+
 def activity_json(fill: Fill, order: Order, *, account: str) -> dict[str, Any]:
     """One fill as Alpaca's FILL account activity; `order` is the order right after the fill."""
-    when = fill.timestamp.astimezone(UTC)
     partial = order.filled_quantity < order.quantity
     return {
-        "id": f"{when:%Y%m%d%H%M%S}{when.microsecond // 1000:03d}::{fill.execution_id}",
+        "id": activity_id(fill),
         "account_id": account_id(account),
         "activity_type": "FILL",
         "transaction_time": timestamp(fill.timestamp),
