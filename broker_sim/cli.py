@@ -29,6 +29,7 @@ from broker_sim.interrupts import RunInterrupted
 from broker_sim.journal import read_account
 from broker_sim.plugins import build_registry, create_plugin_manager
 from broker_sim.report.account import export_account
+from broker_sim.report.target import check_target
 from broker_sim.simulation import Result, StrategyError, arun_simulation, run_simulation
 from broker_sim.wiring import load_config
 
@@ -512,6 +513,8 @@ def account(
     read; a journal in use by a running session can be read once it stops."""
 
     try:
+        if export is not None:
+            check_target(export)  # refused before anything is read or written
         stored = read_account(journal)
     except BrokerError as exc:
         raise _fail(exc) from None

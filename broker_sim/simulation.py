@@ -41,10 +41,12 @@ from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade, unchecked_fill
 from broker_sim.plugins import build_registry
-from broker_sim.report.files import HTML_TRADES, check_target, write_report
+from broker_sim.report.files import HTML_TRADES, write_report
 from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
 from broker_sim.report.spool import Spool
+from broker_sim.report.target import ReportFolderError, check_target
 from broker_sim.report.tearsheet import benchmark_curve
+from broker_sim.report.workdir import Workdir
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
 from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.base import ReplaySource
@@ -52,7 +54,15 @@ from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.realtime import RealtimeReplay
 from broker_sim.wiring import build_broker, build_source, plugin_manager, resolve_config
 
-__all__ = ["ConfigSource", "RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
+__all__ = [
+    "ConfigSource",
+    "RecordingError",
+    "ReportError",
+    "Result",
+    "StrategyError",
+    "arun_simulation",
+    "run_simulation",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +75,11 @@ _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
 
 class RecordingError(BrokerError):
     """The run could not record its fills and orders (a full disk); it stopped, and the report says so."""
+
+
+class ReportError(BrokerError):
+    """The report could not be written (a full disk, an unwritable folder); the message says where the run's
+    fills and orders were kept instead."""
 
 
 class StrategyError(BrokerError):
@@ -230,8 +245,10 @@ class _Run:
         #: Every fill and every order that ended, on disk as they happen: memory stays flat however long the run.
         #: Which strategy each order is of (filled in with the strategies when the run starts).
         self.owners = OrderOwners()
-        self.fills: Spool[Fill] = Spool.of_fills()
-        self.orders: Spool[Order] = Spool.of_orders(self.owners)
+        #: Made by `_prepare_report` when the run starts: in the run's working folder, beside its report.
+        self.workdir: Workdir | None = None
+        self.fills: Spool[Fill]
+        self.orders: Spool[Order]
         self.tally = TradeTally(keep=HTML_TRADES)
         self.outcomes = OrderOutcomes()
         self.stop = StopSignals()
@@ -407,7 +424,7 @@ class _Run:
         """Run to the end, or until stopped (a signal, a failing strategy, bad data, a lost feed): either way the
         report holds everything up to that moment (``complete: false`` and the reason when it stopped early),
         then the stop is raised again."""
-        target = self._report_target(out)
+        target = self._prepare_report(out)
         simulated = self.config.prices.clock == "simulated" and self.realtime is None
         blocks = self.streams.replay_blocks()
         thresholds = _relax_gc()  # the first block is read here: as many short-lived events as any other block
@@ -498,10 +515,13 @@ class _Run:
             reason = _stop_reason(stopped)
         try:
             report_dir = self._write_report(target, metrics, equity, reason, prices, benchmark)
-        finally:
-            if stopped is not None:
-                self.fills.close()
-                self.orders.close()
+        except Exception as exc:
+            raise self._report_failed(target, exc, reason) from exc
+        if stopped is not None:
+            self.fills.close()
+            self.orders.close()
+            if self.workdir is not None:
+                self.workdir.close()
         if stopped is not None:
             if isinstance(stopped, BrokerError):
                 stopped.report_dir = report_dir  # type: ignore[attr-defined]
@@ -517,6 +537,34 @@ class _Run:
             self.config,
             (benchmark[0], tuple(benchmark[1])) if benchmark else None,
         )
+
+    def _prepare_report(self, out: str | Path | bool | None) -> Path | None:
+        """Where the report goes (None: nowhere), checked before the run (`_report_target`), and the run's working
+        folder beside it (`Workdir`: creating it proves the report can be written there), which holds the spools
+        of the run's fills and orders."""
+        target = self._report_target(out)
+        self.workdir = Workdir.create(target)
+        self.fills = Spool.of_fills(self.workdir)
+        self.orders = Spool.of_orders(self.owners, self.workdir)
+        return target
+
+    def _report_failed(self, target: Path | None, exc: Exception, reason: str | None) -> Exception:
+        """The error for a report that could not be written: the run's fills and orders are kept (the working
+        folder, renamed to be seen) and the message says where. A `ReportError` for what the machine refused (a
+        full disk, a folder that changed during the run); anything else is raised with a note saying so."""
+        for spool in (self.fills, self.orders):
+            try:
+                spool.flush()
+            except OSError:
+                log.exception("flushing %s failed", spool)
+        kept = self.workdir.keep(target) if self.workdir is not None else None
+        where = f"; the run's fills and orders are kept in {kept}/ (fills.csv, orders.csv)" if kept else ""
+        stopped = f" (the run had stopped: {reason})" if reason else ""
+        if isinstance(exc, OSError | ReportFolderError):
+            cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else describe_error(exc)
+            return ReportError(f"writing the report to {target} failed: {cause}{where}{stopped}")
+        exc.add_note(f"writing the report to {target} failed{where}{stopped}")
+        return exc
 
     def _report_target(self, out: str | Path | bool | None) -> Path | None:
         """Where the report goes (None: nowhere), refused before the run if it cannot be a folder, or if it
@@ -591,6 +639,7 @@ class _Run:
             prices=prices,
             benchmark=benchmark,
             tearsheet=self.config.report.tearsheet,
+            workdir=self.workdir,
         )
         return target
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +22,9 @@ from broker_sim.report import charts
 from broker_sim.report.html import render_html
 from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdowns
 from broker_sim.report.spool import FILL_COLUMNS, ORDER_CSV_COLUMNS, Spool, fill_row, order_row, write_rows
+from broker_sim.report.target import MARKER, check_target, marker_text
 from broker_sim.report.tearsheet import chart_returns, drawdown_periods, excursions, monthly_returns, rolling_figures
+from broker_sim.report.workdir import Workdir
 
 __all__ = ["HTML_TRADES", "check_target", "write_report"]
 
@@ -46,27 +45,6 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def check_target(out_dir: str | Path) -> Path:
-    """`out_dir` as a report folder, refused with a `ConfigError` before a run if it cannot be one (it is a
-    file, or inside one)."""
-    target = Path(out_dir)
-    for place in (target, *target.parents):
-        if place.exists() and not place.is_dir():
-            raise ConfigError(f"report folder {target}: {place} is a file, not a folder")
-    return target
-
-
-def _swap_into(staging: Path, target: Path) -> None:
-    """Put the finished `staging` folder where `target` is, so `target` is always one whole run: the old folder
-    is moved aside first and removed last."""
-    aside = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        target.rename(aside)
-    staging.rename(target)
-    if aside.exists():
-        shutil.rmtree(aside, ignore_errors=True)
-
-
 def write_report(
     out_dir: str | Path,
     *,
@@ -82,22 +60,28 @@ def write_report(
     prices: Sequence[Mapping[str, float]] = (),
     benchmark: tuple[str, Sequence[float]] | None = None,
     tearsheet: bool = False,
+    workdir: Workdir | None = None,
 ) -> dict[str, Path]:
     """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`;
     returns their paths by name.
 
-    The files are written into a folder beside `out_dir` and moved into place whole, so an interrupted write
-    never leaves a folder that mixes two runs. A run that stopped early passes ``complete=False`` and the
-    `reason`: summary.json and the page say so. `tally` (the run's `TradeTally`, keeping `HTML_TRADES` trades)
-    saves going through the fills again for the closed-trades table. `prices` are the last market prices at each
-    equity sample (for the trades' excursions), `benchmark` the benchmark's name and values at the samples;
-    `tearsheet` adds quantstats' tearsheet.html (needs the ``[tearsheet]`` extra)."""
+    The files are written into a working folder beside `out_dir` (the run's `workdir`, else one made for the
+    call) and moved into place whole, so an interrupted write never leaves a folder that mixes two runs; the
+    marker (`MARKER`) written last makes it a folder a later report may replace. Only a new or empty folder, or
+    one holding an earlier report, is replaced (`check_target`: else `ReportFolderError`, nothing touched).
+
+    A run that stopped early passes ``complete=False`` and the `reason`: summary.json and the page say so.
+    `tally` (the run's `TradeTally`, keeping `HTML_TRADES` trades) saves going through the fills again for the
+    closed-trades table. `prices` are the last market prices at each equity sample (for the trades'
+    excursions), `benchmark` the benchmark's name and values at the samples; `tearsheet` adds quantstats'
+    tearsheet.html (needs the ``[tearsheet]`` extra)."""
     target = check_target(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    out_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    own = workdir is None
+    work = Workdir.create(target) if workdir is None else workdir
     try:
+        staged = work.staging()
         _write_files(
-            out_dir,
+            staged,
             metrics,
             equity,
             fills,
@@ -105,11 +89,13 @@ def write_report(
             _Page(title, config_text, tally, complete, reason, prices, benchmark),
         )
         if tearsheet:
-            write_tearsheet(out_dir / "tearsheet.html", equity, benchmark, title)
-        _swap_into(out_dir, target)
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+            write_tearsheet(staged / "tearsheet.html", equity, benchmark, title)
+        written = [entry.name for entry in staged.iterdir()]
+        (staged / MARKER).write_text(marker_text(written), encoding="utf-8")
+        work.publish(target)
+    finally:
+        if own:
+            work.close()
     return {name: target / path.name for name, path in _paths(target).items()}
 
 

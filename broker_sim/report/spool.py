@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
 from broker_sim.models import Fill, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce
+from broker_sim.report.workdir import Workdir
 
 __all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
 
@@ -171,35 +172,60 @@ def write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | Se
 
 
 class Spool(Sequence[_T], Generic[_T]):
-    """An append-only sequence of fills or orders kept in a temporary CSV file, read back when iterated.
+    """An append-only sequence of fills or orders kept in a CSV file (with its header), read back when iterated.
 
-    The file is removed when the spool is garbage-collected. Indexing reads the file up to the item: meant for
+    The file is in the run's working folder (`workdir`), or a temporary file; it is removed when the spool is
+    garbage-collected. Indexing reads the file up to the item: meant for
     occasional access; iterate for everything.
     """
 
-    def __init__(self, header: Sequence[str], to_row: Callable[[_T], list[str]], from_row: Callable[[list[str]], _T]):
-        handle, name = tempfile.mkstemp(prefix="broker-sim-", suffix=".csv")
-        os.close(handle)
-        self.path = Path(name)
+    def __init__(
+        self,
+        header: Sequence[str],
+        to_row: Callable[[_T], list[str]],
+        from_row: Callable[[list[str]], _T],
+        *,
+        workdir: Workdir | None = None,
+        name: str = "spool.csv",
+    ):
+        if workdir is None:
+            handle, file_name = tempfile.mkstemp(prefix="broker-sim-", suffix=".csv")
+            os.close(handle)
+            self.path = Path(file_name)
+        else:
+            self.path = workdir.path / name
+        #: The run's working folder the file is in: kept alive as long as the spool is.
+        self.workdir = workdir
         self._header = tuple(header)
         self._to_row = to_row
         self._from_row = from_row
         self._handle = self.path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle, lineterminator="\n")
+        self._writer.writerow(self._header)  # a spool kept after a failed report reads as a CSV file
         self._count = 0
         self._pending: list[_T] = []
         self._finalizer = weakref.finalize(self, _remove, self._handle, self.path)
 
     @classmethod
-    def of_fills(cls) -> Spool[Fill]:
-        return Spool(FILL_COLUMNS, fill_row, _fill)
+    def of_fills(cls, workdir: Workdir | None = None) -> Spool[Fill]:
+        """A spool of fills (``fills.csv`` in `workdir`, else a file in the temp folder)."""
+        return Spool(FILL_COLUMNS, fill_row, _fill, workdir=workdir, name="fills.csv")
 
     @classmethod
-    def of_orders(cls, strategy_of: Callable[[Order], str] | None = None) -> Spool[Order]:
-        """A spool of orders; `strategy_of(order)` names the strategy of each for orders.csv (empty without)."""
+    def of_orders(
+        cls, strategy_of: Callable[[Order], str] | None = None, workdir: Workdir | None = None
+    ) -> Spool[Order]:
+        """A spool of orders (``orders.csv`` in `workdir`, else a file in the temp folder); `strategy_of(order)`
+        names the strategy of each for orders.csv (empty without)."""
         if strategy_of is None:
-            return Spool(ORDER_CSV_COLUMNS, order_row, _order)
-        return Spool(ORDER_CSV_COLUMNS, lambda order: order_row(order, strategy_of(order)), _order)
+            return Spool(ORDER_CSV_COLUMNS, order_row, _order, workdir=workdir, name="orders.csv")
+        return Spool(
+            ORDER_CSV_COLUMNS,
+            lambda order: order_row(order, strategy_of(order)),
+            _order,
+            workdir=workdir,
+            name="orders.csv",
+        )
 
     def append(self, item: _T) -> None:
         """Add one item at the end (written to the file in batches)."""
@@ -207,9 +233,10 @@ class Spool(Sequence[_T], Generic[_T]):
         pending.append(item)
         self._count += 1
         if len(pending) >= _BATCH:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write what is held to the file now."""
         if self._pending:
             to_row = self._to_row
             _write_batch(self._handle, self._writer, [to_row(item) for item in self._pending])
@@ -224,16 +251,20 @@ class Spool(Sequence[_T], Generic[_T]):
         return self._count
 
     def __iter__(self) -> Iterator[_T]:
-        self._flush()
+        self.flush()
         with self.path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.reader(handle):
+            rows = csv.reader(handle)
+            next(rows, None)  # the header
+            for row in rows:
                 yield self._from_row(row)
 
     def rows(self) -> Iterator[list[str]]:
         """The raw CSV rows, without parsing (to write a report file)."""
-        self._flush()
+        self.flush()
         with self.path.open(newline="", encoding="utf-8") as handle:
-            yield from csv.reader(handle)
+            rows = csv.reader(handle)
+            next(rows, None)  # the header
+            yield from rows
 
     @overload
     def __getitem__(self, index: int) -> _T: ...

@@ -89,7 +89,7 @@ class ServeRun(_Run):
     async def execute(self, out: str | Path | bool | None) -> Result:
         """Serve until stopped, then write the report; returns the run's `Result`."""
         self._loop = asyncio.get_running_loop()
-        target = self._report_target(out)
+        target = self._prepare_report(out)
         blocks = self.streams.replay_blocks()
         first = next(blocks, None)
         clock: Clock
