@@ -214,11 +214,13 @@ def _migrate(connection: sqlite3.Connection, version: int) -> None:
 
 
 def _check_header(path: Path) -> None:
-    """Refuse a file that is not a SQLite database or is shorter than its header says (truncated)."""
+    """Refuse a file that is not a SQLite database at all (empty, another kind of file, shorter than SQLite's
+    header). Whether a database is whole is SQLite's to judge (`_info`'s quick check): in WAL mode the file may
+    rightly be shorter than its header says (a checkpoint writes page 1 before the file grows, and the WAL
+    still holds every page), so its size proves nothing."""
     try:
         with path.open("rb") as handle:
             header = handle.read(100)
-            size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise JournalError(f"journal {path} cannot be read: {exc.strerror or exc}") from None
     if not header:
@@ -226,15 +228,7 @@ def _check_header(path: Path) -> None:
     if not header.startswith(_SQLITE_HEADER):
         raise JournalError(f"journal {path} is not a broker-sim journal (not a SQLite database)")
     if len(header) < 100:
-        raise JournalError(f"journal {path} is truncated: {size} bytes, shorter than a SQLite header")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65_536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    counter_valid = header[24:28] == header[92:96]
-    if counter_valid and pages and size < pages * page_size:
-        raise JournalError(
-            f"journal {path} is truncated: {size} bytes, but its header says {pages} pages of {page_size} bytes"
-        )
+        raise JournalError(f"journal {path} is truncated: {len(header)} bytes, shorter than a SQLite header")
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -276,7 +270,7 @@ def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> Journal
         if check:
             problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
             if problems != ["ok"]:
-                raise JournalError(f"journal {path} is corrupt: {'; '.join(problems)}")
+                raise JournalError(f"journal {path} is damaged: SQLite's check says {'; '.join(problems)}")
         meta = _meta(connection, path)
         try:
             version = int(meta["schema_version"])
@@ -304,7 +298,9 @@ def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> Journal
     except sqlite3.DatabaseError as exc:
         if "locked" in str(exc):
             raise _in_use(path) from None
-        raise JournalError(f"journal {path} is corrupt or not a broker-sim journal: {exc}") from None
+        raise JournalError(
+            f"journal {path} is damaged (truncated or overwritten) or not a broker-sim journal: SQLite says {exc}"
+        ) from None
     return JournalInfo(path, version, account_id, meta.get("created_at", ""), settings, count, last_time, last_change)
 
 

@@ -552,13 +552,14 @@ class _Run:
         """The error for a report that could not be written: the run's fills and orders are kept (the working
         folder, renamed to be seen) and the message says where. A `ReportError` for what the machine refused (a
         full disk, a folder that changed during the run); anything else is raised with a note saying so."""
+        lost = ""
         for spool in (self.fills, self.orders):
             try:
                 spool.flush()
-            except OSError:
-                log.exception("flushing %s failed", spool)
+            except OSError as error:
+                lost = f", but their last rows could not be written ({error.strerror or error})"
         kept = self.workdir.keep(target) if self.workdir is not None else None
-        where = f"; the run's fills and orders are kept in {kept}/ (fills.csv, orders.csv)" if kept else ""
+        where = f"; the run's fills and orders are kept in {kept}/ (fills.csv, orders.csv){lost}" if kept else ""
         stopped = f" (the run had stopped: {reason})" if reason else ""
         if isinstance(exc, OSError | ReportFolderError):
             cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else describe_error(exc)

@@ -8,6 +8,7 @@ identical runs give byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import tempfile
@@ -202,6 +203,7 @@ class Spool(Sequence[_T], Generic[_T]):
         self._handle = self.path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle, lineterminator="\n")
         self._writer.writerow(self._header)  # a spool kept after a failed report reads as a CSV file
+        self._handle.flush()
         self._count = 0
         self._pending: list[_T] = []
         self._finalizer = weakref.finalize(self, _remove, self._handle, self.path)
@@ -309,5 +311,6 @@ def _write_batch(handle: Any, writer: Any, rows: list[list[str]]) -> None:
 
 
 def _remove(handle: Any, path: Path) -> None:
-    handle.close()
+    with contextlib.suppress(OSError):  # the last rows could not be written (a full disk): the file goes anyway
+        handle.close()
     path.unlink(missing_ok=True)

@@ -53,7 +53,7 @@ class Workdir:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             remove_stale(parent)
-            os.mkdir(fresh, 0o700)
+            os.mkdir(fresh, 0o777)  # the user's umask: kept after a failed report, it is theirs to read
             fd = os.open(fresh / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # Only now, locked, does it take the name other runs clean up: they never see it unlocked.

@@ -6,7 +6,10 @@ bar, so a bar delivered again (at-least-once after a restart) sends nothing twic
 alone (a `random.Random` seeded from the seed and the bar's index), never from memory, so a restarted process makes
 the same ones. It prints what the strategy is told, one line at a time and flushed, so a test that kills it knows
 what was announced: ``O <order id> <client order id>`` for each new order, ``F <execution id>`` for each fill,
-``B <index>`` after each bar, ``DONE`` at the end. Started again on the same journal it recovers the account and
+``B <index>`` after each bar, ``DONE`` at the end. Optional arguments ``CHECKPOINT_EVERY DIE_AT DIE_AFTER_US``:
+snapshot (and so checkpoint) the journal every CHECKPOINT_EVERY bars, and die DIE_AFTER_US microseconds into the
+DIE_AT-th of them (a SIGALRM with no handler: the kernel ends the process wherever it is, inside SQLite too, as a
+SIGKILL would). Started again on the same journal it recovers the account and
 goes on from the bar of its journal's last change.
 """
 
@@ -17,6 +20,7 @@ import contextlib
 import math
 import os
 import random
+import signal
 import sys
 from datetime import UTC, datetime
 
@@ -96,7 +100,9 @@ async def trade(broker: PaperBroker, index: int, seed: int) -> None:
             )
 
 
-async def main(path: str, seed: int, bars: int) -> None:
+async def main(
+    path: str, seed: int, bars: int, checkpoint_every: int = 0, die_at: int = 0, die_after_us: int = 0
+) -> None:
     clock = SimulatedClock(START, auto_advance=False)
     broker = PaperBroker(
         1_000_000,
@@ -111,6 +117,7 @@ async def main(path: str, seed: int, bars: int) -> None:
     )
     broker.add_listener(told)
     async with broker:
+        checkpoints = 0
         last, _ = broker.resume_point()
         first = 0 if last is None else math.ceil((last - START) / 60.0)  # the bar of the last change comes again
         for index in range(first, bars):
@@ -122,10 +129,15 @@ async def main(path: str, seed: int, bars: int) -> None:
                 Bar(SYMBOL, datetime.fromtimestamp(moment, UTC), close, close * 1.002, close * 0.998, close, 1e6, 60.0)
             )
             await trade(broker, index, seed)
+            if checkpoint_every > 0 and index % checkpoint_every == 0 and broker.journal is not None:
+                checkpoints += 1
+                if checkpoints == die_at:  # SIGALRM's default action ends the process at once, as SIGKILL does
+                    signal.setitimer(signal.ITIMER_REAL, die_after_us / 1e6)
+                broker.journal.snapshot()  # a snapshot, then a checkpoint: the file grows while the WAL is copied
             say("B", index)
         await clock.advance(120.0)
     say("DONE")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *map(int, sys.argv[4:7])))

@@ -154,7 +154,7 @@ def test_a_truncated_journal_is_refused_and_left_untouched(tmp_path: Path) -> No
     path = _written(tmp_path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    _refused(path, "truncated")
+    _refused(path, r"is damaged \(truncated or overwritten\) or not a broker-sim journal: SQLite says")
 
 
 def test_a_corrupt_journal_is_refused_and_left_untouched(tmp_path: Path) -> None:
@@ -163,7 +163,7 @@ def test_a_corrupt_journal_is_refused_and_left_untouched(tmp_path: Path) -> None
     for offset in range(2048, len(data), 1024):  # scribble over every page after the first two
         data[offset + 8 : offset + 200] = b"\xa5" * 192
     path.write_bytes(bytes(data))
-    _refused(path, "corrupt")
+    _refused(path, r"is damaged")
 
 
 def test_a_file_that_is_not_a_journal_is_refused_and_left_untouched(tmp_path: Path) -> None:
