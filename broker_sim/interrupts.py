@@ -1,5 +1,5 @@
-"""Stopping a run on request: SIGINT (Ctrl-C) and SIGTERM ask it to stop at the next safe point, so it can still
-write what it did; a second Ctrl-C interrupts at once."""
+"""Stopping a run on request: SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) ask it to stop at the next
+safe point, so it can still write what it did; a second Ctrl-C interrupts at once."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from broker_sim.errors import BrokerError
 
 __all__ = ["RunInterrupted", "StopSignals"]
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class RunInterrupted(BrokerError):
-    """A run stopped early because it was asked to (`signal_name`: SIGINT or SIGTERM)."""
+    """A run stopped early because it was asked to (`signal_name`: SIGINT, SIGTERM or SIGHUP)."""
 
     def __init__(self, signal_name: str) -> None:
         super().__init__(f"interrupted by {signal_name}")
@@ -25,12 +25,12 @@ class RunInterrupted(BrokerError):
 
     @property
     def exit_code(self) -> int:
-        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP)."""
         return 128 + int(getattr(signal, self.signal_name))
 
 
 class StopSignals:
-    """While active (``with StopSignals(...):``), SIGINT and SIGTERM set `requested` and call `on_stop`; the
+    """While active (``with StopSignals(...):``), SIGINT, SIGTERM and SIGHUP set `requested` and call `on_stop`; the
     run checks `requested` at safe points (each replay block: well under a second). A second SIGINT raises
     KeyboardInterrupt at once. Outside the main thread (where signals cannot be handled) it does nothing."""
 

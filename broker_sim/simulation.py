@@ -286,7 +286,7 @@ class _Run:
             result = handler() if argument is None else handler(argument)
             if result is not None:
                 self._drive(result)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit in a strategy is its failure, not the end of the run
             raise _handler_error(handler, argument, exc) from exc
 
     def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -309,6 +309,9 @@ class _Run:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None and self.failure is None:
             error = task.exception()
+            if isinstance(error, StrategyError):
+                self.failure = error
+                return
             self.failure = StrategyError(f"strategy handler {task.get_name()} failed: {type(error).__name__}: {error}")
             self.failure.__cause__ = error
 
@@ -403,7 +406,7 @@ class _Run:
                         result = handler(event)
                         if result is not None:
                             drive(result)
-                    except Exception as exc:
+                    except (Exception, SystemExit) as exc:
                         raise _handler_error(handler, event, exc) from exc
                 if pending:
                     deliver(owners)
@@ -749,7 +752,7 @@ def _stop_reason(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Exception) -> StrategyError:
+def _handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Exception | SystemExit) -> StrategyError:
     """A handler's failure, alike for every handler: the strategy, the handler, what it was handling and when."""
     strategy = getattr(handler, "__self__", None)
     name = getattr(strategy, "name", "") or type(strategy).__name__
@@ -761,9 +764,9 @@ def _handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Exc
         what, when = "its call", getattr(getattr(strategy, "clock", None), "now", lambda: None)()
     else:
         what, when = f"{type(event).__name__} {event.symbol}", getattr(event, "timestamp", None)
+    failure = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
     return StrategyError(
-        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: "
-        f"{type(exc).__name__}: {exc}"
+        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: {failure}"
     )
 
 
@@ -797,6 +800,10 @@ async def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
             waiting_on = coroutine.send(None)
         except StopIteration:
             return
+        except SystemExit as exc:  # asyncio would end the whole run with it, report unwritten
+            raise StrategyError(
+                f"strategy handler {getattr(coroutine, '__qualname__', 'handler')} called sys.exit({exc.code!r})"
+            ) from exc
 
 
 async def _pace(clock: Clock, seconds: float, start: float | None) -> float:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +58,26 @@ def collect_fills(broker: Broker) -> list[Fill]:
 
     broker.add_listener(on_event)
     return fills
+
+
+@pytest.fixture
+def tmpfs() -> Iterator[Callable[..., Path]]:
+    """``tmpfs(path, size="2m", read_only=False)`` mounts a small tmpfs at `path` (made if missing) for a full-disk
+    or read-only-media test, and unmounts it after; the test is skipped, saying why, where the sandbox lets no
+    test mount one (it takes root, and a kernel namespace that allows it)."""
+    mounted: list[Path] = []
+
+    def mount(path: Path, size: str = "2m", read_only: bool = False) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        options = f"size={size}" + (",ro" if read_only else "")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root where mounting is allowed): {done.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)

@@ -62,9 +62,7 @@ class Workdir:
         except OSError as exc:
             shutil.rmtree(fresh, ignore_errors=True)
             where = f"report folder {target}" if target is not None else f"temp folder {parent}"
-            raise ReportFolderError(
-                f"{where} cannot be written: {exc.strerror or exc} ({exc.filename or parent})"
-            ) from None
+            raise ReportFolderError(f"{where} cannot be written: {exc.strerror or exc} (in {parent})") from None
         return cls(path, fd)
 
     def staging(self) -> Path:

@@ -65,7 +65,7 @@ def _cli(tmp_path: Path, count: int) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_signal_stops_a_replay_at_once_with_a_partial_report(tmp_path: Path, sent: int, code: int) -> None:
     process = _cli(tmp_path, count=5_000_000)  # minutes of work if it ran to the end
     assert process.stdout is not None
@@ -198,3 +198,92 @@ report: {{out: report}}
     assert summary["fills"] == 1
     trades = (tmp_path / "report" / "trades.csv").read_text().splitlines()
     assert len(trades) == 2 and ",LIVE," in trades[1]
+
+
+def test_a_run_killed_outright_leaves_its_working_folder_and_the_next_run_removes_it(tmp_path: Path) -> None:
+    process = _cli(tmp_path, count=5_000_000)
+    assert process.stdout is not None and process.stdout.readline().strip() == "FIRST FILL"
+    process.kill()
+    process.communicate(timeout=60)
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".broker-sim-work-")]
+    assert len(left) == 1 and (left[0] / "fills.csv").is_file()  # the spool, beside the report, not in $TMPDIR
+    assert list((tmp_path / "tmp").iterdir()) == []
+    again = subprocess.run(
+        [sys.executable, "-m", "broker_sim", "run", "run.yaml", "--no-progress", "--set", "prices.sources.0.count=300"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert not left[0].exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".broker-sim-work-")]
+
+
+class Exits(Strategy):
+    """Trades twice, then calls sys.exit on a bar (`in_task`: from an async handler that waited first)."""
+
+    def __init__(self, in_task: bool = False) -> None:
+        self.bars = 0
+        self.in_task = in_task
+
+    async def on_bar(self, bar):  # type: ignore[no-untyped-def]
+        self.bars += 1
+        if self.bars <= 2:
+            await self.broker.buy(bar.symbol, 1)
+        elif self.bars == 50:
+            if self.in_task:
+                await self.clock.sleep(30)
+            sys.exit(3)
+
+
+@pytest.mark.parametrize("in_task", [False, True])
+def test_sys_exit_in_a_strategy_is_its_failure_and_the_report_is_written(tmp_path: Path, in_task: bool) -> None:
+    text = f"""
+broker: {{adapter: paper, initial_balance: 100000, seed: 1, session: always}}
+models: {{latency: none}}
+prices: {{sources: [{{source: synthetic, symbols: [X], interval: 60, count: 500}}]}}
+strategy: {{class: "tests.acceptance.test_interrupts:Exits", params: {{in_task: {str(in_task).lower()}}}}}
+report: {{out: report}}
+"""
+    with pytest.raises(StrategyError, match=r"called sys\.exit\(3\)"):
+        run_simulation(parse_config(text, base_dir=tmp_path))
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["complete"] is False and "sys.exit(3)" in summary["reason"] and summary["fills"] == 2
+
+
+def test_sys_exit_in_a_strategy_exits_1_from_the_cli_with_a_partial_report(tmp_path: Path) -> None:
+    (tmp_path / "run.yaml").write_text(
+        f"""
+broker: {{adapter: paper, initial_balance: 100000, seed: 1, session: always}}
+prices: {{sources: [{{source: synthetic, symbols: [X], interval: 60, count: 500}}]}}
+strategy: {{class: "{ROOT}/tests/acceptance/test_interrupts.py:Exits"}}
+report: {{out: report}}
+"""
+    )
+    process = subprocess.run(
+        [sys.executable, "-m", "broker_sim", "run", "run.yaml", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 1, process.stderr
+    assert "called sys.exit(3)" in process.stderr
+    assert f"partial report (complete: false) in {tmp_path / 'report'}" in process.stderr
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["complete"] is False
+
+
+def test_an_unwritable_report_folder_is_refused_before_the_run(tmp_path: Path, tmpfs) -> None:  # type: ignore[no-untyped-def]
+    media = tmpfs(tmp_path / "media", size="1m", read_only=True)
+    process = subprocess.run(
+        [sys.executable, "-m", "broker_sim", "run", str(ROOT / "configs" / "demo.yaml"), "-o", str(media / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 2
+    assert process.stderr.strip() == (
+        f"error: report folder {media / 'out'} cannot be written: Read-only file system (in {media})"
+    )
+    assert "writing the report" not in process.stderr  # refused at the start, not after the run

@@ -15,6 +15,7 @@ import signal
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -139,23 +140,10 @@ def test_kill_9_during_checkpoints_never_refuses_the_journal(tmp_path: Path) -> 
     assert len(rounds) == ROUNDS or done
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A 2 MiB tmpfs mounted at tmp_path/disk (root and a kernel that lets it mount one), unmounted after."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root in a namespace that allows it): {mounted.stderr}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
 def test_a_full_disk_stops_the_run_keeps_its_records_and_the_journal_opens_once_space_is_freed(
-    small_disk: Path, tmp_path: Path
+    tmpfs: Callable[..., Path], tmp_path: Path
 ) -> None:
+    small_disk = tmpfs(tmp_path / "disk", size="2m")
     (tmp_path / "run.yaml").write_text(
         f"""
 broker: {{adapter: paper, initial_balance: 1000000, seed: 1, session: always, journal: disk/account.db}}
