@@ -325,7 +325,7 @@ def check_account(info: JournalInfo, account_id: str | None, initial_balance: fl
     if account_id is not None and info.account_id != account_id:
         raise JournalError(
             f"journal {info.path} belongs to account {info.account_id}, not {account_id}: use another journal "
-            f"file, or give account_id {info.account_id} (or its seed, {info.settings.get('seed')!r})"
+            f"file, or give account_id {info.account_id} (or none: a journal opened without one is its account)"
         )
     if not math.isclose(info.initial_balance, initial_balance, rel_tol=1e-12, abs_tol=1e-9):
         raise JournalError(
@@ -483,12 +483,14 @@ class Journal:
         sync: str = "normal",
         clock: Callable[[], float],
         snapshot_every: int = SNAPSHOT_EVERY,
+        new_account_id: str | None = None,
     ) -> Journal:
         """Open the journal at `path` for writing, creating it for a new account if it does not exist.
 
         `settings` are the account's (``initial_balance`` at least); a new journal keeps them, an existing one
-        must agree on ``initial_balance`` and, when `account_id` is given, on the account id (a new journal
-        without one gets a random id). Takes the journal's lock first; raises `JournalError` (nothing changed)
+        must agree on ``initial_balance`` and, when `account_id` is given, on the account id: without one, the
+        journal's account is the account. A new journal gets `account_id`, else `new_account_id`, else a random
+        id. Takes the journal's lock first; raises `JournalError` (nothing changed)
         if another process holds it or the file cannot be used.
         """
         path = Path(path)
@@ -498,7 +500,7 @@ class Journal:
         try:
             now = clock()
             if not path.exists():
-                _create(path, account_id or _random_account_id(), settings, now)
+                _create(path, account_id or new_account_id or _random_account_id(), settings, now)
             info = read_info(path)
             check_account(info, account_id, float(settings["initial_balance"]))
             try:

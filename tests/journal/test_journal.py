@@ -185,13 +185,26 @@ def test_a_journal_of_another_account_is_refused_and_left_untouched(tmp_path: Pa
     path = _written(tmp_path)
     digest = _digest(path)
     with pytest.raises(JournalError, match="belongs to account") as raised:
-        _broker(path, seed=12)
-    assert str(path) in str(raised.value)
-    with pytest.raises(JournalError, match="belongs to account"):
         _broker(path, account_id="someone-else")
+    assert str(path) in str(raised.value)
     with pytest.raises(JournalError, match="initial_balance"):
         PaperBroker(5_000, seed=11, journal=path)
     assert _digest(path) == digest
+
+
+async def test_the_seed_is_randomness_not_identity_a_journal_reopens_with_any_seed_or_none(tmp_path: Path) -> None:
+    path = await _write(tmp_path)
+    account_id = read_info(path).account_id
+    expected = read_account(path).state.ledger.account().cash
+    for seed in (12, None):  # another seed (to vary the latency draws), or Python's default without one
+        async with _broker(path, seed=seed) as broker:
+            assert broker.account_id == account_id
+            assert (await broker.get_account()).cash == pytest.approx(expected)
+            assert (await broker.get_position("X")) is not None
+    async with PaperBroker(100_000, journal=path, clock=SimulatedClock(T0)) as broker:  # no seed given at all
+        assert broker.account_id == account_id
+    async with _broker(path, account_id=account_id) as broker:  # the journal's own id, given: fine
+        assert (await broker.get_account()).cash == pytest.approx(expected)
 
 
 def test_a_row_that_cannot_be_read_is_named(tmp_path: Path) -> None:
@@ -376,3 +389,23 @@ async def test_exits_left_held_by_a_crash_after_their_entry_filled_are_released_
         assert {leg.status.value for leg in legs} == {"new"}
         assert (await again.get_order(entry.id)).status.value == "filled"
     check_account(path)
+
+
+def test_a_run_with_another_seed_resumes_the_journals_account(tmp_path: Path) -> None:
+    from broker_sim import run_simulation
+
+    root = Path(__file__).resolve().parents[2]
+    config = {
+        "broker": {"adapter": "paper", "seed": 42, "session": "always", "journal": str(tmp_path / "account.db")},
+        "prices": {"sources": [{"source": "synthetic", "symbols": ["X"], "interval": 60, "count": 300}]},
+        "strategy": {
+            "class": f"{root}/examples/sma_cross.py:SmaCross",
+            "params": {"fast": 3, "slow": 8, "quantity": 1},
+        },
+    }
+    first = run_simulation(config, out=False)
+    changes = read_info(tmp_path / "account.db").changes
+    config["prices"]["sources"][0]["count"] = 600  # type: ignore[index]
+    second = run_simulation(config, out=False, overrides={"broker.seed": 7})
+    assert read_info(tmp_path / "account.db").changes > changes
+    assert second.account.initial_balance == first.account.initial_balance

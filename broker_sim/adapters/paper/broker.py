@@ -136,8 +136,10 @@ class PaperBroker(Broker):
     connects (``async with broker`` or ``await broker.connect()``) it recovers the account from the journal if
     the file exists (else creates it), then commits every change there before applying it; it refuses to trade
     before that. `journal_sync` is ``normal`` (survives the process dying) or ``full`` (also a power loss, slower).
-    `account_id` names the account (default: derived from `seed`); a journal of another account, or one whose
-    account started with another `initial_balance`, is refused with a `JournalError`. With a journal, `history`
+    `account_id` names the account (default: the journal's own, or for a new journal or none one derived from
+    `seed`); a journal of another account (when `account_id` is given), or one whose account started with
+    another `initial_balance`, is refused with a `JournalError`. The seed only draws randomness: an account's
+    journal may be reopened with another seed, or none. With a journal, `history`
     defaults to `JOURNAL_HISTORY` (the journal keeps every order and fill).
 
     Every change to orders and money goes through `state` (`AccountState.apply`); read it, never write it.
@@ -190,9 +192,10 @@ class PaperBroker(Broker):
         self.account_id = settings.account_id or account_id_for(settings.seed)
         if settings.journal is not None and settings.journal.exists():
             # Refuse a journal of another account at once (`connect` checks everything again). One a running
-            # session has open is no reason to refuse building the broker (`validate`): `connect` says so.
+            # session has open is no reason to refuse building the broker (`validate`): `connect` says so. The
+            # seed is randomness, not identity: only an account_id given is checked against the journal's.
             with contextlib.suppress(JournalInUse):
-                check_account(read_info(settings.journal), self.account_id, settings.initial_balance)
+                check_account(read_info(settings.journal), settings.account_id, settings.initial_balance)
         super().__init__(clock if clock is not None else SimulatedClock())
         if clock is None:
             # The broker's own clock: set by the first market data, then data must not go back in time. Only
@@ -295,7 +298,8 @@ class PaperBroker(Broker):
         settings = self.settings
         journal = Journal.open(
             path,
-            account_id=self.account_id,
+            account_id=settings.account_id,
+            new_account_id=self.account_id,
             settings={
                 "initial_balance": settings.initial_balance,
                 "allow_short": settings.allow_short,

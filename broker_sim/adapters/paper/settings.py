@@ -117,7 +117,7 @@ class PaperSettings:
         if journal_sync not in SYNC_MODES:
             raise ConfigError(f"journal_sync must be one of {', '.join(SYNC_MODES)}, got {journal_sync!r}")
         if account_id is not None and (not isinstance(account_id, str) or not account_id.strip()):
-            raise ConfigError(f"account_id must be a non-empty string (or null: from the seed), got {account_id!r}")
+            raise ConfigError(f"account_id must be a non-empty string (or null: the journal's own), got {account_id!r}")
         if journal is not None and history is None:
             history = JOURNAL_HISTORY
         return cls(
