@@ -26,3 +26,8 @@ def qty_at_least(quantity: float, target: float) -> bool:
 def money_covers(available: float, cost: float) -> bool:
     """Whether `available` cash pays for `cost` within `MONEY_EPSILON`."""
     return available >= cost - MONEY_EPSILON
+
+
+def money_equal(first: float, second: float) -> bool:
+    """Whether two amounts of money are equal within `MONEY_EPSILON`."""
+    return abs(first - second) < MONEY_EPSILON

@@ -534,6 +534,8 @@ def account(
         total_fills=len(stored.fills),
     )
     out.print(account_tables(view))
+    for problem in stored.problems:
+        err.print(f"[bold yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
     if export is not None:
         try:
             folder = export_account(stored, export)

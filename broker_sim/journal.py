@@ -9,21 +9,30 @@ Durability. The file is in WAL mode. With ``sync="normal"`` (the default) a comm
 an fsync: it survives the process dying (kill -9, a crash, Ctrl-C) but the last commits may be lost, never half
 of one, if the machine loses power. ``sync="full"`` fsyncs every commit: power-loss safe, ~10x slower per change.
 
-Layout (schema version 1)::
+Layout (schema version 2)::
 
-    meta(key, value)                    schema_version, application, account_id, created_at, settings (JSON)
-    changes(seq, kind, time, payload)   one row per change, seq from 1; time is the broker clock's (POSIX s)
-    snapshots(seq, time, payload)       the account after change `seq` and the latest market event per symbol
+    meta(key, value)                              schema_version, application, account_id, created_at, settings
+    changes(seq, kind, time, payload, checksum)   one row per change, seq from 1; time is the broker clock's (s)
+    snapshots(seq, time, payload, checksum)       the account after change `seq` and the latest market per symbol
+
+Each row carries a CRC-32 of its seq, kind (or nothing, for a snapshot), time and payload (`row_checksum`): a row
+changed after it was written (one digit of a fill price) is a `JournalError` naming it, or for a snapshot, a
+snapshot skipped. Rows of version 1 have none and are read as they are.
 
 Snapshots are written every `SNAPSHOT_EVERY` changes at least (more when the state is large, so their cost per
 change stays small) and when the journal is closed; the two latest are kept. They only save time: a snapshot
-that cannot be read is skipped, and the changes alone rebuild the account.
+that cannot be read is skipped, and the changes alone rebuild the account. Recovery checks the checksums of the
+rows its snapshot covers; `read_account`, which replays them all, also checks that they agree with the snapshot.
 
 One process at a time may write a journal: `Journal.open` holds an exclusive `flock` on ``PATH.lock`` (the kernel
-releases it when the process dies, however it dies); readers (`read_account`) may read while it runs. A file that
-is not a journal, is truncated or corrupt, was written by a newer version (schema) or belongs to another account
-is refused with a `JournalError` naming it, and left as it was. Records are (un)structured by cattrs from the
-attrs classes themselves; see CONTRIBUTING.md for how to change the schema (a new version and a migration).
+releases it when the process dies, however it dies). The writer also keeps SQLite's file lock for itself (see
+`_connect`), so a reader (`read_account`, `broker-sim account`) reads a journal once its session has stopped, and
+is told which process holds it until then. Whether a file is a whole SQLite database is SQLite's to judge; a
+file that is not a journal, is damaged, was written by a newer version (schema) or belongs to another account
+is refused with a `JournalError` naming it, and left as it was; damage SQLite finds only in the snapshots is
+repaired by the writer (`_rebuild_snapshots`). A journal on read-only media is read as it is. Records are
+(un)structured by cattrs from the attrs classes themselves; see CONTRIBUTING.md for how to change the schema (a
+new version and a migration).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import os
 import random
 import sqlite3
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +55,7 @@ import attrs
 import cattrs
 from cattrs.strategies import configure_tagged_union
 
+from broker_sim._numeric import money_equal, qty_is_zero
 from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.changes import (
     Amendment,
@@ -64,6 +75,7 @@ from broker_sim.ledger import (
     DEFAULT_MARGIN_MULTIPLIER,
     DEFAULT_SHORT_MARGIN,
     Ledger,
+    LedgerSnapshot,
 )
 from broker_sim.models import Fill, MarketData, Order, Trade
 
@@ -83,7 +95,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The schema this version writes; it reads this one and migrates older ones (`MIGRATIONS`).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: What ``meta.application`` says in every journal: a SQLite file without it is not one.
 APPLICATION = "broker-sim journal"
 #: ``journal_sync`` values: SQLite's ``synchronous`` setting for the journal.
@@ -139,6 +151,9 @@ class JournalInfo:
     last_time: float | None
     #: The clock time of the last change (None: none yet): a resumed replay goes on from there.
     last_change_time: float | None = None
+    #: SQLite found damage outside the meta and changes tables (the snapshots, or unused pages): snapshots are
+    #: skipped, and the writer rebuilds them (`Journal.open`).
+    damaged_snapshots: bool = False
 
     @property
     def initial_balance(self) -> float:
@@ -190,9 +205,26 @@ def _create_v1(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, time REAL NOT NULL, payload TEXT NOT NULL)")
 
 
+#: The snapshots table as the current schema has it (`_rebuild_snapshots` makes it anew).
+_SNAPSHOTS_TABLE = (
+    "CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, time REAL NOT NULL, payload TEXT NOT NULL, checksum INTEGER)"
+)
+
+
+def _add_checksums(connection: sqlite3.Connection) -> None:
+    """Version 2: a checksum per change and per snapshot (NULL in the rows version 1 wrote)."""
+    connection.execute("ALTER TABLE changes ADD COLUMN checksum INTEGER")
+    connection.execute("ALTER TABLE snapshots ADD COLUMN checksum INTEGER")
+
+
 #: ``MIGRATIONS[v]`` turns a journal of schema version `v` into one of version ``v + 1``, inside the transaction
 #: that also sets ``meta.schema_version``. Version 0 is an empty file: creating a journal runs them all.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _add_checksums}
+
+
+def row_checksum(seq: int, kind: str, time: float, payload: str) -> int:
+    """The CRC-32 a row carries: of its seq, kind (empty for a snapshot), clock time and payload."""
+    return zlib.crc32(f"{seq}:{kind}:{time!r}:{payload}".encode("utf-8", "surrogatepass"))
 
 
 def _migrate(connection: sqlite3.Connection, version: int) -> None:
@@ -232,20 +264,49 @@ def _check_header(path: Path) -> None:
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0)
+    """A read-only connection. On read-only media SQLite cannot make the WAL's index file (``-shm``) a reader
+    needs; a journal closed cleanly has no WAL left, so it is then opened as immutable (nothing can change it)."""
+    uri = path.resolve().as_uri()
+    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=0)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if (
+            not isinstance(exc, sqlite3.OperationalError)
+            or "locked" in str(exc)
+            or os.access(path.parent, os.W_OK)
+            or _has_wal(path)
+        ):
+            return connection  # the first real query says what is wrong
+        connection.close()
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, timeout=0)
+    return connection
+
+
+def _has_wal(path: Path) -> bool:
+    """Whether the journal has a WAL file with commits in it (a writer running, or one that died)."""
+    try:
+        return path.with_name(path.name + "-wal").stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _in_use(path: Path) -> JournalInUse:
-    """The error for a journal another process is writing (its writer locks the file for itself)."""
+    """The error for a journal whose file SQLite finds locked: its writer keeps it for itself (named by the pid in
+    ``PATH.lock``), or, when the lock file holds this process's own pid, a reader is reading it right now."""
     try:
         holder = path.with_name(path.name + ".lock").read_text().strip()
     except OSError:
         holder = ""
-    who = f" (pid {holder})" if holder.isdigit() else ""
+    if holder == str(os.getpid()):
+        return JournalInUse(
+            f"journal {path} is being read by another process right now (a broker-sim account?): try again once "
+            "it has finished"
+        )
+    who = f"process {holder}" if holder.isdigit() else "another process"
     return JournalInUse(
-        f"journal {path} is in use by another process{who}: one process at a time may trade an account, and its "
-        "journal can be read once that process has stopped"
+        f"journal {path} is in use by {who}, which is trading its account: one process at a time may trade an "
+        "account, and its journal can be read once that process has stopped"
     )
 
 
@@ -267,10 +328,15 @@ def _meta(connection: sqlite3.Connection, path: Path) -> dict[str, str]:
 def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> JournalInfo:
     """The journal's meta and counts; with `check`, SQLite's quick integrity check first."""
     try:
+        damaged_snapshots = False
         if check:
             problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
             if problems != ["ok"]:
-                raise JournalError(f"journal {path} is damaged: SQLite's check says {'; '.join(problems)}")
+                if not _whole(connection, "meta") or not _whole(connection, "changes"):
+                    raise JournalError(f"journal {path} is damaged: SQLite's check says {'; '.join(problems)}")
+                # Only snapshots (or pages no table uses) are damaged: they only save time.
+                log.warning("journal %s: its snapshots are damaged (%s); every change is replayed", path, problems[0])
+                damaged_snapshots = True
         meta = _meta(connection, path)
         try:
             version = int(meta["schema_version"])
@@ -292,7 +358,12 @@ def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> Journal
         count, last_change = connection.execute(
             "SELECT seq, time FROM changes ORDER BY seq DESC LIMIT 1"
         ).fetchone() or (0, None)
-        last_snapshot = connection.execute("SELECT max(time) FROM snapshots").fetchone()[0]
+        try:
+            last_snapshot = connection.execute(
+                "SELECT max(time) FROM snapshots WHERE typeof(time) IN ('real', 'integer')"
+            ).fetchone()[0]
+        except sqlite3.DatabaseError:  # snapshots only save time: a damaged one is skipped when read
+            last_snapshot = None
         times = [t for t in (last_change, last_snapshot) if t is not None]
         last_time = max(times) if times else None
     except sqlite3.DatabaseError as exc:
@@ -301,7 +372,22 @@ def _info(connection: sqlite3.Connection, path: Path, *, check: bool) -> Journal
         raise JournalError(
             f"journal {path} is damaged (truncated or overwritten) or not a broker-sim journal: SQLite says {exc}"
         ) from None
-    return JournalInfo(path, version, account_id, meta.get("created_at", ""), settings, count, last_time, last_change)
+    return JournalInfo(
+        path,
+        version,
+        account_id,
+        meta.get("created_at", ""),
+        settings,
+        count,
+        last_time,
+        last_change,
+        damaged_snapshots,
+    )
+
+
+def _whole(connection: sqlite3.Connection, table: str) -> bool:
+    """Whether SQLite's quick check finds the table `table` whole."""
+    return [row[0] for row in connection.execute(f"PRAGMA quick_check('{table}')")] == ["ok"]
 
 
 def read_info(path: str | Path) -> JournalInfo:
@@ -354,9 +440,10 @@ class _Lock:
         except OSError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             os.close(fd)
-            who = f" (pid {holder})" if holder.isdigit() else ""
+            who = f"process {holder}" if holder.isdigit() else "another process"
             raise JournalInUse(
-                f"journal {path} is in use by another process{who}: one process at a time may trade an account"
+                f"journal {path} is in use by {who}, which is trading its account: one process at a time may "
+                "trade an account"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -377,14 +464,36 @@ def _connect(path: Path, sync: str) -> sqlite3.Connection:
     write transaction): a commit then takes no file lock and the WAL index lives in memory, which saves a third
     of a commit's cost; the price is that nobody reads the journal while its writer runs."""
     connection = sqlite3.connect(path, isolation_level=None, timeout=0)
-    connection.execute("PRAGMA locking_mode=EXCLUSIVE")
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA synchronous={sync.upper()}")
-    # Checkpoints run after each snapshot instead: far fewer, so each page is copied back to the file once.
-    connection.execute("PRAGMA wal_autocheckpoint=0")
-    connection.execute("BEGIN IMMEDIATE")
-    connection.execute("COMMIT")
+    try:
+        connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={sync.upper()}")
+        # Checkpoints run after each snapshot instead: far fewer, so each page is copied back to the file once.
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.close()  # it would keep the file locked
+        raise
     return connection
+
+
+def _rebuild_snapshots(connection: sqlite3.Connection, path: Path) -> None:
+    """Forget the damaged snapshots table and rebuild the file without it (VACUUM copies only what a table
+    uses), then make the table anew: the changes are untouched, and the next snapshot is written at the next
+    close. The table is unlinked from the schema rather than dropped, as dropping walks its damaged pages."""
+    log.warning("journal %s: dropping its damaged snapshots and rebuilding the file", path)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("PRAGMA writable_schema=ON")
+        connection.execute("DELETE FROM sqlite_master WHERE type = 'table' AND name = 'snapshots'")
+        connection.execute("PRAGMA writable_schema=OFF")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("VACUUM")
+    connection.execute(_SNAPSHOTS_TABLE)
 
 
 def _create(path: Path, account_id: str, settings: Mapping[str, Any], now: float) -> None:
@@ -505,9 +614,16 @@ class Journal:
             check_account(info, account_id, float(settings["initial_balance"]))
             try:
                 connection = _connect(path, sync)
-                if info.schema_version < SCHEMA_VERSION:
-                    _migrate(connection, info.schema_version)
-                    info = attrs.evolve(info, schema_version=SCHEMA_VERSION)
+                try:
+                    if info.schema_version < SCHEMA_VERSION:
+                        _migrate(connection, info.schema_version)
+                        info = attrs.evolve(info, schema_version=SCHEMA_VERSION)
+                    if info.damaged_snapshots:
+                        _rebuild_snapshots(connection, path)
+                        info = attrs.evolve(info, damaged_snapshots=False)
+                except BaseException:
+                    connection.close()
+                    raise
             except sqlite3.Error as exc:
                 if "locked" in str(exc):
                     raise _in_use(path) from None
@@ -532,10 +648,13 @@ class Journal:
         if position > self._next_snapshot and self.snapshot_source is not None:
             self._write_snapshot()
         cls = change.__class__
+        kind = cls.__name__
+        time = self.clock()
+        payload = _encode(_UNSTRUCTURE[cls](change))
         try:
             self._insert(
-                "INSERT INTO changes (seq, kind, time, payload) VALUES (?, ?, ?, ?)",
-                (position, cls.__name__, self.clock(), _encode(_UNSTRUCTURE[cls](change))),
+                "INSERT INTO changes (seq, kind, time, payload, checksum) VALUES (?, ?, ?, ?, ?)",
+                (position, kind, time, payload, row_checksum(position, kind, time, payload)),
             )
         except sqlite3.Error as exc:
             raise JournalError(f"journal {self.path}: change #{position} could not be written: {exc}") from None
@@ -557,8 +676,8 @@ class Journal:
         try:
             connection.execute("BEGIN IMMEDIATE")
             connection.execute(
-                "INSERT OR REPLACE INTO snapshots (seq, time, payload) VALUES (?, ?, ?)",
-                (position, snapshot.time, payload),
+                "INSERT OR REPLACE INTO snapshots (seq, time, payload, checksum) VALUES (?, ?, ?, ?)",
+                (position, snapshot.time, payload, row_checksum(position, "", snapshot.time, payload)),
             )
             connection.execute(
                 "DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
@@ -610,6 +729,7 @@ class Journal:
         after = 0
         seen: set[str] = set()
         if snapshot is not None:
+            _verify_rows(self._connection, self.path, snapshot.position)
             state.restore(snapshot.account)
             after = snapshot.position
             seen.update(fill.execution_id for fill in snapshot.account.fills)
@@ -641,12 +761,20 @@ def _replay(state: AccountState, changes: Iterable[Change], path: Path, after: i
     return count
 
 
-def _rows(connection: sqlite3.Connection, path: Path, after: int) -> Iterator[Change]:
-    """Decode the change rows after `after`, in order; a row that cannot be read is a `JournalError`."""
+def _rows(connection: sqlite3.Connection, path: Path, after: int, upto: int | None = None) -> Iterator[Change]:
+    """Decode the change rows after `after` (up to `upto`, when given), in order; a row that cannot be read, or
+    that fails its checksum, is a `JournalError` naming it."""
     try:
-        cursor = connection.execute("SELECT seq, kind, payload FROM changes WHERE seq > ? ORDER BY seq", (after,))
+        cursor = connection.execute(
+            "SELECT seq, kind, time, payload, checksum FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (after, upto if upto is not None else 2**62),
+        )
         while rows := cursor.fetchmany(_FETCH):
-            for seq, kind, payload in rows:
+            for seq, kind, time, payload, checksum in rows:
+                if checksum is not None and (
+                    not isinstance(payload, str) or checksum != row_checksum(seq, str(kind), time, payload)
+                ):
+                    raise JournalError(_tampered(path, seq, kind))
                 try:
                     yield decode_change(kind, payload)
                 except KeyError:
@@ -663,12 +791,41 @@ def _rows(connection: sqlite3.Connection, path: Path, after: int) -> Iterator[Ch
         raise JournalError(f"journal {path} is corrupt: {exc}") from None
 
 
-def _latest_snapshot(connection: sqlite3.Connection, path: Path) -> JournalSnapshot | None:
+def _verify_rows(connection: sqlite3.Connection, path: Path, upto: int) -> None:
+    """Check the checksums of the change rows up to `upto` without decoding them (recovery from a snapshot does
+    not replay them, but a row changed after it was written must not go unnoticed); `JournalError` naming one
+    that fails."""
     try:
-        rows = connection.execute("SELECT seq, payload FROM snapshots ORDER BY seq DESC").fetchall()
+        cursor = connection.execute(
+            "SELECT seq, kind, time, payload, checksum FROM changes WHERE seq <= ? AND checksum IS NOT NULL", (upto,)
+        )
+        while rows := cursor.fetchmany(_FETCH):
+            for seq, kind, time, payload, checksum in rows:
+                if not isinstance(payload, str) or checksum != row_checksum(seq, str(kind), time, payload):
+                    raise JournalError(_tampered(path, seq, kind))
     except sqlite3.DatabaseError as exc:
         raise JournalError(f"journal {path} is corrupt: {exc}") from None
-    for seq, payload in rows:
+
+
+def _tampered(path: Path, seq: int, kind: object) -> str:
+    return (
+        f"journal {path}: change #{seq} ({kind}) fails its checksum: the row was changed after it was written; "
+        "restore the journal from a copy"
+    )
+
+
+def _latest_snapshot(connection: sqlite3.Connection, path: Path) -> JournalSnapshot | None:
+    """The latest snapshot that can be read; one that cannot (unreadable, failing its checksum, or in a damaged
+    part of the file) is logged and skipped: snapshots only save time."""
+    try:
+        rows = connection.execute("SELECT seq, time, payload, checksum FROM snapshots ORDER BY seq DESC").fetchall()
+    except sqlite3.DatabaseError as exc:
+        log.warning("journal %s: its snapshots cannot be read (%s); replaying every change", path, exc)
+        return None
+    for seq, time, payload, checksum in rows:
+        if checksum is not None and (not isinstance(payload, str) or checksum != row_checksum(seq, "", time, payload)):
+            log.warning("journal %s: snapshot at change #%s fails its checksum; using an older one", path, seq)
+            continue
         try:
             snapshot: JournalSnapshot = _CONVERTER.structure(_decode(payload), JournalSnapshot)
         except Exception as exc:  # a snapshot only saves time: the changes alone rebuild the account
@@ -710,6 +867,8 @@ class StoredAccount:
     market: dict[str, MarketData]
     orders: tuple[Order, ...]
     fills: tuple[Fill, ...]
+    #: What did not add up while reading it (the changes and the latest snapshot disagree), one line each.
+    problems: tuple[str, ...] = ()
 
 
 def read_account(path: str | Path) -> StoredAccount:
@@ -735,7 +894,20 @@ def read_account(path: str | Path) -> StoredAccount:
         )
         state = AccountState(ledger, lambda event: None)
         skipped = [0]
-        _replay(state, _unique_fills(_rows(connection, path, 0), set(), skipped), path, 0)
+        seen: set[str] = set()
+        problems: list[str] = []
+        if snapshot is not None and snapshot.position <= info.changes:
+            _replay(state, _unique_fills(_rows(connection, path, 0, snapshot.position), seen, skipped), path, 0)
+            disagreement = _disagreement(ledger, snapshot.account.ledger)
+            if disagreement:
+                problems.append(
+                    f"journal {path}: its changes and its snapshot at change #{snapshot.position} disagree "
+                    f"({disagreement}): a row was changed after it was written; the account shown is the replay's"
+                )
+            after = snapshot.position
+        else:
+            after = 0
+        _replay(state, _unique_fills(_rows(connection, path, after), seen, skipped), path, after)
     finally:
         connection.close()
     market: dict[str, MarketData] = {}
@@ -748,4 +920,28 @@ def read_account(path: str | Path) -> StoredAccount:
             if known is None or known.timestamp <= event.timestamp:
                 market[event.symbol] = event
     ledger.marks = {symbol: event.price for symbol, event in market.items()}
-    return StoredAccount(info, state, market, tuple(state.orders()), fills)
+    for problem in problems:
+        log.warning("%s", problem)
+    return StoredAccount(info, state, market, tuple(state.orders()), fills, tuple(problems))
+
+
+def _disagreement(ledger: Ledger, snapshot: LedgerSnapshot) -> str:
+    """How the ledger replayed from the changes differs from a snapshot of the same moment ("" when it does
+    not): cash, fees or a position's quantity."""
+    replayed = ledger.snapshot()
+    found = [
+        f"{name} {mine:,.2f} replayed, {theirs:,.2f} in the snapshot"
+        for name, mine, theirs in (
+            ("cash", replayed.cash, snapshot.cash),
+            ("fees", replayed.fees, snapshot.fees),
+        )
+        if not money_equal(mine, theirs)
+    ]
+    held = {h.symbol: h.quantity for h in replayed.holdings}
+    said = {h.symbol: h.quantity for h in snapshot.holdings}
+    for symbol in sorted(held.keys() | said.keys()):
+        if not qty_is_zero(held.get(symbol, 0.0) - said.get(symbol, 0.0)):
+            found.append(
+                f"{symbol} {held.get(symbol, 0.0):g} shares replayed, {said.get(symbol, 0.0):g} in the snapshot"
+            )
+    return ", ".join(found)

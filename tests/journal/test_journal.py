@@ -210,7 +210,7 @@ async def test_the_seed_is_randomness_not_identity_a_journal_reopens_with_any_se
 def test_a_row_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     path = _written(tmp_path)
     connection = sqlite3.connect(path)
-    connection.execute("UPDATE changes SET payload = '{\"fill\": 3}' WHERE seq = 2")
+    connection.execute("UPDATE changes SET payload = '{\"fill\": 3}', checksum = NULL WHERE seq = 2")  # as in v1
     connection.execute("DELETE FROM snapshots")
     connection.commit()
     connection.close()
@@ -250,10 +250,10 @@ def test_a_second_process_is_refused(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         digest = _digest(path)
-        with pytest.raises(JournalError, match=rf"in use by another process \(pid {holder.pid}\)"):
+        with pytest.raises(JournalError, match=rf"in use by process {holder.pid}, which is trading its account"):
             asyncio.run(_open_and_trade(path))
-        with pytest.raises(JournalError, match="in use"):
-            read_account(path)
+        with pytest.raises(JournalError, match=rf"in use by process {holder.pid}, which is trading its account"):
+            read_account(path)  # the holder's pid, never the reader's own
         _broker(path)  # building is fine (`broker-sim validate`); connecting is what is refused
         assert _digest(path) == digest
     finally:
