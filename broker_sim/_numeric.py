@@ -28,6 +28,6 @@ def money_covers(available: float, cost: float) -> bool:
     return available >= cost - MONEY_EPSILON
 
 
-def money_equal(first: float, second: float) -> bool:
-    """Whether two amounts of money are equal within `MONEY_EPSILON`."""
-    return abs(first - second) < MONEY_EPSILON
+def money_equal(a: float, b: float) -> bool:
+    """Whether two amounts of money are the same within `MONEY_EPSILON`."""
+    return -MONEY_EPSILON < a - b < MONEY_EPSILON

@@ -40,7 +40,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import math
 import os
 import random
 import sqlite3
@@ -413,7 +412,7 @@ def check_account(info: JournalInfo, account_id: str | None, initial_balance: fl
             f"journal {info.path} belongs to account {info.account_id}, not {account_id}: use another journal "
             f"file, or give account_id {info.account_id} (or none: a journal opened without one is its account)"
         )
-    if not math.isclose(info.initial_balance, initial_balance, rel_tol=1e-12, abs_tol=1e-9):
+    if not money_equal(info.initial_balance, initial_balance):
         raise JournalError(
             f"journal {info.path}: account {info.account_id} started with initial_balance "
             f"{info.initial_balance:g}, not {initial_balance:g}; set initial_balance: {info.initial_balance:g} "

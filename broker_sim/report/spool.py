@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
+from broker_sim._codegen import compile_function
 from broker_sim.models import Fill, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from broker_sim.report.workdir import Workdir
 
@@ -98,9 +99,8 @@ def _row_formatter(cls: type, columns: Sequence[str]) -> Callable[[Any], list[st
         times.append(index)
         cells.append(f"t{index}")
     lines.append(f"    return [{', '.join(cells)}]")
-    namespace: dict[str, Any] = {}
-    exec("def row(item):\n" + "\n".join(lines), namespace)
-    return namespace["row"]
+    source = "def row(item):\n" + "\n".join(lines) + "\n"
+    return compile_function(source, "row", {}, purpose=f"{cls.__name__} csv row")
 
 
 _FILL_ROW = _row_formatter(Fill, FILL_COLUMNS)
