@@ -14,6 +14,7 @@ Layout (schema version 2)::
     meta(key, value)                              schema_version, application, account_id, created_at, settings
     changes(seq, kind, time, payload, checksum)   one row per change, seq from 1; time is the broker clock's (s)
     snapshots(seq, time, payload, checksum)       the account after change `seq` and the latest market per symbol
+    owners(order_id, strategy)                    which strategy sent each order, for reports (`note_owner`)
 
 Each row carries a CRC-32 of its seq, kind (or nothing, for a snapshot), time and payload (`row_checksum`): a row
 changed after it was written (one digit of a fill price) is a `JournalError` naming it, or for a snapshot, a
@@ -211,9 +212,11 @@ _SNAPSHOTS_TABLE = (
 
 
 def _add_checksums(connection: sqlite3.Connection) -> None:
-    """Version 2: a checksum per change and per snapshot (NULL in the rows version 1 wrote)."""
+    """Version 2: a checksum per change and per snapshot (NULL in the rows version 1 wrote), and which strategy
+    each order is of (for reports)."""
     connection.execute("ALTER TABLE changes ADD COLUMN checksum INTEGER")
     connection.execute("ALTER TABLE snapshots ADD COLUMN checksum INTEGER")
+    connection.execute("CREATE TABLE owners (order_id TEXT PRIMARY KEY, strategy TEXT NOT NULL)")
 
 
 #: ``MIGRATIONS[v]`` turns a journal of schema version `v` into one of version ``v + 1``, inside the transaction
@@ -573,6 +576,8 @@ class Journal:
         self.snapshot_source: Callable[[], tuple[AccountSnapshot, Iterable[MarketData]]] | None = None
         #: Fills skipped during recovery because their execution id was already booked.
         self.duplicates_skipped = 0
+        #: Owners noted (`note_owner`) and not yet written: they go with the next snapshot.
+        self._owners: list[tuple[str, str]] = []
         self._connection = connection
         self._lock = lock
         self._insert = connection.cursor().execute
@@ -659,6 +664,12 @@ class Journal:
             raise JournalError(f"journal {self.path}: change #{position} could not be written: {exc}") from None
         self._position = position
 
+    def note_owner(self, order_id: str, strategy: str) -> None:
+        """Remember that strategy `strategy` sent order `order_id`, for the account's reports (`broker-sim account
+        --export`, a resumed run's report). Written with the next snapshot, not per order: a session that dies
+        outright loses the attribution of orders since the last snapshot, never money."""
+        self._owners.append((order_id, strategy))
+
     def snapshot(self) -> None:
         """Write a snapshot of the account now (also done every `snapshot_every` changes and on `close`)."""
         if self.snapshot_source is not None:
@@ -682,7 +693,9 @@ class Journal:
                 "DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
                 (_SNAPSHOTS_KEPT,),
             )
+            connection.executemany("INSERT OR REPLACE INTO owners (order_id, strategy) VALUES (?, ?)", self._owners)
             connection.execute("COMMIT")
+            self._owners.clear()
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:
             if connection.in_transaction:
@@ -700,12 +713,22 @@ class Journal:
         try:
             if self.snapshot_source is not None:
                 self._write_snapshot()
+            if self._owners:
+                self._connection.executemany(
+                    "INSERT OR REPLACE INTO owners (order_id, strategy) VALUES (?, ?)", self._owners
+                )
+                self._owners.clear()
             self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._connection.close()
             self._lock.release()
 
     # -- reading --------------------------------------------------------------------------------------------
+
+    def stored_account(self) -> StoredAccount:
+        """The whole account as this journal holds it, every change replayed (a resumed run's report covers
+        the earlier sessions with it); the writer's own `read_account`."""
+        return _stored_account(self._connection, self.path, attrs.evolve(self.info, changes=self._position))
 
     def latest_snapshot(self) -> JournalSnapshot | None:
         """The latest snapshot that can be read (a newer one that cannot is logged and skipped), or None."""
@@ -868,6 +891,12 @@ class StoredAccount:
     fills: tuple[Fill, ...]
     #: What did not add up while reading it (the changes and the latest snapshot disagree), one line each.
     problems: tuple[str, ...] = ()
+    #: Which strategy sent each order, by order id, as far as the journal knows (`Journal.note_owner`).
+    owners: dict[str, str] = attrs.field(factory=dict)
+
+    def strategy_of(self, order_id: str) -> str:
+        """The strategy that sent the order (``""``: none known)."""
+        return self.owners.get(order_id, "")
 
 
 def read_account(path: str | Path) -> StoredAccount:
@@ -877,38 +906,44 @@ def read_account(path: str | Path) -> StoredAccount:
     info = read_info(path)
     connection = _read_only(path)
     try:
-        snapshot = _latest_snapshot(connection, path)
-        settings = info.settings
-        ledger = Ledger(
-            info.initial_balance,
-            allow_short=bool(settings.get("allow_short", False)),
-            short_margin=float(settings.get("short_margin", DEFAULT_SHORT_MARGIN)),
-            margin_multiplier=(
-                float(settings.get("margin_multiplier", DEFAULT_MARGIN_MULTIPLIER))
-                if settings.get("account") == "margin"
-                else None
-            ),
-            maintenance_long=float(settings.get("maintenance_margin_long", DEFAULT_MAINTENANCE_LONG)),
-            maintenance_short=float(settings.get("maintenance_margin_short", DEFAULT_MAINTENANCE_SHORT)),
-        )
-        state = AccountState(ledger, lambda event: None)
-        skipped = [0]
-        seen: set[str] = set()
-        problems: list[str] = []
-        if snapshot is not None and snapshot.position <= info.changes:
-            _replay(state, _unique_fills(_rows(connection, path, 0, snapshot.position), seen, skipped), path, 0)
-            disagreement = _disagreement(ledger, snapshot.account.ledger)
-            if disagreement:
-                problems.append(
-                    f"journal {path}: its changes and its snapshot at change #{snapshot.position} disagree "
-                    f"({disagreement}): a row was changed after it was written; the account shown is the replay's"
-                )
-            after = snapshot.position
-        else:
-            after = 0
-        _replay(state, _unique_fills(_rows(connection, path, after), seen, skipped), path, after)
+        return _stored_account(connection, path, info)
     finally:
         connection.close()
+
+
+def _stored_account(connection: sqlite3.Connection, path: Path, info: JournalInfo) -> StoredAccount:
+    """The whole account in the journal `connection` reads, every change replayed (see `read_account`)."""
+    snapshot = _latest_snapshot(connection, path)
+    settings = info.settings
+    ledger = Ledger(
+        info.initial_balance,
+        allow_short=bool(settings.get("allow_short", False)),
+        short_margin=float(settings.get("short_margin", DEFAULT_SHORT_MARGIN)),
+        margin_multiplier=(
+            float(settings.get("margin_multiplier", DEFAULT_MARGIN_MULTIPLIER))
+            if settings.get("account") == "margin"
+            else None
+        ),
+        maintenance_long=float(settings.get("maintenance_margin_long", DEFAULT_MAINTENANCE_LONG)),
+        maintenance_short=float(settings.get("maintenance_margin_short", DEFAULT_MAINTENANCE_SHORT)),
+    )
+    state = AccountState(ledger, lambda event: None)
+    skipped = [0]
+    seen: set[str] = set()
+    problems: list[str] = []
+    if snapshot is not None and snapshot.position <= info.changes:
+        _replay(state, _unique_fills(_rows(connection, path, 0, snapshot.position), seen, skipped), path, 0)
+        disagreement = _disagreement(ledger, snapshot.account.ledger)
+        if disagreement:
+            problems.append(
+                f"journal {path}: its changes and its snapshot at change #{snapshot.position} disagree "
+                f"({disagreement}): a row was changed after it was written; the account shown is the replay's"
+            )
+        after = snapshot.position
+    else:
+        after = 0
+    _replay(state, _unique_fills(_rows(connection, path, after), seen, skipped), path, after)
+    owners = _owners(connection)
     market: dict[str, MarketData] = {}
     fills = tuple(state.fills)
     for fill in fills:
@@ -921,7 +956,15 @@ def read_account(path: str | Path) -> StoredAccount:
     ledger.marks = {symbol: event.price for symbol, event in market.items()}
     for problem in problems:
         log.warning("%s", problem)
-    return StoredAccount(info, state, market, tuple(state.orders()), fills, tuple(problems))
+    return StoredAccount(info, state, market, tuple(state.orders()), fills, tuple(problems), owners)
+
+
+def _owners(connection: sqlite3.Connection) -> dict[str, str]:
+    """The owners table (empty in a journal of version 1, or when it cannot be read: attribution only)."""
+    try:
+        return dict(connection.execute("SELECT order_id, strategy FROM owners").fetchall())
+    except sqlite3.DatabaseError:
+        return {}
 
 
 def _disagreement(ledger: Ledger, snapshot: LedgerSnapshot) -> str:

@@ -26,6 +26,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import CoroutineType
 from typing import Any
@@ -41,6 +42,7 @@ from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade, unchecked_fill
 from broker_sim.plugins import build_registry
+from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES, write_report
 from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
 from broker_sim.report.spool import Spool
@@ -253,6 +255,8 @@ class _Run:
         self.outcomes = OrderOutcomes()
         self.stop = StopSignals()
         self.live_task: asyncio.Future[None] | None = None
+        #: With a journal: remembers which strategy sent each order that ended (`Journal.note_owner`).
+        self.note_owner: Callable[[str, str], None] | None = None
 
     # -- wiring ---------------------------------------------------------------------------------------------
 
@@ -334,6 +338,8 @@ class _Run:
             if event.order.status.is_final:
                 self.orders.append(event.order)
                 self.outcomes.add(event.order)
+                if self.note_owner is not None:
+                    self.note_owner(event.order.id, self.owners(event.order))
         except Exception as exc:
             if not isinstance(self.failure, RecordingError):
                 self.failure = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
@@ -456,6 +462,7 @@ class _Run:
                         known = await broker.list_orders("all")
                         for _, view in strategies:
                             view.continue_numbering(known)
+                        self._resume_records(broker)
                     if self.watch is not None:
                         self.watch(broker)
                     for strategy, _ in strategies:
@@ -480,6 +487,31 @@ class _Run:
             stopped = exc
         return await self._finish(broker, clock, target, stopped)
 
+    def _resume_records(self, broker: Broker) -> None:
+        """A journaled account: the run's records start with what the account did in earlier sessions (its fills,
+        its ended orders, the equity after each fill, each with the strategy its journal remembers), so the
+        report covers the account, not only this session; and the orders that end from now on are noted."""
+        journal = getattr(broker, "journal", None)
+        if journal is None:
+            return
+        self.note_owner = journal.note_owner
+        stored = journal.stored_account()
+        if not stored.fills and not stored.orders:
+            return
+        self.owners.known.update(stored.owners)
+        for fill in stored.fills:
+            fill = attrs.evolve(fill, strategy=stored.strategy_of(fill.order_id))
+            self.fills.append(fill)
+            self.tally.add(fill)
+        for order in stored.orders:
+            if order.status.is_final:
+                self.orders.append(order)
+                self.outcomes.add(order)
+        created = datetime.fromisoformat(stored.info.created_at) if stored.info.created_at else None
+        earlier = equity_from_fills(stored.fills, stored.info.initial_balance, created)
+        self.equity[:0] = earlier
+        self.prices[:0] = [{} for _ in earlier]
+
     async def _finish(
         self,
         broker: Broker,
@@ -494,6 +526,8 @@ class _Run:
         for order in await _open_orders(broker):
             self.orders.append(order)  # still working at the end: recorded as they stand
             self.outcomes.add(order)
+            if self.note_owner is not None:
+                self.note_owner(order.id, self.owners(order))
         equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
         # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
         initial = account.initial_balance if account.initial_balance is not None else equity[0].equity

@@ -143,6 +143,8 @@ class OrderOwners:
 
     def __init__(self, views: Iterable[StrategyBroker] = ()) -> None:
         self.views = list(views)
+        #: Owners known already, by order id (an account's journal remembers them across sessions).
+        self.known: dict[str, str] = {}
         #: Owners of orders with legs, by order id: a leg's client order id is the venue's, not the strategy's.
         self._parents: dict[str, str] = {}
         #: The last order asked about and its owner: its fill and its final status are asked in a row.
@@ -157,6 +159,9 @@ class OrderOwners:
         return owner
 
     def _owner(self, order: Order) -> str:
+        known = self.known.get(order.id)
+        if known is not None:
+            return known
         for view in self.views:
             if view.owns(order):
                 if order.legs:

@@ -12,11 +12,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+import attrs
+
 from broker_sim.journal import StoredAccount
 from broker_sim.ledger import Ledger
 from broker_sim.models import Fill
 from broker_sim.report.files import write_report
 from broker_sim.report.metrics import EquitySample, OrderOutcomes, TradeTally, metrics_from
+from broker_sim.report.spool import Spool
 
 __all__ = ["equity_from_fills", "export_account"]
 
@@ -43,10 +46,15 @@ def equity_from_fills(
 
 def export_account(stored: StoredAccount, out_dir: str | Path) -> Path:
     """Write the account's report (summary.json, trades.csv, orders.csv, equity.csv, equity.png, report.html) into
-    `out_dir`, as a simulation's; returns the folder."""
+    `out_dir`, as a simulation's, each fill and order with the strategy the journal remembers; returns the
+    folder."""
     info = stored.info
     created = datetime.fromisoformat(info.created_at) if info.created_at else None
-    equity = equity_from_fills(stored.fills, info.initial_balance, created)
+    fills = [attrs.evolve(fill, strategy=stored.strategy_of(fill.order_id)) for fill in stored.fills]
+    orders = Spool.of_orders(lambda order: stored.strategy_of(order.id))
+    for order in stored.orders:
+        orders.append(order)
+    equity = equity_from_fills(fills, info.initial_balance, created)
     account = stored.state.ledger.account()
     last = (
         max(
@@ -64,7 +72,7 @@ def export_account(stored: StoredAccount, out_dir: str | Path) -> Path:
         else:
             equity.append(final)
     tally = TradeTally()
-    for fill in stored.fills:
+    for fill in fills:
         tally.add(fill)
     outcomes = OrderOutcomes()
     for order in stored.orders:
@@ -78,8 +86,8 @@ def export_account(stored: StoredAccount, out_dir: str | Path) -> Path:
         target,
         metrics=metrics,
         equity=equity,
-        fills=stored.fills,
-        orders=stored.orders,
+        fills=fills,
+        orders=orders,
         title=f"paper account {info.account_id}",
         tally=tally,
     )

@@ -131,6 +131,8 @@ class ServeRun(_Run):
                         known = await broker.list_orders("all")
                         for _, view in strategies:
                             view.continue_numbering(known)
+                        self._resume_records(broker)
+                        served.recall()
                     server_task = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
                     await _started(server, server_task)
                     self.served, self.port = served, listener.getsockname()[1]

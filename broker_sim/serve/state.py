@@ -35,6 +35,13 @@ class Served:
         broker.add_listener(self._on_event)
         self.hubs: list[Any] = []
 
+    def recall(self) -> None:
+        """Put the fills a journaled account recovered (earlier sessions') first among the activities, each with
+        its order as it stands now (the order right after the fill is not kept)."""
+        orders = {order.id: order for order in self.broker.state.orders()}
+        earlier = [(fill, orders[fill.order_id]) for fill in self.broker.fills if fill.order_id in orders]
+        self.activities.extendleft(reversed(earlier))
+
     def _on_event(self, event: OrderEvent) -> None:
         if event.fill is not None:
             self.activities.append((event.fill, event.order))

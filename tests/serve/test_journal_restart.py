@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
@@ -69,7 +70,7 @@ async def test_a_served_account_survives_a_restart(tmp_path: Path) -> None:
     assert first_run and seen
 
     began = time.monotonic()
-    async with serving(tmp_path, speed=SPEED, overrides=journal) as again:
+    async with serving(tmp_path, speed=SPEED, overrides=journal, report=True) as again:
         started = again.broker.clock.time()
         elapsed = time.monotonic() - began  # the paced clock runs on meanwhile, however loaded the machine is
         assert started >= min(s.timestamp() for s in seen.values())
@@ -77,9 +78,15 @@ async def test_a_served_account_survives_a_restart(tmp_path: Path) -> None:
         assert await state(again) == before
         working = await again.broker.get_order(str(resting.id))
         assert working.status.value == "new" and working.limit_price == pytest.approx(1.25)
+        headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        async with httpx.AsyncClient(base_url=again.url, headers=headers) as client:
+            activities = (await client.get("/v2/account/activities")).json()
+        assert [(a["order_id"], a["qty"]) for a in activities] == [(str(bought.id), "10")]  # the first session's
         await again.broker.clock.sleep(180)  # the replay goes on: three more minutes of bars
         again_bars = await bars(again)
     assert again_bars, "the restarted replay delivered no bars"
+    trades = (tmp_path / "report" / "trades.csv").read_text()
+    assert str(bought.id) in trades  # the report covers the account, the session before the restart included
     last_served = {symbol: max(stamp for s, stamp in first_run if s == symbol) for symbol, _ in first_run}
     for symbol, stamp in again_bars:  # bars are served by their start: each after the last served before
         assert stamp > last_served[symbol], f"{symbol} bar at {stamp} delivered again after the restart"
