@@ -23,6 +23,7 @@ import cattrs
 import yaml
 from cattrs.gen import make_dict_structure_fn, override
 
+from broker_sim._text import encodable, unencodable_at
 from broker_sim.errors import ConfigError, did_you_mean
 
 __all__ = [
@@ -89,9 +90,19 @@ class SourceLines:
                 f"{self.name}: the config expands to more than {MAX_CONFIG_NODES:,} values "
                 f"(nested aliases?); near line {node.start_mark.line + 1}"
             )
+        if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str) and not encodable(node.value):
+            raise _located(
+                self.name,
+                node.start_mark.line + 1,
+                path,
+                "not valid text: a lone surrogate (an escape such as "
+                "\\udc00 that is not a character), which UTF-8 cannot encode",
+            )
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 child = (*path, str(key.value))
+                if isinstance(key.value, str) and not encodable(key.value):
+                    raise _located(self.name, key.start_mark.line + 1, path, f"key {key.value!r} is not valid text")
                 self.lines.setdefault(child, key.start_mark.line + 1)
                 self._walk(value, child)
         elif isinstance(node, yaml.SequenceNode):
@@ -518,6 +529,15 @@ def _parse(
     data = _substitute(data, (), source, os.environ if env is None else env)
     if overrides:
         data = apply_overrides(data, overrides)
+    place = unencodable_at(data)  # a ${VAR} or --set value (the environment and argv carry undecodable bytes so)
+    if place is not None:
+        raise source.error(
+            tuple(
+                int(part) if part.isdigit() else part for part in place.replace("[", ".").replace("]", "").split(".")
+            ),
+            "not valid text: a lone surrogate (an escape such as \\udc00, or bytes that are not UTF-8), which "
+            "UTF-8 cannot encode",
+        )
     _expand_names(data)
     try:
         config = _CONVERTER.structure(data, Config)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from broker_sim._codegen import compile_function, plain_fields
+from broker_sim._text import encodable
 from broker_sim.errors import InvalidMarketData, InvalidOrder
 
 __all__ = [
@@ -311,8 +312,8 @@ class OrderRequest:
 
     def __attrs_post_init__(self) -> None:
         symbol = self.symbol
-        if symbol.__class__ is not str or not symbol or symbol.isspace():
-            raise InvalidOrder(f"symbol must be a non-empty string, got {symbol!r}")
+        if symbol.__class__ is not str or not symbol or symbol.isspace() or not encodable(symbol):
+            raise InvalidOrder(f"symbol must be a non-empty string of valid text (UTF-8), got {symbol!r}")
         quantity = self.quantity
         if quantity.__class__ is not float or not 0 < quantity < math.inf:  # the common case, checked fast
             if quantity.__class__ is int and 0 < quantity < _EXACT_INTEGERS:
@@ -344,11 +345,14 @@ class OrderRequest:
             self._check_type()
         client_order_id = self.client_order_id
         if client_order_id is not None and (
-            client_order_id.__class__ is not str or not client_order_id or len(client_order_id) > MAX_CLIENT_ORDER_ID
+            client_order_id.__class__ is not str
+            or not client_order_id
+            or len(client_order_id) > MAX_CLIENT_ORDER_ID
+            or not encodable(client_order_id)
         ):
             raise InvalidOrder(
-                f"client_order_id must be a non-empty string of at most {MAX_CLIENT_ORDER_ID} characters, "
-                f"got {client_order_id!r}"
+                f"client_order_id must be a non-empty string of valid text (UTF-8) of at most {MAX_CLIENT_ORDER_ID} "
+                f"characters, got {client_order_id!r}"
             )
         if self.order_class.__class__ is not OrderClass:
             object.__setattr__(self, "order_class", _to_order_class(self.order_class))

@@ -172,3 +172,27 @@ strategies: [{name: noisy, class: "tests.test_hostile_input:NoisyOnOrders"}]
     with pytest.raises(StrategyError, match=r"strategy noisy: handler NoisyOnOrders\.on_order_event failed on "
                        r"pending_new of order .* \(X\) at .*: KeyError: 'missing'"):  # fmt: skip
         run_simulation(parse_config(text, base_dir=tmp_path))
+
+
+def test_a_lone_surrogate_in_a_config_is_refused_naming_the_key_and_line() -> None:
+    with pytest.raises(ConfigError, match=r"<config>:4: report\.title: not valid text: a lone surrogate"):
+        parse_text(BASE + 'report: {title: "a\\udc00"}\n')
+
+
+def test_a_lone_surrogate_from_the_environment_or_set_is_refused() -> None:
+    text = BASE + "report:\n  title: ${TITLE}\n"
+    with pytest.raises(ConfigError, match=r"report\.title: not valid text"):
+        parse_text(text, env={"TITLE": "caf\udce9"})  # what os.environ holds for the bytes caf\xe9
+    with pytest.raises(ConfigError, match=r"strategy\.params\.quantity: not valid text"):
+        parse_text(BASE, overrides={"strategy.params.quantity": "\udc00"})
+
+
+async def test_a_lone_surrogate_at_the_order_door_is_refused_and_changes_nothing() -> None:
+    from broker_sim import InvalidOrder, OrderRequest, PaperBroker
+
+    async with PaperBroker(100_000, latency="none", session="always") as broker:
+        for fields in ({"client_order_id": "\udc00zz"}, {"symbol": "AA\udc00"}):
+            request = {"symbol": "AAPL", "side": "buy", "quantity": 1, **fields}
+            with pytest.raises(InvalidOrder, match=r"must be a non-empty string of valid text \(UTF-8\)"):
+                await broker.submit_order(OrderRequest(**request))  # type: ignore[arg-type]
+        assert await broker.list_orders("all") == []

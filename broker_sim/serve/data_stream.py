@@ -20,6 +20,7 @@ import msgpack
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from broker_sim._text import unencodable_at
 from broker_sim.models import Bar, MarketData, Quote
 
 from .market_data import bar_json, quote_json, trade_json
@@ -181,7 +182,8 @@ def _decode(message: Mapping[str, Any]) -> dict[str, Any]:
         except Exception:  # not msgpack: maybe JSON in a binary frame
             with contextlib.suppress(ValueError, UnicodeDecodeError):
                 parsed = json.loads(data)
-    return parsed if isinstance(parsed, dict) else {}
+    # A message with a string that is not valid text (a lone surrogate) is answered as an invalid one.
+    return parsed if isinstance(parsed, dict) and unencodable_at(parsed) is None else {}
 
 
 async def _serve(websocket: WebSocket) -> None:

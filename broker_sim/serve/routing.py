@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from broker_sim._text import unencodable_at
 from broker_sim.errors import BrokerError
 
 from .errors import ApiError
@@ -46,12 +47,20 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def read_json(request: Request) -> Any:
-    """The request's JSON body; 400 as Alpaca answers when it is not JSON."""
+    """The request's JSON body; 400 as Alpaca answers when it is not JSON, 422 naming the field when a string
+    in it is not valid text (a lone surrogate: it would break every later answer that holds it)."""
     raw = await request.body()
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, 40010000, "request body format is invalid: not JSON") from None
+    place = unencodable_at(body)
+    if place is not None:
+        raise ApiError.invalid(
+            f"{place or 'the body'} is not valid text: it holds a lone surrogate (an escape such as \\udc00 that "
+            "is not a character), which UTF-8 cannot encode"
+        )
+    return body
 
 
 def resource(path: str, handlers: Mapping[str, Handler]) -> Route:

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from broker_sim._text import unencodable_at
 from broker_sim.models import OrderEvent
 
 from .settings import ServeSettings
@@ -159,7 +160,8 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return {}
-    return parsed if isinstance(parsed, dict) else {}
+    # A message with a string that is not valid text (a lone surrogate) is answered as an invalid one.
+    return parsed if isinstance(parsed, dict) and unencodable_at(parsed) is None else {}
 
 
 def routes() -> list[WebSocketRoute]:
