@@ -25,6 +25,7 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from broker_sim._text import encodable, unencodable_at
 from broker_sim.errors import ConfigError, did_you_mean
+from broker_sim.redact import HIDDEN, is_key_id, is_secret
 
 __all__ = [
     "MODEL_KINDS",
@@ -129,7 +130,13 @@ class SourceLines:
 def _located(name: str, line: int | None, path: KeyPath, message: str) -> ConfigError:
     where = f"{name}:{line}" if line is not None else name
     key = _dotted(path)
+    if path and (is_secret(path[-1]) or is_key_id(path[-1])):
+        message = _GOT.sub(f"got a value ({HIDDEN}: a secret)", message)  # never echo a secret's value
     return ConfigError(f"{where}: {key + ': ' if key else ''}{message}")
+
+
+#: The "got <value>" part of a message, up to where it ends (`_located` hides it for a secret's key).
+_GOT = re.compile(r"got .*?(?=(; |$))")
 
 
 def _dotted(path: KeyPath) -> str:

@@ -42,6 +42,7 @@ from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade, unchecked_fill
 from broker_sim.plugins import build_registry
+from broker_sim.redact import redacted_yaml
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES, write_report
 from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
@@ -670,7 +671,7 @@ class _Run:
             fills=self.fills,
             orders=self.orders,
             title=title,
-            config_text=self.config.text,
+            config_text=redacted_yaml(self.config.text),  # the config as run, its secrets hidden
             tally=self.tally,
             complete=reason is None,
             reason=reason,

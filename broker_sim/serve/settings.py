@@ -14,6 +14,7 @@ import attrs
 
 from broker_sim.config import Config
 from broker_sim.errors import ConfigError
+from broker_sim.redact import HIDDEN, shown
 
 from .clock import MAX_SPEED
 
@@ -60,8 +61,8 @@ class ServeSettings:
     starts when the first client subscribes to the data stream, so a bot sees every bar from the first.
     """
 
-    key_id: str
-    secret_key: str
+    key_id: str = attrs.field(repr=lambda value: str(shown("key_id", value)))
+    secret_key: str = attrs.field(repr=lambda value: HIDDEN)
     host: str = "127.0.0.1"
     port: int = 8000
     speed: float = DEFAULT_SPEED

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from broker_sim.errors import ConfigError
+from broker_sim.redact import shown
 
 __all__ = ["LIVE_URL", "PAPER_URL", "AlpacaSettings"]
 
@@ -23,7 +24,7 @@ class AlpacaSettings:
     """The resolved connection settings (build with `resolve`). `stream_url` is the trade_updates websocket."""
 
     base_url: str
-    key_id: str
+    key_id: str = attrs.field(repr=lambda value: str(shown("key_id", value)))
     secret_key: str = attrs.field(repr=False)
     stream_url: str
     live: bool
@@ -79,7 +80,7 @@ def _text(name: str, value: object) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ConfigError(f"broker.{name} must be a string, got {value!r}")
+        raise ConfigError(f"broker.{name} must be a string, got {shown(name, value)!r}")
     return value
 
 
