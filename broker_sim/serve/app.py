@@ -149,6 +149,10 @@ def create_app(served: Served) -> Any:
         ],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
+    # Starlette answers a path with a trailing slash by a 307 to the path without it, and clients follow a 307
+    # with the same method: `DELETE /v2/orders/{id}` with an empty id would cancel every order. Alpaca answers
+    # such a path 404, and so does this server: no redirect, for any method.
+    app.router.redirect_slashes = False
     app.state.served = served
     app.state.trade_updates = stream.TradeUpdates(served)
     app.state.data_streams = data_stream.DataStreams(served)

@@ -167,3 +167,23 @@ async def test_past_the_request_rate_the_answer_is_429_with_retry_after(tmp_path
         limited = await http.get("/v2/clock")
         error(limited, 429, 42910000, "rate limit exceeded")
         assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_an_empty_id_is_a_404_never_a_redirect_to_the_collection(server: Server, http: httpx.AsyncClient) -> None:
+    """A plain-`requests` bot with an empty id (`DELETE /v2/orders/`) followed a 307 to `DELETE /v2/orders`,
+    cancelling every order; every path with a trailing slash is a 404 now, nothing cancelled or sold."""
+    import requests
+
+    bought = (await http.post("/v2/orders", json={"symbol": "AAPL", "qty": "2", "side": "buy", "type": "market",
+                                                   "time_in_force": "day"})).json()  # fmt: skip
+    await server.broker.wait_for(bought["id"], "filled", timeout=60)
+    resting = (await http.post("/v2/orders", json={"symbol": "MSFT", "qty": "1", "side": "buy", "type": "limit",
+                                                    "limit_price": "1", "time_in_force": "gtc"})).json()  # fmt: skip
+    await server.broker.wait_for(resting["id"], "new", timeout=60)
+    for method, path in (("DELETE", "/v2/orders/"), ("DELETE", "/v2/positions/"), ("GET", "/v2/orders/")):
+        answer = await asyncio.to_thread(requests.request, method, server.url + path, headers=HEADERS, timeout=30)
+        assert answer.status_code == 404 and not answer.history, (method, path, answer.history)
+        assert answer.json() == {"code": 40410000, "message": "endpoint not found"}
+    assert (await server.broker.get_order(resting["id"])).status.value == "new"
+    position = await server.broker.get_position("AAPL")
+    assert position is not None and position.quantity == 2
