@@ -3,12 +3,15 @@ PaperBroker used on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker_sim import Bar, ConfigError, PaperBroker, run_simulation
 from broker_sim.errors import InvalidMarketData
@@ -128,3 +131,24 @@ def test_a_configured_benchmark_symbol_is_bought_and_held(tmp_path: Path) -> Non
     nvda = result.fills_df().query("symbol == 'NVDA'")
     assert not nvda.empty  # the trend strategy trades NVDA, so the benchmark follows a traded symbol
     assert "buy and hold NVDA" in (tmp_path / "r" / "report.html").read_text()
+
+
+@settings(max_examples=60, deadline=None)
+@given(advances=st.lists(st.floats(min_value=0.0, max_value=3600.0, allow_nan=False), min_size=1, max_size=8))
+def test_a_bar_stamped_with_the_brokers_own_now_is_never_older_than_its_clock(advances: list[float]) -> None:
+    """The clock keeps float seconds and `now()` rounds them to the microsecond: a notebook that stamps its bars
+    with `broker.clock.now()` after any advance (0.73... s) is never refused."""
+
+    async def drive() -> None:
+        broker = PaperBroker(latency="none", session="always")
+        start = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+        await broker.update_market(Bar("AAPL", start, 190.0, 190.5, 189.5, 190.2, 1000))
+        await broker.buy("AAPL", 1)
+        for seconds in advances:
+            await broker.clock.advance(seconds)
+            await broker.update_market(Bar("AAPL", broker.clock.now(), 190.0, 190.5, 189.5, 190.2, 1000))
+        older = broker.clock.now() - timedelta(microseconds=1)
+        with pytest.raises(InvalidMarketData, match="is older than the broker's clock"):
+            await broker.update_market(Bar("AAPL", older, 190.0, 190.5, 189.5, 190.2, 1000))
+
+    asyncio.run(drive())

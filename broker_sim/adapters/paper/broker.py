@@ -400,14 +400,17 @@ class PaperBroker(Broker):
 
     def _update_own_clock(self, event: MarketData) -> None:
         """`update_market_nowait` for a broker on its own clock: the first market data before any order sets the
-        clock to its time; data older than the clock afterwards raises `InvalidMarketData`, changing nothing."""
+        clock to its time; data older than the clock afterwards raises `InvalidMarketData`, changing nothing.
+
+        "Older" compares datetimes, microseconds both, as the public API gives time: the clock keeps float
+        seconds, and a bar stamped with ``broker.clock.now()`` (rounded to the microsecond) must never count as
+        older than the clock it was read from."""
         clock = self.clock
         moment = getattr(event, "timestamp", None)
         if isinstance(clock, SimulatedClock) and isinstance(moment, datetime):
-            when = moment.timestamp()
             if not self._market and not self.ids.issued and clock.next_timer() is None:
-                clock.start_at(when)
-            elif when < clock.time():
+                clock.start_at(moment.timestamp())
+            elif moment < clock.now():
                 raise InvalidMarketData(
                     f"{type(event).__name__} for {event.symbol} at {moment.isoformat()} is older than the broker's "
                     f"clock ({clock.now().isoformat()}); give market data in time order, or a clock "
