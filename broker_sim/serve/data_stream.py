@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgpack
@@ -25,7 +25,7 @@ from broker_sim.models import Bar, MarketData, Quote
 
 from .market_data import bar_json, quote_json, trade_json
 from .state import Served
-from .stream import check_keys
+from .stream import check_keys, drop_slow, receive_before
 
 __all__ = ["DataStreams", "routes"]
 
@@ -44,6 +44,8 @@ class _Client:
         self.packed = packed
         self.channels: dict[str, set[str]] = {channel: set() for channel in CHANNELS}
         self.queue: asyncio.Queue[MarketData] = asyncio.Queue()
+        #: Called when the client leaves too many events unread (it is dropped).
+        self.on_slow: Callable[[], None] = lambda: None
 
     def wants(self, event: MarketData) -> bool:
         channel = "bars" if event.__class__ is Bar else "quotes" if event.__class__ is Quote else "trades"
@@ -56,15 +58,24 @@ class DataStreams:
 
     def __init__(self, served: Served) -> None:
         self._clients: set[_Client] = set()
+        self._max_unsent = served.settings.max_unsent
         self._sent = asyncio.Event()
         #: Set when a client first subscribes (a replay told to wait for its client starts then).
         self.subscribed = asyncio.Event()
         served.market.listeners.append(self._publish)
 
     def _publish(self, event: MarketData) -> None:
+        slow = []
         for client in self._clients:
             if client.wants(event):
                 client.queue.put_nowait(event)
+                if client.queue.qsize() > self._max_unsent:
+                    slow.append(client)
+        for client in slow:  # a client that never reads is dropped, not fed without bound
+            self._clients.discard(client)
+            while not client.queue.empty():
+                client.queue.get_nowait()
+            client.on_slow()
 
     def backlog(self) -> int:
         """The most events any client has yet to be sent."""
@@ -83,11 +94,20 @@ class DataStreams:
         client = _Client(packed)
         await websocket.accept()
         sender: asyncio.Task[None] | None = None
+        settings = served.settings
+        client.on_slow = lambda: drop_slow(websocket, sender, settings.max_unsent)
+        deadline = asyncio.get_running_loop().time() + settings.auth_timeout
         try:
             await _send(websocket, packed, [{"T": "success", "msg": "connected"}])
             authorized = False
             while True:
-                message = _decode(await websocket.receive())
+                try:
+                    raw = await receive_before(websocket, None if authorized else deadline)
+                except TimeoutError:  # Alpaca's error 404
+                    await _send(websocket, packed, [{"T": "error", "code": 404, "msg": "auth timeout"}])
+                    await websocket.close(code=1008, reason="auth timeout")
+                    return
+                message = _decode(raw)
                 action = message.get("action")
                 if action == "auth":
                     if not check_keys(served.settings, message.get("key"), message.get("secret")):
@@ -100,9 +120,9 @@ class DataStreams:
                     if not authorized:
                         await _send(websocket, packed, [{"T": "error", "code": 401, "msg": "not authenticated"}])
                         continue
-                    error = _change(client, message, subscribe=action == "subscribe")
+                    error = _change(client, message, subscribe=action == "subscribe", limit=settings.max_symbols)
                     if error is not None:
-                        await _send(websocket, packed, [{"T": "error", "code": 400, "msg": error}])
+                        await _send(websocket, packed, [{"T": "error", "code": error[0], "msg": error[1]}])
                         continue
                     if sender is None:
                         self._clients.add(client)
@@ -141,16 +161,21 @@ def _message(event: MarketData, packed: bool) -> dict[str, Any]:
     return {"T": kind, "S": event.symbol, **body}
 
 
-def _change(client: _Client, message: Mapping[str, Any], *, subscribe: bool) -> str | None:
-    """Apply a (un)subscribe message to `client`; the error text if it is malformed (then nothing changes)."""
+def _change(client: _Client, message: Mapping[str, Any], *, subscribe: bool, limit: int) -> tuple[int, str] | None:
+    """Apply a (un)subscribe message to `client`; Alpaca's error code and text if it is malformed (400) or would
+    take the client past `limit` symbols over its channels (405), then nothing changes."""
     changes: dict[str, list[str]] = {}
     for channel in CHANNELS:
         symbols = message.get(channel)
         if symbols is None:
             continue
         if not isinstance(symbols, list) or not all(isinstance(s, str) and s for s in symbols):
-            return f"{channel} must be a list of symbols"
+            return 400, f"{channel} must be a list of symbols"
         changes[channel] = symbols
+    if subscribe:
+        held = sum(len(client.channels[c] | set(changes.get(c, ()))) for c in CHANNELS)
+        if held > limit:
+            return 405, "symbol limit exceeded"
     for channel, symbols in changes.items():
         if subscribe:
             client.channels[channel].update(symbols)

@@ -118,7 +118,14 @@ class ServeRun(_Run):
         if owners:
             broker.add_listener(self.pending.append)
         server = _Server(
-            uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio", access_log=False)
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                lifespan="off",
+                ws="websockets-sansio",
+                access_log=False,
+                ws_max_size=self.settings.max_body_bytes,  # a websocket frame is bounded as a body is, auth or not
+            )
         )
         stopped: BaseException | None = None
         signals = self.stop = StopSignals(self.shutdown)

@@ -35,7 +35,16 @@ _KEYS = (
     "exchange",
     "account",
     "wait_for_client",
+    "auth_timeout",
+    "max_unsent",
+    "max_symbols",
 )
+#: Seconds a stream client has to authenticate before it is disconnected (Alpaca's: 10).
+DEFAULT_AUTH_TIMEOUT_S = 10.0
+#: Messages a stream client may leave unread before it is dropped as a slow client.
+DEFAULT_MAX_UNSENT = 10_000
+#: Symbols one data-stream client may subscribe to, over every channel.
+DEFAULT_MAX_SYMBOLS = 10_000
 
 
 def parse_speed(value: object) -> float:
@@ -57,7 +66,9 @@ class ServeSettings:
     """What `broker-sim serve` needs besides the run's config.
 
     `rate_limit` is requests per minute per key (None: unlimited; Alpaca's own is 200); `exchange` is the
-    exchange reported for assets and positions; `account` the account number. With `wait_for_client` the replay
+    exchange reported for assets and positions; `account` the account number. `auth_timeout`, `max_unsent` and
+    `max_symbols` bound what a websocket client may hold (frames are bounded by `max_body_bytes`, as bodies are).
+    With `wait_for_client` the replay
     starts when the first client subscribes to the data stream, so a bot sees every bar from the first.
     """
 
@@ -71,6 +82,12 @@ class ServeSettings:
     exchange: str = "NASDAQ"
     account: str = "PA-BROKER-SIM"
     wait_for_client: bool = False
+    #: Seconds a stream client has to authenticate (then it is closed, 1008 "auth timeout").
+    auth_timeout: float = DEFAULT_AUTH_TIMEOUT_S
+    #: Messages a stream client may leave unread before it is dropped (closed, 1008 "slow client").
+    max_unsent: int = DEFAULT_MAX_UNSENT
+    #: Symbols one data-stream client may subscribe to (beyond: Alpaca's error 405, "symbol limit exceeded").
+    max_symbols: int = DEFAULT_MAX_SYMBOLS
 
     @classmethod
     def from_config(
@@ -108,6 +125,12 @@ class ServeSettings:
             if not isinstance(wait, bool):
                 raise ConfigError(f"wait_for_client must be true or false, got {wait!r}")
             values["wait_for_client"] = wait
+            timeout = section.get("auth_timeout", DEFAULT_AUTH_TIMEOUT_S)
+            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+                raise ConfigError(f"auth_timeout must be a number of seconds > 0, got {timeout!r}")
+            values["auth_timeout"] = float(timeout)
+            values["max_unsent"] = _positive_int(section.get("max_unsent", DEFAULT_MAX_UNSENT), "max_unsent")
+            values["max_symbols"] = _positive_int(section.get("max_symbols", DEFAULT_MAX_SYMBOLS), "max_symbols")
         except ConfigError as exc:
             bad = next((k for k in _KEYS if str(exc).startswith(k)), None)
             raise config.error_at(("serve", bad) if bad and bad in section else ("serve",), str(exc)) from None

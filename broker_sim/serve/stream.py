@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.routing import WebSocketRoute
@@ -27,7 +27,7 @@ from .settings import ServeSettings
 from .state import Served
 from .translate import trade_update_json
 
-__all__ = ["TradeUpdates", "check_keys", "routes"]
+__all__ = ["TradeUpdates", "check_keys", "receive_before", "routes"]
 
 _STREAM = "trade_updates"
 
@@ -41,19 +41,50 @@ def check_keys(settings: ServeSettings, key: object, secret: object) -> bool:
     )
 
 
+async def receive_before(websocket: WebSocket, deadline: float | None) -> Mapping[str, Any]:
+    """The client's next message; before it authenticated (`deadline`, loop time), only until the deadline:
+    `TimeoutError` then."""
+    if deadline is None:
+        return await websocket.receive()
+    async with asyncio.timeout_at(deadline):
+        return await websocket.receive()
+
+
+def drop_slow(websocket: WebSocket, sender: asyncio.Task[None] | None, unsent: int) -> None:
+    """Drop a client that leaves more than `unsent` messages unread: its sender stops, and it is closed (1008,
+    "slow client") as soon as its connection can take the close frame."""
+    if sender is not None:
+        sender.cancel()
+
+    async def close() -> None:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1008, reason=f"slow client: more than {unsent} messages unread")
+
+    asyncio.get_running_loop().create_task(close())
+
+
 class TradeUpdates:
-    """The listeners of trade_updates: the broker's events fanned out to one queue per listening socket."""
+    """The listeners of trade_updates: the broker's events fanned out to one queue per listening socket. A
+    listener that leaves more than `ServeSettings.max_unsent` events unread is dropped (its `on_slow` called)."""
 
     def __init__(self, served: Served) -> None:
-        self._queues: set[asyncio.Queue[OrderEvent]] = set()
+        self._queues: dict[asyncio.Queue[OrderEvent], Callable[[], None]] = {}
+        self._max_unsent = served.settings.max_unsent
         self._sent = asyncio.Event()
         #: Set whenever a client starts listening (tests and monitors wait on it).
         self.joined = asyncio.Event()
         served.broker.add_listener(self._publish)
 
     def _publish(self, event: OrderEvent) -> None:
+        slow = []
         for queue in self._queues:
             queue.put_nowait(event)
+            if queue.qsize() > self._max_unsent:
+                slow.append(queue)
+        for queue in slow:
+            self._queues.pop(queue)()
+            while not queue.empty():  # what it would never read goes now
+                queue.get_nowait()
 
     @property
     def listeners(self) -> int:
@@ -74,16 +105,17 @@ class TradeUpdates:
         """A listener sent an event (wakes `drained`)."""
         self._sent.set()
 
-    def listen(self) -> asyncio.Queue[OrderEvent]:
-        """A new queue that receives every event from now on, until `forget`."""
+    def listen(self, on_slow: Callable[[], None] = lambda: None) -> asyncio.Queue[OrderEvent]:
+        """A new queue that receives every event from now on, until `forget`, or until it holds more than
+        `max_unsent` (then `on_slow()` is called and it is forgotten)."""
         queue: asyncio.Queue[OrderEvent] = asyncio.Queue()
-        self._queues.add(queue)
+        self._queues[queue] = on_slow
         self.joined.set()
         return queue
 
     def forget(self, queue: asyncio.Queue[OrderEvent]) -> None:
         """Stop feeding `queue`."""
-        self._queues.discard(queue)
+        self._queues.pop(queue, None)
 
 
 def _authorization(status: str) -> str:
@@ -98,9 +130,19 @@ async def trade_updates(websocket: WebSocket) -> None:
     authorized = False
     queue: asyncio.Queue[OrderEvent] | None = None
     sender: asyncio.Task[None] | None = None
+    deadline: float | None = asyncio.get_running_loop().time() + served.settings.auth_timeout
+
+    def slow() -> None:
+        drop_slow(websocket, sender, served.settings.max_unsent)
+
     try:
         while True:
-            message = _parse(await websocket.receive())
+            try:
+                raw = await receive_before(websocket, None if authorized else deadline)
+            except TimeoutError:
+                await websocket.close(code=1008, reason="auth timeout")
+                return
+            message = _parse(raw)
             action = message.get("action")
             if action in ("authenticate", "auth"):
                 data = message.get("data")
@@ -116,7 +158,7 @@ async def trade_updates(websocket: WebSocket) -> None:
                 streams = data.get("streams") if isinstance(data, dict) else None
                 wanted = [s for s in streams if s == _STREAM] if isinstance(streams, list) else []
                 if wanted and queue is None:
-                    queue = hub.listen()
+                    queue = hub.listen(slow)
                     sender = asyncio.create_task(_send_events(websocket, queue, hub))
                 elif not wanted and queue is not None:
                     hub.forget(queue)
