@@ -6,6 +6,7 @@ They come from the config's ``serve:`` section (values may be ``${ENV}``), then 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -142,7 +143,28 @@ class ServeSettings:
                 "no API keys: set APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment, or serve.key_id and "
                 "serve.secret_key (e.g. ${MY_KEY}) in the config",
             )
+        if (key_id, secret) in DEFAULT_KEYS and not _loopback(values["host"]):
+            raise config.error_at(
+                ("serve", "host") if "host" in section else ("serve",),
+                f"serving on {values['host']}, which other machines can reach, with the shipped default keys "
+                f"({key_id}/…): anyone there could trade this account; set your own keys (APCA_API_KEY_ID and "
+                "APCA_API_SECRET_KEY, or serve.key_id and serve.secret_key), or serve on 127.0.0.1",
+            )
         return cls(key_id=key_id, secret_key=secret, **values)
+
+
+#: Keys the shipped configs fall back to (``${APCA_API_KEY_ID:-broker-sim}``): fine on this machine only.
+DEFAULT_KEYS = frozenset({("broker-sim", "broker-sim")})
+
+
+def _loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: it may well resolve to a public address
+        return False
 
 
 #: The exchanges Alpaca names for US equities (what alpaca-py's `AssetExchange` accepts).

@@ -15,6 +15,8 @@ from broker_sim.wiring import parse_config
 
 from .conftest import BASE_CONFIG, KEY
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _settings(tmp_path: Path, **serve: Any) -> ServeSettings:
     data = {**BASE_CONFIG, "serve": {**BASE_CONFIG["serve"], **serve}}
@@ -42,3 +44,38 @@ def test_a_bad_key_is_named(tmp_path: Path, key: str, value: object, words: str)
     with pytest.raises(ConfigError) as refused:
         _settings(tmp_path, **{key: value})
     assert words in str(refused.value)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "myhost.example"])
+def test_the_default_keys_are_refused_on_a_host_other_machines_reach(host: str) -> None:
+    text = (ROOT / "configs" / "serve_replay.yaml").read_text()
+    config = parse_config(text, base_dir=ROOT / "configs", env={})
+    with pytest.raises(ConfigError, match=rf"serving on {host}, which other machines can reach, with the shipped"):
+        ServeSettings.from_config(config, env={}, host=host)
+    own = {"APCA_API_KEY_ID": "mine", "APCA_API_SECRET_KEY": "a-long-secret-of-my-own"}
+    config = parse_config(text, base_dir=ROOT / "configs", env=own)
+    assert ServeSettings.from_config(config, env=own, host=host).host == host  # the user's own keys: fine
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_the_default_keys_are_fine_on_loopback(host: str) -> None:
+    config = parse_config((ROOT / "configs" / "serve_replay.yaml").read_text(), base_dir=ROOT / "configs", env={})
+    assert ServeSettings.from_config(config, env={}, host=host).key_id == "broker-sim"
+
+
+def test_serve_on_all_interfaces_with_the_default_keys_exits_2_before_listening(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")}
+    process = subprocess.run(
+        [sys.executable, "-m", "broker_sim", "serve", str(ROOT / "configs" / "serve_replay.yaml"), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert process.returncode == 2
+    assert "with the shipped default keys" in process.stderr and "serving on" not in process.stdout
