@@ -7,8 +7,11 @@ Rounding never happens silently: amounts are kept at full float precision and on
 
 from __future__ import annotations
 
-#: Quantities closer than this to each other are equal (fractional shares go to 1e-9 at most).
-QTY_EPSILON = 1e-9
+import math
+
+#: Quantities closer than this to each other are equal: half the smallest quantity an order may have (1e-9,
+#: `ORDER_DECIMALS`), so a 0.000000001-share order is not zero.
+QTY_EPSILON = 5e-10
 #: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
 MONEY_EPSILON = 1e-6
 
@@ -31,3 +34,16 @@ def money_covers(available: float, cost: float) -> bool:
 def money_equal(a: float, b: float) -> bool:
     """Whether two amounts of money are the same within `MONEY_EPSILON`."""
     return -MONEY_EPSILON < a - b < MONEY_EPSILON
+
+
+#: Decimal places an order's quantity or notional may have (Alpaca's:
+#: https://alpaca.markets/support/how-can-i-pass-a-fractional-order).
+ORDER_DECIMALS = 9
+#: Float noise a decimal value may carry (in units of its last place): a position summed from fills of 0.1
+#: and 0.2 is 0.30000000000000004, which still has one decimal.
+_ULPS = 4
+
+
+def at_most_decimals(value: float, places: int = ORDER_DECIMALS) -> bool:
+    """Whether `value` has at most `places` decimal places, up to float noise (a few units of its last place)."""
+    return abs(value - round(value, places)) <= _ULPS * math.ulp(value)

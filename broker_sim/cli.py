@@ -1,7 +1,8 @@
 """The ``broker-sim`` command: a thin shell over `run_simulation`, `load_config` and the plugin registry.
 
-Exit codes: 0 ok; 2 a bad config or bad input (one line naming file, key and line; no traceback); 1 an
-internal error (a bug: the traceback is printed).
+Exit codes, the same for every command (`_stopped`): 0 ok; 2 a bad config or bad input (one line naming file,
+key and line; no traceback); 1 a failing strategy (its traceback) or an internal error (a bug: the traceback is
+printed); 128 + the signal for a stop asked for (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
@@ -152,28 +153,33 @@ def run(
 
     try:
         result = run_simulation(loaded, out=out_dir, progress=report, status=status)
-    except RunInterrupted as exc:
+    except (BrokerError, KeyboardInterrupt) as exc:
         bar.stop()
-        err.print(f"[bold yellow]{exc}[/]{_partial(exc)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=exc.exit_code) from None
-    except KeyboardInterrupt:
-        bar.stop()
-        err.print("[bold yellow]interrupted[/]", highlight=False)
-        raise typer.Exit(code=130) from None
-    except StrategyError as exc:
-        bar.stop()
-        # The strategy's own bug: its traceback is what its author needs.
-        err.print(f"[bold red]error:[/] {exc}{_partial(exc)}", highlight=False, soft_wrap=True)
-        if exc.__cause__ is not None:
-            traceback.print_exception(exc.__cause__, file=sys.stderr)
-        raise typer.Exit(code=1) from None
-    except BrokerError as exc:
-        bar.stop()
-        err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise _stopped(exc) from None
     finally:
         bar.stop()
     _summary(result, time.perf_counter() - started)
+
+
+def _stopped(exc: BrokerError | KeyboardInterrupt, after: str = "") -> typer.Exit:
+    """Say why a run (`run`, `serve` or `paper`) stopped, and its exit code: one mapping for every command.
+
+    128 + the signal for a stop asked for (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP); 1 and the strategy's traceback
+    for a failing strategy (its author's bug); 2 and one line for everything else broker-sim refuses (a bad
+    config or data, a report or journal it cannot use). `after` follows the signal's words."""
+    if isinstance(exc, RunInterrupted):
+        err.print(f"[bold yellow]{exc}[/]{after}{_partial(exc)}", highlight=False, soft_wrap=True)
+        return typer.Exit(code=exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        err.print("[bold yellow]interrupted[/]", highlight=False)
+        return typer.Exit(code=130)
+    if isinstance(exc, StrategyError):
+        err.print(f"[bold red]error:[/] {exc}{_partial(exc)}", highlight=False, soft_wrap=True)
+        if exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        return typer.Exit(code=1)
+    err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
 
 
 def _partial(exc: BaseException) -> str:
@@ -324,12 +330,8 @@ def serve(
     started = time.perf_counter()
     try:
         result = asyncio.run(serving.aserve(loaded, settings, out=out_dir, on_ready=ready))
-    except KeyboardInterrupt:
-        err.print("[bold yellow]interrupted[/]", highlight=False)
-        raise typer.Exit(code=130) from None
-    except BrokerError as exc:
-        err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+    except (BrokerError, KeyboardInterrupt) as exc:
+        raise _stopped(exc) from None
     _summary(result, time.perf_counter() - started)
 
 
@@ -475,22 +477,8 @@ def paper(
     started = time.perf_counter()
     try:
         result = asyncio.run(session())
-    except RunInterrupted as exc:
-        err.print(
-            f"[bold yellow]{exc}[/]: the account is in its journal{_partial(exc)}", highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(code=exc.exit_code) from None
-    except KeyboardInterrupt:
-        err.print("[bold yellow]interrupted[/]", highlight=False)
-        raise typer.Exit(code=130) from None
-    except StrategyError as exc:
-        err.print(f"[bold red]error:[/] {exc}{_partial(exc)}", highlight=False, soft_wrap=True)
-        if exc.__cause__ is not None:
-            traceback.print_exception(exc.__cause__, file=sys.stderr)
-        raise typer.Exit(code=1) from None
-    except BrokerError as exc:
-        err.print(f"[bold red]error:[/] {describe_error(exc)}{_partial(exc)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+    except (BrokerError, KeyboardInterrupt) as exc:
+        raise _stopped(exc, ": the account is in its journal") from None
     _summary(result, time.perf_counter() - started)
 
 

@@ -55,6 +55,8 @@ KeyPath = tuple[str | int, ...]
 MAX_CONFIG_BYTES = 1 << 20
 #: The most keys, items and values a config may expand to, aliases included (a few thousand is already a lot).
 MAX_CONFIG_NODES = 100_000
+#: How deeply a config may nest (the shipped ones nest 4 levels).
+MAX_CONFIG_DEPTH = 32
 
 
 class SourceLines:
@@ -70,12 +72,17 @@ class SourceLines:
         self._nodes = 0
         if len(text) > MAX_CONFIG_BYTES:
             raise ConfigError(f"{name}: the config is {len(text):,} bytes; configs are limited to {MAX_CONFIG_BYTES:,}")
-        loader = yaml.SafeLoader(text)
+        try:
+            loader = yaml.SafeLoader(text)
+        except yaml.YAMLError as exc:  # the reader refuses some characters outright
+            raise ConfigError(f"{name}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
         try:
             node = loader.get_single_node()
             if node is not None:
-                self._walk(node, ())
+                self._walk(node, (), set())
             self.data: Any = loader.construct_document(node) if node is not None else None
+        except RecursionError:  # PyYAML's composer recurses per level: thousands of "[" in a few kilobytes
+            raise ConfigError(f"{name}: the config nests deeper than {MAX_CONFIG_DEPTH} levels") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
@@ -84,8 +91,16 @@ class SourceLines:
         finally:
             loader.dispose()
 
-    def _walk(self, node: yaml.Node, path: KeyPath) -> None:
+    def _walk(self, node: yaml.Node, path: KeyPath, inside: set[int]) -> None:
+        """Record the lines and quoted scalars under `node` at `path`, refusing what no config needs: more than
+        `MAX_CONFIG_NODES` values, nesting past `MAX_CONFIG_DEPTH`, an alias inside itself (`inside`: the
+        nodes above), a key given twice in one mapping, text UTF-8 cannot encode."""
         self._nodes += 1
+        line = node.start_mark.line + 1
+        if len(path) > MAX_CONFIG_DEPTH:
+            raise _located(self.name, line, path[:MAX_CONFIG_DEPTH], f"nests deeper than {MAX_CONFIG_DEPTH} levels")
+        if id(node) in inside:
+            raise _located(self.name, line, path, "a recursive alias (a value that contains itself)")
         if self._nodes > MAX_CONFIG_NODES:
             raise ConfigError(
                 f"{self.name}: the config expands to more than {MAX_CONFIG_NODES:,} values "
@@ -100,17 +115,30 @@ class SourceLines:
                 "\\udc00 that is not a character), which UTF-8 cannot encode",
             )
         if isinstance(node, yaml.MappingNode):
+            inside.add(id(node))
+            seen: dict[object, int] = {}
             for key, value in node.value:
                 child = (*path, str(key.value))
+                key_line = key.start_mark.line + 1
                 if isinstance(key.value, str) and not encodable(key.value):
-                    raise _located(self.name, key.start_mark.line + 1, path, f"key {key.value!r} is not valid text")
-                self.lines.setdefault(child, key.start_mark.line + 1)
-                self._walk(value, child)
+                    raise _located(self.name, key_line, path, f"key {key.value!r} is not valid text")
+                if key.tag != "tag:yaml.org,2002:merge" and isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise _located(
+                            self.name, key_line, child,
+                            f"given twice, on lines {seen[key.value]} and {key_line}: keep one",
+                        )  # fmt: skip
+                    seen[key.value] = key_line
+                self.lines.setdefault(child, key_line)
+                self._walk(value, child, inside)
+            inside.discard(id(node))
         elif isinstance(node, yaml.SequenceNode):
+            inside.add(id(node))
             for index, item in enumerate(node.value):
                 child = (*path, index)
                 self.lines.setdefault(child, item.start_mark.line + 1)
-                self._walk(item, child)
+                self._walk(item, child, inside)
+            inside.discard(id(node))
         elif isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
             self.quoted.add(path)
 
@@ -402,10 +430,14 @@ def _override_value(text: Any) -> Any:
     """An override's value: a string is read as a YAML value (``5`` is 5, ``true`` True, ``[a, b]`` a list)."""
     if not isinstance(text, str):
         return text
-    try:
-        return yaml.safe_load(text) if text.strip() else text
-    except yaml.YAMLError:
+    if not text.strip():
         return text
+    try:  # with a config's limits: no alias bomb, no recursive alias, no nesting thousands deep
+        return SourceLines("--set", text).data
+    except ConfigError as exc:
+        if "not valid YAML" in str(exc):
+            return text  # plain text, e.g. a title with a colon
+        raise
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

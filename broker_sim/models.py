@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from broker_sim._codegen import compile_function, plain_fields
+from broker_sim._numeric import ORDER_DECIMALS, at_most_decimals
 from broker_sim._text import encodable
 from broker_sim.errors import InvalidMarketData, InvalidOrder
 
@@ -204,6 +205,8 @@ _PLAIN_NUMBERS = (int, float)
 _REQUEST_PRICES = ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "notional")
 #: Integers below this convert to floats exactly.
 _EXACT_INTEGERS = 2**53
+#: The smallest notional (cash) order, in dollars: Alpaca's minimum for fractional orders.
+MIN_NOTIONAL = 1.0
 #: Alpaca's limit on the length of a client order id.
 MAX_CLIENT_ORDER_ID = 128
 
@@ -320,6 +323,12 @@ class OrderRequest:
                 object.__setattr__(self, "quantity", float(quantity))
             else:
                 self._check_quantity()
+        quantity = self.quantity
+        if quantity is not None and not quantity.is_integer() and not at_most_decimals(quantity):
+            raise InvalidOrder(
+                f"quantity may have at most {ORDER_DECIMALS} decimal places (as Alpaca), got {quantity!r} "
+                f"({self._where})"
+            )
         limit, stop, trail_price, trail_percent = (
             self.limit_price,
             self.stop_price,
@@ -381,6 +390,11 @@ class OrderRequest:
         if self.notional is not None:
             if self.quantity is not None:
                 raise InvalidOrder(f"give quantity or notional, not both ({where})")
+            if self.notional < MIN_NOTIONAL or not at_most_decimals(self.notional):
+                raise InvalidOrder(
+                    f"notional must be at least ${MIN_NOTIONAL:g} with at most {ORDER_DECIMALS} decimal places "
+                    f"(as Alpaca), got {self.notional!r} ({where})"
+                )
             if self.type is not OrderType.MARKET or self.time_in_force is not TimeInForce.DAY:
                 raise InvalidOrder(f"notional is only for market orders with time_in_force day ({where})")
 

@@ -196,3 +196,74 @@ async def test_a_lone_surrogate_at_the_order_door_is_refused_and_changes_nothing
             with pytest.raises(InvalidOrder, match=r"must be a non-empty string of valid text \(UTF-8\)"):
                 await broker.submit_order(OrderRequest(**request))  # type: ignore[arg-type]
         assert await broker.list_orders("all") == []
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines() -> None:
+    text = BASE + "report: {equity_interval: 60}\nreport: {equity_interval: 3600}\n"
+    with pytest.raises(ConfigError, match=r"<config>:5: report: given twice, on lines 4 and 5: keep one"):
+        parse_text(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a: &a [1, *a]\n", r"<config>:1: a\[1\]: a recursive alias \(a value that contains itself\)"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", r"<config>: the config nests deeper than 32 levels"),
+        ("a: " + "[" * 40 + "]" * 40 + "\n", r"<config>:1: a(\[0\])+: nests deeper than 32 levels"),
+    ],
+)
+def test_deep_nesting_and_recursive_aliases_are_one_line_errors(text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        parse_text(text)
+
+
+def test_a_set_value_gets_the_configs_limits() -> None:
+    with pytest.raises(ConfigError, match="nests deeper than 32 levels"):
+        parse_text(BASE, overrides={"report.title": "[" * 5000 + "]" * 5000})
+    with pytest.raises(ConfigError, match="a recursive alias"):
+        parse_text(BASE, overrides={"report.title": "&a [*a]"})
+
+
+def test_a_deeply_nested_config_exits_2_from_the_cli_without_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    process = subprocess.run(
+        [sys.executable, "-m", "broker_sim", "validate", "deep.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+    assert process.stderr.strip() == "error: deep.yaml: the config nests deeper than 32 levels"
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"quantity": 1e-10}, r"quantity may have at most 9 decimal places \(as Alpaca\), got 1e-10"),
+        ({"quantity": 3.3333333333}, r"quantity may have at most 9 decimal places"),
+        ({"quantity": None, "notional": 0.5}, r"notional must be at least \$1 .* got 0\.5"),
+        ({"quantity": None, "notional": 10.0000000001}, r"notional must be at least \$1 with at most 9 decimal"),
+    ],
+)
+async def test_the_door_refuses_what_alpaca_refuses_and_changes_nothing(fields: dict[str, object], words: str) -> None:
+    from broker_sim import InvalidOrder, OrderRequest, PaperBroker
+
+    async with PaperBroker(100_000, latency="none", session="always") as broker:
+        before = await broker.get_account()
+        with pytest.raises(InvalidOrder, match=words):
+            await broker.submit_order(OrderRequest(**{"symbol": "AAPL", "side": "buy", **fields}))  # type: ignore[arg-type]
+        assert await broker.list_orders("all") == [] and await broker.get_account() == before
+
+
+async def test_the_smallest_quantity_alpaca_takes_fills_and_holds_nothing_after() -> None:
+    from datetime import UTC, datetime
+
+    from broker_sim import PaperBroker, Trade
+
+    async with PaperBroker(100_000, latency="none", session="always") as broker:
+        await broker.update_market(Trade("AAPL", datetime(2024, 1, 2, 15, tzinfo=UTC), 100.0, 100))
+        bought = await broker.wait_for((await broker.buy("AAPL", 1e-9)).id, "filled", timeout=10)
+        assert bought.filled_quantity == 1e-9
+        await broker.wait_for((await broker.close_position("AAPL")).id, "filled", timeout=10)
+        account = await broker.get_account()
+        assert await broker.get_positions() == [] and account.buying_power == pytest.approx(account.cash)

@@ -199,13 +199,13 @@ def _decode(message: Mapping[str, Any]) -> dict[str, Any]:
     text, data = message.get("text"), message.get("bytes")
     parsed: Any = None
     if isinstance(text, str):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, RecursionError):
             parsed = json.loads(text)
     elif isinstance(data, bytes):
         try:
             parsed = msgpack.unpackb(data)
         except Exception:  # not msgpack: maybe JSON in a binary frame
-            with contextlib.suppress(ValueError, UnicodeDecodeError):
+            with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
                 parsed = json.loads(data)
     # A message with a string that is not valid text (a lone surrogate) is answered as an invalid one.
     return parsed if isinstance(parsed, dict) and unencodable_at(parsed) is None else {}

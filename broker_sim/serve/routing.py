@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from broker_sim._text import unencodable_at
+from broker_sim._text import depth, unencodable_at
 from broker_sim.errors import BrokerError
 
 from .errors import ApiError
@@ -46,14 +46,25 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return run
 
 
+#: How deeply a request body may nest: an order's legs are two levels down; a body nested thousands deep only
+#: costs the server.
+MAX_BODY_DEPTH = 32
+
+
 async def read_json(request: Request) -> Any:
-    """The request's JSON body; 400 as Alpaca answers when it is not JSON, 422 naming the field when a string
-    in it is not valid text (a lone surrogate: it would break every later answer that holds it)."""
+    """The request's JSON body; 400 as Alpaca answers when it is not JSON, 422 when it nests deeper than
+    `MAX_BODY_DEPTH` or a string in it is not valid text (a lone surrogate: it would break every later answer
+    that holds it), naming the field."""
     raw = await request.body()
+    too_deep = ApiError.invalid(f"the body nests deeper than {MAX_BODY_DEPTH} levels (an order nests 2)")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, 40010000, "request body format is invalid: not JSON") from None
+    except RecursionError:  # json's own limit: thousands of levels in a few kilobytes
+        raise too_deep from None
+    if depth(body) > MAX_BODY_DEPTH:
+        raise too_deep
     place = unencodable_at(body)
     if place is not None:
         raise ApiError.invalid(

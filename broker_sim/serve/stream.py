@@ -200,7 +200,7 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
     raw: str | bytes = text if isinstance(text, str) else data if isinstance(data, bytes) else b""
     try:
         parsed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     # A message with a string that is not valid text (a lone surrogate) is answered as an invalid one.
     return parsed if isinstance(parsed, dict) and unencodable_at(parsed) is None else {}

@@ -287,3 +287,34 @@ def test_an_unwritable_report_folder_is_refused_before_the_run(tmp_path: Path, t
         f"error: report folder {media / 'out'} cannot be written: Read-only file system (in {media})"
     )
     assert "writing the report" not in process.stderr  # refused at the start, not after the run
+
+
+class BreaksOnBar(Strategy):
+    """Raises on its fifth bar: a strategy's own bug."""
+
+    def __init__(self) -> None:
+        self.bars = 0
+
+    def on_bar(self, bar):  # type: ignore[no-untyped-def]
+        self.bars += 1
+        if self.bars == 5:
+            raise RuntimeError("the strategy's own bug")
+
+
+def test_the_same_strategy_bug_exits_1_with_its_traceback_under_run_and_serve(tmp_path: Path) -> None:
+    (tmp_path / "bug.yaml").write_text(
+        f"""
+broker: {{adapter: paper, seed: 1, session: always}}
+prices: {{sources: [{{source: synthetic, symbols: [X], interval: 60, count: 500}}]}}
+strategy: {{class: "{ROOT}/tests/acceptance/test_interrupts.py:BreaksOnBar"}}
+serve: {{port: 0, speed: max, key_id: k, secret_key: s}}
+report: {{out: report}}
+"""
+    )
+    for command in (["run", "bug.yaml", "--no-progress"], ["serve", "bug.yaml"]):
+        process = subprocess.run(
+            [sys.executable, "-m", "broker_sim", *command], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert process.returncode == 1, (command, process.stderr)
+        assert "BreaksOnBar.on_bar failed on Bar X" in process.stderr and "Traceback" in process.stderr
+        assert "RuntimeError: the strategy's own bug" in process.stderr

@@ -187,3 +187,13 @@ async def test_an_empty_id_is_a_404_never_a_redirect_to_the_collection(server: S
     assert (await server.broker.get_order(resting["id"])).status.value == "new"
     position = await server.broker.get_position("AAPL")
     assert position is not None and position.quantity == 2
+
+
+@pytest.mark.parametrize("levels", [40, 2000])
+async def test_a_body_nested_deeply_is_a_422_not_a_500(http: httpx.AsyncClient, levels: int) -> None:
+    body = '{"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day", "x": '
+    body += "[" * levels + "]" * levels + "}"
+    assert len(body) < 4200
+    answer = await http.post("/v2/orders", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json() == {"code": 40010001, "message": "the body nests deeper than 32 levels (an order nests 2)"}
