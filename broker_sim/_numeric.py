@@ -14,6 +14,9 @@ import math
 QTY_EPSILON = 5e-10
 #: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
 MONEY_EPSILON = 1e-6
+#: Prices whose difference is below this share of themselves are the same price (a price sent as a decimal string
+#: and read back; a venue that rounds to its tick).
+PRICE_REL_TOLERANCE = 1e-9
 
 
 def qty_is_zero(quantity: float) -> bool:
@@ -47,3 +50,8 @@ _ULPS = 4
 def at_most_decimals(value: float, places: int = ORDER_DECIMALS) -> bool:
     """Whether `value` has at most `places` decimal places, up to float noise (a few units of its last place)."""
     return abs(value - round(value, places)) <= _ULPS * math.ulp(value)
+
+
+def same_price(a: float, b: float) -> bool:
+    """Whether two prices are the same within a relative `PRICE_REL_TOLERANCE`."""
+    return abs(a - b) <= PRICE_REL_TOLERANCE * max(abs(a), abs(b))

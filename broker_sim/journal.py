@@ -788,7 +788,8 @@ def _rows(connection: sqlite3.Connection, path: Path, after: int, upto: int | No
     that fails its checksum, is a `JournalError` naming it."""
     try:
         cursor = connection.execute(
-            "SELECT seq, kind, time, payload, checksum FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq",
+            f"SELECT seq, kind, time, payload, {_checksums(connection, 'changes')} FROM changes "
+            "WHERE seq > ? AND seq <= ? ORDER BY seq",
             (after, upto if upto is not None else 2**62),
         )
         while rows := cursor.fetchmany(_FETCH):
@@ -813,13 +814,22 @@ def _rows(connection: sqlite3.Connection, path: Path, after: int, upto: int | No
         raise JournalError(f"journal {path} is corrupt: {exc}") from None
 
 
+def _checksums(connection: sqlite3.Connection, table: str) -> str:
+    """The checksum column of `table` to select: ``checksum``, or NULL in a journal of version 1 (a reader reads
+    an older journal as it is; only a writer migrates it)."""
+    columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+    return "checksum" if "checksum" in columns else "NULL"
+
+
 def _verify_rows(connection: sqlite3.Connection, path: Path, upto: int) -> None:
     """Check the checksums of the change rows up to `upto` without decoding them (recovery from a snapshot does
     not replay them, but a row changed after it was written must not go unnoticed); `JournalError` naming one
     that fails."""
     try:
         cursor = connection.execute(
-            "SELECT seq, kind, time, payload, checksum FROM changes WHERE seq <= ? AND checksum IS NOT NULL", (upto,)
+            f"SELECT seq, kind, time, payload, {_checksums(connection, 'changes')} AS checksum FROM changes "
+            "WHERE seq <= ? AND checksum IS NOT NULL",
+            (upto,),
         )
         while rows := cursor.fetchmany(_FETCH):
             for seq, kind, time, payload, checksum in rows:
@@ -840,7 +850,8 @@ def _latest_snapshot(connection: sqlite3.Connection, path: Path) -> JournalSnaps
     """The latest snapshot that can be read; one that cannot (unreadable, failing its checksum, or in a damaged
     part of the file) is logged and skipped: snapshots only save time."""
     try:
-        rows = connection.execute("SELECT seq, time, payload, checksum FROM snapshots ORDER BY seq DESC").fetchall()
+        checksums = _checksums(connection, "snapshots")
+        rows = connection.execute(f"SELECT seq, time, payload, {checksums} FROM snapshots ORDER BY seq DESC").fetchall()
     except sqlite3.DatabaseError as exc:
         log.warning("journal %s: its snapshots cannot be read (%s); replaying every change", path, exc)
         return None

@@ -169,3 +169,33 @@ def _bar_now(broker: PaperBroker):  # type: ignore[no-untyped-def]
     from broker_sim import Bar
 
     return Bar("X", broker.clock.now(), 100.0, 100.5, 99.5, 100.0, 1e6, 60.0)
+
+
+#: A journal of schema version 1, as broker-sim wrote it before checksums (two fills, a working limit order),
+#: as SQL text: cash 99,399.30.
+V1_JOURNAL = Path(__file__).with_name("journal_v1.sql")
+
+
+def _v1(tmp_path: Path) -> Path:
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(V1_JOURNAL.read_text())
+    connection.close()
+    return path
+
+
+def test_a_version_1_journal_is_read_as_it_is_then_migrated_by_a_session(tmp_path: Path) -> None:
+    path = _v1(tmp_path)
+    digest = _digest(path)
+    stored = read_account(path)  # a reader reads it without migrating it
+    assert stored.info.schema_version == 1 and stored.state.ledger.account().cash == pytest.approx(99_399.30)
+    assert len(stored.fills) == 2 and _digest(path) == digest
+
+    async def reopen() -> float:
+        async with PaperBroker(100_000, journal=path, clock=SimulatedClock(T0)) as broker:
+            return (await broker.get_account()).cash
+
+    assert asyncio.run(reopen()) == pytest.approx(99_399.30)
+    migrated = read_info(path)
+    assert migrated.schema_version == 2
+    assert read_account(path).state.ledger.account().cash == pytest.approx(99_399.30)
