@@ -28,7 +28,7 @@ from broker_sim.interrupts import RunInterrupted
 from broker_sim.simulation import run_simulation
 from broker_sim.sweep.best import best_config_text
 from broker_sim.sweep.data import SharedData, SharedFile
-from broker_sim.sweep.executors import PointExecutor, make_executor
+from broker_sim.sweep.executors import PointExecutor, check_executor, make_executor
 from broker_sim.sweep.page import render_page
 from broker_sim.sweep.results import SweepFolder, finite, table_row
 from broker_sim.sweep.search import Direction, GridSearch, OptunaSearch, Searcher, SearchKind
@@ -118,7 +118,8 @@ def check_options(config: Config, options: SweepOptions) -> None:
         raise ConfigError(f"--objective {options.objective!r} is not a figure; valid: {', '.join(OBJECTIVES)}")
     if options.search is SearchKind.GRID and options.trials != 100:
         raise ConfigError("--trials is for --search optuna; a grid runs every point")
-    if options.reports is not ReportChoice.NONE and options.out is None and options.reports is ReportChoice.ALL:
+    check_executor(options.executor, options.workers, options.address)
+    if options.out is None and options.reports is ReportChoice.ALL:
         raise ConfigError("--reports all needs a sweep folder (--out)")
 
 
@@ -415,7 +416,7 @@ class _Sweep:
             for row, record in zip(rows, records, strict=True):
                 row["psr"], row["dsr"] = per_point.get(record["key"], (math.nan, math.nan))
         frame = self.pd.DataFrame(rows, columns=columns)
-        for column in ("error", "seed", "window", "window_start", "window_end"):
+        for column in ("error", "window", "window_start", "window_end"):
             if column in frame:
                 frame[column] = frame[column].astype(object)
         return frame

@@ -26,7 +26,15 @@ from broker_sim.errors import ConfigError
 from broker_sim.sweep.data import SharedFile
 from broker_sim.sweep.worker import PointResult, PointTask, run_point
 
-__all__ = ["ExecutorKind", "PointExecutor", "ProcessExecutor", "RayExecutor", "SerialExecutor", "make_executor"]
+__all__ = [
+    "ExecutorKind",
+    "PointExecutor",
+    "ProcessExecutor",
+    "RayExecutor",
+    "SerialExecutor",
+    "check_executor",
+    "make_executor",
+]
 
 
 class ExecutorKind(enum.StrEnum):
@@ -196,8 +204,8 @@ def _file_bytes(path: str) -> Any:
     return np.fromfile(path, dtype=np.uint8)
 
 
-def make_executor(kind: ExecutorKind | str, workers: int | None = None, address: str | None = None) -> PointExecutor:
-    """The executor `kind` names (``process``, ``serial``, ``ray``)."""
+def check_executor(kind: ExecutorKind | str, workers: int | None = None, address: str | None = None) -> ExecutorKind:
+    """The executor `kind` names, refused with a `ConfigError` naming the option when the options do not fit."""
     try:
         chosen = ExecutorKind(kind)
     except ValueError:
@@ -206,6 +214,12 @@ def make_executor(kind: ExecutorKind | str, workers: int | None = None, address:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if address is not None and chosen is not ExecutorKind.RAY:
         raise ConfigError(f"--address is for --executor ray, not {chosen.value}")
+    return chosen
+
+
+def make_executor(kind: ExecutorKind | str, workers: int | None = None, address: str | None = None) -> PointExecutor:
+    """The executor `kind` names (``process``, ``serial``, ``ray``), started."""
+    chosen = check_executor(kind, workers, address)
     if chosen is ExecutorKind.SERIAL or (chosen is ExecutorKind.PROCESS and workers == 1):
         return SerialExecutor()
     if chosen is ExecutorKind.PROCESS:
