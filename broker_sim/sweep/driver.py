@@ -130,7 +130,7 @@ def run_sweep(config: Config, options: SweepOptions, progress: Callable[[SweepPr
     check_options(config, options)
     first = _first_point(options.params)
     parse_config(config.text, base_dir=config.base_dir, overrides=first)  # a misspelt key stops the sweep here
-    shared = SharedData(options.out.parent if options.out is not None else None)
+    shared = SharedData()  # in the system's temp folder (TMPDIR), removed at the end
     try:
         return _Sweep(config, options, shared, pd, progress).run()
     finally:

@@ -89,10 +89,9 @@ def render_page(
         ]
         for row in ranked[top_columns].head(TOP_POINTS).itertuples(index=False)
     ]
-    failed = table[table["status"] == "failed"]
     failures = [
-        (row.point, _params_text({k: getattr(row, f"_{i + 1}", None) for i, k in enumerate(keys)}), row.error)
-        for row in failed.rename(columns={k: f"_{i + 1}" for i, k in enumerate(keys)}).itertuples(index=False)
+        (row["point"], _params_text({key: _value(row[key]) for key in keys}), row["error"])
+        for row in table[table["status"] == "failed"].to_dict("records")
     ]
     best_dsr = None
     if best is not None:

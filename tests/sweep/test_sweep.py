@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from broker_sim import ConfigError, load_config, run_simulation
-from broker_sim.sweep import SweepProgress, sweep
+from broker_sim.sweep import SweepInterrupted, SweepProgress, sweep
 
 GRID = {"strategy.params.fast": [3, 5], "strategy.params.slow": "20:30:10"}
 
@@ -62,12 +62,17 @@ def test_the_table_is_the_same_on_a_process_pool_as_in_one_process(config_file: 
     assert pooled.attrs["pbo"] == serial.attrs["pbo"] or math.isnan(serial.attrs["pbo"])
 
 
-def test_a_failing_point_is_recorded_with_its_error_and_the_sweep_goes_on(config_file: Path) -> None:
-    table = sweep(config_file, grid={"strategy.params.fast": [5, 40], "strategy.params.slow": [30]}, executor="serial")
+def test_a_failing_point_is_recorded_with_its_error_and_the_sweep_goes_on(config_file: Path, tmp_path: Path) -> None:
+    grid = {"strategy.params.fast": [5, 40], "strategy.params.slow": [30]}
+    out = tmp_path / "sweep"
+    table = sweep(config_file, grid=grid, executor="serial", out=out, reports="none")
     assert list(table["status"]) == ["ok", "failed"]
     assert "need 0 < fast < slow, got fast=40 slow=30" in table["error"][1]
     assert math.isnan(table["sharpe"][1]) and not math.isnan(table["sharpe"][0])
     assert table.attrs["failed"] == 1 and table.attrs["best"]["point"] == 0
+    page = (out / "sweep.html").read_text()
+    assert "Failed points" in page and "strategy.params.fast=40, strategy.params.slow=30" in page
+    assert "need 0 &lt; fast &lt; slow" in page
 
 
 def test_resume_runs_only_the_points_a_crash_lost(config_file: Path, tmp_path: Path) -> None:
@@ -151,3 +156,28 @@ def test_broker_sim_sweep_is_callable_however_the_package_was_reached() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_a_sweep_stopped_by_ctrl_c_keeps_its_finished_points_and_resumes(config_file: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches the sweep as KeyboardInterrupt between points (here raised by its progress callback)."""
+    out = tmp_path / "sweep"
+
+    def stop_after_two(state: SweepProgress) -> None:
+        if state.done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(SweepInterrupted, match="interrupted by SIGINT") as stopped:
+        sweep(config_file, grid=GRID, executor="serial", out=out, reports="none", progress=stop_after_two)
+    assert stopped.value.exit_code == 130
+    assert len(pd.read_csv(out / "results.csv")) == 2
+    assert len(pd.read_parquet(out / "results.parquet")) == 2
+    resumed = sweep(config_file, grid=GRID, executor="serial", out=out, resume=True, reports="none")
+    assert resumed.equals(sweep(config_file, grid=GRID, executor="serial"))
+
+
+def test_reports_all_writes_every_points_full_report(config_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    table = sweep(config_file, grid={"strategy.params.fast": [3]}, executor="serial", out=out, reports="all")
+    summary = json.loads((out / "reports" / "0" / "summary.json").read_text())
+    assert summary["sharpe"] == table["sharpe"][0]
+    assert not (out / "best-report").exists()
