@@ -18,14 +18,17 @@ import csv
 import json
 import math
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from broker_sim.clock import RealtimeClock
 from broker_sim.errors import ConfigError
 
 __all__ = ["MARKER", "SweepFolder", "table_row"]
+
+#: Elapsed times (points/s, a point's seconds) are read from the wall clock object.
+_WALL = RealtimeClock()
 
 #: The file that makes a folder a sweep's (and holds its definition).
 MARKER = "sweep.json"
@@ -140,7 +143,7 @@ class SweepFolder:
         os.fsync(self._points.fileno())
         self._csv.writerow(table_row(record, self.columns))
         self._csv_file.flush()
-        now = time.monotonic()
+        now = _WALL.time()
         if frame is not None and now - self._last_parquet >= PARQUET_EVERY_S:
             self._last_parquet = now
             self.write_parquet(frame())

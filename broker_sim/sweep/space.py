@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import yaml
 
+from broker_sim._numeric import STEP_TOLERANCE
 from broker_sim.errors import ConfigError
 
 __all__ = ["MAX_POINTS", "Param", "Point", "Span", "Values", "grid_points", "params_from", "parse_param", "span"]
@@ -63,7 +64,7 @@ class Span:
                 f"--grid {self.key}={self.low}:{self.high}: a range of decimals needs a step, "
                 f"e.g. {self.low}:{self.high}:0.5"
             )
-        count = math.floor((self.high - self.low) / step + 1e-9) + 1
+        count = math.floor((self.high - self.low) / step + STEP_TOLERANCE) + 1
         if count > MAX_POINTS:
             raise ConfigError(f"--grid {self.key}: {count:,} values; a sweep takes at most {MAX_POINTS:,} points")
         if self.integer:

@@ -38,6 +38,8 @@ from statistics import NormalDist
 import attrs
 import numpy as np
 
+from broker_sim._numeric import VARIANCE_FLOOR
+
 __all__ = [
     "EULER_GAMMA",
     "Overfitting",
@@ -177,5 +179,5 @@ def _sharpe(sums: np.ndarray, squares: np.ndarray, count: int) -> np.ndarray:
     mean = sums / count
     variance = (squares - count * mean**2) / (count - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = mean / np.sqrt(np.where(variance > 1e-300, variance, np.nan))
+        ratio = mean / np.sqrt(np.where(variance > VARIANCE_FLOOR, variance, np.nan))
     return np.where(np.isfinite(ratio), ratio, -np.inf)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import json
 import math
-import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from broker_sim.clock import RealtimeClock
 from broker_sim.errors import describe_error
 from broker_sim.interrupts import RunInterrupted
 from broker_sim.report.metrics import EquitySample, Metrics
@@ -37,6 +37,9 @@ __all__ = [
     "params_text",
     "run_point",
 ]
+
+#: Elapsed times (points/s, a point's seconds) are read from the wall clock object.
+_WALL = RealtimeClock()
 
 #: The summary figures a point's row holds: every scalar figure of `Metrics`, then the sweep's own `calmar`.
 METRICS: tuple[str, ...] = (
@@ -89,7 +92,7 @@ class PointResult:
 
 def run_point(task: PointTask) -> PointResult:
     """Run one point to the end and describe it; any failure becomes a ``failed`` result naming the error."""
-    started = time.perf_counter()
+    started = _WALL.time()
     overrides = {**task.params, **shared_overrides(task.shared, task.window)}
     seed: int | None = None
     try:
@@ -105,16 +108,14 @@ def run_point(task: PointTask) -> PointResult:
     except Exception as exc:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         error = describe_error(exc) or detail
-        return PointResult(
-            task.key, PointStatus.FAILED, error=error, seed=seed, elapsed_s=time.perf_counter() - started
-        )
+        return PointResult(task.key, PointStatus.FAILED, error=error, seed=seed, elapsed_s=_WALL.time() - started)
     return PointResult(
         task.key,
         PointStatus.OK,
         metric_values(result.metrics),
         seed=seed,
         events=result.events,
-        elapsed_s=time.perf_counter() - started,
+        elapsed_s=_WALL.time() - started,
         returns=daily_returns(result.equity),
         equity=tuple((sample.timestamp.timestamp(), sample.equity) for sample in result.equity),
     )
