@@ -4,6 +4,7 @@ and the folder follows the user's umask. Through the CLI, as a user runs it."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import subprocess
@@ -18,6 +19,7 @@ from broker_sim.report.target import MARKER, ReportFolderError
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"
 SMALL = ("--set", "prices.sources.0.count=200", "--no-progress")
+SMALL_RUN = {"prices.sources.0.count": 200}
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -58,7 +60,8 @@ def test_run_into_a_folder_of_the_users_files_is_refused_before_the_run(tmp_path
 
 def test_a_folder_of_earlier_reports_is_refused_and_each_report_kept(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    assert _cli("run", str(DEMO), "-o", str(reports / "first"), *SMALL, cwd=tmp_path).returncode == 0
+    run_simulation(DEMO, out=reports / "first", overrides=SMALL_RUN)
+    gc.collect()  # its results let go, their working folder (beside the report, in reports/) goes
     assert (reports / "first" / MARKER).is_file()
     before = _contents(tmp_path)
     process = _cli("run", str(DEMO), "-o", str(reports), *SMALL, cwd=tmp_path)
@@ -77,8 +80,10 @@ def test_the_working_folder_is_refused(tmp_path: Path) -> None:
 
 def test_an_earlier_report_is_replaced_but_not_once_the_user_added_a_file(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert _cli("run", str(DEMO), "-o", str(out), *SMALL, cwd=tmp_path).returncode == 0
-    assert _cli("run", str(DEMO), "-o", str(out), *SMALL, cwd=tmp_path).returncode == 0  # a report: replaced
+    run_simulation(DEMO, out=out, overrides=SMALL_RUN)
+    first = (out / "summary.json").stat().st_mtime_ns
+    run_simulation(DEMO, out=out, overrides=SMALL_RUN)  # a report: replaced
+    assert (out / "summary.json").stat().st_mtime_ns != first
     (out / "my_notes.md").write_text("why this run matters\n")
     before = _contents(tmp_path)
     process = _cli("run", str(DEMO), "-o", str(out), *SMALL, cwd=tmp_path)
@@ -89,7 +94,7 @@ def test_an_earlier_report_is_replaced_but_not_once_the_user_added_a_file(tmp_pa
 
 def test_an_empty_folder_takes_a_report(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    result = run_simulation(DEMO, out=tmp_path / "empty", overrides={"prices.sources.0.count": 200})
+    result = run_simulation(DEMO, out=tmp_path / "empty", overrides=SMALL_RUN)
     assert result.report_dir == tmp_path / "empty" and (tmp_path / "empty" / "summary.json").is_file()
 
 
@@ -97,7 +102,7 @@ def test_account_export_into_a_users_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "paper.yaml").write_text(
         DEMO.read_text().replace("seed: 42", "seed: 42\n  journal: account.db").replace("../", f"{ROOT}/")
     )
-    assert _cli("run", "paper.yaml", "-o", "run", *SMALL, cwd=tmp_path).returncode == 0
+    run_simulation(tmp_path / "paper.yaml", out=tmp_path / "run", overrides=SMALL_RUN)
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "keep.txt").write_text("mine\n")
     before = _contents(tmp_path)
@@ -123,7 +128,7 @@ def test_serve_and_paper_refuse_a_users_folder_before_they_start(tmp_path: Path,
 def test_a_report_folder_follows_the_umask(tmp_path: Path) -> None:
     previous = os.umask(0o022)
     try:
-        run_simulation(DEMO, out=tmp_path / "out", overrides={"prices.sources.0.count": 200})
+        run_simulation(DEMO, out=tmp_path / "out", overrides=SMALL_RUN)
     finally:
         os.umask(previous)
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
@@ -134,5 +139,5 @@ def test_a_symbolic_link_is_refused(tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     with pytest.raises(ReportFolderError, match=r"report folder .*link is a symbolic link"):
-        run_simulation(DEMO, out=tmp_path / "link", overrides={"prices.sources.0.count": 200})
+        run_simulation(DEMO, out=tmp_path / "link", overrides=SMALL_RUN)
     assert list((tmp_path / "real").iterdir()) == []
