@@ -98,6 +98,9 @@ class AccountState:
         self.ledger = ledger
         self.history = history
         self.recorder: Callable[[Change], None] | None = None
+        #: Called with each fill and the symbol's position before it, once booked (replays included): counters
+        #: the rules keep (day trades) follow the fills through them.
+        self.fill_observers: list[Callable[[Fill, float], None]] = []
         self._emit = emit
         self._orders: dict[str, Order] = {}
         self._client_ids: dict[str, str] = {}
@@ -137,6 +140,10 @@ class AccountState:
             orders = self._orders
             return [orders[order_id] for order_id in self._open_by_symbol.get(symbol, ())]
         return [order for order in self._orders.values() if order.status.is_open]
+
+    def symbols_with_open_orders(self) -> list[str]:
+        """The symbols that have open orders."""
+        return [symbol for symbol, working in self._open_by_symbol.items() if working]
 
     def pending_replace(self, order_id: str) -> ReplaceRequest | None:
         """The replace on its way for `order_id`, if any."""
@@ -296,7 +303,10 @@ class AccountState:
             event = EventType.PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
+        before = self.ledger.quantity(fill.symbol) if self.fill_observers else 0.0
         self.ledger.book_fill(fill, order.id, left)
+        for observer in self.fill_observers:
+            observer(fill, before)
         self._fills.append(fill)
         self._store(updated)
         self._emit(unchecked_event(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))

@@ -26,29 +26,43 @@ from broker_sim.errors import (
 from .account import SuspendTrade
 from .assets import AssetFlags, asset_table
 from .base import AccountView, Rule, check_order
+from .day_trading import DayTradeCounter, PatternDayTrader
 from .idempotency import same_request
+from .order_types import AuctionCutoffs, ExtendedHours, FractionalOrders, FractionalTrading
 from .positions import PositionFlip, held_for_orders
 from .settings import RuleSettings, rule_settings
+from .shorting import LongOnly, ShortSelling, opens_short
+from .wash_trade import WashTrade
 
 __all__ = [
     "ALPACA_RULES",
     "AccountView",
     "AssetFlags",
+    "AuctionCutoffs",
+    "DayTradeCounter",
     "DayTradeRefused",
+    "ExtendedHours",
+    "FractionalOrders",
+    "FractionalTrading",
     "InsufficientBuyingPower",
     "InsufficientQuantity",
+    "LongOnly",
     "OrderNotAccepted",
     "OrderRefused",
+    "PatternDayTrader",
     "PositionFlip",
     "Rule",
     "RuleSettings",
     "ShortSaleRefused",
+    "ShortSelling",
     "SuspendTrade",
     "TradingSuspended",
+    "WashTrade",
     "WashTradeRefused",
     "asset_table",
     "check_order",
     "held_for_orders",
+    "opens_short",
     "rule_settings",
     "same_request",
 ]
@@ -56,4 +70,15 @@ __all__ = [
 #: Every rule the paper broker's door asks, in order: the account first, then the order's form, then what it
 #: would do to the position. The first refusal wins (buying power is checked last, by the venue, when it sizes
 #: the order's reservation).
-ALPACA_RULES: tuple[Rule, ...] = (SuspendTrade(), PositionFlip())
+ALPACA_RULES: tuple[Rule, ...] = (
+    SuspendTrade(),
+    ExtendedHours(),
+    AuctionCutoffs(),
+    FractionalTrading(),
+    FractionalOrders(),
+    PositionFlip(),
+    LongOnly(),
+    ShortSelling(),
+    WashTrade(),
+    PatternDayTrader(),
+)

@@ -35,7 +35,13 @@ class AccountView(Protocol):
 
     @property
     def margin_account(self) -> bool:
-        """Whether the account is a margin account (a cash account cannot short)."""
+        """Whether the account is a margin account."""
+        ...
+
+    @property
+    def shorting_allowed(self) -> bool:
+        """Whether the account's kind lets it sell short: a margin account, or one configured to (a cash account
+        with ``allow_short: true``)."""
         ...
 
     def now(self) -> datetime:
@@ -48,6 +54,10 @@ class AccountView(Protocol):
 
     def open_orders(self, symbol: str) -> Sequence[Order]:
         """The orders in `symbol` that are not final, oldest first."""
+        ...
+
+    def symbols_with_open_orders(self) -> Iterable[str]:
+        """The symbols that have open orders."""
         ...
 
     def market(self, symbol: str) -> MarketData | None:

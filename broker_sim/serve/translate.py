@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from broker_sim.models import Account, Fill, Order, OrderClass, OrderEvent, OrderRequest, Position, Side, TimeInForce
+from broker_sim.rules import AssetFlags
 
 from .errors import ApiError
 from .query import DECIMAL_TEXT
@@ -206,8 +207,9 @@ def account_json(
     }
 
 
-def asset_json(symbol: str, *, exchange: str, shortable: bool) -> dict[str, Any]:
-    """A tradable US equity named `symbol` (every symbol of the config's sources)."""
+def asset_json(symbol: str, *, exchange: str, flags: AssetFlags) -> dict[str, Any]:
+    """A tradable US equity named `symbol` (every symbol of the config's sources), with the flags the config's
+    ``broker.assets`` gives it (all true by default)."""
     return {
         "id": asset_id(symbol),
         "class": "us_equity",
@@ -216,10 +218,10 @@ def asset_json(symbol: str, *, exchange: str, shortable: bool) -> dict[str, Any]
         "name": symbol,
         "status": "active",
         "tradable": True,
-        "marginable": True,
-        "shortable": shortable,
-        "easy_to_borrow": shortable,
-        "fractionable": True,
+        "marginable": flags.marginable,
+        "shortable": flags.shortable,
+        "easy_to_borrow": flags.easy_to_borrow,
+        "fractionable": flags.fractionable,
         "attributes": [],
     }
 

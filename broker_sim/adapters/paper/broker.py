@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import attrs
 import pluggy
 
 from broker_sim._numeric import QTY_EPSILON
@@ -55,7 +56,8 @@ from broker_sim.models import (
     Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
-from broker_sim.rules import ALPACA_RULES, RuleSettings, check_order, same_request
+from broker_sim.rules import ALPACA_RULES, AssetFlags, RuleSettings, check_order, same_request
+from broker_sim.rules.day_trading import DayTradeCounter
 
 from .model_set import ModelSet
 from .rules_view import PaperView
@@ -128,7 +130,7 @@ class PaperBroker(Broker):
         initial_balance: float = 100_000.0,
         *,
         seed: int | None = 42,
-        allow_short: bool = False,
+        allow_short: bool | None = None,
         slippage: Mapping[str, Any] | str | None = None,
         latency: Mapping[str, Any] | str | None = None,
         fill: Mapping[str, Any] | str | None = None,
@@ -194,7 +196,7 @@ class PaperBroker(Broker):
         self._recovered_market: dict[str, MarketData] = {}
         ledger = Ledger(
             settings.initial_balance,
-            allow_short=settings.allow_short,
+            allow_short=settings.shorting_allowed,
             short_margin=settings.short_margin,
             marks=_LastPrices(self._market, self._recovered_market),
             margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
@@ -218,6 +220,13 @@ class PaperBroker(Broker):
         self._observer_hook = self._manager.hook.broker_sim_order_event
         self._observed = -1
         self._observers: list[tuple[str, Any]] | None = []
+        self._rules = settings.rules
+        #: Day trades, fill by fill (pattern day trader protection, `rules.day_trading`).
+        self.day_trades = DayTradeCounter(settings.session)
+        self.state.fill_observers.append(self._count_day_trade)
+        #: The account at the last session close (its start before the first one): Alpaca's last_equity.
+        self._last_close = ledger.account()
+        self._closes_watched = False
         #: Order, client order and execution ids (UUID strings) drawn from the seed.
         self.ids = IdSource(settings.seed)
         self._venue = Venue(
@@ -228,10 +237,10 @@ class PaperBroker(Broker):
             self.ids,
             self._market,
             liquidate_on_margin_call=settings.liquidate_on_margin_call,
+            collar=lambda: self._rules.buying_power_collar,
         )
         self._book = self._venue.book
         self._ledger = ledger
-        self._rules = settings.rules
         #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.check_order`).
         self._view = PaperView(
             self.state,
@@ -239,9 +248,36 @@ class PaperBroker(Broker):
             self.clock,
             settings.session,
             margin_account=settings.account == "margin",
+            shorting_allowed=settings.shorting_allowed,
             assets=settings.assets,
             current_rules=lambda: self._rules,
+            day_trades=self.day_trades,
+            last_equity=lambda: self._last_close.equity,
         )
+        self._sync_shorting()
+
+    def _count_day_trade(self, fill: Fill, position_before: float) -> None:
+        self.day_trades.record(fill.symbol, fill.side, fill.quantity, position_before, fill.timestamp)
+
+    def _watch_closes(self) -> None:
+        """From the first order on, note the account at every session close (Alpaca's last_equity, which pattern
+        day trader protection reads): one timer per session, nothing on the market-data path."""
+        if not self._closes_watched:
+            self._closes_watched = True
+            self._venue.at_each_close(self._at_close)
+
+    def _at_close(self) -> None:
+        self._last_close = self._ledger.account()
+
+    @property
+    def shorting_enabled(self) -> bool:
+        """Whether the account may open shorts now (its kind, and the rules in force): Alpaca's
+        ``shorting_enabled``."""
+        return self._ledger.allow_short
+
+    def asset(self, symbol: str) -> AssetFlags:
+        """What the venue says of `symbol` (`broker.assets`; all true for a symbol it names not)."""
+        return self._view.asset(symbol)
 
     @property
     def rules(self) -> RuleSettings:
@@ -254,7 +290,16 @@ class PaperBroker(Broker):
         against them. Raises `ConfigError` naming the setting (nothing changed) for an unknown one or a bad
         value."""
         self._rules = self._rules.changed(**changes)
+        self._sync_shorting()
         return self._rules
+
+    def _sync_shorting(self) -> None:
+        """Let the ledger open shorts exactly when the rules would: the account's kind allows it (or the rule is
+        relaxed) and the account is not long-only."""
+        rules, allow_short = self._rules, self.settings.allow_short
+        if allow_short is None:  # by the account's kind, unless the rule is relaxed
+            allow_short = self.settings.account == "margin" or not rules.short_selling_check
+        self._ledger.allow_short = allow_short and not rules.no_shorting
 
     @property
     def models(self) -> dict[str, Any]:
@@ -306,7 +351,7 @@ class PaperBroker(Broker):
             account_id=self.account_id,
             settings={
                 "initial_balance": settings.initial_balance,
-                "allow_short": settings.allow_short,
+                "allow_short": settings.shorting_allowed,
                 "short_margin": settings.short_margin,
                 "seed": settings.seed,
                 "account": settings.account,
@@ -331,6 +376,10 @@ class PaperBroker(Broker):
             self.account_id = journal.account_id
             journal.snapshot_source = self._snapshot_parts
             self.state.recorder = journal.record
+            # Day trades are counted again from the fills the account holds (its recent ones, as many as its
+            # history keeps), and the last close's equity is taken as the equity now.
+            self.day_trades.rebuild(self.state.fills, {p.symbol: p.quantity for p in self._ledger.positions()})
+            self._last_close = self._ledger.account()
             self._venue.resume()
         except BaseException:
             self.state.recorder = _closed_journal(path)
@@ -476,7 +525,9 @@ class PaperBroker(Broker):
                 return self.state.order(known.id) or known
         self._check_supported(request)
         check_order(request, self._view, ALPACA_RULES)
-        return self._venue.submit(request)
+        if not self._closes_watched:
+            self._watch_closes()
+        return self._venue.submit(request, refuse=True)
 
     async def cancel_order(self, order_id: str) -> Order:
         self._check_journal()
@@ -595,7 +646,23 @@ class PaperBroker(Broker):
         return self.state.ledger.positions()
 
     async def get_account(self) -> Account:
-        return self.state.ledger.account()
+        """The account now, with Alpaca's day-trading fields: `daytrade_count` (the last 5 business days),
+        `pattern_day_trader`, `last_equity` (at the last close) and `daytrading_buying_power` (4 x the last close's
+        equity above its maintenance margin, for a margin account flagged a pattern day trader; else 0)."""
+        account = self.state.ledger.account()
+        day_trades = self.day_trades
+        last = self._last_close
+        flagged = day_trades.pattern_day_trader
+        margin = self.settings.account == "margin"
+        power = 4.0 * max(0.0, last.equity - (last.maintenance_margin or 0.0)) if flagged and margin else 0.0
+        return attrs.evolve(
+            account,
+            daytrade_count=day_trades.count(self.clock.now()),
+            pattern_day_trader=flagged,
+            last_equity=last.equity,
+            last_maintenance_margin=last.maintenance_margin,
+            daytrading_buying_power=power,
+        )
 
     async def close(self) -> None:
         """Stop the venue: every pending timer (arrivals, cancels, replaces, expiries) is canceled, so nothing

@@ -58,8 +58,10 @@ from broker_sim.models import (
     unchecked_fill,
     unchecked_order,
 )
+from broker_sim.rules.buying_power import order_value
 
 from .model_set import ModelSet
+from .refusals import refusal_for_reason
 
 __all__ = ["Venue", "first_snapshot"]
 
@@ -165,8 +167,12 @@ class Venue:
         market: dict[str, MarketData],
         *,
         liquidate_on_margin_call: bool = True,
+        collar: Callable[[], bool] = lambda: True,
     ) -> None:
         self.state = state
+        #: Whether orders are valued as Alpaca's buying power check values them (`rules.buying_power`), asked
+        #: for each new order (the broker's rules may change at runtime).
+        self.collar = collar
         self.models = models
         self.clock = clock
         self.session = session
@@ -203,6 +209,15 @@ class Venue:
         handle = (self.clock.call_after if after_events else self.clock.call_at)(when, fire)
         timers.add(handle)
         return handle
+
+    def at_each_close(self, callback: Callable[[], object]) -> None:
+        """Call `callback` at every session close from now on, after the market data stamped at the close."""
+
+        def fire() -> None:
+            callback()
+            self._at(self.session.next_close(self.clock.time()), fire, after_events=True)
+
+        self._at(self.session.next_close(self.clock.time()), fire, after_events=True)
 
     def close(self) -> None:
         """Cancel every timer: nothing arrives, expires or fills any more."""
@@ -253,12 +268,16 @@ class Venue:
             return market.price
         return request.reference_price
 
-    def submit(self, request: OrderRequest, *, announce: tuple[EventType, str] | None = None) -> Order:
+    def submit(
+        self, request: OrderRequest, *, announce: tuple[EventType, str] | None = None, refuse: bool = False
+    ) -> Order:
         """Check, price and record a new order, and send it on its way; returns its snapshot.
 
         Everything that can fail is asked before anything is recorded: the price estimate, the slippage and
         commission estimates, the reservation, the latency. A failure records the order `rejected` with the
-        reason (a model's nonsense names the model).
+        reason (a model's nonsense names the model). With `refuse` (an order at the broker's door), what the
+        account cannot carry (buying power, shares other orders hold) is raised as the `OrderRefused` Alpaca
+        answers instead, and nothing is recorded.
         """
         now = self.clock.now()
         order_id = self.ids.next()
@@ -282,15 +301,21 @@ class Venue:
         plan: Reservation | None = None  # the exits of a position hold nothing: the position pays for them
         try:
             if not exits:
+                market = self.market.get(order.symbol)
+                per_unit = self.models.cost_per_unit(order, price, market)
+                if self.collar():
+                    per_unit = max(per_unit, order_value(order, price, market))
                 planned = self.state.ledger.plan_reservation(
                     order_id,
                     order.symbol,
                     order.side,
                     quantity,
-                    self.models.cost_per_unit(order, price, self.market.get(order.symbol)),
+                    per_unit,
                     check_power=False,  # the door checks it when the order is recorded
                 )
                 if isinstance(planned, str):
+                    if refuse:
+                        raise refusal_for_reason(planned)
                     return self._reject_new(order, planned, now)
                 plan = planned
             delay = self.models.latency(order, Action.SUBMIT)
@@ -299,6 +324,8 @@ class Venue:
         try:
             self.state.apply(new_order_record(order, plan))
         except Refused as exc:
+            if refuse:
+                raise refusal_for_reason(exc.reason) from None
             return self._reject_new(order, exc.reason, now)
         if order.legs:
             self._record_legs(order, request, now)
@@ -722,10 +749,13 @@ class Venue:
         if price is None:
             return refuse(f"no market price known for {old.symbol} and no reference_price")
         sized = attrs.evolve(successor, quantity=remaining)
+        market = self.market.get(old.symbol)
         try:
-            per_unit = self.models.cost_per_unit(sized, price, self.market.get(old.symbol))
+            per_unit = self.models.cost_per_unit(sized, price, market)
         except ModelError as exc:
             return refuse(str(exc))
+        if self.collar():
+            per_unit = max(per_unit, order_value(sized, price, market))
         plan = self.state.ledger.plan_reservation(
             successor.id, old.symbol, old.side, remaining, per_unit, releasing=order_id
         )
