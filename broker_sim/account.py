@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, overload
 
 import attrs
 
@@ -28,9 +28,11 @@ from broker_sim.changes import (
     Execution,
     NewOrder,
     Notice,
+    OrderChange,
     Replacement,
     ReplaceRefused,
     ReplaceRequest,
+    SessionClose,
     StatusChange,
 )
 from broker_sim.errors import BrokerError, InvalidTransition
@@ -84,6 +86,8 @@ class AccountSnapshot:
     replaces: tuple[ReplaceRequest, ...]
     fills: tuple[Fill, ...]
     closed: tuple[str, ...]
+    #: The account at the last session close (None before the first, and in snapshots written before it was kept).
+    last_close: SessionClose | None = None
 
 
 class AccountState:
@@ -98,6 +102,8 @@ class AccountState:
         self.ledger = ledger
         self.history = history
         self.recorder: Callable[[Change], None] | None = None
+        #: The account at the last session close (None before the first): Alpaca's last_equity.
+        self.last_close: SessionClose | None = None
         #: Called with each fill and the symbol's position before it, once booked (replays included): counters
         #: the rules keep (day trades) follow the fills through them.
         self.fill_observers: list[Callable[[Fill, float], None]] = []
@@ -112,7 +118,7 @@ class AccountState:
         #: ``order(order_id)``: the latest snapshot of the order, or None (unknown, or forgotten from a bounded
         #: history). The dict's own ``get``: the venue asks it for every working order on every market event.
         self.order: Callable[[str], Order | None] = self._orders.get
-        self._handlers: dict[type, Callable[[Any, bool], Order]] = {
+        self._handlers: dict[type, Callable[[Any, bool], Any]] = {
             NewOrder: self._new_order,
             StatusChange: self._status_change,
             Execution: self._execution,
@@ -121,6 +127,7 @@ class AccountState:
             Replacement: self._replacement,
             ReplaceRefused: self._replace_refused,
             Notice: self._notice,
+            SessionClose: self._session_close,
         }
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -156,10 +163,22 @@ class AccountState:
 
     # -- the door -------------------------------------------------------------------------------------------
 
-    def apply(self, change: Change, *, replaying: bool = False) -> Order:
+    @overload
+    def apply(self, change: SessionClose, *, replaying: bool = False) -> None: ...
+
+    @overload
+    def apply(self, change: OrderChange, *, replaying: bool = False) -> Order: ...
+
+    def apply(self, change: Change, *, replaying: bool = False) -> Order | None:
         """Validate, record, apply and announce one change; returns the snapshot of the order it changed (for a
-        replace, of the successor). Raises `Refused` or `InvalidTransition` with nothing changed."""
+        replace, of the successor; None for a `SessionClose`). Raises `Refused` or `InvalidTransition` with
+        nothing changed."""
         return self._handlers[change.__class__](change, replaying)
+
+    def _session_close(self, change: SessionClose, replaying: bool) -> None:
+        if self.recorder is not None:
+            self.recorder(change)
+        self.last_close = change
 
     def replay(self, changes: Iterable[Change]) -> int:
         """Apply recorded changes again, in order, to rebuild the state they made (recovery from a journal).
@@ -417,6 +436,7 @@ class AccountState:
             replaces=tuple(self._replaces.values()),
             fills=tuple(self._fills),
             closed=tuple(self._closed),
+            last_close=self.last_close,
         )
 
     def restore(self, snapshot: AccountSnapshot) -> None:
@@ -433,3 +453,4 @@ class AccountState:
         self._replaces = {request.order_id: request for request in snapshot.replaces}
         self._fills.extend(snapshot.fills)
         self._closed.extend(snapshot.closed)
+        self.last_close = snapshot.last_close

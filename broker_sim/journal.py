@@ -55,6 +55,7 @@ from broker_sim.changes import (
     Replacement,
     ReplaceRefused,
     ReplaceRequest,
+    SessionClose,
     StatusChange,
 )
 from broker_sim.errors import BrokerError, JournalError, JournalInUse
@@ -105,7 +106,17 @@ _PAGE_SIZE = 1024
 #: Every kind of change, by the name its rows carry.
 CHANGE_KINDS: dict[str, type] = {
     cls.__name__: cls
-    for cls in (NewOrder, StatusChange, Execution, Amendment, ReplaceRequest, Replacement, ReplaceRefused, Notice)
+    for cls in (
+        NewOrder,
+        StatusChange,
+        Execution,
+        Amendment,
+        ReplaceRequest,
+        Replacement,
+        ReplaceRefused,
+        Notice,
+        SessionClose,
+    )
 }
 
 

@@ -146,7 +146,9 @@ def _refused(path: Path, match: str) -> None:
 
 
 async def _open_and_trade(path: Path) -> None:
-    async with _broker(path) as broker:
+    # The same trades again, beside the working orders of the first time: a market buy while a sell limit works
+    # is a wash trade Alpaca refuses, so that rule is relaxed here.
+    async with _broker(path, rules={"wash_trade": False}) as broker:
         await _trade(broker)
 
 

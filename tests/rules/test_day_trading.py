@@ -101,8 +101,8 @@ async def test_alpacas_example_a_pending_sell_then_a_buy_counts_as_a_potential_d
     await broker.update_market(Trade("AAPL", broker.clock.now(), 100.0, 100))
     resting = await broker.sell("AAPL", 5, type="limit", limit_price=120.0, time_in_force="gtc")
     assert resting.status.value == "new"
-    with pytest.raises(DayTradeRefused):
-        await broker.buy("AAPL", 1)
+    with pytest.raises(DayTradeRefused):  # (a limit that does not cross the sell: no wash trade)
+        await broker.buy("AAPL", 1, type="limit", limit_price=90.0, time_in_force="gtc")
 
 
 async def test_an_account_over_25000_at_the_last_close_day_trades_freely_and_is_flagged() -> None:

@@ -17,7 +17,7 @@ from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.broker import Broker
 from broker_sim.calendar import Session
-from broker_sim.changes import Change
+from broker_sim.changes import Change, SessionClose
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import (
     BrokerError,
@@ -224,8 +224,6 @@ class PaperBroker(Broker):
         #: Day trades, fill by fill (pattern day trader protection, `rules.day_trading`).
         self.day_trades = DayTradeCounter(settings.session)
         self.state.fill_observers.append(self._count_day_trade)
-        #: The account at the last session close (its start before the first one): Alpaca's last_equity.
-        self._last_close = ledger.account()
         self._closes_watched = False
         #: Order, client order and execution ids (UUID strings) drawn from the seed.
         self.ids = IdSource(settings.seed)
@@ -237,7 +235,7 @@ class PaperBroker(Broker):
             self.ids,
             self._market,
             liquidate_on_margin_call=settings.liquidate_on_margin_call,
-            collar=lambda: self._rules.buying_power_collar,
+            rules=lambda: self._rules,
         )
         self._book = self._venue.book
         self._ledger = ledger
@@ -252,7 +250,7 @@ class PaperBroker(Broker):
             assets=settings.assets,
             current_rules=lambda: self._rules,
             day_trades=self.day_trades,
-            last_equity=lambda: self._last_close.equity,
+            last_equity=self._last_equity,
         )
         self._sync_shorting()
 
@@ -267,7 +265,13 @@ class PaperBroker(Broker):
             self._venue.at_each_close(self._at_close)
 
     def _at_close(self) -> None:
-        self._last_close = self._ledger.account()
+        account = self._ledger.account()
+        self.state.apply(SessionClose(self.clock.now(), account.equity, account.maintenance_margin or 0.0))
+
+    def _last_equity(self) -> float:
+        """The equity at the last session close (the starting balance before the first)."""
+        last = self.state.last_close
+        return last.equity if last is not None else self.settings.initial_balance
 
     @property
     def shorting_enabled(self) -> bool:
@@ -379,7 +383,6 @@ class PaperBroker(Broker):
             # Day trades are counted again from the fills the account holds (its recent ones, as many as its
             # history keeps), and the last close's equity is taken as the equity now.
             self.day_trades.rebuild(self.state.fills, {p.symbol: p.quantity for p in self._ledger.positions()})
-            self._last_close = self._ledger.account()
             self._venue.resume()
         except BaseException:
             self.state.recorder = _closed_journal(path)
@@ -651,16 +654,18 @@ class PaperBroker(Broker):
         equity above its maintenance margin, for a margin account flagged a pattern day trader; else 0)."""
         account = self.state.ledger.account()
         day_trades = self.day_trades
-        last = self._last_close
+        last = self.state.last_close
+        equity = last.equity if last is not None else self.settings.initial_balance
+        maintenance = last.maintenance_margin if last is not None else 0.0
         flagged = day_trades.pattern_day_trader
         margin = self.settings.account == "margin"
-        power = 4.0 * max(0.0, last.equity - (last.maintenance_margin or 0.0)) if flagged and margin else 0.0
+        power = 4.0 * max(0.0, equity - maintenance) if flagged and margin else 0.0
         return attrs.evolve(
             account,
             daytrade_count=day_trades.count(self.clock.now()),
             pattern_day_trader=flagged,
-            last_equity=last.equity,
-            last_maintenance_margin=last.maintenance_margin,
+            last_equity=equity,
+            last_maintenance_margin=maintenance,
             daytrading_buying_power=power,
         )
 

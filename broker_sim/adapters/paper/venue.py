@@ -26,9 +26,9 @@ from broker_sim.account import AccountState, Refused
 from broker_sim.calendar import Session
 from broker_sim.changes import (
     Amendment,
-    Change,
     NewOrder,
     Notice,
+    OrderChange,
     Replacement,
     ReplaceRefused,
     ReplaceRequest,
@@ -58,6 +58,7 @@ from broker_sim.models import (
     unchecked_fill,
     unchecked_order,
 )
+from broker_sim.rules import RuleSettings
 from broker_sim.rules.buying_power import order_value
 
 from .model_set import ModelSet
@@ -167,12 +168,13 @@ class Venue:
         market: dict[str, MarketData],
         *,
         liquidate_on_margin_call: bool = True,
-        collar: Callable[[], bool] = lambda: True,
+        rules: Callable[[], RuleSettings] = RuleSettings,
     ) -> None:
         self.state = state
-        #: Whether orders are valued as Alpaca's buying power check values them (`rules.buying_power`), asked
-        #: for each new order (the broker's rules may change at runtime).
-        self.collar = collar
+        #: The rules in force (`broker_sim.rules`), asked when they matter (the broker's may change at runtime):
+        #: whether orders are valued as Alpaca's buying power check values them, and whether a fill may take a
+        #: position through zero.
+        self.rules = rules
         self.models = models
         self.clock = clock
         self.session = session
@@ -227,7 +229,7 @@ class Venue:
 
     # -- the door -------------------------------------------------------------------------------------------
 
-    def _apply(self, change: Change) -> Order:
+    def _apply(self, change: OrderChange) -> Order:
         """Apply `change` through the account's door; an order that ended leaves the book."""
         order = self.state.apply(change)
         if order.status in FINAL_STATUSES:
@@ -303,7 +305,7 @@ class Venue:
             if not exits:
                 market = self.market.get(order.symbol)
                 per_unit = self.models.cost_per_unit(order, price, market)
-                if self.collar():
+                if self.rules().buying_power_collar:
                     per_unit = max(per_unit, order_value(order, price, market))
                 planned = self.state.ledger.plan_reservation(
                     order_id,
@@ -572,7 +574,28 @@ class Venue:
         return self._apply(Amendment(order.id, self.clock.now(), stop_price=_trailing_stop(order, best), hwm=best))
 
     def _execute(self, order: Order, quantity: float, price: float) -> Order:
-        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door."""
+        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door.
+
+        A fill that would take the position through zero (orders on their way crossed: a sell filled first,
+        then a buy larger than the short it left) fills only what closes the position, and the rest of the
+        order is canceled, unless the rules let one order flip a position (``position_flip_check: false``)."""
+        held = self.state.ledger.quantity(order.symbol)
+        signed = quantity if order.side is Side.BUY else -quantity
+        if held * (held + signed) < 0 and abs(held + signed) > QTY_EPSILON and self.rules().position_flip_check:
+            return self._execute_to_flat(order, abs(held), price)
+        return self._execute_whole(order, quantity, price)
+
+    def _execute_to_flat(self, order: Order, closing: float, price: float) -> Order:
+        order = self._execute_whole(order, closing, price)
+        if order.status.is_open and order.status is not _S.PENDING_CANCEL:
+            reason = (
+                f"the rest would take the {order.symbol} position through zero in one order; Alpaca closes a "
+                "position before it opens the other side"
+            )
+            order = self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED, reason))
+        return order
+
+    def _execute_whole(self, order: Order, quantity: float, price: float) -> Order:
         market = self.market.get(order.symbol)
         now = self.clock.now()
         try:
@@ -754,7 +777,7 @@ class Venue:
             per_unit = self.models.cost_per_unit(sized, price, market)
         except ModelError as exc:
             return refuse(str(exc))
-        if self.collar():
+        if self.rules().buying_power_collar:
             per_unit = max(per_unit, order_value(sized, price, market))
         plan = self.state.ledger.plan_reservation(
             successor.id, old.symbol, old.side, remaining, per_unit, releasing=order_id
