@@ -214,7 +214,6 @@ async def get_account(request: Request, served: Served) -> Any:
         created_at=served.created_at,
         multiplier=settings.margin_multiplier if settings.account == "margin" else 1.0,
         shorting=broker.shorting_enabled,
-        last_equity=settings.initial_balance,
     )
 
 

@@ -166,9 +166,13 @@ def position_json(position: Position, *, exchange: str, held: float = 0.0) -> di
 
 
 def account_json(
-    account: Account, *, name: str, created_at: datetime, multiplier: float, shorting: bool, last_equity: float
+    account: Account, *, name: str, created_at: datetime, multiplier: float, shorting: bool
 ) -> dict[str, Any]:
-    """`account` as Alpaca's account entity."""
+    """`account` as Alpaca's account entity (the day-trading fields as the paper broker counts them)."""
+    last_equity = account.last_equity if account.last_equity is not None else account.initial_balance or 0.0
+    last_maintenance = account.last_maintenance_margin
+    if last_maintenance is None:
+        last_maintenance = account.maintenance_margin or 0.0
     return {
         "id": account_id(name),
         "account_number": name,
@@ -177,7 +181,7 @@ def account_json(
         "currency": "USD",
         "buying_power": number(account.buying_power),
         "regt_buying_power": number(account.buying_power),
-        "daytrading_buying_power": "0",
+        "daytrading_buying_power": number(account.daytrading_buying_power or 0.0),
         "non_marginable_buying_power": number(max(min(account.cash, account.buying_power), 0.0)),
         "options_buying_power": "0",
         "cash": number(account.cash),
@@ -185,7 +189,7 @@ def account_json(
         "pending_transfer_out": "0",
         "pending_transfer_in": "0",
         "portfolio_value": number(account.equity),
-        "pattern_day_trader": False,
+        "pattern_day_trader": bool(account.pattern_day_trader),
         "trading_blocked": False,
         "transfers_blocked": False,
         "account_blocked": False,
@@ -199,9 +203,9 @@ def account_json(
         "short_market_value": number(account.short_market_value),
         "initial_margin": number(account.initial_margin or 0.0),
         "maintenance_margin": number(account.maintenance_margin or 0.0),
-        "last_maintenance_margin": number(account.maintenance_margin or 0.0),
+        "last_maintenance_margin": number(last_maintenance),
         "sma": "0",
-        "daytrade_count": 0,
+        "daytrade_count": account.daytrade_count or 0,
         "options_approved_level": 0,
         "options_trading_level": 0,
     }
