@@ -84,7 +84,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The schema this version writes; it reads this one and migrates older ones (`MIGRATIONS`).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: What ``meta.application`` says in every journal: a SQLite file without it is not one.
 APPLICATION = "broker-sim journal"
 #: ``journal_sync`` values: SQLite's ``synchronous`` setting for the journal.
@@ -201,9 +201,14 @@ def _create_v1(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, time REAL NOT NULL, payload TEXT NOT NULL)")
 
 
+def _v2_session_closes(connection: sqlite3.Connection) -> None:
+    """Version 2 adds a kind of change, `SessionClose` (the account at each session close), which version 1 code
+    cannot read: the tables are the same, so a version 1 journal needs no rewriting, only the new version."""
+
+
 #: ``MIGRATIONS[v]`` turns a journal of schema version `v` into one of version ``v + 1``, inside the transaction
 #: that also sets ``meta.schema_version``. Version 0 is an empty file: creating a journal runs them all.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _v2_session_closes}
 
 
 def _migrate(connection: sqlite3.Connection, version: int) -> None:

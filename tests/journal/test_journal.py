@@ -378,3 +378,35 @@ async def test_exits_left_held_by_a_crash_after_their_entry_filled_are_released_
         assert {leg.status.value for leg in legs} == {"new"}
         assert (await again.get_order(entry.id)).status.value == "filled"
     check_account(path)
+
+
+async def test_the_equity_at_a_session_close_is_journaled_and_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    session = {"open": "09:30", "close": "16:00", "timezone": "America/New_York"}
+    async with _broker(path, session=session) as broker:
+        await broker.update_market(_bar(0, 100.0))
+        await broker.buy("X", 10)
+        await broker.update_market(_bar(60, 80.0))  # the price falls before the close
+        await broker.clock.advance(8 * 3600)  # past 16:00: the close is recorded
+        account = await broker.get_account()
+        assert account.last_equity == pytest.approx(100_000 - 10 * 100.05 + 10 * 80.0)
+    connection = sqlite3.connect(path)
+    kinds = [kind for (kind,) in connection.execute("SELECT kind FROM changes")]
+    connection.close()
+    assert kinds.count("SessionClose") == 1
+    async with _broker(path, session=session) as again:
+        assert (await again.get_account()).last_equity == account.last_equity
+
+
+async def test_a_version_1_journal_is_migrated_to_version_2_and_recovers_the_same_account(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:  # no session closed yet: exactly what version 1 wrote
+        await _trade(broker)
+        account = await broker.get_account()
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    async with _broker(path) as again:
+        assert await again.get_account() == account
+    assert read_info(path).schema_version == SCHEMA_VERSION == 2

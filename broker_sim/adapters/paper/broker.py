@@ -94,12 +94,18 @@ class _LastPrices:
 class PaperBroker(Broker):
     """A simulated broker account whose latency, fill, slippage and commission models are pluggy plugins.
 
-    `account` is ``cash`` (the default: nothing is bought beyond cash; shorts, with `allow_short`, need buying
-    power of `short_margin` x their value) or ``margin`` (Reg T: buying power is `margin_multiplier` x the equity
-    above the initial margin, 50 % of positions' values for longs and shorts alike; shorts still need
-    `allow_short`). Either way, when the equity falls below the maintenance margin (`maintenance_margin_long` of
-    longs' value plus `maintenance_margin_short` of shorts'), a margin call liquidates positions with market
-    orders (each announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
+    `rules` are Alpaca's order and account rules (`broker_sim.rules.RuleSettings`, or a mapping of the settings
+    to relax, e.g. ``{"pdt_check": False}``): every one is on by default, an order one refuses raises an
+    `OrderRefused` and creates nothing, and `configure_rules` changes them at runtime. `assets` gives symbols'
+    flags (``{"TSLA": {"easy_to_borrow": False}}``).
+
+    `account` is ``cash`` (the default: nothing is bought beyond cash and, as on Alpaca, nothing is sold short;
+    `allow_short=True` lets it short anyway, each short needing buying power of `short_margin` x its value) or
+    ``margin`` (Reg T: buying power is `margin_multiplier` x the equity above the initial margin, 50 % of
+    positions' values for longs and shorts alike; it may short unless `allow_short=False`). Either way, when
+    the equity falls below the maintenance margin (`maintenance_margin_long` of longs' value plus
+    `maintenance_margin_short` of shorts'), a margin call liquidates positions with market orders (each
+    announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
 
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
     seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
