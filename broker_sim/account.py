@@ -106,7 +106,7 @@ class AccountState:
         self.last_close: SessionClose | None = None
         #: Called with each fill and the symbol's position before it, once booked (replays included): counters
         #: the rules keep (day trades) follow the fills through them.
-        self.fill_observers: list[Callable[[Fill, float], None]] = []
+        self.fill_observers: list[Callable[[Fill, float], object]] = []
         self._emit = emit
         self._orders: dict[str, Order] = {}
         self._client_ids: dict[str, str] = {}
@@ -144,8 +144,11 @@ class AccountState:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The orders that are not final (in `symbol`, when given), oldest first."""
         if symbol is not None:
+            working = self._open_by_symbol.get(symbol)
+            if not working:
+                return []  # the common case on an order's path: nothing open in the symbol, no comprehension
             orders = self._orders
-            return [orders[order_id] for order_id in self._open_by_symbol.get(symbol, ())]
+            return [orders[order_id] for order_id in working]
         return [order for order in self._orders.values() if order.status.is_open]
 
     def symbols_with_open_orders(self) -> list[str]:
@@ -250,7 +253,12 @@ class AccountState:
         self._client_ids[order.client_order_id] = order.id
         if reservation is not None:
             self.ledger.hold(reservation)
-        self._store_open(order)
+        if order.status is not _S.REJECTED:  # (pending_new or held: open) it joins its symbol's open orders
+            working = self._open_by_symbol.get(order.symbol)
+            if working is None:
+                working = self._open_by_symbol[order.symbol] = {}
+            working[order.id] = None
+        self._store(order)
         self._emit(unchecked_event(_FIRST_EVENT[order.status], order, order.created_at))
         return order
 

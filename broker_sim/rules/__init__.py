@@ -2,7 +2,8 @@
 in ``broker.rules`` (`RuleSettings`).
 
 * `RuleSettings` / `rule_settings`: which rules are on (all by default), and Alpaca's account configurations.
-* `Rule`, `AccountView`, `check_order`: what a rule is, what it reads, and the door that asks each in turn.
+* `Rule`, `AccountView`, `active_rules`, `check_order`: what a rule is, what it reads, which are in force, and
+  the door that asks each in turn.
 * `ALPACA_RULES`: the rules, in the order the door asks them.
 * `same_request`: whether a resubmitted client order id asks for the same order (every adapter's idempotency).
 * The refusals (`OrderRefused` and its kinds) live in `broker_sim.errors`, so every adapter raises the same ones.
@@ -25,7 +26,7 @@ from broker_sim.errors import (
 
 from .account import SuspendTrade
 from .assets import AssetFlags, asset_table
-from .base import AccountView, Rule, check_order
+from .base import AccountView, Concern, Door, Rule, active_rules, check_order
 from .day_trading import DayTradeCounter, PatternDayTrader
 from .idempotency import same_request
 from .order_types import AuctionCutoffs, ExtendedHours, FractionalOrders, FractionalTrading
@@ -39,8 +40,10 @@ __all__ = [
     "AccountView",
     "AssetFlags",
     "AuctionCutoffs",
+    "Concern",
     "DayTradeCounter",
     "DayTradeRefused",
+    "Door",
     "ExtendedHours",
     "FractionalOrders",
     "FractionalTrading",
@@ -59,6 +62,7 @@ __all__ = [
     "TradingSuspended",
     "WashTrade",
     "WashTradeRefused",
+    "active_rules",
     "asset_table",
     "check_order",
     "held_for_orders",

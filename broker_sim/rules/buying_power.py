@@ -40,7 +40,7 @@ def order_value(order: Order, price: float, market: MarketData | None) -> float:
     if order.side is Side.BUY:
         if order.limit_price is not None:
             return order.limit_price
-        return price * (1.0 + buy_collar(price))
+        return price * (1.0 + (_COLLAR_UNDER_TIER if price < COLLAR_TIER_PRICE else _COLLAR_FROM_TIER))
     ask = market.ask if isinstance(market, Quote) and market.ask > 0 else price
     floor = ask * (1.0 + SHORT_COLLAR)
     return floor if order.limit_price is None else max(order.limit_price, floor)

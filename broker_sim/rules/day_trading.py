@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -50,6 +50,15 @@ WINDOW_DAYS = 5
 _SEARCH_DAYS = 40
 
 
+class _Fill(NamedTuple):
+    """What `DayTradeCounter.record_fill` reads of a fill."""
+
+    symbol: str
+    side: Side
+    quantity: float
+    timestamp: datetime
+
+
 class DayTradeCounter:
     """Day trades made by one account, fill by fill; `count` is the number within the last 5 business days.
 
@@ -66,12 +75,23 @@ class DayTradeCounter:
         self._opened: dict[str, list[bool]] = {}
         #: Day trades per day, for the days that had any (only the window's matter).
         self._by_day: dict[date, int] = {}
-        self._window: tuple[date, date] | None = None
+        #: The window ending on a day: (its first day, that day, the day trades in it), recounted when it moves.
+        self._window: tuple[date, date, int] | None = None
+        #: The last day `day_of` answered and its bounds (UTC datetimes): most moments fall in the same day, so
+        #: two comparisons answer them, with no time-zone conversion (this is on every fill's path).
+        self._day: tuple[datetime, datetime, date] | None = None
         self.pattern_day_trader = False
 
     def day_of(self, when: datetime) -> date:
         """The session day `when` falls on (its date in the session's time zone)."""
-        return when.astimezone(self._zone).date()
+        known = self._day
+        if known is not None and known[0] <= when < known[1]:
+            return known[2]
+        local = when.astimezone(self._zone)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=1)).replace(tzinfo=None).replace(tzinfo=self._zone)
+        self._day = (start.astimezone(UTC), end.astimezone(UTC), local.date())
+        return local.date()
 
     def _roll(self, day: date) -> None:
         if day != self._today:
@@ -81,10 +101,18 @@ class DayTradeCounter:
     def record(self, symbol: str, side: Side, quantity: float, position_before: float, when: datetime) -> bool:
         """Count a fill of `quantity` on `side` in `symbol` at `when`, the position having been `position_before`;
         returns whether the fill made a day trade."""
-        day = self.day_of(when)
-        if self._today is not None and day < self._today:
-            return False  # an older fill (replayed out of order) opens or closes nothing today
-        self._roll(day)
+        return self.record_fill(_Fill(symbol, side, quantity, when), position_before)
+
+    def record_fill(self, fill: Any, position_before: float) -> bool:
+        """`record` for a `Fill` (an account's fill observer: this is on every fill's path)."""
+        symbol, side, quantity, when = fill.symbol, fill.side, fill.quantity, fill.timestamp
+        known = self._day
+        day = known[2] if known is not None and known[0] <= when < known[1] else self.day_of(when)
+        today = self._today
+        if day != today:
+            if today is not None and day < today:
+                return False  # an older fill (replayed out of order) opens or closes nothing today
+            self._roll(day)
         flags = self._opened.get(symbol)
         if flags is None:
             flags = self._opened[symbol] = [False, False]
@@ -97,7 +125,13 @@ class DayTradeCounter:
                 flags[index] = False
                 made = True
                 self._by_day[day] = self._by_day.get(day, 0) + 1
-                if self.count(when) >= DAY_TRADE_LIMIT:
+                window = self._window
+                if window is not None and window[1] == day:
+                    window = self._window = (window[0], day, window[2] + 1)
+                    total = window[2]
+                else:
+                    total = self.count(when)
+                if total >= DAY_TRADE_LIMIT:
                     self.pattern_day_trader = True
         # What the fill opens: a buy from flat or long, or one that goes through zero (a sell likewise).
         if not closes or quantity > abs(position_before) + QTY_EPSILON:
@@ -116,9 +150,10 @@ class DayTradeCounter:
         day = self.day_of(when)
         window = self._window
         if window is None or window[1] != day:
-            window = self._window = (self._window_start(day), day)
-        start = window[0]
-        return sum(n for traded, n in self._by_day.items() if start <= traded <= day)
+            start = self._window_start(day)
+            total = sum(n for traded, n in self._by_day.items() if start <= traded <= day)
+            window = self._window = (start, day, total)
+        return window[2]
 
     def _window_start(self, day: date) -> date:
         """The first of the 5 trading days ending on `day` (or the day before, when `day` is not one)."""
@@ -140,6 +175,7 @@ class DayTradeCounter:
         self._opened.clear()
         self._by_day.clear()
         self._window = None
+        self._day = None
         self.pattern_day_trader = False
 
     def rebuild(self, fills: Iterable[Any], quantities: dict[str, float]) -> None:

@@ -9,7 +9,7 @@ https://docs.alpaca.markets/docs/fractional-trading
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -17,7 +17,7 @@ from broker_sim._numeric import QTY_EPSILON
 from broker_sim.errors import OrderNotAccepted
 from broker_sim.models import Order, OrderClass, OrderRequest, OrderType, TimeInForce
 
-from .base import AccountView
+from .base import AccountView, Concern
 from .shorting import opens_short
 
 __all__ = [
@@ -52,6 +52,7 @@ class ExtendedHours:
     accepted as extended hours eligible"; brackets "do not support extended hours"). Relaxed by
     ``extended_hours_check: false`` (any order may then work in extended hours)."""
 
+    concern: ClassVar[Concern] = Concern.EXTENDED_HOURS
     setting: str | None = "extended_hours_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
@@ -77,6 +78,7 @@ class AuctionCutoffs:
     queue for the next session's auction. Times follow the account's session. Relaxed by
     ``auction_cutoffs: false``."""
 
+    concern: ClassVar[Concern] = Concern.AUCTIONS
     setting: str | None = "auction_cutoffs"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
@@ -107,10 +109,11 @@ class FractionalTrading:
     """Alpaca's ``fractional_trading`` account configuration: when false, fractional quantities and notional
     orders are refused. Always consulted (it is the configuration itself that turns it on)."""
 
+    concern: ClassVar[Concern] = Concern.FRACTIONAL
     setting: str | None = None
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
-        if not view.rules.fractional_trading and is_fractional(request):
+        if is_fractional(request) and not view.rules.fractional_trading:
             raise OrderNotAccepted(
                 f"fractional orders are not enabled for this account (fractional_trading: false); order for "
                 f"{request.symbol}",
@@ -124,6 +127,7 @@ class FractionalOrders:
     stop limit order, no extended hours, a symbol marked fractionable, and never a sale that opens a short ("We
     do not support short sales in fractional orders"). Relaxed by ``fractional_check: false``."""
 
+    concern: ClassVar[Concern] = Concern.FRACTIONAL
     setting: str | None = "fractional_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:

@@ -8,13 +8,15 @@ securities"); https://docs.alpaca.markets/docs/account-plans (cash accounts cann
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.errors import ShortSaleRefused
 from broker_sim.models import Order, OrderClass, OrderRequest, Side
 
-from .base import AccountView
+from .base import AccountView, Concern
 from .positions import held_for_orders, order_quantity
 
 __all__ = ["MIN_SHORT_EQUITY", "LongOnly", "ShortSelling", "opens_short"]
@@ -45,6 +47,7 @@ class LongOnly:
     https://docs.alpaca.markets/reference/patchaccountconfig-1
     """
 
+    concern: ClassVar[Concern] = Concern.SELLS
     setting: str | None = "no_shorting"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
@@ -61,6 +64,7 @@ class ShortSelling:
     and a symbol the venue marks shortable and easy to borrow (``broker.assets``). Relaxed by
     ``short_selling_check: false``."""
 
+    concern: ClassVar[Concern] = Concern.SELLS
     setting: str | None = "short_selling_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:

@@ -56,7 +56,7 @@ from broker_sim.models import (
     Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
-from broker_sim.rules import ALPACA_RULES, AssetFlags, RuleSettings, check_order, same_request
+from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings, same_request
 from broker_sim.rules.day_trading import DayTradeCounter
 
 from .model_set import ModelSet
@@ -227,9 +227,11 @@ class PaperBroker(Broker):
         self._observed = -1
         self._observers: list[tuple[str, Any]] | None = []
         self._rules = settings.rules
+        #: The rules in force, in the order the door asks them.
+        self._door = Door(ALPACA_RULES, settings.rules)
         #: Day trades, fill by fill (pattern day trader protection, `rules.day_trading`).
         self.day_trades = DayTradeCounter(settings.session)
-        self.state.fill_observers.append(self._count_day_trade)
+        self.state.fill_observers.append(self.day_trades.record_fill)
         self._closes_watched = False
         #: Order, client order and execution ids (UUID strings) drawn from the seed.
         self.ids = IdSource(settings.seed)
@@ -241,11 +243,11 @@ class PaperBroker(Broker):
             self.ids,
             self._market,
             liquidate_on_margin_call=settings.liquidate_on_margin_call,
-            rules=lambda: self._rules,
+            rules=settings.rules,
         )
         self._book = self._venue.book
         self._ledger = ledger
-        #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.check_order`).
+        #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.Door`).
         self._view = PaperView(
             self.state,
             self._market,
@@ -256,12 +258,9 @@ class PaperBroker(Broker):
             assets=settings.assets,
             current_rules=lambda: self._rules,
             day_trades=self.day_trades,
-            last_equity=self._last_equity,
+            initial_balance=settings.initial_balance,
         )
         self._sync_shorting()
-
-    def _count_day_trade(self, fill: Fill, position_before: float) -> None:
-        self.day_trades.record(fill.symbol, fill.side, fill.quantity, position_before, fill.timestamp)
 
     def _watch_closes(self) -> None:
         """From the first order on, note the account at every session close (Alpaca's last_equity, which pattern
@@ -273,11 +272,6 @@ class PaperBroker(Broker):
     def _at_close(self) -> None:
         account = self._ledger.account()
         self.state.apply(SessionClose(self.clock.now(), account.equity, account.maintenance_margin or 0.0))
-
-    def _last_equity(self) -> float:
-        """The equity at the last session close (the starting balance before the first)."""
-        last = self.state.last_close
-        return last.equity if last is not None else self.settings.initial_balance
 
     @property
     def shorting_enabled(self) -> bool:
@@ -299,7 +293,8 @@ class PaperBroker(Broker):
         ``configure_rules(pdt_check=False)``; returns the rules now in force. Orders from now on are checked
         against them. Raises `ConfigError` naming the setting (nothing changed) for an unknown one or a bad
         value."""
-        self._rules = self._rules.changed(**changes)
+        self._rules = self._venue.rules = self._rules.changed(**changes)
+        self._door = Door(ALPACA_RULES, self._rules)
         self._sync_shorting()
         return self._rules
 
@@ -533,7 +528,7 @@ class PaperBroker(Broker):
             if known is not None:
                 return self.state.order(known.id) or known
         self._check_supported(request)
-        check_order(request, self._view, ALPACA_RULES)
+        self._door.check(request, self._view)
         if not self._closes_watched:
             self._watch_closes()
         return self._venue.submit(request, refuse=True)
@@ -618,7 +613,7 @@ class PaperBroker(Broker):
         self._check_supported(request)
         if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
             raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")
-        check_order(request, self._view, ALPACA_RULES, replacing=order)
+        self._door.check(request, self._view, replacing=order)
         return self._venue.request_replace(order, request, client_order_id)
 
     def _get(self, order_id: str) -> Order:

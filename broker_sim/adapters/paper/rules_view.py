@@ -26,12 +26,16 @@ class PaperView:
         "_clock",
         "_current_rules",
         "_day_trades",
-        "_last_equity",
+        "_initial_balance",
         "_market",
         "_state",
         "margin_account",
+        "market",
+        "open_orders",
+        "quantity",
         "session",
         "shorting_allowed",
+        "symbols_with_open_orders",
     )
 
     def __init__(
@@ -46,7 +50,7 @@ class PaperView:
         assets: dict[str, AssetFlags],
         current_rules: Callable[[], RuleSettings],
         day_trades: DayTradeCounter,
-        last_equity: Callable[[], float],
+        initial_balance: float,
     ) -> None:
         self._state = state
         self._market = market
@@ -57,7 +61,16 @@ class PaperView:
         self._assets = assets
         self._current_rules = current_rules
         self._day_trades = day_trades
-        self._last_equity = last_equity
+        self._initial_balance = initial_balance
+        # Read straight from the account (no call in between: the door asks on every order).
+        #: The signed position in a symbol.
+        self.quantity: Callable[[str], float] = state.ledger.quantity
+        #: A symbol's open orders, oldest first.
+        self.open_orders: Callable[[str], Sequence[Order]] = state.open_orders
+        #: The symbols with open orders.
+        self.symbols_with_open_orders: Callable[[], Iterable[str]] = state.symbols_with_open_orders
+        #: The latest market event of a symbol.
+        self.market: Callable[[str], MarketData | None] = market.get
 
     @property
     def rules(self) -> RuleSettings:
@@ -66,23 +79,12 @@ class PaperView:
     def now(self) -> datetime:
         return self._clock.now()
 
-    def quantity(self, symbol: str) -> float:
-        return self._state.ledger.quantity(symbol)
-
-    def open_orders(self, symbol: str) -> Sequence[Order]:
-        return self._state.open_orders(symbol)
-
-    def symbols_with_open_orders(self) -> Iterable[str]:
-        return self._state.symbols_with_open_orders()
-
-    def market(self, symbol: str) -> MarketData | None:
-        return self._market.get(symbol)
-
     def equity(self) -> float:
         return self._state.ledger.account().equity
 
     def last_equity(self) -> float:
-        return self._last_equity()
+        last = self._state.last_close
+        return self._initial_balance if last is None else last.equity
 
     def day_trade_count(self) -> int:
         return self._day_trades.count(self._clock.now())

@@ -168,13 +168,13 @@ class Venue:
         market: dict[str, MarketData],
         *,
         liquidate_on_margin_call: bool = True,
-        rules: Callable[[], RuleSettings] = RuleSettings,
+        rules: RuleSettings | None = None,
     ) -> None:
         self.state = state
-        #: The rules in force (`broker_sim.rules`), asked when they matter (the broker's may change at runtime):
-        #: whether orders are valued as Alpaca's buying power check values them, and whether a fill may take a
-        #: position through zero.
-        self.rules = rules
+        #: The rules in force (`broker_sim.rules`): whether orders are valued as Alpaca's buying power check values
+        #: them, and whether a fill may take a position through zero. The broker sets them again when its rules
+        #: change at runtime.
+        self.rules = rules if rules is not None else RuleSettings()
         self.models = models
         self.clock = clock
         self.session = session
@@ -305,7 +305,7 @@ class Venue:
             if not exits:
                 market = self.market.get(order.symbol)
                 per_unit = self.models.cost_per_unit(order, price, market)
-                if self.rules().buying_power_collar:
+                if self.rules.buying_power_collar:
                     per_unit = max(per_unit, order_value(order, price, market))
                 planned = self.state.ledger.plan_reservation(
                     order_id,
@@ -579,24 +579,13 @@ class Venue:
         A fill that would take the position through zero (orders on their way crossed: a sell filled first,
         then a buy larger than the short it left) fills only what closes the position, and the rest of the
         order is canceled, unless the rules let one order flip a position (``position_flip_check: false``)."""
-        held = self.state.ledger.quantity(order.symbol)
-        signed = quantity if order.side is Side.BUY else -quantity
-        if held * (held + signed) < 0 and abs(held + signed) > QTY_EPSILON and self.rules().position_flip_check:
-            return self._execute_to_flat(order, abs(held), price)
-        return self._execute_whole(order, quantity, price)
-
-    def _execute_to_flat(self, order: Order, closing: float, price: float) -> Order:
-        order = self._execute_whole(order, closing, price)
-        if order.status.is_open and order.status is not _S.PENDING_CANCEL:
-            reason = (
-                f"the rest would take the {order.symbol} position through zero in one order; Alpaca closes a "
-                "position before it opens the other side"
-            )
-            order = self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED, reason))
-        return order
-
-    def _execute_whole(self, order: Order, quantity: float, price: float) -> Order:
-        market = self.market.get(order.symbol)
+        symbol = order.symbol
+        held = self.state.ledger.quantity(symbol)
+        after = held + quantity if order.side is Side.BUY else held - quantity
+        to_flat = held * after < 0 and abs(after) > QTY_EPSILON and self.rules.position_flip_check
+        if to_flat:
+            quantity = abs(held)
+        market = self.market.get(symbol)
         now = self.clock.now()
         try:
             executed = self.models.execution_price(order, price, market, quantity)
@@ -605,16 +594,23 @@ class Venue:
                 limit = order.limit_price
                 executed = min(executed, limit) if order.side is Side.BUY else max(executed, limit)
             execution_id = self.ids.next()
-            fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
+            fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
             fee = self.models.fee(order, fill)
         except ModelError as exc:
             return self._fail(order, str(exc))
         if fee:
-            fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price, execution_id)
+            fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, fee, now, price, execution_id)
         try:
-            return self._apply(execution_record(fill))
+            order = self._apply(execution_record(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
+        if to_flat and order.status.is_open and order.status is not _S.PENDING_CANCEL:
+            reason = (
+                f"the rest would take the {symbol} position through zero in one order; Alpaca closes a position "
+                "before it opens the other side"
+            )
+            order = self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED, reason))
+        return order
 
     # -- order classes ------------------------------------------------------------------------------------------
 
@@ -777,7 +773,7 @@ class Venue:
             per_unit = self.models.cost_per_unit(sized, price, market)
         except ModelError as exc:
             return refuse(str(exc))
-        if self.rules().buying_power_collar:
+        if self.rules.buying_power_collar:
             per_unit = max(per_unit, order_value(sized, price, market))
         plan = self.state.ledger.plan_reservation(
             successor.id, old.symbol, old.side, remaining, per_unit, releasing=order_id
