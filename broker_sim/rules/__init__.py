@@ -8,6 +8,13 @@ in ``broker.rules`` (`RuleSettings`).
 * `same_request`: whether a resubmitted client order id asks for the same order (every adapter's idempotency).
 * The refusals (`OrderRefused` and its kinds) live in `broker_sim.errors`, so every adapter raises the same ones.
 
+A rule is a small frozen attrs class with `setting` (the `RuleSettings` field that relaxes it, None for always on)
+and `check(request, view, replacing)`, which raises an `OrderRefused` kind with ``rule=self.setting`` or returns;
+its docstring cites the Alpaca page it follows. A class attribute ``concern: ClassVar[Concern]`` says which
+requests it can refuse (sells, extended hours, auctions, fractional; default: any), and the door asks it only
+about those: the order path stays cheap however many rules there are. Add it to `ALPACA_RULES` and a row to
+README's "Paper rules" table.
+
 `rules/` knows no adapter: an adapter that enforces the rules gives an `AccountView` of its account.
 """
 
