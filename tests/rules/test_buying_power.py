@@ -84,3 +84,14 @@ def _order(side: Side, limit: float | None) -> Order:
 
     request = OrderRequest("AAPL", side, 1, type="limit" if limit else "market", limit_price=limit)
     return first_snapshot("id", "cid", request, 1.0, T0)
+
+
+async def test_a_sell_of_a_long_adds_no_buying_power_until_it_fills() -> None:
+    broker = _broker(10_000)
+    await broker.update_market(Trade("AAPL", T0, 100.0, 100))
+    await broker.buy("AAPL", 50, type="limit", limit_price=100.0)  # 5,000 spent
+    power = (await broker.get_account()).buying_power
+    sell = await broker.sell("AAPL", 50, type="limit", limit_price=110.0, time_in_force="gtc")
+    assert sell.status.value == "new" and (await broker.get_account()).buying_power == pytest.approx(power)
+    await broker.update_market(Trade("AAPL", T0, 111.0, 100))  # the sell fills: now the cash is back
+    assert (await broker.get_account()).buying_power == pytest.approx(power + 50 * 111.0)  # sold at 111
