@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, overload
 
 import attrs
 
@@ -28,9 +28,11 @@ from broker_sim.changes import (
     Execution,
     NewOrder,
     Notice,
+    OrderChange,
     Replacement,
     ReplaceRefused,
     ReplaceRequest,
+    SessionClose,
     StatusChange,
 )
 from broker_sim.errors import BrokerError, InvalidTransition
@@ -84,6 +86,8 @@ class AccountSnapshot:
     replaces: tuple[ReplaceRequest, ...]
     fills: tuple[Fill, ...]
     closed: tuple[str, ...]
+    #: The account at the last session close (None before the first, and in snapshots written before it was kept).
+    last_close: SessionClose | None = None
 
 
 class AccountState:
@@ -98,6 +102,11 @@ class AccountState:
         self.ledger = ledger
         self.history = history
         self.recorder: Callable[[Change], None] | None = None
+        #: The account at the last session close (None before the first): Alpaca's last_equity.
+        self.last_close: SessionClose | None = None
+        #: Called with each fill and the symbol's position before it, once booked (replays included): counters
+        #: the rules keep (day trades) follow the fills through them.
+        self.fill_observers: list[Callable[[Fill, float], object]] = []
         self._emit = emit
         self._orders: dict[str, Order] = {}
         self._client_ids: dict[str, str] = {}
@@ -109,7 +118,7 @@ class AccountState:
         #: ``order(order_id)``: the latest snapshot of the order, or None (unknown, or forgotten from a bounded
         #: history). The dict's own ``get``: the venue asks it for every working order on every market event.
         self.order: Callable[[str], Order | None] = self._orders.get
-        self._handlers: dict[type, Callable[[Any, bool], Order]] = {
+        self._handlers: dict[type, Callable[[Any, bool], Any]] = {
             NewOrder: self._new_order,
             StatusChange: self._status_change,
             Execution: self._execution,
@@ -118,6 +127,7 @@ class AccountState:
             Replacement: self._replacement,
             ReplaceRefused: self._replace_refused,
             Notice: self._notice,
+            SessionClose: self._session_close,
         }
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -134,9 +144,16 @@ class AccountState:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The orders that are not final (in `symbol`, when given), oldest first."""
         if symbol is not None:
+            working = self._open_by_symbol.get(symbol)
+            if not working:
+                return []  # the common case on an order's path: nothing open in the symbol, no comprehension
             orders = self._orders
-            return [orders[order_id] for order_id in self._open_by_symbol.get(symbol, ())]
+            return [orders[order_id] for order_id in working]
         return [order for order in self._orders.values() if order.status.is_open]
+
+    def symbols_with_open_orders(self) -> list[str]:
+        """The symbols that have open orders."""
+        return [symbol for symbol, working in self._open_by_symbol.items() if working]
 
     def pending_replace(self, order_id: str) -> ReplaceRequest | None:
         """The replace on its way for `order_id`, if any."""
@@ -149,10 +166,22 @@ class AccountState:
 
     # -- the door -------------------------------------------------------------------------------------------
 
-    def apply(self, change: Change, *, replaying: bool = False) -> Order:
+    @overload
+    def apply(self, change: SessionClose, *, replaying: bool = False) -> None: ...
+
+    @overload
+    def apply(self, change: OrderChange, *, replaying: bool = False) -> Order: ...
+
+    def apply(self, change: Change, *, replaying: bool = False) -> Order | None:
         """Validate, record, apply and announce one change; returns the snapshot of the order it changed (for a
-        replace, of the successor). Raises `Refused` or `InvalidTransition` with nothing changed."""
+        replace, of the successor; None for a `SessionClose`). Raises `Refused` or `InvalidTransition` with
+        nothing changed."""
         return self._handlers[change.__class__](change, replaying)
+
+    def _session_close(self, change: SessionClose, replaying: bool) -> None:
+        if self.recorder is not None:
+            self.recorder(change)
+        self.last_close = change
 
     def replay(self, changes: Iterable[Change]) -> int:
         """Apply recorded changes again, in order, to rebuild the state they made (recovery from a journal).
@@ -224,7 +253,12 @@ class AccountState:
         self._client_ids[order.client_order_id] = order.id
         if reservation is not None:
             self.ledger.hold(reservation)
-        self._store_open(order)
+        if order.status is not _S.REJECTED:  # (pending_new or held: open) it joins its symbol's open orders
+            working = self._open_by_symbol.get(order.symbol)
+            if working is None:
+                working = self._open_by_symbol[order.symbol] = {}
+            working[order.id] = None
+        self._store(order)
         self._emit(unchecked_event(_FIRST_EVENT[order.status], order, order.created_at))
         return order
 
@@ -296,7 +330,10 @@ class AccountState:
             event = EventType.PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
+        before = self.ledger.quantity(fill.symbol) if self.fill_observers else 0.0
         self.ledger.book_fill(fill, order.id, left)
+        for observer in self.fill_observers:
+            observer(fill, before)
         self._fills.append(fill)
         self._store(updated)
         self._emit(unchecked_event(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))
@@ -407,6 +444,7 @@ class AccountState:
             replaces=tuple(self._replaces.values()),
             fills=tuple(self._fills),
             closed=tuple(self._closed),
+            last_close=self.last_close,
         )
 
     def restore(self, snapshot: AccountSnapshot) -> None:
@@ -423,3 +461,4 @@ class AccountState:
         self._replaces = {request.order_id: request for request in snapshot.replaces}
         self._fills.extend(snapshot.fills)
         self._closed.extend(snapshot.closed)
+        self.last_close = snapshot.last_close

@@ -97,8 +97,10 @@ class Broker(abc.ABC):
     """A brokerage account: submit and cancel orders, read positions and the account, hear order events.
 
     Use it as an async context manager (``async with broker:``) to connect and close. Errors: malformed input
-    raises `InvalidOrder`/`InvalidRequest` and changes nothing; unknown ids raise `OrderNotFound`; risk checks
-    (buying power, shorting) do not raise but return the order `rejected` with a `reject_reason`.
+    raises `InvalidOrder`/`InvalidRequest` and changes nothing; unknown ids raise `OrderNotFound`; an order the
+    venue refuses at its door (buying power, shorting, pattern day trading, wash trades: Alpaca's 403s) raises an
+    `OrderRefused` and creates nothing; one the venue takes and fails later ends `rejected` with a
+    `reject_reason`.
     """
 
     #: The time source of this broker; strategies read time from it too.
@@ -130,7 +132,8 @@ class Broker(abc.ABC):
 
     @abc.abstractmethod
     async def submit_order(self, request: OrderRequest) -> Order:
-        """Send an order; returns its snapshot. A repeated `client_order_id` returns the existing order."""
+        """Send an order; returns its snapshot. A repeated `client_order_id` returns the existing order (the same
+        request) or raises `DuplicateClientOrderId`; an order refused at the door raises `OrderRefused`."""
 
     @abc.abstractmethod
     async def cancel_order(self, order_id: str) -> Order:

@@ -22,9 +22,11 @@ __all__ = [
     "Execution",
     "NewOrder",
     "Notice",
+    "OrderChange",
     "ReplaceRefused",
     "ReplaceRequest",
     "Replacement",
+    "SessionClose",
     "StatusChange",
     "execution_record",
     "new_order_record",
@@ -127,8 +129,21 @@ class Notice:
     reason: str
 
 
+@attrs.frozen(slots=True)
+class SessionClose:
+    """A session closed with the account at `equity` and `maintenance_margin`: what Alpaca calls `last_equity` and
+    `last_maintenance_margin` until the next close (pattern day trader protection reads the equity). Changes no
+    order and emits nothing."""
+
+    timestamp: datetime
+    equity: float
+    maintenance_margin: float
+
+
+#: The changes that change an order (`AccountState.apply` returns its snapshot).
+OrderChange = NewOrder | StatusChange | Execution | Amendment | ReplaceRequest | Replacement | ReplaceRefused | Notice
 #: Everything `AccountState.apply` takes.
-Change = NewOrder | StatusChange | Execution | Amendment | ReplaceRequest | Replacement | ReplaceRefused | Notice
+Change = OrderChange | SessionClose
 
 
 #: Generated constructors of the records the order path makes for every order (`NewOrder(order, reservation)`,

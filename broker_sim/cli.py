@@ -215,12 +215,14 @@ FAILED_ORDERS_WARNING = 0.10
 def _warnings(metrics: Any) -> list[str]:
     """What a user must not miss in a summary: most orders failing, or a run without a single fill."""
     warnings = []
-    if metrics.orders and metrics.failed_share > FAILED_ORDERS_WARNING:
-        by_status = metrics.orders_by_status
+    by_status = metrics.orders_by_status
+    refused = by_status.get("refused", 0)
+    if (metrics.orders or refused) and metrics.failed_share > FAILED_ORDERS_WARNING:
         reasons = "; ".join(f"{reason} ({count:,})" for reason, count in metrics.top_reasons[:3])
         warnings.append(
-            f"{metrics.failed_share:.0%} of {metrics.orders:,} orders were rejected ({by_status.get('rejected', 0):,}) "
-            f"or expired ({by_status.get('expired', 0):,}); top reasons: {reasons or 'none given'}"
+            f"{metrics.failed_share:.0%} of {metrics.orders + refused:,} orders were refused ({refused:,}), "
+            f"rejected ({by_status.get('rejected', 0):,}) or expired ({by_status.get('expired', 0):,}); "
+            f"top reasons: {reasons or 'none given'}"
         )
     if metrics.skipped_rows:
         warnings.append(

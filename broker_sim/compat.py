@@ -17,8 +17,10 @@ import attrs
 
 from broker_sim.adapters.paper import PaperBroker
 from broker_sim.clock import RealtimeClock
+from broker_sim.errors import OrderRefused
 from broker_sim.hookspecs import HookContext, hookimpl
 from broker_sim.models import EventType, MarketData, OrderEvent, OrderRequest, Position, Side
+from broker_sim.rules import RuleSettings
 
 __all__ = ["CompatOrder", "PaperTradingEngine"]
 
@@ -74,10 +76,20 @@ class PaperTradingEngine:
         latency: Mapping[str, Any] | str | None = None,
         seed: int | None = None,
     ) -> None:
-        # The seed engine knew no trading hours: orders fill whenever they are sent.
-        self.broker = PaperBroker(initial_balance, seed=seed, clock=RealtimeClock(), latency=latency, session="always")
+        # The seed engine knew no trading hours and none of Alpaca's rules: orders fill whenever they are sent.
+        self.broker = PaperBroker(
+            initial_balance,
+            seed=seed,
+            clock=RealtimeClock(),
+            latency=latency,
+            session="always",
+            allow_short=False,
+            rules=RuleSettings.relaxed(),
+        )
         self.broker.plugin_manager.register(_SeedSlippage(self), name=f"compat-slippage:{id(self)}")
         self.orders: dict[str, CompatOrder] = {}
+        #: Orders the broker refused at its door (never recorded there): cancelled at once, as the seed did.
+        self._refused: dict[str, CompatOrder] = {}
         self.trades_executed = 0
         self.trade_log: list[dict[str, Any]] = []
         self.slippage_bps: float = 5
@@ -109,14 +121,25 @@ class PaperTradingEngine:
         """Submit an order for execution at about `price` (the entry price); returns its id at once.
 
         `action` is "BUY" or "SELL". A malformed order raises `InvalidOrder`; an order the balance cannot pay
-        for ends "cancelled" with a `reason`.
+        for (or a sale of shares not held) ends "cancelled" with a `reason`, as in the seed.
         """
         request = OrderRequest(symbol=symbol, side=action, quantity=quantity, reference_price=price)
-        order = await self.broker.submit_order(request)
+        try:
+            order = await self.broker.submit_order(request)
+        except OrderRefused as refusal:  # the seed cancelled what it could not pay for; so does this engine
+            order_id = self.broker.ids.next()
+            now = self.broker.clock.now()
+            action_text = request.side.value.upper()
+            refused = CompatOrder(order_id, symbol, action_text, price, request.quantity or 0.0, now, "cancelled")
+            refused.reason = str(refusal)
+            self.orders[order_id] = self._refused[order_id] = refused
+            return order_id
         return order.id
 
     async def wait(self, order_id: str, timeout: float | None = None) -> CompatOrder:
         """Wait until the order is filled or cancelled (not in the seed's API; handy in tests)."""
+        if order_id in self._refused:
+            return self._refused[order_id]
         await self.broker.wait_for(order_id, timeout=timeout)
         await self.refresh()
         return self.orders[order_id]

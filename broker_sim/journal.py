@@ -66,6 +66,7 @@ from broker_sim.changes import (
     Replacement,
     ReplaceRefused,
     ReplaceRequest,
+    SessionClose,
     StatusChange,
 )
 from broker_sim.errors import BrokerError, JournalError, JournalInUse
@@ -95,7 +96,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The schema this version writes; it reads this one and migrates older ones (`MIGRATIONS`).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: What ``meta.application`` says in every journal: a SQLite file without it is not one.
 APPLICATION = "broker-sim journal"
 #: ``journal_sync`` values: SQLite's ``synchronous`` setting for the journal.
@@ -117,7 +118,17 @@ _PAGE_SIZE = 1024
 #: Every kind of change, by the name its rows carry.
 CHANGE_KINDS: dict[str, type] = {
     cls.__name__: cls
-    for cls in (NewOrder, StatusChange, Execution, Amendment, ReplaceRequest, Replacement, ReplaceRefused, Notice)
+    for cls in (
+        NewOrder,
+        StatusChange,
+        Execution,
+        Amendment,
+        ReplaceRequest,
+        Replacement,
+        ReplaceRefused,
+        Notice,
+        SessionClose,
+    )
 }
 
 
@@ -219,9 +230,18 @@ def _add_checksums(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE TABLE owners (order_id TEXT PRIMARY KEY, strategy TEXT NOT NULL)")
 
 
+def _v3_session_closes(connection: sqlite3.Connection) -> None:
+    """Version 3 adds a kind of change, `SessionClose` (the account at each session close), which version 2 code
+    cannot read: the tables are the same, so a version 2 journal needs no rewriting, only the new version."""
+
+
 #: ``MIGRATIONS[v]`` turns a journal of schema version `v` into one of version ``v + 1``, inside the transaction
 #: that also sets ``meta.schema_version``. Version 0 is an empty file: creating a journal runs them all.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _add_checksums}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: _add_checksums,
+    2: _v3_session_closes,
+}
 
 
 def row_checksum(seq: int, kind: str, time: float, payload: str) -> int:

@@ -576,6 +576,14 @@ class Account:
     #: What the positions require now (initial margin) and must keep (maintenance margin); None when unknown.
     initial_margin: float | None = None
     maintenance_margin: float | None = None
+    #: Alpaca's day-trading fields: day trades in the last 5 business days, whether the account is flagged a
+    #: pattern day trader, the equity and maintenance margin at the last close, and the day-trading buying
+    #: power; None when the broker does not report them.
+    daytrade_count: int | None = None
+    pattern_day_trader: bool | None = None
+    last_equity: float | None = None
+    last_maintenance_margin: float | None = None
+    daytrading_buying_power: float | None = None
 
     @property
     def gross_exposure(self) -> float:

@@ -38,7 +38,7 @@ from rich.progress import Progress
 from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
-from broker_sim.errors import BrokerError, ConfigError, describe_error
+from broker_sim.errors import BrokerError, ConfigError, OrderRefused, describe_error
 from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade, unchecked_fill
 from broker_sim.plugins import build_registry
@@ -291,8 +291,16 @@ class _Run:
             result = handler() if argument is None else handler(argument)
             if result is not None:
                 self._drive(result)
+        except OrderRefused as exc:
+            self._refused(handler, argument, exc)
         except (Exception, SystemExit) as exc:  # sys.exit in a strategy is its failure, not the end of the run
             raise _handler_error(handler, argument, exc) from exc
+
+    def _refused(self, handler: Any, event: MarketData | OrderEvent | None, exc: OrderRefused) -> None:
+        """An order refused at the door that the strategy did not catch: logged, counted in the summary
+        (``refused``), and the run goes on, as a bot's run does on Alpaca after a 403."""
+        self.outcomes.add_refusal(exc)
+        log.warning("%s", _handler_error(handler, event, exc))
 
     def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run what a handler returned: a coroutine to its first real wait (then on in a task), any other
@@ -312,6 +320,12 @@ class _Run:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
+        if not task.cancelled() and isinstance(task.exception(), OrderRefused):
+            refusal = task.exception()
+            assert isinstance(refusal, OrderRefused)
+            self.outcomes.add_refusal(refusal)
+            log.warning("strategy handler %s: order refused: %s", task.get_name(), refusal)
+            return
         if not task.cancelled() and task.exception() is not None and self.failure is None:
             error = task.exception()
             if isinstance(error, StrategyError):
@@ -413,6 +427,8 @@ class _Run:
                         result = handler(event)
                         if result is not None:
                             drive(result)
+                    except OrderRefused as exc:
+                        self._refused(handler, event, exc)
                     except (Exception, SystemExit) as exc:
                         raise _handler_error(handler, event, exc) from exc
                 if pending:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from broker_sim import Bar, Broker, Fill, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import Bar, Broker, Fill, OrderRefused, OrderStatus, PaperBroker, SimulatedClock
 
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # a Monday, 09:30 in New York
 
@@ -26,7 +26,10 @@ async def trade(broker: Broker, market: PaperBroker) -> None:
     buy = await broker.buy("AAPL", 100)
     await broker.wait_for(buy.id, OrderStatus.FILLED)
     dip = await broker.buy("MSFT", 50, type="limit", limit_price=405.0, time_in_force="gtc")
-    too_big = await broker.buy("MSFT", 1_000)  # more than the account can pay: rejected at once
+    try:
+        await broker.buy("MSFT", 1_000)  # more than the account can pay: refused at once, as Alpaca answers 403
+    except OrderRefused as refusal:
+        refused = str(refusal)
 
     await clock.advance(60)
     await market.update_market(Bar("AAPL", clock.now(), 190.0, 192.4, 189.9, 192.0, 98_000))
@@ -38,7 +41,7 @@ async def trade(broker: Broker, market: PaperBroker) -> None:
     stale = await broker.buy("AAPL", 10, type="limit", limit_price=150.0, time_in_force="gtc")
     await broker.cancel_order(stale.id)
     await broker.wait_for(stale.id, timeout=10)
-    print(f"rejected {too_big.id}: {too_big.reject_reason}")
+    print(f"refused: {refused}")
 
 
 async def show(broker: Broker, fills: list[Fill]) -> None:

@@ -26,6 +26,7 @@ from broker_sim import (
     Fill,
     Order,
     OrderNotCancelable,
+    OrderRefused,
     OrderRequest,
     PaperBroker,
     SimulatedClock,
@@ -94,13 +95,17 @@ def _clock(broker: PaperBroker) -> SimulatedClock:
 async def _step(broker: PaperBroker, operation: tuple[Any, ...], orders: list[Order]) -> None:
     """Apply one random operation through the public API."""
     kind = operation[0]
-    if kind == "market":
+    if kind in ("market", "limit"):
         _, side, symbol, quantity, price = operation
-        orders.append(await broker.submit_order(OrderRequest(symbol, side, quantity, reference_price=price)))
-    elif kind == "limit":
-        _, side, symbol, quantity, price = operation
-        request = OrderRequest(symbol, side, quantity, type="limit", time_in_force="gtc", limit_price=price)
-        orders.append(await broker.submit_order(request))
+        if kind == "market":
+            request = OrderRequest(symbol, side, quantity, reference_price=price)
+        else:
+            request = OrderRequest(symbol, side, quantity, type="limit", time_in_force="gtc", limit_price=price)
+        before = broker.state.snapshot()
+        try:
+            orders.append(await broker.submit_order(request))
+        except OrderRefused:  # what the account cannot carry is refused at the door and changes nothing
+            assert broker.state.snapshot() == before
     elif kind == "cancel":
         if orders:
             with contextlib.suppress(OrderNotCancelable):

@@ -124,26 +124,39 @@ class Metrics:
 
     @property
     def failed_share(self) -> float:
-        """The share of orders that were rejected or expired (0 without orders)."""
-        failed = self.orders_by_status.get("rejected", 0) + self.orders_by_status.get("expired", 0)
-        return failed / self.orders if self.orders else 0.0
+        """The share of orders that were refused at the door, rejected or expired (0 without orders)."""
+        by_status = self.orders_by_status
+        refused = by_status.get(REFUSED, 0)
+        failed = by_status.get("rejected", 0) + by_status.get("expired", 0) + refused
+        asked = self.orders + refused
+        return failed / asked if asked else 0.0
 
 
 _NUMBERS = re.compile(r"[-+]?\d[\d,]*(\.\d+)?|'[^']*'|[0-9a-f]{8}-[0-9a-f-]{27}")
 
 
+def _general(reason: str) -> str:
+    """A reason in words shared by orders alike: before its first colon, numbers and names left out."""
+    text = reason.split(":", 1)[0] if ":" in reason else reason
+    return _NUMBERS.sub("#", text).strip()
+
+
 def reason_of(order: Order) -> str | None:
     """Why an order ended as it did, in words shared by orders alike (numbers and names left out), or None."""
     if order.reject_reason:
-        text = order.reject_reason.split(":", 1)[0] if ":" in order.reject_reason else order.reject_reason
-        return _NUMBERS.sub("#", text).strip()
+        return _general(order.reject_reason)
     if order.status is OrderStatus.EXPIRED:
         return f"{order.time_in_force.value} order expired"
     return None
 
 
+#: The summary's name for orders refused at the door (`OrderRefused`): never recorded, counted apart.
+REFUSED = "refused"
+
+
 class OrderOutcomes:
-    """Counts how a run's orders ended, by status and by reason, for the summary (nothing kept per order)."""
+    """Counts how a run's orders ended, by status and by reason, for the summary (nothing kept per order); orders
+    refused at the door are counted as ``refused``."""
 
     def __init__(self) -> None:
         self.by_status: Counter[str] = Counter()
@@ -156,11 +169,19 @@ class OrderOutcomes:
         self.by_status[status] += 1
         reason = reason_of(order) if order.status in _EXPLAINED else None
         if reason is not None:
-            self.reasons[reason] += 1
-            counter = self.reasons_by_status.get(status)
-            if counter is None:
-                counter = self.reasons_by_status[status] = Counter()
-            counter[reason] += 1
+            self._reason(status, reason)
+
+    def add_refusal(self, refusal: BaseException) -> None:
+        """Count one order refused at the door (`OrderRefused`), by its reason in general words."""
+        self.by_status[REFUSED] += 1
+        self._reason(REFUSED, _general(str(refusal)))
+
+    def _reason(self, status: str, reason: str) -> None:
+        self.reasons[reason] += 1
+        counter = self.reasons_by_status.get(status)
+        if counter is None:
+            counter = self.reasons_by_status[status] = Counter()
+        counter[reason] += 1
 
 
 _EXPLAINED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED})

@@ -1,23 +1,25 @@
 """What a rule is and what it may read: `Rule` (one of Alpaca's checks, relaxed by one setting) and `AccountView`
 (the account and venue as the rules see them, which each adapter that enforces the rules provides).
 
-`check_order` is the door: it asks each rule in turn and raises the first refusal. Rules only read; a refused
+`Door` is the door: it asks each rule in force that could refuse the order (its `concern`) in turn and raises the
+first refusal; `check_order` does the same with a plain list of rules. Rules only read; a refused
 order changes nothing anywhere.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from broker_sim.calendar import Session
-from broker_sim.models import MarketData, Order, OrderRequest
+from broker_sim.models import MarketData, Order, OrderRequest, Side, TimeInForce
 
 from .assets import AssetFlags
 from .settings import RuleSettings
 
-__all__ = ["AccountView", "Rule", "check_order"]
+__all__ = ["AccountView", "Concern", "Door", "Rule", "active_rules", "check_order", "concerns_of"]
 
 
 class AccountView(Protocol):
@@ -35,7 +37,13 @@ class AccountView(Protocol):
 
     @property
     def margin_account(self) -> bool:
-        """Whether the account is a margin account (a cash account cannot short)."""
+        """Whether the account is a margin account."""
+        ...
+
+    @property
+    def shorting_allowed(self) -> bool:
+        """Whether the account's kind lets it sell short: a margin account, or one configured to (a cash account
+        with ``allow_short: true``)."""
         ...
 
     def now(self) -> datetime:
@@ -48,6 +56,10 @@ class AccountView(Protocol):
 
     def open_orders(self, symbol: str) -> Sequence[Order]:
         """The orders in `symbol` that are not final, oldest first."""
+        ...
+
+    def symbols_with_open_orders(self) -> Iterable[str]:
+        """The symbols that have open orders."""
         ...
 
     def market(self, symbol: str) -> MarketData | None:
@@ -90,11 +102,72 @@ class Rule(Protocol):
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None: ...
 
 
+class Concern(enum.Enum):
+    """The kind of request a rule can refuse (a rule's `concern`, `ANY` when it says none): the door asks a rule
+    only about requests of its kind, so an ordinary order meets only the rules that could refuse it."""
+
+    ANY = "any"
+    SELLS = "sells"
+    EXTENDED_HOURS = "extended_hours"
+    AUCTIONS = "auctions"
+    FRACTIONAL = "fractional"
+
+
+_AUCTIONS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
+
+
+def concerns_of(request: OrderRequest) -> tuple[bool, bool, bool, bool]:
+    """Whether `request` is a sell, extended hours, an auction order (opg, cls), fractional (or notional)."""
+    quantity = request.quantity
+    fractional = request.notional is not None or (quantity is not None and not quantity.is_integer())
+    return request.side is Side.SELL, request.extended_hours, request.time_in_force in _AUCTIONS, fractional
+
+
+class Door:
+    """The rules in force for one set of settings, asked in order about each new order; `check` raises the first
+    refusal. Each rule is asked only about requests of its `concern` (the plan for each kind of request is made
+    once), so the door costs an ordinary order a few calls, however many rules there are."""
+
+    __slots__ = ("_plans", "rules")
+
+    def __init__(self, rules: Iterable[Rule], settings: RuleSettings) -> None:
+        #: The rules `settings` leave on, in order.
+        self.rules = active_rules(rules, settings)
+        self._plans: dict[tuple[bool, bool, bool, bool], tuple[Rule, ...]] = {}
+
+    def _plan(self, kind: tuple[bool, bool, bool, bool]) -> tuple[Rule, ...]:
+        flags = dict(
+            zip((Concern.SELLS, Concern.EXTENDED_HOURS, Concern.AUCTIONS, Concern.FRACTIONAL), kind, strict=True)
+        )
+        flags[Concern.ANY] = True
+        plan = self._plans[kind] = tuple(r for r in self.rules if flags[getattr(r, "concern", Concern.ANY)])
+        return plan
+
+    def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
+        """Ask the rules that could refuse `request`; the first refusal is raised (nothing changed)."""
+        quantity = request.quantity  # `concerns_of`, inline: this is on every order's path
+        kind = (
+            request.side is Side.SELL,
+            request.extended_hours,
+            request.time_in_force in _AUCTIONS,
+            request.notional is not None or (quantity is not None and not quantity.is_integer()),
+        )
+        plan = self._plans.get(kind)
+        if plan is None:
+            plan = self._plan(kind)
+        for rule in plan:
+            rule.check(request, view, replacing)
+
+
+def active_rules(rules: Iterable[Rule], settings: RuleSettings) -> tuple[Rule, ...]:
+    """The rules of `rules` that `settings` leave on (those whose setting is true, and those without one), in
+    order: what `check_order` asks. A broker keeps them and finds them again when its settings change."""
+    return tuple(rule for rule in rules if rule.setting is None or getattr(settings, rule.setting))
+
+
 def check_order(
     request: OrderRequest, view: AccountView, rules: Iterable[Rule], replacing: Order | None = None
 ) -> None:
-    """Ask each of `rules` that the settings leave on about `request`; the first refusal is raised."""
-    settings = view.rules
+    """Ask each of `rules` about `request` (the ones in force: `active_rules`); the first refusal is raised."""
     for rule in rules:
-        if rule.setting is None or getattr(settings, rule.setting):
-            rule.check(request, view, replacing)
+        rule.check(request, view, replacing)

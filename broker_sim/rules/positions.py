@@ -67,14 +67,12 @@ class PositionFlip:
     setting: str | None = "position_flip_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
-        if request.order_class is OrderClass.OCO:
-            return  # an oco is the exits of a position; the venue checks it closes what is there
         position = view.quantity(request.symbol)
         closing = (position > QTY_EPSILON and request.side is Side.SELL) or (
             position < -QTY_EPSILON and request.side is Side.BUY
         )
-        if not closing:
-            return
+        if not closing or request.order_class is OrderClass.OCO:
+            return  # (an oco is the exits of a position: the venue checks it closes what is there)
         quantity = order_quantity(request, view)
         if quantity is None:
             return

@@ -34,7 +34,9 @@ _UNACCEPTED: tuple[tuple[str, str], ...] = (
     ("extended_hours", "extended_hours_check"),
     ("opg order", "auction_cutoffs"),
     ("cls order", "auction_cutoffs"),
+    ("fractional_trading", "fractional_trading"),
     ("fractional", "fractional_check"),
+    ("fractionable", "fractional_check"),
     ("notional", "fractional_check"),
 )
 

@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from broker_sim._numeric import QTY_EPSILON, qty_is_zero
 from broker_sim.errors import BrokerError
-from broker_sim.models import Order, OrderRequest, OrderStatus, Side
+from broker_sim.models import Order, OrderRequest, Side
+from broker_sim.rules import held_for_orders
 
 from . import query, translate
 from .errors import ApiError
@@ -50,11 +51,8 @@ def _order(served: Served, order: Order, nested: bool) -> dict[str, Any]:
 async def submit_order(request: Request, served: Served) -> Any:
     order_request = translate.order_request(await read_json(request))
     _check_tradable(served, order_request)
-    order = await served.broker.submit_order(order_request)
-    if order.status is OrderStatus.REJECTED and order.failed_at == order.created_at and order.reject_reason:
-        # Alpaca refuses what the account cannot pay for at once, with 403; the run records the rejection.
-        raise ApiError.forbidden(order.reject_reason)
-    return _order(served, order, nested=True)
+    # What Alpaca refuses at the door (403, 422) the paper broker raises as an `OrderRefused`: nothing recorded.
+    return _order(served, await served.broker.submit_order(order_request), nested=True)
 
 
 def _check_tradable(served: Served, order_request: OrderRequest) -> None:
@@ -130,13 +128,10 @@ async def cancel_order(request: Request, served: Served) -> Any:
 
 
 async def _held(served: Served, symbol: str, quantity: float) -> float:
-    """How much of a position open closing orders hold (Alpaca's qty_available is the rest)."""
+    """How much of a position open closing orders hold (Alpaca's qty_available is the rest; the rule that refuses
+    a sell beyond it counts the same way)."""
     closing = Side.SELL if quantity > 0 else Side.BUY
-    return sum(
-        order.remaining_quantity
-        for order in await served.broker.list_orders("open", [symbol])
-        if order.side is closing and order.parent_id is None
-    )
+    return held_for_orders(await served.broker.list_orders("open", [symbol]), closing)
 
 
 async def list_positions(request: Request, served: Served) -> Any:
@@ -218,8 +213,7 @@ async def get_account(request: Request, served: Served) -> Any:
         name=served.settings.account,
         created_at=served.created_at,
         multiplier=settings.margin_multiplier if settings.account == "margin" else 1.0,
-        shorting=settings.allow_short,
-        last_equity=settings.initial_balance,
+        shorting=broker.shorting_enabled,
     )
 
 
@@ -277,8 +271,8 @@ async def list_assets(request: Request, served: Served) -> Any:
     status = request.query_params.get("status")
     if status not in (None, "", "active"):
         return []
-    shortable = served.broker.settings.allow_short
-    return [translate.asset_json(s, exchange=served.settings.exchange, shortable=shortable) for s in served.tradable()]
+    broker, exchange = served.broker, served.settings.exchange
+    return [translate.asset_json(s, exchange=exchange, flags=broker.asset(s)) for s in served.tradable()]
 
 
 async def get_asset(request: Request, served: Served) -> Any:
@@ -287,7 +281,7 @@ async def get_asset(request: Request, served: Served) -> Any:
     symbol = by_id.get(symbol, symbol)
     if symbol not in served.tradable():
         raise ApiError.not_found(f"asset not found for {symbol}")
-    return translate.asset_json(symbol, exchange=served.settings.exchange, shortable=served.broker.settings.allow_short)
+    return translate.asset_json(symbol, exchange=served.settings.exchange, flags=served.broker.asset(symbol))
 
 
 async def list_activities(request: Request, served: Served) -> Any:

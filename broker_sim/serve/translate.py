@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from broker_sim.models import Account, Fill, Order, OrderClass, OrderEvent, OrderRequest, Position, Side, TimeInForce
+from broker_sim.rules import AssetFlags
 
 from .errors import ApiError
 from .query import DECIMAL_TEXT
@@ -165,9 +166,13 @@ def position_json(position: Position, *, exchange: str, held: float = 0.0) -> di
 
 
 def account_json(
-    account: Account, *, name: str, created_at: datetime, multiplier: float, shorting: bool, last_equity: float
+    account: Account, *, name: str, created_at: datetime, multiplier: float, shorting: bool
 ) -> dict[str, Any]:
-    """`account` as Alpaca's account entity."""
+    """`account` as Alpaca's account entity (the day-trading fields as the paper broker counts them)."""
+    last_equity = account.last_equity if account.last_equity is not None else account.initial_balance or 0.0
+    last_maintenance = account.last_maintenance_margin
+    if last_maintenance is None:
+        last_maintenance = account.maintenance_margin or 0.0
     return {
         "id": account_id(name),
         "account_number": name,
@@ -176,7 +181,7 @@ def account_json(
         "currency": "USD",
         "buying_power": number(account.buying_power),
         "regt_buying_power": number(account.buying_power),
-        "daytrading_buying_power": "0",
+        "daytrading_buying_power": number(account.daytrading_buying_power or 0.0),
         "non_marginable_buying_power": number(max(min(account.cash, account.buying_power), 0.0)),
         "options_buying_power": "0",
         "cash": number(account.cash),
@@ -184,7 +189,7 @@ def account_json(
         "pending_transfer_out": "0",
         "pending_transfer_in": "0",
         "portfolio_value": number(account.equity),
-        "pattern_day_trader": False,
+        "pattern_day_trader": bool(account.pattern_day_trader),
         "trading_blocked": False,
         "transfers_blocked": False,
         "account_blocked": False,
@@ -198,16 +203,17 @@ def account_json(
         "short_market_value": number(account.short_market_value),
         "initial_margin": number(account.initial_margin or 0.0),
         "maintenance_margin": number(account.maintenance_margin or 0.0),
-        "last_maintenance_margin": number(account.maintenance_margin or 0.0),
+        "last_maintenance_margin": number(last_maintenance),
         "sma": "0",
-        "daytrade_count": 0,
+        "daytrade_count": account.daytrade_count or 0,
         "options_approved_level": 0,
         "options_trading_level": 0,
     }
 
 
-def asset_json(symbol: str, *, exchange: str, shortable: bool) -> dict[str, Any]:
-    """A tradable US equity named `symbol` (every symbol of the config's sources)."""
+def asset_json(symbol: str, *, exchange: str, flags: AssetFlags) -> dict[str, Any]:
+    """A tradable US equity named `symbol` (every symbol of the config's sources), with the flags the config's
+    ``broker.assets`` gives it (all true by default)."""
     return {
         "id": asset_id(symbol),
         "class": "us_equity",
@@ -216,10 +222,10 @@ def asset_json(symbol: str, *, exchange: str, shortable: bool) -> dict[str, Any]
         "name": symbol,
         "status": "active",
         "tradable": True,
-        "marginable": True,
-        "shortable": shortable,
-        "easy_to_borrow": shortable,
-        "fractionable": True,
+        "marginable": flags.marginable,
+        "shortable": flags.shortable,
+        "easy_to_borrow": flags.easy_to_borrow,
+        "fractionable": flags.fractionable,
         "attributes": [],
     }
 

@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
-from broker_sim import Bar, EventType, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import Bar, EventType, InsufficientBuyingPower, OrderStatus, PaperBroker, SimulatedClock
 from tests.conftest import T0
 
 
 def _broker(**settings: Any) -> PaperBroker:
+    # Orders valued at their price, not Alpaca's collar above it: these tests size orders to the margin's edge.
+    settings.setdefault("rules", {"buying_power_collar": False})
     return PaperBroker(100_000, clock=SimulatedClock(T0), latency="none", slippage="none", **settings)
 
 
@@ -22,7 +24,8 @@ async def test_a_margin_account_shorts_up_to_twice_its_equity_as_reg_t_allows() 
     broker = _broker(account="margin", allow_short=True)
     await _price(broker, 100.0)
     assert (await broker.get_account()).buying_power == pytest.approx(200_000)
-    assert (await broker.sell("AAPL", 2_001)).status is OrderStatus.REJECTED
+    with pytest.raises(InsufficientBuyingPower):
+        await broker.sell("AAPL", 2_001)
     short = await broker.sell("AAPL", 2_000)
     assert short.status is OrderStatus.FILLED
     account = await broker.get_account()
@@ -33,7 +36,8 @@ async def test_a_margin_account_shorts_up_to_twice_its_equity_as_reg_t_allows() 
 async def test_a_cash_account_keeps_the_150_percent_rule_for_shorts() -> None:
     broker = _broker(allow_short=True)
     await _price(broker, 100.0)
-    assert (await broker.sell("AAPL", 667)).status is OrderStatus.REJECTED
+    with pytest.raises(InsufficientBuyingPower):
+        await broker.sell("AAPL", 667)
     assert (await broker.sell("AAPL", 666)).status is OrderStatus.FILLED
 
 
@@ -43,10 +47,12 @@ async def test_a_margin_account_buys_up_to_twice_its_equity_and_borrows_the_cash
     assert (await broker.buy("AAPL", 2_000)).status is OrderStatus.FILLED
     account = await broker.get_account()
     assert account.cash == pytest.approx(-100_000) and account.equity == pytest.approx(100_000)
-    assert (await broker.buy("AAPL", 1)).status is OrderStatus.REJECTED
+    with pytest.raises(InsufficientBuyingPower):
+        await broker.buy("AAPL", 1)
     with_cash = _broker()
     await _price(with_cash, 100.0)
-    assert (await with_cash.buy("AAPL", 1_001)).status is OrderStatus.REJECTED  # cash: nothing beyond cash
+    with pytest.raises(InsufficientBuyingPower):  # cash: nothing beyond cash
+        await with_cash.buy("AAPL", 1_001)
 
 
 async def test_a_short_that_runs_away_is_liquidated_by_a_margin_call() -> None:

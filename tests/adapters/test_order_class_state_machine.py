@@ -14,11 +14,20 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from broker_sim import Bar, Fill, InvalidOrder, OrderNotCancelable, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import (
+    Bar,
+    Fill,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderRefused,
+    OrderStatus,
+    PaperBroker,
+    SimulatedClock,
+)
 from broker_sim.rules import RuleSettings
 from tests.conftest import T0
 
-REFUSALS = (InvalidOrder, OrderNotCancelable)
+REFUSALS = (InvalidOrder, OrderNotCancelable, OrderRefused)
 
 
 class OrderClassMachine(RuleBasedStateMachine):

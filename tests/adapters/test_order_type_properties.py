@@ -17,6 +17,7 @@ from broker_sim import (
     InvalidOrder,
     OrderNotCancelable,
     OrderNotReplaceable,
+    OrderRefused,
     OrderRequest,
     OrderStatus,
     PaperBroker,
@@ -26,7 +27,12 @@ from broker_sim.rules import RuleSettings
 from tests.conftest import T0, collect_fills
 
 #: The errors a caller may get for a request that cannot be done now; anything else (InvalidTransition) is a bug.
-REFUSALS = (InvalidOrder, OrderNotCancelable, OrderNotReplaceable)
+REFUSALS = (
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotReplaceable,
+    OrderRefused,
+)
 
 ORDER = st.fixed_dictionaries(
     {

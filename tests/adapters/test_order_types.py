@@ -9,6 +9,7 @@ import pytest
 
 from broker_sim import (
     Bar,
+    InsufficientBuyingPower,
     InvalidOrder,
     OrderNotReplaceable,
     OrderRequest,
@@ -344,7 +345,7 @@ async def _bar_at(broker: PaperBroker, when: Any, open_: float, close: float) ->
 
 async def test_opg_fills_at_the_next_sessions_opening_bar_open() -> None:
     broker = _broker(fill={"model": "bar"})
-    evening = T0.replace(hour=20, minute=0)  # 15:00 New York
+    evening = T0 + timedelta(hours=11)  # 20:30 New York: past 19:00, an opg order queues for the next open
     await _bar_at(broker, evening, 100, 101)
     order = await broker.buy("AAPL", 10, time_in_force="opg")
     await _bar_at(broker, evening + timedelta(minutes=30), 101, 102)  # same session: not yet
@@ -357,7 +358,7 @@ async def test_opg_fills_at_the_next_sessions_opening_bar_open() -> None:
 
 async def test_opg_limit_not_reached_at_the_open_is_canceled() -> None:
     broker = _broker(fill={"model": "bar"})
-    await _bar_at(broker, T0.replace(hour=20), 100, 101)
+    await _bar_at(broker, T0 + timedelta(hours=11), 100, 101)  # 20:30 New York
     order = await broker.buy("AAPL", 10, type="limit", limit_price=99.0, time_in_force="opg")
     await _bar_at(broker, T0 + timedelta(days=1), 104, 98)  # opens above the limit (the low later doesn't count)
     final = await broker.get_order(order.id)
@@ -389,10 +390,18 @@ async def test_day_order_expires_at_the_close_in_a_replay() -> None:
 
 
 async def test_short_sale_needs_buying_power_of_one_and_a_half_times_its_value() -> None:
-    broker = PaperBroker(10_000, clock=SimulatedClock(T0), latency="none", slippage="none", allow_short=True)
+    # A cash account that may short (allow_short), each short valued at its price (not Alpaca's 3 % collar).
+    broker = PaperBroker(
+        10_000,
+        clock=SimulatedClock(T0),
+        latency="none",
+        slippage="none",
+        allow_short=True,
+        rules={"buying_power_collar": False},
+    )
     await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
-    too_big = await broker.sell("AAPL", 70)  # needs 10,500
-    assert too_big.status is OrderStatus.REJECTED
+    with pytest.raises(InsufficientBuyingPower):
+        await broker.sell("AAPL", 70)  # needs 10,500
     short = await broker.sell("AAPL", 60)  # needs 9,000
     assert short.status is OrderStatus.FILLED
     account = await broker.get_account()

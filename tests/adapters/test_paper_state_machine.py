@@ -31,6 +31,7 @@ from broker_sim import (
     InvalidOrder,
     OrderNotCancelable,
     OrderNotReplaceable,
+    OrderRefused,
     OrderRequest,
     OrderStatus,
     PaperBroker,
@@ -43,7 +44,12 @@ from broker_sim.rules import RuleSettings
 from tests.conftest import SLOW, T0
 
 #: What a caller may get for a request that cannot be done now; anything else escaping is a bug.
-REFUSALS = (InvalidOrder, OrderNotCancelable, OrderNotReplaceable)
+REFUSALS = (
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotReplaceable,
+    OrderRefused,
+)
 INITIAL = 100_000.0
 FILL_MODELS = [
     {"model": "immediate"},

@@ -8,8 +8,6 @@ collects fills from order events. To run the suite against another adapter, writ
 Capabilities (a test marked ``@pytest.mark.needs("name")`` runs only on the harnesses that have it):
 
 * ``prices``: the harness can set a symbol's price, and market orders fill at about that price.
-* ``risk_rejection``: an order the account cannot pay for comes back `rejected` with a `reject_reason`
-  (rather than an error).
 * ``seed_models``: the seed engine's models: 5 bps slippage per side and 0.5-2 s latency.
 """
 
@@ -59,7 +57,7 @@ class PaperHarness:
     """The paper adapter on a simulated clock, with the seed's models (or none of the latency)."""
 
     name = "paper"
-    capabilities = frozenset({"prices", "risk_rejection", "seed_models"})
+    capabilities = frozenset({"prices", "seed_models"})
 
     def __init__(self, *, latency: bool = True) -> None:
         self.clock = SimulatedClock(START)
@@ -71,7 +69,7 @@ class PaperHarness:
         self.broker.add_listener(self.events.append)
         if not latency:
             self.name = "paper-instant"
-            self.capabilities = frozenset({"prices", "risk_rejection"})
+            self.capabilities = frozenset({"prices"})
 
     async def set_price(self, symbol: str, price: float) -> None:
         await self.paper.update_market(Trade(symbol, self.clock.now(), price, 100.0))
@@ -89,9 +87,7 @@ class AlpacaHarness:
 
     `set_price` hands the served paper broker a trade, as the venue's own market would; `settle` lets 5 simulated
     seconds pass at the venue and then waits until the adapter has heard, over trade_updates, every order status
-    the venue holds. Capabilities: ``prices`` only. Alpaca refuses an order the account cannot pay for with 403
-    at once (or rejects it later with no reason in the order entity), so no ``risk_rejection``; and the seed's
-    models are the paper adapter's.
+    the venue holds. Capabilities: ``prices`` only (the seed's models are the paper adapter's).
     """
 
     name = "alpaca"
@@ -191,7 +187,7 @@ async def _alpaca() -> Harness:
 #: name -> harness; every contract test runs once per entry that has the capabilities it needs.
 HARNESSES: dict[str, HarnessSpec] = {
     "paper": HarnessSpec(_paper, PaperHarness.capabilities),
-    "paper-instant": HarnessSpec(_paper_instant, frozenset({"prices", "risk_rejection"})),
+    "paper-instant": HarnessSpec(_paper_instant, frozenset({"prices"})),
     "alpaca": HarnessSpec(_alpaca, AlpacaHarness.capabilities),
 }
 

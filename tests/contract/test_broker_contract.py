@@ -13,9 +13,9 @@ import pytest
 
 from broker_sim import (
     Broker,
-    BrokerError,
     DuplicateClientOrderId,
     EventType,
+    InsufficientBuyingPower,
     InvalidOrder,
     InvalidRequest,
     Order,
@@ -23,6 +23,7 @@ from broker_sim import (
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
+    OrderRefused,
     OrderRequest,
     OrderStatus,
     OrderTimeout,
@@ -241,18 +242,21 @@ async def test_malformed_calls_raise_and_change_nothing(harness: Harness) -> Non
     assert await _visible_state(broker) == before
 
 
-@pytest.mark.needs("prices", "risk_rejection")
-async def test_an_order_the_account_cannot_pay_for_is_rejected_and_holds_nothing(harness: Harness) -> None:
+@pytest.mark.needs("prices")
+async def test_an_order_the_account_cannot_pay_for_is_refused_and_creates_nothing(harness: Harness) -> None:
     broker = harness.broker
     await harness.set_price("AAPL", 100.0)
-    order = await broker.buy("AAPL", 5_000)  # 500,000 against 100,000
     await harness.settle()
-    final = await broker.get_order(order.id)
-    assert final.status is OrderStatus.REJECTED
-    assert final.reject_reason is not None and "insufficient buying power" in final.reject_reason
-    account = await broker.get_account()
-    assert account.cash == account.buying_power == pytest.approx(INITIAL_BALANCE)
-    assert fills_of(harness) == []
+    before = await _visible_state(broker)
+    with pytest.raises(InsufficientBuyingPower, match="insufficient buying power") as caught:
+        await broker.buy("AAPL", 5_000, client_order_id="too-big")  # 500,000 against 100,000
+    assert isinstance(caught.value, OrderRefused) and caught.value.status == 403
+    await harness.settle()
+    assert await _visible_state(broker) == before and fills_of(harness) == []
+    with pytest.raises(OrderNotFound):
+        await broker.get_order_by_client_id("too-big")  # no order, and its client order id is still free
+    order = await broker.buy("AAPL", 5, client_order_id="too-big")
+    assert (await _filled(harness, order)).filled_quantity == 5
 
 
 @pytest.mark.needs("prices")
@@ -270,12 +274,10 @@ async def test_concurrent_submissions_never_spend_the_same_cash_twice(harness: H
     broker = harness.broker
     await harness.set_price("AAPL", 100.0)
     answers = await asyncio.gather(*(broker.buy("AAPL", 100) for _ in range(15)), return_exceptions=True)
-    # 15 x 10,000 > 100,000. What the account cannot pay for comes back rejected (risk_rejection) or, as on
-    # Alpaca, is refused at once with an error (403); either way it never spends cash.
+    # 15 x 10,000 > 100,000. What the account cannot pay for is refused at once, as Alpaca answers 403: it never
+    # spends cash.
     refused = [a for a in answers if not isinstance(a, Order)]
-    assert all(isinstance(a, BrokerError) and "buying power" in str(a) for a in refused), refused
-    if "risk_rejection" in harness.capabilities:
-        assert refused == []
+    assert refused and all(isinstance(a, InsufficientBuyingPower) for a in refused), refused
     orders = [a for a in answers if isinstance(a, Order)]
     await harness.settle()
     final = [await broker.get_order(o.id) for o in orders]
@@ -306,9 +308,9 @@ async def test_seed_fill_applies_5_bps_slippage_and_updates_the_balance(harness:
 
 
 @pytest.mark.needs("seed_models")
-async def test_seed_insufficient_funds_reject_the_order(harness: Harness) -> None:
-    order = await harness.broker.buy("AAPL", 1000, reference_price=150.0)
-    assert order.status is OrderStatus.REJECTED
+async def test_seed_insufficient_funds_refuse_the_order(harness: Harness) -> None:
+    with pytest.raises(InsufficientBuyingPower):
+        await harness.broker.buy("AAPL", 1000, reference_price=150.0)
     assert (await harness.broker.get_account()).cash == INITIAL_BALANCE
 
 

@@ -67,7 +67,7 @@ async def _trade_without_closing(journal: Path, copy: Path) -> tuple[int, float,
         stamp = datetime.fromtimestamp(T0.timestamp() + 60 * minute, UTC)
         price = 100.0 + minute % 7
         await broker.update_market(Bar("X", stamp, price, price + 0.5, price - 0.5, price, 1e6, 60.0))
-        await (broker.buy if minute % 3 else broker.sell)("X", 1)
+        await (broker.sell if minute % 3 == 2 else broker.buy)("X", 1)  # long only: a cash account
     assert broker.journal is not None
     changes = broker.journal.position
     _mid_checkpoint(journal, copy)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from broker_sim import JournalError, PaperBroker, SimulatedClock
-from broker_sim.journal import Journal, read_account, read_info
+from broker_sim.journal import SCHEMA_VERSION, Journal, read_account, read_info
 from tests.journal.test_journal import T0, _broker, _digest, _open_and_trade, _written
 
 
@@ -197,5 +197,5 @@ def test_a_version_1_journal_is_read_as_it_is_then_migrated_by_a_session(tmp_pat
 
     assert asyncio.run(reopen()) == pytest.approx(99_399.30)
     migrated = read_info(path)
-    assert migrated.schema_version == 2
+    assert migrated.schema_version == SCHEMA_VERSION
     assert read_account(path).state.ledger.account().cash == pytest.approx(99_399.30)

@@ -196,7 +196,23 @@ def account_from_json(data: Mapping[str, Any]) -> Account:
         short_market_value=number(data.get("short_market_value"), "short_market_value") or 0.0,
         initial_margin=margin,
         maintenance_margin=maintenance,
+        daytrade_count=_count(data.get("daytrade_count")),
+        pattern_day_trader=data.get("pattern_day_trader") if isinstance(data.get("pattern_day_trader"), bool) else None,
+        last_equity=number(data.get("last_equity"), "last_equity"),
+        last_maintenance_margin=number(data.get("last_maintenance_margin"), "last_maintenance_margin"),
+        daytrading_buying_power=number(data.get("daytrading_buying_power"), "daytrading_buying_power"),
     )
+
+
+def _count(value: Any) -> int | None:
+    """An integer field Alpaca sends as a number (or a numeric string); None when absent or not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def event_from_json(data: Mapping[str, Any]) -> OrderEvent:

@@ -10,13 +10,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import attrs
 import pluggy
 
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.broker import Broker
 from broker_sim.calendar import Session
-from broker_sim.changes import Change
+from broker_sim.changes import Change, SessionClose
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import (
     BrokerError,
@@ -55,7 +56,8 @@ from broker_sim.models import (
     Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
-from broker_sim.rules import ALPACA_RULES, RuleSettings, check_order, same_request
+from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings, same_request
+from broker_sim.rules.day_trading import DayTradeCounter
 
 from .model_set import ModelSet
 from .rules_view import PaperView
@@ -92,12 +94,18 @@ class _LastPrices:
 class PaperBroker(Broker):
     """A simulated broker account whose latency, fill, slippage and commission models are pluggy plugins.
 
-    `account` is ``cash`` (the default: nothing is bought beyond cash; shorts, with `allow_short`, need buying
-    power of `short_margin` x their value) or ``margin`` (Reg T: buying power is `margin_multiplier` x the equity
-    above the initial margin, 50 % of positions' values for longs and shorts alike; shorts still need
-    `allow_short`). Either way, when the equity falls below the maintenance margin (`maintenance_margin_long` of
-    longs' value plus `maintenance_margin_short` of shorts'), a margin call liquidates positions with market
-    orders (each announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
+    `rules` are Alpaca's order and account rules (`broker_sim.rules.RuleSettings`, or a mapping of the settings
+    to relax, e.g. ``{"pdt_check": False}``): every one is on by default, an order one refuses raises an
+    `OrderRefused` and creates nothing, and `configure_rules` changes them at runtime. `assets` gives symbols'
+    flags (``{"TSLA": {"easy_to_borrow": False}}``).
+
+    `account` is ``cash`` (the default: nothing is bought beyond cash and, as on Alpaca, nothing is sold short;
+    `allow_short=True` lets it short anyway, each short needing buying power of `short_margin` x its value) or
+    ``margin`` (Reg T: buying power is `margin_multiplier` x the equity above the initial margin, 50 % of
+    positions' values for longs and shorts alike; it may short unless `allow_short=False`). Either way, when
+    the equity falls below the maintenance margin (`maintenance_margin_long` of longs' value plus
+    `maintenance_margin_short` of shorts'), a margin call liquidates positions with market orders (each
+    announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
 
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
     seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
@@ -130,7 +138,7 @@ class PaperBroker(Broker):
         initial_balance: float = 100_000.0,
         *,
         seed: int | None = 42,
-        allow_short: bool = False,
+        allow_short: bool | None = None,
         slippage: Mapping[str, Any] | str | None = None,
         latency: Mapping[str, Any] | str | None = None,
         fill: Mapping[str, Any] | str | None = None,
@@ -197,7 +205,7 @@ class PaperBroker(Broker):
         self._recovered_market: dict[str, MarketData] = {}
         ledger = Ledger(
             settings.initial_balance,
-            allow_short=settings.allow_short,
+            allow_short=settings.shorting_allowed,
             short_margin=settings.short_margin,
             marks=_LastPrices(self._market, self._recovered_market),
             margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
@@ -221,6 +229,13 @@ class PaperBroker(Broker):
         self._observer_hook = self._manager.hook.broker_sim_order_event
         self._observed = -1
         self._observers: list[tuple[str, Any]] | None = []
+        self._rules = settings.rules
+        #: The rules in force, in the order the door asks them.
+        self._door = Door(ALPACA_RULES, settings.rules)
+        #: Day trades, fill by fill (pattern day trader protection, `rules.day_trading`).
+        self.day_trades = DayTradeCounter(settings.session)
+        self.state.fill_observers.append(self.day_trades.record_fill)
+        self._closes_watched = False
         #: Order, client order and execution ids (UUID strings) drawn from the seed.
         self.ids = IdSource(settings.seed)
         self._venue = Venue(
@@ -231,20 +246,45 @@ class PaperBroker(Broker):
             self.ids,
             self._market,
             liquidate_on_margin_call=settings.liquidate_on_margin_call,
+            rules=settings.rules,
         )
         self._book = self._venue.book
         self._ledger = ledger
-        self._rules = settings.rules
-        #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.check_order`).
+        #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.Door`).
         self._view = PaperView(
             self.state,
             self._market,
             self.clock,
             settings.session,
             margin_account=settings.account == "margin",
+            shorting_allowed=settings.shorting_allowed,
             assets=settings.assets,
             current_rules=lambda: self._rules,
+            day_trades=self.day_trades,
+            initial_balance=settings.initial_balance,
         )
+        self._sync_shorting()
+
+    def _watch_closes(self) -> None:
+        """From the first order on, note the account at every session close (Alpaca's last_equity, which pattern
+        day trader protection reads): one timer per session, nothing on the market-data path."""
+        if not self._closes_watched:
+            self._closes_watched = True
+            self._venue.at_each_close(self._at_close)
+
+    def _at_close(self) -> None:
+        account = self._ledger.account()
+        self.state.apply(SessionClose(self.clock.now(), account.equity, account.maintenance_margin or 0.0))
+
+    @property
+    def shorting_enabled(self) -> bool:
+        """Whether the account may open shorts now (its kind, and the rules in force): Alpaca's
+        ``shorting_enabled``."""
+        return self._ledger.allow_short
+
+    def asset(self, symbol: str) -> AssetFlags:
+        """What the venue says of `symbol` (`broker.assets`; all true for a symbol it names not)."""
+        return self._view.asset(symbol)
 
     @property
     def rules(self) -> RuleSettings:
@@ -256,8 +296,18 @@ class PaperBroker(Broker):
         ``configure_rules(pdt_check=False)``; returns the rules now in force. Orders from now on are checked
         against them. Raises `ConfigError` naming the setting (nothing changed) for an unknown one or a bad
         value."""
-        self._rules = self._rules.changed(**changes)
+        self._rules = self._venue.rules = self._rules.changed(**changes)
+        self._door = Door(ALPACA_RULES, self._rules)
+        self._sync_shorting()
         return self._rules
+
+    def _sync_shorting(self) -> None:
+        """Let the ledger open shorts exactly when the rules would: the account's kind allows it (or the rule is
+        relaxed) and the account is not long-only."""
+        rules, allow_short = self._rules, self.settings.allow_short
+        if allow_short is None:  # by the account's kind, unless the rule is relaxed
+            allow_short = self.settings.account == "margin" or not rules.short_selling_check
+        self._ledger.allow_short = allow_short and not rules.no_shorting
 
     @property
     def models(self) -> dict[str, Any]:
@@ -310,7 +360,7 @@ class PaperBroker(Broker):
             new_account_id=self.account_id,
             settings={
                 "initial_balance": settings.initial_balance,
-                "allow_short": settings.allow_short,
+                "allow_short": settings.shorting_allowed,
                 "short_margin": settings.short_margin,
                 "seed": settings.seed,
                 "account": settings.account,
@@ -335,6 +385,9 @@ class PaperBroker(Broker):
             self.account_id = journal.account_id
             journal.snapshot_source = self._snapshot_parts
             self.state.recorder = journal.record
+            # Day trades are counted again from the fills the account holds (its recent ones, as many as its
+            # history keeps), and the last close's equity is taken as the equity now.
+            self.day_trades.rebuild(self.state.fills, {p.symbol: p.quantity for p in self._ledger.positions()})
             self._venue.resume()
         except BaseException:
             self.state.recorder = _closed_journal(path)
@@ -482,8 +535,10 @@ class PaperBroker(Broker):
             if known is not None:
                 return self.state.order(known.id) or known
         self._check_supported(request)
-        check_order(request, self._view, ALPACA_RULES)
-        return self._venue.submit(request)
+        self._door.check(request, self._view)
+        if not self._closes_watched:
+            self._watch_closes()
+        return self._venue.submit(request, refuse=True)
 
     async def cancel_order(self, order_id: str) -> Order:
         self._check_journal()
@@ -565,7 +620,7 @@ class PaperBroker(Broker):
         self._check_supported(request)
         if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
             raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")
-        check_order(request, self._view, ALPACA_RULES, replacing=order)
+        self._door.check(request, self._view, replacing=order)
         return self._venue.request_replace(order, request, client_order_id)
 
     def _get(self, order_id: str) -> Order:
@@ -602,7 +657,25 @@ class PaperBroker(Broker):
         return self.state.ledger.positions()
 
     async def get_account(self) -> Account:
-        return self.state.ledger.account()
+        """The account now, with Alpaca's day-trading fields: `daytrade_count` (the last 5 business days),
+        `pattern_day_trader`, `last_equity` (at the last close) and `daytrading_buying_power` (4 x the last close's
+        equity above its maintenance margin, for a margin account flagged a pattern day trader; else 0)."""
+        account = self.state.ledger.account()
+        day_trades = self.day_trades
+        last = self.state.last_close
+        equity = last.equity if last is not None else self.settings.initial_balance
+        maintenance = last.maintenance_margin if last is not None else 0.0
+        flagged = day_trades.pattern_day_trader
+        margin = self.settings.account == "margin"
+        power = 4.0 * max(0.0, equity - maintenance) if flagged and margin else 0.0
+        return attrs.evolve(
+            account,
+            daytrade_count=day_trades.count(self.clock.now()),
+            pattern_day_trader=flagged,
+            last_equity=equity,
+            last_maintenance_margin=maintenance,
+            daytrading_buying_power=power,
+        )
 
     async def close(self) -> None:
         """Stop the venue: every pending timer (arrivals, cancels, replaces, expiries) is canceled, so nothing

@@ -3,7 +3,7 @@ the venue's latest market and the clock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from broker_sim.account import AccountState
@@ -12,6 +12,7 @@ from broker_sim.clock import Clock
 from broker_sim.models import MarketData, Order
 from broker_sim.rules import AssetFlags, RuleSettings
 from broker_sim.rules.assets import DEFAULT_ASSET
+from broker_sim.rules.day_trading import DayTradeCounter
 
 __all__ = ["PaperView"]
 
@@ -20,7 +21,22 @@ class PaperView:
     """What the rules read of one paper account. `rules` is read through `current_rules` each time, so a change
     of the broker's rules applies to the next order."""
 
-    __slots__ = ("_assets", "_clock", "_current_rules", "_market", "_state", "margin_account", "session")
+    __slots__ = (
+        "_assets",
+        "_clock",
+        "_current_rules",
+        "_day_trades",
+        "_initial_balance",
+        "_market",
+        "_state",
+        "margin_account",
+        "market",
+        "open_orders",
+        "quantity",
+        "session",
+        "shorting_allowed",
+        "symbols_with_open_orders",
+    )
 
     def __init__(
         self,
@@ -30,16 +46,31 @@ class PaperView:
         session: Session,
         *,
         margin_account: bool,
+        shorting_allowed: bool,
         assets: dict[str, AssetFlags],
         current_rules: Callable[[], RuleSettings],
+        day_trades: DayTradeCounter,
+        initial_balance: float,
     ) -> None:
         self._state = state
         self._market = market
         self._clock = clock
         self.session = session
         self.margin_account = margin_account
+        self.shorting_allowed = shorting_allowed
         self._assets = assets
         self._current_rules = current_rules
+        self._day_trades = day_trades
+        self._initial_balance = initial_balance
+        # Read straight from the account (no call in between: the door asks on every order).
+        #: The signed position in a symbol.
+        self.quantity: Callable[[str], float] = state.ledger.quantity
+        #: A symbol's open orders, oldest first.
+        self.open_orders: Callable[[str], Sequence[Order]] = state.open_orders
+        #: The symbols with open orders.
+        self.symbols_with_open_orders: Callable[[], Iterable[str]] = state.symbols_with_open_orders
+        #: The latest market event of a symbol.
+        self.market: Callable[[str], MarketData | None] = market.get
 
     @property
     def rules(self) -> RuleSettings:
@@ -48,26 +79,18 @@ class PaperView:
     def now(self) -> datetime:
         return self._clock.now()
 
-    def quantity(self, symbol: str) -> float:
-        return self._state.ledger.quantity(symbol)
-
-    def open_orders(self, symbol: str) -> Sequence[Order]:
-        return [order for order in self._state.open_orders() if order.symbol == symbol]
-
-    def market(self, symbol: str) -> MarketData | None:
-        return self._market.get(symbol)
-
     def equity(self) -> float:
         return self._state.ledger.account().equity
 
     def last_equity(self) -> float:
-        return self._state.ledger.initial_balance
+        last = self._state.last_close
+        return self._initial_balance if last is None else last.equity
 
     def day_trade_count(self) -> int:
-        return 0
+        return self._day_trades.count(self._clock.now())
 
     def opened_today(self, symbol: str) -> tuple[bool, bool]:
-        return False, False
+        return self._day_trades.opened_today(symbol, self._clock.now())
 
     def asset(self, symbol: str) -> AssetFlags:
         return self._assets.get(symbol, DEFAULT_ASSET)

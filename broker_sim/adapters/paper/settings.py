@@ -47,7 +47,7 @@ class PaperSettings:
 
     initial_balance: float
     seed: int | None
-    allow_short: bool
+    allow_short: bool | None
     short_margin: float
     session: Session
     symbols: frozenset[str] | None
@@ -94,8 +94,8 @@ class PaperSettings:
             raise ConfigError(f"initial_balance must be a finite number >= 0, got {initial_balance!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ConfigError(f"seed must be an integer (or null for a fresh one), got {seed!r}")
-        if not isinstance(allow_short, bool):
-            raise ConfigError(f"allow_short must be true or false, got {allow_short!r}")
+        if allow_short is not None and not isinstance(allow_short, bool):
+            raise ConfigError(f"allow_short must be true, false or null (by the account kind), got {allow_short!r}")
         if not _is_number(short_margin) or not short_margin >= 1:  # type: ignore[operator]
             raise ConfigError(f"short_margin must be a number >= 1, got {short_margin!r}")
         session = session_from(session)  # type: ignore[arg-type]
@@ -148,6 +148,12 @@ class PaperSettings:
             checked_rules,
             checked_assets,
         )
+
+    @property
+    def shorting_allowed(self) -> bool:
+        """Whether the account's kind lets it sell short: `allow_short` when given, else a margin account may and
+        a cash account may not (Alpaca's rule)."""
+        return self.allow_short if self.allow_short is not None else self.account == "margin"
 
     @staticmethod
     def models(chosen: Mapping[str, Mapping[str, Any] | str | None]) -> dict[str, Mapping[str, Any] | str]:

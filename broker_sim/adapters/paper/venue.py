@@ -26,9 +26,9 @@ from broker_sim.account import AccountState, Refused
 from broker_sim.calendar import Session
 from broker_sim.changes import (
     Amendment,
-    Change,
     NewOrder,
     Notice,
+    OrderChange,
     Replacement,
     ReplaceRefused,
     ReplaceRequest,
@@ -58,8 +58,11 @@ from broker_sim.models import (
     unchecked_fill,
     unchecked_order,
 )
+from broker_sim.rules import RuleSettings
+from broker_sim.rules.buying_power import order_value
 
 from .model_set import ModelSet
+from .refusals import refusal_for_reason
 
 __all__ = ["Venue", "first_snapshot"]
 
@@ -165,8 +168,13 @@ class Venue:
         market: dict[str, MarketData],
         *,
         liquidate_on_margin_call: bool = True,
+        rules: RuleSettings | None = None,
     ) -> None:
         self.state = state
+        #: The rules in force (`broker_sim.rules`): whether orders are valued as Alpaca's buying power check values
+        #: them, and whether a fill may take a position through zero. The broker sets them again when its rules
+        #: change at runtime.
+        self.rules = rules if rules is not None else RuleSettings()
         self.models = models
         self.clock = clock
         self.session = session
@@ -204,6 +212,15 @@ class Venue:
         timers.add(handle)
         return handle
 
+    def at_each_close(self, callback: Callable[[], object]) -> None:
+        """Call `callback` at every session close from now on, after the market data stamped at the close."""
+
+        def fire() -> None:
+            callback()
+            self._at(self.session.next_close(self.clock.time()), fire, after_events=True)
+
+        self._at(self.session.next_close(self.clock.time()), fire, after_events=True)
+
     def close(self) -> None:
         """Cancel every timer: nothing arrives, expires or fills any more."""
         for handle in self._timers:
@@ -212,7 +229,7 @@ class Venue:
 
     # -- the door -------------------------------------------------------------------------------------------
 
-    def _apply(self, change: Change) -> Order:
+    def _apply(self, change: OrderChange) -> Order:
         """Apply `change` through the account's door; an order that ended leaves the book."""
         order = self.state.apply(change)
         if order.status in FINAL_STATUSES:
@@ -253,12 +270,16 @@ class Venue:
             return market.price
         return request.reference_price
 
-    def submit(self, request: OrderRequest, *, announce: tuple[EventType, str] | None = None) -> Order:
+    def submit(
+        self, request: OrderRequest, *, announce: tuple[EventType, str] | None = None, refuse: bool = False
+    ) -> Order:
         """Check, price and record a new order, and send it on its way; returns its snapshot.
 
         Everything that can fail is asked before anything is recorded: the price estimate, the slippage and
         commission estimates, the reservation, the latency. A failure records the order `rejected` with the
-        reason (a model's nonsense names the model).
+        reason (a model's nonsense names the model). With `refuse` (an order at the broker's door), what the
+        account cannot carry (buying power, shares other orders hold) is raised as the `OrderRefused` Alpaca
+        answers instead, and nothing is recorded.
         """
         now = self.clock.now()
         order_id = self.ids.next()
@@ -282,15 +303,21 @@ class Venue:
         plan: Reservation | None = None  # the exits of a position hold nothing: the position pays for them
         try:
             if not exits:
+                market = self.market.get(order.symbol)
+                per_unit = self.models.cost_per_unit(order, price, market)
+                if self.rules.buying_power_collar:
+                    per_unit = max(per_unit, order_value(order, price, market))
                 planned = self.state.ledger.plan_reservation(
                     order_id,
                     order.symbol,
                     order.side,
                     quantity,
-                    self.models.cost_per_unit(order, price, self.market.get(order.symbol)),
+                    per_unit,
                     check_power=False,  # the door checks it when the order is recorded
                 )
                 if isinstance(planned, str):
+                    if refuse:
+                        raise refusal_for_reason(planned)
                     return self._reject_new(order, planned, now)
                 plan = planned
             delay = self.models.latency(order, Action.SUBMIT)
@@ -299,6 +326,8 @@ class Venue:
         try:
             self.state.apply(new_order_record(order, plan))
         except Refused as exc:
+            if refuse:
+                raise refusal_for_reason(exc.reason) from None
             return self._reject_new(order, exc.reason, now)
         if order.legs:
             self._record_legs(order, request, now)
@@ -545,8 +574,18 @@ class Venue:
         return self._apply(Amendment(order.id, self.clock.now(), stop_price=_trailing_stop(order, best), hwm=best))
 
     def _execute(self, order: Order, quantity: float, price: float) -> Order:
-        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door."""
-        market = self.market.get(order.symbol)
+        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door.
+
+        A fill that would take the position through zero (orders on their way crossed: a sell filled first,
+        then a buy larger than the short it left) fills only what closes the position, and the rest of the
+        order is canceled, unless the rules let one order flip a position (``position_flip_check: false``)."""
+        symbol = order.symbol
+        held = self.state.ledger.quantity(symbol)
+        after = held + quantity if order.side is Side.BUY else held - quantity
+        to_flat = held * after < 0 and abs(after) > QTY_EPSILON and self.rules.position_flip_check
+        if to_flat:
+            quantity = abs(held)
+        market = self.market.get(symbol)
         now = self.clock.now()
         try:
             executed = self.models.execution_price(order, price, market, quantity)
@@ -555,16 +594,23 @@ class Venue:
                 limit = order.limit_price
                 executed = min(executed, limit) if order.side is Side.BUY else max(executed, limit)
             execution_id = self.ids.next()
-            fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
+            fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
             fee = self.models.fee(order, fill)
         except ModelError as exc:
             return self._fail(order, str(exc))
         if fee:
-            fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price, execution_id)
+            fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, fee, now, price, execution_id)
         try:
-            return self._apply(execution_record(fill))
+            order = self._apply(execution_record(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
+        if to_flat and order.status.is_open and order.status is not _S.PENDING_CANCEL:
+            reason = (
+                f"the rest would take the {symbol} position through zero in one order; Alpaca closes a position "
+                "before it opens the other side"
+            )
+            order = self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED, reason))
+        return order
 
     # -- order classes ------------------------------------------------------------------------------------------
 
@@ -722,10 +768,13 @@ class Venue:
         if price is None:
             return refuse(f"no market price known for {old.symbol} and no reference_price")
         sized = attrs.evolve(successor, quantity=remaining)
+        market = self.market.get(old.symbol)
         try:
-            per_unit = self.models.cost_per_unit(sized, price, self.market.get(old.symbol))
+            per_unit = self.models.cost_per_unit(sized, price, market)
         except ModelError as exc:
             return refuse(str(exc))
+        if self.rules.buying_power_collar:
+            per_unit = max(per_unit, order_value(sized, price, market))
         plan = self.state.ledger.plan_reservation(
             successor.id, old.symbol, old.side, remaining, per_unit, releasing=order_id
         )

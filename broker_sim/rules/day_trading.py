@@ -1,0 +1,271 @@
+"""Pattern day trader protection as Alpaca runs it: an order that could make the 4th day trade within 5 business
+days is refused when the account's equity at the previous close was under $25,000.
+
+https://docs.alpaca.markets/docs/user-protections#pattern-day-trader-pdt-protection-at-alpaca
+
+* A **day trade** opens (or grows) a position and closes (or shrinks) it the same day, in the session's time
+  zone, extended hours included; day trades count regardless of quantity (FINRA's examples on Alpaca's page:
+  buy 250, buy 250, sell 500 is one day trade; buy 100, sell 100, buy 100, sell 100 is two). `DayTradeCounter`
+  counts them fill by fill.
+* **Pending orders count**: Alpaca counts "a pair of buy and sell orders [as] a potential day trade" whatever
+  order they fill in. `pending_day_trades` bounds the day trades the open orders of a symbol could still make
+  (each pair of opposite orders, plus a closing order against a position opened today); the door refuses an
+  order that would let the day trades made plus those pending reach 4. So no sequence of whole fills gets a
+  sub-$25,000 account to a 4th day trade (partial fills of one pair may make two: Alpaca's check counts orders,
+  not fills, too).
+* The 5 business days are the session's trading days (the `session`'s calendar), today included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
+
+import attrs
+
+from broker_sim._numeric import QTY_EPSILON
+from broker_sim.calendar import Session
+from broker_sim.errors import DayTradeRefused
+from broker_sim.models import Order, OrderClass, OrderRequest, Side
+
+from .base import AccountView
+
+__all__ = [
+    "DAY_TRADE_LIMIT",
+    "PDT_EQUITY",
+    "WINDOW_DAYS",
+    "DayTradeCounter",
+    "PatternDayTrader",
+    "pending_day_trades",
+]
+
+#: An account whose equity at the previous close is under this (dollars) is protected.
+PDT_EQUITY = 25_000.0
+#: Day trades within the window that flag an account as a pattern day trader.
+DAY_TRADE_LIMIT = 4
+#: The window, in business days, today included.
+WINDOW_DAYS = 5
+#: How far back (calendar days) the window may reach over weekends and holidays.
+_SEARCH_DAYS = 40
+
+
+class _Fill(NamedTuple):
+    """What `DayTradeCounter.record_fill` reads of a fill."""
+
+    symbol: str
+    side: Side
+    quantity: float
+    timestamp: datetime
+
+
+class DayTradeCounter:
+    """Day trades made by one account, fill by fill; `count` is the number within the last 5 business days.
+
+    Per symbol it remembers whether today a fill opened or grew long (or short) exposure that no day trade has
+    closed yet; a fill that shrinks such a position is a day trade (and clears the flag). `pattern_day_trader`
+    turns true once 4 day trades fall within one window, and stays so (as Alpaca's designation does).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._zone: Any = getattr(session, "timezone", None) or UTC
+        self._today: date | None = None
+        #: Today's unclosed openings by symbol: [long, short].
+        self._opened: dict[str, list[bool]] = {}
+        #: Day trades per day, for the days that had any (only the window's matter).
+        self._by_day: dict[date, int] = {}
+        #: The window ending on a day: (its first day, that day, the day trades in it), recounted when it moves.
+        self._window: tuple[date, date, int] | None = None
+        #: The last day `day_of` answered and its bounds (UTC datetimes): most moments fall in the same day, so
+        #: two comparisons answer them, with no time-zone conversion (this is on every fill's path).
+        self._day: tuple[datetime, datetime, date] | None = None
+        self.pattern_day_trader = False
+
+    def day_of(self, when: datetime) -> date:
+        """The session day `when` falls on (its date in the session's time zone)."""
+        known = self._day
+        if known is not None and known[0] <= when < known[1]:
+            return known[2]
+        local = when.astimezone(self._zone)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=1)).replace(tzinfo=None).replace(tzinfo=self._zone)
+        self._day = (start.astimezone(UTC), end.astimezone(UTC), local.date())
+        return local.date()
+
+    def _roll(self, day: date) -> None:
+        if day != self._today:
+            self._today = day
+            self._opened.clear()
+
+    def record(self, symbol: str, side: Side, quantity: float, position_before: float, when: datetime) -> bool:
+        """Count a fill of `quantity` on `side` in `symbol` at `when`, the position having been `position_before`;
+        returns whether the fill made a day trade."""
+        return self.record_fill(_Fill(symbol, side, quantity, when), position_before)
+
+    def record_fill(self, fill: Any, position_before: float) -> bool:
+        """`record` for a `Fill` (an account's fill observer: this is on every fill's path)."""
+        symbol, side, quantity, when = fill.symbol, fill.side, fill.quantity, fill.timestamp
+        known = self._day
+        day = known[2] if known is not None and known[0] <= when < known[1] else self.day_of(when)
+        today = self._today
+        if day != today:
+            if today is not None and day < today:
+                return False  # an older fill (replayed out of order) opens or closes nothing today
+            self._roll(day)
+        flags = self._opened.get(symbol)
+        if flags is None:
+            flags = self._opened[symbol] = [False, False]
+        buy = side is Side.BUY
+        closes = position_before < -QTY_EPSILON if buy else position_before > QTY_EPSILON
+        made = False
+        if closes:
+            index = 1 if buy else 0  # a buy closes today's short opening; a sell today's long one
+            if flags[index]:
+                flags[index] = False
+                made = True
+                self._by_day[day] = self._by_day.get(day, 0) + 1
+                window = self._window
+                if window is not None and window[1] == day:
+                    window = self._window = (window[0], day, window[2] + 1)
+                    total = window[2]
+                else:
+                    total = self.count(when)
+                if total >= DAY_TRADE_LIMIT:
+                    self.pattern_day_trader = True
+        # What the fill opens: a buy from flat or long, or one that goes through zero (a sell likewise).
+        if not closes or quantity > abs(position_before) + QTY_EPSILON:
+            flags[0 if buy else 1] = True
+        return made
+
+    def opened_today(self, symbol: str, when: datetime) -> tuple[bool, bool]:
+        """Whether a fill today opened long (short) exposure in `symbol` that no day trade has closed."""
+        if self._today != self.day_of(when):
+            return False, False
+        flags = self._opened.get(symbol)
+        return (flags[0], flags[1]) if flags is not None else (False, False)
+
+    def count(self, when: datetime) -> int:
+        """Day trades made within the last 5 business days up to `when`'s day (today included)."""
+        day = self.day_of(when)
+        window = self._window
+        if window is None or window[1] != day:
+            start = self._window_start(day)
+            total = sum(n for traded, n in self._by_day.items() if start <= traded <= day)
+            window = self._window = (start, day, total)
+        return window[2]
+
+    def _window_start(self, day: date) -> date:
+        """The first of the 5 trading days ending on `day` (or the day before, when `day` is not one)."""
+        found, probe, start = 0, day, day
+        for _ in range(_SEARCH_DAYS):
+            if self._session.close_on(probe) is not None:
+                found += 1
+                start = probe
+                if found == WINDOW_DAYS:
+                    break
+            probe -= timedelta(days=1)
+        for old in [d for d in self._by_day if d < start - timedelta(days=_SEARCH_DAYS)]:
+            del self._by_day[old]  # long gone: keep the memory flat however long the account trades
+        return start
+
+    def reset(self) -> None:
+        """Forget everything (before counting again from recovered fills)."""
+        self._today = None
+        self._opened.clear()
+        self._by_day.clear()
+        self._window = None
+        self._day = None
+        self.pattern_day_trader = False
+
+    def rebuild(self, fills: Iterable[Any], quantities: dict[str, float]) -> None:
+        """Count again from `fills` (oldest first) whose symbols now hold `quantities` (after recovery from a
+        journal): each fill's position before it is found by taking the later fills back off."""
+        ordered = list(fills)
+        position = dict(quantities)
+        before: list[float] = [0.0] * len(ordered)
+        for index in range(len(ordered) - 1, -1, -1):
+            fill = ordered[index]
+            signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+            position[fill.symbol] = position.get(fill.symbol, 0.0) - signed
+            before[index] = position[fill.symbol]
+        self.reset()
+        for fill, held in zip(ordered, before, strict=True):
+            self.record(fill.symbol, fill.side, fill.quantity, held, fill.timestamp)
+
+
+def _sides(orders: Sequence[Order], excluding: str | None) -> tuple[int, int]:
+    """How many open buy and sell orders (each bracket's or oco's exits counted once, as one of them fills)."""
+    groups: dict[tuple[str, Side], None] = {}
+    for order in orders:
+        if order.id == excluding or not order.status.is_open:
+            continue
+        key = order.parent_id or order.id
+        if order.parent_id is None and order.order_class in (OrderClass.BRACKET, OrderClass.OTO):
+            key = order.id
+        groups[(key, order.side)] = None
+    buys = sum(1 for _, side in groups if side is Side.BUY)
+    return buys, len(groups) - buys
+
+
+def pending_day_trades(buys: int, sells: int, position: float, opened: tuple[bool, bool]) -> int:
+    """The most day trades `buys` and `sells` open orders of one symbol could make, whole fills in any order,
+    from a `position` whose `opened` flags say what today opened: each buy-sell pair may make one, and an extra
+    closing order may close today's opening."""
+    pairs = min(buys, sells)
+    long_open, short_open = opened
+    if (long_open and position > QTY_EPSILON and sells > buys) or (
+        short_open and position < -QTY_EPSILON and buys > sells
+    ):
+        pairs += 1
+    return pairs
+
+
+def _with_request(buys: int, sells: int, request: OrderRequest) -> tuple[int, int]:
+    """The open buys and sells once `request` is placed too (a bracket's or oto's exits are the other side)."""
+    if request.side is Side.BUY:
+        buys += 1
+    else:
+        sells += 1
+    if request.order_class in (OrderClass.BRACKET, OrderClass.OTO):
+        if request.side is Side.BUY:
+            sells += 1
+        else:
+            buys += 1
+    return buys, sells
+
+
+@attrs.frozen(slots=True)
+class PatternDayTrader:
+    """Alpaca's pattern day trader protection (``pdt_check``): while the equity at the previous close is under
+    $25,000, an order that would let the day trades of the last 5 business days, made and pending, reach 4 is
+    refused (403 "trade denied due to pattern day trading protection"). See the module for how they count."""
+
+    setting: str | None = "pdt_check"
+
+    def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
+        if view.last_equity() >= PDT_EQUITY:
+            return
+        simple = request.order_class in (OrderClass.SIMPLE, OrderClass.OCO)
+        if simple and not view.open_orders(request.symbol) and not any(view.opened_today(request.symbol)):
+            return  # nothing to pair with: the order alone makes no day trade (the fast, common case)
+        made = view.day_trade_count()
+        excluding = replacing.id if replacing is not None else None
+        symbol = request.symbol
+        pending = 0
+        for other in view.symbols_with_open_orders():
+            if other == symbol:
+                continue
+            buys, sells = _sides(view.open_orders(other), None)
+            pending += pending_day_trades(buys, sells, view.quantity(other), view.opened_today(other))
+        buys, sells = _sides(view.open_orders(symbol), excluding)
+        position, opened = view.quantity(symbol), view.opened_today(symbol)
+        before = pending_day_trades(buys, sells, position, opened)
+        after = pending_day_trades(*_with_request(buys, sells, request), position, opened)
+        if after > before and made + pending + after >= DAY_TRADE_LIMIT:
+            raise DayTradeRefused(
+                f"trade denied due to pattern day trading protection: {request.side.value} order for {symbol} "
+                f"could make a day trade; {made} made and {pending + before} pending within 5 business days, "
+                f"equity at the last close {view.last_equity():,.2f} is under {PDT_EQUITY:,.0f}",
+                rule=self.setting,
+            )
