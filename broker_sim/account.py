@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -54,7 +55,9 @@ _S = OrderStatus
 _FILLABLE = frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
 #: Statuses that a fill leaves as they are (the request on its way still travels).
 _KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
-_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED, _S.HELD: EventType.HELD}
+#: The event a new order is announced with; a `held` exit is recorded silently (held is a status on Alpaca, not
+#: a trade_updates event).
+_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED}
 _FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
 
 
@@ -211,7 +214,9 @@ class AccountState:
         if reservation is not None:
             self.ledger.hold(reservation)
         self._store(order)
-        self._emit(unchecked_event(_FIRST_EVENT[order.status], order, order.created_at))
+        first = _FIRST_EVENT.get(order.status)
+        if first is not None:
+            self._emit(unchecked_event(first, order, order.created_at))
         return order
 
     def _check_fits(
@@ -318,6 +323,8 @@ class AccountState:
             raise InvalidTransition(f"a replacement starts pending_new and names the order it replaces: {successor}")
         if old.id in self._replaces:
             raise InvalidTransition(f"order {old.id} already has a replace on its way")
+        if change.held != (old.status is _S.HELD):
+            raise InvalidTransition(f"a replace of order {old.id} says held={change.held} but it is {old.status.value}")
         pending = transition(old, _S.PENDING_REPLACE, change.timestamp)
         if self.recorder is not None:
             self.recorder(change)
@@ -335,22 +342,42 @@ class AccountState:
             raise InvalidTransition(f"no replace of order {change.order_id} by {change.successor_id} is on its way")
         old, successor = self._get(change.order_id), self._get(change.successor_id)
         reservation = change.reservation
-        if reservation.order_id != successor.id:
+        if reservation is None:
+            if old.parent_id is None and old.order_class is not OrderClass.OCO:
+                raise InvalidTransition(f"replacement {successor.id} of {old.id} holds no reservation: only exits may")
+        elif reservation.order_id != successor.id:
             raise InvalidTransition(f"the reservation of replacement {successor.id} names {reservation.order_id}")
-        if not replaying:
+        elif not replaying:
             self._check_fits(reservation.cash, reservation.shares, reservation.symbol, releasing=old.id)
         when = change.timestamp
         replaced = transition(old, _S.REPLACED, when, replaced_by=successor.id, replaced_at=when)
-        working = transition(successor, _S.NEW, when, quantity=change.quantity)
+        status = _S.HELD if request.held else _S.NEW
+        working = transition(successor, status, when, quantity=change.quantity)
         if self.recorder is not None:
             self.recorder(change)
         del self._replaces[old.id]
         self._store(replaced)
-        self.ledger.hold(reservation)
+        if reservation is not None:
+            self.ledger.hold(reservation)
         self._store(working)
+        self._regroup(old, working, when)
         self._emit(OrderEvent(EventType.REPLACED, replaced, when))
-        self._emit(OrderEvent(EventType.NEW, working, when))
+        if status is _S.NEW:
+            self._emit(OrderEvent(EventType.NEW, working, when))
         return working
+
+    def _regroup(self, old: Order, successor: Order, when: datetime) -> None:
+        """`successor` takes `old`'s place in its bracket, oto or oco: the parent lists it among its legs, the
+        legs name it as their parent (snapshots amended without an event, as the group's membership moved)."""
+        orders = self._orders
+        parent = orders.get(old.parent_id) if old.parent_id is not None else None
+        if parent is not None:
+            legs = tuple(successor.id if leg_id == old.id else leg_id for leg_id in parent.legs)
+            orders[parent.id] = amend(parent, when, legs=legs)
+        for leg_id in old.legs:
+            leg = orders.get(leg_id)
+            if leg is not None:
+                orders[leg_id] = amend(leg, when, parent_id=successor.id)
 
     def _replace_refused(self, change: ReplaceRefused, replaying: bool) -> Order:
         request = self._replaces.get(change.order_id)
@@ -362,8 +389,8 @@ class AccountState:
         old = self._orders.get(change.order_id)
         back = old
         if old is not None and old.status is _S.PENDING_REPLACE:
-            status = _S.PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S.NEW
-            back = transition(old, status, when)
+            working = _S.PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S.NEW
+            back = transition(old, _S.HELD if request.held else working, when)
         if self.recorder is not None:
             self.recorder(change)
         del self._replaces[change.order_id]

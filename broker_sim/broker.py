@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 _LIST_STATUSES = ("open", "closed", "all")
+#: What a cancel leaves an order as: canceled, or on its way to be.
+_CANCELED = frozenset({OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL})
 
 
 def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
@@ -197,6 +199,38 @@ class Broker(abc.ABC):
                 client_order_id=self._new_client_order_id(),
             )
         )
+
+    async def cancel_all_orders(self) -> list[Order]:
+        """Cancel every open order, as Alpaca's ``DELETE /v2/orders`` does; returns the snapshot of each order that
+        was open when asked, after its cancel (canceled, or pending_cancel under latency).
+
+        A cancel of a bracket's, oto's or oco's member cancels its whole group, so a member canceled with an
+        earlier one is not asked again; an order that ended on its own meanwhile is left out. Raises
+        `OrderNotCancelable` for an order that cannot be canceled now (one with a replace on its way), after
+        the orders before it were canceled. Built on `list_orders` and `cancel_order`; an adapter whose venue
+        cancels all at once overrides it.
+        """
+        answers = []
+        for order in await self.list_orders("open"):
+            current = await self.get_order(order.id)
+            if current.status.is_open and current.status is not OrderStatus.PENDING_CANCEL:
+                try:
+                    current = await self.cancel_order(order.id)
+                except OrderNotCancelable:
+                    current = await self.get_order(order.id)
+                    if current.status.is_open:
+                        raise
+            if current.status in _CANCELED:
+                answers.append(current)
+        return answers
+
+    async def close_all_positions(self, *, cancel_orders: bool = False) -> list[Order]:
+        """Send a market order closing each open position, as Alpaca's ``DELETE /v2/positions`` does; with
+        `cancel_orders`, every open order (the exits of brackets included) is canceled first. Returns the closing
+        orders. Built on `cancel_all_orders`, `get_positions` and `close_position`."""
+        if cancel_orders:
+            await self.cancel_all_orders()
+        return [await self.close_position(position.symbol) for position in await self.get_positions()]
 
     @abc.abstractmethod
     async def get_account(self) -> Account:

@@ -35,8 +35,9 @@ __all__ = [
 @attrs.frozen(slots=True)
 class NewOrder:
     """An order is recorded: `order` is its first snapshot, `pending_new` holding `reservation`, or `rejected`
-    (then `reservation` is None). The exits of a bracket, oto or oco hold none (`held` until their entry fills,
-    or `pending_new` for an oco). Emits `pending_new`, `held` or `rejected`."""
+    (then `reservation` is None). The exits of a bracket, oto or oco hold none and start `held` (Alpaca's): a
+    status, not an event, so a held exit is recorded silently (its parent's `legs` name it). Emits `pending_new`
+    or `rejected`."""
 
     order: Order
     reservation: Reservation | None
@@ -84,24 +85,29 @@ class ReplaceRequest:
     """A replace is on its way: `order_id` goes `pending_replace` and its `successor` is recorded `pending_new`.
 
     `request` is the replacement as asked for; its `quantity` is the new total, of which the successor carries
-    what the old order has not filled when the venue sees the request.
+    what the old order has not filled when the venue sees the request. `held`: the old order is a held exit (a
+    stop-loss not yet reached, or an exit waiting for its entry), so its successor is held too, and a refused
+    replace puts it back to held.
     """
 
     order_id: str
     successor: Order
     request: OrderRequest
     timestamp: datetime
+    held: bool = False
 
 
 @attrs.frozen(slots=True)
 class Replacement:
-    """The venue saw the replace: `order_id` ends `replaced`, its successor starts working (`new`) for `quantity`,
-    holding `reservation` instead of the old order's."""
+    """The venue saw the replace: `order_id` ends `replaced`, its successor starts working (`new`, or `held` for a
+    held exit) for `quantity`, holding `reservation` instead of the old order's (None for an exit: exits hold
+    nothing). The successor of an order in a bracket, oto or oco takes its place in the group: a leg's parent
+    lists the successor among its `legs`, and a parent's legs name the successor as their parent."""
 
     order_id: str
     successor_id: str
     quantity: float
-    reservation: Reservation
+    reservation: Reservation | None
     timestamp: datetime
 
 

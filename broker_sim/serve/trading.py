@@ -7,7 +7,6 @@ codes and bodies; a malformed request changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -90,17 +89,28 @@ def _submitted(order: Order) -> datetime:
 
 
 async def cancel_all_orders(request: Request, served: Served) -> Any:
+    return JSONResponse(await _cancel_all(served), status_code=207)
+
+
+async def _cancel_all(served: Served) -> list[dict[str, Any]]:
+    """Cancel every open order, legs included, one answer per order open when asked (Alpaca's 207 body). A cancel
+    of a bracket's, oto's or oco's member cancels its group: a member canceled with an earlier one is answered
+    as it stands, not asked again."""
+    broker = served.broker
     answers = []
-    for order in await served.broker.list_orders("open"):
-        if order.parent_id is not None:
-            continue  # a leg goes with its parent's cancel
+    for order in await broker.list_orders("open"):
+        current = await broker.get_order(order.id)
+        if current.status.is_final or current.status is OrderStatus.PENDING_CANCEL:
+            if current.status in (OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL):
+                answers.append({"id": order.id, "status": 200, "body": translate.order_json(current)})
+            continue  # it filled or expired meanwhile
         try:
-            canceled = await served.broker.cancel_order(order.id)
+            canceled = await broker.cancel_order(order.id)
             answers.append({"id": order.id, "status": 200, "body": translate.order_json(canceled)})
         except BrokerError as exc:
             error = ApiError.from_broker(exc)
             answers.append({"id": order.id, "status": error.status, "body": error.body})
-    return JSONResponse(answers, status_code=207)
+    return answers
 
 
 async def get_order(request: Request, served: Served) -> Any:
@@ -191,10 +201,7 @@ async def close_position(request: Request, served: Served) -> Any:
 
 async def close_all_positions(request: Request, served: Served) -> Any:
     if query.flag(request.query_params, "cancel_orders"):
-        for order in await served.broker.list_orders("open"):
-            if order.parent_id is None:
-                with contextlib.suppress(BrokerError):  # it ended on its own meanwhile
-                    await served.broker.cancel_order(order.id)
+        await _cancel_all(served)  # the exits of brackets too: they would trigger on a flat account
     answers = []
     for position in await served.broker.get_positions():
         try:

@@ -339,7 +339,7 @@ async def test_a_margin_account_with_a_short_and_a_bracket_recovers_whole(tmp_pa
         await again.update_market(_bar(1, 98.5))
         assert (await again.get_order(entry.id)).status.value == "filled"
         legs = [await again.get_order(leg) for leg in entry.legs]
-        assert {leg.status.value for leg in legs} == {"new"} and {leg.quantity for leg in legs} == {10.0}
+        assert [leg.status.value for leg in legs] == ["new", "held"] and {leg.quantity for leg in legs} == {10.0}
     check_account(path)
 
 
@@ -373,6 +373,26 @@ async def test_exits_left_held_by_a_crash_after_their_entry_filled_are_released_
     assert {o.status.value for o in held} == {"held"}
     async with _broker(path) as again:
         legs = [await again.get_order(leg) for leg in entry.legs]
-        assert {leg.status.value for leg in legs} == {"new"}
+        assert [leg.status.value for leg in legs] == ["new", "held"]  # the stop-loss works while held
         assert (await again.get_order(entry.id)).status.value == "filled"
+    check_account(path)
+
+
+async def test_a_stop_loss_working_while_held_works_again_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:
+        await broker.update_market(_bar(0, 100.0))
+        entry = await broker.submit_order(
+            OrderRequest(
+                "X", "buy", 10, "limit", "gtc", limit_price=99.0, order_class="bracket",
+                take_profit={"limit_price": 110.0}, stop_loss={"stop_price": 90.0},
+            )
+        )  # fmt: skip
+        await broker.update_market(_bar(1, 98.5))
+        assert (await broker.get_order(entry.legs[1])).status.value == "held"
+    async with _broker(path) as again:
+        await again.update_market(_bar(2, 89.0))  # through the stop
+        take, stop = [await again.get_order(leg) for leg in entry.legs]
+        assert (stop.status.value, take.status.value) == ("filled", "canceled")
+        assert await again.get_positions() == []
     check_account(path)

@@ -359,8 +359,8 @@ class AlpacaBroker(Broker):
         return self._snapshot(data)
 
     async def get_order(self, order_id: str) -> Order:
-        """GET /v2/orders/{id}."""
-        return self._snapshot(await self._get(f"/v2/orders/{order_id}", context="order"))
+        """GET /v2/orders/{id} (``nested``, so a bracket's, oto's or oco's `legs` are its exits as they stand)."""
+        return self._snapshot(await self._get(f"/v2/orders/{order_id}", {"nested": "true"}, context="order"))
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
         """GET /v2/orders:by_client_order_id."""
@@ -396,6 +396,30 @@ class AlpacaBroker(Broker):
         """DELETE /v2/positions/{symbol}: Alpaca sends the closing market order; `PositionNotFound` when flat."""
         data = await self.http.request("DELETE", f"/v2/positions/{symbol}", context="position")
         return self._snapshot(data)
+
+    async def cancel_all_orders(self) -> list[Order]:
+        """DELETE /v2/orders: Alpaca cancels every open order (the legs of brackets included) and answers each
+        one's status (207); returns the snapshots of those it canceled."""
+        answers = await self.http.request("DELETE", "/v2/orders", context="cancel")
+        return self._multi_status(answers)
+
+    async def close_all_positions(self, *, cancel_orders: bool = False) -> list[Order]:
+        """DELETE /v2/positions (``cancel_orders=true`` cancels every open order first, as Alpaca does): Alpaca
+        sends one closing market order per position and answers each (207); returns those orders."""
+        params = {"cancel_orders": "true"} if cancel_orders else None
+        answers = await self.http.request("DELETE", "/v2/positions", params=params, context="position")
+        return self._multi_status(answers)
+
+    def _multi_status(self, answers: Any) -> list[Order]:
+        """The orders of a 207 answer that succeeded (each item's ``body`` an order); a failed item is logged."""
+        orders = []
+        for answer in answers or ():
+            body = answer.get("body") if isinstance(answer, Mapping) else None
+            if isinstance(answer, Mapping) and answer.get("status") == 200 and isinstance(body, Mapping):
+                orders.append(self._snapshot(body))
+            else:
+                log.warning("Alpaca refused part of a bulk request: %s", answer)
+        return orders
 
     async def get_account(self) -> Account:
         """GET /v2/account."""

@@ -57,6 +57,7 @@ from broker_sim.models import (
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
 
 from .model_set import ModelSet
+from .order_classes import is_exit
 from .settings import PaperSettings
 from .venue import Venue
 
@@ -485,6 +486,12 @@ class PaperBroker(Broker):
                 f"order {order_id} ({order.symbol}) replaces {order.replaces} and is on its way: "
                 "cancel it once it works"
             )
+        for member in self._venue.group_of(order):
+            if member.status is _S.PENDING_REPLACE:
+                raise OrderNotCancelable(
+                    f"order {order_id} ({order.symbol}) is in a {order.order_class.value} order whose member "
+                    f"{member.id} is pending_replace: a cancel cancels the whole group, so cancel once it works"
+                )
         return self._venue.request_cancel(order)
 
     async def replace_order(
@@ -505,21 +512,24 @@ class PaperBroker(Broker):
         Under latency the new order is `pending_new` until then; a fill that reaches the venue first wins, and a
         replace that finds the old order ended is refused (the new order `rejected`, an
         `order_replace_rejected` event). `trail` is a trailing stop's new trail_price or trail_percent
-        (whichever it has). Malformed changes raise `InvalidOrder`; an order that is final, not yet working or
-        with a request on its way raises `OrderNotReplaceable`.
+        (whichever it has). An exit of a bracket, oto or oco is replaceable in its prices (a take-profit's
+        limit_price, a stop-loss's stop_price, as Alpaca allows) and keeps its place and status in the group.
+        Malformed changes raise `InvalidOrder`; an order that is final, not yet working or with a request on its
+        way raises `OrderNotReplaceable`.
         """
         self._check_journal()
         order = self._get(order_id)
         if not order.status.is_open or order.status in _NOT_REPLACEABLE:
             state = order.status.value
             raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
-        if order.legs or order.parent_id is not None:
-            raise OrderNotReplaceable(
-                f"order {order_id} ({order.symbol}) belongs to a {order.order_class.value} order: the paper adapter "
-                "does not replace those; cancel it and submit a new one"
-            )
         if all(value is None for value in (quantity, limit_price, stop_price, time_in_force, trail)):
             raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
+        if is_exit(order) and (quantity is not None or time_in_force is not None):
+            field = "quantity" if quantity is not None else "time_in_force"
+            raise InvalidOrder(
+                f"order {order_id} is an exit of a {order.order_class.value} order: its {field} follows the group; "
+                "replace its limit_price or stop_price"
+            )
         trailing = order.type is OrderType.TRAILING_STOP
         if trail is not None and not trailing:
             raise InvalidOrder(f"trail is only for trailing_stop orders; order {order_id} is {order.type.value}")
@@ -538,9 +548,8 @@ class PaperBroker(Broker):
             trail_price=(trail if by_price and trail is not None else order.trail_price),
             trail_percent=(trail if not by_price and trail is not None else order.trail_percent),
             client_order_id=client_order_id,
-            order_class=order.order_class,
             extended_hours=order.extended_hours,
-        )
+        )  # a member of a bracket, oto or oco: its successor takes its place in the group (the venue sees to it)
         if not request.quantity > order.filled_quantity + QTY_EPSILON:  # type: ignore[operator]
             raise InvalidOrder(
                 f"quantity {request.quantity:g} is not above the {order.filled_quantity:g} already filled "

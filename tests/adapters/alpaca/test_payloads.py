@@ -247,6 +247,23 @@ def test_requests_are_written_as_alpacas_bodies_with_decimal_strings() -> None:
     }
 
 
+def test_an_oco_request_is_written_in_alpacas_documented_shape_without_a_top_level_limit_price() -> None:
+    request = OrderRequest(
+        "AAPL", "sell", 10, type="limit", time_in_force="gtc", order_class="oco",
+        take_profit={"limit_price": 325}, stop_loss={"stop_price": 250, "limit_price": 249.5},
+    )  # fmt: skip
+    assert translate.order_request_json(request) == {  # the body of Alpaca's oco example
+        "symbol": "AAPL",
+        "side": "sell",
+        "type": "limit",
+        "time_in_force": "gtc",
+        "qty": "10",
+        "order_class": "oco",
+        "take_profit": {"limit_price": "325"},
+        "stop_loss": {"stop_price": "250", "limit_price": "249.5"},
+    }
+
+
 @given(st.floats(min_value=1e-9, max_value=1e12, allow_nan=False, allow_infinity=False))
 def test_a_number_makes_the_round_trip_through_its_decimal_string_unchanged(value: float) -> None:
     text = translate.decimal_text(value)
