@@ -25,6 +25,7 @@ from broker_sim import (
     PaperBroker,
     SimulatedClock,
 )
+from broker_sim.rules import RuleSettings
 from tests.conftest import T0
 
 REFUSALS = (InvalidOrder, OrderNotCancelable)
@@ -67,6 +68,7 @@ class OrderClassMachine(RuleBasedStateMachine):
             clock=self.clock,
             latency=latency,
             fill={"model": "volume_limited", "volume_limit": 0.05},
+            rules=RuleSettings.relaxed(),  # the accounting holds whatever orders the rules let through
         )
         self.broker.add_listener(lambda event: self.fills.append(event.fill) if event.fill is not None else None)
         self.run(self.broker.update_market(Bar("X", T0, 100, 100, 100, 100, 10_000, 60.0)))
