@@ -18,15 +18,19 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import attrs
 
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_at_least
+from broker_sim.activities import AccountEvent, AccountEventType, Activity, charge_event
 from broker_sim.changes import (
     Amendment,
     Change,
+    Charge,
     Execution,
+    MarginCall,
+    MarginCallEnd,
     NewOrder,
     Notice,
     Replacement,
@@ -48,9 +52,13 @@ from broker_sim.models import (
 )
 from broker_sim.orders import amend, transition
 
-__all__ = ["AccountSnapshot", "AccountState", "Refused"]
+__all__ = ["AccountChange", "AccountSnapshot", "AccountState", "OrderChange", "Refused"]
 
 _S = OrderStatus
+#: The changes to the account alone (no order): `AccountState.apply` returns None for them.
+AccountChange = Charge | MarginCall | MarginCallEnd
+#: The changes to orders: `AccountState.apply` returns the order's snapshot.
+OrderChange = NewOrder | StatusChange | Execution | Amendment | ReplaceRequest | Replacement | ReplaceRefused | Notice
 #: Statuses in which an order can fill (it is at the venue and working).
 _FILLABLE = frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
 #: Statuses that a fill leaves as they are (the request on its way still travels).
@@ -61,7 +69,7 @@ _FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.RE
 _FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
 
 
-def _ignore(event: OrderEvent) -> None:
+def _ignore(event: OrderEvent | AccountEvent) -> None:
     """The emitter while replaying: events were delivered when the changes were first applied."""
 
 
@@ -87,21 +95,38 @@ class AccountSnapshot:
     replaces: tuple[ReplaceRequest, ...]
     fills: tuple[Fill, ...]
     closed: tuple[str, ...]
+    #: The non-trade activities booked so far (borrow fees, margin interest), oldest first.
+    activities: tuple[Activity, ...] = ()
+    #: The margin call open at that moment, if any.
+    margin_call: MarginCall | None = None
 
 
 class AccountState:
     """One account's orders, fills and money (a `Ledger`), changed only through `apply`.
 
-    `emit` receives every order event after its change is complete. `history`, when given, bounds how many
-    closed orders and fills stay in memory (the oldest are forgotten). `recorder`, when set, is called with each
-    validated change before it is applied (a journal); if it raises, nothing changes.
+    `emit` receives every order event after its change is complete, `emit_account` every account event (margin
+    calls, charges). `history`, when given, bounds how many closed orders and fills stay in memory (the oldest
+    are forgotten). `recorder`, when set, is called with each validated change before it is applied (a
+    journal); if it raises, nothing changes.
     """
 
-    def __init__(self, ledger: Ledger, emit: Callable[[OrderEvent], None], *, history: int | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        emit: Callable[[OrderEvent], None],
+        *,
+        history: int | None = None,
+        emit_account: Callable[[AccountEvent], None] | None = None,
+    ) -> None:
         self.ledger = ledger
         self.history = history
         self.recorder: Callable[[Change], None] | None = None
         self._emit = emit
+        self._emit_account: Callable[[AccountEvent], None] = emit_account or _ignore
+        #: The non-trade activities booked (borrow fees, margin interest), oldest first.
+        self.activities: list[Activity] = []
+        #: The open margin call (made at a close, not yet met or liquidated), if any.
+        self.margin_call: MarginCall | None = None
         self._orders: dict[str, Order] = {}
         self._client_ids: dict[str, str] = {}
         self._replaces: dict[str, ReplaceRequest] = {}
@@ -112,7 +137,7 @@ class AccountState:
         #: ``order(order_id)``: the latest snapshot of the order, or None (unknown, or forgotten from a bounded
         #: history). The dict's own ``get``: the venue asks it for every working order on every market event.
         self.order: Callable[[str], Order | None] = self._orders.get
-        self._handlers: dict[type, Callable[[Any, bool], Order]] = {
+        self._handlers: dict[type, Callable[[Any, bool], Order | None]] = {
             NewOrder: self._new_order,
             StatusChange: self._status_change,
             Execution: self._execution,
@@ -121,6 +146,9 @@ class AccountState:
             Replacement: self._replacement,
             ReplaceRefused: self._replace_refused,
             Notice: self._notice,
+            Charge: self._charge,
+            MarginCall: self._margin_call,
+            MarginCallEnd: self._margin_call_end,
         }
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -152,9 +180,16 @@ class AccountState:
 
     # -- the door -------------------------------------------------------------------------------------------
 
-    def apply(self, change: Change, *, replaying: bool = False) -> Order:
+    @overload
+    def apply(self, change: AccountChange, *, replaying: bool = False) -> None: ...
+
+    @overload
+    def apply(self, change: OrderChange, *, replaying: bool = False) -> Order: ...
+
+    def apply(self, change: Change, *, replaying: bool = False) -> Order | None:
         """Validate, record, apply and announce one change; returns the snapshot of the order it changed (for a
-        replace, of the successor). Raises `Refused` or `InvalidTransition` with nothing changed."""
+        replace, of the successor), or None for a change to the account alone (a charge, a margin call). Raises
+        `Refused` or `InvalidTransition` with nothing changed."""
         return self._handlers[change.__class__](change, replaying)
 
     def replay(self, changes: Iterable[Change]) -> int:
@@ -163,15 +198,15 @@ class AccountState:
         The same validation as `apply` except the money checks; nothing is recorded or emitted again. Returns
         how many changes were applied.
         """
-        emit, recorder = self._emit, self.recorder
-        self._emit, self.recorder = _ignore, None
+        emit, emit_account, recorder = self._emit, self._emit_account, self.recorder
+        self._emit, self._emit_account, self.recorder = _ignore, _ignore, None
         count = 0
         try:
             for change in changes:
                 self.apply(change, replaying=True)
                 count += 1
         finally:
-            self._emit, self.recorder = emit, recorder
+            self._emit, self._emit_account, self.recorder = emit, emit_account, recorder
         return count
 
     def _get(self, order_id: str) -> Order:
@@ -423,6 +458,53 @@ class AccountState:
         self._emit(OrderEvent(change.event, order, change.timestamp))
         return order
 
+    def _charge(self, change: Charge, replaying: bool) -> None:
+        activity = change.activity
+        if not activity.amount > 0:
+            raise InvalidTransition(f"a charge takes a positive amount, got {activity.amount!r} ({activity.id})")
+        if self.recorder is not None:
+            self.recorder(change)
+        self.ledger.charge(activity.amount)
+        self.activities.append(activity)
+        self._emit_account(charge_event(activity))
+
+    def _margin_call(self, change: MarginCall, replaying: bool) -> None:
+        if self.margin_call is not None:
+            raise InvalidTransition(f"a margin call is open already (made {self.margin_call.timestamp.isoformat()})")
+        if self.recorder is not None:
+            self.recorder(change)
+        self.margin_call = change
+        text = (
+            f"margin call: equity {change.equity:,.2f} is below the maintenance requirement "
+            f"{change.requirement:,.2f}; due {change.due.isoformat()}"
+        )
+        self._emit_account(
+            AccountEvent(
+                AccountEventType.MARGIN_CALL, change.timestamp, change.amount, text, change.equity, change.requirement
+            )
+        )
+
+    def _margin_call_end(self, change: MarginCallEnd, replaying: bool) -> None:
+        call = self.margin_call
+        if call is None:
+            raise InvalidTransition("no margin call is open")
+        if change.outcome not in (AccountEventType.MARGIN_CALL_MET, AccountEventType.LIQUIDATION):
+            raise InvalidTransition(f"a margin call ends met or liquidated, not {change.outcome.value}")
+        if self.recorder is not None:
+            self.recorder(change)
+        self.margin_call = None
+        deficit = max(0.0, change.requirement - change.equity)
+        if change.outcome is AccountEventType.MARGIN_CALL_MET:
+            text = f"margin call met: equity {change.equity:,.2f} covers the requirement {change.requirement:,.2f}"
+        else:
+            text = (
+                f"margin call not met when due: equity {change.equity:,.2f} is {deficit:,.2f} below the "
+                f"requirement {change.requirement:,.2f}; positions are liquidated"
+            )
+        self._emit_account(
+            AccountEvent(change.outcome, change.timestamp, deficit, text, change.equity, change.requirement)
+        )
+
     # -- snapshots ------------------------------------------------------------------------------------------
 
     def snapshot(self) -> AccountSnapshot:
@@ -434,6 +516,8 @@ class AccountState:
             replaces=tuple(self._replaces.values()),
             fills=tuple(self._fills),
             closed=tuple(self._closed),
+            activities=tuple(self.activities),
+            margin_call=self.margin_call,
         )
 
     def restore(self, snapshot: AccountSnapshot) -> None:
@@ -450,3 +534,5 @@ class AccountState:
         self._replaces = {request.order_id: request for request in snapshot.replaces}
         self._fills.extend(snapshot.fills)
         self._closed.extend(snapshot.closed)
+        self.activities = list(snapshot.activities)
+        self.margin_call = snapshot.margin_call

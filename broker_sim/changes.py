@@ -13,13 +13,17 @@ from typing import Any
 
 import attrs
 
+from broker_sim.activities import AccountEventType, Activity
 from broker_sim.ledger import Reservation
 from broker_sim.models import EventType, Fill, Order, OrderRequest, OrderStatus, unchecked_constructor
 
 __all__ = [
     "Amendment",
     "Change",
+    "Charge",
     "Execution",
+    "MarginCall",
+    "MarginCallEnd",
     "NewOrder",
     "Notice",
     "ReplaceRefused",
@@ -133,8 +137,55 @@ class Notice:
     reason: str
 
 
+@attrs.frozen(slots=True)
+class Charge:
+    """A non-trade activity is booked (a borrow fee, `FEE`, or margin interest, `INT`): `activity.amount` is taken
+    from cash and counted in the account's `fees`. Emits a ``fee`` or ``interest`` account event."""
+
+    activity: Activity
+
+
+@attrs.frozen(slots=True)
+class MarginCall:
+    """At the session close at `timestamp` the equity (`equity`) was below the maintenance requirement
+    (`requirement`): a margin call for the difference, due at `due`. Changes no money; emits ``margin_call``."""
+
+    timestamp: datetime
+    equity: float
+    requirement: float
+    due: datetime
+
+    @property
+    def amount(self) -> float:
+        """What the call asks for: how far the equity was below the requirement."""
+        return max(0.0, self.requirement - self.equity)
+
+
+@attrs.frozen(slots=True)
+class MarginCallEnd:
+    """The open margin call ends at `timestamp`: met (``margin_call_met``: the equity covers the requirement) or
+    not met when due (``liquidation``: the venue closes positions next). Changes no money; emits `outcome`."""
+
+    timestamp: datetime
+    outcome: AccountEventType
+    equity: float
+    requirement: float
+
+
 #: Everything `AccountState.apply` takes.
-Change = NewOrder | StatusChange | Execution | Amendment | ReplaceRequest | Replacement | ReplaceRefused | Notice
+Change = (
+    NewOrder
+    | StatusChange
+    | Execution
+    | Amendment
+    | ReplaceRequest
+    | Replacement
+    | ReplaceRefused
+    | Notice
+    | Charge
+    | MarginCall
+    | MarginCallEnd
+)
 
 
 #: Generated constructors of the records the order path makes for every order (`NewOrder(order, reservation)`,

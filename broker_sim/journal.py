@@ -49,7 +49,10 @@ from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.changes import (
     Amendment,
     Change,
+    Charge,
     Execution,
+    MarginCall,
+    MarginCallEnd,
     NewOrder,
     Notice,
     Replacement,
@@ -105,7 +108,19 @@ _PAGE_SIZE = 1024
 #: Every kind of change, by the name its rows carry.
 CHANGE_KINDS: dict[str, type] = {
     cls.__name__: cls
-    for cls in (NewOrder, StatusChange, Execution, Amendment, ReplaceRequest, Replacement, ReplaceRefused, Notice)
+    for cls in (
+        NewOrder,
+        StatusChange,
+        Execution,
+        Amendment,
+        ReplaceRequest,
+        Replacement,
+        ReplaceRefused,
+        Notice,
+        Charge,
+        MarginCall,
+        MarginCallEnd,
+    )
 }
 
 

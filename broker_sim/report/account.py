@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from broker_sim.activities import charge_event
 from broker_sim.journal import StoredAccount
 from broker_sim.ledger import Ledger
 from broker_sim.models import Fill
@@ -82,5 +83,6 @@ def export_account(stored: StoredAccount, out_dir: str | Path) -> Path:
         orders=stored.orders,
         title=f"paper account {info.account_id}",
         tally=tally,
+        account_events=[charge_event(activity) for activity in stored.state.activities],
     )
     return target

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from broker_sim._numeric import QTY_EPSILON, qty_is_zero
+from broker_sim.activities import Activity, ActivityType
 from broker_sim.errors import BrokerError
 from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 
@@ -31,6 +32,10 @@ _LIST_STATUSES = ("open", "closed", "all")
 _DIRECTIONS = ("asc", "desc")
 #: Alpaca's default and largest page of account activities.
 MAX_ACTIVITIES = 100
+#: The non-trade activities the paper account books (borrow fees, margin interest).
+_CHARGES = frozenset({ActivityType.FEE.value, ActivityType.INT.value})
+#: The statuses an order never leaves, as `wait_for` takes them.
+_FINAL = ("filled", "canceled", "expired", "rejected", "replaced")
 #: The calendar answers at most this many days at once.
 MAX_CALENDAR_DAYS = 3660
 
@@ -200,7 +205,11 @@ async def close_position(request: Request, served: Served) -> Any:
 
 async def close_all_positions(request: Request, served: Served) -> Any:
     if query.flag(request.query_params, "cancel_orders"):
-        await _cancel_all(served)  # the exits of brackets too: they would trigger on a flat account
+        # The exits of brackets too (they would trigger on a flat account); a canceling order holds its shares
+        # until its cancel is through.
+        for answer in await _cancel_all(served):
+            if answer["status"] == 200 and answer["body"]["status"] == OrderStatus.PENDING_CANCEL.value:
+                await served.broker.wait_for(answer["id"], *_FINAL)
     answers = []
     for position in await served.broker.get_positions():
         try:
@@ -298,8 +307,9 @@ async def get_asset(request: Request, served: Served) -> Any:
 
 
 async def list_activities(request: Request, served: Served) -> Any:
-    """FILL activities, as Alpaca pages them: `page_size` (at most 100) from after the activity whose id is
-    `page_token`, in `direction`, within `after`/`until` or on one exchange-time `date`."""
+    """Account activities as Alpaca pages them: FILL (each fill), FEE (borrow fees) and INT (margin interest),
+    `page_size` (at most 100) from after the activity whose id is `page_token`, in `direction`, within
+    `after`/`until` or on one exchange-time `date`, of the `activity_types` asked (all by default)."""
     params = request.query_params
     after, until = query.moment(params, "after"), query.moment(params, "until")
     on = query.day(params, "date")
@@ -307,25 +317,41 @@ async def list_activities(request: Request, served: Served) -> Any:
     page_size = query.integer(params, "page_size", MAX_ACTIVITIES, high=MAX_ACTIVITIES)
     token = params.get("page_token")
     kind = request.path_params.get("activity_type") or params.get("activity_types")
-    if kind is not None and "FILL" not in kind.split(","):
-        return []
+    wanted = set(kind.split(",")) if kind is not None else {"FILL", *_CHARGES}
+    account = served.settings.account
     zone = _zone(served)
+    listed: list[tuple[datetime, str, Any]] = []
+    if "FILL" in wanted:
+        listed.extend((fill.timestamp, translate.activity_id(fill), (fill, order)) for fill, order in served.activities)
+    if wanted & _CHARGES:
+        listed.extend(
+            (charge.timestamp, translate.charge_id(charge), charge)
+            for charge in served.broker.state.activities
+            if charge.type.value in wanted
+        )
+    listed.sort(key=lambda entry: entry[0])  # stable: fills keep their order
     chosen = [
-        (fill, order)
-        for fill, order in served.activities
-        if (after is None or fill.timestamp > after)
-        and (until is None or fill.timestamp < until)
-        and (on is None or fill.timestamp.astimezone(zone).date() == on)
+        entry
+        for entry in listed
+        if (after is None or entry[0] > after)
+        and (until is None or entry[0] < until)
+        and (on is None or entry[0].astimezone(zone).date() == on)
     ]
     if direction == "desc":
         chosen.reverse()
     if token is not None:
-        at = next((i for i, (fill, _) in enumerate(chosen) if translate.activity_id(fill) == token), None)
+        at = next((i for i, entry in enumerate(chosen) if entry[1] == token), None)
         if at is None:
             raise ApiError.invalid(f"page_token {token!r} is not the id of an activity in this listing")
         chosen = chosen[at + 1 :]
-    account = served.settings.account
-    return [translate.activity_json(fill, order, account=account) for fill, order in chosen[:page_size]]
+    return [_activity_json(item, account) for _, _, item in chosen[:page_size]]
+
+
+def _activity_json(item: Any, account: str) -> dict[str, Any]:
+    if isinstance(item, Activity):
+        return translate.charge_json(item, account=account)
+    fill, order = item
+    return translate.activity_json(fill, order, account=account)
 
 
 def routes() -> list[Route]:

@@ -396,3 +396,33 @@ async def test_a_stop_loss_working_while_held_works_again_after_a_restart(tmp_pa
         assert (stop.status.value, take.status.value) == ("filled", "canceled")
         assert await again.get_positions() == []
     check_account(path)
+
+
+async def test_charges_and_an_open_margin_call_survive_a_restart_and_the_call_is_liquidated_when_due(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "margin.db"
+    options = {
+        "account": "margin",
+        "allow_short": True,
+        "borrow_fee": {"model": "annual_rate", "rate": 0.36},
+        "clock": SimulatedClock(T0),
+    }
+    async with _broker(path, **options) as broker:
+        await broker.update_market(_bar(0, 100.0))
+        await broker.sell("X", 1_500)
+        await broker.update_market(_bar(1, 150.0))  # equity 25,000: below 30 % of 225,000
+        await broker.clock.advance_to(datetime(2024, 1, 3, tzinfo=UTC))  # type: ignore[attr-defined]  # the close
+        charges = list(broker.state.activities)
+        call = broker.state.margin_call
+        assert [a.type.value for a in charges] == ["FEE"] and call is not None
+    events: list[str] = []
+    again = _broker(path, **{**options, "clock": SimulatedClock(datetime(2024, 1, 3, tzinfo=UTC))})
+    again.add_account_listener(lambda event: events.append(event.type.value))
+    async with again:
+        assert again.state.activities == charges and again.state.margin_call == call
+        assert (await again.get_account()).fees == charges[0].amount
+        await again.clock.advance_to(datetime(2024, 1, 4, tzinfo=UTC))  # type: ignore[attr-defined]  # the call is due
+        assert events == ["fee", "liquidation"]  # that day's borrow fee, then the call due at the same instant
+        assert (await again.get_position("X")).quantity > -1_500  # type: ignore[union-attr]
+    check_account(path)

@@ -14,6 +14,7 @@ import pluggy
 
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountSnapshot, AccountState
+from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker
 from broker_sim.calendar import Session
 from broker_sim.changes import Change
@@ -56,7 +57,9 @@ from broker_sim.models import (
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
 from broker_sim.rules import ALPACA_RULES, RuleSettings, check_order, same_request
+from broker_sim.rules.margin import MaintenanceMargin, MarginCallRule
 
+from .end_of_day import EndOfDay
 from .model_set import ModelSet
 from .order_classes import is_exit
 from .rules_view import PaperView
@@ -96,12 +99,17 @@ class PaperBroker(Broker):
     `account` is ``cash`` (the default: nothing is bought beyond cash; shorts, with `allow_short`, need buying
     power of `short_margin` x their value) or ``margin`` (Reg T: buying power is `margin_multiplier` x the equity
     above the initial margin, 50 % of positions' values for longs and shorts alike; shorts still need
-    `allow_short`). Either way, when the equity falls below the maintenance margin (`maintenance_margin_long` of
-    longs' value plus `maintenance_margin_short` of shorts'), a margin call liquidates positions with market
-    orders (each announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
+    `allow_short`). Either way the maintenance margin is Alpaca's table (`broker_sim.rules.margin`, rates
+    `maintenance_margin_long`/`_short`), checked at each session close: an account below it gets a margin call
+    (a ``margin_call`` account event), due at the next open, when what is still not met is liquidated with
+    market orders (each announced by a ``margin_call`` order event) unless `liquidate_on_margin_call` is False.
+    At each close shorts pay their borrow fee and a debit its interest (the `borrow_fee` and `margin_interest`
+    models), booked as ``FEE``/``INT`` activities (`state.activities`); account events reach
+    `add_account_listener` callbacks.
 
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
-    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
+    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission; and
+    Alpaca's financing: no borrow fee for easy-to-borrow names, 3.75 % a year on a debit.
     `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
     simulated clock of the broker's own that starts at the first market data it is given (2024 bars fed to a
     new broker are 2024, not stale); after that, market data older than that clock raises `InvalidMarketData`
@@ -134,6 +142,8 @@ class PaperBroker(Broker):
         latency: Mapping[str, Any] | str | None = None,
         fill: Mapping[str, Any] | str | None = None,
         commission: Mapping[str, Any] | str | None = None,
+        borrow_fee: Mapping[str, Any] | str | None = None,
+        margin_interest: Mapping[str, Any] | str | None = None,
         clock: Clock | None = None,
         plugins: Iterable[str] = (),
         plugin_manager: pluggy.PluginManager | None = None,
@@ -201,9 +211,10 @@ class PaperBroker(Broker):
             margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
             maintenance_long=settings.maintenance_margin_long,
             maintenance_short=settings.maintenance_margin_short,
+            maintenance=self._maintenance(settings.rules).requirement,
         )
         #: The account: orders, fills and money, changed only through `state.apply`.
-        self.state = AccountState(ledger, self._emit, history=settings.history)
+        self.state = AccountState(ledger, self._emit, history=settings.history, emit_account=self._emit_account)
         self._manager: PluginManager = (
             create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
         )
@@ -211,12 +222,22 @@ class PaperBroker(Broker):
             load_plugin_file(self._manager, path)
         self._models = ModelSet(
             self._manager,
-            settings.models({"slippage": slippage, "latency": latency, "fill": fill, "commission": commission}),
+            settings.models(
+                {
+                    "slippage": slippage,
+                    "latency": latency,
+                    "fill": fill,
+                    "commission": commission,
+                    "borrow_fee": borrow_fee,
+                    "margin_interest": margin_interest,
+                }
+            ),
             settings.seed,
             self.clock.time,
             ledger.account,
         )
         self._observer_hook = self._manager.hook.broker_sim_order_event
+        self._account_hook = self._manager.hook.broker_sim_account_event
         self._observed = -1
         self._observers: list[tuple[str, Any]] | None = []
         #: Order, client order and execution ids (UUID strings) drawn from the seed.
@@ -228,8 +249,17 @@ class PaperBroker(Broker):
             settings.session,
             self.ids,
             self._market,
-            liquidate_on_margin_call=settings.liquidate_on_margin_call,
         )
+        self._end_of_day = EndOfDay(
+            self.state,
+            self._venue,
+            self._models,
+            self.clock,
+            settings.session,
+            self.ids,
+            MarginCallRule(liquidate=settings.liquidate_on_margin_call),
+        )
+        self._venue.on_fill = self._end_of_day.watch
         self._book = self._venue.book
         self._ledger = ledger
         self._rules = settings.rules
@@ -255,11 +285,20 @@ class PaperBroker(Broker):
         against them. Raises `ConfigError` naming the setting (nothing changed) for an unknown one or a bad
         value."""
         self._rules = self._rules.changed(**changes)
+        self._ledger.maintenance = self._maintenance(self._rules).requirement
         return self._rules
+
+    def _maintenance(self, rules: RuleSettings) -> MaintenanceMargin:
+        """The maintenance margin table in force: Alpaca's, or flat rates when ``maintenance_table`` is off."""
+        settings = self.settings
+        return MaintenanceMargin(
+            settings.maintenance_margin_long, settings.maintenance_margin_short, tiers=rules.maintenance_table
+        )
 
     @property
     def models(self) -> dict[str, Any]:
-        """The model object selected for each kind (slippage, latency, fill, commission)."""
+        """The model object selected for each kind (slippage, latency, fill, commission, borrow_fee,
+        margin_interest)."""
         return dict(self._models.objects)
 
     @property
@@ -288,6 +327,7 @@ class PaperBroker(Broker):
         count = self.state.replay(changes)
         self.ids.reseed(f"{self.seed}:recovered:{count}")
         self._venue.resume()
+        self._end_of_day.resume()
         return count
 
     # -- the journal ----------------------------------------------------------------------------------------
@@ -333,6 +373,7 @@ class PaperBroker(Broker):
             journal.snapshot_source = self._snapshot_parts
             self.state.recorder = journal.record
             self._venue.resume()
+            self._end_of_day.resume()
         except BaseException:
             self.state.recorder = _closed_journal(path)
             journal.snapshot_source = None
@@ -397,6 +438,16 @@ class PaperBroker(Broker):
                     log.exception("order event observer %s failed on %s", name, event.type.value)
         self._hub.publish(event)  # what `_publish` does, one call less on the order path
 
+    def _emit_account(self, event: AccountEvent) -> None:
+        """Tell the `broker_sim_account_event` observers (one that raises is logged), then the account listeners
+        and `account_events()` iterators."""
+        for impl in self._account_hook.get_hookimpls():
+            try:
+                impl.function(event)
+            except Exception:
+                log.exception("account event observer %s failed on %s", impl.plugin_name, event.type.value)
+        self._publish_account(event)
+
     # -- market data ----------------------------------------------------------------------------------------
 
     async def update_market(self, event: MarketData) -> None:
@@ -433,8 +484,6 @@ class PaperBroker(Broker):
         resting = self._book.get(symbol)
         if resting:
             self._venue.offer_resting(resting, event)
-        if self._ledger.at_risk:
-            self._venue.check_margin()
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -611,6 +660,7 @@ class PaperBroker(Broker):
         arrives or fills any more; `events()` iterators end. A journal gets a last snapshot and is closed (its
         lock released); working orders stay in it, and work again when the account is next connected."""
         self._venue.close()
+        self._end_of_day.close()
         journal, self.journal = self.journal, None
         if journal is not None:
             self.state.recorder = _closed_journal(journal.path)

@@ -21,12 +21,11 @@ from typing import Any
 
 import attrs
 
-from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON, qty_at_least
-from broker_sim.account import AccountState, Refused
+from broker_sim._numeric import QTY_EPSILON, qty_at_least
+from broker_sim.account import AccountState, OrderChange, Refused
 from broker_sim.calendar import Session
 from broker_sim.changes import (
     Amendment,
-    Change,
     NewOrder,
     Notice,
     Replacement,
@@ -77,6 +76,10 @@ _TRIGGERED_AS = {
     OrderType.TRAILING_STOP: OrderType.MARKET,
     OrderType.STOP_LIMIT: OrderType.LIMIT,
 }
+
+
+def _nothing() -> None:
+    """The default `Venue.on_fill`."""
 
 
 def first_snapshot(
@@ -146,8 +149,6 @@ class Venue:
         session: Session,
         ids: IdSource,
         market: dict[str, MarketData],
-        *,
-        liquidate_on_margin_call: bool = True,
     ) -> None:
         self.state = state
         self.models = models
@@ -158,12 +159,10 @@ class Venue:
         self.book: dict[str, dict[str, None]] = {}
         self._working: dict[str, _Working] = {}
         self._timers: set[TimerHandle] = set()
-        self.liquidate_on_margin_call = liquidate_on_margin_call
+        #: Called after each fill is booked (the broker watches the session close from then on).
+        self.on_fill: Callable[[], None] = _nothing
         #: Each bracket, oto or oco parent's legs (its exits), by parent id.
         self._children: dict[str, list[str]] = {}
-        #: Orders a margin call sent and that still work: no new call until they end.
-        self._liquidating: list[str] = []
-        self._margin_called = False
         #: The bounds of the last session market data was seen in: data stamped within is in session.
         self._in_session_window: tuple[datetime, datetime] = (_NEVER, _NEVER)
 
@@ -195,7 +194,7 @@ class Venue:
 
     # -- the door -------------------------------------------------------------------------------------------
 
-    def _apply(self, change: Change) -> Order:
+    def _apply(self, change: OrderChange) -> Order:
         """Apply `change` through the account's door; an order that ended leaves the book."""
         order = self.state.apply(change)
         if order.status in FINAL_STATUSES:
@@ -544,9 +543,11 @@ class Venue:
         if fee:
             fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, fee, now, price, execution_id)
         try:
-            return self._apply(execution_record(fill))
+            executed_order = self._apply(execution_record(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
+        self.on_fill()
+        return executed_order
 
     # -- order classes ------------------------------------------------------------------------------------------
 
@@ -620,43 +621,16 @@ class Venue:
             elif abs(target - member.quantity) > QTY_EPSILON:
                 self._apply(Amendment(member.id, self.clock.now(), quantity=target))
 
-    # -- margin -------------------------------------------------------------------------------------------------
+    # -- the venue's own cancels ----------------------------------------------------------------------------
 
-    def check_margin(self) -> None:
-        """A margin call when the equity is below the maintenance margin: market orders close the largest
-        positions until the requirement is met (each announced by a ``margin_call`` event), unless liquidation
-        is off (then a warning). No new call while the orders of the last one still work."""
-        get = self.state.order
-        if self._liquidating:
-            self._liquidating = [i for i in self._liquidating if (o := get(i)) is not None and o.is_open]
-            if self._liquidating:
-                return
-        ledger = self.state.ledger
-        deficit = ledger.margin_deficit()
-        if deficit <= MONEY_EPSILON:
-            self._margin_called = False
-            return
-        account = ledger.account()
-        reason = (
-            f"margin call: equity {account.equity:,.2f} is below the maintenance margin "
-            f"{account.maintenance_margin or 0.0:,.2f}"
-        )
-        if not self.liquidate_on_margin_call:
-            if not self._margin_called:
-                log.warning("%s (liquidate_on_margin_call is off: positions are kept)", reason)
-            self._margin_called = True
-            return
-        self._margin_called = True
-        positions = sorted(ledger.positions(), key=lambda p: -abs(p.market_value))
-        for position in positions:
-            if deficit <= MONEY_EPSILON:
-                break
-            side = Side.SELL if position.quantity > 0 else Side.BUY
-            request = OrderRequest(position.symbol, side, abs(position.quantity), reference_price=position.market_price)
-            order = self.submit(request, announce=(EventType.MARGIN_CALL, reason))
-            self._liquidating.append(order.id)
-            rate = ledger.maintenance_long if position.quantity > 0 else ledger.maintenance_short
-            deficit -= abs(position.market_value) * rate
+    def cancel_symbol(self, symbol: str, reason: str) -> None:
+        """Cancel every open order in `symbol` at once, as the venue does before it liquidates a position (their
+        reservations and the shares they hold are freed); each is ``canceled`` with `reason`."""
+        now = self.clock.now()
+        for order in self.state.open_orders():
+            current = self.state.order(order.id)
+            if order.symbol == symbol and current is not None and current.status.is_open:
+                self._apply(StatusChange(order.id, _S.CANCELED, now, EventType.CANCELED, reject_reason=reason))
 
     # -- cancel and replace ---------------------------------------------------------------------------------
 
