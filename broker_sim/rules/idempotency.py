@@ -6,22 +6,16 @@ https://docs.alpaca.markets/reference/postorder (client_order_id: "A unique iden
 
 from __future__ import annotations
 
-import math
-
-from broker_sim._numeric import QTY_EPSILON
+from broker_sim._numeric import QTY_EPSILON, same_price
 from broker_sim.models import Order, OrderClass, OrderRequest, OrderType
 
 __all__ = ["same_request"]
-
-#: Prices that differ by less than this share of themselves are the same (a price sent as a decimal string and
-#: read back is the same float; this only absorbs a venue that rounds to its tick).
-_PRICE_TOLERANCE = 1e-9
 
 
 def _same_price(known: float | None, asked: float | None) -> bool:
     if known is None or asked is None:
         return known is asked
-    return math.isclose(known, asked, rel_tol=_PRICE_TOLERANCE)
+    return same_price(known, asked)
 
 
 def same_request(order: Order, request: OrderRequest) -> bool:
