@@ -185,9 +185,13 @@ class AlpacaBroker(Broker):
         return True
 
     def _remember(self, order: Order) -> Order | None:
+        """Keep `order` if it is news (`observe`); a report without legs (a trade update's order) keeps the legs
+        known from a nested one (a bracket's exits never go away)."""
         current = self._orders.get(order.id)
         newer = observe(current, order)
         if newer is not None:
+            if not newer.legs and current is not None and current.legs:
+                newer = attrs.evolve(newer, legs=current.legs)
             self._orders[order.id] = newer
         return newer
 
@@ -320,7 +324,10 @@ class AlpacaBroker(Broker):
         order = translate.order_from_json(data)
         for leg in translate.legs_from_json(data):
             self._remember(leg)
-        return self._remember(order) or self._orders.get(order.id, order)
+        kept = self._remember(order) or self._orders.get(order.id, order)
+        if order.legs and not kept.legs:  # the stream told a later status first, without the legs
+            kept = self._orders[order.id] = attrs.evolve(kept, legs=order.legs)
+        return kept
 
     async def cancel_order(self, order_id: str) -> Order:
         """DELETE /v2/orders/{id}, then the order's snapshot."""
