@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from broker_sim._imports import lazy_exports
 
 if TYPE_CHECKING:
+    from broker_sim.activities import AccountEvent, AccountEventType, Activity, ActivityType
     from broker_sim.adapters.paper import PaperBroker
     from broker_sim.broker import Broker, MarketDataConsumer
     from broker_sim.calendar import TradingSession
@@ -73,7 +74,11 @@ __all__ = [
     "NOT_YET",
     "NO_FILL",
     "Account",
+    "AccountEvent",
+    "AccountEventType",
     "Action",
+    "Activity",
+    "ActivityType",
     "Bar",
     "Broker",
     "BrokerError",
@@ -138,6 +143,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     globals(),
     {
+        "broker_sim.activities": ("AccountEvent", "AccountEventType", "Activity", "ActivityType"),
         "broker_sim.adapters.paper": ("PaperBroker",),
         "broker_sim.broker": ("Broker", "MarketDataConsumer"),
         "broker_sim.calendar": ("TradingSession",),

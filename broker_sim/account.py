@@ -17,15 +17,20 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any, overload
 
 import attrs
 
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_at_least
+from broker_sim.activities import AccountEvent, AccountEventType, Activity, charge_event
 from broker_sim.changes import (
     Amendment,
     Change,
+    Charge,
     Execution,
+    MarginCall,
+    MarginCallEnd,
     NewOrder,
     Notice,
     OrderChange,
@@ -49,18 +54,22 @@ from broker_sim.models import (
 )
 from broker_sim.orders import amend, transition
 
-__all__ = ["AccountSnapshot", "AccountState", "Refused"]
+__all__ = ["AccountChange", "AccountSnapshot", "AccountState", "OrderChange", "Refused"]
 
 _S = OrderStatus
+#: The changes to the account alone (no order): `AccountState.apply` returns None for them.
+AccountChange = SessionClose | Charge | MarginCall | MarginCallEnd
 #: Statuses in which an order can fill (it is at the venue and working).
 _FILLABLE = frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
 #: Statuses that a fill leaves as they are (the request on its way still travels).
 _KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
-_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED, _S.HELD: EventType.HELD}
+#: The event a new order is announced with; a `held` exit is recorded silently (held is a status on Alpaca, not
+#: a trade_updates event).
+_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED}
 _FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
 
 
-def _ignore(event: OrderEvent) -> None:
+def _ignore(event: OrderEvent | AccountEvent) -> None:
     """The emitter while replaying: events were delivered when the changes were first applied."""
 
 
@@ -88,17 +97,29 @@ class AccountSnapshot:
     closed: tuple[str, ...]
     #: The account at the last session close (None before the first, and in snapshots written before it was kept).
     last_close: SessionClose | None = None
+    #: The non-trade activities booked so far (borrow fees, margin interest), oldest first.
+    activities: tuple[Activity, ...] = ()
+    #: The margin call open at that moment, if any.
+    margin_call: MarginCall | None = None
 
 
 class AccountState:
     """One account's orders, fills and money (a `Ledger`), changed only through `apply`.
 
-    `emit` receives every order event after its change is complete. `history`, when given, bounds how many
-    closed orders and fills stay in memory (the oldest are forgotten). `recorder`, when set, is called with each
-    validated change before it is applied (a journal); if it raises, nothing changes.
+    `emit` receives every order event after its change is complete, `emit_account` every account event (margin
+    calls, charges). `history`, when given, bounds how many closed orders and fills stay in memory (the oldest
+    are forgotten). `recorder`, when set, is called with each validated change before it is applied (a
+    journal); if it raises, nothing changes.
     """
 
-    def __init__(self, ledger: Ledger, emit: Callable[[OrderEvent], None], *, history: int | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        emit: Callable[[OrderEvent], None],
+        *,
+        history: int | None = None,
+        emit_account: Callable[[AccountEvent], None] | None = None,
+    ) -> None:
         self.ledger = ledger
         self.history = history
         self.recorder: Callable[[Change], None] | None = None
@@ -108,6 +129,11 @@ class AccountState:
         #: the rules keep (day trades) follow the fills through them.
         self.fill_observers: list[Callable[[Fill, float], object]] = []
         self._emit = emit
+        self._emit_account: Callable[[AccountEvent], None] = emit_account or _ignore
+        #: The non-trade activities booked (borrow fees, margin interest), oldest first.
+        self.activities: list[Activity] = []
+        #: The open margin call (made at a close, not yet met or liquidated), if any.
+        self.margin_call: MarginCall | None = None
         self._orders: dict[str, Order] = {}
         self._client_ids: dict[str, str] = {}
         self._replaces: dict[str, ReplaceRequest] = {}
@@ -128,6 +154,9 @@ class AccountState:
             ReplaceRefused: self._replace_refused,
             Notice: self._notice,
             SessionClose: self._session_close,
+            Charge: self._charge,
+            MarginCall: self._margin_call,
+            MarginCallEnd: self._margin_call_end,
         }
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -167,15 +196,15 @@ class AccountState:
     # -- the door -------------------------------------------------------------------------------------------
 
     @overload
-    def apply(self, change: SessionClose, *, replaying: bool = False) -> None: ...
+    def apply(self, change: AccountChange, *, replaying: bool = False) -> None: ...
 
     @overload
     def apply(self, change: OrderChange, *, replaying: bool = False) -> Order: ...
 
     def apply(self, change: Change, *, replaying: bool = False) -> Order | None:
         """Validate, record, apply and announce one change; returns the snapshot of the order it changed (for a
-        replace, of the successor; None for a `SessionClose`). Raises `Refused` or `InvalidTransition` with
-        nothing changed."""
+        replace, of the successor), or None for a change to the account alone (a session close, a charge, a
+        margin call). Raises `Refused` or `InvalidTransition` with nothing changed."""
         return self._handlers[change.__class__](change, replaying)
 
     def _session_close(self, change: SessionClose, replaying: bool) -> None:
@@ -189,15 +218,15 @@ class AccountState:
         The same validation as `apply` except the money checks; nothing is recorded or emitted again. Returns
         how many changes were applied.
         """
-        emit, recorder = self._emit, self.recorder
-        self._emit, self.recorder = _ignore, None
+        emit, emit_account, recorder = self._emit, self._emit_account, self.recorder
+        self._emit, self._emit_account, self.recorder = _ignore, _ignore, None
         count = 0
         try:
             for change in changes:
                 self.apply(change, replaying=True)
                 count += 1
         finally:
-            self._emit, self.recorder = emit, recorder
+            self._emit, self._emit_account, self.recorder = emit, emit_account, recorder
         return count
 
     def _get(self, order_id: str) -> Order:
@@ -253,13 +282,15 @@ class AccountState:
         self._client_ids[order.client_order_id] = order.id
         if reservation is not None:
             self.ledger.hold(reservation)
-        if order.status is not _S.REJECTED:  # (pending_new or held: open) it joins its symbol's open orders
+        if order.status.is_open:  # (pending_new or held) it joins its symbol's open orders
             working = self._open_by_symbol.get(order.symbol)
             if working is None:
                 working = self._open_by_symbol[order.symbol] = {}
             working[order.id] = None
         self._store(order)
-        self._emit(unchecked_event(_FIRST_EVENT[order.status], order, order.created_at))
+        first = _FIRST_EVENT.get(order.status)
+        if first is not None:
+            self._emit(unchecked_event(first, order, order.created_at))
         return order
 
     def _check_fits(
@@ -369,6 +400,8 @@ class AccountState:
             raise InvalidTransition(f"a replacement starts pending_new and names the order it replaces: {successor}")
         if old.id in self._replaces:
             raise InvalidTransition(f"order {old.id} already has a replace on its way")
+        if change.held != (old.status is _S.HELD):
+            raise InvalidTransition(f"a replace of order {old.id} says held={change.held} but it is {old.status.value}")
         pending = transition(old, _S.PENDING_REPLACE, change.timestamp)
         if self.recorder is not None:
             self.recorder(change)
@@ -386,22 +419,42 @@ class AccountState:
             raise InvalidTransition(f"no replace of order {change.order_id} by {change.successor_id} is on its way")
         old, successor = self._get(change.order_id), self._get(change.successor_id)
         reservation = change.reservation
-        if reservation.order_id != successor.id:
+        if reservation is None:
+            if old.parent_id is None and old.order_class is not OrderClass.OCO:
+                raise InvalidTransition(f"replacement {successor.id} of {old.id} holds no reservation: only exits may")
+        elif reservation.order_id != successor.id:
             raise InvalidTransition(f"the reservation of replacement {successor.id} names {reservation.order_id}")
-        if not replaying:
+        elif not replaying:
             self._check_fits(reservation.cash, reservation.shares, reservation.symbol, releasing=old.id)
         when = change.timestamp
         replaced = transition(old, _S.REPLACED, when, replaced_by=successor.id, replaced_at=when)
-        working = transition(successor, _S.NEW, when, quantity=change.quantity)
+        status = _S.HELD if request.held else _S.NEW
+        working = transition(successor, status, when, quantity=change.quantity)
         if self.recorder is not None:
             self.recorder(change)
         del self._replaces[old.id]
         self._store(replaced)
-        self.ledger.hold(reservation)
+        if reservation is not None:
+            self.ledger.hold(reservation)
         self._store(working)
+        self._regroup(old, working, when)
         self._emit(OrderEvent(EventType.REPLACED, replaced, when))
-        self._emit(OrderEvent(EventType.NEW, working, when))
+        if status is _S.NEW:
+            self._emit(OrderEvent(EventType.NEW, working, when))
         return working
+
+    def _regroup(self, old: Order, successor: Order, when: datetime) -> None:
+        """`successor` takes `old`'s place in its bracket, oto or oco: the parent lists it among its legs, the
+        legs name it as their parent (snapshots amended without an event, as the group's membership moved)."""
+        orders = self._orders
+        parent = orders.get(old.parent_id) if old.parent_id is not None else None
+        if parent is not None:
+            legs = tuple(successor.id if leg_id == old.id else leg_id for leg_id in parent.legs)
+            orders[parent.id] = amend(parent, when, legs=legs)
+        for leg_id in old.legs:
+            leg = orders.get(leg_id)
+            if leg is not None:
+                orders[leg_id] = amend(leg, when, parent_id=successor.id)
 
     def _replace_refused(self, change: ReplaceRefused, replaying: bool) -> Order:
         request = self._replaces.get(change.order_id)
@@ -413,8 +466,8 @@ class AccountState:
         old = self._orders.get(change.order_id)
         back = old
         if old is not None and old.status is _S.PENDING_REPLACE:
-            status = _S.PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S.NEW
-            back = transition(old, status, when)
+            working = _S.PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S.NEW
+            back = transition(old, _S.HELD if request.held else working, when)
         if self.recorder is not None:
             self.recorder(change)
         del self._replaces[change.order_id]
@@ -433,6 +486,53 @@ class AccountState:
         self._emit(OrderEvent(change.event, order, change.timestamp))
         return order
 
+    def _charge(self, change: Charge, replaying: bool) -> None:
+        activity = change.activity
+        if not activity.amount > 0:
+            raise InvalidTransition(f"a charge takes a positive amount, got {activity.amount!r} ({activity.id})")
+        if self.recorder is not None:
+            self.recorder(change)
+        self.ledger.charge(activity.amount)
+        self.activities.append(activity)
+        self._emit_account(charge_event(activity))
+
+    def _margin_call(self, change: MarginCall, replaying: bool) -> None:
+        if self.margin_call is not None:
+            raise InvalidTransition(f"a margin call is open already (made {self.margin_call.timestamp.isoformat()})")
+        if self.recorder is not None:
+            self.recorder(change)
+        self.margin_call = change
+        text = (
+            f"margin call: equity {change.equity:,.2f} is below the maintenance requirement "
+            f"{change.requirement:,.2f}; due {change.due.isoformat()}"
+        )
+        self._emit_account(
+            AccountEvent(
+                AccountEventType.MARGIN_CALL, change.timestamp, change.amount, text, change.equity, change.requirement
+            )
+        )
+
+    def _margin_call_end(self, change: MarginCallEnd, replaying: bool) -> None:
+        call = self.margin_call
+        if call is None:
+            raise InvalidTransition("no margin call is open")
+        if change.outcome not in (AccountEventType.MARGIN_CALL_MET, AccountEventType.LIQUIDATION):
+            raise InvalidTransition(f"a margin call ends met or liquidated, not {change.outcome.value}")
+        if self.recorder is not None:
+            self.recorder(change)
+        self.margin_call = None
+        deficit = max(0.0, change.requirement - change.equity)
+        if change.outcome is AccountEventType.MARGIN_CALL_MET:
+            text = f"margin call met: equity {change.equity:,.2f} covers the requirement {change.requirement:,.2f}"
+        else:
+            text = (
+                f"margin call not met when due: equity {change.equity:,.2f} is {deficit:,.2f} below the "
+                f"requirement {change.requirement:,.2f}; positions are liquidated"
+            )
+        self._emit_account(
+            AccountEvent(change.outcome, change.timestamp, deficit, text, change.equity, change.requirement)
+        )
+
     # -- snapshots ------------------------------------------------------------------------------------------
 
     def snapshot(self) -> AccountSnapshot:
@@ -445,6 +545,8 @@ class AccountState:
             fills=tuple(self._fills),
             closed=tuple(self._closed),
             last_close=self.last_close,
+            activities=tuple(self.activities),
+            margin_call=self.margin_call,
         )
 
     def restore(self, snapshot: AccountSnapshot) -> None:
@@ -462,3 +564,5 @@ class AccountState:
         self._fills.extend(snapshot.fills)
         self._closed.extend(snapshot.closed)
         self.last_close = snapshot.last_close
+        self.activities = list(snapshot.activities)
+        self.margin_call = snapshot.margin_call

@@ -8,10 +8,11 @@ top of the `_publish` calls each adapter makes.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
+from broker_sim.activities import AccountEvent
 from broker_sim.clock import Clock
 from broker_sim.errors import (
     BrokerError,
@@ -64,6 +65,10 @@ __all__ = [
 ]
 
 _LIST_STATUSES = ("open", "closed", "all")
+#: The statuses an order never leaves, as `wait_for` takes them.
+_FINAL = ("filled", "canceled", "expired", "rejected", "replaced")
+#: What a cancel leaves an order as: canceled, or on its way to be.
+_CANCELED = frozenset({OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL})
 
 
 def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
@@ -109,6 +114,8 @@ class Broker(abc.ABC):
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._hub = EventHub()
+        #: Account events (margin calls, borrow fees, margin interest): their own listeners and iterators.
+        self._account_hub = EventHub()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -116,8 +123,9 @@ class Broker(abc.ABC):
         """Open the connection to the venue (no-op for adapters that need none)."""
 
     async def close(self) -> None:
-        """Close the connection and end every `events()` iterator."""
+        """Close the connection and end every `events()` and `account_events()` iterator."""
         self._hub.close()
+        self._account_hub.close()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -201,6 +209,41 @@ class Broker(abc.ABC):
             )
         )
 
+    async def cancel_all_orders(self) -> list[Order]:
+        """Cancel every open order, as Alpaca's ``DELETE /v2/orders`` does; returns the snapshot of each order that
+        was open when asked, after its cancel (canceled, or pending_cancel under latency).
+
+        A cancel of a bracket's, oto's or oco's member cancels its whole group, so a member canceled with an
+        earlier one is not asked again; an order that ended on its own meanwhile is left out. Raises
+        `OrderNotCancelable` for an order that cannot be canceled now (one with a replace on its way), after
+        the orders before it were canceled. Built on `list_orders` and `cancel_order`; an adapter whose venue
+        cancels all at once overrides it.
+        """
+        answers = []
+        for order in await self.list_orders("open"):
+            current = await self.get_order(order.id)
+            if current.status.is_open and current.status is not OrderStatus.PENDING_CANCEL:
+                try:
+                    current = await self.cancel_order(order.id)
+                except OrderNotCancelable:
+                    current = await self.get_order(order.id)
+                    if current.status.is_open:
+                        raise
+            if current.status in _CANCELED:
+                answers.append(current)
+        return answers
+
+    async def close_all_positions(self, *, cancel_orders: bool = False) -> list[Order]:
+        """Send a market order closing each open position, as Alpaca's ``DELETE /v2/positions`` does; with
+        `cancel_orders`, every open order (the exits of brackets included) is canceled first. Returns the closing
+        orders (after the cancels are through: a canceling order still holds its shares). Built on
+        `cancel_all_orders`, `wait_for`, `get_positions` and `close_position`."""
+        if cancel_orders:
+            for order in await self.cancel_all_orders():
+                if order.status is OrderStatus.PENDING_CANCEL:  # it holds its shares until its cancel is through
+                    await self.wait_for(order.id, *_FINAL)
+        return [await self.close_position(position.symbol) for position in await self.get_positions()]
+
     @abc.abstractmethod
     async def get_account(self) -> Account:
         """The account's cash, equity, buying power, P&L and fees."""
@@ -262,6 +305,20 @@ class Broker(abc.ABC):
     def _publish(self, event: OrderEvent) -> None:
         """Deliver an event to waiters, listeners and `events()` iterators (adapters call this)."""
         self._hub.publish(event)
+
+    def account_events(self) -> AsyncIterator[AccountEvent]:
+        """Every account event from now on (margin calls, borrow fees, margin interest), until the broker closes.
+
+        The paper adapter reports them; Alpaca's stream has none (its charges are account activities)."""
+        return self._account_hub.iterate()  # type: ignore[return-value]
+
+    def add_account_listener(self, callback: Callable[[AccountEvent], Any]) -> Callable[[], None]:
+        """Call `callback(event)` (sync or async) for every account event; returns a function that unsubscribes."""
+        return self._account_hub.add_listener(callback)  # type: ignore[arg-type]
+
+    def _publish_account(self, event: AccountEvent) -> None:
+        """Deliver an account event to its listeners and `account_events()` iterators (adapters call this)."""
+        self._account_hub.publish(event)  # type: ignore[arg-type]
 
     @staticmethod
     def _check_list_status(status: str) -> str:

@@ -13,13 +13,17 @@ from typing import Any
 
 import attrs
 
+from broker_sim.activities import AccountEventType, Activity
 from broker_sim.ledger import Reservation
 from broker_sim.models import EventType, Fill, Order, OrderRequest, OrderStatus, unchecked_constructor
 
 __all__ = [
     "Amendment",
     "Change",
+    "Charge",
     "Execution",
+    "MarginCall",
+    "MarginCallEnd",
     "NewOrder",
     "Notice",
     "OrderChange",
@@ -37,8 +41,9 @@ __all__ = [
 @attrs.frozen(slots=True)
 class NewOrder:
     """An order is recorded: `order` is its first snapshot, `pending_new` holding `reservation`, or `rejected`
-    (then `reservation` is None). The exits of a bracket, oto or oco hold none (`held` until their entry fills,
-    or `pending_new` for an oco). Emits `pending_new`, `held` or `rejected`."""
+    (then `reservation` is None). The exits of a bracket, oto or oco hold none and start `held` (Alpaca's): a
+    status, not an event, so a held exit is recorded silently (its parent's `legs` name it). Emits `pending_new`
+    or `rejected`."""
 
     order: Order
     reservation: Reservation | None
@@ -86,24 +91,29 @@ class ReplaceRequest:
     """A replace is on its way: `order_id` goes `pending_replace` and its `successor` is recorded `pending_new`.
 
     `request` is the replacement as asked for; its `quantity` is the new total, of which the successor carries
-    what the old order has not filled when the venue sees the request.
+    what the old order has not filled when the venue sees the request. `held`: the old order is a held exit (a
+    stop-loss not yet reached, or an exit waiting for its entry), so its successor is held too, and a refused
+    replace puts it back to held.
     """
 
     order_id: str
     successor: Order
     request: OrderRequest
     timestamp: datetime
+    held: bool = False
 
 
 @attrs.frozen(slots=True)
 class Replacement:
-    """The venue saw the replace: `order_id` ends `replaced`, its successor starts working (`new`) for `quantity`,
-    holding `reservation` instead of the old order's."""
+    """The venue saw the replace: `order_id` ends `replaced`, its successor starts working (`new`, or `held` for a
+    held exit) for `quantity`, holding `reservation` instead of the old order's (None for an exit: exits hold
+    nothing). The successor of an order in a bracket, oto or oco takes its place in the group: a leg's parent
+    lists the successor among its `legs`, and a parent's legs name the successor as their parent."""
 
     order_id: str
     successor_id: str
     quantity: float
-    reservation: Reservation
+    reservation: Reservation | None
     timestamp: datetime
 
 
@@ -140,10 +150,45 @@ class SessionClose:
     maintenance_margin: float
 
 
+@attrs.frozen(slots=True)
+class Charge:
+    """A non-trade activity is booked (a borrow fee, `FEE`, or margin interest, `INT`): `activity.amount` is taken
+    from cash and counted in the account's `fees`. Emits a ``fee`` or ``interest`` account event."""
+
+    activity: Activity
+
+
+@attrs.frozen(slots=True)
+class MarginCall:
+    """At the session close at `timestamp` the equity (`equity`) was below the maintenance requirement
+    (`requirement`): a margin call for the difference, due at `due`. Changes no money; emits ``margin_call``."""
+
+    timestamp: datetime
+    equity: float
+    requirement: float
+    due: datetime
+
+    @property
+    def amount(self) -> float:
+        """What the call asks for: how far the equity was below the requirement."""
+        return max(0.0, self.requirement - self.equity)
+
+
+@attrs.frozen(slots=True)
+class MarginCallEnd:
+    """The open margin call ends at `timestamp`: met (``margin_call_met``: the equity covers the requirement) or
+    not met when due (``liquidation``: the venue closes positions next). Changes no money; emits `outcome`."""
+
+    timestamp: datetime
+    outcome: AccountEventType
+    equity: float
+    requirement: float
+
+
 #: The changes that change an order (`AccountState.apply` returns its snapshot).
 OrderChange = NewOrder | StatusChange | Execution | Amendment | ReplaceRequest | Replacement | ReplaceRefused | Notice
-#: Everything `AccountState.apply` takes.
-Change = OrderChange | SessionClose
+#: Everything `AccountState.apply` takes: the changes to an order, and those to the account alone.
+Change = OrderChange | SessionClose | Charge | MarginCall | MarginCallEnd
 
 
 #: Generated constructors of the records the order path makes for every order (`NewOrder(order, reservation)`,

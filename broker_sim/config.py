@@ -45,7 +45,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 #: The kinds of model a config may set under ``models:``.
-MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+MODEL_KINDS = ("slippage", "latency", "fill", "commission", "borrow_fee", "margin_interest")
 #: A key path in the YAML document: mapping keys and sequence indexes, e.g. ``("prices", "sources", 0)``.
 KeyPath = tuple[str | int, ...]
 
@@ -187,6 +187,10 @@ class ModelsConfig:
     latency: dict[str, Any] | None = None
     fill: dict[str, Any] | None = None
     commission: dict[str, Any] | None = None
+    #: What a short position costs to hold, charged at each session close (``FEE``).
+    borrow_fee: dict[str, Any] | None = None
+    #: The interest on a margin debit balance, charged at each session close (``INT``).
+    margin_interest: dict[str, Any] | None = None
 
     def given(self) -> dict[str, dict[str, Any]]:
         """The models the config sets, by kind."""

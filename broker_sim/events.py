@@ -67,7 +67,8 @@ class _AsyncListener:
 
 
 class EventHub:
-    """Delivers each `OrderEvent` to every listener, iterator and waiter, in publication order."""
+    """Delivers each `OrderEvent` to every listener, iterator and waiter, in publication order. A broker keeps a
+    second hub for its `AccountEvent`s (no waiters: `waiter` is for orders)."""
 
     def __init__(self) -> None:
         self._sync: list[Callable[[OrderEvent], Any]] = []
@@ -128,12 +129,13 @@ class EventHub:
 
     def publish(self, event: OrderEvent) -> None:
         """Deliver `event` to waiters, sync listeners, async listeners and iterators, in that order."""
-        order = event.order
-        entries = self._waiters.get(order.id)
-        if entries:
-            for statuses, future in entries:
-                if not future.done() and (order.status in statuses or order.status.is_final):
-                    future.set_result(order)
+        if self._waiters:
+            order = event.order
+            entries = self._waiters.get(order.id)
+            if entries:
+                for statuses, future in entries:
+                    if not future.done() and (order.status in statuses or order.status.is_final):
+                        future.set_result(order)
         for callback in tuple(self._sync):
             try:
                 callback(event)

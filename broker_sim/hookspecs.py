@@ -47,6 +47,10 @@ Exactly when the paper adapter calls each hook, per order:
   while it works (an opg order at the next session's first event, a cls order at the session close).
 * ``broker_sim_order_event``: for every order event, after the change it reports is complete.
 
+And per account, at each session close: ``broker_sim_borrow_fee`` once per short position, and
+``broker_sim_margin_interest`` when cash is below zero (the **financing** models: `borrow_fee` and
+`margin_interest` in YAML, chosen as commission is); ``broker_sim_account_event`` for every account event.
+
 Per-call data comes as hook arguments (``quantity``, ``estimate``); an implementation names only the arguments
 it wants, so new arguments never break an existing plugin. Answers are checked: a price that is not finite and
 positive, a latency that is not finite and >= 0, a fee that is not finite and >= 0 or a malformed fill decision
@@ -70,6 +74,7 @@ from typing import TYPE_CHECKING
 import attrs
 import pluggy
 
+from broker_sim.activities import AccountEvent
 from broker_sim.models import Account, Fill, MarketData, Order, OrderEvent
 
 if TYPE_CHECKING:
@@ -82,9 +87,12 @@ __all__ = [
     "Action",
     "FillDecision",
     "HookContext",
+    "broker_sim_account_event",
+    "broker_sim_borrow_fee",
     "broker_sim_commission",
     "broker_sim_fill",
     "broker_sim_latency",
+    "broker_sim_margin_interest",
     "broker_sim_order_event",
     "broker_sim_register",
     "broker_sim_slippage",
@@ -131,10 +139,10 @@ NOT_YET = FillDecision(0.0, 0.0, wait=True)
 class HookContext:
     """What a hook may know besides its arguments: the time, its own seeded random stream, the account.
 
-    Each hook kind (slippage, latency, fill, commission) gets its own context whose `rng` is seeded from the
-    broker's seed and the selected model's name, so adding or changing one model never shifts another's draws.
-    Estimates (`estimate` True) get contexts of their own, with separate streams. A plugin that needs its own
-    stream asks `rng_for("my_plugin")`.
+    Each hook kind (slippage, latency, fill, commission, borrow_fee, margin_interest) gets its own context whose
+    `rng` is seeded from the broker's seed and the selected model's name, so adding or changing one model never
+    shifts another's draws. Estimates (`estimate` True) get contexts of their own, with separate streams. A plugin
+    that needs its own stream asks `rng_for("my_plugin")`.
     """
 
     __slots__ = ("_account", "_clock_time", "_fill_quantity", "_rngs", "_seed", "estimate", "kind", "rng")
@@ -257,6 +265,26 @@ def broker_sim_commission(order: Order, fill: Fill, ctx: HookContext, quantity: 
     """
 
 
+@hookspec(firstresult=True)
+def broker_sim_borrow_fee(symbol: str, quantity: float, price: float, days: int, ctx: HookContext) -> float | None:
+    """Return the borrow fee (in cash, >= 0) for holding `quantity` shares of `symbol` short (a positive count)
+    from a session close, where it is worth `price` a share, for `days` calendar days (to the next session's
+    close: 3 from a Friday). The paper adapter books it as a ``FEE`` activity, rounded to the cent.
+
+    Called at each session close, once per short position held then.
+    """
+
+
+@hookspec(firstresult=True)
+def broker_sim_margin_interest(debit: float, days: int, ctx: HookContext) -> float | None:
+    """Return the interest (in cash, >= 0) on a debit balance of `debit` (cash below zero, as a positive amount)
+    at a session close, for `days` calendar days (to the next session's close). The paper adapter books it as an
+    ``INT`` activity, rounded to the cent.
+
+    Called at each session close at which the account's cash is below zero.
+    """
+
+
 @hookspec
 def broker_sim_order_event(event: OrderEvent) -> None:
     """Observe an order event (pending_new, new, fill, canceled...) once the change it reports is complete.
@@ -264,4 +292,14 @@ def broker_sim_order_event(event: OrderEvent) -> None:
     All implementations are called, in registration order, before the broker's listeners and `events()`
     subscribers hear of it. Meant for loggers and dashboards. An observer that raises is logged and the others
     still hear the event; it cannot undo or interrupt the change.
+    """
+
+
+@hookspec
+def broker_sim_account_event(event: AccountEvent) -> None:
+    """Observe an account event (a margin call made, met or liquidated; a borrow fee or margin interest charged)
+    once the change it reports is complete.
+
+    All implementations are called, before the broker's account listeners and `account_events()` subscribers.
+    An observer that raises is logged and the others still hear the event.
     """

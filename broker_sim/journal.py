@@ -60,7 +60,10 @@ from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.changes import (
     Amendment,
     Change,
+    Charge,
     Execution,
+    MarginCall,
+    MarginCallEnd,
     NewOrder,
     Notice,
     Replacement,
@@ -128,6 +131,9 @@ CHANGE_KINDS: dict[str, type] = {
         ReplaceRefused,
         Notice,
         SessionClose,
+        Charge,
+        MarginCall,
+        MarginCallEnd,
     )
 }
 

@@ -20,7 +20,7 @@ Accounting rules, all in one place:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -43,8 +43,9 @@ __all__ = [
 DEFAULT_SHORT_MARGIN = 1.5
 #: Margin accounts: buying power is 2x the equity above the initial margin (Reg T's 50 %).
 DEFAULT_MARGIN_MULTIPLIER = 2.0
-#: Maintenance margin: the equity an account must keep, as a share of its positions' values (FINRA / Alpaca).
-DEFAULT_MAINTENANCE_LONG = 0.25
+#: Maintenance margin: the equity an account must keep, as a share of its positions' values (Alpaca's 30 % for
+#: longs and shorts; its table's low-price tiers are `broker_sim.rules.margin`'s, given as `maintenance`).
+DEFAULT_MAINTENANCE_LONG = 0.30
 DEFAULT_MAINTENANCE_SHORT = 0.30
 
 
@@ -127,6 +128,9 @@ class Ledger:
     `fill_refusal` only look; `hold`, `release` and `book_fill` change. `reserve`, `move_reservation` and
     `apply_fill` do both in one call.
 
+    `maintenance`, when given, is the maintenance margin of one position (``maintenance(quantity, price)``,
+    Alpaca's table in `broker_sim.rules.margin`); else flat `maintenance_long`/`maintenance_short` rates.
+
     `marks` gives each symbol's last price (``marks.get(symbol)``): a dict the owner updates, or a view the
     owner computes on demand (the paper broker reads its latest market events only when the ledger asks, so the
     replay hot path pays nothing). A position without a mark is valued at its average price.
@@ -142,6 +146,7 @@ class Ledger:
         margin_multiplier: float | None = None,
         maintenance_long: float = DEFAULT_MAINTENANCE_LONG,
         maintenance_short: float = DEFAULT_MAINTENANCE_SHORT,
+        maintenance: Callable[[float, float], float] | None = None,
     ) -> None:
         self.initial_balance = float(initial_balance)
         self.allow_short = allow_short
@@ -150,6 +155,9 @@ class Ledger:
         self.margin_multiplier = margin_multiplier
         self.maintenance_long = maintenance_long
         self.maintenance_short = maintenance_short
+        #: ``maintenance(quantity, price)``: the equity one position requires (None: `maintenance_long` of a
+        #: long's value, `maintenance_short` of a short's).
+        self.maintenance = maintenance
         #: Last prices by symbol: anything with ``get(symbol, default)``; a plain dict unless the owner gives one.
         self.marks: Any = {} if marks is None else marks
         self.cash = self.initial_balance
@@ -465,17 +473,30 @@ class Ledger:
         account: `margin_multiplier` x (equity - initial margin), less reservations."""
         return self._power(self.cash, self._reserved_cash)
 
+    def position_requirement(self, quantity: float, price: float) -> float:
+        """The maintenance margin a position of `quantity` (signed) at `price` requires."""
+        if self.maintenance is not None:
+            return self.maintenance(quantity, price)
+        rate = self.maintenance_long if quantity > 0 else self.maintenance_short
+        return abs(quantity) * price * rate
+
     def maintenance_requirement(self) -> float:
-        """The equity the positions require: `maintenance_long` of longs' value plus `maintenance_short` of shorts'."""
-        long_value, short_value = self._values()
-        return long_value * self.maintenance_long + short_value * self.maintenance_short
+        """The equity the positions require at their marks (`position_requirement` summed)."""
+        return sum(
+            self.position_requirement(held.quantity, self.mark(symbol))
+            for symbol, held in self._holdings.items()
+            if held.quantity
+        )
 
     def margin_deficit(self) -> float:
         """How much the equity is below the maintenance requirement (0 when it is not: no margin call)."""
         long_value, short_value = self._values()
-        equity = self.cash + long_value - short_value
-        required = long_value * self.maintenance_long + short_value * self.maintenance_short
-        return max(0.0, required - equity)
+        return max(0.0, self.maintenance_requirement() - (self.cash + long_value - short_value))
+
+    def charge(self, amount: float) -> None:
+        """Take a non-trade charge (a borrow fee, margin interest) from cash; it counts in `fees`."""
+        self.cash -= amount
+        self.fees += amount
 
     def position(self, symbol: str) -> Position | None:
         """A snapshot of the open position in `symbol`, or None when flat."""
@@ -508,7 +529,7 @@ class Ledger:
 
     def account(self) -> Account:
         """A snapshot of the whole account at the current marks."""
-        long_value = short_value = unrealized = 0.0
+        long_value = short_value = unrealized = maintenance = 0.0
         for symbol, held in self._holdings.items():
             quantity = held.quantity
             if quantity:
@@ -519,6 +540,7 @@ class Ledger:
                 else:
                     short_value -= value
                 unrealized += value - quantity * held.avg_price
+                maintenance += self.position_requirement(quantity, price)
         multiplier = self.margin_multiplier
         if multiplier is None:
             power = self.cash - self._reserved_cash - short_value * (1.0 + self.short_margin)
@@ -537,7 +559,7 @@ class Ledger:
             long_market_value=long_value,
             short_market_value=-short_value,
             initial_margin=initial,
-            maintenance_margin=long_value * self.maintenance_long + short_value * self.maintenance_short,
+            maintenance_margin=maintenance,
         )
 
     # -- snapshots ------------------------------------------------------------------------------------------

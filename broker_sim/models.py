@@ -432,8 +432,12 @@ class OrderRequest:
     def _check_type(self) -> None:
         where = self._where
         kind = self.type
+        if kind is OrderType.LIMIT and self.limit_price is None:
+            self._oco_limit_price()
         if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
             raise InvalidOrder(f"limit_price is required for a {kind.value} order ({where})")
+        if kind is OrderType.LIMIT and self.stop_price is not None:
+            raise InvalidOrder(f"stop_price is not allowed on a limit order ({where})")
         if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
             raise InvalidOrder(f"stop_price is required for a {kind.value} order ({where})")
         if kind in (OrderType.MARKET, OrderType.STOP, OrderType.TRAILING_STOP) and self.limit_price is not None:
@@ -450,6 +454,16 @@ class OrderRequest:
             raise InvalidOrder(f"trail_price and trail_percent are only for trailing_stop orders ({where})")
         if kind is OrderType.MARKET and self.stop_price is not None:
             raise InvalidOrder(f"stop_price is not allowed on a market order ({where})")
+
+    def _oco_limit_price(self) -> None:
+        """Alpaca's documented oco shape gives the limit order's price only as ``take_profit.limit_price``
+        (https://docs.alpaca.markets/docs/orders-at-alpaca, "OCO Orders"): the order is that limit order."""
+        if self.order_class.__class__ is not OrderClass:
+            object.__setattr__(self, "order_class", _to_order_class(self.order_class))
+        if self.order_class is OrderClass.OCO:
+            take = _to_take_profit(self.take_profit)
+            if take is not None:
+                object.__setattr__(self, "limit_price", take.limit_price)
 
 
 def _fast_positive(value: object) -> bool:

@@ -30,12 +30,14 @@ def _table(entries: Mapping[OrderStatus, set[OrderStatus]]) -> dict[OrderStatus,
 
 
 #: status -> the statuses the simulator may move it to. A status with no entry (or an empty one) is final or is
-#: never produced by the simulator. `rejected` after `new` covers a fill the account cannot pay for.
+#: never produced by the simulator. `rejected` after `new` covers a fill the account cannot pay for. `held` is an
+#: exit of a bracket, oto or oco (Alpaca's): waiting for its entry to fill, or a stop-loss working until its stop
+#: is reached (then `new`); a held exit's replacement comes back `held` (`pending_new` -> `held`).
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = _table(
     {
-        _S.PENDING_NEW: {_S.NEW, _S.ACCEPTED, _S.REJECTED, _S.CANCELED, _S.PENDING_CANCEL},
+        _S.PENDING_NEW: {_S.NEW, _S.ACCEPTED, _S.HELD, _S.REJECTED, _S.CANCELED, _S.PENDING_CANCEL},
         _S.ACCEPTED: {_S.NEW, _S.CANCELED, _S.EXPIRED, _S.REJECTED, _S.PENDING_CANCEL, _S.PENDING_REPLACE},
-        _S.HELD: {_S.NEW, _S.ACCEPTED, _S.CANCELED, _S.EXPIRED, _S.REJECTED, _S.PENDING_CANCEL},
+        _S.HELD: {_S.NEW, _S.ACCEPTED, _S.CANCELED, _S.EXPIRED, _S.REJECTED, _S.PENDING_CANCEL, _S.PENDING_REPLACE},
         _S.NEW: {
             _S.PARTIALLY_FILLED,
             _S.FILLED,
@@ -56,6 +58,7 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = _table(
         _S.PENDING_CANCEL: {_S.PENDING_CANCEL, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED},
         _S.PENDING_REPLACE: {
             _S.PENDING_REPLACE,
+            _S.HELD,
             _S.NEW,
             _S.PARTIALLY_FILLED,
             _S.FILLED,
@@ -69,7 +72,7 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = _table(
 
 #: Moves a live venue may report besides the simulator's own (statuses the simulator never produces).
 _REPORTED_ONLY: dict[OrderStatus, set[OrderStatus]] = {
-    _S.PENDING_NEW: {_S.PENDING_REVIEW, _S.HELD, _S.ACCEPTED_FOR_BIDDING},
+    _S.PENDING_NEW: {_S.PENDING_REVIEW, _S.ACCEPTED_FOR_BIDDING},
     _S.PENDING_REVIEW: {_S.NEW, _S.ACCEPTED, _S.REJECTED, _S.CANCELED},
     _S.ACCEPTED_FOR_BIDDING: {_S.NEW, _S.CANCELED, _S.REJECTED},
     _S.ACCEPTED: {_S.PENDING_NEW},

@@ -26,6 +26,8 @@ KINDS: dict[str, str] = {
     "latency": "model",
     "fill": "model",
     "commission": "model",
+    "borrow_fee": "model",
+    "margin_interest": "model",
     "source": "source",
     "adapter": "adapter",
 }
@@ -138,7 +140,8 @@ class Registry:
         description: str | None = None,
         extra: str | None = None,
     ) -> None:
-        """Register `factory` as `name` of `kind` (slippage, latency, fill, commission, source, adapter).
+        """Register `factory` as `name` of `kind` (slippage, latency, fill, commission, borrow_fee, margin_interest,
+        source, adapter).
 
         `factory` is a callable, or a ``"module:Class"`` reference imported only when a config selects the
         entry or its parameters are listed, so registering costs no import. `extra` names the optional extra

@@ -35,6 +35,7 @@ import attrs
 from rich.console import Console
 from rich.progress import Progress
 
+from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
@@ -108,6 +109,8 @@ class Result:
     config: Config = attrs.field(repr=False, default=None)
     #: The benchmark's name and its value at each equity sample (None without prices).
     benchmark: tuple[str, tuple[float, ...]] | None = attrs.field(repr=False, default=None)
+    #: The account's events (margin calls made, met, liquidated; borrow fees and margin interest charged).
+    account_events: tuple[AccountEvent, ...] = attrs.field(repr=lambda v: f"<{len(v)} account events>", default=())
 
     def fills_df(self) -> Any:
         """Every fill as a pandas DataFrame (trades.csv's columns, strategy included)."""
@@ -253,6 +256,8 @@ class _Run:
         self.fills: Spool[Fill]
         self.orders: Spool[Order]
         self.tally = TradeTally(keep=HTML_TRADES)
+        #: The account's events, as the broker reports them (the report's account_events.csv).
+        self.account_events: list[AccountEvent] = []
         self.outcomes = OrderOutcomes()
         self.stop = StopSignals()
         self.live_task: asyncio.Future[None] | None = None
@@ -468,6 +473,7 @@ class _Run:
         self.owners.views = [view for _, view in strategies]
         owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
         broker.add_listener(self._record)
+        broker.add_account_listener(self.account_events.append)
         if owners:
             broker.add_listener(self.pending.append)
         stopped: BaseException | None = None
@@ -590,6 +596,7 @@ class _Run:
             self.events,
             self.config,
             (benchmark[0], tuple(benchmark[1])) if benchmark else None,
+            tuple(self.account_events),
         )
 
     def _prepare_report(self, out: str | Path | bool | None) -> Path | None:
@@ -695,6 +702,7 @@ class _Run:
             benchmark=benchmark,
             tearsheet=self.config.report.tearsheet,
             workdir=self.workdir,
+            account_events=self.account_events,
         )
         return target
 

@@ -9,11 +9,12 @@ traded.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import attrs
 
+from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker
 from broker_sim.events import Listener
 from broker_sim.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, TimeInForce
@@ -125,6 +126,12 @@ class StrategyBroker(Broker):
 
     def add_listener(self, callback: Listener) -> Any:
         return self.inner.add_listener(callback)
+
+    def account_events(self) -> AsyncIterator[AccountEvent]:
+        return self.inner.account_events()
+
+    def add_account_listener(self, callback: Callable[[AccountEvent], Any]) -> Callable[[], None]:
+        return self.inner.add_account_listener(callback)
 
     async def wait_for(self, order_id: str, *statuses: str | OrderStatus, timeout: float | None = None) -> Order:
         return await self.inner.wait_for(order_id, *statuses, timeout=timeout)

@@ -27,6 +27,8 @@ BUILTINS: dict[str, list[str]] = {
     "latency": ["constant", "lognormal", "none", "per_action", "uniform"],
     "fill": ["bar", "immediate", "quote", "volume_limited"],
     "commission": ["bps", "fixed", "none", "per_share"],
+    "borrow_fee": ["annual_rate", "none"],
+    "margin_interest": ["annual_rate", "none"],
     "source": ["alpaca", "arrow", "csv", "synthetic", "websocket"],
     "adapter": ["alpaca", "paper"],
 }

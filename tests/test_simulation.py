@@ -330,3 +330,37 @@ strategy: {{class: "tests.test_simulation:FirstTick"}}
             result = await arun_simulation(parse_config(text, base_dir=tmp_path))
     assert result.events == 3
     assert [(f.symbol, f.quantity) for f in result.fills] == [("LIVE", 5)]
+
+
+class ShortFirstBar(Strategy):
+    """Sells short on the first bar and holds the short."""
+
+    def on_bar(self, bar: Bar) -> object:
+        if getattr(self, "_sold", False):
+            return None
+        self._sold = True
+        return self.broker.sell(bar.symbol, 300)
+
+
+def test_the_report_lists_borrow_fees_margin_calls_and_their_totals(tmp_path: Path) -> None:
+    text = """
+broker: {adapter: paper, initial_balance: 10000, seed: 1, account: margin, allow_short: true, session: always}
+models:
+  latency: none
+  slippage: none
+  borrow_fee: {model: annual_rate, rate: 0.36}
+prices:
+  sources: [{source: synthetic, symbols: [AAPL], start: "2024-01-02T00:00:00Z", interval: 3600, count: 60,
+             start_price: 30, volatility: 0.05}]
+strategy: {class: "tests.test_simulation:ShortFirstBar"}
+"""
+    result = run_simulation(parse_config(text, base_dir=tmp_path), out=tmp_path / "report")
+    fees = [e for e in result.account_events if e.type.value == "fee"]
+    assert len(fees) >= 2  # one a day the short is held over a close
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["account"]["borrow_fees"] == pytest.approx(sum(e.amount for e in fees))
+    assert summary["account"]["margin_calls"] == sum(e.type.value == "margin_call" for e in result.account_events)
+    rows = (tmp_path / "report" / "account_events.csv").read_text().splitlines()
+    assert rows[0] == "timestamp,type,amount,equity,requirement,symbol,description"
+    assert len(rows) == 1 + len(result.account_events)
+    assert result.account.fees == pytest.approx(sum(e.amount for e in fees))  # no commission: fees are the charges

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from broker_sim.builtin.commission import BpsCommission, FixedCommission, NoCommission, PerShareCommission
 from broker_sim.builtin.fill import BarFill, ImmediateFill, QuoteFill, VolumeLimitedFill
+from broker_sim.builtin.financing import AnnualBorrowRate, AnnualMarginRate, NoBorrowFee, NoMarginInterest
 from broker_sim.builtin.latency import ConstantLatency, LognormalLatency, NoLatency, PerActionLatency, UniformLatency
 from broker_sim.builtin.slippage import (
     FixedAmountSlippage,
@@ -43,6 +44,10 @@ def broker_sim_register(registry: Registry) -> None:
     registry.add("commission", "per_share", PerShareCommission)
     registry.add("commission", "bps", BpsCommission)
     registry.add("commission", "fixed", FixedCommission)
+    registry.add("borrow_fee", "none", NoBorrowFee)
+    registry.add("borrow_fee", "annual_rate", AnnualBorrowRate)
+    registry.add("margin_interest", "none", NoMarginInterest)
+    registry.add("margin_interest", "annual_rate", AnnualMarginRate)
     registry.add("source", "csv", "broker_sim.streams.csv_source:CsvSource")
     registry.add("source", "synthetic", "broker_sim.streams.synthetic:SyntheticSource")
     registry.add("source", "websocket", "broker_sim.streams.websocket:WebSocketSource")

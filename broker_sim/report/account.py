@@ -14,6 +14,7 @@ from pathlib import Path
 
 import attrs
 
+from broker_sim.activities import charge_event
 from broker_sim.journal import StoredAccount
 from broker_sim.ledger import Ledger
 from broker_sim.models import Fill
@@ -90,5 +91,6 @@ def export_account(stored: StoredAccount, out_dir: str | Path) -> Path:
         orders=orders,
         title=f"paper account {info.account_id}",
         tally=tally,
+        account_events=[charge_event(activity) for activity in stored.state.activities],
     )
     return target

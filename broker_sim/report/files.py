@@ -1,6 +1,6 @@
-"""The report's files: summary.json, trades.csv, orders.csv, equity.csv, equity.png and a self-contained
-report.html (`report.html`: the charts embedded as data URIs, inline CSS, nothing fetched from anywhere), and
-with ``tearsheet=True`` quantstats' own tearsheet.html (the ``[tearsheet]`` extra).
+"""The report's files: summary.json, trades.csv, orders.csv, equity.csv, account_events.csv, equity.png and a
+self-contained report.html (`report.html`: the charts embedded as data URIs, inline CSS, nothing fetched from
+anywhere), and with ``tearsheet=True`` quantstats' own tearsheet.html (the ``[tearsheet]`` extra).
 
 CSV numbers are written with ``repr`` (shortest round-trip form), so identical runs give byte-identical files.
 """
@@ -16,9 +16,11 @@ from typing import Any
 
 import attrs
 
+from broker_sim.activities import AccountEvent
 from broker_sim.errors import ConfigError
 from broker_sim.models import Fill, Order
 from broker_sim.report import charts
+from broker_sim.report.account_events import ACCOUNT_EVENT_COLUMNS, account_event_row, account_summary
 from broker_sim.report.html import render_html
 from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdowns
 from broker_sim.report.spool import FILL_COLUMNS, ORDER_CSV_COLUMNS, Spool, fill_row, order_row, write_rows
@@ -61,9 +63,10 @@ def write_report(
     benchmark: tuple[str, Sequence[float]] | None = None,
     tearsheet: bool = False,
     workdir: Workdir | None = None,
+    account_events: Sequence[AccountEvent] = (),
 ) -> dict[str, Path]:
-    """Write summary.json, trades.csv, orders.csv, equity.csv, equity.png and report.html into `out_dir`;
-    returns their paths by name.
+    """Write summary.json, trades.csv, orders.csv, equity.csv, account_events.csv, equity.png and report.html
+    into `out_dir`; returns their paths by name.
 
     The files are written into a working folder beside `out_dir` (the run's `workdir`, else one made for the
     call) and moved into place whole, so an interrupted write never leaves a folder that mixes two runs; the
@@ -74,7 +77,8 @@ def write_report(
     `tally` (the run's `TradeTally`, keeping `HTML_TRADES` trades) saves going through the fills again for the
     closed-trades table. `prices` are the last market prices at each equity sample (for the trades'
     excursions), `benchmark` the benchmark's name and values at the samples; `tearsheet` adds quantstats'
-    tearsheet.html (needs the ``[tearsheet]`` extra)."""
+    tearsheet.html (needs the ``[tearsheet]`` extra). `account_events` (margin calls, borrow fees, margin
+    interest) go to account_events.csv, and their counts and totals to summary.json's ``account``."""
     target = check_target(out_dir)
     own = workdir is None
     work = Workdir.create(target) if workdir is None else workdir
@@ -86,7 +90,7 @@ def write_report(
             equity,
             fills,
             orders,
-            _Page(title, config_text, tally, complete, reason, prices, benchmark),
+            _Page(title, config_text, tally, complete, reason, prices, benchmark, tuple(account_events)),
         )
         if tearsheet:
             write_tearsheet(staged / "tearsheet.html", equity, benchmark, title)
@@ -107,6 +111,7 @@ def _paths(out_dir: Path) -> dict[str, Path]:
             ("trades", "trades.csv"),
             ("orders", "orders.csv"),
             ("equity", "equity.csv"),
+            ("account_events", "account_events.csv"),
             ("plot", "equity.png"),
             ("html", "report.html"),
         )
@@ -124,6 +129,7 @@ class _Page:
     reason: str | None
     prices: Sequence[Mapping[str, float]]
     benchmark: tuple[str, Sequence[float]] | None
+    account_events: tuple[AccountEvent, ...] = ()
 
 
 def _write_files(
@@ -136,7 +142,9 @@ def _write_files(
 ) -> None:
     paths = _paths(out_dir)
     summary = {"title": page.title, "complete": page.complete, "reason": page.reason, **_json_value(metrics)}
+    summary["account"] = account_summary(page.account_events)
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    write_rows(paths["account_events"], ACCOUNT_EVENT_COLUMNS, map(account_event_row, page.account_events))
     write_rows(paths["trades"], FILL_COLUMNS, fills.rows() if isinstance(fills, Spool) else map(fill_row, fills))
     write_rows(
         paths["orders"], ORDER_CSV_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders)

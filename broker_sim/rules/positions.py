@@ -31,10 +31,15 @@ def held_for_orders(orders: Iterable[Order], side: Side, excluding: str | None =
     """How much of a position the open orders on `side` hold (Alpaca's ``held_for_orders``; a position's
     ``qty_available`` is its quantity less this). A bracket's or oco's exits hold their shares once, together,
     and only once they work (a `held` exit holds nothing); `excluding` is an order whose holding counts as free
-    (one being replaced)."""
+    (one being replaced), with its group's when it is an exit."""
     groups: dict[str, float] = {}
+    orders = list(orders)
+    # An exit being replaced frees what its group holds: its siblings hold the same shares, not others.
+    freed = next((order.parent_id or order.id for order in orders if order.id == excluding), None)
     for order in orders:
         if order.side is not side or order.id == excluding or order.status is OrderStatus.HELD:
+            continue
+        if freed is not None and (order.parent_id or order.id) == freed:
             continue
         if not order.status.is_open:
             continue

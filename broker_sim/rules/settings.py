@@ -60,6 +60,9 @@ class RuleSettings:
     short_selling_check: bool = True
     #: No order takes a position from long to short (or back) in one go: Alpaca's "insufficient qty available".
     position_flip_check: bool = True
+    #: Alpaca's maintenance margin table (`rules.margin`): 100 % for longs under $2.50, $2.50/$5.00 a share floors
+    #: for shorts. Off: flat ``maintenance_margin_long``/``_short`` of the market value.
+    maintenance_table: bool = True
 
     @classmethod
     def relaxed(cls) -> RuleSettings:
@@ -74,6 +77,7 @@ class RuleSettings:
             fractional_check=False,
             short_selling_check=False,
             position_flip_check=False,
+            maintenance_table=False,
         )
 
     def changed(self, **changes: Any) -> RuleSettings:

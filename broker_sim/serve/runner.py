@@ -115,6 +115,7 @@ class ServeRun(_Run):
         self.owners.views = [view for _, view in strategies]
         owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
         broker.add_listener(self._record)
+        broker.add_account_listener(self.account_events.append)
         if owners:
             broker.add_listener(self.pending.append)
         server = _Server(

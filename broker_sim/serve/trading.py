@@ -7,7 +7,6 @@ codes and bodies; a malformed request changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -16,8 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from broker_sim._numeric import QTY_EPSILON, qty_is_zero
+from broker_sim.activities import Activity, ActivityType
 from broker_sim.errors import BrokerError
-from broker_sim.models import Order, OrderRequest, Side
+from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 from broker_sim.rules import held_for_orders
 
 from . import query, translate
@@ -33,6 +33,10 @@ _LIST_STATUSES = ("open", "closed", "all")
 _DIRECTIONS = ("asc", "desc")
 #: Alpaca's default and largest page of account activities.
 MAX_ACTIVITIES = 100
+#: The non-trade activities the paper account books (borrow fees, margin interest).
+_CHARGES = frozenset({ActivityType.FEE.value, ActivityType.INT.value})
+#: The statuses an order never leaves, as `wait_for` takes them.
+_FINAL = ("filled", "canceled", "expired", "rejected", "replaced")
 #: The calendar answers at most this many days at once.
 MAX_CALENDAR_DAYS = 3660
 
@@ -87,17 +91,28 @@ def _submitted(order: Order) -> datetime:
 
 
 async def cancel_all_orders(request: Request, served: Served) -> Any:
+    return JSONResponse(await _cancel_all(served), status_code=207)
+
+
+async def _cancel_all(served: Served) -> list[dict[str, Any]]:
+    """Cancel every open order, legs included, one answer per order open when asked (Alpaca's 207 body). A cancel
+    of a bracket's, oto's or oco's member cancels its group: a member canceled with an earlier one is answered
+    as it stands, not asked again."""
+    broker = served.broker
     answers = []
-    for order in await served.broker.list_orders("open"):
-        if order.parent_id is not None:
-            continue  # a leg goes with its parent's cancel
+    for order in await broker.list_orders("open"):
+        current = await broker.get_order(order.id)
+        if current.status.is_final or current.status is OrderStatus.PENDING_CANCEL:
+            if current.status in (OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL):
+                answers.append({"id": order.id, "status": 200, "body": translate.order_json(current)})
+            continue  # it filled or expired meanwhile
         try:
-            canceled = await served.broker.cancel_order(order.id)
+            canceled = await broker.cancel_order(order.id)
             answers.append({"id": order.id, "status": 200, "body": translate.order_json(canceled)})
         except BrokerError as exc:
             error = ApiError.from_broker(exc)
             answers.append({"id": order.id, "status": error.status, "body": error.body})
-    return JSONResponse(answers, status_code=207)
+    return answers
 
 
 async def get_order(request: Request, served: Served) -> Any:
@@ -185,10 +200,11 @@ async def close_position(request: Request, served: Served) -> Any:
 
 async def close_all_positions(request: Request, served: Served) -> Any:
     if query.flag(request.query_params, "cancel_orders"):
-        for order in await served.broker.list_orders("open"):
-            if order.parent_id is None:
-                with contextlib.suppress(BrokerError):  # it ended on its own meanwhile
-                    await served.broker.cancel_order(order.id)
+        # The exits of brackets too (they would trigger on a flat account); a canceling order holds its shares
+        # until its cancel is through.
+        for answer in await _cancel_all(served):
+            if answer["status"] == 200 and answer["body"]["status"] == OrderStatus.PENDING_CANCEL.value:
+                await served.broker.wait_for(answer["id"], *_FINAL)
     answers = []
     for position in await served.broker.get_positions():
         try:
@@ -285,8 +301,9 @@ async def get_asset(request: Request, served: Served) -> Any:
 
 
 async def list_activities(request: Request, served: Served) -> Any:
-    """FILL activities, as Alpaca pages them: `page_size` (at most 100) from after the activity whose id is
-    `page_token`, in `direction`, within `after`/`until` or on one exchange-time `date`."""
+    """Account activities as Alpaca pages them: FILL (each fill), FEE (borrow fees) and INT (margin interest),
+    `page_size` (at most 100) from after the activity whose id is `page_token`, in `direction`, within
+    `after`/`until` or on one exchange-time `date`, of the `activity_types` asked (all by default)."""
     params = request.query_params
     after, until = query.moment(params, "after"), query.moment(params, "until")
     on = query.day(params, "date")
@@ -294,25 +311,41 @@ async def list_activities(request: Request, served: Served) -> Any:
     page_size = query.integer(params, "page_size", MAX_ACTIVITIES, high=MAX_ACTIVITIES)
     token = params.get("page_token")
     kind = request.path_params.get("activity_type") or params.get("activity_types")
-    if kind is not None and "FILL" not in kind.split(","):
-        return []
+    wanted = set(kind.split(",")) if kind is not None else {"FILL", *_CHARGES}
+    account = served.settings.account
     zone = _zone(served)
+    listed: list[tuple[datetime, str, Any]] = []
+    if "FILL" in wanted:
+        listed.extend((fill.timestamp, translate.activity_id(fill), (fill, order)) for fill, order in served.activities)
+    if wanted & _CHARGES:
+        listed.extend(
+            (charge.timestamp, translate.charge_id(charge), charge)
+            for charge in served.broker.state.activities
+            if charge.type.value in wanted
+        )
+    listed.sort(key=lambda entry: entry[0])  # stable: fills keep their order
     chosen = [
-        (fill, order)
-        for fill, order in served.activities
-        if (after is None or fill.timestamp > after)
-        and (until is None or fill.timestamp < until)
-        and (on is None or fill.timestamp.astimezone(zone).date() == on)
+        entry
+        for entry in listed
+        if (after is None or entry[0] > after)
+        and (until is None or entry[0] < until)
+        and (on is None or entry[0].astimezone(zone).date() == on)
     ]
     if direction == "desc":
         chosen.reverse()
     if token is not None:
-        at = next((i for i, (fill, _) in enumerate(chosen) if translate.activity_id(fill) == token), None)
+        at = next((i for i, entry in enumerate(chosen) if entry[1] == token), None)
         if at is None:
             raise ApiError.invalid(f"page_token {token!r} is not the id of an activity in this listing")
         chosen = chosen[at + 1 :]
-    account = served.settings.account
-    return [translate.activity_json(fill, order, account=account) for fill, order in chosen[:page_size]]
+    return [_activity_json(item, account) for _, _, item in chosen[:page_size]]
+
+
+def _activity_json(item: Any, account: str) -> dict[str, Any]:
+    if isinstance(item, Activity):
+        return translate.charge_json(item, account=account)
+    fill, order = item
+    return translate.activity_json(fill, order, account=account)
 
 
 def routes() -> list[Route]:

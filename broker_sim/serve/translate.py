@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from broker_sim.activities import Activity
 from broker_sim.models import Account, Fill, Order, OrderClass, OrderEvent, OrderRequest, Position, Side, TimeInForce
 from broker_sim.rules import AssetFlags
 
@@ -253,6 +254,30 @@ def activity_json(fill: Fill, order: Order, *, account: str) -> dict[str, Any]:
         "order_id": fill.order_id,
         "cum_qty": number(order.filled_quantity),
         "order_status": order.status.value,
+    }
+
+
+def charge_id(activity: Activity) -> str:
+    """The id of a non-trade activity, as Alpaca shapes activity ids: its time, ``::``, its own id."""
+    when = activity.timestamp.astimezone(UTC)
+    return f"{when:%Y%m%d%H%M%S}{when.microsecond // 1000:03d}::{activity.id}"
+
+
+def charge_json(activity: Activity, *, account: str) -> dict[str, Any]:
+    """A borrow fee or margin interest as Alpaca's non-trade activity (``FEE``/``INT``): `net_amount` negative,
+    the money left the account."""
+    return {
+        "id": charge_id(activity),
+        "account_id": account_id(account),
+        "activity_type": activity.type.value,
+        "date": activity.date,
+        "net_amount": number(-activity.amount),
+        "description": activity.description,
+        "status": "executed",
+        "symbol": activity.symbol,
+        "qty": number(activity.quantity),
+        "price": number(activity.price),
+        "per_share_amount": None,
     }
 
 

@@ -1,12 +1,22 @@
-"""Cash and margin accounts: Reg T initial margin, maintenance margin and margin calls."""
+"""Cash and margin accounts: Reg T initial margin, Alpaca's maintenance margin table, and margin calls made at the
+close and liquidated at the next open when not met (https://docs.alpaca.markets/docs/margin-and-short-selling)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from broker_sim import Bar, EventType, InsufficientBuyingPower, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import (
+    AccountEvent,
+    AccountEventType,
+    Bar,
+    InsufficientBuyingPower,
+    OrderStatus,
+    PaperBroker,
+    SimulatedClock,
+)
 from tests.conftest import T0
 
 
@@ -55,50 +65,118 @@ async def test_a_margin_account_buys_up_to_twice_its_equity_and_borrows_the_cash
         await with_cash.buy("AAPL", 1_001)
 
 
-async def test_a_short_that_runs_away_is_liquidated_by_a_margin_call() -> None:
+CLOSE = T0.replace(hour=21)  # Monday 16:00 New York
+NEXT_OPEN = T0 + timedelta(days=1)  # Tuesday 09:30 New York
+
+
+def _account_events(broker: PaperBroker) -> list[AccountEvent]:
+    events: list[AccountEvent] = []
+    broker.add_account_listener(events.append)
+    return events
+
+
+async def test_a_short_that_runs_away_is_called_at_the_close_and_liquidated_at_the_next_open() -> None:
     broker = _broker(account="margin", allow_short=True)
-    events: list[tuple[str, str]] = []
-    broker.add_listener(lambda event: events.append((event.type.value, event.order.side.value)))
+    orders: list[tuple[str, str]] = []
+    broker.add_listener(lambda event: orders.append((event.type.value, event.order.side.value)))
+    events = _account_events(broker)
     await _price(broker, 100.0)
     await broker.sell("AAPL", 2_000)
-    await _price(broker, 120.0)  # equity 60,000 >= maintenance 72,000? no: 60,000 < 0.3 x 240,000 = 72,000
-    assert ("margin_call", "buy") in events
-    assert await broker.get_positions() == []  # the short was bought back at the market
+    await _price(broker, 120.0)  # equity 60,000 < 30 % of 240,000 = 72,000, but Alpaca calls at the close
+    assert events == [] and len(await broker.get_positions()) == 1
+    await broker.clock.advance_to(CLOSE)  # type: ignore[attr-defined]
+    (call,) = events
+    assert (call.type, call.equity, call.requirement, call.amount) == (
+        AccountEventType.MARGIN_CALL, pytest.approx(60_000), pytest.approx(72_000), pytest.approx(12_000),
+    )  # fmt: skip
+    assert ("margin_call", "buy") not in orders  # nothing is liquidated before the call is due
+    await broker.clock.advance_to(NEXT_OPEN)  # type: ignore[attr-defined]
+    assert [e.type for e in events] == [AccountEventType.MARGIN_CALL, AccountEventType.LIQUIDATION]
+    assert ("margin_call", "buy") in orders
+    # The call needed 12,000 of requirement freed: 36 a share (30 % of 120) -> 334 shares bought back.
+    (position,) = await broker.get_positions()
+    assert position.quantity == -1_666
     account = await broker.get_account()
-    assert account.equity == pytest.approx(60_000)
+    assert account.equity >= account.maintenance_margin  # type: ignore[operator]
 
 
-async def test_the_four_times_short_of_a_cash_account_no_longer_goes_deeply_negative() -> None:
+async def test_a_call_met_before_it_is_due_ends_without_a_liquidation() -> None:
+    broker = _broker(account="margin", allow_short=True)
+    events = _account_events(broker)
+    await _price(broker, 100.0)
+    await broker.sell("AAPL", 2_000)
+    await _price(broker, 120.0)
+    await broker.clock.advance_to(CLOSE)  # type: ignore[attr-defined]
+    await broker.clock.advance_to(NEXT_OPEN - timedelta(hours=1))  # type: ignore[attr-defined]
+    await _price(broker, 100.0)  # before the open the price came back
+    await broker.clock.advance_to(NEXT_OPEN)  # type: ignore[attr-defined]
+    assert [e.type for e in events] == [AccountEventType.MARGIN_CALL, AccountEventType.MARGIN_CALL_MET]
+    assert (await broker.get_position("AAPL")).quantity == -2_000  # type: ignore[union-attr]
+
+
+async def test_a_cash_account_short_is_no_longer_bought_back_intraday_but_at_the_open_after_its_call() -> None:
     broker = _broker(allow_short=True)
     await _price(broker, 100.0)
     await broker.sell("AAPL", 666)
     for price in (150.0, 200.0, 300.0, 400.0):
         await _price(broker, price)
-    account = await broker.get_account()
-    assert await broker.get_positions() == []  # liquidated when the equity fell below 30 % of the short
-    assert account.equity > 0
+    assert len(await broker.get_positions()) == 1  # intraday: no call
+    await broker.clock.advance_to(NEXT_OPEN)  # type: ignore[attr-defined]
+    assert await broker.get_positions() == []  # the call at the close needed every share bought back
 
 
-async def test_without_liquidation_a_margin_call_only_warns(caplog: pytest.LogCaptureFixture) -> None:
+async def test_without_liquidation_a_call_is_reported_and_positions_are_kept(caplog: pytest.LogCaptureFixture) -> None:
     broker = _broker(account="margin", allow_short=True, liquidate_on_margin_call=False)
+    events = _account_events(broker)
     await _price(broker, 100.0)
     await broker.sell("AAPL", 2_000)
     await _price(broker, 120.0)
-    await _price(broker, 121.0)
+    await broker.clock.advance_to(NEXT_OPEN)  # type: ignore[attr-defined]
+    assert [e.type for e in events] == [AccountEventType.MARGIN_CALL]
     assert len(await broker.get_positions()) == 1
-    assert caplog.text.count("margin call: equity") == 1  # once per breach
+    assert "margin call not met (liquidate_on_margin_call is off" in caplog.text
+    await _price(broker, 100.0)
+    await broker.clock.advance_to(CLOSE + timedelta(days=1))  # type: ignore[attr-defined]
+    assert [e.type for e in events] == [AccountEventType.MARGIN_CALL, AccountEventType.MARGIN_CALL_MET]
 
 
-async def test_longs_within_maintenance_are_never_called() -> None:
-    broker = _broker(account="margin")
-    seen: list[EventType] = []
-    broker.add_listener(lambda event: seen.append(event.type))
+async def test_longs_within_alpacas_30_percent_are_never_called() -> None:
+    broker = _broker(account="margin", margin_interest="none")
+    events = _account_events(broker)
     await _price(broker, 100.0)
     await broker.buy("AAPL", 2_000)  # 200,000 of stock on 100,000 of equity
-    await _price(broker, 70.0)  # equity 40,000 >= 25 % of 140,000 = 35,000
-    assert EventType.MARGIN_CALL not in seen
-    await _price(broker, 65.0)  # equity 30,000 < 32,500: called
-    assert EventType.MARGIN_CALL in seen
+    await _price(broker, 72.0)  # equity 44,000 >= 30 % of 144,000 = 43,200
+    await broker.clock.advance_to(CLOSE)  # type: ignore[attr-defined]
+    assert events == []
+    await _price(broker, 70.0)  # equity 40,000 < 42,000: called at the next close
+    await broker.clock.advance_to(CLOSE + timedelta(days=1))  # type: ignore[attr-defined]
+    assert [e.type for e in events] == [AccountEventType.MARGIN_CALL]
+    assert events[0].amount == pytest.approx(2_000)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price", "requirement"),
+    [
+        (1_000, 2.00, 2_000.0),  # a long under $2.50: 100 % of its value
+        (1_000, 10.00, 3_000.0),  # a long at $2.50 or more: 30 %
+        (-1_000, 3.00, 3_000.0),  # a short under $5: the greater of $2.50 a share (2,500) and 100 % (3,000)
+        (-1_000, 2.00, 2_500.0),  # ... and here the $2.50 a share
+        (-100, 10.00, 500.0),  # a short at $5 or more: the greater of $5.00 a share (500) and 30 % (300)
+        (-100, 20.00, 600.0),  # ... and here the 30 %
+    ],
+)
+async def test_the_maintenance_margin_is_alpacas_table(quantity: int, price: float, requirement: float) -> None:
+    broker = _broker(account="margin", allow_short=True)
+    await _price(broker, price)
+    await (broker.buy if quantity > 0 else broker.sell)("AAPL", abs(quantity))
+    assert (await broker.get_account()).maintenance_margin == pytest.approx(requirement)
+
+
+async def test_relaxing_the_table_keeps_flat_rates() -> None:
+    broker = _broker(account="margin", rules={"maintenance_table": False}, maintenance_margin_long=0.25)
+    await _price(broker, 2.0)
+    await broker.buy("AAPL", 1_000)
+    assert (await broker.get_account()).maintenance_margin == pytest.approx(500.0)  # 25 %, not 100 %
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,9 @@ from broker_sim import (
     Bar,
     Fill,
     InvalidOrder,
+    Order,
     OrderNotCancelable,
+    OrderNotReplaceable,
     OrderRefused,
     OrderStatus,
     PaperBroker,
@@ -45,9 +47,18 @@ class OrderClassMachine(RuleBasedStateMachine):
         self.done: dict[str, dict[str, float]] = {}
         #: An oco's quantity as submitted: what its two exits share.
         self.shared: dict[str, float] = {}
+        #: Groups a cancel was accepted for (parent ids; a replaced oco order's successor is tracked by its id).
+        self.canceled: set[str] = set()
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
+
+    def _latest(self, order_id: str) -> Order:
+        """The order as it stands now, following replacements (a replaced oco order's successor)."""
+        order = self.run(self.broker.get_order(order_id))
+        while order.status is OrderStatus.REPLACED and order.replaced_by is not None:
+            order = self.run(self.broker.get_order(order.replaced_by))
+        return order
 
     @initialize(latency=st.sampled_from(["none", {"model": "uniform", "low": 0.5, "high": 2.0}]))
     def open_account(self, latency: Any) -> None:
@@ -110,10 +121,41 @@ class OrderClassMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.parents)
     @rule(pick=st.integers(0, 10_000), leg=st.integers(-1, 1))
     def cancel(self, pick: int, leg: int) -> None:
-        parent = self.run(self.broker.get_order(self.parents[pick % len(self.parents)]))
+        parent = self._latest(self.parents[pick % len(self.parents)])
         target = parent.id if leg < 0 or not parent.legs else parent.legs[leg % len(parent.legs)]
         with contextlib.suppress(*REFUSALS):
             self.run(self.broker.cancel_order(target))
+            self.canceled.add(parent.id)
+
+    @precondition(lambda self: self.parents)
+    @rule(pick=st.integers(0, 10_000), leg=st.integers(0, 1), move=st.floats(-0.03, 0.03, allow_nan=False))
+    def move_exit(self, pick: int, leg: int, move: float) -> None:
+        """Replace an exit's price (a take-profit's limit, a stop-loss's stop), as a bot moves its bracket."""
+        parent = self._latest(self.parents[pick % len(self.parents)])
+        legs = [self.run(self.broker.get_order(i)) for i in parent.legs]
+        exits = [parent, *legs] if parent.order_class.value == "oco" else legs
+        target = exits[leg % len(exits)] if exits else None
+        if target is None or not target.is_open:
+            return
+        price = max(1.0, round((target.stop_price or target.limit_price or self.price) * (1 + move), 2))
+        change = {"stop_price": price} if target.stop_price is not None else {"limit_price": price}
+        with contextlib.suppress(*REFUSALS, OrderNotReplaceable):
+            self.run(self.broker.replace_order(target.id, **change))
+
+    @invariant()
+    def a_canceled_group_has_nothing_working(self) -> None:
+        for parent_id in self.canceled:
+            parent = self._latest(parent_id)
+            for member in [parent, *(self.run(self.broker.get_order(i)) for i in parent.legs)]:
+                assert not member.is_open or member.status is OrderStatus.PENDING_CANCEL, member
+
+    @invariant()
+    def a_held_exit_never_filled(self) -> None:
+        for parent_id in self.parents:
+            parent = self._latest(parent_id)
+            for leg in (self.run(self.broker.get_order(i)) for i in parent.legs):
+                if leg.status is OrderStatus.HELD:
+                    assert leg.filled_quantity == 0 and leg.triggered_at is None
 
     @rule(move=st.floats(-0.04, 0.04, allow_nan=False), volume=st.integers(0, 8_000))
     def bar(self, move: float, volume: int) -> None:
@@ -127,22 +169,23 @@ class OrderClassMachine(RuleBasedStateMachine):
     @invariant()
     def exits_never_exceed_what_they_share(self) -> None:
         for parent_id in self.parents:
-            parent = self.run(self.broker.get_order(parent_id))
+            parent = self._latest(parent_id)
             legs = [self.run(self.broker.get_order(i)) for i in parent.legs]
             if parent.order_class.value == "oco":
-                group, total = [parent, *legs], self.shared[parent.id]
+                group, total = [parent, *legs], self.shared[parent_id]
             else:
                 group, total = legs, parent.filled_quantity
             assert math.fsum(o.filled_quantity for o in group) <= total + 1e-9
+            sized = parent.order_class.value == "oco" or parent.status.is_final  # exits sized once the entry ended
             for member in group:
-                if member.is_open and member.status is not OrderStatus.HELD:
+                if member.is_open and sized:
                     assert member.quantity <= total + 1e-9
                 assert member.id not in self.broker.reservations() or member is parent
 
     @invariant()
     def no_exit_fills_after_its_sibling_filled(self) -> None:
         for parent_id in self.parents:
-            parent = self.run(self.broker.get_order(parent_id))
+            parent = self._latest(parent_id)
             legs = [self.run(self.broker.get_order(i)) for i in parent.legs]
             group = [parent, *legs] if parent.order_class.value == "oco" else legs
             filled = {o.id: o.filled_quantity for o in group}

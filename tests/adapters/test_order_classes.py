@@ -1,5 +1,6 @@
-"""Bracket, OCO and OTO orders on the paper adapter: exits held until the entry fills, sized to what it filled,
-one exit's fill shrinking or canceling the other, no extra buying power, never a new short."""
+"""Bracket, OCO and OTO orders on the paper adapter, as Alpaca manages them: exits held until the entry fills
+completely (then the take-profit new, the stop-loss held until its stop), one exit's fill shrinking or canceling
+the other, a cancel of any member canceling the group, exits replaceable, no extra buying power."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from broker_sim import Bar, InvalidOrder, OrderNotReplaceable, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import Bar, InvalidOrder, OrderEvent, OrderRequest, OrderStatus, PaperBroker, SimulatedClock
 from tests.conftest import T0, collect_fills
 
 
@@ -17,6 +18,12 @@ def _broker(cash: float = 100_000, **settings: Any) -> PaperBroker:
     settings.setdefault("slippage", "none")
     settings.setdefault("fill", {"model": "bar"})
     return PaperBroker(cash, clock=SimulatedClock(T0), **settings)
+
+
+def collect_events(broker: PaperBroker) -> list[OrderEvent]:
+    events: list[OrderEvent] = []
+    broker.add_listener(events.append)
+    return events
 
 
 class Tape:
@@ -31,11 +38,14 @@ class Tape:
 
 
 BRACKET = {"order_class": "bracket", "take_profit": {"limit_price": 110.0}, "stop_loss": {"stop_price": 95.0}}
+#: Alpaca's documented oco shape: a limit order with its prices in take_profit and stop_loss, no limit_price.
+OCO = {"type": "limit", "order_class": "oco", "take_profit": {"limit_price": 110.0}, "stop_loss": {"stop_price": 95.0}}
 
 
 async def test_a_bracket_holds_its_exits_until_the_entry_fills_then_one_exit_cancels_the_other() -> None:
     broker = _broker()
     tape = Tape(broker)
+    events = collect_events(broker)
     await tape.bar(100, 100, 100, 100)
     entry = await broker.buy("AAPL", 10, **BRACKET)
     take, stop = [await broker.get_order(i) for i in entry.legs]
@@ -43,16 +53,38 @@ async def test_a_bracket_holds_its_exits_until_the_entry_fills_then_one_exit_can
     assert take.status is stop.status is OrderStatus.HELD and take.parent_id == stop.parent_id == entry.id
     assert (take.type.value, take.side.value, take.limit_price) == ("limit", "sell", 110.0)
     assert (stop.type.value, stop.stop_price) == ("stop", 95.0)
+    assert {e.order.id for e in events} == {entry.id}  # held is a status, not an event: the legs are silent
     await tape.bar(100, 101, 99, 100)  # the entry fills at this bar's open
     assert (await broker.get_order(entry.id)).status is OrderStatus.FILLED
+    # Alpaca: the take-profit goes new, the stop-loss stays held (working) until its stop is reached.
     assert (await broker.get_order(take.id)).status is OrderStatus.NEW
-    assert (await broker.get_order(stop.id)).status is OrderStatus.NEW
+    assert (await broker.get_order(stop.id)).status is OrderStatus.HELD
+    assert [e.type.value for e in events if e.order.id == take.id] == ["new"]
+    assert [e for e in events if e.order.id == stop.id] == []
     await tape.bar(100, 112, 99, 111)  # the take-profit's limit is reached
     assert (await broker.get_order(take.id)).status is OrderStatus.FILLED
     canceled = await broker.get_order(stop.id)
     assert canceled.status is OrderStatus.CANCELED and canceled.reject_reason == "its sibling exit filled"
+    assert [e.type.value for e in events if e.order.id == stop.id] == ["canceled"]
     assert await broker.get_positions() == []
     await tape.bar(100, 100, 80, 85)  # far through the stop: nothing more happens
+    assert await broker.get_positions() == []
+
+
+async def test_a_held_stop_loss_goes_new_when_its_stop_is_reached_then_fills_and_cancels_the_take_profit() -> None:
+    broker = _broker()
+    tape = Tape(broker)
+    events = collect_events(broker)
+    await tape.bar(100, 100, 100, 100)
+    entry = await broker.buy("AAPL", 10, **BRACKET)
+    await tape.bar(100, 101, 99, 100)
+    take_id, stop_id = entry.legs
+    await tape.bar(99, 99, 94, 96)  # through the stop, not the take-profit
+    stop = await broker.get_order(stop_id)
+    assert stop.status is OrderStatus.FILLED and stop.filled_avg_price == 95.0
+    assert [e.type.value for e in events if e.order.id == stop_id] == ["new", "fill"]
+    take = await broker.get_order(take_id)
+    assert take.status is OrderStatus.CANCELED and take.reject_reason == "its sibling exit filled"
     assert await broker.get_positions() == []
 
 
@@ -65,20 +97,35 @@ async def test_exits_hold_no_buying_power_and_never_count_as_new_shorts() -> Non
     assert set(broker.reservations()) == {entry.id}
     await tape.bar(100, 100, 100, 100)
     legs = [await broker.get_order(i) for i in entry.legs]
-    assert all(leg.status is OrderStatus.NEW for leg in legs)  # two sells of the same 9 shares: both accepted
+    # two sells of the same 9 shares: both working
+    assert [leg.status for leg in legs] == [OrderStatus.NEW, OrderStatus.HELD]
     assert broker.reservations() == {}
 
 
-async def test_exits_follow_partial_fills_of_the_entry() -> None:
+async def test_exits_stay_held_through_partial_fills_and_work_once_the_entry_filled_completely() -> None:
     broker = _broker(fill={"model": "volume_limited", "volume_limit": 0.01})
     tape = Tape(broker)
     await tape.bar(100, 100, 100, 100, volume=1000)
-    entry = await broker.buy("AAPL", 30, type="limit", limit_price=101.0, time_in_force="gtc", **BRACKET)
-    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 of 30 fill
+    entry = await broker.buy("AAPL", 20, type="limit", limit_price=101.0, time_in_force="gtc", **BRACKET)
+    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 of 20 fill
+    assert (await broker.get_order(entry.id)).filled_quantity == 10
     legs = [await broker.get_order(i) for i in entry.legs]
-    assert [(leg.status, leg.quantity) for leg in legs] == [(OrderStatus.NEW, 10.0)] * 2
-    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 more
-    assert [(await broker.get_order(i)).quantity for i in entry.legs] == [20.0, 20.0]
+    assert [(leg.status, leg.quantity) for leg in legs] == [(OrderStatus.HELD, 20.0)] * 2
+    await tape.bar(100, 100, 100, 100, volume=1000)  # the other 10
+    legs = [await broker.get_order(i) for i in entry.legs]
+    assert [(leg.status, leg.quantity) for leg in legs] == [(OrderStatus.NEW, 20.0), (OrderStatus.HELD, 20.0)]
+
+
+async def test_an_entry_that_expires_part_filled_activates_its_exits_for_what_it_filled() -> None:
+    broker = _broker(fill={"model": "volume_limited", "volume_limit": 0.01})
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100, volume=1000)
+    entry = await broker.buy("AAPL", 30, type="limit", limit_price=101.0, **BRACKET)  # a day order
+    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 of 30 fill
+    await broker.clock.advance_to(T0.replace(hour=21, minute=1))  # type: ignore[attr-defined]
+    assert (await broker.get_order(entry.id)).status is OrderStatus.EXPIRED
+    legs = [await broker.get_order(i) for i in entry.legs]
+    assert [(leg.status, leg.quantity) for leg in legs] == [(OrderStatus.NEW, 10.0), (OrderStatus.HELD, 10.0)]
 
 
 async def test_a_partial_exit_fill_shrinks_the_sibling() -> None:
@@ -102,27 +149,76 @@ async def test_an_entry_canceled_before_any_fill_cancels_its_exits() -> None:
     assert [(await broker.get_order(i)).status for i in entry.legs] == [OrderStatus.CANCELED] * 2
 
 
+async def test_canceling_a_part_filled_entry_cancels_its_held_exits() -> None:
+    broker = _broker(fill={"model": "volume_limited", "volume_limit": 0.01})
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100, volume=1000)
+    entry = await broker.buy("AAPL", 30, type="limit", limit_price=101.0, time_in_force="gtc", **BRACKET)
+    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 of 30 fill
+    await broker.cancel_order(entry.id)
+    assert [(await broker.get_order(i)).status for i in (entry.id, *entry.legs)] == [OrderStatus.CANCELED] * 3
+    await tape.bar(80, 120, 80, 100)  # through both exits' prices: nothing trades
+    assert (await broker.get_position("AAPL")).quantity == 10  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+async def test_canceling_one_exit_cancels_the_other(which: int) -> None:
+    broker = _broker()
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100)
+    entry = await broker.buy("AAPL", 10, **BRACKET)
+    await tape.bar(100, 100, 100, 100)
+    canceled = await broker.cancel_order(entry.legs[which])
+    assert canceled.status is OrderStatus.CANCELED
+    assert [(await broker.get_order(i)).status for i in entry.legs] == [OrderStatus.CANCELED] * 2
+    assert (await broker.get_order(entry.id)).status is OrderStatus.FILLED
+    await tape.bar(80, 120, 80, 100)
+    assert (await broker.get_position("AAPL")).quantity == 10  # type: ignore[union-attr]
+
+
+async def test_under_latency_a_cancel_takes_the_whole_group_pending_cancel_then_canceled() -> None:
+    broker = _broker(latency={"model": "constant", "seconds": 1.0})
+    tape = Tape(broker)
+    events = collect_events(broker)
+    await tape.bar(100, 100, 100, 100)
+    entry = await broker.buy("AAPL", 10, type="limit", limit_price=90.0, time_in_force="gtc", **BRACKET)
+    await broker.clock.advance(2.0)  # type: ignore[attr-defined]
+    pending = await broker.cancel_order(entry.legs[1])
+    assert pending.status is OrderStatus.PENDING_CANCEL
+    members = (entry.id, *entry.legs)
+    assert [(await broker.get_order(i)).status for i in members] == [OrderStatus.PENDING_CANCEL] * 3
+    await broker.clock.advance(2.0)  # type: ignore[attr-defined]
+    assert [(await broker.get_order(i)).status for i in members] == [OrderStatus.CANCELED] * 3
+    assert not [e for e in events if e.type.value == "order_cancel_rejected"]
+
+
 async def test_an_oco_closes_a_position_with_two_exits_and_needs_the_position() -> None:
     broker = _broker()
     tape = Tape(broker)
     await tape.bar(100, 100, 100, 100)
-    refused = await broker.sell(
-        "AAPL", 10, type="limit", limit_price=110.0, order_class="oco",
-        take_profit={"limit_price": 110.0}, stop_loss={"stop_price": 95.0},
-    )  # fmt: skip
+    refused = await broker.sell("AAPL", 10, **OCO)
     assert refused.status is OrderStatus.REJECTED and "an oco order closes a position" in (refused.reject_reason or "")
     await broker.buy("AAPL", 10)
     await tape.bar(100, 100, 100, 100)
-    oco = await broker.sell(
-        "AAPL", 10, type="limit", limit_price=110.0, order_class="oco",
-        take_profit={"limit_price": 110.0}, stop_loss={"stop_price": 95.0},
-    )  # fmt: skip
+    events = collect_events(broker)
+    oco = await broker.sell("AAPL", 10, **OCO)
     (stop_id,) = oco.legs
-    assert oco.status is OrderStatus.NEW and (await broker.get_order(stop_id)).status is OrderStatus.NEW
+    assert oco.status is OrderStatus.NEW and oco.limit_price == 110.0
+    assert (await broker.get_order(stop_id)).status is OrderStatus.HELD  # Alpaca: the stop-loss leg is held
     await tape.bar(100, 100, 90, 92)  # the stop triggers
     assert (await broker.get_order(stop_id)).status is OrderStatus.FILLED
+    assert [e.type.value for e in events if e.order.id == stop_id] == ["new", "fill"]
     assert (await broker.get_order(oco.id)).status is OrderStatus.CANCELED
     assert await broker.get_positions() == []
+
+
+async def test_an_oco_takes_alpacas_documented_shape_without_a_top_level_limit_price() -> None:
+    request = OrderRequest("AAPL", "sell", 10, **OCO)
+    assert request.limit_price == 110.0
+    with pytest.raises(InvalidOrder, match=r"an oco order is a limit order at its take_profit\.limit_price"):
+        OrderRequest("AAPL", "sell", 10, limit_price=111.0, **OCO)
+    with pytest.raises(InvalidOrder, match="limit_price is required for a limit order"):
+        OrderRequest("AAPL", "sell", 10, type="limit")
 
 
 async def test_an_oto_attaches_one_exit() -> None:
@@ -132,6 +228,7 @@ async def test_an_oto_attaches_one_exit() -> None:
     entry = await broker.buy("AAPL", 5, order_class="oto", stop_loss={"stop_price": 97.0})
     await tape.bar(100, 100, 100, 100)
     (stop_id,) = entry.legs
+    assert (await broker.get_order(stop_id)).status is OrderStatus.NEW  # no sibling to be held against
     fills = collect_fills(broker)
     await tape.bar(98, 98, 96, 96)
     assert (await broker.get_order(stop_id)).status is OrderStatus.FILLED and fills[-1].quantity == 5
@@ -156,9 +253,74 @@ async def test_malformed_order_classes_are_refused_and_change_nothing(fields: di
     assert await broker.list_orders("all") == []
 
 
-async def test_legs_cannot_be_replaced_by_the_paper_adapter() -> None:
+async def test_legs_are_replaceable_and_keep_their_place_and_status_in_the_group() -> None:
     broker = _broker()
-    await Tape(broker).bar(100, 100, 100, 100)
-    entry = await broker.buy("AAPL", 10, type="limit", limit_price=90.0, time_in_force="gtc", **BRACKET)
-    with pytest.raises(OrderNotReplaceable, match="belongs to a bracket order"):
-        await broker.replace_order(entry.legs[0], limit_price=111.0)
+    tape = Tape(broker)
+    events = collect_events(broker)
+    await tape.bar(100, 100, 100, 100)
+    entry = await broker.buy("AAPL", 10, **BRACKET)
+    await tape.bar(100, 100, 100, 100)
+    take_id, stop_id = entry.legs
+    take = await broker.replace_order(take_id, limit_price=105.0)
+    stop = await broker.replace_order(stop_id, stop_price=98.0)
+    assert (take.status, take.limit_price, take.parent_id) == (OrderStatus.NEW, 105.0, entry.id)
+    assert (stop.status, stop.stop_price, stop.parent_id) == (OrderStatus.HELD, 98.0, entry.id)
+    assert (await broker.get_order(entry.id)).legs == (take.id, stop.id)
+    assert (await broker.get_order(stop_id)).replaced_by == stop.id
+    assert [e.type.value for e in events if e.order.id == stop_id] == ["pending_replace", "replaced"]
+    await tape.bar(99, 99, 97, 97)  # through the new stop (98), not the old one (95)
+    assert (await broker.get_order(stop.id)).status is OrderStatus.FILLED
+    assert (await broker.get_order(take.id)).status is OrderStatus.CANCELED
+    assert await broker.get_positions() == []
+
+
+async def test_an_exit_held_for_its_entry_is_replaced_held_and_starts_with_its_siblings() -> None:
+    broker = _broker()
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100)
+    entry = await broker.buy("AAPL", 10, type="limit", limit_price=99.0, time_in_force="gtc", **BRACKET)
+    take = await broker.replace_order(entry.legs[0], limit_price=108.0)
+    assert take.status is OrderStatus.HELD
+    await tape.bar(100, 112, 100, 111)  # above both take-profits, the entry not reached: nothing trades
+    assert (await broker.get_order(take.id)).status is OrderStatus.HELD
+    await tape.bar(99, 99, 98, 99)  # the entry fills
+    assert (await broker.get_order(take.id)).status is OrderStatus.NEW
+    await tape.bar(107, 108.5, 107, 108)
+    assert (await broker.get_order(take.id)).status is OrderStatus.FILLED
+
+
+async def test_an_oco_order_itself_is_replaceable_and_its_stop_loss_follows_it() -> None:
+    broker = _broker()
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100)
+    await broker.buy("AAPL", 10)
+    await tape.bar(100, 100, 100, 100)
+    oco = await broker.sell("AAPL", 10, **OCO)
+    moved = await broker.replace_order(oco.id, limit_price=104.0)
+    (stop_id,) = moved.legs
+    assert (await broker.get_order(stop_id)).parent_id == moved.id
+    await tape.bar(103, 104.5, 103, 104)
+    assert (await broker.get_order(moved.id)).status is OrderStatus.FILLED
+    assert (await broker.get_order(stop_id)).status is OrderStatus.CANCELED
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"quantity": 5}, "its quantity follows the group"),
+        ({"time_in_force": "day"}, "its time_in_force follows the group"),
+        ({"stop_price": 90.0}, "stop_price is not allowed on a limit order"),
+    ],
+)
+async def test_a_leg_replace_that_is_not_a_price_is_refused_and_changes_nothing(
+    change: dict[str, Any], message: str
+) -> None:
+    broker = _broker()
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100)
+    entry = await broker.buy("AAPL", 10, time_in_force="gtc", **BRACKET)
+    await tape.bar(100, 100, 100, 100)
+    before = await broker.list_orders("all")
+    with pytest.raises(InvalidOrder, match=message):
+        await broker.replace_order(entry.legs[0], **change)
+    assert await broker.list_orders("all") == before

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from broker_sim import Broker, Fill, OrderEvent, PaperBroker, SimulatedClock, Trade
+from broker_sim import Broker, Fill, OrderEvent, OrderStatus, PaperBroker, SimulatedClock, Trade
 from broker_sim.clock import Clock
 
 #: A Monday, 14:30 UTC (09:30 New York): the regular session is open.
@@ -155,7 +155,8 @@ class AlpacaHarness:
         while True:
             venue = {o.id: (o.status, o.filled_quantity) for o in await self.server.broker.list_orders("all")}
             heard = {e.order.id: (e.order.status, e.order.filled_quantity) for e in self.events}
-            if all(heard.get(order_id) == state for order_id, state in venue.items()):
+            # A held exit has nothing to be heard: held is a status, not a trade_updates event.
+            if all(heard.get(i) == state or state[0] is OrderStatus.HELD for i, state in venue.items()):
                 return
             self._heard.clear()
             await asyncio.wait_for(self._heard.wait(), 10.0)

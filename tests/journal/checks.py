@@ -30,7 +30,8 @@ def check_account(path: Path, told_fills: set[str] | None = None) -> StoredAccou
     """Check the account in the journal at `path` (read without changing it) and return it:
 
     * the ledger balances: cash plus the positions' cost equals the initial balance plus realized P&L less
-      fees, fees are the fills' fees, and each position is the sum of its fills;
+      fees, fees are the fills' fees and the charges (borrow fees, margin interest), and each position is the
+      sum of its fills;
     * every fill has its own execution id, and every fill in `told_fills` (what the strategy was told) is there;
     * no order was recorded twice, and no client order id belongs to two orders;
     * the reservations are those of the working orders: each held by an open order, for no more than it has
@@ -46,7 +47,8 @@ def check_account(path: Path, told_fills: set[str] | None = None) -> StoredAccou
     assert math.isclose(
         account.cash + basis, account.initial_balance + account.realized_pnl - account.fees, abs_tol=_TOLERANCE * scale
     )
-    assert math.isclose(account.fees, math.fsum(f.fee for f in stored.fills), abs_tol=_TOLERANCE * scale)
+    charges = math.fsum(activity.amount for activity in state.activities)
+    assert math.isclose(account.fees, math.fsum(f.fee for f in stored.fills) + charges, abs_tol=_TOLERANCE * scale)
     for symbol in {f.symbol for f in stored.fills}:
         held = ledger.quantity(symbol)
         assert math.isclose(

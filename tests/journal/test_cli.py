@@ -60,7 +60,16 @@ def test_account_prints_the_account_and_exports_a_report_like_a_run(tmp_path: Pa
         assert re.search(rf"{position.symbol}\s.*{position.quantity:,.6g}", text)
     export = tmp_path / "export"
     assert sorted(p.name for p in export.iterdir()) == sorted(
-        [".broker-sim-report", "summary.json", "trades.csv", "orders.csv", "equity.csv", "equity.png", "report.html"]
+        [
+            ".broker-sim-report",
+            "summary.json",
+            "trades.csv",
+            "orders.csv",
+            "equity.csv",
+            "account_events.csv",
+            "equity.png",
+            "report.html",
+        ]
     )
     with (export / "trades.csv").open() as handle:
         rows = list(csv.DictReader(handle))

@@ -354,7 +354,7 @@ async def test_a_margin_account_with_a_short_and_a_bracket_recovers_whole(tmp_pa
         await again.update_market(_bar(1, 98.5))
         assert (await again.get_order(entry.id)).status.value == "filled"
         legs = [await again.get_order(leg) for leg in entry.legs]
-        assert {leg.status.value for leg in legs} == {"new"} and {leg.quantity for leg in legs} == {10.0}
+        assert [leg.status.value for leg in legs] == ["new", "held"] and {leg.quantity for leg in legs} == {10.0}
     check_account(path)
 
 
@@ -388,7 +388,7 @@ async def test_exits_left_held_by_a_crash_after_their_entry_filled_are_released_
     assert {o.status.value for o in held} == {"held"}
     async with _broker(path) as again:
         legs = [await again.get_order(leg) for leg in entry.legs]
-        assert {leg.status.value for leg in legs} == {"new"}
+        assert [leg.status.value for leg in legs] == ["new", "held"]  # the stop-loss works while held
         assert (await again.get_order(entry.id)).status.value == "filled"
     check_account(path)
 
@@ -443,3 +443,53 @@ async def test_a_version_2_journal_is_migrated_to_version_3_and_recovers_the_sam
     async with _broker(path) as again:
         assert await again.get_account() == account
     assert read_info(path).schema_version == SCHEMA_VERSION == 3
+
+
+async def test_a_stop_loss_working_while_held_works_again_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "account.db"
+    async with _broker(path) as broker:
+        await broker.update_market(_bar(0, 100.0))
+        entry = await broker.submit_order(
+            OrderRequest(
+                "X", "buy", 10, "limit", "gtc", limit_price=99.0, order_class="bracket",
+                take_profit={"limit_price": 110.0}, stop_loss={"stop_price": 90.0},
+            )
+        )  # fmt: skip
+        await broker.update_market(_bar(1, 98.5))
+        assert (await broker.get_order(entry.legs[1])).status.value == "held"
+    async with _broker(path) as again:
+        await again.update_market(_bar(2, 89.0))  # through the stop
+        take, stop = [await again.get_order(leg) for leg in entry.legs]
+        assert (stop.status.value, take.status.value) == ("filled", "canceled")
+        assert await again.get_positions() == []
+    check_account(path)
+
+
+async def test_charges_and_an_open_margin_call_survive_a_restart_and_the_call_is_liquidated_when_due(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "margin.db"
+    options = {
+        "account": "margin",
+        "allow_short": True,
+        "borrow_fee": {"model": "annual_rate", "rate": 0.36},
+        "clock": SimulatedClock(T0),
+    }
+    async with _broker(path, **options) as broker:
+        await broker.update_market(_bar(0, 100.0))
+        await broker.sell("X", 1_500)
+        await broker.update_market(_bar(1, 150.0))  # equity 25,000: below 30 % of 225,000
+        await broker.clock.advance_to(datetime(2024, 1, 3, tzinfo=UTC))  # type: ignore[attr-defined]  # the close
+        charges = list(broker.state.activities)
+        call = broker.state.margin_call
+        assert [a.type.value for a in charges] == ["FEE"] and call is not None
+    events: list[str] = []
+    again = _broker(path, **{**options, "clock": SimulatedClock(datetime(2024, 1, 3, tzinfo=UTC))})
+    again.add_account_listener(lambda event: events.append(event.type.value))
+    async with again:
+        assert again.state.activities == charges and again.state.margin_call == call
+        assert (await again.get_account()).fees == charges[0].amount
+        await again.clock.advance_to(datetime(2024, 1, 4, tzinfo=UTC))  # type: ignore[attr-defined]  # the call is due
+        assert events == ["fee", "liquidation"]  # that day's borrow fee, then the call due at the same instant
+        assert (await again.get_position("X")).quantity > -1_500  # type: ignore[union-attr]
+    check_account(path)

@@ -311,7 +311,15 @@ def test_closed_trade_pnl_of_a_flat_sequence_equals_its_cash_pnl(quantities: lis
 
 # -- report files ----------------------------------------------------------------------------------------------
 
-REPORT_FILES = ("summary.json", "trades.csv", "orders.csv", "equity.csv", "equity.png", "report.html")
+REPORT_FILES = (
+    "summary.json",
+    "trades.csv",
+    "orders.csv",
+    "equity.csv",
+    "account_events.csv",
+    "equity.png",
+    "report.html",
+)
 
 
 def _write(out_dir: Path, equity: list[EquitySample], fills: list[Fill]) -> dict[str, Path]:

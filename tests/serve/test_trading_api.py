@@ -15,6 +15,7 @@ from alpaca.trading.enums import OrderClass, OrderSide, OrderStatus, OrderType, 
 from alpaca.trading.requests import (
     ClosePositionRequest,
     GetCalendarRequest,
+    GetOrderByIdRequest,
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
@@ -173,6 +174,64 @@ async def test_bracket_order_nests_its_legs(server: Server) -> None:
         same_order(legs[leg_id], await server.broker.get_order(leg_id))
     flat = await call(trading.get_orders, GetOrdersRequest(status=QueryOrderStatus.ALL))
     assert {str(o.id) for o in flat} == {entry.id, *entry.legs}
+
+
+async def test_an_oco_in_alpacas_documented_shape_is_taken_and_cancel_all_takes_its_held_stop_loss(
+    server: Server,
+) -> None:
+    trading = client(server)
+    bought = await call(
+        trading.submit_order,
+        MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY),
+    )
+    await server.broker.wait_for(str(bought.id), "filled", timeout=WAIT_S)
+    # alpaca-py sends Alpaca's documented oco body: type limit, the prices in take_profit and stop_loss only.
+    request = LimitOrderRequest(
+        symbol="AAPL",
+        qty=10,
+        side=OrderSide.SELL,
+        time_in_force=TimeInForce.GTC,
+        order_class=OrderClass.OCO,
+        take_profit=TakeProfitRequest(limit_price=1_000),
+        stop_loss=StopLossRequest(stop_price=10, limit_price=9.5),
+    )
+    assert "limit_price" not in request.to_request_fields()
+    oco = await call(trading.submit_order, request)
+    assert oco.order_class is OrderClass.OCO and float(oco.limit_price) == 1_000
+    working = await server.broker.wait_for(str(oco.id), "new", timeout=WAIT_S)
+    (stop_id,) = working.legs
+    nested = await call(trading.get_order_by_id, str(oco.id), GetOrderByIdRequest(nested=True))
+    assert [leg.status for leg in nested.legs] == [OrderStatus.HELD]
+    answers = await call(trading.cancel_orders)
+    assert {str(a.id): a.status for a in answers} == {str(oco.id): 200, stop_id: 200}
+    await server.broker.wait_for(stop_id, "canceled", timeout=WAIT_S)
+    assert await server.broker.list_orders("open") == []
+
+
+async def test_closing_all_positions_with_cancel_orders_cancels_a_brackets_working_exits(server: Server) -> None:
+    trading = client(server)
+    submitted = await call(
+        trading.submit_order,
+        MarketOrderRequest(
+            symbol="AAPL",
+            qty=5,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfitRequest(limit_price=1_000),
+            stop_loss=StopLossRequest(stop_price=10),
+        ),
+    )
+    entry = await server.broker.wait_for(str(submitted.id), "filled", timeout=WAIT_S)
+    take_id, stop_id = entry.legs
+    await server.broker.wait_for(take_id, "new", timeout=WAIT_S)
+    assert (await server.broker.get_order(stop_id)).status.value == "held"
+    closed = await call(trading.close_all_positions, cancel_orders=True)
+    assert [c.symbol for c in closed] == ["AAPL"]
+    await server.broker.wait_for(str(closed[0].order_id), "filled", timeout=WAIT_S)
+    for leg_id in entry.legs:
+        assert (await server.broker.wait_for(leg_id, "canceled", timeout=WAIT_S)).status.value == "canceled"
+    assert await server.broker.list_orders("open") == [] and await server.broker.get_positions() == []
 
 
 async def test_order_list_filters_by_status_symbols_side_time_and_limit(server: Server) -> None:

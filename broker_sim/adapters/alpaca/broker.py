@@ -185,9 +185,13 @@ class AlpacaBroker(Broker):
         return True
 
     def _remember(self, order: Order) -> Order | None:
+        """Keep `order` if it is news (`observe`); a report without legs (a trade update's order) keeps the legs
+        known from a nested one (a bracket's exits never go away)."""
         current = self._orders.get(order.id)
         newer = observe(current, order)
         if newer is not None:
+            if not newer.legs and current is not None and current.legs:
+                newer = attrs.evolve(newer, legs=current.legs)
             self._orders[order.id] = newer
         return newer
 
@@ -320,7 +324,10 @@ class AlpacaBroker(Broker):
         order = translate.order_from_json(data)
         for leg in translate.legs_from_json(data):
             self._remember(leg)
-        return self._remember(order) or self._orders.get(order.id, order)
+        kept = self._remember(order) or self._orders.get(order.id, order)
+        if order.legs and not kept.legs:  # the stream told a later status first, without the legs
+            kept = self._orders[order.id] = attrs.evolve(kept, legs=order.legs)
+        return kept
 
     async def cancel_order(self, order_id: str) -> Order:
         """DELETE /v2/orders/{id}, then the order's snapshot."""
@@ -360,8 +367,8 @@ class AlpacaBroker(Broker):
         return self._snapshot(data)
 
     async def get_order(self, order_id: str) -> Order:
-        """GET /v2/orders/{id}."""
-        return self._snapshot(await self._get(f"/v2/orders/{order_id}", context="order"))
+        """GET /v2/orders/{id} (``nested``, so a bracket's, oto's or oco's `legs` are its exits as they stand)."""
+        return self._snapshot(await self._get(f"/v2/orders/{order_id}", {"nested": "true"}, context="order"))
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
         """GET /v2/orders:by_client_order_id."""
@@ -397,6 +404,30 @@ class AlpacaBroker(Broker):
         """DELETE /v2/positions/{symbol}: Alpaca sends the closing market order; `PositionNotFound` when flat."""
         data = await self.http.request("DELETE", f"/v2/positions/{symbol}", context="position")
         return self._snapshot(data)
+
+    async def cancel_all_orders(self) -> list[Order]:
+        """DELETE /v2/orders: Alpaca cancels every open order (the legs of brackets included) and answers each
+        one's status (207); returns the snapshots of those it canceled."""
+        answers = await self.http.request("DELETE", "/v2/orders", context="cancel")
+        return self._multi_status(answers)
+
+    async def close_all_positions(self, *, cancel_orders: bool = False) -> list[Order]:
+        """DELETE /v2/positions (``cancel_orders=true`` cancels every open order first, as Alpaca does): Alpaca
+        sends one closing market order per position and answers each (207); returns those orders."""
+        params = {"cancel_orders": "true"} if cancel_orders else None
+        answers = await self.http.request("DELETE", "/v2/positions", params=params, context="position")
+        return self._multi_status(answers)
+
+    def _multi_status(self, answers: Any) -> list[Order]:
+        """The orders of a 207 answer that succeeded (each item's ``body`` an order); a failed item is logged."""
+        orders = []
+        for answer in answers or ():
+            body = answer.get("body") if isinstance(answer, Mapping) else None
+            if isinstance(answer, Mapping) and answer.get("status") == 200 and isinstance(body, Mapping):
+                orders.append(self._snapshot(body))
+            else:
+                log.warning("Alpaca refused part of a bulk request: %s", answer)
+        return orders
 
     async def get_account(self) -> Account:
         """GET /v2/account."""

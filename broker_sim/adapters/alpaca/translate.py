@@ -256,6 +256,8 @@ def order_request_json(request: OrderRequest) -> dict[str, Any]:
         value = getattr(request, name)
         if value is not None:
             body[name] = decimal_text(value)
+    if request.order_class is OrderClass.OCO:
+        body.pop("limit_price", None)  # Alpaca's documented oco shape: the price is take_profit.limit_price
     if request.client_order_id is not None:
         body["client_order_id"] = request.client_order_id
     if request.extended_hours:

@@ -15,6 +15,7 @@ import pluggy
 
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountSnapshot, AccountState
+from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker
 from broker_sim.calendar import Session
 from broker_sim.changes import Change, SessionClose
@@ -58,8 +59,11 @@ from broker_sim.models import (
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
 from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings, same_request
 from broker_sim.rules.day_trading import DayTradeCounter
+from broker_sim.rules.margin import MaintenanceMargin, MarginCallRule
 
+from .end_of_day import EndOfDay
 from .model_set import ModelSet
+from .order_classes import is_exit
 from .rules_view import PaperView
 from .settings import PaperSettings
 from .venue import Venue
@@ -102,13 +106,17 @@ class PaperBroker(Broker):
     `account` is ``cash`` (the default: nothing is bought beyond cash and, as on Alpaca, nothing is sold short;
     `allow_short=True` lets it short anyway, each short needing buying power of `short_margin` x its value) or
     ``margin`` (Reg T: buying power is `margin_multiplier` x the equity above the initial margin, 50 % of
-    positions' values for longs and shorts alike; it may short unless `allow_short=False`). Either way, when
-    the equity falls below the maintenance margin (`maintenance_margin_long` of longs' value plus
-    `maintenance_margin_short` of shorts'), a margin call liquidates positions with market orders (each
-    announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
+    positions' values for longs and shorts alike; it may short unless `allow_short=False`). Either way the
+    maintenance margin is Alpaca's table (`broker_sim.rules.margin`, rates `maintenance_margin_long`/`_short`),
+    checked at each session close: an account below it gets a margin call (a ``margin_call`` account event), due
+    at the next open, when what is still not met is liquidated with market orders (each announced by a
+    ``margin_call`` order event) unless `liquidate_on_margin_call` is False. At each close shorts pay their borrow
+    fee and a debit its interest (the `borrow_fee` and `margin_interest` models), booked as ``FEE``/``INT``
+    activities (`state.activities`); account events reach `add_account_listener` callbacks.
 
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
-    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
+    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission; and
+    Alpaca's financing: no borrow fee for easy-to-borrow names, 3.75 % a year on a debit.
     `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
     simulated clock of the broker's own that starts at the first market data it is given (2024 bars fed to a
     new broker are 2024, not stale); after that, market data older than that clock raises `InvalidMarketData`
@@ -143,6 +151,8 @@ class PaperBroker(Broker):
         latency: Mapping[str, Any] | str | None = None,
         fill: Mapping[str, Any] | str | None = None,
         commission: Mapping[str, Any] | str | None = None,
+        borrow_fee: Mapping[str, Any] | str | None = None,
+        margin_interest: Mapping[str, Any] | str | None = None,
         clock: Clock | None = None,
         plugins: Iterable[str] = (),
         plugin_manager: pluggy.PluginManager | None = None,
@@ -211,9 +221,10 @@ class PaperBroker(Broker):
             margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
             maintenance_long=settings.maintenance_margin_long,
             maintenance_short=settings.maintenance_margin_short,
+            maintenance=self._maintenance(settings.rules).requirement,
         )
         #: The account: orders, fills and money, changed only through `state.apply`.
-        self.state = AccountState(ledger, self._emit, history=settings.history)
+        self.state = AccountState(ledger, self._emit, history=settings.history, emit_account=self._emit_account)
         self._manager: PluginManager = (
             create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
         )
@@ -221,12 +232,22 @@ class PaperBroker(Broker):
             load_plugin_file(self._manager, path)
         self._models = ModelSet(
             self._manager,
-            settings.models({"slippage": slippage, "latency": latency, "fill": fill, "commission": commission}),
+            settings.models(
+                {
+                    "slippage": slippage,
+                    "latency": latency,
+                    "fill": fill,
+                    "commission": commission,
+                    "borrow_fee": borrow_fee,
+                    "margin_interest": margin_interest,
+                }
+            ),
             settings.seed,
             self.clock.time,
             ledger.account,
         )
         self._observer_hook = self._manager.hook.broker_sim_order_event
+        self._account_hook = self._manager.hook.broker_sim_account_event
         self._observed = -1
         self._observers: list[tuple[str, Any]] | None = []
         self._rules = settings.rules
@@ -245,9 +266,18 @@ class PaperBroker(Broker):
             settings.session,
             self.ids,
             self._market,
-            liquidate_on_margin_call=settings.liquidate_on_margin_call,
             rules=settings.rules,
         )
+        self._end_of_day = EndOfDay(
+            self.state,
+            self._venue,
+            self._models,
+            self.clock,
+            settings.session,
+            self.ids,
+            MarginCallRule(liquidate=settings.liquidate_on_margin_call),
+        )
+        self._venue.on_fill = self._end_of_day.watch
         self._book = self._venue.book
         self._ledger = ledger
         #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.Door`).
@@ -298,8 +328,16 @@ class PaperBroker(Broker):
         value."""
         self._rules = self._venue.rules = self._rules.changed(**changes)
         self._door = Door(ALPACA_RULES, self._rules)
+        self._ledger.maintenance = self._maintenance(self._rules).requirement
         self._sync_shorting()
         return self._rules
+
+    def _maintenance(self, rules: RuleSettings) -> MaintenanceMargin:
+        """The maintenance margin table in force: Alpaca's, or flat rates when ``maintenance_table`` is off."""
+        settings = self.settings
+        return MaintenanceMargin(
+            settings.maintenance_margin_long, settings.maintenance_margin_short, tiers=rules.maintenance_table
+        )
 
     def _sync_shorting(self) -> None:
         """Let the ledger open shorts exactly when the rules would: the account's kind allows it (or the rule is
@@ -311,7 +349,8 @@ class PaperBroker(Broker):
 
     @property
     def models(self) -> dict[str, Any]:
-        """The model object selected for each kind (slippage, latency, fill, commission)."""
+        """The model object selected for each kind (slippage, latency, fill, commission, borrow_fee,
+        margin_interest)."""
         return dict(self._models.objects)
 
     @property
@@ -340,6 +379,7 @@ class PaperBroker(Broker):
         count = self.state.replay(changes)
         self.ids.reseed(f"{self.seed}:recovered:{count}")
         self._venue.resume()
+        self._end_of_day.resume()
         return count
 
     # -- the journal ----------------------------------------------------------------------------------------
@@ -389,6 +429,7 @@ class PaperBroker(Broker):
             # history keeps), and the last close's equity is taken as the equity now.
             self.day_trades.rebuild(self.state.fills, {p.symbol: p.quantity for p in self._ledger.positions()})
             self._venue.resume()
+            self._end_of_day.resume()
         except BaseException:
             self.state.recorder = _closed_journal(path)
             journal.snapshot_source = None
@@ -453,6 +494,16 @@ class PaperBroker(Broker):
                     log.exception("order event observer %s failed on %s", name, event.type.value)
         self._hub.publish(event)  # what `_publish` does, one call less on the order path
 
+    def _emit_account(self, event: AccountEvent) -> None:
+        """Tell the `broker_sim_account_event` observers (one that raises is logged), then the account listeners
+        and `account_events()` iterators."""
+        for impl in self._account_hook.get_hookimpls():
+            try:
+                impl.function(event)
+            except Exception:
+                log.exception("account event observer %s failed on %s", impl.plugin_name, event.type.value)
+        self._publish_account(event)
+
     # -- market data ----------------------------------------------------------------------------------------
 
     async def update_market(self, event: MarketData) -> None:
@@ -492,8 +543,6 @@ class PaperBroker(Broker):
         resting = self._book.get(symbol)
         if resting:
             self._venue.offer_resting(resting, event)
-        if self._ledger.at_risk:
-            self._venue.check_margin()
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -556,6 +605,12 @@ class PaperBroker(Broker):
                 f"order {order_id} ({order.symbol}) replaces {order.replaces} and is on its way: "
                 "cancel it once it works"
             )
+        for member in self._venue.group_of(order):
+            if member.status is _S.PENDING_REPLACE:
+                raise OrderNotCancelable(
+                    f"order {order_id} ({order.symbol}) is in a {order.order_class.value} order whose member "
+                    f"{member.id} is pending_replace: a cancel cancels the whole group, so cancel once it works"
+                )
         return self._venue.request_cancel(order)
 
     async def replace_order(
@@ -576,21 +631,24 @@ class PaperBroker(Broker):
         Under latency the new order is `pending_new` until then; a fill that reaches the venue first wins, and a
         replace that finds the old order ended is refused (the new order `rejected`, an
         `order_replace_rejected` event). `trail` is a trailing stop's new trail_price or trail_percent
-        (whichever it has). Malformed changes raise `InvalidOrder`; an order that is final, not yet working or
-        with a request on its way raises `OrderNotReplaceable`.
+        (whichever it has). An exit of a bracket, oto or oco is replaceable in its prices (a take-profit's
+        limit_price, a stop-loss's stop_price, as Alpaca allows) and keeps its place and status in the group.
+        Malformed changes raise `InvalidOrder`; an order that is final, not yet working or with a request on its
+        way raises `OrderNotReplaceable`.
         """
         self._check_journal()
         order = self._get(order_id)
         if not order.status.is_open or order.status in _NOT_REPLACEABLE:
             state = order.status.value
             raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
-        if order.legs or order.parent_id is not None:
-            raise OrderNotReplaceable(
-                f"order {order_id} ({order.symbol}) belongs to a {order.order_class.value} order: the paper adapter "
-                "does not replace those; cancel it and submit a new one"
-            )
         if all(value is None for value in (quantity, limit_price, stop_price, time_in_force, trail)):
             raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
+        if is_exit(order) and (quantity is not None or time_in_force is not None):
+            field = "quantity" if quantity is not None else "time_in_force"
+            raise InvalidOrder(
+                f"order {order_id} is an exit of a {order.order_class.value} order: its {field} follows the group; "
+                "replace its limit_price or stop_price"
+            )
         trailing = order.type is OrderType.TRAILING_STOP
         if trail is not None and not trailing:
             raise InvalidOrder(f"trail is only for trailing_stop orders; order {order_id} is {order.type.value}")
@@ -609,9 +667,8 @@ class PaperBroker(Broker):
             trail_price=(trail if by_price and trail is not None else order.trail_price),
             trail_percent=(trail if not by_price and trail is not None else order.trail_percent),
             client_order_id=client_order_id,
-            order_class=order.order_class,
             extended_hours=order.extended_hours,
-        )
+        )  # a member of a bracket, oto or oco: its successor takes its place in the group (the venue sees to it)
         if not request.quantity > order.filled_quantity + QTY_EPSILON:  # type: ignore[operator]
             raise InvalidOrder(
                 f"quantity {request.quantity:g} is not above the {order.filled_quantity:g} already filled "
@@ -620,7 +677,8 @@ class PaperBroker(Broker):
         self._check_supported(request)
         if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
             raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")
-        self._door.check(request, self._view, replacing=order)
+        if not is_exit(order):  # an exit's new prices hold nothing and open nothing: the entry was judged
+            self._door.check(request, self._view, replacing=order)
         return self._venue.request_replace(order, request, client_order_id)
 
     def _get(self, order_id: str) -> Order:
@@ -682,6 +740,7 @@ class PaperBroker(Broker):
         arrives or fills any more; `events()` iterators end. A journal gets a last snapshot and is closed (its
         lock released); working orders stay in it, and work again when the account is next connected."""
         self._venue.close()
+        self._end_of_day.close()
         journal, self.journal = self.journal, None
         if journal is not None:
             self.state.recorder = _closed_journal(journal.path)

@@ -21,7 +21,8 @@ def _is_number(value: object) -> bool:
 
 
 class ModelSet:
-    """The selected slippage, latency, fill and commission models of one broker, and checked calls to them.
+    """The selected slippage, latency, fill, commission and financing (borrow fee, margin interest) models of one
+    broker, and checked calls to them.
 
     `chosen` maps each kind to a config spec (``{"model": "fixed_bps", "bps": 5}`` or a name). Each model is
     built from the manager's registry and registered as a plugin named ``"<kind>:<name>"``; wrappers and
@@ -53,6 +54,8 @@ class ModelSet:
         self._latency = SelectedHook(manager, "broker_sim_latency", self.objects["latency"])
         self._fill = SelectedHook(manager, "broker_sim_fill", self.objects["fill"])
         self._commission = SelectedHook(manager, "broker_sim_commission", self.objects["commission"])
+        self._borrow_fee = SelectedHook(manager, "broker_sim_borrow_fee", self.objects["borrow_fee"])
+        self._margin_interest = SelectedHook(manager, "broker_sim_margin_interest", self.objects["margin_interest"])
         self._ctx = {kind: HookContext(kind, name, seed, clock_time, account) for kind, name in self.names.items()}
         self._estimate_ctx = {
             kind: HookContext(kind, self.names[kind], seed, clock_time, account, estimate=True)
@@ -136,6 +139,23 @@ class ModelSet:
         if not _is_number(fee) or not 0 <= fee < math.inf:
             raise self._error("commission", f"fee {fee!r}", order)
         return float(fee)
+
+    def borrow_fee(self, symbol: str, quantity: float, price: float, days: int) -> float:
+        """The borrow fee for `quantity` shares of `symbol` held short over `days` days at `price` (finite, >= 0)."""
+        fee = self._borrow_fee(symbol=symbol, quantity=quantity, price=price, days=days, ctx=self._ctx["borrow_fee"])
+        return self._charge("borrow_fee", fee, f"a short of {quantity:g} {symbol}")
+
+    def margin_interest(self, debit: float, days: int) -> float:
+        """The interest on a debit balance of `debit` over `days` days (finite, >= 0)."""
+        interest = self._margin_interest(debit=debit, days=days, ctx=self._ctx["margin_interest"])
+        return self._charge("margin_interest", interest, f"a debit of {debit:,.2f}")
+
+    def _charge(self, kind: str, amount: object, what: str) -> float:
+        if amount is None:
+            return 0.0
+        if not _is_number(amount) or not 0 <= amount < math.inf:  # type: ignore[operator]
+            raise ModelError(f"{self._who(kind)} returned {amount!r} for {what}", self._who(kind))
+        return float(amount)  # type: ignore[arg-type]
 
     def cost_per_unit(self, order: Order, price: float, market: MarketData | None) -> float:
         """One unit's estimated cash cost at `price` for the reservation: slipped price plus fee per unit.

@@ -21,14 +21,18 @@ __all__ = ["DEFAULT_MODELS", "JOURNAL_HISTORY", "MODEL_KINDS", "PaperSettings"]
 #: Account kinds: a cash account pays for what it buys; a margin account borrows under Reg T.
 _ACCOUNTS = ("cash", "margin")
 #: The kinds of models a paper broker takes, in the order they are installed.
-MODEL_KINDS = ("slippage", "latency", "fill", "commission")
+MODEL_KINDS = ("slippage", "latency", "fill", "commission", "borrow_fee", "margin_interest")
 
-#: What a paper broker uses when its config leaves a model out: the seed engine's behaviour.
+#: What a paper broker uses when its config leaves a model out: the seed engine's behaviour, and Alpaca's financing.
 DEFAULT_MODELS: dict[str, dict[str, object]] = {
     "slippage": {"model": "fixed_bps", "bps": 5.0},
     "latency": {"model": "uniform", "low": 0.5, "high": 2.0},
     "fill": {"model": "immediate"},
     "commission": {"model": "none"},
+    # Alpaca's financing (builtin/financing.py): easy-to-borrow shorts at 0 unless a rate is set; 3.75 % a year on
+    # a margin debit.
+    "borrow_fee": {"model": "annual_rate"},
+    "margin_interest": {"model": "annual_rate"},
 }
 
 

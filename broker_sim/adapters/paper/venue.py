@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON, qty_at_least
+from broker_sim._numeric import QTY_EPSILON, qty_at_least
 from broker_sim.account import AccountState, Refused
 from broker_sim.calendar import Session
 from broker_sim.changes import (
@@ -62,6 +62,7 @@ from broker_sim.rules import RuleSettings
 from broker_sim.rules.buying_power import order_value
 
 from .model_set import ModelSet
+from .order_classes import exits_work, is_exit, legs_of, stays_held
 from .refusals import refusal_for_reason
 
 __all__ = ["Venue", "first_snapshot"]
@@ -79,6 +80,10 @@ _TRIGGERED_AS = {
     OrderType.TRAILING_STOP: OrderType.MARKET,
     OrderType.STOP_LIMIT: OrderType.LIMIT,
 }
+
+
+def _nothing() -> None:
+    """The default `Venue.on_fill`."""
 
 
 def first_snapshot(
@@ -117,24 +122,6 @@ def first_snapshot(
     )
 
 
-def _legs_of(request: OrderRequest) -> list[OrderRequest]:
-    """The exit orders of a bracket, oto or oco request, in the order of its `legs`: a take-profit limit and/or a
-    stop-loss stop (stop-limit). A bracket's and oto's exits trade the other way from the entry; an oco's are
-    the request's own side (the request itself is the take-profit, so only the stop-loss is a leg)."""
-    oco = request.order_class is OrderClass.OCO
-    side = request.side if oco else (Side.SELL if request.side is Side.BUY else Side.BUY)
-    quantity, tif, legs = request.quantity, request.time_in_force, []
-    take, stop = request.take_profit, request.stop_loss
-    if take is not None and not oco:
-        legs.append(OrderRequest(request.symbol, side, quantity, type="limit", limit_price=take.limit_price,
-                                 time_in_force=tif))  # fmt: skip
-    if stop is not None:
-        kind = "stop" if stop.limit_price is None else "stop_limit"
-        legs.append(OrderRequest(request.symbol, side, quantity, type=kind, stop_price=stop.stop_price,
-                                 limit_price=stop.limit_price, time_in_force=tif))  # fmt: skip
-    return legs
-
-
 def _trailing_stop(order: Order, mark: float) -> float:
     """A trailing stop's stop for high-water mark `mark`: below it for sells, above it for buys."""
     offset = order.trail_price if order.trail_price is not None else mark * (order.trail_percent or 0.0) / 100
@@ -167,7 +154,6 @@ class Venue:
         ids: IdSource,
         market: dict[str, MarketData],
         *,
-        liquidate_on_margin_call: bool = True,
         rules: RuleSettings | None = None,
     ) -> None:
         self.state = state
@@ -183,12 +169,10 @@ class Venue:
         self.book: dict[str, dict[str, None]] = {}
         self._working: dict[str, _Working] = {}
         self._timers: set[TimerHandle] = set()
-        self.liquidate_on_margin_call = liquidate_on_margin_call
+        #: Called after each fill is booked (the broker watches the session close from then on).
+        self.on_fill: Callable[[], None] = _nothing
         #: Each bracket, oto or oco parent's legs (its exits), by parent id.
         self._children: dict[str, list[str]] = {}
-        #: Orders a margin call sent and that still work: no new call until they end.
-        self._liquidating: list[str] = []
-        self._margin_called = False
         #: The bounds of the last session market data was seen in: data stamped within is in session.
         self._in_session_window: tuple[datetime, datetime] = (_NEVER, _NEVER)
 
@@ -299,7 +283,7 @@ class Venue:
                 return self._reject_new(order, refusal, now)
             order = attrs.evolve(order, legs=(self.ids.next(),))
         elif request.order_class is not OrderClass.SIMPLE:
-            order = attrs.evolve(order, legs=tuple(self.ids.next() for _ in _legs_of(request)))
+            order = attrs.evolve(order, legs=tuple(self.ids.next() for _ in legs_of(request)))
         plan: Reservation | None = None  # the exits of a position hold nothing: the position pays for them
         try:
             if not exits:
@@ -351,18 +335,12 @@ class Venue:
         return None
 
     def _record_legs(self, parent: Order, request: OrderRequest, now: Any) -> None:
-        """Record a bracket's or oto's exits `held` until the entry fills, or an oco's second exit `pending_new`
-        beside the first (both travel to the venue together). Exits hold no reservation."""
-        exits = parent.order_class is OrderClass.OCO
+        """Record a bracket's, oto's or oco's exits `held` (Alpaca's): until the entry fills, or, for an oco's
+        stop-loss, while it waits for its stop (`order_classes`). Exits hold no reservation."""
         self._children[parent.id] = list(parent.legs)
-        for leg_id, leg_request in zip(parent.legs, _legs_of(request), strict=True):
+        for leg_id, leg_request in zip(parent.legs, legs_of(request), strict=True):
             leg = first_snapshot(leg_id, self.ids.next(), leg_request, parent.quantity, now)
-            leg = attrs.evolve(
-                leg,
-                status=_S.PENDING_NEW if exits else _S.HELD,
-                parent_id=parent.id,
-                order_class=parent.order_class,
-            )
+            leg = attrs.evolve(leg, status=_S.HELD, parent_id=parent.id, order_class=parent.order_class)
             self.state.apply(NewOrder(leg, None))
 
     def _reject_new(self, order: Order, reason: str, now: Any) -> Order:
@@ -386,9 +364,8 @@ class Venue:
             status, event = (_S.ACCEPTED, EventType.ACCEPTED) if waits else (_S.NEW, EventType.NEW)
             order = self._apply(status_change_record(order_id, status, self.clock.now(), event))
         started = self._start_working(order)
-        if order.order_class is OrderClass.OCO and order.parent_id is None:
-            for leg_id in self._children.get(order_id, ()):
-                self._arrive(leg_id)  # an oco's exits reach the venue together
+        if order.legs and order.order_class is OrderClass.OCO and exits_work(started):
+            self._activate_exits(started)  # an oco's stop-loss works beside it
         return started
 
     def _eligible(self, order: Order, market: MarketData | None) -> bool:
@@ -457,7 +434,9 @@ class Venue:
             return
         if order.status is _S.ACCEPTED:
             order = self._apply(StatusChange(order_id, _S.NEW, self.clock.now(), EventType.NEW))
-        self._begin(order)
+        order = self._begin(order)
+        if order.legs and order.order_class is OrderClass.OCO and exits_work(order):
+            self._activate_exits(order)
 
     def _rest(self, order: Order) -> None:
         """Put a working order on the book: offered on every market update of its symbol from now on. A day
@@ -548,11 +527,15 @@ class Venue:
         if working is not None and not decision.wait:
             working.evaluated = True
         if decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
+            if order.status is _S.HELD:  # a stop-loss exit reached its stop: released to the market
+                order = self._apply(StatusChange(order.id, _S.NEW, self.clock.now(), EventType.NEW))
             order = self._apply(Amendment(order.id, self.clock.now(), triggered_at=self.clock.now()))
         if decision.quantity <= QTY_EPSILON:
             if fresh and kind is OrderType.TRAILING_STOP and order.triggered_at is None:
                 return self._trail(order, market)
             return order
+        if order.status is _S.HELD:  # a fill model that fills a held stop-loss without saying it triggered
+            order = self._apply(StatusChange(order.id, _S.NEW, self.clock.now(), EventType.NEW))
         # Cap the decision to what remains (all or nothing for fok) and execute it.
         remaining = order.quantity - order.filled_quantity
         quantity = min(decision.quantity, remaining)
@@ -601,23 +584,28 @@ class Venue:
         if fee:
             fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, fee, now, price, execution_id)
         try:
-            order = self._apply(execution_record(fill))
+            executed_order = self._apply(execution_record(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
-        if to_flat and order.status.is_open and order.status is not _S.PENDING_CANCEL:
+        if to_flat and executed_order.status.is_open and executed_order.status is not _S.PENDING_CANCEL:
             reason = (
                 f"the rest would take the {symbol} position through zero in one order; Alpaca closes a position "
                 "before it opens the other side"
             )
-            order = self._apply(StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED, reason))
-        return order
+            executed_order = self._apply(
+                StatusChange(order.id, _S.CANCELED, self.clock.now(), EventType.CANCELED, reason)
+            )
+        self.on_fill()
+        return executed_order
 
     # -- order classes ------------------------------------------------------------------------------------------
 
     def _sync_group(self, order: Order) -> None:
-        """Keep a bracket's, oto's or oco's exits in step after `order` (a member) changed: a bracket/oto entry's
-        fills activate its exits for what it filled (or cancel them if it ended with nothing); an exit's fill
-        shrinks its sibling, and cancels it once the position it shared is closed."""
+        """Keep a bracket's, oto's or oco's exits in step after `order` (a member) changed: a bracket/oto entry
+        that ended activates its exits for what it filled (or cancels them if it filled nothing); an exit's fill
+        shrinks its sibling, and cancels it once the position they shared is closed (`order_classes`)."""
+        if order.status is _S.REPLACED:
+            return  # its successor carries the group on
         get = self.state.order
         if order.order_class is OrderClass.OCO:
             head = order if order.parent_id is None else get(order.parent_id)
@@ -629,26 +617,41 @@ class Venue:
             self._share(members, order.quantity + sum(m.filled_quantity for m in members if m.id != order.id))
             return
         if order.parent_id is None:  # a bracket or oto entry
+            if order.status not in FINAL_STATUSES:
+                return  # its exits stay held until it has filled completely
             legs = [o for i in self._children.get(order.id, ()) if (o := get(i)) is not None]
-            filled = order.filled_quantity
-            if filled <= QTY_EPSILON:
-                if order.status in FINAL_STATUSES:
-                    for leg in legs:
-                        leg = get(leg.id) or leg  # an earlier cancel may have canceled its sibling already
-                        if leg.status is _S.HELD:
-                            self._apply(StatusChange(leg.id, _S.CANCELED, self.clock.now(), EventType.CANCELED))
+            if order.filled_quantity <= QTY_EPSILON:
+                for leg in legs:
+                    leg = get(leg.id) or leg  # an earlier cancel may have canceled its sibling already
+                    if leg.status is _S.HELD:
+                        self._apply(
+                            StatusChange(
+                                leg.id, _S.CANCELED, self.clock.now(), EventType.CANCELED,
+                                reject_reason="its entry did not fill",
+                            )
+                        )  # fmt: skip
                 return
-            self._share(legs, filled)
-            for leg in legs:
-                leg = get(leg.id) or leg
-                if leg.status is _S.HELD:
-                    working = self._apply(StatusChange(leg.id, _S.NEW, self.clock.now(), EventType.NEW))
-                    self._start_working(working)
+            self._share(legs, order.filled_quantity)
+            self._activate_exits(order)
             return
         parent = get(order.parent_id)
-        if parent is not None:
+        if parent is not None and exits_work(parent):
             legs = [o for i in self._children.get(parent.id, ()) if (o := get(i)) is not None]
             self._share(legs, parent.filled_quantity)
+
+    def _activate_exits(self, parent: Order) -> None:
+        """The held exits of `parent` start working: a take-profit (or an oto's only exit) goes `new`; a bracket's
+        or oco's stop-loss works while it stays `held`, until its stop is reached."""
+        get = self.state.order
+        for leg_id in self._children.get(parent.id, ()):
+            leg = get(leg_id)
+            if leg is None or leg.status is not _S.HELD or leg_id in self._working:
+                continue
+            if not stays_held(leg):
+                leg = self._apply(StatusChange(leg_id, _S.NEW, self.clock.now(), EventType.NEW))
+                if leg.status is not _S.NEW:
+                    continue
+            self._start_working(leg)
 
     def _share(self, members: list[Order], total: float) -> None:
         """Size each open exit of a group to `total` less what its siblings filled; cancel one left with nothing."""
@@ -667,79 +670,75 @@ class Venue:
             elif abs(target - member.quantity) > QTY_EPSILON:
                 self._apply(Amendment(member.id, self.clock.now(), quantity=target))
 
-    # -- margin -------------------------------------------------------------------------------------------------
+    # -- the venue's own cancels ----------------------------------------------------------------------------
 
-    def check_margin(self) -> None:
-        """A margin call when the equity is below the maintenance margin: market orders close the largest
-        positions until the requirement is met (each announced by a ``margin_call`` event), unless liquidation
-        is off (then a warning). No new call while the orders of the last one still work."""
-        get = self.state.order
-        if self._liquidating:
-            self._liquidating = [i for i in self._liquidating if (o := get(i)) is not None and o.is_open]
-            if self._liquidating:
-                return
-        ledger = self.state.ledger
-        deficit = ledger.margin_deficit()
-        if deficit <= MONEY_EPSILON:
-            self._margin_called = False
-            return
-        account = ledger.account()
-        reason = (
-            f"margin call: equity {account.equity:,.2f} is below the maintenance margin "
-            f"{account.maintenance_margin or 0.0:,.2f}"
-        )
-        if not self.liquidate_on_margin_call:
-            if not self._margin_called:
-                log.warning("%s (liquidate_on_margin_call is off: positions are kept)", reason)
-            self._margin_called = True
-            return
-        self._margin_called = True
-        positions = sorted(ledger.positions(), key=lambda p: -abs(p.market_value))
-        for position in positions:
-            if deficit <= MONEY_EPSILON:
-                break
-            side = Side.SELL if position.quantity > 0 else Side.BUY
-            request = OrderRequest(position.symbol, side, abs(position.quantity), reference_price=position.market_price)
-            order = self.submit(request, announce=(EventType.MARGIN_CALL, reason))
-            self._liquidating.append(order.id)
-            rate = ledger.maintenance_long if position.quantity > 0 else ledger.maintenance_short
-            deficit -= abs(position.market_value) * rate
+    def cancel_symbol(self, symbol: str, reason: str) -> None:
+        """Cancel every open order in `symbol` at once, as the venue does before it liquidates a position (their
+        reservations and the shares they hold are freed); each is ``canceled`` with `reason`."""
+        now = self.clock.now()
+        for order in self.state.open_orders():
+            current = self.state.order(order.id)
+            if order.symbol == symbol and current is not None and current.status.is_open:
+                self._apply(StatusChange(order.id, _S.CANCELED, now, EventType.CANCELED, reject_reason=reason))
 
     # -- cancel and replace ---------------------------------------------------------------------------------
 
     def request_cancel(self, order: Order) -> Order:
-        """Send a cancel for a cancelable order: canceled at once without latency, else `pending_cancel` until the
-        venue sees it. Raises `ModelError` (nothing changed) if the latency model answers nonsense."""
+        """Send a cancel for a cancelable order, and with it for every open member of its bracket, oto or oco (the
+        exits first, then the entry): canceled at once without latency, else `pending_cancel` until the venue
+        sees it. Returns `order`'s snapshot. Raises `ModelError` (nothing changed) if the latency model answers
+        nonsense."""
         delay = self.models.latency(order, Action.CANCEL)
         now = self.clock.now()
-        if not delay:
-            return self._apply(StatusChange(order.id, _S.CANCELED, now, EventType.CANCELED))
-        pending = self._apply(StatusChange(order.id, _S.PENDING_CANCEL, now, EventType.PENDING_CANCEL))
-        self._at(self.clock.time() + delay, self._cancel_arrives, order.id)
-        return pending
+        for member in self.group_of(order):
+            if member.status is _S.PENDING_CANCEL or not member.status.is_open:
+                continue
+            if not delay:
+                self._apply(StatusChange(member.id, _S.CANCELED, now, EventType.CANCELED))
+                continue
+            self._apply(StatusChange(member.id, _S.PENDING_CANCEL, now, EventType.PENDING_CANCEL))
+            self._at(self.clock.time() + delay, self._cancel_arrives, member.id, member.id != order.id)
+        return self.state.order(order.id) or order
 
-    def _cancel_arrives(self, order_id: str) -> None:
+    def group_of(self, order: Order) -> list[Order]:
+        """`order` and the other members of its bracket, oto or oco, as they are now: the exits, then the entry (or
+        the oco order); just `order` when it is a plain order."""
+        get = self.state.order
+        head = get(order.parent_id) if order.parent_id is not None else order
+        if head is None or not head.legs:
+            return [order]
+        legs = [leg for i in self._children.get(head.id, head.legs) if (leg := get(i)) is not None]
+        return [*legs, get(head.id) or head]
+
+    def _cancel_arrives(self, order_id: str, cascaded: bool = False) -> None:
         order = self.state.order(order_id)
         if order is None:
             return
         now = self.clock.now()
         if order.status.is_open:
             self._apply(StatusChange(order_id, _S.CANCELED, now, EventType.CANCELED))
-        else:
+        elif not cascaded:  # a member canceled with another ended on its own meanwhile: nothing to refuse
             reason = f"order {order_id} is already {order.status.value}"
             self._apply(Notice(order_id, EventType.ORDER_CANCEL_REJECTED, now, reason))
 
     def request_replace(self, order: Order, request: OrderRequest, client_order_id: str | None) -> Order:
         """Send a replace: the old order goes `pending_replace` and its successor is recorded `pending_new` (and
         returned). When the venue sees it, the successor takes over, or is rejected if the old order ended
-        first or the account cannot carry it. Raises `ModelError` (nothing changed) for a nonsense latency."""
+        first or the account cannot carry it. The successor of a member of a bracket, oto or oco takes its place
+        in the group (and a held exit's comes back held). Raises `ModelError` (nothing changed) for a nonsense
+        latency."""
         delay = self.models.latency(order, Action.REPLACE)
         now = self.clock.now()
         remaining = request.quantity - order.filled_quantity  # type: ignore[operator]
         successor = first_snapshot(
             self.ids.next(), client_order_id or self.ids.next(), request, remaining, now, replaces=order.id
         )
-        successor = self.state.apply(ReplaceRequest(order.id, successor, request, now))
+        if order.parent_id is not None or order.legs:
+            successor = attrs.evolve(
+                successor, parent_id=order.parent_id, legs=order.legs, order_class=order.order_class
+            )
+        held = order.status is _S.HELD
+        successor = self.state.apply(ReplaceRequest(order.id, successor, request, now, held))
         if delay:
             self._at(self.clock.time() + delay, self._replace_arrives, order.id)
             return successor
@@ -764,28 +763,46 @@ class Venue:
             return refuse(
                 f"the new quantity {request.quantity:g} is not above the {old.filled_quantity:g} already filled"
             )
-        price = self.estimate_price(request)
-        if price is None:
-            return refuse(f"no market price known for {old.symbol} and no reference_price")
-        sized = attrs.evolve(successor, quantity=remaining)
-        market = self.market.get(old.symbol)
-        try:
-            per_unit = self.models.cost_per_unit(sized, price, market)
-        except ModelError as exc:
-            return refuse(str(exc))
-        if self.rules.buying_power_collar:
-            per_unit = max(per_unit, order_value(sized, price, market))
-        plan = self.state.ledger.plan_reservation(
-            successor.id, old.symbol, old.side, remaining, per_unit, releasing=order_id
-        )
-        if isinstance(plan, str):
-            return refuse(f"replace refused: {plan}")
+        plan: Reservation | None = None  # an exit holds nothing: the position pays for it
+        if not is_exit(old):
+            price = self.estimate_price(request)
+            if price is None:
+                return refuse(f"no market price known for {old.symbol} and no reference_price")
+            sized = attrs.evolve(successor, quantity=remaining)
+            market = self.market.get(old.symbol)
+            try:
+                per_unit = self.models.cost_per_unit(sized, price, market)
+            except ModelError as exc:
+                return refuse(str(exc))
+            if self.rules.buying_power_collar:
+                per_unit = max(per_unit, order_value(sized, price, market))
+            planned = self.state.ledger.plan_reservation(
+                successor.id, old.symbol, old.side, remaining, per_unit, releasing=order_id
+            )
+            if isinstance(planned, str):
+                return refuse(f"replace refused: {planned}")
+            plan = planned
         try:
             working = self.state.apply(Replacement(order_id, successor.id, remaining, plan, now))
         except Refused as exc:
             return refuse(f"replace refused: {exc.reason}")
         self._retire(order_id)
+        self._regroup(old, working)
+        if working.status is _S.HELD:
+            head = self.state.order(working.parent_id) if working.parent_id is not None else None
+            if head is None or not exits_work(head):
+                return working  # an exit still waiting for its entry: it starts working with its siblings
         return self._start_working(working)
+
+    def _regroup(self, old: Order, successor: Order) -> None:
+        """The venue's record of groups follows a replaced member: its successor takes its place."""
+        children = self._children
+        if old.parent_id is not None:
+            siblings = children.get(old.parent_id)
+            if siblings is not None:
+                children[old.parent_id] = [successor.id if i == old.id else i for i in siblings]
+        if old.id in children:
+            children[successor.id] = children.pop(old.id)
 
     # -- recovery -------------------------------------------------------------------------------------------
 
@@ -797,7 +814,14 @@ class Venue:
             if order.legs and order.id not in self._children:
                 self._children[order.id] = list(order.legs)
         for order in state.open_orders():
-            if order.id in self._working or order.status is _S.HELD:
+            if order.id in self._working:
+                continue
+            if order.status is _S.HELD:
+                head = state.order(order.parent_id) if order.parent_id is not None else None
+                if head is not None and exits_work(head) and stays_held(order):
+                    working = self._working[order.id] = _Working()  # a stop-loss that works while held
+                    working.since = self.clock.now()
+                    self._rest(order)
                 continue
             if order.status is _S.PENDING_NEW:
                 if order.replaces is None or state.pending_replace(order.replaces) is None:

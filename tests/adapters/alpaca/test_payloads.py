@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -247,7 +248,51 @@ def test_requests_are_written_as_alpacas_bodies_with_decimal_strings() -> None:
     }
 
 
+def test_an_oco_request_is_written_in_alpacas_documented_shape_without_a_top_level_limit_price() -> None:
+    request = OrderRequest(
+        "AAPL", "sell", 10, type="limit", time_in_force="gtc", order_class="oco",
+        take_profit={"limit_price": 325}, stop_loss={"stop_price": 250, "limit_price": 249.5},
+    )  # fmt: skip
+    assert translate.order_request_json(request) == {  # the body of Alpaca's oco example
+        "symbol": "AAPL",
+        "side": "sell",
+        "type": "limit",
+        "time_in_force": "gtc",
+        "qty": "10",
+        "order_class": "oco",
+        "take_profit": {"limit_price": "325"},
+        "stop_loss": {"stop_price": "250", "limit_price": "249.5"},
+    }
+
+
 @given(st.floats(min_value=1e-9, max_value=1e12, allow_nan=False, allow_infinity=False))
 def test_a_number_makes_the_round_trip_through_its_decimal_string_unchanged(value: float) -> None:
     text = translate.decimal_text(value)
     assert "e" not in text.lower() and translate.number(text) == value
+
+
+async def test_a_bracket_keeps_its_legs_when_the_stream_told_a_later_status_before_the_post_answered() -> None:
+    from broker_sim import PaperBroker, SimulatedClock, Trade
+    from broker_sim.adapters.alpaca import AlpacaBroker
+    from broker_sim.serve.translate import order_json, trade_update_json
+    from tests.conftest import T0
+
+    paper = PaperBroker(100_000, clock=SimulatedClock(T0), latency="none")
+    seen: list[Any] = []
+    paper.add_listener(seen.append)
+    await paper.update_market(Trade("AAPL", T0, 100.0, 100.0))
+    entry = await paper.submit_order(
+        OrderRequest(
+            "AAPL", "buy", 10, order_class="bracket",
+            take_profit={"limit_price": 110.0}, stop_loss={"stop_price": 95.0},
+        )
+    )  # fmt: skip
+    legs = [await paper.get_order(i) for i in entry.legs]
+    answer = order_json(entry, legs)  # the POST's answer: pending_new, legs nested
+    alpaca = AlpacaBroker(base_url="http://127.0.0.1:9", key_id="k", secret_key="s")
+    fill = next(e for e in seen if e.order.id == entry.id and e.fill is not None)
+    await alpaca._on_update(trade_update_json(fill))  # the stream was first: filled, no legs in the update
+    kept = alpaca._snapshot(answer)
+    assert kept.status.value == "filled" and kept.legs == entry.legs
+    await alpaca._on_update(trade_update_json(fill))  # a later report without legs does not drop them
+    assert alpaca._orders[entry.id].legs == entry.legs
