@@ -119,6 +119,10 @@ class FillDecision:
     #: "Not judged yet" (e.g. the bar the order was submitted in, under next-bar timing): an ioc or fok order
     #: waits for the first real judgement instead of being canceled.
     wait: bool = False
+    #: When inside the market event the fill happened, as a fraction of it (0 its start, 1 its end). When several
+    #: orders of one symbol fill on the same bar, the venue executes them in this order (ties in arrival order),
+    #: so that a bar crossing a bracket's two exits fills the one it reached first.
+    at: float = 0.0
 
 
 #: The answer "this order does not fill now" (distinct from None, which means "not my decision").
@@ -229,8 +233,9 @@ def broker_sim_fill(
     None means "not mine": if every implementation answers None the order is rejected (naming the models
     asked), never left working forever. A model that declines to fill *now* answers `NO_FILL`. To decide only
     some orders and let a built-in decide the rest, either delegate (``return BarFill().broker_sim_fill(order,
-    market, ctx)`` for the others) or implement this hook with ``@hookimpl(wrapper=True)`` around the selected
-    built-in model and return its answer (``answer = yield``) unchanged for the orders that are not yours.
+    market, ctx, working_since)`` for the others) or implement this hook with ``@hookimpl(wrapper=True)``
+    around the selected built-in model and return its answer (``answer = yield``) unchanged for the orders that
+    are not yours.
     """
 
 

@@ -39,7 +39,7 @@ from broker_sim.changes import (
 )
 from broker_sim.clock import Clock, TimerHandle
 from broker_sim.errors import ModelError
-from broker_sim.hookspecs import Action
+from broker_sim.hookspecs import Action, FillDecision
 from broker_sim.ids import IdSource
 from broker_sim.ledger import Reservation
 from broker_sim.models import (
@@ -130,6 +130,11 @@ def _legs_of(request: OrderRequest) -> list[OrderRequest]:
         legs.append(OrderRequest(request.symbol, side, quantity, type=kind, stop_price=stop.stop_price,
                                  limit_price=stop.limit_price, time_in_force=tif))  # fmt: skip
     return legs
+
+
+def _by_time(judged: tuple[float, int, Order, FillDecision]) -> tuple[float, int]:
+    """Sort key of a bar's fill decisions: when in the bar, then arrival order."""
+    return judged[0], judged[1]
 
 
 def _trailing_stop(order: Order, mark: float) -> float:
@@ -464,12 +469,16 @@ class Venue:
 
     def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
         """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
-        Orders are judged only on data inside a session, extended hours for the orders that allow them."""
+        Orders are judged only on data inside a session, extended hours for the orders that allow them. When
+        several fill on one bar, they execute in the order the fill model says the bar reached them
+        (`FillDecision.at`), so a bar that crossed a bracket's two exits fills the one it reached first."""
         get = self.state.order
         stamp = event.timestamp
         low, high = self._in_session_window
         in_session = low <= stamp <= high or self._data_in_session(stamp)
         extended: bool | None = None
+        several = len(resting) > 1 and event.__class__ is Bar
+        judged: list[tuple[float, int, Order, FillDecision]] = []
         for order_id in tuple(resting):
             order = get(order_id)
             if order is None or order.status in FINAL_STATUSES:
@@ -481,9 +490,23 @@ class Venue:
                     extended = self.session.extended(stamp.timestamp())
                 if not extended:
                     continue
+            if several:
+                decision = self._ask(order, event)
+                if decision is not None:
+                    judged.append((decision.at, len(judged), order, decision))
+                continue
             order = self._offer(order, event, fresh=True)
             if order.time_in_force in _ONE_SHOT:
                 self._offer_once(order)
+        if judged:
+            judged.sort(key=_by_time)
+            for _, _, order, decision in judged:
+                current = get(order.id)
+                if current is None or current.status in FINAL_STATUSES:
+                    continue  # ended by an earlier fill of this bar (a sibling exit)
+                current = self._act(current, event, decision, fresh=True)
+                if current.time_in_force in _ONE_SHOT:
+                    self._offer_once(current)
 
     def _offer_once(self, order: Order) -> Order:
         """An ioc, fok or opg order gets one evaluated offer (not a NOT_YET): what did not fill then is canceled."""
@@ -496,11 +519,18 @@ class Venue:
     def _offer(self, order: Order, market: MarketData | None = None, *, fresh: bool = False) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot.
 
-        `market` defaults to the latest event of the symbol; an opg order sees only the event's open price; a
-        triggered stop is offered as what it became. `fresh` says the event came after the order started
+        `market` defaults to the latest event of the symbol. `fresh` says the event came after the order started
         working: only such events move a trailing stop (after it was judged on them)."""
         if market is None:
             market = self.market.get(order.symbol)
+        decision = self._ask(order, market)
+        if decision is None:
+            return self.state.order(order.id) or order
+        return self._act(order, market, decision, fresh=fresh)
+
+    def _ask(self, order: Order, market: MarketData | None) -> FillDecision | None:
+        """The fill model's decision on `order` for `market` (None: the order failed, and ended). An opg order
+        sees only the event's open price; a triggered stop is offered as what it became."""
         kind = order.type
         view = order
         if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar):
@@ -513,9 +543,17 @@ class Venue:
         try:
             decision = self.models.fill(view, market, since)
         except ModelError as exc:
-            return self._fail(order, str(exc))
+            self._fail(order, str(exc))
+            return None
         if decision is None:  # nobody decided: left alone, it would work forever without a word
-            return self._fail(order, self.models.declined(view))
+            self._fail(order, self.models.declined(view))
+            return None
+        return decision
+
+    def _act(self, order: Order, market: MarketData | None, decision: FillDecision, *, fresh: bool) -> Order:
+        """Carry out a fill decision on `order`: remember a trigger, move a trailing stop, execute a fill."""
+        kind = order.type
+        working = self._working.get(order.id)
         if working is not None and not decision.wait:
             working.evaluated = True
         if decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
@@ -736,6 +774,10 @@ class Venue:
         except Refused as exc:
             return refuse(f"replace refused: {exc.reason}")
         self._retire(order_id)
+        if working.type is OrderType.TRAILING_STOP and old.hwm is not None and working.hwm is None:
+            # The high-water mark is the market's, not the order's: a new trail applies to the mark reached so far.
+            stop = _trailing_stop(working, old.hwm)
+            working = self._apply(Amendment(working.id, now, stop_price=stop, hwm=old.hwm))
         return self._start_working(working)
 
     # -- recovery -------------------------------------------------------------------------------------------
