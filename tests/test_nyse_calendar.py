@@ -40,7 +40,9 @@ def test_the_rules_agree_with_exchange_calendars_xnys_from_2000_to_2035() -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         schedule = xc.get_calendar("XNYS", start="2000-01-01", end="2035-12-31").schedule
-    closes = {d.date(): c.tz_convert(NEW_YORK).time().hour for d, c in zip(schedule.index, schedule["close"])}
+    closes = {
+        d.date(): c.tz_convert(NEW_YORK).time().hour for d, c in zip(schedule.index, schedule["close"], strict=True)
+    }
     day, differences = date(2000, 1, 1), []
     while day <= date(2035, 12, 31):
         ours = day.weekday() < 5 and not is_holiday(day)
@@ -119,7 +121,7 @@ broker: {{adapter: paper, session: always}}
 prices: {{sources: [{{source: csv, path: {_daily_csv(tmp_path)}, symbol: AAPL, session: XNYS}}]}}
 strategy: {{class: {ROOT}/examples/buy_and_hold.py:BuyAndHold}}
 """
-    with pytest.raises(ConfigError, match="differs from broker.session 'always'; one calendar serves the broker"):
+    with pytest.raises(ConfigError, match=r"differs from broker\.session 'always'; one calendar serves the broker"):
         run_simulation(parse_config(text, base_dir=tmp_path), out=False, progress=False)
 
 
