@@ -9,6 +9,8 @@ from __future__ import annotations
 
 #: Quantities closer than this to each other are equal (fractional shares go to 1e-9 at most).
 QTY_EPSILON = 1e-9
+#: Prices closer than this are the same price: a touch of a limit, not a trade through it.
+PRICE_EPSILON = 1e-9
 #: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
 MONEY_EPSILON = 1e-6
 
@@ -31,3 +33,13 @@ def money_covers(available: float, cost: float) -> bool:
 def money_equal(a: float, b: float) -> bool:
     """Whether two amounts of money are the same within `MONEY_EPSILON`."""
     return -MONEY_EPSILON < a - b < MONEY_EPSILON
+
+
+def price_beyond(price: float, level: float, up: bool) -> bool:
+    """Whether `price` is strictly above (`up`) or below `level`, by more than `PRICE_EPSILON`."""
+    return price > level + PRICE_EPSILON if up else price < level - PRICE_EPSILON
+
+
+def price_equal(a: float, b: float) -> bool:
+    """Whether two prices are the same within `PRICE_EPSILON` (a touch)."""
+    return -PRICE_EPSILON <= a - b <= PRICE_EPSILON

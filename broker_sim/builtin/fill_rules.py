@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from broker_sim._numeric import price_beyond, price_equal
 from broker_sim.builtin._params import number
 from broker_sim.builtin.bar_path import Path
 from broker_sim.hookspecs import NO_FILL, FillDecision
@@ -143,14 +144,15 @@ class FillRules:
         """(price, when) a limit order fills at in `window`, or None. `marketable`: a first price at the limit is
         taken at once (a quote at arrival: the order takes what is offered), whatever `limit_fill` says."""
         first = window.first
-        if (first < limit) if buy else (first > limit):
+        if price_beyond(first, limit, not buy):
             return first, window.start
-        if first == limit and (marketable or self._touch_fills(rng)):
+        at_first = price_equal(first, limit)
+        if at_first and (marketable or self._touch_fills(rng)):
             return first, window.start
         best = window.low if buy else window.high
-        if (best < limit) if buy else (best > limit):
+        if price_beyond(best, limit, not buy):
             return limit, window.reached(limit, not buy, LIMIT_AT)
-        if best == limit and first != limit and self._touch_fills(rng):
+        if not at_first and price_equal(best, limit) and self._touch_fills(rng):
             return limit, window.reached(limit, not buy, LIMIT_AT)
         return None
 
@@ -172,9 +174,9 @@ class FillRules:
         if stop is None:  # a trailing stop before its first price: nothing to trigger yet
             return NO_FILL
         first = window.first
-        if (first >= stop) if buy else (first <= stop):
+        if not price_beyond(first, stop, not buy):  # at or beyond the stop at once: a gap fills at it
             trigger, when = first, window.start
-        elif (window.high >= stop) if buy else (window.low <= stop):
+        elif not price_beyond(window.high if buy else window.low, stop, not buy):
             trigger, when = stop, window.reached(stop, buy, STOP_AT)
         else:
             return NO_FILL
@@ -183,7 +185,7 @@ class FillRules:
         elif kind is not OrderType.STOP_LIMIT:
             return FillDecision(quantity, trigger, True, at=when)
         assert limit is not None
-        if (trigger <= limit) if buy else (trigger >= limit):
+        if not price_beyond(trigger, limit, buy):
             return FillDecision(quantity, trigger, True, at=when)
         # Triggered beyond the limit: the limit works on what traded after the trigger.
         rest = window if when == window.start else window.after(when)
