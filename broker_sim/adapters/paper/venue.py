@@ -567,7 +567,11 @@ class Venue:
         quantity = min(decision.quantity, remaining)
         if order.time_in_force is TimeInForce.FOK and not qty_at_least(quantity, remaining):
             return order
-        return self._execute(order, quantity, decision.price)
+        when = None
+        if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar) and market.interval:
+            # An opg order fills in the opening auction: stamped at the open of the (daily) bar that made it.
+            when = max(market.start, working.since) if working is not None and working.since else market.start
+        return self._execute(order, quantity, decision.price, when)
 
     def _trail(self, order: Order, market: MarketData | None) -> Order:
         """Move a trailing stop's high-water mark (`hwm`) and stop after the best price of an event that came
@@ -582,16 +586,19 @@ class Venue:
             return order
         return self._apply(Amendment(order.id, self.clock.now(), stop_price=_trailing_stop(order, best), hwm=best))
 
-    def _execute(self, order: Order, quantity: float, price: float) -> Order:
-        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door."""
+    def _execute(self, order: Order, quantity: float, price: float, when: datetime | None = None) -> Order:
+        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door. The fill is
+        stamped now, or `when` (an opg fill: the open of the bar that made it)."""
         market = self.market.get(order.symbol)
-        now = self.clock.now()
+        now = self.clock.now() if when is None else when
         try:
             executed = self.models.execution_price(order, price, market, quantity)
             if order.limit_price is not None:
                 # A limit order never executes beyond its limit, whatever the slippage model says.
                 limit = order.limit_price
                 executed = min(executed, limit) if order.side is Side.BUY else max(executed, limit)
+            if order.notional is not None:
+                order, quantity = self._size_notional(order, quantity, executed)
             execution_id = self.ids.next()
             fill = unchecked_fill(order.id, order.symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
             fee = self.models.fee(order, fill)
@@ -603,6 +610,17 @@ class Venue:
             return self._apply(execution_record(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
+
+    def _size_notional(self, order: Order, quantity: float, executed: float) -> tuple[Order, float]:
+        """A notional order is sized at its fill price, as Alpaca does: its quantity becomes what the cash not yet
+        spent buys (or sells) at `executed`; returns the amended order and the quantity this fill executes."""
+        spent = order.filled_quantity * (order.filled_avg_price or 0.0)
+        total = order.filled_quantity + round((order.notional - spent) / executed, 9)  # type: ignore[operator]
+        rest = qty_at_least(quantity, order.quantity - order.filled_quantity)
+        if abs(total - order.quantity) > QTY_EPSILON:
+            order = self._apply(Amendment(order.id, self.clock.now(), quantity=total))
+        remaining = order.quantity - order.filled_quantity
+        return order, remaining if rest else min(quantity, remaining)
 
     # -- order classes ------------------------------------------------------------------------------------------
 
