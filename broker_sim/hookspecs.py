@@ -239,10 +239,12 @@ def broker_sim_fill(
     works. `market` is the latest bar/quote/trade of the symbol, or None when none was seen; then the order's
     `reference_price` stands in for the market. A quantity above the order's remaining quantity is capped. A
     triggered stop is offered as what it became (a market or limit order). `working_since` is when the order
-    started working at the venue (after latency, or at the open for an order queued outside the session): a
-    bar that began before it must not price the order (the built-in `bar` model checks ``bar.timestamp -
-    bar.interval >= working_since``). Only market data inside the session reaches an order (extended hours for
-    the orders that allow them).
+    started working at the venue (after latency, or at the open for an order queued outside the session):
+    market data stamped before it must not price the order (the built-in `bar` model answers `NOT_YET` for it,
+    and judges an order that started working inside a bar's interval on that bar, from its open or along its
+    path). Only market data inside the session reaches an order (extended hours for the orders that allow them).
+    When several orders of a symbol fill on one bar, the venue executes them in the order of their decisions'
+    `FillDecision.at`.
 
     None means "not mine": if every implementation answers None the order is rejected (naming the models
     asked), never left working forever. A model that declines to fill *now* answers `NO_FILL`. To decide only

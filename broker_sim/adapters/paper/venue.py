@@ -469,16 +469,15 @@ class Venue:
 
     def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
         """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
-        Orders are judged only on data inside a session, extended hours for the orders that allow them. When
-        several fill on one bar, they execute in the order the fill model says the bar reached them
-        (`FillDecision.at`), so a bar that crossed a bracket's two exits fills the one it reached first."""
-        get = self.state.order
+        Orders are judged only on data inside a session, extended hours for the orders that allow them."""
         stamp = event.timestamp
         low, high = self._in_session_window
         in_session = low <= stamp <= high or self._data_in_session(stamp)
+        if len(resting) > 1 and event.__class__ is Bar:
+            self._offer_bar(resting, event, in_session)
+            return
+        get = self.state.order
         extended: bool | None = None
-        several = len(resting) > 1 and event.__class__ is Bar
-        judged: list[tuple[float, int, Order, FillDecision]] = []
         for order_id in tuple(resting):
             order = get(order_id)
             if order is None or order.status in FINAL_STATUSES:
@@ -490,23 +489,34 @@ class Venue:
                     extended = self.session.extended(stamp.timestamp())
                 if not extended:
                     continue
-            if several:
-                decision = self._ask(order, event)
-                if decision is not None:
-                    judged.append((decision.at, len(judged), order, decision))
-                continue
             order = self._offer(order, event, fresh=True)
             if order.time_in_force in _ONE_SHOT:
                 self._offer_once(order)
-        if judged:
-            judged.sort(key=_by_time)
-            for _, _, order, decision in judged:
-                current = get(order.id)
-                if current is None or current.status in FINAL_STATUSES:
-                    continue  # ended by an earlier fill of this bar (a sibling exit)
-                current = self._act(current, event, decision, fresh=True)
-                if current.time_in_force in _ONE_SHOT:
-                    self._offer_once(current)
+
+    def _offer_bar(self, resting: dict[str, None], bar: MarketData, in_session: bool) -> None:
+        """Offer a bar to several resting orders: each is judged, then the fills execute in the order the fill
+        model says the bar reached them (`FillDecision.at`, ties in arrival order), so a bar that crossed a
+        bracket's two exits fills the one it reached first and the other is canceled before its turn."""
+        get = self.state.order
+        extended = in_session or self.session.extended(bar.timestamp.timestamp())
+        judged: list[tuple[float, int, Order, FillDecision]] = []
+        for order_id in tuple(resting):
+            order = get(order_id)
+            if order is None or order.status in FINAL_STATUSES or not (in_session or order.extended_hours):
+                continue
+            if not extended:
+                continue
+            decision = self._ask(order, bar)
+            if decision is not None:
+                judged.append((decision.at, len(judged), order, decision))
+        judged.sort(key=_by_time)
+        for _, _, order, decision in judged:
+            current = get(order.id)
+            if current is None or current.status in FINAL_STATUSES:
+                continue  # ended by an earlier fill of this bar (a sibling exit)
+            current = self._act(current, bar, decision, fresh=True)
+            if current.time_in_force in _ONE_SHOT:
+                self._offer_once(current)
 
     def _offer_once(self, order: Order) -> Order:
         """An ioc, fok or opg order gets one evaluated offer (not a NOT_YET): what did not fill then is canceled."""
