@@ -99,21 +99,6 @@ def _last_price(order: Order, market: MarketData | None) -> float | None:
     return market.price if market is not None else order.reference_price
 
 
-def _random(ctx: HookContext | None) -> Any:
-    return ctx.rng if ctx is not None else _NO_DRAWS
-
-
-class _NoDraws:
-    """Stands in for a random stream where none was given (a direct call without a context): a touch at
-    probability p < 1 then never fills."""
-
-    def random(self) -> float:
-        return 1.0
-
-
-_NO_DRAWS = _NoDraws()
-
-
 @attrs.frozen(slots=True)
 class _Options:
     """The options every built-in fill model takes (see `FillRules`)."""
@@ -137,10 +122,10 @@ class ImmediateFill(_Options):
 
     @hookimpl
     def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
-        price = _last_price(order, market)
+        price = market.price if market is not None else order.reference_price
         if price is None:
             return NO_FILL
-        return self._rules.decide(order, Window.point(price), order.remaining_quantity, _random(ctx))
+        return self._rules.decide_at(order, price, order.remaining_quantity, ctx)
 
 
 def _bar_window(
@@ -154,12 +139,13 @@ def _bar_window(
     """What the order may trade at on this event under `timing` (module docstring), or None: not yet."""
     if market is None:
         price = order.reference_price
-        return None if price is None or timing == "next_bar" else Window.point(price)
+        return None if price is None or timing == "next_bar" else Window(price, price, price)
     stamp = market.timestamp
     if stamp <= order.created_at:  # the bar (or print) the order was submitted during
         if timing == "next_bar":
             return None  # no look-ahead
-        return Window.point(market.price)  # same_bar_close: the signal bar's close, known when the order was sent
+        close = market.price  # same_bar_close: the signal bar's close, known when the order was sent
+        return Window(close, close, close)
     # Traded before the order worked: not there to trade. An instant's print (or a bar of unknown length) stamped
     # the moment it started working is the price in force then (the opening print for an order queued overnight).
     if (
@@ -169,7 +155,8 @@ def _bar_window(
     ):
         return None
     if market.__class__ is not Bar:
-        return Window.point(market.price)
+        price = market.price
+        return Window(price, price, price)
     bar: Bar = market
     path = None if intrabar is Intrabar.STOP_FIRST else Path(bar.open, bar.high, bar.low, bar.close, intrabar)
     if arrival is Arrival.PATH and bar.interval and working_since is not None and bar.start < working_since:
@@ -208,7 +195,7 @@ class BarFill(_Options):
         window = _bar_window(order, market, self.timing, working_since, self.arrival, self.intrabar)
         if window is None:
             return NOT_YET
-        return self._rules.decide(order, window, order.remaining_quantity, _random(ctx))
+        return self._rules.decide(order, window, order.remaining_quantity, ctx)
 
 
 @attrs.frozen(slots=True)
@@ -228,13 +215,13 @@ class QuoteFill(_Options):
             price = _last_price(order, market)
             if price is None:
                 return NO_FILL
-            return self._rules.decide(order, Window.point(price), order.remaining_quantity, _random(ctx))
+            return self._rules.decide_at(order, price, order.remaining_quantity, ctx)
         quote: Quote = market
         price, shown = (quote.ask, quote.ask_size) if buy else (quote.bid, quote.bid_size)
         # The quote in force when the order arrived: a limit at the quote takes it (it is marketable).
         arriving = working_since is None or quote.timestamp <= working_since
         remaining = order.remaining_quantity
-        decision = self._rules.decide(order, Window.point(price), remaining, _random(ctx), marketable=arriving)
+        decision = self._rules.decide_at(order, price, remaining, ctx, marketable=arriving)
         if decision.quantity <= 0 or shown <= 0 or self.displayed_size is DisplayedSize.IGNORE or shown >= remaining:
             return decision
         if self.displayed_size is DisplayedSize.REST:
@@ -274,7 +261,7 @@ class VolumeLimitedFill(_Options):
         available = market.volume * self.volume_limit
         if order.notional is None and float(order.quantity).is_integer():
             available = math.floor(available + QTY_EPSILON)  # whole shares for a whole-share order
-        decision = self._rules.decide(order, window, min(order.remaining_quantity, available), _random(ctx))
+        decision = self._rules.decide(order, window, min(order.remaining_quantity, available), ctx)
         if decision.quantity <= 0 and not decision.triggered:
             return NO_FILL
         return decision

@@ -26,16 +26,15 @@ then stops (`STOP_AT`), then limits (`LIMIT_AT`); along a path, the time the pri
 
 from __future__ import annotations
 
-import random
 from enum import StrEnum
 from typing import Any
 
 import attrs
 
-from broker_sim._numeric import price_beyond, price_equal
+from broker_sim._numeric import PRICE_EPSILON, price_beyond
 from broker_sim.builtin._params import number
 from broker_sim.builtin.bar_path import Path
-from broker_sim.hookspecs import NO_FILL, FillDecision
+from broker_sim.hookspecs import NO_FILL, FillDecision, HookContext
 from broker_sim.models import Order, OrderType, Side
 
 __all__ = ["LIMIT_AT", "STOP_AT", "FillRules", "LimitFill", "Window", "alpaca_buy_stop_limit"]
@@ -73,11 +72,6 @@ class Window:
         self.low = low
         self.path = path
         self.start = start
-
-    @classmethod
-    def point(cls, price: float) -> Window:
-        """One price and nothing after it (a trade, a quote side, the last price, an opening auction)."""
-        return cls(price, price, price)
 
     def reached(self, level: float, up: bool, otherwise: float) -> float:
         """When the price first got to `level` (up: at or above), along the path; `otherwise` without one."""
@@ -132,44 +126,65 @@ class FillRules:
                 f"(got touch_probability={self.touch_probability!r})"
             )
 
-    def _touch_fills(self, rng: random.Random) -> bool:
+    def _touch_fills(self, ctx: HookContext | None) -> bool:
+        """Whether a touch fills: never with ``through``; with ``touch`` at `touch_probability`, drawn from the
+        model's own seeded stream (without a context, only a certain touch fills)."""
         if self.limit_fill is LimitFill.THROUGH:
             return False
         probability = self.touch_probability
-        return probability >= 1.0 or rng.random() < probability
+        if probability >= 1.0:
+            return True
+        return ctx is not None and ctx.rng.random() < probability
 
     def limit(
-        self, buy: bool, limit: float, window: Window, rng: random.Random, *, marketable: bool = False
+        self, buy: bool, limit: float, window: Window, ctx: HookContext | None, *, marketable: bool = False
     ) -> tuple[float, float] | None:
         """(price, when) a limit order fills at in `window`, or None. `marketable`: a first price at the limit is
         taken at once (a quote at arrival: the order takes what is offered), whatever `limit_fill` says."""
         first = window.first
-        if price_beyond(first, limit, not buy):
+        # Comparisons within PRICE_EPSILON (written out: this is on every update of a resting limit).
+        if (first < limit - PRICE_EPSILON) if buy else (first > limit + PRICE_EPSILON):
             return first, window.start
-        at_first = price_equal(first, limit)
-        if at_first and (marketable or self._touch_fills(rng)):
+        at_first = -PRICE_EPSILON <= first - limit <= PRICE_EPSILON
+        if at_first and (marketable or self._touch_fills(ctx)):
             return first, window.start
         best = window.low if buy else window.high
-        if price_beyond(best, limit, not buy):
+        if (best < limit - PRICE_EPSILON) if buy else (best > limit + PRICE_EPSILON):
             return limit, window.reached(limit, not buy, LIMIT_AT)
-        if not at_first and price_equal(best, limit) and self._touch_fills(rng):
+        if not at_first and -PRICE_EPSILON <= best - limit <= PRICE_EPSILON and self._touch_fills(ctx):
             return limit, window.reached(limit, not buy, LIMIT_AT)
         return None
 
+    def decide_at(
+        self, order: Order, price: float, quantity: float, ctx: HookContext | None, *, marketable: bool = False
+    ) -> FillDecision:
+        """`decide` for one price (a trade, a quote side, the last price). A plain limit order is decided here
+        without building a `Window` (the one-price case of `limit`): this runs on every update of a resting one."""
+        if order.type is OrderType.LIMIT:
+            limit: float = order.limit_price  # type: ignore[assignment]
+            if (price < limit - PRICE_EPSILON) if order.side is Side.BUY else (price > limit + PRICE_EPSILON):
+                return FillDecision(quantity, price)
+            if -PRICE_EPSILON <= price - limit <= PRICE_EPSILON and (marketable or self._touch_fills(ctx)):
+                return FillDecision(quantity, price)
+            return NO_FILL
+        return self.decide(order, Window(price, price, price), quantity, ctx, marketable=marketable)
+
     def decide(
-        self, order: Order, window: Window, quantity: float, rng: random.Random, *, marketable: bool = False
+        self, order: Order, window: Window, quantity: float, ctx: HookContext | None, *, marketable: bool = False
     ) -> FillDecision:
         """Whether `order` fills `quantity` in `window`, at what price and when (module docstring)."""
         buy = order.side is Side.BUY
         kind = order.type
-        limit = order.limit_price
+        if kind is OrderType.LIMIT:
+            filled = self.limit(buy, order.limit_price, window, ctx, marketable=marketable)  # type: ignore[arg-type]
+            return NO_FILL if filled is None else FillDecision(quantity, filled[0], at=filled[1])
         if kind is OrderType.MARKET:
             if buy and self.buy_stop_limit and _was_stop(order):
                 # A triggered buy stop (offered as a market order) keeps Alpaca's limit.
-                return self._as_limit(order, alpaca_buy_stop_limit(order.stop_price), window, quantity, rng)  # type: ignore[arg-type]
+                collar = alpaca_buy_stop_limit(order.stop_price)  # type: ignore[arg-type]
+                filled = self.limit(buy, collar, window, ctx)
+                return NO_FILL if filled is None else FillDecision(quantity, filled[0], at=filled[1])
             return FillDecision(quantity, window.first, at=window.start)
-        if kind is OrderType.LIMIT:
-            return self._as_limit(order, limit, window, quantity, rng, marketable=marketable)  # type: ignore[arg-type]
         stop = order.stop_price
         if stop is None:  # a trailing stop before its first price: nothing to trigger yet
             return NO_FILL
@@ -180,6 +195,7 @@ class FillRules:
             trigger, when = stop, window.reached(stop, buy, STOP_AT)
         else:
             return NO_FILL
+        limit = order.limit_price
         if kind is OrderType.STOP and buy and self.buy_stop_limit:
             limit = alpaca_buy_stop_limit(stop)
         elif kind is not OrderType.STOP_LIMIT:
@@ -190,21 +206,7 @@ class FillRules:
         # Triggered beyond the limit: the limit works on what traded after the trigger.
         rest = window if when == window.start else window.after(when)
         if rest is not None:
-            rest = Window(trigger, rest.high, rest.low, rest.path, when)
-            filled = self.limit(buy, limit, rest, rng)
+            filled = self.limit(buy, limit, Window(trigger, rest.high, rest.low, rest.path, when), ctx)
             if filled is not None:
                 return FillDecision(quantity, filled[0], True, at=filled[1])
         return FillDecision(0.0, 0.0, True)
-
-    def _as_limit(
-        self,
-        order: Order,
-        limit: float,
-        window: Window,
-        quantity: float,
-        rng: random.Random,
-        *,
-        marketable: bool = False,
-    ) -> FillDecision:
-        filled = self.limit(order.side is Side.BUY, limit, window, rng, marketable=marketable)
-        return NO_FILL if filled is None else FillDecision(quantity, filled[0], at=filled[1])
