@@ -177,7 +177,8 @@ def _check_arrival(instance: Any) -> None:
 
 @attrs.frozen(slots=True)
 class BarFill(_Options):
-    """OHLC-aware fills with next-bar (default, no look-ahead) or same-bar-close timing."""
+    """OHLC-aware fills: next-bar (default, no look-ahead) or same-bar-close `timing`, where a mid-bar
+    `arrival` comes in, and which of two prices in one bar came first (`intrabar`); see the module docstring."""
 
     order_types = _ALL_TYPES
     timing: str = attrs.field(default="next_bar", validator=_check_timing, kw_only=True)
