@@ -9,10 +9,13 @@ from __future__ import annotations
 
 #: Quantities closer than this to each other are equal (fractional shares go to 1e-9 at most).
 QTY_EPSILON = 1e-9
-#: Prices closer than this are the same price: a touch of a limit, not a trade through it.
+#: Prices closer than this are the same price for a fill decision: a touch of a limit, not a trade through it.
 PRICE_EPSILON = 1e-9
 #: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
 MONEY_EPSILON = 1e-6
+#: Prices whose difference is below this share of themselves are the same price (a price sent as a decimal string
+#: and read back; a venue that rounds to its tick).
+PRICE_REL_TOLERANCE = 1e-9
 
 
 def qty_is_zero(quantity: float) -> bool:
@@ -36,10 +39,11 @@ def money_equal(a: float, b: float) -> bool:
 
 
 def price_beyond(price: float, level: float, up: bool) -> bool:
-    """Whether `price` is strictly above (`up`) or below `level`, by more than `PRICE_EPSILON`."""
+    """Whether `price` is strictly above (`up`) or below `level`, by more than `PRICE_EPSILON`: through a limit or
+    a stop, not at it (fill decisions; written out inline where they run on every update)."""
     return price > level + PRICE_EPSILON if up else price < level - PRICE_EPSILON
 
 
-def price_equal(a: float, b: float) -> bool:
-    """Whether two prices are the same within `PRICE_EPSILON` (a touch)."""
-    return -PRICE_EPSILON <= a - b <= PRICE_EPSILON
+def same_price(a: float, b: float) -> bool:
+    """Whether two prices are the same within a relative `PRICE_REL_TOLERANCE`."""
+    return abs(a - b) <= PRICE_REL_TOLERANCE * max(abs(a), abs(b))
