@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker_sim import Bar, InvalidOrder, OrderEvent, OrderRequest, PaperBroker, SimulatedClock, Trade
+from broker_sim import Bar, InvalidOrder, OrderEvent, OrderRefused, OrderRequest, PaperBroker, SimulatedClock, Trade
 from broker_sim.builtin.bar_path import Intrabar, Path
 from tests.conftest import SLOW, T0
 
@@ -82,7 +82,7 @@ async def _scenario(
         await broker.update_market(bar)
         for spec in orders:
             if spec["bar"] == index:
-                with contextlib.suppress(InvalidOrder):
+                with contextlib.suppress(InvalidOrder, OrderRefused):  # e.g. a sell that would flip a long
                     await broker.submit_order(OrderRequest("X", spec["side"], 10, **_fields(spec, close)))
         if index < len(prints) and prints[index]:  # a trade print inside the next bar's interval
             at = when + timedelta(seconds=prints[index])
