@@ -12,6 +12,8 @@ import math
 #: Quantities closer than this to each other are equal: half the smallest quantity an order may have (1e-9,
 #: `ORDER_DECIMALS`), so a 0.000000001-share order is not zero.
 QTY_EPSILON = 5e-10
+#: Prices closer than this are the same price for a fill decision: a touch of a limit, not a trade through it.
+PRICE_EPSILON = 1e-9
 #: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
 MONEY_EPSILON = 1e-6
 #: Prices whose difference is below this share of themselves are the same price (a price sent as a decimal string
@@ -54,6 +56,12 @@ _ULPS = 4
 def at_most_decimals(value: float, places: int = ORDER_DECIMALS) -> bool:
     """Whether `value` has at most `places` decimal places, up to float noise (a few units of its last place)."""
     return abs(value - round(value, places)) <= _ULPS * math.ulp(value)
+
+
+def price_beyond(price: float, level: float, up: bool) -> bool:
+    """Whether `price` is strictly above (`up`) or below `level`, by more than `PRICE_EPSILON`: through a limit or
+    a stop, not at it (fill decisions; written out inline where they run on every update)."""
+    return price > level + PRICE_EPSILON if up else price < level - PRICE_EPSILON
 
 
 def same_price(a: float, b: float) -> bool:

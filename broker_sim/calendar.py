@@ -9,7 +9,8 @@ One rule for fills, expiry, opg and cls (`Session`):
 * a day order expires at the close of the session it works in, after the market data stamped at the close was
   offered to it; an opg order is judged at the next open, a cls order at the close.
 
-Sessions: `us_equity` (09:30-16:00 New York, Monday to Friday, extended 04:00-20:00; the default), `always`
+Sessions: `us_equity` (09:30-16:00 New York, Monday to Friday, extended 04:00-20:00, without NYSE's holidays
+and with its 13:00 early closes, by rule: `broker_sim.nyse_calendar`; the default), `always`
 (every day, 24 hours, UTC: a day order lives until midnight), a mapping ``{open, close, timezone, days}``, or an
 exchange calendar code such as ``XNYS`` (holidays and early closes from the `exchange_calendars` package, the
 extra ``[calendars]``).
@@ -28,10 +29,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from broker_sim.errors import ConfigError
+from broker_sim.nyse_calendar import EARLY_CLOSE, early_close, is_holiday
 
 __all__ = ["ExchangeSession", "Session", "TradingSession", "session_from"]
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: How long after-hours trading runs past an early close (13:00-17:00 New York).
+_AFTER_HOURS_S = 4 * 3600
 #: The bounds of one session: (open, close) in POSIX seconds.
 Bounds = tuple[float, float]
 
@@ -139,11 +143,20 @@ def _optional_time(value: str | time | None) -> time | None:
     return None if value is None else _parse_time(value)
 
 
+_HOLIDAY_RULES = ("nyse",)
+
+
+def _check_holidays(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and value not in _HOLIDAY_RULES:
+        raise ConfigError(f"session holidays must be one of {', '.join(_HOLIDAY_RULES)} or null, got {value!r}")
+
+
 @attrs.frozen(slots=True)
 class TradingSession(_Rules):
     """A session that repeats on `days`: `open` to `close` wall time in `timezone` (a close at or before the open
     is on the next day: ``open: "00:00", close: "00:00"`` is a whole day). `extended_from`/`extended_until`
-    bound extended hours (default: the whole day). The default is the US equity session."""
+    bound extended hours (default: the whole day). `holidays` ``nyse`` skips NYSE's holidays and closes at
+    13:00 (extended hours until 17:00) on its early-close days. The default is the US equity session."""
 
     open: time = attrs.field(default=time(9, 30), converter=_parse_time)
     close: time = attrs.field(default=time(16, 0), converter=_parse_time)
@@ -151,22 +164,29 @@ class TradingSession(_Rules):
     days: frozenset[int] = attrs.field(default=frozenset(range(5)), converter=_days)
     extended_from: time | None = attrs.field(default=None, converter=_optional_time)
     extended_until: time | None = attrs.field(default=None, converter=_optional_time)
+    holidays: str | None = attrs.field(default=None, validator=_check_holidays)
     _cache: list[float] = attrs.field(factory=lambda: [math.inf, -math.inf, -math.inf], eq=False, repr=False)
 
     @classmethod
     def us_equity(cls) -> TradingSession:
-        """09:30-16:00 New York, Monday to Friday (no holidays: use ``XNYS`` for those), extended 04:00-20:00."""
-        return cls(extended_from="04:00", extended_until="20:00")
+        """09:30-16:00 New York, Monday to Friday, extended 04:00-20:00; closed on NYSE's holidays, closing at
+        13:00 on its early-close days (`broker_sim.nyse_calendar`)."""
+        return cls(extended_from="04:00", extended_until="20:00", holidays="nyse")
 
     @classmethod
     def always(cls) -> TradingSession:
         """Every day around the clock (crypto, FX, synthetic data): a day order lives until midnight UTC."""
         return cls(open="00:00", close="00:00", timezone="UTC", days=range(7))
 
+    def _closes_early(self, day: date) -> bool:
+        return self.holidays is not None and early_close(day)
+
     def close_on(self, day: date) -> Bounds | None:
-        if day.weekday() not in self.days:
+        if day.weekday() not in self.days or (self.holidays is not None and is_holiday(day)):
             return None
         open_ = datetime.combine(day, self.open, tzinfo=self.timezone)
+        if self._closes_early(day):
+            return open_.timestamp(), datetime.combine(day, EARLY_CLOSE, tzinfo=self.timezone).timestamp()
         close_day = day if self.close > self.open else day + timedelta(days=1)
         return open_.timestamp(), datetime.combine(close_day, self.close, tzinfo=self.timezone).timestamp()
 
@@ -203,10 +223,13 @@ class TradingSession(_Rules):
 
     def _window(self, posix_time: float) -> tuple[float, float] | None:
         local = datetime.fromtimestamp(posix_time, self.timezone)
-        if local.weekday() not in self.days:
+        day = local.date()
+        if local.weekday() not in self.days or (self.holidays is not None and is_holiday(day)):
             return None
-        start = datetime.combine(local.date(), self.extended_from or time(0), tzinfo=self.timezone).timestamp()
-        if self.extended_until is None:
+        start = datetime.combine(day, self.extended_from or time(0), tzinfo=self.timezone).timestamp()
+        if self._closes_early(day):  # after-hours run 4 hours past an early close
+            end = datetime.combine(day, EARLY_CLOSE, tzinfo=self.timezone).timestamp() + _AFTER_HOURS_S
+        elif self.extended_until is None:
             end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.timezone).timestamp()
         else:
             end = datetime.combine(local.date(), self.extended_until, tzinfo=self.timezone).timestamp()
@@ -283,11 +306,12 @@ def session_from(spec: Session | str | Mapping[str, Any] | None) -> Session:
     if isinstance(spec, TradingSession | ExchangeSession):
         return spec
     if isinstance(spec, Mapping):
-        unknown = sorted(set(spec) - {"open", "close", "timezone", "days", "extended_from", "extended_until"})
+        keys = {"open", "close", "timezone", "days", "extended_from", "extended_until", "holidays"}
+        unknown = sorted(set(spec) - keys)
         if unknown:
             raise ConfigError(
                 f"session: unknown key {unknown[0]!r}; valid: open, close, timezone, days, extended_from, "
-                "extended_until"
+                "extended_until, holidays"
             )
         return TradingSession(**spec)
     if isinstance(spec, str) and spec.isupper():

@@ -128,6 +128,10 @@ class FillDecision:
     #: "Not judged yet" (e.g. the bar the order was submitted in, under next-bar timing): an ioc or fok order
     #: waits for the first real judgement instead of being canceled.
     wait: bool = False
+    #: When inside the market event the fill happened, as a fraction of it (0 its start, 1 its end). When several
+    #: orders of one symbol fill on the same bar, the venue executes them in this order (ties in arrival order),
+    #: so that a bar crossing a bracket's two exits fills the one it reached first.
+    at: float = 0.0
 
 
 #: The answer "this order does not fill now" (distinct from None, which means "not my decision").
@@ -243,16 +247,19 @@ def broker_sim_fill(
     works. `market` is the latest bar/quote/trade of the symbol, or None when none was seen; then the order's
     `reference_price` stands in for the market. A quantity above the order's remaining quantity is capped. A
     triggered stop is offered as what it became (a market or limit order). `working_since` is when the order
-    started working at the venue (after latency, or at the open for an order queued outside the session): a
-    bar that began before it must not price the order (the built-in `bar` model checks ``bar.timestamp -
-    bar.interval >= working_since``). Only market data inside the session reaches an order (extended hours for
-    the orders that allow them).
+    started working at the venue (after latency, or at the open for an order queued outside the session):
+    market data stamped before it must not price the order (the built-in `bar` model answers `NOT_YET` for it,
+    and judges an order that started working inside a bar's interval on that bar, from its open or along its
+    path). Only market data inside the session reaches an order (extended hours for the orders that allow them).
+    When several orders of a symbol fill on one bar, the venue executes them in the order of their decisions'
+    `FillDecision.at`.
 
     None means "not mine": if every implementation answers None the order is rejected (naming the models
     asked), never left working forever. A model that declines to fill *now* answers `NO_FILL`. To decide only
     some orders and let a built-in decide the rest, either delegate (``return BarFill().broker_sim_fill(order,
-    market, ctx)`` for the others) or implement this hook with ``@hookimpl(wrapper=True)`` around the selected
-    built-in model and return its answer (``answer = yield``) unchanged for the orders that are not yours.
+    market, ctx, working_since)`` for the others) or implement this hook with ``@hookimpl(wrapper=True)``
+    around the selected built-in model and return its answer (``answer = yield``) unchanged for the orders that
+    are not yours.
     """
 
 

@@ -113,8 +113,26 @@ def build_broker(
 
 
 def build_source(config: Config, registry: Registry, spec: Mapping[str, Any]) -> Any:
-    """The price source one entry of ``prices.sources`` describes (its factory also gets `base_dir` and `seed`)."""
-    return registry.create("source", spec, base_dir=config.base_dir, seed=config.seed)
+    """The price source one entry of ``prices.sources`` describes (its factory also gets `base_dir` and `seed`).
+
+    One calendar serves the broker and every source of a run: a source that takes a `session` (the csv source's
+    daily bars are delivered at their session's close) gets the broker's ``broker.session``; one that names
+    another is a `ConfigError`."""
+    extra: dict[str, Any] = {"base_dir": config.base_dir, "seed": config.seed}
+    name = spec.get("source")
+    if isinstance(name, str) and name in registry.names("source"):
+        takes_session = any(p.name == "session" for p in registry.get("source", name).parameters)
+        session = config.broker.get("session")
+        if takes_session and session is not None:
+            given = spec.get("session")
+            if given is not None and given != session:
+                raise ConfigError(
+                    f"session: {given!r} differs from broker.session {session!r}; one calendar serves the broker "
+                    "and every source (leave the source's session out: it takes the broker's)"
+                )
+            extra["session"] = session
+            spec = {key: value for key, value in spec.items() if key != "session"}
+    return registry.create("source", spec, **extra)
 
 
 # -- the check -------------------------------------------------------------------------------------------------

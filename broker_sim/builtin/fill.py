@@ -1,89 +1,98 @@
 """Built-in fill models: whether a working order fills now, how much, and at what price before slippage.
 
-Every model reduces the market event to the prices the order could have traded at — ``open, high, low`` of
-what it saw — and one set of rules decides (`_decide`):
-
-* **market**: fills at ``open`` (the first price seen).
-* **limit**: a buy fills at ``open`` when the market opens at or below the limit (a gap), else at the limit
-  when ``low`` reaches it; sells mirrored. With `strict` (the quote model) the price must cross the limit,
-  not just touch it.
-* **stop** and **trailing_stop**: a buy triggers at ``open`` when the market opens at or above the stop (a gap
-  through it fills at the open), else at the stop when ``high`` reaches it; then it fills as a market order.
-  Sells mirrored.
-* **stop_limit**: triggers as a stop; at the trigger price it fills if that price satisfies the limit, else it
-  keeps working as a limit order.
+Every model reduces the market event to the prices the order could trade at (a `Window`) and the shared rules
+of `broker_sim.builtin.fill_rules` decide; every model takes their options: `limit_fill` (``touch`` or
+``through``), `touch_probability` and `buy_stop_limit` (Alpaca's limit on buy stops).
 
 What each model sees:
 
-* `immediate`: the last price (bar close, trade price, quote mid, else `reference_price`) as open, high and
-  low: one price per update, no intrabar range.
-* `bar(timing)`: OHLC bars. An order is never priced from a bar that began before it started working (after
-  its latency, or at the open when it was queued), when the bar says how long it covers (`Bar.interval`).
-  ``next_bar`` (default, no look-ahead): an order is never filled from the bar during which it was submitted
-  (``bar.timestamp <= order.created_at``); it fills from the next bar on, a market order at that bar's open,
-  as backtrader and NautilusTrader do. ``same_bar_close``: an order is judged at the close of the bar it was
-  submitted in (for strategies that decide and trade at the close); what does not fill then is judged on the
-  full range of the later bars, as under ``next_bar``.
-* `quote`: buys see the ask, sells the bid; a limit fills only when the opposite side crosses it.
-* `volume_limited(volume_limit, timing)`: the `bar` rules, but at most `volume_limit` (2.5 %) of each bar's
-  volume fills; the rest keeps working on later bars (partial fills).
+* `immediate`: the last price (bar close, trade price, quote mid, else `reference_price`): one price per
+  update, no intrabar range.
+* `bar(timing, arrival, intrabar)`: OHLC bars. ``next_bar`` (default, no look-ahead): an order is never
+  filled from market data stamped before it started working (its latency over, or the open for an order
+  queued outside the session), nor from the bar it was submitted during. An order that started working inside
+  a bar's interval is judged on that bar: with ``arrival: open`` (default) from its open, as backtrader fills
+  a market order at the next bar's open; with ``arrival: path`` from the price at its arrival time along the
+  bar's assumed path (`intrabar`), and only on what traded after it. ``same_bar_close``: an order is judged at
+  the close of the bar it was submitted in (for strategies that decide and trade at the close); what does not
+  fill then is judged on the full range of later bars. `intrabar` says which of two prices inside one bar came
+  first: ``stop_first`` (default: a bar that crossed a bracket's two exits stops it out), ``ohlc`` or
+  ``adaptive`` (NautilusTrader's paths). An ioc, fok or opg order is judged once, at the first price it could
+  trade at.
+* `quote(displayed_size, tick)`: buys see the ask, sells the bid. A limit at or through the quote in force when
+  it arrives fills at the quote at once (it is marketable); resting, it fills when a later quote reaches it
+  (`limit_fill`). `displayed_size` (when the quote has sizes): ``rest`` (default) fills what is shown and the
+  rest waits for later quotes; ``walk`` fills the rest at once `tick` worse (NautilusTrader's L1 rule);
+  ``ignore`` fills any size at the quote.
+* `volume_limited(volume_limit, timing, arrival, intrabar)`: the `bar` rules, but at most `volume_limit`
+  (2.5 %) of each bar's volume fills, in whole shares unless the order is fractional; the rest keeps working.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 import attrs
 
+from broker_sim._numeric import QTY_EPSILON
 from broker_sim.builtin._params import number
+from broker_sim.builtin.bar_path import Intrabar, Path
+from broker_sim.builtin.fill_rules import FillRules, LimitFill, Window
 from broker_sim.hookspecs import NO_FILL, NOT_YET, FillDecision, HookContext, hookimpl
-from broker_sim.models import Bar, MarketData, Order, OrderType, Quote, Side
+from broker_sim.models import Bar, MarketData, Order, OrderType, Quote, Side, TimeInForce
 
-__all__ = ["BarFill", "ImmediateFill", "QuoteFill", "VolumeLimitedFill"]
+__all__ = ["Arrival", "BarFill", "ImmediateFill", "QuoteFill", "VolumeLimitedFill"]
 
 _ALL_TYPES = frozenset(OrderType)
 _TIMINGS = ("next_bar", "same_bar_close")
+#: Orders judged once, at the first price they could trade at.
+_ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 
 
-def _limit(buy: bool, limit: float, open_: float, best: float, strict: bool) -> float | None:
-    """The price a limit order fills at, given the open and the best price (low for buys, high for sells)."""
-    if buy:
-        if open_ < limit or (open_ == limit and not strict):
-            return open_
-        return limit if best < limit or (best == limit and not strict) else None
-    if open_ > limit or (open_ == limit and not strict):
-        return open_
-    return limit if best > limit or (best == limit and not strict) else None
+class Arrival(StrEnum):
+    """Where an order that started working inside a bar comes in: at the bar's open, or along its path."""
+
+    OPEN = "open"
+    PATH = "path"
 
 
-def _stop(buy: bool, stop: float, open_: float, high: float, low: float) -> float | None:
-    """The price a stop triggers at: the open when the market gaps through it, else the stop; None if not hit."""
-    if buy:
-        return open_ if open_ >= stop else (stop if high >= stop else None)
-    return open_ if open_ <= stop else (stop if low <= stop else None)
+class DisplayedSize(StrEnum):
+    """What the quote model does with the part of an order beyond the quote's displayed size."""
+
+    REST = "rest"
+    WALK = "walk"
+    IGNORE = "ignore"
 
 
-def _decide(order: Order, open_: float, high: float, low: float, quantity: float, strict: bool) -> FillDecision:
-    """The shared rules (module docstring) for an order that could trade at open/high/low now."""
-    buy = order.side is Side.BUY
-    kind = order.type
-    if kind is OrderType.MARKET:
-        return FillDecision(quantity, open_)
-    if kind is OrderType.LIMIT:
-        price = _limit(buy, order.limit_price, open_, low if buy else high, strict)  # type: ignore[arg-type]
-        return NO_FILL if price is None else FillDecision(quantity, price)
-    stop = order.stop_price
-    if stop is None:  # a trailing stop before its first price: nothing to trigger yet
-        return NO_FILL
-    trigger = _stop(buy, stop, open_, high, low)
-    if trigger is None:
-        return NO_FILL
-    if kind is OrderType.STOP_LIMIT:
-        limit = order.limit_price
-        assert limit is not None
-        ok = trigger <= limit if buy else trigger >= limit
-        return FillDecision(quantity, trigger, True) if ok else FillDecision(0.0, 0.0, True)
-    return FillDecision(quantity, trigger, True)
+def _choice(enum: type[StrEnum], name: str, value: Any) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        raise ValueError(f"{name} must be one of {', '.join(e.value for e in enum)}; got {value!r}") from None
+
+
+def _to_limit_fill(value: Any) -> LimitFill:
+    return _choice(LimitFill, "limit_fill", value)
+
+
+def _to_arrival(value: Any) -> Arrival:
+    return _choice(Arrival, "arrival", value)
+
+
+def _to_intrabar(value: Any) -> Intrabar:
+    return _choice(Intrabar, "intrabar", value)
+
+
+def _to_displayed_size(value: Any) -> DisplayedSize:
+    return _choice(DisplayedSize, "displayed_size", value)
+
+
+def _check_timing(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in _TIMINGS:
+        raise ValueError(f"timing must be one of {', '.join(_TIMINGS)}, got {value!r}")
 
 
 def _last_price(order: Order, market: MarketData | None) -> float | None:
@@ -91,7 +100,20 @@ def _last_price(order: Order, market: MarketData | None) -> float | None:
 
 
 @attrs.frozen(slots=True)
-class ImmediateFill:
+class _Options:
+    """The options every built-in fill model takes (see `FillRules`)."""
+
+    limit_fill: LimitFill = attrs.field(default="touch", converter=_to_limit_fill)  # type: ignore[assignment]
+    touch_probability: float = attrs.field(default=1.0, kw_only=True)
+    buy_stop_limit: bool = attrs.field(default=True, kw_only=True)
+    _rules: FillRules = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_rules", FillRules(self.limit_fill, self.touch_probability, self.buy_stop_limit))
+
+
+@attrs.frozen(slots=True)
+class ImmediateFill(_Options):
     """Fills against the last price only: market orders at once, limits and stops when the last price reaches
     them (see the module docstring)."""
 
@@ -100,89 +122,147 @@ class ImmediateFill:
 
     @hookimpl
     def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
-        price = _last_price(order, market)
+        price = market.price if market is not None else order.reference_price
         if price is None:
             return NO_FILL
-        return _decide(order, price, price, price, order.remaining_quantity, strict=False)
+        return self._rules.decide_at(order, price, order.remaining_quantity, ctx)
 
 
-def _check_timing(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in _TIMINGS:
-        raise ValueError(f"timing must be one of {', '.join(_TIMINGS)}, got {value!r}")
-
-
-def _bar_prices(
-    order: Order, market: MarketData | None, timing: str, working_since: datetime | None
-) -> tuple[float, float, float] | None:
-    """(open, high, low) the order may trade at on this event under `timing`, or None if it may not trade."""
+def _bar_window(
+    order: Order,
+    market: MarketData | None,
+    timing: str,
+    working_since: datetime | None,
+    arrival: Arrival,
+    intrabar: Intrabar,
+) -> Window | None:
+    """What the order may trade at on this event under `timing` (module docstring), or None: not yet."""
     if market is None:
         price = order.reference_price
-        return None if price is None or timing == "next_bar" else (price, price, price)
-    if market.timestamp <= order.created_at:  # the bar (or print) the order was submitted during
+        return None if price is None or timing == "next_bar" else Window(price, price, price)
+    stamp = market.timestamp
+    if stamp <= order.created_at:  # the bar (or print) the order was submitted during
         if timing == "next_bar":
             return None  # no look-ahead
-        price = market.price  # same_bar_close: the signal bar's close, known when the order was sent
-        return price, price, price
-    if not isinstance(market, Bar):
+        close = market.price  # same_bar_close: the signal bar's close, known when the order was sent
+        return Window(close, close, close)
+    # Traded before the order worked: not there to trade. An instant's print (or a bar of unknown length) stamped
+    # the moment it started working is the price in force then (the opening print for an order queued overnight).
+    if (
+        working_since is not None
+        and stamp <= working_since
+        and (stamp < working_since or (isinstance(market, Bar) and market.interval))
+    ):
+        return None
+    if market.__class__ is not Bar:
         price = market.price
-        return price, price, price
-    if market.interval and working_since is not None and market.start < working_since:
-        return None  # the bar began before the order worked: its open and range were not there to trade
-    return market.open, market.high, market.low
+        return Window(price, price, price)
+    bar: Bar = market
+    path = None if intrabar is Intrabar.STOP_FIRST else Path(bar.open, bar.high, bar.low, bar.close, intrabar)
+    if arrival is Arrival.PATH and bar.interval and working_since is not None and bar.start < working_since:
+        when = (working_since - bar.start).total_seconds() / bar.interval
+        high, low = path.extremes(when)  # type: ignore[union-attr]
+        window = Window(path.price_at(when), high, low, path, when)  # type: ignore[union-attr]
+    else:
+        window = Window(bar.open, bar.high, bar.low, path)
+    if order.time_in_force in _ONE_SHOT:
+        return Window(window.first, window.first, window.first, None, window.start)
+    return window
+
+
+def _check_arrival(instance: Any) -> None:
+    if instance.arrival is Arrival.PATH and instance.intrabar is Intrabar.STOP_FIRST:
+        raise ValueError("arrival: path needs a bar path: set intrabar to ohlc or adaptive (it is stop_first)")
 
 
 @attrs.frozen(slots=True)
-class BarFill:
-    """OHLC-aware fills with next-bar (default, no look-ahead) or same-bar-close timing."""
+class BarFill(_Options):
+    """OHLC-aware fills: next-bar (default, no look-ahead) or same-bar-close `timing`, where a mid-bar
+    `arrival` comes in, and which of two prices in one bar came first (`intrabar`); see the module docstring."""
 
     order_types = _ALL_TYPES
-    timing: str = attrs.field(default="next_bar", validator=_check_timing)
+    timing: str = attrs.field(default="next_bar", validator=_check_timing, kw_only=True)
+    arrival: Arrival = attrs.field(default="open", converter=_to_arrival, kw_only=True)  # type: ignore[assignment]
+    intrabar: Intrabar = attrs.field(default="stop_first", converter=_to_intrabar, kw_only=True)  # type: ignore[assignment]
+
+    def __attrs_post_init__(self) -> None:
+        _Options.__attrs_post_init__(self)
+        _check_arrival(self)
 
     @hookimpl
-    def broker_sim_fill(self, order: Order, market: MarketData | None, working_since: datetime) -> FillDecision | None:
-        prices = _bar_prices(order, market, self.timing, working_since)
-        if prices is None:
+    def broker_sim_fill(
+        self, order: Order, market: MarketData | None, ctx: HookContext | None, working_since: datetime | None
+    ) -> FillDecision | None:
+        window = _bar_window(order, market, self.timing, working_since, self.arrival, self.intrabar)
+        if window is None:
             return NOT_YET
-        return _decide(order, *prices, order.remaining_quantity, strict=False)
+        return self._rules.decide(order, window, order.remaining_quantity, ctx)
 
 
 @attrs.frozen(slots=True)
-class QuoteFill:
-    """Buys fill at the ask, sells at the bid; a limit fills only when the opposite side crosses it."""
+class QuoteFill(_Options):
+    """Buys fill at the ask, sells at the bid, up to the displayed size (module docstring)."""
 
     order_types = _ALL_TYPES
+    displayed_size: DisplayedSize = attrs.field(default="rest", converter=_to_displayed_size, kw_only=True)  # type: ignore[assignment]
+    tick: float = attrs.field(default=0.01, validator=number(above=0), kw_only=True)
 
     @hookimpl
-    def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
-        price = (
-            (market.ask if order.side is Side.BUY else market.bid)
-            if isinstance(market, Quote)
-            else _last_price(order, market)
-        )
-        if price is None:
-            return NO_FILL
-        return _decide(order, price, price, price, order.remaining_quantity, strict=True)
+    def broker_sim_fill(
+        self, order: Order, market: MarketData | None, ctx: HookContext | None, working_since: datetime | None
+    ) -> FillDecision | None:
+        buy = order.side is Side.BUY
+        if market.__class__ is not Quote:
+            price = _last_price(order, market)
+            if price is None:
+                return NO_FILL
+            return self._rules.decide_at(order, price, order.remaining_quantity, ctx)
+        quote: Quote = market
+        price, shown = (quote.ask, quote.ask_size) if buy else (quote.bid, quote.bid_size)
+        # The quote in force when the order arrived: a limit at the quote takes it (it is marketable).
+        arriving = working_since is None or quote.timestamp <= working_since
+        remaining = order.remaining_quantity
+        decision = self._rules.decide_at(order, price, remaining, ctx, marketable=arriving)
+        if decision.quantity <= 0 or shown <= 0 or self.displayed_size is DisplayedSize.IGNORE or shown >= remaining:
+            return decision
+        if self.displayed_size is DisplayedSize.REST:
+            return attrs.evolve(decision, quantity=shown)
+        # walk: the rest one tick worse, unless that is beyond the order's limit (then only what is shown).
+        worse = price + self.tick if buy else price - self.tick
+        limit = order.limit_price
+        if limit is not None and (worse > limit if buy else worse < limit):
+            return attrs.evolve(decision, quantity=shown)
+        average = (decision.price * shown + worse * (remaining - shown)) / remaining
+        return attrs.evolve(decision, price=average)
 
 
 @attrs.frozen(slots=True)
-class VolumeLimitedFill:
+class VolumeLimitedFill(_Options):
     """The `bar` rules, filling at most `volume_limit` of each bar's volume; the rest keeps working."""
 
     order_types = _ALL_TYPES
-    volume_limit: float = attrs.field(default=0.025, validator=number(above=0))
-    timing: str = attrs.field(default="next_bar", validator=_check_timing)
+    volume_limit: float = attrs.field(default=0.025, validator=number(above=0), kw_only=True)
+    timing: str = attrs.field(default="next_bar", validator=_check_timing, kw_only=True)
+    arrival: Arrival = attrs.field(default="open", converter=_to_arrival, kw_only=True)  # type: ignore[assignment]
+    intrabar: Intrabar = attrs.field(default="stop_first", converter=_to_intrabar, kw_only=True)  # type: ignore[assignment]
 
     def __attrs_post_init__(self) -> None:
+        _Options.__attrs_post_init__(self)
         if self.volume_limit > 1:
             raise ValueError(f"volume_limit must be <= 1, got {self.volume_limit!r}")
+        _check_arrival(self)
 
     @hookimpl
-    def broker_sim_fill(self, order: Order, market: MarketData | None, working_since: datetime) -> FillDecision | None:
-        prices = _bar_prices(order, market, self.timing, working_since)
-        if prices is None or not isinstance(market, Bar):
+    def broker_sim_fill(
+        self, order: Order, market: MarketData | None, ctx: HookContext | None, working_since: datetime | None
+    ) -> FillDecision | None:
+        window = _bar_window(order, market, self.timing, working_since, self.arrival, self.intrabar)
+        if window is None or not isinstance(market, Bar):
             return NOT_YET
         available = market.volume * self.volume_limit
-        decision = _decide(order, *prices, min(order.remaining_quantity, available), strict=False)
+        if order.notional is None and float(order.quantity).is_integer():
+            available = math.floor(available + QTY_EPSILON)  # whole shares for a whole-share order
+        decision = self._rules.decide(order, window, min(order.remaining_quantity, available), ctx)
         if decision.quantity <= 0 and not decision.triggered:
             return NO_FILL
         return decision

@@ -9,9 +9,10 @@ reader, which finds the exact line: a bad row is then a `DataError` naming the f
 Bar timestamps: `bar_timestamp` says what a bar's time stamps, ``end`` (the default: when the bar's data became
 known, as the engine, backtrader and most CSV exports read it) or ``start`` (Alpaca's and Polygon's bars): a
 start-stamped bar is delivered when it is complete, at start + `bar_interval` (inferred from the first rows
-when not given). Every bar carries its `interval`. Daily bars stamped with a date (midnight) are session bars:
-each is delivered at its session's close (from `session`, the broker's, us_equity unless said otherwise) and
-covers the session, so a day order sent on day D's bar is judged on day D+1's bar.
+when not given). Every bar carries its `interval`. Daily bars stamped with a date (midnight), or all at one time
+of day (16:00, the close), are session bars: each is delivered at its date's session close (from `session`, the
+broker's in a run: one calendar serves the broker and every source) and covers the session, so a day order
+sent on day D's bar is judged on day D+1's bar, and an early close (13:00) delivers that day's bar at 13:00.
 
 Columns: `columns` maps our field names to the file's headers (``{timestamp: Date, close: Adj Close}``);
 fields not mapped are read from the same-named header. Timestamps are ISO-8601 (an offset, or `timezone` when
@@ -68,7 +69,7 @@ _BAD_ROW_POLICIES = ("error", "skip")
 _BAR_TIMESTAMPS = ("end", "start")
 #: Rows read ahead to infer a file's bar interval and whether it holds daily (date-stamped) bars.
 _SAMPLE_ROWS = 500
-#: Bars this long or longer, stamped at midnight, are daily session bars.
+#: Bars this long or longer, all stamped at one time of day, are daily session bars.
 _DAILY_S = 20 * 3600
 _BLOCK_BYTES = 1 << 20
 _fromtimestamp = datetime.fromtimestamp
@@ -219,7 +220,7 @@ class CsvSource:
         """How this file's bar times become delivery times: its bar interval (given, or the smallest step
         between the first rows' times) and whether its bars are daily session bars."""
         times: list[float] = []
-        midnight = True
+        times_of_day: set[tuple[int, int, int, int]] = set()
         with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             index = [h.strip() for h in next(reader)].index(layout[0])
@@ -232,10 +233,11 @@ class CsvSource:
                     continue
                 times.append(seconds)
                 local = datetime.fromtimestamp(seconds, self.timezone)
-                midnight = midnight and (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+                times_of_day.add((local.hour, local.minute, local.second, local.microsecond))
         steps = [b - a for a, b in itertools.pairwise(times) if b > a]
         interval = self.bar_interval if self.bar_interval is not None else (min(steps) if steps else 0.0)
-        daily = bool(times) and midnight and interval >= _DAILY_S
+        # Daily bars all stamped at one time of day (a date, or the close: 16:00) are their date's session bars.
+        daily = bool(times) and len(times_of_day) == 1 and interval >= _DAILY_S
         if self.bar_timestamp == "start" and not interval and not daily:
             raise DataError(f"{path}: cannot tell how long its bars are from one row; set bar_interval (seconds)")
         return _Stamping(interval, daily, self.bar_timestamp == "start", self.session, self.timezone)

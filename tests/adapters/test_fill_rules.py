@@ -48,6 +48,18 @@ async def test_a_buy_trailing_stop_follows_the_lows() -> None:
     assert (moved.hwm, moved.stop_price) == (40, pytest.approx(44.0))
 
 
+async def test_replacing_a_trailing_stops_trail_keeps_its_high_water_mark() -> None:
+    broker = _broker()
+    await _bar(broker, 0, 100, 100, 100, 100)
+    await broker.buy("AAPL", 10)
+    stop = await broker.sell("AAPL", 10, type="trailing_stop", trail_price=2.0, time_in_force="gtc")
+    await _bar(broker, 1, 100, 105, 103.5, 103.5)  # the mark moves to 105, the stop to 103
+    replaced = await broker.replace_order(stop.id, trail=1.0)  # tighten the trail while the price is 103.5
+    assert (replaced.hwm, replaced.stop_price) == (105, 104)  # 105 - 1, not 103.5 - 1 = 102.5 (looser than 103)
+    await _bar(broker, 2, 104.5, 104.5, 103.8, 104)  # reaches 104: stopped out
+    assert (await broker.get_order(replaced.id)).status is OrderStatus.FILLED
+
+
 async def test_same_bar_close_judges_a_resting_limit_on_the_full_range_of_later_bars() -> None:
     broker = _broker(fill={"model": "bar", "timing": "same_bar_close"})
     await _bar(broker, 0, 100, 101, 99.5, 100)

@@ -160,13 +160,15 @@ async def test_same_bar_close_fills_at_the_submission_bars_close() -> None:
     assert order.filled_avg_price == 105
 
 
-async def test_limit_touched_but_not_crossed_does_not_fill_in_quote_mode() -> None:
-    broker = _broker(fill="quote")
+async def test_a_resting_limit_touched_but_not_crossed_does_not_fill_in_quote_mode_with_limit_fill_through() -> None:
+    broker = _broker(fill={"model": "quote", "limit_fill": "through"})
     await broker.update_market(Quote("AAPL", T0, 99.0, 100.0))
     order = await broker.buy("AAPL", 1, type="limit", limit_price=99.5, time_in_force="gtc")
-    await broker.update_market(Quote("AAPL", T0, 99.0, 99.5))  # ask touches the limit
+    later = T0 + timedelta(seconds=1)
+    await broker.clock.advance_to(later)  # type: ignore[attr-defined]
+    await broker.update_market(Quote("AAPL", later, 99.0, 99.5))  # ask touches the limit
     assert (await broker.get_order(order.id)).status is OrderStatus.NEW
-    await broker.update_market(Quote("AAPL", T0, 99.0, 99.4))  # ask crosses it
+    await broker.update_market(Quote("AAPL", later, 99.0, 99.4))  # ask crosses it
     filled = await broker.get_order(order.id)
     assert filled.filled_avg_price == 99.4
 

@@ -39,7 +39,7 @@ from broker_sim.changes import (
 )
 from broker_sim.clock import Clock, TimerHandle
 from broker_sim.errors import ModelError
-from broker_sim.hookspecs import Action
+from broker_sim.hookspecs import Action, FillDecision
 from broker_sim.ids import IdSource
 from broker_sim.ledger import Reservation
 from broker_sim.models import (
@@ -120,6 +120,11 @@ def first_snapshot(
         extended_hours=request.extended_hours,
         notional=request.notional,
     )
+
+
+def _by_time(judged: tuple[float, int, Order, FillDecision]) -> tuple[float, int]:
+    """Sort key of a bar's fill decisions: when in the bar, then arrival order."""
+    return judged[0], judged[1]
 
 
 def _trailing_stop(order: Order, mark: float) -> float:
@@ -473,10 +478,13 @@ class Venue:
     def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
         """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
         Orders are judged only on data inside a session, extended hours for the orders that allow them."""
-        get = self.state.order
         stamp = event.timestamp
         low, high = self._in_session_window
         in_session = low <= stamp <= high or self._data_in_session(stamp)
+        if len(resting) > 1 and event.__class__ is Bar:
+            self._offer_bar(resting, event, in_session)
+            return
+        get = self.state.order
         extended: bool | None = None
         for order_id in tuple(resting):
             order = get(order_id)
@@ -493,6 +501,31 @@ class Venue:
             if order.time_in_force in _ONE_SHOT:
                 self._offer_once(order)
 
+    def _offer_bar(self, resting: dict[str, None], bar: MarketData, in_session: bool) -> None:
+        """Offer a bar to several resting orders: each is judged, then the fills execute in the order the fill
+        model says the bar reached them (`FillDecision.at`, ties in arrival order), so a bar that crossed a
+        bracket's two exits fills the one it reached first and the other is canceled before its turn."""
+        get = self.state.order
+        extended = in_session or self.session.extended(bar.timestamp.timestamp())
+        judged: list[tuple[float, int, Order, FillDecision]] = []
+        for order_id in tuple(resting):
+            order = get(order_id)
+            if order is None or order.status in FINAL_STATUSES or not (in_session or order.extended_hours):
+                continue
+            if not extended:
+                continue
+            decision = self._ask(order, bar)
+            if decision is not None:
+                judged.append((decision.at, len(judged), order, decision))
+        judged.sort(key=_by_time)
+        for _, _, order, decision in judged:
+            current = get(order.id)
+            if current is None or current.status in FINAL_STATUSES:
+                continue  # ended by an earlier fill of this bar (a sibling exit)
+            current = self._act(current, bar, decision, fresh=True)
+            if current.time_in_force in _ONE_SHOT:
+                self._offer_once(current)
+
     def _offer_once(self, order: Order) -> Order:
         """An ioc, fok or opg order gets one evaluated offer (not a NOT_YET): what did not fill then is canceled."""
         if order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
@@ -504,11 +537,18 @@ class Venue:
     def _offer(self, order: Order, market: MarketData | None = None, *, fresh: bool = False) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot.
 
-        `market` defaults to the latest event of the symbol; an opg order sees only the event's open price; a
-        triggered stop is offered as what it became. `fresh` says the event came after the order started
+        `market` defaults to the latest event of the symbol. `fresh` says the event came after the order started
         working: only such events move a trailing stop (after it was judged on them)."""
         if market is None:
             market = self.market.get(order.symbol)
+        decision = self._ask(order, market)
+        if decision is None:
+            return self.state.order(order.id) or order
+        return self._act(order, market, decision, fresh=fresh)
+
+    def _ask(self, order: Order, market: MarketData | None) -> FillDecision | None:
+        """The fill model's decision on `order` for `market` (None: the order failed, and ended). An opg order
+        sees only the event's open price; a triggered stop is offered as what it became."""
         kind = order.type
         view = order
         if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar):
@@ -521,9 +561,17 @@ class Venue:
         try:
             decision = self.models.fill(view, market, since)
         except ModelError as exc:
-            return self._fail(order, str(exc))
+            self._fail(order, str(exc))
+            return None
         if decision is None:  # nobody decided: left alone, it would work forever without a word
-            return self._fail(order, self.models.declined(view))
+            self._fail(order, self.models.declined(view))
+            return None
+        return decision
+
+    def _act(self, order: Order, market: MarketData | None, decision: FillDecision, *, fresh: bool) -> Order:
+        """Carry out a fill decision on `order`: remember a trigger, move a trailing stop, execute a fill."""
+        kind = order.type
+        working = self._working.get(order.id)
         if working is not None and not decision.wait:
             working.evaluated = True
         if decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
@@ -541,7 +589,11 @@ class Venue:
         quantity = min(decision.quantity, remaining)
         if order.time_in_force is TimeInForce.FOK and not qty_at_least(quantity, remaining):
             return order
-        return self._execute(order, quantity, decision.price)
+        when = None
+        if order.time_in_force is TimeInForce.OPG and isinstance(market, Bar) and market.interval:
+            # An opg order fills in the opening auction: stamped at the open of the (daily) bar that made it.
+            when = max(market.start, working.since) if working is not None and working.since else market.start
+        return self._execute(order, quantity, decision.price, when)
 
     def _trail(self, order: Order, market: MarketData | None) -> Order:
         """Move a trailing stop's high-water mark (`hwm`) and stop after the best price of an event that came
@@ -556,8 +608,9 @@ class Venue:
             return order
         return self._apply(Amendment(order.id, self.clock.now(), stop_price=_trailing_stop(order, best), hwm=best))
 
-    def _execute(self, order: Order, quantity: float, price: float) -> Order:
-        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door.
+    def _execute(self, order: Order, quantity: float, price: float, when: datetime | None = None) -> Order:
+        """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door. The fill is
+        stamped now, or `when` (an opg fill: the open of the bar that made it).
 
         A fill that would take the position through zero (orders on their way crossed: a sell filled first,
         then a buy larger than the short it left) fills only what closes the position, and the rest of the
@@ -569,13 +622,15 @@ class Venue:
         if to_flat:
             quantity = abs(held)
         market = self.market.get(symbol)
-        now = self.clock.now()
+        now = self.clock.now() if when is None else when
         try:
             executed = self.models.execution_price(order, price, market, quantity)
             if order.limit_price is not None:
                 # A limit order never executes beyond its limit, whatever the slippage model says.
                 limit = order.limit_price
                 executed = min(executed, limit) if order.side is Side.BUY else max(executed, limit)
+            if order.notional is not None:
+                order, quantity = self._size_notional(order, quantity, executed)
             execution_id = self.ids.next()
             fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
             fee = self.models.fee(order, fill)
@@ -597,6 +652,17 @@ class Venue:
             )
         self.on_fill()
         return executed_order
+
+    def _size_notional(self, order: Order, quantity: float, executed: float) -> tuple[Order, float]:
+        """A notional order is sized at its fill price, as Alpaca does: its quantity becomes what the cash not yet
+        spent buys (or sells) at `executed`; returns the amended order and the quantity this fill executes."""
+        spent = order.filled_quantity * (order.filled_avg_price or 0.0)
+        total = order.filled_quantity + round((order.notional - spent) / executed, 9)  # type: ignore[operator]
+        rest = qty_at_least(quantity, order.quantity - order.filled_quantity)
+        if abs(total - order.quantity) > QTY_EPSILON:
+            order = self._apply(Amendment(order.id, self.clock.now(), quantity=total))
+        remaining = order.quantity - order.filled_quantity
+        return order, remaining if rest else min(quantity, remaining)
 
     # -- order classes ------------------------------------------------------------------------------------------
 
@@ -788,6 +854,10 @@ class Venue:
             return refuse(f"replace refused: {exc.reason}")
         self._retire(order_id)
         self._regroup(old, working)
+        if working.type is OrderType.TRAILING_STOP and old.hwm is not None and working.hwm is None:
+            # The high-water mark is the market's, not the order's: a new trail applies to the mark reached so far.
+            stop = _trailing_stop(working, old.hwm)
+            working = self._apply(Amendment(working.id, now, stop_price=stop, hwm=old.hwm))
         if working.status is _S.HELD:
             head = self.state.order(working.parent_id) if working.parent_id is not None else None
             if head is None or not exits_work(head):
