@@ -298,7 +298,7 @@ async def aserve(
 
     `on_ready(run)` is called once the server listens (`run.port` is the bound port)."""
     if not isinstance(config, Config):
-        config = load_config(config, env=env)
+        config = load_config(config, env=env, served=True)
     if settings is None:
         settings = ServeSettings.from_config(config, env=os.environ if env is None else env)
     return await ServeRun(config, settings, on_ready=on_ready).execute(out)

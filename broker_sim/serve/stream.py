@@ -163,5 +163,6 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def routes() -> list[WebSocketRoute]:
-    """The trade_updates websocket route."""
-    return [WebSocketRoute("/stream", trade_updates)]
+    """The trade_updates websocket routes: ``/stream`` and ``/stream/`` (the older Python SDK,
+    alpaca-trade-api, adds the slash)."""
+    return [WebSocketRoute("/stream", trade_updates), WebSocketRoute("/stream/", trade_updates)]

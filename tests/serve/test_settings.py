@@ -11,7 +11,7 @@ import yaml
 from broker_sim import ConfigError
 from broker_sim.serve import ServeSettings
 from broker_sim.serve.settings import EXCHANGES
-from broker_sim.wiring import parse_config
+from broker_sim.wiring import load_config, parse_config
 
 from .conftest import BASE_CONFIG, KEY
 
@@ -42,3 +42,14 @@ def test_a_bad_key_is_named(tmp_path: Path, key: str, value: object, words: str)
     with pytest.raises(ConfigError) as refused:
         _settings(tmp_path, **{key: value})
     assert words in str(refused.value)
+
+
+def test_a_config_without_strategy_or_serve_section_is_served_with_the_defaults(tmp_path: Path) -> None:
+    data = {key: value for key, value in BASE_CONFIG.items() if key != "serve"}
+    path = tmp_path / "bare.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="no strategy"):
+        load_config(path)  # `broker-sim run` needs one
+    config = load_config(path, served=True)
+    settings = ServeSettings.from_config(config, env={"APCA_API_KEY_ID": "k", "APCA_API_SECRET_KEY": "s"})
+    assert (settings.key_id, settings.secret_key, settings.host, settings.port) == ("k", "s", "127.0.0.1", 8000)

@@ -95,8 +95,9 @@ async def test_wrong_keys_are_refused_and_listening_needs_auth(server: Server) -
     assert hub(server).listeners == 0
 
 
-async def test_the_short_auth_form_and_binary_frames_are_understood(server: Server) -> None:
-    async with websockets.connect(f"{server.ws_url}/stream") as socket:
+@pytest.mark.parametrize("path", ["/stream", "/stream/"])  # alpaca-trade-api connects to /stream/
+async def test_the_short_auth_form_and_binary_frames_are_understood(server: Server, path: str) -> None:
+    async with websockets.connect(f"{server.ws_url}{path}") as socket:
         await socket.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}).encode())
         assert (await recv(socket))["data"]["status"] == "authorized"
         await socket.send(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}).encode())

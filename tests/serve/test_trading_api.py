@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
@@ -28,6 +29,7 @@ from alpaca.trading.requests import (
 from broker_sim.models import Order
 
 from .conftest import KEY, SECRET, Server, serving
+from .test_bad_requests import HEADERS
 
 #: Simulated seconds a test waits for an order at most (the server's clock: ~0.1 s of wall time at speed 600).
 WAIT_S = 60.0
@@ -272,6 +274,11 @@ async def test_calendar_and_assets_follow_the_config(tmp_path: Path) -> None:
             ("2024-01-05", "09:30", "16:00"),
             ("2024-01-08", "09:30", "16:00"),
         ]
+        async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:  # the JS SDK sends timestamps
+            stamped = await http.get(
+                "/v2/calendar", params={"start": "2024-01-05T00:00:00.000Z", "end": "2024-01-08T23:59:00-05:00"}
+            )
+        assert [d["date"] for d in stamped.json()] == ["2024-01-05", "2024-01-08"]
         assets = await call(trading.get_all_assets)
         assert [a.symbol for a in assets] == ["AAPL", "MSFT"] and all(a.shortable for a in assets)
         assert (await call(trading.get_asset, "MSFT")).symbol == "MSFT"
