@@ -77,6 +77,8 @@ class ServeRun(_Run):
         self.port: int | None = None
         self.ready = asyncio.Event()
         self.replay_done = False
+        #: Set when the replay has delivered its last event (tests and monitors wait on it).
+        self.replayed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -211,6 +213,7 @@ class ServeRun(_Run):
         if self.streams.live_sources:
             await self._live(broker, strategies, owners)
         self.replay_done = True
+        self.replayed.set()
         log.info("the replay has ended at %s; serving on", clock.now().isoformat())
         if isinstance(clock, PacedClock):
             await clock.run_on()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from broker_sim.adapters.paper import PaperBroker
@@ -43,6 +43,12 @@ class Served:
         """Bring a paced clock to the present before a request reads or changes the account."""
         if isinstance(self.clock, PacedClock):
             await self.clock.catch_up()
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The exchange's time zone (the session's; UTC for a session that names none)."""
+        zone = getattr(self.session, "timezone", None)
+        return zone if isinstance(zone, tzinfo) else UTC
 
     def tradable(self) -> list[str]:
         """The symbols the account trades: the broker's own list when it has one, else the sources'."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -224,14 +224,10 @@ async def get_account(request: Request, served: Served) -> Any:
     )
 
 
-def _zone(served: Served) -> Any:
-    return getattr(served.session, "timezone", None) or UTC
-
-
 async def get_clock(request: Request, served: Served) -> Any:
     now = served.clock.time()
     session = served.session
-    zone = _zone(served)
+    zone = served.timezone
     return {
         "timestamp": translate.local_timestamp(now, zone),
         "is_open": session.in_session(now),
@@ -241,7 +237,7 @@ async def get_clock(request: Request, served: Served) -> Any:
 
 
 async def get_calendar(request: Request, served: Served) -> Any:
-    zone = _zone(served)
+    zone = served.timezone
     today = datetime.fromtimestamp(served.clock.time(), zone).date()
     params = request.query_params
     start = query.day(params, "start") or today
@@ -303,7 +299,7 @@ async def list_activities(request: Request, served: Served) -> Any:
     kind = request.path_params.get("activity_type") or params.get("activity_types")
     if kind is not None and "FILL" not in kind.split(","):
         return []
-    zone = _zone(served)
+    zone = served.timezone
     chosen = [
         (fill, order)
         for fill, order in served.activities

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from broker_sim.models import Account, Fill, Order, OrderClass, OrderEvent, OrderRequest, Position, Side, TimeInForce
 
@@ -93,7 +92,7 @@ def timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def local_timestamp(posix: float, zone: ZoneInfo) -> str:
+def local_timestamp(posix: float, zone: tzinfo) -> str:
     """RFC 3339 in the exchange's time zone (Alpaca's clock answers in New York time)."""
     return datetime.fromtimestamp(posix, zone).isoformat()
 
