@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from broker_sim.clock import RealtimeClock
 
-from . import data_stream, market_data, openapi, stream, trading
+from . import data_stream, history, market_data, openapi, stream, trading, watchlists
 from .errors import CODE_RATE_LIMIT, CODE_TOO_LARGE, CODE_UNAUTHORIZED, ApiError
 from .state import Served
 
@@ -142,6 +142,8 @@ def create_app(served: Served) -> Any:
     app = Starlette(
         routes=[
             *trading.routes(),
+            *history.routes(),
+            *watchlists.routes(),
             *stream.routes(),
             *market_data.routes(),
             *data_stream.routes(),
@@ -152,5 +154,6 @@ def create_app(served: Served) -> Any:
     app.state.served = served
     app.state.trade_updates = stream.TradeUpdates(served)
     app.state.data_streams = data_stream.DataStreams(served)
+    app.state.watchlists = watchlists.Watchlists(served)
     served.hubs.extend((app.state.trade_updates, app.state.data_streams))
     return Guard(app, served)

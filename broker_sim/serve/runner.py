@@ -112,6 +112,7 @@ class ServeRun(_Run):
         market = MarketHistory(_declared_symbols(self.streams.sources))
         self.streams.subscribe(market, name="served market data")
         served = Served(broker, self.settings, market)
+        served.equity = self.equity
         app = create_app(served)
         strategies = self._strategies(broker)
         self.owners.views = [view for _, view in strategies]

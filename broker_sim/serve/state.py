@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from broker_sim.adapters.paper import PaperBroker
 from broker_sim.calendar import Session, TradingSession
 from broker_sim.models import Fill, Order, OrderEvent
+from broker_sim.report.metrics import EquitySample
 
 from .clock import PacedClock
 from .market import MarketHistory
@@ -34,6 +36,8 @@ class Served:
         self.session: Session = getattr(broker, "session", None) or TradingSession.us_equity()
         broker.add_listener(self._on_event)
         self.hubs: list[Any] = []
+        #: The run's equity curve (sampled every ``report.equity_interval``): the portfolio history's source.
+        self.equity: Sequence[EquitySample] = ()
 
     def _on_event(self, event: OrderEvent) -> None:
         if event.fill is not None:

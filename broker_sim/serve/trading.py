@@ -33,6 +33,8 @@ _LIST_STATUSES = ("open", "closed", "all")
 _DIRECTIONS = ("asc", "desc")
 #: Alpaca's default and largest page of account activities.
 MAX_ACTIVITIES = 100
+#: Alpaca's asset classes; the simulator serves US equities only.
+ASSET_CLASSES = ("us_equity", "us_option", "crypto")
 #: The calendar answers at most this many days at once.
 MAX_CALENDAR_DAYS = 3660
 
@@ -271,8 +273,14 @@ async def get_calendar(request: Request, served: Served) -> Any:
 
 
 async def list_assets(request: Request, served: Served) -> Any:
-    status = request.query_params.get("status")
-    if status not in (None, "", "active"):
+    """The served symbols as US equities: a filter on another status, asset class or exchange answers none."""
+    params = request.query_params
+    status = params.get("status")
+    asset_class = query.option(params, "asset_class", ASSET_CLASSES)
+    exchange = params.get("exchange")
+    if status not in (None, "", "active") or asset_class not in (None, "us_equity"):
+        return []
+    if exchange not in (None, "", served.settings.exchange):
         return []
     shortable = served.broker.settings.allow_short
     return [translate.asset_json(s, exchange=served.settings.exchange, shortable=shortable) for s in served.tradable()]
