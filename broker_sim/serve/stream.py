@@ -20,7 +20,7 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from broker_sim.models import OrderEvent
+from broker_sim.models import EventType, OrderEvent
 
 from .settings import ServeSettings
 from .state import Served
@@ -29,6 +29,9 @@ from .translate import trade_update_json
 __all__ = ["TradeUpdates", "check_keys", "routes"]
 
 _STREAM = "trade_updates"
+#: The engine's events Alpaca never sends: a bracket's exit legs wait `held` without a word, and are first heard
+#: of when they go `new` (https://docs.alpaca.markets/docs/websocket-streaming#trade-updates).
+UNSENT_EVENTS = frozenset({EventType.HELD})
 
 
 def check_keys(settings: ServeSettings, key: object, secret: object) -> bool:
@@ -51,6 +54,8 @@ class TradeUpdates:
         served.broker.add_listener(self._publish)
 
     def _publish(self, event: OrderEvent) -> None:
+        if event.type in UNSENT_EVENTS:
+            return
         for queue in self._queues:
             queue.put_nowait(event)
 

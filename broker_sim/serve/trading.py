@@ -168,20 +168,22 @@ async def close_position(request: Request, served: Served) -> Any:
     position = await served.broker.get_position(symbol)
     if position is None:
         raise ApiError.not_found("position does not exist")
-    held = abs(position.quantity)
-    quantity = held
+    whole = abs(position.quantity)
+    quantity = whole
     if asked is not None:
         quantity = asked
-        if quantity > held + QTY_EPSILON:
-            raise ApiError.forbidden(
-                f"insufficient qty available for order (requested: {params['qty']}, "
-                f"available: {translate.number(held)})"
-            )
     elif percentage is not None:
         if percentage > 100:
             raise ApiError.invalid(f"percentage must be <= 100, got {params['percentage']!r}")
-        quantity = round(held * percentage / 100.0, 9)
-    if math.isclose(quantity, held):
+        quantity = round(whole * percentage / 100.0, 9)
+    # Alpaca refuses at once (403) to close shares an open order already holds: only qty_available can go.
+    available = max(whole - await _held(served, symbol, position.quantity), 0.0)
+    if quantity > available + QTY_EPSILON:
+        raise ApiError.forbidden(
+            f"insufficient qty available for order (requested: {translate.number(quantity)}, "
+            f"available: {translate.number(available)})"
+        )
+    if math.isclose(quantity, whole):
         order = await served.broker.close_position(symbol)
     else:
         side = Side.SELL if position.quantity > 0 else Side.BUY
@@ -199,6 +201,15 @@ async def close_all_positions(request: Request, served: Served) -> Any:
                     await served.broker.cancel_order(order.id)
     answers = []
     for position in await served.broker.get_positions():
+        held = await _held(served, position.symbol, position.quantity)
+        if held > QTY_EPSILON:  # as one close: what an open order holds cannot go twice
+            available = max(abs(position.quantity) - held, 0.0)
+            error = ApiError.forbidden(
+                f"insufficient qty available for order (requested: {translate.number(abs(position.quantity))}, "
+                f"available: {translate.number(available)})"
+            )
+            answers.append({"symbol": position.symbol, "status": error.status, "body": error.body})
+            continue
         try:
             order = await served.broker.close_position(position.symbol)
             answers.append(

@@ -77,6 +77,30 @@ async def test_trading_stream_hears_every_event_of_an_order(server: Server) -> N
     assert heard[-1].position_qty == emitted[-1].position_quantity == 7
 
 
+async def test_a_brackets_held_legs_are_heard_of_only_when_they_go_new(server: Server) -> None:
+    heard: list[TradeUpdate] = []
+    legs_new = asyncio.Event()
+    emitted: list[OrderEvent] = []
+    server.broker.add_listener(emitted.append)
+
+    async def on_update(update: TradeUpdate) -> None:
+        heard.append(update)
+        if sum(u.event == "new" and u.order.id != heard[0].order.id for u in heard) == 2:
+            legs_new.set()
+
+    bracket = {
+        **MARKET_BUY,
+        "order_class": "bracket",
+        "take_profit": {"limit_price": "1000"},
+        "stop_loss": {"stop_price": "1"},
+    }
+    async with trading_stream(server, on_update), httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
+        assert (await http.post("/v2/orders", json=bracket)).status_code == 200
+        await asyncio.wait_for(legs_new.wait(), WALL_LIMIT_S)
+    assert "held" in [e.type.value for e in emitted]  # the engine's legs wait held ...
+    assert "held" not in [u.event for u in heard]  # ... which Alpaca never sends
+
+
 async def recv(socket: Any) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(socket.recv(), WALL_LIMIT_S))
 

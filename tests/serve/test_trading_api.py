@@ -246,6 +246,23 @@ async def test_positions_close_by_quantity_percentage_and_all(server: Server) ->
         await call(trading.close_position, "AAPL", ClosePositionRequest(qty="100"))
     assert too_many.value.status_code == 403 and "insufficient qty" in too_many.value.message
 
+    # Shares an open sell holds cannot be closed again: 403 at once, and no order is made (Alpaca's answer).
+    held = await call(
+        trading.submit_order,
+        LimitOrderRequest(
+            symbol="AAPL", qty=10, side=OrderSide.SELL, limit_price=10_000, time_in_force=TimeInForce.GTC
+        ),
+    )
+    await server.broker.wait_for(str(held.id), "new", timeout=WAIT_S)
+    orders_before = len(await server.broker.list_orders("all"))
+    with pytest.raises(APIError) as taken:
+        await call(trading.close_position, "AAPL")
+    assert taken.value.status_code == 403
+    assert "insufficient qty available for order (requested: 12, available: 2)" in taken.value.message
+    assert len(await server.broker.list_orders("all")) == orders_before
+    await call(trading.cancel_order_by_id, held.id)
+    await server.broker.wait_for(str(held.id), "canceled", timeout=WAIT_S)
+
     closed = await call(trading.close_all_positions)
     assert sorted(c.symbol for c in closed) == ["AAPL", "MSFT"] and {c.status for c in closed} == {200}
     for answer in closed:
