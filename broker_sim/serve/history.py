@@ -49,7 +49,9 @@ def _window(params: Any, now: datetime) -> tuple[datetime, datetime]:
     if period is not None and not PERIOD.fullmatch(period):
         raise ApiError.invalid(f"period must be a number and one of D, W, M, A (e.g. 1M), got {period!r}")
     start, end = query.moment(params, "start"), query.moment(params, "end")
-    date_end = query.day(params, "date_end")
+    date_start, date_end = query.day(params, "date_start"), query.day(params, "date_end")
+    if start is None and date_start is not None:  # the older name (alpaca-trade-api sends it)
+        start = datetime.combine(date_start, datetime.min.time(), now.tzinfo)
     if end is None:
         end = (
             now if date_end is None else datetime.combine(date_end + timedelta(days=1), datetime.min.time(), now.tzinfo)

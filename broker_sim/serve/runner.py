@@ -30,6 +30,7 @@ from broker_sim.models import MarketData
 from broker_sim.simulation import Result, _resumed, _Run
 from broker_sim.strategy import overrides
 from broker_sim.streams.base import LiveSource, ReplaySource
+from broker_sim.streams.realtime import RealtimeReplay
 from broker_sim.wiring import build_broker, load_config
 
 from .app import create_app
@@ -43,6 +44,7 @@ __all__ = ["ServeRun", "aserve", "serve"]
 
 log = logging.getLogger(__name__)
 
+_DAY_S = 86_400.0
 #: Closed orders the served broker keeps for GET /v2/orders?status=closed.
 SERVE_HISTORY = 100_000
 #: Events handed to the run's per-event code at once: at --speed max requests run in between.
@@ -72,6 +74,9 @@ class ServeRun(_Run):
     ) -> None:
         super().__init__(config, None)
         self.settings = settings
+        for source in self.streams.sources:
+            if isinstance(source, RealtimeReplay):  # `clock: realtime`: the replay stamped relative to the present
+                source.history_s = settings.history_days * _DAY_S
         self.on_ready = on_ready
         self.served: Served | None = None
         self.port: int | None = None

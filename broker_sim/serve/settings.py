@@ -34,6 +34,7 @@ _KEYS = (
     "exchange",
     "account",
     "wait_for_client",
+    "history_days",
 )
 
 
@@ -56,8 +57,11 @@ class ServeSettings:
     """What `broker-sim serve` needs besides the run's config.
 
     `rate_limit` is requests per minute per key (None: unlimited; Alpaca's own is 200); `exchange` is the
-    exchange reported for assets and positions; `account` the account number. With `wait_for_client` the replay
-    starts when the first client subscribes to the data stream, so a bot sees every bar from the first.
+    exchange reported for assets and positions; `account` the account number. `history_days` (with
+    ``prices.clock: realtime`` only) serves the replay's first days at once as history stamped in the wall
+    clock's past, then plays the rest live, so clients that ask from their own clock find history. With
+    `wait_for_client` the replay starts when the first client subscribes to the data stream, so a bot sees every
+    bar from the first.
     """
 
     key_id: str
@@ -70,6 +74,7 @@ class ServeSettings:
     exchange: str = "NASDAQ"
     account: str = "PA-BROKER-SIM"
     wait_for_client: bool = False
+    history_days: float = 0.0
 
     @classmethod
     def from_config(
@@ -107,6 +112,14 @@ class ServeSettings:
             if not isinstance(wait, bool):
                 raise ConfigError(f"wait_for_client must be true or false, got {wait!r}")
             values["wait_for_client"] = wait
+            days = section.get("history_days", 0.0)
+            if isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days < math.inf:
+                raise ConfigError(f"history_days must be a number of days >= 0, got {days!r}")
+            if days and config.prices.clock != "realtime":
+                raise ConfigError(
+                    "history_days serves a replay stamped relative to the present: it needs prices.clock: realtime"
+                )
+            values["history_days"] = float(days)
         except ConfigError as exc:
             bad = next((k for k in _KEYS if str(exc).startswith(k)), None)
             raise config.error_at(("serve", bad) if bad and bad in section else ("serve",), str(exc)) from None

@@ -1,0 +1,121 @@
+"""Real Alpaca clients, unmodified, against `broker-sim serve`: the older Python SDK (alpaca-trade-api), the JS/TS
+SDK's 3.x and 4.x lines, and a trading framework (lumibot) with its own alpaca-py clients.
+
+Each client runs its scenario (tests/serve/clients/) in its own environment, set up by ``make clients`` (part of
+``make test``) under ``.venv/clients/``: a venv per Python client (their pins conflict with ours), one npm
+folder for both JS lines. A scenario submits market, limit, bracket and OCO orders, replaces and cancels, reads
+the account, positions, activities, portfolio history, latest quote/trade/bar, bars by symbol and a snapshot,
+hears new/fill on trade_updates, and prints one JSON line; the test checks it and the server's own account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker_sim.models import OrderClass, OrderStatus
+
+from .conftest import KEY, SECRET, Server, serving
+from .test_stream import ledger_is_whole
+
+HERE = Path(__file__).parent / "clients"
+#: Where `make clients` puts each client's environment.
+CLIENTS = Path(sys.prefix) / "clients"
+#: A scenario's whole run, start-up included, is bounded by this (wall seconds).
+SCENARIO_LIMIT_S = 90.0
+
+
+def _python(name: str) -> Path:
+    return CLIENTS / name / "bin" / "python"
+
+
+def _node_modules() -> Path:
+    return CLIENTS / "node" / "node_modules"
+
+
+async def _run(server: Server, command: list[str], **extra: str) -> dict[str, Any]:
+    """Run one scenario against `server`; its JSON answer (or the test fails with what it printed)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("APCA_")},
+        "APCA_API_BASE_URL": server.url,
+        "APCA_API_DATA_URL": server.url,
+        "APCA_API_KEY_ID": KEY,
+        "APCA_API_SECRET_KEY": SECRET,
+        "NODE_PATH": str(_node_modules()),
+        **extra,
+    }
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=HERE
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), SCENARIO_LIMIT_S)
+    except TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+        pytest.fail(f"{command[-1]} did not finish in {SCENARIO_LIMIT_S} s:\n{err.decode()[-4000:]}")
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+    assert process.returncode == 0 and lines, f"{command[-1]} failed:\n{out.decode()[-2000:]}\n{err.decode()[-4000:]}"
+    answer: dict[str, Any] = json.loads(lines[-1])
+    return answer
+
+
+async def _check(server: Server, answer: dict[str, Any]) -> None:
+    """What every scenario must have seen, and what the server's account must say of it."""
+    ids, reads = answer["ids"], answer["reads"]
+    heard = {(event, order_id) for event, order_id in answer["heard"]}
+    assert {("new", ids["market"]), ("fill", ids["market"])} <= heard
+    broker = server.broker
+    assert (await broker.get_order(ids["market"])).status is OrderStatus.FILLED
+    assert (await broker.get_order(ids["limit"])).status is OrderStatus.REPLACED
+    replaced = await broker.get_order(ids["replaced"])
+    assert (replaced.status, replaced.quantity, replaced.limit_price) == (OrderStatus.CANCELED, 6, 1.75)
+    bracket = await broker.get_order(ids["bracket"])
+    assert bracket.order_class is OrderClass.BRACKET and bracket.status is OrderStatus.FILLED
+    assert {(await broker.get_order(leg)).status for leg in bracket.legs} <= {OrderStatus.NEW, OrderStatus.HELD}
+    oco = await broker.get_order(ids["oco"])
+    assert oco.order_class is OrderClass.OCO and oco.status is OrderStatus.NEW
+    position = await broker.get_position("AAPL")
+    assert position is not None and reads["position_qty"] == position.quantity == 12
+    assert reads["positions"] == ["AAPL"]
+    assert reads["activities"] >= 2 and reads["history_points"] >= 1 and reads["bars"] >= 1
+    assert reads["cash"] == 100_000
+    for price in (reads["latest_trade"], *reads["latest_quote"], reads["latest_bar"], reads["snapshot"]):
+        assert price > 0
+    timed = answer["submit_ms"]
+    assert len(timed) == 24
+    timing = [o for o in await broker.list_orders("all") if o.time_in_force.value == "ioc"]
+    assert len(timing) == 20 and not any(o.filled_quantity for o in timing)
+    ledger_is_whole(server)
+    p95 = statistics.quantiles(timed, n=20)[-1]
+    name = f"{answer['client']} {answer['version']}"
+    print(f"{name}: submit round trip median {statistics.median(timed):.1f} ms, p95 {p95:.1f} ms")
+
+
+async def test_alpaca_trade_api_runs_unchanged(tmp_path: Path) -> None:
+    python = _python("alpaca-trade-api")
+    if not python.exists():
+        pytest.skip(f"alpaca-trade-api's venv is absent ({python}): `make clients` creates it")
+    async with serving(tmp_path) as server:
+        answer = await _run(server, [str(python), str(HERE / "alpaca_trade_api_bot.py")])
+        await _check(server, answer)
+
+
+@pytest.mark.parametrize("line", ["3", "4"])
+async def test_the_js_sdk_runs_unchanged(tmp_path: Path, line: str) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the JS SDK's scenarios need node >= 20")
+    package = _node_modules() / f"alpaca{line}"
+    if not package.exists():
+        pytest.skip(f"@alpacahq/alpaca-trade-api {line}.x is absent ({package}): `make clients` installs it")
+    async with serving(tmp_path) as server:
+        answer = await _run(server, [node, str(HERE / f"alpaca_js{line}_bot.js")])
+        await _check(server, answer)
