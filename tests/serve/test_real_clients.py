@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from broker_sim.models import OrderClass, OrderStatus
+from broker_sim.models import Bar, OrderClass, OrderStatus
 
-from .conftest import KEY, SECRET, Server, serving
+from .conftest import BASE_CONFIG, KEY, SECRET, Server, serving
 from .test_stream import ledger_is_whole
 
 HERE = Path(__file__).parent / "clients"
@@ -41,7 +41,7 @@ def _node_modules() -> Path:
     return CLIENTS / "node" / "node_modules"
 
 
-async def _run(server: Server, command: list[str], **extra: str) -> dict[str, Any]:
+async def _run(server: Server, command: list[str], cwd: Path = HERE) -> dict[str, Any]:
     """Run one scenario against `server`; its JSON answer (or the test fails with what it printed)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("APCA_")},
@@ -50,10 +50,9 @@ async def _run(server: Server, command: list[str], **extra: str) -> dict[str, An
         "APCA_API_KEY_ID": KEY,
         "APCA_API_SECRET_KEY": SECRET,
         "NODE_PATH": str(_node_modules()),
-        **extra,
     }
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=HERE
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), SCENARIO_LIMIT_S)
@@ -119,3 +118,32 @@ async def test_the_js_sdk_runs_unchanged(tmp_path: Path, line: str) -> None:
     async with serving(tmp_path) as server:
         answer = await _run(server, [node, str(HERE / f"alpaca_js{line}_bot.js")])
         await _check(server, answer)
+
+
+async def test_a_lumibot_strategy_runs_unchanged_with_prices_history_and_fills(tmp_path: Path) -> None:
+    """lumibot's own Trader and Alpaca broker, given alpaca-py clients pointed at the server (its documented way
+    to take caller-owned clients), on a replay stamped relative to the present: lumibot asks for prices and
+    history from its own clock, and polls for fills."""
+    python = _python("lumibot")
+    if not python.exists():
+        pytest.skip(f"lumibot's venv is absent ({python}): `make clients` creates it")
+    sources = [{**BASE_CONFIG["prices"]["sources"][0], "count": 3000}]  # minute bars
+    overrides = {
+        "prices": {"clock": "realtime", "sources": sources},
+        "models": {**BASE_CONFIG["models"], "latency": {"model": "none"}},
+        "serve": {"history_days": 1},
+    }
+    async with serving(tmp_path, overrides=overrides) as server:
+        answer = await _run(server, [str(python), str(HERE / "lumibot_bot.py")], cwd=tmp_path)
+        bought, bid = answer["orders"]
+        last = server.served.market.latest(Bar, "AAPL")
+        position = await server.broker.get_position("AAPL")
+        filled = await server.broker.wait_for(bought, "filled", timeout=SCENARIO_LIMIT_S)
+        canceled = await server.broker.wait_for(bid, "canceled", timeout=SCENARIO_LIMIT_S)
+    assert last is not None and answer["last_price"] == pytest.approx(last.close, rel=0.01)
+    assert answer["history_bars"] >= 25  # the last 30 minutes, asked from lumibot's own clock
+    assert answer["statuses"]["AAPL"] == "fill"  # lumibot's own view of its order
+    assert (filled.symbol, filled.filled_quantity, canceled.symbol) == ("AAPL", 10, "MSFT")
+    assert position is not None and position.quantity == answer["position"] == 10
+    timed = answer["submits_ms"]
+    print(f"lumibot {answer['version']}: submit round trips {', '.join(f'{t:.1f}' for t in timed)} ms")
