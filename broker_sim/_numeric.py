@@ -26,3 +26,8 @@ def qty_at_least(quantity: float, target: float) -> bool:
 def money_covers(available: float, cost: float) -> bool:
     """Whether `available` cash pays for `cost` within `MONEY_EPSILON`."""
     return available >= cost - MONEY_EPSILON
+
+
+def money_equal(a: float, b: float) -> bool:
+    """Whether two amounts of money are the same within `MONEY_EPSILON`."""
+    return -MONEY_EPSILON < a - b < MONEY_EPSILON

@@ -8,7 +8,6 @@ codes and bodies; a malformed request changes nothing.
 from __future__ import annotations
 
 import contextlib
-import math
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from broker_sim._numeric import QTY_EPSILON
+from broker_sim._numeric import qty_at_least, qty_is_zero
 from broker_sim.errors import BrokerError
 from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 
@@ -178,12 +177,12 @@ async def close_position(request: Request, served: Served) -> Any:
         quantity = round(whole * percentage / 100.0, 9)
     # Alpaca refuses at once (403) to close shares an open order already holds: only qty_available can go.
     available = max(whole - await _held(served, symbol, position.quantity), 0.0)
-    if quantity > available + QTY_EPSILON:
+    if not qty_at_least(available, quantity):
         raise ApiError.forbidden(
             f"insufficient qty available for order (requested: {translate.number(quantity)}, "
             f"available: {translate.number(available)})"
         )
-    if math.isclose(quantity, whole):
+    if qty_is_zero(quantity - whole):
         order = await served.broker.close_position(symbol)
     else:
         side = Side.SELL if position.quantity > 0 else Side.BUY
@@ -202,7 +201,7 @@ async def close_all_positions(request: Request, served: Served) -> Any:
     answers = []
     for position in await served.broker.get_positions():
         held = await _held(served, position.symbol, position.quantity)
-        if held > QTY_EPSILON:  # as one close: what an open order holds cannot go twice
+        if not qty_is_zero(held):  # as one close: what an open order holds cannot go twice
             available = max(abs(position.quantity) - held, 0.0)
             error = ApiError.forbidden(
                 f"insufficient qty available for order (requested: {translate.number(abs(position.quantity))}, "

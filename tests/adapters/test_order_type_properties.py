@@ -169,8 +169,10 @@ def test_next_bar_fills_never_use_the_submission_bar(moves: list[float], submit_
             filled_on = max(t for t in by_time if t <= fill.timestamp)
             assert filled_on > seen_in
             assert fill.price == bars[filled_on].open  # a market order takes the next bar's open
-        for order_id in submitted:
+        for order_id, seen_in in submitted.items():
             order = await broker.get_order(order_id)
             assert order.status in (OrderStatus.FILLED, OrderStatus.NEW, OrderStatus.PENDING_NEW)
+            if sum(t > seen_in for t in by_time) >= 2:  # latency (< 2 s) is over long before the second bar
+                assert order.status is OrderStatus.FILLED, order
 
     asyncio.run(scenario())
