@@ -8,7 +8,7 @@ codes and bodies; a malformed request changes nothing.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -19,7 +19,7 @@ from broker_sim._numeric import qty_at_least, qty_is_zero
 from broker_sim.errors import BrokerError
 from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 
-from . import query, translate
+from . import markets, query, translate
 from .errors import ApiError
 from .routing import read_json, resource
 from .state import Served
@@ -34,8 +34,6 @@ _DIRECTIONS = ("asc", "desc")
 MAX_ACTIVITIES = 100
 #: Alpaca's asset classes; the simulator serves US equities only.
 ASSET_CLASSES = ("us_equity", "us_option", "crypto")
-#: The calendar answers at most this many days at once.
-MAX_CALENDAR_DAYS = 3660
 
 
 def _legs(served: Served, order: Order) -> list[Order]:
@@ -52,6 +50,7 @@ def _order(served: Served, order: Order, nested: bool) -> dict[str, Any]:
 async def submit_order(request: Request, served: Served) -> Any:
     order_request = translate.order_request(await read_json(request))
     _check_tradable(served, order_request)
+    await request.app.state.configurations.check(order_request)
     order = await served.broker.submit_order(order_request)
     if order.status is OrderStatus.REJECTED and order.failed_at == order.created_at and order.reject_reason:
         # Alpaca refuses what the account cannot pay for at once, with 403; the run records the rejection.
@@ -226,14 +225,17 @@ async def close_all_positions(request: Request, served: Served) -> Any:
 async def get_account(request: Request, served: Served) -> Any:
     broker = served.broker
     settings = broker.settings
-    return translate.account_json(
+    configured = request.app.state.configurations.current()
+    answer = translate.account_json(
         await broker.get_account(),
         name=served.settings.account,
         created_at=served.created_at,
         multiplier=settings.margin_multiplier if settings.account == "margin" else 1.0,
-        shorting=settings.allow_short,
+        shorting=settings.allow_short and not configured.no_shorting,
         last_equity=settings.initial_balance,
     )
+    answer["trade_suspended_by_user"] = configured.suspend_trade
+    return answer
 
 
 async def get_clock(request: Request, served: Served) -> Any:
@@ -249,37 +251,18 @@ async def get_clock(request: Request, served: Served) -> Any:
 
 
 async def get_calendar(request: Request, served: Served) -> Any:
-    zone = served.timezone
-    today = datetime.fromtimestamp(served.clock.time(), zone).date()
-    params = request.query_params
-    start = query.day(params, "start") or today
-    end = query.day(params, "end") or start + timedelta(days=30)
-    if end < start:
-        raise ApiError.invalid(f"end {end} is before start {start}")
-    if (end - start).days > MAX_CALENDAR_DAYS:
-        raise ApiError.invalid(f"the calendar spans at most {MAX_CALENDAR_DAYS} days")
-    days = []
-    day = start
-    while day <= end:
-        bounds = served.session.close_on(day)
-        if bounds is not None:
-            opens = datetime.fromtimestamp(bounds[0], zone)
-            closes = datetime.fromtimestamp(bounds[1], zone)
-            if closes.date() != opens.date() and closes.time() == time(0):
-                closes -= timedelta(minutes=1)  # a session to midnight: Alpaca's calendar has no 24:00
-            if opens.date() == closes.date():  # nor overnight sessions
-                days.append(
-                    {
-                        "date": day.isoformat(),
-                        "open": f"{opens:%H:%M}",
-                        "close": f"{closes:%H:%M}",
-                        "session_open": f"{opens:%H%M}",
-                        "session_close": f"{closes:%H%M}",
-                        "settlement_date": (day + timedelta(days=1)).isoformat(),
-                    }
-                )
-        day += timedelta(days=1)
-    return days
+    start, end = markets.calendar_window(request, served)
+    return [
+        {
+            "date": day.isoformat(),
+            "open": f"{opens:%H:%M}",
+            "close": f"{closes:%H:%M}",
+            "session_open": f"{opens:%H%M}",
+            "session_close": f"{closes:%H%M}",
+            "settlement_date": (day + timedelta(days=1)).isoformat(),
+        }
+        for day, opens, closes in markets.session_days(served, start, end)
+    ]
 
 
 async def list_assets(request: Request, served: Served) -> Any:

@@ -113,3 +113,30 @@ async def test_assets_of_another_class_are_none(server: Server) -> None:
         error(
             await http.get("/v2/assets", params={"asset_class": "bonds"}), 422, 40010001, "asset_class must be one of"
         )
+
+
+async def test_account_configurations_start_from_the_config_change_at_once_and_hold_at_the_door(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path, overrides={"broker": {"allow_short": True}}) as server:
+        trading = client(server)
+        config = await call(trading.get_account_configurations)
+        assert (config.no_shorting, config.suspend_trade, config.fractional_trading) == (False, False, True)
+        async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
+            sell = {"symbol": "AAPL", "qty": "1", "side": "sell", "type": "market", "time_in_force": "day"}
+            before = (await http.get("/v2/account/configurations")).json()
+            error(
+                await http.patch("/v2/account/configurations", json={"pdt_check": "never"}), 422, 40010001, "pdt_check"
+            )
+            error(await http.patch("/v2/account/configurations", json={"colour": 1}), 422, 40010001, "'colour'")
+            assert (await http.get("/v2/account/configurations")).json() == before  # a refused change changes nothing
+            changed = (await http.patch("/v2/account/configurations", json={"no_shorting": True})).json()
+            assert changed == {**before, "no_shorting": True}
+            error(await http.post("/v2/orders", json=sell), 403, 40310000, "account is long only (no_shorting)")
+            assert (await http.get("/v2/account")).json()["shorting_enabled"] is False
+            await http.patch("/v2/account/configurations", json={"fractional_trading": False, "suspend_trade": True})
+            error(await http.post("/v2/orders", json={**sell, "side": "buy"}), 403, 40310000, "trading is suspended")
+            await http.patch("/v2/account/configurations", json={"suspend_trade": False})
+            fractional = {**sell, "side": "buy", "qty": "0.5"}
+            error(await http.post("/v2/orders", json=fractional), 403, 40310000, "fractional orders are not enabled")
+        assert await server.broker.list_orders("all") == []  # every refusal made no order

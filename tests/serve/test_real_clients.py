@@ -118,6 +118,8 @@ async def test_the_js_sdk_runs_unchanged(tmp_path: Path, line: str) -> None:
     async with serving(tmp_path) as server:
         answer = await _run(server, [node, str(HERE / f"alpaca_js{line}_bot.js")])
         await _check(server, answer)
+    if line == "4":  # 4.x's clock() and calendar() call /v3
+        assert answer["reads"]["clock_v3"] == "NASDAQ" and answer["reads"]["calendar_v3"] == 2
 
 
 async def test_a_lumibot_strategy_runs_unchanged_with_prices_history_and_fills(tmp_path: Path) -> None:

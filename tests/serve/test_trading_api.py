@@ -302,3 +302,22 @@ async def test_calendar_and_assets_follow_the_config(tmp_path: Path) -> None:
         with pytest.raises(APIError) as unknown:
             await call(trading.get_asset, "ZZZZ")
         assert unknown.value.status_code == 404
+
+
+async def test_the_v3_clock_and_calendar_tell_the_served_market(tmp_path: Path) -> None:
+    """The JS SDK 4.x's clock() and calendar() call /v3: one market, the config's session, named by serve.exchange."""
+    async with (
+        serving(tmp_path, overrides={"broker": {"session": "us_equity"}}) as server,
+        httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http,
+    ):
+        clock = (await http.get("/v3/clock", params={"markets": "NYSE"})).json()["clocks"]
+        legacy = (await http.get("/v2/clock")).json()
+        calendar = (await http.get("/v3/calendar/NYSE", params={"start": "2024-01-05", "end": "2024-01-08"})).json()
+    assert len(clock) == 1 and clock[0]["market"]["acronym"] == "NASDAQ"
+    assert clock[0]["market"]["timezone"] == "America/New_York"
+    assert clock[0]["next_market_open"] == legacy["next_open"] and clock[0]["next_market_close"] == legacy["next_close"]
+    assert clock[0]["phase"] == ("core" if legacy["is_open"] else "closed")
+    assert [(d["date"], d["core_start"], d["core_end"]) for d in calendar["calendar"]] == [
+        ("2024-01-05", "2024-01-05T09:30:00-05:00", "2024-01-05T16:00:00-05:00"),
+        ("2024-01-08", "2024-01-08T09:30:00-05:00", "2024-01-08T16:00:00-05:00"),
+    ]

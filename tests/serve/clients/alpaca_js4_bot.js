@@ -83,6 +83,8 @@ async function main() {
   reads.latest_bar = Number((await stocks.stockLatestBarSingle({ symbol: "AAPL" })).bar.c);
   reads.bars = (await stocks.stockBarSingle({ symbol: "AAPL", timeframe: "1Min", limit: 50 })).bars.length;
   reads.snapshot = Number((await stocks.stockSnapshotSingle({ symbol: "AAPL" })).latestTrade.p);
+  reads.clock_v3 = (await alpaca.trading.clock.clock()).clocks[0].market.acronym; // /v3/clock
+  reads.calendar_v3 = (await alpaca.trading.calendar.calendar({ market: "NASDAQ", start: new Date("2024-01-02"), end: new Date("2024-01-03") })).calendar.length;
   updates.disconnect();
   const version = require("alpaca4/package.json").version;
   const ids = { market: market.id, limit: limit.id, replaced: replaced.id, bracket: bracket.id, oco: oco.id };
