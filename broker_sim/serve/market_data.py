@@ -240,7 +240,7 @@ async def latest_trades(request: Request, served: Served) -> Any:
     return {"trades": {s: trade_json(trade) for s, trade in found.items()}}
 
 
-def _known(served: Served, symbol: str, found: object) -> None:
+def _known(symbol: str, found: object) -> None:
     """404 as Alpaca answers a single-symbol latest request with nothing to tell."""
     if found is None:
         raise ApiError.not_found(f"no data found for {symbol}")
@@ -249,21 +249,21 @@ def _known(served: Served, symbol: str, found: object) -> None:
 async def latest_symbol_bar(request: Request, served: Served) -> Any:
     symbol = request.path_params["symbol"]
     bar = latest.latest_bar(served.market, symbol)
-    _known(served, symbol, bar)
+    _known(symbol, bar)
     return {"symbol": symbol, "bar": bar_json(bar)}  # type: ignore[arg-type]
 
 
 async def latest_symbol_quote(request: Request, served: Served) -> Any:
     symbol = request.path_params["symbol"]
     quote = latest.latest_quote(served.market, symbol)
-    _known(served, symbol, quote)
+    _known(symbol, quote)
     return {"symbol": symbol, "quote": quote_json(quote)}  # type: ignore[arg-type]
 
 
 async def latest_symbol_trade(request: Request, served: Served) -> Any:
     symbol = request.path_params["symbol"]
     trade = latest.latest_trade(served.market, symbol)
-    _known(served, symbol, trade)
+    _known(symbol, trade)
     return {"symbol": symbol, "trade": trade_json(trade)}  # type: ignore[arg-type]
 
 
@@ -293,7 +293,7 @@ async def snapshots(request: Request, served: Served) -> Any:
 async def symbol_snapshot(request: Request, served: Served) -> Any:
     symbol = request.path_params["symbol"]
     snap = _snapshot(served, symbol)
-    _known(served, symbol, snap)
+    _known(symbol, snap)
     return {"symbol": symbol, **snap}  # type: ignore[dict-item]
 
 
