@@ -41,8 +41,10 @@ def _node_modules() -> Path:
     return CLIENTS / "node" / "node_modules"
 
 
-async def _run(server: Server, command: list[str], cwd: Path = HERE) -> dict[str, Any]:
-    """Run one scenario against `server`; its JSON answer (or the test fails with what it printed)."""
+async def _run(server: Server, command: list[str], cwd: Path) -> dict[str, Any]:
+    """Run one scenario against `server`; its answer (the JSON it writes to SCENARIO_ANSWER), or the test fails
+    with what it printed."""
+    answer_file = cwd / "answer.json"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("APCA_")},
         "APCA_API_BASE_URL": server.url,
@@ -50,6 +52,7 @@ async def _run(server: Server, command: list[str], cwd: Path = HERE) -> dict[str
         "APCA_API_KEY_ID": KEY,
         "APCA_API_SECRET_KEY": SECRET,
         "NODE_PATH": str(_node_modules()),
+        "SCENARIO_ANSWER": str(answer_file),
     }
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd
@@ -60,9 +63,9 @@ async def _run(server: Server, command: list[str], cwd: Path = HERE) -> dict[str
         process.kill()
         out, err = await process.communicate()
         pytest.fail(f"{command[-1]} did not finish in {SCENARIO_LIMIT_S} s:\n{err.decode()[-4000:]}")
-    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
-    assert process.returncode == 0 and lines, f"{command[-1]} failed:\n{out.decode()[-2000:]}\n{err.decode()[-4000:]}"
-    answer: dict[str, Any] = json.loads(lines[-1])
+    told = f"{command[-1]} failed:\n{out.decode()[-2000:]}\n{err.decode()[-4000:]}"
+    assert process.returncode == 0 and answer_file.exists(), told
+    answer: dict[str, Any] = json.loads(answer_file.read_text())
     return answer
 
 
@@ -103,7 +106,7 @@ async def test_alpaca_trade_api_runs_unchanged(tmp_path: Path) -> None:
     if not python.exists():
         pytest.skip(f"alpaca-trade-api's venv is absent ({python}): `make clients` creates it")
     async with serving(tmp_path) as server:
-        answer = await _run(server, [str(python), str(HERE / "alpaca_trade_api_bot.py")])
+        answer = await _run(server, [str(python), str(HERE / "alpaca_trade_api_bot.py")], tmp_path)
         await _check(server, answer)
 
 
@@ -116,7 +119,7 @@ async def test_the_js_sdk_runs_unchanged(tmp_path: Path, line: str) -> None:
     if not package.exists():
         pytest.skip(f"@alpacahq/alpaca-trade-api {line}.x is absent ({package}): `make clients` installs it")
     async with serving(tmp_path) as server:
-        answer = await _run(server, [node, str(HERE / f"alpaca_js{line}_bot.js")])
+        answer = await _run(server, [node, str(HERE / f"alpaca_js{line}_bot.js")], tmp_path)
         await _check(server, answer)
     if line == "4":  # 4.x's clock() and calendar() call /v3
         assert answer["reads"]["clock_v3"] == "NASDAQ" and answer["reads"]["calendar_v3"] == 2
@@ -136,7 +139,7 @@ async def test_a_lumibot_strategy_runs_unchanged_with_prices_history_and_fills(t
         "serve": {"history_days": 1},
     }
     async with serving(tmp_path, overrides=overrides) as server:
-        answer = await _run(server, [str(python), str(HERE / "lumibot_bot.py")], cwd=tmp_path)
+        answer = await _run(server, [str(python), str(HERE / "lumibot_bot.py")], tmp_path)
         bought, bid = answer["orders"]
         last = server.served.market.latest(Bar, "AAPL")
         position = await server.broker.get_position("AAPL")

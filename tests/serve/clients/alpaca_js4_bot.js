@@ -1,6 +1,7 @@
 // The client scenario with the official JS/TS SDK's 4.x line (@alpacahq/alpaca-trade-api, installed as
 // `alpaca4`), unmodified. Run by tests/serve/test_real_clients.py with APCA_API_BASE_URL, APCA_API_KEY_ID and
-// APCA_API_SECRET_KEY pointing at a served broker; prints one JSON line (round trips, events heard, reads).
+// APCA_API_SECRET_KEY pointing at a served broker; writes its answer (JSON: round trips,
+// events heard, reads) to the file SCENARIO_ANSWER names.
 "use strict";
 const { Alpaca } = require("alpaca4");
 const { performance } = require("perf_hooks");
@@ -88,7 +89,8 @@ async function main() {
   updates.disconnect();
   const version = require("alpaca4/package.json").version;
   const ids = { market: market.id, limit: limit.id, replaced: replaced.id, bracket: bracket.id, oco: oco.id };
-  console.log(JSON.stringify({ client: "@alpacahq/alpaca-trade-api", version, submit_ms: submits, heard, ids, reads }));
+  const answer = { client: "@alpacahq/alpaca-trade-api", version, submit_ms: submits, heard, ids, reads };
+  require("fs").writeFileSync(process.env.SCENARIO_ANSWER, JSON.stringify(answer));
 }
 
 main().then(() => process.exit(0), (error) => {

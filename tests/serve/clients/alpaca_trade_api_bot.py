@@ -1,7 +1,8 @@
 """The client scenario with alpaca-trade-api (the older official Python SDK), unmodified, in its own venv.
 
 Run by tests/serve/test_real_clients.py with APCA_API_BASE_URL, APCA_API_KEY_ID and APCA_API_SECRET_KEY pointing
-at a served broker; prints one JSON line: the submit round trips, the trade updates heard, what each read gave.
+at a served broker; writes its answer (JSON) to the file SCENARIO_ANSWER names: the submit round trips, the trade
+updates heard, what each read gave.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def main() -> None:
     print(f"done in {time.perf_counter() - STARTED:.2f} s", file=sys.stderr)
     ids = {"market": market.id, "limit": limit.id, "replaced": replaced.id, "bracket": bracket.id, "oco": oco.id}
     answer = {"client": "alpaca-trade-api", "version": version("alpaca-trade-api"), "submit_ms": submits}
-    print(json.dumps({**answer, "heard": heard, "ids": ids, "reads": reads}))
+    with open(os.environ["SCENARIO_ANSWER"], "w") as out:
+        json.dump({**answer, "heard": heard, "ids": ids, "reads": reads}, out)
 
 
 if __name__ == "__main__":

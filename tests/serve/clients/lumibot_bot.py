@@ -4,7 +4,8 @@ is to hand it a TradingClient and a StockHistoricalDataClient pointed at the ser
 
 Run by tests/serve/test_real_clients.py (in lumibot's own venv) against a server playing a replay stamped
 relative to the present (``clock: realtime``, ``serve.history_days``), since lumibot asks for history from its
-own wall clock. Prints one JSON line: the prices and history the strategy saw, its orders and their fills.
+own wall clock. Writes its answer (JSON) to the file SCENARIO_ANSWER names: the prices and history the strategy
+saw, its orders and what it held.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def main() -> None:
     if not done.wait(WAIT_S):
         tracked = [(o.identifier, o.status) for o in broker.get_all_orders()]
         sys.exit(f"lumibot did not hold its shares within {WAIT_S} s: {seen}; its orders: {tracked}")
-    print(json.dumps({"client": "lumibot", "version": version("lumibot"), **seen}), flush=True)
+    with open(os.environ["SCENARIO_ANSWER"], "w") as out:
+        json.dump({"client": "lumibot", "version": version("lumibot"), **seen}, out)
     os._exit(0)  # lumibot's threads (polling, scheduler) do not stop on their own
 
 
