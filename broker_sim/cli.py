@@ -386,6 +386,7 @@ broker:
   adapter: paper
   initial_balance: 100000
   seed: 42
+  session: always                # synthetic data runs around the clock, so does the session
 models:
   slippage: {{model: fixed_bps, bps: 5}}
   latency: {{model: uniform, low: 0.5, high: 2.0}}

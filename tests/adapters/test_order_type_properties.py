@@ -22,6 +22,7 @@ from broker_sim import (
     PaperBroker,
     SimulatedClock,
 )
+from broker_sim.rules import RuleSettings
 from tests.conftest import T0, collect_fills
 
 #: The errors a caller may get for a request that cannot be done now; anything else (InvalidTransition) is a bug.
@@ -85,6 +86,7 @@ async def _scenario(steps: list[Any], fill: dict[str, Any], allow_short: bool, l
         fill=fill,
         latency=latency,
         commission={"model": "per_share", "rate": 0.01, "minimum": 1.0},
+        rules=RuleSettings.relaxed(),  # the accounting holds whatever orders the rules let through
     )
     fills = collect_fills(broker)
     price, minute, ids = 100.0, 0, []

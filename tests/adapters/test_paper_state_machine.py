@@ -39,6 +39,7 @@ from broker_sim import (
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.changes import Change
 from broker_sim.ledger import DEFAULT_SHORT_MARGIN
+from broker_sim.rules import RuleSettings
 from tests.conftest import SLOW, T0
 
 #: What a caller may get for a request that cannot be done now; anything else escaping is a bug.
@@ -83,6 +84,7 @@ class PaperBrokerMachine(RuleBasedStateMachine):
             latency=latency,
             allow_short=allow_short,
             commission={"model": "per_share", "rate": 0.01, "minimum": 1.0},
+            rules=RuleSettings.relaxed(),  # the accounting holds whatever orders the rules let through
         )
         self.broker.state.recorder = self.changes.append
         self.broker.add_listener(lambda event: self.fills.append(event.fill) if event.fill is not None else None)
@@ -224,6 +226,7 @@ class PaperBrokerMachine(RuleBasedStateMachine):
             seed=5,
             clock=SimulatedClock(self.clock.now(), auto_advance=False),
             allow_short=self.allow_short,
+            rules=RuleSettings.relaxed(),
         )
         assert twin.state.replay(self.changes) == len(self.changes)
         last = self.broker._market.get("X")
