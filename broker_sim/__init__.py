@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from broker_sim.simulation import Result, arun_simulation, run_simulation
     from broker_sim.strategy import Strategy
     from broker_sim.streams import PriceStreamManager
+    from broker_sim.sweep import sweep
     from broker_sim.wiring import build_broker, load_config
 
 __version__ = "0.1.0"
@@ -131,6 +132,7 @@ __all__ = [
     "hookimpl",
     "load_config",
     "run_simulation",
+    "sweep",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -189,6 +191,7 @@ __getattr__, __dir__ = lazy_exports(
         "broker_sim.simulation": ("Result", "arun_simulation", "run_simulation"),
         "broker_sim.strategy": ("Strategy",),
         "broker_sim.streams": ("PriceStreamManager",),
+        "broker_sim.sweep": ("sweep",),
         "broker_sim.wiring": ("build_broker", "load_config"),
     },
 )
