@@ -5,7 +5,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint format clean
+.PHONY: test test-slow demo bench lint format clean clients clients-slow
+
+# Real Alpaca clients the serve tests drive (tests/serve/test_real_clients.py), each in its own environment under
+# $(VENV)/clients (their pins conflict with ours): the versions the README's serve table names.
+CLIENTS := $(VENV)/clients
+ALPACA_TRADE_API := 3.2.0
+ALPACA_JS_3 := 3.1.3
+ALPACA_JS_4 := 4.0.2
+LUMIBOT := 4.6.30
 
 $(STAMP): pyproject.toml plugins/example-package/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("broker-sim needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -14,10 +22,37 @@ $(STAMP): pyproject.toml plugins/example-package/pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]' -e ./plugins/example-package
 	touch $(STAMP)
 
+$(CLIENTS)/alpaca-trade-api/.installed: | $(STAMP)
+	$(PYTHON) -m venv $(CLIENTS)/alpaca-trade-api
+	$(CLIENTS)/alpaca-trade-api/bin/python -m pip install --quiet 'alpaca-trade-api==$(ALPACA_TRADE_API)'
+	touch $@
+
+$(CLIENTS)/lumibot/.installed: | $(STAMP)
+	$(PYTHON) -m venv $(CLIENTS)/lumibot
+	$(CLIENTS)/lumibot/bin/python -m pip install --quiet 'lumibot==$(LUMIBOT)'
+	touch $@
+
+# Both lines of the JS SDK side by side (npm aliases); without node the JS tests skip, saying so.
+$(CLIENTS)/node/.installed: | $(STAMP)
+	if command -v npm >/dev/null 2>&1; then \
+		mkdir -p $(CLIENTS)/node && \
+		npm install --prefix $(CLIENTS)/node --no-audit --no-fund --loglevel=error \
+			alpaca3@npm:@alpacahq/alpaca-trade-api@$(ALPACA_JS_3) alpaca4@npm:@alpacahq/alpaca-trade-api@$(ALPACA_JS_4) && \
+		touch $@; \
+	else echo "npm is not installed: the JS SDK tests will be skipped"; fi
+
+# `make test` sets up the small clients (about 30 s the first time); lumibot (a 2.5 GB, ten-minute install) is
+# set up by `make test-slow`, which runs its test with the long loops (`pytest --slow`).
+clients: $(CLIENTS)/alpaca-trade-api/.installed $(CLIENTS)/node/.installed
+clients-slow: clients $(CLIENTS)/lumibot/.installed
+
 # The suite runs on every core (pytest-xdist); `make test JOBS=0` runs it in one process.
 JOBS ?= auto
-test: $(STAMP)
+test: $(STAMP) clients
 	$(PY) -m pytest -q -n $(JOBS)
+
+test-slow: $(STAMP) clients-slow
+	$(PY) -m pytest -q -n $(JOBS) --slow
 
 demo: $(STAMP)
 	$(VENV)/bin/broker-sim run configs/demo.yaml

@@ -473,7 +473,7 @@ def serve(
     """Serve CONFIG's paper broker as an Alpaca-compatible API until Ctrl-C (SIGINT) or SIGTERM, then write the
     report. Needs the [serve] extra."""
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, served=True)
         serving = _serve_module()
         settings = serving.ServeSettings.from_config(loaded, env=os.environ, host=host, port=port, speed=speed)
     except BrokerError as exc:

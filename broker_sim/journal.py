@@ -573,6 +573,10 @@ def _unique_fills(changes: Iterable[Change], seen: set[str], skipped: list[int])
         yield change
 
 
+#: The prefix of the meta keys `Journal.keep` writes (they never clash with the journal's own).
+_KEPT_PREFIX = "kept:"
+
+
 class Journal:
     """The open journal of one paper account, written by this process only (see the module docstring).
 
@@ -695,6 +699,25 @@ class Journal:
         --export`, a resumed run's report). Written with the next snapshot, not per order: a session that dies
         outright loses the attribution of orders since the last snapshot, never money."""
         self._owners.append((order_id, strategy))
+
+    def keep(self, name: str, value: str | None) -> None:
+        """Keep `value` under `name` beside the account (None forgets it): data an API client keeps with the
+        account, such as `broker-sim serve`'s watchlists. Committed at once; raises `JournalError` if it cannot be
+        written (nothing changed)."""
+        key = _KEPT_PREFIX + name
+        try:
+            with self._connection:
+                if value is None:
+                    self._connection.execute("DELETE FROM meta WHERE key = ?", (key,))
+                else:
+                    self._connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path}: {name!r} could not be written: {exc}") from None
+
+    def kept(self, name: str) -> str | None:
+        """The value kept under `name` (`keep`), or None."""
+        row = self._connection.execute("SELECT value FROM meta WHERE key = ?", (_KEPT_PREFIX + name,)).fetchone()
+        return None if row is None else str(row[0])
 
     def snapshot(self) -> None:
         """Write a snapshot of the account now (also done every `snapshot_every` changes and on `close`)."""

@@ -34,14 +34,22 @@ _WIRED = {"clock": "prices.clock", "plugin_manager": "plugins", "plugins": "plug
 
 
 def load_config(
-    source: str | Path, *, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    source: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    served: bool = False,
 ) -> Config:
     """Read, check and return the config in the YAML file `source`; raises `ConfigError` naming key and line.
 
     The full check: `broker_sim.config.read_config`, then `validate`. `env` replaces ``os.environ`` for
     ``${VAR}`` substitution (tests use it); `overrides` set dotted keys first (`config.apply_overrides`).
+    `served`: the config is for `broker-sim serve`, so one without a ``serve:`` section takes its defaults (and
+    needs no strategy: the bots are the clients).
     """
     config = read_config(source, env=env, overrides=overrides)
+    if served and config.serve is None:
+        config = attrs.evolve(config, serve={})
     validate(config)
     return config
 

@@ -21,10 +21,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: needs a long setup (a large client install); runs only with --slow (`make test-slow`)"
+    )
     if config.getoption("--slow"):
         os.environ["BROKER_SIM_SLOW"] = "1"  # read by test modules as they are collected
         global SLOW
         SLOW = True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --slow, tests marked ``slow`` are deselected (not skipped): `make test` runs the rest."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
 
 
 #: A Monday, 14:30 UTC (09:30 New York): the regular session is open.

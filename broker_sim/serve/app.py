@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from broker_sim.clock import RealtimeClock
 
-from . import data_stream, market_data, openapi, stream, trading
+from . import configurations, data_stream, history, market_data, markets, openapi, stream, trading, watchlists
 from .errors import CODE_RATE_LIMIT, CODE_TOO_LARGE, CODE_UNAUTHORIZED, ApiError
 from .state import Served
 
@@ -142,6 +142,10 @@ def create_app(served: Served) -> Any:
     app = Starlette(
         routes=[
             *trading.routes(),
+            *history.routes(),
+            *configurations.routes(),
+            *markets.routes(),
+            *watchlists.routes(),
             *stream.routes(),
             *market_data.routes(),
             *data_stream.routes(),
@@ -156,5 +160,7 @@ def create_app(served: Served) -> Any:
     app.state.served = served
     app.state.trade_updates = stream.TradeUpdates(served)
     app.state.data_streams = data_stream.DataStreams(served)
+    app.state.watchlists = watchlists.Watchlists(served)
+    app.state.configurations = configurations.Configurations(served)
     served.hubs.extend((app.state.trade_updates, app.state.data_streams))
     return Guard(app, served)

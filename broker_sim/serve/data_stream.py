@@ -33,6 +33,8 @@ __all__ = ["DataStreams", "routes"]
 CHANNELS = {"trades": "t", "quotes": "q", "bars": "b"}
 #: Channels alpaca-py (and Alpaca) name in a subscription answer that the simulator never fills.
 _EMPTY_CHANNELS = ("updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors")
+#: The feeds a client may name in the stream's path; each is the served replay.
+FEEDS = ("iex", "sip", "delayed_sip")
 #: Messages sent in one frame at most.
 MAX_BATCH = 1000
 
@@ -216,5 +218,6 @@ async def _serve(websocket: WebSocket) -> None:
 
 
 def routes() -> list[WebSocketRoute]:
-    """The data stream routes: ``/v2/iex`` and ``/v2/sip`` (one feed: the replay)."""
-    return [WebSocketRoute("/v2/iex", _serve), WebSocketRoute("/v2/sip", _serve)]
+    """The data stream routes: ``/v2/iex``, ``/v2/sip`` and ``/v2/delayed_sip`` (one feed: the replay), with or
+    without a trailing slash."""
+    return [WebSocketRoute(f"/v2/{feed}{slash}", _serve) for feed in FEEDS for slash in ("", "/")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from broker_sim.models import Bar, MarketData, Quote, Trade
@@ -53,6 +53,10 @@ class MarketHistory:
         low = 0 if start is None else bisect.bisect_left(stamps, start)
         high = len(events) if end is None else bisect.bisect_right(stamps, end)
         return events[low:high]
+
+    def newest_first(self, kind: type[Bar] | type[Quote] | type[Trade], symbol: str) -> Iterator[MarketData]:
+        """The events of `kind` for `symbol`, newest first (lazily: a reader may stop early)."""
+        return reversed(self._series.get((kind, symbol), ()))
 
     def latest(self, kind: type[Bar] | type[Quote] | type[Trade], symbol: str) -> MarketData | None:
         """The latest event of `kind` for `symbol`, or None."""

@@ -1,8 +1,8 @@
 """Alpaca's Market Data API v2 for stocks, from what the served replay has delivered so far: bars (aggregated to
 the asked timeframe), quotes, trades and their ``latest`` forms. Nothing after the simulated now is ever served.
 
-Bars are stamped at their start, as Alpaca stamps them. A source without trades still answers the latest
-trade: the last bar's close at the bar's end, the price the paper broker marks positions at.
+Bars are stamped at their start, as Alpaca stamps them. A source without trades or quotes still answers the
+latest trade and quote, derived from the last bar (`latest`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from broker_sim.models import Bar, MarketData, Quote, Trade
 
-from . import query
+from . import latest, query
 from .errors import ApiError
 from .routing import resource
 from .state import Served
@@ -187,42 +187,114 @@ def _bars_page(request: Request, served: Served, symbols: list[str]) -> tuple[di
 
 
 async def get_quotes(request: Request, served: Served) -> Any:
-    start, end = _window(request)
-    series = {s: [quote_json(q) for q in served.market.series(Quote, s, start, end)] for s in _symbols(request)}  # type: ignore[arg-type]
-    page, token = _page(request, series)
+    page, token = _quotes_page(request, served, _symbols(request))
     return {"quotes": page, "next_page_token": token}
 
 
-async def get_trades(request: Request, served: Served) -> Any:
+async def get_symbol_quotes(request: Request, served: Served) -> Any:
+    """One symbol's quotes, in Alpaca's single-symbol shape."""
+    symbol = request.path_params["symbol"]
+    page, token = _quotes_page(request, served, [symbol])
+    return {"quotes": page.get(symbol, []), "symbol": symbol, "next_page_token": token}
+
+
+def _quotes_page(request: Request, served: Served, symbols: list[str]) -> tuple[dict[str, list[Any]], str | None]:
     start, end = _window(request)
-    series = {
-        s: [trade_json(t, number=i) for i, t in enumerate(served.market.series(Trade, s, start, end))]  # type: ignore[arg-type]
-        for s in _symbols(request)
-    }
-    page, token = _page(request, series)
+    series = {s: [quote_json(q) for q in served.market.series(Quote, s, start, end)] for s in symbols}  # type: ignore[arg-type]
+    return _page(request, series)
+
+
+async def get_trades(request: Request, served: Served) -> Any:
+    page, token = _trades_page(request, served, _symbols(request))
     return {"trades": page, "next_page_token": token}
 
 
+async def get_symbol_trades(request: Request, served: Served) -> Any:
+    """One symbol's trades, in Alpaca's single-symbol shape."""
+    symbol = request.path_params["symbol"]
+    page, token = _trades_page(request, served, [symbol])
+    return {"trades": page.get(symbol, []), "symbol": symbol, "next_page_token": token}
+
+
+def _trades_page(request: Request, served: Served, symbols: list[str]) -> tuple[dict[str, list[Any]], str | None]:
+    start, end = _window(request)
+    series = {
+        s: [trade_json(t, number=i) for i, t in enumerate(served.market.series(Trade, s, start, end))]  # type: ignore[arg-type]
+        for s in symbols
+    }
+    return _page(request, series)
+
+
 async def latest_bars(request: Request, served: Served) -> Any:
-    found = {s: bar for s in _symbols(request) if (bar := served.market.latest(Bar, s)) is not None}
-    return {"bars": {s: bar_json(bar) for s, bar in found.items()}}  # type: ignore[arg-type]
+    found = {s: bar for s in _symbols(request) if (bar := latest.latest_bar(served.market, s)) is not None}
+    return {"bars": {s: bar_json(bar) for s, bar in found.items()}}
 
 
 async def latest_quotes(request: Request, served: Served) -> Any:
-    found = {s: quote for s in _symbols(request) if (quote := served.market.latest(Quote, s)) is not None}
-    return {"quotes": {s: quote_json(quote) for s, quote in found.items()}}  # type: ignore[arg-type]
+    found = {s: quote for s in _symbols(request) if (quote := latest.latest_quote(served.market, s)) is not None}
+    return {"quotes": {s: quote_json(quote) for s, quote in found.items()}}
 
 
 async def latest_trades(request: Request, served: Served) -> Any:
-    answer = {}
-    for symbol in _symbols(request):
-        trade = served.market.latest(Trade, symbol)
-        bar = served.market.latest(Bar, symbol)
-        if bar is not None and (trade is None or bar.timestamp > trade.timestamp):
-            trade = Trade(symbol, bar.timestamp, bar.close, 0.0)  # type: ignore[union-attr]
-        if trade is not None:
-            answer[symbol] = trade_json(trade)  # type: ignore[arg-type]
-    return {"trades": answer}
+    found = {s: trade for s in _symbols(request) if (trade := latest.latest_trade(served.market, s)) is not None}
+    return {"trades": {s: trade_json(trade) for s, trade in found.items()}}
+
+
+def _known(symbol: str, found: object) -> None:
+    """404 as Alpaca answers a single-symbol latest request with nothing to tell."""
+    if found is None:
+        raise ApiError.not_found(f"no data found for {symbol}")
+
+
+async def latest_symbol_bar(request: Request, served: Served) -> Any:
+    symbol = request.path_params["symbol"]
+    bar = latest.latest_bar(served.market, symbol)
+    _known(symbol, bar)
+    return {"symbol": symbol, "bar": bar_json(bar)}  # type: ignore[arg-type]
+
+
+async def latest_symbol_quote(request: Request, served: Served) -> Any:
+    symbol = request.path_params["symbol"]
+    quote = latest.latest_quote(served.market, symbol)
+    _known(symbol, quote)
+    return {"symbol": symbol, "quote": quote_json(quote)}  # type: ignore[arg-type]
+
+
+async def latest_symbol_trade(request: Request, served: Served) -> Any:
+    symbol = request.path_params["symbol"]
+    trade = latest.latest_trade(served.market, symbol)
+    _known(symbol, trade)
+    return {"symbol": symbol, "trade": trade_json(trade)}  # type: ignore[arg-type]
+
+
+def _snapshot(served: Served, symbol: str) -> dict[str, Any] | None:
+    """Alpaca's snapshot of `symbol`: latest trade and quote, the last bar, today's and the previous day's bars;
+    None when nothing was delivered for it yet."""
+    trade = latest.latest_trade(served.market, symbol)
+    quote = latest.latest_quote(served.market, symbol)
+    bar = latest.latest_bar(served.market, symbol)
+    if trade is None and quote is None and bar is None:
+        return None
+    days = latest.daily_bars(served.market, symbol, served.timezone)
+    return {
+        "latestTrade": None if trade is None else trade_json(trade),
+        "latestQuote": None if quote is None else quote_json(quote),
+        "minuteBar": None if bar is None else bar_json(bar),
+        "dailyBar": bar_json(days[-1]) if days else None,
+        "prevDailyBar": bar_json(days[-2]) if len(days) > 1 else None,
+    }
+
+
+async def snapshots(request: Request, served: Served) -> Any:
+    """Snapshots by symbol (a symbol with no data is left out)."""
+    return {s: snap for s in _symbols(request) if (snap := _snapshot(served, s)) is not None}
+
+
+async def symbol_snapshot(request: Request, served: Served) -> Any:
+    symbol = request.path_params["symbol"]
+    snap = _snapshot(served, symbol)
+    _known(symbol, snap)
+    return {"symbol": symbol, **snap}  # type: ignore[dict-item]
 
 
 def routes() -> list[Route]:
@@ -234,5 +306,12 @@ def routes() -> list[Route]:
         resource("/v2/stocks/quotes/latest", {"GET": latest_quotes}),
         resource("/v2/stocks/trades", {"GET": get_trades}),
         resource("/v2/stocks/trades/latest", {"GET": latest_trades}),
+        resource("/v2/stocks/snapshots", {"GET": snapshots}),
         resource("/v2/stocks/{symbol}/bars", {"GET": get_symbol_bars}),
+        resource("/v2/stocks/{symbol}/bars/latest", {"GET": latest_symbol_bar}),
+        resource("/v2/stocks/{symbol}/quotes", {"GET": get_symbol_quotes}),
+        resource("/v2/stocks/{symbol}/quotes/latest", {"GET": latest_symbol_quote}),
+        resource("/v2/stocks/{symbol}/trades", {"GET": get_symbol_trades}),
+        resource("/v2/stocks/{symbol}/trades/latest", {"GET": latest_symbol_trade}),
+        resource("/v2/stocks/{symbol}/snapshot", {"GET": symbol_snapshot}),
     ]

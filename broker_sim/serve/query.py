@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from .errors import ApiError
 
 __all__ = [
-    "DAY",
     "DECIMAL_TEXT",
     "LAST_DAY",
     "MOMENT",
@@ -34,8 +33,6 @@ _CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
 #: RFC 3339 (the offset may be left out, meaning UTC, or arrive as a space: a ``+`` a client did not
 #: URL-encode), or a plain date meaning its midnight in UTC.
 MOMENT = re.compile(rf"{_DATE}([Tt]{_CLOCK}:[0-5][0-9](\.[0-9]+)?([Zz]|[+\- ]{_CLOCK})?)?")
-#: A date, ``YYYY-MM-DD``.
-DAY = re.compile(_DATE)
 #: A number sent as a string: a plain decimal (no exponent, no spaces, ASCII digits), as Alpaca writes them.
 DECIMAL_TEXT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 #: Integers of up to 18 digits (Python refuses to read very long ones, and no page is that large).
@@ -104,16 +101,21 @@ def parse_moment(text: str, name: str) -> datetime:
 
 
 def day(params: Mapping[str, str], name: str) -> date | None:
-    """A ``YYYY-MM-DD`` date up to `LAST_DAY` (None when absent)."""
+    """A date up to `LAST_DAY` (None when absent): ``YYYY-MM-DD``, or an RFC 3339 timestamp, whose date is taken
+    as written (``2024-01-02T00:00:00Z`` is 2024-01-02), as Alpaca takes them and the JS SDK sends them."""
     text = params.get(name)
     if text is None:
         return None
     try:
-        if DAY.fullmatch(text) and (value := date.fromisoformat(text)) <= LAST_DAY:
+        if MOMENT.fullmatch(text) and (value := date.fromisoformat(text[:10])) <= LAST_DAY:
+            if len(text) > 10:
+                parse_moment(text, name)  # a real time of day, or a 422 naming it
             return value
     except ValueError:
         pass
-    raise ApiError.invalid(f"{name} must be a date (YYYY-MM-DD) up to {LAST_DAY}, got {text!r}")
+    raise ApiError.invalid(
+        f"{name} must be a date (YYYY-MM-DD) or an RFC 3339 timestamp, up to {LAST_DAY}, got {text!r}"
+    )
 
 
 def positive(params: Mapping[str, str], name: str) -> float | None:

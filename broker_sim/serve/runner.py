@@ -30,6 +30,7 @@ from broker_sim.models import MarketData
 from broker_sim.simulation import Result, _resumed, _Run
 from broker_sim.strategy import overrides
 from broker_sim.streams.base import LiveSource, ReplaySource
+from broker_sim.streams.realtime import RealtimeReplay
 from broker_sim.wiring import build_broker, load_config
 
 from .app import create_app
@@ -43,6 +44,7 @@ __all__ = ["ServeRun", "aserve", "serve"]
 
 log = logging.getLogger(__name__)
 
+_DAY_S = 86_400.0
 #: Closed orders the served broker keeps for GET /v2/orders?status=closed.
 SERVE_HISTORY = 100_000
 #: Events handed to the run's per-event code at once: at --speed max requests run in between.
@@ -72,11 +74,16 @@ class ServeRun(_Run):
     ) -> None:
         super().__init__(config, None)
         self.settings = settings
+        for source in self.streams.sources:
+            if isinstance(source, RealtimeReplay):  # `clock: realtime`: the replay stamped relative to the present
+                source.history_s = settings.history_days * _DAY_S
         self.on_ready = on_ready
         self.served: Served | None = None
         self.port: int | None = None
         self.ready = asyncio.Event()
         self.replay_done = False
+        #: Set when the replay has delivered its last event (tests and monitors wait on it).
+        self.replayed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -110,6 +117,7 @@ class ServeRun(_Run):
         market = MarketHistory(_declared_symbols(self.streams.sources))
         self.streams.subscribe(market, name="served market data")
         served = Served(broker, self.settings, market)
+        served.equity = self.equity
         app = create_app(served)
         strategies = self._strategies(broker)
         self.owners.views = [view for _, view in strategies]
@@ -221,6 +229,7 @@ class ServeRun(_Run):
         if self.streams.live_sources:
             await self._live(broker, strategies, owners)
         self.replay_done = True
+        self.replayed.set()
         log.info("the replay has ended at %s; serving on", clock.now().isoformat())
         if isinstance(clock, PacedClock):
             await clock.run_on()
@@ -308,7 +317,7 @@ async def aserve(
 
     `on_ready(run)` is called once the server listens (`run.port` is the bound port)."""
     if not isinstance(config, Config):
-        config = load_config(config, env=env)
+        config = load_config(config, env=env, served=True)
     if settings is None:
         settings = ServeSettings.from_config(config, env=os.environ if env is None else env)
     return await ServeRun(config, settings, on_ready=on_ready).execute(out)

@@ -39,6 +39,7 @@ _KEYS = (
     "auth_timeout",
     "max_unsent",
     "max_symbols",
+    "history_days",
 )
 #: Seconds a stream client has to authenticate before it is disconnected (Alpaca's: 10).
 DEFAULT_AUTH_TIMEOUT_S = 10.0
@@ -69,8 +70,10 @@ class ServeSettings:
     `rate_limit` is requests per minute per key (None: unlimited; Alpaca's own is 200); `exchange` is the
     exchange reported for assets and positions; `account` the account number. `auth_timeout`, `max_unsent` and
     `max_symbols` bound what a websocket client may hold (frames are bounded by `max_body_bytes`, as bodies are).
-    With `wait_for_client` the replay
-    starts when the first client subscribes to the data stream, so a bot sees every bar from the first.
+    `history_days` (with ``prices.clock: realtime`` only) serves the replay's first days at once as history
+    stamped in the wall clock's past, then plays the rest live, so clients that ask from their own clock find
+    history. With `wait_for_client` the replay starts when the first client subscribes to the data stream, so a
+    bot sees every bar from the first.
     """
 
     key_id: str = attrs.field(repr=lambda value: str(shown("key_id", value)))
@@ -89,6 +92,7 @@ class ServeSettings:
     max_unsent: int = DEFAULT_MAX_UNSENT
     #: Symbols one data-stream client may subscribe to (beyond: Alpaca's error 405, "symbol limit exceeded").
     max_symbols: int = DEFAULT_MAX_SYMBOLS
+    history_days: float = 0.0
 
     @classmethod
     def from_config(
@@ -132,6 +136,14 @@ class ServeSettings:
             values["auth_timeout"] = float(timeout)
             values["max_unsent"] = _positive_int(section.get("max_unsent", DEFAULT_MAX_UNSENT), "max_unsent")
             values["max_symbols"] = _positive_int(section.get("max_symbols", DEFAULT_MAX_SYMBOLS), "max_symbols")
+            days = section.get("history_days", 0.0)
+            if isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days < math.inf:
+                raise ConfigError(f"history_days must be a number of days >= 0, got {days!r}")
+            if days and config.prices.clock != "realtime":
+                raise ConfigError(
+                    "history_days serves a replay stamped relative to the present: it needs prices.clock: realtime"
+                )
+            values["history_days"] = float(days)
         except ConfigError as exc:
             bad = next((k for k in _KEYS if str(exc).startswith(k)), None)
             raise config.error_at(("serve", bad) if bad and bad in section else ("serve",), str(exc)) from None

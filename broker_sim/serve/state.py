@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from broker_sim.adapters.paper import PaperBroker
 from broker_sim.calendar import Session, TradingSession
 from broker_sim.models import Fill, Order, OrderEvent
+from broker_sim.report.metrics import EquitySample
 
 from .clock import PacedClock
 from .market import MarketHistory
@@ -34,6 +36,8 @@ class Served:
         self.session: Session = getattr(broker, "session", None) or TradingSession.us_equity()
         broker.add_listener(self._on_event)
         self.hubs: list[Any] = []
+        #: The run's equity curve (sampled every ``report.equity_interval``): the portfolio history's source.
+        self.equity: Sequence[EquitySample] = ()
 
     def recall(self) -> None:
         """Put the fills a journaled account recovered (earlier sessions') first among the activities, each with
@@ -50,6 +54,12 @@ class Served:
         """Bring a paced clock to the present before a request reads or changes the account."""
         if isinstance(self.clock, PacedClock):
             await self.clock.catch_up()
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The exchange's time zone (the session's; UTC for a session that names none)."""
+        zone = getattr(self.session, "timezone", None)
+        return zone if isinstance(zone, tzinfo) else UTC
 
     def tradable(self) -> list[str]:
         """The symbols the account trades: the broker's own list when it has one, else the sources'."""

@@ -21,7 +21,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from broker_sim._text import unencodable_at
-from broker_sim.models import OrderEvent
+from broker_sim.models import EventType, OrderEvent
 
 from .settings import ServeSettings
 from .state import Served
@@ -30,6 +30,9 @@ from .translate import trade_update_json
 __all__ = ["TradeUpdates", "check_keys", "receive_before", "routes"]
 
 _STREAM = "trade_updates"
+#: The engine's events Alpaca never sends: a bracket's exit legs wait `held` without a word, and are first heard
+#: of when they go `new` (https://docs.alpaca.markets/docs/websocket-streaming#trade-updates).
+UNSENT_EVENTS = frozenset({EventType.HELD})
 
 
 def check_keys(settings: ServeSettings, key: object, secret: object) -> bool:
@@ -76,6 +79,8 @@ class TradeUpdates:
         served.broker.add_listener(self._publish)
 
     def _publish(self, event: OrderEvent) -> None:
+        if event.type in UNSENT_EVENTS:
+            return
         slow = []
         for queue in self._queues:
             queue.put_nowait(event)
@@ -207,5 +212,6 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def routes() -> list[WebSocketRoute]:
-    """The trade_updates websocket route."""
-    return [WebSocketRoute("/stream", trade_updates)]
+    """The trade_updates websocket routes: ``/stream`` and ``/stream/`` (the older Python SDK,
+    alpaca-trade-api, adds the slash)."""
+    return [WebSocketRoute("/stream", trade_updates), WebSocketRoute("/stream/", trade_updates)]

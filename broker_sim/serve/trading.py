@@ -7,20 +7,20 @@ codes and bodies; a malformed request changes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from broker_sim._numeric import QTY_EPSILON, qty_is_zero
+from broker_sim._numeric import qty_at_least, qty_is_zero
 from broker_sim.activities import Activity, ActivityType
 from broker_sim.errors import BrokerError
 from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 from broker_sim.rules import held_for_orders
 
-from . import query, translate
+from . import markets, query, translate
 from .errors import ApiError
 from .routing import read_json, resource
 from .state import Served
@@ -39,6 +39,8 @@ _CHARGES = frozenset({ActivityType.FEE.value, ActivityType.INT.value})
 _FINAL = ("filled", "canceled", "expired", "rejected", "replaced")
 #: The calendar answers at most this many days at once.
 MAX_CALENDAR_DAYS = 3660
+#: Alpaca's asset classes; the simulator serves US equities only.
+ASSET_CLASSES = ("us_equity", "us_option", "crypto")
 
 
 def _legs(served: Served, order: Order) -> list[Order]:
@@ -175,20 +177,22 @@ async def close_position(request: Request, served: Served) -> Any:
     position = await served.broker.get_position(symbol)
     if position is None:
         raise ApiError.not_found("position does not exist")
-    held = abs(position.quantity)
-    quantity = held
+    whole = abs(position.quantity)
+    quantity = whole
     if asked is not None:
         quantity = asked
-        if quantity > held + QTY_EPSILON:
-            raise ApiError.forbidden(
-                f"insufficient qty available for order (requested: {params['qty']}, "
-                f"available: {translate.number(held)})"
-            )
     elif percentage is not None:
         if percentage > 100:
             raise ApiError.invalid(f"percentage must be <= 100, got {params['percentage']!r}")
-        quantity = round(held * percentage / 100.0, 9)
-    if qty_is_zero(quantity - held):
+        quantity = round(whole * percentage / 100.0, 9)
+    # Alpaca refuses at once (403) to close shares an open order already holds: only qty_available can go.
+    available = max(whole - await _held(served, symbol, position.quantity), 0.0)
+    if not qty_at_least(available, quantity):
+        raise ApiError.forbidden(
+            f"insufficient qty available for order (requested: {translate.number(quantity)}, "
+            f"available: {translate.number(available)})"
+        )
+    if qty_is_zero(quantity - whole):
         order = await served.broker.close_position(symbol)
     else:
         side = Side.SELL if position.quantity > 0 else Side.BUY
@@ -207,6 +211,15 @@ async def close_all_positions(request: Request, served: Served) -> Any:
                 await served.broker.wait_for(answer["id"], *_FINAL)
     answers = []
     for position in await served.broker.get_positions():
+        held = await _held(served, position.symbol, position.quantity)
+        if not qty_is_zero(held):  # as one close: what an open order holds cannot go twice
+            available = max(abs(position.quantity) - held, 0.0)
+            error = ApiError.forbidden(
+                f"insufficient qty available for order (requested: {translate.number(abs(position.quantity))}, "
+                f"available: {translate.number(available)})"
+            )
+            answers.append({"symbol": position.symbol, "status": error.status, "body": error.body})
+            continue
         try:
             order = await served.broker.close_position(position.symbol)
             answers.append(
@@ -224,23 +237,22 @@ async def close_all_positions(request: Request, served: Served) -> Any:
 async def get_account(request: Request, served: Served) -> Any:
     broker = served.broker
     settings = broker.settings
-    return translate.account_json(
+    rules = broker.rules
+    answer = translate.account_json(
         await broker.get_account(),
         name=served.settings.account,
         created_at=served.created_at,
         multiplier=settings.margin_multiplier if settings.account == "margin" else 1.0,
         shorting=broker.shorting_enabled,
     )
-
-
-def _zone(served: Served) -> Any:
-    return getattr(served.session, "timezone", None) or UTC
+    answer["trade_suspended_by_user"] = rules.suspend_trade
+    return answer
 
 
 async def get_clock(request: Request, served: Served) -> Any:
     now = served.clock.time()
     session = served.session
-    zone = _zone(served)
+    zone = served.timezone
     return {
         "timestamp": translate.local_timestamp(now, zone),
         "is_open": session.in_session(now),
@@ -250,42 +262,29 @@ async def get_clock(request: Request, served: Served) -> Any:
 
 
 async def get_calendar(request: Request, served: Served) -> Any:
-    zone = _zone(served)
-    today = datetime.fromtimestamp(served.clock.time(), zone).date()
-    params = request.query_params
-    start = query.day(params, "start") or today
-    end = query.day(params, "end") or start + timedelta(days=30)
-    if end < start:
-        raise ApiError.invalid(f"end {end} is before start {start}")
-    if (end - start).days > MAX_CALENDAR_DAYS:
-        raise ApiError.invalid(f"the calendar spans at most {MAX_CALENDAR_DAYS} days")
-    days = []
-    day = start
-    while day <= end:
-        bounds = served.session.close_on(day)
-        if bounds is not None:
-            opens = datetime.fromtimestamp(bounds[0], zone)
-            closes = datetime.fromtimestamp(bounds[1], zone)
-            if closes.date() != opens.date() and closes.time() == time(0):
-                closes -= timedelta(minutes=1)  # a session to midnight: Alpaca's calendar has no 24:00
-            if opens.date() == closes.date():  # nor overnight sessions
-                days.append(
-                    {
-                        "date": day.isoformat(),
-                        "open": f"{opens:%H:%M}",
-                        "close": f"{closes:%H:%M}",
-                        "session_open": f"{opens:%H%M}",
-                        "session_close": f"{closes:%H%M}",
-                        "settlement_date": (day + timedelta(days=1)).isoformat(),
-                    }
-                )
-        day += timedelta(days=1)
-    return days
+    start, end = markets.calendar_window(request, served)
+    return [
+        {
+            "date": day.isoformat(),
+            "open": f"{opens:%H:%M}",
+            "close": f"{closes:%H:%M}",
+            "session_open": f"{opens:%H%M}",
+            "session_close": f"{closes:%H%M}",
+            "settlement_date": (day + timedelta(days=1)).isoformat(),
+        }
+        for day, opens, closes in markets.session_days(served, start, end)
+    ]
 
 
 async def list_assets(request: Request, served: Served) -> Any:
-    status = request.query_params.get("status")
-    if status not in (None, "", "active"):
+    """The served symbols as US equities: a filter on another status, asset class or exchange answers none."""
+    params = request.query_params
+    status = params.get("status")
+    asset_class = query.option(params, "asset_class", ASSET_CLASSES)
+    exchange = params.get("exchange")
+    if status not in (None, "", "active") or asset_class not in (None, "us_equity"):
+        return []
+    if exchange not in (None, "", served.settings.exchange):
         return []
     broker, exchange = served.broker, served.settings.exchange
     return [translate.asset_json(s, exchange=exchange, flags=broker.asset(s)) for s in served.tradable()]
@@ -313,7 +312,7 @@ async def list_activities(request: Request, served: Served) -> Any:
     kind = request.path_params.get("activity_type") or params.get("activity_types")
     wanted = set(kind.split(",")) if kind is not None else {"FILL", *_CHARGES}
     account = served.settings.account
-    zone = _zone(served)
+    zone = served.timezone
     listed: list[tuple[datetime, str, Any]] = []
     if "FILL" in wanted:
         listed.extend((fill.timestamp, translate.activity_id(fill), (fill, order)) for fill, order in served.activities)

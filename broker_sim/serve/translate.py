@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from broker_sim.activities import Activity
 from broker_sim.models import Account, Fill, Order, OrderClass, OrderEvent, OrderRequest, Position, Side, TimeInForce
@@ -95,7 +94,7 @@ def timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def local_timestamp(posix: float, zone: ZoneInfo) -> str:
+def local_timestamp(posix: float, zone: tzinfo) -> str:
     """RFC 3339 in the exchange's time zone (Alpaca's clock answers in New York time)."""
     return datetime.fromtimestamp(posix, zone).isoformat()
 
@@ -371,13 +370,18 @@ def order_request(body: object) -> OrderRequest:
     if intent is not None and intent not in _POSITION_INTENTS:
         raise ApiError.invalid(f"position_intent must be one of {', '.join(sorted(_POSITION_INTENTS))}; got {intent!r}")
     order_class = _text(fields, "order_class") or OrderClass.SIMPLE.value
+    take_profit = _leg(fields, "take_profit", ("limit_price",))
+    limit_price = _decimal(fields, "limit_price")
+    if order_class == OrderClass.OCO.value and limit_price is None and take_profit:
+        # Alpaca's OCO body names its limit price once, in take_profit (docs.alpaca.markets/docs/orders-at-alpaca).
+        limit_price = take_profit.get("limit_price")
     return OrderRequest(
         symbol=_text(fields, "symbol") or "",
         side=_text(fields, "side"),
         quantity=_decimal(fields, "qty"),
         type=_text(fields, "type"),
         time_in_force=_text(fields, "time_in_force"),
-        limit_price=_decimal(fields, "limit_price"),
+        limit_price=limit_price,
         stop_price=_decimal(fields, "stop_price"),
         trail_price=_decimal(fields, "trail_price"),
         trail_percent=_decimal(fields, "trail_percent"),
@@ -385,7 +389,7 @@ def order_request(body: object) -> OrderRequest:
         extended_hours=_flag(fields, "extended_hours"),
         client_order_id=_text(fields, "client_order_id") or None,
         order_class=order_class,  # type: ignore[arg-type]
-        take_profit=_leg(fields, "take_profit", ("limit_price",)),  # type: ignore[arg-type]
+        take_profit=take_profit,  # type: ignore[arg-type]
         stop_loss=_leg(fields, "stop_loss", ("stop_price", "limit_price")),  # type: ignore[arg-type]
     )
 

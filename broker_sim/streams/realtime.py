@@ -2,7 +2,9 @@
 is not a live feed (``synthetic``, a CSV file), and for any run, served or not, with ``prices.clock: realtime``.
 
 Each event is delivered when its offset from the first event has passed on the clock (divided by `speed`), and is
-stamped with the moment it is delivered, so the account sees it as a live event of now.
+stamped with the moment it is delivered, so the account sees it as a live event of now. With `history_s`, the
+replay's first `history_s` seconds are delivered at once, stamped in the wall clock's past (the last of them
+now), and the rest plays live from there: a client that asks for "the last N days" from its own clock finds them.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ class RealtimeReplay:
     """`source` (a replay source) as a live one on `clock` (a real-time clock), `speed` times faster than its
     own time stamps say (1: as written)."""
 
-    def __init__(self, source: ReplaySource, clock: Clock, *, speed: float = 1.0) -> None:
+    def __init__(self, source: ReplaySource, clock: Clock, *, speed: float = 1.0, history_s: float = 0.0) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be > 0, got {speed!r}")
+        if not history_s >= 0:
+            raise ValueError(f"history_s must be >= 0 seconds, got {history_s!r}")
         self.source = source
         self.clock = clock
         self.speed = float(speed)
+        #: The replay's first seconds delivered at once as history, stamped in the past.
+        self.history_s = float(history_s)
         self.name = f"{getattr(source, 'name', type(source).__name__)} (real time)"
 
     @property
@@ -42,13 +48,17 @@ class RealtimeReplay:
         return getattr(self.source, "symbols", None)
 
     async def __aiter__(self) -> AsyncIterator[MarketData]:
-        clock, speed = self.clock, self.speed
+        clock, speed, history = self.clock, self.speed, self.history_s
         first: float | None = None
         began = clock.time()
         for seconds, event in self.source.timed_events():
             if first is None:
                 first = seconds
-            delay = began + (seconds - first) / speed - clock.time()
+            offset = seconds - first
+            if offset <= history:  # history: at once, as far in the past as it is before the history's end
+                yield attrs.evolve(event, timestamp=datetime.fromtimestamp(began - (history - offset), UTC))
+                continue
+            delay = began + (offset - history) / speed - clock.time()
             if delay > 0:
                 await clock.sleep(delay)
             yield attrs.evolve(event, timestamp=datetime.fromtimestamp(clock.time(), UTC))

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
 
 from broker_sim import (
     Bar,
+    EventType,
     Fill,
     InvalidOrder,
     OrderNotCancelable,
@@ -74,6 +75,8 @@ class PaperBrokerMachine(RuleBasedStateMachine):
         self.ids: list[str] = []
         self.price = 100.0
         self.allow_short = False
+        #: The margin call's liquidation orders (day market orders the venue sends at an open).
+        self.liquidations: set[str] = set()
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
@@ -94,6 +97,9 @@ class PaperBrokerMachine(RuleBasedStateMachine):
         )
         self.broker.state.recorder = self.changes.append
         self.broker.add_listener(lambda event: self.fills.append(event.fill) if event.fill is not None else None)
+        self.broker.add_listener(
+            lambda event: self.liquidations.add(event.order.id) if event.type is EventType.MARGIN_CALL else None
+        )
         self.run(self.broker.update_market(Bar("X", T0, 100, 100, 100, 100, 10_000)))
 
     @rule(
@@ -214,7 +220,8 @@ class PaperBrokerMachine(RuleBasedStateMachine):
         self.loop.close()
 
     async def only_gtc_orders_outlive_the_week(self) -> None:
-        """A week later every request has arrived and every day, ioc, fok, opg and cls order has ended."""
+        """A week later every request has arrived and every day, ioc, fok, opg and cls order has ended, except a
+        liquidation sent at today's open (a margin call no fill met is made again at each close)."""
         session = self.broker.session
         for _ in range(3):  # queued orders work from the next open; opg orders are judged on its first bar
             inside = session.next_open(self.clock.time()) + 60
@@ -223,7 +230,10 @@ class PaperBrokerMachine(RuleBasedStateMachine):
             await self.broker.update_market(Bar("X", bar_time, self.price, self.price, self.price, self.price, 0))
         await self.clock.advance(7 * 86_400)
         working = set(self.broker._venue._working)
+        today = self.broker.session.next_open(self.clock.time() - 86_400)
         for order in await self.broker.list_orders("open"):
+            if order.id in self.liquidations and order.created_at.timestamp() >= today:
+                continue
             assert order.time_in_force.value == "gtc" and order.id in working, order
 
     async def recovery_rebuilds_the_same_account(self) -> None:

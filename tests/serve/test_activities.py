@@ -40,6 +40,7 @@ async def test_activities_page_by_their_ids_in_either_direction_and_by_date(serv
         assert times == sorted(times, reverse=True)  # the last listing was newest first
         day = times[0].astimezone(server.served.session.timezone).date()  # type: ignore[attr-defined]
         assert await _fills(http, date=day.isoformat()) == whole
+        assert await _fills(http, date=f"{day.isoformat()}T00:00:00.000Z") == whole  # as the JS SDK sends a date
         assert await _fills(http, date="2001-01-01") == []
         assert len(await _fills(http, page_size=1000)) == 5  # a page is at most 100: all five fit
 

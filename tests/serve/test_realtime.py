@@ -19,7 +19,8 @@ import websockets
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.live.stock import StockDataStream
 from alpaca.data.models import Quote as AlpacaQuote
-from alpaca.data.requests import StockLatestQuoteRequest
+from alpaca.data.requests import StockBarsRequest, StockLatestQuoteRequest
+from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
 from alpaca.trading.models import TradeUpdate
@@ -28,6 +29,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.protocol import State
 
 from broker_sim.clock import RealtimeClock
+from broker_sim.models import Bar
 from broker_sim.serve.data_stream import DataStreams
 
 from .conftest import BASE_CONFIG, KEY, SECRET, Server, serving
@@ -233,3 +235,36 @@ async def test_a_replay_source_served_under_the_real_time_clock_plays_live_stamp
 
 async def _recv(socket: Any) -> list[dict[str, Any]]:
     return json.loads(await asyncio.wait_for(socket.recv(), WALL_LIMIT_S))  # type: ignore[no-any-return]
+
+
+async def test_a_replay_stamped_relative_to_the_present_serves_history_a_wall_clock_client_asks_for(
+    tmp_path: Path,
+) -> None:
+    """``serve.history_days`` under ``clock: realtime``: the replay's first day is history stamped in the wall
+    clock's past (its last bar ending now), so "the last three hours" asked from the client's own clock has
+    them all; the rest then plays live."""
+    sources = [{**BASE_CONFIG["prices"]["sources"][0], "count": 3000}]  # minute bars
+    overrides = {"prices": {"clock": "realtime", "sources": sources}, "serve": {"history_days": 1}}
+    began = datetime.now(UTC)
+    async with serving(tmp_path, overrides=overrides) as server:
+        arrived = asyncio.Event()
+
+        def watch(event: object) -> None:
+            if getattr(event, "symbol", None) == "MSFT" and event.timestamp >= began:  # type: ignore[attr-defined]
+                arrived.set()  # the history's last bar (both symbols' came before it)
+
+        server.served.market.listeners.append(watch)
+        if (
+            server.served.market.latest(Bar, "MSFT") is None
+            or server.served.market.latest(Bar, "MSFT").timestamp < began
+        ):  # type: ignore[union-attr]
+            await asyncio.wait_for(arrived.wait(), WALL_LIMIT_S)
+        data = StockHistoricalDataClient(KEY, SECRET, url_override=server.url)
+        now = datetime.now(UTC)
+        window = StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute, start=now - timedelta(hours=3))
+        bars = (await asyncio.to_thread(data.get_stock_bars, window)).data["AAPL"]
+        history = server.served.market.series(Bar, "AAPL", None, None)
+    assert len(history) >= 24 * 60  # the whole first day, at once
+    assert 179 <= len(bars) <= 181  # three hours of minute bars, all in the client's window
+    assert all(now - timedelta(hours=3, minutes=1) <= b.timestamp <= now for b in bars)
+    assert abs(history[len(history) - 1].timestamp - began) < timedelta(minutes=2)  # the history ends now

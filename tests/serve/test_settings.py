@@ -11,7 +11,7 @@ import yaml
 from broker_sim import ConfigError
 from broker_sim.serve import ServeSettings
 from broker_sim.serve.settings import EXCHANGES
-from broker_sim.wiring import parse_config
+from broker_sim.wiring import load_config, parse_config
 
 from .conftest import BASE_CONFIG, KEY
 
@@ -79,3 +79,37 @@ def test_serve_on_all_interfaces_with_the_default_keys_exits_2_before_listening(
     )
     assert process.returncode == 2
     assert "with the shipped default keys" in process.stderr and "serving on" not in process.stdout
+
+
+def test_a_config_without_strategy_or_serve_section_is_served_with_the_defaults(tmp_path: Path) -> None:
+    data = {key: value for key, value in BASE_CONFIG.items() if key != "serve"}
+    path = tmp_path / "bare.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="no strategy"):
+        load_config(path)  # `broker-sim run` needs one
+    config = load_config(path, served=True)
+    settings = ServeSettings.from_config(config, env={"APCA_API_KEY_ID": "k", "APCA_API_SECRET_KEY": "s"})
+    assert (settings.key_id, settings.secret_key, settings.host, settings.port) == ("k", "s", "127.0.0.1", 8000)
+
+
+@pytest.mark.parametrize(
+    ("days", "clock", "words"),
+    [
+        (-1, "realtime", "history_days must be a number of days >= 0, got -1"),
+        ("2d", "realtime", "history_days must be a number of days >= 0, got '2d'"),
+        (
+            2,
+            "simulated",
+            "history_days serves a replay stamped relative to the present: it needs prices.clock: realtime",
+        ),
+    ],
+)
+def test_history_days_is_a_number_for_a_real_time_replay(tmp_path: Path, days: object, clock: str, words: str) -> None:
+    data = {
+        **BASE_CONFIG,
+        "prices": {**BASE_CONFIG["prices"], "clock": clock},
+        "serve": {**BASE_CONFIG["serve"], "history_days": days},
+    }
+    with pytest.raises(ConfigError) as refused:
+        ServeSettings.from_config(parse_config(yaml.safe_dump(data), base_dir=tmp_path), env={})
+    assert words in str(refused.value)

@@ -77,6 +77,35 @@ async def test_trading_stream_hears_every_event_of_an_order(server: Server) -> N
     assert heard[-1].position_qty == emitted[-1].position_quantity == 7
 
 
+async def test_a_brackets_held_legs_are_heard_of_only_when_they_go_new(server: Server) -> None:
+    heard: list[TradeUpdate] = []
+    take_profit_new = asyncio.Event()
+    emitted: list[OrderEvent] = []
+    server.broker.add_listener(emitted.append)
+
+    async def on_update(update: TradeUpdate) -> None:
+        heard.append(update)
+        if any(u.event == "new" and u.order.id != heard[0].order.id for u in heard):
+            take_profit_new.set()
+
+    bracket = {
+        **MARKET_BUY,
+        "order_class": "bracket",
+        "take_profit": {"limit_price": "1000"},
+        "stop_loss": {"stop_price": "1"},
+    }
+    async with trading_stream(server, on_update), httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
+        answer = await http.post("/v2/orders", json=bracket)
+        assert answer.status_code == 200
+        await asyncio.wait_for(take_profit_new.wait(), WALL_LIMIT_S)
+        take_id, stop_id = [leg["id"] for leg in answer.json()["legs"]]
+        stop = (await http.get(f"/v2/orders/{stop_id}")).json()
+    # The entry filled: the take-profit went new; the stop-loss waits held, silently, until its stop is reached.
+    assert stop["status"] == "held"
+    assert "held" not in [e.type.value for e in emitted] and "held" not in [u.event for u in heard]
+    assert take_id in [str(u.order.id) for u in heard] and stop_id not in [str(u.order.id) for u in heard]
+
+
 async def recv(socket: Any) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(socket.recv(), WALL_LIMIT_S))
 
@@ -95,8 +124,9 @@ async def test_wrong_keys_are_refused_and_listening_needs_auth(server: Server) -
     assert hub(server).listeners == 0
 
 
-async def test_the_short_auth_form_and_binary_frames_are_understood(server: Server) -> None:
-    async with websockets.connect(f"{server.ws_url}/stream") as socket:
+@pytest.mark.parametrize("path", ["/stream", "/stream/"])  # alpaca-trade-api connects to /stream/
+async def test_the_short_auth_form_and_binary_frames_are_understood(server: Server, path: str) -> None:
+    async with websockets.connect(f"{server.ws_url}{path}") as socket:
         await socket.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}).encode())
         assert (await recv(socket))["data"]["status"] == "authorized"
         await socket.send(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}).encode())

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
@@ -29,6 +30,7 @@ from alpaca.trading.requests import (
 from broker_sim.models import Order
 
 from .conftest import KEY, SECRET, Server, serving
+from .test_bad_requests import HEADERS
 
 #: Simulated seconds a test waits for an order at most (the server's clock: ~0.1 s of wall time at speed 600).
 WAIT_S = 60.0
@@ -303,6 +305,23 @@ async def test_positions_close_by_quantity_percentage_and_all(server: Server) ->
         await call(trading.close_position, "AAPL", ClosePositionRequest(qty="100"))
     assert too_many.value.status_code == 403 and "insufficient qty" in too_many.value.message
 
+    # Shares an open sell holds cannot be closed again: 403 at once, and no order is made (Alpaca's answer).
+    held = await call(
+        trading.submit_order,
+        LimitOrderRequest(
+            symbol="AAPL", qty=10, side=OrderSide.SELL, limit_price=10_000, time_in_force=TimeInForce.GTC
+        ),
+    )
+    await server.broker.wait_for(str(held.id), "new", timeout=WAIT_S)
+    orders_before = len(await server.broker.list_orders("all"))
+    with pytest.raises(APIError) as taken:
+        await call(trading.close_position, "AAPL")
+    assert taken.value.status_code == 403
+    assert "insufficient qty available for order (requested: 12, available: 2)" in taken.value.message
+    assert len(await server.broker.list_orders("all")) == orders_before
+    await call(trading.cancel_order_by_id, held.id)
+    await server.broker.wait_for(str(held.id), "canceled", timeout=WAIT_S)
+
     closed = await call(trading.close_all_positions)
     assert sorted(c.symbol for c in closed) == ["AAPL", "MSFT"] and {c.status for c in closed} == {200}
     for answer in closed:
@@ -331,9 +350,33 @@ async def test_calendar_and_assets_follow_the_config(tmp_path: Path) -> None:
             ("2024-01-05", "09:30", "16:00"),
             ("2024-01-08", "09:30", "16:00"),
         ]
+        async with httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:  # the JS SDK sends timestamps
+            stamped = await http.get(
+                "/v2/calendar", params={"start": "2024-01-05T00:00:00.000Z", "end": "2024-01-08T23:59:00-05:00"}
+            )
+        assert [d["date"] for d in stamped.json()] == ["2024-01-05", "2024-01-08"]
         assets = await call(trading.get_all_assets)
         assert [a.symbol for a in assets] == ["AAPL", "MSFT"] and all(a.shortable for a in assets)
         assert (await call(trading.get_asset, "MSFT")).symbol == "MSFT"
         with pytest.raises(APIError) as unknown:
             await call(trading.get_asset, "ZZZZ")
         assert unknown.value.status_code == 404
+
+
+async def test_the_v3_clock_and_calendar_tell_the_served_market(tmp_path: Path) -> None:
+    """The JS SDK 4.x's clock() and calendar() call /v3: one market, the config's session, named by serve.exchange."""
+    async with (
+        serving(tmp_path, overrides={"broker": {"session": "us_equity"}}) as server,
+        httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http,
+    ):
+        clock = (await http.get("/v3/clock", params={"markets": "NYSE"})).json()["clocks"]
+        legacy = (await http.get("/v2/clock")).json()
+        calendar = (await http.get("/v3/calendar/NYSE", params={"start": "2024-01-05", "end": "2024-01-08"})).json()
+    assert len(clock) == 1 and clock[0]["market"]["acronym"] == "NASDAQ"
+    assert clock[0]["market"]["timezone"] == "America/New_York"
+    assert clock[0]["next_market_open"] == legacy["next_open"] and clock[0]["next_market_close"] == legacy["next_close"]
+    assert clock[0]["phase"] == ("core" if legacy["is_open"] else "closed")
+    assert [(d["date"], d["core_start"], d["core_end"]) for d in calendar["calendar"]] == [
+        ("2024-01-05", "2024-01-05T09:30:00-05:00", "2024-01-05T16:00:00-05:00"),
+        ("2024-01-08", "2024-01-08T09:30:00-05:00", "2024-01-08T16:00:00-05:00"),
+    ]
