@@ -34,7 +34,7 @@ import attrs
 from rich.console import Console
 from rich.progress import Progress
 
-from broker_sim.broker import Broker, MarketDataConsumer
+from broker_sim.broker import Broker, KeepsFills, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
 from broker_sim.errors import BrokerError, ConfigError, describe_error
@@ -46,6 +46,7 @@ from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, Trad
 from broker_sim.report.spool import Spool
 from broker_sim.report.tearsheet import benchmark_curve
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
+from broker_sim.strategy_book import StrategyBook
 from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.base import ReplaySource
 from broker_sim.streams.manager import PriceStreamManager
@@ -219,7 +220,11 @@ class _Run:
             if speed is not None and isinstance(source, ReplaySource):
                 source = RealtimeReplay(source, self.wall_clock, speed=speed)
             self.streams.add_source(source)
-        self.pending: deque[OrderEvent] = deque()
+        #: Order events waiting for the `on_order_event` of the strategies they concern.
+        self.pending: deque[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = deque()
+        #: Each strategy's share of the account, and the strategies that listen to order events, by name.
+        self.books: dict[str, StrategyBook] = {}
+        self.listening: dict[str, Strategy] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
         self.failure: BrokerError | None = None
@@ -252,13 +257,48 @@ class _Run:
             if name in names:
                 name = f"{name}{index}"
             names.add(name)
-            view = StrategyBroker(broker, name)
+            book = StrategyBook(name)
+            view = StrategyBroker(broker, name, book)
             strategy.broker = view
             strategy.clock = broker.clock
             strategy.symbols = tuple(spec.symbols or ())
             strategy.name = name
+            strategy.book = book
             built.append((strategy, view))
         return built
+
+    def _attach(self, broker: Broker) -> tuple[list[tuple[Strategy, StrategyBroker]], dict[str, Strategy]]:
+        """Build the strategies over `broker` and listen to its order events (`_on_order_event`): returns the
+        strategies with their views, and those that listen to order events by name."""
+        strategies = self._strategies(broker)
+        self.owners.views = [view for _, view in strategies]
+        self.books = {view.name: view.book for _, view in strategies if view.book is not None}
+        self.listening = {s.name: s for s, _ in strategies if overrides(s, "on_order_event")}
+        broker.add_listener(self._on_order_event)
+        return strategies, self.listening
+
+    async def _resume_strategies(self, broker: Broker, strategies: list[tuple[Strategy, StrategyBroker]]) -> None:
+        """An account resumed from its journal: each strategy's next client order ids follow the ones the account
+        holds, and its book (positions, open orders, latest fills) is rebuilt from the account's orders."""
+        if getattr(broker, "journal", None) is None:
+            return
+        known = await broker.list_orders("all")
+        orders: dict[str, list[Order]] = {name: [] for name in self.books}
+        owner_of: dict[str, str] = {}
+        for order in sorted(known, key=lambda o: o.created_at):  # parents before their legs
+            owner = self.owners(order)
+            if owner in orders:
+                orders[owner].append(order)
+                owner_of[order.id] = owner
+        fills: dict[str, list[Fill]] = {name: [] for name in self.books}
+        for fill in broker.fills if isinstance(broker, KeepsFills) else ():
+            fill_owner = owner_of.get(fill.order_id)
+            if fill_owner is not None:
+                fills[fill_owner].append(fill)
+        for _, view in strategies:
+            view.continue_numbering(known)
+            if view.book is not None:
+                view.book.restore(orders[view.name], fills[view.name])
 
     # -- running handlers -----------------------------------------------------------------------------------
 
@@ -295,22 +335,34 @@ class _Run:
             self.failure = StrategyError(f"strategy handler {task.get_name()} failed: {type(error).__name__}: {error}")
             self.failure.__cause__ = error
 
-    def _record(self, event: OrderEvent) -> None:
-        """Record a fill, and an order once it ended, in the run's spools and its trade tally. If recording
-        fails (a full disk), the run stops at the next event: the report must agree with the account."""
+    def _on_order_event(self, event: OrderEvent) -> None:
+        """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
+        of the account are current before any handler runs again), and queued for their `on_order_event`."""
+        holders = self.owners.holders(event)
+        self._record(event, holders)
+        if holders:
+            books = self.books
+            for name, share in holders:
+                books[name].apply(event, share)
+            if self.listening:
+                self.pending.append((event, holders))
+
+    def _record(self, event: OrderEvent, holders: tuple[tuple[str, float], ...]) -> None:
+        """Record a fill, and an order once it ended, in the run's spools and its trade tally; a fill several
+        strategies share (a liquidation) is recorded once per strategy, for its share. If recording fails (a
+        full disk), the run stops at the next event: the report must agree with the account."""
         try:
-            fill = event.fill
-            if event.order.legs:
-                self.owners(event.order)  # remember the parent's strategy for its legs
-            if fill is not None:
-                strategy = self.owners(event.order)
-                if strategy != fill.strategy:  # a copy naming the strategy (generated constructor: once per fill)
-                    fill = unchecked_fill(
-                        fill.order_id, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee,
-                        fill.timestamp, fill.reference_price, fill.execution_id, strategy,
-                    )  # fmt: skip
-                self.fills.append(fill)
-                self.tally.add(fill)
+            executed = event.fill
+            if executed is not None:
+                for strategy, share in holders or (("", 1.0),):
+                    fill = executed
+                    if strategy != fill.strategy or share != 1.0:  # a copy naming the strategy (once per fill)
+                        fill = unchecked_fill(
+                            fill.order_id, fill.symbol, fill.side, fill.quantity * share, fill.price, fill.fee * share,
+                            fill.timestamp, fill.reference_price, fill.execution_id, strategy,
+                        )  # fmt: skip
+                    self.fills.append(fill)
+                    self.tally.add(fill)
             if event.order.status.is_final:
                 self.orders.append(event.order)
                 self.outcomes.add(event.order)
@@ -319,14 +371,15 @@ class _Run:
                 self.failure = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
                 self.failure.__cause__ = exc
 
-    def _deliver_order_events(self, owners: list[tuple[Strategy, StrategyBroker]]) -> None:
+    def _deliver_order_events(self, listening: Mapping[str, Strategy]) -> None:
+        """Hand the queued order events to the `on_order_event` of each strategy they concern."""
         pending = self.pending
         while pending:
-            event = pending.popleft()
-            for strategy, view in owners:
-                if view.owns(event.order):
+            event, holders = pending.popleft()
+            for name, _ in holders:
+                strategy = listening.get(name)
+                if strategy is not None:
                     self._call(strategy.on_order_event, event)
-                    break
 
     async def _sample(self, broker: Broker) -> None:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
@@ -339,7 +392,7 @@ class _Run:
         self,
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: list[tuple[Strategy, StrategyBroker]],
+        owners: Mapping[str, Strategy],
         *,
         replay: bool,
     ) -> Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]:
@@ -421,21 +474,13 @@ class _Run:
         else:
             clock = self.wall_clock
         broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
-        strategies = self._strategies(broker)
-        self.owners.views = [view for _, view in strategies]
-        owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
-        broker.add_listener(self._record)
-        if owners:
-            broker.add_listener(self.pending.append)
+        strategies, owners = self._attach(broker)
         stopped: BaseException | None = None
         self.stop = StopSignals(self._cancel_live)
         try:
             with self.stop:
                 async with broker:
-                    if getattr(broker, "journal", None) is not None:  # resumed: don't reuse its client order ids
-                        known = await broker.list_orders("all")
-                        for _, view in strategies:
-                            view.continue_numbering(known)
+                    await self._resume_strategies(broker, strategies)
                     if self.watch is not None:
                         self.watch(broker)
                     for strategy, _ in strategies:
@@ -598,7 +643,7 @@ class _Run:
         self,
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: list[tuple[Strategy, StrategyBroker]],
+        owners: Mapping[str, Strategy],
     ) -> None:
         """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end."""
         process = self._processor(broker, strategies, owners, replay=False)
@@ -620,7 +665,7 @@ class _Run:
         self,
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: list[tuple[Strategy, StrategyBroker]],
+        owners: Mapping[str, Strategy],
         blocks: Iterator[list[tuple[float, MarketData]]],
     ) -> None:
         """The replay, block by block (4 096 events) through the run's one per-event code, with progress reports.

@@ -28,7 +28,6 @@ from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.journal import read_info
 from broker_sim.models import MarketData
 from broker_sim.simulation import Result, _resumed, _Run
-from broker_sim.strategy import overrides
 from broker_sim.streams.base import LiveSource, ReplaySource
 from broker_sim.wiring import build_broker, load_config
 
@@ -111,12 +110,7 @@ class ServeRun(_Run):
         self.streams.subscribe(market, name="served market data")
         served = Served(broker, self.settings, market)
         app = create_app(served)
-        strategies = self._strategies(broker)
-        self.owners.views = [view for _, view in strategies]
-        owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
-        broker.add_listener(self._record)
-        if owners:
-            broker.add_listener(self.pending.append)
+        strategies, owners = self._attach(broker)
         server = _Server(
             uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio", access_log=False)
         )
@@ -127,10 +121,7 @@ class ServeRun(_Run):
         try:
             with signals:
                 async with broker:
-                    if broker.journal is not None:  # resumed: don't reuse its client order ids
-                        known = await broker.list_orders("all")
-                        for _, view in strategies:
-                            view.continue_numbering(known)
+                    await self._resume_strategies(broker, strategies)
                     server_task = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
                     await _started(server, server_task)
                     self.served, self.port = served, listener.getsockname()[1]
