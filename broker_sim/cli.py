@@ -453,7 +453,7 @@ def paper(
         loaded = load_config(config)
     except BrokerError as exc:
         raise _fail(exc) from None
-    journal = loaded.broker.get("journal") if isinstance(loaded.broker, dict) else None
+    journal = loaded.broker_setting("journal") if isinstance(loaded.broker, dict) else None
     if not journal:
         err.print(
             "[bold yellow]warning:[/] no broker.journal in the config: the account is lost when the session stops",

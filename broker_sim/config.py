@@ -202,10 +202,18 @@ class Config:
         """`strategy` and `strategies` together."""
         return ((self.strategy,) if self.strategy is not None else ()) + self.strategies
 
+    def broker_setting(self, key: str, default: Any = None) -> Any:
+        """A ``broker:`` key as the selected adapter reads it: from its own section (``broker.paper:``) if set
+        there, else from ``broker:`` itself."""
+        section = self.broker.get(self.broker.get("adapter", "paper"))
+        if isinstance(section, dict) and key in section:
+            return section[key]
+        return self.broker.get(key, default)
+
     @property
     def seed(self) -> int | None:
-        """The run's seed (``broker.seed``), default 42."""
-        seed = self.broker.get("seed", 42)
+        """The run's seed (``broker.seed``, or the selected adapter's section's), default 42."""
+        seed = self.broker_setting("seed", 42)
         return seed if isinstance(seed, int) or seed is None else None
 
     def resolve(self, path: str | Path) -> Path:

@@ -51,7 +51,7 @@ from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.base import ReplaySource
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.realtime import RealtimeReplay
-from broker_sim.wiring import build_broker, build_source, plugin_manager, resolve_config
+from broker_sim.wiring import build_broker, build_source, check_live_safety, plugin_manager, resolve_config
 
 __all__ = ["ConfigSource", "RecordingError", "Result", "StrategyError", "arun_simulation", "run_simulation"]
 
@@ -215,8 +215,11 @@ class _Run:
         # With `clock: realtime` a replay source plays as a live one, in real time and stamped now, as in a paper
         # session: its old time stamps would otherwise lie in the wall clock's past.
         speed = realtime if realtime is not None else (1.0 if config.prices.clock == "realtime" else None)
+        #: The sources as the config built them (before a replay is wrapped to play in real time).
+        self.built_sources: list[Any] = []
         for spec in config.prices.sources:
             source = build_source(config, registry, spec)
+            self.built_sources.append(source)
             if speed is not None and isinstance(source, ReplaySource):
                 source = RealtimeReplay(source, self.wall_clock, speed=speed)
             self.streams.add_source(source)
@@ -474,6 +477,7 @@ class _Run:
         else:
             clock = self.wall_clock
         broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
+        check_live_safety(self.config, broker, self.built_sources)
         strategies, owners = self._attach(broker)
         stopped: BaseException | None = None
         self.stop = StopSignals(self._cancel_live)

@@ -17,7 +17,7 @@ from broker_sim.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 #: Configs that trade on a live venue in real time (they need keys and a network): validated offline in
 #: tests/adapters/alpaca/test_config.py instead of run here.
-LIVE_CONFIGS = {"alpaca_paper.yaml"}
+LIVE_CONFIGS = {"alpaca_paper.yaml", "live.yaml"}
 CONFIGS = sorted(path for path in (ROOT / "configs").glob("*.yaml") if path.name not in LIVE_CONFIGS)
 runner = CliRunner()
 
