@@ -196,6 +196,9 @@ class Config:
     text: str = ""
     #: Where each key stands in the YAML, for `error_at`; not part of the config's value.
     source_lines: SourceLines | None = attrs.field(default=None, eq=False, repr=False)
+    #: In-memory market data given from Python (``run_simulation(config, data={"AAPL": frame})``), read by the
+    #: ``dataframe`` source; never from YAML.
+    data: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def all_strategies(self) -> tuple[StrategyConfig, ...]:

@@ -17,6 +17,8 @@ continues, and wakes when the replay moves the clock past what it waits for, as 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import gc
 import importlib
 import importlib.util
@@ -128,6 +130,7 @@ def run_simulation(
     *,
     out: str | Path | bool | None = None,
     overrides: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Result:
     """Run `config` to the end and return the `Result`.
@@ -135,10 +138,22 @@ def run_simulation(
     `config` is a `Config`, a YAML path, or a dict of the YAML's data (relative paths from the working folder).
     `overrides` change values by dotted key before the config is checked, as ``--set`` does:
     ``{"strategy.params.fast": 5, "broker.seed": 7}``. `out` is the report folder; None (the default) means the
-    config's ``report.out``, False means no report files (a notebook looping over parameters).
+    config's ``report.out``, False means no report files (a notebook looping over parameters). `data` is
+    in-memory market data, ``{"AAPL": frame}`` (pandas DataFrames of OHLCV bars), read by the ``dataframe``
+    source (added when the config lists no source).
     `progress`: a ``progress(events_done, estimated_total)`` callable, or True for a progress bar on stderr,
-    False/None for none. The other options are `arun_simulation`'s."""
-    return asyncio.run(arun_simulation(config, out=out, overrides=overrides, **options))
+    False/None for none. The other options are `arun_simulation`'s.
+
+    Called where an event loop is already running (a Jupyter notebook, an async app), the run goes on in a
+    worker thread with its own loop and this call waits for it; ``await arun_simulation(...)`` runs it in the
+    caller's loop instead."""
+    run = functools.partial(arun_simulation, config, out=out, overrides=overrides, data=data, **options)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="broker-sim run") as worker:
+        return worker.submit(lambda: asyncio.run(run())).result()
 
 
 async def arun_simulation(
@@ -146,6 +161,7 @@ async def arun_simulation(
     *,
     out: str | Path | bool | None = None,
     overrides: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
     progress: ProgressCallback | bool | None = None,
     status: Callable[[str], None] | None = None,
     subscribers: Iterable[Callable[[MarketData], Any]] = (),
@@ -161,7 +177,7 @@ async def arun_simulation(
     `realtime` (a speed, 1 for real time) makes the run a paper session: the real-time clock, and the replay
     sources played in real time as live ones (`RealtimeReplay`), `realtime` times faster than their stamps say.
     `watch(broker)` is called once the broker is connected (a journaled account recovered), before any event."""
-    config = resolve_config(config, overrides=overrides, env=env)
+    config = resolve_config(config, overrides=overrides, env=env, data=data)
     bar = _ProgressBar() if progress is True else None
     callback = bar if bar is not None else (progress if callable(progress) else None)
     run = _Run(config, callback, status, realtime=realtime)

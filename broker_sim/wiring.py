@@ -37,6 +37,7 @@ __all__ = [
     "parse_config",
     "plugin_manager",
     "validate",
+    "with_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,17 +91,36 @@ def resolve_config(
     *,
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> Config:
     """A checked `Config` from a `Config`, a YAML path or the YAML's data as a dict (relative paths from the
-    working folder), with `overrides` applied. A `Config` with overrides is re-read from its YAML text."""
+    working folder), with `overrides` applied. A `Config` with overrides is re-read from its YAML text.
+
+    `data` is in-memory market data for the ``dataframe`` source (``{"AAPL": frame}``); a config without
+    ``prices.sources`` then gets ``{source: dataframe}``."""
     if isinstance(source, Config):
-        if not overrides:
+        if not overrides and data is None:
             return source
-        config = parse_config(source.text, base_dir=source.base_dir, env=env, overrides=overrides)
-        return attrs.evolve(config, path=source.path)
-    if isinstance(source, Mapping):
-        return parse_config(yaml.safe_dump(dict(source), sort_keys=False), env=env, overrides=overrides)
-    return load_config(source, env=env, overrides=overrides)
+        config = parse_text(source.text, base_dir=source.base_dir, env=env, overrides=overrides)
+        config = attrs.evolve(config, path=source.path)
+    elif isinstance(source, Mapping):
+        config = parse_text(yaml.safe_dump(dict(source), sort_keys=False), env=env, overrides=overrides)
+    else:
+        config = read_config(source, env=env, overrides=overrides)
+    if data is not None:
+        config = with_data(config, data)
+    validate(config)
+    return config
+
+
+def with_data(config: Config, data: Mapping[str, Any]) -> Config:
+    """`config` with in-memory market data for its ``dataframe`` sources (one added when it has no source)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"data must map symbols to DataFrames, got {type(data).__name__}")
+    prices = config.prices
+    if not prices.sources:
+        prices = attrs.evolve(prices, sources=({"source": "dataframe"},))
+    return attrs.evolve(config, data=dict(data), prices=prices)
 
 
 def parse_config(
@@ -157,8 +177,19 @@ def build_broker(
 
 
 def build_source(config: Config, registry: Registry, spec: Mapping[str, Any]) -> Any:
-    """The price source one entry of ``prices.sources`` describes (its factory also gets `base_dir` and `seed`)."""
-    return registry.create("source", spec, base_dir=config.base_dir, seed=config.seed)
+    """The price source one entry of ``prices.sources`` describes (its factory also gets `base_dir` and `seed`,
+    and the config's in-memory `data` if it takes it)."""
+    wiring: dict[str, Any] = {"base_dir": config.base_dir, "seed": config.seed}
+    name = spec.get("source") if isinstance(spec, Mapping) else spec
+    if isinstance(name, str) and name in registry.names("source"):
+        entry = registry.get("source", name)
+        try:
+            takes_data = "data" in getattr(entry.factory, "code_only_parameters", ())
+        except ConfigError:  # a missing extra: create() names it
+            takes_data = False
+        if takes_data:
+            wiring["data"] = config.data
+    return registry.create("source", spec, **wiring)
 
 
 # -- the check -------------------------------------------------------------------------------------------------
