@@ -9,9 +9,10 @@ event to the broker if the adapter takes market data (`MarketDataConsumer`: two 
 on the symbol), calls the strategy handlers that subscribed to the symbol, delivers order events when there are
 any, and samples equity through `Broker.get_account()` every `report.equity_interval`. The replay loop around it
 is the hot path: per event it moves the clock (a float assignment when nothing is due) and calls the function.
-Handlers that are ``async def`` but never wait complete inside ``coroutine.send``: no task and no event-loop
-round trip; one that does wait (``wait_for``, ``clock.sleep``) goes on in a task while the replay
-continues, and wakes when the replay moves the clock past what it waits for, as it would live.
+What a handler returns, when it is a coroutine, runs as a real task of its own from start to end
+(`broker_sim.dispatch`: eager on Python 3.12+, one loop turn per such event on 3.11); one that waits
+(``wait_for``, ``clock.sleep``) goes on while the replay continues, and wakes when the replay moves the clock past
+what it waits for, as it would live.
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ import functools
 import gc
 import importlib
 import importlib.util
-import inspect
 import itertools
 import logging
 import math
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import CoroutineType
 from typing import Any
 
 import attrs
@@ -39,6 +38,7 @@ from rich.progress import Progress
 from broker_sim.broker import Broker, KeepsFills, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
+from broker_sim.dispatch import HandlerDispatch, StrategyError, handler_error
 from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade, unchecked_fill
@@ -68,10 +68,6 @@ _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
 
 class RecordingError(BrokerError):
     """The run could not record its fills and orders (a full disk); it stopped, and the report says so."""
-
-
-class StrategyError(BrokerError):
-    """A strategy's handler raised; the message names the strategy, the handler and the simulated time."""
 
 
 @attrs.frozen(slots=True)
@@ -240,11 +236,12 @@ class _Run:
                 source = RealtimeReplay(source, self.wall_clock, speed=speed)
             self.streams.add_source(source)
         #: Order events waiting for the `on_order_event` of the strategies they concern.
+        #: Runs what handlers return as tasks of their own.
+        self.dispatch = HandlerDispatch(self._fail)
         self.pending: deque[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = deque()
         #: Each strategy's share of the account, and the strategies that listen to order events, by name.
         self.books: dict[str, StrategyBook] = {}
         self.listening: dict[str, Strategy] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
         #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
         self.failure: BrokerError | None = None
         self.equity: list[EquitySample] = []
@@ -322,37 +319,24 @@ class _Run:
     # -- running handlers -----------------------------------------------------------------------------------
 
     def _call(self, handler: Any, argument: Any = None) -> None:
-        """Call a strategy's `handler` (on_start, on_order_event, on_stop); run a coroutine it returns to its first
-        real wait, then on in a task. What it raises stops the run as a `StrategyError` naming it."""
-        try:
-            result = handler() if argument is None else handler(argument)
-            if result is not None:
-                self._drive(result)
-        except Exception as exc:
-            raise _handler_error(handler, argument, exc) from exc
+        """Call a strategy's `handler` (on_start, on_order_event, on_stop) and run what it returns as a task of its
+        own (`broker_sim.dispatch`). What it raises stops the run as a `StrategyError` naming it."""
+        self.dispatch.call(handler, argument)
 
-    def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run what a handler returned: a coroutine to its first real wait (then on in a task), any other
-        awaitable in a task."""
-        if coroutine.__class__ is not CoroutineType:
-            if not inspect.isawaitable(coroutine):
-                return
-            coroutine = _await(coroutine)
-        try:
-            waiting_on = coroutine.send(None)
-        except StopIteration:
-            return
-        name = getattr(coroutine, "__qualname__", "handler")
-        task = asyncio.get_running_loop().create_task(_resume(coroutine, waiting_on), name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
+    async def _flush(self, listening: Mapping[str, Strategy]) -> None:
+        """Deliver the order events waiting, and (3.11) let the handler tasks just started run their first step,
+        until neither is left: what `on_start` or `on_stop` set off is handled before the run goes on."""
+        dispatcher = self.dispatch
+        while self.pending or dispatcher.unsettled:
+            if dispatcher.unsettled:
+                await dispatcher.settle()
+            if self.pending:
+                self._deliver_order_events(listening)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None and self.failure is None:
-            error = task.exception()
-            self.failure = StrategyError(f"strategy handler {task.get_name()} failed: {type(error).__name__}: {error}")
-            self.failure.__cause__ = error
+    def _fail(self, error: StrategyError) -> None:
+        """A handler's task failed after its first step: the run stops at the next event."""
+        if self.failure is None:
+            self.failure = error
 
     def _on_order_event(self, event: OrderEvent) -> None:
         """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
@@ -429,7 +413,8 @@ class _Run:
         update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
         pending = self.pending
         deliver = self._deliver_order_events
-        drive = self._drive
+        dispatcher = self.dispatch
+        dispatch = dispatcher.dispatch
         streams = self.streams
         interval = self.config.report.equity_interval
         cache: dict[tuple[type, str], list[Any]] = {}
@@ -456,12 +441,15 @@ class _Run:
                 for handler in handlers:
                     try:
                         result = handler(event)
-                        if result is not None:
-                            drive(result)
                     except Exception as exc:
-                        raise _handler_error(handler, event, exc) from exc
-                if pending:
-                    deliver(owners)
+                        raise handler_error(handler, event, exc) from exc
+                    if result is not None:
+                        dispatch(result, handler, event)
+                while pending or dispatcher.unsettled:
+                    if dispatcher.unsettled:  # 3.11: the tasks just started run their first step
+                        await dispatcher.settle()
+                    if pending:
+                        deliver(owners)
                 if self.failure is not None:
                     raise self.failure
                 if seconds >= next_sample:
@@ -505,6 +493,7 @@ class _Run:
                         self.watch(broker)
                     for strategy, _ in strategies:
                         self._call(strategy.on_start)
+                    await self._flush(owners)
                     if first:
                         replay = _resumed(broker, itertools.chain([first], blocks))
                         await self._replay(broker, strategies, owners, replay)
@@ -513,11 +502,11 @@ class _Run:
                     if simulated:
                         assert isinstance(clock, SimulatedClock)
                         await clock.advance(DRAIN_SECONDS)
-                    self._deliver_order_events(owners)
+                    await self._flush(owners)
                     for strategy, _ in strategies:
                         self._call(strategy.on_stop)
-                    self._deliver_order_events(owners)
-                    await self._finish_tasks(clock)
+                    await self._flush(owners)
+                    await self.dispatch.finish()
                     self.stop.check()
                     if self.failure is not None:
                         raise self.failure
@@ -615,18 +604,6 @@ class _Run:
         task = self.live_task
         if task is not None and not task.done():
             task.get_loop().call_soon_threadsafe(task.cancel)
-
-    async def _finish_tasks(self, clock: Clock) -> None:
-        """Let handlers still waiting finish if they can within the drain; cancel the rest (logged)."""
-        if not self.tasks:
-            return
-        await asyncio.sleep(0)
-        left = list(self.tasks)
-        if left:
-            log.warning("%d strategy handler(s) were still waiting at the end of the run and were cancelled", len(left))
-            for task in left:
-                task.cancel()
-            await asyncio.gather(*left, return_exceptions=True)
 
     def _write_report(
         self,
@@ -764,24 +741,6 @@ def _stop_reason(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Exception) -> StrategyError:
-    """A handler's failure, alike for every handler: the strategy, the handler, what it was handling and when."""
-    strategy = getattr(handler, "__self__", None)
-    name = getattr(strategy, "name", "") or type(strategy).__name__
-    method = getattr(handler, "__qualname__", repr(handler))
-    if isinstance(event, OrderEvent):
-        what = f"{event.type.value} of order {event.order.id} ({event.order.symbol})"
-        when: Any = event.timestamp
-    elif event is None:
-        what, when = "its call", getattr(getattr(strategy, "clock", None), "now", lambda: None)()
-    else:
-        what, when = f"{type(event).__name__} {event.symbol}", getattr(event, "timestamp", None)
-    return StrategyError(
-        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: "
-        f"{type(exc).__name__}: {exc}"
-    )
-
-
 def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, symbol: str) -> list[Any]:
     """The bound handlers of the strategies that want events of `kind` for `symbol` (overridden ones only)."""
     handler = _HANDLER_FOR[kind]
@@ -790,28 +749,6 @@ def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, sym
         for strategy, _ in strategies
         if overrides(strategy, handler) and (not strategy.symbols or symbol in strategy.symbols)
     ]
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-async def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
-    """Go on running a coroutine that `_drive` started and that now waits on `waiting_on` (a future or None)."""
-    while True:
-        try:
-            if waiting_on is None:
-                await asyncio.sleep(0)
-            else:
-                waiting_on._asyncio_future_blocking = False
-                await asyncio.wait((waiting_on,))
-        except asyncio.CancelledError:
-            coroutine.close()
-            raise
-        try:
-            waiting_on = coroutine.send(None)
-        except StopIteration:
-            return
 
 
 async def _pace(clock: Clock, seconds: float, start: float | None) -> float:

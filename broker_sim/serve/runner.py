@@ -127,6 +127,7 @@ class ServeRun(_Run):
                     self.served, self.port = served, listener.getsockname()[1]
                     for strategy, _ in strategies:
                         self._call(strategy.on_start)
+                    await self._flush(owners)
                     feed_task = asyncio.create_task(self._feed(broker, strategies, owners, first, blocks, served))
                     stopping = asyncio.ensure_future(self._stopping.wait())
                     self.ready.set()
@@ -140,11 +141,11 @@ class ServeRun(_Run):
                         if task is not server_task and task is not feed_task:
                             continue
                         task.result()  # a failure in the feed or the server stops the run with it
-                    self._deliver_order_events(owners)
+                    await self._flush(owners)
                     for strategy, _ in strategies:
                         self._call(strategy.on_stop)
-                    self._deliver_order_events(owners)
-                    await self._finish_tasks(clock)
+                    await self._flush(owners)
+                    await self.dispatch.finish()
                     if self.failure is not None:
                         raise self.failure
         except (Exception, KeyboardInterrupt, asyncio.CancelledError) as exc:

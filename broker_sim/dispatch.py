@@ -1,0 +1,132 @@
+"""Strategy handlers as real asyncio tasks, and their failures named with the strategy, handler, event and time.
+
+A handler is called as a plain function. What it returns, when it is a coroutine (an ``async def`` handler, or
+a ``def`` that returns ``self.broker.buy(...)``), runs as an asyncio task of its own from its first line to its
+end, so ``asyncio.current_task()`` never changes under it and task-bound code works in a strategy (anyio's
+``fail_after``, httpx's cancel scopes, ``asyncio.timeout``). Handlers that return None cost no task at all.
+
+How the first step runs without an event-loop round trip per call:
+
+* Python 3.12+: an eager task (``asyncio.Task(..., eager_start=True)``): the coroutine runs at once inside its
+  task; one that never waits (paper orders never make it wait) completes there and is never scheduled.
+* Python 3.11 has no eager tasks: the task is created as usual and the runner lets the loop run once
+  (`settle`) after the handlers of an event, so each task's first step runs before the next market event, in
+  the order the handlers were called. The cost, one loop turn, is paid only on events where a handler returned
+  a coroutine (`benchmarks/instructions.py` measures the replayed bar).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from types import CoroutineType
+from typing import Any
+
+from broker_sim.errors import BrokerError
+from broker_sim.models import MarketData, OrderEvent
+
+__all__ = ["EAGER_TASKS", "HandlerDispatch", "StrategyError", "handler_error"]
+
+log = logging.getLogger(__name__)
+
+#: Whether this Python starts tasks eagerly (3.12+); else the runner `settle`s after the handlers of an event.
+EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+class StrategyError(BrokerError):
+    """A strategy's handler raised; the message names the strategy, the handler and the simulated time."""
+
+
+def handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: BaseException) -> StrategyError:
+    """A handler's failure, alike for every handler: the strategy, the handler, what it was handling and when."""
+    strategy = getattr(handler, "__self__", None)
+    name = getattr(strategy, "name", "") or type(strategy).__name__
+    method = getattr(handler, "__qualname__", repr(handler))
+    if isinstance(event, OrderEvent):
+        what = f"{event.type.value} of order {event.order.id} ({event.order.symbol})"
+        when: Any = event.timestamp
+    elif event is None:
+        what, when = "its call", getattr(getattr(strategy, "clock", None), "now", lambda: None)()
+    else:
+        what, when = f"{type(event).__name__} {event.symbol}", getattr(event, "timestamp", None)
+    error = StrategyError(
+        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: "
+        f"{type(exc).__name__}: {exc}"
+    )
+    error.__cause__ = exc
+    return error
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class HandlerDispatch:
+    """Runs what strategy handlers return as tasks, keeps the ones still waiting, and reports the first failure
+    (`on_failure`) of one that failed after its first step; one that fails at once raises from `dispatch`."""
+
+    def __init__(self, on_failure: Callable[[StrategyError], None]) -> None:
+        self.on_failure = on_failure
+        #: Handler tasks still waiting (``wait_for``, ``clock.sleep``): they go on while the replay does.
+        self.tasks: set[asyncio.Task[Any]] = set()
+        #: 3.11: tasks were started since the last `settle`.
+        self.unsettled = False
+
+    def call(self, handler: Callable[..., Any], argument: Any = None) -> None:
+        """Call `handler` (with `argument`, if not None) and run what it returns. Raises `StrategyError`."""
+        try:
+            result = handler() if argument is None else handler(argument)
+        except Exception as exc:
+            raise handler_error(handler, argument, exc) from exc
+        if result is not None:
+            self.dispatch(result, handler, argument)
+
+    def dispatch(self, result: Any, handler: Callable[..., Any], argument: Any) -> None:
+        """Run `result`, which `handler` returned for `argument`, as a task of its own (nothing if it is not
+        awaitable). A failure before its first wait raises `StrategyError` here (3.12+) or at `settle` (3.11)."""
+        coroutine: Coroutine[Any, Any, Any]
+        if result.__class__ is CoroutineType:
+            coroutine = result
+        elif inspect.isawaitable(result):
+            coroutine = _await(result)
+        else:
+            return
+        name = getattr(handler, "__qualname__", "handler")
+        if EAGER_TASKS:
+            task: asyncio.Task[Any] = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                coroutine, loop=asyncio.get_running_loop(), name=name, eager_start=True
+            )
+            if task.done():
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    raise handler_error(handler, argument, error) from error
+                return
+        else:
+            task = asyncio.get_running_loop().create_task(coroutine, name=name)
+            self.unsettled = True
+        self.tasks.add(task)
+        task.add_done_callback(lambda done: self._done(done, handler, argument))
+
+    def _done(self, task: asyncio.Task[Any], handler: Callable[..., Any], argument: Any) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.on_failure(handler_error(handler, argument, error))
+
+    async def settle(self) -> None:
+        """3.11: let the tasks started since the last call run their first step (one turn of the loop)."""
+        self.unsettled = False
+        await asyncio.sleep(0)
+
+    async def finish(self) -> None:
+        """At the end of a run: cancel the handlers still waiting (logged) and wait for them to end."""
+        if not self.tasks:
+            return
+        await asyncio.sleep(0)
+        left = list(self.tasks)
+        if left:
+            log.warning("%d strategy handler(s) were still waiting at the end of the run and were cancelled", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
