@@ -386,6 +386,7 @@ broker:
   adapter: paper
   initial_balance: 100000
   seed: 42
+  session: always                # synthetic bars run around the clock, so does the session
 models:
   slippage: {{model: fixed_bps, bps: 5}}
   latency: {{model: uniform, low: 0.5, high: 2.0}}
@@ -403,7 +404,7 @@ report:
 """
 
 STARTER_STRATEGY = '''\
-"""A starter strategy: buy when the fast average crosses above the slow one, sell when it crosses below."""
+"""A starter strategy: hold `quantity` shares while the fast average is above the slow one, none otherwise."""
 
 from collections import deque
 
@@ -414,7 +415,6 @@ class MyStrategy(Strategy):
     def __init__(self, fast: int = 10, slow: int = 30, quantity: float = 100) -> None:
         self.fast, self.slow, self.quantity = fast, slow, quantity
         self.closes: deque[float] = deque(maxlen=slow)
-        self.long = False
 
     async def on_bar(self, bar: Bar) -> None:
         self.closes.append(bar.close)
@@ -422,12 +422,10 @@ class MyStrategy(Strategy):
             return
         closes = list(self.closes)
         above = sum(closes[-self.fast:]) / self.fast > sum(closes) / self.slow
-        if above and not self.long:
-            await self.broker.buy(bar.symbol, self.quantity)
-            self.long = True
-        elif not above and self.long:
-            await self.broker.sell(bar.symbol, self.quantity)
-            self.long = False
+        # What this strategy holds and has on its way is kept for it: order the difference to the target, if any.
+        order = self.order_target(bar.symbol, self.quantity if above else 0)
+        if order is not None:
+            await order
 '''
 
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from broker_sim import load_config, run_simulation
 from broker_sim.cli import app
+from tests.rejections import assert_few_failures
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Configs that trade on a live venue in real time (they need keys and a network): validated offline in
@@ -48,6 +49,8 @@ def test_every_shipped_config_runs_and_its_report_agrees_with_the_ledger(workdir
     for name in ("trades.csv", "orders.csv", "equity.png", "report.html"):
         assert (out / name).stat().st_size > 0
     assert summary["fills"] == len((out / "trades.csv").read_text().strip().splitlines()) - 1
+    # A sensible example: (almost) every order fills; a served config's orders come from its bots, none here.
+    assert_few_failures(summary["orders_by_status"], config.name, needs_fills=config.stem != "serve_replay")
 
 
 def test_demo_reports_where_its_config_says(workdir: Path) -> None:
@@ -128,7 +131,8 @@ def test_init_writes_a_config_that_runs(tmp_path: Path) -> None:
     assert code == 2 and "exists" in stderr
     code, _, stderr = _invoke("run", str(config))
     assert code == 0, stderr
-    assert (tmp_path / "reports/mine/summary.json").exists()
+    summary = json.loads((tmp_path / "reports/mine/summary.json").read_text())
+    assert_few_failures(summary["orders_by_status"], "the init starter")
 
 
 def test_missing_config_exits_2(tmp_path: Path) -> None:
