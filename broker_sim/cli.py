@@ -302,7 +302,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve CONFIG's paper broker as an Alpaca-compatible API until Ctrl-C (SIGINT) or SIGTERM, then write the
-    report. Needs the [serve] extra."""
+    report. Needs the \\[serve] extra (pip install 'broker-sim\\[serve]')."""
     try:
         loaded = load_config(config)
         serving = _serve_module()

@@ -530,6 +530,9 @@ def _parse(
     if overrides:
         data = apply_overrides(data, overrides)
     _expand_names(data)
+    for section in _SECTIONS:
+        if section in data and data[section] is None:  # `models:` with nothing under it: the defaults
+            del data[section]
     try:
         config = _CONVERTER.structure(data, Config)
     except (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError) as exc:
@@ -537,6 +540,10 @@ def _parse(
     return attrs.evolve(
         config, path=path, base_dir=base_dir, text=yaml.safe_dump(data, sort_keys=False), source_lines=source
     )
+
+
+#: Sections that may be left empty in YAML (a key with nothing under it), meaning their defaults.
+_SECTIONS = ("broker", "models", "prices", "report")
 
 
 def _expand_names(data: dict[str, Any]) -> None:

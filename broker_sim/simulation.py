@@ -26,6 +26,7 @@ import importlib.util
 import itertools
 import logging
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -74,7 +75,7 @@ class RecordingError(BrokerError):
 class Result:
     """What a run produced: the final account, every order and fill, the equity curve, the metrics.
 
-    With the ``[dataframes]`` extra (pandas), `fills_df`, `trades_df`, `orders_df`, `equity_df` and `returns`
+    With the ``[dataframes]`` extra (pandas), `fills_df`, `round_trips_df`, `orders_df`, `equity_df` and `returns`
     give them as DataFrames for a notebook."""
 
     account: Account
@@ -94,9 +95,19 @@ class Result:
         """Every fill as a pandas DataFrame (trades.csv's columns, strategy included)."""
         return _frames().fills_frame(self.fills)
 
-    def trades_df(self) -> Any:
+    def round_trips_df(self) -> Any:
         """Every round trip (FIFO within a strategy and symbol) as a DataFrame, with net P&L and holding time."""
         return _frames().trades_frame(self.fills)
+
+    def trades_df(self) -> Any:
+        """Deprecated name of `round_trips_df` (trades.csv holds fills; fills_df gives them): kept for a release."""
+        warnings.warn(
+            "Result.trades_df() is now round_trips_df() (trades.csv and fills_df() hold fills); "
+            "trades_df() goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.round_trips_df()
 
     def orders_df(self) -> Any:
         """Every order in its final status as a DataFrame (orders.csv's columns, strategy included)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,8 @@ class Strategy:
 def load_strategy_class(spec: str, *, base_dir: str | Path | None = None) -> type[Strategy]:
     """The class named by ``module:Class`` or ``path/to/file.py:Class`` (a path relative to `base_dir`).
 
-    Raises `ConfigError` naming what could not be found.
+    A file's folder goes first on ``sys.path`` (as ``python file.py`` does), so the strategy imports helper
+    modules beside it. Raises `ConfigError` naming what could not be found.
     """
     if not isinstance(spec, str) or ":" not in spec:
         raise ConfigError(f"class must look like module:Class or path/to/file.py:Class, got {spec!r}")
@@ -149,6 +151,9 @@ def load_strategy_class(spec: str, *, base_dir: str | Path | None = None) -> typ
             file = Path(base_dir) / file
         if not file.is_file():
             raise ConfigError(f"strategy file {target} does not exist (looked for {file.resolve()})")
+        folder = str(file.resolve().parent)
+        if folder not in sys.path:  # its helper modules import as they do under `python file.py`
+            sys.path.insert(0, folder)
         module = import_file(file.resolve(), prefix="broker_sim_strategy", what="strategy file", error=ConfigError)
     else:
         try:

@@ -82,7 +82,9 @@ def test_result_dataframes_agree_with_the_metrics(tmp_path: Path) -> None:
     fills = result.fills_df()
     assert len(fills) == metrics.fills and set(fills.strategy) <= {"momentum", "trend", "hold"}
     assert str(fills.timestamp.dt.tz) == "UTC"
-    trades = result.trades_df()
+    trades = result.round_trips_df()
+    with pytest.warns(DeprecationWarning, match="round_trips_df"):
+        assert len(result.trades_df()) == len(trades)  # the old name, kept for a release
     assert len(trades) == metrics.round_trips
     assert trades.groupby("strategy").size().to_dict() == {
         name: b.round_trips for name, b in metrics.by_strategy.items() if b.round_trips

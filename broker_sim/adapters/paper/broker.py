@@ -120,7 +120,7 @@ class PaperBroker(Broker):
     orders (each announced by a ``margin_call`` event) unless `liquidate_on_margin_call` is False.
 
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
-    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
+    defaults: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission.
     `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
     simulated clock of the broker's own that starts at the first market data it is given (2024 bars fed to a
     new broker are 2024, not stale); after that, market data older than that clock raises `InvalidMarketData`
