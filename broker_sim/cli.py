@@ -406,24 +406,23 @@ report:
 STARTER_STRATEGY = '''\
 """A starter strategy: hold `quantity` shares while the fast average is above the slow one, none otherwise."""
 
-from collections import deque
-
 from broker_sim import Bar, Strategy
+from broker_sim.indicators import SMA, PerSymbol
 
 
 class MyStrategy(Strategy):
     def __init__(self, fast: int = 10, slow: int = 30, quantity: float = 100) -> None:
-        self.fast, self.slow, self.quantity = fast, slow, quantity
-        self.closes: deque[float] = deque(maxlen=slow)
+        self.quantity = quantity
+        self.fast = PerSymbol(lambda: SMA(fast))  # one moving average per symbol, O(1) per bar
+        self.slow = PerSymbol(lambda: SMA(slow))
 
     async def on_bar(self, bar: Bar) -> None:
-        self.closes.append(bar.close)
-        if len(self.closes) < self.slow:
-            return
-        closes = list(self.closes)
-        above = sum(closes[-self.fast:]) / self.fast > sum(closes) / self.slow
+        fast = self.fast[bar.symbol].update(bar.close)
+        slow = self.slow[bar.symbol].update(bar.close)
+        if fast is None or slow is None:
+            return  # not enough bars yet
         # What this strategy holds and has on its way is kept for it: order the difference to the target, if any.
-        order = self.order_target(bar.symbol, self.quantity if above else 0)
+        order = self.order_target(bar.symbol, self.quantity if fast > slow else 0)
         if order is not None:
             await order
 '''
