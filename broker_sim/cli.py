@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from broker_sim.cli_data import data_app
 from broker_sim.dashboard import AccountView, Dashboard, account_tables, latest
 from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted
@@ -41,6 +42,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(data_app, name="data")
 out = Console()
 err = Console(stderr=True)
 
