@@ -11,6 +11,9 @@ from __future__ import annotations
 QTY_EPSILON = 1e-9
 #: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
 MONEY_EPSILON = 1e-6
+#: Prices whose difference is below this share of themselves are the same price (a price sent as a decimal string
+#: and read back; a venue that rounds to its tick).
+PRICE_REL_TOLERANCE = 1e-9
 
 
 def qty_is_zero(quantity: float) -> bool:
@@ -26,3 +29,13 @@ def qty_at_least(quantity: float, target: float) -> bool:
 def money_covers(available: float, cost: float) -> bool:
     """Whether `available` cash pays for `cost` within `MONEY_EPSILON`."""
     return available >= cost - MONEY_EPSILON
+
+
+def money_equal(a: float, b: float) -> bool:
+    """Whether two amounts of money are the same within `MONEY_EPSILON`."""
+    return -MONEY_EPSILON < a - b < MONEY_EPSILON
+
+
+def same_price(a: float, b: float) -> bool:
+    """Whether two prices are the same within a relative `PRICE_REL_TOLERANCE`."""
+    return abs(a - b) <= PRICE_REL_TOLERANCE * max(abs(a), abs(b))

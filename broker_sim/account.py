@@ -104,6 +104,8 @@ class AccountState:
         self._replaces: dict[str, ReplaceRequest] = {}
         self._fills: list[Fill] | deque[Fill] = [] if history is None else deque(maxlen=history)
         self._closed: deque[str] = deque()
+        #: The ids of the open orders of each symbol, oldest first (the rules read them on every new order).
+        self._open_by_symbol: dict[str, dict[str, None]] = {}
         #: ``order(order_id)``: the latest snapshot of the order, or None (unknown, or forgotten from a bounded
         #: history). The dict's own ``get``: the venue asks it for every working order on every market event.
         self.order: Callable[[str], Order | None] = self._orders.get
@@ -129,8 +131,11 @@ class AccountState:
         """Every order still in memory, oldest first."""
         return iter(self._orders.values())
 
-    def open_orders(self) -> list[Order]:
-        """The orders that are not final, oldest first."""
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """The orders that are not final (in `symbol`, when given), oldest first."""
+        if symbol is not None:
+            orders = self._orders
+            return [orders[order_id] for order_id in self._open_by_symbol.get(symbol, ())]
         return [order for order in self._orders.values() if order.status.is_open]
 
     def pending_replace(self, order_id: str) -> ReplaceRequest | None:
@@ -172,9 +177,18 @@ class AccountState:
             raise InvalidTransition(f"no order {order_id!r} in this account")
         return order
 
+    def _store_open(self, order: Order) -> None:
+        """`_store` for an order's first snapshot: an open one joins its symbol's open orders."""
+        if order.status.is_open:
+            self._open_by_symbol.setdefault(order.symbol, {})[order.id] = None
+        self._store(order)
+
     def _store(self, order: Order) -> None:
         self._orders[order.id] = order
         if order.status in FINAL_STATUSES:
+            working = self._open_by_symbol.get(order.symbol)
+            if working is not None:
+                working.pop(order.id, None)
             self.ledger.release(order.id)
             if self.history is not None:
                 closed = self._closed
@@ -210,7 +224,7 @@ class AccountState:
         self._client_ids[order.client_order_id] = order.id
         if reservation is not None:
             self.ledger.hold(reservation)
-        self._store(order)
+        self._store_open(order)
         self._emit(unchecked_event(_FIRST_EVENT[order.status], order, order.created_at))
         return order
 
@@ -324,7 +338,7 @@ class AccountState:
         self._replaces[old.id] = change
         self._client_ids[successor.client_order_id] = successor.id
         self._store(pending)
-        self._store(successor)
+        self._store_open(successor)
         self._emit(OrderEvent(EventType.PENDING_REPLACE, pending, change.timestamp))
         self._emit(OrderEvent(EventType.PENDING_NEW, successor, change.timestamp))
         return successor
@@ -403,6 +417,8 @@ class AccountState:
         self.ledger.restore(snapshot.ledger)
         for order in snapshot.orders:
             self._orders[order.id] = order
+            if order.status.is_open:
+                self._open_by_symbol.setdefault(order.symbol, {})[order.id] = None
             self._client_ids[order.client_order_id] = order.id
         self._replaces = {request.order_id: request for request in snapshot.replaces}
         self._fills.extend(snapshot.fills)

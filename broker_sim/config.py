@@ -14,9 +14,9 @@ import copy
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
@@ -38,8 +38,10 @@ __all__ = [
     "did_you_mean",
     "parse_text",
     "read_config",
+    "structure_section",
 ]
 
+_T = TypeVar("_T")
 #: The kinds of model a config may set under ``models:``.
 MODEL_KINDS = ("slippage", "latency", "fill", "commission")
 #: A key path in the YAML document: mapping keys and sequence indexes, e.g. ``("prices", "sources", 0)``.
@@ -336,12 +338,13 @@ _CATTRS_PATH = re.compile(r"^(?P<message>.*) @ \$(?P<path>.*)$")
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
 
 
-def _cattrs_errors(exc: Exception, source: SourceLines) -> ConfigError:
-    """The first structuring error as a `ConfigError` with its key path, line and the valid keys."""
+def _first_error(exc: Exception, valid_keys: Callable[[KeyPath], list[str]]) -> tuple[KeyPath, str]:
+    """The first structuring error of `exc`: its key path and message (an unknown key named, with the valid keys
+    `valid_keys` gives for its mapping and a "did you mean")."""
     messages = cattrs.transform_error(exc, path="$", format_exception=_describe)
     match = _CATTRS_PATH.match(messages[0])
     if match is None:
-        return source.error((), messages[0])
+        return (), messages[0]
     path: list[str | int] = []
     for name, index, key in _PATH_PART.findall(match.group("path")):
         path.append(int(index) if index else ("class" if name == "class_" else name or key))
@@ -349,12 +352,35 @@ def _cattrs_errors(exc: Exception, source: SourceLines) -> ConfigError:
     extra = re.match(r"extra fields found \((.*)\)", message)
     if extra:
         names = [n.strip() for n in extra.group(1).split(",")]
-        valid = _valid_keys(tuple(path))
+        valid = valid_keys(tuple(path))
         first = names[0]
-        return source.error(
-            (*path, first), f"unknown key {first!r}{did_you_mean(first, valid)}; valid keys: {', '.join(valid)}"
-        )
-    return source.error(tuple(path), message)
+        return (*path, first), f"unknown key {first!r}{did_you_mean(first, valid)}; valid keys: {', '.join(valid)}"
+    return tuple(path), message
+
+
+def _cattrs_errors(exc: Exception, source: SourceLines) -> ConfigError:
+    """The first structuring error as a `ConfigError` with its key path, line and the valid keys."""
+    path, message = _first_error(exc, _valid_keys)
+    return source.error(path, message)
+
+
+def structure_section(data: Any, cls: type[_T], path: KeyPath) -> _T:
+    """`data`, one section of a config (a mapping), as the frozen attrs class `cls`, checked as the config's own
+    sections are: unknown keys (with the valid ones), wrong types, literal choices.
+
+    `path` is where the section stands in its parent (``("rules",)`` under ``broker:``). Raises `ConfigError`
+    reading ``rules.pdt_check: expected true or false, got 'yes'`` with the key path in its `path`, so the config
+    loader can point at the key's line."""
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{_dotted(path)}: expected a mapping (key: value), got {data!r}", path=path)
+    try:
+        return _CONVERTER.structure(dict(data), cls)
+    except (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError) as exc:
+        where, message = _first_error(exc, lambda _: [f.name for f in attrs.fields(cls)])  # type: ignore[arg-type]
+        full = (*path, *where)
+        raise ConfigError(f"{_dotted(full)}: {message}", path=full) from None
 
 
 def _describe(exc: BaseException, type_: Any) -> str:

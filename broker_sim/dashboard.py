@@ -50,7 +50,7 @@ def sparkline(values: Sequence[float], width: int = 60) -> str:
     if not shown:
         return ""
     low, high = min(shown), max(shown)
-    if high - low <= 1e-12 * max(1.0, abs(high)):
+    if high <= low:  # one level: a flat line in the middle
         return _BLOCKS[len(_BLOCKS) // 2] * len(shown)
     scale = (len(_BLOCKS) - 1) / (high - low)
     return "".join(_BLOCKS[round((v - low) * scale)] for v in shown)

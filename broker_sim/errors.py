@@ -26,6 +26,62 @@ class DuplicateClientOrderId(InvalidOrder):
     """A `client_order_id` already names a different order (Alpaca answers 422); nothing was changed."""
 
 
+class OrderRefused(BrokerError):
+    """An order refused at the door, as Alpaca refuses it at once: no order was created, nothing changed, and its
+    `client_order_id` was not used (a retry with the same id, once the cause is gone, places the order).
+
+    The same family on every adapter (`PaperBroker`, `AlpacaBroker`, `broker-sim serve`). `rule` names the
+    ``broker.rules`` setting that relaxes the refusal (None when no setting does, e.g. buying power), `status`
+    and `code` are Alpaca's HTTP status and error code for it. Orders Alpaca accepts and rejects later are not
+    refused: they end `rejected` with a `reject_reason`.
+    """
+
+    status = 403
+    code = 40310000
+
+    def __init__(self, message: str, *, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message
+        self.rule = rule
+
+
+class InsufficientBuyingPower(OrderRefused):
+    """The order's value (Alpaca's: a market buy at a collar above the price, a short at least 3 % above the ask)
+    is more than the buying power left after the open orders (403)."""
+
+
+class InsufficientQuantity(OrderRefused):
+    """A sell larger than the long position still available (or a buy larger than the short), which Alpaca
+    refuses rather than let one order take a position from long to short: "insufficient qty available for order
+    (requested: X, available: Y)" (403)."""
+
+
+class ShortSaleRefused(OrderRefused):
+    """A sell that would open a short the account may not open: a cash account, equity under $2,000, shorting
+    turned off, or a symbol that is not shortable or not easy to borrow (403)."""
+
+
+class DayTradeRefused(OrderRefused):
+    """Pattern day trader protection: the order could make the 4th day trade within 5 business days of an account
+    whose equity at the last close was under $25,000 (403)."""
+
+
+class WashTradeRefused(OrderRefused):
+    """The order could execute against an open order of the same account on the other side (403)."""
+
+
+class TradingSuspended(OrderRefused):
+    """New orders are blocked (Alpaca's account configuration ``suspend_trade``) (403)."""
+
+
+class OrderNotAccepted(OrderRefused, InvalidOrder):
+    """A well-formed request that Alpaca's order rules do not take: an order type, time in force, extended hours,
+    fractional or notional combination it refuses, or an auction order past its cutoff (422)."""
+
+    status = 422
+    code = 40010001
+
+
 class InvalidMarketData(InvalidRequest):
     """A bar, quote or trade is malformed (non-finite price, naive timestamp...); nothing was changed."""
 
@@ -59,7 +115,14 @@ class ModelError(BrokerError):
 
 
 class ConfigError(BrokerError, ValueError):
-    """A configuration mistake: unknown model name or parameter, bad value, missing file, broken plugin."""
+    """A configuration mistake: unknown model name or parameter, bad value, missing file, broken plugin.
+
+    `path` is the key path of the mistake within the mapping that was checked (e.g. ``("rules", "pdt_check")``
+    under ``broker:``), when the checker knows it; the config loader adds it to the file's key and line."""
+
+    def __init__(self, message: str = "", *, path: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class PluginError(ConfigError):

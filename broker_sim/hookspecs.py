@@ -61,6 +61,7 @@ module, so they answer before a plain module-level implementation: use ``tryfirs
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -136,7 +137,7 @@ class HookContext:
     stream asks `rng_for("my_plugin")`.
     """
 
-    __slots__ = ("_account", "_clock_time", "_rngs", "_seed", "estimate", "fill_quantity", "kind", "rng")
+    __slots__ = ("_account", "_clock_time", "_fill_quantity", "_rngs", "_seed", "estimate", "kind", "rng")
 
     def __init__(
         self,
@@ -155,8 +156,21 @@ class HookContext:
         self.rng = self.rng_for(f"{kind}:{model_name}")
         self._clock_time = clock_time
         self._account = account
-        #: Deprecated: the hooks' `quantity` argument. Still set before slippage and commission calls.
-        self.fill_quantity = 0.0
+        self._fill_quantity = 0.0
+
+    @property
+    def fill_quantity(self) -> float:
+        """Deprecated (warns): the quantity being filled, which hooks now get as their `quantity` argument."""
+        warnings.warn(
+            "ctx.fill_quantity is deprecated; take the hook's `quantity` argument instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._fill_quantity
+
+    @fill_quantity.setter
+    def fill_quantity(self, quantity: float) -> None:
+        self._fill_quantity = quantity
 
     @property
     def now(self) -> datetime:

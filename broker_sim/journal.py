@@ -31,7 +31,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import math
 import os
 import random
 import sqlite3
@@ -45,6 +44,7 @@ import attrs
 import cattrs
 from cattrs.strategies import configure_tagged_union
 
+from broker_sim._numeric import money_equal
 from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.changes import (
     Amendment,
@@ -331,7 +331,7 @@ def check_account(info: JournalInfo, account_id: str | None, initial_balance: fl
             f"journal {info.path} belongs to account {info.account_id}, not {account_id}: use another journal "
             f"file, or give account_id {info.account_id} (or its seed, {info.settings.get('seed')!r})"
         )
-    if not math.isclose(info.initial_balance, initial_balance, rel_tol=1e-12, abs_tol=1e-9):
+    if not money_equal(info.initial_balance, initial_balance):
         raise JournalError(
             f"journal {info.path}: account {info.account_id} started with initial_balance "
             f"{info.initial_balance:g}, not {initial_balance:g}; set initial_balance: {info.initial_balance:g} "

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from broker_sim._codegen import compile_function, plain_fields
 from broker_sim.errors import InvalidMarketData, InvalidOrder
 
 __all__ = [
@@ -679,10 +680,22 @@ MarketData = Bar | Quote | Trade
 _M = TypeVar("_M")
 
 
-def unchecked_constructor(cls: Any) -> Any:
-    """A constructor that skips validation, for readers that validated the values themselves (the hot path):
-    straight-line code generated from the class's fields, with their defaults."""
-    fields = attrs.fields(cls)
+def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
+    """A constructor that stores each value as given, for readers that validated the values themselves (the hot
+    path): straight-line code generated from the class's fields, with their defaults.
+
+    A class whose fields have validators or which checks itself after init (``__attrs_post_init__``) is refused
+    unless the caller says the constructor is meant to skip those checks (`skips_checks`); factory defaults and
+    converters are always refused (`TypeError`), since the generated code would store them unconverted."""
+    fields = plain_fields(cls, purpose="constructor")
+    checked = [field.name for field in fields if field.validator is not None]
+    if hasattr(cls, "__attrs_post_init__"):
+        checked.append("__attrs_post_init__")
+    if checked and not skips_checks:
+        raise TypeError(
+            f"cannot generate an unchecked constructor for {cls.__name__}: it checks {', '.join(checked)}; "
+            "pass skips_checks=True if skipping them is the point"
+        )
     namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
     parameters, lines = [], []
     for index, field in enumerate(fields):
@@ -693,19 +706,18 @@ def unchecked_constructor(cls: Any) -> Any:
             namespace[f"default{index}"] = field.default
             parameters.append(f"{field.name}=default{index}")
         lines.append(f"    set{index}(item, {field.name})")
-    source = f"def make({', '.join(parameters)}):\n    item = new(cls)\n" + "\n".join(lines) + "\n    return item"
-    exec(source, namespace)
-    return namespace["make"]
+    source = f"def make({', '.join(parameters)}):\n    item = new(cls)\n" + "\n".join(lines) + "\n    return item\n"
+    return compile_function(source, "make", namespace, purpose=f"unchecked {cls.__name__}")
 
 
 #: ``unchecked_bar(symbol, timestamp, open, high, low, close, volume=0.0, interval=0.0)``: a `Bar` without
 #: validation, ~5x faster.
 #: Only for sources that have checked the values already (finite, low <= high, aware UTC timestamp).
-unchecked_bar: Any = unchecked_constructor(Bar)
+unchecked_bar: Any = unchecked_constructor(Bar, skips_checks=True)
 #: ``unchecked_quote(symbol, timestamp, bid, ask, bid_size, ask_size)``: a `Quote` without validation.
-unchecked_quote: Any = unchecked_constructor(Quote)
+unchecked_quote: Any = unchecked_constructor(Quote, skips_checks=True)
 #: ``unchecked_trade(symbol, timestamp, price, size)``: a `Trade` without validation.
-unchecked_trade: Any = unchecked_constructor(Trade)
+unchecked_trade: Any = unchecked_constructor(Trade, skips_checks=True)
 #: An `Order` built field by field like the others (Order has no validators; this only skips attrs' slower
 #: generic setattr): the order path builds one per order.
 unchecked_order: Any = unchecked_constructor(Order)

@@ -16,8 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import attrs
-
+from broker_sim._codegen import compile_function, plain_fields
 from broker_sim.errors import InvalidTransition
 from broker_sim.models import Order, OrderStatus
 
@@ -108,7 +107,7 @@ def _make_copier(changed: tuple[str, ...]) -> Callable[..., Order]:
     `changed` set to `values`, without running `__init__` (straight-line code, as attrs generates its own
     methods): an order changes three or four times in its life, so this is on the order path. The other values
     are copied from a valid snapshot, so there is nothing to check. Raises `TypeError` for an unknown field."""
-    names = [field.name for field in attrs.fields(Order)]
+    names = [field.name for field in plain_fields(Order, purpose="copier")]
     unknown = [name for name in changed if name not in names]
     if unknown:
         raise TypeError(f"Order has no field {unknown[0]!r}")
@@ -118,9 +117,9 @@ def _make_copier(changed: tuple[str, ...]) -> Callable[..., Order]:
     for index, name in enumerate(names):
         namespace[f"set{index}"] = getattr(Order, name).__set__
         lines.append(f"    set{index}(twin, {given.get(name, f'order.{name}')})")
-    lines.append("    return twin")
-    exec("\n".join(lines), namespace)
-    return namespace["copy"]
+    lines.append("    return twin\n")
+    purpose = f"copy Order ({', '.join(changed) or 'nothing changed'})"
+    return compile_function("\n".join(lines), "copy", namespace, purpose=purpose)
 
 
 #: A copier per set of changed fields (in the order given): the order path changes a handful of sets.

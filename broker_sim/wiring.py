@@ -378,6 +378,10 @@ def _key_in(message: str, spec: Mapping[str, Any], name_key: str) -> str | None:
 
 def _spec_error(config: Config, path: KeyPath, spec: Mapping[str, Any], name_key: str, exc: Exception) -> ConfigError:
     message = str(exc)
+    where = getattr(exc, "path", ())
+    if where:  # the checker knew the key: point at it (its message starts with it; the located error names it again)
+        dotted = ".".join(str(part) for part in where)
+        return config.error_at((*path, *where), message.removeprefix(f"{dotted}: "))
     key = _key_in(message, spec, name_key)
     if key is None and name_key in spec and repr(spec[name_key]) in message:
         key = name_key

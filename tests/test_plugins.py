@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from broker_sim import ConfigError, OrderEvent, OrderStatus, PaperBroker, PluginError, SimulatedClock
+from broker_sim import ConfigError, OrderEvent, OrderStatus, PaperBroker, PluginError, SimulatedClock, hookimpl
 from broker_sim.builtin.commission import NoCommission
 from broker_sim.builtin.fill import ImmediateFill
 from broker_sim.builtin.latency import UniformLatency
@@ -47,8 +47,8 @@ SQRT_IMPACT = """
         k: float = 10.0
 
         @hookimpl
-        def broker_sim_slippage(self, order, price, market, ctx):
-            move = self.k * math.sqrt(ctx.fill_quantity) / 10_000
+        def broker_sim_slippage(self, order, price, market, ctx, quantity):
+            move = self.k * math.sqrt(quantity) / 10_000
             return price * (1 + move) if order.side is Side.BUY else price * (1 - move)
 
 
@@ -502,3 +502,32 @@ async def test_changing_the_slippage_model_does_not_change_the_latency_draws(tmp
     gaps = {(later - earlier).total_seconds() for earlier, later in zip([T0, *without], without, strict=False)}
     assert len(gaps) == len(without) and all(0.5 <= gap <= 2.0 for gap in gaps)
     assert await _fill_times({"model": "none"}, seed=12) != without
+
+
+async def test_a_plugin_registered_after_trading_starts_takes_effect_on_the_next_fill() -> None:
+    class PlusOne:
+        @hookimpl(tryfirst=True)
+        def broker_sim_slippage(self, order, price, market, ctx, quantity):  # type: ignore[no-untyped-def]
+            return price + 1.0
+
+    broker = _instant()
+    first = await broker.buy("AAPL", 10, reference_price=100.0)
+    assert first.filled_avg_price == pytest.approx(100.05, abs=1e-9)  # the default 5 bps
+    broker.plugin_manager.register(PlusOne())
+    second = await broker.buy("AAPL", 10, reference_price=100.0)
+    assert second.filled_avg_price == pytest.approx(101.0, abs=1e-9)
+
+
+async def test_reading_the_deprecated_fill_quantity_warns_and_still_answers(tmp_path: Path) -> None:
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl(tryfirst=True)
+        def broker_sim_slippage(order, price, market, ctx):
+            return price + ctx.fill_quantity / 100
+    """
+    broker = _instant(plugins=[str(_write_plugin(tmp_path, "old_style.py", source))])
+    with pytest.warns(DeprecationWarning, match=r"ctx.fill_quantity is deprecated; take the hook's `quantity`"):
+        order = await broker.buy("AAPL", 10, reference_price=100.0)
+    assert order.filled_avg_price == pytest.approx(100.1, abs=1e-9)

@@ -20,6 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
+from broker_sim._codegen import compile_function
 from broker_sim.models import Fill, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce
 
 __all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
@@ -96,9 +97,8 @@ def _row_formatter(cls: type, columns: Sequence[str]) -> Callable[[Any], list[st
         times.append(index)
         cells.append(f"t{index}")
     lines.append(f"    return [{', '.join(cells)}]")
-    namespace: dict[str, Any] = {}
-    exec("def row(item):\n" + "\n".join(lines), namespace)
-    return namespace["row"]
+    source = "def row(item):\n" + "\n".join(lines) + "\n"
+    return compile_function(source, "row", {}, purpose=f"{cls.__name__} csv row")
 
 
 _FILL_ROW = _row_formatter(Fill, FILL_COLUMNS)

@@ -8,6 +8,7 @@ from broker_sim.errors import (
     OrderNotCancelable,
     OrderNotFound,
     OrderNotReplaceable,
+    OrderRefused,
     PositionNotFound,
 )
 
@@ -56,6 +57,8 @@ class ApiError(Exception):
     def from_broker(cls, exc: BrokerError) -> ApiError:
         """The answer Alpaca gives for what the broker raised."""
         message = _api_words(str(exc))
+        if isinstance(exc, OrderRefused):  # refused at the door: Alpaca's status and code for the refusal
+            return cls(exc.status, exc.code, str(exc))
         if isinstance(exc, OrderNotFound):
             return cls.not_found("order not found")
         if isinstance(exc, PositionNotFound):

@@ -8,7 +8,6 @@ codes and bodies; a malformed request changes nothing.
 from __future__ import annotations
 
 import contextlib
-import math
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from broker_sim._numeric import QTY_EPSILON
+from broker_sim._numeric import QTY_EPSILON, qty_is_zero
 from broker_sim.errors import BrokerError
 from broker_sim.models import Order, OrderRequest, OrderStatus, Side
 
@@ -179,7 +178,7 @@ async def close_position(request: Request, served: Served) -> Any:
         if percentage > 100:
             raise ApiError.invalid(f"percentage must be <= 100, got {params['percentage']!r}")
         quantity = round(held * percentage / 100.0, 9)
-    if math.isclose(quantity, held):
+    if qty_is_zero(quantity - held):
         order = await served.broker.close_position(symbol)
     else:
         side = Side.SELL if position.quantity > 0 else Side.BUY

@@ -19,10 +19,11 @@ import heapq
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
+from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.events import is_async_callable
 from broker_sim.models import MarketData, Trade
 from broker_sim.streams.base import LiveSource, ReplaySource, chunked
@@ -88,7 +89,9 @@ class _Queued:
 class PriceStreamManager:
     """Market data fan-out: sources in, subscribers out. Also the seed's "price stream with callbacks"."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        #: What stamps `update_price` calls that give no time: the run's clock, or the wall clock by default.
+        self.clock: Clock = clock if clock is not None else RealtimeClock()
         self._sync: list[tuple[str, frozenset[str] | None, Callable[[MarketData], Any]]] = []
         self._queued: list[_Queued] = []
         self.sources: list[ReplaySource | LiveSource] = []
@@ -166,8 +169,9 @@ class PriceStreamManager:
                 entry.offer(event)
 
     def update_price(self, symbol: str, price: float, timestamp: datetime | None = None, size: float = 0.0) -> None:
-        """Publish a price as a `Trade` (the seed's callback API); `timestamp` defaults to now, UTC."""
-        self.publish(Trade(symbol, timestamp or datetime.now(UTC), price, size))
+        """Publish a price as a `Trade` (the seed's callback API); `timestamp` defaults to the manager's clock's
+        now (UTC): the wall clock unless the manager was given another."""
+        self.publish(Trade(symbol, timestamp or self.clock.now(), price, size))
 
     def _count_drop(self, name: str) -> None:
         count = self.dropped.get(name, 0) + 1

@@ -22,6 +22,7 @@ from broker_sim import (
     PaperBroker,
     SimulatedClock,
 )
+from broker_sim.rules import RuleSettings
 from tests.conftest import T0, collect_fills
 
 #: The errors a caller may get for a request that cannot be done now; anything else (InvalidTransition) is a bug.
@@ -85,6 +86,7 @@ async def _scenario(steps: list[Any], fill: dict[str, Any], allow_short: bool, l
         fill=fill,
         latency=latency,
         commission={"model": "per_share", "rate": 0.01, "minimum": 1.0},
+        rules=RuleSettings.relaxed(),  # the accounting holds whatever orders the rules let through
     )
     fills = collect_fills(broker)
     price, minute, ids = 100.0, 0, []
@@ -169,8 +171,10 @@ def test_next_bar_fills_never_use_the_submission_bar(moves: list[float], submit_
             filled_on = max(t for t in by_time if t <= fill.timestamp)
             assert filled_on > seen_in
             assert fill.price == bars[filled_on].open  # a market order takes the next bar's open
-        for order_id in submitted:
+        for order_id, seen_in in submitted.items():
             order = await broker.get_order(order_id)
             assert order.status in (OrderStatus.FILLED, OrderStatus.NEW, OrderStatus.PENDING_NEW)
+            if sum(t > seen_in for t in by_time) >= 2:  # latency (< 2 s) is over long before the second bar
+                assert order.status is OrderStatus.FILLED, order
 
     asyncio.run(scenario())

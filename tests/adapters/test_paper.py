@@ -127,7 +127,10 @@ async def test_realized_and_unrealized_pnl(clock: SimulatedClock) -> None:
 
 
 async def test_fill_through_zero_closes_the_long_and_opens_a_short(clock: SimulatedClock) -> None:
-    broker = PaperBroker(100_000, clock=clock, latency="none", slippage="none", allow_short=True)
+    # Alpaca refuses such an order (the position_flip_check rule); relaxed, the ledger books it as a flip.
+    broker = PaperBroker(
+        100_000, clock=clock, latency="none", slippage="none", allow_short=True, rules={"position_flip_check": False}
+    )
     await broker.update_market(_bar("AAPL", 100.0))
     await broker.buy("AAPL", 10)
     await broker.update_market(_bar("AAPL", 120.0))

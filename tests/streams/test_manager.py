@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from broker_sim.clock import SimulatedClock
 from broker_sim.models import MarketData, Trade
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.synthetic import SyntheticSource
@@ -232,6 +233,14 @@ def test_update_price_publishes_a_trade() -> None:
     manager.subscribe(received.append)
     manager.update_price("AAPL", 187.25, T0, size=3.0)
     assert received == [Trade("AAPL", T0, 187.25, 3.0)]
+
+
+def test_update_price_without_a_timestamp_stamps_it_with_the_managers_clock() -> None:
+    manager = PriceStreamManager(clock=SimulatedClock(T0))
+    received: list[MarketData] = []
+    manager.subscribe(received.append)
+    manager.update_price("AAPL", 187.25)
+    assert received == [Trade("AAPL", T0, 187.25, 0.0)]
 
 
 def test_update_price_without_a_timestamp_stamps_it_in_utc() -> None:

@@ -41,6 +41,7 @@ from broker_sim.models import (
     TimeInForce,
 )
 from broker_sim.orders import observe
+from broker_sim.rules import same_request
 
 from . import translate
 from .errors import RateLimited, VenueUnavailable
@@ -294,7 +295,7 @@ class AlpacaBroker(Broker):
                 break
             except DuplicateClientOrderId:
                 existing = await self._by_client_id(client_order_id)
-                if existing is not None and _same_request(existing, request):
+                if existing is not None and same_request(existing, request):
                     return existing
                 raise
             except (RateLimited, VenueUnavailable) as exc:
@@ -406,15 +407,3 @@ class AlpacaBroker(Broker):
 
 
 _REJECTIONS = frozenset({EventType.ORDER_CANCEL_REJECTED, EventType.ORDER_REPLACE_REJECTED})
-
-
-def _same_request(order: Order, request: OrderRequest) -> bool:
-    """Whether `order` is what `request` asks for (a resubmission), not another order under the same id."""
-    return (
-        order.symbol == request.symbol
-        and order.side is request.side
-        and order.type is request.type
-        and (request.quantity is None or order.quantity == request.quantity)
-        and order.limit_price == request.limit_price
-        and order.stop_price == request.stop_price
-    )

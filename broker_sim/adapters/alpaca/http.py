@@ -23,6 +23,7 @@ from broker_sim.errors import (
     OrderNotReplaceable,
     PositionNotFound,
 )
+from broker_sim.rules.refusals import refusal_for
 
 from .errors import AlpacaError, Forbidden, RateLimited, Unauthorized, VenueUnavailable
 from .settings import AlpacaSettings
@@ -41,6 +42,10 @@ def error_for(status: int, body: object, context: Context = "other", retry_after
     message = message or (str(body) if body else f"HTTP {status}")
     if status == 401:
         return Unauthorized(f"Alpaca refused the keys: {message}", status=status, code=code)
+    if context in ("submit", "replace"):
+        refusal = refusal_for(status, message)
+        if refusal is not None:  # refused at the door: the same error the paper broker raises
+            return refusal
     if status == 403:
         return Forbidden(message, status=status, code=code)
     if status == 404:

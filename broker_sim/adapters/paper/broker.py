@@ -55,8 +55,10 @@ from broker_sim.models import (
     Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
+from broker_sim.rules import ALPACA_RULES, RuleSettings, check_order, same_request
 
 from .model_set import ModelSet
+from .rules_view import PaperView
 from .settings import PaperSettings
 from .venue import Venue
 
@@ -85,28 +87,6 @@ class _LastPrices:
         if event is None:
             event = self._recovered.get(symbol)
         return default if event is None else event.price
-
-
-def _same_request(order: Order, request: OrderRequest) -> bool:
-    """Whether `request` asks for what `order` was submitted as (an idempotent resubmission)."""
-    quantity_matches = (
-        order.notional == request.notional
-        if request.notional is not None
-        else request.quantity is not None and abs(order.quantity - request.quantity) <= QTY_EPSILON
-    )
-    return (
-        quantity_matches
-        and order.symbol == request.symbol
-        and order.side is request.side
-        and order.type is request.type
-        and order.time_in_force is request.time_in_force
-        and order.limit_price == request.limit_price
-        and (order.type is OrderType.TRAILING_STOP or order.stop_price == request.stop_price)
-        and order.trail_price == request.trail_price
-        and order.trail_percent == request.trail_percent
-        and order.order_class is request.order_class
-        and order.extended_hours == request.extended_hours
-    )
 
 
 class PaperBroker(Broker):
@@ -168,6 +148,8 @@ class PaperBroker(Broker):
         journal: str | os.PathLike[str] | None = None,
         journal_sync: str = "normal",
         account_id: str | None = None,
+        rules: RuleSettings | Mapping[str, Any] | None = None,
+        assets: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         settings = PaperSettings.check(
             initial_balance=initial_balance,
@@ -185,6 +167,8 @@ class PaperBroker(Broker):
             journal=journal,
             journal_sync=journal_sync,
             account_id=account_id,
+            rules=rules,
+            assets=assets,
         )
         #: The account's id: the one given, else derived from the seed; a journal's once connected to it.
         self.account_id = settings.account_id or account_id_for(settings.seed)
@@ -247,6 +231,30 @@ class PaperBroker(Broker):
         )
         self._book = self._venue.book
         self._ledger = ledger
+        self._rules = settings.rules
+        #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.check_order`).
+        self._view = PaperView(
+            self.state,
+            self._market,
+            self.clock,
+            settings.session,
+            margin_account=settings.account == "margin",
+            assets=settings.assets,
+            current_rules=lambda: self._rules,
+        )
+
+    @property
+    def rules(self) -> RuleSettings:
+        """The rules in force (`broker_sim.rules.RuleSettings`): every one of Alpaca's, unless relaxed."""
+        return self._rules
+
+    def configure_rules(self, **changes: Any) -> RuleSettings:
+        """Change rules at runtime (as Alpaca's ``PATCH /v2/account/configurations`` does), e.g.
+        ``configure_rules(pdt_check=False)``; returns the rules now in force. Orders from now on are checked
+        against them. Raises `ConfigError` naming the setting (nothing changed) for an unknown one or a bad
+        value."""
+        self._rules = self._rules.changed(**changes)
+        return self._rules
 
     @property
     def models(self) -> dict[str, Any]:
@@ -449,7 +457,7 @@ class PaperBroker(Broker):
         known = self.state.by_client_id(client_order_id)
         if known is None:
             return None
-        if _same_request(known, request):
+        if same_request(known, request):
             return known
         raise DuplicateClientOrderId(
             f"client_order_id {client_order_id!r} is already used by order {known.id} "
@@ -467,6 +475,7 @@ class PaperBroker(Broker):
             if known is not None:
                 return self.state.order(known.id) or known
         self._check_supported(request)
+        check_order(request, self._view, ALPACA_RULES)
         return self._venue.submit(request)
 
     async def cancel_order(self, order_id: str) -> Order:
@@ -549,6 +558,7 @@ class PaperBroker(Broker):
         self._check_supported(request)
         if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
             raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")
+        check_order(request, self._view, ALPACA_RULES, replacing=order)
         return self._venue.request_replace(order, request, client_order_id)
 
     def _get(self, order_id: str) -> Order:

@@ -14,6 +14,7 @@ from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError
 from broker_sim.journal import SYNC_MODES
 from broker_sim.ledger import DEFAULT_MAINTENANCE_LONG, DEFAULT_MAINTENANCE_SHORT, DEFAULT_MARGIN_MULTIPLIER
+from broker_sim.rules import AssetFlags, RuleSettings, asset_table, rule_settings
 
 __all__ = ["DEFAULT_MODELS", "JOURNAL_HISTORY", "MODEL_KINDS", "PaperSettings"]
 
@@ -59,6 +60,10 @@ class PaperSettings:
     journal: Path | None = None
     journal_sync: str = "normal"
     account_id: str | None = None
+    #: The rules the account starts with (`broker_sim.rules`); the broker may change them at runtime.
+    rules: RuleSettings = attrs.Factory(RuleSettings)
+    #: What the venue says of each symbol named in ``assets`` (the others take `AssetFlags`' defaults).
+    assets: dict[str, AssetFlags] = attrs.Factory(dict)
 
     @classmethod
     def check(
@@ -79,6 +84,8 @@ class PaperSettings:
         journal: object = None,
         journal_sync: object = "normal",
         account_id: object = None,
+        rules: object = None,
+        assets: object = None,
     ) -> PaperSettings:
         """The settings, or a `ConfigError` naming the first bad argument, its value and what is valid."""
         if not _is_number(initial_balance):
@@ -120,6 +127,8 @@ class PaperSettings:
             raise ConfigError(f"account_id must be a non-empty string (or null: from the seed), got {account_id!r}")
         if journal is not None and history is None:
             history = JOURNAL_HISTORY
+        checked_rules = rule_settings(rules)  # type: ignore[arg-type]
+        checked_assets = asset_table(assets)  # type: ignore[arg-type]
         return cls(
             float(initial_balance),  # type: ignore[arg-type]
             seed,
@@ -136,6 +145,8 @@ class PaperSettings:
             Path(journal) if journal is not None else None,
             journal_sync,
             account_id,
+            checked_rules,
+            checked_assets,
         )
 
     @staticmethod

@@ -14,6 +14,7 @@ import pytest
 
 from broker_sim import (
     DuplicateClientOrderId,
+    InsufficientBuyingPower,
     InvalidOrder,
     OrderEvent,
     OrderNotCancelable,
@@ -22,7 +23,7 @@ from broker_sim import (
     OrderRequest,
     SimulatedClock,
 )
-from broker_sim.adapters.alpaca import AlpacaBroker, Forbidden, RateLimited, Unauthorized, VenueUnavailable, translate
+from broker_sim.adapters.alpaca import AlpacaBroker, RateLimited, Unauthorized, VenueUnavailable, translate
 from tests.adapters.alpaca.test_payloads import ORDER
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -49,7 +50,7 @@ def _error(status: int, message: str, code: int = 40010001, headers: dict[str, s
     ("status", "code", "message", "error"),
     [
         (401, 40110000, "request is not authorized", Unauthorized),
-        (403, 40310000, "insufficient buying power", Forbidden),
+        (403, 40310000, "insufficient buying power", InsufficientBuyingPower),
         (404, 40410000, "order not found", OrderNotFound),
         (422, 40010001, "qty must be > 0", InvalidOrder),
         (422, 40010001, "client_order_id must be unique", DuplicateClientOrderId),

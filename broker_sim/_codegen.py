@@ -1,0 +1,49 @@
+"""Generated functions that debuggers can see: source compiled under a unique file name kept in `linecache`.
+
+The hot path builds a few functions from source (constructors and copiers of value types, CSV row formatters), as
+attrs builds its own ``__init__``. Registering the source with `linecache` under a unique name lets tracebacks,
+`inspect.getsource` and pdb show the generated lines instead of ``<string>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+__all__ = ["compile_function", "plain_fields"]
+
+_serial = itertools.count(1)
+
+
+def compile_function(source: str, name: str, namespace: dict[str, Any], *, purpose: str) -> Callable[..., Any]:
+    """Compile `source` (which defines the function `name`) with `namespace` as its globals and return it.
+
+    `purpose` names the generated code in its file name (``<broker_sim generated copy Order #3>``), so a
+    traceback says what generated it; the source stays in `linecache` for as long as the function lives."""
+    filename = f"<broker_sim generated {purpose} #{next(_serial)}>"
+    code = compile(source, filename, "exec")
+    exec(code, namespace)
+    lines = source.splitlines(keepends=True)
+    # attrs' trick: a None mtime marks an entry that linecache.checkcache() must never evict.
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    function: Callable[..., Any] = namespace[name]
+    return function
+
+
+def plain_fields(cls: Any, *, purpose: str) -> tuple[attrs.Attribute[Any], ...]:
+    """The attrs fields of `cls`, refusing what a field-by-field generator cannot honour.
+
+    Generated constructors store each value as given: a factory default would be stored as the `attrs.Factory`
+    object itself, and a converter would never run. Raises `TypeError` naming the class and the field."""
+    fields = attrs.fields(cls)
+    for field in fields:
+        feature = "a factory default" if isinstance(field.default, attrs.Factory) else None  # type: ignore[arg-type]
+        if field.converter is not None:
+            feature = "a converter"
+        if feature is not None:
+            raise TypeError(f"cannot generate a {purpose} for {cls.__name__}: field {field.name!r} has {feature}")
+    return fields

@@ -1,0 +1,88 @@
+"""Rules about the position an order leaves: Alpaca closes a position before it opens the other side, so no single
+order takes a position from long to short (or short to long), and the shares open orders already promise to
+sell (or buy back) are not available to another order.
+
+https://docs.alpaca.markets/docs/orders-at-alpaca (an exit order only for the quantity of an existing position:
+"Alpaca's system only accepts exit orders for existing positions")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from broker_sim._numeric import QTY_EPSILON
+from broker_sim.errors import InsufficientQuantity
+from broker_sim.models import Order, OrderClass, OrderRequest, OrderStatus, Side
+
+from .base import AccountView
+
+__all__ = ["PositionFlip", "held_for_orders", "number_text", "order_quantity"]
+
+
+def number_text(value: float) -> str:
+    """A quantity as Alpaca writes it in messages: plain decimals, no exponent, no trailing zeros."""
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def held_for_orders(orders: Iterable[Order], side: Side, excluding: str | None = None) -> float:
+    """How much of a position the open orders on `side` hold (Alpaca's ``held_for_orders``; a position's
+    ``qty_available`` is its quantity less this). A bracket's or oco's exits hold their shares once, together,
+    and only once they work (a `held` exit holds nothing); `excluding` is an order whose holding counts as free
+    (one being replaced)."""
+    groups: dict[str, float] = {}
+    for order in orders:
+        if order.side is not side or order.id == excluding or order.status is OrderStatus.HELD:
+            continue
+        if not order.status.is_open:
+            continue
+        group = order.parent_id or order.id
+        if order.parent_id is None and order.order_class in (OrderClass.BRACKET, OrderClass.OTO):
+            group = order.id  # an entry: its exits are the other side
+        remaining = max(0.0, order.quantity - order.filled_quantity)
+        groups[group] = max(groups.get(group, 0.0), remaining)
+    return sum(groups.values())
+
+
+def order_quantity(request: OrderRequest, view: AccountView) -> float | None:
+    """The quantity `request` asks for: its own, or its notional at the last price (None if none is known)."""
+    if request.quantity is not None:
+        return request.quantity
+    market = view.market(request.symbol)
+    if market is None or request.notional is None:
+        return None
+    price = market.price or request.reference_price
+    return request.notional / price if price else None
+
+
+@attrs.frozen(slots=True)
+class PositionFlip:
+    """An order may close a position or open one, never both: a sell larger than the long position still
+    available (its quantity less what open sell orders hold) is refused, as a buy larger than the short still
+    available is. Alpaca answers 403 "insufficient qty available for order (requested: X, available: Y)"; the
+    bot closes the position first, then opens the other side. Relaxed by ``position_flip_check: false``."""
+
+    setting: str | None = "position_flip_check"
+
+    def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
+        if request.order_class is OrderClass.OCO:
+            return  # an oco is the exits of a position; the venue checks it closes what is there
+        position = view.quantity(request.symbol)
+        closing = (position > QTY_EPSILON and request.side is Side.SELL) or (
+            position < -QTY_EPSILON and request.side is Side.BUY
+        )
+        if not closing:
+            return
+        quantity = order_quantity(request, view)
+        if quantity is None:
+            return
+        excluding = replacing.id if replacing is not None else None
+        available = max(0.0, abs(position) - held_for_orders(view.open_orders(request.symbol), request.side, excluding))
+        if quantity > available + QTY_EPSILON:
+            raise InsufficientQuantity(
+                f"insufficient qty available for order (requested: {number_text(quantity)}, "
+                f"available: {number_text(available)})",
+                rule=self.setting,
+            )
