@@ -72,8 +72,9 @@ class HandlerDispatch:
         self.on_failure = on_failure
         #: Handler tasks still waiting (``wait_for``, ``clock.sleep``): they go on while the replay does.
         self.tasks: set[asyncio.Task[Any]] = set()
-        #: 3.11: tasks were started since the last `settle`.
+        #: 3.11: tasks were started since the last `settle` (with their handler and what it was handling).
         self.unsettled = False
+        self._started: list[tuple[asyncio.Task[Any], Callable[..., Any], Any]] = []
 
     def call(self, handler: Callable[..., Any], argument: Any = None) -> None:
         """Call `handler` (with `argument`, if not None) and run what it returns. Raises `StrategyError`."""
@@ -105,7 +106,13 @@ class HandlerDispatch:
                 return
         else:
             task = asyncio.get_running_loop().create_task(coroutine, name=name)
+            self._started.append((task, handler, argument))
             self.unsettled = True
+            return
+        self._watch(task, handler, argument)
+
+    def _watch(self, task: asyncio.Task[Any], handler: Callable[..., Any], argument: Any) -> None:
+        """Keep a task that is waiting, and hear how it ends."""
         self.tasks.add(task)
         task.add_done_callback(lambda done: self._done(done, handler, argument))
 
@@ -115,9 +122,20 @@ class HandlerDispatch:
             self.on_failure(handler_error(handler, argument, error))
 
     async def settle(self) -> None:
-        """3.11: let the tasks started since the last call run their first step (one turn of the loop)."""
+        """3.11: let the tasks started since the last call run their first step (one turn of the loop). One that
+        failed at once raises `StrategyError` here; one that completed costs nothing more (no done callback, so no
+        further loop turn); one that waits is kept, as on 3.12."""
         self.unsettled = False
         await asyncio.sleep(0)
+        started, self._started = self._started, []
+        for index, (task, handler, argument) in enumerate(started):
+            if not task.done():
+                self._watch(task, handler, argument)
+            elif not task.cancelled() and (error := task.exception()) is not None:
+                for waiting, waiting_handler, waiting_argument in started[index + 1 :]:
+                    if not waiting.done():
+                        self._watch(waiting, waiting_handler, waiting_argument)
+                raise handler_error(handler, argument, error) from error
 
     async def finish(self) -> None:
         """At the end of a run: cancel the handlers still waiting (logged) and wait for them to end."""
