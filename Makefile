@@ -28,6 +28,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/core.py
 	$(PY) benchmarks/replay.py
+	$(PY) benchmarks/sweep.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -14,6 +14,10 @@ MONEY_EPSILON = 1e-6
 #: Prices whose difference is below this share of themselves are the same price (a price sent as a decimal string
 #: and read back; a venue that rounds to its tick).
 PRICE_REL_TOLERANCE = 1e-9
+#: A grid range's last step lands on its end when it is this close to it (in steps: ``0.1:0.3:0.1`` has 3 values).
+STEP_TOLERANCE = 1e-9
+#: A variance of returns below this is no variance (a point that never traded has no Sharpe ratio).
+VARIANCE_FLOOR = 1e-300
 
 
 def qty_is_zero(quantity: float) -> bool:

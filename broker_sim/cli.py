@@ -290,6 +290,166 @@ def _summary(result: Result, elapsed: float) -> None:
         out.print(f"report: {result.report_dir}")
 
 
+class _PointRateColumn(ProgressColumn):
+    """Points per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.2f} points/s" if speed else "", style="progress.data.speed")
+
+
+def _sweep_module() -> Any:
+    """`broker_sim.sweep`, imported when `sweep` is run."""
+    return importlib.import_module("broker_sim.sweep")
+
+
+def _sweep_folder(config: Any, given: Path | None) -> Path:
+    """Where a sweep writes: --out, else the config's report folder with ``-sweep``, else ``sweep-<name>``."""
+    if given is not None:
+        return given
+    if config.report.out:
+        target = config.resolve(config.report.out)
+        return target.with_name(f"{target.name}-sweep")
+    return Path(f"sweep-{config.path.stem if config.path else 'config'}")
+
+
+@app.command()
+def sweep(
+    config: ConfigPath,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            "-g",
+            metavar="KEY=VALUES",
+            help="A parameter and its values: 5,10,20 or 30:90:10 (ends included) or a YAML list; any --set key "
+            "(repeatable; the grid is every combination). With --search optuna: the space to search (LOW:HIGH).",
+        ),
+    ] = None,
+    search: Annotated[str, typer.Option(help="grid (every point) or optuna ([optuna] extra).")] = "grid",
+    trials: Annotated[int, typer.Option(help="Points an optuna search runs.")] = 100,
+    objective: Annotated[
+        str, typer.Option(help="The figure to optimise: sharpe, total_return, calmar, ...")
+    ] = "sharpe",
+    direction: Annotated[str, typer.Option(help="max or min.")] = "max",
+    executor: Annotated[
+        str, typer.Option(help="process (every core), serial (this process) or ray ([ray] extra).")
+    ] = "process",
+    workers: Annotated[int | None, typer.Option(help="Processes (default: every core) or local Ray CPUs.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="The Ray cluster: auto or ray://host:10001 (default: a local Ray instance).")
+    ] = None,
+    walk_forward: Annotated[
+        str | None,
+        typer.Option("--walk-forward", help="train=6M,test=1M (h, D, W, M, Y) or in bars: train=5000,test=1000."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="The sweep's folder (default: the report folder + -sweep).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Go on with the sweep in --out: finished points are kept.")] = False,
+    reports: Annotated[str, typer.Option(help="Full reports for the best point, all points, or none.")] = "best",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    sets: SetOption = None,
+    seed: SeedOption = None,
+) -> None:
+    """Run CONFIG once per point of a grid or a search, on every core or a Ray cluster; write the results table,
+    sweep.html, best.yaml and the overfitting statistics. Needs the [sweep] extra (pandas)."""
+    bar = Progress(
+        TextColumn("[bold]sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _PointRateColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[failed]}"),
+        console=err,
+        transient=True,
+    )
+    task_id = None
+
+    def report(state: Any) -> None:
+        nonlocal task_id
+        if not progress:
+            return
+        if task_id is None:
+            bar.start()
+            task_id = bar.add_task("sweep", total=state.total, failed="")
+        failed = f"{state.failed} failed" if state.failed else ""
+        bar.update(task_id, completed=state.done, total=max(state.total, state.done), failed=failed)
+
+    try:
+        overrides = _overrides(sets, seed)
+        loaded = load_config(config, overrides=overrides)
+        folder = _sweep_folder(loaded, out_dir)
+        sweeping = _sweep_module()
+        started = time.perf_counter()
+        table = sweeping.sweep(
+            loaded,
+            grid=grid or [],
+            search=search,
+            trials=trials,
+            objective=objective,
+            direction=direction,
+            executor=executor,
+            workers=workers,
+            address=address,
+            out=folder,
+            resume=resume,
+            reports=reports,
+            walk_forward=walk_forward,
+            overrides=overrides,
+            progress=report,
+        )
+    except RunInterrupted as exc:
+        bar.stop()
+        err.print(
+            f"[bold yellow]{exc}[/]: the finished points are kept in {folder}; --resume goes on",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=exc.exit_code) from None
+    except BrokerError as exc:
+        bar.stop()
+        raise _fail(exc) from None
+    finally:
+        bar.stop()
+    _sweep_summary(table, folder, objective, time.perf_counter() - started)
+
+
+def _sweep_summary(table: Any, folder: Path, objective: str, elapsed: float) -> None:
+    """The best points, the overfitting figures and where the files are."""
+    summary = table.attrs
+    ranked = table[(table["status"] == "ok")]
+    if "window" in ranked:
+        ranked = ranked[ranked["window"] != "test"]
+    ranked = ranked.sort_values([objective, "point"], ascending=[summary.get("direction") == "min", True])
+    keys = [c for c in table.columns if "." in c]
+    shown = Table(title=f"best points by {objective}")
+    for column in ("point", *(["fold"] if "fold" in table else []), *keys, objective, "total_return", "dsr"):
+        shown.add_column(column.rpartition(".")[2], justify="right")
+    for row in ranked.head(10).to_dict("records"):
+        cells = [row["point"], *([row["fold"]] if "fold" in table else []), *(row[k] for k in keys)]
+        figures = [_format(float(row[objective])), f"{row['total_return']:.2%}", _format(float(row["dsr"]))]
+        shown.add_row(*(str(c) for c in cells), *figures)
+    out.print(shown)
+    points = summary.get("points", len(table))
+    out.print(f"{points:,} points ({summary.get('failed', 0):,} failed) in {elapsed:.1f} s")
+    pbo = summary.get("pbo", math.nan)
+    note = f" ({summary['pbo_note']})" if summary.get("pbo_note") else ""
+    out.print(f"probability of backtest overfitting: {_format(pbo)}{note}; SR0 {summary.get('sr0', math.nan):.4f}")
+    walk = summary.get("walk_forward")
+    if walk:
+        oos = walk["out_of_sample"]
+        out.print(
+            f"walk-forward {walk['spec']}: {len(walk['folds'])} folds; out of sample: total return "
+            f"{oos['total_return']:.2%}, Sharpe {_format(oos['sharpe'])}, max drawdown {oos['max_drawdown']:.2%}"
+        )
+    if summary.get("failed"):
+        err.print(
+            f"[bold yellow]warning:[/] {summary['failed']} points failed: see results.csv (error)", highlight=False
+        )
+    out.print(f"sweep: {folder} (results.csv, results.parquet, sweep.html, best.yaml, summary.json)")
+
+
 @app.command()
 def serve(
     config: ConfigPath,

@@ -76,7 +76,7 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
             "source: synthetic,",
             "source: synthetik,",
             r":11: prices\.sources\[0\]\.source: unknown source "
-            r"'synthetik' \(did you mean 'synthetic'\?\); valid: alpaca, csv, dataframe, synthetic",
+            r"'synthetik' \(did you mean 'synthetic'\?\); valid: alpaca, arrow, csv, dataframe, synthetic",
         ),
         ("count: 50", "count: -1", r":11: prices\.sources\[0\]\.count: count must be an integer >= 0"),
         ("clock: simulated", "clock: fast", r":9: prices\.clock: must be one of simulated, realtime"),

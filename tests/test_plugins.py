@@ -27,7 +27,7 @@ BUILTINS: dict[str, list[str]] = {
     "latency": ["constant", "lognormal", "none", "per_action", "uniform"],
     "fill": ["bar", "immediate", "quote", "volume_limited"],
     "commission": ["bps", "fixed", "none", "per_share"],
-    "source": ["alpaca", "csv", "dataframe", "synthetic", "websocket"],
+    "source": ["alpaca", "arrow", "csv", "dataframe", "synthetic", "websocket"],
     "adapter": ["alpaca", "paper"],
 }
 

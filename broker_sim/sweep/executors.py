@@ -1,0 +1,227 @@
+"""Where a sweep's points run: in this process, on a local process pool (every core), or on a Ray cluster.
+
+Each executor takes `PointTask`s and yields `PointResult`s as the points finish, in whatever order they finish;
+the sweep sorts them by point, so the table is the same whichever executor ran it and with how many workers.
+Workers ignore SIGINT between points: Ctrl-C reaches the running points (each stops within a second and is
+left for ``--resume``) and the sweep, which closes the executor.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import enum
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import numpy as np
+
+from broker_sim.errors import ConfigError
+from broker_sim.sweep.data import SharedFile
+from broker_sim.sweep.worker import PointResult, PointTask, run_point
+
+__all__ = [
+    "ExecutorKind",
+    "PointExecutor",
+    "ProcessExecutor",
+    "RayExecutor",
+    "SerialExecutor",
+    "check_executor",
+    "make_executor",
+]
+
+
+class ExecutorKind(enum.StrEnum):
+    """The executors by name (``--executor``)."""
+
+    PROCESS = "process"
+    SERIAL = "serial"
+    RAY = "ray"
+
+
+class PointExecutor(Protocol):
+    """Runs points and yields their results as they finish; closed with `close` (or ``with``)."""
+
+    #: How many points run at once.
+    workers: int
+
+    def run(self, tasks: Iterable[PointTask]) -> Iterator[PointResult]:
+        """Run every task; yield each result as it finishes."""
+        ...
+
+    def close(self) -> None:
+        """Stop the workers (points not started are dropped)."""
+        ...
+
+
+class SerialExecutor:
+    """Every point in this process, one after the other (debugging, tiny sweeps, `workers=1`)."""
+
+    workers = 1
+
+    def run(self, tasks: Iterable[PointTask]) -> Iterator[PointResult]:
+        for task in tasks:
+            yield run_point(task)
+
+    def close(self) -> None:
+        pass
+
+
+def _ready() -> None:
+    """A task that does nothing: starts the pool's workers."""
+
+
+def _worker_start() -> None:
+    """A pool worker ignores SIGINT between points (a run in progress handles it itself)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProcessExecutor:
+    """A local process pool of `workers` processes (default: every core).
+
+    On Linux the workers are forked, all at once when the pool starts (before the caller starts a progress bar's
+    thread), so they begin with broker-sim and the strategy already imported and a script needs no
+    ``if __name__ == "__main__":`` guard. Elsewhere they are spawned (that guard is then needed, as for any
+    multiprocessing pool)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)
+        self._pool.submit(_ready).result()  # a fork pool starts every worker on its first task
+
+    def run(self, tasks: Iterable[PointTask]) -> Iterator[PointResult]:
+        """Keep every worker busy with two points queued each, and yield results as they come."""
+        pending: set[concurrent.futures.Future[PointResult]] = set()
+        queue = iter(tasks)
+        limit = self.workers * 2
+        try:
+            while True:
+                for task in queue:
+                    pending.add(self._pool.submit(run_point, task))
+                    if len(pending) >= limit:
+                        break
+                if not pending:
+                    return
+                done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@attrs.frozen(slots=True)
+class _RayData:
+    """A shared file's bytes in Ray's object store, with the file it came from."""
+
+    file: SharedFile
+    ref: Any
+
+
+def _local_copy(file: SharedFile, data: Any) -> SharedFile:
+    """`file` on this machine: the file itself when it is here, else written once from Ray's object store into
+    the node's temp folder, named by its content's digest (so the same name is always the same data)."""
+    if Path(file.path).is_file():
+        return file
+    folder = Path(tempfile.gettempdir()) / "broker-sim-shared"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{file.digest}.arrow"
+    if not target.is_file():
+        staging = folder / f".{file.digest}.{os.getpid()}.tmp"
+        staging.write_bytes(memoryview(data))
+        staging.replace(target)
+    return attrs.evolve(file, path=str(target))
+
+
+def _ray_point(task: PointTask, data: dict[int, Any]) -> PointResult:
+    """A Ray task: the point with its shared files taken from the object store where this node lacks them."""
+    shared = {index: _local_copy(file, data[index]) for index, file in task.shared.items()}
+    return run_point(attrs.evolve(task, shared=shared))
+
+
+class RayExecutor:
+    """A Ray cluster (`address`: ``auto``, ``ray://host:10001``; None starts a local Ray instance with `workers`
+    CPUs). Each shared file is put once into Ray's object store; a node that lacks the file reads it from there.
+    Needs the ``[ray]`` extra."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--executor ray needs Ray: pip install 'broker-sim[ray]'") from None
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            if address is None:
+                options["num_cpus"] = workers if workers is not None else (os.cpu_count() or 1)
+            ray.init(address=address, **options)
+        self.workers = int(ray.cluster_resources().get("CPU", 1))
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(_ray_point)
+        self._data: dict[str, Any] = {}
+
+    def _refs(self, task: PointTask) -> dict[int, Any]:
+        refs = {}
+        for index, file in task.shared.items():
+            ref = self._data.get(file.digest)
+            if ref is None:
+                ref = self._data[file.digest] = self._ray.put(_file_bytes(file.path))
+            refs[index] = ref
+        return refs
+
+    def run(self, tasks: Iterable[PointTask]) -> Iterator[PointResult]:
+        ray = self._ray
+        pending = [self._remote.remote(task, self._refs(task)) for task in tasks]
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    yield ray.get(ref)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        self._data.clear()
+        if self._started:
+            self._ray.shutdown()
+
+
+def _file_bytes(path: str) -> Any:
+    """A file's bytes as a numpy array, which Ray's object store holds without copying on the reading side."""
+    return np.fromfile(path, dtype=np.uint8)
+
+
+def check_executor(kind: ExecutorKind | str, workers: int | None = None, address: str | None = None) -> ExecutorKind:
+    """The executor `kind` names, refused with a `ConfigError` naming the option when the options do not fit."""
+    try:
+        chosen = ExecutorKind(kind)
+    except ValueError:
+        raise ConfigError(f"executor must be one of {', '.join(k.value for k in ExecutorKind)}, got {kind!r}") from None
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if address is not None and chosen is not ExecutorKind.RAY:
+        raise ConfigError(f"--address is for --executor ray, not {chosen.value}")
+    return chosen
+
+
+def make_executor(kind: ExecutorKind | str, workers: int | None = None, address: str | None = None) -> PointExecutor:
+    """The executor `kind` names (``process``, ``serial``, ``ray``), started."""
+    chosen = check_executor(kind, workers, address)
+    if chosen is ExecutorKind.SERIAL or (chosen is ExecutorKind.PROCESS and workers == 1):
+        return SerialExecutor()
+    if chosen is ExecutorKind.PROCESS:
+        return ProcessExecutor(workers)
+    return RayExecutor(workers, address)
