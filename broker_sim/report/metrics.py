@@ -64,7 +64,9 @@ __all__ = [
     "compute_metrics",
     "drawdowns",
     "metrics_from",
+    "period_returns",
     "reason_of",
+    "risk_figures",
     "stamp",
 ]
 
@@ -283,12 +285,18 @@ def compute_metrics(
     )
 
 
-def _risk(
-    returns: np.ndarray, periods: float, risk_free_rate: float, notes: dict[str, str]
+def risk_figures(
+    returns: np.ndarray,
+    periods: float,
+    risk_free_rate: float,
+    notes: dict[str, str],
+    *,
+    min_returns: int = MIN_RETURNS,
 ) -> tuple[float, float, float]:
-    """Annual volatility, Sharpe and Sortino (NaN, with a note, when they cannot be computed)."""
-    if len(returns) < MIN_RETURNS or not math.isfinite(periods):
-        why = f"needs at least {MIN_RETURNS} returns, the run has {len(returns)}"
+    """Annual volatility, Sharpe and Sortino (NaN, with a note, when they cannot be computed: fewer than
+    `min_returns` returns, or no spread). A sweep ranking short windows passes a smaller `min_returns`."""
+    if len(returns) < max(min_returns, 2) or not math.isfinite(periods):
+        why = f"needs at least {max(min_returns, 2)} returns, the run has {len(returns)}"
         notes.update(annual_volatility=why, sharpe=why, sortino=why)
         return math.nan, math.nan, math.nan
     excess = returns - risk_free_rate / periods
@@ -386,7 +394,7 @@ def metrics_from(
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
     times = [sample.timestamp for sample in equity]
     returns, periods = period_returns(times, [sample.equity for sample in equity], periods_per_year)
-    volatility, sharpe, sortino = _risk(returns, periods, risk_free_rate, notes)
+    volatility, sharpe, sortino = risk_figures(returns, periods, risk_free_rate, notes)
     benchmark_return = alpha = beta = math.nan
     if benchmark is not None and len(benchmark) == len(equity) and equity:
         benchmark_return = benchmark[-1] / benchmark[0] - 1.0 if benchmark[0] else math.nan
