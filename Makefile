@@ -18,8 +18,11 @@ LUMIBOT := 4.6.30
 $(STAMP): pyproject.toml plugins/example-package/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("broker-sim needs Python >= 3.11") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e ./plugins/example-package
+	@# pip's and the build backend's notes go to a log, shown only if the install fails.
+	@echo "installing broker-sim and its dev extras into $(VENV) (log: $(VENV)/install.log) ..."
+	@$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@$(PY) -m pip install --quiet -e '.[dev]' -e ./plugins/example-package >> $(VENV)/install.log 2>&1 \
+		|| (cat $(VENV)/install.log; exit 1)
 	touch $(STAMP)
 
 $(CLIENTS)/alpaca-trade-api/.installed: | $(STAMP)

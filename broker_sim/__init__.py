@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     )
     from broker_sim.simulation import Result, arun_simulation, run_simulation
     from broker_sim.strategy import Strategy
+    from broker_sim.strategy_book import StrategyPosition
     from broker_sim.streams import PriceStreamManager
     from broker_sim.sweep import sweep
     from broker_sim.wiring import build_broker, load_config
@@ -126,6 +127,7 @@ __all__ = [
     "Side",
     "SimulatedClock",
     "Strategy",
+    "StrategyPosition",
     "TimeInForce",
     "Trade",
     "TradingSession",
@@ -196,6 +198,7 @@ __getattr__, __dir__ = lazy_exports(
         ),
         "broker_sim.simulation": ("Result", "arun_simulation", "run_simulation"),
         "broker_sim.strategy": ("Strategy",),
+        "broker_sim.strategy_book": ("StrategyPosition",),
         "broker_sim.streams": ("PriceStreamManager",),
         "broker_sim.sweep": ("sweep",),
         "broker_sim.wiring": ("build_broker", "load_config"),

@@ -34,6 +34,7 @@ from broker_sim.errors import (
 from broker_sim.events import EventHub, Listener
 from broker_sim.models import (
     Account,
+    Fill,
     MarketData,
     Order,
     OrderEvent,
@@ -54,6 +55,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidTransition",
     "JournalError",
+    "KeepsFills",
     "MarketDataConsumer",
     "ModelError",
     "OrderNotCancelable",
@@ -95,6 +97,17 @@ class MarketDataConsumer(Protocol):
 
     def update_market_nowait(self, event: MarketData) -> None:
         """`update_market` without an await, for the replay hot path."""
+        ...
+
+
+@runtime_checkable
+class KeepsFills(Protocol):
+    """An adapter that keeps its account's fills in memory (the paper broker): a resumed run rebuilds each
+    strategy's latest fills from them."""
+
+    @property
+    def fills(self) -> list[Fill]:
+        """The fills in memory, in execution order."""
         ...
 
 

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from broker_sim.cli_data import data_app
 from broker_sim.dashboard import AccountView, Dashboard, account_tables, latest
 from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted
@@ -43,6 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(data_app, name="data")
 out = Console()
 err = Console(stderr=True)
 
@@ -471,7 +473,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve CONFIG's paper broker as an Alpaca-compatible API until Ctrl-C (SIGINT) or SIGTERM, then write the
-    report. Needs the [serve] extra."""
+    report. Needs the \\[serve] extra (pip install 'broker-sim\\[serve]')."""
     try:
         loaded = load_config(config, served=True)
         serving = _serve_module()
@@ -551,7 +553,7 @@ broker:
   adapter: paper
   initial_balance: 100000
   seed: 42
-  session: always                # synthetic data runs around the clock, so does the session
+  session: always                # synthetic bars run around the clock, so does the session
 models:
   slippage: {{model: fixed_bps, bps: 5}}
   latency: {{model: uniform, low: 0.5, high: 2.0}}
@@ -569,31 +571,27 @@ report:
 """
 
 STARTER_STRATEGY = '''\
-"""A starter strategy: buy when the fast average crosses above the slow one, sell when it crosses below."""
-
-from collections import deque
+"""A starter strategy: hold `quantity` shares while the fast average is above the slow one, none otherwise."""
 
 from broker_sim import Bar, Strategy
+from broker_sim.indicators import SMA, PerSymbol
 
 
 class MyStrategy(Strategy):
     def __init__(self, fast: int = 10, slow: int = 30, quantity: float = 100) -> None:
-        self.fast, self.slow, self.quantity = fast, slow, quantity
-        self.closes: deque[float] = deque(maxlen=slow)
-        self.long = False
+        self.quantity = quantity
+        self.fast = PerSymbol(lambda: SMA(fast))  # one moving average per symbol, O(1) per bar
+        self.slow = PerSymbol(lambda: SMA(slow))
 
     async def on_bar(self, bar: Bar) -> None:
-        self.closes.append(bar.close)
-        if len(self.closes) < self.slow:
-            return
-        closes = list(self.closes)
-        above = sum(closes[-self.fast:]) / self.fast > sum(closes) / self.slow
-        if above and not self.long:
-            await self.broker.buy(bar.symbol, self.quantity)
-            self.long = True
-        elif not above and self.long:
-            await self.broker.sell(bar.symbol, self.quantity)
-            self.long = False
+        fast = self.fast[bar.symbol].update(bar.close)
+        slow = self.slow[bar.symbol].update(bar.close)
+        if fast is None or slow is None:
+            return  # not enough bars yet
+        # What this strategy holds and has on its way is kept for it: order the difference to the target, if any.
+        order = self.order_target(bar.symbol, self.quantity if fast > slow else 0)
+        if order is not None:
+            await order
 '''
 
 
@@ -619,7 +617,7 @@ def paper(
         loaded = load_config(config)
     except BrokerError as exc:
         raise _fail(exc) from None
-    journal = loaded.broker.get("journal") if isinstance(loaded.broker, dict) else None
+    journal = loaded.broker_setting("journal") if isinstance(loaded.broker, dict) else None
     if not journal:
         err.print(
             "[bold yellow]warning:[/] no broker.journal in the config: the account is lost when the session stops",

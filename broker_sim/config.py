@@ -248,16 +248,27 @@ class Config:
     text: str = ""
     #: Where each key stands in the YAML, for `error_at`; not part of the config's value.
     source_lines: SourceLines | None = attrs.field(default=None, eq=False, repr=False)
+    #: In-memory market data given from Python (``run_simulation(config, data={"AAPL": frame})``), read by the
+    #: ``dataframe`` source; never from YAML.
+    data: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def all_strategies(self) -> tuple[StrategyConfig, ...]:
         """`strategy` and `strategies` together."""
         return ((self.strategy,) if self.strategy is not None else ()) + self.strategies
 
+    def broker_setting(self, key: str, default: Any = None) -> Any:
+        """A ``broker:`` key as the selected adapter reads it: from its own section (``broker.paper:``) if set
+        there, else from ``broker:`` itself."""
+        section = self.broker.get(self.broker.get("adapter", "paper"))
+        if isinstance(section, dict) and key in section:
+            return section[key]
+        return self.broker.get(key, default)
+
     @property
     def seed(self) -> int | None:
-        """The run's seed (``broker.seed``), default 42."""
-        seed = self.broker.get("seed", 42)
+        """The run's seed (``broker.seed``, or the selected adapter's section's), default 42."""
+        seed = self.broker_setting("seed", 42)
         return seed if isinstance(seed, int) or seed is None else None
 
     def resolve(self, path: str | Path) -> Path:
@@ -608,6 +619,9 @@ def _parse(
             "UTF-8 cannot encode",
         )
     _expand_names(data)
+    for section in _SECTIONS:
+        if section in data and data[section] is None:  # `models:` with nothing under it: the defaults
+            del data[section]
     try:
         config = _CONVERTER.structure(data, Config)
     except (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError) as exc:
@@ -615,6 +629,10 @@ def _parse(
     return attrs.evolve(
         config, path=path, base_dir=base_dir, text=yaml.safe_dump(data, sort_keys=False), source_lines=source
     )
+
+
+#: Sections that may be left empty in YAML (a key with nothing under it), meaning their defaults.
+_SECTIONS = ("broker", "models", "prices", "report")
 
 
 def _expand_names(data: dict[str, Any]) -> None:

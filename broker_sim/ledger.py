@@ -37,6 +37,7 @@ __all__ = [
     "Ledger",
     "LedgerSnapshot",
     "Reservation",
+    "holding_after",
 ]
 
 #: Cash accounts: a short sale needs buying power of 1.5 x its value (besides its proceeds), Reg T's 150 %.
@@ -104,8 +105,11 @@ class LedgerSnapshot:
     reserved_cash: float
 
 
-def _after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:
-    """A holding of `quantity` at `avg_price` after `fill`: (quantity, average price, P&L realized by the fill)."""
+def holding_after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:
+    """A holding of `quantity` at `avg_price` after `fill`: (quantity, average price, P&L realized by the fill).
+
+    The one rule for average price and realized P&L: the ledger books the account with it, and a strategy's
+    share of the account (`broker_sim.strategy_book`) is kept with it."""
     signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
     price = fill.price
     if quantity == 0 or (quantity > 0) == (signed > 0):
@@ -331,7 +335,7 @@ class Ledger:
             reserved -= reservation.cash_per_unit * self._used(reservation, fill, before, remaining)[1]
         mark = self.marks.get(symbol)
         if mark is None and after:  # a position with no market price is valued at its (new) average price
-            mark = _after(before, held.avg_price if held is not None else 0.0, fill)[1]
+            mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
         if money_covers(self._power(cash, reserved, symbol, after, mark), 0.0):
             return None
         return (
@@ -407,7 +411,7 @@ class Ledger:
     def _book(self, held: _Holding, fill: Fill) -> None:
         self.cash -= (fill.quantity if fill.side is Side.BUY else -fill.quantity) * fill.price + fill.fee
         self.fees += fill.fee
-        held.quantity, held.avg_price, pnl = _after(held.quantity, held.avg_price, fill)
+        held.quantity, held.avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
         if pnl:
             held.realized_pnl += pnl
             self.realized_pnl += pnl

@@ -9,26 +9,28 @@ event to the broker if the adapter takes market data (`MarketDataConsumer`: two 
 on the symbol), calls the strategy handlers that subscribed to the symbol, delivers order events when there are
 any, and samples equity through `Broker.get_account()` every `report.equity_interval`. The replay loop around it
 is the hot path: per event it moves the clock (a float assignment when nothing is due) and calls the function.
-Handlers that are ``async def`` but never wait complete inside ``coroutine.send``: no task and no event-loop
-round trip; one that does wait (``wait_for``, ``clock.sleep``) goes on in a task while the replay
-continues, and wakes when the replay moves the clock past what it waits for, as it would live.
+What a handler returns, when it is a coroutine, runs as a real task of its own from start to end
+(`broker_sim.dispatch`: eager on Python 3.12+, one loop turn per such event on 3.11); one that waits
+(``wait_for``, ``clock.sleep``) goes on while the replay continues, and wakes when the replay moves the clock past
+what it waits for, as it would live.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import gc
 import importlib
 import importlib.util
-import inspect
 import itertools
 import logging
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import CoroutineType
 from typing import Any
 
 import attrs
@@ -36,9 +38,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from broker_sim.activities import AccountEvent
-from broker_sim.broker import Broker, MarketDataConsumer
+from broker_sim.broker import Broker, KeepsFills, MarketDataConsumer
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
+from broker_sim.dispatch import HandlerDispatch, StrategyError, handler_error
 from broker_sim.errors import BrokerError, ConfigError, OrderRefused, describe_error
 from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderEvent, Quote, Trade, unchecked_fill
@@ -52,11 +55,12 @@ from broker_sim.report.target import ReportFolderError, check_target
 from broker_sim.report.tearsheet import benchmark_curve
 from broker_sim.report.workdir import Workdir
 from broker_sim.strategy import Strategy, load_strategy_class, overrides
+from broker_sim.strategy_book import StrategyBook
 from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.base import ReplaySource
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.realtime import RealtimeReplay
-from broker_sim.wiring import build_broker, build_source, plugin_manager, resolve_config
+from broker_sim.wiring import build_broker, build_source, check_live_safety, plugin_manager, resolve_config
 
 __all__ = [
     "ConfigSource",
@@ -86,15 +90,11 @@ class ReportError(BrokerError):
     fills and orders were kept instead."""
 
 
-class StrategyError(BrokerError):
-    """A strategy's handler raised; the message names the strategy, the handler and the simulated time."""
-
-
 @attrs.frozen(slots=True)
 class Result:
     """What a run produced: the final account, every order and fill, the equity curve, the metrics.
 
-    With the ``[dataframes]`` extra (pandas), `fills_df`, `trades_df`, `orders_df`, `equity_df` and `returns`
+    With the ``[dataframes]`` extra (pandas), `fills_df`, `round_trips_df`, `orders_df`, `equity_df` and `returns`
     give them as DataFrames for a notebook."""
 
     account: Account
@@ -116,9 +116,19 @@ class Result:
         """Every fill as a pandas DataFrame (trades.csv's columns, strategy included)."""
         return _frames().fills_frame(self.fills)
 
-    def trades_df(self) -> Any:
+    def round_trips_df(self) -> Any:
         """Every round trip (FIFO within a strategy and symbol) as a DataFrame, with net P&L and holding time."""
         return _frames().trades_frame(self.fills)
+
+    def trades_df(self) -> Any:
+        """Deprecated name of `round_trips_df` (trades.csv holds fills; fills_df gives them): kept for a release."""
+        warnings.warn(
+            "Result.trades_df() is now round_trips_df() (trades.csv and fills_df() hold fills); "
+            "trades_df() goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.round_trips_df()
 
     def orders_df(self) -> Any:
         """Every order in its final status as a DataFrame (orders.csv's columns, strategy included)."""
@@ -148,6 +158,7 @@ def run_simulation(
     *,
     out: str | Path | bool | None = None,
     overrides: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Result:
     """Run `config` to the end and return the `Result`.
@@ -155,10 +166,22 @@ def run_simulation(
     `config` is a `Config`, a YAML path, or a dict of the YAML's data (relative paths from the working folder).
     `overrides` change values by dotted key before the config is checked, as ``--set`` does:
     ``{"strategy.params.fast": 5, "broker.seed": 7}``. `out` is the report folder; None (the default) means the
-    config's ``report.out``, False means no report files (a notebook looping over parameters).
+    config's ``report.out``, False means no report files (a notebook looping over parameters). `data` is
+    in-memory market data, ``{"AAPL": frame}`` (pandas DataFrames of OHLCV bars), read by the ``dataframe``
+    source (added when the config lists no source).
     `progress`: a ``progress(events_done, estimated_total)`` callable, or True for a progress bar on stderr,
-    False/None for none. The other options are `arun_simulation`'s."""
-    return asyncio.run(arun_simulation(config, out=out, overrides=overrides, **options))
+    False/None for none. The other options are `arun_simulation`'s.
+
+    Called where an event loop is already running (a Jupyter notebook, an async app), the run goes on in a
+    worker thread with its own loop and this call waits for it; ``await arun_simulation(...)`` runs it in the
+    caller's loop instead."""
+    run = functools.partial(arun_simulation, config, out=out, overrides=overrides, data=data, **options)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="broker-sim run") as worker:
+        return worker.submit(lambda: asyncio.run(run())).result()
 
 
 async def arun_simulation(
@@ -166,6 +189,7 @@ async def arun_simulation(
     *,
     out: str | Path | bool | None = None,
     overrides: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
     progress: ProgressCallback | bool | None = None,
     status: Callable[[str], None] | None = None,
     subscribers: Iterable[Callable[[MarketData], Any]] = (),
@@ -181,7 +205,7 @@ async def arun_simulation(
     `realtime` (a speed, 1 for real time) makes the run a paper session: the real-time clock, and the replay
     sources played in real time as live ones (`RealtimeReplay`), `realtime` times faster than their stamps say.
     `watch(broker)` is called once the broker is connected (a journaled account recovered), before any event."""
-    config = resolve_config(config, overrides=overrides, env=env)
+    config = resolve_config(config, overrides=overrides, env=env, data=data)
     bar = _ProgressBar() if progress is True else None
     callback = bar if bar is not None else (progress if callable(progress) else None)
     run = _Run(config, callback, status, realtime=realtime)
@@ -235,13 +259,21 @@ class _Run:
         # With `clock: realtime` a replay source plays as a live one, in real time and stamped now, as in a paper
         # session: its old time stamps would otherwise lie in the wall clock's past.
         speed = realtime if realtime is not None else (1.0 if config.prices.clock == "realtime" else None)
+        #: The sources as the config built them (before a replay is wrapped to play in real time).
+        self.built_sources: list[Any] = []
         for spec in config.prices.sources:
             source = build_source(config, registry, spec)
+            self.built_sources.append(source)
             if speed is not None and isinstance(source, ReplaySource):
                 source = RealtimeReplay(source, self.wall_clock, speed=speed)
             self.streams.add_source(source)
-        self.pending: deque[OrderEvent] = deque()
-        self.tasks: set[asyncio.Task[None]] = set()
+        #: Order events waiting for the `on_order_event` of the strategies they concern.
+        #: Runs what handlers return as tasks of their own.
+        self.dispatch = HandlerDispatch(self._fail, self._refused)
+        self.pending: deque[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = deque()
+        #: Each strategy's share of the account, and the strategies that listen to order events, by name.
+        self.books: dict[str, StrategyBook] = {}
+        self.listening: dict[str, Strategy] = {}
         #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
         self.failure: BrokerError | None = None
         self.equity: list[EquitySample] = []
@@ -279,82 +311,108 @@ class _Run:
             if name in names:
                 name = f"{name}{index}"
             names.add(name)
-            view = StrategyBroker(broker, name)
+            book = StrategyBook(name)
+            view = StrategyBroker(broker, name, book)
             strategy.broker = view
             strategy.clock = broker.clock
             strategy.symbols = tuple(spec.symbols or ())
             strategy.name = name
+            strategy.book = book
             built.append((strategy, view))
         return built
+
+    def _attach(self, broker: Broker) -> tuple[list[tuple[Strategy, StrategyBroker]], dict[str, Strategy]]:
+        """Build the strategies over `broker` and listen to its order events (`_on_order_event`): returns the
+        strategies with their views, and those that listen to order events by name."""
+        strategies = self._strategies(broker)
+        self.owners.views = [view for _, view in strategies]
+        self.books = {view.name: view.book for _, view in strategies if view.book is not None}
+        self.listening = {s.name: s for s, _ in strategies if overrides(s, "on_order_event")}
+        broker.add_listener(self._on_order_event)
+        broker.add_account_listener(self.account_events.append)
+        return strategies, self.listening
+
+    async def _resume_strategies(self, broker: Broker, strategies: list[tuple[Strategy, StrategyBroker]]) -> None:
+        """An account resumed from its journal: each strategy's next client order ids follow the ones the account
+        holds, and its book (positions, open orders, latest fills) is rebuilt from the account's orders; the run's
+        records start with the account's earlier sessions (`_resume_records`)."""
+        if getattr(broker, "journal", None) is None:
+            return
+        self._resume_records(broker)
+        known = await broker.list_orders("all")
+        orders: dict[str, list[Order]] = {name: [] for name in self.books}
+        owner_of: dict[str, str] = {}
+        for order in sorted(known, key=lambda o: o.created_at):  # parents before their legs
+            owner = self.owners(order)
+            if owner in orders:
+                orders[owner].append(order)
+                owner_of[order.id] = owner
+        fills: dict[str, list[Fill]] = {name: [] for name in self.books}
+        for fill in broker.fills if isinstance(broker, KeepsFills) else ():
+            fill_owner = owner_of.get(fill.order_id)
+            if fill_owner is not None:
+                fills[fill_owner].append(fill)
+        for _, view in strategies:
+            view.continue_numbering(known)
+            if view.book is not None:
+                view.book.restore(orders[view.name], fills[view.name])
 
     # -- running handlers -----------------------------------------------------------------------------------
 
     def _call(self, handler: Any, argument: Any = None) -> None:
-        """Call a strategy's `handler` (on_start, on_order_event, on_stop); run a coroutine it returns to its first
-        real wait, then on in a task. What it raises stops the run as a `StrategyError` naming it."""
-        try:
-            result = handler() if argument is None else handler(argument)
-            if result is not None:
-                self._drive(result)
-        except OrderRefused as exc:
-            self._refused(handler, argument, exc)
-        except (Exception, SystemExit) as exc:  # sys.exit in a strategy is its failure, not the end of the run
-            raise _handler_error(handler, argument, exc) from exc
+        """Call a strategy's `handler` (on_start, on_order_event, on_stop) and run what it returns as a task of its
+        own (`broker_sim.dispatch`). What it raises stops the run as a `StrategyError` naming it."""
+        self.dispatch.call(handler, argument)
 
-    def _refused(self, handler: Any, event: MarketData | OrderEvent | None, exc: OrderRefused) -> None:
+    async def _flush(self, listening: Mapping[str, Strategy]) -> None:
+        """Deliver the order events waiting, and (3.11) let the handler tasks just started run their first step,
+        until neither is left: what `on_start` or `on_stop` set off is handled before the run goes on."""
+        dispatcher = self.dispatch
+        while self.pending or dispatcher.unsettled:
+            if dispatcher.unsettled:
+                await dispatcher.settle()
+            if self.pending:
+                self._deliver_order_events(listening)
+
+    def _fail(self, error: StrategyError) -> None:
+        """A handler's task failed after its first step: the run stops at the next event."""
+        if self.failure is None:
+            self.failure = error
+
+    def _refused(self, handler: Any, event: Any, exc: OrderRefused) -> None:
         """An order refused at the door that the strategy did not catch: logged, counted in the summary
         (``refused``), and the run goes on, as a bot's run does on Alpaca after a 403."""
         self.outcomes.add_refusal(exc)
-        log.warning("%s", _handler_error(handler, event, exc))
+        log.warning("%s", handler_error(handler, event, exc))
 
-    def _drive(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run what a handler returned: a coroutine to its first real wait (then on in a task), any other
-        awaitable in a task."""
-        if coroutine.__class__ is not CoroutineType:
-            if not inspect.isawaitable(coroutine):
-                return
-            coroutine = _await(coroutine)
+    def _on_order_event(self, event: OrderEvent) -> None:
+        """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
+        of the account are current before any handler runs again), and queued for their `on_order_event`."""
+        holders = self.owners.holders(event)
+        self._record(event, holders)
+        if holders:
+            books = self.books
+            for name, share in holders:
+                books[name].apply(event, share)
+            if self.listening:
+                self.pending.append((event, holders))
+
+    def _record(self, event: OrderEvent, holders: tuple[tuple[str, float], ...]) -> None:
+        """Record a fill, and an order once it ended, in the run's spools and its trade tally; a fill several
+        strategies share (a liquidation) is recorded once per strategy, for its share. If recording fails (a
+        full disk), the run stops at the next event: the report must agree with the account."""
         try:
-            waiting_on = coroutine.send(None)
-        except StopIteration:
-            return
-        name = getattr(coroutine, "__qualname__", "handler")
-        task = asyncio.get_running_loop().create_task(_resume(coroutine, waiting_on), name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and isinstance(task.exception(), OrderRefused):
-            refusal = task.exception()
-            assert isinstance(refusal, OrderRefused)
-            self.outcomes.add_refusal(refusal)
-            log.warning("strategy handler %s: order refused: %s", task.get_name(), refusal)
-            return
-        if not task.cancelled() and task.exception() is not None and self.failure is None:
-            error = task.exception()
-            if isinstance(error, StrategyError):
-                self.failure = error
-                return
-            self.failure = StrategyError(f"strategy handler {task.get_name()} failed: {type(error).__name__}: {error}")
-            self.failure.__cause__ = error
-
-    def _record(self, event: OrderEvent) -> None:
-        """Record a fill, and an order once it ended, in the run's spools and its trade tally. If recording
-        fails (a full disk), the run stops at the next event: the report must agree with the account."""
-        try:
-            fill = event.fill
-            if event.order.legs:
-                self.owners(event.order)  # remember the parent's strategy for its legs
-            if fill is not None:
-                strategy = self.owners(event.order)
-                if strategy != fill.strategy:  # a copy naming the strategy (generated constructor: once per fill)
-                    fill = unchecked_fill(
-                        fill.order_id, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee,
-                        fill.timestamp, fill.reference_price, fill.execution_id, strategy,
-                    )  # fmt: skip
-                self.fills.append(fill)
-                self.tally.add(fill)
+            executed = event.fill
+            if executed is not None:
+                for strategy, share in holders or (("", 1.0),):
+                    fill = executed
+                    if strategy != fill.strategy or share != 1.0:  # a copy naming the strategy (once per fill)
+                        fill = unchecked_fill(
+                            fill.order_id, fill.symbol, fill.side, fill.quantity * share, fill.price, fill.fee * share,
+                            fill.timestamp, fill.reference_price, fill.execution_id, strategy,
+                        )  # fmt: skip
+                    self.fills.append(fill)
+                    self.tally.add(fill)
             if event.order.status.is_final:
                 self.orders.append(event.order)
                 self.outcomes.add(event.order)
@@ -365,14 +423,15 @@ class _Run:
                 self.failure = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
                 self.failure.__cause__ = exc
 
-    def _deliver_order_events(self, owners: list[tuple[Strategy, StrategyBroker]]) -> None:
+    def _deliver_order_events(self, listening: Mapping[str, Strategy]) -> None:
+        """Hand the queued order events to the `on_order_event` of each strategy they concern."""
         pending = self.pending
         while pending:
-            event = pending.popleft()
-            for strategy, view in owners:
-                if view.owns(event.order):
+            event, holders = pending.popleft()
+            for name, _ in holders:
+                strategy = listening.get(name)
+                if strategy is not None:
                     self._call(strategy.on_order_event, event)
-                    break
 
     async def _sample(self, broker: Broker) -> None:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
@@ -385,7 +444,7 @@ class _Run:
         self,
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: list[tuple[Strategy, StrategyBroker]],
+        owners: Mapping[str, Strategy],
         *,
         replay: bool,
     ) -> Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]:
@@ -403,7 +462,8 @@ class _Run:
         update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
         pending = self.pending
         deliver = self._deliver_order_events
-        drive = self._drive
+        dispatcher = self.dispatch
+        dispatch = dispatcher.dispatch
         streams = self.streams
         interval = self.config.report.equity_interval
         cache: dict[tuple[type, str], list[Any]] = {}
@@ -430,14 +490,18 @@ class _Run:
                 for handler in handlers:
                     try:
                         result = handler(event)
-                        if result is not None:
-                            drive(result)
                     except OrderRefused as exc:
                         self._refused(handler, event, exc)
+                        continue
                     except (Exception, SystemExit) as exc:
-                        raise _handler_error(handler, event, exc) from exc
-                if pending:
-                    deliver(owners)
+                        raise handler_error(handler, event, exc) from exc
+                    if result is not None:
+                        dispatch(result, handler, event)
+                while pending or dispatcher.unsettled:
+                    if dispatcher.unsettled:  # 3.11: the tasks just started run their first step
+                        await dispatcher.settle()
+                    if pending:
+                        deliver(owners)
                 if self.failure is not None:
                     raise self.failure
                 if seconds >= next_sample:
@@ -469,27 +533,19 @@ class _Run:
         else:
             clock = self.wall_clock
         broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
-        strategies = self._strategies(broker)
-        self.owners.views = [view for _, view in strategies]
-        owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
-        broker.add_listener(self._record)
-        broker.add_account_listener(self.account_events.append)
-        if owners:
-            broker.add_listener(self.pending.append)
+        check_live_safety(self.config, broker, self.built_sources)
+        strategies, owners = self._attach(broker)
         stopped: BaseException | None = None
         self.stop = StopSignals(self._cancel_live)
         try:
             with self.stop:
                 async with broker:
-                    if getattr(broker, "journal", None) is not None:  # resumed: don't reuse its client order ids
-                        known = await broker.list_orders("all")
-                        for _, view in strategies:
-                            view.continue_numbering(known)
-                        self._resume_records(broker)
+                    await self._resume_strategies(broker, strategies)
                     if self.watch is not None:
                         self.watch(broker)
                     for strategy, _ in strategies:
                         self._call(strategy.on_start)
+                    await self._flush(owners)
                     if first:
                         replay = _resumed(broker, itertools.chain([first], blocks))
                         await self._replay(broker, strategies, owners, replay)
@@ -498,11 +554,11 @@ class _Run:
                     if simulated:
                         assert isinstance(clock, SimulatedClock)
                         await clock.advance(DRAIN_SECONDS)
-                    self._deliver_order_events(owners)
+                    await self._flush(owners)
                     for strategy, _ in strategies:
                         self._call(strategy.on_stop)
-                    self._deliver_order_events(owners)
-                    await self._finish_tasks(clock)
+                    await self._flush(owners)
+                    await self.dispatch.finish()
                     self.stop.check()
                     if self.failure is not None:
                         raise self.failure
@@ -661,18 +717,6 @@ class _Run:
         if task is not None and not task.done():
             task.get_loop().call_soon_threadsafe(task.cancel)
 
-    async def _finish_tasks(self, clock: Clock) -> None:
-        """Let handlers still waiting finish if they can within the drain; cancel the rest (logged)."""
-        if not self.tasks:
-            return
-        await asyncio.sleep(0)
-        left = list(self.tasks)
-        if left:
-            log.warning("%d strategy handler(s) were still waiting at the end of the run and were cancelled", len(left))
-            for task in left:
-                task.cancel()
-            await asyncio.gather(*left, return_exceptions=True)
-
     def _write_report(
         self,
         target: Path | None,
@@ -710,7 +754,7 @@ class _Run:
         self,
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: list[tuple[Strategy, StrategyBroker]],
+        owners: Mapping[str, Strategy],
     ) -> None:
         """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end."""
         process = self._processor(broker, strategies, owners, replay=False)
@@ -732,7 +776,7 @@ class _Run:
         self,
         broker: Broker,
         strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: list[tuple[Strategy, StrategyBroker]],
+        owners: Mapping[str, Strategy],
         blocks: Iterator[list[tuple[float, MarketData]]],
     ) -> None:
         """The replay, block by block (4 096 events) through the run's one per-event code, with progress reports.
@@ -811,24 +855,6 @@ def _stop_reason(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Exception | SystemExit) -> StrategyError:
-    """A handler's failure, alike for every handler: the strategy, the handler, what it was handling and when."""
-    strategy = getattr(handler, "__self__", None)
-    name = getattr(strategy, "name", "") or type(strategy).__name__
-    method = getattr(handler, "__qualname__", repr(handler))
-    if isinstance(event, OrderEvent):
-        what = f"{event.type.value} of order {event.order.id} ({event.order.symbol})"
-        when: Any = event.timestamp
-    elif event is None:
-        what, when = "its call", getattr(getattr(strategy, "clock", None), "now", lambda: None)()
-    else:
-        what, when = f"{type(event).__name__} {event.symbol}", getattr(event, "timestamp", None)
-    failure = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
-    return StrategyError(
-        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: {failure}"
-    )
-
-
 def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, symbol: str) -> list[Any]:
     """The bound handlers of the strategies that want events of `kind` for `symbol` (overridden ones only)."""
     handler = _HANDLER_FOR[kind]
@@ -837,32 +863,6 @@ def _handlers(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, sym
         for strategy, _ in strategies
         if overrides(strategy, handler) and (not strategy.symbols or symbol in strategy.symbols)
     ]
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-async def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
-    """Go on running a coroutine that `_drive` started and that now waits on `waiting_on` (a future or None)."""
-    while True:
-        try:
-            if waiting_on is None:
-                await asyncio.sleep(0)
-            else:
-                waiting_on._asyncio_future_blocking = False
-                await asyncio.wait((waiting_on,))
-        except asyncio.CancelledError:
-            coroutine.close()
-            raise
-        try:
-            waiting_on = coroutine.send(None)
-        except StopIteration:
-            return
-        except SystemExit as exc:  # asyncio would end the whole run with it, report unwritten
-            raise StrategyError(
-                f"strategy handler {getattr(coroutine, '__qualname__', 'handler')} called sys.exit({exc.code!r})"
-            ) from exc
 
 
 async def _pace(clock: Clock, seconds: float, start: float | None) -> float:

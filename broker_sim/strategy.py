@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Awaitable, Mapping
+import sys
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from broker_sim._imports import import_file
+from broker_sim._numeric import qty_is_zero
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock
 from broker_sim.errors import ConfigError, did_you_mean
-from broker_sim.models import Bar, OrderEvent, Quote, Trade
+from broker_sim.models import Bar, Fill, Order, OrderEvent, Quote, Trade
+from broker_sim.strategy_book import StrategyBook, StrategyPosition
 
 __all__ = ["Strategy", "check_strategy_params", "load_strategy_class"]
 
@@ -45,13 +48,66 @@ class Strategy:
 
     Before `on_start` the runner sets `broker` (a `Broker`, never an adapter class), `clock` (simulated or real
     time: ``self.clock.now()``), `symbols` (the symbols this strategy trades, from its config) and `name`.
-    A strategy only hears of its own orders in `on_order_event`, even when several share one account.
+
+    Several strategies may share one account; each has its own share of it, kept by the runner: `position`,
+    `positions`, `open_orders`, `pending_quantity` and `fills` say what this strategy holds and has on its way,
+    up to date the moment an order is sent or an event happens (before `on_order_event` hears of it), and
+    rebuilt from the account's orders when a journaled account resumes. `on_order_event` hears every event of
+    every order the strategy caused: its own, its brackets' exits, its replacements, and margin-call
+    liquidations of what it held.
     """
 
     broker: Broker
     clock: Clock
     symbols: tuple[str, ...] = ()
     name: str = ""
+    #: The strategy's share of the account (the runner gives each strategy its own).
+    book: StrategyBook | None = None
+
+    def _book(self) -> StrategyBook:
+        book = self.book
+        if book is None:
+            book = self.book = StrategyBook(self.name)
+        return book
+
+    def position(self, symbol: str) -> StrategyPosition:
+        """This strategy's holding in `symbol`: signed ``quantity`` (0.0 when flat), ``avg_price``,
+        ``realized_pnl`` — its share, not the account's (other strategies may hold the same symbol)."""
+        return self._book().position(symbol)
+
+    @property
+    def positions(self) -> Mapping[str, StrategyPosition]:
+        """This strategy's holdings, by symbol (flat ones left out)."""
+        return self._book().positions
+
+    @property
+    def open_orders(self) -> list[Order]:
+        """This strategy's orders that may still fill (on their way, working, held exits), oldest first."""
+        return self._book().open_orders
+
+    def pending_quantity(self, symbol: str) -> float:
+        """The signed quantity this strategy's open orders in `symbol` have still to fill (buys positive; exits
+        of brackets left out). ``position(s).quantity + pending_quantity(s)`` is where the strategy is heading."""
+        return self._book().pending_quantity(symbol)
+
+    def order_target(self, symbol: str, quantity: float, **fields: Any) -> Awaitable[Order] | None:
+        """An order that brings this strategy's holding in `symbol` to `quantity` (signed: negative is short),
+        counting what its open orders have still to fill; None when nothing is to be done. `fields` go to the
+        order (``type``, ``limit_price``, ``time_in_force``, ...). Await what it returns::
+
+            if (order := self.order_target("AAPL", 100)) is not None:
+                await order
+        """
+        difference = quantity - self.position(symbol).quantity - self.pending_quantity(symbol)
+        if qty_is_zero(difference):
+            return None
+        trade = self.broker.buy if difference > 0 else self.broker.sell
+        return trade(symbol, abs(difference), **fields)
+
+    @property
+    def fills(self) -> Sequence[Fill]:
+        """This strategy's latest fills (the last 1,000; every fill is in the run's ``trades.csv``)."""
+        return self._book().fills
 
     def on_start(self) -> Awaitable[None] | None:
         """Called once, before the first market event."""
@@ -70,8 +126,9 @@ class Strategy:
         return None
 
     def on_order_event(self, event: OrderEvent) -> Awaitable[None] | None:
-        """Called for every event of this strategy's orders (accepted, fill, canceled, ...), after the
-        handler that caused it has returned."""
+        """Called for every event of the orders this strategy caused (its own, its brackets' exits, its
+        replacements, liquidations of its holdings: accepted, fill, canceled, ...), after the handler that caused
+        it has returned; `position` and `open_orders` already include it."""
         return None
 
     def on_stop(self) -> Awaitable[None] | None:
@@ -82,7 +139,8 @@ class Strategy:
 def load_strategy_class(spec: str, *, base_dir: str | Path | None = None) -> type[Strategy]:
     """The class named by ``module:Class`` or ``path/to/file.py:Class`` (a path relative to `base_dir`).
 
-    Raises `ConfigError` naming what could not be found.
+    A file's folder goes first on ``sys.path`` (as ``python file.py`` does), so the strategy imports helper
+    modules beside it. Raises `ConfigError` naming what could not be found.
     """
     if not isinstance(spec, str) or ":" not in spec:
         raise ConfigError(f"class must look like module:Class or path/to/file.py:Class, got {spec!r}")
@@ -93,6 +151,9 @@ def load_strategy_class(spec: str, *, base_dir: str | Path | None = None) -> typ
             file = Path(base_dir) / file
         if not file.is_file():
             raise ConfigError(f"strategy file {target} does not exist (looked for {file.resolve()})")
+        folder = str(file.resolve().parent)
+        if folder not in sys.path:  # its helper modules import as they do under `python file.py`
+            sys.path.insert(0, folder)
         module = import_file(file.resolve(), prefix="broker_sim_strategy", what="strategy file", error=ConfigError)
     else:
         try:

@@ -15,9 +15,20 @@ from typing import Any
 import attrs
 
 from broker_sim.activities import AccountEvent
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, PositionNotFound
 from broker_sim.events import Listener
-from broker_sim.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, TimeInForce
+from broker_sim.models import (
+    Account,
+    EventType,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Side,
+    TimeInForce,
+)
+from broker_sim.strategy_book import StrategyBook
 
 __all__ = ["OrderOwners", "StrategyBroker"]
 
@@ -26,14 +37,17 @@ class StrategyBroker(Broker):
     """`inner` seen by the strategy `name`: the same account, with the strategy's orders tagged and tracked.
 
     Orders it submits or replaces without a client order id get ``<name>-<n>``; ids the strategy chooses itself
-    are remembered. `buy`, `sell` and `close_position` are the `Broker` ones, built on this view's
-    `submit_order`, so their orders are tagged too.
+    are remembered. `buy` and `sell` are the `Broker` ones, built on this view's `submit_order`, so their orders
+    are tagged too. `book`, when the runner gives one, is the strategy's share of the account: orders sent
+    through the view are in it as soon as the adapter answers, and `close_position` closes the strategy's own
+    holding, not the other strategies' shares of the symbol.
     """
 
-    def __init__(self, inner: Broker, name: str) -> None:
+    def __init__(self, inner: Broker, name: str, book: StrategyBook | None = None) -> None:
         super().__init__(inner.clock)
         self.inner = inner
         self.name = name
+        self.book = book
         self._ids = itertools.count(1)
         self._prefix = f"{name}-"
         #: Client order ids this strategy chose itself (the ones it lets us number are recognised by their form,
@@ -77,7 +91,10 @@ class StrategyBroker(Broker):
             client_order_id = self._tag(request.client_order_id)
             if client_order_id is not request.client_order_id:
                 request = attrs.evolve(request, client_order_id=client_order_id)
-        return await self.inner.submit_order(request)
+        order = await self.inner.submit_order(request)
+        if self.book is not None:
+            self.book.track(order)
+        return order
 
     async def cancel_order(self, order_id: str) -> Order:
         return await self.inner.cancel_order(order_id)
@@ -93,7 +110,7 @@ class StrategyBroker(Broker):
         trail: float | None = None,
         client_order_id: str | None = None,
     ) -> Order:
-        return await self.inner.replace_order(
+        order = await self.inner.replace_order(
             order_id,
             quantity=quantity,
             limit_price=limit_price,
@@ -102,6 +119,22 @@ class StrategyBroker(Broker):
             trail=trail,
             client_order_id=self._tag(client_order_id),
         )
+        if self.book is not None:
+            self.book.track(order)
+        return order
+
+    async def close_position(self, symbol: str) -> Order:
+        """Flatten this strategy's holding in `symbol` with a market order (the account's whole position when the
+        view has no book). Raises `PositionNotFound` when the strategy holds nothing there."""
+        if self.book is None:
+            return await super().close_position(symbol)
+        held = self.book.position(symbol)
+        if held.is_flat:
+            raise PositionNotFound(f"strategy {self.name} holds no position in {symbol!r}")
+        side = Side.SELL if held.quantity > 0 else Side.BUY
+        account_position = await self.inner.get_position(symbol)
+        reference = account_position.market_price if account_position is not None else None
+        return await self.submit_order(OrderRequest(symbol, side, abs(held.quantity), reference_price=reference))
 
     async def get_order(self, order_id: str) -> Order:
         return await self.inner.get_order(order_id)
@@ -144,9 +177,10 @@ class StrategyBroker(Broker):
 
 
 class OrderOwners:
-    """Which strategy an order belongs to, for the report: the strategy whose view submitted or replaced it; a
-    bracket's, oto's or oco's legs belong to their parent's strategy. Orders no strategy sent (a margin call's
-    liquidations) belong to none: ``""``."""
+    """Which strategy an order belongs to, for the report and for delivering its events: the strategy whose view
+    submitted or replaced it; a bracket's, oto's or oco's legs belong to their parent's strategy; a margin call's
+    liquidation of a symbol belongs to the strategies that held it, each for its share (`holders`). Other orders
+    no strategy sent (a bot's, beside a served strategy) belong to none: ``""``."""
 
     def __init__(self, views: Iterable[StrategyBroker] = ()) -> None:
         self.views = list(views)
@@ -154,16 +188,56 @@ class OrderOwners:
         self.known: dict[str, str] = {}
         #: Owners of orders with legs, by order id: a leg's client order id is the venue's, not the strategy's.
         self._parents: dict[str, str] = {}
+        #: A margin call's liquidation orders: the strategies that held the symbol and their shares of it.
+        self._liquidations: dict[str, tuple[tuple[str, float], ...]] = {}
         #: The last order asked about and its owner: its fill and its final status are asked in a row.
         self._last: tuple[str, str] = ("", "")
 
     def __call__(self, order: Order) -> str:
+        """The strategy the order is attributed to (for a liquidation several strategies share: the largest
+        holder); ``""`` for none."""
         last_id, last_owner = self._last
         if order.id == last_id:
             return last_owner
         owner = self._owner(order)
         self._last = (order.id, owner)
         return owner
+
+    def holders(self, event: OrderEvent) -> tuple[tuple[str, float], ...]:
+        """The strategies an event concerns and each one's share of the order: ``(("sma", 1.0),)`` for a
+        strategy's own order, the holders of the symbol for a margin call's liquidation (their shares of the
+        position it closes, largest first), ``()`` for an order of no strategy."""
+        order = event.order
+        shares = self._liquidations.get(order.id)
+        if shares is not None:
+            return shares
+        owner = self(order)
+        if owner:
+            return ((owner, 1.0),)
+        if event.type is EventType.MARGIN_CALL:
+            shares = self._liquidation_shares(order)
+            if shares:
+                self._liquidations[order.id] = shares
+                self._last = (order.id, shares[0][0])
+            return shares
+        return ()
+
+    def _liquidation_shares(self, order: Order) -> tuple[tuple[str, float], ...]:
+        """Each strategy's share of the position a liquidation closes: the holders on the side it closes."""
+        closing_long = order.side is Side.SELL
+        held = []
+        for view in self.views:
+            book = view.book
+            if book is None:
+                continue
+            quantity = book.position(order.symbol).quantity
+            if (quantity > 0) if closing_long else (quantity < 0):
+                held.append((view.name, abs(quantity)))
+        total = sum(quantity for _, quantity in held)
+        if total <= 0:
+            return ()
+        held.sort(key=lambda item: -item[1])
+        return tuple((name, quantity / total) for name, quantity in held)
 
     def _owner(self, order: Order) -> str:
         known = self.known.get(order.id)
@@ -176,4 +250,5 @@ class OrderOwners:
                 return view.name
         if order.parent_id is not None:
             return self._parents.get(order.parent_id, "")
-        return ""
+        shares = self._liquidations.get(order.id)
+        return shares[0][0] if shares else ""

@@ -9,28 +9,68 @@ the key path and the line (through `Config.error_at`). `simulation.py` and `cli.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import yaml
 
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.config import MODEL_KINDS, Config, KeyPath, StrategyConfig, parse_text, read_config
-from broker_sim.errors import ConfigError
+from broker_sim.errors import ConfigError, did_you_mean
 from broker_sim.plugins import PluginManager, build_registry, create_plugin_manager, load_plugin_file
 from broker_sim.registry import Registry
 from broker_sim.strategy import check_strategy_params, load_strategy_class
+from broker_sim.streams.base import ReplaySource
 
-__all__ = ["build_broker", "build_source", "load_config", "parse_config", "plugin_manager", "validate"]
+__all__ = [
+    "ALLOW_REPLAY",
+    "adapter_spec",
+    "build_broker",
+    "build_source",
+    "check_live_safety",
+    "load_config",
+    "parse_config",
+    "plugin_manager",
+    "validate",
+    "with_data",
+]
+
+log = logging.getLogger(__name__)
 
 #: Broker keys that come from elsewhere in the config and may not be set under `broker:`.
 _WIRED = {"clock": "prices.clock", "plugin_manager": "plugins", "plugins": "plugins"} | {
     kind: f"models.{kind}" for kind in MODEL_KINDS
 }
+#: The broker key that lets a replay (a simulated clock, a csv or synthetic source) trade a live adapter's
+#: account: read by the run, never passed to the adapter.
+ALLOW_REPLAY = "allow_replay"
+
+
+def adapter_spec(config: Config, registry: Registry) -> tuple[dict[str, Any], dict[str, KeyPath]]:
+    """The selected adapter's parameters, and where each stands in the config.
+
+    ``broker:`` holds the adapter's name, keys for it, and optionally one section per adapter (``paper:``,
+    ``alpaca:``): the selected adapter's section is laid over the shared keys and the other adapters' sections
+    are left out, so switching ``adapter: paper`` to ``adapter: alpaca`` is the one line that changes."""
+    broker = config.broker
+    name = broker.get("adapter", "paper")
+    adapters = set(registry.names("adapter"))
+    spec: dict[str, Any] = {"adapter": name}
+    where: dict[str, KeyPath] = {"adapter": ("broker", "adapter")}
+    for key, value in broker.items():
+        if key in ("adapter", ALLOW_REPLAY) or (key in adapters and isinstance(value, Mapping | type(None))):
+            continue
+        spec[key], where[key] = value, ("broker", key)
+    section = broker.get(name)
+    if isinstance(section, Mapping):
+        for key, value in section.items():
+            spec[str(key)], where[str(key)] = value, ("broker", name, str(key))
+    return spec, where
 
 
 def load_config(
@@ -59,17 +99,36 @@ def resolve_config(
     *,
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> Config:
     """A checked `Config` from a `Config`, a YAML path or the YAML's data as a dict (relative paths from the
-    working folder), with `overrides` applied. A `Config` with overrides is re-read from its YAML text."""
+    working folder), with `overrides` applied. A `Config` with overrides is re-read from its YAML text.
+
+    `data` is in-memory market data for the ``dataframe`` source (``{"AAPL": frame}``); a config without
+    ``prices.sources`` then gets ``{source: dataframe}``."""
     if isinstance(source, Config):
-        if not overrides:
+        if not overrides and data is None:
             return source
-        config = parse_config(source.text, base_dir=source.base_dir, env=env, overrides=overrides)
-        return attrs.evolve(config, path=source.path)
-    if isinstance(source, Mapping):
-        return parse_config(yaml.safe_dump(dict(source), sort_keys=False), env=env, overrides=overrides)
-    return load_config(source, env=env, overrides=overrides)
+        config = parse_text(source.text, base_dir=source.base_dir, env=env, overrides=overrides)
+        config = attrs.evolve(config, path=source.path)
+    elif isinstance(source, Mapping):
+        config = parse_text(yaml.safe_dump(dict(source), sort_keys=False), env=env, overrides=overrides)
+    else:
+        config = read_config(source, env=env, overrides=overrides)
+    if data is not None:
+        config = with_data(config, data)
+    validate(config)
+    return config
+
+
+def with_data(config: Config, data: Mapping[str, Any]) -> Config:
+    """`config` with in-memory market data for its ``dataframe`` sources (one added when it has no source)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"data must map symbols to DataFrames, got {type(data).__name__}")
+    prices = config.prices
+    if not prices.sources:
+        prices = attrs.evolve(prices, sources=({"source": "dataframe"},))
+    return attrs.evolve(config, data=dict(data), prices=prices)
 
 
 def parse_config(
@@ -104,11 +163,16 @@ def build_broker(
     `history` bounds the closed orders an adapter keeps in memory, when it takes that parameter."""
     manager = manager if manager is not None else plugin_manager(config)
     registry = build_registry(manager)
-    spec = dict(config.broker)
-    spec.setdefault("adapter", "paper")
+    spec, _ = adapter_spec(config, registry)
     entry = registry.get("adapter", spec["adapter"])
     accepted = {p.name for p in entry.parameters}
-    wiring: dict[str, Any] = {kind: model for kind, model in config.models.given().items()}
+    # The models are the simulated venue's: an adapter whose venue fills for real takes none (and ignores them).
+    wiring: dict[str, Any] = {}
+    for kind, model in config.models.given().items():
+        if kind in accepted or entry.accepts_any_keyword:
+            wiring[kind] = model
+        else:
+            log.info("models.%s is not used: adapter %r fills at its own venue", kind, spec["adapter"])
     if "clock" in accepted:
         wiring["clock"] = clock
     if "plugin_manager" in accepted:
@@ -121,26 +185,34 @@ def build_broker(
 
 
 def build_source(config: Config, registry: Registry, spec: Mapping[str, Any]) -> Any:
-    """The price source one entry of ``prices.sources`` describes (its factory also gets `base_dir` and `seed`).
+    """The price source one entry of ``prices.sources`` describes (its factory also gets `base_dir` and `seed`,
+    and the config's in-memory `data` if it takes it).
 
     One calendar serves the broker and every source of a run: a source that takes a `session` (the csv source's
     daily bars are delivered at their session's close) gets the broker's ``broker.session``; one that names
     another is a `ConfigError`."""
-    extra: dict[str, Any] = {"base_dir": config.base_dir, "seed": config.seed}
-    name = spec.get("source")
+    wiring: dict[str, Any] = {"base_dir": config.base_dir, "seed": config.seed}
+    name = spec.get("source") if isinstance(spec, Mapping) else spec
     if isinstance(name, str) and name in registry.names("source"):
-        takes_session = any(p.name == "session" for p in registry.get("source", name).parameters)
+        entry = registry.get("source", name)
+        try:
+            takes_data = "data" in getattr(entry.factory, "code_only_parameters", ())
+        except ConfigError:  # a missing extra: create() names it
+            takes_data = False
+        if takes_data:
+            wiring["data"] = config.data
+        takes_session = any(p.name == "session" for p in entry.parameters)
         session = config.broker.get("session")
-        if takes_session and session is not None:
+        if takes_session and session is not None and isinstance(spec, Mapping):
             given = spec.get("session")
             if given is not None and given != session:
                 raise ConfigError(
                     f"session: {given!r} differs from broker.session {session!r}; one calendar serves the broker "
                     "and every source (leave the source's session out: it takes the broker's)"
                 )
-            extra["session"] = session
+            wiring["session"] = session
             spec = {key: value for key, value in spec.items() if key != "session"}
-    return registry.create("source", spec, **extra)
+    return registry.create("source", spec, **wiring)
 
 
 # -- the check -------------------------------------------------------------------------------------------------
@@ -167,48 +239,111 @@ def validate(config: Config) -> None:
             registry.create(kind, spec)
         except ConfigError as exc:
             raise _spec_error(config, ("models", kind), spec, "model", exc) from None
-    _build_adapter(config, manager)
-    _check_sources(config, registry)
+    broker = _build_adapter(config, manager)
+    sources = _check_sources(config, registry)
+    check_live_safety(config, broker, sources)
     _check_strategies(config)
     if not config.report.equity_interval > 0:
         raise config.error_at(("report", "equity_interval"), f"must be > 0, got {config.report.equity_interval!r}")
 
 
 def _check_broker(config: Config, registry: Registry) -> None:
-    spec = config.broker
-    for key, home in _WIRED.items():
-        if key in spec:
-            raise config.error_at(("broker", key), f"{key} is not set under broker: set it in {home}")
-    name = spec.get("adapter", "paper")
+    broker = config.broker
+    name = broker.get("adapter", "paper")
     try:
         entry = registry.get("adapter", name)
-        parameters = entry.parameters
-        any_keyword = entry.accepts_any_keyword
+        entry.parameters  # noqa: B018 - imports the adapter: a missing extra is named at broker.adapter
     except ConfigError as exc:
         raise config.error_at(("broker", "adapter"), str(exc)) from None
-    valid = {p.name for p in parameters} - set(_WIRED)
-    if not any_keyword:
-        for key in spec:
-            if key != "adapter" and key not in valid:
-                raise config.error_at(
-                    ("broker", key),
-                    f"unknown key {key!r} for adapter {name!r}; valid keys: adapter, {', '.join(sorted(valid))}",
-                )
-    accepted = {p.name for p in parameters}
-    for kind in config.models.given():
-        if kind not in accepted and not any_keyword:
-            raise config.error_at(("models", kind), f"adapter {name!r} takes no {kind} model")
+    if not isinstance(broker.get(ALLOW_REPLAY, False), bool):
+        raise config.error_at(("broker", ALLOW_REPLAY), f"must be true or false, got {broker[ALLOW_REPLAY]!r}")
+    others: list[tuple[str, set[str]]] = []
+    for adapter in registry.names("adapter"):
+        if adapter == name:
+            continue
+        section = broker.get(adapter)
+        if section is not None and not isinstance(section, Mapping):
+            raise config.error_at(("broker", adapter), f"adapter {adapter!r}'s section must be a mapping of its keys")
+        other = registry.get("adapter", adapter)
+        try:
+            others.append((adapter, {p.name for p in other.parameters}))
+        except ConfigError:  # its optional extra is not installed: its section cannot be checked here
+            if isinstance(section, Mapping):
+                log.info("broker.%s is not checked: adapter %r cannot be loaded", adapter, adapter)
+            continue
+        if isinstance(section, Mapping):
+            _check_adapter_keys(config, other, section, ("broker", adapter))
+    spec, where = adapter_spec(config, registry)
+    _check_adapter_keys(config, entry, spec, None, where, others)
 
 
-def _build_adapter(config: Config, manager: PluginManager) -> None:
+def _check_adapter_keys(
+    config: Config,
+    entry: Any,
+    spec: Mapping[str, Any],
+    section: KeyPath | None,
+    where: Mapping[str, KeyPath] | None = None,
+    others: Iterable[tuple[str, set[str]]] = (),
+) -> None:
+    """Refuse keys `entry`'s adapter does not take (`section`: the adapter's own ``broker.<name>:`` section)."""
+    name = entry.name
+    for key, home in _WIRED.items():
+        if key in spec:
+            path = (*section, key) if section else (where or {}).get(key, ("broker", key))
+            raise config.error_at(path, f"{key} is not set under broker: set it in {home}")
+    if entry.accepts_any_keyword:
+        return
+    valid = {p.name for p in entry.parameters} - set(_WIRED)
+    for key in spec:
+        if key != "adapter" and key not in valid:
+            path = (*section, key) if section else (where or {}).get(key, ("broker", key))
+            owners = [other for other in others if key in other[1]]
+            hint = (
+                f" (adapter {owners[0][0]!r} takes {key!r}: put it under broker.{owners[0][0]}: and each adapter reads "
+                "its own section, so switching adapters is one line)"
+                if owners and not section
+                else did_you_mean(str(key), sorted(valid))
+            )
+            raise config.error_at(
+                path, f"unknown key {key!r} for adapter {name!r}{hint}; valid keys: adapter, {', '.join(sorted(valid))}"
+            )
+
+
+def check_live_safety(config: Config, broker: Broker, sources: Iterable[Any]) -> None:
+    """Refuse a replay against an adapter that trades a real account: orders at replay speed, at prices that are
+    not the market's. An adapter that is not fed market data (`MarketDataConsumer`) trades at its venue's prices,
+    so a simulated clock or a replay source (csv, synthetic) with it is a `ConfigError`, unless the config says
+    ``broker.allow_replay: true`` (a served replay: ``broker-sim serve`` on 127.0.0.1)."""
+    if isinstance(broker, MarketDataConsumer) or config.broker.get(ALLOW_REPLAY) is True:
+        return
+    name = config.broker.get("adapter", "paper")
+    replays = [index for index, source in enumerate(sources) if isinstance(source, ReplaySource)]
+    path: KeyPath
+    if config.prices.clock == "simulated":
+        why, path = "prices.clock is simulated (a replay at CPU speed)", ("prices", "clock")
+    elif replays:
+        kind = config.prices.sources[replays[0]].get("source")
+        why, path = f"source {kind!r} replays recorded or made-up prices", ("prices", "sources", replays[0], "source")
+    else:
+        return
+    raise config.error_at(
+        path,
+        f"adapter {name!r} trades a real account and {why}: its orders would reach that account. Use live "
+        "sources on the real-time clock (prices.clock: realtime, e.g. {source: alpaca, symbols: [...]}), or set "
+        f"broker.{ALLOW_REPLAY}: true to send a replay's orders to this account on purpose (a served replay)",
+    )
+
+
+def _build_adapter(config: Config, manager: PluginManager) -> Broker:
     """Build the adapter once (it does not connect), so its own parameter checks run at validation time."""
     try:
-        build_broker(config, clock=SimulatedClock(0.0), manager=manager)
+        return build_broker(config, clock=SimulatedClock(0.0), manager=manager)
     except ConfigError as exc:
         raise _spec_error(config, ("broker",), config.broker, "adapter", exc) from None
 
 
-def _check_sources(config: Config, registry: Registry) -> None:
+def _check_sources(config: Config, registry: Registry) -> list[Any]:
+    built_sources = []
     if not config.prices.sources:
         raise config.error_at(("prices",), "no price sources: add prices.sources (e.g. {source: synthetic})")
     for index, spec in enumerate(config.prices.sources):
@@ -221,6 +356,8 @@ def _check_sources(config: Config, registry: Registry) -> None:
                 ("prices", "sources", index, "source"),
                 f"{spec.get('source')!r} is a live source: it needs prices.clock: realtime",
             )
+        built_sources.append(built)
+    return built_sources
 
 
 def _check_strategies(config: Config) -> None:

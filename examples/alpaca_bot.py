@@ -43,9 +43,8 @@ async def on_bar(bar: Bar) -> None:
     """One minute bar: update the averages; trade on a crossing."""
     global seen, long
     seen += 1
-    ready = len(closes) == SLOW  # the slow average needs SLOW closes before this one
     closes.append(bar.close)
-    if ready:
+    if len(closes) == SLOW:  # the slow average has its SLOW closes
         fast = sum(list(closes)[-FAST:])
         slow = sum(closes)
         above = fast * SLOW > slow * FAST

@@ -1,33 +1,40 @@
 """SMA crossover: long `quantity` shares while the fast moving average is above the slow one, flat otherwise.
 
-Written against `Broker` only, so it runs unchanged on the paper adapter and on a live one. The averages are
-running sums over fixed windows (O(1) per bar), and `on_bar` is a plain ``def`` that returns the order coroutine
-only on the bars where it trades: the runner awaits it, and the other bars cost no coroutine at all.
+Written against `Broker` only, so it runs unchanged on the paper adapter and on a live one. The strategy keeps no
+books of its own: what it holds and has on its way come from its share of the account (`self.position`,
+`self.pending_quantity`), which the runner keeps and restores after a restart, so a rejected or unfilled order,
+or a restarted session, never leaves it believing it holds what it does not.
+
+A crossing sets the target holding; `order_target` sends an order for the difference only when no order of the
+strategy in that symbol is still open, and again when that order ends (`on_order_event`). The averages are
+`broker_sim.indicators.SMA` (running sums, O(1) per bar), and `on_bar` is a plain ``def`` that returns the order
+coroutine only on the bars where it trades: the runner awaits it, and the other bars cost no coroutine at all.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable
 
-from broker_sim import Bar, Order, Strategy
+from broker_sim import Bar, Order, OrderEvent, OrderStatus, Strategy
+from broker_sim.indicators import SMA
 
 
 class _Averages:
-    """One symbol's windows and running sums."""
+    """One symbol's moving averages and target holding."""
 
-    __slots__ = ("fast_sum", "fast_window", "long", "slow_sum", "slow_window")
+    __slots__ = ("fast", "long", "retry", "slow")
 
-    def __init__(self) -> None:
-        self.fast_window: deque[float] = deque()
-        self.slow_window: deque[float] = deque()
-        self.fast_sum = 0.0
-        self.slow_sum = 0.0
-        self.long = False
+    def __init__(self, fast: int, slow: int) -> None:
+        self.fast = SMA(fast)
+        self.slow = SMA(slow)
+        #: Whether the fast average is above the slow one (None until the slow one has a value).
+        self.long: bool | None = None
+        #: False after a rejection: no new order until the next crossing (never a loop of rejected orders).
+        self.retry = True
 
 
 class SmaCross(Strategy):
-    """Buy `quantity` when the `fast`-bar SMA crosses above the `slow`-bar SMA; sell it back when it crosses below."""
+    """Hold `quantity` while the `fast`-bar SMA is above the `slow`-bar SMA, nothing while it is below."""
 
     def __init__(self, fast: int = 10, slow: int = 30, quantity: float = 100, time_in_force: str = "day") -> None:
         if not 0 < fast < slow:
@@ -39,20 +46,29 @@ class SmaCross(Strategy):
     def on_bar(self, bar: Bar) -> Awaitable[Order] | None:
         state = self._state.get(bar.symbol)
         if state is None:
-            state = self._state[bar.symbol] = _Averages()
-        close = bar.close
-        state.fast_window.append(close)
-        state.fast_sum += close
-        if len(state.fast_window) > self.fast:
-            state.fast_sum -= state.fast_window.popleft()
-        state.slow_window.append(close)
-        state.slow_sum += close
-        if len(state.slow_window) <= self.slow:
+            state = self._state[bar.symbol] = _Averages(self.fast, self.slow)
+        fast = state.fast.update(bar.close)
+        slow = state.slow.update(bar.close)
+        if slow is None or fast is None:
             return None  # not enough bars for the slow average yet
-        state.slow_sum -= state.slow_window.popleft()
-        above = state.fast_sum * self.slow > state.slow_sum * self.fast
+        above = fast > slow
         if above is state.long:
             return None
-        state.long = above
-        trade = self.broker.buy if above else self.broker.sell
-        return trade(bar.symbol, self.quantity, time_in_force=self.time_in_force)
+        state.long, state.retry = above, True
+        return self._rebalance(bar.symbol, state)
+
+    def on_order_event(self, event: OrderEvent) -> Awaitable[Order] | None:
+        order = event.order
+        state = self._state.get(order.symbol)
+        if state is None or not order.status.is_final:
+            return None
+        if order.status is OrderStatus.REJECTED:
+            state.retry = False
+            return None
+        return self._rebalance(order.symbol, state)  # filled, canceled or expired: go on towards the target
+
+    def _rebalance(self, symbol: str, state: _Averages) -> Awaitable[Order] | None:
+        """An order towards the target holding, unless one of the strategy's orders in `symbol` is still open."""
+        if state.long is None or not state.retry or self.pending_quantity(symbol):
+            return None
+        return self.order_target(symbol, self.quantity if state.long else 0.0, time_in_force=self.time_in_force)

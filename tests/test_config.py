@@ -76,7 +76,7 @@ def test_good_config_loads_into_frozen_classes(tmp_path: Path) -> None:
             "source: synthetic,",
             "source: synthetik,",
             r":11: prices\.sources\[0\]\.source: unknown source "
-            r"'synthetik' \(did you mean 'synthetic'\?\); valid: alpaca, arrow, csv, synthetic",
+            r"'synthetik' \(did you mean 'synthetic'\?\); valid: alpaca, arrow, csv, dataframe, synthetic",
         ),
         ("count: 50", "count: -1", r":11: prices\.sources\[0\]\.count: count must be an integer >= 0"),
         ("clock: simulated", "clock: fast", r":9: prices\.clock: must be one of simulated, realtime"),
@@ -204,3 +204,38 @@ def test_the_line_map_points_errors_but_is_not_part_of_the_configs_value() -> No
     assert str(config.error_at(("broker", "seed"), "bad")) == "<config>:4: broker.seed: bad"
     assert str(shifted.error_at(("broker", "seed"), "bad")) == "<config>:5: broker.seed: bad"
     assert str(Config().error_at(("prices",), "no sources")) == "<config>: prices: no sources"
+
+
+@pytest.mark.parametrize("section", ["models", "broker", "report", "prices"])
+def test_an_empty_section_means_its_defaults(section: str) -> None:
+    """`models:` with nothing under it leaked a TypeError ("argument of type 'NoneType' is not iterable")."""
+    sources = "" if section == "prices" else "prices: {sources: [{source: synthetic, count: 5}]}\n"
+    text = f"{section}:\n{sources}strategy: {{class: '{ROOT}/examples/sma_cross.py:SmaCross'}}\n"
+    if section == "prices":
+        with pytest.raises(ConfigError, match="no price sources"):
+            parse_config(text)
+        return
+    config = parse_config(text)
+    assert config.models.given() == {} if section == "models" else config is not None
+
+
+def test_a_strategy_file_imports_a_helper_module_beside_it(tmp_path: Path) -> None:
+    from broker_sim import run_simulation
+
+    folder = tmp_path / "strategies"
+    folder.mkdir()
+    (folder / "my_signals.py").write_text("def rising(bar):\n    return bar.close > bar.open\n")
+    (folder / "rising.py").write_text(
+        "from my_signals import rising\n"
+        "from broker_sim import Strategy\n\n\n"
+        "class Rising(Strategy):\n"
+        "    def on_bar(self, bar):\n"
+        "        return self.order_target(bar.symbol, 1 if rising(bar) else 0)\n"
+    )
+    text = (
+        "broker: {session: always}\n"
+        "prices: {sources: [{source: synthetic, count: 50}]}\n"
+        "strategy: {class: strategies/rising.py:Rising}\n"
+    )
+    result = run_simulation(parse_config(text, base_dir=tmp_path), out=False)
+    assert result.fills

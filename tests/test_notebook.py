@@ -85,7 +85,9 @@ def test_result_dataframes_agree_with_the_metrics(tmp_path: Path) -> None:
     fills = result.fills_df()
     assert len(fills) == metrics.fills and set(fills.strategy) <= {"momentum", "trend", "hold"}
     assert str(fills.timestamp.dt.tz) == "UTC"
-    trades = result.trades_df()
+    trades = result.round_trips_df()
+    with pytest.warns(DeprecationWarning, match="round_trips_df"):
+        assert len(result.trades_df()) == len(trades)  # the old name, kept for a release
     assert len(trades) == metrics.round_trips
     assert trades.groupby("strategy").size().to_dict() == {
         name: b.round_trips for name, b in metrics.by_strategy.items() if b.round_trips
@@ -99,7 +101,7 @@ def test_result_dataframes_agree_with_the_metrics(tmp_path: Path) -> None:
     assert equity.drawdown.min() == pytest.approx(metrics.max_drawdown)
     assert "benchmark" in equity.columns
     closes = equity.equity.groupby(equity.index.date).last()
-    assert (1 + result.returns()).prod() == pytest.approx(closes.iloc[-1] / closes.iloc[0])
+    assert (1 + result.returns()).prod() == pytest.approx(closes.iloc[-1] / equity.equity.iloc[0])  # day one counts
     assert len(result.returns(daily=False)) == len(equity) - 1
 
 
@@ -152,3 +154,92 @@ def test_a_bar_stamped_with_the_brokers_own_now_is_never_older_than_its_clock(ad
             await broker.update_market(Bar("AAPL", older, 190.0, 190.5, 189.5, 190.2, 1000))
 
     asyncio.run(drive())
+
+
+def _frame(start: float = 100.0, count: int = 300, **changes: object) -> object:
+    """Minute OHLCV bars of a seeded walk, as a notebook would build them."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    times = pd.date_range("2024-03-04 14:31", periods=count, freq="1min", tz="UTC")
+    close = start * np.exp(np.cumsum(rng.normal(0.0, 0.003, count)))
+    frame = pd.DataFrame(
+        {"Open": close, "High": close * 1.001, "Low": close * 0.999, "Close": close, "Volume": 1_000.0}, index=times
+    )
+    for column, value in changes.items():
+        frame[column] = value
+    return frame
+
+
+def _dataframe_config() -> dict:
+    return {
+        "broker": {"initial_balance": 100_000, "seed": 1, "session": "always"},
+        "strategy": {"class": f"{ROOT / 'examples' / 'sma_cross.py'}:SmaCross", "params": {"quantity": 10}},
+    }
+
+
+def test_a_dataframe_is_a_price_source_with_no_csv() -> None:
+    data = {"AAPL": _frame(190.0), "MSFT": _frame(410.0)}
+    result = run_simulation(_dataframe_config(), data=data, out=False)
+    assert result.events == 600 and result.fills
+    assert {fill.symbol for fill in result.fills} == {"AAPL", "MSFT"}
+    assert result.equity[0].timestamp >= datetime(2024, 3, 4, 14, 31, tzinfo=UTC)
+    listed = {**_dataframe_config(), "prices": {"sources": [{"source": "dataframe", "symbols": ["MSFT"]}]}}
+    only = run_simulation(listed, data=data, out=False)
+    assert only.events == 300 and {fill.symbol for fill in only.fills} == {"MSFT"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (None, "source 'dataframe' takes its bars from Python: run_simulation(config, data="),
+        ({"AAPL": [1, 2]}, "data['AAPL'] must be a pandas DataFrame, got list"),
+        ({"AAPL": "frame-without-close"}, "data['AAPL'] has no column 'close'"),
+        ({"AAPL": "zero-price"}, "data['AAPL'] row 0 (2024-03-04T14:31:00+00:00): open must be a finite number > 0"),
+        ({"MSFT": "ok"}, "symbols: no DataFrame for 'AAPL'; given: MSFT"),
+    ],
+)
+def test_bad_dataframes_are_config_errors_naming_the_symbol(tmp_path: Path, data: object, message: str) -> None:
+    frames: dict[str, object] | None = None
+    if isinstance(data, dict):
+        frames = {}
+        for symbol, value in data.items():
+            if value == "frame-without-close":
+                frames[symbol] = _frame().drop(columns=["Close"])  # type: ignore[attr-defined]
+            elif value == "zero-price":
+                frames[symbol] = _frame(Open=0.0)
+            elif value == "ok":
+                frames[symbol] = _frame()
+            else:
+                frames[symbol] = value
+    config = {**_dataframe_config(), "prices": {"sources": [{"source": "dataframe", "symbols": ["AAPL"]}]}}
+    config["report"] = {"out": str(tmp_path / "report")}
+    with pytest.raises(ConfigError) as refused:
+        run_simulation(config, data=frames)
+    assert message in str(refused.value)
+    assert "prices.sources[0]" in str(refused.value)
+    assert not (tmp_path / "report").exists()  # nothing ran, nothing written
+
+
+async def test_run_simulation_works_inside_a_running_event_loop() -> None:
+    """Jupyter runs cells inside an event loop: run_simulation must not need asyncio.run() there."""
+    result = run_simulation(_small(), out=False)
+    assert result.fills and result.events == 1200
+
+
+def test_the_example_notebook_runs_top_to_bottom() -> None:
+    """examples/notebook.ipynb executed as Jupyter would (a kernel, cells in order), within a bound."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.read(ROOT / "examples" / "notebook.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "examples")}}
+    )
+    client.execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert any("image/png" in output.get("data", {}) for output in outputs)  # the plot
+    printed = "".join(output.get("text", "") for output in outputs)
+    assert "fills" in printed and "orders" in printed

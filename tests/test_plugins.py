@@ -29,7 +29,7 @@ BUILTINS: dict[str, list[str]] = {
     "commission": ["bps", "fixed", "none", "per_share"],
     "borrow_fee": ["annual_rate", "none"],
     "margin_interest": ["annual_rate", "none"],
-    "source": ["alpaca", "arrow", "csv", "synthetic", "websocket"],
+    "source": ["alpaca", "arrow", "csv", "dataframe", "synthetic", "websocket"],
     "adapter": ["alpaca", "paper"],
 }
 

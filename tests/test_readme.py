@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.rejections import assert_few_failures
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
@@ -41,15 +43,31 @@ def test_readme_config_is_valid_as_written() -> None:
     assert [s.name for s in config.all_strategies] == ["fast", "hold"]
 
 
+def test_readme_config_runs_with_few_failed_orders() -> None:
+    from collections import Counter
+
+    from broker_sim import run_simulation
+    from broker_sim.wiring import parse_config
+
+    config_block = next(b for b in YAML_BLOCKS if "strategies:" in b)
+    result = run_simulation(parse_config(config_block, base_dir=README.parent / "configs", env={}), out=False)
+    assert_few_failures(Counter(order.status.value for order in result.orders), "README's 'A config'")
+    assert {fill.strategy for fill in result.fills} == {"fast", "hold"}
+
+
 def test_readme_breakout_strategy_runs(tmp_path: Path) -> None:
+    from collections import Counter
+
     from broker_sim import run_simulation
     from broker_sim.wiring import parse_config
 
     block = next(b for b in BLOCKS if "class Breakout" in b)
     (tmp_path / "breakout.py").write_text(block)
     text = (
+        "broker: {session: always}\n"
         "prices: {sources: [{source: synthetic, symbols: [AAPL], count: 300}]}\n"
         "strategy: {class: breakout.py:Breakout, params: {quantity: 5}}\n"
     )
     result = run_simulation(parse_config(text, base_dir=tmp_path))
     assert result.fills and all(f.quantity == 5 for f in result.fills)
+    assert_few_failures(Counter(order.status.value for order in result.orders), "README's Breakout")

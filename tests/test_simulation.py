@@ -63,7 +63,7 @@ def test_hand_checked_sma_run_matches_plain_arithmetic(tmp_path: Path) -> None:
 
     # The same rule by plain arithmetic: decide on bar i's close, fill at once at that close +- 5 bps.
     expected_fills, long, cash, position = [], False, 100_000.0, 0
-    for i in range(slow, len(closes)):
+    for i in range(slow - 1, len(closes)):  # from the first bar both averages exist
         above = sum(closes[i - fast + 1 : i + 1]) / fast > sum(closes[i - slow + 1 : i + 1]) / slow
         if above != long:
             long = above

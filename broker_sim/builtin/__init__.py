@@ -25,7 +25,7 @@ from broker_sim.registry import Registry
 
 @hookimpl
 def broker_sim_register(registry: Registry) -> None:
-    """Register the built-in models, the csv/synthetic/websocket/arrow price sources and the paper adapter."""
+    """Register the built-in models, the csv/synthetic/dataframe/websocket/arrow price sources and the paper adapter."""
     registry.add("slippage", "none", NoSlippage)
     registry.add("slippage", "fixed_bps", FixedBpsSlippage)
     registry.add("slippage", "fixed", FixedAmountSlippage)
@@ -50,6 +50,7 @@ def broker_sim_register(registry: Registry) -> None:
     registry.add("margin_interest", "annual_rate", AnnualMarginRate)
     registry.add("source", "csv", "broker_sim.streams.csv_source:CsvSource")
     registry.add("source", "synthetic", "broker_sim.streams.synthetic:SyntheticSource")
+    registry.add("source", "dataframe", "broker_sim.streams.dataframe:DataFrameSource", extra="dataframes")
     registry.add("source", "websocket", "broker_sim.streams.websocket:WebSocketSource")
     registry.add("source", "arrow", "broker_sim.streams.arrow_source:ArrowSource")
     registry.add("source", "alpaca", "broker_sim.adapters.alpaca.data:AlpacaDataSource", extra="alpaca")

@@ -1,5 +1,6 @@
-"""The report's pictures, as PNG bytes: equity against the benchmark with the drawdown under it, rolling
-volatility and Sharpe, the returns histogram, and net P&L per strategy and per symbol.
+"""The report's pictures, as PNG bytes: equity against the benchmark with the worst drawdowns shaded and the
+drawdown under it, exposure, each traded symbol's price with the fills marked, rolling volatility and Sharpe,
+the returns histogram, and net P&L per strategy and per symbol.
 
 matplotlib is imported when a chart is drawn (it costs ~0.7 s and ~30 MB): a run without a report never loads it.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["equity_chart", "pnl_chart", "returns_histogram", "rolling_chart"]
+__all__ = ["equity_chart", "exposure_chart", "pnl_chart", "returns_histogram", "rolling_chart", "trades_chart"]
 
 _BLUE, _GREY, _RED, _GREEN = "#1f5fa8", "#888888", "#c0392b", "#2e8b57"
 
@@ -43,12 +44,17 @@ def equity_chart(
     drawdowns: Sequence[float],
     title: str,
     benchmark: tuple[str, Sequence[float]] | None = None,
+    shaded: Sequence[tuple[datetime, datetime]] = (),
 ) -> bytes:
-    """Equity (and the benchmark's curve) over time, the drawdown in % below it."""
+    """Equity (and the benchmark's curve) over time with the `shaded` periods (the worst drawdowns, from peak to
+    recovery or the end) shaded, the drawdown in % below it."""
     figure, (top, bottom) = _figure(11, 6, 2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    for index, (begin, end) in enumerate(shaded):
+        top.axvspan(begin, end, color=_RED, alpha=0.10, linewidth=0, label="worst drawdowns" if index == 0 else None)
     top.plot(times, equity, color=_BLUE, linewidth=1.2, label="strategy equity")
     if benchmark is not None:
         top.plot(times, benchmark[1], color=_GREY, linewidth=1.0, linestyle="--", label=benchmark[0])
+    if benchmark is not None or shaded:
         top.legend(loc="best", fontsize=8)
     top.set_title(title)
     top.set_ylabel("equity")
@@ -56,6 +62,37 @@ def equity_chart(
     bottom.fill_between(times, [d * 100 for d in drawdowns], 0, color=_RED, alpha=0.4, step="post")
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def exposure_chart(times: Sequence[datetime], exposure: Sequence[float], equity: Sequence[float]) -> bytes:
+    """Gross exposure (the positions' absolute market value) as a share of equity, in %, over time."""
+    figure, axes = _figure(11, 2.6)
+    share = [100.0 * e / q if q > 0 else 0.0 for e, q in zip(exposure, equity, strict=True)]
+    axes.fill_between(times, share, 0, color=_BLUE, alpha=0.35, step="post")
+    axes.set_ylabel("gross exposure % of equity")
+    axes.set_title("exposure")
+    axes.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def trades_chart(
+    panels: Sequence[tuple[str, Sequence[datetime], Sequence[float], Sequence[tuple[datetime, float, bool]]]],
+) -> bytes:
+    """One panel per symbol: its sampled price, buys marked ▲ (green) and sells ▼ (red) at their fill prices.
+    `panels` are (symbol, times, prices, fills as (time, price, is_buy))."""
+    figure, axes_list = _figure(11, 1.0 + 2.4 * len(panels), len(panels), sharex=True)
+    for axes, (symbol, times, prices, fills) in zip(np.atleast_1d(axes_list), panels, strict=True):
+        axes.plot(times, prices, color=_GREY, linewidth=0.9, label=f"{symbol} price")
+        for is_buy, marker, colour, label in ((True, "^", _GREEN, "buy"), (False, "v", _RED, "sell")):
+            points = [(moment, price) for moment, price, buy in fills if buy is is_buy]
+            if points:
+                axes.scatter(*zip(*points, strict=True), marker=marker, color=colour, s=18, label=label, zorder=3)
+        axes.set_ylabel(symbol)
+        axes.legend(loc="best", fontsize=8)
+        axes.grid(alpha=0.3)
     figure.autofmt_xdate()
     return _png(figure)
 

@@ -18,7 +18,7 @@ import attrs
 
 from broker_sim.activities import AccountEvent
 from broker_sim.errors import ConfigError
-from broker_sim.models import Fill, Order
+from broker_sim.models import Fill, Order, Side
 from broker_sim.report import charts
 from broker_sim.report.account_events import ACCOUNT_EVENT_COLUMNS, account_event_row, account_summary
 from broker_sim.report.html import render_html
@@ -160,7 +160,9 @@ def _write_files(
     )
     times = [s.timestamp for s in equity]
     values = [s.equity for s in equity]
-    image = charts.equity_chart(times, values, series, page.title, page.benchmark)
+    worst = drawdown_periods(equity)
+    shaded = [(d.peak, d.recovery or times[-1]) for d in worst[:SHADED_DRAWDOWNS]]
+    image = charts.equity_chart(times, values, series, page.title, page.benchmark, shaded)
     paths["plot"].write_bytes(image)
     tally = page.tally
     if tally is None:
@@ -169,6 +171,7 @@ def _write_files(
             tally.add(fill)
     returns, periods, basis = chart_returns(times, values)
     window, volatility, sharpe = rolling_figures(returns, periods)
+    rolling = basis == "daily" and len(returns) >= 2 * window
     return_times = _return_times(times, len(returns), basis)
     shown_trades = tally.trades[:HTML_TRADES]
     prices = page.prices if len(page.prices) == len(times) else [{} for _ in times]
@@ -183,13 +186,13 @@ def _write_files(
         charts={
             "equity": image,
             "histogram": charts.returns_histogram(returns, basis),
-            "rolling": charts.rolling_chart(return_times, volatility, sharpe, window, basis)
-            if len(returns) >= window
-            else None,
+            "rolling": charts.rolling_chart(return_times, volatility, sharpe, window, basis) if rolling else None,
             "pnl": charts.pnl_chart(pnl_groups) if pnl_groups else None,
+            "exposure": charts.exposure_chart(times, [s.exposure for s in equity], values) if equity else None,
+            "trades": _trades_chart(metrics, fills, times, prices),
         },
         monthly=monthly_returns(equity, metrics.initial_balance),
-        drawdowns=drawdown_periods(equity),
+        drawdowns=worst,
         trades=shown_trades,
         trade_count=tally.count,
         excursions=excursions(shown_trades, times, prices),
@@ -202,13 +205,45 @@ def _write_files(
     paths["html"].write_text(html, encoding="utf-8")
 
 
+#: The deepest drawdowns shaded on the equity chart (the table lists five).
+SHADED_DRAWDOWNS = 3
+#: Symbols whose prices and fills the report charts (the most traded), and the most markers drawn per symbol.
+CHARTED_SYMBOLS = 4
+MARKERS_PER_SYMBOL = 2_000
+
+
+def _trades_chart(
+    metrics: Metrics, fills: Iterable[Fill], times: Sequence[Any], prices: Sequence[Mapping[str, float]]
+) -> bytes | None:
+    """Each of the most traded symbols' sampled price with its fills marked (every n-th fill past
+    `MARKERS_PER_SYMBOL`), or None when no symbol has both prices and fills."""
+    counts = {symbol: b.fills for symbol, b in metrics.by_symbol.items() if b.fills}
+    symbols = sorted(counts, key=lambda symbol: -counts[symbol])[:CHARTED_SYMBOLS]
+    strides = {symbol: max(1, -(-counts[symbol] // MARKERS_PER_SYMBOL)) for symbol in symbols}
+    seen = dict.fromkeys(symbols, 0)
+    marks: dict[str, list[tuple[Any, float, bool]]] = {symbol: [] for symbol in symbols}
+    for fill in fills:
+        symbol = fill.symbol
+        if symbol in seen:
+            if seen[symbol] % strides[symbol] == 0:
+                marks[symbol].append((fill.timestamp, fill.price, fill.side is Side.BUY))
+            seen[symbol] += 1
+    panels = []
+    for symbol in symbols:
+        sampled = [(moment, sample[symbol]) for moment, sample in zip(times, prices, strict=True) if symbol in sample]
+        if sampled and marks[symbol]:
+            panels.append((symbol, [m for m, _ in sampled], [p for _, p in sampled], marks[symbol]))
+    return charts.trades_chart(panels) if panels else None
+
+
 def _return_times(times: Sequence[Any], count: int, basis: str) -> list[Any]:
     """When each charted return ends: the last sample of each date for daily returns, else each sample."""
     if basis == "daily":
         last: dict[Any, Any] = {}
         for moment in times:
             last[moment.date()] = moment
-        return list(last.values())[1 : count + 1]
+        closes = list(last.values())
+        return closes[len(closes) - count :]  # the first day's own return, when it has one, ends at its close
     return list(times[1 : count + 1])
 
 
@@ -223,12 +258,16 @@ def write_tearsheet(
     except ImportError as exc:
         raise ConfigError(f"report.tearsheet needs quantstats: pip install 'broker-sim[tearsheet]' ({exc})") from exc
     index = pd.DatetimeIndex([s.timestamp for s in equity]).tz_convert(None)
-    closes = pd.Series([s.equity for s in equity], index=index).resample("1D").last().dropna()
-    returns = closes.pct_change().dropna()
-    bench = None
-    if benchmark is not None:
-        bench_closes = pd.Series(list(benchmark[1]), index=index).resample("1D").last().dropna()
-        bench = bench_closes.pct_change().dropna().rename(benchmark[0])
+
+    def daily_returns(values: Sequence[float]) -> Any:
+        """Daily returns, the first day's from the run's first sample (as the report's metrics)."""
+        closes = pd.Series(list(values), index=index).resample("1D").last().dropna()
+        if len(index) > 1 and index[1].date() == index[0].date():  # the first day moved from the start
+            closes = pd.concat([pd.Series([values[0]], index=[closes.index[0] - pd.Timedelta(days=1)]), closes])
+        return closes.pct_change().dropna()
+
+    returns = daily_returns([s.equity for s in equity])
+    bench = daily_returns(list(benchmark[1])).rename(benchmark[0]) if benchmark is not None else None
     with warnings.catch_warnings():  # quantstats' own deprecation noise is not the user's to act on
         warnings.simplefilter("ignore")
         qs.reports.html(returns, benchmark=bench, output=str(path), title=title, download_filename=str(path))

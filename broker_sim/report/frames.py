@@ -89,9 +89,16 @@ def equity_frame(equity: Sequence[EquitySample], benchmark: tuple[str, Sequence[
 
 
 def returns_series(equity: Sequence[EquitySample], daily: bool = True) -> pd.Series:
-    """The equity's returns: daily (last sample of each UTC date, as the metrics use) or per sample."""
+    """The equity's returns: daily (last sample of each UTC date, as the metrics use; the first day's from the
+    run's first sample) or per sample."""
     curve = equity_frame(equity)["equity"]
-    if daily:
+    if daily and len(curve) > 1:
+        start = curve.iloc[0]
+        first_day_moved = curve.index[1].date() == curve.index[0].date()
         curve = curve.groupby(curve.index.date).last()
         curve.index = pd.DatetimeIndex(curve.index, name="date")
+        returns = curve.pct_change()
+        if first_day_moved:
+            returns.iloc[0] = curve.iloc[0] / start - 1.0 if start else 0.0
+        return returns.dropna().rename("returns")
     return curve.pct_change().dropna().rename("returns")

@@ -31,6 +31,7 @@ PERCENT = frozenset(
         "time_in_market",
         "benchmark_return",
         "alpha",
+        "value_at_risk",
     }
 )
 #: Figures shown as money (two decimals, thousands separators).
@@ -62,6 +63,12 @@ DEFINITIONS: dict[str, str] = {
     "benchmark_return": "the benchmark's buy-and-hold return over the run",
     "alpha": "(mean return - beta x mean benchmark return) x periods per year",
     "beta": "covariance of the returns with the benchmark's / variance of the benchmark's",
+    "calmar": "CAGR / |max drawdown|; only with a CAGR (runs of a year or more)",
+    "skew": "the skewness of the returns (adjusted Fisher-Pearson, as pandas): > 0, a longer tail of gains",
+    "tail_ratio": "|95th percentile return / 5th percentile return|: > 1, the best days outweigh the worst",
+    "value_at_risk": "one-period 95 % value at risk, normal: mean + stdev x the 5 % quantile of a standard normal",
+    "short samples": "volatility, Sharpe, Sortino, alpha, skew, tail ratio and VaR need 30 returns; below, they "
+    "are left out with a note (as CAGR and Calmar below a year)",
     "MAE / MFE": "worst / best unrealized P&L of a round trip while open, at the sampled prices",
 }
 
@@ -111,7 +118,8 @@ _TEMPLATE = _ENV.from_string(resources.files("broker_sim.report").joinpath("repo
 
 _HEADLINE = (
     ("initial_balance", "final_equity", "pnl", "total_return", "cagr", "fees", "slippage_cost"),
-    ("annual_volatility", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration_days", "time_in_market"),
+    ("annual_volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_duration_days"),
+    ("skew", "tail_ratio", "value_at_risk", "time_in_market", "returns_count"),
     ("benchmark", "benchmark_return", "alpha", "beta", "orders", "fills", "round_trips"),
 )
 _TRADE_STATS = (
@@ -141,6 +149,8 @@ def render_html(
         value = getattr(metrics, name)
         if name == "benchmark" and not value:
             return ("benchmark", "none (no prices sampled)")
+        if name == "returns_count":
+            return (f"{metrics.returns_basis} returns", shown(name, value))
         return (name.replace("_", " "), shown(name, value, metrics.notes))
 
     stats = [figure(name) for name in _TRADE_STATS]

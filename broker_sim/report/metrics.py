@@ -4,7 +4,12 @@ The rules, exactly (the report and the README repeat them in one line each):
 
 * **Returns** are taken on the equity resampled to daily closes (the last sample of each UTC date) when the
   samples span at least two dates, annualised with `periods_per_year` (252); otherwise on the raw samples,
-  annualised with ``seconds per year / median sample spacing``.
+  annualised with ``seconds per year / median sample spacing``. The first day counts: its return is from the
+  run's first sample (the starting equity) to that day's close.
+* **Short samples**: figures read from the spread of the returns — annual_volatility, sharpe, sortino, alpha,
+  skew, tail_ratio, value_at_risk — need `MIN_RETURNS` (30) returns; with fewer they are NaN and `notes` says
+  so (17 daily returns give a Sharpe whose standard error is about 4: a number, not a measurement). beta is
+  kept; cagr and calmar need a year (below).
 * **annual_volatility** = stdev(returns, ddof=1) x sqrt(periods); **sharpe** = mean(returns - rf per period) /
   stdev x sqrt(periods); **sortino** = mean(excess returns) / downside deviation x sqrt(periods), the downside
   deviation being the root mean square of min(0, excess return) over all returns. These are quantstats'
@@ -13,6 +18,10 @@ The rules, exactly (the report and the README repeat them in one line each):
 * **total_return** = final / initial - 1; **pnl** = final - initial. **cagr** = (final / initial) ^ (365.25 days /
   span) - 1, only for runs spanning at least `CAGR_MIN_DAYS` (a year): annualising a few days' return
   says nothing (-80 % for a 17-day run that lost 7 %); shorter runs get NaN and a note.
+* **calmar** = cagr / |max_drawdown| (NaN when cagr is); **skew** = the adjusted Fisher-Pearson skewness of the
+  returns (pandas'); **tail_ratio** = |95th percentile / 5th percentile| of the returns; **value_at_risk** = the
+  one-period 95 % value at risk, normal (mean + stdev x the 5 % quantile of a standard normal), as a return
+  (quantstats' formulas for all three, checked against it).
 * The **drawdown** of a sample is its equity / running peak - 1 (<= 0; 0 while the peak is not positive);
   **max_drawdown** = the lowest drawdown, and **max_drawdown_duration_days** the longest time from a peak to the
   sample that regains it (or to the end).
@@ -34,6 +43,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from datetime import datetime
+from statistics import NormalDist
 
 import attrs
 import numpy as np
@@ -43,6 +53,7 @@ from broker_sim.report.trades import Breakdown, ClosedTrade, TradeTally, closed_
 
 __all__ = [
     "CAGR_MIN_DAYS",
+    "MIN_RETURNS",
     "Breakdown",
     "ClosedTrade",
     "EquitySample",
@@ -53,13 +64,20 @@ __all__ = [
     "compute_metrics",
     "drawdowns",
     "metrics_from",
+    "period_returns",
     "reason_of",
+    "risk_figures",
     "stamp",
 ]
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
 #: Runs shorter than this many days get no CAGR (see the module docstring).
 CAGR_MIN_DAYS = 365
+#: Figures read from the spread of the returns need this many returns (see the module docstring).
+MIN_RETURNS = 30
+#: The value at risk's confidence, and the tail ratio's percentile.
+VAR_CONFIDENCE = 0.95
+TAIL_CUTOFF = 0.95
 
 
 def stamp(moment: datetime) -> str:
@@ -108,6 +126,13 @@ class Metrics:
     benchmark_return: float = math.nan
     alpha: float = math.nan
     beta: float = math.nan
+    calmar: float = math.nan
+    skew: float = math.nan
+    tail_ratio: float = math.nan
+    value_at_risk: float = math.nan
+    #: How many returns the figures above were read from, and what one is ("daily" or "per sample").
+    returns_count: int = 0
+    returns_basis: str = "daily"
     #: How the orders ended (or stand, for those still working at the end), by status.
     orders_by_status: dict[str, int] = attrs.Factory(dict)
     #: The most common reasons orders were rejected, expired or canceled by the venue, with their counts.
@@ -193,12 +218,16 @@ def period_returns(
     times: Sequence[datetime], values: Sequence[float], periods_per_year: int = 252
 ) -> tuple[np.ndarray, float]:
     """Per-period returns of `values` sampled at `times`, and how many periods make a year (see the module
-    docstring: daily closes when the samples span two dates or more, else the raw samples)."""
+    docstring: daily closes when the samples span two dates or more, the first from the first sample; else the
+    raw samples)."""
     if len({moment.date() for moment in times}) >= 2:
         closes: dict[object, float] = {}
         for moment, value in zip(times, values, strict=True):
             closes[moment.date()] = value
-        series = np.array(list(closes.values()), dtype=float)
+        # The run's start is the close before its first day, so the first day's move counts (a first day whose
+        # only sample is the start has no move of its own).
+        first_day_moved = times[1].date() == times[0].date()
+        series = np.array([values[0], *closes.values()] if first_day_moved else list(closes.values()), dtype=float)
         periods = float(periods_per_year)
     else:
         series = np.array(values, dtype=float)
@@ -277,12 +306,18 @@ def compute_metrics(
     )
 
 
-def _risk(
-    returns: np.ndarray, periods: float, risk_free_rate: float, notes: dict[str, str]
+def risk_figures(
+    returns: np.ndarray,
+    periods: float,
+    risk_free_rate: float,
+    notes: dict[str, str],
+    *,
+    min_returns: int = MIN_RETURNS,
 ) -> tuple[float, float, float]:
-    """Annual volatility, Sharpe and Sortino (NaN, with a note, when they cannot be computed)."""
-    if len(returns) < 2 or not math.isfinite(periods):
-        why = f"needs at least 2 returns, the run has {len(returns)}"
+    """Annual volatility, Sharpe and Sortino (NaN, with a note, when they cannot be computed: fewer than
+    `min_returns` returns, or no spread). A sweep ranking short windows passes a smaller `min_returns`."""
+    if len(returns) < max(min_returns, 2) or not math.isfinite(periods):
+        why = f"needs at least {max(min_returns, 2)} returns, the run has {len(returns)}"
         notes.update(annual_volatility=why, sharpe=why, sortino=why)
         return math.nan, math.nan, math.nan
     excess = returns - risk_free_rate / periods
@@ -308,8 +343,36 @@ def _greeks(returns: np.ndarray, benchmark: np.ndarray, periods: float, notes: d
         notes["alpha"] = notes["beta"] = "the benchmark's returns do not vary"
         return math.nan, math.nan
     beta = float(np.cov(returns, benchmark, ddof=1)[0, 1]) / variance
+    if len(returns) < MIN_RETURNS:
+        notes["alpha"] = f"annualised: needs at least {MIN_RETURNS} returns, the run has {len(returns)}"
+        return math.nan, beta
     alpha = (float(np.mean(returns)) - beta * float(np.mean(benchmark))) * periods
     return alpha, beta
+
+
+def _tails(returns: np.ndarray, notes: dict[str, str]) -> tuple[float, float, float]:
+    """Skew, tail ratio and one-period value at risk of the returns (quantstats' formulas), NaN with a note
+    below `MIN_RETURNS`."""
+    if len(returns) < MIN_RETURNS:
+        why = f"needs at least {MIN_RETURNS} returns, the run has {len(returns)}"
+        notes.update(skew=why, tail_ratio=why, value_at_risk=why)
+        return math.nan, math.nan, math.nan
+    count = len(returns)
+    mean = float(np.mean(returns))
+    deviation = float(np.std(returns, ddof=1))
+    if deviation > 0:
+        standardized = (returns - mean) / deviation
+        skew = float(np.sum(standardized**3)) * count / ((count - 1) * (count - 2))
+    else:
+        skew = math.nan
+        notes["skew"] = "the returns do not vary (zero standard deviation)"
+    low = float(np.percentile(returns, (1 - TAIL_CUTOFF) * 100))
+    high = float(np.percentile(returns, TAIL_CUTOFF * 100))
+    tail_ratio = abs(high / low) if low != 0 else math.nan
+    if low == 0:
+        notes["tail_ratio"] = "the 5th percentile return is 0"
+    value_at_risk = NormalDist(mean, deviation).inv_cdf(1 - VAR_CONFIDENCE) if deviation > 0 else mean
+    return skew, tail_ratio, value_at_risk
 
 
 def _cagr(initial: float, final: float, span_seconds: float, notes: dict[str, str]) -> float:
@@ -352,13 +415,18 @@ def metrics_from(
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
     times = [sample.timestamp for sample in equity]
     returns, periods = period_returns(times, [sample.equity for sample in equity], periods_per_year)
-    volatility, sharpe, sortino = _risk(returns, periods, risk_free_rate, notes)
+    volatility, sharpe, sortino = risk_figures(returns, periods, risk_free_rate, notes)
     benchmark_return = alpha = beta = math.nan
     if benchmark is not None and len(benchmark) == len(equity) and equity:
         benchmark_return = benchmark[-1] / benchmark[0] - 1.0 if benchmark[0] else math.nan
         bench_returns, _ = period_returns(times, benchmark, periods_per_year)
         alpha, beta = _greeks(returns, bench_returns, periods, notes)
     max_drawdown, duration = _max_drawdown(equity, drawdowns(equity))
+    skew, tail_ratio, value_at_risk = _tails(returns, notes)
+    cagr = _cagr(initial_balance, final, span, notes)
+    calmar = cagr / abs(max_drawdown) if math.isfinite(cagr) and max_drawdown < 0 else math.nan
+    if math.isnan(calmar):
+        notes["calmar"] = notes.get("cagr", "no drawdown to divide by")
     statistics = tally.statistics()
     if not tally.count:
         for name in ("win_rate", "profit_factor", "expectancy", "average_holding_hours"):
@@ -368,7 +436,7 @@ def metrics_from(
         final_equity=final,
         pnl=final - initial_balance,
         total_return=total_return,
-        cagr=_cagr(initial_balance, final, span, notes),
+        cagr=cagr,
         annual_volatility=volatility,
         sharpe=sharpe,
         sortino=sortino,
@@ -387,6 +455,12 @@ def metrics_from(
         benchmark_return=benchmark_return,
         alpha=alpha,
         beta=beta,
+        calmar=calmar,
+        skew=skew,
+        tail_ratio=tail_ratio,
+        value_at_risk=value_at_risk,
+        returns_count=len(returns),
+        returns_basis="daily" if periods == float(periods_per_year) else "per sample",
         orders_by_status=dict(sorted(outcomes.by_status.items())) if outcomes is not None else {},
         top_reasons=tuple(outcomes.reasons.most_common(TOP_REASONS)) if outcomes is not None else (),
         reasons_by_status={

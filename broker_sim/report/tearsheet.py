@@ -11,9 +11,10 @@ The rules:
   starting from the initial balance.
 * A **drawdown period** runs from a peak to the first sample back at that peak (its recovery; none if the run
   ended below it); periods are ranked by depth.
-* **Rolling** volatility and Sharpe use the returns the report charts (daily closes when there are at least
-  `DAILY_MIN` of them, else the raw samples) over a window of `ROLLING_DAYS` of them, or a tenth of the run when
-  it is shorter, annualised like the headline figures.
+* **Rolling** volatility and Sharpe use daily returns over a window sized to the run: a quarter of its daily
+  returns, at least `ROLLING_MIN` and at most `ROLLING_DAYS`, annualised like the headline figures; a run with
+  fewer than two windows of daily returns gets none (intraday sample returns annualised over short windows
+  swing from -60 to +20 and say nothing).
 * A round trip's **MAE**/**MFE** (maximum adverse / favourable excursion) is the worst / best unrealized P&L
   of its quantity between entry and exit, read from the entry and exit prices and the prices sampled with the
   equity between them (every ``report.equity_interval``): a coarser interval can miss an intrabar extreme.
@@ -35,6 +36,7 @@ from broker_sim.report.trades import ClosedTrade
 __all__ = [
     "DAILY_MIN",
     "ROLLING_DAYS",
+    "ROLLING_MIN",
     "DrawdownPeriod",
     "Excursion",
     "benchmark_curve",
@@ -47,8 +49,10 @@ __all__ = [
 
 #: Fewer daily returns than this and the charts use the raw samples' returns instead.
 DAILY_MIN = 20
-#: The rolling window, in daily returns (a quarter of trading days).
+#: The longest rolling window, in daily returns (a quarter of trading days).
 ROLLING_DAYS = 63
+#: The shortest rolling window: fewer daily returns than this make a rolling Sharpe swing with every day.
+ROLLING_MIN = 20
 _SECONDS_PER_YEAR = 365.25 * 86_400
 
 
@@ -122,12 +126,13 @@ def chart_returns(times: Sequence[datetime], values: Sequence[float]) -> tuple[n
 
 
 def rolling_figures(returns: np.ndarray, periods: float) -> tuple[int, np.ndarray, np.ndarray]:
-    """The window (in returns) and the rolling annual volatility and Sharpe at each return from the window's
-    end on (NaN before, and where the deviation is zero)."""
-    window = min(ROLLING_DAYS, max(2, len(returns) // 10))
+    """The window (in returns: a quarter of them, from `ROLLING_MIN` to `ROLLING_DAYS`) and the rolling annual
+    volatility and Sharpe at each return from the window's end on (NaN before, and where the deviation is zero).
+    With fewer than two windows of returns, every value is NaN."""
+    window = min(ROLLING_DAYS, max(ROLLING_MIN, len(returns) // 4))
     volatility = np.full(len(returns), np.nan)
     sharpe = np.full(len(returns), np.nan)
-    if len(returns) < window or not math.isfinite(periods):
+    if len(returns) < 2 * window or not math.isfinite(periods):
         return window, volatility, sharpe
     windows = np.lib.stride_tricks.sliding_window_view(returns, window)
     deviation = windows.std(axis=1, ddof=1)

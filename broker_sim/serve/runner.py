@@ -28,7 +28,6 @@ from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.journal import read_info
 from broker_sim.models import MarketData
 from broker_sim.simulation import Result, _resumed, _Run
-from broker_sim.strategy import overrides
 from broker_sim.streams.base import LiveSource, ReplaySource
 from broker_sim.streams.realtime import RealtimeReplay
 from broker_sim.wiring import build_broker, load_config
@@ -119,13 +118,7 @@ class ServeRun(_Run):
         served = Served(broker, self.settings, market)
         served.equity = self.equity
         app = create_app(served)
-        strategies = self._strategies(broker)
-        self.owners.views = [view for _, view in strategies]
-        owners = [(s, v) for s, v in strategies if overrides(s, "on_order_event")]
-        broker.add_listener(self._record)
-        broker.add_account_listener(self.account_events.append)
-        if owners:
-            broker.add_listener(self.pending.append)
+        strategies, owners = self._attach(broker)
         server = _Server(
             uvicorn.Config(
                 app,
@@ -143,17 +136,15 @@ class ServeRun(_Run):
         try:
             with signals:
                 async with broker:
-                    if broker.journal is not None:  # resumed: don't reuse its client order ids
-                        known = await broker.list_orders("all")
-                        for _, view in strategies:
-                            view.continue_numbering(known)
-                        self._resume_records(broker)
+                    await self._resume_strategies(broker, strategies)
+                    if broker.journal is not None:  # resumed: the account's watchlists too
                         served.recall()
                     server_task = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
                     await _started(server, server_task)
                     self.served, self.port = served, listener.getsockname()[1]
                     for strategy, _ in strategies:
                         self._call(strategy.on_start)
+                    await self._flush(owners)
                     feed_task = asyncio.create_task(self._feed(broker, strategies, owners, first, blocks, served))
                     stopping = asyncio.ensure_future(self._stopping.wait())
                     self.ready.set()
@@ -167,11 +158,11 @@ class ServeRun(_Run):
                         if task is not server_task and task is not feed_task:
                             continue
                         task.result()  # a failure in the feed or the server stops the run with it
-                    self._deliver_order_events(owners)
+                    await self._flush(owners)
                     for strategy, _ in strategies:
                         self._call(strategy.on_stop)
-                    self._deliver_order_events(owners)
-                    await self._finish_tasks(clock)
+                    await self._flush(owners)
+                    await self.dispatch.finish()
                     if self.failure is not None:
                         raise self.failure
         except (Exception, KeyboardInterrupt, asyncio.CancelledError) as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ import attrs
 from broker_sim.clock import RealtimeClock
 from broker_sim.errors import describe_error
 from broker_sim.interrupts import RunInterrupted
-from broker_sim.report.metrics import EquitySample, Metrics
+from broker_sim.report.metrics import MIN_RETURNS, EquitySample, Metrics, period_returns, risk_figures
 from broker_sim.simulation import run_simulation
 from broker_sim.sweep.data import SharedFile, shared_overrides
 from broker_sim.wiring import parse_config
@@ -41,11 +40,8 @@ __all__ = [
 #: Elapsed times (points/s, a point's seconds) are read from the wall clock object.
 _WALL = RealtimeClock()
 
-#: The summary figures a point's row holds: every scalar figure of `Metrics`, then the sweep's own `calmar`.
-METRICS: tuple[str, ...] = (
-    *(field.name for field in attrs.fields(Metrics) if field.type in ("float", "int", "str")),
-    "calmar",
-)
+#: The summary figures a point's row holds: every scalar figure of `Metrics` (``calmar`` among them).
+METRICS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Metrics) if field.type in ("float", "int", "str"))
 
 
 class PointStatus(enum.StrEnum):
@@ -112,7 +108,7 @@ def run_point(task: PointTask) -> PointResult:
     return PointResult(
         task.key,
         PointStatus.OK,
-        metric_values(result.metrics),
+        metric_values(result.metrics, result.equity),
         seed=seed,
         events=result.events,
         elapsed_s=_WALL.time() - started,
@@ -121,12 +117,18 @@ def run_point(task: PointTask) -> PointResult:
     )
 
 
-def metric_values(metrics: Metrics) -> dict[str, Any]:
-    """A run's scalar figures by name (`METRICS`), with ``calmar`` = cagr / |max_drawdown| (NaN when either
-    is missing or the drawdown is 0)."""
-    values = {name: getattr(metrics, name) for name in METRICS if name != "calmar"}
-    drawdown = abs(metrics.max_drawdown)
-    values["calmar"] = metrics.cagr / drawdown if drawdown > 0 and not math.isnan(metrics.cagr) else math.nan
+def metric_values(metrics: Metrics, equity: Sequence[EquitySample] = ()) -> dict[str, Any]:
+    """A run's scalar figures by name (`METRICS`); ``calmar`` is the report's: cagr / |max_drawdown| (NaN when
+    either is missing or the drawdown is 0).
+
+    The report leaves volatility, Sharpe and Sortino out below `MIN_RETURNS` returns; a sweep ranks windows that
+    short (walk-forward training windows) all the same, so its rows compute them from any 2 or more returns of
+    `equity` (as the report did before issue 24), and ``returns_count`` says how many stood behind them."""
+    values = {name: getattr(metrics, name) for name in METRICS}
+    if equity and metrics.returns_count < MIN_RETURNS:
+        returns, periods = period_returns([s.timestamp for s in equity], [s.equity for s in equity])
+        volatility, sharpe, sortino = risk_figures(returns, periods, 0.0, {}, min_returns=2)
+        values.update(annual_volatility=volatility, sharpe=sharpe, sortino=sortino)
     return values
 
 

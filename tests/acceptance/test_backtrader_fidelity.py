@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broker_sim import run_simulation
+from broker_sim.indicators import SMA
 from broker_sim.nyse_calendar import is_holiday
 
 bt = pytest.importorskip("backtrader", reason="backtrader (the [bench] extra) is not installed")
@@ -46,22 +47,27 @@ class _Feed(bt.feeds.DataBase):  # type: ignore[misc]
 
 
 class _SmaCross(bt.Strategy):  # type: ignore[misc]
-    """examples/sma_cross.py in backtrader's words: long QUANTITY while SMA(FAST) > SMA(SLOW), flat otherwise."""
+    """examples/sma_cross.py in backtrader's words: hold QUANTITY while SMA(FAST) > SMA(SLOW), nothing otherwise,
+    deciding from the first full window on. The averages are broker_sim's `SMA` (the same float arithmetic), so
+    both engines see the same crossings and the test compares what they do with them: fills, times, prices."""
 
     def __init__(self) -> None:
-        self.long = {data: False for data in self.datas}
+        self.averages = {data: (SMA(FAST), SMA(SLOW)) for data in self.datas}
+        self.long: dict[Any, bool | None] = {data: None for data in self.datas}
         self.trades: list[tuple[datetime, str, str, float, float]] = []
 
     def next(self) -> None:
         for data in self.datas:
-            if len(data) <= SLOW:  # broker-sim's SmaCross decides from the bar after its first full window
+            fast_average, slow_average = self.averages[data]
+            close = data.close[0]
+            fast, slow = fast_average.update(close), slow_average.update(close)
+            if fast is None or slow is None:
                 continue
-            closes = data.close.get(size=SLOW)
-            above = sum(closes[-FAST:]) * SLOW > sum(closes) * FAST
+            above = fast > slow
             if above is self.long[data]:
                 continue
             self.long[data] = above
-            (self.buy if above else self.sell)(data=data, size=QUANTITY)
+            self.order_target_size(data=data, target=QUANTITY if above else 0)
 
     def notify_order(self, order: Any) -> None:
         if order.status == order.Completed:

@@ -94,3 +94,10 @@ def test_plugin_descriptions_are_whole_sentences() -> None:
         if entry.plugin == "broker_sim.builtin" and not entry.extra:
             assert entry.description.endswith((".", ")")), (entry.name, entry.description)
             assert "\n" not in entry.description
+
+
+def test_help_names_the_extras_in_brackets() -> None:
+    """Rich markup ate `[serve]`: the help said "Needs the  extra."."""
+    result = runner.invoke(app, ["serve", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Needs the [serve] extra (pip install 'broker-sim[serve]')" in " ".join(result.stdout.split())

@@ -135,10 +135,34 @@ def test_a_run_shorter_than_a_year_has_no_cagr_and_a_note_saying_why() -> None:
 
 
 def test_sharpe_and_sortino_say_why_they_are_missing() -> None:
-    flat = compute_metrics(_daily(100.0, 100.0, 100.0, 100.0), [], [], 100.0)
+    flat = compute_metrics(_daily(*[100.0] * 40), [], [], 100.0)
     assert math.isnan(flat.sharpe) and "zero standard deviation" in flat.notes["sharpe"]
-    rising = compute_metrics(_daily(100.0, 101.0, 103.0, 104.0), [], [], 100.0)
+    rising = compute_metrics(_daily(*[100.0 + day for day in range(40)]), [], [], 100.0)
     assert rising.sharpe > 0 and math.isnan(rising.sortino) and "downside" in rising.notes["sortino"]
+
+
+def test_figures_from_the_spread_of_returns_are_suppressed_below_thirty_returns() -> None:
+    """The issue's run: 17 daily returns gave a Sharpe of -10.46 and an alpha of -111 % with no caveat."""
+    closes = [100.0 * (1 + 0.01 * ((-1) ** day) - 0.004 * day) for day in range(18)]
+    short = compute_metrics(_daily(*closes), [], [], 100.0, benchmark=("SPY", [100.0 + day for day in range(18)]))
+    for name in ("annual_volatility", "sharpe", "sortino", "alpha", "skew", "tail_ratio", "value_at_risk"):
+        assert math.isnan(getattr(short, name)), name
+        assert "needs at least 30 returns, the run has 17" in short.notes[name]
+    assert math.isfinite(short.beta) and short.returns_count == 17
+    assert math.isnan(short.calmar) and "365 days" in short.notes["calmar"]
+    longer = compute_metrics(_daily(*(closes * 2)), [], [], 100.0)
+    assert all(math.isfinite(getattr(longer, n)) for n in ("sharpe", "skew", "tail_ratio", "value_at_risk"))
+
+
+def test_the_first_day_counts_from_the_runs_start() -> None:
+    """A run that starts mid-day: the first day's return is from the first sample to that day's close."""
+    equity = [EquitySample(T0 + hour * timedelta(hours=1), 100.0 - hour, 0.0) for hour in range(3)]
+    equity += [EquitySample(T0 + DAY * day, 98.0 + day, 0.0) for day in range(1, 40)]
+    metrics = compute_metrics(equity, [], [], 100.0)
+    assert metrics.returns_count == 40  # 39 closes after the first day's, and the first day's own
+    closes = [98.0 + day for day in range(40)]
+    returns = [0.98 - 1] + [closes[i] / closes[i - 1] - 1 for i in range(1, 40)]
+    assert metrics.annual_volatility == pytest.approx(_stdev(returns) * math.sqrt(252), abs=EXACT)
 
 
 def test_report_timestamps_have_no_microseconds() -> None:
@@ -147,32 +171,32 @@ def test_report_timestamps_have_no_microseconds() -> None:
     assert metrics.start == "2026-03-02T14:30:00+00:00"
 
 
+CLOSES = [100.0 * (1 + 0.02 * math.sin(day)) + day / 4 for day in range(35)]
+
+
 def test_volatility_and_sharpe_use_daily_closes_sample_stdev_and_sqrt_252() -> None:
-    # Several samples a day: only the last of each UTC date counts.
-    closes = [100.0, 102.0, 101.0, 104.0, 103.0]
+    # Several samples a day: only the last of each UTC date counts (the first day's from the first sample).
     equity = []
-    for day, close in enumerate(closes):
+    for day, close in enumerate(CLOSES):
         equity.append(EquitySample(T0 + day * DAY - timedelta(hours=4), close * 0.9, 0.0))
         equity.append(EquitySample(T0 + day * DAY, close, 0.0))
-    returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]
+    returns = [CLOSES[0] / (CLOSES[0] * 0.9) - 1] + [CLOSES[i] / CLOSES[i - 1] - 1 for i in range(1, len(CLOSES))]
     metrics = compute_metrics(equity, [], [], 100.0)
     assert metrics.annual_volatility == pytest.approx(_stdev(returns) * math.sqrt(252), abs=EXACT)
     assert metrics.sharpe == pytest.approx(_mean(returns) / _stdev(returns) * math.sqrt(252), abs=EXACT)
 
 
 def test_sharpe_subtracts_the_risk_free_rate_per_period() -> None:
-    closes = [100.0, 102.0, 101.0, 104.0, 103.0]
-    returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]
+    returns = [CLOSES[i] / CLOSES[i - 1] - 1 for i in range(1, len(CLOSES))]
     excess = [r - 0.05 / 252 for r in returns]
-    metrics = compute_metrics(_daily(*closes), [], [], 100.0, risk_free_rate=0.05)
+    metrics = compute_metrics(_daily(*CLOSES), [], [], 100.0, risk_free_rate=0.05)
     assert metrics.sharpe == pytest.approx(_mean(excess) / _stdev(returns) * math.sqrt(252), abs=EXACT)
 
 
 def test_sortino_divides_by_the_root_mean_square_of_negative_returns_over_all_returns() -> None:
-    closes = [100.0, 103.0, 101.0, 104.0, 102.0, 106.0]
-    returns = [closes[i] / closes[i - 1] - 1 for i in range(1, len(closes))]
+    returns = [CLOSES[i] / CLOSES[i - 1] - 1 for i in range(1, len(CLOSES))]
     downside = math.sqrt(sum(min(0.0, r) ** 2 for r in returns) / len(returns))
-    metrics = compute_metrics(_daily(*closes), [], [], 100.0)
+    metrics = compute_metrics(_daily(*CLOSES), [], [], 100.0)
     assert metrics.sortino == pytest.approx(_mean(returns) / downside * math.sqrt(252), abs=EXACT)
 
 
@@ -345,7 +369,7 @@ def test_summary_json_has_null_for_nan(tmp_path: Path) -> None:
     assert summary["profit_factor"] is None
     assert summary["sharpe"] is None
     assert summary["round_trips"] == 0
-    assert "2 returns" in summary["notes"]["sharpe"]
+    assert "needs at least 30 returns, the run has 1" in summary["notes"]["sharpe"]
 
 
 def test_equity_csv_ends_at_the_summarys_final_equity(tmp_path: Path) -> None:

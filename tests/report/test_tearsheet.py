@@ -61,6 +61,19 @@ def test_volatility_sharpe_sortino_and_drawdown_match_quantstats(fixed_returns) 
     assert metrics.total_return == pytest.approx(qs.stats.comp(series), rel=1e-9)
 
 
+def test_skew_tail_ratio_and_value_at_risk_match_quantstats(fixed_returns) -> None:
+    strategy, _ = fixed_returns
+    equity = _curve(strategy)
+    metrics = compute_metrics(_samples(equity), [], [], equity[0])
+    series = pd.Series(strategy, index=pd.date_range("2025-01-03", periods=len(strategy), freq="D"))
+    assert metrics.skew == pytest.approx(qs.stats.skew(series), rel=1e-9)
+    assert metrics.tail_ratio == pytest.approx(qs.stats.tail_ratio(series), rel=1e-9)
+    assert metrics.value_at_risk == pytest.approx(qs.stats.value_at_risk(series), rel=1e-9)
+    assert math.isnan(metrics.calmar)  # 90 days: no CAGR, so no Calmar
+    year = compute_metrics(_samples(_curve(strategy * 5)), [], [], equity[0])
+    assert year.calmar == pytest.approx(year.cagr / abs(year.max_drawdown), rel=1e-12)
+
+
 def test_alpha_and_beta_match_quantstats_greeks(fixed_returns) -> None:
     strategy, bench = fixed_returns
     equity, bench_values = _curve(strategy), _curve(bench)
@@ -77,10 +90,21 @@ def test_rolling_volatility_matches_pandas_rolling_std() -> None:
     draw = random.Random(3)
     returns = [draw.gauss(0, 0.01) for _ in range(300)]
     window, volatility, sharpe = rolling_figures(np.array(returns), 252.0)
-    assert window == 30
+    assert window == 63  # a quarter of the run, at most a quarter of trading days
     expected = pd.Series(returns).rolling(window).std() * math.sqrt(252)
     assert volatility[window - 1 :] == pytest.approx(expected[window - 1 :].to_numpy(), rel=1e-9)
     assert math.isnan(volatility[window - 2]) and math.isnan(sharpe[0])
+
+
+def test_a_rolling_window_is_sized_to_the_run_and_needs_two_of_them() -> None:
+    """The issue's run: 17 daily returns made a 2-return window whose Sharpe swung from -60 to +20."""
+    draw = random.Random(4)
+    short = np.array([draw.gauss(0, 0.01) for _ in range(17)])
+    window, volatility, sharpe = rolling_figures(short, 252.0)
+    assert window == 20 and np.isnan(volatility).all() and np.isnan(sharpe).all()
+    sized = np.array([draw.gauss(0, 0.01) for _ in range(120)])
+    window, volatility, _ = rolling_figures(sized, 252.0)
+    assert window == 30 and np.isfinite(volatility[29:]).all()
 
 
 def test_monthly_returns_chain_to_the_total_return() -> None:
@@ -151,7 +175,9 @@ def test_the_page_has_every_section_and_shows_percentages(tmp_path: Path, fixed_
     assert f"{metrics.total_return:.2%}" in html
     assert "Monthly and yearly returns" in html and "Worst drawdowns" in html and "Rolling volatility" in html
     assert "buy and hold SPY" in html and "By strategy" in html and "MAE" in html
-    assert html.count("data:image/png;base64,") == 4  # equity, histogram, rolling, P&L
+    assert html.count("data:image/png;base64,") == 5  # equity, exposure, histogram, rolling, P&L
+    for figure in ("calmar", "skew", "tail ratio", "value at risk"):
+        assert f'<th class="left">{figure}</th>' in html
     assert "+00:00" not in html.split('id="definitions"')[0]  # times shown to the second, UTC said once
     assert "https://" not in html and "<script" not in html
 

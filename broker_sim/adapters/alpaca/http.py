@@ -7,7 +7,6 @@ tries (jittered exponential backoff, or the 429's ``Retry-After``) go through th
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -128,9 +127,7 @@ class AlpacaHttp:
         attempt = 0
         while True:
             try:
-                # In a task of its own: httpx (anyio) scopes must end in the task they began in, and a run may
-                # move a strategy's coroutine into another task while it waits (simulation.py).
-                response = await asyncio.create_task(self._client.request(method, path, json=json, params=params))
+                response = await self._client.request(method, path, json=json, params=params)
             except httpx.TransportError as exc:
                 error: BrokerError = VenueUnavailable(f"{method} {path}: no answer from Alpaca ({type(exc).__name__})")
                 wait = self.delay(attempt)

@@ -115,8 +115,8 @@ class PaperBroker(Broker):
     activities (`state.activities`); account events reach `add_account_listener` callbacks.
 
     Models are given as config mappings (``{"model": "fixed_bps", "bps": 5}``) or names; left out, they are the
-    seed engine's: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission; and
-    Alpaca's financing: no borrow fee for easy-to-borrow names, 3.75 % a year on a debit.
+    defaults: 5 bps slippage per side, 0.5-2.0 s uniform latency, immediate fills, no commission; and Alpaca's
+    financing: no borrow fee for easy-to-borrow names, 3.75 % a year on a debit.
     `seed` seeds every random draw and every id (None: a fresh seed from the OS). `clock` defaults to a
     simulated clock of the broker's own that starts at the first market data it is given (2024 bars fed to a
     new broker are 2024, not stale); after that, market data older than that clock raises `InvalidMarketData`

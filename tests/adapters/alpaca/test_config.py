@@ -76,7 +76,8 @@ def test_a_config_selects_the_adapter_and_its_mistakes_are_reported_at_the_broke
     monkeypatch.delenv("APCA_API_KEY_ID", raising=False)
     monkeypatch.delenv("APCA_API_SECRET_KEY", raising=False)
     monkeypatch.delenv("APCA_API_BASE_URL", raising=False)
-    config = parse_config(_config("{adapter: alpaca, key_id: k, secret_key: s, base_url: 'http://127.0.0.1:9'}"))
+    local = "{adapter: alpaca, key_id: k, secret_key: s, base_url: 'http://127.0.0.1:9', allow_replay: true}"
+    config = parse_config(_config(local))  # a replay on purpose: a served account on this machine
     broker = build_broker(config)
     assert isinstance(broker, AlpacaBroker) and broker.settings.stream_url == "ws://127.0.0.1:9/stream"
     with pytest.raises(ConfigError, match=r"needs broker.key_id"):

@@ -1,0 +1,189 @@
+"""Strategy handlers as real asyncio tasks, and their failures named with the strategy, handler, event and time.
+
+A handler is called as a plain function. What it returns, when it is a coroutine (an ``async def`` handler, or
+a ``def`` that returns ``self.broker.buy(...)``), runs as an asyncio task of its own from its first line to its
+end, so ``asyncio.current_task()`` never changes under it and task-bound code works in a strategy (anyio's
+``fail_after``, httpx's cancel scopes, ``asyncio.timeout``). Handlers that return None cost no task at all.
+
+How the first step runs without an event-loop round trip per call:
+
+* Python 3.12+: an eager task (``asyncio.Task(..., eager_start=True)``): the coroutine runs at once inside its
+  task; one that never waits (paper orders never make it wait) completes there and is never scheduled.
+* Python 3.11 has no eager tasks: the task is created as usual and the runner lets the loop run once
+  (`settle`) after the handlers of an event, so each task's first step runs before the next market event, in
+  the order the handlers were called. The cost, one loop turn, is paid only on events where a handler returned
+  a coroutine (`benchmarks/instructions.py` measures the replayed bar).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from types import CoroutineType
+from typing import Any
+
+from broker_sim.errors import BrokerError, OrderRefused
+from broker_sim.models import MarketData, OrderEvent
+
+__all__ = ["EAGER_TASKS", "HandlerDispatch", "StrategyError", "handler_error"]
+
+log = logging.getLogger(__name__)
+
+#: Whether this Python starts tasks eagerly (3.12+); else the runner `settle`s after the handlers of an event.
+EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+class StrategyError(BrokerError):
+    """A strategy's handler raised; the message names the strategy, the handler and the simulated time."""
+
+
+def handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: BaseException) -> StrategyError:
+    """A handler's failure, alike for every handler: the strategy, the handler, what it was handling and when."""
+    strategy = getattr(handler, "__self__", None)
+    name = getattr(strategy, "name", "") or type(strategy).__name__
+    method = getattr(handler, "__qualname__", repr(handler))
+    if isinstance(event, OrderEvent):
+        what = f"{event.type.value} of order {event.order.id} ({event.order.symbol})"
+        when: Any = event.timestamp
+    elif event is None:
+        what, when = "its call", getattr(getattr(strategy, "clock", None), "now", lambda: None)()
+    else:
+        what, when = f"{type(event).__name__} {event.symbol}", getattr(event, "timestamp", None)
+    failure = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+    error = StrategyError(
+        f"strategy {name}: handler {method} failed on {what} at {when.isoformat() if when else '?'}: {failure}"
+    )
+    error.__cause__ = exc
+    return error
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+async def _no_exit(coroutine: Coroutine[Any, Any, Any], handler: Callable[..., Any], argument: Any) -> Any:
+    """Run a handler's coroutine; ``sys.exit`` in it is the strategy's failure, not the end of the process
+    (asyncio would let SystemExit out of the event loop, report unwritten)."""
+    try:
+        return await coroutine
+    except SystemExit as exc:
+        raise handler_error(handler, argument, exc) from exc
+
+
+def _as_strategy_error(handler: Callable[..., Any], argument: Any, error: BaseException) -> StrategyError:
+    """`error` as the strategy's failure (one already named, from `_no_exit`, as it is)."""
+    return error if isinstance(error, StrategyError) else handler_error(handler, argument, error)
+
+
+class HandlerDispatch:
+    """Runs what strategy handlers return as tasks, keeps the ones still waiting, and reports the first failure
+    (`on_failure`) of one that failed after its first step; one that fails at once raises from `dispatch`.
+
+    An `OrderRefused` a handler does not catch is not a failure: it goes to `on_refused` (with the handler and
+    what it was handling) and the run goes on, as a bot's does on Alpaca after a 403. ``sys.exit`` in a handler
+    is its failure, never the end of the process."""
+
+    def __init__(
+        self,
+        on_failure: Callable[[StrategyError], None],
+        on_refused: Callable[[Callable[..., Any], Any, OrderRefused], None],
+    ) -> None:
+        self.on_failure = on_failure
+        self.on_refused = on_refused
+        #: Handler tasks still waiting (``wait_for``, ``clock.sleep``): they go on while the replay does.
+        self.tasks: set[asyncio.Task[Any]] = set()
+        #: 3.11: tasks were started since the last `settle` (with their handler and what it was handling).
+        self.unsettled = False
+        self._started: list[tuple[asyncio.Task[Any], Callable[..., Any], Any]] = []
+
+    def call(self, handler: Callable[..., Any], argument: Any = None) -> None:
+        """Call `handler` (with `argument`, if not None) and run what it returns. Raises `StrategyError`."""
+        try:
+            result = handler() if argument is None else handler(argument)
+        except OrderRefused as exc:
+            self.on_refused(handler, argument, exc)
+            return
+        except (Exception, SystemExit) as exc:
+            raise handler_error(handler, argument, exc) from exc
+        if result is not None:
+            self.dispatch(result, handler, argument)
+
+    def dispatch(self, result: Any, handler: Callable[..., Any], argument: Any) -> None:
+        """Run `result`, which `handler` returned for `argument`, as a task of its own (nothing if it is not
+        awaitable). A failure before its first wait raises `StrategyError` here (3.12+) or at `settle` (3.11)."""
+        coroutine: Coroutine[Any, Any, Any]
+        if result.__class__ is CoroutineType:
+            coroutine = _no_exit(result, handler, argument)
+        elif inspect.isawaitable(result):
+            coroutine = _no_exit(_await(result), handler, argument)
+        else:
+            return
+        name = getattr(handler, "__qualname__", "handler")
+        if EAGER_TASKS:
+            task: asyncio.Task[Any] = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
+                coroutine, loop=asyncio.get_running_loop(), name=name, eager_start=True
+            )
+            if task.done():
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    self._ended_badly(handler, argument, error)
+                return
+        else:
+            task = asyncio.get_running_loop().create_task(coroutine, name=name)
+            self._started.append((task, handler, argument))
+            self.unsettled = True
+            return
+        self._watch(task, handler, argument)
+
+    def _watch(self, task: asyncio.Task[Any], handler: Callable[..., Any], argument: Any) -> None:
+        """Keep a task that is waiting, and hear how it ends."""
+        self.tasks.add(task)
+        task.add_done_callback(lambda done: self._done(done, handler, argument))
+
+    def _done(self, task: asyncio.Task[Any], handler: Callable[..., Any], argument: Any) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            if isinstance(error, OrderRefused):
+                self.on_refused(handler, argument, error)
+            else:
+                self.on_failure(_as_strategy_error(handler, argument, error))
+
+    def _ended_badly(self, handler: Callable[..., Any], argument: Any, error: BaseException) -> None:
+        """A task that ended at its first step with `error`: a refusal is reported, anything else raised."""
+        if isinstance(error, OrderRefused):
+            self.on_refused(handler, argument, error)
+            return
+        raise _as_strategy_error(handler, argument, error) from error
+
+    async def settle(self) -> None:
+        """3.11: let the tasks started since the last call run their first step (one turn of the loop). One that
+        failed at once raises `StrategyError` here; one that completed costs nothing more (no done callback, so no
+        further loop turn); one that waits is kept, as on 3.12."""
+        self.unsettled = False
+        await asyncio.sleep(0)
+        started, self._started = self._started, []
+        for index, (task, handler, argument) in enumerate(started):
+            if not task.done():
+                self._watch(task, handler, argument)
+            elif not task.cancelled() and (error := task.exception()) is not None:
+                if isinstance(error, OrderRefused):
+                    self.on_refused(handler, argument, error)
+                    continue
+                for waiting, waiting_handler, waiting_argument in started[index + 1 :]:
+                    if not waiting.done():
+                        self._watch(waiting, waiting_handler, waiting_argument)
+                raise _as_strategy_error(handler, argument, error) from error
+
+    async def finish(self) -> None:
+        """At the end of a run: cancel the handlers still waiting (logged) and wait for them to end."""
+        if not self.tasks:
+            return
+        await asyncio.sleep(0)
+        left = list(self.tasks)
+        if left:
+            log.warning("%d strategy handler(s) were still waiting at the end of the run and were cancelled", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)

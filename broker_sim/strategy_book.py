@@ -1,0 +1,153 @@
+"""A strategy's share of a shared account: its positions, its open orders and its recent fills.
+
+The runner keeps one `StrategyBook` per strategy from the order events of the orders the strategy caused (its
+own, its brackets' legs, its replacements, its share of a margin call's liquidations), at the moment each event
+is emitted, so a handler that just sent an order already sees it in `open_orders`. Positions follow the ledger's
+one rule for average price and realized P&L (`ledger.holding_after`). After a restart the runner rebuilds the
+book from the account's orders (`restore`), so a resumed strategy knows what it holds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from broker_sim._numeric import qty_is_zero
+from broker_sim.ledger import holding_after
+from broker_sim.models import Fill, Order, OrderEvent, Side
+
+__all__ = ["FILLS_KEPT", "StrategyBook", "StrategyPosition"]
+
+#: How many of its latest fills a strategy's book keeps in memory (the run records all of them on disk).
+FILLS_KEPT = 1_000
+#: How many ended order ids a book remembers, so a late snapshot of an ended order never reopens it.
+_ENDED_KEPT = 1_000
+
+
+@attrs.frozen(slots=True)
+class StrategyPosition:
+    """A strategy's holding in one symbol: signed `quantity` (0 when flat), `avg_price` (fees not included) and
+    the P&L its fills realized, gross of fees (`fees` apart), as the ledger counts them for the account."""
+
+    symbol: str
+    quantity: float = 0.0
+    avg_price: float = 0.0
+    realized_pnl: float = 0.0
+    fees: float = 0.0
+
+    @property
+    def is_flat(self) -> bool:
+        """True when the strategy holds nothing in the symbol."""
+        return qty_is_zero(self.quantity)
+
+
+class StrategyBook:
+    """One strategy's positions, open orders and latest fills, kept by the runner from its orders' events.
+
+    A liquidation shared by several strategies is booked with each one's `share` (fill quantity and fee scaled).
+    Read it through the `Strategy` properties; only the runner changes it.
+    """
+
+    def __init__(self, name: str, *, fills_kept: int = FILLS_KEPT) -> None:
+        self.name = name
+        self._positions: dict[str, StrategyPosition] = {}
+        self._open: dict[str, Order] = {}
+        self._ended: deque[str] = deque(maxlen=_ENDED_KEPT)
+        self._ended_ids: set[str] = set()
+        self._fills: deque[Fill] = deque(maxlen=fills_kept)
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def position(self, symbol: str) -> StrategyPosition:
+        """The strategy's holding in `symbol` (a flat one when it holds nothing)."""
+        return self._positions.get(symbol) or StrategyPosition(symbol)
+
+    @property
+    def positions(self) -> Mapping[str, StrategyPosition]:
+        """The symbols the strategy holds (flat ones left out), by symbol."""
+        return {symbol: held for symbol, held in self._positions.items() if not held.is_flat}
+
+    @property
+    def open_orders(self) -> list[Order]:
+        """The strategy's orders that may still fill (on their way, working, or a bracket's held exits), oldest
+        first, as their latest events left them."""
+        return list(self._open.values())
+
+    @property
+    def fills(self) -> Sequence[Fill]:
+        """The strategy's latest fills (at most `FILLS_KEPT`), oldest first."""
+        return tuple(self._fills)
+
+    def pending_quantity(self, symbol: str) -> float:
+        """The signed quantity the strategy's open orders in `symbol` have still to fill: buys positive, sells
+        negative. Exits of brackets and oto/oco orders (legs) are left out: they only close what their entry
+        bought. ``position(symbol).quantity + pending_quantity(symbol)`` is where the strategy is heading."""
+        total = 0.0
+        for order in self._open.values():
+            if order.symbol == symbol and order.parent_id is None:
+                remaining = order.remaining_quantity
+                total += remaining if order.side is Side.BUY else -remaining
+        return total
+
+    # -- keeping ----------------------------------------------------------------------------------------------
+
+    def apply(self, event: OrderEvent, share: float = 1.0) -> None:
+        """Book one event of an order the strategy caused: the order's latest snapshot, and its fill (scaled by
+        `share` for a liquidation several strategies share)."""
+        self.track(event.order)
+        fill = event.fill
+        if fill is not None:
+            if share != 1.0:
+                fill = attrs.evolve(fill, quantity=fill.quantity * share, fee=fill.fee * share)
+            self._book(fill)
+            self._fills.append(fill)
+
+    def track(self, order: Order) -> None:
+        """Keep `order`'s snapshot among the open orders while it is open; forget it once it ended. A snapshot
+        of an order that already ended (a late answer of a live adapter) never reopens it."""
+        order_id = order.id
+        if order.status.is_open:
+            if order_id not in self._ended_ids:
+                self._open[order_id] = order
+            return
+        self._open.pop(order_id, None)
+        if order_id not in self._ended_ids:
+            if len(self._ended) == self._ended.maxlen:
+                self._ended_ids.discard(self._ended[0])
+            self._ended.append(order_id)
+            self._ended_ids.add(order_id)
+
+    def _book(self, fill: Fill) -> None:
+        held = self._positions.get(fill.symbol) or StrategyPosition(fill.symbol)
+        quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
+        if qty_is_zero(quantity):
+            quantity, avg_price = 0.0, 0.0
+        self._positions[fill.symbol] = StrategyPosition(
+            fill.symbol, quantity, avg_price, held.realized_pnl + pnl, held.fees + fill.fee
+        )
+
+    def restore(self, orders: Iterable[Order], fills: Iterable[Fill] = ()) -> None:
+        """Rebuild the book after a restart from the strategy's orders as the account holds them: each order's
+        filled quantity at its average price, in the order the orders were last updated, and the open ones as
+        open orders. `fills` (the strategy's, where the adapter keeps them) become the latest fills."""
+        self._positions.clear()
+        self._open.clear()
+        for order in sorted(orders, key=lambda o: (o.updated_at or o.created_at, o.created_at)):
+            if order.filled_quantity > 0 and order.filled_avg_price is not None:
+                self._book(
+                    Fill(
+                        order.id,
+                        order.symbol,
+                        order.side,
+                        order.filled_quantity,
+                        order.filled_avg_price,
+                        0.0,
+                        order.updated_at or order.created_at,
+                        order.filled_avg_price,
+                    )
+                )
+            self.track(order)
+        self._fills.clear()
+        self._fills.extend(fills)
