@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from broker_sim.simulation import Result, arun_simulation, run_simulation
     from broker_sim.strategy import Strategy
     from broker_sim.streams import PriceStreamManager
-    from broker_sim.sweep import sweep
+    from broker_sim.sweeps import sweep
     from broker_sim.wiring import build_broker, load_config
 
 __version__ = "0.1.0"
@@ -191,7 +191,7 @@ __getattr__, __dir__ = lazy_exports(
         "broker_sim.simulation": ("Result", "arun_simulation", "run_simulation"),
         "broker_sim.strategy": ("Strategy",),
         "broker_sim.streams": ("PriceStreamManager",),
-        "broker_sim.sweep": ("sweep",),
+        "broker_sim.sweeps": ("sweep",),
         "broker_sim.wiring": ("build_broker", "load_config"),
     },
 )

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["equity_chart", "pnl_chart", "returns_histogram", "rolling_chart"]
+__all__ = ["equity_chart", "figure_axes", "png_bytes", "pnl_chart", "returns_histogram", "rolling_chart"]
 
 _BLUE, _GREY, _RED, _GREEN = "#1f5fa8", "#888888", "#c0392b", "#2e8b57"
 
@@ -23,14 +23,17 @@ def _thousands(value: float, _position: int) -> str:
     return f"{value:,.0f}"
 
 
-def _figure(width: float, height: float, rows: int = 1, **options: Any) -> tuple[Any, Any]:
+def figure_axes(width: float, height: float, rows: int = 1, **options: Any) -> tuple[Any, Any]:
+    """A matplotlib figure of `width` x `height` inches (100 dpi) and its `rows` axes, stacked (matplotlib is
+    imported here: only a report that draws pays for it)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width, height), dpi=100)
     return figure, figure.subplots(rows, 1, **options)
 
 
-def _png(figure: Any) -> bytes:
+def png_bytes(figure: Any) -> bytes:
+    """`figure` as PNG bytes, without the software tag (the same chart gives the same bytes)."""
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
@@ -45,7 +48,7 @@ def equity_chart(
     benchmark: tuple[str, Sequence[float]] | None = None,
 ) -> bytes:
     """Equity (and the benchmark's curve) over time, the drawdown in % below it."""
-    figure, (top, bottom) = _figure(11, 6, 2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    figure, (top, bottom) = figure_axes(11, 6, 2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot(times, equity, color=_BLUE, linewidth=1.2, label="strategy equity")
     if benchmark is not None:
         top.plot(times, benchmark[1], color=_GREY, linewidth=1.0, linestyle="--", label=benchmark[0])
@@ -57,14 +60,14 @@ def equity_chart(
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def rolling_chart(
     times: Sequence[datetime], volatility: np.ndarray, sharpe: np.ndarray, window: int, basis: str
 ) -> bytes:
     """Rolling annual volatility (%) and Sharpe over `window` returns of the `basis` ("daily", "per sample")."""
-    figure, (top, bottom) = _figure(11, 4.5, 2, sharex=True)
+    figure, (top, bottom) = figure_axes(11, 4.5, 2, sharex=True)
     top.plot(times, volatility * 100, color=_BLUE, linewidth=1.0)
     top.set_ylabel("volatility %")
     top.set_title(f"rolling {window} {'days' if basis == 'daily' else 'samples'}, annualised")
@@ -74,12 +77,12 @@ def rolling_chart(
     bottom.set_ylabel("Sharpe")
     bottom.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def returns_histogram(returns: np.ndarray, basis: str) -> bytes:
     """How the `basis` returns ("daily", "per sample") are spread, in %, with their mean marked."""
-    figure, axes = _figure(5.5, 3.6)
+    figure, axes = figure_axes(5.5, 3.6)
     values = returns * 100
     axes.hist(values, bins=min(50, max(5, len(values) // 4)), color=_BLUE, alpha=0.75)
     if len(values):
@@ -88,12 +91,12 @@ def returns_histogram(returns: np.ndarray, basis: str) -> bytes:
     axes.set_title(f"{basis} returns (%)")
     axes.set_ylabel("count")
     axes.grid(alpha=0.3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def pnl_chart(groups: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> bytes:
     """Horizontal bars of net P&L, one panel per grouping (by strategy, by symbol)."""
-    figure, panels = _figure(5.5, 1.2 + 0.35 * sum(len(rows) + 2 for _, rows in groups), len(groups))
+    figure, panels = figure_axes(5.5, 1.2 + 0.35 * sum(len(rows) + 2 for _, rows in groups), len(groups))
     for axes, (heading, rows) in zip(np.atleast_1d(panels), groups, strict=True):
         names = [name or "(none)" for name, _ in rows]
         values = [value for _, value in rows]
@@ -104,4 +107,4 @@ def pnl_chart(groups: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> byte
         axes.xaxis.set_major_formatter(_thousands)
         axes.invert_yaxis()
         axes.grid(alpha=0.3, axis="x")
-    return _png(figure)
+    return png_bytes(figure)

@@ -27,22 +27,22 @@ from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdow
 from broker_sim.report.spool import FILL_COLUMNS, ORDER_CSV_COLUMNS, Spool, fill_row, order_row, write_rows
 from broker_sim.report.tearsheet import chart_returns, drawdown_periods, excursions, monthly_returns, rolling_figures
 
-__all__ = ["HTML_TRADES", "check_target", "write_report"]
+__all__ = ["HTML_TRADES", "check_target", "json_value", "write_report"]
 
 #: Closed trades shown in report.html's table (trades.csv has every fill); a run keeps no more than these.
 HTML_TRADES = 500
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """`value` for JSON: NaN and inf as null, attrs classes as objects, tuples as lists, all the way down."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if attrs.has(type(value)):
-        return {k: _json_value(v) for k, v in attrs.asdict(value, recurse=False).items()}
+        return {k: json_value(v) for k, v in attrs.asdict(value, recurse=False).items()}
     if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
+        return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
+        return [json_value(v) for v in value]
     return value
 
 
@@ -149,7 +149,7 @@ def _write_files(
     page: _Page,
 ) -> None:
     paths = _paths(out_dir)
-    summary = {"title": page.title, "complete": page.complete, "reason": page.reason, **_json_value(metrics)}
+    summary = {"title": page.title, "complete": page.complete, "reason": page.reason, **json_value(metrics)}
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     write_rows(paths["trades"], FILL_COLUMNS, fills.rows() if isinstance(fills, Spool) else map(fill_row, fills))
     write_rows(

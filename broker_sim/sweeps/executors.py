@@ -23,8 +23,8 @@ import attrs
 import numpy as np
 
 from broker_sim.errors import ConfigError
-from broker_sim.sweep.data import SharedFile
-from broker_sim.sweep.worker import PointResult, PointTask, run_point
+from broker_sim.sweeps.data import SharedFile
+from broker_sim.sweeps.worker import PointResult, PointTask, run_point
 
 __all__ = [
     "ExecutorKind",
