@@ -379,6 +379,9 @@ def sweep(
             soft_wrap=True,
         )
         raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:  # a second Ctrl-C while the sweep was stopping
+        err.print(f"[bold yellow]interrupted[/]: the finished points are kept in {folder}", highlight=False)
+        raise typer.Exit(code=130) from None
     except BrokerError as exc:
         raise _fail(exc) from None
     finally:

@@ -111,6 +111,14 @@ class Result:
         """The equity's returns as a pandas Series: daily closes (as the metrics use) or per sample."""
         return _frames().returns_series(self.equity, daily)
 
+    def close(self) -> None:
+        """Remove the temporary files `orders` and `fills` are read back from, now (they can no longer be read).
+        Otherwise they go when the result is garbage-collected, which a process ended by ``os._exit`` (a process
+        pool's worker) never does: a caller that keeps only the figures closes the result."""
+        for items in (self.orders, self.fills):
+            if isinstance(items, Spool):
+                items.close()
+
 
 def _frames() -> Any:
     """`broker_sim.report.frames`, imported on first use: pandas is an optional extra."""

@@ -20,7 +20,7 @@ import attrs
 from broker_sim.clock import RealtimeClock
 from broker_sim.config import Config
 from broker_sim.errors import ConfigError
-from broker_sim.interrupts import RunInterrupted
+from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.simulation import ConfigSource
 from broker_sim.sweeps.data import SharedData, SharedFile
 from broker_sim.sweeps.executors import PointExecutor, make_executor
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 
 class SweepInterrupted(RunInterrupted):
-    """The sweep was stopped (Ctrl-C): the finished points are kept, ``--resume`` goes on."""
+    """The sweep was stopped (Ctrl-C, SIGTERM): the finished points are kept, ``--resume`` goes on."""
 
 
 @attrs.frozen(slots=True)
@@ -124,8 +124,15 @@ def run_sweep(config: Config, options: SweepOptions, progress: Callable[[SweepPr
     first = {p.key: (p.low if isinstance(p, Span) else p.grid()[0]) for p in options.params}
     parse_config(config.text, base_dir=config.base_dir, overrides=first)  # a misspelt key stops the sweep here
     shared = SharedData()  # in the system's temp folder (TMPDIR), removed at the end
+    stop = StopSignals()
+
+    def interrupted() -> None:
+        raise SweepInterrupted(stop.requested or "SIGINT")
+
+    stop.on_stop = interrupted  # SIGTERM too stops the sweep as Ctrl-C does, its workers with it
     try:
-        return _Sweep(config, options, shared, progress).run()
+        with stop:
+            return _Sweep(config, options, shared, progress).run()
     finally:
         shared.close()
 

@@ -101,6 +101,7 @@ def run_point(task: PointTask) -> PointResult:
     except Exception as exc:
         error = describe_error(exc)
         return PointResult(task.key, PointStatus.FAILED, error=error, seed=seed, elapsed_s=_WALL.time() - started)
+    result.close()  # its orders' and fills' files: a pool worker ends without collecting it
     labels, returns, _ = labelled_returns(
         [sample.timestamp for sample in result.equity], [sample.equity for sample in result.equity]
     )

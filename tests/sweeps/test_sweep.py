@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -59,11 +60,17 @@ def test_a_grid_sweep_gives_one_row_per_point_each_equal_to_a_single_run(config_
     assert json.loads((out / "best-report" / "summary.json").read_text())["sharpe"] == best["objective"]
 
 
-def test_the_table_is_the_same_on_a_process_pool_as_in_one_process(config_file: Path) -> None:
+def test_the_table_is_the_same_on_a_process_pool_as_in_one_process(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     serial = sweep(config_file, grid=GRID, executor="serial")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # the workers are forked with it
     pooled = sweep(config_file, grid=GRID, executor="process", workers=2)
     assert pooled.equals(serial)
     assert pooled.attrs["pbo"] == serial.attrs["pbo"] or math.isnan(serial.attrs["pbo"])
+    assert list(temporary.iterdir()) == []  # a worker ends without collecting garbage: nothing is left behind
 
 
 def test_a_failing_point_is_recorded_with_its_error_and_the_sweep_goes_on(config_file: Path, tmp_path: Path) -> None:
