@@ -158,6 +158,17 @@ def test_parameters_may_change_the_data_and_each_setting_is_read_once(config_fil
     assert table["final_equity"].nunique() == 4
 
 
+def test_a_points_row_depends_on_the_point_alone_not_on_the_other_points(config_file: Path) -> None:
+    """The seed rule: a point runs with its own broker.seed (the config's here), whatever ran before it, so
+    random latency draws the same for the point alone as among others (one-second bars: the draws move fills)."""
+    random_latency = {"models.latency": {"model": "uniform", "low": 0.5, "high": 2.0}, "prices.sources.0.interval": 1}
+    among = sweep(config_file, grid={"strategy.params.fast": [3, 4, 5]}, executor="serial", overrides=random_latency)
+    alone = sweep(config_file, grid={"strategy.params.fast": [5]}, executor="serial", overrides=random_latency)
+    figures = ["seed", "events", "final_equity", "sharpe", "fills", "fees", "slippage_cost"]
+    assert among.iloc[2][figures].equals(alone.iloc[0][figures])
+    assert list(among["seed"]) == [42, 42, 42]
+
+
 def test_broker_sim_sweep_is_the_function_whatever_was_imported_before() -> None:
     """Importing the package's modules binds ``broker_sim.sweeps``, never ``broker_sim.sweep``."""
     script = (
