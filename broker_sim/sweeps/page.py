@@ -30,7 +30,7 @@ def _b64(data: bytes | None) -> str | None:
 
 
 def _value(value: Any) -> Any:
-    """A table cell as read back: JSON text (a model's dict) decoded, NaN as None."""
+    """A table cell as the page shows it: NaN as None (a missing figure)."""
     if isinstance(value, float) and math.isnan(value):
         return None
     return value

@@ -40,7 +40,7 @@ _WALL = RealtimeClock()
 
 #: The summary figures a point's row holds: every scalar figure of `Metrics`, then the sweep's own `calmar`.
 METRICS: tuple[str, ...] = (
-    *(field.name for field in attrs.fields(Metrics) if field.type in ("float", "int", "str")),
+    *(field.name for field in attrs.fields(attrs.resolve_types(Metrics)) if field.type in (float, int, str)),
     "calmar",
 )
 
