@@ -12,20 +12,21 @@ The bars run around the clock, so the broker trades them with ``session: always`
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import platform
 import random
 import resource
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 ROOT = HERE.parent
+
+from harness import run_parts  # noqa: E402
+
 FAST, SLOW, QUANTITY = 10, 30, 100
 
 
@@ -164,38 +165,20 @@ PARTS = {"ours": ours, "floor": floor, "backtrader": backtrader_run}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--parts", default="ours,floor,backtrader")
-    parser.add_argument("--part", help=argparse.SUPPRESS)
-    parser.add_argument("--csv", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.part:  # a child process: run one part, print its JSON
-        print(json.dumps(PARTS[args.part](Path(args.csv))))
+    report = run_parts(
+        __file__,
+        __doc__,
+        PARTS,
+        make_csv=generate,
+        default="ours,floor,backtrader",
+        header={
+            "benchmark": "broker_sim.replay",
+            "strategy": f"SMA cross {FAST}/{SLOW}, {QUANTITY} shares, market orders, 5 bps, uniform 0.5-2 s latency",
+        },
+        needs={"backtrader": "backtrader"},
+    )
+    if report is None:
         return
-    path = HERE / ".data" / f"bars_{args.bars}.csv"
-    if not path.exists():
-        generate(path, args.bars)
-    report: dict[str, object] = {
-        "benchmark": "broker_sim.replay",
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "machine": platform.machine(),
-        "bars": args.bars,
-        "strategy": f"SMA cross {FAST}/{SLOW}, {QUANTITY} shares, market orders, 5 bps, uniform 0.5-2 s latency",
-    }
-    for part in args.parts.split(","):
-        if part == "backtrader":
-            try:
-                import backtrader  # noqa: F401
-            except ImportError:
-                report[part] = "not installed (pip install -e '.[bench]')"
-                continue
-        command = [sys.executable, __file__, "--part", part, "--csv", str(path)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            report[part] = {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-            continue
-        report[part] = json.loads(done.stdout.strip().splitlines()[-1])
     ours_result, floor_result = report.get("ours"), report.get("floor")
     if isinstance(ours_result, dict) and isinstance(floor_result, dict) and "bars_per_s" in ours_result:
         report["ours_vs_floor"] = round(ours_result["bars_per_s"] / floor_result["bars_per_s"], 3)

@@ -12,11 +12,8 @@ Each part runs in its own process. The CSV is the one `benchmarks/replay.py` gen
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from harness import run_parts  # noqa: E402
 from replay import QUANTITY, ROOT, config_text, generate  # noqa: E402
 
 FAST = list(range(5, 51, 5))
@@ -132,40 +130,20 @@ PARTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--parts", default="single,serial,process2,processall,ray_start,ray,backtrader1,backtrader2")
-    parser.add_argument("--part", help=argparse.SUPPRESS)
-    parser.add_argument("--csv", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.part:  # a child process: run one part, print its JSON
-        print(json.dumps(PARTS[args.part](Path(args.csv))))
+    report = run_parts(
+        __file__,
+        __doc__,
+        PARTS,
+        make_csv=generate,
+        default="single,serial,process2,processall,ray_start,ray,backtrader1,backtrader2",
+        header={
+            "benchmark": "broker_sim.sweep",
+            "grid": f"{len(FAST) * len(SLOW)} points: fast {FAST[0]}..{FAST[-1]} x slow {SLOW[0]}..{SLOW[-1]}",
+        },
+        needs={"ray": "ray", "ray_start": "ray", "backtrader1": "backtrader", "backtrader2": "backtrader"},
+    )
+    if report is None:
         return
-    path = HERE / ".data" / f"bars_{args.bars}.csv"
-    if not path.exists():
-        generate(path, args.bars)
-    report: dict[str, object] = {
-        "benchmark": "broker_sim.sweep",
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "bars": args.bars,
-        "grid": f"{len(FAST) * len(SLOW)} points: fast {FAST[0]}..{FAST[-1]} x slow {SLOW[0]}..{SLOW[-1]}",
-    }
-    for part in args.parts.split(","):
-        needs = {"ray": "ray", "ray_start": "ray", "backtrader1": "backtrader", "backtrader2": "backtrader"}.get(part)
-        if needs is not None:
-            try:
-                __import__(needs)
-            except ImportError:
-                report[part] = f"not installed ({needs})"
-                continue
-        command = [sys.executable, __file__, "--part", part, "--csv", str(path)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            report[part] = {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-            continue
-        report[part] = json.loads(done.stdout.strip().splitlines()[-1])
     one, serial = report.get("single"), report.get("serial")
     if isinstance(one, dict) and isinstance(serial, dict) and "mean_point_s" in serial:
         per_point = serial["seconds"] / serial["points"]

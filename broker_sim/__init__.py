@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from broker_sim.strategy import Strategy
     from broker_sim.strategy_book import StrategyPosition
     from broker_sim.streams import PriceStreamManager
-    from broker_sim.sweep import sweep
+    from broker_sim.sweeps import sweep
     from broker_sim.wiring import build_broker, load_config
 
 __version__ = "0.1.0"
@@ -200,7 +200,7 @@ __getattr__, __dir__ = lazy_exports(
         "broker_sim.strategy": ("Strategy",),
         "broker_sim.strategy_book": ("StrategyPosition",),
         "broker_sim.streams": ("PriceStreamManager",),
-        "broker_sim.sweep": ("sweep",),
+        "broker_sim.sweeps": ("sweep",),
         "broker_sim.wiring": ("build_broker", "load_config"),
     },
 )

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+import broker_sim
 from broker_sim.cli_data import data_app
 from broker_sim.dashboard import AccountView, Dashboard, account_tables, latest
 from broker_sim.errors import BrokerError, ConfigError, describe_error
@@ -307,11 +308,6 @@ class _PointRateColumn(ProgressColumn):
         return Text(f"{speed:,.2f} points/s" if speed else "", style="progress.data.speed")
 
 
-def _sweep_module() -> Any:
-    """`broker_sim.sweep`, imported when `sweep` is run."""
-    return importlib.import_module("broker_sim.sweep")
-
-
 def _sweep_folder(config: Any, given: Path | None) -> Path:
     """Where a sweep writes: --out, else the config's report folder with ``-sweep``, else ``sweep-<name>``."""
     if given is not None:
@@ -363,35 +359,14 @@ def sweep(
 ) -> None:
     """Run CONFIG once per point of a grid or a search, on every core or a Ray cluster; write the results table,
     sweep.html, best.yaml and the overfitting statistics. Needs the [sweep] extra (pandas)."""
-    bar = Progress(
-        TextColumn("[bold]sweep"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _PointRateColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[failed]}"),
-        console=err,
-        transient=True,
-    )
-    task_id = None
-
-    def report(state: Any) -> None:
-        nonlocal task_id
-        if not progress:
-            return
-        if task_id is None:
-            bar.start()
-            task_id = bar.add_task("sweep", total=state.total, failed="")
-        failed = f"{state.failed} failed" if state.failed else ""
-        bar.update(task_id, completed=state.done, total=max(state.total, state.done), failed=failed)
-
+    shown = _SweepBar() if progress else None
+    folder: Path | None = None
     try:
         overrides = _overrides(sets, seed)
         loaded = load_config(config, overrides=overrides)
         folder = _sweep_folder(loaded, out_dir)
-        sweeping = _sweep_module()
         started = time.perf_counter()
-        table = sweeping.sweep(
+        table = broker_sim.sweep(
             loaded,
             grid=grid or [],
             search=search,
@@ -406,31 +381,82 @@ def sweep(
             reports=reports,
             walk_forward=walk_forward,
             overrides=overrides,
-            progress=report,
+            progress=shown,
         )
     except RunInterrupted as exc:
-        bar.stop()
         err.print(
             f"[bold yellow]{exc}[/]: the finished points are kept in {folder}; --resume goes on",
             highlight=False,
             soft_wrap=True,
         )
         raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:  # a second Ctrl-C while the sweep was stopping
+        err.print(f"[bold yellow]interrupted[/]: the finished points are kept in {folder}", highlight=False)
+        raise typer.Exit(code=130) from None
     except BrokerError as exc:
-        bar.stop()
         raise _fail(exc) from None
     finally:
-        bar.stop()
+        if shown is not None:
+            shown.stop()
     _sweep_summary(table, folder, objective, time.perf_counter() - started)
+
+
+class _SweepBar:
+    """A sweep's progress on stderr: a bar with points/s and the ETA on a terminal; elsewhere (a log, a batch
+    job) a line for the first point, then at most one every `_LOG_EVERY_S` seconds, and one for the last."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+        self.task: Any = None
+        self.started = time.perf_counter()
+        self.logged: float | None = None
+
+    def __call__(self, state: Any) -> None:
+        failed = f"{state.failed} failed" if state.failed else ""
+        if err.is_terminal:
+            if self.bar is None:
+                self.bar = Progress(
+                    TextColumn("[bold]sweep"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    _PointRateColumn(),
+                    TimeRemainingColumn(),
+                    TextColumn("{task.fields[failed]}"),
+                    console=err,
+                    transient=True,
+                )
+                self.bar.start()
+                self.task = self.bar.add_task("sweep", total=state.total, failed="")
+            self.bar.update(self.task, completed=state.done, total=max(state.total, state.done), failed=failed)
+            return
+        now = time.perf_counter()
+        if self.logged is not None and now - self.logged < _LOG_EVERY_S and state.done < state.total:
+            return
+        self.logged = now
+        elapsed = now - self.started
+        rate = state.done / elapsed if elapsed > 0 else math.inf
+        left = (state.total - state.done) / rate if rate > 0 else math.inf
+        eta = f", about {left:,.0f} s left" if math.isfinite(left) and state.done < state.total else ""
+        err.print(
+            f"sweep: {state.done:,}/{state.total:,} points{f' ({failed})' if failed else ''}, "
+            f"{rate:,.2f} points/s{eta}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+#: Seconds between two progress lines of a sweep whose stderr is not a terminal.
+_LOG_EVERY_S = 30.0
 
 
 def _sweep_summary(table: Any, folder: Path, objective: str, elapsed: float) -> None:
     """The best points, the overfitting figures and where the files are."""
     summary = table.attrs
-    ranked = table[(table["status"] == "ok")]
-    if "window" in ranked:
-        ranked = ranked[ranked["window"] != "test"]
-    ranked = ranked.sort_values([objective, "point"], ascending=[summary.get("direction") == "min", True])
+    ranked = table.loc[summary["ranking"]]
     keys = [c for c in table.columns if "." in c]
     shown = Table(title=f"best points by {objective}")
     for column in ("point", *(["fold"] if "fold" in table else []), *keys, objective, "total_return", "dsr"):

@@ -111,6 +111,8 @@ class Result:
     benchmark: tuple[str, tuple[float, ...]] | None = attrs.field(repr=False, default=None)
     #: The account's events (margin calls made, met, liquidated; borrow fees and margin interest charged).
     account_events: tuple[AccountEvent, ...] = attrs.field(repr=lambda v: f"<{len(v)} account events>", default=())
+    #: The run's working folder, which holds the files `orders` and `fills` are read back from (`close`).
+    workdir: Workdir | None = attrs.field(repr=False, eq=False, default=None)
 
     def fills_df(self) -> Any:
         """Every fill as a pandas DataFrame (trades.csv's columns, strategy included)."""
@@ -141,6 +143,16 @@ class Result:
     def returns(self, daily: bool = True) -> Any:
         """The equity's returns as a pandas Series: daily closes (as the metrics use) or per sample."""
         return _frames().returns_series(self.equity, daily)
+
+    def close(self) -> None:
+        """Remove the temporary files `orders` and `fills` are read back from, and their folder, now (they can no
+        longer be read). Otherwise they go when the result is garbage-collected, which a process ended by
+        ``os._exit`` (a process pool's worker) never does: a caller that keeps only the figures closes the result."""
+        for items in (self.orders, self.fills):
+            if isinstance(items, Spool):
+                items.close()
+        if self.workdir is not None:
+            self.workdir.close()
 
 
 def _frames() -> Any:
@@ -653,6 +665,7 @@ class _Run:
             self.config,
             (benchmark[0], tuple(benchmark[1])) if benchmark else None,
             tuple(self.account_events),
+            self.workdir,
         )
 
     def _prepare_report(self, out: str | Path | bool | None) -> Path | None:

@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["equity_chart", "exposure_chart", "pnl_chart", "returns_histogram", "rolling_chart", "trades_chart"]
+__all__ = [
+    "equity_chart",
+    "exposure_chart",
+    "figure_axes",
+    "png_bytes",
+    "pnl_chart",
+    "returns_histogram",
+    "rolling_chart",
+    "trades_chart",
+]
 
 _BLUE, _GREY, _RED, _GREEN = "#1f5fa8", "#888888", "#c0392b", "#2e8b57"
 
@@ -24,14 +33,17 @@ def _thousands(value: float, _position: int) -> str:
     return f"{value:,.0f}"
 
 
-def _figure(width: float, height: float, rows: int = 1, **options: Any) -> tuple[Any, Any]:
+def figure_axes(width: float, height: float, rows: int = 1, **options: Any) -> tuple[Any, Any]:
+    """A matplotlib figure of `width` x `height` inches (100 dpi) and its `rows` axes, stacked (matplotlib is
+    imported here: only a report that draws pays for it)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width, height), dpi=100)
     return figure, figure.subplots(rows, 1, **options)
 
 
-def _png(figure: Any) -> bytes:
+def png_bytes(figure: Any) -> bytes:
+    """`figure` as PNG bytes, without the software tag (the same chart gives the same bytes)."""
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
@@ -48,7 +60,7 @@ def equity_chart(
 ) -> bytes:
     """Equity (and the benchmark's curve) over time with the `shaded` periods (the worst drawdowns, from peak to
     recovery or the end) shaded, the drawdown in % below it."""
-    figure, (top, bottom) = _figure(11, 6, 2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    figure, (top, bottom) = figure_axes(11, 6, 2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for index, (begin, end) in enumerate(shaded):
         top.axvspan(begin, end, color=_RED, alpha=0.10, linewidth=0, label="worst drawdowns" if index == 0 else None)
     top.plot(times, equity, color=_BLUE, linewidth=1.2, label="strategy equity")
@@ -63,19 +75,19 @@ def equity_chart(
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def exposure_chart(times: Sequence[datetime], exposure: Sequence[float], equity: Sequence[float]) -> bytes:
     """Gross exposure (the positions' absolute market value) as a share of equity, in %, over time."""
-    figure, axes = _figure(11, 2.6)
+    figure, axes = figure_axes(11, 2.6)
     share = [100.0 * e / q if q > 0 else 0.0 for e, q in zip(exposure, equity, strict=True)]
     axes.fill_between(times, share, 0, color=_BLUE, alpha=0.35, step="post")
     axes.set_ylabel("gross exposure % of equity")
     axes.set_title("exposure")
     axes.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def trades_chart(
@@ -83,7 +95,7 @@ def trades_chart(
 ) -> bytes:
     """One panel per symbol: its sampled price, buys marked ▲ (green) and sells ▼ (red) at their fill prices.
     `panels` are (symbol, times, prices, fills as (time, price, is_buy))."""
-    figure, axes_list = _figure(11, 1.0 + 2.4 * len(panels), len(panels), sharex=True)
+    figure, axes_list = figure_axes(11, 1.0 + 2.4 * len(panels), len(panels), sharex=True)
     for axes, (symbol, times, prices, fills) in zip(np.atleast_1d(axes_list), panels, strict=True):
         axes.plot(times, prices, color=_GREY, linewidth=0.9, label=f"{symbol} price")
         for is_buy, marker, colour, label in ((True, "^", _GREEN, "buy"), (False, "v", _RED, "sell")):
@@ -94,14 +106,14 @@ def trades_chart(
         axes.legend(loc="best", fontsize=8)
         axes.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def rolling_chart(
     times: Sequence[datetime], volatility: np.ndarray, sharpe: np.ndarray, window: int, basis: str
 ) -> bytes:
     """Rolling annual volatility (%) and Sharpe over `window` returns of the `basis` ("daily", "per sample")."""
-    figure, (top, bottom) = _figure(11, 4.5, 2, sharex=True)
+    figure, (top, bottom) = figure_axes(11, 4.5, 2, sharex=True)
     top.plot(times, volatility * 100, color=_BLUE, linewidth=1.0)
     top.set_ylabel("volatility %")
     top.set_title(f"rolling {window} {'days' if basis == 'daily' else 'samples'}, annualised")
@@ -111,12 +123,12 @@ def rolling_chart(
     bottom.set_ylabel("Sharpe")
     bottom.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def returns_histogram(returns: np.ndarray, basis: str) -> bytes:
     """How the `basis` returns ("daily", "per sample") are spread, in %, with their mean marked."""
-    figure, axes = _figure(5.5, 3.6)
+    figure, axes = figure_axes(5.5, 3.6)
     values = returns * 100
     axes.hist(values, bins=min(50, max(5, len(values) // 4)), color=_BLUE, alpha=0.75)
     if len(values):
@@ -125,12 +137,12 @@ def returns_histogram(returns: np.ndarray, basis: str) -> bytes:
     axes.set_title(f"{basis} returns (%)")
     axes.set_ylabel("count")
     axes.grid(alpha=0.3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def pnl_chart(groups: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> bytes:
     """Horizontal bars of net P&L, one panel per grouping (by strategy, by symbol)."""
-    figure, panels = _figure(5.5, 1.2 + 0.35 * sum(len(rows) + 2 for _, rows in groups), len(groups))
+    figure, panels = figure_axes(5.5, 1.2 + 0.35 * sum(len(rows) + 2 for _, rows in groups), len(groups))
     for axes, (heading, rows) in zip(np.atleast_1d(panels), groups, strict=True):
         names = [name or "(none)" for name, _ in rows]
         values = [value for _, value in rows]
@@ -141,4 +153,4 @@ def pnl_chart(groups: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> byte
         axes.xaxis.set_major_formatter(_thousands)
         axes.invert_yaxis()
         axes.grid(alpha=0.3, axis="x")
-    return _png(figure)
+    return png_bytes(figure)

@@ -28,22 +28,22 @@ from broker_sim.report.target import MARKER, check_target, marker_text
 from broker_sim.report.tearsheet import chart_returns, drawdown_periods, excursions, monthly_returns, rolling_figures
 from broker_sim.report.workdir import Workdir
 
-__all__ = ["HTML_TRADES", "check_target", "write_report"]
+__all__ = ["HTML_TRADES", "check_target", "json_value", "write_report"]
 
 #: Closed trades shown in report.html's table (trades.csv has every fill); a run keeps no more than these.
 HTML_TRADES = 500
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """`value` for JSON: NaN and inf as null, attrs classes as objects, tuples as lists, all the way down."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if attrs.has(type(value)):
-        return {k: _json_value(v) for k, v in attrs.asdict(value, recurse=False).items()}
+        return {k: json_value(v) for k, v in attrs.asdict(value, recurse=False).items()}
     if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
+        return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
+        return [json_value(v) for v in value]
     return value
 
 
@@ -141,7 +141,7 @@ def _write_files(
     page: _Page,
 ) -> None:
     paths = _paths(out_dir)
-    summary = {"title": page.title, "complete": page.complete, "reason": page.reason, **_json_value(metrics)}
+    summary = {"title": page.title, "complete": page.complete, "reason": page.reason, **json_value(metrics)}
     summary["account"] = account_summary(page.account_events)
     paths["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     write_rows(paths["account_events"], ACCOUNT_EVENT_COLUMNS, map(account_event_row, page.account_events))

@@ -42,7 +42,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence, Sized
-from datetime import datetime
+from datetime import date, datetime
 from statistics import NormalDist
 
 import attrs
@@ -63,6 +63,7 @@ __all__ = [
     "closed_trades",
     "compute_metrics",
     "drawdowns",
+    "labelled_returns",
     "metrics_from",
     "period_returns",
     "reason_of",
@@ -220,26 +221,41 @@ def period_returns(
     """Per-period returns of `values` sampled at `times`, and how many periods make a year (see the module
     docstring: daily closes when the samples span two dates or more, the first from the first sample; else the
     raw samples)."""
+    _, returns, periods = labelled_returns(times, values, periods_per_year)
+    return returns, periods
+
+
+def labelled_returns(
+    times: Sequence[datetime], values: Sequence[float], periods_per_year: int = 252
+) -> tuple[list[str], np.ndarray, float]:
+    """`period_returns` with each return's label: the date of its daily close (``2024-01-03``), or the time of
+    its sample when the samples lie within one date, so that the returns of two runs can be lined up (a sweep's
+    overfitting statistics do)."""
+    labels: list[str]
     if len({moment.date() for moment in times}) >= 2:
-        closes: dict[object, float] = {}
+        closes: dict[date, float] = {}
         for moment, value in zip(times, values, strict=True):
             closes[moment.date()] = value
         # The run's start is the close before its first day, so the first day's move counts (a first day whose
         # only sample is the start has no move of its own).
         first_day_moved = times[1].date() == times[0].date()
+        labels = [day.isoformat() for day in closes]
+        if first_day_moved:
+            labels.insert(0, times[0].isoformat())
         series = np.array([values[0], *closes.values()] if first_day_moved else list(closes.values()), dtype=float)
         periods = float(periods_per_year)
     else:
+        labels = [moment.isoformat() for moment in times]
         series = np.array(values, dtype=float)
         seconds = np.array([moment.timestamp() for moment in times], dtype=float)
         spacing = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 0.0
         periods = _SECONDS_PER_YEAR / spacing if spacing > 0 else math.nan
     if len(series) < 2:
-        return np.array([], dtype=float), periods
+        return [], np.array([], dtype=float), periods
     previous = series[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         returns = np.where(previous != 0, series[1:] / previous - 1.0, 0.0)
-    return returns, periods
+    return labels[1:], returns, periods
 
 
 def drawdowns(equity: Sequence[EquitySample]) -> list[float]:

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from broker_sim.errors import ConfigError
 from broker_sim.models import Bar, MarketData, Quote, Trade, unchecked_bar, unchecked_quote, unchecked_trade
-from broker_sim.streams.base import BLOCK_EVENTS, ReplaySource
+from broker_sim.streams.base import BLOCK_EVENTS, ReplaySource, blocks_of
 
 __all__ = ["KIND_FIELDS", "ArrowSource", "UnsharableSource", "write_events"]
 
@@ -53,15 +53,11 @@ def write_events(source: ReplaySource, path: str | Path) -> int:
     The events are gathered as columnar batches (about 56 bytes a bar) and written once, with the metadata that is
     known only at the end. Raises `UnsharableSource` (nothing is written) when they are not all bars, all quotes
     or all trades; the source's own errors (`DataError`) pass through."""
-    blocks = getattr(source, "timed_blocks", None)
-    pairs_blocks: Iterator[list[tuple[float, MarketData]]] = (
-        blocks() if blocks is not None else _blocks_of(source.timed_events())
-    )
     kind: str | None = None
     stamped = True
     batches: list[pa.RecordBatch] = []
     columns: dict[str, list[Any]] = {}
-    for block in pairs_blocks:
+    for block in blocks_of(source):
         for seconds, event in block:
             event_kind = _KIND_OF.get(type(event))
             if event_kind is None or (kind is not None and event_kind != kind):
@@ -102,17 +98,6 @@ def write_events(source: ReplaySource, path: str | Path) -> int:
 
 def _empty_columns(kind: str) -> dict[str, list[Any]]:
     return {name: [] for name in ("seconds", "timestamp_us", "symbol", *KIND_FIELDS[kind][1])}
-
-
-def _blocks_of(pairs: Iterator[tuple[float, MarketData]]) -> Iterator[list[tuple[float, MarketData]]]:
-    block: list[tuple[float, MarketData]] = []
-    for pair in pairs:
-        block.append(pair)
-        if len(block) >= BLOCK_EVENTS:
-            yield block
-            block = []
-    if block:
-        yield block
 
 
 def _schema(kind: str, metadata: dict[str, str] | None = None) -> pa.Schema:

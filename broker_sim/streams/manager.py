@@ -26,7 +26,7 @@ from typing import Any
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.events import is_async_callable
 from broker_sim.models import MarketData, Trade
-from broker_sim.streams.base import LiveSource, ReplaySource, chunked
+from broker_sim.streams.base import LiveSource, ReplaySource, blocks_of, chunked
 
 __all__ = ["DEFAULT_MAXSIZE", "PriceStreamManager", "Subscriber"]
 
@@ -198,12 +198,12 @@ class PriceStreamManager:
         return [s for s in self.sources if isinstance(s, LiveSource) and not isinstance(s, ReplaySource)]
 
     def replay_blocks(self) -> Iterator[list[tuple[float, MarketData]]]:
-        """`replay()` in lists: a lone source's own blocks when it has `timed_blocks`, else merged and chunked."""
+        """`replay()` in lists: a lone source's own blocks when it is a `BlockSource`, else merged and chunked."""
         replays = [s for s in self.sources if isinstance(s, ReplaySource)]
         if not replays:
             return iter(())
-        if len(replays) == 1 and hasattr(replays[0], "timed_blocks"):
-            return replays[0].timed_blocks()
+        if len(replays) == 1:
+            return blocks_of(replays[0])
         return chunked(self.replay())
 
     def replay(self) -> Iterator[tuple[float, MarketData]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from broker_sim.errors import ConfigError
-from broker_sim.sweep.space import MAX_POINTS, Span, Values, grid_points, params_from, parse_param
+from broker_sim.sweeps.space import MAX_POINTS, Span, Values, grid_points, params_from, parse_param
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from broker_sim import ConfigError, load_config, run_simulation
-from broker_sim.sweep import SweepInterrupted, SweepProgress, sweep
+from broker_sim.sweeps import SweepInterrupted, SweepProgress, sweep
 
 GRID = {"strategy.params.fast": [3, 5], "strategy.params.slow": "20:30:10"}
 
@@ -45,6 +47,9 @@ def test_a_grid_sweep_gives_one_row_per_point_each_equal_to_a_single_run(config_
     summary = json.loads((out / "summary.json").read_text())
     best = summary["best"]
     assert best["objective"] == table["sharpe"].max()
+    ranked = table.loc[table.attrs["ranking"]]
+    assert list(ranked["sharpe"]) == sorted(table["sharpe"], reverse=True)
+    assert ranked["point"].iloc[0] == best["point"] and "ranking" not in summary
     assert 0 <= summary["pbo"] <= 1 and table.attrs["pbo"] == summary["pbo"]
     page = (out / "sweep.html").read_text()
     assert "probability of backtest overfitting" in page and "data:image/png;base64," in page
@@ -55,11 +60,17 @@ def test_a_grid_sweep_gives_one_row_per_point_each_equal_to_a_single_run(config_
     assert json.loads((out / "best-report" / "summary.json").read_text())["sharpe"] == best["objective"]
 
 
-def test_the_table_is_the_same_on_a_process_pool_as_in_one_process(config_file: Path) -> None:
+def test_the_table_is_the_same_on_a_process_pool_as_in_one_process(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     serial = sweep(config_file, grid=GRID, executor="serial")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # the workers are forked with it
     pooled = sweep(config_file, grid=GRID, executor="process", workers=2)
     assert pooled.equals(serial)
     assert pooled.attrs["pbo"] == serial.attrs["pbo"] or math.isnan(serial.attrs["pbo"])
+    assert list(temporary.iterdir()) == []  # a worker ends without collecting garbage: nothing is left behind
 
 
 def test_a_failing_point_is_recorded_with_its_error_and_the_sweep_goes_on(config_file: Path, tmp_path: Path) -> None:
@@ -147,15 +158,25 @@ def test_parameters_may_change_the_data_and_each_setting_is_read_once(config_fil
     assert table["final_equity"].nunique() == 4
 
 
-def test_broker_sim_sweep_is_callable_however_the_package_was_reached() -> None:
-    """Importing a submodule first binds the package on ``broker_sim`` (Python's import system does): the
-    package itself is callable, so ``broker_sim.sweep(...)`` works either way."""
+def test_a_points_row_depends_on_the_point_alone_not_on_the_other_points(config_file: Path) -> None:
+    """The seed rule: a point runs with its own broker.seed (the config's here), whatever ran before it, so
+    random latency draws the same for the point alone as among others (one-second bars: the draws move fills)."""
+    random_latency = {"models.latency": {"model": "uniform", "low": 0.5, "high": 2.0}, "prices.sources.0.interval": 1}
+    among = sweep(config_file, grid={"strategy.params.fast": [3, 4, 5]}, executor="serial", overrides=random_latency)
+    alone = sweep(config_file, grid={"strategy.params.fast": [5]}, executor="serial", overrides=random_latency)
+    figures = ["seed", "events", "final_equity", "sharpe", "fills", "fees", "slippage_cost"]
+    assert among.iloc[2][figures].equals(alone.iloc[0][figures])
+    assert list(among["seed"]) == [42, 42, 42]
+
+
+def test_broker_sim_sweep_is_the_function_whatever_was_imported_before() -> None:
+    """Importing the package's modules binds ``broker_sim.sweeps``, never ``broker_sim.sweep``."""
     script = (
-        "import broker_sim.sweep.space, broker_sim; "
-        "print(callable(broker_sim.sweep), broker_sim.sweep.sweep is broker_sim.sweep.__call__.__globals__['sweep'])"
+        "import broker_sim.sweeps.space, broker_sim.sweeps.driver, broker_sim; from broker_sim import sweep; "
+        "print(broker_sim.sweep is sweep is broker_sim.sweeps.driver.sweep)"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.split() == ["True", "True"]
+    assert result.stdout.split() == ["True"]
 
 
 def test_a_sweep_stopped_by_ctrl_c_keeps_its_finished_points_and_resumes(config_file: Path, tmp_path: Path) -> None:
@@ -175,9 +196,30 @@ def test_a_sweep_stopped_by_ctrl_c_keeps_its_finished_points_and_resumes(config_
     assert resumed.equals(sweep(config_file, grid=GRID, executor="serial"))
 
 
-def test_reports_all_writes_every_points_full_report(config_file: Path, tmp_path: Path) -> None:
+def test_reports_all_writes_every_points_full_report_with_the_config_as_the_user_wrote_it(
+    config_file: Path, tmp_path: Path
+) -> None:
+    """The points replay the sweep's shared Arrow files, but a report's "config" is the user's, with the point's
+    parameters set: what ``broker-sim run CONFIG --set ...`` would show."""
     out = tmp_path / "sweep"
     table = sweep(config_file, grid={"strategy.params.fast": [3]}, executor="serial", out=out, reports="all")
     summary = json.loads((out / "reports" / "0" / "summary.json").read_text())
     assert summary["sharpe"] == table["sharpe"][0]
     assert not (out / "best-report").exists()
+    alone = tmp_path / "alone"
+    run_simulation(config_file, overrides={"strategy.params.fast": 3}, out=alone)
+    assert _config_shown(out / "reports" / "0") == _config_shown(alone)
+    assert "source: synthetic" in _config_shown(alone) and "fast: 3" in _config_shown(alone)
+
+
+def test_the_best_points_report_shows_the_users_config_too(config_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    sweep(config_file, grid={"strategy.params.fast": [3, 5]}, executor="serial", out=out)
+    shown = _config_shown(out / "best-report")
+    assert "source: synthetic" in shown and "arrow" not in shown
+
+
+def _config_shown(report: Path) -> str:
+    """The config section of a report's page, as text."""
+    page = (report / "report.html").read_text()
+    return html.unescape(page.split('<h2 id="config">Config</h2><pre>', 1)[1].split("</pre>", 1)[0])

@@ -9,8 +9,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from broker_sim.cli import app
-from broker_sim.sweep.data import SharedFile
-from broker_sim.sweep.executors import _local_copy
+from broker_sim.sweeps.data import SharedFile
+from broker_sim.sweeps.executors import _local_copy
 
 runner = CliRunner()
 

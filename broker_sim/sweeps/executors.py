@@ -2,8 +2,9 @@
 
 Each executor takes `PointTask`s and yields `PointResult`s as the points finish, in whatever order they finish;
 the sweep sorts them by point, so the table is the same whichever executor ran it and with how many workers.
-Workers ignore SIGINT between points: Ctrl-C reaches the running points (each stops within a second and is
-left for ``--resume``) and the sweep, which closes the executor.
+Ctrl-C reaches the running points (each stops within a second and is left for ``--resume``) and the sweep,
+which closes the executor; closing a pool stops its running points too, and a pool worker that was told to
+stop starts no further point, so the points queued to it end at once instead of running to the end.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,8 +25,8 @@ import attrs
 import numpy as np
 
 from broker_sim.errors import ConfigError
-from broker_sim.sweep.data import SharedFile
-from broker_sim.sweep.worker import PointResult, PointTask, run_point
+from broker_sim.sweeps.data import SharedFile
+from broker_sim.sweeps.worker import PointResult, PointStatus, PointTask, run_point
 
 __all__ = [
     "ExecutorKind",
@@ -77,9 +79,40 @@ def _ready() -> None:
     """A task that does nothing: starts the pool's workers."""
 
 
-def _worker_start() -> None:
-    """A pool worker ignores SIGINT between points (a run in progress handles it itself)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class _WorkerStop:
+    """A pool worker's reason to start no further point: a signal between points, a point it ran that was
+    interrupted, or the pool's stop event (set by `ProcessExecutor.close`). One per worker process."""
+
+    signal_name: str | None = None
+    event: Any = None
+
+    @classmethod
+    def start(cls, event: Any) -> None:
+        """The pool's initializer: a SIGINT between points is noted, not raised (a run in progress handles it
+        itself), and a thread turns the pool's stop event into a SIGINT to this worker, so that a running point
+        stops within a second even when the signal reached only the sweep's own process (SIGTERM, a notebook)."""
+        cls.event = event
+        signal.signal(signal.SIGINT, cls.note)
+        threading.Thread(target=cls.watch, args=(event,), name="broker-sim-stop", daemon=True).start()
+
+    @staticmethod
+    def watch(event: Any) -> None:
+        event.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    @classmethod
+    def note(cls, signum: int, frame: Any) -> None:
+        cls.signal_name = signal.Signals(signum).name
+
+    @classmethod
+    def run(cls, task: PointTask) -> PointResult:
+        """`run_point` in a pool worker: at once ``interrupted`` once the worker was told to stop."""
+        if cls.signal_name is not None or cls.event.is_set():
+            return PointResult(task.key, PointStatus.INTERRUPTED, error=cls.signal_name or "SIGINT")
+        result = run_point(task)
+        if result.status is PointStatus.INTERRUPTED:
+            cls.signal_name = result.error or "SIGINT"
+        return result
 
 
 class ProcessExecutor:
@@ -95,7 +128,10 @@ class ProcessExecutor:
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_start)
+        self._stop = context.Event()
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_WorkerStop.start, initargs=(self._stop,)
+        )
         self._pool.submit(_ready).result()  # a fork pool starts every worker on its first task
 
     def run(self, tasks: Iterable[PointTask]) -> Iterator[PointResult]:
@@ -106,7 +142,7 @@ class ProcessExecutor:
         try:
             while True:
                 for task in queue:
-                    pending.add(self._pool.submit(run_point, task))
+                    pending.add(self._pool.submit(_WorkerStop.run, task))
                     if len(pending) >= limit:
                         break
                 if not pending:
@@ -119,6 +155,9 @@ class ProcessExecutor:
                 future.cancel()
 
     def close(self) -> None:
+        """Stop the pool: points not started are dropped (those already queued to a worker end at once) and the
+        running ones stop within a second (interrupted: they run again on ``--resume``)."""
+        self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

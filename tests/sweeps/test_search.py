@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from broker_sim import ConfigError
-from broker_sim.sweep import sweep
+from broker_sim.sweeps import sweep
 
 pytest.importorskip("optuna", reason="the [optuna] extra is not installed")
 

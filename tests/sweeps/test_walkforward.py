@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from broker_sim import ConfigError
-from broker_sim.sweep import sweep
-from broker_sim.sweep.walkforward import Fold, Length, WalkForward, folds, parse_walk_forward, stitch
+from broker_sim.sweeps import sweep
+from broker_sim.sweeps.walkforward import Fold, Length, WalkForward, folds, parse_walk_forward, stitch
 
 
 def _seconds(*args: int) -> float:

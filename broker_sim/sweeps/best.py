@@ -8,7 +8,6 @@ the same files from the sweep's folder.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from broker_sim.config import Config, apply_overrides
+from broker_sim.sweeps.space import params_label
 
 __all__ = ["best_config_text"]
 
@@ -34,7 +34,7 @@ def best_config_text(config: Config, overrides: Mapping[str, Any], folder: Path,
     header = (
         f"# The best point of the sweep in {folder}: point {best.get('point')}, "
         f"{summary.get('objective')} = {best.get('objective')!r}\n"
-        f"# {', '.join(f'{k}={json.dumps(v, default=str)}' for k, v in (best.get('params') or {}).items())}\n"
+        f"# {params_label(best.get('params'))}\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False)
 

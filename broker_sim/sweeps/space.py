@@ -3,7 +3,7 @@
 ``KEY=5,10,20`` lists values (each read as YAML, as ``--set`` reads one); ``KEY=30:90:10`` is a range with a
 step, both ends included when the step lands on them; ``KEY=0.01:1:log`` a log-scaled range (search only);
 ``KEY=[{model: none}, {model: fixed_bps, bps: 5}]`` a YAML list of any values (models, lists). A grid is the
-cartesian product of the values, the last key varying fastest; a search (`broker_sim.sweep.search`) draws from
+cartesian product of the values, the last key varying fastest; a search (`broker_sim.sweeps.search`) draws from
 the same specs.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,7 +23,19 @@ import yaml
 from broker_sim._numeric import STEP_TOLERANCE
 from broker_sim.errors import ConfigError
 
-__all__ = ["MAX_POINTS", "Param", "Point", "Span", "Values", "grid_points", "params_from", "parse_param", "span"]
+__all__ = [
+    "MAX_POINTS",
+    "Param",
+    "Point",
+    "Span",
+    "Values",
+    "grid_points",
+    "params_from",
+    "params_label",
+    "parse_param",
+    "set_options",
+    "span",
+]
 
 #: A grid larger than this is refused (a typo in a range, not a plan).
 MAX_POINTS = 100_000
@@ -86,7 +99,20 @@ class Point:
     @property
     def label(self) -> str:
         """The point's parameters as ``key=value`` pairs, for messages."""
-        return ", ".join(f"{key}={_text(value)}" for key, value in self.params.items())
+        return params_label(self.params)
+
+
+def params_label(params: Mapping[str, Any] | None) -> str:
+    """Parameters as ``key=value, ...`` for people (messages, the page, best.yaml's header); ``-`` for none."""
+    if not params:
+        return "-"
+    return ", ".join(f"{key}={_text(value)}" for key, value in params.items())
+
+
+def set_options(params: Mapping[str, Any]) -> str:
+    """Parameters as ``--set`` options, to run one point alone: ``--set strategy.params.fast=5 ...`` (each quoted
+    for a POSIX shell where it needs to be: a model's JSON has spaces and quotes)."""
+    return " ".join(f"--set {shlex.quote(f'{key}={_text(value)}')}" for key, value in params.items())
 
 
 def _decimals(value: float) -> int:

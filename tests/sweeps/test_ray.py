@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim.sweep import sweep
+from broker_sim.sweeps import sweep
 
 pytest.importorskip("ray", reason="the [ray] extra is not installed")
 

@@ -4,7 +4,6 @@ walk-forward's stitched out-of-sample equity."""
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,23 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from broker_sim.report.charts import figure_axes, png_bytes
+
 __all__ = ["heatmap", "line", "logits_histogram", "oos_chart", "parallel_coordinates"]
 
 _BLUE, _GREY, _RED = "#1f5fa8", "#888888", "#c0392b"
-
-
-def _figure(width: float, height: float) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=100)
-    return figure, figure.subplots(1, 1)
-
-
-def _png(figure: Any) -> bytes:
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _label(value: Any) -> str:
@@ -44,7 +31,7 @@ def heatmap(x: Sequence[Any], y: Sequence[Any], values: Sequence[float], x_name:
     grid = np.full((len(rows), len(columns)), np.nan)
     for a, b, value in zip(x, y, values, strict=True):
         grid[rows.index(b), columns.index(a)] = value if value is not None else np.nan
-    figure, axes = _figure(min(14, 2 + 0.7 * len(columns)), min(10, 1.5 + 0.45 * len(rows)))
+    figure, axes = figure_axes(min(14, 2 + 0.7 * len(columns)), min(10, 1.5 + 0.45 * len(rows)))
     masked = np.ma.masked_invalid(grid)
     image = axes.imshow(masked, cmap="RdYlGn", aspect="auto", origin="lower")
     axes.set_xticks(range(len(columns)), [_label(c) for c in columns], rotation=45 if len(columns) > 10 else 0)
@@ -57,20 +44,20 @@ def heatmap(x: Sequence[Any], y: Sequence[Any], values: Sequence[float], x_name:
                 if not math.isnan(grid[i, j]):
                     axes.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7)
     figure.colorbar(image, ax=axes, label=what)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def line(x: Sequence[Any], values: Sequence[float], x_name: str, what: str) -> bytes:
     """`what` against one parameter."""
     pairs = sorted(((a, v) for a, v in zip(x, values, strict=True) if v is not None), key=lambda p: _order(p[0]))
-    figure, axes = _figure(9, 4)
+    figure, axes = figure_axes(9, 4)
     labels = [_label(a) for a, _ in pairs]
     axes.plot(range(len(pairs)), [v for _, v in pairs], marker="o", color=_BLUE)
     axes.set_xticks(range(len(pairs)), labels, rotation=45 if len(pairs) > 12 else 0)
     axes.set_xlabel(x_name)
     axes.set_ylabel(what)
     axes.grid(alpha=0.3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def parallel_coordinates(
@@ -88,7 +75,7 @@ def parallel_coordinates(
         top = max(len(ordered) - 1, 1)
         scaled.append([positions[i] / top for i in kept])
     shown = [values[i] for i in kept]
-    figure, axes = _figure(max(7, 2.2 * len(names)), 4.5)
+    figure, axes = figure_axes(max(7, 2.2 * len(names)), 4.5)
     norm = Normalize(min(shown, default=0), max(shown, default=1))
     cmap = colormaps["RdYlGn"]
     for index in np.argsort(shown):
@@ -99,24 +86,24 @@ def parallel_coordinates(
     from matplotlib.cm import ScalarMappable
 
     figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=what)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def logits_histogram(logits: Sequence[float]) -> bytes:
     """CSCV's logits: the mass at or left of 0 is the PBO."""
-    figure, axes = _figure(8, 3.5)
+    figure, axes = figure_axes(8, 3.5)
     finite = [v for v in logits if math.isfinite(v)]
     axes.hist(finite, bins=min(40, max(5, len(set(finite)))), color=_BLUE, alpha=0.8)
     axes.axvline(0, color=_RED, linewidth=1.2)
     axes.set_xlabel("logit of the in-sample winner's out-of-sample rank (<= 0: overfit)")
     axes.set_ylabel("splits")
     axes.grid(alpha=0.3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def oos_chart(curve: Sequence[tuple[float, float, int]]) -> bytes:
     """The walk-forward's stitched out-of-sample equity, the folds' starts marked."""
-    figure, axes = _figure(11, 4)
+    figure, axes = figure_axes(11, 4)
     times = [datetime.fromtimestamp(seconds, UTC) for seconds, _, _ in curve]
     axes.plot(times, [equity for _, equity, _ in curve], color=_BLUE, linewidth=1.2)
     starts = [times[i] for i in range(len(curve)) if i == 0 or curve[i][2] != curve[i - 1][2]]
@@ -125,7 +112,7 @@ def oos_chart(curve: Sequence[tuple[float, float, int]]) -> bytes:
     axes.set_ylabel("out-of-sample equity")
     axes.grid(alpha=0.3)
     figure.autofmt_xdate()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def _order(value: Any) -> tuple[int, Any]:

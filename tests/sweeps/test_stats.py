@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker_sim.sweep.stats import (
+from broker_sim.sweeps.stats import (
     EULER_GAMMA,
     deflated_sharpe_ratios,
     expected_max_sharpe,

@@ -20,7 +20,7 @@ import attrs
 import numpy as np
 
 from broker_sim.errors import ConfigError
-from broker_sim.report.metrics import EquitySample, drawdowns, period_returns
+from broker_sim.report.metrics import EquitySample, compute_metrics
 
 __all__ = ["Fold", "Length", "WalkForward", "folds", "out_of_sample", "parse_walk_forward", "stitch"]
 
@@ -146,17 +146,10 @@ def stitch(pieces: Sequence[tuple[int, Sequence[tuple[float, float]]]]) -> list[
 
 
 def out_of_sample(rows: Sequence[tuple[float, float, int]]) -> dict[str, float]:
-    """The stitched curve's total return, annualised Sharpe ratio (as the metrics take it) and max drawdown."""
+    """The stitched curve's total return, annualised Sharpe ratio and max drawdown, as a run's report takes them
+    (`broker_sim.report.metrics`)."""
     if len(rows) < 2:
         return {"total_return": math.nan, "sharpe": math.nan, "max_drawdown": math.nan}
-    times = [datetime.fromtimestamp(seconds, UTC) for seconds, _, _ in rows]
-    values = [equity for _, equity, _ in rows]
-    returns, periods = period_returns(times, values)
-    deviation = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
-    sharpe = float(np.mean(returns)) / deviation * math.sqrt(periods) if deviation > 0 else math.nan
-    samples = [EquitySample(t, v, 0.0) for t, v in zip(times, values, strict=True)]
-    return {
-        "total_return": values[-1] / values[0] - 1 if values[0] else math.nan,
-        "sharpe": sharpe,
-        "max_drawdown": min(drawdowns(samples)),
-    }
+    samples = [EquitySample(datetime.fromtimestamp(seconds, UTC), equity, 0.0) for seconds, equity, _ in rows]
+    metrics = compute_metrics(samples, (), (), samples[0].equity)
+    return {"total_return": metrics.total_return, "sharpe": metrics.sharpe, "max_drawdown": metrics.max_drawdown}

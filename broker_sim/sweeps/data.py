@@ -5,7 +5,7 @@ Each replay source of the sweep's config (csv, synthetic, any registered one) is
 parsing the source again, so the operating system shares its pages between the worker processes. A point whose
 parameters change a source (``prices.sources.0.count``, or ``broker.seed`` for synthetic data) gets its own file,
 made once for every point that shares those settings. On a Ray cluster the files travel through Ray's object
-store (`broker_sim.sweep.executors`). A source that cannot be written so (a live one, mixed event kinds) is left
+store (`broker_sim.sweeps.executors`). A source that cannot be written so (a live one, mixed event kinds) is left
 as it is: each point reads it itself.
 """
 

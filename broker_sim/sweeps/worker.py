@@ -10,20 +10,19 @@ sweep goes on.
 from __future__ import annotations
 
 import enum
-import json
-import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from broker_sim.clock import RealtimeClock
+from broker_sim.config import Config, parse_text
 from broker_sim.errors import describe_error
 from broker_sim.interrupts import RunInterrupted
-from broker_sim.report.metrics import MIN_RETURNS, EquitySample, Metrics, period_returns, risk_figures
+from broker_sim.report.metrics import MIN_RETURNS, EquitySample, Metrics, labelled_returns, period_returns, risk_figures
 from broker_sim.simulation import run_simulation
-from broker_sim.sweep.data import SharedFile, shared_overrides
+from broker_sim.sweeps.data import SharedFile, shared_overrides
 from broker_sim.wiring import parse_config
 
 __all__ = [
@@ -31,9 +30,8 @@ __all__ = [
     "PointResult",
     "PointStatus",
     "PointTask",
-    "daily_returns",
     "metric_values",
-    "params_text",
+    "point_config",
     "run_point",
 ]
 
@@ -41,12 +39,14 @@ __all__ = [
 _WALL = RealtimeClock()
 
 #: The summary figures a point's row holds: every scalar figure of `Metrics` (``calmar`` among them).
-METRICS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Metrics) if field.type in ("float", "int", "str"))
+METRICS: tuple[str, ...] = tuple(
+    field.name for field in attrs.fields(attrs.resolve_types(Metrics)) if field.type in (float, int, str)
+)
 
 
 class PointStatus(enum.StrEnum):
-    """How a point ended: ``ok``, ``failed`` (its error is recorded), ``interrupted`` (not recorded: it runs again
-    on ``--resume``)."""
+    """How a point ended: ``ok``, ``failed`` (its error is recorded), ``interrupted`` (by the signal its `error`
+    names; not recorded: it runs again on ``--resume``)."""
 
     OK = "ok"
     FAILED = "failed"
@@ -89,22 +89,21 @@ class PointResult:
 def run_point(task: PointTask) -> PointResult:
     """Run one point to the end and describe it; any failure becomes a ``failed`` result naming the error."""
     started = _WALL.time()
-    overrides = {**task.params, **shared_overrides(task.shared, task.window)}
     seed: int | None = None
     try:
-        config = parse_config(task.config_text, base_dir=task.base_dir, overrides=overrides)
-        if task.config_path is not None:
-            config = attrs.evolve(config, path=Path(task.config_path))
+        config = point_config(task)
         seed = config.seed
         result = run_simulation(config, out=task.out if task.out is not None else False, progress=False)
-    except RunInterrupted:
-        return PointResult(task.key, PointStatus.INTERRUPTED, seed=seed)
-    except KeyboardInterrupt:
-        return PointResult(task.key, PointStatus.INTERRUPTED, seed=seed)
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        signal_name = exc.signal_name if isinstance(exc, RunInterrupted) else "SIGINT"
+        return PointResult(task.key, PointStatus.INTERRUPTED, error=signal_name, seed=seed)
     except Exception as exc:
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        error = describe_error(exc) or detail
+        error = describe_error(exc)
         return PointResult(task.key, PointStatus.FAILED, error=error, seed=seed, elapsed_s=_WALL.time() - started)
+    result.close()  # its orders' and fills' files: a pool worker ends without collecting it
+    labels, returns, _ = labelled_returns(
+        [sample.timestamp for sample in result.equity], [sample.equity for sample in result.equity]
+    )
     return PointResult(
         task.key,
         PointStatus.OK,
@@ -112,9 +111,24 @@ def run_point(task: PointTask) -> PointResult:
         seed=seed,
         events=result.events,
         elapsed_s=_WALL.time() - started,
-        returns=daily_returns(result.equity),
+        returns=tuple(zip(labels, returns.tolist(), strict=True)),
         equity=tuple((sample.timestamp.timestamp(), sample.equity) for sample in result.equity),
     )
+
+
+def point_config(task: PointTask) -> Config:
+    """The config `task` runs: the sweep's, the point's parameters set, its sources read from the shared files.
+
+    A point that writes a report shows in it the config as the user wrote it (their sources, not the shared
+    files the sweep replays in their place), so that it reads as ``broker-sim run CONFIG --set ...`` would."""
+    sharing = shared_overrides(task.shared, task.window)
+    config = parse_config(task.config_text, base_dir=task.base_dir, overrides={**task.params, **sharing})
+    if task.config_path is not None:
+        config = attrs.evolve(config, path=Path(task.config_path))
+    if task.out is not None and sharing:
+        as_written = parse_text(task.config_text, base_dir=task.base_dir, overrides=task.params)
+        config = attrs.evolve(config, text=as_written.text)
+    return config
 
 
 def metric_values(metrics: Metrics, equity: Sequence[EquitySample] = ()) -> dict[str, Any]:
@@ -130,28 +144,3 @@ def metric_values(metrics: Metrics, equity: Sequence[EquitySample] = ()) -> dict
         volatility, sharpe, sortino = risk_figures(returns, periods, 0.0, {}, min_returns=2)
         values.update(annual_volatility=volatility, sharpe=sharpe, sortino=sortino)
     return values
-
-
-def daily_returns(equity: Sequence[EquitySample]) -> tuple[tuple[str, float], ...]:
-    """The returns the run's Sharpe ratio is taken on, labelled so that points can be lined up: day-to-day
-    returns of the daily closes (labelled with the date) when the samples span two dates or more, else
-    sample-to-sample returns (labelled with the time), as `broker_sim.report.metrics` takes them."""
-    closes: dict[str, float] = {}
-    if len({sample.timestamp.date() for sample in equity}) >= 2:
-        for sample in equity:
-            closes[sample.timestamp.date().isoformat()] = sample.equity
-    else:
-        for sample in equity:
-            closes[sample.timestamp.isoformat()] = sample.equity
-    labels, values = list(closes), list(closes.values())
-    return tuple(
-        (label, (value / previous - 1.0) if previous != 0 else 0.0)
-        for label, previous, value in zip(labels[1:], values[:-1], values[1:], strict=True)
-    )
-
-
-def params_text(params: Mapping[str, Any]) -> str:
-    """A point's parameters as ``--set`` options, to run it alone: ``--set strategy.params.fast=5 ...``."""
-    return " ".join(
-        f"--set {key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in params.items()
-    )

@@ -5,7 +5,6 @@ the overfitting statistics with their definitions and sources. The template is `
 from __future__ import annotations
 
 import base64
-import json
 import math
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -14,12 +13,13 @@ from typing import Any
 import jinja2
 
 from broker_sim.report.html import shown
-from broker_sim.sweep.charts import heatmap, line, logits_histogram, oos_chart, parallel_coordinates
+from broker_sim.sweeps.charts import heatmap, line, logits_histogram, oos_chart, parallel_coordinates
+from broker_sim.sweeps.space import params_label
 
 __all__ = ["render_page"]
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_TEMPLATE = _ENV.from_string(resources.files("broker_sim.sweep").joinpath("sweep.html.j2").read_text("utf-8"))
+_TEMPLATE = _ENV.from_string(resources.files("broker_sim.sweeps").joinpath("sweep.html.j2").read_text("utf-8"))
 #: Points listed in the page's table (the files have every one).
 TOP_POINTS = 20
 _TOP_FIGURES = ("total_return", "sharpe", "max_drawdown", "round_trips", "psr", "dsr")
@@ -30,16 +30,10 @@ def _b64(data: bytes | None) -> str | None:
 
 
 def _value(value: Any) -> Any:
-    """A table cell as read back: JSON text (a model's dict) decoded, NaN as None."""
+    """A table cell as the page shows it: NaN as None (a missing figure)."""
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
-
-
-def _params_text(params: Mapping[str, Any] | None) -> str:
-    if not params:
-        return "-"
-    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}" for k, v in params.items())
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -75,10 +69,7 @@ def render_page(
     """The page, from the sweep's final table and summary (`driver`)."""
     objective = str(summary["objective"])
     best = summary.get("best")
-    ranked = table[table["status"] == "ok"]
-    if "window" in ranked:
-        ranked = ranked[ranked["window"] != "test"]
-    ranked = ranked.sort_values([objective, "point"], ascending=[summary["direction"] == "min", True])
+    ranked = table.loc[list(summary.get("ranking", []))]
     figures = [f for f in (objective, *_TOP_FIGURES) if f in table]
     figures = list(dict.fromkeys(figures))
     top_columns = ["point", *(["fold"] if "fold" in table else []), *keys, *figures]
@@ -90,7 +81,7 @@ def render_page(
         for row in ranked[top_columns].head(TOP_POINTS).itertuples(index=False)
     ]
     failures = [
-        (row["point"], _params_text({key: _value(row[key]) for key in keys}), row["error"])
+        (row["point"], params_label({key: _value(row[key]) for key in keys}), row["error"])
         for row in table[table["status"] == "failed"].to_dict("records")
     ]
     best_dsr = None
@@ -108,7 +99,7 @@ def render_page(
             "folds": [
                 {
                     **f,
-                    "params_text": _params_text(f["params"]),
+                    "params_text": params_label(f["params"]),
                     "train_text": _number(f["train_objective"]),
                     "test_text": _number(f["test_objective"]),
                 }
@@ -119,7 +110,7 @@ def render_page(
     return _TEMPLATE.render(
         title=title,
         summary=summary,
-        best_params=_params_text(best["params"]) if best else "",
+        best_params=params_label(best["params"]) if best else "",
         best_objective=_number(best["objective"] if best else None),
         best_dsr=_number(best_dsr),
         pbo=_number(summary.get("pbo")),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from broker_sim.errors import ConfigError
-from broker_sim.sweep.space import Param, Point, Span, Values, grid_points
+from broker_sim.sweeps.space import Param, Point, Span, Values, grid_points
 
 __all__ = ["BATCH_TRIALS", "Direction", "GridSearch", "OptunaSearch", "SearchKind", "Searcher"]
 
