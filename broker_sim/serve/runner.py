@@ -27,7 +27,9 @@ from broker_sim.errors import BrokerError, ConfigError, JournalError
 from broker_sim.interrupts import RunInterrupted, StopSignals
 from broker_sim.journal import read_info
 from broker_sim.models import MarketData
-from broker_sim.simulation import Result, _resumed, _Run
+from broker_sim.run.loop import resumed as _resumed
+from broker_sim.run.result import Result
+from broker_sim.run.session import _Run
 from broker_sim.streams.base import LiveSource, ReplaySource
 from broker_sim.streams.realtime import RealtimeReplay
 from broker_sim.wiring import build_broker, load_config
