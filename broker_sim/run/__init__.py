@@ -4,7 +4,8 @@
 inside a running event loop (a notebook). On the simulated clock the run is deterministic: the same config and
 seed give byte-identical ``trades.csv``.
 
-One function handles each market event, in a replay and in a live run alike (`broker_sim.run.loop`): it hands the
+The run is composed of small parts (`RunSession` holds them; CONTRIBUTING's "Architecture" draws them). One
+function handles each market event, in a replay and in a live run alike (`broker_sim.run.loop`): it hands the
 event to the broker if the adapter takes market data (`MarketDataConsumer`: two dict writes when no order works
 on the symbol), calls the strategy handlers that subscribed to the symbol, delivers order events when there are
 any, and samples equity through `Broker.get_account()` every `report.equity_interval`. The replay loop around it
@@ -30,7 +31,8 @@ from broker_sim.models import MarketData
 from broker_sim.run.dispatch import StrategyError
 from broker_sim.run.progress import ProgressBar, ProgressCallback
 from broker_sim.run.result import RecordingError, ReportError, Result
-from broker_sim.run.session import _Run
+from broker_sim.run.session import RunSession
+from broker_sim.run.simulate import simulate
 from broker_sim.wiring import resolve_config
 
 __all__ = [
@@ -102,12 +104,11 @@ async def arun_simulation(
     config = resolve_config(config, overrides=overrides, env=env, data=data)
     bar = ProgressBar() if progress is True else None
     callback = bar if bar is not None else (progress if callable(progress) else None)
-    run = _Run(config, callback, status, realtime=realtime)
-    run.watch = watch
+    session = RunSession(config, progress=callback, status=status, realtime=realtime)
     for subscriber in subscribers:
-        run.streams.subscribe(subscriber)
+        session.streams.subscribe(subscriber)
     try:
-        return await run.execute(out)
+        return await simulate(session, out, watch)
     finally:
         if bar is not None:
             bar.stop()

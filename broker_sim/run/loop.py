@@ -1,28 +1,176 @@
-"""The run's loops: the replay (blocks of events in time order, the hot path) and its helpers (which handlers an
-event goes to, pacing on the real-time clock, a journaled account's resumed replay, the collector's threshold)."""
+"""The run's loops: one per-event code (`processor`) for the replay (blocks of events in time order: the hot path)
+and the live run (each event as it arrives), and their helpers (which handlers an event goes to, pacing on the
+real-time clock, a journaled account's resumed replay, the collector's threshold).
+
+Per event: a replay first brings the clock to the event's time; then the event goes to the broker if the adapter
+takes market data (`MarketDataConsumer`: two dict writes when no order works on the symbol), to the strategy
+handlers of its symbol, to the strategies' order events, to an equity sample every `report.equity_interval`, and
+to the price-stream subscribers."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
-from broker_sim.broker import Broker
-from broker_sim.clock import Clock
+from broker_sim.broker import Broker, MarketDataConsumer
+from broker_sim.clock import Clock, SimulatedClock
+from broker_sim.errors import OrderRefused
 from broker_sim.models import Bar, MarketData, Quote, Trade
+from broker_sim.run.dispatch import handler_error
+from broker_sim.run.progress import ProgressCallback
+from broker_sim.run.records import RunRecords
+from broker_sim.run.sampling import EquitySampler
+from broker_sim.run.stopping import Stopping
+from broker_sim.run.strategies import RunStrategies
 from broker_sim.strategy import Strategy, overrides
 from broker_sim.strategy_broker import StrategyBroker
 from broker_sim.streams.manager import PriceStreamManager
 
-__all__ = ["DRAIN_SECONDS", "estimated_events", "handlers_of", "pace", "relax_gc", "restore_gc", "resumed"]
+__all__ = [
+    "DRAIN_SECONDS",
+    "Processor",
+    "estimated_events",
+    "handlers_of",
+    "live",
+    "pace",
+    "processor",
+    "relax_gc",
+    "replay",
+    "restore_gc",
+    "resumed",
+]
 
 log = logging.getLogger(__name__)
 
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
+
+#: ``await process(pairs)``: handles ``(posix_seconds, event)`` pairs in order.
+Processor = Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]
+
+
+def processor(
+    broker: Broker,
+    strategies: RunStrategies,
+    sampler: EquitySampler,
+    records: RunRecords,
+    stopping: Stopping,
+    streams: PriceStreamManager,
+    interval: float,
+    *,
+    replay: bool,
+) -> Processor:
+    """The run's one per-event code, for a replay and a live run alike: ``await process(pairs)`` handles
+    ``(posix_seconds, event)`` pairs in order (a replay hands it blocks, a live run one event at a time).
+
+    Per event: a replay first brings the clock to the event's time (simulated: a float assignment when
+    nothing is due; real time: it keeps the events' spacing); then the event goes to the broker if the
+    adapter takes market data, to the strategy handlers of its symbol, to the strategies' order events,
+    to an equity sample every `interval` seconds, and to the price-stream subscribers. A handler that
+    raises, or one that failed in its task, stops the run with a `StrategyError` naming it."""
+    clock = broker.clock
+    move_to = clock.move_to if replay and isinstance(clock, SimulatedClock) else None
+    paced = replay and move_to is None
+    update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
+    pending = strategies.pending
+    deliver = strategies.deliver
+    refused = strategies.refused
+    built = strategies.built
+    owners = strategies.listening
+    dispatcher = strategies.dispatch
+    dispatch = dispatcher.dispatch
+    sample = sampler.sample
+    cache: dict[tuple[type, str], list[Any]] = {}
+    next_sample = -float("inf")
+    paced_start: float | None = None
+
+    async def process(pairs: Sequence[tuple[float, MarketData]]) -> None:
+        nonlocal next_sample, paced_start
+        publish = streams.publish if streams.has_subscribers else None
+        for seconds, event in pairs:
+            if move_to is not None:
+                if not move_to(seconds):
+                    await clock.advance_to(seconds, events_pending=True)  # type: ignore[attr-defined]
+            elif paced:
+                paced_start = await pace(clock, seconds, paced_start)
+            if update is not None:
+                update(event)
+            if pending:
+                deliver(owners)
+            key = (event.__class__, event.symbol)
+            handlers = cache.get(key)
+            if handlers is None:
+                handlers = cache[key] = handlers_of(built, *key)
+            for handler in handlers:
+                try:
+                    result = handler(event)
+                except OrderRefused as exc:
+                    refused(handler, event, exc)
+                    continue
+                except (Exception, SystemExit) as exc:
+                    raise handler_error(handler, event, exc) from exc
+                if result is not None:
+                    dispatch(result, handler, event)
+            while pending or dispatcher.unsettled:
+                if dispatcher.unsettled:  # 3.11: the tasks just started run their first step
+                    await dispatcher.settle()
+                if pending:
+                    deliver(owners)
+            if stopping.failure is not None:
+                raise stopping.failure
+            if seconds >= next_sample:
+                next_sample = seconds - seconds % interval + interval
+                await sample(broker)
+            if publish is not None:
+                publish(event)
+        records.events += len(pairs)
+
+    return process
+
+
+async def replay(
+    process: Processor,
+    blocks: Iterator[list[tuple[float, MarketData]]],
+    streams: PriceStreamManager,
+    records: RunRecords,
+    stopping: Stopping,
+    progress: ProgressCallback | None,
+) -> None:
+    """The replay, block by block (4 096 events) through the run's one per-event code, with progress reports and
+    a look at the stop signals after each block. Subscribers added to the price stream take effect from the next
+    block."""
+    estimate = estimated_events(streams)
+    thresholds = relax_gc()
+    try:
+        for block in blocks:
+            await process(block)
+            if progress is not None:
+                progress(records.events, estimate)
+            stopping.signals.check()
+    finally:
+        restore_gc(thresholds)
+
+
+async def live(process: Processor, clock: Clock, streams: PriceStreamManager, stopping: Stopping) -> None:
+    """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end (or a stop
+    cancels the wait: `Stopping.cancel_live`)."""
+
+    async def on_event(event: MarketData) -> None:
+        await process(((clock.time(), event),))
+
+    stopping.live_task = asyncio.ensure_future(streams.run_live(on_event, publish=False))
+    try:
+        await stopping.live_task
+    except asyncio.CancelledError:
+        stopping.signals.check()  # stopped by a signal: say so
+        raise
+    finally:
+        stopping.live_task = None
 
 
 def resumed(

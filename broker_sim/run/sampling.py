@@ -1,15 +1,52 @@
-"""Equity sampling: the account's equity and gross exposure through `Broker.get_account()`, and the last market
-prices the positions are marked at, when the broker can tell them."""
+"""Equity sampling: the account's equity and gross exposure through `Broker.get_account()` (any adapter), and the
+last market prices the positions are marked at, when the broker can tell them."""
 
 from __future__ import annotations
 
 import logging
+import math
 
 from broker_sim.broker import Broker
+from broker_sim.models import Account
+from broker_sim.report.metrics import EquitySample
 
-__all__ = ["last_prices"]
+__all__ = ["EquitySampler", "last_prices"]
 
 log = logging.getLogger(__name__)
+
+
+class EquitySampler:
+    """The run's equity curve: a sample per `report.equity_interval` of market time (the loop decides when), and
+    the market prices at each sample (empty when the adapter cannot tell them), for the benchmark."""
+
+    def __init__(self) -> None:
+        self.equity: list[EquitySample] = []
+        #: The last market prices at each equity sample (empty when the adapter cannot tell them).
+        self.prices: list[dict[str, float]] = []
+
+    async def sample(self, broker: Broker) -> None:
+        """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
+        account = await broker.get_account()
+        prices = last_prices(broker) or {}
+        self.equity.append(EquitySample(broker.clock.now(), account.equity, account.gross_exposure))
+        self.prices.append(prices)
+
+    def prepend(self, earlier: list[EquitySample]) -> None:
+        """Samples from before the run (a journaled account's earlier sessions), without prices."""
+        self.equity[:0] = earlier
+        self.prices[:0] = [{} for _ in earlier]
+
+    async def final_account(self, broker: Broker) -> Account:
+        """The account at the end; after a failure, the last equity sample stands in if the broker cannot say."""
+        try:
+            await self.sample(broker)
+        except Exception:  # the broker itself failed: what was sampled before stands
+            log.exception("the final equity sample failed")
+        try:
+            return await broker.get_account()
+        except Exception:
+            last = self.equity[-1].equity if self.equity else math.nan
+            return Account(cash=math.nan, equity=last, buying_power=math.nan)
 
 
 def last_prices(broker: Broker) -> dict[str, float] | None:

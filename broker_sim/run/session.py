@@ -1,72 +1,58 @@
-"""One run's wiring and state (`_Run`): the broker, the sources, the strategies, the records, the report."""
+"""One run's parts, composed (`RunSession`): the plugins and the price stream built from the config, the stop, the
+records, the equity samples, the strategies and the report. `run_simulation` and ``broker-sim paper``
+(`broker_sim.run.simulate`) and ``broker-sim serve`` (`broker_sim.serve.runner`) each drive one in their own way."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-import itertools
 import logging
-import math
-from collections import deque
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
-
-from broker_sim.activities import AccountEvent
-from broker_sim.broker import Broker, KeepsFills, MarketDataConsumer
-from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
+from broker_sim.broker import Broker
+from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
-from broker_sim.errors import BrokerError, ConfigError, OrderRefused, describe_error
-from broker_sim.interrupts import StopSignals
-from broker_sim.models import Account, Fill, MarketData, Order, OrderEvent, unchecked_fill
+from broker_sim.models import MarketData
 from broker_sim.plugins import build_registry
-from broker_sim.redact import redacted_yaml
-from broker_sim.report.account import equity_from_fills
-from broker_sim.report.files import HTML_TRADES, write_report
-from broker_sim.report.metrics import EquitySample, Metrics, OrderOutcomes, TradeTally, metrics_from
-from broker_sim.report.spool import Spool
-from broker_sim.report.target import ReportFolderError, check_target
-from broker_sim.report.tearsheet import benchmark_curve
-from broker_sim.report.workdir import Workdir
-from broker_sim.run.dispatch import HandlerDispatch, StrategyError, handler_error
-from broker_sim.run.loop import DRAIN_SECONDS, estimated_events, handlers_of, pace, relax_gc, restore_gc, resumed
+from broker_sim.run import loop
+from broker_sim.run.finish import RunReport
 from broker_sim.run.progress import ProgressCallback
-from broker_sim.run.result import RecordingError, ReportError, Result
-from broker_sim.run.sampling import last_prices
-from broker_sim.run.stopping import open_orders, stop_reason
-from broker_sim.strategy import Strategy, load_strategy_class, overrides
-from broker_sim.strategy_book import StrategyBook
+from broker_sim.run.records import RunRecords
+from broker_sim.run.result import Result
+from broker_sim.run.sampling import EquitySampler
+from broker_sim.run.stopping import Stopping
+from broker_sim.run.strategies import RunStrategies
+from broker_sim.strategy import Strategy
 from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.base import ReplaySource
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.realtime import RealtimeReplay
-from broker_sim.wiring import build_broker, build_source, check_live_safety, plugin_manager
+from broker_sim.wiring import build_source, plugin_manager
+
+__all__ = ["RunSession"]
 
 log = logging.getLogger(__name__)
 
-#: Closed orders the broker keeps in memory during a run (the run records all of them on disk itself).
-BROKER_HISTORY = 10_000
 
-
-class _Run:
-    """One run's wiring and state."""
+class RunSession:
+    """One run's wiring and its parts. Built from a checked config: the plugin manager, the sources in a
+    `PriceStreamManager` (a replay played in real time as a live one with `realtime` or ``clock: realtime``).
+    The parts: `stopping` (signals and failures), `records` (fills, orders, tally), `sampler` (the equity curve),
+    `strategies` (built over the broker by `attach`) and `report`. A driver builds the broker, then calls
+    `prepare_report`, `attach`, `resume`, ``strategies.start()``, `replay` / `live`, ``strategies.stop()`` and
+    `finish`."""
 
     def __init__(
         self,
         config: Config,
-        progress: ProgressCallback | None,
-        status: Callable[[str], None] | None = None,
         *,
+        progress: ProgressCallback | None = None,
+        status: Callable[[str], None] | None = None,
         realtime: float | None = None,
     ) -> None:
         self.config = config
         self.progress = progress
-        self.status = status
         self.realtime = realtime
-        self.watch: Callable[[Broker], Any] | None = None
         self.manager = plugin_manager(config)
         registry = build_registry(self.manager)
         self.streams = PriceStreamManager()
@@ -82,530 +68,61 @@ class _Run:
             if speed is not None and isinstance(source, ReplaySource):
                 source = RealtimeReplay(source, self.wall_clock, speed=speed)
             self.streams.add_source(source)
-        #: Order events waiting for the `on_order_event` of the strategies they concern.
-        #: Runs what handlers return as tasks of their own.
-        self.dispatch = HandlerDispatch(self._fail, self._refused)
-        self.pending: deque[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = deque()
-        #: Each strategy's share of the account, and the strategies that listen to order events, by name.
-        self.books: dict[str, StrategyBook] = {}
-        self.listening: dict[str, Strategy] = {}
-        #: What stopped the run from inside (a strategy's task, recording): raised at the next event.
-        self.failure: BrokerError | None = None
-        self.equity: list[EquitySample] = []
-        #: The last market prices at each equity sample (empty when the adapter cannot tell them).
-        self.prices: list[dict[str, float]] = []
-        self.events = 0
-        #: Every fill and every order that ended, on disk as they happen: memory stays flat however long the run.
-        #: Which strategy each order is of (filled in with the strategies when the run starts).
-        self.owners = OrderOwners()
-        #: Made by `_prepare_report` when the run starts: in the run's working folder, beside its report.
-        self.workdir: Workdir | None = None
-        self.fills: Spool[Fill]
-        self.orders: Spool[Order]
-        self.tally = TradeTally(keep=HTML_TRADES)
-        #: The account's events, as the broker reports them (the report's account_events.csv).
-        self.account_events: list[AccountEvent] = []
-        self.outcomes = OrderOutcomes()
-        self.stop = StopSignals()
-        self.live_task: asyncio.Future[None] | None = None
-        #: With a journal: remembers which strategy sent each order that ended (`Journal.note_owner`).
-        self.note_owner: Callable[[str, str], None] | None = None
+        self.stopping = Stopping()
+        self.records = RunRecords(OrderOwners(), self.stopping.fail_recording)
+        self.sampler = EquitySampler()
+        self.strategies = RunStrategies(config, self.records, self.stopping.fail)
+        self.report = RunReport(config, status)
 
-    # -- wiring ---------------------------------------------------------------------------------------------
+    @property
+    def equity(self) -> list[Any]:
+        """The equity samples so far (the list the run appends to)."""
+        return self.sampler.equity
 
-    def _strategies(self, broker: Broker) -> list[tuple[Strategy, StrategyBroker]]:
-        built = []
-        names: set[str] = set()
-        for index, spec in enumerate(self.config.all_strategies):
-            cls = load_strategy_class(spec.class_, base_dir=self.config.base_dir)
-            try:
-                strategy = cls(**spec.params)
-            except Exception as exc:  # the strategy's own constructor: whatever it raised, the config is wrong
-                raise ConfigError(f"strategy {spec.class_}: {type(exc).__name__}: {exc}") from exc
-            name = spec.name or cls.__name__
-            if name in names:
-                name = f"{name}{index}"
-            names.add(name)
-            book = StrategyBook(name)
-            view = StrategyBroker(broker, name, book)
-            strategy.broker = view
-            strategy.clock = broker.clock
-            strategy.symbols = tuple(spec.symbols or ())
-            strategy.name = name
-            strategy.book = book
-            built.append((strategy, view))
-        return built
+    def prepare_report(self, out: str | Path | bool | None) -> Path | None:
+        """Check where the report goes and start the run's records beside it (`RunReport.prepare`)."""
+        return self.report.prepare(out, self.records)
 
-    def _attach(self, broker: Broker) -> tuple[list[tuple[Strategy, StrategyBroker]], dict[str, Strategy]]:
-        """Build the strategies over `broker` and listen to its order events (`_on_order_event`): returns the
-        strategies with their views, and those that listen to order events by name."""
-        strategies = self._strategies(broker)
-        self.owners.views = [view for _, view in strategies]
-        self.books = {view.name: view.book for _, view in strategies if view.book is not None}
-        self.listening = {s.name: s for s, _ in strategies if overrides(s, "on_order_event")}
-        broker.add_listener(self._on_order_event)
-        broker.add_account_listener(self.account_events.append)
-        return strategies, self.listening
+    def attach(self, broker: Broker) -> list[tuple[Strategy, StrategyBroker]]:
+        """Build the strategies over `broker` and record its order and account events."""
+        strategies, _ = self.strategies.attach(broker)
+        return strategies
 
-    async def _resume_strategies(self, broker: Broker, strategies: list[tuple[Strategy, StrategyBroker]]) -> None:
-        """An account resumed from its journal: each strategy's next client order ids follow the ones the account
-        holds, and its book (positions, open orders, latest fills) is rebuilt from the account's orders; the run's
-        records start with the account's earlier sessions (`_resume_records`)."""
+    async def resume(self, broker: Broker) -> None:
+        """An account resumed from its journal: the records start with its earlier sessions, and each strategy's
+        book and order numbering go on from the account's orders. Nothing for an account without a journal."""
         if getattr(broker, "journal", None) is None:
             return
-        self._resume_records(broker)
-        known = await broker.list_orders("all")
-        orders: dict[str, list[Order]] = {name: [] for name in self.books}
-        owner_of: dict[str, str] = {}
-        for order in sorted(known, key=lambda o: o.created_at):  # parents before their legs
-            owner = self.owners(order)
-            if owner in orders:
-                orders[owner].append(order)
-                owner_of[order.id] = owner
-        fills: dict[str, list[Fill]] = {name: [] for name in self.books}
-        for fill in broker.fills if isinstance(broker, KeepsFills) else ():
-            fill_owner = owner_of.get(fill.order_id)
-            if fill_owner is not None:
-                fills[fill_owner].append(fill)
-        for _, view in strategies:
-            view.continue_numbering(known)
-            if view.book is not None:
-                view.book.restore(orders[view.name], fills[view.name])
+        self.records.resume(broker, self.sampler)
+        await self.strategies.resume(broker)
 
-    # -- running handlers -----------------------------------------------------------------------------------
+    def processor(self, broker: Broker, *, replay: bool) -> loop.Processor:
+        """The run's per-event code over `broker` (`broker_sim.run.loop.processor`)."""
+        return loop.processor(
+            broker,
+            self.strategies,
+            self.sampler,
+            self.records,
+            self.stopping,
+            self.streams,
+            self.config.report.equity_interval,
+            replay=replay,
+        )
 
-    def _call(self, handler: Any, argument: Any = None) -> None:
-        """Call a strategy's `handler` (on_start, on_order_event, on_stop) and run what it returns as a task of its
-        own (`broker_sim.dispatch`). What it raises stops the run as a `StrategyError` naming it."""
-        self.dispatch.call(handler, argument)
+    async def replay(self, broker: Broker, blocks: Iterator[list[tuple[float, MarketData]]]) -> None:
+        """Replay `blocks` through the per-event code, with progress reports and stop checks per block."""
+        process = self.processor(broker, replay=True)
+        await loop.replay(process, blocks, self.streams, self.records, self.stopping, self.progress)
 
-    async def _flush(self, listening: Mapping[str, Strategy]) -> None:
-        """Deliver the order events waiting, and (3.11) let the handler tasks just started run their first step,
-        until neither is left: what `on_start` or `on_stop` set off is handled before the run goes on."""
-        dispatcher = self.dispatch
-        while self.pending or dispatcher.unsettled:
-            if dispatcher.unsettled:
-                await dispatcher.settle()
-            if self.pending:
-                self._deliver_order_events(listening)
+    async def live(self, broker: Broker) -> None:
+        """Run the live sources until they end (or a stop), each event as it arrives."""
+        process = self.processor(broker, replay=False)
+        await loop.live(process, broker.clock, self.streams, self.stopping)
 
-    def _fail(self, error: StrategyError) -> None:
-        """A handler's task failed after its first step: the run stops at the next event."""
-        if self.failure is None:
-            self.failure = error
-
-    def _refused(self, handler: Any, event: Any, exc: OrderRefused) -> None:
-        """An order refused at the door that the strategy did not catch: logged, counted in the summary
-        (``refused``), and the run goes on, as a bot's run does on Alpaca after a 403."""
-        self.outcomes.add_refusal(exc)
-        log.warning("%s", handler_error(handler, event, exc))
-
-    def _on_order_event(self, event: OrderEvent) -> None:
-        """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
-        of the account are current before any handler runs again), and queued for their `on_order_event`."""
-        holders = self.owners.holders(event)
-        self._record(event, holders)
-        if holders:
-            books = self.books
-            for name, share in holders:
-                books[name].apply(event, share)
-            if self.listening:
-                self.pending.append((event, holders))
-
-    def _record(self, event: OrderEvent, holders: tuple[tuple[str, float], ...]) -> None:
-        """Record a fill, and an order once it ended, in the run's spools and its trade tally; a fill several
-        strategies share (a liquidation) is recorded once per strategy, for its share. If recording fails (a
-        full disk), the run stops at the next event: the report must agree with the account."""
-        try:
-            executed = event.fill
-            if executed is not None:
-                for strategy, share in holders or (("", 1.0),):
-                    fill = executed
-                    if strategy != fill.strategy or share != 1.0:  # a copy naming the strategy (once per fill)
-                        fill = unchecked_fill(
-                            fill.order_id, fill.symbol, fill.side, fill.quantity * share, fill.price, fill.fee * share,
-                            fill.timestamp, fill.reference_price, fill.execution_id, strategy,
-                        )  # fmt: skip
-                    self.fills.append(fill)
-                    self.tally.add(fill)
-            if event.order.status.is_final:
-                self.orders.append(event.order)
-                self.outcomes.add(event.order)
-                if self.note_owner is not None:
-                    self.note_owner(event.order.id, self.owners(event.order))
-        except Exception as exc:
-            if not isinstance(self.failure, RecordingError):
-                self.failure = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
-                self.failure.__cause__ = exc
-
-    def _deliver_order_events(self, listening: Mapping[str, Strategy]) -> None:
-        """Hand the queued order events to the `on_order_event` of each strategy they concern."""
-        pending = self.pending
-        while pending:
-            event, holders = pending.popleft()
-            for name, _ in holders:
-                strategy = listening.get(name)
-                if strategy is not None:
-                    self._call(strategy.on_order_event, event)
-
-    async def _sample(self, broker: Broker) -> None:
-        """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
-        account = await broker.get_account()
-        prices = last_prices(broker) or {}
-        self.equity.append(EquitySample(broker.clock.now(), account.equity, account.gross_exposure))
-        self.prices.append(prices)
-
-    def _processor(
-        self,
-        broker: Broker,
-        strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: Mapping[str, Strategy],
-        *,
-        replay: bool,
-    ) -> Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]:
-        """The run's one per-event code, for a replay and a live run alike: ``await process(pairs)`` handles
-        ``(posix_seconds, event)`` pairs in order (a replay hands it blocks, a live run one event at a time).
-
-        Per event: a replay first brings the clock to the event's time (simulated: a float assignment when
-        nothing is due; real time: it keeps the events' spacing); then the event goes to the broker if the
-        adapter takes market data, to the strategy handlers of its symbol, to the strategies' order events,
-        to an equity sample every `report.equity_interval`, and to the price-stream subscribers. A handler that
-        raises, or one that failed in its task, stops the run with a `StrategyError` naming it."""
-        clock = broker.clock
-        move_to = clock.move_to if replay and isinstance(clock, SimulatedClock) else None
-        paced = replay and move_to is None
-        update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
-        pending = self.pending
-        deliver = self._deliver_order_events
-        dispatcher = self.dispatch
-        dispatch = dispatcher.dispatch
-        streams = self.streams
-        interval = self.config.report.equity_interval
-        cache: dict[tuple[type, str], list[Any]] = {}
-        next_sample = -float("inf")
-        paced_start: float | None = None
-
-        async def process(pairs: Sequence[tuple[float, MarketData]]) -> None:
-            nonlocal next_sample, paced_start
-            publish = streams.publish if streams.has_subscribers else None
-            for seconds, event in pairs:
-                if move_to is not None:
-                    if not move_to(seconds):
-                        await clock.advance_to(seconds, events_pending=True)  # type: ignore[attr-defined]
-                elif paced:
-                    paced_start = await pace(clock, seconds, paced_start)
-                if update is not None:
-                    update(event)
-                if pending:
-                    deliver(owners)
-                key = (event.__class__, event.symbol)
-                handlers = cache.get(key)
-                if handlers is None:
-                    handlers = cache[key] = handlers_of(strategies, *key)
-                for handler in handlers:
-                    try:
-                        result = handler(event)
-                    except OrderRefused as exc:
-                        self._refused(handler, event, exc)
-                        continue
-                    except (Exception, SystemExit) as exc:
-                        raise handler_error(handler, event, exc) from exc
-                    if result is not None:
-                        dispatch(result, handler, event)
-                while pending or dispatcher.unsettled:
-                    if dispatcher.unsettled:  # 3.11: the tasks just started run their first step
-                        await dispatcher.settle()
-                    if pending:
-                        deliver(owners)
-                if self.failure is not None:
-                    raise self.failure
-                if seconds >= next_sample:
-                    next_sample = seconds - seconds % interval + interval
-                    await self._sample(broker)
-                if publish is not None:
-                    publish(event)
-            self.events += len(pairs)
-
-        return process
-
-    # -- the run --------------------------------------------------------------------------------------------
-
-    async def execute(self, out: str | Path | bool | None) -> Result:
-        """Run to the end, or until stopped (a signal, a failing strategy, bad data, a lost feed): either way the
-        report holds everything up to that moment (``complete: false`` and the reason when it stopped early),
-        then the stop is raised again."""
-        target = self._prepare_report(out)
-        simulated = self.config.prices.clock == "simulated" and self.realtime is None
-        blocks = self.streams.replay_blocks()
-        thresholds = relax_gc()  # the first block is read here: as many short-lived events as any other block
-        try:
-            first = next(blocks, None)
-        finally:
-            restore_gc(thresholds)
-        if simulated:
-            start = first[0][0] if first else 0.0
-            clock: Clock = SimulatedClock(start, auto_advance=False)
-        else:
-            clock = self.wall_clock
-        broker = build_broker(self.config, clock=clock, manager=self.manager, history=BROKER_HISTORY)
-        check_live_safety(self.config, broker, self.built_sources)
-        strategies, owners = self._attach(broker)
-        stopped: BaseException | None = None
-        self.stop = StopSignals(self._cancel_live)
-        try:
-            with self.stop:
-                async with broker:
-                    await self._resume_strategies(broker, strategies)
-                    if self.watch is not None:
-                        self.watch(broker)
-                    for strategy, _ in strategies:
-                        self._call(strategy.on_start)
-                    await self._flush(owners)
-                    if first:
-                        replay = resumed(broker, itertools.chain([first], blocks))
-                        await self._replay(broker, strategies, owners, replay)
-                    if self.streams.live_sources:
-                        await self._live(broker, strategies, owners)
-                    if simulated:
-                        assert isinstance(clock, SimulatedClock)
-                        await clock.advance(DRAIN_SECONDS)
-                    await self._flush(owners)
-                    for strategy, _ in strategies:
-                        self._call(strategy.on_stop)
-                    await self._flush(owners)
-                    await self.dispatch.finish()
-                    self.stop.check()
-                    if self.failure is not None:
-                        raise self.failure
-        except (Exception, KeyboardInterrupt, asyncio.CancelledError) as exc:
-            stopped = exc
-        return await self._finish(broker, clock, target, stopped)
-
-    def _resume_records(self, broker: Broker) -> None:
-        """A journaled account: the run's records start with what the account did in earlier sessions (its fills,
-        its ended orders, the equity after each fill, each with the strategy its journal remembers), so the
-        report covers the account, not only this session; and the orders that end from now on are noted."""
-        journal = getattr(broker, "journal", None)
-        if journal is None:
-            return
-        self.note_owner = journal.note_owner
-        stored = journal.stored_account()
-        if not stored.fills and not stored.orders:
-            return
-        self.owners.known.update(stored.owners)
-        for fill in stored.fills:
-            fill = attrs.evolve(fill, strategy=stored.strategy_of(fill.order_id))
-            self.fills.append(fill)
-            self.tally.add(fill)
-        for order in stored.orders:
-            if order.status.is_final:
-                self.orders.append(order)
-                self.outcomes.add(order)
-        created = datetime.fromisoformat(stored.info.created_at) if stored.info.created_at else None
-        earlier = equity_from_fills(stored.fills, stored.info.initial_balance, created)
-        self.equity[:0] = earlier
-        self.prices[:0] = [{} for _ in earlier]
-
-    async def _finish(
-        self,
-        broker: Broker,
-        clock: Clock,
-        target: Path | None,
-        stopped: BaseException | None,
-        reason: str | None = None,
+    async def finish(
+        self, broker: Broker, clock: Clock, stopped: BaseException | None, reason: str | None = None
     ) -> Result:
-        """Write the report of a run that ended (`stopped`: what stopped it early, raised again after the report
-        is written; `reason`: why it is incomplete when nothing was raised) and return its `Result`."""
-        account = await self._final_account(broker)
-        for order in await open_orders(broker):
-            self.orders.append(order)  # still working at the end: recorded as they stand
-            self.outcomes.add(order)
-            if self.note_owner is not None:
-                self.note_owner(order.id, self.owners(order))
-        equity = tuple(self.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
-        # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
-        initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
-        skipped = sum(getattr(source, "skipped_rows", 0) for source in self.streams.sources)
-        prices = self.prices if len(self.prices) == len(equity) else [{} for _ in equity]
-        wanted = self.config.report.benchmark
-        benchmark = benchmark_curve([sample.timestamp for sample in equity], prices, initial, wanted)
-        if wanted and benchmark is None:
-            log.warning("report.benchmark %s had no price in the run: the report has no benchmark", wanted)
-        metrics = metrics_from(
-            equity,
-            self.tally,
-            len(self.orders),
-            initial,
-            outcomes=self.outcomes,
-            skipped_rows=skipped,
-            prices=prices[-1],
-            benchmark=benchmark[1] if benchmark else None,
-            benchmark_name=benchmark[0] if benchmark else "",
+        """Write the report and return the `Result` (`RunReport.finish`); raises `stopped` again after."""
+        return await self.report.finish(
+            broker, clock, self.records, self.sampler, self.streams.sources, stopped, reason
         )
-        if stopped is not None:
-            reason = stop_reason(stopped)
-        try:
-            report_dir = self._write_report(target, metrics, equity, reason, prices, benchmark)
-        except Exception as exc:
-            raise self._report_failed(target, exc, reason) from exc
-        if stopped is not None:
-            self.fills.close()
-            self.orders.close()
-            if self.workdir is not None:
-                self.workdir.close()
-        if stopped is not None:
-            if isinstance(stopped, BrokerError):
-                stopped.report_dir = report_dir  # type: ignore[attr-defined]
-            raise stopped
-        return Result(
-            account,
-            self.orders,
-            self.fills,
-            equity,
-            metrics,
-            report_dir,
-            self.events,
-            self.config,
-            (benchmark[0], tuple(benchmark[1])) if benchmark else None,
-            tuple(self.account_events),
-            self.workdir,
-        )
-
-    def _prepare_report(self, out: str | Path | bool | None) -> Path | None:
-        """Where the report goes (None: nowhere), checked before the run (`_report_target`), and the run's working
-        folder beside it (`Workdir`: creating it proves the report can be written there), which holds the spools
-        of the run's fills and orders."""
-        target = self._report_target(out)
-        self.workdir = Workdir.create(target)
-        self.fills = Spool.of_fills(self.workdir)
-        self.orders = Spool.of_orders(self.owners, self.workdir)
-        return target
-
-    def _report_failed(self, target: Path | None, exc: Exception, reason: str | None) -> Exception:
-        """The error for a report that could not be written: the run's fills and orders are kept (the working
-        folder, renamed to be seen) and the message says where. A `ReportError` for what the machine refused (a
-        full disk, a folder that changed during the run); anything else is raised with a note saying so."""
-        lost = ""
-        for spool in (self.fills, self.orders):
-            try:
-                spool.flush()
-            except OSError as error:
-                lost = f", but their last rows could not be written ({error.strerror or error})"
-        kept = self.workdir.keep(target) if self.workdir is not None else None
-        where = f"; the run's fills and orders are kept in {kept}/ (fills.csv, orders.csv){lost}" if kept else ""
-        stopped = f" (the run had stopped: {reason})" if reason else ""
-        if isinstance(exc, OSError | ReportFolderError):
-            cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else describe_error(exc)
-            return ReportError(f"writing the report to {target} failed: {cause}{where}{stopped}")
-        exc.add_note(f"writing the report to {target} failed{where}{stopped}")
-        return exc
-
-    def _report_target(self, out: str | Path | bool | None) -> Path | None:
-        """Where the report goes (None: nowhere), refused before the run if it cannot be a folder, or if it
-        asks for a tearsheet without quantstats installed."""
-        if out is False:
-            return None
-        if out is not None and out is not True:
-            target = check_target(out)
-        elif self.config.report.out:
-            target = check_target(self.config.resolve(self.config.report.out))
-        else:
-            return None
-        if self.config.report.tearsheet and importlib.util.find_spec("quantstats") is None:
-            raise self.config.error_at(("report", "tearsheet"), "needs quantstats: pip install 'broker-sim[tearsheet]'")
-        return target
-
-    async def _final_account(self, broker: Broker) -> Account:
-        """The account at the end; after a failure, the last equity sample stands in if the broker cannot say."""
-        try:
-            await self._sample(broker)
-        except Exception:  # the broker itself failed: what was sampled before stands
-            log.exception("the final equity sample failed")
-        try:
-            return await broker.get_account()
-        except Exception:
-            last = self.equity[-1].equity if self.equity else math.nan
-            return Account(cash=math.nan, equity=last, buying_power=math.nan)
-
-    def _cancel_live(self) -> None:
-        """A stop was asked for: a live run waiting for its next event stops waiting (a replay checks per block)."""
-        task = self.live_task
-        if task is not None and not task.done():
-            task.get_loop().call_soon_threadsafe(task.cancel)
-
-    def _write_report(
-        self,
-        target: Path | None,
-        metrics: Metrics,
-        equity: tuple[EquitySample, ...],
-        reason: str | None,
-        prices: list[dict[str, float]],
-        benchmark: tuple[str, list[float]] | None,
-    ) -> Path | None:
-        if target is None:
-            return None
-        if self.status is not None:
-            self.status(f"writing the report to {target}")
-        title = self.config.report.title or (self.config.path.stem if self.config.path else "broker-sim run")
-        write_report(
-            target,
-            metrics=metrics,
-            equity=equity,
-            fills=self.fills,
-            orders=self.orders,
-            title=title,
-            config_text=redacted_yaml(self.config.text),  # the config as run, its secrets hidden
-            tally=self.tally,
-            complete=reason is None,
-            reason=reason,
-            prices=prices,
-            benchmark=benchmark,
-            tearsheet=self.config.report.tearsheet,
-            workdir=self.workdir,
-            account_events=self.account_events,
-        )
-        return target
-
-    async def _live(
-        self,
-        broker: Broker,
-        strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: Mapping[str, Strategy],
-    ) -> None:
-        """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end."""
-        process = self._processor(broker, strategies, owners, replay=False)
-        clock = broker.clock
-
-        async def on_event(event: MarketData) -> None:
-            await process(((clock.time(), event),))
-
-        self.live_task = asyncio.ensure_future(self.streams.run_live(on_event, publish=False))
-        try:
-            await self.live_task
-        except asyncio.CancelledError:
-            self.stop.check()  # stopped by a signal: say so
-            raise
-        finally:
-            self.live_task = None
-
-    async def _replay(
-        self,
-        broker: Broker,
-        strategies: list[tuple[Strategy, StrategyBroker]],
-        owners: Mapping[str, Strategy],
-        blocks: Iterator[list[tuple[float, MarketData]]],
-    ) -> None:
-        """The replay, block by block (4 096 events) through the run's one per-event code, with progress reports.
-        Subscribers added to the price stream take effect from the next block."""
-        process = self._processor(broker, strategies, owners, replay=True)
-        progress = self.progress
-        estimate = estimated_events(self.streams)
-        thresholds = relax_gc()
-        try:
-            for block in blocks:
-                await process(block)
-                if progress is not None:
-                    progress(self.events, estimate)
-                self.stop.check()
-        finally:
-            restore_gc(thresholds)

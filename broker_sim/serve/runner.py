@@ -24,13 +24,15 @@ from broker_sim.adapters.paper import PaperBroker
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
 from broker_sim.errors import BrokerError, ConfigError, JournalError
-from broker_sim.interrupts import RunInterrupted, StopSignals
+from broker_sim.interrupts import RunInterrupted
 from broker_sim.journal import read_info
 from broker_sim.models import MarketData
-from broker_sim.run.loop import resumed as _resumed
+from broker_sim.report.metrics import EquitySample
+from broker_sim.run.loop import resumed
 from broker_sim.run.result import Result
-from broker_sim.run.session import _Run
+from broker_sim.run.session import RunSession
 from broker_sim.streams.base import LiveSource, ReplaySource
+from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.realtime import RealtimeReplay
 from broker_sim.wiring import build_broker, load_config
 
@@ -64,16 +66,18 @@ class _Server(uvicorn.Server):
         yield
 
 
-class ServeRun(_Run):
+class ServeRun:
     """One served run. `execute` serves until `stop()` (or a signal), then writes the report.
 
-    `served` (the account the API serves) and `port` (the bound port: useful with port 0) are set once the
-    server listens; `ready` is set then too."""
+    It drives a `RunSession` (the parts `run_simulation` composes: the price stream, the strategies, the records,
+    the equity samples, the report) with the Alpaca API in front. `served` (the account the API serves) and
+    `port` (the bound port: useful with port 0) are set once the server listens; `ready` is set then too."""
 
     def __init__(
         self, config: Config, settings: ServeSettings, *, on_ready: Callable[[ServeRun], None] | None = None
     ) -> None:
-        super().__init__(config, None)
+        self.session = RunSession(config)
+        self.config = config
         self.settings = settings
         for source in self.streams.sources:
             if isinstance(source, RealtimeReplay):  # `clock: realtime`: the replay stamped relative to the present
@@ -88,6 +92,16 @@ class ServeRun(_Run):
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def streams(self) -> PriceStreamManager:
+        """The run's price stream (its sources and subscribers)."""
+        return self.session.streams
+
+    @property
+    def equity(self) -> list[EquitySample]:
+        """The run's equity samples so far."""
+        return self.session.sampler.equity
+
     def shutdown(self) -> None:
         """Ask the server to stop and write its report (thread- and signal-safe)."""
         loop = self._loop
@@ -97,7 +111,8 @@ class ServeRun(_Run):
     async def execute(self, out: str | Path | bool | None) -> Result:
         """Serve until stopped, then write the report; returns the run's `Result`."""
         self._loop = asyncio.get_running_loop()
-        target = self._prepare_report(out)
+        session = self.session
+        session.prepare_report(out)
         blocks = self.streams.replay_blocks()
         first = next(blocks, None)
         clock: Clock
@@ -106,7 +121,7 @@ class ServeRun(_Run):
             clock = PacedClock(start, self.settings.speed, paused=self.settings.wait_for_client)
         else:
             clock = RealtimeClock()
-        broker = build_broker(self.config, clock=clock, manager=self.manager, history=SERVE_HISTORY)
+        broker = build_broker(self.config, clock=clock, manager=session.manager, history=SERVE_HISTORY)
         if not isinstance(broker, PaperBroker):
             raise self.config.error_at(
                 ("broker", "adapter"), "broker-sim serve serves the paper adapter; set broker.adapter: paper"
@@ -120,7 +135,8 @@ class ServeRun(_Run):
         served = Served(broker, self.settings, market)
         served.equity = self.equity
         app = create_app(served)
-        strategies, owners = self._attach(broker)
+        session.attach(broker)
+        strategies = session.strategies
         server = _Server(
             uvicorn.Config(
                 app,
@@ -132,22 +148,21 @@ class ServeRun(_Run):
             )
         )
         stopped: BaseException | None = None
-        signals = self.stop = StopSignals(self.shutdown)
+        signals = session.stopping.watch(self.shutdown)
         server_task: asyncio.Task[Any] | None = None
         feed_task: asyncio.Task[Any] | None = None
         try:
             with signals:
                 async with broker:
-                    await self._resume_strategies(broker, strategies)
+                    await session.resume(broker)
                     if broker.journal is not None:  # resumed: the account's watchlists too
                         served.recall()
                     server_task = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
                     await _started(server, server_task)
                     self.served, self.port = served, listener.getsockname()[1]
-                    for strategy, _ in strategies:
-                        self._call(strategy.on_start)
-                    await self._flush(owners)
-                    feed_task = asyncio.create_task(self._feed(broker, strategies, owners, first, blocks, served))
+                    strategies.start()
+                    await strategies.flush()
+                    feed_task = asyncio.create_task(self._feed(broker, first, blocks, served))
                     stopping = asyncio.ensure_future(self._stopping.wait())
                     self.ready.set()
                     if self.on_ready is not None:
@@ -160,13 +175,12 @@ class ServeRun(_Run):
                         if task is not server_task and task is not feed_task:
                             continue
                         task.result()  # a failure in the feed or the server stops the run with it
-                    await self._flush(owners)
-                    for strategy, _ in strategies:
-                        self._call(strategy.on_stop)
-                    await self._flush(owners)
-                    await self.dispatch.finish()
-                    if self.failure is not None:
-                        raise self.failure
+                    await strategies.flush()
+                    strategies.stop()
+                    await strategies.flush()
+                    await strategies.dispatch.finish()
+                    if session.stopping.failure is not None:
+                        raise session.stopping.failure
         except (Exception, KeyboardInterrupt, asyncio.CancelledError) as exc:
             stopped = exc
         finally:
@@ -183,7 +197,7 @@ class ServeRun(_Run):
             reason = f"{RunInterrupted(signals.requested)} before {self._unfinished()}"
         elif stopped is None and not self.replay_done:
             reason = f"stopped before {self._unfinished()}"
-        return await self._finish(broker, clock, target, stopped, reason)
+        return await session.finish(broker, clock, stopped, reason)
 
     def _unfinished(self) -> str:
         """What had not ended when the server stopped, for the report's reason: a live run's feeds (they end only
@@ -196,8 +210,6 @@ class ServeRun(_Run):
     async def _feed(
         self,
         broker: PaperBroker,
-        strategies: Any,
-        owners: Any,
         first: list[tuple[float, MarketData]] | None,
         blocks: Iterator[list[tuple[float, MarketData]]],
         served: Served,
@@ -205,7 +217,7 @@ class ServeRun(_Run):
         """The replay through the run's per-event code, paced by the clock; then time goes on until stopped. A
         live run (``clock: realtime``) feeds its live sources instead."""
         clock = broker.clock
-        process = self._processor(broker, strategies, owners, replay=True)
+        process = self.session.processor(broker, replay=True)
         if self.settings.wait_for_client:
             streams = [hub for hub in served.hubs if isinstance(hub, DataStreams)]
             log.info("waiting for a client to subscribe to the data stream before the replay starts")
@@ -214,13 +226,13 @@ class ServeRun(_Run):
                 clock.restart()
         if first:
             paced = isinstance(clock, PacedClock) and clock.paced
-            for block in _resumed(broker, _chain(first, blocks)):
+            for block in resumed(broker, _chain(first, blocks)):
                 for start in range(0, len(block), _CHUNK):
                     await process(block[start : start + _CHUNK])
                     if not paced:
                         await self._drained(served)
         if self.streams.live_sources:
-            await self._live(broker, strategies, owners)
+            await self.session.live(broker)
         self.replay_done = True
         self.replayed.set()
         log.info("the replay has ended at %s; serving on", clock.now().isoformat())
