@@ -1,5 +1,5 @@
-"""The run's loops: one per-event code (`processor`) for the replay (blocks of events in time order: the hot path)
-and the live run (each event as it arrives), and their helpers (which handlers an event goes to, pacing on the
+"""The run's loops: one per-event code (`make_processor`) for the replay (blocks of events in time order: the hot
+path) and the live run (each event as it arrives), and their helpers (which handlers an event goes to, pacing on the
 real-time clock, a journaled account's resumed replay, the collector's threshold).
 
 Per event: a replay first brings the clock to the event's time; then the event goes to the broker if the adapter
@@ -35,11 +35,11 @@ __all__ = [
     "Processor",
     "estimated_events",
     "handlers_of",
-    "live",
+    "live_loop",
+    "make_processor",
     "pace",
-    "processor",
     "relax_gc",
-    "replay",
+    "replay_loop",
     "restore_gc",
     "resumed",
 ]
@@ -54,7 +54,7 @@ _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
 Processor = Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]
 
 
-def processor(
+def make_processor(
     broker: Broker,
     strategies: RunStrategies,
     sampler: EquitySampler,
@@ -133,7 +133,7 @@ def processor(
     return process
 
 
-async def replay(
+async def replay_loop(
     process: Processor,
     blocks: Iterator[list[tuple[float, MarketData]]],
     streams: PriceStreamManager,
@@ -156,7 +156,7 @@ async def replay(
         restore_gc(thresholds)
 
 
-async def live(process: Processor, clock: Clock, streams: PriceStreamManager, stopping: Stopping) -> None:
+async def live_loop(process: Processor, clock: Clock, streams: PriceStreamManager, stopping: Stopping) -> None:
     """Live sources (paper-live): each event as it arrives, on the real-time clock, until the sources end (or a stop
     cancels the wait: `Stopping.cancel_live`)."""
 

@@ -14,8 +14,8 @@ from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
 from broker_sim.models import MarketData
 from broker_sim.plugins import build_registry
-from broker_sim.run import loop
 from broker_sim.run.finish import RunReport
+from broker_sim.run.loop import Processor, live_loop, make_processor, replay_loop
 from broker_sim.run.progress import ProgressCallback
 from broker_sim.run.records import RunRecords
 from broker_sim.run.result import Result
@@ -96,9 +96,9 @@ class RunSession:
         self.records.resume(broker, self.sampler)
         await self.strategies.resume(broker)
 
-    def processor(self, broker: Broker, *, replay: bool) -> loop.Processor:
-        """The run's per-event code over `broker` (`broker_sim.run.loop.processor`)."""
-        return loop.processor(
+    def processor(self, broker: Broker, *, replay: bool) -> Processor:
+        """The run's per-event code over `broker` (`broker_sim.run.loop.make_processor`)."""
+        return make_processor(
             broker,
             self.strategies,
             self.sampler,
@@ -112,12 +112,12 @@ class RunSession:
     async def replay(self, broker: Broker, blocks: Iterator[list[tuple[float, MarketData]]]) -> None:
         """Replay `blocks` through the per-event code, with progress reports and stop checks per block."""
         process = self.processor(broker, replay=True)
-        await loop.replay(process, blocks, self.streams, self.records, self.stopping, self.progress)
+        await replay_loop(process, blocks, self.streams, self.records, self.stopping, self.progress)
 
     async def live(self, broker: Broker) -> None:
         """Run the live sources until they end (or a stop), each event as it arrives."""
         process = self.processor(broker, replay=False)
-        await loop.live(process, broker.clock, self.streams, self.stopping)
+        await live_loop(process, broker.clock, self.streams, self.stopping)
 
     async def finish(
         self, broker: Broker, clock: Clock, stopped: BaseException | None, reason: str | None = None
