@@ -3,8 +3,10 @@
 `load_config` / `parse_config` (``broker_sim.load_config`` is this one) read the YAML through
 `broker_sim.config` and then `validate` it: the adapter, model and source names and their parameters (against
 the plugin registry, plugin files included), the strategy classes and their parameters, the files they name.
-Everything is built once, nothing connects or runs. Every mistake is one `ConfigError` that names the file,
-the key path and the line (through `Config.error_at`). `simulation.py` and `cli.py` build runs from here.
+Everything is built once, nothing connects or runs, and what a run needs of it (the plugin manager, the
+registry, the sources, the strategies: a `Wiring`) is handed to the run as built (`prepare_run`, `build_wiring`).
+Every mistake is one `ConfigError` that names the file, the key path and the line (through `Config.error_at`).
+`broker_sim.run` and `cli.py` build runs from here.
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ from broker_sim.config import MODEL_KINDS, Config, KeyPath, StrategyConfig, pars
 from broker_sim.errors import ConfigError, did_you_mean
 from broker_sim.plugins import PluginManager, build_registry, create_plugin_manager, load_plugin_file
 from broker_sim.registry import Registry
-from broker_sim.strategy import check_strategy_params, load_strategy_class
+from broker_sim.strategy import Strategy, check_strategy_params, load_strategy_class
 from broker_sim.streams.base import ReplaySource
 
 __all__ = [
     "ALLOW_REPLAY",
+    "Wiring",
     "adapter_spec",
     "build_broker",
     "build_source",
+    "build_wiring",
     "check_live_safety",
     "load_config",
     "parse_config",
     "plugin_manager",
+    "prepare_run",
     "validate",
     "with_data",
 ]
@@ -49,6 +54,18 @@ _WIRED = {"clock": "prices.clock", "plugin_manager": "plugins", "plugins": "plug
 #: The broker key that lets a replay (a simulated clock, a csv or synthetic source) trade a live adapter's
 #: account: read by the run, never passed to the adapter.
 ALLOW_REPLAY = "allow_replay"
+
+
+@attrs.frozen(slots=True)
+class Wiring:
+    """What checking a config built, for one run to use as built: the plugin manager and its registry, the price
+    sources (in ``prices.sources`` order) and the strategies (in `Config.all_strategies` order, constructed with
+    their params, not yet attached to a broker). Its sources and strategies serve one run only."""
+
+    manager: PluginManager
+    registry: Registry
+    sources: tuple[Any, ...]
+    strategies: tuple[Strategy, ...]
 
 
 def adapter_spec(config: Config, registry: Registry) -> tuple[dict[str, Any], dict[str, KeyPath]]:
@@ -106,9 +123,21 @@ def resolve_config(
 
     `data` is in-memory market data for the ``dataframe`` source (``{"AAPL": frame}``); a config without
     ``prices.sources`` then gets ``{source: dataframe}``."""
+    return prepare_run(source, overrides=overrides, env=env, data=data)[0]
+
+
+def prepare_run(
+    source: Config | str | Path | Mapping[str, Any],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> tuple[Config, Wiring | None]:
+    """`resolve_config`, and what checking it built for the run (`Wiring`), so that a run builds it once. A
+    `Config` taken as it is was checked when it was loaded: its wiring is None (the run builds it, `build_wiring`)."""
     if isinstance(source, Config):
         if not overrides and data is None:
-            return source
+            return source, None
         config = parse_text(source.text, base_dir=source.base_dir, env=env, overrides=overrides)
         config = attrs.evolve(config, path=source.path)
     elif isinstance(source, Mapping):
@@ -117,8 +146,7 @@ def resolve_config(
         config = read_config(source, env=env, overrides=overrides)
     if data is not None:
         config = with_data(config, data)
-    validate(config)
-    return config
+    return config, validate(config)
 
 
 def with_data(config: Config, data: Mapping[str, Any]) -> Config:
@@ -157,12 +185,14 @@ def build_broker(
     clock: Clock | None = None,
     manager: PluginManager | None = None,
     history: int | None = None,
+    registry: Registry | None = None,
 ) -> Broker:
     """The broker the config's ``broker:`` and ``models:`` sections describe, from any registered adapter.
 
-    `history` bounds the closed orders an adapter keeps in memory, when it takes that parameter."""
+    `history` bounds the closed orders an adapter keeps in memory, when it takes that parameter; `registry` is
+    `manager`'s, when the caller built it already."""
     manager = manager if manager is not None else plugin_manager(config)
-    registry = build_registry(manager)
+    registry = registry if registry is not None else build_registry(manager)
     spec, _ = adapter_spec(config, registry)
     entry = registry.get("adapter", spec["adapter"])
     accepted = {p.name for p in entry.parameters}
@@ -218,11 +248,36 @@ def build_source(config: Config, registry: Registry, spec: Mapping[str, Any]) ->
 # -- the check -------------------------------------------------------------------------------------------------
 
 
-def validate(config: Config) -> None:
+def validate(config: Config) -> Wiring:
     """Everything a run needs, checked without running: names, parameters, files, strategy classes.
 
     Builds the plugin manager, the models, the adapter (unconnected), the sources and the strategies once, and
-    raises the first mistake as a `ConfigError` at its key and line."""
+    raises the first mistake as a `ConfigError` at its key and line. Returns what a run uses of it (`Wiring`)."""
+    manager, registry = _check_plugins(config)
+    _check_broker(config, registry)
+    for kind, spec in config.models.given().items():
+        try:
+            registry.create(kind, spec)
+        except ConfigError as exc:
+            raise _spec_error(config, ("models", kind), spec, "model", exc) from None
+    broker = _build_adapter(config, manager, registry)
+    sources = _check_sources(config, registry)
+    check_live_safety(config, broker, sources)
+    strategies = _check_strategies(config)
+    if not config.report.equity_interval > 0:
+        raise config.error_at(("report", "equity_interval"), f"must be > 0, got {config.report.equity_interval!r}")
+    return Wiring(manager, registry, tuple(sources), strategies)
+
+
+def build_wiring(config: Config) -> Wiring:
+    """What a run uses of a config `validate` passed already (a `Config` from `load_config`): the plugin manager,
+    the registry, the sources and the strategies, built once (a mistake is still a located `ConfigError`)."""
+    manager, registry = _check_plugins(config)
+    return Wiring(manager, registry, tuple(_check_sources(config, registry)), _check_strategies(config))
+
+
+def _check_plugins(config: Config) -> tuple[PluginManager, Registry]:
+    """The plugin manager (the built-ins, entry points and the config's plugin files) and its registry."""
     manager = create_plugin_manager()
     for index, path in enumerate(config.plugins):
         try:
@@ -233,18 +288,7 @@ def validate(config: Config) -> None:
         registry = build_registry(manager)
     except ConfigError as exc:
         raise config.error_at(("plugins",), str(exc)) from None
-    _check_broker(config, registry)
-    for kind, spec in config.models.given().items():
-        try:
-            registry.create(kind, spec)
-        except ConfigError as exc:
-            raise _spec_error(config, ("models", kind), spec, "model", exc) from None
-    broker = _build_adapter(config, manager)
-    sources = _check_sources(config, registry)
-    check_live_safety(config, broker, sources)
-    _check_strategies(config)
-    if not config.report.equity_interval > 0:
-        raise config.error_at(("report", "equity_interval"), f"must be > 0, got {config.report.equity_interval!r}")
+    return manager, registry
 
 
 def _check_broker(config: Config, registry: Registry) -> None:
@@ -334,10 +378,10 @@ def check_live_safety(config: Config, broker: Broker, sources: Iterable[Any]) ->
     )
 
 
-def _build_adapter(config: Config, manager: PluginManager) -> Broker:
+def _build_adapter(config: Config, manager: PluginManager, registry: Registry) -> Broker:
     """Build the adapter once (it does not connect), so its own parameter checks run at validation time."""
     try:
-        return build_broker(config, clock=SimulatedClock(0.0), manager=manager)
+        return build_broker(config, clock=SimulatedClock(0.0), manager=manager, registry=registry)
     except ConfigError as exc:
         raise _spec_error(config, ("broker",), config.broker, "adapter", exc) from None
 
@@ -360,7 +404,9 @@ def _check_sources(config: Config, registry: Registry) -> list[Any]:
     return built_sources
 
 
-def _check_strategies(config: Config) -> None:
+def _check_strategies(config: Config) -> tuple[Strategy, ...]:
+    """The config's strategies (in `Config.all_strategies` order), each constructed with its params."""
+    built: list[Strategy] = []
     entries: list[tuple[KeyPath, StrategyConfig]] = [(("strategies", i), s) for i, s in enumerate(config.strategies)]
     if config.strategy is not None:
         entries.insert(0, (("strategy",), config.strategy))
@@ -375,7 +421,7 @@ def _check_strategies(config: Config) -> None:
             raise config.error_at((*path, "class"), str(exc)) from None
         try:
             check_strategy_params(cls, strategy.params)
-            cls(**strategy.params)
+            built.append(cls(**strategy.params))
         except Exception as exc:  # the strategy's own constructor: whatever it raised, the config is wrong
             key = _key_in(str(exc), strategy.params, "")
             if isinstance(exc, ConfigError):
@@ -385,6 +431,7 @@ def _check_strategies(config: Config) -> None:
             else:  # a bug in the constructor: its type says more than its text
                 message = f"{cls.__name__}: {type(exc).__name__}: {exc}"
             raise config.error_at((*path, "params", key) if key else (*path, "params"), message) from None
+    return tuple(built)
 
 
 def _key_in(message: str, spec: Mapping[str, Any], name_key: str) -> str | None:

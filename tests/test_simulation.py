@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 from broker_sim import Bar, ConfigError, OrderEvent, OrderStatus, Strategy, Trade, arun_simulation, run_simulation
 from broker_sim.simulation import StrategyError
@@ -364,3 +366,53 @@ strategy: {class: "tests.test_simulation:ShortFirstBar"}
     assert rows[0] == "timestamp,type,amount,equity,requirement,symbol,description"
     assert len(rows) == 1 + len(result.account_events)
     assert result.account.fees == pytest.approx(sum(e.amount for e in fees))  # no commission: fees are the charges
+
+
+class Counted(Strategy):
+    """Counts its constructions (class-wide: the test reads `made`)."""
+
+    made: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        type(self).made += 1
+
+
+COUNTED_SOURCE = """
+from broker_sim import hookimpl
+from broker_sim.streams.synthetic import SyntheticSource
+
+BUILT = []
+
+
+class Counted(SyntheticSource):
+    def __init__(self, symbols=("SYN",), count=10, base_dir=None, seed=None):
+        BUILT.append(self)
+        super().__init__(symbols, count=count, base_dir=base_dir, seed=seed)
+
+
+@hookimpl
+def broker_sim_register(registry):
+    registry.add("source", "counted", Counted)
+"""
+
+
+def test_a_run_builds_its_plugins_sources_and_strategies_once(tmp_path: Path) -> None:
+    # what checking the config builds is what the run uses: one plugin manager (the plugin file runs once), one
+    # source, one strategy; a Config loaded (and checked) earlier is built once more, by the run, and only once
+    (tmp_path / "counted.py").write_text(COUNTED_SOURCE)
+    data = {
+        "plugins": ["counted.py"],
+        "broker": {"adapter": "paper", "initial_balance": 10_000, "seed": 1, "session": "always"},
+        "prices": {"sources": [{"source": "counted", "symbols": ["AAPL"], "count": 5}]},
+        "strategy": {"class": "tests.test_simulation:Counted"},
+    }
+    Counted.made = 0
+    result = run_simulation(data, out=False, overrides={"plugins": [str(tmp_path / "counted.py")]})
+    assert result.events == 5
+    assert Counted.made == 1
+    plugin = [m for name, m in sys.modules.items() if name.startswith("broker_sim_plugin") and hasattr(m, "BUILT")]
+    assert [len(m.BUILT) for m in plugin] == [1]  # one plugin manager loaded the file once; it built one source
+    Counted.made = 0
+    config = parse_config(yaml.safe_dump(data), base_dir=tmp_path)
+    run_simulation(config, out=False)
+    assert Counted.made == 2  # checked when loaded, then built by the run once

@@ -33,7 +33,7 @@ from broker_sim.run.progress import ProgressBar, ProgressCallback
 from broker_sim.run.result import RecordingError, ReportError, Result
 from broker_sim.run.session import RunSession
 from broker_sim.run.simulate import simulate
-from broker_sim.wiring import resolve_config
+from broker_sim.wiring import prepare_run
 
 __all__ = [
     "ConfigSource",
@@ -101,10 +101,10 @@ async def arun_simulation(
     `realtime` (a speed, 1 for real time) makes the run a paper session: the real-time clock, and the replay
     sources played in real time as live ones (`RealtimeReplay`), `realtime` times faster than their stamps say.
     `watch(broker)` is called once the broker is connected (a journaled account recovered), before any event."""
-    config = resolve_config(config, overrides=overrides, env=env, data=data)
+    config, wiring = prepare_run(config, overrides=overrides, env=env, data=data)
     bar = ProgressBar() if progress is True else None
     callback = bar if bar is not None else (progress if callable(progress) else None)
-    session = RunSession(config, progress=callback, status=status, realtime=realtime)
+    session = RunSession(config, progress=callback, status=status, realtime=realtime, wiring=wiring)
     for subscriber in subscribers:
         session.streams.subscribe(subscriber)
     try:

@@ -13,7 +13,6 @@ from broker_sim.broker import Broker
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
 from broker_sim.models import MarketData
-from broker_sim.plugins import build_registry
 from broker_sim.run.finish import RunReport
 from broker_sim.run.loop import Processor, live_loop, make_processor, replay_loop
 from broker_sim.run.progress import ProgressCallback
@@ -27,7 +26,7 @@ from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from broker_sim.streams.base import ReplaySource
 from broker_sim.streams.manager import PriceStreamManager
 from broker_sim.streams.realtime import RealtimeReplay
-from broker_sim.wiring import build_source, plugin_manager
+from broker_sim.wiring import Wiring, build_wiring
 
 __all__ = ["RunSession"]
 
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 class RunSession:
     """One run's wiring and its parts. Built from a checked config: the plugin manager, the sources in a
     `PriceStreamManager` (a replay played in real time as a live one with `realtime` or ``clock: realtime``).
+    `wiring` is what checking the config built (`broker_sim.wiring.prepare_run`): built once, used as built.
     The parts: `stopping` (signals and failures), `records` (fills, orders, tally), `sampler` (the equity curve),
     `strategies` (built over the broker by `attach`) and `report`. A driver builds the broker, then calls
     `prepare_report`, `attach`, `resume`, ``strategies.start()``, `replay` / `live`, ``strategies.stop()`` and
@@ -49,12 +49,15 @@ class RunSession:
         progress: ProgressCallback | None = None,
         status: Callable[[str], None] | None = None,
         realtime: float | None = None,
+        wiring: Wiring | None = None,
     ) -> None:
         self.config = config
         self.progress = progress
         self.realtime = realtime
-        self.manager = plugin_manager(config)
-        registry = build_registry(self.manager)
+        # What checking the config built (`prepare_run`), used as built; a config checked earlier builds it here.
+        wiring = wiring if wiring is not None else build_wiring(config)
+        self.manager = wiring.manager
+        self.registry = wiring.registry
         self.streams = PriceStreamManager()
         self.wall_clock = RealtimeClock()
         # With `clock: realtime` a replay source plays as a live one, in real time and stamped now, as in a paper
@@ -62,8 +65,7 @@ class RunSession:
         speed = realtime if realtime is not None else (1.0 if config.prices.clock == "realtime" else None)
         #: The sources as the config built them (before a replay is wrapped to play in real time).
         self.built_sources: list[Any] = []
-        for spec in config.prices.sources:
-            source = build_source(config, registry, spec)
+        for source in wiring.sources:
             self.built_sources.append(source)
             if speed is not None and isinstance(source, ReplaySource):
                 source = RealtimeReplay(source, self.wall_clock, speed=speed)
@@ -71,7 +73,7 @@ class RunSession:
         self.stopping = Stopping()
         self.records = RunRecords(OrderOwners(), self.stopping.fail_recording)
         self.sampler = EquitySampler()
-        self.strategies = RunStrategies(config, self.records, self.stopping.fail)
+        self.strategies = RunStrategies(config, wiring.strategies, self.records, self.stopping.fail)
         self.report = RunReport(config, status)
 
     @property

@@ -42,7 +42,9 @@ async def simulate(
         clock: Clock = SimulatedClock(start, auto_advance=False)
     else:
         clock = session.wall_clock
-    broker = build_broker(config, clock=clock, manager=session.manager, history=BROKER_HISTORY)
+    broker = build_broker(
+        config, clock=clock, manager=session.manager, history=BROKER_HISTORY, registry=session.registry
+    )
     check_live_safety(config, broker, session.built_sources)
     session.attach(broker)
     strategies = session.strategies

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from broker_sim.broker import Broker, KeepsFills
 from broker_sim.config import Config
-from broker_sim.errors import ConfigError, OrderRefused
+from broker_sim.errors import OrderRefused
 from broker_sim.models import Fill, Order, OrderEvent
 from broker_sim.run.dispatch import HandlerDispatch, StrategyError, handler_error
 from broker_sim.run.records import RunRecords
-from broker_sim.strategy import Strategy, load_strategy_class, overrides
+from broker_sim.strategy import Strategy, overrides
 from broker_sim.strategy_book import StrategyBook
 from broker_sim.strategy_broker import StrategyBroker
 
@@ -28,8 +28,16 @@ class RunStrategies:
     """The strategies of one run. `attach(broker)` builds them over the broker and listens to its order events;
     `call` runs a handler (what it returns, as a task of its own); `flush` delivers the order events waiting."""
 
-    def __init__(self, config: Config, records: RunRecords, on_failure: Callable[[StrategyError], None]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        instances: Sequence[Strategy],
+        records: RunRecords,
+        on_failure: Callable[[StrategyError], None],
+    ) -> None:
         self.config = config
+        #: The config's strategies as checking it built them (`Config.all_strategies` order), not yet attached.
+        self.instances = tuple(instances)
         self.records = records
         #: Runs what handlers return as tasks of their own; a task that fails goes to `on_failure`.
         self.dispatch = HandlerDispatch(on_failure, self.refused)
@@ -45,13 +53,8 @@ class RunStrategies:
         """The config's strategies, each over its own view of `broker` and with its own book."""
         built = []
         names: set[str] = set()
-        for index, spec in enumerate(self.config.all_strategies):
-            cls = load_strategy_class(spec.class_, base_dir=self.config.base_dir)
-            try:
-                strategy = cls(**spec.params)
-            except Exception as exc:  # the strategy's own constructor: whatever it raised, the config is wrong
-                raise ConfigError(f"strategy {spec.class_}: {type(exc).__name__}: {exc}") from exc
-            name = spec.name or cls.__name__
+        for index, (spec, strategy) in enumerate(zip(self.config.all_strategies, self.instances, strict=True)):
+            name = spec.name or type(strategy).__name__
             if name in names:
                 name = f"{name}{index}"
             names.add(name)

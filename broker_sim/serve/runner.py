@@ -121,7 +121,9 @@ class ServeRun:
             clock = PacedClock(start, self.settings.speed, paused=self.settings.wait_for_client)
         else:
             clock = RealtimeClock()
-        broker = build_broker(self.config, clock=clock, manager=session.manager, history=SERVE_HISTORY)
+        broker = build_broker(
+            self.config, clock=clock, manager=session.manager, history=SERVE_HISTORY, registry=session.registry
+        )
         if not isinstance(broker, PaperBroker):
             raise self.config.error_at(
                 ("broker", "adapter"), "broker-sim serve serves the paper adapter; set broker.adapter: paper"
