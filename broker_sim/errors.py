@@ -129,9 +129,13 @@ class PluginError(ConfigError):
     """A plugin file or entry point could not be loaded; the message names it."""
 
 
-class JournalError(ConfigError):
+class JournalError(BrokerError):
     """A journal cannot be used: not a journal, truncated or corrupt, written by a newer version, another
-    account's, or in use by another process. The message names the file; the file was left as it was."""
+    account's, in use by another process, or a change could not be written to disk. The message names the file;
+    the file was left as it was.
+
+    Not a `ConfigError`: a disk that fails while a session writes is no mistake in the config. Where a journal is
+    checked as part of a config (`broker-sim run`'s validation), the check names the config's key and line."""
 
 
 class JournalInUse(JournalError):
