@@ -9,7 +9,7 @@ Durability. The file is in WAL mode. With ``sync="normal"`` (the default) a comm
 an fsync: it survives the process dying (kill -9, a crash, Ctrl-C) but the last commits may be lost, never half
 of one, if the machine loses power. ``sync="full"`` fsyncs every commit: power-loss safe, ~10x slower per change.
 
-Layout (schema version 2)::
+Layout (schema version 3)::
 
     meta(key, value)                              schema_version, application, account_id, created_at, settings
     changes(seq, kind, time, payload, checksum)   one row per change, seq from 1; time is the broker clock's (s)
@@ -19,6 +19,11 @@ Layout (schema version 2)::
 Each row carries a CRC-32 of its seq, kind (or nothing, for a snapshot), time and payload (`row_checksum`): a row
 changed after it was written (one digit of a fill price) is a `JournalError` naming it, or for a snapshot, a
 snapshot skipped. Rows of version 1 have none and are read as they are.
+
+A payload holds every field of its record, defaults included, so a default changed in a later version does not
+change what an old row says. Rows written before this omitted the fields at their default, and reading one fills
+them with the reading version's defaults: so a default a record's field had then must stay, or change with a
+migration that writes the old default into such rows.
 
 Snapshots are written every `SNAPSHOT_EVERY` changes at least (more when the state is large, so their cost per
 change stays small) and when the journal is closed; the two latest are kept. They only save time: a snapshot
@@ -179,7 +184,8 @@ class JournalInfo:
 
 
 def _converter() -> cattrs.Converter:
-    converter = cattrs.Converter(omit_if_default=True, detailed_validation=False)
+    # Every field, defaults too: a row says all it meant when it was written (see the module's docstring).
+    converter = cattrs.Converter(omit_if_default=False, detailed_validation=False)
     # POSIX seconds: exact to the microsecond for any date a journal holds, and 4x cheaper to write than ISO text.
     converter.register_unstructure_hook(datetime, datetime.timestamp)
     converter.register_structure_hook(datetime, lambda value, _: datetime.fromtimestamp(value, UTC))
@@ -960,8 +966,9 @@ class StoredAccount:
 
 
 def read_account(path: str | Path) -> StoredAccount:
-    """Read the whole account in the journal at `path`, without changing the file (a running session may go on
-    writing it). Raises `JournalError` if it cannot be read."""
+    """Read the whole account in the journal at `path`, without changing the file. A journal is read once its
+    session has stopped: while a session writes it, its writer keeps SQLite's lock for itself, and this raises
+    `JournalInUse` naming that process. Raises `JournalError` if it cannot be read."""
     path = Path(path)
     info = read_info(path)
     connection = _read_only(path)
