@@ -46,6 +46,7 @@ from broker_sim.models import (
 )
 
 __all__ = [
+    "AccountJournal",
     "Broker",
     "BrokerError",
     "ConfigError",
@@ -55,7 +56,9 @@ __all__ = [
     "InvalidRequest",
     "InvalidTransition",
     "JournalError",
+    "Journaled",
     "KeepsFills",
+    "KnowsPrices",
     "MarketDataConsumer",
     "ModelError",
     "OrderNotCancelable",
@@ -64,6 +67,7 @@ __all__ = [
     "OrderTimeout",
     "PluginError",
     "PositionNotFound",
+    "Resumable",
 ]
 
 _LIST_STATUSES = ("open", "closed", "all")
@@ -97,6 +101,50 @@ class MarketDataConsumer(Protocol):
 
     def update_market_nowait(self, event: MarketData) -> None:
         """`update_market` without an await, for the replay hot path."""
+        ...
+
+
+class AccountJournal(Protocol):
+    """What a run asks of a journaled adapter's journal (`broker_sim.journal.Journal`)."""
+
+    def note_owner(self, order_id: str, strategy: str) -> None:
+        """Remember that `strategy` sent `order_id`, for the account's reports."""
+        ...
+
+    def stored_account(self) -> Any:
+        """The whole account as the journal holds it (a `broker_sim.journal.StoredAccount`)."""
+        ...
+
+
+@runtime_checkable
+class Journaled(Protocol):
+    """An adapter whose account may live in a journal (the paper broker): a run resumes its strategies from the
+    account the journal holds and notes which strategy sent each order. `journal` is None without one, or
+    before the adapter connects."""
+
+    @property
+    def journal(self) -> AccountJournal | None:
+        """The open journal, or None."""
+        ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """An adapter that can say where a replay resuming its account goes on (the paper broker with a journal)."""
+
+    def resume_point(self) -> tuple[float | None, dict[str, float]]:
+        """The clock time of the account's last change (None: none) and, per symbol, the POSIX time of the
+        latest market event the account had seen."""
+        ...
+
+
+@runtime_checkable
+class KnowsPrices(Protocol):
+    """An adapter that can tell the last market price of each symbol it was given (the paper broker): a run's
+    report marks the positions at them."""
+
+    def last_prices(self) -> dict[str, float]:
+        """The last market price by symbol."""
         ...
 
 

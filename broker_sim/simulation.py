@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from broker_sim.activities import AccountEvent
-from broker_sim.broker import Broker, KeepsFills, MarketDataConsumer
+from broker_sim.broker import Broker, Journaled, KeepsFills, KnowsPrices, MarketDataConsumer, Resumable
 from broker_sim.clock import Clock, RealtimeClock, SimulatedClock
 from broker_sim.config import Config
 from broker_sim.dispatch import HandlerDispatch, StrategyError, handler_error
@@ -348,7 +348,7 @@ class _Run:
         """An account resumed from its journal: each strategy's next client order ids follow the ones the account
         holds, and its book (positions, open orders, latest fills) is rebuilt from the account's orders; the run's
         records start with the account's earlier sessions (`_resume_records`)."""
-        if getattr(broker, "journal", None) is None:
+        if not isinstance(broker, Journaled) or broker.journal is None:
             return
         self._resume_records(broker)
         known = await broker.list_orders("all")
@@ -578,11 +578,11 @@ class _Run:
             stopped = exc
         return await self._finish(broker, clock, target, stopped)
 
-    def _resume_records(self, broker: Broker) -> None:
+    def _resume_records(self, broker: Journaled) -> None:
         """A journaled account: the run's records start with what the account did in earlier sessions (its fills,
         its ended orders, the equity after each fill, each with the strategy its journal remembers), so the
         report covers the account, not only this session; and the orders that end from now on are noted."""
-        journal = getattr(broker, "journal", None)
+        journal = broker.journal
         if journal is None:
             return
         self.note_owner = journal.note_owner
@@ -814,8 +814,7 @@ def _resumed(
     """The replay's blocks, for an account that resumed from a journal without the events it has seen: those
     before its last change, and those of a symbol up to the latest it had seen. Events at the very moment of the
     last change come again (a strategy that must not act twice on one bar gives its orders client order ids)."""
-    point = getattr(broker, "resume_point", None)
-    last, seen = point() if point is not None else (None, {})
+    last, seen = broker.resume_point() if isinstance(broker, Resumable) else (None, {})
     if last is None and not seen:
         yield from blocks
         return
@@ -843,9 +842,10 @@ def _resumed(
 
 def _last_prices(broker: Broker) -> dict[str, float] | None:
     """The broker's last market prices, if it can tell them (the paper broker); positions are marked at these."""
-    last_prices = getattr(broker, "last_prices", None)
+    if not isinstance(broker, KnowsPrices):
+        return None
     try:
-        return last_prices() if last_prices is not None else None
+        return broker.last_prices()
     except Exception:  # the broker itself failed: the report marks at the last fills instead
         log.exception("reading the last market prices failed")
         return None

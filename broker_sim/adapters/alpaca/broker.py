@@ -29,6 +29,7 @@ from broker_sim.errors import (
     InvalidOrder,
     OrderNotFound,
     PositionNotFound,
+    TransientError,
 )
 from broker_sim.models import (
     Account,
@@ -44,7 +45,7 @@ from broker_sim.orders import observe
 from broker_sim.rules import same_request
 
 from . import translate
-from .errors import RateLimited, VenueUnavailable
+from .errors import RateLimited
 from .http import AlpacaHttp
 from .settings import AlpacaSettings
 from .stream import TradeUpdatesStream
@@ -302,7 +303,7 @@ class AlpacaBroker(Broker):
                 if existing is not None and same_request(existing, request):
                     return existing
                 raise
-            except (RateLimited, VenueUnavailable) as exc:
+            except TransientError as exc:  # no answer, a 5xx or a 429: the same submit may pass later
                 if attempt >= self.retries:
                     raise
                 if not isinstance(exc, RateLimited):  # the order may have arrived: look before sending again
