@@ -24,8 +24,9 @@ from broker_sim import (
     PermanentError,
     SimulatedClock,
     TransientError,
+    alpaca_wire,
 )
-from broker_sim.adapters.alpaca import AlpacaBroker, RateLimited, Unauthorized, VenueUnavailable, translate
+from broker_sim.adapters.alpaca import AlpacaBroker, RateLimited, Unauthorized, VenueUnavailable
 from broker_sim.adapters.alpaca.http import error_for
 from tests.adapters.alpaca.test_payloads import ORDER
 
@@ -331,7 +332,7 @@ async def test_wait_for_hears_a_fill_that_arrives_while_it_looks_the_order_up() 
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert broker is not None
-        broker._accept(translate.event_from_json(update))  # the stream's fill, while the REST answer is on its way
+        broker._accept(alpaca_wire.event_from_json(update))  # the stream's fill, while the REST answer is on its way
         return httpx.Response(200, json=ORDER)  # still "accepted" when the venue answered
 
     broker = _broker(handler)
@@ -379,7 +380,7 @@ async def test_a_fill_made_between_the_resyncs_reads_is_heard_once_with_its_fill
         "position_qty": ORDER["qty"],
         "execution_id": "exec-1",
     }
-    broker._accept(translate.event_from_json(update))  # the stream's copy of the fill, after the resync
+    broker._accept(alpaca_wire.event_from_json(update))  # the stream's copy of the fill, after the resync
     assert [(e.fill.execution_id, e.order.status.value) for e in heard if e.fill] == [("exec-1", "filled")]
     assert (await broker.wait_for(ORDER["id"], "filled", timeout=1.0)).status.value == "filled"
     await broker.close()
