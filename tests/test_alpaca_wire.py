@@ -6,17 +6,23 @@ gives them: an order's `reference_price`, `reject_reason`, `triggered_at` (None)
 Alpaca always sends one); a fill's `fee` (0: Alpaca reports fees apart) and `reference_price` (its price); an
 account's realized and unrealized P&L, fees and initial balance (None); a position's realized P&L (None).
 Numbers have at most 9 decimals, as Alpaca's strings do.
+
+Requests go the other way and are each side's own (the adapter writes order and replace bodies, the server reads
+them): the same round trip holds from one to the other.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from broker_sim import alpaca_wire
+from broker_sim.adapters.alpaca import translate as alpaca_translate
+from broker_sim.errors import InvalidOrder
 from broker_sim.models import (
     Account,
     EventType,
@@ -24,12 +30,16 @@ from broker_sim.models import (
     Order,
     OrderClass,
     OrderEvent,
+    OrderRequest,
     OrderStatus,
     OrderType,
     Position,
     Side,
+    StopLoss,
+    TakeProfit,
     TimeInForce,
 )
+from broker_sim.serve import translate as serve_translate
 
 #: Each example builds whole orders (30 fields): a few dozen keep the file at a few seconds.
 EXAMPLES = settings(max_examples=25, deadline=None)
@@ -194,3 +204,75 @@ def test_an_order_event_makes_the_round_trip_as_a_trade_update(data: st.DataObje
         event = OrderEvent(kind, order, when)
 
     assert alpaca_wire.event_from_json(alpaca_wire.trade_update_json(event)) == event
+
+
+# -- requests: the adapter writes them (adapters/alpaca/translate.py), the server reads them (serve/translate.py) --
+
+
+@st.composite
+def order_requests(draw: st.DrawFn) -> OrderRequest:
+    """Well-formed requests of every simple type and the three order classes (the server checks the rest)."""
+    kind = draw(st.sampled_from(["market", "limit", "stop", "stop_limit", "trailing_stop", "bracket", "oco"]))
+    fields: dict[str, object] = {
+        "symbol": draw(symbols),
+        "side": draw(st.sampled_from(Side)),
+        "quantity": draw(quantities),
+        "time_in_force": draw(st.sampled_from([TimeInForce.DAY, TimeInForce.GTC])),
+        "client_order_id": draw(st.none() | words),
+    }
+    limit, stop = draw(prices), draw(prices)
+    if kind == "market":
+        fields["type"] = OrderType.MARKET
+    elif kind == "limit":
+        fields.update(type=OrderType.LIMIT, limit_price=limit, extended_hours=draw(st.booleans()))
+        if fields["extended_hours"]:
+            fields["time_in_force"] = TimeInForce.DAY
+    elif kind == "stop":
+        fields.update(type=OrderType.STOP, stop_price=stop)
+    elif kind == "stop_limit":
+        fields.update(type=OrderType.STOP_LIMIT, stop_price=stop, limit_price=limit)
+    elif kind == "trailing_stop":
+        fields["type"] = OrderType.TRAILING_STOP
+        fields[draw(st.sampled_from(["trail_price", "trail_percent"]))] = draw(prices.map(lambda p: min(p, 50.0)))
+    else:
+        low, high = sorted(draw(st.lists(prices, min_size=2, max_size=2, unique=True)))
+        # A bracket's exits close what it opens; an oco's close a position held on the other side.
+        long_exits = (fields["side"] is Side.BUY) == (kind == "bracket")
+        profit, loss = (high, low) if long_exits else (low, high)
+        # A bracket enters at market; an oco (exits only) is a limit order at its take-profit price.
+        entry = {"type": OrderType.MARKET} if kind == "bracket" else {"type": OrderType.LIMIT, "limit_price": profit}
+        fields.update(entry, order_class=OrderClass(kind), take_profit=TakeProfit(profit), stop_loss=StopLoss(loss))
+    try:
+        return OrderRequest(**fields)  # type: ignore[arg-type]
+    except InvalidOrder:
+        assume(False)
+        raise
+
+
+@given(order_requests())
+@EXAMPLES
+def test_an_order_request_makes_the_round_trip_from_the_adapter_to_the_server(request: OrderRequest) -> None:
+    body = json.loads(json.dumps(alpaca_translate.order_request_json(request)))
+
+    assert serve_translate.order_request(body) == request
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "quantity": quantities,
+            "limit_price": prices,
+            "stop_price": prices,
+            "trail": prices,
+            "time_in_force": st.sampled_from([t.value for t in TimeInForce]),
+            "client_order_id": words,
+        },
+    )
+)
+@EXAMPLES
+def test_a_replace_makes_the_round_trip_from_the_adapter_to_the_server(fields: dict[str, object]) -> None:
+    body = json.loads(json.dumps(alpaca_translate.replace_json(fields)))
+    every = dict.fromkeys(("quantity", "limit_price", "stop_price", "trail", "time_in_force", "client_order_id"))
+
+    assert serve_translate.replace_fields(body) == {**every, **fields}
