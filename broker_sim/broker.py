@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
+import attrs
+
 from broker_sim.activities import AccountEvent
 from broker_sim.clock import Clock
 from broker_sim.errors import (
@@ -67,6 +69,7 @@ __all__ = [
     "OrderTimeout",
     "PluginError",
     "PositionNotFound",
+    "ReplaceOrderRequest",
     "Resumable",
 ]
 
@@ -86,6 +89,20 @@ def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
             valid = ", ".join(s.value for s in OrderStatus)
             raise InvalidRequest(f"unknown order status {value!r}; valid: {valid}") from None
     return frozenset(result)
+
+
+@attrs.frozen(slots=True)
+class ReplaceOrderRequest:
+    """The changes `Broker.replace_order` asks for, as one value (alpaca-py's ``ReplaceOrderRequest``): the new
+    total `quantity`, prices, a trailing stop's `trail`, `time_in_force` and the new order's `client_order_id`;
+    None leaves a field as it is. Not checked here: each adapter refuses what its venue refuses."""
+
+    quantity: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    time_in_force: TimeInForce | str | None = None
+    trail: float | None = None
+    client_order_id: str | None = None
 
 
 @runtime_checkable
@@ -211,7 +228,6 @@ class Broker(abc.ABC):
         Raises `OrderNotFound` for an unknown id and `OrderNotCancelable` for an order already final.
         """
 
-    @abc.abstractmethod
     async def replace_order(
         self,
         order_id: str,
@@ -227,7 +243,24 @@ class Broker(abc.ABC):
 
         As on Alpaca: the old order goes `pending_replace` then `replaced`; the returned order (`replaces` = the
         old id) may still be `pending_new`. Raises `OrderNotReplaceable` for an order that cannot be replaced.
+        The arguments travel as one `ReplaceOrderRequest` to the adapter's `replace`.
         """
+        return await self.replace(
+            order_id,
+            ReplaceOrderRequest(
+                quantity=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+                time_in_force=time_in_force,
+                trail=trail,
+                client_order_id=client_order_id,
+            ),
+        )
+
+    @abc.abstractmethod
+    async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
+        """`replace_order` as adapters implement it: `changes` holds the changes as given (None: unchanged),
+        unchecked; the adapter checks them (`InvalidOrder`, nothing sent or changed) as its venue does."""
 
     @abc.abstractmethod
     async def get_order(self, order_id: str) -> Order:

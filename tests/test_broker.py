@@ -48,7 +48,7 @@ def _template() -> type[Broker]:
 
 
 async def test_the_adapter_template_in_contributing_is_a_working_broker_with_no_capabilities() -> None:
-    from broker_sim import OrderNotCancelable, OrderRequest
+    from broker_sim import OrderNotCancelable, OrderNotReplaceable, OrderRequest
 
     template = _template()
     broker = template(SimulatedClock(0.0))
@@ -58,6 +58,8 @@ async def test_the_adapter_template_in_contributing_is_a_working_broker_with_no_
         order = await broker.submit_order(OrderRequest("AAPL", "buy", 3, client_order_id="mine"))
         assert await broker.get_order_by_client_id("mine") == order
         assert await broker.list_orders() == [order]
+        with pytest.raises(OrderNotReplaceable, match=r"ReplaceOrderRequest\(quantity=None, limit_price=5.0"):
+            await broker.replace_order(order.id, limit_price=5.0)  # the keywords reach `replace` as one value
         canceled = await broker.cancel_order(order.id)
         assert canceled.status.value == "canceled"
         with pytest.raises(OrderNotCancelable, match=order.id):

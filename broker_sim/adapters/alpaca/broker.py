@@ -22,7 +22,7 @@ import attrs
 import httpx
 
 from broker_sim import alpaca_wire
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, ReplaceOrderRequest
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.errors import (
     ConfigError,
@@ -336,18 +336,10 @@ class AlpacaBroker(Broker):
         await self.http.request("DELETE", f"/v2/orders/{order_id}", context="cancel", retry=False)
         return await self.get_order(order_id)
 
-    async def replace_order(
-        self,
-        order_id: str,
-        *,
-        quantity: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        time_in_force: TimeInForce | str | None = None,
-        trail: float | None = None,
-        client_order_id: str | None = None,
-    ) -> Order:
+    async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
         """PATCH /v2/orders/{id}; returns the new order. Malformed values are refused before anything is sent."""
+        quantity, limit_price, stop_price = changes.quantity, changes.limit_price, changes.stop_price
+        time_in_force, trail, client_order_id = changes.time_in_force, changes.trail, changes.client_order_id
         numbers = {"quantity": quantity, "limit_price": limit_price, "stop_price": stop_price, "trail": trail}
         for name, value in numbers.items():
             if value is None:
