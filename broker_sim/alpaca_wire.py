@@ -65,10 +65,11 @@ __all__ = [
 
 #: The namespace of the ids this server derives from names (asset ids, the account id).
 _NAMESPACE = uuid.UUID("6f1c5f0e-6a52-4c8e-9a55-2d2a3f0b7c11")
-
-
 #: Digits kept after the point in string-encoded numbers (Alpaca takes up to 9 for quantities).
 _DIGITS = 9
+
+
+# -- encoding: our values as Alpaca's entities ------------------------------------------------------------------
 
 
 def asset_id(symbol: str) -> str:
