@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
+import attrs
+
 from broker_sim.activities import AccountEvent
 from broker_sim.clock import Clock
 from broker_sim.errors import (
@@ -46,6 +48,7 @@ from broker_sim.models import (
 )
 
 __all__ = [
+    "AccountJournal",
     "Broker",
     "BrokerError",
     "ConfigError",
@@ -55,7 +58,9 @@ __all__ = [
     "InvalidRequest",
     "InvalidTransition",
     "JournalError",
+    "Journaled",
     "KeepsFills",
+    "KnowsPrices",
     "MarketDataConsumer",
     "ModelError",
     "OrderNotCancelable",
@@ -64,6 +69,8 @@ __all__ = [
     "OrderTimeout",
     "PluginError",
     "PositionNotFound",
+    "ReplaceOrderRequest",
+    "Resumable",
 ]
 
 _LIST_STATUSES = ("open", "closed", "all")
@@ -84,6 +91,20 @@ def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
     return frozenset(result)
 
 
+@attrs.frozen(slots=True)
+class ReplaceOrderRequest:
+    """The changes `Broker.replace_order` asks for, as one value (alpaca-py's ``ReplaceOrderRequest``): the new
+    total `quantity`, prices, a trailing stop's `trail`, `time_in_force` and the new order's `client_order_id`;
+    None leaves a field as it is. Not checked here: each adapter refuses what its venue refuses."""
+
+    quantity: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    time_in_force: TimeInForce | str | None = None
+    trail: float | None = None
+    client_order_id: str | None = None
+
+
 @runtime_checkable
 class MarketDataConsumer(Protocol):
     """An adapter that is fed market data (the paper broker): the runner hands it every bar, quote and trade.
@@ -97,6 +118,50 @@ class MarketDataConsumer(Protocol):
 
     def update_market_nowait(self, event: MarketData) -> None:
         """`update_market` without an await, for the replay hot path."""
+        ...
+
+
+class AccountJournal(Protocol):
+    """What a run asks of a journaled adapter's journal (`broker_sim.journal.Journal`)."""
+
+    def note_owner(self, order_id: str, strategy: str) -> None:
+        """Remember that `strategy` sent `order_id`, for the account's reports."""
+        ...
+
+    def stored_account(self) -> Any:
+        """The whole account as the journal holds it (a `broker_sim.journal.StoredAccount`)."""
+        ...
+
+
+@runtime_checkable
+class Journaled(Protocol):
+    """An adapter whose account may live in a journal (the paper broker): a run resumes its strategies from the
+    account the journal holds and notes which strategy sent each order. `journal` is None without one, or
+    before the adapter connects."""
+
+    @property
+    def journal(self) -> AccountJournal | None:
+        """The open journal, or None."""
+        ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """An adapter that can say where a replay resuming its account goes on (the paper broker with a journal)."""
+
+    def resume_point(self) -> tuple[float | None, dict[str, float]]:
+        """The clock time of the account's last change (None: none) and, per symbol, the POSIX time of the
+        latest market event the account had seen."""
+        ...
+
+
+@runtime_checkable
+class KnowsPrices(Protocol):
+    """An adapter that can tell the last market price of each symbol it was given (the paper broker): a run's
+    report marks the positions at them."""
+
+    def last_prices(self) -> dict[str, float]:
+        """The last market price by symbol."""
         ...
 
 
@@ -163,7 +228,6 @@ class Broker(abc.ABC):
         Raises `OrderNotFound` for an unknown id and `OrderNotCancelable` for an order already final.
         """
 
-    @abc.abstractmethod
     async def replace_order(
         self,
         order_id: str,
@@ -179,7 +243,24 @@ class Broker(abc.ABC):
 
         As on Alpaca: the old order goes `pending_replace` then `replaced`; the returned order (`replaces` = the
         old id) may still be `pending_new`. Raises `OrderNotReplaceable` for an order that cannot be replaced.
+        The arguments travel as one `ReplaceOrderRequest` to the adapter's `replace`.
         """
+        return await self.replace(
+            order_id,
+            ReplaceOrderRequest(
+                quantity=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+                time_in_force=time_in_force,
+                trail=trail,
+                client_order_id=client_order_id,
+            ),
+        )
+
+    @abc.abstractmethod
+    async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
+        """`replace_order` as adapters implement it: `changes` holds the changes as given (None: unchanged),
+        unchecked; the adapter checks them (`InvalidOrder`, nothing sent or changed) as its venue does."""
 
     @abc.abstractmethod
     async def get_order(self, order_id: str) -> Order:

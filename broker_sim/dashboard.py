@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, KeepsFills
 from broker_sim.models import Account, Fill, Order, OrderEvent, Position
 
 __all__ = ["AccountView", "Dashboard", "account_tables", "sparkline"]
@@ -161,9 +161,8 @@ class Dashboard:
     def attach(self, broker: Broker) -> None:
         """Start showing `broker`'s account (its fills so far, for an account resumed from a journal)."""
         self._broker = broker
-        state = getattr(broker, "state", None)
-        if state is not None:
-            known = state.fills
+        if isinstance(broker, KeepsFills):
+            known = broker.fills
             self.fills.extend(known)
             self.total_fills = len(known)
         broker.add_listener(self._on_event)

@@ -2,6 +2,12 @@
 
 `broker.py` re-exports these names; they live here so that `models.py` can raise them without importing the
 `Broker` interface. `did_you_mean` ends the "unknown name" messages.
+
+Besides its cause (httpx's model: an error's class says what went wrong), an error says whether trying again can
+help: a `TransientError` (no answer, a 5xx, a rate limit, a journal another process holds) may pass if the same
+call is made again later; a `PermanentError` (a malformed request, a refusal, an unknown id, refused keys) fails
+the same way until the request or the account changes. An adapter's retries follow the families, not a list of
+classes; errors in neither family (a config mistake, a bug in a model) are not the venue's answer at all.
 """
 
 from __future__ import annotations
@@ -14,7 +20,18 @@ class BrokerError(Exception):
     """Base of every error broker-sim raises on purpose."""
 
 
-class InvalidRequest(BrokerError, ValueError):
+class TransientError(BrokerError):
+    """The call could not be done now (the venue did not answer, answered 5xx or 429, or another process holds
+    the resource); the same call may succeed later. Whether anything changed is unknown: a submit that timed out
+    may have placed its order (ask by its client order id before sending it again)."""
+
+
+class PermanentError(BrokerError):
+    """The venue (or the simulator) answered and refused the call: the same call fails the same way until the
+    request or the account changes. Nothing was changed."""
+
+
+class InvalidRequest(PermanentError, ValueError):
     """A call's arguments are malformed; nothing was changed."""
 
 
@@ -26,7 +43,7 @@ class DuplicateClientOrderId(InvalidOrder):
     """A `client_order_id` already names a different order (Alpaca answers 422); nothing was changed."""
 
 
-class OrderRefused(BrokerError):
+class OrderRefused(PermanentError):
     """An order refused at the door, as Alpaca refuses it at once: no order was created, nothing changed, and its
     `client_order_id` was not used (a retry with the same id, once the cause is gone, places the order).
 
@@ -86,19 +103,19 @@ class InvalidMarketData(InvalidRequest):
     """A bar, quote or trade is malformed (non-finite price, naive timestamp...); nothing was changed."""
 
 
-class OrderNotFound(BrokerError, LookupError):
+class OrderNotFound(PermanentError, LookupError):
     """No order has the given id or client order id."""
 
 
-class PositionNotFound(BrokerError, LookupError):
+class PositionNotFound(PermanentError, LookupError):
     """There is no open position in the given symbol."""
 
 
-class OrderNotCancelable(BrokerError):
+class OrderNotCancelable(PermanentError):
     """The order is already in a final state (filled, canceled, expired, rejected, replaced)."""
 
 
-class OrderNotReplaceable(BrokerError):
+class OrderNotReplaceable(PermanentError):
     """The order cannot be replaced in its current state."""
 
 
@@ -129,12 +146,16 @@ class PluginError(ConfigError):
     """A plugin file or entry point could not be loaded; the message names it."""
 
 
-class JournalError(ConfigError):
+class JournalError(BrokerError):
     """A journal cannot be used: not a journal, truncated or corrupt, written by a newer version, another
-    account's, or in use by another process. The message names the file; the file was left as it was."""
+    account's, in use by another process, or a change could not be written to disk. The message names the file;
+    the file was left as it was.
+
+    Not a `ConfigError`: a disk that fails while a session writes is no mistake in the config. Where a journal is
+    checked as part of a config (`broker-sim run`'s validation), the check names the config's key and line."""
 
 
-class JournalInUse(JournalError):
+class JournalInUse(JournalError, TransientError):
     """Another process has the journal open (one process at a time trades an account)."""
 
 

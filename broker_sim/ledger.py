@@ -11,9 +11,10 @@ Accounting rules, all in one place:
 * Buying power is ``cash - reserved - (1 + short_margin) x |market value of shorts|``: longs are paid in cash;
   a short keeps its own sale proceeds plus `short_margin` (Reg T initial margin: 1.5) times its value, so a
   short sale needs, and uses, buying power of 1.5 x its value; both follow the short's market value.
-* Orders reserve buying power at submission (`reserve`), so concurrent orders can never spend the same cash
-  twice; sells of a long reserve the shares they sell, so two sells cannot sell the same shares. Fills use the
-  reservation up; `release` frees what is left when the order ends (filled, canceled, rejected, expired).
+* Orders reserve buying power at submission (`plan_reservation`, then `hold` through the account's door), so
+  concurrent orders can never spend the same cash twice; sells of a long reserve the shares they sell, so two
+  sells cannot sell the same shares. Fills use the reservation up; `release` frees what is left when the order
+  ends (filled, canceled, rejected, expired).
   With shorting, a sale beyond its own promised shares can sell shares promised to another sell order: that
   order's promise then becomes a short sale holding short margin instead.
 """
@@ -129,8 +130,8 @@ class Ledger:
     """Cash, positions and reservations of one account. Not thread-safe; one event loop owns it.
 
     Each change comes in two steps, so a caller can check before it writes: `plan_reservation` and
-    `fill_refusal` only look; `hold`, `release` and `book_fill` change. `reserve`, `move_reservation` and
-    `apply_fill` do both in one call.
+    `fill_refusal` only look; `hold`, `release` and `book_fill` change. The one caller that changes it is
+    `broker_sim.account.AccountState.apply` (the door): it checks, records, then changes.
 
     `maintenance`, when given, is the maintenance margin of one position (``maintenance(quantity, price)``,
     Alpaca's table in `broker_sim.rules.margin`); else flat `maintenance_long`/`maintenance_short` rates.
@@ -257,26 +258,6 @@ class Ledger:
             symbol = reservation.symbol
             self._reserved_shares[symbol] = self._reserved_shares.get(symbol, 0.0) + reservation.shares
 
-    def reserve(self, order_id: str, symbol: str, side: Side, quantity: float, cash_per_unit: float) -> str | None:
-        """Plan and hold a reservation; returns None when held, or the reason the order must be rejected."""
-        plan = self.plan_reservation(order_id, symbol, side, quantity, cash_per_unit)
-        if isinstance(plan, str):
-            return plan
-        self.hold(plan)
-        return None
-
-    def move_reservation(
-        self, old_id: str, new_id: str, symbol: str, side: Side, quantity: float, cash_per_unit: float
-    ) -> str | None:
-        """Free `old_id`'s reservation and reserve for `new_id` instead (a replace); if the account cannot carry
-        the new one, keep the old one as it was and return the reason."""
-        plan = self.plan_reservation(new_id, symbol, side, quantity, cash_per_unit, releasing=old_id)
-        if isinstance(plan, str):
-            return plan
-        self.release(old_id)
-        self.hold(plan)
-        return None
-
     def release(self, order_id: str) -> None:
         """Free what an order still holds; call it when the order ends. Unknown ids are ignored."""
         reservation = self._reservations.pop(order_id, None)
@@ -401,13 +382,6 @@ class Ledger:
             if excess <= QTY_EPSILON:
                 return
 
-    def apply_fill(self, fill: Fill, order_id: str | None = None) -> str | None:
-        """Check and book `fill`; returns None when booked, or the reason it was refused (nothing changes then)."""
-        reason = self.fill_refusal(fill, order_id)
-        if reason is None:
-            self.book_fill(fill, order_id)
-        return reason
-
     def _book(self, held: _Holding, fill: Fill) -> None:
         self.cash -= (fill.quantity if fill.side is Side.BUY else -fill.quantity) * fill.price + fill.fee
         self.fees += fill.fee
@@ -455,22 +429,29 @@ class Ledger:
     def _power(
         self, cash: float, reserved: float, symbol: str | None = None, quantity: float = 0.0, mark: float | None = None
     ) -> float:
-        multiplier = self.margin_multiplier
-        if multiplier is None:  # a cash account: only shorts count, so longs need no mark
+        """Buying power with `cash` and `reserved`, `symbol` held at `quantity` (valued at `mark`) when given."""
+        if self.margin_multiplier is None:  # a cash account: only shorts count, so longs need no mark
             short_value = 0.0
             for other, held in self._holdings.items():
                 if held.quantity < 0 and other != symbol:
                     short_value -= held.quantity * self.mark(other)
             if symbol is not None and quantity < 0:
                 short_value -= quantity * (mark if mark is not None else self.mark(symbol))
-            return cash - reserved - short_value * (1.0 + self.short_margin)
+            return self._power_of(cash, reserved, 0.0, short_value)[0]
         long_value, short_value = self._values(symbol, quantity, mark)
-        equity = cash + long_value - short_value
-        return (equity - (long_value + short_value) / multiplier) * multiplier - reserved
+        return self._power_of(cash, reserved, long_value, short_value)[0]
 
-    def short_requirement(self) -> float:
-        """Cash accounts: what open shorts hold of the account, their proceeds plus `short_margin` x their value."""
-        return self._values()[1] * (1.0 + self.short_margin)
+    def _power_of(self, cash: float, reserved: float, long_value: float, short_value: float) -> tuple[float, float]:
+        """(buying power, initial margin) of an account with `cash`, `reserved` by open orders and positions worth
+        `long_value` and `short_value` (>= 0): the one formula for both. Cash account: cash less reservations
+        less what shorts hold (proceeds plus `short_margin` x value), initial margin `short_margin` x the shorts.
+        Margin account: `margin_multiplier` x (equity - initial margin) less reservations, the initial margin the
+        positions' value over the multiplier (a cash account's longs do not count: pass 0 for them)."""
+        multiplier = self.margin_multiplier
+        if multiplier is None:
+            return cash - reserved - short_value * (1.0 + self.short_margin), short_value * self.short_margin
+        initial = (long_value + short_value) / multiplier
+        return (cash + long_value - short_value - initial) * multiplier - reserved, initial
 
     def buying_power(self) -> float:
         """What a new order may still use. Cash account: cash, less reservations, less what shorts hold. Margin
@@ -484,18 +465,22 @@ class Ledger:
         rate = self.maintenance_long if quantity > 0 else self.maintenance_short
         return abs(quantity) * price * rate
 
-    def maintenance_requirement(self) -> float:
-        """The equity the positions require at their marks (`position_requirement` summed)."""
-        return sum(
-            self.position_requirement(held.quantity, self.mark(symbol))
-            for symbol, held in self._holdings.items()
-            if held.quantity
-        )
-
-    def margin_deficit(self) -> float:
-        """How much the equity is below the maintenance requirement (0 when it is not: no margin call)."""
-        long_value, short_value = self._values()
-        return max(0.0, self.maintenance_requirement() - (self.cash + long_value - short_value))
+    def _totals(self) -> tuple[float, float, float, float]:
+        """(long value, short value (>= 0), unrealized P&L, maintenance requirement) of the positions at their
+        marks, in one pass: the one place the maintenance margin is summed."""
+        long_value = short_value = unrealized = maintenance = 0.0
+        for symbol, held in self._holdings.items():
+            quantity = held.quantity
+            if quantity:
+                price = self.mark(symbol)
+                value = quantity * price
+                if quantity > 0:
+                    long_value += value
+                else:
+                    short_value -= value
+                unrealized += value - quantity * held.avg_price
+                maintenance += self.position_requirement(quantity, price)
+        return long_value, short_value, unrealized, maintenance
 
     def charge(self, amount: float) -> None:
         """Take a non-trade charge (a borrow fee, margin interest) from cash; it counts in `fees`."""
@@ -533,25 +518,8 @@ class Ledger:
 
     def account(self) -> Account:
         """A snapshot of the whole account at the current marks."""
-        long_value = short_value = unrealized = maintenance = 0.0
-        for symbol, held in self._holdings.items():
-            quantity = held.quantity
-            if quantity:
-                price = self.mark(symbol)
-                value = quantity * price
-                if quantity > 0:
-                    long_value += value
-                else:
-                    short_value -= value
-                unrealized += value - quantity * held.avg_price
-                maintenance += self.position_requirement(quantity, price)
-        multiplier = self.margin_multiplier
-        if multiplier is None:
-            power = self.cash - self._reserved_cash - short_value * (1.0 + self.short_margin)
-            initial = short_value * self.short_margin
-        else:
-            initial = (long_value + short_value) / multiplier
-            power = (self.cash + long_value - short_value - initial) * multiplier - self._reserved_cash
+        long_value, short_value, unrealized, maintenance = self._totals()
+        power, initial = self._power_of(self.cash, self._reserved_cash, long_value, short_value)
         return Account(
             cash=self.cash,
             equity=self.cash + long_value - short_value,

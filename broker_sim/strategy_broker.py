@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from broker_sim.activities import AccountEvent
-from broker_sim.broker import Broker, PositionNotFound
+from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
 from broker_sim.models import (
     Account,
@@ -26,7 +26,6 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     Side,
-    TimeInForce,
 )
 from broker_sim.strategy_book import StrategyBook
 
@@ -99,26 +98,9 @@ class StrategyBroker(Broker):
     async def cancel_order(self, order_id: str) -> Order:
         return await self.inner.cancel_order(order_id)
 
-    async def replace_order(
-        self,
-        order_id: str,
-        *,
-        quantity: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        time_in_force: TimeInForce | str | None = None,
-        trail: float | None = None,
-        client_order_id: str | None = None,
-    ) -> Order:
-        order = await self.inner.replace_order(
-            order_id,
-            quantity=quantity,
-            limit_price=limit_price,
-            stop_price=stop_price,
-            time_in_force=time_in_force,
-            trail=trail,
-            client_order_id=self._tag(client_order_id),
-        )
+    async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
+        tagged = attrs.evolve(changes, client_order_id=self._tag(changes.client_order_id))
+        order = await self.inner.replace(order_id, tagged)
         if self.book is not None:
             self.book.track(order)
         return order

@@ -23,7 +23,7 @@ import yaml
 from broker_sim.broker import Broker, MarketDataConsumer
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.config import MODEL_KINDS, Config, KeyPath, StrategyConfig, parse_text, read_config
-from broker_sim.errors import ConfigError, did_you_mean
+from broker_sim.errors import ConfigError, JournalError, did_you_mean
 from broker_sim.plugins import PluginManager, build_registry, create_plugin_manager, load_plugin_file
 from broker_sim.registry import Registry
 from broker_sim.strategy import Strategy, check_strategy_params, load_strategy_class
@@ -379,10 +379,11 @@ def check_live_safety(config: Config, broker: Broker, sources: Iterable[Any]) ->
 
 
 def _build_adapter(config: Config, manager: PluginManager, registry: Registry) -> Broker:
-    """Build the adapter once (it does not connect), so its own parameter checks run at validation time."""
+    """Build the adapter once (it does not connect), so its own parameter checks run at validation time; a
+    journal it refuses at once (another account's) is named at the config's ``broker`` key, as a config error."""
     try:
         return build_broker(config, clock=SimulatedClock(0.0), manager=manager, registry=registry)
-    except ConfigError as exc:
+    except (ConfigError, JournalError) as exc:
         raise _spec_error(config, ("broker",), config.broker, "adapter", exc) from None
 
 

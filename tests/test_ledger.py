@@ -1,13 +1,32 @@
-"""Ledger: average price, realized and unrealized P&L, fees, reservations and buying power, used directly."""
+"""The ledger's money (average price, realized and unrealized P&L, fees, reservations and buying power), changed
+only as production changes it: through the account's door, `AccountState.apply`, with the change records the
+paper venue makes (a reservation planned by `Ledger.plan_reservation`, then `NewOrder`, `StatusChange`,
+`Execution`, `ReplaceRequest`/`Replacement`/`ReplaceRefused`)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
+from broker_sim.account import AccountState, Refused
+from broker_sim.changes import Execution, NewOrder, Replacement, ReplaceRefused, ReplaceRequest, StatusChange
 from broker_sim.ledger import Ledger
-from broker_sim.models import Account, Fill, Position, Side
+from broker_sim.models import (
+    Account,
+    EventType,
+    Fill,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
@@ -28,14 +47,88 @@ def _fill(side: str, quantity: float, price: float, *, symbol: str = "AAPL", fee
     )
 
 
-def _book(ledger: Ledger, *fills: Fill) -> None:
-    for fill in fills:
-        assert ledger.apply_fill(fill) is None
+def _order(order_id: str, symbol: str, side: Side, quantity: float, **fields: object) -> Order:
+    return Order(
+        id=order_id,
+        client_order_id=f"client-{order_id}",
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        type=OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+        limit_price=None,
+        stop_price=None,
+        status=OrderStatus.PENDING_NEW,
+        filled_quantity=0.0,
+        filled_avg_price=None,
+        reject_reason=None,
+        created_at=T0,
+        updated_at=T0,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
-def _state(ledger: Ledger) -> tuple[Account, list[Position], float, float]:
-    """Everything a caller can see of the ledger, to check that a refused call changed nothing."""
-    return ledger.account(), ledger.positions(), ledger.reserved_cash, ledger.shares_available("AAPL")
+class Door:
+    """An account (`AccountState` over a `Ledger`) driven through its door as the paper venue drives it: orders
+    planned, recorded `pending_new` with their reservation and made working; fills booked as executions; replaces
+    requested, then made or refused. A refusal returns its reason (the door changed nothing)."""
+
+    def __init__(self, initial_balance: float, **settings: object) -> None:
+        self.ledger = Ledger(initial_balance, **settings)  # type: ignore[arg-type]
+        self.events: list[OrderEvent] = []
+        self.state = AccountState(self.ledger, self.events.append)
+        self._ids = (f"auto{n}" for n in itertools.count())
+
+    def place(self, order_id: str, symbol: str, side: Side, quantity: float, cash_per_unit: float) -> str | None:
+        """Submit an order that holds `cash_per_unit` a unit (the venue's estimate); None when it is working."""
+        plan = self.ledger.plan_reservation(order_id, symbol, side, quantity, cash_per_unit, check_power=False)
+        if isinstance(plan, str):
+            return plan
+        try:
+            self.state.apply(NewOrder(_order(order_id, symbol, side, quantity), plan))
+        except Refused as exc:
+            return exc.reason
+        self.state.apply(StatusChange(order_id, OrderStatus.NEW, T0, EventType.NEW))
+        return None
+
+    def fill(self, fill: Fill, order_id: str) -> str | None:
+        """Book `fill` for the working order `order_id`; None when booked."""
+        try:
+            self.state.apply(Execution(attrs.evolve(fill, order_id=order_id)))
+        except Refused as exc:
+            return exc.reason
+        return None
+
+    def book(self, *fills: Fill) -> None:
+        """Each fill as a market order of its own (holding its cost) filled whole at once."""
+        for fill in fills:
+            order_id = next(self._ids)
+            assert self.place(order_id, fill.symbol, fill.side, fill.quantity, fill.price) is None
+            assert self.fill(fill, order_id) is None
+
+    def cancel(self, order_id: str) -> None:
+        """The order ends canceled: what it still holds is released."""
+        self.state.apply(StatusChange(order_id, OrderStatus.CANCELED, T0, EventType.CANCELED))
+
+    def replace(self, order_id: str, new_id: str, quantity: float, cash_per_unit: float) -> str | None:
+        """Replace `order_id` by `new_id` for `quantity`, as the venue does: requested, then made when the account
+        carries the successor (what the old order holds counts as free), else refused (the old order works on)."""
+        old = self.state.order(order_id)
+        assert old is not None
+        successor = _order(new_id, old.symbol, old.side, quantity, replaces=order_id)
+        request = OrderRequest(old.symbol, old.side, quantity)
+        self.state.apply(ReplaceRequest(order_id, successor, request, T0))
+        plan = self.ledger.plan_reservation(new_id, old.symbol, old.side, quantity, cash_per_unit, releasing=order_id)
+        if isinstance(plan, str):
+            self.state.apply(ReplaceRefused(order_id, new_id, plan, T0))
+            return plan
+        self.state.apply(Replacement(order_id, new_id, quantity, plan, T0))
+        return None
+
+    def seen(self) -> tuple[Account, list[Position], float, float]:
+        """Everything a caller can see of the money, to check that a refused change moved none of it."""
+        ledger = self.ledger
+        return ledger.account(), ledger.positions(), ledger.reserved_cash, ledger.shares_available("AAPL")
 
 
 def _position(ledger: Ledger, symbol: str = "AAPL") -> Position:
@@ -48,8 +141,9 @@ def _position(ledger: Ledger, symbol: str = "AAPL") -> Position:
 
 
 def test_sell_realizes_pnl_at_average_price() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 10, 120.0, n=1), _fill("sell", 5, 130.0, n=2))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("buy", 10, 120.0, n=1), _fill("sell", 5, 130.0, n=2))
 
     position = _position(ledger)
     assert ledger.realized_pnl == pytest.approx(5 * (130.0 - 110.0), abs=MONEY)
@@ -60,8 +154,9 @@ def test_sell_realizes_pnl_at_average_price() -> None:
 
 
 def test_buying_more_moves_average_price_to_the_weighted_mean() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 30, 120.0, n=1))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("buy", 30, 120.0, n=1))
 
     position = _position(ledger)
     assert position.quantity == pytest.approx(40, abs=1e-12)
@@ -71,8 +166,9 @@ def test_buying_more_moves_average_price_to_the_weighted_mean() -> None:
 
 
 def test_selling_short_more_moves_the_short_average_price_to_the_weighted_mean() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("sell", 10, 50.0), _fill("sell", 30, 60.0, n=1))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("sell", 10, 50.0), _fill("sell", 30, 60.0, n=1))
 
     position = _position(ledger)
     assert position.quantity == pytest.approx(-40, abs=1e-12)
@@ -82,8 +178,9 @@ def test_selling_short_more_moves_the_short_average_price_to_the_weighted_mean()
 
 
 def test_selling_part_of_a_position_keeps_its_average_price() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 10, 120.0, n=1), _fill("sell", 15, 90.0, n=2))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("buy", 10, 120.0, n=1), _fill("sell", 15, 90.0, n=2))
 
     position = _position(ledger)
     assert position.avg_price == pytest.approx(110.0, abs=MONEY)
@@ -91,8 +188,9 @@ def test_selling_part_of_a_position_keeps_its_average_price() -> None:
 
 
 def test_selling_everything_closes_the_position() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 10, 105.0, n=1))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("sell", 10, 105.0, n=1))
 
     assert ledger.position("AAPL") is None
     assert ledger.positions() == []
@@ -102,8 +200,9 @@ def test_selling_everything_closes_the_position() -> None:
 
 
 def test_covering_a_short_realizes_pnl_reversed() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("sell", 10, 50.0), _fill("buy", 4, 40.0, n=1))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("sell", 10, 50.0), _fill("buy", 4, 40.0, n=1))
 
     position = _position(ledger)
     assert position.quantity == pytest.approx(-6, abs=1e-12)
@@ -112,8 +211,9 @@ def test_covering_a_short_realizes_pnl_reversed() -> None:
 
 
 def test_fill_that_crosses_zero_from_long_closes_the_long_and_opens_a_short_at_the_fill_price() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 25, 90.0, n=1))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("sell", 25, 90.0, n=1))
 
     position = _position(ledger)
     assert ledger.realized_pnl == pytest.approx(10 * (90.0 - 100.0), abs=MONEY)
@@ -125,8 +225,9 @@ def test_fill_that_crosses_zero_from_long_closes_the_long_and_opens_a_short_at_t
 
 
 def test_fill_that_crosses_zero_from_short_closes_the_short_and_opens_a_long_at_the_fill_price() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("sell", 10, 50.0), _fill("buy", 15, 40.0, n=1))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("sell", 10, 50.0), _fill("buy", 15, 40.0, n=1))
 
     position = _position(ledger)
     assert ledger.realized_pnl == pytest.approx(10 * (50.0 - 40.0), abs=MONEY)
@@ -136,8 +237,9 @@ def test_fill_that_crosses_zero_from_short_closes_the_short_and_opens_a_long_at_
 
 
 def test_new_side_after_crossing_zero_averages_from_the_crossing_price() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 15, 90.0, n=1), _fill("sell", 5, 80.0, n=2))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("sell", 15, 90.0, n=1), _fill("sell", 5, 80.0, n=2))
 
     position = _position(ledger)
     assert position.quantity == pytest.approx(-10, abs=1e-12)
@@ -146,9 +248,10 @@ def test_new_side_after_crossing_zero_averages_from_the_crossing_price() -> None
 
 
 def test_fills_in_one_symbol_do_not_touch_another() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("buy", 5, 20.0, symbol="MSFT", n=1))
-    _book(ledger, _fill("sell", 10, 110.0, n=2))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("buy", 5, 20.0, symbol="MSFT", n=1))
+    door.book(_fill("sell", 10, 110.0, n=2))
 
     assert ledger.position("AAPL") is None
     msft = _position(ledger, "MSFT")
@@ -162,8 +265,9 @@ def test_fills_in_one_symbol_do_not_touch_another() -> None:
 
 
 def test_unrealized_pnl_and_market_value_follow_the_marks() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0))
     ledger.marks["AAPL"] = 130.0
 
     position = _position(ledger)
@@ -177,8 +281,9 @@ def test_unrealized_pnl_and_market_value_follow_the_marks() -> None:
 
 
 def test_short_gains_unrealized_pnl_when_the_mark_falls() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("sell", 10, 50.0))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("sell", 10, 50.0))
     ledger.marks["AAPL"] = 40.0
 
     position = _position(ledger)
@@ -188,8 +293,9 @@ def test_short_gains_unrealized_pnl_when_the_mark_falls() -> None:
 
 
 def test_position_without_a_mark_is_valued_at_its_average_price() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0))
 
     position = _position(ledger)
     assert position.market_price == 100.0
@@ -198,8 +304,9 @@ def test_position_without_a_mark_is_valued_at_its_average_price() -> None:
 
 
 def test_unrealized_pnl_sums_over_symbols_in_the_account() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("buy", 10, 100.0), _fill("sell", 20, 30.0, symbol="MSFT", n=1))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0), _fill("sell", 20, 30.0, symbol="MSFT", n=1))
     ledger.marks.update({"AAPL": 90.0, "MSFT": 25.0})
 
     account = ledger.account()
@@ -211,8 +318,9 @@ def test_unrealized_pnl_sums_over_symbols_in_the_account() -> None:
 
 
 def test_fees_reduce_cash_and_accumulate_while_realized_pnl_stays_gross() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0, fee=1.5), _fill("sell", 10, 110.0, fee=2.0, n=1))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0, fee=1.5), _fill("sell", 10, 110.0, fee=2.0, n=1))
 
     assert ledger.fees == pytest.approx(3.5, abs=MONEY)
     assert ledger.realized_pnl == pytest.approx(100.0, abs=MONEY)
@@ -223,17 +331,18 @@ def test_fees_reduce_cash_and_accumulate_while_realized_pnl_stays_gross() -> Non
 
 
 def test_fees_do_not_enter_the_average_price() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0, fee=5.0))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0, fee=5.0))
 
     assert _position(ledger).avg_price == pytest.approx(100.0, abs=MONEY)
     assert ledger.cash == pytest.approx(8_995.0, abs=MONEY)
 
 
 def test_cash_plus_cost_basis_equals_initial_balance_plus_realized_pnl_less_fees() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(
-        ledger,
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(
         _fill("buy", 10, 100.0, fee=1.0),
         _fill("sell", 25, 90.0, fee=1.25, n=1),
         _fill("buy", 5, 95.0, fee=1.0, symbol="MSFT", n=2),
@@ -247,182 +356,191 @@ def test_cash_plus_cost_basis_equals_initial_balance_plus_realized_pnl_less_fees
 # -- reservations and buying power --------------------------------------------------------------------------
 
 
-def test_reserve_rejects_a_buy_beyond_buying_power_and_changes_nothing() -> None:
-    ledger = Ledger(1_000)
-    _book(ledger, _fill("buy", 2, 100.0))
-    before = _state(ledger)
+def test_an_order_beyond_buying_power_is_refused_and_changes_nothing() -> None:
+    door = Door(1_000)
+    door.book(_fill("buy", 2, 100.0))
+    before = door.seen()
 
-    reason = ledger.reserve("o1", "AAPL", Side.BUY, 9, 100.0)
+    reason = door.place("o1", "AAPL", Side.BUY, 9, 100.0)
 
-    assert reason is not None
-    assert "insufficient buying power" in reason
-    assert _state(ledger) == before
-    assert ledger.buying_power() == pytest.approx(800.0, abs=MONEY)
+    assert reason == "insufficient buying power: buy 9 AAPL needs 900.00, available 800.00"
+    assert door.seen() == before
+    assert door.state.order("o1") is None
+    assert door.ledger.buying_power() == pytest.approx(800.0, abs=MONEY)
 
 
-def test_reserve_holds_buying_power_for_an_open_buy() -> None:
-    ledger = Ledger(1_000)
+def test_an_open_buy_holds_buying_power() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
 
-    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+    assert door.place("o1", "AAPL", Side.BUY, 6, 100.0) is None
 
     assert ledger.reserved_cash == pytest.approx(600.0, abs=MONEY)
     assert ledger.buying_power() == pytest.approx(400.0, abs=MONEY)
     assert ledger.account().buying_power == pytest.approx(400.0, abs=MONEY)
     assert ledger.cash == 1_000.0
-    second = ledger.reserve("o2", "AAPL", Side.BUY, 6, 100.0)
+    second = door.place("o2", "AAPL", Side.BUY, 6, 100.0)
     assert second is not None and "insufficient buying power" in second
 
 
-def test_release_frees_the_reservation() -> None:
-    ledger = Ledger(1_000)
-    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+def test_canceling_an_order_frees_its_reservation() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 6, 100.0) is None
 
-    ledger.release("o1")
+    door.cancel("o1")
 
     assert ledger.reserved_cash == 0.0
     assert ledger.buying_power() == pytest.approx(1_000.0, abs=MONEY)
-    assert ledger.reserve("o2", "AAPL", Side.BUY, 10, 100.0) is None
+    assert door.place("o2", "AAPL", Side.BUY, 10, 100.0) is None
 
 
-def test_release_frees_what_is_left_after_a_partial_fill() -> None:
-    ledger = Ledger(1_000)
-    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
-    assert ledger.apply_fill(_fill("buy", 2, 100.0, n=1), "o1") is None
+def test_canceling_frees_what_is_left_after_a_partial_fill() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 6, 100.0) is None
+    assert door.fill(_fill("buy", 2, 100.0, n=1), "o1") is None
 
-    ledger.release("o1")
+    door.cancel("o1")
 
     assert ledger.reserved_cash == 0.0
     assert ledger.buying_power() == pytest.approx(800.0, abs=MONEY)
 
 
 def test_buy_that_covers_a_short_reserves_no_cash_for_the_covered_part() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("sell", 10, 100.0))
+    door = Door(10_000, allow_short=True)
+    door.book(_fill("sell", 10, 100.0))
 
-    assert ledger.reserve("b1", "AAPL", Side.BUY, 14, 100.0) is None
+    assert door.place("b1", "AAPL", Side.BUY, 14, 100.0) is None
 
     # 10 of the 14 cover the short (its margin already counts against buying power); only 4 open a long.
-    assert ledger.reserved_cash == pytest.approx(4 * 100.0, abs=MONEY)
+    assert door.ledger.reserved_cash == pytest.approx(4 * 100.0, abs=MONEY)
 
 
 def test_sell_of_held_shares_reserves_shares_not_cash() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0))
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0))
     buying_power = ledger.buying_power()
 
-    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+    assert door.place("s1", "AAPL", Side.SELL, 10, 100.0) is None
 
     assert ledger.reserved_cash == 0.0
     assert ledger.buying_power() == pytest.approx(buying_power, abs=MONEY)
     assert ledger.shares_available("AAPL") == 0.0
 
 
-def test_failed_move_of_a_reservation_keeps_the_old_one() -> None:
-    ledger = Ledger(1_000)
-    assert ledger.reserve("o1", "AAPL", Side.BUY, 5, 100.0) is None
-    before = _state(ledger)
+def test_a_refused_replace_keeps_the_old_orders_reservation() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 5, 100.0) is None
+    before = door.seen()
 
-    reason = ledger.move_reservation("o1", "o2", "AAPL", Side.BUY, 20, 100.0)
+    reason = door.replace("o1", "o2", 20, 100.0)
 
-    assert reason is not None and "insufficient buying power" in reason
-    assert _state(ledger) == before
-    ledger.release("o2")
-    assert ledger.reserved_cash == pytest.approx(500.0, abs=MONEY)
-    ledger.release("o1")
+    assert reason == "insufficient buying power: buy 20 AAPL needs 2000.00, available 1000.00"
+    assert door.seen() == before
+    assert ledger.reservation("o2") is None
+    assert door.state.order("o1").status is OrderStatus.NEW  # type: ignore[union-attr]
+    door.cancel("o1")
     assert ledger.reserved_cash == 0.0
 
 
-def test_release_of_an_unknown_order_is_ignored() -> None:
-    ledger = Ledger(1_000)
-    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+def test_a_replace_moves_the_reservation_to_the_successor() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 5, 100.0) is None
 
-    ledger.release("nope")
+    # What o1 holds counts as free: 8 x 100 fits in 1,000 although 500 are reserved.
+    assert door.replace("o1", "o2", 8, 100.0) is None
 
-    assert ledger.reserved_cash == pytest.approx(600.0, abs=MONEY)
+    assert ledger.reservation("o1") is None
+    assert ledger.reserved_cash == pytest.approx(800.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(200.0, abs=MONEY)
 
 
 def test_fill_uses_up_its_reservation() -> None:
-    ledger = Ledger(1_000)
-    assert ledger.reserve("o1", "AAPL", Side.BUY, 6, 100.0) is None
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 6, 100.0) is None
 
-    assert ledger.apply_fill(_fill("buy", 4, 99.0, n=1), "o1") is None
+    assert door.fill(_fill("buy", 4, 99.0, n=1), "o1") is None
 
     assert ledger.reserved_cash == pytest.approx(2 * 100.0, abs=MONEY)
     assert ledger.buying_power() == pytest.approx(1_000 - 4 * 99.0 - 200.0, abs=MONEY)
-    assert ledger.apply_fill(_fill("buy", 2, 99.0, n=2), "o1") is None
+    assert door.fill(_fill("buy", 2, 99.0, n=2), "o1") is None
     assert ledger.reserved_cash == pytest.approx(0.0, abs=MONEY)
+    assert ledger.reservation("o1") is None
 
 
 def test_sell_reservations_stop_two_sells_from_selling_the_same_shares() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0))
+    door = Door(10_000)
+    door.book(_fill("buy", 10, 100.0))
 
-    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
-    assert ledger.shares_available("AAPL") == 0.0
-    before = _state(ledger)
-    reason = ledger.reserve("s2", "AAPL", Side.SELL, 10, 100.0)
+    assert door.place("s1", "AAPL", Side.SELL, 10, 100.0) is None
+    assert door.ledger.shares_available("AAPL") == 0.0
+    before = door.seen()
+    reason = door.place("s2", "AAPL", Side.SELL, 10, 100.0)
 
-    assert reason is not None
-    assert "short selling is disabled" in reason
-    assert _state(ledger) == before
+    assert reason == "short selling is disabled: selling 10 AAPL but only 0 are held and not already being sold"
+    assert door.seen() == before
 
 
 def test_sell_reservation_of_part_leaves_the_rest_to_sell() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0))
+    door = Door(10_000)
+    door.book(_fill("buy", 10, 100.0))
 
-    assert ledger.reserve("s1", "AAPL", Side.SELL, 6, 100.0) is None
-    assert ledger.shares_available("AAPL") == pytest.approx(4, abs=1e-12)
-    assert ledger.reserve("s2", "AAPL", Side.SELL, 4, 100.0) is None
-    reason = ledger.reserve("s3", "AAPL", Side.SELL, 1, 100.0)
+    assert door.place("s1", "AAPL", Side.SELL, 6, 100.0) is None
+    assert door.ledger.shares_available("AAPL") == pytest.approx(4, abs=1e-12)
+    assert door.place("s2", "AAPL", Side.SELL, 4, 100.0) is None
+    reason = door.place("s3", "AAPL", Side.SELL, 1, 100.0)
     assert reason is not None and "short selling is disabled" in reason
 
 
-def test_releasing_a_sell_returns_its_shares() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0))
-    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+def test_canceling_a_sell_returns_its_shares() -> None:
+    door = Door(10_000)
+    door.book(_fill("buy", 10, 100.0))
+    assert door.place("s1", "AAPL", Side.SELL, 10, 100.0) is None
 
-    ledger.release("s1")
+    door.cancel("s1")
 
-    assert ledger.shares_available("AAPL") == pytest.approx(10, abs=1e-12)
-    assert ledger.reserve("s2", "AAPL", Side.SELL, 10, 100.0) is None
+    assert door.ledger.shares_available("AAPL") == pytest.approx(10, abs=1e-12)
+    assert door.place("s2", "AAPL", Side.SELL, 10, 100.0) is None
 
 
 def test_selling_reserved_shares_releases_them_as_they_fill() -> None:
-    ledger = Ledger(10_000)
-    _book(ledger, _fill("buy", 10, 100.0))
-    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+    door = Door(10_000)
+    ledger = door.ledger
+    door.book(_fill("buy", 10, 100.0))
+    assert door.place("s1", "AAPL", Side.SELL, 10, 100.0) is None
 
-    assert ledger.apply_fill(_fill("sell", 10, 105.0, n=1), "s1") is None
-    ledger.release("s1")
+    assert door.fill(_fill("sell", 10, 105.0, n=1), "s1") is None
 
     assert ledger.position("AAPL") is None
     assert ledger.shares_available("AAPL") == 0.0
-    _book(ledger, _fill("buy", 3, 100.0, n=2))
+    door.book(_fill("buy", 3, 100.0, n=2))
     assert ledger.shares_available("AAPL") == pytest.approx(3, abs=1e-12)
 
 
 def test_short_sale_without_holding_is_refused_when_shorting_is_disabled() -> None:
-    ledger = Ledger(10_000)
-    before = _state(ledger)
+    door = Door(10_000)
+    before = door.seen()
 
-    reserved = ledger.reserve("s1", "AAPL", Side.SELL, 5, 100.0)
-    booked = ledger.apply_fill(_fill("sell", 5, 100.0))
+    reason = door.place("s1", "AAPL", Side.SELL, 5, 100.0)
 
-    assert reserved is not None and "short selling is disabled" in reserved
-    assert booked is not None and "short selling is disabled" in booked
-    assert _state(ledger) == before
+    assert reason == "short selling is disabled: selling 5 AAPL but only 0 are held and not already being sold"
+    assert door.seen() == before
+    assert door.state.order("s1") is None
 
 
 def test_short_sale_is_allowed_with_shorting_and_buying_power_follows_its_market_value() -> None:
-    ledger = Ledger(10_000, allow_short=True)
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
 
-    assert ledger.reserve("s1", "AAPL", Side.SELL, 10, 100.0) is None
+    assert door.place("s1", "AAPL", Side.SELL, 10, 100.0) is None
     # A short needs buying power of 1.5 x its value (Reg T initial margin), its proceeds aside.
     assert ledger.reserved_cash == pytest.approx(10 * 100.0 * 1.5, abs=MONEY)
-    assert ledger.apply_fill(_fill("sell", 10, 100.0, n=1), "s1") is None
-    ledger.release("s1")
+    assert door.fill(_fill("sell", 10, 100.0, n=1), "s1") is None
 
     assert ledger.cash == pytest.approx(11_000.0, abs=MONEY)
     assert _position(ledger).quantity == pytest.approx(-10, abs=1e-12)
@@ -434,12 +552,14 @@ def test_short_sale_is_allowed_with_shorting_and_buying_power_follows_its_market
     ledger.marks["AAPL"] = 80.0
     assert ledger.buying_power() == pytest.approx(11_000 - 2.5 * 800.0, abs=MONEY)
     assert ledger.account().buying_power == pytest.approx(9_000.0, abs=MONEY)
+    assert ledger.account().initial_margin == pytest.approx(1.5 * 800.0, abs=MONEY)
 
 
 def test_buying_power_nets_open_reservations_and_short_margin_together() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("sell", 10, 100.0, fee=1.0))
-    assert ledger.reserve("b1", "MSFT", Side.BUY, 5, 200.0) is None
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("sell", 10, 100.0, fee=1.0))
+    assert door.place("b1", "MSFT", Side.BUY, 5, 200.0) is None
     ledger.marks["AAPL"] = 110.0
 
     # cash - reserved - (1 + short_margin) x |short market value|, as the module docstring states.
@@ -450,63 +570,83 @@ def test_buying_power_nets_open_reservations_and_short_margin_together() -> None
 
 
 def test_short_margin_is_configurable() -> None:
-    ledger = Ledger(10_000, allow_short=True, short_margin=2.0)
-    _book(ledger, _fill("sell", 10, 100.0))
+    door = Door(10_000, allow_short=True, short_margin=2.0)
+    door.book(_fill("sell", 10, 100.0))
 
-    assert ledger.short_requirement() == pytest.approx(3.0 * 1_000.0, abs=MONEY)
-    assert ledger.buying_power() == pytest.approx(11_000 - 3_000.0, abs=MONEY)
-
-
-def test_short_sale_beyond_buying_power_is_rejected_at_reservation() -> None:
-    ledger = Ledger(1_000, allow_short=True)
-    before = _state(ledger)
-
-    reason = ledger.reserve("s1", "AAPL", Side.SELL, 30, 100.0)
-
-    assert reason is not None and "insufficient buying power" in reason
-    assert _state(ledger) == before
+    assert door.ledger.buying_power() == pytest.approx(11_000 - 3.0 * 1_000.0, abs=MONEY)
+    assert door.ledger.account().initial_margin == pytest.approx(2.0 * 1_000.0, abs=MONEY)
 
 
-def test_apply_fill_that_would_make_buying_power_negative_is_refused_and_changes_nothing() -> None:
-    ledger = Ledger(1_000)
-    assert ledger.reserve("o1", "AAPL", Side.BUY, 10, 100.0) is None
-    before = _state(ledger)
+def test_a_margin_account_has_twice_its_excess_equity_to_spend_and_the_same_figure_in_its_account() -> None:
+    door = Door(10_000, margin_multiplier=2.0)
+    ledger = door.ledger
+    door.book(_fill("buy", 100, 100.0))
+    ledger.marks["AAPL"] = 110.0
+    assert door.place("b1", "MSFT", Side.BUY, 10, 50.0) is None
+
+    # equity 11,000, initial margin 11,000 / 2: buying power 2 x 5,500 less the 500 reserved.
+    assert ledger.buying_power() == pytest.approx(2 * (11_000 - 5_500) - 500, abs=MONEY)
+    account = ledger.account()
+    assert account.buying_power == pytest.approx(ledger.buying_power(), abs=MONEY)
+    assert account.initial_margin == pytest.approx(5_500.0, abs=MONEY)
+    assert account.maintenance_margin == pytest.approx(0.30 * 11_000, abs=MONEY)
+
+
+def test_short_sale_beyond_buying_power_is_refused_and_changes_nothing() -> None:
+    door = Door(1_000, allow_short=True)
+    before = door.seen()
+
+    reason = door.place("s1", "AAPL", Side.SELL, 30, 100.0)
+
+    assert reason == "insufficient buying power: sell 30 AAPL needs 4500.00, available 1000.00"
+    assert door.seen() == before
+
+
+def test_a_fill_that_would_make_buying_power_negative_is_refused_and_changes_nothing() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 10, 100.0) is None
+    before = door.seen()
 
     # The price ran away while the order was on its way: 10 at 120 costs 1,200, more than the account has.
-    reason = ledger.apply_fill(_fill("buy", 10, 120.0, fee=1.0, n=1), "o1")
+    reason = door.fill(_fill("buy", 10, 120.0, fee=1.0, n=1), "o1")
 
     assert reason is not None and "insufficient buying power" in reason
-    assert _state(ledger) == before
+    assert door.seen() == before
     assert ledger.cash == 1_000.0
     assert ledger.fees == 0.0
     assert ledger.positions() == []
     assert ledger.reserved_cash == pytest.approx(1_000.0, abs=MONEY)
-    ledger.release("o1")
+    assert door.state.order("o1").filled_quantity == 0.0  # type: ignore[union-attr]
+    door.cancel("o1")
     assert ledger.buying_power() == pytest.approx(1_000.0, abs=MONEY)
 
 
 def test_refused_fill_keeps_an_existing_position_and_its_sell_reservations() -> None:
-    ledger = Ledger(1_000, allow_short=True)
-    _book(ledger, _fill("buy", 5, 100.0))
-    assert ledger.reserve("s1", "AAPL", Side.SELL, 5, 100.0) is None
-    before = _state(ledger)
+    door = Door(1_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("buy", 5, 100.0))
+    # A sell of 30 holds the 5 shares and, at the venue's (low) estimate, margin for a 25-share short.
+    assert door.place("s1", "AAPL", Side.SELL, 30, 10.0) is None
+    before = door.seen()
 
-    # Selling 30 closes the 5 held and opens a 25-share short whose margin the account cannot carry.
-    reason = ledger.apply_fill(_fill("sell", 30, 100.0, n=1), "s1")
+    # At 100 the 25-share short needs margin the account cannot carry.
+    reason = door.fill(_fill("sell", 30, 100.0, n=1), "s1")
 
     assert reason is not None and "insufficient buying power" in reason
-    assert _state(ledger) == before
+    assert door.seen() == before
     assert _position(ledger).quantity == pytest.approx(5, abs=1e-12)
     assert ledger.realized_pnl == 0.0
 
 
 def test_fill_that_only_shrinks_a_position_is_never_refused() -> None:
-    ledger = Ledger(10_000, allow_short=True)
-    _book(ledger, _fill("sell", 10, 100.0))
+    door = Door(10_000, allow_short=True)
+    ledger = door.ledger
+    door.book(_fill("sell", 10, 100.0))
     ledger.marks["AAPL"] = 1_000.0
     assert ledger.buying_power() < 0
 
-    assert ledger.apply_fill(_fill("buy", 10, 1_000.0, n=1)) is None
+    door.book(_fill("buy", 10, 1_000.0, n=1))
 
     assert ledger.position("AAPL") is None
     assert ledger.realized_pnl == pytest.approx(10 * (100.0 - 1_000.0), abs=MONEY)

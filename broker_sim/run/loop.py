@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
-from broker_sim.broker import Broker, MarketDataConsumer
+from broker_sim.broker import Broker, MarketDataConsumer, Resumable
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import OrderRefused
 from broker_sim.models import Bar, MarketData, Quote, Trade
@@ -179,8 +179,7 @@ def resumed(
     """The replay's blocks, for an account that resumed from a journal without the events it has seen: those
     before its last change, and those of a symbol up to the latest it had seen. Events at the very moment of the
     last change come again (a strategy that must not act twice on one bar gives its orders client order ids)."""
-    point = getattr(broker, "resume_point", None)
-    last, seen = point() if point is not None else (None, {})
+    last, seen = broker.resume_point() if isinstance(broker, Resumable) else (None, {})
     if last is None and not seen:
         yield from blocks
         return

@@ -10,7 +10,7 @@ from datetime import datetime
 import attrs
 
 from broker_sim.activities import AccountEvent
-from broker_sim.broker import Broker
+from broker_sim.broker import Journaled
 from broker_sim.models import Fill, Order, OrderEvent, unchecked_fill
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
@@ -81,11 +81,11 @@ class RunRecords:
         if self.note_owner is not None:
             self.note_owner(order.id, self.owners(order))
 
-    def resume(self, broker: Broker, sampler: EquitySampler) -> None:
+    def resume(self, broker: Journaled, sampler: EquitySampler) -> None:
         """A journaled account: the records start with what the account did in earlier sessions (its fills, its
         ended orders, the equity after each fill, each with the strategy its journal remembers), so the report
         covers the account, not only this session; and the orders that end from now on are noted."""
-        journal = getattr(broker, "journal", None)
+        journal = broker.journal
         if journal is None:
             return
         self.note_owner = journal.note_owner

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, KnowsPrices
 from broker_sim.models import Account
 from broker_sim.report.metrics import EquitySample
 
@@ -51,9 +51,10 @@ class EquitySampler:
 
 def last_prices(broker: Broker) -> dict[str, float] | None:
     """The broker's last market prices, if it can tell them (the paper broker); positions are marked at these."""
-    last_prices = getattr(broker, "last_prices", None)
+    if not isinstance(broker, KnowsPrices):
+        return None
     try:
-        return last_prices() if last_prices is not None else None
+        return broker.last_prices()
     except Exception:  # the broker itself failed: the report marks at the last fills instead
         log.exception("reading the last market prices failed")
         return None

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, Journaled
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
 from broker_sim.models import MarketData
@@ -93,7 +93,7 @@ class RunSession:
     async def resume(self, broker: Broker) -> None:
         """An account resumed from its journal: the records start with its earlier sessions, and each strategy's
         book and order numbering go on from the account's orders. Nothing for an account without a journal."""
-        if getattr(broker, "journal", None) is None:
+        if not isinstance(broker, Journaled) or broker.journal is None:
             return
         self.records.resume(broker, self.sampler)
         await self.strategies.resume(broker)

@@ -16,13 +16,13 @@ import msgpack
 from starlette.requests import Request
 from starlette.routing import Route
 
+from broker_sim.alpaca_wire import timestamp
 from broker_sim.models import Bar, MarketData, Quote, Trade
 
 from . import latest, query
 from .errors import ApiError
 from .routing import resource
 from .state import Served
-from .translate import timestamp
 
 __all__ = ["TIMEFRAME", "bar_json", "quote_json", "routes", "trade_json"]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from broker_sim.adapters.paper import PaperBroker
-from broker_sim.calendar import Session, TradingSession
+from broker_sim.calendar import Session
 from broker_sim.models import Fill, Order, OrderEvent
 from broker_sim.report.metrics import EquitySample
 
@@ -33,7 +33,7 @@ class Served:
         self.created_at: datetime = broker.clock.now()
         #: Every fill with the order right after it, newest last (Alpaca's FILL activities).
         self.activities: deque[tuple[Fill, Order]] = deque(maxlen=MAX_ACTIVITIES)
-        self.session: Session = getattr(broker, "session", None) or TradingSession.us_equity()
+        self.session: Session = broker.session
         broker.add_listener(self._on_event)
         self.hubs: list[Any] = []
         #: The run's equity curve (sampled every ``report.equity_interval``): the portfolio history's source.

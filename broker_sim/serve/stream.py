@@ -21,11 +21,11 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from broker_sim._text import unencodable_at
+from broker_sim.alpaca_wire import trade_update_json
 from broker_sim.models import EventType, OrderEvent
 
 from .settings import ServeSettings
 from .state import Served
-from .translate import trade_update_json
 
 __all__ = ["TradeUpdates", "check_keys", "receive_before", "routes"]
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from broker_sim import alpaca_wire
 from broker_sim._numeric import qty_at_least, qty_is_zero
 from broker_sim.activities import Activity, ActivityType
 from broker_sim.errors import BrokerError
@@ -48,7 +49,7 @@ def _legs(served: Served, order: Order) -> list[Order]:
 
 
 def _order(served: Served, order: Order, nested: bool) -> dict[str, Any]:
-    return translate.order_json(order, _legs(served, order) if nested and order.legs else None)
+    return alpaca_wire.order_json(order, _legs(served, order) if nested and order.legs else None)
 
 
 # -- orders ----------------------------------------------------------------------------------------------------
@@ -106,11 +107,11 @@ async def _cancel_all(served: Served) -> list[dict[str, Any]]:
         current = await broker.get_order(order.id)
         if current.status.is_final or current.status is OrderStatus.PENDING_CANCEL:
             if current.status in (OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL):
-                answers.append({"id": order.id, "status": 200, "body": translate.order_json(current)})
+                answers.append({"id": order.id, "status": 200, "body": alpaca_wire.order_json(current)})
             continue  # it filled or expired meanwhile
         try:
             canceled = await broker.cancel_order(order.id)
-            answers.append({"id": order.id, "status": 200, "body": translate.order_json(canceled)})
+            answers.append({"id": order.id, "status": 200, "body": alpaca_wire.order_json(canceled)})
         except BrokerError as exc:
             error = ApiError.from_broker(exc)
             answers.append({"id": order.id, "status": error.status, "body": error.body})
@@ -154,7 +155,7 @@ async def _held(served: Served, symbol: str, quantity: float) -> float:
 async def list_positions(request: Request, served: Served) -> Any:
     exchange = served.settings.exchange
     return [
-        translate.position_json(p, exchange=exchange, held=await _held(served, p.symbol, p.quantity))
+        alpaca_wire.position_json(p, exchange=exchange, held=await _held(served, p.symbol, p.quantity))
         for p in await served.broker.get_positions()
     ]
 
@@ -165,7 +166,7 @@ async def get_position(request: Request, served: Served) -> Any:
     if position is None:
         raise ApiError.not_found("position does not exist")
     held = await _held(served, symbol, position.quantity)
-    return translate.position_json(position, exchange=served.settings.exchange, held=held)
+    return alpaca_wire.position_json(position, exchange=served.settings.exchange, held=held)
 
 
 async def close_position(request: Request, served: Served) -> Any:
@@ -189,8 +190,8 @@ async def close_position(request: Request, served: Served) -> Any:
     available = max(whole - await _held(served, symbol, position.quantity), 0.0)
     if not qty_at_least(available, quantity):
         raise ApiError.forbidden(
-            f"insufficient qty available for order (requested: {translate.number(quantity)}, "
-            f"available: {translate.number(available)})"
+            f"insufficient qty available for order (requested: {alpaca_wire.number_text(quantity)}, "
+            f"available: {alpaca_wire.number_text(available)})"
         )
     if qty_is_zero(quantity - whole):
         order = await served.broker.close_position(symbol)
@@ -199,7 +200,7 @@ async def close_position(request: Request, served: Served) -> Any:
         order = await served.broker.submit_order(
             OrderRequest(symbol, side, quantity, reference_price=position.market_price)
         )
-    return translate.order_json(order)
+    return alpaca_wire.order_json(order)
 
 
 async def close_all_positions(request: Request, served: Served) -> Any:
@@ -215,15 +216,15 @@ async def close_all_positions(request: Request, served: Served) -> Any:
         if not qty_is_zero(held):  # as one close: what an open order holds cannot go twice
             available = max(abs(position.quantity) - held, 0.0)
             error = ApiError.forbidden(
-                f"insufficient qty available for order (requested: {translate.number(abs(position.quantity))}, "
-                f"available: {translate.number(available)})"
+                f"insufficient qty available for order (requested: {alpaca_wire.number_text(abs(position.quantity))}, "
+                f"available: {alpaca_wire.number_text(available)})"
             )
             answers.append({"symbol": position.symbol, "status": error.status, "body": error.body})
             continue
         try:
             order = await served.broker.close_position(position.symbol)
             answers.append(
-                {"symbol": position.symbol, "order_id": order.id, "status": 200, "body": translate.order_json(order)}
+                {"symbol": position.symbol, "order_id": order.id, "status": 200, "body": alpaca_wire.order_json(order)}
             )
         except BrokerError as exc:
             error = ApiError.from_broker(exc)
@@ -238,7 +239,7 @@ async def get_account(request: Request, served: Served) -> Any:
     broker = served.broker
     settings = broker.settings
     rules = broker.rules
-    answer = translate.account_json(
+    answer = alpaca_wire.account_json(
         await broker.get_account(),
         name=served.settings.account,
         created_at=served.created_at,
@@ -292,7 +293,7 @@ async def list_assets(request: Request, served: Served) -> Any:
 
 async def get_asset(request: Request, served: Served) -> Any:
     symbol = request.path_params["symbol"]
-    by_id = {translate.asset_id(s): s for s in served.tradable()}
+    by_id = {alpaca_wire.asset_id(s): s for s in served.tradable()}
     symbol = by_id.get(symbol, symbol)
     if symbol not in served.tradable():
         raise ApiError.not_found(f"asset not found for {symbol}")
@@ -315,7 +316,9 @@ async def list_activities(request: Request, served: Served) -> Any:
     zone = served.timezone
     listed: list[tuple[datetime, str, Any]] = []
     if "FILL" in wanted:
-        listed.extend((fill.timestamp, translate.activity_id(fill), (fill, order)) for fill, order in served.activities)
+        listed.extend(
+            (fill.timestamp, alpaca_wire.activity_id(fill), (fill, order)) for fill, order in served.activities
+        )
     if wanted & _CHARGES:
         listed.extend(
             (charge.timestamp, translate.charge_id(charge), charge)
@@ -344,7 +347,7 @@ def _activity_json(item: Any, account: str) -> dict[str, Any]:
     if isinstance(item, Activity):
         return translate.charge_json(item, account=account)
     fill, order = item
-    return translate.activity_json(fill, order, account=account)
+    return alpaca_wire.activity_json(fill, order, account=account)
 
 
 def routes() -> list[Route]:

@@ -18,10 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from broker_sim.alpaca_wire import account_id, timestamp
+
 from .errors import ApiError
 from .routing import read_json, resource
 from .state import Served
-from .translate import account_id, asset_json, timestamp
+from .translate import asset_json
 
 __all__ = ["Watchlist", "Watchlists", "routes"]
 

@@ -196,3 +196,27 @@ def test_paper_shows_a_live_dashboard_stops_on_ctrl_c_and_sigterm_and_resumes(tm
     second = read_account(tmp_path / "account.db")
     assert [f.execution_id for f in second.fills[: len(first.fills)]] == [f.execution_id for f in first.fills]
     assert {o.id for o in first.orders} <= {o.id for o in second.orders}
+
+
+def test_a_journal_of_another_account_is_named_at_the_configs_broker_key_and_exits_2(tmp_path: Path) -> None:
+    path = _config(tmp_path, 40)
+    run_simulation(load_config(path), out=False)
+    journal = tmp_path / "account.db"
+    before = journal.read_bytes()
+    path.write_text(path.read_text().replace("initial_balance: 100000", "initial_balance: 50000"))
+
+    outcome = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "report")])
+
+    assert outcome.exit_code == 2
+    message = " ".join(outcome.stderr.split())
+    assert re.search(r"paper\.yaml:\d+: broker.*initial_balance", message), message
+    assert "Traceback" not in outcome.stderr
+    assert journal.read_bytes() == before
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_journal_error_is_a_broker_error_but_not_a_config_error() -> None:
+    from broker_sim.errors import BrokerError, ConfigError, JournalError, JournalInUse
+
+    assert issubclass(JournalInUse, JournalError) and issubclass(JournalError, BrokerError)
+    assert not issubclass(JournalError, ConfigError) and not issubclass(JournalError, ValueError)

@@ -11,10 +11,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
+import cattrs
 import pytest
 
-from broker_sim import Bar, JournalError, OrderRequest, PaperBroker, SimulatedClock
-from broker_sim.journal import SCHEMA_VERSION, Journal, read_account, read_info
+from broker_sim import Bar, JournalError, Order, OrderRequest, PaperBroker, SimulatedClock
+from broker_sim.changes import StatusChange
+from broker_sim.journal import SCHEMA_VERSION, Journal, decode_change, read_account, read_info, row_checksum
 from tests.journal.checks import check_account
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
@@ -493,3 +496,47 @@ async def test_charges_and_an_open_margin_call_survive_a_restart_and_the_call_is
         assert events == ["fee", "liquidation"]  # that day's borrow fee, then the call due at the same instant
         assert (await again.get_position("X")).quantity > -1_500  # type: ignore[union-attr]
     check_account(path)
+
+
+def test_a_new_row_holds_every_field_of_its_record_defaults_included(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    connection = sqlite3.connect(path)
+    rows = connection.execute("SELECT kind, payload FROM changes ORDER BY seq").fetchall()
+    connection.close()
+    orders = [json.loads(p)["order"] for kind, p in rows if kind == "NewOrder"]
+    statuses = [json.loads(p) for kind, p in rows if kind == "StatusChange"]
+
+    assert orders and statuses
+    every_order_field = {field.name for field in attrs.fields(Order)}
+    assert all(set(order) == every_order_field for order in orders)
+    assert all(order["extended_hours"] is False and order["legs"] == [] for order in orders)  # defaults, written
+    assert all(set(status) == {field.name for field in attrs.fields(StatusChange)} for status in statuses)
+
+
+def test_an_old_row_without_its_default_fields_still_reads(tmp_path: Path) -> None:
+    path = _written(tmp_path)
+    expected = read_account(path)
+    # Rewrite every change as journals up to now wrote it: the fields at their default left out.
+    old_style = cattrs.Converter(omit_if_default=True)
+    old_style.register_unstructure_hook(datetime, datetime.timestamp)
+    connection = sqlite3.connect(path)
+    rows = connection.execute("SELECT seq, kind, time, payload FROM changes ORDER BY seq").fetchall()
+    shorter = 0
+    for seq, kind, time, payload in rows:
+        record = decode_change(kind, payload)
+        compact = json.dumps(old_style.unstructure(record), separators=(",", ":"))
+        shorter += len(compact) < len(payload)
+        connection.execute(
+            "UPDATE changes SET payload = ?, checksum = ? WHERE seq = ?",
+            (compact, row_checksum(seq, kind, time, compact), seq),
+        )
+    connection.commit()
+    connection.close()
+
+    again = read_account(path)
+
+    assert shorter == len(rows)  # every row lost fields at their defaults
+    assert again.orders == expected.orders
+    assert again.fills == expected.fills
+    assert again.state.ledger.account() == expected.state.ledger.account()
+    assert again.problems == ()  # read_account replays every row and checks it against the snapshot

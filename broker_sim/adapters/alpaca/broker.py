@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 import attrs
 import httpx
 
-from broker_sim.broker import Broker
+from broker_sim import alpaca_wire
+from broker_sim.broker import Broker, ReplaceOrderRequest
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.errors import (
     ConfigError,
@@ -29,6 +30,7 @@ from broker_sim.errors import (
     InvalidOrder,
     OrderNotFound,
     PositionNotFound,
+    TransientError,
 )
 from broker_sim.models import (
     Account,
@@ -44,7 +46,7 @@ from broker_sim.orders import observe
 from broker_sim.rules import same_request
 
 from . import translate
-from .errors import RateLimited, VenueUnavailable
+from .errors import RateLimited
 from .http import AlpacaHttp
 from .settings import AlpacaSettings
 from .stream import TradeUpdatesStream
@@ -166,7 +168,7 @@ class AlpacaBroker(Broker):
     # -- events ---------------------------------------------------------------------------------------------
 
     async def _on_update(self, data: Mapping[str, Any]) -> None:
-        self._accept(translate.event_from_json(data))
+        self._accept(alpaca_wire.event_from_json(data))
 
     def _accept(self, event: OrderEvent) -> bool:
         """Record and publish `event` unless it is a fill already delivered or a stale report; True if published."""
@@ -204,14 +206,14 @@ class AlpacaBroker(Broker):
         since = self._last_update - _RESYNC_MARGIN if self._last_update is not None else None
         activities = await self._fill_activities(since)
         recent = await self._orders_since({"status": "all", "nested": "false"}, since)
-        latest = {o.id: o for o in map(translate.order_from_json, recent)}
+        latest = {o.id: o for o in map(alpaca_wire.order_from_json, recent)}
         for order_id, known in list(self._orders.items()):
             if known.is_open and order_id not in latest:
                 with contextlib.suppress(OrderNotFound):
-                    latest[order_id] = translate.order_from_json(await self._get(f"/v2/orders/{order_id}"))
+                    latest[order_id] = alpaca_wire.order_from_json(await self._get(f"/v2/orders/{order_id}"))
         missed: list[OrderEvent] = []
         for activity in activities:
-            fill = translate.fill_from_activity(activity)
+            fill = alpaca_wire.fill_from_activity(activity)
             if fill.execution_id in self._executions or fill.order_id not in latest:
                 continue
             kind = EventType.PARTIAL_FILL if activity.get("type") == "partial_fill" else EventType.FILL
@@ -262,7 +264,7 @@ class AlpacaBroker(Broker):
         while True:
             asked: dict[str, Any] = {**params, "direction": "asc", size: page_size}
             if after is not None:
-                asked["after"] = translate.timestamp(after)
+                asked["after"] = alpaca_wire.timestamp(after)
             if token is not None:
                 asked["page_token"] = token
             page = await self._get(path, asked)
@@ -278,7 +280,7 @@ class AlpacaBroker(Broker):
             if cursor is None:
                 token = str(page[-1].get("id"))
             else:
-                after = translate.parse_time(page[-1].get(cursor), cursor) - _TICK
+                after = alpaca_wire.parse_time(page[-1].get(cursor), cursor) - _TICK
 
     # -- orders ---------------------------------------------------------------------------------------------
 
@@ -302,7 +304,7 @@ class AlpacaBroker(Broker):
                 if existing is not None and same_request(existing, request):
                     return existing
                 raise
-            except (RateLimited, VenueUnavailable) as exc:
+            except TransientError as exc:  # no answer, a 5xx or a 429: the same submit may pass later
                 if attempt >= self.retries:
                     raise
                 if not isinstance(exc, RateLimited):  # the order may have arrived: look before sending again
@@ -321,8 +323,8 @@ class AlpacaBroker(Broker):
             return None
 
     def _snapshot(self, data: Any) -> Order:
-        order = translate.order_from_json(data)
-        for leg in translate.legs_from_json(data):
+        order = alpaca_wire.order_from_json(data)
+        for leg in alpaca_wire.legs_from_json(data):
             self._remember(leg)
         kept = self._remember(order) or self._orders.get(order.id, order)
         if order.legs and not kept.legs:  # the stream told a later status first, without the legs
@@ -334,18 +336,10 @@ class AlpacaBroker(Broker):
         await self.http.request("DELETE", f"/v2/orders/{order_id}", context="cancel", retry=False)
         return await self.get_order(order_id)
 
-    async def replace_order(
-        self,
-        order_id: str,
-        *,
-        quantity: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        time_in_force: TimeInForce | str | None = None,
-        trail: float | None = None,
-        client_order_id: str | None = None,
-    ) -> Order:
+    async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
         """PATCH /v2/orders/{id}; returns the new order. Malformed values are refused before anything is sent."""
+        quantity, limit_price, stop_price = changes.quantity, changes.limit_price, changes.stop_price
+        time_in_force, trail, client_order_id = changes.time_in_force, changes.trail, changes.client_order_id
         numbers = {"quantity": quantity, "limit_price": limit_price, "stop_price": stop_price, "trail": trail}
         for name, value in numbers.items():
             if value is None:
@@ -392,13 +386,13 @@ class AlpacaBroker(Broker):
     async def get_position(self, symbol: str) -> Position | None:
         """GET /v2/positions/{symbol}; None when flat."""
         try:
-            return translate.position_from_json(await self._get(f"/v2/positions/{symbol}", context="position"))
+            return alpaca_wire.position_from_json(await self._get(f"/v2/positions/{symbol}", context="position"))
         except PositionNotFound:
             return None
 
     async def get_positions(self) -> list[Position]:
         """GET /v2/positions."""
-        return [translate.position_from_json(data) for data in await self._get("/v2/positions")]
+        return [alpaca_wire.position_from_json(data) for data in await self._get("/v2/positions")]
 
     async def close_position(self, symbol: str) -> Order:
         """DELETE /v2/positions/{symbol}: Alpaca sends the closing market order; `PositionNotFound` when flat."""
@@ -431,7 +425,7 @@ class AlpacaBroker(Broker):
 
     async def get_account(self) -> Account:
         """GET /v2/account."""
-        return translate.account_from_json(await self._get("/v2/account"))
+        return alpaca_wire.account_from_json(await self._get("/v2/account"))
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None, context: str = "other") -> Any:
         return await self.http.request("GET", path, params=params, context=context, retry=True)

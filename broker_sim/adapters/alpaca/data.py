@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 import websockets
 from websockets.exceptions import WebSocketException
 
+from broker_sim import alpaca_wire
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.errors import ConfigError, DataError
 from broker_sim.models import Bar, MarketData, Quote, Trade
 
-from . import translate
 from .errors import Unauthorized
 
 __all__ = ["DATA_URL", "AlpacaDataSource"]
@@ -133,7 +133,7 @@ class AlpacaDataSource:
                 continue
             try:
                 symbol = str(message["S"])
-                when = translate.parse_time(message["t"], "t")
+                when = alpaca_wire.parse_time(message["t"], "t")
                 if kind == "b":
                     events.append(
                         Bar(
@@ -160,13 +160,13 @@ class AlpacaDataSource:
                     )
                 else:
                     events.append(Trade(symbol, when, _float(message["p"]), _float(message.get("s", 0))))
-            except (KeyError, ValueError, translate.PayloadError) as exc:
+            except (KeyError, ValueError, alpaca_wire.PayloadError) as exc:
                 raise DataError(f"source 'alpaca' ({self.url}): bad {kind!r} message {message!r}: {exc}") from None
         return events
 
 
 def _float(value: object) -> float:
-    number = translate.number(value)
+    number = alpaca_wire.parse_number(value)
     if number is None:
         raise ValueError(f"missing number: {value!r}")
     return number

@@ -22,6 +22,7 @@ from broker_sim.errors import (
     OrderNotFound,
     OrderNotReplaceable,
     PositionNotFound,
+    TransientError,
 )
 from broker_sim.rules.refusals import refusal_for
 
@@ -140,7 +141,7 @@ class AlpacaHttp:
                     body = response.text
                 retry_after = _retry_after(response)
                 error = error_for(response.status_code, body, context, retry_after)
-                if not isinstance(error, RateLimited | VenueUnavailable):
+                if not isinstance(error, TransientError):  # the venue answered: asking again cannot help
                     raise error
                 wait = retry_after if isinstance(error, RateLimited) and retry_after else self.delay(attempt)
             if not retry or attempt >= self.retries:

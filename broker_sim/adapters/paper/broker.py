@@ -16,7 +16,7 @@ import pluggy
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountSnapshot, AccountState
 from broker_sim.activities import AccountEvent
-from broker_sim.broker import Broker
+from broker_sim.broker import Broker, ReplaceOrderRequest
 from broker_sim.calendar import Session
 from broker_sim.changes import Change, SessionClose
 from broker_sim.clock import Clock, SimulatedClock
@@ -53,7 +53,6 @@ from broker_sim.models import (
     OrderType,
     Position,
     Quote,
-    TimeInForce,
     Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
@@ -613,17 +612,7 @@ class PaperBroker(Broker):
                 )
         return self._venue.request_cancel(order)
 
-    async def replace_order(
-        self,
-        order_id: str,
-        *,
-        quantity: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        time_in_force: TimeInForce | str | None = None,
-        trail: float | None = None,
-        client_order_id: str | None = None,
-    ) -> Order:
+    async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
         """Replace an open order, as Alpaca does; returns the new order (`replaces` = the old id).
 
         The old order goes `pending_replace`, then `replaced` (with `replaced_by`) when the venue sees the
@@ -636,6 +625,8 @@ class PaperBroker(Broker):
         Malformed changes raise `InvalidOrder`; an order that is final, not yet working or with a request on its
         way raises `OrderNotReplaceable`.
         """
+        quantity, limit_price, stop_price = changes.quantity, changes.limit_price, changes.stop_price
+        time_in_force, trail, client_order_id = changes.time_in_force, changes.trail, changes.client_order_id
         self._check_journal()
         order = self._get(order_id)
         if not order.status.is_open or order.status in _NOT_REPLACEABLE:

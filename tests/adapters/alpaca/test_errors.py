@@ -21,9 +21,13 @@ from broker_sim import (
     OrderNotFound,
     OrderNotReplaceable,
     OrderRequest,
+    PermanentError,
     SimulatedClock,
+    TransientError,
+    alpaca_wire,
 )
-from broker_sim.adapters.alpaca import AlpacaBroker, RateLimited, Unauthorized, VenueUnavailable, translate
+from broker_sim.adapters.alpaca import AlpacaBroker, RateLimited, Unauthorized, VenueUnavailable
+from broker_sim.adapters.alpaca.http import error_for
 from tests.adapters.alpaca.test_payloads import ORDER
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -71,6 +75,47 @@ async def test_submit_errors_map_to_ours_with_alpacas_message(
     with pytest.raises(error, match=message):
         await broker.submit_order(OrderRequest("AAPL", "buy", 1, client_order_id="cid"))
     assert [c.method for c in calls if c.method == "POST"] == ["POST"]  # never retried
+    await broker.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "context", "family"),
+    [
+        (401, 40110000, "request is not authorized", "other", PermanentError),
+        (403, 40310000, "insufficient buying power", "submit", PermanentError),
+        (403, 40310000, "forbidden", "other", PermanentError),
+        (404, 40410000, "order not found", "order", PermanentError),
+        (404, 40410000, "position not found", "position", PermanentError),
+        (422, 40010001, "qty must be > 0", "submit", PermanentError),
+        (422, 42210000, 'order is already in "filled" state', "cancel", PermanentError),
+        (429, 42910000, "rate limit exceeded", "other", TransientError),
+        (500, 50010000, "internal error", "other", TransientError),
+        (503, 50010000, "service unavailable", "submit", TransientError),
+    ],
+)
+def test_every_alpaca_error_belongs_to_the_family_that_says_whether_asking_again_can_help(
+    status: int, code: int, message: str, context: str, family: type[Exception]
+) -> None:
+    error = error_for(status, {"code": code, "message": message}, context)
+
+    assert isinstance(error, family)
+    assert not isinstance(error, TransientError if family is PermanentError else PermanentError)
+    assert message in str(error)
+
+
+async def test_a_permanent_answer_to_a_read_is_not_asked_again() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return _error(404, "order not found", 40410000)
+
+    clock = SimulatedClock(0.0)
+    broker = _broker(handler, clock, retries=3)
+    with pytest.raises(OrderNotFound, match="order not found"):
+        await broker.get_order("nope")
+    assert calls == 1 and clock.time() == 0.0
     await broker.close()
 
 
@@ -287,7 +332,7 @@ async def test_wait_for_hears_a_fill_that_arrives_while_it_looks_the_order_up() 
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert broker is not None
-        broker._accept(translate.event_from_json(update))  # the stream's fill, while the REST answer is on its way
+        broker._accept(alpaca_wire.event_from_json(update))  # the stream's fill, while the REST answer is on its way
         return httpx.Response(200, json=ORDER)  # still "accepted" when the venue answered
 
     broker = _broker(handler)
@@ -335,7 +380,7 @@ async def test_a_fill_made_between_the_resyncs_reads_is_heard_once_with_its_fill
         "position_qty": ORDER["qty"],
         "execution_id": "exec-1",
     }
-    broker._accept(translate.event_from_json(update))  # the stream's copy of the fill, after the resync
+    broker._accept(alpaca_wire.event_from_json(update))  # the stream's copy of the fill, after the resync
     assert [(e.fill.execution_id, e.order.status.value) for e in heard if e.fill] == [("exec-1", "filled")]
     assert (await broker.wait_for(ORDER["id"], "filled", timeout=1.0)).status.value == "filled"
     await broker.close()

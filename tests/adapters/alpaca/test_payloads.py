@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from broker_sim import alpaca_wire
 from broker_sim.adapters.alpaca import translate
 from broker_sim.models import EventType, OrderClass, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 
@@ -55,7 +56,7 @@ def _order(**fields: object) -> dict[str, object]:
 
 
 def test_an_order_entity_keeps_every_field_and_its_decimal_strings_exactly() -> None:
-    order = translate.order_from_json(ORDER)
+    order = alpaca_wire.order_from_json(ORDER)
     assert order.id == ORDER["id"] and order.client_order_id == ORDER["client_order_id"]
     assert (order.symbol, order.side, order.type, order.time_in_force) == (
         "AAPL",
@@ -108,16 +109,16 @@ def test_an_order_entity_keeps_every_field_and_its_decimal_strings_exactly() -> 
     ],
 )
 def test_orders_of_every_type_and_status_parse(fields: dict[str, object], check: object) -> None:
-    assert check(translate.order_from_json(_order(**fields)))  # type: ignore[operator]
+    assert check(alpaca_wire.order_from_json(_order(**fields)))  # type: ignore[operator]
 
 
 def test_a_bracket_order_carries_its_legs_with_their_parent() -> None:
     take = _order(id="leg-take", type="limit", limit_price="190", status="held", side="sell", order_class="bracket")
     stop = _order(id="leg-stop", type="stop", limit_price=None, stop_price="160", status="held", side="sell")
     data = _order(order_class="bracket", legs=[take, stop])
-    order = translate.order_from_json(data)
+    order = alpaca_wire.order_from_json(data)
     assert order.order_class is OrderClass.BRACKET and order.legs == ("leg-take", "leg-stop")
-    legs = translate.legs_from_json(data)
+    legs = alpaca_wire.legs_from_json(data)
     assert [(leg.id, leg.parent_id, leg.status) for leg in legs] == [
         ("leg-take", ORDER["id"], OrderStatus.HELD),
         ("leg-stop", ORDER["id"], OrderStatus.HELD),
@@ -125,7 +126,7 @@ def test_a_bracket_order_carries_its_legs_with_their_parent() -> None:
 
 
 def test_a_short_position_is_negative_and_its_values_are_exact() -> None:
-    position = translate.position_from_json(
+    position = alpaca_wire.position_from_json(
         {
             "asset_id": "904837e3-3b76-47ec-b432-046db621571b",
             "symbol": "AAPL",
@@ -150,7 +151,7 @@ def test_a_short_position_is_negative_and_its_values_are_exact() -> None:
 
 
 def test_the_account_entity_reads_cash_equity_and_buying_power() -> None:
-    account = translate.account_from_json(
+    account = alpaca_wire.account_from_json(
         {
             "id": "e6fe16f3-64a4-4921-8928-cadf02f92f98",
             "account_number": "010203ABCD",
@@ -174,7 +175,7 @@ def test_the_account_entity_reads_cash_equity_and_buying_power() -> None:
 
 
 def test_a_fill_activity_gives_the_execution_id_after_the_double_colon() -> None:
-    fill = translate.fill_from_activity(
+    fill = alpaca_wire.fill_from_activity(
         {
             "id": "20190524113406977::8efc7b9a-8b2b-4000-9955-d36e7db0df74",
             "activity_type": "FILL",
@@ -204,7 +205,7 @@ def test_every_trade_update_event_parses(event: str) -> None:
     data: dict[str, object] = {"event": event, "order": ORDER, "timestamp": "2021-03-16T18:38:02.000000Z"}
     if event in ("fill", "partial_fill"):
         data.update(price="172.0999", qty="0.1", position_qty="10.1", execution_id="exec-1")
-    update = translate.event_from_json(data)
+    update = alpaca_wire.event_from_json(data)
     assert update.type is EventType(event) and update.order.id == ORDER["id"]
     assert update.timestamp == datetime(2021, 3, 16, 18, 38, 2, tzinfo=UTC)
     if event in ("fill", "partial_fill"):
@@ -215,10 +216,10 @@ def test_every_trade_update_event_parses(event: str) -> None:
 
 
 def test_a_fill_update_without_price_is_refused_naming_it() -> None:
-    with pytest.raises(translate.PayloadError, match="needs price and qty"):
-        translate.event_from_json({"event": "fill", "order": ORDER, "qty": "1"})
-    with pytest.raises(translate.PayloadError, match="qty must be a decimal string, got 'lots'"):
-        translate.order_from_json(_order(qty="lots"))
+    with pytest.raises(alpaca_wire.PayloadError, match="needs price and qty"):
+        alpaca_wire.event_from_json({"event": "fill", "order": ORDER, "qty": "1"})
+    with pytest.raises(alpaca_wire.PayloadError, match="qty must be a decimal string, got 'lots'"):
+        alpaca_wire.order_from_json(_order(qty="lots"))
 
 
 def test_requests_are_written_as_alpacas_bodies_with_decimal_strings() -> None:
@@ -268,13 +269,13 @@ def test_an_oco_request_is_written_in_alpacas_documented_shape_without_a_top_lev
 @given(st.floats(min_value=1e-9, max_value=1e12, allow_nan=False, allow_infinity=False))
 def test_a_number_makes_the_round_trip_through_its_decimal_string_unchanged(value: float) -> None:
     text = translate.decimal_text(value)
-    assert "e" not in text.lower() and translate.number(text) == value
+    assert "e" not in text.lower() and alpaca_wire.parse_number(text) == value
 
 
 async def test_a_bracket_keeps_its_legs_when_the_stream_told_a_later_status_before_the_post_answered() -> None:
     from broker_sim import PaperBroker, SimulatedClock, Trade
     from broker_sim.adapters.alpaca import AlpacaBroker
-    from broker_sim.serve.translate import order_json, trade_update_json
+    from broker_sim.alpaca_wire import order_json, trade_update_json
     from tests.conftest import T0
 
     paper = PaperBroker(100_000, clock=SimulatedClock(T0), latency="none")

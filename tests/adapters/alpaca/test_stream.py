@@ -129,7 +129,7 @@ async def test_a_repeated_trade_update_is_delivered_once(harness: tuple[AlpacaHa
     order = await broker.buy("AAPL", 2)
     await made.settle()
     fill_event = next(e for e in made.events if e.order.id == order.id and e.fill is not None)
-    from broker_sim.serve.translate import trade_update_json
+    from broker_sim.alpaca_wire import trade_update_json
 
     count = len(made.events)
     await broker._on_update(trade_update_json(fill_event))

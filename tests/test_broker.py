@@ -1,0 +1,69 @@
+"""The adapter contract's capabilities (`broker_sim.broker`'s Protocols): what each shipped adapter offers
+beyond `Broker`, as the run checks it once when it wires a broker, never by probing attributes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from broker_sim import PaperBroker, SimulatedClock
+from broker_sim.adapters.alpaca import AlpacaBroker
+from broker_sim.broker import Broker, Journaled, KeepsFills, KnowsPrices, MarketDataConsumer, Resumable
+
+CAPABILITIES = (MarketDataConsumer, KeepsFills, Journaled, Resumable, KnowsPrices)
+
+
+def test_the_paper_broker_offers_every_capability(tmp_path: Path) -> None:
+    broker = PaperBroker(100_000, clock=SimulatedClock(0.0), journal=tmp_path / "account.db")
+
+    assert isinstance(broker, Broker)
+    assert [cap.__name__ for cap in CAPABILITIES if not isinstance(broker, cap)] == []
+    assert broker.journal is None  # journaled, though not open until it connects
+
+
+async def test_the_alpaca_broker_offers_none_of_them_its_venue_keeps_prices_fills_and_the_account() -> None:
+    broker = AlpacaBroker(base_url="http://127.0.0.1:9", key_id="k", secret_key="s", clock=SimulatedClock(0.0))
+
+    assert isinstance(broker, Broker)
+    assert [cap.__name__ for cap in CAPABILITIES if isinstance(broker, cap)] == []
+    await broker.close()
+
+
+@pytest.mark.parametrize("capability", CAPABILITIES, ids=lambda cap: cap.__name__)
+def test_an_object_without_the_methods_has_no_capability(capability: type) -> None:
+    assert not isinstance(object(), capability)
+
+
+def _template() -> type[Broker]:
+    """The adapter template of CONTRIBUTING.md's "Writing a broker adapter", as a reader would paste it."""
+    text = (Path(__file__).resolve().parents[1] / "CONTRIBUTING.md").read_text()
+    section = text[text.index("## Writing a broker adapter") :]
+    code = section[section.index("```python\n") + len("```python\n") : section.index("\n```\n")]
+    namespace: dict[str, object] = {"__name__": "contributing_template"}
+    exec(compile(code, "CONTRIBUTING.md", "exec"), namespace)
+    broker = namespace["MyBroker"]
+    assert isinstance(broker, type) and issubclass(broker, Broker)
+    return broker
+
+
+async def test_the_adapter_template_in_contributing_is_a_working_broker_with_no_capabilities() -> None:
+    from broker_sim import OrderNotCancelable, OrderNotReplaceable, OrderRequest
+
+    template = _template()
+    broker = template(SimulatedClock(0.0))
+    async with broker:
+        heard = []
+        broker.add_listener(heard.append)
+        order = await broker.submit_order(OrderRequest("AAPL", "buy", 3, client_order_id="mine"))
+        assert await broker.get_order_by_client_id("mine") == order
+        assert await broker.list_orders() == [order]
+        with pytest.raises(OrderNotReplaceable, match=r"ReplaceOrderRequest\(quantity=None, limit_price=5.0"):
+            await broker.replace_order(order.id, limit_price=5.0)  # the keywords reach `replace` as one value
+        canceled = await broker.cancel_order(order.id)
+        assert canceled.status.value == "canceled"
+        with pytest.raises(OrderNotCancelable, match=order.id):
+            await broker.cancel_order(order.id)
+        assert [event.type.value for event in heard] == ["new", "canceled"]
+        assert (await broker.get_account()).cash == 100_000.0
+    assert [cap.__name__ for cap in CAPABILITIES if isinstance(broker, cap)] == []
