@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from broker_sim._codegen import compile_function, plain_fields
+from broker_sim._codegen import compile_function, plain_fields, writable_twin
 from broker_sim._numeric import ORDER_DECIMALS, at_most_decimals
 from broker_sim._text import encodable
 from broker_sim.errors import InvalidMarketData, InvalidOrder
@@ -736,17 +736,18 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
             f"cannot generate an unchecked constructor for {cls.__name__}: it checks {', '.join(checked)}; "
             "pass skips_checks=True if skipping them is the point"
         )
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    # Filled as its writable twin by plain stores, then made a `cls` (`writable_twin` says why).
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "twin": writable_twin(cls)}
     parameters, lines = [], []
     for index, field in enumerate(fields):
-        namespace[f"set{index}"] = getattr(cls, field.name).__set__
         if field.default is attrs.NOTHING:
             parameters.append(field.name)
         else:
             namespace[f"default{index}"] = field.default
             parameters.append(f"{field.name}=default{index}")
-        lines.append(f"    set{index}(item, {field.name})")
-    source = f"def make({', '.join(parameters)}):\n    item = new(cls)\n" + "\n".join(lines) + "\n    return item\n"
+        lines.append(f"    item.{field.name} = {field.name}")
+    lines.append("    item.__class__ = cls")
+    source = f"def make({', '.join(parameters)}):\n    item = new(twin)\n" + "\n".join(lines) + "\n    return item\n"
     return compile_function(source, "make", namespace, purpose=f"unchecked {cls.__name__}")
 
 
