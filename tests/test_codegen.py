@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from broker_sim._codegen import writable_twin
-from broker_sim.models import Order, OrderStatus, OrderType, Side, TimeInForce, unchecked_constructor
+from broker_sim.models import Order, OrderStatus, OrderType, Side, TimeInForce, install_fast_init, unchecked_constructor
 from broker_sim.orders import _make_copier
 
 
@@ -93,3 +93,41 @@ def test_a_writable_twin_refuses_a_class_without_slots() -> None:
 
     with pytest.raises(TypeError, match=r"cannot make a writable twin of Loose: it is not a slotted class"):
         writable_twin(Loose)
+
+
+def test_a_fast_init_builds_what_attrs_init_builds() -> None:
+    @attrs.frozen
+    class Lot:
+        symbol: str
+        side: Side = attrs.field(converter=Side)
+        quantity: float = 1.0
+
+        def __attrs_post_init__(self) -> None:
+            if self.quantity <= 0:
+                raise ValueError(f"quantity must be > 0, got {self.quantity}")
+
+    built_by_attrs = Lot("AAPL", "sell", 2.0)
+    install_fast_init(Lot)
+    fast = Lot("AAPL", "sell", quantity=2.0)
+    assert type(fast) is Lot
+    assert fast == built_by_attrs
+    assert Lot("AAPL", Side.BUY).quantity == 1.0  # the default
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.quantity = 3.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"quantity must be > 0, got -1"):
+        Lot("AAPL", "buy", -1.0)  # the post-init check still runs
+
+    class Odd(Lot):
+        """A subclass: built by attrs' own __init__."""
+
+    assert type(Odd("AAPL", "buy")) is Odd
+
+
+def test_a_fast_init_refuses_a_validator() -> None:
+    @attrs.frozen
+    class Price:
+        value: float = attrs.field(validator=attrs.validators.gt(0))
+
+    with pytest.raises(TypeError, match=r"fast __init__ for Price: field 'value' is special"):
+        install_fast_init(Price)
+    assert Price(1.0).value == 1.0  # left as it was
