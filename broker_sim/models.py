@@ -803,9 +803,10 @@ def install_fast_init(cls: Any) -> None:
     cls.__init__ = init
 
 
-#: Built once per order from user code: the frozen class's attrs ``__init__`` sets each field through
-#: ``object.__setattr__`` (~1k instructions a field; 16 fields).
-install_fast_init(OrderRequest)
+# Built from user code once per order (a request), per `get_position` and per `get_account` (snapshots): the
+# frozen classes' attrs ``__init__`` sets each field through ``object.__setattr__`` (~1k instructions a field).
+for _cls in (OrderRequest, Position, Account):
+    install_fast_init(_cls)
 #: ``unchecked_bar(symbol, timestamp, open, high, low, close, volume=0.0, interval=0.0)``: a `Bar` without
 #: validation, ~5x faster.
 #: Only for sources that have checked the values already (finite, low <= high, aware UTC timestamp).
