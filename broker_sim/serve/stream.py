@@ -30,9 +30,11 @@ from .translate import trade_update_json
 __all__ = ["TradeUpdates", "check_keys", "receive_before", "routes"]
 
 _STREAM = "trade_updates"
-#: The engine's events Alpaca never sends: a bracket's exit legs wait `held` without a word, and are first heard
-#: of when they go `new` (https://docs.alpaca.markets/docs/websocket-streaming#trade-updates).
-UNSENT_EVENTS = frozenset({EventType.HELD})
+#: The engine's events Alpaca never sends (https://docs.alpaca.markets/docs/websocket-streaming#trade-updates
+#: lists the events it does): a bracket's exit legs wait `held` without a word, and are first heard of when they
+#: go `new`; a margin call's liquidation order is heard of by its own order events (``pending_new``, ``new``,
+#: ``fill``), not by the engine's ``margin_call`` notice that announces it.
+UNSENT_EVENTS = frozenset({EventType.HELD, EventType.MARGIN_CALL})
 
 
 def check_keys(settings: ServeSettings, key: object, secret: object) -> bool:

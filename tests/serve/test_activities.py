@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,9 @@ async def test_borrow_fees_and_margin_interest_are_fee_and_int_activities(tmp_pa
                 {
                     "source": "synthetic",
                     "symbols": ["AAPL", "MSFT"],
-                    "start": "2024-01-02T23:57:00Z",  # three minutes before the (always) session's close
+                    # 20 minutes before the (always) session's close: 2 s of wall time at the served speed, time
+                    # enough to place both orders before it on a loaded machine
+                    "start": "2024-01-02T23:40:00Z",
                     "interval": 60,
                     "count": 10_000,
                     "start_price": {"AAPL": 190.0, "MSFT": 410.0},
@@ -74,7 +76,9 @@ async def test_borrow_fees_and_margin_interest_are_fee_and_int_activities(tmp_pa
             placed = await http.post("/v2/orders", json=order)
             assert placed.status_code == 200, placed.text
             await server.broker.wait_for(placed.json()["id"], "filled", timeout=60)
-        await server.broker.clock.sleep(300)  # past midnight UTC: the close
+        midnight = datetime(2024, 1, 3, tzinfo=UTC).timestamp()
+        assert server.broker.clock.time() < midnight  # both positions are held at the close
+        await server.broker.clock.sleep(midnight + 120 - server.broker.clock.time())  # past midnight UTC: the close
         answer = await http.get("/v2/account/activities", params={"activity_types": "FEE,INT", "direction": "asc"})
         assert answer.status_code == 200, answer.text
         charges = answer.json()

@@ -16,7 +16,8 @@ import websockets
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.stream import TradingStream
 
-from broker_sim.models import OrderEvent
+from broker_sim.changes import Notice
+from broker_sim.models import EventType, OrderEvent
 from broker_sim.serve.stream import TradeUpdates
 
 from .conftest import KEY, SECRET, Server, serving
@@ -104,6 +105,25 @@ async def test_a_brackets_held_legs_are_heard_of_only_when_they_go_new(server: S
     assert stop["status"] == "held"
     assert "held" not in [e.type.value for e in emitted] and "held" not in [u.event for u in heard]
     assert take_id in [str(u.order.id) for u in heard] and stop_id not in [str(u.order.id) for u in heard]
+
+
+async def test_a_margin_call_notice_is_not_a_trade_update(server: Server) -> None:
+    heard: list[TradeUpdate] = []
+    second_new = asyncio.Event()
+
+    async def on_update(update: TradeUpdate) -> None:
+        heard.append(update)
+        if sum(u.event == "fill" for u in heard) == 2:
+            second_new.set()
+
+    async with trading_stream(server, on_update), httpx.AsyncClient(base_url=server.url, headers=HEADERS) as http:
+        first = (await http.post("/v2/orders", json=MARKET_BUY)).json()
+        broker = server.broker
+        # The notice the venue gives a liquidation order (Alpaca has no such event on trade_updates).
+        broker.state.apply(Notice(first["id"], EventType.MARGIN_CALL, broker.clock.now(), "margin call liquidation"))
+        assert (await http.post("/v2/orders", json=MARKET_BUY)).status_code == 200
+        await asyncio.wait_for(second_new.wait(), WALL_LIMIT_S)
+    assert "margin_call" not in [u.event for u in heard]
 
 
 async def recv(socket: Any) -> dict[str, Any]:
