@@ -1,13 +1,15 @@
 """Replay benchmark: the SMA crossover through `run_simulation` on a generated one-minute CSV, against a floor.
 
-    python benchmarks/replay.py [--bars 1000000] [--parts ours,floor,backtrader]
+    python benchmarks/replay.py [--bars 1000000] [--parts ours,empty,floor,backtrader]
 
 Prints one JSON object: for broker-sim, bars/s, fills/s and peak RSS end to end (config load, CSV read, engine,
-strategy, report metrics; no report files); for the floor, a plain-Python loop that only reads the same CSV
-with the stdlib (timestamps parsed) and does the same SMA arithmetic; our speed as a ratio of the floor; and,
-when backtrader is installed (``pip install -e '.[bench]'``), backtrader on the same data. Each part runs in
-its own process, so each peak RSS is its own. The CSV is generated once (seeded) under benchmarks/.data/.
-The bars run around the clock, so the broker trades them with ``session: always`` (as backtrader does).
+strategy, report metrics; no report files); the same with an empty strategy (`empty`, `benchmarks/idle.py`:
+what the engine alone costs per bar); for the floor, a plain-Python loop that only reads the same CSV with the
+stdlib (timestamps parsed) and does the same SMA arithmetic; our speeds as ratios of the floor (and of
+backtrader) in the same run; and, when backtrader is installed (``pip install -e '.[bench]'``), backtrader on
+the same data. Each part runs in its own process, so each peak RSS is its own. The CSV is generated once
+(seeded) under benchmarks/.data/. The bars run around the clock, so the broker trades them with
+``session: always`` (as backtrader does).
 """
 
 from __future__ import annotations
@@ -52,8 +54,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def config_text(path: Path, root: Path = ROOT) -> str:
-    """The benchmark's config: the SMA crossover on the CSV at `path` (`root`: the checkout whose example runs)."""
+def config_text(path: Path, root: Path = ROOT, *, idle: bool = False) -> str:
+    """The benchmark's config: the SMA crossover on the CSV at `path` (`root`: the checkout whose example runs),
+    or with `idle` the empty strategy (`benchmarks/idle.py`) on the same data."""
+    strategy = (
+        f"class: '{HERE / 'idle.py'}:Idle'"
+        if idle
+        else f"""class: '{root / "examples/sma_cross.py"}:SmaCross'
+  params: {{fast: {FAST}, slow: {SLOW}, quantity: {QUANTITY}}}"""
+    )
     return f"""
 broker: {{adapter: paper, initial_balance: 1000000000, seed: 42, session: always}}
 models:
@@ -64,17 +73,16 @@ prices:
   clock: simulated
   sources: [{{source: csv, path: '{path}', symbol: BENCH}}]
 strategy:
-  class: '{root / "examples/sma_cross.py"}:SmaCross'
-  params: {{fast: {FAST}, slow: {SLOW}, quantity: {QUANTITY}}}
+  {strategy}
 report: {{equity_interval: 86400}}
 """
 
 
-def ours(path: Path) -> dict[str, float]:
+def ours(path: Path, *, idle: bool = False) -> dict[str, float]:
     from broker_sim import run_simulation
     from broker_sim.wiring import parse_config
 
-    config = parse_config(config_text(path), base_dir=ROOT)
+    config = parse_config(config_text(path, idle=idle), base_dir=ROOT)
     started = time.perf_counter()
     result = run_simulation(config)
     elapsed = time.perf_counter() - started
@@ -161,7 +169,12 @@ def backtrader_run(path: Path) -> dict[str, float]:
             "peak_rss_mb": round(peak_rss_mb(), 1)}  # fmt: skip
 
 
-PARTS = {"ours": ours, "floor": floor, "backtrader": backtrader_run}
+def empty(path: Path) -> dict[str, float]:
+    """broker-sim with the empty strategy: the engine's own cost per bar."""
+    return ours(path, idle=True)
+
+
+PARTS = {"ours": ours, "empty": empty, "floor": floor, "backtrader": backtrader_run}
 
 
 def main() -> None:
@@ -170,7 +183,7 @@ def main() -> None:
         __doc__,
         PARTS,
         make_csv=generate,
-        default="ours,floor,backtrader",
+        default="ours,empty,floor,backtrader",
         header={
             "benchmark": "broker_sim.replay",
             "strategy": f"SMA cross {FAST}/{SLOW}, {QUANTITY} shares, market orders, 5 bps, uniform 0.5-2 s latency",
@@ -179,9 +192,15 @@ def main() -> None:
     )
     if report is None:
         return
-    ours_result, floor_result = report.get("ours"), report.get("floor")
-    if isinstance(ours_result, dict) and isinstance(floor_result, dict) and "bars_per_s" in ours_result:
-        report["ours_vs_floor"] = round(ours_result["bars_per_s"] / floor_result["bars_per_s"], 3)
+    # Ratios of bars/s in this one run (the issue 25 targets: SMA >= 0.7x the floor, the empty strategy >= 1.0x).
+    for name, part, base in (
+        ("ours_vs_floor", "ours", "floor"),
+        ("empty_vs_floor", "empty", "floor"),
+        ("ours_vs_backtrader", "ours", "backtrader"),
+    ):
+        mine, theirs = report.get(part), report.get(base)
+        if isinstance(mine, dict) and isinstance(theirs, dict) and "bars_per_s" in mine and "bars_per_s" in theirs:
+            report[name] = round(mine["bars_per_s"] / theirs["bars_per_s"], 3)
     print(json.dumps(report, indent=2))
 
 

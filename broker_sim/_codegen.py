@@ -14,9 +14,11 @@ from typing import Any
 
 import attrs
 
-__all__ = ["compile_function", "plain_fields"]
+__all__ = ["compile_function", "plain_fields", "writable_twin"]
 
 _serial = itertools.count(1)
+#: Each class's writable twin (`writable_twin`), made once.
+_TWINS: dict[type, type] = {}
 
 
 def compile_function(source: str, name: str, namespace: dict[str, Any], *, purpose: str) -> Callable[..., Any]:
@@ -47,3 +49,29 @@ def plain_fields(cls: Any, *, purpose: str) -> tuple[attrs.Attribute[Any], ...]:
         if feature is not None:
             raise TypeError(f"cannot generate a {purpose} for {cls.__name__}: field {field.name!r} has {feature}")
     return fields
+
+
+def writable_twin(cls: type) -> type:
+    """A subclass of the slotted (frozen) class `cls` with the same layout, whose instances take plain attribute
+    stores: generated constructors and copiers fill one field by field, then make it a `cls` by assigning
+    ``__class__`` (allowed, the layouts being the same). The finished object is an ordinary, frozen `cls`.
+
+    Why: a frozen attrs class refuses ``obj.field = value``, and setting a slot through its descriptor's
+    ``__set__`` costs a call per field (~700 instructions); a plain store into a slot is a specialized bytecode
+    (~150), and the order and bar paths build objects of 8 to 35 fields many times. Both ``__setattr__`` and
+    ``__delattr__`` must be object's own: they share one type slot, and either one overridden makes every store
+    go through a Python-level lookup. Raises `TypeError` for a class without ``__slots__``."""
+    twin = _TWINS.get(cls)
+    if twin is not None:
+        return twin
+    if "__slots__" not in cls.__dict__ or "__dict__" in cls.__dict__:
+        raise TypeError(f"cannot make a writable twin of {cls.__name__}: it is not a slotted class")
+    namespace = {
+        "__slots__": (),
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": cls.__module__,
+        "__doc__": f"{cls.__name__} while a generated function fills it (see `broker_sim._codegen.writable_twin`).",
+    }
+    twin = _TWINS[cls] = type(f"_Writable{cls.__name__}", (cls,), namespace)
+    return twin

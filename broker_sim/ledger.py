@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
-from broker_sim.models import Account, Fill, Position, Side
+from broker_sim.models import Account, Fill, Position, Side, unchecked_constructor
 
 __all__ = [
     "DEFAULT_MAINTENANCE_LONG",
@@ -80,6 +80,10 @@ class Reservation:
     def cash(self) -> float:
         """The buying power held."""
         return self.cash_per_unit * self.cash_units
+
+
+#: A `Reservation` built field by field (it has no checks to skip): one per order, and one per partial fill.
+_reservation: Any = unchecked_constructor(Reservation)
 
 
 @attrs.frozen(slots=True)
@@ -246,7 +250,7 @@ class Ledger:
                     f"insufficient buying power: {side.value} {quantity:g} {symbol} needs {needed:.2f}, "
                     f"available {available:.2f}"
                 )
-        return Reservation(order_id, symbol, side, per_unit, max(units, 0.0), shares)
+        return _reservation(order_id, symbol, side, per_unit, max(units, 0.0), shares)
 
     def hold(self, reservation: Reservation) -> None:
         """Hold a planned reservation (replacing any the order had)."""
@@ -343,7 +347,7 @@ class Ledger:
                 if not self._reservations:
                     self._reserved_cash = 0.0
             elif shares or units:
-                self._reservations[reservation.order_id] = Reservation(
+                self._reservations[reservation.order_id] = _reservation(
                     reservation.order_id,
                     symbol,
                     reservation.side,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from broker_sim._codegen import compile_function, plain_fields
+from broker_sim._codegen import compile_function, plain_fields, writable_twin
 from broker_sim._numeric import ORDER_DECIMALS, at_most_decimals
 from broker_sim._text import encodable
 from broker_sim.errors import InvalidMarketData, InvalidOrder
@@ -736,20 +736,77 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
             f"cannot generate an unchecked constructor for {cls.__name__}: it checks {', '.join(checked)}; "
             "pass skips_checks=True if skipping them is the point"
         )
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    # Filled as its writable twin by plain stores, then made a `cls` (`writable_twin` says why).
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "twin": writable_twin(cls)}
     parameters, lines = [], []
     for index, field in enumerate(fields):
-        namespace[f"set{index}"] = getattr(cls, field.name).__set__
         if field.default is attrs.NOTHING:
             parameters.append(field.name)
         else:
             namespace[f"default{index}"] = field.default
             parameters.append(f"{field.name}=default{index}")
-        lines.append(f"    set{index}(item, {field.name})")
-    source = f"def make({', '.join(parameters)}):\n    item = new(cls)\n" + "\n".join(lines) + "\n    return item\n"
+        lines.append(f"    item.{field.name} = {field.name}")
+    lines.append("    item.__class__ = cls")
+    source = f"def make({', '.join(parameters)}):\n    item = new(twin)\n" + "\n".join(lines) + "\n    return item\n"
     return compile_function(source, "make", namespace, purpose=f"unchecked {cls.__name__}")
 
 
+def install_fast_init(cls: Any) -> None:
+    """Give the frozen slotted class `cls` an ``__init__`` that does what attrs' does (the same parameters and
+    defaults, the converters, then ``__attrs_post_init__``) but fills the object by plain slot stores
+    (`writable_twin` says why): for a class built once per order from user code, such as `OrderRequest`.
+
+    A subclass of `cls` is built by attrs' own ``__init__``. Raises `TypeError` for a field the generated code
+    does not honour (a validator, a keyword-only, aliased or non-init field, a factory default)."""
+    fields = attrs.fields(cls)
+    for field in fields:
+        special = field.validator is not None or field.kw_only or not field.init or field.alias != field.name
+        if special or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            raise TypeError(f"cannot generate a fast __init__ for {cls.__name__}: field {field.name!r} is special")
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "twin": writable_twin(cls),
+        "attrs_init": cls.__init__,
+        "setattr_": object.__setattr__,
+    }
+    parameters, stores = ["self"], []
+    for index, field in enumerate(fields):
+        name = field.name
+        if field.default is attrs.NOTHING:
+            parameters.append(name)
+        else:
+            namespace[f"default{index}"] = field.default
+            parameters.append(f"{name}=default{index}")
+        value = name
+        if field.converter is not None:
+            namespace[f"convert{index}"] = field.converter
+            value = f"convert{index}({name})"
+        stores.append(f"        self.{name} = {value}")
+    names = ", ".join(field.name for field in fields)
+    lines = [
+        f"def __init__({', '.join(parameters)}):",
+        "    if self.__class__ is not cls:",
+        f"        attrs_init(self, {names})",
+        "        return",
+        "    setattr_(self, '__class__', twin)  # (a frozen class refuses a plain store, even of __class__)",
+        "    try:",
+        *stores,
+        "    finally:",
+        "        self.__class__ = cls",
+    ]
+    if hasattr(cls, "__attrs_post_init__"):
+        lines.append("    self.__attrs_post_init__()")
+    source = "\n".join(lines) + "\n"
+    init = compile_function(source, "__init__", namespace, purpose=f"fast __init__ {cls.__name__}")
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init
+
+
+# Built from user code once per order (a request), per `get_position` and per `get_account` (snapshots): the
+# frozen classes' attrs ``__init__`` sets each field through ``object.__setattr__`` (~1k instructions a field).
+for _cls in (OrderRequest, Position, Account):
+    install_fast_init(_cls)
 #: ``unchecked_bar(symbol, timestamp, open, high, low, close, volume=0.0, interval=0.0)``: a `Bar` without
 #: validation, ~5x faster.
 #: Only for sources that have checked the values already (finite, low <= high, aware UTC timestamp).

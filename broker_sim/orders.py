@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from broker_sim._codegen import compile_function, plain_fields
+from broker_sim._codegen import compile_function, plain_fields, writable_twin
 from broker_sim.errors import InvalidTransition
 from broker_sim.models import Order, OrderStatus
 
@@ -115,11 +115,12 @@ def _make_copier(changed: tuple[str, ...]) -> Callable[..., Order]:
     if unknown:
         raise TypeError(f"Order has no field {unknown[0]!r}")
     given = {name: f"value{index}" for index, name in enumerate(changed)}
-    namespace: dict[str, Any] = {"new": object.__new__, "Order": Order}
-    lines = [f"def copy(order{''.join(f', {value}' for value in given.values())}):", "    twin = new(Order)"]
-    for index, name in enumerate(names):
-        namespace[f"set{index}"] = getattr(Order, name).__set__
-        lines.append(f"    set{index}(twin, {given.get(name, f'order.{name}')})")
+    # Filled as Order's writable twin by plain stores, then made an `Order` (`writable_twin` says why).
+    namespace: dict[str, Any] = {"new": object.__new__, "Order": Order, "Writable": writable_twin(Order)}
+    lines = [f"def copy(order{''.join(f', {value}' for value in given.values())}):", "    twin = new(Writable)"]
+    for name in names:
+        lines.append(f"    twin.{name} = {given.get(name, f'order.{name}')}")
+    lines.append("    twin.__class__ = Order")
     lines.append("    return twin\n")
     purpose = f"copy Order ({', '.join(changed) or 'nothing changed'})"
     return compile_function("\n".join(lines), "copy", namespace, purpose=purpose)

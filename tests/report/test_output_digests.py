@@ -1,0 +1,100 @@
+"""Byte-identical output: a fixed-seed run's report files and journal digest to the values stored here, so a
+change to the order path, the bar path or the recording (issue 25's speed-ups) that moves one byte of what a user
+keeps fails here. If a change means to alter the output, it says so and updates the digests in the same commit."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from broker_sim import run_simulation
+from broker_sim.report.spool import FILL_COLUMNS, ORDER_CSV_COLUMNS, Spool, write_rows
+from broker_sim.wiring import parse_config
+
+STRATEGY = '''
+from broker_sim import Bar, Strategy
+
+
+class Churn(Strategy):
+    """Market and limit orders, partial exits and shorts on every few bars: each order path gets exercised."""
+
+    async def on_bar(self, bar: Bar) -> None:
+        position = await self.broker.get_position(bar.symbol)
+        held = position.quantity if position is not None else 0.0
+        if bar.close > bar.open and held < 40:
+            await self.broker.buy(bar.symbol, 10)
+        elif bar.close < bar.open and held > 0:
+            await self.broker.sell(bar.symbol, 5 if held > 10 else held)
+        elif held <= 0 and bar.close < bar.open:
+            await self.broker.buy(bar.symbol, 5, type="limit", limit_price=round(bar.close * 0.999, 2))
+'''
+
+CONFIG = """
+broker: {{adapter: paper, initial_balance: 100000, seed: 7, session: always, journal: '{journal}'}}
+models:
+  slippage: {{model: fixed_bps, bps: 5}}
+  latency: {latency}
+  commission: {{model: per_share, rate: 0.005, minimum: 1.0}}
+prices:
+  clock: simulated
+  sources: [{{source: synthetic, symbols: [AAA, BBB], interval: 60, count: 300, volatility: 0.4}}]
+strategy: {{class: '{folder}/churn.py:Churn'}}
+report: {{equity_interval: 3600}}
+"""
+
+#: sha256 of each file (and of the journal's rows), from the run before issue 25's changes.
+EXPECTED: dict[str, dict[str, str]] = {
+    "none": {
+        "trades.csv": "4d6b2ee4f6aff7af35e49a9c2ea7c9f20327cb4ff9c49fba1a82495159daca1e",
+        "orders.csv": "da5cb14e36513a4f78c60195dc7686581dd0c7e7e1a8b18c02404c07776e52d6",
+        "equity": "2a7ad51b4ebbbc5b98c5ef99e59224f54f9fc6612ef3b257121c89e6f31606b1",
+        "journal": "4fded8ea071eea56c24359186b4e34f426041e243be48fc6626590c675c45e93",
+    },
+    "uniform": {
+        "trades.csv": "eafc86370360050a9ae680b50d602f2347aaef8e56681b0ee8813b40c98e77eb",
+        "orders.csv": "1ac230fde13e1b76e7e30a5b66cd103598a8a188425576e07420429eaf28eca4",
+        "equity": "7565ce4ab0a4bf8f2231526a617086af23294a49ead6d6862a85b4c149f249f2",
+        "journal": "15916a55152a036eb5771c0bc37ba4d867daca112da69e15b71e11ae751ff182",
+    },
+}
+
+
+def _journal_digest(path: Path) -> str:
+    """The journal's rows, table by table in a stable order (the file's bytes hold SQLite's page layout)."""
+    digest = hashlib.sha256()
+    with sqlite3.connect(path) as connection:
+        tables = [
+            row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
+        for table in tables:
+            digest.update(table.encode())
+            for row in connection.execute(f"SELECT * FROM {table} ORDER BY rowid"):  # (names read from the file)
+                digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def _digests(folder: Path, latency: str) -> dict[str, str]:
+    """Digests of trades.csv and orders.csv as the report writes them (the report's own writer over the run's
+    spools; the charts are left out, they cost seconds), of the equity samples, and of the journal's rows."""
+    (folder / "churn.py").write_text(STRATEGY)
+    journal = folder / "account.db"
+    text = CONFIG.format(journal=journal, latency=latency, folder=folder)
+    result = run_simulation(parse_config(text, base_dir=folder))
+    assert isinstance(result.fills, Spool) and isinstance(result.orders, Spool)
+    write_rows(folder / "trades.csv", FILL_COLUMNS, result.fills.rows())
+    write_rows(folder / "orders.csv", ORDER_CSV_COLUMNS, result.orders.rows())
+    found = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ("trades.csv", "orders.csv")}
+    found["equity"] = hashlib.sha256(repr(result.equity).encode()).hexdigest()
+    found["journal"] = _journal_digest(journal)
+    return found
+
+
+LATENCIES = {"none": "none", "uniform": "{model: uniform, low: 0.5, high: 2.0}"}
+
+
+@pytest.mark.parametrize("latency", sorted(LATENCIES))
+def test_a_fixed_seed_run_writes_the_same_bytes_as_before(tmp_path: Path, latency: str) -> None:
+    assert _digests(tmp_path, LATENCIES[latency]) == EXPECTED[latency]
