@@ -45,19 +45,21 @@ strategy: {{class: '{folder}/churn.py:Churn'}}
 report: {{equity_interval: 3600}}
 """
 
-#: sha256 of each file (and of the journal's rows), from the run before issue 25's changes.
+#: sha256 of each file (and of the journal's rows), from the run before issue 25's changes. The journal's were
+#: taken again when its rows began to hold every field, defaults included (issue 27): that code alone, without
+#: issue 25's, writes these same rows.
 EXPECTED: dict[str, dict[str, str]] = {
     "none": {
         "trades.csv": "4d6b2ee4f6aff7af35e49a9c2ea7c9f20327cb4ff9c49fba1a82495159daca1e",
         "orders.csv": "da5cb14e36513a4f78c60195dc7686581dd0c7e7e1a8b18c02404c07776e52d6",
         "equity": "2a7ad51b4ebbbc5b98c5ef99e59224f54f9fc6612ef3b257121c89e6f31606b1",
-        "journal": "4fded8ea071eea56c24359186b4e34f426041e243be48fc6626590c675c45e93",
+        "journal": "21ff1e593d0a5f02a8e2288abd9d7e4c6966e4b6af80f4ec7d445030ad619f41",
     },
     "uniform": {
         "trades.csv": "eafc86370360050a9ae680b50d602f2347aaef8e56681b0ee8813b40c98e77eb",
         "orders.csv": "1ac230fde13e1b76e7e30a5b66cd103598a8a188425576e07420429eaf28eca4",
         "equity": "7565ce4ab0a4bf8f2231526a617086af23294a49ead6d6862a85b4c149f249f2",
-        "journal": "15916a55152a036eb5771c0bc37ba4d867daca112da69e15b71e11ae751ff182",
+        "journal": "35e9b3bc907c8c835ea54b362016584ded4c2d00f76cb811663d3a3b83e815cc",
     },
 }
 
