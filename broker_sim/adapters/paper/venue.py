@@ -74,6 +74,8 @@ _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 #: A time before any market data (the session window before the first event).
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _PLAIN_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
+#: The times in force of the orders `Venue._work_plain` takes (not opg or cls: they wait for an auction).
+_PLAIN_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
 #: What a stop order becomes once triggered.
 _TRIGGERED_AS = {
     OrderType.STOP: OrderType.MARKET,
@@ -120,6 +122,11 @@ def first_snapshot(
         extended_hours=request.extended_hours,
         notional=request.notional,
     )
+
+
+def _is_simple(order: Order) -> bool:
+    """Whether `order` is a plain order: no bracket, oto or oco around it."""
+    return order.order_class is OrderClass.SIMPLE and not order.legs and order.parent_id is None
 
 
 def _by_time(judged: tuple[float, int, Order, FillDecision]) -> tuple[float, int]:
@@ -366,12 +373,51 @@ class Venue:
             waits = order.time_in_force is TimeInForce.OPG or not (
                 session.trading(now) or (order.extended_hours and session.extended(now))
             )
+            if not waits and order.type in _PLAIN_TYPES and order.time_in_force in _PLAIN_TIF and _is_simple(order):
+                return self._work_plain(order)
             status, event = (_S.ACCEPTED, EventType.ACCEPTED) if waits else (_S.NEW, EventType.NEW)
             order = self._apply(status_change_record(order_id, status, self.clock.now(), event))
         started = self._start_working(order)
         if order.legs and order.order_class is OrderClass.OCO and exits_work(started):
             self._activate_exits(started)  # an oco's stop-loss works beside it
         return started
+
+    def _work_plain(self, order: Order) -> Order:
+        """`_arrive` fused with `_start_working`, `_begin`, `_offer`, `_ask` and `_act` for the orders most arrive
+        as: a simple market or limit order (day, gtc, ioc or fok) that reaches the venue in a session. It goes
+        `new`, is judged once on the market in force, and rests if anything is left; the same changes, events,
+        hook calls and random draws as the general path, with fewer calls (a market order's hot path)."""
+        order_id = order.id
+        clock = self.clock
+        order = self.state.apply(status_change_record(order_id, _S.NEW, clock.now(), EventType.NEW))
+        working = self._working[order_id] = _Working()
+        since = working.since = clock.now()
+        market = self.market.get(order.symbol)
+        if self._eligible(order, market):
+            try:
+                decision = self.models.fill(order, market, since)
+            except ModelError as exc:
+                self._fail(order, str(exc))
+                decision = None
+            else:
+                if decision is None:  # nobody decided: left alone, it would work forever without a word
+                    self._fail(order, self.models.declined(order))
+            if decision is None:
+                order = self.state.order(order_id) or order
+            else:
+                if not decision.wait:
+                    working.evaluated = True
+                quantity = decision.quantity
+                if quantity > QTY_EPSILON:
+                    remaining = order.quantity - order.filled_quantity
+                    quantity = min(quantity, remaining)
+                    if order.time_in_force is not TimeInForce.FOK or qty_at_least(quantity, remaining):
+                        order = self._execute(order, quantity, decision.price)
+            if order.time_in_force in _ONE_SHOT:
+                order = self._offer_once(order)
+        if order.status not in FINAL_STATUSES:
+            self._rest(order)
+        return order
 
     def _eligible(self, order: Order, market: MarketData | None) -> bool:
         """Whether `order` may be judged on `market`: data stamped inside a session (or in extended hours, for
