@@ -282,7 +282,7 @@ class AccountState:
         self._client_ids[order.client_order_id] = order.id
         if reservation is not None:
             self.ledger.hold(reservation)
-        if order.status.is_open:  # (pending_new or held) it joins its symbol's open orders
+        if order.status not in FINAL_STATUSES:  # (pending_new or held) it joins its symbol's open orders
             working = self._open_by_symbol.get(order.symbol)
             if working is None:
                 working = self._open_by_symbol[order.symbol] = {}
@@ -311,7 +311,7 @@ class AccountState:
             raise Refused(f"cannot reserve {shares:g} {symbol}: they are held by other orders")
 
     def _status_change(self, change: StatusChange, replaying: bool) -> Order:
-        order = self._get(change.order_id)
+        order = self._orders.get(change.order_id) or self._get(change.order_id)  # (`_get` raises for an unknown id)
         status = change.status
         fields: dict[str, Any] = {}
         if change.reject_reason is not None:
@@ -328,7 +328,7 @@ class AccountState:
 
     def _execution(self, change: Execution, replaying: bool) -> Order:
         fill = change.fill
-        order = self._get(fill.order_id)
+        order = self._orders.get(fill.order_id) or self._get(fill.order_id)  # (`_get` raises for an unknown id)
         if order.status not in _FILLABLE:
             raise InvalidTransition(f"order {order.id} cannot fill while {order.status.value}")
         remaining = order.quantity - order.filled_quantity
@@ -361,13 +361,14 @@ class AccountState:
             event = EventType.PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
-        before = self.ledger.quantity(fill.symbol) if self.fill_observers else 0.0
-        self.ledger.book_fill(fill, order.id, left)
-        for observer in self.fill_observers:
+        ledger, observers = self.ledger, self.fill_observers
+        before = ledger.quantity(fill.symbol) if observers else 0.0
+        after = ledger.book_fill(fill, order.id, left)
+        for observer in observers:
             observer(fill, before)
         self._fills.append(fill)
         self._store(updated)
-        self._emit(unchecked_event(event, updated, fill.timestamp, fill, self.ledger.quantity(fill.symbol)))
+        self._emit(unchecked_event(event, updated, fill.timestamp, fill, after))
         return updated
 
     def _amendment(self, change: Amendment, replaying: bool) -> Order:

@@ -318,9 +318,11 @@ class Ledger:
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
             reserved -= reservation.cash_per_unit * self._used(reservation, fill, before, remaining)[1]
-        mark = self.marks.get(symbol)
-        if mark is None and after:  # a position with no market price is valued at its (new) average price
-            mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
+        mark = None
+        if after < 0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `_power`)
+            mark = self.marks.get(symbol)
+            if mark is None and after:  # a position with no market price is valued at its (new) average price
+                mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
         if money_covers(self._power(cash, reserved, symbol, after, mark), 0.0):
             return None
         return (
@@ -328,9 +330,9 @@ class Ledger:
             f"at {fill.price:.4f} costs more than is available"
         )
 
-    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> None:
+    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> float:
         """Book `fill`, using up the reservation of `order_id` (`remaining`: what the order has left to fill after
-        it, when known); no check (see `fill_refusal`)."""
+        it, when known); no check (see `fill_refusal`). Returns the symbol's signed quantity after it."""
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         if held is None:
@@ -357,14 +359,15 @@ class Ledger:
                 )
         before = held.quantity
         self._book(held, fill)
-        if fill.side is Side.SELL:
-            self._reclaim_shares(symbol, max(0.0, held.quantity))
-        margin = self.margin_multiplier is not None
         quantity = held.quantity
+        if fill.side is Side.SELL and self._reserved_shares:
+            self._reclaim_shares(symbol, max(0.0, quantity))
+        margin = self.margin_multiplier is not None
         if quantity < 0 or (margin and quantity):
             self.at_risk = True
         elif self.at_risk and (before < 0 or (margin and before)):  # it was at risk; is any other holding?
             self.at_risk = any(h.quantity < 0 or (margin and h.quantity) for h in self._holdings.values())
+        return quantity
 
     def _reclaim_shares(self, symbol: str, long_quantity: float) -> None:
         """After a sale left fewer long shares than sell orders were promised, the newest promises become short

@@ -11,7 +11,7 @@ import attrs
 
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Journaled
-from broker_sim.models import Fill, Order, OrderEvent, unchecked_fill
+from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, unchecked_fill
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
 from broker_sim.report.metrics import OrderOutcomes, TradeTally
@@ -67,8 +67,9 @@ class RunRecords:
                         )  # fmt: skip
                     self.fills.append(fill)
                     self.tally.add(fill)
-            if event.order.status.is_final:
-                self.add_order(event.order)
+            order = event.order
+            if order.status in FINAL_STATUSES:
+                self.add_order(order)
         except Exception as exc:
             error = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
             error.__cause__ = exc

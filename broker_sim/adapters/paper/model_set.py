@@ -115,9 +115,12 @@ class ModelSet:
         )
 
     def execution_price(self, order: Order, price: float, market: MarketData | None, quantity: float) -> float:
-        """The price `quantity` of `order` executes at, `price` being the fill model's (finite, > 0)."""
+        """The price `quantity` of `order` executes at, `price` being the fill model's (finite, > 0).
+
+        (Here and below, ``ctx._fill_quantity`` is what the deprecated ``ctx.fill_quantity`` reads: stored
+        directly, as its property setter is a call on every hook call of the order path.)"""
         ctx = self._ctx["slippage"]
-        ctx.fill_quantity = quantity
+        ctx._fill_quantity = quantity
         slipped = self._slippage(order=order, price=price, market=market, ctx=ctx, quantity=quantity, estimate=False)
         if slipped.__class__ is float and 0 < slipped < math.inf:
             return slipped
@@ -130,7 +133,7 @@ class ModelSet:
     def fee(self, order: Order, fill: Fill) -> float:
         """The fee for `fill` of `order` (finite, >= 0)."""
         ctx = self._ctx["commission"]
-        ctx.fill_quantity = fill.quantity
+        ctx._fill_quantity = fill.quantity
         fee = self._commission(order=order, fill=fill, ctx=ctx, quantity=fill.quantity, estimate=False)
         if fee.__class__ is float and 0 <= fee < math.inf:
             return fee
@@ -164,7 +167,7 @@ class ModelSet:
         """
         quantity = order.quantity
         ctx = self._estimate_ctx["slippage"]
-        ctx.fill_quantity = quantity
+        ctx._fill_quantity = quantity
         slipped = self._slippage(order=order, price=price, market=market, ctx=ctx, quantity=quantity, estimate=True)
         if slipped is None:
             slipped = price
@@ -174,7 +177,7 @@ class ModelSet:
             slipped = min(slipped, order.limit_price)
         whole = unchecked_fill(order.id, order.symbol, order.side, quantity, slipped, 0.0, order.created_at, price)
         ctx = self._estimate_ctx["commission"]
-        ctx.fill_quantity = quantity
+        ctx._fill_quantity = quantity
         fee = self._commission(order=order, fill=whole, ctx=ctx, quantity=quantity, estimate=True) or 0.0
         if (fee.__class__ is not float and not _is_number(fee)) or not 0 <= fee < math.inf:
             raise self._error("commission", f"fee {fee!r} (estimate)", order)

@@ -365,7 +365,7 @@ class Venue:
         """The venue sees the order: it works at once during a session (`new`), else it waits `accepted` for the
         next open (an opg order always does)."""
         order = self.state.order(order_id)  # None: forgotten from a bounded history
-        if order is None or order.status.is_final or order_id in self._working:
+        if order is None or order.status in FINAL_STATUSES or order_id in self._working:
             return order
         if order.status is _S.PENDING_NEW:
             now = self.clock.time()
@@ -688,7 +688,7 @@ class Venue:
             executed_order = self._apply(execution_record(fill))
         except Refused as exc:
             return self._fail(order, exc.reason)
-        if to_flat and executed_order.status.is_open and executed_order.status is not _S.PENDING_CANCEL:
+        if to_flat and executed_order.status not in FINAL_STATUSES and executed_order.status is not _S.PENDING_CANCEL:
             reason = (
                 f"the rest would take the {symbol} position through zero in one order; Alpaca closes a position "
                 "before it opens the other side"
