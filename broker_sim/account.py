@@ -52,7 +52,7 @@ from broker_sim.models import (
     OrderStatus,
     unchecked_event,
 )
-from broker_sim.orders import amend, transition
+from broker_sim.orders import amend, transition, transitioner
 
 __all__ = ["AccountChange", "AccountSnapshot", "AccountState", "OrderChange", "Refused"]
 
@@ -67,6 +67,12 @@ _KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
 #: a trade_updates event).
 _FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED}
 _FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
+#: What a fill that completes an order changes (`transition` with these fields, on every order's path).
+_fill_completes = transitioner("filled_quantity", "filled_avg_price", "filled_at")
+#: What a fill that leaves some of the order changes.
+_fill_partly = transitioner("filled_quantity", "filled_avg_price")
+#: A status change that sets no other field (an order starts working, or waits accepted).
+_move = transitioner()
 
 
 def _ignore(event: OrderEvent | AccountEvent) -> None:
@@ -313,13 +319,16 @@ class AccountState:
     def _status_change(self, change: StatusChange, replaying: bool) -> Order:
         order = self._orders.get(change.order_id) or self._get(change.order_id)  # (`_get` raises for an unknown id)
         status = change.status
-        fields: dict[str, Any] = {}
-        if change.reject_reason is not None:
-            fields["reject_reason"] = change.reject_reason
         stamp = _FINAL_TIME_FIELD.get(status)
-        if stamp is not None:
-            fields[stamp] = change.timestamp
-        updated = transition(order, status, change.timestamp, **fields)
+        if stamp is None and change.reject_reason is None:
+            updated = _move(order, status, change.timestamp)  # (the common case: no other field changes)
+        else:
+            fields: dict[str, Any] = {}
+            if change.reject_reason is not None:
+                fields["reject_reason"] = change.reject_reason
+            if stamp is not None:
+                fields[stamp] = change.timestamp
+            updated = transition(order, status, change.timestamp, **fields)
         if self.recorder is not None:
             self.recorder(change)
         self._store(updated)
@@ -346,18 +355,11 @@ class AccountState:
         filled = order.filled_quantity + fill.quantity
         average = ((order.filled_avg_price or 0.0) * order.filled_quantity + fill.price * fill.quantity) / filled
         if qty_at_least(filled, order.quantity):
-            updated = transition(
-                order,
-                _S.FILLED,
-                fill.timestamp,
-                filled_quantity=order.quantity,
-                filled_avg_price=average,
-                filled_at=fill.timestamp,
-            )
+            updated = _fill_completes(order, _S.FILLED, fill.timestamp, order.quantity, average, fill.timestamp)
             event = EventType.FILL
         else:
             status = order.status if order.status in _KEPT_BY_FILLS else _S.PARTIALLY_FILLED
-            updated = transition(order, status, fill.timestamp, filled_quantity=filled, filled_avg_price=average)
+            updated = _fill_partly(order, status, fill.timestamp, filled, average)
             event = EventType.PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from broker_sim import InvalidTransition, Order, OrderStatus, OrderType, Side, TimeInForce
-from broker_sim.orders import ALLOWED_TRANSITIONS, REACHABLE, can_transition, observe, transition
+from broker_sim.orders import ALLOWED_TRANSITIONS, REACHABLE, can_transition, observe, transition, transitioner
 from tests.conftest import T0
 
 
@@ -129,3 +129,17 @@ def test_a_transition_changes_only_what_it_names_in_any_order() -> None:
     with pytest.raises(TypeError, match="Order has no field 'colour'"):
         transition(order, OrderStatus.CANCELED, later, colour="red")
     assert order.status is OrderStatus.NEW
+
+
+@pytest.mark.parametrize(("current", "new"), list(itertools.product(OrderStatus, OrderStatus)))
+def test_a_transitioner_makes_what_transition_makes_and_refuses_what_it_refuses(
+    current: OrderStatus, new: OrderStatus
+) -> None:
+    order = _order(current)
+    move = transitioner("filled_quantity", "filled_avg_price")
+    if can_transition(current, new):
+        assert move(order, new, T0, 4.0, 9.5) == transition(order, new, T0, filled_quantity=4.0, filled_avg_price=9.5)
+        assert order.status is current  # the old snapshot is untouched
+    else:
+        with pytest.raises(InvalidTransition, match=f"cannot go from {current.value} to {new.value}"):
+            move(order, new, T0, 4.0, 9.5)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from broker_sim._codegen import compile_function
 from broker_sim.errors import ConfigError, ModelError
 from broker_sim.hookspecs import Action, FillDecision, HookContext
 from broker_sim.models import Account, Fill, MarketData, Order, OrderType, Side, unchecked_fill
@@ -18,6 +19,61 @@ __all__ = ["ModelSet"]
 
 def _is_number(value: object) -> bool:
     return value.__class__ is float or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+#: Generated makers of `_Hook` callers, by (the hook's parameters, the arguments the implementation names, or
+#: None for a call through pluggy): made once per shape in a process, not once per broker.
+_MAKERS: dict[tuple[tuple[str, ...], tuple[str, ...] | None], Callable[[Any], Callable[..., Any]]] = {}
+
+
+def _maker(parameters: tuple[str, ...], names: tuple[str, ...] | None) -> Callable[[Any], Callable[..., Any]]:
+    """A function that makes a caller taking `parameters` positionally: it passes the implementation the
+    arguments it `names`, or (`names` None) passes every one to the pluggy hook by keyword."""
+    maker = _MAKERS.get((parameters, names))
+    if maker is None:
+        passed = ", ".join(names) if names is not None else ", ".join(f"{name}={name}" for name in parameters)
+        lines = [
+            "def make(target):",
+            f"    def call({', '.join(parameters)}):",
+            f"        return target({passed})",
+            "    return call",
+        ]
+        source = "\n".join(lines) + "\n"
+        purpose = f"hook call ({', '.join(names) if names is not None else 'pluggy'})"
+        maker = _MAKERS[(parameters, names)] = compile_function(source, "make", {}, purpose=purpose)
+    return maker
+
+
+class _Hook:
+    """One `firstresult` hook of a selected model, called with the hookspec's arguments in its order: `call` goes
+    straight to the model's method (picking the arguments it names) while the model is the hook's only
+    implementation, else through pluggy, as `SelectedHook` does with keywords; the caller runs `refresh` when
+    the manager's plugin set changed (`generation`). Positional calls spare the order path a keyword dict and
+    a frame per hook call."""
+
+    __slots__ = ("_hook", "_manager", "_model", "call", "generation", "parameters")
+
+    def __init__(self, manager: PluginManager, hook_name: str, model: object, parameters: tuple[str, ...]) -> None:
+        self._manager = manager
+        self._hook = getattr(manager.hook, hook_name)
+        spec = self._hook.spec
+        if spec is not None and tuple(spec.argnames) != parameters:
+            raise TypeError(f"{hook_name} takes {spec.argnames}, not {parameters}: update ModelSet's calls")
+        self._model = model
+        self.parameters = parameters
+        self.generation = -1
+        self.call: Callable[..., Any] = self._hook
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Choose the direct call or pluggy's for the plugins registered now."""
+        self.generation = self._manager.generation
+        impls = self._hook.get_hookimpls()
+        lone = impls[0] if len(impls) == 1 else None
+        if lone is not None and lone.plugin is self._model and not lone.wrapper and not lone.hookwrapper:
+            self.call = _maker(self.parameters, tuple(lone.argnames))(lone.function)
+        else:
+            self.call = _maker(self.parameters, None)(self._hook)
 
 
 class ModelSet:
@@ -50,10 +106,18 @@ class ModelSet:
                 raise ConfigError(f"{kind} model {name!r} does not implement the {hook} hook")
             self.names[kind] = name
             self.objects[kind] = model
-        self._slippage = SelectedHook(manager, "broker_sim_slippage", self.objects["slippage"])
-        self._latency = SelectedHook(manager, "broker_sim_latency", self.objects["latency"])
-        self._fill = SelectedHook(manager, "broker_sim_fill", self.objects["fill"])
-        self._commission = SelectedHook(manager, "broker_sim_commission", self.objects["commission"])
+        objects = self.objects
+        self._slippage = _Hook(
+            manager,
+            "broker_sim_slippage",
+            objects["slippage"],
+            ("order", "price", "market", "ctx", "quantity", "estimate"),
+        )
+        self._latency = _Hook(manager, "broker_sim_latency", objects["latency"], ("order", "action", "ctx"))
+        self._fill = _Hook(manager, "broker_sim_fill", objects["fill"], ("order", "market", "ctx", "working_since"))
+        self._commission = _Hook(
+            manager, "broker_sim_commission", objects["commission"], ("order", "fill", "ctx", "quantity", "estimate")
+        )
         self._borrow_fee = SelectedHook(manager, "broker_sim_borrow_fee", self.objects["borrow_fee"])
         self._margin_interest = SelectedHook(manager, "broker_sim_margin_interest", self.objects["margin_interest"])
         self._ctx = {kind: HookContext(kind, name, seed, clock_time, account) for kind, name in self.names.items()}
@@ -79,7 +143,10 @@ class ModelSet:
 
     def latency(self, order: Order, action: Action) -> float:
         """Seconds until the venue sees `action` for `order` (finite, >= 0)."""
-        delay = self._latency(order=order, action=action, ctx=self._ctx["latency"])
+        hook = self._latency
+        if hook.generation != self._manager.generation:
+            hook.refresh()
+        delay = hook.call(order, action, self._ctx["latency"])
         if delay.__class__ is float and 0 <= delay < math.inf:
             return delay
         if delay is None:
@@ -91,7 +158,10 @@ class ModelSet:
     def fill(self, order: Order, market: MarketData | None, working_since: datetime) -> FillDecision | None:
         """The fill model's decision for `order` on `market` (None: no model decided); `working_since` is when
         the order started working at the venue."""
-        decision = self._fill(order=order, market=market, ctx=self._fill_ctx, working_since=working_since)
+        hook = self._fill
+        if hook.generation != self._manager.generation:
+            hook.refresh()
+        decision = hook.call(order, market, self._fill_ctx, working_since)
         if decision.__class__ is FillDecision:
             quantity, price = decision.quantity, decision.price
             if quantity.__class__ is float and (quantity == 0 or (0 < quantity < math.inf and 0 < price < math.inf)):
@@ -121,7 +191,10 @@ class ModelSet:
         directly, as its property setter is a call on every hook call of the order path.)"""
         ctx = self._ctx["slippage"]
         ctx._fill_quantity = quantity
-        slipped = self._slippage(order=order, price=price, market=market, ctx=ctx, quantity=quantity, estimate=False)
+        hook = self._slippage
+        if hook.generation != self._manager.generation:
+            hook.refresh()
+        slipped = hook.call(order, price, market, ctx, quantity, False)
         if slipped.__class__ is float and 0 < slipped < math.inf:
             return slipped
         if slipped is None:
@@ -134,7 +207,10 @@ class ModelSet:
         """The fee for `fill` of `order` (finite, >= 0)."""
         ctx = self._ctx["commission"]
         ctx._fill_quantity = fill.quantity
-        fee = self._commission(order=order, fill=fill, ctx=ctx, quantity=fill.quantity, estimate=False)
+        hook = self._commission
+        if hook.generation != self._manager.generation:
+            hook.refresh()
+        fee = hook.call(order, fill, ctx, fill.quantity, False)
         if fee.__class__ is float and 0 <= fee < math.inf:
             return fee
         if fee is None:
@@ -168,7 +244,11 @@ class ModelSet:
         quantity = order.quantity
         ctx = self._estimate_ctx["slippage"]
         ctx._fill_quantity = quantity
-        slipped = self._slippage(order=order, price=price, market=market, ctx=ctx, quantity=quantity, estimate=True)
+        generation = self._manager.generation
+        hook = self._slippage
+        if hook.generation != generation:
+            hook.refresh()
+        slipped = hook.call(order, price, market, ctx, quantity, True)
         if slipped is None:
             slipped = price
         elif (slipped.__class__ is not float and not _is_number(slipped)) or not 0 < slipped < math.inf:
@@ -178,7 +258,10 @@ class ModelSet:
         whole = unchecked_fill(order.id, order.symbol, order.side, quantity, slipped, 0.0, order.created_at, price)
         ctx = self._estimate_ctx["commission"]
         ctx._fill_quantity = quantity
-        fee = self._commission(order=order, fill=whole, ctx=ctx, quantity=quantity, estimate=True) or 0.0
+        hook = self._commission
+        if hook.generation != generation:
+            hook.refresh()
+        fee = hook.call(order, whole, ctx, quantity, True) or 0.0
         if (fee.__class__ is not float and not _is_number(fee)) or not 0 <= fee < math.inf:
             raise self._error("commission", f"fee {fee!r} (estimate)", order)
         return slipped + fee / quantity

@@ -96,32 +96,16 @@ def first_snapshot(
     now: Any,
     replaces: str | None = None,
 ) -> Order:
-    """An order's first snapshot (`pending_new`) from its request."""
+    """An order's first snapshot (`pending_new`) from its request.
+
+    Built with positional arguments, in `Order`'s field order (a call per order: keywords cost a name match
+    each); `tests/adapters/test_venue_parts.py` checks it against `Order` built by keyword."""
     return unchecked_order(
-        id=order_id,
-        client_order_id=client_order_id,
-        symbol=request.symbol,
-        side=request.side,
-        quantity=quantity,
-        type=request.type,
-        time_in_force=request.time_in_force,
-        limit_price=request.limit_price,
-        stop_price=request.stop_price,
-        status=_S.PENDING_NEW,
-        filled_quantity=0.0,
-        filled_avg_price=None,
-        reject_reason=None,
-        created_at=now,
-        updated_at=now,
-        reference_price=request.reference_price,
-        trail_price=request.trail_price,
-        trail_percent=request.trail_percent,
-        replaces=replaces,
-        submitted_at=now,
-        order_class=request.order_class,
-        extended_hours=request.extended_hours,
-        notional=request.notional,
-    )
+        order_id, client_order_id, request.symbol, request.side, quantity, request.type, request.time_in_force,
+        request.limit_price, request.stop_price, _S.PENDING_NEW, 0.0, None, None, now, now,
+        request.reference_price, request.trail_price, request.trail_percent, replaces, None, now,
+        None, None, None, None, None, None, request.order_class, (), None, request.extended_hours, request.notional,
+    )  # fmt: skip
 
 
 def _is_simple(order: Order) -> bool:
@@ -389,9 +373,10 @@ class Venue:
         hook calls and random draws as the general path, with fewer calls (a market order's hot path)."""
         order_id = order.id
         clock = self.clock
-        order = self.state.apply(status_change_record(order_id, _S.NEW, clock.now(), EventType.NEW))
+        now = clock.now()
+        order = self.state.apply(status_change_record(order_id, _S.NEW, now, EventType.NEW))
         working = self._working[order_id] = _Working()
-        since = working.since = clock.now()
+        since = working.since = clock.now()  # (the same moment, unless a listener of `new` moved the clock)
         market = self.market.get(order.symbol)
         if self._eligible(order, market):
             try:
