@@ -22,12 +22,23 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
 from broker_sim._codegen import compile_function
-from broker_sim.models import Fill, Order, OrderClass, OrderStatus, OrderType, Side, TimeInForce
+from broker_sim.models import (
+    Fill,
+    Order,
+    OrderClass,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    unchecked_fill,
+    unchecked_order,
+)
 from broker_sim.report.workdir import Workdir
 
 __all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
 
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=Enum)
 #: Items held before they are formatted and written together.
 _BATCH = 1024
 
@@ -127,21 +138,38 @@ def _time(text: str) -> datetime | None:
     return None if text == "" else datetime.fromisoformat(text)
 
 
+def _enum_reader(kind: type[_E]) -> Callable[[str], _E]:
+    """Read a member of `kind` back from its value: a dict lookup for the values we write, the enum's own
+    lookup (which raises for nonsense) for anything else."""
+    members = {str(member): member for member in kind}
+
+    def read(text: str) -> _E:
+        member = members.get(text)
+        return kind(text) if member is None else member
+
+    return read
+
+
+_side = _enum_reader(Side)
+
+
 def _fill(row: list[str]) -> Fill:
+    # `unchecked_fill`: a `Fill` checks nothing, so this is `Fill(...)` without attrs' per-field frozen setattr
+    # (every fill of a run is read back once for its report).
     stamp, order_id, symbol, side, quantity, price, reference, fee, execution_id, strategy = row
-    return Fill(
-        order_id, symbol, Side(side), float(quantity), float(price), float(fee),
+    return unchecked_fill(
+        order_id, symbol, _side(side), float(quantity), float(price), float(fee),
         datetime.fromisoformat(stamp), float(reference), execution_id, strategy,
     )  # fmt: skip
 
 
 #: How each orders.csv column is read back (text as it is when not listed).
 _ORDER_PARSERS: dict[str, Callable[[str], Any]] = {
-    "side": Side,
-    "type": OrderType,
-    "time_in_force": TimeInForce,
-    "status": OrderStatus,
-    "order_class": OrderClass,
+    "side": _side,
+    "type": _enum_reader(OrderType),
+    "time_in_force": _enum_reader(TimeInForce),
+    "status": _enum_reader(OrderStatus),
+    "order_class": _enum_reader(OrderClass),
     "quantity": float,
     "filled_quantity": float,
     "extended_hours": lambda text: text == "true",
@@ -161,7 +189,7 @@ def _order(row: list[str]) -> Order:
     values: dict[str, Any] = {
         name: (get(name) or str)(text) for name, text in zip(ORDER_COLUMNS, row[: len(ORDER_COLUMNS)], strict=True)
     }
-    return Order(**values)
+    return unchecked_order(**values)  # `Order(**values)` without attrs' per-field frozen setattr (no checks)
 
 
 def write_rows(path: Path, header: Sequence[str], rows: Iterator[list[str]] | Sequence[list[str]]) -> None:
