@@ -54,19 +54,45 @@ from broker_sim.models import (
 )
 from broker_sim.orders import amend, transition, transitioner
 
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_AE_LIQUIDATION = AccountEventType.LIQUIDATION
+_AE_MARGIN_CALL = AccountEventType.MARGIN_CALL
+_AE_MARGIN_CALL_MET = AccountEventType.MARGIN_CALL_MET
+_C_OCO = OrderClass.OCO
+_E_FILL = EventType.FILL
+_E_NEW = EventType.NEW
+_E_ORDER_REPLACE_REJECTED = EventType.ORDER_REPLACE_REJECTED
+_E_PARTIAL_FILL = EventType.PARTIAL_FILL
+_E_PENDING_NEW = EventType.PENDING_NEW
+_E_PENDING_REPLACE = EventType.PENDING_REPLACE
+_E_REJECTED = EventType.REJECTED
+_E_REPLACED = EventType.REPLACED
+_S_CANCELED = OrderStatus.CANCELED
+_S_EXPIRED = OrderStatus.EXPIRED
+_S_FILLED = OrderStatus.FILLED
+_S_HELD = OrderStatus.HELD
+_S_NEW = OrderStatus.NEW
+_S_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
+_S_PENDING_NEW = OrderStatus.PENDING_NEW
+_S_PENDING_REPLACE = OrderStatus.PENDING_REPLACE
+_S_REJECTED = OrderStatus.REJECTED
+_S_REPLACED = OrderStatus.REPLACED
+
 __all__ = ["AccountChange", "AccountSnapshot", "AccountState", "OrderChange", "Refused"]
 
 _S = OrderStatus
 #: The changes to the account alone (no order): `AccountState.apply` returns None for them.
 AccountChange = SessionClose | Charge | MarginCall | MarginCallEnd
 #: Statuses in which an order can fill (it is at the venue and working).
-_FILLABLE = frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL, _S.PENDING_REPLACE})
+_FILLABLE = frozenset({_S_NEW, _S_PARTIALLY_FILLED, _S_PENDING_CANCEL, _S_PENDING_REPLACE})
 #: Statuses that a fill leaves as they are (the request on its way still travels).
-_KEPT_BY_FILLS = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
+_KEPT_BY_FILLS = frozenset({_S_PENDING_CANCEL, _S_PENDING_REPLACE})
 #: The event a new order is announced with; a `held` exit is recorded silently (held is a status on Alpaca, not
 #: a trade_updates event).
-_FIRST_EVENT = {_S.PENDING_NEW: EventType.PENDING_NEW, _S.REJECTED: EventType.REJECTED}
-_FINAL_TIME_FIELD = {_S.CANCELED: "canceled_at", _S.EXPIRED: "expired_at", _S.REJECTED: "failed_at"}
+_FIRST_EVENT = {_S_PENDING_NEW: _E_PENDING_NEW, _S_REJECTED: _E_REJECTED}
+_FINAL_TIME_FIELD = {_S_CANCELED: "canceled_at", _S_EXPIRED: "expired_at", _S_REJECTED: "failed_at"}
 #: What a fill that completes an order changes (`transition` with these fields, on every order's path).
 _fill_completes = transitioner("filled_quantity", "filled_avg_price", "filled_at")
 #: What a fill that leaves some of the order changes.
@@ -272,16 +298,16 @@ class AccountState:
         order, reservation = change.order, change.reservation
         if order.id in self._orders or order.client_order_id in self._client_ids:
             self._check_new(order)  # raises, naming which id is taken
-        exit_order = order.parent_id is not None or order.order_class is OrderClass.OCO
-        if order.status is _S.PENDING_NEW and not (exit_order and reservation is None):
+        exit_order = order.parent_id is not None or order.order_class is _C_OCO
+        if order.status is _S_PENDING_NEW and not (exit_order and reservation is None):
             if reservation is None or reservation.order_id != order.id:
                 raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
             if not replaying:
                 self._check_fits(reservation.cash, reservation.shares, reservation.symbol, order=order)
-        elif order.status is _S.HELD:
+        elif order.status is _S_HELD:
             if order.parent_id is None or reservation is not None:
                 raise InvalidTransition(f"a held order ({order.id}) is an exit of a parent order and holds nothing")
-        elif order.status not in (_S.REJECTED, _S.PENDING_NEW) or reservation is not None:
+        elif order.status not in (_S_REJECTED, _S_PENDING_NEW) or reservation is not None:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
         if self.recorder is not None:
             self.recorder(change)
@@ -355,12 +381,12 @@ class AccountState:
         filled = order.filled_quantity + fill.quantity
         average = ((order.filled_avg_price or 0.0) * order.filled_quantity + fill.price * fill.quantity) / filled
         if qty_at_least(filled, order.quantity):
-            updated = _fill_completes(order, _S.FILLED, fill.timestamp, order.quantity, average, fill.timestamp)
-            event = EventType.FILL
+            updated = _fill_completes(order, _S_FILLED, fill.timestamp, order.quantity, average, fill.timestamp)
+            event = _E_FILL
         else:
-            status = order.status if order.status in _KEPT_BY_FILLS else _S.PARTIALLY_FILLED
+            status = order.status if order.status in _KEPT_BY_FILLS else _S_PARTIALLY_FILLED
             updated = _fill_partly(order, status, fill.timestamp, filled, average)
-            event = EventType.PARTIAL_FILL
+            event = _E_PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
         ledger, observers = self.ledger, self.fill_observers
@@ -399,21 +425,21 @@ class AccountState:
         old = self._get(change.order_id)
         successor = change.successor
         self._check_new(successor)
-        if successor.status is not _S.PENDING_NEW or successor.replaces != old.id:
+        if successor.status is not _S_PENDING_NEW or successor.replaces != old.id:
             raise InvalidTransition(f"a replacement starts pending_new and names the order it replaces: {successor}")
         if old.id in self._replaces:
             raise InvalidTransition(f"order {old.id} already has a replace on its way")
-        if change.held != (old.status is _S.HELD):
+        if change.held != (old.status is _S_HELD):
             raise InvalidTransition(f"a replace of order {old.id} says held={change.held} but it is {old.status.value}")
-        pending = transition(old, _S.PENDING_REPLACE, change.timestamp)
+        pending = transition(old, _S_PENDING_REPLACE, change.timestamp)
         if self.recorder is not None:
             self.recorder(change)
         self._replaces[old.id] = change
         self._client_ids[successor.client_order_id] = successor.id
         self._store(pending)
         self._store_open(successor)
-        self._emit(OrderEvent(EventType.PENDING_REPLACE, pending, change.timestamp))
-        self._emit(OrderEvent(EventType.PENDING_NEW, successor, change.timestamp))
+        self._emit(OrderEvent(_E_PENDING_REPLACE, pending, change.timestamp))
+        self._emit(OrderEvent(_E_PENDING_NEW, successor, change.timestamp))
         return successor
 
     def _replacement(self, change: Replacement, replaying: bool) -> Order:
@@ -423,15 +449,15 @@ class AccountState:
         old, successor = self._get(change.order_id), self._get(change.successor_id)
         reservation = change.reservation
         if reservation is None:
-            if old.parent_id is None and old.order_class is not OrderClass.OCO:
+            if old.parent_id is None and old.order_class is not _C_OCO:
                 raise InvalidTransition(f"replacement {successor.id} of {old.id} holds no reservation: only exits may")
         elif reservation.order_id != successor.id:
             raise InvalidTransition(f"the reservation of replacement {successor.id} names {reservation.order_id}")
         elif not replaying:
             self._check_fits(reservation.cash, reservation.shares, reservation.symbol, releasing=old.id)
         when = change.timestamp
-        replaced = transition(old, _S.REPLACED, when, replaced_by=successor.id, replaced_at=when)
-        status = _S.HELD if request.held else _S.NEW
+        replaced = transition(old, _S_REPLACED, when, replaced_by=successor.id, replaced_at=when)
+        status = _S_HELD if request.held else _S_NEW
         working = transition(successor, status, when, quantity=change.quantity)
         if self.recorder is not None:
             self.recorder(change)
@@ -441,9 +467,9 @@ class AccountState:
             self.ledger.hold(reservation)
         self._store(working)
         self._regroup(old, working, when)
-        self._emit(OrderEvent(EventType.REPLACED, replaced, when))
-        if status is _S.NEW:
-            self._emit(OrderEvent(EventType.NEW, working, when))
+        self._emit(OrderEvent(_E_REPLACED, replaced, when))
+        if status is _S_NEW:
+            self._emit(OrderEvent(_E_NEW, working, when))
         return working
 
     def _regroup(self, old: Order, successor: Order, when: datetime) -> None:
@@ -465,12 +491,12 @@ class AccountState:
             raise InvalidTransition(f"no replace of order {change.order_id} by {change.successor_id} is on its way")
         successor = self._get(change.successor_id)
         when = change.timestamp
-        rejected = transition(successor, _S.REJECTED, when, reject_reason=change.reason, failed_at=when)
+        rejected = transition(successor, _S_REJECTED, when, reject_reason=change.reason, failed_at=when)
         old = self._orders.get(change.order_id)
         back = old
-        if old is not None and old.status is _S.PENDING_REPLACE:
-            working = _S.PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S.NEW
-            back = transition(old, _S.HELD if request.held else working, when)
+        if old is not None and old.status is _S_PENDING_REPLACE:
+            working = _S_PARTIALLY_FILLED if old.filled_quantity > QTY_EPSILON else _S_NEW
+            back = transition(old, _S_HELD if request.held else working, when)
         if self.recorder is not None:
             self.recorder(change)
         del self._replaces[change.order_id]
@@ -478,8 +504,8 @@ class AccountState:
             self._store(back)
         self._store(rejected)
         if back is not None:
-            self._emit(OrderEvent(EventType.ORDER_REPLACE_REJECTED, back, when))
-        self._emit(OrderEvent(EventType.REJECTED, rejected, when))
+            self._emit(OrderEvent(_E_ORDER_REPLACE_REJECTED, back, when))
+        self._emit(OrderEvent(_E_REJECTED, rejected, when))
         return rejected
 
     def _notice(self, change: Notice, replaying: bool) -> Order:
@@ -510,22 +536,20 @@ class AccountState:
             f"{change.requirement:,.2f}; due {change.due.isoformat()}"
         )
         self._emit_account(
-            AccountEvent(
-                AccountEventType.MARGIN_CALL, change.timestamp, change.amount, text, change.equity, change.requirement
-            )
+            AccountEvent(_AE_MARGIN_CALL, change.timestamp, change.amount, text, change.equity, change.requirement)
         )
 
     def _margin_call_end(self, change: MarginCallEnd, replaying: bool) -> None:
         call = self.margin_call
         if call is None:
             raise InvalidTransition("no margin call is open")
-        if change.outcome not in (AccountEventType.MARGIN_CALL_MET, AccountEventType.LIQUIDATION):
+        if change.outcome not in (_AE_MARGIN_CALL_MET, _AE_LIQUIDATION):
             raise InvalidTransition(f"a margin call ends met or liquidated, not {change.outcome.value}")
         if self.recorder is not None:
             self.recorder(change)
         self.margin_call = None
         deficit = max(0.0, change.requirement - change.equity)
-        if change.outcome is AccountEventType.MARGIN_CALL_MET:
+        if change.outcome is _AE_MARGIN_CALL_MET:
             text = f"margin call met: equity {change.equity:,.2f} covers the requirement {change.requirement:,.2f}"
         else:
             text = (
