@@ -47,6 +47,13 @@ from broker_sim.models import (
     TimeInForce,
 )
 
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_SIDE_BUY = Side.BUY
+_SIDE_SELL = Side.SELL
+_S_CANCELED = OrderStatus.CANCELED
+_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
+
 __all__ = [
     "AccountJournal",
     "Broker",
@@ -77,7 +84,7 @@ _LIST_STATUSES = ("open", "closed", "all")
 #: The statuses an order never leaves, as `wait_for` takes them.
 _FINAL = ("filled", "canceled", "expired", "rejected", "replaced")
 #: What a cancel leaves an order as: canceled, or on its way to be.
-_CANCELED = frozenset({OrderStatus.CANCELED, OrderStatus.PENDING_CANCEL})
+_CANCELED = frozenset({_S_CANCELED, _S_PENDING_CANCEL})
 
 
 def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
@@ -292,7 +299,7 @@ class Broker(abc.ABC):
         position = await self.get_position(symbol)
         if position is None:
             raise PositionNotFound(f"no open position in {symbol!r}")
-        side = Side.SELL if position.quantity > 0 else Side.BUY
+        side = _SIDE_SELL if position.quantity > 0 else _SIDE_BUY
         return await self.submit_order(
             OrderRequest(
                 symbol,
@@ -316,7 +323,7 @@ class Broker(abc.ABC):
         answers = []
         for order in await self.list_orders("open"):
             current = await self.get_order(order.id)
-            if current.status.is_open and current.status is not OrderStatus.PENDING_CANCEL:
+            if current.status.is_open and current.status is not _S_PENDING_CANCEL:
                 try:
                     current = await self.cancel_order(order.id)
                 except OrderNotCancelable:
@@ -334,7 +341,7 @@ class Broker(abc.ABC):
         `cancel_all_orders`, `wait_for`, `get_positions` and `close_position`."""
         if cancel_orders:
             for order in await self.cancel_all_orders():
-                if order.status is OrderStatus.PENDING_CANCEL:  # it holds its shares until its cancel is through
+                if order.status is _S_PENDING_CANCEL:  # it holds its shares until its cancel is through
                     await self.wait_for(order.id, *_FINAL)
         return [await self.close_position(position.symbol) for position in await self.get_positions()]
 
@@ -348,13 +355,13 @@ class Broker(abc.ABC):
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
         if fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        return await self.submit_order(OrderRequest(symbol=symbol, side=Side.BUY, quantity=quantity, **fields))
+        return await self.submit_order(OrderRequest(symbol=symbol, side=_SIDE_BUY, quantity=quantity, **fields))
 
     async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
         if fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        return await self.submit_order(OrderRequest(symbol=symbol, side=Side.SELL, quantity=quantity, **fields))
+        return await self.submit_order(OrderRequest(symbol=symbol, side=_SIDE_SELL, quantity=quantity, **fields))
 
     def _new_client_order_id(self) -> str | None:
         """The client order id `buy`, `sell` and `close_position` give an order that names none; None lets the

@@ -44,12 +44,19 @@ from broker_sim.builtin.fill_rules import FillRules, LimitFill, Window
 from broker_sim.hookspecs import NO_FILL, NOT_YET, FillDecision, HookContext, hookimpl
 from broker_sim.models import Bar, MarketData, Order, OrderType, Quote, Side, TimeInForce
 
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_SIDE_BUY = Side.BUY
+_TIF_FOK = TimeInForce.FOK
+_TIF_IOC = TimeInForce.IOC
+_TIF_OPG = TimeInForce.OPG
+
 __all__ = ["Arrival", "BarFill", "ImmediateFill", "QuoteFill", "VolumeLimitedFill"]
 
 _ALL_TYPES = frozenset(OrderType)
 _TIMINGS = ("next_bar", "same_bar_close")
 #: Orders judged once, at the first price they could trade at.
-_ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
+_ONE_SHOT = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
 
 
 class Arrival(StrEnum):
@@ -211,7 +218,7 @@ class QuoteFill(_Options):
     def broker_sim_fill(
         self, order: Order, market: MarketData | None, ctx: HookContext | None, working_since: datetime | None
     ) -> FillDecision | None:
-        buy = order.side is Side.BUY
+        buy = order.side is _SIDE_BUY
         if market.__class__ is not Quote:
             price = _last_price(order, market)
             if price is None:

@@ -37,6 +37,14 @@ from broker_sim.builtin.bar_path import Path
 from broker_sim.hookspecs import NO_FILL, FillDecision, HookContext
 from broker_sim.models import Order, OrderType, Side
 
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_SIDE_BUY = Side.BUY
+_T_LIMIT = OrderType.LIMIT
+_T_MARKET = OrderType.MARKET
+_T_STOP = OrderType.STOP
+_T_STOP_LIMIT = OrderType.STOP_LIMIT
+
 __all__ = ["LIMIT_AT", "STOP_AT", "FillRules", "LimitFill", "Window", "alpaca_buy_stop_limit"]
 
 #: Without a path, when inside a bar an intrabar stop trigger and an intrabar limit fill are taken to happen:
@@ -160,9 +168,9 @@ class FillRules:
     ) -> FillDecision:
         """`decide` for one price (a trade, a quote side, the last price). A plain limit order is decided here
         without building a `Window` (the one-price case of `limit`): this runs on every update of a resting one."""
-        if order.type is OrderType.LIMIT:
+        if order.type is _T_LIMIT:
             limit: float = order.limit_price  # type: ignore[assignment]
-            if (price < limit - PRICE_EPSILON) if order.side is Side.BUY else (price > limit + PRICE_EPSILON):
+            if (price < limit - PRICE_EPSILON) if order.side is _SIDE_BUY else (price > limit + PRICE_EPSILON):
                 return FillDecision(quantity, price)
             if -PRICE_EPSILON <= price - limit <= PRICE_EPSILON and (marketable or self._touch_fills(ctx)):
                 return FillDecision(quantity, price)
@@ -173,12 +181,12 @@ class FillRules:
         self, order: Order, window: Window, quantity: float, ctx: HookContext | None, *, marketable: bool = False
     ) -> FillDecision:
         """Whether `order` fills `quantity` in `window`, at what price and when (module docstring)."""
-        buy = order.side is Side.BUY
+        buy = order.side is _SIDE_BUY
         kind = order.type
-        if kind is OrderType.LIMIT:
+        if kind is _T_LIMIT:
             filled = self.limit(buy, order.limit_price, window, ctx, marketable=marketable)  # type: ignore[arg-type]
             return NO_FILL if filled is None else FillDecision(quantity, filled[0], at=filled[1])
-        if kind is OrderType.MARKET:
+        if kind is _T_MARKET:
             if buy and self.buy_stop_limit and _was_stop(order):
                 # A triggered buy stop (offered as a market order) keeps Alpaca's limit.
                 collar = alpaca_buy_stop_limit(order.stop_price)  # type: ignore[arg-type]
@@ -196,9 +204,9 @@ class FillRules:
         else:
             return NO_FILL
         limit = order.limit_price
-        if kind is OrderType.STOP and buy and self.buy_stop_limit:
+        if kind is _T_STOP and buy and self.buy_stop_limit:
             limit = alpaca_buy_stop_limit(stop)
-        elif kind is not OrderType.STOP_LIMIT:
+        elif kind is not _T_STOP_LIMIT:
             return FillDecision(quantity, trigger, True, at=when)
         assert limit is not None
         if not price_beyond(trigger, limit, buy):

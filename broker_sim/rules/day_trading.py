@@ -31,6 +31,14 @@ from broker_sim.models import Order, OrderClass, OrderRequest, Side
 
 from .base import AccountView
 
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_C_BRACKET = OrderClass.BRACKET
+_C_OCO = OrderClass.OCO
+_C_OTO = OrderClass.OTO
+_C_SIMPLE = OrderClass.SIMPLE
+_SIDE_BUY = Side.BUY
+
 __all__ = [
     "DAY_TRADE_LIMIT",
     "PDT_EQUITY",
@@ -116,7 +124,7 @@ class DayTradeCounter:
         flags = self._opened.get(symbol)
         if flags is None:
             flags = self._opened[symbol] = [False, False]
-        buy = side is Side.BUY
+        buy = side is _SIDE_BUY
         closes = position_before < -QTY_EPSILON if buy else position_before > QTY_EPSILON
         made = False
         if closes:
@@ -186,7 +194,7 @@ class DayTradeCounter:
         before: list[float] = [0.0] * len(ordered)
         for index in range(len(ordered) - 1, -1, -1):
             fill = ordered[index]
-            signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+            signed = fill.quantity if fill.side is _SIDE_BUY else -fill.quantity
             position[fill.symbol] = position.get(fill.symbol, 0.0) - signed
             before[index] = position[fill.symbol]
         self.reset()
@@ -201,10 +209,10 @@ def _sides(orders: Sequence[Order], excluding: str | None) -> tuple[int, int]:
         if order.id == excluding or not order.status.is_open:
             continue
         key = order.parent_id or order.id
-        if order.parent_id is None and order.order_class in (OrderClass.BRACKET, OrderClass.OTO):
+        if order.parent_id is None and order.order_class in (_C_BRACKET, _C_OTO):
             key = order.id
         groups[(key, order.side)] = None
-    buys = sum(1 for _, side in groups if side is Side.BUY)
+    buys = sum(1 for _, side in groups if side is _SIDE_BUY)
     return buys, len(groups) - buys
 
 
@@ -223,12 +231,12 @@ def pending_day_trades(buys: int, sells: int, position: float, opened: tuple[boo
 
 def _with_request(buys: int, sells: int, request: OrderRequest) -> tuple[int, int]:
     """The open buys and sells once `request` is placed too (a bracket's or oto's exits are the other side)."""
-    if request.side is Side.BUY:
+    if request.side is _SIDE_BUY:
         buys += 1
     else:
         sells += 1
-    if request.order_class in (OrderClass.BRACKET, OrderClass.OTO):
-        if request.side is Side.BUY:
+    if request.order_class in (_C_BRACKET, _C_OTO):
+        if request.side is _SIDE_BUY:
             sells += 1
         else:
             buys += 1
@@ -246,7 +254,7 @@ class PatternDayTrader:
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
         if view.last_equity() >= PDT_EQUITY:
             return
-        simple = request.order_class in (OrderClass.SIMPLE, OrderClass.OCO)
+        simple = request.order_class in (_C_SIMPLE, _C_OCO)
         if simple and not view.open_orders(request.symbol) and not any(view.opened_today(request.symbol)):
             return  # nothing to pair with: the order alone makes no day trade (the fast, common case)
         made = view.day_trade_count()

@@ -28,6 +28,14 @@ from broker_sim.rules.margin import MarginCallRule
 
 from .model_set import ModelSet
 
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_AE_LIQUIDATION = AccountEventType.LIQUIDATION
+_AE_MARGIN_CALL_MET = AccountEventType.MARGIN_CALL_MET
+_E_MARGIN_CALL = EventType.MARGIN_CALL
+_SIDE_BUY = Side.BUY
+_SIDE_SELL = Side.SELL
+
 if TYPE_CHECKING:
     from .venue import Venue
 
@@ -163,7 +171,7 @@ class EndOfDay:
                 self._due = self.clock.call_after(due, self._at_due)
             return
         if call is not None:
-            self._end(AccountEventType.MARGIN_CALL_MET, account.equity, requirement)
+            self._end(_AE_MARGIN_CALL_MET, account.equity, requirement)
 
     def _end(self, outcome: AccountEventType, equity: float, requirement: float) -> None:
         if self._due is not None:
@@ -183,12 +191,12 @@ class EndOfDay:
         requirement = account.maintenance_margin or 0.0
         deficit = self.rule.call_amount(account.equity, requirement)
         if deficit <= MONEY_EPSILON:
-            self._end(AccountEventType.MARGIN_CALL_MET, account.equity, requirement)
+            self._end(_AE_MARGIN_CALL_MET, account.equity, requirement)
             return
         if not self.rule.liquidate:
             log.warning("margin call not met (liquidate_on_margin_call is off: positions are kept): %.2f", deficit)
             return
-        self._end(AccountEventType.LIQUIDATION, account.equity, requirement)
+        self._end(_AE_LIQUIDATION, account.equity, requirement)
         self._liquidate(deficit, account.equity, requirement)
 
     def _liquidate(self, deficit: float, equity: float, requirement: float) -> None:
@@ -206,7 +214,7 @@ class EndOfDay:
             per_share = ledger.position_requirement(position.quantity, position.market_price) / held
             shares = held if per_share <= 0 else min(held, math.ceil(deficit / per_share))
             self.venue.cancel_symbol(position.symbol, "canceled for a margin call liquidation")
-            side = Side.SELL if position.quantity > 0 else Side.BUY
+            side = _SIDE_SELL if position.quantity > 0 else _SIDE_BUY
             request = OrderRequest(position.symbol, side, float(shares), reference_price=position.market_price)
-            self.venue.submit(request, announce=(EventType.MARGIN_CALL, reason))
+            self.venue.submit(request, announce=(_E_MARGIN_CALL, reason))
             deficit -= per_share * shares
