@@ -146,11 +146,6 @@ def first_snapshot(
     )  # fmt: skip
 
 
-def _is_simple(order: Order) -> bool:
-    """Whether `order` is a plain order: no bracket, oto or oco around it."""
-    return order.order_class is _C_SIMPLE and not order.legs and order.parent_id is None
-
-
 def _by_time(judged: tuple[float, int, Order, FillDecision]) -> tuple[float, int]:
     """Sort key of a bar's fill decisions: when in the bar, then arrival order."""
     return judged[0], judged[1]
@@ -397,7 +392,14 @@ class Venue:
             waits = order.time_in_force is _TIF_OPG or not (
                 session.trading(now) or (order.extended_hours and session.extended(now))
             )
-            if not waits and order.type in _PLAIN_TYPES and order.time_in_force in _PLAIN_TIF and _is_simple(order):
+            if (
+                not waits
+                and order.type in _PLAIN_TYPES
+                and order.time_in_force in _PLAIN_TIF
+                and order.order_class is _C_SIMPLE  # no bracket, oto or oco around it
+                and not order.legs
+                and order.parent_id is None
+            ):
                 return self._work_plain(order)
             status, event = (_S_ACCEPTED, _E_ACCEPTED) if waits else (_S_NEW, _E_NEW)
             order = self._apply(status_change_record(order_id, status, self.clock.now(), event))
