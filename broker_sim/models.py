@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 
@@ -678,9 +678,9 @@ class _MarketEvent:
         return tuple(getattr(self, name) for name in self._public)
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
+        if other.__class__ is not self.__class__ or not isinstance(other, _MarketEvent):
             return NotImplemented
-        return self._key() == other._key()  # type: ignore[attr-defined]
+        return self._key() == other._key()
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
@@ -698,7 +698,7 @@ class _MarketEvent:
 
     def __replace__(self, **changes: Any) -> Any:
         """`copy.replace` (Python 3.13): a changed copy, checked by the public constructor."""
-        return attrs.evolve(self, **changes)
+        return attrs.evolve(cast(Any, self), **changes)
 
 
 _fromtimestamp = datetime.fromtimestamp
@@ -707,7 +707,7 @@ _object_setattr = object.__setattr__
 
 def _restore_market(cls: type, values: tuple[Any, ...]) -> Any:
     """Unpickle a `Bar`, `Quote` or `Trade` from its stored values (no check: they were checked when built)."""
-    item = object.__new__(cls)
+    item: Any = object.__new__(cls)
     for name, value in zip(cls._slots, values, strict=True):  # type: ignore[attr-defined]
         _object_setattr(item, name, value)
     return item
@@ -732,14 +732,23 @@ def _answer_attrs(cls: type, fields: dict[str, tuple[type, object]]) -> None:
         frozen=True,
         slots=True,
     )
-    cls.__attrs_attrs__ = shadow.__attrs_attrs__  # type: ignore[attr-defined]
-    cls.__match_args__ = tuple(fields)  # type: ignore[attr-defined]
+    setattr(cls, "__attrs_attrs__", attrs.fields(shadow))  # noqa: B010 - a class mypy knows is not attrs
+    setattr(cls, "__match_args__", tuple(fields))  # noqa: B010
 
 
 class _BarFields:
     """A `Bar`'s storage, writable: a bar is built as one, then made a `Bar` (`_MarketEvent` says why)."""
 
     __slots__ = ("_timestamp", "close", "high", "interval", "low", "open", "seconds", "symbol", "volume")
+    symbol: str
+    seconds: float
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    interval: float
+    _timestamp: datetime | None
 
 
 class Bar(_MarketEvent, _BarFields):
@@ -753,14 +762,8 @@ class Bar(_MarketEvent, _BarFields):
     """
 
     __slots__ = ()
-    _slots = _BarFields.__slots__
+    _slots = ("symbol", "seconds", "open", "high", "low", "close", "volume", "interval", "_timestamp")
     _public = ("symbol", "timestamp", "open", "high", "low", "close", "volume", "interval")
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    interval: float
 
     def __init__(
         self,
@@ -828,6 +831,13 @@ class _QuoteFields:
     """A `Quote`'s storage, writable (`_MarketEvent` says why)."""
 
     __slots__ = ("_timestamp", "ask", "ask_size", "bid", "bid_size", "seconds", "symbol")
+    symbol: str
+    seconds: float
+    bid: float
+    ask: float
+    bid_size: float
+    ask_size: float
+    _timestamp: datetime | None
 
 
 class Quote(_MarketEvent, _QuoteFields):
@@ -835,12 +845,8 @@ class Quote(_MarketEvent, _QuoteFields):
     that checked their rows build quotes with `from_seconds`."""
 
     __slots__ = ()
-    _slots = _QuoteFields.__slots__
+    _slots = ("symbol", "seconds", "bid", "ask", "bid_size", "ask_size", "_timestamp")
     _public = ("symbol", "timestamp", "bid", "ask", "bid_size", "ask_size")
-    bid: float
-    ask: float
-    bid_size: float
-    ask_size: float
 
     def __init__(
         self,
@@ -889,6 +895,11 @@ class _TradeFields:
     """A `Trade`'s storage, writable (`_MarketEvent` says why)."""
 
     __slots__ = ("_timestamp", "price", "seconds", "size", "symbol")
+    symbol: str
+    seconds: float
+    price: float
+    size: float
+    _timestamp: datetime | None
 
 
 class Trade(_MarketEvent, _TradeFields):
@@ -896,10 +907,8 @@ class Trade(_MarketEvent, _TradeFields):
     that checked their rows build trades with `from_seconds`."""
 
     __slots__ = ()
-    _slots = _TradeFields.__slots__
+    _slots = ("symbol", "seconds", "price", "size", "_timestamp")
     _public = ("symbol", "timestamp", "price", "size")
-    price: float
-    size: float
 
     def __init__(self, symbol: str, timestamp: datetime, price: float, size: float = 0.0) -> None:
         utc = _check_market(symbol, timestamp, {"price": price, "size": size}, "trade")

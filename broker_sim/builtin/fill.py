@@ -30,6 +30,7 @@ What each model sees:
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime
 from enum import StrEnum
@@ -50,6 +51,12 @@ _ALL_TYPES = frozenset(OrderType)
 _TIMINGS = ("next_bar", "same_bar_close")
 #: Orders judged once, at the first price they could trade at.
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
+#: Seconds within which a market event's time and an order's are compared as datetimes, at their microsecond
+#: resolution (as they always were); further apart, POSIX seconds decide (a float of ~1.7e9 s carries ~0.24 µs
+#: of rounding, so this margin never flips a comparison).
+_EXACT_S = 2e-6
+#: An order's times as POSIX seconds, remembered: each resting order is compared with every bar.
+_posix = functools.lru_cache(maxsize=4096)(datetime.timestamp)
 
 
 class Arrival(StrEnum):
@@ -140,26 +147,36 @@ def _bar_window(
     if market is None:
         price = order.reference_price
         return None if price is None or timing == "next_bar" else Window(price, price, price)
-    stamp = market.timestamp
-    if stamp <= order.created_at:  # the bar (or print) the order was submitted during
+    # Compared in POSIX seconds (no datetime per bar); within a few microseconds, as datetimes (`_EXACT_S`).
+    stamp = market.seconds
+    created = _posix(order.created_at)
+    if stamp <= created + _EXACT_S and (stamp < created - _EXACT_S or market.timestamp <= order.created_at):
+        # the bar (or print) the order was submitted during
         if timing == "next_bar":
             return None  # no look-ahead
         close = market.price  # same_bar_close: the signal bar's close, known when the order was sent
         return Window(close, close, close)
     # Traded before the order worked: not there to trade. An instant's print (or a bar of unknown length) stamped
     # the moment it started working is the price in force then (the opening print for an order queued overnight).
-    if (
-        working_since is not None
-        and stamp <= working_since
-        and (stamp < working_since or (isinstance(market, Bar) and market.interval))
-    ):
-        return None
+    since = -math.inf if working_since is None else _posix(working_since)
+    if working_since is not None and stamp <= since + _EXACT_S:
+        if stamp < since - _EXACT_S:
+            return None
+        moment = market.timestamp
+        if moment <= working_since and (moment < working_since or (isinstance(market, Bar) and market.interval)):
+            return None
     if market.__class__ is not Bar:
         price = market.price
         return Window(price, price, price)
     bar: Bar = market
     path = None if intrabar is Intrabar.STOP_FIRST else Path(bar.open, bar.high, bar.low, bar.close, intrabar)
-    if arrival is Arrival.PATH and bar.interval and working_since is not None and bar.start < working_since:
+    if (
+        arrival is Arrival.PATH
+        and bar.interval
+        and working_since is not None
+        and stamp - bar.interval < since + _EXACT_S  # (seconds first: most bars began after it, no datetime)
+        and bar.start < working_since
+    ):
         when = (working_since - bar.start).total_seconds() / bar.interval
         high, low = path.extremes(when)  # type: ignore[union-attr]
         window = Window(path.price_at(when), high, low, path, when)  # type: ignore[union-attr]
