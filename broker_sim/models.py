@@ -733,7 +733,6 @@ def _answer_attrs(cls: type, fields: dict[str, tuple[type, object]]) -> None:
         slots=True,
     )
     setattr(cls, "__attrs_attrs__", attrs.fields(shadow))  # noqa: B010 - a class mypy knows is not attrs
-    setattr(cls, "__match_args__", tuple(fields))  # noqa: B010
 
 
 class _BarFields:
@@ -764,6 +763,7 @@ class Bar(_MarketEvent, _BarFields):
     __slots__ = ()
     _slots = ("symbol", "seconds", "open", "high", "low", "close", "volume", "interval", "_timestamp")
     _public = ("symbol", "timestamp", "open", "high", "low", "close", "volume", "interval")
+    __match_args__ = ("symbol", "timestamp", "open", "high", "low", "close", "volume", "interval")
 
     def __init__(
         self,
@@ -847,6 +847,7 @@ class Quote(_MarketEvent, _QuoteFields):
     __slots__ = ()
     _slots = ("symbol", "seconds", "bid", "ask", "bid_size", "ask_size", "_timestamp")
     _public = ("symbol", "timestamp", "bid", "ask", "bid_size", "ask_size")
+    __match_args__ = ("symbol", "timestamp", "bid", "ask", "bid_size", "ask_size")
 
     def __init__(
         self,
@@ -909,6 +910,7 @@ class Trade(_MarketEvent, _TradeFields):
     __slots__ = ()
     _slots = ("symbol", "seconds", "price", "size", "_timestamp")
     _public = ("symbol", "timestamp", "price", "size")
+    __match_args__ = ("symbol", "timestamp", "price", "size")
 
     def __init__(self, symbol: str, timestamp: datetime, price: float, size: float = 0.0) -> None:
         utc = _check_market(symbol, timestamp, {"price": price, "size": size}, "trade")
