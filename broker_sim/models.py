@@ -7,6 +7,7 @@ never reaches a broker's state.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -933,6 +934,38 @@ class Trade(_MarketEvent, _TradeFields):
         trade._timestamp = None
         trade.__class__ = cls
         return trade  # type: ignore[return-value]
+
+
+def timed_bars(
+    seconds: list[float],
+    symbols: list[str],
+    opens: list[float],
+    highs: list[float],
+    lows: list[float],
+    closes: list[float],
+    volumes: list[float],
+    intervals: float | list[float],
+) -> list[tuple[float, Bar]]:
+    """``(seconds, bar)`` pairs from columns (one interval for all, or one per bar), as `Bar.from_seconds` would
+    build them one by one, not checked: a columnar source's block, the replay's hot loop (no call per bar)."""
+    pairs: list[tuple[float, Bar]] = []
+    append = pairs.append
+    fields, cls = _BarFields, Bar
+    each = intervals if isinstance(intervals, list) else itertools.repeat(intervals)
+    for t, s, o, h, lo, c, v, i in zip(seconds, symbols, opens, highs, lows, closes, volumes, each, strict=False):
+        bar = fields()
+        bar.symbol = s
+        bar.seconds = t
+        bar.open = o
+        bar.high = h
+        bar.low = lo
+        bar.close = c
+        bar.volume = v
+        bar.interval = i
+        bar._timestamp = None
+        bar.__class__ = cls
+        append((t, bar))  # type: ignore[arg-type]
+    return pairs
 
 
 _NO_DEFAULT: Any = attrs.NOTHING

@@ -40,7 +40,7 @@ import pyarrow.csv as pcsv
 
 from broker_sim.calendar import Session, session_from
 from broker_sim.errors import ConfigError, DataError
-from broker_sim.models import Bar, MarketData, Quote, Trade
+from broker_sim.models import Bar, MarketData, Quote, Trade, timed_bars
 from broker_sim.streams._parse import (
     EPOCH_MAX,
     EPOCH_MIN,
@@ -278,7 +278,8 @@ class CsvSource:
             if not _block_ok(times, values, self.kind) or times[0] < last:
                 raise _Fallback
             last = times[-1]
-            lists = [v.to_pylist() if v is not None else [0.0] * batch.num_rows for v in values]
+            # (numpy's tolist: the same floats as to_pylist, made faster; the block has no nulls, `_block_ok`)
+            lists = [v.to_numpy().tolist() if v is not None else [0.0] * batch.num_rows for v in values]
             symbols = batch.column(symbol_column).to_pylist() if symbol_column else [fixed_symbol] * batch.num_rows
             if symbol_column and any(not s for s in symbols):
                 raise _Fallback
@@ -418,18 +419,11 @@ def _build(
     """One block's ``(posix_seconds, event)`` pairs; unrolled per field count, as this is the replay's hot loop.
     `intervals` (bars only) is one interval for the block or a list of them. Events keep the seconds; their
     datetimes are built only if someone reads them."""
-    if len(lists) == 5:
+    if len(lists) == 5:  # bars
         o, h, lo, c, v = lists
-        if isinstance(intervals, list):
-            return [
-                (t, make(s, t, a, b, x, y, z, i))
-                for t, s, a, b, x, y, z, i in zip(seconds, symbols, o, h, lo, c, v, intervals, strict=True)
-            ]
-        interval = intervals or 0.0
-        return [
-            (t, make(s, t, a, b, x, y, z, interval))
-            for t, s, a, b, x, y, z in zip(seconds, symbols, o, h, lo, c, v, strict=True)
-        ]
+        return timed_bars(
+            seconds, symbols, o, h, lo, c, v, intervals if isinstance(intervals, list) else intervals or 0.0
+        )
     if len(lists) == 4:
         a4, b4, c4, d4 = lists
         return [(t, make(s, t, a, b, x, y)) for t, s, a, b, x, y in zip(seconds, symbols, a4, b4, c4, d4, strict=True)]
