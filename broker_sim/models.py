@@ -1,6 +1,7 @@
 """Value types that cross module boundaries: order requests and snapshots, fills, positions, market data.
 
-Every class here is a frozen, slotted attrs class: a snapshot never changes, every change is a new snapshot.
+Every class here is a frozen, slotted attrs class (market data: slotted classes that refuse changes, see
+`_MarketEvent`): a snapshot never changes, every change is a new snapshot.
 Malformed input is refused at construction with an error that names the field and the value, so a bad request
 never reaches a broker's state.
 """

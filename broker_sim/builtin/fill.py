@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim._numeric import QTY_EPSILON
+from broker_sim._numeric import QTY_EPSILON, TIME_EXACT_S
 from broker_sim.builtin._params import number
 from broker_sim.builtin.bar_path import Intrabar, Path
 from broker_sim.builtin.fill_rules import FillRules, LimitFill, Window
@@ -51,10 +51,9 @@ _ALL_TYPES = frozenset(OrderType)
 _TIMINGS = ("next_bar", "same_bar_close")
 #: Orders judged once, at the first price they could trade at.
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
-#: Seconds within which a market event's time and an order's are compared as datetimes, at their microsecond
-#: resolution (as they always were); further apart, POSIX seconds decide (a float of ~1.7e9 s carries ~0.24 µs
-#: of rounding, so this margin never flips a comparison).
-_EXACT_S = 2e-6
+#: Within this many seconds a market event's time and an order's are compared as datetimes, at their microsecond
+#: resolution (as they always were); further apart, POSIX seconds decide.
+_EXACT_S = TIME_EXACT_S
 #: An order's times as POSIX seconds, remembered: each resting order is compared with every bar.
 _posix = functools.lru_cache(maxsize=4096)(datetime.timestamp)
 
