@@ -21,6 +21,9 @@ MONEY_EPSILON = 1e-6
 PRICE_REL_TOLERANCE = 1e-9
 #: A grid range's last step lands on its end when it is this close to it (in steps: ``0.1:0.3:0.1`` has 3 values).
 STEP_TOLERANCE = 1e-9
+#: Seconds within which two instants given as POSIX seconds are compared as datetimes instead, at their
+#: microsecond resolution (a float of ~1.7e9 s carries ~0.24 µs of rounding, so this margin never flips an order).
+TIME_EXACT_S = 2e-6
 #: A variance of returns below this is no variance (a point that never traded has no Sharpe ratio).
 VARIANCE_FLOOR = 1e-300
 

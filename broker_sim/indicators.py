@@ -66,16 +66,19 @@ class SMA:
         """Take the next value; the average once `period` values were seen, else None."""
         values = self._values
         values.append(value)
+        if self.value is not None:  # full (the strategy's every bar): the oldest value leaves as this one comes
+            total = self._sum + value - values.popleft()
+            count = self._count + 1
+            if count >= RESUM:
+                count = 0
+                total = math.fsum(values)
+            self._count = count
+            self._sum = total
+            mean = self.value = total / self.period
+            return mean
         self._sum += value
-        if len(values) <= self.period:
-            if len(values) < self.period:
-                return None
-        else:
-            self._sum -= values.popleft()
-            self._count += 1
-            if self._count >= RESUM:
-                self._count = 0
-                self._sum = math.fsum(values)
+        if len(values) < self.period:
+            return None
         self.value = self._sum / self.period
         return self.value
 

@@ -30,6 +30,7 @@ What each model sees:
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime
 from enum import StrEnum
@@ -37,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim._numeric import QTY_EPSILON
+from broker_sim._numeric import QTY_EPSILON, TIME_EXACT_S
 from broker_sim.builtin._params import number
 from broker_sim.builtin.bar_path import Intrabar, Path
 from broker_sim.builtin.fill_rules import FillRules, LimitFill, Window
@@ -57,6 +58,11 @@ _ALL_TYPES = frozenset(OrderType)
 _TIMINGS = ("next_bar", "same_bar_close")
 #: Orders judged once, at the first price they could trade at.
 _ONE_SHOT = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
+#: Within this many seconds a market event's time and an order's are compared as datetimes, at their microsecond
+#: resolution (as they always were); further apart, POSIX seconds decide.
+_EXACT_S = TIME_EXACT_S
+#: An order's times as POSIX seconds, remembered: each resting order is compared with every bar.
+_posix = functools.lru_cache(maxsize=4096)(datetime.timestamp)
 
 
 class Arrival(StrEnum):
@@ -147,26 +153,36 @@ def _bar_window(
     if market is None:
         price = order.reference_price
         return None if price is None or timing == "next_bar" else Window(price, price, price)
-    stamp = market.timestamp
-    if stamp <= order.created_at:  # the bar (or print) the order was submitted during
+    # Compared in POSIX seconds (no datetime per bar); within a few microseconds, as datetimes (`_EXACT_S`).
+    stamp = market.seconds
+    created = _posix(order.created_at)
+    if stamp <= created + _EXACT_S and (stamp < created - _EXACT_S or market.timestamp <= order.created_at):
+        # the bar (or print) the order was submitted during
         if timing == "next_bar":
             return None  # no look-ahead
         close = market.price  # same_bar_close: the signal bar's close, known when the order was sent
         return Window(close, close, close)
     # Traded before the order worked: not there to trade. An instant's print (or a bar of unknown length) stamped
     # the moment it started working is the price in force then (the opening print for an order queued overnight).
-    if (
-        working_since is not None
-        and stamp <= working_since
-        and (stamp < working_since or (isinstance(market, Bar) and market.interval))
-    ):
-        return None
+    since = -math.inf if working_since is None else _posix(working_since)
+    if working_since is not None and stamp <= since + _EXACT_S:
+        if stamp < since - _EXACT_S:
+            return None
+        moment = market.timestamp
+        if moment <= working_since and (moment < working_since or (isinstance(market, Bar) and market.interval)):
+            return None
     if market.__class__ is not Bar:
         price = market.price
         return Window(price, price, price)
     bar: Bar = market
     path = None if intrabar is Intrabar.STOP_FIRST else Path(bar.open, bar.high, bar.low, bar.close, intrabar)
-    if arrival is Arrival.PATH and bar.interval and working_since is not None and bar.start < working_since:
+    if (
+        arrival is Arrival.PATH
+        and bar.interval
+        and working_since is not None
+        and stamp - bar.interval < since + _EXACT_S  # (seconds first: most bars began after it, no datetime)
+        and bar.start < working_since
+    ):
         when = (working_since - bar.start).total_seconds() / bar.interval
         high, low = path.extremes(when)  # type: ignore[union-attr]
         window = Window(path.price_at(when), high, low, path, when)  # type: ignore[union-attr]

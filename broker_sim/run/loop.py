@@ -88,9 +88,13 @@ def make_processor(
     cache: dict[tuple[type, str], list[Any]] = {}
     next_sample = -float("inf")
     paced_start: float | None = None
+    # The handlers of the last event's kind and symbol: a run of events of one symbol looks them up once.
+    last_kind: type | None = None
+    last_symbol = ""
+    handlers: list[Any] = []
 
     async def process(pairs: Sequence[tuple[float, MarketData]]) -> None:
-        nonlocal next_sample, paced_start
+        nonlocal next_sample, paced_start, last_kind, last_symbol, handlers
         publish = streams.publish if streams.has_subscribers else None
         for seconds, event in pairs:
             if move_to is not None:
@@ -102,10 +106,12 @@ def make_processor(
                 update(event)
             if pending:
                 deliver(owners)
-            key = (event.__class__, event.symbol)
-            handlers = cache.get(key)
-            if handlers is None:
-                handlers = cache[key] = handlers_of(built, *key)
+            if event.__class__ is not last_kind or event.symbol != last_symbol:
+                last_kind, last_symbol = key = (event.__class__, event.symbol)
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = handlers_of(built, *key)
+                handlers = found
             for handler in handlers:
                 try:
                     result = handler(event)

@@ -9,8 +9,8 @@ The layout (one file holds one kind of event): ``seconds`` (float64, when the ev
 ``timestamp_us`` (int64, the event's own time stamp in microseconds since the epoch, UTC), ``symbol``
 (string), then the kind's value fields as float64 (`KIND_FIELDS`; bars also ``interval``). The schema's
 metadata holds ``kind``, the original source's ``name`` and its ``skipped_rows``, and ``stamped_at_seconds``
-("1" when every time stamp equals its delivery time, so the replay builds one datetime per event, as the csv
-source does).
+("1" when every time stamp equals its delivery time, so the replay builds each event from its seconds, with no
+datetime, as the csv source does).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from broker_sim.streams.base import BLOCK_EVENTS, ReplaySource, blocks_of
 
 __all__ = ["KIND_FIELDS", "ArrowSource", "UnsharableSource", "write_events"]
 
-#: Per kind: the event class, its value fields in constructor order, and its unchecked constructor.
+#: Per kind: the event class, its value fields in constructor order, and its unchecked constructor from a datetime
+#: (the class's ``from_seconds`` is the one from POSIX seconds).
 KIND_FIELDS: dict[str, tuple[type, tuple[str, ...], Any]] = {
     "bar": (Bar, ("open", "high", "low", "close", "volume", "interval"), unchecked_bar),
     "quote": (Quote, ("bid", "ask", "bid_size", "ask_size"), unchecked_quote),
@@ -179,20 +180,24 @@ class ArrowSource:
 
     def timed_blocks(self) -> Iterator[list[tuple[float, MarketData]]]:
         """The window's events in lists of `BLOCK_EVENTS` (the replay's fast path)."""
-        make = KIND_FIELDS[self.kind][2]
-        fields = len(KIND_FIELDS[self.kind][1])
-        fromts, utc, epoch, micro = datetime.fromtimestamp, UTC, _EPOCH, timedelta
+        cls, names, make = KIND_FIELDS[self.kind]
+        fields = len(names)
+        from_seconds = cls.from_seconds  # type: ignore[attr-defined]
+        epoch, micro = _EPOCH, timedelta
         stamped = self.stamped_at_seconds
         for batch, lo, hi in self._windows():
             for first in range(lo, hi, BLOCK_EVENTS):
                 part = batch.slice(first, min(BLOCK_EVENTS, hi - first))
                 seconds = part.column(0).to_pylist()
-                if stamped:
-                    times = [fromts(t, utc) for t in seconds]
-                else:
-                    times = [epoch + micro(microseconds=us) for us in part.column(1).to_pylist()]
                 symbols = part.column(2).to_pylist()
                 values = [part.column(3 + i).to_pylist() for i in range(fields)]
+                if stamped:  # stamped at their delivery times: no datetime until someone reads one
+                    yield [
+                        (t, from_seconds(s, t, *row))
+                        for t, s, row in zip(seconds, symbols, zip(*values, strict=True), strict=True)
+                    ]
+                    continue
+                times = [epoch + micro(microseconds=us) for us in part.column(1).to_pylist()]
                 yield [
                     (t, make(s, when, *row))
                     for t, s, when, row in zip(seconds, symbols, times, zip(*values, strict=True), strict=True)

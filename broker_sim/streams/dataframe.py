@@ -14,7 +14,6 @@ import heapq
 import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from broker_sim.errors import ConfigError
-from broker_sim.models import MarketData, unchecked_bar
+from broker_sim.models import Bar, MarketData
 from broker_sim.streams.base import chunked
 
 __all__ = ["DataFrameSource"]
@@ -78,16 +77,9 @@ class DataFrameSource:
 
     def _bars(self, symbol: str) -> Iterator[tuple[float, MarketData]]:
         times, opens, highs, lows, closes, volumes, interval = self._series[symbol]
-        make = unchecked_bar
-        for seconds, stamp, o, h, lo, c, v in zip(
-            times, _stamps(times), opens, highs, lows, closes, volumes, strict=True
-        ):
-            yield seconds, make(symbol, stamp, o, h, lo, c, v, interval)
-
-
-def _stamps(times: list[float]) -> Iterator[datetime]:
-    for seconds in times:
-        yield datetime.fromtimestamp(seconds, UTC)
+        make = Bar.from_seconds  # checked by `_columns`
+        for seconds, o, h, lo, c, v in zip(times, opens, highs, lows, closes, volumes, strict=True):
+            yield seconds, make(symbol, seconds, o, h, lo, c, v, interval)
 
 
 def _columns(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import attrs
 
@@ -56,9 +57,16 @@ class RealtimeReplay:
                 first = seconds
             offset = seconds - first
             if offset <= history:  # history: at once, as far in the past as it is before the history's end
-                yield attrs.evolve(event, timestamp=datetime.fromtimestamp(began - (history - offset), UTC))
+                yield _restamped(event, datetime.fromtimestamp(began - (history - offset), UTC))
                 continue
             delay = began + (offset - history) / speed - clock.time()
             if delay > 0:
                 await clock.sleep(delay)
-            yield attrs.evolve(event, timestamp=datetime.fromtimestamp(clock.time(), UTC))
+            yield _restamped(event, datetime.fromtimestamp(clock.time(), UTC))
+
+
+def _restamped(event: MarketData, when: datetime) -> MarketData:
+    """`event` stamped `when` instead (built by its checked constructor; market data answers `attrs.evolve`, though
+    type checkers do not know it: it is not an attrs class, see `broker_sim.models`)."""
+    changed: MarketData = attrs.evolve(cast(Any, event), timestamp=when)
+    return changed

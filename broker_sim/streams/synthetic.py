@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from broker_sim.errors import ConfigError
-from broker_sim.models import MarketData, unchecked_bar
+from broker_sim.models import Bar, MarketData
 from broker_sim.streams._parse import parse_timestamp
 from broker_sim.streams.base import chunked
 
@@ -101,10 +100,9 @@ class SyntheticSource:
             for symbol in self.symbols
         ]
         prices = [price for _, _, price in walkers]
-        exp, utc, interval = math.exp, UTC, float(self.interval)
+        exp, make, interval = math.exp, Bar.from_seconds, float(self.interval)
         for index in range(self.count):
             seconds = self.start + index * self.interval
-            when = datetime.fromtimestamp(seconds, utc)
             for position, (symbol, rng, _) in enumerate(walkers):
                 gauss = rng.gauss
                 open_ = price = prices[position]
@@ -115,4 +113,4 @@ class SyntheticSource:
                     low = min(low, price)
                 prices[position] = price
                 volume = round(self.volume * rng.lognormvariate(0.0, 0.5)) if self.volume else 0.0
-                yield seconds, unchecked_bar(symbol, when, open_, high, low, price, float(volume), interval)
+                yield seconds, make(symbol, seconds, open_, high, low, price, float(volume), interval)

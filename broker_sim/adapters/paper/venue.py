@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -110,7 +110,7 @@ log = logging.getLogger(__name__)
 _S = OrderStatus
 _ONE_SHOT = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
 #: A time before any market data (the session window before the first event).
-_NEVER = datetime.max.replace(tzinfo=UTC)
+_NEVER = math.inf
 _PLAIN_TYPES = frozenset({_T_MARKET, _T_LIMIT})
 #: The times in force of the orders `Venue._work_plain` takes (not opg or cls: they wait for an auction).
 _PLAIN_TIF = frozenset({_TIF_DAY, _TIF_GTC, _TIF_IOC, _TIF_FOK})
@@ -203,7 +203,7 @@ class Venue:
         #: Each bracket, oto or oco parent's legs (its exits), by parent id.
         self._children: dict[str, list[str]] = {}
         #: The bounds of the last session market data was seen in: data stamped within is in session.
-        self._in_session_window: tuple[datetime, datetime] = (_NEVER, _NEVER)
+        self._in_session_window: tuple[float, float] = (_NEVER, _NEVER)
 
     # -- timers ---------------------------------------------------------------------------------------------
 
@@ -452,23 +452,22 @@ class Venue:
         an order that allows them). Without market data the order's reference price stands in: always."""
         if market is None:
             return True
-        stamp = market.timestamp
+        stamp = market.seconds
         low, high = self._in_session_window
         if low <= stamp <= high or self._data_in_session(stamp):
             return True
-        return order.extended_hours and self.session.extended(stamp.timestamp())
+        return order.extended_hours and self.session.extended(stamp)
 
-    def _data_in_session(self, stamp: datetime) -> bool:
-        """Whether market data stamped `stamp` is inside a session; remembers that session's bounds (as datetimes,
-        so the next events of the same session are two comparisons, with no conversion and no call)."""
-        posix = stamp.timestamp()
+    def _data_in_session(self, posix: float) -> bool:
+        """Whether market data stamped `posix` (seconds) is inside a session; remembers that session's bounds, so
+        the next events of the same session are two float comparisons, with no call."""
         if not self.session.in_session(posix):
             return False
         bounds = getattr(self.session, "bounds", None)
         if bounds is not None:
             open_, close = bounds(posix)
             if math.isfinite(open_) and math.isfinite(close):
-                self._in_session_window = (datetime.fromtimestamp(open_, UTC), datetime.fromtimestamp(close, UTC))
+                self._in_session_window = (open_, close)
         return True
 
     def _start_working(self, order: Order) -> Order:
@@ -552,7 +551,7 @@ class Venue:
     def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
         """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
         Orders are judged only on data inside a session, extended hours for the orders that allow them."""
-        stamp = event.timestamp
+        stamp = event.seconds
         low, high = self._in_session_window
         in_session = low <= stamp <= high or self._data_in_session(stamp)
         if len(resting) > 1 and event.__class__ is Bar:
@@ -568,7 +567,7 @@ class Venue:
                 if not order.extended_hours:
                     continue
                 if extended is None:
-                    extended = self.session.extended(stamp.timestamp())
+                    extended = self.session.extended(stamp)
                 if not extended:
                     continue
             order = self._offer(order, event, fresh=True)
@@ -580,7 +579,7 @@ class Venue:
         model says the bar reached them (`FillDecision.at`, ties in arrival order), so a bar that crossed a
         bracket's two exits fills the one it reached first and the other is canceled before its turn."""
         get = self.state.order
-        extended = in_session or self.session.extended(bar.timestamp.timestamp())
+        extended = in_session or self.session.extended(bar.seconds)
         judged: list[tuple[float, int, Order, FillDecision]] = []
         for order_id in tuple(resting):
             order = get(order_id)
