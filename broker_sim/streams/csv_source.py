@@ -71,9 +71,9 @@ _BAR_TIMESTAMPS = ("end", "start")
 _SAMPLE_ROWS = 500
 #: Bars this long or longer, all stamped at one time of day, are daily session bars.
 _DAILY_S = 20 * 3600
-#: Bytes of CSV per block: ~4k one-minute bars, the replay loop's block; the block's Python objects are the
-#: replay's working set (1 MB blocks held ~50 MB more at peak, issue 25).
-_BLOCK_BYTES = 1 << 18
+#: Bytes of CSV per block (~2k one-minute bars): the block's Python objects are the replay's working set, and
+#: 1 MB blocks held ~60 MB more at peak than these (issue 25); the per-block cost is still noise per bar.
+_BLOCK_BYTES = 1 << 17
 _fromtimestamp = datetime.fromtimestamp
 
 
