@@ -61,9 +61,8 @@ def child(part: str, csv: Path, tree: Path, interval: float, report: bool) -> di
 
     imported = current_rss_mb()
     with tempfile.TemporaryDirectory(prefix="broker-sim-memory-") as tmp:
-        text = config_text(csv, tree, idle=part == "empty")
         out = f"out: '{Path(tmp) / 'report'}', " if report else ""
-        text = text.replace("report: {equity_interval: 86400}", f"report: {{{out}equity_interval: {interval}}}")
+        text = config_text(csv, tree, idle=part == "empty", report=f"{{{out}equity_interval: {interval}}}")
         config = parse_config(text, base_dir=tree)
         started = time.process_time()
         result = run_simulation(config)
