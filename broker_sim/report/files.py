@@ -29,6 +29,7 @@ from broker_sim.report.metrics import Metrics, TradeTally, day_numbers, drawdown
 from broker_sim.report.spool import FILL_COLUMNS, ORDER_CSV_COLUMNS, Spool, fill_row, order_row, write_rows
 from broker_sim.report.target import MARKER, check_target, marker_text
 from broker_sim.report.tearsheet import (
+    DrawdownPeriod,
     curve_chart_returns,
     drawdown_periods,
     excursions,
@@ -159,38 +160,16 @@ def _write_files(
         paths["orders"], ORDER_CSV_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders)
     )
     curve = as_curve(equity, page.prices)
-    values = curve.values()
-    series = drawdown_values(values)
-    write_rows(
-        paths["equity"],
-        ("timestamp", "equity", "gross_exposure", "drawdown"),
-        (
-            [s.timestamp.isoformat(), repr(s.equity), repr(s.exposure), repr(d)]
-            for s, d in zip(equity, array("d", series.tobytes()), strict=True)
-        ),
-    )
+    _write_equity_csv(paths["equity"], equity, curve)
     worst = drawdown_periods(curve)
-    end = moment(curve.seconds[-1])
-    shaded = [(d.peak, d.recovery or end) for d in worst[:SHADED_DRAWDOWNS]]
-    benchmark = page.benchmark if page.benchmark is not None and len(page.benchmark[1]) == len(curve) else None
-    bench = np.asarray(benchmark[1], dtype=float) if benchmark is not None else None
-    shown = charts.extreme_indices([values, series] + ([bench] if bench is not None else []))
-    image = charts.equity_chart(
-        list(curve.moments(shown)),
-        values[shown],
-        series[shown],
-        page.title,
-        (benchmark[0], bench[shown]) if benchmark is not None and bench is not None else None,
-        shaded,
-    )
+    image = _equity_chart(curve, page, worst)
     paths["plot"].write_bytes(image)
     tally = page.tally
     if tally is None:
         tally = TradeTally(keep=HTML_TRADES)
         for fill in fills:
             tally.add(fill)
-    days = day_numbers(curve)
-    returns, periods, basis = curve_chart_returns(curve, days)
+    returns, periods, basis, closes = _chart_returns(curve)
     window, volatility, sharpe = rolling_figures(returns, periods)
     rolling = basis == "daily" and len(returns) >= 2 * window
     shown_trades = tally.trades[:HTML_TRADES]
@@ -205,9 +184,9 @@ def _write_files(
         charts={
             "equity": image,
             "histogram": charts.returns_histogram(returns, basis),
-            "rolling": _rolling_chart(curve, days, volatility, sharpe, window, basis) if rolling else None,
+            "rolling": _rolling_chart(curve, closes, volatility, sharpe, window, basis) if rolling else None,
             "pnl": charts.pnl_chart(pnl_groups) if pnl_groups else None,
-            "exposure": _exposure_chart(curve, values) if len(curve) else None,
+            "exposure": _exposure_chart(curve) if len(curve) else None,
             "trades": _trades_chart(metrics, fills, curve),
         },
         monthly=monthly_returns(curve, metrics.initial_balance),
@@ -256,9 +235,42 @@ def _trades_chart(metrics: Metrics, fills: Iterable[Fill], curve: EquityCurve) -
     return charts.trades_chart(panels) if panels else None
 
 
-def _exposure_chart(curve: EquityCurve, values: np.ndarray) -> bytes:
+def _write_equity_csv(path: Path, equity: Sequence[EquitySample], curve: EquityCurve) -> None:
+    """equity.csv: each sample's time, equity, gross exposure and drawdown (floats as ``repr``)."""
+    series = array("d", drawdown_values(curve.values()).tobytes())
+    write_rows(
+        path,
+        ("timestamp", "equity", "gross_exposure", "drawdown"),
+        (
+            [s.timestamp.isoformat(), repr(s.equity), repr(s.exposure), repr(d)]
+            for s, d in zip(equity, series, strict=True)
+        ),
+    )
+
+
+def _equity_chart(curve: EquityCurve, page: _Page, worst: Sequence[DrawdownPeriod]) -> bytes:
+    """equity.png: equity (and the benchmark) over the drawdown, the deepest drawdowns shaded, thinned to the
+    extremes of each series past `charts.CHART_POINTS` samples."""
+    values = curve.values()
+    series = drawdown_values(values)
+    end = moment(curve.seconds[-1])
+    shaded = [(d.peak, d.recovery or end) for d in worst[:SHADED_DRAWDOWNS]]
+    benchmark = page.benchmark if page.benchmark is not None and len(page.benchmark[1]) == len(curve) else None
+    bench = np.array(benchmark[1], dtype=float) if benchmark is not None else None
+    shown = charts.extreme_indices([values, series] + ([bench] if bench is not None else []))
+    return charts.equity_chart(
+        list(curve.moments(shown)),
+        values[shown],
+        series[shown],
+        page.title,
+        (benchmark[0], bench[shown]) if benchmark is not None and bench is not None else None,
+        shaded,
+    )
+
+
+def _exposure_chart(curve: EquityCurve) -> bytes:
     """The exposure chart, thinned to the extremes of the exposure's share of equity."""
-    exposure = curve.values("exposure")
+    values, exposure = curve.values(), curve.values("exposure")
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(values > 0, exposure / values, 0.0)
     shown = charts.extreme_indices([share])
@@ -266,13 +278,22 @@ def _exposure_chart(curve: EquityCurve, values: np.ndarray) -> bytes:
 
 
 def _rolling_chart(
-    curve: EquityCurve, days: np.ndarray, volatility: np.ndarray, sharpe: np.ndarray, window: int, basis: str
+    curve: EquityCurve, closes: np.ndarray | None, volatility: np.ndarray, sharpe: np.ndarray, window: int, basis: str
 ) -> bytes:
-    """The rolling chart over the daily returns' closes (the last sample of each date), thinned to extremes."""
-    count = len(volatility)
-    closes = _close_indices(days)[-count:] if basis == "daily" and count else np.arange(1, count + 1)
+    """The rolling chart at its returns' ends (`closes`: the sample of each daily close; None: each sample's
+    return ends at the next sample), thinned to extremes."""
+    ends = closes if closes is not None else np.arange(1, len(volatility) + 1)
     shown = charts.extreme_indices([volatility, sharpe])
-    return charts.rolling_chart(list(curve.moments(closes[shown])), volatility[shown], sharpe[shown], window, basis)
+    return charts.rolling_chart(list(curve.moments(ends[shown])), volatility[shown], sharpe[shown], window, basis)
+
+
+def _chart_returns(curve: EquityCurve) -> tuple[np.ndarray, float, str, np.ndarray | None]:
+    """The returns the charts use, periods per year, their basis, and for daily returns the sample of each
+    return's close (None for per-sample returns)."""
+    days = day_numbers(curve)
+    returns, periods, basis = curve_chart_returns(curve, days)
+    closes = _close_indices(days)[-len(returns) :] if basis == "daily" and len(returns) else None
+    return returns, periods, basis, closes
 
 
 def _close_indices(days: np.ndarray) -> np.ndarray:
