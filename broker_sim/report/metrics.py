@@ -299,9 +299,12 @@ def drawdowns(equity: Sequence[EquitySample]) -> list[float]:
 
 def drawdown_values(values: np.ndarray) -> np.ndarray:
     """`drawdowns` of equity `values` as a numpy array (the report's columns)."""
-    peak = np.fmax.accumulate(values) if len(values) else values  # fmax: a NaN sample is no peak
+    peak = np.fmax.accumulate(values) if len(values) else values.copy()  # fmax: a NaN sample is no peak
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(peak > 0, values / peak - 1.0, 0.0)
+        series = values / peak
+        series -= 1.0
+        series[~(peak > 0)] = 0.0
+    return series
 
 
 def _max_drawdown(curve: EquityCurve, series: np.ndarray) -> tuple[float, float]:

@@ -126,11 +126,14 @@ def test_returns_drawdowns_and_benchmark_from_columns_equal_the_list_based_ones(
     charted, chart_periods, basis = curve_chart_returns(curve)
     old = chart_returns(times, values)
     assert (charted.tobytes(), repr(chart_periods), basis) == (old[0].tobytes(), repr(old[1]), old[2])
-    for wanted in (None, "BBB", "ZZZ"):
-        mine, theirs = benchmark_of(curve, 100_000.0, wanted), benchmark_curve(times, prices, 100_000.0, wanted)
-        assert (mine is None) == (theirs is None)
-        if mine is not None and theirs is not None:
-            assert mine[0] == theirs[0] and list(mine[1]) == theirs[1]
+    gapless = [prices[i - 1] if not row and i else row for i, row in enumerate(prices)]  # a price at every sample
+    for rows in (prices, gapless):
+        priced = _curve(samples, rows)
+        for wanted in (None, "BBB", "ZZZ"):
+            mine, theirs = benchmark_of(priced, 100_000.0, wanted), benchmark_curve(times, rows, 100_000.0, wanted)
+            assert (mine is None) == (theirs is None)
+            if mine is not None and theirs is not None:
+                assert mine[0] == theirs[0] and list(mine[1]) == theirs[1]
 
 
 def test_returns_of_samples_out_of_date_order_keep_the_list_based_rule() -> None:
