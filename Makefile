@@ -63,6 +63,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/core.py
 	$(PY) benchmarks/replay.py
+	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/sweep.py
 
 lint: $(STAMP)

@@ -54,9 +54,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def config_text(path: Path, root: Path = ROOT, *, idle: bool = False) -> str:
+def config_text(path: Path, root: Path = ROOT, *, idle: bool = False, report: str = "{equity_interval: 86400}") -> str:
     """The benchmark's config: the SMA crossover on the CSV at `path` (`root`: the checkout whose example runs),
-    or with `idle` the empty strategy (`benchmarks/idle.py`) on the same data."""
+    or with `idle` the empty strategy (`benchmarks/idle.py`) on the same data; `report` is its report section
+    (`benchmarks/memory.py` writes the report)."""
     strategy = (
         f"class: '{HERE / 'idle.py'}:Idle'"
         if idle
@@ -74,7 +75,7 @@ prices:
   sources: [{{source: csv, path: '{path}', symbol: BENCH}}]
 strategy:
   {strategy}
-report: {{equity_interval: 86400}}
+report: {report}
 """
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -301,24 +301,32 @@ def _check_broker(config: Config, registry: Registry) -> None:
         raise config.error_at(("broker", "adapter"), str(exc)) from None
     if not isinstance(broker.get(ALLOW_REPLAY, False), bool):
         raise config.error_at(("broker", ALLOW_REPLAY), f"must be true or false, got {broker[ALLOW_REPLAY]!r}")
-    others: list[tuple[str, set[str]]] = []
     for adapter in registry.names("adapter"):
-        if adapter == name:
-            continue
         section = broker.get(adapter)
-        if section is not None and not isinstance(section, Mapping):
+        if adapter == name or section is None:
+            continue
+        if not isinstance(section, Mapping):
             raise config.error_at(("broker", adapter), f"adapter {adapter!r}'s section must be a mapping of its keys")
         other = registry.get("adapter", adapter)
         try:
-            others.append((adapter, {p.name for p in other.parameters}))
+            other.parameters  # noqa: B018 - imports the adapter
         except ConfigError:  # its optional extra is not installed: its section cannot be checked here
-            if isinstance(section, Mapping):
-                log.info("broker.%s is not checked: adapter %r cannot be loaded", adapter, adapter)
+            log.info("broker.%s is not checked: adapter %r cannot be loaded", adapter, adapter)
             continue
-        if isinstance(section, Mapping):
-            _check_adapter_keys(config, other, section, ("broker", adapter))
+        _check_adapter_keys(config, other, section, ("broker", adapter))
     spec, where = adapter_spec(config, registry)
-    _check_adapter_keys(config, entry, spec, None, where, others)
+    _check_adapter_keys(config, entry, spec, None, where, _other_adapters(registry, name))
+
+
+def _other_adapters(registry: Registry, name: str) -> Iterator[tuple[str, set[str]]]:
+    """Each other adapter's keys, for the hint on a key that belongs to another adapter: imported only when such
+    a key is found (the Alpaca adapter's httpx and websockets cost a paper run ~25 MB, issue 25)."""
+    for adapter in registry.names("adapter"):
+        if adapter != name:
+            try:
+                yield adapter, {p.name for p in registry.get("adapter", adapter).parameters}
+            except ConfigError:  # its optional extra is not installed
+                continue
 
 
 def _check_adapter_keys(

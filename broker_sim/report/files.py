@@ -10,22 +10,32 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from broker_sim.activities import AccountEvent
 from broker_sim.errors import ConfigError
 from broker_sim.models import Fill, Order, Side
 from broker_sim.report import charts
 from broker_sim.report.account_events import ACCOUNT_EVENT_COLUMNS, account_event_row, account_summary
+from broker_sim.report.curve import EquityCurve, EquitySample, as_curve, moment
 from broker_sim.report.html import render_html
-from broker_sim.report.metrics import EquitySample, Metrics, TradeTally, drawdowns
+from broker_sim.report.metrics import Metrics, TradeTally, day_numbers, drawdown_values
 from broker_sim.report.spool import FILL_COLUMNS, ORDER_CSV_COLUMNS, Spool, fill_row, order_row, write_rows
 from broker_sim.report.target import MARKER, check_target, marker_text
-from broker_sim.report.tearsheet import chart_returns, drawdown_periods, excursions, monthly_returns, rolling_figures
+from broker_sim.report.tearsheet import (
+    DrawdownPeriod,
+    curve_chart_returns,
+    drawdown_periods,
+    excursions,
+    monthly_returns,
+    rolling_figures,
+)
 from broker_sim.report.workdir import Workdir
 
 __all__ = ["HTML_TRADES", "check_target", "json_value", "write_report"]
@@ -149,32 +159,20 @@ def _write_files(
     write_rows(
         paths["orders"], ORDER_CSV_COLUMNS, orders.rows() if isinstance(orders, Spool) else map(order_row, orders)
     )
-    series = drawdowns(equity)
-    write_rows(
-        paths["equity"],
-        ("timestamp", "equity", "gross_exposure", "drawdown"),
-        (
-            [s.timestamp.isoformat(), repr(s.equity), repr(s.exposure), repr(d)]
-            for s, d in zip(equity, series, strict=True)
-        ),
-    )
-    times = [s.timestamp for s in equity]
-    values = [s.equity for s in equity]
-    worst = drawdown_periods(equity)
-    shaded = [(d.peak, d.recovery or times[-1]) for d in worst[:SHADED_DRAWDOWNS]]
-    image = charts.equity_chart(times, values, series, page.title, page.benchmark, shaded)
+    curve = as_curve(equity, page.prices)
+    _write_equity_csv(paths["equity"], equity, curve)
+    worst = drawdown_periods(curve)
+    image = _equity_chart(curve, page, worst)
     paths["plot"].write_bytes(image)
     tally = page.tally
     if tally is None:
         tally = TradeTally(keep=HTML_TRADES)
         for fill in fills:
             tally.add(fill)
-    returns, periods, basis = chart_returns(times, values)
+    returns, periods, basis, closes = _chart_returns(curve)
     window, volatility, sharpe = rolling_figures(returns, periods)
     rolling = basis == "daily" and len(returns) >= 2 * window
-    return_times = _return_times(times, len(returns), basis)
     shown_trades = tally.trades[:HTML_TRADES]
-    prices = page.prices if len(page.prices) == len(times) else [{} for _ in times]
     pnl_groups = [
         (heading, [(name, b.pnl) for name, b in rows.items()])
         for heading, rows in (("by strategy", metrics.by_strategy), ("by symbol", metrics.by_symbol))
@@ -186,16 +184,16 @@ def _write_files(
         charts={
             "equity": image,
             "histogram": charts.returns_histogram(returns, basis),
-            "rolling": charts.rolling_chart(return_times, volatility, sharpe, window, basis) if rolling else None,
+            "rolling": _rolling_chart(curve, closes, volatility, sharpe, window, basis) if rolling else None,
             "pnl": charts.pnl_chart(pnl_groups) if pnl_groups else None,
-            "exposure": charts.exposure_chart(times, [s.exposure for s in equity], values) if equity else None,
-            "trades": _trades_chart(metrics, fills, times, prices),
+            "exposure": _exposure_chart(curve) if len(curve) else None,
+            "trades": _trades_chart(metrics, fills, curve),
         },
-        monthly=monthly_returns(equity, metrics.initial_balance),
+        monthly=monthly_returns(curve, metrics.initial_balance),
         drawdowns=worst,
         trades=shown_trades,
         trade_count=tally.count,
-        excursions=excursions(shown_trades, times, prices),
+        excursions=excursions(shown_trades, curve),
         returns_count=len(returns),
         basis=basis,
         config_text=page.config_text,
@@ -212,11 +210,10 @@ CHARTED_SYMBOLS = 4
 MARKERS_PER_SYMBOL = 2_000
 
 
-def _trades_chart(
-    metrics: Metrics, fills: Iterable[Fill], times: Sequence[Any], prices: Sequence[Mapping[str, float]]
-) -> bytes | None:
-    """Each of the most traded symbols' sampled price with its fills marked (every n-th fill past
-    `MARKERS_PER_SYMBOL`), or None when no symbol has both prices and fills."""
+def _trades_chart(metrics: Metrics, fills: Iterable[Fill], curve: EquityCurve) -> bytes | None:
+    """Each of the most traded symbols' sampled price (thinned to its extremes past `charts.CHART_POINTS`) with
+    its fills marked (every n-th fill past `MARKERS_PER_SYMBOL`), or None when no symbol has both prices and
+    fills."""
     counts = {symbol: b.fills for symbol, b in metrics.by_symbol.items() if b.fills}
     symbols = sorted(counts, key=lambda symbol: -counts[symbol])[:CHARTED_SYMBOLS]
     strides = {symbol: max(1, -(-counts[symbol] // MARKERS_PER_SYMBOL)) for symbol in symbols}
@@ -230,21 +227,83 @@ def _trades_chart(
             seen[symbol] += 1
     panels = []
     for symbol in symbols:
-        sampled = [(moment, sample[symbol]) for moment, sample in zip(times, prices, strict=True) if symbol in sample]
-        if sampled and marks[symbol]:
-            panels.append((symbol, [m for m, _ in sampled], [p for _, p in sampled], marks[symbol]))
+        prices = curve.price_column(symbol)
+        sampled = np.flatnonzero(~np.isnan(prices))
+        if len(sampled) and marks[symbol]:
+            kept = sampled[charts.extreme_indices([prices[sampled]])]
+            panels.append((symbol, list(curve.moments(kept)), prices[kept].tolist(), marks[symbol]))
     return charts.trades_chart(panels) if panels else None
 
 
-def _return_times(times: Sequence[Any], count: int, basis: str) -> list[Any]:
-    """When each charted return ends: the last sample of each date for daily returns, else each sample."""
-    if basis == "daily":
-        last: dict[Any, Any] = {}
-        for moment in times:
-            last[moment.date()] = moment
-        closes = list(last.values())
-        return closes[len(closes) - count :]  # the first day's own return, when it has one, ends at its close
-    return list(times[1 : count + 1])
+def _write_equity_csv(path: Path, equity: Sequence[EquitySample], curve: EquityCurve) -> None:
+    """equity.csv: each sample's time, equity, gross exposure and drawdown (floats as ``repr``)."""
+    series = array("d", drawdown_values(curve.values()).tobytes())
+    write_rows(
+        path,
+        ("timestamp", "equity", "gross_exposure", "drawdown"),
+        (
+            [s.timestamp.isoformat(), repr(s.equity), repr(s.exposure), repr(d)]
+            for s, d in zip(equity, series, strict=True)
+        ),
+    )
+
+
+def _equity_chart(curve: EquityCurve, page: _Page, worst: Sequence[DrawdownPeriod]) -> bytes:
+    """equity.png: equity (and the benchmark) over the drawdown, the deepest drawdowns shaded, thinned to the
+    extremes of each series past `charts.CHART_POINTS` samples."""
+    values = curve.values()
+    series = drawdown_values(values)
+    end = moment(curve.seconds[-1])
+    shaded = [(d.peak, d.recovery or end) for d in worst[:SHADED_DRAWDOWNS]]
+    benchmark = page.benchmark if page.benchmark is not None and len(page.benchmark[1]) == len(curve) else None
+    bench = np.array(benchmark[1], dtype=float) if benchmark is not None else None
+    shown = charts.extreme_indices([values, series] + ([bench] if bench is not None else []))
+    return charts.equity_chart(
+        list(curve.moments(shown)),
+        values[shown],
+        series[shown],
+        page.title,
+        (benchmark[0], bench[shown]) if benchmark is not None and bench is not None else None,
+        shaded,
+    )
+
+
+def _exposure_chart(curve: EquityCurve) -> bytes:
+    """The exposure chart, thinned to the extremes of the exposure's share of equity."""
+    values, exposure = curve.values(), curve.values("exposure")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(values > 0, exposure / values, 0.0)
+    shown = charts.extreme_indices([share])
+    return charts.exposure_chart(list(curve.moments(shown)), exposure[shown].tolist(), values[shown].tolist())
+
+
+def _rolling_chart(
+    curve: EquityCurve, closes: np.ndarray | None, volatility: np.ndarray, sharpe: np.ndarray, window: int, basis: str
+) -> bytes:
+    """The rolling chart at its returns' ends (`closes`: the sample of each daily close; None: each sample's
+    return ends at the next sample), thinned to extremes."""
+    ends = closes if closes is not None else np.arange(1, len(volatility) + 1)
+    shown = charts.extreme_indices([volatility, sharpe])
+    return charts.rolling_chart(list(curve.moments(ends[shown])), volatility[shown], sharpe[shown], window, basis)
+
+
+def _chart_returns(curve: EquityCurve) -> tuple[np.ndarray, float, str, np.ndarray | None]:
+    """The returns the charts use, periods per year, their basis, and for daily returns the sample of each
+    return's close (None for per-sample returns)."""
+    days = day_numbers(curve)
+    returns, periods, basis = curve_chart_returns(curve, days)
+    closes = _close_indices(days)[-len(returns) :] if basis == "daily" and len(returns) else None
+    return returns, periods, basis, closes
+
+
+def _close_indices(days: np.ndarray) -> np.ndarray:
+    """The index of the last sample of each date, the dates in the order first seen."""
+    if len(days) and bool(np.all(days[1:] >= days[:-1])):
+        return np.flatnonzero(np.append(days[1:] != days[:-1], True))
+    last: dict[int, int] = {}
+    for index, day in enumerate(days.tolist()):
+        last[day] = index
+    return np.fromiter(last.values(), np.int64, count=len(last))
 
 
 def write_tearsheet(

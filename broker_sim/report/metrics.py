@@ -49,6 +49,7 @@ import attrs
 import numpy as np
 
 from broker_sim.models import Fill, Order, OrderStatus
+from broker_sim.report.curve import EquityCurve, EquitySample, as_curve, moment
 from broker_sim.report.trades import Breakdown, ClosedTrade, TradeTally, closed_trades
 
 __all__ = [
@@ -62,6 +63,9 @@ __all__ = [
     "TradeTally",
     "closed_trades",
     "compute_metrics",
+    "curve_returns",
+    "day_numbers",
+    "drawdown_values",
     "drawdowns",
     "labelled_returns",
     "metrics_from",
@@ -84,15 +88,6 @@ TAIL_CUTOFF = 0.95
 def stamp(moment: datetime) -> str:
     """A timestamp as the report shows it: ISO 8601 to the second (``2024-01-02T14:30:00+00:00``)."""
     return moment.isoformat(timespec="seconds")
-
-
-@attrs.frozen(slots=True)
-class EquitySample:
-    """The account's equity and gross exposure (sum of |market value|, in cash) at one moment."""
-
-    timestamp: datetime
-    equity: float
-    exposure: float
 
 
 @attrs.frozen(slots=True)
@@ -258,34 +253,78 @@ def labelled_returns(
     return labels[1:], returns, periods
 
 
+def day_numbers(curve: EquityCurve) -> np.ndarray:
+    """Each sample's UTC date as an ordinal (`date.toordinal`), read one datetime at a time."""
+    return np.fromiter((when.toordinal() for when in curve.moments()), np.int64, count=len(curve))
+
+
+def curve_returns(
+    curve: EquityCurve,
+    values: np.ndarray | None = None,
+    periods_per_year: int = 252,
+    days: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """`period_returns` over a curve's columns (`values`: another series at the same samples, e.g. the
+    benchmark's; `days`: `day_numbers` when already known): the same numbers, without a list of datetimes."""
+    series = curve.values() if values is None else np.asarray(values, dtype=float)
+    days = day_numbers(curve) if days is None else days
+    count = len(days)
+    if count and bool(np.any(days != days[0])):
+        if bool(np.all(days[1:] >= days[:-1])):
+            closes = series[np.flatnonzero(np.append(days[1:] != days[:-1], True))]
+        else:  # out of order: each date's last sample, the dates in the order first seen (as a dict keeps them)
+            last: dict[int, int] = {}
+            for index, day in enumerate(days.tolist()):
+                last[day] = index
+            closes = series[np.fromiter(last.values(), np.int64, count=len(last))]
+        # The run's start is the close before its first day, so the first day's move counts.
+        series = np.concatenate((series[:1], closes)) if days[1] == days[0] else closes
+        periods = float(periods_per_year)
+    else:
+        seconds = np.fromiter((when.timestamp() for when in curve.moments()), float, count=count)
+        spacing = float(np.median(np.diff(seconds))) if count > 1 else 0.0
+        periods = _SECONDS_PER_YEAR / spacing if spacing > 0 else math.nan
+    if len(series) < 2:
+        return np.array([], dtype=float), periods
+    previous = series[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.where(previous != 0, series[1:] / previous - 1.0, 0.0)
+    return returns, periods
+
+
 def drawdowns(equity: Sequence[EquitySample]) -> list[float]:
     """Each sample's drawdown: equity / the running peak - 1 (<= 0; 0 while the peak is not positive)."""
-    peak = -math.inf
-    result = []
-    for sample in equity:
-        peak = max(peak, sample.equity)
-        result.append(sample.equity / peak - 1.0 if peak > 0 else 0.0)
-    return result
+    return drawdown_values(as_curve(equity).values()).tolist()
 
 
-def _max_drawdown(equity: Sequence[EquitySample], series: Sequence[float]) -> tuple[float, float]:
+def drawdown_values(values: np.ndarray) -> np.ndarray:
+    """`drawdowns` of equity `values` as a numpy array (the report's columns)."""
+    peak = np.fmax.accumulate(values) if len(values) else values.copy()  # fmax: a NaN sample is no peak
+    with np.errstate(divide="ignore", invalid="ignore"):
+        series = values / peak
+        series -= 1.0
+        series[~(peak > 0)] = 0.0
+    return series
+
+
+def _max_drawdown(curve: EquityCurve, series: np.ndarray) -> tuple[float, float]:
     """Max drawdown (<= 0) and the longest peak-to-recovery time in days (to the end if never regained).
 
     Only a fall below the peak starts a drawdown: a curve that never falls has a duration of 0.
     """
-    peak_time = None
-    fell = False
+    if not len(series):
+        return 0.0, 0.0
+    peaks = np.flatnonzero(~(series < 0.0))  # the samples at their running peak (a NaN counts, as before)
     longest = 0.0
-    for sample, drawdown in zip(equity, series, strict=True):
-        if drawdown < 0.0:
-            fell = True
-            continue
-        if fell and peak_time is not None:
-            longest = max(longest, (sample.timestamp - peak_time).total_seconds())
-        peak_time, fell = sample.timestamp, False
-    if fell and peak_time is not None:
-        longest = max(longest, (equity[-1].timestamp - peak_time).total_seconds())
-    return min(series, default=0.0), longest / 86_400
+    if len(peaks):
+        falls = np.flatnonzero(np.diff(peaks) > 1)  # a peak followed by a fall, regained at the next peak
+        ends = [(int(peaks[i]), int(peaks[i + 1])) for i in falls]
+        if peaks[-1] != len(series) - 1:
+            ends.append((int(peaks[-1]), len(series) - 1))  # never regained: to the end
+        seconds = curve.seconds
+        for peak, end in ends:
+            longest = max(longest, (moment(seconds[end]) - moment(seconds[peak])).total_seconds())
+    return float(np.fmin.reduce(series)), longest / 86_400
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -426,18 +465,21 @@ def metrics_from(
     orders' `outcomes` when counted, the last market `prices` (for the breakdowns' open positions) and the
     `benchmark`'s values at the equity samples' times, when there is one."""
     notes: dict[str, str] = {}
-    final = equity[-1].equity if equity else initial_balance
-    span = (equity[-1].timestamp - equity[0].timestamp).total_seconds() if len(equity) > 1 else 0.0
+    curve = as_curve(equity)
+    count = len(curve)
+    final = curve.equity[-1] if count else initial_balance
+    span = (curve[-1].timestamp - curve[0].timestamp).total_seconds() if count > 1 else 0.0
     total_return = final / initial_balance - 1.0 if initial_balance else math.nan
-    times = [sample.timestamp for sample in equity]
-    returns, periods = period_returns(times, [sample.equity for sample in equity], periods_per_year)
+    values = curve.values()
+    days = day_numbers(curve)
+    returns, periods = curve_returns(curve, values, periods_per_year, days)
     volatility, sharpe, sortino = risk_figures(returns, periods, risk_free_rate, notes)
     benchmark_return = alpha = beta = math.nan
-    if benchmark is not None and len(benchmark) == len(equity) and equity:
+    if benchmark is not None and len(benchmark) == count and count:
         benchmark_return = benchmark[-1] / benchmark[0] - 1.0 if benchmark[0] else math.nan
-        bench_returns, _ = period_returns(times, benchmark, periods_per_year)
+        bench_returns, _ = curve_returns(curve, np.asarray(benchmark, dtype=float), periods_per_year, days)
         alpha, beta = _greeks(returns, bench_returns, periods, notes)
-    max_drawdown, duration = _max_drawdown(equity, drawdowns(equity))
+    max_drawdown, duration = _max_drawdown(curve, drawdown_values(values))
     skew, tail_ratio, value_at_risk = _tails(returns, notes)
     cagr = _cagr(initial_balance, final, span, notes)
     calmar = cagr / abs(max_drawdown) if math.isfinite(cagr) and max_drawdown < 0 else math.nan
@@ -460,13 +502,13 @@ def metrics_from(
         max_drawdown_duration_days=duration,
         round_trips=tally.count,
         **statistics,
-        time_in_market=sum(1 for s in equity if s.exposure > 0) / len(equity) if equity else 0.0,
+        time_in_market=int(np.count_nonzero(curve.values("exposure") > 0)) / count if count else 0.0,
         fees=tally.fees,
         slippage_cost=tally.slippage,
         orders=orders,
         fills=tally.fills,
-        start=stamp(equity[0].timestamp) if equity else "",
-        end=stamp(equity[-1].timestamp) if equity else "",
+        start=stamp(curve[0].timestamp) if count else "",
+        end=stamp(curve[-1].timestamp) if count else "",
         benchmark=benchmark_name if benchmark is not None else "",
         benchmark_return=benchmark_return,
         alpha=alpha,

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import attrs
 import numpy as np
 
-from broker_sim.report.metrics import EquitySample, period_returns
+from broker_sim.report.curve import EquityCurve, EquitySample, as_curve, moment
+from broker_sim.report.metrics import curve_returns, period_returns
 from broker_sim.report.trades import ClosedTrade
 
 __all__ = [
@@ -40,7 +42,9 @@ __all__ = [
     "DrawdownPeriod",
     "Excursion",
     "benchmark_curve",
+    "benchmark_of",
     "chart_returns",
+    "curve_chart_returns",
     "drawdown_periods",
     "excursions",
     "monthly_returns",
@@ -109,6 +113,41 @@ def benchmark_curve(
     return f"buy and hold {name}", values
 
 
+def benchmark_of(curve: EquityCurve, initial: float, symbol: str | None = None) -> tuple[str, array[float]] | None:
+    """`benchmark_curve` over a curve's price columns: the same values (as an ``array('d')``), without a dict per
+    sample."""
+    symbols = [symbol] if symbol else sorted(curve.symbols)
+    count = len(curve)
+    total = np.zeros(count)
+    weight = initial / len(symbols) if symbols else 0.0
+    started_any = False
+    for name in symbols:
+        prices = curve.price_column(name)
+        with np.errstate(invalid="ignore"):
+            known = prices > 0  # NaN (no price) is not
+        if not bool(np.any(known)):
+            total += weight
+            continue
+        started_any = True
+        start = int(np.argmax(known))  # held as cash (the weight) until its first price
+        first = prices[start]
+        if not bool(np.all(known[start:])):  # a gap: each sample takes the last price known by then
+            latest = np.where(known, np.arange(count), 0)
+            np.maximum.accumulate(latest, out=latest)
+            prices = prices[latest]
+        # In place (a 10M-bar run has 167k samples): weight * (price / first), as `benchmark_curve` computes it.
+        np.divide(prices, first, out=prices)
+        np.multiply(weight, prices, out=prices)
+        prices[:start] = weight
+        total += prices
+    if not started_any:
+        return None
+    name = symbol if symbol else ("equal-weight " + ", ".join(symbols) if len(symbols) > 1 else symbols[0])
+    values = array("d")
+    values.frombytes(total.data.cast("B"))
+    return f"buy and hold {name}", values
+
+
 def chart_returns(times: Sequence[datetime], values: Sequence[float]) -> tuple[np.ndarray, float, str]:
     """The returns the charts use, periods per year, and what one period is ("daily" or "per sample")."""
     returns, periods = period_returns(times, values)
@@ -118,6 +157,22 @@ def chart_returns(times: Sequence[datetime], values: Sequence[float]) -> tuple[n
     if len(series) < 2:
         return np.array([], dtype=float), math.nan, "per sample"
     seconds = np.array([t.timestamp() for t in times], dtype=float)
+    spacing = float(np.median(np.diff(seconds)))
+    previous = series[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sample_returns = np.where(previous != 0, series[1:] / previous - 1.0, 0.0)
+    return sample_returns, (_SECONDS_PER_YEAR / spacing if spacing > 0 else math.nan), "per sample"
+
+
+def curve_chart_returns(curve: EquityCurve, days: np.ndarray | None = None) -> tuple[np.ndarray, float, str]:
+    """`chart_returns` over a curve's columns (`days`: its `day_numbers`, when already known)."""
+    returns, periods = curve_returns(curve, days=days)
+    if len(returns) >= DAILY_MIN and periods == 252:
+        return returns, periods, "daily"
+    series = curve.values()
+    if len(series) < 2:
+        return np.array([], dtype=float), math.nan, "per sample"
+    seconds = np.fromiter((when.timestamp() for when in curve.moments()), float, count=len(curve))
     spacing = float(np.median(np.diff(seconds)))
     previous = series[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -146,9 +201,10 @@ def rolling_figures(returns: np.ndarray, periods: float) -> tuple[int, np.ndarra
 
 def monthly_returns(equity: Sequence[EquitySample], initial: float) -> dict[int, dict[int, float]]:
     """Each calendar month's return by year and month (1-12), and the year's under key 0."""
+    curve = as_curve(equity)
     month_end: dict[tuple[int, int], float] = {}
-    for sample in equity:
-        month_end[(sample.timestamp.year, sample.timestamp.month)] = sample.equity
+    for when, value in zip(curve.moments(), curve.equity, strict=True):
+        month_end[(when.year, when.month)] = value
     table: dict[int, dict[int, float]] = {}
     previous = initial
     year_start: dict[int, float] = {}
@@ -162,22 +218,28 @@ def monthly_returns(equity: Sequence[EquitySample], initial: float) -> dict[int,
 
 def drawdown_periods(equity: Sequence[EquitySample], top: int = 5) -> list[DrawdownPeriod]:
     """The `top` deepest drawdown periods, deepest first."""
+    curve = as_curve(equity)
+    seconds = curve.seconds
     periods: list[DrawdownPeriod] = []
     peak_value = -math.inf
-    peak_time: datetime | None = None
-    trough_value, trough_time = math.inf, None
-    for sample in equity:
-        if sample.equity >= peak_value:
-            if trough_time is not None and peak_time is not None and peak_value > 0:
+    peak_at: int | None = None
+    trough_value, trough_at = math.inf, None
+    for index, value in enumerate(curve.equity):
+        if value >= peak_value:
+            if trough_at is not None and peak_at is not None and peak_value > 0:
+                when = moment(seconds[index])
                 periods.append(
-                    _period(peak_value, peak_time, trough_value, trough_time, sample.timestamp, sample.timestamp)
+                    _period(peak_value, moment(seconds[peak_at]), trough_value, moment(seconds[trough_at]), when, when)
                 )
-            peak_value, peak_time = sample.equity, sample.timestamp
-            trough_value, trough_time = math.inf, None
-        elif sample.equity < trough_value:
-            trough_value, trough_time = sample.equity, sample.timestamp
-    if trough_time is not None and peak_time is not None and peak_value > 0:
-        periods.append(_period(peak_value, peak_time, trough_value, trough_time, equity[-1].timestamp, None))
+            peak_value, peak_at = value, index
+            trough_value, trough_at = math.inf, None
+        elif value < trough_value:
+            trough_value, trough_at = value, index
+    if trough_at is not None and peak_at is not None and peak_value > 0:
+        end = moment(seconds[-1])
+        periods.append(
+            _period(peak_value, moment(seconds[peak_at]), trough_value, moment(seconds[trough_at]), end, None)
+        )
     periods.sort(key=lambda p: p.depth)
     return periods[:top]
 
@@ -191,15 +253,32 @@ def _period(
 
 
 def excursions(
-    trades: Sequence[ClosedTrade], times: Sequence[datetime], prices: Sequence[Mapping[str, float]]
+    trades: Sequence[ClosedTrade],
+    times: Sequence[datetime] | EquityCurve,
+    prices: Sequence[Mapping[str, float]] = (),
 ) -> list[Excursion]:
-    """Each round trip's MAE and MFE (see the module docstring)."""
+    """Each round trip's MAE and MFE (see the module docstring): at the sampled `prices` (one mapping per sample
+    at `times`), or at an `EquityCurve`'s price columns."""
+    curve = times if isinstance(times, EquityCurve) else None
     result = []
+    seconds = None  # the samples' times to the microsecond, as their datetimes compare
+    if curve is not None:
+        seconds = np.fromiter((when.timestamp() for when in curve.moments()), float, count=len(curve))
+    columns: dict[str, np.ndarray] = {}
     for trade in trades:
-        lo = bisect.bisect_left(times, trade.entry_time)
-        hi = bisect.bisect_right(times, trade.exit_time)
         seen = [trade.entry_price, trade.exit_price]
-        seen.extend(p for sample in prices[lo:hi] if (p := sample.get(trade.symbol)) is not None)
+        if curve is not None and seconds is not None:
+            lo = int(np.searchsorted(seconds, trade.entry_time.timestamp(), "left"))
+            hi = int(np.searchsorted(seconds, trade.exit_time.timestamp(), "right"))
+            if trade.symbol not in columns:
+                columns[trade.symbol] = curve.price_column(trade.symbol)
+            window = columns[trade.symbol][lo:hi]
+            seen.extend(window[~np.isnan(window)].tolist())
+        else:
+            assert not isinstance(times, EquityCurve)
+            lo = bisect.bisect_left(times, trade.entry_time)
+            hi = bisect.bisect_right(times, trade.exit_time)
+            seen.extend(p for sample in prices[lo:hi] if (p := sample.get(trade.symbol)) is not None)
         direction = 1.0 if trade.side == "long" else -1.0
         moves = [direction * (price - trade.entry_price) * trade.quantity for price in seen]
         result.append(Excursion(min(0.0, *moves), max(0.0, *moves)))

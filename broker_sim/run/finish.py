@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,11 @@ from broker_sim.clock import Clock
 from broker_sim.config import Config
 from broker_sim.errors import BrokerError, describe_error
 from broker_sim.redact import redacted_yaml
+from broker_sim.report.curve import EquityCurve
 from broker_sim.report.files import write_report
-from broker_sim.report.metrics import EquitySample, Metrics, metrics_from
+from broker_sim.report.metrics import Metrics, metrics_from
 from broker_sim.report.target import ReportFolderError, check_target
-from broker_sim.report.tearsheet import benchmark_curve
+from broker_sim.report.tearsheet import benchmark_of
 from broker_sim.report.workdir import Workdir
 from broker_sim.run.records import RunRecords
 from broker_sim.run.result import ReportError, Result
@@ -79,13 +80,15 @@ class RunReport:
         account = await sampler.final_account(broker)
         for order in await open_orders(broker):
             records.add_order(order)  # still working at the end: recorded as they stand
-        equity = tuple(sampler.equity) or (EquitySample(clock.now(), account.equity, 0.0),)
+        equity = sampler.curve
+        if not equity:
+            equity.append(clock.time(), account.equity, 0.0)
         # An adapter that does not report its initial balance (Alpaca) starts from the first equity sample.
-        initial = account.initial_balance if account.initial_balance is not None else equity[0].equity
+        initial = account.initial_balance if account.initial_balance is not None else equity.equity[0]
         skipped = sum(getattr(source, "skipped_rows", 0) for source in sources)
-        prices = sampler.prices if len(sampler.prices) == len(equity) else [{} for _ in equity]
+        prices = equity.prices
         wanted = self.config.report.benchmark
-        benchmark = benchmark_curve([sample.timestamp for sample in equity], prices, initial, wanted)
+        benchmark = benchmark_of(equity, initial, wanted)
         if wanted and benchmark is None:
             log.warning("report.benchmark %s had no price in the run: the report has no benchmark", wanted)
         metrics = metrics_from(
@@ -95,7 +98,7 @@ class RunReport:
             initial,
             outcomes=records.outcomes,
             skipped_rows=skipped,
-            prices=prices[-1],
+            prices=equity.prices_at(-1),
             benchmark=benchmark[1] if benchmark else None,
             benchmark_name=benchmark[0] if benchmark else "",
         )
@@ -119,7 +122,7 @@ class RunReport:
             report_dir,
             records.events,
             self.config,
-            (benchmark[0], tuple(benchmark[1])) if benchmark else None,
+            benchmark,
             tuple(records.account_events),
             records.workdir,
         )
@@ -128,10 +131,10 @@ class RunReport:
         self,
         records: RunRecords,
         metrics: Metrics,
-        equity: tuple[EquitySample, ...],
+        equity: EquityCurve,
         reason: str | None,
-        prices: list[dict[str, float]],
-        benchmark: tuple[str, list[float]] | None,
+        prices: Sequence[Mapping[str, float]],
+        benchmark: tuple[str, Sequence[float]] | None,
     ) -> Path | None:
         """Write the report files (nothing without a target); `reason` None means the run is complete."""
         target = self.target

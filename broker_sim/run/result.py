@@ -43,13 +43,14 @@ class Result:
     #: back from disk when iterated, so a long run's result stays small in memory.
     orders: Sequence[Order] = attrs.field(repr=lambda v: f"<{len(v)} orders>")
     fills: Sequence[Fill] = attrs.field(repr=lambda v: f"<{len(v)} fills>")
-    equity: tuple[EquitySample, ...] = attrs.field(repr=lambda v: f"<{len(v)} samples>")
+    #: The equity samples (an `EquityCurve`: columns of 8-byte numbers, each `EquitySample` built when read).
+    equity: Sequence[EquitySample] = attrs.field(repr=lambda v: f"<{len(v)} samples>")
     metrics: Metrics = attrs.field(repr=False)
     report_dir: Path | None = None
     events: int = 0
     config: Config = attrs.field(repr=False, default=None)
-    #: The benchmark's name and its value at each equity sample (None without prices).
-    benchmark: tuple[str, tuple[float, ...]] | None = attrs.field(repr=False, default=None)
+    #: The benchmark's name and its value at each equity sample (an ``array('d')``; None without prices).
+    benchmark: tuple[str, Sequence[float]] | None = attrs.field(repr=False, default=None)
     #: The account's events (margin calls made, met, liquidated; borrow fees and margin interest charged).
     account_events: tuple[AccountEvent, ...] = attrs.field(repr=lambda v: f"<{len(v)} account events>", default=())
     #: The run's working folder, which holds the files `orders` and `fills` are read back from (`close`).

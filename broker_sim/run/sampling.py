@@ -1,5 +1,5 @@
 """Equity sampling: the account's equity and gross exposure through `Broker.get_account()` (any adapter), and the
-last market prices the positions are marked at, when the broker can tell them."""
+last market prices the positions are marked at, when the broker can tell them; kept columnar (`EquityCurve`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 
 from broker_sim.broker import Broker, KnowsPrices
 from broker_sim.models import Account
+from broker_sim.report.curve import EquityCurve, SampledPrices
 from broker_sim.report.metrics import EquitySample
 
 __all__ = ["EquitySampler", "last_prices"]
@@ -20,21 +21,27 @@ class EquitySampler:
     the market prices at each sample (empty when the adapter cannot tell them), for the benchmark."""
 
     def __init__(self) -> None:
-        self.equity: list[EquitySample] = []
-        #: The last market prices at each equity sample (empty when the adapter cannot tell them).
-        self.prices: list[dict[str, float]] = []
+        #: The samples, in columns (8 bytes a number): read as a sequence of `EquitySample`.
+        self.curve = EquityCurve()
+
+    @property
+    def equity(self) -> EquityCurve:
+        """The equity samples so far (a sequence of `EquitySample`, columnar underneath)."""
+        return self.curve
+
+    @property
+    def prices(self) -> SampledPrices:
+        """The last market prices at each equity sample (empty mappings when the adapter cannot tell them)."""
+        return self.curve.prices
 
     async def sample(self, broker: Broker) -> None:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
         account = await broker.get_account()
-        prices = last_prices(broker) or {}
-        self.equity.append(EquitySample(broker.clock.now(), account.equity, account.gross_exposure))
-        self.prices.append(prices)
+        self.curve.append(broker.clock.time(), account.equity, account.gross_exposure, last_prices(broker))
 
     def prepend(self, earlier: list[EquitySample]) -> None:
         """Samples from before the run (a journaled account's earlier sessions), without prices."""
-        self.equity[:0] = earlier
-        self.prices[:0] = [{} for _ in earlier]
+        self.curve.prepend(earlier)
 
     async def final_account(self, broker: Broker) -> Account:
         """The account at the end; after a failure, the last equity sample stands in if the broker cannot say."""
@@ -45,7 +52,7 @@ class EquitySampler:
         try:
             return await broker.get_account()
         except Exception:
-            last = self.equity[-1].equity if self.equity else math.nan
+            last = self.curve.equity[-1] if self.curve else math.nan
             return Account(cash=math.nan, equity=last, buying_power=math.nan)
 
 

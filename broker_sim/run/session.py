@@ -13,6 +13,7 @@ from broker_sim.broker import Broker, Journaled
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
 from broker_sim.models import MarketData
+from broker_sim.report.curve import EquityCurve
 from broker_sim.run.finish import RunReport
 from broker_sim.run.loop import Processor, live_loop, make_processor, replay_loop
 from broker_sim.run.progress import ProgressCallback
@@ -77,8 +78,8 @@ class RunSession:
         self.report = RunReport(config, status)
 
     @property
-    def equity(self) -> list[Any]:
-        """The equity samples so far (the list the run appends to)."""
+    def equity(self) -> EquityCurve:
+        """The equity samples so far (the curve the run appends to)."""
         return self.sampler.equity
 
     def prepare_report(self, out: str | Path | bool | None) -> Path | None:

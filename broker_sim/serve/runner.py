@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ class ServeRun:
         return self.session.streams
 
     @property
-    def equity(self) -> list[EquitySample]:
+    def equity(self) -> Sequence[EquitySample]:
         """The run's equity samples so far."""
         return self.session.sampler.equity
 
