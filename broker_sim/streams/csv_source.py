@@ -280,8 +280,9 @@ class CsvSource:
             if not _block_ok(times, values, self.kind) or times[0] < last:
                 raise _Fallback
             last = times[-1]
-            # (numpy's tolist: the same floats as to_pylist, made faster; the block has no nulls, `_block_ok`)
-            lists = [v.to_numpy().tolist() if v is not None else [0.0] * batch.num_rows for v in values]
+            # (numpy's tolist over a view of the float64 buffer: the same floats as to_pylist, faster, and no pandas
+            # import as with `to_numpy`; the block has no nulls, `_block_ok`)
+            lists = [_numpy(v, np.float64).tolist() if v is not None else [0.0] * batch.num_rows for v in values]
             symbols = batch.column(symbol_column).to_pylist() if symbol_column else [fixed_symbol] * batch.num_rows
             if symbol_column and any(not s for s in symbols):
                 raise _Fallback
