@@ -396,7 +396,7 @@ def _check_sources(config: Config, registry: Registry) -> list[Any]:
             built = build_source(config, registry, spec)
         except ConfigError as exc:
             raise _spec_error(config, ("prices", "sources", index), spec, "source", exc) from None
-        if config.prices.clock == "simulated" and not hasattr(built, "timed_events"):
+        if config.prices.clock == "simulated" and not isinstance(built, ReplaySource):
             raise config.error_at(
                 ("prices", "sources", index, "source"),
                 f"{spec.get('source')!r} is a live source: it needs prices.clock: realtime",
