@@ -226,7 +226,7 @@ def build_source(config: Config, registry: Registry, spec: Mapping[str, Any]) ->
     if isinstance(name, str) and name in registry.names("source"):
         entry = registry.get("source", name)
         try:
-            takes_data = "data" in getattr(entry.factory, "code_only_parameters", ())
+            takes_data = "data" in entry.code_only_parameters
         except ConfigError:  # a missing extra: create() names it
             takes_data = False
         if takes_data:
