@@ -32,6 +32,7 @@ from broker_sim.interrupts import RunInterrupted
 from broker_sim.journal import read_account
 from broker_sim.plugins import build_registry, create_plugin_manager
 from broker_sim.report.account import export_account
+from broker_sim.report.html import shown as figure
 from broker_sim.report.target import check_target
 from broker_sim.simulation import Result, StrategyError, arun_simulation, run_simulation
 from broker_sim.wiring import load_config
@@ -250,8 +251,6 @@ def _breakdown_table(metrics: Any) -> Table:
 
 
 def _summary(result: Result, elapsed: float) -> None:
-    from broker_sim.report.html import shown as figure  # as the report shows it; loaded once a run has reported
-
     metrics = result.metrics
     table = Table(title=f"{_title(result)}: summary", show_header=False)
     table.add_column("metric")
@@ -433,8 +432,6 @@ _LOG_EVERY_S = 30.0
 
 def _sweep_summary(table: Any, folder: Path, objective: str, elapsed: float) -> None:
     """The best points, the overfitting figures and where the files are."""
-    from broker_sim.report.html import shown as figure
-
     summary = table.attrs
     ranked = table.loc[summary["ranking"]]
     keys = [c for c in table.columns if "." in c]
