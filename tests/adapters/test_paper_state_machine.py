@@ -283,7 +283,7 @@ class PaperBrokerMachine(RuleBasedStateMachine):
 #: Sequences run: 2,000 in CI (issue 11), 20,000 with ``pytest --slow``; BROKER_SIM_STATE_MACHINE_EXAMPLES overrides.
 EXAMPLES = int(os.environ.get("BROKER_SIM_STATE_MACHINE_EXAMPLES", "20000" if SLOW else "2000"))
 #: The sequences are split into shards that pytest-xdist can run on different cores; each shard draws its own.
-SHARDS = 4
+SHARDS = 8
 
 SETTINGS = settings(
     max_examples=max(1, EXAMPLES // SHARDS),
