@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pip without the parts a throwaway test environment never uses: no byte-compiling of every installed module
+# (Python compiles what a run imports, once), no version check.
+PIP_INSTALL := -m pip install --quiet --no-compile --disable-pip-version-check
 
 .PHONY: test test-slow demo bench lint format clean clients clients-slow
 
@@ -20,23 +23,23 @@ $(STAMP): pyproject.toml plugins/example-package/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@# pip's and the build backend's notes go to a log, shown only if the install fails.
 	@echo "installing broker-sim and its dev extras into $(VENV) (log: $(VENV)/install.log) ..."
-	@$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
-	@$(PY) -m pip install --quiet -e '.[dev]' -e ./plugins/example-package >> $(VENV)/install.log 2>&1 \
+	@$(PY) $(PIP_INSTALL) -e '.[dev]' -e ./plugins/example-package > $(VENV)/install.log 2>&1 \
 		|| (cat $(VENV)/install.log; exit 1)
 	touch $(STAMP)
 
-$(CLIENTS)/alpaca-trade-api/.installed: | $(STAMP)
+# The client environments need nothing of the project's: `make test` installs them side by side with it.
+$(CLIENTS)/alpaca-trade-api/.installed:
 	$(PYTHON) -m venv $(CLIENTS)/alpaca-trade-api
-	$(CLIENTS)/alpaca-trade-api/bin/python -m pip install --quiet 'alpaca-trade-api==$(ALPACA_TRADE_API)'
+	$(CLIENTS)/alpaca-trade-api/bin/python $(PIP_INSTALL) 'alpaca-trade-api==$(ALPACA_TRADE_API)'
 	touch $@
 
-$(CLIENTS)/lumibot/.installed: | $(STAMP)
+$(CLIENTS)/lumibot/.installed:
 	$(PYTHON) -m venv $(CLIENTS)/lumibot
-	$(CLIENTS)/lumibot/bin/python -m pip install --quiet 'lumibot==$(LUMIBOT)'
+	$(CLIENTS)/lumibot/bin/python $(PIP_INSTALL) 'lumibot==$(LUMIBOT)'
 	touch $@
 
 # Both lines of the JS SDK side by side (npm aliases); without node the JS tests skip, saying so.
-$(CLIENTS)/node/.installed: | $(STAMP)
+$(CLIENTS)/node/.installed:
 	if command -v npm >/dev/null 2>&1; then \
 		mkdir -p $(CLIENTS)/node && \
 		npm install --prefix $(CLIENTS)/node --no-audit --no-fund --loglevel=error \
@@ -49,12 +52,16 @@ $(CLIENTS)/node/.installed: | $(STAMP)
 clients: $(CLIENTS)/alpaca-trade-api/.installed $(CLIENTS)/node/.installed
 clients-slow: clients $(CLIENTS)/lumibot/.installed
 
-# The suite runs on every core (pytest-xdist); `make test JOBS=0` runs it in one process.
+# The suite runs on every core (pytest-xdist); `make test JOBS=0` runs it in one process. The environments it
+# needs are set up in parallel first (-j: the project's and each client's at once; -O: each one's output whole).
 JOBS ?= auto
-test: $(STAMP) clients
+SETUP_JOBS ?= 3
+test:
+	@$(MAKE) --no-print-directory -j$(SETUP_JOBS) -Otarget $(STAMP) clients
 	$(PY) -m pytest -q -n $(JOBS)
 
-test-slow: $(STAMP) clients-slow
+test-slow:
+	@$(MAKE) --no-print-directory -j$(SETUP_JOBS) -Otarget $(STAMP) clients-slow
 	$(PY) -m pytest -q -n $(JOBS) --slow
 
 demo: $(STAMP)

@@ -8,7 +8,8 @@ top of the `_publish` calls each adapter makes.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from datetime import tzinfo
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -70,6 +71,8 @@ __all__ = [
     "KnowsPrices",
     "MarketDataConsumer",
     "ModelError",
+    "NamesSymbol",
+    "NamesSymbols",
     "OrderNotCancelable",
     "OrderNotFound",
     "OrderNotReplaceable",
@@ -78,6 +81,7 @@ __all__ = [
     "PositionNotFound",
     "ReplaceOrderRequest",
     "Resumable",
+    "ZonedSession",
 ]
 
 _LIST_STATUSES = ("open", "closed", "all")
@@ -180,6 +184,38 @@ class KeepsFills(Protocol):
     @property
     def fills(self) -> list[Fill]:
         """The fills in memory, in execution order."""
+        ...
+
+
+@runtime_checkable
+class NamesSymbol(Protocol):
+    """A price source that says which one symbol it carries (the csv source): `broker-sim serve` lists it among the
+    account's assets before any of its data arrives."""
+
+    @property
+    def symbol(self) -> str | None:
+        """The symbol of every event the source yields (None: not known before reading)."""
+        ...
+
+
+@runtime_checkable
+class NamesSymbols(Protocol):
+    """A price source that says which symbols it carries (the synthetic source, a live feed): as `NamesSymbol`."""
+
+    @property
+    def symbols(self) -> Collection[str] | None:
+        """The symbols of the events the source yields (None: not known before reading)."""
+        ...
+
+
+@runtime_checkable
+class ZonedSession(Protocol):
+    """A trading session (`broker_sim.calendar`) that names its exchange's time zone: Alpaca's calendar, daily
+    bars and portfolio history are told in it. A session without one (``always``) is told in UTC."""
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The exchange's time zone."""
         ...
 
 

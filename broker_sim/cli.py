@@ -32,6 +32,7 @@ from broker_sim.interrupts import RunInterrupted
 from broker_sim.journal import read_account
 from broker_sim.plugins import build_registry, create_plugin_manager
 from broker_sim.report.account import export_account
+from broker_sim.report.html import shown as figure
 from broker_sim.report.target import check_target
 from broker_sim.simulation import Result, StrategyError, arun_simulation, run_simulation
 from broker_sim.wiring import load_config
@@ -191,26 +192,6 @@ def _partial(exc: BaseException) -> str:
     return f"; partial report (complete: false) in {report_dir}" if report_dir is not None else ""
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "-"
-        if math.isinf(value):
-            return "inf"
-        return f"{value:,.2f}"
-    return str(value)
-
-
-_PERCENT = {
-    "total_return",
-    "cagr",
-    "annual_volatility",
-    "max_drawdown",
-    "win_rate",
-    "time_in_market",
-    "benchmark_return",
-    "alpha",
-}
 #: A run whose orders were rejected or expired more than this often gets a warning line.
 FAILED_ORDERS_WARNING = 0.10
 
@@ -278,16 +259,12 @@ def _summary(result: Result, elapsed: float) -> None:
         value = getattr(metrics, name.name)
         if name.name in _SHOWN_APART or (name.name in _BENCHMARK and not metrics.benchmark):
             continue
-        if isinstance(value, float) and math.isnan(value) and name.name in metrics.notes:
-            shown = f"- ({metrics.notes[name.name]})"
-        elif name.name == "orders_by_status":
+        if name.name == "orders_by_status":
             shown = ", ".join(f"{status} {count:,}" for status, count in value.items()) or "-"
         elif name.name == "top_reasons":
             shown = "; ".join(f"{reason} ({count:,})" for reason, count in value) or "-"
-        elif name.name in _PERCENT and isinstance(value, float) and math.isfinite(value):
-            shown = f"{value:.2%}"
         else:
-            shown = _format(value)
+            shown = figure(name.name, value, metrics.notes)
         table.add_row(name.name.replace("_", " "), shown)
     out.print(table)
     if len(metrics.by_strategy) > 1 or len(metrics.by_symbol) > 1:
@@ -463,20 +440,23 @@ def _sweep_summary(table: Any, folder: Path, objective: str, elapsed: float) -> 
         shown.add_column(column.rpartition(".")[2], justify="right")
     for row in ranked.head(10).to_dict("records"):
         cells = [row["point"], *([row["fold"]] if "fold" in table else []), *(row[k] for k in keys)]
-        figures = [_format(float(row[objective])), f"{row['total_return']:.2%}", _format(float(row["dsr"]))]
+        best, dsr = figure(objective, float(row[objective])), figure("dsr", float(row["dsr"]))
+        figures = [best, f"{row['total_return']:.2%}", dsr]
         shown.add_row(*(str(c) for c in cells), *figures)
     out.print(shown)
     points = summary.get("points", len(table))
     out.print(f"{points:,} points ({summary.get('failed', 0):,} failed) in {elapsed:.1f} s")
     pbo = summary.get("pbo", math.nan)
     note = f" ({summary['pbo_note']})" if summary.get("pbo_note") else ""
-    out.print(f"probability of backtest overfitting: {_format(pbo)}{note}; SR0 {summary.get('sr0', math.nan):.4f}")
+    sr0 = summary.get("sr0", math.nan)
+    out.print(f"probability of backtest overfitting: {figure('pbo', pbo)}{note}; SR0 {sr0:.4f}")
     walk = summary.get("walk_forward")
     if walk:
         oos = walk["out_of_sample"]
         out.print(
             f"walk-forward {walk['spec']}: {len(walk['folds'])} folds; out of sample: total return "
-            f"{oos['total_return']:.2%}, Sharpe {_format(oos['sharpe'])}, max drawdown {oos['max_drawdown']:.2%}"
+            f"{oos['total_return']:.2%}, Sharpe {figure('sharpe', oos['sharpe'])}, "
+            f"max drawdown {oos['max_drawdown']:.2%}"
         )
     if summary.get("failed"):
         err.print(

@@ -447,19 +447,28 @@ def _describe(exc: BaseException, type_: Any) -> str:
     return f"invalid value for {name}: {exc}"
 
 
-def _valid_keys(path: KeyPath) -> list[str]:
-    """The keys the config classes allow at `path`."""
+def _section_at(path: KeyPath) -> Any:
+    """The config class whose keys are fixed at `path` (list indexes pass through), or None where the keys are
+    free-form parameters or unknown."""
     cls: Any = Config
     for part in path:
         if isinstance(part, int):
             continue
         field = attrs.fields_dict(cls).get("class_" if part == "class" else part)
         if field is None:
-            return []
+            return None
         args = getattr(field.type, "__args__", ())
         cls = next((a for a in (field.type, *args) if attrs.has(a)), None)
         if cls is None:
-            return []
+            return None
+    return cls
+
+
+def _valid_keys(path: KeyPath) -> list[str]:
+    """The keys the config classes allow at `path`."""
+    cls = _section_at(path)
+    if cls is None:
+        return []
     names = [("class" if f.name == "class_" else f.name) for f in attrs.fields(cls)]
     return [n for n in names if n not in _DERIVED]
 
@@ -542,18 +551,7 @@ def _list_index(items: list[Any], part: str) -> int | None:
 
 def _is_section(path: KeyPath) -> bool:
     """Whether `path` is one of the config's own classes (its keys are fixed), not free-form parameters."""
-    cls: Any = Config
-    for part in path:
-        if isinstance(part, int):
-            continue
-        field = attrs.fields_dict(cls).get("class_" if part == "class" else part)
-        if field is None:
-            return False
-        args = getattr(field.type, "__args__", ())
-        cls = next((a for a in (field.type, *args) if attrs.has(a)), None)
-        if cls is None:
-            return False
-    return True
+    return _section_at(path) is not None
 
 
 def read_config(

@@ -88,10 +88,16 @@ class RegistryEntry:
         return self._description
 
     @property
+    def code_only_parameters(self) -> frozenset[str]:
+        """The parameters the factory lists in its `code_only_parameters`: objects only Python code can hand it
+        (a test's transport, an in-memory data frame), never a config."""
+        return frozenset(getattr(self.factory, "code_only_parameters", ()))
+
+    @property
     def parameters(self) -> tuple[Parameter, ...]:
-        """The keyword parameters the factory takes (what a config may pass): all but those the factory lists
-        in its `code_only_parameters` (objects only Python code can hand it, such as a test's transport)."""
-        code_only = getattr(self.factory, "code_only_parameters", ())
+        """The keyword parameters the factory takes (what a config may pass): all but its
+        `code_only_parameters`."""
+        code_only = self.code_only_parameters
         return tuple(
             Parameter(p.name, None if p.default is p.empty else p.default, p.default is p.empty)
             for p in _signature(self.factory).parameters.values()

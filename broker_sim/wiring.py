@@ -226,7 +226,7 @@ def build_source(config: Config, registry: Registry, spec: Mapping[str, Any]) ->
     if isinstance(name, str) and name in registry.names("source"):
         entry = registry.get("source", name)
         try:
-            takes_data = "data" in getattr(entry.factory, "code_only_parameters", ())
+            takes_data = "data" in entry.code_only_parameters
         except ConfigError:  # a missing extra: create() names it
             takes_data = False
         if takes_data:
@@ -404,7 +404,7 @@ def _check_sources(config: Config, registry: Registry) -> list[Any]:
             built = build_source(config, registry, spec)
         except ConfigError as exc:
             raise _spec_error(config, ("prices", "sources", index), spec, "source", exc) from None
-        if config.prices.clock == "simulated" and not hasattr(built, "timed_events"):
+        if config.prices.clock == "simulated" and not isinstance(built, ReplaySource):
             raise config.error_at(
                 ("prices", "sources", index, "source"),
                 f"{spec.get('source')!r} is a live source: it needs prices.clock: realtime",

@@ -67,3 +67,22 @@ async def test_the_adapter_template_in_contributing_is_a_working_broker_with_no_
         assert [event.type.value for event in heard] == ["new", "canceled"]
         assert (await broker.get_account()).cash == 100_000.0
     assert [cap.__name__ for cap in CAPABILITIES if isinstance(broker, cap)] == []
+
+
+def test_the_sources_that_name_their_symbols_say_so_and_sessions_name_their_time_zone(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from broker_sim.broker import NamesSymbol, NamesSymbols, ZonedSession
+    from broker_sim.calendar import session_from
+    from broker_sim.streams.csv_source import CsvSource
+    from broker_sim.streams.synthetic import SyntheticSource
+
+    bars = tmp_path / "bars.csv"
+    bars.write_text("timestamp,open,high,low,close,volume\n2024-01-02T14:30:00Z,1,1,1,1,1\n")
+    csv, synthetic = CsvSource(bars, symbol="AAPL"), SyntheticSource(symbols=["AAPL", "MSFT"])
+    assert isinstance(csv, NamesSymbol) and csv.symbol == "AAPL" and not isinstance(csv, NamesSymbols)
+    assert isinstance(synthetic, NamesSymbols) and list(synthetic.symbols) == ["AAPL", "MSFT"]
+    assert not isinstance(synthetic, NamesSymbol)
+    new_york = session_from("us_equity")
+    assert isinstance(new_york, ZonedSession) and new_york.timezone == ZoneInfo("America/New_York")
+    assert not any(isinstance(object(), capability) for capability in (NamesSymbol, NamesSymbols, ZonedSession))

@@ -178,7 +178,7 @@ class Journal:
         self.account_id = info.account_id
         self.sync = sync
         self.clock = clock
-        self.snapshot_every = snapshot_every
+        self._snapshot_every = snapshot_every
         #: The account's state and market for a snapshot: ``(AccountSnapshot, market events)``.
         self.snapshot_source: Callable[[], tuple[AccountSnapshot, Iterable[MarketData]]] | None = None
         #: Fills skipped during recovery because their execution id was already booked.
@@ -243,6 +243,17 @@ class Journal:
         except BaseException:
             lock.release()
             raise
+
+    @property
+    def snapshot_every(self) -> int:
+        """How many changes may follow a snapshot before the next is written (more when the account is large)."""
+        return self._snapshot_every
+
+    @snapshot_every.setter
+    def snapshot_every(self, changes: int) -> None:
+        """Change the snapshot interval of an open journal: the next snapshot is due `changes` after the last."""
+        self._snapshot_every = changes
+        self._next_snapshot = self._snapshot_at + changes
 
     @property
     def position(self) -> int:

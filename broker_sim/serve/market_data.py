@@ -8,10 +8,11 @@ latest trade and quote, derived from the last bar (`latest`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+import attrs
 import msgpack
 from starlette.requests import Request
 from starlette.routing import Route
@@ -21,7 +22,8 @@ from broker_sim.models import Bar, MarketData, Quote, Trade
 
 from . import latest, query
 from .errors import ApiError
-from .routing import resource
+from .market import MarketHistory
+from .routing import Handler, resource
 from .state import Served
 
 __all__ = ["TIMEFRAME", "bar_json", "quote_json", "routes", "trade_json"]
@@ -164,18 +166,6 @@ def _window(request: Request) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-async def get_bars(request: Request, served: Served) -> Any:
-    page, token = _bars_page(request, served, _symbols(request))
-    return {"bars": page, "next_page_token": token}
-
-
-async def get_symbol_bars(request: Request, served: Served) -> Any:
-    """One symbol's bars, in Alpaca's single-symbol shape: the list itself, and the symbol."""
-    symbol = request.path_params["symbol"]
-    page, token = _bars_page(request, served, [symbol])
-    return {"bars": page.get(symbol, []), "symbol": symbol, "next_page_token": token}
-
-
 def _bars_page(request: Request, served: Served, symbols: list[str]) -> tuple[dict[str, list[Any]], str | None]:
     seconds = _timeframe(request.query_params.get("timeframe"))
     start, end = _window(request)
@@ -186,34 +176,10 @@ def _bars_page(request: Request, served: Served, symbols: list[str]) -> tuple[di
     return _page(request, series)
 
 
-async def get_quotes(request: Request, served: Served) -> Any:
-    page, token = _quotes_page(request, served, _symbols(request))
-    return {"quotes": page, "next_page_token": token}
-
-
-async def get_symbol_quotes(request: Request, served: Served) -> Any:
-    """One symbol's quotes, in Alpaca's single-symbol shape."""
-    symbol = request.path_params["symbol"]
-    page, token = _quotes_page(request, served, [symbol])
-    return {"quotes": page.get(symbol, []), "symbol": symbol, "next_page_token": token}
-
-
 def _quotes_page(request: Request, served: Served, symbols: list[str]) -> tuple[dict[str, list[Any]], str | None]:
     start, end = _window(request)
     series = {s: [quote_json(q) for q in served.market.series(Quote, s, start, end)] for s in symbols}  # type: ignore[arg-type]
     return _page(request, series)
-
-
-async def get_trades(request: Request, served: Served) -> Any:
-    page, token = _trades_page(request, served, _symbols(request))
-    return {"trades": page, "next_page_token": token}
-
-
-async def get_symbol_trades(request: Request, served: Served) -> Any:
-    """One symbol's trades, in Alpaca's single-symbol shape."""
-    symbol = request.path_params["symbol"]
-    page, token = _trades_page(request, served, [symbol])
-    return {"trades": page.get(symbol, []), "symbol": symbol, "next_page_token": token}
 
 
 def _trades_page(request: Request, served: Served, symbols: list[str]) -> tuple[dict[str, list[Any]], str | None]:
@@ -225,46 +191,60 @@ def _trades_page(request: Request, served: Served, symbols: list[str]) -> tuple[
     return _page(request, series)
 
 
-async def latest_bars(request: Request, served: Served) -> Any:
-    found = {s: bar for s in _symbols(request) if (bar := latest.latest_bar(served.market, s)) is not None}
-    return {"bars": {s: bar_json(bar) for s, bar in found.items()}}
+@attrs.frozen
+class _Kind:
+    """One kind of market data as the API serves it: its names in answers (``bars``/``bar``), a page of its history
+    for some symbols, its latest item for a symbol, and its JSON."""
+
+    plural: str
+    singular: str
+    page: Callable[[Request, Served, list[str]], tuple[dict[str, list[Any]], str | None]]
+    latest: Callable[[MarketHistory, str], MarketData | None]
+    encode: Callable[[Any], dict[str, Any]]
 
 
-async def latest_quotes(request: Request, served: Served) -> Any:
-    found = {s: quote for s in _symbols(request) if (quote := latest.latest_quote(served.market, s)) is not None}
-    return {"quotes": {s: quote_json(quote) for s, quote in found.items()}}
+_BARS = _Kind("bars", "bar", _bars_page, latest.latest_bar, bar_json)
+_QUOTES = _Kind("quotes", "quote", _quotes_page, latest.latest_quote, quote_json)
+_TRADES = _Kind("trades", "trade", _trades_page, latest.latest_trade, trade_json)
 
 
-async def latest_trades(request: Request, served: Served) -> Any:
-    found = {s: trade for s in _symbols(request) if (trade := latest.latest_trade(served.market, s)) is not None}
-    return {"trades": {s: trade_json(trade) for s, trade in found.items()}}
+def _history(kind: _Kind) -> tuple[Handler, Handler]:
+    """The handlers of `kind`'s history: for the ``symbols`` asked, and for one symbol in Alpaca's single-symbol
+    shape (the list itself, and the symbol)."""
+
+    async def of_symbols(request: Request, served: Served) -> Any:
+        page, token = kind.page(request, served, _symbols(request))
+        return {kind.plural: page, "next_page_token": token}
+
+    async def of_symbol(request: Request, served: Served) -> Any:
+        symbol = request.path_params["symbol"]
+        page, token = kind.page(request, served, [symbol])
+        return {kind.plural: page.get(symbol, []), "symbol": symbol, "next_page_token": token}
+
+    return of_symbols, of_symbol
+
+
+def _latest(kind: _Kind) -> tuple[Handler, Handler]:
+    """The handlers of `kind`'s latest item: by symbol for the ``symbols`` asked (a symbol with none is left out),
+    and for one symbol (404 when it has none)."""
+
+    async def of_symbols(request: Request, served: Served) -> Any:
+        found = {s: item for s in _symbols(request) if (item := kind.latest(served.market, s)) is not None}
+        return {kind.plural: {s: kind.encode(item) for s, item in found.items()}}
+
+    async def of_symbol(request: Request, served: Served) -> Any:
+        symbol = request.path_params["symbol"]
+        item = kind.latest(served.market, symbol)
+        _known(symbol, item)
+        return {"symbol": symbol, kind.singular: kind.encode(item)}
+
+    return of_symbols, of_symbol
 
 
 def _known(symbol: str, found: object) -> None:
     """404 as Alpaca answers a single-symbol latest request with nothing to tell."""
     if found is None:
         raise ApiError.not_found(f"no data found for {symbol}")
-
-
-async def latest_symbol_bar(request: Request, served: Served) -> Any:
-    symbol = request.path_params["symbol"]
-    bar = latest.latest_bar(served.market, symbol)
-    _known(symbol, bar)
-    return {"symbol": symbol, "bar": bar_json(bar)}  # type: ignore[arg-type]
-
-
-async def latest_symbol_quote(request: Request, served: Served) -> Any:
-    symbol = request.path_params["symbol"]
-    quote = latest.latest_quote(served.market, symbol)
-    _known(symbol, quote)
-    return {"symbol": symbol, "quote": quote_json(quote)}  # type: ignore[arg-type]
-
-
-async def latest_symbol_trade(request: Request, served: Served) -> Any:
-    symbol = request.path_params["symbol"]
-    trade = latest.latest_trade(served.market, symbol)
-    _known(symbol, trade)
-    return {"symbol": symbol, "trade": trade_json(trade)}  # type: ignore[arg-type]
 
 
 def _snapshot(served: Served, symbol: str) -> dict[str, Any] | None:
@@ -299,19 +279,17 @@ async def symbol_snapshot(request: Request, served: Served) -> Any:
 
 def routes() -> list[Route]:
     """The stock market data routes."""
+    found: list[Route] = []
+    for kind in (_BARS, _QUOTES, _TRADES):
+        history, latest_of = _history(kind), _latest(kind)
+        found += [
+            resource(f"/v2/stocks/{kind.plural}", {"GET": history[0]}),
+            resource(f"/v2/stocks/{kind.plural}/latest", {"GET": latest_of[0]}),
+            resource(f"/v2/stocks/{{symbol}}/{kind.plural}", {"GET": history[1]}),
+            resource(f"/v2/stocks/{{symbol}}/{kind.plural}/latest", {"GET": latest_of[1]}),
+        ]
     return [
-        resource("/v2/stocks/bars", {"GET": get_bars}),
-        resource("/v2/stocks/bars/latest", {"GET": latest_bars}),
-        resource("/v2/stocks/quotes", {"GET": get_quotes}),
-        resource("/v2/stocks/quotes/latest", {"GET": latest_quotes}),
-        resource("/v2/stocks/trades", {"GET": get_trades}),
-        resource("/v2/stocks/trades/latest", {"GET": latest_trades}),
+        *found,
         resource("/v2/stocks/snapshots", {"GET": snapshots}),
-        resource("/v2/stocks/{symbol}/bars", {"GET": get_symbol_bars}),
-        resource("/v2/stocks/{symbol}/bars/latest", {"GET": latest_symbol_bar}),
-        resource("/v2/stocks/{symbol}/quotes", {"GET": get_symbol_quotes}),
-        resource("/v2/stocks/{symbol}/quotes/latest", {"GET": latest_symbol_quote}),
-        resource("/v2/stocks/{symbol}/trades", {"GET": get_symbol_trades}),
-        resource("/v2/stocks/{symbol}/trades/latest", {"GET": latest_symbol_trade}),
         resource("/v2/stocks/{symbol}/snapshot", {"GET": symbol_snapshot}),
     ]

@@ -18,7 +18,7 @@ from broker_sim.errors import BrokerError
 from .errors import ApiError
 from .state import Served
 
-__all__ = ["Handler", "endpoint", "read_json", "resource"]
+__all__ = ["Handler", "endpoint", "json_object", "read_json", "resource"]
 
 #: A route's work: the request and the served account in, a JSON-able answer (or a `Response`) out.
 Handler = Callable[[Request, Served], Awaitable[Any]]
@@ -85,3 +85,14 @@ def resource(path: str, handlers: Mapping[str, Handler]) -> Route:
         return await endpoints[request.method](request)
 
     return Route(path, dispatch, methods=list(handlers))
+
+
+def json_object(body: object, fields: frozenset[str], what: str) -> Mapping[str, Any]:
+    """`body` (a request's, or an object in it) as a JSON object with only `fields`; 422 naming `what` and the
+    first unknown field (with the valid ones) otherwise."""
+    if not isinstance(body, Mapping):
+        raise ApiError.invalid(f"{what}: the body must be a JSON object, got {type(body).__name__}")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise ApiError.invalid(f"{what}: unknown field {unknown[0]!r}; valid: {', '.join(sorted(fields))}")
+    return body

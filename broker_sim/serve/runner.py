@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 
 from broker_sim.adapters.paper import PaperBroker
+from broker_sim.broker import NamesSymbol, NamesSymbols
 from broker_sim.clock import Clock, RealtimeClock
 from broker_sim.config import Config
 from broker_sim.errors import BrokerError, ConfigError, JournalError
@@ -303,12 +304,10 @@ def _declared_symbols(sources: Iterable[ReplaySource | LiveSource]) -> set[str]:
     """The symbols the sources say they carry (csv's `symbol`, synthetic's `symbols`, a feed's `symbols`)."""
     found: set[str] = set()
     for source in sources:
-        one = getattr(source, "symbol", None)
-        if isinstance(one, str):
-            found.add(one)
-        many = getattr(source, "symbols", None)
-        if many is not None and not isinstance(many, str):
-            found.update(s for s in many if isinstance(s, str))
+        if isinstance(source, NamesSymbol) and isinstance(source.symbol, str):
+            found.add(source.symbol)
+        if isinstance(source, NamesSymbols) and source.symbols is not None and not isinstance(source.symbols, str):
+            found.update(s for s in source.symbols if isinstance(s, str))
     return found
 
 

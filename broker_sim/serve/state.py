@@ -8,6 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from broker_sim.adapters.paper import PaperBroker
+from broker_sim.broker import ZonedSession
 from broker_sim.calendar import Session
 from broker_sim.models import Fill, Order, OrderEvent
 from broker_sim.report.metrics import EquitySample
@@ -34,6 +35,8 @@ class Served:
         #: Every fill with the order right after it, newest last (Alpaca's FILL activities).
         self.activities: deque[tuple[Fill, Order]] = deque(maxlen=MAX_ACTIVITIES)
         self.session: Session = broker.session
+        zone = self.session.timezone if isinstance(self.session, ZonedSession) else None
+        self._timezone = zone if isinstance(zone, tzinfo) else UTC
         broker.add_listener(self._on_event)
         self.hubs: list[Any] = []
         #: The run's equity curve (sampled every ``report.equity_interval``): the portfolio history's source.
@@ -58,8 +61,7 @@ class Served:
     @property
     def timezone(self) -> tzinfo:
         """The exchange's time zone (the session's; UTC for a session that names none)."""
-        zone = getattr(self.session, "timezone", None)
-        return zone if isinstance(zone, tzinfo) else UTC
+        return self._timezone
 
     def tradable(self) -> list[str]:
         """The symbols the account trades: the broker's own list when it has one, else the sources'."""

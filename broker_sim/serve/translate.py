@@ -19,6 +19,7 @@ from broker_sim.rules import AssetFlags
 
 from .errors import ApiError
 from .query import DECIMAL_TEXT
+from .routing import json_object
 
 __all__ = [
     "asset_json",
@@ -106,15 +107,6 @@ def charge_json(activity: Activity, *, account: str) -> dict[str, Any]:
 # -- requests --------------------------------------------------------------------------------------------------
 
 
-def _check_body(body: object, fields: frozenset[str], what: str) -> Mapping[str, Any]:
-    if not isinstance(body, Mapping):
-        raise ApiError.invalid(f"{what}: the body must be a JSON object, got {type(body).__name__}")
-    unknown = sorted(set(body) - fields)
-    if unknown:
-        raise ApiError.invalid(f"{what}: unknown field {unknown[0]!r}; valid: {', '.join(sorted(fields))}")
-    return body
-
-
 def _decimal(body: Mapping[str, Any], name: str, label: str | None = None) -> float | None:
     """A number given as a JSON number or a numeric string; None when absent or null."""
     value = body.get(name)
@@ -160,7 +152,7 @@ def _leg(body: Mapping[str, Any], name: str, fields: tuple[str, ...]) -> dict[st
     value = body.get(name)
     if value is None:
         return None
-    leg = _check_body(value, frozenset(fields), name)
+    leg = json_object(value, frozenset(fields), name)
     return {key: number_ for key in fields if (number_ := _decimal(leg, key, f"{name}.{key}")) is not None}
 
 
@@ -169,7 +161,7 @@ def order_request(body: object) -> OrderRequest:
 
     `OrderRequest` itself checks the combinations (a limit order needs a limit price, a bracket both exits);
     its `InvalidOrder` becomes a 422 in the route."""
-    fields = _check_body(body, ORDER_FIELDS, "order")
+    fields = json_object(body, ORDER_FIELDS, "order")
     for required in ("symbol", "side", "type", "time_in_force"):
         if fields.get(required) in (None, ""):
             raise ApiError.invalid(f"{required} is required")
@@ -203,7 +195,7 @@ def order_request(body: object) -> OrderRequest:
 
 def replace_fields(body: object) -> dict[str, Any]:
     """The keyword arguments of `Broker.replace_order` a PATCH body asks for."""
-    fields = _check_body(body, REPLACE_FIELDS, "replace")
+    fields = json_object(body, REPLACE_FIELDS, "replace")
     time_in_force = _text(fields, "time_in_force")
     if time_in_force is not None:
         try:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from broker_sim.alpaca_wire import account_id, timestamp
 
 from .errors import ApiError
-from .routing import read_json, resource
+from .routing import json_object, read_json, resource
 from .state import Served
 from .translate import asset_json
 
@@ -159,15 +159,6 @@ def _store(request: Request) -> Watchlists:
     return store
 
 
-def _fields(body: object, allowed: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ApiError.invalid(f"watchlist: the body must be a JSON object, got {type(body).__name__}")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError.invalid(f"watchlist: unknown field {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
-    return body
-
-
 _LIST_FIELDS = frozenset({"name", "symbols"})
 _SYMBOL_FIELDS = frozenset({"symbol"})
 
@@ -189,7 +180,7 @@ async def list_watchlists(request: Request, served: Served) -> Any:
 
 
 async def create_watchlist(request: Request, served: Served) -> Any:
-    body = _fields(await read_json(request), _LIST_FIELDS)
+    body = json_object(await read_json(request), _LIST_FIELDS, "watchlist")
     return _json(served, _store(request).create(body.get("name"), body.get("symbols")))
 
 
@@ -198,13 +189,13 @@ async def get_watchlist(request: Request, served: Served) -> Any:
 
 
 async def replace_watchlist(request: Request, served: Served) -> Any:
-    body = _fields(await read_json(request), _LIST_FIELDS)
+    body = json_object(await read_json(request), _LIST_FIELDS, "watchlist")
     watchlist = _target(request)
     return _json(served, _store(request).update(watchlist, name=body.get("name"), symbols=body.get("symbols")))
 
 
 async def add_symbol(request: Request, served: Served) -> Any:
-    body = _fields(await read_json(request), _SYMBOL_FIELDS)
+    body = json_object(await read_json(request), _SYMBOL_FIELDS, "watchlist")
     symbol = body.get("symbol")
     if not isinstance(symbol, str) or not symbol:
         raise ApiError.invalid(f"symbol is required: a symbol, got {symbol!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -43,6 +44,21 @@ class SharedFile:
     path: str
     digest: str
     rows: int
+
+    def on_this_machine(self, content: Any) -> SharedFile:
+        """This file on the machine running the point: itself when its path is here, else written once from
+        `content` (its bytes, as a distributed executor ships them) into this machine's temp folder, named by the
+        digest (so the same name is always the same data). For executors that run points on other machines."""
+        if Path(self.path).is_file():
+            return self
+        folder = Path(tempfile.gettempdir()) / "broker-sim-shared"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{self.digest}.arrow"
+        if not target.is_file():
+            staging = folder / f".{self.digest}.{os.getpid()}.tmp"
+            staging.write_bytes(memoryview(content))
+            staging.replace(target)
+        return attrs.evolve(self, path=str(target))
 
 
 def shared_overrides(

@@ -15,10 +15,8 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
@@ -169,24 +167,9 @@ class _RayData:
     ref: Any
 
 
-def _local_copy(file: SharedFile, data: Any) -> SharedFile:
-    """`file` on this machine: the file itself when it is here, else written once from Ray's object store into
-    the node's temp folder, named by its content's digest (so the same name is always the same data)."""
-    if Path(file.path).is_file():
-        return file
-    folder = Path(tempfile.gettempdir()) / "broker-sim-shared"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{file.digest}.arrow"
-    if not target.is_file():
-        staging = folder / f".{file.digest}.{os.getpid()}.tmp"
-        staging.write_bytes(memoryview(data))
-        staging.replace(target)
-    return attrs.evolve(file, path=str(target))
-
-
 def _ray_point(task: PointTask, data: dict[int, Any]) -> PointResult:
     """A Ray task: the point with its shared files taken from the object store where this node lacks them."""
-    shared = {index: _local_copy(file, data[index]) for index, file in task.shared.items()}
+    shared = {index: file.on_this_machine(data[index]) for index, file in task.shared.items()}
     return run_point(attrs.evolve(task, shared=shared))
 
 

@@ -29,10 +29,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 class _Feed(bt.feeds.DataBase):  # type: ignore[misc]
-    """Bars from a list of (naive UTC datetime, open, high, low, close, volume)."""
+    """`symbol`'s bars from a list of (naive UTC datetime, open, high, low, close, volume)."""
 
-    def __init__(self, rows: list[tuple[datetime, float, float, float, float, float]]) -> None:
+    def __init__(self, symbol: str, rows: list[tuple[datetime, float, float, float, float, float]]) -> None:
         super().__init__()
+        self.symbol = symbol
         self._rows = iter(rows)
 
     def _load(self) -> bool:
@@ -73,7 +74,7 @@ class _SmaCross(bt.Strategy):  # type: ignore[misc]
         if order.status == order.Completed:
             when = bt.num2date(order.executed.dt).replace(tzinfo=UTC)
             side = "buy" if order.isbuy() else "sell"
-            self.trades.append((when, order.data._name, side, abs(order.executed.size), order.executed.price))
+            self.trades.append((when, order.data.symbol, side, abs(order.executed.size), order.executed.price))
 
 
 def _rows(path: Path) -> list[tuple[datetime, float, float, float, float, float]]:
@@ -90,7 +91,7 @@ def _backtrader(files: dict[str, Path]) -> list[tuple[datetime, str, str, float,
     cerebro.broker.setcash(100_000)
     cerebro.broker.set_slippage_perc(SLIPPAGE, slip_open=True, slip_match=True, slip_out=True)
     for symbol, path in files.items():
-        cerebro.adddata(_Feed(_rows(path)), name=symbol)
+        cerebro.adddata(_Feed(symbol, _rows(path)), name=symbol)
     cerebro.addstrategy(_SmaCross)
     strategy = cerebro.run()[0]
     return sorted(strategy.trades)

@@ -5,7 +5,9 @@ chosen in YAML as commission models are (pluggy models, wrapped like any)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from broker_sim import (
     SimulatedClock,
     hookimpl,
 )
+from broker_sim.clock import TimerHandle
 from broker_sim.rules import RuleSettings
 from tests.conftest import T0
 
@@ -98,15 +101,35 @@ async def test_margin_interest_is_charged_daily_on_the_closing_debit() -> None:
     assert account.cash == pytest.approx(-50_005.21) and account.fees == 5.21
 
 
+class _CountingClock(SimulatedClock):
+    """A simulated clock that counts the callbacks scheduled for each moment (what the broker watches)."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.scheduled: Counter[float] = Counter()
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        self.scheduled[when] += 1
+        return super().call_at(when, callback, *args)
+
+    def call_after(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        self.scheduled[when] += 1
+        return super().call_after(when, callback, *args)
+
+
 async def test_no_debit_and_no_short_pays_nothing_and_a_cash_account_needs_no_watch() -> None:
-    broker = PaperBroker(100_000, clock=SimulatedClock(T0), latency="none", slippage="none")
+    clock = _CountingClock(T0)
+    broker = PaperBroker(100_000, clock=clock, latency="none", slippage="none")
     events = _events(broker)
     await _price(broker, "AAPL", 100.0)
     await broker.buy("AAPL", 100)
-    await broker.clock.advance_to(FRIDAY_CLOSE)  # type: ignore[attr-defined]
+    await clock.advance_to(FRIDAY_CLOSE)
     assert events == [] and broker.state.activities == []
-    # No financing close is watched (the one timer left notes the account at the close: Alpaca's last_equity).
-    assert broker._end_of_day._close is None
+    # No financing close is watched: the one timer at each close notes the account (Alpaca's last_equity).
+    closes = [broker.session.next_close(T0.timestamp())]
+    while len(closes) < 5:
+        closes.append(broker.session.next_close(closes[-1] + 1.0))
+    assert [clock.scheduled[close] for close in closes] == [1] * 5
 
 
 async def test_a_plugin_wraps_the_borrow_fee_as_it_wraps_any_model() -> None:

@@ -308,8 +308,7 @@ async def test_snapshots_are_written_as_the_journal_grows(tmp_path: Path) -> Non
     path = tmp_path / "account.db"
     async with _broker(path) as broker:
         assert broker.journal is not None
-        broker.journal.snapshot_every = 10
-        broker.journal._next_snapshot = 10
+        broker.journal.snapshot_every = 10  # from now on: the next snapshot is due 10 changes after the last
         await broker.update_market(_bar(0, 100.0))
         for _ in range(20):
             await broker.buy("X", 1)

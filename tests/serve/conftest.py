@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from broker_sim.serve import ServeRun, ServeSettings
 from broker_sim.wiring import parse_config
 
 KEY, SECRET = "test-key", "test-secret"
+#: A safety net, in wall seconds, for a stream's thread to end once stopped: a hung client fails, not hangs.
+STREAM_STOP_LIMIT_S = 20.0
 
 #: Two synthetic symbols, a bar a minute around the clock, constant latency: fills are predictable.
 BASE_CONFIG: dict[str, Any] = {
@@ -90,3 +92,27 @@ async def serving(
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     async with serving(tmp_path) as running:
         yield running
+
+
+def in_this_loop(handler: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[None]]:
+    """`handler` as an alpaca-py stream handler: the stream calls it in its own thread's loop; it runs in this one
+    (the test's), one message at a time, in order."""
+    loop = asyncio.get_running_loop()
+
+    async def relay(message: Any) -> None:
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(handler(message), loop))
+
+    return relay
+
+
+@contextlib.asynccontextmanager
+async def running_stream(stream: Any) -> AsyncIterator[None]:
+    """An alpaca-py stream (`TradingStream`, `StockDataStream`) run as its users run it: `run()` in a thread of its
+    own (it makes its own event loop); `stop()` from outside when the block ends. Subscribe its handlers with
+    `in_this_loop` first; the block starts before it has connected."""
+    runner = asyncio.ensure_future(asyncio.to_thread(stream.run))
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(stream.stop)
+        await asyncio.wait_for(runner, STREAM_STOP_LIMIT_S)

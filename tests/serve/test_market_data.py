@@ -4,7 +4,6 @@ and its StockDataStream receives the replayed bars in time order as the clock pa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from alpaca.data.timeframe import TimeFrame
 
 from broker_sim.models import Bar
 
-from .conftest import KEY, SECRET, Server, serving
+from .conftest import KEY, SECRET, Server, in_this_loop, running_stream, serving
 from .test_bad_requests import HEADERS, error
 
 WALL_LIMIT_S = 20.0
@@ -105,15 +104,9 @@ async def test_the_data_stream_delivers_replayed_bars_in_time_order(server: Serv
             enough.set()
 
     stream = StockDataStream(KEY, SECRET, url_override=f"{server.ws_url}/v2/iex")
-    stream.subscribe_bars(on_bar, "AAPL", "MSFT")
-    task = asyncio.create_task(stream._run_forever())
-    try:
+    stream.subscribe_bars(in_this_loop(on_bar), "AAPL", "MSFT")
+    async with running_stream(stream):
         await asyncio.wait_for(enough.wait(), WALL_LIMIT_S)
-    finally:
-        await stream.stop_ws()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     stamps = [b.timestamp for b in heard]
     assert stamps == sorted(stamps)
     replayed = {(b.symbol, b.start): b for s in ("AAPL", "MSFT") for b in history(server, s)}

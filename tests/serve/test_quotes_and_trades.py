@@ -28,7 +28,7 @@ from alpaca.data.requests import (
 
 from broker_sim.models import Bar, MarketData, Quote, Trade
 
-from .conftest import KEY, SECRET, Server, serving
+from .conftest import KEY, SECRET, Server, in_this_loop, running_stream, serving
 
 WALL_LIMIT_S = 20.0
 #: The synthetic bars: one a minute, the first ending (and delivered) at START + 1 minute.
@@ -118,15 +118,9 @@ async def data_stream(server: Server, handler: Any, **channels: bool) -> Any:
     stream = StockDataStream(KEY, SECRET, url_override=f"{server.ws_url}/v2/iex")
     for channel, wanted in channels.items():
         if wanted:
-            getattr(stream, f"subscribe_{channel}")(handler, "AAPL")
-    task = asyncio.create_task(stream._run_forever())  # run() would start a loop of its own
-    try:
+            getattr(stream, f"subscribe_{channel}")(in_this_loop(handler), "AAPL")
+    async with running_stream(stream):
         yield stream
-    finally:
-        await stream.stop_ws()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.mark.parametrize("speed", [1200, "max"])

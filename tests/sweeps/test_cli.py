@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from broker_sim.cli import app
 from broker_sim.sweeps.data import SharedFile
-from broker_sim.sweeps.executors import _local_copy
 
 runner = CliRunner()
 
@@ -49,9 +48,9 @@ def test_a_node_without_the_shared_file_writes_it_once_from_the_object_store(tmp
     object store into the node's temp folder, named by their digest, and replays that."""
     data = np.frombuffer(b"arrow bytes", dtype=np.uint8)
     missing = SharedFile(str(tmp_path / "elsewhere" / "source-0.arrow"), "digest-for-this-test-1", 11)
-    local = _local_copy(missing, data)
+    local = missing.on_this_machine(data)
     assert Path(local.path).read_bytes() == b"arrow bytes" and local.path.endswith("digest-for-this-test-1.arrow")
-    assert _local_copy(missing, np.frombuffer(b"other", dtype=np.uint8)).path == local.path  # written once
+    assert missing.on_this_machine(np.frombuffer(b"other", dtype=np.uint8)).path == local.path  # written once
     here = SharedFile(local.path, "x", 11)
-    assert _local_copy(here, data) is here
+    assert here.on_this_machine(data) is here
     Path(local.path).unlink()

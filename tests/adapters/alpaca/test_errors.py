@@ -6,7 +6,7 @@ responses) come from httpx's in-process mock transport; waits run on a simulated
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -24,20 +24,23 @@ from broker_sim import (
     PermanentError,
     SimulatedClock,
     TransientError,
-    alpaca_wire,
 )
 from broker_sim.adapters.alpaca import AlpacaBroker, RateLimited, Unauthorized, VenueUnavailable
 from broker_sim.adapters.alpaca.http import error_for
+from tests.adapters.alpaca.feed import TradeUpdatesFeed
 from tests.adapters.alpaca.test_payloads import ORDER
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[httpx.Request], httpx.Response] | Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
-def _broker(handler: Handler, clock: SimulatedClock | None = None, retries: int = 3) -> AlpacaBroker:
+def _broker(
+    handler: Handler, clock: SimulatedClock | None = None, retries: int = 3, stream_url: str | None = None
+) -> AlpacaBroker:
     return AlpacaBroker(
         base_url="http://venue.test",
         key_id="k",
         secret_key="s",
+        stream_url=stream_url,
         clock=clock or SimulatedClock(0.0),
         retries=retries,
         backoff=1.0,
@@ -330,15 +333,17 @@ async def test_wait_for_hears_a_fill_that_arrives_while_it_looks_the_order_up() 
     }
     broker: AlpacaBroker | None = None
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: httpx.Request) -> httpx.Response:
         assert broker is not None
-        broker._accept(alpaca_wire.event_from_json(update))  # the stream's fill, while the REST answer is on its way
+        await feed.tell(broker, update)  # the stream's fill, while the REST answer is on its way
         return httpx.Response(200, json=ORDER)  # still "accepted" when the venue answered
 
-    broker = _broker(handler)
-    order = await broker.wait_for(ORDER["id"], "filled", timeout=5.0)
-    assert order.status.value == "filled"
-    await broker.close()
+    async with TradeUpdatesFeed(ORDER).running() as feed:
+        broker = _broker(handler, stream_url=feed.url)
+        await broker.connect()
+        order = await broker.wait_for(ORDER["id"], "filled", timeout=5.0)
+        assert order.status.value == "filled"
+        await broker.close()
 
 
 async def test_a_fill_made_between_the_resyncs_reads_is_heard_once_with_its_filled_order() -> None:
@@ -367,10 +372,6 @@ async def test_a_fill_made_between_the_resyncs_reads_is_heard_once_with_its_fill
             return httpx.Response(200, json=filled if done else working)
         return httpx.Response(200, json=[activity] if done else [])
 
-    broker = _broker(handler)
-    heard: list[OrderEvent] = []
-    broker.add_listener(lambda event: heard.append(event) if event.fill is not None else None)
-    await broker.resync()
     update = {
         "event": "fill",
         "order": filled,
@@ -380,7 +381,13 @@ async def test_a_fill_made_between_the_resyncs_reads_is_heard_once_with_its_fill
         "position_qty": ORDER["qty"],
         "execution_id": "exec-1",
     }
-    broker._accept(alpaca_wire.event_from_json(update))  # the stream's copy of the fill, after the resync
-    assert [(e.fill.execution_id, e.order.status.value) for e in heard if e.fill] == [("exec-1", "filled")]
-    assert (await broker.wait_for(ORDER["id"], "filled", timeout=1.0)).status.value == "filled"
-    await broker.close()
+    async with TradeUpdatesFeed(ORDER).running() as feed:
+        broker = _broker(handler, stream_url=feed.url)
+        await broker.connect()
+        heard: list[OrderEvent] = []
+        broker.add_listener(lambda event: heard.append(event) if event.fill is not None else None)
+        await broker.resync()
+        await feed.tell(broker, update)  # the stream's copy of the fill, after the resync
+        assert [(e.fill.execution_id, e.order.status.value) for e in heard if e.fill] == [("exec-1", "filled")]
+        assert (await broker.wait_for(ORDER["id"], "filled", timeout=1.0)).status.value == "filled"
+        await broker.close()

@@ -273,27 +273,44 @@ def test_a_number_makes_the_round_trip_through_its_decimal_string_unchanged(valu
 
 
 async def test_a_bracket_keeps_its_legs_when_the_stream_told_a_later_status_before_the_post_answered() -> None:
+    import httpx
+
     from broker_sim import PaperBroker, SimulatedClock, Trade
     from broker_sim.adapters.alpaca import AlpacaBroker
     from broker_sim.alpaca_wire import order_json, trade_update_json
+    from tests.adapters.alpaca.feed import TradeUpdatesFeed
     from tests.conftest import T0
 
-    paper = PaperBroker(100_000, clock=SimulatedClock(T0), latency="none")
+    paper = PaperBroker(100_000, clock=SimulatedClock(T0), latency={"model": "constant", "seconds": 1.0})
     seen: list[Any] = []
     paper.add_listener(seen.append)
     await paper.update_market(Trade("AAPL", T0, 100.0, 100.0))
-    entry = await paper.submit_order(
-        OrderRequest(
-            "AAPL", "buy", 10, order_class="bracket",
-            take_profit={"limit_price": 110.0}, stop_loss={"stop_price": 95.0},
-        )
+    request = OrderRequest(
+        "AAPL", "buy", 10, order_class="bracket", client_order_id="bracket-1",
+        take_profit={"limit_price": 110.0}, stop_loss={"stop_price": 95.0},
     )  # fmt: skip
+    entry = await paper.submit_order(request)  # pending_new: on its way to the venue
     legs = [await paper.get_order(i) for i in entry.legs]
-    answer = order_json(entry, legs)  # the POST's answer: pending_new, legs nested
-    alpaca = AlpacaBroker(base_url="http://127.0.0.1:9", key_id="k", secret_key="s")
+    await paper.clock.advance(2.0)  # type: ignore[attr-defined]  # it arrives and fills
     fill = next(e for e in seen if e.order.id == entry.id and e.fill is not None)
-    await alpaca._on_update(trade_update_json(fill))  # the stream was first: filled, no legs in the update
-    kept = alpaca._snapshot(answer)
-    assert kept.status.value == "filled" and kept.legs == entry.legs
-    await alpaca._on_update(trade_update_json(fill))  # a later report without legs does not drop them
-    assert alpaca._orders[entry.id].legs == entry.legs
+    alpaca: AlpacaBroker | None = None
+
+    async def venue(asked: httpx.Request) -> httpx.Response:
+        assert alpaca is not None
+        if asked.method == "POST":  # the stream is first: filled, no legs in the update
+            await feed.tell(alpaca, trade_update_json(fill))
+            return httpx.Response(200, json=order_json(entry, legs))  # the POST's answer: pending_new, legs nested
+        return httpx.Response(200, json=[order_json(fill.order)])  # a list without nesting: no legs
+
+    async with TradeUpdatesFeed(ORDER).running() as feed:
+        alpaca = AlpacaBroker(
+            base_url="http://venue.test", key_id="k", secret_key="s", stream_url=feed.url,
+            transport=httpx.MockTransport(venue),
+        )  # fmt: skip
+        await alpaca.connect()
+        kept = await alpaca.submit_order(request)
+        assert kept.status.value == "filled" and kept.legs == entry.legs
+        await feed.tell(alpaca, trade_update_json(fill))  # a later report without legs does not drop them
+        (listed,) = await alpaca.list_orders("all")
+        assert listed.id == entry.id and listed.legs == entry.legs
+        await alpaca.close()

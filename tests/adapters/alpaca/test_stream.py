@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from broker_sim import EventType, OrderStatus, SimulatedClock
+from broker_sim import EventType, OrderEvent, OrderStatus, SimulatedClock
 from broker_sim.adapters.alpaca import AlpacaBroker
+from tests.adapters.alpaca.feed import TradeUpdatesFeed
+from tests.adapters.alpaca.test_payloads import ORDER
 from tests.contract.harness import START, AlpacaHarness, fills_of
 
 
@@ -121,18 +123,26 @@ async def test_a_dropped_stream_reconnects_and_no_fill_is_missed_or_repeated(
     assert len(made.events) == count
 
 
-async def test_a_repeated_trade_update_is_delivered_once(harness: tuple[AlpacaHarness, SimulatedClock]) -> None:
-    made, _ = harness
-    broker = made.broker
-    assert isinstance(broker, AlpacaBroker)
-    await made.set_price("AAPL", 100.0)
-    order = await broker.buy("AAPL", 2)
-    await made.settle()
-    fill_event = next(e for e in made.events if e.order.id == order.id and e.fill is not None)
-    from broker_sim.alpaca_wire import trade_update_json
-
-    count = len(made.events)
-    await broker._on_update(trade_update_json(fill_event))
-    new_event = next(e for e in made.events if e.order.id == order.id and e.type is EventType.NEW)
-    await broker._on_update(trade_update_json(new_event))  # a stale report after the fill
-    assert len(made.events) == count
+async def test_a_repeated_trade_update_is_delivered_once() -> None:
+    working = {**ORDER, "status": "new"}
+    filled = {**ORDER, "status": "filled", "filled_qty": ORDER["qty"], "filled_avg_price": "172.0999"}
+    new_event = {"event": "new", "order": working, "timestamp": ORDER["updated_at"]}
+    fill_event = {
+        "event": "fill",
+        "order": filled,
+        "timestamp": "2021-03-16T18:38:02Z",
+        "price": "172.0999",
+        "qty": ORDER["qty"],
+        "position_qty": ORDER["qty"],
+        "execution_id": "exec-1",
+    }
+    async with TradeUpdatesFeed(ORDER).running() as feed:
+        broker = AlpacaBroker(base_url="http://venue.test", key_id="k", secret_key="s", stream_url=feed.url)
+        heard: list[OrderEvent] = []
+        broker.add_listener(lambda event: heard.append(event) if event.order.id == ORDER["id"] else None)
+        await broker.connect()
+        await feed.tell(broker, new_event, fill_event)
+        assert [e.type for e in heard] == [EventType.NEW, EventType.FILL]
+        await feed.tell(broker, fill_event, new_event)  # the fill again, then a stale report after it
+        assert [e.type for e in heard] == [EventType.NEW, EventType.FILL]
+        await broker.close()

@@ -7,6 +7,7 @@ updates heard, what each read gave.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -22,6 +23,8 @@ from alpaca_trade_api.stream import Stream
 
 URL_ = os.environ["APCA_API_BASE_URL"]
 WAIT_S = 30.0
+#: How long a probe waits for its `new` before the next is sent (the served venue's latency is milliseconds).
+PROBE_WAIT_S = 0.5
 #: More submits, to measure the round trip.
 TIMED = 20
 
@@ -42,6 +45,24 @@ def wait_for(event: str, order_id: str) -> None:
             sys.exit(f"no {event} event for {order_id} within {WAIT_S} s; heard {heard}")
 
 
+def wait_until_listening(api: Any) -> None:
+    """The stream connects in its thread and no callback says when: send probes (a day limit buy far below the
+    market, canceled at once) until the stream tells one's `new`; every update after that one is heard."""
+    deadline = time.monotonic() + WAIT_S
+    for attempt in itertools.count():
+        probe = api.submit_order(
+            symbol="MSFT", qty=1, side="buy", type="limit", limit_price="1", time_in_force="day",
+            client_order_id=f"ata-probe-{attempt}",
+        )  # fmt: skip
+        with changed:
+            listening = changed.wait_for(lambda told=("new", probe.id): told in heard, PROBE_WAIT_S)
+        api.cancel_order(probe.id)
+        if listening:
+            return
+        if time.monotonic() > deadline:
+            sys.exit("the trade_updates stream did not connect")
+
+
 def main() -> None:
     # Keys from APCA_API_KEY_ID/APCA_API_SECRET_KEY; market data from APCA_API_DATA_URL (the server too).
     assert os.environ["APCA_API_DATA_URL"] == URL_, "market data must come from the server"
@@ -58,11 +79,7 @@ def main() -> None:
         return placed
 
     reads: dict[str, Any] = {"cash": float(api.get_account().cash)}
-    deadline = time.monotonic() + WAIT_S
-    while not stream._trading_ws._running:  # it connects in its thread (no callback says so); heard from then on
-        if time.monotonic() > deadline:
-            sys.exit("the trade_updates stream did not connect")
-        time.sleep(0.01)
+    wait_until_listening(api)
     market = submit(symbol="AAPL", qty=10, side="buy", type="market", time_in_force="day", client_order_id="ata-market")
     wait_for("new", market.id)
     wait_for("fill", market.id)
