@@ -4,7 +4,6 @@ hooks (`ModelSet`); orders and money change only through the account's one door 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -14,7 +13,6 @@ import attrs
 import pluggy
 
 from broker_sim.account import AccountSnapshot, AccountState
-from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, ReplaceOrderRequest
 from broker_sim.calendar import Session
 from broker_sim.changes import Change, SessionClose
@@ -43,29 +41,27 @@ from broker_sim.models import (
     Fill,
     MarketData,
     Order,
-    OrderEvent,
     OrderRequest,
     Position,
     Quote,
     Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
-from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings, same_request
+from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings
 from broker_sim.rules.day_trading import DayTradeCounter
 from broker_sim.rules.margin import MaintenanceMargin, MarginCallRule
 
 from .end_of_day import EndOfDay
 from .journaling import LastPrices, closed_journal, market_seen, open_journal, recover
 from .model_set import ModelSet
-from .order_changes import cancel_needed, replacement_request
+from .observers import EventFanout
+from .order_checks import cancel_needed, check_supported, known_order, replacement_request
 from .order_classes import is_exit
 from .rules_view import PaperView
 from .settings import PaperSettings
 from .venue import Venue
 
 __all__ = ["PaperBroker"]
-
-log = logging.getLogger(__name__)
 
 _MARKET_TYPES = frozenset({Bar, Quote, Trade})
 
@@ -198,13 +194,17 @@ class PaperBroker(Broker):
             maintenance_short=settings.maintenance_margin_short,
             maintenance=self._maintenance(settings.rules).requirement,
         )
-        #: The account: orders, fills and money, changed only through `state.apply`.
-        self.state = AccountState(ledger, self._emit, history=settings.history, emit_account=self._emit_account)
         self._manager: PluginManager = (
             create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
         )
         for path in plugins if plugin_manager is not None else ():
             load_plugin_file(self._manager, path)
+        #: Where order and account events go: the plugins' observers, then this broker's hubs.
+        self._events = EventFanout(self._manager, self._hub.publish, self._publish_account)
+        #: The account: orders, fills and money, changed only through `state.apply`.
+        self.state = AccountState(
+            ledger, self._events.order_event, history=settings.history, emit_account=self._events.account_event
+        )
         self._models = ModelSet(
             self._manager,
             settings.models(
@@ -221,10 +221,6 @@ class PaperBroker(Broker):
             self.clock.time,
             ledger.account,
         )
-        self._observer_hook = self._manager.hook.broker_sim_order_event
-        self._account_hook = self._manager.hook.broker_sim_account_event
-        self._observed = -1
-        self._observers: list[tuple[str, Any]] | None = []
         self._rules = settings.rules
         #: The rules in force, in the order the door asks them.
         self._door = Door(ALPACA_RULES, settings.rules)
@@ -391,40 +387,6 @@ class PaperBroker(Broker):
         """What each working order holds of the account (cash units and shares), by order id."""
         return self.state.ledger.reservations()
 
-    # -- events ---------------------------------------------------------------------------------------------
-
-    def _emit(self, event: OrderEvent) -> None:
-        """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
-        waiters, listeners and `events()` iterators."""
-        if self._observed != self._manager.generation:
-            self._observed = self._manager.generation
-            impls = self._observer_hook.get_hookimpls()
-            wrapped = any(impl.wrapper or impl.hookwrapper for impl in impls)
-            self._observers = None if wrapped else [(impl.plugin_name, impl.function) for impl in impls]
-        observers = self._observers
-        if observers is None:
-            try:
-                self._observer_hook(event=event)
-            except Exception:
-                log.exception("order event observers failed on %s", event.type.value)
-        else:
-            for name, function in observers:
-                try:
-                    function(event)
-                except Exception:
-                    log.exception("order event observer %s failed on %s", name, event.type.value)
-        self._hub.publish(event)  # what `_publish` does, one call less on the order path
-
-    def _emit_account(self, event: AccountEvent) -> None:
-        """Tell the `broker_sim_account_event` observers (one that raises is logged), then the account listeners
-        and `account_events()` iterators."""
-        for impl in self._account_hook.get_hookimpls():
-            try:
-                impl.function(event)
-            except Exception:
-                log.exception("account event observer %s failed on %s", impl.plugin_name, event.type.value)
-        self._publish_account(event)
-
     # -- market data ----------------------------------------------------------------------------------------
 
     async def update_market(self, event: MarketData) -> None:
@@ -467,45 +429,17 @@ class PaperBroker(Broker):
 
     # -- orders ---------------------------------------------------------------------------------------------
 
-    def _check_supported(self, request: OrderRequest) -> None:
-        if self.symbols is not None and request.symbol not in self.symbols:
-            raise InvalidOrder(
-                f"unknown symbol {request.symbol!r} ({request.side.value} order for {request.symbol}); "
-                f"tradable: {sorted(self.symbols)}"
-            )
-        fill_types = self._models.fill_types
-        if fill_types is not None and request.type not in fill_types:
-            raise InvalidOrder(
-                f"order type {request.type.value} is not supported by fill model {self._models.names['fill']!r} "
-                f"({request.side.value} order for {request.symbol}); "
-                f"supported: {', '.join(sorted(t.value for t in fill_types))}"
-            )
-
-    def _check_client_id(self, client_order_id: str, request: OrderRequest) -> Order | None:
-        """The order a repeated `client_order_id` names if `request` is the same (None if the id is new);
-        `DuplicateClientOrderId` if it names a different order."""
-        known = self.state.by_client_id(client_order_id)
-        if known is None:
-            return None
-        if same_request(known, request):
-            return known
-        raise DuplicateClientOrderId(
-            f"client_order_id {client_order_id!r} is already used by order {known.id} "
-            f"({known.side.value} {known.quantity:g} {known.symbol} {known.type.value}); "
-            "client order ids must be unique"
-        )
-
     async def submit_order(self, request: OrderRequest) -> Order:
         if not isinstance(request, OrderRequest):
             raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         if self.journal is None and self.settings.journal is not None:
             self._check_journal()
         if request.client_order_id is not None:
-            known = self._check_client_id(request.client_order_id, request)
+            known = known_order(self.state, request.client_order_id, request)
             if known is not None:
                 return self.state.order(known.id) or known
         if self.symbols is not None or self._models.fill_types is not None:
-            self._check_supported(request)
+            check_supported(request, self.symbols, self._models)
         self._door.check(request, self._view)
         if not self._closes_watched:
             self._watch_closes()
@@ -534,7 +468,7 @@ class PaperBroker(Broker):
         self._check_journal()
         order = self._get(order_id)
         request = replacement_request(order, changes)
-        self._check_supported(request)
+        check_supported(request, self.symbols, self._models)
         client_order_id = changes.client_order_id
         if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
             raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")

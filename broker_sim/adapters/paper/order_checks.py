@@ -1,6 +1,7 @@
-"""What a cancel or a replace may do to an order, as Alpaca allows: the checks a `PaperBroker` makes before it
-asks the venue to cancel or replace, and the request a replace turns into. Each refusal raises and changes
-nothing; the venue carries out what passes."""
+"""The checks a `PaperBroker` makes of an order request, a cancel or a replace before the venue sees it (besides
+Alpaca's rules, which the door asks): a symbol and order type it trades, a client order id not used for another
+order, what a cancel or a replace may do to an order as Alpaca allows, and the request a replace turns into.
+Each refusal raises and changes nothing; the venue carries out what passes."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections.abc import Callable, Iterable
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountState
 from broker_sim.broker import ReplaceOrderRequest
-from broker_sim.errors import InvalidOrder, OrderNotCancelable, OrderNotReplaceable
+from broker_sim.errors import DuplicateClientOrderId, InvalidOrder, OrderNotCancelable, OrderNotReplaceable
 from broker_sim.models import Order, OrderRequest, OrderStatus, OrderType
+from broker_sim.rules import same_request
 
+from .model_set import ModelSet
 from .order_classes import is_exit
 
-__all__ = ["cancel_needed", "replacement_request"]
+__all__ = ["cancel_needed", "check_supported", "known_order", "replacement_request"]
 
 _S_ACCEPTED = OrderStatus.ACCEPTED
 _S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
@@ -23,6 +26,38 @@ _S_PENDING_REPLACE = OrderStatus.PENDING_REPLACE
 _T_TRAILING_STOP = OrderType.TRAILING_STOP
 #: Statuses an order cannot be replaced from: on its way, not yet working, or with a request already on its way.
 _NOT_REPLACEABLE = frozenset({_S_PENDING_NEW, _S_ACCEPTED, _S_PENDING_CANCEL, _S_PENDING_REPLACE})
+
+
+def check_supported(request: OrderRequest, symbols: frozenset[str] | None, models: ModelSet) -> None:
+    """Raise `InvalidOrder` if `request`'s symbol is not among `symbols` (None: any symbol) or its type is not one
+    the fill model of `models` fills."""
+    if symbols is not None and request.symbol not in symbols:
+        raise InvalidOrder(
+            f"unknown symbol {request.symbol!r} ({request.side.value} order for {request.symbol}); "
+            f"tradable: {sorted(symbols)}"
+        )
+    fill_types = models.fill_types
+    if fill_types is not None and request.type not in fill_types:
+        raise InvalidOrder(
+            f"order type {request.type.value} is not supported by fill model {models.names['fill']!r} "
+            f"({request.side.value} order for {request.symbol}); "
+            f"supported: {', '.join(sorted(t.value for t in fill_types))}"
+        )
+
+
+def known_order(state: AccountState, client_order_id: str, request: OrderRequest) -> Order | None:
+    """The order of `state` a repeated `client_order_id` names if `request` is the same (None if the id is new);
+    raises `DuplicateClientOrderId` if it names a different order."""
+    known = state.by_client_id(client_order_id)
+    if known is None:
+        return None
+    if same_request(known, request):
+        return known
+    raise DuplicateClientOrderId(
+        f"client_order_id {client_order_id!r} is already used by order {known.id} "
+        f"({known.side.value} {known.quantity:g} {known.symbol} {known.type.value}); "
+        "client order ids must be unique"
+    )
 
 
 def cancel_needed(order: Order, state: AccountState, group_of: Callable[[Order], Iterable[Order]]) -> bool:
