@@ -49,7 +49,7 @@ from broker_sim.models import (
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
 from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings
 from broker_sim.rules.day_trading import DayTradeCounter
-from broker_sim.rules.margin import MaintenanceMargin, MarginCallRule
+from broker_sim.rules.margin import MarginCallRule
 
 from .end_of_day import EndOfDay
 from .journaling import LastPrices, closed_journal, market_seen, open_journal, recover
@@ -192,7 +192,7 @@ class PaperBroker(Broker):
             margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
             maintenance_long=settings.maintenance_margin_long,
             maintenance_short=settings.maintenance_margin_short,
-            maintenance=self._maintenance(settings.rules).requirement,
+            maintenance=settings.maintenance(settings.rules).requirement,
         )
         self._manager: PluginManager = (
             create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
@@ -264,7 +264,8 @@ class PaperBroker(Broker):
             day_trades=self.day_trades,
             initial_balance=settings.initial_balance,
         )
-        self._sync_shorting()
+        #: The ledger opens shorts exactly when the rules would let an order.
+        ledger.allow_short = settings.may_short(settings.rules)
 
     def _watch_closes(self) -> None:
         """From the first order on, note the account at every session close (Alpaca's last_equity, which pattern
@@ -299,24 +300,9 @@ class PaperBroker(Broker):
         value."""
         self._rules = self._venue.rules = self._rules.changed(**changes)
         self._door = Door(ALPACA_RULES, self._rules)
-        self._ledger.maintenance = self._maintenance(self._rules).requirement
-        self._sync_shorting()
+        self._ledger.maintenance = self.settings.maintenance(self._rules).requirement
+        self._ledger.allow_short = self.settings.may_short(self._rules)
         return self._rules
-
-    def _maintenance(self, rules: RuleSettings) -> MaintenanceMargin:
-        """The maintenance margin table in force: Alpaca's, or flat rates when ``maintenance_table`` is off."""
-        settings = self.settings
-        return MaintenanceMargin(
-            settings.maintenance_margin_long, settings.maintenance_margin_short, tiers=rules.maintenance_table
-        )
-
-    def _sync_shorting(self) -> None:
-        """Let the ledger open shorts exactly when the rules would: the account's kind allows it (or the rule is
-        relaxed) and the account is not long-only."""
-        rules, allow_short = self._rules, self.settings.allow_short
-        if allow_short is None:  # by the account's kind, unless the rule is relaxed
-            allow_short = self.settings.account == "margin" or not rules.short_selling_check
-        self._ledger.allow_short = allow_short and not rules.no_shorting
 
     @property
     def models(self) -> dict[str, Any]:
