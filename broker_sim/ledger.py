@@ -27,13 +27,32 @@ from typing import Any
 import attrs
 
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
-from broker_sim.models import Account, Fill, Position, Side, unchecked_constructor
+from broker_sim.holdings import (
+    Holding,
+    HoldingSnapshot,
+    LedgerSnapshot,
+    Reservation,
+    holding_after,
+)
+from broker_sim.holdings import new_reservation as _reservation
+from broker_sim.models import Account, Fill, Position, Side
+from broker_sim.valuation import (
+    DEFAULT_MAINTENANCE_LONG,
+    DEFAULT_MAINTENANCE_SHORT,
+    DEFAULT_MARGIN_MULTIPLIER,
+    DEFAULT_SHORT_MARGIN,
+    account_of,
+    position_of,
+)
+from broker_sim.valuation import power as _power
 
 #: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
 #: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
 _SIDE_BUY = Side.BUY
 _SIDE_SELL = Side.SELL
 
+#: The values and read side live in `broker_sim.holdings` and `broker_sim.valuation`; these names are re-exported
+#: here, where callers have always imported them.
 __all__ = [
     "DEFAULT_MAINTENANCE_LONG",
     "DEFAULT_MAINTENANCE_SHORT",
@@ -45,95 +64,6 @@ __all__ = [
     "Reservation",
     "holding_after",
 ]
-
-#: Cash accounts: a short sale needs buying power of 1.5 x its value (besides its proceeds), Reg T's 150 %.
-DEFAULT_SHORT_MARGIN = 1.5
-#: Margin accounts: buying power is 2x the equity above the initial margin (Reg T's 50 %).
-DEFAULT_MARGIN_MULTIPLIER = 2.0
-#: Maintenance margin: the equity an account must keep, as a share of its positions' values (Alpaca's 30 % for
-#: longs and shorts; its table's low-price tiers are `broker_sim.rules.margin`'s, given as `maintenance`).
-DEFAULT_MAINTENANCE_LONG = 0.30
-DEFAULT_MAINTENANCE_SHORT = 0.30
-
-
-class _Holding:
-    """The mutable state behind one symbol's `Position`."""
-
-    __slots__ = ("avg_price", "quantity", "realized_pnl")
-
-    def __init__(self) -> None:
-        self.quantity = 0.0
-        self.avg_price = 0.0
-        self.realized_pnl = 0.0
-
-
-@attrs.frozen(slots=True)
-class Reservation:
-    """What one open order holds: `cash_units` units needing `cash_per_unit` each, and `shares` of a long it sells.
-
-    A value: the ledger replaces it as fills use it up. `cash` is the buying power it holds.
-    """
-
-    order_id: str
-    symbol: str
-    side: Side
-    cash_per_unit: float
-    cash_units: float
-    shares: float
-
-    @property
-    def cash(self) -> float:
-        """The buying power held."""
-        return self.cash_per_unit * self.cash_units
-
-
-#: A `Reservation` built field by field (it has no checks to skip): one per order, and one per partial fill.
-_reservation: Any = unchecked_constructor(Reservation)
-
-
-@attrs.frozen(slots=True)
-class HoldingSnapshot:
-    """One symbol's holding in a `LedgerSnapshot` (a flat symbol keeps its realized P&L)."""
-
-    symbol: str
-    quantity: float
-    avg_price: float
-    realized_pnl: float
-
-
-@attrs.frozen(slots=True)
-class LedgerSnapshot:
-    """Everything a ledger holds at one moment, for a journal's snapshot: `Ledger.restore` puts it back float for
-    float (the reserved totals are kept as they were summed, not summed again)."""
-
-    cash: float
-    fees: float
-    realized_pnl: float
-    holdings: tuple[HoldingSnapshot, ...]
-    reservations: tuple[Reservation, ...]
-    reserved_shares: dict[str, float]
-    reserved_cash: float
-
-
-def holding_after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:
-    """A holding of `quantity` at `avg_price` after `fill`: (quantity, average price, P&L realized by the fill).
-
-    The one rule for average price and realized P&L: the ledger books the account with it, and a strategy's
-    share of the account (`broker_sim.strategy_book`) is kept with it."""
-    signed = fill.quantity if fill.side is _SIDE_BUY else -fill.quantity
-    price = fill.price
-    if quantity == 0 or (quantity > 0) == (signed > 0):
-        total = quantity + signed
-        return total, (quantity * avg_price + signed * price) / total, 0.0
-    size, held = abs(signed), abs(quantity)
-    closing = held if held < size else size  # min(): see `_used` on why not the builtin
-    pnl = closing * (price - avg_price) * (1.0 if quantity > 0 else -1.0)
-    remaining = quantity + signed
-    if qty_is_zero(remaining):
-        return 0.0, 0.0, pnl
-    if (remaining > 0) == (quantity > 0):
-        return remaining, avg_price, pnl
-    return remaining, price, pnl
 
 
 class Ledger:
@@ -178,7 +108,7 @@ class Ledger:
         self.cash = self.initial_balance
         self.fees = 0.0
         self.realized_pnl = 0.0
-        self._holdings: dict[str, _Holding] = {}
+        self._holdings: dict[str, Holding] = {}
         self._reservations: dict[str, Reservation] = {}
         self._reserved_shares: dict[str, float] = {}
         self._reserved_cash = 0.0
@@ -340,11 +270,11 @@ class Ledger:
         if reservation is not None:
             reserved -= reservation.cash_per_unit * self._used(reservation, fill, before, remaining)[1]
         mark = None
-        if after < 0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `_power`)
+        if after < 0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
             mark = self.marks.get(symbol)
             if mark is None and after:  # a position with no market price is valued at its (new) average price
                 mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
-        if money_covers(self._power(cash, reserved, symbol, after, mark), 0.0):
+        if money_covers(_power(self, cash, reserved, symbol, after, mark), 0.0):
             return None
         return (
             f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "
@@ -357,7 +287,7 @@ class Ledger:
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         if held is None:
-            held = self._holdings[symbol] = _Holding()
+            held = self._holdings[symbol] = Holding()
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
             shares, units = self._used(reservation, fill, held.quantity, remaining)
@@ -431,58 +361,10 @@ class Ledger:
         held = self._holdings.get(symbol)
         return held.quantity if held is not None else 0.0
 
-    def _values(
-        self, symbol: str | None = None, quantity: float = 0.0, mark: float | None = None
-    ) -> tuple[float, float]:
-        """(long, short) market values of the positions (short >= 0), with `symbol` held at `quantity` instead
-        (valued at `mark`, else its mark) when given."""
-        long_value = short_value = 0.0
-        for other, held in self._holdings.items():
-            if other == symbol:
-                continue
-            if held.quantity > 0:
-                long_value += held.quantity * self.mark(other)
-            elif held.quantity < 0:
-                short_value -= held.quantity * self.mark(other)
-        if symbol is not None:
-            price = mark if mark is not None else self.mark(symbol)
-            if quantity > 0:
-                long_value += quantity * price
-            else:
-                short_value -= quantity * price
-        return long_value, short_value
-
-    def _power(
-        self, cash: float, reserved: float, symbol: str | None = None, quantity: float = 0.0, mark: float | None = None
-    ) -> float:
-        """Buying power with `cash` and `reserved`, `symbol` held at `quantity` (valued at `mark`) when given."""
-        if self.margin_multiplier is None:  # a cash account: only shorts count, so longs need no mark
-            short_value = 0.0
-            for other, held in self._holdings.items():
-                if held.quantity < 0 and other != symbol:
-                    short_value -= held.quantity * self.mark(other)
-            if symbol is not None and quantity < 0:
-                short_value -= quantity * (mark if mark is not None else self.mark(symbol))
-            return self._power_of(cash, reserved, 0.0, short_value)[0]
-        long_value, short_value = self._values(symbol, quantity, mark)
-        return self._power_of(cash, reserved, long_value, short_value)[0]
-
-    def _power_of(self, cash: float, reserved: float, long_value: float, short_value: float) -> tuple[float, float]:
-        """(buying power, initial margin) of an account with `cash`, `reserved` by open orders and positions worth
-        `long_value` and `short_value` (>= 0): the one formula for both. Cash account: cash less reservations
-        less what shorts hold (proceeds plus `short_margin` x value), initial margin `short_margin` x the shorts.
-        Margin account: `margin_multiplier` x (equity - initial margin) less reservations, the initial margin the
-        positions' value over the multiplier (a cash account's longs do not count: pass 0 for them)."""
-        multiplier = self.margin_multiplier
-        if multiplier is None:
-            return cash - reserved - short_value * (1.0 + self.short_margin), short_value * self.short_margin
-        initial = (long_value + short_value) / multiplier
-        return (cash + long_value - short_value - initial) * multiplier - reserved, initial
-
     def buying_power(self) -> float:
         """What a new order may still use. Cash account: cash, less reservations, less what shorts hold. Margin
         account: `margin_multiplier` x (equity - initial margin), less reservations."""
-        return self._power(self.cash, self._reserved_cash)
+        return _power(self, self.cash, self._reserved_cash)
 
     def position_requirement(self, quantity: float, price: float) -> float:
         """The maintenance margin a position of `quantity` (signed) at `price` requires."""
@@ -490,23 +372,6 @@ class Ledger:
             return self.maintenance(quantity, price)
         rate = self.maintenance_long if quantity > 0 else self.maintenance_short
         return abs(quantity) * price * rate
-
-    def _totals(self) -> tuple[float, float, float, float]:
-        """(long value, short value (>= 0), unrealized P&L, maintenance requirement) of the positions at their
-        marks, in one pass: the one place the maintenance margin is summed."""
-        long_value = short_value = unrealized = maintenance = 0.0
-        for symbol, held in self._holdings.items():
-            quantity = held.quantity
-            if quantity:
-                price = self.mark(symbol)
-                value = quantity * price
-                if quantity > 0:
-                    long_value += value
-                else:
-                    short_value -= value
-                unrealized += value - quantity * held.avg_price
-                maintenance += self.position_requirement(quantity, price)
-        return long_value, short_value, unrealized, maintenance
 
     def charge(self, amount: float) -> None:
         """Take a non-trade charge (a borrow fee, margin interest) from cash; it counts in `fees`."""
@@ -518,25 +383,11 @@ class Ledger:
         held = self._holdings.get(symbol)
         if held is None or held.quantity == 0.0:
             return None
-        return self._position(symbol, held)
-
-    def _position(self, symbol: str, held: _Holding) -> Position:
-        price = self.mark(symbol)
-        quantity = held.quantity
-        return Position(
-            symbol=symbol,
-            quantity=quantity,
-            avg_price=held.avg_price,
-            market_price=price,
-            market_value=quantity * price,
-            cost_basis=quantity * held.avg_price,
-            realized_pnl=held.realized_pnl,
-            unrealized_pnl=quantity * (price - held.avg_price),
-        )
+        return position_of(self, symbol, held)
 
     def positions(self) -> list[Position]:
         """Snapshots of every open position, in the order the symbols were first traded."""
-        return [self._position(s, h) for s, h in self._holdings.items() if h.quantity != 0.0]
+        return [position_of(self, s, h) for s, h in self._holdings.items() if h.quantity != 0.0]
 
     def realized_by_symbol(self) -> Mapping[str, float]:
         """Realized P&L per symbol traded so far, open or flat."""
@@ -544,21 +395,7 @@ class Ledger:
 
     def account(self) -> Account:
         """A snapshot of the whole account at the current marks."""
-        long_value, short_value, unrealized, maintenance = self._totals()
-        power, initial = self._power_of(self.cash, self._reserved_cash, long_value, short_value)
-        return Account(
-            cash=self.cash,
-            equity=self.cash + long_value - short_value,
-            buying_power=power,
-            realized_pnl=self.realized_pnl,
-            unrealized_pnl=unrealized,
-            fees=self.fees,
-            initial_balance=self.initial_balance,
-            long_market_value=long_value,
-            short_market_value=-short_value,
-            initial_margin=initial,
-            maintenance_margin=maintenance,
-        )
+        return account_of(self)
 
     # -- snapshots ------------------------------------------------------------------------------------------
 
@@ -584,7 +421,7 @@ class Ledger:
         self.realized_pnl = snapshot.realized_pnl
         self._holdings = {}
         for record in snapshot.holdings:
-            held = self._holdings[record.symbol] = _Holding()
+            held = self._holdings[record.symbol] = Holding()
             held.quantity, held.avg_price, held.realized_pnl = record.quantity, record.avg_price, record.realized_pnl
         self._reservations = {reservation.order_id: reservation for reservation in snapshot.reservations}
         self._reserved_shares = dict(snapshot.reserved_shares)

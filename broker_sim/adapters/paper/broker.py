@@ -4,7 +4,6 @@ hooks (`ModelSet`); orders and money change only through the account's one door 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -13,9 +12,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountSnapshot, AccountState
-from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, ReplaceOrderRequest
 from broker_sim.calendar import Session
 from broker_sim.changes import Change, SessionClose
@@ -25,11 +22,8 @@ from broker_sim.errors import (
     DuplicateClientOrderId,
     InvalidMarketData,
     InvalidOrder,
-    JournalError,
     JournalInUse,
-    OrderNotCancelable,
     OrderNotFound,
-    OrderNotReplaceable,
 )
 from broker_sim.ids import IdSource
 from broker_sim.journal import Journal, account_id_for, check_account, read_info
@@ -47,59 +41,29 @@ from broker_sim.models import (
     Fill,
     MarketData,
     Order,
-    OrderEvent,
     OrderRequest,
-    OrderStatus,
-    OrderType,
     Position,
     Quote,
     Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
-from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings, same_request
+from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings
 from broker_sim.rules.day_trading import DayTradeCounter
-from broker_sim.rules.margin import MaintenanceMargin, MarginCallRule
+from broker_sim.rules.margin import MarginCallRule
 
 from .end_of_day import EndOfDay
+from .journaling import LastPrices, closed_journal, market_seen, open_journal, recover
 from .model_set import ModelSet
+from .observers import EventFanout
+from .order_checks import cancel_needed, check_supported, known_order, replacement_request
 from .order_classes import is_exit
 from .rules_view import PaperView
 from .settings import PaperSettings
 from .venue import Venue
 
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_S_ACCEPTED = OrderStatus.ACCEPTED
-_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
-_S_PENDING_REPLACE = OrderStatus.PENDING_REPLACE
-_T_TRAILING_STOP = OrderType.TRAILING_STOP
-
 __all__ = ["PaperBroker"]
 
-log = logging.getLogger(__name__)
-
 _MARKET_TYPES = frozenset({Bar, Quote, Trade})
-_S = OrderStatus
-#: Statuses an order cannot be replaced from: on its way, not yet working, or with a request already on its way.
-_NOT_REPLACEABLE = frozenset({_S_PENDING_NEW, _S_ACCEPTED, _S_PENDING_CANCEL, _S_PENDING_REPLACE})
-
-
-class _LastPrices:
-    """The ledger's marks, read from the latest market events only when the ledger asks (not per update); a
-    symbol without fresh data is valued at the last event recovered from the journal, if any."""
-
-    __slots__ = ("_market", "_recovered")
-
-    def __init__(self, market: dict[str, MarketData], recovered: dict[str, MarketData]) -> None:
-        self._market = market
-        self._recovered = recovered
-
-    def get(self, symbol: str, default: Any = None) -> Any:
-        event = self._market.get(symbol)
-        if event is None:
-            event = self._recovered.get(symbol)
-        return default if event is None else event.price
 
 
 class PaperBroker(Broker):
@@ -224,19 +188,23 @@ class PaperBroker(Broker):
             settings.initial_balance,
             allow_short=settings.shorting_allowed,
             short_margin=settings.short_margin,
-            marks=_LastPrices(self._market, self._recovered_market),
+            marks=LastPrices(self._market, self._recovered_market),
             margin_multiplier=settings.margin_multiplier if settings.account == "margin" else None,
             maintenance_long=settings.maintenance_margin_long,
             maintenance_short=settings.maintenance_margin_short,
-            maintenance=self._maintenance(settings.rules).requirement,
+            maintenance=settings.maintenance(settings.rules).requirement,
         )
-        #: The account: orders, fills and money, changed only through `state.apply`.
-        self.state = AccountState(ledger, self._emit, history=settings.history, emit_account=self._emit_account)
         self._manager: PluginManager = (
             create_plugin_manager(plugins) if plugin_manager is None else copy_plugin_manager(plugin_manager)
         )
         for path in plugins if plugin_manager is not None else ():
             load_plugin_file(self._manager, path)
+        #: Where order and account events go: the plugins' observers, then this broker's hubs.
+        self._events = EventFanout(self._manager, self._hub.publish, self._publish_account)
+        #: The account: orders, fills and money, changed only through `state.apply`.
+        self.state = AccountState(
+            ledger, self._events.order_event, history=settings.history, emit_account=self._events.account_event
+        )
         self._models = ModelSet(
             self._manager,
             settings.models(
@@ -253,10 +221,6 @@ class PaperBroker(Broker):
             self.clock.time,
             ledger.account,
         )
-        self._observer_hook = self._manager.hook.broker_sim_order_event
-        self._account_hook = self._manager.hook.broker_sim_account_event
-        self._observed = -1
-        self._observers: list[tuple[str, Any]] | None = []
         self._rules = settings.rules
         #: The rules in force, in the order the door asks them.
         self._door = Door(ALPACA_RULES, settings.rules)
@@ -300,7 +264,8 @@ class PaperBroker(Broker):
             day_trades=self.day_trades,
             initial_balance=settings.initial_balance,
         )
-        self._sync_shorting()
+        #: The ledger opens shorts exactly when the rules would let an order.
+        ledger.allow_short = settings.may_short(settings.rules)
 
     def _watch_closes(self) -> None:
         """From the first order on, note the account at every session close (Alpaca's last_equity, which pattern
@@ -335,24 +300,9 @@ class PaperBroker(Broker):
         value."""
         self._rules = self._venue.rules = self._rules.changed(**changes)
         self._door = Door(ALPACA_RULES, self._rules)
-        self._ledger.maintenance = self._maintenance(self._rules).requirement
-        self._sync_shorting()
+        self._ledger.maintenance = self.settings.maintenance(self._rules).requirement
+        self._ledger.allow_short = self.settings.may_short(self._rules)
         return self._rules
-
-    def _maintenance(self, rules: RuleSettings) -> MaintenanceMargin:
-        """The maintenance margin table in force: Alpaca's, or flat rates when ``maintenance_table`` is off."""
-        settings = self.settings
-        return MaintenanceMargin(
-            settings.maintenance_margin_long, settings.maintenance_margin_short, tiers=rules.maintenance_table
-        )
-
-    def _sync_shorting(self) -> None:
-        """Let the ledger open shorts exactly when the rules would: the account's kind allows it (or the rule is
-        relaxed) and the account is not long-only."""
-        rules, allow_short = self._rules, self.settings.allow_short
-        if allow_short is None:  # by the account's kind, unless the rule is relaxed
-            allow_short = self.settings.account == "margin" or not rules.short_selling_check
-        self._ledger.allow_short = allow_short and not rules.no_shorting
 
     @property
     def models(self) -> dict[str, Any]:
@@ -381,13 +331,7 @@ class PaperBroker(Broker):
         """Rebuild this new broker's account from recorded changes (a journal's), then let the venue carry on:
         orders on their way arrive, working orders work again, requests on their way are seen. Returns how
         many changes were replayed. Raises `BrokerError` if the broker has orders already."""
-        if next(self.state.orders(), None) is not None:
-            raise BrokerError("recover() rebuilds a new broker; this one has orders already")
-        count = self.state.replay(changes)
-        self.ids.reseed(f"{self.seed}:recovered:{count}")
-        self._venue.resume()
-        self._end_of_day.resume()
-        return count
+        return recover(self, changes)
 
     # -- the journal ----------------------------------------------------------------------------------------
 
@@ -396,54 +340,8 @@ class PaperBroker(Broker):
         the venue carry on with the recovered orders. A simulated clock behind the journal's last moment is
         moved up to it first. Raises `JournalError` (the file left as it was) if the journal cannot be used."""
         if self.settings.journal is not None and self.journal is None:
-            await self._open_journal(self.settings.journal)
+            self.journal = await open_journal(self, self.settings.journal)
         await super().connect()
-
-    async def _open_journal(self, path: os.PathLike[str]) -> None:
-        settings = self.settings
-        journal = Journal.open(
-            path,
-            account_id=settings.account_id,
-            new_account_id=self.account_id,
-            settings={
-                "initial_balance": settings.initial_balance,
-                "allow_short": settings.shorting_allowed,
-                "short_margin": settings.short_margin,
-                "seed": settings.seed,
-                "account": settings.account,
-                "margin_multiplier": settings.margin_multiplier,
-                "maintenance_margin_long": settings.maintenance_margin_long,
-                "maintenance_margin_short": settings.maintenance_margin_short,
-            },
-            sync=settings.journal_sync,
-            clock=self.clock.time,
-        )
-        try:
-            if next(self.state.orders(), None) is not None:
-                raise BrokerError(f"journal {path}: connect the broker before it trades, so it starts from the journal")
-            last_time = journal.info.last_change_time
-            if isinstance(self.clock, SimulatedClock) and last_time is not None and last_time > self.clock.time():
-                await self.clock.advance_to(last_time)
-            snapshot, count = journal.recover_into(self.state)
-            if snapshot is not None:
-                self._recovered_market.update((event.symbol, event) for event in snapshot.market)
-            if count:
-                self.ids.reseed(f"{self.seed}:recovered:{count}")
-            self.account_id = journal.account_id
-            journal.snapshot_source = self._snapshot_parts
-            self.state.recorder = journal.record
-            # Day trades are counted again from the fills the account holds (its recent ones, as many as its
-            # history keeps), and the last close's equity is taken as the equity now.
-            self.day_trades.rebuild(self.state.fills, {p.symbol: p.quantity for p in self._ledger.positions()})
-            self._venue.resume()
-            self._end_of_day.resume()
-        except BaseException:
-            self.state.recorder = _closed_journal(path)
-            journal.snapshot_source = None
-            journal.close()
-            raise
-        self.journal = journal
-        log.info("journal %s: account %s recovered from %d change(s)", path, journal.account_id, journal.position)
 
     def _snapshot_parts(self) -> tuple[AccountSnapshot, list[MarketData]]:
         """The account and the latest market event per symbol, for the journal's snapshots."""
@@ -454,9 +352,7 @@ class PaperBroker(Broker):
     def market_seen(self) -> dict[str, datetime]:
         """When the latest market event of each symbol this account has seen was stamped, including those
         recovered from its journal: a replay that resumes an account skips the events up to there."""
-        seen = {symbol: event.timestamp for symbol, event in self._recovered_market.items()}
-        seen.update((symbol, event.timestamp) for symbol, event in self._market.items())
-        return seen
+        return market_seen(self._market, self._recovered_market)
 
     def resume_point(self) -> tuple[float | None, dict[str, float]]:
         """Where a replay that resumes this account goes on: the clock time of the journal's last change (None
@@ -476,40 +372,6 @@ class PaperBroker(Broker):
     def reservations(self) -> Mapping[str, Reservation]:
         """What each working order holds of the account (cash units and shares), by order id."""
         return self.state.ledger.reservations()
-
-    # -- events ---------------------------------------------------------------------------------------------
-
-    def _emit(self, event: OrderEvent) -> None:
-        """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
-        waiters, listeners and `events()` iterators."""
-        if self._observed != self._manager.generation:
-            self._observed = self._manager.generation
-            impls = self._observer_hook.get_hookimpls()
-            wrapped = any(impl.wrapper or impl.hookwrapper for impl in impls)
-            self._observers = None if wrapped else [(impl.plugin_name, impl.function) for impl in impls]
-        observers = self._observers
-        if observers is None:
-            try:
-                self._observer_hook(event=event)
-            except Exception:
-                log.exception("order event observers failed on %s", event.type.value)
-        else:
-            for name, function in observers:
-                try:
-                    function(event)
-                except Exception:
-                    log.exception("order event observer %s failed on %s", name, event.type.value)
-        self._hub.publish(event)  # what `_publish` does, one call less on the order path
-
-    def _emit_account(self, event: AccountEvent) -> None:
-        """Tell the `broker_sim_account_event` observers (one that raises is logged), then the account listeners
-        and `account_events()` iterators."""
-        for impl in self._account_hook.get_hookimpls():
-            try:
-                impl.function(event)
-            except Exception:
-                log.exception("account event observer %s failed on %s", impl.plugin_name, event.type.value)
-        self._publish_account(event)
 
     # -- market data ----------------------------------------------------------------------------------------
 
@@ -553,45 +415,17 @@ class PaperBroker(Broker):
 
     # -- orders ---------------------------------------------------------------------------------------------
 
-    def _check_supported(self, request: OrderRequest) -> None:
-        if self.symbols is not None and request.symbol not in self.symbols:
-            raise InvalidOrder(
-                f"unknown symbol {request.symbol!r} ({request.side.value} order for {request.symbol}); "
-                f"tradable: {sorted(self.symbols)}"
-            )
-        fill_types = self._models.fill_types
-        if fill_types is not None and request.type not in fill_types:
-            raise InvalidOrder(
-                f"order type {request.type.value} is not supported by fill model {self._models.names['fill']!r} "
-                f"({request.side.value} order for {request.symbol}); "
-                f"supported: {', '.join(sorted(t.value for t in fill_types))}"
-            )
-
-    def _check_client_id(self, client_order_id: str, request: OrderRequest) -> Order | None:
-        """The order a repeated `client_order_id` names if `request` is the same (None if the id is new);
-        `DuplicateClientOrderId` if it names a different order."""
-        known = self.state.by_client_id(client_order_id)
-        if known is None:
-            return None
-        if same_request(known, request):
-            return known
-        raise DuplicateClientOrderId(
-            f"client_order_id {client_order_id!r} is already used by order {known.id} "
-            f"({known.side.value} {known.quantity:g} {known.symbol} {known.type.value}); "
-            "client order ids must be unique"
-        )
-
     async def submit_order(self, request: OrderRequest) -> Order:
         if not isinstance(request, OrderRequest):
             raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         if self.journal is None and self.settings.journal is not None:
             self._check_journal()
         if request.client_order_id is not None:
-            known = self._check_client_id(request.client_order_id, request)
+            known = known_order(self.state, request.client_order_id, request)
             if known is not None:
                 return self.state.order(known.id) or known
         if self.symbols is not None or self._models.fill_types is not None:
-            self._check_supported(request)
+            check_supported(request, self.symbols, self._models)
         self._door.check(request, self._view)
         if not self._closes_watched:
             self._watch_closes()
@@ -600,25 +434,8 @@ class PaperBroker(Broker):
     async def cancel_order(self, order_id: str) -> Order:
         self._check_journal()
         order = self._get(order_id)
-        if order.status.is_final:
-            raise OrderNotCancelable(f"order {order_id} ({order.symbol}) is already {order.status.value}")
-        if order.status is _S_PENDING_CANCEL:
-            return order
-        if order.status is _S_PENDING_REPLACE:
-            raise OrderNotCancelable(
-                f"order {order_id} ({order.symbol}) is pending_replace: cancel its replacement once it works"
-            )
-        if order.replaces is not None and self.state.pending_replace(order.replaces) is not None:
-            raise OrderNotCancelable(
-                f"order {order_id} ({order.symbol}) replaces {order.replaces} and is on its way: "
-                "cancel it once it works"
-            )
-        for member in self._venue.group_of(order):
-            if member.status is _S_PENDING_REPLACE:
-                raise OrderNotCancelable(
-                    f"order {order_id} ({order.symbol}) is in a {order.order_class.value} order whose member "
-                    f"{member.id} is pending_replace: a cancel cancels the whole group, so cancel once it works"
-                )
+        if not cancel_needed(order, self.state, self._venue.group_of):
+            return order  # a cancel is on its way already
         return self._venue.request_cancel(order)
 
     async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
@@ -634,47 +451,11 @@ class PaperBroker(Broker):
         Malformed changes raise `InvalidOrder`; an order that is final, not yet working or with a request on its
         way raises `OrderNotReplaceable`.
         """
-        quantity, limit_price, stop_price = changes.quantity, changes.limit_price, changes.stop_price
-        time_in_force, trail, client_order_id = changes.time_in_force, changes.trail, changes.client_order_id
         self._check_journal()
         order = self._get(order_id)
-        if not order.status.is_open or order.status in _NOT_REPLACEABLE:
-            state = order.status.value
-            raise OrderNotReplaceable(f"order {order_id} ({order.symbol}) is {state}: it cannot be replaced")
-        if all(value is None for value in (quantity, limit_price, stop_price, time_in_force, trail)):
-            raise InvalidOrder(f"replace of order {order_id} changes nothing: give quantity, prices or time_in_force")
-        if is_exit(order) and (quantity is not None or time_in_force is not None):
-            field = "quantity" if quantity is not None else "time_in_force"
-            raise InvalidOrder(
-                f"order {order_id} is an exit of a {order.order_class.value} order: its {field} follows the group; "
-                "replace its limit_price or stop_price"
-            )
-        trailing = order.type is _T_TRAILING_STOP
-        if trail is not None and not trailing:
-            raise InvalidOrder(f"trail is only for trailing_stop orders; order {order_id} is {order.type.value}")
-        if stop_price is not None and trailing:
-            raise InvalidOrder(f"order {order_id} is a trailing_stop: change its trail, not its stop_price")
-        by_price = order.trail_price is not None
-        request = OrderRequest(
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity if quantity is None else quantity,
-            type=order.type,
-            time_in_force=order.time_in_force if time_in_force is None else time_in_force,
-            limit_price=order.limit_price if limit_price is None else limit_price,
-            stop_price=None if trailing else (order.stop_price if stop_price is None else stop_price),
-            reference_price=order.reference_price,
-            trail_price=(trail if by_price and trail is not None else order.trail_price),
-            trail_percent=(trail if not by_price and trail is not None else order.trail_percent),
-            client_order_id=client_order_id,
-            extended_hours=order.extended_hours,
-        )  # a member of a bracket, oto or oco: its successor takes its place in the group (the venue sees to it)
-        if not request.quantity > order.filled_quantity + QTY_EPSILON:  # type: ignore[operator]
-            raise InvalidOrder(
-                f"quantity {request.quantity:g} is not above the {order.filled_quantity:g} already filled "
-                f"(order {order_id}, {order.symbol})"
-            )
-        self._check_supported(request)
+        request = replacement_request(order, changes)
+        check_supported(request, self.symbols, self._models)
+        client_order_id = changes.client_order_id
         if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
             raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")
         if not is_exit(order):  # an exit's new prices hold nothing and open nothing: the entry was judged
@@ -743,15 +524,6 @@ class PaperBroker(Broker):
         self._end_of_day.close()
         journal, self.journal = self.journal, None
         if journal is not None:
-            self.state.recorder = _closed_journal(journal.path)
+            self.state.recorder = closed_journal(journal.path)
             journal.close()
         await super().close()
-
-
-def _closed_journal(path: os.PathLike[str]) -> Any:
-    """The recorder of an account whose journal is closed: any change is refused, never left unrecorded."""
-
-    def refuse(change: Change) -> None:
-        raise JournalError(f"journal {path} is closed: the account cannot change until it is connected again")
-
-    return refuse

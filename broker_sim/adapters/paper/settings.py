@@ -15,6 +15,7 @@ from broker_sim.errors import ConfigError
 from broker_sim.journal import SYNC_MODES
 from broker_sim.ledger import DEFAULT_MAINTENANCE_LONG, DEFAULT_MAINTENANCE_SHORT, DEFAULT_MARGIN_MULTIPLIER
 from broker_sim.rules import AssetFlags, RuleSettings, asset_table, rule_settings
+from broker_sim.rules.margin import MaintenanceMargin
 
 __all__ = ["DEFAULT_MODELS", "JOURNAL_HISTORY", "MODEL_KINDS", "PaperSettings"]
 
@@ -158,6 +159,20 @@ class PaperSettings:
         """Whether the account's kind lets it sell short: `allow_short` when given, else a margin account may and
         a cash account may not (Alpaca's rule)."""
         return self.allow_short if self.allow_short is not None else self.account == "margin"
+
+    def may_short(self, rules: RuleSettings) -> bool:
+        """Whether the ledger may open shorts under `rules`, exactly when the rules would let an order: the
+        account's kind allows it (or the rule is relaxed) and the account is not long-only."""
+        allow_short = self.allow_short
+        if allow_short is None:  # by the account's kind, unless the rule is relaxed
+            allow_short = self.account == "margin" or not rules.short_selling_check
+        return allow_short and not rules.no_shorting
+
+    def maintenance(self, rules: RuleSettings) -> MaintenanceMargin:
+        """The maintenance margin table under `rules`: Alpaca's, or flat rates when ``maintenance_table`` is off."""
+        return MaintenanceMargin(
+            self.maintenance_margin_long, self.maintenance_margin_short, tiers=rules.maintenance_table
+        )
 
     @staticmethod
     def models(chosen: Mapping[str, Mapping[str, Any] | str | None]) -> dict[str, Mapping[str, Any] | str]:

@@ -1,0 +1,82 @@
+"""Where a `PaperBroker`'s order and account events go: its plugins' ``broker_sim_order_event`` and
+``broker_sim_account_event`` observers (each on its own: one that raises is logged, the rest still hear it),
+then the broker's waiters, listeners and iterators. The account's door calls `order_event` for every event on
+the order path, so the observers are looked up again only when the plugin manager changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from broker_sim.activities import AccountEvent
+from broker_sim.models import OrderEvent
+from broker_sim.plugins import PluginManager
+
+__all__ = ["EventFanout"]
+
+#: The broker's logger: a failing observer is the broker's news.
+log = logging.getLogger("broker_sim.adapters.paper.broker")
+
+
+class EventFanout:
+    """Tells `manager`'s event observers of each order and account event, then `publish` (order events) or
+    `publish_account` (account events): the broker's own hubs."""
+
+    __slots__ = (
+        "_account_hook",
+        "_manager",
+        "_observed",
+        "_observer_hook",
+        "_observers",
+        "_publish",
+        "_publish_account",
+    )
+
+    def __init__(
+        self,
+        manager: PluginManager,
+        publish: Callable[[OrderEvent], None],
+        publish_account: Callable[[AccountEvent], None],
+    ) -> None:
+        self._manager = manager
+        self._observer_hook = manager.hook.broker_sim_order_event
+        self._account_hook = manager.hook.broker_sim_account_event
+        self._observed = -1
+        #: The order event observers as (plugin name, function), read at `_observed`'s plugin manager generation;
+        #: None when a wrapper is among them (then the hook is called as a whole).
+        self._observers: list[tuple[str, Any]] | None = []
+        self._publish = publish
+        self._publish_account = publish_account
+
+    def order_event(self, event: OrderEvent) -> None:
+        """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
+        waiters, listeners and `events()` iterators."""
+        if self._observed != self._manager.generation:
+            self._observed = self._manager.generation
+            impls = self._observer_hook.get_hookimpls()
+            wrapped = any(impl.wrapper or impl.hookwrapper for impl in impls)
+            self._observers = None if wrapped else [(impl.plugin_name, impl.function) for impl in impls]
+        observers = self._observers
+        if observers is None:
+            try:
+                self._observer_hook(event=event)
+            except Exception:
+                log.exception("order event observers failed on %s", event.type.value)
+        else:
+            for name, function in observers:
+                try:
+                    function(event)
+                except Exception:
+                    log.exception("order event observer %s failed on %s", name, event.type.value)
+        self._publish(event)
+
+    def account_event(self, event: AccountEvent) -> None:
+        """Tell the `broker_sim_account_event` observers (one that raises is logged), then the account listeners
+        and `account_events()` iterators."""
+        for impl in self._account_hook.get_hookimpls():
+            try:
+                impl.function(event)
+            except Exception:
+                log.exception("account event observer %s failed on %s", impl.plugin_name, event.type.value)
+        self._publish_account(event)
