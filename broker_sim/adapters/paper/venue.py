@@ -9,6 +9,10 @@ Life of an order: `submit` checks and prices it, then records it `pending_new` h
 (day, gtc) or is canceled (ioc, fok) and is offered again on every market update for its symbol. A cancel or
 replace travels with its own latency; a fill that reaches the venue first wins, and the late request is refused
 with an `order_cancel_rejected` or `order_replace_rejected` event.
+
+`Venue` keeps the book, the door and the order path (arrival, the fills); its parts live beside it as functions
+of the venue: `submission.py` (an order's way in), `timers.py` (timers and sessions), `groups.py` (brackets, oto,
+oco), `cancel_replace.py`, `recovery.py` (`resume`) and `working.py` (per-order state, trailing stops).
 """
 
 from __future__ import annotations
@@ -215,9 +219,9 @@ class Venue:
         return started
 
     def _work_plain(self, order: Order) -> Order:
-        """`_arrive` fused with `_start_working`, `_begin`, `_offer`, `_ask` and `_act` for the orders most arrive
-        as: a simple market or limit order (day, gtc, ioc or fok) that reaches the venue in a session. It goes
-        `new`, is judged once on the market in force, and rests if anything is left; the same changes, events,
+        """`_arrive` fused with `timers.start_working`, `timers.begin`, `_offer`, `_ask` and `_act` for the orders
+        most arrive as: a simple market or limit order (day, gtc, ioc or fok) that reaches the venue in a session.
+        It goes `new`, is judged once on the market in force, and rests if anything is left; the same changes, events,
         hook calls and random draws as the general path, with fewer calls (a market order's hot path)."""
         order_id = order.id
         clock = self.clock
