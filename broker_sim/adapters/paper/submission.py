@@ -1,0 +1,123 @@
+"""An order's way into the paper venue: checked, priced and recorded `pending_new` holding its reservation (or
+`rejected`), then sent on its way to arrive after the latency model's delay (`Venue._arrive`, `venue.py`).
+Functions of the `Venue`, which offers `submit` and `estimate_price` as its methods."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from broker_sim.account import Refused
+from broker_sim.changes import NewOrder, Notice, new_order_record
+from broker_sim.errors import ModelError
+from broker_sim.hookspecs import Action
+from broker_sim.ledger import Reservation
+from broker_sim.models import EventType, Order, OrderClass, OrderRequest, OrderStatus
+from broker_sim.rules.buying_power import order_value
+
+from .groups import closes_position, record_legs
+from .order_classes import legs_of
+from .refusals import refusal_for_reason
+from .working import first_snapshot
+
+if TYPE_CHECKING:
+    from .venue import Venue
+
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_A_SUBMIT = Action.SUBMIT
+_C_OCO = OrderClass.OCO
+_C_SIMPLE = OrderClass.SIMPLE
+_S_REJECTED = OrderStatus.REJECTED
+
+__all__ = ["estimate_price", "reject_new", "submit"]
+
+
+def estimate_price(venue: Venue, request: OrderRequest) -> float | None:
+    """The price a reservation is sized at: the limit, else the stop, else the last or reference price."""
+    if request.limit_price is not None:
+        return request.limit_price
+    if request.stop_price is not None:
+        return request.stop_price
+    market = venue.market.get(request.symbol)
+    if market is not None:
+        return market.price
+    return request.reference_price
+
+
+def submit(
+    venue: Venue, request: OrderRequest, *, announce: tuple[EventType, str] | None = None, refuse: bool = False
+) -> Order:
+    """Check, price and record a new order, and send it on its way; returns its snapshot.
+
+    Everything that can fail is asked before anything is recorded: the price estimate, the slippage and
+    commission estimates, the reservation, the latency. A failure records the order `rejected` with the
+    reason (a model's nonsense names the model). With `refuse` (an order at the broker's door), what the
+    account cannot carry (buying power, shares other orders hold) is raised as the `OrderRefused` Alpaca
+    answers instead, and nothing is recorded.
+    """
+    now = venue.clock.now()
+    order_id = venue.ids.next()
+    client_order_id = request.client_order_id or venue.ids.next()
+    price = estimate_price(venue, request)
+    quantity = request.quantity
+    if quantity is None and price is not None:
+        quantity = round(request.notional / price, 9)  # type: ignore[operator]
+    order = first_snapshot(order_id, client_order_id, request, quantity or 0.0, now)
+    if price is None or not quantity:
+        reason = f"no market price known for {request.symbol} and no reference_price given"
+        return reject_new(venue, order, reason, now)
+    exits = request.order_class is _C_OCO
+    if exits:
+        refusal = closes_position(venue, request)
+        if refusal is not None:
+            return reject_new(venue, order, refusal, now)
+        order = attrs.evolve(order, legs=(venue.ids.next(),))
+    elif request.order_class is not _C_SIMPLE:
+        order = attrs.evolve(order, legs=tuple(venue.ids.next() for _ in legs_of(request)))
+    plan: Reservation | None = None  # the exits of a position hold nothing: the position pays for them
+    try:
+        if not exits:
+            market = venue.market.get(order.symbol)
+            per_unit = venue.models.cost_per_unit(order, price, market)
+            if venue.rules.buying_power_collar:
+                value = order_value(order, price, market)
+                if value > per_unit:  # max(), without the builtin's call (~750 instructions on CPython 3.11)
+                    per_unit = value
+            planned = venue.state.ledger.plan_reservation(
+                order_id,
+                order.symbol,
+                order.side,
+                quantity,
+                per_unit,
+                check_power=False,  # the door checks it when the order is recorded
+            )
+            if isinstance(planned, str):
+                if refuse:
+                    raise refusal_for_reason(planned)
+                return reject_new(venue, order, planned, now)
+            plan = planned
+        delay = venue.models.latency(order, _A_SUBMIT)
+    except ModelError as exc:
+        return reject_new(venue, order, str(exc), now)
+    try:
+        venue.state.apply(new_order_record(order, plan))
+    except Refused as exc:
+        if refuse:
+            raise refusal_for_reason(exc.reason) from None
+        return reject_new(venue, order, exc.reason, now)
+    if order.legs:
+        record_legs(venue, order, request, now)
+    if announce is not None:
+        venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
+    if delay:
+        venue._at(venue.clock.time() + delay, venue._arrive, order_id)
+        return order
+    return venue._arrive(order_id) or order
+
+
+def reject_new(venue: Venue, order: Order, reason: str, now: Any) -> Order:
+    """Record `order` rejected for `reason` as it is first recorded (no reservation, no legs)."""
+    rejected = attrs.evolve(order, status=_S_REJECTED, reject_reason=reason, failed_at=now, legs=())
+    return venue.state.apply(NewOrder(rejected, None))

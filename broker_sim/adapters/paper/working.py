@@ -1,0 +1,103 @@
+"""What the paper venue keeps about each working order besides its snapshot, an order's first snapshot, and the
+trailing stop's arithmetic: the small parts `venue.py` and its timers share (`Venue` keeps the book itself)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from broker_sim._numeric import QTY_EPSILON, qty_at_least
+from broker_sim.changes import Amendment
+from broker_sim.clock import TimerHandle
+from broker_sim.hookspecs import FillDecision
+from broker_sim.models import Bar, MarketData, Order, OrderRequest, OrderStatus, Side, unchecked_order
+
+if TYPE_CHECKING:
+    from .venue import Venue
+
+#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
+#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
+_SIDE_BUY = Side.BUY
+_S_PENDING_NEW = OrderStatus.PENDING_NEW
+
+__all__ = ["Working", "by_time", "first_snapshot", "size_notional", "start_trail", "trail", "trailing_stop"]
+
+
+def first_snapshot(
+    order_id: str,
+    client_order_id: str,
+    request: OrderRequest,
+    quantity: float,
+    now: Any,
+    replaces: str | None = None,
+) -> Order:
+    """An order's first snapshot (`pending_new`) from its request.
+
+    Built with positional arguments, in `Order`'s field order (a call per order: keywords cost a name match
+    each); `tests/adapters/test_venue_parts.py` checks it against `Order` built by keyword."""
+    return unchecked_order(
+        order_id, client_order_id, request.symbol, request.side, quantity, request.type, request.time_in_force,
+        request.limit_price, request.stop_price, _S_PENDING_NEW, 0.0, None, None, now, now,
+        request.reference_price, request.trail_price, request.trail_percent, replaces, None, now,
+        None, None, None, None, None, None, request.order_class, (), None, request.extended_hours, request.notional,
+    )  # fmt: skip
+
+
+def by_time(judged: tuple[float, int, Order, FillDecision]) -> tuple[float, int]:
+    """Sort key of a bar's fill decisions: when in the bar, then arrival order."""
+    return judged[0], judged[1]
+
+
+def trailing_stop(order: Order, mark: float) -> float:
+    """A trailing stop's stop for high-water mark `mark`: below it for sells, above it for buys."""
+    offset = order.trail_price if order.trail_price is not None else mark * (order.trail_percent or 0.0) / 100
+    return mark + offset if order.side is _SIDE_BUY else mark - offset
+
+
+class Working:
+    """What the venue tracks about a working order besides its snapshot."""
+
+    __slots__ = ("evaluated", "expiry", "since")
+
+    def __init__(self) -> None:
+        #: Whether the fill model has judged the order at least once (answered something other than NOT_YET).
+        self.evaluated = False
+        self.expiry: TimerHandle | None = None
+        #: When the order started working (None while it waits `accepted`): the fill hook's `working_since`.
+        self.since: datetime | None = None
+
+
+def start_trail(venue: Venue, order: Order) -> Order:
+    """A trailing stop starts working: its high-water mark is the price in force now (Alpaca's rule), the last
+    market price or, without one, the order's reference price; its stop trails that by the trail."""
+    market = venue.market.get(order.symbol)
+    price = market.price if market is not None else order.reference_price
+    if price is None:
+        return order
+    return venue._apply(Amendment(order.id, venue.clock.now(), stop_price=trailing_stop(order, price), hwm=price))
+
+
+def trail(venue: Venue, order: Order, market: MarketData | None) -> Order:
+    """Move a trailing stop's high-water mark (`hwm`) and stop after the best price of an event that came
+    after it started working (a bar's high for sells, low for buys). The event that moves the mark was
+    judged against the old stop first, so the new stop applies from the next event."""
+    if market is None:
+        return order
+    buy = order.side is _SIDE_BUY
+    best = (market.low if buy else market.high) if isinstance(market, Bar) else market.price
+    mark = order.hwm
+    if mark is not None and not (best < mark if buy else best > mark):
+        return order
+    return venue._apply(Amendment(order.id, venue.clock.now(), stop_price=trailing_stop(order, best), hwm=best))
+
+
+def size_notional(venue: Venue, order: Order, quantity: float, executed: float) -> tuple[Order, float]:
+    """A notional order is sized at its fill price, as Alpaca does: its quantity becomes what the cash not yet
+    spent buys (or sells) at `executed`; returns the amended order and the quantity this fill executes."""
+    spent = order.filled_quantity * (order.filled_avg_price or 0.0)
+    total = order.filled_quantity + round((order.notional - spent) / executed, 9)  # type: ignore[operator]
+    rest = qty_at_least(quantity, order.quantity - order.filled_quantity)
+    if abs(total - order.quantity) > QTY_EPSILON:
+        order = venue._apply(Amendment(order.id, venue.clock.now(), quantity=total))
+    remaining = order.quantity - order.filled_quantity
+    return order, remaining if rest else min(quantity, remaining)
