@@ -22,6 +22,28 @@ from typing import Any, overload
 
 import attrs
 
+from broker_sim._members import (
+    _C_OCO,
+    _E_FILL,
+    _E_NEW,
+    _E_ORDER_REPLACE_REJECTED,
+    _E_PARTIAL_FILL,
+    _E_PENDING_NEW,
+    _E_PENDING_REPLACE,
+    _E_REJECTED,
+    _E_REPLACED,
+    _S_CANCELED,
+    _S_EXPIRED,
+    _S_FILLED,
+    _S_HELD,
+    _S_NEW,
+    _S_PARTIALLY_FILLED,
+    _S_PENDING_CANCEL,
+    _S_PENDING_NEW,
+    _S_PENDING_REPLACE,
+    _S_REJECTED,
+    _S_REPLACED,
+)
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_at_least
 from broker_sim.activities import AccountEvent, AccountEventType, Activity, charge_event
 from broker_sim.changes import (
@@ -44,10 +66,8 @@ from broker_sim.errors import BrokerError, InvalidTransition
 from broker_sim.ledger import Ledger, LedgerSnapshot
 from broker_sim.models import (
     FINAL_STATUSES,
-    EventType,
     Fill,
     Order,
-    OrderClass,
     OrderEvent,
     OrderStatus,
     unchecked_event,
@@ -59,26 +79,6 @@ from broker_sim.orders import amend, transition, transitioner
 _AE_LIQUIDATION = AccountEventType.LIQUIDATION
 _AE_MARGIN_CALL = AccountEventType.MARGIN_CALL
 _AE_MARGIN_CALL_MET = AccountEventType.MARGIN_CALL_MET
-_C_OCO = OrderClass.OCO
-_E_FILL = EventType.FILL
-_E_NEW = EventType.NEW
-_E_ORDER_REPLACE_REJECTED = EventType.ORDER_REPLACE_REJECTED
-_E_PARTIAL_FILL = EventType.PARTIAL_FILL
-_E_PENDING_NEW = EventType.PENDING_NEW
-_E_PENDING_REPLACE = EventType.PENDING_REPLACE
-_E_REJECTED = EventType.REJECTED
-_E_REPLACED = EventType.REPLACED
-_S_CANCELED = OrderStatus.CANCELED
-_S_EXPIRED = OrderStatus.EXPIRED
-_S_FILLED = OrderStatus.FILLED
-_S_HELD = OrderStatus.HELD
-_S_NEW = OrderStatus.NEW
-_S_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
-_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
-_S_PENDING_REPLACE = OrderStatus.PENDING_REPLACE
-_S_REJECTED = OrderStatus.REJECTED
-_S_REPLACED = OrderStatus.REPLACED
 
 __all__ = ["AccountChange", "AccountSnapshot", "AccountState", "OrderChange", "Refused"]
 

@@ -15,6 +15,12 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import attrs
 
+from broker_sim._members import (
+    _S_CANCELED,
+    _S_PENDING_CANCEL,
+    _SIDE_BUY,
+    _SIDE_SELL,
+)
 from broker_sim.activities import AccountEvent
 from broker_sim.clock import Clock
 from broker_sim.errors import (
@@ -44,16 +50,8 @@ from broker_sim.models import (
     OrderRequest,
     OrderStatus,
     Position,
-    Side,
     TimeInForce,
 )
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
-_SIDE_SELL = Side.SELL
-_S_CANCELED = OrderStatus.CANCELED
-_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 
 __all__ = [
     "AccountJournal",

@@ -10,12 +10,11 @@ from typing import Any
 
 import attrs
 
+from broker_sim._members import (
+    _SIDE_BUY,
+)
 from broker_sim._numeric import qty_is_zero
 from broker_sim.models import Fill, Side, unchecked_constructor
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
 
 __all__ = ["Holding", "HoldingSnapshot", "LedgerSnapshot", "Reservation", "holding_after", "new_reservation"]
 

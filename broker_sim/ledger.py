@@ -26,6 +26,10 @@ from typing import Any
 
 import attrs
 
+from broker_sim._members import (
+    _SIDE_BUY,
+    _SIDE_SELL,
+)
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
 from broker_sim.holdings import (
     Holding,
@@ -45,11 +49,6 @@ from broker_sim.valuation import (
     position_of,
 )
 from broker_sim.valuation import power as _power
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
-_SIDE_SELL = Side.SELL
 
 #: The values and read side live in `broker_sim.holdings` and `broker_sim.valuation`; these names are re-exported
 #: here, where callers have always imported them.

@@ -38,19 +38,18 @@ from typing import Any
 
 import attrs
 
+from broker_sim._members import (
+    _SIDE_BUY,
+    _TIF_FOK,
+    _TIF_IOC,
+    _TIF_OPG,
+)
 from broker_sim._numeric import QTY_EPSILON, TIME_EXACT_S
 from broker_sim.builtin._params import number
 from broker_sim.builtin.bar_path import Intrabar, Path
 from broker_sim.builtin.fill_rules import FillRules, LimitFill, Window
 from broker_sim.hookspecs import NO_FILL, NOT_YET, FillDecision, HookContext, hookimpl
-from broker_sim.models import Bar, MarketData, Order, OrderType, Quote, Side, TimeInForce
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
-_TIF_FOK = TimeInForce.FOK
-_TIF_IOC = TimeInForce.IOC
-_TIF_OPG = TimeInForce.OPG
+from broker_sim.models import Bar, MarketData, Order, OrderType, Quote
 
 __all__ = ["Arrival", "BarFill", "ImmediateFill", "QuoteFill", "VolumeLimitedFill"]
 

@@ -31,19 +31,18 @@ from typing import Any
 
 import attrs
 
+from broker_sim._members import (
+    _SIDE_BUY,
+    _T_LIMIT,
+    _T_MARKET,
+    _T_STOP,
+    _T_STOP_LIMIT,
+)
 from broker_sim._numeric import PRICE_EPSILON, price_beyond
 from broker_sim.builtin._params import number
 from broker_sim.builtin.bar_path import Path
 from broker_sim.hookspecs import NO_FILL, FillDecision, HookContext
-from broker_sim.models import Order, OrderType, Side
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
-_T_LIMIT = OrderType.LIMIT
-_T_MARKET = OrderType.MARKET
-_T_STOP = OrderType.STOP
-_T_STOP_LIMIT = OrderType.STOP_LIMIT
+from broker_sim.models import Order
 
 __all__ = ["LIMIT_AT", "STOP_AT", "FillRules", "LimitFill", "Window", "alpaca_buy_stop_limit"]
 

@@ -13,17 +13,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from broker_sim._members import (
+    _SIDE_SELL,
+    _TIF_CLS,
+    _TIF_OPG,
+)
 from broker_sim.calendar import Session
-from broker_sim.models import MarketData, Order, OrderRequest, Side, TimeInForce
+from broker_sim.models import MarketData, Order, OrderRequest
 
 from .assets import AssetFlags
 from .settings import RuleSettings
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_SELL = Side.SELL
-_TIF_CLS = TimeInForce.CLS
-_TIF_OPG = TimeInForce.OPG
 
 __all__ = ["AccountView", "Concern", "Door", "Rule", "active_rules", "check_order", "concerns_of"]
 

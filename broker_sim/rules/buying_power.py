@@ -12,11 +12,10 @@ $50. Relaxed by ``buying_power_collar: false`` (orders valued at their estimated
 
 from __future__ import annotations
 
-from broker_sim.models import MarketData, Order, Quote, Side
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
+from broker_sim._members import (
+    _SIDE_BUY,
+)
+from broker_sim.models import MarketData, Order, Quote
 
 __all__ = ["COLLAR_TIER_PRICE", "SHORT_COLLAR", "buy_collar", "order_value"]
 

@@ -24,20 +24,19 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from broker_sim._members import (
+    _C_BRACKET,
+    _C_OCO,
+    _C_OTO,
+    _C_SIMPLE,
+    _SIDE_BUY,
+)
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.calendar import Session
 from broker_sim.errors import DayTradeRefused
-from broker_sim.models import Order, OrderClass, OrderRequest, Side
+from broker_sim.models import Order, OrderRequest, Side
 
 from .base import AccountView
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_BRACKET = OrderClass.BRACKET
-_C_OCO = OrderClass.OCO
-_C_OTO = OrderClass.OTO
-_C_SIMPLE = OrderClass.SIMPLE
-_SIDE_BUY = Side.BUY
 
 __all__ = [
     "DAY_TRADE_LIMIT",

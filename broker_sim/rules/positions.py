@@ -12,20 +12,19 @@ from collections.abc import Iterable
 
 import attrs
 
+from broker_sim._members import (
+    _C_BRACKET,
+    _C_OCO,
+    _C_OTO,
+    _S_HELD,
+    _SIDE_BUY,
+    _SIDE_SELL,
+)
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.errors import InsufficientQuantity
-from broker_sim.models import Order, OrderClass, OrderRequest, OrderStatus, Side
+from broker_sim.models import Order, OrderRequest, Side
 
 from .base import AccountView
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_BRACKET = OrderClass.BRACKET
-_C_OCO = OrderClass.OCO
-_C_OTO = OrderClass.OTO
-_SIDE_BUY = Side.BUY
-_SIDE_SELL = Side.SELL
-_S_HELD = OrderStatus.HELD
 
 __all__ = ["PositionFlip", "held_for_orders", "number_text", "order_quantity"]
 

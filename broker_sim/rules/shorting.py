@@ -12,17 +12,16 @@ from typing import ClassVar
 
 import attrs
 
+from broker_sim._members import (
+    _C_OCO,
+    _SIDE_SELL,
+)
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.errors import ShortSaleRefused
-from broker_sim.models import Order, OrderClass, OrderRequest, Side
+from broker_sim.models import Order, OrderRequest
 
 from .base import AccountView, Concern
 from .positions import held_for_orders, order_quantity
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_OCO = OrderClass.OCO
-_SIDE_SELL = Side.SELL
 
 __all__ = ["MIN_SHORT_EQUITY", "LongOnly", "ShortSelling", "opens_short"]
 

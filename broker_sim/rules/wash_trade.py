@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import attrs
 
+from broker_sim._members import (
+    _C_SIMPLE,
+    _S_HELD,
+    _SIDE_BUY,
+    _T_MARKET,
+    _T_STOP,
+    _T_TRAILING_STOP,
+)
 from broker_sim.errors import WashTradeRefused
-from broker_sim.models import Order, OrderClass, OrderRequest, OrderStatus, OrderType, Side
+from broker_sim.models import Order, OrderRequest, OrderType, Side
 
 from .base import AccountView
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_SIMPLE = OrderClass.SIMPLE
-_SIDE_BUY = Side.BUY
-_S_HELD = OrderStatus.HELD
-_T_MARKET = OrderType.MARKET
-_T_STOP = OrderType.STOP
-_T_TRAILING_STOP = OrderType.TRAILING_STOP
 
 __all__ = ["WashTrade", "could_cross"]
 

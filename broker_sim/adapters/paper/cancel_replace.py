@@ -8,13 +8,22 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from broker_sim._members import (
+    _E_CANCELED,
+    _E_ORDER_CANCEL_REJECTED,
+    _E_PENDING_CANCEL,
+    _S_CANCELED,
+    _S_HELD,
+    _S_PENDING_CANCEL,
+    _T_TRAILING_STOP,
+)
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import Refused
 from broker_sim.changes import Amendment, Notice, Replacement, ReplaceRefused, ReplaceRequest, StatusChange
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action
 from broker_sim.ledger import Reservation
-from broker_sim.models import EventType, Order, OrderRequest, OrderStatus, OrderType
+from broker_sim.models import Order, OrderRequest
 from broker_sim.rules.buying_power import order_value
 
 from .groups import group_of, regroup
@@ -29,13 +38,6 @@ if TYPE_CHECKING:
 #: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
 _A_CANCEL = Action.CANCEL
 _A_REPLACE = Action.REPLACE
-_E_CANCELED = EventType.CANCELED
-_E_ORDER_CANCEL_REJECTED = EventType.ORDER_CANCEL_REJECTED
-_E_PENDING_CANCEL = EventType.PENDING_CANCEL
-_S_CANCELED = OrderStatus.CANCELED
-_S_HELD = OrderStatus.HELD
-_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
-_T_TRAILING_STOP = OrderType.TRAILING_STOP
 
 __all__ = ["cancel_arrives", "cancel_symbol", "replace_arrives", "request_cancel", "request_replace"]
 

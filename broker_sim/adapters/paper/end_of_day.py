@@ -15,6 +15,11 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from broker_sim._members import (
+    _E_MARGIN_CALL,
+    _SIDE_BUY,
+    _SIDE_SELL,
+)
 from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON
 from broker_sim.account import AccountState
 from broker_sim.activities import AccountEventType, Activity, ActivityType
@@ -23,7 +28,7 @@ from broker_sim.changes import Charge, MarginCall, MarginCallEnd
 from broker_sim.clock import Clock, TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.ids import IdSource
-from broker_sim.models import EventType, OrderRequest, Side
+from broker_sim.models import OrderRequest
 from broker_sim.rules.margin import MarginCallRule
 
 from .model_set import ModelSet
@@ -32,9 +37,6 @@ from .model_set import ModelSet
 #: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
 _AE_LIQUIDATION = AccountEventType.LIQUIDATION
 _AE_MARGIN_CALL_MET = AccountEventType.MARGIN_CALL_MET
-_E_MARGIN_CALL = EventType.MARGIN_CALL
-_SIDE_BUY = Side.BUY
-_SIDE_SELL = Side.SELL
 
 if TYPE_CHECKING:
     from .venue import Venue

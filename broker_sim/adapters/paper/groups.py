@@ -8,9 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from broker_sim._members import (
+    _C_OCO,
+    _E_CANCELED,
+    _E_NEW,
+    _S_CANCELED,
+    _S_HELD,
+    _S_NEW,
+    _S_REPLACED,
+    _SIDE_SELL,
+)
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.changes import Amendment, NewOrder, StatusChange
-from broker_sim.models import FINAL_STATUSES, EventType, Order, OrderClass, OrderRequest, OrderStatus, Side
+from broker_sim.models import FINAL_STATUSES, Order, OrderRequest
 
 from .order_classes import exits_work, legs_of, stays_held
 from .working import first_snapshot
@@ -18,16 +28,6 @@ from .working import first_snapshot
 if TYPE_CHECKING:
     from .venue import Venue
 
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_OCO = OrderClass.OCO
-_E_CANCELED = EventType.CANCELED
-_E_NEW = EventType.NEW
-_SIDE_SELL = Side.SELL
-_S_CANCELED = OrderStatus.CANCELED
-_S_HELD = OrderStatus.HELD
-_S_NEW = OrderStatus.NEW
-_S_REPLACED = OrderStatus.REPLACED
 
 __all__ = ["activate_exits", "closes_position", "group_of", "record_legs", "regroup", "share", "sync_group"]
 

@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from broker_sim._codegen import compile_function
+from broker_sim._members import (
+    _SIDE_BUY,
+)
 from broker_sim.errors import ConfigError, ModelError
 from broker_sim.hookspecs import Action, FillDecision, HookContext
-from broker_sim.models import Account, Fill, MarketData, Order, OrderType, Side, unchecked_fill
+from broker_sim.models import Account, Fill, MarketData, Order, OrderType, unchecked_fill
 from broker_sim.plugins import PluginManager, SelectedHook, build_registry
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
 
 __all__ = ["ModelSet"]
 

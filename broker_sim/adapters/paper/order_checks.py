@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from broker_sim._members import (
+    _S_ACCEPTED,
+    _S_PENDING_CANCEL,
+    _S_PENDING_NEW,
+    _S_PENDING_REPLACE,
+    _T_TRAILING_STOP,
+)
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.account import AccountState
 from broker_sim.broker import ReplaceOrderRequest
 from broker_sim.errors import DuplicateClientOrderId, InvalidOrder, OrderNotCancelable, OrderNotReplaceable
-from broker_sim.models import Order, OrderRequest, OrderStatus, OrderType
+from broker_sim.models import Order, OrderRequest
 from broker_sim.rules import same_request
 
 from .model_set import ModelSet
@@ -19,11 +26,6 @@ from .order_classes import is_exit
 
 __all__ = ["cancel_needed", "check_supported", "known_order", "replacement_request"]
 
-_S_ACCEPTED = OrderStatus.ACCEPTED
-_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
-_S_PENDING_REPLACE = OrderStatus.PENDING_REPLACE
-_T_TRAILING_STOP = OrderType.TRAILING_STOP
 #: Statuses an order cannot be replaced from: on its way, not yet working, or with a request already on its way.
 _NOT_REPLACEABLE = frozenset({_S_PENDING_NEW, _S_ACCEPTED, _S_PENDING_CANCEL, _S_PENDING_REPLACE})
 

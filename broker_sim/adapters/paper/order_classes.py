@@ -21,21 +21,20 @@ that ends with nothing filled cancels its held exits.
 
 from __future__ import annotations
 
+from broker_sim._members import (
+    _C_OCO,
+    _C_OTO,
+    _S_ACCEPTED,
+    _S_FILLED,
+    _S_PENDING_NEW,
+    _S_REPLACED,
+    _SIDE_BUY,
+    _SIDE_SELL,
+    _T_STOP,
+    _T_STOP_LIMIT,
+)
 from broker_sim._numeric import QTY_EPSILON
-from broker_sim.models import FINAL_STATUSES, Order, OrderClass, OrderRequest, OrderStatus, OrderType, Side
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_OCO = OrderClass.OCO
-_C_OTO = OrderClass.OTO
-_SIDE_BUY = Side.BUY
-_SIDE_SELL = Side.SELL
-_S_ACCEPTED = OrderStatus.ACCEPTED
-_S_FILLED = OrderStatus.FILLED
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
-_S_REPLACED = OrderStatus.REPLACED
-_T_STOP = OrderType.STOP
-_T_STOP_LIMIT = OrderType.STOP_LIMIT
+from broker_sim.models import FINAL_STATUSES, Order, OrderRequest, OrderStatus
 
 __all__ = ["exits_work", "is_exit", "legs_of", "stays_held"]
 

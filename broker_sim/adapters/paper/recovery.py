@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker_sim.models import OrderStatus, TimeInForce
+from broker_sim._members import (
+    _S_ACCEPTED,
+    _S_HELD,
+    _S_PENDING_CANCEL,
+    _S_PENDING_NEW,
+    _S_PENDING_REPLACE,
+    _TIF_CLS,
+)
 
 from .cancel_replace import cancel_arrives, replace_arrives
 from .groups import sync_group
@@ -16,12 +23,6 @@ from .working import Working
 if TYPE_CHECKING:
     from .venue import Venue
 
-_S_ACCEPTED = OrderStatus.ACCEPTED
-_S_HELD = OrderStatus.HELD
-_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
-_S_PENDING_REPLACE = OrderStatus.PENDING_REPLACE
-_TIF_CLS = TimeInForce.CLS
 
 __all__ = ["resume"]
 

@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from broker_sim._members import (
+    _C_OCO,
+    _C_SIMPLE,
+    _S_REJECTED,
+)
 from broker_sim.account import Refused
 from broker_sim.changes import NewOrder, Notice, new_order_record
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action
 from broker_sim.ledger import Reservation
-from broker_sim.models import EventType, Order, OrderClass, OrderRequest, OrderStatus
+from broker_sim.models import EventType, Order, OrderRequest
 from broker_sim.rules.buying_power import order_value
 
 from .groups import closes_position, record_legs
@@ -27,9 +32,6 @@ if TYPE_CHECKING:
 #: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
 #: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
 _A_SUBMIT = Action.SUBMIT
-_C_OCO = OrderClass.OCO
-_C_SIMPLE = OrderClass.SIMPLE
-_S_REJECTED = OrderStatus.REJECTED
 
 __all__ = ["estimate_price", "reject_new", "submit"]
 

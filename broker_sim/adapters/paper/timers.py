@@ -9,17 +9,27 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from broker_sim._members import (
+    _C_OCO,
+    _E_CANCELED,
+    _E_EXPIRED,
+    _E_NEW,
+    _S_ACCEPTED,
+    _S_CANCELED,
+    _S_EXPIRED,
+    _S_NEW,
+    _S_PENDING_NEW,
+    _T_TRAILING_STOP,
+    _TIF_CLS,
+    _TIF_OPG,
+)
 from broker_sim.changes import StatusChange
 from broker_sim.clock import TimerHandle
 from broker_sim.models import (
     FINAL_STATUSES,
     Bar,
-    EventType,
     MarketData,
     Order,
-    OrderClass,
-    OrderStatus,
-    OrderType,
     TimeInForce,
     unchecked_bar,
 )
@@ -31,20 +41,6 @@ from .working import Working, start_trail
 if TYPE_CHECKING:
     from .venue import Venue
 
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_OCO = OrderClass.OCO
-_E_CANCELED = EventType.CANCELED
-_E_EXPIRED = EventType.EXPIRED
-_E_NEW = EventType.NEW
-_S_ACCEPTED = OrderStatus.ACCEPTED
-_S_CANCELED = OrderStatus.CANCELED
-_S_EXPIRED = OrderStatus.EXPIRED
-_S_NEW = OrderStatus.NEW
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
-_TIF_CLS = TimeInForce.CLS
-_TIF_OPG = TimeInForce.OPG
-_T_TRAILING_STOP = OrderType.TRAILING_STOP
 _ONE_SHOT = frozenset({TimeInForce.IOC, TimeInForce.FOK, _TIF_OPG})
 
 __all__ = [

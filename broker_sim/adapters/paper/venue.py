@@ -23,6 +23,32 @@ from datetime import datetime
 
 import attrs
 
+from broker_sim._members import (
+    _C_OCO,
+    _C_SIMPLE,
+    _E_ACCEPTED,
+    _E_CANCELED,
+    _E_NEW,
+    _E_REJECTED,
+    _S_ACCEPTED,
+    _S_CANCELED,
+    _S_HELD,
+    _S_NEW,
+    _S_PENDING_CANCEL,
+    _S_PENDING_NEW,
+    _S_REJECTED,
+    _SIDE_BUY,
+    _T_LIMIT,
+    _T_MARKET,
+    _T_STOP,
+    _T_STOP_LIMIT,
+    _T_TRAILING_STOP,
+    _TIF_DAY,
+    _TIF_FOK,
+    _TIF_GTC,
+    _TIF_IOC,
+    _TIF_OPG,
+)
 from broker_sim._numeric import QTY_EPSILON, qty_at_least
 from broker_sim.account import AccountState, Refused
 from broker_sim.calendar import Session
@@ -40,14 +66,8 @@ from broker_sim.ids import IdSource
 from broker_sim.models import (
     FINAL_STATUSES,
     Bar,
-    EventType,
     MarketData,
     Order,
-    OrderClass,
-    OrderStatus,
-    OrderType,
-    Side,
-    TimeInForce,
     unchecked_bar,
     unchecked_fill,
 )
@@ -59,33 +79,6 @@ from .model_set import ModelSet
 from .order_classes import exits_work
 from .timers import expire, start_working
 from .working import Working, by_time, first_snapshot, size_notional, trail
-
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_C_OCO = OrderClass.OCO
-_C_SIMPLE = OrderClass.SIMPLE
-_E_ACCEPTED = EventType.ACCEPTED
-_E_CANCELED = EventType.CANCELED
-_E_NEW = EventType.NEW
-_E_REJECTED = EventType.REJECTED
-_SIDE_BUY = Side.BUY
-_S_ACCEPTED = OrderStatus.ACCEPTED
-_S_CANCELED = OrderStatus.CANCELED
-_S_HELD = OrderStatus.HELD
-_S_NEW = OrderStatus.NEW
-_S_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
-_S_REJECTED = OrderStatus.REJECTED
-_TIF_DAY = TimeInForce.DAY
-_TIF_FOK = TimeInForce.FOK
-_TIF_GTC = TimeInForce.GTC
-_TIF_IOC = TimeInForce.IOC
-_TIF_OPG = TimeInForce.OPG
-_T_LIMIT = OrderType.LIMIT
-_T_MARKET = OrderType.MARKET
-_T_STOP = OrderType.STOP
-_T_STOP_LIMIT = OrderType.STOP_LIMIT
-_T_TRAILING_STOP = OrderType.TRAILING_STOP
 
 __all__ = ["Venue", "first_snapshot"]
 

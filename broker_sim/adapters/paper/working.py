@@ -6,19 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from broker_sim._members import (
+    _S_PENDING_NEW,
+    _SIDE_BUY,
+)
 from broker_sim._numeric import QTY_EPSILON, qty_at_least
 from broker_sim.changes import Amendment
 from broker_sim.clock import TimerHandle
 from broker_sim.hookspecs import FillDecision
-from broker_sim.models import Bar, MarketData, Order, OrderRequest, OrderStatus, Side, unchecked_order
+from broker_sim.models import Bar, MarketData, Order, OrderRequest, unchecked_order
 
 if TYPE_CHECKING:
     from .venue import Venue
 
-#: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
-#: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_SIDE_BUY = Side.BUY
-_S_PENDING_NEW = OrderStatus.PENDING_NEW
 
 __all__ = ["Working", "by_time", "first_snapshot", "size_notional", "start_trail", "trail", "trailing_stop"]
 
