@@ -32,12 +32,13 @@ def run_parts(
     default: str,
     header: Mapping[str, Any],
     needs: Mapping[str, str] | None = None,
+    bars: int = 1_000_000,
 ) -> dict[str, Any] | None:
-    """Parse the command line (``--bars``, ``--parts``), make the CSV of that many bars once (`make_csv`), run
-    each part of `script` in its own process and return the report; `needs` names the module a part needs (a
-    part without it is reported as not installed)."""
+    """Parse the command line (``--bars``, `bars` by default; ``--parts``), make the CSV of that many bars once
+    (`make_csv`), run each part of `script` in its own process and return the report; `needs` names the module a
+    part needs (a part without it is reported as not installed)."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n", 1)[0])
-    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--bars", type=int, default=bars)
     parser.add_argument("--parts", default=default)
     parser.add_argument("--part", help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)

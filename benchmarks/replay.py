@@ -54,21 +54,31 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def config_text(path: Path, root: Path = ROOT, *, idle: bool = False, report: str = "{equity_interval: 86400}") -> str:
+def config_text(
+    path: Path,
+    root: Path = ROOT,
+    *,
+    idle: bool = False,
+    report: str = "{equity_interval: 86400}",
+    strategy: str | None = None,
+    latency: str = "{model: uniform, low: 0.5, high: 2.0}",
+) -> str:
     """The benchmark's config: the SMA crossover on the CSV at `path` (`root`: the checkout whose example runs),
-    or with `idle` the empty strategy (`benchmarks/idle.py`) on the same data; `report` is its report section
-    (`benchmarks/memory.py` writes the report)."""
-    strategy = (
-        f"class: '{HERE / 'idle.py'}:Idle'"
-        if idle
-        else f"""class: '{root / "examples/sma_cross.py"}:SmaCross'
+    or with `idle` the empty strategy (`benchmarks/idle.py`) on the same data, or `strategy` (its YAML
+    ``class: ...`` line; `benchmarks/storm.py`'s order storm); `report` is its report section
+    (`benchmarks/memory.py` writes the report), `latency` its latency model."""
+    if strategy is None:
+        strategy = (
+            f"class: '{HERE / 'idle.py'}:Idle'"
+            if idle
+            else f"""class: '{root / "examples/sma_cross.py"}:SmaCross'
   params: {{fast: {FAST}, slow: {SLOW}, quantity: {QUANTITY}}}"""
-    )
+        )
     return f"""
 broker: {{adapter: paper, initial_balance: 1000000000, seed: 42, session: always}}
 models:
   slippage: {{model: fixed_bps, bps: 5}}
-  latency: {{model: uniform, low: 0.5, high: 2.0}}
+  latency: {latency}
   fill: {{model: immediate}}
 prices:
   clock: simulated
