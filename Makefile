@@ -70,6 +70,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/core.py
 	$(PY) benchmarks/replay.py
+	$(PY) benchmarks/storm.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/sweep.py
 
