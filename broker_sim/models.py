@@ -207,6 +207,10 @@ _PLAIN_NUMBERS = (int, float)
 _REQUEST_PRICES = ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "notional")
 #: Integers below this convert to floats exactly.
 _EXACT_INTEGERS = 2**53
+#: Members `OrderRequest.__attrs_post_init__` compares with, as globals: on CPython 3.11 reading a member off its
+#: Enum class goes through `EnumType.__getattr__` (~900 instructions; `broker_sim._members` says more).
+_MARKET = OrderType.MARKET
+_SIMPLE = OrderClass.SIMPLE
 #: The smallest notional (cash) order, in dollars: Alpaca's minimum for fractional orders.
 MIN_NOTIONAL = 1.0
 #: Alpaca's limit on the length of a client order id.
@@ -347,7 +351,7 @@ class OrderRequest:
         ):
             self._check_prices()
         kind = self.type
-        if kind is OrderType.MARKET:
+        if kind is _MARKET:
             if limit is not None:
                 raise InvalidOrder(f"limit_price is not allowed on a market order ({self._where})")
             if stop is not None or trail_price is not None or trail_percent is not None:
@@ -367,7 +371,7 @@ class OrderRequest:
             )
         if self.order_class.__class__ is not OrderClass:
             object.__setattr__(self, "order_class", _to_order_class(self.order_class))
-        if self.order_class is not OrderClass.SIMPLE or self.take_profit is not None or self.stop_loss is not None:
+        if self.order_class is not _SIMPLE or self.take_profit is not None or self.stop_loss is not None:
             self._check_class()
         if self.extended_hours.__class__ is not bool:
             raise InvalidOrder(f"extended_hours must be true or false, got {self.extended_hours!r} ({self._where})")

@@ -424,7 +424,8 @@ class PaperBroker(Broker):
             known = known_order(self.state, request.client_order_id, request)
             if known is not None:
                 return self.state.order(known.id) or known
-        if self.symbols is not None or self._models.fill_types is not None:
+        fill_types = self._models.fill_types
+        if self.symbols is not None or (fill_types is not None and request.type not in fill_types):
             check_supported(request, self.symbols, self._models)
         self._door.check(request, self._view)
         if not self._closes_watched:
