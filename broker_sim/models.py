@@ -203,6 +203,11 @@ def _to_time_in_force(value: object) -> TimeInForce:
     return _convert(TimeInForce, "time_in_force", value)
 
 
+#: The class each converter hands back unchanged: a generated ``__init__`` (`install_fast_init`) tests it inline and
+#: calls the converter only for anything else (a call saved per field, per order).
+_CONVERTER_KEEPS: dict[Any, type] = {_to_side: Side, _to_order_type: OrderType, _to_time_in_force: TimeInForce}
+
+
 _PLAIN_NUMBERS = (int, float)
 _REQUEST_PRICES = ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "notional")
 #: Integers below this convert to floats exactly.
@@ -321,7 +326,7 @@ class OrderRequest:
 
     def __attrs_post_init__(self) -> None:
         symbol = self.symbol
-        if symbol.__class__ is not str or not symbol or symbol.isspace() or not encodable(symbol):
+        if symbol.__class__ is not str or not symbol or symbol.isspace() or not (symbol.isascii() or encodable(symbol)):
             raise InvalidOrder(f"symbol must be a non-empty string of valid text (UTF-8), got {symbol!r}")
         quantity = self.quantity
         if quantity.__class__ is not float or not 0 < quantity < math.inf:  # the common case, checked fast
@@ -1073,6 +1078,10 @@ def install_fast_init(cls: Any) -> None:
         if field.converter is not None:
             namespace[f"convert{index}"] = field.converter
             value = f"convert{index}({name})"
+            keeps = _CONVERTER_KEEPS.get(field.converter)
+            if keeps is not None:
+                namespace[f"keeps{index}"] = keeps
+                value = f"{name} if {name}.__class__ is keeps{index} else {value}"
         stores.append(f"        self.{name} = {value}")
     names = ", ".join(field.name for field in fields)
     lines = [
