@@ -102,7 +102,8 @@ async def test_a_rule_of_any_concern_is_asked_about_every_order() -> None:
 async def test_a_sale_of_shares_open_orders_hold_is_still_a_short_sale() -> None:
     """With the flip check relaxed, a sell within the position but beyond what resting sells leave free is the short
     sale a cash account may not make: the door must ask the short-selling rule though the position covers it."""
-    broker = PaperBroker(100_000, seed=3, clock=SimulatedClock(T0), latency="none", rules={"position_flip_check": False})
+    relaxed = {"position_flip_check": False}
+    broker = PaperBroker(100_000, seed=3, clock=SimulatedClock(T0), latency="none", rules=relaxed)
     await broker.update_market(Trade("AAPL", T0, 100.0, 100))
     await broker.buy("AAPL", 5)
     await broker.sell("AAPL", 3, type="limit", limit_price=110.0, time_in_force="gtc")  # holds 3 of the 5
