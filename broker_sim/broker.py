@@ -89,14 +89,23 @@ _FINAL = ("filled", "canceled", "expired", "rejected", "replaced")
 _CANCELED = frozenset({_S_CANCELED, _S_PENDING_CANCEL})
 
 
+#: Each status by its value: `wait_for` (often once per order) finds ``"filled"`` here without calling
+#: ``OrderStatus("filled")`` (a Python-level `Enum.__new__`, several thousand instructions). A `StrEnum` member
+#: hashes and compares as its value, so the members are the keys.
+_STATUS_BY_VALUE: dict[object, OrderStatus] = {status: status for status in OrderStatus}
+
+
 def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
     result = set()
     for value in values:
-        try:
-            result.add(OrderStatus(value))
-        except ValueError:
-            valid = ", ".join(s.value for s in OrderStatus)
-            raise InvalidRequest(f"unknown order status {value!r}; valid: {valid}") from None
+        status = _STATUS_BY_VALUE.get(value) if value.__class__ is str or value.__class__ is OrderStatus else None
+        if status is None:
+            try:
+                status = OrderStatus(value)
+            except ValueError:
+                valid = ", ".join(s.value for s in OrderStatus)
+                raise InvalidRequest(f"unknown order status {value!r}; valid: {valid}") from None
+        result.add(status)
     return frozenset(result)
 
 

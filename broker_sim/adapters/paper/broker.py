@@ -420,8 +420,9 @@ class PaperBroker(Broker):
             raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         if self.journal is None and self.settings.journal is not None:
             self._check_journal()
-        if request.client_order_id is not None:
-            known = known_order(self.state, request.client_order_id, request)
+        client_order_id = request.client_order_id
+        if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
+            known = known_order(self.state, client_order_id, request)  # the same request again, or a conflict
             if known is not None:
                 return self.state.order(known.id) or known
         fill_types = self._models.fill_types
