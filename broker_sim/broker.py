@@ -89,14 +89,23 @@ _FINAL = ("filled", "canceled", "expired", "rejected", "replaced")
 _CANCELED = frozenset({_S_CANCELED, _S_PENDING_CANCEL})
 
 
+#: Each status by its value: `wait_for` (often once per order) finds ``"filled"`` here without calling
+#: ``OrderStatus("filled")`` (a Python-level `Enum.__new__`, several thousand instructions). A `StrEnum` member
+#: hashes and compares as its value, so the members are the keys.
+_STATUS_BY_VALUE: dict[object, OrderStatus] = {status: status for status in OrderStatus}
+
+
 def _statuses(values: Iterable[str | OrderStatus]) -> frozenset[OrderStatus]:
     result = set()
     for value in values:
-        try:
-            result.add(OrderStatus(value))
-        except ValueError:
-            valid = ", ".join(s.value for s in OrderStatus)
-            raise InvalidRequest(f"unknown order status {value!r}; valid: {valid}") from None
+        status = _STATUS_BY_VALUE.get(value) if value.__class__ is str or value.__class__ is OrderStatus else None
+        if status is None:
+            try:
+                status = OrderStatus(value)
+            except ValueError:
+                valid = ", ".join(s.value for s in OrderStatus)
+                raise InvalidRequest(f"unknown order status {value!r}; valid: {valid}") from None
+        result.add(status)
     return frozenset(result)
 
 
@@ -387,15 +396,23 @@ class Broker(abc.ABC):
 
     async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
-        if fields.get("client_order_id") is None:
+        if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        return await self.submit_order(OrderRequest(symbol=symbol, side=_SIDE_BUY, quantity=quantity, **fields))
+        return await self.submit_order(OrderRequest(symbol, _SIDE_BUY, quantity, **fields))
 
     async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
-        if fields.get("client_order_id") is None:
+        if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        return await self.submit_order(OrderRequest(symbol=symbol, side=_SIDE_SELL, quantity=quantity, **fields))
+        return await self.submit_order(OrderRequest(symbol, _SIDE_SELL, quantity, **fields))
+
+    #: Whether `_new_client_order_id` is overridden (set for each subclass): `buy` and `sell` of a broker that
+    #: names no orders spare the call.
+    _names_client_orders = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._names_client_orders = cls._new_client_order_id is not Broker._new_client_order_id
 
     def _new_client_order_id(self) -> str | None:
         """The client order id `buy`, `sell` and `close_position` give an order that names none; None lets the

@@ -203,10 +203,19 @@ def _to_time_in_force(value: object) -> TimeInForce:
     return _convert(TimeInForce, "time_in_force", value)
 
 
+#: The class each converter hands back unchanged: a generated ``__init__`` (`install_fast_init`) tests it inline and
+#: calls the converter only for anything else (a call saved per field, per order).
+_CONVERTER_KEEPS: dict[Any, type] = {_to_side: Side, _to_order_type: OrderType, _to_time_in_force: TimeInForce}
+
+
 _PLAIN_NUMBERS = (int, float)
 _REQUEST_PRICES = ("limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "notional")
 #: Integers below this convert to floats exactly.
 _EXACT_INTEGERS = 2**53
+#: Members `OrderRequest.__attrs_post_init__` compares with, as globals: on CPython 3.11 reading a member off its
+#: Enum class goes through `EnumType.__getattr__` (~900 instructions; `broker_sim._members` says more).
+_MARKET = OrderType.MARKET
+_SIMPLE = OrderClass.SIMPLE
 #: The smallest notional (cash) order, in dollars: Alpaca's minimum for fractional orders.
 MIN_NOTIONAL = 1.0
 #: Alpaca's limit on the length of a client order id.
@@ -317,7 +326,7 @@ class OrderRequest:
 
     def __attrs_post_init__(self) -> None:
         symbol = self.symbol
-        if symbol.__class__ is not str or not symbol or symbol.isspace() or not encodable(symbol):
+        if symbol.__class__ is not str or not symbol or symbol.isspace() or not (symbol.isascii() or encodable(symbol)):
             raise InvalidOrder(f"symbol must be a non-empty string of valid text (UTF-8), got {symbol!r}")
         quantity = self.quantity
         if quantity.__class__ is not float or not 0 < quantity < math.inf:  # the common case, checked fast
@@ -347,7 +356,7 @@ class OrderRequest:
         ):
             self._check_prices()
         kind = self.type
-        if kind is OrderType.MARKET:
+        if kind is _MARKET:
             if limit is not None:
                 raise InvalidOrder(f"limit_price is not allowed on a market order ({self._where})")
             if stop is not None or trail_price is not None or trail_percent is not None:
@@ -367,7 +376,7 @@ class OrderRequest:
             )
         if self.order_class.__class__ is not OrderClass:
             object.__setattr__(self, "order_class", _to_order_class(self.order_class))
-        if self.order_class is not OrderClass.SIMPLE or self.take_profit is not None or self.stop_loss is not None:
+        if self.order_class is not _SIMPLE or self.take_profit is not None or self.stop_loss is not None:
             self._check_class()
         if self.extended_hours.__class__ is not bool:
             raise InvalidOrder(f"extended_hours must be true or false, got {self.extended_hours!r} ({self._where})")
@@ -1069,6 +1078,10 @@ def install_fast_init(cls: Any) -> None:
         if field.converter is not None:
             namespace[f"convert{index}"] = field.converter
             value = f"convert{index}({name})"
+            keeps = _CONVERTER_KEEPS.get(field.converter)
+            if keeps is not None:
+                namespace[f"keeps{index}"] = keeps
+                value = f"{name} if {name}.__class__ is keeps{index} else {value}"
         stores.append(f"        self.{name} = {value}")
     names = ", ".join(field.name for field in fields)
     lines = [

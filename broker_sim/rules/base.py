@@ -1,9 +1,9 @@
 """What a rule is and what it may read: `Rule` (one of Alpaca's checks, relaxed by one setting) and `AccountView`
 (the account and venue as the rules see them, which each adapter that enforces the rules provides).
 
-`Door` is the door: it asks each rule in force that could refuse the order (its `concern`) in turn and raises the
-first refusal; `check_order` does the same with a plain list of rules. Rules only read; a refused
-order changes nothing anywhere.
+`Door` is the door: it asks each rule in force that could refuse the order (its `concern`: the kind of request, and
+whether the account gives the rule anything to check) in turn and raises the first refusal; `check_order` does the
+same with a plain list of rules. Rules only read; a refused order changes nothing anywhere.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from broker_sim._members import (
     _TIF_CLS,
     _TIF_OPG,
 )
+from broker_sim._numeric import QTY_EPSILON
 from broker_sim.calendar import Session
 from broker_sim.models import MarketData, Order, OrderRequest
 
@@ -109,13 +110,36 @@ class Rule(Protocol):
 
 class Concern(enum.Enum):
     """The kind of request a rule can refuse (a rule's `concern`, `ANY` when it says none): the door asks a rule
-    only about requests of its kind, so an ordinary order meets only the rules that could refuse it."""
+    only about requests of its kind, so an ordinary order meets only the rules that could refuse it.
+
+    Besides the request's own kind (`SELLS`, `EXTENDED_HOURS`, `AUCTIONS`, `FRACTIONAL`), a concern may name what
+    the account must hold for the rule to have anything to check: `OPEN_ORDERS` (the symbol has open orders),
+    `CLOSING` (the order is on the side that reduces the position: a sell of a long, a buy of a short),
+    `SHORT_SALES` (a sell that may be more than the long position still available: the symbol has open orders,
+    the order is notional, or it is more than the position). Each is a superset of the requests the rule could
+    refuse: a rule asked when it had nothing to check still answers right."""
 
     ANY = "any"
     SELLS = "sells"
     EXTENDED_HOURS = "extended_hours"
     AUCTIONS = "auctions"
     FRACTIONAL = "fractional"
+    OPEN_ORDERS = "open_orders"
+    CLOSING = "closing"
+    SHORT_SALES = "short_sales"
+
+
+#: The concerns a `Door` tells apart, in the order of its plans' keys (`Concern.ANY` is always true).
+_KEYED = (
+    Concern.SELLS,
+    Concern.EXTENDED_HOURS,
+    Concern.AUCTIONS,
+    Concern.FRACTIONAL,
+    Concern.OPEN_ORDERS,
+    Concern.CLOSING,
+    Concern.SHORT_SALES,
+)
+_Kind = tuple[bool, bool, bool, bool, bool, bool, bool]
 
 
 _AUCTIONS = frozenset({_TIF_OPG, _TIF_CLS})
@@ -131,31 +155,38 @@ def concerns_of(request: OrderRequest) -> tuple[bool, bool, bool, bool]:
 class Door:
     """The rules in force for one set of settings, asked in order about each new order; `check` raises the first
     refusal. Each rule is asked only about requests of its `concern` (the plan for each kind of request is made
-    once), so the door costs an ordinary order a few calls, however many rules there are."""
+    once), so the door costs an ordinary order a few calls, however many rules there are: a buy with nothing open
+    in its symbol meets only the rules that concern every order."""
 
     __slots__ = ("_plans", "rules")
 
     def __init__(self, rules: Iterable[Rule], settings: RuleSettings) -> None:
         #: The rules `settings` leave on, in order.
         self.rules = active_rules(rules, settings)
-        self._plans: dict[tuple[bool, bool, bool, bool], tuple[Rule, ...]] = {}
+        self._plans: dict[_Kind, tuple[Rule, ...]] = {}
 
-    def _plan(self, kind: tuple[bool, bool, bool, bool]) -> tuple[Rule, ...]:
-        flags = dict(
-            zip((Concern.SELLS, Concern.EXTENDED_HOURS, Concern.AUCTIONS, Concern.FRACTIONAL), kind, strict=True)
-        )
+    def _plan(self, kind: _Kind) -> tuple[Rule, ...]:
+        flags = dict(zip(_KEYED, kind, strict=True))
         flags[Concern.ANY] = True
         plan = self._plans[kind] = tuple(r for r in self.rules if flags[getattr(r, "concern", Concern.ANY)])
         return plan
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
         """Ask the rules that could refuse `request`; the first refusal is raised (nothing changed)."""
-        quantity = request.quantity  # `concerns_of`, inline: this is on every order's path
-        kind = (
-            request.side is _SIDE_SELL,
+        symbol = request.symbol
+        quantity = request.quantity
+        sell = request.side is _SIDE_SELL
+        tif = request.time_in_force
+        position = view.quantity(symbol)
+        open_orders = bool(view.open_orders(symbol))
+        kind = (  # `concerns_of` and the account's concerns, inline: this is on every order's path
+            sell,
             request.extended_hours,
-            request.time_in_force in _AUCTIONS,
+            tif is _TIF_OPG or tif is _TIF_CLS,
             request.notional is not None or (quantity is not None and not quantity.is_integer()),
+            open_orders,
+            position > QTY_EPSILON if sell else position < -QTY_EPSILON,
+            sell and (open_orders or quantity is None or quantity > position + QTY_EPSILON),
         )
         plan = self._plans.get(kind)
         if plan is None:

@@ -9,6 +9,7 @@ https://docs.alpaca.markets/docs/orders-at-alpaca (an exit order only for the qu
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 import attrs
 
@@ -24,7 +25,7 @@ from broker_sim._numeric import QTY_EPSILON
 from broker_sim.errors import InsufficientQuantity
 from broker_sim.models import Order, OrderRequest, Side
 
-from .base import AccountView
+from .base import AccountView, Concern
 
 __all__ = ["PositionFlip", "held_for_orders", "number_text", "order_quantity"]
 
@@ -75,8 +76,10 @@ class PositionFlip:
     """An order may close a position or open one, never both: a sell larger than the long position still
     available (its quantity less what open sell orders hold) is refused, as a buy larger than the short still
     available is. Alpaca answers 403 "insufficient qty available for order (requested: X, available: Y)"; the
-    bot closes the position first, then opens the other side. Relaxed by ``position_flip_check: false``."""
+    bot closes the position first, then opens the other side. Relaxed by ``position_flip_check: false``. Only an
+    order against the position (its `concern`) has anything to check."""
 
+    concern: ClassVar[Concern] = Concern.CLOSING
     setting: str | None = "position_flip_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
@@ -86,11 +89,18 @@ class PositionFlip:
         )
         if not closing or request.order_class is _C_OCO:
             return  # (an oco is the exits of a position: the venue checks it closes what is there)
-        quantity = order_quantity(request, view)
+        quantity = request.quantity
         if quantity is None:
-            return
-        excluding = replacing.id if replacing is not None else None
-        available = max(0.0, abs(position) - held_for_orders(view.open_orders(request.symbol), request.side, excluding))
+            quantity = order_quantity(request, view)
+            if quantity is None:
+                return
+        available = position if position > 0.0 else -position
+        orders = view.open_orders(request.symbol)
+        if orders:
+            excluding = replacing.id if replacing is not None else None
+            available -= held_for_orders(orders, request.side, excluding)
+        if available < 0.0:
+            available = 0.0
         if quantity > available + QTY_EPSILON:
             raise InsufficientQuantity(
                 f"insufficient qty available for order (requested: {number_text(quantity)}, "

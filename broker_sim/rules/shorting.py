@@ -38,9 +38,11 @@ def opens_short(request: OrderRequest, view: AccountView, replacing: Order | Non
     if quantity is None:
         return False
     position = view.quantity(request.symbol)
-    excluding = replacing.id if replacing is not None else None
-    available = max(0.0, position - held_for_orders(view.open_orders(request.symbol), _SIDE_SELL, excluding))
-    return quantity > available + QTY_EPSILON
+    orders = view.open_orders(request.symbol)
+    if orders:
+        excluding = replacing.id if replacing is not None else None
+        position -= held_for_orders(orders, _SIDE_SELL, excluding)
+    return quantity > (position if position > 0.0 else 0.0) + QTY_EPSILON
 
 
 @attrs.frozen(slots=True)
@@ -51,7 +53,7 @@ class LongOnly:
     https://docs.alpaca.markets/reference/patchaccountconfig-1
     """
 
-    concern: ClassVar[Concern] = Concern.SELLS
+    concern: ClassVar[Concern] = Concern.SHORT_SALES
     setting: str | None = "no_shorting"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
@@ -68,7 +70,7 @@ class ShortSelling:
     and a symbol the venue marks shortable and easy to borrow (``broker.assets``). Relaxed by
     ``short_selling_check: false``."""
 
-    concern: ClassVar[Concern] = Concern.SELLS
+    concern: ClassVar[Concern] = Concern.SHORT_SALES
     setting: str | None = "short_selling_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:

@@ -13,6 +13,8 @@ Relaxed by ``wash_trade: false``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from broker_sim._members import (
@@ -26,7 +28,7 @@ from broker_sim._members import (
 from broker_sim.errors import WashTradeRefused
 from broker_sim.models import Order, OrderRequest, OrderType, Side
 
-from .base import AccountView
+from .base import AccountView, Concern
 
 __all__ = ["WashTrade", "could_cross"]
 
@@ -50,8 +52,10 @@ def could_cross(side: Side, kind: OrderType, limit_price: float | None, other: O
 
 @attrs.frozen(slots=True)
 class WashTrade:
-    """Alpaca's wash-trade prevention (``wash_trade``); see the module for what could execute against what."""
+    """Alpaca's wash-trade prevention (``wash_trade``); see the module for what could execute against what. Only an
+    order in a symbol with open orders has anything to check (its `concern`)."""
 
+    concern: ClassVar[Concern] = Concern.OPEN_ORDERS
     setting: str | None = "wash_trade"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:

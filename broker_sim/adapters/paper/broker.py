@@ -420,11 +420,13 @@ class PaperBroker(Broker):
             raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         if self.journal is None and self.settings.journal is not None:
             self._check_journal()
-        if request.client_order_id is not None:
-            known = known_order(self.state, request.client_order_id, request)
+        client_order_id = request.client_order_id
+        if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
+            known = known_order(self.state, client_order_id, request)  # the same request again, or a conflict
             if known is not None:
                 return self.state.order(known.id) or known
-        if self.symbols is not None or self._models.fill_types is not None:
+        fill_types = self._models.fill_types
+        if self.symbols is not None or (fill_types is not None and request.type not in fill_types):
             check_supported(request, self.symbols, self._models)
         self._door.check(request, self._view)
         if not self._closes_watched:

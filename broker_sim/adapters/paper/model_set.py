@@ -12,6 +12,8 @@ from broker_sim._codegen import compile_function
 from broker_sim._members import (
     _SIDE_BUY,
 )
+from broker_sim.builtin.commission import NoCommission
+from broker_sim.builtin.latency import NoLatency
 from broker_sim.errors import ConfigError, ModelError
 from broker_sim.hookspecs import Action, FillDecision, HookContext
 from broker_sim.models import Account, Fill, MarketData, Order, OrderType, unchecked_fill
@@ -23,6 +25,13 @@ __all__ = ["ModelSet"]
 def _is_number(value: object) -> bool:
     return value.__class__ is float or (isinstance(value, int | float) and not isinstance(value, bool))
 
+
+#: Built-in implementations whose answer is always the same, whatever they are asked: while one is its hook's only
+#: implementation, `ModelSet` uses the answer without the call (nor the estimate `Fill` a commission call needs).
+_FIXED_ANSWERS: dict[Callable[..., Any], float] = {
+    NoCommission.broker_sim_commission: 0.0,
+    NoLatency.broker_sim_latency: 0.0,
+}
 
 #: Generated makers of `_Hook` callers, by (the hook's parameters, the arguments the implementation names, or
 #: None for a call through pluggy): made once per shape in a process, not once per broker.
@@ -52,9 +61,12 @@ class _Hook:
     straight to the model's method (picking the arguments it names) while the model is the hook's only
     implementation, else through pluggy, as `SelectedHook` does with keywords; the caller runs `refresh` when
     the manager's plugin set changed (`generation`). Positional calls spare the order path a keyword dict and
-    a frame per hook call."""
+    a frame per hook call. `fixed` is the answer of a lone implementation that always answers the same
+    (`_FIXED_ANSWERS`; None: call it). `leading` is how many of the hook's first parameters, and no others, the
+    lone implementation names (-1 when it is not so, or goes through pluggy): a caller that knows the count calls
+    `target` (the implementation itself) with those arguments, without `call`'s frame in between."""
 
-    __slots__ = ("_hook", "_manager", "_model", "call", "generation", "parameters")
+    __slots__ = ("_hook", "_manager", "_model", "call", "fixed", "generation", "leading", "parameters", "target")
 
     def __init__(self, manager: PluginManager, hook_name: str, model: object, parameters: tuple[str, ...]) -> None:
         self._manager = manager
@@ -66,6 +78,9 @@ class _Hook:
         self.parameters = parameters
         self.generation = -1
         self.call: Callable[..., Any] = self._hook
+        self.target: Callable[..., Any] = self._hook
+        self.fixed: float | None = None
+        self.leading = -1
         self.refresh()
 
     def refresh(self) -> None:
@@ -74,9 +89,16 @@ class _Hook:
         impls = self._hook.get_hookimpls()
         lone = impls[0] if len(impls) == 1 else None
         if lone is not None and lone.plugin is self._model and not lone.wrapper and not lone.hookwrapper:
-            self.call = _maker(self.parameters, tuple(lone.argnames))(lone.function)
+            names = tuple(lone.argnames)
+            self.target = lone.function
+            self.leading = len(names) if names == self.parameters[: len(names)] else -1
+            # All the parameters, in order: the implementation is the caller itself.
+            self.call = lone.function if names == self.parameters else _maker(self.parameters, names)(lone.function)
+            self.fixed = _FIXED_ANSWERS.get(getattr(lone.function, "__func__", None))  # type: ignore[arg-type]
         else:
-            self.call = _maker(self.parameters, None)(self._hook)
+            self.call = self.target = _maker(self.parameters, None)(self._hook)
+            self.leading = -1
+            self.fixed = None
 
 
 class ModelSet:
@@ -149,6 +171,8 @@ class ModelSet:
         hook = self._latency
         if hook.generation != self._manager.generation:
             hook.refresh()
+        if hook.fixed is not None:
+            return hook.fixed
         delay = hook.call(order, action, self._ctx["latency"])
         if delay.__class__ is float and 0 <= delay < math.inf:
             return delay
@@ -164,7 +188,10 @@ class ModelSet:
         hook = self._fill
         if hook.generation != self._manager.generation:
             hook.refresh()
-        decision = hook.call(order, market, self._fill_ctx, working_since)
+        if hook.leading == 3:  # (order, market, ctx): the built-in models
+            decision = hook.target(order, market, self._fill_ctx)
+        else:
+            decision = hook.call(order, market, self._fill_ctx, working_since)
         if decision.__class__ is FillDecision:
             quantity, price = decision.quantity, decision.price
             if quantity.__class__ is float and (quantity == 0 or (0 < quantity < math.inf and 0 < price < math.inf)):
@@ -197,7 +224,10 @@ class ModelSet:
         hook = self._slippage
         if hook.generation != self._manager.generation:
             hook.refresh()
-        slipped = hook.call(order, price, market, ctx, quantity, False)
+        if hook.leading == 4:  # (order, price, market, ctx): the built-in models
+            slipped = hook.target(order, price, market, ctx)
+        else:
+            slipped = hook.call(order, price, market, ctx, quantity, False)
         if slipped.__class__ is float and 0 < slipped < math.inf:
             return slipped
         if slipped is None:
@@ -208,12 +238,15 @@ class ModelSet:
 
     def fee(self, order: Order, fill: Fill) -> float:
         """The fee for `fill` of `order` (finite, >= 0)."""
-        ctx = self._ctx["commission"]
-        ctx._fill_quantity = fill.quantity
         hook = self._commission
         if hook.generation != self._manager.generation:
             hook.refresh()
-        fee = hook.call(order, fill, ctx, fill.quantity, False)
+        if hook.fixed is not None:
+            return hook.fixed
+        ctx = self._ctx["commission"]
+        ctx._fill_quantity = fill.quantity
+        # (order, fill, ctx): the built-in models
+        fee = hook.target(order, fill, ctx) if hook.leading == 3 else hook.call(order, fill, ctx, fill.quantity, False)
         if fee.__class__ is float and 0 <= fee < math.inf:
             return fee
         if fee is None:
@@ -251,20 +284,28 @@ class ModelSet:
         hook = self._slippage
         if hook.generation != generation:
             hook.refresh()
-        slipped = hook.call(order, price, market, ctx, quantity, True)
+        if hook.leading == 4:
+            slipped = hook.target(order, price, market, ctx)
+        else:
+            slipped = hook.call(order, price, market, ctx, quantity, True)
         if slipped is None:
             slipped = price
         elif (slipped.__class__ is not float and not _is_number(slipped)) or not 0 < slipped < math.inf:
             raise self._error("slippage", f"price {slipped!r} (estimate)", order)
         if order.limit_price is not None and order.side is _SIDE_BUY:
             slipped = min(slipped, order.limit_price)
-        whole = unchecked_fill(order.id, order.symbol, order.side, quantity, slipped, 0.0, order.created_at, price)
-        ctx = self._estimate_ctx["commission"]
-        ctx._fill_quantity = quantity
         hook = self._commission
         if hook.generation != generation:
             hook.refresh()
-        fee = hook.call(order, whole, ctx, quantity, True) or 0.0
+        if hook.fixed is not None:  # a fee known without asking: no estimate `Fill` to build
+            return slipped + hook.fixed / quantity
+        whole = unchecked_fill(order.id, order.symbol, order.side, quantity, slipped, 0.0, order.created_at, price)
+        ctx = self._estimate_ctx["commission"]
+        ctx._fill_quantity = quantity
+        if hook.leading == 3:
+            fee = hook.target(order, whole, ctx) or 0.0
+        else:
+            fee = hook.call(order, whole, ctx, quantity, True) or 0.0
         if (fee.__class__ is not float and not _is_number(fee)) or not 0 <= fee < math.inf:
             raise self._error("commission", f"fee {fee!r} (estimate)", order)
         return slipped + fee / quantity

@@ -60,9 +60,15 @@ def submit(
     answers instead, and nothing is recorded.
     """
     now = venue.clock.now()
-    order_id = venue.ids.next()
-    client_order_id = request.client_order_id or venue.ids.next()
-    price = estimate_price(venue, request)
+    ids = venue.ids
+    order_id = ids.next()
+    client_order_id = request.client_order_id or ids.next()
+    market = venue.market.get(request.symbol)
+    price = request.limit_price  # `estimate_price`, inline: this is on every order's path
+    if price is None:
+        price = request.stop_price
+        if price is None:
+            price = market.price if market is not None else request.reference_price
     quantity = request.quantity
     if quantity is None and price is not None:
         quantity = round(request.notional / price, 9)  # type: ignore[operator]
@@ -75,13 +81,12 @@ def submit(
         refusal = closes_position(venue, request)
         if refusal is not None:
             return reject_new(venue, order, refusal, now)
-        order = attrs.evolve(order, legs=(venue.ids.next(),))
+        order = attrs.evolve(order, legs=(ids.next(),))
     elif request.order_class is not _C_SIMPLE:
-        order = attrs.evolve(order, legs=tuple(venue.ids.next() for _ in legs_of(request)))
+        order = attrs.evolve(order, legs=tuple(ids.next() for _ in legs_of(request)))
     plan: Reservation | None = None  # the exits of a position hold nothing: the position pays for them
     try:
         if not exits:
-            market = venue.market.get(order.symbol)
             per_unit = venue.models.cost_per_unit(order, price, market)
             if venue.rules.buying_power_collar:
                 value = order_value(order, price, market)
