@@ -33,8 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
 #: The tests that take seconds each (each parametrization; `pytest --durations=60`), longest first. They run first,
 #: so that pytest-xdist hands them out while every core still has a queue: a long test collected last would
 #: leave one core running it alone at the end while the other idles. A name no longer collected is ignored.
+#: Not the Ray sweep: Ray's node, started while both workers start up in a fresh environment (compiling every
+#: module they import) on a loaded machine, timed out; it runs in its place, among the sweeps.
 LONG_FIRST = (
-    "sweeps/test_ray.py::test_a_sweep_on_a_local_ray_instance_gives_the_same_table_as_one_process",
     "journal/test_crash.py::test_kill_9_at_random_moments_loses_and_duplicates_nothing",
     "journal/test_attribution.py::test_export_keeps_each_fills_strategy_and_a_resumed_runs_report_covers_every_session",
     "test_simulation.py::test_same_config_and_seed_give_byte_identical_trades",
