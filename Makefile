@@ -18,13 +18,18 @@ ALPACA_JS_3 := 3.1.3
 ALPACA_JS_4 := 4.0.2
 LUMIBOT := 4.6.30
 
+# The project's ~130 packages are installed by uv (pip-installed into the venv first: a ~20 MB wheel), which
+# fetches and unpacks them in parallel: ~30 s on a fresh machine where pip alone takes ~2 min. uv resolves the same
+# versions (it reads PyPI, not pip's config: set UV_INDEX_URL for a mirror); should uv fail, pip installs them.
+PROJECT := -e '.[dev]' -e ./plugins/example-package
+
 $(STAMP): pyproject.toml plugins/example-package/pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("broker-sim needs Python >= 3.11") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	@# pip's and the build backend's notes go to a log, shown only if the install fails.
+	@# The installers' and the build backend's notes go to a log, shown only if the install fails.
 	@echo "installing broker-sim and its dev extras into $(VENV) (log: $(VENV)/install.log) ..."
-	@$(PY) $(PIP_INSTALL) -e '.[dev]' -e ./plugins/example-package > $(VENV)/install.log 2>&1 \
-		|| (cat $(VENV)/install.log; exit 1)
+	@( $(PY) $(PIP_INSTALL) uv && $(VENV)/bin/uv pip install --quiet --python $(PY) $(PROJECT) \
+		|| $(PY) $(PIP_INSTALL) $(PROJECT) ) > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
 	touch $(STAMP)
 
 # The client environments need nothing of the project's: `make test` installs them side by side with it.

@@ -30,8 +30,67 @@ def pytest_configure(config: pytest.Config) -> None:
         SLOW = True
 
 
+#: The tests that take seconds each (each parametrization; `pytest --durations=60`), longest first. They run first,
+#: so that pytest-xdist hands them out while every core still has a queue: a long test collected last would
+#: leave one core running it alone at the end while the other idles. A name no longer collected is ignored.
+#: Not the Ray sweep: Ray's node, started while both workers start up in a fresh environment (compiling every
+#: module they import) on a loaded machine, timed out; it runs in its place, among the sweeps.
+LONG_FIRST = (
+    "journal/test_crash.py::test_kill_9_at_random_moments_loses_and_duplicates_nothing",
+    "journal/test_attribution.py::test_export_keeps_each_fills_strategy_and_a_resumed_runs_report_covers_every_session",
+    "test_simulation.py::test_same_config_and_seed_give_byte_identical_trades",
+    "acceptance/test_interrupts.py::test_the_same_strategy_bug_exits_1_with_its_traceback_under_run_and_serve",
+    "sweeps/test_sweep.py::test_reports_all_writes_every_points_full_report_with_the_config_as_the_user_wrote_it",
+    "test_secrets.py::test_a_runs_report_output_and_validate_never_show_the_secret",
+    "serve/test_openapi.py::test_schemathesis_finds_no_failure_in_any_operation",
+    "adapters/test_paper_state_machine.py::test_paper_broker_state_machine",
+    "acceptance/test_report_folders.py::test_an_earlier_report_is_replaced_but_not_once_the_user_added_a_file",
+    "acceptance/test_cli_options.py::test_set_and_seed_change_the_run_and_the_title_is_reports",
+    "journal/test_checkpoints.py::test_a_full_disk_stops_the_run_keeps_its_records_and_the_journal_opens_once_space_is_freed",
+    "journal/test_checkpoints.py::test_kill_9_during_checkpoints_never_refuses_the_journal",
+    "test_replay_imports.py::test_a_replay_imports_neither_pandas_nor_the_alpaca_adapter",
+    "acceptance/test_cli.py::test_plugin_file_and_example_package_change_fills_as_their_formulas_say",
+    "acceptance/test_interrupts.py::test_a_report_replaces_an_earlier_report_whole",
+    "report/test_tearsheet.py::test_tearsheet_option_writes_quantstats_page",
+    "acceptance/test_interrupts.py::test_a_run_killed_outright_leaves_its_working_folder_and_the_next_run_removes_it",
+    "serve/test_text.py::test_fuzzed_text_leaves_the_listings_the_report_and_the_journal_readable",
+    "acceptance/test_serve_cli.py::test_serve_refuses_a_taken_port_and_missing_keys",
+    "acceptance/test_serve_cli.py::test_serve_trades_then_stops_on_a_signal_and_writes_the_report",
+    "sweeps/test_sweep.py::test_a_grid_sweep_gives_one_row_per_point_each_equal_to_a_single_run",
+    "serve/test_realtime.py::test_a_live_feed_served_in_real_time_trades_at_the_live_price",
+    "acceptance/test_interrupts.py::test_a_signal_stops_a_replay_at_once_with_a_partial_report",
+    "sweeps/test_sweep.py::test_the_best_points_report_shows_the_users_config_too",
+    "sweeps/test_search.py::test_an_optuna_search_resumes_with_the_trials_it_had",
+    "acceptance/test_report_folders.py::test_a_folder_of_earlier_reports_is_refused_and_each_report_kept",
+    "serve/test_example_bot.py::test_the_example_bot_fills_as_the_same_rule_run_by_broker_sim",
+    "acceptance/test_interrupts.py::test_sys_exit_in_a_strategy_exits_1_from_the_cli_with_a_partial_report",
+    "acceptance/test_cli.py::test_every_shipped_config_runs_and_its_report_agrees_with_the_ledger",
+    "acceptance/test_report_folders.py::test_account_export_into_a_users_folder_is_refused",
+    "test_notebook.py::test_the_example_notebook_runs_top_to_bottom",
+    "report/test_attribution.py::test_day23_strategies_add_up_to_the_account_cent_for_cent",
+    "test_notebook.py::test_overrides_pick_a_strategy_by_name_and_a_config_path_works",
+    "journal/test_cli.py::test_paper_shows_a_live_dashboard_stops_on_ctrl_c_and_sigterm_and_resumes",
+    "serve/test_real_clients.py::test_alpaca_trade_api_runs_unchanged",
+    "test_notebook.py::test_a_configured_benchmark_symbol_is_bought_and_held",
+    "report/test_attribution.py::test_day23_trades_and_orders_csv_name_each_rows_strategy",
+    "sweeps/test_ctrl_c.py::test_ctrl_c_keeps_the_finished_points_and_resume_gives_the_uninterrupted_table",
+    "test_simulation.py::test_the_report_lists_borrow_fees_margin_calls_and_their_totals",
+    "report/test_curve.py::test_the_report_writes_the_same_numbers_as_the_list_based_code",
+    "test_notebook.py::test_out_false_writes_nothing_even_when_the_config_names_a_folder",
+    "acceptance/test_cli.py::test_a_bad_csv_row_exits_2_with_the_line_number",
+    "test_simulation.py::test_report_files_agree_with_the_ledger",
+    "acceptance/test_cli.py::test_init_writes_a_config_that_runs",
+    "adapters/test_order_class_state_machine.py::test_order_classes_state_machine::runTest",
+    "sweeps/test_ctrl_c.py::test_sigterm_to_the_sweep_alone_stops_its_workers_too",
+    "test_imports.py::test_each_layer_imported_alone_loads_only_what_it_needs",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without --slow, tests marked ``slow`` are deselected (not skipped): `make test` runs the rest."""
+    """The tests in LONG_FIRST first, in its order (the rest keep theirs); without --slow, tests marked ``slow`` are
+    deselected (not skipped): `make test` runs the rest."""
+    rank = {name: index for index, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("[")[0].removeprefix("tests/"), len(rank)))
     if config.getoption("--slow"):
         return
     slow = [item for item in items if item.get_closest_marker("slow") is not None]

@@ -141,11 +141,6 @@ def test_daily_bars_with_default_day_orders_trade_as_gtc_orders_do(tmp_path: Pat
     assert (delivered.hour, delivered.minute) == (16, 0)  # each daily bar arrives at its session's close
 
 
-def test_the_daily_config_runs_through_the_cli(tmp_path: Path) -> None:
-    result = run_simulation(ROOT / "configs/daily.yaml", out=tmp_path / "daily")
-    assert result.metrics.fills == 15 and result.metrics.total_return != 0
-
-
 @pytest.mark.parametrize("stamp", ["start", "end"])
 def test_a_start_stamped_bar_is_delivered_when_it_is_complete(tmp_path: Path, stamp: str) -> None:
     from broker_sim.streams.csv_source import CsvSource

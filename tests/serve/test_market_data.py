@@ -21,7 +21,7 @@ from alpaca.data.timeframe import TimeFrame
 
 from broker_sim.models import Bar
 
-from .conftest import KEY, SECRET, Server, in_this_loop, running_stream, serving
+from .conftest import KEY, SECRET, Relay, Server, in_this_loop, running_stream, serving
 from .test_bad_requests import HEADERS, error
 
 WALL_LIMIT_S = 20.0
@@ -103,10 +103,11 @@ async def test_the_data_stream_delivers_replayed_bars_in_time_order(server: Serv
         if len(heard) >= 6:
             enough.set()
 
-    stream = StockDataStream(KEY, SECRET, url_override=f"{server.ws_url}/v2/iex")
-    stream.subscribe_bars(in_this_loop(on_bar), "AAPL", "MSFT")
-    async with running_stream(stream):
-        await asyncio.wait_for(enough.wait(), WALL_LIMIT_S)
+    async with Relay(server) as relay:
+        stream = StockDataStream(KEY, SECRET, url_override=f"{relay.ws_url}/v2/iex")
+        stream.subscribe_bars(in_this_loop(on_bar), "AAPL", "MSFT")
+        async with running_stream(stream, relay):
+            await asyncio.wait_for(enough.wait(), WALL_LIMIT_S)
     stamps = [b.timestamp for b in heard]
     assert stamps == sorted(stamps)
     replayed = {(b.symbol, b.start): b for s in ("AAPL", "MSFT") for b in history(server, s)}

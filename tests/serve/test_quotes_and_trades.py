@@ -28,7 +28,7 @@ from alpaca.data.requests import (
 
 from broker_sim.models import Bar, MarketData, Quote, Trade
 
-from .conftest import KEY, SECRET, Server, in_this_loop, running_stream, serving
+from .conftest import KEY, SECRET, Relay, Server, in_this_loop, running_stream, serving
 
 WALL_LIMIT_S = 20.0
 #: The synthetic bars: one a minute, the first ending (and delivered) at START + 1 minute.
@@ -115,12 +115,13 @@ def known_at(told: tuple[Any, ...]) -> datetime:
 @contextlib.asynccontextmanager
 async def data_stream(server: Server, handler: Any, **channels: bool) -> Any:
     """alpaca-py's StockDataStream on the served /v2/iex, subscribed to AAPL's bars, quotes and/or trades."""
-    stream = StockDataStream(KEY, SECRET, url_override=f"{server.ws_url}/v2/iex")
-    for channel, wanted in channels.items():
-        if wanted:
-            getattr(stream, f"subscribe_{channel}")(in_this_loop(handler), "AAPL")
-    async with running_stream(stream):
-        yield stream
+    async with Relay(server) as relay:
+        stream = StockDataStream(KEY, SECRET, url_override=f"{relay.ws_url}/v2/iex")
+        for channel, wanted in channels.items():
+            if wanted:
+                getattr(stream, f"subscribe_{channel}")(in_this_loop(handler), "AAPL")
+        async with running_stream(stream, relay):
+            yield stream
 
 
 @pytest.mark.parametrize("speed", [1200, "max"])

@@ -32,7 +32,7 @@ from broker_sim.clock import RealtimeClock
 from broker_sim.models import Bar
 from broker_sim.serve.data_stream import DataStreams
 
-from .conftest import BASE_CONFIG, KEY, SECRET, Server, in_this_loop, running_stream, serving
+from .conftest import BASE_CONFIG, KEY, SECRET, Relay, Server, in_this_loop, running_stream, serving
 from .test_bad_requests import HEADERS
 from .test_stream import trading_stream
 
@@ -113,12 +113,13 @@ async def quote_stream(server: Server) -> AsyncIterator[asyncio.Queue[AlpacaQuot
     """alpaca-py's StockDataStream subscribed to AAPL's quotes; the block starts once the server has the
     subscription (a quote pushed before would reach nobody, as on Alpaca)."""
     heard: asyncio.Queue[AlpacaQuote] = asyncio.Queue()
-    stream = StockDataStream(KEY, SECRET, url_override=f"{server.ws_url}/v2/iex")
-    stream.subscribe_quotes(in_this_loop(heard.put), "AAPL")
     [hub] = [h for h in server.served.hubs if isinstance(h, DataStreams)]
-    async with running_stream(stream):
-        await asyncio.wait_for(hub.subscribed.wait(), WALL_LIMIT_S)
-        yield heard
+    async with Relay(server) as relay:
+        stream = StockDataStream(KEY, SECRET, url_override=f"{relay.ws_url}/v2/iex")
+        stream.subscribe_quotes(in_this_loop(heard.put), "AAPL")
+        async with running_stream(stream, relay):
+            await asyncio.wait_for(hub.subscribed.wait(), WALL_LIMIT_S)
+            yield heard
 
 
 async def test_a_live_feed_served_in_real_time_trades_at_the_live_price(tmp_path: Path) -> None:

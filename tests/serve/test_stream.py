@@ -20,7 +20,7 @@ from broker_sim.changes import Notice
 from broker_sim.models import EventType, OrderEvent
 from broker_sim.serve.stream import TradeUpdates
 
-from .conftest import KEY, SECRET, Server, in_this_loop, running_stream, serving
+from .conftest import KEY, SECRET, Relay, Server, in_this_loop, running_stream, serving
 from .test_bad_requests import HEADERS, MARKET_BUY
 
 #: A safety net, in wall seconds, for waits that complete in milliseconds: a broken server fails, not hangs.
@@ -35,13 +35,14 @@ def hub(server: Server) -> TradeUpdates:
 @contextlib.asynccontextmanager
 async def trading_stream(server: Server, handler: Any) -> AsyncIterator[TradingStream]:
     """alpaca-py's TradingStream, run in its thread, listening once the block starts; `handler` runs in this loop."""
-    stream = TradingStream(KEY, SECRET, url_override=f"{server.ws_url}/stream")
-    stream.subscribe_trade_updates(in_this_loop(handler))
-    updates = hub(server)
-    updates.joined.clear()
-    async with running_stream(stream):
-        await asyncio.wait_for(updates.joined.wait(), WALL_LIMIT_S)
-        yield stream
+    async with Relay(server) as relay:
+        stream = TradingStream(KEY, SECRET, url_override=f"{relay.ws_url}/stream")
+        stream.subscribe_trade_updates(in_this_loop(handler))
+        updates = hub(server)
+        updates.joined.clear()
+        async with running_stream(stream, relay):
+            await asyncio.wait_for(updates.joined.wait(), WALL_LIMIT_S)
+            yield stream
 
 
 async def test_trading_stream_hears_every_event_of_an_order(server: Server) -> None:
