@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
+from broker_sim._members import _E_MARGIN_CALL, _SIDE_SELL
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
-from broker_sim._members import _E_MARGIN_CALL, _SIDE_SELL
 from broker_sim.events import Listener
 from broker_sim.models import (
     Account,

@@ -91,7 +91,9 @@ class _Handlers:
     def __init__(self) -> None:
         self.steps: list[tuple[str, asyncio.Task[object] | None]] = []
 
-    async def note(self, tag: str, *, wait: asyncio.Future[None] | None = None, fail: BaseException | None = None) -> None:
+    async def note(
+        self, tag: str, *, wait: asyncio.Future[None] | None = None, fail: BaseException | None = None
+    ) -> None:
         self.steps.append((tag, asyncio.current_task()))
         if wait is not None:
             await wait

@@ -22,8 +22,8 @@ import asyncio
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Coroutine
 from asyncio.tasks import _enter_task, _leave_task
+from collections.abc import Callable, Coroutine
 from types import CoroutineType
 from typing import Any
 
