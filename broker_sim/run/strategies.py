@@ -150,10 +150,21 @@ class RunStrategies:
     def deliver(self, listening: Mapping[str, Strategy]) -> None:
         """Hand the queued order events to the `on_order_event` of each strategy they concern."""
         pending = self.pending
-        call = self.dispatch.call
+        dispatcher = self.dispatch
         while pending:
             event, holders = pending.popleft()
             for name, _ in holders:
                 strategy = listening.get(name)
-                if strategy is not None:
-                    call(strategy.on_order_event, event)
+                if strategy is None:
+                    continue
+                # `HandlerDispatch.call`, inline: three events an order.
+                handler = strategy.on_order_event
+                try:
+                    result = handler(event)
+                except OrderRefused as exc:
+                    dispatcher.on_refused(handler, event, exc)
+                    continue
+                except (Exception, SystemExit) as exc:
+                    raise handler_error(handler, event, exc) from exc
+                if result is not None:
+                    dispatcher.dispatch(result, handler, event)
