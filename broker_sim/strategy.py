@@ -73,7 +73,7 @@ class Strategy:
     def position(self, symbol: str) -> StrategyPosition:
         """This strategy's holding in `symbol`: signed ``quantity`` (0.0 when flat), ``avg_price``,
         ``realized_pnl`` — its share, not the account's (other strategies may hold the same symbol)."""
-        return self._book().position(symbol)
+        return (self.book or self._book()).position(symbol)
 
     @property
     def positions(self) -> Mapping[str, StrategyPosition]:
@@ -88,7 +88,7 @@ class Strategy:
     def pending_quantity(self, symbol: str) -> float:
         """The signed quantity this strategy's open orders in `symbol` have still to fill (buys positive; exits
         of brackets left out). ``position(s).quantity + pending_quantity(s)`` is where the strategy is heading."""
-        return self._book().pending_quantity(symbol)
+        return (self.book or self._book()).pending_quantity(symbol)
 
     def order_target(self, symbol: str, quantity: float, **fields: Any) -> Awaitable[Order] | None:
         """An order that brings this strategy's holding in `symbol` to `quantity` (signed: negative is short),
@@ -101,8 +101,9 @@ class Strategy:
         difference = quantity - self.position(symbol).quantity - self.pending_quantity(symbol)
         if qty_is_zero(difference):
             return None
-        trade = self.broker.buy if difference > 0 else self.broker.sell
-        return trade(symbol, abs(difference), **fields)
+        if difference > 0:
+            return self.broker.buy(symbol, difference, **fields)
+        return self.broker.sell(symbol, -difference, **fields)
 
     @property
     def fills(self) -> Sequence[Fill]:

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from broker_sim._members import _SIDE_BUY
 from broker_sim._numeric import qty_is_zero
 from broker_sim.ledger import holding_after
-from broker_sim.models import Fill, Order, OrderEvent, Side
+from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, install_fast_init
 
 __all__ = ["FILLS_KEPT", "StrategyBook", "StrategyPosition"]
 
@@ -41,6 +42,11 @@ class StrategyPosition:
     def is_flat(self) -> bool:
         """True when the strategy holds nothing in the symbol."""
         return qty_is_zero(self.quantity)
+
+
+# Built once per fill of a strategy's order (its book's new holding): attrs' frozen ``__init__`` costs ~1k
+# instructions a field.
+install_fast_init(StrategyPosition)
 
 
 class StrategyBook:
@@ -88,7 +94,7 @@ class StrategyBook:
         for order in self._open.values():
             if order.symbol == symbol and order.parent_id is None:
                 remaining = order.remaining_quantity
-                total += remaining if order.side is Side.BUY else -remaining
+                total += remaining if order.side is _SIDE_BUY else -remaining
         return total
 
     # -- keeping ----------------------------------------------------------------------------------------------
@@ -96,7 +102,11 @@ class StrategyBook:
     def apply(self, event: OrderEvent, share: float = 1.0) -> None:
         """Book one event of an order the strategy caused: the order's latest snapshot, and its fill (scaled by
         `share` for a liquidation several strategies share)."""
-        self.track(event.order)
+        order = event.order
+        if order.status in FINAL_STATUSES:
+            self._end(order.id)
+        elif order.id not in self._ended_ids:
+            self._open[order.id] = order
         fill = event.fill
         if fill is not None:
             if share != 1.0:
@@ -107,25 +117,32 @@ class StrategyBook:
     def track(self, order: Order) -> None:
         """Keep `order`'s snapshot among the open orders while it is open; forget it once it ended. A snapshot
         of an order that already ended (a late answer of a live adapter) never reopens it."""
-        order_id = order.id
-        if order.status.is_open:
-            if order_id not in self._ended_ids:
-                self._open[order_id] = order
-            return
+        if order.status in FINAL_STATUSES:
+            self._end(order.id)
+        elif order.id not in self._ended_ids:
+            self._open[order.id] = order
+
+    def _end(self, order_id: str) -> None:
+        """Forget the order that ended, and remember (for a while) that it did."""
         self._open.pop(order_id, None)
-        if order_id not in self._ended_ids:
-            if len(self._ended) == self._ended.maxlen:
-                self._ended_ids.discard(self._ended[0])
-            self._ended.append(order_id)
-            self._ended_ids.add(order_id)
+        ended_ids = self._ended_ids
+        if order_id not in ended_ids:
+            ended = self._ended
+            if len(ended) == _ENDED_KEPT:
+                ended_ids.discard(ended[0])
+            ended.append(order_id)
+            ended_ids.add(order_id)
 
     def _book(self, fill: Fill) -> None:
-        held = self._positions.get(fill.symbol) or StrategyPosition(fill.symbol)
+        symbol = fill.symbol
+        held = self._positions.get(symbol)
+        if held is None:
+            held = StrategyPosition(symbol)
         quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
         if qty_is_zero(quantity):
             quantity, avg_price = 0.0, 0.0
-        self._positions[fill.symbol] = StrategyPosition(
-            fill.symbol, quantity, avg_price, held.realized_pnl + pnl, held.fees + fill.fee
+        self._positions[symbol] = StrategyPosition(
+            symbol, quantity, avg_price, held.realized_pnl + pnl, held.fees + fill.fee
         )
 
     def restore(self, orders: Iterable[Order], fills: Iterable[Fill] = ()) -> None:

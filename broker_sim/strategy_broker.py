@@ -14,12 +14,12 @@ from typing import Any
 
 import attrs
 
+from broker_sim._members import _E_MARGIN_CALL, _SIDE_SELL
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
 from broker_sim.models import (
     Account,
-    EventType,
     Order,
     OrderEvent,
     OrderRequest,
@@ -52,9 +52,12 @@ class StrategyBroker(Broker):
         #: Client order ids this strategy chose itself (the ones it lets us number are recognised by their form,
         #: so memory does not grow with the number of orders).
         self.given_client_order_ids: set[str] = set()
+        #: The client order id generated last (`buy` and `sell` submit it at once: it needs no tagging).
+        self._generated = ""
 
     def _new_client_order_id(self) -> str:
-        return f"{self._prefix}{next(self._ids)}"
+        client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"
+        return client_order_id
 
     def continue_numbering(self, orders: Iterable[Order]) -> None:
         """Number this view's next orders after the highest ``<name>-<n>`` among `orders` (an account resumed
@@ -86,7 +89,7 @@ class StrategyBroker(Broker):
         return client_order_id
 
     async def submit_order(self, request: OrderRequest) -> Order:
-        if isinstance(request, OrderRequest):
+        if isinstance(request, OrderRequest) and request.client_order_id is not self._generated:
             client_order_id = self._tag(request.client_order_id)
             if client_order_id is not request.client_order_id:
                 request = attrs.evolve(request, client_order_id=client_order_id)
@@ -174,6 +177,8 @@ class OrderOwners:
         self._liquidations: dict[str, tuple[tuple[str, float], ...]] = {}
         #: The last order asked about and its owner: its fill and its final status are asked in a row.
         self._last: tuple[str, str] = ("", "")
+        #: The last order whose events concern a strategy, and its holders (they never change once found).
+        self._last_holders: tuple[str, tuple[tuple[str, float], ...]] = ("", ())
 
     def __call__(self, order: Order) -> str:
         """The strategy the order is attributed to (for a liquidation several strategies share: the largest
@@ -190,13 +195,20 @@ class OrderOwners:
         strategy's own order, the holders of the symbol for a margin call's liquidation (their shares of the
         position it closes, largest first), ``()`` for an order of no strategy."""
         order = event.order
-        shares = self._liquidations.get(order.id)
+        order_id = order.id
+        last_id, last_holders = self._last_holders
+        if order_id == last_id:
+            return last_holders
+        shares = self._liquidations.get(order_id)
         if shares is not None:
+            self._last_holders = (order_id, shares)
             return shares
         owner = self(order)
         if owner:
-            return ((owner, 1.0),)
-        if event.type is EventType.MARGIN_CALL:
+            holders = ((owner, 1.0),)
+            self._last_holders = (order_id, holders)
+            return holders
+        if event.type is _E_MARGIN_CALL:
             shares = self._liquidation_shares(order)
             if shares:
                 self._liquidations[order.id] = shares
@@ -206,7 +218,7 @@ class OrderOwners:
 
     def _liquidation_shares(self, order: Order) -> tuple[tuple[str, float], ...]:
         """Each strategy's share of the position a liquidation closes: the holders on the side it closes."""
-        closing_long = order.side is Side.SELL
+        closing_long = order.side is _SIDE_SELL
         held = []
         for view in self.views:
             book = view.book
@@ -225,8 +237,13 @@ class OrderOwners:
         known = self.known.get(order.id)
         if known is not None:
             return known
+        client_order_id = order.client_order_id
         for view in self.views:
-            if view.owns(order):
+            # `view.owns(order)`, inline: asked once for each order.
+            prefix = view._prefix
+            if (
+                client_order_id.startswith(prefix) and client_order_id[len(prefix) :].isdigit()
+            ) or client_order_id in view.given_client_order_ids:
                 if order.legs:
                     self._parents[order.id] = view.name
                 return view.name

@@ -4,12 +4,15 @@ handler, the event and the time."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from broker_sim import run_simulation
+from broker_sim.errors import OrderRefused
+from broker_sim.run.dispatch import HandlerDispatch
 from broker_sim.simulation import StrategyError
 
 STRATEGY = '''
@@ -78,3 +81,77 @@ def test_a_handler_that_fails_after_a_wait_is_named_with_its_event_and_time(tmp_
     message = str(failed.value)
     assert "strategy Waiter: handler Waiter.on_bar failed on Bar AAA at 20" in message
     assert "RuntimeError: boom after a wait" in message
+
+
+class _Handlers:
+    """Handlers whose coroutines note the task each step runs in (named like a strategy's, for the errors)."""
+
+    name = "Noter"
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, asyncio.Task[object] | None]] = []
+
+    async def note(
+        self, tag: str, *, wait: asyncio.Future[None] | None = None, fail: BaseException | None = None
+    ) -> None:
+        self.steps.append((tag, asyncio.current_task()))
+        if wait is not None:
+            await wait
+            self.steps.append((f"{tag} again", asyncio.current_task()))
+        if fail is not None:
+            raise fail
+
+
+def _dispatcher() -> tuple[HandlerDispatch, list[StrategyError], list[OrderRefused]]:
+    failures: list[StrategyError] = []
+    refusals: list[OrderRefused] = []
+    return HandlerDispatch(failures.append, lambda handler, argument, error: refusals.append(error)), failures, refusals
+
+
+async def _settle(dispatch: HandlerDispatch) -> None:
+    if dispatch.unsettled and not dispatch.settle_here():
+        await dispatch.settle()
+
+
+async def test_first_steps_run_in_order_each_in_its_own_task_and_a_waiting_one_keeps_its_task() -> None:
+    handlers, runner = _Handlers(), asyncio.current_task()
+    dispatch, failures, refusals = _dispatcher()
+    woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    dispatch.dispatch(handlers.note("first"), handlers.note, None)
+    dispatch.dispatch(handlers.note("waits", wait=woken), handlers.note, None)
+    dispatch.dispatch(handlers.note("third"), handlers.note, None)
+    await _settle(dispatch)
+    assert asyncio.current_task() is runner and not dispatch.unsettled
+    assert [tag for tag, _ in handlers.steps] == ["first", "waits", "third"]
+    tasks = [task for _, task in handlers.steps]
+    assert runner not in tasks and len({id(task) for task in tasks}) == 3
+    assert len(dispatch.tasks) == 1  # the one that waits is kept; the others ended at their first step
+    woken.set_result(None)
+    await asyncio.sleep(0)  # the waiting task goes on ...
+    await asyncio.sleep(0)  # ... and its end is heard
+    assert handlers.steps[-1] == ("waits again", tasks[1]) and not dispatch.tasks
+    assert failures == [] and refusals == []
+
+
+async def test_first_steps_wait_their_turn_behind_work_the_loop_has_ready() -> None:
+    handlers = _Handlers()
+    dispatch, _, _ = _dispatcher()
+    asyncio.get_running_loop().call_soon(handlers.steps.append, ("ready before", None))
+    dispatch.dispatch(handlers.note("handler"), handlers.note, None)
+    await _settle(dispatch)
+    assert [tag for tag, _ in handlers.steps] == ["ready before", "handler"]
+
+
+async def test_a_first_step_that_fails_raises_named_and_a_refused_order_is_only_reported() -> None:
+    handlers = _Handlers()
+    dispatch, failures, refusals = _dispatcher()
+    refusal = OrderRefused("buying power")
+    dispatch.dispatch(handlers.note("refused", fail=refusal), handlers.note, None)
+    await _settle(dispatch)
+    assert refusals == [refusal] and failures == []
+    dispatch.dispatch(handlers.note("fails", fail=RuntimeError("boom")), handlers.note, None)
+    with pytest.raises(StrategyError, match=r"strategy Noter: handler _Handlers.note failed on its call .*boom"):
+        await _settle(dispatch)
+    dispatch.dispatch(handlers.note("exits", fail=SystemExit(3)), handlers.note, None)
+    with pytest.raises(StrategyError, match=r"called sys.exit\(3\)"):
+        await _settle(dispatch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from broker_sim import Bar, PaperBroker, SimulatedClock
-from broker_sim.strategy_broker import StrategyBroker
+from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from tests.conftest import T0
 
 
@@ -32,3 +32,23 @@ async def test_a_view_closes_a_position_with_its_own_tagged_order() -> None:
     closing = await alpha.close_position("AAPL")
     assert closing.client_order_id == "alpha-2" and alpha.owns(closing)
     assert await broker.get_position("AAPL") is None
+
+
+async def test_each_event_concerns_the_strategy_of_its_order_however_the_orders_events_interleave() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    alpha, beta = StrategyBroker(broker, "alpha"), StrategyBroker(broker, "beta")
+    owners = OrderOwners([alpha, beta])
+    seen: list[tuple[str, tuple[tuple[str, float], ...]]] = []
+    broker.add_listener(lambda event: seen.append((event.order.client_order_id, owners.holders(event))))
+    resting = {"type": "limit", "limit_price": 90.0, "time_in_force": "gtc"}
+    first = await alpha.buy("AAPL", 1, **resting)
+    second = await beta.buy("AAPL", 1, **resting)
+    await broker.buy("AAPL", 1, client_order_id="a-bot", **resting)  # no strategy's
+    await alpha.cancel_order(first.id)
+    await beta.cancel_order(second.id)
+    await alpha.buy("AAPL", 2)  # fills at once: its events come in a row
+    expected = {"alpha-1": (("alpha", 1.0),), "beta-1": (("beta", 1.0),), "a-bot": (), "alpha-2": (("alpha", 1.0),)}
+    assert [client_order_id for client_order_id, _ in seen].count("alpha-1") >= 2
+    assert all(holders == expected[client_order_id] for client_order_id, holders in seen)
+    assert {client_order_id for client_order_id, _ in seen} == set(expected)

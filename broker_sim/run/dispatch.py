@@ -9,10 +9,11 @@ How the first step runs without an event-loop round trip per call:
 
 * Python 3.12+: an eager task (``asyncio.Task(..., eager_start=True)``): the coroutine runs at once inside its
   task; one that never waits (paper orders never make it wait) completes there and is never scheduled.
-* Python 3.11 has no eager tasks: the task is created as usual and the runner lets the loop run once
-  (`settle`) after the handlers of an event, so each task's first step runs before the next market event, in
-  the order the handlers were called. The cost, one loop turn, is paid only on events where a handler returned
-  a coroutine (`benchmarks/instructions.py` measures the replayed bar).
+* Python 3.11 has no eager tasks: the task is created as usual and, after the handlers of an event, the
+  runner `settle`s: each task's first step runs before the next market event, in the order the handlers were
+  called. When the loop has nothing else ready, `settle_here` runs those first steps at once, exactly as the
+  loop's next turn would (each in its own task, taken from the loop's queue), without the turn itself (a sleep,
+  a poll of the selector, the runner's own wake-up); otherwise `settle` lets the loop turn once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import inspect
 import logging
 import sys
+from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable, Coroutine
 from types import CoroutineType
 from typing import Any
@@ -157,12 +159,48 @@ class HandlerDispatch:
             return
         raise _as_strategy_error(handler, argument, error) from error
 
+    def settle_here(self) -> bool:
+        """3.11: run the first step of each task started since the last settling here and now, in the order they
+        were started and each in its own task, when they are all the loop has ready (its next turn would run just
+        them), then settle them as `settle` does; True when done. False, changing nothing, when the loop has other
+        work ready (or does not show its queue): then ``await settle()``."""
+        started = self._started
+        loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)
+        if ready is None or len(ready) != len(started):
+            return False
+        for handle, (task, _, _) in zip(ready, started, strict=True):
+            if getattr(handle._callback, "__self__", None) is not task:
+                return False
+        self.unsettled = False
+        runner = asyncio.current_task(loop)
+        if runner is not None:
+            _leave_task(loop, runner)  # as between the loop's callbacks: each step enters its own task
+        try:
+            for _ in range(len(started)):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+        finally:
+            if runner is not None:
+                _enter_task(loop, runner)
+        self._settled()
+        return True
+
     async def settle(self) -> None:
-        """3.11: let the tasks started since the last call run their first step (one turn of the loop). One that
-        failed at once raises `StrategyError` here; one that completed costs nothing more (no done callback, so no
-        further loop turn); one that waits is kept, as on 3.12."""
+        """3.11: let the tasks started since the last call run their first step (one turn of the loop, unless
+        `settle_here` can run them without it). One that failed at once raises `StrategyError` here; one that
+        completed costs nothing more (no done callback, so no further loop turn); one that waits is kept, as on
+        3.12."""
+        if self.settle_here():
+            return
         self.unsettled = False
         await asyncio.sleep(0)
+        self._settled()
+
+    def _settled(self) -> None:
+        """The tasks started since the last settling have run their first step: keep the ones that wait, report
+        a refusal, raise the first failure (keeping the waiting tasks after it)."""
         started, self._started = self._started, []
         for index, (task, handler, argument) in enumerate(started):
             if not task.done():

@@ -84,6 +84,7 @@ def make_processor(
     owners = strategies.listening
     dispatcher = strategies.dispatch
     dispatch = dispatcher.dispatch
+    settle_here = dispatcher.settle_here
     sample = sampler.sample
     cache: dict[tuple[type, str], list[Any]] = {}
     next_sample = -float("inf")
@@ -123,7 +124,7 @@ def make_processor(
                 if result is not None:
                     dispatch(result, handler, event)
             while pending or dispatcher.unsettled:
-                if dispatcher.unsettled:  # 3.11: the tasks just started run their first step
+                if dispatcher.unsettled and not settle_here():  # 3.11: the tasks just started take their first step
                     await dispatcher.settle()
                 if pending:
                     deliver(owners)

@@ -48,6 +48,9 @@ class RunStrategies:
         self.listening: dict[str, Strategy] = {}
         #: The strategies with their views of the broker (set by `attach`).
         self.built: list[tuple[Strategy, StrategyBroker]] = []
+        # Per order event (bound once): who it concerns, and its record.
+        self._holders = records.owners.holders
+        self._record = records.record
 
     def build(self, broker: Broker) -> list[tuple[Strategy, StrategyBroker]]:
         """The config's strategies, each over its own view of `broker` and with its own book."""
@@ -121,7 +124,7 @@ class RunStrategies:
         until neither is left: what `on_start` or `on_stop` set off is handled before the run goes on."""
         dispatcher = self.dispatch
         while self.pending or dispatcher.unsettled:
-            if dispatcher.unsettled:
+            if dispatcher.unsettled and not dispatcher.settle_here():
                 await dispatcher.settle()
             if self.pending:
                 self.deliver(self.listening)
@@ -135,8 +138,8 @@ class RunStrategies:
     def on_order_event(self, event: OrderEvent) -> None:
         """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
         of the account are current before any handler runs again), and queued for their `on_order_event`."""
-        holders = self.records.owners.holders(event)
-        self.records.record(event, holders)
+        holders = self._holders(event)
+        self._record(event, holders)
         if holders:
             books = self.books
             for name, share in holders:
@@ -147,9 +150,21 @@ class RunStrategies:
     def deliver(self, listening: Mapping[str, Strategy]) -> None:
         """Hand the queued order events to the `on_order_event` of each strategy they concern."""
         pending = self.pending
+        dispatcher = self.dispatch
         while pending:
             event, holders = pending.popleft()
             for name, _ in holders:
                 strategy = listening.get(name)
-                if strategy is not None:
-                    self.call(strategy.on_order_event, event)
+                if strategy is None:
+                    continue
+                # `HandlerDispatch.call`, inline: three events an order.
+                handler = strategy.on_order_event
+                try:
+                    result = handler(event)
+                except OrderRefused as exc:
+                    dispatcher.on_refused(handler, event, exc)
+                    continue
+                except (Exception, SystemExit) as exc:
+                    raise handler_error(handler, event, exc) from exc
+                if result is not None:
+                    dispatcher.dispatch(result, handler, event)
