@@ -325,7 +325,9 @@ class AccountState:
             if working is None:
                 working = self._open_by_symbol[order.symbol] = {}
             working[order.id] = None
-        self._store(order)
+            self._orders[order.id] = order  # (`_store` for an open order, without its call)
+        else:
+            self._store(order)
         first = _FIRST_EVENT.get(order.status)
         if first is not None:
             self._emit(unchecked_event(first, order, order.created_at))
