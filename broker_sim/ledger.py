@@ -280,9 +280,7 @@ class Ledger:
             f"at {fill.price:.4f} costs more than is available"
         )
 
-    def book_fill(
-        self, fill: Fill, order_id: str | None = None, remaining: float | None = None
-    ) -> tuple[float, float]:
+    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> tuple[float, float]:
         """Book `fill`, using up the reservation of `order_id` (`remaining`: what the order has left to fill after
         it, when known; at most `QTY_EPSILON` drops the reservation, as `release` would); no check (see
         `fill_refusal`). Returns the symbol's signed quantity before and after it."""
