@@ -281,12 +281,18 @@ class AccountState:
                 working.pop(order.id, None)
             self.ledger.release(order.id)
             if self.history is not None:
-                closed = self._closed
-                closed.append(order.id)
-                while len(closed) > self.history:
-                    forgotten = self._orders.pop(closed.popleft(), None)
-                    if forgotten is not None:
-                        self._client_ids.pop(forgotten.client_order_id, None)
+                self._forget_closed(order.id)
+
+    def _forget_closed(self, order_id: str) -> None:
+        """Under a bounded history: `order_id` joins the closed orders, and the oldest beyond the bound are
+        forgotten."""
+        closed = self._closed
+        closed.append(order_id)
+        history = self.history or 0
+        while len(closed) > history:
+            forgotten = self._orders.pop(closed.popleft(), None)
+            if forgotten is not None:
+                self._client_ids.pop(forgotten.client_order_id, None)
 
     def _check_new(self, order: Order) -> None:
         if order.id in self._orders:
@@ -319,7 +325,9 @@ class AccountState:
             if working is None:
                 working = self._open_by_symbol[order.symbol] = {}
             working[order.id] = None
-        self._store(order)
+            self._orders[order.id] = order  # (`_store` for an open order, without its call)
+        else:
+            self._store(order)
         first = _FIRST_EVENT.get(order.status)
         if first is not None:
             self._emit(unchecked_event(first, order, order.created_at))
@@ -357,7 +365,10 @@ class AccountState:
             updated = transition(order, status, change.timestamp, **fields)
         if self.recorder is not None:
             self.recorder(change)
-        self._store(updated)
+        if status in FINAL_STATUSES:
+            self._store(updated)
+        else:
+            self._orders[updated.id] = updated  # (`_store` for an order that stays open, without its call)
         self._emit(unchecked_event(change.event, updated, change.timestamp))
         return updated
 
@@ -391,13 +402,21 @@ class AccountState:
             event = _E_PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
-        ledger, observers = self.ledger, self.fill_observers
-        before = ledger.quantity(fill.symbol) if observers else 0.0
-        after = ledger.book_fill(fill, order.id, left)
-        for observer in observers:
+        ledger = self.ledger
+        before, after = ledger.book_fill(fill, order.id, left)
+        for observer in self.fill_observers:
             observer(fill, before)
         self._fills.append(fill)
-        self._store(updated)
+        order_id = order.id
+        self._orders[order_id] = updated  # (`_store`, written out: a call less on every fill)
+        if event is _E_FILL:  # the order is done
+            working = self._open_by_symbol.get(order.symbol)
+            if working is not None:
+                working.pop(order_id, None)
+            if left > QTY_EPSILON:  # (else `book_fill` used the reservation up and dropped it)
+                ledger.release(order_id)
+            if self.history is not None:
+                self._forget_closed(order_id)
         self._emit(unchecked_event(event, updated, fill.timestamp, fill, after))
         return updated
 

@@ -136,11 +136,13 @@ class EventHub:
                 for statuses, future in entries:
                     if not future.done() and (order.status in statuses or order.status.is_final):
                         future.set_result(order)
-        for callback in tuple(self._sync):
-            try:
-                callback(event)
-            except Exception:
-                log.exception("order event listener %s failed on %s", _name(callback), event.type.value)
+        sync = self._sync
+        if sync:  # (a copy to iterate: a listener may unsubscribe while it is called)
+            for callback in tuple(sync):
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("order event listener %s failed on %s", _name(callback), event.type.value)
         for entry in self._async:
             entry.deliver(event)
         for queue in self._queues:

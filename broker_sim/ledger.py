@@ -280,9 +280,10 @@ class Ledger:
             f"at {fill.price:.4f} costs more than is available"
         )
 
-    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> float:
+    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> tuple[float, float]:
         """Book `fill`, using up the reservation of `order_id` (`remaining`: what the order has left to fill after
-        it, when known); no check (see `fill_refusal`). Returns the symbol's signed quantity after it."""
+        it, when known; at most `QTY_EPSILON` drops the reservation, as `release` would); no check (see
+        `fill_refusal`). Returns the symbol's signed quantity before and after it."""
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         if held is None:
@@ -323,7 +324,7 @@ class Ledger:
             self.at_risk = True
         elif self.at_risk and (before < 0 or (margin and before)):  # it was at risk; is any other holding?
             self.at_risk = any(h.quantity < 0 or (margin and h.quantity) for h in self._holdings.values())
-        return quantity
+        return before, quantity
 
     def _reclaim_shares(self, symbol: str, long_quantity: float) -> None:
         """After a sale left fewer long shares than sell orders were promised, the newest promises become short

@@ -105,11 +105,14 @@ REACHABLE: dict[OrderStatus, frozenset[OrderStatus]] = _closure(
 )
 
 
-def _make_copier(changed: tuple[str, ...]) -> Callable[..., Order]:
+def _make_copier(changed: tuple[str, ...], *, checked: bool = False) -> Callable[..., Order]:
     """A function ``copy(order, *values)`` that copies an `Order` field by field with the fields named in
     `changed` set to `values`, without running `__init__` (straight-line code, as attrs generates its own
     methods): an order changes three or four times in its life, so this is on the order path. The other values
-    are copied from a valid snapshot, so there is nothing to check. Raises `TypeError` for an unknown field."""
+    are copied from a valid snapshot, so there is nothing to check. Raises `TypeError` for an unknown field.
+
+    `checked` makes ``move(order, status, when, *values)`` instead: the table's check of the status change, then
+    the copy with `status` and ``updated_at`` set too (`transitioner`'s function, in one call)."""
     names = [field.name for field in plain_fields(Order, purpose="copier")]
     unknown = [name for name in changed if name not in names]
     if unknown:
@@ -117,12 +120,23 @@ def _make_copier(changed: tuple[str, ...]) -> Callable[..., Order]:
     given = {name: f"value{index}" for index, name in enumerate(changed)}
     # Filled as Order's writable twin by plain stores, then made an `Order` (`writable_twin` says why).
     namespace: dict[str, Any] = {"new": object.__new__, "Order": Order, "Writable": writable_twin(Order)}
-    lines = [f"def copy(order{''.join(f', {value}' for value in given.values())}):", "    twin = new(Writable)"]
+    if checked:
+        given.update(status="status", updated_at="when")
+        namespace.update(allowed=ALLOWED_TRANSITIONS, refuse=transition)
+        lines = [
+            f"def copy(order, status, when{''.join(f', value{index}' for index in range(len(changed)))}):",
+            "    if status not in allowed[order.status]:",
+            "        refuse(order, status, when)  # raises, naming what the table allows",
+            "    twin = new(Writable)",
+        ]
+    else:
+        lines = [f"def copy(order{''.join(f', {value}' for value in given.values())}):", "    twin = new(Writable)"]
     for name in names:
         lines.append(f"    twin.{name} = {given.get(name, f'order.{name}')}")
     lines.append("    twin.__class__ = Order")
     lines.append("    return twin\n")
-    purpose = f"copy Order ({', '.join(changed) or 'nothing changed'})"
+    moved = ("status", "updated_at") if checked else ()
+    purpose = f"copy Order ({', '.join((*changed, *moved)) or 'nothing changed'})"
     return compile_function("\n".join(lines), "copy", namespace, purpose=purpose)
 
 
@@ -167,17 +181,11 @@ def transition(order: Order, status: OrderStatus, when: datetime, **changes: Any
 
 def transitioner(*changed: str) -> Callable[..., Order]:
     """`transition` for a hot path that changes the same fields every time: ``move(order, status, when, *values)``
-    with `values` for the fields `changed`, in that order. The same check and the same snapshot, without keyword
-    arguments to gather (the account books every fill with one)."""
-    copy = _make_copier((*changed, "status", "updated_at"))
-    allowed = ALLOWED_TRANSITIONS
-
-    def move(order: Order, status: OrderStatus, when: datetime, *values: Any) -> Order:
-        if status not in allowed[order.status]:
-            transition(order, status, when)  # raises, naming what the table allows
-        return copy(order, *values, status, when)
-
-    return move
+    with `values` for the fields `changed`, in that order. The same check and the same snapshot, in one generated
+    function without keyword arguments to gather (the account books every fill with one)."""
+    if "status" in changed or "updated_at" in changed:
+        raise TypeError("a transitioner sets status and updated_at itself; name only the other fields")
+    return _make_copier(changed, checked=True)
 
 
 def amend(order: Order, when: datetime, **changes: Any) -> Order:

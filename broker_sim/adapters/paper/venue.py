@@ -156,20 +156,27 @@ class Venue:
     def _apply(self, change: OrderChange) -> Order:
         """Apply `change` through the account's door; an order that ended leaves the book."""
         order = self.state.apply(change)
-        if order.status in FINAL_STATUSES:
-            self._retire(order.id)
+        if order.status in FINAL_STATUSES and order.id in self._working:
+            self._retire(order.id, order.symbol)
         if order.legs or order.parent_id is not None:
             sync_group(self, order)
             return self.state.order(order.id) or order
         return order
 
-    def _retire(self, order_id: str) -> None:
+    def _retire(self, order_id: str, symbol: str | None = None) -> None:
+        """The order stops working: its expiry timer is canceled and it leaves the book (of `symbol`, its
+        symbol, when the caller knows it)."""
         working = self._working.pop(order_id, None)
         if working is None:
             return
         if working.expiry is not None:
             working.expiry.cancel()
             self._timers.discard(working.expiry)
+        if symbol is not None:
+            resting = self.book.get(symbol)
+            if resting is not None:
+                resting.pop(order_id, None)
+            return
         for resting in self.book.values():
             if resting.pop(order_id, 0) is None:
                 break

@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from broker_sim._codegen import compile_function, plain_fields, writable_twin
 from broker_sim._members import (
     _S_PENDING_NEW,
     _SIDE_BUY,
@@ -14,7 +17,7 @@ from broker_sim._numeric import QTY_EPSILON, qty_at_least
 from broker_sim.changes import Amendment
 from broker_sim.clock import TimerHandle
 from broker_sim.hookspecs import FillDecision
-from broker_sim.models import Bar, MarketData, Order, OrderRequest, unchecked_order
+from broker_sim.models import Bar, MarketData, Order
 
 if TYPE_CHECKING:
     from .venue import Venue
@@ -23,24 +26,63 @@ if TYPE_CHECKING:
 __all__ = ["Working", "by_time", "first_snapshot", "size_notional", "start_trail", "trail", "trailing_stop"]
 
 
-def first_snapshot(
-    order_id: str,
-    client_order_id: str,
-    request: OrderRequest,
-    quantity: float,
-    now: Any,
-    replaces: str | None = None,
-) -> Order:
-    """An order's first snapshot (`pending_new`) from its request.
+#: An order's first snapshot's fields, as expressions of `first_snapshot`'s parameters (the rest keep `Order`'s
+#: defaults): built from its request, `pending_new` at `now`.
+_FIRST_FIELDS = {
+    "id": "order_id",
+    "client_order_id": "client_order_id",
+    "symbol": "request.symbol",
+    "side": "request.side",
+    "quantity": "quantity",
+    "type": "request.type",
+    "time_in_force": "request.time_in_force",
+    "limit_price": "request.limit_price",
+    "stop_price": "request.stop_price",
+    "status": "pending_new",
+    "filled_quantity": "0.0",
+    "filled_avg_price": "None",
+    "reject_reason": "None",
+    "created_at": "now",
+    "updated_at": "now",
+    "reference_price": "request.reference_price",
+    "trail_price": "request.trail_price",
+    "trail_percent": "request.trail_percent",
+    "replaces": "replaces",
+    "submitted_at": "now",
+    "order_class": "request.order_class",
+    "extended_hours": "request.extended_hours",
+    "notional": "request.notional",
+}
 
-    Built with positional arguments, in `Order`'s field order (a call per order: keywords cost a name match
-    each); `tests/adapters/test_venue_parts.py` checks it against `Order` built by keyword."""
-    return unchecked_order(
-        order_id, client_order_id, request.symbol, request.side, quantity, request.type, request.time_in_force,
-        request.limit_price, request.stop_price, _S_PENDING_NEW, 0.0, None, None, now, now,
-        request.reference_price, request.trail_price, request.trail_percent, replaces, None, now,
-        None, None, None, None, None, None, request.order_class, (), None, request.extended_hours, request.notional,
-    )  # fmt: skip
+
+def _first_snapshot_maker() -> Any:
+    """`first_snapshot`, generated: the `Order` filled field by field as its writable twin (`writable_twin` says
+    why), in one call per order."""
+    namespace: dict[str, Any] = {
+        "new": object.__new__,
+        "Order": Order,
+        "Writable": writable_twin(Order),
+        "pending_new": _S_PENDING_NEW,
+    }
+    lines = ["def first_snapshot(order_id, client_order_id, request, quantity, now, replaces=None):"]
+    lines.append("    order = new(Writable)")
+    for index, field in enumerate(plain_fields(Order, purpose="first snapshot")):
+        value = _FIRST_FIELDS.get(field.name)
+        if value is None:
+            if field.default is attrs.NOTHING:
+                raise TypeError(f"first_snapshot sets no value for Order's field {field.name!r}")
+            namespace[f"default{index}"] = field.default
+            value = f"default{index}"
+        lines.append(f"    order.{field.name} = {value}")
+    lines.append("    order.__class__ = Order")
+    lines.append("    return order\n")
+    return compile_function("\n".join(lines), "first_snapshot", namespace, purpose="first snapshot Order")
+
+
+#: ``first_snapshot(order_id, client_order_id, request, quantity, now, replaces=None)``: an order's first snapshot
+#: (`pending_new`) from its request, `quantity` its size (a notional order's estimate). Generated code (one call
+#: per order); `tests/adapters/test_venue_parts.py` checks it against `Order` built by keyword.
+first_snapshot: Any = _first_snapshot_maker()
 
 
 def by_time(judged: tuple[float, int, Order, FillDecision]) -> tuple[float, int]:
