@@ -6,7 +6,6 @@ import gc
 from datetime import timedelta
 
 import attrs
-
 import pytest
 
 from broker_sim import OrderNotFound, OrderStatus, PaperBroker, SimulatedClock
