@@ -2,6 +2,9 @@
 
 A long run produces hundreds of thousands of orders; the simulation runner appends each to a `Spool` as it
 completes instead of keeping it in memory, and `Result.fills` / `Result.orders` read them back when iterated.
+A spool holds what is appended raw (a fill with the strategy and share it is recorded for, an order with its
+strategy) and formats a bounded batch at a time (`FillSpool`, `OrderSpool`): the run pays for a row per order
+in one generated loop, not in a call per fill and per order.
 Numbers are written with ``repr`` (shortest round trip), so reading a row back gives the same float, and
 identical runs give byte-identical files.
 """
