@@ -186,9 +186,11 @@ class OrderOutcomes:
 
     def add(self, order: Order) -> None:
         """Count one order, in its final status (or as it stands at the end of the run)."""
-        status = order.status.value
+        # `_value_` is the member's own attribute: on CPython 3.11 `.value` is a Python property, and hashing a
+        # member (`in` a set of members) a Python `__hash__`; a value's hash is cached
+        status = order.status._value_
         self.by_status[status] += 1
-        reason = reason_of(order) if order.status in _EXPLAINED else None
+        reason = reason_of(order) if status in _EXPLAINED_VALUES else None
         if reason is not None:
             self._reason(status, reason)
 
@@ -206,6 +208,7 @@ class OrderOutcomes:
 
 
 _EXPLAINED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED})
+_EXPLAINED_VALUES = frozenset(member.value for member in _EXPLAINED)
 #: Reasons listed in a summary.
 TOP_REASONS = 5
 

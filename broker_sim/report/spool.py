@@ -2,6 +2,9 @@
 
 A long run produces hundreds of thousands of orders; the simulation runner appends each to a `Spool` as it
 completes instead of keeping it in memory, and `Result.fills` / `Result.orders` read them back when iterated.
+A spool holds what is appended raw (a fill with the strategy and share it is recorded for, an order with its
+strategy) and formats a bounded batch at a time (`FillSpool`, `OrderSpool`): the run pays for a row per order
+in one generated loop, not in a call per fill and per order.
 Numbers are written with ``repr`` (shortest round trip), so reading a row back gives the same float, and
 identical runs give byte-identical files.
 """
@@ -35,7 +38,10 @@ from broker_sim.models import (
 )
 from broker_sim.report.workdir import Workdir
 
-__all__ = ["FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "Spool", "fill_row", "order_row", "write_rows"]
+__all__ = [
+    "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "FillSpool", "OrderSpool", "Spool", "fill_row", "order_row",
+    "write_rows",
+]  # fmt: skip
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=Enum)
@@ -58,9 +64,9 @@ ORDER_COLUMNS = (
 ORDER_CSV_COLUMNS = (*ORDER_COLUMNS, "strategy")
 
 
-def _cell_expression(name: str, kind: Any) -> str:
-    """Python source that formats field `name` of `item`, by the field's declared type."""
-    value = f"item.{name}"
+def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
+    """Python source that formats the value of expression `value` (a field of declared type `kind`): as a list
+    item of a row, or with `line` as the inside of an f-string's replacement field (the same text, cheaper)."""
     union = typing.get_origin(kind) in (typing.Union, types.UnionType)
     optional = union and type(None) in typing.get_args(kind)
     base = next(t for t in typing.get_args(kind) if t is not type(None)) if union else kind
@@ -73,9 +79,9 @@ def _cell_expression(name: str, kind: Any) -> str:
     elif typing.get_origin(base) is tuple:
         return f"';'.join({value})"
     elif isinstance(base, type) and issubclass(base, Enum):
-        text = f"str({value})"  # a StrEnum member's str is its value
+        text = f"f'{{{value}!s}}'" if line else f"str({value})"  # a StrEnum member's str is its value
     else:
-        text = f"repr({value})"  # floats in their shortest round-trip form
+        text = f"f'{{{value}!r}}'" if line else f"repr({value})"  # floats in their shortest round-trip form
     return f"('' if {value} is None else {text})" if optional else text
 
 
@@ -85,37 +91,81 @@ def _is_datetime(kind: Any) -> bool:
     )
 
 
-def _row_formatter(cls: type, columns: Sequence[str]) -> Callable[[Any], list[str]]:
-    """A function that turns an item of `cls` into its CSV row, generated once from the field types: every
-    fill and every ended order of a run passes through it.
+def _formatter(
+    cls: type,
+    columns: Sequence[str],
+    *,
+    entry: str = "item",
+    given: Sequence[str] = (),
+    line: bool = False,
+) -> Callable[[Any], Any]:
+    """A function generated once from the field types of `cls`: every fill and every ended order of a run passes
+    through one. It unpacks its argument as `entry` (``"item"``, or e.g. ``"item, strategy"``); a column named in
+    `given` is the variable of that name from the entry, any other the field of `item`, formatted by its type.
+
+    Without `line`: ``row(entry)``, the entry's CSV row as a list of cells. With `line`: ``lines(batch)``, the CSV
+    line (cells joined by commas, no quoting) of each entry of a batch, one f-string each: the spool writes those
+    when no cell needs quoting, and the rows otherwise.
 
     An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
     is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell."""
     hints = typing.get_type_hints(cls)
-    lines: list[str] = []
+    body: list[str] = []
     cells: list[str] = []
     times: list[int] = []  # the indexes of the datetime columns so far
     for index, name in enumerate(columns):
         kind = hints[name]
+        value = name if name in given else f"item.{name}"
         if not _is_datetime(kind):
-            cells.append(_cell_expression(name, kind))
+            if line and typing.get_origin(kind) in (typing.Union, types.UnionType) and value.startswith("item."):
+                body.append(f"v{index} = {value}")  # an optional cell reads its field once
+                value = f"v{index}"
+            cells.append(_cell_expression(value, kind, line=line))
             continue
-        lines.append(f"    d{index} = item.{name}")
+        body.append(f"d{index} = {value}")
         text = f"d{index}.isoformat()"
         for earlier in reversed(times):
             text = f"t{earlier} if d{index} is d{earlier} else {text}"
         if kind is not datetime:  # optional
             text = f"'' if d{index} is None else {text}"
-        lines.append(f"    t{index} = {text}")
+        body.append(f"t{index} = {text}")
         times.append(index)
         cells.append(f"t{index}")
-    lines.append(f"    return [{', '.join(cells)}]")
-    source = "def row(item):\n" + "\n".join(lines) + "\n"
+    if line:
+        # a plain ``f'{x!r}'`` cell is the replacement field ``{x!r}`` itself
+        plain = [cell[3:-2] if cell.startswith("f'{") and cell.endswith("}'") else cell for cell in cells]
+        fields = ",".join(f"{{{cell}}}" for cell in plain)
+        source = "\n".join(
+            [
+                "def lines(batch):",
+                "    out = []",
+                "    append = out.append",
+                f"    for {entry} in batch:",
+                *(f"        {statement}" for statement in body),
+                f'        append(f"{fields}")',
+                "    return out",
+                "",
+            ]
+        )
+        return compile_function(source, "lines", {}, purpose=f"{cls.__name__} csv lines")
+    unpack = [] if entry == "item" else [f"    {entry} = item"]
+    source = "\n".join(
+        ["def row(item):", *unpack, *(f"    {statement}" for statement in body), f"    return [{', '.join(cells)}]", ""]
+    )
     return compile_function(source, "row", {}, purpose=f"{cls.__name__} csv row")
 
 
-_FILL_ROW = _row_formatter(Fill, FILL_COLUMNS)
-_ORDER_ROW = _row_formatter(Order, ORDER_COLUMNS)
+_FILL_ROW = _formatter(Fill, FILL_COLUMNS)
+_ORDER_ROW = _formatter(Order, ORDER_COLUMNS)
+#: A spooled fill is held as ``(fill, strategy, quantity, fee)``: the strategy's share of it, formatted at flush.
+_FILL_ENTRY = "item, strategy, quantity, fee"
+_FILL_ENTRY_ROW = _formatter(Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("strategy", "quantity", "fee"))
+_FILL_ENTRY_LINES = _formatter(Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("strategy", "quantity", "fee"), line=True)
+#: A spooled order is held as ``(order, strategy)``.
+_ORDER_ENTRY = "item, strategy"
+_ORDER_CSV_HINTS = type("_OrderCsv", (), {"__annotations__": {**typing.get_type_hints(Order), "strategy": str}})
+_ORDER_ENTRY_ROW = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",))
+_ORDER_ENTRY_LINES = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True)
 
 
 def fill_row(fill: Fill) -> list[str]:
@@ -211,12 +261,16 @@ class Spool(Sequence[_T], Generic[_T]):
     def __init__(
         self,
         header: Sequence[str],
-        to_row: Callable[[_T], list[str]],
+        to_row: Callable[[Any], list[str]],
         from_row: Callable[[list[str]], _T],
         *,
         workdir: Workdir | None = None,
         name: str = "spool.csv",
+        to_lines: Callable[[list[Any]], list[str]] | None = None,
     ):
+        """`to_row` formats one held entry (what `append` holds: the item itself, unless a subclass holds more) as
+        its CSV row; `to_lines`, when given, a whole batch of entries as their unquoted CSV lines, which are
+        written as they are when no cell needs quoting (else the rows go through the csv writer)."""
         if workdir is None:
             handle, file_name = tempfile.mkstemp(prefix="broker-sim-", suffix=".csv")
             os.close(handle)
@@ -227,50 +281,48 @@ class Spool(Sequence[_T], Generic[_T]):
         self.workdir = workdir
         self._header = tuple(header)
         self._to_row = to_row
+        self._to_lines = to_lines
         self._from_row = from_row
         self._handle = self.path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle, lineterminator="\n")
         self._writer.writerow(self._header)  # a spool kept after a failed report reads as a CSV file
         self._handle.flush()
         self._count = 0
-        self._pending: list[_T] = []
+        #: What was appended and not yet written: raw entries, formatted a batch at a time (`flush`).
+        self._pending: list[Any] = []
         self._finalizer = weakref.finalize(self, _remove, self._handle, self.path)
 
     @classmethod
-    def of_fills(cls, workdir: Workdir | None = None) -> Spool[Fill]:
+    def of_fills(cls, workdir: Workdir | None = None) -> FillSpool:
         """A spool of fills (``fills.csv`` in `workdir`, else a file in the temp folder)."""
-        return Spool(FILL_COLUMNS, fill_row, _fill, workdir=workdir, name="fills.csv")
+        return FillSpool(workdir)
 
     @classmethod
-    def of_orders(
-        cls, strategy_of: Callable[[Order], str] | None = None, workdir: Workdir | None = None
-    ) -> Spool[Order]:
+    def of_orders(cls, strategy_of: Callable[[Order], str] | None = None, workdir: Workdir | None = None) -> OrderSpool:
         """A spool of orders (``orders.csv`` in `workdir`, else a file in the temp folder); `strategy_of(order)`
         names the strategy of each for orders.csv (empty without)."""
-        if strategy_of is None:
-            return Spool(ORDER_CSV_COLUMNS, order_row, _order, workdir=workdir, name="orders.csv")
-        return Spool(
-            ORDER_CSV_COLUMNS,
-            lambda order: order_row(order, strategy_of(order)),
-            _order,
-            workdir=workdir,
-            name="orders.csv",
-        )
+        return OrderSpool(strategy_of, workdir)
 
     def append(self, item: _T) -> None:
         """Add one item at the end (written to the file in batches)."""
+        self._hold(item)
+
+    def _hold(self, entry: Any) -> None:
+        """Hold one raw entry until its batch is written."""
         pending = self._pending
-        pending.append(item)
+        pending.append(entry)
         self._count += 1
         if len(pending) >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
         """Write what is held to the file now."""
-        if self._pending:
-            to_row = self._to_row
-            _write_batch(self._handle, self._writer, [to_row(item) for item in self._pending])
-            self._pending.clear()
+        pending = self._pending
+        if pending:
+            if self._to_lines is None or not _write_lines(self._handle, self._to_lines, pending, len(self._header)):
+                to_row = self._to_row
+                _write_batch(self._handle, self._writer, [to_row(entry) for entry in pending])
+            pending.clear()
         self._handle.flush()
 
     def close(self) -> None:
@@ -314,6 +366,60 @@ class Spool(Sequence[_T], Generic[_T]):
 
     def __repr__(self) -> str:
         return f"<Spool of {self._count} rows at {self.path}>"
+
+
+class FillSpool(Spool[Fill]):
+    """A spool of fills (trades.csv's rows). The run adds each strategy's share of a fill with `add_as`: held as a
+    tuple, formatted with its batch, so no `Fill` is copied to name the strategy."""
+
+    def __init__(self, workdir: Workdir | None = None) -> None:
+        super().__init__(
+            FILL_COLUMNS, _FILL_ENTRY_ROW, _fill, workdir=workdir, name="fills.csv", to_lines=_FILL_ENTRY_LINES
+        )
+
+    def append(self, item: Fill) -> None:
+        """Add one fill at the end, as it is."""
+        self._hold((item, item.strategy, item.quantity, item.fee))
+
+    def add_as(self, fill: Fill, strategy: str, quantity: float, fee: float) -> None:
+        """Add `fill` as `strategy`'s, for `quantity` and `fee` (its share of a fill several strategies share): the
+        row of ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``, without making that copy."""
+        self._hold((fill, strategy, quantity, fee))
+
+
+class OrderSpool(Spool[Order]):
+    """A spool of orders (orders.csv's rows: each order with the strategy that sent it)."""
+
+    def __init__(self, strategy_of: Callable[[Order], str] | None = None, workdir: Workdir | None = None) -> None:
+        super().__init__(
+            ORDER_CSV_COLUMNS, _ORDER_ENTRY_ROW, _order, workdir=workdir, name="orders.csv", to_lines=_ORDER_ENTRY_LINES
+        )
+        self._strategy_of = strategy_of
+
+    def append(self, item: Order) -> None:
+        """Add one order at the end, its strategy named by `strategy_of` (empty without)."""
+        strategy_of = self._strategy_of
+        self._hold((item, "" if strategy_of is None else strategy_of(item)))
+
+    def add_owned(self, order: Order, strategy: str) -> None:
+        """Add one order at the end, sent by `strategy` (when the caller knows it already)."""
+        self._hold((order, strategy))
+
+
+def _write_lines(handle: Any, to_lines: Callable[[list[Any]], list[str]], entries: list[Any], columns: int) -> bool:
+    """Write `entries` as their CSV lines (`to_lines`) in one write, when no cell needs quoting: no cell holds a
+    quote, a comma or a line break (the text's commas and line breaks are then exactly the separators), as the csv
+    writer would write them. False, having written nothing, for any other batch."""
+    try:
+        text = "\n".join(to_lines(entries))
+    except (TypeError, ValueError):  # a cell the generated code cannot format: the rows' path decides
+        return False
+    if '"' in text or "\r" in text or text.count("\n") != len(entries) - 1:
+        return False
+    if text.count(",") != len(entries) * (columns - 1):
+        return False
+    handle.write(text + "\n")
+    return True
 
 
 def _write_batch(handle: Any, writer: Any, rows: list[list[str]]) -> None:

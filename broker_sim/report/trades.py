@@ -24,8 +24,9 @@ from datetime import datetime
 
 import attrs
 
+from broker_sim._members import _SIDE_BUY
 from broker_sim._numeric import QTY_EPSILON
-from broker_sim.models import Fill, Side
+from broker_sim.models import Fill
 
 __all__ = ["Breakdown", "ClosedTrade", "TradeTally", "closed_trades", "trade_statistics"]
 
@@ -99,15 +100,6 @@ class _Group:
         self.fills = self.count = self.wins = self.losing = 0
         self.cash = self.fees = self.gains = self.losses = self.realized = self.holding = self.traded = 0.0
         self.held: dict[str, float] = {}
-
-    def add_fill(self, fill: Fill) -> None:
-        self.fills += 1
-        self.fees += fill.fee
-        value = fill.quantity * fill.price
-        self.traded += value
-        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        self.cash -= value if signed > 0 else -value
-        self.held[fill.symbol] = self.held.get(fill.symbol, 0.0) + signed
 
     def add_trade(self, pnl: float, net: float, holding_seconds: float) -> None:
         self.count += 1
@@ -190,22 +182,38 @@ class TradeTally:
 
     def add(self, fill: Fill) -> None:
         """Account one fill: match it against its strategy's open lots in the symbol, open a lot with the rest."""
+        self.add_as(fill, fill.strategy, fill.quantity, fill.fee)
+
+    def add_as(self, fill: Fill, strategy: str, quantity: float, fee: float) -> None:
+        """`add` for `fill` as `strategy`'s, for `quantity` and `fee` (a strategy's share of a fill several share):
+        the same as adding ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``.
+
+        Every fill of a run comes here: the group's and the tally's totals are updated in line."""
         self.fills += 1
-        self.fees += fill.fee
+        self.fees += fee
         price = fill.price
-        self.slippage += abs(price - fill.reference_price) * fill.quantity
+        self.slippage += abs(price - fill.reference_price) * quantity
         symbol = fill.symbol
         self.last_price[symbol] = price
-        key = (fill.strategy, symbol)
+        key = (strategy, symbol)
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group()
-            self._lots[key] = deque()
-        group.add_fill(fill)
-        queue = self._lots[key]
-        buying = fill.side is Side.BUY
-        remaining = fill.quantity
-        fee_per_unit = fill.fee / fill.quantity if fill.quantity else 0.0
+            queue = self._lots[key] = deque()
+        else:
+            queue = self._lots[key]
+        buying = fill.side is _SIDE_BUY
+        # the group's totals (`_Group.add_fill`, in line)
+        group.fills += 1
+        group.fees += fee
+        value = quantity * price
+        group.traded += value
+        signed = quantity if buying else -quantity
+        group.cash -= value if signed > 0 else -value
+        held = group.held
+        held[symbol] = held.get(symbol, 0.0) + signed
+        remaining = quantity
+        fee_per_unit = fee / quantity if quantity else 0.0
         while remaining > QTY_EPSILON and queue and (queue[0].quantity > 0) != buying:
             lot = queue[0]
             long = lot.quantity > 0
@@ -216,7 +224,7 @@ class TradeTally:
             kept = self._kept
             if self.keep is None or len(kept) < self.keep:
                 side = "long" if long else "short"
-                kept.append((symbol, side, size, lot.time, fill.timestamp, lot.price, price, pnl, fees, fill.strategy))
+                kept.append((symbol, side, size, lot.time, fill.timestamp, lot.price, price, pnl, fees, strategy))
             remaining -= size
             left = abs(lot.quantity) - size
             if left <= QTY_EPSILON:

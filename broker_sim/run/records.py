@@ -9,19 +9,24 @@ from datetime import datetime
 
 import attrs
 
+from broker_sim._members import _S_NEW, _S_PENDING_NEW
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Journaled
-from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, unchecked_fill
+from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
 from broker_sim.report.metrics import OrderOutcomes, TradeTally
-from broker_sim.report.spool import Spool
+from broker_sim.report.spool import FillSpool, OrderSpool
 from broker_sim.report.workdir import Workdir
 from broker_sim.run.result import RecordingError
 from broker_sim.run.sampling import EquitySampler
 from broker_sim.strategy_broker import OrderOwners
 
 __all__ = ["RunRecords"]
+
+_FINAL_VALUES = frozenset(status.value for status in FINAL_STATUSES)
+#: The holders of an order no strategy sent: the whole of it, as no strategy's.
+_NO_HOLDER = (("", 1.0),)
 
 
 class RunRecords:
@@ -34,8 +39,8 @@ class RunRecords:
         self.on_failure = on_failure
         #: Made by `open` when the run starts: in the run's working folder, beside its report.
         self.workdir: Workdir | None = None
-        self.fills: Spool[Fill]
-        self.orders: Spool[Order]
+        self.fills: FillSpool
+        self.orders: OrderSpool
         self.tally = TradeTally(keep=HTML_TRADES)
         #: The account's events, as the broker reports them (the report's account_events.csv).
         self.account_events: list[AccountEvent] = []
@@ -48,39 +53,47 @@ class RunRecords:
     def open(self, workdir: Workdir) -> None:
         """Start the spools of fills and orders in the run's working folder."""
         self.workdir = workdir
-        self.fills = Spool.of_fills(workdir)
-        self.orders = Spool.of_orders(self.owners, workdir)
+        self.fills = FillSpool(workdir)
+        self.orders = OrderSpool(self.owners, workdir)
 
     def record(self, event: OrderEvent, holders: tuple[tuple[str, float], ...]) -> None:
         """Record a fill, and an order once it ended, in the run's spools and its trade tally; a fill several
         strategies share (a liquidation) is recorded once per strategy, for its share. If recording fails (a
-        full disk), the run stops at the next event: the report must agree with the account."""
+        full disk), the run stops at the next event: the report must agree with the account.
+
+        Every order event of the run comes here: one that is neither a fill nor an order's end costs two reads;
+        what is recorded is held raw and formatted a batch at a time (`Spool.flush`)."""
+        fill = event.fill
+        order = event.order
+        status = order.status
+        if fill is None and (status is _S_NEW or status is _S_PENDING_NEW):
+            return
         try:
-            executed = event.fill
-            if executed is not None:
-                for strategy, share in holders or (("", 1.0),):
-                    fill = executed
-                    if strategy != fill.strategy or share != 1.0:  # a copy naming the strategy (once per fill)
-                        fill = unchecked_fill(
-                            fill.order_id, fill.symbol, fill.side, fill.quantity * share, fill.price, fill.fee * share,
-                            fill.timestamp, fill.reference_price, fill.execution_id, strategy,
-                        )  # fmt: skip
-                    self.fills.append(fill)
-                    self.tally.add(fill)
-            order = event.order
-            if order.status in FINAL_STATUSES:
-                self.add_order(order)
+            if fill is not None:
+                for strategy, share in holders or _NO_HOLDER:
+                    if strategy == fill.strategy and share == 1.0:
+                        quantity, fee = fill.quantity, fill.fee
+                    else:  # the strategy's share of it, as a copy naming the strategy would hold
+                        quantity, fee = fill.quantity * share, fill.fee * share
+                    self.fills.add_as(fill, strategy, quantity, fee)
+                    self.tally.add_as(fill, strategy, quantity, fee)
+            if status._value_ in _FINAL_VALUES:  # a str's cached hash, not the Python `Enum.__hash__` of 3.11
+                # the order's strategy: the one it concerns, the largest holder for a liquidation (`OrderOwners`)
+                self.add_order(order, holders[0][0] if holders else "")
         except Exception as exc:
             error = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
             error.__cause__ = exc
             self.on_failure(error)
 
-    def add_order(self, order: Order) -> None:
-        """Record an order that ended (or one still working at the end, as it stands)."""
-        self.orders.append(order)
+    def add_order(self, order: Order, strategy: str | None = None) -> None:
+        """Record an order that ended (or one still working at the end, as it stands), sent by `strategy` (looked
+        up in `owners` when not given)."""
+        if strategy is None:
+            strategy = self.owners(order)
+        self.orders.add_owned(order, strategy)
         self.outcomes.add(order)
         if self.note_owner is not None:
-            self.note_owner(order.id, self.owners(order))
+            self.note_owner(order.id, strategy)
 
     def resume(self, broker: Journaled, sampler: EquitySampler) -> None:
         """A journaled account: the records start with what the account did in earlier sessions (its fills, its
