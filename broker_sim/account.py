@@ -480,6 +480,8 @@ class AccountState:
         replaced = transition(old, _S_REPLACED, when, replaced_by=successor.id, replaced_at=when)
         status = _S_HELD if request.held else _S_NEW
         working = transition(successor, status, when, quantity=change.quantity)
+        if old.parent_id is not None or old.legs:  # its group as it is now (a member replaced meanwhile moved it)
+            working = amend(working, when, parent_id=old.parent_id, legs=old.legs)
         if self.recorder is not None:
             self.recorder(change)
         del self._replaces[old.id]

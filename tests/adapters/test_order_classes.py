@@ -304,6 +304,47 @@ async def test_an_oco_order_itself_is_replaceable_and_its_stop_loss_follows_it()
     assert (await broker.get_order(stop_id)).status is OrderStatus.CANCELED
 
 
+async def _oco_with_both_members_replaced(head_first: bool) -> tuple[PaperBroker, Tape, str, str, str, str]:
+    """A long position of 10 and its oco (take 110, stop 95), then a replace of the oco order (limit 104) and one
+    of its stop-loss (stop 97) on their way at once, under a second's latency: the first sent arrives first."""
+    broker = _broker(latency={"model": "constant", "seconds": 1.0})
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100)
+    await broker.buy("AAPL", 10)
+    await tape.bar(100, 100, 100, 100)
+    oco = await broker.sell("AAPL", 10, **OCO)
+    await broker.clock.advance(1.0)  # type: ignore[attr-defined]
+    (stop_id,) = oco.legs
+    if head_first:
+        head = await broker.replace_order(oco.id, limit_price=104.0)
+        await broker.clock.advance(0.5)  # type: ignore[attr-defined]
+        stop = await broker.replace_order(stop_id, stop_price=97.0)
+    else:
+        stop = await broker.replace_order(stop_id, stop_price=97.0)
+        await broker.clock.advance(0.5)  # type: ignore[attr-defined]
+        head = await broker.replace_order(oco.id, limit_price=104.0)
+    await broker.clock.advance(2.0)  # type: ignore[attr-defined]
+    return broker, tape, oco.id, stop_id, head.id, stop.id
+
+
+@pytest.mark.parametrize("head_first", [True, False], ids=["oco-order-replaced-first", "stop-loss-replaced-first"])
+async def test_an_oco_whose_two_exits_are_replaced_at_once_stays_one_group(head_first: bool) -> None:
+    """Each successor takes the group as it stands when its replace arrives, not as it stood when it was sent: a
+    stop-loss replaced after its oco order names the oco order's successor as its parent (else its fill left
+    the take-profit working, and both exits filled: twice the position sold)."""
+    broker, tape, old_head, old_stop, head_id, stop_id = await _oco_with_both_members_replaced(head_first)
+    head, stop = await broker.get_order(head_id), await broker.get_order(stop_id)
+    assert [(await broker.get_order(i)).status for i in (old_head, old_stop)] == [OrderStatus.REPLACED] * 2
+    assert (head.status, head.limit_price, head.legs) == (OrderStatus.NEW, 104.0, (stop_id,))
+    assert (stop.status, stop.stop_price, stop.parent_id) == (OrderStatus.HELD, 97.0, head_id)
+    await tape.bar(99, 99, 96, 96)  # through the new stop (97): the stop-loss fills, the take-profit is canceled
+    assert (await broker.get_order(stop_id)).status is OrderStatus.FILLED
+    assert (await broker.get_order(head_id)).status is OrderStatus.CANCELED
+    await tape.bar(103, 105, 103, 104)  # through the take-profit's limit (104): nothing is left to trade
+    assert (await broker.get_order(head_id)).filled_quantity == 0
+    assert await broker.get_positions() == []
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

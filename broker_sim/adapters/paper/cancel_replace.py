@@ -88,7 +88,8 @@ def request_replace(venue: Venue, order: Order, request: OrderRequest, client_or
     """Send a replace: the old order goes `pending_replace` and its successor is recorded `pending_new` (and
     returned). When the venue sees it, the successor takes over, or is rejected if the old order ended
     first or the account cannot carry it. The successor of a member of a bracket, oto or oco takes its place
-    in the group (and a held exit's comes back held). Raises `ModelError` (nothing changed) for a nonsense
+    in the group as the group is when the replace arrives (another member may have been replaced meanwhile),
+    and a held exit's comes back held. Raises `ModelError` (nothing changed) for a nonsense
     latency."""
     delay = venue.models.latency(order, _A_REPLACE)
     now = venue.clock.now()
