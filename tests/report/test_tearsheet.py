@@ -7,11 +7,11 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import quantstats as qs
 
 from broker_sim.models import Fill, Side
 from broker_sim.report import EquitySample, compute_metrics, write_report
@@ -41,6 +41,15 @@ def _samples(values: list[float]) -> list[EquitySample]:
 
 
 @pytest.fixture(scope="module")
+def qs() -> Any:
+    """quantstats, imported by the worker that runs these tests only (its import costs ~2 s of CPU: a top-level
+    import made every xdist worker pay it at collection)."""
+    import quantstats
+
+    return quantstats
+
+
+@pytest.fixture(scope="module")
 def fixed_returns() -> tuple[list[float], list[float]]:
     """90 daily returns of a strategy and of its benchmark, drawn once from a seeded generator."""
     draw = random.Random(15)
@@ -49,7 +58,7 @@ def fixed_returns() -> tuple[list[float], list[float]]:
     return strategy, bench
 
 
-def test_volatility_sharpe_sortino_and_drawdown_match_quantstats(fixed_returns) -> None:
+def test_volatility_sharpe_sortino_and_drawdown_match_quantstats(qs: Any, fixed_returns) -> None:
     strategy, _ = fixed_returns
     equity = _curve(strategy)
     metrics = compute_metrics(_samples(equity), [], [], equity[0])
@@ -61,7 +70,7 @@ def test_volatility_sharpe_sortino_and_drawdown_match_quantstats(fixed_returns) 
     assert metrics.total_return == pytest.approx(qs.stats.comp(series), rel=1e-9)
 
 
-def test_skew_tail_ratio_and_value_at_risk_match_quantstats(fixed_returns) -> None:
+def test_skew_tail_ratio_and_value_at_risk_match_quantstats(qs: Any, fixed_returns) -> None:
     strategy, _ = fixed_returns
     equity = _curve(strategy)
     metrics = compute_metrics(_samples(equity), [], [], equity[0])
@@ -74,7 +83,7 @@ def test_skew_tail_ratio_and_value_at_risk_match_quantstats(fixed_returns) -> No
     assert year.calmar == pytest.approx(year.cagr / abs(year.max_drawdown), rel=1e-12)
 
 
-def test_alpha_and_beta_match_quantstats_greeks(fixed_returns) -> None:
+def test_alpha_and_beta_match_quantstats_greeks(qs: Any, fixed_returns) -> None:
     strategy, bench = fixed_returns
     equity, bench_values = _curve(strategy), _curve(bench)
     metrics = compute_metrics(_samples(equity), [], [], equity[0], benchmark=("SPY", bench_values))
