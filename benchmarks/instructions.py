@@ -4,8 +4,9 @@
 
 Runs each workload under valgrind's callgrind (``valgrind`` must be installed) at two sizes and prints, as one
 JSON object, the CPU instructions per unit of the larger run beyond the smaller one (start-up cancels out):
-per market order (latency none, and uniform 0.5-2.0 s), per market update with one resting limit order, and per
-replayed bar of the SMA crossover (`benchmarks/replay.py`'s config). ``--tree`` points at another checkout of
+per market order (latency none, and uniform 0.5-2.0 s), per market update with one resting limit order, per
+replayed bar of the SMA crossover (`benchmarks/replay.py`'s config), and per market order in a run (a market order
+on every bar through `run_simulation`, latency none, recorded: `benchmarks/storm.py`'s workload). ``--tree`` points at another checkout of
 broker-sim (e.g. a ``git worktree`` of an older commit) to measure that one instead. The order and update counts
 repeat to about 1 % (hash seed fixed), so a 10 % budget can be checked on a shared 2-core machine;
 the replayed-bar count varies by 2-3 % from run to run (when collections fall, library threads): take a few.
@@ -78,6 +79,17 @@ run_simulation(config)
 """
 
 
+STORM = """
+from broker_sim import Strategy
+class Storm(Strategy):
+    def __init__(self):
+        self.bars = 0
+    def on_bar(self, bar):
+        self.bars += 1
+        return (self.broker.buy if self.bars % 2 else self.broker.sell)(bar.symbol, 100)
+"""
+
+
 def instructions(tree: Path, script: Path, *args: str) -> int:
     """CPU instructions of one run of `script` with `tree` first on the import path."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
@@ -111,7 +123,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         scripts = {}
-        for name, source in (("orders", ORDERS), ("resting", RESTING), ("replay", REPLAY)):
+        for name, source in (("orders", ORDERS), ("resting", RESTING), ("replay", REPLAY), ("storm", STORM)):
             scripts[name] = work / f"{name}.py"
             scripts[name].write_text(textwrap.dedent(source))
         sys.path.insert(0, str(HERE))
@@ -124,6 +136,13 @@ def main() -> None:
             generate(csv, n)
             configs[n].write_text(config_text(csv, tree))
         replay = [instructions(tree, scripts["replay"], str(configs[n]), str(tree)) for n in (small_bars, large_bars)]
+        storm = f"class: '{scripts['storm']}:Storm'"
+        storm_runs = []
+        for n in (1000, 1000 + args.orders):  # a market order on every bar, recorded as a run records it
+            csv, config = work / f"storm_{n}.csv", work / f"storm_{n}.yaml"
+            generate(csv, n)
+            config.write_text(config_text(csv, tree, strategy=storm, latency="{model: none}"))
+            storm_runs.append(instructions(tree, scripts["replay"], str(config), str(tree)))
         result = {
             "benchmark": "broker_sim.instructions",
             "tree": str(tree),
@@ -132,6 +151,7 @@ def main() -> None:
             "per_market_order_latency_uniform": per_unit(tree, scripts["orders"], 500, 500 + args.orders, "uniform"),
             "per_update_resting_limit": per_unit(tree, scripts["resting"], 10000, 60000, size_first=True),
             "per_replayed_bar": round((replay[1] - replay[0]) / args.bars),
+            "per_market_order_in_a_run": round((storm_runs[1] - storm_runs[0]) / args.orders),
         }
     print(json.dumps(result))
 
