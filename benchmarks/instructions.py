@@ -6,10 +6,11 @@ Runs each workload under valgrind's callgrind (``valgrind`` must be installed) a
 JSON object, the CPU instructions per unit of the larger run beyond the smaller one (start-up cancels out):
 per market order (latency none, and uniform 0.5-2.0 s), per market update with one resting limit order, per
 replayed bar of the SMA crossover (`benchmarks/replay.py`'s config), and per market order in a run (a market order
-on every bar through `run_simulation`, latency none, recorded: `benchmarks/storm.py`'s workload). ``--tree`` points at another checkout of
-broker-sim (e.g. a ``git worktree`` of an older commit) to measure that one instead. The order and update counts
-repeat to about 1 % (hash seed fixed), so a 10 % budget can be checked on a shared 2-core machine;
-the replayed-bar count varies by 2-3 % from run to run (when collections fall, library threads): take a few.
+on every bar through `run_simulation`, latency none, recorded: `benchmarks/storm.py`'s workload). ``--tree`` points
+at another checkout of broker-sim (e.g. a ``git worktree`` of an older commit) to measure that one instead. The
+order and update counts repeat to about 1 % (hash seed fixed), so a 10 % budget can be checked on a shared 2-core
+machine; the replayed-bar count varies by 2-3 % from run to run (when collections fall, library threads): take a
+few.
 """
 
 from __future__ import annotations
