@@ -7,10 +7,11 @@ matplotlib is imported when a chart is drawn (it costs ~0.7 s and ~30 MB): a run
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "CHART_POINTS",
+    "drawing",
     "equity_chart",
     "exposure_chart",
     "extreme_indices",
@@ -60,11 +62,40 @@ def _thousands(value: float, _position: int) -> str:
     return f"{value:,.0f}"
 
 
+#: Whether a `drawing` window froze the collector's view (then each chart collects and freezes as it starts).
+_FREEZING = [False]
+
+
+@contextlib.contextmanager
+def drawing() -> Iterator[None]:
+    """While a report's charts are drawn, the collections that free each chart (a figure and its canvas hold each
+    other, and the rendered pixels) walk only what is new: what is alive is frozen (``gc.freeze``), each chart
+    starts by collecting the previous one and freezing what survived (matplotlib's modules and caches, made at the
+    first chart), and the window ends by collecting the last one and giving everything back to the collector. A
+    full collection walks every object of the process (the run's, the libraries'): ~85 ms each, 0.4 s of CPU for
+    a demo run's 5 charts. A process that froze objects itself, or runs with the collector off, is left as it
+    is (each chart then collects as outside a window)."""
+    if gc.get_freeze_count() or not gc.isenabled():
+        yield
+        return
+    gc.freeze()
+    _FREEZING[0] = True
+    try:
+        yield
+    finally:
+        _FREEZING[0] = False
+        gc.collect()
+        gc.unfreeze()
+
+
 def figure_axes(width: float, height: float, rows: int = 1, **options: Any) -> tuple[Any, Any]:
     """A matplotlib figure of `width` x `height` inches (100 dpi) and its `rows` axes, stacked (matplotlib is
     imported here: only a report that draws pays for it)."""
     from matplotlib.figure import Figure
 
+    if _FREEZING[0]:  # the previous chart is garbage now: free it, and keep what outlived it out of later walks
+        gc.collect()
+        gc.freeze()
     figure = Figure(figsize=(width, height), dpi=100)
     return figure, figure.subplots(rows, 1, **options)
 
@@ -74,10 +105,12 @@ def png_bytes(figure: Any) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
-    # A figure and its canvas hold each other (and the rendered pixels): clear it and collect the cycle now, so
-    # the report's charts do not pile up until the collector happens to run.
+    # A figure and its canvas hold each other (and the rendered pixels): clear it, and (outside a `drawing`
+    # window, which collects as each chart starts) collect the previous charts' cycles now, so the report's
+    # charts do not pile up until the collector happens to run.
     figure.clear()
-    gc.collect()
+    if not _FREEZING[0]:
+        gc.collect()
     return buffer.getvalue()
 
 

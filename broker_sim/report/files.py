@@ -94,14 +94,15 @@ def write_report(
     work = Workdir.create(target) if workdir is None else workdir
     try:
         staged = work.staging()
-        _write_files(
-            staged,
-            metrics,
-            equity,
-            fills,
-            orders,
-            _Page(title, config_text, tally, complete, reason, prices, benchmark, tuple(account_events)),
-        )
+        with charts.drawing():
+            _write_files(
+                staged,
+                metrics,
+                equity,
+                fills,
+                orders,
+                _Page(title, config_text, tally, complete, reason, prices, benchmark, tuple(account_events)),
+            )
         if tearsheet:
             write_tearsheet(staged / "tearsheet.html", equity, benchmark, title)
         written = [entry.name for entry in staged.iterdir()]

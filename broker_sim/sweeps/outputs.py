@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from broker_sim.config import Config
+from broker_sim.report.charts import drawing
 from broker_sim.report.files import json_value
 from broker_sim.sweeps.best import best_config_text
 from broker_sim.sweeps.page import render_page
@@ -43,4 +44,6 @@ def write_outputs(
     for_file = {key: value for key, value in summary.items() if key not in _NOT_IN_FILE}
     folder.write_text("summary.json", json.dumps(json_value(for_file), indent=2, allow_nan=False) + "\n")
     title = config.report.title or (config.path.stem if config.path else "broker-sim sweep")
-    folder.write_text("sweep.html", render_page(title=title, table=table, keys=keys, summary=summary, curve=curve))
+    with drawing():
+        page = render_page(title=title, table=table, keys=keys, summary=summary, curve=curve)
+    folder.write_text("sweep.html", page)
