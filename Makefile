@@ -61,13 +61,18 @@ clients-slow: clients $(CLIENTS)/lumibot/.installed
 # needs are set up in parallel first (-j: the project's and each client's at once; -O: each one's output whole).
 JOBS ?= auto
 SETUP_JOBS ?= 3
+# The suite starts many Python processes (xdist's workers, each CLI run, schemathesis, the notebook's kernel, Ray's
+# workers): each compiles what it imports unless the bytecode is cached. With PYTHONDONTWRITEBYTECODE set (as on
+# some CI machines) nothing is cached and every process compiles again (~10 s of CPU for an xdist worker's
+# collection alone), so the suite caches it under $(VENV)/pycache: nothing beside the sources, `make clean` removes it.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache $(PY) -m pytest
 test:
 	@$(MAKE) --no-print-directory -j$(SETUP_JOBS) -Otarget $(STAMP) clients
-	$(PY) -m pytest -q -n $(JOBS)
+	$(PYTEST) -q -n $(JOBS)
 
 test-slow:
 	@$(MAKE) --no-print-directory -j$(SETUP_JOBS) -Otarget $(STAMP) clients-slow
-	$(PY) -m pytest -q -n $(JOBS) --slow
+	$(PYTEST) -q -n $(JOBS) --slow
 
 demo: $(STAMP)
 	$(VENV)/bin/broker-sim run configs/demo.yaml
