@@ -204,7 +204,10 @@ class OrderOwners:
         if shares is not None:
             self.last_holders = (order_id, shares)
             return shares
-        owner = self(order)
+        last_id, owner = self._last  # `self(order)`, inline
+        if order_id != last_id:
+            owner = self._owner(order)
+            self._last = (order_id, owner)
         if owner:
             holders = ((owner, 1.0),)
             self.last_holders = (order_id, holders)

@@ -204,6 +204,11 @@ class HandlerDispatch:
         finally:
             if runner is not None:
                 _enter_task(loop, runner)
+        if len(started) == 1:  # the usual case: one task, which ended at its first step (`_settled`, inline)
+            task = started[0][0]
+            if task.done() and (task.cancelled() or task.exception() is None):
+                started.clear()
+                return True
         self._settled()
         return True
 
