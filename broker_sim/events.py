@@ -68,7 +68,11 @@ class _AsyncListener:
 
 class EventHub:
     """Delivers each `OrderEvent` to every listener, iterator and waiter, in publication order. A broker keeps a
-    second hub for its `AccountEvent`s (no waiters: `waiter` is for orders)."""
+    second hub for its `AccountEvent`s (no waiters: `waiter` is for orders).
+
+    When all `publish` would do is call one sync listener (a run's strategies, on the hot path), `sole_listener`
+    is that listener: a publisher may call it itself and spare `publish`'s frame (then `publish_rest` if it changed
+    meanwhile)."""
 
     def __init__(self) -> None:
         self._sync: list[Callable[[OrderEvent], Any]] = []
@@ -76,6 +80,14 @@ class EventHub:
         self._queues: list[asyncio.Queue[OrderEvent]] = []
         self._waiters: dict[str, list[tuple[frozenset[OrderStatus], asyncio.Future[Order]]]] = {}
         self._closed = False
+        #: The only one who hears an event when that is a single sync listener (no other listener, iterator or
+        #: waiter); else None. Kept current by every change of who listens.
+        self.sole_listener: Callable[[OrderEvent], Any] | None = None
+
+    def _recount(self) -> None:
+        """Find `sole_listener` again after a change of who listens."""
+        only = len(self._sync) == 1 and not (self._async or self._queues or self._waiters)
+        self.sole_listener = self._sync[0] if only else None
 
     def add_listener(self, callback: Listener) -> Callable[[], None]:
         """Call `callback(event)` for every event (a coroutine function runs in its own task); returns unsubscribe."""
@@ -84,18 +96,22 @@ class EventHub:
         if is_async_callable(callback):
             entry = _AsyncListener(callback)  # type: ignore[arg-type]
             self._async.append(entry)
+            self._recount()
 
             def unsubscribe_async() -> None:
                 if entry in self._async:
                     self._async.remove(entry)
+                    self._recount()
                     entry.stop()
 
             return unsubscribe_async
         self._sync.append(callback)
+        self._recount()
 
         def unsubscribe() -> None:
             if callback in self._sync:
                 self._sync.remove(callback)
+                self._recount()
 
         return unsubscribe
 
@@ -103,6 +119,7 @@ class EventHub:
         """Yield every event published from now on, in order, until the hub is closed."""
         queue: asyncio.Queue[OrderEvent] = asyncio.Queue()
         self._queues.append(queue)
+        self._recount()
         try:
             while True:
                 event = await queue.get()
@@ -112,11 +129,13 @@ class EventHub:
         finally:
             if queue in self._queues:
                 self._queues.remove(queue)
+                self._recount()
 
     def waiter(self, order_id: str, statuses: frozenset[OrderStatus]) -> asyncio.Future[Order]:
         """A future resolved with the order's snapshot once it is in one of `statuses` or in a final status."""
         future: asyncio.Future[Order] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(order_id, []).append((statuses, future))
+        self.sole_listener = None
         return future
 
     def drop_waiter(self, order_id: str, future: asyncio.Future[Order]) -> None:
@@ -126,6 +145,8 @@ class EventHub:
             entries[:] = [entry for entry in entries if entry[1] is not future]
             if not entries:
                 del self._waiters[order_id]
+                if not self._waiters:
+                    self._recount()
 
     def publish(self, event: OrderEvent) -> None:
         """Deliver `event` to waiters, sync listeners, async listeners and iterators, in that order."""
@@ -142,11 +163,23 @@ class EventHub:
                 try:
                     callback(event)
                 except Exception:
-                    log.exception("order event listener %s failed on %s", _name(callback), event.type.value)
+                    self.listener_failed(callback, event)
         for entry in self._async:
             entry.deliver(event)
         for queue in self._queues:
             queue.put_nowait(event)
+
+    def publish_rest(self, event: OrderEvent) -> None:
+        """What `publish` does after its sync listeners, for a publisher that called `sole_listener` itself and
+        finds it changed since: async listeners and iterators added meanwhile hear `event` too, as in `publish`."""
+        for entry in self._async:
+            entry.deliver(event)
+        for queue in self._queues:
+            queue.put_nowait(event)
+
+    def listener_failed(self, callback: Callable[[OrderEvent], Any], event: OrderEvent) -> None:
+        """Log the exception `callback` raised on `event` (it keeps receiving events)."""
+        log.exception("order event listener %s failed on %s", _name(callback), event.type.value)
 
     def close(self) -> None:
         """End every `iterate()` loop and stop the async listeners' tasks once they have drained."""

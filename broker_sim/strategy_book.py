@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from broker_sim._members import _SIDE_BUY
-from broker_sim._numeric import qty_is_zero
+from broker_sim._numeric import QTY_EPSILON, qty_is_zero
 from broker_sim.ledger import holding_after
 from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, install_fast_init
 
@@ -103,10 +103,18 @@ class StrategyBook:
         """Book one event of an order the strategy caused: the order's latest snapshot, and its fill (scaled by
         `share` for a liquidation several strategies share)."""
         order = event.order
+        order_id = order.id
         if order.status in FINAL_STATUSES:
-            self._end(order.id)
-        elif order.id not in self._ended_ids:
-            self._open[order.id] = order
+            self._open.pop(order_id, None)
+            ended_ids = self._ended_ids
+            if order_id not in ended_ids:  # `_end(order_id)`, inline: once for each order
+                ended = self._ended
+                if len(ended) == _ENDED_KEPT:
+                    ended_ids.discard(ended[0])
+                ended.append(order_id)
+                ended_ids.add(order_id)
+        elif order_id not in self._ended_ids:
+            self._open[order_id] = order
         fill = event.fill
         if fill is not None:
             if share != 1.0:
@@ -117,21 +125,22 @@ class StrategyBook:
     def track(self, order: Order) -> None:
         """Keep `order`'s snapshot among the open orders while it is open; forget it once it ended. A snapshot
         of an order that already ended (a late answer of a live adapter) never reopens it."""
+        order_id = order.id
         if order.status in FINAL_STATUSES:
-            self._end(order.id)
-        elif order.id not in self._ended_ids:
-            self._open[order.id] = order
+            self._open.pop(order_id, None)
+            if order_id not in self._ended_ids:  # (a strategy's order that ended at once did so already)
+                self._end(order_id)
+        elif order_id not in self._ended_ids:
+            self._open[order_id] = order
 
     def _end(self, order_id: str) -> None:
-        """Forget the order that ended, and remember (for a while) that it did."""
-        self._open.pop(order_id, None)
+        """Remember (for a while) that the order ended: it is not among the remembered ones yet."""
         ended_ids = self._ended_ids
-        if order_id not in ended_ids:
-            ended = self._ended
-            if len(ended) == _ENDED_KEPT:
-                ended_ids.discard(ended[0])
-            ended.append(order_id)
-            ended_ids.add(order_id)
+        ended = self._ended
+        if len(ended) == _ENDED_KEPT:
+            ended_ids.discard(ended[0])
+        ended.append(order_id)
+        ended_ids.add(order_id)
 
     def _book(self, fill: Fill) -> None:
         symbol = fill.symbol
@@ -139,7 +148,7 @@ class StrategyBook:
         if held is None:
             held = StrategyPosition(symbol)
         quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
-        if qty_is_zero(quantity):
+        if -QTY_EPSILON < quantity < QTY_EPSILON:  # `qty_is_zero`, inline
             quantity, avg_price = 0.0, 0.0
         self._positions[symbol] = StrategyPosition(
             symbol, quantity, avg_price, held.realized_pnl + pnl, held.fees + fill.fee

@@ -177,8 +177,9 @@ class OrderOwners:
         self._liquidations: dict[str, tuple[tuple[str, float], ...]] = {}
         #: The last order asked about and its owner: its fill and its final status are asked in a row.
         self._last: tuple[str, str] = ("", "")
-        #: The last order whose events concern a strategy, and its holders (they never change once found).
-        self._last_holders: tuple[str, tuple[tuple[str, float], ...]] = ("", ())
+        #: The last order whose events concern a strategy, and its holders (they never change once found): the
+        #: run reads it first, and asks `holders` only for another order.
+        self.last_holders: tuple[str, tuple[tuple[str, float], ...]] = ("", ())
 
     def __call__(self, order: Order) -> str:
         """The strategy the order is attributed to (for a liquidation several strategies share: the largest
@@ -196,17 +197,20 @@ class OrderOwners:
         position it closes, largest first), ``()`` for an order of no strategy."""
         order = event.order
         order_id = order.id
-        last_id, last_holders = self._last_holders
+        last_id, last_holders = self.last_holders
         if order_id == last_id:
             return last_holders
         shares = self._liquidations.get(order_id)
         if shares is not None:
-            self._last_holders = (order_id, shares)
+            self.last_holders = (order_id, shares)
             return shares
-        owner = self(order)
+        last_id, owner = self._last  # `self(order)`, inline
+        if order_id != last_id:
+            owner = self._owner(order)
+            self._last = (order_id, owner)
         if owner:
             holders = ((owner, 1.0),)
-            self._last_holders = (order_id, holders)
+            self.last_holders = (order_id, holders)
             return holders
         if event.type is _E_MARGIN_CALL:
             shares = self._liquidation_shares(order)

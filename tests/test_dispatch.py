@@ -155,3 +155,25 @@ async def test_a_first_step_that_fails_raises_named_and_a_refused_order_is_only_
     dispatch.dispatch(handlers.note("exits", fail=SystemExit(3)), handlers.note, None)
     with pytest.raises(StrategyError, match=r"called sys.exit\(3\)"):
         await _settle(dispatch)
+
+
+async def test_a_lone_first_step_is_settled_in_place_whether_it_ends_waits_or_fails() -> None:
+    handlers = _Handlers()
+    dispatch, failures, refusals = _dispatcher()
+    dispatch.dispatch(handlers.note("ends"), handlers.note, None)
+    await _settle(dispatch)
+    task = handlers.steps[0][1]
+    assert task is not None and task.done() and task.get_name() == "_Handlers.note"
+    assert not dispatch.tasks and not dispatch.unsettled
+    woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    dispatch.dispatch(handlers.note("waits", wait=woken), handlers.note, None)
+    await _settle(dispatch)
+    assert len(dispatch.tasks) == 1 and not dispatch.unsettled
+    woken.set_result(None)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert handlers.steps[-1] == ("waits again", handlers.steps[1][1]) and not dispatch.tasks
+    dispatch.dispatch(handlers.note("fails", fail=RuntimeError("alone")), handlers.note, None)
+    with pytest.raises(StrategyError, match="RuntimeError: alone"):
+        await _settle(dispatch)
+    assert failures == [] and refusals == []

@@ -186,6 +186,27 @@ async def test_a_book_restored_from_orders_has_the_positions_and_open_orders() -
     assert [f.order_id for f in book.fills] == [bought.id, sold.id]
 
 
+async def test_an_ended_order_never_reopens_and_one_ended_out_of_sight_is_forgotten() -> None:
+    broker = PaperBroker(clock=SimulatedClock(START), latency="none", slippage="none", session="always")
+    await broker.update_market(Bar("X", START, 100, 100, 100, 100))
+    book = StrategyBook("s")
+    snapshots: list[Any] = []
+    broker.add_listener(lambda event: (snapshots.append(event.order), book.apply(event)))
+    bought = await broker.buy("X", 10)
+    book.track(bought)  # as the strategy's view does once the adapter answers
+    assert book.open_orders == [] and book.position("X").quantity == pytest.approx(10)
+    book.track(snapshots[0])  # a late snapshot of the order, still pending_new
+    assert book.open_orders == []
+    working = await broker.buy("X", 3, type="limit", limit_price=90.0, time_in_force="gtc")
+    assert [o.id for o in book.open_orders] == [working.id]
+    quiet = StrategyBook("quiet")  # hears no events: only the answers
+    quiet.track(working)
+    canceled = await broker.cancel_order(working.id)
+    quiet.track(canceled)
+    quiet.track(working)
+    assert quiet.open_orders == [] and book.open_orders == []
+
+
 def test_a_strategy_outside_a_run_has_an_empty_book() -> None:
     strategy = Strategy()
     assert strategy.position("AAPL").quantity == 0.0 and strategy.position("AAPL").is_flat

@@ -22,6 +22,8 @@ import asyncio
 import inspect
 import logging
 import sys
+from asyncio import Task
+from asyncio import get_running_loop as _running_loop
 from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable, Coroutine
 from types import CoroutineType
@@ -36,6 +38,13 @@ log = logging.getLogger(__name__)
 
 #: Whether this Python starts tasks eagerly (3.12+); else the runner `settle`s after the handlers of an event.
 EAGER_TASKS = sys.version_info >= (3, 12)
+
+if EAGER_TASKS:
+    _current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = asyncio.current_task
+else:  # 3.11's `asyncio.current_task` is a Python function over this dict
+    from asyncio.tasks import _current_tasks  # type: ignore[attr-defined]
+
+    _current_task = _current_tasks.get
 
 
 class StrategyError(BrokerError):
@@ -125,15 +134,17 @@ class HandlerDispatch:
             return
         name = getattr(handler, "__qualname__", "handler")
         if EAGER_TASKS:
-            task: asyncio.Task[Any] = asyncio.Task(  # type: ignore[call-arg,unused-ignore]
-                coroutine, loop=asyncio.get_running_loop(), name=name, eager_start=True
+            task: asyncio.Task[Any] = Task(  # type: ignore[call-arg,unused-ignore]
+                coroutine, loop=_running_loop(), name=name, eager_start=True
             )
             if task.done():
                 if not task.cancelled() and (error := task.exception()) is not None:
                     self._ended_badly(handler, argument, error)
                 return
         else:
-            task = asyncio.get_running_loop().create_task(coroutine, name=name)
+            # The task built directly, as `loop.create_task` builds it (without its Python frame); as on 3.12,
+            # a loop's task factory is not asked: the handler's task is an `asyncio.Task`.
+            task = Task(coroutine, loop=_running_loop(), name=name)
             self._started.append((task, handler, argument))
             self.unsettled = True
             return
@@ -165,25 +176,39 @@ class HandlerDispatch:
         them), then settle them as `settle` does; True when done. False, changing nothing, when the loop has other
         work ready (or does not show its queue): then ``await settle()``."""
         started = self._started
-        loop = asyncio.get_running_loop()
+        loop = _running_loop()
         ready = getattr(loop, "_ready", None)
-        if ready is None or len(ready) != len(started):
+        count = len(started)
+        if ready is None or len(ready) != count:
             return False
         for handle, (task, _, _) in zip(ready, started, strict=True):
             if getattr(handle._callback, "__self__", None) is not task:
                 return False
         self.unsettled = False
-        runner = asyncio.current_task(loop)
+        runner = _current_task(loop)
         if runner is not None:
             _leave_task(loop, runner)  # as between the loop's callbacks: each step enters its own task
         try:
-            for _ in range(len(started)):
+            for _ in range(count):
                 handle = ready.popleft()
                 if not handle._cancelled:
-                    handle._run()
+                    # `handle._run()`, inline: a task's step lets out nothing but SystemExit and KeyboardInterrupt
+                    try:
+                        handle._context.run(handle._callback, *handle._args)
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:  # as `Handle._run` reports it
+                        loop.call_exception_handler(
+                            {"message": f"Exception in callback {handle!r}", "exception": exc, "handle": handle}
+                        )
         finally:
             if runner is not None:
                 _enter_task(loop, runner)
+        if len(started) == 1:  # the usual case: one task, which ended at its first step (`_settled`, inline)
+            task = started[0][0]
+            if task.done() and (task.cancelled() or task.exception() is None):
+                started.clear()
+                return True
         self._settled()
         return True
 

@@ -49,7 +49,7 @@ class RunStrategies:
         #: The strategies with their views of the broker (set by `attach`).
         self.built: list[tuple[Strategy, StrategyBroker]] = []
         # Per order event (bound once): who it concerns, and its record.
-        self._holders = records.owners.holders
+        self._owners = records.owners
         self._record = records.record
 
     def build(self, broker: Broker) -> list[tuple[Strategy, StrategyBroker]]:
@@ -138,7 +138,10 @@ class RunStrategies:
     def on_order_event(self, event: OrderEvent) -> None:
         """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
         of the account are current before any handler runs again), and queued for their `on_order_event`."""
-        holders = self._holders(event)
+        owners = self._owners
+        last_id, holders = owners.last_holders  # `owners.holders(event)` for the order asked about last
+        if event.order.id != last_id:
+            holders = owners.holders(event)
         self._record(event, holders)
         if holders:
             books = self.books

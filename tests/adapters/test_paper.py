@@ -394,6 +394,61 @@ async def test_a_raising_listener_does_not_stop_the_broker(
     assert "broken failed" in caplog.text
 
 
+async def test_a_single_listener_hears_every_event_straight_from_the_broker(instant: PaperBroker) -> None:
+    """One sync listener and nothing else: the broker calls it without the hub's `publish` (its sole listener),
+    and a second listener, a waiter or an unsubscription puts the hub's `publish` back in between."""
+    hub = instant._hub
+    first: list[EventType] = []
+    unsubscribe = instant.add_listener(lambda event: first.append(event.type))
+    assert hub.sole_listener is not None
+    await instant.buy("AAPL", 1, reference_price=10.0)
+    assert first == [EventType.PENDING_NEW, EventType.NEW, EventType.FILL]
+    second: list[EventType] = []
+    unsubscribe_second = instant.add_listener(lambda event: second.append(event.type))
+    assert hub.sole_listener is None
+    await instant.buy("AAPL", 1, reference_price=10.0)
+    assert len(first) == 6 and second == first[3:]
+    unsubscribe_second()
+    assert hub.sole_listener is not None
+    unsubscribe()
+    assert hub.sole_listener is None
+    await instant.buy("AAPL", 1, reference_price=10.0)
+    assert len(first) == 6 and len(second) == 3
+
+
+async def test_the_sole_listener_and_a_waiter_both_hear_the_order(broker: PaperBroker) -> None:
+    seen: list[EventType] = []
+    broker.add_listener(lambda event: seen.append(event.type))
+    order = await broker.buy("AAPL", 1, reference_price=10.0)
+    assert broker._hub.sole_listener is not None
+    filled = await broker.wait_for(order.id, "filled")
+    assert filled.status is OrderStatus.FILLED
+    assert seen == [EventType.PENDING_NEW, EventType.NEW, EventType.FILL]
+    assert broker._hub.sole_listener is not None  # the waiter is gone again
+
+
+async def test_a_listener_added_by_the_sole_listener_hears_the_event_it_was_added_on(instant: PaperBroker) -> None:
+    """As `publish` delivers: async listeners and iterators added by a sync listener hear the event at hand; sync
+    listeners added meanwhile hear the next one."""
+    heard_async: list[EventType] = []
+    heard_sync: list[EventType] = []
+
+    async def late_async(event: OrderEvent) -> None:
+        heard_async.append(event.type)
+
+    def first(event: OrderEvent) -> None:
+        if event.type is EventType.NEW:
+            instant.add_listener(late_async)
+            instant.add_listener(lambda later: heard_sync.append(later.type))
+
+    instant.add_listener(first)
+    await instant.buy("AAPL", 1, reference_price=10.0)
+    await asyncio.sleep(0)
+    assert heard_async == [EventType.NEW, EventType.FILL]
+    assert heard_sync == [EventType.FILL]
+    await instant.close()
+
+
 async def test_fill_events_carry_the_fill(instant: PaperBroker) -> None:
     events: list[OrderEvent] = []
     instant.add_listener(events.append)

@@ -1,7 +1,8 @@
 """Where a `PaperBroker`'s order and account events go: its plugins' ``broker_sim_order_event`` and
 ``broker_sim_account_event`` observers (each on its own: one that raises is logged, the rest still hear it),
 then the broker's waiters, listeners and iterators. The account's door calls `order_event` for every event on
-the order path, so the observers are looked up again only when the plugin manager changes."""
+the order path, so the observers are looked up again only when the plugin manager changes, and when the broker's
+hub has a single listener (a run's strategies) the event goes straight to it (`EventHub.sole_listener`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from broker_sim.activities import AccountEvent
+from broker_sim.events import EventHub
 from broker_sim.models import OrderEvent
 from broker_sim.plugins import PluginManager
 
@@ -25,6 +27,7 @@ class EventFanout:
 
     __slots__ = (
         "_account_hook",
+        "_hub",
         "_manager",
         "_observed",
         "_observer_hook",
@@ -48,6 +51,10 @@ class EventFanout:
         self._observers: list[tuple[str, Any]] | None = []
         self._publish = publish
         self._publish_account = publish_account
+        #: The hub `publish` belongs to (an `EventHub`'s own `publish`), whose single listener may be called here.
+        hub = getattr(publish, "__self__", None)
+        exact = isinstance(hub, EventHub) and getattr(type(hub), "publish", None) is EventHub.publish
+        self._hub: EventHub | None = hub if exact else None
 
     def order_event(self, event: OrderEvent) -> None:
         """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
@@ -58,17 +65,28 @@ class EventFanout:
             wrapped = any(impl.wrapper or impl.hookwrapper for impl in impls)
             self._observers = None if wrapped else [(impl.plugin_name, impl.function) for impl in impls]
         observers = self._observers
-        if observers is None:
-            try:
-                self._observer_hook(event=event)
-            except Exception:
-                log.exception("order event observers failed on %s", event.type.value)
-        else:
+        if observers:
             for name, function in observers:
                 try:
                     function(event)
                 except Exception:
                     log.exception("order event observer %s failed on %s", name, event.type.value)
+        elif observers is None:
+            try:
+                self._observer_hook(event=event)
+            except Exception:
+                log.exception("order event observers failed on %s", event.type.value)
+        hub = self._hub
+        if hub is not None:
+            listener = hub.sole_listener
+            if listener is not None:  # `hub.publish(event)`, inline: its one listener hears the event
+                try:
+                    listener(event)
+                except Exception:
+                    hub.listener_failed(listener, event)
+                if hub.sole_listener is not listener:
+                    hub.publish_rest(event)
+                return
         self._publish(event)
 
     def account_event(self, event: AccountEvent) -> None:
