@@ -19,7 +19,7 @@ import types
 import typing
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -39,8 +39,8 @@ from broker_sim.models import (
 from broker_sim.report.workdir import Workdir
 
 __all__ = [
-    "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "FillSpool", "OrderSpool", "Spool", "fill_row", "order_row",
-    "write_rows",
+    "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "FillSpool", "OrderSpool", "Spool", "TimeTexts", "fill_row",
+    "order_row", "write_rows",
 ]  # fmt: skip
 
 _T = TypeVar("_T")
@@ -91,6 +91,32 @@ def _is_datetime(kind: Any) -> bool:
     )
 
 
+def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> list[str]:
+    """The statements of a `lines` function that set ``t<index>``, the text of the time ``d<index>``: empty for
+    None (an `optional` column), an earlier column's text when it is the very same object, the text `texts`
+    holds for an equal `datetime` in UTC (the spools' `TimeTexts`), else ``isoformat``.
+
+    Why the memo is exact: two `datetime`s (the class itself, no subclass) with the very same ``tzinfo`` are
+    equal only when their fields are (Python compares their wall times), so in UTC they have the same text."""
+    branches = ["if d{i} is None:\n    t{i} = ''"] if optional else []
+    branches += [f"if d{{i}} is d{e}:\n    t{{i}} = t{e}" for e in reversed(earlier)]
+    branches.append(
+        "if d{i}.__class__ is _datetime and d{i}.tzinfo is _UTC:\n"
+        "    t{i} = known(d{i})\n"
+        "    if t{i} is None:\n"
+        "        t{i} = older(d{i})\n"
+        "        if t{i} is None:\n"
+        "            t{i} = current[d{i}] = d{i}.isoformat()"
+    )
+    statements = []
+    for number, branch in enumerate(branches):
+        first, *rest = branch.format(i=index).split("\n")
+        statements.append(first if number == 0 else "el" + first)
+        statements.extend(rest)
+    statements += ["else:", f"    t{index} = d{index}.isoformat()"]
+    return statements
+
+
 def _formatter(
     cls: type,
     columns: Sequence[str],
@@ -98,17 +124,19 @@ def _formatter(
     entry: str = "item",
     given: Sequence[str] = (),
     line: bool = False,
-) -> Callable[[Any], Any]:
+) -> Callable[..., Any]:
     """A function generated once from the field types of `cls`: every fill and every ended order of a run passes
     through one. It unpacks its argument as `entry` (``"item"``, or e.g. ``"item, strategy"``); a column named in
     `given` is the variable of that name from the entry, any other the field of `item`, formatted by its type.
 
-    Without `line`: ``row(entry)``, the entry's CSV row as a list of cells. With `line`: ``lines(batch)``, the CSV
-    line (cells joined by commas, no quoting) of each entry of a batch, one f-string each: the spool writes those
-    when no cell needs quoting, and the rows otherwise.
+    Without `line`: ``row(entry)``, the entry's CSV row as a list of cells. With `line`: ``lines(batch, texts)``,
+    the CSV line (cells joined by commas, no quoting) of each entry of a batch, one f-string each: the spool writes
+    those when no cell needs quoting, and the rows otherwise.
 
     An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
-    is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell."""
+    is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell.
+    `lines` also looks a UTC time up in `texts` (`TimeTexts`), which the fill and order spools of a run share: an
+    order's row and its fill's row name the same moments, often as different objects."""
     hints = typing.get_type_hints(cls)
     body: list[str] = []
     cells: list[str] = []
@@ -123,12 +151,15 @@ def _formatter(
             cells.append(_cell_expression(value, kind, line=line))
             continue
         body.append(f"d{index} = {value}")
-        text = f"d{index}.isoformat()"
-        for earlier in reversed(times):
-            text = f"t{earlier} if d{index} is d{earlier} else {text}"
-        if kind is not datetime:  # optional
-            text = f"'' if d{index} is None else {text}"
-        body.append(f"t{index} = {text}")
+        if line:
+            body.extend(_time_statements(index, times, optional=kind is not datetime))
+        else:
+            text = f"d{index}.isoformat()"
+            for earlier in reversed(times):
+                text = f"t{earlier} if d{index} is d{earlier} else {text}"
+            if kind is not datetime:  # optional
+                text = f"'' if d{index} is None else {text}"
+            body.append(f"t{index} = {text}")
         times.append(index)
         cells.append(f"t{index}")
     if line:
@@ -137,9 +168,12 @@ def _formatter(
         fields = ",".join(f"{{{cell}}}" for cell in plain)
         source = "\n".join(
             [
-                "def lines(batch):",
+                "def lines(batch, texts):",
                 "    out = []",
                 "    append = out.append",
+                "    current = texts.current",
+                "    known = current.get",
+                "    older = texts.older.get",
                 f"    for {entry} in batch:",
                 *(f"        {statement}" for statement in body),
                 f'        append(f"{fields}")',
@@ -147,7 +181,8 @@ def _formatter(
                 "",
             ]
         )
-        return compile_function(source, "lines", {}, purpose=f"{cls.__name__} csv lines")
+        namespace = {"_datetime": datetime, "_UTC": UTC}
+        return compile_function(source, "lines", namespace, purpose=f"{cls.__name__} csv lines")
     unpack = [] if entry == "item" else [f"    {entry} = item"]
     source = "\n".join(
         ["def row(item):", *unpack, *(f"    {statement}" for statement in body), f"    return [{', '.join(cells)}]", ""]
@@ -166,6 +201,29 @@ _ORDER_ENTRY = "item, strategy"
 _ORDER_CSV_HINTS = type("_OrderCsv", (), {"__annotations__": {**typing.get_type_hints(Order), "strategy": str}})
 _ORDER_ENTRY_ROW = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",))
 _ORDER_ENTRY_LINES = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True)
+
+
+class TimeTexts:
+    """The ISO texts of the UTC moments that the last batches named (`datetime` -> ``isoformat()``), shared by the
+    fill and order spools of a run: an order's row and its fills' rows name the same moments, and ``isoformat`` is
+    the costliest cell. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up (see `_time_statements`
+    for why the text is then exact).
+
+    Two generations keep memory bounded: a batch adds to `current`; once that holds a batch's worth, the next
+    batch (of either spool) starts a new `current` and keeps the last one as `older`, so it still finds the
+    moments of the other spool's last batch."""
+
+    __slots__ = ("current", "older")
+
+    def __init__(self) -> None:
+        self.current: dict[datetime, str] = {}
+        self.older: dict[datetime, str] = {}
+
+    def turn(self) -> None:
+        """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go)."""
+        if len(self.current) >= _BATCH:
+            self.older = self.current
+            self.current = {}
 
 
 def fill_row(fill: Fill) -> list[str]:
@@ -266,11 +324,13 @@ class Spool(Sequence[_T], Generic[_T]):
         *,
         workdir: Workdir | None = None,
         name: str = "spool.csv",
-        to_lines: Callable[[list[Any]], list[str]] | None = None,
+        to_lines: Callable[[list[Any], TimeTexts], list[str]] | None = None,
+        texts: TimeTexts | None = None,
     ):
         """`to_row` formats one held entry (what `append` holds: the item itself, unless a subclass holds more) as
-        its CSV row; `to_lines`, when given, a whole batch of entries as their unquoted CSV lines, which are
-        written as they are when no cell needs quoting (else the rows go through the csv writer)."""
+        its CSV row; `to_lines`, when given, a whole batch of entries as their unquoted CSV lines (with `texts`,
+        the `TimeTexts` it may share with another spool), which are written as they are when no cell needs
+        quoting (else the rows go through the csv writer)."""
         if workdir is None:
             handle, file_name = tempfile.mkstemp(prefix="broker-sim-", suffix=".csv")
             os.close(handle)
@@ -287,7 +347,9 @@ class Spool(Sequence[_T], Generic[_T]):
         self._writer = csv.writer(self._handle, lineterminator="\n")
         self._writer.writerow(self._header)  # a spool kept after a failed report reads as a CSV file
         self._handle.flush()
-        self._count = 0
+        self._texts = TimeTexts() if texts is None else texts
+        #: Items written to the file.
+        self._written = 0
         #: What was appended and not yet written: raw entries, formatted a batch at a time (`flush`).
         self._pending: list[Any] = []
         self._finalizer = weakref.finalize(self, _remove, self._handle, self.path)
@@ -311,7 +373,6 @@ class Spool(Sequence[_T], Generic[_T]):
         """Hold one raw entry until its batch is written."""
         pending = self._pending
         pending.append(entry)
-        self._count += 1
         if len(pending) >= _BATCH:
             self.flush()
 
@@ -319,9 +380,13 @@ class Spool(Sequence[_T], Generic[_T]):
         """Write what is held to the file now."""
         pending = self._pending
         if pending:
-            if self._to_lines is None or not _write_lines(self._handle, self._to_lines, pending, len(self._header)):
+            texts = self._texts
+            texts.turn()
+            to_lines = self._to_lines
+            if to_lines is None or not _write_lines(self._handle, to_lines, pending, len(self._header), texts):
                 to_row = self._to_row
                 _write_batch(self._handle, self._writer, [to_row(entry) for entry in pending])
+            self._written += len(pending)
             pending.clear()
         self._handle.flush()
 
@@ -330,7 +395,7 @@ class Spool(Sequence[_T], Generic[_T]):
         self._finalizer()
 
     def __len__(self) -> int:
-        return self._count
+        return self._written + len(self._pending)
 
     def __iter__(self) -> Iterator[_T]:
         self.flush()
@@ -355,27 +420,30 @@ class Spool(Sequence[_T], Generic[_T]):
     def __getitem__(self, index: int | slice) -> _T | list[_T]:
         if isinstance(index, slice):
             return list(self)[index]
+        count = len(self)
         if index < 0:
-            index += self._count
-        if not 0 <= index < self._count:
-            raise IndexError(f"spool index {index} out of range ({self._count} items)")
+            index += count
+        if not 0 <= index < count:
+            raise IndexError(f"spool index {index} out of range ({count} items)")
         for position, item in enumerate(self):
             if position == index:
                 return item
         raise IndexError(index)  # pragma: no cover
 
     def __repr__(self) -> str:
-        return f"<Spool of {self._count} rows at {self.path}>"
+        return f"<Spool of {len(self)} rows at {self.path}>"
 
 
 class FillSpool(Spool[Fill]):
     """A spool of fills (trades.csv's rows). The run adds each strategy's share of a fill with `add_as`: held as a
     tuple, formatted with its batch, so no `Fill` is copied to name the strategy."""
 
-    def __init__(self, workdir: Workdir | None = None) -> None:
+    def __init__(self, workdir: Workdir | None = None, texts: TimeTexts | None = None) -> None:
+        """`texts`: the `TimeTexts` to share with the run's order spool (a spool of its own without)."""
         super().__init__(
-            FILL_COLUMNS, _FILL_ENTRY_ROW, _fill, workdir=workdir, name="fills.csv", to_lines=_FILL_ENTRY_LINES
-        )
+            FILL_COLUMNS, _FILL_ENTRY_ROW, _fill, workdir=workdir, name="fills.csv", to_lines=_FILL_ENTRY_LINES,
+            texts=texts,
+        )  # fmt: skip
 
     def append(self, item: Fill) -> None:
         """Add one fill at the end, as it is."""
@@ -383,17 +451,29 @@ class FillSpool(Spool[Fill]):
 
     def add_as(self, fill: Fill, strategy: str, quantity: float, fee: float) -> None:
         """Add `fill` as `strategy`'s, for `quantity` and `fee` (its share of a fill several strategies share): the
-        row of ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``, without making that copy."""
-        self._hold((fill, strategy, quantity, fee))
+        row of ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``, without making that copy.
+
+        Every fill of a run comes here: `_hold`, in line."""
+        pending = self._pending
+        pending.append((fill, strategy, quantity, fee))
+        if len(pending) >= _BATCH:
+            self.flush()
 
 
 class OrderSpool(Spool[Order]):
     """A spool of orders (orders.csv's rows: each order with the strategy that sent it)."""
 
-    def __init__(self, strategy_of: Callable[[Order], str] | None = None, workdir: Workdir | None = None) -> None:
+    def __init__(
+        self,
+        strategy_of: Callable[[Order], str] | None = None,
+        workdir: Workdir | None = None,
+        texts: TimeTexts | None = None,
+    ) -> None:
+        """`texts`: the `TimeTexts` to share with the run's fill spool (a spool of its own without)."""
         super().__init__(
-            ORDER_CSV_COLUMNS, _ORDER_ENTRY_ROW, _order, workdir=workdir, name="orders.csv", to_lines=_ORDER_ENTRY_LINES
-        )
+            ORDER_CSV_COLUMNS, _ORDER_ENTRY_ROW, _order, workdir=workdir, name="orders.csv",
+            to_lines=_ORDER_ENTRY_LINES, texts=texts,
+        )  # fmt: skip
         self._strategy_of = strategy_of
 
     def append(self, item: Order) -> None:
@@ -402,16 +482,26 @@ class OrderSpool(Spool[Order]):
         self._hold((item, "" if strategy_of is None else strategy_of(item)))
 
     def add_owned(self, order: Order, strategy: str) -> None:
-        """Add one order at the end, sent by `strategy` (when the caller knows it already)."""
-        self._hold((order, strategy))
+        """Add one order at the end, sent by `strategy` (when the caller knows it already). Every order a run
+        records comes here: `_hold`, in line."""
+        pending = self._pending
+        pending.append((order, strategy))
+        if len(pending) >= _BATCH:
+            self.flush()
 
 
-def _write_lines(handle: Any, to_lines: Callable[[list[Any]], list[str]], entries: list[Any], columns: int) -> bool:
-    """Write `entries` as their CSV lines (`to_lines`) in one write, when no cell needs quoting: no cell holds a
-    quote, a comma or a line break (the text's commas and line breaks are then exactly the separators), as the csv
-    writer would write them. False, having written nothing, for any other batch."""
+def _write_lines(
+    handle: Any,
+    to_lines: Callable[[list[Any], TimeTexts], list[str]],
+    entries: list[Any],
+    columns: int,
+    texts: TimeTexts,
+) -> bool:
+    """Write `entries` as their CSV lines (`to_lines`, with the spool's `texts`) in one write, when no cell needs
+    quoting: no cell holds a quote, a comma or a line break (the text's commas and line breaks are then exactly the
+    separators), as the csv writer would write them. False, having written nothing, for any other batch."""
     try:
-        text = "\n".join(to_lines(entries))
+        text = "\n".join(to_lines(entries, texts))
     except (TypeError, ValueError):  # a cell the generated code cannot format: the rows' path decides
         return False
     if '"' in text or "\r" in text or text.count("\n") != len(entries) - 1:

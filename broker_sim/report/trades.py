@@ -101,17 +101,6 @@ class _Group:
         self.cash = self.fees = self.gains = self.losses = self.realized = self.holding = self.traded = 0.0
         self.held: dict[str, float] = {}
 
-    def add_trade(self, pnl: float, net: float, holding_seconds: float) -> None:
-        self.count += 1
-        self.realized += pnl
-        self.holding += holding_seconds
-        if net > 0:
-            self.wins += 1
-            self.gains += net
-        elif net < 0:
-            self.losing += 1
-            self.losses -= net
-
     def merge(self, other: _Group) -> None:
         """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies')."""
         for name in _Group.__slots__:
@@ -188,7 +177,8 @@ class TradeTally:
         """`add` for `fill` as `strategy`'s, for `quantity` and `fee` (a strategy's share of a fill several share):
         the same as adding ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``.
 
-        Every fill of a run comes here: the group's and the tally's totals are updated in line."""
+        Every fill of a run comes here: the group's and the tally's totals, and each round trip it closes, are
+        counted in line."""
         self.fills += 1
         self.fees += fee
         price = fill.price
@@ -220,7 +210,24 @@ class TradeTally:
             size = min(remaining, abs(lot.quantity))
             pnl = size * (price - lot.price) * (1.0 if long else -1.0)
             fees = size * (lot.fee_per_unit + fee_per_unit)
-            self._close(pnl, fees, (fill.timestamp - lot.time).total_seconds(), group)
+            holding = (fill.timestamp - lot.time).total_seconds()
+            # one round trip: its gross `pnl`, its `fees`, how long it was held; the tally's and the group's
+            self.count += 1
+            net = pnl - fees
+            group.count += 1
+            group.realized += pnl
+            group.holding += holding
+            self.holding += holding
+            if net > 0:
+                group.wins += 1
+                group.gains += net
+                self.wins += 1
+                self.gains += net
+            elif net < 0:
+                group.losing += 1
+                group.losses -= net
+                self.losing += 1
+                self.losses -= net
             kept = self._kept
             if self.keep is None or len(kept) < self.keep:
                 side = "long" if long else "short"
@@ -233,19 +240,6 @@ class TradeTally:
                 lot.quantity = left if long else -left
         if remaining > QTY_EPSILON:
             queue.append(_Lot(remaining if buying else -remaining, price, fill.timestamp, fee_per_unit))
-
-    def _close(self, pnl: float, fees: float, holding: float, group: _Group) -> None:
-        """Count one round trip: its gross `pnl`, its `fees` and how many seconds it was held."""
-        self.count += 1
-        net = pnl - fees
-        group.add_trade(pnl, net, holding)
-        self.holding += holding
-        if net > 0:
-            self.wins += 1
-            self.gains += net
-        elif net < 0:
-            self.losing += 1
-            self.losses -= net
 
     def statistics(self) -> dict[str, float]:
         """The account's round-trip statistics (`trade_statistics` over every round trip)."""

@@ -16,7 +16,7 @@ from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
 from broker_sim.report.metrics import OrderOutcomes, TradeTally
-from broker_sim.report.spool import FillSpool, OrderSpool
+from broker_sim.report.spool import FillSpool, OrderSpool, TimeTexts
 from broker_sim.report.workdir import Workdir
 from broker_sim.run.result import RecordingError
 from broker_sim.run.sampling import EquitySampler
@@ -51,10 +51,12 @@ class RunRecords:
         self.note_owner: Callable[[str, str], None] | None = None
 
     def open(self, workdir: Workdir) -> None:
-        """Start the spools of fills and orders in the run's working folder."""
+        """Start the spools of fills and orders in the run's working folder; they share their time texts (an order
+        and its fills name the same moments)."""
         self.workdir = workdir
-        self.fills = FillSpool(workdir)
-        self.orders = OrderSpool(self.owners, workdir)
+        texts = TimeTexts()
+        self.fills = FillSpool(workdir, texts)
+        self.orders = OrderSpool(self.owners, workdir, texts)
 
     def record(self, event: OrderEvent, holders: tuple[tuple[str, float], ...]) -> None:
         """Record a fill, and an order once it ended, in the run's spools and its trade tally; a fill several
@@ -78,8 +80,13 @@ class RunRecords:
                     self.fills.add_as(fill, strategy, quantity, fee)
                     self.tally.add_as(fill, strategy, quantity, fee)
             if status._value_ in _FINAL_VALUES:  # a str's cached hash, not the Python `Enum.__hash__` of 3.11
-                # the order's strategy: the one it concerns, the largest holder for a liquidation (`OrderOwners`)
-                self.add_order(order, holders[0][0] if holders else "")
+                # the order's strategy: the one it concerns, the largest holder for a liquidation (`OrderOwners`);
+                # `add_order`, in line
+                strategy = holders[0][0] if holders else ""
+                self.orders.add_owned(order, strategy)
+                self.outcomes.add(order)
+                if self.note_owner is not None:
+                    self.note_owner(order.id, strategy)
         except Exception as exc:
             error = RecordingError(f"recording the run failed: {type(exc).__name__}: {exc}")
             error.__cause__ = exc

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import gc
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker_sim import OrderNotFound, OrderStatus, PaperBroker, SimulatedClock
 from broker_sim.models import Fill, Order, OrderClass, OrderType, Side, TimeInForce
-from broker_sim.report.spool import ORDER_CSV_COLUMNS, FillSpool, OrderSpool, Spool, fill_row, order_row
+from broker_sim.report.spool import (
+    FILL_COLUMNS,
+    ORDER_CSV_COLUMNS,
+    FillSpool,
+    OrderSpool,
+    Spool,
+    TimeTexts,
+    fill_row,
+    order_row,
+)
 from broker_sim.report.trades import TradeTally
 from tests.conftest import T0
 
@@ -153,3 +165,98 @@ def test_a_strategys_share_of_a_fill_is_spooled_and_tallied_as_its_copy_would_be
     assert repr(tally.by_strategy()) == repr(copied.by_strategy())
     assert repr(tally.by_symbol()) == repr(copied.by_symbol())
     assert (tally.fees, tally.slippage, tally.fills) == (copied.fees, copied.slippage, copied.fills)
+
+
+class _Stamp(datetime):
+    """A datetime subclass with a text of its own: the time texts must never stand in for its `isoformat`."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return "stamp " + super().isoformat(sep, timespec)
+
+
+_ZONES = [
+    UTC,
+    timezone(timedelta(0), "UTC"),
+    timezone(timedelta(hours=1)),
+    timezone(-timedelta(hours=5, minutes=30)),
+    ZoneInfo("UTC"),
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Europe/London"),
+    None,
+]
+_MOMENTS = st.builds(
+    lambda seconds, micro, zone, fold, subclass: (
+        (_Stamp if subclass else datetime)
+        .fromtimestamp(seconds, UTC)
+        .replace(microsecond=micro, fold=fold)
+        .astimezone(zone)
+        .replace(tzinfo=zone, fold=fold)
+    ),
+    # around the autumn clock change of 2024 in New York and London, where wall times repeat (fold)
+    st.integers(1_730_000_000, 1_730_800_000),
+    st.sampled_from([0, 1, 500_000, 999_999]),
+    st.sampled_from(_ZONES),
+    st.integers(0, 1),
+    st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_MOMENTS, _MOMENTS), min_size=1, max_size=12), st.integers(1, 5))
+def test_a_time_text_is_always_the_moments_own_isoformat(moments: list[tuple[datetime, datetime]], every: int) -> None:
+    """The fill and order spools of a run share the texts of the UTC moments they wrote lately: a row still has
+    each time's own ``isoformat``, whatever its zone, fold, microseconds or class, and however the batches fall,
+    even when an equal moment in another zone (or of another class) was written before."""
+    import csv
+    import io
+
+    texts = TimeTexts()
+    fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
+    # the same instants in UTC first, so that every later moment meets an equal one among the texts
+    utc = [moment.astimezone(UTC) if moment.tzinfo is not None else moment for pair in moments for moment in pair]
+    written_fills = [Fill("o", "AAPL", Side.BUY, 1.0, 1.5, 0.0, moment, 1.5, "e") for moment in utc]
+    written_orders = []
+    for index, (created, filled) in enumerate(moments):
+        written_fills.append(Fill(f"o{index}", "AAPL", Side.SELL, 2.0, 3.25, 0.01, filled, 3.0, f"e{index}", "sma"))
+        order = Order(
+            id=f"o{index}", client_order_id=f"sma-{index}", symbol="AAPL", side=Side.SELL, quantity=2.0,
+            type=OrderType.MARKET, time_in_force=TimeInForce.DAY, limit_price=None, stop_price=None,
+            status=OrderStatus.FILLED, filled_quantity=2.0, filled_avg_price=3.25, reject_reason=None,
+            created_at=created, updated_at=filled, submitted_at=created, filled_at=filled,
+        )  # fmt: skip
+        written_orders.append(order)
+    for count, fill in enumerate(written_fills, 1):
+        fills.append(fill)
+        if count % every == 0:
+            fills.flush()
+    for count, order in enumerate(written_orders, 1):
+        orders.add_owned(order, "sma")
+        if count % every == 0:
+            orders.flush()
+    for spool, header, rows in (
+        (fills, FILL_COLUMNS, [fill_row(fill) for fill in written_fills]),
+        (orders, ORDER_CSV_COLUMNS, [order_row(order, "sma") for order in written_orders]),
+    ):
+        spool.flush()
+        expected = io.StringIO()
+        writer = csv.writer(expected, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        assert spool.path.read_text(encoding="utf-8") == expected.getvalue()
+    assert [row[0] for row in fills.rows()] == [fill.timestamp.isoformat() for fill in written_fills]
+
+
+def test_the_time_texts_keep_at_most_two_batches_worth() -> None:
+    """However long the run, the shared time texts hold the moments of the last batches only."""
+    texts = TimeTexts()
+    fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
+    order = _orders_with_every_kind_of_cell()[0][0]
+    for index in range(5 * 1024):
+        moment = T0 + timedelta(seconds=index)
+        fills.add_as(Fill("o1", "AAPL", Side.BUY, 1.0, 1.5, 0.0, moment, 1.5, "e"), "sma", 1.0, 0.0)
+        orders.add_owned(attrs.evolve(order, created_at=moment, updated_at=moment, filled_at=moment), "sma")
+    fills.flush()
+    orders.flush()
+    assert len(texts.current) + len(texts.older) <= 2 * 1024
+    assert len(fills) == len(orders) == 5 * 1024
+    assert list(fills.rows())[-1][0] == list(orders.rows())[-1][ORDER_CSV_COLUMNS.index("filled_at")]
