@@ -3,7 +3,8 @@
 A session process (``session.py``) trades on a simulated clock; the test reads what it announces and kills it
 (SIGKILL) after a seeded, random number of lines, i.e. at a random point of its work: between any two changes,
 inside a commit, while it writes a snapshot. After each kill the journal is checked (`checks.check_account`), and
-the next process resumes from it. At the end one process runs to completion and the account is checked again.
+the next process resumes from it. At the end one process runs to completion and the account is checked again
+(and, if a session completed before all the kills were made, the same again on a new journal).
 """
 
 from __future__ import annotations
@@ -52,13 +53,13 @@ def _read(process: subprocess.Popen[str], told: set[str], orders: list[str], lim
     return False
 
 
-def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    rng = random.Random(14)
-    journal = tmp_path / "account.db"
+def _kill_loop(journal: Path, rng: random.Random, budget: int) -> int:
+    """Start, read and kill sessions on one journal until `budget` kills or the session completes, then run one
+    to completion and check the account; returns how many were killed."""
     told: set[str] = set()
     announced: list[str] = []
     kills = 0
-    for _ in range(KILLS):
+    while kills < budget:
         process = _start(journal, 3, BARS)
         done = _read(process, told, announced, rng.randint(1, 120))
         if not done:
@@ -76,7 +77,6 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
         assert set(announced) <= {o.id for o in stored.orders}
         if done:
             break
-    assert kills >= min(KILLS, 20)
     process = _start(journal, 3, BARS)
     assert _read(process, told, announced, None), process.stderr.read() if process.stderr else ""
     process.wait()
@@ -89,3 +89,16 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
     # leaves at most one fill per kill that was booked but never announced.
     assert len(stored.fills) > 100
     assert 0 <= len(stored.fills) - len(told) <= kills
+    return kills
+
+
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """KILLS kills in all. A session can run ahead of the reader by what its pipe holds (a busy machine starves
+    the reader), and finish before the kills are made: then the loop goes on with a new journal, so the count
+    never depends on the machine's load."""
+    rng = random.Random(14)
+    kills = journals = 0
+    while kills < KILLS:
+        assert journals < 10, f"only {kills} kills in {journals} journals: the sessions finish before being killed"
+        kills += _kill_loop(tmp_path / f"account{journals}.db", rng, KILLS - kills)
+        journals += 1
