@@ -164,10 +164,8 @@ class EventHub:
                     callback(event)
                 except Exception:
                     self.listener_failed(callback, event)
-        for entry in self._async:
-            entry.deliver(event)
-        for queue in self._queues:
-            queue.put_nowait(event)
+        if self._async or self._queues:
+            self.publish_rest(event)
 
     def publish_rest(self, event: OrderEvent) -> None:
         """What `publish` does after its sync listeners, for a publisher that called `sole_listener` itself and
