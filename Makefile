@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # (Python compiles what a run imports, once), no version check.
 PIP_INSTALL := -m pip install --quiet --no-compile --disable-pip-version-check
 
-.PHONY: test test-slow demo bench lint format clean clients clients-slow
+.PHONY: test test-slow demo bench lint format clean clients clients-slow compiled test-compiled bench-compiled
 
 # Real Alpaca clients the serve tests drive (tests/serve/test_real_clients.py), each in its own environment under
 # $(VENV)/clients (their pins conflict with ours): the versions the README's serve table names.
@@ -83,6 +83,36 @@ bench: $(STAMP)
 	$(PY) benchmarks/storm.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/sweep.py
+
+# Optional compiled speed-ups (issue 25): the modules listed under [tool.broker-sim.compiled] in pyproject.toml,
+# compiled by mypyc (installed with the dev extras) into $(COMPILED), a copy of the package; broker_sim/ stays pure
+# Python, and is what `make test`, `make demo` and an editable install run. A process runs the compiled copy when
+# $(COMPILED) comes first on its path: `make test-compiled` runs the suite so (PYTHONSAFEPATH keeps the checkout's
+# own broker_sim/ off the path; tests/conftest.py checks the compiled modules are the ones loaded), and
+# `make bench-compiled` the order and replay benchmarks. The copy is rebuilt when a source changes (~3 min).
+COMPILED := build/compiled
+COMPILED_MODULES = $(shell $(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['tool']['broker-sim']['compiled']['modules']))")
+COMPILED_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONSAFEPATH=1 PYTHONPATH=$(abspath $(COMPILED)):$(abspath .) BROKER_SIM_COMPILED=$(abspath $(COMPILED))
+
+$(COMPILED)/.built: $(STAMP) pyproject.toml $(shell find broker_sim -name '*.py')
+	rm -rf $(COMPILED)
+	mkdir -p $(COMPILED)
+	cp -R broker_sim $(COMPILED)/broker_sim
+	find $(COMPILED) -name __pycache__ -prune -exec rm -rf {} +
+	@echo "compiling $(words $(COMPILED_MODULES)) modules with mypyc into $(COMPILED) (log: $(COMPILED)/mypyc.log) ..."
+	@cd $(COMPILED) && $(abspath $(VENV))/bin/mypyc $(COMPILED_MODULES) > mypyc.log 2>&1 || (cat mypyc.log; exit 1)
+	touch $@
+
+compiled: $(COMPILED)/.built
+
+test-compiled: compiled
+	@$(MAKE) --no-print-directory -j$(SETUP_JOBS) -Otarget clients
+	$(COMPILED_ENV) PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache-compiled $(PY) -m pytest -q -n $(JOBS)
+
+bench-compiled: compiled
+	$(COMPILED_ENV) $(PY) benchmarks/core.py
+	$(COMPILED_ENV) $(PY) benchmarks/storm.py --parts ours,plain
+	$(COMPILED_ENV) $(PY) benchmarks/replay.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -29,6 +29,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import compiled
+
 import broker_sim
 from broker_sim import Bar, OrderStatus, PaperBroker, SimulatedClock
 
@@ -179,6 +183,7 @@ async def _measure() -> dict[str, object]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "compiled": compiled(),
         "best_of": REPEATS,
         **rates,
         "us_per_market_order_latency_none": round(1e6 / rates["market_orders_latency_none_per_s"], 2),

@@ -10,6 +10,7 @@ started) it runs that part here, prints its JSON and returns None.
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -55,6 +56,7 @@ def run_parts(
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "bars": args.bars,
+        "compiled": compiled(),
     }
     for part in args.parts.split(","):
         module = (needs or {}).get(part)
@@ -68,3 +70,10 @@ def run_parts(
             continue
         report[part] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
+
+
+def compiled() -> bool:
+    """Whether this process runs `make compiled`'s mypyc-built modules (`make bench-compiled`), not pure Python."""
+    spec = importlib.util.find_spec("broker_sim.ledger")
+    origin = spec.origin if spec is not None else None
+    return origin is not None and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, overload
 
-import attrs
-
 from broker_sim._members import (
     _C_OCO,
     _E_FILL,
@@ -47,6 +45,7 @@ from broker_sim._members import (
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_at_least
 from broker_sim.activities import AccountEvent, AccountEventType, Activity, charge_event
 from broker_sim.changes import (
+    AccountSnapshot,
     Amendment,
     Change,
     Charge,
@@ -63,7 +62,7 @@ from broker_sim.changes import (
     StatusChange,
 )
 from broker_sim.errors import BrokerError, InvalidTransition
-from broker_sim.ledger import Ledger, LedgerSnapshot
+from broker_sim.ledger import Ledger
 from broker_sim.models import (
     FINAL_STATUSES,
     Fill,
@@ -114,25 +113,6 @@ class Refused(BrokerError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@attrs.frozen(slots=True)
-class AccountSnapshot:
-    """Everything an `AccountState` holds at one moment, for a journal's snapshot: the ledger, the orders in
-    memory (oldest first), the replaces on their way, the fills in memory and, under a bounded history, the
-    closed orders in the order they closed. `AccountState.restore` rebuilds exactly that state."""
-
-    ledger: LedgerSnapshot
-    orders: tuple[Order, ...]
-    replaces: tuple[ReplaceRequest, ...]
-    fills: tuple[Fill, ...]
-    closed: tuple[str, ...]
-    #: The account at the last session close (None before the first, and in snapshots written before it was kept).
-    last_close: SessionClose | None = None
-    #: The non-trade activities booked so far (borrow fees, margin interest), oldest first.
-    activities: tuple[Activity, ...] = ()
-    #: The margin call open at that moment, if any.
-    margin_call: MarginCall | None = None
 
 
 class AccountState:

@@ -14,10 +14,11 @@ from typing import Any
 import attrs
 
 from broker_sim.activities import AccountEventType, Activity
-from broker_sim.ledger import Reservation
+from broker_sim.ledger import LedgerSnapshot, Reservation
 from broker_sim.models import EventType, Fill, Order, OrderRequest, OrderStatus, unchecked_constructor
 
 __all__ = [
+    "AccountSnapshot",
     "Amendment",
     "Change",
     "Charge",
@@ -197,3 +198,22 @@ Change = OrderChange | SessionClose | Charge | MarginCall | MarginCallEnd
 new_order_record: Any = unchecked_constructor(NewOrder)
 status_change_record: Any = unchecked_constructor(StatusChange)
 execution_record: Any = unchecked_constructor(Execution)
+
+
+@attrs.frozen(slots=True)
+class AccountSnapshot:
+    """Everything an `AccountState` holds at one moment, for a journal's snapshot: the ledger, the orders in
+    memory (oldest first), the replaces on their way, the fills in memory and, under a bounded history, the
+    closed orders in the order they closed. `AccountState.restore` rebuilds exactly that state."""
+
+    ledger: LedgerSnapshot
+    orders: tuple[Order, ...]
+    replaces: tuple[ReplaceRequest, ...]
+    fills: tuple[Fill, ...]
+    closed: tuple[str, ...]
+    #: The account at the last session close (None before the first, and in snapshots written before it was kept).
+    last_close: SessionClose | None = None
+    #: The non-trade activities booked so far (borrow fees, margin interest), oldest first.
+    activities: tuple[Activity, ...] = ()
+    #: The margin call open at that moment, if any.
+    margin_call: MarginCall | None = None

@@ -12,7 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim import Broker, Fill, OrderEvent, PaperBroker, SimulatedClock
+#: `make test-compiled`: the folder of the mypyc-compiled copy of the package, which the suite then runs against
+#: (first on the path, ahead of the checkout that pytest puts there for the `tests` package).
+COMPILED = os.environ.get("BROKER_SIM_COMPILED")
+if COMPILED:
+    sys.path.insert(0, COMPILED)
+
+from broker_sim import Broker, Fill, OrderEvent, PaperBroker, SimulatedClock  # noqa: E402
+
+if COMPILED:
+    import importlib.machinery
+    import tomllib
+
+    _listed = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    for _path in _listed["tool"]["broker-sim"]["compiled"]["modules"]:
+        _module = __import__(_path.removesuffix(".py").replace("/", "."), fromlist=["_"])
+        if not _module.__file__ or not _module.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            raise RuntimeError(f"BROKER_SIM_COMPILED is set but {_module.__name__} is {_module.__file__}, not compiled")
 
 #: Whether ``pytest --slow`` asked for the long fuzz, stress and crash loops (CI runs them bounded).
 SLOW = os.environ.get("BROKER_SIM_SLOW") == "1"
