@@ -4,6 +4,7 @@ hooks (`ModelSet`); orders and money change only through the account's one door 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -51,6 +52,7 @@ from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings
 from broker_sim.rules.day_trading import DayTradeCounter
 from broker_sim.rules.margin import MarginCallRule
 
+from . import cancel_replace, groups, submission, timers
 from .end_of_day import EndOfDay
 from .journaling import LastPrices, closed_journal, market_seen, open_journal, recover
 from .model_set import ModelSet
@@ -272,7 +274,7 @@ class PaperBroker(Broker):
         day trader protection reads): one timer per session, nothing on the market-data path."""
         if not self._closes_watched:
             self._closes_watched = True
-            self._venue.at_each_close(self._at_close)
+            timers.at_each_close(self._venue, self._at_close)
 
     def _at_close(self) -> None:
         account = self._ledger.account()
@@ -431,14 +433,14 @@ class PaperBroker(Broker):
         self._door.check(request, self._view)
         if not self._closes_watched:
             self._watch_closes()
-        return self._venue.submit(request, refuse=True)
+        return submission.submit(self._venue, request, refuse=True)
 
     async def cancel_order(self, order_id: str) -> Order:
         self._check_journal()
         order = self._get(order_id)
-        if not cancel_needed(order, self.state, self._venue.group_of):
+        if not cancel_needed(order, self.state, functools.partial(groups.group_of, self._venue)):
             return order  # a cancel is on its way already
-        return self._venue.request_cancel(order)
+        return cancel_replace.request_cancel(self._venue, order)
 
     async def replace(self, order_id: str, changes: ReplaceOrderRequest) -> Order:
         """Replace an open order, as Alpaca does; returns the new order (`replaces` = the old id).
@@ -462,7 +464,7 @@ class PaperBroker(Broker):
             raise DuplicateClientOrderId(f"client_order_id {client_order_id!r} is already used; it must be unique")
         if not is_exit(order):  # an exit's new prices hold nothing and open nothing: the entry was judged
             self._door.check(request, self._view, replacing=order)
-        return self._venue.request_replace(order, request, client_order_id)
+        return cancel_replace.request_replace(self._venue, order, request, client_order_id)
 
     def _get(self, order_id: str) -> Order:
         order = self.state.order(order_id)
@@ -522,7 +524,7 @@ class PaperBroker(Broker):
         """Stop the venue: every pending timer (arrivals, cancels, replaces, expiries) is canceled, so nothing
         arrives or fills any more; `events()` iterators end. A journal gets a last snapshot and is closed (its
         lock released); working orders stay in it, and work again when the account is next connected."""
-        self._venue.close()
+        timers.close(self._venue)
         self._end_of_day.close()
         journal, self.journal = self.journal, None
         if journal is not None:

@@ -28,7 +28,8 @@ from broker_sim.rules.buying_power import order_value
 
 from .groups import group_of, regroup
 from .order_classes import exits_work, is_exit
-from .timers import start_working
+from .submission import estimate_price
+from .timers import at, start_working
 from .working import first_snapshot, trailing_stop
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def request_cancel(venue: Venue, order: Order) -> Order:
             venue._apply(StatusChange(member.id, _S_CANCELED, now, _E_CANCELED))
             continue
         venue._apply(StatusChange(member.id, _S_PENDING_CANCEL, now, _E_PENDING_CANCEL))
-        venue._at(venue.clock.time() + delay, cancel_arrives, venue, member.id, member.id != order.id)
+        at(venue, venue.clock.time() + delay, cancel_arrives, venue, member.id, member.id != order.id)
     return venue.state.order(order.id) or order
 
 
@@ -102,7 +103,7 @@ def request_replace(venue: Venue, order: Order, request: OrderRequest, client_or
     held = order.status is _S_HELD
     successor = venue.state.apply(ReplaceRequest(order.id, successor, request, now, held))
     if delay:
-        venue._at(venue.clock.time() + delay, replace_arrives, venue, order.id)
+        at(venue, venue.clock.time() + delay, replace_arrives, venue, order.id)
         return successor
     return replace_arrives(venue, order.id) or successor
 
@@ -127,7 +128,7 @@ def replace_arrives(venue: Venue, order_id: str) -> Order | None:
         return refuse(f"the new quantity {request.quantity:g} is not above the {old.filled_quantity:g} already filled")
     plan: Reservation | None = None  # an exit holds nothing: the position pays for it
     if not is_exit(old):
-        price = venue.estimate_price(request)
+        price = estimate_price(venue, request)
         if price is None:
             return refuse(f"no market price known for {old.symbol} and no reference_price")
         sized = attrs.evolve(successor, quantity=remaining)

@@ -31,6 +31,7 @@ from broker_sim.ids import IdSource
 from broker_sim.models import OrderRequest
 from broker_sim.rules.margin import MarginCallRule
 
+from . import cancel_replace, submission
 from .model_set import ModelSet
 
 #: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
@@ -215,8 +216,8 @@ class EndOfDay:
             held = abs(position.quantity)
             per_share = ledger.position_requirement(position.quantity, position.market_price) / held
             shares = held if per_share <= 0 else min(held, math.ceil(deficit / per_share))
-            self.venue.cancel_symbol(position.symbol, "canceled for a margin call liquidation")
+            cancel_replace.cancel_symbol(self.venue, position.symbol, "canceled for a margin call liquidation")
             side = _SIDE_SELL if position.quantity > 0 else _SIDE_BUY
             request = OrderRequest(position.symbol, side, float(shares), reference_price=position.market_price)
-            self.venue.submit(request, announce=(_E_MARGIN_CALL, reason))
+            submission.submit(self.venue, request, announce=(_E_MARGIN_CALL, reason))
             deficit -= per_share * shares

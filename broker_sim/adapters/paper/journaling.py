@@ -18,6 +18,8 @@ from broker_sim.errors import BrokerError, JournalError
 from broker_sim.journal import Journal
 from broker_sim.models import MarketData
 
+from . import recovery
+
 if TYPE_CHECKING:
     from .broker import PaperBroker
 
@@ -57,7 +59,7 @@ def recover(broker: PaperBroker, changes: Iterable[Change]) -> int:
         raise BrokerError("recover() rebuilds a new broker; this one has orders already")
     count = broker.state.replay(changes)
     broker.ids.reseed(f"{broker.seed}:recovered:{count}")
-    broker._venue.resume()
+    recovery.resume(broker._venue)
     broker._end_of_day.resume()
     return count
 
@@ -103,7 +105,7 @@ async def open_journal(broker: PaperBroker, path: os.PathLike[str]) -> Journal:
         # Day trades are counted again from the fills the account holds (its recent ones, as many as its
         # history keeps), and the last close's equity is taken as the equity now.
         broker.day_trades.rebuild(state.fills, {p.symbol: p.quantity for p in state.ledger.positions()})
-        broker._venue.resume()
+        recovery.resume(broker._venue)
         broker._end_of_day.resume()
     except BaseException:
         state.recorder = closed_journal(path)

@@ -24,6 +24,7 @@ from broker_sim.rules.buying_power import order_value
 from .groups import closes_position, record_legs
 from .order_classes import legs_of
 from .refusals import refusal_for_reason
+from .timers import at
 from .working import first_snapshot
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def submit(
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
     if delay:
-        venue._at(venue.clock.time() + delay, venue._arrive, order_id)
+        at(venue, venue.clock.time() + delay, venue._arrive, order_id)
         return order
     return venue._arrive(order_id) or order
 

@@ -108,9 +108,9 @@ def at_each_close(venue: Venue, callback: Callable[[], object]) -> None:
 
     def fire() -> None:
         callback()
-        venue._at(venue.session.next_close(venue.clock.time()), fire, after_events=True)
+        at(venue, venue.session.next_close(venue.clock.time()), fire, after_events=True)
 
-    venue._at(venue.session.next_close(venue.clock.time()), fire, after_events=True)
+    at(venue, venue.session.next_close(venue.clock.time()), fire, after_events=True)
 
 
 def close(venue: Venue) -> None:
@@ -124,7 +124,7 @@ def start_working(venue: Venue, order: Order) -> Order:
     """Track an order at the venue: an `accepted` one waits for the next open, a working one begins."""
     venue._working[order.id] = Working()
     if order.status is _S_ACCEPTED:
-        venue._at(venue.session.next_open(venue.clock.time()), open_accepted, venue, order.id)
+        at(venue, venue.session.next_open(venue.clock.time()), open_accepted, venue, order.id)
         return order
     return begin(venue, order)
 
@@ -135,11 +135,11 @@ def begin(venue: Venue, order: Order) -> Order:
     working = venue._working[order.id]
     working.since = venue.clock.now()
     if order.time_in_force is _TIF_CLS:
-        venue._at(venue.session.next_close(venue.clock.time()), at_close, venue, order.id, after_events=True)
+        at(venue, venue.session.next_close(venue.clock.time()), at_close, venue, order.id, after_events=True)
         return order
     if order.type is _T_TRAILING_STOP and order.hwm is None:
         order = start_trail(venue, order)
-    if order.time_in_force is not _TIF_OPG and venue._eligible(order, venue.market.get(order.symbol)):
+    if order.time_in_force is not _TIF_OPG and eligible(venue, order, venue.market.get(order.symbol)):
         order = venue._offer(order)
         if order.time_in_force in _ONE_SHOT:
             order = venue._offer_once(order)

@@ -11,8 +11,10 @@ replace travels with its own latency; a fill that reaches the venue first wins, 
 with an `order_cancel_rejected` or `order_replace_rejected` event.
 
 `Venue` keeps the book, the door and the order path (arrival, the fills); its parts live beside it as functions
-of the venue: `submission.py` (an order's way in), `timers.py` (timers and sessions), `groups.py` (brackets, oto,
-oco), `cancel_replace.py`, `recovery.py` (`resume`) and `working.py` (per-order state, trailing stops).
+that take the venue first, which the paper broker calls as they are (``submission.submit(venue, request)``; not
+as methods, so that `make compiled` can compile them and the venue alike): `submission.py` (an order's way in),
+`timers.py` (timers and sessions), `groups.py` (brackets, oto, oco), `cancel_replace.py`, `recovery.py`
+(`resume`) and `working.py` (per-order state, trailing stops).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ from broker_sim.models import (
 )
 from broker_sim.rules import RuleSettings
 
-from . import cancel_replace, groups, recovery, submission, timers
+from . import timers
 from .groups import activate_exits, sync_group
 from .model_set import ModelSet
 from .order_classes import exits_work
@@ -134,22 +136,6 @@ class Venue:
         self._children: dict[str, list[str]] = {}
         #: The bounds of the last session market data was seen in: data stamped within is in session.
         self._in_session_window: tuple[float, float] = (_NEVER, _NEVER)
-
-    # -- what the venue's collaborator modules do, as its methods (the functions themselves: no extra call) ----
-
-    submit = submission.submit
-    estimate_price = submission.estimate_price
-    request_cancel = cancel_replace.request_cancel
-    request_replace = cancel_replace.request_replace
-    cancel_symbol = cancel_replace.cancel_symbol
-    group_of = groups.group_of
-    at_each_close = timers.at_each_close
-    close = timers.close
-    resume = recovery.resume
-    _start_working = timers.start_working
-    _at = timers.at
-    _eligible = timers.eligible
-    _data_in_session = timers.data_in_session
 
     # -- the door -------------------------------------------------------------------------------------------
 
@@ -230,7 +216,7 @@ class Venue:
         working = self._working[order_id] = Working()
         since = working.since = clock.now()  # (the same moment, unless a listener of `new` moved the clock)
         market = self.market.get(order.symbol)
-        if self._eligible(order, market):
+        if timers.eligible(self, order, market):
             try:
                 decision = self.models.fill(order, market, since)
             except ModelError as exc:
@@ -267,14 +253,14 @@ class Venue:
         if order.time_in_force is _TIF_DAY and working.expiry is None:
             now = self.clock.time()
             close = self.session.extended_end(now) if order.extended_hours else self.session.next_close(now)
-            working.expiry = self._at(close, expire, self, order.id, after_events=True)
+            working.expiry = timers.at(self, close, expire, self, order.id, after_events=True)
 
     def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
         """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
         Orders are judged only on data inside a session, extended hours for the orders that allow them."""
         stamp = event.seconds
         low, high = self._in_session_window
-        in_session = low <= stamp <= high or self._data_in_session(stamp)
+        in_session = low <= stamp <= high or timers.data_in_session(self, stamp)
         if len(resting) > 1 and event.__class__ is Bar:
             self._offer_bar(resting, event, in_session)
             return
