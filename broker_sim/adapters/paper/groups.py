@@ -99,8 +99,6 @@ def sync_group(venue: Venue, order: Order) -> None:
 def activate_exits(venue: Venue, parent: Order) -> None:
     """The held exits of `parent` start working: a take-profit (or an oto's only exit) goes `new`; a bracket's
     or oco's stop-loss works while it stays `held`, until its stop is reached."""
-    from .timers import start_working  # timers imports this module
-
     get = venue.state.order
     for leg_id in venue._children.get(parent.id, ()):
         leg = get(leg_id)
@@ -110,7 +108,7 @@ def activate_exits(venue: Venue, parent: Order) -> None:
             leg = venue._apply(StatusChange(leg_id, _S_NEW, venue.clock.now(), _E_NEW))
             if leg.status is not _S_NEW:
                 continue
-        start_working(venue, leg)
+        venue.start_working(leg)
 
 
 def share(venue: Venue, members: list[Order], total: float) -> None:

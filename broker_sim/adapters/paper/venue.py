@@ -137,6 +137,10 @@ class Venue:
         #: The bounds of the last session market data was seen in: data stamped within is in session.
         self._in_session_window: tuple[float, float] = (_NEVER, _NEVER)
 
+    def start_working(self, order: Order) -> None:
+        """`order` starts working here (`timers.start_working`; for `groups`, which `timers` imports)."""
+        timers.start_working(self, order)
+
     # -- the door -------------------------------------------------------------------------------------------
 
     def _apply(self, change: OrderChange) -> Order:
