@@ -89,12 +89,14 @@ class _Lot:
         self.quantity, self.price, self.time, self.fee_per_unit = quantity, price, time, fee_per_unit
 
 
+#: A group's running totals (`_Group.merge` adds them up).
+_TOTALS = ("cash", "count", "fees", "fills", "gains", "holding", "losing", "losses", "realized", "traded", "wins")
+
+
 class _Group:
     """Running totals of one strategy or one symbol."""
 
-    __slots__ = (
-        "cash", "count", "fees", "fills", "gains", "held", "holding", "losing", "losses", "realized", "traded", "wins",
-    )  # fmt: skip
+    __slots__ = (*_TOTALS, "held")
 
     def __init__(self) -> None:
         self.fills = self.count = self.wins = self.losing = 0
@@ -103,9 +105,8 @@ class _Group:
 
     def merge(self, other: _Group) -> None:
         """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies')."""
-        for name in _Group.__slots__:
-            if name != "held":
-                setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _TOTALS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         for symbol, quantity in other.held.items():
             self.held[symbol] = self.held.get(symbol, 0.0) + quantity
 
