@@ -1,13 +1,14 @@
 """Instruction counts of the hot paths, for comparing two versions on a busy machine where wall time is noise.
 
-    python benchmarks/instructions.py [--tree PATH] [--bars-csv PATH]
+    python benchmarks/instructions.py [--tree PATH] [--compiled]
 
 Runs each workload under valgrind's callgrind (``valgrind`` must be installed) at two sizes and prints, as one
 JSON object, the CPU instructions per unit of the larger run beyond the smaller one (start-up cancels out):
 per market order (latency none, and uniform 0.5-2.0 s), per market update with one resting limit order, per
 replayed bar of the SMA crossover (`benchmarks/replay.py`'s config), and per market order in a run (a market order
 on every bar through `run_simulation`, latency none, recorded: `benchmarks/storm.py`'s workload). ``--tree`` points
-at another checkout of broker-sim (e.g. a ``git worktree`` of an older commit) to measure that one instead. The
+at another checkout of broker-sim (e.g. a ``git worktree`` of an older commit) to measure that one instead;
+``--compiled`` measures its `make compiled` build (``build/compiled`` first on the import path). The
 order and update counts repeat to about 1 % (hash seed fixed), so a 10 % budget can be checked on a shared 2-core
 machine; the replayed-bar count varies by 2-3 % from run to run (when collections fall, library threads): take a
 few.
@@ -91,9 +92,14 @@ class Storm(Strategy):
 """
 
 
+#: What comes first on the import path of the measured runs (`main` sets it: the tree, or its compiled build then
+#: the tree).
+IMPORT_PATH: list[str] = []
+
+
 def instructions(tree: Path, script: Path, *args: str) -> int:
-    """CPU instructions of one run of `script` with `tree` first on the import path."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+    """CPU instructions of one run of `script` with `tree` (or its compiled build) first on the import path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(IMPORT_PATH or [str(tree)]), "PYTHONHASHSEED": "0"}
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, str(script), *args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
@@ -117,10 +123,16 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=ROOT, help="the broker-sim checkout to measure")
     parser.add_argument("--orders", type=int, default=2000, help="orders beyond the smaller run")
     parser.add_argument("--bars", type=int, default=20000, help="replayed bars beyond the smaller run")
+    parser.add_argument("--compiled", action="store_true", help="measure the tree's `make compiled` build")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt install valgrind)")
     tree = args.tree.resolve()
+    IMPORT_PATH[:] = [str(tree)]
+    if args.compiled:
+        if not (tree / "build/compiled/.built").exists():
+            raise SystemExit(f"{tree} has no compiled build: run `make compiled` there first")
+        IMPORT_PATH.insert(0, str(tree / "build/compiled"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         scripts = {}
@@ -147,6 +159,7 @@ def main() -> None:
         result = {
             "benchmark": "broker_sim.instructions",
             "tree": str(tree),
+            "compiled": args.compiled,
             "python": sys.version.split()[0],
             "per_market_order_latency_none": per_unit(tree, scripts["orders"], 500, 500 + args.orders, "none"),
             "per_market_order_latency_uniform": per_unit(tree, scripts["orders"], 500, 500 + args.orders, "uniform"),
