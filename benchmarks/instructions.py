@@ -92,14 +92,10 @@ class Storm(Strategy):
 """
 
 
-#: What comes first on the import path of the measured runs (`main` sets it: the tree, or its compiled build then
-#: the tree).
-IMPORT_PATH: list[str] = []
-
-
-def instructions(tree: Path, script: Path, *args: str) -> int:
-    """CPU instructions of one run of `script` with `tree` (or its compiled build) first on the import path."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(IMPORT_PATH or [str(tree)]), "PYTHONHASHSEED": "0"}
+def instructions(path: str, script: Path, *args: str) -> int:
+    """CPU instructions of one run of `script` with `path` (the tree, or its compiled build and the tree) first on
+    the import path."""
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": "0"}
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, str(script), *args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
@@ -108,13 +104,13 @@ def instructions(tree: Path, script: Path, *args: str) -> int:
     return int(found.group(1))
 
 
-def per_unit(tree: Path, script: Path, small: int, large: int, *args: str, size_first: bool = False) -> int:
+def per_unit(path: str, script: Path, small: int, large: int, *args: str, size_first: bool = False) -> int:
     """Instructions per unit of work: the difference between a run of `large` units and one of `small`."""
 
     def sized(n: int) -> list[str]:
         return [str(n), *args] if size_first else [*args, str(n)]
 
-    difference = instructions(tree, script, *sized(large)) - instructions(tree, script, *sized(small))
+    difference = instructions(path, script, *sized(large)) - instructions(path, script, *sized(small))
     return round(difference / (large - small))
 
 
@@ -128,11 +124,11 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt install valgrind)")
     tree = args.tree.resolve()
-    IMPORT_PATH[:] = [str(tree)]
+    path = str(tree)
     if args.compiled:
         if not (tree / "build/compiled/.built").exists():
             raise SystemExit(f"{tree} has no compiled build: run `make compiled` there first")
-        IMPORT_PATH.insert(0, str(tree / "build/compiled"))
+        path = os.pathsep.join([str(tree / "build/compiled"), path])
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         scripts = {}
@@ -148,22 +144,22 @@ def main() -> None:
             csv, configs[n] = work / f"bars_{n}.csv", work / f"replay_{n}.yaml"
             generate(csv, n)
             configs[n].write_text(config_text(csv, tree))
-        replay = [instructions(tree, scripts["replay"], str(configs[n]), str(tree)) for n in (small_bars, large_bars)]
+        replay = [instructions(path, scripts["replay"], str(configs[n]), str(tree)) for n in (small_bars, large_bars)]
         storm = f"class: '{scripts['storm']}:Storm'"
         storm_runs = []
         for n in (1000, 1000 + args.orders):  # a market order on every bar, recorded as a run records it
             csv, config = work / f"storm_{n}.csv", work / f"storm_{n}.yaml"
             generate(csv, n)
             config.write_text(config_text(csv, tree, strategy=storm, latency="{model: none}"))
-            storm_runs.append(instructions(tree, scripts["replay"], str(config), str(tree)))
+            storm_runs.append(instructions(path, scripts["replay"], str(config), str(tree)))
         result = {
             "benchmark": "broker_sim.instructions",
             "tree": str(tree),
             "compiled": args.compiled,
             "python": sys.version.split()[0],
-            "per_market_order_latency_none": per_unit(tree, scripts["orders"], 500, 500 + args.orders, "none"),
-            "per_market_order_latency_uniform": per_unit(tree, scripts["orders"], 500, 500 + args.orders, "uniform"),
-            "per_update_resting_limit": per_unit(tree, scripts["resting"], 10000, 60000, size_first=True),
+            "per_market_order_latency_none": per_unit(path, scripts["orders"], 500, 500 + args.orders, "none"),
+            "per_market_order_latency_uniform": per_unit(path, scripts["orders"], 500, 500 + args.orders, "uniform"),
+            "per_update_resting_limit": per_unit(path, scripts["resting"], 10000, 60000, size_first=True),
             "per_replayed_bar": round((replay[1] - replay[0]) / args.bars),
             "per_market_order_in_a_run": round((storm_runs[1] - storm_runs[0]) / args.orders),
         }

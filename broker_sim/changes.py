@@ -4,6 +4,9 @@
 what happened, not how to compute it: the reservation a new order holds is planned before the record is made,
 a fill carries its price and fee. So a journal can write each record before it is applied, and recovery can
 apply the same records again, in order, to rebuild the same state without asking any model or market price.
+`AccountSnapshot`, the whole account at one moment, is here beside them: a journal writes it every so many
+records and recovery starts from it (it is a value type cattrs reads, so it stays in this pure-Python module while
+`account.py` may be compiled: CONTRIBUTING, "The compiled build").
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ secret-like key's value as <hidden> and a key id by its first four characters.""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,8 @@ def _files(folder: Path) -> str:
 def test_a_runs_report_output_and_validate_never_show_the_secret(tmp_path: Path) -> None:
     (tmp_path / "run.yaml").write_text(CONFIG)
     env = {"APCA_API_KEY_ID": KEY_ID, "APCA_API_SECRET_KEY": SECRET, "PATH": "/usr/bin:/bin"}
+    # `make test-compiled`: the child runs the compiled build too.
+    env.update({name: os.environ[name] for name in ("PYTHONPATH", "PYTHONSAFEPATH") if name in os.environ})
     outputs = ""
     for command in (["run", "run.yaml", "--no-progress"], ["validate", "run.yaml"]):
         process = subprocess.run(

@@ -15,8 +15,8 @@ import attrs
 import cattrs
 from cattrs.strategies import configure_tagged_union
 
-from broker_sim.account import AccountSnapshot
 from broker_sim.changes import (
+    AccountSnapshot,
     Amendment,
     Change,
     Charge,

@@ -17,8 +17,8 @@ from typing import Any
 
 import attrs
 
-from broker_sim.account import AccountSnapshot, AccountState
-from broker_sim.changes import Change
+from broker_sim.account import AccountState
+from broker_sim.changes import AccountSnapshot, Change
 from broker_sim.errors import JournalError, JournalInUse
 from broker_sim.journal.export import StoredAccount, _stored_account
 from broker_sim.journal.files import _in_use, check_account, read_info

@@ -115,7 +115,7 @@ def test_kill_9_during_checkpoints_never_refuses_the_journal(tmp_path: Path) -> 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))},
         )
         done = _read(process, told, announced, None)
         process.wait()

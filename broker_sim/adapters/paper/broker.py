@@ -13,10 +13,10 @@ from typing import Any
 import attrs
 import pluggy
 
-from broker_sim.account import AccountSnapshot, AccountState
+from broker_sim.account import AccountState
 from broker_sim.broker import Broker, ReplaceOrderRequest
 from broker_sim.calendar import Session
-from broker_sim.changes import Change, SessionClose
+from broker_sim.changes import AccountSnapshot, Change, SessionClose
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import (
     BrokerError,

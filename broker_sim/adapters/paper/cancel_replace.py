@@ -1,6 +1,7 @@
 """Cancel and replace at the paper venue: a request travels with its own latency, and when the venue sees it the
 order is canceled or its successor takes over, or the late request is refused (a fill won the race). Also the
-venue's own cancels (`cancel_symbol`). Functions of the `Venue` (`venue.py`), which offers them as its methods."""
+venue's own cancels (`cancel_symbol`). Functions taking the `Venue` (`venue.py`) first, called as such
+(``request_cancel(venue, order)``)."""
 
 from __future__ import annotations
 

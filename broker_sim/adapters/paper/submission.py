@@ -1,6 +1,6 @@
 """An order's way into the paper venue: checked, priced and recorded `pending_new` holding its reservation (or
 `rejected`), then sent on its way to arrive after the latency model's delay (`Venue._arrive`, `venue.py`).
-Functions of the `Venue`, which offers `submit` and `estimate_price` as its methods."""
+Functions taking the `Venue` first, called as such (``submission.submit(venue, request)``)."""
 
 from __future__ import annotations
 

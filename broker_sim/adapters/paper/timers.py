@@ -1,7 +1,7 @@
 """The paper venue's clock and sessions: its timers (`at`; the session close it watches, an order that waits
 `accepted` for the open, a cls order at the close, a day order's expiry), whether market data is in a session
-(`eligible`), and how an order starts working (`start_working`, `begin`). Functions of the `Venue` (`venue.py`),
-which offers the ones its order path calls as its methods (the functions themselves: no extra call)."""
+(`eligible`), and how an order starts working (`start_working`, `begin`). Functions taking the `Venue`
+(`venue.py`) first, called as such (``timers.at(venue, when, callback)``)."""
 
 from __future__ import annotations
 

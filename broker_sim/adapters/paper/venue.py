@@ -79,7 +79,6 @@ from . import timers
 from .groups import activate_exits, sync_group
 from .model_set import ModelSet
 from .order_classes import exits_work
-from .timers import expire, start_working
 from .working import Working, by_time, first_snapshot, size_notional, trail
 
 __all__ = ["Venue", "first_snapshot"]
@@ -138,7 +137,8 @@ class Venue:
         self._in_session_window: tuple[float, float] = (_NEVER, _NEVER)
 
     def start_working(self, order: Order) -> None:
-        """`order` starts working here (`timers.start_working`; for `groups`, which `timers` imports)."""
+        """`order` starts working here (`timers.start_working`, for `groups`, which `timers` imports; what became of
+        the order is not needed there)."""
         timers.start_working(self, order)
 
     # -- the door -------------------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ class Venue:
                 return self._work_plain(order)
             status, event = (_S_ACCEPTED, _E_ACCEPTED) if waits else (_S_NEW, _E_NEW)
             order = self._apply(status_change_record(order_id, status, self.clock.now(), event))
-        started = start_working(self, order)
+        started = timers.start_working(self, order)
         if order.legs and order.order_class is _C_OCO and exits_work(started):
             activate_exits(self, started)  # an oco's stop-loss works beside it
         return started
@@ -257,7 +257,7 @@ class Venue:
         if order.time_in_force is _TIF_DAY and working.expiry is None:
             now = self.clock.time()
             close = self.session.extended_end(now) if order.extended_hours else self.session.next_close(now)
-            working.expiry = timers.at(self, close, expire, self, order.id, after_events=True)
+            working.expiry = timers.at(self, close, timers.expire, self, order.id, after_events=True)
 
     def offer_resting(self, resting: dict[str, None], event: MarketData) -> None:
         """Offer `event` to every order resting on its symbol (the broker calls this on each market update).
