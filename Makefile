@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # (Python compiles what a run imports, once), no version check.
 PIP_INSTALL := -m pip install --quiet --no-compile --disable-pip-version-check
 
-.PHONY: test test-slow demo bench lint format clean clients clients-slow compiled test-compiled bench-compiled
+.PHONY: test test-slow demo bench lint format clean clients clients-slow compiled test-compiled bench-compiled wheel-compiled
 
 # Real Alpaca clients the serve tests drive (tests/serve/test_real_clients.py), each in its own environment under
 # $(VENV)/clients (their pins conflict with ours): the versions the README's serve table names.
@@ -114,6 +114,15 @@ COMPILED_TESTS ?=
 test-compiled: compiled
 	@$(MAKE) --no-print-directory -j$(SETUP_JOBS) -Otarget clients
 	$(COMPILED_ENV) PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache-compiled $(PY) -m pytest -q -n $(JOBS) $(COMPILED_TESTS)
+
+# A wheel with the same modules compiled (setup.py; pyproject.toml's backend, in this environment, which has mypyc):
+# dist/broker_sim-*-cp3XX-*.whl, for `pip install` on machines of this platform and Python version.
+wheel-compiled: $(STAMP)
+	@echo "building a wheel with $(words $(COMPILED_MODULES)) modules compiled by mypyc into dist/ (log: build/wheel.log) ..."
+	@mkdir -p build
+	@BROKER_SIM_MYPYC=1 $(PY) -m pip wheel --no-build-isolation --no-deps --wheel-dir dist . > build/wheel.log 2>&1 \
+		|| (cat build/wheel.log; exit 1)
+	@ls dist/*.whl
 
 bench-compiled: compiled
 	$(COMPILED_ENV) $(PY) benchmarks/core.py
