@@ -12,7 +12,7 @@ import pytest
 
 from broker_sim import run_simulation
 from broker_sim.errors import OrderRefused
-from broker_sim.run.dispatch import HandlerDispatch
+from broker_sim.run.dispatch import EAGER_TASKS, HandlerDispatch
 from broker_sim.simulation import StrategyError
 
 STRATEGY = '''
@@ -113,6 +113,14 @@ async def _settle(dispatch: HandlerDispatch) -> None:
         await dispatch.settle()
 
 
+async def _run_first_step(dispatch: HandlerDispatch, handlers: _Handlers, coroutine: object) -> None:
+    """Dispatch a handler's coroutine and settle it: its first step has run when this returns, and a failure in
+    that step raises from here, whether it raised at `dispatch` (3.12+: the task starts eagerly) or at `_settle`
+    (3.11)."""
+    dispatch.dispatch(coroutine, handlers.note, None)
+    await _settle(dispatch)
+
+
 async def test_first_steps_run_in_order_each_in_its_own_task_and_a_waiting_one_keeps_its_task() -> None:
     handlers, runner = _Handlers(), asyncio.current_task()
     dispatch, failures, refusals = _dispatcher()
@@ -133,28 +141,31 @@ async def test_first_steps_run_in_order_each_in_its_own_task_and_a_waiting_one_k
     assert failures == [] and refusals == []
 
 
-async def test_first_steps_wait_their_turn_behind_work_the_loop_has_ready() -> None:
+async def test_first_steps_wait_their_turn_behind_work_the_loop_has_ready_on_3_11_and_run_at_once_after() -> None:
     handlers = _Handlers()
     dispatch, _, _ = _dispatcher()
     asyncio.get_running_loop().call_soon(handlers.steps.append, ("ready before", None))
     dispatch.dispatch(handlers.note("handler"), handlers.note, None)
     await _settle(dispatch)
-    assert [tag for tag, _ in handlers.steps] == ["ready before", "handler"]
+    if EAGER_TASKS:  # 3.12+: the task started eagerly, its first step ran inside `dispatch`, in a task of its own
+        assert [tag for tag, _ in handlers.steps] == ["handler"]
+        assert handlers.steps[0][1] is not None and handlers.steps[0][1] is not asyncio.current_task()
+        await asyncio.sleep(0)
+        assert [tag for tag, _ in handlers.steps] == ["handler", "ready before"]
+    else:  # 3.11: the loop's next turn runs what was ready first, as `settle` lets it
+        assert [tag for tag, _ in handlers.steps] == ["ready before", "handler"]
 
 
 async def test_a_first_step_that_fails_raises_named_and_a_refused_order_is_only_reported() -> None:
     handlers = _Handlers()
     dispatch, failures, refusals = _dispatcher()
     refusal = OrderRefused("buying power")
-    dispatch.dispatch(handlers.note("refused", fail=refusal), handlers.note, None)
-    await _settle(dispatch)
+    await _run_first_step(dispatch, handlers, handlers.note("refused", fail=refusal))
     assert refusals == [refusal] and failures == []
-    dispatch.dispatch(handlers.note("fails", fail=RuntimeError("boom")), handlers.note, None)
     with pytest.raises(StrategyError, match=r"strategy Noter: handler _Handlers.note failed on its call .*boom"):
-        await _settle(dispatch)
-    dispatch.dispatch(handlers.note("exits", fail=SystemExit(3)), handlers.note, None)
+        await _run_first_step(dispatch, handlers, handlers.note("fails", fail=RuntimeError("boom")))
     with pytest.raises(StrategyError, match=r"called sys.exit\(3\)"):
-        await _settle(dispatch)
+        await _run_first_step(dispatch, handlers, handlers.note("exits", fail=SystemExit(3)))
 
 
 async def test_a_lone_first_step_is_settled_in_place_whether_it_ends_waits_or_fails() -> None:
@@ -173,7 +184,6 @@ async def test_a_lone_first_step_is_settled_in_place_whether_it_ends_waits_or_fa
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert handlers.steps[-1] == ("waits again", handlers.steps[1][1]) and not dispatch.tasks
-    dispatch.dispatch(handlers.note("fails", fail=RuntimeError("alone")), handlers.note, None)
     with pytest.raises(StrategyError, match="RuntimeError: alone"):
-        await _settle(dispatch)
+        await _run_first_step(dispatch, handlers, handlers.note("fails", fail=RuntimeError("alone")))
     assert failures == [] and refusals == []
