@@ -13,7 +13,9 @@ import heapq
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from broker_sim._mypyc import mypyc_attr
 
 __all__ = ["Clock", "RealtimeClock", "SimulatedClock", "TimerHandle"]
 
@@ -31,11 +33,12 @@ class TimerHandle(Protocol):
     def cancel(self) -> None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Clock(abc.ABC):
     """The time source of a broker, a stream and a strategy. Timestamps are timezone-aware UTC datetimes."""
 
     #: True for virtual time (the simulated clock), False for the wall clock.
-    is_simulated: bool = False
+    is_simulated: ClassVar[bool] = False
 
     @abc.abstractmethod
     def now(self) -> datetime:
@@ -68,26 +71,18 @@ class Clock(abc.ABC):
 
 
 class _Timer:
+    """One callback scheduled on a `SimulatedClock`: its handle. No ``__init__``: `SimulatedClock._schedule` sets
+    each field (once per order under latency, a constructor frame saved in pure Python)."""
+
     __slots__ = ("args", "callback", "cancelled", "when")
 
-    def __init__(self, when: float, callback: Callable[..., object], args: tuple[Any, ...]) -> None:
-        self.when = when
-        self.callback = callback
-        self.args = args
-        self.cancelled = False
+    when: float
+    callback: Callable[..., object]
+    args: tuple[Any, ...]
+    cancelled: bool
 
     def cancel(self) -> None:
         self.cancelled = True
-
-
-#: Makes a `_Timer` without running its ``__init__`` (`SimulatedClock._schedule` sets each field itself).
-_new_timer = object.__new__
-
-
-def _has_ready_work() -> bool:
-    """Whether the running loop has callbacks ready (a woken coroutine); True when the loop does not tell."""
-    ready = getattr(asyncio.get_running_loop(), "_ready", None)
-    return ready is None or bool(ready)
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -95,6 +90,7 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SimulatedClock(Clock):
     """Virtual time. Scheduled callbacks run, in time order, when the clock is advanced past them.
 
@@ -103,7 +99,7 @@ class SimulatedClock(Clock):
     runner that moves time bar by bar sets `auto_advance=False`: then only `advance`/`advance_to` move time.
     """
 
-    is_simulated = True
+    is_simulated: ClassVar[bool] = True
 
     def __init__(self, start: datetime | float | None = None, *, auto_advance: bool = True) -> None:
         if start is None:
@@ -119,6 +115,10 @@ class SimulatedClock(Clock):
         self._timers: list[tuple[float, int, int, _Timer]] = []
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
+        #: The event loop last seen running this clock's coroutines, and its queue of ready callbacks (None when
+        #: the loop does not tell): asked again only when that loop is no longer running (`_ready_work`).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: Any = None
 
     def now(self) -> datetime:
         cached_at, cached = self._now_datetime
@@ -142,7 +142,7 @@ class SimulatedClock(Clock):
         now = self._now
         if when < now:
             when = now
-        timer = _new_timer(_Timer)
+        timer = _Timer()
         timer.when = when
         timer.callback = callback
         timer.args = args
@@ -209,10 +209,24 @@ class SimulatedClock(Clock):
             if due > self._now:
                 self._now = due
             timer.callback(*timer.args)
-            if (not timers or timers[0][0] > due) and _has_ready_work():
+            if (not timers or timers[0][0] > due) and self._ready_work():
                 await self._settle()
         if target > self._now:
             self._now = target
+
+    def _ready_work(self) -> bool:
+        """Whether the running loop has callbacks ready (a woken coroutine); True when the loop does not tell.
+
+        Called after each timer that fires. The loop is remembered: on Python 3.11 `asyncio.get_running_loop`
+        makes a system call (getpid) each time. A remembered loop that still runs is the one running us (a loop
+        runs in one thread, and a clock serves one thread); one that stopped (an `asyncio.run` ended) is asked
+        for again."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._loop = asyncio.get_running_loop()
+            self._ready = getattr(loop, "_ready", None)
+        ready = self._ready
+        return ready is None or bool(ready)
 
     @staticmethod
     async def _settle() -> None:
@@ -277,10 +291,11 @@ class SimulatedClock(Clock):
             raise TimeoutError(f"timed out at {self.now().isoformat()} (simulated)")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RealtimeClock(Clock):
     """The wall clock, for paper-live and live trading: latency is a real wait."""
 
-    is_simulated = False
+    is_simulated: ClassVar[bool] = False
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -1,22 +1,19 @@
-"""What a ledger holds, as values: one symbol's holding, the reservation an open order holds, a snapshot of the
-whole ledger for a journal, and the one rule for average price and realized P&L (`holding_after`).
+"""What a ledger holds: one symbol's holding, and the one rule for average price and realized P&L
+(`holding_after`). The values a journal stores (a reservation, the ledger's snapshot) are in
+`broker_sim.ledger_values`, pure Python for cattrs; this module is compiled in the optional build.
 
 `broker_sim.ledger` keeps the money with these and re-exports the public ones.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
-
 from broker_sim._members import (
     _SIDE_BUY,
 )
 from broker_sim._numeric import qty_is_zero
-from broker_sim.models import Fill, Side, unchecked_constructor
+from broker_sim.models import Fill
 
-__all__ = ["Holding", "HoldingSnapshot", "LedgerSnapshot", "Reservation", "holding_after", "new_reservation"]
+__all__ = ["Holding", "holding_after"]
 
 
 class Holding:
@@ -28,54 +25,6 @@ class Holding:
         self.quantity = 0.0
         self.avg_price = 0.0
         self.realized_pnl = 0.0
-
-
-@attrs.frozen(slots=True)
-class Reservation:
-    """What one open order holds: `cash_units` units needing `cash_per_unit` each, and `shares` of a long it sells.
-
-    A value: the ledger replaces it as fills use it up. `cash` is the buying power it holds.
-    """
-
-    order_id: str
-    symbol: str
-    side: Side
-    cash_per_unit: float
-    cash_units: float
-    shares: float
-
-    @property
-    def cash(self) -> float:
-        """The buying power held."""
-        return self.cash_per_unit * self.cash_units
-
-
-#: A `Reservation` built field by field (it has no checks to skip): one per order, and one per partial fill.
-new_reservation: Any = unchecked_constructor(Reservation)
-
-
-@attrs.frozen(slots=True)
-class HoldingSnapshot:
-    """One symbol's holding in a `LedgerSnapshot` (a flat symbol keeps its realized P&L)."""
-
-    symbol: str
-    quantity: float
-    avg_price: float
-    realized_pnl: float
-
-
-@attrs.frozen(slots=True)
-class LedgerSnapshot:
-    """Everything a ledger holds at one moment, for a journal's snapshot: `Ledger.restore` puts it back float for
-    float (the reserved totals are kept as they were summed, not summed again)."""
-
-    cash: float
-    fees: float
-    realized_pnl: float
-    holdings: tuple[HoldingSnapshot, ...]
-    reservations: tuple[Reservation, ...]
-    reserved_shares: dict[str, float]
-    reserved_cash: float
 
 
 def holding_after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:

@@ -31,14 +31,9 @@ from broker_sim._members import (
     _SIDE_SELL,
 )
 from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
-from broker_sim.holdings import (
-    Holding,
-    HoldingSnapshot,
-    LedgerSnapshot,
-    Reservation,
-    holding_after,
-)
-from broker_sim.holdings import new_reservation as _reservation
+from broker_sim.holdings import Holding, holding_after
+from broker_sim.ledger_values import HoldingSnapshot, LedgerSnapshot, Reservation
+from broker_sim.ledger_values import new_reservation as _reservation
 from broker_sim.models import Account, Fill, Position, Side
 from broker_sim.valuation import (
     DEFAULT_MAINTENANCE_LONG,

@@ -83,6 +83,32 @@ async def test_externally_driven_clock_only_moves_when_advanced() -> None:
     assert done == [T0 + timedelta(seconds=5)]
 
 
+def test_a_clock_used_under_two_event_loops_lets_woken_coroutines_run_before_time_moves_on() -> None:
+    # The clock remembers the loop it last ran under; a second `asyncio.run` (a new loop) must be seen, or a
+    # coroutine a timer woke would only run after time had moved past the next timer.
+    clock = SimulatedClock(T0, auto_advance=False)
+
+    async def one_run() -> list[tuple[str, float]]:
+        seen: list[tuple[str, float]] = []
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def waiter() -> None:
+            await woken
+            seen.append(("woken", clock.time()))
+
+        task = asyncio.create_task(waiter())
+        await asyncio.sleep(0)
+        start = clock.time()
+        clock.call_at(start + 1, woken.set_result, None)
+        clock.call_at(start + 10, lambda: seen.append(("later timer", clock.time())))
+        await clock.advance(20)
+        await task
+        return [(what, when - start) for what, when in seen]
+
+    assert asyncio.run(one_run()) == [("woken", 1.0), ("later timer", 10.0)]
+    assert asyncio.run(one_run()) == [("woken", 1.0), ("later timer", 10.0)]
+
+
 def test_simulated_clock_refuses_a_naive_start() -> None:
     with pytest.raises(ValueError, match="naive"):
         SimulatedClock(datetime(2026, 1, 1))

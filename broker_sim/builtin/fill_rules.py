@@ -44,7 +44,7 @@ from broker_sim.builtin.bar_path import Path
 from broker_sim.hookspecs import NO_FILL, FillDecision, HookContext
 from broker_sim.models import Order
 
-__all__ = ["LIMIT_AT", "STOP_AT", "FillRules", "LimitFill", "Window", "alpaca_buy_stop_limit"]
+__all__ = ["LIMIT_AT", "STOP_AT", "FillRules", "LimitFill", "Window", "alpaca_buy_stop_limit", "check_probability"]
 
 #: Without a path, when inside a bar an intrabar stop trigger and an intrabar limit fill are taken to happen:
 #: stops before limits (the conservative reading of a bar that crossed both).
@@ -105,7 +105,8 @@ def _was_stop(order: Order) -> bool:
     )
 
 
-def _check_probability(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def check_probability(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    """An attrs validator: `value` is a number from 0 to 1 (the fill models' `touch_probability`)."""
     number(minimum=0)(_, attribute, value)
     if value > 1:
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
@@ -120,13 +121,21 @@ def _limit_fill(value: Any) -> LimitFill:
 
 @attrs.frozen(slots=True)
 class FillRules:
-    """The shared rules (module docstring) and their options, one set per fill model."""
+    """The shared rules (module docstring) and their options, one set per fill model.
 
-    limit_fill: LimitFill = attrs.field(default=LimitFill.TOUCH, converter=_limit_fill)
-    touch_probability: float = attrs.field(default=1.0, validator=_check_probability)
+    The options are converted and checked after init, not by attrs converters and validators: in the compiled
+    build (this module is compiled) an attrs class takes plain defaults only, mypyc stores an ``attrs.field()``
+    default as a value of the field's type. There the fields are also checked against their annotations: a fill
+    model's options are checked before they get here (`broker_sim.builtin.fill`).
+    """
+
+    limit_fill: LimitFill = LimitFill.TOUCH
+    touch_probability: float = 1.0
     buy_stop_limit: bool = True
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "limit_fill", _limit_fill(self.limit_fill))
+        check_probability(self, _TOUCH_PROBABILITY, self.touch_probability)
         if self.limit_fill is LimitFill.THROUGH and self.touch_probability != 1.0:
             raise ValueError(
                 f"touch_probability applies to limit_fill: touch; with limit_fill: through a touch never fills "
@@ -217,3 +226,7 @@ class FillRules:
             if filled is not None:
                 return FillDecision(quantity, filled[0], True, at=filled[1])
         return FillDecision(0.0, 0.0, True)
+
+
+#: The field `FillRules` checks its `touch_probability` as (the validator names it in its messages).
+_TOUCH_PROBABILITY = attrs.fields(FillRules).touch_probability

@@ -503,3 +503,24 @@ async def test_same_seed_same_fills_and_ids_other_seed_other_latencies() -> None
     assert {f[3] for f in first}.isdisjoint(f[3] for f in other)
     # Latency changes when orders fill, not at what price (no market moves here).
     assert sorted(f[:2] for f in first) == sorted(f[:2] for f in other)
+
+
+async def test_a_python_subclass_of_paper_broker_trades_and_its_overrides_are_called(clock: SimulatedClock) -> None:
+    # PaperBroker is compiled in the optional build: Python code must still be able to subclass it and override
+    # what the broker itself calls (`update_market` calls `update_market_nowait`).
+    class Counting(PaperBroker):
+        def __init__(self) -> None:
+            super().__init__(100_000, clock=clock, latency="none", slippage="none")
+            self.updates = 0
+
+        def update_market_nowait(self, event: Bar | Trade) -> None:  # type: ignore[override]
+            self.updates += 1
+            super().update_market_nowait(event)
+
+    broker = Counting()
+    await broker.update_market(Trade("AAPL", T0, 100.0, 10))
+    order = await broker.buy("AAPL", 5)
+    assert broker.updates == 1
+    assert (await broker.get_order(order.id)).status is OrderStatus.FILLED
+    position = await broker.get_position("AAPL")
+    assert position is not None and position.quantity == 5
