@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["number"]
+__all__ = ["boolean", "number"]
 
 
 def number(*, minimum: float | None = None, above: float | None = None) -> Callable[[Any, Any, Any], None]:
@@ -25,3 +25,9 @@ def number(*, minimum: float | None = None, above: float | None = None) -> Calla
             raise ValueError(f"{attribute.name} must be > {above:g}, got {value!r}")
 
     return check
+
+
+def boolean(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A validator: true or false (YAML's booleans), nothing else: not 1, not ``"yes"`` in quotes."""
+    if value.__class__ is not bool:
+        raise ValueError(f"{attribute.name} must be true or false, got {value!r}")

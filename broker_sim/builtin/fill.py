@@ -45,7 +45,7 @@ from broker_sim._members import (
     _TIF_OPG,
 )
 from broker_sim._numeric import QTY_EPSILON, TIME_EXACT_S
-from broker_sim.builtin._params import number
+from broker_sim.builtin._params import boolean, number
 from broker_sim.builtin.bar_path import Intrabar, Path
 from broker_sim.builtin.fill_rules import FillRules, LimitFill, Window, check_probability
 from broker_sim.hookspecs import NO_FILL, NOT_YET, FillDecision, HookContext, hookimpl
@@ -116,9 +116,10 @@ class _Options:
     """The options every built-in fill model takes (see `FillRules`)."""
 
     limit_fill: LimitFill = attrs.field(default="touch", converter=_to_limit_fill)  # type: ignore[assignment]
-    #: Checked here too: the compiled `FillRules` would refuse a value that is not a float with a `TypeError`.
+    #: Checked here (these two too): the compiled `FillRules` would refuse a value that is not of its field's
+    #: type with a bare `TypeError`.
     touch_probability: float = attrs.field(default=1.0, kw_only=True, validator=check_probability)
-    buy_stop_limit: bool = attrs.field(default=True, kw_only=True)
+    buy_stop_limit: bool = attrs.field(default=True, kw_only=True, validator=boolean)
     _rules: FillRules = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

@@ -98,6 +98,9 @@ async def test_a_take_profit_leg_and_a_stop_limits_limit_follow_limit_fill_throu
         ),
         ({"model": "quote", "displayed_size": "all"}, "displayed_size must be one of rest, walk, ignore; got 'all'"),
         ({"model": "quote", "tick": 0}, "tick must be > 0, got 0"),
+        ({"model": "bar", "buy_stop_limit": "yes"}, "buy_stop_limit must be true or false, got 'yes'"),
+        ({"model": "immediate", "buy_stop_limit": 1}, "buy_stop_limit must be true or false, got 1"),
+        ({"model": "quote", "touch_probability": "1"}, "touch_probability must be a finite number, got '1'"),
     ],
 )
 def test_bad_limit_fill_options_are_refused_naming_the_option(fill: dict[str, Any], message: str) -> None:
