@@ -1048,13 +1048,23 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
     return compile_function(source, "make", namespace, purpose=f"unchecked {cls.__name__}")
 
 
-def install_fast_init(cls: Any) -> None:
+def install_fast_init(
+    cls: Any,
+    *,
+    stores: Mapping[str, str] | None = None,
+    checked: str | None = None,
+    names: Mapping[str, Any] | None = None,
+) -> None:
     """Give the frozen slotted class `cls` an ``__init__`` that does what attrs' does (the same parameters and
     defaults, the converters, then ``__attrs_post_init__``) but fills the object by plain slot stores
     (`writable_twin` says why): for a class built once per order from user code, such as `OrderRequest`.
 
-    A subclass of `cls` is built by attrs' own ``__init__``. Raises `TypeError` for a field the generated code
-    does not honour (a validator, a keyword-only, aliased or non-init field, a factory default)."""
+    `stores` gives, by field, an expression of the arguments stored instead of the argument itself (what
+    ``__attrs_post_init__`` would store in its place), and `checked` an expression of the arguments true only
+    when ``__attrs_post_init__`` would neither change nor refuse anything: then it is not called. `names` are
+    the globals those expressions read. A subclass of `cls` is built by attrs' own ``__init__``. Raises
+    `TypeError` for a field the generated code does not honour (a validator, a keyword-only, aliased or
+    non-init field, a factory default)."""
     fields = attrs.fields(cls)
     for field in fields:
         special = field.validator is not None or field.kw_only or not field.init or field.alias != field.name
@@ -1065,8 +1075,9 @@ def install_fast_init(cls: Any) -> None:
         "twin": writable_twin(cls),
         "attrs_init": cls.__init__,
         "setattr_": object.__setattr__,
+        **(names or {}),
     }
-    parameters, stores = ["self"], []
+    parameters, lines = ["self"], []
     for index, field in enumerate(fields):
         name = field.name
         if field.default is attrs.NOTHING:
@@ -1074,7 +1085,7 @@ def install_fast_init(cls: Any) -> None:
         else:
             namespace[f"default{index}"] = field.default
             parameters.append(f"{name}=default{index}")
-        value = name
+        value = name if stores is None else stores.get(name, name)
         if field.converter is not None:
             namespace[f"convert{index}"] = field.converter
             value = f"convert{index}({name})"
@@ -1082,21 +1093,25 @@ def install_fast_init(cls: Any) -> None:
             if keeps is not None:
                 namespace[f"keeps{index}"] = keeps
                 value = f"{name} if {name}.__class__ is keeps{index} else {value}"
-        stores.append(f"        self.{name} = {value}")
-    names = ", ".join(field.name for field in fields)
+        lines.append(f"        self.{name} = {value}")
+    arguments = ", ".join(field.name for field in fields)
     lines = [
         f"def __init__({', '.join(parameters)}):",
         "    if self.__class__ is not cls:",
-        f"        attrs_init(self, {names})",
+        f"        attrs_init(self, {arguments})",
         "        return",
         "    setattr_(self, '__class__', twin)  # (a frozen class refuses a plain store, even of __class__)",
         "    try:",
-        *stores,
+        *lines,
         "    finally:",
         "        self.__class__ = cls",
     ]
     if hasattr(cls, "__attrs_post_init__"):
-        lines.append("    self.__attrs_post_init__()")
+        if checked is not None:
+            lines.append(f"    if not ({checked}):")
+            lines.append("        self.__attrs_post_init__()")
+        else:
+            lines.append("    self.__attrs_post_init__()")
     source = "\n".join(lines) + "\n"
     init = compile_function(source, "__init__", namespace, purpose=f"fast __init__ {cls.__name__}")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
@@ -1106,8 +1121,38 @@ def install_fast_init(cls: Any) -> None:
 
 # Built from user code once per order (a request), per `get_position` and per `get_account` (snapshots): the
 # frozen classes' attrs ``__init__`` sets each field through ``object.__setattr__`` (~1k instructions a field).
-for _cls in (OrderRequest, Position, Account):
+for _cls in (Position, Account):
     install_fast_init(_cls)
+
+#: The common valid request, told from its arguments (`OrderRequest.__attrs_post_init__` would neither change nor
+#: refuse anything; it checks them in the same terms): an ASCII symbol, a whole quantity (an integer is stored as
+#: its float, as the check would store it), a market order without prices or a limit order with a limit price,
+#: no trail, notional, legs or order class, an ASCII client order id (or none), an optional reference price.
+_REQUEST_CHECKED = (
+    "symbol.__class__ is str and symbol.isascii() and symbol and not symbol.isspace()"
+    " and (quantity.__class__ is float and 0.0 < quantity < inf and quantity.is_integer()"
+    " or quantity.__class__ is int and 0 < quantity < exact)"
+    " and (type is market and limit_price is None or type is limit and limit_price.__class__ is float"
+    " and 0.0 < limit_price < inf)"
+    " and stop_price is None and trail_price is None and trail_percent is None and notional is None"
+    " and (reference_price is None or reference_price.__class__ is float and 0.0 < reference_price < inf)"
+    " and (client_order_id is None or client_order_id.__class__ is str and client_order_id.isascii()"
+    " and 0 < len(client_order_id) <= longest_id)"
+    " and order_class is simple and take_profit is None and stop_loss is None and extended_hours.__class__ is bool"
+)
+install_fast_init(
+    OrderRequest,
+    stores={"quantity": "float(quantity) if quantity.__class__ is int and 0 < quantity < exact else quantity"},
+    checked=_REQUEST_CHECKED,
+    names={
+        "inf": math.inf,
+        "exact": _EXACT_INTEGERS,
+        "market": OrderType.MARKET,
+        "limit": OrderType.LIMIT,
+        "simple": OrderClass.SIMPLE,
+        "longest_id": MAX_CLIENT_ORDER_ID,
+    },
+)
 
 
 def unchecked_bar(

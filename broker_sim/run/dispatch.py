@@ -109,6 +109,10 @@ class HandlerDispatch:
         #: 3.11: tasks were started since the last `settle` (with their handler and what it was handling).
         self.unsettled = False
         self._started: list[tuple[asyncio.Task[Any], Callable[..., Any], Any]] = []
+        #: The running loop, taken at the first `dispatch` and kept while it runs a task (`_running`), and its
+        #: queue of ready callbacks (`settle_here` reads it; None for a loop that does not show it).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: Any = None
 
     def call(self, handler: Callable[..., Any], argument: Any = None) -> None:
         """Call `handler` (with `argument`, if not None) and run what it returns. Raises `StrategyError`."""
@@ -133,9 +137,12 @@ class HandlerDispatch:
         else:
             return
         name = getattr(handler, "__qualname__", "handler")
+        loop = self._loop
+        if loop is None or _current_task(loop) is None:
+            loop = self._running()
         if EAGER_TASKS:
             task: asyncio.Task[Any] = Task(  # type: ignore[call-arg,unused-ignore]
-                coroutine, loop=_running_loop(), name=name, eager_start=True
+                coroutine, loop=loop, name=name, eager_start=True
             )
             if task.done():
                 if not task.cancelled() and (error := task.exception()) is not None:
@@ -144,11 +151,21 @@ class HandlerDispatch:
         else:
             # The task built directly, as `loop.create_task` builds it (without its Python frame); as on 3.12,
             # a loop's task factory is not asked: the handler's task is an `asyncio.Task`.
-            task = Task(coroutine, loop=_running_loop(), name=name)
+            task = Task(coroutine, loop=loop, name=name)
             self._started.append((task, handler, argument))
             self.unsettled = True
             return
         self._watch(task, handler, argument)
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        """The running loop (RuntimeError outside one), kept with its ready queue for the next calls.
+
+        `dispatch` asks asyncio only when the kept loop is running no task in this thread (a new run, or the first
+        call): on 3.11 `asyncio.get_running_loop` makes a getpid system call each time, ~220 ns an order; the
+        current task's lookup is a dict read. The dispatch is called from a task (the runner's, a handler's)."""
+        loop = self._loop = _running_loop()
+        self._ready = getattr(loop, "_ready", None)
+        return loop
 
     def _watch(self, task: asyncio.Task[Any], handler: Callable[..., Any], argument: Any) -> None:
         """Keep a task that is waiting, and hear how it ends."""
@@ -176,8 +193,13 @@ class HandlerDispatch:
         them), then settle them as `settle` does; True when done. False, changing nothing, when the loop has other
         work ready (or does not show its queue): then ``await settle()``."""
         started = self._started
-        loop = _running_loop()
-        ready = getattr(loop, "_ready", None)
+        # The tasks' loop, kept by `dispatch` when it started them, while it runs a task here; else asyncio's
+        loop = self._loop
+        runner = None if loop is None or not started else _current_task(loop)
+        if runner is None:
+            loop = self._running()
+            runner = _current_task(loop)
+        ready = self._ready
         count = len(started)
         if ready is None or len(ready) != count:
             return False
@@ -185,7 +207,6 @@ class HandlerDispatch:
             if getattr(handle._callback, "__self__", None) is not task:
                 return False
         self.unsettled = False
-        runner = _current_task(loop)
         if runner is not None:
             _leave_task(loop, runner)  # as between the loop's callbacks: each step enters its own task
         try:
