@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar, cast
@@ -1048,6 +1048,39 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
     return compile_function(source, "make", namespace, purpose=f"unchecked {cls.__name__}")
 
 
+def _fast_fields(
+    cls: Any, purpose: str, namespace: dict[str, Any], stores: Mapping[str, str] | None, target: str, *, kept: bool
+) -> tuple[list[str], list[str], list[str]]:
+    """For a generated constructor of `cls`: its parameters (defaults put in `namespace`), a plain store of each
+    field into `target` (converted, unless the value is already of the class its converter keeps, or, when `kept`,
+    as it is: the caller tested that every such converter keeps its value; `stores` replaces an argument by an
+    expression), and for each converter that keeps values of a class the test that it would keep its value.
+    Raises `TypeError` for a field the generated code does not honour (a validator, a keyword-only, aliased or
+    non-init field, a factory default)."""
+    parameters, lines, keeping = [], [], []
+    for index, field in enumerate(attrs.fields(cls)):
+        special = field.validator is not None or field.kw_only or not field.init or field.alias != field.name
+        if special or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            raise TypeError(f"cannot generate a {purpose} for {cls.__name__}: field {field.name!r} is special")
+        name = field.name
+        if field.default is attrs.NOTHING:
+            parameters.append(name)
+        else:
+            namespace[f"default{index}"] = field.default
+            parameters.append(f"{name}=default{index}")
+        value = name if stores is None else stores.get(name, name)
+        if field.converter is not None:
+            namespace[f"convert{index}"] = field.converter
+            value = f"convert{index}({name})"
+            keeps = _CONVERTER_KEEPS.get(field.converter)
+            if keeps is not None:
+                namespace[f"keeps{index}"] = keeps
+                value = name if kept else f"{name} if {name}.__class__ is keeps{index} else {value}"
+                keeping.append(f"{name}.__class__ is keeps{index}")
+        lines.append(f"{target}.{name} = {value}")
+    return parameters, lines, keeping
+
+
 def install_fast_init(
     cls: Any,
     *,
@@ -1065,11 +1098,6 @@ def install_fast_init(
     the globals those expressions read. A subclass of `cls` is built by attrs' own ``__init__``. Raises
     `TypeError` for a field the generated code does not honour (a validator, a keyword-only, aliased or
     non-init field, a factory default)."""
-    fields = attrs.fields(cls)
-    for field in fields:
-        special = field.validator is not None or field.kw_only or not field.init or field.alias != field.name
-        if special or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-            raise TypeError(f"cannot generate a fast __init__ for {cls.__name__}: field {field.name!r} is special")
     namespace: dict[str, Any] = {
         "cls": cls,
         "twin": writable_twin(cls),
@@ -1077,32 +1105,16 @@ def install_fast_init(
         "setattr_": object.__setattr__,
         **(names or {}),
     }
-    parameters, lines = ["self"], []
-    for index, field in enumerate(fields):
-        name = field.name
-        if field.default is attrs.NOTHING:
-            parameters.append(name)
-        else:
-            namespace[f"default{index}"] = field.default
-            parameters.append(f"{name}=default{index}")
-        value = name if stores is None else stores.get(name, name)
-        if field.converter is not None:
-            namespace[f"convert{index}"] = field.converter
-            value = f"convert{index}({name})"
-            keeps = _CONVERTER_KEEPS.get(field.converter)
-            if keeps is not None:
-                namespace[f"keeps{index}"] = keeps
-                value = f"{name} if {name}.__class__ is keeps{index} else {value}"
-        lines.append(f"        self.{name} = {value}")
-    arguments = ", ".join(field.name for field in fields)
+    parameters, stored, _ = _fast_fields(cls, "fast __init__", namespace, stores, "self", kept=False)
+    arguments = ", ".join(field.name for field in attrs.fields(cls))
     lines = [
-        f"def __init__({', '.join(parameters)}):",
+        f"def __init__(self, {', '.join(parameters)}):",
         "    if self.__class__ is not cls:",
         f"        attrs_init(self, {arguments})",
         "        return",
         "    setattr_(self, '__class__', twin)  # (a frozen class refuses a plain store, even of __class__)",
         "    try:",
-        *lines,
+        *(f"        {line}" for line in stored),
         "    finally:",
         "        self.__class__ = cls",
     ]
@@ -1117,6 +1129,32 @@ def install_fast_init(
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init
+
+
+def fast_constructor(
+    cls: Any, *, stores: Mapping[str, str] | None = None, checked: str, names: Mapping[str, Any] | None = None
+) -> Callable[..., Any]:
+    """A function taking `cls`'s arguments that returns what ``cls(...)`` returns: when `checked` (an expression of
+    the arguments, true only when ``__attrs_post_init__`` would neither change nor refuse anything) holds and every
+    converter would keep its argument, an object filled by plain slot stores without calling the class (a class
+    call with a Python ``__init__`` goes through ``type.__call__`` and a tuple and a dict of the arguments); else
+    ``cls(...)`` itself. `stores` and `names` are `install_fast_init`'s."""
+    namespace: dict[str, Any] = {"cls": cls, "twin": writable_twin(cls), "new": object.__new__, **(names or {})}
+    parameters, stored, keeping = _fast_fields(cls, "fast constructor", namespace, stores, "item", kept=True)
+    arguments = ", ".join(field.name for field in attrs.fields(cls))
+    lines = [
+        f"def build({', '.join(parameters)}):",
+        f"    if {' and '.join([*keeping, f'({checked})'])}:",
+        "        item = new(twin)",
+        *(f"        {line}" for line in stored),
+        "        item.__class__ = cls",
+        "        return item",
+        f"    return cls({arguments})",
+    ]
+    source = "\n".join(lines) + "\n"
+    build = compile_function(source, "build", namespace, purpose=f"fast constructor {cls.__name__}")
+    build.__qualname__ = f"{cls.__qualname__}.__init__"  # a wrong argument is told as the class call tells it
+    return build
 
 
 # Built from user code once per order (a request), per `get_position` and per `get_account` (snapshots): the
@@ -1140,18 +1178,20 @@ _REQUEST_CHECKED = (
     " and 0 < len(client_order_id) <= longest_id)"
     " and order_class is simple and take_profit is None and stop_loss is None and extended_hours.__class__ is bool"
 )
-install_fast_init(
-    OrderRequest,
-    stores={"quantity": "float(quantity) if quantity.__class__ is int and 0 < quantity < exact else quantity"},
-    checked=_REQUEST_CHECKED,
-    names={
-        "inf": math.inf,
-        "exact": _EXACT_INTEGERS,
-        "market": OrderType.MARKET,
-        "limit": OrderType.LIMIT,
-        "simple": OrderClass.SIMPLE,
-        "longest_id": MAX_CLIENT_ORDER_ID,
-    },
+_REQUEST_STORES = {"quantity": "float(quantity) if quantity.__class__ is int and 0 < quantity < exact else quantity"}
+_REQUEST_NAMES = {
+    "inf": math.inf,
+    "exact": _EXACT_INTEGERS,
+    "market": OrderType.MARKET,
+    "limit": OrderType.LIMIT,
+    "simple": OrderClass.SIMPLE,
+    "longest_id": MAX_CLIENT_ORDER_ID,
+}
+install_fast_init(OrderRequest, stores=_REQUEST_STORES, checked=_REQUEST_CHECKED, names=_REQUEST_NAMES)
+#: ``OrderRequest(...)`` as a function, the same request built without the class call for the common valid one
+#: (`fast_constructor`): `Broker.buy` and `sell` build theirs so, one for every order a strategy sends.
+order_request: Callable[..., OrderRequest] = fast_constructor(
+    OrderRequest, stores=_REQUEST_STORES, checked=_REQUEST_CHECKED, names=_REQUEST_NAMES
 )
 
 

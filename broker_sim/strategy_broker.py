@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL
+from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL, _T_MARKET, _TIF_DAY
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
@@ -26,6 +26,7 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     Side,
+    order_request,
 )
 from broker_sim.strategy_book import StrategyBook
 
@@ -120,10 +121,12 @@ class StrategyBroker(Broker):
     def _request(self, symbol: str, side: Side, quantity: float, fields: dict[str, Any]) -> OrderRequest:
         """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
         id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
+        if not fields:  # the usual call, ``buy(symbol, quantity)``: keyword arguments cost a dict per call
+            return order_request(symbol, side, quantity, _T_MARKET, _TIF_DAY, None, None, self._new_client_order_id())
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
-            return OrderRequest(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)
-        request = OrderRequest(symbol, side, quantity, client_order_id=client_order_id, **fields)
+            return order_request(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)
+        request = order_request(symbol, side, quantity, client_order_id=client_order_id, **fields)
         self._tag(request.client_order_id)
         return request
 

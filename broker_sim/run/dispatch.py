@@ -25,8 +25,8 @@ import sys
 from asyncio import Task
 from asyncio import get_running_loop as _running_loop
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Callable, Coroutine
-from types import CoroutineType
+from collections.abc import Awaitable, Callable
+from types import CoroutineType, GeneratorType
 from typing import Any
 
 from broker_sim.errors import BrokerError, OrderRefused
@@ -71,15 +71,11 @@ def handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Base
     return error
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-async def _no_exit(coroutine: Coroutine[Any, Any, Any], handler: Callable[..., Any], argument: Any) -> Any:
-    """Run a handler's coroutine; ``sys.exit`` in it is the strategy's failure, not the end of the process
+async def _no_exit(awaitable: Awaitable[Any], handler: Callable[..., Any], argument: Any) -> Any:
+    """Await what a handler returned; ``sys.exit`` in it is the strategy's failure, not the end of the process
     (asyncio would let SystemExit out of the event loop, report unwritten)."""
     try:
-        return await coroutine
+        return await awaitable
     except SystemExit as exc:
         raise handler_error(handler, argument, exc) from exc
 
@@ -113,6 +109,8 @@ class HandlerDispatch:
         #: queue of ready callbacks (`settle_here` reads it; None for a loop that does not show it).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: Any = None
+        #: Classes other than Python's coroutine found awaitable (`inspect.isawaitable` asked once for each).
+        self._awaitable_types: set[type] = set()
 
     def call(self, handler: Callable[..., Any], argument: Any = None) -> None:
         """Call `handler` (with `argument`, if not None) and run what it returns. Raises `StrategyError`."""
@@ -129,13 +127,13 @@ class HandlerDispatch:
     def dispatch(self, result: Any, handler: Callable[..., Any], argument: Any) -> None:
         """Run `result`, which `handler` returned for `argument`, as a task of its own (nothing if it is not
         awaitable). A failure before its first wait raises `StrategyError` here (3.12+) or at `settle` (3.11)."""
-        coroutine: Coroutine[Any, Any, Any]
-        if result.__class__ is CoroutineType:
-            coroutine = _no_exit(result, handler, argument)
-        elif inspect.isawaitable(result):
-            coroutine = _no_exit(_await(result), handler, argument)
-        else:
-            return
+        kind = result.__class__
+        if kind is not CoroutineType and kind not in self._awaitable_types:
+            if not inspect.isawaitable(result):
+                return
+            if not isinstance(result, GeneratorType):  # a generator is awaitable or not by its code, not its class
+                self._awaitable_types.add(kind)  # (a compiled module's coroutines: mypyc's own class for each)
+        coroutine = _no_exit(result, handler, argument)
         name = getattr(handler, "__qualname__", "handler")
         loop = self._loop
         if loop is None or _current_task(loop) is None:
@@ -203,9 +201,13 @@ class HandlerDispatch:
         count = len(started)
         if ready is None or len(ready) != count:
             return False
-        for handle, (task, _, _) in zip(ready, started, strict=True):
-            if getattr(handle._callback, "__self__", None) is not task:
+        if count == 1:  # the usual case: one task (the loop below, for it)
+            if getattr(ready[0]._callback, "__self__", None) is not started[0][0]:
                 return False
+        else:
+            for handle, (task, _, _) in zip(ready, started, strict=True):
+                if getattr(handle._callback, "__self__", None) is not task:
+                    return False
         self.unsettled = False
         if runner is not None:
             _leave_task(loop, runner)  # as between the loop's callbacks: each step enters its own task
@@ -215,7 +217,10 @@ class HandlerDispatch:
                 if not handle._cancelled:
                     # `handle._run()`, inline: a task's step lets out nothing but SystemExit and KeyboardInterrupt
                     try:
-                        handle._context.run(handle._callback, *handle._args)
+                        if handle._args:
+                            handle._context.run(handle._callback, *handle._args)
+                        else:  # a task's step takes none
+                            handle._context.run(handle._callback)
                     except (SystemExit, KeyboardInterrupt):
                         raise
                     except BaseException as exc:  # as `Handle._run` reports it
@@ -225,7 +230,7 @@ class HandlerDispatch:
         finally:
             if runner is not None:
                 _enter_task(loop, runner)
-        if len(started) == 1:  # the usual case: one task, which ended at its first step (`_settled`, inline)
+        if len(started) == 1:  # one task (none started meanwhile), which ended at its first step (`_settled`, inline)
             task = started[0][0]
             if task.done() and (task.cancelled() or task.exception() is None):
                 started.clear()
