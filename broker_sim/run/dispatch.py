@@ -133,11 +133,11 @@ class HandlerDispatch:
                 return
             if not isinstance(result, GeneratorType):  # a generator is awaitable or not by its code, not its class
                 self._awaitable_types.add(kind)  # (a compiled module's coroutines: mypyc's own class for each)
-        coroutine = _no_exit(result, handler, argument)
-        name = getattr(handler, "__qualname__", "handler")
         loop = self._loop
         if loop is None or _current_task(loop) is None:
             loop = self._running()
+        coroutine = _no_exit(result, handler, argument)
+        name = getattr(handler, "__qualname__", "handler")
         if EAGER_TASKS:
             task: asyncio.Task[Any] = Task(  # type: ignore[call-arg,unused-ignore]
                 coroutine, loop=loop, name=name, eager_start=True
