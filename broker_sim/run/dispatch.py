@@ -194,7 +194,7 @@ class HandlerDispatch:
         # The tasks' loop, kept by `dispatch` when it started them, while it runs a task here; else asyncio's
         loop = self._loop
         runner = None if loop is None or not started else _current_task(loop)
-        if runner is None:
+        if loop is None or runner is None:
             loop = self._running()
             runner = _current_task(loop)
         ready = self._ready
