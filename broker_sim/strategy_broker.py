@@ -99,7 +99,9 @@ class StrategyBroker(Broker):
             self.book.track(order)
         return order
 
-    async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
+    # `symbol` and `quantity` as Any: this module may be compiled (mypyc checks and converts what its annotations
+    # name), and a wrong one must reach `OrderRequest` as given, to be refused there with its usual error.
+    async def buy(self, symbol: Any, quantity: Any, **fields: Any) -> Order:
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         `Broker.buy` followed by this view's `submit_order`, in one coroutine: a strategy's every order comes
@@ -109,7 +111,7 @@ class StrategyBroker(Broker):
             self.book.track(order)
         return order
 
-    async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
+    async def sell(self, symbol: Any, quantity: Any, **fields: Any) -> Order:
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         As `buy`."""
@@ -118,7 +120,7 @@ class StrategyBroker(Broker):
             self.book.track(order)
         return order
 
-    def _request(self, symbol: str, side: Side, quantity: float, fields: dict[str, Any]) -> OrderRequest:
+    def _request(self, symbol: Any, side: Side, quantity: Any, fields: dict[str, Any]) -> OrderRequest:
         """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
         id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
         if not fields:  # the usual call, ``buy(symbol, quantity)``: keyword arguments cost a dict per call

@@ -69,8 +69,11 @@ async def test_buy_and_sell_number_remember_and_track_their_orders_as_submit_ord
         await alpha.buy("AAPL", 0)  # refused: numbered all the same, as `Broker.buy` numbers before it builds
     with pytest.raises(InvalidOrder, match="client_order_id must be a non-empty string"):
         await alpha.buy("AAPL", 1, client_order_id="")
+    for symbol, quantity, message in ((5, 1, "symbol must be"), ("AAPL", True, "quantity must be a number")):
+        with pytest.raises(InvalidOrder, match=message):  # as given, compiled or not
+            await alpha.sell(symbol, quantity)
     after = await alpha.buy("AAPL", 1, client_order_id=None)
-    assert [o.client_order_id for o in (bought, chosen, resting, after)] == ["alpha-1", "mine", "alpha-2", "alpha-4"]
+    assert [o.client_order_id for o in (bought, chosen, resting, after)] == ["alpha-1", "mine", "alpha-2", "alpha-6"]
     assert alpha.given_client_order_ids == {"mine"} and all(alpha.owns(o) for o in (bought, resting, chosen, after))
     assert [o.id for o in book.open_orders] == [resting.id]  # tracked: the filled ones ended, the limit rests
     assert book.position("AAPL").quantity == 0  # (the book's fills come from the run's events, not from here)

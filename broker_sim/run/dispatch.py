@@ -25,7 +25,7 @@ import sys
 from asyncio import Task
 from asyncio import get_running_loop as _running_loop
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import CoroutineType, GeneratorType
 from typing import Any
 
@@ -71,7 +71,7 @@ def handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Base
     return error
 
 
-async def _no_exit(awaitable: Awaitable[Any], handler: Callable[..., Any], argument: Any) -> Any:
+async def _no_exit(awaitable: Any, handler: Callable[..., Any], argument: Any) -> Any:
     """Await what a handler returned; ``sys.exit`` in it is the strategy's failure, not the end of the process
     (asyncio would let SystemExit out of the event loop, report unwritten)."""
     try:
