@@ -51,6 +51,7 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     TimeInForce,
+    order_request,
 )
 
 __all__ = [
@@ -398,13 +399,17 @@ class Broker(abc.ABC):
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        return await self.submit_order(OrderRequest(symbol, _SIDE_BUY, quantity, **fields))
+        if not fields:  # the usual call: no dict of keyword arguments to pass on
+            return await self.submit_order(order_request(symbol, _SIDE_BUY, quantity))
+        return await self.submit_order(order_request(symbol, _SIDE_BUY, quantity, **fields))
 
     async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        return await self.submit_order(OrderRequest(symbol, _SIDE_SELL, quantity, **fields))
+        if not fields:
+            return await self.submit_order(order_request(symbol, _SIDE_SELL, quantity))
+        return await self.submit_order(order_request(symbol, _SIDE_SELL, quantity, **fields))
 
     #: Whether `_new_client_order_id` is overridden (set for each subclass): `buy` and `sell` of a broker that
     #: names no orders spare the call.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar, cast
@@ -1048,55 +1048,82 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
     return compile_function(source, "make", namespace, purpose=f"unchecked {cls.__name__}")
 
 
-def install_fast_init(cls: Any) -> None:
-    """Give the frozen slotted class `cls` an ``__init__`` that does what attrs' does (the same parameters and
-    defaults, the converters, then ``__attrs_post_init__``) but fills the object by plain slot stores
-    (`writable_twin` says why): for a class built once per order from user code, such as `OrderRequest`.
-
-    A subclass of `cls` is built by attrs' own ``__init__``. Raises `TypeError` for a field the generated code
-    does not honour (a validator, a keyword-only, aliased or non-init field, a factory default)."""
-    fields = attrs.fields(cls)
-    for field in fields:
+def _fast_fields(
+    cls: Any, purpose: str, namespace: dict[str, Any], stores: Mapping[str, str] | None, target: str, *, kept: bool
+) -> tuple[list[str], list[str], list[str]]:
+    """For a generated constructor of `cls`: its parameters (defaults put in `namespace`), a plain store of each
+    field into `target` (converted, unless the value is already of the class its converter keeps, or, when `kept`,
+    as it is: the caller tested that every such converter keeps its value; `stores` replaces an argument by an
+    expression), and for each converter that keeps values of a class the test that it would keep its value.
+    Raises `TypeError` for a field the generated code does not honour (a validator, a keyword-only, aliased or
+    non-init field, a factory default)."""
+    parameters, lines, keeping = [], [], []
+    for index, field in enumerate(attrs.fields(cls)):
         special = field.validator is not None or field.kw_only or not field.init or field.alias != field.name
         if special or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-            raise TypeError(f"cannot generate a fast __init__ for {cls.__name__}: field {field.name!r} is special")
-    namespace: dict[str, Any] = {
-        "cls": cls,
-        "twin": writable_twin(cls),
-        "attrs_init": cls.__init__,
-        "setattr_": object.__setattr__,
-    }
-    parameters, stores = ["self"], []
-    for index, field in enumerate(fields):
+            raise TypeError(f"cannot generate a {purpose} for {cls.__name__}: field {field.name!r} is special")
         name = field.name
         if field.default is attrs.NOTHING:
             parameters.append(name)
         else:
             namespace[f"default{index}"] = field.default
             parameters.append(f"{name}=default{index}")
-        value = name
+        value = name if stores is None else stores.get(name, name)
         if field.converter is not None:
             namespace[f"convert{index}"] = field.converter
             value = f"convert{index}({name})"
             keeps = _CONVERTER_KEEPS.get(field.converter)
             if keeps is not None:
                 namespace[f"keeps{index}"] = keeps
-                value = f"{name} if {name}.__class__ is keeps{index} else {value}"
-        stores.append(f"        self.{name} = {value}")
-    names = ", ".join(field.name for field in fields)
+                value = name if kept else f"{name} if {name}.__class__ is keeps{index} else {value}"
+                keeping.append(f"{name}.__class__ is keeps{index}")
+        lines.append(f"{target}.{name} = {value}")
+    return parameters, lines, keeping
+
+
+def install_fast_init(
+    cls: Any,
+    *,
+    stores: Mapping[str, str] | None = None,
+    checked: str | None = None,
+    names: Mapping[str, Any] | None = None,
+) -> None:
+    """Give the frozen slotted class `cls` an ``__init__`` that does what attrs' does (the same parameters and
+    defaults, the converters, then ``__attrs_post_init__``) but fills the object by plain slot stores
+    (`writable_twin` says why): for a class built once per order from user code, such as `OrderRequest`.
+
+    `stores` gives, by field, an expression of the arguments stored instead of the argument itself (what
+    ``__attrs_post_init__`` would store in its place), and `checked` an expression of the arguments true only
+    when ``__attrs_post_init__`` would neither change nor refuse anything: then it is not called. `names` are
+    the globals those expressions read. A subclass of `cls` is built by attrs' own ``__init__``. Raises
+    `TypeError` for a field the generated code does not honour (a validator, a keyword-only, aliased or
+    non-init field, a factory default)."""
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "twin": writable_twin(cls),
+        "attrs_init": cls.__init__,
+        "setattr_": object.__setattr__,
+        **(names or {}),
+    }
+    parameters, stored, _ = _fast_fields(cls, "fast __init__", namespace, stores, "self", kept=False)
+    arguments = ", ".join(field.name for field in attrs.fields(cls))
     lines = [
-        f"def __init__({', '.join(parameters)}):",
+        f"def __init__(self, {', '.join(parameters)}):",
         "    if self.__class__ is not cls:",
-        f"        attrs_init(self, {names})",
+        f"        attrs_init(self, {arguments})",
         "        return",
         "    setattr_(self, '__class__', twin)  # (a frozen class refuses a plain store, even of __class__)",
         "    try:",
-        *stores,
+        *(f"        {line}" for line in stored),
         "    finally:",
         "        self.__class__ = cls",
     ]
     if hasattr(cls, "__attrs_post_init__"):
-        lines.append("    self.__attrs_post_init__()")
+        if checked is not None:
+            lines.append(f"    if not ({checked}):")
+            lines.append("        self.__attrs_post_init__()")
+        else:
+            lines.append("    self.__attrs_post_init__()")
     source = "\n".join(lines) + "\n"
     init = compile_function(source, "__init__", namespace, purpose=f"fast __init__ {cls.__name__}")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
@@ -1104,10 +1131,68 @@ def install_fast_init(cls: Any) -> None:
     cls.__init__ = init
 
 
+def fast_constructor(
+    cls: Any, *, stores: Mapping[str, str] | None = None, checked: str, names: Mapping[str, Any] | None = None
+) -> Callable[..., Any]:
+    """A function taking `cls`'s arguments that returns what ``cls(...)`` returns: when `checked` (an expression of
+    the arguments, true only when ``__attrs_post_init__`` would neither change nor refuse anything) holds and every
+    converter would keep its argument, an object filled by plain slot stores without calling the class (a class
+    call with a Python ``__init__`` goes through ``type.__call__`` and a tuple and a dict of the arguments); else
+    ``cls(...)`` itself. `stores` and `names` are `install_fast_init`'s."""
+    namespace: dict[str, Any] = {"cls": cls, "twin": writable_twin(cls), "new": object.__new__, **(names or {})}
+    parameters, stored, keeping = _fast_fields(cls, "fast constructor", namespace, stores, "item", kept=True)
+    arguments = ", ".join(field.name for field in attrs.fields(cls))
+    lines = [
+        f"def build({', '.join(parameters)}):",
+        f"    if {' and '.join([*keeping, f'({checked})'])}:",
+        "        item = new(twin)",
+        *(f"        {line}" for line in stored),
+        "        item.__class__ = cls",
+        "        return item",
+        f"    return cls({arguments})",
+    ]
+    source = "\n".join(lines) + "\n"
+    build = compile_function(source, "build", namespace, purpose=f"fast constructor {cls.__name__}")
+    build.__qualname__ = f"{cls.__qualname__}.__init__"  # a wrong argument is told as the class call tells it
+    return build
+
+
 # Built from user code once per order (a request), per `get_position` and per `get_account` (snapshots): the
 # frozen classes' attrs ``__init__`` sets each field through ``object.__setattr__`` (~1k instructions a field).
-for _cls in (OrderRequest, Position, Account):
+for _cls in (Position, Account):
     install_fast_init(_cls)
+
+#: The common valid request, told from its arguments (`OrderRequest.__attrs_post_init__` would neither change nor
+#: refuse anything; it checks them in the same terms): an ASCII symbol, a whole quantity (an integer is stored as
+#: its float, as the check would store it), a market order without prices or a limit order with a limit price,
+#: no trail, notional, legs or order class, an ASCII client order id (or none), an optional reference price.
+_REQUEST_CHECKED = (
+    "symbol.__class__ is str and symbol.isascii() and symbol and not symbol.isspace()"
+    " and (quantity.__class__ is float and 0.0 < quantity < inf and quantity.is_integer()"
+    " or quantity.__class__ is int and 0 < quantity < exact)"
+    " and (type is market and limit_price is None or type is limit and limit_price.__class__ is float"
+    " and 0.0 < limit_price < inf)"
+    " and stop_price is None and trail_price is None and trail_percent is None and notional is None"
+    " and (reference_price is None or reference_price.__class__ is float and 0.0 < reference_price < inf)"
+    " and (client_order_id is None or client_order_id.__class__ is str and client_order_id.isascii()"
+    " and 0 < len(client_order_id) <= longest_id)"
+    " and order_class is simple and take_profit is None and stop_loss is None and extended_hours.__class__ is bool"
+)
+_REQUEST_STORES = {"quantity": "float(quantity) if quantity.__class__ is int and 0 < quantity < exact else quantity"}
+_REQUEST_NAMES = {
+    "inf": math.inf,
+    "exact": _EXACT_INTEGERS,
+    "market": OrderType.MARKET,
+    "limit": OrderType.LIMIT,
+    "simple": OrderClass.SIMPLE,
+    "longest_id": MAX_CLIENT_ORDER_ID,
+}
+install_fast_init(OrderRequest, stores=_REQUEST_STORES, checked=_REQUEST_CHECKED, names=_REQUEST_NAMES)
+#: ``OrderRequest(...)`` as a function, the same request built without the class call for the common valid one
+#: (`fast_constructor`): `Broker.buy` and `sell` build theirs so, one for every order a strategy sends.
+order_request: Callable[..., OrderRequest] = fast_constructor(
+    OrderRequest, stores=_REQUEST_STORES, checked=_REQUEST_CHECKED, names=_REQUEST_NAMES
+)
 
 
 def unchecked_bar(

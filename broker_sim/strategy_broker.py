@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim._members import _E_MARGIN_CALL, _SIDE_SELL
+from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL, _T_MARKET, _TIF_DAY
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
@@ -26,6 +26,7 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     Side,
+    order_request,
 )
 from broker_sim.strategy_book import StrategyBook
 
@@ -36,10 +37,10 @@ class StrategyBroker(Broker):
     """`inner` seen by the strategy `name`: the same account, with the strategy's orders tagged and tracked.
 
     Orders it submits or replaces without a client order id get ``<name>-<n>``; ids the strategy chooses itself
-    are remembered. `buy` and `sell` are the `Broker` ones, built on this view's `submit_order`, so their orders
-    are tagged too. `book`, when the runner gives one, is the strategy's share of the account: orders sent
-    through the view are in it as soon as the adapter answers, and `close_position` closes the strategy's own
-    holding, not the other strategies' shares of the symbol.
+    are remembered. `buy` and `sell` tag and track their orders as `submit_order` does (they build the request
+    with its client order id and hand it to `inner` themselves). `book`, when the runner gives one, is the
+    strategy's share of the account: orders sent through the view are in it as soon as the adapter answers, and
+    `close_position` closes the strategy's own holding, not the other strategies' shares of the symbol.
     """
 
     def __init__(self, inner: Broker, name: str, book: StrategyBook | None = None) -> None:
@@ -97,6 +98,39 @@ class StrategyBroker(Broker):
         if self.book is not None:
             self.book.track(order)
         return order
+
+    # `symbol` and `quantity` as Any: this module may be compiled (mypyc checks and converts what its annotations
+    # name), and a wrong one must reach `OrderRequest` as given, to be refused there with its usual error.
+    async def buy(self, symbol: Any, quantity: Any, **fields: Any) -> Order:
+        """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
+
+        `Broker.buy` followed by this view's `submit_order`, in one coroutine: a strategy's every order comes
+        this way."""
+        order = await self.inner.submit_order(self._request(symbol, _SIDE_BUY, quantity, fields))
+        if self.book is not None:
+            self.book.track(order)
+        return order
+
+    async def sell(self, symbol: Any, quantity: Any, **fields: Any) -> Order:
+        """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
+
+        As `buy`."""
+        order = await self.inner.submit_order(self._request(symbol, _SIDE_SELL, quantity, fields))
+        if self.book is not None:
+            self.book.track(order)
+        return order
+
+    def _request(self, symbol: Any, side: Side, quantity: Any, fields: dict[str, Any]) -> OrderRequest:
+        """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
+        id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
+        if not fields:  # the usual call, ``buy(symbol, quantity)``: keyword arguments cost a dict per call
+            return order_request(symbol, side, quantity, _T_MARKET, _TIF_DAY, None, None, self._new_client_order_id())
+        client_order_id = fields.pop("client_order_id", None)
+        if client_order_id is None:
+            return order_request(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)
+        request = order_request(symbol, side, quantity, client_order_id=client_order_id, **fields)
+        self._tag(request.client_order_id)
+        return request
 
     async def cancel_order(self, order_id: str) -> Order:
         return await self.inner.cancel_order(order_id)

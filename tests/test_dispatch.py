@@ -187,3 +187,45 @@ async def test_a_lone_first_step_is_settled_in_place_whether_it_ends_waits_or_fa
     with pytest.raises(StrategyError, match="RuntimeError: alone"):
         await _run_first_step(dispatch, handlers, handlers.note("fails", fail=RuntimeError("alone")))
     assert failures == [] and refusals == []
+
+
+def test_a_dispatch_takes_the_loop_of_each_run_and_outside_one_refuses_as_asyncio_does() -> None:
+    handlers = _Handlers()
+    dispatch, failures, refusals = _dispatcher()
+
+    async def run(tag: str) -> asyncio.AbstractEventLoop:
+        dispatch.dispatch(handlers.note(tag), handlers.note, None)
+        await _settle(dispatch)
+        return asyncio.get_running_loop()
+
+    first, second = asyncio.run(run("first")), asyncio.run(run("second"))  # the first loop is closed by then
+    assert first is not second and [tag for tag, _ in handlers.steps] == ["first", "second"]
+    loops = [task.get_loop() for _, task in handlers.steps if task is not None]
+    assert loops == [first, second]
+    outside = handlers.note("outside")
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        dispatch.dispatch(outside, handlers.note, None)
+    outside.close()
+    assert failures == [] and refusals == []
+
+
+class _Awaitable:
+    """An awaitable that is not a coroutine (as a compiled module's coroutines are not Python's)."""
+
+    def __init__(self, handlers: _Handlers, tag: str) -> None:
+        self.handlers, self.tag = handlers, tag
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self.handlers.note(self.tag).__await__()
+
+
+async def test_an_awaitable_that_is_no_coroutine_runs_as_a_task_each_time() -> None:
+    handlers, runner = _Handlers(), asyncio.current_task()
+    dispatch, failures, refusals = _dispatcher()
+    for tag in ("one", "two"):  # the second of its class is known to be awaitable
+        dispatch.dispatch(_Awaitable(handlers, tag), handlers.note, None)
+        await _settle(dispatch)
+    dispatch.dispatch(object(), handlers.note, None)  # not awaitable: nothing to run
+    assert [tag for tag, _ in handlers.steps] == ["one", "two"] and not dispatch.unsettled
+    assert all(task is not None and task is not runner for _, task in handlers.steps)
+    assert failures == [] and refusals == []

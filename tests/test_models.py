@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker_sim import (
     Bar,
@@ -20,6 +22,7 @@ from broker_sim import (
     TimeInForce,
     Trade,
 )
+from broker_sim.models import OrderClass, order_request
 from tests.conftest import T0
 
 
@@ -56,6 +59,56 @@ def test_malformed_order_request_names_the_field(fields: dict[str, object], mess
     base: dict[str, object] = {"symbol": "AAPL", "side": "buy", "quantity": 10}
     with pytest.raises(InvalidOrder, match=message):
         OrderRequest(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@attrs.frozen(slots=True)
+class _CheckedByAttrs(OrderRequest):
+    """Built by attrs' own ``__init__`` (converters, then every check of ``__attrs_post_init__``): the generated
+    ``__init__`` leaves a subclass to it."""
+
+
+_PRICES = [None, 10.0, 10, 0.5, 0.0, -1.0, math.nan, math.inf, "1", True]
+#: Values of each `OrderRequest` argument, the common valid ones and each kind of mistake.
+_REQUEST_ARGUMENTS = {
+    "symbol": st.sampled_from(["AAPL", "BRK.B", "", " ", "é", "\ud800", 5]),
+    "side": st.sampled_from([Side.BUY, Side.SELL, "sell", "BUY", "hold"]),
+    "quantity": st.sampled_from([1, 100, 2**53, 2**53 + 1, 1.0, 0.5, 0.1234567891, 1e300, 0, -1, math.nan, True, None]),
+    "type": st.sampled_from([*OrderType, "limit", "market", "iceberg"]),
+    "time_in_force": st.sampled_from([TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, "gtc", "forever"]),
+    "limit_price": st.sampled_from(_PRICES),
+    "stop_price": st.sampled_from(_PRICES),
+    "reference_price": st.sampled_from(_PRICES),
+    "trail_price": st.sampled_from([None, 1.0]),
+    "trail_percent": st.sampled_from([None, 5.0, 150.0]),
+    "client_order_id": st.sampled_from([None, "a-1", "", "x" * 128, "x" * 129, "é", "\ud800", 5]),
+    "order_class": st.sampled_from([OrderClass.SIMPLE, "simple", OrderClass.BRACKET, "oto", "oco"]),
+    "extended_hours": st.sampled_from([False, True, 1]),
+    "notional": st.sampled_from([None, 100.0, 0.5]),
+    "take_profit": st.sampled_from([None, {"limit_price": 110.0}]),
+    "stop_loss": st.sampled_from([None, {"stop_price": 90.0}]),
+}
+
+
+def _built(make: object, arguments: dict[str, object]) -> object:
+    """What `make(**arguments)` gives: each field's class and value, or the error's class and message."""
+    try:
+        request = make(**arguments)  # type: ignore[operator]
+    except (InvalidOrder, TypeError) as error:
+        return type(error), str(error)
+    return [(value.__class__, value) for value in attrs.astuple(request, recurse=False)], type(request)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({}, optional=_REQUEST_ARGUMENTS), st.sampled_from(["AAPL", ""]), st.just(Side.BUY))
+def test_the_fast_ways_to_build_a_request_build_what_every_check_builds(
+    arguments: dict[str, object], symbol: str, side: Side
+) -> None:
+    arguments = {"symbol": symbol, "side": side, "quantity": 10, **arguments}
+    checked = _built(_CheckedByAttrs, arguments)
+    if isinstance(checked[0], list):
+        checked = checked[0], OrderRequest
+    assert _built(OrderRequest, arguments) == checked  # the generated __init__, its checks skipped when they pass
+    assert _built(order_request, arguments) == checked  # the function, the class call skipped likewise
 
 
 def test_order_request_is_frozen() -> None:

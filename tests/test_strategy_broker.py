@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from broker_sim import Bar, PaperBroker, SimulatedClock
+import pytest
+
+from broker_sim import Bar, InvalidOrder, PaperBroker, SimulatedClock
+from broker_sim.strategy_book import StrategyBook
 from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from tests.conftest import T0
 
@@ -52,3 +55,25 @@ async def test_each_event_concerns_the_strategy_of_its_order_however_the_orders_
     assert [client_order_id for client_order_id, _ in seen].count("alpha-1") >= 2
     assert all(holders == expected[client_order_id] for client_order_id, holders in seen)
     assert {client_order_id for client_order_id, _ in seen} == set(expected)
+
+
+async def test_buy_and_sell_number_remember_and_track_their_orders_as_submit_order_does() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    book = StrategyBook("alpha")
+    alpha = StrategyBroker(broker, "alpha", book)
+    bought = await alpha.buy("AAPL", 3)
+    chosen = await alpha.sell("AAPL", 1, client_order_id="mine")
+    resting = await alpha.buy("AAPL", 1, type="limit", limit_price=50.0, time_in_force="gtc")
+    with pytest.raises(InvalidOrder, match="quantity must be > 0"):
+        await alpha.buy("AAPL", 0)  # refused: numbered all the same, as `Broker.buy` numbers before it builds
+    with pytest.raises(InvalidOrder, match="client_order_id must be a non-empty string"):
+        await alpha.buy("AAPL", 1, client_order_id="")
+    for symbol, quantity, message in ((5, 1, "symbol must be"), ("AAPL", True, "quantity must be a number")):
+        with pytest.raises(InvalidOrder, match=message):  # as given, compiled or not
+            await alpha.sell(symbol, quantity)
+    after = await alpha.buy("AAPL", 1, client_order_id=None)
+    assert [o.client_order_id for o in (bought, chosen, resting, after)] == ["alpha-1", "mine", "alpha-2", "alpha-6"]
+    assert alpha.given_client_order_ids == {"mine"} and all(alpha.owns(o) for o in (bought, resting, chosen, after))
+    assert [o.id for o in book.open_orders] == [resting.id]  # tracked: the filled ones ended, the limit rests
+    assert book.position("AAPL").quantity == 0  # (the book's fills come from the run's events, not from here)

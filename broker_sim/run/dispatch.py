@@ -25,8 +25,8 @@ import sys
 from asyncio import Task
 from asyncio import get_running_loop as _running_loop
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Callable, Coroutine
-from types import CoroutineType
+from collections.abc import Callable
+from types import CoroutineType, GeneratorType
 from typing import Any
 
 from broker_sim.errors import BrokerError, OrderRefused
@@ -71,15 +71,11 @@ def handler_error(handler: Any, event: MarketData | OrderEvent | None, exc: Base
     return error
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-async def _no_exit(coroutine: Coroutine[Any, Any, Any], handler: Callable[..., Any], argument: Any) -> Any:
-    """Run a handler's coroutine; ``sys.exit`` in it is the strategy's failure, not the end of the process
+async def _no_exit(awaitable: Any, handler: Callable[..., Any], argument: Any) -> Any:
+    """Await what a handler returned; ``sys.exit`` in it is the strategy's failure, not the end of the process
     (asyncio would let SystemExit out of the event loop, report unwritten)."""
     try:
-        return await coroutine
+        return await awaitable
     except SystemExit as exc:
         raise handler_error(handler, argument, exc) from exc
 
@@ -109,6 +105,12 @@ class HandlerDispatch:
         #: 3.11: tasks were started since the last `settle` (with their handler and what it was handling).
         self.unsettled = False
         self._started: list[tuple[asyncio.Task[Any], Callable[..., Any], Any]] = []
+        #: The running loop, taken at the first `dispatch` and kept while it runs a task (`_running`), and its
+        #: queue of ready callbacks (`settle_here` reads it; None for a loop that does not show it).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: Any = None
+        #: Classes other than Python's coroutine found awaitable (`inspect.isawaitable` asked once for each).
+        self._awaitable_types: set[type] = set()
 
     def call(self, handler: Callable[..., Any], argument: Any = None) -> None:
         """Call `handler` (with `argument`, if not None) and run what it returns. Raises `StrategyError`."""
@@ -125,17 +127,20 @@ class HandlerDispatch:
     def dispatch(self, result: Any, handler: Callable[..., Any], argument: Any) -> None:
         """Run `result`, which `handler` returned for `argument`, as a task of its own (nothing if it is not
         awaitable). A failure before its first wait raises `StrategyError` here (3.12+) or at `settle` (3.11)."""
-        coroutine: Coroutine[Any, Any, Any]
-        if result.__class__ is CoroutineType:
-            coroutine = _no_exit(result, handler, argument)
-        elif inspect.isawaitable(result):
-            coroutine = _no_exit(_await(result), handler, argument)
-        else:
-            return
+        kind = result.__class__
+        if kind is not CoroutineType and kind not in self._awaitable_types:
+            if not inspect.isawaitable(result):
+                return
+            if not isinstance(result, GeneratorType):  # a generator is awaitable or not by its code, not its class
+                self._awaitable_types.add(kind)  # (a compiled module's coroutines: mypyc's own class for each)
+        loop = self._loop
+        if loop is None or _current_task(loop) is None:
+            loop = self._running()
+        coroutine = _no_exit(result, handler, argument)
         name = getattr(handler, "__qualname__", "handler")
         if EAGER_TASKS:
             task: asyncio.Task[Any] = Task(  # type: ignore[call-arg,unused-ignore]
-                coroutine, loop=_running_loop(), name=name, eager_start=True
+                coroutine, loop=loop, name=name, eager_start=True
             )
             if task.done():
                 if not task.cancelled() and (error := task.exception()) is not None:
@@ -144,11 +149,21 @@ class HandlerDispatch:
         else:
             # The task built directly, as `loop.create_task` builds it (without its Python frame); as on 3.12,
             # a loop's task factory is not asked: the handler's task is an `asyncio.Task`.
-            task = Task(coroutine, loop=_running_loop(), name=name)
+            task = Task(coroutine, loop=loop, name=name)
             self._started.append((task, handler, argument))
             self.unsettled = True
             return
         self._watch(task, handler, argument)
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        """The running loop (RuntimeError outside one), kept with its ready queue for the next calls.
+
+        `dispatch` asks asyncio only when the kept loop is running no task in this thread (a new run, or the first
+        call): on 3.11 `asyncio.get_running_loop` makes a getpid system call each time, ~220 ns an order; the
+        current task's lookup is a dict read. The dispatch is called from a task (the runner's, a handler's)."""
+        loop = self._loop = _running_loop()
+        self._ready = getattr(loop, "_ready", None)
+        return loop
 
     def _watch(self, task: asyncio.Task[Any], handler: Callable[..., Any], argument: Any) -> None:
         """Keep a task that is waiting, and hear how it ends."""
@@ -176,16 +191,24 @@ class HandlerDispatch:
         them), then settle them as `settle` does; True when done. False, changing nothing, when the loop has other
         work ready (or does not show its queue): then ``await settle()``."""
         started = self._started
-        loop = _running_loop()
-        ready = getattr(loop, "_ready", None)
+        # The tasks' loop, kept by `dispatch` when it started them, while it runs a task here; else asyncio's
+        loop = self._loop
+        runner = None if loop is None or not started else _current_task(loop)
+        if loop is None or runner is None:
+            loop = self._running()
+            runner = _current_task(loop)
+        ready = self._ready
         count = len(started)
         if ready is None or len(ready) != count:
             return False
-        for handle, (task, _, _) in zip(ready, started, strict=True):
-            if getattr(handle._callback, "__self__", None) is not task:
+        if count == 1:  # the usual case: one task (the loop below, for it)
+            if getattr(ready[0]._callback, "__self__", None) is not started[0][0]:
                 return False
+        else:
+            for handle, (task, _, _) in zip(ready, started, strict=True):
+                if getattr(handle._callback, "__self__", None) is not task:
+                    return False
         self.unsettled = False
-        runner = _current_task(loop)
         if runner is not None:
             _leave_task(loop, runner)  # as between the loop's callbacks: each step enters its own task
         try:
@@ -194,7 +217,10 @@ class HandlerDispatch:
                 if not handle._cancelled:
                     # `handle._run()`, inline: a task's step lets out nothing but SystemExit and KeyboardInterrupt
                     try:
-                        handle._context.run(handle._callback, *handle._args)
+                        if handle._args:
+                            handle._context.run(handle._callback, *handle._args)
+                        else:  # a task's step takes none
+                            handle._context.run(handle._callback)
                     except (SystemExit, KeyboardInterrupt):
                         raise
                     except BaseException as exc:  # as `Handle._run` reports it
@@ -204,7 +230,7 @@ class HandlerDispatch:
         finally:
             if runner is not None:
                 _enter_task(loop, runner)
-        if len(started) == 1:  # the usual case: one task, which ended at its first step (`_settled`, inline)
+        if len(started) == 1:  # one task (none started meanwhile), which ended at its first step (`_settled`, inline)
             task = started[0][0]
             if task.done() and (task.cancelled() or task.exception() is None):
                 started.clear()
