@@ -105,8 +105,9 @@ def _was_stop(order: Order) -> bool:
     )
 
 
-def check_probability(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    """An attrs validator: `value` is a number from 0 to 1 (the fill models' `touch_probability`)."""
+def check_probability(_: object, attribute: attrs.Attribute[float], value: Any) -> None:
+    """An attrs validator: `value` is a number from 0 to 1 (the fill models' `touch_probability`). `value` is
+    typed `Any`: this module is compiled, and mypyc would refuse a non-float with a bare `TypeError` first."""
     number(minimum=0)(_, attribute, value)
     if value > 1:
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
