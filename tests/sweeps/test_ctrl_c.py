@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,8 +84,15 @@ def _stopped_sweep(tmp_path: Path, send: Callable[[subprocess.Popen[str]], None]
         assert line, f"the sweep ended before a point was recorded and point 2 held: {''.join(heard)}"
         heard.append(line)
     send(process)
-    open(gate, "wb").close()  # lets the held point go on: it ends at its next safe point, interrupted
+    # Opening the FIFO for writing lets the held point go on (it ends at its next safe point, interrupted); the
+    # open waits for the point's reader, so it runs beside the wait for the sweep: on a loaded machine the signal
+    # can end the held worker before it opens the FIFO, and then nothing would ever read it.
+    opener = threading.Thread(target=lambda: open(gate, "wb").close(), daemon=True)
+    opener.start()
     _, stderr = process.communicate(timeout=120)
+    os.close(os.open(gate, os.O_RDONLY | os.O_NONBLOCK))  # (a reader, should the held worker never have been one)
+    opener.join(timeout=60)
+    assert not opener.is_alive()
     kept = [json.loads(line)["key"] for line in (tmp_path / "out" / "points.jsonl").read_text().splitlines()]
     assert 1 <= len(kept) <= 3 and "2" not in kept
     assert sorted(pd.read_csv(tmp_path / "out" / "results.csv")["point"]) == sorted(int(key) for key in kept)
