@@ -7,35 +7,30 @@ printed); 128 + the signal for a stop asked for (130 Ctrl-C, 143 SIGTERM, 129 SI
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import math
 import os
 import sys
 import time
 import traceback
-from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
-import broker_sim
 from broker_sim.cli_data import data_app
-from broker_sim.dashboard import AccountView, Dashboard, account_tables, latest
 from broker_sim.errors import BrokerError, ConfigError, describe_error
 from broker_sim.interrupts import RunInterrupted
-from broker_sim.journal import read_account
-from broker_sim.plugins import build_registry, create_plugin_manager
-from broker_sim.report.account import export_account
-from broker_sim.report.html import shown as figure
-from broker_sim.report.target import check_target
-from broker_sim.simulation import Result, StrategyError, arun_simulation, run_simulation
-from broker_sim.wiring import load_config
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from broker_sim.simulation import Result
+
+# The engine, the report and the dashboard are imported by the commands that use them: ``broker-sim --help``,
+# ``--version`` and a config error answer without loading numpy, pyarrow or jinja (~0.5 s of imports).
 
 __all__ = ["app", "main"]
 
@@ -73,6 +68,8 @@ def _version(value: bool) -> None:
 
 
 def _installed_version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("broker-sim")
     except metadata.PackageNotFoundError:  # running from a source tree that was never installed
@@ -106,12 +103,29 @@ def _fail(exc: BaseException) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-class _RateColumn(ProgressColumn):
-    """Events per second."""
+def _progress(title: str, rate: str, *more: str) -> Progress:
+    """A transient progress bar on stderr: `title`, the bar, done/total, the rate (`rate` formats the speed, e.g.
+    ``"{:,.0f} bars/s"``), the time left, then `more` text columns (``"{task.fields[name]}"``)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} bars/s" if speed else "", style="progress.data.speed")
+    class RateColumn(ProgressColumn):
+        """Units per second."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(rate.format(speed) if speed else "", style="progress.data.speed")
+
+    columns = (TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn())
+    return Progress(*columns, *(TextColumn(text) for text in more), console=err, transient=True)
 
 
 @app.command()
@@ -125,20 +139,15 @@ def run(
     seed: SeedOption = None,
 ) -> None:
     """Run the simulation CONFIG describes, write its report, print a summary."""
+    from broker_sim.simulation import run_simulation
+    from broker_sim.wiring import load_config
+
     try:
         loaded = load_config(config, overrides=_overrides(sets, seed))
     except BrokerError as exc:
         raise _fail(exc) from None
     started = time.perf_counter()
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+    bar = _progress("{task.description}", "{:,.0f} bars/s")
     task_id = None
 
     def report(done: int, total: int | None) -> None:
@@ -177,6 +186,8 @@ def _stopped(exc: BrokerError | KeyboardInterrupt, after: str = "") -> typer.Exi
     if isinstance(exc, KeyboardInterrupt):
         err.print("[bold yellow]interrupted[/]", highlight=False)
         return typer.Exit(code=130)
+    from broker_sim.run.dispatch import StrategyError
+
     if isinstance(exc, StrategyError):
         err.print(f"[bold red]error:[/] {exc}{_partial(exc)}", highlight=False, soft_wrap=True)
         if exc.__cause__ is not None:
@@ -234,6 +245,8 @@ def _title(result: Result) -> str:
 
 def _breakdown_table(metrics: Any) -> Table:
     """Net P&L, fees, fills, round trips and win rate per strategy and per symbol."""
+    from rich.table import Table
+
     table = Table(title="by strategy and symbol")
     for column in ("", "P&L (net)", "fees", "fills", "round trips", "win rate"):
         table.add_column(column, justify="left" if not column else "right")
@@ -251,6 +264,11 @@ def _breakdown_table(metrics: Any) -> Table:
 
 
 def _summary(result: Result, elapsed: float) -> None:
+    """The run's figures, its breakdown by strategy and symbol, its warnings and where its report went."""
+    from rich.table import Table
+
+    from broker_sim.report.html import shown as figure
+
     metrics = result.metrics
     table = Table(title=f"{_title(result)}: summary", show_header=False)
     table.add_column("metric")
@@ -275,14 +293,6 @@ def _summary(result: Result, elapsed: float) -> None:
     out.print(f"{result.events:,} market events in {elapsed:.2f} s ({rate:,.0f}/s)")
     if result.report_dir is not None:
         out.print(f"report: {result.report_dir}")
-
-
-class _PointRateColumn(ProgressColumn):
-    """Points per second."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.2f} points/s" if speed else "", style="progress.data.speed")
 
 
 def _sweep_folder(config: Any, given: Path | None) -> Path:
@@ -336,6 +346,9 @@ def sweep(
 ) -> None:
     """Run CONFIG once per point of a grid or a search, on every core or a Ray cluster; write the results table,
     sweep.html, best.yaml and the overfitting statistics. Needs the [sweep] extra (pandas)."""
+    import broker_sim
+    from broker_sim.wiring import load_config
+
     shown = _SweepBar() if progress else None
     folder: Path | None = None
     try:
@@ -392,16 +405,7 @@ class _SweepBar:
         failed = f"{state.failed} failed" if state.failed else ""
         if err.is_terminal:
             if self.bar is None:
-                self.bar = Progress(
-                    TextColumn("[bold]sweep"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    _PointRateColumn(),
-                    TimeRemainingColumn(),
-                    TextColumn("{task.fields[failed]}"),
-                    console=err,
-                    transient=True,
-                )
+                self.bar = _progress("sweep", "{:,.2f} points/s", "{task.fields[failed]}")
                 self.bar.start()
                 self.task = self.bar.add_task("sweep", total=state.total, failed="")
             self.bar.update(self.task, completed=state.done, total=max(state.total, state.done), failed=failed)
@@ -432,6 +436,10 @@ _LOG_EVERY_S = 30.0
 
 def _sweep_summary(table: Any, folder: Path, objective: str, elapsed: float) -> None:
     """The best points, the overfitting figures and where the files are."""
+    from rich.table import Table
+
+    from broker_sim.report.html import shown as figure
+
     summary = table.attrs
     ranked = table.loc[summary["ranking"]]
     keys = [c for c in table.columns if "." in c]
@@ -480,6 +488,10 @@ def serve(
 ) -> None:
     """Serve CONFIG's paper broker as an Alpaca-compatible API until Ctrl-C (SIGINT) or SIGTERM, then write the
     report. Needs the \\[serve] extra (pip install 'broker-sim\\[serve]')."""
+    import asyncio
+
+    from broker_sim.wiring import load_config
+
     try:
         loaded = load_config(config, served=True)
         serving = _serve_module()
@@ -518,6 +530,8 @@ def _serve_module() -> Any:
 @app.command()
 def validate(config: ConfigPath, sets: SetOption = None, seed: SeedOption = None) -> None:
     """Check CONFIG without running it: keys, types, names, parameters, files, strategy classes."""
+    from broker_sim.wiring import load_config
+
     try:
         loaded = load_config(config, overrides=_overrides(sets, seed))
     except BrokerError as exc:
@@ -533,6 +547,11 @@ def plugins(
     ] = None,
 ) -> None:
     """List every registered model, price source and adapter, with its parameters and its plugin."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from broker_sim.plugins import build_registry, create_plugin_manager
+
     try:
         registry = build_registry(create_plugin_manager(plugin_file or ()))
     except BrokerError as exc:
@@ -619,6 +638,12 @@ def paper(
     / SIGTERM. With broker.journal the account survives: working orders stay in the journal, and the next
     session on the same journal carries on from them. Live sources (websocket) stream as they come; replay
     sources (synthetic, csv) are played in real time (--speed to hurry them), stamped with the present."""
+    import asyncio
+
+    from broker_sim.dashboard import Dashboard
+    from broker_sim.simulation import arun_simulation
+    from broker_sim.wiring import load_config
+
     try:
         loaded = load_config(config)
     except BrokerError as exc:
@@ -666,6 +691,10 @@ def account(
 ) -> None:
     """Print a paper account from its journal: balance, positions, open orders, latest fills. The file is only
     read; a journal in use by a running session can be read once it stops."""
+    from broker_sim.dashboard import AccountView, account_tables, latest
+    from broker_sim.journal import read_account
+    from broker_sim.report.account import export_account
+    from broker_sim.report.target import check_target
 
     try:
         if export is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,25 @@ def test_version_prints_the_installed_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("broker-sim 0.")
+
+
+#: Libraries only a run, a report or a sweep needs: ``--help``, ``--version`` and a bad config never load them.
+_HEAVY = ("numpy", "pyarrow", "jinja2", "pandas", "broker_sim.run", "broker_sim.report.files")
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["--version"], ["run", "--help"], ["validate", "missing.yaml"]])
+def test_help_version_and_a_bad_config_load_no_engine(arguments: list[str], tmp_path: Path) -> None:
+    # A process of its own: this one has imported everything already.
+    script = (
+        "import sys\n"
+        "from broker_sim.cli import app\n"
+        f"code = app({arguments!r}, standalone_mode=False)\n"
+        f"print([name for name in {_HEAVY!r} if name in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
 
 
 def test_set_and_seed_change_the_run_and_the_title_is_reports(demo: Path, tmp_path: Path) -> None:
