@@ -233,7 +233,6 @@ async def test_an_awaitable_that_is_no_coroutine_runs_as_a_task_each_time() -> N
     assert failures == [] and refusals == []
 
 
-
 #: What the strategies below saw, in the order they saw it (cleared by each run of `_orders_run`).
 SEEN: list[tuple[Any, ...]] = []
 

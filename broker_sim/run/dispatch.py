@@ -5,10 +5,19 @@ a ``def`` that returns ``self.broker.buy(...)``), runs as an asyncio task of its
 end, so ``asyncio.current_task()`` never changes under it and task-bound code works in a strategy (anyio's
 ``fail_after``, httpx's cancel scopes, ``asyncio.timeout``). Handlers that return None cost no task at all.
 
-How the first step runs without an event-loop round trip per call:
+One kind needs no task: the strategy broker's own order (``return self.broker.buy(...)``, ``sell``,
+``submit_order``, what ``order_target`` returns) over a broker whose orders never suspend
+(`Broker.submits_in_place`: the paper broker). It always completes at its first step, so the run
+(`run_in_place`) runs it to its end right where the handler's result is dispatched, as an eager task would
+(3.12+) but without the task, its scheduling and its done-checks, on 3.11 as on 3.12+: the order is submitted
+before the next handler is called, and its events are delivered after the event's handlers, as any order's.
+Everything else that may suspend (a user's coroutine, a live adapter's orders) keeps a task of its own: a
+coroutine that waited outside a task could not go on in one.
+
+How the first step of a task runs without an event-loop round trip per call:
 
 * Python 3.12+: an eager task (``asyncio.Task(..., eager_start=True)``): the coroutine runs at once inside its
-  task; one that never waits (paper orders never make it wait) completes there and is never scheduled.
+  task; one that never waits completes there and is never scheduled.
 * Python 3.11 has no eager tasks: the task is created as usual and, after the handlers of an event, the
   runner `settle`s: each task's first step runs before the next market event, in the order the handlers were
   called. When the loop has nothing else ready, `settle_here` runs those first steps at once, exactly as the
@@ -86,8 +95,9 @@ def _as_strategy_error(handler: Callable[..., Any], argument: Any, error: BaseEx
 
 
 class HandlerDispatch:
-    """Runs what strategy handlers return as tasks, keeps the ones still waiting, and reports the first failure
-    (`on_failure`) of one that failed after its first step; one that fails at once raises from `dispatch`.
+    """Runs what strategy handlers return as tasks (the broker's own orders that never suspend in place:
+    `run_in_place`), keeps the ones still waiting, and reports the first failure (`on_failure`) of one that
+    failed after its first step; one that fails at once raises from `dispatch`.
 
     An `OrderRefused` a handler does not catch is not a failure: it goes to `on_refused` (with the handler and
     what it was handling) and the run goes on, as a bot's does on Alpaca after a 403. ``sys.exit`` in a handler
