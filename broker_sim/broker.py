@@ -11,7 +11,7 @@ import abc
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from datetime import tzinfo
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import attrs
 
@@ -240,6 +240,14 @@ class Broker(abc.ABC):
     #: The time source of this broker; strategies read time from it too.
     clock: Clock
 
+    #: Whether `submit_order` never suspends: its coroutine has no ``await`` that can wait (no I/O, no clock, no
+    #: lock), so it always completes at its first step. A run then submits a strategy's ``return
+    #: self.broker.buy(...)`` right where the handler's result is dispatched, without an asyncio task of its own
+    #: (`broker_sim.run.dispatch`). An adapter declares it in its class body; a subclass that overrides
+    #: `submit_order` gets False unless it declares it again (`__init_subclass__`): its override may await, and
+    #: an order that suspended outside a task could not go on in one.
+    submits_in_place: ClassVar[bool] = False
+
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._hub = EventHub()
@@ -418,6 +426,8 @@ class Broker(abc.ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._names_client_orders = cls._new_client_order_id is not Broker._new_client_order_id
+        if "submit_order" in cls.__dict__ and "submits_in_place" not in cls.__dict__:
+            cls.submits_in_place = False
 
     def _new_client_order_id(self) -> str | None:
         """The client order id `buy`, `sell` and `close_position` give an order that names none; None lets the

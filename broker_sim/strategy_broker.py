@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterable
+from types import CoroutineType
 from typing import Any
 
 import attrs
@@ -30,7 +31,7 @@ from broker_sim.models import (
 )
 from broker_sim.strategy_book import StrategyBook
 
-__all__ = ["OrderOwners", "StrategyBroker"]
+__all__ = ["OrderOwners", "StrategyBroker", "order_coroutine_kinds"]
 
 
 class StrategyBroker(Broker):
@@ -193,6 +194,22 @@ class StrategyBroker(Broker):
 
     async def close(self) -> None:
         """The runner closes the shared adapter; a strategy's view has nothing of its own to close."""
+
+
+def order_coroutine_kinds(view: StrategyBroker) -> tuple[object, ...]:
+    """What tells the coroutines of a view's `buy`, `sell` and `submit_order` from any other, for a run to submit
+    them in place (`broker_sim.run.dispatch`): their code objects in pure Python; compiled, their classes (mypyc
+    makes a class for each coroutine function, and its coroutines have no code object). Learnt by making one of
+    each and closing it unstarted: nothing is submitted, nothing numbered."""
+    kinds: list[object] = []
+    for coroutine in (
+        view.buy("PROBE", 1),
+        view.sell("PROBE", 1),
+        view.submit_order(OrderRequest("PROBE", _SIDE_BUY, 1)),
+    ):
+        kinds.append(coroutine.cr_code if isinstance(coroutine, CoroutineType) else type(coroutine))
+        coroutine.close()
+    return tuple(kinds)
 
 
 class OrderOwners:

@@ -3,6 +3,7 @@ beyond `Broker`, as the run checks it once when it wires a broker, never by prob
 
 from __future__ import annotations
 
+import dis
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from broker_sim import PaperBroker, SimulatedClock
 from broker_sim.adapters.alpaca import AlpacaBroker
 from broker_sim.broker import Broker, Journaled, KeepsFills, KnowsPrices, MarketDataConsumer, Resumable
+from broker_sim.models import Order, OrderRequest
 
 CAPABILITIES = (MarketDataConsumer, KeepsFills, Journaled, Resumable, KnowsPrices)
 
@@ -86,3 +88,26 @@ def test_the_sources_that_name_their_symbols_say_so_and_sessions_name_their_time
     new_york = session_from("us_equity")
     assert isinstance(new_york, ZonedSession) and new_york.timezone == ZoneInfo("America/New_York")
     assert not any(isinstance(object(), capability) for capability in (NamesSymbol, NamesSymbols, ZonedSession))
+
+
+def test_only_a_broker_whose_orders_never_wait_submits_in_place_and_an_override_of_submit_order_must_say_so() -> None:
+    assert PaperBroker.submits_in_place and not AlpacaBroker.submits_in_place and not Broker.submits_in_place
+    # The paper broker's promise, as its code keeps it: no await in `submit_order`, so nothing in it can suspend.
+    assert [op.opname for op in dis.get_instructions(PaperBroker.submit_order) if op.opname == "GET_AWAITABLE"] == []
+
+    class Counting(PaperBroker):  # changes no order method: still in place
+        pass
+
+    class Waiting(PaperBroker):  # its orders wait: not in place, though its base is
+        async def submit_order(self, request: OrderRequest) -> Order:
+            await self.clock.sleep(1)
+            return await super().submit_order(request)
+
+    class Checked(PaperBroker):  # overrides it without a wait, and says so
+        submits_in_place = True
+
+        async def submit_order(self, request: OrderRequest) -> Order:
+            return await super().submit_order(request)
+
+    assert Counting.submits_in_place and not Waiting.submits_in_place and Checked.submits_in_place
+    assert not type("StillWaiting", (Waiting,), {}).submits_in_place

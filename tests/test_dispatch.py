@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from broker_sim import run_simulation
+from broker_sim import Bar, Order, OrderEvent, Strategy, run_simulation
 from broker_sim.errors import OrderRefused
 from broker_sim.run.dispatch import EAGER_TASKS, HandlerDispatch
-from broker_sim.simulation import StrategyError
+from broker_sim.simulation import Result, StrategyError
 
 STRATEGY = '''
 import asyncio
@@ -229,3 +231,122 @@ async def test_an_awaitable_that_is_no_coroutine_runs_as_a_task_each_time() -> N
     assert [tag for tag, _ in handlers.steps] == ["one", "two"] and not dispatch.unsettled
     assert all(task is not None and task is not runner for _, task in handlers.steps)
     assert failures == [] and refusals == []
+
+
+#: What the strategies below saw, in the order they saw it (cleared by each run of `_orders_run`).
+SEEN: list[tuple[Any, ...]] = []
+
+
+class Trader(Strategy):
+    """Returns its broker's own order from `on_bar` (`mode`: buys and `order_target`s in turn, an order too big for
+    the account, a malformed one); a sync listener notes the task each of its broker's events is heard in."""
+
+    def __init__(self, mode: str = "trade") -> None:
+        self.mode, self.bars = mode, 0
+
+    def on_start(self) -> None:
+        self.broker.add_listener(self.heard)
+
+    def heard(self, event: OrderEvent) -> None:
+        SEEN.append(("event", event.type.value, asyncio.current_task()))
+
+    def on_bar(self, bar: Bar) -> Awaitable[Order] | None:
+        self.bars += 1
+        SEEN.append(("bar", self.bars, asyncio.current_task()))
+        if self.mode == "refused":
+            return self.broker.buy(bar.symbol, 1e9)
+        if self.mode == "malformed":
+            return self.broker.sell(bar.symbol, -5)
+        return self.broker.buy(bar.symbol, 1) if self.bars % 2 else self.order_target(bar.symbol, 0)
+
+
+class Watcher(Strategy):
+    """Called after the trader on each bar: notes the events heard by then, and the task it runs in."""
+
+    def on_bar(self, bar: Bar) -> None:
+        SEEN.append(("watch", sum(seen[0] == "event" for seen in SEEN), asyncio.current_task()))
+
+
+class Sleeper(Strategy):
+    """A plain `def` handler that returns, every fifth bar, a coroutine that waits (a simulated sleep)."""
+
+    def __init__(self) -> None:
+        self.bars = 0
+
+    def on_bar(self, bar: Bar) -> Awaitable[None] | None:
+        self.bars += 1
+        return self.later(bar) if self.bars % 5 == 0 else None
+
+    async def later(self, bar: Bar) -> None:
+        task = asyncio.current_task()
+        await self.clock.sleep(30)  # simulated: the replay goes on at the next bar, a minute later
+        await self.broker.buy(bar.symbol, 1)
+        SEEN.append(("later", asyncio.current_task() is task, task))
+
+
+class AsyncTrader(Strategy):
+    """An `async def` handler: a task of its own, in which `create_task` and `gather` of its orders work as
+    anywhere."""
+
+    async def on_bar(self, bar: Bar) -> None:
+        task = asyncio.current_task()
+        bought = asyncio.create_task(self.broker.buy(bar.symbol, 1))
+        orders = await asyncio.gather(self.broker.sell(bar.symbol, 1), bought)
+        SEEN.append(("async", asyncio.current_task() is task, task, [order.status.value for order in orders]))
+
+
+def _orders_run(*strategies: tuple[str, dict[str, Any]], count: int = 20) -> Result:
+    """Run `strategies` (this module's classes, by name, with their params) on one paper account, in that order on
+    each bar, latency none; `SEEN` holds what they saw."""
+    SEEN.clear()
+    config = {
+        "broker": {"adapter": "paper", "seed": 3, "session": "always", "initial_balance": 1_000_000},
+        "models": {"latency": {"model": "none"}},
+        "prices": {"sources": [{"source": "synthetic", "symbols": ["AAA"], "interval": 60, "count": count}]},
+        "strategies": [
+            {"class": f"{__name__}:{name}", "name": name.lower(), "params": params} for name, params in strategies
+        ],
+    }
+    return run_simulation(config, out=False)
+
+
+def test_a_strategys_order_on_a_paper_broker_is_submitted_in_place_with_no_task_of_its_own() -> None:
+    result = _orders_run(("Trader", {}), ("Watcher", {}))
+    bars = [task for kind, _, task in SEEN if kind == "bar"]
+    assert len(bars) == 20 and len(set(bars)) == 1  # the handlers are called from the run's task ...
+    events = [task for kind, _, task in SEEN if kind == "event"]
+    assert len(events) == 3 * 20 and set(events) == set(bars)  # ... and the orders submitted in it, no other
+    # Submitted when the trader's handler returned, before the watcher's was called: each bar's three events
+    # (pending_new, new, fill) are heard by then, on 3.11 as on 3.12+.
+    watched = [(heard, task) for kind, heard, task in SEEN if kind == "watch"]
+    assert watched == [(3 * bar, bars[0]) for bar in range(1, 21)]
+    assert len(result.fills) == 20 and result.metrics.orders_by_status == {"filled": 20}
+
+
+def test_a_refused_order_in_place_is_counted_and_logged_and_the_run_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    result = _orders_run(("Trader", {"mode": "refused"}), count=5)
+    assert result.metrics.orders_by_status == {"refused": 5} and not result.fills
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len([w for w in warnings if "strategy trader: handler Trader.on_bar failed on Bar AAA" in w]) == 5
+    assert not [seen for seen in SEEN if seen[0] == "event"]
+
+
+def test_a_failing_order_in_place_raises_naming_the_strategy_handler_and_bar() -> None:
+    with pytest.raises(StrategyError) as failed:
+        _orders_run(("Trader", {"mode": "malformed"}), count=5)
+    message = str(failed.value)
+    assert "strategy trader: handler Trader.on_bar failed on Bar AAA at 20" in message
+    assert "InvalidOrder: quantity must be > 0" in message
+
+
+def test_a_returned_coroutine_that_waits_and_an_async_handler_each_keep_a_task_of_their_own() -> None:
+    result = _orders_run(("Sleeper", {}), ("AsyncTrader", {}), ("Watcher", {}))
+    runner = {seen[-1] for seen in SEEN if seen[0] == "watch"}
+    later = [seen for seen in SEEN if seen[0] == "later"]
+    handled = [seen for seen in SEEN if seen[0] == "async"]
+    assert len(later) == 4 and all(same for _, same, _ in later)  # the same task across its wait ...
+    assert len(handled) == 20 and all(same for _, same, _, _ in handled)
+    assert all(statuses == ["filled", "filled"] for *_, statuses in handled)
+    tasks = [task for _, _, task in later] + [task for _, _, task, _ in handled]
+    assert len(set(tasks)) == 24 and not runner & set(tasks)  # ... each its own, none the run's
+    assert len(result.fills) == 4 + 2 * 20

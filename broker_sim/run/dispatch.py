@@ -5,10 +5,19 @@ a ``def`` that returns ``self.broker.buy(...)``), runs as an asyncio task of its
 end, so ``asyncio.current_task()`` never changes under it and task-bound code works in a strategy (anyio's
 ``fail_after``, httpx's cancel scopes, ``asyncio.timeout``). Handlers that return None cost no task at all.
 
-How the first step runs without an event-loop round trip per call:
+One kind needs no task: the strategy broker's own order (``return self.broker.buy(...)``, ``sell``,
+``submit_order``, what ``order_target`` returns) over a broker whose orders never suspend
+(`Broker.submits_in_place`: the paper broker). It always completes at its first step, so the run
+(`run_in_place`) runs it to its end right where the handler's result is dispatched, as an eager task would
+(3.12+) but without the task, its scheduling and its done-checks, on 3.11 as on 3.12+: the order is submitted
+before the next handler is called, and its events are delivered after the event's handlers, as any order's.
+Everything else that may suspend (a user's coroutine, a live adapter's orders) keeps a task of its own: a
+coroutine that waited outside a task could not go on in one.
+
+How the first step of a task runs without an event-loop round trip per call:
 
 * Python 3.12+: an eager task (``asyncio.Task(..., eager_start=True)``): the coroutine runs at once inside its
-  task; one that never waits (paper orders never make it wait) completes there and is never scheduled.
+  task; one that never waits completes there and is never scheduled.
 * Python 3.11 has no eager tasks: the task is created as usual and, after the handlers of an event, the
   runner `settle`s: each task's first step runs before the next market event, in the order the handlers were
   called. When the loop has nothing else ready, `settle_here` runs those first steps at once, exactly as the
@@ -25,7 +34,7 @@ import sys
 from asyncio import Task
 from asyncio import get_running_loop as _running_loop
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import CoroutineType, GeneratorType
 from typing import Any
 
@@ -86,8 +95,9 @@ def _as_strategy_error(handler: Callable[..., Any], argument: Any, error: BaseEx
 
 
 class HandlerDispatch:
-    """Runs what strategy handlers return as tasks, keeps the ones still waiting, and reports the first failure
-    (`on_failure`) of one that failed after its first step; one that fails at once raises from `dispatch`.
+    """Runs what strategy handlers return as tasks (the broker's own orders that never suspend in place:
+    `run_in_place`), keeps the ones still waiting, and reports the first failure (`on_failure`) of one that
+    failed after its first step; one that fails at once raises from `dispatch`.
 
     An `OrderRefused` a handler does not catch is not a failure: it goes to `on_refused` (with the handler and
     what it was handling) and the run goes on, as a bot's does on Alpaca after a 403. ``sys.exit`` in a handler
@@ -111,6 +121,16 @@ class HandlerDispatch:
         self._ready: Any = None
         #: Classes other than Python's coroutine found awaitable (`inspect.isawaitable` asked once for each).
         self._awaitable_types: set[type] = set()
+        #: The coroutines run in place (`run_in_place`), by the id of their kind: a code object, or a compiled
+        #: coroutine function's class (the kind is kept alive beside its id).
+        self._in_place: dict[int, object] = {}
+
+    def run_in_place(self, kinds: Iterable[object]) -> None:
+        """Run the coroutines of `kinds` to their end right in `dispatch`, with no task: the strategy broker's own
+        order coroutines (`broker_sim.strategy_broker.order_coroutine_kinds`: code objects in pure Python, classes
+        in the compiled build), over a broker whose orders never suspend (`Broker.submits_in_place`, which the
+        run checks before it asks). Every other awaitable keeps its task."""
+        self._in_place = {id(kind): kind for kind in kinds}
 
     def call(self, handler: Callable[..., Any], argument: Any = None) -> None:
         """Call `handler` (with `argument`, if not None) and run what it returns. Raises `StrategyError`."""
@@ -126,8 +146,14 @@ class HandlerDispatch:
 
     def dispatch(self, result: Any, handler: Callable[..., Any], argument: Any) -> None:
         """Run `result`, which `handler` returned for `argument`, as a task of its own (nothing if it is not
-        awaitable). A failure before its first wait raises `StrategyError` here (3.12+) or at `settle` (3.11)."""
+        awaitable), or, one of the broker's own orders that never suspend (`run_in_place`), to its end here. A
+        failure before its first wait raises `StrategyError` here (3.12+, and an order run in place) or at
+        `settle` (3.11)."""
         kind = result.__class__
+        in_place = self._in_place
+        if in_place and id(result.cr_code if kind is CoroutineType else kind) in in_place:
+            self._complete(result, handler, argument)
+            return
         if kind is not CoroutineType and kind not in self._awaitable_types:
             if not inspect.isawaitable(result):
                 return
@@ -154,6 +180,22 @@ class HandlerDispatch:
             self.unsettled = True
             return
         self._watch(task, handler, argument)
+
+    def _complete(self, order: Any, handler: Callable[..., Any], argument: Any) -> None:
+        """Run the broker's own order coroutine `order` to its end (its one step), as an eager task's first step
+        would, without the task: a refusal goes to `on_refused`, any other failure raises `StrategyError`."""
+        try:
+            order.send(None)
+        except StopIteration:
+            return
+        except OrderRefused as exc:
+            self.on_refused(handler, argument, exc)
+            return
+        except (Exception, SystemExit) as exc:
+            raise handler_error(handler, argument, exc) from exc
+        order.close()  # it waited: its broker's `submits_in_place` is wrong, and no task can take the wait over
+        suspended = RuntimeError("the order waited, though its broker says its orders never do (submits_in_place)")
+        raise handler_error(handler, argument, suspended)
 
     def _running(self) -> asyncio.AbstractEventLoop:
         """The running loop (RuntimeError outside one), kept with its ready queue for the next calls.

@@ -17,7 +17,7 @@ from broker_sim.run.dispatch import HandlerDispatch, StrategyError, handler_erro
 from broker_sim.run.records import RunRecords
 from broker_sim.strategy import Strategy, overrides
 from broker_sim.strategy_book import StrategyBook
-from broker_sim.strategy_broker import StrategyBroker
+from broker_sim.strategy_broker import StrategyBroker, order_coroutine_kinds
 
 __all__ = ["RunStrategies"]
 
@@ -80,6 +80,8 @@ class RunStrategies:
         self.listening = {s.name: s for s, _ in strategies if overrides(s, "on_order_event")}
         broker.add_listener(self.on_order_event)
         broker.add_account_listener(self.records.account_events.append)
+        if broker.submits_in_place and strategies:  # every view is over `broker`: their orders never suspend
+            self.dispatch.run_in_place(order_coroutine_kinds(strategies[0][1]))
         return strategies, self.listening
 
     async def resume(self, broker: Broker) -> None:

@@ -8,7 +8,7 @@ import functools
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pluggy
@@ -113,6 +113,11 @@ class PaperBroker(Broker):
 
     Every change to orders and money goes through `state` (`AccountState.apply`); read it, never write it.
     """
+
+    #: `submit_order` has no ``await`` in it (its checks, the door and the venue are plain calls; latency is a
+    #: timer on the clock, not a wait), so nothing in it can suspend: a run submits a strategy's order in place.
+    #: A subclass that overrides `submit_order` does not inherit this (`Broker.submits_in_place`).
+    submits_in_place: ClassVar[bool] = True
 
     def __init__(
         self,
