@@ -42,7 +42,7 @@ from broker_sim._members import (
     _S_REJECTED,
     _S_REPLACED,
 )
-from broker_sim._numeric import QTY_EPSILON, money_covers, qty_at_least
+from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON
 from broker_sim.activities import AccountEvent, AccountEventType, Activity, charge_event
 from broker_sim.changes import (
     AccountSnapshot,
@@ -289,7 +289,9 @@ class AccountState:
             if reservation is None or reservation.order_id != order.id:
                 raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
             if not replaying:
-                self._check_fits(reservation.cash, reservation.shares, reservation.symbol, order=order)
+                # (`reservation.cash`, without the property's call: this is on every order's path)
+                cash = reservation.cash_per_unit * reservation.cash_units
+                self._check_fits(cash, reservation.shares, reservation.symbol, None, order)
         elif order.status is _S_HELD:
             if order.parent_id is None or reservation is not None:
                 raise InvalidTransition(f"a held order ({order.id}) is an exit of a parent order and holds nothing")
@@ -321,10 +323,11 @@ class AccountState:
         ledger = self.ledger
         if cash > 0:
             available = ledger.buying_power()
-            freed = ledger.reservation(releasing) if releasing is not None else None
-            if freed is not None:
-                available += freed.cash
-            if not money_covers(available, cash):
+            if releasing is not None:
+                freed = ledger.reservation(releasing)
+                if freed is not None:
+                    available += freed.cash
+            if not available >= cash - MONEY_EPSILON:  # `money_covers`, without its call (on every order's path)
                 what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
                 raise Refused(f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}")
         if shares > QTY_EPSILON and shares > ledger.shares_available(symbol, releasing=releasing) + QTY_EPSILON:
@@ -373,7 +376,7 @@ class AccountState:
                 raise Refused(reason)
         filled = order.filled_quantity + fill.quantity
         average = ((order.filled_avg_price or 0.0) * order.filled_quantity + fill.price * fill.quantity) / filled
-        if qty_at_least(filled, order.quantity):
+        if filled > order.quantity - QTY_EPSILON:  # `qty_at_least`, without its call (on every fill's path)
             updated = _fill_completes(order, _S_FILLED, fill.timestamp, order.quantity, average, fill.timestamp)
             event = _E_FILL
         else:

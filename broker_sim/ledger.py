@@ -30,7 +30,7 @@ from broker_sim._members import (
     _SIDE_BUY,
     _SIDE_SELL,
 )
-from broker_sim._numeric import QTY_EPSILON, money_covers, qty_is_zero
+from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON, money_covers
 from broker_sim.holdings import Holding, holding_after
 from broker_sim.ledger_values import HoldingSnapshot, LedgerSnapshot, Reservation
 from broker_sim.ledger_values import new_reservation as _reservation
@@ -172,8 +172,8 @@ class Ledger:
             # Cash account: a short needs buying power of `short_margin` x its value; its proceeds stay with it.
             # Margin account: its value, as a long's (buying power already counts the multiplier).
             per_unit = cash_per_unit if self.margin_multiplier is not None else cash_per_unit * self.short_margin
-        needed = per_unit * units
         if check_power and units > QTY_EPSILON:
+            needed = per_unit * units
             available = self.buying_power()
             freed = self._reservations.get(releasing) if releasing is not None else None
             if freed is not None:
@@ -190,7 +190,7 @@ class Ledger:
         if reservation.order_id in self._reservations:
             self.release(reservation.order_id)
         self._reservations[reservation.order_id] = reservation
-        self._reserved_cash += reservation.cash
+        self._reserved_cash += reservation.cash_per_unit * reservation.cash_units  # (`cash`, without its call)
         if reservation.shares:
             symbol = reservation.symbol
             self._reserved_shares[symbol] = self._reserved_shares.get(symbol, 0.0) + reservation.shares
@@ -206,7 +206,7 @@ class Ledger:
 
     def _take_reserved_shares(self, symbol: str, shares: float) -> None:
         left = self._reserved_shares.get(symbol, 0.0) - shares
-        if qty_is_zero(left) or left < 0:
+        if left < QTY_EPSILON:  # zero (`qty_is_zero`) or below it, in one comparison
             self._reserved_shares.pop(symbol, None)
         else:
             self._reserved_shares[symbol] = left
@@ -219,9 +219,14 @@ class Ledger:
 
         Minima and maxima here and on the ledger's other per-fill paths are written as conditional expressions
         (``b if b < a else a``, exactly what ``min(a, b)`` returns): the builtins parse their arguments as
-        keyword-capable calls, ~750 instructions each on CPython 3.11, and a fill takes a dozen."""
-        quantity = fill.quantity
+        keyword-capable calls, ~750 instructions each on CPython 3.11, and a fill takes a dozen.
+
+        A fill that completes its order (`remaining` 0) uses all of it: what the general case works out then
+        (``shares - 0.0`` and ``cash_units - 0.0``, each at least what the fill itself takes)."""
         shares, cash_units = reservation.shares, reservation.cash_units
+        if remaining == 0.0:  # the fill completes the order (the common case): it uses all of the reservation
+            return shares, cash_units
+        quantity = fill.quantity
         if fill.side is _SIDE_SELL:
             from_shares = shares if shares < quantity else quantity
             opened = quantity - from_shares
@@ -256,8 +261,11 @@ class Ledger:
         if signed < 0 and not self.allow_short and -signed > (before if before > 0.0 else 0.0) + QTY_EPSILON:
             return f"short selling is disabled: cannot sell {fill.quantity:g} {symbol} holding {before:g}"
         after = before + signed
-        if not (abs(after) > abs(before) + QTY_EPSILON or before * after < 0):
-            return None  # only a fill that grows exposure can be refused
+        # Only a fill that grows exposure can be refused: abs(after) > abs(before) + QTY_EPSILON, or it crosses zero
+        # (written without the builtins' calls, as in `_used`).
+        grows = (after if after > 0.0 else -after) > (before if before > 0.0 else -before) + QTY_EPSILON
+        if not (grows or before * after < 0):
+            return None
         cash = self.cash - signed * fill.price - fill.fee
         reserved = self._reserved_cash
         reservation = self._reservations.get(order_id) if order_id is not None else None
@@ -268,7 +276,7 @@ class Ledger:
             mark = self.marks.get(symbol)
             if mark is None and after:  # a position with no market price is valued at its (new) average price
                 mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
-        if money_covers(_power(self, cash, reserved, symbol, after, mark), 0.0):
+        if _power(self, cash, reserved, symbol, after, mark) >= 0.0 - MONEY_EPSILON:  # (`money_covers`, inline)
             return None
         return (
             f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "

@@ -69,6 +69,8 @@ def power(
     """`ledger`'s buying power with `cash` and `reserved`, `symbol` held at `quantity` (valued at `mark`) when
     given: `Ledger.buying_power` now, or after a fill (`Ledger.fill_refusal`)."""
     if ledger.margin_multiplier is None:  # a cash account: only shorts count, so longs need no mark
+        if not ledger.at_risk and quantity >= 0.0:  # it holds no short, nor will it: `power_of` with none
+            return cash - reserved - 0.0 * (1.0 + ledger.short_margin)
         short_value = 0.0
         for other, held in ledger._holdings.items():
             if held.quantity < 0 and other != symbol:

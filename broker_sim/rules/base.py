@@ -148,7 +148,7 @@ _AUCTIONS = frozenset({_TIF_OPG, _TIF_CLS})
 def concerns_of(request: OrderRequest) -> tuple[bool, bool, bool, bool]:
     """Whether `request` is a sell, extended hours, an auction order (opg, cls), fractional (or notional)."""
     quantity = request.quantity
-    fractional = request.notional is not None or (quantity is not None and not quantity.is_integer())
+    fractional = request.notional is not None or (quantity is not None and quantity % 1.0 != 0.0)
     return request.side is _SIDE_SELL, request.extended_hours, request.time_in_force in _AUCTIONS, fractional
 
 
@@ -178,12 +178,12 @@ class Door:
         sell = request.side is _SIDE_SELL
         tif = request.time_in_force
         position = view.quantity(symbol)
-        open_orders = bool(view.open_orders(symbol))
+        open_orders = True if view.open_orders(symbol) else False  # noqa: SIM210 - `bool()` is a call
         kind = (  # `concerns_of` and the account's concerns, inline: this is on every order's path
             sell,
             request.extended_hours,
             tif is _TIF_OPG or tif is _TIF_CLS,
-            request.notional is not None or (quantity is not None and not quantity.is_integer()),
+            request.notional is not None or (quantity is not None and quantity % 1.0 != 0.0),  # (no method call)
             open_orders,
             position > QTY_EPSILON if sell else position < -QTY_EPSILON,
             sell and (open_orders or quantity is None or quantity > position + QTY_EPSILON),

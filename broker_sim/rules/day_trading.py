@@ -141,7 +141,7 @@ class DayTradeCounter:
                 if total >= DAY_TRADE_LIMIT:
                     self.pattern_day_trader = True
         # What the fill opens: a buy from flat or long, or one that goes through zero (a sell likewise).
-        if not closes or quantity > abs(position_before) + QTY_EPSILON:
+        if not closes or quantity > (position_before if position_before > 0.0 else -position_before) + QTY_EPSILON:
             flags[0 if buy else 1] = True
         return made
 

@@ -85,15 +85,15 @@ class EndOfDay:
 
     # -- when ---------------------------------------------------------------------------------------------------
 
-    def _owes(self) -> bool:
-        """Whether the account can owe something at a close: a position a price move can take below its margin,
-        a short (borrow fee), a debit (interest) or an open call."""
-        ledger = self.state.ledger
-        return ledger.at_risk or ledger.cash < 0 or self.state.margin_call is not None
-
     def watch(self) -> None:
-        """Make sure the next session close is watched if the account can owe something then."""
-        if self._close is None and self._owes():
+        """Make sure the next session close is watched if the account can owe something then: it holds a position
+        a price move can take below its margin, a short (borrow fee), a debit (interest) or an open call. Called
+        after every fill: the test is written out here, with no call of its own."""
+        if self._close is not None:
+            return
+        state = self.state
+        ledger = state.ledger
+        if ledger.at_risk or ledger.cash < 0 or state.margin_call is not None:
             close = self.session.next_close(self.clock.time())
             if math.isfinite(close):
                 self._close = self.clock.call_after(close, self._at_close)

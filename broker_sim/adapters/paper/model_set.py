@@ -21,6 +21,9 @@ from broker_sim.plugins import PluginManager, SelectedHook, build_registry
 
 __all__ = ["ModelSet"]
 
+#: `math.inf` as a module global: one load, not a module's attribute read, on every order's path.
+_INF = math.inf
+
 
 def _is_number(value: object) -> bool:
     return value.__class__ is float or (isinstance(value, int | float) and not isinstance(value, bool))
@@ -151,6 +154,9 @@ class ModelSet:
             for kind in ("slippage", "commission")
         }
         self._fill_ctx = self._ctx["fill"]
+        #: The estimate contexts, read on every order's path (`cost_per_unit`) without the dict's lookups.
+        self._estimate_slippage_ctx = self._estimate_ctx["slippage"]
+        self._estimate_commission_ctx = self._estimate_ctx["commission"]
         #: The order types the fill model fills (None: it does not say, so all).
         self.fill_types: frozenset[OrderType] | None = getattr(self.objects["fill"], "order_types", None)
 
@@ -278,7 +284,7 @@ class ModelSet:
         Asks slippage and commission with ``estimate=True`` on their estimate contexts (separate random streams).
         """
         quantity = order.quantity
-        ctx = self._estimate_ctx["slippage"]
+        ctx = self._estimate_slippage_ctx
         ctx._fill_quantity = quantity
         generation = self._manager.generation
         hook = self._slippage
@@ -290,7 +296,7 @@ class ModelSet:
             slipped = hook.call(order, price, market, ctx, quantity, True)
         if slipped is None:
             slipped = price
-        elif (slipped.__class__ is not float and not _is_number(slipped)) or not 0 < slipped < math.inf:
+        elif (slipped.__class__ is not float and not _is_number(slipped)) or not 0 < slipped < _INF:
             raise self._error("slippage", f"price {slipped!r} (estimate)", order)
         if order.limit_price is not None and order.side is _SIDE_BUY:
             slipped = min(slipped, order.limit_price)
@@ -300,7 +306,7 @@ class ModelSet:
         if hook.fixed is not None:  # a fee known without asking: no estimate `Fill` to build
             return slipped + hook.fixed / quantity
         whole = unchecked_fill(order.id, order.symbol, order.side, quantity, slipped, 0.0, order.created_at, price)
-        ctx = self._estimate_ctx["commission"]
+        ctx = self._estimate_commission_ctx
         ctx._fill_quantity = quantity
         if hook.leading == 3:
             fee = hook.target(order, whole, ctx) or 0.0
