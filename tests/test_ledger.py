@@ -473,6 +473,24 @@ def test_fill_uses_up_its_reservation() -> None:
     assert ledger.reservation("o1") is None
 
 
+def test_a_fill_that_completes_its_order_frees_all_its_reservation_and_no_other() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 5, 100.0) is None
+    assert door.place("o2", "AAPL", Side.BUY, 4, 100.0) is None
+
+    # At 130 the 5 shares cost 650: with o2's 400 held, 50 more than the cash.
+    reason = door.fill(_fill("buy", 5, 130.0, n=1), "o1")
+    assert reason == "insufficient buying power at fill: buy 5 AAPL at 130.0000 costs more than is available"
+    assert ledger.reserved_cash == pytest.approx(900.0, abs=MONEY)
+
+    # At 110 they cost 550, more than the 500 o1 held: all of o1's reservation is used, o2's is kept.
+    assert door.fill(_fill("buy", 5, 110.0, n=2), "o1") is None
+    assert ledger.reservation("o1") is None
+    assert ledger.reserved_cash == pytest.approx(400.0, abs=MONEY)
+    assert ledger.buying_power() == pytest.approx(1_000 - 550.0 - 400.0, abs=MONEY)
+
+
 def test_sell_reservations_stop_two_sells_from_selling_the_same_shares() -> None:
     door = Door(10_000)
     door.book(_fill("buy", 10, 100.0))

@@ -112,18 +112,19 @@ class DayTradeCounter:
 
     def record_fill(self, fill: Any, position_before: float) -> bool:
         """`record` for a `Fill` (an account's fill observer: this is on every fill's path)."""
-        symbol, side, quantity, when = fill.symbol, fill.side, fill.quantity, fill.timestamp
+        when = fill.timestamp
         known = self._day
         day = known[2] if known is not None and known[0] <= when < known[1] else self.day_of(when)
-        today = self._today
-        if day != today:
+        if day != self._today:
+            today = self._today
             if today is not None and day < today:
                 return False  # an older fill (replayed out of order) opens or closes nothing today
             self._roll(day)
+        symbol = fill.symbol
         flags = self._opened.get(symbol)
         if flags is None:
             flags = self._opened[symbol] = [False, False]
-        buy = side is _SIDE_BUY
+        buy = fill.side is _SIDE_BUY
         closes = position_before < -QTY_EPSILON if buy else position_before > QTY_EPSILON
         made = False
         if closes:
@@ -141,7 +142,7 @@ class DayTradeCounter:
                 if total >= DAY_TRADE_LIMIT:
                     self.pattern_day_trader = True
         # What the fill opens: a buy from flat or long, or one that goes through zero (a sell likewise).
-        if not closes or quantity > (position_before if position_before > 0.0 else -position_before) + QTY_EPSILON:
+        if not closes or fill.quantity > (position_before if position_before > 0.0 else -position_before) + QTY_EPSILON:
             flags[0 if buy else 1] = True
         return made
 
