@@ -115,9 +115,11 @@ class Concern(enum.Enum):
     Besides the request's own kind (`SELLS`, `EXTENDED_HOURS`, `AUCTIONS`, `FRACTIONAL`), a concern may name what
     the account must hold for the rule to have anything to check: `OPEN_ORDERS` (the symbol has open orders),
     `CLOSING` (the order is on the side that reduces the position: a sell of a long, a buy of a short),
-    `SHORT_SALES` (a sell that may be more than the long position still available: the symbol has open orders,
-    the order is notional, or it is more than the position). Each is a superset of the requests the rule could
-    refuse: a rule asked when it had nothing to check still answers right."""
+    `FLIPS` (a closing order that may be more than the position still available, so it could take it through
+    zero: the symbol has open orders, the order is notional, or it is more than the position), `SHORT_SALES` (a
+    sell that may be more than the long position still available: the symbol has open orders, the order is
+    notional, or it is more than the position). Each is a superset of the requests the rule could refuse: a rule
+    asked when it had nothing to check still answers right."""
 
     ANY = "any"
     SELLS = "sells"
@@ -126,6 +128,7 @@ class Concern(enum.Enum):
     FRACTIONAL = "fractional"
     OPEN_ORDERS = "open_orders"
     CLOSING = "closing"
+    FLIPS = "flips"
     SHORT_SALES = "short_sales"
 
 
@@ -137,9 +140,10 @@ _KEYED = (
     Concern.FRACTIONAL,
     Concern.OPEN_ORDERS,
     Concern.CLOSING,
+    Concern.FLIPS,
     Concern.SHORT_SALES,
 )
-_Kind = tuple[bool, bool, bool, bool, bool, bool, bool]
+_Kind = tuple[bool, bool, bool, bool, bool, bool, bool, bool]
 
 
 _AUCTIONS = frozenset({_TIF_OPG, _TIF_CLS})
@@ -179,13 +183,20 @@ class Door:
         tif = request.time_in_force
         position = view.quantity(symbol)
         open_orders = True if view.open_orders(symbol) else False  # noqa: SIM210 - `bool()` is a call
+        closing = position > QTY_EPSILON if sell else position < -QTY_EPSILON
         kind = (  # `concerns_of` and the account's concerns, inline: this is on every order's path
             sell,
             request.extended_hours,
             tif is _TIF_OPG or tif is _TIF_CLS,
             request.notional is not None or (quantity is not None and quantity % 1.0 != 0.0),  # (no method call)
             open_orders,
-            position > QTY_EPSILON if sell else position < -QTY_EPSILON,
+            closing,
+            closing
+            and (
+                open_orders
+                or quantity is None
+                or quantity > (position if position > 0.0 else -position) + QTY_EPSILON  # (abs(), without its call)
+            ),
             sell and (open_orders or quantity is None or quantity > position + QTY_EPSILON),
         )
         plan = self._plans.get(kind)

@@ -77,9 +77,10 @@ class PositionFlip:
     available (its quantity less what open sell orders hold) is refused, as a buy larger than the short still
     available is. Alpaca answers 403 "insufficient qty available for order (requested: X, available: Y)"; the
     bot closes the position first, then opens the other side. Relaxed by ``position_flip_check: false``. Only an
-    order against the position (its `concern`) has anything to check."""
+    order against the position that may be more than it still has available (its `concern`) has anything to
+    check."""
 
-    concern: ClassVar[Concern] = Concern.CLOSING
+    concern: ClassVar[Concern] = Concern.FLIPS
     setting: str | None = "position_flip_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:

@@ -1,6 +1,6 @@
 """The door asks a rule only about the requests it could refuse (`Concern`): the request's kind, and whether the
-account gives the rule anything to check (open orders in the symbol, a position the order reduces, a sale beyond
-what is held). Skipping never changes an answer: over random sequences the door refuses exactly what asking every
+account gives the rule anything to check (open orders in the symbol, a position the order reduces, perhaps beyond
+what it has available, a sale beyond what is held). Skipping never changes an answer: over random sequences the door refuses exactly what asking every
 rule in force refuses, with the same words."""
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class _AskedWhenClosing(_Asked):
 
 
 @attrs.define
+class _AskedForFlips(_Asked):
+    concern: ClassVar[Concern] = Concern.FLIPS
+
+
+@attrs.define
 class _AskedForShortSales(_Asked):
     concern: ClassVar[Concern] = Concern.SHORT_SALES
 
@@ -74,6 +79,26 @@ async def test_a_rule_about_closing_is_asked_only_for_an_order_against_the_posit
     door.check(OrderRequest("AAPL", "buy", 2), broker._view)  # grows the long
     door.check(OrderRequest("AAPL", "sell", 3), broker._view)
     assert rule.asked == ["sell 3"]
+
+
+async def test_a_rule_about_flips_is_asked_only_for_a_closing_order_beyond_the_position() -> None:
+    broker = await _broker()
+    rule = _AskedForFlips()
+    door = Door([rule], RuleSettings())
+    door.check(OrderRequest("AAPL", "sell", 1), broker._view)  # flat: opens a short, closes nothing
+    await broker.buy("AAPL", 5)
+    door.check(OrderRequest("AAPL", "buy", 9), broker._view)  # grows the long
+    door.check(OrderRequest("AAPL", "sell", 5), broker._view)  # closes the long exactly
+    door.check(OrderRequest("AAPL", "sell", 6), broker._view)
+    door.check(OrderRequest("AAPL", "sell", notional=100.0), broker._view)  # its quantity is the rule's to size
+    await broker.sell("AAPL", 1, type="limit", limit_price=110.0, time_in_force="gtc")  # holds 1 of the 5
+    door.check(OrderRequest("AAPL", "sell", 4), broker._view)
+    await broker.cancel_order((await broker.list_orders())[0].id)
+    await broker.sell("AAPL", 5)
+    await broker.sell("AAPL", 3)  # now short 3
+    door.check(OrderRequest("AAPL", "buy", 3), broker._view)  # covers the short exactly
+    door.check(OrderRequest("AAPL", "buy", 4), broker._view)
+    assert rule.asked == ["sell 6", "sell 100", "sell 4", "buy 4"]
 
 
 async def test_a_rule_about_short_sales_is_asked_only_for_a_sale_beyond_the_position() -> None:
