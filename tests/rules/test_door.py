@@ -1,7 +1,7 @@
 """The door asks a rule only about the requests it could refuse (`Concern`): the request's kind, and whether the
 account gives the rule anything to check (open orders in the symbol, a position the order reduces, perhaps beyond
-what it has available, a sale beyond what is held). Skipping never changes an answer: over random sequences the door refuses exactly what asking every
-rule in force refuses, with the same words."""
+what it has available, a sale beyond what is held). Skipping never changes an answer: over random sequences the
+door refuses exactly what asking every rule in force refuses, with the same words."""
 
 from __future__ import annotations
 
