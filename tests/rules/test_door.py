@@ -70,21 +70,12 @@ async def test_a_rule_about_open_orders_is_asked_only_when_the_symbol_has_some()
     assert rule.asked == ["sell 2"]
 
 
-async def test_a_rule_about_closing_is_asked_only_for_an_order_against_the_position() -> None:
+async def test_rules_about_closing_and_flips_are_asked_only_for_orders_against_the_position() -> None:
+    """A rule about closing hears of every order against the position; one about flips only of those that may be
+    more than the position still available."""
     broker = await _broker()
-    rule = _AskedWhenClosing()
-    door = Door([rule], RuleSettings())
-    door.check(OrderRequest("AAPL", "sell", 1), broker._view)  # flat: opens a short, closes nothing
-    await broker.buy("AAPL", 5)
-    door.check(OrderRequest("AAPL", "buy", 2), broker._view)  # grows the long
-    door.check(OrderRequest("AAPL", "sell", 3), broker._view)
-    assert rule.asked == ["sell 3"]
-
-
-async def test_a_rule_about_flips_is_asked_only_for_a_closing_order_beyond_the_position() -> None:
-    broker = await _broker()
-    rule = _AskedForFlips()
-    door = Door([rule], RuleSettings())
+    closing, flips = _AskedWhenClosing(), _AskedForFlips()
+    door = Door([closing, flips], RuleSettings())
     door.check(OrderRequest("AAPL", "sell", 1), broker._view)  # flat: opens a short, closes nothing
     await broker.buy("AAPL", 5)
     door.check(OrderRequest("AAPL", "buy", 9), broker._view)  # grows the long
@@ -98,7 +89,8 @@ async def test_a_rule_about_flips_is_asked_only_for_a_closing_order_beyond_the_p
     await broker.sell("AAPL", 3)  # now short 3
     door.check(OrderRequest("AAPL", "buy", 3), broker._view)  # covers the short exactly
     door.check(OrderRequest("AAPL", "buy", 4), broker._view)
-    assert rule.asked == ["sell 6", "sell 100", "sell 4", "buy 4"]
+    assert closing.asked == ["sell 5", "sell 6", "sell 100", "sell 4", "buy 3", "buy 4"]
+    assert flips.asked == ["sell 6", "sell 100", "sell 4", "buy 4"]
 
 
 async def test_a_rule_about_short_sales_is_asked_only_for_a_sale_beyond_the_position() -> None:
