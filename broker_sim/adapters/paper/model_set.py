@@ -151,6 +151,7 @@ class ModelSet:
             for kind in ("slippage", "commission")
         }
         self._fill_ctx = self._ctx["fill"]
+        self._latency_ctx = self._ctx["latency"]
         #: The order types the fill model fills (None: it does not say, so all).
         self.fill_types: frozenset[OrderType] | None = getattr(self.objects["fill"], "order_types", None)
 
@@ -173,7 +174,7 @@ class ModelSet:
             hook.refresh()
         if hook.fixed is not None:
             return hook.fixed
-        delay = hook.call(order, action, self._ctx["latency"])
+        delay = hook.call(order, action, self._latency_ctx)
         if delay.__class__ is float and 0 <= delay < math.inf:
             return delay
         if delay is None:
