@@ -175,10 +175,11 @@ class SimulatedClock(Clock):
     def move_to(self, when: float) -> bool:
         """Bring the time to `when` for an event stamped `when`, running the timers due before that event as
         ``advance_to(when, events_pending=True)`` runs them, and return True. The replay's per-event fast path: no
-        coroutine, even when an order arrives between two events. Returns False, having changed nothing, when a
-        timer is due and the clock's `advance_to` is not this class's own; and, at that point, when a timer it
-        ran woke coroutines: they must run before time moves on. Either way the caller then awaits
-        ``advance_to(when, events_pending=True)``, which lets them run first and goes on."""
+        coroutine, even when an order arrives between two events.
+
+        Returns False where the caller must await ``advance_to(when, events_pending=True)`` instead: at once,
+        having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
+        after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
         timers = self._timers
         while timers:
             due, phase, _, timer = timers[0]
