@@ -181,21 +181,14 @@ class SimulatedClock(Clock):
         having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
         after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
         timers = self._timers
-        while timers:
-            due, phase, _, timer = timers[0]
-            if due > when or (due == when and phase):
-                break
-            if not self._runs_due:
-                return False
-            heapq.heappop(timers)
-            if timer.cancelled:
-                continue
-            if due > self._now:
-                self._now = due
-            timer.callback(*timer.args)
-            if (not timers or timers[0][0] > due) and self._ready_work():
-                self._unsettled = True
-                return False
+        if timers:
+            due, phase = timers[0][0], timers[0][1]
+            if due < when or (due == when and phase == 0):
+                if not self._runs_due:
+                    return False
+                if not self._run_due(when, 0):
+                    self._unsettled = True
+                    return False
         if when > self._now:
             self._now = when
         return True
@@ -223,8 +216,17 @@ class SimulatedClock(Clock):
         if self._unsettled:  # `move_to` stopped after a timer that woke coroutines: they run before time moves on
             self._unsettled = False
             await self._settle()
-        timers = self._timers
         last_phase = 0 if events_pending else 1
+        while not self._run_due(target, last_phase):
+            await self._settle()
+        if target > self._now:
+            self._now = target
+
+    def _run_due(self, target: float, last_phase: int) -> bool:
+        """Run the timers due by `target` in time order (at `target` itself, those of phase `last_phase` or
+        lower), each at its own time. Returns False right after a timer that woke coroutines, which must run
+        before time moves on (the caller lets them, then calls again); True when nothing due is left."""
+        timers = self._timers
         while timers and (timers[0][0] < target or (timers[0][0] == target and timers[0][1] <= last_phase)):
             due, _, _, timer = heapq.heappop(timers)
             if timer.cancelled:
@@ -233,9 +235,8 @@ class SimulatedClock(Clock):
                 self._now = due
             timer.callback(*timer.args)
             if (not timers or timers[0][0] > due) and self._ready_work():
-                await self._settle()
-        if target > self._now:
-            self._now = target
+                return False
+        return True
 
     def _ready_work(self) -> bool:
         """Whether the running loop has callbacks ready (a woken coroutine); True when the loop does not tell.
