@@ -6,7 +6,8 @@ Runs each workload under valgrind's callgrind (``valgrind`` must be installed) a
 JSON object, the CPU instructions per unit of the larger run beyond the smaller one (start-up cancels out):
 per market order (latency none, and uniform 0.5-2.0 s), per market update with one resting limit order, per
 replayed bar of the SMA crossover (`benchmarks/replay.py`'s config), and per market order in a run (a market order
-on every bar through `run_simulation`, latency none, recorded: `benchmarks/storm.py`'s workload). ``--tree`` points
+on every bar through `run_simulation`, recorded: `benchmarks/storm.py`'s workload, with latency none and with
+uniform 0.5-2.0 s: each order then arrives by a timer between two bars). ``--tree`` points
 at another checkout of broker-sim (e.g. a ``git worktree`` of an older commit) to measure that one instead;
 ``--compiled`` measures its `make compiled` build (``build/compiled`` first on the import path). The
 order and update counts repeat to about 1 % (hash seed fixed), so a 10 % budget can be checked on a shared 2-core
@@ -146,12 +147,14 @@ def main() -> None:
             configs[n].write_text(config_text(csv, tree))
         replay = [instructions(path, scripts["replay"], str(configs[n]), str(tree)) for n in (small_bars, large_bars)]
         storm = f"class: '{scripts['storm']}:Storm'"
-        storm_runs = []
+        storm_runs: dict[str, list[int]] = {"none": [], "uniform": []}
         for n in (1000, 1000 + args.orders):  # a market order on every bar, recorded as a run records it
-            csv, config = work / f"storm_{n}.csv", work / f"storm_{n}.yaml"
+            csv = work / f"storm_{n}.csv"
             generate(csv, n)
-            config.write_text(config_text(csv, tree, strategy=storm, latency="{model: none}"))
-            storm_runs.append(instructions(path, scripts["replay"], str(config), str(tree)))
+            for name, latency in (("none", "{model: none}"), ("uniform", "{model: uniform, low: 0.5, high: 2.0}")):
+                config = work / f"storm_{name}_{n}.yaml"
+                config.write_text(config_text(csv, tree, strategy=storm, latency=latency))
+                storm_runs[name].append(instructions(path, scripts["replay"], str(config), str(tree)))
         result = {
             "benchmark": "broker_sim.instructions",
             "tree": str(tree),
@@ -161,7 +164,10 @@ def main() -> None:
             "per_market_order_latency_uniform": per_unit(path, scripts["orders"], 500, 500 + args.orders, "uniform"),
             "per_update_resting_limit": per_unit(path, scripts["resting"], 10000, 60000, size_first=True),
             "per_replayed_bar": round((replay[1] - replay[0]) / args.bars),
-            "per_market_order_in_a_run": round((storm_runs[1] - storm_runs[0]) / args.orders),
+            "per_market_order_in_a_run": round((storm_runs["none"][1] - storm_runs["none"][0]) / args.orders),
+            "per_market_order_latency_uniform_in_a_run": round(
+                (storm_runs["uniform"][1] - storm_runs["uniform"][0]) / args.orders
+            ),
         }
     print(json.dumps(result))
 

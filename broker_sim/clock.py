@@ -119,6 +119,11 @@ class SimulatedClock(Clock):
         #: the loop does not tell): asked again only when that loop is no longer running (`_ready_work`).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: Any = None
+        #: Whether `move_to` runs the timers due before an event itself: only while `advance_to` is this class's own
+        #: (a subclass that overrides it, as `serve`'s `PacedClock` does, decides how and when its timers run).
+        self._runs_due = type(self).advance_to is SimulatedClock.advance_to
+        #: Set by `move_to` when a timer it ran woke coroutines: the `advance_to` that follows lets them run first.
+        self._unsettled = False
 
     def now(self) -> datetime:
         cached_at, cached = self._now_datetime
@@ -168,14 +173,22 @@ class SimulatedClock(Clock):
         self._now = when.timestamp() if isinstance(when, datetime) else float(when)
 
     def move_to(self, when: float) -> bool:
-        """Set the time to `when` for an event stamped `when`, if nothing is due before that event, and return
-        True; else change nothing and return False (the caller then awaits ``advance_to(when,
-        events_pending=True)``). The replay's per-event fast path."""
+        """Bring the time to `when` for an event stamped `when`, running the timers due before that event as
+        ``advance_to(when, events_pending=True)`` runs them, and return True. The replay's per-event fast path: no
+        coroutine, even when an order arrives between two events.
+
+        Returns False where the caller must await ``advance_to(when, events_pending=True)`` instead: at once,
+        having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
+        after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
         timers = self._timers
         if timers:
             due, phase = timers[0][0], timers[0][1]
             if due < when or (due == when and phase == 0):
-                return False
+                if not self._runs_due:
+                    return False
+                if not self._run_due(when, 0):
+                    self._unsettled = True
+                    return False
         if when > self._now:
             self._now = when
         return True
@@ -200,8 +213,20 @@ class SimulatedClock(Clock):
                 f"the simulated clock cannot go back from {self.now().isoformat()} "
                 f"to {datetime.fromtimestamp(target, UTC).isoformat()}"
             )
-        timers = self._timers
+        if self._unsettled:  # `move_to` stopped after a timer that woke coroutines: they run before time moves on
+            self._unsettled = False
+            await self._settle()
         last_phase = 0 if events_pending else 1
+        while not self._run_due(target, last_phase):
+            await self._settle()
+        if target > self._now:
+            self._now = target
+
+    def _run_due(self, target: float, last_phase: int) -> bool:
+        """Run the timers due by `target` in time order (at `target` itself, those of phase `last_phase` or
+        lower), each at its own time. Returns False right after a timer that woke coroutines, which must run
+        before time moves on (the caller lets them, then calls again); True when nothing due is left."""
+        timers = self._timers
         while timers and (timers[0][0] < target or (timers[0][0] == target and timers[0][1] <= last_phase)):
             due, _, _, timer = heapq.heappop(timers)
             if timer.cancelled:
@@ -210,9 +235,8 @@ class SimulatedClock(Clock):
                 self._now = due
             timer.callback(*timer.args)
             if (not timers or timers[0][0] > due) and self._ready_work():
-                await self._settle()
-        if target > self._now:
-            self._now = target
+                return False
+        return True
 
     def _ready_work(self) -> bool:
         """Whether the running loop has callbacks ready (a woken coroutine); True when the loop does not tell.

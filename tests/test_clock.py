@@ -109,6 +109,61 @@ def test_a_clock_used_under_two_event_loops_lets_woken_coroutines_run_before_tim
     assert asyncio.run(one_run()) == [("woken", 1.0), ("later timer", 10.0)]
 
 
+async def test_move_to_runs_what_is_due_before_the_event_and_leaves_the_events_own_close_timers() -> None:
+    # The replay's step to its next event: timers due before the event run in time order at their own times;
+    # a `call_after` at the event's instant waits for the event.
+    clock = SimulatedClock(T0, auto_advance=False)
+    start = clock.time()
+    ran: list[tuple[str, float]] = []
+    clock.call_at(start + 2, lambda: ran.append(("b", clock.time() - start)))
+    clock.call_at(start + 1, lambda: ran.append(("a", clock.time() - start)))
+    clock.call_at(start + 5, lambda: ran.append(("at the event", clock.time() - start)))
+    clock.call_after(start + 5, lambda: ran.append(("after the event", clock.time() - start)))
+    assert clock.move_to(start + 5) is True
+    assert ran == [("a", 1.0), ("b", 2.0), ("at the event", 5.0)]
+    assert clock.time() == start + 5
+    assert clock.next_timer() == start + 5
+    await clock.advance_to(start + 5)
+    assert ran[-1] == ("after the event", 5.0)
+
+
+async def test_move_to_stops_where_a_woken_coroutine_must_run_before_time_moves_on() -> None:
+    clock = SimulatedClock(T0, auto_advance=False)
+    start = clock.time()
+    seen: list[tuple[str, float]] = []
+    woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def waiter() -> None:
+        await woken
+        seen.append(("woken", clock.time() - start))
+
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    clock.call_at(start + 1, woken.set_result, None)
+    clock.call_at(start + 2, lambda: seen.append(("later timer", clock.time() - start)))
+    assert clock.move_to(start + 5) is False
+    await clock.advance_to(start + 5, events_pending=True)
+    await task
+    assert seen == [("woken", 1.0), ("later timer", 2.0)]
+    assert clock.time() == start + 5
+
+
+async def test_move_to_leaves_the_timers_to_a_clock_that_moves_time_its_own_way() -> None:
+    class Stepped(SimulatedClock):
+        async def advance_to(self, when: datetime | float, *, events_pending: bool = False) -> None:
+            await super().advance_to(when, events_pending=events_pending)
+
+    clock = Stepped(T0, auto_advance=False)
+    start = clock.time()
+    ran: list[float] = []
+    clock.call_at(start + 1, lambda: ran.append(clock.time() - start))
+    assert clock.move_to(start + 5) is False
+    assert ran == []
+    assert clock.time() == start
+    await clock.advance_to(start + 5, events_pending=True)
+    assert ran == [1.0]
+
+
 def test_simulated_clock_refuses_a_naive_start() -> None:
     with pytest.raises(ValueError, match="naive"):
         SimulatedClock(datetime(2026, 1, 1))

@@ -69,7 +69,8 @@ def make_processor(
     ``(posix_seconds, event)`` pairs in order (a replay hands it blocks, a live run one event at a time).
 
     Per event: a replay first brings the clock to the event's time (simulated: a float assignment when
-    nothing is due; real time: it keeps the events' spacing); then the event goes to the broker if the
+    nothing is due, and the timers due before the event, an order's arrival, run in place by `move_to`,
+    with no coroutine; real time: it keeps the events' spacing); then the event goes to the broker if the
     adapter takes market data, to the strategy handlers of its symbol, to the strategies' order events,
     to an equity sample every `interval` seconds, and to the price-stream subscribers. A handler that
     raises, or one that failed in its task, stops the run with a `StrategyError` naming it."""

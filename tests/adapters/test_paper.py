@@ -340,6 +340,17 @@ async def test_list_orders_by_state_and_symbol(instant: PaperBroker) -> None:
         await instant.list_orders("pending")
 
 
+async def test_an_order_on_its_way_never_arrives_once_the_broker_is_closed(broker: PaperBroker) -> None:
+    heard: list[EventType] = []
+    broker.add_listener(lambda event: heard.append(event.type))
+    await broker.buy("AAPL", 1, reference_price=10.0)
+    await broker.close()
+    assert broker.clock.next_timer() is None
+    await broker.clock.advance(10.0)
+    assert heard == [EventType.PENDING_NEW]
+    assert broker.fills == []
+
+
 async def test_close_position_flattens(instant: PaperBroker) -> None:
     await instant.buy("AAPL", 10, reference_price=100.0)
     order = await instant.close_position("AAPL")

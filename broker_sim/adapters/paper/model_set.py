@@ -157,6 +157,7 @@ class ModelSet:
         #: The estimate contexts, read on every order's path (`cost_per_unit`) without the dict's lookups.
         self._estimate_slippage_ctx = self._estimate_ctx["slippage"]
         self._estimate_commission_ctx = self._estimate_ctx["commission"]
+        self._latency_ctx = self._ctx["latency"]
         #: The order types the fill model fills (None: it does not say, so all).
         self.fill_types: frozenset[OrderType] | None = getattr(self.objects["fill"], "order_types", None)
 
@@ -179,7 +180,7 @@ class ModelSet:
             hook.refresh()
         if hook.fixed is not None:
             return hook.fixed
-        delay = hook.call(order, action, self._ctx["latency"])
+        delay = hook.call(order, action, self._latency_ctx)
         if delay.__class__ is float and 0 <= delay < math.inf:
             return delay
         if delay is None:

@@ -24,7 +24,6 @@ from broker_sim.rules.buying_power import order_value
 from .groups import closes_position, record_legs
 from .order_classes import legs_of
 from .refusals import refusal_for_reason
-from .timers import at
 from .working import first_snapshot
 
 if TYPE_CHECKING:
@@ -119,8 +118,9 @@ def submit(
         record_legs(venue, order, request, now)
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
-    if delay:
-        at(venue, venue.clock.time() + delay, venue._arrive, order_id)
+    if delay:  # on its way: `Venue._arrive` forgets the timer when it runs, `timers.close` cancels it before
+        clock = venue.clock
+        venue._arriving[order_id] = clock.call_at(clock.time() + delay, venue._arrive, order_id)
         return order
     return venue._arrive(order_id) or order
 

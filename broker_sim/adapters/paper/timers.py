@@ -118,6 +118,9 @@ def close(venue: Venue) -> None:
     for handle in venue._timers:
         handle.cancel()
     venue._timers.clear()
+    for handle in venue._arriving.values():
+        handle.cancel()
+    venue._arriving.clear()
 
 
 def start_working(venue: Venue, order: Order) -> Order:

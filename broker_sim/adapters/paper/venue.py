@@ -129,6 +129,8 @@ class Venue:
         self.book: dict[str, dict[str, None]] = {}
         self._working: dict[str, Working] = {}
         self._timers: set[TimerHandle] = set()
+        #: The orders on their way here (latency), by id: their arrival timers, which `timers.close` cancels.
+        self._arriving: dict[str, TimerHandle] = {}
         #: Called after each fill is booked (the broker watches the session close from then on).
         self.on_fill: Callable[[], None] = _nothing
         #: Each bracket, oto or oco parent's legs (its exits), by parent id.
@@ -182,7 +184,8 @@ class Venue:
 
     def _arrive(self, order_id: str) -> Order | None:
         """The venue sees the order: it works at once during a session (`new`), else it waits `accepted` for the
-        next open (an opg order always does)."""
+        next open (an opg order always does). Called by its arrival timer, or at once (no latency)."""
+        self._arriving.pop(order_id, None)
         order = self.state.order(order_id)  # None: forgotten from a bounded history
         if order is None or order.status in FINAL_STATUSES or order_id in self._working:
             return order
