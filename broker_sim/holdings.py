@@ -10,7 +10,7 @@ from __future__ import annotations
 from broker_sim._members import (
     _SIDE_BUY,
 )
-from broker_sim._numeric import qty_is_zero
+from broker_sim._numeric import QTY_EPSILON
 from broker_sim.models import Fill
 
 __all__ = ["Holding", "holding_after"]
@@ -37,11 +37,15 @@ def holding_after(quantity: float, avg_price: float, fill: Fill) -> tuple[float,
     if quantity == 0 or (quantity > 0) == (signed > 0):
         total = quantity + signed
         return total, (quantity * avg_price + signed * price) / total, 0.0
-    size, held = abs(signed), abs(quantity)
-    closing = held if held < size else size  # min(): see `Ledger._used` on why not the builtin
+    # abs(), min() and `qty_is_zero`, written out: a ledger and a strategy's book each call this on every fill,
+    # and a builtin's call costs more than its comparison (see `Ledger._used`). `signed` is never 0 (a fill has
+    # a positive quantity), nor is `quantity` here.
+    size = signed if signed > 0 else -signed
+    held = quantity if quantity > 0 else -quantity
+    closing = held if held < size else size
     pnl = closing * (price - avg_price) * (1.0 if quantity > 0 else -1.0)
     remaining = quantity + signed
-    if qty_is_zero(remaining):
+    if -QTY_EPSILON < remaining < QTY_EPSILON:
         return 0.0, 0.0, pnl
     if (remaining > 0) == (quantity > 0):
         return remaining, avg_price, pnl

@@ -44,9 +44,22 @@ class StrategyPosition:
         return qty_is_zero(self.quantity)
 
 
-# Built once per fill of a strategy's order (its book's new holding): attrs' frozen ``__init__`` costs ~1k
+# Built when a strategy reads a holding that changed since its last read: attrs' frozen ``__init__`` costs ~1k
 # instructions a field.
 install_fast_init(StrategyPosition)
+
+
+class _Held:
+    """The mutable state behind a strategy's `StrategyPosition` in one symbol: its fills change it in place, and
+    the frozen position is built from it only when someone reads it (a run's fills outnumber its reads)."""
+
+    __slots__ = ("avg_price", "fees", "quantity", "realized_pnl")
+
+    def __init__(self) -> None:
+        self.quantity = 0.0
+        self.avg_price = 0.0
+        self.realized_pnl = 0.0
+        self.fees = 0.0
 
 
 class StrategyBook:
@@ -58,6 +71,9 @@ class StrategyBook:
 
     def __init__(self, name: str, *, fills_kept: int = FILLS_KEPT) -> None:
         self.name = name
+        #: What the strategy holds, by symbol (flat ones too, once traded).
+        self._held: dict[str, _Held] = {}
+        #: The positions built from `_held` since each symbol's last fill (`position` builds them on demand).
         self._positions: dict[str, StrategyPosition] = {}
         self._open: dict[str, Order] = {}
         self._ended: deque[str] = deque(maxlen=_ENDED_KEPT)
@@ -68,12 +84,20 @@ class StrategyBook:
 
     def position(self, symbol: str) -> StrategyPosition:
         """The strategy's holding in `symbol` (a flat one when it holds nothing)."""
-        return self._positions.get(symbol) or StrategyPosition(symbol)
+        position = self._positions.get(symbol)
+        if position is None:
+            held = self._held.get(symbol)
+            if held is None:
+                return StrategyPosition(symbol)
+            position = self._positions[symbol] = StrategyPosition(
+                symbol, held.quantity, held.avg_price, held.realized_pnl, held.fees
+            )
+        return position
 
     @property
     def positions(self) -> Mapping[str, StrategyPosition]:
         """The symbols the strategy holds (flat ones left out), by symbol."""
-        return {symbol: held for symbol, held in self._positions.items() if not held.is_flat}
+        return {symbol: self.position(symbol) for symbol, held in self._held.items() if not qty_is_zero(held.quantity)}
 
     @property
     def open_orders(self) -> list[Order]:
@@ -144,20 +168,24 @@ class StrategyBook:
 
     def _book(self, fill: Fill) -> None:
         symbol = fill.symbol
-        held = self._positions.get(symbol)
+        held = self._held.get(symbol)
         if held is None:
-            held = StrategyPosition(symbol)
+            held = self._held[symbol] = _Held()
         quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
         if -QTY_EPSILON < quantity < QTY_EPSILON:  # `qty_is_zero`, inline
             quantity, avg_price = 0.0, 0.0
-        self._positions[symbol] = StrategyPosition(
-            symbol, quantity, avg_price, held.realized_pnl + pnl, held.fees + fill.fee
-        )
+        held.quantity = quantity
+        held.avg_price = avg_price
+        held.realized_pnl += pnl
+        held.fees += fill.fee
+        if self._positions:
+            self._positions.pop(symbol, None)  # (built before this fill: `position` builds it again)
 
     def restore(self, orders: Iterable[Order], fills: Iterable[Fill] = ()) -> None:
         """Rebuild the book after a restart from the strategy's orders as the account holds them: each order's
         filled quantity at its average price, in the order the orders were last updated, and the open ones as
         open orders. `fills` (the strategy's, where the adapter keeps them) become the latest fills."""
+        self._held.clear()
         self._positions.clear()
         self._open.clear()
         for order in sorted(orders, key=lambda o: (o.updated_at or o.created_at, o.created_at)):

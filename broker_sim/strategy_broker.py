@@ -294,11 +294,14 @@ class OrderOwners:
             return known
         client_order_id = order.client_order_id
         for view in self.views:
-            # `view.owns(order)`, inline: asked once for each order.
+            # `view.owns(order)`, inline: asked once for each order; the id the view generated last (the usual
+            # case: an order's events come as it is sent) is its own without parsing it.
             prefix = view._prefix
             if (
-                client_order_id.startswith(prefix) and client_order_id[len(prefix) :].isdigit()
-            ) or client_order_id in view.given_client_order_ids:
+                (client_order_id is view._generated and client_order_id)
+                or (client_order_id.startswith(prefix) and client_order_id[len(prefix) :].isdigit())
+                or client_order_id in view.given_client_order_ids
+            ):
                 if order.legs:
                     self._parents[order.id] = view.name
                 return view.name

@@ -207,6 +207,28 @@ async def test_an_ended_order_never_reopens_and_one_ended_out_of_sight_is_forgot
     assert quiet.open_orders == [] and book.open_orders == []
 
 
+async def test_a_position_read_stays_as_it_was_and_the_next_read_shows_the_fills_since() -> None:
+    broker = PaperBroker(
+        clock=SimulatedClock(START),
+        latency="none",
+        slippage="none",
+        session="always",
+        commission={"model": "fixed", "amount": 1.0},
+    )
+    await broker.update_market(Bar("X", START, 100, 100, 100, 100))
+    book = StrategyBook("s")
+    broker.add_listener(book.apply)
+    await broker.buy("X", 10)
+    long = book.position("X")
+    await broker.update_market(Bar("X", START + timedelta(minutes=1), 110, 110, 110, 110))
+    await broker.sell("X", 10)
+    flat = book.position("X")
+    assert (long.quantity, long.avg_price, long.realized_pnl, long.fees) == pytest.approx((10, 100, 0, 1))
+    assert flat.is_flat and flat.avg_price == 0.0
+    assert (flat.realized_pnl, flat.fees) == pytest.approx((100, 2))
+    assert book.positions == {} and book.position("Y").is_flat
+
+
 def test_a_strategy_outside_a_run_has_an_empty_book() -> None:
     strategy = Strategy()
     assert strategy.position("AAPL").quantity == 0.0 and strategy.position("AAPL").is_flat

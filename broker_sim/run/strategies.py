@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from broker_sim._members import _S_NEW, _S_PENDING_NEW
 from broker_sim.broker import Broker, KeepsFills
 from broker_sim.config import Config
 from broker_sim.errors import OrderRefused
@@ -140,11 +141,16 @@ class RunStrategies:
     def on_order_event(self, event: OrderEvent) -> None:
         """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
         of the account are current before any handler runs again), and queued for their `on_order_event`."""
+        order = event.order
         owners = self._owners
         last_id, holders = owners.last_holders  # `owners.holders(event)` for the order asked about last
-        if event.order.id != last_id:
+        if order.id != last_id:
             holders = owners.holders(event)
-        self._record(event, holders)
+        status = order.status
+        # An order on its way or starting to work (two of a market order's three events), without a fill, is
+        # nothing `record` keeps: it is not asked.
+        if event.fill is not None or (status is not _S_NEW and status is not _S_PENDING_NEW):
+            self._record(event, holders)
         if holders:
             books = self.books
             for name, share in holders:
