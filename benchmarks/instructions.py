@@ -96,7 +96,9 @@ class Storm(Strategy):
 def instructions(path: str, script: Path, *args: str) -> int:
     """CPU instructions of one run of `script` with `path` (the tree, or its compiled build and the tree) first on
     the import path."""
-    env = {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": "0"}
+    # One arrow thread of each kind: arrow's thread pools otherwise add a load-dependent count (their threads'
+    # waiting is counted too), and the same tree measured 170k or 291k instructions per order in a run.
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "ARROW_IO_THREADS": "1"}
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, str(script), *args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
