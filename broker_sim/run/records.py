@@ -9,7 +9,6 @@ from datetime import datetime
 
 import attrs
 
-from broker_sim._members import _S_NEW, _S_PENDING_NEW
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Journaled
 from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
@@ -63,13 +62,12 @@ class RunRecords:
         strategies share (a liquidation) is recorded once per strategy, for its share. If recording fails (a
         full disk), the run stops at the next event: the report must agree with the account.
 
-        Every order event of the run comes here: one that is neither a fill nor an order's end costs two reads;
-        what is recorded is held raw and formatted a batch at a time (`Spool.flush`)."""
+        The run asks it only about events it may keep (`RunStrategies.on_order_event` leaves out an order's
+        pending_new and new without a fill; anything else that keeps nothing costs a few reads here); what is
+        recorded is held raw and formatted a batch at a time (`Spool.flush`)."""
         fill = event.fill
         order = event.order
         status = order.status
-        if fill is None and (status is _S_NEW or status is _S_PENDING_NEW):
-            return
         try:
             if fill is not None:
                 for strategy, share in holders or _NO_HOLDER:
