@@ -17,14 +17,17 @@ __all__ = ["Holding", "holding_after"]
 
 
 class Holding:
-    """The mutable state behind one symbol's `Position`."""
+    """The mutable state behind one symbol's `Position` in a ledger, and behind a strategy's `StrategyPosition` in
+    its book (`broker_sim.strategy_book`): its fills change it in place. `fees` is what its fills paid, which a
+    strategy's book reports; a ledger charges fees to cash and leaves it at 0.0."""
 
-    __slots__ = ("avg_price", "quantity", "realized_pnl")
+    __slots__ = ("avg_price", "fees", "quantity", "realized_pnl")
 
     def __init__(self) -> None:
         self.quantity = 0.0
         self.avg_price = 0.0
         self.realized_pnl = 0.0
+        self.fees = 0.0
 
 
 def holding_after(quantity: float, avg_price: float, fill: Fill) -> tuple[float, float, float]:

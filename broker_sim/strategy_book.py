@@ -16,7 +16,7 @@ import attrs
 
 from broker_sim._members import _SIDE_BUY
 from broker_sim._numeric import QTY_EPSILON, qty_is_zero
-from broker_sim.ledger import holding_after
+from broker_sim.holdings import Holding, holding_after
 from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, install_fast_init
 
 __all__ = ["FILLS_KEPT", "StrategyBook", "StrategyPosition"]
@@ -49,19 +49,6 @@ class StrategyPosition:
 install_fast_init(StrategyPosition)
 
 
-class _Held:
-    """The mutable state behind a strategy's `StrategyPosition` in one symbol: its fills change it in place, and
-    the frozen position is built from it only when someone reads it (a run's fills outnumber its reads)."""
-
-    __slots__ = ("avg_price", "fees", "quantity", "realized_pnl")
-
-    def __init__(self) -> None:
-        self.quantity = 0.0
-        self.avg_price = 0.0
-        self.realized_pnl = 0.0
-        self.fees = 0.0
-
-
 class StrategyBook:
     """One strategy's positions, open orders and latest fills, kept by the runner from its orders' events.
 
@@ -72,7 +59,7 @@ class StrategyBook:
     def __init__(self, name: str, *, fills_kept: int = FILLS_KEPT) -> None:
         self.name = name
         #: What the strategy holds, by symbol (flat ones too, once traded).
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, Holding] = {}
         #: The positions built from `_held` since each symbol's last fill (`position` builds them on demand).
         self._positions: dict[str, StrategyPosition] = {}
         self._open: dict[str, Order] = {}
@@ -170,7 +157,7 @@ class StrategyBook:
         symbol = fill.symbol
         held = self._held.get(symbol)
         if held is None:
-            held = self._held[symbol] = _Held()
+            held = self._held[symbol] = Holding()
         quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
         if -QTY_EPSILON < quantity < QTY_EPSILON:  # `qty_is_zero`, inline
             quantity, avg_price = 0.0, 0.0
