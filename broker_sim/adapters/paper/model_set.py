@@ -21,7 +21,7 @@ from broker_sim.plugins import PluginManager, SelectedHook, build_registry
 
 __all__ = ["ModelSet"]
 
-#: `math.inf` as a module global: one load, not a module's attribute read, on every order's path.
+#: `math.inf` as a module global, in every check of a model's answer here: one load, not a module's attribute read.
 _INF = math.inf
 
 
@@ -181,11 +181,11 @@ class ModelSet:
         if hook.fixed is not None:
             return hook.fixed
         delay = hook.call(order, action, self._latency_ctx)
-        if delay.__class__ is float and 0 <= delay < math.inf:
+        if delay.__class__ is float and 0 <= delay < _INF:
             return delay
         if delay is None:
             return 0.0
-        if not _is_number(delay) or not 0 <= delay < math.inf:
+        if not _is_number(delay) or not 0 <= delay < _INF:
             raise self._error("latency", f"{delay!r} seconds", order)
         return float(delay)
 
@@ -201,16 +201,16 @@ class ModelSet:
             decision = hook.call(order, market, self._fill_ctx, working_since)
         if decision.__class__ is FillDecision:
             quantity, price = decision.quantity, decision.price
-            if quantity.__class__ is float and (quantity == 0 or (0 < quantity < math.inf and 0 < price < math.inf)):
+            if quantity.__class__ is float and (quantity == 0 or (0 < quantity < _INF and 0 < price < _INF)):
                 return decision
         if decision is None:
             return None
         if not isinstance(decision, FillDecision):
             raise self._error("fill", repr(decision), order)
         quantity = decision.quantity
-        if not _is_number(quantity) or not 0 <= quantity < math.inf:
+        if not _is_number(quantity) or not 0 <= quantity < _INF:
             raise self._error("fill", f"quantity {quantity!r}", order)
-        if quantity > 0 and not (_is_number(decision.price) and 0 < decision.price < math.inf):
+        if quantity > 0 and not (_is_number(decision.price) and 0 < decision.price < _INF):
             raise self._error("fill", f"price {decision.price!r}", order)
         return decision
 
@@ -235,11 +235,11 @@ class ModelSet:
             slipped = hook.target(order, price, market, ctx)
         else:
             slipped = hook.call(order, price, market, ctx, quantity, False)
-        if slipped.__class__ is float and 0 < slipped < math.inf:
+        if slipped.__class__ is float and 0 < slipped < _INF:
             return slipped
         if slipped is None:
             return price
-        if not _is_number(slipped) or not 0 < slipped < math.inf:
+        if not _is_number(slipped) or not 0 < slipped < _INF:
             raise self._error("slippage", f"price {slipped!r}", order)
         return float(slipped)
 
@@ -254,11 +254,11 @@ class ModelSet:
         ctx._fill_quantity = fill.quantity
         # (order, fill, ctx): the built-in models
         fee = hook.target(order, fill, ctx) if hook.leading == 3 else hook.call(order, fill, ctx, fill.quantity, False)
-        if fee.__class__ is float and 0 <= fee < math.inf:
+        if fee.__class__ is float and 0 <= fee < _INF:
             return fee
         if fee is None:
             return 0.0
-        if not _is_number(fee) or not 0 <= fee < math.inf:
+        if not _is_number(fee) or not 0 <= fee < _INF:
             raise self._error("commission", f"fee {fee!r}", order)
         return float(fee)
 
@@ -275,7 +275,7 @@ class ModelSet:
     def _charge(self, kind: str, amount: object, what: str) -> float:
         if amount is None:
             return 0.0
-        if not _is_number(amount) or not 0 <= amount < math.inf:  # type: ignore[operator]
+        if not _is_number(amount) or not 0 <= amount < _INF:  # type: ignore[operator]
             raise ModelError(f"{self._who(kind)} returned {amount!r} for {what}", self._who(kind))
         return float(amount)  # type: ignore[arg-type]
 
@@ -313,6 +313,6 @@ class ModelSet:
             fee = hook.target(order, whole, ctx) or 0.0
         else:
             fee = hook.call(order, whole, ctx, quantity, True) or 0.0
-        if (fee.__class__ is not float and not _is_number(fee)) or not 0 <= fee < math.inf:
+        if (fee.__class__ is not float and not _is_number(fee)) or not 0 <= fee < _INF:
             raise self._error("commission", f"fee {fee!r} (estimate)", order)
         return slipped + fee / quantity
