@@ -270,7 +270,9 @@ class Ledger:
         reserved = self._reserved_cash
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
-            reserved -= reservation.cash_per_unit * self._used(reservation, fill, before, remaining)[1]
+            # A fill that completes its order uses all of its cash units (`_used`'s first case, without its call).
+            units = reservation.cash_units if remaining == 0.0 else self._used(reservation, fill, before, remaining)[1]
+            reserved -= reservation.cash_per_unit * units
         mark = None
         if after < 0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
             mark = self.marks.get(symbol)
@@ -293,7 +295,10 @@ class Ledger:
             held = self._holdings[symbol] = Holding()
         reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
-            shares, units = self._used(reservation, fill, held.quantity, remaining)
+            if remaining == 0.0:  # the fill completes the order: it uses all of it (`_used`, without its call)
+                shares, units = reservation.shares, reservation.cash_units
+            else:
+                shares, units = self._used(reservation, fill, held.quantity, remaining)
             if shares:
                 self._take_reserved_shares(symbol, shares)
             if units:

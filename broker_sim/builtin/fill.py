@@ -139,7 +139,8 @@ class ImmediateFill(_Options):
         price = market.price if market is not None else order.reference_price
         if price is None:
             return NO_FILL
-        return self._rules.decide_at(order, price, order.remaining_quantity, ctx)
+        # (`order.remaining_quantity`, without the property's call: this is on every market order's path)
+        return self._rules.decide_at(order, price, order.quantity - order.filled_quantity, ctx)
 
 
 def _bar_window(

@@ -175,15 +175,19 @@ class FillRules:
     def decide_at(
         self, order: Order, price: float, quantity: float, ctx: HookContext | None, *, marketable: bool = False
     ) -> FillDecision:
-        """`decide` for one price (a trade, a quote side, the last price). A plain limit order is decided here
-        without building a `Window` (the one-price case of `limit`): this runs on every update of a resting one."""
-        if order.type is _T_LIMIT:
+        """`decide` for one price (a trade, a quote side, the last price). A plain limit order and a market order
+        are decided here without building a `Window` (the one-price cases of `limit` and of a market order): this
+        runs on every update of a resting limit and for every market order."""
+        kind = order.type
+        if kind is _T_LIMIT:
             limit: float = order.limit_price  # type: ignore[assignment]
             if (price < limit - PRICE_EPSILON) if order.side is _SIDE_BUY else (price > limit + PRICE_EPSILON):
                 return FillDecision(quantity, price)
             if -PRICE_EPSILON <= price - limit <= PRICE_EPSILON and (marketable or self._touch_fills(ctx)):
                 return FillDecision(quantity, price)
             return NO_FILL
+        if kind is _T_MARKET and (order.side is not _SIDE_BUY or not self.buy_stop_limit or not _was_stop(order)):
+            return FillDecision(quantity, price)  # a market order: `decide`'s answer, at the window's start (0)
         return self.decide(order, Window(price, price, price), quantity, ctx, marketable=marketable)
 
     def decide(

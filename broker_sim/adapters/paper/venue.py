@@ -223,7 +223,8 @@ class Venue:
         working = self._working[order_id] = Working()
         since = working.since = clock.now()  # (the same moment, unless a listener of `new` moved the clock)
         market = self.market.get(order.symbol)
-        if timers.eligible(self, order, market):
+        low, high = self._in_session_window  # (data of the last session seen: eligible without `eligible`'s call)
+        if market is None or low <= market.seconds <= high or timers.eligible(self, order, market):
             try:
                 decision = self.models.fill(order, market, since)
             except ModelError as exc:
