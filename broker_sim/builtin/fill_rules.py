@@ -42,9 +42,13 @@ from broker_sim._numeric import PRICE_EPSILON, price_beyond
 from broker_sim.builtin._params import number
 from broker_sim.builtin.bar_path import Path
 from broker_sim.hookspecs import NO_FILL, FillDecision, HookContext
-from broker_sim.models import Order
+from broker_sim.models import Order, unchecked_constructor
 
 __all__ = ["LIMIT_AT", "STOP_AT", "FillRules", "LimitFill", "Window", "alpaca_buy_stop_limit", "check_probability"]
+
+#: ``FillDecision(...)`` as a function (`unchecked_constructor`; a decision has nothing to check): the class call
+#: costs more than the generated function, and a model answers one decision for every order it fills.
+_decision: Any = unchecked_constructor(FillDecision)
 
 #: Without a path, when inside a bar an intrabar stop trigger and an intrabar limit fill are taken to happen:
 #: stops before limits (the conservative reading of a bar that crossed both).
@@ -173,21 +177,22 @@ class FillRules:
         return None
 
     def decide_at(
-        self, order: Order, price: float, quantity: float, ctx: HookContext | None, *, marketable: bool = False
+        self, order: Order, price: float, quantity: float, ctx: HookContext | None, marketable: bool = False
     ) -> FillDecision:
         """`decide` for one price (a trade, a quote side, the last price). A plain limit order and a market order
         are decided here without building a `Window` (the one-price cases of `limit` and of a market order): this
-        runs on every update of a resting limit and for every market order."""
+        runs on every update of a resting limit and for every market order (so `marketable` is not keyword-only:
+        CPython 3.11 specializes calls only to functions without keyword-only parameters)."""
         kind = order.type
         if kind is _T_LIMIT:
             limit: float = order.limit_price  # type: ignore[assignment]
             if (price < limit - PRICE_EPSILON) if order.side is _SIDE_BUY else (price > limit + PRICE_EPSILON):
-                return FillDecision(quantity, price)
+                return _decision(quantity, price)
             if -PRICE_EPSILON <= price - limit <= PRICE_EPSILON and (marketable or self._touch_fills(ctx)):
-                return FillDecision(quantity, price)
+                return _decision(quantity, price)
             return NO_FILL
         if kind is _T_MARKET and (order.side is not _SIDE_BUY or not self.buy_stop_limit or not _was_stop(order)):
-            return FillDecision(quantity, price)  # a market order: `decide`'s answer, at the window's start (0)
+            return _decision(quantity, price)  # a market order: `decide`'s answer, at the window's start (0)
         return self.decide(order, Window(price, price, price), quantity, ctx, marketable=marketable)
 
     def decide(
@@ -198,14 +203,14 @@ class FillRules:
         kind = order.type
         if kind is _T_LIMIT:
             filled = self.limit(buy, order.limit_price, window, ctx, marketable=marketable)  # type: ignore[arg-type]
-            return NO_FILL if filled is None else FillDecision(quantity, filled[0], at=filled[1])
+            return NO_FILL if filled is None else _decision(quantity, filled[0], at=filled[1])
         if kind is _T_MARKET:
             if buy and self.buy_stop_limit and _was_stop(order):
                 # A triggered buy stop (offered as a market order) keeps Alpaca's limit.
                 collar = alpaca_buy_stop_limit(order.stop_price)  # type: ignore[arg-type]
                 filled = self.limit(buy, collar, window, ctx)
-                return NO_FILL if filled is None else FillDecision(quantity, filled[0], at=filled[1])
-            return FillDecision(quantity, window.first, at=window.start)
+                return NO_FILL if filled is None else _decision(quantity, filled[0], at=filled[1])
+            return _decision(quantity, window.first, at=window.start)
         stop = order.stop_price
         if stop is None:  # a trailing stop before its first price: nothing to trigger yet
             return NO_FILL
@@ -220,17 +225,17 @@ class FillRules:
         if kind is _T_STOP and buy and self.buy_stop_limit:
             limit = alpaca_buy_stop_limit(stop)
         elif kind is not _T_STOP_LIMIT:
-            return FillDecision(quantity, trigger, True, at=when)
+            return _decision(quantity, trigger, True, at=when)
         assert limit is not None
         if not price_beyond(trigger, limit, buy):
-            return FillDecision(quantity, trigger, True, at=when)
+            return _decision(quantity, trigger, True, at=when)
         # Triggered beyond the limit: the limit works on what traded after the trigger.
         rest = window if when == window.start else window.after(when)
         if rest is not None:
             filled = self.limit(buy, limit, Window(trigger, rest.high, rest.low, rest.path, when), ctx)
             if filled is not None:
-                return FillDecision(quantity, filled[0], True, at=filled[1])
-        return FillDecision(0.0, 0.0, True)
+                return _decision(quantity, filled[0], True, at=filled[1])
+        return _decision(0.0, 0.0, True)
 
 
 #: The field `FillRules` checks its `touch_probability` as (the validator names it in its messages).

@@ -153,7 +153,9 @@ class ModelSet:
             kind: HookContext(kind, self.names[kind], seed, clock_time, account, estimate=True)
             for kind in ("slippage", "commission")
         }
+        #: The contexts the order path reads on every fill, without the dict's lookups.
         self._fill_ctx = self._ctx["fill"]
+        self._slippage_ctx = self._ctx["slippage"]
         #: The estimate contexts, read on every order's path (`cost_per_unit`) without the dict's lookups.
         self._estimate_slippage_ctx = self._estimate_ctx["slippage"]
         self._estimate_commission_ctx = self._estimate_ctx["commission"]
@@ -226,7 +228,7 @@ class ModelSet:
 
         (Here and below, ``ctx._fill_quantity`` is what the deprecated ``ctx.fill_quantity`` reads: stored
         directly, as its property setter is a call on every hook call of the order path.)"""
-        ctx = self._ctx["slippage"]
+        ctx = self._slippage_ctx
         ctx._fill_quantity = quantity
         hook = self._slippage
         if hook.generation != self._manager.generation:
