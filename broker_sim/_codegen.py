@@ -60,14 +60,20 @@ def writable_twin(cls: type) -> type:
     ``__set__`` costs a call per field (~700 instructions); a plain store into a slot is a specialized bytecode
     (~150), and the order and bar paths build objects of 8 to 35 fields many times. Both ``__setattr__`` and
     ``__delattr__`` must be object's own: they share one type slot, and either one overridden makes every store
-    go through a Python-level lookup. Raises `TypeError` for a class without ``__slots__``."""
+    go through a Python-level lookup. Its ``__init__`` is object's own too, so ``twin()`` makes an empty one to
+    fill: cheaper than ``object.__new__(twin)``, whose wrapper takes its arguments as a tuple and slices it.
+    Raises `TypeError` for a class without ``__slots__``, or with a ``__new__`` of its own (``twin()`` would
+    call it)."""
     twin = _TWINS.get(cls)
     if twin is not None:
         return twin
     if "__slots__" not in cls.__dict__ or "__dict__" in cls.__dict__:
         raise TypeError(f"cannot make a writable twin of {cls.__name__}: it is not a slotted class")
+    if cls.__new__ is not object.__new__:
+        raise TypeError(f"cannot make a writable twin of {cls.__name__}: it has a __new__ of its own")
     namespace = {
         "__slots__": (),
+        "__init__": object.__init__,
         "__setattr__": object.__setattr__,
         "__delattr__": object.__delattr__,
         "__module__": cls.__module__,

@@ -1034,7 +1034,7 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
             "pass skips_checks=True if skipping them is the point"
         )
     # Filled as its writable twin by plain stores, then made a `cls` (`writable_twin` says why).
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "twin": writable_twin(cls)}
+    namespace: dict[str, Any] = {"cls": cls, "twin": writable_twin(cls)}
     parameters, lines = [], []
     for index, field in enumerate(fields):
         if field.default is attrs.NOTHING:
@@ -1044,7 +1044,7 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
             parameters.append(f"{field.name}=default{index}")
         lines.append(f"    item.{field.name} = {field.name}")
     lines.append("    item.__class__ = cls")
-    source = f"def make({', '.join(parameters)}):\n    item = new(twin)\n" + "\n".join(lines) + "\n    return item\n"
+    source = f"def make({', '.join(parameters)}):\n    item = twin()\n" + "\n".join(lines) + "\n    return item\n"
     return compile_function(source, "make", namespace, purpose=f"unchecked {cls.__name__}")
 
 
@@ -1139,13 +1139,13 @@ def fast_constructor(
     converter would keep its argument, an object filled by plain slot stores without calling the class (a class
     call with a Python ``__init__`` goes through ``type.__call__`` and a tuple and a dict of the arguments); else
     ``cls(...)`` itself. `stores` and `names` are `install_fast_init`'s."""
-    namespace: dict[str, Any] = {"cls": cls, "twin": writable_twin(cls), "new": object.__new__, **(names or {})}
+    namespace: dict[str, Any] = {"cls": cls, "twin": writable_twin(cls), **(names or {})}
     parameters, stored, keeping = _fast_fields(cls, "fast constructor", namespace, stores, "item", kept=True)
     arguments = ", ".join(field.name for field in attrs.fields(cls))
     lines = [
         f"def build({', '.join(parameters)}):",
         f"    if {' and '.join([*keeping, f'({checked})'])}:",
-        "        item = new(twin)",
+        "        item = twin()",
         *(f"        {line}" for line in stored),
         "        item.__class__ = cls",
         "        return item",

@@ -119,7 +119,7 @@ def _make_copier(changed: tuple[str, ...], *, checked: bool = False) -> Callable
         raise TypeError(f"Order has no field {unknown[0]!r}")
     given = {name: f"value{index}" for index, name in enumerate(changed)}
     # Filled as Order's writable twin by plain stores, then made an `Order` (`writable_twin` says why).
-    namespace: dict[str, Any] = {"new": object.__new__, "Order": Order, "Writable": writable_twin(Order)}
+    namespace: dict[str, Any] = {"Order": Order, "Writable": writable_twin(Order)}
     if checked:
         given.update(status="status", updated_at="when")
         namespace.update(allowed=ALLOWED_TRANSITIONS, refuse=transition)
@@ -127,10 +127,10 @@ def _make_copier(changed: tuple[str, ...], *, checked: bool = False) -> Callable
             f"def copy(order, status, when{''.join(f', value{index}' for index in range(len(changed)))}):",
             "    if status not in allowed[order.status]:",
             "        refuse(order, status, when)  # raises, naming what the table allows",
-            "    twin = new(Writable)",
+            "    twin = Writable()",
         ]
     else:
-        lines = [f"def copy(order{''.join(f', {value}' for value in given.values())}):", "    twin = new(Writable)"]
+        lines = [f"def copy(order{''.join(f', {value}' for value in given.values())}):", "    twin = Writable()"]
     for name in names:
         lines.append(f"    twin.{name} = {given.get(name, f'order.{name}')}")
     lines.append("    twin.__class__ = Order")

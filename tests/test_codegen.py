@@ -16,7 +16,7 @@ from broker_sim.orders import _make_copier
 
 def test_a_generated_function_shows_its_source_in_a_traceback() -> None:
     copy = _make_copier(("status",))
-    assert "twin = new(Writable)" in inspect.getsource(copy)
+    assert "twin = Writable()" in inspect.getsource(copy)
     with pytest.raises(AttributeError) as caught:
         copy(None, "filled")
     text = "".join(traceback.format_exception(caught.value))
@@ -93,6 +93,26 @@ def test_a_writable_twin_refuses_a_class_without_slots() -> None:
 
     with pytest.raises(TypeError, match=r"cannot make a writable twin of Loose: it is not a slotted class"):
         writable_twin(Loose)
+
+
+def test_a_writable_twin_refuses_a_class_with_its_own_new() -> None:
+    @attrs.frozen
+    class Interned:
+        symbol: str
+
+        def __new__(cls, symbol: str) -> Interned:
+            return super().__new__(cls)
+
+    with pytest.raises(TypeError, match=r"cannot make a writable twin of Interned: it has a __new__ of its own"):
+        writable_twin(Interned)
+
+
+def test_a_writable_twin_called_makes_an_empty_object_to_fill() -> None:
+    twin = writable_twin(Order)
+    empty = twin()
+    assert empty.__class__ is twin
+    with pytest.raises(AttributeError):
+        empty.id  # noqa: B018 (nothing is stored yet: no __init__ ran)
 
 
 def test_a_fast_init_builds_what_attrs_init_builds() -> None:

@@ -59,13 +59,12 @@ def _first_snapshot_maker() -> Any:
     """`first_snapshot`, generated: the `Order` filled field by field as its writable twin (`writable_twin` says
     why), in one call per order."""
     namespace: dict[str, Any] = {
-        "new": object.__new__,
         "Order": Order,
         "Writable": writable_twin(Order),
         "pending_new": _S_PENDING_NEW,
     }
     lines = ["def first_snapshot(order_id, client_order_id, request, quantity, now, replaces=None):"]
-    lines.append("    order = new(Writable)")
+    lines.append("    order = Writable()")
     for index, field in enumerate(plain_fields(Order, purpose="first snapshot")):
         value = _FIRST_FIELDS.get(field.name)
         if value is None:
