@@ -51,6 +51,7 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     TimeInForce,
+    market_order_request,
     order_request,
 )
 
@@ -407,8 +408,8 @@ class Broker(abc.ABC):
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        if not fields:  # the usual call: no dict of keyword arguments to pass on
-            return await self.submit_order(order_request(symbol, _SIDE_BUY, quantity))
+        if not fields:  # the usual call: no dict of keyword arguments to pass on, a market day order to check
+            return await self.submit_order(market_order_request(symbol, _SIDE_BUY, quantity))
         return await self.submit_order(order_request(symbol, _SIDE_BUY, quantity, **fields))
 
     async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
@@ -416,7 +417,7 @@ class Broker(abc.ABC):
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
         if not fields:
-            return await self.submit_order(order_request(symbol, _SIDE_SELL, quantity))
+            return await self.submit_order(market_order_request(symbol, _SIDE_SELL, quantity))
         return await self.submit_order(order_request(symbol, _SIDE_SELL, quantity, **fields))
 
     #: Whether `_new_client_order_id` is overridden (set for each subclass): `buy` and `sell` of a broker that

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL, _T_MARKET, _TIF_DAY
+from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
@@ -27,6 +27,7 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     Side,
+    market_order_request,
     order_request,
 )
 from broker_sim.strategy_book import StrategyBook
@@ -106,8 +107,14 @@ class StrategyBroker(Broker):
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         `Broker.buy` followed by this view's `submit_order`, in one coroutine: a strategy's every order comes
-        this way."""
-        order = await self.inner.submit_order(self._request(symbol, _SIDE_BUY, quantity, fields))
+        this way. The usual call, ``buy(symbol, quantity)``, is numbered and built here, as `_request` would (a
+        call less each, and no dict of keyword arguments)."""
+        if fields:
+            request = self._request(symbol, _SIDE_BUY, quantity, fields)
+        else:
+            client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # `_new_client_order_id`
+            request = market_order_request(symbol, _SIDE_BUY, quantity, client_order_id)
+        order = await self.inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
@@ -116,16 +123,20 @@ class StrategyBroker(Broker):
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         As `buy`."""
-        order = await self.inner.submit_order(self._request(symbol, _SIDE_SELL, quantity, fields))
+        if fields:
+            request = self._request(symbol, _SIDE_SELL, quantity, fields)
+        else:
+            client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # `_new_client_order_id`
+            request = market_order_request(symbol, _SIDE_SELL, quantity, client_order_id)
+        order = await self.inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
 
     def _request(self, symbol: Any, side: Side, quantity: Any, fields: dict[str, Any]) -> OrderRequest:
-        """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
-        id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
-        if not fields:  # the usual call, ``buy(symbol, quantity)``: keyword arguments cost a dict per call
-            return order_request(symbol, side, quantity, _T_MARKET, _TIF_DAY, None, None, self._new_client_order_id())
+        """The request `buy` or `sell` submits with other `fields` than symbol and quantity, tagged: a new
+        ``<name>-<n>`` when `fields` give no client order id (numbered before the request is built, as `Broker.buy`
+        numbers it), else the given one, remembered."""
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
             return order_request(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)

@@ -25,7 +25,11 @@ from broker_sim.models import MarketData, Order, OrderRequest
 from .assets import AssetFlags
 from .settings import RuleSettings
 
-__all__ = ["AccountView", "Concern", "Door", "Rule", "active_rules", "check_order", "concerns_of"]
+__all__ = ["PDT_EQUITY", "AccountView", "Concern", "Door", "Rule", "active_rules", "check_order", "concerns_of"]
+
+#: An account whose equity at the previous close is under this (dollars) is protected from pattern day trading
+#: (`broker_sim.rules.day_trading`): the door asks the day-trading rule only about such an account's orders.
+PDT_EQUITY = 25_000.0
 
 
 class AccountView(Protocol):
@@ -118,8 +122,9 @@ class Concern(enum.Enum):
     `FLIPS` (a closing order that may be more than the position still available, so it could take it through
     zero: the symbol has open orders, the order is notional, or it is more than the position), `SHORT_SALES` (a
     sell that may be more than the long position still available: the symbol has open orders, the order is
-    notional, or it is more than the position). Each is a superset of the requests the rule could refuse: a rule
-    asked when it had nothing to check still answers right."""
+    notional, or it is more than the position). `DAY_TRADES` is what the account's equity says: it was under
+    `PDT_EQUITY` at the last close, so pattern day trader protection applies. Each is a superset of the requests
+    the rule could refuse: a rule asked when it had nothing to check still answers right."""
 
     ANY = "any"
     SELLS = "sells"
@@ -130,6 +135,7 @@ class Concern(enum.Enum):
     CLOSING = "closing"
     FLIPS = "flips"
     SHORT_SALES = "short_sales"
+    DAY_TRADES = "day_trades"
 
 
 #: The concerns a `Door` tells apart, in the order of its plans' keys (`Concern.ANY` is always true).
@@ -142,8 +148,9 @@ _KEYED = (
     Concern.CLOSING,
     Concern.FLIPS,
     Concern.SHORT_SALES,
+    Concern.DAY_TRADES,
 )
-_Kind = tuple[bool, bool, bool, bool, bool, bool, bool, bool]
+_Kind = tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool]
 
 
 _AUCTIONS = frozenset({_TIF_OPG, _TIF_CLS})
@@ -162,12 +169,14 @@ class Door:
     once), so the door costs an ordinary order a few calls, however many rules there are: a buy with nothing open
     in its symbol meets only the rules that concern every order."""
 
-    __slots__ = ("_plans", "rules")
+    __slots__ = ("_day_trades", "_plans", "rules")
 
     def __init__(self, rules: Iterable[Rule], settings: RuleSettings) -> None:
         #: The rules `settings` leave on, in order.
         self.rules = active_rules(rules, settings)
         self._plans: dict[_Kind, tuple[Rule, ...]] = {}
+        #: Whether a rule in force is about day trades (else the account's last equity need not be read).
+        self._day_trades = any(getattr(r, "concern", Concern.ANY) is Concern.DAY_TRADES for r in self.rules)
 
     def _plan(self, kind: _Kind) -> tuple[Rule, ...]:
         flags = dict(zip(_KEYED, kind, strict=True))
@@ -198,6 +207,7 @@ class Door:
                 or quantity > (position if position > 0.0 else -position) + QTY_EPSILON  # (abs(), without its call)
             ),
             sell and (open_orders or quantity is None or quantity > position + QTY_EPSILON),
+            self._day_trades and view.last_equity() < PDT_EQUITY,
         )
         plan = self._plans.get(kind)
         if plan is None:

@@ -428,7 +428,7 @@ class PaperBroker(Broker):
         if self.journal is None and self.settings.journal is not None:
             self._check_journal()
         client_order_id = request.client_order_id
-        if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
+        if client_order_id is not None and self.state.client_order_id_taken(client_order_id):
             known = known_order(self.state, client_order_id, request)  # the same request again, or a conflict
             if known is not None:
                 return self.state.order(known.id) or known
