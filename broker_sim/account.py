@@ -16,7 +16,7 @@ which depend on market prices a journal does not keep.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, overload
 
@@ -153,6 +153,9 @@ class AccountState:
         self._closed: deque[str] = deque()
         #: The ids of the open orders of each symbol, oldest first (the rules read them on every new order).
         self._open_by_symbol: dict[str, dict[str, None]] = {}
+        #: ``open_order_ids(symbol)``: the ids of the symbol's open orders, oldest first, as keys (empty or None when
+        #: it has none; read it, never change it). The dict's own ``get``: the door asks it for every new order.
+        self.open_order_ids: Callable[[str], Mapping[str, None] | None] = self._open_by_symbol.get
         #: ``order(order_id)``: the latest snapshot of the order, or None (unknown, or forgotten from a bounded
         #: history). The dict's own ``get``: the venue asks it for every working order on every market event.
         self.order: Callable[[str], Order | None] = self._orders.get

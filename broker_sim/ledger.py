@@ -161,7 +161,12 @@ class Ledger:
             covering = short if short < quantity else quantity
             units, shares, per_unit = quantity - covering, 0.0, cash_per_unit
         else:
-            free = self.shares_available(symbol, releasing)
+            if releasing is None:  # `shares_available(symbol)`, written out: a call less on every sell's path
+                free = (position if position > 0.0 else 0.0) - self._reserved_shares.get(symbol, 0.0)
+                if not free > 0.0:
+                    free = 0.0
+            else:
+                free = self.shares_available(symbol, releasing)
             shares = free if free < quantity else quantity
             units = quantity - shares
             if units > QTY_EPSILON and not self.allow_short:

@@ -9,7 +9,7 @@ same with a plain list of rules. Rules only read; a refused order changes nothin
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -66,6 +66,11 @@ class AccountView(Protocol):
 
     def open_orders(self, symbol: str) -> Sequence[Order]:
         """The orders in `symbol` that are not final, oldest first."""
+        ...
+
+    def open_order_ids(self, symbol: str) -> Collection[str] | None:
+        """The ids of the orders in `symbol` that are not final (empty or None when there are none): what tells
+        whether the symbol has open orders without building its list."""
         ...
 
     def symbols_with_open_orders(self) -> Iterable[str]:
@@ -191,7 +196,7 @@ class Door:
         sell = request.side is _SIDE_SELL
         tif = request.time_in_force
         position = view.quantity(symbol)
-        open_orders = True if view.open_orders(symbol) else False  # noqa: SIM210 - `bool()` is a call
+        open_orders = True if view.open_order_ids(symbol) else False  # noqa: SIM210 - `bool()` is a call
         closing = position > QTY_EPSILON if sell else position < -QTY_EPSILON
         kind = (  # `concerns_of` and the account's concerns, inline: this is on every order's path
             sell,
