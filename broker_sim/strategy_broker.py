@@ -57,6 +57,8 @@ class StrategyBroker(Broker):
         self.given_client_order_ids: set[str] = set()
         #: The client order id generated last (`buy` and `sell` submit it at once: it needs no tagging).
         self._generated = ""
+        #: Whether orders go to `inner` by its plain call (`Broker.submits_nowait`), with no coroutine of its own.
+        self._nowait = inner.submits_nowait
 
     def _new_client_order_id(self) -> str:
         client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"
@@ -96,7 +98,8 @@ class StrategyBroker(Broker):
             client_order_id = self._tag(request.client_order_id)
             if client_order_id is not request.client_order_id:
                 request = attrs.evolve(request, client_order_id=client_order_id)
-        order = await self.inner.submit_order(request)
+        inner = self.inner
+        order = inner.submit_order_nowait(request) if self._nowait else await inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
@@ -114,7 +117,8 @@ class StrategyBroker(Broker):
         else:
             client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # `_new_client_order_id`
             request = market_order_request(symbol, _SIDE_BUY, quantity, client_order_id)
-        order = await self.inner.submit_order(request)
+        inner = self.inner
+        order = inner.submit_order_nowait(request) if self._nowait else await inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
@@ -128,7 +132,8 @@ class StrategyBroker(Broker):
         else:
             client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # `_new_client_order_id`
             request = market_order_request(symbol, _SIDE_SELL, quantity, client_order_id)
-        order = await self.inner.submit_order(request)
+        inner = self.inner
+        order = inner.submit_order_nowait(request) if self._nowait else await inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
