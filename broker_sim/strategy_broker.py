@@ -110,15 +110,9 @@ class StrategyBroker(Broker):
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         `Broker.buy` followed by this view's `submit_order`, in one coroutine: a strategy's every order comes
-        this way. The usual call, ``buy(symbol, quantity)``, is numbered and built here, as `_request` would (a
-        call less each, and no dict of keyword arguments)."""
-        if fields:
-            request = self._request(symbol, _SIDE_BUY, quantity, fields)
-        else:
-            client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # `_new_client_order_id`
-            request = market_order_request(symbol, _SIDE_BUY, quantity, client_order_id)
-        inner = self.inner
-        order = inner.submit_order_nowait(request) if self._nowait else await inner.submit_order(request)
+        this way."""
+        request = self._request(symbol, _SIDE_BUY, quantity, fields)
+        order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
@@ -127,21 +121,18 @@ class StrategyBroker(Broker):
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         As `buy`."""
-        if fields:
-            request = self._request(symbol, _SIDE_SELL, quantity, fields)
-        else:
-            client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # `_new_client_order_id`
-            request = market_order_request(symbol, _SIDE_SELL, quantity, client_order_id)
-        inner = self.inner
-        order = inner.submit_order_nowait(request) if self._nowait else await inner.submit_order(request)
+        request = self._request(symbol, _SIDE_SELL, quantity, fields)
+        order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
 
     def _request(self, symbol: Any, side: Side, quantity: Any, fields: dict[str, Any]) -> OrderRequest:
-        """The request `buy` or `sell` submits with other `fields` than symbol and quantity, tagged: a new
-        ``<name>-<n>`` when `fields` give no client order id (numbered before the request is built, as `Broker.buy`
-        numbers it), else the given one, remembered."""
+        """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
+        id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
+        if not fields:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here
+            client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
+            return market_order_request(symbol, side, quantity, client_order_id)
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
             return order_request(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)
