@@ -131,8 +131,8 @@ class StrategyBroker(Broker):
         """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
         id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
         if not fields:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here
-            client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
-            return market_order_request(symbol, side, quantity, client_order_id)
+            numbered = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
+            return market_order_request(symbol, side, quantity, numbered)
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
             return order_request(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)
