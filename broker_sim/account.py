@@ -16,7 +16,7 @@ which depend on market prices a journal does not keep.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, overload
 
@@ -153,9 +153,15 @@ class AccountState:
         self._closed: deque[str] = deque()
         #: The ids of the open orders of each symbol, oldest first (the rules read them on every new order).
         self._open_by_symbol: dict[str, dict[str, None]] = {}
+        #: ``open_order_ids(symbol)``: the ids of the symbol's open orders, oldest first, as keys (empty or None when
+        #: it has none; read it, never change it). The dict's own ``get``: the door asks it for every new order.
+        self.open_order_ids: Callable[[str], Mapping[str, None] | None] = self._open_by_symbol.get
         #: ``order(order_id)``: the latest snapshot of the order, or None (unknown, or forgotten from a bounded
         #: history). The dict's own ``get``: the venue asks it for every working order on every market event.
         self.order: Callable[[str], Order | None] = self._orders.get
+        #: ``client_order_id_taken(client_order_id)``: whether an order in memory has that client order id (the
+        #: dict's own ``__contains__``: the broker asks it for every order a strategy sends).
+        self.client_order_id_taken: Callable[[str], bool] = self._client_ids.__contains__
         self._handlers: dict[type, Callable[[Any, bool], Any]] = {
             NewOrder: self._new_order,
             StatusChange: self._status_change,
@@ -284,25 +290,27 @@ class AccountState:
         order, reservation = change.order, change.reservation
         if order.id in self._orders or order.client_order_id in self._client_ids:
             self._check_new(order)  # raises, naming which id is taken
-        exit_order = order.parent_id is not None or order.order_class is _C_OCO
-        if order.status is _S_PENDING_NEW and not (exit_order and reservation is None):
-            if reservation is None or reservation.order_id != order.id:
+        status = order.status
+        if status is _S_PENDING_NEW and reservation is not None:  # (the usual new order: whether it is an exit
+            if reservation.order_id != order.id:  # matters only to one without a reservation)
                 raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
             if not replaying:
                 # (`reservation.cash`, without the property's call: this is on every order's path)
                 cash = reservation.cash_per_unit * reservation.cash_units
                 self._check_fits(cash, reservation.shares, reservation.symbol, None, order)
-        elif order.status is _S_HELD:
+        elif status is _S_PENDING_NEW and order.parent_id is None and order.order_class is not _C_OCO:
+            raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
+        elif status is _S_HELD:
             if order.parent_id is None or reservation is not None:
                 raise InvalidTransition(f"a held order ({order.id}) is an exit of a parent order and holds nothing")
-        elif order.status not in (_S_REJECTED, _S_PENDING_NEW) or reservation is not None:
+        elif status not in (_S_REJECTED, _S_PENDING_NEW) or reservation is not None:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
         if self.recorder is not None:
             self.recorder(change)
         self._client_ids[order.client_order_id] = order.id
         if reservation is not None:
             self.ledger.hold(reservation)
-        if order.status not in FINAL_STATUSES:  # (pending_new or held) it joins its symbol's open orders
+        if status is not _S_REJECTED:  # (pending_new or held) it joins its symbol's open orders
             working = self._open_by_symbol.get(order.symbol)
             if working is None:
                 working = self._open_by_symbol[order.symbol] = {}
@@ -310,7 +318,7 @@ class AccountState:
             self._orders[order.id] = order  # (`_store` for an open order, without its call)
         else:
             self._store(order)
-        first = _FIRST_EVENT.get(order.status)
+        first = _FIRST_EVENT.get(status)
         if first is not None:
             self._emit(unchecked_event(first, order, order.created_at))
         return order
@@ -330,7 +338,7 @@ class AccountState:
             if not available >= cash - MONEY_EPSILON:  # `money_covers`, without its call (on every order's path)
                 what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
                 raise Refused(f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}")
-        if shares > QTY_EPSILON and shares > ledger.shares_available(symbol, releasing=releasing) + QTY_EPSILON:
+        if shares > QTY_EPSILON and shares > ledger.shares_available(symbol, releasing) + QTY_EPSILON:
             raise Refused(f"cannot reserve {shares:g} {symbol}: they are held by other orders")
 
     def _status_change(self, change: StatusChange, replaying: bool) -> Order:

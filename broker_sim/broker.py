@@ -51,6 +51,7 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     TimeInForce,
+    market_order_request,
     order_request,
 )
 
@@ -248,6 +249,12 @@ class Broker(abc.ABC):
     #: an order that suspended outside a task could not go on in one.
     submits_in_place: ClassVar[bool] = False
 
+    #: Whether `submit_order` is `submit_order_nowait` in a coroutine and nothing more, so a caller may make the
+    #: plain call and spare the coroutine (`buy`, `sell`, a strategy's view, for every order). An adapter declares
+    #: it in its class body; a subclass that overrides `submit_order` gets False unless it declares it again (as
+    #: `submits_in_place`): its override is what must be called.
+    submits_nowait: ClassVar[bool] = False
+
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._hub = EventHub()
@@ -279,6 +286,10 @@ class Broker(abc.ABC):
     async def submit_order(self, request: OrderRequest) -> Order:
         """Send an order; returns its snapshot. A repeated `client_order_id` returns the existing order (the same
         request) or raises `DuplicateClientOrderId`; an order refused at the door raises `OrderRefused`."""
+
+    def submit_order_nowait(self, request: OrderRequest) -> Order:
+        """`submit_order` as a plain call, for a broker that `submits_nowait`; others raise `NotImplementedError`."""
+        raise NotImplementedError(f"{type(self).__name__} submits orders only through submit_order")
 
     @abc.abstractmethod
     async def cancel_order(self, order_id: str) -> Order:
@@ -407,8 +418,9 @@ class Broker(abc.ABC):
         """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
-        if not fields:  # the usual call: no dict of keyword arguments to pass on
-            return await self.submit_order(order_request(symbol, _SIDE_BUY, quantity))
+        if not fields:  # the usual call: no dict of keyword arguments to pass on, a market day order to check
+            request = market_order_request(symbol, _SIDE_BUY, quantity)
+            return self.submit_order_nowait(request) if self.submits_nowait else await self.submit_order(request)
         return await self.submit_order(order_request(symbol, _SIDE_BUY, quantity, **fields))
 
     async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
@@ -416,7 +428,8 @@ class Broker(abc.ABC):
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
         if not fields:
-            return await self.submit_order(order_request(symbol, _SIDE_SELL, quantity))
+            request = market_order_request(symbol, _SIDE_SELL, quantity)
+            return self.submit_order_nowait(request) if self.submits_nowait else await self.submit_order(request)
         return await self.submit_order(order_request(symbol, _SIDE_SELL, quantity, **fields))
 
     #: Whether `_new_client_order_id` is overridden (set for each subclass): `buy` and `sell` of a broker that
@@ -428,6 +441,8 @@ class Broker(abc.ABC):
         cls._names_client_orders = cls._new_client_order_id is not Broker._new_client_order_id
         if "submit_order" in cls.__dict__ and "submits_in_place" not in cls.__dict__:
             cls.submits_in_place = False
+        if "submit_order" in cls.__dict__ and "submits_nowait" not in cls.__dict__:
+            cls.submits_nowait = False
 
     def _new_client_order_id(self) -> str | None:
         """The client order id `buy`, `sell` and `close_position` give an order that names none; None lets the

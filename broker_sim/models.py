@@ -1049,20 +1049,34 @@ def unchecked_constructor(cls: Any, *, skips_checks: bool = False) -> Any:
 
 
 def _fast_fields(
-    cls: Any, purpose: str, namespace: dict[str, Any], stores: Mapping[str, str] | None, target: str, *, kept: bool
+    cls: Any,
+    purpose: str,
+    namespace: dict[str, Any],
+    stores: Mapping[str, str] | None,
+    target: str,
+    *,
+    kept: bool,
+    fixed: Mapping[str, object] | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
     """For a generated constructor of `cls`: its parameters (defaults put in `namespace`), a plain store of each
     field into `target` (converted, unless the value is already of the class its converter keeps, or, when `kept`,
     as it is: the caller tested that every such converter keeps its value; `stores` replaces an argument by an
     expression), and for each converter that keeps values of a class the test that it would keep its value.
-    Raises `TypeError` for a field the generated code does not honour (a validator, a keyword-only, aliased or
-    non-init field, a factory default)."""
+    `fixed` gives fields that are no parameter but always the value given (put in `namespace` under the field's
+    name; one a converter would not keep as it is is refused). Raises `TypeError` for a field the generated code
+    does not honour (a validator, a keyword-only, aliased or non-init field, a factory default)."""
     parameters, lines, keeping = [], [], []
     for index, field in enumerate(attrs.fields(cls)):
         special = field.validator is not None or field.kw_only or not field.init or field.alias != field.name
         if special or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             raise TypeError(f"cannot generate a {purpose} for {cls.__name__}: field {field.name!r} is special")
         name = field.name
+        if fixed is not None and name in fixed:
+            value = namespace[name] = fixed[name]
+            if field.converter is not None and value.__class__ is not _CONVERTER_KEEPS.get(field.converter):
+                raise TypeError(f"cannot generate a {purpose} for {cls.__name__}: {name}={value!r} is converted")
+            lines.append(f"{target}.{name} = {name}")
+            continue
         if field.default is attrs.NOTHING:
             parameters.append(name)
         else:
@@ -1132,15 +1146,23 @@ def install_fast_init(
 
 
 def fast_constructor(
-    cls: Any, *, stores: Mapping[str, str] | None = None, checked: str, names: Mapping[str, Any] | None = None
+    cls: Any,
+    *,
+    stores: Mapping[str, str] | None = None,
+    checked: str,
+    names: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, object] | None = None,
 ) -> Callable[..., Any]:
     """A function taking `cls`'s arguments that returns what ``cls(...)`` returns: when `checked` (an expression of
     the arguments, true only when ``__attrs_post_init__`` would neither change nor refuse anything) holds and every
     converter would keep its argument, an object filled by plain slot stores without calling the class (a class
     call with a Python ``__init__`` goes through ``type.__call__`` and a tuple and a dict of the arguments); else
-    ``cls(...)`` itself. `stores` and `names` are `install_fast_init`'s."""
+    ``cls(...)`` itself. `stores` and `names` are `install_fast_init`'s; `fixed` gives fields the function takes
+    no argument for, always the value given (`checked` may count on them)."""
     namespace: dict[str, Any] = {"cls": cls, "twin": writable_twin(cls), **(names or {})}
-    parameters, stored, keeping = _fast_fields(cls, "fast constructor", namespace, stores, "item", kept=True)
+    parameters, stored, keeping = _fast_fields(
+        cls, "fast constructor", namespace, stores, "item", kept=True, fixed=fixed
+    )
     arguments = ", ".join(field.name for field in attrs.fields(cls))
     lines = [
         f"def build({', '.join(parameters)}):",
@@ -1192,6 +1214,28 @@ install_fast_init(OrderRequest, stores=_REQUEST_STORES, checked=_REQUEST_CHECKED
 #: (`fast_constructor`): `Broker.buy` and `sell` build theirs so, one for every order a strategy sends.
 order_request: Callable[..., OrderRequest] = fast_constructor(
     OrderRequest, stores=_REQUEST_STORES, checked=_REQUEST_CHECKED, names=_REQUEST_NAMES
+)
+#: `_REQUEST_CHECKED` for a market day order with no other field given: its symbol, quantity and client order id.
+_MARKET_REQUEST_CHECKED = (
+    "symbol.__class__ is str and symbol.isascii() and symbol and not symbol.isspace()"
+    " and (quantity.__class__ is float and 0.0 < quantity < inf and quantity.is_integer()"
+    " or quantity.__class__ is int and 0 < quantity < exact)"
+    " and (client_order_id is None or client_order_id.__class__ is str and client_order_id.isascii()"
+    " and 0 < len(client_order_id) <= longest_id)"
+)
+#: ``market_order_request(symbol, side, quantity, client_order_id=None)``: ``OrderRequest(symbol, side, quantity,
+#: client_order_id=client_order_id)``, a market day order, as `order_request` builds it but with only these four
+#: to check: `Broker.buy` and `sell` called with no other field (a strategy's usual order) build theirs so.
+market_order_request: Callable[..., OrderRequest] = fast_constructor(
+    OrderRequest,
+    stores=_REQUEST_STORES,
+    checked=_MARKET_REQUEST_CHECKED,
+    names=_REQUEST_NAMES,
+    fixed={
+        field.name: field.default
+        for field in attrs.fields(OrderRequest)
+        if field.name not in ("symbol", "side", "quantity", "client_order_id")
+    },
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL, _T_MARKET, _TIF_DAY
+from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
@@ -27,6 +27,7 @@ from broker_sim.models import (
     OrderStatus,
     Position,
     Side,
+    market_order_request,
     order_request,
 )
 from broker_sim.strategy_book import StrategyBook
@@ -56,6 +57,8 @@ class StrategyBroker(Broker):
         self.given_client_order_ids: set[str] = set()
         #: The client order id generated last (`buy` and `sell` submit it at once: it needs no tagging).
         self._generated = ""
+        #: Whether orders go to `inner` by its plain call (`Broker.submits_nowait`), with no coroutine of its own.
+        self._nowait = inner.submits_nowait
 
     def _new_client_order_id(self) -> str:
         client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"
@@ -95,7 +98,8 @@ class StrategyBroker(Broker):
             client_order_id = self._tag(request.client_order_id)
             if client_order_id is not request.client_order_id:
                 request = attrs.evolve(request, client_order_id=client_order_id)
-        order = await self.inner.submit_order(request)
+        inner = self.inner
+        order = inner.submit_order_nowait(request) if self._nowait else await inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
@@ -107,7 +111,8 @@ class StrategyBroker(Broker):
 
         `Broker.buy` followed by this view's `submit_order`, in one coroutine: a strategy's every order comes
         this way."""
-        order = await self.inner.submit_order(self._request(symbol, _SIDE_BUY, quantity, fields))
+        request = self._request(symbol, _SIDE_BUY, quantity, fields)
+        order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
@@ -116,7 +121,8 @@ class StrategyBroker(Broker):
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         As `buy`."""
-        order = await self.inner.submit_order(self._request(symbol, _SIDE_SELL, quantity, fields))
+        request = self._request(symbol, _SIDE_SELL, quantity, fields)
+        order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         if self.book is not None:
             self.book.track(order)
         return order
@@ -124,8 +130,9 @@ class StrategyBroker(Broker):
     def _request(self, symbol: Any, side: Side, quantity: Any, fields: dict[str, Any]) -> OrderRequest:
         """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
         id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
-        if not fields:  # the usual call, ``buy(symbol, quantity)``: keyword arguments cost a dict per call
-            return order_request(symbol, side, quantity, _T_MARKET, _TIF_DAY, None, None, self._new_client_order_id())
+        if not fields:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here
+            numbered = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
+            return market_order_request(symbol, side, quantity, numbered)
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
             return order_request(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim import PaperBroker, SimulatedClock
+from broker_sim import PaperBroker, SimulatedClock, Trade
 from broker_sim.adapters.alpaca import AlpacaBroker
 from broker_sim.broker import Broker, Journaled, KeepsFills, KnowsPrices, MarketDataConsumer, Resumable
 from broker_sim.models import Order, OrderRequest
+from broker_sim.strategy_broker import StrategyBroker
+from tests.conftest import T0
 
 CAPABILITIES = (MarketDataConsumer, KeepsFills, Journaled, Resumable, KnowsPrices)
 
@@ -111,3 +113,28 @@ def test_only_a_broker_whose_orders_never_wait_submits_in_place_and_an_override_
 
     assert Counting.submits_in_place and not Waiting.submits_in_place and Checked.submits_in_place
     assert not type("StillWaiting", (Waiting,), {}).submits_in_place
+
+
+async def test_a_view_over_a_broker_that_overrides_submit_order_calls_the_override() -> None:
+    """`submits_nowait` lets `buy`, `sell` and a strategy's view skip `submit_order`'s coroutine: only where it
+    is `submit_order_nowait` and nothing more. An override of `submit_order` is called, whatever else it says."""
+    asked: list[str] = []
+
+    class Checked(PaperBroker):  # overrides it without a wait, and says so (in place), but not nowait
+        submits_in_place = True
+
+        async def submit_order(self, request: OrderRequest) -> Order:
+            asked.append(request.side.value)
+            return await super().submit_order(request)
+
+    assert PaperBroker.submits_nowait and not Broker.submits_nowait and not AlpacaBroker.submits_nowait
+    assert not Checked.submits_nowait and type("Counting", (PaperBroker,), {}).submits_nowait
+    broker = Checked(100_000, clock=SimulatedClock(T0), latency="none", slippage="none", symbols=["AAPL"])
+    view = StrategyBroker(broker, "s")
+    await broker.update_market(Trade("AAPL", T0, 100.0, 10))
+    await broker.buy("AAPL", 2)
+    await view.sell("AAPL", 1)
+    await view.buy("AAPL", 1, type="limit", limit_price=90.0)
+    assert asked == ["buy", "sell", "buy"]
+    with pytest.raises(NotImplementedError):
+        Broker.submit_order_nowait(view, OrderRequest("AAPL", "buy", 1))  # a view submits only by its coroutine

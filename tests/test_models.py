@@ -22,7 +22,7 @@ from broker_sim import (
     TimeInForce,
     Trade,
 )
-from broker_sim.models import OrderClass, order_request
+from broker_sim.models import OrderClass, market_order_request, order_request
 from tests.conftest import T0
 
 
@@ -109,6 +109,20 @@ def test_the_fast_ways_to_build_a_request_build_what_every_check_builds(
         checked = checked[0], OrderRequest
     assert _built(OrderRequest, arguments) == checked  # the generated __init__, its checks skipped when they pass
     assert _built(order_request, arguments) == checked  # the function, the class call skipped likewise
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {name: _REQUEST_ARGUMENTS[name] for name in ("symbol", "side", "quantity")},
+        optional={"client_order_id": _REQUEST_ARGUMENTS["client_order_id"]},
+    )
+)
+def test_the_market_order_request_builds_what_every_check_builds(arguments: dict[str, object]) -> None:
+    checked = _built(_CheckedByAttrs, arguments)
+    if isinstance(checked[0], list):
+        checked = checked[0], OrderRequest
+    assert _built(market_order_request, arguments) == checked
 
 
 def test_order_request_is_frozen() -> None:

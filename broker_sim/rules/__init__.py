@@ -13,8 +13,9 @@ and `check(request, view, replacing)`, which raises an `OrderRefused` kind with 
 its docstring cites the Alpaca page it follows. A class attribute ``concern: ClassVar[Concern]`` says which
 requests it can refuse (sells, extended hours, auctions, fractional; or what the account must hold for it to have
 anything to check: open orders in the symbol, a position the order reduces, one it may reduce beyond what it has
-available, a sale beyond what is held; default: any), and the door asks it only about those: the order path stays
-cheap however many rules there are. Add it to `ALPACA_RULES` and a row to README's "Paper rules" table.
+available, a sale beyond what is held, an equity under $25,000 at the last close; default: any), and the door asks
+it only about those: the order path stays cheap however many rules there are. Add it to `ALPACA_RULES` and a row
+to README's "Paper rules" table.
 
 `rules/` knows no adapter: an adapter that enforces the rules gives an `AccountView` of its account.
 """

@@ -9,7 +9,7 @@ same with a plain list of rules. Rules only read; a refused order changes nothin
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -25,7 +25,11 @@ from broker_sim.models import MarketData, Order, OrderRequest
 from .assets import AssetFlags
 from .settings import RuleSettings
 
-__all__ = ["AccountView", "Concern", "Door", "Rule", "active_rules", "check_order", "concerns_of"]
+__all__ = ["PDT_EQUITY", "AccountView", "Concern", "Door", "Rule", "active_rules", "check_order", "concerns_of"]
+
+#: An account whose equity at the previous close is under this (dollars) is protected from pattern day trading
+#: (`broker_sim.rules.day_trading`): the door asks the day-trading rule only about such an account's orders.
+PDT_EQUITY = 25_000.0
 
 
 class AccountView(Protocol):
@@ -62,6 +66,11 @@ class AccountView(Protocol):
 
     def open_orders(self, symbol: str) -> Sequence[Order]:
         """The orders in `symbol` that are not final, oldest first."""
+        ...
+
+    def open_order_ids(self, symbol: str) -> Collection[str] | None:
+        """The ids of the orders in `symbol` that are not final (empty or None when there are none): what tells
+        whether the symbol has open orders without building its list."""
         ...
 
     def symbols_with_open_orders(self) -> Iterable[str]:
@@ -118,8 +127,9 @@ class Concern(enum.Enum):
     `FLIPS` (a closing order that may be more than the position still available, so it could take it through
     zero: the symbol has open orders, the order is notional, or it is more than the position), `SHORT_SALES` (a
     sell that may be more than the long position still available: the symbol has open orders, the order is
-    notional, or it is more than the position). Each is a superset of the requests the rule could refuse: a rule
-    asked when it had nothing to check still answers right."""
+    notional, or it is more than the position). `DAY_TRADES` is what the account's equity says: it was under
+    `PDT_EQUITY` at the last close, so pattern day trader protection applies. Each is a superset of the requests
+    the rule could refuse: a rule asked when it had nothing to check still answers right."""
 
     ANY = "any"
     SELLS = "sells"
@@ -130,6 +140,7 @@ class Concern(enum.Enum):
     CLOSING = "closing"
     FLIPS = "flips"
     SHORT_SALES = "short_sales"
+    DAY_TRADES = "day_trades"
 
 
 #: The concerns a `Door` tells apart, in the order of its plans' keys (`Concern.ANY` is always true).
@@ -142,8 +153,9 @@ _KEYED = (
     Concern.CLOSING,
     Concern.FLIPS,
     Concern.SHORT_SALES,
+    Concern.DAY_TRADES,
 )
-_Kind = tuple[bool, bool, bool, bool, bool, bool, bool, bool]
+_Kind = tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool]
 
 
 _AUCTIONS = frozenset({_TIF_OPG, _TIF_CLS})
@@ -162,12 +174,14 @@ class Door:
     once), so the door costs an ordinary order a few calls, however many rules there are: a buy with nothing open
     in its symbol meets only the rules that concern every order."""
 
-    __slots__ = ("_plans", "rules")
+    __slots__ = ("_day_trades", "_plans", "rules")
 
     def __init__(self, rules: Iterable[Rule], settings: RuleSettings) -> None:
         #: The rules `settings` leave on, in order.
         self.rules = active_rules(rules, settings)
         self._plans: dict[_Kind, tuple[Rule, ...]] = {}
+        #: Whether a rule in force is about day trades (else the account's last equity need not be read).
+        self._day_trades = any(getattr(r, "concern", Concern.ANY) is Concern.DAY_TRADES for r in self.rules)
 
     def _plan(self, kind: _Kind) -> tuple[Rule, ...]:
         flags = dict(zip(_KEYED, kind, strict=True))
@@ -182,7 +196,7 @@ class Door:
         sell = request.side is _SIDE_SELL
         tif = request.time_in_force
         position = view.quantity(symbol)
-        open_orders = True if view.open_orders(symbol) else False  # noqa: SIM210 - `bool()` is a call
+        open_orders = True if view.open_order_ids(symbol) else False  # noqa: SIM210 - `bool()` is a call
         closing = position > QTY_EPSILON if sell else position < -QTY_EPSILON
         kind = (  # `concerns_of` and the account's concerns, inline: this is on every order's path
             sell,
@@ -198,6 +212,7 @@ class Door:
                 or quantity > (position if position > 0.0 else -position) + QTY_EPSILON  # (abs(), without its call)
             ),
             sell and (open_orders or quantity is None or quantity > position + QTY_EPSILON),
+            self._day_trades and view.last_equity() < PDT_EQUITY,
         )
         plan = self._plans.get(kind)
         if plan is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import attrs
 
@@ -36,7 +36,7 @@ from broker_sim.calendar import Session
 from broker_sim.errors import DayTradeRefused
 from broker_sim.models import Order, OrderRequest, Side
 
-from .base import AccountView
+from .base import PDT_EQUITY, AccountView, Concern
 
 __all__ = [
     "DAY_TRADE_LIMIT",
@@ -47,8 +47,6 @@ __all__ = [
     "pending_day_trades",
 ]
 
-#: An account whose equity at the previous close is under this (dollars) is protected.
-PDT_EQUITY = 25_000.0
 #: Day trades within the window that flag an account as a pattern day trader.
 DAY_TRADE_LIMIT = 4
 #: The window, in business days, today included.
@@ -247,8 +245,11 @@ def _with_request(buys: int, sells: int, request: OrderRequest) -> tuple[int, in
 class PatternDayTrader:
     """Alpaca's pattern day trader protection (``pdt_check``): while the equity at the previous close is under
     $25,000, an order that would let the day trades of the last 5 business days, made and pending, reach 4 is
-    refused (403 "trade denied due to pattern day trading protection"). See the module for how they count."""
+    refused (403 "trade denied due to pattern day trading protection"). See the module for how they count. Only
+    an account whose equity at the last close was under $25,000 (`PDT_EQUITY`) has anything to check (its
+    `concern`)."""
 
+    concern: ClassVar[Concern] = Concern.DAY_TRADES
     setting: str | None = "pdt_check"
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:

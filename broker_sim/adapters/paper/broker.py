@@ -118,6 +118,8 @@ class PaperBroker(Broker):
     #: timer on the clock, not a wait), so nothing in it can suspend: a run submits a strategy's order in place.
     #: A subclass that overrides `submit_order` does not inherit this (`Broker.submits_in_place`).
     submits_in_place: ClassVar[bool] = True
+    #: `submit_order` is `submit_order_nowait` in a coroutine (`Broker.submits_nowait`).
+    submits_nowait: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -423,12 +425,17 @@ class PaperBroker(Broker):
     # -- orders ---------------------------------------------------------------------------------------------
 
     async def submit_order(self, request: OrderRequest) -> Order:
+        return self.submit_order_nowait(request)
+
+    def submit_order_nowait(self, request: OrderRequest) -> Order:
+        """`submit_order` as a plain call: the door's checks, then the venue (`submission.submit`). Raises as
+        `submit_order` does."""
         if not isinstance(request, OrderRequest):
             raise InvalidOrder(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         if self.journal is None and self.settings.journal is not None:
             self._check_journal()
         client_order_id = request.client_order_id
-        if client_order_id is not None and self.state.by_client_id(client_order_id) is not None:
+        if client_order_id is not None and self.state.client_order_id_taken(client_order_id):
             known = known_order(self.state, client_order_id, request)  # the same request again, or a conflict
             if known is not None:
                 return self.state.order(known.id) or known

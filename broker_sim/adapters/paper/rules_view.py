@@ -3,7 +3,7 @@ the venue's latest market and the clock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 
 from broker_sim.account import AccountState
@@ -31,6 +31,7 @@ class PaperView:
         "_state",
         "margin_account",
         "market",
+        "open_order_ids",
         "open_orders",
         "quantity",
         "session",
@@ -67,6 +68,8 @@ class PaperView:
         self.quantity: Callable[[str], float] = state.ledger.quantity
         #: A symbol's open orders, oldest first.
         self.open_orders: Callable[[str], Sequence[Order]] = state.open_orders
+        #: The ids of a symbol's open orders (empty or None: it has none).
+        self.open_order_ids: Callable[[str], Collection[str] | None] = state.open_order_ids
         #: The symbols with open orders.
         self.symbols_with_open_orders: Callable[[], Iterable[str]] = state.symbols_with_open_orders
         #: The latest market event of a symbol.

@@ -76,13 +76,14 @@ def submit(
     if price is None or not quantity:
         reason = f"no market price known for {request.symbol} and no reference_price given"
         return reject_new(venue, order, reason, now)
-    exits = request.order_class is _C_OCO
+    order_class = request.order_class
+    exits = order_class is _C_OCO
     if exits:
         refusal = closes_position(venue, request)
         if refusal is not None:
             return reject_new(venue, order, refusal, now)
         order = attrs.evolve(order, legs=(ids.next(),))
-    elif request.order_class is not _C_SIMPLE:
+    elif order_class is not _C_SIMPLE:
         order = attrs.evolve(order, legs=tuple(ids.next() for _ in legs_of(request)))
     plan: Reservation | None = None  # the exits of a position hold nothing: the position pays for them
     try:
@@ -92,13 +93,10 @@ def submit(
                 value = order_value(order, price, market)
                 if value > per_unit:  # max(), without the builtin's call (~750 instructions on CPython 3.11)
                     per_unit = value
+            # Releasing nothing, and no buying power check (the account's door makes it when the order is
+            # recorded); by position, as on every order's path.
             planned = venue.state.ledger.plan_reservation(
-                order_id,
-                order.symbol,
-                order.side,
-                quantity,
-                per_unit,
-                check_power=False,  # the door checks it when the order is recorded
+                order_id, order.symbol, order.side, quantity, per_unit, None, False
             )
             if isinstance(planned, str):
                 if refuse:
