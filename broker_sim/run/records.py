@@ -15,7 +15,7 @@ from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
 from broker_sim.report.metrics import OrderOutcomes, TradeTally
-from broker_sim.report.spool import FillSpool, OrderSpool, CellTexts
+from broker_sim.report.spool import CellTexts, FillSpool, OrderSpool
 from broker_sim.report.workdir import Workdir
 from broker_sim.run.result import RecordingError
 from broker_sim.run.sampling import EquitySampler

@@ -17,10 +17,10 @@ from broker_sim.models import Fill, Order, OrderClass, OrderType, Side, TimeInFo
 from broker_sim.report.spool import (
     FILL_COLUMNS,
     ORDER_CSV_COLUMNS,
+    CellTexts,
     FillSpool,
     OrderSpool,
     Spool,
-    CellTexts,
     fill_row,
     order_row,
 )
