@@ -163,6 +163,49 @@ def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
     return statements + template.format(i=index).split("\n")
 
 
+def _grouped(
+    body: list[str], cells: list[str], spans: list[tuple[int, int]], rare: Sequence[int]
+) -> tuple[list[str], list[str]]:
+    """`body` and `cells` of a `lines` function with each run of two or more `rare` columns in a row made one cell
+    ``g<first>``: the columns' fields read first (each column's first statement), then their commas alone when all
+    are None, else their texts as before, joined. `spans` are each column's statements in `body`."""
+    runs: list[list[int]] = []
+    for index in rare:
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    runs = [run for run in runs if len(run) >= 2]
+    if not runs:
+        return body, cells
+    starts = {run[0]: run for run in runs}
+    grouped = {index for run in runs for index in run}
+    new_body: list[str] = []
+    new_cells: list[str] = []
+    for index, cell in enumerate(cells):
+        start, end = spans[index]
+        if index not in grouped:
+            new_body.extend(body[start:end])
+            new_cells.append(cell)
+            continue
+        run = starts.get(index)
+        if run is None:
+            continue
+        reads = [body[spans[column][0]] for column in run]  # ``v7 = item.limit_price``
+        names = [read.split(" = ", 1)[0] for read in reads]
+        new_body.extend(reads)
+        new_body.append("if " + " and ".join(f"{name} is None" for name in names) + ":")
+        new_body.append(f"    g{index} = {',' * (len(run) - 1)!r}")
+        new_body.append("else:")
+        for column in run:
+            first, last = spans[column]
+            new_body.extend(f"    {statement}" for statement in body[first + 1 : last])
+        joined = ",".join(f"{{{cells[column]}}}" for column in run)
+        new_body.append(f'    g{index} = f"{joined}"')
+        new_cells.append(f"g{index}")
+    return new_body, new_cells
+
+
 def _formatter(
     cls: type,
     columns: Sequence[str],
@@ -170,6 +213,7 @@ def _formatter(
     entry: str = "item",
     given: Sequence[str] = (),
     line: bool = False,
+    rare: Sequence[str] = (),
 ) -> Callable[..., Any]:
     """A function generated once from the field types of `cls`: every fill and every ended order of a run passes
     through one. It unpacks its argument as `entry` (``"item"``, or e.g. ``"item, strategy"``); a column named in
@@ -182,12 +226,18 @@ def _formatter(
     An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
     is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell.
     `lines` also looks a UTC time up in `texts` (`CellTexts`), which the fill and order spools of a run share: an
-    order's row and its fill's row name the same moments, often as different objects."""
+    order's row and its fill's row name the same moments, often as different objects.
+
+    `rare` names optional columns that are mostly empty (an order's stop price, trail, cancel time): in `lines`, a
+    run of two or more of them in a row is one cell of the f-string, its commas alone when all are None, so that a
+    plain market order's row pays for a few pieces less, not for every empty cell."""
     hints = typing.get_type_hints(cls)
     body: list[str] = []
     cells: list[str] = []
     times: list[int] = []  # the indexes of the datetime columns so far
+    spans: list[tuple[int, int]] = []  # each column's statements: body[start:end]
     for index, name in enumerate(columns):
+        spans.append((len(body), len(body)))
         kind = hints[name]
         value = name if name in given else f"item.{name}"
         if line and _base(kind)[0] is float:
@@ -213,6 +263,9 @@ def _formatter(
         times.append(index)
         cells.append(f"t{index}")
     if line:
+        ends = [start for start, _ in spans[1:]] + [len(body)]
+        body, cells = _grouped(body, cells, [(start, end) for (start, _), end in zip(spans, ends, strict=True)],
+                               [index for index, name in enumerate(columns) if name in rare])  # fmt: skip
         # a plain ``f'{x!r}'`` cell is the replacement field ``{x!r}`` itself
         plain = [cell[3:-2] if cell.startswith("f'{") and cell.endswith("}'") else cell for cell in cells]
         fields = ",".join(f"{{{cell}}}" for cell in plain)
@@ -254,7 +307,14 @@ _FILL_ENTRY_LINES = _formatter(Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("st
 _ORDER_ENTRY = "item, strategy"
 _ORDER_CSV_HINTS = type("_OrderCsv", (), {"__annotations__": {**typing.get_type_hints(Order), "strategy": str}})
 _ORDER_ENTRY_ROW = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",))
-_ORDER_ENTRY_LINES = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True)
+#: An order's columns that a plain market order leaves empty.
+_ORDER_RARE = (
+    "limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "replaces", "replaced_by",
+    "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "notional", "triggered_at",
+)  # fmt: skip
+_ORDER_ENTRY_LINES = _formatter(
+    _ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True, rare=_ORDER_RARE
+)
 
 
 class CellTexts:
