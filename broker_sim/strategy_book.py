@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from broker_sim._members import _SIDE_BUY
+from broker_sim._members import _S_NEW, _S_PENDING_NEW, _SIDE_BUY
 from broker_sim._numeric import QTY_EPSILON, qty_is_zero
 from broker_sim.holdings import Holding, holding_after
 from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, install_fast_init
@@ -25,6 +25,7 @@ __all__ = ["FILLS_KEPT", "StrategyBook", "StrategyPosition"]
 FILLS_KEPT = 1_000
 #: How many ended order ids a book remembers, so a late snapshot of an ended order never reopens it.
 _ENDED_KEPT = 1_000
+_FINAL_VALUES = frozenset(status.value for status in FINAL_STATUSES)
 
 
 @attrs.frozen(slots=True)
@@ -115,7 +116,10 @@ class StrategyBook:
         `share` for a liquidation several strategies share)."""
         order = event.order
         order_id = order.id
-        if order.status in FINAL_STATUSES:
+        status = order.status
+        # `status in FINAL_STATUSES` without hashing a member (a Python `Enum.__hash__` on 3.11): a market order's
+        # pending_new and new by identity, a value's cached hash for the rest
+        if status is not _S_NEW and status is not _S_PENDING_NEW and status._value_ in _FINAL_VALUES:
             self._open.pop(order_id, None)
             ended_ids = self._ended_ids
             if order_id not in ended_ids:  # `_end(order_id)`, inline: once for each order

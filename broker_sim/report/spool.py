@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 import tempfile
 import types
@@ -20,7 +21,7 @@ import typing
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
@@ -39,7 +40,7 @@ from broker_sim.models import (
 from broker_sim.report.workdir import Workdir
 
 __all__ = [
-    "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "FillSpool", "OrderSpool", "Spool", "TimeTexts", "fill_row",
+    "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "CellTexts", "FillSpool", "OrderSpool", "Spool", "fill_row",
     "order_row", "write_rows",
 ]  # fmt: skip
 
@@ -47,6 +48,9 @@ _T = TypeVar("_T")
 _E = TypeVar("_E", bound=Enum)
 #: Items held before they are formatted and written together.
 _BATCH = 1024
+#: Float texts `CellTexts` keeps in a generation.
+_NUMBERS_KEPT = 4 * _BATCH
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 FILL_COLUMNS = (
     "timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee", "execution_id",
@@ -64,12 +68,17 @@ ORDER_COLUMNS = (
 ORDER_CSV_COLUMNS = (*ORDER_COLUMNS, "strategy")
 
 
+def _base(kind: Any) -> tuple[Any, bool]:
+    """The declared type of a field without its None, and whether it is optional."""
+    union = typing.get_origin(kind) in (typing.Union, types.UnionType)
+    optional = union and type(None) in typing.get_args(kind)
+    return (next(t for t in typing.get_args(kind) if t is not type(None)) if union else kind), optional
+
+
 def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
     """Python source that formats the value of expression `value` (a field of declared type `kind`): as a list
     item of a row, or with `line` as the inside of an f-string's replacement field (the same text, cheaper)."""
-    union = typing.get_origin(kind) in (typing.Union, types.UnionType)
-    optional = union and type(None) in typing.get_args(kind)
-    base = next(t for t in typing.get_args(kind) if t is not type(None)) if union else kind
+    base, optional = _base(kind)
     if base is str:
         return f"({value} or '')" if optional else value
     if base is bool:
@@ -78,11 +87,20 @@ def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
         text = f"{value}.isoformat()"
     elif typing.get_origin(base) is tuple:
         return f"';'.join({value})"
+    elif line and _is_plain_str_enum(base):
+        # a member's own text: what ``str`` makes of it, without the copy `str.__str__` makes of a subclass's
+        # value (a cell that is not a member fails here, and its batch goes the rows' way)
+        text = f"{value}._value_"
     elif isinstance(base, type) and issubclass(base, Enum):
         text = f"f'{{{value}!s}}'" if line else f"str({value})"  # a StrEnum member's str is its value
     else:
         text = f"f'{{{value}!r}}'" if line else f"repr({value})"  # floats in their shortest round-trip form
     return f"('' if {value} is None else {text})" if optional else text
+
+
+def _is_plain_str_enum(kind: Any) -> bool:
+    """Whether `kind` is a `StrEnum` whose members' ``str`` is their value (``str.__str__``, not overridden)."""
+    return isinstance(kind, type) and issubclass(kind, StrEnum) and kind.__str__ is str.__str__
 
 
 def _is_datetime(kind: Any) -> bool:
@@ -94,7 +112,7 @@ def _is_datetime(kind: Any) -> bool:
 def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> list[str]:
     """The statements of a `lines` function that set ``t<index>``, the text of the time ``d<index>``: empty for
     None (an `optional` column), an earlier column's text when it is the very same object, the text `texts`
-    holds for an equal `datetime` in UTC (the spools' `TimeTexts`), else ``isoformat``.
+    holds for an equal `datetime` in UTC (the spools' `CellTexts`), else ``isoformat``.
 
     Why the memo is exact: two `datetime`s (the class itself, no subclass) with the very same ``tzinfo`` are
     equal only when their fields are (Python compares their wall times), so in UTC they have the same text."""
@@ -106,7 +124,7 @@ def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> l
         "    if t{i} is None:\n"
         "        t{i} = older(d{i})\n"
         "        if t{i} is None:\n"
-        "            t{i} = current[d{i}] = d{i}.isoformat()"
+        "            t{i} = current[d{i}] = utc_text(d{i})"
     )
     statements = []
     for number, branch in enumerate(branches):
@@ -117,6 +135,77 @@ def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> l
     return statements
 
 
+def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
+    """The statements of a `lines` function that set ``t<index>``, the text of the float field `value`: empty for
+    None (an `optional` column), the text `texts` holds for an equal float (the spools' `CellTexts`: an order's row
+    and its fill's name the same prices and quantities), else ``repr``, as the shortest round trip is the costliest
+    cell after a time.
+
+    Why the memo is exact: equal floats have the same ``repr``, but for 0.0 and -0.0, which are never looked up (a
+    zero's text is written from its sign); a NaN equals nothing, so it is found only as the very same object.
+    Anything but a float (an int in a float field) is written with its own ``repr``, as before."""
+    statements = [f"v{index} = {value}"]
+    if optional:
+        statements += [f"if v{index} is None:", f"    t{index} = ''", f"elif v{index}.__class__ is not _float:"]
+    else:
+        statements.append(f"if v{index}.__class__ is not _float:")
+    template = (
+        "    t{i} = f'{{v{i}!r}}'\n"
+        "elif v{i}:\n"
+        "    t{i} = number(v{i})\n"
+        "    if t{i} is None:\n"
+        "        t{i} = older_number(v{i})\n"
+        "        if t{i} is None:\n"
+        "            t{i} = numbers[v{i}] = f'{{v{i}!r}}'\n"
+        "else:\n"
+        "    t{i} = '0.0' if _copysign(1.0, v{i}) > 0.0 else '-0.0'"
+    )
+    return statements + template.format(i=index).split("\n")
+
+
+def _grouped(
+    body: list[str], cells: list[str], spans: list[tuple[int, int]], rare: Sequence[int]
+) -> tuple[list[str], list[str]]:
+    """`body` and `cells` of a `lines` function with each run of two or more `rare` columns in a row made one cell
+    ``g<first>``: the columns' fields read first (each column's first statement), then their commas alone when all
+    are None, else their texts as before, joined. `spans` are each column's statements in `body`."""
+    runs: list[list[int]] = []
+    for index in rare:
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    runs = [run for run in runs if len(run) >= 2]
+    if not runs:
+        return body, cells
+    starts = {run[0]: run for run in runs}
+    grouped = {index for run in runs for index in run}
+    new_body: list[str] = []
+    new_cells: list[str] = []
+    for index, cell in enumerate(cells):
+        start, end = spans[index]
+        if index not in grouped:
+            new_body.extend(body[start:end])
+            new_cells.append(cell)
+            continue
+        run = starts.get(index)
+        if run is None:
+            continue
+        reads = [body[spans[column][0]] for column in run]  # ``v7 = item.limit_price``
+        names = [read.split(" = ", 1)[0] for read in reads]
+        new_body.extend(reads)
+        new_body.append("if " + " and ".join(f"{name} is None" for name in names) + ":")
+        new_body.append(f"    g{index} = {',' * (len(run) - 1)!r}")
+        new_body.append("else:")
+        for column in run:
+            first, last = spans[column]
+            new_body.extend(f"    {statement}" for statement in body[first + 1 : last])
+        joined = ",".join(f"{{{cells[column]}}}" for column in run)
+        new_body.append(f'    g{index} = f"{joined}"')
+        new_cells.append(f"g{index}")
+    return new_body, new_cells
+
+
 def _formatter(
     cls: type,
     columns: Sequence[str],
@@ -124,6 +213,7 @@ def _formatter(
     entry: str = "item",
     given: Sequence[str] = (),
     line: bool = False,
+    rare: Sequence[str] = (),
 ) -> Callable[..., Any]:
     """A function generated once from the field types of `cls`: every fill and every ended order of a run passes
     through one. It unpacks its argument as `entry` (``"item"``, or e.g. ``"item, strategy"``); a column named in
@@ -135,15 +225,25 @@ def _formatter(
 
     An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
     is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell.
-    `lines` also looks a UTC time up in `texts` (`TimeTexts`), which the fill and order spools of a run share: an
-    order's row and its fill's row name the same moments, often as different objects."""
+    `lines` also looks a UTC time up in `texts` (`CellTexts`), which the fill and order spools of a run share: an
+    order's row and its fill's row name the same moments, often as different objects.
+
+    `rare` names optional columns that are mostly empty (an order's stop price, trail, cancel time): in `lines`, a
+    run of two or more of them in a row is one cell of the f-string, its commas alone when all are None, so that a
+    plain market order's row pays for a few pieces less, not for every empty cell."""
     hints = typing.get_type_hints(cls)
     body: list[str] = []
     cells: list[str] = []
     times: list[int] = []  # the indexes of the datetime columns so far
+    spans: list[tuple[int, int]] = []  # each column's statements: body[start:end]
     for index, name in enumerate(columns):
+        spans.append((len(body), len(body)))
         kind = hints[name]
         value = name if name in given else f"item.{name}"
+        if line and _base(kind)[0] is float:
+            body.extend(_number_statements(index, value, optional=_base(kind)[1]))
+            cells.append(f"t{index}")
+            continue
         if not _is_datetime(kind):
             if line and typing.get_origin(kind) in (typing.Union, types.UnionType) and value.startswith("item."):
                 body.append(f"v{index} = {value}")  # an optional cell reads its field once
@@ -163,6 +263,9 @@ def _formatter(
         times.append(index)
         cells.append(f"t{index}")
     if line:
+        ends = [start for start, _ in spans[1:]] + [len(body)]
+        body, cells = _grouped(body, cells, [(start, end) for (start, _), end in zip(spans, ends, strict=True)],
+                               [index for index, name in enumerate(columns) if name in rare])  # fmt: skip
         # a plain ``f'{x!r}'`` cell is the replacement field ``{x!r}`` itself
         plain = [cell[3:-2] if cell.startswith("f'{") and cell.endswith("}'") else cell for cell in cells]
         fields = ",".join(f"{{{cell}}}" for cell in plain)
@@ -174,6 +277,10 @@ def _formatter(
                 "    current = texts.current",
                 "    known = current.get",
                 "    older = texts.older.get",
+                "    utc_text = texts.utc_text",
+                "    numbers = texts.numbers",
+                "    number = numbers.get",
+                "    older_number = texts.older_numbers.get",
                 f"    for {entry} in batch:",
                 *(f"        {statement}" for statement in body),
                 f'        append(f"{fields}")',
@@ -181,7 +288,7 @@ def _formatter(
                 "",
             ]
         )
-        namespace = {"_datetime": datetime, "_UTC": UTC}
+        namespace = {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign}
         return compile_function(source, "lines", namespace, purpose=f"{cls.__name__} csv lines")
     unpack = [] if entry == "item" else [f"    {entry} = item"]
     source = "\n".join(
@@ -200,30 +307,69 @@ _FILL_ENTRY_LINES = _formatter(Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("st
 _ORDER_ENTRY = "item, strategy"
 _ORDER_CSV_HINTS = type("_OrderCsv", (), {"__annotations__": {**typing.get_type_hints(Order), "strategy": str}})
 _ORDER_ENTRY_ROW = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",))
-_ORDER_ENTRY_LINES = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True)
+#: An order's columns that a plain market order leaves empty.
+_ORDER_RARE = (
+    "limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "replaces", "replaced_by",
+    "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "notional", "triggered_at",
+)  # fmt: skip
+_ORDER_ENTRY_LINES = _formatter(
+    _ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True, rare=_ORDER_RARE
+)
 
 
-class TimeTexts:
-    """The ISO texts of the UTC moments that the last batches named (`datetime` -> ``isoformat()``), shared by the
-    fill and order spools of a run: an order's row and its fills' rows name the same moments, and ``isoformat`` is
-    the costliest cell. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up (see `_time_statements`
-    for why the text is then exact).
+class CellTexts:
+    """The texts of the UTC moments (`datetime` -> ``isoformat()``) and of the floats (-> ``repr``) that the last
+    batches named, shared by the fill and order spools of a run: an order's row and its fills' rows name the same
+    moments, prices and quantities, and ``isoformat`` and the shortest round trip of a float are the costliest
+    cells. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up, and only a float that is not zero
+    (see `_time_statements` and `_number_statements` for why the text is then exact).
 
-    Two generations keep memory bounded: a batch adds to `current`; once that holds a batch's worth, the next
-    batch (of either spool) starts a new `current` and keeps the last one as `older`, so it still finds the
-    moments of the other spool's last batch."""
+    Two generations keep memory bounded: a batch adds to `current` (`numbers`); once that holds a batch's worth
+    (four for the numbers), the next batch (of either spool) starts a new one and keeps the last as `older`
+    (`older_numbers`), so it still finds what the other spool's last batch named."""
 
-    __slots__ = ("current", "older")
+    __slots__ = ("_hour", "_hour_text", "_in_hour", "current", "numbers", "older", "older_numbers")
 
     def __init__(self) -> None:
         self.current: dict[datetime, str] = {}
         self.older: dict[datetime, str] = {}
+        self.numbers: dict[float, str] = {}
+        self.older_numbers: dict[float, str] = {}
+        #: The hour `utc_text` named last (hours since 1970-01-01) and its text (``2024-03-01T14:``).
+        self._hour: int | None = None
+        self._hour_text = ""
+        #: The texts of the minutes and seconds in an hour (``30:00``) by their second in the hour (3,600 at most).
+        self._in_hour: dict[int, str] = {}
 
     def turn(self) -> None:
-        """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go)."""
+        """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go), and the
+        same for `numbers` at four batches' worth."""
         if len(self.current) >= _BATCH:
             self.older = self.current
             self.current = {}
+        if len(self.numbers) >= _NUMBERS_KEPT:
+            self.older_numbers = self.numbers
+            self.numbers = {}
+
+    def utc_text(self, moment: datetime) -> str:
+        """``moment.isoformat()`` for a `datetime` (the class itself) whose ``tzinfo`` is `datetime.UTC`: the text
+        of its hour (``2024-03-01T14:``) and of its minute and second in the hour (``30:00``), kept from the moments
+        before (a run's moments come mostly in order, many in an hour), so that ``isoformat`` runs for a new hour
+        or a new minute and second only."""
+        since = moment - _EPOCH  # (the same tzinfo: no offsets asked)
+        seconds = since.seconds
+        in_hour = seconds % 3600
+        minute_second = self._in_hour.get(in_hour)
+        hour = since.days * 24 + seconds // 3600
+        if hour != self._hour or minute_second is None:
+            text = moment.isoformat()  # ``YYYY-MM-DDTHH:MM:SS``...: a UTC datetime's year has 4 digits
+            self._hour, self._hour_text = hour, text[:14]
+            self._in_hour[in_hour] = text[14:19]
+            return text
+        micro = since.microseconds
+        if micro:
+            return "%s%s.%06d+00:00" % (self._hour_text, minute_second, micro)  # noqa: UP031 (cheaper than f"")
+        return f"{self._hour_text}{minute_second}+00:00"
 
 
 def fill_row(fill: Fill) -> list[str]:
@@ -324,12 +470,12 @@ class Spool(Sequence[_T], Generic[_T]):
         *,
         workdir: Workdir | None = None,
         name: str = "spool.csv",
-        to_lines: Callable[[list[Any], TimeTexts], list[str]] | None = None,
-        texts: TimeTexts | None = None,
+        to_lines: Callable[[list[Any], CellTexts], list[str]] | None = None,
+        texts: CellTexts | None = None,
     ):
         """`to_row` formats one held entry (what `append` holds: the item itself, unless a subclass holds more) as
         its CSV row; `to_lines`, when given, a whole batch of entries as their unquoted CSV lines (with `texts`,
-        the `TimeTexts` it may share with another spool), which are written as they are when no cell needs
+        the `CellTexts` it may share with another spool), which are written as they are when no cell needs
         quoting (else the rows go through the csv writer)."""
         if workdir is None:
             handle, file_name = tempfile.mkstemp(prefix="broker-sim-", suffix=".csv")
@@ -347,7 +493,7 @@ class Spool(Sequence[_T], Generic[_T]):
         self._writer = csv.writer(self._handle, lineterminator="\n")
         self._writer.writerow(self._header)  # a spool kept after a failed report reads as a CSV file
         self._handle.flush()
-        self._texts = TimeTexts() if texts is None else texts
+        self._texts = CellTexts() if texts is None else texts
         #: Items written to the file.
         self._written = 0
         #: What was appended and not yet written: raw entries, formatted a batch at a time (`flush`).
@@ -438,8 +584,8 @@ class FillSpool(Spool[Fill]):
     """A spool of fills (trades.csv's rows). The run adds each strategy's share of a fill with `add_as`: held as a
     tuple, formatted with its batch, so no `Fill` is copied to name the strategy."""
 
-    def __init__(self, workdir: Workdir | None = None, texts: TimeTexts | None = None) -> None:
-        """`texts`: the `TimeTexts` to share with the run's order spool (a spool of its own without)."""
+    def __init__(self, workdir: Workdir | None = None, texts: CellTexts | None = None) -> None:
+        """`texts`: the `CellTexts` to share with the run's order spool (a spool of its own without)."""
         super().__init__(
             FILL_COLUMNS, _FILL_ENTRY_ROW, _fill, workdir=workdir, name="fills.csv", to_lines=_FILL_ENTRY_LINES,
             texts=texts,
@@ -467,9 +613,9 @@ class OrderSpool(Spool[Order]):
         self,
         strategy_of: Callable[[Order], str] | None = None,
         workdir: Workdir | None = None,
-        texts: TimeTexts | None = None,
+        texts: CellTexts | None = None,
     ) -> None:
-        """`texts`: the `TimeTexts` to share with the run's fill spool (a spool of its own without)."""
+        """`texts`: the `CellTexts` to share with the run's fill spool (a spool of its own without)."""
         super().__init__(
             ORDER_CSV_COLUMNS, _ORDER_ENTRY_ROW, _order, workdir=workdir, name="orders.csv",
             to_lines=_ORDER_ENTRY_LINES, texts=texts,
@@ -492,10 +638,10 @@ class OrderSpool(Spool[Order]):
 
 def _write_lines(
     handle: Any,
-    to_lines: Callable[[list[Any], TimeTexts], list[str]],
+    to_lines: Callable[[list[Any], CellTexts], list[str]],
     entries: list[Any],
     columns: int,
-    texts: TimeTexts,
+    texts: CellTexts,
 ) -> bool:
     """Write `entries` as their CSV lines (`to_lines`, with the spool's `texts`) in one write, when no cell needs
     quoting: no cell holds a quote, a comma or a line break (the text's commas and line breaks are then exactly the

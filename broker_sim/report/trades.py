@@ -207,8 +207,10 @@ class TradeTally:
         fee_per_unit = fee / quantity if quantity else 0.0
         while remaining > QTY_EPSILON and queue and (queue[0].quantity > 0) != buying:
             lot = queue[0]
-            long = lot.quantity > 0
-            size = min(remaining, abs(lot.quantity))
+            lot_quantity = lot.quantity
+            long = lot_quantity > 0
+            open_size = lot_quantity if long else -lot_quantity  # `abs`, and `min` below, in line: calls cost
+            size = open_size if open_size < remaining else remaining
             pnl = size * (price - lot.price) * (1.0 if long else -1.0)
             fees = size * (lot.fee_per_unit + fee_per_unit)
             holding = (fill.timestamp - lot.time).total_seconds()
@@ -234,7 +236,7 @@ class TradeTally:
                 side = "long" if long else "short"
                 kept.append((symbol, side, size, lot.time, fill.timestamp, lot.price, price, pnl, fees, strategy))
             remaining -= size
-            left = abs(lot.quantity) - size
+            left = open_size - size
             if left <= QTY_EPSILON:
                 queue.popleft()
             else:

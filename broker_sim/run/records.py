@@ -15,7 +15,7 @@ from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
 from broker_sim.report.metrics import OrderOutcomes, TradeTally
-from broker_sim.report.spool import FillSpool, OrderSpool, TimeTexts
+from broker_sim.report.spool import CellTexts, FillSpool, OrderSpool
 from broker_sim.report.workdir import Workdir
 from broker_sim.run.result import RecordingError
 from broker_sim.run.sampling import EquitySampler
@@ -50,10 +50,10 @@ class RunRecords:
         self.note_owner: Callable[[str, str], None] | None = None
 
     def open(self, workdir: Workdir) -> None:
-        """Start the spools of fills and orders in the run's working folder; they share their time texts (an order
-        and its fills name the same moments)."""
+        """Start the spools of fills and orders in the run's working folder; they share their cell texts (an order
+        and its fills name the same moments and prices)."""
         self.workdir = workdir
-        texts = TimeTexts()
+        texts = CellTexts()
         self.fills = FillSpool(workdir, texts)
         self.orders = OrderSpool(self.owners, workdir, texts)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,10 +17,10 @@ from broker_sim.models import Fill, Order, OrderClass, OrderType, Side, TimeInFo
 from broker_sim.report.spool import (
     FILL_COLUMNS,
     ORDER_CSV_COLUMNS,
+    CellTexts,
     FillSpool,
     OrderSpool,
     Spool,
-    TimeTexts,
     fill_row,
     order_row,
 )
@@ -210,7 +211,7 @@ def test_a_time_text_is_always_the_moments_own_isoformat(moments: list[tuple[dat
     import csv
     import io
 
-    texts = TimeTexts()
+    texts = CellTexts()
     fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
     # the same instants in UTC first, so that every later moment meets an equal one among the texts
     utc = [moment.astimezone(UTC) if moment.tzinfo is not None else moment for pair in moments for moment in pair]
@@ -246,9 +247,40 @@ def test_a_time_text_is_always_the_moments_own_isoformat(moments: list[tuple[dat
     assert [row[0] for row in fills.rows()] == [fill.timestamp.isoformat() for fill in written_fills]
 
 
+def test_a_number_text_is_always_the_numbers_own_repr() -> None:
+    """The spools of a run share the texts of the floats they wrote lately: a cell is still its own number's
+    ``repr``, for a zero of either sign, a NaN, an infinity, and an int or a bool given for a float."""
+    import csv
+    import io
+
+    texts = CellTexts()
+    fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
+    numbers: list[float] = [0.0, -0.0, 0.0, 1.5, -1.5, math.nan, math.inf, -math.inf, 1e-7, 1e22, 3, True, 0.1 + 0.2]
+    written = []
+    for index, number in enumerate(numbers * 2):
+        fill = Fill("o", "AAPL", Side.BUY, number, -number, number, T0, 0.3, f"e{index}")
+        fills.add_as(fill, "sma", number, -number)
+        written.append(attrs.evolve(fill, strategy="sma", quantity=number, fee=-number))
+        orders.add_owned(Order(
+            id=f"o{index}", client_order_id=f"sma-{index}", symbol="AAPL", side=Side.SELL, quantity=number,
+            type=OrderType.LIMIT, time_in_force=TimeInForce.DAY, limit_price=-number, stop_price=None,
+            status=OrderStatus.FILLED, filled_quantity=number, filled_avg_price=0.30000000000000004,
+            reject_reason=None, created_at=T0, updated_at=T0,
+        ), "sma")  # fmt: skip
+        if index % 5 == 0:
+            fills.flush()
+            orders.flush()
+    fills.flush()
+    orders.flush()
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows([FILL_COLUMNS, *(fill_row(fill) for fill in written)])
+    assert fills.path.read_text(encoding="utf-8") == expected.getvalue()
+    assert [row[ORDER_CSV_COLUMNS.index("limit_price")] for row in orders.rows()] == [repr(-n) for n in numbers * 2]
+
+
 def test_the_time_texts_keep_at_most_two_batches_worth() -> None:
     """However long the run, the shared time texts hold the moments of the last batches only."""
-    texts = TimeTexts()
+    texts = CellTexts()
     fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
     order = _orders_with_every_kind_of_cell()[0][0]
     for index in range(5 * 1024):
