@@ -11,6 +11,7 @@ import abc
 import asyncio
 import heapq
 import itertools
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -25,6 +26,8 @@ _T = TypeVar("_T")
 _AFTER_EVENTS_S = 0.001
 #: How many event-loop turns `SimulatedClock` gives woken coroutines before time moves on (see `_settle`).
 _SETTLE_TURNS = 64
+#: The due time of no timer at all.
+_NEVER = math.inf
 
 
 class TimerHandle(Protocol):
@@ -113,6 +116,9 @@ class SimulatedClock(Clock):
         self.auto_advance = auto_advance
         #: (when, phase, sequence, timer): phase 1 timers (`call_after`) wait for the events at their instant.
         self._timers: list[tuple[float, int, int, _Timer]] = []
+        #: No timer is due before this time (at most the first timer's, infinite when none is scheduled): the
+        #: replay's step to each event (`move_to`) looks at the timers only from there on.
+        self._due: float = _NEVER
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
         #: The event loop last seen running this clock's coroutines, and its queue of ready callbacks (None when
@@ -139,6 +145,10 @@ class SimulatedClock(Clock):
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
         return self._schedule(when, 0, callback, args)
 
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        # `Clock.call_later` without its `time`, `max` and `call_at` calls (an order's arrival under latency).
+        return self._schedule(self._now + delay if delay > 0 else self._now, 0, callback, args)
+
     def call_after(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
         return self._schedule(when, 1, callback, args)
 
@@ -153,6 +163,8 @@ class SimulatedClock(Clock):
         timer.args = args
         timer.cancelled = False
         heapq.heappush(self._timers, (when, phase, next(self._sequence), timer))
+        if when < self._due:
+            self._due = when
         added = self._timer_added
         if added is not None and not added.done():
             added.set_result(None)
@@ -163,7 +175,8 @@ class SimulatedClock(Clock):
         timers = self._timers
         while timers and timers[0][3].cancelled:
             heapq.heappop(timers)
-        return timers[0][0] if timers else None
+        self._due = due = timers[0][0] if timers else _NEVER
+        return due if timers else None
 
     def start_at(self, when: datetime | float) -> None:
         """Set the time of a clock that has nothing scheduled, forward or back (a broker's own clock starting at
@@ -180,15 +193,16 @@ class SimulatedClock(Clock):
         Returns False where the caller must await ``advance_to(when, events_pending=True)`` instead: at once,
         having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
         after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
-        timers = self._timers
-        if timers:
-            due, phase = timers[0][0], timers[0][1]
-            if due < when or (due == when and phase == 0):
-                if not self._runs_due:
-                    return False
-                if not self._run_due(when, 0):
-                    self._unsettled = True
-                    return False
+        if when >= self._due:  # a timer may be due (the bars between two orders' arrivals skip this)
+            timers = self._timers
+            if timers:
+                due, phase = timers[0][0], timers[0][1]
+                if due < when or (due == when and phase == 0):
+                    if not self._runs_due:
+                        return False
+                    if not self._run_due(when, 0):
+                        self._unsettled = True
+                        return False
         if when > self._now:
             self._now = when
         return True
@@ -235,7 +249,9 @@ class SimulatedClock(Clock):
                 self._now = due
             timer.callback(*timer.args)
             if (not timers or timers[0][0] > due) and self._ready_work():
+                self._due = timers[0][0] if timers else _NEVER
                 return False
+        self._due = timers[0][0] if timers else _NEVER
         return True
 
     def _ready_work(self) -> bool:
