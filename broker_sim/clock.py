@@ -122,7 +122,7 @@ class SimulatedClock(Clock):
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
         #: The event loop last seen running this clock's coroutines, and its queue of ready callbacks (None when
-        #: the loop does not tell): asked again only when that loop is no longer running (`_ready_work`).
+        #: the loop does not tell): asked again only when that loop is no longer running (`_run_due`).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: Any = None
         #: Whether `move_to` runs the timers due before an event itself: only while `advance_to` is this class's own
@@ -239,7 +239,12 @@ class SimulatedClock(Clock):
     def _run_due(self, target: float, last_phase: int) -> bool:
         """Run the timers due by `target` in time order (at `target` itself, those of phase `last_phase` or
         lower), each at its own time. Returns False right after a timer that woke coroutines, which must run
-        before time moves on (the caller lets them, then calls again); True when nothing due is left."""
+        before time moves on (the caller lets them, then calls again); True when nothing due is left.
+
+        Whether a timer woke coroutines is whether the running loop has callbacks ready (True when the loop does
+        not tell). The loop is remembered: on Python 3.11 `asyncio.get_running_loop` makes a system call (getpid)
+        each time. A remembered loop that still runs is the one running us (a loop runs in one thread, and a clock
+        serves one thread); one that stopped (an `asyncio.run` ended) is asked for again."""
         timers = self._timers
         while timers and (timers[0][0] < target or (timers[0][0] == target and timers[0][1] <= last_phase)):
             due, _, _, timer = heapq.heappop(timers)
@@ -248,25 +253,19 @@ class SimulatedClock(Clock):
             if due > self._now:
                 self._now = due
             timer.callback(*timer.args)
-            if (not timers or timers[0][0] > due) and self._ready_work():
+            if timers and timers[0][0] <= due:
+                continue  # another timer of this instant first
+            # Written out here, with no `bool()` call: this runs once per order under latency.
+            loop = self._loop
+            if loop is None or not loop.is_running():
+                loop = self._loop = asyncio.get_running_loop()
+                self._ready = getattr(loop, "_ready", None)
+            ready = self._ready
+            if ready is None or ready:
                 self._due = timers[0][0] if timers else _NEVER
                 return False
         self._due = timers[0][0] if timers else _NEVER
         return True
-
-    def _ready_work(self) -> bool:
-        """Whether the running loop has callbacks ready (a woken coroutine); True when the loop does not tell.
-
-        Called after each timer that fires. The loop is remembered: on Python 3.11 `asyncio.get_running_loop`
-        makes a system call (getpid) each time. A remembered loop that still runs is the one running us (a loop
-        runs in one thread, and a clock serves one thread); one that stopped (an `asyncio.run` ended) is asked
-        for again."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            loop = self._loop = asyncio.get_running_loop()
-            self._ready = getattr(loop, "_ready", None)
-        ready = self._ready
-        return ready is None or bool(ready)
 
     @staticmethod
     async def _settle() -> None:
