@@ -117,7 +117,8 @@ class SimulatedClock(Clock):
         #: (when, phase, sequence, timer): phase 1 timers (`call_after`) wait for the events at their instant.
         self._timers: list[tuple[float, int, int, _Timer]] = []
         #: No timer is due before this time (at most the first timer's, infinite when none is scheduled): the
-        #: replay's step to each event (`move_to`) looks at the timers only from there on.
+        #: replay's step to each event (`move_to`) looks at the timers only from there on. Each timer scheduled
+        #: lowers it; `_run_due` raises it to the first timer left (a pop elsewhere leaves it low: still true).
         self._due: float = _NEVER
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
@@ -175,8 +176,7 @@ class SimulatedClock(Clock):
         timers = self._timers
         while timers and timers[0][3].cancelled:
             heapq.heappop(timers)
-        self._due = due = timers[0][0] if timers else _NEVER
-        return due if timers else None
+        return timers[0][0] if timers else None
 
     def start_at(self, when: datetime | float) -> None:
         """Set the time of a clock that has nothing scheduled, forward or back (a broker's own clock starting at
