@@ -116,9 +116,9 @@ class SimulatedClock(Clock):
         self.auto_advance = auto_advance
         #: (when, phase, sequence, timer): phase 1 timers (`call_after`) wait for the events at their instant.
         self._timers: list[tuple[float, int, int, _Timer]] = []
-        #: No timer is due before this time (at most the first timer's, infinite when none is scheduled): the
-        #: replay's step to each event (`move_to`) looks at the timers only from there on. Each timer scheduled
-        #: lowers it; `_run_due` raises it to the first timer left (a pop elsewhere leaves it low: still true).
+        #: No timer is due before this time, at most the first timer's: the replay's step to each event (`move_to`)
+        #: looks at the timers only from there on. Each timer scheduled lowers it; `_run_due` sets it to the first
+        #: timer left, infinite when none is (`next_timer`'s pops leave it lower: still true).
         self._due: float = _NEVER
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
