@@ -11,6 +11,7 @@ import abc
 import asyncio
 import heapq
 import itertools
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -25,6 +26,8 @@ _T = TypeVar("_T")
 _AFTER_EVENTS_S = 0.001
 #: How many event-loop turns `SimulatedClock` gives woken coroutines before time moves on (see `_settle`).
 _SETTLE_TURNS = 64
+#: The due time of no timer at all.
+_NEVER = math.inf
 
 
 class TimerHandle(Protocol):
@@ -113,10 +116,14 @@ class SimulatedClock(Clock):
         self.auto_advance = auto_advance
         #: (when, phase, sequence, timer): phase 1 timers (`call_after`) wait for the events at their instant.
         self._timers: list[tuple[float, int, int, _Timer]] = []
+        #: No timer is due before this time, at most the first timer's: the replay's step to each event (`move_to`)
+        #: looks at the timers only from there on. Each timer scheduled lowers it; `_run_due` sets it to the first
+        #: timer left, infinite when none is (`next_timer`'s pops leave it lower: still true).
+        self._due: float = _NEVER
         self._sequence = itertools.count()
         self._timer_added: asyncio.Future[None] | None = None
         #: The event loop last seen running this clock's coroutines, and its queue of ready callbacks (None when
-        #: the loop does not tell): asked again only when that loop is no longer running (`_ready_work`).
+        #: the loop does not tell): asked again only when that loop is no longer running (`_run_due`).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: Any = None
         #: Whether `move_to` runs the timers due before an event itself: only while `advance_to` is this class's own
@@ -139,6 +146,10 @@ class SimulatedClock(Clock):
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
         return self._schedule(when, 0, callback, args)
 
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
+        # `Clock.call_later` without its `time`, `max` and `call_at` calls (an order's arrival under latency).
+        return self._schedule(self._now + delay if delay > 0 else self._now, 0, callback, args)
+
     def call_after(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandle:
         return self._schedule(when, 1, callback, args)
 
@@ -153,6 +164,8 @@ class SimulatedClock(Clock):
         timer.args = args
         timer.cancelled = False
         heapq.heappush(self._timers, (when, phase, next(self._sequence), timer))
+        if when < self._due:
+            self._due = when
         added = self._timer_added
         if added is not None and not added.done():
             added.set_result(None)
@@ -180,15 +193,16 @@ class SimulatedClock(Clock):
         Returns False where the caller must await ``advance_to(when, events_pending=True)`` instead: at once,
         having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
         after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
-        timers = self._timers
-        if timers:
-            due, phase = timers[0][0], timers[0][1]
-            if due < when or (due == when and phase == 0):
-                if not self._runs_due:
-                    return False
-                if not self._run_due(when, 0):
-                    self._unsettled = True
-                    return False
+        if when >= self._due:  # a timer may be due (the bars between two orders' arrivals skip this)
+            timers = self._timers
+            if timers:
+                due, phase = timers[0][0], timers[0][1]
+                if due < when or (due == when and phase == 0):
+                    if not self._runs_due:
+                        return False
+                    if not self._run_due(when, 0):
+                        self._unsettled = True
+                        return False
         if when > self._now:
             self._now = when
         return True
@@ -225,7 +239,12 @@ class SimulatedClock(Clock):
     def _run_due(self, target: float, last_phase: int) -> bool:
         """Run the timers due by `target` in time order (at `target` itself, those of phase `last_phase` or
         lower), each at its own time. Returns False right after a timer that woke coroutines, which must run
-        before time moves on (the caller lets them, then calls again); True when nothing due is left."""
+        before time moves on (the caller lets them, then calls again); True when nothing due is left.
+
+        Whether a timer woke coroutines is whether the running loop has callbacks ready (True when the loop does
+        not tell). The loop is remembered: on Python 3.11 `asyncio.get_running_loop` makes a system call (getpid)
+        each time. A remembered loop that still runs is the one running us (a loop runs in one thread, and a clock
+        serves one thread); one that stopped (an `asyncio.run` ended) is asked for again."""
         timers = self._timers
         while timers and (timers[0][0] < target or (timers[0][0] == target and timers[0][1] <= last_phase)):
             due, _, _, timer = heapq.heappop(timers)
@@ -234,23 +253,19 @@ class SimulatedClock(Clock):
             if due > self._now:
                 self._now = due
             timer.callback(*timer.args)
-            if (not timers or timers[0][0] > due) and self._ready_work():
+            if timers and timers[0][0] <= due:
+                continue  # another timer of this instant first
+            # Written out here, with no `bool()` call: this runs once per order under latency.
+            loop = self._loop
+            if loop is None or not loop.is_running():
+                loop = self._loop = asyncio.get_running_loop()
+                self._ready = getattr(loop, "_ready", None)
+            ready = self._ready
+            if ready is None or ready:
+                self._due = timers[0][0] if timers else _NEVER
                 return False
+        self._due = timers[0][0] if timers else _NEVER
         return True
-
-    def _ready_work(self) -> bool:
-        """Whether the running loop has callbacks ready (a woken coroutine); True when the loop does not tell.
-
-        Called after each timer that fires. The loop is remembered: on Python 3.11 `asyncio.get_running_loop`
-        makes a system call (getpid) each time. A remembered loop that still runs is the one running us (a loop
-        runs in one thread, and a clock serves one thread); one that stopped (an `asyncio.run` ended) is asked
-        for again."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            loop = self._loop = asyncio.get_running_loop()
-            self._ready = getattr(loop, "_ready", None)
-        ready = self._ready
-        return ready is None or bool(ready)
 
     @staticmethod
     async def _settle() -> None:

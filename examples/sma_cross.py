@@ -47,10 +47,11 @@ class SmaCross(Strategy):
         state = self._state.get(bar.symbol)
         if state is None:
             state = self._state[bar.symbol] = _Averages(self.fast, self.slow)
-        fast = state.fast.update(bar.close)
-        slow = state.slow.update(bar.close)
-        if slow is None or fast is None:
-            return None  # not enough bars for the slow average yet
+        close = bar.close
+        fast = state.fast.update(close)
+        slow = state.slow.update(close)
+        if slow is None:
+            return None  # not enough bars for the slow average yet (the fast one, shorter, has its value first)
         above = fast > slow
         if above is state.long:
             return None

@@ -117,8 +117,7 @@ def submit(
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
     if delay:  # on its way: `Venue._arrive` forgets the timer when it runs, `timers.close` cancels it before
-        clock = venue.clock
-        venue._arriving[order_id] = clock.call_at(clock.time() + delay, venue._arrive, order_id)
+        venue._arriving[order_id] = venue.clock.call_later(delay, venue._arrive, order_id)
         return order
     return venue._arrive(order_id) or order
 
