@@ -383,7 +383,11 @@ class AccountState:
             if reason is not None:
                 raise Refused(reason)
         filled = order.filled_quantity + fill.quantity
-        average = ((order.filled_avg_price or 0.0) * order.filled_quantity + fill.price * fill.quantity) / filled
+        earlier = order.filled_avg_price
+        if earlier is None or not order.filled_quantity:
+            average = fill.price  # the first fill: its own price (``price * quantity / quantity`` may differ by an ulp)
+        else:
+            average = (earlier * order.filled_quantity + fill.price * fill.quantity) / filled
         if filled > order.quantity - QTY_EPSILON:  # `qty_at_least`, without its call (on every fill's path)
             updated = _fill_completes(order, _S_FILLED, fill.timestamp, order.quantity, average, fill.timestamp)
             event = _E_FILL

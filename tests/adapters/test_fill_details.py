@@ -100,3 +100,17 @@ async def test_an_opg_fill_on_daily_bars_is_stamped_at_the_open() -> None:
     filled = await broker.get_order(order.id)
     assert filled.filled_avg_price == 101.0
     assert filled.filled_at == broker.fills[0].timestamp == T0 + timedelta(days=1)  # Tuesday 09:30, its open
+
+
+@pytest.mark.parametrize(("price", "quantity"), [(468.33, 13), (100.07, 100), (52.91, 7)])
+async def test_an_order_filled_at_once_has_its_fills_price_as_its_average_to_the_last_bit(
+    price: float, quantity: int
+) -> None:
+    """Alpaca's filled_avg_price of an order filled in one fill is that fill's price; ``price * quantity /
+    quantity`` is not always the price in floats (468.56416499999995 * 13 / 13 is not), so the first fill's price
+    is taken as it is and orders.csv agrees with trades.csv."""
+    broker = PaperBroker(100_000, clock=SimulatedClock(T0), slippage={"model": "fixed_bps", "bps": 5}, latency="none")
+    await _bar(broker, 0, price, price, price, price)
+    order = await broker.buy("AAPL", quantity)
+    [fill] = broker.fills
+    assert order.status is OrderStatus.FILLED and order.filled_avg_price == fill.price
