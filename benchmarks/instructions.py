@@ -12,7 +12,7 @@ at another checkout of broker-sim (e.g. a ``git worktree`` of an older commit) t
 ``--compiled`` measures its `make compiled` build (``build/compiled`` first on the import path). The
 order and update counts repeat to about 1 % (hash seed fixed), so a 10 % budget can be checked on a shared 2-core
 machine; the replayed-bar count varies by 2-3 % from run to run (when collections fall, library threads): take a
-few.
+few. ``--only storm`` (or ``orders``, ``resting``, ``replay``, comma-separated) counts some of the workloads only.
 """
 
 from __future__ import annotations
@@ -117,13 +117,25 @@ def per_unit(path: str, script: Path, small: int, large: int, *args: str, size_f
     return round(difference / (large - small))
 
 
+#: The workloads `--only` picks from: bare market orders, updates with a resting limit, the SMA replay, the storm.
+WORKLOADS = ("orders", "resting", "replay", "storm")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", type=Path, default=ROOT, help="the broker-sim checkout to measure")
     parser.add_argument("--orders", type=int, default=2000, help="orders beyond the smaller run")
     parser.add_argument("--bars", type=int, default=20000, help="replayed bars beyond the smaller run")
     parser.add_argument("--compiled", action="store_true", help="measure the tree's `make compiled` build")
+    parser.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help=f"the workloads to count, comma-separated (of {', '.join(WORKLOADS)}; all by default)",
+    )
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    if not only or only - set(WORKLOADS):
+        parser.error(f"--only takes workloads of {', '.join(WORKLOADS)}, got {args.only!r}")
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt install valgrind)")
     tree = args.tree.resolve()
@@ -141,36 +153,42 @@ def main() -> None:
         sys.path.insert(0, str(HERE))
         from replay import config_text, generate  # the replay benchmark's seeded bars and its config
 
-        small_bars, large_bars = 5000, 5000 + args.bars
-        configs = {}
-        for n in (small_bars, large_bars):
-            csv, configs[n] = work / f"bars_{n}.csv", work / f"replay_{n}.yaml"
-            generate(csv, n)
-            configs[n].write_text(config_text(csv, tree))
-        replay = [instructions(path, scripts["replay"], str(configs[n]), str(tree)) for n in (small_bars, large_bars)]
-        storm = f"class: '{scripts['storm']}:Storm'"
-        storm_runs: dict[str, list[int]] = {"none": [], "uniform": []}
-        for n in (1000, 1000 + args.orders):  # a market order on every bar, recorded as a run records it
-            csv = work / f"storm_{n}.csv"
-            generate(csv, n)
-            for name, latency in (("none", "{model: none}"), ("uniform", "{model: uniform, low: 0.5, high: 2.0}")):
-                config = work / f"storm_{name}_{n}.yaml"
-                config.write_text(config_text(csv, tree, strategy=storm, latency=latency))
-                storm_runs[name].append(instructions(path, scripts["replay"], str(config), str(tree)))
-        result = {
+        result: dict[str, object] = {
             "benchmark": "broker_sim.instructions",
             "tree": str(tree),
             "compiled": args.compiled,
             "python": sys.version.split()[0],
-            "per_market_order_latency_none": per_unit(path, scripts["orders"], 500, 500 + args.orders, "none"),
-            "per_market_order_latency_uniform": per_unit(path, scripts["orders"], 500, 500 + args.orders, "uniform"),
-            "per_update_resting_limit": per_unit(path, scripts["resting"], 10000, 60000, size_first=True),
-            "per_replayed_bar": round((replay[1] - replay[0]) / args.bars),
-            "per_market_order_in_a_run": round((storm_runs["none"][1] - storm_runs["none"][0]) / args.orders),
-            "per_market_order_latency_uniform_in_a_run": round(
-                (storm_runs["uniform"][1] - storm_runs["uniform"][0]) / args.orders
-            ),
         }
+        if "orders" in only:
+            for name in ("none", "uniform"):
+                result[f"per_market_order_latency_{name}"] = per_unit(
+                    path, scripts["orders"], 500, 500 + args.orders, name
+                )
+        if "resting" in only:
+            result["per_update_resting_limit"] = per_unit(path, scripts["resting"], 10000, 60000, size_first=True)
+        if "replay" in only:
+            small_bars, large_bars = 5000, 5000 + args.bars
+            replay = []
+            for n in (small_bars, large_bars):
+                csv, config = work / f"bars_{n}.csv", work / f"replay_{n}.yaml"
+                generate(csv, n)
+                config.write_text(config_text(csv, tree))
+                replay.append(instructions(path, scripts["replay"], str(config), str(tree)))
+            result["per_replayed_bar"] = round((replay[1] - replay[0]) / args.bars)
+        if "storm" in only:
+            storm = f"class: '{scripts['storm']}:Storm'"
+            storm_runs: dict[str, list[int]] = {"none": [], "uniform": []}
+            for n in (1000, 1000 + args.orders):  # a market order on every bar, recorded as a run records it
+                csv = work / f"storm_{n}.csv"
+                generate(csv, n)
+                for name, latency in (("none", "{model: none}"), ("uniform", "{model: uniform, low: 0.5, high: 2.0}")):
+                    config = work / f"storm_{name}_{n}.yaml"
+                    config.write_text(config_text(csv, tree, strategy=storm, latency=latency))
+                    storm_runs[name].append(instructions(path, scripts["replay"], str(config), str(tree)))
+            result["per_market_order_in_a_run"] = round((storm_runs["none"][1] - storm_runs["none"][0]) / args.orders)
+            result["per_market_order_latency_uniform_in_a_run"] = round(
+                (storm_runs["uniform"][1] - storm_runs["uniform"][0]) / args.orders
+            )
     print(json.dumps(result))
 
 
