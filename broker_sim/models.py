@@ -182,6 +182,10 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def _convert(enum: type[_E], field: str, value: object) -> _E:
+    if value.__class__ is str:  # a member's own value ("day"): a dict lookup, not the enum's Python-level call
+        member = enum._value2member_map_.get(value)  # type: ignore[call-overload]
+        if member is not None:
+            return member  # type: ignore[return-value]
     try:
         return enum(value)  # type: ignore[arg-type]
     except ValueError:

@@ -98,7 +98,8 @@ class Strategy:
             if (order := self.order_target("AAPL", 100)) is not None:
                 await order
         """
-        difference = quantity - self.position(symbol).quantity - self.pending_quantity(symbol)
+        book = self.book or self._book()
+        difference = quantity - book.quantity(symbol) - book.pending_quantity(symbol)
         if qty_is_zero(difference):
             return None
         if difference > 0:

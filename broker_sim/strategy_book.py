@@ -82,6 +82,12 @@ class StrategyBook:
             )
         return position
 
+    def quantity(self, symbol: str) -> float:
+        """The signed quantity the strategy holds in `symbol` (0.0 when none): ``position(symbol).quantity``
+        without building the position."""
+        held = self._held.get(symbol)
+        return 0.0 if held is None else held.quantity
+
     @property
     def positions(self) -> Mapping[str, StrategyPosition]:
         """The symbols the strategy holds (flat ones left out), by symbol."""
