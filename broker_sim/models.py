@@ -183,7 +183,7 @@ _E = TypeVar("_E", bound=StrEnum)
 
 def _convert(enum: type[_E], field: str, value: object) -> _E:
     if value.__class__ is str:  # a member's own value ("day"): a dict lookup, not the enum's Python-level call
-        member = enum._value2member_map_.get(value)  # type: ignore[call-overload]
+        member = enum._value2member_map_.get(value)
         if member is not None:
             return member  # type: ignore[return-value]
     try:
@@ -1064,8 +1064,8 @@ def _fast_fields(
 ) -> tuple[list[str], list[str], list[str]]:
     """For a generated constructor of `cls`: its parameters (defaults put in `namespace`), a plain store of each
     field into `target` (converted, unless the value is already of the class its converter keeps, or, when `kept`,
-    as it is: the caller tested that every such converter keeps its value; `stores` replaces an argument by an
-    expression), and for each converter that keeps values of a class the test that it would keep its value.
+    as it is: the caller converted every value such a converter would not keep; `stores` replaces an argument by
+    an expression), and for each converter that keeps values of a class the lines that convert any other value.
     `fixed` gives fields that are no parameter but always the value given (put in `namespace` under the field's
     name; one a converter would not keep as it is is refused). Raises `TypeError` for a field the generated code
     does not honour (a validator, a keyword-only, aliased or non-init field, a factory default)."""
@@ -1094,7 +1094,10 @@ def _fast_fields(
             if keeps is not None:
                 namespace[f"keeps{index}"] = keeps
                 value = name if kept else f"{name} if {name}.__class__ is keeps{index} else {value}"
-                keeping.append(f"{name}.__class__ is keeps{index}")
+                namespace[f"members{index}"] = keeps._value2member_map_  # type: ignore[attr-defined]
+                keeping.append(f"if {name}.__class__ is not keeps{index}:  # a member's value: a dict lookup")
+                keeping.append(f"    found = members{index}.get({name}) if {name}.__class__ is str else None")
+                keeping.append(f"    {name} = convert{index}({name}) if found is None else found")
         lines.append(f"{target}.{name} = {value}")
     return parameters, lines, keeping
 
@@ -1157,12 +1160,13 @@ def fast_constructor(
     names: Mapping[str, Any] | None = None,
     fixed: Mapping[str, object] | None = None,
 ) -> Callable[..., Any]:
-    """A function taking `cls`'s arguments that returns what ``cls(...)`` returns: when `checked` (an expression of
-    the arguments, true only when ``__attrs_post_init__`` would neither change nor refuse anything) holds and every
-    converter would keep its argument, an object filled by plain slot stores without calling the class (a class
-    call with a Python ``__init__`` goes through ``type.__call__`` and a tuple and a dict of the arguments); else
-    ``cls(...)`` itself. `stores` and `names` are `install_fast_init`'s; `fixed` gives fields the function takes
-    no argument for, always the value given (`checked` may count on them)."""
+    """A function taking `cls`'s arguments that returns what ``cls(...)`` returns: the arguments an enum converter
+    would change converted first, in field order (``"day"`` to `TimeInForce.DAY`; a bad one raises as the class
+    call would), then, when `checked` (an expression of the arguments, true only when ``__attrs_post_init__``
+    would neither change nor refuse anything) holds, an object filled by plain slot stores without calling the
+    class (a class call with a Python ``__init__`` goes through ``type.__call__`` and a tuple and a dict of the
+    arguments); else ``cls(...)`` itself. `stores` and `names` are `install_fast_init`'s; `fixed` gives fields
+    the function takes no argument for, always the value given (`checked` may count on them)."""
     namespace: dict[str, Any] = {"cls": cls, "twin": writable_twin(cls), **(names or {})}
     parameters, stored, keeping = _fast_fields(
         cls, "fast constructor", namespace, stores, "item", kept=True, fixed=fixed
@@ -1170,7 +1174,8 @@ def fast_constructor(
     arguments = ", ".join(field.name for field in attrs.fields(cls))
     lines = [
         f"def build({', '.join(parameters)}):",
-        f"    if {' and '.join([*keeping, f'({checked})'])}:",
+        *(f"    {line}" for line in keeping),
+        f"    if {checked}:",
         "        item = twin()",
         *(f"        {line}" for line in stored),
         "        item.__class__ = cls",
