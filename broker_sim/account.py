@@ -9,8 +9,8 @@ Each apply does three things in order:
 3. **change, then emit**: orders, reservations, cash and positions move together, then the order events go out
    (observers, listeners, `events()`), so whoever hears of a change sees all of it.
 
-Recovery applies recorded changes again with ``replaying=True``: the same validation, except the money checks,
-which depend on market prices a journal does not keep.
+Recovery applies recorded changes again through `AccountState.replay`: the same validation, except the money
+checks, which depend on market prices a journal does not keep.
 """
 
 from __future__ import annotations
@@ -214,16 +214,20 @@ class AccountState:
     # -- the door -------------------------------------------------------------------------------------------
 
     @overload
-    def apply(self, change: AccountChange, *, replaying: bool = False) -> None: ...
+    def apply(self, change: AccountChange) -> None: ...
 
     @overload
-    def apply(self, change: OrderChange, *, replaying: bool = False) -> Order: ...
+    def apply(self, change: OrderChange) -> Order: ...
 
-    def apply(self, change: Change, *, replaying: bool = False) -> Order | None:
+    def apply(self, change: Change) -> Order | None:
         """Validate, record, apply and announce one change; returns the snapshot of the order it changed (for a
         replace, of the successor), or None for a change to the account alone (a session close, a charge, a
-        margin call). Raises `Refused` or `InvalidTransition` with nothing changed."""
-        return self._handlers[change.__class__](change, replaying)
+        margin call). Raises `Refused` or `InvalidTransition` with nothing changed.
+
+        One positional argument and no keyword (recovery goes through `replay`): CPython 3.11 specializes only
+        such calls, and every change of every order comes through here. `type()` of one argument is a
+        specialized call too, where ``change.__class__`` is a generic attribute read."""
+        return self._handlers[type(change)](change, False)
 
     def _session_close(self, change: SessionClose, replaying: bool) -> None:
         if self.recorder is not None:
@@ -239,9 +243,10 @@ class AccountState:
         emit, emit_account, recorder = self._emit, self._emit_account, self.recorder
         self._emit, self._emit_account, self.recorder = _ignore, _ignore, None
         count = 0
+        handlers = self._handlers
         try:
             for change in changes:
-                self.apply(change, replaying=True)
+                handlers[type(change)](change, True)  # `apply`, without the money checks
                 count += 1
         finally:
             self._emit, self._emit_account, self.recorder = emit, emit_account, recorder
