@@ -218,9 +218,10 @@ class Ledger:
 
     def hold(self, reservation: Reservation) -> None:
         """Hold a planned reservation (replacing any the order had)."""
-        if reservation.order_id in self._reservations:
-            self.release(reservation.order_id)
-        self._reservations[reservation.order_id] = reservation
+        order_id = reservation.order_id
+        if order_id in self._reservations:
+            self.release(order_id)
+        self._reservations[order_id] = reservation
         self._reserved_cash += reservation.cash_per_unit * reservation.cash_units  # (`cash`, without its call)
         if reservation.shares:
             symbol = reservation.symbol
