@@ -128,7 +128,7 @@ class Ledger:
     def shares_available(self, symbol: str, releasing: str | None = None) -> float:
         """Long shares of `symbol` not already promised to an open sell order (other than `releasing`'s)."""
         held = self._holdings.get(symbol)
-        long_qty = held.quantity if held is not None and held.quantity > 0 else 0.0
+        long_qty = held.quantity if held is not None and held.quantity > 0.0 else 0.0
         promised = self._reserved_shares.get(symbol, 0.0)
         freed = self._reservations.get(releasing) if releasing is not None else None
         if freed is not None and freed.symbol == symbol:
@@ -202,7 +202,7 @@ class Ledger:
         The account's door asks it before it records a new order or a replacement, then `hold`s (`plan_reservation`
         with ``check_power=False`` leaves the buying power check to it)."""
         cash = reservation.cash_per_unit * reservation.cash_units  # (`reservation.cash`, without the property's call)
-        if cash > 0:
+        if cash > 0.0:
             available = _power(self, self.cash, self._reserved_cash)  # (`buying_power`, without its call)
             if releasing is not None:
                 freed = self._reservations.get(releasing)
@@ -312,7 +312,7 @@ class Ledger:
             units = reservation.cash_units if remaining == 0.0 else self._used(reservation, fill, before, remaining)[1]
             reserved -= reservation.cash_per_unit * units
         mark = None
-        if after < 0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
+        if after < 0.0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
             mark = self.marks.get(symbol)
             if mark is None and after:  # a position with no market price is valued at its (new) average price
                 mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
