@@ -212,8 +212,16 @@ class Ledger:
                 what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
                 return f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}"
         shares = reservation.shares
-        if shares > QTY_EPSILON and shares > self.shares_available(reservation.symbol, releasing) + QTY_EPSILON:
-            return f"cannot reserve {shares:g} {reservation.symbol}: they are held by other orders"
+        if shares > QTY_EPSILON:
+            symbol = reservation.symbol
+            if releasing is None:  # `shares_available(symbol)`, written out (a sale of a long asks it on every order)
+                held = self._holdings.get(symbol)
+                long_qty = held.quantity if held is not None and held.quantity > 0.0 else 0.0
+                free = long_qty - self._reserved_shares.get(symbol, 0.0)  # (below 0: refused, as at 0)
+            else:
+                free = self.shares_available(symbol, releasing)
+            if shares > free + QTY_EPSILON:
+                return f"cannot reserve {shares:g} {symbol}: they are held by other orders"
         return None
 
     def hold(self, reservation: Reservation) -> None:
@@ -337,8 +345,12 @@ class Ledger:
                 shares, units = reservation.shares, reservation.cash_units
             else:
                 shares, units = self._used(reservation, fill, held.quantity, remaining)
-            if shares:
-                self._take_reserved_shares(symbol, shares)
+            if shares:  # (`_take_reserved_shares`, without its call: a sale of a long takes them on every fill)
+                left = self._reserved_shares.get(symbol, 0.0) - shares
+                if left < QTY_EPSILON:
+                    self._reserved_shares.pop(symbol, None)
+                else:
+                    self._reserved_shares[symbol] = left
             if units:
                 self._reserved_cash -= units * reservation.cash_per_unit
             if remaining is not None and remaining <= QTY_EPSILON:  # the order is done: all of it is used up
