@@ -9,8 +9,8 @@ Each apply does three things in order:
 3. **change, then emit**: orders, reservations, cash and positions move together, then the order events go out
    (observers, listeners, `events()`), so whoever hears of a change sees all of it.
 
-Recovery applies recorded changes again with ``replaying=True``: the same validation, except the money checks,
-which depend on market prices a journal does not keep.
+Recovery applies recorded changes again through `AccountState.replay`: the same validation, except the money
+checks, which depend on market prices a journal does not keep.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from broker_sim._members import (
     _S_REJECTED,
     _S_REPLACED,
 )
-from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON
+from broker_sim._numeric import QTY_EPSILON
 from broker_sim.activities import AccountEvent, AccountEventType, Activity, charge_event
 from broker_sim.changes import (
     AccountSnapshot,
@@ -140,6 +140,8 @@ class AccountState:
         #: Called with each fill and the symbol's position before it, once booked (replays included): counters
         #: the rules keep (day trades) follow the fills through them.
         self.fill_observers: list[Callable[[Fill, float], object]] = []
+        #: The handlers read `_emit` into a local before they call it: CPython 3.11 reads an instance attribute fast
+        #: as an attribute, not as a method (``self._emit(event)`` is a slow, generic method lookup).
         self._emit = emit
         self._emit_account: Callable[[AccountEvent], None] = emit_account or _ignore
         #: The non-trade activities booked (borrow fees, margin interest), oldest first.
@@ -214,16 +216,20 @@ class AccountState:
     # -- the door -------------------------------------------------------------------------------------------
 
     @overload
-    def apply(self, change: AccountChange, *, replaying: bool = False) -> None: ...
+    def apply(self, change: AccountChange) -> None: ...
 
     @overload
-    def apply(self, change: OrderChange, *, replaying: bool = False) -> Order: ...
+    def apply(self, change: OrderChange) -> Order: ...
 
-    def apply(self, change: Change, *, replaying: bool = False) -> Order | None:
+    def apply(self, change: Change) -> Order | None:
         """Validate, record, apply and announce one change; returns the snapshot of the order it changed (for a
         replace, of the successor), or None for a change to the account alone (a session close, a charge, a
-        margin call). Raises `Refused` or `InvalidTransition` with nothing changed."""
-        return self._handlers[change.__class__](change, replaying)
+        margin call). Raises `Refused` or `InvalidTransition` with nothing changed.
+
+        One positional argument and no keyword (recovery goes through `replay`): CPython 3.11 specializes only
+        such calls, and every change of every order comes through here. `type()` of one argument is a
+        specialized call too, where ``change.__class__`` is a generic attribute read."""
+        return self._handlers[type(change)](change, False)
 
     def _session_close(self, change: SessionClose, replaying: bool) -> None:
         if self.recorder is not None:
@@ -239,9 +245,10 @@ class AccountState:
         emit, emit_account, recorder = self._emit, self._emit_account, self.recorder
         self._emit, self._emit_account, self.recorder = _ignore, _ignore, None
         count = 0
+        handlers = self._handlers
         try:
             for change in changes:
-                self.apply(change, replaying=True)
+                handlers[type(change)](change, True)  # `apply`, without the money checks
                 count += 1
         finally:
             self._emit, self._emit_account, self.recorder = emit, emit_account, recorder
@@ -288,16 +295,17 @@ class AccountState:
 
     def _new_order(self, change: NewOrder, replaying: bool) -> Order:
         order, reservation = change.order, change.reservation
-        if order.id in self._orders or order.client_order_id in self._client_ids:
+        order_id = order.id
+        if order_id in self._orders or order.client_order_id in self._client_ids:
             self._check_new(order)  # raises, naming which id is taken
         status = order.status
         if status is _S_PENDING_NEW and reservation is not None:  # (the usual new order: whether it is an exit
-            if reservation.order_id != order.id:  # matters only to one without a reservation)
-                raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
+            if reservation.order_id != order_id:  # matters only to one without a reservation)
+                raise InvalidTransition(f"a pending_new order ({order_id}) needs its own reservation")
             if not replaying:
-                # (`reservation.cash`, without the property's call: this is on every order's path)
-                cash = reservation.cash_per_unit * reservation.cash_units
-                self._check_fits(cash, reservation.shares, reservation.symbol, None, order)
+                refusal = self.ledger.hold_refusal(reservation, None, order)
+                if refusal is not None:
+                    raise Refused(refusal)
         elif status is _S_PENDING_NEW and order.parent_id is None and order.order_class is not _C_OCO:
             raise InvalidTransition(f"a pending_new order ({order.id}) needs its own reservation")
         elif status is _S_HELD:
@@ -307,44 +315,28 @@ class AccountState:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
         if self.recorder is not None:
             self.recorder(change)
-        self._client_ids[order.client_order_id] = order.id
+        self._client_ids[order.client_order_id] = order_id
         if reservation is not None:
             self.ledger.hold(reservation)
         if status is not _S_REJECTED:  # (pending_new or held) it joins its symbol's open orders
             working = self._open_by_symbol.get(order.symbol)
             if working is None:
                 working = self._open_by_symbol[order.symbol] = {}
-            working[order.id] = None
-            self._orders[order.id] = order  # (`_store` for an open order, without its call)
+            working[order_id] = None
+            self._orders[order_id] = order  # (`_store` for an open order, without its call)
         else:
             self._store(order)
-        first = _FIRST_EVENT.get(status)
+        first = _E_PENDING_NEW if status is _S_PENDING_NEW else _FIRST_EVENT.get(status)
         if first is not None:
-            self._emit(unchecked_event(first, order, order.created_at))
+            emit = self._emit  # (read, then called: see `__init__`)
+            emit(unchecked_event(first, order, order.created_at))
         return order
-
-    def _check_fits(
-        self, cash: float, shares: float, symbol: str, releasing: str | None = None, order: Order | None = None
-    ) -> None:
-        """Raise `Refused` unless the account can hold `cash` and `shares` of `symbol` (what `releasing` holds
-        counts as free); the reason names `order` when given."""
-        ledger = self.ledger
-        if cash > 0:
-            available = ledger.buying_power()
-            if releasing is not None:
-                freed = ledger.reservation(releasing)
-                if freed is not None:
-                    available += freed.cash
-            if not available >= cash - MONEY_EPSILON:  # `money_covers`, without its call (on every order's path)
-                what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
-                raise Refused(f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}")
-        if shares > QTY_EPSILON and shares > ledger.shares_available(symbol, releasing) + QTY_EPSILON:
-            raise Refused(f"cannot reserve {shares:g} {symbol}: they are held by other orders")
 
     def _status_change(self, change: StatusChange, replaying: bool) -> Order:
         order = self._orders.get(change.order_id) or self._get(change.order_id)  # (`_get` raises for an unknown id)
         status = change.status
-        stamp = _FINAL_TIME_FIELD.get(status)
+        final = status in FINAL_STATUSES
+        stamp = _FINAL_TIME_FIELD.get(status) if final else None  # (the final statuses alone have a time field)
         if stamp is None and change.reject_reason is None:
             updated = _move(order, status, change.timestamp)  # (the common case: no other field changes)
         else:
@@ -356,53 +348,57 @@ class AccountState:
             updated = transition(order, status, change.timestamp, **fields)
         if self.recorder is not None:
             self.recorder(change)
-        if status in FINAL_STATUSES:
+        if final:
             self._store(updated)
         else:
             self._orders[updated.id] = updated  # (`_store` for an order that stays open, without its call)
-        self._emit(unchecked_event(change.event, updated, change.timestamp))
+        emit = self._emit  # (read, then called: see `__init__`)
+        emit(unchecked_event(change.event, updated, change.timestamp))
         return updated
 
     def _execution(self, change: Execution, replaying: bool) -> Order:
+        # (The order's and the fill's fields are read once each: this is on every fill's path.)
         fill = change.fill
-        order = self._orders.get(fill.order_id) or self._get(fill.order_id)  # (`_get` raises for an unknown id)
-        if order.status not in _FILLABLE:
-            raise InvalidTransition(f"order {order.id} cannot fill while {order.status.value}")
-        remaining = order.quantity - order.filled_quantity
-        if (
-            fill.symbol != order.symbol
-            or fill.side is not order.side
-            or not 0 < fill.quantity < remaining + QTY_EPSILON
-        ):
-            raise InvalidTransition(f"fill {fill} does not fit order {order.id} ({remaining:g} remaining)")
-        left = remaining - fill.quantity
+        order_id = fill.order_id
+        order = self._orders.get(order_id) or self._get(order_id)  # (`_get` raises for an unknown id)
+        status = order.status
+        if status not in _FILLABLE:
+            raise InvalidTransition(f"order {order_id} cannot fill while {status.value}")
+        quantity = fill.quantity
+        ordered = order.quantity
+        filled_before = order.filled_quantity
+        remaining = ordered - filled_before
+        if fill.symbol != order.symbol or fill.side is not order.side or not 0.0 < quantity < remaining + QTY_EPSILON:
+            raise InvalidTransition(f"fill {fill} does not fit order {order_id} ({remaining:g} remaining)")
+        left = remaining - quantity
         if not left > 0.0:  # max(0.0, left), without the builtin's call (~750 instructions on CPython 3.11)
             left = 0.0
+        ledger = self.ledger
         if not replaying:
-            reason = self.ledger.fill_refusal(fill, order.id, left)
+            reason = ledger.fill_refusal(fill, order_id, left)
             if reason is not None:
                 raise Refused(reason)
-        filled = order.filled_quantity + fill.quantity
+        filled = filled_before + quantity
+        price = fill.price
+        when = fill.timestamp
         earlier = order.filled_avg_price
-        if earlier is None or not order.filled_quantity:
-            average = fill.price  # the first fill: its own price (``price * quantity / quantity`` may differ by an ulp)
+        if earlier is None or not filled_before:
+            average = price  # the first fill: its own price (``price * quantity / quantity`` may differ by an ulp)
         else:
-            average = (earlier * order.filled_quantity + fill.price * fill.quantity) / filled
-        if filled > order.quantity - QTY_EPSILON:  # `qty_at_least`, without its call (on every fill's path)
-            updated = _fill_completes(order, _S_FILLED, fill.timestamp, order.quantity, average, fill.timestamp)
+            average = (earlier * filled_before + price * quantity) / filled
+        if filled > ordered - QTY_EPSILON:  # `qty_at_least`, without its call (on every fill's path)
+            updated = _fill_completes(order, _S_FILLED, when, ordered, average, when)
             event = _E_FILL
         else:
-            status = order.status if order.status in _KEPT_BY_FILLS else _S_PARTIALLY_FILLED
-            updated = _fill_partly(order, status, fill.timestamp, filled, average)
+            status = status if status in _KEPT_BY_FILLS else _S_PARTIALLY_FILLED
+            updated = _fill_partly(order, status, when, filled, average)
             event = _E_PARTIAL_FILL
         if self.recorder is not None:
             self.recorder(change)
-        ledger = self.ledger
-        before, after = ledger.book_fill(fill, order.id, left)
+        before, after = ledger.book_fill(fill, order_id, left)
         for observer in self.fill_observers:
             observer(fill, before)
         self._fills.append(fill)
-        order_id = order.id
         self._orders[order_id] = updated  # (`_store`, written out: a call less on every fill)
         if event is _E_FILL:  # the order is done
             working = self._open_by_symbol.get(order.symbol)
@@ -412,7 +408,8 @@ class AccountState:
                 ledger.release(order_id)
             if self.history is not None:
                 self._forget_closed(order_id)
-        self._emit(unchecked_event(event, updated, fill.timestamp, fill, after))
+        emit = self._emit  # (read, then called: see `__init__`)
+        emit(unchecked_event(event, updated, when, fill, after))
         return updated
 
     def _amendment(self, change: Amendment, replaying: bool) -> Order:
@@ -470,7 +467,9 @@ class AccountState:
         elif reservation.order_id != successor.id:
             raise InvalidTransition(f"the reservation of replacement {successor.id} names {reservation.order_id}")
         elif not replaying:
-            self._check_fits(reservation.cash, reservation.shares, reservation.symbol, releasing=old.id)
+            refusal = self.ledger.hold_refusal(reservation, old.id)
+            if refusal is not None:
+                raise Refused(refusal)
         when = change.timestamp
         replaced = transition(old, _S_REPLACED, when, replaced_by=successor.id, replaced_at=when)
         status = _S_HELD if request.held else _S_NEW

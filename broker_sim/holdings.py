@@ -37,19 +37,24 @@ def holding_after(quantity: float, avg_price: float, fill: Fill) -> tuple[float,
     share of the account (`broker_sim.strategy_book`) is kept with it."""
     signed = fill.quantity if fill.side is _SIDE_BUY else -fill.quantity
     price = fill.price
-    if quantity == 0 or (quantity > 0) == (signed > 0):
+    # Float literals, and comparisons that jump rather than make a bool (``(quantity > 0) == (signed > 0)``): CPython
+    # 3.11 specializes a comparison of two floats only where a jump follows it.
+    if quantity == 0.0 or (signed > 0.0 if quantity > 0.0 else not signed > 0.0):  # it opens or grows the holding
         total = quantity + signed
         return total, (quantity * avg_price + signed * price) / total, 0.0
     # abs(), min() and `qty_is_zero`, written out: a ledger and a strategy's book each call this on every fill,
     # and a builtin's call costs more than its comparison (see `Ledger._used`). `signed` is never 0 (a fill has
     # a positive quantity), nor is `quantity` here.
-    size = signed if signed > 0 else -signed
-    held = quantity if quantity > 0 else -quantity
+    size = signed if signed > 0.0 else -signed
+    if quantity > 0.0:
+        held, direction = quantity, 1.0
+    else:
+        held, direction = -quantity, -1.0
     closing = held if held < size else size
-    pnl = closing * (price - avg_price) * (1.0 if quantity > 0 else -1.0)
+    pnl = closing * (price - avg_price) * direction
     remaining = quantity + signed
     if -QTY_EPSILON < remaining < QTY_EPSILON:
         return 0.0, 0.0, pnl
-    if (remaining > 0) == (quantity > 0):
+    if remaining > 0.0 if quantity > 0.0 else not remaining > 0.0:  # it shrinks the holding, on the same side
         return remaining, avg_price, pnl
     return remaining, price, pnl

@@ -34,7 +34,7 @@ from broker_sim._numeric import MONEY_EPSILON, QTY_EPSILON, money_covers
 from broker_sim.holdings import Holding, holding_after
 from broker_sim.ledger_values import HoldingSnapshot, LedgerSnapshot, Reservation
 from broker_sim.ledger_values import new_reservation as _reservation
-from broker_sim.models import Account, Fill, Position, Side
+from broker_sim.models import Account, Fill, Order, Position, Side
 from broker_sim.valuation import (
     DEFAULT_MAINTENANCE_LONG,
     DEFAULT_MAINTENANCE_SHORT,
@@ -128,7 +128,7 @@ class Ledger:
     def shares_available(self, symbol: str, releasing: str | None = None) -> float:
         """Long shares of `symbol` not already promised to an open sell order (other than `releasing`'s)."""
         held = self._holdings.get(symbol)
-        long_qty = held.quantity if held is not None and held.quantity > 0 else 0.0
+        long_qty = held.quantity if held is not None and held.quantity > 0.0 else 0.0
         promised = self._reserved_shares.get(symbol, 0.0)
         freed = self._reservations.get(releasing) if releasing is not None else None
         if freed is not None and freed.symbol == symbol:
@@ -157,9 +157,12 @@ class Ledger:
         held = self._holdings.get(symbol)
         position = held.quantity if held is not None else 0.0
         if side is _SIDE_BUY:
-            short = -position if -position > 0.0 else 0.0
-            covering = short if short < quantity else quantity
-            units, shares, per_unit = quantity - covering, 0.0, cash_per_unit
+            if position < 0.0:  # it covers (some of) a short first; the rest opens a long
+                covering = -position if -position < quantity else quantity
+                units = quantity - covering
+            else:
+                units = quantity
+            shares, per_unit = 0.0, cash_per_unit
         else:
             if releasing is None:  # `shares_available(symbol)`, written out: a call less on every sell's path
                 free = (position if position > 0.0 else 0.0) - self._reserved_shares.get(symbol, 0.0)
@@ -190,11 +193,43 @@ class Ledger:
                 )
         return _reservation(order_id, symbol, side, per_unit, 0.0 if units < 0.0 else units, shares)
 
+    def hold_refusal(
+        self, reservation: Reservation, releasing: str | None = None, order: Order | None = None
+    ) -> str | None:
+        """Why the account cannot hold `reservation` (not enough buying power, shares other orders hold; what
+        `releasing` holds counts as free), or None; changes nothing. The reason names `order` when given.
+
+        The account's door asks it before it records a new order or a replacement, then `hold`s (`plan_reservation`
+        with ``check_power=False`` leaves the buying power check to it)."""
+        cash = reservation.cash_per_unit * reservation.cash_units  # (`reservation.cash`, without the property's call)
+        if cash > 0.0:
+            available = _power(self, self.cash, self._reserved_cash)  # (`buying_power`, without its call)
+            if releasing is not None:
+                freed = self._reservations.get(releasing)
+                if freed is not None:
+                    available += freed.cash
+            if not available >= cash - MONEY_EPSILON:  # `money_covers`, without its call (on every order's path)
+                what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
+                return f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}"
+        shares = reservation.shares
+        if shares > QTY_EPSILON:
+            symbol = reservation.symbol
+            if releasing is None:  # `shares_available(symbol)`, written out (a sale of a long asks it on every order)
+                held = self._holdings.get(symbol)
+                long_qty = held.quantity if held is not None and held.quantity > 0.0 else 0.0
+                free = long_qty - self._reserved_shares.get(symbol, 0.0)  # (below 0: refused, as at 0)
+            else:
+                free = self.shares_available(symbol, releasing)
+            if shares > free + QTY_EPSILON:
+                return f"cannot reserve {shares:g} {symbol}: they are held by other orders"
+        return None
+
     def hold(self, reservation: Reservation) -> None:
         """Hold a planned reservation (replacing any the order had)."""
-        if reservation.order_id in self._reservations:
-            self.release(reservation.order_id)
-        self._reservations[reservation.order_id] = reservation
+        order_id = reservation.order_id
+        if order_id in self._reservations:
+            self.release(order_id)
+        self._reservations[order_id] = reservation
         self._reserved_cash += reservation.cash_per_unit * reservation.cash_units  # (`cash`, without its call)
         if reservation.shares:
             symbol = reservation.symbol
@@ -262,14 +297,20 @@ class Ledger:
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         before = held.quantity if held is not None else 0.0
-        signed = fill.quantity if fill.side is _SIDE_BUY else -fill.quantity
-        if signed < 0 and not self.allow_short and -signed > (before if before > 0.0 else 0.0) + QTY_EPSILON:
-            return f"short selling is disabled: cannot sell {fill.quantity:g} {symbol} holding {before:g}"
+        quantity = fill.quantity
+        if fill.side is _SIDE_BUY:
+            signed = quantity
+        else:
+            signed = -quantity
+            if not self.allow_short and quantity > (before if before > 0.0 else 0.0) + QTY_EPSILON:
+                return f"short selling is disabled: cannot sell {quantity:g} {symbol} holding {before:g}"
         after = before + signed
         # Only a fill that grows exposure can be refused: abs(after) > abs(before) + QTY_EPSILON, or it crosses zero
         # (written without the builtins' calls, as in `_used`).
-        grows = (after if after > 0.0 else -after) > (before if before > 0.0 else -before) + QTY_EPSILON
-        if not (grows or before * after < 0):
+        if not (
+            (after if after > 0.0 else -after) > (before if before > 0.0 else -before) + QTY_EPSILON
+            or before * after < 0.0
+        ):
             return None
         cash = self.cash - signed * fill.price - fill.fee
         reserved = self._reserved_cash
@@ -279,7 +320,7 @@ class Ledger:
             units = reservation.cash_units if remaining == 0.0 else self._used(reservation, fill, before, remaining)[1]
             reserved -= reservation.cash_per_unit * units
         mark = None
-        if after < 0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
+        if after < 0.0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
             mark = self.marks.get(symbol)
             if mark is None and after:  # a position with no market price is valued at its (new) average price
                 mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
@@ -304,8 +345,12 @@ class Ledger:
                 shares, units = reservation.shares, reservation.cash_units
             else:
                 shares, units = self._used(reservation, fill, held.quantity, remaining)
-            if shares:
-                self._take_reserved_shares(symbol, shares)
+            if shares:  # (`_take_reserved_shares`, without its call: a sale of a long takes them on every fill)
+                left = self._reserved_shares.get(symbol, 0.0) - shares
+                if left < QTY_EPSILON:
+                    self._reserved_shares.pop(symbol, None)
+                else:
+                    self._reserved_shares[symbol] = left
             if units:
                 self._reserved_cash -= units * reservation.cash_per_unit
             if remaining is not None and remaining <= QTY_EPSILON:  # the order is done: all of it is used up
@@ -333,9 +378,9 @@ class Ledger:
         if fill.side is _SIDE_SELL and self._reserved_shares:
             self._reclaim_shares(symbol, quantity if quantity > 0.0 else 0.0)
         margin = self.margin_multiplier is not None
-        if quantity < 0 or (margin and quantity):
+        if quantity < 0.0 or (margin and quantity):
             self.at_risk = True
-        elif self.at_risk and (before < 0 or (margin and before)):  # it was at risk; is any other holding?
+        elif self.at_risk and (before < 0.0 or (margin and before)):  # it was at risk; is any other holding?
             self.at_risk = any(h.quantity < 0 or (margin and h.quantity) for h in self._holdings.values())
         return before, quantity
 

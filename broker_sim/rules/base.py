@@ -143,19 +143,19 @@ class Concern(enum.Enum):
     DAY_TRADES = "day_trades"
 
 
-#: The concerns a `Door` tells apart, in the order of its plans' keys (`Concern.ANY` is always true).
+#: The concerns a `Door` tells apart, each with its bit in a plan's key (`Concern.ANY` is always true): an int is
+#: hashed and compared in a few instructions, a tuple of nine flags in hundreds (the key is made for every order).
 _KEYED = (
-    Concern.SELLS,
-    Concern.EXTENDED_HOURS,
-    Concern.AUCTIONS,
-    Concern.FRACTIONAL,
-    Concern.OPEN_ORDERS,
-    Concern.CLOSING,
-    Concern.FLIPS,
-    Concern.SHORT_SALES,
-    Concern.DAY_TRADES,
+    (Concern.SELLS, 1),
+    (Concern.EXTENDED_HOURS, 2),
+    (Concern.AUCTIONS, 4),
+    (Concern.FRACTIONAL, 8),
+    (Concern.OPEN_ORDERS, 16),
+    (Concern.CLOSING, 32),
+    (Concern.FLIPS, 64),
+    (Concern.SHORT_SALES, 128),
+    (Concern.DAY_TRADES, 256),
 )
-_Kind = tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool]
 
 
 _AUCTIONS = frozenset({_TIF_OPG, _TIF_CLS})
@@ -179,41 +179,50 @@ class Door:
     def __init__(self, rules: Iterable[Rule], settings: RuleSettings) -> None:
         #: The rules `settings` leave on, in order.
         self.rules = active_rules(rules, settings)
-        self._plans: dict[_Kind, tuple[Rule, ...]] = {}
+        self._plans: dict[int, tuple[Rule, ...]] = {}
         #: Whether a rule in force is about day trades (else the account's last equity need not be read).
         self._day_trades = any(getattr(r, "concern", Concern.ANY) is Concern.DAY_TRADES for r in self.rules)
 
-    def _plan(self, kind: _Kind) -> tuple[Rule, ...]:
-        flags = dict(zip(_KEYED, kind, strict=True))
+    def _plan(self, kind: int) -> tuple[Rule, ...]:
+        flags = {concern: bool(kind & bit) for concern, bit in _KEYED}
         flags[Concern.ANY] = True
         plan = self._plans[kind] = tuple(r for r in self.rules if flags[getattr(r, "concern", Concern.ANY)])
         return plan
 
     def check(self, request: OrderRequest, view: AccountView, replacing: Order | None = None) -> None:
         """Ask the rules that could refuse `request`; the first refusal is raised (nothing changed)."""
+        # `concerns_of` and the account's concerns, inline, as the bits of the plan's key (`_KEYED`): this is on
+        # every order's path. The view's callables are read before they are called: a paper view holds them in
+        # slots, which CPython 3.11 reads fast as attributes but not as methods.
         symbol = request.symbol
         quantity = request.quantity
-        sell = request.side is _SIDE_SELL
+        quantity_of, open_order_ids = view.quantity, view.open_order_ids
+        position = quantity_of(symbol)
+        open_orders = open_order_ids(symbol)  # (empty or None: nothing open in the symbol)
+        kind = 0
+        if request.extended_hours:
+            kind += 2
         tif = request.time_in_force
-        position = view.quantity(symbol)
-        open_orders = True if view.open_order_ids(symbol) else False  # noqa: SIM210 - `bool()` is a call
-        closing = position > QTY_EPSILON if sell else position < -QTY_EPSILON
-        kind = (  # `concerns_of` and the account's concerns, inline: this is on every order's path
-            sell,
-            request.extended_hours,
-            tif is _TIF_OPG or tif is _TIF_CLS,
-            request.notional is not None or (quantity is not None and quantity % 1.0 != 0.0),  # (no method call)
-            open_orders,
-            closing,
-            closing
-            and (
-                open_orders
-                or quantity is None
-                or quantity > (position if position > 0.0 else -position) + QTY_EPSILON  # (abs(), without its call)
-            ),
-            sell and (open_orders or quantity is None or quantity > position + QTY_EPSILON),
-            self._day_trades and view.last_equity() < PDT_EQUITY,
-        )
+        if tif is _TIF_OPG or tif is _TIF_CLS:
+            kind += 4
+        if request.notional is not None or (quantity is not None and quantity % 1.0 != 0.0):  # (no method call)
+            kind += 8
+        if open_orders:
+            kind += 16
+        if request.side is _SIDE_SELL:
+            kind += 1
+            if open_orders or quantity is None or quantity > position + QTY_EPSILON:
+                kind += 128  # a short sale, perhaps
+                if position > QTY_EPSILON:
+                    kind += 96  # closing, and it may flip the long (|position| is the position)
+            elif position > QTY_EPSILON:
+                kind += 32  # closing
+        elif position < -QTY_EPSILON:
+            kind += 32  # closing a short
+            if open_orders or quantity is None or quantity > -position + QTY_EPSILON:  # (abs(), without its call)
+                kind += 64
+        if self._day_trades and view.last_equity() < PDT_EQUITY:
+            kind += 256
         plan = self._plans.get(kind)
         if plan is None:
             plan = self._plan(kind)

@@ -26,6 +26,11 @@ _COLLAR_UNDER_TIER = 0.04
 _COLLAR_FROM_TIER = 0.025
 #: An opening short is valued at least this share above the ask.
 SHORT_COLLAR = 0.03
+#: What a price is multiplied by for each collar (the same float ``1.0 + collar`` makes, worked out once: every
+#: order is valued so).
+_UNDER_TIER_FACTOR = 1.0 + _COLLAR_UNDER_TIER
+_FROM_TIER_FACTOR = 1.0 + _COLLAR_FROM_TIER
+_SHORT_FACTOR = 1.0 + SHORT_COLLAR
 
 
 def buy_collar(price: float) -> float:
@@ -43,7 +48,7 @@ def order_value(order: Order, price: float, market: MarketData | None) -> float:
     if order.side is _SIDE_BUY:
         if order.limit_price is not None:
             return order.limit_price
-        return price * (1.0 + (_COLLAR_UNDER_TIER if price < COLLAR_TIER_PRICE else _COLLAR_FROM_TIER))
+        return price * (_UNDER_TIER_FACTOR if price < COLLAR_TIER_PRICE else _FROM_TIER_FACTOR)
     ask = market.ask if isinstance(market, Quote) and market.ask > 0 else price
-    floor = ask * (1.0 + SHORT_COLLAR)
+    floor = ask * _SHORT_FACTOR
     return floor if order.limit_price is None else max(order.limit_price, floor)

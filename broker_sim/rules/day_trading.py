@@ -80,10 +80,14 @@ class DayTradeCounter:
         self._opened: dict[str, list[bool]] = {}
         #: Day trades per day, for the days that had any (only the window's matter).
         self._by_day: dict[date, int] = {}
-        #: The window ending on a day: (its first day, that day, the day trades in it), recounted when it moves.
-        self._window: tuple[date, date, int] | None = None
+        #: The day the window ends on (None: none counted yet) and the day trades in it: recounted when the day
+        #: moves, counted on by each day trade of that day (attributes, not a tuple to build again: a sell that
+        #: closes today's buy makes one, on every such fill's path).
+        self._window_day: date | None = None
+        self._window_total = 0
         #: The last day `day_of` answered and its bounds (UTC datetimes): most moments fall in the same day, so
-        #: two comparisons answer them, with no time-zone conversion (this is on every fill's path).
+        #: two comparisons answer them, with no time-zone conversion (this is on every fill's path). The day is
+        #: the one object `day_of` returns for all of them, so `record_fill` knows today by identity.
         self._day: tuple[datetime, datetime, date] | None = None
         self.pattern_day_trader = False
 
@@ -95,8 +99,9 @@ class DayTradeCounter:
         local = when.astimezone(self._zone)
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         end = (start + timedelta(days=1)).replace(tzinfo=None).replace(tzinfo=self._zone)
-        self._day = (start.astimezone(UTC), end.astimezone(UTC), local.date())
-        return local.date()
+        day = local.date()
+        self._day = (start.astimezone(UTC), end.astimezone(UTC), day)
+        return day
 
     def _roll(self, day: date) -> None:
         if day != self._today:
@@ -113,7 +118,7 @@ class DayTradeCounter:
         when = fill.timestamp
         known = self._day
         day = known[2] if known is not None and known[0] <= when < known[1] else self.day_of(when)
-        if day != self._today:
+        if day is not self._today and day != self._today:  # (the same object all day: see `_day`)
             today = self._today
             if today is not None and day < today:
                 return False  # an older fill (replayed out of order) opens or closes nothing today
@@ -122,27 +127,34 @@ class DayTradeCounter:
         flags = self._opened.get(symbol)
         if flags is None:
             flags = self._opened[symbol] = [False, False]
-        buy = fill.side is _SIDE_BUY
-        closes = position_before < -QTY_EPSILON if buy else position_before > QTY_EPSILON
-        made = False
-        if closes:
-            index = 1 if buy else 0  # a buy closes today's short opening; a sell today's long one
-            if flags[index]:
-                flags[index] = False
-                made = True
-                self._by_day[day] = self._by_day.get(day, 0) + 1
-                window = self._window
-                if window is not None and window[1] == day:
-                    window = self._window = (window[0], day, window[2] + 1)
-                    total = window[2]
-                else:
-                    total = self.count(when)
-                if total >= DAY_TRADE_LIMIT:
-                    self.pattern_day_trader = True
-        # What the fill opens: a buy from flat or long, or one that goes through zero (a sell likewise).
-        if not closes or fill.quantity > (position_before if position_before > 0.0 else -position_before) + QTY_EPSILON:
-            flags[0 if buy else 1] = True
-        return made
+        if fill.side is _SIDE_BUY:
+            if not position_before < -QTY_EPSILON:
+                flags[0] = True  # it opens or grows a long
+                return False
+            closing = 1  # it closes (some of) a short
+            opening = 0
+            held = -position_before
+        else:
+            if not position_before > QTY_EPSILON:
+                flags[1] = True  # it opens or grows a short
+                return False
+            closing = 0  # it closes (some of) a long
+            opening = 1
+            held = position_before
+        if fill.quantity > held + QTY_EPSILON:  # and goes through zero: it opens the other side
+            flags[opening] = True
+        if not flags[closing]:  # nothing today opened what it closes
+            return False
+        flags[closing] = False
+        self._by_day[day] = self._by_day.get(day, 0) + 1
+        if self._window_day is day or self._window_day == day:
+            self._window_total += 1
+            total = self._window_total
+        else:
+            total = self.count(when)
+        if total >= DAY_TRADE_LIMIT:
+            self.pattern_day_trader = True
+        return True
 
     def opened_today(self, symbol: str, when: datetime) -> tuple[bool, bool]:
         """Whether a fill today opened long (short) exposure in `symbol` that no day trade has closed."""
@@ -153,13 +165,13 @@ class DayTradeCounter:
 
     def count(self, when: datetime) -> int:
         """Day trades made within the last 5 business days up to `when`'s day (today included)."""
-        day = self.day_of(when)
-        window = self._window
-        if window is None or window[1] != day:
+        known = self._day  # (`day_of`'s answer for the day it knows, without its call: every account asks this)
+        day = known[2] if known is not None and known[0] <= when < known[1] else self.day_of(when)
+        if day is not self._window_day and day != self._window_day:
             start = self._window_start(day)
-            total = sum(n for traded, n in self._by_day.items() if start <= traded <= day)
-            window = self._window = (start, day, total)
-        return window[2]
+            self._window_total = sum(n for traded, n in self._by_day.items() if start <= traded <= day)
+            self._window_day = day
+        return self._window_total
 
     def _window_start(self, day: date) -> date:
         """The first of the 5 trading days ending on `day` (or the day before, when `day` is not one)."""
@@ -180,7 +192,8 @@ class DayTradeCounter:
         self._today = None
         self._opened.clear()
         self._by_day.clear()
-        self._window = None
+        self._window_day = None
+        self._window_total = 0
         self._day = None
         self.pattern_day_trader = False
 
