@@ -255,7 +255,7 @@ class SimulatedClock(Clock):
             timer.callback(*timer.args)
             if timers and timers[0][0] <= due:
                 continue  # another timer of this instant first
-            # Written out here, with no `bool()` call: this runs once per order under latency.
+            # `_ready_callbacks()`, written out here, with no `bool()` call: this runs once per order under latency.
             loop = self._loop
             if loop is None or not loop.is_running():
                 loop = self._loop = asyncio.get_running_loop()
@@ -266,6 +266,15 @@ class SimulatedClock(Clock):
                 return False
         self._due = timers[0][0] if timers else _NEVER
         return True
+
+    def _ready_callbacks(self) -> Any:
+        """The running loop's queue of ready callbacks (empty: no coroutine is ready to run), or None when the loop
+        does not tell. The loop is remembered as `_run_due` remembers it."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._loop = asyncio.get_running_loop()
+            self._ready = getattr(loop, "_ready", None)
+        return self._ready
 
     @staticmethod
     async def _settle() -> None:
@@ -293,13 +302,23 @@ class SimulatedClock(Clock):
             if not self.auto_advance:
                 await self._wait_for_change(future, deadline)
                 continue
-            # Let tasks that are ready run first: they may schedule earlier work or finish the future.
-            await self._settle()
-            if future.done():
-                break
+            # Let tasks that are ready run first: they may schedule earlier work or finish the future. (When the loop
+            # says none is, `_settle` would only turn it once for nothing: ~22k instructions per wait on 3.11.)
+            ready = self._ready_callbacks()
+            if ready is None or ready:
+                await self._settle()
+                if future.done():
+                    break
             upcoming = self.next_timer()
             if upcoming is not None and (deadline is None or upcoming <= deadline):
-                await self.advance_to(upcoming)
+                if self._runs_due and not self._unsettled:
+                    # `advance_to(upcoming)`, inline (this class's own, nothing unsettled): no coroutine of its own.
+                    while not self._run_due(upcoming, 1):
+                        await self._settle()
+                    if upcoming > self._now:
+                        self._now = upcoming
+                else:
+                    await self.advance_to(upcoming)
                 continue
             # Nothing is scheduled before the deadline, and no task is ready that could change that.
             if deadline is None:

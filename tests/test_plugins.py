@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from broker_sim import ConfigError, OrderEvent, OrderStatus, PaperBroker, PluginError, SimulatedClock, hookimpl
+from broker_sim import Bar, ConfigError, OrderEvent, OrderStatus, PaperBroker, PluginError, SimulatedClock, hookimpl
 from broker_sim.builtin.commission import NoCommission
 from broker_sim.builtin.fill import ImmediateFill
 from broker_sim.builtin.latency import UniformLatency
@@ -533,3 +533,64 @@ async def test_reading_the_deprecated_fill_quantity_warns_and_still_answers(tmp_
     with pytest.warns(DeprecationWarning, match=r"ctx.fill_quantity is deprecated; take the hook's `quantity`"):
         order = await broker.buy("AAPL", 10, reference_price=100.0)
     assert order.filled_avg_price == pytest.approx(100.1, abs=1e-9)
+
+
+# -- a deterministic slippage model is not asked again for the arguments of its estimate ------------------------
+
+#: A slippage model counting what it is asked (`calls`), deterministic when the test says so.
+COUNTING_SLIPPAGE = """
+    from broker_sim import Side, hookimpl
+
+    calls = []
+
+
+    class Counting:
+        deterministic = {deterministic}
+
+        @hookimpl
+        def broker_sim_slippage(self, order, price, market, quantity, estimate):
+            calls.append((order.id, price, quantity, estimate))
+            return price + 0.25 if order.side is Side.BUY else price - 0.25
+
+
+    @hookimpl
+    def broker_sim_register(registry):
+        registry.add("slippage", "counting", Counting)
+"""
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+async def test_a_deterministic_slippage_model_answers_a_fill_at_its_estimate_once(
+    tmp_path: Path, deterministic: bool
+) -> None:
+    path = _write_plugin(tmp_path, "counting.py", COUNTING_SLIPPAGE.format(deterministic=deterministic))
+    broker = _instant(slippage={"model": "counting"}, plugins=[str(path)])
+    calls = _loaded_module(broker, path).calls
+    await broker.update_market(Bar("AAPL", T0, 100.0, 100.0, 100.0, 100.0, 1000.0))
+    order = await broker.buy("AAPL", 2)
+
+    assert order.status is OrderStatus.FILLED
+    assert order.filled_avg_price == 100.25
+    estimate = (order.id, 100.0, 2, True)
+    assert calls == ([estimate] if deterministic else [estimate, (order.id, 100.0, 2, False)])
+
+
+async def test_a_deterministic_slippage_model_is_asked_again_when_a_wrapper_takes_part(tmp_path: Path) -> None:
+    wrapper = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl(wrapper=True)
+        def broker_sim_slippage(price):
+            answer = yield
+            return answer + 0.5
+    """
+    path = _write_plugin(tmp_path, "counting.py", COUNTING_SLIPPAGE.format(deterministic=True))
+    wrapping = _write_plugin(tmp_path, "wrapping.py", wrapper)
+    broker = _instant(slippage={"model": "counting"}, plugins=[str(path), str(wrapping)])
+    calls = _loaded_module(broker, path).calls
+    await broker.update_market(Bar("AAPL", T0, 100.0, 100.0, 100.0, 100.0, 1000.0))
+    order = await broker.buy("AAPL", 2)
+
+    assert order.filled_avg_price == 100.75
+    assert [call[3] for call in calls] == [True, False]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from broker_sim.builtin._params import number
@@ -19,6 +21,9 @@ __all__ = ["FixedAmountSlippage", "FixedBpsSlippage", "NoSlippage", "SpreadSlipp
 class NoSlippage:
     """No slippage: orders execute at the fill model's price."""
 
+    #: Its answer depends on the hook's arguments alone (`ModelSet`): a fill at its estimate's price is not asked again.
+    deterministic: ClassVar[bool] = True
+
     @hookimpl
     def broker_sim_slippage(
         self, order: Order, price: float, market: MarketData | None, ctx: HookContext
@@ -29,6 +34,9 @@ class NoSlippage:
 @attrs.frozen(slots=True)
 class FixedBpsSlippage:
     """A fixed cost in basis points per side: buys fill `bps` higher, sells `bps` lower (default 5, the seed's)."""
+
+    #: Its answer depends on the hook's arguments alone (`ModelSet`): a fill at its estimate's price is not asked again.
+    deterministic: ClassVar[bool] = True
 
     bps: float = attrs.field(default=5.0, validator=number(minimum=0))
 
@@ -43,6 +51,9 @@ class FixedBpsSlippage:
 @attrs.frozen(slots=True)
 class FixedAmountSlippage:
     """A fixed amount of currency per share: buys pay `amount` more, sells receive `amount` less (not below 0)."""
+
+    #: Its answer depends on the hook's arguments alone (`ModelSet`): a fill at its estimate's price is not asked again.
+    deterministic: ClassVar[bool] = True
 
     amount: float = attrs.field(validator=number(minimum=0))
 
@@ -60,6 +71,9 @@ class SpreadSlippage:
     Without a quote for the symbol, `default_bps` (the full spread, in basis points) stands in for it.
     """
 
+    #: Its answer depends on the hook's arguments alone (`ModelSet`): a fill at its estimate's price is not asked again.
+    deterministic: ClassVar[bool] = True
+
     default_bps: float = attrs.field(default=0.0, validator=number(minimum=0))
 
     @hookimpl
@@ -75,6 +89,9 @@ class SpreadSlippage:
 class VolumeShareSlippage:
     """Impact grows with the fill's share of the bar's volume, as zipline's VolumeShareSlippage:
     ``price x price_impact x share^2``, the share capped at `volume_limit`; no bar volume, no impact."""
+
+    #: Its answer depends on the hook's arguments alone (`ModelSet`): a fill at its estimate's price is not asked again.
+    deterministic: ClassVar[bool] = True
 
     price_impact: float = attrs.field(default=0.1, validator=number(minimum=0))
     volume_limit: float = attrs.field(default=0.025, validator=number(above=0))

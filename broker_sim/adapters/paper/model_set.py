@@ -67,9 +67,22 @@ class _Hook:
     a frame per hook call. `fixed` is the answer of a lone implementation that always answers the same
     (`_FIXED_ANSWERS`; None: call it). `leading` is how many of the hook's first parameters, and no others, the
     lone implementation names (-1 when it is not so, or goes through pluggy): a caller that knows the count calls
-    `target` (the implementation itself) with those arguments, without `call`'s frame in between."""
+    `target` (the implementation itself) with those arguments, without `call`'s frame in between. `deterministic`:
+    the lone implementation is the model's, and the model says its answers depend on the hook's arguments alone
+    (a true `deterministic` attribute, `ModelSet`'s docstring), so an answer may be used again for the same ones."""
 
-    __slots__ = ("_hook", "_manager", "_model", "call", "fixed", "generation", "leading", "parameters", "target")
+    __slots__ = (
+        "_hook",
+        "_manager",
+        "_model",
+        "call",
+        "deterministic",
+        "fixed",
+        "generation",
+        "leading",
+        "parameters",
+        "target",
+    )
 
     def __init__(self, manager: PluginManager, hook_name: str, model: object, parameters: tuple[str, ...]) -> None:
         self._manager = manager
@@ -84,6 +97,7 @@ class _Hook:
         self.target: Callable[..., Any] = self._hook
         self.fixed: float | None = None
         self.leading = -1
+        self.deterministic = False
         self.refresh()
 
     def refresh(self) -> None:
@@ -98,10 +112,12 @@ class _Hook:
             # All the parameters, in order: the implementation is the caller itself.
             self.call = lone.function if names == self.parameters else _maker(self.parameters, names)(lone.function)
             self.fixed = _FIXED_ANSWERS.get(getattr(lone.function, "__func__", None))  # type: ignore[arg-type]
+            self.deterministic = getattr(self._model, "deterministic", False) is True
         else:
             self.call = self.target = _maker(self.parameters, None)(self._hook)
             self.leading = -1
             self.fixed = None
+            self.deterministic = False
 
 
 class ModelSet:
@@ -111,6 +127,13 @@ class ModelSet:
     `chosen` maps each kind to a config spec (``{"model": "fixed_bps", "bps": 5}`` or a name). Each model is
     built from the manager's registry and registered as a plugin named ``"<kind>:<name>"``; wrappers and
     ``tryfirst`` plugins on the same manager take part in every call.
+
+    A slippage model whose class (or instance) has ``deterministic = True`` promises that its answer depends only on
+    the hook's arguments: the order's request (side, type, prices, not its status or fills), `price`, `market` and
+    `quantity`, never `ctx` (no random draw, no time, no account, not `estimate`). While it is the hook's only
+    implementation (no wrapper, no other plugin), a fill of an order at the very price, market event and quantity
+    its reservation was estimated at (a market order with no latency) executes at the estimate's answer without
+    asking again; any other fill asks. Every built-in slippage model is deterministic; a plugin may say so too.
     """
 
     def __init__(
@@ -160,6 +183,13 @@ class ModelSet:
         self._estimate_slippage_ctx = self._estimate_ctx["slippage"]
         self._estimate_commission_ctx = self._estimate_ctx["commission"]
         self._latency_ctx = self._ctx["latency"]
+        #: The last slippage estimate of a deterministic model (`cost_per_unit`): the order id, price, market event
+        #: and quantity it was asked for, and its answer, for `execution_price` to use again on the same ones.
+        self._estimated_order: str | None = None
+        self._estimated_price = 0.0
+        self._estimated_market: MarketData | None = None
+        self._estimated_quantity = 0.0
+        self._estimated_slipped = 0.0
         #: The order types the fill model fills (None: it does not say, so all).
         self.fill_types: frozenset[OrderType] | None = getattr(self.objects["fill"], "order_types", None)
 
@@ -228,11 +258,19 @@ class ModelSet:
 
         (Here and below, ``ctx._fill_quantity`` is what the deprecated ``ctx.fill_quantity`` reads: stored
         directly, as its property setter is a call on every hook call of the order path.)"""
-        ctx = self._slippage_ctx
-        ctx._fill_quantity = quantity
         hook = self._slippage
         if hook.generation != self._manager.generation:
             hook.refresh()
+        if (
+            hook.deterministic
+            and order.id == self._estimated_order
+            and price == self._estimated_price
+            and market is self._estimated_market
+            and quantity == self._estimated_quantity
+        ):
+            return self._estimated_slipped  # the estimate's answer, asked for the same arguments (class docstring)
+        ctx = self._slippage_ctx
+        ctx._fill_quantity = quantity
         if hook.leading == 4:  # (order, price, market, ctx): the built-in models
             slipped = hook.target(order, price, market, ctx)
         else:
@@ -301,6 +339,12 @@ class ModelSet:
             slipped = price
         elif (slipped.__class__ is not float and not _is_number(slipped)) or not 0 < slipped < _INF:
             raise self._error("slippage", f"price {slipped!r} (estimate)", order)
+        if hook.deterministic:
+            self._estimated_order = order.id
+            self._estimated_price = price
+            self._estimated_market = market
+            self._estimated_quantity = quantity
+            self._estimated_slipped = float(slipped)
         if order.limit_price is not None and order.side is _SIDE_BUY:
             slipped = min(slipped, order.limit_price)
         hook = self._commission
