@@ -86,7 +86,8 @@ def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
     if base is datetime:
         text = f"{value}.isoformat()"
     elif typing.get_origin(base) is tuple:
-        return f"';'.join({value})"
+        # most orders have no legs: an empty tuple's text without a call
+        return f"(';'.join({value}) if {value} else '')" if line else f"';'.join({value})"
     elif line and _is_plain_str_enum(base):
         # a member's own text: what ``str`` makes of it, without the copy `str.__str__` makes of a subclass's
         # value (a cell that is not a member fails here, and its batch goes the rows' way)
@@ -112,19 +113,24 @@ def _is_datetime(kind: Any) -> bool:
 def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> list[str]:
     """The statements of a `lines` function that set ``t<index>``, the text of the time ``d<index>``: empty for
     None (an `optional` column), an earlier column's text when it is the very same object, the text `texts`
-    holds for an equal `datetime` in UTC (the spools' `CellTexts`), else ``isoformat``.
+    holds for the very same `datetime` in UTC (the spools' `CellTexts`, by identity), else ``isoformat``.
 
-    Why the memo is exact: two `datetime`s (the class itself, no subclass) with the very same ``tzinfo`` are
-    equal only when their fields are (Python compares their wall times), so in UTC they have the same text."""
+    Why by identity and not by equality: an order's row and its fill's name the same moment object (the clock's),
+    and an aware `datetime`'s first hash costs more (~3.6k instructions: its UTC offset, a timedelta) than its
+    text from `CellTexts.utc_text`; an equal moment that is another object is written from its own fields, so the
+    text is exact either way. `CellTexts` keeps each moment it holds a text for alive, so its ``id`` is never
+    another object's."""
     branches = ["if d{i} is None:\n    t{i} = ''"] if optional else []
     branches += [f"if d{{i}} is d{e}:\n    t{{i}} = t{e}" for e in reversed(earlier)]
     branches.append(
         "if d{i}.__class__ is _datetime and d{i}.tzinfo is _UTC:\n"
-        "    t{i} = known(d{i})\n"
+        "    k{i} = _id(d{i})\n"
+        "    t{i} = known(k{i})\n"
         "    if t{i} is None:\n"
-        "        t{i} = older(d{i})\n"
+        "        t{i} = older(k{i})\n"
         "        if t{i} is None:\n"
-        "            t{i} = current[d{i}] = utc_text(d{i})"
+        "            t{i} = current[k{i}] = utc_text(d{i})\n"
+        "            keep(d{i})"
     )
     statements = []
     for number, branch in enumerate(branches):
@@ -278,6 +284,7 @@ def _formatter(
                 "    known = current.get",
                 "    older = texts.older.get",
                 "    utc_text = texts.utc_text",
+                "    keep = texts.moments.append",
                 "    numbers = texts.numbers",
                 "    number = numbers.get",
                 "    older_number = texts.older_numbers.get",
@@ -288,7 +295,7 @@ def _formatter(
                 "",
             ]
         )
-        namespace = {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign}
+        namespace = {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign, "_id": id}
         return compile_function(source, "lines", namespace, purpose=f"{cls.__name__} csv lines")
     unpack = [] if entry == "item" else [f"    {entry} = item"]
     source = "\n".join(
@@ -321,18 +328,25 @@ class CellTexts:
     """The texts of the UTC moments (`datetime` -> ``isoformat()``) and of the floats (-> ``repr``) that the last
     batches named, shared by the fill and order spools of a run: an order's row and its fills' rows name the same
     moments, prices and quantities, and ``isoformat`` and the shortest round trip of a float are the costliest
-    cells. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up, and only a float that is not zero
-    (see `_time_statements` and `_number_statements` for why the text is then exact).
+    cells. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up, by identity (the very same object),
+    and only a float that is not zero (see `_time_statements` and `_number_statements` for why the text is then
+    exact).
 
     Two generations keep memory bounded: a batch adds to `current` (`numbers`); once that holds a batch's worth
     (four for the numbers), the next batch (of either spool) starts a new one and keeps the last as `older`
     (`older_numbers`), so it still finds what the other spool's last batch named."""
 
-    __slots__ = ("_hour", "_hour_text", "_in_hour", "current", "numbers", "older", "older_numbers")
+    __slots__ = (
+        "_hour", "_hour_text", "_in_hour", "current", "moments", "numbers", "older", "older_moments", "older_numbers",
+    )  # fmt: skip
 
     def __init__(self) -> None:
-        self.current: dict[datetime, str] = {}
-        self.older: dict[datetime, str] = {}
+        #: Time texts by the ``id`` of their moment; `moments` (`older_moments`) keeps those moments alive, so
+        #: that no other object has their ``id`` while their text is held.
+        self.current: dict[int, str] = {}
+        self.older: dict[int, str] = {}
+        self.moments: list[datetime] = []
+        self.older_moments: list[datetime] = []
         self.numbers: dict[float, str] = {}
         self.older_numbers: dict[float, str] = {}
         #: The hour `utc_text` named last (hours since 1970-01-01) and its text (``2024-03-01T14:``).
@@ -345,8 +359,8 @@ class CellTexts:
         """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go), and the
         same for `numbers` at four batches' worth."""
         if len(self.current) >= _BATCH:
-            self.older = self.current
-            self.current = {}
+            self.older, self.older_moments = self.current, self.moments
+            self.current, self.moments = {}, []
         if len(self.numbers) >= _NUMBERS_KEPT:
             self.older_numbers = self.numbers
             self.numbers = {}
