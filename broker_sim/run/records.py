@@ -14,7 +14,7 @@ from broker_sim.broker import Journaled
 from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
-from broker_sim.report.metrics import OrderOutcomes, TradeTally
+from broker_sim.report.metrics import EXPLAINED_VALUES, OrderOutcomes, TradeTally
 from broker_sim.report.spool import CellTexts, FillSpool, OrderSpool
 from broker_sim.report.workdir import Workdir
 from broker_sim.run.result import RecordingError
@@ -67,7 +67,7 @@ class RunRecords:
         recorded is held raw and formatted a batch at a time (`Spool.flush`)."""
         fill = event.fill
         order = event.order
-        status = order.status
+        status = order.status._value_
         try:
             if fill is not None:
                 for strategy, share in holders or _NO_HOLDER:
@@ -77,12 +77,15 @@ class RunRecords:
                         quantity, fee = fill.quantity * share, fill.fee * share
                     self.fills.add_as(fill, strategy, quantity, fee)
                     self.tally.add_as(fill, strategy, quantity, fee)
-            if status._value_ in _FINAL_VALUES:  # a str's cached hash, not the Python `Enum.__hash__` of 3.11
+            if status in _FINAL_VALUES:  # a str's cached hash, not the Python `Enum.__hash__` of 3.11
                 # the order's strategy: the one it concerns, the largest holder for a liquidation (`OrderOwners`);
-                # `add_order`, in line
+                # `add_order`, in line, and its `OrderOutcomes.add`
                 strategy = holders[0][0] if holders else ""
                 self.orders.add_owned(order, strategy)
-                self.outcomes.add(order)
+                outcomes = self.outcomes
+                outcomes.by_status[status] += 1
+                if status in EXPLAINED_VALUES:
+                    outcomes.add_reason(order, status)
                 if self.note_owner is not None:
                     self.note_owner(order.id, strategy)
         except Exception as exc:
