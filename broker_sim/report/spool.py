@@ -51,6 +51,8 @@ _BATCH = 1024
 #: Float texts `CellTexts` keeps in a generation.
 _NUMBERS_KEPT = 4 * _BATCH
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The characters that make the csv writer quote a cell (with its ``\n`` line ends).
+_QUOTED = ('"', ",", "\r", "\n")
 
 FILL_COLUMNS = (
     "timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee", "execution_id",
@@ -99,6 +101,17 @@ def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
     return f"('' if {value} is None else {text})" if optional else text
 
 
+def _needs_check(kind: Any) -> bool:
+    """Whether a `lines` cell of a field of type `kind` may hold a text the CSV writer would quote (a comma, a
+    quote, a line break): any text but a bool's and a plain `StrEnum` member's whose values hold none of those."""
+    base = _base(kind)[0]
+    if base is bool:
+        return False
+    if _is_plain_str_enum(base):
+        return any(character in member._value_ for member in base for character in _QUOTED)
+    return True
+
+
 def _is_plain_str_enum(kind: Any) -> bool:
     """Whether `kind` is a `StrEnum` whose members' ``str`` is their value (``str.__str__``, not overridden)."""
     return isinstance(kind, type) and issubclass(kind, StrEnum) and kind.__str__ is str.__str__
@@ -137,7 +150,8 @@ def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> l
         first, *rest = branch.format(i=index).split("\n")
         statements.append(first if number == 0 else "el" + first)
         statements.extend(rest)
-    statements += ["else:", f"    t{index} = d{index}.isoformat()"]
+    # another class's or zone's text is checked for quoting with the row's free text (`_formatter`)
+    statements += ["else:", f"    t{index} = d{index}.isoformat()", f"    odd(t{index})"]
     return statements
 
 
@@ -149,7 +163,8 @@ def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
 
     Why the memo is exact: equal floats have the same ``repr``, but for 0.0 and -0.0, which are never looked up (a
     zero's text is written from its sign); a NaN equals nothing, so it is found only as the very same object.
-    Anything but a float (an int in a float field) is written with its own ``repr``, as before."""
+    Anything but a float (an int in a float field) is written with its own ``repr``, as before, and checked for
+    quoting with the row's free text (`_formatter`)."""
     statements = [f"v{index} = {value}"]
     if optional:
         statements += [f"if v{index} is None:", f"    t{index} = ''", f"elif v{index}.__class__ is not _float:"]
@@ -157,6 +172,7 @@ def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
         statements.append(f"if v{index}.__class__ is not _float:")
     template = (
         "    t{i} = f'{{v{i}!r}}'\n"
+        "    odd(t{i})\n"
         "elif v{i}:\n"
         "    t{i} = number(v{i})\n"
         "    if t{i} is None:\n"
@@ -226,8 +242,10 @@ def _formatter(
     `given` is the variable of that name from the entry, any other the field of `item`, formatted by its type.
 
     Without `line`: ``row(entry)``, the entry's CSV row as a list of cells. With `line`: ``lines(batch, texts)``,
-    the CSV line (cells joined by commas, no quoting) of each entry of a batch, one f-string each: the spool writes
-    those when no cell needs quoting, and the rows otherwise.
+    the CSV line (cells joined by commas, no quoting) of each entry of a batch, one f-string each, and the texts of
+    the cells that may need quoting (the string fields', one text a row, and any cell formatted the odd way: an int
+    in a float field, a time of another zone or class): the spool writes the lines when none of those holds a
+    comma, a quote or a line break (the numbers' and the UTC times' texts never do), and the rows otherwise.
 
     An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
     is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell.
@@ -242,6 +260,7 @@ def _formatter(
     cells: list[str] = []
     times: list[int] = []  # the indexes of the datetime columns so far
     spans: list[tuple[int, int]] = []  # each column's statements: body[start:end]
+    free: list[str] = []  # the cells of free text (a string field's), checked for quoting (`lines`)
     for index, name in enumerate(columns):
         spans.append((len(body), len(body)))
         kind = hints[name]
@@ -255,6 +274,8 @@ def _formatter(
                 body.append(f"v{index} = {value}")  # an optional cell reads its field once
                 value = f"v{index}"
             cells.append(_cell_expression(value, kind, line=line))
+            if _needs_check(kind):
+                free.append(cells[-1])
             continue
         body.append(f"d{index} = {value}")
         if line:
@@ -275,11 +296,14 @@ def _formatter(
         # a plain ``f'{x!r}'`` cell is the replacement field ``{x!r}`` itself
         plain = [cell[3:-2] if cell.startswith("f'{") and cell.endswith("}'") else cell for cell in cells]
         fields = ",".join(f"{{{cell}}}" for cell in plain)
+        probe = "".join(f"{{{cell}}}" for cell in free)
         source = "\n".join(
             [
                 "def lines(batch, texts):",
                 "    out = []",
                 "    append = out.append",
+                "    probes = []",
+                "    odd = probes.append",
                 "    current = texts.current",
                 "    known = current.get",
                 "    older = texts.older.get",
@@ -291,7 +315,8 @@ def _formatter(
                 f"    for {entry} in batch:",
                 *(f"        {statement}" for statement in body),
                 f'        append(f"{fields}")',
-                "    return out",
+                *([f'        odd(f"{probe}")'] if free else []),
+                "    return out, probes",
                 "",
             ]
         )
@@ -484,7 +509,7 @@ class Spool(Sequence[_T], Generic[_T]):
         *,
         workdir: Workdir | None = None,
         name: str = "spool.csv",
-        to_lines: Callable[[list[Any], CellTexts], list[str]] | None = None,
+        to_lines: Callable[[list[Any], CellTexts], tuple[list[str], list[str]]] | None = None,
         texts: CellTexts | None = None,
     ):
         """`to_row` formats one held entry (what `append` holds: the item itself, unless a subclass holds more) as
@@ -543,7 +568,7 @@ class Spool(Sequence[_T], Generic[_T]):
             texts = self._texts
             texts.turn()
             to_lines = self._to_lines
-            if to_lines is None or not _write_lines(self._handle, to_lines, pending, len(self._header), texts):
+            if to_lines is None or not _write_lines(self._handle, to_lines, pending, texts):
                 to_row = self._to_row
                 _write_batch(self._handle, self._writer, [to_row(entry) for entry in pending])
             self._written += len(pending)
@@ -652,23 +677,24 @@ class OrderSpool(Spool[Order]):
 
 def _write_lines(
     handle: Any,
-    to_lines: Callable[[list[Any], CellTexts], list[str]],
+    to_lines: Callable[[list[Any], CellTexts], tuple[list[str], list[str]]],
     entries: list[Any],
-    columns: int,
     texts: CellTexts,
 ) -> bool:
     """Write `entries` as their CSV lines (`to_lines`, with the spool's `texts`) in one write, when no cell needs
-    quoting: no cell holds a quote, a comma or a line break (the text's commas and line breaks are then exactly the
-    separators), as the csv writer would write them. False, having written nothing, for any other batch."""
+    quoting: no free text of theirs (what `to_lines` gives beside the lines) holds a quote, a comma or a line break,
+    so that the lines' commas and line breaks are exactly the separators, as the csv writer would write them. False,
+    having written nothing, for any other batch. Only the free texts are searched (each character in turn is
+    what counting commas over whole lines cost)."""
     try:
-        text = "\n".join(to_lines(entries, texts))
+        lines, free = to_lines(entries, texts)
     except (TypeError, ValueError):  # a cell the generated code cannot format: the rows' path decides
         return False
-    if '"' in text or "\r" in text or text.count("\n") != len(entries) - 1:
+    checked = "".join(free)
+    if '"' in checked or "," in checked or "\n" in checked or "\r" in checked:
         return False
-    if text.count(",") != len(entries) * (columns - 1):
-        return False
-    handle.write(text + "\n")
+    lines.append("")  # the last line's end
+    handle.write("\n".join(lines))
     return True
 
 
