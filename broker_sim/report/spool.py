@@ -40,14 +40,15 @@ from broker_sim.models import (
 from broker_sim.report.workdir import Workdir
 
 __all__ = [
-    "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "CellTexts", "FillSpool", "OrderSpool", "Spool", "fill_row",
+    "BATCH", "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "CellTexts", "FillSpool", "OrderSpool", "Spool", "fill_row",
     "order_row", "write_rows",
 ]  # fmt: skip
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=Enum)
-#: Items held before they are formatted and written together.
-_BATCH = 1024
+#: Items held before they are formatted and written together (`Spool.pending`).
+BATCH = 1024
+_BATCH = BATCH
 #: Float texts `CellTexts` keeps in a generation.
 _NUMBERS_KEPT = 4 * _BATCH
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -535,8 +536,10 @@ class Spool(Sequence[_T], Generic[_T]):
         self._texts = CellTexts() if texts is None else texts
         #: Items written to the file.
         self._written = 0
-        #: What was appended and not yet written: raw entries, formatted a batch at a time (`flush`).
-        self._pending: list[Any] = []
+        #: What was appended and not yet written: raw entries, formatted a batch at a time (`flush`). The run's
+        #: records append to it in line, as `add_as` and `add_owned` do (an entry of their kind, then `flush` once
+        #: it holds `BATCH`).
+        self.pending: list[Any] = []
         self._finalizer = weakref.finalize(self, _remove, self._handle, self.path)
 
     @classmethod
@@ -556,14 +559,14 @@ class Spool(Sequence[_T], Generic[_T]):
 
     def _hold(self, entry: Any) -> None:
         """Hold one raw entry until its batch is written."""
-        pending = self._pending
+        pending = self.pending
         pending.append(entry)
         if len(pending) >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
         """Write what is held to the file now."""
-        pending = self._pending
+        pending = self.pending
         if pending:
             texts = self._texts
             texts.turn()
@@ -580,7 +583,7 @@ class Spool(Sequence[_T], Generic[_T]):
         self._finalizer()
 
     def __len__(self) -> int:
-        return self._written + len(self._pending)
+        return self._written + len(self.pending)
 
     def __iter__(self) -> Iterator[_T]:
         self.flush()
@@ -639,7 +642,7 @@ class FillSpool(Spool[Fill]):
         row of ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``, without making that copy.
 
         Every fill of a run comes here: `_hold`, in line."""
-        pending = self._pending
+        pending = self.pending
         pending.append((fill, strategy, quantity, fee))
         if len(pending) >= _BATCH:
             self.flush()
@@ -669,7 +672,7 @@ class OrderSpool(Spool[Order]):
     def add_owned(self, order: Order, strategy: str) -> None:
         """Add one order at the end, sent by `strategy` (when the caller knows it already). Every order a run
         records comes here: `_hold`, in line."""
-        pending = self._pending
+        pending = self.pending
         pending.append((order, strategy))
         if len(pending) >= _BATCH:
             self.flush()
