@@ -40,8 +40,8 @@ from broker_sim.models import (
 from broker_sim.report.workdir import Workdir
 
 __all__ = [
-    "BATCH", "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "CellTexts", "FillSpool", "OrderSpool", "Spool", "fill_row",
-    "order_row", "write_rows",
+    "BATCH", "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "CellTexts", "FillSpool", "OrderSpool", "Spool",
+    "fill_row", "order_row", "write_rows",
 ]  # fmt: skip
 
 _T = TypeVar("_T")

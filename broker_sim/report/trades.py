@@ -235,9 +235,7 @@ class TradeTally:
             room = self._room
             if room:
                 side = "long" if long else "short"
-                self._kept.append(
-                    (symbol, side, size, lot_time, fill.timestamp, lot_price, price, pnl, fees, strategy)
-                )
+                self._kept.append((symbol, side, size, lot_time, fill.timestamp, lot_price, price, pnl, fees, strategy))
                 if room > 0:
                     self._room = room - 1
             remaining -= size
