@@ -54,6 +54,7 @@ from broker_sim.report.trades import Breakdown, ClosedTrade, TradeTally, closed_
 
 __all__ = [
     "CAGR_MIN_DAYS",
+    "EXPLAINED_VALUES",
     "MIN_RETURNS",
     "Breakdown",
     "ClosedTrade",
@@ -190,7 +191,13 @@ class OrderOutcomes:
         # member (`in` a set of members) a Python `__hash__`; a value's hash is cached
         status = order.status._value_
         self.by_status[status] += 1
-        reason = reason_of(order) if status in _EXPLAINED_VALUES else None
+        if status in EXPLAINED_VALUES:
+            self.add_reason(order, status)
+
+    def add_reason(self, order: Order, status: str) -> None:
+        """Count the reason an order ended in `status` (rejected, expired, canceled: `EXPLAINED_VALUES`), when it
+        has one; `add` counts the order itself (the run's records count both in line)."""
+        reason = reason_of(order)
         if reason is not None:
             self._reason(status, reason)
 
@@ -208,7 +215,8 @@ class OrderOutcomes:
 
 
 _EXPLAINED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED})
-_EXPLAINED_VALUES = frozenset(member.value for member in _EXPLAINED)
+#: The values of the final statuses whose orders' reasons are counted (`OrderOutcomes.add_reason`).
+EXPLAINED_VALUES = frozenset(member.value for member in _EXPLAINED)
 #: Reasons listed in a summary.
 TOP_REASONS = 5
 

@@ -40,17 +40,20 @@ from broker_sim.models import (
 from broker_sim.report.workdir import Workdir
 
 __all__ = [
-    "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "CellTexts", "FillSpool", "OrderSpool", "Spool", "fill_row",
-    "order_row", "write_rows",
+    "BATCH", "FILL_COLUMNS", "ORDER_COLUMNS", "ORDER_CSV_COLUMNS", "CellTexts", "FillSpool", "OrderSpool", "Spool",
+    "fill_row", "order_row", "write_rows",
 ]  # fmt: skip
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=Enum)
-#: Items held before they are formatted and written together.
-_BATCH = 1024
+#: Items held before they are formatted and written together (`Spool.pending`).
+BATCH = 1024
+_BATCH = BATCH
 #: Float texts `CellTexts` keeps in a generation.
 _NUMBERS_KEPT = 4 * _BATCH
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The characters that make the csv writer quote a cell (with its ``\n`` line ends).
+_QUOTED = ('"', ",", "\r", "\n")
 
 FILL_COLUMNS = (
     "timestamp", "order_id", "symbol", "side", "quantity", "price", "reference_price", "fee", "execution_id",
@@ -86,7 +89,8 @@ def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
     if base is datetime:
         text = f"{value}.isoformat()"
     elif typing.get_origin(base) is tuple:
-        return f"';'.join({value})"
+        # most orders have no legs: an empty tuple's text without a call
+        return f"(';'.join({value}) if {value} else '')" if line else f"';'.join({value})"
     elif line and _is_plain_str_enum(base):
         # a member's own text: what ``str`` makes of it, without the copy `str.__str__` makes of a subclass's
         # value (a cell that is not a member fails here, and its batch goes the rows' way)
@@ -96,6 +100,17 @@ def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
     else:
         text = f"f'{{{value}!r}}'" if line else f"repr({value})"  # floats in their shortest round-trip form
     return f"('' if {value} is None else {text})" if optional else text
+
+
+def _needs_check(kind: Any) -> bool:
+    """Whether a `lines` cell of a field of type `kind` may hold a text the CSV writer would quote (a comma, a
+    quote, a line break): any text but a bool's and a plain `StrEnum` member's whose values hold none of those."""
+    base = _base(kind)[0]
+    if base is bool:
+        return False
+    if _is_plain_str_enum(base):
+        return any(character in member._value_ for member in base for character in _QUOTED)
+    return True
 
 
 def _is_plain_str_enum(kind: Any) -> bool:
@@ -112,26 +127,32 @@ def _is_datetime(kind: Any) -> bool:
 def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> list[str]:
     """The statements of a `lines` function that set ``t<index>``, the text of the time ``d<index>``: empty for
     None (an `optional` column), an earlier column's text when it is the very same object, the text `texts`
-    holds for an equal `datetime` in UTC (the spools' `CellTexts`), else ``isoformat``.
+    holds for the very same `datetime` in UTC (the spools' `CellTexts`, by identity), else ``isoformat``.
 
-    Why the memo is exact: two `datetime`s (the class itself, no subclass) with the very same ``tzinfo`` are
-    equal only when their fields are (Python compares their wall times), so in UTC they have the same text."""
+    Why by identity and not by equality: an order's row and its fill's name the same moment object (the clock's),
+    and an aware `datetime`'s first hash costs more (~3.6k instructions: its UTC offset, a timedelta) than its
+    text from `CellTexts.utc_text`; an equal moment that is another object is written from its own fields, so the
+    text is exact either way. `CellTexts` keeps each moment it holds a text for alive, so its ``id`` is never
+    another object's."""
     branches = ["if d{i} is None:\n    t{i} = ''"] if optional else []
     branches += [f"if d{{i}} is d{e}:\n    t{{i}} = t{e}" for e in reversed(earlier)]
     branches.append(
         "if d{i}.__class__ is _datetime and d{i}.tzinfo is _UTC:\n"
-        "    t{i} = known(d{i})\n"
+        "    k{i} = _id(d{i})\n"
+        "    t{i} = known(k{i})\n"
         "    if t{i} is None:\n"
-        "        t{i} = older(d{i})\n"
+        "        t{i} = older(k{i})\n"
         "        if t{i} is None:\n"
-        "            t{i} = current[d{i}] = utc_text(d{i})"
+        "            t{i} = current[k{i}] = utc_text(d{i})\n"
+        "            keep(d{i})"
     )
     statements = []
     for number, branch in enumerate(branches):
         first, *rest = branch.format(i=index).split("\n")
         statements.append(first if number == 0 else "el" + first)
         statements.extend(rest)
-    statements += ["else:", f"    t{index} = d{index}.isoformat()"]
+    # another class's or zone's text is checked for quoting with the row's free text (`_formatter`)
+    statements += ["else:", f"    t{index} = d{index}.isoformat()", f"    odd(t{index})"]
     return statements
 
 
@@ -143,7 +164,8 @@ def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
 
     Why the memo is exact: equal floats have the same ``repr``, but for 0.0 and -0.0, which are never looked up (a
     zero's text is written from its sign); a NaN equals nothing, so it is found only as the very same object.
-    Anything but a float (an int in a float field) is written with its own ``repr``, as before."""
+    Anything but a float (an int in a float field) is written with its own ``repr``, as before, and checked for
+    quoting with the row's free text (`_formatter`)."""
     statements = [f"v{index} = {value}"]
     if optional:
         statements += [f"if v{index} is None:", f"    t{index} = ''", f"elif v{index}.__class__ is not _float:"]
@@ -151,6 +173,7 @@ def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
         statements.append(f"if v{index}.__class__ is not _float:")
     template = (
         "    t{i} = f'{{v{i}!r}}'\n"
+        "    odd(t{i})\n"
         "elif v{i}:\n"
         "    t{i} = number(v{i})\n"
         "    if t{i} is None:\n"
@@ -220,8 +243,10 @@ def _formatter(
     `given` is the variable of that name from the entry, any other the field of `item`, formatted by its type.
 
     Without `line`: ``row(entry)``, the entry's CSV row as a list of cells. With `line`: ``lines(batch, texts)``,
-    the CSV line (cells joined by commas, no quoting) of each entry of a batch, one f-string each: the spool writes
-    those when no cell needs quoting, and the rows otherwise.
+    the CSV line (cells joined by commas, no quoting) of each entry of a batch, one f-string each, and the texts of
+    the cells that may need quoting (the string fields', one text a row, and any cell formatted the odd way: an int
+    in a float field, a time of another zone or class): the spool writes the lines when none of those holds a
+    comma, a quote or a line break (the numbers' and the UTC times' texts never do), and the rows otherwise.
 
     An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
     is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell.
@@ -236,6 +261,7 @@ def _formatter(
     cells: list[str] = []
     times: list[int] = []  # the indexes of the datetime columns so far
     spans: list[tuple[int, int]] = []  # each column's statements: body[start:end]
+    free: list[str] = []  # the cells of free text (a string field's), checked for quoting (`lines`)
     for index, name in enumerate(columns):
         spans.append((len(body), len(body)))
         kind = hints[name]
@@ -249,6 +275,8 @@ def _formatter(
                 body.append(f"v{index} = {value}")  # an optional cell reads its field once
                 value = f"v{index}"
             cells.append(_cell_expression(value, kind, line=line))
+            if _needs_check(kind):
+                free.append(cells[-1])
             continue
         body.append(f"d{index} = {value}")
         if line:
@@ -269,26 +297,31 @@ def _formatter(
         # a plain ``f'{x!r}'`` cell is the replacement field ``{x!r}`` itself
         plain = [cell[3:-2] if cell.startswith("f'{") and cell.endswith("}'") else cell for cell in cells]
         fields = ",".join(f"{{{cell}}}" for cell in plain)
+        probe = "".join(f"{{{cell}}}" for cell in free)
         source = "\n".join(
             [
                 "def lines(batch, texts):",
                 "    out = []",
                 "    append = out.append",
+                "    probes = []",
+                "    odd = probes.append",
                 "    current = texts.current",
                 "    known = current.get",
                 "    older = texts.older.get",
                 "    utc_text = texts.utc_text",
+                "    keep = texts.moments.append",
                 "    numbers = texts.numbers",
                 "    number = numbers.get",
                 "    older_number = texts.older_numbers.get",
                 f"    for {entry} in batch:",
                 *(f"        {statement}" for statement in body),
                 f'        append(f"{fields}")',
-                "    return out",
+                *([f'        odd(f"{probe}")'] if free else []),
+                "    return out, probes",
                 "",
             ]
         )
-        namespace = {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign}
+        namespace = {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign, "_id": id}
         return compile_function(source, "lines", namespace, purpose=f"{cls.__name__} csv lines")
     unpack = [] if entry == "item" else [f"    {entry} = item"]
     source = "\n".join(
@@ -321,18 +354,25 @@ class CellTexts:
     """The texts of the UTC moments (`datetime` -> ``isoformat()``) and of the floats (-> ``repr``) that the last
     batches named, shared by the fill and order spools of a run: an order's row and its fills' rows name the same
     moments, prices and quantities, and ``isoformat`` and the shortest round trip of a float are the costliest
-    cells. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up, and only a float that is not zero
-    (see `_time_statements` and `_number_statements` for why the text is then exact).
+    cells. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up, by identity (the very same object),
+    and only a float that is not zero (see `_time_statements` and `_number_statements` for why the text is then
+    exact).
 
     Two generations keep memory bounded: a batch adds to `current` (`numbers`); once that holds a batch's worth
     (four for the numbers), the next batch (of either spool) starts a new one and keeps the last as `older`
     (`older_numbers`), so it still finds what the other spool's last batch named."""
 
-    __slots__ = ("_hour", "_hour_text", "_in_hour", "current", "numbers", "older", "older_numbers")
+    __slots__ = (
+        "_hour", "_hour_text", "_in_hour", "current", "moments", "numbers", "older", "older_moments", "older_numbers",
+    )  # fmt: skip
 
     def __init__(self) -> None:
-        self.current: dict[datetime, str] = {}
-        self.older: dict[datetime, str] = {}
+        #: Time texts by the ``id`` of their moment; `moments` (`older_moments`) keeps those moments alive, so
+        #: that no other object has their ``id`` while their text is held.
+        self.current: dict[int, str] = {}
+        self.older: dict[int, str] = {}
+        self.moments: list[datetime] = []
+        self.older_moments: list[datetime] = []
         self.numbers: dict[float, str] = {}
         self.older_numbers: dict[float, str] = {}
         #: The hour `utc_text` named last (hours since 1970-01-01) and its text (``2024-03-01T14:``).
@@ -345,8 +385,8 @@ class CellTexts:
         """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go), and the
         same for `numbers` at four batches' worth."""
         if len(self.current) >= _BATCH:
-            self.older = self.current
-            self.current = {}
+            self.older, self.older_moments = self.current, self.moments
+            self.current, self.moments = {}, []
         if len(self.numbers) >= _NUMBERS_KEPT:
             self.older_numbers = self.numbers
             self.numbers = {}
@@ -470,7 +510,7 @@ class Spool(Sequence[_T], Generic[_T]):
         *,
         workdir: Workdir | None = None,
         name: str = "spool.csv",
-        to_lines: Callable[[list[Any], CellTexts], list[str]] | None = None,
+        to_lines: Callable[[list[Any], CellTexts], tuple[list[str], list[str]]] | None = None,
         texts: CellTexts | None = None,
     ):
         """`to_row` formats one held entry (what `append` holds: the item itself, unless a subclass holds more) as
@@ -496,8 +536,10 @@ class Spool(Sequence[_T], Generic[_T]):
         self._texts = CellTexts() if texts is None else texts
         #: Items written to the file.
         self._written = 0
-        #: What was appended and not yet written: raw entries, formatted a batch at a time (`flush`).
-        self._pending: list[Any] = []
+        #: What was appended and not yet written: raw entries, formatted a batch at a time (`flush`). The run's
+        #: records append to it in line, as `add_as` and `add_owned` do (an entry of their kind, then `flush` once
+        #: it holds `BATCH`).
+        self.pending: list[Any] = []
         self._finalizer = weakref.finalize(self, _remove, self._handle, self.path)
 
     @classmethod
@@ -517,19 +559,19 @@ class Spool(Sequence[_T], Generic[_T]):
 
     def _hold(self, entry: Any) -> None:
         """Hold one raw entry until its batch is written."""
-        pending = self._pending
+        pending = self.pending
         pending.append(entry)
         if len(pending) >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
         """Write what is held to the file now."""
-        pending = self._pending
+        pending = self.pending
         if pending:
             texts = self._texts
             texts.turn()
             to_lines = self._to_lines
-            if to_lines is None or not _write_lines(self._handle, to_lines, pending, len(self._header), texts):
+            if to_lines is None or not _write_lines(self._handle, to_lines, pending, texts):
                 to_row = self._to_row
                 _write_batch(self._handle, self._writer, [to_row(entry) for entry in pending])
             self._written += len(pending)
@@ -541,7 +583,7 @@ class Spool(Sequence[_T], Generic[_T]):
         self._finalizer()
 
     def __len__(self) -> int:
-        return self._written + len(self._pending)
+        return self._written + len(self.pending)
 
     def __iter__(self) -> Iterator[_T]:
         self.flush()
@@ -600,7 +642,7 @@ class FillSpool(Spool[Fill]):
         row of ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``, without making that copy.
 
         Every fill of a run comes here: `_hold`, in line."""
-        pending = self._pending
+        pending = self.pending
         pending.append((fill, strategy, quantity, fee))
         if len(pending) >= _BATCH:
             self.flush()
@@ -630,7 +672,7 @@ class OrderSpool(Spool[Order]):
     def add_owned(self, order: Order, strategy: str) -> None:
         """Add one order at the end, sent by `strategy` (when the caller knows it already). Every order a run
         records comes here: `_hold`, in line."""
-        pending = self._pending
+        pending = self.pending
         pending.append((order, strategy))
         if len(pending) >= _BATCH:
             self.flush()
@@ -638,23 +680,24 @@ class OrderSpool(Spool[Order]):
 
 def _write_lines(
     handle: Any,
-    to_lines: Callable[[list[Any], CellTexts], list[str]],
+    to_lines: Callable[[list[Any], CellTexts], tuple[list[str], list[str]]],
     entries: list[Any],
-    columns: int,
     texts: CellTexts,
 ) -> bool:
     """Write `entries` as their CSV lines (`to_lines`, with the spool's `texts`) in one write, when no cell needs
-    quoting: no cell holds a quote, a comma or a line break (the text's commas and line breaks are then exactly the
-    separators), as the csv writer would write them. False, having written nothing, for any other batch."""
+    quoting: no free text of theirs (what `to_lines` gives beside the lines) holds a quote, a comma or a line break,
+    so that the lines' commas and line breaks are exactly the separators, as the csv writer would write them. False,
+    having written nothing, for any other batch. Only the free texts are searched (each character in turn is
+    what counting commas over whole lines cost)."""
     try:
-        text = "\n".join(to_lines(entries, texts))
+        lines, free = to_lines(entries, texts)
     except (TypeError, ValueError):  # a cell the generated code cannot format: the rows' path decides
         return False
-    if '"' in text or "\r" in text or text.count("\n") != len(entries) - 1:
+    checked = "".join(free)
+    if '"' in checked or "," in checked or "\n" in checked or "\r" in checked:
         return False
-    if text.count(",") != len(entries) * (columns - 1):
-        return False
-    handle.write(text + "\n")
+    lines.append("")  # the last line's end
+    handle.write("\n".join(lines))
     return True
 
 

@@ -21,6 +21,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -80,15 +81,6 @@ class Breakdown:
     average_holding_hours: float
 
 
-class _Lot:
-    """An open lot waiting to be matched: signed quantity, price, time, fee per unit."""
-
-    __slots__ = ("fee_per_unit", "price", "quantity", "time")
-
-    def __init__(self, quantity: float, price: float, time: datetime, fee_per_unit: float) -> None:
-        self.quantity, self.price, self.time, self.fee_per_unit = quantity, price, time, fee_per_unit
-
-
 #: A group's running totals (`_Group.merge` adds them up).
 _TOTALS = ("cash", "count", "fees", "fills", "gains", "holding", "losing", "losses", "realized", "traded", "wins")
 
@@ -96,12 +88,15 @@ _TOTALS = ("cash", "count", "fees", "fills", "gains", "holding", "losing", "loss
 class _Group:
     """Running totals of one strategy or one symbol."""
 
-    __slots__ = (*_TOTALS, "held")
+    __slots__ = (*_TOTALS, "held", "lots")
 
     def __init__(self) -> None:
         self.fills = self.count = self.wins = self.losing = 0
         self.cash = self.fees = self.gains = self.losses = self.realized = self.holding = self.traded = 0.0
         self.held: dict[str, float] = {}
+        #: The group's open lots waiting to be matched, oldest first, each a list (no class: one is made for most
+        #: fills): signed quantity, price, time, fee per unit.
+        self.lots: deque[list[Any]] = deque()
 
     def merge(self, other: _Group) -> None:
         """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies')."""
@@ -151,14 +146,18 @@ class TradeTally:
 
     def __init__(self, keep: int | None = None) -> None:
         self.keep = keep
+        #: Round trips still to keep (-1: all of them).
+        self._room = -1 if keep is None else keep
         #: The kept round trips' fields, made `ClosedTrade`s when `trades` is read (most runs never read them).
         self._kept: list[tuple[str, str, float, datetime, datetime, float, float, float, float, str]] = []
         self._trades: list[ClosedTrade] = []
         self.count = self.wins = self.fills = self.losing = 0
         self.gains = self.losses = self.fees = self.slippage = self.holding = 0.0
-        self._lots: dict[tuple[str, str], deque[_Lot]] = {}
-        #: Running totals per (strategy, symbol): merged into per-strategy and per-symbol ones when asked.
+        #: Running totals and open lots per (strategy, symbol): merged into per-strategy and per-symbol totals when
+        #: asked.
         self._groups: dict[tuple[str, str], _Group] = {}
+        #: The group of the last fill, its strategy and symbol: a run's fills mostly come from one in a row.
+        self._last: tuple[str, str, _Group | None] = ("", "", None)
         #: The last fill price per symbol: the mark of last resort.
         self.last_price: dict[str, float] = {}
 
@@ -183,16 +182,17 @@ class TradeTally:
         self.fills += 1
         self.fees += fee
         price = fill.price
-        self.slippage += abs(price - fill.reference_price) * quantity
+        slipped = price - fill.reference_price
+        self.slippage += (slipped if slipped >= 0.0 else -slipped) * quantity  # `abs`, in line: calls cost
         symbol = fill.symbol
         self.last_price[symbol] = price
-        key = (strategy, symbol)
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = _Group()
-            queue = self._lots[key] = deque()
-        else:
-            queue = self._lots[key]
+        last_strategy, last_symbol, group = self._last
+        if group is None or strategy is not last_strategy or symbol is not last_symbol:
+            key = (strategy, symbol)
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = _Group()
+            self._last = (strategy, symbol, group)
         buying = fill.side is _SIDE_BUY
         # the group's totals (`_Group.add_fill`, in line)
         group.fills += 1
@@ -205,15 +205,16 @@ class TradeTally:
         held[symbol] = held.get(symbol, 0.0) + signed
         remaining = quantity
         fee_per_unit = fee / quantity if quantity else 0.0
-        while remaining > QTY_EPSILON and queue and (queue[0].quantity > 0) != buying:
+        queue = group.lots
+        while remaining > QTY_EPSILON and queue and (queue[0][0] > 0) != buying:
             lot = queue[0]
-            lot_quantity = lot.quantity
+            lot_quantity, lot_price, lot_time, lot_fee_per_unit = lot
             long = lot_quantity > 0
             open_size = lot_quantity if long else -lot_quantity  # `abs`, and `min` below, in line: calls cost
             size = open_size if open_size < remaining else remaining
-            pnl = size * (price - lot.price) * (1.0 if long else -1.0)
-            fees = size * (lot.fee_per_unit + fee_per_unit)
-            holding = (fill.timestamp - lot.time).total_seconds()
+            pnl = size * (price - lot_price) * (1.0 if long else -1.0)
+            fees = size * (lot_fee_per_unit + fee_per_unit)
+            holding = (fill.timestamp - lot_time).total_seconds()
             # one round trip: its gross `pnl`, its `fees`, how long it was held; the tally's and the group's
             self.count += 1
             net = pnl - fees
@@ -231,18 +232,20 @@ class TradeTally:
                 group.losses -= net
                 self.losing += 1
                 self.losses -= net
-            kept = self._kept
-            if self.keep is None or len(kept) < self.keep:
+            room = self._room
+            if room:
                 side = "long" if long else "short"
-                kept.append((symbol, side, size, lot.time, fill.timestamp, lot.price, price, pnl, fees, strategy))
+                self._kept.append((symbol, side, size, lot_time, fill.timestamp, lot_price, price, pnl, fees, strategy))
+                if room > 0:
+                    self._room = room - 1
             remaining -= size
             left = open_size - size
             if left <= QTY_EPSILON:
                 queue.popleft()
             else:
-                lot.quantity = left if long else -left
+                lot[0] = left if long else -left
         if remaining > QTY_EPSILON:
-            queue.append(_Lot(remaining if buying else -remaining, price, fill.timestamp, fee_per_unit))
+            queue.append([remaining if buying else -remaining, price, fill.timestamp, fee_per_unit])
 
     def statistics(self) -> dict[str, float]:
         """The account's round-trip statistics (`trade_statistics` over every round trip)."""

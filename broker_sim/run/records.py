@@ -14,8 +14,8 @@ from broker_sim.broker import Journaled
 from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
-from broker_sim.report.metrics import OrderOutcomes, TradeTally
-from broker_sim.report.spool import CellTexts, FillSpool, OrderSpool
+from broker_sim.report.metrics import EXPLAINED_VALUES, OrderOutcomes, TradeTally
+from broker_sim.report.spool import BATCH, CellTexts, FillSpool, OrderSpool
 from broker_sim.report.workdir import Workdir
 from broker_sim.run.result import RecordingError
 from broker_sim.run.sampling import EquitySampler
@@ -24,6 +24,7 @@ from broker_sim.strategy_broker import OrderOwners
 __all__ = ["RunRecords"]
 
 _FINAL_VALUES = frozenset(status.value for status in FINAL_STATUSES)
+_float = float
 #: The holders of an order no strategy sent: the whole of it, as no strategy's.
 _NO_HOLDER = (("", 1.0),)
 
@@ -67,22 +68,35 @@ class RunRecords:
         recorded is held raw and formatted a batch at a time (`Spool.flush`)."""
         fill = event.fill
         order = event.order
-        status = order.status
+        status = order.status._value_
         try:
             if fill is not None:
                 for strategy, share in holders or _NO_HOLDER:
-                    if strategy == fill.strategy and share == 1.0:
-                        quantity, fee = fill.quantity, fill.fee
-                    else:  # the strategy's share of it, as a copy naming the strategy would hold
-                        quantity, fee = fill.quantity * share, fill.fee * share
-                    self.fills.add_as(fill, strategy, quantity, fee)
+                    quantity, fee = fill.quantity, fill.fee
+                    # the strategy's share of it, as a copy naming the strategy would hold (x * 1.0 is x for a
+                    # float, not for an int)
+                    if share != 1.0 or (
+                        strategy != fill.strategy and (quantity.__class__ is not _float or fee.__class__ is not _float)
+                    ):
+                        quantity, fee = quantity * share, fee * share
+                    # `FillSpool.add_as`, in line
+                    pending = self.fills.pending
+                    pending.append((fill, strategy, quantity, fee))
+                    if len(pending) >= BATCH:
+                        self.fills.flush()
                     self.tally.add_as(fill, strategy, quantity, fee)
-            if status._value_ in _FINAL_VALUES:  # a str's cached hash, not the Python `Enum.__hash__` of 3.11
+            if status in _FINAL_VALUES:  # a str's cached hash, not the Python `Enum.__hash__` of 3.11
                 # the order's strategy: the one it concerns, the largest holder for a liquidation (`OrderOwners`);
-                # `add_order`, in line
+                # `add_order`, in line, with its `OrderSpool.add_owned` and `OrderOutcomes.add`
                 strategy = holders[0][0] if holders else ""
-                self.orders.add_owned(order, strategy)
-                self.outcomes.add(order)
+                pending = self.orders.pending
+                pending.append((order, strategy))
+                if len(pending) >= BATCH:
+                    self.orders.flush()
+                outcomes = self.outcomes
+                outcomes.by_status[status] += 1
+                if status in EXPLAINED_VALUES:
+                    outcomes.add_reason(order, status)
                 if self.note_owner is not None:
                     self.note_owner(order.id, strategy)
         except Exception as exc:
