@@ -502,9 +502,13 @@ def _stamp_type(text: str) -> pa.DataType:
         pass
     else:
         return pa.float64()
+    # (a string array from its buffers: `pa.array` of a list imports pandas, ~40 MB, to look for its types)
+    data = text.encode()
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int32))
+    first = pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
     for kind in (_AWARE, _NAIVE):
         try:
-            pa.array([text]).cast(kind)
+            first.cast(kind)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         return kind
