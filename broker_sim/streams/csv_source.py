@@ -271,11 +271,16 @@ class CsvSource:
         wanted = [timestamp, *(n for n in value_columns if n is not None)]
         if symbol_column is not None:
             wanted.append(symbol_column)
+        # No null markers: an empty or "NA" cell is then a conversion error rather than a null, which sends its
+        # block to the exact reader all the same, and arrow does not look each value up among the markers.
+        convert = pcsv.ConvertOptions(
+            column_types=types, include_columns=wanted, null_values=[], strings_can_be_null=False
+        )
         reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(block_size=_BLOCK_BYTES, use_threads=False),
             parse_options=pcsv.ParseOptions(delimiter=self.delimiter),
-            convert_options=pcsv.ConvertOptions(column_types=types, include_columns=wanted, strings_can_be_null=False),
+            convert_options=convert,
             memory_pool=pa.system_memory_pool(),
         )
         make = _MAKERS[self.kind]
