@@ -190,7 +190,7 @@ class CsvSource:
         with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             header = next(reader, None)
-            first = next(reader, None)
+            first = next((row for row in reader if row), None)  # the first data row (arrow skips blank lines too)
         if not header:
             raise DataError(f"{path}: the file is empty (no header line)")
         return [h.strip() for h in header], first
@@ -215,7 +215,8 @@ class CsvSource:
     def _file_blocks(self, path: Path) -> Iterator[list[tuple[float, MarketData]]]:
         header, first = self._header(path)
         layout = self._layout(path, header)
-        stamp_type = None if first is None else _stamp_type(first[header.index(layout[0])])
+        index = header.index(layout[0])
+        stamp_type = None if first is None else _stamp_type(first[index] if index < len(first) else "")
         stamping = self._stamping(path, layout) if self.kind == "bar" else None
         done = 0
         try:
@@ -365,9 +366,11 @@ class CsvSource:
                 t_index = header.index(timestamp)
                 s_index = header.index(symbol_column) if symbol_column else None
                 v_index = [header.index(n) if n is not None else None for n in value_columns]
-                for number, row in enumerate(reader):
+                number = -1  # the data row's index, blank lines not counted (as arrow counts the rows of `skip`)
+                for row in reader:
                     if not row:
                         continue
+                    number += 1
                     try:
                         seconds, event = self._row_event(row, t_index, s_index, v_index, fields, make, stamping)
                         if not skipping and seconds < before:

@@ -164,3 +164,13 @@ def test_times_that_change_form_in_a_later_block_are_all_read(tmp_path: Path) ->
     start = datetime(2024, 3, 4, tzinfo=UTC).timestamp()
     assert [seconds for seconds, _ in pairs] == [start + 60 * i for i in range(6_010)]
     assert all(bar.seconds == seconds for seconds, bar in pairs)
+
+
+def test_blank_lines_are_no_rows(tmp_path: Path) -> None:
+    rows = "".join(f"{1709562600 + 60 * i},1,2,0.5,1.5,10\n" + ("\n" if i == 10 else "") for i in range(6_000))
+    path = _csv(tmp_path, HEADER + "\n" + rows + "1713162600,1,2,0.5,oops,10\n")
+    seen: list[float] = []
+    with pytest.raises(DataError, match=r"line 6004: close must be a number, got 'oops'"):
+        for seconds, _ in CsvSource(str(path), symbol="A").timed_events():
+            seen.append(seconds)
+    assert seen == [1709562600 + 60 * i for i in range(6_000)]  # the blank lines before: each row once
