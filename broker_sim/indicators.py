@@ -53,13 +53,16 @@ def _check_period(period: object) -> int:
 class SMA:
     """Simple moving average of the last `period` values."""
 
-    __slots__ = ("_count", "_sum", "_values", "period", "value")
+    __slots__ = ("_divisor", "_left", "_sum", "_values", "period", "value")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
+        #: The period as a float: the same quotient as by the int, without converting it on every update.
+        self._divisor = float(self.period)
         self._values: deque[float] = deque()
         self._sum = 0.0
-        self._count = 0
+        #: Full updates left until the sum is re-added from the window.
+        self._left = RESUM
         self.value: float | None = None
 
     def update(self, value: float) -> float | None:
@@ -68,13 +71,13 @@ class SMA:
         values.append(value)
         if self.value is not None:  # full (the strategy's every bar): the oldest value leaves as this one comes
             total = self._sum + value - values.popleft()
-            count = self._count + 1
-            if count >= RESUM:
-                count = 0
+            left = self._left - 1
+            if not left:
+                left = RESUM
                 total = math.fsum(values)
-            self._count = count
+            self._left = left
             self._sum = total
-            mean = self.value = total / self.period
+            mean = self.value = total / self._divisor
             return mean
         self._sum += value
         if len(values) < self.period:
@@ -123,7 +126,8 @@ class StdDev:
                 self._m2 = math.fsum((v - self._mean) ** 2 for v in values)
         if count < self.period:
             return None
-        self.value = math.sqrt(max(self._m2, 0.0) / count)
+        m2 = self._m2
+        self.value = math.sqrt((0.0 if m2 < 0.0 else m2) / count)  # max(m2, 0.0), without the builtin's call
         return self.value
 
     @property
@@ -164,10 +168,23 @@ class EMA:
 class RSI:
     """Wilder's relative strength index (0-100) over `period` changes."""
 
-    __slots__ = ("_gains", "_losses", "_previous", "average_gain", "average_loss", "period", "value")
+    __slots__ = (
+        "_divisor",
+        "_gains",
+        "_losses",
+        "_previous",
+        "_weight",
+        "average_gain",
+        "average_loss",
+        "period",
+        "value",
+    )
 
     def __init__(self, period: int = 14) -> None:
         self.period = _check_period(period)
+        # Wilder's smoothing factors as floats: the same results as by the ints, without converting them each update
+        self._weight = float(period - 1)
+        self._divisor = float(period)
         self._previous: float | None = None
         self._gains: list[float] = []
         self._losses: list[float] = []
@@ -192,8 +209,9 @@ class RSI:
             self.average_loss = math.fsum(self._losses) / period
             self._gains, self._losses = [], []
         else:
-            self.average_gain = (self.average_gain * (period - 1) + gain) / period
-            self.average_loss = (self.average_loss * (period - 1) + loss) / period
+            weight, divisor = self._weight, self._divisor
+            self.average_gain = (self.average_gain * weight + gain) / divisor
+            self.average_loss = (self.average_loss * weight + loss) / divisor
         if self.average_loss == 0:
             self.value = 100.0 if self.average_gain > 0 else 50.0
         else:

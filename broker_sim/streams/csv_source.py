@@ -75,6 +75,13 @@ _DAILY_S = 20 * 3600
 #: Bytes of CSV per block (~2k one-minute bars): the block's Python objects are the replay's working set, and
 #: 1 MB blocks held ~60 MB more at peak than these (issue 25); the per-block cost is still noise per bar.
 _BLOCK_BYTES = 1 << 17
+#: How arrow reads ISO-8601 times with an offset, and without one (then placed in the source's `timezone`).
+_AWARE = pa.timestamp("ns", tz="UTC")
+_NAIVE = pa.timestamp("ns")
+#: numpy's reductions called as ufunc methods (``np.all``, ``ndarray.min`` go through Python wrappers first).
+_min = np.minimum.reduce
+_max = np.maximum.reduce
+_any = np.logical_or.reduce
 
 
 class _Fallback(Exception):
@@ -183,7 +190,7 @@ class CsvSource:
         with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             header = next(reader, None)
-            first = next(reader, None)
+            first = next((row for row in reader if row), None)  # the first data row (arrow skips blank lines too)
         if not header:
             raise DataError(f"{path}: the file is empty (no header line)")
         return [h.strip() for h in header], first
@@ -208,11 +215,12 @@ class CsvSource:
     def _file_blocks(self, path: Path) -> Iterator[list[tuple[float, MarketData]]]:
         header, first = self._header(path)
         layout = self._layout(path, header)
-        epoch = first is not None and _looks_numeric(first[header.index(layout[0])])
+        index = header.index(layout[0])
+        stamp_type = None if first is None else _stamp_type(first[index] if index < len(first) else "")
         stamping = self._stamping(path, layout) if self.kind == "bar" else None
         done = 0
         try:
-            for rows in self._arrow_blocks(path, layout, first is not None, epoch, stamping):
+            for rows in self._arrow_blocks(path, layout, stamp_type, stamping):
                 done += len(rows)
                 yield rows
         except (_Fallback, pa.ArrowInvalid):
@@ -248,42 +256,53 @@ class CsvSource:
         self,
         path: Path,
         layout: tuple[str, str | None, list[str | None]],
-        has_rows: bool,
-        epoch: bool,
+        stamp_type: pa.DataType | None,
         stamping: _Stamping | None,
     ) -> Iterator[list[tuple[float, MarketData]]]:
+        """The file's blocks as arrow parses them; `stamp_type` is how arrow reads the timestamps (`_stamp_type`
+        of the first row; None when the file has no rows). Raises `_Fallback` (or `pa.ArrowInvalid`) at the first
+        block the exact reader must read."""
         timestamp, symbol_column, value_columns = layout
-        if not has_rows:
+        if stamp_type is None:
             return
         types: dict[str, Any] = {name: pa.float64() for name in value_columns if name is not None}
-        types[timestamp] = pa.float64() if epoch else pa.string()
+        types[timestamp] = stamp_type
         if symbol_column is not None:
             types[symbol_column] = pa.string()
         wanted = [timestamp, *(n for n in value_columns if n is not None)]
         if symbol_column is not None:
             wanted.append(symbol_column)
+        # No null markers: an empty or "NA" cell is then a conversion error rather than a null, which sends its
+        # block to the exact reader all the same, and arrow does not look each value up among the markers.
+        convert = pcsv.ConvertOptions(
+            column_types=types, include_columns=wanted, null_values=[], strings_can_be_null=False
+        )
         reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(block_size=_BLOCK_BYTES, use_threads=False),
             parse_options=pcsv.ParseOptions(delimiter=self.delimiter),
-            convert_options=pcsv.ConvertOptions(column_types=types, include_columns=wanted, strings_can_be_null=False),
+            convert_options=convert,
             memory_pool=pa.system_memory_pool(),
         )
         make = _MAKERS[self.kind]
         fixed_symbol = self.symbol
         last = -math.inf
         for batch in reader:
-            if batch.num_rows == 0:
+            rows = batch.num_rows
+            if rows == 0:
                 continue
-            times = self._arrow_times(batch.column(timestamp), epoch)
+            times = self._arrow_times(batch.column(timestamp))
             values = [batch.column(n) if n is not None else None for n in value_columns]
-            if not _block_ok(times, values, self.kind) or times[0] < last:
+            if any(v is not None and v.null_count for v in values):
+                raise _Fallback
+            # numpy views of the float64 buffers, checked, then made lists (numpy's tolist: the same floats as
+            # to_pylist, faster, and no pandas import as with `to_numpy`)
+            numbers = [_numpy(v, np.float64) if v is not None else None for v in values]
+            if times[0] < last or not _block_ok(times, numbers, self.kind):
                 raise _Fallback
             last = times[-1]
-            # (numpy's tolist over a view of the float64 buffer: the same floats as to_pylist, faster, and no pandas
-            # import as with `to_numpy`; the block has no nulls, `_block_ok`)
-            lists = [_numpy(v, np.float64).tolist() if v is not None else [0.0] * batch.num_rows for v in values]
-            symbols = batch.column(symbol_column).to_pylist() if symbol_column else [fixed_symbol] * batch.num_rows
+            lists = [n.tolist() if n is not None else [0.0] * rows for n in numbers]
+            symbols = batch.column(symbol_column).to_pylist() if symbol_column else [fixed_symbol] * rows
             if symbol_column and any(not s for s in symbols):
                 raise _Fallback
             if stamping is None:
@@ -292,11 +311,13 @@ class CsvSource:
                 delivered, intervals = stamping.block(times)
                 yield _build(make, delivered, symbols, lists, intervals)
 
-    def _arrow_times(self, column: pa.ChunkedArray | pa.Array, epoch: bool) -> Any:
-        """POSIX seconds (a numpy array) of a block's timestamp column; raises `_Fallback` if any is unusable."""
+    def _arrow_times(self, column: pa.Array) -> Any:
+        """POSIX seconds (a numpy array) of a block's timestamp column (as `_stamp_type` had arrow parse it);
+        raises `_Fallback` if any is unusable."""
         if column.null_count:
             raise _Fallback
-        if epoch:
+        kind = column.type
+        if kind == pa.float64():  # epoch numbers
             seconds = _numpy(column, np.float64)
             if self.timestamp_unit == "auto":
                 scales = {epoch_scale(float(seconds[0])), epoch_scale(float(seconds[-1]))}
@@ -306,16 +327,14 @@ class CsvSource:
             else:
                 scale = EPOCH_UNITS[self.timestamp_unit]
             return seconds * scale
-        try:
-            parsed = column.cast(pa.timestamp("ns", tz="UTC"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if kind == pa.string():  # arrow cannot read the first row's time: the exact reader reads the file
+            raise _Fallback
+        if kind.tz is None:  # ISO-8601 without an offset: in the source's time zone
             try:
-                naive = column.cast(pa.timestamp("ns"))
-                parsed = pc.assume_timezone(naive, self.timezone.key)
+                column = pc.assume_timezone(column, self.timezone.key)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise _Fallback from None
-        ns = _numpy(parsed.cast(pa.int64()), np.int64)
-        return ns / 1e9
+        return _numpy(column, np.int64) / 1e9
 
     # -- the exact reader -----------------------------------------------------------------------------------
 
@@ -347,9 +366,11 @@ class CsvSource:
                 t_index = header.index(timestamp)
                 s_index = header.index(symbol_column) if symbol_column else None
                 v_index = [header.index(n) if n is not None else None for n in value_columns]
-                for number, row in enumerate(reader):
+                number = -1  # the data row's index, blank lines not counted (as arrow counts the rows of `skip`)
+                for row in reader:
                     if not row:
                         continue
+                    number += 1
                     try:
                         seconds, event = self._row_event(row, t_index, s_index, v_index, fields, make, stamping)
                         if not skipping and seconds < before:
@@ -478,28 +499,46 @@ def _numpy(column: pa.ChunkedArray | pa.Array, dtype: Any) -> Any:
     return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * size)
 
 
-def _looks_numeric(text: str) -> bool:
+def _stamp_type(text: str) -> pa.DataType:
+    """How arrow is to read a file's timestamps, judged by its first row's: float64 (epoch numbers), an aware or a
+    naive timestamp (ISO-8601 with or without an offset; arrow parses them as it reads the block, which is
+    cheaper than reading strings and casting), or string when arrow cannot parse it (the exact reader will).
+    A later row of another form makes arrow's reader raise, and the exact reader goes on from that block."""
     try:
         float(text)
     except ValueError:
-        return False
-    return True
+        pass
+    else:
+        return pa.float64()
+    # (a string array from its buffers: `pa.array` of a list imports pandas, ~40 MB, to look for its types)
+    data = text.encode()
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int32))
+    first = pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])
+    for kind in (_AWARE, _NAIVE):
+        try:
+            first.cast(kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return kind
+    return pa.string()
 
 
-def _block_ok(times: Any, values: list[Any], kind: str) -> bool:
-    """Vectorised checks of one block: times finite, in range and non-decreasing, prices finite and > 0, sizes
-    >= 0, low <= high (bid <= ask)."""
-    if not np.all(np.isfinite(times)) or (len(times) > 1 and bool(np.any(np.diff(times) < 0))):
+def _block_ok(times: Any, numbers: list[Any], kind: str) -> bool:
+    """Vectorised checks of one block (numpy arrays, no nulls): times in range and non-decreasing, prices finite
+    and > 0, sizes finite and >= 0, low <= high (bid <= ask). Each is a comparison of a column's minimum or
+    maximum, which NaN fails (numpy's minimum and maximum carry a NaN through)."""
+    if not (_min(times) >= EPOCH_MIN and _max(times) <= EPOCH_MAX):
         return False
-    if len(times) and (float(times.min()) < EPOCH_MIN or float(times.max()) > EPOCH_MAX):
+    if len(times) > 1 and _any(times[1:] < times[:-1]):
         return False
-    for field, column in zip(KIND_FIELDS[kind][0], values, strict=True):
+    for field, column in zip(KIND_FIELDS[kind][0], numbers, strict=True):
         if column is None:
             continue
-        if column.null_count:
+        least = _min(column)
+        if not (least > 0.0 if field in PRICE_FIELDS else least >= 0.0) or not _max(column) < math.inf:
             return False
-        numbers = _numpy(column, np.float64)  # numpy, not pyarrow.compute: a Python scalar there imports pandas
-        if not np.all(np.isfinite(numbers) & (numbers > 0.0 if field in PRICE_FIELDS else numbers >= 0.0)):
-            return False
-    low, high = (values[2], values[1]) if kind == "bar" else (values[0], values[1])
-    return kind not in ("bar", "quote") or bool(np.all(_numpy(low, np.float64) <= _numpy(high, np.float64)))
+    if kind == "bar":
+        return not _any(numbers[2] > numbers[1])
+    if kind == "quote":
+        return not _any(numbers[0] > numbers[1])
+    return True

@@ -135,3 +135,42 @@ def test_blocks_and_events_agree(tmp_path: Path) -> None:
     source = CsvSource(str(path), symbol="A")
     assert [pair for block in source.timed_blocks() for pair in block] == list(source.timed_events())
     assert 20 <= source.estimated_events() <= 40
+
+
+def _iso_rows(count: int, *, offset: str = "+00:00") -> str:
+    """`count` one-minute bars from 2024-03-04 00:00, ISO-8601 stamped with `offset` ("" for none)."""
+    return "".join(
+        f"2024-03-{4 + i // 1440:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00{offset},1,2,0.5,1.5,10\n" for i in range(count)
+    )
+
+
+@pytest.mark.parametrize(("cell", "shown"), [("NA", "'NA'"), ("", "''"), ("NULL", "'NULL'"), ("NaN", "'NaN'")])
+def test_a_missing_value_deep_in_a_file_of_iso_times_is_named_by_line(tmp_path: Path, cell: str, shown: str) -> None:
+    path = _csv(tmp_path, HEADER + _iso_rows(6_000) + f"2024-03-08T12:00:00+00:00,1,2,0.5,1.5,{cell}\n")
+    seen = 0
+    message = rf"line 6002: volume must be (a number|finite), got {shown}"
+    with pytest.raises(DataError, match=message):
+        for _ in CsvSource(str(path), symbol="A").timed_events():
+            seen += 1
+    assert seen == 6_000  # every good row before it was delivered once, none twice
+
+
+def test_times_that_change_form_in_a_later_block_are_all_read(tmp_path: Path) -> None:
+    # ISO with an offset, then without one (read in the source's zone); arrow reads the first form as it reads
+    # each block, and the exact reader takes over where the form changes.
+    rows = _iso_rows(6_010).splitlines(keepends=True)
+    path = _csv(tmp_path, HEADER + "".join(rows[:6_000]) + "".join(rows[6_000:]).replace("+00:00", ""))
+    pairs = list(CsvSource(str(path), symbol="A", timezone="UTC").timed_events())
+    start = datetime(2024, 3, 4, tzinfo=UTC).timestamp()
+    assert [seconds for seconds, _ in pairs] == [start + 60 * i for i in range(6_010)]
+    assert all(bar.seconds == seconds for seconds, bar in pairs)
+
+
+def test_blank_lines_are_no_rows(tmp_path: Path) -> None:
+    rows = "".join(f"{1709562600 + 60 * i},1,2,0.5,1.5,10\n" + ("\n" if i == 10 else "") for i in range(6_000))
+    path = _csv(tmp_path, HEADER + "\n" + rows + "1713162600,1,2,0.5,oops,10\n")
+    seen: list[float] = []
+    with pytest.raises(DataError, match=r"line 6004: close must be a number, got 'oops'"):
+        for seconds, _ in CsvSource(str(path), symbol="A").timed_events():
+            seen.append(seconds)
+    assert seen == [1709562600 + 60 * i for i in range(6_000)]  # the blank lines before: each row once
