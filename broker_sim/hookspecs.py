@@ -42,7 +42,11 @@ Exactly when the paper adapter calls each hook, per order:
 * ``broker_sim_slippage`` and ``broker_sim_commission``: once per fill with ``estimate=False``; and once per
   submission and per replace with ``estimate=True``, to size the buying-power reservation. Estimate calls get a
   context whose random streams are separate (``ctx.estimate`` is True), so a model that draws from ``ctx.rng``
-  draws exactly once per fill from its fill stream however many estimates were made.
+  draws exactly once per fill from its fill stream however many estimates were made. One exception: a slippage
+  model that declares ``deterministic = True`` (its answer depends on `order`, `price`, `market` and `quantity`
+  alone: never on `ctx` or `estimate`; every built-in slippage model does) and is the hook's only
+  implementation is not asked again for a fill at the very order, price, market event and quantity its
+  estimate was made for (a market order with no latency): the estimate's answer is the fill's.
 * ``broker_sim_fill``: when the order starts working at the venue, then on every market update of its symbol
   while it works (an opg order at the next session's first event, a cls order at the session close).
 * ``broker_sim_order_event``: for every order event, after the change it reports is complete.
@@ -226,7 +230,9 @@ def broker_sim_slippage(
     replace (``estimate=True``, `price` being the estimated price and `quantity` the whole order) to size the
     buying-power reservation. `market` is the latest bar/quote/trade of the order's symbol (None if none was
     seen). Buys should pay more and sells receive less. Return None to leave the decision to the next
-    implementation.
+    implementation. A model whose answer depends on `order`, `price`, `market` and `quantity` alone may say so
+    with a class attribute ``deterministic = True``: a fill at its estimate's arguments then takes the estimate's
+    answer instead of a second call (the module docstring says when).
     """
 
 
