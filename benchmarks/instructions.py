@@ -12,7 +12,9 @@ at another checkout of broker-sim (e.g. a ``git worktree`` of an older commit) t
 ``--compiled`` measures its `make compiled` build (``build/compiled`` first on the import path). The
 order and update counts repeat to about 1 % (hash seed fixed), so a 10 % budget can be checked on a shared 2-core
 machine; the replayed-bar count varies by 2-3 % from run to run (when collections fall, library threads): take a
-few. ``--only storm`` (or ``orders``, ``resting``, ``replay``, comma-separated) counts some of the workloads only.
+few. Each counted run follows the same run outside valgrind, which caches its bytecode in the run's temporary
+folder (whatever PYTHONDONTWRITEBYTECODE says), so compiling is never counted. ``--only storm`` (or
+``orders``, ``resting``, ``replay``, comma-separated) counts some of the workloads only.
 """
 
 from __future__ import annotations
@@ -93,12 +95,23 @@ class Storm(Strategy):
 """
 
 
+#: Where the measured runs cache their bytecode (`main` sets a folder of its own; None: Python's default).
+PYCACHE: str | None = None
+
+
 def instructions(path: str, script: Path, *args: str) -> int:
     """CPU instructions of one run of `script` with `path` (the tree, or its compiled build and the tree) first on
     the import path."""
     # One arrow thread of each kind: arrow's thread pools otherwise add a load-dependent count (their threads'
     # waiting is counted too), and the same tree measured 170k or 291k instructions per order in a run.
     env = {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "ARROW_IO_THREADS": "1"}
+    # Bytecode cached (in the run's own folder, not the tree) by a run outside valgrind first: with
+    # PYTHONDONTWRITEBYTECODE, or a tree edited since it last ran, the runs would count compiling its modules, and
+    # the smaller run of a pair may compile what the larger one finds cached.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if PYCACHE is not None:
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE
+    subprocess.run([sys.executable, str(script), *args], env=env, capture_output=True, check=False)
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, str(script), *args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
@@ -144,8 +157,10 @@ def main() -> None:
         if not (tree / "build/compiled/.built").exists():
             raise SystemExit(f"{tree} has no compiled build: run `make compiled` there first")
         path = os.pathsep.join([str(tree / "build/compiled"), path])
+    global PYCACHE
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        PYCACHE = str(work / "pycache")
         scripts = {}
         for name, source in (("orders", ORDERS), ("resting", RESTING), ("replay", REPLAY), ("storm", STORM)):
             scripts[name] = work / f"{name}.py"
