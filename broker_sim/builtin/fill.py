@@ -40,6 +40,7 @@ import attrs
 
 from broker_sim._members import (
     _SIDE_BUY,
+    _T_MARKET,
     _TIF_FOK,
     _TIF_IOC,
     _TIF_OPG,
@@ -49,11 +50,13 @@ from broker_sim.builtin._params import boolean, number
 from broker_sim.builtin.bar_path import Intrabar, Path
 from broker_sim.builtin.fill_rules import FillRules, LimitFill, Window, check_probability
 from broker_sim.hookspecs import NO_FILL, NOT_YET, FillDecision, HookContext, hookimpl
-from broker_sim.models import Bar, MarketData, Order, OrderType, Quote
+from broker_sim.models import Bar, MarketData, Order, OrderType, Quote, unchecked_constructor
 
 __all__ = ["Arrival", "BarFill", "ImmediateFill", "QuoteFill", "VolumeLimitedFill"]
 
 _ALL_TYPES = frozenset(OrderType)
+#: ``FillDecision(...)`` as a function, as `fill_rules` builds its decisions (`unchecked_constructor`).
+_decision: Any = unchecked_constructor(FillDecision)
 _TIMINGS = ("next_bar", "same_bar_close")
 #: Orders judged once, at the first price they could trade at.
 _ONE_SHOT = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
@@ -140,7 +143,12 @@ class ImmediateFill(_Options):
         if price is None:
             return NO_FILL
         # (`order.remaining_quantity`, without the property's call: this is on every market order's path)
-        return self._rules.decide_at(order, price, order.quantity - order.filled_quantity, ctx)
+        quantity = order.quantity - order.filled_quantity
+        if order.type is _T_MARKET and (
+            order.side is not _SIDE_BUY or not self.buy_stop_limit or order.triggered_at is None
+        ):
+            return _decision(quantity, price)  # `decide_at`'s answer for a market order (not a stop), without its call
+        return self._rules.decide_at(order, price, quantity, ctx)
 
 
 def _bar_window(

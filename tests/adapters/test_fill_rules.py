@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
-from broker_sim import Bar, FillDecision, OrderStatus, PaperBroker, SimulatedClock, hookimpl
+from broker_sim import Bar, FillDecision, OrderRequest, OrderStatus, PaperBroker, SimulatedClock, hookimpl
+from broker_sim.adapters.paper.venue import first_snapshot
+from broker_sim.builtin.fill import ImmediateFill
+from broker_sim.builtin.fill_rules import FillRules
 from broker_sim.plugins import create_plugin_manager
 from tests.conftest import T0, collect_fills
 
@@ -145,3 +149,17 @@ async def test_replace_returns_the_new_order_with_and_without_latency() -> None:
         assert new.id != order.id and new.replaces == order.id and new.limit_price == 91.0
         await broker.clock.advance(2)  # type: ignore[attr-defined]
         assert (await broker.get_order(order.id)).replaced_by == new.id
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("stop", [None, 100.0, 106.0])
+@pytest.mark.parametrize("buy_stop_limit", [True, False])
+def test_the_immediate_model_answers_a_market_order_as_the_shared_fill_rules_do(
+    side: str, stop: float | None, buy_stop_limit: bool
+) -> None:
+    model = ImmediateFill(buy_stop_limit=buy_stop_limit)
+    order = first_snapshot("o1", "c1", OrderRequest("AAPL", side, 10, reference_price=110.0), 10.0, T0)
+    if stop is not None:  # a triggered stop, as the venue offers it: a market order that keeps its stop
+        order = attrs.evolve(order, stop_price=stop, triggered_at=T0)
+    rules = FillRules(model.limit_fill, model.touch_probability, model.buy_stop_limit)
+    assert model.broker_sim_fill(order, None, None) == rules.decide_at(order, 110.0, 10.0, None)  # type: ignore[arg-type]

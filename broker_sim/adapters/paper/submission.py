@@ -116,8 +116,8 @@ def submit(
         record_legs(venue, order, request, now)
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
-    if delay:  # on its way: `Venue._arrive` forgets the timer when it runs, `timers.close` cancels it before
-        venue._arriving[order_id] = venue.clock.call_later(delay, venue._arrive, order_id)
+    if delay:  # on its way: `Venue._arrive_later` forgets the timer when it runs, `timers.close` cancels it before
+        venue._arriving[order_id] = venue.clock.call_later(delay, venue._arrive_later, order_id)
         return order
     return venue._arrive(order_id) or order
 

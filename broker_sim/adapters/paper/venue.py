@@ -182,10 +182,14 @@ class Venue:
 
     # -- working --------------------------------------------------------------------------------------------
 
+    def _arrive_later(self, order_id: str) -> Order | None:
+        """`_arrive`, called by the order's arrival timer (latency): the timer is forgotten first."""
+        self._arriving.pop(order_id, None)
+        return self._arrive(order_id)
+
     def _arrive(self, order_id: str) -> Order | None:
         """The venue sees the order: it works at once during a session (`new`), else it waits `accepted` for the
-        next open (an opg order always does). Called by its arrival timer, or at once (no latency)."""
-        self._arriving.pop(order_id, None)
+        next open (an opg order always does). Called at once (no latency), or by `_arrive_later`."""
         order = self.state.order(order_id)  # None: forgotten from a bounded history
         if order is None or order.status in FINAL_STATUSES or order_id in self._working:
             return order
@@ -220,8 +224,9 @@ class Venue:
         clock = self.clock
         now = clock.now()
         order = self.state.apply(status_change_record(order_id, _S_NEW, now, _E_NEW))
-        working = self._working[order_id] = Working()
-        since = working.since = clock.now()  # (the same moment, unless a listener of `new` moved the clock)
+        since = clock.now()  # (the same moment, unless a listener of `new` moved the clock)
+        # Its `Working` is made only if it rests (most market orders fill here first): nothing in between reads it.
+        evaluated = False
         market = self.market.get(order.symbol)
         low, high = self._in_session_window  # (data of the last session seen: eligible without `eligible`'s call)
         if market is None or low <= market.seconds <= high or timers.eligible(self, order, market):
@@ -236,8 +241,7 @@ class Venue:
             if decision is None:
                 order = self.state.order(order_id) or order
             else:
-                if not decision.wait:
-                    working.evaluated = True
+                evaluated = not decision.wait
                 quantity = decision.quantity
                 if quantity > QTY_EPSILON:
                     remaining = order.quantity - order.filled_quantity
@@ -245,9 +249,13 @@ class Venue:
                         quantity = remaining
                     if order.time_in_force is not _TIF_FOK or qty_at_least(quantity, remaining):
                         order = self._execute(order, quantity, decision.price)
-            if order.time_in_force in _ONE_SHOT:
-                order = self._offer_once(order)
+            if evaluated and order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
+                # `_offer_once`: an ioc or fok order judged once; what did not fill is canceled
+                order = self._apply(StatusChange(order_id, _S_CANCELED, clock.now(), _E_CANCELED))
         if order.status not in FINAL_STATUSES:
+            working = self._working[order_id] = Working()
+            working.since = since
+            working.evaluated = evaluated
             self._rest(order)
         return order
 
