@@ -594,3 +594,52 @@ async def test_a_deterministic_slippage_model_is_asked_again_when_a_wrapper_take
 
     assert order.filled_avg_price == 100.75
     assert [call[3] for call in calls] == [True, False]
+
+
+# -- a model may declare the one answer its hook always gives -----------------------------------------------------
+
+
+def test_a_declared_constant_answer_counts_only_for_the_class_that_defines_the_implementation() -> None:
+    from broker_sim.adapters.paper.model_set import constant_answer
+    from broker_sim.builtin.latency import NoLatency
+
+    assert constant_answer(NoCommission(), NoCommission().broker_sim_commission) == 0.0
+    assert constant_answer(NoLatency(), NoLatency().broker_sim_latency) == 0.0
+
+    class Flat:
+        constant_answer = 1.5
+
+        @hookimpl
+        def broker_sim_commission(self, order: Any, fill: Any, ctx: Any) -> float:
+            return 1.5
+
+    assert constant_answer(Flat(), Flat().broker_sim_commission) == 1.5
+
+    class Charging(NoCommission):  # overrides the implementation: the parent's promise is not inherited
+        @hookimpl
+        def broker_sim_commission(self, order: Any, fill: Any, ctx: Any) -> float:
+            return 2.0
+
+    assert constant_answer(Charging(), Charging().broker_sim_commission) is None
+    assert constant_answer(FixedBpsSlippage(5.0), FixedBpsSlippage(5.0).broker_sim_slippage) is None
+
+
+async def test_a_subclass_that_overrides_a_constant_model_is_asked() -> None:
+    class Charging(NoCommission):
+        @hookimpl
+        def broker_sim_commission(self, order: Any, fill: Any, ctx: Any) -> float:
+            return 2.0
+
+    def register(registry: Any) -> None:
+        registry.add("commission", "charging", Charging)
+
+    plugin = ModuleType("charging_plugin")
+    plugin.broker_sim_register = hookimpl(register)  # type: ignore[attr-defined]
+    manager = create_plugin_manager()
+    manager.register(plugin)
+    broker = PaperBroker(
+        1e6, clock=SimulatedClock(T0), plugin_manager=manager, commission={"model": "charging"}, latency="none"
+    )
+    await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+    order = await broker.buy("ABC", 10)
+    assert [f.fee for f in broker.fills if f.order_id == order.id] == [2.0]

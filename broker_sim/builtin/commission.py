@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from broker_sim.builtin._params import number
@@ -14,6 +16,10 @@ __all__ = ["BpsCommission", "FixedCommission", "NoCommission", "PerShareCommissi
 @attrs.frozen(slots=True)
 class NoCommission:
     """No fees (the default, as on Alpaca)."""
+
+    #: Its `broker_sim_commission` answers 0.0 whatever it is asked: while it is the hook's only implementation,
+    #: the paper broker uses the answer without the call (`broker_sim.adapters.paper.model_set.constant_answer`).
+    constant_answer: ClassVar[float] = 0.0
 
     @hookimpl
     def broker_sim_commission(self, order: Order, fill: Fill, ctx: HookContext) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -18,6 +18,10 @@ __all__ = ["ConstantLatency", "LognormalLatency", "NoLatency", "PerActionLatency
 @attrs.frozen(slots=True)
 class NoLatency:
     """No latency: the venue sees every request at once."""
+
+    #: Its `broker_sim_latency` answers 0.0 whatever it is asked: while it is the hook's only implementation,
+    #: the paper broker uses the answer without the call (`broker_sim.adapters.paper.model_set.constant_answer`).
+    constant_answer: ClassVar[float] = 0.0
 
     @hookimpl
     def broker_sim_latency(self, order: Order, action: Action, ctx: HookContext) -> float | None:

@@ -12,8 +12,6 @@ from broker_sim._codegen import compile_function
 from broker_sim._members import (
     _SIDE_BUY,
 )
-from broker_sim.builtin.commission import NoCommission
-from broker_sim.builtin.latency import NoLatency
 from broker_sim.errors import ConfigError, ModelError
 from broker_sim.hookspecs import Action, FillDecision, HookContext
 from broker_sim.models import Account, Fill, MarketData, Order, OrderType, unchecked_fill
@@ -29,12 +27,18 @@ def _is_number(value: object) -> bool:
     return value.__class__ is float or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
-#: Built-in implementations whose answer is always the same, whatever they are asked: while one is its hook's only
-#: implementation, `ModelSet` uses the answer without the call (nor the estimate `Fill` a commission call needs).
-_FIXED_ANSWERS: dict[Callable[..., Any], float] = {
-    NoCommission.broker_sim_commission: 0.0,
-    NoLatency.broker_sim_latency: 0.0,
-}
+def constant_answer(model: object, function: Callable[..., Any]) -> float | None:
+    """The answer `model`'s hook implementation `function` always gives, whatever it is asked, if the class that
+    defines `function` says so beside it (a float class attribute ``constant_answer``, as `NoCommission` and
+    `NoLatency` do); else None. Only the defining class's own attribute counts: a subclass that overrides the
+    implementation does not inherit the promise."""
+    function = getattr(function, "__func__", function)
+    for cls in type(model).__mro__:
+        if cls.__dict__.get(function.__name__) is function:
+            answer = cls.__dict__.get("constant_answer")
+            return float(answer) if answer.__class__ is float or answer.__class__ is int else None
+    return None
+
 
 #: Generated makers of `_Hook` callers, by (the hook's parameters, the arguments the implementation names, or
 #: None for a call through pluggy): made once per shape in a process, not once per broker.
@@ -65,7 +69,7 @@ class _Hook:
     implementation, else through pluggy, as `SelectedHook` does with keywords; the caller runs `refresh` when
     the manager's plugin set changed (`generation`). Positional calls spare the order path a keyword dict and
     a frame per hook call. `fixed` is the answer of a lone implementation that always answers the same
-    (`_FIXED_ANSWERS`; None: call it). `leading` is how many of the hook's first parameters, and no others, the
+    (`constant_answer`; None: call it). `leading` is how many of the hook's first parameters, and no others, the
     lone implementation names (-1 when it is not so, or goes through pluggy): a caller that knows the count calls
     `target` (the implementation itself) with those arguments, without `call`'s frame in between. `deterministic`:
     the lone implementation is the model's, and the model says its answers depend on the hook's arguments alone
@@ -111,7 +115,7 @@ class _Hook:
             self.leading = len(names) if names == self.parameters[: len(names)] else -1
             # All the parameters, in order: the implementation is the caller itself.
             self.call = lone.function if names == self.parameters else _maker(self.parameters, names)(lone.function)
-            self.fixed = _FIXED_ANSWERS.get(getattr(lone.function, "__func__", None))  # type: ignore[arg-type]
+            self.fixed = constant_answer(self._model, lone.function)
             self.deterministic = getattr(self._model, "deterministic", False) is True
         else:
             self.call = self.target = _maker(self.parameters, None)(self._hook)
