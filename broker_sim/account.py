@@ -15,7 +15,7 @@ checks, which depend on market prices a journal does not keep.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, overload
@@ -153,8 +153,9 @@ class AccountState:
         self._replaces: dict[str, ReplaceRequest] = {}
         self._fills: list[Fill] | deque[Fill] = [] if history is None else deque(maxlen=history)
         self._closed: deque[str] = deque()
-        #: The ids of the open orders of each symbol, oldest first (the rules read them on every new order).
-        self._open_by_symbol: dict[str, dict[str, None]] = {}
+        #: The ids of the open orders of each symbol, oldest first (the rules read them on every new order). A
+        #: `defaultdict`: an order joins or leaves its symbol's with one subscript (``get`` still answers None).
+        self._open_by_symbol: defaultdict[str, dict[str, None]] = defaultdict(dict)
         #: ``open_order_ids(symbol)``: the ids of the symbol's open orders, oldest first, as keys (empty or None when
         #: it has none; read it, never change it). The dict's own ``get``: the door asks it for every new order.
         self.open_order_ids: Callable[[str], Mapping[str, None] | None] = self._open_by_symbol.get
@@ -263,7 +264,7 @@ class AccountState:
     def _store_open(self, order: Order) -> None:
         """`_store` for an order's first snapshot: an open one joins its symbol's open orders."""
         if order.status.is_open:
-            self._open_by_symbol.setdefault(order.symbol, {})[order.id] = None
+            self._open_by_symbol[order.symbol][order.id] = None
         self._store(order)
 
     def _store(self, order: Order) -> None:
@@ -273,15 +274,17 @@ class AccountState:
             if working is not None:
                 working.pop(order.id, None)
             self.ledger.release(order.id)
-            if self.history is not None:
-                self._forget_closed(order.id)
+            history = self.history
+            if history is not None:  # it joins the closed orders; the oldest beyond the bound are forgotten
+                closed = self._closed
+                closed.append(order.id)
+                if len(closed) > history:
+                    self._forget_beyond(history)
 
-    def _forget_closed(self, order_id: str) -> None:
-        """Under a bounded history: `order_id` joins the closed orders, and the oldest beyond the bound are
-        forgotten."""
+    def _forget_beyond(self, history: int) -> None:
+        """Under a bounded history: forget the oldest closed orders beyond `history` of them (the closing paths
+        add each closed order to `_closed` themselves, and call this only when it is over the bound)."""
         closed = self._closed
-        closed.append(order_id)
-        history = self.history or 0
         while len(closed) > history:
             forgotten = self._orders.pop(closed.popleft(), None)
             if forgotten is not None:
@@ -299,11 +302,15 @@ class AccountState:
         if order_id in self._orders or order.client_order_id in self._client_ids:
             self._check_new(order)  # raises, naming which id is taken
         status = order.status
+        recorder = self.recorder
+        held = False  # whether the reservation is held already (checked and held in one pass)
         if status is _S_PENDING_NEW and reservation is not None:  # (the usual new order: whether it is an exit
             if reservation.order_id != order_id:  # matters only to one without a reservation)
                 raise InvalidTransition(f"a pending_new order ({order_id}) needs its own reservation")
             if not replaying:
-                refusal = self.ledger.hold_refusal(reservation, None, order)
+                # With nothing to record between the check and the hold (no journal), both in one pass.
+                held = recorder is None
+                refusal = self.ledger.hold_new(reservation, order, held)
                 if refusal is not None:
                     raise Refused(refusal)
         elif status is _S_PENDING_NEW and order.parent_id is None and order.order_class is not _C_OCO:
@@ -313,16 +320,13 @@ class AccountState:
                 raise InvalidTransition(f"a held order ({order.id}) is an exit of a parent order and holds nothing")
         elif status not in (_S_REJECTED, _S_PENDING_NEW) or reservation is not None:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
-        if self.recorder is not None:
-            self.recorder(change)
+        if recorder is not None:
+            recorder(change)
         self._client_ids[order.client_order_id] = order_id
-        if reservation is not None:
+        if reservation is not None and not held:
             self.ledger.hold(reservation)
         if status is not _S_REJECTED:  # (pending_new or held) it joins its symbol's open orders
-            working = self._open_by_symbol.get(order.symbol)
-            if working is None:
-                working = self._open_by_symbol[order.symbol] = {}
-            working[order_id] = None
+            self._open_by_symbol[order.symbol][order_id] = None
             self._orders[order_id] = order  # (`_store` for an open order, without its call)
         else:
             self._store(order)
@@ -401,13 +405,15 @@ class AccountState:
         self._fills.append(fill)
         self._orders[order_id] = updated  # (`_store`, written out: a call less on every fill)
         if event is _E_FILL:  # the order is done
-            working = self._open_by_symbol.get(order.symbol)
-            if working is not None:
-                working.pop(order_id, None)
+            self._open_by_symbol[order.symbol].pop(order_id, None)
             if left > QTY_EPSILON:  # (else `book_fill` used the reservation up and dropped it)
                 ledger.release(order_id)
-            if self.history is not None:
-                self._forget_closed(order_id)
+            history = self.history
+            if history is not None:  # (`_store`'s bounded history, written out)
+                closed = self._closed
+                closed.append(order_id)
+                if len(closed) > history:
+                    self._forget_beyond(history)
         emit = self._emit  # (read, then called: see `__init__`)
         emit(unchecked_event(event, updated, when, fill, after))
         return updated
@@ -602,7 +608,7 @@ class AccountState:
         for order in snapshot.orders:
             self._orders[order.id] = order
             if order.status.is_open:
-                self._open_by_symbol.setdefault(order.symbol, {})[order.id] = None
+                self._open_by_symbol[order.symbol][order.id] = None
             self._client_ids[order.client_order_id] = order.id
         self._replaces = {request.order_id: request for request in snapshot.replaces}
         self._fills.extend(snapshot.fills)

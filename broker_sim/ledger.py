@@ -199,29 +199,57 @@ class Ledger:
         """Why the account cannot hold `reservation` (not enough buying power, shares other orders hold; what
         `releasing` holds counts as free), or None; changes nothing. The reason names `order` when given.
 
-        The account's door asks it before it records a new order or a replacement, then `hold`s (`plan_reservation`
-        with ``check_power=False`` leaves the buying power check to it)."""
+        The account's door asks it before it records a replacement (and a new order, when a journal records
+        between the check and the hold), then `hold`s (`plan_reservation` with ``check_power=False`` leaves the
+        buying power check to it)."""
+        if releasing is None:
+            return self.hold_new(reservation, order, False)
+        cash = reservation.cash
+        if cash > 0.0:
+            available = self.buying_power()
+            freed = self._reservations.get(releasing)
+            if freed is not None:
+                available += freed.cash
+            if not money_covers(available, cash):
+                what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
+                return f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}"
+        shares = reservation.shares
+        if shares > QTY_EPSILON and shares > self.shares_available(reservation.symbol, releasing) + QTY_EPSILON:
+            return f"cannot reserve {shares:g} {reservation.symbol}: they are held by other orders"
+        return None
+
+    def hold_new(self, reservation: Reservation, order: Order | None = None, holding: bool = True) -> str | None:
+        """`hold_refusal` and `hold` in one pass, for the reservation of a new order (which releases nothing):
+        the reason the account cannot hold it (nothing changed), or None once it is held. With `holding` false
+        it only looks (`hold_refusal`). The account's door takes a new order's reservation so when nothing is
+        recorded between the check and the hold (no journal): this is on every order's path. By position."""
         cash = reservation.cash_per_unit * reservation.cash_units  # (`reservation.cash`, without the property's call)
         if cash > 0.0:
-            available = _power(self, self.cash, self._reserved_cash)  # (`buying_power`, without its call)
-            if releasing is not None:
-                freed = self._reservations.get(releasing)
-                if freed is not None:
-                    available += freed.cash
+            if self.margin_multiplier is None and not self.at_risk:  # `buying_power`, without its calls: `power`'s
+                available = self.cash - self._reserved_cash - 0.0 * (1.0 + self.short_margin)  # cash account, no short
+            else:
+                available = _power(self, self.cash, self._reserved_cash)
             if not available >= cash - MONEY_EPSILON:  # `money_covers`, without its call (on every order's path)
                 what = f" {order.side.value} {order.quantity:g} {order.symbol}" if order is not None else ""
                 return f"insufficient buying power:{what} needs {cash:.2f}, available {available:.2f}"
         shares = reservation.shares
         if shares > QTY_EPSILON:
             symbol = reservation.symbol
-            if releasing is None:  # `shares_available(symbol)`, written out (a sale of a long asks it on every order)
-                held = self._holdings.get(symbol)
-                long_qty = held.quantity if held is not None and held.quantity > 0.0 else 0.0
-                free = long_qty - self._reserved_shares.get(symbol, 0.0)  # (below 0: refused, as at 0)
-            else:
-                free = self.shares_available(symbol, releasing)
-            if shares > free + QTY_EPSILON:
+            # `shares_available(symbol)`, written out (a sale of a long asks it on every order)
+            held = self._holdings.get(symbol)
+            long_qty = held.quantity if held is not None and held.quantity > 0.0 else 0.0
+            if shares > long_qty - self._reserved_shares.get(symbol, 0.0) + QTY_EPSILON:  # (free below 0: refused)
                 return f"cannot reserve {shares:g} {symbol}: they are held by other orders"
+        if holding:  # `hold`, written out (the order holds nothing yet, unless it was held before: then `hold`)
+            order_id = reservation.order_id
+            if order_id in self._reservations:
+                self.hold(reservation)
+                return None
+            self._reservations[order_id] = reservation
+            self._reserved_cash += cash
+            if shares:
+                symbol = reservation.symbol
+                self._reserved_shares[symbol] = self._reserved_shares.get(symbol, 0.0) + shares
         return None
 
     def hold(self, reservation: Reservation) -> None:
@@ -319,12 +347,16 @@ class Ledger:
             # A fill that completes its order uses all of its cash units (`_used`'s first case, without its call).
             units = reservation.cash_units if remaining == 0.0 else self._used(reservation, fill, before, remaining)[1]
             reserved -= reservation.cash_per_unit * units
-        mark = None
         if after < 0.0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
             mark = self.marks.get(symbol)
             if mark is None and after:  # a position with no market price is valued at its (new) average price
                 mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
-        if _power(self, cash, reserved, symbol, after, mark) >= 0.0 - MONEY_EPSILON:  # (`money_covers`, inline)
+            power = _power(self, cash, reserved, symbol, after, mark)
+        elif self.at_risk:
+            power = _power(self, cash, reserved, symbol, after, None)
+        else:  # `power` of a cash account that holds no short, nor will after the fill: written out (every buy)
+            power = cash - reserved - 0.0 * (1.0 + self.short_margin)
+        if power >= 0.0 - MONEY_EPSILON:  # (`money_covers`, inline)
             return None
         return (
             f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "
