@@ -53,6 +53,8 @@ DAY_TRADE_LIMIT = 4
 WINDOW_DAYS = 5
 #: How far back (calendar days) the window may reach over weekends and holidays.
 _SEARCH_DAYS = 40
+#: `DayTradeCounter`'s known day before the first: bounds no moment falls within (the day is never answered).
+_NO_DAY = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), date.min)
 
 
 class _Fill(NamedTuple):
@@ -85,22 +87,22 @@ class DayTradeCounter:
         #: closes today's buy makes one, on every such fill's path).
         self._window_day: date | None = None
         self._window_total = 0
-        #: The last day `day_of` answered and its bounds (UTC datetimes): most moments fall in the same day, so
-        #: two comparisons answer them, with no time-zone conversion (this is on every fill's path). The day is
-        #: the one object `day_of` returns for all of them, so `record_fill` knows today by identity.
-        self._day: tuple[datetime, datetime, date] | None = None
+        #: The last day `day_of` answered and its bounds (UTC datetimes; before the first, bounds no moment falls
+        #: within): most moments fall in the same day, so two comparisons answer them, with no time-zone
+        #: conversion (this is on every fill's path). The day is the one object `day_of` returns for all of them,
+        #: so `record_fill` knows today by identity.
+        self._day_start, self._day_end, self._day = _NO_DAY
         self.pattern_day_trader = False
 
     def day_of(self, when: datetime) -> date:
         """The session day `when` falls on (its date in the session's time zone)."""
-        known = self._day
-        if known is not None and known[0] <= when < known[1]:
-            return known[2]
+        if self._day_start <= when < self._day_end:
+            return self._day
         local = when.astimezone(self._zone)
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         end = (start + timedelta(days=1)).replace(tzinfo=None).replace(tzinfo=self._zone)
         day = local.date()
-        self._day = (start.astimezone(UTC), end.astimezone(UTC), day)
+        self._day_start, self._day_end, self._day = start.astimezone(UTC), end.astimezone(UTC), day
         return day
 
     def _roll(self, day: date) -> None:
@@ -116,8 +118,7 @@ class DayTradeCounter:
     def record_fill(self, fill: Any, position_before: float) -> bool:
         """`record` for a `Fill` (an account's fill observer: this is on every fill's path)."""
         when = fill.timestamp
-        known = self._day
-        day = known[2] if known is not None and known[0] <= when < known[1] else self.day_of(when)
+        day = self._day if self._day_start <= when < self._day_end else self.day_of(when)
         if day is not self._today and day != self._today:  # (the same object all day: see `_day`)
             today = self._today
             if today is not None and day < today:
@@ -165,8 +166,8 @@ class DayTradeCounter:
 
     def count(self, when: datetime) -> int:
         """Day trades made within the last 5 business days up to `when`'s day (today included)."""
-        known = self._day  # (`day_of`'s answer for the day it knows, without its call: every account asks this)
-        day = known[2] if known is not None and known[0] <= when < known[1] else self.day_of(when)
+        # (`day_of`'s answer for the day it knows, without its call: every account asks this)
+        day = self._day if self._day_start <= when < self._day_end else self.day_of(when)
         if day is not self._window_day and day != self._window_day:
             start = self._window_start(day)
             self._window_total = sum(n for traded, n in self._by_day.items() if start <= traded <= day)
@@ -194,7 +195,7 @@ class DayTradeCounter:
         self._by_day.clear()
         self._window_day = None
         self._window_total = 0
-        self._day = None
+        self._day_start, self._day_end, self._day = _NO_DAY
         self.pattern_day_trader = False
 
     def rebuild(self, fills: Iterable[Any], quantities: dict[str, float]) -> None:

@@ -34,6 +34,7 @@ class EventFanout:
         "_observers",
         "_publish",
         "_publish_account",
+        "_quiet",
     )
 
     def __init__(
@@ -55,15 +56,39 @@ class EventFanout:
         hub = getattr(publish, "__self__", None)
         exact = isinstance(hub, EventHub) and getattr(type(hub), "publish", None) is EventHub.publish
         self._hub: EventHub | None = hub if exact else None
+        #: `_hub` while no order event observer is installed (at `_observed`'s generation), else None: then an
+        #: event goes straight to the hub (the common case: a run's strategies, no observer plugin).
+        self._quiet: EventHub | None = None
 
     def order_event(self, event: OrderEvent) -> None:
         """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
         waiters, listeners and `events()` iterators."""
+        hub = self._quiet
+        if hub is None or self._observed != self._manager.generation:
+            self._tell_observers(event)
+            hub = self._hub
+            if hub is None:
+                self._publish(event)
+                return
+        listener = hub.sole_listener
+        if listener is not None:  # `hub.publish(event)`, inline: its one listener hears the event
+            try:
+                listener(event)
+            except Exception:
+                hub.listener_failed(listener, event)
+            if hub.sole_listener is not listener:
+                hub.publish_rest(event)
+            return
+        hub.publish(event)
+
+    def _tell_observers(self, event: OrderEvent) -> None:
+        """Tell the order event observers of `event` (found again when the plugin manager changed)."""
         if self._observed != self._manager.generation:
             self._observed = self._manager.generation
             impls = self._observer_hook.get_hookimpls()
             wrapped = any(impl.wrapper or impl.hookwrapper for impl in impls)
             self._observers = None if wrapped else [(impl.plugin_name, impl.function) for impl in impls]
+            self._quiet = self._hub if self._observers == [] else None
         observers = self._observers
         if observers:
             for name, function in observers:
@@ -76,18 +101,6 @@ class EventFanout:
                 self._observer_hook(event=event)
             except Exception:
                 log.exception("order event observers failed on %s", event.type.value)
-        hub = self._hub
-        if hub is not None:
-            listener = hub.sole_listener
-            if listener is not None:  # `hub.publish(event)`, inline: its one listener hears the event
-                try:
-                    listener(event)
-                except Exception:
-                    hub.listener_failed(listener, event)
-                if hub.sole_listener is not listener:
-                    hub.publish_rest(event)
-                return
-        self._publish(event)
 
     def account_event(self, event: AccountEvent) -> None:
         """Tell the `broker_sim_account_event` observers (one that raises is logged), then the account listeners
