@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import heapq
 import itertools
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from heapq import heappop, heappush
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from broker_sim._mypyc import mypyc_attr
@@ -163,7 +163,7 @@ class SimulatedClock(Clock):
         timer.callback = callback
         timer.args = args
         timer.cancelled = False
-        heapq.heappush(self._timers, (when, phase, next(self._sequence), timer))
+        heappush(self._timers, (when, phase, next(self._sequence), timer))
         if when < self._due:
             self._due = when
         added = self._timer_added
@@ -175,7 +175,7 @@ class SimulatedClock(Clock):
         """POSIX time of the next scheduled callback, or None when nothing is scheduled."""
         timers = self._timers
         while timers and timers[0][3].cancelled:
-            heapq.heappop(timers)
+            heappop(timers)
         return timers[0][0] if timers else None
 
     def start_at(self, when: datetime | float) -> None:
@@ -194,15 +194,14 @@ class SimulatedClock(Clock):
         having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
         after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
         if when >= self._due:  # a timer may be due (the bars between two orders' arrivals skip this)
-            timers = self._timers
-            if timers:
-                due, phase = timers[0][0], timers[0][1]
-                if due < when or (due == when and phase == 0):
-                    if not self._runs_due:
-                        return False
-                    if not self._run_due(when, 0):
-                        self._unsettled = True
-                        return False
+            if self._runs_due:
+                if not self._run_due(when, 0):  # (it looks at the first timer itself)
+                    self._unsettled = True
+                    return False
+            else:
+                timers = self._timers
+                if timers and (timers[0][0] < when or (timers[0][0] == when and timers[0][1] == 0)):
+                    return False
         if when > self._now:
             self._now = when
         return True
@@ -246,8 +245,13 @@ class SimulatedClock(Clock):
         each time. A remembered loop that still runs is the one running us (a loop runs in one thread, and a clock
         serves one thread); one that stopped (an `asyncio.run` ended) is asked for again."""
         timers = self._timers
-        while timers and (timers[0][0] < target or (timers[0][0] == target and timers[0][1] <= last_phase)):
-            due, _, _, timer = heapq.heappop(timers)
+        while timers:
+            first = timers[0]
+            due = first[0]
+            if due > target or (due == target and first[1] > last_phase):
+                self._due = due
+                return True
+            timer = heappop(timers)[3]
             if timer.cancelled:
                 continue
             if due > self._now:
@@ -264,7 +268,7 @@ class SimulatedClock(Clock):
             if ready is None or ready:
                 self._due = timers[0][0] if timers else _NEVER
                 return False
-        self._due = timers[0][0] if timers else _NEVER
+        self._due = _NEVER
         return True
 
     def _ready_callbacks(self) -> Any:

@@ -15,6 +15,7 @@ from broker_sim._members import (
 )
 from broker_sim.account import Refused
 from broker_sim.changes import NewOrder, Notice, new_order_record
+from broker_sim.clock import TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action
 from broker_sim.ledger import Reservation
@@ -59,7 +60,13 @@ def submit(
     account cannot carry (buying power, shares other orders hold) is raised as the `OrderRefused` Alpaca
     answers instead, and nothing is recorded.
     """
-    now = venue.clock.now()
+    simulated = venue._simulated
+    if simulated is not None:  # `now()`, as attributes (`Venue._work_plain` reads it so too)
+        moment, now = simulated._now_datetime
+        if moment != simulated._now:
+            now = simulated.now()
+    else:
+        now = venue.clock.now()
     ids = venue.ids
     order_id = ids.next()
     client_order_id = request.client_order_id or ids.next()
@@ -117,7 +124,12 @@ def submit(
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
     if delay:  # on its way: `Venue._arrive_later` forgets the timer when it runs, `timers.close` cancels it before
-        venue._arriving[order_id] = venue.clock.call_later(delay, venue._arrive_later, order_id)
+        timer: TimerHandle
+        if simulated is not None:  # `call_later`, without its frame (`delay` is finite and positive)
+            timer = simulated._schedule(simulated._now + delay, 0, venue._arrive_later, (order_id,))
+        else:
+            timer = venue.clock.call_later(delay, venue._arrive_later, order_id)
+        venue._arriving[order_id] = timer
         return order
     return venue._arrive(order_id) or order
 

@@ -61,7 +61,7 @@ from broker_sim.changes import (
     execution_record,
     status_change_record,
 )
-from broker_sim.clock import Clock, TimerHandle
+from broker_sim.clock import Clock, SimulatedClock, TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import FillDecision
 from broker_sim.ids import IdSource
@@ -123,6 +123,9 @@ class Venue:
         self.rules = rules if rules is not None else RuleSettings()
         self.models = models
         self.clock = clock
+        #: The clock when it is exactly a `SimulatedClock` (None otherwise): the order path then reads its time as
+        #: attributes (`_now`, and `_now_datetime` while it is current), as its `time` and `now` would tell it.
+        self._simulated: SimulatedClock | None = clock if type(clock) is SimulatedClock else None
         self.session = session
         self.ids = ids
         self.market = market
@@ -194,10 +197,14 @@ class Venue:
         if order is None or order.status in FINAL_STATUSES or order_id in self._working:
             return order
         if order.status is _S_PENDING_NEW:
-            now = self.clock.time()
+            simulated = self._simulated
+            now = simulated._now if simulated is not None else self.clock.time()
             session = self.session
+            low, high = self._in_session_window
+            # Strictly inside the session market data was last seen in is trading there, without `trading`'s call
+            # (sessions do not overlap; at an open itself, `trading` may ask the session that closes then).
             waits = order.time_in_force is _TIF_OPG or not (
-                session.trading(now) or (order.extended_hours and session.extended(now))
+                low < now < high or session.trading(now) or (order.extended_hours and session.extended(now))
             )
             if (
                 not waits
@@ -221,10 +228,18 @@ class Venue:
         It goes `new`, is judged once on the market in force, and rests if anything is left; the same changes, events,
         hook calls and random draws as the general path, with fewer calls (a market order's hot path)."""
         order_id = order.id
-        clock = self.clock
-        now = clock.now()
+        simulated = self._simulated
+        if simulated is not None:  # `now()`, as attributes: the clock's datetime of its time, while it is current
+            seconds = simulated._now
+            moment, now = simulated._now_datetime
+            if moment != seconds:
+                now = simulated.now()
+        else:
+            seconds = _NEVER
+            now = self.clock.now()
         order = self.state.apply(status_change_record(order_id, _S_NEW, now, _E_NEW))
-        since = clock.now()  # (the same moment, unless a listener of `new` moved the clock)
+        # The same moment, unless a listener of `new` moved the clock (a simulated clock's time tells).
+        since = now if simulated is not None and simulated._now == seconds else self.clock.now()
         # Its `Working` is made only if it rests (most market orders fill here first): nothing in between reads it.
         evaluated = False
         market = self.market.get(order.symbol)
@@ -248,10 +263,12 @@ class Venue:
                     if remaining < quantity:  # min(), without the builtin's call
                         quantity = remaining
                     if order.time_in_force is not _TIF_FOK or qty_at_least(quantity, remaining):
-                        order = self._execute(order, quantity, decision.price)
+                        # Stamped `since` while the simulated clock has not moved (the fill model may move it):
+                        # what `_execute`'s `now()` would read.
+                        when = since if simulated is not None and simulated._now == seconds else None
+                        order = self._execute(order, quantity, decision.price, when)
             if evaluated and order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
-                # `_offer_once`: an ioc or fok order judged once; what did not fill is canceled
-                order = self._apply(StatusChange(order_id, _S_CANCELED, clock.now(), _E_CANCELED))
+                order = self._cancel_unfilled(order_id)  # `_offer_once`: an ioc or fok order judged once
         if order.status not in FINAL_STATUSES:
             working = self._working[order_id] = Working()
             working.since = since
@@ -327,8 +344,12 @@ class Venue:
         if order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
             working = self._working.get(order.id)
             if working is not None and working.evaluated:
-                return self._apply(StatusChange(order.id, _S_CANCELED, self.clock.now(), _E_CANCELED))
+                return self._cancel_unfilled(order.id)
         return order
+
+    def _cancel_unfilled(self, order_id: str) -> Order:
+        """Cancel what an ioc, fok or opg order did not fill on its one evaluated offer."""
+        return self._apply(StatusChange(order_id, _S_CANCELED, self.clock.now(), _E_CANCELED))
 
     def _offer(self, order: Order, market: MarketData | None = None, *, fresh: bool = False) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot.
