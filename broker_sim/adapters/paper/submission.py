@@ -19,7 +19,7 @@ from broker_sim.clock import TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action
 from broker_sim.ledger import Reservation
-from broker_sim.models import EventType, Order, OrderRequest
+from broker_sim.models import Bar, EventType, Order, OrderRequest
 from broker_sim.rules.buying_power import order_value
 
 from .groups import closes_position, record_legs
@@ -75,7 +75,10 @@ def submit(
     if price is None:
         price = request.stop_price
         if price is None:
-            price = market.price if market is not None else request.reference_price
+            if market is None:
+                price = request.reference_price
+            else:  # `market.price`, without the property's call for a bar (its close)
+                price = market.close if market.__class__ is Bar else market.price
     quantity = request.quantity
     if quantity is None and price is not None:
         quantity = round(request.notional / price, 9)  # type: ignore[operator]
@@ -123,12 +126,12 @@ def submit(
         record_legs(venue, order, request, now)
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
-    if delay:  # on its way: `Venue._arrive_later` forgets the timer when it runs, `timers.close` cancels it before
+    if delay:  # on its way: `Venue._arrive` forgets the timer when it runs, `timers.close` cancels it before
         timer: TimerHandle
         if simulated is not None:  # `call_later`, without its frame (`delay` is finite and positive)
-            timer = simulated._schedule(simulated._now + delay, 0, venue._arrive_later, (order_id,))
+            timer = simulated._schedule(simulated._now + delay, 0, venue._arrive, (order_id,))
         else:
-            timer = venue.clock.call_later(delay, venue._arrive_later, order_id)
+            timer = venue.clock.call_later(delay, venue._arrive, order_id)
         venue._arriving[order_id] = timer
         return order
     return venue._arrive(order_id) or order

@@ -185,14 +185,13 @@ class Venue:
 
     # -- working --------------------------------------------------------------------------------------------
 
-    def _arrive_later(self, order_id: str) -> Order | None:
-        """`_arrive`, called by the order's arrival timer (latency): the timer is forgotten first."""
-        self._arriving.pop(order_id, None)
-        return self._arrive(order_id)
-
     def _arrive(self, order_id: str) -> Order | None:
         """The venue sees the order: it works at once during a session (`new`), else it waits `accepted` for the
-        next open (an opg order always does). Called at once (no latency), or by `_arrive_later`."""
+        next open (an opg order always does). Called at once (no latency), or by the order's arrival timer, which
+        is forgotten first."""
+        arriving = self._arriving
+        if arriving:
+            arriving.pop(order_id, None)
         order = self.state.order(order_id)  # None: forgotten from a bounded history
         if order is None or order.status in FINAL_STATUSES or order_id in self._working:
             return order
