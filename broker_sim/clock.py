@@ -126,6 +126,9 @@ class SimulatedClock(Clock):
         #: the loop does not tell): asked again only when that loop is no longer running (`_run_due`).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: Any = None
+        #: The remembered loop again when it is asyncio's own kind (its `is_running` is `BaseEventLoop`'s, which tells
+        #: whether `_thread_id` is set): whether it still runs is then read as that attribute, without the call.
+        self._base_loop: Any = None
         #: Whether `move_to` runs the timers due before an event itself: only while `advance_to` is this class's own
         #: (a subclass that overrides it, as `serve`'s `PacedClock` does, decides how and when its timers run).
         self._runs_due = type(self).advance_to is SimulatedClock.advance_to
@@ -260,10 +263,11 @@ class SimulatedClock(Clock):
             if timers and timers[0][0] <= due:
                 continue  # another timer of this instant first
             # `_ready_callbacks()`, written out here, with no `bool()` call: this runs once per order under latency.
-            loop = self._loop
-            if loop is None or not loop.is_running():
-                loop = self._loop = asyncio.get_running_loop()
-                self._ready = getattr(loop, "_ready", None)
+            base = self._base_loop
+            if base is None or base._thread_id is None:
+                loop = self._loop
+                if loop is None or not loop.is_running():
+                    self._remember_loop()
             ready = self._ready
             if ready is None or ready:
                 self._due = timers[0][0] if timers else _NEVER
@@ -274,11 +278,18 @@ class SimulatedClock(Clock):
     def _ready_callbacks(self) -> Any:
         """The running loop's queue of ready callbacks (empty: no coroutine is ready to run), or None when the loop
         does not tell. The loop is remembered as `_run_due` remembers it."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            loop = self._loop = asyncio.get_running_loop()
-            self._ready = getattr(loop, "_ready", None)
+        base = self._base_loop
+        if base is None or base._thread_id is None:
+            loop = self._loop
+            if loop is None or not loop.is_running():
+                self._remember_loop()
         return self._ready
+
+    def _remember_loop(self) -> None:
+        """Remember the running loop, its queue of ready callbacks, and whether it is asyncio's own kind."""
+        loop = self._loop = asyncio.get_running_loop()
+        self._ready = getattr(loop, "_ready", None)
+        self._base_loop = loop if type(loop).is_running is asyncio.BaseEventLoop.is_running else None
 
     @staticmethod
     async def _settle() -> None:

@@ -50,7 +50,7 @@ def estimate_price(venue: Venue, request: OrderRequest) -> float | None:
 
 
 def submit(
-    venue: Venue, request: OrderRequest, *, announce: tuple[EventType, str] | None = None, refuse: bool = False
+    venue: Venue, request: OrderRequest, announce: tuple[EventType, str] | None = None, refuse: bool = False
 ) -> Order:
     """Check, price and record a new order, and send it on its way; returns its snapshot.
 
@@ -58,7 +58,8 @@ def submit(
     commission estimates, the reservation, the latency. A failure records the order `rejected` with the
     reason (a model's nonsense names the model). With `refuse` (an order at the broker's door), what the
     account cannot carry (buying power, shares other orders hold) is raised as the `OrderRefused` Alpaca
-    answers instead, and nothing is recorded.
+    answers instead, and nothing is recorded. (`announce` and `refuse` may be passed by position: the broker's
+    door does, as a call with keywords costs CPython 3.11 a generic call on every order.)
     """
     simulated = venue._simulated
     if simulated is not None:  # `now()`, as attributes (`Venue._work_plain` reads it so too)
