@@ -77,9 +77,8 @@ class _Timer:
     """One callback scheduled on a `SimulatedClock`: its handle. No ``__init__``: `SimulatedClock._schedule` sets
     each field (once per order under latency, a constructor frame saved in pure Python)."""
 
-    __slots__ = ("args", "callback", "cancelled", "when")
+    __slots__ = ("args", "callback", "cancelled")
 
-    when: float
     callback: Callable[..., object]
     args: tuple[Any, ...]
     cancelled: bool
@@ -161,8 +160,7 @@ class SimulatedClock(Clock):
         now = self._now
         if when < now:
             when = now
-        timer = _Timer()
-        timer.when = when
+        timer = _Timer()  # (its time is in its heap entry)
         timer.callback = callback
         timer.args = args
         timer.cancelled = False

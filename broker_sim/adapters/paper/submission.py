@@ -25,7 +25,7 @@ from broker_sim.rules.buying_power import order_value
 from .groups import closes_position, record_legs
 from .order_classes import legs_of
 from .refusals import refusal_for_reason
-from .working import first_snapshot
+from .working import PLAIN_TIMES_IN_FORCE, PLAIN_TYPES, first_snapshot
 
 if TYPE_CHECKING:
     from .venue import Venue
@@ -127,15 +127,20 @@ def submit(
         record_legs(venue, order, request, now)
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
-    if delay:  # on its way: `Venue._arrive` forgets the timer when it runs, `timers.close` cancels it before
+    # The venue sees it: the way most orders arrive when they are of the kinds it takes that way (`_arrive_plain`).
+    if order_class is _C_SIMPLE and order.type in PLAIN_TYPES and order.time_in_force in PLAIN_TIMES_IN_FORCE:
+        arrive = venue._arrive_plain
+    else:
+        arrive = venue._arrive
+    if delay:  # on its way: the arrival forgets the timer when it runs, `timers.close` cancels it before
         timer: TimerHandle
         if simulated is not None:  # `call_later`, without its frame (`delay` is finite and positive)
-            timer = simulated._schedule(simulated._now + delay, 0, venue._arrive, (order_id,))
+            timer = simulated._schedule(simulated._now + delay, 0, arrive, (order_id,))
         else:
-            timer = venue.clock.call_later(delay, venue._arrive, order_id)
+            timer = venue.clock.call_later(delay, arrive, order_id)
         venue._arriving[order_id] = timer
         return order
-    return venue._arrive(order_id) or order
+    return arrive(order_id) or order
 
 
 def reject_new(venue: Venue, order: Order, reason: str, now: Any) -> Order:

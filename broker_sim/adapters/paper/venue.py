@@ -47,7 +47,6 @@ from broker_sim._members import (
     _T_TRAILING_STOP,
     _TIF_DAY,
     _TIF_FOK,
-    _TIF_GTC,
     _TIF_IOC,
     _TIF_OPG,
 )
@@ -79,16 +78,13 @@ from . import timers
 from .groups import activate_exits, sync_group
 from .model_set import ModelSet
 from .order_classes import exits_work
-from .working import Working, by_time, first_snapshot, size_notional, trail
+from .working import PLAIN_TIMES_IN_FORCE, PLAIN_TYPES, Working, by_time, first_snapshot, size_notional, trail
 
 __all__ = ["Venue", "first_snapshot"]
 
 _ONE_SHOT = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
 #: A time before any market data (the session window before the first event).
 _NEVER = math.inf
-_PLAIN_TYPES = frozenset({_T_MARKET, _T_LIMIT})
-#: The times in force of the orders `Venue._work_plain` takes (not opg or cls: they wait for an auction).
-_PLAIN_TIF = frozenset({_TIF_DAY, _TIF_GTC, _TIF_IOC, _TIF_FOK})
 #: What a stop order becomes once triggered.
 _TRIGGERED_AS = {
     _T_STOP: _T_MARKET,
@@ -207,8 +203,8 @@ class Venue:
             )
             if (
                 not waits
-                and order.type in _PLAIN_TYPES
-                and order.time_in_force in _PLAIN_TIF
+                and order.type in PLAIN_TYPES
+                and order.time_in_force in PLAIN_TIMES_IN_FORCE
                 and order.order_class is _C_SIMPLE  # no bracket, oto or oco around it
                 and not order.legs
                 and order.parent_id is None
@@ -220,6 +216,22 @@ class Venue:
         if order.legs and order.order_class is _C_OCO and exits_work(started):
             activate_exits(self, started)  # an oco's stop-loss works beside it
         return started
+
+    def _arrive_plain(self, order_id: str) -> Order | None:
+        """`_arrive` for an order of `PLAIN_TYPES` and `PLAIN_TIMES_IN_FORCE`, simple (no legs, no parent; none of
+        these ever changes): the checks left for `_work_plain`, which takes it when it reaches the venue in a session
+        still `pending_new`; anything else goes the general way (`_arrive`)."""
+        arriving = self._arriving
+        if arriving:
+            arriving.pop(order_id, None)
+        order = self.state.order(order_id)
+        if order is not None and order.status is _S_PENDING_NEW and order_id not in self._working:
+            simulated = self._simulated
+            now = simulated._now if simulated is not None else self.clock.time()
+            low, high = self._in_session_window  # (strictly inside: `_arrive` says why)
+            if low < now < high or self.session.trading(now):
+                return self._work_plain(order)
+        return self._arrive(order_id)
 
     def _work_plain(self, order: Order) -> Order:
         """`_arrive` fused with `timers.start_working`, `timers.begin`, `_offer`, `_ask` and `_act` for the orders
@@ -370,7 +382,7 @@ class Venue:
         if order.time_in_force is _TIF_OPG and isinstance(market, Bar):
             first = market.open
             market = unchecked_bar(order.symbol, market.timestamp, first, first, first, first, market.volume)
-        if kind not in _PLAIN_TYPES and order.triggered_at is not None:
+        if kind not in PLAIN_TYPES and order.triggered_at is not None:
             view = attrs.evolve(order, type=_TRIGGERED_AS[kind])
         working = self._working.get(order.id)
         since = working.since if working is not None and working.since is not None else order.created_at
@@ -390,7 +402,7 @@ class Venue:
         working = self._working.get(order.id)
         if working is not None and not decision.wait:
             working.evaluated = True
-        if decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
+        if decision.triggered and kind not in PLAIN_TYPES and order.triggered_at is None:
             if order.status is _S_HELD:  # a stop-loss exit reached its stop: released to the market
                 order = self._apply(StatusChange(order.id, _S_NEW, self.clock.now(), _E_NEW))
             order = self._apply(Amendment(order.id, self.clock.now(), triggered_at=self.clock.now()))
