@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import heapq
 import itertools
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from heapq import heappop, heappush
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from broker_sim._mypyc import mypyc_attr
@@ -77,9 +77,8 @@ class _Timer:
     """One callback scheduled on a `SimulatedClock`: its handle. No ``__init__``: `SimulatedClock._schedule` sets
     each field (once per order under latency, a constructor frame saved in pure Python)."""
 
-    __slots__ = ("args", "callback", "cancelled", "when")
+    __slots__ = ("args", "callback", "cancelled")
 
-    when: float
     callback: Callable[..., object]
     args: tuple[Any, ...]
     cancelled: bool
@@ -126,6 +125,9 @@ class SimulatedClock(Clock):
         #: the loop does not tell): asked again only when that loop is no longer running (`_run_due`).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: Any = None
+        #: The remembered loop again when it is asyncio's own kind (its `is_running` is `BaseEventLoop`'s, which tells
+        #: whether `_thread_id` is set): whether it still runs is then read as that attribute, without the call.
+        self._base_loop: Any = None
         #: Whether `move_to` runs the timers due before an event itself: only while `advance_to` is this class's own
         #: (a subclass that overrides it, as `serve`'s `PacedClock` does, decides how and when its timers run).
         self._runs_due = type(self).advance_to is SimulatedClock.advance_to
@@ -158,12 +160,11 @@ class SimulatedClock(Clock):
         now = self._now
         if when < now:
             when = now
-        timer = _Timer()
-        timer.when = when
+        timer = _Timer()  # (its time is in its heap entry)
         timer.callback = callback
         timer.args = args
         timer.cancelled = False
-        heapq.heappush(self._timers, (when, phase, next(self._sequence), timer))
+        heappush(self._timers, (when, phase, next(self._sequence), timer))
         if when < self._due:
             self._due = when
         added = self._timer_added
@@ -175,7 +176,7 @@ class SimulatedClock(Clock):
         """POSIX time of the next scheduled callback, or None when nothing is scheduled."""
         timers = self._timers
         while timers and timers[0][3].cancelled:
-            heapq.heappop(timers)
+            heappop(timers)
         return timers[0][0] if timers else None
 
     def start_at(self, when: datetime | float) -> None:
@@ -194,15 +195,14 @@ class SimulatedClock(Clock):
         having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
         after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
         if when >= self._due:  # a timer may be due (the bars between two orders' arrivals skip this)
-            timers = self._timers
-            if timers:
-                due, phase = timers[0][0], timers[0][1]
-                if due < when or (due == when and phase == 0):
-                    if not self._runs_due:
-                        return False
-                    if not self._run_due(when, 0):
-                        self._unsettled = True
-                        return False
+            if self._runs_due:
+                if not self._run_due(when, 0):  # (it looks at the first timer itself)
+                    self._unsettled = True
+                    return False
+            else:
+                timers = self._timers
+                if timers and (timers[0][0] < when or (timers[0][0] == when and timers[0][1] == 0)):
+                    return False
         if when > self._now:
             self._now = when
         return True
@@ -246,8 +246,13 @@ class SimulatedClock(Clock):
         each time. A remembered loop that still runs is the one running us (a loop runs in one thread, and a clock
         serves one thread); one that stopped (an `asyncio.run` ended) is asked for again."""
         timers = self._timers
-        while timers and (timers[0][0] < target or (timers[0][0] == target and timers[0][1] <= last_phase)):
-            due, _, _, timer = heapq.heappop(timers)
+        while timers:
+            first = timers[0]
+            due = first[0]
+            if due > target or (due == target and first[1] > last_phase):
+                self._due = due
+                return True
+            timer = heappop(timers)[3]
             if timer.cancelled:
                 continue
             if due > self._now:
@@ -256,25 +261,33 @@ class SimulatedClock(Clock):
             if timers and timers[0][0] <= due:
                 continue  # another timer of this instant first
             # `_ready_callbacks()`, written out here, with no `bool()` call: this runs once per order under latency.
-            loop = self._loop
-            if loop is None or not loop.is_running():
-                loop = self._loop = asyncio.get_running_loop()
-                self._ready = getattr(loop, "_ready", None)
+            base = self._base_loop
+            if base is None or base._thread_id is None:
+                loop = self._loop
+                if loop is None or not loop.is_running():
+                    self._remember_loop()
             ready = self._ready
             if ready is None or ready:
                 self._due = timers[0][0] if timers else _NEVER
                 return False
-        self._due = timers[0][0] if timers else _NEVER
+        self._due = _NEVER
         return True
 
     def _ready_callbacks(self) -> Any:
         """The running loop's queue of ready callbacks (empty: no coroutine is ready to run), or None when the loop
         does not tell. The loop is remembered as `_run_due` remembers it."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            loop = self._loop = asyncio.get_running_loop()
-            self._ready = getattr(loop, "_ready", None)
+        base = self._base_loop
+        if base is None or base._thread_id is None:
+            loop = self._loop
+            if loop is None or not loop.is_running():
+                self._remember_loop()
         return self._ready
+
+    def _remember_loop(self) -> None:
+        """Remember the running loop, its queue of ready callbacks, and whether it is asyncio's own kind."""
+        loop = self._loop = asyncio.get_running_loop()
+        self._ready = getattr(loop, "_ready", None)
+        self._base_loop = loop if type(loop).is_running is asyncio.BaseEventLoop.is_running else None
 
     @staticmethod
     async def _settle() -> None:

@@ -139,7 +139,13 @@ class ImmediateFill(_Options):
 
     @hookimpl
     def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:
-        price = market.price if market is not None else order.reference_price
+        # `market.price`, without the property's call for a bar (its close)
+        if market is None:
+            price = order.reference_price
+        elif market.__class__ is Bar:
+            price = market.close
+        else:
+            price = market.price
         if price is None:
             return NO_FILL
         # (`order.remaining_quantity`, without the property's call: this is on every market order's path)

@@ -445,7 +445,7 @@ class PaperBroker(Broker):
         self._door.check(request, self._view)
         if not self._closes_watched:
             self._watch_closes()
-        return submission.submit(self._venue, request, refuse=True)
+        return submission.submit(self._venue, request, None, True)  # (refuse: by position, `submit` says why)
 
     async def cancel_order(self, order_id: str) -> Order:
         self._check_journal()

@@ -15,16 +15,17 @@ from broker_sim._members import (
 )
 from broker_sim.account import Refused
 from broker_sim.changes import NewOrder, Notice, new_order_record
+from broker_sim.clock import TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action
 from broker_sim.ledger import Reservation
-from broker_sim.models import EventType, Order, OrderRequest
+from broker_sim.models import Bar, EventType, Order, OrderRequest
 from broker_sim.rules.buying_power import order_value
 
 from .groups import closes_position, record_legs
 from .order_classes import legs_of
 from .refusals import refusal_for_reason
-from .working import first_snapshot
+from .working import PLAIN_TIMES_IN_FORCE, PLAIN_TYPES, first_snapshot
 
 if TYPE_CHECKING:
     from .venue import Venue
@@ -49,7 +50,7 @@ def estimate_price(venue: Venue, request: OrderRequest) -> float | None:
 
 
 def submit(
-    venue: Venue, request: OrderRequest, *, announce: tuple[EventType, str] | None = None, refuse: bool = False
+    venue: Venue, request: OrderRequest, announce: tuple[EventType, str] | None = None, refuse: bool = False
 ) -> Order:
     """Check, price and record a new order, and send it on its way; returns its snapshot.
 
@@ -57,9 +58,16 @@ def submit(
     commission estimates, the reservation, the latency. A failure records the order `rejected` with the
     reason (a model's nonsense names the model). With `refuse` (an order at the broker's door), what the
     account cannot carry (buying power, shares other orders hold) is raised as the `OrderRefused` Alpaca
-    answers instead, and nothing is recorded.
+    answers instead, and nothing is recorded. (`announce` and `refuse` may be passed by position: the broker's
+    door does, as a call with keywords costs CPython 3.11 a generic call on every order.)
     """
-    now = venue.clock.now()
+    simulated = venue._simulated
+    if simulated is not None:  # `now()`, as attributes (`Venue._work_plain` reads it so too)
+        moment, now = simulated._now_datetime
+        if moment != simulated._now:
+            now = simulated.now()
+    else:
+        now = venue.clock.now()
     ids = venue.ids
     order_id = ids.next()
     client_order_id = request.client_order_id or ids.next()
@@ -68,7 +76,10 @@ def submit(
     if price is None:
         price = request.stop_price
         if price is None:
-            price = market.price if market is not None else request.reference_price
+            if market is None:
+                price = request.reference_price
+            else:  # `market.price`, without the property's call for a bar (its close)
+                price = market.close if market.__class__ is Bar else market.price
     quantity = request.quantity
     if quantity is None and price is not None:
         quantity = round(request.notional / price, 9)  # type: ignore[operator]
@@ -116,10 +127,20 @@ def submit(
         record_legs(venue, order, request, now)
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
-    if delay:  # on its way: `Venue._arrive_later` forgets the timer when it runs, `timers.close` cancels it before
-        venue._arriving[order_id] = venue.clock.call_later(delay, venue._arrive_later, order_id)
+    # The venue sees it: the way most orders arrive when they are of the kinds it takes that way (`_arrive_plain`).
+    if order_class is _C_SIMPLE and order.type in PLAIN_TYPES and order.time_in_force in PLAIN_TIMES_IN_FORCE:
+        arrive = venue._arrive_plain
+    else:
+        arrive = venue._arrive
+    if delay:  # on its way: the arrival forgets the timer when it runs, `timers.close` cancels it before
+        timer: TimerHandle
+        if simulated is not None:  # `call_later`, without its frame (`delay` is finite and positive)
+            timer = simulated._schedule(simulated._now + delay, 0, arrive, (order_id,))
+        else:
+            timer = venue.clock.call_later(delay, arrive, order_id)
+        venue._arriving[order_id] = timer
         return order
-    return venue._arrive(order_id) or order
+    return arrive(order_id) or order
 
 
 def reject_new(venue: Venue, order: Order, reason: str, now: Any) -> Order:

@@ -47,7 +47,6 @@ from broker_sim._members import (
     _T_TRAILING_STOP,
     _TIF_DAY,
     _TIF_FOK,
-    _TIF_GTC,
     _TIF_IOC,
     _TIF_OPG,
 )
@@ -61,7 +60,7 @@ from broker_sim.changes import (
     execution_record,
     status_change_record,
 )
-from broker_sim.clock import Clock, TimerHandle
+from broker_sim.clock import Clock, SimulatedClock, TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import FillDecision
 from broker_sim.ids import IdSource
@@ -79,16 +78,13 @@ from . import timers
 from .groups import activate_exits, sync_group
 from .model_set import ModelSet
 from .order_classes import exits_work
-from .working import Working, by_time, first_snapshot, size_notional, trail
+from .working import PLAIN_TIMES_IN_FORCE, PLAIN_TYPES, Working, by_time, first_snapshot, size_notional, trail
 
 __all__ = ["Venue", "first_snapshot"]
 
 _ONE_SHOT = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
 #: A time before any market data (the session window before the first event).
 _NEVER = math.inf
-_PLAIN_TYPES = frozenset({_T_MARKET, _T_LIMIT})
-#: The times in force of the orders `Venue._work_plain` takes (not opg or cls: they wait for an auction).
-_PLAIN_TIF = frozenset({_TIF_DAY, _TIF_GTC, _TIF_IOC, _TIF_FOK})
 #: What a stop order becomes once triggered.
 _TRIGGERED_AS = {
     _T_STOP: _T_MARKET,
@@ -123,6 +119,9 @@ class Venue:
         self.rules = rules if rules is not None else RuleSettings()
         self.models = models
         self.clock = clock
+        #: The clock when it is exactly a `SimulatedClock` (None otherwise): the order path then reads its time as
+        #: attributes (`_now`, and `_now_datetime` while it is current), as its `time` and `now` would tell it.
+        self._simulated: SimulatedClock | None = clock if type(clock) is SimulatedClock else None
         self.session = session
         self.ids = ids
         self.market = market
@@ -182,27 +181,30 @@ class Venue:
 
     # -- working --------------------------------------------------------------------------------------------
 
-    def _arrive_later(self, order_id: str) -> Order | None:
-        """`_arrive`, called by the order's arrival timer (latency): the timer is forgotten first."""
-        self._arriving.pop(order_id, None)
-        return self._arrive(order_id)
-
     def _arrive(self, order_id: str) -> Order | None:
         """The venue sees the order: it works at once during a session (`new`), else it waits `accepted` for the
-        next open (an opg order always does). Called at once (no latency), or by `_arrive_later`."""
+        next open (an opg order always does). Called at once (no latency), or by the order's arrival timer, which
+        is forgotten first."""
+        arriving = self._arriving
+        if arriving:
+            arriving.pop(order_id, None)
         order = self.state.order(order_id)  # None: forgotten from a bounded history
         if order is None or order.status in FINAL_STATUSES or order_id in self._working:
             return order
         if order.status is _S_PENDING_NEW:
-            now = self.clock.time()
+            simulated = self._simulated
+            now = simulated._now if simulated is not None else self.clock.time()
             session = self.session
+            low, high = self._in_session_window
+            # Strictly inside the session market data was last seen in is trading there, without `trading`'s call
+            # (sessions do not overlap; at an open itself, `trading` may ask the session that closes then).
             waits = order.time_in_force is _TIF_OPG or not (
-                session.trading(now) or (order.extended_hours and session.extended(now))
+                low < now < high or session.trading(now) or (order.extended_hours and session.extended(now))
             )
             if (
                 not waits
-                and order.type in _PLAIN_TYPES
-                and order.time_in_force in _PLAIN_TIF
+                and order.type in PLAIN_TYPES
+                and order.time_in_force in PLAIN_TIMES_IN_FORCE
                 and order.order_class is _C_SIMPLE  # no bracket, oto or oco around it
                 and not order.legs
                 and order.parent_id is None
@@ -215,16 +217,40 @@ class Venue:
             activate_exits(self, started)  # an oco's stop-loss works beside it
         return started
 
+    def _arrive_plain(self, order_id: str) -> Order | None:
+        """`_arrive` for an order of `PLAIN_TYPES` and `PLAIN_TIMES_IN_FORCE`, simple (no legs, no parent; none of
+        these ever changes): the checks left for `_work_plain`, which takes it when it reaches the venue in a session
+        still `pending_new`; anything else goes the general way (`_arrive`)."""
+        arriving = self._arriving
+        if arriving:
+            arriving.pop(order_id, None)
+        order = self.state.order(order_id)
+        if order is not None and order.status is _S_PENDING_NEW and order_id not in self._working:
+            simulated = self._simulated
+            now = simulated._now if simulated is not None else self.clock.time()
+            low, high = self._in_session_window  # (strictly inside: `_arrive` says why)
+            if low < now < high or self.session.trading(now):
+                return self._work_plain(order)
+        return self._arrive(order_id)
+
     def _work_plain(self, order: Order) -> Order:
         """`_arrive` fused with `timers.start_working`, `timers.begin`, `_offer`, `_ask` and `_act` for the orders
         most arrive as: a simple market or limit order (day, gtc, ioc or fok) that reaches the venue in a session.
         It goes `new`, is judged once on the market in force, and rests if anything is left; the same changes, events,
         hook calls and random draws as the general path, with fewer calls (a market order's hot path)."""
         order_id = order.id
-        clock = self.clock
-        now = clock.now()
+        simulated = self._simulated
+        if simulated is not None:  # `now()`, as attributes: the clock's datetime of its time, while it is current
+            seconds = simulated._now
+            moment, now = simulated._now_datetime
+            if moment != seconds:
+                now = simulated.now()
+        else:
+            seconds = _NEVER
+            now = self.clock.now()
         order = self.state.apply(status_change_record(order_id, _S_NEW, now, _E_NEW))
-        since = clock.now()  # (the same moment, unless a listener of `new` moved the clock)
+        # The same moment, unless a listener of `new` moved the clock (a simulated clock's time tells).
+        since = now if simulated is not None and simulated._now == seconds else self.clock.now()
         # Its `Working` is made only if it rests (most market orders fill here first): nothing in between reads it.
         evaluated = False
         market = self.market.get(order.symbol)
@@ -248,10 +274,12 @@ class Venue:
                     if remaining < quantity:  # min(), without the builtin's call
                         quantity = remaining
                     if order.time_in_force is not _TIF_FOK or qty_at_least(quantity, remaining):
-                        order = self._execute(order, quantity, decision.price)
+                        # Stamped `since` while the simulated clock has not moved (the fill model may move it):
+                        # what `_execute`'s `now()` would read.
+                        when = since if simulated is not None and simulated._now == seconds else None
+                        order = self._execute(order, quantity, decision.price, when)
             if evaluated and order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
-                # `_offer_once`: an ioc or fok order judged once; what did not fill is canceled
-                order = self._apply(StatusChange(order_id, _S_CANCELED, clock.now(), _E_CANCELED))
+                order = self._cancel_unfilled(order_id)  # `_offer_once`: an ioc or fok order judged once
         if order.status not in FINAL_STATUSES:
             working = self._working[order_id] = Working()
             working.since = since
@@ -327,8 +355,12 @@ class Venue:
         if order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
             working = self._working.get(order.id)
             if working is not None and working.evaluated:
-                return self._apply(StatusChange(order.id, _S_CANCELED, self.clock.now(), _E_CANCELED))
+                return self._cancel_unfilled(order.id)
         return order
+
+    def _cancel_unfilled(self, order_id: str) -> Order:
+        """Cancel what an ioc, fok or opg order did not fill on its one evaluated offer."""
+        return self._apply(StatusChange(order_id, _S_CANCELED, self.clock.now(), _E_CANCELED))
 
     def _offer(self, order: Order, market: MarketData | None = None, *, fresh: bool = False) -> Order:
         """Ask the fill model about `order` and execute what it decides; returns the latest snapshot.
@@ -350,7 +382,7 @@ class Venue:
         if order.time_in_force is _TIF_OPG and isinstance(market, Bar):
             first = market.open
             market = unchecked_bar(order.symbol, market.timestamp, first, first, first, first, market.volume)
-        if kind not in _PLAIN_TYPES and order.triggered_at is not None:
+        if kind not in PLAIN_TYPES and order.triggered_at is not None:
             view = attrs.evolve(order, type=_TRIGGERED_AS[kind])
         working = self._working.get(order.id)
         since = working.since if working is not None and working.since is not None else order.created_at
@@ -370,7 +402,7 @@ class Venue:
         working = self._working.get(order.id)
         if working is not None and not decision.wait:
             working.evaluated = True
-        if decision.triggered and kind not in _PLAIN_TYPES and order.triggered_at is None:
+        if decision.triggered and kind not in PLAIN_TYPES and order.triggered_at is None:
             if order.status is _S_HELD:  # a stop-loss exit reached its stop: released to the market
                 order = self._apply(StatusChange(order.id, _S_NEW, self.clock.now(), _E_NEW))
             order = self._apply(Amendment(order.id, self.clock.now(), triggered_at=self.clock.now()))

@@ -12,6 +12,12 @@ from broker_sim._codegen import compile_function, plain_fields, writable_twin
 from broker_sim._members import (
     _S_PENDING_NEW,
     _SIDE_BUY,
+    _T_LIMIT,
+    _T_MARKET,
+    _TIF_DAY,
+    _TIF_FOK,
+    _TIF_GTC,
+    _TIF_IOC,
 )
 from broker_sim._numeric import QTY_EPSILON, qty_at_least
 from broker_sim.changes import Amendment
@@ -23,7 +29,22 @@ if TYPE_CHECKING:
     from .venue import Venue
 
 
-__all__ = ["Working", "by_time", "first_snapshot", "size_notional", "start_trail", "trail", "trailing_stop"]
+__all__ = [
+    "PLAIN_TIMES_IN_FORCE",
+    "PLAIN_TYPES",
+    "Working",
+    "by_time",
+    "first_snapshot",
+    "size_notional",
+    "start_trail",
+    "trail",
+    "trailing_stop",
+]
+
+#: The order types and times in force of the orders most arrive as, which `Venue._work_plain` takes (a simple
+#: order of these, reaching the venue in a session); not opg or cls: they wait for an auction.
+PLAIN_TYPES = frozenset({_T_MARKET, _T_LIMIT})
+PLAIN_TIMES_IN_FORCE = frozenset({_TIF_DAY, _TIF_GTC, _TIF_IOC, _TIF_FOK})
 
 
 #: An order's first snapshot's fields, as expressions of `first_snapshot`'s parameters (the rest keep `Order`'s
