@@ -25,6 +25,8 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
+import attrs
+
 from broker_sim._codegen import compile_function
 from broker_sim.models import (
     Fill,
@@ -572,8 +574,7 @@ class Spool(Sequence[_T], Generic[_T]):
             texts.turn()
             to_lines = self._to_lines
             if to_lines is None or not _write_lines(self._handle, to_lines, pending, texts):
-                to_row = self._to_row
-                _write_batch(self._handle, self._writer, [to_row(entry) for entry in pending])
+                _write_batch(self._handle, self._writer, _rows(self._to_row, pending, self.path.name))
             self._written += len(pending)
             pending.clear()
         self._handle.flush()
@@ -691,7 +692,7 @@ def _write_lines(
     what counting commas over whole lines cost)."""
     try:
         lines, free = to_lines(entries, texts)
-    except (TypeError, ValueError):  # a cell the generated code cannot format: the rows' path decides
+    except _UNFORMATTED:  # a cell the generated code cannot format (a non-member in an enum field): rows decide
         return False
     checked = "".join(free)
     if '"' in checked or "," in checked or "\n" in checked or "\r" in checked:
@@ -699,6 +700,48 @@ def _write_lines(
     lines.append("")  # the last line's end
     handle.write("\n".join(lines))
     return True
+
+
+#: What a generated formatter raises for a value that is not of its field's type: an enum field's ``_value_``, a
+#: time's ``isoformat``, a legs field's ``join`` that the value lacks or refuses.
+_UNFORMATTED = (AttributeError, TypeError, ValueError)
+
+
+def _rows(to_row: Callable[[Any], list[str]], entries: list[Any], file_name: str) -> list[list[str]]:
+    """The CSV rows of held `entries` (`to_row` of each). Raises `TypeError` naming the file, the entry and the
+    field when a value is one the row cannot be made of (not a time in a time field, ...), rather than the error
+    of a generated line."""
+    try:
+        return [to_row(entry) for entry in entries]
+    except _UNFORMATTED as exc:
+        for position, entry in enumerate(entries):
+            try:
+                to_row(entry)
+            except _UNFORMATTED:
+                item = entry[0] if isinstance(entry, tuple) and entry else entry
+                order_id = getattr(item, "id", None) or getattr(item, "order_id", None)
+                which = f" (order {order_id!r})" if isinstance(order_id, str) else f" (the batch's item {position})"
+                why = _misfit(item) or f"{type(exc).__name__}: {exc}"
+                raise TypeError(f"{file_name}: cannot write {type(item).__name__}{which} as a CSV row: {why}") from exc
+        raise  # pragma: no cover (the same entries fail again)
+
+
+def _misfit(item: Any) -> str | None:
+    """The fields of the attrs value `item` whose values are not of their declared types, in words (``"its side
+    is None (NoneType), not a Side"``), or None."""
+    if not attrs.has(type(item)):
+        return None
+    hints = typing.get_type_hints(type(item))
+    misfits = []
+    for field in attrs.fields(type(item)):
+        value = getattr(item, field.name)
+        base, optional = _base(hints.get(field.name, Any))
+        wanted = typing.get_origin(base) or base
+        if (value is None and optional) or not isinstance(wanted, type) or isinstance(value, wanted):
+            continue
+        if not (wanted is float and isinstance(value, int)):
+            misfits.append(f"its {field.name} is {value!r} ({type(value).__name__}), not a {wanted.__name__}")
+    return "; ".join(misfits) or None
 
 
 def _write_batch(handle: Any, writer: Any, rows: list[list[str]]) -> None:
