@@ -21,7 +21,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -30,6 +30,8 @@ from broker_sim._numeric import QTY_EPSILON
 from broker_sim.models import Fill
 
 __all__ = ["Breakdown", "ClosedTrade", "TradeTally", "closed_trades", "trade_statistics"]
+
+_N = TypeVar("_N", int, float)
 
 
 @attrs.frozen(slots=True)
@@ -139,10 +141,35 @@ def trade_statistics(
     }
 
 
+class _Total(Generic[_N]):
+    """One of the account's totals, read: the only group's while there is one, else the tally's own (`TradeTally`
+    keeps them apart only once there are several groups)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, tally: TradeTally | None, owner: type | None = None) -> _N:
+        if tally is None:
+            return self  # type: ignore[return-value]
+        value: _N = getattr(tally._solo or tally._totals, self.name)
+        return value
+
+
 class TradeTally:
     """Fill-by-fill accounting of round trips (FIFO per strategy and symbol), fees, slippage and the per-strategy
     and per-symbol breakdowns, in memory that does not grow with the number of fills: only open lots, the
     counters and the first `keep` closed trades are kept."""
+
+    #: Fills counted, round trips closed, those with net P&L > 0 (`wins`) and < 0 (`losing`).
+    fills: _Total[int] = _Total()
+    count: _Total[int] = _Total()
+    wins: _Total[int] = _Total()
+    losing: _Total[int] = _Total()
+    #: The fills' fees, the winning and the losing round trips' net P&L (`losses` >= 0), their holding seconds.
+    fees: _Total[float] = _Total()
+    gains: _Total[float] = _Total()
+    losses: _Total[float] = _Total()
+    holding: _Total[float] = _Total()
 
     def __init__(self, keep: int | None = None) -> None:
         self.keep = keep
@@ -151,11 +178,15 @@ class TradeTally:
         #: The kept round trips' fields, made `ClosedTrade`s when `trades` is read (most runs never read them).
         self._kept: list[tuple[str, str, float, datetime, datetime, float, float, float, float, str]] = []
         self._trades: list[ClosedTrade] = []
-        self.count = self.wins = self.fills = self.losing = 0
-        self.gains = self.losses = self.fees = self.slippage = self.holding = 0.0
+        #: The account's totals (`count`, `fees`, ...) once there are two groups or more; with one, they are its.
+        self._totals = _Group()
+        self.slippage = 0.0
         #: Running totals and open lots per (strategy, symbol): merged into per-strategy and per-symbol totals when
         #: asked.
         self._groups: dict[tuple[str, str], _Group] = {}
+        #: The only group while there is one (its totals are the account's: the same sums of the same fills, in the
+        #: same order), else None: a single-strategy run on one symbol counts each fill once, not twice.
+        self._solo: _Group | None = None
         #: The group of the last fill, its strategy and symbol: a run's fills mostly come from one in a row.
         self._last: tuple[str, str, _Group | None] = ("", "", None)
         #: The last fill price per symbol: the mark of last resort.
@@ -179,8 +210,6 @@ class TradeTally:
 
         Every fill of a run comes here: the group's and the tally's totals, and each round trip it closes, are
         counted in line."""
-        self.fills += 1
-        self.fees += fee
         price = fill.price
         slipped = price - fill.reference_price
         self.slippage += (slipped if slipped >= 0.0 else -slipped) * quantity  # `abs`, in line: calls cost
@@ -188,11 +217,12 @@ class TradeTally:
         self.last_price[symbol] = price
         last_strategy, last_symbol, group = self._last
         if group is None or strategy is not last_strategy or symbol is not last_symbol:
-            key = (strategy, symbol)
-            group = self._groups.get(key)
-            if group is None:
-                group = self._groups[key] = _Group()
-            self._last = (strategy, symbol, group)
+            group = self._group(strategy, symbol)
+        # the account's totals, kept apart only once there are several groups (`_solo`)
+        totals = None if group is self._solo else self._totals
+        if totals is not None:
+            totals.fills += 1
+            totals.fees += fee
         buying = fill.side is _SIDE_BUY
         # the group's totals (`_Group.add_fill`, in line)
         group.fills += 1
@@ -206,6 +236,7 @@ class TradeTally:
         remaining = quantity
         fee_per_unit = fee / quantity if quantity else 0.0
         queue = group.lots
+        closing = (group,) if totals is None else (group, totals)  # who counts the round trips this fill closes
         while remaining > QTY_EPSILON and queue and (queue[0][0] > 0) != buying:
             lot = queue[0]
             lot_quantity, lot_price, lot_time, lot_fee_per_unit = lot
@@ -215,23 +246,18 @@ class TradeTally:
             pnl = size * (price - lot_price) * (1.0 if long else -1.0)
             fees = size * (lot_fee_per_unit + fee_per_unit)
             holding = (fill.timestamp - lot_time).total_seconds()
-            # one round trip: its gross `pnl`, its `fees`, how long it was held; the tally's and the group's
-            self.count += 1
+            # one round trip: its gross `pnl`, its `fees`, how long it was held; the group's, and the account's
             net = pnl - fees
-            group.count += 1
             group.realized += pnl
-            group.holding += holding
-            self.holding += holding
-            if net > 0:
-                group.wins += 1
-                group.gains += net
-                self.wins += 1
-                self.gains += net
-            elif net < 0:
-                group.losing += 1
-                group.losses -= net
-                self.losing += 1
-                self.losses -= net
+            for counted in closing:
+                counted.count += 1
+                counted.holding += holding
+                if net > 0:
+                    counted.wins += 1
+                    counted.gains += net
+                elif net < 0:
+                    counted.losing += 1
+                    counted.losses -= net
             room = self._room
             if room:
                 side = "long" if long else "short"
@@ -246,6 +272,22 @@ class TradeTally:
                 lot[0] = left if long else -left
         if remaining > QTY_EPSILON:
             queue.append([remaining if buying else -remaining, price, fill.timestamp, fee_per_unit])
+
+    def _group(self, strategy: str, symbol: str) -> _Group:
+        """The group of `strategy` in `symbol`, made when new (the second one ends `_solo`: the account's totals are
+        then kept apart, starting from the first group's), remembered as the last one."""
+        key = (strategy, symbol)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+            solo = self._solo
+            if solo is not None:
+                self._totals.merge(solo)  # its totals are the account's so far (held and lots not needed)
+                self._solo = None
+            elif len(self._groups) == 1:
+                self._solo = group
+        self._last = (strategy, symbol, group)
+        return group
 
     def statistics(self) -> dict[str, float]:
         """The account's round-trip statistics (`trade_statistics` over every round trip)."""
