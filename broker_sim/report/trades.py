@@ -21,7 +21,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import attrs
 
@@ -30,8 +30,6 @@ from broker_sim._numeric import QTY_EPSILON
 from broker_sim.models import Fill
 
 __all__ = ["Breakdown", "ClosedTrade", "TradeTally", "closed_trades", "trade_statistics"]
-
-_N = TypeVar("_N", int, float)
 
 
 @attrs.frozen(slots=True)
@@ -100,6 +98,18 @@ class _Group:
         #: fills): signed quantity, price, time, fee per unit.
         self.lots: deque[list[Any]] = deque()
 
+    def add_round_trip(self, net: float, holding_seconds: float) -> None:
+        """Count one round trip of net P&L `net`, held `holding_seconds` (not its gross P&L: the account's totals
+        keep none; a group's are counted in line, `TradeTally.add_as`)."""
+        self.count += 1
+        self.holding += holding_seconds
+        if net > 0:
+            self.wins += 1
+            self.gains += net
+        elif net < 0:
+            self.losing += 1
+            self.losses -= net
+
     def merge(self, other: _Group) -> None:
         """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies')."""
         for name in _TOTALS:
@@ -141,35 +151,10 @@ def trade_statistics(
     }
 
 
-class _Total(Generic[_N]):
-    """One of the account's totals, read: the only group's while there is one, else the tally's own (`TradeTally`
-    keeps them apart only once there are several groups)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, tally: TradeTally | None, owner: type | None = None) -> _N:
-        if tally is None:
-            return self  # type: ignore[return-value]
-        value: _N = getattr(tally._solo or tally._totals, self.name)
-        return value
-
-
 class TradeTally:
     """Fill-by-fill accounting of round trips (FIFO per strategy and symbol), fees, slippage and the per-strategy
     and per-symbol breakdowns, in memory that does not grow with the number of fills: only open lots, the
     counters and the first `keep` closed trades are kept."""
-
-    #: Fills counted, round trips closed, those with net P&L > 0 (`wins`) and < 0 (`losing`).
-    fills: _Total[int] = _Total()
-    count: _Total[int] = _Total()
-    wins: _Total[int] = _Total()
-    losing: _Total[int] = _Total()
-    #: The fills' fees, the winning and the losing round trips' net P&L (`losses` >= 0), their holding seconds.
-    fees: _Total[float] = _Total()
-    gains: _Total[float] = _Total()
-    losses: _Total[float] = _Total()
-    holding: _Total[float] = _Total()
 
     def __init__(self, keep: int | None = None) -> None:
         self.keep = keep
@@ -193,6 +178,46 @@ class TradeTally:
         self.last_price: dict[str, float] = {}
 
     @property
+    def fills(self) -> int:
+        """Fills counted."""
+        return (self._solo or self._totals).fills
+
+    @property
+    def count(self) -> int:
+        """Round trips closed."""
+        return (self._solo or self._totals).count
+
+    @property
+    def wins(self) -> int:
+        """Round trips with net P&L > 0."""
+        return (self._solo or self._totals).wins
+
+    @property
+    def losing(self) -> int:
+        """Round trips with net P&L < 0."""
+        return (self._solo or self._totals).losing
+
+    @property
+    def fees(self) -> float:
+        """The fills' fees."""
+        return (self._solo or self._totals).fees
+
+    @property
+    def gains(self) -> float:
+        """The winning round trips' net P&L."""
+        return (self._solo or self._totals).gains
+
+    @property
+    def losses(self) -> float:
+        """The losing round trips' net P&L, as an amount >= 0."""
+        return (self._solo or self._totals).losses
+
+    @property
+    def holding(self) -> float:
+        """The round trips' holding times summed, in seconds."""
+        return (self._solo or self._totals).holding
+
+    @property
     def trades(self) -> list[ClosedTrade]:
         """The first `keep` round trips (all of them without `keep`), in the order they closed."""
         trades, kept = self._trades, self._kept
@@ -208,8 +233,8 @@ class TradeTally:
         """`add` for `fill` as `strategy`'s, for `quantity` and `fee` (a strategy's share of a fill several share):
         the same as adding ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``.
 
-        Every fill of a run comes here: the group's and the tally's totals, and each round trip it closes, are
-        counted in line."""
+        Every fill of a run comes here: the group's totals, and each round trip it closes, are counted in line; the
+        account's are that group's while it is the only one (`_solo`)."""
         price = fill.price
         slipped = price - fill.reference_price
         self.slippage += (slipped if slipped >= 0.0 else -slipped) * quantity  # `abs`, in line: calls cost
@@ -236,7 +261,6 @@ class TradeTally:
         remaining = quantity
         fee_per_unit = fee / quantity if quantity else 0.0
         queue = group.lots
-        closing = (group,) if totals is None else (group, totals)  # who counts the round trips this fill closes
         while remaining > QTY_EPSILON and queue and (queue[0][0] > 0) != buying:
             lot = queue[0]
             lot_quantity, lot_price, lot_time, lot_fee_per_unit = lot
@@ -246,18 +270,20 @@ class TradeTally:
             pnl = size * (price - lot_price) * (1.0 if long else -1.0)
             fees = size * (lot_fee_per_unit + fee_per_unit)
             holding = (fill.timestamp - lot_time).total_seconds()
-            # one round trip: its gross `pnl`, its `fees`, how long it was held; the group's, and the account's
+            # one round trip: its gross `pnl`, its `fees`, how long it was held; the group's (in line: calls cost), and
+            # the account's once there are several groups
             net = pnl - fees
+            group.count += 1
             group.realized += pnl
-            for counted in closing:
-                counted.count += 1
-                counted.holding += holding
-                if net > 0:
-                    counted.wins += 1
-                    counted.gains += net
-                elif net < 0:
-                    counted.losing += 1
-                    counted.losses -= net
+            group.holding += holding
+            if net > 0:
+                group.wins += 1
+                group.gains += net
+            elif net < 0:
+                group.losing += 1
+                group.losses -= net
+            if totals is not None:
+                totals.add_round_trip(net, holding)
             room = self._room
             if room:
                 side = "long" if long else "short"
