@@ -19,11 +19,13 @@ import tempfile
 import types
 import typing
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
+
+import attrs
 
 from broker_sim._codegen import compile_function
 from broker_sim.models import (
@@ -80,7 +82,8 @@ def _base(kind: Any) -> tuple[Any, bool]:
 
 def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
     """Python source that formats the value of expression `value` (a field of declared type `kind`): as a list
-    item of a row, or with `line` as the inside of an f-string's replacement field (the same text, cheaper)."""
+    item of a row, or with `line` as a cell of a `lines` function (a text, or an error for a value of another type:
+    its batch then goes the rows' way)."""
     base, optional = _base(kind)
     if base is str:
         return f"({value} or '')" if optional else value
@@ -100,6 +103,15 @@ def _cell_expression(value: str, kind: Any, *, line: bool) -> str:
     else:
         text = f"f'{{{value}!r}}'" if line else f"repr({value})"  # floats in their shortest round-trip form
     return f"('' if {value} is None else {text})" if optional else text
+
+
+def _row_text(kind: Any, value: Any) -> str:
+    """The text of `value` in a row's cell of a field of type `kind` (what ``row`` writes: a `usual` value's)."""
+    cell = compile_function(
+        f"def cell(value):\n    return {_cell_expression('value', kind, line=False)}\n", "cell", {}, purpose="csv cell"
+    )
+    text: str = cell(value)
+    return text
 
 
 def _needs_check(kind: Any) -> bool:
@@ -187,20 +199,24 @@ def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
 
 
 def _grouped(
-    body: list[str], cells: list[str], spans: list[tuple[int, int]], rare: Sequence[int]
-) -> tuple[list[str], list[str]]:
-    """`body` and `cells` of a `lines` function with each run of two or more `rare` columns in a row made one cell
-    ``g<first>``: the columns' fields read first (each column's first statement), then their commas alone when all
-    are None, else their texts as before, joined. `spans` are each column's statements in `body`."""
+    body: list[str],
+    cells: list[str],
+    spans: list[tuple[int, int]],
+    usual: Mapping[int, tuple[str, str]],
+    free: Sequence[int],
+) -> tuple[list[str], list[str], list[str]]:
+    """`body`, `cells` and free cells (of the columns `free`) of a `lines` function with each run of two or more
+    `usual` columns in a row made one cell ``g<first>``: the columns' fields read first (each column's first
+    statement), then, when each holds its usual value (`usual`: by column, the test of a field's variable, e.g.
+    ``"is None"``, and the column's text then), their texts at once, else their texts as before, joined (and their
+    free texts checked there). `spans` are each column's statements in `body`."""
     runs: list[list[int]] = []
-    for index in rare:
+    for index in sorted(usual):
         if runs and runs[-1][-1] == index - 1:
             runs[-1].append(index)
         else:
             runs.append([index])
     runs = [run for run in runs if len(run) >= 2]
-    if not runs:
-        return body, cells
     starts = {run[0]: run for run in runs}
     grouped = {index for run in runs for index in run}
     new_body: list[str] = []
@@ -217,16 +233,19 @@ def _grouped(
         reads = [body[spans[column][0]] for column in run]  # ``v7 = item.limit_price``
         names = [read.split(" = ", 1)[0] for read in reads]
         new_body.extend(reads)
-        new_body.append("if " + " and ".join(f"{name} is None" for name in names) + ":")
-        new_body.append(f"    g{index} = {',' * (len(run) - 1)!r}")
+        tests = [f"{name} {usual[column][0]}" for name, column in zip(names, run, strict=True)]
+        new_body.append("if " + " and ".join(tests) + ":")
+        new_body.append(f"    g{index} = {','.join(usual[column][1] for column in run)!r}")
         new_body.append("else:")
         for column in run:
             first, last = spans[column]
             new_body.extend(f"    {statement}" for statement in body[first + 1 : last])
-        joined = ",".join(f"{{{cells[column]}}}" for column in run)
-        new_body.append(f'    g{index} = f"{joined}"')
+        new_body.append(f"    g{index} = ','.join(({', '.join(cells[column] for column in run)},))")
+        checked = "".join(f"{{{cells[column]}}}" for column in run if column in free)
+        if checked:
+            new_body.append(f'    odd(f"{checked}")')
         new_cells.append(f"g{index}")
-    return new_body, new_cells
+    return new_body, new_cells, [cells[column] for column in free if column not in grouped]
 
 
 def _formatter(
@@ -236,14 +255,14 @@ def _formatter(
     entry: str = "item",
     given: Sequence[str] = (),
     line: bool = False,
-    rare: Sequence[str] = (),
+    usual: Mapping[str, Any] | None = None,
 ) -> Callable[..., Any]:
     """A function generated once from the field types of `cls`: every fill and every ended order of a run passes
     through one. It unpacks its argument as `entry` (``"item"``, or e.g. ``"item, strategy"``); a column named in
     `given` is the variable of that name from the entry, any other the field of `item`, formatted by its type.
 
     Without `line`: ``row(entry)``, the entry's CSV row as a list of cells. With `line`: ``lines(batch, texts)``,
-    the CSV line (cells joined by commas, no quoting) of each entry of a batch, one f-string each, and the texts of
+    the CSV line (cells joined by commas, no quoting) of each entry of a batch, one ``str.join`` each, and the texts of
     the cells that may need quoting (the string fields', one text a row, and any cell formatted the odd way: an int
     in a float field, a time of another zone or class): the spool writes the lines when none of those holds a
     comma, a quote or a line break (the numbers' and the UTC times' texts never do), and the rows otherwise.
@@ -253,30 +272,42 @@ def _formatter(
     `lines` also looks a UTC time up in `texts` (`CellTexts`), which the fill and order spools of a run share: an
     order's row and its fill's row name the same moments, often as different objects.
 
-    `rare` names optional columns that are mostly empty (an order's stop price, trail, cancel time): in `lines`, a
-    run of two or more of them in a row is one cell of the f-string, its commas alone when all are None, so that a
-    plain market order's row pays for a few pieces less, not for every empty cell."""
+    `usual` names the columns that mostly hold one value, with that value (an order's stop price, trail and cancel
+    time None, its class simple): in `lines`, a run of two or more of them in a row is one cell of the line, its
+    text at once when each holds its usual value (the very object: None, False, an enum member, the empty tuple),
+    so that a plain market order's row pays for a few pieces less, not for every empty or usual cell."""
     hints = typing.get_type_hints(cls)
     body: list[str] = []
     cells: list[str] = []
     times: list[int] = []  # the indexes of the datetime columns so far
     spans: list[tuple[int, int]] = []  # each column's statements: body[start:end]
-    free: list[str] = []  # the cells of free text (a string field's), checked for quoting (`lines`)
+    free: list[int] = []  # the columns of free text (a string field's), checked for quoting (`lines`)
+    usual = usual or {}
+    namespace: dict[str, Any] = {}
+    tests: dict[int, tuple[str, str]] = {}  # the `usual` columns' tests and texts (`_grouped`)
     for index, name in enumerate(columns):
         spans.append((len(body), len(body)))
         kind = hints[name]
         value = name if name in given else f"item.{name}"
+        if line and name in usual:
+            held = usual[name]
+            if held is None:
+                tests[index] = ("is None", "")
+            else:
+                namespace[f"_usual{index}"] = held
+                tests[index] = (f"is _usual{index}", _row_text(kind, held))
         if line and _base(kind)[0] is float:
             body.extend(_number_statements(index, value, optional=_base(kind)[1]))
             cells.append(f"t{index}")
             continue
         if not _is_datetime(kind):
-            if line and typing.get_origin(kind) in (typing.Union, types.UnionType) and value.startswith("item."):
-                body.append(f"v{index} = {value}")  # an optional cell reads its field once
+            optional = typing.get_origin(kind) in (typing.Union, types.UnionType)
+            if line and ((optional and value.startswith("item.")) or name in usual):
+                body.append(f"v{index} = {value}")  # an optional or usual cell reads its field once
                 value = f"v{index}"
             cells.append(_cell_expression(value, kind, line=line))
             if _needs_check(kind):
-                free.append(cells[-1])
+                free.append(index)
             continue
         body.append(f"d{index} = {value}")
         if line:
@@ -292,12 +323,13 @@ def _formatter(
         cells.append(f"t{index}")
     if line:
         ends = [start for start, _ in spans[1:]] + [len(body)]
-        body, cells = _grouped(body, cells, [(start, end) for (start, _), end in zip(spans, ends, strict=True)],
-                               [index for index, name in enumerate(columns) if name in rare])  # fmt: skip
-        # a plain ``f'{x!r}'`` cell is the replacement field ``{x!r}`` itself
-        plain = [cell[3:-2] if cell.startswith("f'{") and cell.endswith("}'") else cell for cell in cells]
-        fields = ",".join(f"{{{cell}}}" for cell in plain)
-        probe = "".join(f"{{{cell}}}" for cell in free)
+        spans = [(start, end) for (start, _), end in zip(spans, ends, strict=True)]
+        body, cells, checked = _grouped(body, cells, spans, tests, free)
+        # the cells joined by `str.join` with its separator, not an f-string: an f-string's commas are pieces of
+        # their own, each costing its join as much as a cell (a cell that is not a text fails the join, and its
+        # batch goes the rows' way)
+        fields = ", ".join(cells)
+        probe = "".join(f"{{{cell}}}" for cell in checked)
         source = "\n".join(
             [
                 "def lines(batch, texts):",
@@ -315,13 +347,13 @@ def _formatter(
                 "    older_number = texts.older_numbers.get",
                 f"    for {entry} in batch:",
                 *(f"        {statement}" for statement in body),
-                f'        append(f"{fields}")',
-                *([f'        odd(f"{probe}")'] if free else []),
+                f"        append(','.join(({fields},)))",
+                *([f'        odd(f"{probe}")'] if checked else []),
                 "    return out, probes",
                 "",
             ]
         )
-        namespace = {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign, "_id": id}
+        namespace |= {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign, "_id": id}
         return compile_function(source, "lines", namespace, purpose=f"{cls.__name__} csv lines")
     unpack = [] if entry == "item" else [f"    {entry} = item"]
     source = "\n".join(
@@ -340,13 +372,16 @@ _FILL_ENTRY_LINES = _formatter(Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("st
 _ORDER_ENTRY = "item, strategy"
 _ORDER_CSV_HINTS = type("_OrderCsv", (), {"__annotations__": {**typing.get_type_hints(Order), "strategy": str}})
 _ORDER_ENTRY_ROW = _formatter(_ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",))
-#: An order's columns that a plain market order leaves empty.
-_ORDER_RARE = (
-    "limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "replaces", "replaced_by",
-    "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "notional", "triggered_at",
-)  # fmt: skip
+#: An order's columns that a plain market order leaves empty or at their default, with that value.
+_ORDER_USUAL: dict[str, Any] = {
+    **dict.fromkeys((
+        "limit_price", "stop_price", "reference_price", "trail_price", "trail_percent", "replaces", "replaced_by",
+        "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "parent_id", "notional", "triggered_at",
+    )),
+    "order_class": OrderClass.SIMPLE, "legs": (), "extended_hours": False,
+}  # fmt: skip
 _ORDER_ENTRY_LINES = _formatter(
-    _ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True, rare=_ORDER_RARE
+    _ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True, usual=_ORDER_USUAL
 )
 
 
@@ -572,8 +607,7 @@ class Spool(Sequence[_T], Generic[_T]):
             texts.turn()
             to_lines = self._to_lines
             if to_lines is None or not _write_lines(self._handle, to_lines, pending, texts):
-                to_row = self._to_row
-                _write_batch(self._handle, self._writer, [to_row(entry) for entry in pending])
+                _write_batch(self._handle, self._writer, _rows(self._to_row, pending, self.path.name))
             self._written += len(pending)
             pending.clear()
         self._handle.flush()
@@ -691,7 +725,7 @@ def _write_lines(
     what counting commas over whole lines cost)."""
     try:
         lines, free = to_lines(entries, texts)
-    except (TypeError, ValueError):  # a cell the generated code cannot format: the rows' path decides
+    except _UNFORMATTED:  # a cell the generated code cannot format (a non-member in an enum field): rows decide
         return False
     checked = "".join(free)
     if '"' in checked or "," in checked or "\n" in checked or "\r" in checked:
@@ -699,6 +733,48 @@ def _write_lines(
     lines.append("")  # the last line's end
     handle.write("\n".join(lines))
     return True
+
+
+#: What a generated formatter raises for a value that is not of its field's type: an enum field's ``_value_``, a
+#: time's ``isoformat``, a legs field's ``join`` that the value lacks or refuses.
+_UNFORMATTED = (AttributeError, TypeError, ValueError)
+
+
+def _rows(to_row: Callable[[Any], list[str]], entries: list[Any], file_name: str) -> list[list[str]]:
+    """The CSV rows of held `entries` (`to_row` of each). Raises `TypeError` naming the file, the entry and the
+    field when a value is one the row cannot be made of (not a time in a time field, ...), rather than the error
+    of a generated line."""
+    try:
+        return [to_row(entry) for entry in entries]
+    except _UNFORMATTED as exc:
+        for position, entry in enumerate(entries):
+            try:
+                to_row(entry)
+            except _UNFORMATTED:
+                item = entry[0] if isinstance(entry, tuple) and entry else entry
+                order_id = getattr(item, "id", None) or getattr(item, "order_id", None)
+                which = f" (order {order_id!r})" if isinstance(order_id, str) else f" (the batch's item {position})"
+                why = _misfit(item) or f"{type(exc).__name__}: {exc}"
+                raise TypeError(f"{file_name}: cannot write {type(item).__name__}{which} as a CSV row: {why}") from exc
+        raise  # pragma: no cover (the same entries fail again)
+
+
+def _misfit(item: Any) -> str | None:
+    """The fields of the attrs value `item` whose values are not of their declared types, in words (``"its side
+    is None (NoneType), not a Side"``), or None."""
+    if not attrs.has(type(item)):
+        return None
+    hints = typing.get_type_hints(type(item))
+    misfits = []
+    for field in attrs.fields(type(item)):
+        value = getattr(item, field.name)
+        base, optional = _base(hints.get(field.name, Any))
+        wanted = typing.get_origin(base) or base
+        if (value is None and optional) or not isinstance(wanted, type) or isinstance(value, wanted):
+            continue
+        if not (wanted is float and isinstance(value, int)):
+            misfits.append(f"its {field.name} is {value!r} ({type(value).__name__}), not a {wanted.__name__}")
+    return "; ".join(misfits) or None
 
 
 def _write_batch(handle: Any, writer: Any, rows: list[list[str]]) -> None:

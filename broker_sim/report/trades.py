@@ -98,6 +98,18 @@ class _Group:
         #: fills): signed quantity, price, time, fee per unit.
         self.lots: deque[list[Any]] = deque()
 
+    def add_round_trip(self, net: float, holding_seconds: float) -> None:
+        """Count one round trip of net P&L `net`, held `holding_seconds` (not its gross P&L: the account's totals
+        keep none; a group's are counted in line, `TradeTally.add_as`)."""
+        self.count += 1
+        self.holding += holding_seconds
+        if net > 0:
+            self.wins += 1
+            self.gains += net
+        elif net < 0:
+            self.losing += 1
+            self.losses -= net
+
     def merge(self, other: _Group) -> None:
         """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies')."""
         for name in _TOTALS:
@@ -151,15 +163,59 @@ class TradeTally:
         #: The kept round trips' fields, made `ClosedTrade`s when `trades` is read (most runs never read them).
         self._kept: list[tuple[str, str, float, datetime, datetime, float, float, float, float, str]] = []
         self._trades: list[ClosedTrade] = []
-        self.count = self.wins = self.fills = self.losing = 0
-        self.gains = self.losses = self.fees = self.slippage = self.holding = 0.0
+        #: The account's totals (`count`, `fees`, ...) once there are two groups or more; with one, they are its.
+        self._totals = _Group()
+        self.slippage = 0.0
         #: Running totals and open lots per (strategy, symbol): merged into per-strategy and per-symbol totals when
         #: asked.
         self._groups: dict[tuple[str, str], _Group] = {}
+        #: The only group while there is one (its totals are the account's: the same sums of the same fills, in the
+        #: same order), else None: a single-strategy run on one symbol counts each fill once, not twice.
+        self._solo: _Group | None = None
         #: The group of the last fill, its strategy and symbol: a run's fills mostly come from one in a row.
         self._last: tuple[str, str, _Group | None] = ("", "", None)
         #: The last fill price per symbol: the mark of last resort.
         self.last_price: dict[str, float] = {}
+
+    @property
+    def fills(self) -> int:
+        """Fills counted."""
+        return (self._solo or self._totals).fills
+
+    @property
+    def count(self) -> int:
+        """Round trips closed."""
+        return (self._solo or self._totals).count
+
+    @property
+    def wins(self) -> int:
+        """Round trips with net P&L > 0."""
+        return (self._solo or self._totals).wins
+
+    @property
+    def losing(self) -> int:
+        """Round trips with net P&L < 0."""
+        return (self._solo or self._totals).losing
+
+    @property
+    def fees(self) -> float:
+        """The fills' fees."""
+        return (self._solo or self._totals).fees
+
+    @property
+    def gains(self) -> float:
+        """The winning round trips' net P&L."""
+        return (self._solo or self._totals).gains
+
+    @property
+    def losses(self) -> float:
+        """The losing round trips' net P&L, as an amount >= 0."""
+        return (self._solo or self._totals).losses
+
+    @property
+    def holding(self) -> float:
+        """The round trips' holding times summed, in seconds."""
+        return (self._solo or self._totals).holding
 
     @property
     def trades(self) -> list[ClosedTrade]:
@@ -177,10 +233,8 @@ class TradeTally:
         """`add` for `fill` as `strategy`'s, for `quantity` and `fee` (a strategy's share of a fill several share):
         the same as adding ``attrs.evolve(fill, strategy=strategy, quantity=quantity, fee=fee)``.
 
-        Every fill of a run comes here: the group's and the tally's totals, and each round trip it closes, are
-        counted in line."""
-        self.fills += 1
-        self.fees += fee
+        Every fill of a run comes here: the group's totals, and each round trip it closes, are counted in line; the
+        account's are that group's while it is the only one (`_solo`)."""
         price = fill.price
         slipped = price - fill.reference_price
         self.slippage += (slipped if slipped >= 0.0 else -slipped) * quantity  # `abs`, in line: calls cost
@@ -188,11 +242,12 @@ class TradeTally:
         self.last_price[symbol] = price
         last_strategy, last_symbol, group = self._last
         if group is None or strategy is not last_strategy or symbol is not last_symbol:
-            key = (strategy, symbol)
-            group = self._groups.get(key)
-            if group is None:
-                group = self._groups[key] = _Group()
-            self._last = (strategy, symbol, group)
+            group = self._group(strategy, symbol)
+        # the account's totals, kept apart only once there are several groups (`_solo`)
+        totals = None if group is self._solo else self._totals
+        if totals is not None:
+            totals.fills += 1
+            totals.fees += fee
         buying = fill.side is _SIDE_BUY
         # the group's totals (`_Group.add_fill`, in line)
         group.fills += 1
@@ -215,23 +270,20 @@ class TradeTally:
             pnl = size * (price - lot_price) * (1.0 if long else -1.0)
             fees = size * (lot_fee_per_unit + fee_per_unit)
             holding = (fill.timestamp - lot_time).total_seconds()
-            # one round trip: its gross `pnl`, its `fees`, how long it was held; the tally's and the group's
-            self.count += 1
+            # one round trip: its gross `pnl`, its `fees`, how long it was held; the group's (in line: calls cost), and
+            # the account's once there are several groups
             net = pnl - fees
             group.count += 1
             group.realized += pnl
             group.holding += holding
-            self.holding += holding
             if net > 0:
                 group.wins += 1
                 group.gains += net
-                self.wins += 1
-                self.gains += net
             elif net < 0:
                 group.losing += 1
                 group.losses -= net
-                self.losing += 1
-                self.losses -= net
+            if totals is not None:
+                totals.add_round_trip(net, holding)
             room = self._room
             if room:
                 side = "long" if long else "short"
@@ -246,6 +298,22 @@ class TradeTally:
                 lot[0] = left if long else -left
         if remaining > QTY_EPSILON:
             queue.append([remaining if buying else -remaining, price, fill.timestamp, fee_per_unit])
+
+    def _group(self, strategy: str, symbol: str) -> _Group:
+        """The group of `strategy` in `symbol`, made when new (the second one ends `_solo`: the account's totals are
+        then kept apart, starting from the first group's), remembered as the last one."""
+        key = (strategy, symbol)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+            solo = self._solo
+            if solo is not None:
+                self._totals.merge(solo)  # its totals are the account's so far (held and lots not needed)
+                self._solo = None
+            elif len(self._groups) == 1:
+                self._solo = group
+        self._last = (strategy, symbol, group)
+        return group
 
     def statistics(self) -> dict[str, float]:
         """The account's round-trip statistics (`trade_statistics` over every round trip)."""

@@ -259,6 +259,58 @@ def test_a_tally_keeps_the_first_round_trips_and_counts_them_all() -> None:
     )
 
 
+_TALLIED_FILLS = st.lists(
+    st.builds(
+        lambda strategy, symbol, buying, quantity, price, fee, minutes: Fill(
+            "o",
+            symbol,
+            Side.BUY if buying else Side.SELL,
+            quantity,
+            price,
+            fee,
+            datetime(2024, 3, 1, 14, 30, tzinfo=UTC) + timedelta(minutes=minutes),
+            price,
+            "e",
+            strategy,
+        ),
+        st.sampled_from(["sma", "sma", "sma", "momentum"]),
+        st.sampled_from(["AAPL", "AAPL", "MSFT"]),
+        st.booleans(),
+        st.sampled_from([1.0, 2.5, 100.0]),
+        st.floats(90.0, 110.0),
+        st.sampled_from([0.0, 0.013, 1.0]),
+        st.integers(0, 10_000),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_TALLIED_FILLS)
+def test_a_tallys_totals_are_its_fills_and_round_trips_summed_in_order(fills: list[Fill]) -> None:
+    """The account's totals (fills, fees, round trips, wins, losses, holding time) are exactly the sums over the
+    fills and the round trips in the order they came, whether one strategy in one symbol made them all (the tally
+    then keeps one set of totals) or several did."""
+    tally = TradeTally()
+    for fill in sorted(fills, key=lambda fill: fill.timestamp):
+        tally.add(fill)
+    fees = gains = losses = holding = 0.0
+    for fill in sorted(fills, key=lambda fill: fill.timestamp):
+        fees += fill.fee
+    for trade in tally.trades:
+        holding += trade.holding_seconds
+        if trade.net_pnl > 0:
+            gains += trade.net_pnl
+        elif trade.net_pnl < 0:
+            losses -= trade.net_pnl
+    assert (tally.fills, tally.count) == (len(fills), len(tally.trades))
+    assert (tally.wins, tally.losing) == (
+        sum(trade.net_pnl > 0 for trade in tally.trades),
+        sum(trade.net_pnl < 0 for trade in tally.trades),
+    )
+    assert (tally.fees, tally.gains, tally.losses, tally.holding) == (fees, gains, losses, holding)
+
+
 def test_trades_are_matched_per_symbol() -> None:
     fills = [
         _fill("buy", 2, 10.0, n=1, symbol="AAPL"),

@@ -292,3 +292,48 @@ def test_the_time_texts_keep_at_most_two_batches_worth() -> None:
     assert len(texts.current) + len(texts.older) <= 2 * 1024
     assert len(fills) == len(orders) == 5 * 1024
     assert list(fills.rows())[-1][0] == list(orders.rows())[-1][ORDER_CSV_COLUMNS.index("filled_at")]
+
+
+def test_a_value_that_is_not_a_member_of_its_enum_is_written_as_its_row_would_be() -> None:
+    """A fill or an order whose enum field holds a plain text (``"buy"``, not `Side.BUY`) is not one the batch's
+    generated lines can format: its batch is written by the csv writer from its rows, byte for byte, and reads back
+    as the members."""
+    import csv
+    import io
+
+    base, _ = _orders_with_every_kind_of_cell()[0]
+    fills = [
+        Fill("o1", "AAPL", Side.BUY, 3.0, 101.37, 0.04, T0, 101.3, "e1"),
+        Fill("o2", "AAPL", "sell", 1.5, 102.0, 0.0, T0, 102.1, "e2"),  # type: ignore[arg-type]
+    ]
+    orders = [base, attrs.evolve(base, id="o2", side="sell", status="filled", order_class="simple")]  # type: ignore[arg-type]
+    fill_spool, order_spool = FillSpool(), OrderSpool()
+    for fill in fills:
+        fill_spool.append(fill)
+    for order in orders:
+        order_spool.add_owned(order, "sma")
+    for spool, header, rows in (
+        (fill_spool, FILL_COLUMNS, [fill_row(fill) for fill in fills]),
+        (order_spool, ORDER_CSV_COLUMNS, [order_row(order, "sma") for order in orders]),
+    ):
+        spool.flush()
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerows([header, *rows])
+        assert spool.path.read_text(encoding="utf-8") == expected.getvalue()
+    assert [fill.side for fill in fill_spool] == [Side.BUY, Side.SELL]
+    assert [(order.side, order.status) for order in order_spool][1] == (Side.SELL, OrderStatus.FILLED)
+
+
+def test_a_value_no_row_can_be_made_of_is_a_clear_error_naming_its_field() -> None:
+    """A time field that holds no time (or any value neither the generated lines nor a row can format) is a
+    `TypeError` that names the file, the order and the field, not an error from inside generated code; nothing
+    of its batch is written."""
+    spool = FillSpool()
+    spool.append(Fill("o1", "AAPL", Side.BUY, 1.0, 2.0, 0.0, T0, 2.0, "e1"))
+    spool.append(Fill("o2", "AAPL", Side.BUY, 1.0, 2.0, 0.0, "yesterday", 2.0, "e2"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError) as raised:
+        spool.flush()
+    message = str(raised.value)
+    assert message.startswith(f"{spool.path.name}: cannot write Fill (order 'o2') as a CSV row: ")
+    assert "its timestamp is 'yesterday' (str), not a datetime" in message
+    assert spool.path.read_text(encoding="utf-8") == ",".join(FILL_COLUMNS) + "\n"
