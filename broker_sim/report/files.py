@@ -12,6 +12,7 @@ import math
 import warnings
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,15 +164,19 @@ def _write_files(
     curve = as_curve(equity, page.prices)
     _write_equity_csv(paths["equity"], equity, curve)
     worst = drawdown_periods(curve)
-    image = _equity_chart(curve, page, worst)
+    # The passes over the whole curve come before the first chart, and keep only the points drawn: drawing is when
+    # a report's memory peaks, and the columns' copies (8 bytes a sample each) are gone by then (issue 25).
+    equity_points = _equity_points(curve, page)
+    exposure_points = _exposure_points(curve) if len(curve) else None
+    returns, periods, basis, closes = _chart_returns(curve)
+    window, volatility, sharpe = rolling_figures(returns, periods)
+    image = _equity_chart(curve, page, worst, equity_points)
     paths["plot"].write_bytes(image)
     tally = page.tally
     if tally is None:
         tally = TradeTally(keep=HTML_TRADES)
         for fill in fills:
             tally.add(fill)
-    returns, periods, basis, closes = _chart_returns(curve)
-    window, volatility, sharpe = rolling_figures(returns, periods)
     rolling = basis == "daily" and len(returns) >= 2 * window
     shown_trades = tally.trades[:HTML_TRADES]
     pnl_groups = [
@@ -187,7 +192,7 @@ def _write_files(
             "histogram": charts.returns_histogram(returns, basis),
             "rolling": _rolling_chart(curve, closes, volatility, sharpe, window, basis) if rolling else None,
             "pnl": charts.pnl_chart(pnl_groups) if pnl_groups else None,
-            "exposure": _exposure_chart(curve) if len(curve) else None,
+            "exposure": charts.exposure_chart(*exposure_points) if exposure_points is not None else None,
             "trades": _trades_chart(metrics, fills, curve),
         },
         monthly=monthly_returns(curve, metrics.initial_balance),
@@ -249,33 +254,35 @@ def _write_equity_csv(path: Path, equity: Sequence[EquitySample], curve: EquityC
     )
 
 
-def _equity_chart(curve: EquityCurve, page: _Page, worst: Sequence[DrawdownPeriod]) -> bytes:
-    """equity.png: equity (and the benchmark) over the drawdown, the deepest drawdowns shaded, thinned to the
-    extremes of each series past `charts.CHART_POINTS` samples."""
-    values = curve.values()
-    series = drawdown_values(values)
+def _equity_chart(curve: EquityCurve, page: _Page, worst: Sequence[DrawdownPeriod], points: tuple[Any, ...]) -> bytes:
+    """equity.png: equity (and the benchmark) over the drawdown, the deepest drawdowns shaded, at the `points`
+    `_equity_points` chose (the extremes of each series past `charts.CHART_POINTS` samples)."""
     end = moment(curve.seconds[-1])
     shaded = [(d.peak, d.recovery or end) for d in worst[:SHADED_DRAWDOWNS]]
+    times, values, series, benchmark = points
+    return charts.equity_chart(times, values, series, page.title, benchmark, shaded)
+
+
+def _equity_points(curve: EquityCurve, page: _Page) -> tuple[list[datetime], Any, Any, tuple[str, Any] | None]:
+    """The equity chart's points: the times, equity, drawdown and benchmark (its name and values) of the samples
+    it draws; the whole columns go when this returns."""
+    values = curve.values()
+    series = drawdown_values(values)
     benchmark = page.benchmark if page.benchmark is not None and len(page.benchmark[1]) == len(curve) else None
     bench = np.array(benchmark[1], dtype=float) if benchmark is not None else None
     shown = charts.extreme_indices([values, series] + ([bench] if bench is not None else []))
-    return charts.equity_chart(
-        list(curve.moments(shown)),
-        values[shown],
-        series[shown],
-        page.title,
-        (benchmark[0], bench[shown]) if benchmark is not None and bench is not None else None,
-        shaded,
-    )
+    drawn = (benchmark[0], bench[shown]) if benchmark is not None and bench is not None else None
+    return list(curve.moments(shown)), values[shown], series[shown], drawn
 
 
-def _exposure_chart(curve: EquityCurve) -> bytes:
-    """The exposure chart, thinned to the extremes of the exposure's share of equity."""
+def _exposure_points(curve: EquityCurve) -> tuple[list[datetime], list[float], list[float]]:
+    """The exposure chart's points (`charts.exposure_chart`'s arguments): the times, exposure and equity of the
+    samples it draws, thinned to the extremes of the exposure's share of equity."""
     values, exposure = curve.values(), curve.values("exposure")
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(values > 0, exposure / values, 0.0)
     shown = charts.extreme_indices([share])
-    return charts.exposure_chart(list(curve.moments(shown)), exposure[shown].tolist(), values[shown].tolist())
+    return list(curve.moments(shown)), exposure[shown].tolist(), values[shown].tolist()
 
 
 def _rolling_chart(

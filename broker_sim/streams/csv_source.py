@@ -78,6 +78,8 @@ _BLOCK_BYTES = 1 << 17
 #: How arrow reads ISO-8601 times with an offset, and without one (then placed in the source's `timezone`).
 _AWARE = pa.timestamp("ns", tz="UTC")
 _NAIVE = pa.timestamp("ns")
+#: How arrow reads a symbol column: dictionary-encoded, so a block's few names are stripped once (not per row).
+_SYMBOLS = pa.dictionary(pa.int32(), pa.string())
 #: numpy's reductions called as ufunc methods (``np.all``, ``ndarray.min`` go through Python wrappers first).
 _min = np.minimum.reduce
 _max = np.maximum.reduce
@@ -268,7 +270,7 @@ class CsvSource:
         types: dict[str, Any] = {name: pa.float64() for name in value_columns if name is not None}
         types[timestamp] = stamp_type
         if symbol_column is not None:
-            types[symbol_column] = pa.string()
+            types[symbol_column] = _SYMBOLS
         wanted = [timestamp, *(n for n in value_columns if n is not None)]
         if symbol_column is not None:
             wanted.append(symbol_column)
@@ -302,9 +304,7 @@ class CsvSource:
                 raise _Fallback
             last = times[-1]
             lists = [n.tolist() if n is not None else [0.0] * rows for n in numbers]
-            symbols = batch.column(symbol_column).to_pylist() if symbol_column else [fixed_symbol] * rows
-            if symbol_column and any(not s for s in symbols):
-                raise _Fallback
+            symbols = _symbols(batch.column(symbol_column)) if symbol_column else [fixed_symbol] * rows
             if stamping is None:
                 yield _build(make, times.tolist(), symbols, lists)
             else:
@@ -489,6 +489,16 @@ class _Stamping:
             pairs = [self._session_bar(t) for t in times.tolist()]
             return [p[0] for p in pairs], [p[1] for p in pairs]
         return (times + self.interval if self.start else times).tolist(), self.interval
+
+
+def _symbols(column: pa.DictionaryArray) -> list[str]:
+    """A block's symbols (a dictionary-encoded column without nulls), stripped of surrounding white space as the
+    exact reader strips each row's (`str.strip`), so both readers give the same bars; raises `_Fallback` when one
+    is empty, for the exact reader to name its line. Each name is one string object shared by its rows."""
+    names = [name.strip() for name in column.dictionary.to_pylist()]
+    if not all(names):
+        raise _Fallback
+    return np.array(names, dtype=object)[_numpy(column.indices, np.int32)].tolist()
 
 
 def _numpy(column: pa.ChunkedArray | pa.Array, dtype: Any) -> Any:

@@ -174,3 +174,26 @@ def test_blank_lines_are_no_rows(tmp_path: Path) -> None:
         for seconds, _ in CsvSource(str(path), symbol="A").timed_events():
             seen.append(seconds)
     assert seen == [1709562600 + 60 * i for i in range(6_000)]  # the blank lines before: each row once
+
+
+_PADDED = [" AAPL ", "MSFT\t", "\u00a0AAPL", "AAPL", "  MSFT"]
+
+
+@pytest.mark.parametrize("first_time", ["2024-03-04T14:30:00+00:00", " 2024-03-04T14:30:00+00:00"])
+def test_symbols_are_stripped_by_either_reader(tmp_path: Path, first_time: str) -> None:
+    # A first time stamp arrow cannot read (a leading space) sends the whole file to the exact reader; either way
+    # the same bars come out, their symbols stripped of the white space around them.
+    times = [first_time] + [f"2024-03-04T14:3{i}:00+00:00" for i in range(1, len(_PADDED))]
+    rows = "".join(f"{t},{s},1,2,0.5,1.5,10\n" for t, s in zip(times, _PADDED, strict=True))
+    path = _csv(tmp_path, "timestamp,symbol,open,high,low,close,volume\n" + rows)
+    bars = list(CsvSource(str(path)))
+    assert [bar.symbol for bar in bars] == ["AAPL", "MSFT", "AAPL", "AAPL", "MSFT"]
+    assert bars[3] == Bar("AAPL", datetime(2024, 3, 4, 14, 33, tzinfo=UTC), 1, 2, 0.5, 1.5, 10, 60)
+
+
+@pytest.mark.parametrize("first_time", ["2024-03-04T14:30:00+00:00", " 2024-03-04T14:30:00+00:00"])
+def test_a_blank_symbol_is_named_by_line_by_either_reader(tmp_path: Path, first_time: str) -> None:
+    rows = f"{first_time},AAPL,1,2,0.5,1.5,10\n2024-03-04T14:31:00+00:00, \t ,1,2,0.5,1.5,10\n"
+    path = _csv(tmp_path, "timestamp,symbol,open,high,low,close,volume\n" + rows)
+    with pytest.raises(DataError, match=r"bars\.csv, line 3: symbol is empty"):
+        list(CsvSource(str(path)))

@@ -418,9 +418,11 @@ class PaperBroker(Broker):
             raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
         symbol = event.symbol
         self._market[symbol] = event
-        resting = self._book.get(symbol)
-        if resting:
-            self._venue.offer_resting(resting, event)
+        book = self._book
+        if symbol in book:  # (a test, not ``.get``: no call on the replay's every bar while nothing rests)
+            resting = book[symbol]
+            if resting:
+                self._venue.offer_resting(resting, event)
 
     # -- orders ---------------------------------------------------------------------------------------------
 
