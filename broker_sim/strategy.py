@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from broker_sim._imports import import_file
-from broker_sim._numeric import qty_is_zero
+from broker_sim._numeric import QTY_EPSILON
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock
 from broker_sim.errors import ConfigError, did_you_mean
@@ -98,9 +98,8 @@ class Strategy:
             if (order := self.order_target("AAPL", 100)) is not None:
                 await order
         """
-        book = self.book or self._book()
-        difference = quantity - book.quantity(symbol) - book.pending_quantity(symbol)
-        if qty_is_zero(difference):
+        difference = (self.book or self._book()).still_to_order(symbol, quantity)
+        if -QTY_EPSILON < difference < QTY_EPSILON:  # `qty_is_zero`, in line
             return None
         if difference > 0:
             return self.broker.buy(symbol, difference, **fields)

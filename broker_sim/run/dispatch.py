@@ -185,9 +185,12 @@ class HandlerDispatch:
         """Run the broker's own order coroutine `order` to its end (its one step), as an eager task's first step
         would, without the task: a refusal goes to `on_refused`, any other failure raises `StrategyError`."""
         try:
-            order.send(None)
-        except StopIteration:
-            return
+            # Its one step by iterating, not by ``order.send(None)`` caught as StopIteration: the loop drops the
+            # order it returns without raising it as an exception (~700 instructions an order).
+            for _ in order.__await__():
+                break
+            else:
+                return
         except OrderRefused as exc:
             self.on_refused(handler, argument, exc)
             return
