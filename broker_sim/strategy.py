@@ -88,7 +88,10 @@ class Strategy:
     def pending_quantity(self, symbol: str) -> float:
         """The signed quantity this strategy's open orders in `symbol` have still to fill (buys positive; exits
         of brackets left out). ``position(s).quantity + pending_quantity(s)`` is where the strategy is heading."""
-        return (self.book or self._book()).pending_quantity(symbol)
+        book = self.book or self._book()
+        # With no open order (a strategy that waits for each order to end, as most do) nothing is pending: the
+        # book's answer without its call, or the loop over its open orders
+        return book.pending_quantity(symbol) if book._open else 0.0
 
     def order_target(self, symbol: str, quantity: float, **fields: Any) -> Awaitable[Order] | None:
         """An order that brings this strategy's holding in `symbol` to `quantity` (signed: negative is short),
@@ -98,7 +101,12 @@ class Strategy:
             if (order := self.order_target("AAPL", 100)) is not None:
                 await order
         """
-        difference = (self.book or self._book()).still_to_order(symbol, quantity)
+        book = self.book or self._book()
+        if book._open:
+            difference = book.still_to_order(symbol, quantity)
+        else:  # `book.still_to_order(symbol, quantity)` with no open order, in line: less what it holds, nothing more
+            held = book._held.get(symbol)
+            difference = quantity - (0.0 if held is None else held.quantity)
         if -QTY_EPSILON < difference < QTY_EPSILON:  # `qty_is_zero`, in line
             return None
         if difference > 0:
