@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from broker_sim._imports import import_file
-from broker_sim._numeric import qty_is_zero
+from broker_sim._numeric import QTY_EPSILON
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock
 from broker_sim.errors import ConfigError, did_you_mean
@@ -88,7 +88,10 @@ class Strategy:
     def pending_quantity(self, symbol: str) -> float:
         """The signed quantity this strategy's open orders in `symbol` have still to fill (buys positive; exits
         of brackets left out). ``position(s).quantity + pending_quantity(s)`` is where the strategy is heading."""
-        return (self.book or self._book()).pending_quantity(symbol)
+        book = self.book or self._book()
+        # With no open order (a strategy that waits for each order to end, as most do) nothing is pending: the
+        # book's answer without its call, or the loop over its open orders
+        return book.pending_quantity(symbol) if book._open else 0.0
 
     def order_target(self, symbol: str, quantity: float, **fields: Any) -> Awaitable[Order] | None:
         """An order that brings this strategy's holding in `symbol` to `quantity` (signed: negative is short),
@@ -99,8 +102,12 @@ class Strategy:
                 await order
         """
         book = self.book or self._book()
-        difference = quantity - book.quantity(symbol) - book.pending_quantity(symbol)
-        if qty_is_zero(difference):
+        if book._open:
+            difference = book.still_to_order(symbol, quantity)
+        else:  # `book.still_to_order(symbol, quantity)` with no open order, in line: less what it holds, nothing more
+            held = book._held.get(symbol)
+            difference = quantity - (0.0 if held is None else held.quantity)
+        if -QTY_EPSILON < difference < QTY_EPSILON:  # `qty_is_zero`, in line
             return None
         if difference > 0:
             return self.broker.buy(symbol, difference, **fields)

@@ -67,6 +67,9 @@ class StrategyBook:
         self._ended: deque[str] = deque(maxlen=_ENDED_KEPT)
         self._ended_ids: set[str] = set()
         self._fills: deque[Fill] = deque(maxlen=fills_kept)
+        #: The order snapshot `apply` booked last: `track` of it would change nothing (a strategy's view, which
+        #: tracks each order its adapter answers with, skips the call when the order's own event came first).
+        self.last_booked: Order | None = None
 
     # -- reading --------------------------------------------------------------------------------------------
 
@@ -111,20 +114,32 @@ class StrategyBook:
         total = 0.0
         for order in self._open.values():
             if order.symbol == symbol and order.parent_id is None:
-                remaining = order.remaining_quantity
+                remaining = order.quantity - order.filled_quantity  # (`Order.remaining_quantity`)
                 total += remaining if order.side is _SIDE_BUY else -remaining
         return total
+
+    def still_to_order(self, symbol: str, quantity: float) -> float:
+        """What an order must buy (positive) or sell (negative) for the strategy to hold `quantity` in `symbol` once
+        its open orders have filled: ``quantity - self.quantity(symbol) - self.pending_quantity(symbol)``, in one
+        call (`Strategy.order_target` asks it for every order it may send)."""
+        held = self._held.get(symbol)
+        pending = 0.0
+        for order in self._open.values():  # `pending_quantity(symbol)`, in line
+            if order.symbol == symbol and order.parent_id is None:
+                remaining = order.quantity - order.filled_quantity  # (`Order.remaining_quantity`)
+                pending += remaining if order.side is _SIDE_BUY else -remaining
+        return quantity - (0.0 if held is None else held.quantity) - pending
 
     # -- keeping ----------------------------------------------------------------------------------------------
 
     def apply(self, event: OrderEvent, share: float = 1.0) -> None:
         """Book one event of an order the strategy caused: the order's latest snapshot, and its fill (scaled by
         `share` for a liquidation several strategies share)."""
-        order = event.order
+        order = self.last_booked = event.order
         order_id = order.id
         status = order.status
-        # `status in FINAL_STATUSES` without hashing a member (a Python `Enum.__hash__` on 3.11): a market order's
-        # pending_new and new by identity, a value's cached hash for the rest
+        # `status in FINAL_STATUSES`: a market order's pending_new and new by identity, a value's cached hash for
+        # the rest
         if status is not _S_NEW and status is not _S_PENDING_NEW and status._value_ in _FINAL_VALUES:
             self._open.pop(order_id, None)
             ended_ids = self._ended_ids
@@ -140,7 +155,20 @@ class StrategyBook:
         if fill is not None:
             if share != 1.0:
                 fill = attrs.evolve(fill, quantity=fill.quantity * share, fee=fill.fee * share)
-            self._book(fill)
+            # `self._book(fill)`, in line: once for each fill
+            symbol = fill.symbol
+            held = self._held.get(symbol)
+            if held is None:
+                held = self._held[symbol] = Holding()
+            quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
+            if -QTY_EPSILON < quantity < QTY_EPSILON:  # `qty_is_zero`, inline
+                quantity, avg_price = 0.0, 0.0
+            held.quantity = quantity
+            held.avg_price = avg_price
+            held.realized_pnl += pnl
+            held.fees += fill.fee
+            if self._positions:
+                self._positions.pop(symbol, None)
             self._fills.append(fill)
 
     def track(self, order: Order) -> None:
@@ -185,6 +213,7 @@ class StrategyBook:
         self._held.clear()
         self._positions.clear()
         self._open.clear()
+        self.last_booked = None
         for order in sorted(orders, key=lambda o: (o.updated_at or o.created_at, o.created_at)):
             if order.filled_quantity > 0 and order.filled_avg_price is not None:
                 self._book(

@@ -100,8 +100,9 @@ class StrategyBroker(Broker):
                 request = attrs.evolve(request, client_order_id=client_order_id)
         inner = self.inner
         order = inner.submit_order_nowait(request) if self._nowait else await inner.submit_order(request)
-        if self.book is not None:
-            self.book.track(order)
+        book = self.book
+        if book is not None and order is not book.last_booked:
+            book.track(order)
         return order
 
     # `symbol` and `quantity` as Any: this module may be compiled (mypyc checks and converts what its annotations
@@ -111,31 +112,40 @@ class StrategyBroker(Broker):
 
         `Broker.buy` followed by this view's `submit_order`, in one coroutine: a strategy's every order comes
         this way."""
-        request = self._request(symbol, _SIDE_BUY, quantity, fields)
+        if fields:
+            request = self._request(symbol, _SIDE_BUY, quantity, fields)
+        else:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here (`_request`, in line)
+            numbered = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
+            request = market_order_request(symbol, _SIDE_BUY, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
-        if self.book is not None:
-            self.book.track(order)
+        book = self.book
+        if book is not None and order is not book.last_booked:  # (booked by its own event: `track` would not change it)
+            book.track(order)
         return order
 
     async def sell(self, symbol: Any, quantity: Any, **fields: Any) -> Order:
         """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...).
 
         As `buy`."""
-        request = self._request(symbol, _SIDE_SELL, quantity, fields)
+        if fields:
+            request = self._request(symbol, _SIDE_SELL, quantity, fields)
+        else:
+            numbered = self._generated = f"{self._prefix}{next(self._ids)}"
+            request = market_order_request(symbol, _SIDE_SELL, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
-        if self.book is not None:
-            self.book.track(order)
+        book = self.book
+        if book is not None and order is not book.last_booked:
+            book.track(order)
         return order
 
     def _request(self, symbol: Any, side: Side, quantity: Any, fields: dict[str, Any]) -> OrderRequest:
-        """The request `buy` or `sell` submits, tagged: a new ``<name>-<n>`` when `fields` give no client order
-        id (numbered before the request is built, as `Broker.buy` numbers it), else the given one, remembered."""
-        if not fields:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here
-            numbered = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
-            return market_order_request(symbol, side, quantity, numbered)
+        """The request `buy` or `sell` submits with `fields` (they build a plain market order themselves), tagged:
+        a new ``<name>-<n>`` when `fields` give no client order id (numbered before the request is built, as
+        `Broker.buy` numbers it), else the given one, remembered."""
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
-            return order_request(symbol, side, quantity, client_order_id=self._new_client_order_id(), **fields)
+            numbered = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
+            return order_request(symbol, side, quantity, client_order_id=numbered, **fields)
         request = order_request(symbol, side, quantity, client_order_id=client_order_id, **fields)
         self._tag(request.client_order_id)
         return request

@@ -36,7 +36,7 @@ from asyncio import get_running_loop as _running_loop
 from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable, Iterable
 from types import CoroutineType, GeneratorType
-from typing import Any
+from typing import Any, NoReturn
 
 from broker_sim.errors import BrokerError, OrderRefused
 from broker_sim.models import MarketData, OrderEvent
@@ -152,8 +152,20 @@ class HandlerDispatch:
         kind = result.__class__
         in_place = self._in_place
         if in_place and id(result.cr_code if kind is CoroutineType else kind) in in_place:
-            self._complete(result, handler, argument)
-            return
+            # Run to its end (its one step), as an eager task's first step would, without the task: a refusal goes
+            # to `on_refused`, any other failure raises. The step by iterating, not by ``result.send(None)`` caught
+            # as StopIteration: the loop drops the order it returns without raising it (~700 instructions an order).
+            try:
+                for _ in result.__await__():
+                    break
+                else:
+                    return
+            except OrderRefused as exc:
+                self.on_refused(handler, argument, exc)
+                return
+            except (Exception, SystemExit) as exc:
+                raise handler_error(handler, argument, exc) from exc
+            self._waited(result, handler, argument)
         if kind is not CoroutineType and kind not in self._awaitable_types:
             if not inspect.isawaitable(result):
                 return
@@ -181,19 +193,10 @@ class HandlerDispatch:
             return
         self._watch(task, handler, argument)
 
-    def _complete(self, order: Any, handler: Callable[..., Any], argument: Any) -> None:
-        """Run the broker's own order coroutine `order` to its end (its one step), as an eager task's first step
-        would, without the task: a refusal goes to `on_refused`, any other failure raises `StrategyError`."""
-        try:
-            order.send(None)
-        except StopIteration:
-            return
-        except OrderRefused as exc:
-            self.on_refused(handler, argument, exc)
-            return
-        except (Exception, SystemExit) as exc:
-            raise handler_error(handler, argument, exc) from exc
-        order.close()  # it waited: its broker's `submits_in_place` is wrong, and no task can take the wait over
+    def _waited(self, order: Any, handler: Callable[..., Any], argument: Any) -> NoReturn:
+        """An order run in place that waited: its broker's `submits_in_place` is wrong, and no task can take the
+        wait over. Raises `StrategyError`."""
+        order.close()
         suspended = RuntimeError("the order waited, though its broker says its orders never do (submits_in_place)")
         raise handler_error(handler, argument, suspended)
 

@@ -147,16 +147,28 @@ class RunStrategies:
         if order.id != last_id:
             holders = owners.holders(event)
         status = order.status
-        # An order on its way or starting to work (two of a market order's three events), without a fill, is
-        # nothing `record` keeps: it is not asked.
         if event.fill is not None or (status is not _S_NEW and status is not _S_PENDING_NEW):
             self._record(event, holders)
-        if holders:
+            if not holders:
+                return
             books = self.books
             for name, share in holders:
                 books[name].apply(event, share)
-            if self.listening:
-                self.pending.append((event, holders))
+        elif holders:
+            # An order on its way or starting to work (two of a market order's three events), without a fill, is
+            # nothing `record` keeps, and to a book only its latest snapshot among the open orders (unless it
+            # ended already): `StrategyBook.apply`, in line.
+            books = self.books
+            order_id = order.id
+            for name, _ in holders:
+                book = books[name]
+                book.last_booked = order
+                if order_id not in book._ended_ids:
+                    book._open[order_id] = order
+        else:
+            return
+        if self.listening:
+            self.pending.append((event, holders))
 
     def deliver(self, listening: Mapping[str, Strategy]) -> None:
         """Hand the queued order events to the `on_order_event` of each strategy they concern."""
