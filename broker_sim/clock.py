@@ -110,6 +110,9 @@ class SimulatedClock(Clock):
             if start.tzinfo is None:
                 raise ValueError(f"start {start.isoformat()} is naive; give it a timezone (UTC)")
             start = start.timestamp()
+        #: The time as POSIX seconds, and `now()`'s last answer with the seconds it was for. The paper venue's order
+        #: path (`adapters/paper/submission.py`, `venue.py`) reads both, and `_schedule`, directly when the clock is
+        #: exactly this class (a call saved per read); change them together with those readers.
         self._now = float(start)
         self._now_datetime: tuple[float, datetime] = (self._now, datetime.fromtimestamp(self._now, UTC))
         self.auto_advance = auto_advance

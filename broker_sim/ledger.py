@@ -199,9 +199,9 @@ class Ledger:
         """Why the account cannot hold `reservation` (not enough buying power, shares other orders hold; what
         `releasing` holds counts as free), or None; changes nothing. The reason names `order` when given.
 
-        The account's door asks it before it records a replacement (and a new order, when a journal records
-        between the check and the hold), then `hold`s (`plan_reservation` with ``check_power=False`` leaves the
-        buying power check to it)."""
+        The account's door asks it before it records a replacement, then `hold`s (`plan_reservation` with
+        ``check_power=False`` leaves the buying power check to it); a new order it asks `hold_new` (which holds in
+        the same pass when no journal records between the check and the hold)."""
         if releasing is None:
             return self.hold_new(reservation, order, False)
         cash = reservation.cash

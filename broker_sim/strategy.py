@@ -89,8 +89,8 @@ class Strategy:
         """The signed quantity this strategy's open orders in `symbol` have still to fill (buys positive; exits
         of brackets left out). ``position(s).quantity + pending_quantity(s)`` is where the strategy is heading."""
         book = self.book or self._book()
-        # With no open order (a strategy that waits for each order to end, as most do) nothing is pending: the
-        # book's answer without its call, or the loop over its open orders
+        # With no open order (a strategy that waits for each order to end, as most do) nothing is pending: 0.0
+        # without the book's call and its loop over the open orders (`_open` read here as `order_target` reads it)
         return book.pending_quantity(symbol) if book._open else 0.0
 
     def order_target(self, symbol: str, quantity: float, **fields: Any) -> Awaitable[Order] | None:

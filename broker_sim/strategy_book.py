@@ -67,7 +67,8 @@ class StrategyBook:
         self._ended: deque[str] = deque(maxlen=_ENDED_KEPT)
         self._ended_ids: set[str] = set()
         self._fills: deque[Fill] = deque(maxlen=fills_kept)
-        #: The order snapshot `apply` booked last: `track` of it would change nothing (a strategy's view, which
+        #: The order snapshot `apply` booked last (or the run's `RunStrategies.on_order_event`, which books an
+        #: order's pending_new and new in line): `track` of it would change nothing (a strategy's view, which
         #: tracks each order its adapter answers with, skips the call when the order's own event came first).
         self.last_booked: Order | None = None
 
@@ -150,6 +151,8 @@ class StrategyBook:
                 ended.append(order_id)
                 ended_ids.add(order_id)
         elif order_id not in self._ended_ids:
+            # (`RunStrategies.on_order_event` writes this branch out for an event without a fill that leaves the
+            # order open: change both together)
             self._open[order_id] = order
         fill = event.fill
         if fill is not None:

@@ -643,3 +643,27 @@ async def test_a_subclass_that_overrides_a_constant_model_is_asked() -> None:
     await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
     order = await broker.buy("ABC", 10)
     assert [f.fee for f in broker.fills if f.order_id == order.id] == [2.0]
+
+
+@pytest.mark.parametrize("declared", [math.nan, -1.0, math.inf])
+async def test_a_declared_constant_answer_that_no_latency_may_be_is_asked_and_named(declared: float) -> None:
+    class Broken:
+        constant_answer = declared
+
+        @hookimpl
+        def broker_sim_latency(self, order: Any, action: Any) -> float:
+            return declared
+
+    def register(registry: Any) -> None:
+        registry.add("latency", "broken", Broken)
+
+    plugin = ModuleType("broken_latency_plugin")
+    plugin.broker_sim_register = hookimpl(register)  # type: ignore[attr-defined]
+    manager = create_plugin_manager()
+    manager.register(plugin)
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), plugin_manager=manager, latency={"model": "broken"})
+    await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+    order = await broker.buy("ABC", 10)
+    assert order.status is OrderStatus.REJECTED
+    assert f"latency model 'broken' returned {declared!r} seconds" in (order.reject_reason or "")
+    assert broker.reservations() == {} and broker.fills == []

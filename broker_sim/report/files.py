@@ -164,8 +164,9 @@ def _write_files(
     curve = as_curve(equity, page.prices)
     _write_equity_csv(paths["equity"], equity, curve)
     worst = drawdown_periods(curve)
-    # The passes over the whole curve come before the first chart, and keep only the points drawn: drawing is when
-    # a report's memory peaks, and the columns' copies (8 bytes a sample each) are gone by then (issue 25).
+    # The passes over the whole curve come before the first chart, and the equity and exposure charts keep only the
+    # points drawn: drawing is when a report's memory peaks, and those columns' copies (8 bytes a sample each) are
+    # gone by then (issue 25). The returns series the later charts draw are computed here too and kept.
     equity_points = _equity_points(curve, page)
     exposure_points = _exposure_points(curve) if len(curve) else None
     returns, periods, basis, closes = _chart_returns(curve)

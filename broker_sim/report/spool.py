@@ -295,7 +295,11 @@ def _formatter(
                 tests[index] = ("is None", "")
             else:
                 namespace[f"_usual{index}"] = held
-                tests[index] = (f"is _usual{index}", _row_text(kind, held))
+                text = _row_text(kind, held)
+                # (the usual texts are written as they are, unchecked: none may need the csv writer's quoting)
+                if any(mark in text for mark in ('"', ",", "\n", "\r")):
+                    raise ValueError(f"the usual {name} text {text!r} would need quoting in a CSV cell")
+                tests[index] = (f"is _usual{index}", text)
         if line and _base(kind)[0] is float:
             body.extend(_number_statements(index, value, optional=_base(kind)[1]))
             cells.append(f"t{index}")

@@ -163,7 +163,8 @@ class TradeTally:
         #: The kept round trips' fields, made `ClosedTrade`s when `trades` is read (most runs never read them).
         self._kept: list[tuple[str, str, float, datetime, datetime, float, float, float, float, str]] = []
         self._trades: list[ClosedTrade] = []
-        #: The account's totals (`count`, `fees`, ...) once there are two groups or more; with one, they are its.
+        #: The account's totals once there are two groups or more (with one, they are its): only the fills, fees,
+        #: count, wins, losing, gains, losses and holding kept here are read; its other fields are not kept.
         self._totals = _Group()
         self.slippage = 0.0
         #: Running totals and open lots per (strategy, symbol): merged into per-strategy and per-symbol totals when

@@ -157,7 +157,8 @@ class RunStrategies:
         elif holders:
             # An order on its way or starting to work (two of a market order's three events), without a fill, is
             # nothing `record` keeps, and to a book only its latest snapshot among the open orders (unless it
-            # ended already): `StrategyBook.apply`, in line.
+            # ended already): `StrategyBook.apply`'s branch for it, in line (a call saved per holder on two events
+            # of every order; `apply` names this copy).
             books = self.books
             order_id = order.id
             for name, _ in holders:

@@ -139,6 +139,32 @@ def test_a_batch_of_orders_is_written_byte_for_byte_as_the_csv_writer_writes_the
         assert [row[-1] for row in spool.rows()] == [strategy for _, strategy in batch]
 
 
+def test_plain_batches_take_the_generated_lines_and_awkward_ones_the_csv_writer(monkeypatch) -> None:
+    """A batch whose cells need no quoting is written by the generated line code (the fast way, guarded here so
+    that an error inside it, which would quietly send every batch the rows' way, is seen); a batch with a cell
+    that needs quoting goes through the csv writer."""
+    from broker_sim.report import spool as spool_module
+
+    taken: list[bool] = []
+    write_lines = spool_module._write_lines
+
+    def watched(*args: object) -> bool:
+        taken.append(write_lines(*args))  # type: ignore[arg-type]
+        return taken[-1]
+
+    monkeypatch.setattr(spool_module, "_write_lines", watched)
+    entries = _orders_with_every_kind_of_cell()
+    for batch in (entries[:4], entries[4:5]):
+        spool = OrderSpool()
+        for order, strategy in batch:
+            spool.add_owned(order, strategy)
+        spool.flush()
+    fills = FillSpool()
+    fills.append(Fill("o1", "AAPL", Side.BUY, 3.0, 101.37, 0.04, T0, 101.3, "e1"))
+    fills.flush()
+    assert taken == [True, False, True]
+
+
 def test_a_strategys_share_of_a_fill_is_spooled_and_tallied_as_its_copy_would_be() -> None:
     """`add_as` (a fill as one strategy's, for its share) writes and counts exactly what the copy of the fill
     naming the strategy, for its share of quantity and fee, would."""

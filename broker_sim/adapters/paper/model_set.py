@@ -31,12 +31,15 @@ def constant_answer(model: object, function: Callable[..., Any]) -> float | None
     """The answer `model`'s hook implementation `function` always gives, whatever it is asked, if the class that
     defines `function` says so beside it (a float class attribute ``constant_answer``, as `NoCommission` and
     `NoLatency` do); else None. Only the defining class's own attribute counts: a subclass that overrides the
-    implementation does not inherit the promise."""
+    implementation does not inherit the promise. Only a finite answer >= 0 (what the latency and commission hooks
+    may answer) is taken: any other is asked for, so that the answer's check names the model and the order."""
     function = getattr(function, "__func__", function)
     for cls in type(model).__mro__:
         if cls.__dict__.get(function.__name__) is function:
             answer = cls.__dict__.get("constant_answer")
-            return float(answer) if answer.__class__ is float or answer.__class__ is int else None
+            if (answer.__class__ is float or answer.__class__ is int) and 0 <= answer < _INF:
+                return float(answer)
+            return None
     return None
 
 

@@ -425,7 +425,8 @@ class Venue:
 
     def _execute(self, order: Order, quantity: float, price: float, when: datetime | None = None) -> Order:
         """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door. The fill is
-        stamped now, or `when` (an opg fill: the open of the bar that made it).
+        stamped now, or `when` (an opg fill: the open of the bar that made it; a plain order: the time `_work_plain`
+        read, which it re-reads if the clock moved).
 
         A fill that would take the position through zero (orders on their way crossed: a sell filled first,
         then a buy larger than the short it left) fills only what closes the position, and the rest of the
