@@ -158,20 +158,7 @@ class StrategyBook:
         if fill is not None:
             if share != 1.0:
                 fill = attrs.evolve(fill, quantity=fill.quantity * share, fee=fill.fee * share)
-            # `self._book(fill)`, in line: once for each fill
-            symbol = fill.symbol
-            held = self._held.get(symbol)
-            if held is None:
-                held = self._held[symbol] = Holding()
-            quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
-            if -QTY_EPSILON < quantity < QTY_EPSILON:  # `qty_is_zero`, inline
-                quantity, avg_price = 0.0, 0.0
-            held.quantity = quantity
-            held.avg_price = avg_price
-            held.realized_pnl += pnl
-            held.fees += fill.fee
-            if self._positions:
-                self._positions.pop(symbol, None)
+            self._book(fill)
             self._fills.append(fill)
 
     def track(self, order: Order) -> None:

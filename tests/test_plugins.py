@@ -624,19 +624,26 @@ def test_a_declared_constant_answer_counts_only_for_the_class_that_defines_the_i
     assert constant_answer(FixedBpsSlippage(5.0), FixedBpsSlippage(5.0).broker_sim_slippage) is None
 
 
+def _manager_registering(kind: str, name: str, model: type) -> Any:
+    """A plugin manager with the default plugins and one more that registers `model` as the `kind` model `name`."""
+
+    def register(registry: Any) -> None:
+        registry.add(kind, name, model)
+
+    plugin = ModuleType(f"{name}_plugin")
+    plugin.broker_sim_register = hookimpl(register)  # type: ignore[attr-defined]
+    manager = create_plugin_manager()
+    manager.register(plugin)
+    return manager
+
+
 async def test_a_subclass_that_overrides_a_constant_model_is_asked() -> None:
     class Charging(NoCommission):
         @hookimpl
         def broker_sim_commission(self, order: Any, fill: Any, ctx: Any) -> float:
             return 2.0
 
-    def register(registry: Any) -> None:
-        registry.add("commission", "charging", Charging)
-
-    plugin = ModuleType("charging_plugin")
-    plugin.broker_sim_register = hookimpl(register)  # type: ignore[attr-defined]
-    manager = create_plugin_manager()
-    manager.register(plugin)
+    manager = _manager_registering("commission", "charging", Charging)
     broker = PaperBroker(
         1e6, clock=SimulatedClock(T0), plugin_manager=manager, commission={"model": "charging"}, latency="none"
     )
@@ -654,13 +661,7 @@ async def test_a_declared_constant_answer_that_no_latency_may_be_is_asked_and_na
         def broker_sim_latency(self, order: Any, action: Any) -> float:
             return declared
 
-    def register(registry: Any) -> None:
-        registry.add("latency", "broken", Broken)
-
-    plugin = ModuleType("broken_latency_plugin")
-    plugin.broker_sim_register = hookimpl(register)  # type: ignore[attr-defined]
-    manager = create_plugin_manager()
-    manager.register(plugin)
+    manager = _manager_registering("latency", "broken", Broken)
     broker = PaperBroker(1e6, clock=SimulatedClock(T0), plugin_manager=manager, latency={"model": "broken"})
     await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
     order = await broker.buy("ABC", 10)
