@@ -2,7 +2,9 @@
 
 The hot path builds a few functions from source (constructors and copiers of value types, CSV row formatters), as
 attrs builds its own ``__init__``. Registering the source with `linecache` under a unique name lets tracebacks,
-`inspect.getsource` and pdb show the generated lines instead of ``<string>``.
+`inspect.getsource` and pdb show the generated lines instead of ``<string>``. The compiled build leaves these
+functions interpreted, as measured (CONTRIBUTING, "The compiled build (mypyc)"; `benchmarks/codegen_compiled.py`),
+so all of this holds there too.
 """
 
 from __future__ import annotations
