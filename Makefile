@@ -57,7 +57,8 @@ $(CLIENTS)/node/.installed:
 clients: $(CLIENTS)/alpaca-trade-api/.installed $(CLIENTS)/node/.installed
 clients-slow: clients $(CLIENTS)/lumibot/.installed
 
-# The suite runs on every core (pytest-xdist); `make test JOBS=0` runs it in one process. The environments it
+# The suite runs on every core (pytest-xdist); `make test JOBS=0` runs it in one process. tests/needs_compiler
+# (tests that build C with mypyc) is left out: CI runs it where a C compiler is (.ci/run). The environments it
 # needs are set up in parallel first (-j: the project's and each client's at once; -O: each one's output whole).
 JOBS ?= auto
 SETUP_JOBS ?= 3
@@ -68,7 +69,7 @@ SETUP_JOBS ?= 3
 PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache $(PY) -m pytest
 test:
 	@$(MAKE) --no-print-directory -j$(SETUP_JOBS) -Otarget $(STAMP) clients
-	$(PYTEST) -q -n $(JOBS)
+	$(PYTEST) -q -n $(JOBS) --ignore=tests/needs_compiler
 
 # The suite on a newer Python (3.12+ starts a handler's task eagerly, so a run's dispatch takes the other path of
 # broker_sim/run/dispatch.py, which `make test` on 3.11 never runs): `make test-newer` sets up $(NEWER_VENV) with
