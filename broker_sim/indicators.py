@@ -82,7 +82,9 @@ class SMA:
                 total = math.fsum(values)
             self._left = left
             self._sum = total
-            mean = self.value = total / self._divisor
+            # (typed as the attribute: compiled, one float object is made, stored and returned, not two)
+            mean: float | None = total / self._divisor
+            self.value = mean
             return mean
         values.append(value)
         self._sum += value
