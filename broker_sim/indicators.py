@@ -32,34 +32,39 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
+from broker_sim._mypyc import mypyc_attr
 from broker_sim.models import Bar
 
 __all__ = ["EMA", "RESUM", "RSI", "SMA", "BarHistory", "PerSymbol", "StdDev"]
 
 #: Running sums are recomputed from their window after this many updates (no drift over millions of bars).
-RESUM = 4096
+RESUM: Final = 4096
 
 _T = TypeVar("_T")
 
 
 def _check_period(period: object) -> int:
+    """`period` if it is an int >= 1, else a `ValueError` naming it. (The constructors take `object` and check it
+    here: compiled, a parameter typed `int` would refuse a str with mypyc's own `TypeError` before the check.)"""
     if isinstance(period, bool) or not isinstance(period, int) or period < 1:
         raise ValueError(f"period must be an integer >= 1, got {period!r}")
     return period
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SMA:
     """Simple moving average of the last `period` values."""
 
     __slots__ = ("_divisor", "_left", "_sum", "_values", "period", "value")
 
-    def __init__(self, period: int) -> None:
+    def __init__(self, period: object) -> None:
         self.period = _check_period(period)
         #: The period as a float: the same quotient as by the int, without converting it on every update.
         self._divisor = float(self.period)
-        self._values: deque[float] = deque()
+        #: The window (its length bounded: appending to a full window drops the oldest value).
+        self._values: deque[float] = deque(maxlen=self.period)
         self._sum = 0.0
         #: Full updates left until the sum is re-added from the window.
         self._left = RESUM
@@ -68,17 +73,20 @@ class SMA:
     def update(self, value: float) -> float | None:
         """Take the next value; the average once `period` values were seen, else None."""
         values = self._values
-        values.append(value)
         if self.value is not None:  # full (the strategy's every bar): the oldest value leaves as this one comes
-            total = self._sum + value - values.popleft()
+            total = self._sum + value - values[0]
+            values.append(value)
             left = self._left - 1
             if not left:
                 left = RESUM
                 total = math.fsum(values)
             self._left = left
             self._sum = total
-            mean = self.value = total / self._divisor
+            # (typed as the attribute: compiled, one float object is made, stored and returned, not two)
+            mean: float | None = total / self._divisor
+            self.value = mean
             return mean
+        values.append(value)
         self._sum += value
         if len(values) < self.period:
             return None
@@ -91,13 +99,14 @@ class SMA:
         return self.value is not None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StdDev:
     """Population standard deviation of the last `period` values (Welford's running mean and squared deviations,
     with the oldest value taken back out: centred sums, so no cancellation of large squares)."""
 
     __slots__ = ("_count", "_m2", "_mean", "_values", "period", "value")
 
-    def __init__(self, period: int) -> None:
+    def __init__(self, period: object) -> None:
         self.period = _check_period(period)
         self._values: deque[float] = deque()
         self._mean = 0.0
@@ -136,14 +145,15 @@ class StdDev:
         return self.value is not None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class EMA:
     """Exponential moving average: the SMA of the first `period` values, then ``alpha = 2 / (period + 1)``."""
 
     __slots__ = ("_seed", "alpha", "period", "value")
 
-    def __init__(self, period: int) -> None:
+    def __init__(self, period: object) -> None:
         self.period = _check_period(period)
-        self.alpha = 2.0 / (period + 1)
+        self.alpha = 2.0 / (self.period + 1)
         self._seed: list[float] = []
         self.value: float | None = None
 
@@ -165,6 +175,7 @@ class EMA:
         return self.value is not None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RSI:
     """Wilder's relative strength index (0-100) over `period` changes."""
 
@@ -180,11 +191,11 @@ class RSI:
         "value",
     )
 
-    def __init__(self, period: int = 14) -> None:
+    def __init__(self, period: object = 14) -> None:
         self.period = _check_period(period)
         # Wilder's smoothing factors as floats: the same results as by the ints, without converting them each update
-        self._weight = float(period - 1)
-        self._divisor = float(period)
+        self._weight = float(self.period - 1)
+        self._divisor = float(self.period)
         self._previous: float | None = None
         self._gains: list[float] = []
         self._losses: list[float] = []
@@ -224,6 +235,7 @@ class RSI:
         return self.value is not None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PerSymbol(Generic[_T]):
     """One indicator (or window, or any state) per symbol, made by `factory` on first use: ``ind[bar.symbol]``."""
 
@@ -246,13 +258,14 @@ class PerSymbol(Generic[_T]):
         return iter(self._by_symbol)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BarHistory:
     """The last `length` bars of each symbol, oldest first: ``history.update(bar)`` then ``history[symbol]``
     (a deque of bars) or ``history.closes(symbol)`` (their closes, a list)."""
 
     __slots__ = ("_bars", "length")
 
-    def __init__(self, length: int) -> None:
+    def __init__(self, length: object) -> None:
         self.length = _check_period(length)
         self._bars: dict[str, deque[Bar]] = {}
 

@@ -75,8 +75,9 @@ def make_processor(
     to an equity sample every `interval` seconds, and to the price-stream subscribers. A handler that
     raises, or one that failed in its task, stops the run with a `StrategyError` naming it."""
     clock = broker.clock
-    move_to = clock.move_to if replay and isinstance(clock, SimulatedClock) else None
-    paced = replay and move_to is None
+    # (the clock itself, not its bound `move_to`: the compiled build then calls the method natively)
+    simulated = clock if replay and isinstance(clock, SimulatedClock) else None
+    paced = replay and simulated is None
     update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
     pending = strategies.pending
     deliver = strategies.deliver
@@ -99,17 +100,17 @@ def make_processor(
         nonlocal next_sample, paced_start, last_kind, last_symbol, handlers
         publish = streams.publish if streams.has_subscribers else None
         for seconds, event in pairs:
-            if move_to is not None:
-                if not move_to(seconds):
-                    await clock.advance_to(seconds, events_pending=True)  # type: ignore[attr-defined]
+            if simulated is not None:
+                if not simulated.move_to(seconds):
+                    await simulated.advance_to(seconds, events_pending=True)
             elif paced:
                 paced_start = await pace(clock, seconds, paced_start)
             if update is not None:
                 update(event)
             if pending:
                 deliver(owners)
-            if event.__class__ is not last_kind or event.symbol != last_symbol:
-                last_kind, last_symbol = key = (event.__class__, event.symbol)
+            if type(event) is not last_kind or event.symbol != last_symbol:
+                last_kind, last_symbol = key = (type(event), event.symbol)
                 found = cache.get(key)
                 if found is None:
                     found = cache[key] = handlers_of(built, *key)

@@ -38,14 +38,11 @@ from broker_sim.ledger import (
 )
 from broker_sim.models import (
     Account,
-    Bar,
     Fill,
     MarketData,
     Order,
     OrderRequest,
     Position,
-    Quote,
-    Trade,
 )
 from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin_manager, load_plugin_file
 from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings
@@ -55,6 +52,7 @@ from broker_sim.rules.margin import MarginCallRule
 from . import cancel_replace, groups, submission, timers
 from .end_of_day import EndOfDay
 from .journaling import LastPrices, closed_journal, market_seen, open_journal, recover
+from .market_feed import MarketFeed
 from .model_set import ModelSet
 from .observers import EventFanout
 from .order_checks import cancel_needed, check_supported, known_order, replacement_request
@@ -64,8 +62,6 @@ from .settings import PaperSettings
 from .venue import Venue
 
 __all__ = ["PaperBroker"]
-
-_MARKET_TYPES = frozenset({Bar, Quote, Trade})
 
 
 class PaperBroker(Broker):
@@ -258,7 +254,11 @@ class PaperBroker(Broker):
             MarginCallRule(liquidate=settings.liquidate_on_margin_call),
         )
         self._venue.on_fill = self._end_of_day.watch
-        self._book = self._venue.book
+        self._feed = MarketFeed(self._market, self._venue)
+        if clock is not None and type(self).update_market_nowait is PaperBroker.update_market_nowait:
+            # The replay's per-event call goes straight to the feed (compiled in the compiled build); a subclass's
+            # override, and the own clock's check (set above), stay what the runner calls.
+            self.update_market_nowait = self._feed.update  # type: ignore[method-assign]
         self._ledger = ledger
         #: The account as Alpaca's rules see it, for the door (`broker_sim.rules.Door`).
         self._view = PaperView(
@@ -412,17 +412,10 @@ class PaperBroker(Broker):
         """`update_market` for callers outside a coroutine or on the replay hot path (no await at all).
 
         With no working order for the symbol this is two dict operations: no hook call, no logging. It does not
-        move the clock; a replay moves it to the event's time first.
+        move the clock; a replay moves it to the event's time first. (`MarketFeed.update` does it: a broker given
+        a clock has that as its `update_market_nowait`.)
         """
-        if event.__class__ not in _MARKET_TYPES:
-            raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
-        symbol = event.symbol
-        self._market[symbol] = event
-        book = self._book
-        if symbol in book:  # (a test, not ``.get``: no call on the replay's every bar while nothing rests)
-            resting = book[symbol]
-            if resting:
-                self._venue.offer_resting(resting, event)
+        self._feed.update(event)
 
     # -- orders ---------------------------------------------------------------------------------------------
 

@@ -1,0 +1,45 @@
+"""The paper broker's market update: the call a replay makes into the broker for every bar, quote and trade.
+
+It lives apart from `PaperBroker` (which stays pure Python: see CONTRIBUTING, "The compiled build") so that the
+compiled build compiles it: the broker hands the replay `MarketFeed.update` as its `update_market_nowait`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from broker_sim.errors import InvalidMarketData
+from broker_sim.models import Bar, MarketData, Quote, Trade
+
+from .venue import Venue
+
+__all__ = ["MarketFeed"]
+
+# (Final: the compiled build keeps them in C variables, not looked up in the module's dict per event)
+_BAR: Final = Bar
+_QUOTE: Final = Quote
+_TRADE: Final = Trade
+
+
+class MarketFeed:
+    """Keeps the latest market event per symbol and offers each event to the orders resting on its symbol."""
+
+    def __init__(self, market: dict[str, MarketData], venue: Venue) -> None:
+        #: The latest event per symbol (the broker's own dict: its marks, quotes and the venue read it).
+        self.market = market
+        self.venue = venue
+        self.book = venue.book
+
+    def update(self, event: MarketData) -> None:
+        """`PaperBroker.update_market_nowait`: with no working order for the symbol this is two dict operations:
+        no hook call, no logging. It does not move the clock; a replay moves it to the event's time first."""
+        kind = type(event)
+        if kind is not _BAR and kind is not _QUOTE and kind is not _TRADE:
+            raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
+        symbol = event.symbol
+        self.market[symbol] = event
+        book = self.book
+        if symbol in book:  # (a test, not ``.get``: no call on the replay's every bar while nothing rests)
+            resting = book[symbol]
+            if resting:
+                self.venue.offer_resting(resting, event)
