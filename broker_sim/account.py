@@ -143,6 +143,9 @@ class AccountState:
         #: The handlers read `_emit` into a local before they call it: CPython 3.11 reads an instance attribute fast
         #: as an attribute, not as a method (``self._emit(event)`` is a slow, generic method lookup).
         self._emit = emit
+        #: When set, offered the order of a pending_new or new event (no fill) before the event is made: True says
+        #: it took the order, and no one would read the event (`EventFanout.open_order`), which is then not made.
+        self.emit_open: Callable[[Order], bool] | None = None
         self._emit_account: Callable[[AccountEvent], None] = emit_account or _ignore
         #: The non-trade activities booked (borrow fees, margin interest), oldest first.
         self.activities: list[Activity] = []
@@ -243,8 +246,8 @@ class AccountState:
         The same validation as `apply` except the money checks; nothing is recorded or emitted again. Returns
         how many changes were applied.
         """
-        emit, emit_account, recorder = self._emit, self._emit_account, self.recorder
-        self._emit, self._emit_account, self.recorder = _ignore, _ignore, None
+        emit, emit_account, recorder, emit_open = self._emit, self._emit_account, self.recorder, self.emit_open
+        self._emit, self._emit_account, self.recorder, self.emit_open = _ignore, _ignore, None, None
         count = 0
         handlers = self._handlers
         try:
@@ -252,7 +255,7 @@ class AccountState:
                 handlers[type(change)](change, True)  # `apply`, without the money checks
                 count += 1
         finally:
-            self._emit, self._emit_account, self.recorder = emit, emit_account, recorder
+            self._emit, self._emit_account, self.recorder, self.emit_open = emit, emit_account, recorder, emit_open
         return count
 
     def _get(self, order_id: str) -> Order:
@@ -330,7 +333,13 @@ class AccountState:
             self._orders[order_id] = order  # (`_store` for an open order, without its call)
         else:
             self._store(order)
-        first = _E_PENDING_NEW if status is _S_PENDING_NEW else _FIRST_EVENT.get(status)
+        if status is _S_PENDING_NEW:
+            emit_open = self.emit_open  # (read, then called: see `__init__`)
+            if emit_open is None or not emit_open(order):
+                emit = self._emit
+                emit(unchecked_event(_E_PENDING_NEW, order, order.created_at))
+            return order
+        first = _FIRST_EVENT.get(status)
         if first is not None:
             emit = self._emit  # (read, then called: see `__init__`)
             emit(unchecked_event(first, order, order.created_at))
@@ -356,6 +365,10 @@ class AccountState:
             self._store(updated)
         else:
             self._orders[updated.id] = updated  # (`_store` for an order that stays open, without its call)
+            if status is _S_NEW and change.event is _E_NEW:  # (an order starting to work: whoever takes it)
+                emit_open = self.emit_open
+                if emit_open is not None and emit_open(updated):
+                    return updated
         emit = self._emit  # (read, then called: see `__init__`)
         emit(unchecked_event(change.event, updated, change.timestamp))
         return updated

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from broker_sim._members import _S_NEW, _S_PENDING_NEW
+from broker_sim._members import _E_NEW, _S_NEW, _S_PENDING_NEW
 from broker_sim.broker import Broker, KeepsFills
 from broker_sim.config import Config
 from broker_sim.errors import OrderRefused
@@ -145,7 +145,7 @@ class RunStrategies:
         owners = self._owners
         last_id, holders = owners.last_holders  # `owners.holders(event)` for the order asked about last
         if order.id != last_id:
-            holders = owners.holders(event)
+            holders = owners.holders_of(order, event.type)
         status = order.status
         if event.fill is not None or (status is not _S_NEW and status is not _S_PENDING_NEW):
             self._record(event, holders)
@@ -170,6 +170,26 @@ class RunStrategies:
             return
         if self.listening:
             self.pending.append((event, holders))
+
+    def take_open_order(self, order: Order) -> bool:
+        """Book the snapshot of an order on its way or starting to work (its pending_new or new event, without a
+        fill) as `on_order_event` books that event, without the event: the broker offers it so only while no one
+        else would read the event (`EventFanout.open_order`). Answers False, booking nothing, while a strategy
+        listens to order events (its `on_order_event` is handed each event): the event is needed then."""
+        if self.listening:
+            return False
+        owners = self._owners
+        order_id = order.id
+        last_id, holders = owners.last_holders  # as in `on_order_event`, and its branch for such an event
+        if order_id != last_id:
+            holders = owners.holders_of(order, _E_NEW)
+        books = self.books
+        for name, _ in holders:
+            book = books[name]
+            book.last_booked = order
+            if order_id not in book._ended_ids:
+                book._open[order_id] = order
+        return True
 
     def deliver(self, listening: Mapping[str, Strategy]) -> None:
         """Hand the queued order events to the `on_order_event` of each strategy they concern."""

@@ -214,6 +214,7 @@ class PaperBroker(Broker):
         self.state = AccountState(
             ledger, self._events.order_event, history=settings.history, emit_account=self._events.account_event
         )
+        self.state.emit_open = self._events.open_order
         self._models = ModelSet(
             self._manager,
             settings.models(

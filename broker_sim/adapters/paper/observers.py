@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from broker_sim.activities import AccountEvent
 from broker_sim.events import EventHub
-from broker_sim.models import OrderEvent
+from broker_sim.models import Order, OrderEvent
 from broker_sim.plugins import PluginManager
 
-__all__ = ["EventFanout"]
+__all__ = ["EventFanout", "OpenOrderTaker"]
+
+
+@runtime_checkable
+class OpenOrderTaker(Protocol):
+    """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can book the snapshot of an
+    order on its way or starting to work (a pending_new or new event, no fill) without the event itself:
+    `take_open_order` books it as the listener would book the event and answers True, or answers False (the
+    event is needed: it is then delivered as usual)."""
+
+    def on_order_event(self, event: OrderEvent) -> None: ...
+
+    def take_open_order(self, order: Order) -> bool: ...
 
 #: The broker's logger: a failing observer is the broker's news.
 log = logging.getLogger("broker_sim.adapters.paper.broker")
@@ -35,6 +47,8 @@ class EventFanout:
         "_publish",
         "_publish_account",
         "_quiet",
+        "_taken_by",
+        "_taker",
     )
 
     def __init__(
@@ -59,6 +73,9 @@ class EventFanout:
         #: `_hub` while no order event observer is installed (at `_observed`'s generation), else None: then an
         #: event goes straight to the hub (the common case: a run's strategies, no observer plugin).
         self._quiet: EventHub | None = None
+        #: The sole listener `_taker` was found for, and its owner's `take_open_order` (None: it has none).
+        self._taken_by: Callable[[OrderEvent], Any] | None = None
+        self._taker: Callable[[Order], bool] | None = None
 
     def order_event(self, event: OrderEvent) -> None:
         """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
@@ -80,6 +97,30 @@ class EventFanout:
                 hub.publish_rest(event)
             return
         hub.publish(event)
+
+    def open_order(self, order: Order) -> bool:
+        """Offer the snapshot of an order that just went pending_new or new (no fill) instead of its event: taken
+        (True) when no observer is installed and the broker's one listener's owner books it without the event
+        (`OpenOrderTaker`), so no one would have read the event; else False, and the account emits the event (the
+        account's door asks this for its two most frequent events, which a run's strategies only book)."""
+        hub = self._quiet
+        if hub is None or self._observed != self._manager.generation:
+            return False
+        listener = hub.sole_listener
+        if listener is None:
+            return False
+        if listener is not self._taken_by:
+            owner = getattr(listener, "__self__", None)
+            self._taken_by = listener
+            takes = isinstance(owner, OpenOrderTaker) and owner.on_order_event == listener
+            self._taker = owner.take_open_order if takes else None
+        taker = self._taker
+        if taker is None:
+            return False
+        try:
+            return taker(order)
+        except Exception:  # the event then goes its usual way, whose failure is logged (`EventHub.listener_failed`)
+            return False
 
     def _tell_observers(self, event: OrderEvent) -> None:
         """Tell the order event observers of `event` (found again when the plugin manager changed)."""
