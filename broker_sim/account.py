@@ -65,6 +65,7 @@ from broker_sim.errors import BrokerError, InvalidTransition
 from broker_sim.ledger import Ledger
 from broker_sim.models import (
     FINAL_STATUSES,
+    EventType,
     Fill,
     Order,
     OrderEvent,
@@ -143,9 +144,10 @@ class AccountState:
         #: The handlers read `_emit` into a local before they call it: CPython 3.11 reads an instance attribute fast
         #: as an attribute, not as a method (``self._emit(event)`` is a slow, generic method lookup).
         self._emit = emit
-        #: When set, offered the order of a pending_new or new event (no fill) before the event is made: True says
-        #: it took the order, and no one would read the event (`EventFanout.open_order`), which is then not made.
-        self.emit_open: Callable[[Order], bool] | None = None
+        #: When set, offered the order, fill and type of a pending_new, new, fill or partial_fill event before the
+        #: event is made: True says it took them, and no one would read the event (`EventFanout.offer`), which is
+        #: then not made.
+        self.offer: Callable[[Order, Fill | None, EventType], bool] | None = None
         self._emit_account: Callable[[AccountEvent], None] = emit_account or _ignore
         #: The non-trade activities booked (borrow fees, margin interest), oldest first.
         self.activities: list[Activity] = []
@@ -246,8 +248,8 @@ class AccountState:
         The same validation as `apply` except the money checks; nothing is recorded or emitted again. Returns
         how many changes were applied.
         """
-        emit, emit_account, recorder, emit_open = self._emit, self._emit_account, self.recorder, self.emit_open
-        self._emit, self._emit_account, self.recorder, self.emit_open = _ignore, _ignore, None, None
+        emit, emit_account, recorder, offer = self._emit, self._emit_account, self.recorder, self.offer
+        self._emit, self._emit_account, self.recorder, self.offer = _ignore, _ignore, None, None
         count = 0
         handlers = self._handlers
         try:
@@ -255,7 +257,7 @@ class AccountState:
                 handlers[type(change)](change, True)  # `apply`, without the money checks
                 count += 1
         finally:
-            self._emit, self._emit_account, self.recorder, self.emit_open = emit, emit_account, recorder, emit_open
+            self._emit, self._emit_account, self.recorder, self.offer = emit, emit_account, recorder, offer
         return count
 
     def _get(self, order_id: str) -> Order:
@@ -334,8 +336,8 @@ class AccountState:
         else:
             self._store(order)
         if status is _S_PENDING_NEW:
-            emit_open = self.emit_open  # (read, then called: see `__init__`)
-            if emit_open is None or not emit_open(order):
+            offer = self.offer  # (read, then called: see `__init__`)
+            if offer is None or not offer(order, None, _E_PENDING_NEW):
                 emit = self._emit
                 emit(unchecked_event(_E_PENDING_NEW, order, order.created_at))
             return order
@@ -366,8 +368,8 @@ class AccountState:
         else:
             self._orders[updated.id] = updated  # (`_store` for an order that stays open, without its call)
             if status is _S_NEW and change.event is _E_NEW:  # (an order starting to work: whoever takes it)
-                emit_open = self.emit_open
-                if emit_open is not None and emit_open(updated):
+                offer = self.offer
+                if offer is not None and offer(updated, None, _E_NEW):
                     return updated
         emit = self._emit  # (read, then called: see `__init__`)
         emit(unchecked_event(change.event, updated, change.timestamp))
@@ -427,8 +429,10 @@ class AccountState:
                 closed.append(order_id)
                 if len(closed) > history:
                     self._forget_beyond(history)
-        emit = self._emit  # (read, then called: see `__init__`)
-        emit(unchecked_event(event, updated, when, fill, after))
+        offer = self.offer  # (read, then called: see `__init__`)
+        if offer is None or not offer(updated, fill, event):
+            emit = self._emit
+            emit(unchecked_event(event, updated, when, fill, after))
         return updated
 
     def _amendment(self, change: Amendment, replaying: bool) -> Order:

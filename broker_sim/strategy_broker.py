@@ -267,8 +267,8 @@ class OrderOwners:
         return self.holders_of(event.order, event.type)
 
     def holders_of(self, order: Order, kind: EventType) -> tuple[tuple[str, float], ...]:
-        """`holders` of an event of `kind` about `order` (without the event: the run asks so of an open order's
-        snapshot no one else reads, `RunStrategies.take_open_order`)."""
+        """`holders` of an event of `kind` about `order`, without the event (the run asks so of an event's order and
+        fill no one else reads: `RunStrategies.event_taker`)."""
         order_id = order.id
         last_id, last_holders = self.last_holders
         if order_id == last_id:

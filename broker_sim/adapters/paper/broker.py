@@ -214,7 +214,7 @@ class PaperBroker(Broker):
         self.state = AccountState(
             ledger, self._events.order_event, history=settings.history, emit_account=self._events.account_event
         )
-        self.state.emit_open = self._events.open_order
+        self.state.offer = self._events.offer
         self._models = ModelSet(
             self._manager,
             settings.models(

@@ -12,22 +12,23 @@ from typing import Any, Protocol, runtime_checkable
 
 from broker_sim.activities import AccountEvent
 from broker_sim.events import EventHub
-from broker_sim.models import Order, OrderEvent
+from broker_sim.models import EventType, Fill, Order, OrderEvent, unchecked_event
 from broker_sim.plugins import PluginManager
 
-__all__ = ["EventFanout", "OpenOrderTaker"]
+__all__ = ["EventFanout", "EventTaker"]
 
 
 @runtime_checkable
-class OpenOrderTaker(Protocol):
-    """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can book the snapshot of an
-    order on its way or starting to work (a pending_new or new event, no fill) without the event itself:
-    `take_open_order` books it as the listener would book the event and answers True, or answers False (the
-    event is needed: it is then delivered as usual)."""
+class EventTaker(Protocol):
+    """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can keep
+    an order event's order, fill and type without the event itself: `event_taker()` is what keeps them as
+    `on_order_event` would keep the event, or None (the events are needed: they are delivered as usual). Asked
+    again whenever the sole listener changes."""
 
     def on_order_event(self, event: OrderEvent) -> None: ...
 
-    def take_open_order(self, order: Order) -> bool: ...
+    def event_taker(self) -> Callable[[Order, Fill | None, EventType], object] | None: ...
+
 
 #: The broker's logger: a failing observer is the broker's news.
 log = logging.getLogger("broker_sim.adapters.paper.broker")
@@ -73,9 +74,9 @@ class EventFanout:
         #: `_hub` while no order event observer is installed (at `_observed`'s generation), else None: then an
         #: event goes straight to the hub (the common case: a run's strategies, no observer plugin).
         self._quiet: EventHub | None = None
-        #: The sole listener `_taker` was found for, and its owner's `take_open_order` (None: it has none).
+        #: The sole listener `_taker` was found for, and its owner's `event_taker()` (None: it has none).
         self._taken_by: Callable[[OrderEvent], Any] | None = None
-        self._taker: Callable[[Order], bool] | None = None
+        self._taker: Callable[[Order, Fill | None, EventType], object] | None = None
 
     def order_event(self, event: OrderEvent) -> None:
         """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
@@ -98,11 +99,12 @@ class EventFanout:
             return
         hub.publish(event)
 
-    def open_order(self, order: Order) -> bool:
-        """Offer the snapshot of an order that just went pending_new or new (no fill) instead of its event: taken
-        (True) when no observer is installed and the broker's one listener's owner books it without the event
-        (`OpenOrderTaker`), so no one would have read the event; else False, and the account emits the event (the
-        account's door asks this for its two most frequent events, which a run's strategies only book)."""
+    def offer(self, order: Order, fill: Fill | None, kind: EventType) -> bool:
+        """Offer the `order`, `fill` and `kind` of an order event instead of the event (the account's door asks
+        this for its most frequent events: pending_new, new, and fills): taken (True) when no observer is installed
+        and the broker's one listener's owner keeps them without the event (`EventTaker`), so no one would have read
+        the event; else False, and the account emits the event. A taker that raises is logged as the listener would
+        be (`EventHub.listener_failed`); what it keeps adds no listener (that would hear the event too)."""
         hub = self._quiet
         if hub is None or self._observed != self._manager.generation:
             return False
@@ -112,15 +114,18 @@ class EventFanout:
         if listener is not self._taken_by:
             owner = getattr(listener, "__self__", None)
             self._taken_by = listener
-            takes = isinstance(owner, OpenOrderTaker) and owner.on_order_event == listener
-            self._taker = owner.take_open_order if takes else None
+            if isinstance(owner, EventTaker) and owner.on_order_event == listener:
+                self._taker = owner.event_taker()
+            else:
+                self._taker = None
         taker = self._taker
         if taker is None:
             return False
         try:
-            return taker(order)
-        except Exception:  # the event then goes its usual way, whose failure is logged (`EventHub.listener_failed`)
-            return False
+            taker(order, fill, kind)
+        except Exception:
+            hub.listener_failed(listener, unchecked_event(kind, order, order.updated_at or order.created_at, fill))
+        return True
 
     def _tell_observers(self, event: OrderEvent) -> None:
         """Tell the order event observers of `event` (found again when the plugin manager changed)."""
