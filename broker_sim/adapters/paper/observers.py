@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from broker_sim.activities import AccountEvent
 from broker_sim.events import EventHub
@@ -18,12 +18,12 @@ from broker_sim.plugins import PluginManager
 __all__ = ["EventFanout", "EventTaker"]
 
 
-@runtime_checkable
 class EventTaker(Protocol):
     """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can keep
     an order event's order, fill and type without the event itself: `event_taker()` is what keeps them as
     `on_order_event` would keep the event, or None (the events are needed: they are delivered as usual). Asked
-    again whenever the sole listener changes."""
+    again whenever the sole listener changes. (Recognised by its `event_taker`: this module may be compiled, and
+    mypyc's classes cannot be runtime-checkable protocols.)"""
 
     def on_order_event(self, event: OrderEvent) -> None: ...
 
@@ -112,12 +112,10 @@ class EventFanout:
         if listener is None:
             return False
         if listener is not self._taken_by:
-            owner = getattr(listener, "__self__", None)
+            owner: Any = getattr(listener, "__self__", None)  # (an `EventTaker`, when it has `event_taker`)
             self._taken_by = listener
-            if isinstance(owner, EventTaker) and owner.on_order_event == listener:
-                self._taker = owner.event_taker()
-            else:
-                self._taker = None
+            takes = hasattr(owner, "event_taker") and getattr(owner, "on_order_event", None) == listener
+            self._taker = owner.event_taker() if takes else None
         taker = self._taker
         if taker is None:
             return False
