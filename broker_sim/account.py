@@ -367,10 +367,9 @@ class AccountState:
             self._store(updated)
         else:
             self._orders[updated.id] = updated  # (`_store` for an order that stays open, without its call)
-            if status is _S_NEW and change.event is _E_NEW:  # (an order starting to work: whoever takes it)
-                offer = self.offer
-                if offer is not None and offer(updated, None, _E_NEW):
-                    return updated
+            offer = self.offer  # (an order starting to work: whoever takes it)
+            if offer is not None and status is _S_NEW and change.event is _E_NEW and offer(updated, None, _E_NEW):
+                return updated
         emit = self._emit  # (read, then called: see `__init__`)
         emit(unchecked_event(change.event, updated, change.timestamp))
         return updated
