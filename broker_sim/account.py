@@ -65,6 +65,7 @@ from broker_sim.errors import BrokerError, InvalidTransition
 from broker_sim.ledger import Ledger
 from broker_sim.models import (
     FINAL_STATUSES,
+    EventType,
     Fill,
     Order,
     OrderEvent,
@@ -143,6 +144,10 @@ class AccountState:
         #: The handlers read `_emit` into a local before they call it: CPython 3.11 reads an instance attribute fast
         #: as an attribute, not as a method (``self._emit(event)`` is a slow, generic method lookup).
         self._emit = emit
+        #: When set, offered the order, fill and type of a pending_new, new, fill or partial_fill event before the
+        #: event is made: True says it took them, and no one would read the event (`EventFanout.offer`), which is
+        #: then not made.
+        self.offer: Callable[[Order, Fill | None, EventType], bool] | None = None
         self._emit_account: Callable[[AccountEvent], None] = emit_account or _ignore
         #: The non-trade activities booked (borrow fees, margin interest), oldest first.
         self.activities: list[Activity] = []
@@ -243,8 +248,8 @@ class AccountState:
         The same validation as `apply` except the money checks; nothing is recorded or emitted again. Returns
         how many changes were applied.
         """
-        emit, emit_account, recorder = self._emit, self._emit_account, self.recorder
-        self._emit, self._emit_account, self.recorder = _ignore, _ignore, None
+        emit, emit_account, recorder, offer = self._emit, self._emit_account, self.recorder, self.offer
+        self._emit, self._emit_account, self.recorder, self.offer = _ignore, _ignore, None, None
         count = 0
         handlers = self._handlers
         try:
@@ -252,7 +257,7 @@ class AccountState:
                 handlers[type(change)](change, True)  # `apply`, without the money checks
                 count += 1
         finally:
-            self._emit, self._emit_account, self.recorder = emit, emit_account, recorder
+            self._emit, self._emit_account, self.recorder, self.offer = emit, emit_account, recorder, offer
         return count
 
     def _get(self, order_id: str) -> Order:
@@ -330,7 +335,13 @@ class AccountState:
             self._orders[order_id] = order  # (`_store` for an open order, without its call)
         else:
             self._store(order)
-        first = _E_PENDING_NEW if status is _S_PENDING_NEW else _FIRST_EVENT.get(status)
+        if status is _S_PENDING_NEW:
+            offer = self.offer  # (read, then called: see `__init__`)
+            if offer is None or not offer(order, None, _E_PENDING_NEW):
+                emit = self._emit
+                emit(unchecked_event(_E_PENDING_NEW, order, order.created_at))
+            return order
+        first = _FIRST_EVENT.get(status)
         if first is not None:
             emit = self._emit  # (read, then called: see `__init__`)
             emit(unchecked_event(first, order, order.created_at))
@@ -356,6 +367,9 @@ class AccountState:
             self._store(updated)
         else:
             self._orders[updated.id] = updated  # (`_store` for an order that stays open, without its call)
+            offer = self.offer  # (an order starting to work: whoever takes it)
+            if offer is not None and status is _S_NEW and change.event is _E_NEW and offer(updated, None, _E_NEW):
+                return updated
         emit = self._emit  # (read, then called: see `__init__`)
         emit(unchecked_event(change.event, updated, change.timestamp))
         return updated
@@ -414,8 +428,10 @@ class AccountState:
                 closed.append(order_id)
                 if len(closed) > history:
                     self._forget_beyond(history)
-        emit = self._emit  # (read, then called: see `__init__`)
-        emit(unchecked_event(event, updated, when, fill, after))
+        offer = self.offer  # (read, then called: see `__init__`)
+        if offer is None or not offer(updated, fill, event):
+            emit = self._emit
+            emit(unchecked_event(event, updated, when, fill, after))
         return updated
 
     def _amendment(self, change: Amendment, replaying: bool) -> Order:

@@ -136,7 +136,11 @@ class StrategyBook:
     def apply(self, event: OrderEvent, share: float = 1.0) -> None:
         """Book one event of an order the strategy caused: the order's latest snapshot, and its fill (scaled by
         `share` for a liquidation several strategies share)."""
-        order = self.last_booked = event.order
+        self.take(event.order, event.fill, share)
+
+    def take(self, order: Order, fill: Fill | None, share: float = 1.0) -> None:
+        """`apply` for an event's `order` and `fill` (the run books them so, without the event)."""
+        self.last_booked = order
         order_id = order.id
         status = order.status
         # `status in FINAL_STATUSES`: a market order's pending_new and new by identity, a value's cached hash for
@@ -151,10 +155,9 @@ class StrategyBook:
                 ended.append(order_id)
                 ended_ids.add(order_id)
         elif order_id not in self._ended_ids:
-            # (`RunStrategies.on_order_event` writes this branch out for an event without a fill that leaves the
-            # order open: change both together)
+            # (`RunStrategies._keep` writes this branch out for an event without a fill that leaves the order open:
+            # change both together)
             self._open[order_id] = order
-        fill = event.fill
         if fill is not None:
             if share != 1.0:
                 fill = attrs.evolve(fill, quantity=fill.quantity * share, fee=fill.fee * share)

@@ -21,6 +21,7 @@ from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
 from broker_sim.models import (
     Account,
+    EventType,
     Order,
     OrderEvent,
     OrderRequest,
@@ -263,7 +264,11 @@ class OrderOwners:
         """The strategies an event concerns and each one's share of the order: ``(("sma", 1.0),)`` for a
         strategy's own order, the holders of the symbol for a margin call's liquidation (their shares of the
         position it closes, largest first), ``()`` for an order of no strategy."""
-        order = event.order
+        return self.holders_of(event.order, event.type)
+
+    def holders_of(self, order: Order, kind: EventType) -> tuple[tuple[str, float], ...]:
+        """`holders` of an event of `kind` about `order`, without the event (the run asks so of an event's order and
+        fill no one else reads: `RunStrategies.event_taker`)."""
         order_id = order.id
         last_id, last_holders = self.last_holders
         if order_id == last_id:
@@ -280,7 +285,7 @@ class OrderOwners:
             holders = ((owner, 1.0),)
             self.last_holders = (order_id, holders)
             return holders
-        if event.type is _E_MARGIN_CALL:
+        if kind is _E_MARGIN_CALL:
             shares = self._liquidation_shares(order)
             if shares:
                 self._liquidations[order.id] = shares

@@ -11,7 +11,7 @@ import attrs
 
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Journaled
-from broker_sim.models import FINAL_STATUSES, Order, OrderEvent
+from broker_sim.models import FINAL_STATUSES, Fill, Order
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
 from broker_sim.report.metrics import EXPLAINED_VALUES, OrderOutcomes, TradeTally
@@ -58,16 +58,14 @@ class RunRecords:
         self.fills = FillSpool(workdir, texts)
         self.orders = OrderSpool(self.owners, workdir, texts)
 
-    def record(self, event: OrderEvent, holders: tuple[tuple[str, float], ...]) -> None:
-        """Record a fill, and an order once it ended, in the run's spools and its trade tally; a fill several
-        strategies share (a liquidation) is recorded once per strategy, for its share. If recording fails (a
-        full disk), the run stops at the next event: the report must agree with the account.
+    def record(self, order: Order, fill: Fill | None, holders: tuple[tuple[str, float], ...]) -> None:
+        """Record `fill`, and `order` once it ended (an order event's), in the run's spools and its trade tally; a
+        fill several strategies share (a liquidation) is recorded once per strategy, for its share. If recording
+        fails (a full disk), the run stops at the next event: the report must agree with the account.
 
-        The run asks it only about events it may keep (`RunStrategies.on_order_event` leaves out an order's
+        The run asks it only about events it may keep (`RunStrategies._keep` leaves out an order's
         pending_new and new without a fill; anything else that keeps nothing costs a few reads here); what is
         recorded is held raw and formatted a batch at a time (`Spool.flush`)."""
-        fill = event.fill
-        order = event.order
         status = order.status._value_
         try:
             if fill is not None:

@@ -13,7 +13,7 @@ from broker_sim._members import _S_NEW, _S_PENDING_NEW
 from broker_sim.broker import Broker, KeepsFills
 from broker_sim.config import Config
 from broker_sim.errors import OrderRefused
-from broker_sim.models import Fill, Order, OrderEvent
+from broker_sim.models import EventType, Fill, Order, OrderEvent
 from broker_sim.run.dispatch import HandlerDispatch, StrategyError, handler_error
 from broker_sim.run.records import RunRecords
 from broker_sim.strategy import Strategy, overrides
@@ -141,24 +141,35 @@ class RunStrategies:
     def on_order_event(self, event: OrderEvent) -> None:
         """Every order event, as the broker emits it: recorded, booked to the strategies it concerns (their shares
         of the account are current before any handler runs again), and queued for their `on_order_event`."""
-        order = event.order
+        holders = self._keep(event.order, event.fill, event.type)
+        if holders and self.listening:
+            self.pending.append((event, holders))
+
+    def event_taker(self) -> Callable[[Order, Fill | None, EventType], object] | None:
+        """What keeps an order event's order, fill and type as `on_order_event` keeps the event, without the event
+        (`_keep`): the broker hands its pending_new, new and fill events so while no one else would read them
+        (`EventFanout.offer`). None while a strategy listens to order events (its `on_order_event` is handed each
+        event, which is needed then); `attach` knows which do before it listens."""
+        return None if self.listening else self._keep
+
+    def _keep(self, order: Order, fill: Fill | None, kind: EventType) -> tuple[tuple[str, float], ...]:
+        """Record and book an event of `kind` about `order` (with `fill`, if any); returns the strategies it concerns
+        with their shares (`OrderOwners.holders`)."""
         owners = self._owners
         last_id, holders = owners.last_holders  # `owners.holders(event)` for the order asked about last
         if order.id != last_id:
-            holders = owners.holders(event)
+            holders = owners.holders_of(order, kind)
         status = order.status
-        if event.fill is not None or (status is not _S_NEW and status is not _S_PENDING_NEW):
-            self._record(event, holders)
-            if not holders:
-                return
+        if fill is not None or (status is not _S_NEW and status is not _S_PENDING_NEW):
+            self._record(order, fill, holders)
             books = self.books
             for name, share in holders:
-                books[name].apply(event, share)
+                books[name].take(order, fill, share)
         elif holders:
             # An order on its way or starting to work (two of a market order's three events), without a fill, is
             # nothing `record` keeps, and to a book only its latest snapshot among the open orders (unless it
-            # ended already): `StrategyBook.apply`'s branch for it, in line (a call saved per holder on two events
-            # of every order; `apply` names this copy).
+            # ended already): `StrategyBook.take`'s branch for it, in line (a call saved per holder on two events
+            # of every order; `take` names this copy).
             books = self.books
             order_id = order.id
             for name, _ in holders:
@@ -166,10 +177,7 @@ class RunStrategies:
                 book.last_booked = order
                 if order_id not in book._ended_ids:
                     book._open[order_id] = order
-        else:
-            return
-        if self.listening:
-            self.pending.append((event, holders))
+        return holders
 
     def deliver(self, listening: Mapping[str, Strategy]) -> None:
         """Hand the queued order events to the `on_order_event` of each strategy they concern."""

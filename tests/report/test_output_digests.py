@@ -41,8 +41,34 @@ models:
 prices:
   clock: simulated
   sources: [{{source: synthetic, symbols: [AAA, BBB], interval: 60, count: 300, volatility: 0.4}}]
-strategy: {{class: '{folder}/churn.py:Churn'}}
+strategy: {{class: '{folder}/churn.py:{strategy}', name: Churn}}
 report: {{equity_interval: 3600}}
+plugins: {plugins}
+"""
+
+#: Churn, listening to its order events: the run then hands the broker's every event to it.
+LISTENING = """
+
+class ListeningChurn(Churn):
+    heard = 0
+
+    def on_order_event(self, event) -> None:
+        ListeningChurn.heard += 1
+"""
+
+#: An order event observer that writes each event's type to `events.txt` beside it.
+OBSERVER = """
+from pathlib import Path
+
+from broker_sim import hookimpl
+
+HEARD = Path(__file__).with_name("events.txt")
+
+
+@hookimpl
+def broker_sim_order_event(event):
+    with HEARD.open("a") as heard:
+        heard.write(event.type.value + "\\n")
 """
 
 #: sha256 of each file (and of the journal's rows), from the run before issue 25's changes. The journal's were
@@ -78,12 +104,12 @@ def _journal_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _digests(folder: Path, latency: str) -> dict[str, str]:
+def _digests(folder: Path, latency: str, strategy: str = "Churn", plugins: str = "[]") -> dict[str, str]:
     """Digests of trades.csv and orders.csv as the report writes them (the report's own writer over the run's
     spools; the charts are left out, they cost seconds), of the equity samples, and of the journal's rows."""
-    (folder / "churn.py").write_text(STRATEGY)
+    (folder / "churn.py").write_text(STRATEGY + LISTENING)
     journal = folder / "account.db"
-    text = CONFIG.format(journal=journal, latency=latency, folder=folder)
+    text = CONFIG.format(journal=journal, latency=latency, folder=folder, strategy=strategy, plugins=plugins)
     result = run_simulation(parse_config(text, base_dir=folder))
     assert isinstance(result.fills, Spool) and isinstance(result.orders, Spool)
     write_rows(folder / "trades.csv", FILL_COLUMNS, result.fills.rows())
@@ -100,3 +126,18 @@ LATENCIES = {"none": "none", "uniform": "{model: uniform, low: 0.5, high: 2.0}"}
 @pytest.mark.parametrize("latency", sorted(LATENCIES))
 def test_a_fixed_seed_run_writes_the_same_bytes_as_before(tmp_path: Path, latency: str) -> None:
     assert _digests(tmp_path, LATENCIES[latency]) == EXPECTED[latency]
+
+
+def test_the_same_bytes_when_someone_reads_every_order_event(tmp_path: Path) -> None:
+    """A run makes an order's pending_new, new and fill events only for someone who reads them (an observer, a
+    strategy's `on_order_event`); without one, its records and books keep the same from the order and the fill
+    alone: the files are the same either way."""
+    (tmp_path / "observer.py").write_text(OBSERVER)
+    observed = tmp_path / "observed"
+    observed.mkdir()
+    assert _digests(observed, LATENCIES["none"], plugins=f"['{tmp_path}/observer.py']") == EXPECTED["none"]
+    heard = (tmp_path / "events.txt").read_text().split()
+    assert heard.count("pending_new") == heard.count("new") == heard.count("fill") + heard.count("canceled") > 0
+    listened = tmp_path / "listened"
+    listened.mkdir()
+    assert _digests(listened, LATENCIES["none"], strategy="ListeningChurn") == EXPECTED["none"]

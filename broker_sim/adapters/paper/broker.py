@@ -26,6 +26,7 @@ from broker_sim.errors import (
     JournalInUse,
     OrderNotFound,
 )
+from broker_sim.events import Listener
 from broker_sim.ids import IdSource
 from broker_sim.journal import Journal, account_id_for, check_account, read_info
 from broker_sim.ledger import (
@@ -418,6 +419,12 @@ class PaperBroker(Broker):
         self._feed.update(event)
 
     # -- orders ---------------------------------------------------------------------------------------------
+
+    def add_listener(self, callback: Listener) -> Any:
+        """`Broker.add_listener`; from the first on, the account offers its most frequent order events' parts before
+        it makes the events, which a run's strategies may keep without them (`EventFanout.offer`)."""
+        self.state.offer = self._events.offer
+        return super().add_listener(callback)
 
     async def submit_order(self, request: OrderRequest) -> Order:
         return self.submit_order_nowait(request)

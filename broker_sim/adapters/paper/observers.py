@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from broker_sim.activities import AccountEvent
 from broker_sim.events import EventHub
-from broker_sim.models import OrderEvent
+from broker_sim.models import EventType, Fill, Order, OrderEvent, unchecked_event
 from broker_sim.plugins import PluginManager
 
-__all__ = ["EventFanout"]
+__all__ = ["EventFanout", "EventTaker"]
+
+
+class EventTaker(Protocol):
+    """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can keep
+    an order event's order, fill and type without the event itself: `event_taker()` is what keeps them as
+    `on_order_event` would keep the event, or None (the events are needed: they are delivered as usual). Asked
+    again whenever the sole listener changes. (Recognised by its `event_taker`: this module may be compiled, and
+    mypyc's classes cannot be runtime-checkable protocols.)"""
+
+    def on_order_event(self, event: OrderEvent) -> None: ...
+
+    def event_taker(self) -> Callable[[Order, Fill | None, EventType], object] | None: ...
+
 
 #: The broker's logger: a failing observer is the broker's news.
 log = logging.getLogger("broker_sim.adapters.paper.broker")
@@ -35,6 +48,8 @@ class EventFanout:
         "_publish",
         "_publish_account",
         "_quiet",
+        "_taken_by",
+        "_taker",
     )
 
     def __init__(
@@ -59,6 +74,9 @@ class EventFanout:
         #: `_hub` while no order event observer is installed (at `_observed`'s generation), else None: then an
         #: event goes straight to the hub (the common case: a run's strategies, no observer plugin).
         self._quiet: EventHub | None = None
+        #: The sole listener `_taker` was found for, and its owner's `event_taker()` (None: it has none).
+        self._taken_by: Callable[[OrderEvent], Any] | None = None
+        self._taker: Callable[[Order, Fill | None, EventType], object] | None = None
 
     def order_event(self, event: OrderEvent) -> None:
         """Tell the `broker_sim_order_event` observers (each on its own: one that raises is logged), then
@@ -80,6 +98,32 @@ class EventFanout:
                 hub.publish_rest(event)
             return
         hub.publish(event)
+
+    def offer(self, order: Order, fill: Fill | None, kind: EventType) -> bool:
+        """Offer the `order`, `fill` and `kind` of an order event instead of the event (the account's door asks
+        this for its most frequent events: pending_new, new, and fills): taken (True) when no observer is installed
+        and the broker's one listener's owner keeps them without the event (`EventTaker`), so no one would have read
+        the event; else False, and the account emits the event. A taker that raises is logged as the listener would
+        be (`EventHub.listener_failed`); what it keeps adds no listener (that would hear the event too)."""
+        hub = self._quiet
+        if hub is None or self._observed != self._manager.generation:
+            return False
+        listener = hub.sole_listener
+        if listener is None:
+            return False
+        if listener is not self._taken_by:
+            owner: Any = getattr(listener, "__self__", None)  # (an `EventTaker`, when it has `event_taker`)
+            self._taken_by = listener
+            takes = hasattr(owner, "event_taker") and getattr(owner, "on_order_event", None) == listener
+            self._taker = owner.event_taker() if takes else None
+        taker = self._taker
+        if taker is None:
+            return False
+        try:
+            taker(order, fill, kind)
+        except Exception:
+            hub.listener_failed(listener, unchecked_event(kind, order, order.updated_at or order.created_at, fill))
+        return True
 
     def _tell_observers(self, event: OrderEvent) -> None:
         """Tell the order event observers of `event` (found again when the plugin manager changed)."""
