@@ -283,16 +283,19 @@ def test_a_number_text_is_always_the_numbers_own_repr() -> None:
     fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
     numbers: list[float] = [0.0, -0.0, 0.0, 1.5, -1.5, math.nan, math.inf, -math.inf, 1e-7, 1e22, 3, True, 0.1 + 0.2]
     written = []
+    written_orders = []
     for index, number in enumerate(numbers * 2):
         fill = Fill("o", "AAPL", Side.BUY, number, -number, number, T0, 0.3, f"e{index}")
         fills.add_as(fill, "sma", number, -number)
         written.append(attrs.evolve(fill, strategy="sma", quantity=number, fee=-number))
-        orders.add_owned(Order(
+        # (the filled quantity the very object of the quantity: its cell is that cell's text, an int's too)
+        written_orders.append(Order(
             id=f"o{index}", client_order_id=f"sma-{index}", symbol="AAPL", side=Side.SELL, quantity=number,
             type=OrderType.LIMIT, time_in_force=TimeInForce.DAY, limit_price=-number, stop_price=None,
             status=OrderStatus.FILLED, filled_quantity=number, filled_avg_price=0.30000000000000004,
             reject_reason=None, created_at=T0, updated_at=T0,
-        ), "sma")  # fmt: skip
+        ))  # fmt: skip
+        orders.add_owned(written_orders[-1], "sma")
         if index % 5 == 0:
             fills.flush()
             orders.flush()
@@ -302,6 +305,10 @@ def test_a_number_text_is_always_the_numbers_own_repr() -> None:
     csv.writer(expected, lineterminator="\n").writerows([FILL_COLUMNS, *(fill_row(fill) for fill in written)])
     assert fills.path.read_text(encoding="utf-8") == expected.getvalue()
     assert [row[ORDER_CSV_COLUMNS.index("limit_price")] for row in orders.rows()] == [repr(-n) for n in numbers * 2]
+    expected = io.StringIO()
+    rows = (order_row(order, "sma") for order in written_orders)
+    csv.writer(expected, lineterminator="\n").writerows([ORDER_CSV_COLUMNS, *rows])
+    assert orders.path.read_text(encoding="utf-8") == expected.getvalue()
 
 
 def test_the_time_texts_keep_at_most_two_batches_worth() -> None:
