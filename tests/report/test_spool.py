@@ -370,3 +370,16 @@ def test_a_value_no_row_can_be_made_of_is_a_clear_error_naming_its_field() -> No
     assert message.startswith(f"{spool.path.name}: cannot write Fill (order 'o2') as a CSV row: ")
     assert "its timestamp is 'yesterday' (str), not a datetime" in message
     assert spool.path.read_text(encoding="utf-8") == ",".join(FILL_COLUMNS) + "\n"
+
+
+def test_a_float_column_may_reuse_the_text_only_of_an_earlier_float_column_never_grouped() -> None:
+    """The order lines reuse the quantity's text for a filled quantity that is the very same float; a column named
+    for that must be an earlier float column that is never `usual` (a grouped column's text is not always made)."""
+    from broker_sim.report import spool as spool_module
+
+    for same in ({"filled_quantity": ("limit_price",)}, {"quantity": ("filled_quantity",)}):
+        with pytest.raises(ValueError, match="may name earlier float columns"):
+            spool_module._formatter(
+                spool_module._ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry="item, strategy", given=("strategy",),
+                line=True, usual=spool_module._ORDER_USUAL, same=same,
+            )  # fmt: skip
