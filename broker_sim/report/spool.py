@@ -139,53 +139,59 @@ def _is_datetime(kind: Any) -> bool:
 def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> list[str]:
     """The statements of a `lines` function that set ``t<index>``, the text of the time ``d<index>``: empty for
     None (an `optional` column), an earlier column's text when it is the very same object, the text `texts`
-    holds for the very same `datetime` in UTC (the spools' `CellTexts`, by identity), else ``isoformat``.
+    holds for the very same object (the spools' `CellTexts`, by identity), else, for a `datetime` in UTC, its text
+    from `CellTexts.utc_text` (kept in `texts`), and ``isoformat`` for any other.
 
     Why by identity and not by equality: an order's row and its fill's name the same moment object (the clock's),
     and an aware `datetime`'s first hash costs more (~3.6k instructions: its UTC offset, a timedelta) than its
     text from `CellTexts.utc_text`; an equal moment that is another object is written from its own fields, so the
     text is exact either way. `CellTexts` keeps each moment it holds a text for alive, so its ``id`` is never
-    another object's."""
+    another object's: a text found by ``id`` is the text of this very `datetime` in UTC, and only a moment not
+    found pays for the checks of its class and zone (each a generic attribute read)."""
     branches = ["if d{i} is None:\n    t{i} = ''"] if optional else []
     branches += [f"if d{{i}} is d{e}:\n    t{{i}} = t{e}" for e in reversed(earlier)]
-    branches.append(
-        "if d{i}.__class__ is _datetime and d{i}.tzinfo is _UTC:\n"
-        "    k{i} = _id(d{i})\n"
-        "    t{i} = known(k{i})\n"
+    template = (
+        "k{i} = _id(d{i})\n"
+        "t{i} = known(k{i})\n"
+        "if t{i} is None:\n"
+        "    t{i} = older(k{i})\n"
         "    if t{i} is None:\n"
-        "        t{i} = older(k{i})\n"
-        "        if t{i} is None:\n"
+        "        if d{i}.__class__ is _datetime and d{i}.tzinfo is _UTC:\n"
         "            t{i} = current[k{i}] = utc_text(d{i})\n"
-        "            keep(d{i})"
+        "            keep(d{i})\n"
+        "        else:\n"
+        # another class's or zone's text is checked for quoting with the row's free text (`_formatter`)
+        "            t{i} = d{i}.isoformat()\n"
+        "            odd(t{i})"
     )
+    lookup = template.format(i=index).split("\n")
     statements = []
     for number, branch in enumerate(branches):
         first, *rest = branch.format(i=index).split("\n")
         statements.append(first if number == 0 else "el" + first)
         statements.extend(rest)
-    # another class's or zone's text is checked for quoting with the row's free text (`_formatter`)
-    statements += ["else:", f"    t{index} = d{index}.isoformat()", f"    odd(t{index})"]
-    return statements
+    return [*statements, "else:", *(f"    {line}" for line in lookup)] if statements else lookup
 
 
-def _number_statements(index: int, value: str, *, optional: bool) -> list[str]:
+def _number_statements(index: int, value: str, earlier: Sequence[int], *, optional: bool) -> list[str]:
     """The statements of a `lines` function that set ``t<index>``, the text of the float field `value`: empty for
-    None (an `optional` column), the text `texts` holds for an equal float (the spools' `CellTexts`: an order's row
-    and its fill's name the same prices and quantities), else ``repr``, as the shortest round trip is the costliest
-    cell after a time.
+    None (an `optional` column), an earlier column's text (`earlier`) when it is the very same object, the text
+    `texts` holds for an equal float (the spools' `CellTexts`: an order's row and its fill's name the same prices and
+    quantities), else ``repr``, as the shortest round trip is the costliest cell after a time.
 
     Why the memo is exact: equal floats have the same ``repr``, but for 0.0 and -0.0, which are never looked up (a
     zero's text is written from its sign); a NaN equals nothing, so it is found only as the very same object.
     Anything but a float (an int in a float field) is written with its own ``repr``, as before, and checked for
     quoting with the row's free text (`_formatter`)."""
     statements = [f"v{index} = {value}"]
-    if optional:
-        statements += [f"if v{index} is None:", f"    t{index} = ''", f"elif v{index}.__class__ is not _float:"]
-    else:
-        statements.append(f"if v{index}.__class__ is not _float:")
+    branches = ["if v{i} is None:\n    t{i} = ''"] if optional else []
+    branches += [f"if v{{i}} is v{e}:\n    t{{i}} = t{e}" for e in reversed(earlier)]
+    branches.append("if v{i}.__class__ is not _float:\n    t{i} = f'{{v{i}!r}}'\n    odd(t{i})")
+    for number, branch in enumerate(branches):
+        first, *rest = branch.format(i=index).split("\n")
+        statements.append(first if number == 0 else "el" + first)
+        statements.extend(rest)
     template = (
-        "    t{i} = f'{{v{i}!r}}'\n"
-        "    odd(t{i})\n"
         "elif v{i}:\n"
         "    t{i} = number(v{i})\n"
         "    if t{i} is None:\n"
@@ -241,9 +247,9 @@ def _grouped(
             first, last = spans[column]
             new_body.extend(f"    {statement}" for statement in body[first + 1 : last])
         new_body.append(f"    g{index} = ','.join(({', '.join(cells[column] for column in run)},))")
-        checked = "".join(f"{{{cells[column]}}}" for column in run if column in free)
+        checked = [cells[column] for column in run if column in free]
         if checked:
-            new_body.append(f'    odd(f"{checked}")')
+            new_body.append(f"    frees(({', '.join(checked)},))")
         new_cells.append(f"g{index}")
     return new_body, new_cells, [cells[column] for column in free if column not in grouped]
 
@@ -256,6 +262,7 @@ def _formatter(
     given: Sequence[str] = (),
     line: bool = False,
     usual: Mapping[str, Any] | None = None,
+    same: Mapping[str, Sequence[str]] | None = None,
 ) -> Callable[..., Any]:
     """A function generated once from the field types of `cls`: every fill and every ended order of a run passes
     through one. It unpacks its argument as `entry` (``"item"``, or e.g. ``"item, strategy"``); a column named in
@@ -263,9 +270,9 @@ def _formatter(
 
     Without `line`: ``row(entry)``, the entry's CSV row as a list of cells. With `line`: ``lines(batch, texts)``,
     the CSV line (cells joined by commas, no quoting) of each entry of a batch, one ``str.join`` each, and the texts of
-    the cells that may need quoting (the string fields', one text a row, and any cell formatted the odd way: an int
-    in a float field, a time of another zone or class): the spool writes the lines when none of those holds a
-    comma, a quote or a line break (the numbers' and the UTC times' texts never do), and the rows otherwise.
+    the cells that may need quoting (the string fields', a row's added as one tuple, and any cell formatted the odd
+    way: an int in a float field, a time of another zone or class): the spool writes the lines when none of those
+    holds a comma, a quote or a line break (the numbers' and the UTC times' texts never do), and the rows otherwise.
 
     An order's times are mostly the same few moments (created and submitted, updated and filled): a time that
     is the very object of an earlier column reuses that column's text, as ``isoformat`` is the costliest cell.
@@ -275,14 +282,20 @@ def _formatter(
     `usual` names the columns that mostly hold one value, with that value (an order's stop price, trail and cancel
     time None, its class simple): in `lines`, a run of two or more of them in a row is one cell of the line, its
     text at once when each holds its usual value (the very object: None, False, an enum member, the empty tuple),
-    so that a plain market order's row pays for a few pieces less, not for every empty or usual cell."""
+    so that a plain market order's row pays for a few pieces less, not for every empty or usual cell.
+
+    `same` names the float columns that are mostly the very object of an earlier one (an order's filled quantity,
+    its quantity), with those columns (neither `usual`): in `lines`, such a cell reuses that column's text when it
+    is, before any lookup."""
     hints = typing.get_type_hints(cls)
     body: list[str] = []
     cells: list[str] = []
     times: list[int] = []  # the indexes of the datetime columns so far
+    numbers: list[int] = []  # the indexes of the float columns so far that are never grouped (`usual`)
     spans: list[tuple[int, int]] = []  # each column's statements: body[start:end]
     free: list[int] = []  # the columns of free text (a string field's), checked for quoting (`lines`)
     usual = usual or {}
+    same = same or {}
     namespace: dict[str, Any] = {}
     tests: dict[int, tuple[str, str]] = {}  # the `usual` columns' tests and texts (`_grouped`)
     for index, name in enumerate(columns):
@@ -301,8 +314,13 @@ def _formatter(
                     raise ValueError(f"the usual {name} text {text!r} would need quoting in a CSV cell")
                 tests[index] = (f"is _usual{index}", text)
         if line and _base(kind)[0] is float:
-            body.extend(_number_statements(index, value, optional=_base(kind)[1]))
+            alike = [column for column in numbers if columns[column] in same.get(name, ())]
+            if len(alike) != len(same.get(name, ())):
+                raise ValueError(f"the {name} column may name earlier float columns that are never usual: {same[name]}")
+            body.extend(_number_statements(index, value, alike, optional=_base(kind)[1]))
             cells.append(f"t{index}")
+            if name not in usual:
+                numbers.append(index)
             continue
         if not _is_datetime(kind):
             optional = typing.get_origin(kind) in (typing.Union, types.UnionType)
@@ -333,7 +351,6 @@ def _formatter(
         # their own, each costing its join as much as a cell (a cell that is not a text fails the join, and its
         # batch goes the rows' way)
         fields = ", ".join(cells)
-        probe = "".join(f"{{{cell}}}" for cell in checked)
         source = "\n".join(
             [
                 "def lines(batch, texts):",
@@ -341,6 +358,7 @@ def _formatter(
                 "    append = out.append",
                 "    probes = []",
                 "    odd = probes.append",
+                "    frees = probes.extend",
                 "    current = texts.current",
                 "    known = current.get",
                 "    older = texts.older.get",
@@ -352,7 +370,8 @@ def _formatter(
                 f"    for {entry} in batch:",
                 *(f"        {statement}" for statement in body),
                 f"        append(','.join(({fields},)))",
-                *([f'        odd(f"{probe}")'] if checked else []),
+                # a row's free texts added as a tuple (cheaper than an f-string of them, measured)
+                *([f"        frees(({', '.join(checked)},))"] if checked else []),
                 "    return out, probes",
                 "",
             ]
@@ -384,9 +403,13 @@ _ORDER_USUAL: dict[str, Any] = {
     )),
     "order_class": OrderClass.SIMPLE, "legs": (), "extended_hours": False,
 }  # fmt: skip
+#: An order's float columns that are mostly the very object of an earlier one (a whole fill's filled quantity):
+#: only these are tested, as a test costs where it misses (measured).
+_ORDER_SAME = {"filled_quantity": ("quantity",)}
 _ORDER_ENTRY_LINES = _formatter(
-    _ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True, usual=_ORDER_USUAL
-)
+    _ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry=_ORDER_ENTRY, given=("strategy",), line=True, usual=_ORDER_USUAL,
+    same=_ORDER_SAME,
+)  # fmt: skip
 
 
 class CellTexts:

@@ -283,16 +283,19 @@ def test_a_number_text_is_always_the_numbers_own_repr() -> None:
     fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
     numbers: list[float] = [0.0, -0.0, 0.0, 1.5, -1.5, math.nan, math.inf, -math.inf, 1e-7, 1e22, 3, True, 0.1 + 0.2]
     written = []
+    written_orders = []
     for index, number in enumerate(numbers * 2):
         fill = Fill("o", "AAPL", Side.BUY, number, -number, number, T0, 0.3, f"e{index}")
         fills.add_as(fill, "sma", number, -number)
         written.append(attrs.evolve(fill, strategy="sma", quantity=number, fee=-number))
-        orders.add_owned(Order(
+        # (the filled quantity the very object of the quantity: its cell is that cell's text, an int's too)
+        written_orders.append(Order(
             id=f"o{index}", client_order_id=f"sma-{index}", symbol="AAPL", side=Side.SELL, quantity=number,
             type=OrderType.LIMIT, time_in_force=TimeInForce.DAY, limit_price=-number, stop_price=None,
             status=OrderStatus.FILLED, filled_quantity=number, filled_avg_price=0.30000000000000004,
             reject_reason=None, created_at=T0, updated_at=T0,
-        ), "sma")  # fmt: skip
+        ))  # fmt: skip
+        orders.add_owned(written_orders[-1], "sma")
         if index % 5 == 0:
             fills.flush()
             orders.flush()
@@ -302,6 +305,10 @@ def test_a_number_text_is_always_the_numbers_own_repr() -> None:
     csv.writer(expected, lineterminator="\n").writerows([FILL_COLUMNS, *(fill_row(fill) for fill in written)])
     assert fills.path.read_text(encoding="utf-8") == expected.getvalue()
     assert [row[ORDER_CSV_COLUMNS.index("limit_price")] for row in orders.rows()] == [repr(-n) for n in numbers * 2]
+    expected = io.StringIO()
+    rows = (order_row(order, "sma") for order in written_orders)
+    csv.writer(expected, lineterminator="\n").writerows([ORDER_CSV_COLUMNS, *rows])
+    assert orders.path.read_text(encoding="utf-8") == expected.getvalue()
 
 
 def test_the_time_texts_keep_at_most_two_batches_worth() -> None:
@@ -363,3 +370,16 @@ def test_a_value_no_row_can_be_made_of_is_a_clear_error_naming_its_field() -> No
     assert message.startswith(f"{spool.path.name}: cannot write Fill (order 'o2') as a CSV row: ")
     assert "its timestamp is 'yesterday' (str), not a datetime" in message
     assert spool.path.read_text(encoding="utf-8") == ",".join(FILL_COLUMNS) + "\n"
+
+
+def test_a_float_column_may_reuse_the_text_only_of_an_earlier_float_column_never_grouped() -> None:
+    """The order lines reuse the quantity's text for a filled quantity that is the very same float; a column named
+    for that must be an earlier float column that is never `usual` (a grouped column's text is not always made)."""
+    from broker_sim.report import spool as spool_module
+
+    for same in ({"filled_quantity": ("limit_price",)}, {"quantity": ("filled_quantity",)}):
+        with pytest.raises(ValueError, match="may name earlier float columns"):
+            spool_module._formatter(
+                spool_module._ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry="item, strategy", given=("strategy",),
+                line=True, usual=spool_module._ORDER_USUAL, same=same,
+            )  # fmt: skip
