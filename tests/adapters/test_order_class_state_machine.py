@@ -188,13 +188,23 @@ class OrderClassMachine(RuleBasedStateMachine):
             parent = self._latest(parent_id)
             legs = [self.run(self.broker.get_order(i)) for i in parent.legs]
             group = [parent, *legs] if parent.order_class.value == "oco" else legs
-            filled = {o.id: o.filled_quantity for o in group}
             for member in group:
                 before = self.done.get(member.id)
                 if before is not None:
-                    assert all(filled[i] == before[i] for i in before), "a sibling filled after its exit filled"
+                    # a sibling still open may be replaced (a held stop moved): its fills are its chain's
+                    now = {i: self._chain_filled(i) for i in before}
+                    assert now == before, "a sibling filled after its exit filled"
                 elif member.status is OrderStatus.FILLED:
-                    self.done[member.id] = {i: q for i, q in filled.items() if i != member.id}
+                    self.done[member.id] = {o.id: self._chain_filled(o.id) for o in group if o.id != member.id}
+
+    def _chain_filled(self, order_id: str) -> float:
+        """What an order and the orders that replaced it, one after the other, filled."""
+        order = self.run(self.broker.get_order(order_id))
+        filled = order.filled_quantity
+        while order.status is OrderStatus.REPLACED and order.replaced_by is not None:
+            order = self.run(self.broker.get_order(order.replaced_by))
+            filled += order.filled_quantity
+        return filled
 
     @invariant()
     def the_ledger_balances(self) -> None:

@@ -140,6 +140,41 @@ async def test_a_partial_exit_fill_shrinks_the_sibling() -> None:
     assert (await broker.get_order(stop_id)).quantity == 20
 
 
+async def test_a_partly_filled_exit_replaced_still_counts_what_it_filled_for_its_sibling() -> None:
+    """A take-profit fills 10 of 30, is moved (its successor is for the 20 left), then fills those: the position
+    is closed, so the stop-loss is canceled, not sized to the successor's 20 alone (which sold 20 more)."""
+    broker = _broker(fill={"model": "volume_limited", "volume_limit": 0.01})
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100, volume=100_000)
+    entry = await broker.buy("AAPL", 30, **BRACKET)
+    await tape.bar(100, 100, 100, 100, volume=100_000)
+    take_id, stop_id = entry.legs
+    await tape.bar(111, 112, 110, 111, volume=1000)  # the take-profit fills 10 of 30
+    moved = await broker.replace_order(take_id, limit_price=109.0)
+    assert moved.quantity == 20 and (await broker.get_order(stop_id)).quantity == 20
+    await tape.bar(111, 112, 110, 111, volume=100_000)  # the successor fills its 20
+    assert (await broker.get_order(moved.id)).status is OrderStatus.FILLED
+    stop = await broker.get_order(stop_id)
+    assert stop.status is OrderStatus.CANCELED and stop.filled_quantity == 0
+    assert (await broker.get_position("AAPL")) is None
+    await tape.bar(94, 94, 90, 90, volume=100_000)  # through the stop: nothing sells
+    assert (await broker.get_position("AAPL")) is None
+
+
+async def test_an_entry_replaced_part_filled_sizes_its_exits_for_all_it_filled() -> None:
+    broker = _broker(fill={"model": "volume_limited", "volume_limit": 0.01})
+    tape = Tape(broker)
+    await tape.bar(100, 100, 100, 100, volume=1000)
+    entry = await broker.buy("AAPL", 30, type="limit", limit_price=101.0, time_in_force="gtc", **BRACKET)
+    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 of 30 fill
+    moved = await broker.replace_order(entry.id, limit_price=102.0)  # its successor is for the 20 left
+    await tape.bar(100, 100, 100, 100, volume=100_000)  # those fill
+    assert (await broker.get_order(moved.id)).status is OrderStatus.FILLED
+    legs = [await broker.get_order(i) for i in moved.legs]
+    assert [(leg.status, leg.quantity) for leg in legs] == [(OrderStatus.NEW, 30.0), (OrderStatus.HELD, 30.0)]
+    assert (await broker.get_position("AAPL")).quantity == 30  # type: ignore[union-attr]
+
+
 async def test_an_entry_canceled_before_any_fill_cancels_its_exits() -> None:
     broker = _broker()
     tape = Tape(broker)

@@ -539,3 +539,27 @@ def test_an_old_row_without_its_default_fields_still_reads(tmp_path: Path) -> No
     assert again.fills == expected.fills
     assert again.state.ledger.account() == expected.state.ledger.account()
     assert again.problems == ()  # read_account replays every row and checks it against the snapshot
+
+
+async def test_a_partly_filled_exit_replaced_before_a_restart_still_counts_what_it_filled(tmp_path: Path) -> None:
+    """The group's record of what a replaced exit filled (its successor's own fills count from 0) is rebuilt on
+    recovery: once the successor fills the rest, the stop-loss is canceled, not sized to the successor's fills."""
+    path = tmp_path / "account.db"
+    limited = {"fill": {"model": "volume_limited", "volume_limit": 0.01}}
+    async with _broker(path, **limited) as broker:
+        await broker.update_market(Bar("X", T0, 100.0, 100.0, 100.0, 100.0, 1e6, 60.0))
+        entry = await broker.buy("X", 30, order_class="bracket", take_profit={"limit_price": 110.0},
+                                 stop_loss={"stop_price": 95.0})  # fmt: skip
+        await broker.update_market(_bar(1, 100.0))  # the entry fills
+        stamp = datetime.fromtimestamp(T0.timestamp() + 120, UTC)
+        await broker.update_market(Bar("X", stamp, 111.0, 112.0, 110.0, 111.0, 1000.0, 60.0))  # 10 of 30 exit
+        take_id, stop_id = entry.legs
+        assert (await broker.get_order(take_id)).filled_quantity == 10
+        moved = await broker.replace_order(take_id, limit_price=113.0)  # above the market: it waits
+    async with _broker(path, **limited) as again:
+        assert (await again.get_order(stop_id)).quantity == 20
+        await again.update_market(_bar(3, 114.0))  # the successor fills its 20
+        assert (await again.get_order(moved.id)).status.value == "filled"
+        assert (await again.get_order(stop_id)).status.value == "canceled"
+        assert await again.get_position("X") is None
+    check_account(path)

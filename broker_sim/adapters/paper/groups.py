@@ -69,14 +69,18 @@ def sync_group(venue: Venue, order: Order) -> None:
             return
         members = [head, *(o for i in children.get(head.id, ()) if (o := get(i)) is not None)]
         # The exits share one quantity: each is sized to it less what the others filled, so the member that
-        # just changed (its quantity untouched by its own fill or cancel) still tells it.
-        share(venue, members, order.quantity + sum(m.filled_quantity for m in members if m.id != order.id))
+        # just changed (its quantity untouched by its own fill or cancel; what it replaced filled is carried)
+        # still tells it.
+        carried = venue._carried
+        total = order.quantity + carried.get(order.id, 0.0)
+        share(venue, members, total + sum(exited(carried, m) for m in members if m.id != order.id))
         return
     if order.parent_id is None:  # a bracket or oto entry
         if order.status not in FINAL_STATUSES:
             return  # its exits stay held until it has filled completely
         legs = [o for i in children.get(order.id, ()) if (o := get(i)) is not None]
-        if order.filled_quantity <= QTY_EPSILON:
+        entered = exited(venue._carried, order)  # (an entry replaced while partly filled carries those fills)
+        if entered <= QTY_EPSILON:
             for leg in legs:
                 leg = get(leg.id) or leg  # an earlier cancel may have canceled its sibling already
                 if leg.status is _S_HELD:
@@ -87,13 +91,13 @@ def sync_group(venue: Venue, order: Order) -> None:
                         )
                     )  # fmt: skip
             return
-        share(venue, legs, order.filled_quantity)
+        share(venue, legs, entered)
         activate_exits(venue, order)
         return
     parent = get(order.parent_id)
     if parent is not None and exits_work(parent):
         legs = [o for i in children.get(parent.id, ()) if (o := get(i)) is not None]
-        share(venue, legs, parent.filled_quantity)
+        share(venue, legs, exited(venue._carried, parent))
 
 
 def activate_exits(venue: Venue, parent: Order) -> None:
@@ -111,15 +115,24 @@ def activate_exits(venue: Venue, parent: Order) -> None:
         venue.start_working(leg)
 
 
+def exited(carried: dict[str, float], member: Order) -> float:
+    """What a group member filled, with what the orders it replaced filled (`Venue._carried`)."""
+    return member.filled_quantity + carried.get(member.id, 0.0)
+
+
 def share(venue: Venue, members: list[Order], total: float) -> None:
-    """Size each open exit of a group to `total` less what its siblings filled; cancel one left with nothing."""
-    filled = sum(member.filled_quantity for member in members)
+    """Size each open exit of a group to `total` less what its siblings filled (a replaced sibling's fills
+    included); cancel one left with nothing. An exit that replaced a partly filled one is sized to what is left
+    of `total` less what it replaced filled, as its own fills count from 0."""
+    carried = venue._carried
+    filled = sum(exited(carried, member) for member in members)
     get = venue.state.order
     for member in members:
         member = get(member.id) or member  # changes made while syncing an earlier member may have ended it
         if member.status in FINAL_STATUSES:
             continue
-        target = total - (filled - member.filled_quantity)
+        own_carried = carried.get(member.id, 0.0)
+        target = total - (filled - member.filled_quantity - own_carried) - own_carried
         if target <= member.filled_quantity + QTY_EPSILON:
             reason = "its sibling exit filled" if filled > QTY_EPSILON else "its entry did not fill"
             venue._apply(StatusChange(member.id, _S_CANCELED, venue.clock.now(), _E_CANCELED, reject_reason=reason))
@@ -141,6 +154,10 @@ def group_of(venue: Venue, order: Order) -> list[Order]:
 def regroup(venue: Venue, old: Order, successor: Order) -> None:
     """The venue's record of groups follows a replaced member: its successor takes its place."""
     children = venue._children
+    carried = venue._carried
+    before = carried.pop(old.id, 0.0) + old.filled_quantity
+    if before > 0.0 and (old.parent_id is not None or old.id in children):  # a group's member
+        carried[successor.id] = before
     if old.parent_id is not None:
         siblings = children.get(old.parent_id)
         if siblings is not None:

@@ -32,9 +32,17 @@ def resume(venue: Venue) -> None:
     orders on their way arrive, requests on their way are seen, now; working orders work again."""
     state = venue.state
     children = venue._children
+    carried = venue._carried
     for order in state.orders():
         if order.legs and order.id not in children:
             children[order.id] = list(order.legs)
+        if order.replaces is not None and order.id not in carried:  # (`groups.regroup`'s, for a group member)
+            before, prior = 0.0, state.order(order.replaces)
+            while prior is not None:
+                before += prior.filled_quantity
+                prior = state.order(prior.replaces) if prior.replaces is not None else None
+            if before > 0.0 and (order.parent_id is not None or order.legs):
+                carried[order.id] = before
     for order in state.open_orders():
         if order.id in venue._working:
             continue

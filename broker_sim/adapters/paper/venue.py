@@ -134,6 +134,9 @@ class Venue:
         self.on_fill: Callable[[], None] = _nothing
         #: Each bracket, oto or oco parent's legs (its exits), by parent id.
         self._children: dict[str, list[str]] = {}
+        #: What the orders a group member replaced had filled, by the member's id (`groups.regroup`): the member's
+        #: own `filled_quantity` starts again at 0, and its siblings are sized by what the group sold in all.
+        self._carried: dict[str, float] = {}
         #: The bounds of the last session market data was seen in: data stamped within is in session.
         self._in_session_window: tuple[float, float] = (_NEVER, _NEVER)
 
