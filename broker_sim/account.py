@@ -7,7 +7,9 @@ Each apply does three things in order:
    refusal the caller turns into a rejection, `InvalidTransition` for a bug);
 2. **record**: the change is handed to `recorder` (a journal) before anything moves;
 3. **change, then emit**: orders, reservations, cash and positions move together, then the order events go out
-   (observers, listeners, `events()`), so whoever hears of a change sees all of it.
+   (observers, listeners, `events()`), so whoever hears of a change sees all of it. A pending_new, new or fill
+   event's parts are offered first (`offer`): when only a run's strategies would read the event, they keep the
+   parts and the event is not made (`EventFanout.offer`).
 
 Recovery applies recorded changes again through `AccountState.replay`: the same validation, except the money
 checks, which depend on market prices a journal does not keep.

@@ -416,7 +416,8 @@ class CellTexts:
     """The texts of the UTC moments (`datetime` -> ``isoformat()``) and of the floats (-> ``repr``) that the last
     batches named, shared by the fill and order spools of a run: an order's row and its fills' rows name the same
     moments, prices and quantities, and ``isoformat`` and the shortest round trip of a float are the costliest
-    cells. Only a `datetime` whose ``tzinfo`` is `datetime.UTC` is looked up, by identity (the very same object),
+    cells. Every time cell is looked up by identity first (the very same object; only the texts of `datetime`s
+    whose ``tzinfo`` is `datetime.UTC` are stored, and their moments kept alive, so an id is not reused meanwhile),
     and only a float that is not zero (see `_time_statements` and `_number_statements` for why the text is then
     exact).
 

@@ -48,12 +48,13 @@ plugins: {plugins}
 
 #: Churn, listening to its order events: the run then hands the broker's every event to it.
 LISTENING = """
+from pathlib import Path
+
 
 class ListeningChurn(Churn):
-    heard = 0
-
     def on_order_event(self, event) -> None:
-        ListeningChurn.heard += 1
+        with Path(__file__).with_name("heard.txt").open("a") as heard:
+            heard.write(event.type.value + "\\n")
 """
 
 #: An order event observer that writes each event's type to `events.txt` beside it.
@@ -141,3 +142,5 @@ def test_the_same_bytes_when_someone_reads_every_order_event(tmp_path: Path) -> 
     listened = tmp_path / "listened"
     listened.mkdir()
     assert _digests(listened, LATENCIES["none"], strategy="ListeningChurn") == EXPECTED["none"]
+    heard = (listened / "heard.txt").read_text().split()
+    assert heard.count("pending_new") == heard.count("new") == heard.count("fill") + heard.count("canceled") > 0

@@ -1,8 +1,11 @@
 """Where a `PaperBroker`'s order and account events go: its plugins' ``broker_sim_order_event`` and
 ``broker_sim_account_event`` observers (each on its own: one that raises is logged, the rest still hear it),
 then the broker's waiters, listeners and iterators. The account's door calls `order_event` for every event on
-the order path, so the observers are looked up again only when the plugin manager changes, and when the broker's
-hub has a single listener (a run's strategies) the event goes straight to it (`EventHub.sole_listener`)."""
+the order path it makes, so the observers are looked up again only when the plugin manager changes, and when the
+broker's hub has a single listener (a run's strategies) the event goes straight to it (`EventHub.sole_listener`).
+Before it makes a pending_new, new or fill event, the account offers its parts (`EventFanout.offer`): while no
+observer is installed and that single listener's owner keeps them without the event (`EventTaker`), the event is
+not made at all."""
 
 from __future__ import annotations
 
