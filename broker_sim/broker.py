@@ -43,6 +43,7 @@ from broker_sim.errors import (
 from broker_sim.events import EventHub, Listener
 from broker_sim.models import (
     Account,
+    EventType,
     Fill,
     MarketData,
     Order,
@@ -61,6 +62,7 @@ __all__ = [
     "BrokerError",
     "ConfigError",
     "DuplicateClientOrderId",
+    "EventTaker",
     "InvalidMarketData",
     "InvalidOrder",
     "InvalidRequest",
@@ -193,6 +195,22 @@ class KeepsFills(Protocol):
     @property
     def fills(self) -> list[Fill]:
         """The fills in memory, in execution order."""
+        ...
+
+
+@runtime_checkable
+class EventTaker(Protocol):
+    """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can keep
+    an order event's order, fill and type without the event itself: `event_taker()` is what keeps them as
+    `on_order_event` would keep the event, or None (the events are needed: they are delivered as usual). The paper
+    broker asks it again whenever its sole listener changes (`EventFanout.offer`)."""
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        """Keep one order event."""
+        ...
+
+    def event_taker(self) -> Callable[[Order, Fill | None, EventType], object] | None:
+        """What keeps an order event's parts without the event, or None."""
         ...
 
 

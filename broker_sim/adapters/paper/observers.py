@@ -11,26 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from broker_sim.activities import AccountEvent
+from broker_sim.broker import EventTaker
 from broker_sim.events import EventHub
 from broker_sim.models import EventType, Fill, Order, OrderEvent, unchecked_event
 from broker_sim.plugins import PluginManager
 
-__all__ = ["EventFanout", "EventTaker"]
-
-
-class EventTaker(Protocol):
-    """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can keep
-    an order event's order, fill and type without the event itself: `event_taker()` is what keeps them as
-    `on_order_event` would keep the event, or None (the events are needed: they are delivered as usual). Asked
-    again whenever the sole listener changes. (Recognised by its `event_taker`: this module may be compiled, and
-    mypyc's classes cannot be runtime-checkable protocols.)"""
-
-    def on_order_event(self, event: OrderEvent) -> None: ...
-
-    def event_taker(self) -> Callable[[Order, Fill | None, EventType], object] | None: ...
+__all__ = ["EventFanout"]
 
 
 #: The broker's logger: a failing observer is the broker's news.
@@ -115,10 +104,11 @@ class EventFanout:
         if listener is None:
             return False
         if listener is not self._taken_by:
-            owner: Any = getattr(listener, "__self__", None)  # (an `EventTaker`, when it has `event_taker`)
+            owner = getattr(listener, "__self__", None)  # (the listener is a bound method of its owner)
             self._taken_by = listener
-            takes = hasattr(owner, "event_taker") and getattr(owner, "on_order_event", None) == listener
-            self._taker = owner.event_taker() if takes else None
+            self._taker = None
+            if isinstance(owner, EventTaker) and owner.on_order_event == listener:
+                self._taker = owner.event_taker()
         taker = self._taker
         if taker is None:
             return False
