@@ -296,6 +296,9 @@ def _formatter(
     free: list[int] = []  # the columns of free text (a string field's), checked for quoting (`lines`)
     usual = usual or {}
     same = same or {}
+    floats = {name for name in columns if _base(hints[name])[0] is float}
+    if not set(same) <= floats:
+        raise ValueError(f"`same` names columns that are no float columns of the row: {sorted(set(same) - floats)}")
     namespace: dict[str, Any] = {}
     tests: dict[int, tuple[str, str]] = {}  # the `usual` columns' tests and texts (`_grouped`)
     for index, name in enumerate(columns):

@@ -383,3 +383,15 @@ def test_a_float_column_may_reuse_the_text_only_of_an_earlier_float_column_never
                 spool_module._ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry="item, strategy", given=("strategy",),
                 line=True, usual=spool_module._ORDER_USUAL, same=same,
             )  # fmt: skip
+
+
+def test_same_refuses_a_column_that_is_no_float_column_of_the_row() -> None:
+    from broker_sim.report import spool as spool_module
+
+    for same in ({"no_such_column": ("quantity",)}, {"symbol": ("quantity",)}):
+        with pytest.raises(ValueError, match="no float columns of the row") as raised:
+            spool_module._formatter(
+                spool_module._ORDER_CSV_HINTS, ORDER_CSV_COLUMNS, entry="item, strategy", given=("strategy",),
+                line=True, usual=spool_module._ORDER_USUAL, same=same,
+            )  # fmt: skip
+        assert next(iter(same)) in str(raised.value)
