@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from broker_sim import Bar, InvalidOrder, OrderEvent, OrderRequest, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import Bar, InvalidOrder, Order, OrderEvent, OrderRequest, OrderStatus, PaperBroker, SimulatedClock
 from tests.conftest import T0, collect_fills
 
 
@@ -102,12 +102,18 @@ async def test_exits_hold_no_buying_power_and_never_count_as_new_shorts() -> Non
     assert broker.reservations() == {}
 
 
-async def test_exits_stay_held_through_partial_fills_and_work_once_the_entry_filled_completely() -> None:
+async def _part_filled_bracket(quantity: float) -> tuple[PaperBroker, Tape, Order]:
+    """A gtc bracket entry (limit 101) of `quantity` with 10 of it filled (1 % of a 1,000 volume bar)."""
     broker = _broker(fill={"model": "volume_limited", "volume_limit": 0.01})
     tape = Tape(broker)
     await tape.bar(100, 100, 100, 100, volume=1000)
-    entry = await broker.buy("AAPL", 20, type="limit", limit_price=101.0, time_in_force="gtc", **BRACKET)
-    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 of 20 fill
+    entry = await broker.buy("AAPL", quantity, type="limit", limit_price=101.0, time_in_force="gtc", **BRACKET)
+    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 fill
+    return broker, tape, entry
+
+
+async def test_exits_stay_held_through_partial_fills_and_work_once_the_entry_filled_completely() -> None:
+    broker, tape, entry = await _part_filled_bracket(20)
     assert (await broker.get_order(entry.id)).filled_quantity == 10
     legs = [await broker.get_order(i) for i in entry.legs]
     assert [(leg.status, leg.quantity) for leg in legs] == [(OrderStatus.HELD, 20.0)] * 2
@@ -162,11 +168,7 @@ async def test_a_partly_filled_exit_replaced_still_counts_what_it_filled_for_its
 
 
 async def test_an_entry_replaced_part_filled_sizes_its_exits_for_all_it_filled() -> None:
-    broker = _broker(fill={"model": "volume_limited", "volume_limit": 0.01})
-    tape = Tape(broker)
-    await tape.bar(100, 100, 100, 100, volume=1000)
-    entry = await broker.buy("AAPL", 30, type="limit", limit_price=101.0, time_in_force="gtc", **BRACKET)
-    await tape.bar(100, 100, 100, 100, volume=1000)  # 10 of 30 fill
+    broker, tape, entry = await _part_filled_bracket(30)  # 10 of 30 filled
     moved = await broker.replace_order(entry.id, limit_price=102.0)  # its successor is for the 20 left
     await tape.bar(100, 100, 100, 100, volume=100_000)  # those fill
     assert (await broker.get_order(moved.id)).status is OrderStatus.FILLED
