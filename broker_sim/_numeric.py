@@ -8,24 +8,25 @@ Rounding never happens silently: amounts are kept at full float precision and on
 from __future__ import annotations
 
 import math
+from typing import Final
 
 #: Quantities closer than this to each other are equal: half the smallest quantity an order may have (1e-9,
 #: `ORDER_DECIMALS`), so a 0.000000001-share order is not zero.
-QTY_EPSILON = 5e-10
+QTY_EPSILON: Final = 5e-10
 #: Prices closer than this are the same price for a fill decision: a touch of a limit, not a trade through it.
-PRICE_EPSILON = 1e-9
+PRICE_EPSILON: Final = 1e-9
 #: Cash amounts closer than this are equal: a fill may use buying power down to -MONEY_EPSILON.
-MONEY_EPSILON = 1e-6
+MONEY_EPSILON: Final = 1e-6
 #: Prices whose difference is below this share of themselves are the same price (a price sent as a decimal string
 #: and read back; a venue that rounds to its tick).
-PRICE_REL_TOLERANCE = 1e-9
+PRICE_REL_TOLERANCE: Final = 1e-9
 #: A grid range's last step lands on its end when it is this close to it (in steps: ``0.1:0.3:0.1`` has 3 values).
-STEP_TOLERANCE = 1e-9
+STEP_TOLERANCE: Final = 1e-9
 #: Seconds within which two instants given as POSIX seconds are compared as datetimes instead, at their
 #: microsecond resolution (a float of ~1.7e9 s carries ~0.24 µs of rounding, so this margin never flips an order).
-TIME_EXACT_S = 2e-6
+TIME_EXACT_S: Final = 2e-6
 #: A variance of returns below this is no variance (a point that never traded has no Sharpe ratio).
-VARIANCE_FLOOR = 1e-300
+VARIANCE_FLOOR: Final = 1e-300
 
 
 def qty_is_zero(quantity: float) -> bool:
@@ -50,10 +51,10 @@ def money_equal(a: float, b: float) -> bool:
 
 #: Decimal places an order's quantity or notional may have (Alpaca's:
 #: https://alpaca.markets/support/how-can-i-pass-a-fractional-order).
-ORDER_DECIMALS = 9
+ORDER_DECIMALS: Final = 9
 #: Float noise a decimal value may carry (in units of its last place): a position summed from fills of 0.1
 #: and 0.2 is 0.30000000000000004, which still has one decimal.
-_ULPS = 4
+_ULPS: Final = 4
 
 
 def at_most_decimals(value: float, places: int = ORDER_DECIMALS) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, Final, overload
 
 from broker_sim._members import (
     _C_OCO,
@@ -78,9 +78,9 @@ from broker_sim.orders import amend, transition, transitioner
 
 #: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
 #: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_AE_LIQUIDATION = AccountEventType.LIQUIDATION
-_AE_MARGIN_CALL = AccountEventType.MARGIN_CALL
-_AE_MARGIN_CALL_MET = AccountEventType.MARGIN_CALL_MET
+_AE_LIQUIDATION: Final = AccountEventType.LIQUIDATION
+_AE_MARGIN_CALL: Final = AccountEventType.MARGIN_CALL
+_AE_MARGIN_CALL_MET: Final = AccountEventType.MARGIN_CALL_MET
 
 __all__ = ["AccountChange", "AccountSnapshot", "AccountState", "OrderChange", "Refused"]
 
@@ -88,19 +88,19 @@ _S = OrderStatus
 #: The changes to the account alone (no order): `AccountState.apply` returns None for them.
 AccountChange = SessionClose | Charge | MarginCall | MarginCallEnd
 #: Statuses in which an order can fill (it is at the venue and working).
-_FILLABLE = frozenset({_S_NEW, _S_PARTIALLY_FILLED, _S_PENDING_CANCEL, _S_PENDING_REPLACE})
+_FILLABLE: Final = frozenset({_S_NEW, _S_PARTIALLY_FILLED, _S_PENDING_CANCEL, _S_PENDING_REPLACE})
 #: Statuses that a fill leaves as they are (the request on its way still travels).
-_KEPT_BY_FILLS = frozenset({_S_PENDING_CANCEL, _S_PENDING_REPLACE})
+_KEPT_BY_FILLS: Final = frozenset({_S_PENDING_CANCEL, _S_PENDING_REPLACE})
 #: The event a new order is announced with; a `held` exit is recorded silently (held is a status on Alpaca, not
 #: a trade_updates event).
-_FIRST_EVENT = {_S_PENDING_NEW: _E_PENDING_NEW, _S_REJECTED: _E_REJECTED}
-_FINAL_TIME_FIELD = {_S_CANCELED: "canceled_at", _S_EXPIRED: "expired_at", _S_REJECTED: "failed_at"}
+_FIRST_EVENT: Final = {_S_PENDING_NEW: _E_PENDING_NEW, _S_REJECTED: _E_REJECTED}
+_FINAL_TIME_FIELD: Final = {_S_CANCELED: "canceled_at", _S_EXPIRED: "expired_at", _S_REJECTED: "failed_at"}
 #: What a fill that completes an order changes (`transition` with these fields, on every order's path).
-_fill_completes = transitioner("filled_quantity", "filled_avg_price", "filled_at")
+_fill_completes: Final = transitioner("filled_quantity", "filled_avg_price", "filled_at")
 #: What a fill that leaves some of the order changes.
-_fill_partly = transitioner("filled_quantity", "filled_avg_price")
+_fill_partly: Final = transitioner("filled_quantity", "filled_avg_price")
 #: A status change that sets no other field (an order starts working, or waits accepted).
-_move = transitioner()
+_move: Final = transitioner()
 
 
 def _ignore(event: OrderEvent | AccountEvent) -> None:
@@ -236,7 +236,15 @@ class AccountState:
 
         One positional argument and no keyword (recovery goes through `replay`): CPython 3.11 specializes only
         such calls, and every change of every order comes through here. `type()` of one argument is a
-        specialized call too, where ``change.__class__`` is a generic attribute read."""
+        specialized call too, where ``change.__class__`` is a generic attribute read. The three changes of every
+        order are called as methods (compiled, a direct call; from the handler table, a generic one), the rest
+        through the table."""
+        if type(change) is Execution:
+            return self._execution(change, False)
+        if type(change) is StatusChange:
+            return self._status_change(change, False)
+        if type(change) is NewOrder:
+            return self._new_order(change, False)
         return self._handlers[type(change)](change, False)
 
     def _session_close(self, change: SessionClose, replaying: bool) -> None:
@@ -305,8 +313,8 @@ class AccountState:
 
     def _new_order(self, change: NewOrder, replaying: bool) -> Order:
         order, reservation = change.order, change.reservation
-        order_id = order.id
-        if order_id in self._orders or order.client_order_id in self._client_ids:
+        order_id, client_order_id = order.id, order.client_order_id
+        if order_id in self._orders or client_order_id in self._client_ids:
             self._check_new(order)  # raises, naming which id is taken
         status = order.status
         recorder = self.recorder
@@ -329,7 +337,7 @@ class AccountState:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
         if recorder is not None:
             recorder(change)
-        self._client_ids[order.client_order_id] = order_id
+        self._client_ids[client_order_id] = order_id
         if reservation is not None and not held:
             self.ledger.hold(reservation)
         if status is not _S_REJECTED:  # (pending_new or held) it joins its symbol's open orders

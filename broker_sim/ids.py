@@ -8,12 +8,13 @@ recovered from a journal `reseed`s with a stream of its own, so ids never repeat
 from __future__ import annotations
 
 import random
+from typing import Final
 
 __all__ = ["IdSource"]
 
 #: The last three hex digits of an id, for each value: an id is its block's prefix plus one of these (three per
 #: order: formatting a 12-digit counter each time costs about twice as much).
-_LOW_DIGITS = tuple(f"{low:03x}" for low in range(4096))
+_LOW_DIGITS: Final = tuple(f"{low:03x}" for low in range(4096))
 
 
 class IdSource:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from broker_sim._members import (
     _SIDE_SELL,
@@ -29,7 +29,7 @@ __all__ = ["PDT_EQUITY", "AccountView", "Concern", "Door", "Rule", "active_rules
 
 #: An account whose equity at the previous close is under this (dollars) is protected from pattern day trading
 #: (`broker_sim.rules.day_trading`): the door asks the day-trading rule only about such an account's orders.
-PDT_EQUITY = 25_000.0
+PDT_EQUITY: Final = 25_000.0
 
 
 class AccountView(Protocol):
@@ -145,7 +145,7 @@ class Concern(enum.Enum):
 
 #: The concerns a `Door` tells apart, each with its bit in a plan's key (`Concern.ANY` is always true): an int is
 #: hashed and compared in a few instructions, a tuple of nine flags in hundreds (the key is made for every order).
-_KEYED = (
+_KEYED: Final = (
     (Concern.SELLS, 1),
     (Concern.EXTENDED_HOURS, 2),
     (Concern.AUCTIONS, 4),
@@ -158,7 +158,7 @@ _KEYED = (
 )
 
 
-_AUCTIONS = frozenset({_TIF_OPG, _TIF_CLS})
+_AUCTIONS: Final = frozenset({_TIF_OPG, _TIF_CLS})
 
 
 def concerns_of(request: OrderRequest) -> tuple[bool, bool, bool, bool]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 
 import attrs
 
@@ -48,13 +48,13 @@ __all__ = [
 ]
 
 #: Day trades within the window that flag an account as a pattern day trader.
-DAY_TRADE_LIMIT = 4
+DAY_TRADE_LIMIT: Final = 4
 #: The window, in business days, today included.
-WINDOW_DAYS = 5
+WINDOW_DAYS: Final = 5
 #: How far back (calendar days) the window may reach over weekends and holidays.
-_SEARCH_DAYS = 40
+_SEARCH_DAYS: Final = 40
 #: `DayTradeCounter`'s known day before the first: bounds no moment falls within (the day is never answered).
-_NO_DAY = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), date.min)
+_NO_DAY: Final = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), date.min)
 
 
 class _Fill(NamedTuple):

@@ -149,7 +149,7 @@ class HandlerDispatch:
         awaitable), or, one of the broker's own orders that never suspend (`run_in_place`), to its end here. A
         failure before its first wait raises `StrategyError` here (3.12+, and an order run in place) or at
         `settle` (3.11)."""
-        kind = result.__class__
+        kind = type(result)
         in_place = self._in_place
         if in_place and id(result.cr_code if kind is CoroutineType else kind) in in_place:
             # Run to its end (its one step), as an eager task's first step would, without the task: a refusal goes

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Final
 
 import attrs
 
@@ -23,10 +24,10 @@ from broker_sim.strategy_broker import OrderOwners
 
 __all__ = ["RunRecords"]
 
-_FINAL_VALUES = frozenset(status.value for status in FINAL_STATUSES)
-_float = float
+_FINAL_VALUES: Final = frozenset(status.value for status in FINAL_STATUSES)
+_float: Final = float
 #: The holders of an order no strategy sent: the whole of it, as no strategy's.
-_NO_HOLDER = (("", 1.0),)
+_NO_HOLDER: Final = (("", 1.0),)
 
 
 class RunRecords:
@@ -74,7 +75,7 @@ class RunRecords:
                     # the strategy's share of it, as a copy naming the strategy would hold (x * 1.0 is x for a
                     # float, not for an int)
                     if share != 1.0 or (
-                        strategy != fill.strategy and (quantity.__class__ is not _float or fee.__class__ is not _float)
+                        strategy != fill.strategy and (type(quantity) is not _float or type(fee) is not _float)
                     ):
                         quantity, fee = quantity * share, fee * share
                     # `FillSpool.add_as`, in line

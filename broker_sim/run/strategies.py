@@ -49,9 +49,9 @@ class RunStrategies:
         self.listening: dict[str, Strategy] = {}
         #: The strategies with their views of the broker (set by `attach`).
         self.built: list[tuple[Strategy, StrategyBroker]] = []
-        # Per order event (bound once): who it concerns, and its record.
+        # Per order event: who it concerns (its record is `records.record`, called as a method: compiled, a direct
+        # call, where a bound method kept in an attribute is a generic one).
         self._owners = records.owners
-        self._record = records.record
 
     def build(self, broker: Broker) -> list[tuple[Strategy, StrategyBroker]]:
         """The config's strategies, each over its own view of `broker` and with its own book."""
@@ -161,7 +161,7 @@ class RunStrategies:
             holders = owners.holders_of(order, kind)
         status = order.status
         if fill is not None or (status is not _S_NEW and status is not _S_PENDING_NEW):
-            self._record(order, fill, holders)
+            self.records.record(order, fill, holders)
             books = self.books
             for name, share in holders:
                 books[name].take(order, fill, share)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from broker_sim._codegen import compile_function
 from broker_sim._members import (
@@ -20,11 +20,11 @@ from broker_sim.plugins import PluginManager, SelectedHook, build_registry
 __all__ = ["ModelSet"]
 
 #: `math.inf` as a module global, in every check of a model's answer here: one load, not a module's attribute read.
-_INF = math.inf
+_INF: Final = math.inf
 
 
 def _is_number(value: object) -> bool:
-    return value.__class__ is float or (isinstance(value, int | float) and not isinstance(value, bool))
+    return type(value) is float or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def constant_answer(model: object, function: Callable[..., Any]) -> float | None:
@@ -37,7 +37,7 @@ def constant_answer(model: object, function: Callable[..., Any]) -> float | None
     for cls in type(model).__mro__:
         if cls.__dict__.get(function.__name__) is function:
             answer = cls.__dict__.get("constant_answer")
-            if (answer.__class__ is float or answer.__class__ is int) and 0 <= answer < _INF:
+            if (type(answer) is float or type(answer) is int) and 0 <= answer < _INF:
                 return float(answer)
             return None
     return None
@@ -220,7 +220,7 @@ class ModelSet:
         if hook.fixed is not None:
             return hook.fixed
         delay = hook.call(order, action, self._latency_ctx)
-        if delay.__class__ is float and 0 <= delay < _INF:
+        if type(delay) is float and 0 <= delay < _INF:
             return delay
         if delay is None:
             return 0.0
@@ -238,9 +238,9 @@ class ModelSet:
             decision = hook.target(order, market, self._fill_ctx)
         else:
             decision = hook.call(order, market, self._fill_ctx, working_since)
-        if decision.__class__ is FillDecision:
+        if type(decision) is FillDecision:
             quantity, price = decision.quantity, decision.price
-            if quantity.__class__ is float and (quantity == 0 or (0 < quantity < _INF and 0 < price < _INF)):
+            if type(quantity) is float and (quantity == 0 or (0 < quantity < _INF and 0 < price < _INF)):
                 return decision
         if decision is None:
             return None
@@ -282,7 +282,7 @@ class ModelSet:
             slipped = hook.target(order, price, market, ctx)
         else:
             slipped = hook.call(order, price, market, ctx, quantity, False)
-        if slipped.__class__ is float and 0 < slipped < _INF:
+        if type(slipped) is float and 0 < slipped < _INF:
             return slipped
         if slipped is None:
             return price
@@ -301,7 +301,7 @@ class ModelSet:
         ctx._fill_quantity = fill.quantity
         # (order, fill, ctx): the built-in models
         fee = hook.target(order, fill, ctx) if hook.leading == 3 else hook.call(order, fill, ctx, fill.quantity, False)
-        if fee.__class__ is float and 0 <= fee < _INF:
+        if type(fee) is float and 0 <= fee < _INF:
             return fee
         if fee is None:
             return 0.0
@@ -344,7 +344,7 @@ class ModelSet:
             slipped = hook.call(order, price, market, ctx, quantity, True)
         if slipped is None:
             slipped = price
-        elif (slipped.__class__ is not float and not _is_number(slipped)) or not 0 < slipped < _INF:
+        elif (type(slipped) is not float and not _is_number(slipped)) or not 0 < slipped < _INF:
             raise self._error("slippage", f"price {slipped!r} (estimate)", order)
         if hook.deterministic:
             self._estimated_order = order.id
@@ -366,6 +366,6 @@ class ModelSet:
             fee = hook.target(order, whole, ctx) or 0.0
         else:
             fee = hook.call(order, whole, ctx, quantity, True) or 0.0
-        if (fee.__class__ is not float and not _is_number(fee)) or not 0 <= fee < _INF:
+        if (type(fee) is not float and not _is_number(fee)) or not 0 <= fee < _INF:
             raise self._error("commission", f"fee {fee!r} (estimate)", order)
         return slipped + fee / quantity

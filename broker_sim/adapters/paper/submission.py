@@ -4,7 +4,7 @@ Functions taking the `Venue` first, called as such (``submission.submit(venue, r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: Enum members as module globals, for the order path: on CPython 3.11 reading a member off its Enum class goes
 #: through `EnumType.__getattr__` (~900 instructions a read); a global is a cached load.
-_A_SUBMIT = Action.SUBMIT
+_A_SUBMIT: Final = Action.SUBMIT
 
 __all__ = ["estimate_price", "reject_new", "submit"]
 
@@ -78,8 +78,10 @@ def submit(
         if price is None:
             if market is None:
                 price = request.reference_price
-            else:  # `market.price`, without the property's call for a bar (its close)
-                price = market.close if market.__class__ is Bar else market.price
+            elif type(market) is Bar:  # `market.price`, without the property's call for a bar (its close)
+                price = market.close
+            else:
+                price = market.price
     quantity = request.quantity
     if quantity is None and price is not None:
         quantity = round(request.notional / price, 9)  # type: ignore[operator]
@@ -128,11 +130,9 @@ def submit(
     if announce is not None:
         venue.state.apply(Notice(order_id, announce[0], now, announce[1]))
     # The venue sees it: the way most orders arrive when they are of the kinds it takes that way (`_arrive_plain`).
-    if order_class is _C_SIMPLE and order.type in PLAIN_TYPES and order.time_in_force in PLAIN_TIMES_IN_FORCE:
-        arrive = venue._arrive_plain
-    else:
-        arrive = venue._arrive
+    plain = order_class is _C_SIMPLE and order.type in PLAIN_TYPES and order.time_in_force in PLAIN_TIMES_IN_FORCE
     if delay:  # on its way: the arrival forgets the timer when it runs, `timers.close` cancels it before
+        arrive = venue._arrive_plain if plain else venue._arrive
         timer: TimerHandle
         if simulated is not None:  # `call_later`, without its frame (`delay` is finite and positive)
             timer = simulated._schedule(simulated._now + delay, 0, arrive, (order_id,))
@@ -140,7 +140,10 @@ def submit(
             timer = venue.clock.call_later(delay, arrive, order_id)
         venue._arriving[order_id] = timer
         return order
-    return arrive(order_id) or order
+    # Called as methods, not through a bound method in a variable: compiled, a direct call.
+    if plain:
+        return venue._arrive_plain(order_id) or order
+    return venue._arrive(order_id) or order
 
 
 def reject_new(venue: Venue, order: Order, reason: str, now: Any) -> Order:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime
+from typing import Final
 
 import attrs
 
@@ -82,11 +83,11 @@ from .working import PLAIN_TIMES_IN_FORCE, PLAIN_TYPES, Working, by_time, first_
 
 __all__ = ["Venue", "first_snapshot"]
 
-_ONE_SHOT = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
+_ONE_SHOT: Final = frozenset({_TIF_IOC, _TIF_FOK, _TIF_OPG})
 #: A time before any market data (the session window before the first event).
-_NEVER = math.inf
+_NEVER: Final = math.inf
 #: What a stop order becomes once triggered.
-_TRIGGERED_AS = {
+_TRIGGERED_AS: Final = {
     _T_STOP: _T_MARKET,
     _T_TRAILING_STOP: _T_MARKET,
     _T_STOP_LIMIT: _T_LIMIT,
@@ -150,7 +151,8 @@ class Venue:
     def _apply(self, change: OrderChange) -> Order:
         """Apply `change` through the account's door; an order that ended leaves the book."""
         order = self.state.apply(change)
-        if order.status in FINAL_STATUSES and order.id in self._working:
+        working = self._working  # (empty while no order rests: a market order's fill then reads none of this)
+        if working and order.status in FINAL_STATUSES and order.id in working:
             self._retire(order.id, order.symbol)
         if order.legs or order.parent_id is not None:
             sync_group(self, order)
@@ -308,7 +310,7 @@ class Venue:
         stamp = event.seconds
         low, high = self._in_session_window
         in_session = low <= stamp <= high or timers.data_in_session(self, stamp)
-        if len(resting) > 1 and event.__class__ is Bar:
+        if len(resting) > 1 and type(event) is Bar:
             self._offer_bar(resting, event, in_session)
             return
         get = self.state.order
@@ -434,9 +436,9 @@ class Venue:
         A fill that would take the position through zero (orders on their way crossed: a sell filled first,
         then a buy larger than the short it left) fills only what closes the position, and the rest of the
         order is canceled, unless the rules let one order flip a position (``position_flip_check: false``)."""
-        symbol = order.symbol
+        symbol, side = order.symbol, order.side
         held = self.state.ledger.quantity(symbol)
-        after = held + quantity if order.side is _SIDE_BUY else held - quantity
+        after = held + quantity if side is _SIDE_BUY else held - quantity
         to_flat = held * after < 0 and abs(after) > QTY_EPSILON and self.rules.position_flip_check
         if to_flat:
             quantity = abs(held)
@@ -447,16 +449,17 @@ class Venue:
             if order.limit_price is not None:
                 # A limit order never executes beyond its limit, whatever the slippage model says.
                 limit = order.limit_price
-                executed = min(executed, limit) if order.side is _SIDE_BUY else max(executed, limit)
+                executed = min(executed, limit) if side is _SIDE_BUY else max(executed, limit)
             if order.notional is not None:
                 order, quantity = size_notional(self, order, quantity, executed)
             execution_id = self.ids.next()
-            fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, 0.0, now, price, execution_id)
+            order_id = order.id
+            fill = unchecked_fill(order_id, symbol, side, quantity, executed, 0.0, now, price, execution_id)
             fee = self.models.fee(order, fill)
         except ModelError as exc:
             return self._fail(order, str(exc))
         if fee:
-            fill = unchecked_fill(order.id, symbol, order.side, quantity, executed, fee, now, price, execution_id)
+            fill = unchecked_fill(order_id, symbol, side, quantity, executed, fee, now, price, execution_id)
         try:
             executed_order = self._apply(execution_record(fill))
         except Refused as exc:
