@@ -8,7 +8,6 @@ traded.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import CoroutineType
 from typing import Any
@@ -51,7 +50,9 @@ class StrategyBroker(Broker):
         self.inner = inner
         self.name = name
         self.book = book
-        self._ids = itertools.count(1)
+        #: The number of the client order id generated last (``<name>-<n>``), counted on as an int: compiled, a
+        #: native add, where ``next()`` of an `itertools.count` is a builtin looked up and called each time.
+        self._numbered_last = 0
         self._prefix = f"{name}-"
         #: Client order ids this strategy chose itself (the ones it lets us number are recognised by their form,
         #: so memory does not grow with the number of orders).
@@ -62,7 +63,8 @@ class StrategyBroker(Broker):
         self._nowait = inner.submits_nowait
 
     def _new_client_order_id(self) -> str:
-        client_order_id = self._generated = f"{self._prefix}{next(self._ids)}"
+        self._numbered_last += 1
+        client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
         return client_order_id
 
     def continue_numbering(self, orders: Iterable[Order]) -> None:
@@ -75,7 +77,7 @@ class StrategyBroker(Broker):
             if self._numbered(client_order_id):
                 highest = max(highest, int(client_order_id[len(prefix) :]))
         if highest:
-            self._ids = itertools.count(highest + 1)
+            self._numbered_last = highest
 
     def _numbered(self, client_order_id: str) -> bool:
         """Whether the id is one this view generated: ``<name>-<n>``."""
@@ -116,7 +118,8 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_BUY, quantity, fields)
         else:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here (`_request`, in line)
-            numbered = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
+            self._numbered_last += 1  # (`_new_client_order_id`)
+            numbered = self._generated = f"{self._prefix}{self._numbered_last}"
             request = market_order_request(symbol, _SIDE_BUY, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
@@ -131,7 +134,8 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_SELL, quantity, fields)
         else:
-            numbered = self._generated = f"{self._prefix}{next(self._ids)}"
+            self._numbered_last += 1
+            numbered = self._generated = f"{self._prefix}{self._numbered_last}"
             request = market_order_request(symbol, _SIDE_SELL, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
@@ -145,7 +149,7 @@ class StrategyBroker(Broker):
         `Broker.buy` numbers it), else the given one, remembered."""
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
-            numbered = self._generated = f"{self._prefix}{next(self._ids)}"  # (`_new_client_order_id`)
+            numbered = self._new_client_order_id()
             return order_request(symbol, side, quantity, client_order_id=numbered, **fields)
         request = order_request(symbol, side, quantity, client_order_id=client_order_id, **fields)
         self._tag(request.client_order_id)

@@ -141,9 +141,8 @@ def submit(
         venue._arriving[order_id] = timer
         return order
     # Called as methods, not through a bound method in a variable: compiled, a direct call.
-    if plain:
-        return venue._arrive_plain(order_id) or order
-    return venue._arrive(order_id) or order
+    arrived = venue._arrive_plain(order_id) if plain else venue._arrive(order_id)
+    return order if arrived is None else arrived
 
 
 def reject_new(venue: Venue, order: Order, reason: str, now: Any) -> Order:

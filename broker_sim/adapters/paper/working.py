@@ -4,7 +4,7 @@ trailing stop's arithmetic: the small parts `venue.py` and its timers share (`Ve
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -43,8 +43,8 @@ __all__ = [
 
 #: The order types and times in force of the orders most arrive as, which `Venue._work_plain` takes (a simple
 #: order of these, reaching the venue in a session); not opg or cls: they wait for an auction.
-PLAIN_TYPES = frozenset({_T_MARKET, _T_LIMIT})
-PLAIN_TIMES_IN_FORCE = frozenset({_TIF_DAY, _TIF_GTC, _TIF_IOC, _TIF_FOK})
+PLAIN_TYPES: Final = frozenset({_T_MARKET, _T_LIMIT})
+PLAIN_TIMES_IN_FORCE: Final = frozenset({_TIF_DAY, _TIF_GTC, _TIF_IOC, _TIF_FOK})
 
 
 #: An order's first snapshot's fields, as expressions of `first_snapshot`'s parameters (the rest keep `Order`'s
