@@ -399,15 +399,17 @@ class Ledger:
                     reservation.shares - shares,
                 )
         before = held.quantity
-        # Cash, fees, the holding and realized P&L (written out here: a call less on every fill).
-        self.cash -= (fill.quantity if fill.side is _SIDE_BUY else -fill.quantity) * fill.price + fill.fee
-        self.fees += fill.fee
+        # Cash, fees, the holding and realized P&L (written out here: a call less on every fill; the fill's fields
+        # read once each).
+        side, fee = fill.side, fill.fee
+        self.cash -= (fill.quantity if side is _SIDE_BUY else -fill.quantity) * fill.price + fee
+        self.fees += fee
         quantity, held.avg_price, pnl = holding_after(before, held.avg_price, fill)
         held.quantity = quantity
         if pnl:
             held.realized_pnl += pnl
             self.realized_pnl += pnl
-        if fill.side is _SIDE_SELL and self._reserved_shares:
+        if side is _SIDE_SELL and self._reserved_shares:
             self._reclaim_shares(symbol, quantity if quantity > 0.0 else 0.0)
         margin = self.margin_multiplier is not None
         if quantity < 0.0 or (margin and quantity):

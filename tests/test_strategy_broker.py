@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker_sim import Bar, InvalidOrder, PaperBroker, SimulatedClock
+from broker_sim import Bar, InvalidOrder, OrderRequest, PaperBroker, SimulatedClock
 from broker_sim.strategy_book import StrategyBook
 from broker_sim.strategy_broker import OrderOwners, StrategyBroker
 from tests.conftest import T0
@@ -77,3 +77,24 @@ async def test_buy_and_sell_number_remember_and_track_their_orders_as_submit_ord
     assert alpha.given_client_order_ids == {"mine"} and all(alpha.owns(o) for o in (bought, resting, chosen, after))
     assert [o.id for o in book.open_orders] == [resting.id]  # tracked: the filled ones ended, the limit rests
     assert book.position("AAPL").quantity == 0  # (the book's fills come from the run's events, not from here)
+
+
+async def test_a_restarted_view_numbers_on_after_its_highest_order_whichever_way_it_sends_them() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    first = StrategyBroker(broker, "alpha")
+    await first.buy("AAPL", 2)
+    await first.sell("AAPL", 1)
+    await first.submit_order(OrderRequest("AAPL", "sell", 1))  # alpha-1 .. alpha-3
+    restarted = StrategyBroker(broker, "alpha")
+    restarted.continue_numbering(await broker.list_orders("all"))
+    sent = [
+        await restarted.buy("AAPL", 1),
+        await restarted.sell("AAPL", 1, type="limit", limit_price=90.0),
+        await restarted.submit_order(OrderRequest("AAPL", "buy", 1)),
+        await restarted.sell("AAPL", 1),
+    ]
+    assert [o.client_order_id for o in sent] == ["alpha-4", "alpha-5", "alpha-6", "alpha-7"]
+    untouched = StrategyBroker(broker, "beta")  # none of its own among them: it starts at 1
+    untouched.continue_numbering(await broker.list_orders("all"))
+    assert (await untouched.buy("AAPL", 1)).client_order_id == "beta-1"
