@@ -395,3 +395,49 @@ def test_same_refuses_a_column_that_is_no_float_column_of_the_row() -> None:
                 line=True, usual=spool_module._ORDER_USUAL, same=same,
             )  # fmt: skip
         assert next(iter(same)) in str(raised.value)
+
+
+def test_a_fresh_price_is_written_at_once_and_its_text_kept_for_the_order_spool() -> None:
+    """A fill's price and reference price are written without a lookup (they are mostly new): each cell is still
+    its own value's ``repr`` in a batch that mixes floats, ints, zeros of both signs and a NaN with a time of
+    another zone and a strategy whose name needs quoting, byte for byte what the csv writer makes of the rows; a
+    non-zero float's text is kept in the shared texts for the order spool, a zero's and an int's never."""
+    import csv
+    import io
+
+    texts = CellTexts()
+    fills, orders = FillSpool(texts=texts), OrderSpool(texts=texts)
+    prices: list[float] = [101.37, -0.0, 0.0, 7, math.nan, 0.1 + 0.2, 101.37, True, 1e22]
+    written = []
+    for index, price in enumerate(prices):
+        moment = T0 if index % 2 else T0.astimezone(timezone(timedelta(hours=-5)))
+        fill = Fill(f"o{index}", "AAPL", Side.SELL, 2.0, price, 0.0, moment, -price, f"e{index}")
+        strategy = "mean,reversion" if index == 3 else "sma"
+        fills.add_as(fill, strategy, 2.0, 0.0)
+        written.append(attrs.evolve(fill, strategy=strategy))
+        if index in (2, 3):  # the comma's batch alone goes the csv writer's way, the others as their lines
+            fills.flush()
+    fills.flush()
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows([FILL_COLUMNS, *(fill_row(fill) for fill in written)])
+    assert fills.path.read_text(encoding="utf-8") == expected.getvalue()
+    assert texts.numbers[101.37] == "101.37" and texts.numbers[-0.30000000000000004] == "-0.30000000000000004"
+    assert 0.0 not in texts.numbers and 7 not in texts.numbers and 1 not in texts.numbers
+    base = _orders_with_every_kind_of_cell()[0][0]
+    for price in (101.37, 7.0, 1.0, 0.30000000000000004):
+        orders.add_owned(attrs.evolve(base, filled_avg_price=price), "sma")
+    orders.flush()
+    column = ORDER_CSV_COLUMNS.index("filled_avg_price")
+    assert [row[column] for row in orders.rows()] == ["101.37", "7.0", "1.0", "0.30000000000000004"]
+
+
+def test_fresh_refuses_a_column_that_is_no_float_column_of_the_row() -> None:
+    from broker_sim.report import spool as spool_module
+
+    for fresh in (("no_such_column",), ("price", "symbol")):
+        with pytest.raises(ValueError, match="no float columns of the row") as raised:
+            spool_module._formatter(
+                Fill, FILL_COLUMNS, entry="item, strategy, quantity, fee", given=("strategy", "quantity", "fee"),
+                line=True, fresh=fresh,
+            )  # fmt: skip
+        assert fresh[-1] in str(raised.value)
