@@ -173,6 +173,40 @@ strategies:
     assert positions == {"AAPL": 2, "MSFT": 3}
 
 
+class Heard(Strategy):
+    """Keeps every bar it is handed, and the strategies heard by name."""
+
+    BARS: ClassVar[dict[str, list[Bar]]] = {}
+
+    def on_bar(self, bar: Bar) -> None:
+        self.BARS.setdefault(self.name, []).append(bar)
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_strategy_that_names_no_symbols_hears_every_symbols_bars_in_time_order(tmp_path: Path, named: bool) -> None:
+    # Two symbols' bars interleaved: the strategies that name no symbols hear all of them, and beside one that names
+    # its symbol (`named`), which hears only its own, they still do.
+    Heard.BARS.clear()
+    _write_bars(tmp_path / "bars.csv", _prices(20))
+    _write_bars(tmp_path / "msft.csv", [price / 2 for price in _prices(20)])
+    other = '\n  - {name: msft, class: "tests.test_simulation:Heard", symbols: [MSFT]}' if named else ""
+    text = f"""
+broker: {{adapter: paper, initial_balance: 100000, seed: 1}}
+prices:
+  sources: [{{source: csv, path: bars.csv, symbol: AAPL}}, {{source: csv, path: msft.csv, symbol: MSFT}}]
+strategies:
+  - {{name: one, class: "tests.test_simulation:Heard"}}
+  - {{name: two, class: "tests.test_simulation:Heard"}}{other}
+"""
+    result = run_simulation(parse_config(text, base_dir=tmp_path))
+    assert result.events == 40
+    one, two = Heard.BARS["one"], Heard.BARS["two"]
+    assert one == two and len(one) == 40 and {bar.symbol for bar in one} == {"AAPL", "MSFT"}
+    assert [bar.seconds for bar in one] == sorted(bar.seconds for bar in one)
+    assert [bar.symbol for bar in one[:4]] == ["AAPL", "MSFT", "AAPL", "MSFT"]  # each minute's bars in turn
+    assert Heard.BARS.get("msft", []) == ([bar for bar in one if bar.symbol == "MSFT"] if named else [])
+
+
 def test_a_raising_subscriber_does_not_stop_the_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _write_bars(tmp_path / "bars.csv", _prices())
     text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}")

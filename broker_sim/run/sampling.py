@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import cast
 
 from broker_sim.broker import Broker, KnowsPrices
 from broker_sim.models import Account
@@ -23,6 +24,9 @@ class EquitySampler:
     def __init__(self) -> None:
         #: The samples, in columns (8 bytes a number): read as a sequence of `EquitySample`.
         self.curve = EquityCurve()
+        #: The broker sampled last, and whether it can tell its market prices (`KnowsPrices`): a runtime protocol's
+        #: isinstance looks its members up each time (~15 us), so it is asked once per broker, not per sample.
+        self._priced: tuple[Broker | None, bool] = (None, False)
 
     @property
     def equity(self) -> EquityCurve:
@@ -37,7 +41,12 @@ class EquitySampler:
     async def sample(self, broker: Broker) -> None:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
         account = await broker.get_account()
-        self.curve.append(broker.clock.time(), account.equity, account.gross_exposure, last_prices(broker))
+        seen, priced = self._priced
+        if seen is not broker:
+            priced = isinstance(broker, KnowsPrices)
+            self._priced = (broker, priced)
+        prices = _read_prices(cast(KnowsPrices, broker)) if priced else None
+        self.curve.append(broker.clock.time(), account.equity, account.gross_exposure, prices)
 
     def prepend(self, earlier: list[EquitySample]) -> None:
         """Samples from before the run (a journaled account's earlier sessions), without prices."""
@@ -58,8 +67,11 @@ class EquitySampler:
 
 def last_prices(broker: Broker) -> dict[str, float] | None:
     """The broker's last market prices, if it can tell them (the paper broker); positions are marked at these."""
-    if not isinstance(broker, KnowsPrices):
-        return None
+    return _read_prices(broker) if isinstance(broker, KnowsPrices) else None
+
+
+def _read_prices(broker: KnowsPrices) -> dict[str, float] | None:
+    """`broker.last_prices()`, or None (logged) when the broker fails to tell them."""
     try:
         return broker.last_prices()
     except Exception:  # the broker itself failed: the report marks at the last fills instead

@@ -109,6 +109,28 @@ def test_the_sampler_records_what_the_list_of_samples_recorded() -> None:
     assert [dict(row) for row in sampler.prices] == expected_prices
 
 
+def test_the_sampler_marks_each_broker_it_samples_at_that_brokers_prices_and_logs_one_that_cannot_tell(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Failing(PaperBroker):  # a paper broker whose prices cannot be read
+        def last_prices(self) -> dict[str, float]:
+            raise RuntimeError("no prices today")
+
+    async def scenario() -> EquitySampler:
+        sampler = EquitySampler()
+        for broker, price in ((PaperBroker(100_000, clock=SimulatedClock(T0)), 10.0), (Failing(50_000), 20.0)):
+            await broker.update_market(Bar("AAA", T0, price, price, price, price, 1_000))
+            await sampler.sample(broker)
+            await sampler.sample(broker)
+        await sampler.sample(PaperBroker(75_000, clock=SimulatedClock(T0)))  # no market data: no prices
+        return sampler
+
+    sampler = asyncio.run(scenario())
+    assert [sample.equity for sample in sampler.equity] == [100_000, 100_000, 50_000, 50_000, 75_000]
+    assert [dict(row) for row in sampler.prices] == [{"AAA": 10.0}, {"AAA": 10.0}, {}, {}, {}]
+    assert [record.getMessage() for record in caplog.records] == ["reading the last market prices failed"] * 2
+
+
 # -- the report's column arithmetic gives the list-based numbers -----------------------------------------------
 
 

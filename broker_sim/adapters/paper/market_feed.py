@@ -39,7 +39,9 @@ class MarketFeed:
         symbol = event.symbol
         self.market[symbol] = event
         book = self.book
-        if symbol in book:  # (a test, not ``.get``: no call on the replay's every bar while nothing rests)
+        # (a test, not ``.get``: no call on the replay's every bar while nothing rests; and none at all while no order
+        # ever rested, as under market orders only: compiled, a dict's size is read in line, a lookup is a call)
+        if book and symbol in book:
             resting = book[symbol]
             if resting:
                 self.venue.offer_resting(resting, event)
