@@ -196,7 +196,10 @@ class SimulatedClock(Clock):
 
         Returns False where the caller must await ``advance_to(when, events_pending=True)`` instead: at once,
         having run nothing, when a timer is due and the clock's `advance_to` is not this class's own; or right
-        after a timer that woke coroutines (that `advance_to` lets them run first, then goes on)."""
+        after a timer that woke coroutines (that `advance_to` lets them run first, then goes on).
+
+        `run.loop.make_processor` does the no-timer-due step itself (``_now`` raised to `when` while `when` is before
+        `_due`) for this class's own `move_to`: change both together."""
         if when >= self._due:  # a timer may be due (the bars between two orders' arrivals skip this)
             if self._runs_due:
                 if not self._run_due(when, 0):  # (it looks at the first timer itself)

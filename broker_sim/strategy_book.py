@@ -23,7 +23,7 @@ from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, install_f
 __all__ = ["FILLS_KEPT", "StrategyBook", "StrategyPosition"]
 
 #: How many of its latest fills a strategy's book keeps in memory (the run records all of them on disk).
-FILLS_KEPT: Final = 1_000
+FILLS_KEPT = 1_000
 #: How many ended order ids a book remembers, so a late snapshot of an ended order never reopens it.
 _ENDED_KEPT: Final = 1_000
 _FINAL_VALUES: Final = frozenset(status.value for status in FINAL_STATUSES)

@@ -207,6 +207,34 @@ strategies:
     assert Heard.BARS.get("msft", []) == ([bar for bar in one if bar.symbol == "MSFT"] if named else [])
 
 
+class Narrowing(Heard):
+    """Names the symbol of the first bar it hears as its only one (symbols set after the run started)."""
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.symbols:
+            self.symbols = (bar.symbol,)
+        super().on_bar(bar)
+
+
+def test_a_strategy_that_names_its_symbol_on_its_first_bar_hears_only_that_symbol_after(tmp_path: Path) -> None:
+    # A symbol's handlers are found when its first event comes: a strategy that names its symbols on its first bar
+    # (AAPL's) hears no MSFT bar (review: deciding once, before the first event, whether any strategy names symbols
+    # made it hear every symbol).
+    Heard.BARS.clear()
+    _write_bars(tmp_path / "bars.csv", _prices(20))
+    _write_bars(tmp_path / "msft.csv", [price / 2 for price in _prices(20)])
+    text = """
+broker: {adapter: paper, initial_balance: 100000, seed: 1}
+prices:
+  sources: [{source: csv, path: bars.csv, symbol: AAPL}, {source: csv, path: msft.csv, symbol: MSFT}]
+strategies:
+  - {name: narrow, class: "tests.test_simulation:Narrowing"}
+"""
+    result = run_simulation(parse_config(text, base_dir=tmp_path))
+    assert result.events == 40
+    assert [bar.symbol for bar in Heard.BARS["narrow"]] == ["AAPL"] * 20
+
+
 def test_a_raising_subscriber_does_not_stop_the_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _write_bars(tmp_path / "bars.csv", _prices())
     text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}")

@@ -308,6 +308,8 @@ def _formatter(
         raise ValueError(f"`same` names columns that are no float columns of the row: {sorted(set(same) - floats)}")
     if not set(fresh) <= floats:
         raise ValueError(f"`fresh` names columns that are no float columns of the row: {sorted(set(fresh) - floats)}")
+    if (same or fresh) and not line:
+        raise ValueError("`same` and `fresh` shape the generated lines: they need `line=True`")
     namespace: dict[str, Any] = {}
     tests: dict[int, tuple[str, str]] = {}  # the `usual` columns' tests and texts (`_grouped`)
     for index, name in enumerate(columns):
@@ -406,9 +408,12 @@ _FILL_ENTRY_ROW = _formatter(Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("stra
 #: (measured, even with texts never forgotten: 3-6 % found in the order storm, under 0.5 % in the SMA replay), and
 #: each miss cost two lookups.
 _FILL_FRESH = ("price", "reference_price")
+#: Without slippage a fill's reference price is the very float of its price (review): its text is then reused.
+_FILL_SAME = {"reference_price": ("price",)}
 _FILL_ENTRY_LINES = _formatter(
-    Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("strategy", "quantity", "fee"), line=True, fresh=_FILL_FRESH
-)
+    Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("strategy", "quantity", "fee"), line=True, same=_FILL_SAME,
+    fresh=_FILL_FRESH,
+)  # fmt: skip
 #: A spooled order is held as ``(order, strategy)``.
 _ORDER_ENTRY = "item, strategy"
 _ORDER_CSV_HINTS = type("_OrderCsv", (), {"__annotations__": {**typing.get_type_hints(Order), "strategy": str}})

@@ -29,7 +29,7 @@ __all__ = ["PDT_EQUITY", "AccountView", "Concern", "Door", "Rule", "active_rules
 
 #: An account whose equity at the previous close is under this (dollars) is protected from pattern day trading
 #: (`broker_sim.rules.day_trading`): the door asks the day-trading rule only about such an account's orders.
-PDT_EQUITY: Final = 25_000.0
+PDT_EQUITY = 25_000.0
 
 
 class AccountView(Protocol):

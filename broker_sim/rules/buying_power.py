@@ -23,11 +23,11 @@ __all__ = ["COLLAR_TIER_PRICE", "SHORT_COLLAR", "buy_collar", "order_value"]
 
 #: Market buys (and buy stops) priced under this are valued at `_COLLAR_UNDER_TIER` above the price, else at
 #: `_COLLAR_FROM_TIER` above it.
-COLLAR_TIER_PRICE: Final = 50.0
+COLLAR_TIER_PRICE = 50.0
 _COLLAR_UNDER_TIER: Final = 0.04
 _COLLAR_FROM_TIER: Final = 0.025
 #: An opening short is valued at least this share above the ask.
-SHORT_COLLAR: Final = 0.03
+SHORT_COLLAR = 0.03
 #: What a price is multiplied by for each collar (the same float ``1.0 + collar`` makes, worked out once: every
 #: order is valued so).
 _UNDER_TIER_FACTOR: Final = 1.0 + _COLLAR_UNDER_TIER

@@ -48,9 +48,9 @@ __all__ = [
 ]
 
 #: Day trades within the window that flag an account as a pattern day trader.
-DAY_TRADE_LIMIT: Final = 4
+DAY_TRADE_LIMIT = 4
 #: The window, in business days, today included.
-WINDOW_DAYS: Final = 5
+WINDOW_DAYS = 5
 #: How far back (calendar days) the window may reach over weekends and holidays.
 _SEARCH_DAYS: Final = 40
 #: `DayTradeCounter`'s known day before the first: bounds no moment falls within (the day is never answered).

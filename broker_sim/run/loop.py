@@ -95,10 +95,8 @@ def make_processor(
     cache: dict[tuple[type, str], list[Any]] = {}
     next_sample = -float("inf")
     paced_start: float | None = None
-    # The handlers of the last event's kind and symbol: a run of events of one symbol looks them up once. While no
-    # strategy names its symbols, the handlers of a kind are those of every symbol: the event's symbol is then not
-    # read per event (compiled, a read of a pure class's slot is a generic attribute lookup).
-    by_symbol = any(strategy.symbols for strategy, _ in built)
+    # The handlers of the last event's kind and symbol: a run of events of one symbol looks them up once. (A
+    # symbol's handlers are found when its first event comes, so a strategy may still name its symbols then.)
     last_kind: type | None = None
     last_symbol = ""
     handlers: list[Any] = []
@@ -119,7 +117,7 @@ def make_processor(
                 update(event)
             if pending:
                 deliver(owners)
-            if type(event) is not last_kind or (by_symbol and event.symbol != last_symbol):
+            if type(event) is not last_kind or event.symbol != last_symbol:
                 last_kind, last_symbol = key = (type(event), event.symbol)
                 found = cache.get(key)
                 if found is None:

@@ -441,3 +441,25 @@ def test_fresh_refuses_a_column_that_is_no_float_column_of_the_row() -> None:
                 line=True, fresh=fresh,
             )  # fmt: skip
         assert fresh[-1] in str(raised.value)
+
+def test_same_and_fresh_need_the_generated_lines() -> None:
+    # They shape `lines` only: a row formatter given either refuses it rather than ignore it (review).
+    from broker_sim.report import spool as spool_module
+
+    for shaping in ({"fresh": ("price",)}, {"same": {"reference_price": ("price",)}}):
+        with pytest.raises(ValueError, match="need `line=True`"):
+            spool_module._formatter(Fill, FILL_COLUMNS, **shaping)  # type: ignore[arg-type]
+
+
+def test_a_fill_without_slippage_writes_its_reference_price_as_its_price() -> None:
+    # Without slippage the reference price is the very float of the price: its text is reused (`same`), the same bytes.
+    price = 101.12345678901234
+    fill = Fill("o1", "X", Side.BUY, 1.0, price, 0.0, T0, price, "e1", "s")
+    spool: Spool = Spool.of_fills()
+    spool.append(fill)
+    spool.flush()
+    line = spool.path.read_text().splitlines()[1]
+    assert line == ",".join(fill_row(fill))
+    assert line.split(",")[5] == line.split(",")[6] == repr(price)
+    assert list(spool) == [fill]
+

@@ -40,7 +40,8 @@ class MarketFeed:
         self.market[symbol] = event
         book = self.book
         # (a test, not ``.get``: no call on the replay's every bar while nothing rests; and none at all while no order
-        # ever rested, as under market orders only: compiled, a dict's size is read in line, a lookup is a call)
+        # ever rested, as market orders under the immediate fill model: compiled, a dict's size is read in line, a
+        # lookup is a call. A symbol stays in the book once an order rested on it.)
         if book and symbol in book:
             resting = book[symbol]
             if resting:
