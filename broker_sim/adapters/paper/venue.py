@@ -151,7 +151,8 @@ class Venue:
     def _apply(self, change: OrderChange) -> Order:
         """Apply `change` through the account's door; an order that ended leaves the book."""
         order = self.state.apply(change)
-        working = self._working  # (empty while no order rests: a market order the immediate fill model fills reads none of this)
+        # (empty while no order rests: a market order the immediate fill model fills reads none of this)
+        working = self._working
         if working and order.status in FINAL_STATUSES and order.id in working:
             self._retire(order.id, order.symbol)
         if order.legs or order.parent_id is not None:
