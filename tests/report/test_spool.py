@@ -442,6 +442,7 @@ def test_fresh_refuses_a_column_that_is_no_float_column_of_the_row() -> None:
             )  # fmt: skip
         assert fresh[-1] in str(raised.value)
 
+
 def test_same_and_fresh_need_the_generated_lines() -> None:
     # They shape `lines` only: a row formatter given either refuses it rather than ignore it (review).
     from broker_sim.report import spool as spool_module
@@ -462,4 +463,3 @@ def test_a_fill_without_slippage_writes_its_reference_price_as_its_price() -> No
     assert line == ",".join(fill_row(fill))
     assert line.split(",")[5] == line.split(",")[6] == repr(price)
     assert list(spool) == [fill]
-
