@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from broker_sim.models import EventType, OrderClass, OrderStatus, OrderType, Side, TimeInForce
+from broker_sim.models import FINAL_STATUSES, EventType, OrderClass, OrderStatus, OrderType, Side, TimeInForce
 
 _S_ACCEPTED: Final = OrderStatus.ACCEPTED
 _S_CANCELED: Final = OrderStatus.CANCELED
@@ -53,3 +53,8 @@ _E_PENDING_NEW: Final = EventType.PENDING_NEW
 _E_PENDING_REPLACE: Final = EventType.PENDING_REPLACE
 _E_REJECTED: Final = EventType.REJECTED
 _E_REPLACED: Final = EventType.REPLACED
+
+#: The values of the final statuses: a status tells it is final by its value's cached str hash (``status._value_ in
+#: _FINAL_VALUES``), not by hashing the member (the Python `Enum.__hash__` of 3.11). The run's records and the
+#: strategies' books read it.
+_FINAL_VALUES: Final = frozenset(status.value for status in FINAL_STATUSES)

@@ -15,7 +15,7 @@ from typing import Final
 
 import attrs
 
-from broker_sim._members import _S_NEW, _S_PENDING_NEW, _SIDE_BUY
+from broker_sim._members import _FINAL_VALUES, _S_NEW, _S_PENDING_NEW, _SIDE_BUY
 from broker_sim._numeric import QTY_EPSILON, qty_is_zero
 from broker_sim.holdings import Holding, holding_after
 from broker_sim.models import FINAL_STATUSES, Fill, Order, OrderEvent, install_fast_init
@@ -26,7 +26,6 @@ __all__ = ["FILLS_KEPT", "StrategyBook", "StrategyPosition"]
 FILLS_KEPT = 1_000
 #: How many ended order ids a book remembers, so a late snapshot of an ended order never reopens it.
 _ENDED_KEPT: Final = 1_000
-_FINAL_VALUES: Final = frozenset(status.value for status in FINAL_STATUSES)
 
 
 @attrs.frozen(slots=True)

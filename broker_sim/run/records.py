@@ -10,9 +10,10 @@ from typing import Final
 
 import attrs
 
+from broker_sim._members import _FINAL_VALUES
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Journaled
-from broker_sim.models import FINAL_STATUSES, Fill, Order
+from broker_sim.models import Fill, Order
 from broker_sim.report.account import equity_from_fills
 from broker_sim.report.files import HTML_TRADES
 from broker_sim.report.metrics import EXPLAINED_VALUES, OrderOutcomes, TradeTally
@@ -24,7 +25,6 @@ from broker_sim.strategy_broker import OrderOwners
 
 __all__ = ["RunRecords"]
 
-_FINAL_VALUES: Final = frozenset(status.value for status in FINAL_STATUSES)
 _float: Final = float
 #: The holders of an order no strategy sent: the whole of it, as no strategy's.
 _NO_HOLDER: Final = (("", 1.0),)
