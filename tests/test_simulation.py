@@ -99,6 +99,41 @@ def test_same_config_and_seed_give_byte_identical_trades(tmp_path: Path) -> None
     assert [f.timestamp for f in first.fills] != [f.timestamp for f in other.fills]
 
 
+def test_a_simulated_clock_that_overrides_move_to_is_called_for_every_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay steps `SimulatedClock`'s own clock in line while no timer is due; a subclass's `move_to` (as
+    `serve`'s paced clock) is called for every event instead, and the run is the same."""
+    import importlib
+
+    from broker_sim.clock import SimulatedClock
+
+    simulate = importlib.import_module("broker_sim.run.simulate")  # the module (the package exports its function)
+
+    _write_bars(tmp_path / "bars.csv", _prices(59))
+    uniform = "{model: uniform, low: 0.5, high: 2.0}"
+    text = _config(
+        tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}", latency=uniform
+    )
+    plain = run_simulation(parse_config(text, base_dir=tmp_path))
+    seen: list[float] = []
+
+    class Watched(SimulatedClock):
+        def move_to(self, when: float) -> bool:
+            seen.append(when)
+            return super().move_to(when)
+
+    monkeypatch.setattr(simulate, "SimulatedClock", Watched)
+    watched = run_simulation(parse_config(text, base_dir=tmp_path))
+    start = datetime(2024, 3, 4, 14, 30, tzinfo=UTC).timestamp()
+    assert seen == [start + 60 * i for i in range(59)]
+    assert len(watched.fills) >= 4
+    assert [(f.timestamp, f.side, f.price) for f in watched.fills] == [
+        (f.timestamp, f.side, f.price) for f in plain.fills
+    ]
+    assert watched.account.equity == plain.account.equity
+
+
 def test_report_files_agree_with_the_ledger(tmp_path: Path) -> None:
     _write_bars(tmp_path / "bars.csv", _prices())
     text = _config(tmp_path, strategy=f"{ROOT}/examples/sma_cross.py:SmaCross", params="{fast: 3, slow: 8}")
