@@ -136,6 +136,17 @@ def _is_datetime(kind: Any) -> bool:
     )
 
 
+def _chained(branches: Sequence[str], index: int) -> list[str]:
+    """The statements of `branches` (each ``if <test>:`` and its body, with ``{i}`` for the column's `index`) as one
+    ``if``/``elif`` chain, for `_time_statements` and `_number_statements`."""
+    statements: list[str] = []
+    for number, branch in enumerate(branches):
+        first, *rest = branch.format(i=index).split("\n")
+        statements.append(first if number == 0 else "el" + first)
+        statements.extend(rest)
+    return statements
+
+
 def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> list[str]:
     """The statements of a `lines` function that set ``t<index>``, the text of the time ``d<index>``: empty for
     None (an `optional` column), an earlier column's text when it is the very same object, the text `texts`
@@ -165,11 +176,7 @@ def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> l
         "            odd(t{i})"
     )
     lookup = template.format(i=index).split("\n")
-    statements = []
-    for number, branch in enumerate(branches):
-        first, *rest = branch.format(i=index).split("\n")
-        statements.append(first if number == 0 else "el" + first)
-        statements.extend(rest)
+    statements = _chained(branches, index)
     return [*statements, "else:", *(f"    {line}" for line in lookup)] if statements else lookup
 
 
@@ -191,10 +198,7 @@ def _number_statements(
     branches = ["if v{i} is None:\n    t{i} = ''"] if optional else []
     branches += [f"if v{{i}} is v{e}:\n    t{{i}} = t{e}" for e in reversed(earlier)]
     branches.append("if v{i}.__class__ is not _float:\n    t{i} = f'{{v{i}!r}}'\n    odd(t{i})")
-    for number, branch in enumerate(branches):
-        first, *rest = branch.format(i=index).split("\n")
-        statements.append(first if number == 0 else "el" + first)
-        statements.extend(rest)
+    statements.extend(_chained(branches, index))
     made = "t{i} = numbers[v{i}] = f'{{v{i}!r}}'\n"  # (a fresh column's text at once, kept for the other spool)
     found = f"    {made}" if fresh else (
         "    t{i} = number(v{i})\n"
