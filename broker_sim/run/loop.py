@@ -191,6 +191,7 @@ async def replay_loop(
     try:
         for block in blocks:
             await process(block)
+            del block  # (let go before the next is built: it then reuses the memory, `CsvSource._arrow_blocks`)
             if progress is not None:
                 progress(records.events, estimate)
             stopping.signals.check()
