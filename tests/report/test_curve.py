@@ -112,16 +112,19 @@ def test_the_sampler_records_what_the_list_of_samples_recorded() -> None:
     assert [dict(row) for row in sampler.prices] == expected_prices
 
 
+class _Failing(PaperBroker):
+    """A paper broker whose prices cannot be read."""
+
+    def last_prices(self) -> dict[str, float]:
+        raise RuntimeError("no prices today")
+
+
 def test_the_sampler_marks_each_broker_it_samples_at_that_brokers_prices_and_logs_one_that_cannot_tell(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    class Failing(PaperBroker):  # a paper broker whose prices cannot be read
-        def last_prices(self) -> dict[str, float]:
-            raise RuntimeError("no prices today")
-
     async def scenario() -> EquitySampler:
         sampler = EquitySampler()
-        for broker, price in ((PaperBroker(100_000, clock=SimulatedClock(T0)), 10.0), (Failing(50_000), 20.0)):
+        for broker, price in ((PaperBroker(100_000, clock=SimulatedClock(T0)), 10.0), (_Failing(50_000), 20.0)):
             await broker.update_market(Bar("AAA", T0, price, price, price, price, 1_000))
             await sampler.sample(broker)
             await sampler.sample(broker)
@@ -155,15 +158,11 @@ def test_the_sampler_keeps_no_broker_it_sampled_alive() -> None:
 def test_last_prices_are_the_paper_brokers_prices_and_none_from_a_broker_that_cannot_tell(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    class Failing(PaperBroker):  # a paper broker whose prices cannot be read
-        def last_prices(self) -> dict[str, float]:
-            raise RuntimeError("no prices today")
-
     broker = PaperBroker(100_000, clock=SimulatedClock(T0))
     asyncio.run(broker.update_market(Bar("AAA", T0, 10.0, 10.5, 9.5, 10.25, 1_000)))
     assert last_prices(broker) == {"AAA": 10.25}
     assert last_prices(StrategyBroker(broker, "view")) is None  # an adapter without `last_prices`
-    assert last_prices(Failing(50_000)) is None
+    assert last_prices(_Failing(50_000)) is None
     assert [record.getMessage() for record in caplog.records] == ["reading the last market prices failed"]
 
 
