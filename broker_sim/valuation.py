@@ -132,8 +132,17 @@ def position_of(ledger: Ledger, symbol: str, held: Holding) -> Position:
     )
 
 
-def account_of(ledger: Ledger) -> Account:
-    """A snapshot of `ledger`'s whole account at the current marks."""
+def account_of(
+    ledger: Ledger,
+    *,
+    daytrade_count: int | None = None,
+    pattern_day_trader: bool | None = None,
+    last_equity: float | None = None,
+    last_maintenance_margin: float | None = None,
+    daytrading_buying_power: float | None = None,
+) -> Account:
+    """A snapshot of `ledger`'s whole account at the current marks, with the day-trading fields given (the paper
+    broker's `get_account` gives them: one snapshot built, not one and then a copy of it)."""
     long_value, short_value, unrealized, maintenance = _totals(ledger)
     buying_power, initial = power_of(ledger, ledger.cash, ledger._reserved_cash, long_value, short_value)
     return Account(
@@ -148,4 +157,9 @@ def account_of(ledger: Ledger) -> Account:
         short_market_value=-short_value,
         initial_margin=initial,
         maintenance_margin=maintenance,
+        daytrade_count=daytrade_count,
+        pattern_day_trader=pattern_day_trader,
+        last_equity=last_equity,
+        last_maintenance_margin=last_maintenance_margin,
+        daytrading_buying_power=daytrading_buying_power,
     )

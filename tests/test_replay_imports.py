@@ -1,6 +1,7 @@
 """What a config-driven replay loads (issue 25, memory flat): pandas (~40 MB) never, with or without the report
 (it is the ``[dataframes]`` extra's, for a notebook); the Alpaca adapter's httpx and websockets not for a paper
-run. Each run is in a fresh interpreter, so what an earlier test imported does not count."""
+run; nor arrow's compute functions for a file whose times carry their offset. Each run is in a fresh interpreter, so
+what an earlier test imported does not count."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from broker_sim import run_simulation
 from broker_sim.wiring import parse_config
 config = parse_config(sys.argv[1], base_dir=sys.argv[2])
 result = run_simulation(config)
-print(json.dumps({"events": result.events, "modules": sorted(name for name in sys.modules if "." not in name)}))
+modules = sorted(name for name in sys.modules if "." not in name)
+print(json.dumps({"events": result.events, "modules": modules, "compute": "pyarrow.compute" in sys.modules}))
 """
 
 CONFIG = """
@@ -52,6 +54,7 @@ def test_a_replay_imports_neither_pandas_nor_the_alpaca_adapter(tmp_path: Path, 
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["events"] == 3_000
     assert "pyarrow" in found["modules"]  # the CSV was read by the fast reader
+    assert not found["compute"]  # (its times carry their offset: arrow's compute functions are not needed)
     assert ("matplotlib" in found["modules"]) is report
     assert not {"pandas", "httpx", "websockets"} & set(found["modules"])
     assert (tmp_path / "report" / "report.html").exists() is report

@@ -87,6 +87,9 @@ class DayTradeCounter:
         #: closes today's buy makes one, on every such fill's path).
         self._window_day: date | None = None
         self._window_total = 0
+        #: Whether each day probed for a window is a session day (`Session.close_on`): a window moves a day at a
+        #: time, so each day is asked of the session once, not once per window it falls in (pruned as `_by_day`).
+        self._session_days: dict[date, bool] = {}
         #: The last day `day_of` answered and its bounds (UTC datetimes; before the first, bounds no moment falls
         #: within): most moments fall in the same day, so two comparisons answer them, with no time-zone
         #: conversion (this is on every fill's path). The day is the one object `day_of` returns for all of them,
@@ -169,23 +172,34 @@ class DayTradeCounter:
         # (`day_of`'s answer for the day it knows, without its call: every account asks this)
         day = self._day if self._day_start <= when < self._day_end else self.day_of(when)
         if day is not self._window_day and day != self._window_day:
-            start = self._window_start(day)
-            self._window_total = sum(n for traded, n in self._by_day.items() if start <= traded <= day)
+            if self._by_day:
+                start = self._window_start(day)
+                self._window_total = sum(n for traded, n in self._by_day.items() if start <= traded <= day)
+            else:  # no day trade at all: none in any window (and nothing to prune)
+                self._window_total = 0
             self._window_day = day
         return self._window_total
 
     def _window_start(self, day: date) -> date:
         """The first of the 5 trading days ending on `day` (or the day before, when `day` is not one)."""
+        known = self._session_days
         found, probe, start = 0, day, day
         for _ in range(_SEARCH_DAYS):
-            if self._session.close_on(probe) is not None:
+            trading = known.get(probe)
+            if trading is None:
+                trading = known[probe] = self._session.close_on(probe) is not None
+            if trading:
                 found += 1
                 start = probe
                 if found == WINDOW_DAYS:
                     break
             probe -= timedelta(days=1)
-        for old in [d for d in self._by_day if d < start - timedelta(days=_SEARCH_DAYS)]:
+        gone = start - timedelta(days=_SEARCH_DAYS)
+        for old in [d for d in self._by_day if d < gone]:
             del self._by_day[old]  # long gone: keep the memory flat however long the account trades
+        if len(known) > 2 * _SEARCH_DAYS:
+            for old in [d for d in known if d < gone]:
+                del known[old]
         return start
 
     def reset(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from typing import cast
 
 from broker_sim.broker import Broker, KnowsPrices
@@ -24,9 +25,11 @@ class EquitySampler:
     def __init__(self) -> None:
         #: The samples, in columns (8 bytes a number): read as a sequence of `EquitySample`.
         self.curve = EquityCurve()
-        #: The broker sampled last, and whether it can tell its market prices (`KnowsPrices`): a runtime protocol's
-        #: isinstance looks its members up each time (~15 us), so it is asked once per broker, not per sample.
-        self._priced: tuple[Broker | None, bool] = (None, False)
+        #: The broker sampled last, weakly (the sampler keeps no broker alive), and whether it can tell its market
+        #: prices (`KnowsPrices`): a runtime protocol's isinstance looks its members up each time (~15 us), so it is
+        #: asked once per broker, not per sample. (None: no broker yet, or one that cannot be weakly referenced,
+        #: which is then asked at every sample.)
+        self._priced: tuple[weakref.ref[Broker] | None, bool] = (None, False)
 
     @property
     def equity(self) -> EquityCurve:
@@ -42,9 +45,12 @@ class EquitySampler:
         """Record the account's equity and gross exposure now (any adapter: through `get_account`)."""
         account = await broker.get_account()
         seen, priced = self._priced
-        if seen is not broker:
+        if seen is None or seen() is not broker:
             priced = isinstance(broker, KnowsPrices)
-            self._priced = (broker, priced)
+            try:
+                self._priced = (weakref.ref(broker), priced)
+            except TypeError:  # (a broker without weak references: asked each time, as none is remembered)
+                self._priced = (None, False)
         prices = _read_prices(cast(KnowsPrices, broker)) if priced else None
         self.curve.append(broker.clock.time(), account.equity, account.gross_exposure, prices)
 

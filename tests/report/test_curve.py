@@ -5,9 +5,11 @@ numbers as the list-based functions, and the charts are thinned to their extreme
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import itertools
 import random
+import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +28,8 @@ from broker_sim.report.tearsheet import (
     excursions,
 )
 from broker_sim.report.trades import ClosedTrade
-from broker_sim.run.sampling import EquitySampler
+from broker_sim.run.sampling import EquitySampler, last_prices
+from broker_sim.strategy_broker import StrategyBroker
 from broker_sim.wiring import parse_config
 
 T0 = datetime(2025, 1, 2, 14, 30, tzinfo=UTC)
@@ -109,16 +112,19 @@ def test_the_sampler_records_what_the_list_of_samples_recorded() -> None:
     assert [dict(row) for row in sampler.prices] == expected_prices
 
 
+class _Failing(PaperBroker):
+    """A paper broker whose prices cannot be read."""
+
+    def last_prices(self) -> dict[str, float]:
+        raise RuntimeError("no prices today")
+
+
 def test_the_sampler_marks_each_broker_it_samples_at_that_brokers_prices_and_logs_one_that_cannot_tell(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    class Failing(PaperBroker):  # a paper broker whose prices cannot be read
-        def last_prices(self) -> dict[str, float]:
-            raise RuntimeError("no prices today")
-
     async def scenario() -> EquitySampler:
         sampler = EquitySampler()
-        for broker, price in ((PaperBroker(100_000, clock=SimulatedClock(T0)), 10.0), (Failing(50_000), 20.0)):
+        for broker, price in ((PaperBroker(100_000, clock=SimulatedClock(T0)), 10.0), (_Failing(50_000), 20.0)):
             await broker.update_market(Bar("AAA", T0, price, price, price, price, 1_000))
             await sampler.sample(broker)
             await sampler.sample(broker)
@@ -129,6 +135,35 @@ def test_the_sampler_marks_each_broker_it_samples_at_that_brokers_prices_and_log
     assert [sample.equity for sample in sampler.equity] == [100_000, 100_000, 50_000, 50_000, 75_000]
     assert [dict(row) for row in sampler.prices] == [{"AAA": 10.0}, {"AAA": 10.0}, {}, {}, {}]
     assert [record.getMessage() for record in caplog.records] == ["reading the last market prices failed"] * 2
+
+
+def test_the_sampler_keeps_no_broker_it_sampled_alive() -> None:
+    async def scenario() -> tuple[EquitySampler, weakref.ref[PaperBroker]]:
+        sampler = EquitySampler()
+        broker = PaperBroker(100_000, clock=SimulatedClock(T0))
+        await broker.update_market(Bar("AAA", T0, 10.0, 10.0, 10.0, 10.0, 1_000))
+        await sampler.sample(broker)
+        return sampler, weakref.ref(broker)
+
+    sampler, gone = asyncio.run(scenario())
+    gc.collect()
+    assert gone() is None  # the broker went with the run: the sampler held it by a weak reference only
+    after = PaperBroker(50_000, clock=SimulatedClock(T0))  # a broker sampled next is asked about prices afresh
+    asyncio.run(after.update_market(Bar("BBB", T0, 20.0, 20.0, 20.0, 20.0, 1_000)))
+    asyncio.run(sampler.sample(after))
+    assert [sample.equity for sample in sampler.equity] == [100_000, 50_000]
+    assert [dict(row) for row in sampler.prices] == [{"AAA": 10.0}, {"BBB": 20.0}]
+
+
+def test_last_prices_are_the_paper_brokers_prices_and_none_from_a_broker_that_cannot_tell(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = PaperBroker(100_000, clock=SimulatedClock(T0))
+    asyncio.run(broker.update_market(Bar("AAA", T0, 10.0, 10.5, 9.5, 10.25, 1_000)))
+    assert last_prices(broker) == {"AAA": 10.25}
+    assert last_prices(StrategyBroker(broker, "view")) is None  # an adapter without `last_prices`
+    assert last_prices(_Failing(50_000)) is None
+    assert [record.getMessage() for record in caplog.records] == ["reading the last market prices failed"]
 
 
 # -- the report's column arithmetic gives the list-based numbers -----------------------------------------------

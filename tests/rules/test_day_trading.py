@@ -56,6 +56,37 @@ def test_the_window_is_five_business_days_and_weekends_do_not_count() -> None:
     assert counter.count(T0 + timedelta(days=7)) == 0  # the next Monday: the window is Tue..Mon
 
 
+def test_the_count_walks_a_year_of_nyse_days_as_the_calendar_says() -> None:
+    """Day after day over a year with holidays (each session day asked of the calendar once, then remembered), the
+    count is the day trades on the last 5 session days, as the calendar lists them."""
+    session = TradingSession.us_equity()
+    counter = DayTradeCounter(session)
+    traded: dict[object, int] = {}
+    for offset in range(400):
+        when = T0 + timedelta(days=offset)
+        day = counter.day_of(when)
+        if offset % 3 == 0 and session.close_on(day) is not None:  # a day trade on every third session day
+            counter.record("ABC", Side.BUY, 1, 0, when)
+            counter.record("ABC", Side.SELL, 1, 1, when + timedelta(minutes=1))
+            traded[day] = traded.get(day, 0) + 1
+        window, probe = [], day
+        while len(window) < 5:
+            if session.close_on(probe) is not None:
+                window.append(probe)
+            probe -= timedelta(days=1)
+        assert counter.count(when) == sum(traded.get(d, 0) for d in window), day
+
+
+def test_an_account_that_never_day_traded_counts_none_on_any_day() -> None:
+    counter = _counter()
+    counter.record("ABC", Side.BUY, 1, 0, T0)  # an opening only
+    assert [counter.count(T0 + timedelta(days=offset)) for offset in range(0, 30, 3)] == [0] * 10
+    counter.record("ABC", Side.SELL, 1, 1, T0 + timedelta(days=30))  # yesterday's position: no day trade either
+    counter.record("ABC", Side.BUY, 2, 0, T0 + timedelta(days=31))
+    counter.record("ABC", Side.SELL, 2, 2, T0 + timedelta(days=31, minutes=1))  # the first one
+    assert counter.count(T0 + timedelta(days=31)) == 1
+
+
 def test_pending_pairs_bound_the_day_trades_still_possible() -> None:
     assert pending_day_trades(1, 1, 0.0, (False, False)) == 1
     assert pending_day_trades(2, 1, 0.0, (False, False)) == 1

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from broker_sim import Bar, ConfigError, DataError, Quote, Trade
-from broker_sim.streams.csv_source import CsvSource
+from broker_sim.streams.csv_source import _AWARE, _NAIVE, CsvSource, _stamp_type
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 
@@ -197,3 +198,31 @@ def test_a_blank_symbol_is_named_by_line_by_either_reader(tmp_path: Path, first_
     path = _csv(tmp_path, "timestamp,symbol,open,high,low,close,volume\n" + rows)
     with pytest.raises(DataError, match=r"bars\.csv, line 3: symbol is empty"):
         list(CsvSource(str(path)))
+
+
+@pytest.mark.parametrize(
+    ("text", "judged"),
+    [
+        ("2024-01-01T00:00:00+00:00", "aware"),
+        ("2024-01-01 00:00:00Z", "aware"),
+        ("2024-01-01T00:00:00.123456789+05:30", "aware"),
+        ("2024-01-01T00:00:00-0500", "aware"),
+        ("2024-01-01T00:00:00", "naive"),
+        ("2024-01-01T00:00", "naive"),
+        ("2024-01-01", "naive"),
+        ("1e9", "epoch"),
+        ("NA", "text"),  # (no null markers: a cell that arrow would read as null is no time)
+        ("", "text"),
+        ("null", "text"),
+        (" 2024-01-01T00:00:00", "text"),
+        ("2024/01/01 10:00", "text"),
+        ("2024-13-01", "text"),
+        ("2024-01-01T00:00:00,5", "text"),  # (a delimiter and a quote stay in the one cell judged)
+        ('2024-01-01"T', "text"),
+    ],
+)
+def test_the_first_rows_time_decides_how_arrow_reads_the_files_times(text: str, judged: str) -> None:
+    """The fast reader's choice by the first row (`_stamp_type`): an aware or a naive timestamp, epoch numbers, or
+    text the exact reader reads; judged without importing arrow's compute functions."""
+    kinds = {"aware": _AWARE, "naive": _NAIVE, "epoch": pa.float64(), "text": pa.string()}
+    assert _stamp_type(text) == kinds[judged]

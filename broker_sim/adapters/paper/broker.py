@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-import attrs
 import pluggy
 
 from broker_sim.account import AccountState
@@ -49,6 +48,7 @@ from broker_sim.plugins import PluginManager, copy_plugin_manager, create_plugin
 from broker_sim.rules import ALPACA_RULES, AssetFlags, Door, RuleSettings
 from broker_sim.rules.day_trading import DayTradeCounter
 from broker_sim.rules.margin import MarginCallRule
+from broker_sim.valuation import account_of
 
 from . import cancel_replace, groups, submission, timers
 from .end_of_day import EndOfDay
@@ -517,16 +517,16 @@ class PaperBroker(Broker):
         """The account now, with Alpaca's day-trading fields: `daytrade_count` (the last 5 business days),
         `pattern_day_trader`, `last_equity` (at the last close) and `daytrading_buying_power` (4 x the last close's
         equity above its maintenance margin, for a margin account flagged a pattern day trader; else 0)."""
-        account = self.state.ledger.account()
+        state = self.state
         day_trades = self.day_trades
-        last = self.state.last_close
+        last = state.last_close
         equity = last.equity if last is not None else self.settings.initial_balance
         maintenance = last.maintenance_margin if last is not None else 0.0
         flagged = day_trades.pattern_day_trader
         margin = self.settings.account == "margin"
         power = 4.0 * max(0.0, equity - maintenance) if flagged and margin else 0.0
-        return attrs.evolve(
-            account,
+        return account_of(
+            state.ledger,
             daytrade_count=day_trades.count(self.clock.now()),
             pattern_day_trader=flagged,
             last_equity=equity,

@@ -1,0 +1,106 @@
+"""The replay loop's market update: for the paper broker the loop stores each event as the latest of its symbol and
+offers it to the orders resting there itself (`MarketFeed.of` tells when), as the broker's own update does; any
+other update is called; something that is no market event is refused as before."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from broker_sim import Bar, InvalidMarketData, PaperBroker, SimulatedClock, run_simulation
+from broker_sim.adapters.paper.market_feed import MarketFeed
+from broker_sim.models import MarketData
+from broker_sim.wiring import parse_config
+
+T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
+
+SOURCE = """
+from datetime import UTC, datetime, timedelta
+
+from broker_sim import Bar, hookimpl
+
+
+class NotAnEvent:
+    symbol = "AAPL"
+
+
+class Scripted:
+    '''A replay source: AAPL bars at the closes given, one a minute, then (with `odd`) something that is no event.'''
+
+    def __init__(self, closes=(), odd=False, base_dir=None, seed=None):
+        self.closes, self.odd, self.name = list(closes), odd, "scripted"
+
+    def timed_events(self):
+        start = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
+        for i, close in enumerate(self.closes):
+            bar = Bar("AAPL", start + timedelta(minutes=i), close, close + 0.5, close - 0.5, close, 1000)
+            yield bar.timestamp.timestamp(), bar
+        if self.odd:
+            yield (start + timedelta(minutes=len(self.closes))).timestamp(), NotAnEvent()
+
+
+@hookimpl
+def broker_sim_register(registry):
+    registry.add("source", "scripted", Scripted)
+"""
+
+STRATEGY = """
+from broker_sim import Strategy
+
+
+class BuyTheDip(Strategy):
+    '''A limit buy at 98 on the first bar: it rests until a bar's low reaches it.'''
+
+    def on_bar(self, bar):
+        if not hasattr(self, "placed"):
+            self.placed = True
+            return self.broker.buy(bar.symbol, 10, type="limit", limit_price=98.0, time_in_force="gtc")
+        return None
+"""
+
+
+def _run(tmp_path: Path, closes: list[float], *, odd: bool = False) -> object:
+    (tmp_path / "scripted.py").write_text(SOURCE)
+    (tmp_path / "dip.py").write_text(STRATEGY)
+    text = f"""
+broker: {{adapter: paper, initial_balance: 100000, seed: 1, session: always}}
+models: {{latency: none}}
+plugins: [scripted.py]
+prices: {{sources: [{{source: scripted, closes: {closes}, odd: {str(odd).lower()}}}]}}
+strategy: {{class: "dip.py:BuyTheDip"}}
+"""
+    return run_simulation(parse_config(text, base_dir=tmp_path), out=False)
+
+
+def test_a_resting_limit_order_fills_on_the_first_bar_whose_price_reaches_it_in_a_replay(tmp_path: Path) -> None:
+    result = _run(tmp_path, [100.0, 99.5, 99.0, 98.2, 97.9, 99.0])
+    fills = result.fills  # type: ignore[attr-defined]
+    # (the immediate fill model at the bar's price, 97.9, with the default 5 bps of slippage)
+    assert [(fill.symbol, fill.quantity) for fill in fills] == [("AAPL", 10)]
+    assert fills[0].price == pytest.approx(97.9 * 1.0005)
+    assert fills[0].timestamp == datetime(2024, 3, 4, 14, 34, tzinfo=UTC)
+    assert result.events == 6  # type: ignore[attr-defined]
+
+
+def test_something_that_is_no_market_event_stops_the_replay_as_the_broker_refuses_it(tmp_path: Path) -> None:
+    with pytest.raises(InvalidMarketData, match="update_market takes a Bar, Quote or Trade, got NotAnEvent"):
+        _run(tmp_path, [100.0, 99.0], odd=True)
+
+
+def test_the_feed_is_found_only_behind_its_own_update() -> None:
+    broker = PaperBroker(100_000, clock=SimulatedClock(T0))
+    feed = MarketFeed.of(broker.update_market_nowait)
+    assert isinstance(feed, MarketFeed)
+    bar = Bar("AAPL", T0, 10.0, 10.5, 9.5, 10.25, 100)
+    feed.update(bar)
+    assert feed.market["AAPL"] is bar and broker.last_prices() == {"AAPL": 10.25}  # the broker's own market
+
+    class Watching(PaperBroker):  # a subclass's own update is what the loop calls
+        def update_market_nowait(self, event: MarketData) -> None:
+            super().update_market_nowait(event)
+
+    assert MarketFeed.of(Watching(100_000, clock=SimulatedClock(T0)).update_market_nowait) is None
+    assert MarketFeed.of(PaperBroker(100_000).update_market_nowait) is None  # its own clock: the clock's check first
+    assert MarketFeed.of(print) is None and MarketFeed.of(None) is None
