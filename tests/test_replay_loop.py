@@ -1,6 +1,5 @@
-"""The replay loop's market update: for the paper broker the loop stores each event as the latest of its symbol and
-offers it to the orders resting there itself (`MarketFeed.of` tells when), as the broker's own update does; any
-other update is called; something that is no market event is refused as before."""
+"""The replay loop's market update: each event reaches the paper broker, which offers it to the orders resting on its
+symbol; something that is no market event is refused."""
 
 from __future__ import annotations
 
@@ -9,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_sim import Bar, InvalidMarketData, PaperBroker, SimulatedClock, run_simulation
-from broker_sim.adapters.paper.market_feed import MarketFeed
-from broker_sim.models import MarketData
+from broker_sim import InvalidMarketData, run_simulation
 from broker_sim.wiring import parse_config
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
@@ -87,20 +84,3 @@ def test_a_resting_limit_order_fills_on_the_first_bar_whose_price_reaches_it_in_
 def test_something_that_is_no_market_event_stops_the_replay_as_the_broker_refuses_it(tmp_path: Path) -> None:
     with pytest.raises(InvalidMarketData, match="update_market takes a Bar, Quote or Trade, got NotAnEvent"):
         _run(tmp_path, [100.0, 99.0], odd=True)
-
-
-def test_the_feed_is_found_only_behind_its_own_update() -> None:
-    broker = PaperBroker(100_000, clock=SimulatedClock(T0))
-    feed = MarketFeed.of(broker.update_market_nowait)
-    assert isinstance(feed, MarketFeed)
-    bar = Bar("AAPL", T0, 10.0, 10.5, 9.5, 10.25, 100)
-    feed.update(bar)
-    assert feed.market["AAPL"] is bar and broker.last_prices() == {"AAPL": 10.25}  # the broker's own market
-
-    class Watching(PaperBroker):  # a subclass's own update is what the loop calls
-        def update_market_nowait(self, event: MarketData) -> None:
-            super().update_market_nowait(event)
-
-    assert MarketFeed.of(Watching(100_000, clock=SimulatedClock(T0)).update_market_nowait) is None
-    assert MarketFeed.of(PaperBroker(100_000).update_market_nowait) is None  # its own clock: the clock's check first
-    assert MarketFeed.of(print) is None and MarketFeed.of(None) is None

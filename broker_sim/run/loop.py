@@ -14,9 +14,8 @@ import gc
 import logging
 import math
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from typing import Any, Final
+from typing import Any
 
-from broker_sim.adapters.paper.market_feed import MarketFeed
 from broker_sim.broker import Broker, MarketDataConsumer, Resumable
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import OrderRefused
@@ -50,10 +49,6 @@ log = logging.getLogger(__name__)
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
-# (Final: the compiled build keeps them in C variables, not looked up in the module's dict per event)
-_BAR: Final = Bar
-_QUOTE: Final = Quote
-_TRADE: Final = Trade
 
 #: ``await process(pairs)``: handles ``(posix_seconds, event)`` pairs in order.
 Processor = Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]
@@ -88,13 +83,6 @@ def make_processor(
     stepped = simulated if simulated is not None and type(simulated).move_to is SimulatedClock.move_to else None
     paced = replay and simulated is None
     update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
-    # The paper broker's feed, when `update` is its own `MarketFeed.update`: its two dict operations are done here,
-    # without the call per event (`market`; `book`, the orders resting by symbol, offered the event as the feed
-    # does). Any other update (another adapter, a subclass's override, the own clock's check) is called.
-    feed = MarketFeed.of(update)
-    market = feed.market if feed is not None else None
-    book = feed.book if feed is not None else {}
-    venue = feed.venue if feed is not None else None
     pending = strategies.pending
     deliver = strategies.deliver
     refused = strategies.refused
@@ -125,25 +113,12 @@ def make_processor(
                     await simulated.advance_to(seconds, events_pending=True)
             elif paced:
                 paced_start = await pace(clock, seconds, paced_start)
-            kind = type(event)
-            if market is not None:
-                # (a kind seen before passed this check; any other the feed itself refuses, as it always did)
-                if kind is not last_kind and kind is not _BAR and kind is not _QUOTE and kind is not _TRADE:
-                    update(event)  # type: ignore[misc]
-                symbol = event.symbol
-                market[symbol] = event
-                if book and symbol in book:
-                    resting = book[symbol]
-                    if resting:
-                        venue.offer_resting(resting, event)  # type: ignore[union-attr]
-            else:
-                if update is not None:
-                    update(event)
-                symbol = event.symbol
+            if update is not None:
+                update(event)
             if pending:
                 deliver(owners)
-            if kind is not last_kind or symbol != last_symbol:
-                last_kind, last_symbol = key = (kind, symbol)
+            if type(event) is not last_kind or event.symbol != last_symbol:
+                last_kind, last_symbol = key = (type(event), event.symbol)
                 found = cache.get(key)
                 if found is None:
                     found = cache[key] = handlers_of(built, *key)

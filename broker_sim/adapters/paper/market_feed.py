@@ -30,17 +30,9 @@ class MarketFeed:
         self.venue = venue
         self.book = venue.book
 
-    @staticmethod
-    def of(update: object) -> MarketFeed | None:
-        """The feed whose own `update` the bound method `update` is (a broker's `update_market_nowait`), else None:
-        the replay's loop then does the update's work in line (`broker_sim.run.loop.make_processor`)."""
-        feed = getattr(update, "__self__", None)
-        return feed if type(feed) is MarketFeed and update == feed.update else None
-
     def update(self, event: MarketData) -> None:
         """`PaperBroker.update_market_nowait`: with no working order for the symbol this is two dict operations:
-        no hook call, no logging. It does not move the clock; a replay moves it to the event's time first. (The replay's
-        loop does the same in line: keep the two alike.)"""
+        no hook call, no logging. It does not move the clock; a replay moves it to the event's time first."""
         kind = type(event)
         if kind is not _BAR and kind is not _QUOTE and kind is not _TRADE:
             raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
