@@ -61,10 +61,29 @@ class StrategyBroker(Broker):
         self._generated = ""
         #: Whether orders go to `inner` by its plain call (`Broker.submits_nowait`), with no coroutine of its own.
         self._nowait = inner.submits_nowait
+        #: Whether the view numbers its orders itself (``<name>-<n>``): its class does not override
+        #: `_new_client_order_id`. Asked once here, so `buy` and `sell` number in line and every way in honours an
+        #: override alike (`_next_client_order_id`).
+        self._numbers_itself = type(self)._new_client_order_id is StrategyBroker._new_client_order_id
 
     def _new_client_order_id(self) -> str:
+        """The next ``<name>-<n>``: the client order id of an order that names none. A subclass may override it;
+        every way an order is sent then asks it (`_next_client_order_id`)."""
         self._numbered_last += 1
         client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
+        return client_order_id
+
+    def _next_client_order_id(self) -> str:
+        """The client order id for an order that names none, whichever way it is sent: `_new_client_order_id`'s,
+        remembered as the one generated last; one not of the ``<name>-<n>`` form (an override's) is remembered as
+        the view's too, so the view still owns its order."""
+        if self._numbers_itself:  # `_new_client_order_id`, in line
+            self._numbered_last += 1
+            client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
+            return client_order_id
+        client_order_id = self._generated = self._new_client_order_id()
+        if not self._numbered(client_order_id):
+            self.given_client_order_ids.add(client_order_id)
         return client_order_id
 
     def continue_numbering(self, orders: Iterable[Order]) -> None:
@@ -91,7 +110,7 @@ class StrategyBroker(Broker):
 
     def _tag(self, client_order_id: str | None) -> str:
         if client_order_id is None:
-            return self._new_client_order_id()
+            return self._next_client_order_id()
         if not self._numbered(client_order_id):
             self.given_client_order_ids.add(client_order_id)
         return client_order_id
@@ -118,8 +137,11 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_BUY, quantity, fields)
         else:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here (`_request`, in line)
-            self._numbered_last += 1  # (`_new_client_order_id`)
-            numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            if self._numbers_itself:  # (`_next_client_order_id`, in line)
+                self._numbered_last += 1
+                numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            else:
+                numbered = self._next_client_order_id()
             request = market_order_request(symbol, _SIDE_BUY, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
@@ -134,8 +156,11 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_SELL, quantity, fields)
         else:
-            self._numbered_last += 1
-            numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            if self._numbers_itself:
+                self._numbered_last += 1
+                numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            else:
+                numbered = self._next_client_order_id()
             request = market_order_request(symbol, _SIDE_SELL, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
@@ -149,7 +174,7 @@ class StrategyBroker(Broker):
         `Broker.buy` numbers it), else the given one, remembered."""
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
-            numbered = self._new_client_order_id()
+            numbered = self._next_client_order_id()
             return order_request(symbol, side, quantity, client_order_id=numbered, **fields)
         request = order_request(symbol, side, quantity, client_order_id=client_order_id, **fields)
         self._tag(request.client_order_id)
