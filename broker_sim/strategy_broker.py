@@ -283,10 +283,11 @@ class OrderOwners:
         """The strategy the order is attributed to (for a liquidation several strategies share: the largest
         holder); ``""`` for none."""
         last_id, last_owner = self._last
-        if order.id == last_id:
+        order_id = order.id
+        if order_id == last_id:
             return last_owner
-        owner = self._owner(order)
-        self._last = (order.id, owner)
+        owner = self._owner(order, order_id)
+        self._last = (order_id, owner)
         return owner
 
     def holders(self, event: OrderEvent) -> tuple[tuple[str, float], ...]:
@@ -308,7 +309,7 @@ class OrderOwners:
             return shares
         last_id, owner = self._last  # `self(order)`, inline
         if order_id != last_id:
-            owner = self._owner(order)
+            owner = self._owner(order, order_id)
             self._last = (order_id, owner)
         if owner:
             holders = ((owner, 1.0),)
@@ -317,8 +318,8 @@ class OrderOwners:
         if kind is _E_MARGIN_CALL:
             shares = self._liquidation_shares(order)
             if shares:
-                self._liquidations[order.id] = shares
-                self._last = (order.id, shares[0][0])
+                self._liquidations[order_id] = shares
+                self._last = (order_id, shares[0][0])
             return shares
         return ()
 
@@ -339,8 +340,9 @@ class OrderOwners:
         held.sort(key=lambda item: -item[1])
         return tuple((name, quantity / total) for name, quantity in held)
 
-    def _owner(self, order: Order) -> str:
-        known = self.known.get(order.id)
+    def _owner(self, order: Order, order_id: str) -> str:
+        """The owner of `order`, whose id its callers read already (`order_id`): its attributes are read once each."""
+        known = self.known.get(order_id)
         if known is not None:
             return known
         client_order_id = order.client_order_id
@@ -354,9 +356,10 @@ class OrderOwners:
                 or client_order_id in view.given_client_order_ids
             ):
                 if order.legs:
-                    self._parents[order.id] = view.name
+                    self._parents[order_id] = view.name
                 return view.name
-        if order.parent_id is not None:
-            return self._parents.get(order.parent_id, "")
-        shares = self._liquidations.get(order.id)
+        parent_id = order.parent_id
+        if parent_id is not None:
+            return self._parents.get(parent_id, "")
+        shares = self._liquidations.get(order_id)
         return shares[0][0] if shares else ""

@@ -26,6 +26,8 @@ from broker_sim.strategy_broker import OrderOwners
 __all__ = ["RunRecords"]
 
 _float: Final = float
+#: `EXPLAINED_VALUES`, a C static to this module compiled (a compiled module's plain global is read from its dict).
+_EXPLAINED_VALUES: Final = EXPLAINED_VALUES
 #: The holders of an order no strategy sent: the whole of it, as no strategy's.
 _NO_HOLDER: Final = (("", 1.0),)
 
@@ -70,12 +72,13 @@ class RunRecords:
         status = order.status._value_
         try:
             if fill is not None:
+                filled, charged, named = fill.quantity, fill.fee, fill.strategy  # (read once, whoever shares it)
                 for strategy, share in holders or _NO_HOLDER:
-                    quantity, fee = fill.quantity, fill.fee
+                    quantity, fee = filled, charged
                     # the strategy's share of it, as a copy naming the strategy would hold (x * 1.0 is x for a
                     # float, not for an int)
                     if share != 1.0 or (
-                        strategy != fill.strategy and (type(quantity) is not _float or type(fee) is not _float)
+                        strategy != named and (type(quantity) is not _float or type(fee) is not _float)
                     ):
                         quantity, fee = quantity * share, fee * share
                     # `FillSpool.add_as`, in line
@@ -94,7 +97,7 @@ class RunRecords:
                     self.orders.flush()
                 outcomes = self.outcomes
                 outcomes.by_status[status] += 1
-                if status in EXPLAINED_VALUES:
+                if status in _EXPLAINED_VALUES:
                     outcomes.add_reason(order, status)
                 if self.note_owner is not None:
                     self.note_owner(order.id, strategy)
