@@ -72,13 +72,12 @@ class RunRecords:
         status = order.status._value_
         try:
             if fill is not None:
-                filled, charged, named = fill.quantity, fill.fee, fill.strategy  # (read once, whoever shares it)
                 for strategy, share in holders or _NO_HOLDER:
-                    quantity, fee = filled, charged
+                    quantity, fee = fill.quantity, fill.fee
                     # the strategy's share of it, as a copy naming the strategy would hold (x * 1.0 is x for a
                     # float, not for an int)
                     if share != 1.0 or (
-                        strategy != named and (type(quantity) is not _float or type(fee) is not _float)
+                        strategy != fill.strategy and (type(quantity) is not _float or type(fee) is not _float)
                     ):
                         quantity, fee = quantity * share, fee * share
                     # `FillSpool.add_as`, in line
