@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL
+from broker_sim._mypyc import mypyc_attr
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
@@ -35,11 +36,13 @@ from broker_sim.strategy_book import StrategyBook
 __all__ = ["OrderOwners", "StrategyBroker", "order_coroutine_kinds"]
 
 
+# Python code may subclass it (a view naming its orders its own way: `_new_client_order_id`), compiled too.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StrategyBroker(Broker):
     """`inner` seen by the strategy `name`: the same account, with the strategy's orders tagged and tracked.
 
-    Orders it submits or replaces without a client order id get ``<name>-<n>``; ids the strategy chooses itself
-    are remembered. `buy` and `sell` tag and track their orders as `submit_order` does (they build the request
+    Orders it submits or replaces without a client order id get ``<name>-<n>`` (a subclass's own, whichever way
+    they are sent, when it overrides `_new_client_order_id`); ids the strategy chooses itself are remembered. `buy` and `sell` tag and track their orders as `submit_order` does (they build the request
     with its client order id and hand it to `inner` themselves). `book`, when the runner gives one, is the
     strategy's share of the account: orders sent through the view are in it as soon as the adapter answers, and
     `close_position` closes the strategy's own holding, not the other strategies' shares of the symbol.
