@@ -42,10 +42,11 @@ class StrategyBroker(Broker):
     """`inner` seen by the strategy `name`: the same account, with the strategy's orders tagged and tracked.
 
     Orders it submits or replaces without a client order id get ``<name>-<n>`` (a subclass's own, whichever way
-    they are sent, when it overrides `_new_client_order_id`); ids the strategy chooses itself are remembered. `buy` and `sell` tag and track their orders as `submit_order` does (they build the request
-    with its client order id and hand it to `inner` themselves). `book`, when the runner gives one, is the
-    strategy's share of the account: orders sent through the view are in it as soon as the adapter answers, and
-    `close_position` closes the strategy's own holding, not the other strategies' shares of the symbol.
+    they are sent, when it overrides `_new_client_order_id`); ids the strategy chooses itself are remembered. `buy`
+    and `sell` tag and track their orders as `submit_order` does (they build the request with its client order id
+    and hand it to `inner` themselves). `book`, when the runner gives one, is the strategy's share of the account:
+    orders sent through the view are in it as soon as the adapter answers, and `close_position` closes the
+    strategy's own holding, not the other strategies' shares of the symbol.
     """
 
     def __init__(self, inner: Broker, name: str, book: StrategyBook | None = None) -> None:
