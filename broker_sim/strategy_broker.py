@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from broker_sim._members import _E_MARGIN_CALL, _SIDE_BUY, _SIDE_SELL
+from broker_sim._mypyc import mypyc_attr
 from broker_sim.activities import AccountEvent
 from broker_sim.broker import Broker, PositionNotFound, ReplaceOrderRequest
 from broker_sim.events import Listener
@@ -35,14 +36,17 @@ from broker_sim.strategy_book import StrategyBook
 __all__ = ["OrderOwners", "StrategyBroker", "order_coroutine_kinds"]
 
 
+# Python code may subclass it (a view naming its orders its own way: `_new_client_order_id`), compiled too.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StrategyBroker(Broker):
     """`inner` seen by the strategy `name`: the same account, with the strategy's orders tagged and tracked.
 
-    Orders it submits or replaces without a client order id get ``<name>-<n>``; ids the strategy chooses itself
-    are remembered. `buy` and `sell` tag and track their orders as `submit_order` does (they build the request
-    with its client order id and hand it to `inner` themselves). `book`, when the runner gives one, is the
-    strategy's share of the account: orders sent through the view are in it as soon as the adapter answers, and
-    `close_position` closes the strategy's own holding, not the other strategies' shares of the symbol.
+    Orders it submits or replaces without a client order id get ``<name>-<n>`` (a subclass's own, whichever way
+    they are sent, when it overrides `_new_client_order_id`); ids the strategy chooses itself are remembered. `buy`
+    and `sell` tag and track their orders as `submit_order` does (they build the request with its client order id
+    and hand it to `inner` themselves). `book`, when the runner gives one, is the strategy's share of the account:
+    orders sent through the view are in it as soon as the adapter answers, and `close_position` closes the
+    strategy's own holding, not the other strategies' shares of the symbol.
     """
 
     def __init__(self, inner: Broker, name: str, book: StrategyBook | None = None) -> None:
@@ -61,10 +65,29 @@ class StrategyBroker(Broker):
         self._generated = ""
         #: Whether orders go to `inner` by its plain call (`Broker.submits_nowait`), with no coroutine of its own.
         self._nowait = inner.submits_nowait
+        #: Whether the view numbers its orders itself (``<name>-<n>``): its class does not override
+        #: `_new_client_order_id`. Asked once here, so `buy` and `sell` number in line and every way in honours an
+        #: override alike (`_next_client_order_id`).
+        self._numbers_itself = type(self)._new_client_order_id is StrategyBroker._new_client_order_id
 
     def _new_client_order_id(self) -> str:
+        """The next ``<name>-<n>``: the client order id of an order that names none. A subclass may override it;
+        every way an order is sent then asks it (`_next_client_order_id`)."""
         self._numbered_last += 1
         client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
+        return client_order_id
+
+    def _next_client_order_id(self) -> str:
+        """The client order id for an order that names none, whichever way it is sent: `_new_client_order_id`'s,
+        remembered as the one generated last; one not of the ``<name>-<n>`` form (an override's) is remembered as
+        the view's too, so the view still owns its order."""
+        if self._numbers_itself:  # `_new_client_order_id`, in line
+            self._numbered_last += 1
+            client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
+            return client_order_id
+        client_order_id = self._generated = self._new_client_order_id()
+        if not self._numbered(client_order_id):
+            self.given_client_order_ids.add(client_order_id)
         return client_order_id
 
     def continue_numbering(self, orders: Iterable[Order]) -> None:
@@ -91,7 +114,7 @@ class StrategyBroker(Broker):
 
     def _tag(self, client_order_id: str | None) -> str:
         if client_order_id is None:
-            return self._new_client_order_id()
+            return self._next_client_order_id()
         if not self._numbered(client_order_id):
             self.given_client_order_ids.add(client_order_id)
         return client_order_id
@@ -118,8 +141,11 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_BUY, quantity, fields)
         else:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here (`_request`, in line)
-            self._numbered_last += 1  # (`_new_client_order_id`)
-            numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            if self._numbers_itself:  # (`_next_client_order_id`, in line)
+                self._numbered_last += 1
+                numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            else:
+                numbered = self._next_client_order_id()
             request = market_order_request(symbol, _SIDE_BUY, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
@@ -134,8 +160,11 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_SELL, quantity, fields)
         else:
-            self._numbered_last += 1
-            numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            if self._numbers_itself:
+                self._numbered_last += 1
+                numbered = self._generated = f"{self._prefix}{self._numbered_last}"
+            else:
+                numbered = self._next_client_order_id()
             request = market_order_request(symbol, _SIDE_SELL, quantity, numbered)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
@@ -149,7 +178,7 @@ class StrategyBroker(Broker):
         `Broker.buy` numbers it), else the given one, remembered."""
         client_order_id = fields.pop("client_order_id", None)
         if client_order_id is None:
-            numbered = self._new_client_order_id()
+            numbered = self._next_client_order_id()
             return order_request(symbol, side, quantity, client_order_id=numbered, **fields)
         request = order_request(symbol, side, quantity, client_order_id=client_order_id, **fields)
         self._tag(request.client_order_id)
@@ -258,10 +287,11 @@ class OrderOwners:
         """The strategy the order is attributed to (for a liquidation several strategies share: the largest
         holder); ``""`` for none."""
         last_id, last_owner = self._last
-        if order.id == last_id:
+        order_id = order.id
+        if order_id == last_id:
             return last_owner
-        owner = self._owner(order)
-        self._last = (order.id, owner)
+        owner = self._owner(order, order_id)
+        self._last = (order_id, owner)
         return owner
 
     def holders(self, event: OrderEvent) -> tuple[tuple[str, float], ...]:
@@ -283,7 +313,7 @@ class OrderOwners:
             return shares
         last_id, owner = self._last  # `self(order)`, inline
         if order_id != last_id:
-            owner = self._owner(order)
+            owner = self._owner(order, order_id)
             self._last = (order_id, owner)
         if owner:
             holders = ((owner, 1.0),)
@@ -292,8 +322,8 @@ class OrderOwners:
         if kind is _E_MARGIN_CALL:
             shares = self._liquidation_shares(order)
             if shares:
-                self._liquidations[order.id] = shares
-                self._last = (order.id, shares[0][0])
+                self._liquidations[order_id] = shares
+                self._last = (order_id, shares[0][0])
             return shares
         return ()
 
@@ -314,8 +344,9 @@ class OrderOwners:
         held.sort(key=lambda item: -item[1])
         return tuple((name, quantity / total) for name, quantity in held)
 
-    def _owner(self, order: Order) -> str:
-        known = self.known.get(order.id)
+    def _owner(self, order: Order, order_id: str) -> str:
+        """The owner of `order`, whose id its callers read already (`order_id`): its attributes are read once each."""
+        known = self.known.get(order_id)
         if known is not None:
             return known
         client_order_id = order.client_order_id
@@ -329,9 +360,10 @@ class OrderOwners:
                 or client_order_id in view.given_client_order_ids
             ):
                 if order.legs:
-                    self._parents[order.id] = view.name
+                    self._parents[order_id] = view.name
                 return view.name
-        if order.parent_id is not None:
-            return self._parents.get(order.parent_id, "")
-        shares = self._liquidations.get(order.id)
+        parent_id = order.parent_id
+        if parent_id is not None:
+            return self._parents.get(parent_id, "")
+        shares = self._liquidations.get(order_id)
         return shares[0][0] if shares else ""

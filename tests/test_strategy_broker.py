@@ -98,3 +98,48 @@ async def test_a_restarted_view_numbers_on_after_its_highest_order_whichever_way
     untouched = StrategyBroker(broker, "beta")  # none of its own among them: it starts at 1
     untouched.continue_numbering(await broker.list_orders("all"))
     assert (await untouched.buy("AAPL", 1)).client_order_id == "beta-1"
+
+
+class _Lettered(StrategyBroker):
+    """A view whose subclass names its orders its own way (``alpha/a``, ``alpha/b``, ...)."""
+
+    def __init__(self, inner: PaperBroker, name: str, book: StrategyBook | None = None) -> None:
+        super().__init__(inner, name, book)
+        self.letters = iter("abcdefgh")
+
+    def _new_client_order_id(self) -> str:
+        return f"{self.name}/{next(self.letters)}"
+
+
+async def test_a_subclass_naming_its_orders_is_asked_whichever_way_an_order_is_sent() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    alpha = _Lettered(broker, "alpha")  # (no book: `close_position` is `Broker`'s, which asks for an id itself)
+    sent = [
+        await alpha.buy("AAPL", 2),
+        await alpha.sell("AAPL", 1),
+        await alpha.sell("AAPL", 1, time_in_force="gtc"),
+        await alpha.submit_order(OrderRequest("AAPL", "buy", 1)),
+        await alpha.buy("AAPL", 1, client_order_id="mine"),
+        await alpha.close_position("AAPL"),
+        await alpha.buy("AAPL", 1, type="limit", limit_price=90.0, time_in_force="gtc"),
+    ]
+    successor = await alpha.replace_order(sent[-1].id, limit_price=91.0)
+    ids = [o.client_order_id for o in (*sent, successor)]
+    assert ids == ["alpha/a", "alpha/b", "alpha/c", "alpha/d", "mine", "alpha/e", "alpha/f", "alpha/g"]
+    owners = OrderOwners([alpha, StrategyBroker(broker, "beta")])
+    assert all(alpha.owns(o) and owners(o) == "alpha" for o in (*sent, successor))
+
+
+async def test_a_view_of_its_own_numbers_every_way_in_one_sequence() -> None:
+    broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
+    await broker.update_market(Bar("AAPL", T0, 100, 100, 100, 100))
+    alpha = StrategyBroker(broker, "alpha")
+    sent = [
+        await alpha.buy("AAPL", 2),
+        await alpha.sell("AAPL", 1, time_in_force="gtc"),
+        await alpha.submit_order(OrderRequest("AAPL", "buy", 1)),
+        await alpha.sell("AAPL", 1),
+    ]
+    assert [o.client_order_id for o in sent] == ["alpha-1", "alpha-2", "alpha-3", "alpha-4"]
+    assert alpha.given_client_order_ids == set() and all(alpha.owns(o) for o in sent)

@@ -26,6 +26,8 @@ from broker_sim.strategy_broker import OrderOwners
 __all__ = ["RunRecords"]
 
 _float: Final = float
+#: `EXPLAINED_VALUES`, a C static to this module compiled (a compiled module's plain global is read from its dict).
+_EXPLAINED_VALUES: Final = EXPLAINED_VALUES
 #: The holders of an order no strategy sent: the whole of it, as no strategy's.
 _NO_HOLDER: Final = (("", 1.0),)
 
@@ -94,7 +96,7 @@ class RunRecords:
                     self.orders.flush()
                 outcomes = self.outcomes
                 outcomes.by_status[status] += 1
-                if status in EXPLAINED_VALUES:
+                if status in _EXPLAINED_VALUES:
                     outcomes.add_reason(order, status)
                 if self.note_owner is not None:
                     self.note_owner(order.id, strategy)

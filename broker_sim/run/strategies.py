@@ -157,7 +157,8 @@ class RunStrategies:
         with their shares (`OrderOwners.holders`)."""
         owners = self._owners
         last_id, holders = owners.last_holders  # `owners.holders(event)` for the order asked about last
-        if order.id != last_id:
+        order_id = order.id
+        if order_id != last_id:
             holders = owners.holders_of(order, kind)
         status = order.status
         if fill is not None or (status is not _S_NEW and status is not _S_PENDING_NEW):
@@ -171,7 +172,6 @@ class RunStrategies:
             # ended already): `StrategyBook.take`'s branch for it, in line (a call saved per holder on two events
             # of every order; `take` names this copy).
             books = self.books
-            order_id = order.id
             for name, _ in holders:
                 book = books[name]
                 book.last_booked = order

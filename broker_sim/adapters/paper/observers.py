@@ -101,9 +101,7 @@ class EventFanout:
         if hub is None or self._observed != self._manager.generation:
             return False
         listener = hub.sole_listener
-        if listener is None:
-            return False
-        if listener is not self._taken_by:
+        if listener is not self._taken_by:  # (None, for no single listener, has no taker: False below)
             owner = getattr(listener, "__self__", None)  # (the listener is a bound method of its owner)
             self._taken_by = listener
             self._taker = None
@@ -115,6 +113,7 @@ class EventFanout:
         try:
             taker(order, fill, kind)
         except Exception:
+            assert listener is not None  # (a taker is found for a listener only)
             hub.listener_failed(listener, unchecked_event(kind, order, order.updated_at or order.created_at, fill))
         return True
 
