@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -668,3 +668,43 @@ async def test_a_declared_constant_answer_that_no_latency_may_be_is_asked_and_na
     assert order.status is OrderStatus.REJECTED
     assert f"latency model 'broken' returned {declared!r} seconds" in (order.reject_reason or "")
     assert broker.reservations() == {} and broker.fills == []
+
+
+# -- a model may declare that it draws uniformly: the broker makes that very draw without the call ------------------
+
+
+def test_a_declared_uniform_draw_counts_only_for_the_class_that_defines_it_and_float_bounds() -> None:
+    from broker_sim.adapters.paper.model_set import uniform_draw
+    from broker_sim.builtin.latency import ConstantLatency, UniformLatency
+
+    model = UniformLatency(0.5, 2.0)
+    assert uniform_draw(model, model.broker_sim_latency) == (0.5, 1.5)
+    whole = UniformLatency(1, 3)  # int bounds: asked, so that its own arithmetic decides
+    assert uniform_draw(whole, whole.broker_sim_latency) is None
+    constant = ConstantLatency(1.0)
+    assert uniform_draw(constant, constant.broker_sim_latency) is None
+
+    class Slower(UniformLatency):  # overrides the implementation: the parent's promise is not inherited
+        @hookimpl
+        def broker_sim_latency(self, order: Any, action: Any, ctx: Any) -> float:
+            return 2 * (UniformLatency.broker_sim_latency(self, order, action, ctx) or 0.0)
+
+    slower = Slower(0.5, 2.0)
+    assert uniform_draw(slower, slower.broker_sim_latency) is None
+
+
+async def test_uniform_latency_drawn_by_the_broker_is_the_models_own_draw() -> None:
+    from broker_sim.hookspecs import Action, HookContext
+
+    clock = SimulatedClock(T0)
+    broker = PaperBroker(1e6, seed=7, clock=clock, latency={"model": "uniform", "low": 0.25, "high": 1.75})
+    await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+    orders = [await broker.buy("ABC", 1) for _ in range(5)]
+    await clock.advance(10)
+    filled_at = [(await broker.get_order(order.id)).filled_at for order in orders]
+    # The model's own answers, asked with a context seeded as the broker seeds its latency model's.
+    model = UniformLatency(0.25, 1.75)
+    ctx = HookContext("latency", "uniform", 7, clock.time, lambda: None)  # type: ignore[arg-type,return-value]
+    delays = [model.broker_sim_latency(order, Action.SUBMIT, ctx) or 0.0 for order in orders]
+    assert filled_at == [datetime.fromtimestamp(T0.timestamp() + delay, UTC) for delay in delays]
+    assert len(set(filled_at)) == 5

@@ -51,6 +51,11 @@ class UniformLatency:
     low: float = attrs.field(default=0.5, validator=number(minimum=0))
     high: float = attrs.field(default=2.0, validator=[number(minimum=0), _check_range])
 
+    #: Its `broker_sim_latency` answers ``low + (high - low) * ctx.rng.random()``: while it is the hook's only
+    #: implementation, the paper broker makes that draw itself, without the call
+    #: (`broker_sim.adapters.paper.model_set.uniform_draw`). Change both together.
+    draws_uniform: ClassVar[bool] = True
+
     @hookimpl
     def broker_sim_latency(self, order: Order, action: Action, ctx: HookContext) -> float | None:
         # `ctx.rng.uniform(low, high)`, inline (its very arithmetic and draw): called once per order under latency.

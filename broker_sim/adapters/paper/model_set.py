@@ -27,20 +27,40 @@ def _is_number(value: object) -> bool:
     return type(value) is float or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
+def _promise(model: object, function: Callable[..., Any], name: str) -> object:
+    """The class attribute `name` of the class that defines `model`'s hook implementation `function`, read from that
+    class's own namespace (None when it has none): a promise about the implementation, which a subclass that
+    overrides the implementation does not inherit."""
+    function = getattr(function, "__func__", function)
+    for cls in type(model).__mro__:
+        if cls.__dict__.get(function.__name__) is function:
+            return cls.__dict__.get(name)
+    return None
+
+
 def constant_answer(model: object, function: Callable[..., Any]) -> float | None:
     """The answer `model`'s hook implementation `function` always gives, whatever it is asked, if the class that
     defines `function` says so beside it (a float class attribute ``constant_answer``, as `NoCommission` and
     `NoLatency` do); else None. Only the defining class's own attribute counts: a subclass that overrides the
     implementation does not inherit the promise. Only a finite answer >= 0 (what the latency and commission hooks
     may answer) is taken: any other is asked for, so that the answer's check names the model and the order."""
-    function = getattr(function, "__func__", function)
-    for cls in type(model).__mro__:
-        if cls.__dict__.get(function.__name__) is function:
-            answer = cls.__dict__.get("constant_answer")
-            if (type(answer) is float or type(answer) is int) and 0 <= answer < _INF:
-                return float(answer)
-            return None
+    answer = _promise(model, function, "constant_answer")
+    if (type(answer) is float or type(answer) is int) and 0 <= answer < _INF:
+        return float(answer)
     return None
+
+
+def uniform_draw(model: object, function: Callable[..., Any]) -> tuple[float, float] | None:
+    """``(low, high - low)`` when `model`'s hook implementation `function` answers ``low + (high - low) *
+    ctx.rng.random()`` of the model's float attributes `low` and `high`, as the class that defines `function`
+    says beside it (a true class attribute ``draws_uniform``, as `UniformLatency` does; its own, as for
+    `constant_answer`); else None. The caller then makes that very draw itself, without the call."""
+    if _promise(model, function, "draws_uniform") is not True:
+        return None
+    low, high = getattr(model, "low", None), getattr(model, "high", None)
+    if type(low) is not float or type(high) is not float:
+        return None
+    return (low, high - low)
 
 
 #: Generated makers of `_Hook` callers, by (the hook's parameters, the arguments the implementation names, or
@@ -76,7 +96,9 @@ class _Hook:
     lone implementation names (-1 when it is not so, or goes through pluggy): a caller that knows the count calls
     `target` (the implementation itself) with those arguments, without `call`'s frame in between. `deterministic`:
     the lone implementation is the model's, and the model says its answers depend on the hook's arguments alone
-    (a true `deterministic` attribute, `ModelSet`'s docstring), so an answer may be used again for the same ones."""
+    (a true `deterministic` attribute, `ModelSet`'s docstring), so an answer may be used again for the same ones.
+    `uniform`: the lone implementation's ``(low, high - low)`` when it draws uniformly (`uniform_draw`; None: call
+    it)."""
 
     __slots__ = (
         "_hook",
@@ -89,6 +111,7 @@ class _Hook:
         "leading",
         "parameters",
         "target",
+        "uniform",
     )
 
     def __init__(self, manager: PluginManager, hook_name: str, model: object, parameters: tuple[str, ...]) -> None:
@@ -103,6 +126,7 @@ class _Hook:
         self.call: Callable[..., Any] = self._hook
         self.target: Callable[..., Any] = self._hook
         self.fixed: float | None = None
+        self.uniform: tuple[float, float] | None = None
         self.leading = -1
         self.deterministic = False
         self.refresh()
@@ -119,11 +143,13 @@ class _Hook:
             # All the parameters, in order: the implementation is the caller itself.
             self.call = lone.function if names == self.parameters else _maker(self.parameters, names)(lone.function)
             self.fixed = constant_answer(self._model, lone.function)
+            self.uniform = uniform_draw(self._model, lone.function)
             self.deterministic = getattr(self._model, "deterministic", False) is True
         else:
             self.call = self.target = _maker(self.parameters, None)(self._hook)
             self.leading = -1
             self.fixed = None
+            self.uniform = None
             self.deterministic = False
 
 
@@ -219,7 +245,11 @@ class ModelSet:
             hook.refresh()
         if hook.fixed is not None:
             return hook.fixed
-        delay = hook.call(order, action, self._latency_ctx)
+        uniform = hook.uniform
+        if uniform is not None:  # the lone model's own draw, made here without its call: the same draw, the same sum
+            delay: Any = uniform[0] + uniform[1] * self._latency_ctx.rng.random()
+        else:
+            delay = hook.call(order, action, self._latency_ctx)
         if type(delay) is float and 0 <= delay < _INF:
             return delay
         if delay is None:
