@@ -433,7 +433,9 @@ class Broker(abc.ABC):
     # -- conveniences ---------------------------------------------------------------------------------------
 
     async def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
-        """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
+        """Submit a buy; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...). With no field it
+        is a market day order: an adapter that overrides it keeps ``buy(s, q)`` the same order as ``buy(s, q,
+        time_in_force="day")`` (`Strategy.order_target` sends the one for the other)."""
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
         if not fields:  # the usual call: no dict of keyword arguments to pass on, a market day order to check
@@ -442,7 +444,8 @@ class Broker(abc.ABC):
         return await self.submit_order(order_request(symbol, _SIDE_BUY, quantity, **fields))
 
     async def sell(self, symbol: str, quantity: float, **fields: Any) -> Order:
-        """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...)."""
+        """Submit a sell; `fields` are `OrderRequest` fields (type, limit_price, time_in_force, ...). With no field
+        it is a market day order, as for `buy`."""
         if self._names_client_orders and fields.get("client_order_id") is None:
             fields["client_order_id"] = self._new_client_order_id()
         if not fields:

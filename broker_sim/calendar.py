@@ -57,7 +57,8 @@ class Session(Protocol):
         ...
 
     def close_on(self, day: date) -> Bounds | None:
-        """(open, close) of the session on the local date `day`, or None when it is not a session day."""
+        """(open, close) of the session on the local date `day`, or None when it is not a session day. The same
+        answer every time it is asked for a day (the day-trade count remembers it)."""
         ...
 
     def trading(self, posix_time: float) -> bool:

@@ -31,17 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from broker_sim._imports import import_file
+from broker_sim._members import _TIF_DAY  # (the time in force `buy` and `sell` give an order that names none)
 from broker_sim._numeric import QTY_EPSILON
 from broker_sim.broker import Broker
 from broker_sim.clock import Clock
 from broker_sim.errors import ConfigError, did_you_mean
-from broker_sim.models import Bar, Fill, Order, OrderEvent, Quote, TimeInForce, Trade
+from broker_sim.models import Bar, Fill, Order, OrderEvent, Quote, Trade
 from broker_sim.strategy_book import StrategyBook, StrategyPosition
 
 __all__ = ["Strategy", "check_strategy_params", "load_strategy_class"]
 
-#: The time in force `buy` and `sell` give an order when none is named (`order_target` then names none either).
-_DAY = TimeInForce.DAY
 
 HANDLERS = ("on_start", "on_bar", "on_quote", "on_trade", "on_order_event", "on_stop")
 
@@ -112,7 +111,7 @@ class Strategy:
             difference = quantity - (0.0 if held is None else held.quantity)
         if -QTY_EPSILON < difference < QTY_EPSILON:  # `qty_is_zero`, in line
             return None
-        if fields and (len(fields) != 1 or fields.get("time_in_force") != _DAY):
+        if fields and (len(fields) != 1 or fields.get("time_in_force") != _TIF_DAY):
             if difference > 0:
                 return self.broker.buy(symbol, difference, **fields)
             return self.broker.sell(symbol, -difference, **fields)

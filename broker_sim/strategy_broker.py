@@ -66,8 +66,9 @@ class StrategyBroker(Broker):
         #: Whether orders go to `inner` by its plain call (`Broker.submits_nowait`), with no coroutine of its own.
         self._nowait = inner.submits_nowait
         #: Whether the view numbers its orders itself (``<name>-<n>``): its class does not override
-        #: `_new_client_order_id`. Asked once here, so `buy` and `sell` number in line and every way in honours an
-        #: override alike (`_next_client_order_id`).
+        #: `_new_client_order_id`. Asked once here, of the class (a subclass's method; not one assigned to an instance
+        #: later), so `buy` and `sell` number in line and every way in honours an override alike
+        #: (`_next_client_order_id`).
         self._numbers_itself = type(self)._new_client_order_id is StrategyBroker._new_client_order_id
 
     def _new_client_order_id(self) -> str:

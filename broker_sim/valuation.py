@@ -141,8 +141,8 @@ def account_of(
     last_maintenance_margin: float | None = None,
     daytrading_buying_power: float | None = None,
 ) -> Account:
-    """A snapshot of `ledger`'s whole account at the current marks, with the day-trading fields given (the paper
-    broker's `get_account` gives them: one snapshot built, not one and then a copy of it)."""
+    """A snapshot of `ledger`'s whole account at the current marks, with Alpaca's day-trading fields as given (None:
+    not reported), so that a snapshot with them is built once, not built and then copied."""
     long_value, short_value, unrealized, maintenance = _totals(ledger)
     buying_power, initial = power_of(ledger, ledger.cash, ledger._reserved_cash, long_value, short_value)
     return Account(

@@ -708,3 +708,49 @@ async def test_uniform_latency_drawn_by_the_broker_is_the_models_own_draw() -> N
     delays = [model.broker_sim_latency(order, Action.SUBMIT, ctx) or 0.0 for order in orders]
     assert filled_at == [datetime.fromtimestamp(T0.timestamp() + delay, UTC) for delay in delays]
     assert len(set(filled_at)) == 5
+
+
+async def test_a_latency_wrapper_over_the_uniform_model_takes_part_from_the_start_and_once_added(
+    tmp_path: Path,
+) -> None:
+    """The paper broker's own uniform draw stands in for the model only while the model is the hook's one
+    implementation: a wrapper given with the broker, or registered after its first order, adds to every delay."""
+    source = """
+        from broker_sim import hookimpl
+
+
+        @hookimpl(wrapper=True)
+        def broker_sim_latency(order, action, ctx):
+            delay = yield
+            return delay + 3.0
+    """
+    path = _write_plugin(tmp_path, "three_more.py", source)
+    latency = {"model": "uniform", "low": 0.25, "high": 1.75}
+
+    async def delays(broker: PaperBroker, clock: SimulatedClock, wrap_after: int | None = None) -> list[float]:
+        await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+        orders = []
+        for number in range(4):
+            if number == wrap_after:
+
+                class ThreeMore:
+                    @hookimpl(wrapper=True)
+                    def broker_sim_latency(self, order: Any, action: Any, ctx: Any) -> Any:
+                        delay = yield
+                        return delay + 3.0
+
+                broker.plugin_manager.register(ThreeMore())
+            orders.append(await broker.buy("ABC", 1))
+        await clock.advance(60)
+        filled = [await broker.get_order(order.id) for order in orders]
+        return [(order.filled_at - order.created_at).total_seconds() for order in filled]  # type: ignore[operator]
+
+    plain_clock, wrapped_clock, later_clock = SimulatedClock(T0), SimulatedClock(T0), SimulatedClock(T0)
+    plain = await delays(PaperBroker(1e6, seed=7, clock=plain_clock, latency=latency), plain_clock)
+    wrapped = await delays(
+        PaperBroker(1e6, seed=7, clock=wrapped_clock, latency=latency, plugins=[str(path)]), wrapped_clock
+    )
+    later = await delays(PaperBroker(1e6, seed=7, clock=later_clock, latency=latency), later_clock, wrap_after=1)
+    assert all(0.25 <= delay <= 1.75 for delay in plain)
+    assert wrapped == pytest.approx([delay + 3.0 for delay in plain], abs=1e-5)
+    assert later == pytest.approx([plain[0]] + [delay + 3.0 for delay in plain[1:]], abs=1e-5)

@@ -223,6 +223,6 @@ def test_a_blank_symbol_is_named_by_line_by_either_reader(tmp_path: Path, first_
 )
 def test_the_first_rows_time_decides_how_arrow_reads_the_files_times(text: str, judged: str) -> None:
     """The fast reader's choice by the first row (`_stamp_type`): an aware or a naive timestamp, epoch numbers, or
-    text the exact reader reads; judged without importing arrow's compute functions."""
+    text the exact reader reads (`tests/test_replay_imports.py` checks it imports no compute functions)."""
     kinds = {"aware": _AWARE, "naive": _NAIVE, "epoch": pa.float64(), "text": pa.string()}
     assert _stamp_type(text) == kinds[judged]
