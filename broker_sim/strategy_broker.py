@@ -67,8 +67,7 @@ class StrategyBroker(Broker):
         self._nowait = inner.submits_nowait
         #: Whether the view numbers its orders itself (``<name>-<n>``): its class does not override
         #: `_new_client_order_id`. Asked once here, of the class (a subclass's method; not one assigned to an instance
-        #: later), so `buy` and `sell` number in line and every way in honours an override alike
-        #: (`_next_client_order_id`).
+        #: later): `_next_client_order_id` then numbers in line, and every way in honours an override alike.
         self._numbers_itself = type(self)._new_client_order_id is StrategyBroker._new_client_order_id
 
     def _new_client_order_id(self) -> str:
@@ -141,13 +140,8 @@ class StrategyBroker(Broker):
         this way."""
         if fields:
             request = self._request(symbol, _SIDE_BUY, quantity, fields)
-        else:  # the usual call, ``buy(symbol, quantity)``: a market day order, numbered here (`_request`, in line)
-            if self._numbers_itself:  # (`_next_client_order_id`, in line)
-                self._numbered_last += 1
-                numbered = self._generated = f"{self._prefix}{self._numbered_last}"
-            else:
-                numbered = self._next_client_order_id()
-            request = market_order_request(symbol, _SIDE_BUY, quantity, numbered)
+        else:  # the usual call, ``buy(symbol, quantity)``: a market day order (`_request`, in line)
+            request = market_order_request(symbol, _SIDE_BUY, quantity, self._next_client_order_id())
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
         if book is not None and order is not book.last_booked:  # (booked by its own event: `track` would not change it)
@@ -161,12 +155,7 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_SELL, quantity, fields)
         else:
-            if self._numbers_itself:
-                self._numbered_last += 1
-                numbered = self._generated = f"{self._prefix}{self._numbered_last}"
-            else:
-                numbered = self._next_client_order_id()
-            request = market_order_request(symbol, _SIDE_SELL, quantity, numbered)
+            request = market_order_request(symbol, _SIDE_SELL, quantity, self._next_client_order_id())
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
         if book is not None and order is not book.last_booked:
