@@ -436,8 +436,12 @@ class AccountState:
             if history is not None:  # (`_store`'s bounded history, written out)
                 closed = self._closed
                 closed.append(order_id)
-                if len(closed) > history:
-                    self._forget_beyond(history)
+                if len(closed) > history:  # (`_forget_beyond` for the one order over the bound, written out)
+                    forgotten = self._orders.pop(closed.popleft(), None)
+                    if forgotten is not None:
+                        self._client_ids.pop(forgotten.client_order_id, None)
+                    if len(closed) > history:  # (the bound was lowered meanwhile)
+                        self._forget_beyond(history)
         offer = self.offer  # (read, then called: see `__init__`)
         if offer is None or not offer(updated, fill, event):
             emit = self._emit

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import attrs
 import pytest
 
 from broker_sim import Bar, ConfigError, OrderEvent, OrderStatus, PaperBroker, PluginError, SimulatedClock, hookimpl
@@ -754,3 +755,92 @@ async def test_a_latency_wrapper_over_the_uniform_model_takes_part_from_the_star
     assert all(0.25 <= delay <= 1.75 for delay in plain)
     assert wrapped == pytest.approx([delay + 3.0 for delay in plain], abs=1e-5)
     assert later == pytest.approx([plain[0]] + [delay + 3.0 for delay in plain[1:]], abs=1e-5)
+
+
+def test_a_market_fill_at_the_last_price_is_promised_only_by_the_class_that_defines_the_implementation() -> None:
+    from broker_sim.adapters.paper.model_set import fills_market_at_last
+    from broker_sim.builtin.fill import BarFill, QuoteFill
+
+    immediate = ImmediateFill()
+    assert fills_market_at_last(immediate, immediate.broker_sim_fill)
+    assert not fills_market_at_last(BarFill(), BarFill().broker_sim_fill)
+    assert not fills_market_at_last(QuoteFill(), QuoteFill().broker_sim_fill)
+
+    class Halves(ImmediateFill):  # overrides the implementation: the parent's promise is not inherited
+        @hookimpl
+        def broker_sim_fill(self, order: Any, market: Any, ctx: Any) -> Any:
+            decision = ImmediateFill.broker_sim_fill(self, order, market, ctx)
+            return None if decision is None else attrs.evolve(decision, quantity=decision.quantity / 2)
+
+    halves = Halves()
+    assert not fills_market_at_last(halves, halves.broker_sim_fill)
+
+
+async def test_market_orders_filled_without_the_immediate_models_call_fill_at_its_answer() -> None:
+    """The venue's own fill of a market order (the immediate model the fill hook's one implementation) is the
+    model's answer: the whole order at the bar's close, the quote's price, or the reference price with no data."""
+    from broker_sim import OrderRequest, Quote
+    from broker_sim.hookspecs import HookContext
+
+    clock = SimulatedClock(T0)
+    broker = PaperBroker(1e6, seed=7, clock=clock, latency={"model": "none"}, slippage={"model": "none"})
+    bar, quote = Bar("ABC", T0, 10.0, 11.0, 9.0, 10.5, 1000), Quote("XYZ", T0, 20.0, 20.5, 100, 100)
+    await broker.update_market(bar)
+    await broker.update_market(quote)
+    orders = [
+        await broker.buy("ABC", 3),
+        await broker.buy("XYZ", 2),
+        await broker.submit_order(OrderRequest("NEW", "buy", 4, reference_price=7.25)),
+    ]
+    model = ImmediateFill()
+    ctx = HookContext("fill", "immediate", 7, clock.time, lambda: None)  # type: ignore[arg-type,return-value]
+    # What the model answers for each order as it arrived (nothing filled yet).
+    arrived = [attrs.evolve(order, filled_quantity=0.0, filled_avg_price=None) for order in orders]
+    answers = [
+        model.broker_sim_fill(order, market, ctx) for order, market in zip(arrived, [bar, quote, None], strict=True)
+    ]
+    assert [(order.filled_quantity, order.filled_avg_price) for order in orders] == [
+        (answer.quantity, answer.price) for answer in answers if answer is not None
+    ]
+    assert [order.filled_avg_price for order in orders] == [10.5, 20.25, 7.25]
+
+
+async def test_a_fill_wrapper_over_the_immediate_model_takes_part_from_the_start_and_once_added(tmp_path: Path) -> None:
+    """The venue fills a market order itself only while the immediate model is the fill hook's one implementation:
+    a wrapper given with the broker, or registered after its first order, changes every fill after."""
+    source = """
+        import attrs
+        from broker_sim import hookimpl
+
+
+        @hookimpl(wrapper=True)
+        def broker_sim_fill(order, market, ctx):
+            decision = yield
+            return attrs.evolve(decision, price=decision.price + 1.0)
+    """
+    path = _write_plugin(tmp_path, "one_more.py", source)
+
+    class OneMore:
+        @hookimpl(wrapper=True)
+        def broker_sim_fill(self, order: Any, market: Any, ctx: Any) -> Any:
+            decision = yield
+            return attrs.evolve(decision, price=decision.price + 1.0)
+
+    async def prices(broker: PaperBroker, wrap_after: int | None = None) -> list[float | None]:
+        await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+        filled = []
+        for number in range(3):
+            if number == wrap_after:
+                broker.plugin_manager.register(OneMore())
+            filled.append((await broker.buy("ABC", 1)).filled_avg_price)
+        return filled
+
+    none = {"model": "none"}
+    plain = await prices(PaperBroker(1e6, seed=7, clock=SimulatedClock(T0), latency=none, slippage=none))
+    wrapped = await prices(
+        PaperBroker(1e6, seed=7, clock=SimulatedClock(T0), latency=none, slippage=none, plugins=[str(path)])
+    )
+    later = await prices(PaperBroker(1e6, seed=7, clock=SimulatedClock(T0), latency=none, slippage=none), wrap_after=1)
+    assert plain == [10.0, 10.0, 10.0]
+    assert wrapped == [11.0, 11.0, 11.0]
+    assert later == [10.0, 11.0, 11.0]

@@ -136,6 +136,10 @@ class ImmediateFill(_Options):
 
     #: The order types this model fills; the paper adapter refuses the others at submission.
     order_types = _ALL_TYPES
+    #: It fills a market order (not a triggered stop) whole at the last price, whatever else it is asked: while it
+    #: is the fill hook's one implementation, the paper venue does so without the call (`fills_market_at_last` in
+    #: `broker_sim.adapters.paper.model_set`). A subclass that overrides `broker_sim_fill` does not inherit this.
+    fills_market_at_last = True
 
     @hookimpl
     def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:

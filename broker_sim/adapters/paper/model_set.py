@@ -11,10 +11,11 @@ from typing import Any, Final
 from broker_sim._codegen import compile_function
 from broker_sim._members import (
     _SIDE_BUY,
+    _T_MARKET,
 )
 from broker_sim.errors import ConfigError, ModelError
 from broker_sim.hookspecs import Action, FillDecision, HookContext
-from broker_sim.models import Account, Fill, MarketData, Order, OrderType, unchecked_fill
+from broker_sim.models import Account, Bar, Fill, MarketData, Order, OrderType, unchecked_fill
 from broker_sim.plugins import PluginManager, SelectedHook, build_registry
 
 __all__ = ["ModelSet"]
@@ -48,6 +49,16 @@ def constant_answer(model: object, function: Callable[..., Any]) -> float | None
     if (type(answer) is float or type(answer) is int) and 0 <= answer < _INF:
         return float(answer)
     return None
+
+
+def fills_market_at_last(model: object, function: Callable[..., Any]) -> bool:
+    """Whether `model`'s hook implementation `function` answers a market order that is not a triggered stop with
+    ``FillDecision(remaining quantity, last price)`` (the last price: a bar's close, another event's price, with
+    no event the order's reference price; with none, NO_FILL), whatever else it is asked, as the class that
+    defines `function` says beside it (a true class attribute ``fills_market_at_last``, as `ImmediateFill` does;
+    its own, as for `constant_answer`). The venue then fills such an order at that price itself, without the
+    call (`ModelSet.market_price`)."""
+    return _promise(model, function, "fills_market_at_last") is True
 
 
 def uniform_draw(model: object, function: Callable[..., Any]) -> tuple[float, float] | None:
@@ -98,7 +109,7 @@ class _Hook:
     the lone implementation is the model's, and the model says its answers depend on the hook's arguments alone
     (a true `deterministic` attribute, `ModelSet`'s docstring), so an answer may be used again for the same ones.
     `uniform`: the lone implementation's ``(low, high - low)`` when it draws uniformly (`uniform_draw`; None: call
-    it)."""
+    it). `market_at_last`: the lone implementation is the model's, and it promises `fills_market_at_last`."""
 
     __slots__ = (
         "_hook",
@@ -109,6 +120,7 @@ class _Hook:
         "fixed",
         "generation",
         "leading",
+        "market_at_last",
         "parameters",
         "target",
         "uniform",
@@ -129,6 +141,7 @@ class _Hook:
         self.uniform: tuple[float, float] | None = None
         self.leading = -1
         self.deterministic = False
+        self.market_at_last = False
         self.refresh()
 
     def refresh(self) -> None:
@@ -145,12 +158,14 @@ class _Hook:
             self.fixed = constant_answer(self._model, lone.function)
             self.uniform = uniform_draw(self._model, lone.function)
             self.deterministic = getattr(self._model, "deterministic", False) is True
+            self.market_at_last = fills_market_at_last(self._model, lone.function)
         else:
             self.call = self.target = _maker(self.parameters, None)(self._hook)
             self.leading = -1
             self.fixed = None
             self.uniform = None
             self.deterministic = False
+            self.market_at_last = False
 
 
 class ModelSet:
@@ -282,6 +297,30 @@ class ModelSet:
         if quantity > 0 and not (_is_number(decision.price) and 0 < decision.price < _INF):
             raise self._error("fill", f"price {decision.price!r}", order)
         return decision
+
+    def market_price(self, order: Order, market: MarketData | None) -> float:
+        """The price the fill model fills the whole of `order` at on `market`, when the model is the fill hook's one
+        implementation and promises so for a market order (`fills_market_at_last`), and the answer would pass
+        `fill`'s checks; else 0.0: ask `fill`. The venue asks this first for a market order that reaches it, so
+        the model's answer is made without the hook call and its `FillDecision` (the same fill, at the same
+        price; nothing is drawn)."""
+        hook = self._fill
+        if hook.generation != self._manager.generation:
+            hook.refresh()
+        if not hook.market_at_last or order.type is not _T_MARKET or order.triggered_at is not None:
+            return 0.0
+        if market is None:
+            price = order.reference_price
+            if price is None:
+                return 0.0
+        elif type(market) is Bar:  # `market.price`, without the property's call for a bar (its close)
+            price = market.close
+        else:
+            price = market.price
+        quantity = order.quantity - order.filled_quantity
+        if type(price) is float and 0 < price < _INF and type(quantity) is float and 0 < quantity < _INF:
+            return price
+        return 0.0
 
     def declined(self, order: Order) -> str:
         """The reason for rejecting `order` when no fill model decided it (every implementation answered None)."""

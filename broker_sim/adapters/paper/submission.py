@@ -62,7 +62,7 @@ def submit(
     door does, as a call with keywords costs CPython 3.11 a generic call on every order.)
     """
     simulated = venue._simulated
-    if simulated is not None:  # `now()`, as attributes (`Venue._work_plain` reads it so too)
+    if simulated is not None:  # `now()`, as attributes (`Venue._arrive_plain` reads it so too)
         moment, now = simulated._now_datetime
         if moment != simulated._now:
             now = simulated.now()

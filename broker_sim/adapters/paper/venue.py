@@ -215,7 +215,7 @@ class Venue:
                 and not order.legs
                 and order.parent_id is None
             ):
-                return self._work_plain(order)
+                return self._arrive_plain(order_id, True)
             status, event = (_S_ACCEPTED, _E_ACCEPTED) if waits else (_S_NEW, _E_NEW)
             order = self._apply(status_change_record(order_id, status, self.clock.now(), event))
         started = timers.start_working(self, order)
@@ -223,29 +223,25 @@ class Venue:
             activate_exits(self, started)  # an oco's stop-loss works beside it
         return started
 
-    def _arrive_plain(self, order_id: str) -> Order | None:
+    def _arrive_plain(self, order_id: str, checked: bool = False) -> Order | None:
         """`_arrive` for an order of `PLAIN_TYPES` and `PLAIN_TIMES_IN_FORCE`, simple (no legs, no parent; none of
-        these ever changes): the checks left for `_work_plain`, which takes it when it reaches the venue in a session
-        still `pending_new`; anything else goes the general way (`_arrive`)."""
+        these ever changes), fused with `timers.start_working`, `timers.begin`, `_offer`, `_ask` and `_act` for the
+        orders most arrive as: reaching the venue in a session still `pending_new` (`checked`: `_arrive` found it so;
+        anything else goes the general way, `_arrive`), it goes `new`, is judged once on the market in force, and rests
+        if anything is left; the same changes, events, hook calls and random draws as the general path, with fewer
+        calls (a market order's hot path: one call from its submission to its fill's `_execute`)."""
         arriving = self._arriving
         if arriving:
             arriving.pop(order_id, None)
         order = self.state.order(order_id)
-        if order is not None and order.status is _S_PENDING_NEW and order_id not in self._working:
-            simulated = self._simulated
-            now = simulated._now if simulated is not None else self.clock.time()
-            low, high = self._in_session_window  # (strictly inside: `_arrive` says why)
-            if low < now < high or self.session.trading(now):
-                return self._work_plain(order)
-        return self._arrive(order_id)
-
-    def _work_plain(self, order: Order) -> Order:
-        """`_arrive` fused with `timers.start_working`, `timers.begin`, `_offer`, `_ask` and `_act` for the orders
-        most arrive as: a simple market or limit order (day, gtc, ioc or fok) that reaches the venue in a session.
-        It goes `new`, is judged once on the market in force, and rests if anything is left; the same changes, events,
-        hook calls and random draws as the general path, with fewer calls (a market order's hot path)."""
-        order_id = order.id
+        if order is None or order.status is not _S_PENDING_NEW or order_id in self._working:
+            return self._arrive(order_id)
         simulated = self._simulated
+        if not checked:
+            at = simulated._now if simulated is not None else self.clock.time()
+            low, high = self._in_session_window  # (strictly inside: `_arrive` says why)
+            if not (low < at < high or self.session.trading(at)):
+                return self._arrive(order_id)
         if simulated is not None:  # `now()`, as attributes: the clock's datetime of its time, while it is current
             seconds = simulated._now
             moment, now = simulated._now_datetime
@@ -262,28 +258,39 @@ class Venue:
         market = self.market.get(order.symbol)
         low, high = self._in_session_window  # (data of the last session seen: eligible without `eligible`'s call)
         if market is None or low <= market.seconds <= high or timers.eligible(self, order, market):
-            try:
-                decision = self.models.fill(order, market, since)
-            except ModelError as exc:
-                self._fail(order, str(exc))
-                decision = None
-            else:
-                if decision is None:  # nobody decided: left alone, it would work forever without a word
-                    self._fail(order, self.models.declined(order))
-            if decision is None:
-                order = self.state.order(order_id) or order
-            else:
-                evaluated = not decision.wait
-                quantity = decision.quantity
+            models = self.models
+            # A market order the fill model fills whole at the last price, without its call (`market_price`):
+            # the decision ``FillDecision(remaining, price)`` it would answer, carried out as below.
+            price = models.market_price(order, market) if order.type is _T_MARKET else 0.0
+            if price:
+                evaluated = True
+                quantity = order.quantity - order.filled_quantity
                 if quantity > QTY_EPSILON:
-                    remaining = order.quantity - order.filled_quantity
-                    if remaining < quantity:  # min(), without the builtin's call
-                        quantity = remaining
-                    if order.time_in_force is not _TIF_FOK or qty_at_least(quantity, remaining):
-                        # Stamped `since` while the simulated clock has not moved (the fill model may move it):
-                        # what `_execute`'s `now()` would read.
-                        when = since if simulated is not None and simulated._now == seconds else None
-                        order = self._execute(order, quantity, decision.price, when)
+                    when = since if simulated is not None and simulated._now == seconds else None
+                    order = self._execute(order, quantity, price, when)
+            else:
+                try:
+                    decision = models.fill(order, market, since)
+                except ModelError as exc:
+                    self._fail(order, str(exc))
+                    decision = None
+                else:
+                    if decision is None:  # nobody decided: left alone, it would work forever without a word
+                        self._fail(order, models.declined(order))
+                if decision is None:
+                    order = self.state.order(order_id) or order
+                else:
+                    evaluated = not decision.wait
+                    quantity = decision.quantity
+                    if quantity > QTY_EPSILON:
+                        remaining = order.quantity - order.filled_quantity
+                        if remaining < quantity:  # min(), without the builtin's call
+                            quantity = remaining
+                        if order.time_in_force is not _TIF_FOK or qty_at_least(quantity, remaining):
+                            # Stamped `since` while the simulated clock has not moved (the fill model may move it):
+                            # what `_execute`'s `now()` would read.
+                            when = since if simulated is not None and simulated._now == seconds else None
+                            order = self._execute(order, quantity, decision.price, when)
             if evaluated and order.time_in_force in _ONE_SHOT and order.status not in FINAL_STATUSES:
                 order = self._cancel_unfilled(order_id)  # `_offer_once`: an ioc or fok order judged once
         if order.status not in FINAL_STATUSES:
@@ -431,7 +438,7 @@ class Venue:
 
     def _execute(self, order: Order, quantity: float, price: float, when: datetime | None = None) -> Order:
         """Turn a fill decision into a fill: slippage, the limit cap, the fee, then the account's door. The fill is
-        stamped now, or `when` (an opg fill: the open of the bar that made it; a plain order: the time `_work_plain`
+        stamped now, or `when` (an opg fill: the open of the bar that made it; a plain order: the time `_arrive_plain`
         read, which it re-reads if the clock moved).
 
         A fill that would take the position through zero (orders on their way crossed: a sell filled first,
@@ -462,7 +469,14 @@ class Venue:
         if fee:
             fill = unchecked_fill(order_id, symbol, side, quantity, executed, fee, now, price, execution_id)
         try:
-            executed_order = self._apply(execution_record(fill))
+            # `_apply`, written out (a call less on every fill)
+            executed_order = self.state.apply(execution_record(fill))
+            working = self._working
+            if working and executed_order.status in FINAL_STATUSES and order_id in working:
+                self._retire(order_id, symbol)
+            if executed_order.legs or executed_order.parent_id is not None:
+                sync_group(self, executed_order)
+                executed_order = self.state.order(order_id) or executed_order
         except Refused as exc:
             return self._fail(order, exc.reason)
         if to_flat and executed_order.status not in FINAL_STATUSES and executed_order.status is not _S_PENDING_CANCEL:

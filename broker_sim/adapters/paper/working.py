@@ -41,7 +41,7 @@ __all__ = [
     "trailing_stop",
 ]
 
-#: The order types and times in force of the orders most arrive as, which `Venue._work_plain` takes (a simple
+#: The order types and times in force of the orders most arrive as, which `Venue._arrive_plain` takes (a simple
 #: order of these, reaching the venue in a session); not opg or cls: they wait for an auction.
 PLAIN_TYPES: Final = frozenset({_T_MARKET, _T_LIMIT})
 PLAIN_TIMES_IN_FORCE: Final = frozenset({_TIF_DAY, _TIF_GTC, _TIF_IOC, _TIF_FOK})
