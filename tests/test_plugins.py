@@ -844,3 +844,58 @@ async def test_a_fill_wrapper_over_the_immediate_model_takes_part_from_the_start
     assert plain == [10.0, 10.0, 10.0]
     assert wrapped == [11.0, 11.0, 11.0]
     assert later == [10.0, 11.0, 11.0]
+
+
+def test_fixed_basis_points_are_promised_only_by_the_class_that_defines_the_implementation() -> None:
+    from broker_sim.adapters.paper.model_set import bps_factor
+    from broker_sim.builtin.slippage import FixedAmountSlippage, NoSlippage
+
+    assert bps_factor(FixedBpsSlippage(5.0), FixedBpsSlippage(5.0).broker_sim_slippage) == 5.0 / 10_000.0
+    assert bps_factor(FixedBpsSlippage(3), FixedBpsSlippage(3).broker_sim_slippage) == 3 / 10_000.0
+    assert bps_factor(NoSlippage(), NoSlippage().broker_sim_slippage) is None
+    assert bps_factor(FixedAmountSlippage(0.1), FixedAmountSlippage(0.1).broker_sim_slippage) is None
+
+    class Doubled(FixedBpsSlippage):  # overrides the implementation: the parent's promise is not inherited
+        @hookimpl
+        def broker_sim_slippage(self, order: Any, price: float, market: Any, ctx: Any) -> float:
+            return 2 * (FixedBpsSlippage.broker_sim_slippage(self, order, price, market, ctx) or 0.0)
+
+    assert bps_factor(Doubled(5.0), Doubled(5.0).broker_sim_slippage) is None
+
+
+@pytest.mark.parametrize("bps", [5.0, 7, 12.5])
+async def test_fixed_bps_prices_worked_out_by_the_broker_are_the_models_own_answers(bps: float) -> None:
+    from broker_sim.hookspecs import HookContext
+
+    broker = PaperBroker(
+        1e6, seed=7, clock=SimulatedClock(T0), latency={"model": "none"}, slippage={"model": "fixed_bps", "bps": bps}
+    )
+    bar = Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000)
+    await broker.update_market(bar)
+    bought, sold = await broker.buy("ABC", 3), await broker.sell("ABC", 3)
+    model = FixedBpsSlippage(bps)
+    ctx = HookContext("slippage", "fixed_bps", 7, lambda: 0.0, lambda: None)  # type: ignore[arg-type,return-value]
+    assert bought.filled_avg_price == model.broker_sim_slippage(bought, 10.0, bar, ctx)
+    assert sold.filled_avg_price == model.broker_sim_slippage(sold, 10.0, bar, ctx)
+    assert bought.filled_avg_price > 10.0 > sold.filled_avg_price  # type: ignore[operator]
+
+
+async def test_a_slippage_wrapper_over_fixed_bps_takes_part_once_added() -> None:
+    """The broker's own fixed-bps price stands in for the model only while it is the hook's one implementation: a
+    wrapper registered after the first order adds to every price after (estimate and execution alike)."""
+
+    class HalfMore:
+        @hookimpl(wrapper=True)
+        def broker_sim_slippage(self, price: float) -> Any:
+            answer = yield
+            return answer + 0.5
+
+    broker = PaperBroker(
+        1e6, seed=7, clock=SimulatedClock(T0), latency={"model": "none"}, slippage={"model": "fixed_bps", "bps": 10}
+    )
+    await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+    first = await broker.buy("ABC", 1)
+    broker.plugin_manager.register(HalfMore())
+    second = await broker.buy("ABC", 1)
+    assert first.filled_avg_price == 10.0 * (1.0 + 10 / 10_000.0)
+    assert second.filled_avg_price == 10.0 * (1.0 + 10 / 10_000.0) + 0.5

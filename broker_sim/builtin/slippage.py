@@ -38,6 +38,11 @@ class FixedBpsSlippage:
     #: Its answer depends on the hook's arguments alone (`ModelSet`): a fill at its estimate's price is not asked again.
     deterministic: ClassVar[bool] = True
 
+    #: Its answer is ``price * (1.0 ± bps / 10_000.0)`` whatever else it is asked: while it is the hook's one
+    #: implementation, the paper broker works that out without the call (`bps_factor` in
+    #: `broker_sim.adapters.paper.model_set`). A subclass that overrides `broker_sim_slippage` does not inherit this.
+    slips_fixed_bps: ClassVar[bool] = True
+
     bps: float = attrs.field(default=5.0, validator=number(minimum=0))
 
     @hookimpl

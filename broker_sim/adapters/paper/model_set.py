@@ -61,6 +61,20 @@ def fills_market_at_last(model: object, function: Callable[..., Any]) -> bool:
     return _promise(model, function, "fills_market_at_last") is True
 
 
+def bps_factor(model: object, function: Callable[..., Any]) -> float | None:
+    """``bps / 10_000.0`` when `model`'s hook implementation `function` answers ``price * (1.0 + that)`` for a buy
+    and ``price * (1.0 - that)`` for a sale of the model's number attribute `bps`, whatever else it is asked, as the
+    class that defines `function` says beside it (a true class attribute ``slips_fixed_bps``, as `FixedBpsSlippage`
+    does; its own, as for `constant_answer`); else None. The caller then works out that very price itself, without
+    the call."""
+    if _promise(model, function, "slips_fixed_bps") is not True:
+        return None
+    bps = getattr(model, "bps", None)
+    if type(bps) is not float and type(bps) is not int:
+        return None
+    return bps / 10_000.0
+
+
 def uniform_draw(model: object, function: Callable[..., Any]) -> tuple[float, float] | None:
     """``(low, high - low)`` when `model`'s hook implementation `function` answers ``low + (high - low) *
     ctx.rng.random()`` of the model's float attributes `low` and `high`, as the class that defines `function`
@@ -109,12 +123,14 @@ class _Hook:
     the lone implementation is the model's, and the model says its answers depend on the hook's arguments alone
     (a true `deterministic` attribute, `ModelSet`'s docstring), so an answer may be used again for the same ones.
     `uniform`: the lone implementation's ``(low, high - low)`` when it draws uniformly (`uniform_draw`; None: call
-    it). `market_at_last`: the lone implementation is the model's, and it promises `fills_market_at_last`."""
+    it). `market_at_last`: the lone implementation is the model's, and it promises `fills_market_at_last`.
+    `bps`: the lone implementation's `bps_factor` when it slips a fixed number of basis points (None: call it)."""
 
     __slots__ = (
         "_hook",
         "_manager",
         "_model",
+        "bps",
         "call",
         "deterministic",
         "fixed",
@@ -142,6 +158,7 @@ class _Hook:
         self.leading = -1
         self.deterministic = False
         self.market_at_last = False
+        self.bps: float | None = None
         self.refresh()
 
     def refresh(self) -> None:
@@ -159,6 +176,7 @@ class _Hook:
             self.uniform = uniform_draw(self._model, lone.function)
             self.deterministic = getattr(self._model, "deterministic", False) is True
             self.market_at_last = fills_market_at_last(self._model, lone.function)
+            self.bps = bps_factor(self._model, lone.function)
         else:
             self.call = self.target = _maker(self.parameters, None)(self._hook)
             self.leading = -1
@@ -166,6 +184,7 @@ class _Hook:
             self.uniform = None
             self.deterministic = False
             self.market_at_last = False
+            self.bps = None
 
 
 class ModelSet:
@@ -347,7 +366,10 @@ class ModelSet:
             return self._estimated_slipped  # the estimate's answer, asked for the same arguments (class docstring)
         ctx = self._slippage_ctx
         ctx._fill_quantity = quantity
-        if hook.leading == 4:  # (order, price, market, ctx): the built-in models
+        factor = hook.bps
+        if factor is not None:  # the lone model's own answer, worked out here without its call (`bps_factor`)
+            slipped = price * (1.0 + factor) if order.side is _SIDE_BUY else price * (1.0 - factor)
+        elif hook.leading == 4:  # (order, price, market, ctx): the built-in models
             slipped = hook.target(order, price, market, ctx)
         else:
             slipped = hook.call(order, price, market, ctx, quantity, False)
@@ -407,7 +429,10 @@ class ModelSet:
         hook = self._slippage
         if hook.generation != generation:
             hook.refresh()
-        if hook.leading == 4:
+        factor = hook.bps
+        if factor is not None:  # the lone model's own answer, without its call (`bps_factor`)
+            slipped = price * (1.0 + factor) if order.side is _SIDE_BUY else price * (1.0 - factor)
+        elif hook.leading == 4:
             slipped = hook.target(order, price, market, ctx)
         else:
             slipped = hook.call(order, price, market, ctx, quantity, True)
