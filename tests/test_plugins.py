@@ -784,7 +784,8 @@ async def test_market_orders_filled_without_the_immediate_models_call_fill_at_it
 
     clock = SimulatedClock(T0)
     broker = PaperBroker(1e6, seed=7, clock=clock, latency={"model": "none"}, slippage={"model": "none"})
-    bar, quote = Bar("ABC", T0, 10.0, 11.0, 9.0, 10.5, 1000), Quote("XYZ", T0, 20.0, 20.5, 100, 100)
+    # (the bar's prices given as ints: its close is still the price, as the model answers)
+    bar, quote = Bar("ABC", T0, 10, 11, 9, 10, 1000), Quote("XYZ", T0, 20.0, 20.5, 100, 100)
     await broker.update_market(bar)
     await broker.update_market(quote)
     orders = [
@@ -802,7 +803,7 @@ async def test_market_orders_filled_without_the_immediate_models_call_fill_at_it
     assert [(order.filled_quantity, order.filled_avg_price) for order in orders] == [
         (answer.quantity, answer.price) for answer in answers if answer is not None
     ]
-    assert [order.filled_avg_price for order in orders] == [10.5, 20.25, 7.25]
+    assert [order.filled_avg_price for order in orders] == [10, 20.25, 7.25]
 
 
 async def test_a_fill_wrapper_over_the_immediate_model_takes_part_from_the_start_and_once_added(tmp_path: Path) -> None:

@@ -337,8 +337,8 @@ class ModelSet:
         else:
             price = market.price
         quantity = order.quantity - order.filled_quantity
-        if type(price) is float and 0 < price < _INF and type(quantity) is float and 0 < quantity < _INF:
-            return price
+        if (type(price) is float or type(price) is int) and 0 < price < _INF and 0.0 <= quantity < _INF:
+            return price  # (as the model answers it: an int price of the market data stays one, as through `fill`)
         return 0.0
 
     def declined(self, order: Order) -> str:
