@@ -238,7 +238,9 @@ class AccountState:
         such calls, and every change of every order comes through here. `type()` of one argument is a
         specialized call too, where ``change.__class__`` is a generic attribute read. The three changes of every
         order are called as methods (compiled, a direct call; from the handler table, a generic one), the rest
-        through the table."""
+        through the table. The paper venue, which makes those three changes on a market order's path and knows
+        which it makes, calls their handlers itself (``_new_order(change, False)``, ``_status_change``,
+        ``_execution``): the same door (validate, record, change, announce) without this dispatch's frame."""
         if type(change) is Execution:
             return self._execution(change, False)
         if type(change) is StatusChange:

@@ -120,7 +120,7 @@ def submit(
     except ModelError as exc:
         return reject_new(venue, order, str(exc), now)
     try:
-        venue.state.apply(new_order_record(order, plan))
+        venue.state._new_order(new_order_record(order, plan), False)  # (`apply` for a `NewOrder`, without its frame)
     except Refused as exc:
         if refuse:
             raise refusal_for_reason(exc.reason) from None
