@@ -103,6 +103,9 @@ class Ledger:
         self.fees = 0.0
         self.realized_pnl = 0.0
         self._holdings: dict[str, Holding] = {}
+        #: ``holding(symbol)``: the symbol's holding (read it, never change it), or None when it never had one. The
+        #: dict's own ``get``: the venue reads a position so on every fill, without `quantity`'s frame.
+        self.holding: Callable[[str], Holding | None] = self._holdings.get
         self._reservations: dict[str, Reservation] = {}
         self._reserved_shares: dict[str, float] = {}
         self._reserved_cash = 0.0
@@ -512,6 +515,7 @@ class Ledger:
         self.fees = snapshot.fees
         self.realized_pnl = snapshot.realized_pnl
         self._holdings = {}
+        self.holding = self._holdings.get
         for record in snapshot.holdings:
             held = self._holdings[record.symbol] = Holding()
             held.quantity, held.avg_price, held.realized_pnl = record.quantity, record.avg_price, record.realized_pnl

@@ -668,3 +668,19 @@ def test_fill_that_only_shrinks_a_position_is_never_refused() -> None:
 
     assert ledger.position("AAPL") is None
     assert ledger.realized_pnl == pytest.approx(10 * (100.0 - 1_000.0), abs=MONEY)
+
+
+def test_a_restored_ledger_reads_its_restored_holdings() -> None:
+    """`holding(symbol)` (what the venue reads on every fill) answers from the holdings a restore put back, not
+    from the ones it replaced."""
+    door = Door(10_000)
+    door.book(_fill("buy", 10, 100.0), _fill("buy", 4, 100.0, symbol="MSFT", n=1))
+    snapshot = door.ledger.snapshot()
+
+    restored = Ledger(10_000)
+    restored.book_fill(_fill("buy", 3, 50.0, symbol="IBM", n=2))
+    restored.restore(snapshot)
+    aapl, msft = restored.holding("AAPL"), restored.holding("MSFT")
+    assert aapl is not None and aapl.quantity == restored.quantity("AAPL") == 10
+    assert msft is not None and msft.quantity == restored.quantity("MSFT") == 4
+    assert restored.holding("IBM") is None

@@ -446,7 +446,8 @@ class Venue:
         then a buy larger than the short it left) fills only what closes the position, and the rest of the
         order is canceled, unless the rules let one order flip a position (``position_flip_check: false``)."""
         symbol, side = order.symbol, order.side
-        held = self.state.ledger.quantity(symbol)
+        holding = self.state.ledger.holding(symbol)  # (`Ledger.quantity`, without its frame)
+        held = holding.quantity if holding is not None else 0.0
         after = held + quantity if side is _SIDE_BUY else held - quantity
         to_flat = held * after < 0 and abs(after) > QTY_EPSILON and self.rules.position_flip_check
         if to_flat:
