@@ -173,9 +173,9 @@ class AccountState:
         #: dict's own ``__contains__``: the broker asks it for every order a strategy sends).
         self.client_order_id_taken: Callable[[str], bool] = self._client_ids.__contains__
         self._handlers: dict[type, Callable[[Any, bool], Any]] = {
-            NewOrder: self._new_order,
-            StatusChange: self._status_change,
-            Execution: self._execution,
+            NewOrder: self.apply_new_order,
+            StatusChange: self.apply_status_change,
+            Execution: self.apply_execution,
             Amendment: self._amendment,
             ReplaceRequest: self._replace_request,
             Replacement: self._replacement,
@@ -239,14 +239,14 @@ class AccountState:
         specialized call too, where ``change.__class__`` is a generic attribute read. The three changes of every
         order are called as methods (compiled, a direct call; from the handler table, a generic one), the rest
         through the table. The paper venue, which makes those three changes on a market order's path and knows
-        which it makes, calls their handlers itself (``_new_order(change, False)``, ``_status_change``,
-        ``_execution``): the same door (validate, record, change, announce) without this dispatch's frame."""
+        which it makes, calls their handlers itself (``apply_new_order(change, False)``, ``apply_status_change``,
+        ``apply_execution``): the same door (validate, record, change, announce) without this dispatch's frame."""
         if type(change) is Execution:
-            return self._execution(change, False)
+            return self.apply_execution(change, False)
         if type(change) is StatusChange:
-            return self._status_change(change, False)
+            return self.apply_status_change(change, False)
         if type(change) is NewOrder:
-            return self._new_order(change, False)
+            return self.apply_new_order(change, False)
         return self._handlers[type(change)](change, False)
 
     def _session_close(self, change: SessionClose, replaying: bool) -> None:
@@ -313,7 +313,9 @@ class AccountState:
         if order.client_order_id in self._client_ids:
             raise InvalidTransition(f"client_order_id {order.client_order_id!r} is already taken")
 
-    def _new_order(self, change: NewOrder, replaying: bool) -> Order:
+    def apply_new_order(self, change: NewOrder, replaying: bool) -> Order:
+        """`apply` for a `NewOrder` (the door's typed entry: the same checks, record, change and event; a caller that
+        knows the change's type saves the dispatch). `replaying` is True only from `replay` (no money checks)."""
         order, reservation = change.order, change.reservation
         order_id, client_order_id = order.id, order.client_order_id
         if order_id in self._orders or client_order_id in self._client_ids:
@@ -359,7 +361,9 @@ class AccountState:
             emit(unchecked_event(first, order, order.created_at))
         return order
 
-    def _status_change(self, change: StatusChange, replaying: bool) -> Order:
+    def apply_status_change(self, change: StatusChange, replaying: bool) -> Order:
+        """`apply` for a `StatusChange` (the door's typed entry: the same checks, record, change and event; a caller
+        that knows the change's type saves the dispatch). `replaying` is True only from `replay` (no money checks)."""
         order = self._orders.get(change.order_id) or self._get(change.order_id)  # (`_get` raises for an unknown id)
         status = change.status
         final = status in FINAL_STATUSES
@@ -386,7 +390,9 @@ class AccountState:
         emit(unchecked_event(change.event, updated, change.timestamp))
         return updated
 
-    def _execution(self, change: Execution, replaying: bool) -> Order:
+    def apply_execution(self, change: Execution, replaying: bool) -> Order:
+        """`apply` for a `Execution` (the door's typed entry: the same checks, record, change and event; a caller that
+        knows the change's type saves the dispatch). `replaying` is True only from `replay` (no money checks)."""
         # (The order's and the fill's fields are read once each: this is on every fill's path.)
         fill = change.fill
         order_id = fill.order_id

@@ -120,7 +120,9 @@ def submit(
     except ModelError as exc:
         return reject_new(venue, order, str(exc), now)
     try:
-        venue.state._new_order(new_order_record(order, plan), False)  # (`apply` for a `NewOrder`, without its frame)
+        venue.state.apply_new_order(
+            new_order_record(order, plan), False
+        )  # (`apply` for a `NewOrder`, without its frame)
     except Refused as exc:
         if refuse:
             raise refusal_for_reason(exc.reason) from None

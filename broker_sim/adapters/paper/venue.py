@@ -251,7 +251,7 @@ class Venue:
             seconds = _NEVER
             now = self.clock.now()
         # (`apply` for a `StatusChange`, without its frame: `AccountState.apply` says why)
-        order = self.state._status_change(status_change_record(order_id, _S_NEW, now, _E_NEW), False)
+        order = self.state.apply_status_change(status_change_record(order_id, _S_NEW, now, _E_NEW), False)
         # The same moment, unless a listener of `new` moved the clock (a simulated clock's time tells).
         since = now if simulated is not None and simulated._now == seconds else self.clock.now()
         # Its `Working` is made only if it rests (most market orders fill here first): nothing in between reads it.
@@ -472,7 +472,7 @@ class Venue:
             fill = unchecked_fill(order_id, symbol, side, quantity, executed, fee, now, price, execution_id)
         try:
             # `_apply`, written out, and `AccountState.apply` for an `Execution` without its frame (a call less each)
-            executed_order = self.state._execution(execution_record(fill), False)
+            executed_order = self.state.apply_execution(execution_record(fill), False)
             working = self._working
             if working and executed_order.status in FINAL_STATUSES and order_id in working:
                 self._retire(order_id, symbol)
