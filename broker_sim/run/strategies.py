@@ -5,8 +5,7 @@ handlers called through the run's `HandlerDispatch`, a refused order counted and
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from broker_sim._members import _S_NEW, _S_PENDING_NEW
@@ -42,8 +41,9 @@ class RunStrategies:
         self.records = records
         #: Runs what handlers return as tasks of their own; a task that fails goes to `on_failure`.
         self.dispatch = HandlerDispatch(on_failure, self.refused)
-        #: Order events waiting for the `on_order_event` of the strategies they concern.
-        self.pending: deque[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = deque()
+        #: Order events waiting for the `on_order_event` of the strategies they concern, oldest first (a list: never
+        #: more than a few, and compiled its append, pop and length are native, where a deque's are method calls).
+        self.pending: list[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = []
         #: Each strategy's share of the account, and the strategies that listen to order events, by name.
         self.books: dict[str, StrategyBook] = {}
         self.listening: dict[str, Strategy] = {}
@@ -179,12 +179,13 @@ class RunStrategies:
                     book._open[order_id] = order
         return holders
 
-    def deliver(self, listening: Mapping[str, Strategy]) -> None:
-        """Hand the queued order events to the `on_order_event` of each strategy they concern."""
+    def deliver(self, listening: dict[str, Strategy]) -> None:
+        """Hand the queued order events to the `on_order_event` of each strategy they concern (`listening`: those
+        that hear order events, by name; a dict, whose lookup is native when compiled)."""
         pending = self.pending
         dispatcher = self.dispatch
         while pending:
-            event, holders = pending.popleft()
+            event, holders = pending.pop(0)  # (one at a time: a handler's order queues its events behind these)
             for name, _ in holders:
                 strategy = listening.get(name)
                 if strategy is None:
