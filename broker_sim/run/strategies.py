@@ -5,6 +5,7 @@ handlers called through the run's `HandlerDispatch`, a refused order counted and
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,9 +42,11 @@ class RunStrategies:
         self.records = records
         #: Runs what handlers return as tasks of their own; a task that fails goes to `on_failure`.
         self.dispatch = HandlerDispatch(on_failure, self.refused)
-        #: Order events waiting for the `on_order_event` of the strategies they concern, oldest first (a list: never
-        #: more than a few, and compiled its append, pop and length are native, where a deque's are method calls).
-        self.pending: list[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = []
+        #: Order events waiting for the `on_order_event` of the strategies they concern.
+        self.pending: deque[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = deque()
+        # Its append, taken once (`on_order_event` queues three events an order): compiled, a call of the method
+        # itself, where ``self.pending.append(...)`` looks the method up by name each time.
+        self._queue = self.pending.append
         #: Each strategy's share of the account, and the strategies that listen to order events, by name.
         self.books: dict[str, StrategyBook] = {}
         self.listening: dict[str, Strategy] = {}
@@ -143,7 +146,7 @@ class RunStrategies:
         of the account are current before any handler runs again), and queued for their `on_order_event`."""
         holders = self._keep(event.order, event.fill, event.type)
         if holders and self.listening:
-            self.pending.append((event, holders))
+            self._queue((event, holders))  # (`self.pending.append`)
 
     def event_taker(self) -> Callable[[Order, Fill | None, EventType], object] | None:
         """What keeps an order event's order, fill and type as `on_order_event` keeps the event, without the event
@@ -183,9 +186,11 @@ class RunStrategies:
         """Hand the queued order events to the `on_order_event` of each strategy they concern (`listening`: those
         that hear order events, by name; a dict, whose lookup is native when compiled)."""
         pending = self.pending
+        # (its method taken once: compiled, a deque's method is otherwise looked up by name for each event)
+        next_event = pending.popleft
         dispatcher = self.dispatch
         while pending:
-            event, holders = pending.pop(0)  # (one at a time: a handler's order queues its events behind these)
+            event, holders = next_event()  # (one at a time: a handler's order queues its events behind these)
             for name, _ in holders:
                 strategy = listening.get(name)
                 if strategy is None:
