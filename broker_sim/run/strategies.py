@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from broker_sim._members import _S_NEW, _S_PENDING_NEW
@@ -44,6 +44,9 @@ class RunStrategies:
         self.dispatch = HandlerDispatch(on_failure, self.refused)
         #: Order events waiting for the `on_order_event` of the strategies they concern.
         self.pending: deque[tuple[OrderEvent, tuple[tuple[str, float], ...]]] = deque()
+        # Its append, taken once (`on_order_event` queues three events an order): compiled, a call of the method
+        # itself, where ``self.pending.append(...)`` looks the method up by name each time.
+        self._queue = self.pending.append
         #: Each strategy's share of the account, and the strategies that listen to order events, by name.
         self.books: dict[str, StrategyBook] = {}
         self.listening: dict[str, Strategy] = {}
@@ -143,7 +146,7 @@ class RunStrategies:
         of the account are current before any handler runs again), and queued for their `on_order_event`."""
         holders = self._keep(event.order, event.fill, event.type)
         if holders and self.listening:
-            self.pending.append((event, holders))
+            self._queue((event, holders))  # (`self.pending.append`)
 
     def event_taker(self) -> Callable[[Order, Fill | None, EventType], object] | None:
         """What keeps an order event's order, fill and type as `on_order_event` keeps the event, without the event
@@ -179,12 +182,15 @@ class RunStrategies:
                     book._open[order_id] = order
         return holders
 
-    def deliver(self, listening: Mapping[str, Strategy]) -> None:
-        """Hand the queued order events to the `on_order_event` of each strategy they concern."""
+    def deliver(self, listening: dict[str, Strategy]) -> None:
+        """Hand the queued order events to the `on_order_event` of each strategy they concern (`listening`: those
+        that hear order events, by name; a dict, whose lookup is native when compiled)."""
         pending = self.pending
+        # (its method taken once: compiled, a deque's method is otherwise looked up by name for each event)
+        next_event = pending.popleft
         dispatcher = self.dispatch
         while pending:
-            event, holders = pending.popleft()
+            event, holders = next_event()  # (one at a time: a handler's order queues its events behind these)
             for name, _ in holders:
                 strategy = listening.get(name)
                 if strategy is None:
