@@ -203,7 +203,8 @@ class EventTaker(Protocol):
     """What owns a broker's sole order event listener, its `on_order_event` (a run's strategies), when it can keep
     an order event's order, fill and type without the event itself: `event_taker()` is what keeps them as
     `on_order_event` would keep the event, or None (the events are needed: they are delivered as usual). The paper
-    broker asks it again whenever its sole listener changes (`EventFanout.offer`)."""
+    broker asks it when the listener is added (no account offers parts before some listener's owner has a taker)
+    and again whenever its sole listener changes (`EventFanout.offer`)."""
 
     def on_order_event(self, event: OrderEvent) -> None:
         """Keep one order event."""

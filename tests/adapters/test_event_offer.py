@@ -80,3 +80,32 @@ async def test_a_listener_without_a_taker_hears_every_event() -> None:
     await _bar(broker, 1)
     assert [e.type.value for e in events] == ["pending_new", "new", "fill"]
     await broker.close()
+
+
+class NoTaker(Taker):
+    """An owner that needs the events themselves (a run whose strategy listens to order events)."""
+
+    def event_taker(self) -> Any:
+        return None
+
+
+async def test_the_account_offers_nothing_until_a_listener_with_a_taker_comes_and_then_hands_it_the_parts() -> None:
+    broker = PaperBroker(100_000, clock=SimulatedClock(T0), latency="none")
+    needs_events = NoTaker()
+    remove = broker.add_listener(needs_events.on_order_event)
+    assert broker.state.offer is None  # nothing would take the parts: the account makes its events unasked
+    await _bar(broker, 0)
+    await broker.buy("X", 1)
+    await _bar(broker, 1)
+    assert needs_events.heard == ["pending_new", "new", "fill"] and needs_events.kept == []
+    taker = Taker()
+    broker.add_listener(taker.on_order_event)
+    assert broker.state.offer is not None
+    await broker.sell("X", 1)
+    await _bar(broker, 2)
+    assert needs_events.heard[3:] == taker.heard == ["pending_new", "new", "fill"] and taker.kept == []
+    remove()  # the taker is the sole listener now: it is handed the parts
+    await broker.buy("X", 1)
+    await _bar(broker, 3)
+    assert sorted(taker.kept + taker.heard[3:]) == sorted(["pending_new", "new", "fill"]) and "fill" in taker.kept
+    await broker.close()

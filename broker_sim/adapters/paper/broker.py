@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pluggy
 
 from broker_sim.account import AccountState
-from broker_sim.broker import Broker, ReplaceOrderRequest
+from broker_sim.broker import Broker, EventTaker, ReplaceOrderRequest
 from broker_sim.calendar import Session
 from broker_sim.changes import AccountSnapshot, Change, SessionClose
 from broker_sim.clock import Clock, SimulatedClock
@@ -421,9 +421,15 @@ class PaperBroker(Broker):
     # -- orders ---------------------------------------------------------------------------------------------
 
     def add_listener(self, callback: Listener) -> Any:
-        """`Broker.add_listener`; from the first on, the account offers its most frequent order events' parts before
-        it makes the events, which a run's strategies may keep without them (`EventFanout.offer`)."""
-        self.state.offer = self._events.offer
+        """`Broker.add_listener`; from the first listener whose owner keeps order events' parts without the events
+        (`EventTaker`, with an `event_taker()`: a run's strategies when none listens to order events) on, the account
+        offers its most frequent order events' parts before it makes the events (`EventFanout.offer`). Until then
+        there is nothing to offer to, and the account makes its events without asking (three offers an order
+        saved while a strategy listens)."""
+        if self.state.offer is None:
+            owner = getattr(callback, "__self__", None)
+            if isinstance(owner, EventTaker) and owner.event_taker() is not None:
+                self.state.offer = self._events.offer
         return super().add_listener(callback)
 
     async def submit_order(self, request: OrderRequest) -> Order:
