@@ -20,7 +20,7 @@ import types
 import typing
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -53,7 +53,11 @@ BATCH = 1024
 _BATCH = BATCH
 #: Float texts `CellTexts` keeps in a generation.
 _NUMBERS_KEPT = 4 * _BATCH
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+#: An hour's span that holds no moment (`CellTexts.utc_text` before its first).
+_NO_HOUR = datetime(1, 1, 1, tzinfo=UTC)
+#: The texts of the minutes and seconds of an hour (``"30:00"``), by second in the hour (`CellTexts.utc_text`).
+_MINUTE_SECOND = tuple(f"{minute:02d}:{second:02d}" for minute in range(60) for second in range(60))
 #: The characters that make the csv writer quote a cell (with its ``\n`` line ends).
 _QUOTED = ('"', ",", "\r", "\n")
 
@@ -453,7 +457,8 @@ class CellTexts:
     (`older_numbers`), so it still finds what the other spool's last batch named."""
 
     __slots__ = (
-        "_hour", "_hour_text", "_in_hour", "current", "moments", "numbers", "older", "older_moments", "older_numbers",
+        "_hour_end", "_hour_start", "_hour_text", "current", "moments", "numbers", "older", "older_moments",
+        "older_numbers",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -465,11 +470,10 @@ class CellTexts:
         self.older_moments: list[datetime] = []
         self.numbers: dict[float, str] = {}
         self.older_numbers: dict[float, str] = {}
-        #: The hour `utc_text` named last (hours since 1970-01-01) and its text (``2024-03-01T14:``).
-        self._hour: int | None = None
+        #: The hour `utc_text` named last: its first moment and the next hour's (UTC), and its text
+        #: (``2024-03-01T14:``); an empty span (no moment in it) before the first.
+        self._hour_start = self._hour_end = _NO_HOUR
         self._hour_text = ""
-        #: The texts of the minutes and seconds in an hour (``30:00``) by their second in the hour (3,600 at most).
-        self._in_hour: dict[int, str] = {}
 
     def turn(self) -> None:
         """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go), and the
@@ -483,23 +487,27 @@ class CellTexts:
 
     def utc_text(self, moment: datetime) -> str:
         """``moment.isoformat()`` for a `datetime` (the class itself) whose ``tzinfo`` is `datetime.UTC`: the text
-        of its hour (``2024-03-01T14:``) and of its minute and second in the hour (``30:00``), kept from the moments
-        before (a run's moments come mostly in order, many in an hour), so that ``isoformat`` runs for a new hour
-        or a new minute and second only."""
-        since = moment - _EPOCH  # (the same tzinfo: no offsets asked)
-        seconds = since.seconds
-        in_hour = seconds % 3600
-        minute_second = self._in_hour.get(in_hour)
-        hour = since.days * 24 + seconds // 3600
-        if hour != self._hour or minute_second is None:
-            text = moment.isoformat()  # ``YYYY-MM-DDTHH:MM:SS``...: a UTC datetime's year has 4 digits
-            self._hour, self._hour_text = hour, text[:14]
-            self._in_hour[in_hour] = text[14:19]
-            return text
-        micro = since.microseconds
-        if micro:
-            return "%s%s.%06d+00:00" % (self._hour_text, minute_second, micro)  # noqa: UP031 (cheaper than f"")
-        return f"{self._hour_text}{minute_second}+00:00"
+        of its hour (``2024-03-01T14:``), kept from the moment before (a run's moments come mostly in order, many in
+        an hour), and of its minute and second (``30:00``, `_MINUTE_SECOND`), so that ``isoformat`` runs for a new
+        hour only.
+
+        Whether it is in the hour named last is two comparisons with that hour's bounds (UTC moments both: their
+        fields compared as they are, no offsets asked), cheaper than the `timedelta` of a subtraction."""
+        if self._hour_start <= moment < self._hour_end:
+            micro = moment.microsecond
+            if micro:
+                return "%s%s.%06d+00:00" % (  # noqa: UP031 (cheaper than f"")
+                    self._hour_text, _MINUTE_SECOND[moment.minute * 60 + moment.second], micro
+                )
+            return f"{self._hour_text}{_MINUTE_SECOND[moment.minute * 60 + moment.second]}+00:00"
+        text = moment.isoformat()  # ``YYYY-MM-DDTHH:MM:SS``...: a UTC datetime's year has 4 digits
+        start = moment.replace(minute=0, second=0, microsecond=0)
+        try:
+            end = start + _HOUR
+        except OverflowError:  # the last hour a datetime holds: its moments keep going by `isoformat`
+            start = end = _NO_HOUR
+        self._hour_start, self._hour_end, self._hour_text = start, end, text[:14]
+        return text
 
 
 def fill_row(fill: Fill) -> list[str]:
