@@ -15,6 +15,7 @@ import contextlib
 import csv
 import math
 import os
+import re
 import tempfile
 import types
 import typing
@@ -248,12 +249,21 @@ def _grouped(
         if run is None:
             continue
         reads = [body[spans[column][0]] for column in run]  # ``v7 = item.limit_price``
-        names = [read.split(" = ", 1)[0] for read in reads]
-        new_body.extend(reads)
-        tests = [f"{name} {usual[column][0]}" for name, column in zip(names, run, strict=True)]
+        names, values = zip(*(read.split(" = ", 1) for read in reads), strict=True)
+        # The fields are tested as they are read (``item.limit_price is None``: a field's load and a jump, where a
+        # variable costs a store and a load more), and kept in variables for the other branch only; unless a later
+        # column names one of them (a time that may be the very object of an earlier one: `_time_statements`).
+        after = "\n".join(body[spans[run[-1]][1] :])
+        if any(re.search(rf"\b{name}\b", after) for name in names):
+            new_body.extend(reads)
+            tested, reads = names, []
+        else:
+            tested = values
+        tests = [f"{value} {usual[column][0]}" for value, column in zip(tested, run, strict=True)]
         new_body.append("if " + " and ".join(tests) + ":")
         new_body.append(f"    g{index} = {','.join(usual[column][1] for column in run)!r}")
         new_body.append("else:")
+        new_body.extend(f"    {read}" for read in reads)
         for column in run:
             first, last = spans[column]
             new_body.extend(f"    {statement}" for statement in body[first + 1 : last])
