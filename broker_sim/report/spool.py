@@ -504,12 +504,11 @@ class CellTexts:
         Whether it is in the hour named last is two comparisons with that hour's bounds (UTC moments both: their
         fields compared as they are, no offsets asked), cheaper than the `timedelta` of a subtraction."""
         if self._hour_start <= moment < self._hour_end:
+            minute_second = _MINUTE_SECOND[moment.minute * 60 + moment.second]
             micro = moment.microsecond
             if micro:
-                return "%s%s.%06d+00:00" % (  # noqa: UP031 (cheaper than f"")
-                    self._hour_text, _MINUTE_SECOND[moment.minute * 60 + moment.second], micro
-                )
-            return f"{self._hour_text}{_MINUTE_SECOND[moment.minute * 60 + moment.second]}+00:00"
+                return "%s%s.%06d+00:00" % (self._hour_text, minute_second, micro)  # noqa: UP031 (cheaper than f"")
+            return f"{self._hour_text}{minute_second}+00:00"
         text = moment.isoformat()  # ``YYYY-MM-DDTHH:MM:SS``...: a UTC datetime's year has 4 digits
         start = moment.replace(minute=0, second=0, microsecond=0)
         try:
