@@ -224,10 +224,11 @@ def _grouped(
     free: Sequence[int],
 ) -> tuple[list[str], list[str], list[str]]:
     """`body`, `cells` and free cells (of the columns `free`) of a `lines` function with each run of two or more
-    `usual` columns in a row made one cell ``g<first>``: the columns' fields read first (each column's first
-    statement), then, when each holds its usual value (`usual`: by column, the test of a field's variable, e.g.
-    ``"is None"``, and the column's text then), their texts at once, else their texts as before, joined (and their
-    free texts checked there). `spans` are each column's statements in `body`."""
+    `usual` columns in a row made one cell ``g<first>``: when each column's field holds its usual value (`usual`: by
+    column, the test of a field, e.g. ``"is None"``, and the column's text then), their texts at once, else the
+    fields read into their variables (each column's first statement) and their texts made as before, joined (and
+    their free texts checked there). The fields are read into their variables before the test instead when a later
+    column names one of those. `spans` are each column's statements in `body`."""
     runs: list[list[int]] = []
     for index in sorted(usual):
         if runs and runs[-1][-1] == index - 1:
