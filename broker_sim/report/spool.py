@@ -15,12 +15,13 @@ import contextlib
 import csv
 import math
 import os
+import re
 import tempfile
 import types
 import typing
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -53,7 +54,11 @@ BATCH = 1024
 _BATCH = BATCH
 #: Float texts `CellTexts` keeps in a generation.
 _NUMBERS_KEPT = 4 * _BATCH
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+#: An hour's span that holds no moment (`CellTexts.utc_text` before its first).
+_NO_HOUR = datetime(1, 1, 1, tzinfo=UTC)
+#: The texts of the minutes and seconds of an hour (``"30:00"``), by second in the hour (`CellTexts.utc_text`).
+_MINUTE_SECOND = tuple(f"{minute:02d}:{second:02d}" for minute in range(60) for second in range(60))
 #: The characters that make the csv writer quote a cell (with its ``\n`` line ends).
 _QUOTED = ('"', ",", "\r", "\n")
 
@@ -219,10 +224,11 @@ def _grouped(
     free: Sequence[int],
 ) -> tuple[list[str], list[str], list[str]]:
     """`body`, `cells` and free cells (of the columns `free`) of a `lines` function with each run of two or more
-    `usual` columns in a row made one cell ``g<first>``: the columns' fields read first (each column's first
-    statement), then, when each holds its usual value (`usual`: by column, the test of a field's variable, e.g.
-    ``"is None"``, and the column's text then), their texts at once, else their texts as before, joined (and their
-    free texts checked there). `spans` are each column's statements in `body`."""
+    `usual` columns in a row made one cell ``g<first>``: when each column's field holds its usual value (`usual`: by
+    column, the test of a field, e.g. ``"is None"``, and the column's text then), their texts at once, else the
+    fields read into their variables (each column's first statement) and their texts made as before, joined (and
+    their free texts checked there). The fields are read into their variables before the test instead when a later
+    column names one of those. `spans` are each column's statements in `body`."""
     runs: list[list[int]] = []
     for index in sorted(usual):
         if runs and runs[-1][-1] == index - 1:
@@ -244,12 +250,21 @@ def _grouped(
         if run is None:
             continue
         reads = [body[spans[column][0]] for column in run]  # ``v7 = item.limit_price``
-        names = [read.split(" = ", 1)[0] for read in reads]
-        new_body.extend(reads)
-        tests = [f"{name} {usual[column][0]}" for name, column in zip(names, run, strict=True)]
+        names, values = zip(*(read.split(" = ", 1) for read in reads), strict=True)
+        # The fields are tested as they are read (``item.limit_price is None``: a field's load and a jump, where a
+        # variable costs a store and a load more), and kept in variables for the other branch only; unless a later
+        # column names one of them (a time that may be the very object of an earlier one: `_time_statements`).
+        after = "\n".join(body[spans[run[-1]][1] :])
+        if any(re.search(rf"\b{name}\b", after) for name in names):
+            new_body.extend(reads)
+            tested, reads = names, []
+        else:
+            tested = values
+        tests = [f"{value} {usual[column][0]}" for value, column in zip(tested, run, strict=True)]
         new_body.append("if " + " and ".join(tests) + ":")
         new_body.append(f"    g{index} = {','.join(usual[column][1] for column in run)!r}")
         new_body.append("else:")
+        new_body.extend(f"    {read}" for read in reads)
         for column in run:
             first, last = spans[column]
             new_body.extend(f"    {statement}" for statement in body[first + 1 : last])
@@ -453,7 +468,8 @@ class CellTexts:
     (`older_numbers`), so it still finds what the other spool's last batch named."""
 
     __slots__ = (
-        "_hour", "_hour_text", "_in_hour", "current", "moments", "numbers", "older", "older_moments", "older_numbers",
+        "_hour_end", "_hour_start", "_hour_text", "current", "moments", "numbers", "older", "older_moments",
+        "older_numbers",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -465,11 +481,10 @@ class CellTexts:
         self.older_moments: list[datetime] = []
         self.numbers: dict[float, str] = {}
         self.older_numbers: dict[float, str] = {}
-        #: The hour `utc_text` named last (hours since 1970-01-01) and its text (``2024-03-01T14:``).
-        self._hour: int | None = None
+        #: The hour `utc_text` named last: its first moment and the next hour's (UTC), and its text
+        #: (``2024-03-01T14:``); an empty span (no moment in it) before the first.
+        self._hour_start = self._hour_end = _NO_HOUR
         self._hour_text = ""
-        #: The texts of the minutes and seconds in an hour (``30:00``) by their second in the hour (3,600 at most).
-        self._in_hour: dict[int, str] = {}
 
     def turn(self) -> None:
         """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go), and the
@@ -483,23 +498,26 @@ class CellTexts:
 
     def utc_text(self, moment: datetime) -> str:
         """``moment.isoformat()`` for a `datetime` (the class itself) whose ``tzinfo`` is `datetime.UTC`: the text
-        of its hour (``2024-03-01T14:``) and of its minute and second in the hour (``30:00``), kept from the moments
-        before (a run's moments come mostly in order, many in an hour), so that ``isoformat`` runs for a new hour
-        or a new minute and second only."""
-        since = moment - _EPOCH  # (the same tzinfo: no offsets asked)
-        seconds = since.seconds
-        in_hour = seconds % 3600
-        minute_second = self._in_hour.get(in_hour)
-        hour = since.days * 24 + seconds // 3600
-        if hour != self._hour or minute_second is None:
-            text = moment.isoformat()  # ``YYYY-MM-DDTHH:MM:SS``...: a UTC datetime's year has 4 digits
-            self._hour, self._hour_text = hour, text[:14]
-            self._in_hour[in_hour] = text[14:19]
-            return text
-        micro = since.microseconds
-        if micro:
-            return "%s%s.%06d+00:00" % (self._hour_text, minute_second, micro)  # noqa: UP031 (cheaper than f"")
-        return f"{self._hour_text}{minute_second}+00:00"
+        of its hour (``2024-03-01T14:``), kept from the moment before (a run's moments come mostly in order, many in
+        an hour), and of its minute and second (``30:00``, `_MINUTE_SECOND`), so that ``isoformat`` runs for a new
+        hour only.
+
+        Whether it is in the hour named last is two comparisons with that hour's bounds (UTC moments both: their
+        fields compared as they are, no offsets asked), cheaper than the `timedelta` of a subtraction."""
+        if self._hour_start <= moment < self._hour_end:
+            minute_second = _MINUTE_SECOND[moment.minute * 60 + moment.second]
+            micro = moment.microsecond
+            if micro:
+                return "%s%s.%06d+00:00" % (self._hour_text, minute_second, micro)  # noqa: UP031 (cheaper than f"")
+            return f"{self._hour_text}{minute_second}+00:00"
+        text = moment.isoformat()  # ``YYYY-MM-DDTHH:MM:SS``...: a UTC datetime's year has 4 digits
+        start = moment.replace(minute=0, second=0, microsecond=0)
+        try:
+            end = start + _HOUR
+        except OverflowError:  # the last hour a datetime holds: its moments keep going by `isoformat`
+            start = end = _NO_HOUR
+        self._hour_start, self._hour_end, self._hour_text = start, end, text[:14]
+        return text
 
 
 def fill_row(fill: Fill) -> list[str]:

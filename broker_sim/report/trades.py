@@ -88,12 +88,16 @@ _TOTALS = ("cash", "count", "fees", "fills", "gains", "holding", "losing", "loss
 class _Group:
     """Running totals of one strategy or one symbol."""
 
-    __slots__ = (*_TOTALS, "held", "lots")
+    __slots__ = (*_TOTALS, "held", "lots", "quantity")
 
     def __init__(self) -> None:
         self.fills = self.count = self.wins = self.losing = 0
         self.cash = self.fees = self.gains = self.losses = self.realized = self.holding = self.traded = 0.0
+        #: What a merged group (a strategy's, a symbol's) holds, by symbol: the `quantity` of each (strategy, symbol)
+        #: group merged into it (`TradeTally._merged`).
         self.held: dict[str, float] = {}
+        #: What a (strategy, symbol) group holds of its symbol (signed): its fills' quantities summed in order.
+        self.quantity = 0.0
         #: The group's open lots waiting to be matched, oldest first, each a list (no class: one is made for most
         #: fills): signed quantity, price, time, fee per unit.
         self.lots: deque[list[Any]] = deque()
@@ -111,11 +115,10 @@ class _Group:
             self.losses -= net
 
     def merge(self, other: _Group) -> None:
-        """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies')."""
+        """Add `other`'s totals to this group's (a strategy's from its symbols', a symbol's from its strategies'); what
+        `other` holds is added by `TradeTally._merged`, which knows its symbol."""
         for name in _TOTALS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for symbol, quantity in other.held.items():
-            self.held[symbol] = self.held.get(symbol, 0.0) + quantity
 
     def breakdown(self, marks: Mapping[str, float]) -> Breakdown:
         open_quantity = {s: q for s, q in sorted(self.held.items()) if abs(q) > QTY_EPSILON}
@@ -257,8 +260,7 @@ class TradeTally:
         group.traded += value
         signed = quantity if buying else -quantity
         group.cash -= value if signed > 0 else -value
-        held = group.held
-        held[symbol] = held.get(symbol, 0.0) + signed
+        group.quantity += signed
         remaining = quantity
         fee_per_unit = fee / quantity if quantity else 0.0
         queue = group.lots
@@ -344,6 +346,8 @@ class TradeTally:
             if total is None:
                 total = merged[key[part]] = _Group()
             total.merge(group)
+            symbol = key[1]
+            total.held[symbol] = total.held.get(symbol, 0.0) + group.quantity
         marks = self.marks(prices)
         return {name: total.breakdown(marks) for name, total in sorted(merged.items())}
 

@@ -75,9 +75,9 @@ class RunRecords:
                 for strategy, share in holders or _NO_HOLDER:
                     quantity, fee = fill.quantity, fill.fee
                     # the strategy's share of it, as a copy naming the strategy would hold (x * 1.0 is x for a
-                    # float, not for an int)
+                    # float, not for an int: the strategy is compared only then)
                     if share != 1.0 or (
-                        strategy != fill.strategy and (type(quantity) is not _float or type(fee) is not _float)
+                        (type(quantity) is not _float or type(fee) is not _float) and strategy != fill.strategy
                     ):
                         quantity, fee = quantity * share, fee * share
                     # `FillSpool.add_as`, in line

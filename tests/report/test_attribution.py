@@ -124,3 +124,33 @@ async def test_a_brackets_exit_belongs_to_the_strategy_of_its_entry() -> None:
     exit_ids = set(entry.legs)
     assert any(order_id in exit_ids for order_id, _ in seen), seen  # the take-profit filled
     assert {owner for _, owner in seen} == {"scalper"}
+
+
+def test_what_each_strategy_and_each_symbol_holds_is_its_fills_summed_in_order() -> None:
+    """A (strategy, symbol) group keeps what it holds as one running sum of its fills' signed quantities; a
+    strategy's open quantities (by symbol) and a symbol's (its strategies' summed) are built from them: the same sums,
+    in the same order, as adding each fill to a strategy's and to a symbol's holding; flat ones left out."""
+    from broker_sim.report.trades import TradeTally
+
+    fills = [
+        _fill("a", "buy", 0.1, 10.0, 1),
+        _fill("a", "buy", 0.2, 10.0, 2, symbol="AAPL"),
+        _fill("b", "sell", 0.3, 10.0, 3),
+        _fill("a", "buy", 0.7, 10.0, 4),
+        _fill("b", "buy", 0.3, 10.0, 5),
+        _fill("a", "sell", 0.2, 10.0, 6, symbol="AAPL"),
+        _fill("b", "buy", 1.5, 10.0, 7, symbol="AAPL"),
+    ]
+    tally = TradeTally()
+    for fill in fills:
+        tally.add(fill)
+    by_group: dict[tuple[str, str], float] = {}
+    for fill in fills:
+        key = (fill.strategy, fill.symbol)
+        by_group[key] = by_group.get(key, 0.0) + (fill.quantity if fill.side is Side.BUY else -fill.quantity)
+    strategies = tally.by_strategy({"MSFT": 10.0, "AAPL": 10.0})
+    symbols = tally.by_symbol({"MSFT": 10.0, "AAPL": 10.0})
+    assert strategies["a"].open_quantity == {"MSFT": by_group["a", "MSFT"]} == {"MSFT": 0.1 + 0.7}
+    assert strategies["b"].open_quantity == {"AAPL": 1.5}  # its MSFT is flat
+    assert symbols["MSFT"].open_quantity == {"MSFT": by_group["a", "MSFT"] + by_group["b", "MSFT"]}
+    assert symbols["AAPL"].open_quantity == {"AAPL": by_group["a", "AAPL"] + by_group["b", "AAPL"]}

@@ -463,3 +463,66 @@ def test_a_fill_without_slippage_writes_its_reference_price_as_its_price() -> No
     assert line == ",".join(fill_row(fill))
     assert line.split(",")[5] == line.split(",")[6] == repr(price)
     assert list(spool) == [fill]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_the_text_of_a_utc_moment_is_its_isoformat_whatever_came_before(moments: list[datetime], ordered: bool) -> None:
+    """`CellTexts.utc_text` keeps the text of the hour it named last (and its bounds): each moment's text is still
+    its own ``isoformat``, in order or not, with microseconds or none, in the same hour as the moment before or
+    another, and in the very last hour a `datetime` holds (whose end it cannot name)."""
+    texts = CellTexts()
+    utc = [moment.replace(tzinfo=UTC) for moment in (sorted(moments) if ordered else moments)]
+    last = datetime.max.replace(tzinfo=UTC)
+    for moment in [*utc, last - timedelta(minutes=59), last, last - timedelta(hours=1), *utc]:
+        assert texts.utc_text(moment) == moment.isoformat()
+    hour = T0.replace(minute=0, second=0, microsecond=0)
+    for second in range(0, 3600, 7):
+        moment = hour + timedelta(seconds=second, microseconds=second % 3)
+        assert texts.utc_text(moment) == moment.isoformat()
+
+
+def test_a_usual_group_keeps_its_variables_when_a_later_column_names_one() -> None:
+    """In the generated lines, a run of usual columns is tested on its fields as they are read, its variables set in
+    the other branch only; unless a later column names one of them (a time that may be the very object of an earlier
+    one): then they are read first, as a later column needs them whichever branch ran. Either way each line is the
+    row the csv writer would write."""
+    import csv
+    import io
+    import linecache
+
+    from broker_sim.report import spool as spool_module
+
+    @attrs.frozen
+    class Stamped:
+        name: str
+        opened: datetime | None
+        closed: datetime | None
+        seen: datetime
+
+    columns = ("name", "opened", "closed", "seen")
+    lines = spool_module._formatter(Stamped, columns, line=True, usual={"opened": None, "closed": None})
+    row = spool_module._formatter(Stamped, columns)
+    source = "".join(linecache.cache[lines.__code__.co_filename][2])
+    assert "d1 = item.opened" in source.split("if ")[0]  # read before the group's test: `seen` names it
+    later = T0 + timedelta(minutes=1)
+    items = [
+        Stamped("a", None, None, T0),
+        Stamped("b", T0, None, T0),
+        Stamped("c", None, later, later),
+        Stamped("d", T0, later, T0 + timedelta(hours=2)),
+    ]
+    made, _ = lines(items, CellTexts())
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(row(item) for item in items)
+    assert "\n".join(made) + "\n" == expected.getvalue()
+    # the orders' own groups are tested on their fields, none of theirs named by a later column
+    order_source = "".join(linecache.cache[spool_module._ORDER_ENTRY_LINES.__code__.co_filename][2])
+    assert "if item.limit_price is None and item.stop_price is None:" in order_source
