@@ -181,7 +181,8 @@ class OrderOutcomes:
     refused at the door are counted as ``refused``."""
 
     def __init__(self) -> None:
-        self.by_status: Counter[str] = Counter()
+        #: Orders by final status (a plain dict: compiled, its lookups and stores are native, a `Counter`'s generic).
+        self.by_status: dict[str, int] = {}
         self.reasons: Counter[str] = Counter()
         self.reasons_by_status: dict[str, Counter[str]] = {}
 
@@ -190,7 +191,8 @@ class OrderOutcomes:
         # `_value_` is the member's own attribute: on CPython 3.11 `.value` is a Python property, and hashing a
         # member (`in` a set of members) a Python `__hash__`; a value's hash is cached
         status = order.status._value_
-        self.by_status[status] += 1
+        by_status = self.by_status
+        by_status[status] = by_status[status] + 1 if status in by_status else 1
         if status in EXPLAINED_VALUES:
             self.add_reason(order, status)
 
@@ -203,7 +205,8 @@ class OrderOutcomes:
 
     def add_refusal(self, refusal: BaseException) -> None:
         """Count one order refused at the door (`OrderRefused`), by its reason in general words."""
-        self.by_status[REFUSED] += 1
+        by_status = self.by_status
+        by_status[REFUSED] = by_status[REFUSED] + 1 if REFUSED in by_status else 1
         self._reason(REFUSED, _general(str(refusal)))
 
     def _reason(self, status: str, reason: str) -> None:

@@ -95,7 +95,8 @@ class RunRecords:
                 if len(pending) >= BATCH:
                     self.orders.flush()
                 outcomes = self.outcomes
-                outcomes.by_status[status] += 1
+                by_status = outcomes.by_status
+                by_status[status] = by_status[status] + 1 if status in by_status else 1
                 if status in _EXPLAINED_VALUES:
                     outcomes.add_reason(order, status)
                 if self.note_owner is not None:
