@@ -1,4 +1,6 @@
-"""The account state and its one door: `AccountState.apply(change)` is the only way orders and money change.
+"""The account state and its one door: `AccountState.apply(change)` (or, for a caller that knows the change's type,
+its typed entries `apply_new_order`, `apply_status_change` and `apply_execution`: the same door) is the only way
+orders and money change.
 
 Each apply does three things in order:
 
@@ -314,8 +316,9 @@ class AccountState:
             raise InvalidTransition(f"client_order_id {order.client_order_id!r} is already taken")
 
     def apply_new_order(self, change: NewOrder, replaying: bool) -> Order:
-        """`apply` for a `NewOrder` (the door's typed entry: the same checks, record, change and event; a caller that
-        knows the change's type saves the dispatch). `replaying` is True only from `replay` (no money checks)."""
+        """`apply` for a `NewOrder`: the door's typed entry (the same checks, record, change and event), for a
+        caller that knows the change's type. Callers pass `replaying` False; only `replay` passes True (no
+        money checks)."""
         order, reservation = change.order, change.reservation
         order_id, client_order_id = order.id, order.client_order_id
         if order_id in self._orders or client_order_id in self._client_ids:
@@ -362,8 +365,9 @@ class AccountState:
         return order
 
     def apply_status_change(self, change: StatusChange, replaying: bool) -> Order:
-        """`apply` for a `StatusChange` (the door's typed entry: the same checks, record, change and event; a caller
-        that knows the change's type saves the dispatch). `replaying` is True only from `replay` (no money checks)."""
+        """`apply` for a `StatusChange`: the door's typed entry (the same checks, record, change and event), for a
+        caller that knows the change's type. Callers pass `replaying` False; only `replay` passes True (no
+        money checks)."""
         order = self._orders.get(change.order_id) or self._get(change.order_id)  # (`_get` raises for an unknown id)
         status = change.status
         final = status in FINAL_STATUSES
@@ -391,8 +395,9 @@ class AccountState:
         return updated
 
     def apply_execution(self, change: Execution, replaying: bool) -> Order:
-        """`apply` for a `Execution` (the door's typed entry: the same checks, record, change and event; a caller that
-        knows the change's type saves the dispatch). `replaying` is True only from `replay` (no money checks)."""
+        """`apply` for an `Execution`: the door's typed entry (the same checks, record, change and event), for a
+        caller that knows the change's type. Callers pass `replaying` False; only `replay` passes True (no
+        money checks)."""
         # (The order's and the fill's fields are read once each: this is on every fill's path.)
         fill = change.fill
         order_id = fill.order_id

@@ -47,6 +47,11 @@ Exactly when the paper adapter calls each hook, per order:
   alone: never on `ctx` or `estimate`; every built-in slippage model does) and is the hook's only
   implementation is not asked again for a fill at the very order, price, market event and quantity its
   estimate was made for (a market order with no latency): the estimate's answer is the fill's.
+* Declared shortcuts: a model whose class promises its answer (`constant_answer`, `draws_uniform`,
+  `slips_fixed_bps`, `fills_market_at_last` in `broker_sim.adapters.paper.model_set`; CONTRIBUTING says how) is
+  not called while it is its hook's only implementation: the broker works out that very answer itself (with the
+  built-in models alone, a market order's latency, slippage and, arriving in a session, its fill). A wrapper or a
+  second implementation turns the shortcut off and the hook is called as above.
 * ``broker_sim_fill``: when the order starts working at the venue, then on every market update of its symbol
   while it works (an opg order at the next session's first event, a cls order at the session close).
 * ``broker_sim_order_event``: for every order event, after the change it reports is complete.

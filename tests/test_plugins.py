@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -900,3 +900,85 @@ async def test_a_slippage_wrapper_over_fixed_bps_takes_part_once_added() -> None
     second = await broker.buy("ABC", 1)
     assert first.filled_avg_price == 10.0 * (1.0 + 10 / 10_000.0)
     assert second.filled_avg_price == 10.0 * (1.0 + 10 / 10_000.0) + 0.5
+
+
+async def test_the_immediate_models_market_price_is_its_answer_and_zero_where_the_hook_must_be_asked() -> None:
+    """`ModelSet.market_price`: the price the immediate model fills a market order at (a bar's close, a quote's or a
+    trade's price, the reference price with no data), and 0.0 (ask the hook) for anything its checks or the
+    promise do not cover: no price, a price `fill` would refuse, a limit order, a triggered stop, a wrapper."""
+    from broker_sim import OrderRequest, Quote, Trade
+
+    clock = SimulatedClock(T0)
+    broker = PaperBroker(1e6, seed=7, clock=clock, latency={"model": "constant", "seconds": 1.0})
+    models = broker._venue.models
+    market = await broker.submit_order(OrderRequest("ABC", "buy", 3, reference_price=7.25))
+    limit = await broker.submit_order(OrderRequest("ABC", "buy", 3, type="limit", limit_price=9.0, reference_price=9.0))
+    unpriced = await broker.submit_order(OrderRequest("ABC", "buy", 3, reference_price=7.25))
+    unpriced = attrs.evolve(unpriced, reference_price=None)
+    bar = Bar("ABC", T0, 10.0, 11.0, 9.0, 10.5, 1000)
+    assert models.market_price(market, bar) == 10.5
+    assert models.market_price(market, Quote("ABC", T0, 20.0, 20.5, 100, 100)) == 20.25
+    assert models.market_price(market, Trade("ABC", T0, 30.5, 10)) == 30.5
+    assert models.market_price(market, None) == 7.25
+    assert models.market_price(unpriced, None) == 0.0
+    for price in (math.nan, 0.0, -1.0, math.inf, True):
+        assert models.market_price(attrs.evolve(market, reference_price=price), None) == 0.0
+    assert models.market_price(limit, bar) == 0.0
+    assert models.market_price(attrs.evolve(market, triggered_at=T0), bar) == 0.0
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def broker_sim_fill(self) -> Any:
+            return (yield)
+
+    broker.plugin_manager.register(Wrapper())
+    assert models.market_price(market, bar) == 0.0
+    await broker.close()
+
+
+async def test_the_immediate_models_call_is_saved_only_for_a_market_order_arriving_in_a_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The venue fills a plain market order at `market_price` without calling the fill model: the immediate model,
+    counting its calls (its promise kept), is not called for a market order, and is for a limit order."""
+    from broker_sim import OrderRequest
+
+    calls: list[str] = []
+    original = ImmediateFill.broker_sim_fill
+
+    def broker_sim_fill(self: ImmediateFill, order: Any, market: Any, ctx: Any) -> Any:
+        calls.append(order.type.value)
+        return original(self, order, market, ctx)
+
+    monkeypatch.setattr(ImmediateFill, "broker_sim_fill", hookimpl(broker_sim_fill))
+    broker = PaperBroker(1e6, seed=7, clock=SimulatedClock(T0), latency={"model": "none"})
+    await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+    bought = await broker.buy("ABC", 2)
+    limited = await broker.submit_order(OrderRequest("ABC", "buy", 1, type="limit", limit_price=11.0))
+    assert bought.status is OrderStatus.FILLED and bought.filled_avg_price == 10.0 * (1.0 + 5 / 10_000.0)
+    assert limited.status is OrderStatus.FILLED
+    assert calls == ["limit"]
+    await broker.close()
+
+
+async def test_a_fill_priced_by_the_broker_under_latency_is_the_fixed_bps_models_answer() -> None:
+    """With latency, the fill is priced on the bar it arrives on (not the estimate's): the broker's own fixed-bps
+    price (`execution_price`) is the model's answer there too."""
+    from broker_sim.hookspecs import HookContext
+
+    clock = SimulatedClock(T0)
+    latency, slippage = {"model": "constant", "seconds": 30.0}, {"model": "fixed_bps", "bps": 7}
+    broker = PaperBroker(1e6, seed=7, clock=clock, latency=latency, slippage=slippage)
+    await broker.update_market(Bar("ABC", T0, 10.0, 10.0, 10.0, 10.0, 1000))
+    bought = await broker.buy("ABC", 3)
+    later = T0 + timedelta(seconds=10)  # (before the order arrives: the fill is priced on this bar)
+    await clock.advance_to(later, events_pending=True)
+    bar = Bar("ABC", later, 12.5, 12.5, 12.5, 12.5, 1000)
+    await broker.update_market(bar)
+    await clock.advance_to(T0 + timedelta(seconds=31), events_pending=True)  # it arrives
+    filled = await broker.get_order(bought.id)
+    ctx = HookContext("slippage", "fixed_bps", 7, lambda: 0.0, lambda: None)  # type: ignore[arg-type,return-value]
+    assert filled.status is OrderStatus.FILLED
+    assert filled.filled_avg_price == FixedBpsSlippage(7).broker_sim_slippage(filled, 12.5, bar, ctx)
+    assert filled.filled_avg_price != 10.0 * (1.0 + 7 / 10_000.0)
+    await broker.close()

@@ -34,7 +34,7 @@ import functools
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -139,7 +139,7 @@ class ImmediateFill(_Options):
     #: It fills a market order (not a triggered stop) whole at the last price, whatever else it is asked: while it
     #: is the fill hook's one implementation, the paper venue does so without the call (`fills_market_at_last` in
     #: `broker_sim.adapters.paper.model_set`). A subclass that overrides `broker_sim_fill` does not inherit this.
-    fills_market_at_last = True
+    fills_market_at_last: ClassVar[bool] = True
 
     @hookimpl
     def broker_sim_fill(self, order: Order, market: MarketData | None, ctx: HookContext) -> FillDecision | None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker_sim import OrderNotFound, OrderStatus, PaperBroker, SimulatedClock
+from broker_sim import DuplicateClientOrderId, OrderNotFound, OrderStatus, PaperBroker, SimulatedClock
 from broker_sim.models import Fill, Order, OrderClass, OrderType, Side, TimeInForce
 from broker_sim.report.spool import (
     FILL_COLUMNS,
@@ -65,6 +65,11 @@ async def test_a_bounded_history_forgets_the_oldest_closed_orders() -> None:
         await broker.get_order(orders[0].id)
     assert (await broker.get_order(orders[-1].id)).status is OrderStatus.FILLED
     assert (await broker.get_account()).cash == pytest.approx(1e6 - 5 * 10.005)
+    # A forgotten order's client order id is free again (the fill path forgets the one order over the bound in line).
+    again = await broker.buy("AAPL", 1, reference_price=10.0, client_order_id=orders[0].client_order_id)
+    assert again.status is OrderStatus.FILLED and again.id != orders[0].id
+    with pytest.raises(DuplicateClientOrderId):  # (another request under a remembered order's id)
+        await broker.buy("AAPL", 2, reference_price=10.0, client_order_id=orders[-1].client_order_id)
     await broker.clock.advance(timedelta(seconds=1).total_seconds())
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pluggy
 
 from broker_sim.account import AccountState
-from broker_sim.broker import Broker, EventTaker, ReplaceOrderRequest
+from broker_sim.broker import Broker, ReplaceOrderRequest
 from broker_sim.calendar import Session
 from broker_sim.changes import AccountSnapshot, Change, SessionClose
 from broker_sim.clock import Clock, SimulatedClock
@@ -55,7 +55,7 @@ from .end_of_day import EndOfDay
 from .journaling import LastPrices, closed_journal, market_seen, open_journal, recover
 from .market_feed import MarketFeed
 from .model_set import ModelSet
-from .observers import EventFanout
+from .observers import EventFanout, taker_of
 from .order_checks import cancel_needed, check_supported, known_order, replacement_request
 from .order_classes import is_exit
 from .rules_view import PaperView
@@ -426,10 +426,8 @@ class PaperBroker(Broker):
         offers its most frequent order events' parts before it makes the events (`EventFanout.offer`). Until then
         there is nothing to offer to, and the account makes its events without asking (three offers an order
         saved while a strategy listens)."""
-        if self.state.offer is None:
-            owner = getattr(callback, "__self__", None)
-            if isinstance(owner, EventTaker) and owner.event_taker() is not None:
-                self.state.offer = self._events.offer
+        if self.state.offer is None and taker_of(callback) is not None:
+            self.state.offer = self._events.offer
         return super().add_listener(callback)
 
     async def submit_order(self, request: OrderRequest) -> Order:

@@ -320,9 +320,10 @@ class ModelSet:
     def market_price(self, order: Order, market: MarketData | None) -> float:
         """The price the fill model fills the whole of `order` at on `market`, when the model is the fill hook's one
         implementation and promises so for a market order (`fills_market_at_last`), and the answer would pass
-        `fill`'s checks; else 0.0: ask `fill`. The venue asks this first for a market order that reaches it, so
-        the model's answer is made without the hook call and its `FillDecision` (the same fill, at the same
-        price; nothing is drawn)."""
+        `fill`'s checks; else 0.0: ask `fill`. The venue asks this first for a plain market order that reaches it
+        in a session (`Venue._arrive_plain`; an order accepted before the open goes the general way), so the
+        model's answer is made without the hook call and its `FillDecision` (the same fill, at the same price;
+        nothing is drawn)."""
         hook = self._fill
         if hook.generation != self._manager.generation:
             hook.refresh()
@@ -338,7 +339,8 @@ class ModelSet:
             price = market.price
         quantity = order.quantity - order.filled_quantity
         if (type(price) is float or type(price) is int) and 0 < price < _INF and 0.0 <= quantity < _INF:
-            return price  # (as the model answers it: an int price of the market data stays one, as through `fill`)
+            # (as the model answers it; pure build: an int price of the market data stays one, as through `fill`)
+            return price
         return 0.0
 
     def declined(self, order: Order) -> str:

@@ -19,11 +19,20 @@ from broker_sim.events import EventHub
 from broker_sim.models import EventType, Fill, Order, OrderEvent, unchecked_event
 from broker_sim.plugins import PluginManager
 
-__all__ = ["EventFanout"]
+__all__ = ["EventFanout", "taker_of"]
 
 
 #: The broker's logger: a failing observer is the broker's news.
 log = logging.getLogger("broker_sim.adapters.paper.broker")
+
+
+def taker_of(listener: object) -> Callable[[Order, Fill | None, EventType], object] | None:
+    """What keeps an order event's parts for `listener` without the event: its owner's `event_taker()` when the
+    listener is the `on_order_event` of an `EventTaker` (a run's strategies), else None."""
+    owner = getattr(listener, "__self__", None)  # (a listener that is a bound method: its owner)
+    if isinstance(owner, EventTaker) and owner.on_order_event == listener:
+        return owner.event_taker()
+    return None
 
 
 class EventFanout:
@@ -102,11 +111,8 @@ class EventFanout:
             return False
         listener = hub.sole_listener
         if listener is not self._taken_by:  # (None, for no single listener, has no taker: False below)
-            owner = getattr(listener, "__self__", None)  # (the listener is a bound method of its owner)
             self._taken_by = listener
-            self._taker = None
-            if isinstance(owner, EventTaker) and owner.on_order_event == listener:
-                self._taker = owner.event_taker()
+            self._taker = taker_of(listener)
         taker = self._taker
         if taker is None:
             return False

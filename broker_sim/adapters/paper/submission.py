@@ -120,9 +120,8 @@ def submit(
     except ModelError as exc:
         return reject_new(venue, order, str(exc), now)
     try:
-        venue.state.apply_new_order(
-            new_order_record(order, plan), False
-        )  # (`apply` for a `NewOrder`, without its frame)
+        # (`apply` for a `NewOrder`, without its dispatch: the door's typed entry)
+        venue.state.apply_new_order(new_order_record(order, plan), False)
     except Refused as exc:
         if refuse:
             raise refusal_for_reason(exc.reason) from None

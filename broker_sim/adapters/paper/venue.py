@@ -228,8 +228,9 @@ class Venue:
         these ever changes), fused with `timers.start_working`, `timers.begin`, `_offer`, `_ask` and `_act` for the
         orders most arrive as: reaching the venue in a session still `pending_new` (`checked`: `_arrive` found it so;
         anything else goes the general way, `_arrive`), it goes `new`, is judged once on the market in force, and rests
-        if anything is left; the same changes, events, hook calls and random draws as the general path, with fewer
-        calls (a market order's hot path: one call from its submission to its fill's `_execute`)."""
+        if anything is left; the same changes, events, answers and random draws as the general path, with fewer
+        calls (a market order's hot path: one call from its submission to its fill's `_execute`). A market order
+        the immediate fill model fills is filled at `ModelSet.market_price` without the fill hook's call."""
         arriving = self._arriving
         if arriving:
             arriving.pop(order_id, None)
