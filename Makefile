@@ -90,12 +90,12 @@ test-slow:
 demo: $(STAMP)
 	$(VENV)/bin/broker-sim run configs/demo.yaml
 
-bench: $(STAMP)
+# The replay, the storm and the memory benchmarks run on the pure package and on the compiled build (below), and
+# benchmarks/targets.py ends with issue 25's targets as a table for both.
+bench: $(STAMP) compiled
 	$(PY) benchmarks/core.py
-	$(PY) benchmarks/replay.py
-	$(PY) benchmarks/storm.py
-	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/sweep.py
+	$(PY) benchmarks/targets.py
 
 # Optional compiled speed-ups (issue 25): the modules listed under [tool.broker-sim.compiled] in pyproject.toml,
 # compiled by mypyc (installed with the dev extras) into $(COMPILED), a copy of the package; broker_sim/ stays pure

@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from harness import compiled  # noqa: E402
 from replay import config_text, generate  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "broker-sim-bench"
@@ -75,6 +76,7 @@ def child(part: str, csv: Path, tree: Path, interval: float, report: bool) -> di
             "rss_after_imports_mb": round(imported, 1),
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "cpu_seconds": round(cpu, 1),
+            "compiled": compiled(),
         }
         result.close()
     return figures
@@ -112,7 +114,9 @@ def main() -> None:
         "equity_interval_s": args.equity_interval,
         "report_written": not args.no_report,
     }
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
+    # The tree first on the path, after `make compiled`'s build when this runs on it (`benchmarks/targets.py`).
+    first = [os.environ.get("BROKER_SIM_COMPILED"), str(tree), os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, first))}
     for part in args.parts.split(","):
         runs: dict[str, object] = {}
         for bars in sizes:
