@@ -77,6 +77,7 @@ LONG_FIRST = (
     "sweeps/test_sweep.py::test_a_grid_sweep_gives_one_row_per_point_each_equal_to_a_single_run",
     "serve/test_realtime.py::test_a_live_feed_served_in_real_time_trades_at_the_live_price",
     "acceptance/test_interrupts.py::test_a_signal_stops_a_replay_at_once_with_a_partial_report",
+    "acceptance/test_bench_targets.py::test_a_tiny_run_on_the_pure_package_tables_every_target_from_the_benchmarks_reports",
     "sweeps/test_sweep.py::test_the_best_points_report_shows_the_users_config_too",
     "sweeps/test_search.py::test_an_optuna_search_resumes_with_the_trials_it_had",
     "acceptance/test_report_folders.py::test_a_folder_of_earlier_reports_is_refused_and_each_report_kept",
