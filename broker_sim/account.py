@@ -69,7 +69,7 @@ from broker_sim.changes import (
     status_change_record,
 )
 from broker_sim.errors import BrokerError, InvalidTransition
-from broker_sim.ledger import Ledger, Reservation
+from broker_sim.ledger import FillRefused, Ledger, Reservation
 from broker_sim.models import (
     FINAL_STATUSES,
     EventType,
@@ -449,7 +449,12 @@ class AccountState:
         if not left > 0.0:  # max(0.0, left), without the builtin's call (~750 instructions on CPython 3.11)
             left = 0.0
         ledger = self.ledger
-        if not replaying:
+        recorder = self.recorder
+        # Whether the booking checks the fill: with nothing to record between the check and the booking (no
+        # journal), both in one pass (`book_fill`'s `check`; nothing before the booking changes anything).
+        checked = not replaying
+        if checked and recorder is not None:  # the journal records it once checked, before it is booked
+            checked = False
             reason = ledger.fill_refusal(fill, order_id, left)
             if reason is not None:
                 raise Refused(reason)
@@ -468,10 +473,12 @@ class AccountState:
             status = status if status in _KEPT_BY_FILLS else _S_PARTIALLY_FILLED
             updated = _fill_partly(order, status, when, filled, average)
             event = _E_PARTIAL_FILL
-        recorder = self.recorder
         if recorder is not None:
             recorder(change if change is not None else execution_record(fill))
-        before, after = ledger.book_fill(fill, order_id, left)
+        try:
+            before, after = ledger.book_fill(fill, order_id, left, checked)
+        except FillRefused as exc:
+            raise Refused(exc.reason) from None
         for observer in self.fill_observers:
             observer(fill, before)
         self._fills.append(fill)

@@ -52,12 +52,27 @@ __all__ = [
     "DEFAULT_MAINTENANCE_SHORT",
     "DEFAULT_MARGIN_MULTIPLIER",
     "DEFAULT_SHORT_MARGIN",
+    "FillRefused",
     "HoldingSnapshot",
     "Ledger",
     "LedgerSnapshot",
     "Reservation",
     "holding_after",
 ]
+
+
+def _short_refusal(fill: Fill, before: float) -> str:
+    """Why a sale of `fill` is refused when shorting is disabled, `before` being the position it finds."""
+    return f"short selling is disabled: cannot sell {fill.quantity:g} {fill.symbol} holding {before:g}"
+
+
+class FillRefused(Exception):
+    """A fill `Ledger.book_fill` was asked to check and refused (nothing booked): `reason` says why, as
+    `Ledger.fill_refusal` would."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Ledger:
@@ -323,19 +338,17 @@ class Ledger:
 
         A fill that would leave buying power below zero (beyond its order's reservation, e.g. the price ran away
         during latency) or open a short when shorting is disabled is refused. A fill that only shrinks a
-        position is never refused.
+        position is never refused (`book_fill` with `check` asks the same in its pass).
         """
-        symbol = fill.symbol
-        held = self._holdings.get(symbol)
+        held = self._holdings.get(fill.symbol)
         before = held.quantity if held is not None else 0.0
         quantity = fill.quantity
         if fill.side is _SIDE_BUY:
-            signed = quantity
+            after = before + quantity
         else:
-            signed = -quantity
+            after = before - quantity
             if not self.allow_short and quantity > (before if before > 0.0 else 0.0) + QTY_EPSILON:
-                return f"short selling is disabled: cannot sell {quantity:g} {symbol} holding {before:g}"
-        after = before + signed
+                return _short_refusal(fill, before)
         # Only a fill that grows exposure can be refused: abs(after) > abs(before) + QTY_EPSILON, or it crosses zero
         # (written without the builtins' calls, as in `_used`).
         if not (
@@ -343,9 +356,24 @@ class Ledger:
             or before * after < 0.0
         ):
             return None
+        reservation = self._reservations.get(order_id) if order_id is not None else None
+        return self._growth_refusal(fill, held, before, after, reservation, remaining)
+
+    def _growth_refusal(
+        self,
+        fill: Fill,
+        held: Holding | None,
+        before: float,
+        after: float,
+        reservation: Reservation | None,
+        remaining: float | None,
+    ) -> str | None:
+        """`fill_refusal` for a fill that grows exposure (from `before` to `after`), its order's `reservation` (if
+        any) and its symbol's holding (if any) looked up by the caller."""
+        symbol = fill.symbol
+        signed = fill.quantity if fill.side is _SIDE_BUY else -fill.quantity
         cash = self.cash - signed * fill.price - fill.fee
         reserved = self._reserved_cash
-        reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
             # A fill that completes its order uses all of its cash units (`_used`'s first case, without its call).
             units = reservation.cash_units if remaining == 0.0 else self._used(reservation, fill, before, remaining)[1]
@@ -366,15 +394,34 @@ class Ledger:
             f"at {fill.price:.4f} costs more than is available"
         )
 
-    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> tuple[float, float]:
+    def book_fill(
+        self, fill: Fill, order_id: str | None = None, remaining: float | None = None, check: bool = False
+    ) -> tuple[float, float]:
         """Book `fill`, using up the reservation of `order_id` (`remaining`: what the order has left to fill after
-        it, when known; at most `QTY_EPSILON` drops the reservation, as `release` would); no check (see
-        `fill_refusal`). Returns the symbol's signed quantity before and after it."""
+        it, when known; at most `QTY_EPSILON` drops the reservation, as `release` would). Returns the symbol's
+        signed quantity before and after it. No check unless `check`: then `fill_refusal` is asked first in the
+        same pass, and a refusal raises `FillRefused` with nothing changed (the account's door books a fill so when
+        nothing is recorded between the check and the booking: no journal). By position (every fill's path)."""
         symbol = fill.symbol
         held = self._holdings.get(symbol)
+        reservation = self._reservations.get(order_id) if order_id is not None else None
+        if check:  # `fill_refusal`, its lookups shared
+            before = held.quantity if held is not None else 0.0
+            quantity = fill.quantity
+            if fill.side is _SIDE_BUY:
+                after = before + quantity
+            else:
+                after = before - quantity
+                if not self.allow_short and quantity > (before if before > 0.0 else 0.0) + QTY_EPSILON:
+                    raise FillRefused(_short_refusal(fill, before))
+            if (after if after > 0.0 else -after) > (before if before > 0.0 else -before) + QTY_EPSILON or (
+                before * after < 0.0
+            ):
+                reason = self._growth_refusal(fill, held, before, after, reservation, remaining)
+                if reason is not None:
+                    raise FillRefused(reason)
         if held is None:
             held = self._holdings[symbol] = Holding()
-        reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
             if remaining == 0.0:  # the fill completes the order: it uses all of it (`_used`, without its call)
                 shares, units = reservation.shares, reservation.cash_units
