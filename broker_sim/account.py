@@ -1,6 +1,7 @@
 """The account state and its one door: `AccountState.apply(change)` (or, for a caller that knows the change's type,
-its typed entries `apply_new_order`, `apply_status_change` and `apply_execution`: the same door) is the only way
-orders and money change.
+its typed entries `apply_new_order`, `apply_status_change` and `apply_execution`, and their entries by fields
+`enter_new_order`, `enter_status_change` and `enter_execution`: the same door) is the only way orders and money
+change.
 
 Each apply does three things in order:
 
@@ -243,9 +244,11 @@ class AccountState:
         such calls, and every change of every order comes through here. `type()` of one argument is a
         specialized call too, where ``change.__class__`` is a generic attribute read. The three changes of every
         order are called as methods (compiled, a direct call; from the handler table, a generic one), the rest
-        through the table. The paper venue, which makes those three changes on a market order's path and knows
-        which it makes, calls their handlers itself (``apply_new_order(change, False)``, ``apply_status_change``,
-        ``apply_execution``): the same door (validate, record, change, announce) without this dispatch's frame."""
+        through the table, by their entries by fields (`enter_new_order`, ...: the typed entries' bodies). The paper
+        venue, which makes those three changes on a market order's path and knows which it makes, calls those
+        entries itself with the changes' fields (``enter_new_order(order, reservation, False, None)``,
+        ``enter_status_change``, ``enter_execution``): the same door (validate, record, change, announce) without
+        this dispatch's frame, and without making the change records, which only a recorder (a journal) reads."""
         if type(change) is Execution:
             return self.enter_execution(change.fill, False, change)
         if type(change) is StatusChange:
