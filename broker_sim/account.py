@@ -1,6 +1,7 @@
 """The account state and its one door: `AccountState.apply(change)` (or, for a caller that knows the change's type,
-its typed entries `apply_new_order`, `apply_status_change` and `apply_execution`: the same door) is the only way
-orders and money change.
+its typed entries `apply_new_order`, `apply_status_change` and `apply_execution`, and their entries by fields
+`enter_new_order`, `enter_status_change` and `enter_execution`: the same door) is the only way orders and money
+change.
 
 Each apply does three things in order:
 
@@ -64,9 +65,12 @@ from broker_sim.changes import (
     ReplaceRequest,
     SessionClose,
     StatusChange,
+    execution_record,
+    new_order_record,
+    status_change_record,
 )
 from broker_sim.errors import BrokerError, InvalidTransition
-from broker_sim.ledger import Ledger
+from broker_sim.ledger import FillRefused, Ledger, Reservation
 from broker_sim.models import (
     FINAL_STATUSES,
     EventType,
@@ -240,15 +244,19 @@ class AccountState:
         such calls, and every change of every order comes through here. `type()` of one argument is a
         specialized call too, where ``change.__class__`` is a generic attribute read. The three changes of every
         order are called as methods (compiled, a direct call; from the handler table, a generic one), the rest
-        through the table. The paper venue, which makes those three changes on a market order's path and knows
-        which it makes, calls their handlers itself (``apply_new_order(change, False)``, ``apply_status_change``,
-        ``apply_execution``): the same door (validate, record, change, announce) without this dispatch's frame."""
+        through the table, by their entries by fields (`enter_new_order`, ...: the typed entries' bodies). The paper
+        venue, which makes those three changes on a market order's path and knows which it makes, calls those
+        entries itself with the changes' fields (``enter_new_order(order, reservation, False, None)``,
+        ``enter_status_change``, ``enter_execution``): the same door (validate, record, change, announce) without
+        this dispatch's frame, and without making the change records, which only a recorder (a journal) reads."""
         if type(change) is Execution:
-            return self.apply_execution(change, False)
+            return self.enter_execution(change.fill, False, change)
         if type(change) is StatusChange:
-            return self.apply_status_change(change, False)
+            return self.enter_status_change(
+                change.order_id, change.status, change.timestamp, change.event, change.reject_reason, change
+            )
         if type(change) is NewOrder:
-            return self.apply_new_order(change, False)
+            return self.enter_new_order(change.order, change.reservation, False, change)
         return self._handlers[type(change)](change, False)
 
     def _session_close(self, change: SessionClose, replaying: bool) -> None:
@@ -319,7 +327,14 @@ class AccountState:
         """`apply` for a `NewOrder`: the door's typed entry (the same checks, record, change and event), for a
         caller that knows the change's type. Callers pass `replaying` False; only `replay` passes True (no
         money checks)."""
-        order, reservation = change.order, change.reservation
+        return self.enter_new_order(change.order, change.reservation, replaying, change)
+
+    def enter_new_order(
+        self, order: Order, reservation: Reservation | None, replaying: bool, change: NewOrder | None
+    ) -> Order:
+        """`apply_new_order` for the change's fields: the same door. `change` is its record when the caller has one;
+        None, it is made only if a recorder takes it (the paper venue enters every new order so: no record is made
+        where no journal is kept). By position (every order's path)."""
         order_id, client_order_id = order.id, order.client_order_id
         if order_id in self._orders or client_order_id in self._client_ids:
             self._check_new(order)  # raises, naming which id is taken
@@ -343,7 +358,7 @@ class AccountState:
         elif status not in (_S_REJECTED, _S_PENDING_NEW) or reservation is not None:
             raise InvalidTransition(f"a new order starts pending_new with a reservation, or rejected; got {order}")
         if recorder is not None:
-            recorder(change)
+            recorder(change if change is not None else new_order_record(order, reservation))
         self._client_ids[client_order_id] = order_id
         if reservation is not None and not held:
             self.ledger.hold(reservation)
@@ -368,38 +383,60 @@ class AccountState:
         """`apply` for a `StatusChange`: the door's typed entry (the same checks, record, change and event), for a
         caller that knows the change's type. Callers pass `replaying` False; only `replay` passes True (no
         money checks)."""
-        order = self._orders.get(change.order_id) or self._get(change.order_id)  # (`_get` raises for an unknown id)
-        status = change.status
+        return self.enter_status_change(
+            change.order_id, change.status, change.timestamp, change.event, change.reject_reason, change
+        )
+
+    def enter_status_change(
+        self,
+        order_id: str,
+        status: OrderStatus,
+        timestamp: datetime,
+        event: EventType,
+        reject_reason: str | None,
+        change: StatusChange | None,
+    ) -> Order:
+        """`apply_status_change` for the change's fields: the same door (no money checks to skip: `replaying` does
+        not matter). `change` is its record when the caller has one; None, it is made only if a recorder takes it
+        (as `enter_new_order`). By position."""
+        order = self._orders.get(order_id) or self._get(order_id)  # (`_get` raises for an unknown id)
         final = status in FINAL_STATUSES
         stamp = _FINAL_TIME_FIELD.get(status) if final else None  # (the final statuses alone have a time field)
-        if stamp is None and change.reject_reason is None:
-            updated = _move(order, status, change.timestamp)  # (the common case: no other field changes)
+        if stamp is None and reject_reason is None:
+            updated = _move(order, status, timestamp)  # (the common case: no other field changes)
         else:
             fields: dict[str, Any] = {}
-            if change.reject_reason is not None:
-                fields["reject_reason"] = change.reject_reason
+            if reject_reason is not None:
+                fields["reject_reason"] = reject_reason
             if stamp is not None:
-                fields[stamp] = change.timestamp
-            updated = transition(order, status, change.timestamp, **fields)
-        if self.recorder is not None:
-            self.recorder(change)
+                fields[stamp] = timestamp
+            updated = transition(order, status, timestamp, **fields)
+        recorder = self.recorder
+        if recorder is not None:
+            if change is None:
+                change = status_change_record(order_id, status, timestamp, event, reject_reason)
+            recorder(change)
         if final:
             self._store(updated)
         else:
-            self._orders[updated.id] = updated  # (`_store` for an order that stays open, without its call)
+            self._orders[order_id] = updated  # (`_store` for an order that stays open, without its call)
             offer = self.offer  # (an order starting to work: whoever takes it)
-            if offer is not None and status is _S_NEW and change.event is _E_NEW and offer(updated, None, _E_NEW):
+            if offer is not None and status is _S_NEW and event is _E_NEW and offer(updated, None, _E_NEW):
                 return updated
         emit = self._emit  # (read, then called: see `__init__`)
-        emit(unchecked_event(change.event, updated, change.timestamp))
+        emit(unchecked_event(event, updated, timestamp))
         return updated
 
     def apply_execution(self, change: Execution, replaying: bool) -> Order:
         """`apply` for an `Execution`: the door's typed entry (the same checks, record, change and event), for a
         caller that knows the change's type. Callers pass `replaying` False; only `replay` passes True (no
         money checks)."""
+        return self.enter_execution(change.fill, replaying, change)
+
+    def enter_execution(self, fill: Fill, replaying: bool, change: Execution | None) -> Order:
+        """`apply_execution` for the change's fill: the same door. `change` is its record when the caller has one;
+        None, it is made only if a recorder takes it (as `enter_new_order`). By position."""
         # (The order's and the fill's fields are read once each: this is on every fill's path.)
-        fill = change.fill
         order_id = fill.order_id
         order = self._orders.get(order_id) or self._get(order_id)  # (`_get` raises for an unknown id)
         status = order.status
@@ -415,7 +452,12 @@ class AccountState:
         if not left > 0.0:  # max(0.0, left), without the builtin's call (~750 instructions on CPython 3.11)
             left = 0.0
         ledger = self.ledger
-        if not replaying:
+        recorder = self.recorder
+        # Whether the booking checks the fill: with nothing to record between the check and the booking (no
+        # journal), both in one pass (`book_fill`'s `check`; nothing before the booking changes anything).
+        checked = not replaying
+        if checked and recorder is not None:  # the journal records it once checked, before it is booked
+            checked = False
             reason = ledger.fill_refusal(fill, order_id, left)
             if reason is not None:
                 raise Refused(reason)
@@ -434,9 +476,12 @@ class AccountState:
             status = status if status in _KEPT_BY_FILLS else _S_PARTIALLY_FILLED
             updated = _fill_partly(order, status, when, filled, average)
             event = _E_PARTIAL_FILL
-        if self.recorder is not None:
-            self.recorder(change)
-        before, after = ledger.book_fill(fill, order_id, left)
+        if recorder is not None:
+            recorder(change if change is not None else execution_record(fill))
+        try:
+            before, after = ledger.book_fill(fill, order_id, left, checked)
+        except FillRefused as exc:
+            raise Refused(exc.reason) from None
         for observer in self.fill_observers:
             observer(fill, before)
         self._fills.append(fill)

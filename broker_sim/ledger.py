@@ -52,12 +52,22 @@ __all__ = [
     "DEFAULT_MAINTENANCE_SHORT",
     "DEFAULT_MARGIN_MULTIPLIER",
     "DEFAULT_SHORT_MARGIN",
+    "FillRefused",
     "HoldingSnapshot",
     "Ledger",
     "LedgerSnapshot",
     "Reservation",
     "holding_after",
 ]
+
+
+class FillRefused(Exception):
+    """A fill `Ledger.book_fill` was asked to check and refused (nothing booked): `reason` says why, as
+    `Ledger.fill_refusal` would."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Ledger:
@@ -323,58 +333,77 @@ class Ledger:
 
         A fill that would leave buying power below zero (beyond its order's reservation, e.g. the price ran away
         during latency) or open a short when shorting is disabled is refused. A fill that only shrinks a
-        position is never refused.
+        position is never refused. (`book_fill`'s check, without the booking.)
         """
-        symbol = fill.symbol
-        held = self._holdings.get(symbol)
-        before = held.quantity if held is not None else 0.0
-        quantity = fill.quantity
-        if fill.side is _SIDE_BUY:
-            signed = quantity
-        else:
-            signed = -quantity
-            if not self.allow_short and quantity > (before if before > 0.0 else 0.0) + QTY_EPSILON:
-                return f"short selling is disabled: cannot sell {quantity:g} {symbol} holding {before:g}"
-        after = before + signed
-        # Only a fill that grows exposure can be refused: abs(after) > abs(before) + QTY_EPSILON, or it crosses zero
-        # (written without the builtins' calls, as in `_used`).
-        if not (
-            (after if after > 0.0 else -after) > (before if before > 0.0 else -before) + QTY_EPSILON
-            or before * after < 0.0
-        ):
-            return None
-        cash = self.cash - signed * fill.price - fill.fee
-        reserved = self._reserved_cash
-        reservation = self._reservations.get(order_id) if order_id is not None else None
-        if reservation is not None:
-            # A fill that completes its order uses all of its cash units (`_used`'s first case, without its call).
-            units = reservation.cash_units if remaining == 0.0 else self._used(reservation, fill, before, remaining)[1]
-            reserved -= reservation.cash_per_unit * units
-        if after < 0.0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark: `power`)
-            mark = self.marks.get(symbol)
-            if mark is None and after:  # a position with no market price is valued at its (new) average price
-                mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
-            power = _power(self, cash, reserved, symbol, after, mark)
-        elif self.at_risk:
-            power = _power(self, cash, reserved, symbol, after, None)
-        else:  # `power` of a cash account that holds no short, nor will after the fill: written out (every buy)
-            power = cash - reserved - 0.0 * (1.0 + self.short_margin)
-        if power >= 0.0 - MONEY_EPSILON:  # (`money_covers`, inline)
-            return None
-        return (
-            f"insufficient buying power at fill: {fill.side.value} {fill.quantity:g} {symbol} "
-            f"at {fill.price:.4f} costs more than is available"
-        )
+        try:
+            self.book_fill(fill, order_id, remaining, True, False)
+        except FillRefused as exc:
+            return exc.reason
+        return None
 
-    def book_fill(self, fill: Fill, order_id: str | None = None, remaining: float | None = None) -> tuple[float, float]:
+    def book_fill(
+        self,
+        fill: Fill,
+        order_id: str | None = None,
+        remaining: float | None = None,
+        check: bool = False,
+        book: bool = True,
+    ) -> tuple[float, float]:
         """Book `fill`, using up the reservation of `order_id` (`remaining`: what the order has left to fill after
-        it, when known; at most `QTY_EPSILON` drops the reservation, as `release` would); no check (see
-        `fill_refusal`). Returns the symbol's signed quantity before and after it."""
+        it, when known; at most `QTY_EPSILON` drops the reservation, as `release` would). Returns the symbol's
+        signed quantity before and after it.
+
+        No check unless `check`: then the fill is checked first, in the same pass, and a refusal (what
+        `fill_refusal` answers) raises `FillRefused` with nothing changed; the account's door books a fill so
+        when nothing is recorded between the check and the booking (no journal). With `book` false, only the
+        check is made (`fill_refusal`). By position (every fill's path)."""
         symbol = fill.symbol
         held = self._holdings.get(symbol)
+        reservation = self._reservations.get(order_id) if order_id is not None else None
+        if check:
+            before = held.quantity if held is not None else 0.0
+            quantity = fill.quantity
+            if fill.side is _SIDE_BUY:
+                signed = quantity
+            else:
+                signed = -quantity
+                if not self.allow_short and quantity > (before if before > 0.0 else 0.0) + QTY_EPSILON:
+                    raise FillRefused(
+                        f"short selling is disabled: cannot sell {quantity:g} {symbol} holding {before:g}"
+                    )
+            after = before + signed
+            # Only a fill that grows exposure can be refused: abs(after) > abs(before) + QTY_EPSILON, or it crosses
+            # zero (written without the builtins' calls, as in `_used`).
+            if (after if after > 0.0 else -after) > (before if before > 0.0 else -before) + QTY_EPSILON or (
+                before * after < 0.0
+            ):
+                cash = self.cash - signed * fill.price - fill.fee
+                reserved = self._reserved_cash
+                if reservation is not None:
+                    # A fill that completes its order uses all of its cash units (`_used`'s first case, in line).
+                    if remaining == 0.0:
+                        units = reservation.cash_units
+                    else:
+                        units = self._used(reservation, fill, before, remaining)[1]
+                    reserved -= reservation.cash_per_unit * units
+                if after < 0.0 or self.margin_multiplier is not None:  # (a cash account's longs need no mark)
+                    mark = self.marks.get(symbol)
+                    if mark is None and after:  # a position with no market price is valued at its (new) average price
+                        mark = holding_after(before, held.avg_price if held is not None else 0.0, fill)[1]
+                    power = _power(self, cash, reserved, symbol, after, mark)
+                elif self.at_risk:
+                    power = _power(self, cash, reserved, symbol, after, None)
+                else:  # `power` of a cash account that holds no short, nor will after the fill: written out
+                    power = cash - reserved - 0.0 * (1.0 + self.short_margin)
+                if not power >= 0.0 - MONEY_EPSILON:  # (`money_covers`, inline)
+                    raise FillRefused(
+                        f"insufficient buying power at fill: {fill.side.value} {quantity:g} {symbol} "
+                        f"at {fill.price:.4f} costs more than is available"
+                    )
+            if not book:
+                return before, after
         if held is None:
             held = self._holdings[symbol] = Holding()
-        reservation = self._reservations.get(order_id) if order_id is not None else None
         if reservation is not None:
             if remaining == 0.0:  # the fill completes the order: it uses all of it (`_used`, without its call)
                 shares, units = reservation.shares, reservation.cash_units

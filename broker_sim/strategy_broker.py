@@ -141,7 +141,12 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_BUY, quantity, fields)
         else:  # the usual call, ``buy(symbol, quantity)``: a market day order (`_request`, in line)
-            request = market_order_request(symbol, _SIDE_BUY, quantity, self._next_client_order_id())
+            if self._numbers_itself:  # `_next_client_order_id`, in line (a call less on a strategy's every order)
+                self._numbered_last += 1
+                client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
+            else:
+                client_order_id = self._next_client_order_id()
+            request = market_order_request(symbol, _SIDE_BUY, quantity, client_order_id)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
         if book is not None and order is not book.last_booked:  # (booked by its own event: `track` would not change it)
@@ -155,7 +160,12 @@ class StrategyBroker(Broker):
         if fields:
             request = self._request(symbol, _SIDE_SELL, quantity, fields)
         else:
-            request = market_order_request(symbol, _SIDE_SELL, quantity, self._next_client_order_id())
+            if self._numbers_itself:
+                self._numbered_last += 1
+                client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
+            else:
+                client_order_id = self._next_client_order_id()
+            request = market_order_request(symbol, _SIDE_SELL, quantity, client_order_id)
         order = self.inner.submit_order_nowait(request) if self._nowait else await self.inner.submit_order(request)
         book = self.book
         if book is not None and order is not book.last_booked:

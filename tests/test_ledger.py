@@ -13,7 +13,7 @@ import pytest
 
 from broker_sim.account import AccountState, Refused
 from broker_sim.changes import Execution, NewOrder, Replacement, ReplaceRefused, ReplaceRequest, StatusChange
-from broker_sim.ledger import Ledger
+from broker_sim.ledger import FillRefused, Ledger
 from broker_sim.models import (
     Account,
     EventType,
@@ -684,3 +684,127 @@ def test_a_restored_ledger_reads_its_restored_holdings() -> None:
     assert aapl is not None and aapl.quantity == restored.quantity("AAPL") == 10
     assert msft is not None and msft.quantity == restored.quantity("MSFT") == 4
     assert restored.holding("IBM") is None
+
+
+# -- the door's one-pass fill check (no journal) against its two-step check (a journal records in between) ----
+
+
+def _refused_fill_doors(journaled: bool, **settings: object) -> tuple[Door, list[object]]:
+    door = Door(1_000, **settings)
+    recorded: list[object] = []
+    if journaled:
+        door.state.recorder = recorded.append
+    return door, recorded
+
+
+@pytest.mark.parametrize("journaled", [False, True])
+def test_a_fill_beyond_buying_power_is_refused_alike_with_and_without_a_journal(journaled: bool) -> None:
+    """Without a recorder the door checks a fill in `book_fill`'s pass (`check`); with one, `fill_refusal` first:
+    the same reason, nothing changed, nothing recorded."""
+    door, recorded = _refused_fill_doors(journaled)
+    assert door.place("o1", "AAPL", Side.BUY, 10, 100.0) is None
+    before, count = door.seen(), len(recorded)
+
+    reason = door.fill(_fill("buy", 10, 120.0, fee=1.0, n=1), "o1")
+
+    assert reason == "insufficient buying power at fill: buy 10 AAPL at 120.0000 costs more than is available"
+    assert door.seen() == before
+    assert len(recorded) == count
+    assert door.state.order("o1").filled_quantity == 0.0  # type: ignore[union-attr]
+    assert door.fill(_fill("buy", 10, 100.0, n=2), "o1") is None  # the order still fills within its means
+
+
+@pytest.mark.parametrize("journaled", [False, True])
+def test_a_sale_beyond_the_shares_held_is_refused_alike_with_and_without_a_journal(journaled: bool) -> None:
+    """A sale's fill that would open a short while shorting is disabled (the shares were sold meanwhile: the
+    ledger's settings changed under a working sell order) is refused the same either way."""
+    door, recorded = _refused_fill_doors(journaled, allow_short=True)
+    door.book(_fill("buy", 5, 100.0))
+    assert door.place("s1", "AAPL", Side.SELL, 8, 100.0) is None
+    door.ledger.allow_short = False
+    before, count = door.seen(), len(recorded)
+
+    reason = door.fill(_fill("sell", 8, 100.0, n=1), "s1")
+
+    assert reason == "short selling is disabled: cannot sell 8 AAPL holding 5"
+    assert door.seen() == before
+    assert len(recorded) == count
+
+
+def test_book_fill_with_check_raises_what_fill_refusal_answers_and_changes_nothing() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 10, 100.0) is None
+    fill = _fill("buy", 10, 120.0, n=1)
+    reason = ledger.fill_refusal(fill, "o1", 0.0)
+    before = door.seen()
+
+    with pytest.raises(FillRefused) as raised:
+        ledger.book_fill(fill, "o1", 0.0, True)
+
+    assert reason is not None and raised.value.reason == reason and str(raised.value) == reason
+    assert door.seen() == before
+    assert ledger.reservation("o1") is not None
+
+
+def test_book_fill_with_check_books_what_fill_refusal_lets_through_as_book_fill_does() -> None:
+    """A fill that only shrinks a position, and one within the account's means, book the same with the check."""
+    checked, unchecked = Door(10_000, allow_short=True), Door(10_000, allow_short=True)
+    for door in (checked, unchecked):
+        door.book(_fill("sell", 10, 100.0))
+        door.ledger.marks["AAPL"] = 1_000.0
+        assert door.ledger.fill_refusal(_fill("buy", 10, 1_000.0, n=1)) is None
+    assert checked.ledger.book_fill(_fill("buy", 10, 1_000.0, n=1), None, None, True) == (-10.0, 0.0)
+    assert unchecked.ledger.book_fill(_fill("buy", 10, 1_000.0, n=1)) == (-10.0, 0.0)
+    assert checked.seen() == unchecked.seen()
+    assert checked.ledger.book_fill(_fill("buy", 2, 50.0, n=2), None, None, True) == (0.0, 2.0)
+    assert unchecked.ledger.book_fill(_fill("buy", 2, 50.0, n=2)) == (0.0, 2.0)
+    assert checked.seen() == unchecked.seen()
+
+
+# -- the door's entries by fields ---------------------------------------------------------------------------
+
+
+def _entered(by_fields: bool) -> tuple[list[object], list[OrderEvent], Door]:
+    """A market order placed, made working and filled through the door, by its entries taking the changes'
+    fields (their records made for the recorder only) or by `apply` with the records; what was recorded."""
+    door = Door(10_000)
+    recorded: list[object] = []
+    door.state.recorder = recorded.append
+    plan = door.ledger.plan_reservation("o1", "AAPL", Side.BUY, 10, 100.0, None, False)
+    assert not isinstance(plan, str)
+    order = _order("o1", "AAPL", Side.BUY, 10)
+    fill = _fill("buy", 10, 100.0, n=1, fee=0.5)
+    fill = attrs.evolve(fill, order_id="o1")
+    state = door.state
+    if by_fields:
+        state.enter_new_order(order, plan, False, None)
+        state.enter_status_change("o1", OrderStatus.NEW, T0, EventType.NEW, None, None)
+        state.enter_execution(fill, False, None)
+    else:
+        state.apply(NewOrder(order, plan))
+        state.apply(StatusChange("o1", OrderStatus.NEW, T0, EventType.NEW))
+        state.apply(Execution(fill))
+    return recorded, door.events, door
+
+
+def test_the_doors_entries_by_fields_record_and_announce_what_apply_does() -> None:
+    by_fields, by_records = _entered(True), _entered(False)
+
+    assert by_fields[0] == by_records[0]
+    assert [type(change) for change in by_fields[0]] == [NewOrder, StatusChange, Execution]
+    assert by_fields[1] == by_records[1]
+    assert by_fields[2].seen() == by_records[2].seen()
+
+
+def test_a_status_change_entered_by_fields_records_its_reason() -> None:
+    door = Door(10_000)
+    recorded: list[object] = []
+    assert door.place("o1", "AAPL", Side.BUY, 10, 100.0) is None
+    door.state.recorder = recorded.append
+
+    order = door.state.enter_status_change("o1", OrderStatus.CANCELED, T0, EventType.CANCELED, "too late", None)
+
+    assert recorded == [StatusChange("o1", OrderStatus.CANCELED, T0, EventType.CANCELED, "too late")]
+    assert order.status is OrderStatus.CANCELED and order.reject_reason == "too late"
+    assert door.ledger.reserved_cash == 0.0

@@ -14,7 +14,7 @@ from broker_sim._members import (
     _S_REJECTED,
 )
 from broker_sim.account import Refused
-from broker_sim.changes import NewOrder, Notice, new_order_record
+from broker_sim.changes import NewOrder, Notice
 from broker_sim.clock import TimerHandle
 from broker_sim.errors import ModelError
 from broker_sim.hookspecs import Action
@@ -120,8 +120,9 @@ def submit(
     except ModelError as exc:
         return reject_new(venue, order, str(exc), now)
     try:
-        # (`apply` for a `NewOrder`, without its dispatch: the door's typed entry)
-        venue.state.apply_new_order(new_order_record(order, plan), False)
+        # (`apply` for a `NewOrder`, without its dispatch: the door's entry by fields, which makes the record only
+        # for a journal)
+        venue.state.enter_new_order(order, plan, False, None)
     except Refused as exc:
         if refuse:
             raise refusal_for_reason(exc.reason) from None

@@ -58,7 +58,6 @@ from broker_sim.changes import (
     Amendment,
     OrderChange,
     StatusChange,
-    execution_record,
     status_change_record,
 )
 from broker_sim.clock import Clock, SimulatedClock, TimerHandle
@@ -251,8 +250,9 @@ class Venue:
         else:
             seconds = _NEVER
             now = self.clock.now()
-        # (`apply` for a `StatusChange`, without its frame: `AccountState.apply` says why)
-        order = self.state.apply_status_change(status_change_record(order_id, _S_NEW, now, _E_NEW), False)
+        # (`apply` for a `StatusChange`, without its frame, `AccountState.apply` says why; by fields: the record is
+        # made only for a journal)
+        order = self.state.enter_status_change(order_id, _S_NEW, now, _E_NEW, None, None)
         # The same moment, unless a listener of `new` moved the clock (a simulated clock's time tells).
         since = now if simulated is not None and simulated._now == seconds else self.clock.now()
         # Its `Working` is made only if it rests (most market orders fill here first): nothing in between reads it.
@@ -472,8 +472,9 @@ class Venue:
         if fee:
             fill = unchecked_fill(order_id, symbol, side, quantity, executed, fee, now, price, execution_id)
         try:
-            # `_apply`, written out, and `AccountState.apply` for an `Execution` without its frame (a call less each)
-            executed_order = self.state.apply_execution(execution_record(fill), False)
+            # `_apply`, written out, and `AccountState.apply` for an `Execution` without its frame (a call less each),
+            # by its fill (the record is made only for a journal)
+            executed_order = self.state.enter_execution(fill, False, None)
             working = self._working
             if working and executed_order.status in FINAL_STATUSES and order_id in working:
                 self._retire(order_id, symbol)
