@@ -519,7 +519,7 @@ def test_a_fill_time_is_written_at_once_and_its_text_kept_for_the_order_spool(
     utc = [moment.replace(tzinfo=UTC) for moment in (sorted(moments) if ordered else moments)]
     last = datetime.max.replace(tzinfo=UTC)
     stamps = [*utc, utc[0], last - timedelta(minutes=59), last, utc[-1].astimezone(timezone(timedelta(hours=-5)))]
-    fills = [Fill(f"o{n}", "AAPL", Side.BUY, 1.0, 10.5, 0.0, stamp, 10.5, f"e{n}", "s") for n, stamp in enumerate(stamps)]
+    fills = [Fill(f"o{n}", "AAPL", Side.BUY, 1.0, 10.5, 0.0, at, 10.5, f"e{n}", "s") for n, at in enumerate(stamps)]
     texts = CellTexts()
     made, odd = spool_module._FILL_ENTRY_LINES([(fill, "s", 1.0, 0.0) for fill in fills], texts)
     expected = io.StringIO()
