@@ -470,6 +470,8 @@ _ORDER_USUAL: dict[str, Any] = {
         "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "parent_id", "notional", "triggered_at",
     )),
     "order_class": OrderClass.SIMPLE, "legs": (), "extended_hours": False,
+    # a plain market order's type, time in force and final status: each in a group with its neighbours
+    "type": OrderType.MARKET, "time_in_force": TimeInForce.DAY, "status": OrderStatus.FILLED,
 }  # fmt: skip
 #: An order's float columns that are mostly the very object of an earlier one (a whole fill's filled quantity):
 #: only these are tested, as a test costs where it misses (measured).

@@ -114,6 +114,8 @@ def _orders_with_every_kind_of_cell() -> list[tuple[Order, str]]:
         triggered_at=T0 + timedelta(minutes=2), replaces="o0", replaced_by="o9", parent_id="p1",
     )  # fmt: skip
     rejected = attrs.evolve(base, id="o5", status=OrderStatus.REJECTED, reject_reason="insufficient buying power")
+    # a filled market order good till canceled: its type and status usual, its time in force not
+    gtc = attrs.evolve(base, id="o6", time_in_force=TimeInForce.GTC)
     plain = [(base, "sma"), (limit, ""), (rejected, "sma"), (base, "mean-reversion")]
     awkward = [
         (attrs.evolve(rejected, reject_reason="need 1,000.00, have 12.50"), "sma"),
@@ -121,7 +123,7 @@ def _orders_with_every_kind_of_cell() -> list[tuple[Order, str]]:
         (attrs.evolve(rejected, reject_reason="two\nlines"), "sma"),
         (base, "a,b"),
     ]
-    return [*plain, *awkward]
+    return [*plain, *awkward, (gtc, "sma")]
 
 
 def test_a_batch_of_orders_is_written_byte_for_byte_as_the_csv_writer_writes_their_rows() -> None:
@@ -131,7 +133,7 @@ def test_a_batch_of_orders_is_written_byte_for_byte_as_the_csv_writer_writes_the
     import io
 
     entries = _orders_with_every_kind_of_cell()
-    for batch in (entries[:4], entries, entries[4:5]):
+    for batch in (entries[:4], entries, entries[4:5], [*entries[:4], entries[-1]]):
         spool = OrderSpool()
         for order, strategy in batch:
             spool.add_owned(order, strategy)
@@ -582,4 +584,5 @@ def test_a_usual_group_keeps_its_variables_when_a_later_column_names_one() -> No
     assert "\n".join(made) + "\n" == expected.getvalue()
     # the orders' own groups are tested on their fields, none of theirs named by a later column
     order_source = "".join(linecache.cache[spool_module._ORDER_ENTRY_LINES.__code__.co_filename][2])
-    assert "if item.limit_price is None and item.stop_price is None:" in order_source
+    assert "if item.limit_price is None and item.stop_price is None and item.status is _usual9:" in order_source
+    assert "if item.type is _usual4 and item.time_in_force is _usual5:" in order_source
