@@ -161,7 +161,21 @@ class StrategyBook:
         if fill is not None:
             if share != 1.0:
                 fill = attrs.evolve(fill, quantity=fill.quantity * share, fee=fill.fee * share)
-            self._book(fill)
+            # the holding after the fill, by the ledger's one rule (`holding_after`); its position is built again
+            # when read (`position`)
+            symbol = fill.symbol
+            held = self._held.get(symbol)
+            if held is None:
+                held = self._held[symbol] = Holding()
+            quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
+            if -QTY_EPSILON < quantity < QTY_EPSILON:  # `qty_is_zero`, inline
+                quantity, avg_price = 0.0, 0.0
+            held.quantity = quantity
+            held.avg_price = avg_price
+            held.realized_pnl += pnl
+            held.fees += fill.fee
+            if self._positions:
+                self._positions.pop(symbol, None)  # (built before this fill: `position` builds it again)
             self._fills.append(fill)
 
     def track(self, order: Order) -> None:
@@ -184,43 +198,29 @@ class StrategyBook:
         ended.append(order_id)
         ended_ids.add(order_id)
 
-    def _book(self, fill: Fill) -> None:
-        symbol = fill.symbol
-        held = self._held.get(symbol)
-        if held is None:
-            held = self._held[symbol] = Holding()
-        quantity, avg_price, pnl = holding_after(held.quantity, held.avg_price, fill)
-        if -QTY_EPSILON < quantity < QTY_EPSILON:  # `qty_is_zero`, inline
-            quantity, avg_price = 0.0, 0.0
-        held.quantity = quantity
-        held.avg_price = avg_price
-        held.realized_pnl += pnl
-        held.fees += fill.fee
-        if self._positions:
-            self._positions.pop(symbol, None)  # (built before this fill: `position` builds it again)
-
     def restore(self, orders: Iterable[Order], fills: Iterable[Fill] = ()) -> None:
         """Rebuild the book after a restart from the strategy's orders as the account holds them: each order's
         filled quantity at its average price, in the order the orders were last updated, and the open ones as
-        open orders. `fills` (the strategy's, where the adapter keeps them) become the latest fills."""
+        open orders. `fills` (the strategy's, where the adapter keeps them) become the latest fills.
+
+        Each order is booked as `take` books an event of it, with one fill of its filled quantity (if any)."""
         self._held.clear()
         self._positions.clear()
         self._open.clear()
-        self.last_booked = None
         for order in sorted(orders, key=lambda o: (o.updated_at or o.created_at, o.created_at)):
+            fill = None
             if order.filled_quantity > 0 and order.filled_avg_price is not None:
-                self._book(
-                    Fill(
-                        order.id,
-                        order.symbol,
-                        order.side,
-                        order.filled_quantity,
-                        order.filled_avg_price,
-                        0.0,
-                        order.updated_at or order.created_at,
-                        order.filled_avg_price,
-                    )
+                fill = Fill(
+                    order.id,
+                    order.symbol,
+                    order.side,
+                    order.filled_quantity,
+                    order.filled_avg_price,
+                    0.0,
+                    order.updated_at or order.created_at,
+                    order.filled_avg_price,
                 )
-            self.track(order)
+            self.take(order, fill)
+        self.last_booked = None
         self._fills.clear()
         self._fills.extend(fills)

@@ -277,6 +277,8 @@ class OrderOwners:
         self._parents: dict[str, str] = {}
         #: A margin call's liquidation orders: the strategies that held the symbol and their shares of it.
         self._liquidations: dict[str, tuple[tuple[str, float], ...]] = {}
+        #: The holders of a strategy's own order, ``((name, 1.0),)``, by name: one tuple for all its orders.
+        self._alone: dict[str, tuple[tuple[str, float], ...]] = {}
         #: The last order asked about and its owner: its fill and its final status are asked in a row.
         self._last: tuple[str, str] = ("", "")
         #: The last order whose events concern a strategy, and its holders (they never change once found): the
@@ -307,16 +309,20 @@ class OrderOwners:
         last_id, last_holders = self.last_holders
         if order_id == last_id:
             return last_holders
-        shares = self._liquidations.get(order_id)
-        if shares is not None:
-            self.last_holders = (order_id, shares)
-            return shares
+        liquidations = self._liquidations
+        if liquidations:  # (a dict's truth costs less than the lookup that would miss on every order)
+            shares = liquidations.get(order_id)
+            if shares is not None:
+                self.last_holders = (order_id, shares)
+                return shares
         last_id, owner = self._last  # `self(order)`, inline
         if order_id != last_id:
             owner = self._owner(order, order_id)
             self._last = (order_id, owner)
         if owner:
-            holders = ((owner, 1.0),)
+            holders = self._alone.get(owner)
+            if holders is None:
+                holders = self._alone[owner] = ((owner, 1.0),)
             self.last_holders = (order_id, holders)
             return holders
         if kind is _E_MARGIN_CALL:
@@ -346,9 +352,11 @@ class OrderOwners:
 
     def _owner(self, order: Order, order_id: str) -> str:
         """The owner of `order`, whose id its callers read already (`order_id`): its attributes are read once each."""
-        known = self.known.get(order_id)
-        if known is not None:
-            return known
+        known = self.known
+        if known:  # (empty unless an account's journal remembered owners: no lookup that would miss)
+            owner = known.get(order_id)
+            if owner is not None:
+                return owner
         client_order_id = order.client_order_id
         for view in self.views:
             # `view.owns(order)`, inline: asked once for each order; the id the view generated last (the usual

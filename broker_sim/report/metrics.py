@@ -192,7 +192,7 @@ class OrderOutcomes:
         # member (`in` a set of members) a Python `__hash__`; a value's hash is cached
         status = order.status._value_
         by_status = self.by_status
-        by_status[status] = by_status[status] + 1 if status in by_status else 1
+        by_status[status] = by_status.get(status, 0) + 1
         if status in EXPLAINED_VALUES:
             self.add_reason(order, status)
 
@@ -206,7 +206,7 @@ class OrderOutcomes:
     def add_refusal(self, refusal: BaseException) -> None:
         """Count one order refused at the door (`OrderRefused`), by its reason in general words."""
         by_status = self.by_status
-        by_status[REFUSED] = by_status[REFUSED] + 1 if REFUSED in by_status else 1
+        by_status[REFUSED] = by_status.get(REFUSED, 0) + 1
         self._reason(REFUSED, _general(str(refusal)))
 
     def _reason(self, status: str, reason: str) -> None:

@@ -152,11 +152,13 @@ def _chained(branches: Sequence[str], index: int) -> list[str]:
     return statements
 
 
-def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> list[str]:
+def _time_statements(index: int, earlier: Sequence[int], *, optional: bool, fresh: bool = False) -> list[str]:
     """The statements of a `lines` function that set ``t<index>``, the text of the time ``d<index>``: empty for
     None (an `optional` column), an earlier column's text when it is the very same object, the text `texts`
     holds for the very same object (the spools' `CellTexts`, by identity), else, for a `datetime` in UTC, its text
-    from `CellTexts.utc_text` (kept in `texts`), and ``isoformat`` for any other.
+    (`_utc_statements`, kept in `texts`), and ``isoformat`` for any other. A `fresh` column's moments are mostly
+    new to `texts` (a fill's time: the fill spool names each moment first): its text is made at once, kept in
+    `texts` for the other spool as a text looked up and missed would be, without the two lookups that would miss.
 
     Why by identity and not by equality: an order's row and its fill's name the same moment object (the clock's),
     and an aware `datetime`'s first hash costs more (~3.6k instructions: its UTC offset, a timedelta) than its
@@ -166,23 +168,39 @@ def _time_statements(index: int, earlier: Sequence[int], *, optional: bool) -> l
     found pays for the checks of its class and zone (each a generic attribute read)."""
     branches = ["if d{i} is None:\n    t{i} = ''"] if optional else []
     branches += [f"if d{{i}} is d{e}:\n    t{{i}} = t{e}" for e in reversed(earlier)]
-    template = (
-        "k{i} = _id(d{i})\n"
-        "t{i} = known(k{i})\n"
-        "if t{i} is None:\n"
-        "    t{i} = older(k{i})\n"
-        "    if t{i} is None:\n"
-        "        if d{i}.__class__ is _datetime and d{i}.tzinfo is _UTC:\n"
-        "            t{i} = current[k{i}] = utc_text(d{i})\n"
-        "            keep(d{i})\n"
-        "        else:\n"
+    made = [
+        "if d{i}.__class__ is _datetime and d{i}.tzinfo is _UTC:",
+        *(f"    {line}" for line in _UTC_STATEMENTS),
+        "    current[k{i}] = t{i}",
+        "    keep(d{i})",
+        "else:",
         # another class's or zone's text is checked for quoting with the row's free text (`_formatter`)
-        "            t{i} = d{i}.isoformat()\n"
-        "            odd(t{i})"
-    )
-    lookup = template.format(i=index).split("\n")
+        "    t{i} = d{i}.isoformat()",
+        "    odd(t{i})",
+    ]
+    if fresh:
+        template = ["k{i} = _id(d{i})", *made]
+    else:
+        template = [
+            "k{i} = _id(d{i})", "t{i} = known(k{i})", "if t{i} is None:", "    t{i} = older(k{i})",
+            "    if t{i} is None:", *(f"        {line}" for line in made),
+        ]  # fmt: skip
+    lookup = "\n".join(template).format(i=index).split("\n")
     statements = _chained(branches, index)
     return [*statements, "else:", *(f"    {line}" for line in lookup)] if statements else lookup
+
+
+#: The statements that set ``t{i}`` to the text of the UTC `datetime` ``d{i}`` in a `lines` function:
+#: `CellTexts.utc_text`, its usual case in line (a moment on the whole second in the hour named last, whose
+#: bounds and text the function holds as ``hour_start``, ``hour_end`` and ``hour_text``, read again after each call
+#: of `utc_text`, the only thing that changes them): a call less for each moment a run records.
+_UTC_STATEMENTS = (
+    "if hour_start <= d{i} < hour_end and not d{i}.microsecond:",
+    "    t{i} = f'{{hour_text}}{{_MINUTE_SECOND[d{i}.minute * 60 + d{i}.second]}}+00:00'",
+    "else:",
+    "    t{i} = utc_text(d{i})",
+    "    hour_start, hour_end, hour_text = texts.hour",
+)
 
 
 def _number_statements(
@@ -311,22 +329,25 @@ def _formatter(
     its quantity), with those columns (neither `usual`): in `lines`, such a cell reuses that column's text when it
     is, before any lookup.
 
-    `fresh` names the float columns whose values are mostly new to `texts` (a fill's price and reference price:
-    each fill's own): in `lines`, such a cell is ``repr`` at once, kept in `texts` (`_number_statements`)."""
+    `fresh` names the float and time columns whose values are mostly new to `texts` (a fill's price and reference
+    price: each fill's own; its time, which the fill spool names first): in `lines`, such a cell is made at once
+    (``repr``; a UTC time's text), kept in `texts` (`_number_statements`, `_time_statements`)."""
     hints = typing.get_type_hints(cls)
     body: list[str] = []
     cells: list[str] = []
-    times: list[int] = []  # the indexes of the datetime columns so far
+    seen: list[int] = []  # the indexes of the datetime columns so far
     numbers: list[int] = []  # the indexes of the float columns so far that are never grouped (`usual`)
     spans: list[tuple[int, int]] = []  # each column's statements: body[start:end]
     free: list[int] = []  # the columns of free text (a string field's), checked for quoting (`lines`)
     usual = usual or {}
     same = same or {}
     floats = {name for name in columns if _base(hints[name])[0] is float}
+    times = [name for name in columns if _is_datetime(hints[name])]
     if not set(same) <= floats:
         raise ValueError(f"`same` names columns that are no float columns of the row: {sorted(set(same) - floats)}")
-    if not set(fresh) <= floats:
-        raise ValueError(f"`fresh` names columns that are no float columns of the row: {sorted(set(fresh) - floats)}")
+    if not set(fresh) <= floats | set(times):
+        wrong = sorted(set(fresh) - floats - set(times))
+        raise ValueError(f"`fresh` names columns that are no float or time columns of the row: {wrong}")
     if (same or fresh) and not line:
         raise ValueError("`same` and `fresh` shape the generated lines: they need `line=True`")
     namespace: dict[str, Any] = {}
@@ -366,15 +387,15 @@ def _formatter(
             continue
         body.append(f"d{index} = {value}")
         if line:
-            body.extend(_time_statements(index, times, optional=kind is not datetime))
+            body.extend(_time_statements(index, seen, optional=kind is not datetime, fresh=name in fresh))
         else:
             text = f"d{index}.isoformat()"
-            for earlier in reversed(times):
+            for earlier in reversed(seen):
                 text = f"t{earlier} if d{index} is d{earlier} else {text}"
             if kind is not datetime:  # optional
                 text = f"'' if d{index} is None else {text}"
             body.append(f"t{index} = {text}")
-        times.append(index)
+        seen.append(index)
         cells.append(f"t{index}")
     if line:
         ends = [start for start, _ in spans[1:]] + [len(body)]
@@ -397,6 +418,7 @@ def _formatter(
                 "    older = texts.older.get",
                 "    utc_text = texts.utc_text",
                 "    keep = texts.moments.append",
+                "    hour_start, hour_end, hour_text = texts.hour",
                 "    numbers = texts.numbers",
                 "    number = numbers.get",
                 "    older_number = texts.older_numbers.get",
@@ -409,7 +431,10 @@ def _formatter(
                 "",
             ]
         )
-        namespace |= {"_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign, "_id": id}
+        namespace |= {
+            "_datetime": datetime, "_UTC": UTC, "_float": float, "_copysign": math.copysign, "_id": id,
+            "_MINUTE_SECOND": _MINUTE_SECOND,
+        }  # fmt: skip
         return compile_function(source, "lines", namespace, purpose=f"{cls.__name__} csv lines")
     unpack = [] if entry == "item" else [f"    {entry} = item"]
     source = "\n".join(
@@ -425,8 +450,9 @@ _FILL_ENTRY = "item, strategy, quantity, fee"
 _FILL_ENTRY_ROW = _formatter(Fill, FILL_COLUMNS, entry=_FILL_ENTRY, given=("strategy", "quantity", "fee"))
 #: A fill's float columns whose values are mostly its own, new to the spools' texts: looking them up mostly missed
 #: (measured, even with texts never forgotten: 3-6 % found in the order storm, under 0.5 % in the SMA replay), and
-#: each miss cost two lookups.
-_FILL_FRESH = ("price", "reference_price")
+#: each miss cost two lookups. Its time, too: the fill spool is the first to name a fill's moment (its order's row
+#: finds the text there), so its lookups missed on every fill of the order storm (~700 instructions a fill).
+_FILL_FRESH = ("timestamp", "price", "reference_price")
 #: Without slippage a fill's reference price is the very float of its price (review): its text is then reused.
 _FILL_SAME = {"reference_price": ("price",)}
 _FILL_ENTRY_LINES = _formatter(
@@ -444,6 +470,8 @@ _ORDER_USUAL: dict[str, Any] = {
         "canceled_at", "expired_at", "failed_at", "replaced_at", "hwm", "parent_id", "notional", "triggered_at",
     )),
     "order_class": OrderClass.SIMPLE, "legs": (), "extended_hours": False,
+    # a plain market order's type, time in force and final status: each in a group with its neighbours
+    "type": OrderType.MARKET, "time_in_force": TimeInForce.DAY, "status": OrderStatus.FILLED,
 }  # fmt: skip
 #: An order's float columns that are mostly the very object of an earlier one (a whole fill's filled quantity):
 #: only these are tested, as a test costs where it misses (measured).
@@ -464,13 +492,11 @@ class CellTexts:
     exact).
 
     Two generations keep memory bounded: a batch adds to `current` (`numbers`); once that holds a batch's worth
+    (of moments kept: `moments`)
     (four for the numbers), the next batch (of either spool) starts a new one and keeps the last as `older`
     (`older_numbers`), so it still finds what the other spool's last batch named."""
 
-    __slots__ = (
-        "_hour_end", "_hour_start", "_hour_text", "current", "moments", "numbers", "older", "older_moments",
-        "older_numbers",
-    )  # fmt: skip
+    __slots__ = ("current", "hour", "moments", "numbers", "older", "older_moments", "older_numbers")
 
     def __init__(self) -> None:
         #: Time texts by the ``id`` of their moment; `moments` (`older_moments`) keeps those moments alive, so
@@ -482,14 +508,15 @@ class CellTexts:
         self.numbers: dict[float, str] = {}
         self.older_numbers: dict[float, str] = {}
         #: The hour `utc_text` named last: its first moment and the next hour's (UTC), and its text
-        #: (``2024-03-01T14:``); an empty span (no moment in it) before the first.
-        self._hour_start = self._hour_end = _NO_HOUR
-        self._hour_text = ""
+        #: (``2024-03-01T14:``); an empty span (no moment in it) before the first. The `lines` functions hold it
+        #: in variables, and read it again after each call of `utc_text`.
+        self.hour: tuple[datetime, datetime, str] = (_NO_HOUR, _NO_HOUR, "")
 
     def turn(self) -> None:
         """At the start of a batch: a `current` of a batch's worth becomes `older` (the older texts go), and the
         same for `numbers` at four batches' worth."""
-        if len(self.current) >= _BATCH:
+        # (the moments kept, not the texts: a fresh column's moment is kept once a row, also one named before)
+        if len(self.moments) >= _BATCH:
             self.older, self.older_moments = self.current, self.moments
             self.current, self.moments = {}, []
         if len(self.numbers) >= _NUMBERS_KEPT:
@@ -504,19 +531,20 @@ class CellTexts:
 
         Whether it is in the hour named last is two comparisons with that hour's bounds (UTC moments both: their
         fields compared as they are, no offsets asked), cheaper than the `timedelta` of a subtraction."""
-        if self._hour_start <= moment < self._hour_end:
+        start, end, hour_text = self.hour
+        if start <= moment < end:
             minute_second = _MINUTE_SECOND[moment.minute * 60 + moment.second]
             micro = moment.microsecond
             if micro:
-                return "%s%s.%06d+00:00" % (self._hour_text, minute_second, micro)  # noqa: UP031 (cheaper than f"")
-            return f"{self._hour_text}{minute_second}+00:00"
+                return "%s%s.%06d+00:00" % (hour_text, minute_second, micro)  # noqa: UP031 (cheaper than f"")
+            return f"{hour_text}{minute_second}+00:00"
         text = moment.isoformat()  # ``YYYY-MM-DDTHH:MM:SS``...: a UTC datetime's year has 4 digits
         start = moment.replace(minute=0, second=0, microsecond=0)
         try:
             end = start + _HOUR
         except OverflowError:  # the last hour a datetime holds: its moments keep going by `isoformat`
             start = end = _NO_HOUR
-        self._hour_start, self._hour_end, self._hour_text = start, end, text[:14]
+        self.hour = (start, end, text[:14])
         return text
 
 

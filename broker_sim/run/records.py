@@ -96,7 +96,7 @@ class RunRecords:
                     self.orders.flush()
                 outcomes = self.outcomes
                 by_status = outcomes.by_status
-                by_status[status] = by_status[status] + 1 if status in by_status else 1
+                by_status[status] = by_status.get(status, 0) + 1
                 if status in _EXPLAINED_VALUES:
                     outcomes.add_reason(order, status)
                 if self.note_owner is not None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from broker_sim import DuplicateClientOrderId, OrderNotFound, OrderStatus, PaperBroker, SimulatedClock
 from broker_sim.models import Fill, Order, OrderClass, OrderType, Side, TimeInForce
 from broker_sim.report.spool import (
+    BATCH,
     FILL_COLUMNS,
     ORDER_CSV_COLUMNS,
     CellTexts,
@@ -113,6 +114,8 @@ def _orders_with_every_kind_of_cell() -> list[tuple[Order, str]]:
         triggered_at=T0 + timedelta(minutes=2), replaces="o0", replaced_by="o9", parent_id="p1",
     )  # fmt: skip
     rejected = attrs.evolve(base, id="o5", status=OrderStatus.REJECTED, reject_reason="insufficient buying power")
+    # a filled market order good till canceled: its type and status usual, its time in force not
+    gtc = attrs.evolve(base, id="o6", time_in_force=TimeInForce.GTC)
     plain = [(base, "sma"), (limit, ""), (rejected, "sma"), (base, "mean-reversion")]
     awkward = [
         (attrs.evolve(rejected, reject_reason="need 1,000.00, have 12.50"), "sma"),
@@ -120,7 +123,7 @@ def _orders_with_every_kind_of_cell() -> list[tuple[Order, str]]:
         (attrs.evolve(rejected, reject_reason="two\nlines"), "sma"),
         (base, "a,b"),
     ]
-    return [*plain, *awkward]
+    return [*plain, *awkward, (gtc, "sma")]
 
 
 def test_a_batch_of_orders_is_written_byte_for_byte_as_the_csv_writer_writes_their_rows() -> None:
@@ -130,7 +133,7 @@ def test_a_batch_of_orders_is_written_byte_for_byte_as_the_csv_writer_writes_the
     import io
 
     entries = _orders_with_every_kind_of_cell()
-    for batch in (entries[:4], entries, entries[4:5]):
+    for batch in (entries[:4], entries, entries[4:5], [*entries[:4], entries[-1]]):
         spool = OrderSpool()
         for order, strategy in batch:
             spool.add_owned(order, strategy)
@@ -436,11 +439,11 @@ def test_a_fresh_price_is_written_at_once_and_its_text_kept_for_the_order_spool(
     assert [row[column] for row in orders.rows()] == ["101.37", "7.0", "1.0", "0.30000000000000004"]
 
 
-def test_fresh_refuses_a_column_that_is_no_float_column_of_the_row() -> None:
+def test_fresh_refuses_a_column_that_is_no_float_or_time_column_of_the_row() -> None:
     from broker_sim.report import spool as spool_module
 
-    for fresh in (("no_such_column",), ("price", "symbol")):
-        with pytest.raises(ValueError, match="no float columns of the row") as raised:
+    for fresh in (("no_such_column",), ("price", "symbol"), ("timestamp", "side")):
+        with pytest.raises(ValueError, match="no float or time columns of the row") as raised:
             spool_module._formatter(
                 Fill, FILL_COLUMNS, entry="item, strategy, quantity, fee", given=("strategy", "quantity", "fee"),
                 line=True, fresh=fresh,
@@ -494,6 +497,57 @@ def test_the_text_of_a_utc_moment_is_its_isoformat_whatever_came_before(moments:
         assert texts.utc_text(moment) == moment.isoformat()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)),
+        min_size=1,
+        max_size=20,
+    ),
+    st.booleans(),
+)
+def test_a_fill_time_is_written_at_once_and_its_text_kept_for_the_order_spool(
+    moments: list[datetime], ordered: bool
+) -> None:
+    """A fill's time is a `fresh` column: its text is made without a lookup (in line in the hour named last, else
+    by `CellTexts.utc_text`), whatever came before: in order or not, with microseconds or none, the same moment
+    object in several fills, another zone, the last hour a `datetime` holds; each line is what the csv writer makes
+    of the row, a UTC moment's text is kept for the order spool, and the moments kept turn over by their count."""
+    import csv
+    import io
+
+    from broker_sim.report import spool as spool_module
+
+    utc = [moment.replace(tzinfo=UTC) for moment in (sorted(moments) if ordered else moments)]
+    last = datetime.max.replace(tzinfo=UTC)
+    stamps = [*utc, utc[0], last - timedelta(minutes=59), last, utc[-1].astimezone(timezone(timedelta(hours=-5)))]
+    fills = [Fill(f"o{n}", "AAPL", Side.BUY, 1.0, 10.5, 0.0, at, 10.5, f"e{n}", "s") for n, at in enumerate(stamps)]
+    texts = CellTexts()
+    made, odd = spool_module._FILL_ENTRY_LINES([(fill, "s", 1.0, 0.0) for fill in fills], texts)
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(fill_row(fill) for fill in fills)
+    assert "\n".join(made) + "\n" == expected.getvalue()
+    assert stamps[-1].isoformat() in odd  # the other zone's text is checked for quoting
+    for stamp in stamps[:-1]:
+        assert texts.current[id(stamp)] == stamp.isoformat()
+    assert len(texts.moments) == len(stamps) - 1  # one a row, also for a moment named before
+    texts.turn()
+    assert len(texts.moments) == len(stamps) - 1  # fewer than a batch's worth: kept
+
+
+def test_the_moments_a_fresh_time_keeps_turn_over_by_their_count() -> None:
+    """A fill's time is kept once a row, also a moment named before: `CellTexts.turn` starts a new generation once
+    a batch's worth of moments is kept, even when all of them are one moment (memory stays bounded)."""
+    from broker_sim.report import spool as spool_module
+
+    fill = Fill("o1", "AAPL", Side.BUY, 1.0, 10.5, 0.0, T0, 10.5, "e1", "s")
+    texts = CellTexts()
+    spool_module._FILL_ENTRY_LINES([(fill, "s", 1.0, 0.0)] * BATCH, texts)
+    assert len(texts.current) == 1 and len(texts.moments) == BATCH
+    texts.turn()
+    assert texts.current == {} and texts.moments == [] and texts.older[id(T0)] == T0.isoformat()
+
+
 def test_a_usual_group_keeps_its_variables_when_a_later_column_names_one() -> None:
     """In the generated lines, a run of usual columns is tested on its fields as they are read, its variables set in
     the other branch only; unless a later column names one of them (a time that may be the very object of an earlier
@@ -530,4 +584,5 @@ def test_a_usual_group_keeps_its_variables_when_a_later_column_names_one() -> No
     assert "\n".join(made) + "\n" == expected.getvalue()
     # the orders' own groups are tested on their fields, none of theirs named by a later column
     order_source = "".join(linecache.cache[spool_module._ORDER_ENTRY_LINES.__code__.co_filename][2])
-    assert "if item.limit_price is None and item.stop_price is None:" in order_source
+    assert "if item.limit_price is None and item.stop_price is None and item.status is _usual9:" in order_source
+    assert "if item.type is _usual4 and item.time_in_force is _usual5:" in order_source
