@@ -58,15 +58,17 @@ class BuyTheDip(Strategy):
 """
 
 
-def _run(tmp_path: Path, closes: list[float], *, odd: bool = False) -> object:
+def _run(tmp_path: Path, closes: list[float], *, odd: bool = False, strategy: str = STRATEGY) -> object:
+    """A replay of the scripted source with `strategy` (its module's source; the first class defined in it)."""
     (tmp_path / "scripted.py").write_text(SOURCE)
-    (tmp_path / "dip.py").write_text(STRATEGY)
+    (tmp_path / "chosen.py").write_text(strategy)
+    name = strategy.split("class ", 1)[1].split("(", 1)[0]
     text = f"""
 broker: {{adapter: paper, initial_balance: 100000, seed: 1, session: always}}
 models: {{latency: none}}
 plugins: [scripted.py]
 prices: {{sources: [{{source: scripted, closes: {closes}, odd: {str(odd).lower()}}}]}}
-strategy: {{class: "dip.py:BuyTheDip"}}
+strategy: {{class: "chosen.py:{name}"}}
 """
     return run_simulation(parse_config(text, base_dir=tmp_path), out=False)
 
@@ -99,23 +101,10 @@ class BuyOnTheThird(Strategy):
 """
 
 
-def _run_market(tmp_path: Path, closes: list[float], *, odd: bool = False) -> object:
-    (tmp_path / "scripted.py").write_text(SOURCE)
-    (tmp_path / "third.py").write_text(BUY_ON_THE_THIRD)
-    text = f"""
-broker: {{adapter: paper, initial_balance: 100000, seed: 1, session: always}}
-models: {{latency: none}}
-plugins: [scripted.py]
-prices: {{sources: [{{source: scripted, closes: {closes}, odd: {str(odd).lower()}}}]}}
-strategy: {{class: "third.py:BuyOnTheThird"}}
-"""
-    return run_simulation(parse_config(text, base_dir=tmp_path), out=False)
-
-
 def test_a_market_order_fills_at_the_bar_the_replay_stored_in_line_for_its_symbol(tmp_path: Path) -> None:
     # No order rests, so the loop stores each bar as the broker's market itself (`market_in_line`): the order placed
     # on the third bar fills at that bar's price, not an older one.
-    result = _run_market(tmp_path, [100.0, 101.0, 102.0, 103.0])
+    result = _run(tmp_path, [100.0, 101.0, 102.0, 103.0], strategy=BUY_ON_THE_THIRD)
     fills = result.fills  # type: ignore[attr-defined]
     assert [(fill.symbol, fill.quantity) for fill in fills] == [("AAPL", 10)]
     assert fills[0].price == pytest.approx(102.0 * 1.0005)
@@ -124,7 +113,7 @@ def test_a_market_order_fills_at_the_bar_the_replay_stored_in_line_for_its_symbo
 
 def test_something_that_is_no_market_event_is_refused_while_no_order_rests(tmp_path: Path) -> None:
     with pytest.raises(InvalidMarketData, match="update_market takes a Bar, Quote or Trade, got NotAnEvent"):
-        _run_market(tmp_path, [100.0, 99.0], odd=True)
+        _run(tmp_path, [100.0, 99.0], odd=True, strategy=BUY_ON_THE_THIRD)
 
 
 def test_market_in_line_gives_the_paper_brokers_own_dicts_only_for_its_feeds_own_update() -> None:
