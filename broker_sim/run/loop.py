@@ -235,13 +235,14 @@ def resumed(
 
 def market_in_line(update: Callable[[MarketData], None] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The market dict and the resting-order book `process` may update a bar into itself, as the object `update`
-    is a method of tells (its ``in_line(update)``: the paper broker's `MarketFeed.in_line`, when `update` is the
-    feed's own `update`, the broker's `update_market_nowait` in a replay), else ``(None, {})``. While the book is
-    empty (no order ever rested: it keeps a symbol once one did), the update of a bar is ``market[bar.symbol] =
-    bar`` and nothing else; a quote, a trade, or a bar while the book is not empty goes to `update` itself.
+    is a method of tells (its ``bar_store_in_line(update)``: `MarketFeed.bar_store_in_line` of the paper broker,
+    when `update` is the feed's own `update`, the broker's `update_market_nowait` in a replay), else ``(None,
+    {})``. While the book is empty (no order ever rested: it keeps a symbol once one did), the update of a bar is
+    ``market[bar.symbol] = bar`` and nothing else; a quote, a trade, or a bar while the book is not empty goes to
+    `update` itself.
 
     (Asked by name, not by class: the run's floor does not import the paper adapter's modules.)"""
-    in_line = getattr(getattr(update, "__self__", None), "in_line", None)
+    in_line = getattr(getattr(update, "__self__", None), "bar_store_in_line", None)
     found = in_line(update) if in_line is not None else None
     return found if found is not None else (None, {})
 
