@@ -67,6 +67,29 @@ def test_a_long_replay_does_not_drift() -> None:
     assert sma.value == math.fsum(values[-7:]) / 7  # exact: the sum was re-added from the window
 
 
+def test_the_sum_is_re_added_on_every_resum_th_full_update_exactly() -> None:
+    # Every value equals, to the last bit, a running sum re-added from its window on the RESUM-th update after the
+    # average first had a value, and every RESUM-th after that: the schedule (so each rounding) is the documented one.
+    period = 5
+    sma = SMA(period)
+    values = [1e6 + ((i * 7919) % 101) * 0.37 for i in range(RESUM * 2 + period + 50)]
+    total, full = 0.0, 0
+    for index, value in enumerate(values):
+        got = sma.update(value)
+        if index < period - 1:
+            total += value
+            assert got is None
+            continue
+        if index == period - 1:
+            total += value
+        else:
+            total = total + value - values[index - period]
+            full += 1
+            if full % RESUM == 0:
+                total = math.fsum(values[index - period + 1 : index + 1])
+        assert got == total / period, index
+
+
 @pytest.mark.parametrize("period", [0, -3, 2.5, True, "5"])
 def test_a_bad_period_is_refused_naming_it(period: object) -> None:
     with pytest.raises(ValueError, match=rf"period must be an integer >= 1, got {period!r}"):

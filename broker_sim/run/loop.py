@@ -14,7 +14,7 @@ import gc
 import logging
 import math
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 from broker_sim.broker import Broker, MarketDataConsumer, Resumable
 from broker_sim.clock import Clock, SimulatedClock
@@ -37,6 +37,7 @@ __all__ = [
     "handlers_of",
     "live_loop",
     "make_processor",
+    "market_in_line",
     "pace",
     "relax_gc",
     "replay_loop",
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 #: Simulated seconds the run goes on after the last market event, so orders still on their way arrive.
 DRAIN_SECONDS = 60.0
 _HANDLER_FOR = {Bar: "on_bar", Quote: "on_quote", Trade: "on_trade"}
+# (Final: the compiled build keeps it in a C variable, not looked up in `models`' dict per event)
+_BAR: Final = Bar
 
 #: ``await process(pairs)``: handles ``(posix_seconds, event)`` pairs in order.
 Processor = Callable[[Sequence[tuple[float, MarketData]]], Coroutine[Any, Any, None]]
@@ -83,6 +86,10 @@ def make_processor(
     stepped = simulated if simulated is not None and type(simulated).move_to is SimulatedClock.move_to else None
     paced = replay and simulated is None
     update = broker.update_market_nowait if isinstance(broker, MarketDataConsumer) else None
+    # The paper broker's own market dict and book when `update` is its `MarketFeed.update` (`market_in_line`): while
+    # no order rests on any symbol (the book empty), a bar's update is that method's one dict store, done here
+    # without the call (every bar of a run of market orders; ~0.9k instructions a bar in pure Python).
+    market, book = market_in_line(update)
     pending = strategies.pending
     deliver = strategies.deliver
     refused = strategies.refused
@@ -113,12 +120,15 @@ def make_processor(
                     await simulated.advance_to(seconds, events_pending=True)
             elif paced:
                 paced_start = await pace(clock, seconds, paced_start)
-            if update is not None:
+            kind = type(event)
+            if kind is _BAR and market is not None and not book:
+                market[event.symbol] = event  # (`MarketFeed.update`, in line: `market_in_line` says when)
+            elif update is not None:
                 update(event)
             if pending:
                 deliver(owners)
-            if type(event) is not last_kind or event.symbol != last_symbol:
-                last_kind, last_symbol = key = (type(event), event.symbol)
+            if kind is not last_kind or event.symbol != last_symbol:
+                last_kind, last_symbol = key = (kind, event.symbol)
                 found = cache.get(key)
                 if found is None:
                     found = cache[key] = handlers_of(built, *key)
@@ -221,6 +231,20 @@ def resumed(
         yield block
     if skipped:
         log.info("resumed from the journal: %d market event(s) already seen were skipped", skipped)
+
+
+def market_in_line(update: Callable[[MarketData], None] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The market dict and the resting-order book `process` may update a bar into itself, as the object `update`
+    is a method of tells (its ``bar_store_in_line(update)``: `MarketFeed.bar_store_in_line` of the paper broker,
+    when `update` is the feed's own `update`, the broker's `update_market_nowait` in a replay), else ``(None,
+    {})``. While the book is empty (no order ever rested: it keeps a symbol once one did), the update of a bar is
+    ``market[bar.symbol] = bar`` and nothing else; a quote, a trade, or a bar while the book is not empty goes to
+    `update` itself.
+
+    (Asked by name, not by class: the run's floor does not import the paper adapter's modules.)"""
+    in_line = getattr(getattr(update, "__self__", None), "bar_store_in_line", None)
+    found = in_line(update) if in_line is not None else None
+    return found if found is not None else (None, {})
 
 
 def handlers_of(strategies: list[tuple[Strategy, StrategyBroker]], kind: type, symbol: str) -> list[Any]:

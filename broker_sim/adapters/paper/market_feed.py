@@ -32,7 +32,10 @@ class MarketFeed:
 
     def update(self, event: MarketData) -> None:
         """`PaperBroker.update_market_nowait`: with no working order for the symbol this is two dict operations:
-        no hook call, no logging. It does not move the clock; a replay moves it to the event's time first."""
+        no hook call, no logging. It does not move the clock; a replay moves it to the event's time first.
+
+        A replay does a bar's update itself while `book` is empty (`bar_store_in_line`): change both together, and
+        never rebind `market` or `book`."""
         kind = type(event)
         if kind is not _BAR and kind is not _QUOTE and kind is not _TRADE:
             raise InvalidMarketData(f"update_market takes a Bar, Quote or Trade, got {type(event).__name__}")
@@ -46,3 +49,13 @@ class MarketFeed:
             resting = book[symbol]
             if resting:
                 self.venue.offer_resting(resting, event)
+
+    def bar_store_in_line(self, update: object) -> tuple[dict[str, MarketData], dict[str, dict[str, None]]] | None:
+        """What a replay may do in place of `update` itself (`broker_sim.run.loop.market_in_line`): when `update` is
+        this feed's own `update` (the paper broker's `update_market_nowait` in a replay), the market dict and the
+        book: while the book is empty (no order ever rested on any symbol), `update` of a bar is the store
+        ``market[bar.symbol] = bar`` alone, which the replay then does without the call (every bar of a run of
+        market orders). None for any other `update` (a subclass's, a wrapper's): it is then called."""
+        if type(self) is not MarketFeed or update != self.update:
+            return None
+        return self.market, self.book
