@@ -8,7 +8,11 @@ Runs, once per build, `replay.py` (the SMA crossover, the empty strategy and the
 sizes), each in processes of its own; prints each benchmark's JSON as it ends, then a table of the targets: each
 figure, the bound, and whether it is met. `pure` runs this checkout's `broker_sim/`; `compiled` runs `make
 compiled`'s mypyc build (``build/compiled``, first on the path as `make bench-compiled` puts it), reported as not
-built when it is missing. ``--json`` also writes every report and verdict to FILE. Progress goes to stderr.
+built when it is missing. ``--json`` also writes every report and verdict to FILE. Progress goes to stderr. The
+replay's ratios are of wall-clock bars/s (its parts run one after the other, each in its own process), the storm's
+of CPU time, as the benchmarks report them. Verdicts at other sizes than the issue's (1M replayed bars, a 100k-bar
+storm, memory at 1M and 10M) are marked indicative. It exits 1 when a benchmark failed (a target merely missed is a
+verdict, not a failure).
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ class Target:
     unit: str = ""
 
     def verdict(self, value: float | None) -> str:
-        """``met`` (``met, ideal too`` when beyond the ideal), ``not met``, or ``no figure`` (the part failed)."""
+        """``met`` (``met, ideal too`` when beyond the ideal), ``not met``, or ``no figure`` (the benchmark failed,
+        was not installed or its build not built)."""
         if value is None:
             return "no figure"
         if self.at_most:
@@ -86,10 +91,10 @@ def targets(memory_sizes: tuple[int, int]) -> tuple[Target, ...]:
     """Issue 25's targets, read from the reports of `replay.py`, `storm.py` and `memory.py` (at `memory_sizes`)."""
     small, large = memory_sizes
     return (
-        Target("SMA crossover vs the plain loop", _path("replay", "ours_vs_floor"), 0.5, ideal=0.7, unit="x"),
-        Target("empty strategy vs the plain loop", _path("replay", "empty_vs_floor"), 1.0, unit="x"),
+        Target("SMA crossover vs the plain loop (wall)", _path("replay", "ours_vs_floor"), 0.5, ideal=0.7, unit="x"),
+        Target("empty strategy vs the plain loop (wall)", _path("replay", "empty_vs_floor"), 1.0, unit="x"),
         Target("order storm, orders/s (CPU)", _path("storm", "ours", "cpu_orders_per_s"), 50_000),
-        Target("order storm vs backtrader", _path("storm", "ours_vs_backtrader"), 10.0, unit="x"),
+        Target("order storm vs backtrader (CPU)", _path("storm", "ours_vs_backtrader"), 10.0, unit="x"),
         Target(
             f"peak RSS at {small:,} bars, report written",
             _worst(lambda part: _path("memory", part, str(small), "peak_rss_mb")),
@@ -132,13 +137,29 @@ def run_benchmark(build: str, script: str, arguments: list[str]) -> dict[str, An
         return {"error": f"{script} printed no JSON report ({exc})"}
     print(json.dumps(report, indent=2), flush=True)
     ran = _compiled_flags(report)
+    if not ran:
+        return {"error": f"{script}: no part ran ({_first_error(report) or 'no error given'})"}
     if ran != {build == "compiled"}:
         return {"error": f"{script} did not run the {build} build (its reports say compiled: {sorted(ran)})"}
     return report
 
 
+def _first_error(report: Any) -> str:
+    """The first ``error`` a report holds (a part's), else an empty string."""
+    if not isinstance(report, Mapping):
+        return ""
+    if isinstance(report.get("error"), str):
+        return str(report["error"])
+    for value in report.values():
+        found = _first_error(value)
+        if found:
+            return found
+    return ""
+
+
 def _compiled_flags(report: Any) -> set[bool]:
-    """Every ``compiled`` flag in a benchmark's report (its processes' own words on which build they ran)."""
+    """Every ``compiled`` flag in a benchmark's report: which build its processes ran (replay.py's and storm.py's
+    from their parent process, which runs in the same environment as their parts; memory.py's from each run)."""
     if not isinstance(report, Mapping):
         return set()
     flags = {report["compiled"]} if isinstance(report.get("compiled"), bool) else set()
@@ -156,9 +177,12 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 
 def figure(value: float | None, target: Target) -> str:
+    """`value` as the table shows it: never rounded across its bound (MB to a tenth, ratios to a thousandth)."""
     if value is None:
         return "-"
-    return f"{value:,.0f}{target.unit}" if value >= 1000 else f"{value:.3g}{target.unit}"
+    if value >= 1000:
+        return f"{value:,.0f}{target.unit}"
+    return f"{value:.1f}{target.unit}" if target.unit == " MB" else f"{value:.3f}{target.unit}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(builds) - set(BUILDS))
     if unknown or not builds:
         parser.error(f"--builds: {', '.join(unknown) or 'none given'}: the builds are {', '.join(BUILDS)}")
-    sizes = sorted(int(size) for size in args.memory_bars.split(","))
+    try:
+        sizes = sorted(int(size) for size in args.memory_bars.split(","))
+    except ValueError:
+        sizes = []
     if len(sizes) != 2:
         parser.error(f"--memory-bars: two sizes, smallest first (got {args.memory_bars!r})")
     memory_sizes = (sizes[0], sizes[1])
@@ -185,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[build] = {
             "replay": run_benchmark(
-                build, "replay.py", ["--bars", str(args.replay_bars), "--parts", "ours,empty,floor"]
+                build, "replay.py", ["--bars", str(args.replay_bars), "--parts", "ours,empty,floor,backtrader"]
             ),
             "storm": run_benchmark(build, "storm.py", ["--bars", str(args.storm_bars), "--parts", "ours,backtrader"]),
             "memory": run_benchmark(build, "memory.py", ["--bars", args.memory_bars, "--parts", args.memory_parts]),
@@ -201,13 +228,21 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{figure(value, target)} ({target.verdict(value)})")
         verdicts.append(entry)
         rows.append((target.name, target.bound_text(), *cells))
-    for build in builds:
-        if "error" in results[build]:
-            rows.append((f"{build}: {results[build]['error']}", "", *("" for _ in builds)))
+    failures = [
+        f"{build}: {report['error']}" if name is None else f"{build}: {name}: {report['error']}"
+        for build in builds
+        for name, report in [(None, results[build]), *results[build].items()]
+        if isinstance(report, Mapping) and isinstance(report.get("error"), str)
+    ]
+    issue_sizes = (args.replay_bars, args.storm_bars, memory_sizes) == (1_000_000, 100_000, (1_000_000, 10_000_000))
+    notes = [] if issue_sizes else ["(not the issue's sizes: the verdicts are indicative)"]
     print("\nIssue 25's targets (each ratio from one run of its benchmark):\n" + table(rows), flush=True)
+    for line in notes + failures:
+        print(line, flush=True)
     if args.json is not None:
-        args.json.write_text(json.dumps({"builds": results, "targets": verdicts}, indent=2) + "\n")
-    return 0
+        written = {"builds": results, "targets": verdicts, "issue_sizes": issue_sizes, "failures": failures}
+        args.json.write_text(json.dumps(written, indent=2) + "\n")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -243,8 +243,8 @@ class AccountState:
         One positional argument and no keyword (recovery goes through `replay`): CPython 3.11 specializes only
         such calls, and every change of every order comes through here. `type()` of one argument is a
         specialized call too, where ``change.__class__`` is a generic attribute read. The three changes of every
-        order are called as methods (compiled, a direct call; from the handler table, a generic one), the rest
-        through the table, by their entries by fields (`enter_new_order`, ...: the typed entries' bodies). The paper
+        order are called as methods, by their entries by fields (`enter_new_order`, ...: the typed entries' bodies;
+        compiled, a direct call; from the handler table, a generic one), the rest through the table. The paper
         venue, which makes those three changes on a market order's path and knows which it makes, calls those
         entries itself with the changes' fields (``enter_new_order(order, reservation, False, None)``,
         ``enter_status_change``, ``enter_execution``): the same door (validate, record, change, announce) without

@@ -75,7 +75,8 @@ class Ledger:
 
     Each change comes in two steps, so a caller can check before it writes: `plan_reservation` and
     `fill_refusal` only look; `hold`, `release` and `book_fill` change. The one caller that changes it is
-    `broker_sim.account.AccountState.apply` (the door): it checks, records, then changes.
+    `broker_sim.account.AccountState.apply` (the door): it checks, records, then changes; with nothing to record
+    between (no journal), a fill is checked and booked in one pass (`book_fill`'s `check`).
 
     `maintenance`, when given, is the maintenance margin of one position (``maintenance(quantity, price)``,
     Alpaca's table in `broker_sim.rules.margin`); else flat `maintenance_long`/`maintenance_short` rates.
@@ -356,7 +357,9 @@ class Ledger:
         No check unless `check`: then the fill is checked first, in the same pass, and a refusal (what
         `fill_refusal` answers) raises `FillRefused` with nothing changed; the account's door books a fill so
         when nothing is recorded between the check and the booking (no journal). With `book` false, only the
-        check is made (`fill_refusal`). By position (every fill's path)."""
+        check is made (`fill_refusal`): `book` false asks for `check`. By position (every fill's path)."""
+        if not book and not check:
+            raise ValueError("book_fill with book=False only checks the fill: it needs check=True")
         symbol = fill.symbol
         held = self._holdings.get(symbol)
         reservation = self._reservations.get(order_id) if order_id is not None else None

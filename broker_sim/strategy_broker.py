@@ -72,7 +72,8 @@ class StrategyBroker(Broker):
 
     def _new_client_order_id(self) -> str:
         """The next ``<name>-<n>``: the client order id of an order that names none. A subclass may override it;
-        every way an order is sent then asks it (`_next_client_order_id`)."""
+        every way an order is sent then asks it (`_next_client_order_id`). Its two lines are written out in
+        `_next_client_order_id`, `buy` and `sell` (a call less on every order): change them together."""
         self._numbered_last += 1
         client_order_id = self._generated = f"{self._prefix}{self._numbered_last}"
         return client_order_id

@@ -747,6 +747,30 @@ def test_book_fill_with_check_raises_what_fill_refusal_answers_and_changes_nothi
     assert ledger.reservation("o1") is not None
 
 
+def test_a_checked_partial_fill_of_a_reserved_order_is_refused_as_fill_refusal_says_and_changes_nothing() -> None:
+    door = Door(1_000)
+    ledger = door.ledger
+    assert door.place("o1", "AAPL", Side.BUY, 10, 100.0) is None
+    fill = _fill("buy", 5, 250.0, n=1)  # half the order, at more than the rest of the reservation and the cash cover
+    reason = ledger.fill_refusal(fill, "o1", 5.0)
+    before = door.seen()
+
+    with pytest.raises(FillRefused) as raised:
+        ledger.book_fill(fill, "o1", 5.0, True)
+
+    assert reason is not None and reason.startswith("insufficient buying power at fill")
+    assert raised.value.reason == reason
+    assert door.seen() == before
+
+
+def test_book_fill_that_neither_checks_nor_books_is_refused_naming_what_it_needs() -> None:
+    door = Door(1_000)
+    before = door.seen()
+    with pytest.raises(ValueError, match="needs check=True"):
+        door.ledger.book_fill(_fill("buy", 1, 100.0), None, None, False, False)
+    assert door.seen() == before
+
+
 def test_book_fill_with_check_books_what_fill_refusal_lets_through_as_book_fill_does() -> None:
     """A fill that only shrinks a position, and one within the account's means, book the same with the check."""
     checked, unchecked = Door(10_000, allow_short=True), Door(10_000, allow_short=True)

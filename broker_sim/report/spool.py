@@ -486,15 +486,16 @@ class CellTexts:
     """The texts of the UTC moments (`datetime` -> ``isoformat()``) and of the floats (-> ``repr``) that the last
     batches named, shared by the fill and order spools of a run: an order's row and its fills' rows name the same
     moments, prices and quantities, and ``isoformat`` and the shortest round trip of a float are the costliest
-    cells. Every time cell is looked up by identity first (the very same object; only the texts of `datetime`s
+    cells. Every time cell but a fresh column's (a fill's time, made at once: no spool named it before) is looked up
+    by identity first (the very same object; only the texts of `datetime`s
     whose ``tzinfo`` is `datetime.UTC` are stored, and their moments kept alive, so an id is not reused meanwhile),
     and only a float that is not zero (see `_time_statements` and `_number_statements` for why the text is then
     exact).
 
     Two generations keep memory bounded: a batch adds to `current` (`numbers`); once that holds a batch's worth
-    (of moments kept: `moments`)
-    (four for the numbers), the next batch (of either spool) starts a new one and keeps the last as `older`
-    (`older_numbers`), so it still finds what the other spool's last batch named."""
+    (counted by the moments kept, `moments`; four batches' worth for the numbers), the next batch (of either
+    spool) starts a new one and keeps the last as `older` (`older_numbers`), so it still finds what the other
+    spool's last batch named."""
 
     __slots__ = ("current", "hour", "moments", "numbers", "older", "older_moments", "older_numbers")
 
@@ -527,7 +528,7 @@ class CellTexts:
         """``moment.isoformat()`` for a `datetime` (the class itself) whose ``tzinfo`` is `datetime.UTC`: the text
         of its hour (``2024-03-01T14:``), kept from the moment before (a run's moments come mostly in order, many in
         an hour), and of its minute and second (``30:00``, `_MINUTE_SECOND`), so that ``isoformat`` runs for a new
-        hour only.
+        hour only. The generated rows repeat its fast path (`_UTC_STATEMENTS`): change both together.
 
         Whether it is in the hour named last is two comparisons with that hour's bounds (UTC moments both: their
         fields compared as they are, no offsets asked), cheaper than the `timedelta` of a subtraction."""

@@ -56,6 +56,9 @@ def test_a_tiny_run_on_the_pure_package_tables_every_target_from_the_benchmarks_
     for name in names:
         assert name in table
     assert ">= 50,000" in table and "<= 200 MB" in table and "(ideal >= 0.7x)" in table
+    assert "(not the issue's sizes: the verdicts are indicative)" in table
+    assert written["issue_sizes"] is False and written["failures"] == []
+    assert "ours_vs_backtrader" in reports["replay"]  # backtrader in the replay's run too
 
 
 def test_the_compiled_build_is_reported_as_not_built_when_make_compiled_has_not_run(
@@ -63,7 +66,7 @@ def test_the_compiled_build_is_reported_as_not_built_when_make_compiled_has_not_
 ) -> None:
     monkeypatch.setattr(targets, "COMPILED", tmp_path / "nothing-here")
     out = tmp_path / "targets.json"
-    assert targets.main(["--builds", "compiled", "--json", str(out)]) == 0
+    assert targets.main(["--builds", "compiled", "--json", str(out)]) == 1  # nothing measured: a failure
     written = json.loads(out.read_text())
     assert "not built" in written["builds"]["compiled"]["error"]
     assert all(entry["compiled"] == {"value": None, "verdict": "no figure"} for entry in written["targets"])
@@ -112,10 +115,48 @@ def test_a_failed_benchmark_gives_its_last_error_line(monkeypatch: pytest.Monkey
     assert targets.run_benchmark("pure", "replay.py", []) == {"error": "ValueError: bad bars"}
 
 
+def test_a_failed_benchmark_is_named_under_the_table_and_the_run_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Done:
+        returncode = 1
+        stdout = ""
+        stderr = "ValueError: bad bars\n"
+
+    monkeypatch.setattr(targets.subprocess, "run", lambda *args, **kwargs: Done())
+    assert targets.main(["--builds", "pure"]) == 1
+    out = capsys.readouterr().out
+    assert "pure: replay: ValueError: bad bars" in out and "pure: memory: ValueError: bad bars" in out
+    assert "(not the issue's sizes" not in out  # the issue's sizes: the verdicts are the issue's
+
+
+def test_a_benchmark_whose_every_part_failed_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = {"benchmark": "broker_sim.memory", "sma": {"1000000": {"error": "MemoryError"}}}
+
+    class Done:
+        returncode = 0
+        stdout = json.dumps(report)
+        stderr = ""
+
+    monkeypatch.setattr(targets.subprocess, "run", lambda *args, **kwargs: Done())
+    assert targets.run_benchmark("pure", "memory.py", []) == {"error": "memory.py: no part ran (MemoryError)"}
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [(200.04, " MB", "200.0 MB"), (200.06, " MB", "200.1 MB"), (0.4996, "x", "0.500x"), (78_750.4, "", "78,750")],
+)
+def test_a_figure_is_shown_finely_enough_to_be_read_against_its_bound(value: float, unit: str, shown: str) -> None:
+    assert targets.figure(value, targets.Target("t", lambda reports: value, 1.0, unit=unit)) == shown
+
+
 def test_bad_builds_and_sizes_are_refused_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         targets.main(["--builds", "fast"])
     assert "--builds: fast: the builds are pure, compiled" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         targets.main(["--memory-bars", "1000"])
+    assert "--memory-bars: two sizes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        targets.main(["--memory-bars", "1M,10M"])
     assert "--memory-bars: two sizes" in capsys.readouterr().err
