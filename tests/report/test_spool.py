@@ -473,15 +473,12 @@ def test_a_fill_without_slippage_writes_its_reference_price_as_its_price() -> No
     assert list(spool) == [fill]
 
 
+#: Any naive moment a `datetime` holds (the tests make them UTC).
+_ANY_MOMENT = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999))
+
+
 @settings(max_examples=100, deadline=None)
-@given(
-    st.lists(
-        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)),
-        min_size=1,
-        max_size=30,
-    ),
-    st.booleans(),
-)
+@given(st.lists(_ANY_MOMENT, min_size=1, max_size=30), st.booleans())
 def test_the_text_of_a_utc_moment_is_its_isoformat_whatever_came_before(moments: list[datetime], ordered: bool) -> None:
     """`CellTexts.utc_text` keeps the text of the hour it named last (and its bounds): each moment's text is still
     its own ``isoformat``, in order or not, with microseconds or none, in the same hour as the moment before or
@@ -498,14 +495,7 @@ def test_the_text_of_a_utc_moment_is_its_isoformat_whatever_came_before(moments:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)),
-        min_size=1,
-        max_size=20,
-    ),
-    st.booleans(),
-)
+@given(st.lists(_ANY_MOMENT, min_size=1, max_size=20), st.booleans())
 def test_a_fill_time_is_written_at_once_and_its_text_kept_for_the_order_spool(
     moments: list[datetime], ordered: bool
 ) -> None:
