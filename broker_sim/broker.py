@@ -58,6 +58,7 @@ from broker_sim.models import (
 
 __all__ = [
     "AccountJournal",
+    "BarStoreInLine",
     "Broker",
     "BrokerError",
     "ConfigError",
@@ -140,6 +141,18 @@ class MarketDataConsumer(Protocol):
 
     def update_market_nowait(self, event: MarketData) -> None:
         """`update_market` without an await, for the replay hot path."""
+        ...
+
+
+@runtime_checkable
+class BarStoreInLine(Protocol):
+    """What a market feed offers a replay (`broker_sim.run.loop.market_in_line`): the dicts its `update` keeps, so
+    that the replay may store a bar itself while no order rests (the paper broker's `MarketFeed`)."""
+
+    def bar_store_in_line(self, update: object) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The market dict (symbol -> latest market event) and the resting-order book (symbol -> order ids) when
+        `update` is this feed's own update, whose work for a bar while the book is empty is the one store
+        ``market[bar.symbol] = bar``; None when the replay must call `update` itself."""
         ...
 
 

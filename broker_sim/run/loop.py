@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, Final
 
-from broker_sim.broker import Broker, MarketDataConsumer, Resumable
+from broker_sim.broker import BarStoreInLine, Broker, MarketDataConsumer, Resumable
 from broker_sim.clock import Clock, SimulatedClock
 from broker_sim.errors import OrderRefused
 from broker_sim.models import Bar, MarketData, Quote, Trade
@@ -241,9 +241,10 @@ def market_in_line(update: Callable[[MarketData], None] | None) -> tuple[dict[st
     ``market[bar.symbol] = bar`` and nothing else; a quote, a trade, or a bar while the book is not empty goes to
     `update` itself.
 
-    (Asked by name, not by class: the run's floor does not import the paper adapter's modules.)"""
-    in_line = getattr(getattr(update, "__self__", None), "bar_store_in_line", None)
-    found = in_line(update) if in_line is not None else None
+    (Asked through the `BarStoreInLine` protocol, not by class: the run's floor does not import the paper adapter's
+    modules.)"""
+    feed = getattr(update, "__self__", None)
+    found = feed.bar_store_in_line(update) if isinstance(feed, BarStoreInLine) else None
     return found if found is not None else (None, {})
 
 
