@@ -145,9 +145,10 @@ async def test_a_view_of_its_own_numbers_every_way_in_one_sequence() -> None:
     assert alpha.given_client_order_ids == set() and all(alpha.owns(o) for o in sent)
 
 
-async def test_a_strategys_orders_share_one_holders_tuple_and_a_remembered_owner_is_read_first() -> None:
-    """Every order of one strategy has the very same holders, ``(("alpha", 1.0),)`` (one tuple a strategy, not one an
-    order); an order no view sent has none, unless the account's journal remembered its owner (`known`)."""
+async def test_a_strategys_orders_have_the_same_holders_and_a_remembered_owner_is_read_first() -> None:
+    """Every order of one strategy has the same holders, ``(("alpha", 1.0),)`` (in pure Python one tuple a strategy,
+    not one an order; the compiled build may box it anew, so equality is what is asserted); an order no view sent
+    has none, unless the account's journal remembered its owner (`known`)."""
     from broker_sim.models import EventType
 
     broker = PaperBroker(1e6, clock=SimulatedClock(T0), latency="none", slippage="none")
@@ -159,9 +160,9 @@ async def test_a_strategys_orders_share_one_holders_tuple_and_a_remembered_owner
     bot = await broker.buy("AAPL", 1, client_order_id="a-bot")
     held = owners.holders_of(first, EventType.FILL)
     assert held == (("alpha", 1.0),)
-    assert owners.holders_of(second, EventType.FILL) is held
+    assert owners.holders_of(second, EventType.FILL) == held
     assert owners.holders_of(bot, EventType.FILL) == () and owners(bot) == ""
     remembered = OrderOwners([alpha])
     remembered.known[bot.id] = "alpha"
-    assert remembered.holders_of(bot, EventType.FILL) is remembered.holders_of(first, EventType.NEW)
+    assert remembered.holders_of(bot, EventType.FILL) == remembered.holders_of(first, EventType.NEW) == held
     assert remembered(bot) == "alpha"
