@@ -574,5 +574,8 @@ def test_a_usual_group_keeps_its_variables_when_a_later_column_names_one() -> No
     assert "\n".join(made) + "\n" == expected.getvalue()
     # the orders' own groups are tested on their fields, none of theirs named by a later column
     order_source = "".join(linecache.cache[spool_module._ORDER_ENTRY_LINES.__code__.co_filename][2])
-    assert "if item.limit_price is None and item.stop_price is None and item.status is _usual9:" in order_source
-    assert "if item.type is _usual4 and item.time_in_force is _usual5:" in order_source
+    usual = {name: f"_usual{ORDER_CSV_COLUMNS.index(name)}" for name in ("type", "time_in_force", "status")}
+    assert (
+        f"if item.limit_price is None and item.stop_price is None and item.status is {usual['status']}:" in order_source
+    )
+    assert f"if item.type is {usual['type']} and item.time_in_force is {usual['time_in_force']}:" in order_source
